@@ -1,0 +1,548 @@
+//! Crypto suites: Ed25519, ML-DSA-44/65 (FIPS 204), hybrids of both, and (feature
+//! `legacy-dilithium`, native only) round-3 Dilithium for migrating old signatures.
+//!
+//! Everything here verifies bytes: callers pass the exact message and the FIPS 204 context
+//! (cairn puts the payload type there). A hybrid signature is the Ed25519 signature followed
+//! by the ML-DSA signature over the same message, and both halves must verify.
+//!
+//! Invariant: a [`PublicKey`] or [`Signature`] value always has the exact length of its
+//! algorithm; constructors check it, so verification never sees a short buffer.
+
+mod ed25519;
+#[cfg(feature = "legacy-dilithium")]
+mod legacy;
+mod mldsa;
+pub mod pem;
+#[cfg(feature = "std")]
+mod signing;
+
+#[cfg(feature = "legacy-dilithium")]
+pub use legacy::LegacySigningKey;
+#[cfg(feature = "std")]
+pub use signing::SigningKey;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::encoding::{hex_encode, sha256, Digest};
+use crate::error::{Error, ErrorCode, Result};
+
+/// Ed25519 public key length.
+pub const ED25519_PK_LEN: usize = 32;
+/// Ed25519 signature length.
+pub const ED25519_SIG_LEN: usize = 64;
+/// ML-DSA-44 public key length (FIPS 204 table 2).
+pub const MLDSA44_PK_LEN: usize = 1312;
+/// ML-DSA-44 signature length.
+pub const MLDSA44_SIG_LEN: usize = 2420;
+/// ML-DSA-65 public key length.
+pub const MLDSA65_PK_LEN: usize = 1952;
+/// ML-DSA-65 signature length.
+pub const MLDSA65_SIG_LEN: usize = 3309;
+/// Round-3 Dilithium3 signature length (Dilithium2's equals ML-DSA-44's).
+pub const DILITHIUM3_R3_SIG_LEN: usize = 3293;
+/// Longest FIPS 204 context string.
+pub const MAX_CONTEXT_LEN: usize = 255;
+
+/// A signature algorithm. The numeric id is part of every key id and of the binary formats.
+///
+/// ```
+/// use cairn_core::crypto::Algorithm;
+/// assert_eq!(Algorithm::parse("ed25519+ml-dsa-65").unwrap(), Algorithm::Ed25519MlDsa65);
+/// assert_eq!(Algorithm::Ed25519MlDsa65.id(), 5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Algorithm {
+    /// Ed25519 (RFC 8032, pure), strict verification.
+    Ed25519,
+    /// ML-DSA-44 (FIPS 204), pure (not pre-hashed).
+    MlDsa44,
+    /// ML-DSA-65 (FIPS 204), pure.
+    MlDsa65,
+    /// Ed25519 and ML-DSA-44 over the same message; both must verify.
+    Ed25519MlDsa44,
+    /// Ed25519 and ML-DSA-65 over the same message; both must verify.
+    Ed25519MlDsa65,
+    /// Round-3 CRYSTALS-Dilithium2 (pre-FIPS; verification needs feature `legacy-dilithium`).
+    Dilithium2R3,
+    /// Round-3 CRYSTALS-Dilithium3 (pre-FIPS; verification needs feature `legacy-dilithium`).
+    Dilithium3R3,
+}
+
+impl Algorithm {
+    /// Every algorithm, in id order.
+    pub const ALL: [Algorithm; 7] = [
+        Algorithm::Ed25519,
+        Algorithm::MlDsa44,
+        Algorithm::MlDsa65,
+        Algorithm::Ed25519MlDsa44,
+        Algorithm::Ed25519MlDsa65,
+        Algorithm::Dilithium2R3,
+        Algorithm::Dilithium3R3,
+    ];
+
+    /// The one-byte algorithm id (frozen: see docs/FORMATS.md).
+    pub const fn id(self) -> u8 {
+        match self {
+            Algorithm::Ed25519 => 0x01,
+            Algorithm::MlDsa44 => 0x02,
+            Algorithm::MlDsa65 => 0x03,
+            Algorithm::Ed25519MlDsa44 => 0x04,
+            Algorithm::Ed25519MlDsa65 => 0x05,
+            Algorithm::Dilithium2R3 => 0x81,
+            Algorithm::Dilithium3R3 => 0x82,
+        }
+    }
+
+    /// Looks an algorithm up by its id.
+    pub fn from_id(id: u8) -> Result<Algorithm> {
+        Algorithm::ALL
+            .iter()
+            .copied()
+            .find(|a| a.id() == id)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::UnsupportedAlgorithm,
+                    alloc::format!("unknown algorithm id 0x{id:02x}"),
+                )
+            })
+    }
+
+    /// The algorithm's name (frozen).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Algorithm::Ed25519 => "ed25519",
+            Algorithm::MlDsa44 => "ml-dsa-44",
+            Algorithm::MlDsa65 => "ml-dsa-65",
+            Algorithm::Ed25519MlDsa44 => "ed25519+ml-dsa-44",
+            Algorithm::Ed25519MlDsa65 => "ed25519+ml-dsa-65",
+            Algorithm::Dilithium2R3 => "dilithium2-r3",
+            Algorithm::Dilithium3R3 => "dilithium3-r3",
+        }
+    }
+
+    /// Looks an algorithm up by its name.
+    pub fn parse(name: &str) -> Result<Algorithm> {
+        Algorithm::ALL
+            .iter()
+            .copied()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::UnsupportedAlgorithm,
+                    alloc::format!("unknown algorithm {name:?}"),
+                )
+            })
+    }
+
+    /// Public key length in bytes (hybrids: Ed25519 key then ML-DSA key).
+    pub const fn public_key_len(self) -> usize {
+        match self {
+            Algorithm::Ed25519 => ED25519_PK_LEN,
+            Algorithm::MlDsa44 | Algorithm::Dilithium2R3 => MLDSA44_PK_LEN,
+            Algorithm::MlDsa65 | Algorithm::Dilithium3R3 => MLDSA65_PK_LEN,
+            Algorithm::Ed25519MlDsa44 => ED25519_PK_LEN + MLDSA44_PK_LEN,
+            Algorithm::Ed25519MlDsa65 => ED25519_PK_LEN + MLDSA65_PK_LEN,
+        }
+    }
+
+    /// Signature length in bytes (hybrids: Ed25519 signature then ML-DSA signature).
+    pub const fn signature_len(self) -> usize {
+        match self {
+            Algorithm::Ed25519 => ED25519_SIG_LEN,
+            Algorithm::MlDsa44 | Algorithm::Dilithium2R3 => MLDSA44_SIG_LEN,
+            Algorithm::MlDsa65 => MLDSA65_SIG_LEN,
+            Algorithm::Dilithium3R3 => DILITHIUM3_R3_SIG_LEN,
+            Algorithm::Ed25519MlDsa44 => ED25519_SIG_LEN + MLDSA44_SIG_LEN,
+            Algorithm::Ed25519MlDsa65 => ED25519_SIG_LEN + MLDSA65_SIG_LEN,
+        }
+    }
+
+    /// True for the algorithms that include an Ed25519 half.
+    pub const fn has_ed25519(self) -> bool {
+        matches!(
+            self,
+            Algorithm::Ed25519 | Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65
+        )
+    }
+
+    /// True for the algorithms that include a post-quantum half.
+    pub const fn is_post_quantum(self) -> bool {
+        !matches!(self, Algorithm::Ed25519)
+    }
+
+    /// True for round-3 Dilithium, accepted only for migrating old signatures.
+    pub const fn is_legacy(self) -> bool {
+        matches!(self, Algorithm::Dilithium2R3 | Algorithm::Dilithium3R3)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Algorithm {
+    fn serialize<S: Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(self.name())
+        } else {
+            s.serialize_u8(self.id())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Algorithm {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            Algorithm::parse(&s).map_err(serde::de::Error::custom)
+        } else {
+            Algorithm::from_id(u8::deserialize(d)?).map_err(serde::de::Error::custom)
+        }
+    }
+}
+
+/// A key id: SHA-256(algorithm id byte ‖ public key bytes).
+///
+/// ```
+/// use cairn_core::crypto::{Algorithm, KeyId, PublicKey};
+/// let pk = PublicKey::from_bytes(Algorithm::Ed25519, &[0x11; 32]);
+/// // (not every 32-byte string is a valid Ed25519 point)
+/// assert!(pk.is_err() || pk.unwrap().key_id().to_hex().len() == 64);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(pub Digest);
+
+impl KeyId {
+    /// Computes the id of a key.
+    pub fn compute(alg: Algorithm, public_key: &[u8]) -> KeyId {
+        KeyId(sha256(&[&[alg.id()], public_key]))
+    }
+
+    /// Lowercase hex (64 characters): the form used in DSSE `keyid` fields and JSON.
+    pub fn to_hex(&self) -> String {
+        hex_encode(&self.0)
+    }
+
+    /// Parses 64 hex characters.
+    pub fn from_hex(text: &str) -> Result<KeyId> {
+        crate::encoding::hex_decode_array::<32>(text)
+            .map(KeyId)
+            .map_err(|e| e.context("key id"))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for KeyId {
+    fn serialize<S: Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        crate::encoding::hex32::serialize(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        crate::encoding::hex32::deserialize(d).map(KeyId)
+    }
+}
+
+/// A public key of any supported algorithm, length-checked (and for Ed25519, point-checked).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PublicKey {
+    alg: Algorithm,
+    bytes: Vec<u8>,
+}
+
+impl PublicKey {
+    /// Builds a key from raw bytes (hybrid: Ed25519 key ‖ ML-DSA key).
+    ///
+    /// Rejects wrong lengths, Ed25519 encodings that are not a canonical curve point, and
+    /// small-order (weak) Ed25519 keys.
+    pub fn from_bytes(alg: Algorithm, bytes: &[u8]) -> Result<PublicKey> {
+        if bytes.len() != alg.public_key_len() {
+            return Err(Error::new(
+                ErrorCode::InvalidKey,
+                alloc::format!(
+                    "{alg} public key must be {} bytes, got {}",
+                    alg.public_key_len(),
+                    bytes.len()
+                ),
+            ));
+        }
+        if alg.has_ed25519() {
+            ed25519::check_public_key(&bytes[..ED25519_PK_LEN])?;
+        }
+        match alg {
+            Algorithm::MlDsa44 | Algorithm::MlDsa65 => mldsa::check_public_key(alg, bytes)?,
+            Algorithm::Ed25519MlDsa44 => {
+                mldsa::check_public_key(Algorithm::MlDsa44, &bytes[ED25519_PK_LEN..])?
+            }
+            Algorithm::Ed25519MlDsa65 => {
+                mldsa::check_public_key(Algorithm::MlDsa65, &bytes[ED25519_PK_LEN..])?
+            }
+            _ => {}
+        }
+        Ok(PublicKey {
+            alg,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The raw key bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The key id.
+    pub fn key_id(&self) -> KeyId {
+        KeyId::compute(self.alg, &self.bytes)
+    }
+
+    /// The Ed25519 part of the key (the whole key for Ed25519, the first 32 bytes of a hybrid).
+    pub fn ed25519_part(&self) -> Option<[u8; 32]> {
+        if self.alg.has_ed25519() {
+            let mut out = [0u8; 32];
+            out.copy_from_slice(&self.bytes[..ED25519_PK_LEN]);
+            Some(out)
+        } else {
+            None
+        }
+    }
+
+    /// The ML-DSA part of the key and its algorithm, if any.
+    pub fn mldsa_part(&self) -> Option<(Algorithm, &[u8])> {
+        match self.alg {
+            Algorithm::MlDsa44 | Algorithm::MlDsa65 => Some((self.alg, &self.bytes)),
+            Algorithm::Ed25519MlDsa44 => Some((Algorithm::MlDsa44, &self.bytes[ED25519_PK_LEN..])),
+            Algorithm::Ed25519MlDsa65 => Some((Algorithm::MlDsa65, &self.bytes[ED25519_PK_LEN..])),
+            _ => None,
+        }
+    }
+
+    /// Verifies `sig` over `message` with FIPS 204 `context` (ignored by Ed25519 and by
+    /// round-3 Dilithium, which have none).
+    ///
+    /// ```
+    /// # #[cfg(feature = "std")] {
+    /// use cairn_core::crypto::{Algorithm, SigningKey};
+    /// let sk = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[7; 32]);
+    /// let sig = sk.sign(b"hello", b"ctx").unwrap();
+    /// let pk = sk.public_key();
+    /// assert!(pk.verify(b"hello", b"ctx", &sig).is_ok());
+    /// assert!(pk.verify(b"hello", b"other", &sig).is_err());
+    /// # }
+    /// ```
+    pub fn verify(&self, message: &[u8], context: &[u8], sig: &Signature) -> Result<()> {
+        if sig.alg != self.alg {
+            return Err(Error::new(
+                ErrorCode::SignatureInvalid,
+                alloc::format!("{} signature presented for a {} key", sig.alg, self.alg),
+            ));
+        }
+        if context.len() > MAX_CONTEXT_LEN {
+            return Err(Error::new(
+                ErrorCode::DomainMismatch,
+                "context longer than 255 bytes",
+            ));
+        }
+        let (pk, s) = (&self.bytes[..], &sig.bytes[..]);
+        match self.alg {
+            Algorithm::Ed25519 => ed25519::verify(pk, message, s),
+            Algorithm::MlDsa44 | Algorithm::MlDsa65 => {
+                mldsa::verify(self.alg, pk, message, context, s)
+            }
+            Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65 => {
+                let pq = if self.alg == Algorithm::Ed25519MlDsa44 {
+                    Algorithm::MlDsa44
+                } else {
+                    Algorithm::MlDsa65
+                };
+                // Both halves are checked even if the first fails, so timing does not reveal
+                // which half was wrong; the result requires both.
+                let a = ed25519::verify(&pk[..ED25519_PK_LEN], message, &s[..ED25519_SIG_LEN]);
+                let b = mldsa::verify(
+                    pq,
+                    &pk[ED25519_PK_LEN..],
+                    message,
+                    context,
+                    &s[ED25519_SIG_LEN..],
+                );
+                a.and(b)
+            }
+            Algorithm::Dilithium2R3 | Algorithm::Dilithium3R3 => {
+                legacy_verify(self.alg, pk, message, s)
+            }
+        }
+    }
+}
+
+#[cfg(feature = "legacy-dilithium")]
+fn legacy_verify(alg: Algorithm, pk: &[u8], message: &[u8], sig: &[u8]) -> Result<()> {
+    legacy::verify(alg, pk, message, sig)
+}
+
+#[cfg(not(feature = "legacy-dilithium"))]
+fn legacy_verify(alg: Algorithm, _pk: &[u8], _message: &[u8], _sig: &[u8]) -> Result<()> {
+    Err(Error::new(
+        ErrorCode::UnsupportedAlgorithm,
+        alloc::format!("{alg} verification needs the legacy-dilithium feature"),
+    ))
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({}, {})", self.alg, self.key_id())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawKey {
+    alg: Algorithm,
+    #[serde(with = "bytes_b64")]
+    key: Vec<u8>,
+}
+
+impl Serialize for PublicKey {
+    fn serialize<S: Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        RawKey {
+            alg: self.alg,
+            key: self.bytes.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        let raw = RawKey::deserialize(d)?;
+        PublicKey::from_bytes(raw.alg, &raw.key).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A signature of a known algorithm, length-checked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Signature {
+    alg: Algorithm,
+    bytes: Vec<u8>,
+}
+
+impl Signature {
+    /// Wraps raw signature bytes, checking the length for `alg`.
+    pub fn from_bytes(alg: Algorithm, bytes: &[u8]) -> Result<Signature> {
+        if bytes.len() != alg.signature_len() {
+            return Err(Error::new(
+                ErrorCode::SignatureInvalid,
+                alloc::format!(
+                    "{alg} signature must be {} bytes, got {}",
+                    alg.signature_len(),
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(Signature {
+            alg,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The raw bytes (hybrid: Ed25519 signature ‖ ML-DSA signature).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Consumes the signature, returning its bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({}, {} bytes)", self.alg, self.bytes.len())
+    }
+}
+
+/// Serde helper: bytes as standard base64 in human-readable formats, raw bytes otherwise.
+pub mod bytes_b64 {
+    use super::*;
+
+    /// Serialises bytes.
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> core::result::Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&crate::encoding::b64_encode(b))
+        } else {
+            s.serialize_bytes(b)
+        }
+    }
+
+    /// Deserialises bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> core::result::Result<Vec<u8>, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            crate::encoding::b64_decode(&s).map_err(serde::de::Error::custom)
+        } else {
+            let b: serde_bytes_compat::ByteBuf = Deserialize::deserialize(d)?;
+            Ok(b.0)
+        }
+    }
+}
+
+/// Minimal owned byte buffer that deserialises from serde bytes (postcard) efficiently.
+mod serde_bytes_compat {
+    use alloc::vec::Vec;
+    use core::fmt;
+    use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
+
+    pub struct ByteBuf(pub Vec<u8>);
+
+    impl<'de> Deserialize<'de> for ByteBuf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = ByteBuf;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("bytes")
+                }
+                fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
+                    Ok(ByteBuf(v.to_vec()))
+                }
+                fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
+                    Ok(ByteBuf(v))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ByteBuf, A::Error> {
+                    // Bounded: postcard never takes this path; other formats cap the hint.
+                    let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                    while let Some(b) = seq.next_element::<u8>()? {
+                        out.push(b);
+                    }
+                    Ok(ByteBuf(out))
+                }
+            }
+            d.deserialize_bytes(V)
+        }
+    }
+}

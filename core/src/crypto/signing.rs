@@ -1,0 +1,217 @@
+//! Signing keys (feature `std`): generation from OS randomness, deterministic derivation
+//! from a 32-byte seed (for test vectors and reproducible fixtures), and signing.
+//!
+//! Secret form: every single-algorithm key is its 32-byte seed (the RFC 8032 private key for
+//! Ed25519, FIPS 204's ξ for ML-DSA). A hybrid key is two seeds, Ed25519's then ML-DSA's
+//! (64 bytes). The seed bytes are held in zeroizing memory and wiped on drop.
+
+use alloc::vec::Vec;
+use fips204::traits::{KeyGen, SerDes, Signer as _};
+use fips204::{ml_dsa_44, ml_dsa_65};
+use rand_core::{OsRng, RngCore};
+use zeroize::Zeroizing;
+
+use super::{Algorithm, PublicKey, Signature, MAX_CONTEXT_LEN};
+use crate::encoding::sha256;
+use crate::error::{Error, ErrorCode, Result};
+
+enum Pq {
+    M44(ml_dsa_44::PrivateKey),
+    M65(ml_dsa_65::PrivateKey),
+}
+
+/// A private key of any non-legacy algorithm.
+///
+/// ```
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// let sk = SigningKey::generate(Algorithm::MlDsa65);
+/// let sig = sk.sign(b"msg", b"application/example").unwrap();
+/// sk.public_key().verify(b"msg", b"application/example", &sig).unwrap();
+/// ```
+pub struct SigningKey {
+    alg: Algorithm,
+    secret: Zeroizing<Vec<u8>>,
+    ed: Option<ed25519_dalek::SigningKey>,
+    pq: Option<Pq>,
+    public: PublicKey,
+}
+
+impl SigningKey {
+    /// A fresh key from the operating system's random number generator.
+    ///
+    /// # Panics
+    /// Panics for the legacy round-3 algorithms (use `LegacySigningKey`) and if the operating
+    /// system has no randomness to give.
+    pub fn generate(alg: Algorithm) -> SigningKey {
+        let mut secret = Zeroizing::new(alloc::vec![0u8; secret_len(alg)]);
+        OsRng.fill_bytes(&mut secret);
+        // invariant: the length matches the algorithm, which is all from_secret_bytes checks
+        // besides the legacy algorithms that secret_len already refuses.
+        SigningKey::from_secret_bytes(alg, &secret)
+            .expect("invariant: fresh secret has the right length")
+    }
+
+    /// Derives a key deterministically from a 32-byte seed. For hybrids the two halves' seeds
+    /// are SHA-256("cairn/hybrid/ed25519" ‖ seed) and SHA-256("cairn/hybrid/ml-dsa" ‖ seed).
+    ///
+    /// ```
+    /// use cairn_core::crypto::{Algorithm, SigningKey};
+    /// let a = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[1; 32]);
+    /// let b = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[1; 32]);
+    /// assert_eq!(a.public_key(), b.public_key());
+    /// ```
+    ///
+    /// # Panics
+    /// Panics for the legacy round-3 algorithms.
+    pub fn from_seed(alg: Algorithm, seed: &[u8; 32]) -> SigningKey {
+        let secret: Zeroizing<Vec<u8>> =
+            if matches!(alg, Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65) {
+                let mut s = Zeroizing::new(Vec::with_capacity(64));
+                s.extend_from_slice(&sha256(&[b"cairn/hybrid/ed25519", seed]));
+                s.extend_from_slice(&sha256(&[b"cairn/hybrid/ml-dsa", seed]));
+                s
+            } else {
+                Zeroizing::new(seed.to_vec())
+            };
+        // invariant: 32 or 64 bytes as the algorithm needs; legacy algorithms are the only
+        // refusal and are documented as a panic above.
+        SigningKey::from_secret_bytes(alg, &secret).expect("invariant: non-legacy algorithm")
+    }
+
+    /// Rebuilds a key from its secret form (see the module docs).
+    pub fn from_secret_bytes(alg: Algorithm, secret: &[u8]) -> Result<SigningKey> {
+        if alg.is_legacy() {
+            return Err(Error::new(
+                ErrorCode::UnsupportedAlgorithm,
+                "legacy Dilithium keys sign only through LegacySigningKey",
+            ));
+        }
+        if secret.len() != secret_len(alg) {
+            return Err(Error::new(
+                ErrorCode::InvalidKey,
+                alloc::format!(
+                    "{alg} secret must be {} bytes, got {}",
+                    secret_len(alg),
+                    secret.len()
+                ),
+            ));
+        }
+        let mut ed = None;
+        let mut pq = None;
+        let mut public = Vec::with_capacity(alg.public_key_len());
+        let pq_seed: Option<&[u8]> = match alg {
+            Algorithm::Ed25519 => {
+                let k = ed_from(&secret[..32]);
+                public.extend_from_slice(k.verifying_key().as_bytes());
+                ed = Some(k);
+                None
+            }
+            Algorithm::MlDsa44 | Algorithm::MlDsa65 => Some(secret),
+            _ => {
+                let k = ed_from(&secret[..32]);
+                public.extend_from_slice(k.verifying_key().as_bytes());
+                ed = Some(k);
+                Some(&secret[32..])
+            }
+        };
+        if let Some(s) = pq_seed {
+            let mut xi = Zeroizing::new([0u8; 32]);
+            xi.copy_from_slice(s);
+            match alg {
+                Algorithm::MlDsa44 | Algorithm::Ed25519MlDsa44 => {
+                    let (p, k) = ml_dsa_44::KG::keygen_from_seed(&xi);
+                    public.extend_from_slice(&p.into_bytes());
+                    pq = Some(Pq::M44(k));
+                }
+                _ => {
+                    let (p, k) = ml_dsa_65::KG::keygen_from_seed(&xi);
+                    public.extend_from_slice(&p.into_bytes());
+                    pq = Some(Pq::M65(k));
+                }
+            }
+        }
+        let public = PublicKey::from_bytes(alg, &public)?;
+        Ok(SigningKey {
+            alg,
+            secret: Zeroizing::new(secret.to_vec()),
+            ed,
+            pq,
+            public,
+        })
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The secret form (seed or seeds). Handle with care: encrypt it before it leaves memory.
+    pub fn secret_bytes(&self) -> &[u8] {
+        &self.secret
+    }
+
+    /// Signs with hedged ML-DSA randomness from the OS (FIPS 204's default variant).
+    pub fn sign(&self, message: &[u8], context: &[u8]) -> Result<Signature> {
+        let mut rnd = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(&mut *rnd);
+        self.sign_with_rnd(message, context, &rnd)
+    }
+
+    /// Signs with FIPS 204's deterministic variant (rnd = 32 zero bytes): the same key, message
+    /// and context always give the same signature. Used for test vectors.
+    pub fn sign_deterministic(&self, message: &[u8], context: &[u8]) -> Result<Signature> {
+        self.sign_with_rnd(message, context, &[0u8; 32])
+    }
+
+    fn sign_with_rnd(&self, message: &[u8], context: &[u8], rnd: &[u8; 32]) -> Result<Signature> {
+        if context.len() > MAX_CONTEXT_LEN {
+            return Err(Error::new(
+                ErrorCode::DomainMismatch,
+                "context longer than 255 bytes",
+            ));
+        }
+        let mut out = Vec::with_capacity(self.alg.signature_len());
+        if let Some(ed) = &self.ed {
+            use ed25519_dalek::Signer as _;
+            out.extend_from_slice(&ed.sign(message).to_bytes());
+        }
+        let pq_fail = |_| Error::new(ErrorCode::SignatureInvalid, "ML-DSA signing failed");
+        match &self.pq {
+            Some(Pq::M44(k)) => out.extend_from_slice(
+                &k.try_sign_with_seed(rnd, message, context)
+                    .map_err(pq_fail)?,
+            ),
+            Some(Pq::M65(k)) => out.extend_from_slice(
+                &k.try_sign_with_seed(rnd, message, context)
+                    .map_err(pq_fail)?,
+            ),
+            None => {}
+        }
+        Signature::from_bytes(self.alg, &out)
+    }
+}
+
+impl core::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "SigningKey({}, {})", self.alg, self.public.key_id())
+    }
+}
+
+fn ed_from(seed: &[u8]) -> ed25519_dalek::SigningKey {
+    let mut s = Zeroizing::new([0u8; 32]);
+    s.copy_from_slice(seed);
+    ed25519_dalek::SigningKey::from_bytes(&s)
+}
+
+/// Length of the secret form for `alg`.
+pub(crate) fn secret_len(alg: Algorithm) -> usize {
+    match alg {
+        Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65 => 64,
+        _ => 32,
+    }
+}

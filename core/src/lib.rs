@@ -1,0 +1,48 @@
+//! # cairn-core
+//!
+//! The formats and offline verifiers of cairn, an embedded trust registry. Everything in this
+//! crate without a feature gate is `no_std` + `alloc`, pure (no I/O, no clock: callers pass
+//! `now` as Unix seconds, no randomness) and safe on untrusted input: every parser and
+//! verifier returns a typed [`Error`] with a stable [`ErrorCode`] and never panics.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`crypto`] | Ed25519, ML-DSA-44/65, hybrids, key ids, PEM |
+//! | [`dsse`] | DSSE envelopes (PAE, JSON and compact binary forms, threshold verification) |
+//! | [`token`] | capability tokens with delegation chains |
+//! | [`manifest`] | signed artifact manifests and the streaming artifact hasher |
+//! | [`ledger`] | ledger entries, events and hash-chain verification |
+//! | [`merkle`] | RFC 6962 / 9162 Merkle hashing and proofs |
+//! | [`note`] | C2SP signed notes |
+//! | [`checkpoint`] | C2SP tlog-checkpoints signed by cairn |
+//! | [`trust`] | trust roots and their rotation chains |
+//! | [`bundle`] | self-contained bundles and `verify_bundle` |
+//! | [`blux`] | blux-reg v1.0 interop (canonical JSON, tokens, manifests, ledgers) |
+//!
+//! Features: `std` (default) adds key generation and signing; `legacy-dilithium` adds
+//! round-3 Dilithium (native only). docs/FORMATS.md specifies every byte.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod blux;
+pub mod bundle;
+pub mod checkpoint;
+pub mod crypto;
+pub mod dsse;
+pub mod encoding;
+pub mod error;
+pub mod ledger;
+pub mod manifest;
+pub mod merkle;
+pub mod note;
+pub mod token;
+pub mod trust;
+
+pub use error::{Error, ErrorCode, Result};
+
+/// A point in time: seconds since the Unix epoch, UTC. cairn-core never reads a clock;
+/// verifiers take `now` from the caller.
+pub type UnixTime = u64;
