@@ -97,6 +97,23 @@ pub fn from_postcard<T: DeserializeOwned>(bytes: &[u8], max_len: usize, what: &s
     Ok(value)
 }
 
+/// Like [`from_postcard`], and also requires `bytes` to be the one canonical encoding of the
+/// value (minimal varints, no alternative spellings), by re-encoding and comparing. Objects
+/// whose hash is their identity are decoded with this, so one object has exactly one id.
+pub fn from_postcard_canonical<T: DeserializeOwned + Serialize>(
+    bytes: &[u8],
+    max_len: usize,
+    what: &str,
+) -> Result<T> {
+    let value: T = from_postcard(bytes, max_len, what)?;
+    if to_postcard(&value) != bytes {
+        return Err(Error::malformed(alloc::format!(
+            "{what}: not in canonical encoding"
+        )));
+    }
+    Ok(value)
+}
+
 /// Serde helpers to write 32-byte digests as lowercase hex in JSON views.
 pub mod hex32 {
     use super::*;
