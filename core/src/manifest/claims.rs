@@ -191,3 +191,30 @@ impl ManifestClaims {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_version_first() {
+        let mut c = ManifestClaims::new("a.tar", "application/x-tar", 3, [9; 32], 5);
+        c.metadata.insert("k".into(), "v".into());
+        let bytes = c.to_payload().unwrap();
+        assert_eq!(ManifestClaims::from_payload(&bytes).unwrap(), c);
+        assert_eq!(
+            ManifestClaims::from_payload(&[7, 0]).unwrap_err().code(),
+            ErrorCode::UnsupportedVersion
+        );
+        assert_eq!(
+            ManifestClaims::from_payload(&[]).unwrap_err().code(),
+            ErrorCode::Malformed
+        );
+        assert_eq!(
+            ManifestClaims::from_payload(&alloc::vec![1; MAX_MANIFEST_PAYLOAD_LEN + 1])
+                .unwrap_err()
+                .code(),
+            ErrorCode::TooLarge
+        );
+    }
+}

@@ -202,3 +202,76 @@ impl TokenClaims {
         })
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::crypto::{Algorithm, SigningKey};
+
+    fn sample() -> TokenClaims {
+        let k = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+        TokenClaims {
+            version: TOKEN_VERSION,
+            issuer: k.public_key().key_id(),
+            audience: "svc".into(),
+            holder: k.public_key().clone(),
+            capabilities: ["read".into()].into(),
+            constraints: BTreeMap::new(),
+            not_before: 1,
+            expires_at: 2,
+            nonce: [0; 16],
+            parent: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let c = sample();
+        let bytes = c.to_payload().unwrap();
+        assert_eq!(TokenClaims::from_payload(&bytes).unwrap(), c);
+    }
+
+    #[test]
+    fn names_are_printable_ascii_and_bounded() {
+        for bad in ["", "a b", "caf\u{e9}", "tab\t"] {
+            let mut c = sample();
+            c.audience = bad.into();
+            assert_eq!(
+                c.validate().unwrap_err().code(),
+                ErrorCode::Malformed,
+                "{bad:?}"
+            );
+        }
+        let mut c = sample();
+        c.capabilities.insert("x".repeat(MAX_NAME_LEN + 1));
+        assert_eq!(c.validate().unwrap_err().code(), ErrorCode::TooLarge);
+        let mut c = sample();
+        c.capabilities = (0..=MAX_CAPABILITIES)
+            .map(|i| alloc::format!("c{i}"))
+            .collect();
+        assert_eq!(c.validate().unwrap_err().code(), ErrorCode::TooLarge);
+        let mut c = sample();
+        c.constraints = (0..=MAX_CONSTRAINTS)
+            .map(|i| (alloc::format!("k{i}"), ConstraintValue::Max(1)))
+            .collect();
+        assert_eq!(c.validate().unwrap_err().code(), ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn version_is_read_before_anything_else() {
+        assert_eq!(
+            TokenClaims::from_payload(&[2]).unwrap_err().code(),
+            ErrorCode::UnsupportedVersion
+        );
+        assert_eq!(
+            TokenClaims::from_payload(&[]).unwrap_err().code(),
+            ErrorCode::Malformed
+        );
+        assert_eq!(
+            TokenClaims::from_payload(&alloc::vec![1; MAX_TOKEN_PAYLOAD_LEN + 1])
+                .unwrap_err()
+                .code(),
+            ErrorCode::TooLarge
+        );
+    }
+}
