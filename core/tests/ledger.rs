@@ -764,3 +764,27 @@ fn sign_entry_round_trips_with_hedged_signatures() {
     assert_eq!(verify_entry(&env, &keys, 2).unwrap(), e);
     assert_eq!(env.payload, e.to_bytes());
 }
+
+/// The worked examples in docs/formats/ledger.md are the bytes the code produces.
+#[test]
+fn worked_examples_in_the_format_doc_are_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/formats/ledger.md");
+    let doc: String = std::fs::read_to_string(path)
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let ledger = sample_ledger();
+    let env0 = signed(&ledger[0].to_bytes(), LEDGER_ENTRY_TYPE, &[&log_ed()]);
+    for hex in [
+        hex_encode(&ledger[0].to_bytes()),
+        hex_encode(&ledger[0].hash()),
+        hex_encode(&ledger[15].to_bytes()),
+        hex_encode(&ledger[15].hash()),
+        hex_encode(&env0.to_compact()),
+        log_ed().public_key().key_id().to_hex(),
+        b64_encode(log_ed().public_key().as_bytes()),
+    ] {
+        assert!(doc.contains(&hex), "docs/formats/ledger.md lacks {hex}");
+    }
+}

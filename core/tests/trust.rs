@@ -821,3 +821,35 @@ fn json_view_of_a_root_is_readable() {
     assert_eq!(j["previous"], "ab".repeat(32));
     assert_eq!(serde_json::from_value::<TrustRoot>(j).unwrap(), r2);
 }
+
+/// The worked example in docs/formats/trust.md is the bytes the code produces.
+#[test]
+fn worked_example_in_the_format_doc_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/formats/trust.md");
+    let doc: String = std::fs::read_to_string(path)
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(vector_path()).unwrap()).unwrap();
+    let case = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "ed25519 root rotated once")
+        .unwrap();
+    let v1 = Envelope::parse(&b64(&case["args"]["pinned"])).unwrap();
+    let v2 = Envelope::parse(&b64(&case["args"]["chain"][0])).unwrap();
+    for env in [&v1, &v2] {
+        assert!(doc.contains(&hex_encode(&env.payload)));
+        assert!(doc.contains(&hex_encode(&root_id(&env.payload))));
+        for s in &env.signatures {
+            assert!(doc.contains(&s.keyid.to_hex()[..6]));
+        }
+    }
+    assert_eq!(
+        v1.signatures[0].keyid.to_hex(),
+        "f0b2c34ad8ed055ed9a61b6f25037dc948afd094b1ccf86dfe07b77babe58be9"
+    );
+    assert!(doc.contains(&v2.signatures[1].keyid.to_hex()));
+}

@@ -225,7 +225,7 @@ impl Event {
     /// assert_eq!(Event::AuditNote { text: "hi".into() }.kind(), "audit_note");
     /// ```
     pub fn kind(&self) -> &'static str {
-        // discriminant() is always below KINDS.len() (a unit test checks); no panic path anyway.
+        // discriminant() is always below KINDS.len() (the ledger tests check every kind).
         Event::KINDS
             .get(self.discriminant() as usize)
             .copied()

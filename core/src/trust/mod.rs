@@ -305,6 +305,20 @@ impl TrustRoot {
     }
 
     /// Keys holding `role` whose validity window contains `at`.
+    ///
+    /// ```
+    /// # use cairn_core::crypto::{Algorithm, SigningKey};
+    /// use cairn_core::trust::{Role, RoleSet, Thresholds, TrustRoot, TrustedKey};
+    /// let (r, c) = (SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]), SigningKey::from_seed(Algorithm::MlDsa44, &[2; 32]));
+    /// let mut log = TrustedKey::new(c.public_key().clone(), RoleSet::of(&[Role::Checkpoint]), "log");
+    /// log.not_after = Some(1_000);
+    /// let root = TrustRoot::initial("example.org/log", 0, 5_000,
+    ///     vec![TrustedKey::new(r.public_key().clone(), RoleSet::of(&[Role::Root]), "root"), log],
+    ///     Thresholds::default().with(Role::Root, 1).with(Role::Checkpoint, 1));
+    /// assert_eq!(root.keys_for(Role::Checkpoint, 999).count(), 1);
+    /// assert_eq!(root.keys_for(Role::Checkpoint, 1_000).count(), 0);
+    /// assert_eq!(root.authorize(&c.public_key().key_id(), Role::Checkpoint, 1_000).unwrap_err().code().as_str(), "unauthorized");
+    /// ```
     pub fn keys_for(&self, role: Role, at: UnixTime) -> impl Iterator<Item = &TrustedKey> {
         self.keys
             .iter()

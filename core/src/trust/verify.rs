@@ -84,6 +84,20 @@ impl VerifiedRoot {
     /// Verifies `env` as an object of `expected_type` signed by a threshold of this root's
     /// keys holding `role`, counting only keys valid at `at`. `unauthorized` if the root gives
     /// the role to no key.
+    ///
+    /// ```
+    /// # use cairn_core::crypto::{Algorithm, SigningKey};
+    /// # use cairn_core::dsse::Envelope;
+    /// use cairn_core::trust::*;
+    /// let k = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[1; 32]);
+    /// let keys = vec![TrustedKey::new(k.public_key().clone(), RoleSet::of(&[Role::Root, Role::ManifestSigner]), "k")];
+    /// let t = Thresholds::default().with(Role::Root, 1).with(Role::ManifestSigner, 1);
+    /// let root = verify_trust_root(&sign_root(&TrustRoot::initial("example.org/log", 0, 100, keys, t), &[&k]).unwrap(), 50).unwrap();
+    /// let mut manifest = Envelope::new("application/example", b"m".to_vec()).unwrap();
+    /// manifest.sign(&k).unwrap();
+    /// assert!(root.verify_envelope(&manifest, "application/example", Role::ManifestSigner, 50).is_ok());
+    /// assert_eq!(root.verify_envelope(&manifest, "application/example", Role::Peer, 50).unwrap_err().code().as_str(), "unauthorized");
+    /// ```
     pub fn verify_envelope<'e>(
         &self,
         env: &'e Envelope,
