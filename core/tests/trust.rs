@@ -561,14 +561,14 @@ fn b64(v: &Value) -> Vec<u8> {
 fn run(case: &Value) -> Result<Value> {
     let args = &case["args"];
     assert_eq!(case["op"], "verify_trust_root_chain");
-    let pinned = VerifiedRoot::from_pinned(&Envelope::parse(&b64(&args["pinned"]))?)?;
+    let pinned = Envelope::parse(&b64(&args["pinned"]))?;
     let chain = args["chain"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| Envelope::parse(&b64(e)))
         .collect::<Result<Vec<_>>>()?;
-    let newest = verify_rotation_chain(&pinned, &chain, args["now"].as_u64().unwrap())?;
+    let newest = verify_trust_root_chain(&pinned, &chain, args["now"].as_u64().unwrap())?;
     Ok(json!({"ok": true, "version": newest.root_version, "root_id": hex_encode(&newest.id())}))
 }
 

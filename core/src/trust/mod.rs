@@ -19,7 +19,7 @@ mod roles;
 mod verify;
 
 pub use roles::{Role, RoleSet};
-pub use verify::{verify_rotation_chain, verify_trust_root, VerifiedRoot};
+pub use verify::{verify_rotation_chain, verify_trust_root, verify_trust_root_chain, VerifiedRoot};
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -274,15 +274,17 @@ impl TrustRoot {
                 ),
             ));
         }
+        let mut ids: Vec<KeyId> = Vec::with_capacity(self.keys.len());
         for (i, k) in self.keys.iter().enumerate() {
             k.validate()
                 .map_err(|e| e.context(&alloc::format!("trust root key {i}")))?;
             let id = k.key_id();
-            if self.keys[..i].iter().any(|o| o.key_id() == id) {
+            if ids.contains(&id) {
                 return Err(Error::malformed(alloc::format!(
                     "trust root: key {id} is listed twice"
                 )));
             }
+            ids.push(id);
         }
         for role in Role::ALL {
             let holders = self.keys.iter().filter(|k| k.roles.contains(role)).count();

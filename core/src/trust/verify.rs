@@ -303,3 +303,25 @@ pub fn verify_rotation_chain(
     cur.check_unexpired(now)?;
     Ok(cur)
 }
+
+/// The whole check a verifier with a pinned root runs: [`VerifiedRoot::from_pinned`] on
+/// `pinned`, then [`verify_rotation_chain`] through `chain` to the newest version, which must
+/// be unexpired at `now`. This is the `verify_trust_root_chain` operation of the test vectors.
+///
+/// ```
+/// # use cairn_core::crypto::{Algorithm, SigningKey};
+/// # use cairn_core::trust::*;
+/// let k = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+/// let keys = vec![TrustedKey::new(k.public_key().clone(), RoleSet::of(&[Role::Root]), "root")];
+/// let v1 = sign_root(&TrustRoot::initial("example.org/log", 0, 100, keys, Thresholds::default().with(Role::Root, 1)), &[&k]).unwrap();
+/// let newest = verify_trust_root_chain(&v1, &[], 10).unwrap();
+/// assert_eq!((newest.root_version, newest.id()), (1, root_id(&v1.payload)));
+/// ```
+pub fn verify_trust_root_chain(
+    pinned: &Envelope,
+    chain: &[Envelope],
+    now: UnixTime,
+) -> Result<VerifiedRoot> {
+    let pinned = VerifiedRoot::from_pinned(pinned).map_err(|e| e.context("pinned trust root"))?;
+    verify_rotation_chain(&pinned, chain, now)
+}
