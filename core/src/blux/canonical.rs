@@ -160,6 +160,28 @@ pub fn python_float_repr(f: f64) -> String {
     out
 }
 
+/// The shortest decimal digits that round-trip to `x` (finite, non-negative) and the decimal
+/// exponent of the first digit, choosing as Python's repr (David Gay's shortest mode) does:
+/// among the shortest candidates, the one nearest to `x`, ties to even.
+fn shortest_digits(x: f64) -> (String, i32) {
+    // Rust's `{:e}` finds the shortest length, but on a tie between two candidates of that
+    // length it may pick the other one. Formatting with exactly that many digits rounds the
+    // exact binary value correctly (half to even), which is the nearest candidate.
+    let shortest = alloc::format!("{x:e}");
+    let n = shortest
+        .split_once('e')
+        .map_or(1, |(m, _)| m.bytes().filter(u8::is_ascii_digit).count());
+    let exact = alloc::format!("{x:.prec$e}", prec = n.saturating_sub(1));
+    let chosen = if exact.parse::<f64>().ok() == Some(x) {
+        exact
+    } else {
+        shortest
+    };
+    let (mantissa, exp) = chosen.split_once('e').unwrap_or((chosen.as_str(), "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    (digits, exp.parse().unwrap_or(0))
+}
+
 fn write_float(f: f64, out: &mut String) {
     if f.is_nan() {
         out.push_str("NaN");
@@ -169,12 +191,7 @@ fn write_float(f: f64, out: &mut String) {
         out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
         return;
     }
-    // Rust's `{:e}` gives the shortest digits that round-trip (the same digits as Python's
-    // repr, David Gay's shortest mode), as `d.ddde±x`; lay them out the way Python does.
-    let sci = alloc::format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (digits, exp) = shortest_digits(f.abs());
     if f.is_sign_negative() {
         out.push('-');
     }
