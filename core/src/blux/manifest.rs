@@ -48,9 +48,25 @@ pub struct ManifestVerdict {
 ///
 /// ```
 /// use cairn_core::blux::verify_manifest;
+/// use cairn_core::crypto::pem::public_key_from_pem;
+/// use cairn_core::encoding::sha256;
 /// use cairn_core::ErrorCode;
-/// let err = verify_manifest("[]", &[0; 32], &[]).unwrap_err();
-/// assert_eq!(err.code(), ErrorCode::Malformed);
+/// let manifest = r#"{
+///   "artifact_path": "artifact.txt",
+///   "artifact_sha256": "1336db78996a3594948d0547b6bfe4f492c3a67c7a1a8afb283a8cd2222a39c7",
+///   "created_at": "2026-01-20T14:12:00+00:00",
+///   "key_fingerprint": "abd53445b1653cb8b718edd05adfaaef8215f05f38e3e179191a173a6f01add2",
+///   "schema_version": "1.0",
+///   "signature": "xfwh65ytqhYZRPMQ/LPErBor22Nsl+Fpk4dBhRdK1LxG6KlWSA6kYsVLjCQ09J90IdL5dmRLxFG1vRpe9IxRCg=="
+/// }"#;
+/// let key = public_key_from_pem("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAXbXcR5eD9KRToxvZuxngzR1Icfno4uXTUc9WsOF0Q4g=\n-----END PUBLIC KEY-----\n").unwrap();
+/// let digest = sha256(&[b"hello from blux-reg\n"]);
+/// let v = verify_manifest(manifest, &digest, &[key.clone()]).unwrap();
+/// assert_eq!(v.artifact_path, "artifact.txt");
+///
+/// let other = sha256(&[b"hello from blux-reg\r\n"]);
+/// assert_eq!(verify_manifest(manifest, &other, &[key]).unwrap_err().code(), ErrorCode::DigestMismatch);
+/// assert_eq!(verify_manifest(manifest, &digest, &[]).unwrap_err().code(), ErrorCode::UnknownKey);
 /// ```
 pub fn verify_manifest(
     manifest_json: &str,
@@ -79,6 +95,7 @@ pub fn verify_manifest(
     }
     let artifact_path = str_field(m, "artifact_path", "manifest")?;
     let stated = str_field(m, "artifact_sha256", "manifest")?;
+    let wanted = str_field(m, "key_fingerprint", "manifest")?;
     if stated != hex(artifact_sha256) {
         return Err(Error::new(
             ErrorCode::DigestMismatch,
@@ -88,7 +105,6 @@ pub fn verify_manifest(
             ),
         ));
     }
-    let wanted = str_field(m, "key_fingerprint", "manifest")?;
     let key = trusted_keys
         .iter()
         .filter(|k| k.algorithm() == Algorithm::Ed25519)

@@ -133,8 +133,29 @@ pub fn token_hash(token_json: &str) -> Result<Digest> {
 /// ```
 /// use cairn_core::blux::{verify_token, TokenPolicy};
 /// use cairn_core::ErrorCode;
-/// let err = verify_token("{}", 0, None, &TokenPolicy::any_issuer()).unwrap_err();
-/// assert_eq!(err.code(), ErrorCode::Malformed);
+/// let token = r#"{"audience": "outer-void/blux-guard", "capability": "publish",
+///   "constraints": {"scope": "release"},
+///   "expires_at": "2036-01-18T15:00:00+00:00", "issued_at": "2026-01-20T15:00:00+00:00",
+///   "issuer": {"fingerprint": "da88a5104f8602e8c19542bf3d76924e83c312d3f3b4c6cc31a89685f07c91e6",
+///     "key_name": "signer",
+///     "public_key": "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=\n-----END PUBLIC KEY-----\n"},
+///   "schema_version": "1.0",
+///   "signature": "Ea7IeDz+pZ4MYXrvdMqDL89HCTIqmDBRHUdGJDOJCuiTgn6HE1kdWjat4fQIT+9iBd5I37UKs2aRWO4My7cIAQ==",
+///   "token_type": "capability", "ttl_seconds": 315360000}"#;
+/// let expires = 2_084_281_200; // 2036-01-18T15:00:00Z
+/// let v = verify_token(token, expires, None, &TokenPolicy::any_issuer()).unwrap();
+/// assert_eq!(v.token_hash_hex(), "68cde7f65c94ce89471f72692aa0a515c6530d15dcd90735bff1a349a36a0c4b");
+/// assert_eq!(v.capability.as_str(), Some("publish"));
+///
+/// let late = verify_token(token, expires + 1, None, &TokenPolicy::any_issuer());
+/// assert_eq!(late.unwrap_err().code(), ErrorCode::Expired);
+///
+/// let revocations = format!("{{\"token_hash\":\"{}\"}}\n", v.token_hash_hex());
+/// let revoked = verify_token(token, expires, Some(&revocations), &TokenPolicy::any_issuer());
+/// assert_eq!(revoked.unwrap_err().code(), ErrorCode::Revoked);
+///
+/// let pinned = TokenPolicy::trusted_fingerprints([[0u8; 32]]);
+/// assert_eq!(verify_token(token, expires, None, &pinned).unwrap_err().code(), ErrorCode::UnknownKey);
 /// ```
 pub fn verify_token(
     token_json: &str,
