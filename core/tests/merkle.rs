@@ -623,3 +623,18 @@ proptest! {
         prop_assert!(verify_consistency(o, n, &old_root, &t.root(), &c).is_ok());
     }
 }
+
+#[test]
+fn documented_postcard_example() {
+    // docs/formats/merkle.md, "Proofs in bundles".
+    let t = tree(10);
+    let p = InclusionProof {
+        leaf_index: 5,
+        tree_size: 10,
+        hashes: t.prove_inclusion(5, 10).unwrap(),
+    };
+    let bytes = p.to_bytes();
+    assert_eq!(bytes.len(), 3 + 4 * 32);
+    assert_eq!(&bytes[..4], &[0x05, 0x0a, 0x04, 0xea]);
+    assert_eq!(&bytes[bytes.len() - 2..], &[0x52, 0x05]);
+}

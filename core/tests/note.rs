@@ -309,3 +309,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn documented_example_keys() {
+    // docs/formats/checkpoint.md, "Worked examples".
+    let ed = SigningKey::from_seed(Algorithm::Ed25519, &[2; 32]);
+    let v = NoteVerifier::new("example.test/log", ed.public_key()).unwrap();
+    assert_eq!(
+        v.verifier_key(),
+        "example.test/log+33af70b4+AYE5dw6ofRdfVqNUZsNMfszLjYqRtO43ol32D1uPybOU"
+    );
+    assert_eq!(
+        format_signer_key("example.test/log", &[2; 32])
+            .unwrap()
+            .as_str(),
+        "PRIVATE+KEY+example.test/log+33af70b4+AQICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIC"
+    );
+    let hy = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[1; 32]);
+    let vs = NoteVerifier::for_key("example.test/log", hy.public_key()).unwrap();
+    assert_eq!(
+        vs[0].verifier_key(),
+        "example.test/log+424b48d3+AVcLkwg/PzZaWFs0sJbRlhIIDOdMS8gdl0JaxC2ioJ4f"
+    );
+    assert_eq!(vs[1].key_hash(), 0xe45e8090);
+    assert!(vs[1]
+        .verifier_key()
+        .starts_with("example.test/log+e45e8090+/2NhaXJuLW1sLWRzYS00NC12MQqwoV++QQSvuVRWakLB"));
+}
