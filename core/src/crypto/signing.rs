@@ -40,19 +40,34 @@ impl SigningKey {
     /// A fresh key from the operating system's random number generator.
     ///
     /// # Panics
-    /// Panics for the legacy round-3 algorithms (use `LegacySigningKey`) and if the operating
-    /// system has no randomness to give.
+    /// Panics for the legacy round-3 algorithms (use `LegacySigningKey`, feature
+    /// `legacy-dilithium`; [`SigningKey::try_generate`] returns an error instead) and if the
+    /// operating system has no randomness to give.
     pub fn generate(alg: Algorithm) -> SigningKey {
-        let mut secret = Zeroizing::new(alloc::vec![0u8; secret_len(alg)]);
-        OsRng.fill_bytes(&mut secret);
-        // invariant: the length matches the algorithm, which is all from_secret_bytes checks
-        // besides the legacy algorithms that secret_len already refuses.
-        SigningKey::from_secret_bytes(alg, &secret)
-            .expect("invariant: fresh secret has the right length")
+        match SigningKey::try_generate(alg) {
+            Ok(k) => k,
+            Err(e) => panic!("SigningKey::generate({alg}): {e}"),
+        }
     }
 
-    /// Derives a key deterministically from a 32-byte seed. For hybrids the two halves' seeds
-    /// are SHA-256("cairn/hybrid/ed25519" ‖ seed) and SHA-256("cairn/hybrid/ml-dsa" ‖ seed).
+    /// Like [`SigningKey::generate`], but returns `unsupported_algorithm` for the legacy
+    /// round-3 algorithms instead of panicking.
+    ///
+    /// ```
+    /// use cairn_core::crypto::{Algorithm, SigningKey};
+    /// assert!(SigningKey::try_generate(Algorithm::Ed25519MlDsa65).is_ok());
+    /// assert!(SigningKey::try_generate(Algorithm::Dilithium2R3).is_err());
+    /// ```
+    pub fn try_generate(alg: Algorithm) -> Result<SigningKey> {
+        refuse_legacy(alg)?;
+        let mut secret = Zeroizing::new(alloc::vec![0u8; secret_len(alg)]);
+        OsRng.fill_bytes(&mut secret);
+        SigningKey::from_secret_bytes(alg, &secret)
+    }
+
+    /// Derives a key deterministically from a 32-byte seed. A single-algorithm key's secret is
+    /// the seed itself; for hybrids the two halves' seeds are
+    /// SHA-256("cairn/hybrid/ed25519" ‖ seed) and SHA-256("cairn/hybrid/ml-dsa" ‖ seed).
     ///
     /// ```
     /// use cairn_core::crypto::{Algorithm, SigningKey};
@@ -62,8 +77,25 @@ impl SigningKey {
     /// ```
     ///
     /// # Panics
-    /// Panics for the legacy round-3 algorithms.
+    /// Panics for the legacy round-3 algorithms ([`SigningKey::try_from_seed`] returns an
+    /// error instead).
     pub fn from_seed(alg: Algorithm, seed: &[u8; 32]) -> SigningKey {
+        match SigningKey::try_from_seed(alg, seed) {
+            Ok(k) => k,
+            Err(e) => panic!("SigningKey::from_seed({alg}): {e}"),
+        }
+    }
+
+    /// Like [`SigningKey::from_seed`], but returns `unsupported_algorithm` for the legacy
+    /// round-3 algorithms instead of panicking.
+    ///
+    /// ```
+    /// use cairn_core::crypto::{Algorithm, SigningKey};
+    /// let k = SigningKey::try_from_seed(Algorithm::MlDsa44, &[9; 32]).unwrap();
+    /// assert_eq!(k.secret_bytes(), &[9; 32]);
+    /// ```
+    pub fn try_from_seed(alg: Algorithm, seed: &[u8; 32]) -> Result<SigningKey> {
+        refuse_legacy(alg)?;
         let secret: Zeroizing<Vec<u8>> =
             if matches!(alg, Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65) {
                 let mut s = Zeroizing::new(Vec::with_capacity(64));
@@ -73,19 +105,12 @@ impl SigningKey {
             } else {
                 Zeroizing::new(seed.to_vec())
             };
-        // invariant: 32 or 64 bytes as the algorithm needs; legacy algorithms are the only
-        // refusal and are documented as a panic above.
-        SigningKey::from_secret_bytes(alg, &secret).expect("invariant: non-legacy algorithm")
+        SigningKey::from_secret_bytes(alg, &secret)
     }
 
     /// Rebuilds a key from its secret form (see the module docs).
     pub fn from_secret_bytes(alg: Algorithm, secret: &[u8]) -> Result<SigningKey> {
-        if alg.is_legacy() {
-            return Err(Error::new(
-                ErrorCode::UnsupportedAlgorithm,
-                "legacy Dilithium keys sign only through LegacySigningKey",
-            ));
-        }
+        refuse_legacy(alg)?;
         if secret.len() != secret_len(alg) {
             return Err(Error::new(
                 ErrorCode::InvalidKey,
@@ -155,6 +180,22 @@ impl SigningKey {
         &self.secret
     }
 
+    /// The FIPS 204 expanded private key (sk encoding, 2560 or 4032 bytes) of a single ML-DSA
+    /// key, for PKCS#8 forms that carry it.
+    pub(crate) fn mldsa_expanded_secret(&self) -> Option<Zeroizing<Vec<u8>>> {
+        match (&self.alg, &self.pq) {
+            (Algorithm::MlDsa44, Some(Pq::M44(k))) => {
+                let sk = Zeroizing::new(k.clone().into_bytes());
+                Some(Zeroizing::new(sk.to_vec()))
+            }
+            (Algorithm::MlDsa65, Some(Pq::M65(k))) => {
+                let sk = Zeroizing::new(k.clone().into_bytes());
+                Some(Zeroizing::new(sk.to_vec()))
+            }
+            _ => None,
+        }
+    }
+
     /// Signs with hedged ML-DSA randomness from the OS (FIPS 204's default variant).
     pub fn sign(&self, message: &[u8], context: &[u8]) -> Result<Signature> {
         let mut rnd = Zeroizing::new([0u8; 32]);
@@ -206,6 +247,16 @@ fn ed_from(seed: &[u8]) -> ed25519_dalek::SigningKey {
     let mut s = Zeroizing::new([0u8; 32]);
     s.copy_from_slice(seed);
     ed25519_dalek::SigningKey::from_bytes(&s)
+}
+
+fn refuse_legacy(alg: Algorithm) -> Result<()> {
+    if alg.is_legacy() {
+        return Err(Error::new(
+            ErrorCode::UnsupportedAlgorithm,
+            alloc::format!("{alg} keys sign only through LegacySigningKey"),
+        ));
+    }
+    Ok(())
 }
 
 /// Length of the secret form for `alg`.
