@@ -117,7 +117,11 @@ fn acvp_sigver_internal() {
                 for pos in [0, 31, 32, sig.len() / 2, sig.len() - 85, sig.len() - 1] {
                     let mut bad = sig.clone();
                     bad[pos] ^= 0x08;
-                    assert!(!verify_internal(alg, &pk, &m, &bad), "tcId {} pos {pos}", t["tcId"]);
+                    assert!(
+                        !verify_internal(alg, &pk, &m, &bad),
+                        "tcId {} pos {pos}",
+                        t["tcId"]
+                    );
                 }
                 let mut bad_m = m.clone();
                 bad_m[0] ^= 1;
@@ -222,7 +226,10 @@ fn openssl_and_rfc8032_ed25519() {
 
 #[test]
 fn lamps_example_keys() {
-    for (alg, name) in [(Algorithm::MlDsa44, "ML-DSA-44"), (Algorithm::MlDsa65, "ML-DSA-65")] {
+    for (alg, name) in [
+        (Algorithm::MlDsa44, "ML-DSA-44"),
+        (Algorithm::MlDsa65, "ML-DSA-65"),
+    ] {
         let pk = pem::public_key_from_pem(&fixture(&format!("lamps-{name}.pub"))).unwrap();
         assert_eq!(pk.algorithm(), alg);
         let sk = pem::signing_key_from_pem(&fixture(&format!("lamps-{name}-seed.priv"))).unwrap();
@@ -259,10 +266,16 @@ fn lamps_draft_both_form() {
     let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
     assert_eq!(&der[24..30], &[0x30, 0x82, 0x0a, 0x2a, 0x80, 0x20]);
     assert_eq!(&der[30..62], &seed);
-    assert_eq!(&der[62..70], &[0x24, 0x82, 0x0a, 0x04, 0x04, 0x82, 0x0a, 0x00]);
+    assert_eq!(
+        &der[62..70],
+        &[0x24, 0x82, 0x0a, 0x04, 0x04, 0x82, 0x0a, 0x00]
+    );
     let expanded = &der[70..];
     assert_eq!(expanded.len(), 2560);
-    assert_eq!(expanded, expanded_secret(Algorithm::MlDsa44, &seed).as_slice());
+    assert_eq!(
+        expanded,
+        expanded_secret(Algorithm::MlDsa44, &seed).as_slice()
+    );
 
     let mut both = vec![0x30, 0x82, 0x0a, 0x26, 0x04, 0x20];
     both.extend_from_slice(&seed);
@@ -311,6 +324,12 @@ fn blux_reg_example_key() {
         "Ea7IeDz+pZ4MYXrvdMqDL89HCTIqmDBRHUdGJDOJCuiTgn6HE1kdWjat4fQIT+9iBd5I37UKs2aRWO4My7cIAQ==",
     )
     .unwrap();
-    cairn_core::crypto::verify_signature(Algorithm::Ed25519, pk.as_bytes(), signed.as_bytes(), b"", &sig)
-        .unwrap();
+    cairn_core::crypto::verify_signature(
+        Algorithm::Ed25519,
+        pk.as_bytes(),
+        signed.as_bytes(),
+        b"",
+        &sig,
+    )
+    .unwrap();
 }
