@@ -710,10 +710,89 @@ fn pkcs8_v2_embedded_public_key_must_match() {
     );
 }
 
+const LEGACY_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/crypto/legacy-dilithium.json"
+);
+
+/// (algorithm, public key, message, signature) from the committed round-3 fixture.
+fn legacy_fixture() -> Vec<(Algorithm, Vec<u8>, Vec<u8>, Vec<u8>)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(LEGACY_FIXTURE).unwrap()).unwrap();
+    let b = |x: &serde_json::Value| cairn_core::encoding::b64_decode(x.as_str().unwrap()).unwrap();
+    v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                Algorithm::parse(c["algorithm"].as_str().unwrap()).unwrap(),
+                b(&c["public_key"]),
+                b(&c["message"]),
+                b(&c["signature"]),
+            )
+        })
+        .collect()
+}
+
 #[cfg(feature = "legacy-dilithium")]
 mod legacy {
     use super::*;
     use cairn_core::crypto::LegacySigningKey;
+
+    /// Round-3 signatures made once with pqcrypto-dilithium 0.5 (PQClean) and committed, so a
+    /// change of the legacy backend that breaks old signatures is caught. Rewrite with
+    /// CAIRN_REGEN_LEGACY_FIXTURE=1 (keys are random: the file changes completely).
+    #[test]
+    fn legacy_fixture_verifies() {
+        if std::env::var("CAIRN_REGEN_LEGACY_FIXTURE").as_deref() == Ok("1") {
+            let msg = b"cairn legacy fixture: a checkpoint signed before FIPS 204";
+            let cases: Vec<serde_json::Value> = [Algorithm::Dilithium2R3, Algorithm::Dilithium3R3]
+                .iter()
+                .map(|&alg| {
+                    let k = LegacySigningKey::generate(alg).unwrap();
+                    let sig = k.sign(msg);
+                    serde_json::json!({
+                        "algorithm": alg.name(),
+                        "message": cairn_core::encoding::b64_encode(msg),
+                        "public_key": cairn_core::encoding::b64_encode(k.public_key().as_bytes()),
+                        "signature": cairn_core::encoding::b64_encode(sig.as_bytes()),
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "cases": cases,
+                "source": "pqcrypto-dilithium 0.5.0 (PQClean round-3 Dilithium), detached signatures",
+            });
+            std::fs::write(
+                LEGACY_FIXTURE,
+                serde_json::to_string_pretty(&doc).unwrap() + "\n",
+            )
+            .unwrap();
+        }
+        let cases = legacy_fixture();
+        assert_eq!(cases.len(), 2);
+        for (alg, pk, msg, sig) in cases {
+            verify_signature(alg, &pk, &msg, b"", &sig).unwrap();
+            let mut bad = sig.clone();
+            bad[0] ^= 1;
+            assert_eq!(
+                code(verify_signature(alg, &pk, &msg, b"", &bad)),
+                ErrorCode::SignatureInvalid
+            );
+            assert_eq!(
+                code(verify_signature(alg, &pk, b"other", b"", &sig)),
+                ErrorCode::SignatureInvalid
+            );
+            // A round-3 signature is not an ML-DSA signature (when the lengths even match).
+            if alg == Algorithm::Dilithium2R3 {
+                assert_eq!(
+                    code(verify_signature(Algorithm::MlDsa44, &pk, &msg, b"", &sig)),
+                    ErrorCode::SignatureInvalid
+                );
+            }
+        }
+    }
 
     #[test]
     fn legacy_sign_verify() {
@@ -770,6 +849,14 @@ mod legacy {
 #[cfg(not(feature = "legacy-dilithium"))]
 #[test]
 fn legacy_needs_the_feature() {
+    for (alg, pk, msg, sig) in legacy_fixture() {
+        // Key ids work everywhere; verification needs the native feature.
+        assert!(PublicKey::from_bytes(alg, &pk).is_ok());
+        assert_eq!(
+            code(verify_signature(alg, &pk, &msg, b"", &sig)),
+            ErrorCode::UnsupportedAlgorithm
+        );
+    }
     let m = SigningKey::from_seed(Algorithm::MlDsa44, &[1; 32]);
     let msig = m.sign_deterministic(b"m", b"").unwrap();
     assert_eq!(
