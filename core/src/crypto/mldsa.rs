@@ -21,28 +21,6 @@ fn bad_sig(alg: Algorithm) -> Error {
     )
 }
 
-/// Parses the key once to reject encodings the crate refuses.
-pub(super) fn check_public_key(alg: Algorithm, bytes: &[u8]) -> Result<()> {
-    match alg {
-        Algorithm::MlDsa44 => {
-            let arr: [u8; ml_dsa_44::PK_LEN] = bytes.try_into().map_err(|_| bad_key())?;
-            ml_dsa_44::PublicKey::try_from_bytes(arr)
-                .map(|_| ())
-                .map_err(|_| bad_key())
-        }
-        Algorithm::MlDsa65 => {
-            let arr: [u8; ml_dsa_65::PK_LEN] = bytes.try_into().map_err(|_| bad_key())?;
-            ml_dsa_65::PublicKey::try_from_bytes(arr)
-                .map(|_| ())
-                .map_err(|_| bad_key())
-        }
-        _ => Err(Error::new(
-            ErrorCode::UnsupportedAlgorithm,
-            "not an ML-DSA algorithm",
-        )),
-    }
-}
-
 /// Verifies a pure ML-DSA signature with context `ctx` (at most 255 bytes).
 pub(super) fn verify(
     alg: Algorithm,
