@@ -715,8 +715,11 @@ const LEGACY_FIXTURE: &str = concat!(
     "/tests/fixtures/crypto/legacy-dilithium.json"
 );
 
-/// (algorithm, public key, message, signature) from the committed round-3 fixture.
-fn legacy_fixture() -> Vec<(Algorithm, Vec<u8>, Vec<u8>, Vec<u8>)> {
+/// (algorithm, public key, message, signature).
+type LegacyCase = (Algorithm, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// The cases of the committed round-3 fixture.
+fn legacy_fixture() -> Vec<LegacyCase> {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(LEGACY_FIXTURE).unwrap()).unwrap();
     let b = |x: &serde_json::Value| cairn_core::encoding::b64_decode(x.as_str().unwrap()).unwrap();

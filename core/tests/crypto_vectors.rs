@@ -50,6 +50,7 @@ fn flip(bytes: &[u8], pos: usize) -> Vec<u8> {
 struct Cases(Vec<Value>);
 
 impl Cases {
+    #[allow(clippy::too_many_arguments)] // one argument per field of the case
     fn verify(
         &mut self,
         name: &str,

@@ -5,6 +5,7 @@
 //! Ed25519, FIPS 204's ξ for ML-DSA). A hybrid key is two seeds, Ed25519's then ML-DSA's
 //! (64 bytes). The seed bytes are held in zeroizing memory and wiped on drop.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use fips204::traits::{KeyGen, SerDes, Signer as _};
 use fips204::{ml_dsa_44, ml_dsa_65};
@@ -15,9 +16,10 @@ use super::{Algorithm, PublicKey, Signature, MAX_CONTEXT_LEN};
 use crate::encoding::sha256;
 use crate::error::{Error, ErrorCode, Result};
 
+// Boxed: the expanded keys are 12-18 KiB, too large to move around on the stack.
 enum Pq {
-    M44(ml_dsa_44::PrivateKey),
-    M65(ml_dsa_65::PrivateKey),
+    M44(Box<ml_dsa_44::PrivateKey>),
+    M65(Box<ml_dsa_65::PrivateKey>),
 }
 
 /// A private key of any non-legacy algorithm.
@@ -146,12 +148,12 @@ impl SigningKey {
                 Algorithm::MlDsa44 | Algorithm::Ed25519MlDsa44 => {
                     let (p, k) = ml_dsa_44::KG::keygen_from_seed(&xi);
                     public.extend_from_slice(&p.into_bytes());
-                    pq = Some(Pq::M44(k));
+                    pq = Some(Pq::M44(Box::new(k)));
                 }
                 _ => {
                     let (p, k) = ml_dsa_65::KG::keygen_from_seed(&xi);
                     public.extend_from_slice(&p.into_bytes());
-                    pq = Some(Pq::M65(k));
+                    pq = Some(Pq::M65(Box::new(k)));
                 }
             }
         }
