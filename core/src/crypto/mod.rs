@@ -3,7 +3,10 @@
 //!
 //! Everything here verifies bytes: callers pass the exact message and the FIPS 204 context
 //! (cairn puts the payload type there). A hybrid signature is the Ed25519 signature followed
-//! by the ML-DSA signature over the same message, and both halves must verify.
+//! by the ML-DSA signature over the same message, and both halves must verify. Ed25519 is
+//! verified strictly (canonical encodings, no small-order points, S < L). docs/FORMATS.md
+//! ("Crypto suites, key ids and key encodings") specifies every rule; [`verify_signature`]
+//! is the one-call entry point for raw bytes.
 //!
 //! Invariant: a [`PublicKey`] or [`Signature`] value always has the exact length of its
 //! algorithm; constructors check it, so verification never sees a short buffer.
