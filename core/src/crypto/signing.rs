@@ -198,7 +198,12 @@ impl SigningKey {
         }
     }
 
-    /// Signs with hedged ML-DSA randomness from the OS (FIPS 204's default variant).
+    /// Signs with hedged ML-DSA randomness from the OS (FIPS 204's default variant); the
+    /// Ed25519 half is deterministic as always. Fails only for a context over 255 bytes
+    /// (`domain_mismatch`).
+    ///
+    /// # Panics
+    /// If the operating system has no randomness to give.
     pub fn sign(&self, message: &[u8], context: &[u8]) -> Result<Signature> {
         let mut rnd = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(&mut *rnd);
