@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every bench once, without timing anything, so the benches keep compiling and working.
+# Called from scripts/test.sh. Builds in the test profile (what `cargo test` already built is
+# reused), so it stays well under a few minutes on a small machine, and it asserts no figure.
+#
+#   native: `cargo test --benches` starts each bench binary without `--bench`, which criterion
+#           and cairn's own harnesses take as test mode: every routine runs once at a tiny size.
+#   JS:     benches/js/run.mjs, when it exists and the npm package has been built
+#           (scripts/build-wasm.sh), with --smoke (and CAIRN_BENCH_SMOKE=1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+start=$SECONDS
+
+step "native benches, once each (cargo test --benches)"
+cargo test -p cairn --benches
+
+if [ -f benches/js/run.mjs ]; then
+  if ! command -v node >/dev/null 2>&1; then
+    step "JS bench skipped: node is not installed"
+  elif [ ! -d node-bindings/pkg/node ]; then
+    step "JS bench skipped: node-bindings/pkg is not built (scripts/build-wasm.sh builds it)"
+  else
+    step "JS bench, once (node benches/js/run.mjs --smoke)"
+    CAIRN_BENCH_SMOKE=1 node benches/js/run.mjs --smoke
+  fi
+fi
+
+step "bench smoke run finished in $((SECONDS - start)) s"
