@@ -966,10 +966,7 @@ fn summary(mode: Mode, merkle: &[MerkleCase]) {
             || assert!(c.batch()),
             || assert!(c.strict_each()),
         );
-        let per = support::Paired {
-            a: p.a / n as f64,
-            b: p.b / n as f64,
-        };
+        let per = p.per(n);
         row2(
             &mut t,
             &format!("Ed25519 audit of {n} entries, per signature: A = verify_batch, B = verify_strict each"),
@@ -981,10 +978,7 @@ fn summary(mode: Mode, merkle: &[MerkleCase]) {
             || assert!(c.cairn_each()),
             || assert!(c.strict_each()),
         );
-        let per = support::Paired {
-            a: p.a / n as f64,
-            b: p.b / n as f64,
-        };
+        let per = p.per(n);
         row2(
             &mut t,
             &format!("Ed25519 audit of {n} entries, per signature: A = cairn verify each, B = verify_strict each"),

@@ -34,6 +34,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null ||
   echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "- machine: $(nproc) CPUs, $cpu, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)"
   echo "- $(rustc --version)"
+  echo "- load average at start (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
   echo "- mode: $([ -n "${CAIRN_BENCH_QUICK:-}" ] && echo quick || echo full)"
 } | tee "$log"
 
@@ -43,7 +44,10 @@ for b in "${benches[@]}"; do
   cargo bench -p cairn --bench "$b" 2>&1 | tee -a "$log"
 done
 
+echo "- load average at end (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)" | tee -a "$log"
+
 printf '\n\n================ summary (also in %s) ================\n' "$log"
 sed -n '1,/^- mode/p' "$log"
+grep '^- load average at end' "$log"
 # The harnesses print their tables as Markdown: headings and rows.
 grep -E '^(###|\|)|^Store figures|^Pending' "$log" | sed 's/^###/\n###/'

@@ -70,31 +70,47 @@ pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[rank.clamp(1, v.len()) - 1]
 }
 
-/// Result of an interleaved comparison: median seconds per call of each side.
+/// Result of an interleaved comparison.
 #[derive(Debug, Clone, Copy)]
 pub struct Paired {
     /// Median seconds per call of the first routine.
     pub a: f64,
     /// Median seconds per call of the second routine.
     pub b: f64,
+    /// Median over rounds of (a's time / b's time) within the same round: each round's two
+    /// timings are adjacent, so a load change between rounds cancels out.
+    pub ratio: f64,
 }
 
 impl Paired {
-    /// a / b.
+    /// The per-round median ratio a / b.
     pub fn ratio(&self) -> f64 {
-        self.a / self.b
+        self.ratio
+    }
+
+    /// Both sides scaled by `1 / n` (per element of a batch); the ratio is unchanged.
+    pub fn per(&self, n: usize) -> Paired {
+        Paired {
+            a: self.a / n as f64,
+            b: self.b / n as f64,
+            ratio: self.ratio,
+        }
     }
 }
 
 /// Times `a` and `b` alternately (ABBA order, so neither always runs first) for about `budget`
-/// in total and returns the median time per call of each. Each round times a batch of calls
+/// in total and returns the median time per call of each and the median per-round ratio. Each round times a batch of calls
 /// sized to last about a millisecond, long enough for the clock and short enough that load
 /// changes hit both sides alike.
 pub fn paired<A: FnMut(), B: FnMut()>(mode: Mode, budget: Duration, mut a: A, mut b: B) -> Paired {
     if !mode.measures() {
         a();
         b();
-        return Paired { a: 0.0, b: 0.0 };
+        return Paired {
+            a: 0.0,
+            b: 0.0,
+            ratio: 0.0,
+        };
     }
     let batch_for = |f: &mut dyn FnMut()| {
         f(); // warm caches and lazy statics
@@ -129,7 +145,9 @@ pub fn paired<A: FnMut(), B: FnMut()>(mode: Mode, budget: Duration, mut a: A, mu
         }
         round += 1;
     }
+    let mut ratios: Vec<f64> = sa.iter().zip(&sb).map(|(x, y)| x / y).collect();
     Paired {
+        ratio: median(&mut ratios),
         a: median(&mut sa),
         b: median(&mut sb),
     }
