@@ -1,11 +1,27 @@
 //! The redb-backed registry (feature `store`).
 
+mod audit;
+mod checkpoints;
 mod error;
+mod keys;
+mod log;
 mod nodes;
+mod nodespec;
 mod paths;
+mod registry;
+mod schema;
 mod seal;
+mod tree;
+mod verify;
 
+pub use audit::AuditReport;
+pub use checkpoints::Checkpoint;
 pub use error::{StoreCode, StoreError, StoreResult};
-pub use nodes::{Endpoint, NodeSpec, Provenance};
+pub use keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
+pub use log::SignedEntry;
+pub use nodes::NodeInfo;
+pub use nodespec::{Endpoint, NodeSpec, Provenance};
 pub use paths::{default_path, CAIRN_HOME, REGISTRY_FILE};
+pub use registry::{Clock, CreateOptions, Registry, Txn, MAX_ORIGIN_LEN};
+pub use schema::SCHEMA_VERSION;
 pub use seal::{KdfParams, Passphrase, Protection, Sealed};
