@@ -399,7 +399,7 @@ fn audit_state(
         for row in t.iter()? {
             let (k, v) = row?;
             let info: NodeInfo = schema::decode(v.value(), "node record")?;
-            stored_nodes.insert(k.value().to_owned(), info);
+            stored_nodes.insert(String::from_utf8_lossy(k.value()).into_owned(), info);
         }
     }
     for (id, (seq, digest)) in &replay.nodes {
@@ -458,7 +458,8 @@ fn check_node_indexes(
         for row in t.iter()? {
             let (k, values) = row?;
             for v in values {
-                have.insert((k.value().to_owned(), v?.value().to_owned()));
+                let name = String::from_utf8_lossy(k.value()).into_owned();
+                have.insert((name, String::from_utf8_lossy(v?.value()).into_owned()));
             }
         }
         for (name, id) in want.difference(&have) {

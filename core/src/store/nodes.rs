@@ -24,18 +24,18 @@ pub struct NodeInfo {
 }
 
 pub(crate) fn load_node(tx: &impl ReadTables, id: &str) -> StoreResult<Option<NodeInfo>> {
-    tx.get_record(NODES, id, "node record")
+    tx.get_record(NODES, id.as_bytes(), "node record")
 }
 
 impl Txn<'_> {
     fn unindex_node(&self, spec: &NodeSpec) -> StoreResult<()> {
         let mut caps = self.tx.open_multimap_table(NODES_BY_CAPABILITY)?;
         for c in &spec.capabilities {
-            caps.remove(c.as_str(), spec.id.as_str())?;
+            caps.remove(c.as_bytes(), spec.id.as_bytes())?;
         }
         let mut sigs = self.tx.open_multimap_table(NODES_BY_SIGNAL)?;
         for s in &spec.signals {
-            sigs.remove(s.as_str(), spec.id.as_str())?;
+            sigs.remove(s.as_bytes(), spec.id.as_bytes())?;
         }
         Ok(())
     }
@@ -65,14 +65,14 @@ impl Txn<'_> {
         };
         self.tx
             .open_table(NODES)?
-            .insert(spec.id.as_str(), schema::encode(&info).as_slice())?;
+            .insert(spec.id.as_bytes(), schema::encode(&info).as_slice())?;
         let mut caps = self.tx.open_multimap_table(NODES_BY_CAPABILITY)?;
         for c in &spec.capabilities {
-            caps.insert(c.as_str(), spec.id.as_str())?;
+            caps.insert(c.as_bytes(), spec.id.as_bytes())?;
         }
         let mut sigs = self.tx.open_multimap_table(NODES_BY_SIGNAL)?;
         for s in &spec.signals {
-            sigs.insert(s.as_str(), spec.id.as_str())?;
+            sigs.insert(s.as_bytes(), spec.id.as_bytes())?;
         }
         Ok(info)
     }
@@ -83,7 +83,7 @@ impl Txn<'_> {
         let old = load_node(&self.tx, id)?
             .ok_or_else(|| StoreError::not_found(format!("no node {id:?}")))?;
         self.unindex_node(&old.spec)?;
-        self.tx.open_table(NODES)?.remove(id)?;
+        self.tx.open_table(NODES)?.remove(id.as_bytes())?;
         self.append(
             Event::NodeDeregistered {
                 node_id: id.to_owned(),
@@ -136,20 +136,25 @@ impl Registry {
 
     fn nodes_by_index(
         &self,
-        def: redb::MultimapTableDefinition<&str, &str>,
+        def: redb::MultimapTableDefinition<&[u8], &[u8]>,
         key: &str,
     ) -> StoreResult<Vec<NodeInfo>> {
         let rtx = self.read_tx()?;
         let index = rtx.open_multimap_table(def)?;
         let mut out = Vec::new();
-        for id in index.get(key)? {
+        for id in index.get(key.as_bytes())? {
             let id = id?;
-            let node = load_node(&rtx, id.value())?.ok_or_else(|| {
-                StoreError::new(
-                    StoreCode::Corrupt,
-                    format!("the index names node {:?}, which has no record", id.value()),
-                )
-            })?;
+            let node: NodeInfo = rtx
+                .get_record(NODES, id.value(), "node record")?
+                .ok_or_else(|| {
+                    StoreError::new(
+                        StoreCode::Corrupt,
+                        format!(
+                            "the index names node {:?}, which has no record",
+                            String::from_utf8_lossy(id.value())
+                        ),
+                    )
+                })?;
             out.push(node);
         }
         Ok(out)

@@ -182,7 +182,11 @@ impl Registry {
                 path.display()
             )));
         }
-        let db = Database::builder().open(path)?;
+        // The integrity check verifies every page checksum before anything is read, so a file
+        // damaged outside cairn is reported as `corrupt` instead of being trusted.
+        let db = Database::builder()
+            .set_check_integrity_on_open(true)
+            .open(path)?;
         let rtx = db.begin_read()?;
         let meta = match rtx.open_table(META) {
             Ok(t) => t,
@@ -361,6 +365,10 @@ impl<'r> Txn<'r> {
     ) -> StoreResult<Txn<'r>> {
         tx.set_durability(Durability::Immediate)
             .map_err(|e| StoreError::new(StoreCode::Database, e.to_string()))?;
+        // Two-phase commit: a crash can then never leave a half-written newest commit, so a
+        // newest commit that fails its checksum is damage, which redb reports instead of
+        // silently rolling back to the commit before it.
+        tx.set_two_phase_commit(true);
         let head = super::log::read_head(&tx.open_table(schema::ENTRIES)?)?;
         Ok(Txn {
             reg,

@@ -21,7 +21,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub(crate) const MAX_RECORD_LEN: usize = 1024 * 1024;
 
 /// `meta`: small named records (schema version, registry identity, current log key).
-pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 /// `entries`: seq → compact DSSE envelope of the signed ledger entry.
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 /// `tree`: (level, index) → hash of the complete Merkle subtree there.
@@ -33,12 +33,12 @@ pub(crate) const KEYS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("
 /// `trust_roots`: root version → signed trust-root envelope (compact form).
 pub(crate) const TRUST_ROOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("trust_roots");
 /// `nodes`: node id → node record.
-pub(crate) const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
+pub(crate) const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
 /// `nodes_by_capability`: capability → node ids declaring it.
-pub(crate) const NODES_BY_CAPABILITY: MultimapTableDefinition<&str, &str> =
+pub(crate) const NODES_BY_CAPABILITY: MultimapTableDefinition<&[u8], &[u8]> =
     MultimapTableDefinition::new("nodes_by_capability");
 /// `nodes_by_signal`: signal → node ids declaring it.
-pub(crate) const NODES_BY_SIGNAL: MultimapTableDefinition<&str, &str> =
+pub(crate) const NODES_BY_SIGNAL: MultimapTableDefinition<&[u8], &[u8]> =
     MultimapTableDefinition::new("nodes_by_signal");
 /// `tokens`: token id → token record.
 pub(crate) const TOKENS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("tokens");
@@ -52,11 +52,11 @@ pub(crate) const MANIFESTS_BY_SIGNER: MultimapTableDefinition<[u8; 32], [u8; 32]
     MultimapTableDefinition::new("manifests_by_signer");
 
 /// `meta` key of the schema version (4 bytes, little-endian u32).
-pub(crate) const META_SCHEMA: &str = "schema";
+pub(crate) const META_SCHEMA: &[u8] = b"schema";
 /// `meta` key of the [`RegistryMeta`] record.
-pub(crate) const META_REGISTRY: &str = "registry";
+pub(crate) const META_REGISTRY: &[u8] = b"registry";
 /// `meta` key of the current log key id (32 bytes).
-pub(crate) const META_LOG_KEY: &str = "log_key";
+pub(crate) const META_LOG_KEY: &[u8] = b"log_key";
 
 /// Who the registry is: written once at creation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +80,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> StoreResu
 
 /// Reads the schema version of an opened file: `None` if the file has no cairn schema record.
 pub(crate) fn read_schema(
-    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    meta: &impl ReadableTable<&'static [u8], &'static [u8]>,
 ) -> StoreResult<Option<u32>> {
     let Some(v) = meta.get(META_SCHEMA)? else {
         return Ok(None);
@@ -126,7 +126,7 @@ pub(crate) fn create_tables(tx: &redb::WriteTransaction) -> StoreResult<()> {
 
 /// Reads the current log key id from `meta`.
 pub(crate) fn read_log_key_id(
-    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    meta: &impl ReadableTable<&'static [u8], &'static [u8]>,
 ) -> StoreResult<crate::crypto::KeyId> {
     let v = meta
         .get(META_LOG_KEY)?
