@@ -4,9 +4,10 @@ use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::error::{StoreError, StoreResult};
-use super::log::{root_at, tree_size};
+use super::log::root_at;
 use super::registry::{Registry, Txn};
-use super::schema::{self, ReadTables, CHECKPOINTS, ENTRIES, TREE};
+use super::schema::{self, ReadTables, CHECKPOINTS, TREE};
+use crate::checkpoint::{verify_checkpoint, Checkpoint as CheckpointBody, CheckpointPolicy, CheckpointVerifier};
 use crate::crypto::{KeyId, PublicKey, SigningKey};
 use crate::encoding::Digest;
 use crate::merkle::ConsistencyProof;
@@ -14,7 +15,7 @@ use crate::UnixTime;
 
 /// A stored checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpoint {
+pub struct StoredCheckpoint {
     /// Tree size it commits to.
     pub size: u64,
     /// Merkle root at that size.
@@ -34,74 +35,49 @@ pub(crate) struct CheckpointRecord {
     pub created_at: UnixTime,
 }
 
-/// Signs a checkpoint note for (origin, size, root).
-pub(crate) fn sign_note(
-    origin: &str,
-    size: u64,
-    root: &Digest,
-    key: &SigningKey,
-) -> StoreResult<String> {
-    let body = format!("{origin}\n{size}\n{}\n", crate::encoding::b64_encode(root));
-    let sig = key.sign(body.as_bytes(), b"cairn-checkpoint")?;
-    Ok(format!(
-        "{body}\n{}\n",
-        crate::encoding::b64_encode(sig.as_bytes())
-    ))
+/// Signs a checkpoint note for (origin, size, root) under the key name `origin`.
+pub(crate) fn sign_note(origin: &str, size: u64, root: &Digest, key: &SigningKey) -> StoreResult<String> {
+    Ok(CheckpointBody::new(origin, size, *root).sign(&[(origin, key)])?)
 }
 
-/// Verifies a checkpoint note signed by `key` for `origin`; returns (size, root).
+/// Verifies a checkpoint note for `origin` signed (every line, both halves of a hybrid) by
+/// `key` under the key name `origin`; returns (size, root).
 pub(crate) fn open_note(note: &str, origin: &str, key: &PublicKey) -> StoreResult<(u64, Digest)> {
-    let malformed = || {
-        StoreError::core(
-            crate::ErrorCode::Malformed,
-            "checkpoint note does not parse",
-        )
+    let verifier = CheckpointVerifier {
+        name: origin.to_owned(),
+        public_key: key.clone(),
     };
-    let (body, sig) = note.rsplit_once("\n\n").ok_or_else(malformed)?;
-    let body = format!("{body}\n");
-    let sig = crate::encoding::b64_decode(sig.trim_end_matches('\n'))?;
-    let sig = crate::crypto::Signature::from_bytes(key.algorithm(), &sig)?;
-    key.verify(body.as_bytes(), b"cairn-checkpoint", &sig)?;
-    let mut lines = body.lines();
-    if lines.next() != Some(origin) {
-        return Err(StoreError::core(
-            crate::ErrorCode::DomainMismatch,
-            "checkpoint of another origin",
-        ));
-    }
-    let size: u64 = lines
-        .next()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(malformed)?;
-    let root = crate::encoding::b64_decode(lines.next().ok_or_else(malformed)?)?;
-    let root: Digest = root.try_into().map_err(|_| malformed())?;
-    Ok((size, root))
+    let ok = verify_checkpoint(note.as_bytes(), &[verifier], &CheckpointPolicy::new(origin))?;
+    Ok((ok.size, ok.root))
 }
 
-fn to_checkpoint(size: u64, rec: CheckpointRecord, root: Digest) -> Checkpoint {
-    Checkpoint {
+/// A stored checkpoint as listed: size and root as its note states them.
+fn to_checkpoint(size: u64, rec: CheckpointRecord) -> StoreResult<StoredCheckpoint> {
+    let note = crate::note::Note::parse(rec.note.as_bytes())
+        .and_then(|n| CheckpointBody::parse_text(n.text()))
+        .map_err(|e| StoreError::corrupt(format!("stored checkpoint at size {size}: {}", e.detail())))?;
+    Ok(StoredCheckpoint {
         size,
-        root,
+        root: note.root,
         note: rec.note,
         key_id: rec.key_id,
         created_at: rec.created_at,
-    }
+    })
 }
 
 impl Txn<'_> {
     /// Signs a checkpoint of the tree as it stands in this transaction, with the log key,
     /// and stores it. At a size that already has a checkpoint, returns that one.
-    pub fn create_checkpoint(&mut self) -> StoreResult<Checkpoint> {
+    pub fn create_checkpoint(&mut self) -> StoreResult<StoredCheckpoint> {
         let size = self.head.next_seq;
         if let Some(rec) =
             self.tx
                 .get_record::<u64, CheckpointRecord>(CHECKPOINTS, size, "checkpoint")?
         {
-            let root = root_at(&self.tx.open_table(TREE)?, size, size)?;
-            return Ok(to_checkpoint(size, rec, root));
+            return to_checkpoint(size, rec);
         }
         let root = root_at(&self.tx.open_table(TREE)?, size, size)?;
-        let note = sign_note(&self.reg.origin().to_owned(), size, &root, &self.log_key)?;
+        let note = sign_note(self.reg.origin(), size, &root, &self.log_key)?;
         let rec = CheckpointRecord {
             note,
             key_id: self.log_key_id(),
@@ -110,41 +86,35 @@ impl Txn<'_> {
         self.tx
             .open_table(CHECKPOINTS)?
             .insert(size, schema::encode(&rec).as_slice())?;
-        Ok(to_checkpoint(size, rec, root))
+        to_checkpoint(size, rec)
     }
 }
 
 impl Registry {
     /// Signs and stores a checkpoint of the current tree (one transaction).
-    pub fn create_checkpoint(&self) -> StoreResult<Checkpoint> {
+    pub fn create_checkpoint(&self) -> StoreResult<StoredCheckpoint> {
         self.write(|tx| tx.create_checkpoint())
     }
 
     /// The newest checkpoint.
-    pub fn latest_checkpoint(&self) -> StoreResult<Checkpoint> {
+    pub fn latest_checkpoint(&self) -> StoreResult<StoredCheckpoint> {
         let rtx = self.read_tx()?;
         let t = rtx.open_table(CHECKPOINTS)?;
         let (k, v) = t
             .last()?
             .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
         let size = k.value();
-        let rec: CheckpointRecord = schema::decode(v.value(), "checkpoint")?;
-        let n = tree_size(&rtx.open_table(ENTRIES)?)?;
-        let root = root_at(&rtx.open_table(TREE)?, n, size)?;
-        Ok(to_checkpoint(size, rec, root))
+        to_checkpoint(size, schema::decode(v.value(), "checkpoint")?)
     }
 
     /// Every checkpoint, oldest first.
-    pub fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
+    pub fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
         let rtx = self.read_tx()?;
-        let n = tree_size(&rtx.open_table(ENTRIES)?)?;
-        let tree = rtx.open_table(TREE)?;
         let t = rtx.open_table(CHECKPOINTS)?;
         let mut out = Vec::new();
         for row in t.iter()? {
             let (k, v) = row?;
-            let rec: CheckpointRecord = schema::decode(v.value(), "checkpoint")?;
-            out.push(to_checkpoint(k.value(), rec, root_at(&tree, n, k.value())?));
+            out.push(to_checkpoint(k.value(), schema::decode(v.value(), "checkpoint")?)?);
         }
         Ok(out)
     }

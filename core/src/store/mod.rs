@@ -15,7 +15,7 @@ mod tree;
 mod verify;
 
 pub use audit::AuditReport;
-pub use checkpoints::Checkpoint;
+pub use checkpoints::StoredCheckpoint;
 pub use error::{StoreCode, StoreError, StoreResult};
 pub use keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
 pub use log::SignedEntry;
