@@ -46,6 +46,12 @@ pub struct AuditReport {
     pub keys: u64,
     /// Node records checked.
     pub nodes: u64,
+    /// Tokens checked.
+    pub tokens: u64,
+    /// Manifests checked.
+    pub manifests: u64,
+    /// Trust-root versions checked.
+    pub trust_roots: u64,
 }
 
 /// A key as the ledger describes it.
@@ -68,6 +74,34 @@ pub(crate) struct Replay {
     pub log_keys: Vec<(u64, KeyId)>,
     pub keys: BTreeMap<KeyId, LedgerKey>,
     pub nodes: BTreeMap<String, (u64, Digest)>,
+    pub tokens: BTreeMap<Digest, LedgerToken>,
+    pub manifests: BTreeMap<Digest, LedgerManifest>,
+    /// root_version → (seq, root id).
+    pub trust_roots: BTreeMap<u64, (u64, Digest)>,
+}
+
+/// A revocation as the ledger records it: (seq, reason, revoker).
+pub(crate) type LedgerRevocation = (u64, String, KeyId);
+
+/// A token as the ledger describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct LedgerToken {
+    pub seq: u64,
+    pub issuer: KeyId,
+    pub audience: String,
+    pub expires_at: UnixTime,
+    pub revoked: Option<LedgerRevocation>,
+}
+
+/// A manifest as the ledger describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct LedgerManifest {
+    pub signed_seq: u64,
+    pub last_seq: u64,
+    pub name: String,
+    pub sha256: Digest,
+    pub signers: Vec<KeyId>,
+    pub revoked: Option<LedgerRevocation>,
 }
 
 fn bad(seq: u64, code: ErrorCode, detail: String) -> StoreError {
@@ -225,6 +259,122 @@ impl Replay {
                         format!("deregisters node {node_id:?}, which is not registered"),
                     ));
                 }
+            }
+            Event::TokenIssued {
+                token_id,
+                issuer,
+                audience,
+                expires_at,
+            } => {
+                let t = LedgerToken {
+                    seq,
+                    issuer: *issuer,
+                    audience: audience.clone(),
+                    expires_at: *expires_at,
+                    revoked: None,
+                };
+                if self.tokens.insert(*token_id, t).is_some() {
+                    return Err(bad(
+                        seq,
+                        ErrorCode::Replayed,
+                        format!("token {} was already issued", hex_encode(token_id)),
+                    ));
+                }
+            }
+            Event::TokenRevoked {
+                token_id,
+                reason,
+                revoker,
+            } => {
+                self.consent(e, revoker, "revoker")?;
+                let t = self.tokens.get_mut(token_id).ok_or_else(|| {
+                    bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!(
+                            "revokes token {}, which was never issued",
+                            hex_encode(token_id)
+                        ),
+                    )
+                })?;
+                t.revoked = Some((seq, reason.clone(), *revoker));
+            }
+            Event::ManifestSigned {
+                manifest_digest,
+                artifact_name,
+                artifact_sha256,
+                signers,
+            } => {
+                let m = LedgerManifest {
+                    signed_seq: seq,
+                    last_seq: seq,
+                    name: artifact_name.clone(),
+                    sha256: *artifact_sha256,
+                    signers: signers.clone(),
+                    revoked: None,
+                };
+                if self.manifests.insert(*manifest_digest, m).is_some() {
+                    return Err(bad(
+                        seq,
+                        ErrorCode::Replayed,
+                        format!(
+                            "manifest {} was already signed",
+                            hex_encode(manifest_digest)
+                        ),
+                    ));
+                }
+            }
+            Event::ManifestCosigned {
+                manifest_digest,
+                signers,
+            } => {
+                let m = self.manifests.get_mut(manifest_digest).ok_or_else(|| {
+                    bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!(
+                            "co-signs manifest {}, which was never signed",
+                            hex_encode(manifest_digest)
+                        ),
+                    )
+                })?;
+                m.signers.extend(signers.iter().copied());
+                m.last_seq = seq;
+            }
+            Event::ManifestRevoked {
+                manifest_digest,
+                reason,
+                revoker,
+            } => {
+                self.consent(e, revoker, "revoker")?;
+                let m = self.manifests.get_mut(manifest_digest).ok_or_else(|| {
+                    bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!(
+                            "revokes manifest {}, which was never signed",
+                            hex_encode(manifest_digest)
+                        ),
+                    )
+                })?;
+                m.revoked = Some((seq, reason.clone(), *revoker));
+            }
+            Event::TrustRootUpdated {
+                root_version,
+                root_id,
+            } => {
+                let want = self.trust_roots.keys().next_back().map_or(1, |v| v + 1);
+                if *root_version != want {
+                    return Err(bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!(
+                            "trust root version {root_version} follows version {}",
+                            want - 1
+                        ),
+                    ));
+                }
+                self.trust_roots.insert(*root_version, (seq, *root_id));
             }
             _ => {}
         }
@@ -430,6 +580,7 @@ fn audit_state(
         )));
     }
     problems.extend(check_node_indexes(rtx, &stored_nodes)?);
+    problems.extend(super::audit_objects::check_objects(rtx, replay)?);
     // The first problem by sequence number; problems without one come last.
     problems.sort_by_key(|e| e.seq().unwrap_or(u64::MAX));
     match problems.into_iter().next() {
@@ -495,6 +646,9 @@ impl Registry {
             newest_checkpoint,
             keys: keys.len() as u64,
             nodes,
+            tokens: replay.tokens.len() as u64,
+            manifests: replay.manifests.len() as u64,
+            trust_roots: replay.trust_roots.len() as u64,
         })
     }
 }

@@ -7,7 +7,9 @@ use super::error::{StoreError, StoreResult};
 use super::log::root_at;
 use super::registry::{Registry, Txn};
 use super::schema::{self, ReadTables, CHECKPOINTS, TREE};
-use crate::checkpoint::{verify_checkpoint, Checkpoint as CheckpointBody, CheckpointPolicy, CheckpointVerifier};
+use crate::checkpoint::{
+    verify_checkpoint, Checkpoint as CheckpointBody, CheckpointPolicy, CheckpointVerifier,
+};
 use crate::crypto::{KeyId, PublicKey, SigningKey};
 use crate::encoding::Digest;
 use crate::merkle::ConsistencyProof;
@@ -36,7 +38,12 @@ pub(crate) struct CheckpointRecord {
 }
 
 /// Signs a checkpoint note for (origin, size, root) under the key name `origin`.
-pub(crate) fn sign_note(origin: &str, size: u64, root: &Digest, key: &SigningKey) -> StoreResult<String> {
+pub(crate) fn sign_note(
+    origin: &str,
+    size: u64,
+    root: &Digest,
+    key: &SigningKey,
+) -> StoreResult<String> {
     Ok(CheckpointBody::new(origin, size, *root).sign(&[(origin, key)])?)
 }
 
@@ -55,7 +62,9 @@ pub(crate) fn open_note(note: &str, origin: &str, key: &PublicKey) -> StoreResul
 fn to_checkpoint(size: u64, rec: CheckpointRecord) -> StoreResult<StoredCheckpoint> {
     let note = crate::note::Note::parse(rec.note.as_bytes())
         .and_then(|n| CheckpointBody::parse_text(n.text()))
-        .map_err(|e| StoreError::corrupt(format!("stored checkpoint at size {size}: {}", e.detail())))?;
+        .map_err(|e| {
+            StoreError::corrupt(format!("stored checkpoint at size {size}: {}", e.detail()))
+        })?;
     Ok(StoredCheckpoint {
         size,
         root: note.root,
@@ -114,7 +123,10 @@ impl Registry {
         let mut out = Vec::new();
         for row in t.iter()? {
             let (k, v) = row?;
-            out.push(to_checkpoint(k.value(), schema::decode(v.value(), "checkpoint")?)?);
+            out.push(to_checkpoint(
+                k.value(),
+                schema::decode(v.value(), "checkpoint")?,
+            )?);
         }
         Ok(out)
     }

@@ -163,6 +163,12 @@ impl StoreError {
         }
     }
 
+    /// Marks the error as concerning `field` of the input.
+    pub fn in_field(mut self, field: &str) -> StoreError {
+        self.field = Some(field.to_owned());
+        self
+    }
+
     /// Marks the error as concerning ledger entry `seq`.
     pub fn at_seq(mut self, seq: u64) -> StoreError {
         self.seq = Some(seq);

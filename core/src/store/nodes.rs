@@ -170,16 +170,3 @@ impl Registry {
         self.nodes_by_index(NODES_BY_SIGNAL, signal)
     }
 }
-
-impl Txn<'_> {
-    /// A node's provenance may name a manifest: it must be here, unrevoked, and (with a
-    /// digest) for that artifact.
-    fn check_provenance_manifest(
-        &self,
-        manifest: &crate::encoding::Digest,
-        sha256: Option<&crate::encoding::Digest>,
-    ) -> StoreResult<()> {
-        let _ = (manifest, sha256);
-        Ok(())
-    }
-}
