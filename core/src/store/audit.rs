@@ -252,13 +252,13 @@ impl Replay {
                 self.nodes.insert(node_id.clone(), (seq, *spec_digest));
             }
             Event::NodeDeregistered { node_id, .. } => {
-                if self.nodes.remove(node_id).is_none() {
-                    return Err(bad(
+                self.nodes.remove(node_id).ok_or_else(|| {
+                    bad(
                         seq,
                         ErrorCode::ChainBroken,
                         format!("deregisters node {node_id:?}, which is not registered"),
-                    ));
-                }
+                    )
+                })?;
             }
             Event::TokenIssued {
                 token_id,
@@ -389,8 +389,7 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(Replay, u64)> {
     let n = tree_size(&entries)?;
     let mut chain = ChainVerifier::new();
     let mut replay = Replay::default();
-    let mut expected_seq = 0u64;
-    for row in entries.iter()? {
+    for (expected_seq, row) in (0u64..).zip(entries.iter()?) {
         let (k, v) = row?;
         let seq = k.value();
         if seq != expected_seq {
@@ -423,7 +422,6 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(Replay, u64)> {
                 return Err(bad(seq, ErrorCode::ProofInvalid, what));
             }
         }
-        expected_seq += 1;
     }
     check_tree_size(&tree, n)?;
     Ok((replay, n))
@@ -595,7 +593,8 @@ fn check_node_indexes(
     nodes: &BTreeMap<String, NodeInfo>,
 ) -> StoreResult<Vec<StoreError>> {
     let mut problems = Vec::new();
-    let indexes: [(_, &str, fn(&NodeInfo) -> &Vec<String>); 2] = [
+    type Declared = fn(&NodeInfo) -> &Vec<String>;
+    let indexes: [(_, &str, Declared); 2] = [
         (NODES_BY_CAPABILITY, "capability", |n| &n.spec.capabilities),
         (NODES_BY_SIGNAL, "signal", |n| &n.spec.signals),
     ];

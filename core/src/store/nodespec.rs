@@ -457,7 +457,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let cases: Vec<(fn(&mut serde_json::Value), &str, &str)> = vec![
+        type Mutate = fn(&mut serde_json::Value);
+        let cases: Vec<(Mutate, &str, &str)> = vec![
             (|v| v["bogus"] = 1.into(), "bogus", "malformed"),
             (
                 |v| v["provenance"]["x"] = 1.into(),

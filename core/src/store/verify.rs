@@ -102,7 +102,7 @@ pub(crate) fn verify_on_open(
             .get(seq)?
             .ok_or_else(|| StoreError::corrupt("the newest entry vanished").at_seq(seq))?;
         let head = decode_entry(seq, v.value())?;
-        crate::ledger::verify_entry(&head.envelope, &[log_key.public_key.clone()], 1)
+        crate::ledger::verify_entry(&head.envelope, std::slice::from_ref(&log_key.public_key), 1)
             .map_err(|e| StoreError::from(e).context("newest entry").at_seq(seq))?;
         let leaf = tree.get((0, seq))?.map(|h| h.value());
         if leaf != Some(head.leaf_hash()) {
