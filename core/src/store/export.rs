@@ -108,53 +108,97 @@ pub struct ExportExpectation {
     pub checkpoint: Option<(String, PublicKey)>,
 }
 
+/// Writes an export stream frame by frame: the header, then entries in order with each
+/// checkpoint right after the entry that completes its size, then the final frame (which
+/// [`ExportWriter::finish`] computes). [`Registry::export_ledger`] uses it; so can tools that
+/// build a stream from elsewhere.
+pub struct ExportWriter<W: Write> {
+    out: W,
+    tree: MemoryTree,
+    announced: u64,
+}
+
+impl<W: Write> ExportWriter<W> {
+    /// Writes the magic and the header announcing `size` entries of log `origin`.
+    pub fn new(mut out: W, origin: &str, size: u64) -> StoreResult<ExportWriter<W>> {
+        out.write_all(EXPORT_MAGIC)?;
+        write_frame(
+            &mut out,
+            &Frame::Header {
+                origin: origin.to_owned(),
+                size,
+            },
+        )?;
+        Ok(ExportWriter {
+            out,
+            tree: MemoryTree::new(),
+            announced: size,
+        })
+    }
+
+    /// Writes the next entry (its compact DSSE envelope).
+    pub fn entry(&mut self, compact_envelope: &[u8]) -> StoreResult<()> {
+        let env = crate::dsse::Envelope::from_compact(compact_envelope)?;
+        self.tree.append(&env.payload)?;
+        write_frame(&mut self.out, &Frame::Entry(compact_envelope.to_vec()))
+    }
+
+    /// Writes a checkpoint note for the entries written so far.
+    pub fn checkpoint(&mut self, note: &str) -> StoreResult<()> {
+        write_frame(&mut self.out, &Frame::Checkpoint(note.to_owned()))
+    }
+
+    /// Writes the final frame (size and root of the entries written) and returns the output.
+    pub fn finish(mut self) -> StoreResult<W> {
+        let size = crate::merkle::TreeHashes::tree_size(&self.tree);
+        if size != self.announced {
+            return Err(StoreError::core(
+                ErrorCode::Malformed,
+                format!("announced {} entries, wrote {size}", self.announced),
+            ));
+        }
+        write_frame(
+            &mut self.out,
+            &Frame::End {
+                size,
+                root: self.tree.root(),
+            },
+        )?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
 impl Registry {
     /// Writes the ledger up to the newest checkpoint as a self-verifying stream. Returns the
     /// number of entries written. Entries after the newest checkpoint are not exported (no
     /// signature commits to them yet): create a checkpoint first to include them.
-    pub fn export_ledger(&self, mut out: impl Write) -> StoreResult<u64> {
+    pub fn export_ledger(&self, out: impl Write) -> StoreResult<u64> {
         let rtx = self.read_tx()?;
         let cps = rtx.open_table(CHECKPOINTS)?;
         let size = cps
             .last()?
             .map(|(k, _)| k.value())
             .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
-        out.write_all(EXPORT_MAGIC)?;
-        write_frame(
-            &mut out,
-            &Frame::Header {
-                origin: self.origin().to_owned(),
-                size,
-            },
-        )?;
-        let mut tree = MemoryTree::new();
-        let mut notes = cps.range(..=size)?.peekable();
-        let mut emit_checkpoints = |at: u64, out: &mut dyn Write| -> StoreResult<()> {
-            while let Some(row) = notes.next_if(|r| r.as_ref().is_ok_and(|(k, _)| k.value() == at))
-            {
-                let (_, v) = row?;
-                let rec: CheckpointRecord = schema::decode(v.value(), "checkpoint")?;
-                write_frame(&mut &mut *out, &Frame::Checkpoint(rec.note))?;
-            }
-            Ok(())
-        };
-        emit_checkpoints(0, &mut out)?;
+        let mut notes = std::collections::BTreeMap::new();
+        for row in cps.range(..=size)? {
+            let (k, v) = row?;
+            let rec: CheckpointRecord = schema::decode(v.value(), "checkpoint")?;
+            notes.insert(k.value(), rec.note);
+        }
+        let mut w = ExportWriter::new(out, self.origin(), size)?;
+        if let Some(note) = notes.get(&0) {
+            w.checkpoint(note)?;
+        }
         let entries = rtx.open_table(ENTRIES)?;
         for row in entries.range(..size)? {
             let (k, v) = row?;
-            let e = decode_entry(k.value(), v.value())?;
-            tree.append(&e.envelope.payload)?;
-            write_frame(&mut out, &Frame::Entry(v.value().to_vec()))?;
-            emit_checkpoints(k.value() + 1, &mut out)?;
+            w.entry(v.value())?;
+            if let Some(note) = notes.get(&(k.value() + 1)) {
+                w.checkpoint(note)?;
+            }
         }
-        write_frame(
-            &mut out,
-            &Frame::End {
-                size,
-                root: tree.root(),
-            },
-        )?;
-        out.flush()?;
+        w.finish()?;
         Ok(size)
     }
 }

@@ -23,7 +23,9 @@ mod verify;
 pub use audit::AuditReport;
 pub use checkpoints::StoredCheckpoint;
 pub use error::{StoreCode, StoreError, StoreResult};
-pub use export::{verify_export, ExportExpectation, ExportReport, EXPORT_MAGIC, MAX_FRAME_LEN};
+pub use export::{
+    verify_export, ExportExpectation, ExportReport, ExportWriter, EXPORT_MAGIC, MAX_FRAME_LEN,
+};
 pub use keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
 pub use log::SignedEntry;
 pub use manifests::ManifestInfo;
