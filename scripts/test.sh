@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The one command that sets up and runs every cairn test: Rust (unit, integration, doc,
+# property, vectors), the no_std wasm32 build, lints, and the JavaScript side (wasm build,
+# Node tests, headless Chromium) when its script is present. Idempotent: installs only
+# what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+need_apt=()
+command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/golang.org/x/mod ] || need_apt+=(golang-go golang-golang-x-mod-dev)
+if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  step "installing ${need_apt[*]} (Go's note verifier, for the checkpoint interop test)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || {
+  step "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+}
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cairn-core no_std verify-only build for wasm32 (no std, no getrandom, no C)"
+cargo build -p cairn-core --no-default-features --target wasm32-unknown-unknown
+tree=$(cargo tree -p cairn-core --no-default-features --target wasm32-unknown-unknown -e normal,build --prefix none)
+for banned in getrandom cc pqcrypto; do
+  if grep -q "^$banned " <<<"$tree"; then echo "error: $banned is in the no_std dependency tree" >&2; exit 1; fi
+done
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "cargo test -p cairn-core --features legacy-dilithium (round-3 Dilithium, native)"
+cargo test -p cairn-core --features legacy-dilithium --test 'crypto*'
+
+if [ -x scripts/test-js.sh ]; then
+  step "JavaScript: wasm build, Node tests, browser test"
+  scripts/test-js.sh
+fi
+
+if [ -x scripts/bench-smoke.sh ]; then
+  step "benches, quick mode (run once so they never rot; figures not asserted)"
+  scripts/bench-smoke.sh
+fi
+
+step "all tests passed"
