@@ -1,0 +1,16 @@
+// Node entry point (ES module). It shares the CommonJS instance, so a process that loads the
+// package both ways holds one WebAssembly module, not two.
+import cairn from './node.cjs';
+
+export const {
+  // verifiers (WebAssembly)
+  verifySignature,
+  verifyEnvelope,
+  inspect,
+  errorCodes,
+  // hashing (node:crypto) and the wasm hasher
+  ArtifactHasher,
+  WasmArtifactHasher,
+  hashFile,
+  hashBytes,
+} = cairn;
