@@ -1,1 +1,674 @@
-//! (in progress)
+//! Bundles: everything an offline verifier needs, besides its pinned trust root, to accept a
+//! token or a manifest.
+//!
+//! A bundle carries the signed object (and a token's delegation parents), the ledger entry that
+//! recorded it, that entry's inclusion proof, a signed checkpoint of the ledger, and the trust
+//! root versions issued after the one the verifier may have pinned. [`verify_bundle`] checks,
+//! in order: the trust-root rotation chain, the checkpoint's signatures (by the newest root's
+//! checkpoint keys, hybrid by default), the inclusion of the entry under the checkpoint's root,
+//! that the entry records exactly this object, and the object itself (signatures by keys
+//! holding the right role, validity at `now`, revocation, delegation, artifact digest).
+//!
+//! Encoding: `CBDL` ‖ postcard([`Bundle`]), canonical, at most [`MAX_BUNDLE_LEN`] bytes.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::checkpoint::{
+    verify_checkpoint, CheckpointPolicy, CheckpointVerifier, VerifiedCheckpoint,
+};
+use crate::crypto::KeyId;
+use crate::dsse::Envelope;
+use crate::encoding::{from_postcard_canonical, hex32, hex_encode, to_postcard, Digest};
+use crate::error::{Error, ErrorCode, Result};
+use crate::ledger::{Event, LedgerEntry};
+use crate::manifest::{
+    manifest_digest, verify_manifest, ArtifactCheck, VerifiedManifest, MANIFEST_PAYLOAD_TYPE,
+};
+use crate::merkle::{leaf_hash, InclusionProof};
+use crate::token::{verify_token, VerifiedToken, VerifyOptions, TOKEN_PAYLOAD_TYPE};
+use crate::trust::{Role, TrustRoot, VerifiedRoot};
+use crate::UnixTime;
+
+/// Magic prefix of an encoded bundle.
+pub const BUNDLE_MAGIC: &[u8; 4] = b"CBDL";
+/// Bundle format version.
+pub const BUNDLE_VERSION: u8 = 1;
+/// Largest encoded bundle accepted.
+pub const MAX_BUNDLE_LEN: usize = 1024 * 1024;
+/// Most trust-root versions a bundle may carry.
+pub const MAX_TRUST_CHAIN: usize = 64;
+
+/// A self-contained proof for one token or manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// Format version ([`BUNDLE_VERSION`]).
+    pub version: u8,
+    /// The token or manifest envelope.
+    pub subject: Envelope,
+    /// For a delegated token: its ancestors, root token first. Empty otherwise.
+    pub parents: Vec<Envelope>,
+    /// The ledger entry bytes that recorded the subject (the Merkle leaf).
+    pub entry: Vec<u8>,
+    /// Inclusion proof of `entry` in the tree of `checkpoint`.
+    pub inclusion: InclusionProof,
+    /// The signed checkpoint note (C2SP signed-note text).
+    pub checkpoint: String,
+    /// Trust-root versions, oldest first, up to the one the registry used. Versions at or
+    /// below the verifier's pinned one are skipped.
+    pub trust_chain: Vec<Envelope>,
+    /// Id of the trust root the registry used when it exported the bundle.
+    #[serde(with = "hex32")]
+    pub root_id: Digest,
+}
+
+impl Bundle {
+    /// `CBDL` ‖ postcard(bundle).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::from(&BUNDLE_MAGIC[..]);
+        out.extend_from_slice(&to_postcard(self));
+        out
+    }
+
+    /// Parses an encoded bundle (canonical encoding, size limits, known version).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Bundle> {
+        if bytes.len() > MAX_BUNDLE_LEN {
+            return Err(Error::new(
+                ErrorCode::TooLarge,
+                "bundle is larger than 1 MiB",
+            ));
+        }
+        let body = bytes
+            .strip_prefix(&BUNDLE_MAGIC[..])
+            .ok_or_else(|| Error::malformed("bundle: missing CBDL magic"))?;
+        if body.first().is_some_and(|v| *v != BUNDLE_VERSION) {
+            return Err(Error::new(
+                ErrorCode::UnsupportedVersion,
+                alloc::format!("bundle version {} is not supported", body[0]),
+            ));
+        }
+        let bundle: Bundle = from_postcard_canonical(body, MAX_BUNDLE_LEN, "bundle")?;
+        if bundle.trust_chain.len() > MAX_TRUST_CHAIN {
+            return Err(Error::new(
+                ErrorCode::TooLarge,
+                "bundle: trust chain too long",
+            ));
+        }
+        Ok(bundle)
+    }
+
+    /// What kind of object the bundle is for, from the subject's payload type.
+    pub fn kind(&self) -> Result<BundleKind> {
+        match self.subject.payload_type.as_str() {
+            TOKEN_PAYLOAD_TYPE => Ok(BundleKind::Token),
+            MANIFEST_PAYLOAD_TYPE => Ok(BundleKind::Manifest),
+            other => Err(Error::new(
+                ErrorCode::DomainMismatch,
+                alloc::format!("bundles carry tokens or manifests, not {other:?}"),
+            )),
+        }
+    }
+}
+
+/// The kind of object a bundle proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleKind {
+    /// A capability token.
+    Token,
+    /// An artifact manifest.
+    Manifest,
+}
+
+/// What the verifier demands beyond the trust root's own rules.
+#[derive(Debug, Clone)]
+pub struct BundlePolicy<'a> {
+    /// Require the checkpoint signers to include both an Ed25519 and an ML-DSA signature
+    /// (a hybrid key satisfies both). Default: true.
+    pub require_hybrid_checkpoint: bool,
+    /// For manifests: the artifact to compare with the manifest's size and digest.
+    pub artifact: ArtifactCheck<'a>,
+    /// For tokens: the audience and capability the relying party expects.
+    pub token: VerifyOptions<'a>,
+    /// Revoked token ids known to the verifier (a token or any ancestor listed → `revoked`).
+    pub revoked_tokens: &'a [Digest],
+}
+
+impl Default for BundlePolicy<'_> {
+    fn default() -> Self {
+        BundlePolicy {
+            require_hybrid_checkpoint: true,
+            artifact: ArtifactCheck::None,
+            token: VerifyOptions::default(),
+            revoked_tokens: &[],
+        }
+    }
+}
+
+/// A signer the verdict reports: its key id, algorithm and label in the trust root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerInfo {
+    /// Key id.
+    pub key_id: KeyId,
+    /// Algorithm name.
+    pub algorithm: &'static str,
+    /// The key's label in the trust root.
+    pub label: String,
+    /// Role names the trust root gives the key.
+    pub roles: Vec<&'static str>,
+}
+
+/// The structured result of [`verify_bundle`].
+#[derive(Debug, Clone)]
+pub struct BundleVerdict {
+    /// Token or manifest.
+    pub kind: BundleKind,
+    /// Token id or manifest digest.
+    pub subject_id: Digest,
+    /// Who signed the subject (for a delegated token: the issuer of the root token first,
+    /// then each delegating holder).
+    pub signers: Vec<SignerInfo>,
+    /// The checkpoint the entry is included in.
+    pub checkpoint: VerifiedCheckpoint,
+    /// Checkpoint signers.
+    pub checkpoint_signers: Vec<SignerInfo>,
+    /// The ledger entry's sequence number and time.
+    pub entry_seq: u64,
+    /// The ledger entry's time.
+    pub entry_time: UnixTime,
+    /// The trust root the verification used (newest of the pinned one and the bundle's chain).
+    pub trust_root_version: u64,
+    /// Its id.
+    pub trust_root_id: Digest,
+    /// Whether that id equals the one the registry recorded in the bundle.
+    pub trust_root_matches_bundle: bool,
+    /// The checks performed, in order.
+    pub checks: Vec<&'static str>,
+    /// Details for a token.
+    pub token: Option<VerifiedToken>,
+    /// Details for a manifest.
+    pub manifest: Option<VerifiedManifest>,
+}
+
+impl BundleVerdict {
+    /// A plain JSON view (for the CLI's `--json`, the wasm binding and the web page).
+    pub fn to_json(&self) -> serde_json::Value {
+        let signer = |s: &SignerInfo| json!({"key_id": s.key_id.to_hex(), "algorithm": s.algorithm, "label": s.label, "roles": s.roles});
+        json!({
+            "valid": true,
+            "kind": match self.kind { BundleKind::Token => "token", BundleKind::Manifest => "manifest" },
+            "subject_id": hex_encode(&self.subject_id),
+            "signers": self.signers.iter().map(signer).collect::<Vec<_>>(),
+            "checkpoint": {
+                "origin": self.checkpoint.origin,
+                "size": self.checkpoint.size,
+                "root": hex_encode(&self.checkpoint.root),
+                "signers": self.checkpoint_signers.iter().map(signer).collect::<Vec<_>>(),
+            },
+            "entry": {"seq": self.entry_seq, "time": self.entry_time},
+            "trust_root": {
+                "version": self.trust_root_version,
+                "id": hex_encode(&self.trust_root_id),
+                "matches_bundle": self.trust_root_matches_bundle,
+            },
+            "checks": self.checks,
+            "token": self.token.as_ref().map(|t| t.to_json()),
+            "manifest": self.manifest.as_ref().map(|m| m.to_json()),
+        })
+    }
+}
+
+fn signer_info(root: &TrustRoot, key_id: &KeyId) -> SignerInfo {
+    match root.key(key_id) {
+        Some(k) => SignerInfo {
+            key_id: *key_id,
+            algorithm: k.public_key.algorithm().name(),
+            label: k.label.clone(),
+            roles: k.roles.iter().map(|r| r.name()).collect(),
+        },
+        // A delegating holder: authorised by its parent token, not by the trust root.
+        None => SignerInfo {
+            key_id: *key_id,
+            algorithm: "",
+            label: String::from("delegated holder"),
+            roles: Vec::new(),
+        },
+    }
+}
+
+/// Walks the bundle's trust chain forward from the pinned root, skipping versions the verifier
+/// already has; the newest root must be unexpired at `now`.
+fn newest_root(pinned: &VerifiedRoot, chain: &[Envelope], now: UnixTime) -> Result<VerifiedRoot> {
+    let mut newer = Vec::new();
+    for env in chain {
+        let version = TrustRoot::from_bytes(&env.payload)
+            .map_err(|e| e.context("bundle trust chain"))?
+            .root_version;
+        if version > pinned.root_version {
+            newer.push(env.clone());
+        }
+    }
+    crate::trust::verify_rotation_chain(pinned, &newer, now)
+}
+
+/// Verifies a bundle offline against a pinned trust root at time `now`.
+///
+/// Errors carry the code of the first check that failed: the trust chain (`chain_broken`,
+/// `expired`, `threshold_not_met`, ...), the checkpoint (`signature_invalid`,
+/// `threshold_not_met`, `domain_mismatch`), the inclusion proof or the entry not recording the
+/// subject (`proof_invalid`), the subject (`signature_invalid`, `unknown_key`, `expired`,
+/// `not_yet_valid`, `revoked`, `delegation_invalid`, `digest_mismatch`, ...).
+///
+/// ```
+/// # #[cfg(feature = "std")] {
+/// use cairn_core::bundle::{example, verify_bundle, Bundle, BundlePolicy};
+/// let (pinned, bundle) = example::manifest_bundle(b"artifact bytes");
+/// let bundle = Bundle::from_bytes(&bundle.to_bytes()).unwrap();
+/// let policy = BundlePolicy { artifact: cairn_core::manifest::ArtifactCheck::Bytes(b"artifact bytes"), ..Default::default() };
+/// let verdict = verify_bundle(&bundle, &pinned, example::NOW, &policy).unwrap();
+/// assert_eq!(verdict.checkpoint.origin, "example.test/registry");
+/// let tampered = BundlePolicy { artifact: cairn_core::manifest::ArtifactCheck::Bytes(b"other bytes"), ..Default::default() };
+/// assert_eq!(verify_bundle(&bundle, &pinned, example::NOW, &tampered).unwrap_err().code().as_str(), "digest_mismatch");
+/// # }
+/// ```
+pub fn verify_bundle(
+    bundle: &Bundle,
+    pinned: &VerifiedRoot,
+    now: UnixTime,
+    policy: &BundlePolicy<'_>,
+) -> Result<BundleVerdict> {
+    let mut checks = Vec::new();
+    let kind = bundle.kind()?;
+    if bundle.version != BUNDLE_VERSION {
+        return Err(Error::new(
+            ErrorCode::UnsupportedVersion,
+            "unknown bundle version",
+        ));
+    }
+
+    let root =
+        newest_root(pinned, &bundle.trust_chain, now).map_err(|e| e.context("trust root"))?;
+    checks.push("trust_root_chain");
+
+    // The checkpoint: signed by the newest root's checkpoint keys under the root's origin.
+    let verifiers: Vec<CheckpointVerifier> = root
+        .keys_for(Role::Checkpoint, now)
+        .map(|k| CheckpointVerifier {
+            name: root.origin.clone(),
+            public_key: k.public_key.clone(),
+        })
+        .collect();
+    let threshold = root.threshold(Role::Checkpoint);
+    if verifiers.is_empty() || threshold == 0 {
+        return Err(Error::new(
+            ErrorCode::Unauthorized,
+            "the trust root names no valid checkpoint key",
+        ));
+    }
+    let cp_policy = CheckpointPolicy {
+        origin: root.origin.clone(),
+        threshold,
+        required: Vec::new(),
+    };
+    let checkpoint = verify_checkpoint(bundle.checkpoint.as_bytes(), &verifiers, &cp_policy)
+        .map_err(|e| e.context("checkpoint"))?;
+    if policy.require_hybrid_checkpoint {
+        let algs = || {
+            checkpoint
+                .signers
+                .iter()
+                .filter_map(|id| root.key(id))
+                .map(|k| k.public_key.algorithm())
+        };
+        let classical = algs().any(|a| a.has_ed25519());
+        let post_quantum = algs().any(|a| a.is_post_quantum());
+        if !(classical && post_quantum) {
+            return Err(Error::new(
+                ErrorCode::ThresholdNotMet,
+                "checkpoint: policy requires both an Ed25519 and an ML-DSA signature",
+            ));
+        }
+    }
+    checks.push("checkpoint_signatures");
+
+    // The entry is in the tree the checkpoint commits to.
+    if bundle.inclusion.tree_size != checkpoint.size {
+        return Err(Error::new(
+            ErrorCode::ProofInvalid,
+            alloc::format!(
+                "inclusion proof is for tree size {}, the checkpoint for {}",
+                bundle.inclusion.tree_size,
+                checkpoint.size
+            ),
+        ));
+    }
+    bundle
+        .inclusion
+        .verify(&leaf_hash(&bundle.entry), &checkpoint.root)
+        .map_err(|e| e.context("ledger entry inclusion"))?;
+    checks.push("inclusion_proof");
+
+    // The entry records exactly this subject.
+    let entry = LedgerEntry::from_bytes(&bundle.entry).map_err(|e| e.context("ledger entry"))?;
+    if entry.seq != bundle.inclusion.leaf_index {
+        return Err(Error::new(
+            ErrorCode::ProofInvalid,
+            "ledger entry sequence differs from its leaf index",
+        ));
+    }
+    let subject_id = match kind {
+        BundleKind::Token => bundle.subject.id(),
+        BundleKind::Manifest => manifest_digest(&bundle.subject),
+    };
+    let recorded = match (&entry.event, kind) {
+        (Event::TokenIssued { token_id, .. }, BundleKind::Token) => *token_id == subject_id,
+        (
+            Event::ManifestSigned {
+                manifest_digest, ..
+            },
+            BundleKind::Manifest,
+        )
+        | (
+            Event::ManifestCosigned {
+                manifest_digest, ..
+            },
+            BundleKind::Manifest,
+        ) => *manifest_digest == subject_id,
+        _ => false,
+    };
+    if !recorded {
+        return Err(Error::new(
+            ErrorCode::ProofInvalid,
+            "the ledger entry does not record this object",
+        ));
+    }
+    checks.push("ledger_entry_records_subject");
+
+    // The subject, against keys holding the right role when the entry was logged.
+    let (signers, token, manifest) = match kind {
+        BundleKind::Token => {
+            let issuers = root.public_keys_for(Role::TokenIssuer, entry.time);
+            let t = verify_token(
+                &bundle.subject,
+                &bundle.parents,
+                &issuers,
+                now,
+                policy.revoked_tokens,
+                &policy.token,
+            )?;
+            checks.extend([
+                "token_signature",
+                "token_validity",
+                "token_revocation",
+                "token_delegation",
+            ]);
+            let mut signers = alloc::vec![signer_info(&root, &t.issuer.key_id())];
+            // Each delegated link is signed by its parent's holder (verify_token checked that).
+            let links = bundle
+                .parents
+                .iter()
+                .skip(1)
+                .chain(core::iter::once(&bundle.subject));
+            if !bundle.parents.is_empty() {
+                for env in links {
+                    if let Some(s) = env.signatures.first() {
+                        signers.push(signer_info(&root, &s.keyid));
+                    }
+                }
+            }
+            (signers, Some(t), None)
+        }
+        BundleKind::Manifest => {
+            let keys = root.public_keys_for(Role::ManifestSigner, entry.time);
+            let threshold = root.threshold(Role::ManifestSigner);
+            if threshold == 0 {
+                return Err(Error::new(
+                    ErrorCode::Unauthorized,
+                    "the trust root names no manifest signer",
+                ));
+            }
+            let artifact = match policy.artifact {
+                ArtifactCheck::Digest { size, sha256 } => ArtifactCheck::Digest { size, sha256 },
+                ArtifactCheck::Bytes(b) => ArtifactCheck::Bytes(b),
+                ArtifactCheck::None => ArtifactCheck::None,
+            };
+            let checked_artifact = !matches!(artifact, ArtifactCheck::None);
+            let m = verify_manifest(&bundle.subject, &keys, threshold, artifact)?;
+            checks.push("manifest_signatures");
+            if checked_artifact {
+                checks.push("artifact_digest");
+            }
+            (
+                m.signers.iter().map(|id| signer_info(&root, id)).collect(),
+                None,
+                Some(m),
+            )
+        }
+    };
+
+    Ok(BundleVerdict {
+        kind,
+        subject_id,
+        signers,
+        checkpoint_signers: checkpoint
+            .signers
+            .iter()
+            .map(|id| signer_info(&root, id))
+            .collect(),
+        checkpoint,
+        entry_seq: entry.seq,
+        entry_time: entry.time,
+        trust_root_version: root.root_version,
+        trust_root_id: root.id(),
+        trust_root_matches_bundle: root.id() == bundle.root_id,
+        checks,
+        token,
+        manifest,
+    })
+}
+
+/// A small in-memory registry for examples, tests and the demo (feature `std`): a trust root,
+/// keys, a ledger in a [`crate::merkle::MemoryTree`], and bundle export. The redb-backed store
+/// does the same durably.
+#[cfg(feature = "std")]
+pub mod example {
+    use super::*;
+    use crate::checkpoint::Checkpoint;
+    use crate::crypto::{Algorithm, SigningKey};
+    use crate::ledger::ZERO_HASH;
+    use crate::manifest::{ArtifactHasher, ManifestClaims};
+    use crate::merkle::{MemoryTree, TreeHashes};
+    use crate::token::TokenBuilder;
+    use crate::trust::{RoleSet, Thresholds, TrustedKey};
+
+    /// The time the examples run at.
+    pub const NOW: UnixTime = 1_800_000_000;
+    /// The examples' log origin.
+    pub const ORIGIN: &str = "example.test/registry";
+
+    /// An in-memory registry: keys, root, ledger, tree.
+    pub struct MemoryRegistry {
+        /// Root key (signs trust roots).
+        pub root_key: SigningKey,
+        /// Log key (signs checkpoints).
+        pub log_key: SigningKey,
+        /// Issues tokens and signs manifests.
+        pub signer: SigningKey,
+        /// The signed trust root.
+        pub root: Envelope,
+        entries: Vec<Vec<u8>>,
+        tree: MemoryTree,
+    }
+
+    impl MemoryRegistry {
+        /// Deterministic keys from `seed` (hybrid Ed25519 + ML-DSA-44 for the log and root).
+        pub fn new(seed: u8) -> MemoryRegistry {
+            let root_key = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[seed; 32]);
+            let log_key =
+                SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[seed.wrapping_add(1); 32]);
+            let signer = SigningKey::from_seed(Algorithm::Ed25519, &[seed.wrapping_add(2); 32]);
+            let keys = alloc::vec![
+                TrustedKey::new(
+                    root_key.public_key().clone(),
+                    RoleSet::of(&[Role::Root]),
+                    "root"
+                ),
+                TrustedKey::new(
+                    log_key.public_key().clone(),
+                    RoleSet::of(&[Role::Checkpoint]),
+                    "log"
+                ),
+                TrustedKey::new(
+                    signer.public_key().clone(),
+                    RoleSet::of(&[Role::TokenIssuer, Role::ManifestSigner]),
+                    "release-signer",
+                ),
+            ];
+            let thresholds = Thresholds::default()
+                .with(Role::Root, 1)
+                .with(Role::Checkpoint, 1)
+                .with(Role::TokenIssuer, 1)
+                .with(Role::ManifestSigner, 1);
+            let root =
+                TrustRoot::initial(ORIGIN, NOW - 86_400, NOW + 365 * 86_400, keys, thresholds);
+            // invariant: the root above is well formed, so it encodes and signs.
+            let mut root = root.to_envelope().expect("invariant: example root encodes");
+            // invariant: a fresh envelope has no signature yet, so signing cannot collide.
+            root.sign_deterministic(&root_key)
+                .expect("invariant: example root signs");
+            MemoryRegistry {
+                root_key,
+                log_key,
+                signer,
+                root,
+                entries: Vec::new(),
+                tree: MemoryTree::new(),
+            }
+        }
+
+        /// The root as a verifier would pin it.
+        pub fn pinned(&self) -> VerifiedRoot {
+            // invariant: `new` made a root signed by its own root key.
+            VerifiedRoot::from_pinned(&self.root).expect("invariant: example root verifies")
+        }
+
+        /// The ledger entries so far (postcard bytes, the Merkle leaves).
+        pub fn entries(&self) -> &[Vec<u8>] {
+            &self.entries
+        }
+
+        /// The Merkle tree over the entries.
+        pub fn tree(&self) -> &MemoryTree {
+            &self.tree
+        }
+
+        /// Appends an event; returns the entry's sequence number.
+        pub fn append(&mut self, event: Event) -> Result<u64> {
+            let seq = self.entries.len() as u64;
+            let prev = self
+                .entries
+                .last()
+                .map(|e| crate::ledger::entry_hash(e))
+                .unwrap_or(ZERO_HASH);
+            let bytes = LedgerEntry::new(seq, NOW - 60 + seq, prev, event).to_bytes();
+            self.tree.append(&bytes)?;
+            self.entries.push(bytes);
+            Ok(seq)
+        }
+
+        /// A signed checkpoint of the whole ledger.
+        pub fn checkpoint(&self) -> Result<String> {
+            Checkpoint::new(ORIGIN, self.tree.tree_size(), self.tree.root())
+                .sign_deterministic(&[(ORIGIN, &self.log_key)])
+        }
+
+        /// Exports the bundle for entry `seq` and `subject`.
+        pub fn bundle(
+            &self,
+            seq: u64,
+            subject: Envelope,
+            parents: Vec<Envelope>,
+        ) -> Result<Bundle> {
+            let size = self.tree.tree_size();
+            let entry = self
+                .entries
+                .get(seq as usize)
+                .cloned()
+                .ok_or_else(|| Error::malformed("no such entry"))?;
+            Ok(Bundle {
+                version: BUNDLE_VERSION,
+                subject,
+                parents,
+                entry,
+                inclusion: InclusionProof {
+                    leaf_index: seq,
+                    tree_size: size,
+                    hashes: self.tree.prove_inclusion(seq, size)?,
+                },
+                checkpoint: self.checkpoint()?,
+                trust_chain: Vec::new(),
+                root_id: self.pinned().id(),
+            })
+        }
+
+        /// Signs a manifest for `artifact`, logs it, and returns its envelope and entry.
+        pub fn sign_artifact(&mut self, name: &str, artifact: &[u8]) -> Result<(Envelope, u64)> {
+            let mut h = ArtifactHasher::new();
+            h.update(artifact);
+            let (size, sha256) = h.finalize();
+            let claims =
+                ManifestClaims::new(name, "application/octet-stream", size, sha256, NOW - 120);
+            let mut env = claims.to_envelope()?;
+            env.sign_deterministic(&self.signer)?;
+            let seq = self.append(Event::ManifestSigned {
+                manifest_digest: manifest_digest(&env),
+                artifact_name: name.into(),
+                artifact_sha256: sha256,
+                signers: alloc::vec![self.signer.public_key().key_id()],
+            })?;
+            Ok((env, seq))
+        }
+
+        /// Issues a token to `holder`, logs it, and returns its envelope and entry.
+        pub fn issue_token(
+            &mut self,
+            holder: &SigningKey,
+            capability: &str,
+            ttl: u64,
+        ) -> Result<(Envelope, u64)> {
+            let env = TokenBuilder::new(holder.public_key().clone())
+                .audience("registry.example")
+                .capability(capability)
+                .validity(NOW - 100, NOW - 100 + ttl)
+                .nonce(
+                    crate::encoding::sha256(&[b"example nonce", &self.entries.len().to_le_bytes()])
+                        [..16]
+                        .try_into()
+                        .unwrap_or([0; 16]),
+                )
+                .deterministic()
+                .issue(&self.signer)?;
+            let seq = self.append(Event::TokenIssued {
+                token_id: env.id(),
+                issuer: self.signer.public_key().key_id(),
+                audience: "registry.example".into(),
+                expires_at: NOW - 100 + ttl,
+            })?;
+            Ok((env, seq))
+        }
+    }
+
+    /// A pinned root and a verifying manifest bundle for `artifact`.
+    pub fn manifest_bundle(artifact: &[u8]) -> (VerifiedRoot, Bundle) {
+        let mut reg = MemoryRegistry::new(40);
+        // invariant: the example registry's operations succeed on well-formed input.
+        let (env, seq) = reg
+            .sign_artifact("artifact.bin", artifact)
+            .expect("invariant: example signs");
+        let bundle = reg
+            .bundle(seq, env, Vec::new())
+            .expect("invariant: example bundle");
+        (reg.pinned(), bundle)
+    }
+}

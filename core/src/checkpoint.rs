@@ -1,1 +1,428 @@
-//! (in progress)
+//! C2SP tlog-checkpoints (`c2sp.org/tlog-checkpoint`) inside C2SP signed notes, signed with
+//! cairn keys and verified under a [`CheckpointPolicy`].
+//!
+//! The note text is
+//!
+//! ```text
+//! <origin>\n
+//! <tree size, ASCII decimal, no leading zeros>\n
+//! <root hash, canonical base64 of 32 bytes>\n
+//! [<extension line>\n ...]
+//! ```
+//!
+//! A cairn key signs under a key name (normally the origin): an Ed25519 key gives the standard
+//! type-`0x01` line that Go's `sumdb/note` verifies; an ML-DSA key gives a `0xff` line with
+//! cairn's label (see [`crate::note`]); a hybrid key gives both lines, and both must verify
+//! for the key to count.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+#[cfg(feature = "std")]
+use crate::crypto::SigningKey;
+use crate::crypto::{KeyId, PublicKey};
+use crate::encoding::{b64_decode, b64_encode, Digest};
+use crate::error::{Error, ErrorCode, Result};
+use crate::merkle::EMPTY_ROOT;
+use crate::note::{Note, NoteVerifier};
+
+/// Largest tree size a checkpoint may state: 2^63 − 1.
+pub const MAX_TREE_SIZE: u64 = i64::MAX as u64;
+
+/// The body of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The log's identity (first line); non-empty.
+    pub origin: String,
+    /// Number of leaves in the tree.
+    pub size: u64,
+    /// RFC 6962 root of the tree at `size` ([`EMPTY_ROOT`] for 0).
+    pub root: Digest,
+    /// Opaque extension lines (each non-empty, without the newline).
+    pub extensions: Vec<String>,
+}
+
+fn check_line(line: &str, what: &str) -> Result<()> {
+    if line.is_empty() {
+        return Err(Error::malformed(alloc::format!(
+            "checkpoint {what} is empty"
+        )));
+    }
+    if line.chars().any(|c| c < ' ') {
+        return Err(Error::malformed(alloc::format!(
+            "checkpoint {what} contains a newline or control character"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_size(line: &str) -> Result<u64> {
+    let digits_only = !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit());
+    if !digits_only || line.len() > 19 || (line.len() > 1 && line.starts_with('0')) {
+        return Err(Error::malformed(
+            "checkpoint size must be decimal digits without leading zeros",
+        ));
+    }
+    match line.parse::<u64>() {
+        Ok(n) if n <= MAX_TREE_SIZE => Ok(n),
+        _ => Err(Error::malformed("checkpoint size exceeds 2^63 - 1")),
+    }
+}
+
+impl Checkpoint {
+    /// A checkpoint without extension lines.
+    pub fn new(origin: &str, size: u64, root: Digest) -> Checkpoint {
+        Checkpoint {
+            origin: origin.into(),
+            size,
+            root,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// The note text of the checkpoint, after checking every rule [`Checkpoint::parse_text`]
+    /// enforces.
+    ///
+    /// ```
+    /// use cairn_core::checkpoint::Checkpoint;
+    /// use cairn_core::merkle::EMPTY_ROOT;
+    /// let text = Checkpoint::new("example.test/log", 0, EMPTY_ROOT).to_text().unwrap();
+    /// assert_eq!(text, "example.test/log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
+    /// ```
+    pub fn to_text(&self) -> Result<String> {
+        check_line(&self.origin, "origin")?;
+        for e in &self.extensions {
+            check_line(e, "extension line")?;
+        }
+        if self.size > MAX_TREE_SIZE {
+            return Err(Error::malformed("checkpoint size exceeds 2^63 - 1"));
+        }
+        if self.size == 0 && self.root != EMPTY_ROOT {
+            return Err(Error::malformed(
+                "the root of the empty tree is SHA-256 of the empty string",
+            ));
+        }
+        let mut out = alloc::format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            b64_encode(&self.root)
+        );
+        for e in &self.extensions {
+            out.push_str(e);
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    /// Parses a checkpoint note text: at least three lines, every line non-empty and ending
+    /// in a newline; a size in decimal without leading zeros, at most 2^63 − 1; a root in
+    /// canonical base64 of exactly 32 bytes, which for size 0 must be SHA-256("").
+    ///
+    /// ```
+    /// use cairn_core::checkpoint::Checkpoint;
+    /// let c = Checkpoint::parse_text("example.test/log\n10\ntFkYYz7pMaKdJBl0CVRwgcMV0m7LP7BBe4lB+Fm44H4=\n").unwrap();
+    /// assert_eq!((c.origin.as_str(), c.size), ("example.test/log", 10));
+    /// assert!(Checkpoint::parse_text("example.test/log\n010\ntFkYYz7pMaKdJBl0CVRwgcMV0m7LP7BBe4lB+Fm44H4=\n").is_err());
+    /// ```
+    pub fn parse_text(text: &str) -> Result<Checkpoint> {
+        let body = text
+            .strip_suffix('\n')
+            .ok_or_else(|| Error::malformed("checkpoint text must end with a newline"))?;
+        let mut lines = body.split('\n');
+        let (origin, size, root) = match (lines.next(), lines.next(), lines.next()) {
+            (Some(o), Some(s), Some(r)) => (o, s, r),
+            _ => {
+                return Err(Error::malformed(
+                    "checkpoint needs origin, size and root lines",
+                ))
+            }
+        };
+        check_line(origin, "origin")?;
+        let size = parse_size(size)?;
+        let root_bytes = b64_decode(root).map_err(|e| e.context("checkpoint root"))?;
+        let root: Digest = root_bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::malformed("checkpoint root must be 32 bytes"))?;
+        if size == 0 && root != EMPTY_ROOT {
+            return Err(Error::malformed(
+                "a size-0 checkpoint must carry SHA-256 of the empty string as its root",
+            ));
+        }
+        let extensions = lines
+            .map(|l| check_line(l, "extension line").map(|()| String::from(l)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Checkpoint {
+            origin: origin.into(),
+            size,
+            root,
+            extensions,
+        })
+    }
+
+    /// Signs the checkpoint: one note with the lines of every `(key name, key)` pair, in
+    /// order (a hybrid key adds its Ed25519 line then its ML-DSA line).
+    ///
+    /// ```
+    /// use cairn_core::checkpoint::{verify_checkpoint, Checkpoint, CheckpointPolicy, CheckpointVerifier};
+    /// use cairn_core::crypto::{Algorithm, SigningKey};
+    /// use cairn_core::merkle::{leaf_hash, root_of};
+    /// let key = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[1; 32]);
+    /// let cp = Checkpoint::new("example.test/log", 1, root_of(&[leaf_hash(b"x")]));
+    /// let note = cp.sign(&[("example.test/log", &key)]).unwrap();
+    /// let verifier = CheckpointVerifier { name: "example.test/log".into(), public_key: key.public_key().clone() };
+    /// let policy = CheckpointPolicy::new("example.test/log");
+    /// let ok = verify_checkpoint(note.as_bytes(), &[verifier], &policy).unwrap();
+    /// assert_eq!((ok.size, ok.signers), (1, vec![key.public_key().key_id()]));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn sign(&self, signers: &[(&str, &SigningKey)]) -> Result<String> {
+        self.sign_with(signers, false)
+    }
+
+    /// Like [`Checkpoint::sign`] with deterministic ML-DSA signatures (for test vectors).
+    #[cfg(feature = "std")]
+    pub fn sign_deterministic(&self, signers: &[(&str, &SigningKey)]) -> Result<String> {
+        self.sign_with(signers, true)
+    }
+
+    #[cfg(feature = "std")]
+    fn sign_with(&self, signers: &[(&str, &SigningKey)], deterministic: bool) -> Result<String> {
+        if signers.is_empty() {
+            return Err(Error::malformed("a checkpoint needs at least one signer"));
+        }
+        let mut note = Note::new(&self.to_text()?)?;
+        for (name, key) in signers {
+            if deterministic {
+                note.sign_deterministic(name, key)?;
+            } else {
+                note.sign(name, key)?;
+            }
+        }
+        note.encode()
+    }
+}
+
+/// A trusted checkpoint signer: the key name its lines carry and its cairn public key (any
+/// non-legacy suite).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointVerifier {
+    /// Key name in the signature lines (normally the log's origin).
+    pub name: String,
+    /// The signer's public key.
+    pub public_key: PublicKey,
+}
+
+/// What a verifier demands of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// The origin line the checkpoint must carry (`domain_mismatch` otherwise).
+    pub origin: String,
+    /// How many distinct keys (by key id) must have signed; at least 1.
+    pub threshold: usize,
+    /// Keys that must be among the signers, whatever the threshold.
+    pub required: Vec<KeyId>,
+}
+
+impl CheckpointPolicy {
+    /// Any one of the given verifiers suffices.
+    pub fn new(origin: &str) -> CheckpointPolicy {
+        CheckpointPolicy {
+            origin: origin.into(),
+            threshold: 1,
+            required: Vec::new(),
+        }
+    }
+
+    /// Every one of `verifiers` must sign.
+    pub fn all(origin: &str, verifiers: &[CheckpointVerifier]) -> CheckpointPolicy {
+        let mut required: Vec<KeyId> = Vec::new();
+        for v in verifiers {
+            let id = v.public_key.key_id();
+            if !required.contains(&id) {
+                required.push(id);
+            }
+        }
+        CheckpointPolicy {
+            origin: origin.into(),
+            threshold: required.len().max(1),
+            required,
+        }
+    }
+}
+
+/// A checkpoint whose signatures satisfied the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCheckpoint {
+    /// The origin (equal to the policy's).
+    pub origin: String,
+    /// The tree size.
+    pub size: u64,
+    /// The root at that size.
+    pub root: Digest,
+    /// Extension lines, in order.
+    pub extensions: Vec<String>,
+    /// Key ids of the verifiers whose every line verified, in verifier order, without repeats.
+    pub signers: Vec<KeyId>,
+}
+
+/// Verifies a signed checkpoint note.
+///
+/// Order of checks and their errors: note size (`too_large`); note and checkpoint syntax
+/// (`malformed`; also for a policy threshold of 0 or ambiguous verifiers); signatures: a line
+/// from a known (name, key hash) that does not verify (`signature_invalid`), no line from a
+/// known key (`unknown_key`); the origin (`domain_mismatch`); the policy: a required key that
+/// did not fully sign or fewer distinct signers than the threshold (`threshold_not_met`). A
+/// hybrid verifier counts only when both its Ed25519 and its ML-DSA line verified. Lines of
+/// unknown keys are ignored.
+///
+/// ```
+/// use cairn_core::checkpoint::{verify_checkpoint, Checkpoint, CheckpointPolicy, CheckpointVerifier};
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// use cairn_core::merkle::EMPTY_ROOT;
+/// use cairn_core::ErrorCode;
+/// let key = SigningKey::from_seed(Algorithm::Ed25519, &[5; 32]);
+/// let note = Checkpoint::new("example.test/log", 0, EMPTY_ROOT)
+///     .sign(&[("example.test/log", &key)]).unwrap();
+/// let v = [CheckpointVerifier { name: "example.test/log".into(), public_key: key.public_key().clone() }];
+/// assert!(verify_checkpoint(note.as_bytes(), &v, &CheckpointPolicy::new("example.test/log")).is_ok());
+/// let e = verify_checkpoint(note.as_bytes(), &v, &CheckpointPolicy::new("other.test/log")).unwrap_err();
+/// assert_eq!(e.code(), ErrorCode::DomainMismatch);
+/// ```
+pub fn verify_checkpoint(
+    note: &[u8],
+    verifiers: &[CheckpointVerifier],
+    policy: &CheckpointPolicy,
+) -> Result<VerifiedCheckpoint> {
+    let parsed = Note::parse(note)?;
+    let checkpoint = Checkpoint::parse_text(parsed.text())?;
+    if policy.threshold == 0 {
+        return Err(Error::malformed(
+            "checkpoint policy threshold must be at least 1",
+        ));
+    }
+
+    // Each cairn key becomes one or two note verifiers; `owner` maps them back.
+    let mut note_verifiers = Vec::new();
+    let mut owner = Vec::new();
+    for (i, v) in verifiers.iter().enumerate() {
+        for nv in NoteVerifier::for_key(&v.name, &v.public_key)
+            .map_err(|e| e.context("checkpoint verifier"))?
+        {
+            note_verifiers.push(nv);
+            owner.push(i);
+        }
+    }
+    let ok = parsed.verify(&note_verifiers)?;
+
+    if checkpoint.origin != policy.origin {
+        return Err(Error::new(
+            ErrorCode::DomainMismatch,
+            alloc::format!(
+                "checkpoint origin {:?} is not the expected {:?}",
+                checkpoint.origin,
+                policy.origin
+            ),
+        ));
+    }
+
+    let mut signers: Vec<KeyId> = Vec::new();
+    for (i, v) in verifiers.iter().enumerate() {
+        let mut parts = owner
+            .iter()
+            .enumerate()
+            .filter(|(_, &o)| o == i)
+            .map(|(k, _)| k);
+        if parts.all(|k| ok.contains(&k)) {
+            let id = v.public_key.key_id();
+            if !signers.contains(&id) {
+                signers.push(id);
+            }
+        }
+    }
+    for r in &policy.required {
+        if !signers.contains(r) {
+            return Err(Error::new(
+                ErrorCode::ThresholdNotMet,
+                alloc::format!("required key {r} did not sign the checkpoint (with every line)"),
+            ));
+        }
+    }
+    if signers.len() < policy.threshold {
+        return Err(Error::new(
+            ErrorCode::ThresholdNotMet,
+            alloc::format!(
+                "{} of the required {} keys signed the checkpoint",
+                signers.len(),
+                policy.threshold
+            ),
+        ));
+    }
+    Ok(VerifiedCheckpoint {
+        origin: checkpoint.origin,
+        size: checkpoint.size,
+        root: checkpoint.root,
+        extensions: checkpoint.extensions,
+        signers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT10: &str = "tFkYYz7pMaKdJBl0CVRwgcMV0m7LP7BBe4lB+Fm44H4=";
+
+    #[test]
+    fn text_round_trip() {
+        let text = alloc::format!("example.test/log\n10\n{ROOT10}\nx y\nz\n");
+        let c = Checkpoint::parse_text(&text).unwrap();
+        assert_eq!(c.extensions, ["x y", "z"]);
+        assert_eq!(c.to_text().unwrap(), text);
+    }
+
+    #[test]
+    fn text_rejections() {
+        for bad in [
+            alloc::format!("example.test/log\n10\n{ROOT10}"),
+            "example.test/log\n10\n".into(),
+            alloc::format!("\n10\n{ROOT10}\n"),
+            alloc::format!("o\n\n{ROOT10}\n"),
+            alloc::format!("o\n+10\n{ROOT10}\n"),
+            alloc::format!("o\n-1\n{ROOT10}\n"),
+            alloc::format!("o\n00\n{ROOT10}\n"),
+            alloc::format!("o\n 10\n{ROOT10}\n"),
+            alloc::format!("o\n9223372036854775808\n{ROOT10}\n"),
+            alloc::format!("o\n99999999999999999999\n{ROOT10}\n"),
+            alloc::format!("o\n10\n{}\n", &ROOT10[..43]),
+            "o\n10\ntFkYYz7pMaKdJBl0CVRwgcMV0m7LP7BBe4lB+Fm44H5=\n".into(),
+            "o\n10\ntFkYYz7pMaKdJBl0CVRwgcMV0m7LP7BBe4lB+Fm44H4\n".into(),
+            "o\n10\nAAAA\n".into(),
+            alloc::format!("o\n10\n{ROOT10}\n\nx\n"),
+            alloc::format!("o\n0\n{}\n", b64_encode(&[0u8; 32])),
+        ] {
+            assert_eq!(
+                Checkpoint::parse_text(&bad).unwrap_err().code(),
+                ErrorCode::Malformed,
+                "{bad:?}"
+            );
+        }
+        let c =
+            Checkpoint::parse_text(&alloc::format!("o\n9223372036854775807\n{ROOT10}\n")).unwrap();
+        assert_eq!(c.size, MAX_TREE_SIZE);
+    }
+
+    #[test]
+    fn to_text_refuses_what_parse_refuses() {
+        let mut c = Checkpoint::new("o", 1, [1; 32]);
+        c.extensions.push(String::new());
+        assert!(c.to_text().is_err());
+        assert!(Checkpoint::new("a\nb", 1, [1; 32]).to_text().is_err());
+        assert!(Checkpoint::new("", 1, [1; 32]).to_text().is_err());
+        assert!(Checkpoint::new("o", 0, [0; 32]).to_text().is_err());
+        assert!(Checkpoint::new("o", MAX_TREE_SIZE + 1, [0; 32])
+            .to_text()
+            .is_err());
+    }
+}

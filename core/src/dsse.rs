@@ -14,7 +14,7 @@
 //! Invariant: an [`Envelope`] value always satisfies the size limits below, whichever way it
 //! was made, so everything derived from it is bounded.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -161,6 +161,7 @@ impl Envelope {
         self.push_signature(key.public_key().key_id(), sig)
     }
 
+    #[cfg(feature = "std")]
     fn push_signature(&mut self, keyid: KeyId, sig: Signature) -> Result<()> {
         if self.signatures.iter().any(|s| s.keyid == keyid) {
             return Err(Error::malformed("envelope: key has already signed"));

@@ -15,6 +15,8 @@ use super::{Algorithm, PublicKey, Signature, MAX_CONTEXT_LEN};
 use crate::encoding::sha256;
 use crate::error::{Error, ErrorCode, Result};
 
+// One per signing key, never in collections: boxing would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 enum Pq {
     M44(ml_dsa_44::PrivateKey),
     M65(ml_dsa_65::PrivateKey),

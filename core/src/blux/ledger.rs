@@ -1,0 +1,107 @@
+//! blux-reg's hash-chained ledger (`trust/ledger.jsonl`).
+//!
+//! The chain proves only internal consistency: entries are unsigned and nothing anchors the
+//! head, so a fully recomputed chain, a correctly chained entry appended at the end, or a
+//! file cut short after any entry all verify. cairn's own ledger (module `ledger`) signs
+//! checkpoints over a Merkle tree to close that gap.
+
+use alloc::string::String;
+
+use super::json::{Limits, Value};
+use super::lines::{check_len, non_blank_lines};
+use super::{canonical_hash, hex};
+use crate::encoding::Digest;
+use crate::error::{Error, ErrorCode, Result};
+
+/// Largest ledger file accepted (each line is also held to [`Limits::DEFAULT`]).
+pub const MAX_LEDGER_LEN: usize = 256 * 1024 * 1024;
+
+/// What a consistent ledger holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerSummary {
+    /// Number of entries (non-blank lines).
+    pub entries: usize,
+    /// `entry_hash` of the last entry, `None` for an empty ledger.
+    pub head: Option<Digest>,
+}
+
+impl LedgerSummary {
+    /// `head` as lowercase hex.
+    pub fn head_hex(&self) -> Option<String> {
+        self.head.as_ref().map(hex)
+    }
+}
+
+/// Verifies the hash chain of a blux-reg ledger file, as blux-reg's `verify_chain` does but
+/// with every failure a verdict.
+///
+/// Lines end in `\n`, `\r\n` or `\r`; lines blank after Python's `str.strip()` are skipped.
+/// Each other line must be one JSON object (`malformed`, naming the line). For entry `n`
+/// (0-based, counting entries): `prev_hash` must be JSON `null` or absent for entry 0 and
+/// the string `entry_hash` of entry `n-1` after it, and `entry_hash` must be the lowercase
+/// hex SHA-256 of the canonical JSON of the entry without `entry_hash` (`chain_broken`,
+/// naming the entry). An empty file is a valid, empty ledger.
+///
+/// ```
+/// use cairn_core::blux::verify_ledger;
+/// let line = r#"{"action":"keygen","actor":"da88a5104f8602e8c19542bf3d76924e83c312d3f3b4c6cc31a89685f07c91e6","artifact_hash":null,"entry_hash":"8c2d5b64cbef8f0ee699e63935f11be29e1d2147142f44351d8e57408a1d669e","manifest_hash":null,"payload_summary":"key:signer","prev_hash":null,"ts":"2026-01-20T14:00:00+00:00"}"#;
+/// let summary = verify_ledger(&format!("{line}\n")).unwrap();
+/// assert_eq!(summary.entries, 1);
+/// assert_eq!(
+///     summary.head_hex().unwrap(),
+///     "8c2d5b64cbef8f0ee699e63935f11be29e1d2147142f44351d8e57408a1d669e"
+/// );
+/// ```
+pub fn verify_ledger(jsonl_text: &str) -> Result<LedgerSummary> {
+    check_len(jsonl_text, MAX_LEDGER_LEN, "ledger")?;
+    let mut prev: Option<Digest> = None;
+    let mut entries = 0usize;
+    for line in non_blank_lines(jsonl_text) {
+        let index = entries;
+        let broken = |what: String| {
+            Error::new(
+                ErrorCode::ChainBroken,
+                alloc::format!("ledger entry {index} (line {}): {what}", line.number),
+            )
+        };
+        let value = line
+            .parse(&Limits::DEFAULT)
+            .map_err(|e| e.context("ledger"))?;
+        let mut entry = match value {
+            Value::Object(o) => o,
+            _ => {
+                return Err(Error::malformed(alloc::format!(
+                    "ledger: line {} is not a JSON object",
+                    line.number
+                )))
+            }
+        };
+        let link_ok = match (entry.get("prev_hash"), &prev) {
+            (None | Some(Value::Null), None) => true,
+            (Some(v), Some(p)) => v.as_str() == Some(hex(p).as_str()),
+            _ => false,
+        };
+        if !link_ok {
+            return Err(broken(match &prev {
+                None => String::from("the first entry's prev_hash is not null"),
+                Some(p) => {
+                    alloc::format!("prev_hash does not name the previous entry_hash {}", hex(p))
+                }
+            }));
+        }
+        let recorded = entry.remove("entry_hash");
+        let computed = canonical_hash(&Value::Object(entry));
+        if recorded.as_ref().and_then(Value::as_str) != Some(hex(&computed).as_str()) {
+            return Err(broken(alloc::format!(
+                "entry_hash is not the hash {} of the entry",
+                hex(&computed)
+            )));
+        }
+        prev = Some(computed);
+        entries += 1;
+    }
+    Ok(LedgerSummary {
+        entries,
+        head: prev,
+    })
+}

@@ -1,0 +1,397 @@
+//! Offline verification of a token and its delegation chain.
+
+use alloc::collections::BTreeSet;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::claims::TokenClaims;
+use super::{MAX_CHAIN_DEPTH, TOKEN_PAYLOAD_TYPE};
+use crate::crypto::PublicKey;
+use crate::dsse::Envelope;
+use crate::encoding::{hex_encode, Digest};
+use crate::error::{Error, ErrorCode, Result};
+use crate::UnixTime;
+
+/// Answers "is this token id revoked?". Implemented for slices and sets of ids and for
+/// closures, so a caller can pass a list, a set or a lookup into its own store.
+pub trait Revocations {
+    /// True when the token with this id is revoked.
+    fn is_revoked(&self, id: &Digest) -> bool;
+}
+
+impl Revocations for [Digest] {
+    fn is_revoked(&self, id: &Digest) -> bool {
+        self.contains(id)
+    }
+}
+
+impl Revocations for Vec<Digest> {
+    fn is_revoked(&self, id: &Digest) -> bool {
+        self.contains(id)
+    }
+}
+
+impl Revocations for BTreeSet<Digest> {
+    fn is_revoked(&self, id: &Digest) -> bool {
+        self.contains(id)
+    }
+}
+
+impl<F: Fn(&Digest) -> bool> Revocations for F {
+    fn is_revoked(&self, id: &Digest) -> bool {
+        self(id)
+    }
+}
+
+/// Optional checks on the final token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyOptions<'a> {
+    /// When set, the token's audience must equal it (`domain_mismatch` otherwise).
+    pub audience: Option<&'a str>,
+    /// When set, the token must grant it (`unauthorized` otherwise).
+    pub capability: Option<&'a str>,
+}
+
+/// What a successful [`verify_token`] established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The token's id (SHA-256 of its compact envelope).
+    pub id: Digest,
+    /// The token's claims.
+    pub claims: TokenClaims,
+    /// Ids of its ancestors, root first, immediate parent last (empty for a root token).
+    pub chain_ids: Vec<Digest>,
+    /// The trusted key that issued the root of the chain.
+    pub issuer: PublicKey,
+}
+
+impl VerifiedToken {
+    /// The JSON view used by the CLI and JavaScript.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": hex_encode(&self.id),
+            "chain_ids": self.chain_ids.iter().map(|d| hex_encode(d)).collect::<Vec<String>>(),
+            "issuer": self.issuer.key_id().to_hex(),
+            "claims": self.claims.to_json(),
+        })
+    }
+}
+
+/// One authenticated and decoded link of the chain.
+struct Link {
+    id: Digest,
+    claims: TokenClaims,
+}
+
+fn link_name(index: usize, len: usize) -> String {
+    if index + 1 == len {
+        String::from("token")
+    } else {
+        alloc::format!("parent {index}")
+    }
+}
+
+/// Checks that `env` is a token signed by one of `keys`, then decodes it. Signature first:
+/// nothing of the payload is read before the signature over its bytes has verified.
+fn authenticate(env: &Envelope, keys: &[PublicKey], delegated: bool) -> Result<TokenClaims> {
+    if env.payload_type != TOKEN_PAYLOAD_TYPE {
+        return Err(Error::new(
+            ErrorCode::DomainMismatch,
+            alloc::format!(
+                "expected payload type {TOKEN_PAYLOAD_TYPE:?}, found {:?}",
+                env.payload_type
+            ),
+        ));
+    }
+    // Exactly one signature keeps the id fixed: were extra signatures tolerated, anyone could
+    // append one and obtain a new id that a revocation list does not name.
+    if env.signatures.len() != 1 {
+        return Err(Error::malformed(alloc::format!(
+            "a token carries exactly one signature, found {}",
+            env.signatures.len()
+        )));
+    }
+    let verified = env.verify(TOKEN_PAYLOAD_TYPE, keys, 1).map_err(|e| {
+        if delegated && e.code() == ErrorCode::UnknownKey {
+            Error::new(
+                ErrorCode::DelegationInvalid,
+                "delegated token is not signed by its parent's holder",
+            )
+        } else {
+            e
+        }
+    })?;
+    let claims = TokenClaims::from_payload(verified.payload)?;
+    if verified.signers.first() != Some(&claims.issuer) {
+        return Err(Error::new(
+            ErrorCode::KeyMismatch,
+            alloc::format!(
+                "token names issuer {} but is signed by another key",
+                claims.issuer
+            ),
+        ));
+    }
+    Ok(claims)
+}
+
+/// Checks that `child` is a valid delegation of `parent` (whose id is `parent_id`): it links
+/// to the parent, is issued by the parent's holder, and narrows or keeps every grant.
+///
+/// Errors: `chain_broken` when `child.parent` is not `parent_id`; `delegation_invalid` when
+/// the issuer is not the parent's holder, the audience differs, or a capability, constraint
+/// or validity bound is wider than the parent's (or a parent constraint is missing).
+pub fn check_delegation(
+    child: &TokenClaims,
+    parent: &TokenClaims,
+    parent_id: &Digest,
+) -> Result<()> {
+    let invalid = |detail: String| Error::new(ErrorCode::DelegationInvalid, detail);
+    if child.parent.as_ref() != Some(parent_id) {
+        return Err(Error::new(
+            ErrorCode::ChainBroken,
+            alloc::format!(
+                "token names parent {} but its parent is {}",
+                child
+                    .parent
+                    .map_or_else(|| String::from("none"), |p| hex_encode(&p)),
+                hex_encode(parent_id)
+            ),
+        ));
+    }
+    if child.issuer != parent.holder.key_id() {
+        return Err(invalid(String::from(
+            "delegated token is not issued by its parent's holder",
+        )));
+    }
+    if child.audience != parent.audience {
+        return Err(invalid(alloc::format!(
+            "audience {:?} differs from the parent's {:?}",
+            child.audience,
+            parent.audience
+        )));
+    }
+    if let Some(extra) = child.capabilities.difference(&parent.capabilities).next() {
+        return Err(invalid(alloc::format!(
+            "capability {extra:?} is not granted by the parent"
+        )));
+    }
+    for (name, parent_value) in &parent.constraints {
+        match child.constraints.get(name) {
+            None => {
+                return Err(invalid(alloc::format!(
+                    "constraint {name:?} of the parent is missing"
+                )))
+            }
+            Some(v) if !v.is_within(parent_value) => {
+                return Err(invalid(alloc::format!(
+                    "constraint {name:?} is wider than the parent's"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    if child.not_before < parent.not_before {
+        return Err(invalid(alloc::format!(
+            "not_before {} is earlier than the parent's {}",
+            child.not_before,
+            parent.not_before
+        )));
+    }
+    if child.expires_at > parent.expires_at {
+        return Err(invalid(alloc::format!(
+            "expires_at {} is later than the parent's {}",
+            child.expires_at,
+            parent.expires_at
+        )));
+    }
+    Ok(())
+}
+
+/// Verifies a capability token and the chain of tokens it was delegated from.
+///
+/// - `parents`: the ancestors, root token first and the token's immediate parent last;
+///   empty for a root token. At most [`MAX_CHAIN_DEPTH`] (`too_large`).
+/// - `trusted_issuers`: keys allowed to issue root tokens. A delegated token's signer is
+///   never looked up here: it is the `holder` key written in its parent, so the whole chain
+///   verifies with no key store.
+/// - `now`: Unix seconds; every token of the chain must satisfy
+///   `not_before <= now < expires_at` (at `expires_at` a token is already expired).
+/// - `revoked`: the token and every ancestor are looked up by id.
+///
+/// Checks, in this order (the first failure is returned):
+/// 1. for each token from the root down: payload type (`domain_mismatch`), exactly one
+///    signature (`malformed`), the signature by a trusted issuer (root; `unknown_key`) or by
+///    the parent's holder (delegated; `delegation_invalid`) over the exact bytes
+///    (`signature_invalid`), then decoding (`malformed`, `unsupported_version`, `too_large`)
+///    and the claimed issuer against the signer (`key_mismatch`);
+/// 2. time of each token (`not_yet_valid`, `expired`);
+/// 3. revocation of each token (`revoked`);
+/// 4. chain links: the root has no parent, each other token names its parent's id
+///    (`chain_broken`) and narrows it ([`check_delegation`], `delegation_invalid`);
+/// 5. `opts.audience` (`domain_mismatch`) and `opts.capability` (`unauthorized`).
+///
+/// ```
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// use cairn_core::token::{verify_token, TokenBuilder, VerifyOptions};
+/// let issuer = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+/// let alice = SigningKey::from_seed(Algorithm::Ed25519, &[2; 32]);
+/// let bob = SigningKey::from_seed(Algorithm::Ed25519, &[3; 32]);
+/// let root = TokenBuilder::new(alice.public_key().clone())
+///     .audience("registry.example")
+///     .capability("publish")
+///     .capability("read")
+///     .validity(1_000, 2_000)
+///     .issue(&issuer)
+///     .unwrap();
+/// let child = TokenBuilder::new(bob.public_key().clone())
+///     .capability("read")
+///     .delegate(&root, &alice)
+///     .unwrap();
+/// let trusted = [issuer.public_key().clone()];
+/// let opts = VerifyOptions { audience: Some("registry.example"), capability: Some("read") };
+/// let ok = verify_token(&child, &[root.clone()], &trusted, 1_500, &[][..], &opts).unwrap();
+/// assert_eq!(ok.chain_ids, vec![root.id()]);
+/// assert_eq!(ok.claims.holder, *bob.public_key());
+/// // Revoking the parent revokes the child.
+/// let revoked = [root.id()];
+/// let err = verify_token(&child, &[root], &trusted, 1_500, &revoked[..], &opts).unwrap_err();
+/// assert_eq!(err.code().as_str(), "revoked");
+/// ```
+pub fn verify_token<R: Revocations + ?Sized>(
+    token: &Envelope,
+    parents: &[Envelope],
+    trusted_issuers: &[PublicKey],
+    now: UnixTime,
+    revoked: &R,
+    opts: &VerifyOptions<'_>,
+) -> Result<VerifiedToken> {
+    if parents.len() > MAX_CHAIN_DEPTH {
+        return Err(Error::new(
+            ErrorCode::TooLarge,
+            alloc::format!(
+                "delegation chain of {} parents exceeds the limit of {MAX_CHAIN_DEPTH}",
+                parents.len()
+            ),
+        ));
+    }
+    let chain: Vec<&Envelope> = parents.iter().chain(core::iter::once(token)).collect();
+    let len = chain.len();
+
+    // 1. Authenticate and decode each link, root first: a child's key is its parent's holder.
+    let mut links: Vec<Link> = Vec::with_capacity(len);
+    let mut issuer: Option<PublicKey> = None;
+    for (i, env) in chain.iter().enumerate() {
+        let claims = match links.last() {
+            None => authenticate(env, trusted_issuers, false),
+            Some(parent) => authenticate(env, core::slice::from_ref(&parent.claims.holder), true),
+        }
+        .map_err(|e| e.context(&link_name(i, len)))?;
+        if i == 0 {
+            issuer = trusted_issuers
+                .iter()
+                .find(|k| k.key_id() == claims.issuer)
+                .cloned();
+        }
+        links.push(Link {
+            id: env.id(),
+            claims,
+        });
+    }
+
+    // 2. Time.
+    for (i, link) in links.iter().enumerate() {
+        let c = &link.claims;
+        if now < c.not_before {
+            return Err(Error::new(
+                ErrorCode::NotYetValid,
+                alloc::format!(
+                    "{} is valid from {}, now is {now}",
+                    link_name(i, len),
+                    c.not_before
+                ),
+            ));
+        }
+        if now >= c.expires_at {
+            return Err(Error::new(
+                ErrorCode::Expired,
+                alloc::format!(
+                    "{} expired at {}, now is {now}",
+                    link_name(i, len),
+                    c.expires_at
+                ),
+            ));
+        }
+    }
+
+    // 3. Revocation of the token or any ancestor.
+    for (i, link) in links.iter().enumerate() {
+        if revoked.is_revoked(&link.id) {
+            return Err(Error::new(
+                ErrorCode::Revoked,
+                alloc::format!(
+                    "{} ({}) is revoked",
+                    link_name(i, len),
+                    hex_encode(&link.id)
+                ),
+            ));
+        }
+    }
+
+    // 4. Chain links and narrowing.
+    let mut prev: Option<&Link> = None;
+    for (i, link) in links.iter().enumerate() {
+        match prev {
+            None => {
+                if let Some(p) = link.claims.parent {
+                    return Err(Error::new(
+                        ErrorCode::ChainBroken,
+                        alloc::format!(
+                            "{} is delegated from {} but no parent token was given",
+                            link_name(i, len),
+                            hex_encode(&p)
+                        ),
+                    ));
+                }
+            }
+            Some(parent) => check_delegation(&link.claims, &parent.claims, &parent.id)
+                .map_err(|e| e.context(&link_name(i, len)))?,
+        }
+        prev = Some(link);
+    }
+
+    // Neither can be missing (the chain holds at least `token`, and the root's issuer was
+    // authenticated against `trusted_issuers`); failing closed keeps that a non-panic.
+    let (Some(leaf), Some(issuer)) = (links.pop(), issuer) else {
+        return Err(Error::new(
+            ErrorCode::UnknownKey,
+            "root issuer is not trusted",
+        ));
+    };
+
+    // 5. What the caller asked for.
+    if let Some(aud) = opts.audience {
+        if leaf.claims.audience != aud {
+            return Err(Error::new(
+                ErrorCode::DomainMismatch,
+                alloc::format!(
+                    "token is for audience {:?}, not {aud:?}",
+                    leaf.claims.audience
+                ),
+            ));
+        }
+    }
+    if let Some(cap) = opts.capability {
+        if !leaf.claims.grants(cap) {
+            return Err(Error::new(
+                ErrorCode::Unauthorized,
+                alloc::format!("token does not grant {cap:?}"),
+            ));
+        }
+    }
+    Ok(VerifiedToken {
+        id: leaf.id,
+        claims: leaf.claims,
+        chain_ids: links.into_iter().map(|l| l.id).collect(),
+        issuer,
+    })
+}
