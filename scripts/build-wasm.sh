@@ -36,8 +36,9 @@ module=target/wasm32-unknown-unknown/wasm-release/cairn_wasm.wasm
 out=node-bindings/pkg
 rm -rf "$out"
 say "wasm-bindgen $want -> $out/node, $out/web"
-wasm-bindgen --target nodejs --out-dir "$out/node" --out-name cairn_wasm "$module"
-wasm-bindgen --target web --out-dir "$out/web" --out-name cairn_wasm "$module"
+bindgen() { wasm-bindgen --remove-name-section --remove-producers-section --out-name cairn_wasm "$@" "$module"; }
+bindgen --target nodejs --out-dir "$out/node"
+bindgen --target web --out-dir "$out/web"
 # The package is "type": "module"; the nodejs glue is CommonJS.
 printf '{ "type": "commonjs" }\n' > "$out/node/package.json"
 

@@ -4,11 +4,25 @@ import cairn from './node.cjs';
 
 export const {
   // verifiers (WebAssembly)
-  verifySignature,
+  verifyBundle,
+  verifyToken,
+  verifyManifest,
+  verifyCheckpoint,
+  verifyInclusion,
+  verifyConsistency,
+  merkleRoot,
+  verifyTrustRootChain,
+  verifyLedgerEntry,
+  verifyLedgerChain,
   verifyEnvelope,
+  verifySignature,
+  bluxVerifyToken,
+  bluxVerifyManifest,
+  bluxVerifyLedger,
+  bluxCanonicalJson,
   inspect,
   errorCodes,
-  // hashing (node:crypto) and the wasm hasher
+  // hashing: node:crypto, and the wasm hasher
   ArtifactHasher,
   WasmArtifactHasher,
   hashFile,

@@ -3,8 +3,22 @@
 import initWasm, * as wasm from '../pkg/web/cairn_wasm.js';
 
 export {
-  verifySignature,
+  verifyBundle,
+  verifyToken,
+  verifyManifest,
+  verifyCheckpoint,
+  verifyInclusion,
+  verifyConsistency,
+  merkleRoot,
+  verifyTrustRootChain,
+  verifyLedgerEntry,
+  verifyLedgerChain,
   verifyEnvelope,
+  verifySignature,
+  bluxVerifyToken,
+  bluxVerifyManifest,
+  bluxVerifyLedger,
+  bluxCanonicalJson,
   inspect,
   errorCodes,
   ArtifactHasher,

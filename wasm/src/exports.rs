@@ -1,177 +1,30 @@
-//! The JavaScript surface. Each export converts its arguments with the helpers below, calls
-//! [`crate::api`], and returns a plain object or throws a `CairnError` carrying the code.
-//! Arguments are taken as `JsValue` so that a wrong type becomes a `malformed` error here
-//! instead of a `TypeError` (or worse) in the generated glue.
+//! The JavaScript surface: one `#[wasm_bindgen]` function per verifier. Each reads its
+//! arguments with [`crate::js`], calls [`crate::api`], and returns a plain object or throws a
+//! `CairnError` carrying the code. Arguments are taken as `JsValue` so that a value of the
+//! wrong type becomes a `malformed` error here rather than an exception in generated glue.
+//! Adding an export: a function here, its result type in `types.d.ts`, its name in
+//! node-bindings/lib (node.mjs, web.js) — the Node tests fail until all three agree.
 
-use cairn_core::crypto::PublicKey;
-use cairn_core::{Error, ErrorCode, Result};
-use js_sys::{Array, ArrayBuffer, Date, JsString, Reflect, Uint8Array};
-use serde_json::Value;
+use cairn_core::ErrorCode;
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-use crate::api;
-use crate::input::{self, KeySpec, MAX_KEYS, MAX_MESSAGE_LEN, MAX_OBJECT_LEN};
+use crate::api::{self, BluxIssuers, BundleOptions};
+use crate::input::{MAX_KEYS, MAX_MESSAGE_LEN, MAX_OBJECT_LEN};
+use crate::js::{self, finish, prop, prop_any};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");
 
 type JsResult = core::result::Result<JsValue, JsValue>;
 
-/// A JS `Error` with `name = "CairnError"`, `code` = the stable code, `message` = the detail.
-fn to_js_error(e: &Error) -> JsValue {
-    let err = js_sys::Error::new(e.detail());
-    err.set_name("CairnError");
-    // Setting a property on a fresh Error object cannot fail.
-    let _ = Reflect::set(&err, &"code".into(), &e.code().as_str().into());
-    err.into()
-}
-
-/// Runs a verifier and converts its outcome.
-fn finish(result: Result<Value>) -> JsResult {
-    let value = result.map_err(|e| to_js_error(&e))?;
-    js_sys::JSON::parse(&value.to_string())
-        .map_err(|_| to_js_error(&Error::malformed("result is not representable in JSON")))
-}
-
-fn get(obj: &JsValue, name: &str) -> Result<JsValue> {
-    Reflect::get(obj, &JsValue::from_str(name))
-        .map_err(|_| Error::malformed(format!("cannot read property {name}")))
-}
-
-/// Bytes from a Uint8Array, an ArrayBuffer or a string (UTF-8), at most `max` of them.
-fn bytes(v: &JsValue, what: &str, max: usize) -> Result<Vec<u8>> {
-    if let Some(a) = v.dyn_ref::<Uint8Array>() {
-        input::check_len(a.length() as usize, max, what)?;
-        return Ok(a.to_vec());
-    }
-    if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
-        input::check_len(b.byte_length() as usize, max, what)?;
-        return Ok(Uint8Array::new(b).to_vec());
-    }
-    text(v, what, max).map(String::into_bytes)
-}
-
-/// A string, at most `max` UTF-8 bytes.
-fn text(v: &JsValue, what: &str, max: usize) -> Result<String> {
-    let Some(js) = v.dyn_ref::<JsString>() else {
-        return Err(Error::malformed(format!(
-            "{what}: expected a Uint8Array or a string, got {}",
-            type_name(v)
-        )));
-    };
-    // UTF-8 never has fewer bytes than UTF-16 units, so this bounds the copy.
-    input::check_len(js.length() as usize, max, what)?;
-    let s = js
-        .as_string()
-        .ok_or_else(|| Error::malformed(format!("{what}: not a string")))?;
-    input::check_len(s.len(), max, what)?;
-    Ok(s)
-}
-
-/// Binary data where text is base64: bytes are taken as is, a string is decoded.
-fn binary(v: &JsValue, what: &str, max: usize) -> Result<Vec<u8>> {
-    if v.is_string() {
-        input::base64_arg(&text(v, what, max.saturating_mul(2))?, what)
-    } else {
-        bytes(v, what, max)
-    }
-}
-
-fn type_name(v: &JsValue) -> String {
-    if v.is_null() {
-        "null".into()
-    } else if Array::is_array(v) {
-        "an array".into()
-    } else {
-        v.js_typeof().as_string().unwrap_or_default()
-    }
-}
-
-fn is_binary(v: &JsValue) -> bool {
-    v.is_instance_of::<Uint8Array>() || v.is_instance_of::<ArrayBuffer>()
-}
-
-fn key(v: &JsValue) -> Result<PublicKey> {
-    let spec = if v.is_string() {
-        KeySpec::Text(text(v, "key", MAX_OBJECT_LEN)?)
-    } else if is_binary(v) {
-        KeySpec::Der(bytes(v, "key", MAX_OBJECT_LEN)?)
-    } else if v.is_object() && !Array::is_array(v) {
-        let mut alg = get(v, "algorithm")?;
-        if alg.is_undefined() {
-            alg = get(v, "alg")?;
-        }
-        let mut raw = get(v, "publicKey")?;
-        for other in ["public_key", "key"] {
-            if raw.is_undefined() {
-                raw = get(v, other)?;
-            }
-        }
-        KeySpec::Raw {
-            alg: text(&alg, "key algorithm", 64)?,
-            key: binary(&raw, "public key", MAX_OBJECT_LEN)?,
-        }
-    } else {
-        return Err(Error::malformed(format!(
-            "key: expected PEM text, DER bytes or {{algorithm, publicKey}}, got {}",
-            type_name(v)
-        )));
-    };
-    input::parse_key(spec)
-}
-
-fn keys(v: &JsValue) -> Result<Vec<PublicKey>> {
-    let Some(list) = v.dyn_ref::<Array>() else {
-        return Ok(vec![key(v)?]);
-    };
-    input::check_len(list.length() as usize, MAX_KEYS, "key list (entries)")?;
-    list.iter()
-        .enumerate()
-        .map(|(i, k)| key(&k).map_err(|e| e.context(&format!("key {i}"))))
-        .collect()
-}
-
-fn integer(v: &JsValue, what: &str) -> Result<u64> {
-    if let Some(x) = v.as_f64() {
-        return input::integer_from_f64(x, what);
-    }
-    if v.is_bigint() {
-        return u64::try_from(v.clone())
-            .map_err(|_| Error::malformed(format!("{what} must fit in an unsigned 64-bit integer")));
-    }
-    if v.is_string() {
-        return input::integer_from_text(&text(v, what, 32)?, what);
-    }
-    Err(Error::malformed(format!(
-        "{what}: expected a number, got {}",
-        type_name(v)
-    )))
-}
-
-fn optional_integer(v: &JsValue, what: &str, default: u64) -> Result<u64> {
-    if v.is_undefined() || v.is_null() {
-        Ok(default)
-    } else {
-        integer(v, what)
-    }
-}
-
-/// `now`: Unix seconds, a Date, or (absent) the host clock.
-#[allow(dead_code)] // used by the time-checking verifiers
-fn now(v: &JsValue) -> Result<u64> {
-    if v.is_undefined() || v.is_null() {
-        return input::time_from_millis(Date::now());
-    }
-    if let Some(d) = v.dyn_ref::<Date>() {
-        return input::time_from_millis(d.get_time());
-    }
-    integer(v, "now")
-}
-
-fn usize_of(x: u64, what: &str) -> Result<usize> {
-    usize::try_from(x).map_err(|_| Error::new(ErrorCode::TooLarge, format!("{what} is too large")))
-}
+/// Most ledger entries one `verifyLedgerChain` call takes.
+const MAX_LEDGER_ENTRIES: usize = 100_000;
+/// Most trust-root versions / token parents / revoked ids / Merkle leaves accepted.
+const MAX_CHAIN: usize = 1024;
+const MAX_REVOKED: usize = 100_000;
+const MAX_PROOF: usize = 1024;
+const MAX_LEAVES: usize = 100_000;
 
 /// Verifies one raw signature by `publicKey` over `message`. `context` is the FIPS 204
 /// context string (ML-DSA only; cairn puts the payload type there), empty when absent.
@@ -183,13 +36,13 @@ pub fn verify_signature(
     #[wasm_bindgen(unchecked_param_type = "BytesInput | undefined")] context: JsValue,
 ) -> JsResult {
     finish((|| {
-        let key = key(&public_key)?;
-        let message = bytes(&message, "message", MAX_MESSAGE_LEN)?;
-        let signature = binary(&signature, "signature", MAX_OBJECT_LEN)?;
-        let context = if context.is_undefined() || context.is_null() {
+        let key = js::key(&public_key, "publicKey")?;
+        let message = js::bytes(&message, "message", MAX_MESSAGE_LEN)?;
+        let signature = js::binary(&signature, "signature", MAX_OBJECT_LEN)?;
+        let context = if js::is_absent(&context) {
             Vec::new()
         } else {
-            bytes(&context, "context", 255)?
+            js::bytes(&context, "context", 255)?
         };
         api::verify_signature(&key, &message, &signature, &context)
     })())
@@ -205,19 +58,302 @@ pub fn verify_envelope(
     #[wasm_bindgen(unchecked_param_type = "IntegerInput | undefined")] threshold: JsValue,
 ) -> JsResult {
     finish((|| {
-        let env = bytes(&envelope, "envelope", MAX_OBJECT_LEN)?;
-        let payload_type = text(&payload_type, "payloadType", 255)?;
-        let keys = self::keys(&keys)?;
-        let threshold = usize_of(optional_integer(&threshold, "threshold", 1)?, "threshold")?;
+        let env = js::bytes(&envelope, "envelope", MAX_OBJECT_LEN)?;
+        let payload_type = js::text(&payload_type, "payloadType", 255)?;
+        let keys = js::keys(&keys, "keys")?;
+        let threshold = js::usize_of(
+            js::optional_integer(&threshold, "threshold", 1)?,
+            "threshold",
+        )?;
         api::verify_envelope(&env, &payload_type, &keys, threshold)
     })())
 }
 
-/// Decodes any cairn object this build knows into a plain view tagged by `kind`, verifying
-/// nothing.
+/// Verifies a capability token (envelope bytes or DSSE JSON) issued by one of
+/// `trustedIssuers`, with its delegation parents, at `options.now`.
+#[wasm_bindgen(js_name = verifyToken, unchecked_return_type = "TokenVerification")]
+pub fn verify_token(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] token: JsValue,
+    #[wasm_bindgen(js_name = trustedIssuers, unchecked_param_type = "KeysInput")]
+    trusted_issuers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "TokenOptions | undefined")] options: JsValue,
+) -> JsResult {
+    finish((|| {
+        let token = js::bytes(&token, "token", MAX_OBJECT_LEN)?;
+        let issuers = js::keys(&trusted_issuers, "trustedIssuers")?;
+        let parents = js::optional_byte_list(&prop(&options, "parents")?, "parents", MAX_CHAIN)?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let revoked = js::digest_list(&prop(&options, "revoked")?, "revoked", MAX_REVOKED)?;
+        let audience = js::optional_text(&prop(&options, "audience")?, "audience", 1024)?;
+        let capability = js::optional_text(&prop(&options, "capability")?, "capability", 1024)?;
+        api::verify_token(
+            &token,
+            &parents,
+            &issuers,
+            now,
+            &revoked,
+            audience.as_deref(),
+            capability.as_deref(),
+        )
+    })())
+}
+
+/// Verifies an artifact manifest (envelope bytes or DSSE JSON) signed by `threshold` of
+/// `trustedSigners`, and the artifact (bytes, or a digest from `hashFile`/`hashBlob`/
+/// `ArtifactHasher`) against it when `options.artifact` is given.
+#[wasm_bindgen(js_name = verifyManifest, unchecked_return_type = "ManifestVerification")]
+pub fn verify_manifest(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] manifest: JsValue,
+    #[wasm_bindgen(js_name = trustedSigners, unchecked_param_type = "KeysInput")]
+    trusted_signers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ManifestOptions | undefined")] options: JsValue,
+) -> JsResult {
+    finish((|| {
+        let manifest = js::bytes(&manifest, "manifest", MAX_OBJECT_LEN)?;
+        let signers = js::keys(&trusted_signers, "trustedSigners")?;
+        let threshold = js::usize_of(
+            js::optional_integer(&prop(&options, "threshold")?, "threshold", 1)?,
+            "threshold",
+        )?;
+        let artifact = js::optional_artifact(&prop(&options, "artifact")?, "artifact")?;
+        api::verify_manifest(&manifest, &signers, threshold, artifact.as_ref())
+    })())
+}
+
+/// Verifies a signed checkpoint note (C2SP signed note holding a tlog-checkpoint) by
+/// `verifiers` under `policy` (`{origin, threshold, required}` or just the origin).
+#[wasm_bindgen(js_name = verifyCheckpoint, unchecked_return_type = "CheckpointVerification")]
+pub fn verify_checkpoint(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] note: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointVerifierInput | CheckpointVerifierInput[]")]
+    verifiers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointPolicyInput | string")] policy: JsValue,
+) -> JsResult {
+    finish((|| {
+        let note = js::bytes(&note, "note", MAX_OBJECT_LEN)?;
+        let verifiers = js::checkpoint_verifiers(&verifiers)?;
+        let policy = js::checkpoint_policy(&policy)?;
+        api::verify_checkpoint(&note, &verifiers, &policy)
+    })())
+}
+
+/// Verifies an RFC 9162 inclusion proof of the leaf with hash `leafHash` at `index` in the
+/// tree of `treeSize` leaves whose root is `root`.
+#[wasm_bindgen(js_name = verifyInclusion, unchecked_return_type = "InclusionVerification")]
+pub fn verify_inclusion(
+    #[wasm_bindgen(js_name = leafHash, unchecked_param_type = "DigestInput")] leaf_hash: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "IntegerInput")] index: JsValue,
+    #[wasm_bindgen(js_name = treeSize, unchecked_param_type = "IntegerInput")] tree_size: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "DigestInput[]")] proof: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "DigestInput")] root: JsValue,
+) -> JsResult {
+    finish((|| {
+        let leaf = js::digest(&leaf_hash, "leafHash")?;
+        let index = js::integer(&index, "index")?;
+        let size = js::integer(&tree_size, "treeSize")?;
+        let proof = js::list(&proof, "proof", MAX_PROOF, js::digest)?;
+        let root = js::digest(&root, "root")?;
+        api::verify_inclusion(&leaf, index, size, &proof, &root)
+    })())
+}
+
+/// Verifies an RFC 9162 consistency proof between two tree sizes and their roots.
+#[wasm_bindgen(js_name = verifyConsistency, unchecked_return_type = "ConsistencyVerification")]
+pub fn verify_consistency(
+    #[wasm_bindgen(js_name = oldSize, unchecked_param_type = "IntegerInput")] old_size: JsValue,
+    #[wasm_bindgen(js_name = newSize, unchecked_param_type = "IntegerInput")] new_size: JsValue,
+    #[wasm_bindgen(js_name = oldRoot, unchecked_param_type = "DigestInput")] old_root: JsValue,
+    #[wasm_bindgen(js_name = newRoot, unchecked_param_type = "DigestInput")] new_root: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "DigestInput[]")] proof: JsValue,
+) -> JsResult {
+    finish((|| {
+        let old_size = js::integer(&old_size, "oldSize")?;
+        let new_size = js::integer(&new_size, "newSize")?;
+        let old_root = js::digest(&old_root, "oldRoot")?;
+        let new_root = js::digest(&new_root, "newRoot")?;
+        let proof = js::list(&proof, "proof", MAX_PROOF, js::digest)?;
+        api::verify_consistency(old_size, new_size, &old_root, &new_root, &proof)
+    })())
+}
+
+/// The RFC 6962 Merkle root of `leaves` (raw leaf bytes), with each leaf's hash.
+#[wasm_bindgen(js_name = merkleRoot, unchecked_return_type = "MerkleRoot")]
+pub fn merkle_root(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] leaves: JsValue,
+) -> JsResult {
+    finish(js::byte_list(&leaves, "leaves", MAX_LEAVES).and_then(|l| api::merkle_root(&l)))
+}
+
+/// Verifies a pinned trust root (signed by a threshold of its own root keys) and walks the
+/// rotation `chain` (versions n+1, n+2, ...) to the newest version, unexpired at `now`.
+#[wasm_bindgen(js_name = verifyTrustRootChain, unchecked_return_type = "TrustRootVerification")]
+pub fn verify_trust_root_chain(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] pinned: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BytesInput[] | undefined")] chain: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "TimeInput")] now: JsValue,
+) -> JsResult {
+    finish((|| {
+        let pinned = js::bytes(&pinned, "pinned", MAX_OBJECT_LEN)?;
+        let chain = js::optional_byte_list(&chain, "chain", MAX_CHAIN)?;
+        api::verify_trust_root_chain(&pinned, &chain, js::now(&now)?)
+    })())
+}
+
+/// Verifies one signed ledger entry (envelope bytes or DSSE JSON) by `threshold` of `logKeys`.
+#[wasm_bindgen(js_name = verifyLedgerEntry, unchecked_return_type = "LedgerEntryVerification")]
+pub fn verify_ledger_entry(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] entry: JsValue,
+    #[wasm_bindgen(js_name = logKeys, unchecked_param_type = "KeysInput")] log_keys: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "IntegerInput | undefined")] threshold: JsValue,
+) -> JsResult {
+    finish((|| {
+        let entry = js::bytes(&entry, "entry", MAX_OBJECT_LEN)?;
+        let keys = js::keys(&log_keys, "logKeys")?;
+        let threshold = js::usize_of(
+            js::optional_integer(&threshold, "threshold", 1)?,
+            "threshold",
+        )?;
+        api::verify_ledger_entry(&entry, &keys, threshold)
+    })())
+}
+
+/// Verifies the hash chain of ledger entries (entry bytes, in order) from genesis or from
+/// `start`, returning the head the next entry must continue.
+#[wasm_bindgen(js_name = verifyLedgerChain, unchecked_return_type = "LedgerChainVerification")]
+pub fn verify_ledger_chain(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] entries: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ChainHeadInput | undefined")] start: JsValue,
+) -> JsResult {
+    finish((|| {
+        let entries = js::byte_list(&entries, "entries", MAX_LEDGER_ENTRIES)?;
+        let start = js::chain_head(&start)?;
+        api::verify_ledger_chain(&entries, start)
+    })())
+}
+
+/// Verifies a bundle (CBDL bytes) offline against the pinned trust root (envelope bytes or
+/// DSSE JSON): trust chain, checkpoint, inclusion, ledger entry, and the token or manifest
+/// (with the artifact when `options.artifact` is given).
+#[wasm_bindgen(js_name = verifyBundle, unchecked_return_type = "BundleVerification")]
+pub fn verify_bundle(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bundle: JsValue,
+    #[wasm_bindgen(js_name = trustedRoot, unchecked_param_type = "BytesInput")]
+    trusted_root: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BundleOptions | undefined")] options: JsValue,
+) -> JsResult {
+    finish((|| {
+        let bundle = js::bytes(&bundle, "bundle", MAX_OBJECT_LEN)?;
+        let root = js::bytes(&trusted_root, "trustedRoot", MAX_OBJECT_LEN)?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let opts = BundleOptions {
+            artifact: js::optional_artifact(&prop(&options, "artifact")?, "artifact")?,
+            revoked: js::digest_list(&prop(&options, "revoked")?, "revoked", MAX_REVOKED)?,
+            audience: js::optional_text(&prop(&options, "audience")?, "audience", 1024)?,
+            capability: js::optional_text(&prop(&options, "capability")?, "capability", 1024)?,
+            allow_classical_checkpoint: !js::boolean(
+                &prop(&options, "requireHybridCheckpoint")?,
+                "requireHybridCheckpoint",
+                true,
+            )?,
+        };
+        api::verify_bundle(&bundle, &root, now, &opts)
+    })())
+}
+
+/// Verifies a blux-reg v1.0 capability token file. `options.trustedIssuers` pins issuers by
+/// fingerprint (hex) or key; without it any embedded issuer key is accepted, as blux-reg does.
+#[wasm_bindgen(js_name = bluxVerifyToken, unchecked_return_type = "BluxTokenVerification")]
+pub fn blux_verify_token(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] token: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BluxTokenOptions | undefined")] options: JsValue,
+) -> JsResult {
+    finish((|| {
+        let token = utf8(js::bytes(&token, "token", MAX_OBJECT_LEN)?, "token")?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let revocations = prop(&options, "revocations")?;
+        let revocations = if js::is_absent(&revocations) {
+            None
+        } else {
+            Some(utf8(
+                js::bytes(&revocations, "revocations", MAX_MESSAGE_LEN)?,
+                "revocations",
+            )?)
+        };
+        let trusted = prop_any(&options, &["trustedIssuers", "trusted_issuers"])?;
+        let issuers = if js::is_absent(&trusted) {
+            BluxIssuers::Any
+        } else {
+            BluxIssuers::Fingerprints(js::list(
+                &trusted,
+                "trustedIssuers",
+                MAX_KEYS,
+                |v, what| {
+                    if v.is_string() && js::text(v, what, 128).is_ok_and(|t| t.trim().len() == 64) {
+                        js::digest(v, what)
+                    } else {
+                        js::key(v, what).map(|k| cairn_core::blux::fingerprint(&k))
+                    }
+                },
+            )?)
+        };
+        api::blux_verify_token(&token, now, revocations.as_deref(), &issuers)
+    })())
+}
+
+/// Verifies a blux-reg v1.0 manifest file against the artifact (bytes, a digest object, or
+/// its hex SHA-256) and trusted Ed25519 keys.
+#[wasm_bindgen(js_name = bluxVerifyManifest, unchecked_return_type = "BluxManifestVerification")]
+pub fn blux_verify_manifest(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] manifest: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ArtifactInput | string")] artifact: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "KeysInput")] keys: JsValue,
+) -> JsResult {
+    finish((|| {
+        let manifest = utf8(
+            js::bytes(&manifest, "manifest", MAX_OBJECT_LEN)?,
+            "manifest",
+        )?;
+        let artifact = js::artifact(&artifact, "artifact", true)?;
+        let keys = js::keys(&keys, "keys")?;
+        api::blux_verify_manifest(&manifest, &artifact, &keys)
+    })())
+}
+
+/// Verifies the hash chain of a blux-reg ledger file (JSON lines).
+#[wasm_bindgen(js_name = bluxVerifyLedger, unchecked_return_type = "BluxLedgerVerification")]
+pub fn blux_verify_ledger(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] ledger: JsValue,
+) -> JsResult {
+    finish(
+        js::bytes(&ledger, "ledger", MAX_MESSAGE_LEN)
+            .and_then(|b| utf8(b, "ledger"))
+            .and_then(|t| api::blux_verify_ledger(&t)),
+    )
+}
+
+/// blux-reg's canonical JSON (Python's `json.dumps(sort_keys=True, separators=(",", ":"))`)
+/// of a JSON text, and its SHA-256.
+#[wasm_bindgen(js_name = bluxCanonicalJson, unchecked_return_type = "BluxCanonicalJson")]
+pub fn blux_canonical_json(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] json: JsValue,
+) -> JsResult {
+    finish(
+        js::bytes(&json, "json", MAX_OBJECT_LEN)
+            .and_then(|b| utf8(b, "json"))
+            .and_then(|t| api::blux_canonical_json(&t)),
+    )
+}
+
+fn utf8(bytes: Vec<u8>, what: &str) -> cairn_core::Result<String> {
+    String::from_utf8(bytes)
+        .map_err(|_| cairn_core::Error::malformed(format!("{what}: not UTF-8 text")))
+}
+
+/// Decodes any cairn object this build knows (envelope, bundle, checkpoint note, blux-reg
+/// token or manifest) into a plain view tagged by `kind`, verifying nothing.
 #[wasm_bindgen(unchecked_return_type = "InspectView")]
 pub fn inspect(#[wasm_bindgen(unchecked_param_type = "BytesInput")] object: JsValue) -> JsResult {
-    finish(bytes(&object, "object", MAX_OBJECT_LEN).and_then(|b| api::inspect(&b)))
+    finish(js::bytes(&object, "object", MAX_OBJECT_LEN).and_then(|b| api::inspect(&b)))
 }
 
 /// Every error code, in declaration order.
@@ -230,15 +366,12 @@ pub fn error_codes() -> JsValue {
         .into()
 }
 
-/// Streaming SHA-256 of an artifact, for artifacts too large to hold in memory at once.
+/// Streaming SHA-256 of an artifact: `update(chunk)` as often as needed, then `digest()`.
+/// Any chunk size hashes in bounded wasm memory.
 #[wasm_bindgen(js_name = ArtifactHasher)]
 pub struct ArtifactHasher {
     inner: api::StreamHasher,
-    buf: Vec<u8>,
 }
-
-/// Bytes copied into wasm memory at a time, so any chunk size hashes in bounded memory.
-const COPY_LEN: u32 = 64 * 1024;
 
 #[wasm_bindgen(js_class = ArtifactHasher)]
 impl ArtifactHasher {
@@ -248,7 +381,6 @@ impl ArtifactHasher {
     pub fn new() -> ArtifactHasher {
         ArtifactHasher {
             inner: api::StreamHasher::new(),
-            buf: Vec::new(),
         }
     }
 
@@ -257,29 +389,11 @@ impl ArtifactHasher {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "BytesInput")] chunk: JsValue,
     ) -> core::result::Result<(), JsValue> {
-        let array = if let Some(a) = chunk.dyn_ref::<Uint8Array>() {
-            a.clone()
-        } else if let Some(b) = chunk.dyn_ref::<ArrayBuffer>() {
-            Uint8Array::new(b)
-        } else {
-            let t = text(&chunk, "chunk", MAX_MESSAGE_LEN).map_err(|e| to_js_error(&e))?;
-            self.inner.update(t.as_bytes());
-            return Ok(());
-        };
-        let len = array.length();
-        let mut at = 0u32;
-        while at < len {
-            let end = len.min(at.saturating_add(COPY_LEN));
-            let n = (end - at) as usize;
-            self.buf.resize(n, 0);
-            array.subarray(at, end).copy_to(&mut self.buf[..n]);
-            self.inner.update(&self.buf[..n]);
-            at = end;
-        }
-        Ok(())
+        js::feed(&mut self.inner, &chunk, "chunk").map_err(|e| js::to_js_error(&e))
     }
 
-    /// `{algorithm: "sha256", digest (hex), size}` of everything fed so far.
+    /// `{algorithm: "sha256", digest (hex), size}` of everything fed so far; the hasher can
+    /// keep going.
     #[wasm_bindgen(unchecked_return_type = "ArtifactDigest")]
     pub fn digest(&self) -> JsResult {
         finish(Ok(self.inner.view()))

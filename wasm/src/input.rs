@@ -7,7 +7,6 @@ use cairn_core::crypto::{pem, Algorithm, PublicKey};
 use cairn_core::encoding::{b64_decode, hex_decode_array, Digest};
 use cairn_core::{Error, ErrorCode, Result, UnixTime};
 
-
 /// Largest serialised object (bundle, envelope, checkpoint, trust root...) accepted from a
 /// caller. Every cairn-core parser has tighter limits of its own; this one only bounds the copy
 /// into wasm memory.

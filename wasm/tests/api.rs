@@ -22,7 +22,7 @@ fn envelope_view_and_verification() {
     for bytes in [env.to_compact(), env.to_json().into_bytes()] {
         let v = api::verify_envelope(&bytes, TYPE, &keys, 1).unwrap();
         assert_eq!(v["valid"], true);
-        assert_eq!(v["payloadType"], TYPE);
+        assert_eq!(v["payload_type"], TYPE);
         assert_eq!(v["signers"][0], key.public_key().key_id().to_hex());
         assert_eq!(v["signatures"][0]["algorithms"][0], "ed25519+ml-dsa-44");
         let i = api::inspect(&bytes).unwrap();
@@ -76,11 +76,17 @@ fn hasher_matches_one_shot_sha256() {
 
 #[test]
 fn integers_and_times() {
-    assert_eq!(input::integer_from_text("18446744073709551615", "n").unwrap(), u64::MAX);
+    assert_eq!(
+        input::integer_from_text("18446744073709551615", "n").unwrap(),
+        u64::MAX
+    );
     assert!(input::integer_from_text("18446744073709551616", "n").is_err());
     assert!(input::integer_from_text("-1", "n").is_err());
     assert!(input::integer_from_f64(9_007_199_254_740_992.0, "n").is_err());
-    assert_eq!(input::time_from_millis(1_700_000_000_999.0).unwrap(), 1_700_000_000);
+    assert_eq!(
+        input::time_from_millis(1_700_000_000_999.0).unwrap(),
+        1_700_000_000
+    );
     assert!(input::time_from_millis(f64::INFINITY).is_err());
 }
 

@@ -1,0 +1,172 @@
+// Every case of every tests/vectors/*.json file, through the WebAssembly exports: the same
+// verdict, error code and result fields as the Rust verifiers. The op table is explicit; an op
+// it does not know fails, so no case is skipped silently.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as cairn from '../lib/node.mjs';
+import { b64, hexToB64, vectorFiles } from './helpers.mjs';
+
+const keyArg = (k) => ({ algorithm: k.algorithm ?? k.alg, publicKey: k.public_key ?? k.key });
+const envelopeArg = (e) => (typeof e === 'string' ? b64(e) : e.compact ? b64(e.compact) : e.json);
+
+/** op name -> [call the export with the case's args, pick the fields the vector names]. */
+const OPS = {
+  verify_envelope: [
+    (a) => cairn.verifyEnvelope(envelopeArg(a.envelope), a.payload_type, a.keys.map(keyArg), a.threshold),
+    (r) => ({ signers: r.signers }),
+  ],
+  verify_token: [
+    (a) =>
+      cairn.verifyToken(b64(a.token), a.trusted_issuers.map(keyArg), {
+        parents: a.parents.map(b64),
+        now: a.now,
+        revoked: a.revoked,
+        audience: a.audience,
+        capability: a.capability,
+      }),
+    (r) => ({
+      id: r.id,
+      chain_ids: r.chain_ids,
+      issuer: r.issuer,
+      holder: r.claims.holder_key_id,
+      capabilities: r.claims.capabilities,
+    }),
+  ],
+  verify_manifest: [
+    (a) =>
+      cairn.verifyManifest(b64(a.manifest), a.trusted_signers.map(keyArg), {
+        threshold: a.threshold,
+        artifact:
+          a.artifact !== undefined
+            ? b64(a.artifact)
+            : a.artifact_sha256 !== undefined
+              ? { digest: a.artifact_sha256, size: a.artifact_size }
+              : undefined,
+      }),
+    (r) => ({
+      digest: r.digest,
+      name: r.claims.name,
+      size: r.claims.size,
+      sha256: r.claims.sha256,
+      signers: r.signers,
+    }),
+  ],
+  verify_checkpoint: [
+    (a) =>
+      cairn.verifyCheckpoint(
+        a.note,
+        a.verifiers.map((v) => ({ name: v.name, ...keyArg(v) })),
+        a.policy,
+      ),
+    (r) => ({
+      origin: r.origin,
+      size: r.size,
+      root: hexToB64(r.root),
+      extensions: r.extensions,
+      signers: r.signers,
+    }),
+  ],
+  merkle_root: [(a) => cairn.merkleRoot(a.leaves.map(b64)), (r) => ({ root: hexToB64(r.root) })],
+  verify_inclusion: [
+    (a) => cairn.verifyInclusion(a.leaf_hash, a.index, a.tree_size, a.proof, a.root),
+    () => ({}),
+  ],
+  verify_consistency: [
+    (a) => cairn.verifyConsistency(a.old_size, a.new_size, a.old_root, a.new_root, a.proof),
+    () => ({}),
+  ],
+  verify_trust_root_chain: [
+    (a) => cairn.verifyTrustRootChain(b64(a.pinned), a.chain.map(b64), a.now),
+    (r) => ({ version: r.version, root_id: r.root_id }),
+  ],
+  verify_entry: [
+    (a) => cairn.verifyLedgerEntry(b64(a.entry), a.log_keys.map(keyArg), a.threshold),
+    (r) => ({ seq: r.seq, time: r.time, kind: r.kind, entry_hash: r.entry_hash }),
+  ],
+  verify_chain: [
+    (a) => cairn.verifyLedgerChain(a.entries.map(b64), a.start),
+    (r) => ({ next_seq: r.next_seq, head_hash: r.head_hash, last_time: r.last_time }),
+  ],
+  verify_bundle: [
+    (a) =>
+      cairn.verifyBundle(b64(a.bundle), b64(a.trusted_root), {
+        now: a.now,
+        artifact: a.artifact == null ? undefined : b64(a.artifact),
+        revoked: a.revoked,
+      }),
+    (r) => ({ kind: r.kind, subject_id: r.subject_id, checkpoint_size: r.checkpoint.size }),
+  ],
+  blux_verify_token: [
+    (a) =>
+      cairn.bluxVerifyToken(a.token, {
+        now: a.now,
+        revocations: a.revocations ?? undefined,
+        trustedIssuers: a.trusted_issuers ?? undefined,
+      }),
+    (r) => {
+      const out = {
+        token_hash: r.token_hash,
+        expires_at: r.expires_at,
+        issuer_fingerprint: r.issuer_fingerprint,
+      };
+      if (typeof r.capability === 'string') out.capability = r.capability;
+      if (typeof r.audience === 'string') out.audience = r.audience;
+      return out;
+    },
+  ],
+  blux_verify_manifest: [
+    (a) => cairn.bluxVerifyManifest(a.manifest, a.artifact_sha256, a.keys),
+    (r) => ({
+      manifest_hash: r.manifest_hash,
+      key_fingerprint: r.key_fingerprint,
+      artifact_path: r.artifact_path,
+    }),
+  ],
+  blux_verify_ledger: [
+    (a) => cairn.bluxVerifyLedger(a.ledger),
+    (r) => ({ entries: r.entries, head: r.head }),
+  ],
+  canonical_json: [
+    (a) => cairn.bluxCanonicalJson(a.json),
+    (r) => ({ canonical: r.canonical, sha256: r.sha256 }),
+  ],
+};
+
+const files = vectorFiles();
+
+test('vector files exist', () => {
+  assert.ok(files.length > 0, 'no tests/vectors/*.json found');
+});
+
+for (const { file, doc } of files) {
+  test(`vectors: ${file}`, async (t) => {
+    assert.ok(Array.isArray(doc.cases) && doc.cases.length > 0, `${file} has no cases`);
+    for (const op of Object.keys(doc.ops ?? {})) {
+      assert.ok(op in OPS, `${file}: op ${op} has no export in the op table`);
+    }
+    for (const c of doc.cases) {
+      await t.test(c.name, () => {
+        const entry = OPS[c.op];
+        assert.ok(entry, `unknown op ${c.op}`);
+        const [call, pick] = entry;
+        if (c.expect.error !== undefined) {
+          assert.throws(
+            () => call(c.args),
+            (err) => {
+              assert.ok(err instanceof Error, `not an Error: ${err}`);
+              assert.equal(err.name, 'CairnError', `${err.name}: ${err.message}`);
+              assert.equal(err.code, c.expect.error, `code (message: ${err.message})`);
+              return true;
+            },
+          );
+          return;
+        }
+        assert.equal(c.expect.ok, true, 'a case expects ok or error');
+        const result = call(c.args);
+        assert.equal(result.valid ?? true, true);
+        const { ok, ...want } = c.expect;
+        assert.deepEqual(pick(result), want);
+      });
+    }
+  });
+}
