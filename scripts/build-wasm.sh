@@ -41,6 +41,9 @@ bindgen --target nodejs --out-dir "$out/node"
 bindgen --target web --out-dir "$out/web"
 # The package is "type": "module"; the nodejs glue is CommonJS.
 printf '{ "type": "commonjs" }\n' > "$out/node/package.json"
+# TypeScript without lib esnext.disposable rejects this member of the generated class; the
+# method itself stays (it is free()).
+sed -i "/\[Symbol.dispose\]()/d" "$out/node/cairn_wasm.d.ts" "$out/web/cairn_wasm.d.ts"
 
 vendor=web-demo/vendor/cairn-verify
 rm -rf "$vendor"

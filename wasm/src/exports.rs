@@ -28,13 +28,14 @@ const MAX_LEAVES: usize = 100_000;
 
 /// Verifies one raw signature by `publicKey` over `message`. `context` is the FIPS 204
 /// context string (ML-DSA only; cairn puts the payload type there), empty when absent.
-#[wasm_bindgen(js_name = verifySignature, unchecked_return_type = "SignatureVerification")]
+#[wasm_bindgen(js_name = verifySignature, unchecked_return_type = "SignatureVerification", skip_typescript)]
 pub fn verify_signature(
     #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "KeyInput")] public_key: JsValue,
     #[wasm_bindgen(unchecked_param_type = "BytesInput")] message: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Uint8Array | string")] signature: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "BytesInput | undefined")] context: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] context: Option<JsValue>,
 ) -> JsResult {
+    let context = context.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let key = js::key(&public_key, "publicKey")?;
         let message = js::bytes(&message, "message", MAX_MESSAGE_LEN)?;
@@ -50,13 +51,14 @@ pub fn verify_signature(
 
 /// Verifies a DSSE envelope (JSON text or compact bytes) of `payloadType`, signed by at least
 /// `threshold` (default 1) distinct keys of `keys`.
-#[wasm_bindgen(js_name = verifyEnvelope, unchecked_return_type = "EnvelopeVerification")]
+#[wasm_bindgen(js_name = verifyEnvelope, unchecked_return_type = "EnvelopeVerification", skip_typescript)]
 pub fn verify_envelope(
     #[wasm_bindgen(unchecked_param_type = "BytesInput")] envelope: JsValue,
     #[wasm_bindgen(js_name = payloadType, unchecked_param_type = "string")] payload_type: JsValue,
     #[wasm_bindgen(unchecked_param_type = "KeysInput")] keys: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "IntegerInput | undefined")] threshold: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "IntegerInput")] threshold: Option<JsValue>,
 ) -> JsResult {
+    let threshold = threshold.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let env = js::bytes(&envelope, "envelope", MAX_OBJECT_LEN)?;
         let payload_type = js::text(&payload_type, "payloadType", 255)?;
@@ -71,13 +73,14 @@ pub fn verify_envelope(
 
 /// Verifies a capability token (envelope bytes or DSSE JSON) issued by one of
 /// `trustedIssuers`, with its delegation parents, at `options.now`.
-#[wasm_bindgen(js_name = verifyToken, unchecked_return_type = "TokenVerification")]
+#[wasm_bindgen(js_name = verifyToken, unchecked_return_type = "TokenVerification", skip_typescript)]
 pub fn verify_token(
     #[wasm_bindgen(unchecked_param_type = "BytesInput")] token: JsValue,
     #[wasm_bindgen(js_name = trustedIssuers, unchecked_param_type = "KeysInput")]
     trusted_issuers: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "TokenOptions | undefined")] options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "TokenOptions")] options: Option<JsValue>,
 ) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let token = js::bytes(&token, "token", MAX_OBJECT_LEN)?;
         let issuers = js::keys(&trusted_issuers, "trustedIssuers")?;
@@ -101,13 +104,14 @@ pub fn verify_token(
 /// Verifies an artifact manifest (envelope bytes or DSSE JSON) signed by `threshold` of
 /// `trustedSigners`, and the artifact (bytes, or a digest from `hashFile`/`hashBlob`/
 /// `ArtifactHasher`) against it when `options.artifact` is given.
-#[wasm_bindgen(js_name = verifyManifest, unchecked_return_type = "ManifestVerification")]
+#[wasm_bindgen(js_name = verifyManifest, unchecked_return_type = "ManifestVerification", skip_typescript)]
 pub fn verify_manifest(
     #[wasm_bindgen(unchecked_param_type = "BytesInput")] manifest: JsValue,
     #[wasm_bindgen(js_name = trustedSigners, unchecked_param_type = "KeysInput")]
     trusted_signers: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "ManifestOptions | undefined")] options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ManifestOptions")] options: Option<JsValue>,
 ) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let manifest = js::bytes(&manifest, "manifest", MAX_OBJECT_LEN)?;
         let signers = js::keys(&trusted_signers, "trustedSigners")?;
@@ -122,7 +126,7 @@ pub fn verify_manifest(
 
 /// Verifies a signed checkpoint note (C2SP signed note holding a tlog-checkpoint) by
 /// `verifiers` under `policy` (`{origin, threshold, required}` or just the origin).
-#[wasm_bindgen(js_name = verifyCheckpoint, unchecked_return_type = "CheckpointVerification")]
+#[wasm_bindgen(js_name = verifyCheckpoint, unchecked_return_type = "CheckpointVerification", skip_typescript)]
 pub fn verify_checkpoint(
     #[wasm_bindgen(unchecked_param_type = "BytesInput")] note: JsValue,
     #[wasm_bindgen(unchecked_param_type = "CheckpointVerifierInput | CheckpointVerifierInput[]")]
@@ -139,7 +143,7 @@ pub fn verify_checkpoint(
 
 /// Verifies an RFC 9162 inclusion proof of the leaf with hash `leafHash` at `index` in the
 /// tree of `treeSize` leaves whose root is `root`.
-#[wasm_bindgen(js_name = verifyInclusion, unchecked_return_type = "InclusionVerification")]
+#[wasm_bindgen(js_name = verifyInclusion, unchecked_return_type = "InclusionVerification", skip_typescript)]
 pub fn verify_inclusion(
     #[wasm_bindgen(js_name = leafHash, unchecked_param_type = "DigestInput")] leaf_hash: JsValue,
     #[wasm_bindgen(unchecked_param_type = "IntegerInput")] index: JsValue,
@@ -158,7 +162,7 @@ pub fn verify_inclusion(
 }
 
 /// Verifies an RFC 9162 consistency proof between two tree sizes and their roots.
-#[wasm_bindgen(js_name = verifyConsistency, unchecked_return_type = "ConsistencyVerification")]
+#[wasm_bindgen(js_name = verifyConsistency, unchecked_return_type = "ConsistencyVerification", skip_typescript)]
 pub fn verify_consistency(
     #[wasm_bindgen(js_name = oldSize, unchecked_param_type = "IntegerInput")] old_size: JsValue,
     #[wasm_bindgen(js_name = newSize, unchecked_param_type = "IntegerInput")] new_size: JsValue,
@@ -177,7 +181,7 @@ pub fn verify_consistency(
 }
 
 /// The RFC 6962 Merkle root of `leaves` (raw leaf bytes), with each leaf's hash.
-#[wasm_bindgen(js_name = merkleRoot, unchecked_return_type = "MerkleRoot")]
+#[wasm_bindgen(js_name = merkleRoot, unchecked_return_type = "MerkleRoot", skip_typescript)]
 pub fn merkle_root(
     #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] leaves: JsValue,
 ) -> JsResult {
@@ -186,12 +190,14 @@ pub fn merkle_root(
 
 /// Verifies a pinned trust root (signed by a threshold of its own root keys) and walks the
 /// rotation `chain` (versions n+1, n+2, ...) to the newest version, unexpired at `now`.
-#[wasm_bindgen(js_name = verifyTrustRootChain, unchecked_return_type = "TrustRootVerification")]
+#[wasm_bindgen(js_name = verifyTrustRootChain, unchecked_return_type = "TrustRootVerification", skip_typescript)]
 pub fn verify_trust_root_chain(
     #[wasm_bindgen(unchecked_param_type = "BytesInput")] pinned: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "BytesInput[] | undefined")] chain: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "TimeInput")] now: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] chain: Option<JsValue>,
+    #[wasm_bindgen(unchecked_param_type = "TimeInput")] now: Option<JsValue>,
 ) -> JsResult {
+    let chain = chain.unwrap_or(JsValue::UNDEFINED);
+    let now = now.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let pinned = js::bytes(&pinned, "pinned", MAX_OBJECT_LEN)?;
         let chain = js::optional_byte_list(&chain, "chain", MAX_CHAIN)?;
@@ -200,12 +206,13 @@ pub fn verify_trust_root_chain(
 }
 
 /// Verifies one signed ledger entry (envelope bytes or DSSE JSON) by `threshold` of `logKeys`.
-#[wasm_bindgen(js_name = verifyLedgerEntry, unchecked_return_type = "LedgerEntryVerification")]
+#[wasm_bindgen(js_name = verifyLedgerEntry, unchecked_return_type = "LedgerEntryVerification", skip_typescript)]
 pub fn verify_ledger_entry(
     #[wasm_bindgen(unchecked_param_type = "BytesInput")] entry: JsValue,
     #[wasm_bindgen(js_name = logKeys, unchecked_param_type = "KeysInput")] log_keys: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "IntegerInput | undefined")] threshold: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "IntegerInput")] threshold: Option<JsValue>,
 ) -> JsResult {
+    let threshold = threshold.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let entry = js::bytes(&entry, "entry", MAX_OBJECT_LEN)?;
         let keys = js::keys(&log_keys, "logKeys")?;
@@ -219,11 +226,12 @@ pub fn verify_ledger_entry(
 
 /// Verifies the hash chain of ledger entries (entry bytes, in order) from genesis or from
 /// `start`, returning the head the next entry must continue.
-#[wasm_bindgen(js_name = verifyLedgerChain, unchecked_return_type = "LedgerChainVerification")]
+#[wasm_bindgen(js_name = verifyLedgerChain, unchecked_return_type = "LedgerChainVerification", skip_typescript)]
 pub fn verify_ledger_chain(
     #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] entries: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "ChainHeadInput | undefined")] start: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ChainHeadInput")] start: Option<JsValue>,
 ) -> JsResult {
+    let start = start.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let entries = js::byte_list(&entries, "entries", MAX_LEDGER_ENTRIES)?;
         let start = js::chain_head(&start)?;
@@ -234,13 +242,14 @@ pub fn verify_ledger_chain(
 /// Verifies a bundle (CBDL bytes) offline against the pinned trust root (envelope bytes or
 /// DSSE JSON): trust chain, checkpoint, inclusion, ledger entry, and the token or manifest
 /// (with the artifact when `options.artifact` is given).
-#[wasm_bindgen(js_name = verifyBundle, unchecked_return_type = "BundleVerification")]
+#[wasm_bindgen(js_name = verifyBundle, unchecked_return_type = "BundleVerification", skip_typescript)]
 pub fn verify_bundle(
     #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bundle: JsValue,
     #[wasm_bindgen(js_name = trustedRoot, unchecked_param_type = "BytesInput")]
     trusted_root: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "BundleOptions | undefined")] options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BundleOptions")] options: Option<JsValue>,
 ) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let bundle = js::bytes(&bundle, "bundle", MAX_OBJECT_LEN)?;
         let root = js::bytes(&trusted_root, "trustedRoot", MAX_OBJECT_LEN)?;
@@ -262,11 +271,12 @@ pub fn verify_bundle(
 
 /// Verifies a blux-reg v1.0 capability token file. `options.trustedIssuers` pins issuers by
 /// fingerprint (hex) or key; without it any embedded issuer key is accepted, as blux-reg does.
-#[wasm_bindgen(js_name = bluxVerifyToken, unchecked_return_type = "BluxTokenVerification")]
+#[wasm_bindgen(js_name = bluxVerifyToken, unchecked_return_type = "BluxTokenVerification", skip_typescript)]
 pub fn blux_verify_token(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] token: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "BluxTokenOptions | undefined")] options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BluxTokenOptions")] options: Option<JsValue>,
 ) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let token = utf8(js::bytes(&token, "token", MAX_OBJECT_LEN)?, "token")?;
         let now = js::now(&prop(&options, "now")?)?;
@@ -302,7 +312,7 @@ pub fn blux_verify_token(
 
 /// Verifies a blux-reg v1.0 manifest file against the artifact (bytes, a digest object, or
 /// its hex SHA-256) and trusted Ed25519 keys.
-#[wasm_bindgen(js_name = bluxVerifyManifest, unchecked_return_type = "BluxManifestVerification")]
+#[wasm_bindgen(js_name = bluxVerifyManifest, unchecked_return_type = "BluxManifestVerification", skip_typescript)]
 pub fn blux_verify_manifest(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] manifest: JsValue,
     #[wasm_bindgen(unchecked_param_type = "ArtifactInput | string")] artifact: JsValue,
@@ -320,7 +330,7 @@ pub fn blux_verify_manifest(
 }
 
 /// Verifies the hash chain of a blux-reg ledger file (JSON lines).
-#[wasm_bindgen(js_name = bluxVerifyLedger, unchecked_return_type = "BluxLedgerVerification")]
+#[wasm_bindgen(js_name = bluxVerifyLedger, unchecked_return_type = "BluxLedgerVerification", skip_typescript)]
 pub fn blux_verify_ledger(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] ledger: JsValue,
 ) -> JsResult {
@@ -333,7 +343,7 @@ pub fn blux_verify_ledger(
 
 /// blux-reg's canonical JSON (Python's `json.dumps(sort_keys=True, separators=(",", ":"))`)
 /// of a JSON text, and its SHA-256.
-#[wasm_bindgen(js_name = bluxCanonicalJson, unchecked_return_type = "BluxCanonicalJson")]
+#[wasm_bindgen(js_name = bluxCanonicalJson, unchecked_return_type = "BluxCanonicalJson", skip_typescript)]
 pub fn blux_canonical_json(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] json: JsValue,
 ) -> JsResult {
@@ -351,13 +361,13 @@ fn utf8(bytes: Vec<u8>, what: &str) -> cairn_core::Result<String> {
 
 /// Decodes any cairn object this build knows (envelope, bundle, checkpoint note, blux-reg
 /// token or manifest) into a plain view tagged by `kind`, verifying nothing.
-#[wasm_bindgen(unchecked_return_type = "InspectView")]
+#[wasm_bindgen(unchecked_return_type = "InspectView", skip_typescript)]
 pub fn inspect(#[wasm_bindgen(unchecked_param_type = "BytesInput")] object: JsValue) -> JsResult {
     finish(js::bytes(&object, "object", MAX_OBJECT_LEN).and_then(|b| api::inspect(&b)))
 }
 
 /// Every error code, in declaration order.
-#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCode[]")]
+#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCode[]", skip_typescript)]
 pub fn error_codes() -> JsValue {
     ErrorCode::ALL
         .iter()

@@ -445,3 +445,59 @@ export type BluxFileView =
 
 /** What `inspect` returns: a view of the object, tagged by `kind`. */
 export type InspectView = DecodedEnvelopeView | BundleView | CheckpointView | BluxFileView;
+
+// ---- functions (declared here so that optional parameters are marked optional) ----
+
+/** Verifies one raw signature by `publicKey` over `message`; `context` is the FIPS 204 context (ML-DSA only). */
+export function verifySignature(publicKey: KeyInput, message: BytesInput, signature: Uint8Array | string, context?: BytesInput): SignatureVerification;
+
+/** Verifies a DSSE envelope (JSON text or compact bytes) of `payloadType`, signed by `threshold` (default 1) distinct keys of `keys`. */
+export function verifyEnvelope(envelope: BytesInput, payloadType: string, keys: KeysInput, threshold?: IntegerInput): EnvelopeVerification;
+
+/** Verifies a capability token issued by one of `trustedIssuers`, with its delegation parents, at `options.now`. */
+export function verifyToken(token: BytesInput, trustedIssuers: KeysInput, options?: TokenOptions): TokenVerification;
+
+/** Verifies an artifact manifest signed by `options.threshold` (default 1) of `trustedSigners`, and the artifact when given. */
+export function verifyManifest(manifest: BytesInput, trustedSigners: KeysInput, options?: ManifestOptions): ManifestVerification;
+
+/** Verifies a signed checkpoint note by `verifiers` under `policy` (or just the origin). */
+export function verifyCheckpoint(note: BytesInput, verifiers: CheckpointVerifierInput | CheckpointVerifierInput[], policy: CheckpointPolicyInput | string): CheckpointVerification;
+
+/** Verifies an RFC 9162 inclusion proof. */
+export function verifyInclusion(leafHash: DigestInput, index: IntegerInput, treeSize: IntegerInput, proof: DigestInput[], root: DigestInput): InclusionVerification;
+
+/** Verifies an RFC 9162 consistency proof. */
+export function verifyConsistency(oldSize: IntegerInput, newSize: IntegerInput, oldRoot: DigestInput, newRoot: DigestInput, proof: DigestInput[]): ConsistencyVerification;
+
+/** The RFC 6962 Merkle root of raw leaves. */
+export function merkleRoot(leaves: BytesInput[]): MerkleRoot;
+
+/** Verifies a pinned trust root and walks the rotation chain (versions n+1, n+2, ...) to the newest, unexpired at `now`. */
+export function verifyTrustRootChain(pinned: BytesInput, chain?: BytesInput[], now?: TimeInput): TrustRootVerification;
+
+/** Verifies one signed ledger entry by `threshold` (default 1) of `logKeys`. */
+export function verifyLedgerEntry(entry: BytesInput, logKeys: KeysInput, threshold?: IntegerInput): LedgerEntryVerification;
+
+/** Verifies the hash chain of ledger entries (entry bytes, in order) from genesis or from `start`. */
+export function verifyLedgerChain(entries: BytesInput[], start?: ChainHeadInput): LedgerChainVerification;
+
+/** Verifies a bundle (CBDL bytes) offline against the pinned trust root (envelope bytes or DSSE JSON). */
+export function verifyBundle(bundle: Uint8Array | ArrayBuffer, trustedRoot: BytesInput, options?: BundleOptions): BundleVerification;
+
+/** Verifies a blux-reg v1.0 capability token file. */
+export function bluxVerifyToken(token: string | Uint8Array, options?: BluxTokenOptions): BluxTokenVerification;
+
+/** Verifies a blux-reg v1.0 manifest file against the artifact (bytes, digest object, or hex SHA-256) and trusted keys. */
+export function bluxVerifyManifest(manifest: string | Uint8Array, artifact: ArtifactInput | string, keys: KeysInput): BluxManifestVerification;
+
+/** Verifies the hash chain of a blux-reg ledger file (JSON lines). */
+export function bluxVerifyLedger(ledger: string | Uint8Array): BluxLedgerVerification;
+
+/** blux-reg's canonical JSON of a JSON text, and its SHA-256. */
+export function bluxCanonicalJson(json: string | Uint8Array): BluxCanonicalJson;
+
+/** Decodes any cairn object (envelope, bundle, checkpoint note, blux-reg file) into a view tagged by `kind`, verifying nothing. */
+export function inspect(object: BytesInput): InspectView;
+
+/** Every error code, in declaration order. */
+export function errorCodes(): ErrorCode[];
