@@ -256,6 +256,8 @@ export interface MerkleRoot {
 export interface TrustedKeyView {
   key_id: string;
   algorithm: Algorithm;
+  /** Raw public key, standard base64 (with `algorithm`, a KeyInput). */
+  public_key: string;
   label: string;
   roles: ("root" | "checkpoint" | "token-issuer" | "manifest-signer" | "peer")[];
   not_before: number;

@@ -110,6 +110,7 @@ pub fn trust_root(root: &TrustRoot, id: &Digest) -> Value {
             json!({
                 "key_id": k.key_id().to_hex(),
                 "algorithm": k.public_key.algorithm().name(),
+                "public_key": b64_encode(k.public_key.as_bytes()),
                 "label": k.label,
                 "roles": k.roles.iter().map(Role::name).collect::<Vec<_>>(),
                 "not_before": k.not_before,
