@@ -504,10 +504,20 @@ pub mod example {
     impl MemoryRegistry {
         /// Deterministic keys from `seed` (hybrid Ed25519 + ML-DSA-44 for the log and root).
         pub fn new(seed: u8) -> MemoryRegistry {
-            let root_key = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[seed; 32]);
-            let log_key =
-                SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[seed.wrapping_add(1); 32]);
-            let signer = SigningKey::from_seed(Algorithm::Ed25519, &[seed.wrapping_add(2); 32]);
+            MemoryRegistry::with_keys(
+                SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[seed; 32]),
+                SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[seed.wrapping_add(1); 32]),
+                SigningKey::from_seed(Algorithm::Ed25519, &[seed.wrapping_add(2); 32]),
+            )
+        }
+
+        /// A registry over the given keys: `root_key` signs the trust root, `log_key` the
+        /// checkpoints, `signer` tokens and manifests.
+        pub fn with_keys(
+            root_key: SigningKey,
+            log_key: SigningKey,
+            signer: SigningKey,
+        ) -> MemoryRegistry {
             let keys = alloc::vec![
                 TrustedKey::new(
                     root_key.public_key().clone(),

@@ -338,8 +338,9 @@ impl Envelope {
     }
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(test)]
 mod tests {
+    #![cfg(feature = "std")]
     use super::*;
     use crate::crypto::{Algorithm, SigningKey};
 

@@ -765,10 +765,10 @@ fn sign_entry_round_trips_with_hedged_signatures() {
     assert_eq!(env.payload, e.to_bytes());
 }
 
-/// The worked examples in docs/formats/ledger.md are the bytes the code produces.
+/// The worked examples in docs/FORMATS.md (ledger section) are the bytes the code produces.
 #[test]
 fn worked_examples_in_the_format_doc_are_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/formats/ledger.md");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/FORMATS.md");
     let doc: String = std::fs::read_to_string(path)
         .unwrap()
         .chars()
@@ -785,6 +785,6 @@ fn worked_examples_in_the_format_doc_are_current() {
         log_ed().public_key().key_id().to_hex(),
         b64_encode(log_ed().public_key().as_bytes()),
     ] {
-        assert!(doc.contains(&hex), "docs/formats/ledger.md lacks {hex}");
+        assert!(doc.contains(&hex), "docs/FORMATS.md (ledger section) lacks {hex}");
     }
 }

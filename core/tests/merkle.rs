@@ -626,7 +626,7 @@ proptest! {
 
 #[test]
 fn documented_postcard_example() {
-    // docs/formats/merkle.md, "Proofs in bundles".
+    // docs/FORMATS.md, "Proofs in bundles".
     let t = tree(10);
     let p = InclusionProof {
         leaf_index: 5,

@@ -312,7 +312,7 @@ proptest! {
 
 #[test]
 fn documented_example_keys() {
-    // docs/formats/checkpoint.md, "Worked examples".
+    // docs/FORMATS.md, "Worked examples".
     let ed = SigningKey::from_seed(Algorithm::Ed25519, &[2; 32]);
     let v = NoteVerifier::new("example.test/log", ed.public_key()).unwrap();
     assert_eq!(

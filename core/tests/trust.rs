@@ -822,10 +822,10 @@ fn json_view_of_a_root_is_readable() {
     assert_eq!(serde_json::from_value::<TrustRoot>(j).unwrap(), r2);
 }
 
-/// The worked example in docs/formats/trust.md is the bytes the code produces.
+/// The worked example in docs/FORMATS.md (trust-root section) is the bytes the code produces.
 #[test]
 fn worked_example_in_the_format_doc_is_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/formats/trust.md");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/FORMATS.md");
     let doc: String = std::fs::read_to_string(path)
         .unwrap()
         .chars()

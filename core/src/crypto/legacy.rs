@@ -1,7 +1,7 @@
-//! Round-3 CRYSTALS-Dilithium2/3 through `pqcrypto-dilithium` (C code, native only), the
-//! scheme the seed systems signed with. Verification exists to check and migrate old
-//! signatures; signing exists for tests. Round-3 Dilithium is not FIPS 204: it has no
-//! context string, and its signatures are not ML-DSA signatures.
+//! Round-3 (v3.1) CRYSTALS-Dilithium2/3 through `pqcrypto-dilithium` 0.4 (PQClean C code,
+//! native only), the scheme the seed systems signed with. Verification exists to check and
+//! migrate old signatures; signing exists for tests. Round-3 Dilithium is not FIPS 204: it
+//! has no context string, and its signatures are not ML-DSA signatures.
 
 use alloc::vec::Vec;
 use pqcrypto_dilithium::{dilithium2, dilithium3};

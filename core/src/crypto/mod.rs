@@ -3,7 +3,10 @@
 //!
 //! Everything here verifies bytes: callers pass the exact message and the FIPS 204 context
 //! (cairn puts the payload type there). A hybrid signature is the Ed25519 signature followed
-//! by the ML-DSA signature over the same message, and both halves must verify.
+//! by the ML-DSA signature over the same message, and both halves must verify. Ed25519 is
+//! verified strictly (canonical encodings, no small-order points, S < L). docs/FORMATS.md
+//! ("Crypto suites, key ids and key encodings") specifies every rule; [`verify_signature`]
+//! is the one-call entry point for raw bytes.
 //!
 //! Invariant: a [`PublicKey`] or [`Signature`] value always has the exact length of its
 //! algorithm; constructors check it, so verification never sees a short buffer.
@@ -206,19 +209,26 @@ impl<'de> Deserialize<'de> for Algorithm {
     }
 }
 
-/// A key id: SHA-256(algorithm id byte ‖ public key bytes).
+/// A key id: SHA-256(algorithm id byte ‖ public key bytes). The same raw key under two
+/// algorithms has two ids, and the id is never the bare SHA-256 of the key (blux-reg's
+/// fingerprint), so the two cannot be confused.
 ///
 /// ```
 /// use cairn_core::crypto::{Algorithm, KeyId, PublicKey};
-/// let pk = PublicKey::from_bytes(Algorithm::Ed25519, &[0x11; 32]);
-/// // (not every 32-byte string is a valid Ed25519 point)
-/// assert!(pk.is_err() || pk.unwrap().key_id().to_hex().len() == 64);
+/// let raw = cairn_core::encoding::hex_decode_array::<32>(
+///     "73d2f927ebd1503886eaf698eddcaa773b17ad92bf648b5b6fe2e38d89640198").unwrap();
+/// let pk = PublicKey::from_bytes(Algorithm::Ed25519, &raw).unwrap();
+/// assert_eq!(
+///     pk.key_id().to_hex(),
+///     "1c6516226d7c747929ef9e0ed47b891fad6336c3e3c22f65ebad4a2bce3d13d9"
+/// );
+/// assert_eq!(pk.key_id(), KeyId::compute(Algorithm::Ed25519, &raw));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(pub Digest);
 
 impl KeyId {
-    /// Computes the id of a key.
+    /// Computes the id of a key from its algorithm and raw bytes (which are not validated).
     pub fn compute(alg: Algorithm, public_key: &[u8]) -> KeyId {
         KeyId(sha256(&[&[alg.id()], public_key]))
     }
@@ -271,7 +281,7 @@ impl PublicKey {
     /// Builds a key from raw bytes (hybrid: Ed25519 key ‖ ML-DSA key).
     ///
     /// Rejects wrong lengths, Ed25519 encodings that are not a canonical curve point, and
-    /// small-order (weak) Ed25519 keys.
+    /// small-order (weak) Ed25519 keys. Any ML-DSA key of the right length is well formed.
     pub fn from_bytes(alg: Algorithm, bytes: &[u8]) -> Result<PublicKey> {
         if bytes.len() != alg.public_key_len() {
             return Err(Error::new(
@@ -283,18 +293,10 @@ impl PublicKey {
                 ),
             ));
         }
+        // ML-DSA needs no further check: FIPS 204's pkDecode accepts every byte string of
+        // the right length (ρ is any 32 bytes, t1 packs 10-bit values with no invalid code).
         if alg.has_ed25519() {
             ed25519::check_public_key(&bytes[..ED25519_PK_LEN])?;
-        }
-        match alg {
-            Algorithm::MlDsa44 | Algorithm::MlDsa65 => mldsa::check_public_key(alg, bytes)?,
-            Algorithm::Ed25519MlDsa44 => {
-                mldsa::check_public_key(Algorithm::MlDsa44, &bytes[ED25519_PK_LEN..])?
-            }
-            Algorithm::Ed25519MlDsa65 => {
-                mldsa::check_public_key(Algorithm::MlDsa65, &bytes[ED25519_PK_LEN..])?
-            }
-            _ => {}
         }
         Ok(PublicKey {
             alg,
@@ -338,8 +340,13 @@ impl PublicKey {
         }
     }
 
-    /// Verifies `sig` over `message` with FIPS 204 `context` (ignored by Ed25519 and by
-    /// round-3 Dilithium, which have none).
+    /// Verifies `sig` over `message` with FIPS 204 `context` (at most 255 bytes, else
+    /// `domain_mismatch`). Ed25519 and round-3 Dilithium have no context and ignore it, so for
+    /// them the domain must be part of the message (DSSE's PAE does that).
+    ///
+    /// Errors: `signature_invalid` (wrong algorithm for this key, or the signature does not
+    /// verify), `domain_mismatch` (context too long), `unsupported_algorithm` (round-3
+    /// Dilithium without the `legacy-dilithium` feature).
     ///
     /// ```
     /// # #[cfg(feature = "std")] {
@@ -376,23 +383,46 @@ impl PublicKey {
                 } else {
                     Algorithm::MlDsa65
                 };
-                // Both halves are checked even if the first fails, so timing does not reveal
-                // which half was wrong; the result requires both.
-                let a = ed25519::verify(&pk[..ED25519_PK_LEN], message, &s[..ED25519_SIG_LEN]);
-                let b = mldsa::verify(
+                // Both halves must verify over the same message; the error names the half
+                // that failed first.
+                ed25519::verify(&pk[..ED25519_PK_LEN], message, &s[..ED25519_SIG_LEN])
+                    .map_err(|e| e.context("hybrid, Ed25519 half"))?;
+                mldsa::verify(
                     pq,
                     &pk[ED25519_PK_LEN..],
                     message,
                     context,
                     &s[ED25519_SIG_LEN..],
-                );
-                a.and(b)
+                )
+                .map_err(|e| e.context("hybrid, ML-DSA half"))
             }
             Algorithm::Dilithium2R3 | Algorithm::Dilithium3R3 => {
                 legacy_verify(self.alg, pk, message, s)
             }
         }
     }
+}
+
+/// Verifies raw bytes in one call: parses the key (`invalid_key`) and the signature
+/// (`signature_invalid` on a wrong length), then runs [`PublicKey::verify`]. This is the
+/// function the `verify_signature` test vectors exercise.
+///
+/// ```
+/// use cairn_core::crypto::{verify_signature, Algorithm};
+/// let key = [0u8; 32]; // small order: refused before any signature check
+/// let err = verify_signature(Algorithm::Ed25519, &key, b"m", b"", &[0; 64]).unwrap_err();
+/// assert_eq!(err.code().as_str(), "invalid_key");
+/// ```
+pub fn verify_signature(
+    alg: Algorithm,
+    public_key: &[u8],
+    message: &[u8],
+    context: &[u8],
+    signature: &[u8],
+) -> Result<()> {
+    let pk = PublicKey::from_bytes(alg, public_key)?;
+    let sig = Signature::from_bytes(alg, signature)?;
+    pk.verify(message, context, &sig)
 }
 
 #[cfg(feature = "legacy-dilithium")]
@@ -472,6 +502,25 @@ impl Signature {
     /// The raw bytes (hybrid: Ed25519 signature ‖ ML-DSA signature).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The Ed25519 part (the whole signature for Ed25519, the first 64 bytes of a hybrid).
+    pub fn ed25519_part(&self) -> Option<&[u8]> {
+        if self.alg.has_ed25519() {
+            self.bytes.get(..ED25519_SIG_LEN)
+        } else {
+            None
+        }
+    }
+
+    /// The ML-DSA part of the signature and its algorithm, if any.
+    pub fn mldsa_part(&self) -> Option<(Algorithm, &[u8])> {
+        match self.alg {
+            Algorithm::MlDsa44 | Algorithm::MlDsa65 => Some((self.alg, &self.bytes)),
+            Algorithm::Ed25519MlDsa44 => Some((Algorithm::MlDsa44, &self.bytes[ED25519_SIG_LEN..])),
+            Algorithm::Ed25519MlDsa65 => Some((Algorithm::MlDsa65, &self.bytes[ED25519_SIG_LEN..])),
+            _ => None,
+        }
     }
 
     /// Consumes the signature, returning its bytes.

@@ -5,6 +5,7 @@
 //! Ed25519, FIPS 204's ξ for ML-DSA). A hybrid key is two seeds, Ed25519's then ML-DSA's
 //! (64 bytes). The seed bytes are held in zeroizing memory and wiped on drop.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use fips204::traits::{KeyGen, SerDes, Signer as _};
 use fips204::{ml_dsa_44, ml_dsa_65};
@@ -15,11 +16,10 @@ use super::{Algorithm, PublicKey, Signature, MAX_CONTEXT_LEN};
 use crate::encoding::sha256;
 use crate::error::{Error, ErrorCode, Result};
 
-// One per signing key, never in collections: boxing would only add an indirection.
-#[allow(clippy::large_enum_variant)]
+// Boxed: the expanded keys are 12-18 KiB, too large to move around on the stack.
 enum Pq {
-    M44(ml_dsa_44::PrivateKey),
-    M65(ml_dsa_65::PrivateKey),
+    M44(Box<ml_dsa_44::PrivateKey>),
+    M65(Box<ml_dsa_65::PrivateKey>),
 }
 
 /// A private key of any non-legacy algorithm.
@@ -42,19 +42,34 @@ impl SigningKey {
     /// A fresh key from the operating system's random number generator.
     ///
     /// # Panics
-    /// Panics for the legacy round-3 algorithms (use `LegacySigningKey`) and if the operating
-    /// system has no randomness to give.
+    /// Panics for the legacy round-3 algorithms (use `LegacySigningKey`, feature
+    /// `legacy-dilithium`; [`SigningKey::try_generate`] returns an error instead) and if the
+    /// operating system has no randomness to give.
     pub fn generate(alg: Algorithm) -> SigningKey {
-        let mut secret = Zeroizing::new(alloc::vec![0u8; secret_len(alg)]);
-        OsRng.fill_bytes(&mut secret);
-        // invariant: the length matches the algorithm, which is all from_secret_bytes checks
-        // besides the legacy algorithms that secret_len already refuses.
-        SigningKey::from_secret_bytes(alg, &secret)
-            .expect("invariant: fresh secret has the right length")
+        match SigningKey::try_generate(alg) {
+            Ok(k) => k,
+            Err(e) => panic!("SigningKey::generate({alg}): {e}"),
+        }
     }
 
-    /// Derives a key deterministically from a 32-byte seed. For hybrids the two halves' seeds
-    /// are SHA-256("cairn/hybrid/ed25519" ‖ seed) and SHA-256("cairn/hybrid/ml-dsa" ‖ seed).
+    /// Like [`SigningKey::generate`], but returns `unsupported_algorithm` for the legacy
+    /// round-3 algorithms instead of panicking.
+    ///
+    /// ```
+    /// use cairn_core::crypto::{Algorithm, SigningKey};
+    /// assert!(SigningKey::try_generate(Algorithm::Ed25519MlDsa65).is_ok());
+    /// assert!(SigningKey::try_generate(Algorithm::Dilithium2R3).is_err());
+    /// ```
+    pub fn try_generate(alg: Algorithm) -> Result<SigningKey> {
+        refuse_legacy(alg)?;
+        let mut secret = Zeroizing::new(alloc::vec![0u8; secret_len(alg)]);
+        OsRng.fill_bytes(&mut secret);
+        SigningKey::from_secret_bytes(alg, &secret)
+    }
+
+    /// Derives a key deterministically from a 32-byte seed. A single-algorithm key's secret is
+    /// the seed itself; for hybrids the two halves' seeds are
+    /// SHA-256("cairn/hybrid/ed25519" ‖ seed) and SHA-256("cairn/hybrid/ml-dsa" ‖ seed).
     ///
     /// ```
     /// use cairn_core::crypto::{Algorithm, SigningKey};
@@ -64,8 +79,25 @@ impl SigningKey {
     /// ```
     ///
     /// # Panics
-    /// Panics for the legacy round-3 algorithms.
+    /// Panics for the legacy round-3 algorithms ([`SigningKey::try_from_seed`] returns an
+    /// error instead).
     pub fn from_seed(alg: Algorithm, seed: &[u8; 32]) -> SigningKey {
+        match SigningKey::try_from_seed(alg, seed) {
+            Ok(k) => k,
+            Err(e) => panic!("SigningKey::from_seed({alg}): {e}"),
+        }
+    }
+
+    /// Like [`SigningKey::from_seed`], but returns `unsupported_algorithm` for the legacy
+    /// round-3 algorithms instead of panicking.
+    ///
+    /// ```
+    /// use cairn_core::crypto::{Algorithm, SigningKey};
+    /// let k = SigningKey::try_from_seed(Algorithm::MlDsa44, &[9; 32]).unwrap();
+    /// assert_eq!(k.secret_bytes(), &[9; 32]);
+    /// ```
+    pub fn try_from_seed(alg: Algorithm, seed: &[u8; 32]) -> Result<SigningKey> {
+        refuse_legacy(alg)?;
         let secret: Zeroizing<Vec<u8>> =
             if matches!(alg, Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65) {
                 let mut s = Zeroizing::new(Vec::with_capacity(64));
@@ -75,19 +107,12 @@ impl SigningKey {
             } else {
                 Zeroizing::new(seed.to_vec())
             };
-        // invariant: 32 or 64 bytes as the algorithm needs; legacy algorithms are the only
-        // refusal and are documented as a panic above.
-        SigningKey::from_secret_bytes(alg, &secret).expect("invariant: non-legacy algorithm")
+        SigningKey::from_secret_bytes(alg, &secret)
     }
 
     /// Rebuilds a key from its secret form (see the module docs).
     pub fn from_secret_bytes(alg: Algorithm, secret: &[u8]) -> Result<SigningKey> {
-        if alg.is_legacy() {
-            return Err(Error::new(
-                ErrorCode::UnsupportedAlgorithm,
-                "legacy Dilithium keys sign only through LegacySigningKey",
-            ));
-        }
+        refuse_legacy(alg)?;
         if secret.len() != secret_len(alg) {
             return Err(Error::new(
                 ErrorCode::InvalidKey,
@@ -123,12 +148,12 @@ impl SigningKey {
                 Algorithm::MlDsa44 | Algorithm::Ed25519MlDsa44 => {
                     let (p, k) = ml_dsa_44::KG::keygen_from_seed(&xi);
                     public.extend_from_slice(&p.into_bytes());
-                    pq = Some(Pq::M44(k));
+                    pq = Some(Pq::M44(Box::new(k)));
                 }
                 _ => {
                     let (p, k) = ml_dsa_65::KG::keygen_from_seed(&xi);
                     public.extend_from_slice(&p.into_bytes());
-                    pq = Some(Pq::M65(k));
+                    pq = Some(Pq::M65(Box::new(k)));
                 }
             }
         }
@@ -157,7 +182,28 @@ impl SigningKey {
         &self.secret
     }
 
-    /// Signs with hedged ML-DSA randomness from the OS (FIPS 204's default variant).
+    /// The FIPS 204 expanded private key (sk encoding, 2560 or 4032 bytes) of a single ML-DSA
+    /// key, for PKCS#8 forms that carry it.
+    pub(crate) fn mldsa_expanded_secret(&self) -> Option<Zeroizing<Vec<u8>>> {
+        match (&self.alg, &self.pq) {
+            (Algorithm::MlDsa44, Some(Pq::M44(k))) => {
+                let sk = Zeroizing::new(k.clone().into_bytes());
+                Some(Zeroizing::new(sk.to_vec()))
+            }
+            (Algorithm::MlDsa65, Some(Pq::M65(k))) => {
+                let sk = Zeroizing::new(k.clone().into_bytes());
+                Some(Zeroizing::new(sk.to_vec()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Signs with hedged ML-DSA randomness from the OS (FIPS 204's default variant); the
+    /// Ed25519 half is deterministic as always. Fails only for a context over 255 bytes
+    /// (`domain_mismatch`).
+    ///
+    /// # Panics
+    /// If the operating system has no randomness to give.
     pub fn sign(&self, message: &[u8], context: &[u8]) -> Result<Signature> {
         let mut rnd = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(&mut *rnd);
@@ -208,6 +254,16 @@ fn ed_from(seed: &[u8]) -> ed25519_dalek::SigningKey {
     let mut s = Zeroizing::new([0u8; 32]);
     s.copy_from_slice(seed);
     ed25519_dalek::SigningKey::from_bytes(&s)
+}
+
+fn refuse_legacy(alg: Algorithm) -> Result<()> {
+    if alg.is_legacy() {
+        return Err(Error::new(
+            ErrorCode::UnsupportedAlgorithm,
+            alloc::format!("{alg} keys sign only through LegacySigningKey"),
+        ));
+    }
+    Ok(())
 }
 
 /// Length of the secret form for `alg`.
