@@ -16,6 +16,7 @@ export const {
   verifyLedgerChain,
   verifyEnvelope,
   verifySignature,
+  keyId,
   bluxVerifyToken,
   bluxVerifyManifest,
   bluxVerifyLedger,

@@ -15,6 +15,7 @@ export {
   verifyLedgerChain,
   verifyEnvelope,
   verifySignature,
+  keyId,
   bluxVerifyToken,
   bluxVerifyManifest,
   bluxVerifyLedger,

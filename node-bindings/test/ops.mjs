@@ -7,6 +7,15 @@ const keyArg = (k) => ({ algorithm: k.algorithm ?? k.alg, publicKey: k.public_ke
 const envelopeArg = (e) => (typeof e === 'string' ? b64(e) : e.compact ? b64(e.compact) : e.json);
 
 export const OPS = {
+  verify_signature: [
+    (a) =>
+      cairn.verifySignature({ algorithm: a.algorithm, publicKey: a.public_key }, b64(a.message), a.signature, b64(a.context)),
+    () => ({}),
+  ],
+  key_id: [
+    (a) => cairn.keyId({ algorithm: a.algorithm, publicKey: a.public_key }),
+    (r) => ({ key_id: r.key_id }),
+  ],
   verify_envelope: [
     (a) => cairn.verifyEnvelope(envelopeArg(a.envelope), a.payload_type, a.keys.map(keyArg), a.threshold),
     (r) => ({ signers: r.signers }),

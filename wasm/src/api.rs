@@ -98,6 +98,16 @@ pub fn verify_signature(
     }))
 }
 
+/// `keyId`: a key's algorithm, id (SHA-256 of the algorithm id and the key bytes) and size,
+/// after the same checks verification applies to it.
+pub fn key_info(key: &PublicKey) -> Value {
+    json!({
+        "algorithm": key.algorithm().name(),
+        "key_id": key.key_id().to_hex(),
+        "size": key.as_bytes().len(),
+    })
+}
+
 /// `verifyEnvelope`: a DSSE envelope (JSON or compact form) of `payload_type`, signed by at
 /// least `threshold` distinct keys of `keys`.
 pub fn verify_envelope(

@@ -43,10 +43,18 @@ pub fn verify_signature(
         let context = if js::is_absent(&context) {
             Vec::new()
         } else {
-            js::bytes(&context, "context", 255)?
+            // Longer than 255 bytes is refused by cairn-core (domain_mismatch), not here.
+            js::bytes(&context, "context", MAX_OBJECT_LEN)?
         };
         api::verify_signature(&key, &message, &signature, &context)
     })())
+}
+
+/// A key's algorithm, id and size, after the checks verification applies to it
+/// (`invalid_key`, `unsupported_algorithm`).
+#[wasm_bindgen(js_name = keyId, unchecked_return_type = "KeyInfo", skip_typescript)]
+pub fn key_id(#[wasm_bindgen(js_name = publicKey)] public_key: JsValue) -> JsResult {
+    finish(js::key(&public_key, "publicKey").map(|k| api::key_info(&k)))
 }
 
 /// Verifies a DSSE envelope (JSON text or compact bytes) of `payloadType`, signed by at least

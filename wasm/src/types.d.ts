@@ -91,6 +91,15 @@ export interface SignatureVerification {
   key_id: string;
 }
 
+/** Result of `keyId`. */
+export interface KeyInfo {
+  algorithm: Algorithm;
+  /** Hex SHA-256 over the algorithm id byte and the raw public key. */
+  key_id: string;
+  /** Raw key length in bytes. */
+  size: number;
+}
+
 /** One signature of an envelope, as read (not verified). */
 export interface EnvelopeSignatureView {
   key_id: string;
@@ -452,6 +461,9 @@ export type InspectView = DecodedEnvelopeView | BundleView | CheckpointView | Bl
 
 /** Verifies one raw signature by `publicKey` over `message`; `context` is the FIPS 204 context (ML-DSA only). */
 export function verifySignature(publicKey: KeyInput, message: BytesInput, signature: Uint8Array | string, context?: BytesInput): SignatureVerification;
+
+/** A key's algorithm, id and size, after the checks verification applies to it. */
+export function keyId(publicKey: KeyInput): KeyInfo;
 
 /** Verifies a DSSE envelope (JSON text or compact bytes) of `payloadType`, signed by `threshold` (default 1) distinct keys of `keys`. */
 export function verifyEnvelope(envelope: BytesInput, payloadType: string, keys: KeysInput, threshold?: IntegerInput): EnvelopeVerification;
