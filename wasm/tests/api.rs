@@ -66,7 +66,10 @@ fn hasher_matches_one_shot_sha256() {
     for c in data.chunks(4093) {
         h.update(c);
     }
-    assert_eq!(h.digest(), cairn_core::encoding::sha256(&[&data]));
+    assert_eq!(
+        h.finish(),
+        (200_000, cairn_core::encoding::sha256(&[&data]))
+    );
     assert_eq!(h.view()["size"], 200_000);
     assert_eq!(
         api::StreamHasher::new().view()["digest"],
@@ -117,5 +120,80 @@ proptest! {
             let _ = api::inspect(&bytes);
             let _ = api::verify_envelope(&bytes, TYPE, &keys, 1);
         }
+    }
+}
+
+fn bundle_case(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/bundle.json"
+    ))
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()["args"]
+        .clone()
+}
+
+fn b64(v: &serde_json::Value) -> Vec<u8> {
+    cairn_core::encoding::b64_decode(v.as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn bundle_verdict_and_inspect_views() {
+    let a = bundle_case("manifest bundle with its artifact");
+    let (bundle, root, artifact) = (
+        b64(&a["bundle"]),
+        b64(&a["trusted_root"]),
+        b64(&a["artifact"]),
+    );
+    let now = a["now"].as_u64().unwrap();
+    let opts = api::BundleOptions {
+        artifact: Some(api::Artifact::Bytes(artifact.clone())),
+        ..Default::default()
+    };
+    let v = api::verify_bundle(&bundle, &root, now, &opts).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["kind"], "manifest");
+    assert_eq!(v["artifact_checked"], true);
+    let mut bad = artifact.clone();
+    bad[0] ^= 1;
+    let opts = api::BundleOptions {
+        artifact: Some(api::Artifact::Bytes(bad)),
+        ..Default::default()
+    };
+    let e = api::verify_bundle(&bundle, &root, now, &opts).unwrap_err();
+    assert_eq!(e.code().as_str(), "digest_mismatch");
+
+    let i = api::inspect(&bundle).unwrap();
+    assert_eq!(i["kind"], "bundle");
+    assert_eq!(i["subject"]["object"], "manifest");
+    assert_eq!(i["checkpoint"]["kind"], "checkpoint");
+    let r = api::inspect(&root).unwrap();
+    assert_eq!(r["object"], "trust_root");
+    assert!(r["decoded"]["keys"][0]["public_key"].is_string());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn mutated_bundles_never_panic(at in any::<prop::sample::Index>(), bit in 0u8..8, cut in any::<prop::sample::Index>()) {
+        let a = bundle_case("manifest bundle with its artifact");
+        let (mut bundle, root) = (b64(&a["bundle"]), b64(&a["trusted_root"]));
+        let now = a["now"].as_u64().unwrap();
+        let i = at.index(bundle.len());
+        bundle[i] ^= 1 << bit;
+        let opts = api::BundleOptions::default();
+        let _ = api::inspect(&bundle);
+        let _ = api::verify_bundle(&bundle, &root, now, &opts);
+        let _ = api::verify_bundle(&root, &bundle, now, &opts);
+        bundle.truncate(cut.index(bundle.len()));
+        let _ = api::inspect(&bundle);
+        let _ = api::verify_bundle(&bundle, &root, now, &opts);
     }
 }
