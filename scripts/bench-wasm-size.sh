@@ -7,11 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sizes() {
-  local f raw gz
+  local f raw gz br
   for f in node-bindings/pkg/web/cairn_wasm_bg.wasm node-bindings/pkg/web/cairn_wasm.js node-bindings/pkg/node/cairn_wasm.js; do
     raw=$(wc -c <"$f")
     gz=$(gzip -9 -c "$f" | wc -c)
-    printf '%-42s %8d bytes raw %8d bytes gzip -9 (%.1f KiB)\n' "$f" "$raw" "$gz" "$(awk -v n="$gz" 'BEGIN { print n / 1024 }')"
+    br=$(node -e 'const z = require("node:zlib"); const b = require("node:fs").readFileSync(process.argv[1]);
+      process.stdout.write(String(z.brotliCompressSync(b, { params: { [z.constants.BROTLI_PARAM_QUALITY]: 11 } }).length))' "$f")
+    printf '%-42s %8d raw %8d gzip -9 (%.1f KiB) %8d brotli (%.1f KiB)\n' "$f" "$raw" "$gz" \
+      "$(awk -v n="$gz" 'BEGIN { print n / 1024 }')" "$br" "$(awk -v n="$br" 'BEGIN { print n / 1024 }')"
   done
 }
 
@@ -22,6 +25,7 @@ if [ "${1:-}" = "--sizes-only" ]; then
 fi
 
 for level in 3 s z; do
+  # (the sha2 package keeps its own opt-level 3 from the profile in every run)
   printf '\n### opt-level %s\n' "$level"
   CAIRN_WASM_OPT_LEVEL=$level scripts/build-wasm.sh 2>/dev/null
   sizes

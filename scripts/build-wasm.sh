@@ -26,6 +26,12 @@ if [ "$have" != "$want" ]; then
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# Verification only: no OS randomness, no C code, no storage in the module.
+tree=$(cargo tree -p cairn-wasm --target wasm32-unknown-unknown -e normal,build --prefix none)
+for banned in getrandom cc pqcrypto-dilithium pqcrypto-mldsa redb; do
+  if grep -q "^$banned " <<<"$tree"; then echo "error: $banned is in cairn-wasm's dependency tree" >&2; exit 1; fi
+done
+
 if [ -n "${CAIRN_WASM_OPT_LEVEL:-}" ]; then
   export CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL="$CAIRN_WASM_OPT_LEVEL"
 fi
