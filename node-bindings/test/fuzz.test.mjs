@@ -109,6 +109,18 @@ for (const [name, arity] of Object.entries(EXPORTS)) {
   });
 }
 
+test('deeply nested JSON is refused, not a stack overflow', () => {
+  const deep = ['['.repeat(100_000), '{"a":'.repeat(60_000), `{"payloadType":${'['.repeat(60_000)}`];
+  for (const [name, arity] of Object.entries(EXPORTS)) {
+    for (const text of deep) {
+      for (let at = 0; at < arity; at++) {
+        const args = Array.from({ length: arity }, (_, i) => (i === at ? text : undefined));
+        checkOutcome(`${name} arg ${at}`, () => cairn[name](...args));
+      }
+    }
+  }
+});
+
 test('random chunks: ArtifactHasher (wasm)', () => {
   const r = rng(SEED + 42);
   const h = new cairn.WasmArtifactHasher();
