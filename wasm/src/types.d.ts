@@ -444,7 +444,8 @@ export interface BundleView {
   parents: string[];
   entry: LedgerEntryView | { decode_error: DecodeError };
   inclusion: { leaf_index: number; tree_size: number; hashes: number };
-  checkpoint: CheckpointView | { decode_error: DecodeError };
+  /** The checkpoint, with its signed note text in `note`. */
+  checkpoint: (CheckpointView & { note: string }) | { decode_error: DecodeError };
   trust_chain: ({ version: number; root_id: string } | { decode_error: DecodeError })[];
   root_id: string;
 }

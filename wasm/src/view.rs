@@ -169,7 +169,11 @@ fn checkpoint_view(note: &Note, cp: &Checkpoint) -> Value {
 /// A bundle, decoded but not verified.
 pub fn bundle(b: &Bundle) -> Value {
     let checkpoint = Note::parse(b.checkpoint.as_bytes())
-        .and_then(|n| Checkpoint::parse_text(n.text()).map(|c| checkpoint_view(&n, &c)));
+        .and_then(|n| Checkpoint::parse_text(n.text()).map(|c| checkpoint_view(&n, &c)))
+        .map(|mut v| {
+            v["note"] = Value::String(b.checkpoint.clone());
+            v
+        });
     let trust_chain: Vec<Value> = b
         .trust_chain
         .iter()

@@ -119,6 +119,26 @@ test('dropped files are recognised by content and verified', async () => {
   await page.screenshot({ path: join(out, 'web-demo-dropped.png'), fullPage: true });
 });
 
+test('a pasted checkpoint is verified against the trust root; garbage is explained', async () => {
+  const cairn = await import('../../node-bindings/lib/node.mjs');
+  const note = cairn.inspect(bytes(valid.bundle)).checkpoint.note;
+  await page.click('#paste-box summary');
+  await page.fill('#paste', note);
+  await page.click('#verify-paste');
+  await page.waitForSelector('#verdict[data-state=valid]');
+  assert.match(await page.textContent('#verdict'), /Valid checkpoint/);
+  assert.match(await page.textContent('#verdict'), /example\.test\/registry/);
+  await page.screenshot({ path: join(out, 'web-demo-pasted-checkpoint.png'), fullPage: true });
+  await page.fill('#paste', note.replace(/^(.*\n)(\d+)/, (_, o, n) => `${o}${Number(n) + 1}`));
+  await page.click('#verify-paste');
+  await page.waitForSelector('#verdict[data-state=invalid]');
+  assert.match(await page.textContent('#verdict'), /signature/i);
+  await page.fill('#paste', 'hello, not a cairn object');
+  await page.click('#verify-paste');
+  await page.waitForSelector('#verdict[data-state=error]');
+  assert.match(await page.textContent('#reason'), /could not be read/);
+});
+
 test('the page requested nothing but its own files', () => {
   assert.ok(browserRequests.length > 0);
   for (const url of browserRequests) {
