@@ -3,16 +3,10 @@
 // it does not know fails, so no case is skipped silently.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { vectorFiles } from './helpers.mjs';
+import { vectorFiles, NATIVE_ONLY } from './helpers.mjs';
 import { OPS } from './ops.mjs';
 
-const files = vectorFiles();
-
-// Ops that belong to the native store, not to the offline verifier compiled to wasm. They are
-// listed here by name (and reported as skipped), so a new op can never be skipped silently.
-const NATIVE_ONLY = {
-  verify_export: 'ledger export streams are checked by the redb store (std), not in the browser',
-};
+const files = vectorFiles({ includeNative: true });
 
 test('vector files exist', () => {
   assert.ok(files.length > 0, 'no tests/vectors/*.json found');
