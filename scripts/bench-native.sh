@@ -6,7 +6,7 @@
 #
 #   scripts/bench-native.sh              every bench, full length (about 10 minutes)
 #   scripts/bench-native.sh --quick      shorter runs and smaller sizes (a first look)
-#   scripts/bench-native.sh verify       only one bench (verify, ledger)
+#   scripts/bench-native.sh verify       only one bench (verify, ledger, store)
 #
 # The whole output goes to target/bench-native.log; the tables are printed again at the end.
 # Criterion's own reports and baselines are under target/criterion.
@@ -22,7 +22,7 @@ for arg in "$@"; do
     *) benches+=("$arg") ;;
   esac
 done
-[ ${#benches[@]} -gt 0 ] || benches=(verify ledger)
+[ ${#benches[@]} -gt 0 ] || benches=(verify ledger store)
 
 log=target/bench-native.log
 mkdir -p target
@@ -50,4 +50,4 @@ printf '\n\n================ summary (also in %s) ================\n' "$log"
 sed -n '1,/^- mode/p' "$log"
 grep '^- load average at end' "$log"
 # The harnesses print their tables as Markdown: headings and rows.
-grep -E '^(###|\|)|^Store figures|^Pending' "$log" | sed 's/^###/\n###/'
+grep -E '^(###|\|)|^From [0-9]+ to' "$log" | sed 's/^###/\n###/'

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)] // each bench uses a different subset
 
+pub mod jsonl;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -247,4 +249,15 @@ impl Table {
         }
         println!();
     }
+}
+
+/// A fresh scratch directory for one bench run: under `$CAIRN_BENCH_DIR` if set (to measure on
+/// a particular disk), else the system temp directory. The caller removes it.
+pub fn bench_dir(name: &str) -> std::path::PathBuf {
+    let base = std::env::var_os("CAIRN_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("cairn-bench-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("bench directory");
+    dir
 }

@@ -3,6 +3,7 @@
 //! Python's canonical JSON of a broad table of values, and negatives for every verifier.
 
 mod blux_support;
+mod support;
 
 use blux_support::*;
 use cairn_core::blux::{
@@ -12,13 +13,11 @@ use cairn_core::blux::{
 use cairn_core::crypto::{pem, Algorithm, PublicKey, SigningKey};
 use cairn_core::encoding::{hex_decode_array, hex_encode, sha256};
 use cairn_core::ErrorCode;
+use support::blux::{signature_of, REFERENCE_LEDGER_LINE, REFERENCE_TOKEN};
+use support::code;
 
 fn any() -> TokenPolicy {
     TokenPolicy::any_issuer()
-}
-
-fn code<T: std::fmt::Debug>(r: cairn_core::Result<T>) -> ErrorCode {
-    r.unwrap_err().code()
 }
 
 fn signer() -> PublicKey {
@@ -73,29 +72,9 @@ fn canonical_integers_are_exact() {
 
 // ---------------------------------------------------------------- reference worked examples
 
-const REF_TOKEN: &str = r#"{
-  "audience": "outer-void/blux-guard",
-  "capability": "publish",
-  "constraints": {
-    "scope": "release"
-  },
-  "expires_at": "2036-01-18T15:00:00+00:00",
-  "issued_at": "2026-01-20T15:00:00+00:00",
-  "issuer": {
-    "fingerprint": "da88a5104f8602e8c19542bf3d76924e83c312d3f3b4c6cc31a89685f07c91e6",
-    "key_name": "signer",
-    "public_key": "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=\n-----END PUBLIC KEY-----\n"
-  },
-  "schema_version": "1.0",
-  "signature": "Ea7IeDz+pZ4MYXrvdMqDL89HCTIqmDBRHUdGJDOJCuiTgn6HE1kdWjat4fQIT+9iBd5I37UKs2aRWO4My7cIAQ==",
-  "token_type": "capability",
-  "ttl_seconds": 315360000
-}
-"#;
-
 #[test]
 fn reference_token() {
-    let v = parse_json(REF_TOKEN).unwrap();
+    let v = parse_json(REFERENCE_TOKEN).unwrap();
     let mut payload = v.as_object().unwrap().clone();
     payload.remove("signature");
     let signed = canonical_json(&Value::Object(payload));
@@ -105,7 +84,7 @@ fn reference_token() {
         "b33db7cbf796d840a51c32dfac351ec55298adeb844701433e7547470750392b"
     );
     let now = unix("2026-01-20T15:00:00+00:00");
-    let verdict = verify_token(REF_TOKEN, now, None, &any()).unwrap();
+    let verdict = verify_token(REFERENCE_TOKEN, now, None, &any()).unwrap();
     assert_eq!(
         verdict.token_hash_hex(),
         "68cde7f65c94ce89471f72692aa0a515c6530d15dcd90735bff1a349a36a0c4b"
@@ -117,29 +96,27 @@ fn reference_token() {
     assert_eq!(verdict.capability.as_str(), Some("publish"));
     assert_eq!(verdict.expires_at, "2036-01-18T15:00:00+00:00");
     assert_eq!(
-        hex_encode(&token_hash(REF_TOKEN).unwrap()),
+        hex_encode(&token_hash(REFERENCE_TOKEN).unwrap()),
         verdict.token_hash_hex()
     );
     // Valid at its expires_at second, expired one second later.
     let exp = unix("2036-01-18T15:00:00+00:00");
-    assert!(verify_token(REF_TOKEN, exp, None, &any()).is_ok());
+    assert!(verify_token(REFERENCE_TOKEN, exp, None, &any()).is_ok());
     assert_eq!(
-        code(verify_token(REF_TOKEN, exp + 1, None, &any())),
+        code(verify_token(REFERENCE_TOKEN, exp + 1, None, &any())),
         ErrorCode::Expired
     );
 }
 
-const REF_LEDGER_LINE: &str = r#"{"action":"keygen","actor":"da88a5104f8602e8c19542bf3d76924e83c312d3f3b4c6cc31a89685f07c91e6","artifact_hash":null,"entry_hash":"8c2d5b64cbef8f0ee699e63935f11be29e1d2147142f44351d8e57408a1d669e","manifest_hash":null,"payload_summary":"key:signer","prev_hash":null,"ts":"2026-01-20T14:00:00+00:00"}"#;
-
 #[test]
 fn reference_ledger_entry() {
-    let summary = verify_ledger(&format!("{REF_LEDGER_LINE}\n")).unwrap();
+    let summary = verify_ledger(&format!("{REFERENCE_LEDGER_LINE}\n")).unwrap();
     assert_eq!(summary.entries, 1);
     assert_eq!(
         summary.head_hex().as_deref(),
         Some("8c2d5b64cbef8f0ee699e63935f11be29e1d2147142f44351d8e57408a1d669e")
     );
-    let mut o = parse_json(REF_LEDGER_LINE)
+    let mut o = parse_json(REFERENCE_LEDGER_LINE)
         .unwrap()
         .as_object()
         .unwrap()
@@ -366,8 +343,7 @@ fn token_negatives() {
         ErrorCode::SignatureInvalid,
     );
     // Another signature (valid base64, wrong bytes).
-    let v = parse_json(&text).unwrap();
-    let sig = v.get("signature").unwrap().as_str().unwrap().to_string();
+    let sig = signature_of(&text);
     let flipped = format!(
         "{}{}",
         if sig.starts_with('A') { "B" } else { "A" },
@@ -555,13 +531,7 @@ fn manifest_negatives() {
         &keys,
         ErrorCode::SignatureInvalid,
     );
-    let sig = parse_json(&text)
-        .unwrap()
-        .get("signature")
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string();
+    let sig = signature_of(&text);
     check(
         &text.replace(&sig, &reencode_signature(&sig)),
         &digest,

@@ -5,6 +5,7 @@
 //! the committed file is exactly what the generator produces now.
 
 mod blux_support;
+mod support;
 
 use blux_support::*;
 use cairn_core::blux::{
@@ -13,13 +14,13 @@ use cairn_core::blux::{
 use cairn_core::crypto::{pem, Algorithm, SigningKey};
 use cairn_core::encoding::{hex_decode_array, hex_encode, sha256};
 use serde_json::{json, Value as J};
+use support::blux::{signature_of, REFERENCE_LEDGER_LINE, REFERENCE_TOKEN};
+use support::vectors::{self, outcome};
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/blux.json");
-
-/// Runs one case and returns its `expect` object.
-fn run(op: &str, args: &J) -> J {
+/// Runs one case: its result fields, or the verifier's error.
+fn run(op: &str, args: &J) -> cairn_core::Result<J> {
     let text = |k: &str| args[k].as_str().unwrap_or_else(|| panic!("arg {k}"));
-    let result = match op {
+    match op {
         "blux_verify_token" => {
             let policy = match &args["trusted_issuers"] {
                 J::Null => TokenPolicy::any_issuer(),
@@ -37,7 +38,6 @@ fn run(op: &str, args: &J) -> J {
             )
             .map(|v| {
                 let mut out = json!({
-                    "ok": true,
                     "token_hash": v.token_hash_hex(),
                     "expires_at": v.expires_at,
                     "issuer_fingerprint": v.issuer_fingerprint_hex(),
@@ -61,7 +61,6 @@ fn run(op: &str, args: &J) -> J {
             let digest = hex_decode_array::<32>(text("artifact_sha256")).unwrap();
             verify_manifest(text("manifest"), &digest, &keys).map(|v| {
                 json!({
-                    "ok": true,
                     "manifest_hash": hex_encode(&v.manifest_hash),
                     "key_fingerprint": hex_encode(&v.key_fingerprint),
                     "artifact_path": v.artifact_path,
@@ -69,14 +68,13 @@ fn run(op: &str, args: &J) -> J {
             })
         }
         "blux_verify_ledger" => verify_ledger(text("ledger"))
-            .map(|s| json!({"ok": true, "entries": s.entries, "head": s.head_hex()})),
+            .map(|s| json!({"entries": s.entries, "head": s.head_hex()})),
         "canonical_json" => parse_json(text("json")).map(|v| {
             let c = canonical_json(&v);
-            json!({"ok": true, "canonical": c, "sha256": hex_sha256(c.as_bytes())})
+            json!({"canonical": c, "sha256": hex_sha256(c.as_bytes())})
         }),
         other => panic!("unknown op {other}"),
-    };
-    result.unwrap_or_else(|e| json!({"error": e.code().as_str()}))
+    }
 }
 
 struct Cases(Vec<J>);
@@ -84,7 +82,7 @@ struct Cases(Vec<J>);
 impl Cases {
     /// Adds a case after checking the verifier gives the intended verdict.
     fn add(&mut self, name: &str, op: &str, args: J, want: Result<(), &str>) {
-        let expect = run(op, &args);
+        let expect = outcome(&run(op, &args));
         match want {
             Ok(()) => assert_eq!(expect["ok"], json!(true), "{name}: {expect}"),
             Err(code) => assert_eq!(expect["error"], json!(code), "{name}"),
@@ -275,13 +273,7 @@ fn generate() -> J {
         None,
         Err("signature_invalid"),
     );
-    let sig = parse_json(&basic)
-        .unwrap()
-        .get("signature")
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string();
+    let sig = signature_of(&basic);
     let mut flipped = sig.clone().into_bytes();
     flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
     c.token(
@@ -360,10 +352,9 @@ fn generate() -> J {
     );
 
     // ---- the worked example of blux-reg's format notes
-    let reference = fixture_reference_token();
     c.token(
         "token: reference worked example",
-        &reference,
+        REFERENCE_TOKEN,
         unix("2026-01-20T15:00:00+00:00"),
         None,
         Ok(()),
@@ -480,13 +471,7 @@ fn generate() -> J {
         &[&signer_pem],
         Err("signature_invalid"),
     );
-    let msig = parse_json(&m1)
-        .unwrap()
-        .get("signature")
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string();
+    let msig = signature_of(&m1);
     c.manifest(
         "manifest: re-encoded signature",
         &m1.replace(&msig, &reencode_signature(&msig)),
@@ -534,7 +519,7 @@ fn generate() -> J {
     c.ledger("ledger: empty", "", Ok(()));
     c.ledger(
         "ledger: reference first entry",
-        &format!("{}\n", fixture_reference_ledger_line()),
+        &format!("{REFERENCE_LEDGER_LINE}\n"),
         Ok(()),
     );
     c.ledger(
@@ -672,75 +657,20 @@ fn generate() -> J {
     })
 }
 
-fn fixture_reference_token() -> String {
-    r#"{
-  "audience": "outer-void/blux-guard",
-  "capability": "publish",
-  "constraints": {
-    "scope": "release"
-  },
-  "expires_at": "2036-01-18T15:00:00+00:00",
-  "issued_at": "2026-01-20T15:00:00+00:00",
-  "issuer": {
-    "fingerprint": "da88a5104f8602e8c19542bf3d76924e83c312d3f3b4c6cc31a89685f07c91e6",
-    "key_name": "signer",
-    "public_key": "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=\n-----END PUBLIC KEY-----\n"
-  },
-  "schema_version": "1.0",
-  "signature": "Ea7IeDz+pZ4MYXrvdMqDL89HCTIqmDBRHUdGJDOJCuiTgn6HE1kdWjat4fQIT+9iBd5I37UKs2aRWO4My7cIAQ==",
-  "token_type": "capability",
-  "ttl_seconds": 315360000
-}
-"#
-    .to_string()
-}
-
-fn fixture_reference_ledger_line() -> &'static str {
-    r#"{"action":"keygen","actor":"da88a5104f8602e8c19542bf3d76924e83c312d3f3b4c6cc31a89685f07c91e6","artifact_hash":null,"entry_hash":"8c2d5b64cbef8f0ee699e63935f11be29e1d2147142f44351d8e57408a1d669e","manifest_hash":null,"payload_summary":"key:signer","prev_hash":null,"ts":"2026-01-20T14:00:00+00:00"}"#
-}
-
-fn render(v: &J) -> String {
-    serde_json::to_string_pretty(v).unwrap() + "\n"
-}
-
 #[test]
 fn vectors() {
-    let generated = render(&generate());
-    if std::env::var("CAIRN_REGEN_VECTORS").as_deref() == Ok("1") {
-        std::fs::create_dir_all(std::path::Path::new(PATH).parent().unwrap()).unwrap();
-        std::fs::write(PATH, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(PATH)
-        .expect("tests/vectors/blux.json (CAIRN_REGEN_VECTORS=1 writes it)");
-    let file: J = serde_json::from_str(&committed).unwrap();
-    assert_eq!(file["kind"], "blux");
-    assert_eq!(file["version"], 1);
-    let cases = file["cases"].as_array().unwrap();
-    for op in [
-        "blux_verify_token",
-        "blux_verify_manifest",
-        "blux_verify_ledger",
-        "canonical_json",
-    ] {
-        assert!(
-            cases
-                .iter()
-                .any(|c| c["op"] == op && c["expect"]["ok"] == true),
-            "{op} valid"
-        );
-        assert!(
-            cases
-                .iter()
-                .any(|c| c["op"] == op && c["expect"].get("error").is_some()),
-            "{op} invalid"
-        );
-    }
-    for case in cases {
-        let got = run(case["op"].as_str().unwrap(), &case["args"]);
-        assert_eq!(got, case["expect"], "case {}", case["name"]);
-    }
-    assert!(
-        committed == generated,
-        "tests/vectors/blux.json differs from what the generator produces; run with CAIRN_REGEN_VECTORS=1 and review the diff"
+    let cases = vectors::committed("blux", &vectors::render(&generate()));
+    vectors::assert_distinct_names(&cases);
+    vectors::assert_both_verdicts(
+        &cases,
+        &[
+            "blux_verify_token",
+            "blux_verify_manifest",
+            "blux_verify_ledger",
+            "canonical_json",
+        ],
     );
+    vectors::check(&cases, |case| {
+        run(case["op"].as_str().unwrap(), &case["args"])
+    });
 }

@@ -1,6 +1,8 @@
 //! Bundle verification end to end: valid token and manifest bundles, every way a bundle can be
 //! wrong, trust-root rotation, the vectors in tests/vectors/bundle.json, and mutation tests.
 
+mod support;
+
 use cairn_core::bundle::example::{MemoryRegistry, NOW, ORIGIN};
 use cairn_core::bundle::{verify_bundle, Bundle, BundleKind, BundlePolicy};
 use cairn_core::checkpoint::Checkpoint;
@@ -14,9 +16,9 @@ use cairn_core::token::{TokenBuilder, VerifyOptions};
 use cairn_core::trust::{Role, RoleSet, Thresholds, TrustedKey, VerifiedRoot};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use support::vectors;
 
 const ARTIFACT: &[u8] = b"cairn release 1.0\n";
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/bundle.json");
 
 fn code(r: Result<impl Sized, cairn_core::Error>) -> String {
     match r {
@@ -114,30 +116,21 @@ fn valid_token_bundle_and_its_failures() {
         ..Default::default()
     };
     assert_eq!(code(verify_bundle(&tb, &pinned, NOW, &policy)), "revoked");
-    let opts = VerifyOptions {
-        audience: Some("other.example"),
-        capability: None,
-    };
-    let policy = BundlePolicy {
-        token: opts,
-        ..Default::default()
+    let with_token_options = |audience, capability| {
+        let policy = BundlePolicy {
+            token: VerifyOptions {
+                audience,
+                capability,
+            },
+            ..Default::default()
+        };
+        code(verify_bundle(&tb, &pinned, NOW, &policy))
     };
     assert_eq!(
-        code(verify_bundle(&tb, &pinned, NOW, &policy)),
+        with_token_options(Some("other.example"), None),
         "domain_mismatch"
     );
-    let opts = VerifyOptions {
-        audience: None,
-        capability: Some("admin"),
-    };
-    let policy = BundlePolicy {
-        token: opts,
-        ..Default::default()
-    };
-    assert_eq!(
-        code(verify_bundle(&tb, &pinned, NOW, &policy)),
-        "unauthorized"
-    );
+    assert_eq!(with_token_options(None, Some("admin")), "unauthorized");
 }
 
 #[test]
@@ -553,21 +546,10 @@ fn run(args: &Value) -> Result<Value, cairn_core::Error> {
 
 #[test]
 fn bundle_vectors() {
-    let text = serde_json::to_string_pretty(&generate()).unwrap() + "\n";
-    if std::env::var("CAIRN_REGEN_VECTORS").is_ok() {
-        std::fs::write(VECTORS, &text).unwrap();
-    }
-    let committed = std::fs::read_to_string(VECTORS)
-        .expect("tests/vectors/bundle.json (CAIRN_REGEN_VECTORS=1 creates it)");
-    assert_eq!(
-        committed, text,
-        "bundle.json differs from the generator's output: a format changed"
-    );
-    let file: Value = serde_json::from_str(&committed).unwrap();
-    for c in file["cases"].as_array().unwrap() {
-        let got = run(&c["args"]).unwrap_or_else(|e| json!({"error": e.code().as_str()}));
-        assert_eq!(got, c["expect"], "case {}", c["name"]);
-    }
+    let cases = vectors::committed("bundle", &vectors::render(&generate()));
+    vectors::assert_distinct_names(&cases);
+    vectors::assert_both_verdicts(&cases, &["verify_bundle"]);
+    vectors::check(&cases, |case| run(&case["args"]));
 }
 
 proptest! {

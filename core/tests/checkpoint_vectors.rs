@@ -3,36 +3,18 @@
 //! checkpoint_vectors` rewrites the file; otherwise the committed file must equal what the
 //! generator produces.
 
+mod support;
+
 use cairn_core::checkpoint::*;
 use cairn_core::crypto::{Algorithm, KeyId, PublicKey, SigningKey};
 use cairn_core::encoding::{b64_decode, b64_encode, Digest};
 use cairn_core::merkle::{leaf_hash, root_of, EMPTY_ROOT};
 use cairn_core::Result;
 use serde_json::{json, Value};
-
-const PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/vectors/checkpoint.json"
-);
+use support::keys::{key_json, parse_key};
+use support::vectors::{self, Case, Doc};
 const LOG: &str = "example.test/log";
 const WITNESS: &str = "example.test/witness";
-
-#[derive(serde::Serialize)]
-struct Case {
-    name: String,
-    op: String,
-    args: Value,
-    expect: Value,
-}
-
-#[derive(serde::Serialize)]
-struct Doc {
-    kind: &'static str,
-    version: u32,
-    description: &'static str,
-    ops: Value,
-    cases: Vec<Case>,
-}
 
 struct Keys {
     log: SigningKey,      // hybrid Ed25519 + ML-DSA-44
@@ -60,12 +42,9 @@ fn root10() -> Digest {
 }
 
 fn verifier(name: &str, key: &SigningKey) -> Value {
-    let pk = key.public_key();
-    json!({
-        "name": name,
-        "algorithm": pk.algorithm().name(),
-        "public_key": b64_encode(pk.as_bytes()),
-    })
+    let mut v = key_json(key.public_key());
+    v["name"] = json!(name);
+    v
 }
 
 fn id(key: &SigningKey) -> String {
@@ -409,9 +388,7 @@ fn generate() -> String {
         }),
         cases: g.cases,
     };
-    let mut s = serde_json::to_string_pretty(&doc).unwrap();
-    s.push('\n');
-    s
+    vectors::render(&doc)
 }
 
 /// The same line with the key hash changed: a key unknown to every verifier.
@@ -431,11 +408,7 @@ fn run(case: &Value) -> Result<Value> {
         .iter()
         .map(|v| CheckpointVerifier {
             name: v["name"].as_str().unwrap().into(),
-            public_key: PublicKey::from_bytes(
-                Algorithm::parse(v["algorithm"].as_str().unwrap()).unwrap(),
-                &b64_decode(v["public_key"].as_str().unwrap()).unwrap(),
-            )
-            .unwrap(),
+            public_key: parse_key(v).unwrap(),
         })
         .collect();
     let p = &a["policy"];
@@ -461,31 +434,9 @@ fn run(case: &Value) -> Result<Value> {
 
 #[test]
 fn checkpoint_vectors() {
-    let generated = generate();
-    if std::env::var("CAIRN_REGEN_VECTORS").as_deref() == Ok("1") {
-        std::fs::create_dir_all(std::path::Path::new(PATH).parent().unwrap()).unwrap();
-        std::fs::write(PATH, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(PATH).expect("tests/vectors/checkpoint.json");
-    let doc: Value = serde_json::from_str(&committed).unwrap();
-    let cases = doc["cases"].as_array().unwrap();
+    let cases = vectors::committed("checkpoint", &generate());
     assert!(cases.len() > 30);
-    for case in cases {
-        let name = case["name"].as_str().unwrap();
-        let expect = &case["expect"];
-        match (run(case), expect.get("error")) {
-            (Ok(out), None) => {
-                assert_eq!(expect["ok"], true, "{name}");
-                for (k, v) in out.as_object().unwrap() {
-                    assert_eq!(&expect[k], v, "{name}: {k}");
-                }
-            }
-            (Err(e), Some(code)) => assert_eq!(e.code().as_str(), code, "{name}: {e}"),
-            (got, _) => panic!("{name}: got {got:?}, expected {expect}"),
-        }
-    }
-    assert!(
-        committed == generated,
-        "tests/vectors/checkpoint.json differs from the generator; rerun with CAIRN_REGEN_VECTORS=1 if the change is intended"
-    );
+    vectors::assert_distinct_names(&cases);
+    vectors::assert_both_verdicts(&cases, &["verify_checkpoint"]);
+    vectors::check(&cases, run);
 }

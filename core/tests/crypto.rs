@@ -1,41 +1,16 @@
 //! Behaviour of the crypto suites: algorithm table, key ids, length checks, Ed25519
 //! strictness, hybrids, secret forms and PEM round trips.
 
+mod support;
+
 use cairn_core::crypto::{
     pem, verify_signature, Algorithm, KeyId, PublicKey, Signature, SigningKey, ED25519_SIG_LEN,
     MAX_CONTEXT_LEN,
 };
 use cairn_core::encoding::{hex_decode_array, sha256};
 use cairn_core::ErrorCode;
-
-const NON_LEGACY: [Algorithm; 5] = [
-    Algorithm::Ed25519,
-    Algorithm::MlDsa44,
-    Algorithm::MlDsa65,
-    Algorithm::Ed25519MlDsa44,
-    Algorithm::Ed25519MlDsa65,
-];
-
-/// The group order L of Ed25519, little endian.
-const L: [u8; 32] = [
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-];
-
-fn add_le(a: &[u8], b: &[u8; 32]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let s = a[i] as u16 + b[i] as u16 + carry;
-        out[i] = s as u8;
-        carry = s >> 8;
-    }
-    out
-}
-
-fn code<T: std::fmt::Debug>(r: cairn_core::Result<T>) -> ErrorCode {
-    r.unwrap_err().code()
-}
+use support::code;
+use support::crypto::{mldsa_expanded_secret, plus_l, NON_LEGACY};
 
 #[test]
 fn algorithm_table_is_frozen() {
@@ -218,7 +193,7 @@ fn ed25519_strictness() {
     let sig = sk.sign(b"msg", b"").unwrap();
     // S + L: the same signature, non-canonically encoded.
     let mut malleated = sig.as_bytes().to_vec();
-    let s_plus_l = add_le(&malleated[32..], &L);
+    let s_plus_l = plus_l(&malleated[32..]);
     malleated[32..].copy_from_slice(&s_plus_l);
     let malleated = Signature::from_bytes(Algorithm::Ed25519, &malleated).unwrap();
     assert_eq!(
@@ -600,7 +575,7 @@ fn pkcs8_forms() {
         (Algorithm::MlDsa65, 0x12, 4032),
     ] {
         let sk = SigningKey::from_seed(alg, &[21; 32]);
-        let expanded = fips_expanded(alg, &[21; 32]);
+        let expanded = mldsa_expanded_secret(alg, &[21; 32]);
         assert_eq!(expanded.len(), exp_len);
         // both = SEQUENCE { OCTET STRING seed, OCTET STRING expandedKey }
         let mut exp_os = vec![0x04, 0x82, (exp_len >> 8) as u8, exp_len as u8];
@@ -667,20 +642,6 @@ fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn fips_expanded(alg: Algorithm, seed: &[u8; 32]) -> Vec<u8> {
-    use fips204::traits::{KeyGen, SerDes};
-    match alg {
-        Algorithm::MlDsa44 => fips204::ml_dsa_44::KG::keygen_from_seed(seed)
-            .1
-            .into_bytes()
-            .to_vec(),
-        _ => fips204::ml_dsa_65::KG::keygen_from_seed(seed)
-            .1
-            .into_bytes()
-            .to_vec(),
-    }
-}
-
 #[test]
 fn pkcs8_v2_embedded_public_key_must_match() {
     // OneAsymmetricKey v2 (RFC 5958) with the [1] publicKey field, as OpenSSL can write it.
@@ -736,6 +697,19 @@ fn legacy_fixture() -> Vec<LegacyCase> {
             )
         })
         .collect()
+}
+
+/// An ML-DSA-44 key and signature handed to the round-3 Dilithium2 verifier (same key length).
+fn mldsa44_signature_checked_as_round3() -> cairn_core::Result<()> {
+    let m = SigningKey::from_seed(Algorithm::MlDsa44, &[1; 32]);
+    let msig = m.sign_deterministic(b"m", b"").unwrap();
+    verify_signature(
+        Algorithm::Dilithium2R3,
+        m.public_key().as_bytes(),
+        b"m",
+        b"",
+        msig.as_bytes(),
+    )
 }
 
 #[cfg(feature = "legacy-dilithium")]
@@ -834,16 +808,8 @@ mod legacy {
             code(as_mldsa_key.verify(b"m", b"", &as_mldsa_sig)),
             ErrorCode::SignatureInvalid
         );
-        let m = SigningKey::from_seed(Algorithm::MlDsa44, &[1; 32]);
-        let msig = m.sign_deterministic(b"m", b"").unwrap();
         assert_eq!(
-            code(verify_signature(
-                Algorithm::Dilithium2R3,
-                m.public_key().as_bytes(),
-                b"m",
-                b"",
-                msig.as_bytes()
-            )),
+            code(mldsa44_signature_checked_as_round3()),
             ErrorCode::SignatureInvalid
         );
     }
@@ -860,16 +826,8 @@ fn legacy_needs_the_feature() {
             ErrorCode::UnsupportedAlgorithm
         );
     }
-    let m = SigningKey::from_seed(Algorithm::MlDsa44, &[1; 32]);
-    let msig = m.sign_deterministic(b"m", b"").unwrap();
     assert_eq!(
-        code(verify_signature(
-            Algorithm::Dilithium2R3,
-            m.public_key().as_bytes(),
-            b"m",
-            b"",
-            msig.as_bytes()
-        )),
+        code(mldsa44_signature_checked_as_round3()),
         ErrorCode::UnsupportedAlgorithm
     );
 }

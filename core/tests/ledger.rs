@@ -1,13 +1,16 @@
 //! Ledger entries and chains: behaviour tests and the frozen vectors in
 //! tests/vectors/ledger.json (regenerate with CAIRN_REGEN_VECTORS=1).
 
+mod support;
+
 use cairn_core::crypto::{Algorithm, KeyId, PublicKey, SigningKey};
 use cairn_core::dsse::Envelope;
-use cairn_core::encoding::{b64_decode, b64_encode, hex_encode, sha256, to_postcard};
+use cairn_core::encoding::{b64_encode, hex_encode, sha256, to_postcard};
 use cairn_core::ledger::*;
 use cairn_core::trust::{Role, RoleSet, TRUST_ROOT_TYPE};
 use cairn_core::{ErrorCode, Result};
 use serde_json::{json, Value};
+use support::vectors::{self, b64};
 
 const T0: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -555,10 +558,6 @@ fn parse_key(v: &Value) -> Result<PublicKey> {
         .map_err(|e| cairn_core::Error::malformed(format!("test key: {e}")))
 }
 
-fn b64(v: &Value) -> Vec<u8> {
-    b64_decode(v.as_str().expect("string")).expect("base64")
-}
-
 fn run(case: &Value) -> Result<Value> {
     let args = &case["args"];
     match case["op"].as_str().unwrap() {
@@ -592,39 +591,12 @@ fn run(case: &Value) -> Result<Value> {
     }
 }
 
-fn vector_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/ledger.json")
-}
-
 #[test]
 fn vectors() {
-    let generated = generate();
-    if std::env::var("CAIRN_REGEN_VECTORS").as_deref() == Ok("1") {
-        let text = serde_json::to_string_pretty(&generated).unwrap() + "\n";
-        std::fs::write(vector_path(), text).unwrap();
-    }
-    let text = std::fs::read_to_string(vector_path()).expect("tests/vectors/ledger.json");
-    let committed: Value = serde_json::from_str(&text).unwrap();
-    assert!(
-        committed == generated,
-        "tests/vectors/ledger.json differs from what the generator produces: a format changed \
-         (regenerate with CAIRN_REGEN_VECTORS=1 only if the change is intended)"
-    );
-    let cases = committed["cases"].as_array().unwrap();
-    for case in cases {
-        let got = run(case);
-        let expect = &case["expect"];
-        match (&got, expect.get("error")) {
-            (Ok(v), None) => assert_eq!(v, expect, "case {}", case["name"]),
-            (Err(e), Some(code)) => {
-                if std::env::var("CAIRN_SHOW_ERRORS").is_ok() {
-                    eprintln!("{}: {e}", case["name"]);
-                }
-                assert_eq!(e.code().as_str(), code, "case {}: {e}", case["name"])
-            }
-            _ => panic!("case {}: expected {expect}, got {got:?}", case["name"]),
-        }
-    }
+    let cases = vectors::committed("ledger", &vectors::render(&generate()));
+    vectors::assert_distinct_names(&cases);
+    vectors::assert_both_verdicts(&cases, &["verify_entry", "verify_chain"]);
+    vectors::check(&cases, run);
     let ops: std::collections::BTreeSet<_> =
         cases.iter().map(|c| c["op"].as_str().unwrap()).collect();
     assert_eq!(ops.len(), 2);
@@ -768,12 +740,7 @@ fn sign_entry_round_trips_with_hedged_signatures() {
 /// The worked examples in docs/FORMATS.md (ledger section) are the bytes the code produces.
 #[test]
 fn worked_examples_in_the_format_doc_are_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/FORMATS.md");
-    let doc: String = std::fs::read_to_string(path)
-        .unwrap()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let doc = support::format_doc_without_whitespace();
     let ledger = sample_ledger();
     let env0 = signed(&ledger[0].to_bytes(), LEDGER_ENTRY_TYPE, &[&log_ed()]);
     for hex in [

@@ -1,11 +1,14 @@
 //! Property tests: ledger parsers and verifiers return errors on random and mutated input,
 //! never panic, and accept nothing but canonical encodings.
 
+mod support;
+
 use cairn_core::crypto::{Algorithm, KeyId, SigningKey};
 use cairn_core::dsse::Envelope;
 use cairn_core::ledger::*;
 use cairn_core::trust::{Role, RoleSet};
 use proptest::prelude::*;
+use support::mutate::{apply, mutation};
 
 fn log_key() -> SigningKey {
     SigningKey::from_seed(Algorithm::Ed25519, &[0x11; 32])
@@ -61,39 +64,6 @@ fn signed_sample() -> &'static (SigningKey, Vec<Vec<u8>>) {
             .collect();
         (k, envs)
     })
-}
-
-#[derive(Debug, Clone)]
-enum Mutation {
-    Flip(usize, u8),
-    Truncate(usize),
-    Insert(usize, u8),
-    Remove(usize),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<usize>(), 0u8..8).prop_map(|(i, b)| Mutation::Flip(i, b)),
-        any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
-        any::<usize>().prop_map(Mutation::Remove),
-    ]
-}
-
-fn apply(bytes: &[u8], m: &Mutation) -> Vec<u8> {
-    let mut b = bytes.to_vec();
-    match *m {
-        Mutation::Flip(i, bit) => {
-            let i = i % b.len();
-            b[i] ^= 1 << bit;
-        }
-        Mutation::Truncate(n) => b.truncate(n % b.len()),
-        Mutation::Insert(i, v) => b.insert(i % (b.len() + 1), v),
-        Mutation::Remove(i) => {
-            b.remove(i % b.len());
-        }
-    }
-    b
 }
 
 proptest! {

@@ -5,8 +5,9 @@
 //! verdict; `CAIRN_REGEN_VECTORS=1 cargo test -p cairn-core --test manifest_vectors` rewrites
 //! it. Expected results come from what the generator built, not from the verifier.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use cairn_core::crypto::{Algorithm, PublicKey, SigningKey};
 use cairn_core::dsse::{pae, Envelope};
@@ -17,16 +18,14 @@ use cairn_core::manifest::{verify_manifest, ArtifactCheck, ManifestClaims, MANIF
 use cairn_core::token::TOKEN_PAYLOAD_TYPE;
 use cairn_core::{Error, ErrorCode};
 use serde_json::{json, Value};
+use support::keys::{key_json, parse_keys};
+use support::vectors;
 
 const T0: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 const ARTIFACT: &[u8] = b"cairn example artifact: release 1.0.0\n";
 
 fn key(alg: Algorithm, n: u8) -> SigningKey {
     SigningKey::from_seed(alg, &[n; 32])
-}
-
-fn key_json(pk: &PublicKey) -> Value {
-    json!({"algorithm": pk.algorithm().name(), "public_key": b64_encode(pk.as_bytes())})
 }
 
 fn example_claims() -> ManifestClaims {
@@ -365,23 +364,13 @@ fn generate() -> String {
             "name": name, "op": "verify_manifest", "args": args, "expect": expect
         })).collect::<Vec<_>>(),
     });
-    serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    vectors::render(&doc)
 }
 
 /// The `verify_manifest` op as every implementation runs it.
 fn run(args: &Value) -> Result<Value, Error> {
     let env = Envelope::parse(&b64_decode(args["manifest"].as_str().unwrap())?)?;
-    let trusted = args["trusted_signers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| {
-            PublicKey::from_bytes(
-                Algorithm::parse(k["algorithm"].as_str().unwrap())?,
-                &b64_decode(k["public_key"].as_str().unwrap())?,
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let trusted = parse_keys(&args["trusted_signers"])?;
     let bytes;
     let artifact = if let Some(b) = args.get("artifact") {
         bytes = b64_decode(b.as_str().unwrap())?;
@@ -412,41 +401,19 @@ fn run(args: &Value) -> Result<Value, Error> {
 
 #[test]
 fn manifest_vectors_match_generator_and_verifier() {
-    let generated = generate();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/manifest.json");
-    if std::env::var("CAIRN_REGEN_VECTORS").as_deref() == Ok("1") {
-        std::fs::write(&path, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).expect("tests/vectors/manifest.json");
-    assert!(
-        committed == generated,
-        "tests/vectors/manifest.json differs from the generator; a format change? \
-         Regenerate with CAIRN_REGEN_VECTORS=1 if it is intended."
-    );
-    let doc: Value = serde_json::from_str(&committed).unwrap();
-    let cases = doc["cases"].as_array().unwrap();
+    let cases = vectors::committed("manifest", &generate());
     assert!(cases.len() >= 30);
-    let mut names = BTreeSet::new();
+    vectors::assert_distinct_names(&cases);
+    vectors::assert_both_verdicts(&cases, &["verify_manifest"]);
     let mut digests = BTreeSet::new();
-    for case in cases {
-        let name = case["name"].as_str().unwrap();
-        assert!(names.insert(name), "duplicate case name {name}");
+    vectors::check(&cases, |case| {
         assert_eq!(case["op"], "verify_manifest");
-        let expect = &case["expect"];
-        match run(&case["args"]) {
-            Ok(result) => {
-                assert_eq!(&result, expect, "case {name}");
-                if result["name"] == "release-1.0.0.txt" {
-                    digests.insert(result["digest"].as_str().unwrap().to_string());
-                }
-            }
-            Err(e) => assert_eq!(
-                expect["error"].as_str(),
-                Some(e.code().as_str()),
-                "case {name}: got {e}"
-            ),
+        let result = run(&case["args"])?;
+        if result["name"] == "release-1.0.0.txt" {
+            digests.insert(result["digest"].as_str().unwrap().to_string());
         }
-    }
+        Ok(result)
+    });
     // Co-signatures do not change a manifest's identity.
     assert_eq!(digests.len(), 1);
 }

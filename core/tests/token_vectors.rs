@@ -8,8 +8,9 @@
 //! Expected results are written down by the generator from what it built (ids it computed,
 //! the error it meant to provoke), never copied from the verifier's answer.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use cairn_core::crypto::{Algorithm, KeyId, PublicKey, SigningKey};
 use cairn_core::dsse::{Envelope, EnvelopeSignature};
@@ -20,6 +21,8 @@ use cairn_core::token::{
 };
 use cairn_core::{Error, ErrorCode};
 use serde_json::{json, Value};
+use support::keys::{key_json, parse_keys};
+use support::vectors;
 
 const T0: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 const DAY: u64 = 86_400;
@@ -27,10 +30,6 @@ const AUDIENCE: &str = "registry.example";
 
 fn key(alg: Algorithm, n: u8) -> SigningKey {
     SigningKey::from_seed(alg, &[n; 32])
-}
-
-fn key_json(pk: &PublicKey) -> Value {
-    json!({"algorithm": pk.algorithm().name(), "public_key": b64_encode(pk.as_bytes())})
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -747,7 +746,7 @@ fn generate() -> String {
             "name": c.name, "op": "verify_token", "args": c.args, "expect": c.expect
         })).collect::<Vec<_>>(),
     });
-    serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    vectors::render(&doc)
 }
 
 fn arg_envelope(v: &Value) -> Result<Envelope, Error> {
@@ -764,17 +763,7 @@ fn run(args: &Value) -> Result<Value, Error> {
         .iter()
         .map(arg_envelope)
         .collect::<Result<Vec<_>, _>>()?;
-    let trusted = args["trusted_issuers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| {
-            PublicKey::from_bytes(
-                Algorithm::parse(k["algorithm"].as_str().unwrap())?,
-                &b64_decode(k["public_key"].as_str().unwrap())?,
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let trusted = parse_keys(&args["trusted_issuers"])?;
     let revoked = args["revoked"]
         .as_array()
         .unwrap()
@@ -803,39 +792,14 @@ fn run(args: &Value) -> Result<Value, Error> {
     }))
 }
 
-fn vectors_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/token.json")
-}
-
 #[test]
 fn token_vectors_match_generator_and_verifier() {
-    let generated = generate();
-    let path = vectors_path();
-    if std::env::var("CAIRN_REGEN_VECTORS").as_deref() == Ok("1") {
-        std::fs::write(&path, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).expect("tests/vectors/token.json");
-    assert!(
-        committed == generated,
-        "tests/vectors/token.json differs from the generator; a format change? \
-         Regenerate with CAIRN_REGEN_VECTORS=1 if it is intended."
-    );
-    let doc: Value = serde_json::from_str(&committed).unwrap();
-    let cases = doc["cases"].as_array().unwrap();
+    let cases = vectors::committed("token", &generate());
     assert!(cases.len() >= 40);
-    let mut names = BTreeSet::new();
-    for case in cases {
-        let name = case["name"].as_str().unwrap();
-        assert!(names.insert(name), "duplicate case name {name}");
+    vectors::assert_distinct_names(&cases);
+    vectors::assert_both_verdicts(&cases, &["verify_token"]);
+    vectors::check(&cases, |case| {
         assert_eq!(case["op"], "verify_token");
-        let expect = &case["expect"];
-        match run(&case["args"]) {
-            Ok(result) => assert_eq!(&result, expect, "case {name}"),
-            Err(e) => assert_eq!(
-                expect["error"].as_str(),
-                Some(e.code().as_str()),
-                "case {name}: got {e}"
-            ),
-        }
-    }
+        run(&case["args"])
+    });
 }

@@ -1,13 +1,16 @@
 //! Trust roots and rotation chains: behaviour tests and the frozen vectors in
 //! tests/vectors/trust.json (regenerate with CAIRN_REGEN_VECTORS=1).
 
+mod support;
+
 use cairn_core::crypto::{Algorithm, SigningKey};
 use cairn_core::dsse::Envelope;
-use cairn_core::encoding::{b64_decode, b64_encode, hex_encode, sha256};
+use cairn_core::encoding::{b64_encode, hex_encode, sha256};
 use cairn_core::ledger::LEDGER_ENTRY_TYPE;
 use cairn_core::trust::*;
 use cairn_core::{ErrorCode, Result};
 use serde_json::{json, Value};
+use support::vectors::{self, b64};
 
 const T0: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 const DAY: u64 = 86_400;
@@ -554,10 +557,6 @@ fn generate() -> Value {
     })
 }
 
-fn b64(v: &Value) -> Vec<u8> {
-    b64_decode(v.as_str().expect("string")).expect("base64")
-}
-
 fn run(case: &Value) -> Result<Value> {
     let args = &case["args"];
     assert_eq!(case["op"], "verify_trust_root_chain");
@@ -572,38 +571,12 @@ fn run(case: &Value) -> Result<Value> {
     Ok(json!({"ok": true, "version": newest.root_version, "root_id": hex_encode(&newest.id())}))
 }
 
-fn vector_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/trust.json")
-}
-
 #[test]
 fn vectors() {
-    let generated = generate();
-    if std::env::var("CAIRN_REGEN_VECTORS").as_deref() == Ok("1") {
-        let text = serde_json::to_string_pretty(&generated).unwrap() + "\n";
-        std::fs::write(vector_path(), text).unwrap();
-    }
-    let text = std::fs::read_to_string(vector_path()).expect("tests/vectors/trust.json");
-    let committed: Value = serde_json::from_str(&text).unwrap();
-    assert!(
-        committed == generated,
-        "tests/vectors/trust.json differs from what the generator produces: a format changed \
-         (regenerate with CAIRN_REGEN_VECTORS=1 only if the change is intended)"
-    );
-    for case in committed["cases"].as_array().unwrap() {
-        let got = run(case);
-        let expect = &case["expect"];
-        match (&got, expect.get("error")) {
-            (Ok(v), None) => assert_eq!(v, expect, "case {}", case["name"]),
-            (Err(e), Some(code)) => {
-                if std::env::var("CAIRN_SHOW_ERRORS").is_ok() {
-                    eprintln!("{}: {e}", case["name"]);
-                }
-                assert_eq!(e.code().as_str(), code, "case {}: {e}", case["name"])
-            }
-            _ => panic!("case {}: expected {expect}, got {got:?}", case["name"]),
-        }
-    }
+    let cases = vectors::committed("trust", &vectors::render(&generate()));
+    vectors::assert_distinct_names(&cases);
+    vectors::assert_both_verdicts(&cases, &["verify_trust_root_chain"]);
+    vectors::check(&cases, run);
 }
 
 fn simple_root(k: &SigningKey) -> TrustRoot {
@@ -825,13 +798,9 @@ fn json_view_of_a_root_is_readable() {
 /// The worked example in docs/FORMATS.md (trust-root section) is the bytes the code produces.
 #[test]
 fn worked_example_in_the_format_doc_is_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/FORMATS.md");
-    let doc: String = std::fs::read_to_string(path)
-        .unwrap()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(vector_path()).unwrap()).unwrap();
+    let doc = support::format_doc_without_whitespace();
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(vectors::path("trust")).unwrap()).unwrap();
     let case = v["cases"]
         .as_array()
         .unwrap()

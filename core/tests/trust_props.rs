@@ -1,10 +1,13 @@
 //! Property tests: trust-root parsing and chain verification return errors on random and
 //! mutated input and never panic.
 
+mod support;
+
 use cairn_core::crypto::{Algorithm, SigningKey};
 use cairn_core::dsse::Envelope;
 use cairn_core::trust::*;
 use proptest::prelude::*;
+use support::mutate::{apply, mutation};
 
 const T0: u64 = 1_767_225_600;
 
@@ -51,39 +54,6 @@ fn make_fixture() -> Fixture {
     v2.sign_deterministic(&a).unwrap();
     v2.sign_deterministic(&b).unwrap();
     Fixture { v1, v2 }
-}
-
-#[derive(Debug, Clone)]
-enum Mutation {
-    Flip(usize, u8),
-    Truncate(usize),
-    Insert(usize, u8),
-    Remove(usize),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<usize>(), 0u8..8).prop_map(|(i, b)| Mutation::Flip(i, b)),
-        any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
-        any::<usize>().prop_map(Mutation::Remove),
-    ]
-}
-
-fn apply(bytes: &[u8], m: &Mutation) -> Vec<u8> {
-    let mut b = bytes.to_vec();
-    match *m {
-        Mutation::Flip(i, bit) => {
-            let i = i % b.len();
-            b[i] ^= 1 << bit;
-        }
-        Mutation::Truncate(n) => b.truncate(n % b.len()),
-        Mutation::Insert(i, v) => b.insert(i % (b.len() + 1), v),
-        Mutation::Remove(i) => {
-            b.remove(i % b.len());
-        }
-    }
-    b
 }
 
 proptest! {
