@@ -48,7 +48,11 @@ impl Report {
 /// key when missing. Returns it and whether it was created.
 fn open_or_create(ctx: &Ctx) -> CliResult<(Registry, bool)> {
     let path = ctx.store_path()?;
-    if path.exists() && std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(true) {
+    if path.exists()
+        && std::fs::metadata(&path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(true)
+    {
         let reg = Registry::open(&path, None)?;
         ctx.unlock(&reg)?;
         Ok((reg, false))
@@ -59,9 +63,16 @@ fn open_or_create(ctx: &Ctx) -> CliResult<(Registry, bool)> {
 }
 
 /// The active demo key labelled `label`, generated (insecure) if there is none.
-fn ensure_key(reg: &Registry, label: &str, role: Role, alg: Algorithm) -> CliResult<(KeyInfo, bool)> {
+fn ensure_key(
+    reg: &Registry,
+    label: &str,
+    role: Role,
+    alg: Algorithm,
+) -> CliResult<(KeyInfo, bool)> {
     let existing = reg.list_keys()?.into_iter().find(|k| {
-        k.label == label && k.status == KeyStatus::Active && k.roles.contains(role)
+        k.label == label
+            && k.status == KeyStatus::Active
+            && k.roles.contains(role)
             && k.expires_at.is_none()
     });
     match existing {
@@ -91,20 +102,28 @@ fn ensure_root(
     let mut want: Vec<KeyId> = vec![log];
     want.extend(needed.iter().copied().filter(|k| *k != log));
     if let Some(cur) = &current {
-        let lists_all = want.iter().all(|id| cur.root.keys.iter().any(|k| k.key_id() == *id));
+        let lists_all = want
+            .iter()
+            .all(|id| cur.root.keys.iter().any(|k| k.key_id() == *id));
         if lists_all && cur.root.expires_at > now + 86_400 {
             return Ok((cur.clone(), "reused"));
         }
         // Keep what the current root lists (while still active here), add the demo's keys.
         for k in &cur.root.keys {
             let id = k.key_id();
-            let active = reg.key(&id).map(|i| i.status == KeyStatus::Active).unwrap_or(false);
+            let active = reg
+                .key(&id)
+                .map(|i| i.status == KeyStatus::Active)
+                .unwrap_or(false);
             if active && !want.contains(&id) {
                 want.push(id);
             }
         }
     }
-    let infos: Vec<KeyInfo> = want.iter().map(|id| reg.key(id)).collect::<Result<_, _>>()?;
+    let infos: Vec<KeyInfo> = want
+        .iter()
+        .map(|id| reg.key(id))
+        .collect::<Result<_, _>>()?;
     let mut thresholds = Thresholds::default();
     for role in Role::ALL {
         if infos.iter().any(|k| k.roles.contains(role)) {
@@ -118,7 +137,12 @@ fn ensure_root(
     };
     let mut signer_ids = vec![*root_key];
     if let Some(cur) = &current {
-        for k in cur.root.keys.iter().filter(|k| k.roles.contains(Role::Root)) {
+        for k in cur
+            .root
+            .keys
+            .iter()
+            .filter(|k| k.roles.contains(Role::Root))
+        {
             if !signer_ids.contains(&k.key_id()) {
                 signer_ids.push(k.key_id());
             }
@@ -137,8 +161,10 @@ fn ensure_root(
     match current {
         None => Ok((reg.create_trust_root(&spec, &refs)?, "created")),
         Some(_) => Ok((
-            reg.update_trust_root(&spec, &refs)
-                .map_err(|e| CliError::from(e).context("rotating the existing trust root to list the demo's keys"))?,
+            reg.update_trust_root(&spec, &refs).map_err(|e| {
+                CliError::from(e)
+                    .context("rotating the existing trust root to list the demo's keys")
+            })?,
             "rotated",
         )),
     }
@@ -219,7 +245,12 @@ pub fn run(ctx: &Ctx) -> CliResult<Output> {
 
     let (root, nr) = ensure_key(&reg, "demo root", Role::Root, Algorithm::Ed25519MlDsa65)?;
     let (issuer, ni) = ensure_key(&reg, "demo issuer", Role::TokenIssuer, Algorithm::Ed25519)?;
-    let (signer, ns) = ensure_key(&reg, "demo signer", Role::ManifestSigner, Algorithm::Ed25519MlDsa44)?;
+    let (signer, ns) = ensure_key(
+        &reg,
+        "demo signer",
+        Role::ManifestSigner,
+        Algorithm::Ed25519MlDsa44,
+    )?;
     let (agent, na) = ensure_key(&reg, "demo agent", Role::Peer, Algorithm::Ed25519)?;
     let log = reg.key(&reg.log_key_id()?)?;
     let tag = |fresh: bool| if fresh { "new" } else { "reused" };
@@ -235,9 +266,17 @@ pub fn run(ctx: &Ctx) -> CliResult<Output> {
         ),
     );
 
-    let (trust, how) = ensure_root(ctx, &reg, &[root.key_id, issuer.key_id, signer.key_id], &root.key_id)?;
+    let (trust, how) = ensure_root(
+        ctx,
+        &reg,
+        &[root.key_id, issuer.key_id, signer.key_id],
+        &root.key_id,
+    )?;
     let root_file = dir.join("trust-root.json");
-    write_file(&root_file, format!("{}\n", trust.envelope.to_json()).as_bytes())?;
+    write_file(
+        &root_file,
+        format!("{}\n", trust.envelope.to_json()).as_bytes(),
+    )?;
     r.say(
         &format!("trust root v{} {how}", trust.root.root_version),
         &format!(
@@ -262,11 +301,16 @@ pub fn run(ctx: &Ctx) -> CliResult<Output> {
             "{} at entry {}; nodes with capability artifact.publish: {}",
             node.spec.id,
             node.seq,
-            found.iter().map(|n| n.spec.id.as_str()).collect::<Vec<_>>().join(", ")
+            found
+                .iter()
+                .map(|n| n.spec.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
 
-    let mut request = TokenRequest::new(agent.public_key.clone(), AUDIENCE, &["publish"], TOKEN_TTL);
+    let mut request =
+        TokenRequest::new(agent.public_key.clone(), AUDIENCE, &["publish"], TOKEN_TTL);
     request
         .constraints
         .push(("max_bytes".to_owned(), ConstraintValue::Max(1 << 20)));
@@ -294,7 +338,13 @@ pub fn run(ctx: &Ctx) -> CliResult<Output> {
     );
     write_file(&artifact, body.as_bytes())?;
     let (size, sha256) = ctx.progress.hash_file(&artifact)?;
-    let claims = cairn::core::manifest::ManifestClaims::new("hello.sh", "text/x-shellscript", size, sha256, reg.now());
+    let claims = cairn::core::manifest::ManifestClaims::new(
+        "hello.sh",
+        "text/x-shellscript",
+        size,
+        sha256,
+        reg.now(),
+    );
     let manifest = reg.write(|tx| tx.sign_manifest(&signer.key_id, None, &claims))?;
     r.say(
         "artifact manifest signed",
@@ -316,7 +366,10 @@ pub fn run(ctx: &Ctx) -> CliResult<Output> {
     let token_file = dir.join("token.bundle");
     let manifest_file = dir.join("hello.sh.bundle");
     write_file(&token_file, &reg.token_bundle(&token.id)?.to_bytes())?;
-    write_file(&manifest_file, &reg.manifest_bundle(&manifest.digest)?.to_bytes())?;
+    write_file(
+        &manifest_file,
+        &reg.manifest_bundle(&manifest.digest)?.to_bytes(),
+    )?;
     let now = reg.now();
     r.say(
         "bundles exported",
@@ -370,7 +423,12 @@ pub fn run(ctx: &Ctx) -> CliResult<Output> {
         *last ^= 1;
     }
     let res = verify_files(ctx, &forged, &pinned, &token_req);
-    expect_failure(&mut r, "token with one bit flipped", res, ErrorCode::ProofInvalid)?;
+    expect_failure(
+        &mut r,
+        "token with one bit flipped",
+        res,
+        ErrorCode::ProofInvalid,
+    )?;
 
     let mut bad_cp = mb.clone();
     bad_cp.checkpoint = bad_cp.checkpoint.replacen('\n', "\n1", 1);

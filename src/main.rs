@@ -50,8 +50,11 @@ fn main() -> ExitCode {
                 let msg = e.render().to_string();
                 let first = msg
                     .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("usage error")
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
                     .trim_start_matches("error: ")
                     .to_owned();
                 return fail(&CliError::usage(first), true);

@@ -470,7 +470,9 @@ Examples:
         at: Option<String>,
     },
     /// Revoke a token (and everything delegated from it).
-    #[command(after_help = "Examples:\n  cairn token revoke 5be1 --reason \"holder left\" --revoker issuer")]
+    #[command(
+        after_help = "Examples:\n  cairn token revoke 5be1 --reason \"holder left\" --revoker issuer"
+    )]
     Revoke {
         /// The token (id or id prefix).
         token: String,
@@ -485,7 +487,9 @@ Examples:
     #[command(after_help = "Examples:\n  cairn token list\n  cairn token list --json")]
     List,
     /// Show one token.
-    #[command(after_help = "Examples:\n  cairn token show 5be1\n  cairn token show 5be1 --out token.json")]
+    #[command(
+        after_help = "Examples:\n  cairn token show 5be1\n  cairn token show 5be1 --out token.json"
+    )]
     Show {
         /// The token (id or id prefix).
         token: String,
@@ -587,7 +591,12 @@ Without --checkpoint the stream is checked only against itself.")]
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
         /// The public key that signed --checkpoint (PEM or JSON).
-        #[arg(long, value_name = "FILE", requires = "checkpoint", conflicts_with = "trust_root")]
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "checkpoint",
+            conflicts_with = "trust_root"
+        )]
         log_key: Option<PathBuf>,
         /// A pinned trust root of the source; its checkpoint keys may sign --checkpoint.
         #[arg(long, value_name = "FILE", requires = "checkpoint")]
@@ -599,14 +608,18 @@ Without --checkpoint the stream is checked only against itself.")]
 #[derive(Subcommand, Debug)]
 pub enum CheckpointCmd {
     /// Sign a checkpoint of the ledger as it stands.
-    #[command(after_help = "Examples:\n  cairn checkpoint create\n  cairn checkpoint create --out cp.txt")]
+    #[command(
+        after_help = "Examples:\n  cairn checkpoint create\n  cairn checkpoint create --out cp.txt"
+    )]
     Create {
         /// Write the signed note to FILE.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// The newest checkpoint (a C2SP signed note).
-    #[command(after_help = "Examples:\n  cairn checkpoint latest\n  cairn checkpoint latest --out cp.txt")]
+    #[command(
+        after_help = "Examples:\n  cairn checkpoint latest\n  cairn checkpoint latest --out cp.txt"
+    )]
     Latest {
         /// Write the signed note to FILE.
         #[arg(long, value_name = "FILE")]
@@ -646,7 +659,9 @@ Examples:
         size: Option<u64>,
     },
     /// Consistency proof between two tree sizes (checked before it is printed).
-    #[command(after_help = "Examples:\n  cairn proof consistency 4\n  cairn proof consistency 4 12 --json")]
+    #[command(
+        after_help = "Examples:\n  cairn proof consistency 4\n  cairn proof consistency 4 12 --json"
+    )]
     Consistency {
         /// The older size.
         old: u64,

@@ -37,7 +37,7 @@ pub struct VerifyRequest<'a> {
 /// Reads a bundle file.
 pub fn read_bundle(path: &Path) -> CliResult<Bundle> {
     let bytes = read_limited(path, MAX_BUNDLE_LEN, "bundle")?;
-    Bundle::from_bytes(&bytes).map_err(|e| CliError::from(e).context("bundle"))
+    Ok(Bundle::from_bytes(&bytes)?)
 }
 
 /// Verifies a bundle against a pinned root (the artifact hashed as a stream).
@@ -85,7 +85,12 @@ pub fn verdict_text(v: &Value) -> String {
         .unwrap_or_default();
     let checks = v["checks"]
         .as_array()
-        .map(|c| c.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+        .map(|c| {
+            c.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default();
     format!(
         "VERIFIED {} {}\nsigned by  {}\ncheckpoint {} size {} (entry {})\ntrust root v{} {}\nchecks     {}",
@@ -163,7 +168,11 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
                 "\nverify offline: cairn bundle verify {} --trust-root {}{}",
                 out.display(),
                 root_file.as_deref().unwrap_or("root.json"),
-                if kind == "manifest" { " --artifact FILE" } else { "" }
+                if kind == "manifest" {
+                    " --artifact FILE"
+                } else {
+                    ""
+                }
             ));
             Ok(Output::new(
                 text,
@@ -191,13 +200,18 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
             let revoked = revoked
                 .iter()
                 .map(|r| {
-                    hex_decode_array::<32>(&r.to_ascii_lowercase())
-                        .map_err(|_| CliError::usage(format!("--revoked {r:?}: give a token id (64 hex digits)")))
+                    hex_decode_array::<32>(&r.to_ascii_lowercase()).map_err(|_| {
+                        CliError::usage(format!("--revoked {r:?}: give a token id (64 hex digits)"))
+                    })
                 })
                 .collect::<CliResult<Vec<_>>>()?;
             let b = read_bundle(&bundle)?;
             let pinned = read_trust_root(&trust_root)?;
-            let at = at.as_deref().map(parse_time).transpose()?.unwrap_or_else(now);
+            let at = at
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .unwrap_or_else(now);
             let req = VerifyRequest {
                 artifact: artifact.as_deref(),
                 audience: audience.as_deref(),

@@ -22,12 +22,19 @@ fn verify_stored(reg: &Registry, cp: &StoredCheckpoint) -> CliResult<()> {
         name: reg.origin().to_owned(),
         public_key: key,
     };
-    let ok = verify_checkpoint(cp.note.as_bytes(), &[v], &CheckpointPolicy::new(reg.origin()))
-        .map_err(|e| CliError::from(e).context(&format!("checkpoint at size {}", cp.size)))?;
+    let ok = verify_checkpoint(
+        cp.note.as_bytes(),
+        &[v],
+        &CheckpointPolicy::new(reg.origin()),
+    )
+    .map_err(|e| CliError::from(e).context(&format!("checkpoint at size {}", cp.size)))?;
     if ok.size != cp.size || ok.root != cp.root {
         return Err(CliError::core(
             cairn_core::ErrorCode::ProofInvalid,
-            format!("checkpoint at size {}: its note says size {}", cp.size, ok.size),
+            format!(
+                "checkpoint at size {}: its note says size {}",
+                cp.size, ok.size
+            ),
         ));
     }
     Ok(())
@@ -98,7 +105,9 @@ pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
                 cps.iter().find(|c| c.size == size).cloned().ok_or_else(|| {
                     CliError::store(
                         StoreCode::NotFound,
-                        format!("no checkpoint at size {size} (cairn checkpoint history lists them)"),
+                        format!(
+                            "no checkpoint at size {size} (cairn checkpoint history lists them)"
+                        ),
                     )
                 })
             };

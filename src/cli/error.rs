@@ -145,7 +145,9 @@ mod tests {
                 assert_eq!(exit_for(*c), 2, "{c}");
             }
         }
-        let e: CliError = StoreError::core(ErrorCode::ChainBroken, "x").at_seq(4).into();
+        let e: CliError = StoreError::core(ErrorCode::ChainBroken, "x")
+            .at_seq(4)
+            .into();
         assert_eq!(e.to_json()["seq"], 4);
         assert_eq!(e.to_text(), "cairn: chain_broken: entry 4: x");
     }

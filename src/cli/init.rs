@@ -1,7 +1,9 @@
 //! `cairn init` and `cairn status`.
 
 use cairn_core::encoding::hex_encode;
-use cairn_core::store::{CreateOptions, PrivatePart, Protection, Registry, StoreCode, SCHEMA_VERSION};
+use cairn_core::store::{
+    CreateOptions, PrivatePart, Protection, Registry, StoreCode, SCHEMA_VERSION,
+};
 use serde_json::json;
 
 use super::args::InitArgs;
@@ -11,7 +13,11 @@ use super::{Ctx, Output};
 
 pub fn init(ctx: &Ctx, a: &InitArgs) -> CliResult<Output> {
     let path = ctx.store_path()?;
-    if path.exists() && std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(true) {
+    if path.exists()
+        && std::fs::metadata(&path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(true)
+    {
         return Err(CliError::store(
             StoreCode::AlreadyExists,
             format!(
@@ -38,7 +44,9 @@ pub fn init(ctx: &Ctx, a: &InitArgs) -> CliResult<Output> {
     if insecure {
         text.push_str("\nWARNING: the log key is stored WITHOUT passphrase protection (insecure mode: tests and demos only)");
     }
-    text.push_str("\nnext: cairn key generate --label ... --role ..., then cairn root create --out root.json");
+    text.push_str(
+        "\nnext: cairn key generate --label ... --role ..., then cairn root create --out root.json",
+    );
     Ok(Output::new(
         text,
         json!({
@@ -110,7 +118,9 @@ pub fn status(ctx: &Ctx) -> CliResult<Output> {
     }
     if let Some(r) = &root {
         if !r.root.keys.iter().any(|k| k.key_id() == log_id) {
-            text.push_str("\nthe trust root does not list the current log key: run `cairn root rotate`");
+            text.push_str(
+                "\nthe trust root does not list the current log key: run `cairn root rotate`",
+            );
         }
     }
     Ok(Output::new(

@@ -79,7 +79,9 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
                     let protection = ctx.secrets.new_key_protection(&label)?;
                     reg.write(|tx| tx.import_private_pem(&pem, &spec, &protection))?
                 }
-                (None, None) => return Err(CliError::usage("give --public FILE or --private FILE")),
+                (None, None) => {
+                    return Err(CliError::usage("give --public FILE or --private FILE"))
+                }
             };
             let log = reg.log_key_id()?;
             Ok(Output::new(
@@ -89,7 +91,11 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
                     info.key_id,
                     info.label,
                     super::view::roles(info.roles).join(","),
-                    if info.private == PrivatePart::None { "no" } else { "yes" },
+                    if info.private == PrivatePart::None {
+                        "no"
+                    } else {
+                        "yes"
+                    },
                     info.added_seq,
                     insecure_note(ctx, info.private)
                 ),
@@ -132,7 +138,12 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             match &out {
                 Some(path) => {
                     write_file(path, body.as_bytes())?;
-                    let mut text = format!("wrote {} of key {} to {}", kind, info.key_id, path.display());
+                    let mut text = format!(
+                        "wrote {} of key {} to {}",
+                        kind,
+                        info.key_id,
+                        path.display()
+                    );
                     if private {
                         text.push_str("\nWARNING: the private key file is NOT encrypted: protect or delete it");
                     }
@@ -195,7 +206,9 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
                 super::view::roles(new.roles).join(",")
             );
             if was_log {
-                text.push_str("\nthe log now signs with the new key (a checkpoint signed by it was written)");
+                text.push_str(
+                    "\nthe log now signs with the new key (a checkpoint signed by it was written)",
+                );
             }
             if listed {
                 text.push_str("\nthe trust root lists the old key: run `cairn root rotate` so verifiers learn the new one");

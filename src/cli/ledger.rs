@@ -33,7 +33,11 @@ pub fn read_trust_root(path: &Path) -> CliResult<VerifiedRoot> {
 /// The key among the root's checkpoint keys that signed `note` for `origin`.
 fn signer_in_root(note: &str, origin: &str, root: &VerifiedRoot) -> CliResult<PublicKey> {
     let mut last = None;
-    for k in root.keys.iter().filter(|k| k.roles.contains(Role::Checkpoint)) {
+    for k in root
+        .keys
+        .iter()
+        .filter(|k| k.roles.contains(Role::Checkpoint))
+    {
         let v = CheckpointVerifier {
             name: origin.to_owned(),
             public_key: k.public_key.clone(),
@@ -44,8 +48,13 @@ fn signer_in_root(note: &str, origin: &str, root: &VerifiedRoot) -> CliResult<Pu
         }
     }
     Err(match last {
-        Some(e) => CliError::from(e).context("no checkpoint key of the trust root signed the checkpoint"),
-        None => CliError::core(ErrorCode::UnknownKey, "the trust root lists no checkpoint key"),
+        Some(e) => {
+            CliError::from(e).context("no checkpoint key of the trust root signed the checkpoint")
+        }
+        None => CliError::core(
+            ErrorCode::UnknownKey,
+            "the trust root lists no checkpoint key",
+        ),
     })
 }
 
@@ -72,7 +81,11 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
             let reg = ctx.open(false)?;
             let entries = reg.tail(count)?;
             Ok(Output::new(
-                entries.iter().map(entry_line).collect::<Vec<_>>().join("\n"),
+                entries
+                    .iter()
+                    .map(entry_line)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 json!({"entries": entries.iter().map(entry_json).collect::<Vec<_>>()}),
             ))
         }
@@ -88,9 +101,9 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
         LedgerCmd::Audit => {
             let reg = ctx.open(false)?;
             let size = reg.tree_size()?;
-            let bar = ctx
-                .progress
-                .spinner(&format!("auditing {size} entries, the tree, checkpoints and records"));
+            let bar = ctx.progress.spinner(&format!(
+                "auditing {size} entries, the tree, checkpoints and records"
+            ));
             let res = reg.audit();
             bar.finish_and_clear();
             let r = res?;

@@ -51,7 +51,10 @@ pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
     let (m, verb) = match (&a.cosign, &a.artifact) {
         (Some(sel), _) => {
             let digest = resolve_manifest(&reg, sel)?.digest;
-            (reg.cosign_manifest(&digest, &key.key_id, pass.as_ref())?, "co-signed")
+            (
+                reg.cosign_manifest(&digest, &key.key_id, pass.as_ref())?,
+                "co-signed",
+            )
         }
         (None, Some(path)) => {
             let name = match &a.name {
@@ -59,7 +62,9 @@ pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
                 None => path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
-                    .ok_or_else(|| CliError::usage("the artifact path has no file name: give --name"))?,
+                    .ok_or_else(|| {
+                        CliError::usage("the artifact path has no file name: give --name")
+                    })?,
             };
             let (size, sha256) = ctx.progress.hash_file(path)?;
             let mut claims = ManifestClaims::new(&name, &a.media_type, size, sha256, reg.now());
@@ -73,7 +78,11 @@ pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
                 "signed",
             )
         }
-        (None, None) => return Err(CliError::usage("give an artifact file or --cosign MANIFEST")),
+        (None, None) => {
+            return Err(CliError::usage(
+                "give an artifact file or --cosign MANIFEST",
+            ))
+        }
     };
     let file = write_manifest(&m, a.out.as_deref())?;
     let mut text = format!("{verb} at entry {}\n{}", m.last_seq, manifest_text(&m));
@@ -147,7 +156,6 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> CliResult<Output> {
             Err(e) => last_err = Some(e.into()),
         }
     }
-    Err(last_err.unwrap_or_else(|| {
-        CliError::core(ErrorCode::ThresholdNotMet, "no manifest verified")
-    }))
+    Err(last_err
+        .unwrap_or_else(|| CliError::core(ErrorCode::ThresholdNotMet, "no manifest verified")))
 }

@@ -145,7 +145,9 @@ pub fn resolve_key(reg: &Registry, sel: &str) -> CliResult<KeyInfo> {
     if !hexish {
         return Err(CliError::store(
             StoreCode::NotFound,
-            format!("no key labelled {sel:?} (name a key by its id, an id prefix, its label, or `log`)"),
+            format!(
+                "no key labelled {sel:?} (name a key by its id, an id prefix, its label, or `log`)"
+            ),
         ));
     }
     util::pick_by_prefix(sel, "key", keys, |k| k.key_id.to_hex())

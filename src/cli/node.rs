@@ -36,7 +36,10 @@ pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
                 read_limited(Path::new(&file), MAX_SPEC_READ, "node spec")?
             };
             let text = String::from_utf8(bytes).map_err(|_| {
-                CliError::core(cairn_core::ErrorCode::Malformed, "the node spec is not UTF-8")
+                CliError::core(
+                    cairn_core::ErrorCode::Malformed,
+                    "the node spec is not UTF-8",
+                )
             })?;
             let spec = NodeSpec::from_json(&text)?;
             let reg = ctx.open(true)?;
@@ -60,7 +63,11 @@ pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
                 .map(|v| format!("{v:#}"))
                 .unwrap_or_default();
             Ok(Output::new(
-                format!("{}\nregistered at entry {}\n{pretty}", node_line(&info), info.seq),
+                format!(
+                    "{}\nregistered at entry {}\n{pretty}",
+                    node_line(&info),
+                    info.seq
+                ),
                 json!({"node": node_json(&info)}),
             ))
         }

@@ -63,9 +63,10 @@ impl Progress {
     pub fn hash_file(&self, path: &Path) -> CliResult<(u64, Digest)> {
         let file = std::fs::File::open(path).map_err(|e| CliError::io(path, &e))?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let bar = self.bytes(len, &format!("hashing {name}"));
         let mut tick = |n: u64| bar.set_position(n);
         let out = hash_reader(file, Some(&mut tick)).map_err(|e| CliError::io(path, &e));

@@ -149,7 +149,11 @@ impl Secrets {
     pub fn for_key(&self, key: &KeyInfo) -> CliResult<Option<Passphrase>> {
         match key.private {
             PrivatePart::Sealed(_) => {
-                let what = format!("passphrase of key {:?} ({})", key.label, short(&key.key_id.to_hex()));
+                let what = format!(
+                    "passphrase of key {:?} ({})",
+                    key.label,
+                    short(&key.key_id.to_hex())
+                );
                 self.key_sources(&what, false)?
                     .map(Some)
                     .ok_or_else(|| missing(&format!("key {:?}", key.label)))

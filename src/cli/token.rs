@@ -48,7 +48,10 @@ fn token_text(t: &TokenInfo) -> String {
         s.push_str(&format!("\nparent    {}", hex_encode(p)));
     }
     if let Some(r) = &t.revoked {
-        s.push_str(&format!("\nREVOKED   at entry {} by {}: {}", r.seq, r.revoker, r.reason));
+        s.push_str(&format!(
+            "\nREVOKED   at entry {} by {}: {}",
+            r.seq, r.revoker, r.reason
+        ));
     }
     s
 }
@@ -72,7 +75,9 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
                 (_, Some(f)) => read_public_key(f)?,
                 (Some(h), None) => resolve_key(&reg, h)?.public_key,
                 (None, None) => {
-                    return Err(super::error::CliError::usage("give --holder KEY or --holder-key FILE"))
+                    return Err(super::error::CliError::usage(
+                        "give --holder KEY or --holder-key FILE",
+                    ))
                 }
             };
             let parent = parent
@@ -103,7 +108,10 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
                 Some(f) => text.push_str(&format!("\nwrote the token to {f}")),
                 None => text.push_str(&format!("\n{}", t.envelope.to_json())),
             }
-            Ok(Output::new(text, json!({"token": token_json(&t), "file": file})))
+            Ok(Output::new(
+                text,
+                json!({"token": token_json(&t), "file": file}),
+            ))
         }
         TokenCmd::Verify {
             token,
@@ -117,10 +125,16 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
                 (_, Some(f)) => Envelope::parse(&read_limited(f, MAX_TOKEN_FILE, "token file")?)?,
                 (Some(t), None) => resolve_token(&reg, t)?.envelope,
                 (None, None) => {
-                    return Err(super::error::CliError::usage("give a token id or --file FILE"))
+                    return Err(super::error::CliError::usage(
+                        "give a token id or --file FILE",
+                    ))
                 }
             };
-            let at = at.as_deref().map(parse_time).transpose()?.unwrap_or_else(now);
+            let at = at
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .unwrap_or_else(now);
             let opts = VerifyOptions {
                 audience: audience.as_deref(),
                 capability: capability.as_deref(),
@@ -133,7 +147,12 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
                     fmt_time(at),
                     v.issuer.key_id(),
                     v.claims.audience,
-                    v.claims.capabilities.iter().cloned().collect::<Vec<_>>().join(", "),
+                    v.claims
+                        .capabilities
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     v.chain_ids.len()
                 ),
                 json!({"valid": true, "at": at, "token": v.to_json()}),

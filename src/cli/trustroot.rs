@@ -95,7 +95,12 @@ fn signers(
             .map(|k| k.key_id)
             .collect();
         if let Some(cur) = current {
-            for k in cur.root.keys.iter().filter(|k| k.roles.contains(Role::Root)) {
+            for k in cur
+                .root
+                .keys
+                .iter()
+                .filter(|k| k.roles.contains(Role::Root))
+            {
                 if !ids.contains(&k.key_id()) {
                     ids.push(k.key_id());
                 }
@@ -140,10 +145,15 @@ fn write_out(r: &StoredTrustRoot, out: Option<&std::path::Path>) -> CliResult<Op
 fn made(r: &StoredTrustRoot, verb: &str, file: Option<String>) -> Output {
     let mut text = format!("{verb}\n{}", trust_root_text(r));
     match &file {
-        Some(f) => text.push_str(&format!("\nwrote the signed root to {f}: give it to verifiers to pin")),
+        Some(f) => text.push_str(&format!(
+            "\nwrote the signed root to {f}: give it to verifiers to pin"
+        )),
         None => text.push_str("\n(cairn root show --out root.json writes the file verifiers pin)"),
     }
-    Output::new(text, json!({"trust_root": trust_root_json(r), "file": file}))
+    Output::new(
+        text,
+        json!({"trust_root": trust_root_json(r), "file": file}),
+    )
 }
 
 pub fn run(ctx: &Ctx, cmd: RootCmd) -> CliResult<Output> {

@@ -25,9 +25,11 @@ pub fn parse_duration(s: &str) -> CliResult<u64> {
         Some(i) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| CliError::usage(format!("{s:?} is not a duration (e.g. 3600, 90m, 12h, 30d)")))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        CliError::usage(format!(
+            "{s:?} is not a duration (e.g. 3600, 90m, 12h, 30d)"
+        ))
+    })?;
     let mul = match unit {
         "s" => 1,
         "m" => 60,
@@ -89,7 +91,14 @@ pub fn parse_time(s: &str) -> CliResult<UnixTime> {
     }
     let bad = || CliError::usage(format!("{s:?}: use Unix seconds or YYYY-MM-DDTHH:MM:SSZ"));
     let b = s.as_bytes();
-    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
         return Err(bad());
     }
     let num = |r: std::ops::Range<usize>| -> CliResult<i64> {
@@ -98,8 +107,16 @@ pub fn parse_time(s: &str) -> CliResult<UnixTime> {
             .and_then(|p| p.parse().ok())
             .ok_or_else(bad)
     };
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 59 || y < 1970 {
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 59 || y < 1970
+    {
         return Err(bad());
     }
     let t = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
@@ -180,8 +197,13 @@ pub fn parse_constraint(s: &str) -> CliResult<(String, ConstraintValue)> {
         "max" => ConstraintValue::Max(num(value)?),
         "min" => ConstraintValue::Min(num(value)?),
         "range" => {
-            let (a, b) = value.split_once("..").ok_or_else(|| bad("range needs A..B"))?;
-            ConstraintValue::Range { min: num(a)?, max: num(b)? }
+            let (a, b) = value
+                .split_once("..")
+                .ok_or_else(|| bad("range needs A..B"))?;
+            ConstraintValue::Range {
+                min: num(a)?,
+                max: num(b)?,
+            }
         }
         "exact" => ConstraintValue::Exact(value.to_owned()),
         "one-of" | "one_of" => {
@@ -190,7 +212,8 @@ pub fn parse_constraint(s: &str) -> CliResult<(String, ConstraintValue)> {
         "prefix" => ConstraintValue::Prefix(value.to_owned()),
         _ => return Err(bad("unknown kind")),
     };
-    c.validate().map_err(|e| CliError::from(e).context(&format!("constraint {name:?}")))?;
+    c.validate()
+        .map_err(|e| CliError::from(e).context(&format!("constraint {name:?}")))?;
     Ok((name.to_owned(), c))
 }
 
@@ -258,7 +281,10 @@ mod tests {
 
     #[test]
     fn constraints() {
-        assert_eq!(parse_constraint("n=max:5").unwrap().1, ConstraintValue::Max(5));
+        assert_eq!(
+            parse_constraint("n=max:5").unwrap().1,
+            ConstraintValue::Max(5)
+        );
         assert_eq!(
             parse_constraint("n=range:1..9").unwrap().1,
             ConstraintValue::Range { min: 1, max: 9 }

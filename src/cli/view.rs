@@ -64,8 +64,14 @@ pub fn key_json(k: &KeyInfo, log: Option<&KeyId>) -> Value {
         KeyStatus::Rotated { successor, seq, at } => {
             v["rotated"] = json!({"successor": successor.to_hex(), "seq": seq, "at": at});
         }
-        KeyStatus::Revoked { reason, revoker, seq, at } => {
-            v["revoked"] = json!({"reason": reason, "revoker": revoker.to_hex(), "seq": seq, "at": at});
+        KeyStatus::Revoked {
+            reason,
+            revoker,
+            seq,
+            at,
+        } => {
+            v["revoked"] =
+                json!({"reason": reason, "revoker": revoker.to_hex(), "seq": seq, "at": at});
         }
     }
     v
@@ -112,7 +118,12 @@ pub fn key_text(k: &KeyInfo, log: Option<&KeyId>) -> String {
         KeyStatus::Rotated { successor, seq, .. } => {
             s.push_str(&format!("\nrotated   to {successor} (entry {seq})"));
         }
-        KeyStatus::Revoked { reason, revoker, seq, .. } => {
+        KeyStatus::Revoked {
+            reason,
+            revoker,
+            seq,
+            ..
+        } => {
             s.push_str(&format!("\nrevoked   by {revoker} (entry {seq}): {reason}"));
         }
     }
@@ -120,7 +131,9 @@ pub fn key_text(k: &KeyInfo, log: Option<&KeyId>) -> String {
         s.push_str("\nthis is the log key: it signs every entry and checkpoint");
     }
     if k.private == PrivatePart::Insecure {
-        s.push_str("\nWARNING: the private key is stored WITHOUT passphrase protection (insecure mode)");
+        s.push_str(
+            "\nWARNING: the private key is stored WITHOUT passphrase protection (insecure mode)",
+        );
     }
     s
 }
@@ -162,10 +175,18 @@ pub fn token_line(t: &TokenInfo) -> String {
         "{}  {:<20} [{}]  holder {}  expires {}{}{}",
         short(&hex_encode(&t.id)),
         c.audience,
-        c.capabilities.iter().cloned().collect::<Vec<_>>().join(", "),
+        c.capabilities
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
         short(&c.holder.key_id().to_hex()),
         fmt_time(c.expires_at),
-        if c.parent.is_some() { "  delegated" } else { "" },
+        if c.parent.is_some() {
+            "  delegated"
+        } else {
+            ""
+        },
         if t.revoked.is_some() { "  REVOKED" } else { "" }
     )
 }
