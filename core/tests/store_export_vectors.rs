@@ -7,13 +7,18 @@
 
 use std::path::PathBuf;
 
+mod support;
+use support::keys::key_json;
+use support::vectors::{self, Case, Doc};
+
 use cairn_core::checkpoint::Checkpoint;
 use cairn_core::crypto::{Algorithm, PublicKey, SigningKey};
-use cairn_core::encoding::{b64_decode, b64_encode, hex_encode, sha256};
+use cairn_core::encoding::{b64_encode, hex_encode, sha256};
 use cairn_core::ledger::{sign_entry, ChainHead, Event};
 use cairn_core::merkle::{leaf_hash, root_of};
-use cairn_core::store::{verify_export, ExportExpectation, ExportWriter, StoreError};
+use cairn_core::store::{verify_export, ExportExpectation, ExportWriter};
 use cairn_core::trust::{Role, RoleSet};
+use cairn_core::{Error, ErrorCode};
 use serde_json::{json, Value};
 
 const ORIGIN: &str = "export.example.test/log";
@@ -103,16 +108,17 @@ fn stream(announced: u64, entries: &[Vec<u8>], cps: &[(u64, String)]) -> Vec<u8>
     }
 }
 
-fn key_json(pk: &PublicKey) -> Value {
-    json!({"algorithm": pk.algorithm().name(), "public_key": b64_encode(pk.as_bytes())})
-}
-
-fn case(name: &str, stream: &[u8], expect_args: Value, expect: Value) -> Value {
+fn case(name: &str, stream: &[u8], expect_args: Value, expect: Value) -> Case {
     let mut args = json!({"stream": b64_encode(stream)});
     if let Value::Object(extra) = expect_args {
         args.as_object_mut().unwrap().extend(extra);
     }
-    json!({"name": name, "op": "verify_export", "args": args, "expect": expect})
+    Case {
+        name: name.into(),
+        op: "verify_export".into(),
+        args,
+        expect,
+    }
 }
 
 fn err(code: &str) -> Value {
@@ -286,67 +292,49 @@ fn generate() -> String {
         json!({}),
         err("malformed"),
     ));
-    let doc = json!({
-        "kind": "store_export",
-        "version": 1,
-        "description": "cairn ledger export streams (docs/FORMATS.md, ledger export): magic CAIRNLOG, version 0x01, then frames (u32 big-endian length, postcard Frame): Header, Entry (compact DSSE ledger entry) in order, Checkpoint right after the entry completing its size, End (size, root). Ed25519 log key from seed 0x51 repeated; other keys 0x52, 0x53.",
-        "ops": {"verify_export": "args: stream (base64), optional origin (text: expected origin), optional checkpoint (signed note text from the source) with checkpoint_key ({algorithm, public_key base64}); result: entries, checkpoints, root (hex), log_key (hex key id of the log key at the end)"},
-        "cases": cases,
-    });
-    serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    vectors::render(&Doc {
+        kind: "store_export",
+        version: 1,
+        description: "cairn ledger export streams (docs/FORMATS.md, ledger export streams): magic CAIRNLOG, version 0x01, then frames (u32 big-endian length, postcard Frame): Header, Entry (compact DSSE ledger entry) in order, Checkpoint right after the entry completing its size, End (size, root). Ed25519 log key from seed 0x51 repeated; other keys 0x52, 0x53.",
+        ops: json!({"verify_export": "args: stream (base64), optional origin (text: expected origin), optional checkpoint (signed note text from the source) with checkpoint_key ({algorithm, public_key base64}); result: entries, checkpoints, root (hex), log_key (hex key id of the log key at the end)"}),
+        cases,
+    })
 }
 
 fn frame_len(at: &[u8]) -> usize {
     u32::from_be_bytes(at[..4].try_into().unwrap()) as usize
 }
 
-fn run(args: &Value) -> Result<Value, StoreError> {
-    let stream = b64_decode(args["stream"].as_str().unwrap()).unwrap();
+fn run(args: &Value) -> Result<Value, Error> {
+    let stream = vectors::b64(&args["stream"]);
     let checkpoint = args.get("checkpoint").map(|n| {
         let k = &args["checkpoint_key"];
         let alg = Algorithm::parse(k["algorithm"].as_str().unwrap()).unwrap();
-        let pk =
-            PublicKey::from_bytes(alg, &b64_decode(k["public_key"].as_str().unwrap()).unwrap())
-                .unwrap();
+        let pk = PublicKey::from_bytes(alg, &vectors::b64(&k["public_key"])).unwrap();
         (n.as_str().unwrap().to_owned(), pk)
     });
     let expect = ExportExpectation {
         origin: args.get("origin").map(|o| o.as_str().unwrap().to_owned()),
         checkpoint,
     };
-    let r = verify_export(&stream[..], &expect)?;
+    let r = verify_export(&stream[..], &expect).map_err(|e| {
+        Error::new(
+            e.code().core().unwrap_or(ErrorCode::Malformed),
+            e.to_string(),
+        )
+    })?;
     Ok(json!({
-        "ok": true, "entries": r.entries, "checkpoints": r.checkpoints,
+        "entries": r.entries, "checkpoints": r.checkpoints,
         "root": hex_encode(&r.root), "log_key": r.log_key.to_hex(),
     }))
 }
 
 #[test]
 fn store_export_vectors_match_generator_and_verifier() {
-    let generated = generate();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/store_export.json");
-    if std::env::var("CAIRN_REGEN_VECTORS").as_deref() == Ok("1") {
-        std::fs::write(&path, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).expect("tests/vectors/store_export.json");
-    assert!(
-        committed == generated,
-        "tests/vectors/store_export.json differs from the generator; a format change? \
-         Regenerate with CAIRN_REGEN_VECTORS=1 if it is intended."
-    );
-    let doc: Value = serde_json::from_str(&committed).unwrap();
-    for case in doc["cases"].as_array().unwrap() {
-        let name = case["name"].as_str().unwrap();
-        let expect = &case["expect"];
-        match run(&case["args"]) {
-            Ok(result) => assert_eq!(&result, expect, "case {name}"),
-            Err(e) => assert_eq!(
-                expect["error"].as_str(),
-                Some(e.code().as_str()),
-                "case {name}: got {e}"
-            ),
-        }
-    }
+    let cases = vectors::committed("store_export", &generate());
+    vectors::assert_distinct_names(&cases);
+    vectors::assert_both_verdicts(&cases, &["verify_export"]);
+    vectors::check(&cases, |case| run(&case["args"]));
 }
 
 /// The worked example of docs/formats/store-export.md is the generator's bytes.
@@ -356,8 +344,8 @@ fn worked_example_matches_the_vectors() {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/formats/store-export.md"),
     )
     .unwrap();
-    let vectors: Value = serde_json::from_str(&generate()).unwrap();
-    let valid = b64_decode(vectors["cases"][0]["args"]["stream"].as_str().unwrap()).unwrap();
+    let doc_vectors: Value = serde_json::from_str(&generate()).unwrap();
+    let valid = vectors::b64(&doc_vectors["cases"][0]["args"]["stream"]);
     let header = hex_encode(&valid[9..9 + 4 + frame_len(&valid[9..])]);
     let end = &valid[valid.len() - 38..];
     assert!(doc.contains(&hex_encode(&valid[..9])));
@@ -368,5 +356,9 @@ fn worked_example_matches_the_vectors() {
     );
     assert!(doc.replace(' ', "").contains(&hex_encode(end)), "end frame");
     assert!(doc.contains(&format!("{} bytes", valid.len())));
-    assert!(doc.contains(vectors["cases"][0]["expect"]["log_key"].as_str().unwrap()));
+    assert!(doc.contains(
+        doc_vectors["cases"][0]["expect"]["log_key"]
+            .as_str()
+            .unwrap()
+    ));
 }

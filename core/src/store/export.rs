@@ -231,7 +231,7 @@ pub fn verify_export(
     input
         .read_exact(&mut magic)
         .map_err(|_| malformed("too short"))?;
-    if &magic[..8] != &EXPORT_MAGIC[..8] {
+    if magic[..8] != EXPORT_MAGIC[..8] {
         return Err(malformed("not a cairn ledger export"));
     }
     if magic[8] != EXPORT_MAGIC[8] {

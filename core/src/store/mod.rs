@@ -2,6 +2,7 @@
 
 mod audit;
 mod audit_objects;
+mod blux_import;
 mod bundles;
 mod checkpoints;
 mod error;
@@ -21,6 +22,7 @@ mod trustroots;
 mod verify;
 
 pub use audit::AuditReport;
+pub use blux_import::BluxImport;
 pub use checkpoints::StoredCheckpoint;
 pub use error::{StoreCode, StoreError, StoreResult};
 pub use export::{

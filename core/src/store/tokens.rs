@@ -120,10 +120,9 @@ fn not_found(id: &Digest) -> StoreError {
     StoreError::not_found(format!("no token {}", hex_encode(id)))
 }
 
-/// The stored ancestors of a token (root first) and whether any link is revoked.
-fn chain_of(tx: &impl ReadTables, claims: &TokenClaims) -> StoreResult<(Vec<TokenInfo>, bool)> {
+/// The stored ancestors of a token, root first.
+fn chain_of(tx: &impl ReadTables, claims: &TokenClaims) -> StoreResult<Vec<TokenInfo>> {
     let mut chain = Vec::new();
-    let mut revoked = false;
     let mut next = claims.parent;
     while let Some(id) = next {
         if chain.len() >= MAX_CHAIN_DEPTH {
@@ -133,12 +132,11 @@ fn chain_of(tx: &impl ReadTables, claims: &TokenClaims) -> StoreResult<(Vec<Toke
             ));
         }
         let info = load_token(tx, &id)?.ok_or_else(|| not_found(&id))?.info()?;
-        revoked |= info.revoked.is_some();
         next = info.claims.parent;
         chain.push(info);
     }
     chain.reverse();
-    Ok((chain, revoked))
+    Ok(chain)
 }
 
 /// Verifies a token against the registry: its chain from the stored parents, the root
@@ -151,7 +149,7 @@ fn verify_in(
     opts: &VerifyOptions<'_>,
 ) -> StoreResult<VerifiedToken> {
     let claims = TokenClaims::from_payload(&env.payload)?;
-    let (chain, _) = chain_of(tx, &claims)?;
+    let chain = chain_of(tx, &claims)?;
     let root_issuer = chain.first().map_or(claims.issuer, |t| t.claims.issuer);
     let issuer = super::keys::load_key(tx, &root_issuer)?.ok_or_else(|| {
         StoreError::core(
@@ -380,7 +378,6 @@ impl Registry {
         let rtx = self.read_tx()?;
         let info = load_token(&rtx, id)?.ok_or_else(|| not_found(id))?.info()?;
         Ok(chain_of(&rtx, &info.claims)?
-            .0
             .into_iter()
             .map(|t| t.envelope)
             .collect())

@@ -1,0 +1,24 @@
+// Types of the browser entry point.
+export * from '../pkg/web/cairn_wasm.js';
+import type { ArtifactDigest, InitInput } from '../pkg/web/cairn_wasm.js';
+
+/** Loads the WebAssembly module once (default: cairn_wasm_bg.wasm beside the glue). */
+export declare function init(source?: InitInput | Promise<InitInput>): Promise<void>;
+export default init;
+
+/** Files up to this size are hashed by WebCrypto in one piece; larger ones are streamed. */
+export declare const WEBCRYPTO_MAX_BYTES: number;
+
+export interface HashBlobOptions {
+  /** Called after each chunk with the bytes read so far and the total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Stops reading between chunks. */
+  signal?: AbortSignal;
+  /** Bytes read per File.slice (default 8 MiB). */
+  chunkSize?: number;
+  /** Stream through the wasm hasher even when WebCrypto could take the whole file. */
+  forceStreaming?: boolean;
+}
+
+/** SHA-256 and length of a Blob or File, in chunks, with progress. */
+export declare function hashBlob(blob: Blob, options?: HashBlobOptions): Promise<ArtifactDigest>;

@@ -1,0 +1,100 @@
+// Browser entry point (ES module). Call `await init()` once before any verifier; it fetches
+// cairn_wasm_bg.wasm next to the glue (or takes a URL, Response, bytes or WebAssembly.Module).
+import initWasm, * as wasm from '../pkg/web/cairn_wasm.js';
+
+export {
+  verifyBundle,
+  verifyToken,
+  verifyManifest,
+  verifyCheckpoint,
+  verifyInclusion,
+  verifyConsistency,
+  merkleRoot,
+  verifyTrustRootChain,
+  verifyLedgerEntry,
+  verifyLedgerChain,
+  verifyEnvelope,
+  verifySignature,
+  keyId,
+  bluxVerifyToken,
+  bluxVerifyManifest,
+  bluxVerifyLedger,
+  bluxCanonicalJson,
+  inspect,
+  errorCodes,
+  ArtifactHasher,
+  initSync,
+} from '../pkg/web/cairn_wasm.js';
+
+let ready = null;
+
+/** Loads the WebAssembly module once; later calls return the same promise. */
+export function init(source) {
+  if (!ready) {
+    ready = initWasm(source === undefined ? undefined : { module_or_path: source }).then(
+      () => undefined,
+      (err) => {
+        ready = null;
+        throw err;
+      },
+    );
+  }
+  return ready;
+}
+
+export default init;
+
+/** Files up to this size are hashed with WebCrypto in one piece; larger ones are streamed. */
+export const WEBCRYPTO_MAX_BYTES = 256 * 1024 * 1024;
+
+const CHUNK = 8 * 1024 * 1024;
+
+function hex(buffer) {
+  const b = new Uint8Array(buffer);
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += b[i].toString(16).padStart(2, '0');
+  return s;
+}
+
+function checkAbort(signal) {
+  if (signal && signal.aborted) {
+    throw signal.reason ?? new DOMException('hashing aborted', 'AbortError');
+  }
+}
+
+/**
+ * SHA-256 and length of a Blob or File, read in `File.slice` chunks so progress can be shown.
+ * Up to WEBCRYPTO_MAX_BYTES (and when WebCrypto is available) the chunks are gathered and
+ * digested by WebCrypto; beyond that they stream through the wasm ArtifactHasher, so memory
+ * stays at one chunk. `onProgress(done, total)` is called after each chunk.
+ */
+export async function hashBlob(blob, options = {}) {
+  const { onProgress, signal, chunkSize = CHUNK, forceStreaming = false } = options;
+  const total = blob.size;
+  const subtle = globalThis.crypto && globalThis.crypto.subtle;
+  if (subtle && !forceStreaming && total <= WEBCRYPTO_MAX_BYTES) {
+    const all = new Uint8Array(total);
+    for (let at = 0; at < total; at += chunkSize) {
+      checkAbort(signal);
+      const part = new Uint8Array(await blob.slice(at, at + chunkSize).arrayBuffer());
+      all.set(part, at);
+      if (onProgress) onProgress(at + part.length, total);
+    }
+    if (onProgress && total === 0) onProgress(0, 0);
+    const digest = await subtle.digest('SHA-256', all);
+    return { algorithm: 'sha256', digest: hex(digest), size: total };
+  }
+  await init();
+  const hasher = new wasm.ArtifactHasher();
+  try {
+    for (let at = 0; at < total; at += chunkSize) {
+      checkAbort(signal);
+      hasher.update(new Uint8Array(await blob.slice(at, at + chunkSize).arrayBuffer()));
+      if (onProgress) onProgress(Math.min(at + chunkSize, total), total);
+    }
+    if (onProgress && total === 0) onProgress(0, 0);
+    return hasher.digest();
+  } finally {
+    hasher.free();
+  }
+}

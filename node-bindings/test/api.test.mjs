@@ -1,0 +1,207 @@
+// The package surface: entry points agree, errors have the documented shape, inputs in every
+// documented form work, hashing in Node (node:crypto) and in wasm agree, the browser entry
+// works given the module bytes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import * as esm from '../lib/node.mjs';
+import { b64, here, vectorFiles } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const cjs = require('../lib/node.cjs');
+const wasmNode = require('../pkg/node/cairn_wasm.js');
+const vectors = Object.fromEntries(vectorFiles().map(({ file, doc }) => [file.replace('.json', ''), doc]));
+const caseNamed = (kind, name) => vectors[kind].cases.find((c) => c.name === name);
+
+test('ESM and CommonJS entries export the same names and share one module', () => {
+  assert.deepEqual(Object.keys(esm).sort(), Object.keys(cjs).sort());
+  for (const k of Object.keys(esm)) assert.equal(esm[k], cjs[k], k);
+});
+
+test('every wasm export is in the Node and browser entries', async () => {
+  const wasmNames = Object.keys(wasmNode).filter((k) => !k.startsWith('__'));
+  for (const k of wasmNames) assert.ok(k in esm, `node entry lacks ${k}`);
+  const web = await import('../lib/web.js');
+  const webGlue = await import('../pkg/web/cairn_wasm.js');
+  for (const k of Object.keys(webGlue).filter((k) => k !== 'default' && !k.startsWith('__'))) {
+    assert.ok(k in web, `browser entry lacks ${k}`);
+  }
+});
+
+test('every wasm function has a TypeScript declaration', () => {
+  const dts = readFileSync(join(here, '..', 'pkg', 'node', 'cairn_wasm.d.ts'), 'utf8');
+  const declared = new Set([...dts.matchAll(/^export function (\w+)\(/gm)].map((m) => m[1]));
+  const fns = Object.keys(wasmNode).filter((k) => typeof wasmNode[k] === 'function' && /^[a-z]/.test(k));
+  assert.deepEqual(fns.filter((k) => !declared.has(k)), []);
+  assert.match(dts, /export class ArtifactHasher/);
+});
+
+test('errors are CairnError with a stable code and the detail as message', () => {
+  const err = (() => {
+    try {
+      esm.inspect(new Uint8Array([0x43, 0x44, 0x53, 0x45, 0xff]));
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.ok(err instanceof Error);
+  assert.equal(err.name, 'CairnError');
+  assert.equal(err.code, 'malformed');
+  assert.match(err.message, /envelope/);
+  assert.equal(esm.errorCodes().length, 19);
+  assert.throws(() => esm.verifyEnvelope(42, 't', []), { name: 'CairnError', code: 'malformed' });
+  assert.throws(() => esm.verifyInclusion('00', 1, 0, [], '00'), { code: 'malformed' });
+});
+
+test('keys in every documented form', () => {
+  const c = caseNamed('dsse', 'ed25519 1-of-1, compact');
+  const k = c.args.keys[0];
+  const raw = b64(k.public_key);
+  const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]);
+  const pem = `-----BEGIN PUBLIC KEY-----\n${spki.toString('base64')}\n-----END PUBLIC KEY-----\n`;
+  const env = b64(c.args.envelope.compact);
+  for (const key of [
+    { algorithm: 'ed25519', publicKey: raw },
+    { algorithm: 'ed25519', publicKey: k.public_key },
+    { alg: 'ed25519', key: k.public_key },
+    JSON.stringify({ alg: 'ed25519', key: k.public_key }),
+    pem,
+    new Uint8Array(spki),
+  ]) {
+    const r = esm.verifyEnvelope(env, c.args.payload_type, [key]);
+    assert.deepEqual(r.signers, c.expect.signers);
+    assert.equal(r.valid, true);
+  }
+});
+
+test('verifySignature over DSSE PAE', () => {
+  const c = caseNamed('dsse', 'ed25519 1-of-1, DSSE JSON');
+  const env = JSON.parse(c.args.envelope.json);
+  const payload = Buffer.from(env.payload, 'base64');
+  const pae = Buffer.concat([
+    Buffer.from(`DSSEv1 ${env.payloadType.length} ${env.payloadType} ${payload.length} `),
+    payload,
+  ]);
+  const key = { algorithm: 'ed25519', publicKey: c.args.keys[0].public_key };
+  const ok = esm.verifySignature(key, pae, env.signatures[0].sig);
+  assert.deepEqual(ok, { valid: true, algorithm: 'ed25519', key_id: env.signatures[0].keyid });
+  pae[pae.length - 1] ^= 1;
+  assert.throws(() => esm.verifySignature(key, pae, env.signatures[0].sig), { code: 'signature_invalid' });
+});
+
+test('now as number, bigint, Date; absent reads the clock', () => {
+  const c = caseNamed('bundle', 'token bundle');
+  const bundle = b64(c.args.bundle);
+  const root = b64(c.args.trusted_root);
+  for (const now of [c.args.now, BigInt(c.args.now), new Date(c.args.now * 1000), String(c.args.now)]) {
+    assert.equal(esm.verifyBundle(bundle, root, { now }).kind, 'token');
+  }
+  const expired = caseNamed('bundle', 'token expired');
+  assert.throws(() => esm.verifyBundle(bundle, root, { now: expired.args.now }), { code: 'expired' });
+  // The vectors' time lies in the future of any plausible clock, or in its past: either way
+  // the call must give a verdict, not a type error.
+  try {
+    esm.verifyBundle(bundle, root);
+  } catch (e) {
+    assert.equal(e.name, 'CairnError');
+  }
+});
+
+test('bundle verdict carries what the page shows', () => {
+  const c = caseNamed('bundle', 'manifest bundle with its artifact');
+  const artifact = b64(c.args.artifact);
+  const v = esm.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, artifact });
+  assert.equal(v.valid, true);
+  assert.equal(v.artifact_checked, true);
+  assert.ok(v.signers.length > 0 && v.signers[0].roles.includes('manifest-signer'));
+  assert.ok(v.checkpoint.origin.length > 0);
+  assert.equal(v.checkpoint.size, c.expect.checkpoint_size);
+  assert.ok(v.checks.includes('artifact_digest'));
+  // The same with a digest from either hasher.
+  const wasmHasher = new esm.WasmArtifactHasher();
+  wasmHasher.update(artifact.subarray(0, 5));
+  wasmHasher.update(artifact.subarray(5));
+  const d1 = esm.hashBytes(artifact);
+  const d2 = wasmHasher.digest();
+  assert.deepEqual(d1, d2);
+  assert.equal(esm.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, artifact: d2 }).valid, true);
+  const bad = Uint8Array.from(artifact);
+  bad[0] ^= 1;
+  assert.throws(
+    () => esm.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, artifact: bad }),
+    { code: 'digest_mismatch' },
+  );
+  const view = esm.inspect(b64(c.args.bundle));
+  assert.equal(view.kind, 'bundle');
+  assert.equal(view.subject.object, 'manifest');
+  assert.equal(view.checkpoint.kind, 'checkpoint');
+});
+
+test('hashing: node:crypto streaming, wasm streaming and hashFile agree', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-hash-'));
+  try {
+    const data = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 31) & 0xff);
+    const path = join(dir, 'artifact.bin');
+    writeFileSync(path, data);
+    const want = createHash('sha256').update(data).digest('hex');
+    const seen = [];
+    const d = await esm.hashFile(path, { chunkSize: 1 << 20, onProgress: (done, total) => seen.push([done, total]) });
+    assert.deepEqual(d, { algorithm: 'sha256', digest: want, size: data.length });
+    assert.equal(seen.at(-1)[0], data.length);
+    assert.ok(seen.length >= 4);
+    const n = new esm.ArtifactHasher();
+    const w = new esm.WasmArtifactHasher();
+    for (let at = 0; at < data.length; at += 100_003) {
+      n.update(data.subarray(at, at + 100_003));
+      w.update(data.subarray(at, at + 100_003));
+    }
+    assert.deepEqual(n.digest(), d);
+    assert.deepEqual(w.digest(), d);
+    assert.equal(w.size, data.length);
+    w.free();
+    assert.equal(esm.hashBytes('').digest, createHash('sha256').digest('hex'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('verifyManifest with artifact bytes or a precomputed digest', () => {
+  const c = caseNamed('manifest', 'valid_1_of_1_ed25519_with_artifact_bytes');
+  const signers = c.args.trusted_signers.map((k) => ({ algorithm: k.algorithm, publicKey: k.public_key }));
+  const artifact = b64(c.args.artifact);
+  const a = esm.verifyManifest(b64(c.args.manifest), signers, { artifact });
+  const b = esm.verifyManifest(b64(c.args.manifest), signers, { artifact: esm.hashBytes(artifact) });
+  const none = esm.verifyManifest(b64(c.args.manifest), signers);
+  assert.equal(a.digest, c.expect.digest);
+  assert.deepEqual(a, b);
+  assert.equal(none.artifact_checked, false);
+  assert.throws(
+    () => esm.verifyManifest(b64(c.args.manifest), signers, { artifact: { digest: a.claims.sha256 } }),
+    { code: 'malformed' },
+  );
+  assert.throws(
+    () => esm.verifyManifest(b64(c.args.manifest), signers, { artifact: { digest: a.claims.sha256, size: 1 } }),
+    { code: 'digest_mismatch' },
+  );
+});
+
+test('browser entry works in Node given the module bytes, hashBlob both ways', async () => {
+  const web = await import('../lib/web.js');
+  await web.init(readFileSync(join(here, '..', 'pkg', 'web', 'cairn_wasm_bg.wasm')));
+  await web.init(); // idempotent
+  const c = caseNamed('bundle', 'manifest bundle with its artifact');
+  const artifact = b64(c.args.artifact);
+  const blob = new Blob([artifact]);
+  const progress = [];
+  const viaSubtle = await web.hashBlob(blob, { chunkSize: 7, onProgress: (d, t) => progress.push([d, t]) });
+  const viaWasm = await web.hashBlob(blob, { chunkSize: 5, forceStreaming: true });
+  assert.deepEqual(viaSubtle, viaWasm);
+  assert.deepEqual(progress.at(-1), [artifact.length, artifact.length]);
+  const v = web.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, artifact: viaWasm });
+  assert.equal(v.kind, 'manifest');
+  assert.equal(web.WEBCRYPTO_MAX_BYTES, 256 * 1024 * 1024);
+});

@@ -1,0 +1,118 @@
+// The published artifact: `npm pack`, install the tarball into a fresh project with no
+// network (it has no dependencies), import it as ESM and as CommonJS, and type-check a
+// TypeScript consumer against its declarations when TypeScript is installed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { here, vectorsDir } from './helpers.mjs';
+
+const pkgDir = join(here, '..');
+const manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+const npm = (args, cwd) =>
+  execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
+
+test('package.json: zero runtime dependencies, exports map, engines', () => {
+  assert.equal(manifest.dependencies, undefined);
+  assert.equal(manifest.peerDependencies, undefined);
+  assert.equal(manifest.optionalDependencies, undefined);
+  assert.ok(manifest.exports['.'].node.import && manifest.exports['.'].node.require);
+  assert.ok(manifest.exports['.'].browser);
+  assert.equal(manifest.engines.node, '>=18');
+});
+
+test('npm pack, install offline, import as ESM and CommonJS', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-pack-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [info] = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], pkgDir));
+  const files = info.files.map((f) => f.path).sort();
+  for (const f of ['lib/node.mjs', 'lib/node.cjs', 'lib/node.d.ts', 'lib/node.d.cts', 'lib/web.js', 'lib/web.d.ts',
+    'pkg/node/cairn_wasm.js', 'pkg/node/cairn_wasm_bg.wasm', 'pkg/node/package.json',
+    'pkg/web/cairn_wasm.js', 'pkg/web/cairn_wasm_bg.wasm', 'README.md', 'package.json']) {
+    assert.ok(files.includes(f), `tarball lacks ${f}`);
+  }
+  assert.deepEqual(files.filter((f) => f.startsWith('test/') || f.includes('node_modules')), []);
+
+  const app = join(dir, 'app');
+  execFileSync('mkdir', ['-p', app]);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));
+  npm(['install', '--offline', join(dir, info.filename)], app);
+
+  const bundle = JSON.parse(readFileSync(join(vectorsDir, 'bundle.json'), 'utf8')).cases[0].args;
+  writeFileSync(join(app, 'args.json'), JSON.stringify(bundle));
+  const script = (load) => `
+    const a = JSON.parse(require('node:fs').readFileSync(__dirname + '/args.json', 'utf8'));
+    ${load}
+    const b = (s) => Buffer.from(s, 'base64');
+    const v = c.verifyBundle(b(a.bundle), b(a.trusted_root), { now: a.now, artifact: a.artifact ? b(a.artifact) : undefined });
+    let code;
+    try { c.verifyBundle(b(a.bundle).subarray(1), b(a.trusted_root), { now: a.now }); } catch (e) { code = e.code; }
+    console.log(JSON.stringify({ kind: v.kind, code, hasher: typeof c.hashFile }));
+  `;
+  writeFileSync(join(app, 'cjs.cjs'), script("const c = require('cairn-verify');"));
+  writeFileSync(
+    join(app, 'esm.mjs'),
+    `import * as c from 'cairn-verify';
+     import { createRequire } from 'node:module';
+     const require = createRequire(import.meta.url);
+     const __dirname = new URL('.', import.meta.url).pathname;
+     ${script('')}
+     const web = await import('cairn-verify/web');
+     if (typeof web.hashBlob !== 'function' || typeof web.init !== 'function') throw new Error('web entry');`,
+  );
+  for (const f of ['cjs.cjs', 'esm.mjs']) {
+    const out = JSON.parse(execFileSync(process.execPath, [f], { cwd: app, encoding: 'utf8' }));
+    assert.deepEqual(out, { kind: 'manifest', code: 'malformed', hasher: 'function' }, f);
+  }
+
+  const tsc = join(pkgDir, 'node_modules', 'typescript', 'bin', 'tsc');
+  if (!existsSync(tsc)) {
+    t.diagnostic('typescript is not installed: declarations not type-checked');
+    return;
+  }
+  writeFileSync(
+    join(app, 'consumer.mts'),
+    `import { verifyBundle, hashFile, inspect, ArtifactHasher, type BundleVerification, type CairnError } from 'cairn-verify';
+     const d = await hashFile('x', { onProgress: (done: number, total: number) => void [done, total] });
+     const v: BundleVerification = verifyBundle(new Uint8Array(), '', { now: 1, artifact: d, requireHybridCheckpoint: true });
+     const kind: 'token' | 'manifest' = v.kind;
+     const signer: string = v.signers[0].key_id;
+     const view = inspect('');
+     if (view.kind === 'bundle') { const n: number = view.inclusion.tree_size; void n; }
+     const h = new ArtifactHasher().update(new Uint8Array(1)).digest();
+     const size: number = h.size;
+     try { verifyBundle(new Uint8Array(), '') } catch (e) { const c: CairnError['code'] = (e as CairnError).code; void c; }
+     void [kind, signer, size];
+     export {};`,
+  );
+  writeFileSync(
+    join(app, 'consumer.cts'),
+    `import cairn = require('cairn-verify');
+     const r: cairn.TokenVerification = cairn.verifyToken('', [], { now: new Date(), revoked: [] });
+     const s: string[] = r.claims.capabilities;
+     void s;`,
+  );
+  writeFileSync(
+    join(app, 'browser.mts'),
+    `import init, { hashBlob, verifyCheckpoint, type CheckpointVerification } from 'cairn-verify/web';
+     await init();
+     const d = await hashBlob(new Blob([]), { forceStreaming: true });
+     const c: CheckpointVerification = verifyCheckpoint('', [{ name: 'x', algorithm: 'ed25519', publicKey: '' }], { origin: 'x' });
+     void [d.digest, c.root];
+     export {};`,
+  );
+  const tscRun = () => execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16',
+    '--target', 'es2022', '--lib', 'es2022,dom', 'consumer.mts', 'consumer.cts', 'browser.mts'],
+  { cwd: app, encoding: 'utf8' });
+  try {
+    tscRun();
+  } catch (e) {
+    assert.fail(`TypeScript rejects the declarations:\n${e.stdout}${e.stderr}`);
+  }
+});

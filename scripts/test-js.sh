@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The JavaScript side of cairn, end to end: builds the WebAssembly module and the npm package
+# (scripts/build-wasm.sh), runs the Node tests (vectors, fuzzing, entry points, npm pack) and
+# the browser test (the web demo in headless Chromium). Installs what is missing first, and
+# only that: the wasm32 target and the pinned wasm-bindgen CLI (via build-wasm.sh), the npm
+# dev dependencies from the committed lock files, Debian's Chromium. Never downloads a browser
+# through npm. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+command -v node >/dev/null 2>&1 || { echo "error: node (>= 18) is required" >&2; exit 1; }
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' ||
+  { echo "error: node >= 18 is required, found $(node --version)" >&2; exit 1; }
+
+chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  step "installing Debian's chromium"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
+npm_deps() {
+  # Installs from the lock file when node_modules is missing or older than it.
+  local dir=$1
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    step "npm ci in $dir"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+npm_deps node-bindings
+npm_deps web-demo
+
+step "building the wasm module and the npm package"
+scripts/build-wasm.sh
+
+step "Node tests (node-bindings)"
+(cd node-bindings && node --test test/)
+
+step "browser test (web-demo, headless Chromium)"
+(cd web-demo && CHROMIUM_PATH="$chromium" node --test test/)
+
+step "sizes"
+scripts/bench-wasm-size.sh --sizes-only

@@ -1,0 +1,451 @@
+//! The verifiers as plain Rust: parsed inputs in, a JSON view out.
+//!
+//! Every function here mirrors one JavaScript export (named in its doc) and returns either a
+//! view of what was established (always with `"valid": true`) or the cairn-core error. Views
+//! use cairn-core's own `to_json` forms where they exist, so the CLI's `--json` output, the
+//! JavaScript results and the test vectors name fields alike (snake_case).
+
+use cairn_core::blux;
+use cairn_core::bundle::{verify_bundle as core_verify_bundle, Bundle, BundlePolicy};
+use cairn_core::checkpoint::{verify_checkpoint as core_verify_checkpoint, CheckpointPolicy};
+use cairn_core::crypto::{PublicKey, Signature};
+use cairn_core::dsse::Envelope;
+use cairn_core::encoding::{hex_encode, Digest};
+use cairn_core::ledger::{self, ChainHead};
+use cairn_core::manifest::{self, ArtifactCheck};
+use cairn_core::merkle;
+use cairn_core::token::{self, VerifyOptions};
+use cairn_core::trust::{self, VerifiedRoot};
+use cairn_core::{Error, ErrorCode, Result, UnixTime};
+use serde_json::{json, Value};
+
+pub use cairn_core::checkpoint::CheckpointVerifier;
+
+use crate::view;
+
+/// An artifact to check a manifest against: its bytes, or a digest computed elsewhere
+/// (`size` is required by cairn manifests, optional for blux-reg ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Artifact {
+    /// The artifact's bytes, hashed here.
+    Bytes(Vec<u8>),
+    /// SHA-256 (and size) computed by the caller, e.g. with a streaming hasher.
+    Digest {
+        /// SHA-256 of the bytes.
+        sha256: Digest,
+        /// Size in bytes, when known.
+        size: Option<u64>,
+    },
+}
+
+impl Artifact {
+    fn check(&self) -> Result<ArtifactCheck<'_>> {
+        match self {
+            Artifact::Bytes(b) => Ok(ArtifactCheck::Bytes(b)),
+            Artifact::Digest {
+                sha256,
+                size: Some(size),
+            } => Ok(ArtifactCheck::Digest {
+                size: *size,
+                sha256: *sha256,
+            }),
+            Artifact::Digest { size: None, .. } => Err(Error::malformed(
+                "artifact: a precomputed digest needs the artifact's size too",
+            )),
+        }
+    }
+
+    fn sha256(&self) -> Digest {
+        match self {
+            Artifact::Bytes(b) => cairn_core::encoding::sha256(&[b]),
+            Artifact::Digest { sha256, .. } => *sha256,
+        }
+    }
+}
+
+fn with_valid(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        m.insert("valid".into(), Value::Bool(true));
+    }
+    v
+}
+
+/// `verifySignature`: checks one raw signature by `key` over `message`, with the FIPS 204
+/// `context` (ignored by Ed25519).
+///
+/// ```
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// let sk = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+/// let sig = sk.sign(b"hi", b"").unwrap();
+/// let v = cairn_wasm::api::verify_signature(sk.public_key(), b"hi", sig.as_bytes(), b"").unwrap();
+/// assert_eq!(v["valid"], true);
+/// assert_eq!(v["algorithm"], "ed25519");
+/// let e = cairn_wasm::api::verify_signature(sk.public_key(), b"ho", sig.as_bytes(), b"").unwrap_err();
+/// assert_eq!(e.code().as_str(), "signature_invalid");
+/// ```
+pub fn verify_signature(
+    key: &PublicKey,
+    message: &[u8],
+    signature: &[u8],
+    context: &[u8],
+) -> Result<Value> {
+    let sig = Signature::from_bytes(key.algorithm(), signature)?;
+    key.verify(message, context, &sig)?;
+    Ok(json!({
+        "valid": true,
+        "algorithm": key.algorithm().name(),
+        "key_id": key.key_id().to_hex(),
+    }))
+}
+
+/// `keyId`: a key's algorithm, id (SHA-256 of the algorithm id and the key bytes) and size,
+/// after the same checks verification applies to it.
+pub fn key_info(key: &PublicKey) -> Value {
+    json!({
+        "algorithm": key.algorithm().name(),
+        "key_id": key.key_id().to_hex(),
+        "size": key.as_bytes().len(),
+    })
+}
+
+/// `verifyEnvelope`: a DSSE envelope (JSON or compact form) of `payload_type`, signed by at
+/// least `threshold` distinct keys of `keys`.
+pub fn verify_envelope(
+    envelope: &[u8],
+    payload_type: &str,
+    keys: &[PublicKey],
+    threshold: usize,
+) -> Result<Value> {
+    let env = Envelope::parse(envelope)?;
+    let ok = env.verify(payload_type, keys, threshold)?;
+    let mut v = with_valid(view::envelope(&env));
+    v["signers"] = view::key_ids(&ok.signers);
+    Ok(v)
+}
+
+/// `verifyToken`: a capability token (envelope bytes) with its delegation `parents` (root
+/// first), issued by one of `trusted_issuers`, valid at `now`, not revoked.
+pub fn verify_token(
+    token_env: &[u8],
+    parents: &[Vec<u8>],
+    trusted_issuers: &[PublicKey],
+    now: UnixTime,
+    revoked: &[Digest],
+    audience: Option<&str>,
+    capability: Option<&str>,
+) -> Result<Value> {
+    let token_env = Envelope::parse(token_env).map_err(|e| e.context("token"))?;
+    let parents = parents
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Envelope::parse(p).map_err(|e| e.context(&format!("parent {i}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let opts = VerifyOptions {
+        audience,
+        capability,
+    };
+    let v = token::verify_token(&token_env, &parents, trusted_issuers, now, revoked, &opts)?;
+    Ok(with_valid(v.to_json()))
+}
+
+/// `verifyManifest`: an artifact manifest (envelope bytes) signed by at least `threshold`
+/// distinct keys of `trusted_signers`, and, when given, the artifact matches it.
+pub fn verify_manifest(
+    manifest_env: &[u8],
+    trusted_signers: &[PublicKey],
+    threshold: usize,
+    artifact: Option<&Artifact>,
+) -> Result<Value> {
+    let env = Envelope::parse(manifest_env).map_err(|e| e.context("manifest"))?;
+    let check = match artifact {
+        Some(a) => a.check()?,
+        None => ArtifactCheck::None,
+    };
+    let v = manifest::verify_manifest(&env, trusted_signers, threshold, check)?;
+    let mut out = with_valid(v.to_json());
+    out["artifact_checked"] = Value::Bool(artifact.is_some());
+    Ok(out)
+}
+
+/// `verifyCheckpoint`: a signed checkpoint note under `policy`, by `verifiers`.
+pub fn verify_checkpoint(
+    note: &[u8],
+    verifiers: &[CheckpointVerifier],
+    policy: &CheckpointPolicy,
+) -> Result<Value> {
+    let v = core_verify_checkpoint(note, verifiers, policy)?;
+    Ok(json!({
+        "valid": true,
+        "origin": v.origin,
+        "size": v.size,
+        "root": hex_encode(&v.root),
+        "extensions": v.extensions,
+        "signers": view::key_ids(&v.signers),
+    }))
+}
+
+/// `verifyInclusion`: an RFC 9162 inclusion proof.
+pub fn verify_inclusion(
+    leaf_hash: &Digest,
+    index: u64,
+    tree_size: u64,
+    proof: &[Digest],
+    root: &Digest,
+) -> Result<Value> {
+    merkle::verify_inclusion(leaf_hash, index, tree_size, proof, root)?;
+    Ok(json!({"valid": true, "index": index, "tree_size": tree_size, "root": hex_encode(root)}))
+}
+
+/// `verifyConsistency`: an RFC 9162 consistency proof.
+pub fn verify_consistency(
+    old_size: u64,
+    new_size: u64,
+    old_root: &Digest,
+    new_root: &Digest,
+    proof: &[Digest],
+) -> Result<Value> {
+    merkle::verify_consistency(old_size, new_size, old_root, new_root, proof)?;
+    Ok(json!({"valid": true, "old_size": old_size, "new_size": new_size}))
+}
+
+/// `merkleRoot`: the RFC 6962 root of `leaves` (raw leaf bytes), and each leaf's hash.
+pub fn merkle_root(leaves: &[Vec<u8>]) -> Result<Value> {
+    let hashes: Vec<Digest> = leaves.iter().map(|l| merkle::leaf_hash(l)).collect();
+    Ok(json!({
+        "root": hex_encode(&merkle::root_of(&hashes)),
+        "size": hashes.len(),
+        "leaf_hashes": hashes.iter().map(|h| hex_encode(h)).collect::<Vec<_>>(),
+    }))
+}
+
+/// `verifyTrustRootChain`: the pinned root (its own root-key threshold), then each newer
+/// version in `chain`, to the newest, which must be unexpired at `now`.
+pub fn verify_trust_root_chain(pinned: &[u8], chain: &[Vec<u8>], now: UnixTime) -> Result<Value> {
+    let pinned = Envelope::parse(pinned).map_err(|e| e.context("pinned trust root"))?;
+    let chain = chain
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Envelope::parse(c).map_err(|e| e.context(&format!("trust root {i}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let newest = trust::verify_trust_root_chain(&pinned, &chain, now)?;
+    Ok(with_valid(view::trust_root(&newest, &newest.id())))
+}
+
+/// `verifyLedgerEntry`: a signed ledger entry (envelope bytes) by `threshold` of `log_keys`.
+pub fn verify_ledger_entry(
+    entry: &[u8],
+    log_keys: &[PublicKey],
+    threshold: usize,
+) -> Result<Value> {
+    let env = Envelope::parse(entry).map_err(|e| e.context("ledger entry"))?;
+    let e = ledger::verify_entry(&env, log_keys, threshold)?;
+    Ok(with_valid(view::ledger_entry(&e)))
+}
+
+/// `verifyLedgerChain`: entry bytes in order, continuing `start` (genesis when absent).
+pub fn verify_ledger_chain(entries: &[Vec<u8>], start: Option<ChainHead>) -> Result<Value> {
+    let head = ledger::verify_chain_bytes(entries.iter().map(Vec::as_slice), start)?;
+    Ok(json!({
+        "valid": true,
+        "next_seq": head.next_seq,
+        "head_hash": hex_encode(&head.head_hash),
+        "last_time": head.last_time,
+    }))
+}
+
+/// What `verifyBundle` demands beyond the trust root's rules.
+#[derive(Debug, Clone, Default)]
+pub struct BundleOptions {
+    /// The artifact (manifest bundles).
+    pub artifact: Option<Artifact>,
+    /// Revoked token ids.
+    pub revoked: Vec<Digest>,
+    /// Expected token audience.
+    pub audience: Option<String>,
+    /// Capability the token must grant.
+    pub capability: Option<String>,
+    /// Accept a checkpoint without both an Ed25519 and an ML-DSA signature.
+    pub allow_classical_checkpoint: bool,
+}
+
+/// `verifyBundle`: a bundle (CBDL bytes) against a pinned trust root (envelope bytes).
+pub fn verify_bundle(
+    bundle: &[u8],
+    pinned_root: &[u8],
+    now: UnixTime,
+    opts: &BundleOptions,
+) -> Result<Value> {
+    let pinned = Envelope::parse(pinned_root).map_err(|e| e.context("pinned trust root"))?;
+    let pinned = VerifiedRoot::from_pinned(&pinned).map_err(|e| e.context("pinned trust root"))?;
+    let bundle = Bundle::from_bytes(bundle)?;
+    let policy = BundlePolicy {
+        require_hybrid_checkpoint: !opts.allow_classical_checkpoint,
+        artifact: match &opts.artifact {
+            Some(a) => a.check()?,
+            None => ArtifactCheck::None,
+        },
+        token: VerifyOptions {
+            audience: opts.audience.as_deref(),
+            capability: opts.capability.as_deref(),
+        },
+        revoked_tokens: &opts.revoked,
+    };
+    let verdict = core_verify_bundle(&bundle, &pinned, now, &policy)?;
+    let mut v = verdict.to_json();
+    v["artifact_checked"] = Value::Bool(opts.artifact.is_some());
+    Ok(v)
+}
+
+/// Which issuers `bluxVerifyToken` accepts.
+#[derive(Debug, Clone)]
+pub enum BluxIssuers {
+    /// Any key embedded in the token (blux-reg's own behaviour).
+    Any,
+    /// Issuers with these fingerprints (SHA-256 of the raw Ed25519 key).
+    Fingerprints(Vec<Digest>),
+}
+
+/// `bluxVerifyToken`: a blux-reg v1.0 capability token file.
+pub fn blux_verify_token(
+    token_json: &str,
+    now: UnixTime,
+    revocations: Option<&str>,
+    issuers: &BluxIssuers,
+) -> Result<Value> {
+    let policy = match issuers {
+        BluxIssuers::Any => blux::TokenPolicy::any_issuer(),
+        BluxIssuers::Fingerprints(f) => blux::TokenPolicy::trusted_fingerprints(f.iter().copied()),
+    };
+    let v = blux::verify_token(token_json, now, revocations, &policy)?;
+    Ok(json!({
+        "valid": true,
+        "token_hash": v.token_hash_hex(),
+        "issuer_fingerprint": v.issuer_fingerprint_hex(),
+        "issuer_key_id": v.issuer_key.key_id().to_hex(),
+        "expires_at": v.expires_at,
+        "expires_at_unix": v.expires_at_unix,
+        "capability": view::blux_value(&v.capability),
+        "audience": view::blux_value(&v.audience),
+        "constraints": view::blux_value(&v.constraints),
+    }))
+}
+
+/// `bluxVerifyManifest`: a blux-reg v1.0 manifest file against the artifact and trusted keys.
+pub fn blux_verify_manifest(
+    manifest_json: &str,
+    artifact: &Artifact,
+    keys: &[PublicKey],
+) -> Result<Value> {
+    let v = blux::verify_manifest(manifest_json, &artifact.sha256(), keys)?;
+    Ok(json!({
+        "valid": true,
+        "artifact_path": v.artifact_path,
+        "artifact_sha256": hex_encode(&v.artifact_sha256),
+        "created_at": view::blux_value(&v.created_at),
+        "manifest_hash": hex_encode(&v.manifest_hash),
+        "key_fingerprint": hex_encode(&v.key_fingerprint),
+        "key_id": v.key.key_id().to_hex(),
+    }))
+}
+
+/// `bluxVerifyLedger`: the hash chain of a blux-reg ledger file (JSON lines).
+pub fn blux_verify_ledger(text: &str) -> Result<Value> {
+    let s = blux::verify_ledger(text)?;
+    Ok(json!({"valid": true, "entries": s.entries, "head": s.head_hex()}))
+}
+
+/// `bluxCanonicalJson`: blux-reg's canonical JSON of a JSON text, and its SHA-256.
+pub fn blux_canonical_json(text: &str) -> Result<Value> {
+    let v = blux::parse_json(text)?;
+    let canonical = blux::canonical_json(&v);
+    Ok(json!({
+        "canonical": canonical,
+        "sha256": hex_encode(&cairn_core::encoding::sha256(&[canonical.as_bytes()])),
+    }))
+}
+
+/// `inspect`: decodes any cairn object it recognises into a JSON view, verifying nothing.
+/// The view's `kind` names what was found: `envelope` (compact or DSSE JSON, with its
+/// payload decoded when the type is known), `bundle`, `checkpoint`, `blux_token`,
+/// `blux_manifest`.
+pub fn inspect(bytes: &[u8]) -> Result<Value> {
+    let Some(first) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Err(Error::malformed("empty input"));
+    };
+    let body = &bytes[first..];
+    if body.starts_with(cairn_core::dsse::COMPACT_MAGIC) {
+        return Ok(view::envelope_decoded(&Envelope::from_compact(body)?));
+    }
+    if body.starts_with(cairn_core::bundle::BUNDLE_MAGIC) {
+        return Ok(view::bundle(&Bundle::from_bytes(body)?));
+    }
+    let text = core::str::from_utf8(bytes)
+        .map_err(|_| Error::malformed("not a cairn object: binary data without a known magic"))?;
+    if body.starts_with(b"{") {
+        return inspect_json(text);
+    }
+    if text.contains("\n\n") {
+        return view::checkpoint_note(bytes);
+    }
+    Err(Error::malformed(
+        "not a cairn object: expected an envelope, a bundle, a checkpoint note or a blux-reg file",
+    ))
+}
+
+fn inspect_json(text: &str) -> Result<Value> {
+    if text.len() > cairn_core::dsse::MAX_JSON_LEN {
+        return Err(Error::new(ErrorCode::TooLarge, "JSON input is too large"));
+    }
+    let probe: Value =
+        serde_json::from_str(text).map_err(|e| Error::malformed(format!("JSON: {e}")))?;
+    if probe.get("payloadType").is_some() {
+        return Ok(view::envelope_decoded(&Envelope::from_json(text)?));
+    }
+    if probe.get("token_type").is_some() || probe.get("ttl_seconds").is_some() {
+        return Ok(
+            json!({"kind": "blux_token", "token_hash": hex_encode(&blux::token_hash(text)?), "fields": probe}),
+        );
+    }
+    if probe.get("artifact_sha256").is_some() && probe.get("key_fingerprint").is_some() {
+        let v = blux::parse_json(text)?;
+        return Ok(
+            json!({"kind": "blux_manifest", "manifest_hash": hex_encode(&blux::canonical_hash(&v)), "fields": probe}),
+        );
+    }
+    Err(Error::malformed(
+        "JSON object is neither a DSSE envelope nor a blux-reg token or manifest",
+    ))
+}
+
+/// `ArtifactHasher`: SHA-256 and length of an artifact fed in chunks (cairn-core's hasher,
+/// so the digest is the one manifests state).
+#[derive(Clone, Default)]
+pub struct StreamHasher(manifest::ArtifactHasher);
+
+impl StreamHasher {
+    /// A hasher that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next chunk.
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.0.update(chunk);
+    }
+
+    /// Bytes seen so far.
+    pub fn size(&self) -> u64 {
+        self.0.size()
+    }
+
+    /// Size and digest of everything fed so far (the hasher can keep going afterwards).
+    pub fn finish(&self) -> (u64, Digest) {
+        self.0.clone().finalize()
+    }
+
+    /// `{algorithm, digest, size}` view.
+    pub fn view(&self) -> Value {
+        let (size, digest) = self.finish();
+        json!({"algorithm": "sha256", "digest": hex_encode(&digest), "size": size})
+    }
+}

@@ -1,0 +1,425 @@
+//! The JavaScript surface: one `#[wasm_bindgen]` function per verifier. Each reads its
+//! arguments with [`crate::js`], calls [`crate::api`], and returns a plain object or throws a
+//! `CairnError` carrying the code. Arguments are taken as `JsValue` so that a value of the
+//! wrong type becomes a `malformed` error here rather than an exception in generated glue.
+//! Adding an export: a function here, its result type in `types.d.ts`, its name in
+//! node-bindings/lib (node.mjs, web.js) — the Node tests fail until all three agree.
+
+use cairn_core::ErrorCode;
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+
+use crate::api::{self, BluxIssuers, BundleOptions};
+use crate::input::{MAX_KEYS, MAX_MESSAGE_LEN, MAX_OBJECT_LEN};
+use crate::js::{self, finish, prop, prop_any};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = include_str!("types.d.ts");
+
+type JsResult = core::result::Result<JsValue, JsValue>;
+
+/// Most ledger entries one `verifyLedgerChain` call takes.
+const MAX_LEDGER_ENTRIES: usize = 100_000;
+/// Most trust-root versions / token parents / revoked ids / Merkle leaves accepted.
+const MAX_CHAIN: usize = 1024;
+const MAX_REVOKED: usize = 100_000;
+const MAX_PROOF: usize = 1024;
+const MAX_LEAVES: usize = 100_000;
+
+/// Verifies one raw signature by `publicKey` over `message`. `context` is the FIPS 204
+/// context string (ML-DSA only; cairn puts the payload type there), empty when absent.
+#[wasm_bindgen(js_name = verifySignature, unchecked_return_type = "SignatureVerification", skip_typescript)]
+pub fn verify_signature(
+    #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "KeyInput")] public_key: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] message: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | string")] signature: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] context: Option<JsValue>,
+) -> JsResult {
+    let context = context.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let key = js::key(&public_key, "publicKey")?;
+        let message = js::bytes(&message, "message", MAX_MESSAGE_LEN)?;
+        let signature = js::binary(&signature, "signature", MAX_OBJECT_LEN)?;
+        let context = if js::is_absent(&context) {
+            Vec::new()
+        } else {
+            // Longer than 255 bytes is refused by cairn-core (domain_mismatch), not here.
+            js::bytes(&context, "context", MAX_OBJECT_LEN)?
+        };
+        api::verify_signature(&key, &message, &signature, &context)
+    })())
+}
+
+/// A key's algorithm, id and size, after the checks verification applies to it
+/// (`invalid_key`, `unsupported_algorithm`).
+#[wasm_bindgen(js_name = keyId, unchecked_return_type = "KeyInfo", skip_typescript)]
+pub fn key_id(#[wasm_bindgen(js_name = publicKey)] public_key: JsValue) -> JsResult {
+    finish(js::key(&public_key, "publicKey").map(|k| api::key_info(&k)))
+}
+
+/// Verifies a DSSE envelope (JSON text or compact bytes) of `payloadType`, signed by at least
+/// `threshold` (default 1) distinct keys of `keys`.
+#[wasm_bindgen(js_name = verifyEnvelope, unchecked_return_type = "EnvelopeVerification", skip_typescript)]
+pub fn verify_envelope(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] envelope: JsValue,
+    #[wasm_bindgen(js_name = payloadType, unchecked_param_type = "string")] payload_type: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "KeysInput")] keys: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "IntegerInput")] threshold: Option<JsValue>,
+) -> JsResult {
+    let threshold = threshold.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let env = js::bytes(&envelope, "envelope", MAX_OBJECT_LEN)?;
+        let payload_type = js::text(&payload_type, "payloadType", 255)?;
+        let keys = js::keys(&keys, "keys")?;
+        let threshold = js::usize_of(
+            js::optional_integer(&threshold, "threshold", 1)?,
+            "threshold",
+        )?;
+        api::verify_envelope(&env, &payload_type, &keys, threshold)
+    })())
+}
+
+/// Verifies a capability token (envelope bytes or DSSE JSON) issued by one of
+/// `trustedIssuers`, with its delegation parents, at `options.now`.
+#[wasm_bindgen(js_name = verifyToken, unchecked_return_type = "TokenVerification", skip_typescript)]
+pub fn verify_token(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] token: JsValue,
+    #[wasm_bindgen(js_name = trustedIssuers, unchecked_param_type = "KeysInput")]
+    trusted_issuers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "TokenOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let token = js::bytes(&token, "token", MAX_OBJECT_LEN)?;
+        let issuers = js::keys(&trusted_issuers, "trustedIssuers")?;
+        let parents = js::optional_byte_list(&prop(&options, "parents")?, "parents", MAX_CHAIN)?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let revoked = js::digest_list(&prop(&options, "revoked")?, "revoked", MAX_REVOKED)?;
+        let audience = js::optional_text(&prop(&options, "audience")?, "audience", 1024)?;
+        let capability = js::optional_text(&prop(&options, "capability")?, "capability", 1024)?;
+        api::verify_token(
+            &token,
+            &parents,
+            &issuers,
+            now,
+            &revoked,
+            audience.as_deref(),
+            capability.as_deref(),
+        )
+    })())
+}
+
+/// Verifies an artifact manifest (envelope bytes or DSSE JSON) signed by `threshold` of
+/// `trustedSigners`, and the artifact (bytes, or a digest from `hashFile`/`hashBlob`/
+/// `ArtifactHasher`) against it when `options.artifact` is given.
+#[wasm_bindgen(js_name = verifyManifest, unchecked_return_type = "ManifestVerification", skip_typescript)]
+pub fn verify_manifest(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] manifest: JsValue,
+    #[wasm_bindgen(js_name = trustedSigners, unchecked_param_type = "KeysInput")]
+    trusted_signers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ManifestOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let manifest = js::bytes(&manifest, "manifest", MAX_OBJECT_LEN)?;
+        let signers = js::keys(&trusted_signers, "trustedSigners")?;
+        let threshold = js::usize_of(
+            js::optional_integer(&prop(&options, "threshold")?, "threshold", 1)?,
+            "threshold",
+        )?;
+        let artifact = js::optional_artifact(&prop(&options, "artifact")?, "artifact")?;
+        api::verify_manifest(&manifest, &signers, threshold, artifact.as_ref())
+    })())
+}
+
+/// Verifies a signed checkpoint note (C2SP signed note holding a tlog-checkpoint) by
+/// `verifiers` under `policy` (`{origin, threshold, required}` or just the origin).
+#[wasm_bindgen(js_name = verifyCheckpoint, unchecked_return_type = "CheckpointVerification", skip_typescript)]
+pub fn verify_checkpoint(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] note: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointVerifierInput | CheckpointVerifierInput[]")]
+    verifiers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointPolicyInput | string")] policy: JsValue,
+) -> JsResult {
+    finish((|| {
+        let note = js::bytes(&note, "note", MAX_OBJECT_LEN)?;
+        let verifiers = js::checkpoint_verifiers(&verifiers)?;
+        let policy = js::checkpoint_policy(&policy)?;
+        api::verify_checkpoint(&note, &verifiers, &policy)
+    })())
+}
+
+/// Verifies an RFC 9162 inclusion proof of the leaf with hash `leafHash` at `index` in the
+/// tree of `treeSize` leaves whose root is `root`.
+#[wasm_bindgen(js_name = verifyInclusion, unchecked_return_type = "InclusionVerification", skip_typescript)]
+pub fn verify_inclusion(
+    #[wasm_bindgen(js_name = leafHash, unchecked_param_type = "DigestInput")] leaf_hash: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "IntegerInput")] index: JsValue,
+    #[wasm_bindgen(js_name = treeSize, unchecked_param_type = "IntegerInput")] tree_size: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "DigestInput[]")] proof: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "DigestInput")] root: JsValue,
+) -> JsResult {
+    finish((|| {
+        let leaf = js::digest(&leaf_hash, "leafHash")?;
+        let index = js::integer(&index, "index")?;
+        let size = js::integer(&tree_size, "treeSize")?;
+        let proof = js::list(&proof, "proof", MAX_PROOF, js::digest)?;
+        let root = js::digest(&root, "root")?;
+        api::verify_inclusion(&leaf, index, size, &proof, &root)
+    })())
+}
+
+/// Verifies an RFC 9162 consistency proof between two tree sizes and their roots.
+#[wasm_bindgen(js_name = verifyConsistency, unchecked_return_type = "ConsistencyVerification", skip_typescript)]
+pub fn verify_consistency(
+    #[wasm_bindgen(js_name = oldSize, unchecked_param_type = "IntegerInput")] old_size: JsValue,
+    #[wasm_bindgen(js_name = newSize, unchecked_param_type = "IntegerInput")] new_size: JsValue,
+    #[wasm_bindgen(js_name = oldRoot, unchecked_param_type = "DigestInput")] old_root: JsValue,
+    #[wasm_bindgen(js_name = newRoot, unchecked_param_type = "DigestInput")] new_root: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "DigestInput[]")] proof: JsValue,
+) -> JsResult {
+    finish((|| {
+        let old_size = js::integer(&old_size, "oldSize")?;
+        let new_size = js::integer(&new_size, "newSize")?;
+        let old_root = js::digest(&old_root, "oldRoot")?;
+        let new_root = js::digest(&new_root, "newRoot")?;
+        let proof = js::list(&proof, "proof", MAX_PROOF, js::digest)?;
+        api::verify_consistency(old_size, new_size, &old_root, &new_root, &proof)
+    })())
+}
+
+/// The RFC 6962 Merkle root of `leaves` (raw leaf bytes), with each leaf's hash.
+#[wasm_bindgen(js_name = merkleRoot, unchecked_return_type = "MerkleRoot", skip_typescript)]
+pub fn merkle_root(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] leaves: JsValue,
+) -> JsResult {
+    finish(js::byte_list(&leaves, "leaves", MAX_LEAVES).and_then(|l| api::merkle_root(&l)))
+}
+
+/// Verifies a pinned trust root (signed by a threshold of its own root keys) and walks the
+/// rotation `chain` (versions n+1, n+2, ...) to the newest version, unexpired at `now`.
+#[wasm_bindgen(js_name = verifyTrustRootChain, unchecked_return_type = "TrustRootVerification", skip_typescript)]
+pub fn verify_trust_root_chain(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] pinned: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] chain: Option<JsValue>,
+    #[wasm_bindgen(unchecked_param_type = "TimeInput")] now: Option<JsValue>,
+) -> JsResult {
+    let chain = chain.unwrap_or(JsValue::UNDEFINED);
+    let now = now.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let pinned = js::bytes(&pinned, "pinned", MAX_OBJECT_LEN)?;
+        let chain = js::optional_byte_list(&chain, "chain", MAX_CHAIN)?;
+        api::verify_trust_root_chain(&pinned, &chain, js::now(&now)?)
+    })())
+}
+
+/// Verifies one signed ledger entry (envelope bytes or DSSE JSON) by `threshold` of `logKeys`.
+#[wasm_bindgen(js_name = verifyLedgerEntry, unchecked_return_type = "LedgerEntryVerification", skip_typescript)]
+pub fn verify_ledger_entry(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] entry: JsValue,
+    #[wasm_bindgen(js_name = logKeys, unchecked_param_type = "KeysInput")] log_keys: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "IntegerInput")] threshold: Option<JsValue>,
+) -> JsResult {
+    let threshold = threshold.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let entry = js::bytes(&entry, "entry", MAX_OBJECT_LEN)?;
+        let keys = js::keys(&log_keys, "logKeys")?;
+        let threshold = js::usize_of(
+            js::optional_integer(&threshold, "threshold", 1)?,
+            "threshold",
+        )?;
+        api::verify_ledger_entry(&entry, &keys, threshold)
+    })())
+}
+
+/// Verifies the hash chain of ledger entries (entry bytes, in order) from genesis or from
+/// `start`, returning the head the next entry must continue.
+#[wasm_bindgen(js_name = verifyLedgerChain, unchecked_return_type = "LedgerChainVerification", skip_typescript)]
+pub fn verify_ledger_chain(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] entries: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ChainHeadInput")] start: Option<JsValue>,
+) -> JsResult {
+    let start = start.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let entries = js::byte_list(&entries, "entries", MAX_LEDGER_ENTRIES)?;
+        let start = js::chain_head(&start)?;
+        api::verify_ledger_chain(&entries, start)
+    })())
+}
+
+/// Verifies a bundle (CBDL bytes) offline against the pinned trust root (envelope bytes or
+/// DSSE JSON): trust chain, checkpoint, inclusion, ledger entry, and the token or manifest
+/// (with the artifact when `options.artifact` is given).
+#[wasm_bindgen(js_name = verifyBundle, unchecked_return_type = "BundleVerification", skip_typescript)]
+pub fn verify_bundle(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bundle: JsValue,
+    #[wasm_bindgen(js_name = trustedRoot, unchecked_param_type = "BytesInput")]
+    trusted_root: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BundleOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let bundle = js::bytes(&bundle, "bundle", MAX_OBJECT_LEN)?;
+        let root = js::bytes(&trusted_root, "trustedRoot", MAX_OBJECT_LEN)?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let opts = BundleOptions {
+            artifact: js::optional_artifact(&prop(&options, "artifact")?, "artifact")?,
+            revoked: js::digest_list(&prop(&options, "revoked")?, "revoked", MAX_REVOKED)?,
+            audience: js::optional_text(&prop(&options, "audience")?, "audience", 1024)?,
+            capability: js::optional_text(&prop(&options, "capability")?, "capability", 1024)?,
+            allow_classical_checkpoint: !js::boolean(
+                &prop(&options, "requireHybridCheckpoint")?,
+                "requireHybridCheckpoint",
+                true,
+            )?,
+        };
+        api::verify_bundle(&bundle, &root, now, &opts)
+    })())
+}
+
+/// Verifies a blux-reg v1.0 capability token file. `options.trustedIssuers` pins issuers by
+/// fingerprint (hex) or key; without it any embedded issuer key is accepted, as blux-reg does.
+#[wasm_bindgen(js_name = bluxVerifyToken, unchecked_return_type = "BluxTokenVerification", skip_typescript)]
+pub fn blux_verify_token(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] token: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BluxTokenOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let token = utf8(js::bytes(&token, "token", MAX_OBJECT_LEN)?, "token")?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let revocations = prop(&options, "revocations")?;
+        let revocations = if js::is_absent(&revocations) {
+            None
+        } else {
+            Some(utf8(
+                js::bytes(&revocations, "revocations", MAX_MESSAGE_LEN)?,
+                "revocations",
+            )?)
+        };
+        let trusted = prop_any(&options, &["trustedIssuers", "trusted_issuers"])?;
+        let issuers = if js::is_absent(&trusted) {
+            BluxIssuers::Any
+        } else {
+            BluxIssuers::Fingerprints(js::list(
+                &trusted,
+                "trustedIssuers",
+                MAX_KEYS,
+                |v, what| {
+                    if v.is_string() && js::text(v, what, 128).is_ok_and(|t| t.trim().len() == 64) {
+                        js::digest(v, what)
+                    } else {
+                        js::key(v, what).map(|k| cairn_core::blux::fingerprint(&k))
+                    }
+                },
+            )?)
+        };
+        api::blux_verify_token(&token, now, revocations.as_deref(), &issuers)
+    })())
+}
+
+/// Verifies a blux-reg v1.0 manifest file against the artifact (bytes, a digest object, or
+/// its hex SHA-256) and trusted Ed25519 keys.
+#[wasm_bindgen(js_name = bluxVerifyManifest, unchecked_return_type = "BluxManifestVerification", skip_typescript)]
+pub fn blux_verify_manifest(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] manifest: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ArtifactInput | string")] artifact: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "KeysInput")] keys: JsValue,
+) -> JsResult {
+    finish((|| {
+        let manifest = utf8(
+            js::bytes(&manifest, "manifest", MAX_OBJECT_LEN)?,
+            "manifest",
+        )?;
+        let artifact = js::artifact(&artifact, "artifact", true)?;
+        let keys = js::keys(&keys, "keys")?;
+        api::blux_verify_manifest(&manifest, &artifact, &keys)
+    })())
+}
+
+/// Verifies the hash chain of a blux-reg ledger file (JSON lines).
+#[wasm_bindgen(js_name = bluxVerifyLedger, unchecked_return_type = "BluxLedgerVerification", skip_typescript)]
+pub fn blux_verify_ledger(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] ledger: JsValue,
+) -> JsResult {
+    finish(
+        js::bytes(&ledger, "ledger", MAX_MESSAGE_LEN)
+            .and_then(|b| utf8(b, "ledger"))
+            .and_then(|t| api::blux_verify_ledger(&t)),
+    )
+}
+
+/// blux-reg's canonical JSON (Python's `json.dumps(sort_keys=True, separators=(",", ":"))`)
+/// of a JSON text, and its SHA-256.
+#[wasm_bindgen(js_name = bluxCanonicalJson, unchecked_return_type = "BluxCanonicalJson", skip_typescript)]
+pub fn blux_canonical_json(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] json: JsValue,
+) -> JsResult {
+    finish(
+        js::bytes(&json, "json", MAX_OBJECT_LEN)
+            .and_then(|b| utf8(b, "json"))
+            .and_then(|t| api::blux_canonical_json(&t)),
+    )
+}
+
+fn utf8(bytes: Vec<u8>, what: &str) -> cairn_core::Result<String> {
+    String::from_utf8(bytes)
+        .map_err(|_| cairn_core::Error::malformed(format!("{what}: not UTF-8 text")))
+}
+
+/// Decodes any cairn object this build knows (envelope, bundle, checkpoint note, blux-reg
+/// token or manifest) into a plain view tagged by `kind`, verifying nothing.
+#[wasm_bindgen(unchecked_return_type = "InspectView", skip_typescript)]
+pub fn inspect(#[wasm_bindgen(unchecked_param_type = "BytesInput")] object: JsValue) -> JsResult {
+    finish(js::bytes(&object, "object", MAX_OBJECT_LEN).and_then(|b| api::inspect(&b)))
+}
+
+/// Every error code, in declaration order.
+#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCode[]", skip_typescript)]
+pub fn error_codes() -> JsValue {
+    ErrorCode::ALL
+        .iter()
+        .map(|c| JsValue::from_str(c.as_str()))
+        .collect::<Array>()
+        .into()
+}
+
+/// Streaming SHA-256 of an artifact: `update(chunk)` as often as needed, then `digest()`.
+/// Any chunk size hashes in bounded wasm memory.
+#[wasm_bindgen(js_name = ArtifactHasher)]
+pub struct ArtifactHasher {
+    inner: api::StreamHasher,
+}
+
+#[wasm_bindgen(js_class = ArtifactHasher)]
+impl ArtifactHasher {
+    /// A hasher that has seen nothing.
+    #[wasm_bindgen(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> ArtifactHasher {
+        ArtifactHasher {
+            inner: api::StreamHasher::new(),
+        }
+    }
+
+    /// Feeds the next chunk (Uint8Array, ArrayBuffer, or a string as UTF-8).
+    pub fn update(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "BytesInput")] chunk: JsValue,
+    ) -> core::result::Result<(), JsValue> {
+        js::feed(&mut self.inner, &chunk, "chunk").map_err(|e| js::to_js_error(&e))
+    }
+
+    /// `{algorithm: "sha256", digest (hex), size}` of everything fed so far; the hasher can
+    /// keep going.
+    #[wasm_bindgen(unchecked_return_type = "ArtifactDigest")]
+    pub fn digest(&self) -> JsResult {
+        finish(Ok(self.inner.view()))
+    }
+
+    /// Bytes fed so far.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> f64 {
+        self.inner.size() as f64
+    }
+}

@@ -1,0 +1,145 @@
+//! Turning caller-supplied values into cairn-core inputs, with limits.
+//!
+//! The JavaScript layer reduces every argument to one of the shapes here (bytes, text, a
+//! number) and this module does the checking, so that the rules are testable natively.
+
+use cairn_core::crypto::{pem, Algorithm, PublicKey};
+use cairn_core::encoding::{b64_decode, hex_decode_array, Digest};
+use cairn_core::{Error, ErrorCode, Result, UnixTime};
+
+/// Largest serialised object (bundle, envelope, checkpoint, trust root...) accepted from a
+/// caller. Every cairn-core parser has tighter limits of its own; this one only bounds the copy
+/// into wasm memory.
+pub const MAX_OBJECT_LEN: usize = 8 << 20;
+/// Largest message accepted by `verifySignature` (artifacts are hashed in chunks instead).
+pub const MAX_MESSAGE_LEN: usize = 64 << 20;
+/// Most keys accepted in one key list.
+pub const MAX_KEYS: usize = 256;
+/// Largest value a JavaScript number represents exactly (2^53 - 1).
+pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// A public key as a caller may give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySpec {
+    /// `-----BEGIN PUBLIC KEY-----` PEM, or the JSON form `{"alg": "...", "key": "<base64>"}`.
+    Text(String),
+    /// SubjectPublicKeyInfo DER.
+    Der(Vec<u8>),
+    /// An algorithm name (`ed25519`, `ml-dsa-44`, `ed25519+ml-dsa-65`, ...) and raw key bytes.
+    Raw {
+        /// Algorithm name.
+        alg: String,
+        /// Raw public key bytes (hybrid: Ed25519 key ‖ ML-DSA key).
+        key: Vec<u8>,
+    },
+}
+
+/// Parses a key in any of the [`KeySpec`] shapes.
+///
+/// ```
+/// use cairn_wasm::input::{parse_key, KeySpec};
+/// let pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=\n-----END PUBLIC KEY-----\n";
+/// let key = parse_key(KeySpec::Text(pem.into())).unwrap();
+/// assert_eq!(key.algorithm().name(), "ed25519");
+/// assert_eq!(parse_key(KeySpec::Text("nope".into())).unwrap_err().code().as_str(), "malformed");
+/// ```
+pub fn parse_key(spec: KeySpec) -> Result<PublicKey> {
+    match spec {
+        KeySpec::Text(text) => {
+            let t = text.trim();
+            if t.starts_with("-----BEGIN") {
+                pem::public_key_from_pem(t)
+            } else if t.starts_with('{') {
+                if t.len() > MAX_OBJECT_LEN {
+                    return Err(Error::new(ErrorCode::TooLarge, "key JSON is too large"));
+                }
+                serde_json::from_str::<PublicKey>(t)
+                    .map_err(|e| Error::malformed(format!("key JSON: {e}")))
+            } else {
+                Err(Error::malformed(
+                    "a key must be a PUBLIC KEY PEM block, SubjectPublicKeyInfo DER bytes, or {alg, key}",
+                ))
+            }
+        }
+        KeySpec::Der(der) => pem::public_key_from_der(&der),
+        KeySpec::Raw { alg, key } => PublicKey::from_bytes(Algorithm::parse(&alg)?, &key),
+    }
+}
+
+/// Bytes given as text where binary is meant: standard base64 (strict).
+pub fn base64_arg(text: &str, what: &str) -> Result<Vec<u8>> {
+    b64_decode(text.trim()).map_err(|e| e.context(what))
+}
+
+/// A SHA-256 digest given as 64 hex characters, optionally prefixed by `sha256:`.
+///
+/// ```
+/// let d = cairn_wasm::input::digest_hex(&"ab".repeat(32), "digest").unwrap();
+/// assert_eq!(d, [0xab; 32]);
+/// assert!(cairn_wasm::input::digest_hex("sha256:00", "digest").is_err());
+/// ```
+pub fn digest_hex(text: &str, what: &str) -> Result<Digest> {
+    let t = text.trim();
+    let t = t.strip_prefix("sha256:").unwrap_or(t);
+    hex_decode_array::<32>(t).map_err(|e| e.context(what))
+}
+
+/// A SHA-256 digest given as 32 raw bytes.
+pub fn digest_bytes(bytes: &[u8], what: &str) -> Result<Digest> {
+    bytes.try_into().map_err(|_| {
+        Error::malformed(format!(
+            "{what}: a SHA-256 digest is 32 bytes, got {}",
+            bytes.len()
+        ))
+    })
+}
+
+/// A non-negative integer given as a JavaScript number (exact up to 2^53 - 1).
+///
+/// ```
+/// use cairn_wasm::input::integer_from_f64;
+/// assert_eq!(integer_from_f64(1700000000.0, "now").unwrap(), 1_700_000_000);
+/// assert!(integer_from_f64(-1.0, "now").is_err());
+/// assert!(integer_from_f64(1.5, "now").is_err());
+/// assert!(integer_from_f64(f64::NAN, "now").is_err());
+/// ```
+pub fn integer_from_f64(x: f64, what: &str) -> Result<u64> {
+    if !x.is_finite() || x < 0.0 || x.fract() != 0.0 || x > MAX_SAFE_INTEGER {
+        return Err(Error::malformed(format!(
+            "{what} must be a non-negative integer below 2^53, got {x}"
+        )));
+    }
+    // Exact: x is an integer in [0, 2^53).
+    Ok(x as u64)
+}
+
+/// A non-negative integer given as decimal text (for values a JavaScript number cannot hold).
+pub fn integer_from_text(text: &str, what: &str) -> Result<u64> {
+    let t = text.trim();
+    if t.is_empty() || t.len() > 20 || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::malformed(format!(
+            "{what} must be a decimal integer, got {t:?}"
+        )));
+    }
+    t.parse::<u64>()
+        .map_err(|_| Error::malformed(format!("{what} does not fit in 64 bits")))
+}
+
+/// A time from milliseconds since the epoch (JavaScript `Date`), rounded down to seconds.
+pub fn time_from_millis(ms: f64) -> Result<UnixTime> {
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(Error::malformed("time must be a valid date after 1970"));
+    }
+    integer_from_f64((ms / 1000.0).floor(), "time")
+}
+
+/// Guard for a length announced before copying bytes in.
+pub fn check_len(len: usize, max: usize, what: &str) -> Result<()> {
+    if len > max {
+        return Err(Error::new(
+            ErrorCode::TooLarge,
+            format!("{what}: {len} bytes exceeds the limit of {max}"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,518 @@
+/** Binary input: a Uint8Array (a Node Buffer is one) or an ArrayBuffer; a string is taken as its UTF-8 bytes. */
+export type BytesInput = Uint8Array | ArrayBuffer | string;
+
+/** A signature algorithm name. */
+export type Algorithm =
+  | "ed25519"
+  | "ml-dsa-44"
+  | "ml-dsa-65"
+  | "ed25519+ml-dsa-44"
+  | "ed25519+ml-dsa-65"
+  | "dilithium2-r3"
+  | "dilithium3-r3";
+
+/**
+ * A public key: `-----BEGIN PUBLIC KEY-----` PEM text, SubjectPublicKeyInfo DER bytes, or an
+ * object with the algorithm and the raw key (bytes or standard base64). `{alg, key}` (cairn's
+ * JSON form) is accepted as well.
+ */
+export type KeyInput =
+  | string
+  | Uint8Array
+  | { algorithm: Algorithm; publicKey: Uint8Array | string }
+  | { alg: Algorithm; key: Uint8Array | string };
+
+/** One key or a list of keys (at most 256). */
+export type KeysInput = KeyInput | KeyInput[];
+
+/**
+ * The current time for validity checks: Unix seconds (number or bigint) or a Date. When left
+ * out, the clock of the JavaScript host is read.
+ */
+export type TimeInput = number | bigint | Date | undefined | null;
+
+/** A count or size: a number, a bigint, or decimal text for values past 2^53. */
+export type IntegerInput = number | bigint | string;
+
+/** Stable reason of a failure (cairn-core's ErrorCode). */
+export type ErrorCode =
+  | "malformed"
+  | "too_large"
+  | "unsupported_version"
+  | "unsupported_algorithm"
+  | "invalid_key"
+  | "signature_invalid"
+  | "unknown_key"
+  | "threshold_not_met"
+  | "domain_mismatch"
+  | "expired"
+  | "not_yet_valid"
+  | "revoked"
+  | "proof_invalid"
+  | "chain_broken"
+  | "delegation_invalid"
+  | "digest_mismatch"
+  | "unauthorized"
+  | "key_mismatch"
+  | "replayed";
+
+/** What every export throws on failure: `name` is "CairnError", `message` the detail. */
+export interface CairnError extends Error {
+  name: "CairnError";
+  code: ErrorCode;
+}
+
+/** A SHA-256 digest: 32 bytes, 64 hex characters (optionally "sha256:"-prefixed), or base64. */
+export type DigestInput = Uint8Array | string;
+
+/**
+ * An artifact to check: its bytes (hashed in bounded pieces, any size), or a digest computed
+ * elsewhere, e.g. by `hashFile`, `hashBlob` or `ArtifactHasher.digest()`.
+ */
+export type ArtifactInput =
+  | Uint8Array
+  | ArrayBuffer
+  | { algorithm?: "sha256"; digest: DigestInput; size: IntegerInput }
+  | { sha256: DigestInput; size: IntegerInput };
+
+/** SHA-256 and length of an artifact. */
+export interface ArtifactDigest {
+  algorithm: "sha256";
+  /** Lowercase hex. */
+  digest: string;
+  size: number;
+}
+
+/** Result of `verifySignature`. */
+export interface SignatureVerification {
+  valid: true;
+  algorithm: Algorithm;
+  /** Hex SHA-256 over the algorithm id and the public key. */
+  key_id: string;
+}
+
+/** Result of `keyId`. */
+export interface KeyInfo {
+  algorithm: Algorithm;
+  /** Hex SHA-256 over the algorithm id byte and the raw public key. */
+  key_id: string;
+  /** Raw key length in bytes. */
+  size: number;
+}
+
+/** One signature of an envelope, as read (not verified). */
+export interface EnvelopeSignatureView {
+  key_id: string;
+  /** Signature length in bytes. */
+  size: number;
+  /** Algorithms whose signatures have this length (a display hint only). */
+  algorithms: Algorithm[];
+}
+
+/** A DSSE envelope, decoded but not verified. */
+export interface EnvelopeView {
+  kind: "envelope";
+  /** Hex SHA-256 of the compact form: the envelope's identity (a token's id). */
+  id: string;
+  payload_type: string;
+  payload_size: number;
+  /** Standard base64 of the payload. */
+  payload: string;
+  signatures: EnvelopeSignatureView[];
+}
+
+/** Result of `verifyEnvelope`. */
+export interface EnvelopeVerification extends EnvelopeView {
+  valid: true;
+  /** Hex key ids of the distinct keys whose signatures verified, in envelope order. */
+  signers: string[];
+}
+
+/** A constraint of a token. */
+export type ConstraintView =
+  | { max: number }
+  | { one_of: string[] }
+  | { prefix: string }
+  | { [kind: string]: unknown };
+
+/** The claims of a capability token. */
+export interface TokenClaims {
+  version: number;
+  /** Key id of the issuer (the signer of this link). */
+  issuer: string;
+  audience: string;
+  /** The holder's key in cairn's JSON form. */
+  holder: { alg: Algorithm; key: string } | null;
+  holder_key_id: string;
+  capabilities: string[];
+  constraints: Record<string, ConstraintView>;
+  not_before: number;
+  expires_at: number;
+  nonce: string;
+  [field: string]: unknown;
+}
+
+/** Options of `verifyToken`. */
+export interface TokenOptions {
+  /** The token's ancestors, root token first, immediate parent last. */
+  parents?: BytesInput[];
+  now?: TimeInput;
+  /** Revoked token ids (hex or bytes): the token or any ancestor listed is `revoked`. */
+  revoked?: DigestInput[];
+  /** The audience the relying party expects (`domain_mismatch` otherwise). */
+  audience?: string;
+  /** A capability the token must grant (`unauthorized` otherwise). */
+  capability?: string;
+}
+
+/** Result of `verifyToken`. */
+export interface TokenVerification {
+  valid: true;
+  /** The token id: hex SHA-256 of its compact envelope. */
+  id: string;
+  /** Ancestor ids, root first. */
+  chain_ids: string[];
+  /** Key id of the trusted key that issued the root of the chain. */
+  issuer: string;
+  claims: TokenClaims;
+}
+
+/** The claims of an artifact manifest. */
+export interface ManifestClaims {
+  version: number;
+  name: string;
+  size: number;
+  /** Hex SHA-256 of the artifact. */
+  sha256: string;
+  media_type: string;
+  metadata: Record<string, string> | [string, string][];
+  created_at: number;
+  [field: string]: unknown;
+}
+
+/** Options of `verifyManifest`. */
+export interface ManifestOptions {
+  /** Distinct trusted signers required (default 1). */
+  threshold?: IntegerInput;
+  /** The artifact to compare with the manifest (size first, then SHA-256). */
+  artifact?: ArtifactInput;
+}
+
+/** Result of `verifyManifest`. */
+export interface ManifestVerification {
+  valid: true;
+  /** The manifest's identity: hex SHA-256 of PAE(payloadType, payload). */
+  digest: string;
+  /** Key ids of the distinct trusted signers, in envelope order. */
+  signers: string[];
+  claims: ManifestClaims;
+  /** Whether an artifact was compared (false: signatures and claims only). */
+  artifact_checked: boolean;
+}
+
+/** A trusted checkpoint signer: the key name of its note lines and its key. */
+export type CheckpointVerifierInput =
+  | { name: string; key: KeyInput }
+  | { name: string; algorithm: Algorithm; publicKey: Uint8Array | string };
+
+/** What a checkpoint must satisfy. */
+export interface CheckpointPolicyInput {
+  /** The origin line the checkpoint must carry. */
+  origin: string;
+  /** Distinct signers required (default 1). */
+  threshold?: IntegerInput;
+  /** Key ids that must be among the signers. */
+  required?: DigestInput[];
+}
+
+/** Result of `verifyCheckpoint`. */
+export interface CheckpointVerification {
+  valid: true;
+  origin: string;
+  size: number;
+  /** Hex Merkle root at that size. */
+  root: string;
+  extensions: string[];
+  /** Key ids of the verifiers whose every line verified, in verifier order. */
+  signers: string[];
+}
+
+/** Result of `verifyInclusion`. */
+export interface InclusionVerification {
+  valid: true;
+  index: number;
+  tree_size: number;
+  root: string;
+}
+
+/** Result of `verifyConsistency`. */
+export interface ConsistencyVerification {
+  valid: true;
+  old_size: number;
+  new_size: number;
+}
+
+/** Result of `merkleRoot`. */
+export interface MerkleRoot {
+  /** Hex RFC 6962 root (SHA-256 of "" for no leaves). */
+  root: string;
+  size: number;
+  /** Hex SHA-256(0x00 ‖ leaf) of each leaf. */
+  leaf_hashes: string[];
+}
+
+/** A key of a trust root. */
+export interface TrustedKeyView {
+  key_id: string;
+  algorithm: Algorithm;
+  /** Raw public key, standard base64 (with `algorithm`, a KeyInput). */
+  public_key: string;
+  label: string;
+  roles: ("root" | "checkpoint" | "token-issuer" | "manifest-signer" | "peer")[];
+  not_before: number;
+  not_after: number | null;
+}
+
+/** A trust root version. */
+export interface TrustRootView {
+  version: number;
+  root_id: string;
+  origin: string;
+  issued_at: number;
+  expires_at: number;
+  previous: string | null;
+  keys: TrustedKeyView[];
+  thresholds: Record<"root" | "checkpoint" | "token-issuer" | "manifest-signer" | "peer", number>;
+}
+
+/** Result of `verifyTrustRootChain`: the newest version reached. */
+export interface TrustRootVerification extends TrustRootView {
+  valid: true;
+}
+
+/** A ledger entry. */
+export interface LedgerEntryView {
+  seq: number;
+  time: number;
+  /** Event kind, e.g. "key_added", "token_issued", "manifest_signed". */
+  kind: string;
+  /** Hex SHA-256 of the entry bytes (the next entry's prev_hash). */
+  entry_hash: string;
+  prev_hash: string;
+  /** The event as cairn-core serialises it. */
+  event: unknown;
+}
+
+/** Result of `verifyLedgerEntry`. */
+export interface LedgerEntryVerification extends LedgerEntryView {
+  valid: true;
+}
+
+/** Where a verified ledger chain ends. */
+export interface ChainHeadInput {
+  next_seq: IntegerInput;
+  head_hash: DigestInput;
+  last_time: IntegerInput;
+}
+
+/** Result of `verifyLedgerChain`. */
+export interface LedgerChainVerification {
+  valid: true;
+  next_seq: number;
+  head_hash: string;
+  last_time: number;
+}
+
+/** Options of `verifyBundle`. */
+export interface BundleOptions {
+  now?: TimeInput;
+  /** For a manifest bundle: the artifact (bytes or digest). */
+  artifact?: ArtifactInput;
+  /** Revoked token ids known to the verifier. */
+  revoked?: DigestInput[];
+  /** For a token bundle: the audience expected. */
+  audience?: string;
+  /** For a token bundle: a capability it must grant. */
+  capability?: string;
+  /** Require both an Ed25519 and an ML-DSA checkpoint signature (default true). */
+  requireHybridCheckpoint?: boolean;
+}
+
+/** A signer named by a bundle verdict. */
+export interface SignerView {
+  key_id: string;
+  /** Empty for a delegating holder (authorised by its parent token, not the trust root). */
+  algorithm: Algorithm | "";
+  label: string;
+  roles: string[];
+}
+
+/** Result of `verifyBundle`. */
+export interface BundleVerification {
+  valid: true;
+  kind: "token" | "manifest";
+  /** Token id or manifest digest (hex). */
+  subject_id: string;
+  signers: SignerView[];
+  checkpoint: { origin: string; size: number; root: string; signers: SignerView[] };
+  entry: { seq: number; time: number };
+  trust_root: { version: number; id: string; matches_bundle: boolean };
+  /** The checks performed, in order. */
+  checks: string[];
+  token: { id: string; chain_ids: string[]; issuer: string; claims: TokenClaims } | null;
+  manifest: { digest: string; signers: string[]; claims: ManifestClaims } | null;
+  artifact_checked: boolean;
+}
+
+/** Options of `bluxVerifyToken`. */
+export interface BluxTokenOptions {
+  now?: TimeInput;
+  /** Text of blux-reg's token_revocations.jsonl. */
+  revocations?: string | Uint8Array;
+  /** Issuer fingerprints (hex SHA-256 of the raw Ed25519 key) or keys; absent: any issuer. */
+  trustedIssuers?: (string | KeyInput)[];
+}
+
+/** Result of `bluxVerifyToken`. */
+export interface BluxTokenVerification {
+  valid: true;
+  token_hash: string;
+  issuer_fingerprint: string;
+  issuer_key_id: string;
+  /** As written in the token (ISO 8601). */
+  expires_at: string;
+  expires_at_unix: number;
+  capability: unknown;
+  audience: unknown;
+  constraints: unknown;
+}
+
+/** Result of `bluxVerifyManifest`. */
+export interface BluxManifestVerification {
+  valid: true;
+  artifact_path: string;
+  artifact_sha256: string;
+  created_at: unknown;
+  manifest_hash: string;
+  key_fingerprint: string;
+  key_id: string;
+}
+
+/** Result of `bluxVerifyLedger`. */
+export interface BluxLedgerVerification {
+  valid: true;
+  entries: number;
+  /** entry_hash of the last entry, null for an empty ledger. */
+  head: string | null;
+}
+
+/** Result of `bluxCanonicalJson`. */
+export interface BluxCanonicalJson {
+  canonical: string;
+  sha256: string;
+}
+
+/** `{code, message}` of a part of an object that did not decode. */
+export interface DecodeError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** An envelope with its payload decoded when its type is a cairn object. */
+export interface DecodedEnvelopeView extends EnvelopeView {
+  object: "token" | "manifest" | "trust_root" | "ledger_entry" | null;
+  decoded: TokenClaims | (ManifestClaims & { manifest_digest: string }) | TrustRootView | LedgerEntryView | null;
+  decode_error?: DecodeError;
+}
+
+/** A checkpoint note, parsed but not verified. */
+export interface CheckpointView {
+  kind: "checkpoint";
+  origin: string;
+  size: number;
+  root: string;
+  extensions: string[];
+  signatures: { name: string; key_hash: string; size: number }[];
+}
+
+/** A bundle, decoded but not verified. */
+export interface BundleView {
+  kind: "bundle";
+  version: number;
+  subject: DecodedEnvelopeView;
+  /** Ids of the delegation parents. */
+  parents: string[];
+  entry: LedgerEntryView | { decode_error: DecodeError };
+  inclusion: { leaf_index: number; tree_size: number; hashes: number };
+  /** The checkpoint, with its signed note text in `note`. */
+  checkpoint: (CheckpointView & { note: string }) | { decode_error: DecodeError };
+  trust_chain: ({ version: number; root_id: string } | { decode_error: DecodeError })[];
+  root_id: string;
+}
+
+/** A blux-reg token or manifest file, parsed but not verified. */
+export type BluxFileView =
+  | { kind: "blux_token"; token_hash: string; fields: Record<string, unknown> }
+  | { kind: "blux_manifest"; manifest_hash: string; fields: Record<string, unknown> };
+
+/** What `inspect` returns: a view of the object, tagged by `kind`. */
+export type InspectView = DecodedEnvelopeView | BundleView | CheckpointView | BluxFileView;
+
+// ---- functions (declared here so that optional parameters are marked optional) ----
+
+/** Verifies one raw signature by `publicKey` over `message`; `context` is the FIPS 204 context (ML-DSA only). */
+export function verifySignature(publicKey: KeyInput, message: BytesInput, signature: Uint8Array | string, context?: BytesInput): SignatureVerification;
+
+/** A key's algorithm, id and size, after the checks verification applies to it. */
+export function keyId(publicKey: KeyInput): KeyInfo;
+
+/** Verifies a DSSE envelope (JSON text or compact bytes) of `payloadType`, signed by `threshold` (default 1) distinct keys of `keys`. */
+export function verifyEnvelope(envelope: BytesInput, payloadType: string, keys: KeysInput, threshold?: IntegerInput): EnvelopeVerification;
+
+/** Verifies a capability token issued by one of `trustedIssuers`, with its delegation parents, at `options.now`. */
+export function verifyToken(token: BytesInput, trustedIssuers: KeysInput, options?: TokenOptions): TokenVerification;
+
+/** Verifies an artifact manifest signed by `options.threshold` (default 1) of `trustedSigners`, and the artifact when given. */
+export function verifyManifest(manifest: BytesInput, trustedSigners: KeysInput, options?: ManifestOptions): ManifestVerification;
+
+/** Verifies a signed checkpoint note by `verifiers` under `policy` (or just the origin). */
+export function verifyCheckpoint(note: BytesInput, verifiers: CheckpointVerifierInput | CheckpointVerifierInput[], policy: CheckpointPolicyInput | string): CheckpointVerification;
+
+/** Verifies an RFC 9162 inclusion proof. */
+export function verifyInclusion(leafHash: DigestInput, index: IntegerInput, treeSize: IntegerInput, proof: DigestInput[], root: DigestInput): InclusionVerification;
+
+/** Verifies an RFC 9162 consistency proof. */
+export function verifyConsistency(oldSize: IntegerInput, newSize: IntegerInput, oldRoot: DigestInput, newRoot: DigestInput, proof: DigestInput[]): ConsistencyVerification;
+
+/** The RFC 6962 Merkle root of raw leaves. */
+export function merkleRoot(leaves: BytesInput[]): MerkleRoot;
+
+/** Verifies a pinned trust root and walks the rotation chain (versions n+1, n+2, ...) to the newest, unexpired at `now`. */
+export function verifyTrustRootChain(pinned: BytesInput, chain?: BytesInput[], now?: TimeInput): TrustRootVerification;
+
+/** Verifies one signed ledger entry by `threshold` (default 1) of `logKeys`. */
+export function verifyLedgerEntry(entry: BytesInput, logKeys: KeysInput, threshold?: IntegerInput): LedgerEntryVerification;
+
+/** Verifies the hash chain of ledger entries (entry bytes, in order) from genesis or from `start`. */
+export function verifyLedgerChain(entries: BytesInput[], start?: ChainHeadInput): LedgerChainVerification;
+
+/** Verifies a bundle (CBDL bytes) offline against the pinned trust root (envelope bytes or DSSE JSON). */
+export function verifyBundle(bundle: Uint8Array | ArrayBuffer, trustedRoot: BytesInput, options?: BundleOptions): BundleVerification;
+
+/** Verifies a blux-reg v1.0 capability token file. */
+export function bluxVerifyToken(token: string | Uint8Array, options?: BluxTokenOptions): BluxTokenVerification;
+
+/** Verifies a blux-reg v1.0 manifest file against the artifact (bytes, digest object, or hex SHA-256) and trusted keys. */
+export function bluxVerifyManifest(manifest: string | Uint8Array, artifact: ArtifactInput | string, keys: KeysInput): BluxManifestVerification;
+
+/** Verifies the hash chain of a blux-reg ledger file (JSON lines). */
+export function bluxVerifyLedger(ledger: string | Uint8Array): BluxLedgerVerification;
+
+/** blux-reg's canonical JSON of a JSON text, and its SHA-256. */
+export function bluxCanonicalJson(json: string | Uint8Array): BluxCanonicalJson;
+
+/** Decodes any cairn object (envelope, bundle, checkpoint note, blux-reg file) into a view tagged by `kind`, verifying nothing. */
+export function inspect(object: BytesInput): InspectView;
+
+/** Every error code, in declaration order. */
+export function errorCodes(): ErrorCode[];

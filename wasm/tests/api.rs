@@ -1,0 +1,199 @@
+//! The Rust side of the bindings: views, input rules, and no panic on any input.
+
+use cairn_core::crypto::{Algorithm, SigningKey};
+use cairn_core::dsse::Envelope;
+use cairn_wasm::api;
+use cairn_wasm::input::{self, KeySpec};
+use proptest::prelude::*;
+
+const TYPE: &str = "application/vnd.cairn.test.v1+postcard";
+
+fn signed(alg: Algorithm, seed: u8) -> (SigningKey, Envelope) {
+    let key = SigningKey::from_seed(alg, &[seed; 32]);
+    let mut env = Envelope::new(TYPE, b"payload".to_vec()).unwrap();
+    env.sign_deterministic(&key).unwrap();
+    (key, env)
+}
+
+#[test]
+fn envelope_view_and_verification() {
+    let (key, env) = signed(Algorithm::Ed25519MlDsa44, 3);
+    let keys = [key.public_key().clone()];
+    for bytes in [env.to_compact(), env.to_json().into_bytes()] {
+        let v = api::verify_envelope(&bytes, TYPE, &keys, 1).unwrap();
+        assert_eq!(v["valid"], true);
+        assert_eq!(v["payload_type"], TYPE);
+        assert_eq!(v["signers"][0], key.public_key().key_id().to_hex());
+        assert_eq!(v["signatures"][0]["algorithms"][0], "ed25519+ml-dsa-44");
+        let i = api::inspect(&bytes).unwrap();
+        assert_eq!(i["kind"], "envelope");
+        assert_eq!(i["id"], v["id"]);
+    }
+    let e = api::verify_envelope(&env.to_compact(), "other", &keys, 1).unwrap_err();
+    assert_eq!(e.code().as_str(), "domain_mismatch");
+}
+
+#[test]
+fn keys_in_every_shape() {
+    let key = SigningKey::from_seed(Algorithm::MlDsa65, &[5; 32]);
+    let pk = key.public_key();
+    let der = cairn_core::crypto::pem::public_key_to_der(pk).unwrap();
+    let pem = cairn_core::crypto::pem::public_key_to_pem(pk).unwrap();
+    let json = serde_json::to_string(pk).unwrap();
+    for spec in [
+        KeySpec::Der(der),
+        KeySpec::Text(pem),
+        KeySpec::Text(json),
+        KeySpec::Raw {
+            alg: "ml-dsa-65".into(),
+            key: pk.as_bytes().to_vec(),
+        },
+    ] {
+        assert_eq!(&input::parse_key(spec).unwrap(), pk);
+    }
+    let e = input::parse_key(KeySpec::Raw {
+        alg: "rsa".into(),
+        key: vec![],
+    })
+    .unwrap_err();
+    assert_eq!(e.code().as_str(), "unsupported_algorithm");
+}
+
+#[test]
+fn hasher_matches_one_shot_sha256() {
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+    let mut h = api::StreamHasher::new();
+    for c in data.chunks(4093) {
+        h.update(c);
+    }
+    assert_eq!(
+        h.finish(),
+        (200_000, cairn_core::encoding::sha256(&[&data]))
+    );
+    assert_eq!(h.view()["size"], 200_000);
+    assert_eq!(
+        api::StreamHasher::new().view()["digest"],
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+}
+
+#[test]
+fn integers_and_times() {
+    assert_eq!(
+        input::integer_from_text("18446744073709551615", "n").unwrap(),
+        u64::MAX
+    );
+    assert!(input::integer_from_text("18446744073709551616", "n").is_err());
+    assert!(input::integer_from_text("-1", "n").is_err());
+    assert!(input::integer_from_f64(9_007_199_254_740_992.0, "n").is_err());
+    assert_eq!(
+        input::time_from_millis(1_700_000_000_999.0).unwrap(),
+        1_700_000_000
+    );
+    assert!(input::time_from_millis(f64::INFINITY).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let _ = api::inspect(&bytes);
+        let _ = api::verify_envelope(&bytes, TYPE, &[], 1);
+        let _ = input::parse_key(KeySpec::Der(bytes.clone()));
+        let _ = input::parse_key(KeySpec::Text(String::from_utf8_lossy(&bytes).into()));
+        for alg in Algorithm::ALL {
+            let _ = input::parse_key(KeySpec::Raw { alg: alg.name().into(), key: bytes.clone() });
+        }
+    }
+
+    #[test]
+    fn mutated_envelopes_never_panic(at in any::<prop::sample::Index>(), bit in 0u8..8, cut in any::<prop::sample::Index>()) {
+        let (key, env) = signed(Algorithm::Ed25519, 9);
+        let keys = [key.public_key().clone()];
+        for mut bytes in [env.to_compact(), env.to_json().into_bytes()] {
+            let i = at.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            let _ = api::inspect(&bytes);
+            let _ = api::verify_envelope(&bytes, TYPE, &keys, 1);
+            bytes.truncate(cut.index(bytes.len()));
+            let _ = api::inspect(&bytes);
+            let _ = api::verify_envelope(&bytes, TYPE, &keys, 1);
+        }
+    }
+}
+
+fn bundle_case(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/bundle.json"
+    ))
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()["args"]
+        .clone()
+}
+
+fn b64(v: &serde_json::Value) -> Vec<u8> {
+    cairn_core::encoding::b64_decode(v.as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn bundle_verdict_and_inspect_views() {
+    let a = bundle_case("manifest bundle with its artifact");
+    let (bundle, root, artifact) = (
+        b64(&a["bundle"]),
+        b64(&a["trusted_root"]),
+        b64(&a["artifact"]),
+    );
+    let now = a["now"].as_u64().unwrap();
+    let opts = api::BundleOptions {
+        artifact: Some(api::Artifact::Bytes(artifact.clone())),
+        ..Default::default()
+    };
+    let v = api::verify_bundle(&bundle, &root, now, &opts).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["kind"], "manifest");
+    assert_eq!(v["artifact_checked"], true);
+    let mut bad = artifact.clone();
+    bad[0] ^= 1;
+    let opts = api::BundleOptions {
+        artifact: Some(api::Artifact::Bytes(bad)),
+        ..Default::default()
+    };
+    let e = api::verify_bundle(&bundle, &root, now, &opts).unwrap_err();
+    assert_eq!(e.code().as_str(), "digest_mismatch");
+
+    let i = api::inspect(&bundle).unwrap();
+    assert_eq!(i["kind"], "bundle");
+    assert_eq!(i["subject"]["object"], "manifest");
+    assert_eq!(i["checkpoint"]["kind"], "checkpoint");
+    let r = api::inspect(&root).unwrap();
+    assert_eq!(r["object"], "trust_root");
+    assert!(r["decoded"]["keys"][0]["public_key"].is_string());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn mutated_bundles_never_panic(at in any::<prop::sample::Index>(), bit in 0u8..8, cut in any::<prop::sample::Index>()) {
+        let a = bundle_case("manifest bundle with its artifact");
+        let (mut bundle, root) = (b64(&a["bundle"]), b64(&a["trusted_root"]));
+        let now = a["now"].as_u64().unwrap();
+        let i = at.index(bundle.len());
+        bundle[i] ^= 1 << bit;
+        let opts = api::BundleOptions::default();
+        let _ = api::inspect(&bundle);
+        let _ = api::verify_bundle(&bundle, &root, now, &opts);
+        let _ = api::verify_bundle(&root, &bundle, now, &opts);
+        bundle.truncate(cut.index(bundle.len()));
+        let _ = api::inspect(&bundle);
+        let _ = api::verify_bundle(&bundle, &root, now, &opts);
+    }
+}

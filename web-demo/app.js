@@ -1,0 +1,290 @@
+// The demo page: reads the pinned trust root, a bundle and an artifact (or pasted text) and
+// shows the verdict computed by cairn's WebAssembly verifiers. No network, no framework; all
+// text from the inputs goes into the page through textContent, never as HTML.
+import init, {
+  verifyBundle,
+  verifyCheckpoint,
+  verifyToken,
+  inspect,
+  hashBlob,
+  WEBCRYPTO_MAX_BYTES,
+} from './vendor/cairn-verify/lib/web.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** Plain-words reason for each error code. */
+const REASONS = {
+  malformed: 'The input could not be read: it is not a well-formed cairn object.',
+  too_large: 'The input is larger than cairn accepts.',
+  unsupported_version: 'The object uses a format version this verifier does not know.',
+  unsupported_algorithm: 'The object uses a signature algorithm this verifier does not support.',
+  invalid_key: 'A public key in the object is not a valid key.',
+  signature_invalid: 'A signature does not match: the object was altered, or signed by another key.',
+  unknown_key: 'It is not signed by any key your trust root knows.',
+  threshold_not_met: 'Not enough trusted keys signed it.',
+  domain_mismatch: 'It is another kind of object, or for another registry or audience, than expected.',
+  expired: 'It has expired at the verification time.',
+  not_yet_valid: 'It is not valid yet at the verification time.',
+  revoked: 'It has been revoked.',
+  proof_invalid: "The proof that it was recorded in the registry's log does not hold.",
+  chain_broken: 'The chain of trust-root versions or ledger entries is broken.',
+  delegation_invalid: 'A delegated token grants more than its parent allows.',
+  digest_mismatch: 'The artifact does not match the manifest: it was modified, or it is another file.',
+  unauthorized: "The signer's key is not authorised for this, or not at this time.",
+  key_mismatch: 'A key named in the object does not match the key provided.',
+  replayed: 'This was seen before.',
+};
+
+const state = { root: null, bundle: null, artifact: null };
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') node.className = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+const short = (hex) => (hex && hex.length > 20 ? `${hex.slice(0, 16)}…` : hex);
+const when = (secs) => (secs === null || secs === undefined ? '—' : `${new Date(secs * 1000).toISOString().replace('.000Z', 'Z')} (${secs})`);
+const mib = (n) => `${(n / 1048576).toFixed(n < 10485760 ? 2 : 0)} MiB`;
+const size = (n) => (n < 1024 ? `${n} bytes` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : mib(n));
+
+/** The verification time: the field (Unix seconds or a date), or the clock. */
+function verificationTime() {
+  const t = $('time').value.trim();
+  if (!t || t === 'now') return Math.floor(Date.now() / 1000);
+  if (/^\d+$/.test(t)) return Number(t);
+  const ms = Date.parse(t);
+  if (Number.isNaN(ms)) throw Object.assign(new Error(`not a time: ${t}`), { code: 'malformed' });
+  return Math.floor(ms / 1000);
+}
+
+function show(stateName, ...nodes) {
+  const v = $('verdict');
+  v.dataset.state = stateName;
+  v.replaceChildren(...nodes);
+}
+
+function showError(title, err, extra = []) {
+  const code = err && typeof err.code === 'string' ? err.code : null;
+  show(
+    code && code !== 'malformed' && code !== 'too_large' ? 'invalid' : 'error',
+    el('h2', {}, title),
+    el('p', { class: 'reason', id: 'reason' }, (code && REASONS[code]) || 'Verification could not be completed.'),
+    el('p', { class: 'detail' }, code ? `${code}: ${err.message}` : String(err && err.message ? err.message : err)),
+    ...extra,
+  );
+}
+
+function signerList(signers) {
+  return el('ul', { class: 'checks' }, signers.map((s) =>
+    el('li', {}, s.label || 'key', ' ', el('span', { class: 'key', title: s.key_id }, short(s.key_id)),
+      s.algorithm ? ` · ${s.algorithm}` : '', s.roles.map((r) => el('span', { class: 'role' }, r)))));
+}
+
+function rows(pairs) {
+  return el('dl', {}, pairs.filter(Boolean).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+}
+
+function renderBundleVerdict(v, now) {
+  const subject = v.kind === 'manifest'
+    ? `manifest for “${v.manifest.claims.name}” (${size(v.manifest.claims.size)})`
+    : `capability token (${v.token.claims.capabilities.join(', ')})`;
+  const timeChecks = [`verified at ${when(now)}`];
+  if (v.token) {
+    timeChecks.push(`token valid from ${when(v.token.claims.not_before)} until ${when(v.token.claims.expires_at)}`);
+  }
+  timeChecks.push(`ledger entry recorded at ${when(v.entry.time)}; signer keys checked at that time`);
+  if (state.root && state.root.view.version === v.trust_root.version) {
+    timeChecks.push(`trust root valid until ${when(state.root.view.expires_at)}`);
+  }
+  show(
+    'valid',
+    el('h2', {}, `✓ Valid ${v.kind}`),
+    el('p', { class: 'reason', id: 'reason' },
+      v.kind === 'manifest'
+        ? (v.artifact_checked
+          ? 'The artifact is exactly the one the manifest describes, the manifest is signed by authorised keys, and it is recorded in the registry’s log.'
+          : 'The manifest is signed by authorised keys and recorded in the registry’s log. No artifact was given, so its bytes were not compared.')
+        : 'The token is signed by an authorised issuer, valid at the verification time, not revoked, and recorded in the registry’s log.'),
+    rows([
+      ['Subject', subject],
+      ['Subject id', el('span', { class: 'key' }, v.subject_id)],
+      v.manifest && ['Artifact SHA-256', el('span', { class: 'key' }, v.manifest.claims.sha256)],
+      v.token && ['Audience', v.token.claims.audience],
+      v.token && ['Holder', el('span', { class: 'key' }, v.token.claims.holder_key_id)],
+      ['Signed by', signerList(v.signers)],
+      ['Checkpoint', `${v.checkpoint.origin}, tree size ${v.checkpoint.size}`],
+      ['Checkpoint signers', signerList(v.checkpoint.signers)],
+      ['Ledger entry', `#${v.entry.seq}`],
+      ['Trust root', `version ${v.trust_root.version}${v.trust_root.matches_bundle ? '' : ' (newer than the one the bundle was made with)'}`],
+      ['Time checks', el('ul', { class: 'checks' }, timeChecks.map((t) => el('li', {}, t)))],
+      ['Checks performed', el('ul', { class: 'checks', id: 'checks' }, v.checks.map((c) => el('li', {}, c.replaceAll('_', ' '))))],
+    ]),
+  );
+}
+
+async function readBytes(file) {
+  return new Uint8Array(await file.arrayBuffer());
+}
+
+async function setRoot(file) {
+  const bytes = await readBytes(file);
+  let info;
+  try {
+    const view = inspect(bytes);
+    if (view.kind !== 'envelope' || view.object !== 'trust_root' || !view.decoded) {
+      throw Object.assign(new Error('this file is not a trust root'), { code: 'domain_mismatch' });
+    }
+    info = `${file.name}: ${view.decoded.origin}, version ${view.decoded.version}, ${view.decoded.keys.length} keys, expires ${when(view.decoded.expires_at)}`;
+    state.root = { name: file.name, bytes, view: view.decoded };
+  } catch (err) {
+    state.root = null;
+    info = `${file.name}: not usable as a trust root (${err.code ?? 'error'}: ${err.message})`;
+  }
+  $('root-info').textContent = info;
+}
+
+async function setBundle(file) {
+  state.bundle = { name: file.name, bytes: await readBytes(file) };
+  $('bundle-info').textContent = `${file.name}, ${size(file.size)}`;
+}
+
+function setArtifact(file) {
+  state.artifact = file;
+  const how = file.size <= WEBCRYPTO_MAX_BYTES ? 'hashed with WebCrypto' : 'streamed through the wasm hasher';
+  $('artifact-info').textContent = `${file.name}, ${size(file.size)} (${how})`;
+}
+
+/** Sorts dropped files by content: bundle magic, trust-root envelope, anything else = artifact. */
+async function classify(file) {
+  const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  const magic = String.fromCharCode(...head);
+  if (magic === 'CBDL') return setBundle(file);
+  if (file.size < (1 << 20) && (magic === 'CDSE' || magic.trimStart().startsWith('{'))) {
+    try {
+      const view = inspect(await readBytes(file));
+      if (view.kind === 'envelope' && view.object === 'trust_root') return setRoot(file);
+    } catch {
+      // not a cairn object: an artifact
+    }
+  }
+  return setArtifact(file);
+}
+
+async function hashArtifact(file) {
+  const bar = $('hash-progress');
+  const status = $('hash-status');
+  bar.hidden = false;
+  bar.value = 0;
+  const started = performance.now();
+  const digest = await hashBlob(file, {
+    onProgress(done, total) {
+      bar.value = total ? done / total : 1;
+      status.textContent = `hashing ${mib(done)} of ${mib(total)}`;
+    },
+  });
+  status.textContent = `hashed ${size(digest.size)} in ${((performance.now() - started) / 1000).toFixed(2)} s`;
+  return digest;
+}
+
+async function verifyBundleClicked() {
+  if (!state.root) return showError('No trust root', { code: 'unknown_key', message: 'load the trust root you pinned first' });
+  if (!state.bundle) return showError('No bundle', { code: 'malformed', message: 'load the bundle that came with the artifact' });
+  const button = $('verify');
+  button.disabled = true;
+  show('working', el('p', { class: 'hint' }, 'Verifying…'));
+  try {
+    const now = verificationTime();
+    const artifact = state.artifact ? await hashArtifact(state.artifact) : undefined;
+    const verdict = verifyBundle(state.bundle.bytes, state.root.bytes, { now, artifact });
+    renderBundleVerdict(verdict, now);
+  } catch (err) {
+    let extra = [];
+    if (err.code === 'malformed' && state.bundle) {
+      extra = [el('p', { class: 'hint' }, `“${state.bundle.name}” could not be decoded as a bundle.`)];
+    }
+    showError('✗ Not valid', err, extra);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function keysWithRole(role) {
+  return state.root.view.keys
+    .filter((k) => k.roles.includes(role))
+    .map((k) => ({ algorithm: k.algorithm, publicKey: k.public_key }));
+}
+
+function verifyPasted() {
+  const text = $('paste').value;
+  try {
+    const view = inspect(text);
+    const now = verificationTime();
+    if (!state.root) {
+      show('decoded', el('h2', {}, `Decoded ${view.kind} — not verified`),
+        el('p', { class: 'reason', id: 'reason' }, 'Load a trust root to verify it; below is what it claims.'),
+        el('pre', { class: 'detail' }, JSON.stringify(view, null, 2)));
+      return;
+    }
+    if (view.kind === 'checkpoint') {
+      const root = state.root.view;
+      const verifiers = keysWithRole('checkpoint').map((k) => ({ name: root.origin, ...k }));
+      const v = verifyCheckpoint(text, verifiers, { origin: root.origin, threshold: root.thresholds.checkpoint || 1 });
+      show('valid', el('h2', {}, '✓ Valid checkpoint'),
+        el('p', { class: 'reason', id: 'reason' }, 'Signed by the checkpoint keys of your trust root.'),
+        rows([['Origin', v.origin], ['Tree size', String(v.size)], ['Root', el('span', { class: 'key' }, v.root)],
+          ['Signers', el('ul', { class: 'checks' }, v.signers.map((s) => el('li', { class: 'key' }, s)))]]));
+      return;
+    }
+    if (view.kind === 'envelope' && view.object === 'token') {
+      const v = verifyToken(text, keysWithRole('token-issuer'), { now });
+      show('valid', el('h2', {}, '✓ Valid capability token'),
+        el('p', { class: 'reason', id: 'reason' }, 'Issued by a token issuer of your trust root and valid at the verification time (without a bundle, revocation in the log is not checked).'),
+        rows([['Token id', el('span', { class: 'key' }, v.id)], ['Capabilities', v.claims.capabilities.join(', ')],
+          ['Audience', v.claims.audience], ['Time checks', `valid from ${when(v.claims.not_before)} until ${when(v.claims.expires_at)}; verified at ${when(now)}`]]));
+      return;
+    }
+    show('decoded', el('h2', {}, `Decoded ${view.kind}${view.object ? ` (${view.object})` : ''} — not verified`),
+      el('p', { class: 'reason', id: 'reason' }, 'This page verifies bundles, checkpoints and tokens; below is what this object claims.'),
+      el('pre', { class: 'detail' }, JSON.stringify(view, null, 2)));
+  } catch (err) {
+    showError('✗ Not valid', err);
+  }
+}
+
+function wireFile(id, handler) {
+  $(id).addEventListener('change', (e) => {
+    const f = e.target.files && e.target.files[0];
+    if (f) handler(f);
+  });
+}
+
+async function main() {
+  await init();
+  wireFile('root-file', setRoot);
+  wireFile('bundle-file', setBundle);
+  wireFile('artifact-file', setArtifact);
+  $('verify').addEventListener('click', verifyBundleClicked);
+  $('verify-paste').addEventListener('click', verifyPasted);
+  const drop = $('drop');
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    for (const f of e.dataTransfer.files) await classify(f);
+    if (state.root && state.bundle) verifyBundleClicked();
+  });
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((err) => showError('The verifier could not start', err));

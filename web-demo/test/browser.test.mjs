@@ -1,0 +1,149 @@
+// The demo page in Debian's Chromium (headless, through playwright-core; no browser is ever
+// downloaded): a valid artifact is accepted, a modified one is rejected with its reason, a
+// malformed bundle gives a readable error, dropped files are recognised by content, and the
+// page requests nothing but its own files. Screenshots of each state go to test-output/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve } from './server.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const demo = join(here, '..');
+const repo = join(demo, '..');
+const out = join(repo, 'test-output');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+const cases = JSON.parse(readFileSync(join(repo, 'tests', 'vectors', 'bundle.json'), 'utf8')).cases;
+const valid = cases.find((c) => c.name === 'manifest bundle with its artifact').args;
+const bytes = (b64) => Buffer.from(b64, 'base64');
+const file = (name, buffer) => ({ name, mimeType: 'application/octet-stream', buffer });
+const artifact = bytes(valid.artifact);
+const modified = Buffer.from(artifact);
+modified[modified.length - 1] ^= 0x01;
+
+let server;
+let context;
+let page;
+let userDataDir;
+const browserRequests = [];
+
+before(async () => {
+  assert.ok(existsSync(join(demo, 'vendor', 'cairn-verify', 'lib', 'web.js')), 'run scripts/build-wasm.sh first');
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install -y chromium)`);
+  mkdirSync(out, { recursive: true });
+  server = await serve(demo);
+  userDataDir = mkdtempSync(join(tmpdir(), 'cairn-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+    viewport: { width: 1100, height: 900 },
+  });
+  context.on('request', (r) => browserRequests.push(r.url()));
+  page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await page.goto(`${server.origin}/index.html`);
+  await page.waitForSelector('body[data-ready=true]', { timeout: 30_000 });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+async function verify(files) {
+  for (const [id, f] of Object.entries(files)) await page.setInputFiles(id, f);
+  await page.fill('#time', String(valid.now));
+  await page.click('#verify');
+  await page.waitForSelector('#verdict:not([data-state=working]):not([data-state=idle])', { timeout: 60_000 });
+  return {
+    state: await page.getAttribute('#verdict', 'data-state'),
+    text: await page.textContent('#verdict'),
+  };
+}
+
+test('a valid artifact and its bundle are accepted', async () => {
+  const r = await verify({
+    '#root-file': file('trust-root.cdse', bytes(valid.trusted_root)),
+    '#bundle-file': file('release.cbdl', bytes(valid.bundle)),
+    '#artifact-file': file('release-1.0.0.txt', artifact),
+  });
+  await page.screenshot({ path: join(out, 'web-demo-valid.png'), fullPage: true });
+  assert.equal(r.state, 'valid', r.text);
+  assert.match(r.text, /Valid manifest/);
+  assert.match(r.text, /tree size 4/);
+  assert.match(r.text, /manifest-signer/);
+  assert.match(r.text, /artifact digest/);
+  assert.match(await page.textContent('#hash-status'), /hashed/);
+});
+
+test('a modified artifact is rejected with its reason', async () => {
+  const r = await verify({ '#artifact-file': file('release-1.0.0.txt', modified) });
+  await page.screenshot({ path: join(out, 'web-demo-modified-artifact.png'), fullPage: true });
+  assert.equal(r.state, 'invalid', r.text);
+  assert.match(r.text, /does not match the manifest/);
+  assert.match(r.text, /digest_mismatch/);
+});
+
+test('a malformed bundle gives a readable error', async () => {
+  const r = await verify({
+    '#bundle-file': file('broken.cbdl', bytes(valid.bundle).subarray(0, 200)),
+    '#artifact-file': file('release-1.0.0.txt', artifact),
+  });
+  await page.screenshot({ path: join(out, 'web-demo-malformed-bundle.png'), fullPage: true });
+  assert.equal(r.state, 'error', r.text);
+  assert.match(r.text, /could not be read/);
+  assert.match(r.text, /could not be decoded as a bundle/);
+});
+
+test('dropped files are recognised by content and verified', async () => {
+  await page.reload();
+  await page.waitForSelector('body[data-ready=true]');
+  await page.fill('#time', String(valid.now));
+  await page.evaluate(([root, bundle, art]) => {
+    const dt = new DataTransfer();
+    const b = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+    dt.items.add(new File([b(art)], 'release-1.0.0.txt'));
+    dt.items.add(new File([b(bundle)], 'release.cbdl'));
+    dt.items.add(new File([b(root)], 'root'));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [valid.trusted_root, valid.bundle, valid.artifact]);
+  await page.waitForSelector('#verdict[data-state=valid]', { timeout: 60_000 });
+  assert.match(await page.textContent('#root-info'), /version \d+/);
+  await page.screenshot({ path: join(out, 'web-demo-dropped.png'), fullPage: true });
+});
+
+test('a pasted checkpoint is verified against the trust root; garbage is explained', async () => {
+  const cairn = await import('../../node-bindings/lib/node.mjs');
+  const note = cairn.inspect(bytes(valid.bundle)).checkpoint.note;
+  await page.click('#paste-box summary');
+  await page.fill('#paste', note);
+  await page.click('#verify-paste');
+  await page.waitForSelector('#verdict[data-state=valid]');
+  assert.match(await page.textContent('#verdict'), /Valid checkpoint/);
+  assert.match(await page.textContent('#verdict'), /example\.test\/registry/);
+  await page.screenshot({ path: join(out, 'web-demo-pasted-checkpoint.png'), fullPage: true });
+  await page.fill('#paste', note.replace(/^(.*\n)(\d+)/, (_, o, n) => `${o}${Number(n) + 1}`));
+  await page.click('#verify-paste');
+  await page.waitForSelector('#verdict[data-state=invalid]');
+  assert.match(await page.textContent('#verdict'), /signature/i);
+  await page.fill('#paste', 'hello, not a cairn object');
+  await page.click('#verify-paste');
+  await page.waitForSelector('#verdict[data-state=error]');
+  assert.match(await page.textContent('#reason'), /could not be read/);
+});
+
+test('the page requested nothing but its own files', () => {
+  assert.ok(browserRequests.length > 0);
+  for (const url of browserRequests) {
+    assert.ok(url.startsWith(`${server.origin}/`) || url.startsWith('data:') || url.startsWith('blob:'), url);
+  }
+  const wasm = server.requests.filter((u) => u.endsWith('.wasm'));
+  assert.ok(wasm.length >= 1, 'the module was fetched from the local server');
+});
