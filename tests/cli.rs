@@ -307,6 +307,7 @@ fn usage_errors_exit_2_and_every_command_has_examples() {
         ),
         ("proof", &["inclusion", "consistency"]),
         ("bundle", &["export", "verify"]),
+        ("import", &["blux"]),
     ];
     for (cmd, subs) in groups {
         let cmds: Vec<Vec<&str>> = if subs.is_empty() {
@@ -1442,4 +1443,116 @@ fn damaged_or_foreign_store_files_are_reported() {
     }
     std::fs::write(env.path("r.redb"), &bytes).unwrap();
     env.fails(&["ledger", "audit", "--store", &store], 1, "corrupt");
+}
+
+#[test]
+fn import_blux_config_dir() {
+    let env = Env::new();
+    env.ok(&["init", "--insecure-no-passphrase"]);
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("core/tests/fixtures/blux");
+    let config = env.path("blux");
+    std::fs::create_dir_all(config.join("keys")).unwrap();
+    std::fs::create_dir_all(config.join("trust")).unwrap();
+    // A private key (made by a second registry) and a public one.
+    let other = Env::new();
+    other.ok(&["init", "--insecure-no-passphrase"]);
+    other.ok(&[
+        "key",
+        "generate",
+        "--label",
+        "mine",
+        "--role",
+        "peer",
+        "--algorithm",
+        "ed25519",
+        "--insecure-no-passphrase",
+    ]);
+    let pem = config.join("keys/mine.pem").display().to_string();
+    other.ok(&["key", "export", "mine", "--private", "--out", &pem]);
+    std::fs::copy(
+        fixtures.join("signer.pub.pem"),
+        config.join("keys/signer.pub.pem"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("ledger.jsonl"),
+        config.join("trust/ledger.jsonl"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("token_revocations.jsonl"),
+        config.join("trust/token_revocations.jsonl"),
+    )
+    .unwrap();
+    let dir = config.display().to_string();
+
+    let size = env.ok(&["status"])["entries"].as_u64().unwrap();
+    // A private key needs a passphrase (or the explicit insecure mode).
+    env.fails(&["import", "blux", &dir], 2, "passphrase_required");
+    let pass = env.write("pass.txt", PASS.as_bytes());
+    let v = env.ok(&[
+        "import",
+        "blux",
+        &dir,
+        "--key-passphrase-file",
+        &pass,
+        "--insecure-fast-kdf",
+    ]);
+    let labels: Vec<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 2, "{v}");
+    assert!(
+        labels.contains(&"blux:mine") && labels.contains(&"blux:signer"),
+        "{labels:?}"
+    );
+    assert!(v["ledger_entries"].as_u64().unwrap() > 0);
+    assert!(v["revocations"].as_u64().unwrap() > 0);
+    assert_eq!(v["imported_seqs"].as_array().unwrap().len(), 2);
+    let mine = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "blux:mine")
+        .unwrap();
+    assert_eq!(mine["private"], "sealed");
+    assert_eq!(
+        mine["roles"],
+        serde_json::json!(["token-issuer", "manifest-signer"])
+    );
+    // Again: the keys are skipped, the files recorded again.
+    let again = env.ok(&[
+        "import",
+        "blux",
+        &dir,
+        "--key-passphrase-file",
+        &pass,
+        "--insecure-fast-kdf",
+    ]);
+    assert_eq!(again["keys"], serde_json::json!([]));
+    assert_eq!(again["skipped"].as_array().unwrap().len(), 2);
+    let after = env.ok(&["status"])["entries"].as_u64().unwrap();
+    assert!(after > size);
+    env.ok(&["ledger", "audit"]);
+
+    // An edited ledger line fails the whole import (exit 1), writing nothing.
+    let ledger = std::fs::read_to_string(config.join("trust/ledger.jsonl")).unwrap();
+    let edited = ledger.replacen("\"action\":\"", "\"action\":\"x", 1);
+    assert_ne!(edited, ledger);
+    std::fs::write(config.join("trust/ledger.jsonl"), edited).unwrap();
+    let out = env.run(&["import", "blux", &dir, "--insecure-no-passphrase", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(out.json()["ok"], false);
+    assert_eq!(
+        env.ok(&["status"])["entries"].as_u64().unwrap(),
+        after,
+        "nothing was written"
+    );
+    // Not a blux-reg directory.
+    std::fs::create_dir_all(env.path("empty")).unwrap();
+    env.fails(&["import", "blux", &env.p("empty")], 2, "not_found");
+    env.fails(&["import", "blux", &env.p("missing")], 2, "not_found");
 }

@@ -112,6 +112,9 @@ Exit status 0: verified; 1: verification failed; 2: usage or input error.")]
     /// Bundles: export from the registry, verify offline with only a pinned trust root.
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// Import from other systems: `import blux <config dir>`.
+    #[command(subcommand)]
+    Import(ImportCmd),
     /// Run the whole story against the default store (created if missing): keys, a trust
     /// root, a node, a token, a signed artifact, a checkpoint, a bundle verified offline,
     /// and a tampered copy rejected.
@@ -124,6 +127,26 @@ Examples:
 The demo's own keys are stored WITHOUT passphrase protection (insecure mode) and say so.
 Running it again reuses the store, its keys and its trust root, and appends to the ledger.")]
     Demo,
+}
+
+/// `cairn import ...`.
+#[derive(Subcommand, Debug)]
+pub enum ImportCmd {
+    /// Import a blux-reg configuration directory in one transaction: keys/*.pem and
+    /// keys/*.pub.pem become keys labelled `blux:<name>` (token-issuer, manifest-signer);
+    /// trust/ledger.jsonl is hash-chain verified and, like trust/token_revocations.jsonl,
+    /// recorded by its SHA-256. Nothing is written if a file does not verify.
+    #[command(after_help = "\
+Examples:
+  cairn import blux ~/.config/blux-reg
+  cairn import blux ./blux-config --insecure-no-passphrase --json   INSECURE: tests only
+
+Private keys are sealed under the key passphrase (--key-passphrase-file, $CAIRN_KEY_PASSPHRASE,
+else the registry passphrase). Keys already in the registry are skipped and listed.")]
+    Blux {
+        /// The blux-reg configuration directory (holding keys/ and trust/).
+        dir: PathBuf,
+    },
 }
 
 /// `cairn init`.

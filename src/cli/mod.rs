@@ -5,6 +5,7 @@ pub mod args;
 pub mod bundle;
 mod checkpoint;
 pub mod error;
+mod import;
 mod init;
 mod key;
 pub mod ledger;
@@ -189,6 +190,7 @@ pub fn run(cli: Cli) -> CliResult<Output> {
         Command::Checkpoint(c) => checkpoint::run(&ctx, c),
         Command::Proof(c) => checkpoint::proof(&ctx, c),
         Command::Bundle(c) => bundle::run(&ctx, c),
+        Command::Import(c) => import::run(&ctx, c),
         Command::Demo => crate::demo::run(&ctx),
     }
 }
