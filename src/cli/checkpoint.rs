@@ -139,10 +139,11 @@ pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
             proof.verify(&old.root, &new.root)?;
             Ok(Output::new(
                 format!(
-                    "consistent: the checkpoint at size {} extends the one at size {} ({} proof hashes; both notes verified)",
+                    "consistent: the checkpoint at size {} extends the one at size {} (both notes verified; a proof of {} hash{})",
                     new.size,
                     old.size,
-                    proof.hashes.len()
+                    proof.hashes.len(),
+                    if proof.hashes.len() == 1 { "" } else { "es" }
                 ),
                 json!({
                     "valid": true,
