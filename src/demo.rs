@@ -13,8 +13,8 @@ use cairn::core::bundle::Bundle;
 use cairn::core::crypto::{Algorithm, KeyId};
 use cairn::core::encoding::hex_encode;
 use cairn::core::store::{
-    CreateOptions, KeyInfo, KeySpec, KeyStatus, NodeSpec, Passphrase, Protection, Registry,
-    StoreCode, StoredTrustRoot, TokenRequest, TrustRootSpec,
+    CreateOptions, KeyInfo, KeySpec, KeyStatus, NodeSpec, Passphrase, PrivatePart, Protection,
+    Registry, StoreCode, StoredTrustRoot, TokenRequest, TrustRootSpec,
 };
 use cairn::core::token::{ConstraintValue, VerifyOptions};
 use cairn::core::trust::{Role, RoleSet, Thresholds};
@@ -69,11 +69,13 @@ fn ensure_key(
     role: Role,
     alg: Algorithm,
 ) -> CliResult<(KeyInfo, bool)> {
+    // Only the demo's own (insecure) keys are reused: it signs with them without asking.
     let existing = reg.list_keys()?.into_iter().find(|k| {
         k.label == label
             && k.status == KeyStatus::Active
             && k.roles.contains(role)
             && k.expires_at.is_none()
+            && k.private == PrivatePart::Insecure
     });
     match existing {
         Some(k) => Ok((k, false)),
@@ -151,7 +153,7 @@ fn ensure_root(
     let mut signers: Vec<(KeyId, Option<Passphrase>)> = Vec::new();
     for id in signer_ids {
         if let Ok(k) = reg.key(&id) {
-            if k.status == KeyStatus::Active && k.private != cairn::core::store::PrivatePart::None {
+            if k.status == KeyStatus::Active && k.private != PrivatePart::None {
                 signers.push((id, ctx.secrets.for_key(&k)?));
             }
         }

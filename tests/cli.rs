@@ -266,6 +266,29 @@ fn demo_runs_twice_against_the_default_store_and_rejects_tampering() {
 }
 
 #[test]
+fn demo_appends_to_an_existing_registry() {
+    let env = Env::new();
+    let pass = env.write("pass.txt", PASS.as_bytes());
+    env.ok(&["init", "--passphrase-file", &pass, "--insecure-fast-kdf"]);
+    // The log key is sealed: the demo needs the passphrase to write.
+    env.fails(&["demo"], 2, "passphrase_required");
+    let env = env.with_var("CAIRN_PASSPHRASE", PASS);
+    let v = env.ok(&["demo"]);
+    assert_eq!(v["created"], false);
+    // After a log-key rotation the demo rotates the trust root to list the new log key.
+    env.ok(&["key", "rotate", "log", "--insecure-fast-kdf"]);
+    let v = env.ok(&["demo"]);
+    let steps: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(steps.contains(&"trust root v2 rotated"), "{steps:?}");
+    env.ok(&["ledger", "audit"]);
+}
+
+#[test]
 fn usage_errors_exit_2_and_every_command_has_examples() {
     let env = Env::new();
     assert_eq!(env.run(&["no-such-command"]).code, 2);

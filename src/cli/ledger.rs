@@ -92,9 +92,8 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
         LedgerCmd::Get { seq } => {
             let reg = ctx.open(false)?;
             let e = reg.entry(seq)?;
-            let j = entry_json(&e);
-            let text = format!("{:#}", j);
-            let mut j = j;
+            let mut j = entry_json(&e);
+            let text = format!("{j:#}");
             j["envelope"] = envelope_json(&e.envelope);
             Ok(Output::new(text, json!({"entry": j})))
         }

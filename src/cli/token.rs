@@ -12,7 +12,7 @@ use super::util::{
     fmt_time, now, parse_constraint, parse_duration, parse_time, read_limited, read_public_key,
     write_file,
 };
-use super::view::{envelope_json, token_json, token_line};
+use super::view::{token_json, token_line};
 use super::{resolve_key, resolve_token, Ctx, Output};
 
 /// Largest token file read.
@@ -195,9 +195,10 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
                 Some(f) => text.push_str(&format!("\nwrote the token to {f}")),
                 None => text.push_str(&format!("\n{}", t.envelope.to_json())),
             }
-            let mut j = token_json(&t);
-            j["envelope"] = envelope_json(&t.envelope);
-            Ok(Output::new(text, json!({"token": j, "file": file})))
+            Ok(Output::new(
+                text,
+                json!({"token": token_json(&t), "file": file}),
+            ))
         }
     }
 }
