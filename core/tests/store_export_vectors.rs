@@ -337,11 +337,11 @@ fn store_export_vectors_match_generator_and_verifier() {
     vectors::check(&cases, |case| run(&case["args"]));
 }
 
-/// The worked example of docs/formats/store-export.md is the generator's bytes.
+/// The worked example of docs/FORMATS.md (ledger export section) is the generator's bytes.
 #[test]
 fn worked_example_matches_the_vectors() {
     let doc = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/formats/store-export.md"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/FORMATS.md"),
     )
     .unwrap();
     let doc_vectors: Value = serde_json::from_str(&generate()).unwrap();
