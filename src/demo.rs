@@ -5,7 +5,8 @@
 //! trust-root file, and tampered copies rejected with their reasons.
 //!
 //! The demo's own keys are stored without passphrase protection (insecure mode) and the
-//! output says so.
+//! output says so; for that reason it refuses a registry whose log key is sealed (a real
+//! one) rather than add unprotected keys to it and to its trust root.
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +55,17 @@ fn open_or_create(ctx: &Ctx) -> CliResult<(Registry, bool)> {
             .unwrap_or(true)
     {
         let reg = Registry::open(&path, None)?;
+        // A registry whose log key is sealed holds keys that matter: the demo's keys are
+        // unprotected, and its trust root would have to list them. It stays out.
+        if reg.key(&reg.log_key_id()?)?.private != PrivatePart::Insecure {
+            return Err(CliError::store(
+                StoreCode::InvalidState,
+                format!(
+                    "the registry at {} protects its keys with a passphrase; the demo, whose keys are stored without protection, will not add them to it. Run it against a throw-away home: CAIRN_HOME=/tmp/cairn-demo cairn demo",
+                    path.display()
+                ),
+            ));
+        }
         ctx.unlock(&reg)?;
         Ok((reg, false))
     } else {

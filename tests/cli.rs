@@ -266,17 +266,33 @@ fn demo_runs_twice_against_the_default_store_and_rejects_tampering() {
 }
 
 #[test]
-fn demo_appends_to_an_existing_registry() {
+fn demo_appends_to_an_insecure_registry_and_leaves_a_sealed_one_alone() {
+    // A registry whose keys are sealed: the demo refuses, writing nothing.
+    let sealed = Env::new().with_var("CAIRN_PASSPHRASE", PASS);
+    sealed.ok(&["init", "--insecure-fast-kdf"]);
+    let v = sealed.fails(&["demo"], 2, "invalid_state");
+    assert!(
+        v["message"].as_str().unwrap().contains("CAIRN_HOME="),
+        "{v}"
+    );
+    assert_eq!(sealed.ok(&["status"])["entries"], 1);
+
+    // An insecure (test) registry made by `init`: the demo appends to it, and after a
+    // log-key rotation it rotates the trust root to list the new log key.
     let env = Env::new();
-    let pass = env.write("pass.txt", PASS.as_bytes());
-    env.ok(&["init", "--passphrase-file", &pass, "--insecure-fast-kdf"]);
-    // The log key is sealed: the demo needs the passphrase to write.
-    env.fails(&["demo"], 2, "passphrase_required");
-    let env = env.with_var("CAIRN_PASSPHRASE", PASS);
+    env.ok(&[
+        "init",
+        "--origin",
+        "mine.example/log",
+        "--insecure-no-passphrase",
+    ]);
     let v = env.ok(&["demo"]);
     assert_eq!(v["created"], false);
-    // After a log-key rotation the demo rotates the trust root to list the new log key.
-    env.ok(&["key", "rotate", "log", "--insecure-fast-kdf"]);
+    assert!(v["checkpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with("mine.example/log\n"));
+    env.ok(&["key", "rotate", "log", "--insecure-no-passphrase"]);
     let v = env.ok(&["demo"]);
     let steps: Vec<&str> = v["steps"]
         .as_array()

@@ -125,7 +125,8 @@ Examples:
   CAIRN_HOME=/tmp/cairn-demo cairn demo            use a throw-away home
 
 The demo's own keys are stored WITHOUT passphrase protection (insecure mode) and say so.
-Running it again reuses the store, its keys and its trust root, and appends to the ledger.")]
+Running it again reuses the store, its keys and its trust root, and appends to the ledger.
+It leaves a registry whose keys are sealed alone (exit 2): use a throw-away CAIRN_HOME.")]
     Demo,
 }
 
