@@ -22,7 +22,7 @@ mod trustroots;
 mod verify;
 
 pub use audit::AuditReport;
-pub use blux_import::BluxImport;
+pub use blux_import::{BluxImport, BluxObject, BluxRejected};
 pub use checkpoints::StoredCheckpoint;
 pub use error::{StoreCode, StoreError, StoreResult};
 pub use export::{
