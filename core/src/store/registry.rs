@@ -186,7 +186,8 @@ impl Registry {
         // damaged outside cairn is reported as `corrupt` instead of being trusted.
         let db = Database::builder()
             .set_check_integrity_on_open(true)
-            .open(path)?;
+            .open(path)
+            .map_err(|e| not_a_database(e, path))?;
         let rtx = db.begin_read()?;
         let meta = match rtx.open_table(META) {
             Ok(t) => t,
@@ -443,4 +444,18 @@ impl<'r> Txn<'r> {
         super::keys::load_key(&self.tx, id)?
             .ok_or_else(|| StoreError::not_found(format!("no key {id}")))
     }
+}
+
+/// redb reports a file that is not a redb database at all as an I/O error of kind
+/// `InvalidData`; that is a wrong file, not a failing disk, so it gets `not_a_registry`.
+fn not_a_database(e: redb::DatabaseError, path: &Path) -> StoreError {
+    if let redb::DatabaseError::Storage(redb::StorageError::Io(io)) = &e {
+        if io.kind() == std::io::ErrorKind::InvalidData {
+            return StoreError::new(
+                StoreCode::NotARegistry,
+                format!("{} is not a cairn registry ({io})", path.display()),
+            );
+        }
+    }
+    StoreError::from(e)
 }
