@@ -1447,6 +1447,19 @@ fn damaged_or_foreign_store_files_are_reported() {
     let env = Env::new();
     let junk = env.write("junk.redb", b"this is not a database");
     env.fails(&["status", "--store", &junk], 2, "not_a_registry");
+    // Round-3 Dilithium verifies old signatures only: asking to create such a key is refused
+    // cleanly, and no file is left behind.
+    let legacy = env.p("legacy.redb");
+    let args = [
+        "init",
+        "--store",
+        &legacy,
+        "--insecure-no-passphrase",
+        "--log-algorithm",
+        "dilithium2-r3",
+    ];
+    env.fails(&args, 2, "unsupported_algorithm");
+    assert!(!env.path("legacy.redb").exists());
     env.fails(
         &["init", "--store", &junk, "--insecure-no-passphrase"],
         2,

@@ -135,10 +135,11 @@ impl Registry {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        // The key first: an unusable algorithm must not leave an empty file behind.
+        let log_key = Arc::new(SigningKey::try_generate(opts.log_algorithm)?);
         let db = Database::builder().create(path)?;
         let clock: Clock = Arc::new(system_clock);
         let now = clock();
-        let log_key = Arc::new(SigningKey::generate(opts.log_algorithm));
         let reg = Registry {
             db,
             path: path.to_path_buf(),
