@@ -303,7 +303,7 @@ impl Txn<'_> {
                 format!("{algorithm} keys are for verifying old signatures only"),
             ));
         }
-        let key = SigningKey::generate(algorithm);
+        let key = SigningKey::try_generate(algorithm)?;
         self.add_key_material(&key, spec, Some(protection))
     }
 
@@ -366,7 +366,7 @@ impl Txn<'_> {
             ));
         }
         let old_sk = rec.unseal(old_passphrase)?;
-        let new_sk = SigningKey::generate(algorithm);
+        let new_sk = SigningKey::try_generate(algorithm)?;
         let spec = KeySpec {
             label: rec.label.clone(),
             roles: rec.roles,

@@ -22,7 +22,7 @@ mod trustroots;
 mod verify;
 
 pub use audit::AuditReport;
-pub use blux_import::BluxImport;
+pub use blux_import::{BluxImport, BluxObject, BluxRejected};
 pub use checkpoints::StoredCheckpoint;
 pub use error::{StoreCode, StoreError, StoreResult};
 pub use export::{
@@ -32,7 +32,7 @@ pub use keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
 pub use log::SignedEntry;
 pub use manifests::ManifestInfo;
 pub use nodes::NodeInfo;
-pub use nodespec::{Endpoint, NodeSpec, Provenance};
+pub use nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
 pub use paths::{default_path, CAIRN_HOME, REGISTRY_FILE};
 pub use registry::{Clock, CreateOptions, Registry, Txn, MAX_ORIGIN_LEN};
 pub use schema::SCHEMA_VERSION;

@@ -135,10 +135,11 @@ impl Registry {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        // The key first: an unusable algorithm must not leave an empty file behind.
+        let log_key = Arc::new(SigningKey::try_generate(opts.log_algorithm)?);
         let db = Database::builder().create(path)?;
         let clock: Clock = Arc::new(system_clock);
         let now = clock();
-        let log_key = Arc::new(SigningKey::generate(opts.log_algorithm));
         let reg = Registry {
             db,
             path: path.to_path_buf(),
@@ -186,7 +187,8 @@ impl Registry {
         // damaged outside cairn is reported as `corrupt` instead of being trusted.
         let db = Database::builder()
             .set_check_integrity_on_open(true)
-            .open(path)?;
+            .open(path)
+            .map_err(|e| not_a_database(e, path))?;
         let rtx = db.begin_read()?;
         let meta = match rtx.open_table(META) {
             Ok(t) => t,
@@ -443,4 +445,18 @@ impl<'r> Txn<'r> {
         super::keys::load_key(&self.tx, id)?
             .ok_or_else(|| StoreError::not_found(format!("no key {id}")))
     }
+}
+
+/// redb reports a file that is not a redb database at all as an I/O error of kind
+/// `InvalidData`; that is a wrong file, not a failing disk, so it gets `not_a_registry`.
+fn not_a_database(e: redb::DatabaseError, path: &Path) -> StoreError {
+    if let redb::DatabaseError::Storage(redb::StorageError::Io(io)) = &e {
+        if io.kind() == std::io::ErrorKind::InvalidData {
+            return StoreError::new(
+                StoreCode::NotARegistry,
+                format!("{} is not a cairn registry ({io})", path.display()),
+            );
+        }
+    }
+    StoreError::from(e)
 }
