@@ -4,7 +4,7 @@
 // cold start, module sizes. Prints Markdown tables with each figure's ratio to cairn's and to
 // the best peer, then the targets cairn is held to.
 //
-//   node benches/js/run.mjs            full run (about two minutes on a 2-core machine)
+//   node benches/js/run.mjs            full run (70 s on a 2-core machine)
 //   node benches/js/run.mjs --quick    every operation a handful of times, figures meaningless:
 //                                      checks that each verifier still accepts its input (CI)
 //   options: --ms N (time per contender and operation, default 2000), --rounds N (default 9),
@@ -13,9 +13,9 @@
 //   --smoke and CAIRN_BENCH_SMOKE=1 mean --quick.
 //
 // Needs: scripts/build-wasm.sh run (node-bindings/pkg), and `npm ci` in benches/js (the peers).
-// Native figures come from `cargo run --release -p cairn-wasm --example native_verify`, fed the
-// same keys, messages and signatures (built here unless --quick, where it is used only if
-// already built).
+// Native figures come from the `native_verify` example of cairn-wasm (release build), fed the
+// same keys, messages and signatures and run as one more contender, a slice per round (built
+// here unless --quick, where it is used only if already built).
 //
 // Method: contenders of one operation run interleaved, in rounds (a slice of each per round),
 // so a noisy neighbour on a shared machine slows them alike; each is warmed up first (V8 compiles
@@ -49,7 +49,8 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = argv[++i].split(',');
     else if (a === '--cold') o.cold = argv[++i];
     else if (a === '--help' || a === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 19).join('\n'));
+      const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -527,7 +528,7 @@ function sizeOf(path) {
 
 const fmtTime = (ns) =>
   ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e4 ? `${(ns / 1e3).toFixed(0)} µs` : `${(ns / 1e3).toFixed(1)} µs`;
-const fmtRatio = (x) => (x >= 10 ? `${x.toFixed(0)}×` : `${x.toFixed(2)}×`);
+const fmtRatio = (x) => (x >= 100 ? `${x.toFixed(0)}×` : x >= 10 ? `${x.toFixed(1)}×` : `${x.toFixed(2)}×`);
 const KiB = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
 function cpuModel() {
