@@ -601,7 +601,7 @@ async function main() {
   say();
   say('### Module size');
   say();
-  say('| module | raw | gzip -9 | brotli 11 |');
+  say('| module | raw | gzip (zlib level 9) | brotli 11 |');
   say('|---|---:|---:|---:|');
   for (const [label, s] of [
     ['cairn-verify `cairn_wasm_bg.wasm`', sizes.cairn],
