@@ -75,7 +75,10 @@ fn run() -> Result<(), String> {
         }
         per_call.sort_by(f64::total_cmp);
         let best = per_call.first().copied().unwrap_or(f64::NAN);
-        let median = per_call.get(per_call.len() / 2).copied().unwrap_or(f64::NAN);
+        let median = per_call
+            .get(per_call.len() / 2)
+            .copied()
+            .unwrap_or(f64::NAN);
         println!(
             "{}",
             json!({"label": label, "best_us": best / 1e3, "median_us": median / 1e3, "runs": runs})
