@@ -1,55 +1,82 @@
 //! The `cairn` command line: argument parsing, output and exit codes only. Every decision
 //! lives in cairn-core.
 //!
-//! Exit status: 0 verified / success, 1 verification failed, 2 usage or input error.
+//! Exit status: 0 verified / success, 1 verification failed, 2 usage or input error
+//! (docs/CLI.md has the table).
 
+mod cli;
 mod demo;
 
-use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::process::ExitCode;
 
-/// cairn: an embedded trust registry whose proofs verify offline.
-#[derive(Parser)]
-#[command(name = "cairn", version, about, long_about = None)]
-#[command(
-    after_help = "Examples:\n  cairn demo            run the whole story in memory and watch a tampered copy fail\n  cairn demo --json     the same, as one JSON document"
-)]
-struct Cli {
-    /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
+use clap::error::ErrorKind;
+use clap::Parser;
+use serde_json::{json, Value};
+
+use cli::args::Cli;
+use cli::error::{CliError, EXIT_USAGE};
+
+/// Prints to stdout; a closed pipe (`cairn ... | head`) is not an error worth a panic.
+fn print_out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Generate keys, sign a token, a manifest and a checkpoint, verify them offline, and show
-    /// tampered copies failing.
-    Demo,
+fn print_json(v: &Value) {
+    print_out(&serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
+}
+
+fn fail(e: &CliError, json_out: bool) -> ExitCode {
+    if json_out {
+        print_json(&e.to_json());
+    } else {
+        eprintln!("{}", e.to_text());
+    }
+    ExitCode::from(e.exit)
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo => demo::run(cli.json),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
         Err(e) => {
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": false, "error": e.code().as_str(), "message": e.detail()})
-                );
-            } else {
-                eprintln!("cairn: {e}");
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
             }
-            ExitCode::from(if e.code().is_verification_failure() {
-                1
-            } else {
-                2
-            })
+            let wants_json = std::env::args_os().any(|a| a == "--json");
+            if wants_json {
+                let msg = e.render().to_string();
+                let first = msg
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .trim_start_matches("error: ")
+                    .to_owned();
+                return fail(&CliError::usage(first), true);
+            }
+            let _ = e.print();
+            return ExitCode::from(EXIT_USAGE);
         }
+    };
+    let json_out = cli.global.json;
+    match cli::run(cli) {
+        Ok(out) => {
+            if json_out {
+                let mut doc = json!({"ok": true});
+                if let (Some(d), Value::Object(m)) = (doc.as_object_mut(), out.json) {
+                    d.extend(m);
+                }
+                print_json(&doc);
+            } else if !out.text.is_empty() {
+                print_out(&out.text);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, json_out),
     }
 }

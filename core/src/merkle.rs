@@ -3,7 +3,7 @@
 //!
 //! Hashing (RFC 6962 §2.1): a leaf hashes as SHA-256(0x00 ‖ leaf), an interior node as
 //! SHA-256(0x01 ‖ left ‖ right), the empty tree as SHA-256(""). With `k` the largest power of
-//! two strictly below `n`, MTH(D[0:n]) = node(MTH(D[0:k]), MTH(D[k:n])): the tree is
+//! two strictly below `n`, `MTH(D[0:n]) = node(MTH(D[0:k]), MTH(D[k:n]))`: the tree is
 //! left-heavy and never padded.
 //!
 //! Storage model: a log keeps the hash of every *complete* subtree, keyed by `(level, index)`

@@ -6,11 +6,11 @@
 //! identified by the pair (key name, 4-byte key hash):
 //!
 //! - Ed25519 (signature type `0x01`, the standard one): key hash =
-//!   SHA-256(name ‖ 0x0A ‖ 0x01 ‖ 32-byte key)[:4]; the signature is RFC 8032 Ed25519 over the
+//!   `SHA-256(name ‖ 0x0A ‖ 0x01 ‖ 32-byte key)[:4]`; the signature is RFC 8032 Ed25519 over the
 //!   note text. Go's verifier checks these lines.
 //! - ML-DSA-44 / ML-DSA-65 (cairn's types under the reserved byte `0xff`): the type encoding is
 //!   `0xff ‖ label ‖ 0x0A` with label [`MLDSA44_LABEL`] or [`MLDSA65_LABEL`], so key hash =
-//!   SHA-256(name ‖ 0x0A ‖ 0xff ‖ label ‖ 0x0A ‖ public key)[:4]; the signature is pure FIPS 204
+//!   `SHA-256(name ‖ 0x0A ‖ 0xff ‖ label ‖ 0x0A ‖ public key)[:4]`; the signature is pure FIPS 204
 //!   ML-DSA over the note text with context string [`MLDSA_CONTEXT`]. Standard verifiers skip
 //!   these lines as unknown.
 //!

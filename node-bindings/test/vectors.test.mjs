@@ -3,16 +3,22 @@
 // it does not know fails, so no case is skipped silently.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { vectorFiles } from './helpers.mjs';
+import { vectorFiles, NATIVE_ONLY } from './helpers.mjs';
 import { OPS } from './ops.mjs';
 
-const files = vectorFiles();
+const files = vectorFiles({ includeNative: true });
 
 test('vector files exist', () => {
   assert.ok(files.length > 0, 'no tests/vectors/*.json found');
 });
 
 for (const { file, doc } of files) {
+  const native = Object.keys(doc.ops ?? {}).filter((op) => op in NATIVE_ONLY);
+  if (native.length > 0) {
+    assert.equal(native.length, Object.keys(doc.ops).length, `${file}: mixes native-only and wasm ops`);
+    test(`vectors: ${file}`, { skip: `native only: ${NATIVE_ONLY[native[0]]}` }, () => {});
+    continue;
+  }
   test(`vectors: ${file}`, async (t) => {
     assert.ok(Array.isArray(doc.cases) && doc.cases.length > 0, `${file} has no cases`);
     for (const op of Object.keys(doc.ops ?? {})) {

@@ -40,9 +40,9 @@ pub fn parse_iso8601_micros(text: &str) -> Result<i128> {
         pos: 0,
     };
     let year = c.digits(4).ok_or_else(bad)?;
-    c.expect(b'-').ok_or_else(bad)?;
+    c.eat(b'-').ok_or_else(bad)?;
     let month = c.digits(2).ok_or_else(bad)?;
-    c.expect(b'-').ok_or_else(bad)?;
+    c.eat(b'-').ok_or_else(bad)?;
     let day = c.digits(2).ok_or_else(bad)?;
     match c.next() {
         Some(b'T' | b' ') => {}
@@ -108,7 +108,7 @@ impl Cursor<'_> {
         self.s.get(self.pos).copied()
     }
 
-    fn expect(&mut self, want: u8) -> Option<()> {
+    fn eat(&mut self, want: u8) -> Option<()> {
         (self.next()? == want).then_some(())
     }
 
@@ -127,7 +127,7 @@ impl Cursor<'_> {
     /// `HH:MM[:SS[(.|,)f+]]` → (hour, minute, second, microseconds).
     fn time(&mut self) -> Option<(i128, i128, i128, i128)> {
         let h = self.digits(2)?;
-        self.expect(b':')?;
+        self.eat(b':')?;
         let m = self.digits(2)?;
         let (mut s, mut us) = (0, 0);
         if self.peek() == Some(b':') {

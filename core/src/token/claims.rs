@@ -203,7 +203,8 @@ impl TokenClaims {
     }
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(test)]
+#[cfg(feature = "std")]
 mod tests {
     use super::*;
     use crate::crypto::{Algorithm, SigningKey};

@@ -1,0 +1,653 @@
+//! The full audit: every entry, the whole tree, every checkpoint, every state record.
+//!
+//! Entries are checked in order, and the audit stops at the FIRST bad one, naming its
+//! sequence number: it must decode, continue the hash chain, carry a valid signature by the
+//! log key current at that point (and by the keys whose consent the event needs), and be the
+//! tree's leaf at its index; every stored subtree hash the entry completes is recomputed.
+//! Then every checkpoint is verified against the (now verified) tree, and finally the state
+//! tables are compared with the state the ledger describes: a record edited, added or
+//! removed behind the registry's back is reported against the entry that made it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable};
+
+use super::checkpoints::CheckpointRecord;
+use super::error::{StoreError, StoreResult};
+use super::keys::{KeyRecord, KeyStatus};
+use super::log::{decode_entry, tree_size, SignedEntry};
+use super::nodes::NodeInfo;
+use super::registry::Registry;
+use super::schema::{
+    self, CHECKPOINTS, ENTRIES, KEYS, META, NODES, NODES_BY_CAPABILITY, NODES_BY_SIGNAL, TREE,
+};
+use super::tree::TreeView;
+use super::verify::{check_checkpoint, check_tree_size};
+use crate::crypto::{KeyId, PublicKey};
+use crate::encoding::{hex_encode, Digest};
+use crate::error::ErrorCode;
+use crate::ledger::{ChainVerifier, Event};
+use crate::merkle;
+use crate::trust::RoleSet;
+use crate::UnixTime;
+
+/// What a successful audit covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Entries verified (= tree size).
+    pub entries: u64,
+    /// Merkle root of the whole tree.
+    pub root: Digest,
+    /// Checkpoints verified.
+    pub checkpoints: u64,
+    /// Size of the newest checkpoint.
+    pub newest_checkpoint: u64,
+    /// Key records checked.
+    pub keys: u64,
+    /// Node records checked.
+    pub nodes: u64,
+    /// Tokens checked.
+    pub tokens: u64,
+    /// Manifests checked.
+    pub manifests: u64,
+    /// Trust-root versions checked.
+    pub trust_roots: u64,
+}
+
+/// A key as the ledger describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct LedgerKey {
+    pub public_key: PublicKey,
+    pub label: String,
+    pub roles: RoleSet,
+    pub expires_at: Option<UnixTime>,
+    pub added_seq: u64,
+    pub status: KeyStatus,
+}
+
+/// The state the ledger describes, built by replaying its events in order.
+#[derive(Debug, Default)]
+pub(crate) struct Replay {
+    /// The log key signing the next entry (`None` before entry 0).
+    pub log_key: Option<KeyId>,
+    /// Log key after each size at which it changed: (size from which it signs, key).
+    pub log_keys: Vec<(u64, KeyId)>,
+    pub keys: BTreeMap<KeyId, LedgerKey>,
+    pub nodes: BTreeMap<String, (u64, Digest)>,
+    pub tokens: BTreeMap<Digest, LedgerToken>,
+    pub manifests: BTreeMap<Digest, LedgerManifest>,
+    /// root_version → (seq, root id).
+    pub trust_roots: BTreeMap<u64, (u64, Digest)>,
+}
+
+/// A revocation as the ledger records it: (seq, reason, revoker).
+pub(crate) type LedgerRevocation = (u64, String, KeyId);
+
+/// A token as the ledger describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct LedgerToken {
+    pub seq: u64,
+    pub issuer: KeyId,
+    pub audience: String,
+    pub expires_at: UnixTime,
+    pub revoked: Option<LedgerRevocation>,
+}
+
+/// A manifest as the ledger describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct LedgerManifest {
+    pub signed_seq: u64,
+    pub last_seq: u64,
+    pub name: String,
+    pub sha256: Digest,
+    pub signers: Vec<KeyId>,
+    pub revoked: Option<LedgerRevocation>,
+}
+
+fn bad(seq: u64, code: ErrorCode, detail: String) -> StoreError {
+    StoreError::core(code, detail).at_seq(seq)
+}
+
+impl Replay {
+    fn key(&self, seq: u64, id: &KeyId) -> StoreResult<&LedgerKey> {
+        self.keys.get(id).ok_or_else(|| {
+            bad(
+                seq,
+                ErrorCode::UnknownKey,
+                format!("refers to key {id}, which no earlier entry added"),
+            )
+        })
+    }
+
+    /// The log key for entries from `size` on.
+    pub(crate) fn log_key_at(&self, size: u64) -> Option<KeyId> {
+        self.log_keys
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= size)
+            .map(|(_, k)| *k)
+    }
+
+    /// Checks that `signer` signed the entry (its consent to the event).
+    fn consent(&self, e: &SignedEntry, signer: &KeyId, why: &str) -> StoreResult<()> {
+        let seq = e.entry.seq;
+        let pk = self.key(seq, signer)?.public_key.clone();
+        e.envelope
+            .verify(crate::ledger::LEDGER_ENTRY_TYPE, &[pk], 1)
+            .map_err(|err| {
+                StoreError::from(err)
+                    .context(&format!("signature of the {why} {signer}"))
+                    .at_seq(seq)
+            })?;
+        Ok(())
+    }
+
+    /// Verifies one entry's signatures and applies its event.
+    pub(crate) fn apply(&mut self, e: &SignedEntry) -> StoreResult<()> {
+        let seq = e.entry.seq;
+        // Entry 0 adds the log key and is signed by it.
+        let log_id = match (self.log_key, &e.entry.event) {
+            (Some(k), _) => k,
+            (None, Event::KeyAdded { public_key, .. }) => public_key.key_id(),
+            (None, _) => {
+                return Err(bad(
+                    seq,
+                    ErrorCode::ChainBroken,
+                    "entry 0 must add the log key".into(),
+                ));
+            }
+        };
+        let log_pk = match self.keys.get(&log_id) {
+            Some(k) => k.public_key.clone(),
+            None => match &e.entry.event {
+                Event::KeyAdded { public_key, .. } => public_key.clone(),
+                _ => {
+                    return Err(bad(
+                        seq,
+                        ErrorCode::UnknownKey,
+                        "the log key is unknown".into(),
+                    ))
+                }
+            },
+        };
+        crate::ledger::verify_entry(&e.envelope, &[log_pk], 1).map_err(|err| {
+            StoreError::from(err)
+                .context(&format!("log key {log_id}"))
+                .at_seq(seq)
+        })?;
+        if self.log_key.is_none() {
+            self.log_key = Some(log_id);
+            self.log_keys.push((0, log_id));
+        }
+        match &e.entry.event {
+            Event::KeyAdded {
+                public_key,
+                label,
+                roles,
+                expires_at,
+            } => {
+                let id = public_key.key_id();
+                if self.keys.contains_key(&id) {
+                    return Err(bad(
+                        seq,
+                        ErrorCode::Replayed,
+                        format!("key {id} was already added"),
+                    ));
+                }
+                self.keys.insert(
+                    id,
+                    LedgerKey {
+                        public_key: public_key.clone(),
+                        label: label.clone(),
+                        roles: *roles,
+                        expires_at: *expires_at,
+                        added_seq: seq,
+                        status: KeyStatus::Active,
+                    },
+                );
+            }
+            Event::KeyRotated { old, new } => {
+                self.key(seq, new)?;
+                if self.key(seq, old)?.status != KeyStatus::Active {
+                    return Err(bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!("rotates key {old}, which is not active"),
+                    ));
+                }
+                self.consent(e, old, "old key")?;
+                self.consent(e, new, "new key")?;
+                if let Some(k) = self.keys.get_mut(old) {
+                    k.status = KeyStatus::Rotated {
+                        successor: *new,
+                        seq,
+                        at: e.entry.time,
+                    };
+                }
+                if Some(*old) == self.log_key {
+                    self.log_key = Some(*new);
+                    self.log_keys.push((seq + 1, *new));
+                }
+            }
+            Event::KeyRevoked {
+                key_id,
+                reason,
+                revoker,
+            } => {
+                self.key(seq, key_id)?;
+                self.consent(e, revoker, "revoker")?;
+                if let Some(k) = self.keys.get_mut(key_id) {
+                    k.status = KeyStatus::Revoked {
+                        reason: reason.clone(),
+                        revoker: *revoker,
+                        seq,
+                        at: e.entry.time,
+                    };
+                }
+            }
+            Event::NodeRegistered {
+                node_id,
+                spec_digest,
+            } => {
+                self.nodes.insert(node_id.clone(), (seq, *spec_digest));
+            }
+            Event::NodeDeregistered { node_id, .. } => {
+                self.nodes.remove(node_id).ok_or_else(|| {
+                    bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!("deregisters node {node_id:?}, which is not registered"),
+                    )
+                })?;
+            }
+            Event::TokenIssued {
+                token_id,
+                issuer,
+                audience,
+                expires_at,
+            } => {
+                let t = LedgerToken {
+                    seq,
+                    issuer: *issuer,
+                    audience: audience.clone(),
+                    expires_at: *expires_at,
+                    revoked: None,
+                };
+                if self.tokens.insert(*token_id, t).is_some() {
+                    return Err(bad(
+                        seq,
+                        ErrorCode::Replayed,
+                        format!("token {} was already issued", hex_encode(token_id)),
+                    ));
+                }
+            }
+            Event::TokenRevoked {
+                token_id,
+                reason,
+                revoker,
+            } => {
+                self.consent(e, revoker, "revoker")?;
+                let t = self.tokens.get_mut(token_id).ok_or_else(|| {
+                    bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!(
+                            "revokes token {}, which was never issued",
+                            hex_encode(token_id)
+                        ),
+                    )
+                })?;
+                t.revoked = Some((seq, reason.clone(), *revoker));
+            }
+            Event::ManifestSigned {
+                manifest_digest,
+                artifact_name,
+                artifact_sha256,
+                signers,
+            } => {
+                let m = LedgerManifest {
+                    signed_seq: seq,
+                    last_seq: seq,
+                    name: artifact_name.clone(),
+                    sha256: *artifact_sha256,
+                    signers: signers.clone(),
+                    revoked: None,
+                };
+                if self.manifests.insert(*manifest_digest, m).is_some() {
+                    return Err(bad(
+                        seq,
+                        ErrorCode::Replayed,
+                        format!(
+                            "manifest {} was already signed",
+                            hex_encode(manifest_digest)
+                        ),
+                    ));
+                }
+            }
+            Event::ManifestCosigned {
+                manifest_digest,
+                signers,
+            } => {
+                let m = self.manifests.get_mut(manifest_digest).ok_or_else(|| {
+                    bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!(
+                            "co-signs manifest {}, which was never signed",
+                            hex_encode(manifest_digest)
+                        ),
+                    )
+                })?;
+                m.signers.extend(signers.iter().copied());
+                m.last_seq = seq;
+            }
+            Event::ManifestRevoked {
+                manifest_digest,
+                reason,
+                revoker,
+            } => {
+                self.consent(e, revoker, "revoker")?;
+                let m = self.manifests.get_mut(manifest_digest).ok_or_else(|| {
+                    bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!(
+                            "revokes manifest {}, which was never signed",
+                            hex_encode(manifest_digest)
+                        ),
+                    )
+                })?;
+                m.revoked = Some((seq, reason.clone(), *revoker));
+            }
+            Event::TrustRootUpdated {
+                root_version,
+                root_id,
+            } => {
+                let want = self.trust_roots.keys().next_back().map_or(1, |v| v + 1);
+                if *root_version != want {
+                    return Err(bad(
+                        seq,
+                        ErrorCode::ChainBroken,
+                        format!(
+                            "trust root version {root_version} follows version {}",
+                            want - 1
+                        ),
+                    ));
+                }
+                self.trust_roots.insert(*root_version, (seq, *root_id));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Walks every entry: decode, chain, signatures, replay, leaf and subtree hashes.
+fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(Replay, u64)> {
+    let entries = rtx.open_table(ENTRIES)?;
+    let tree = rtx.open_table(TREE)?;
+    let n = tree_size(&entries)?;
+    let mut chain = ChainVerifier::new();
+    let mut replay = Replay::default();
+    for (expected_seq, row) in (0u64..).zip(entries.iter()?) {
+        let (k, v) = row?;
+        let seq = k.value();
+        if seq != expected_seq {
+            return Err(bad(
+                expected_seq,
+                ErrorCode::ChainBroken,
+                format!("entry {expected_seq} is missing"),
+            ));
+        }
+        let e = decode_entry(seq, v.value())?;
+        chain
+            .push_bytes(&e.envelope.payload)
+            .map_err(|err| StoreError::from(err).at_seq(seq))?;
+        replay.apply(&e)?;
+        // Recompute what appending this leaf stores, reading the already-checked left
+        // siblings, and compare with what is stored.
+        let recs =
+            TreeView::new(&tree, seq).run(|view| merkle::hashes_to_store(view, e.leaf_hash()))?;
+        for r in recs {
+            let stored = tree.get((r.level, r.index))?.map(|h| h.value());
+            if stored != Some(r.hash) {
+                let what = if r.level == 0 {
+                    "the entry is not the tree's leaf".to_owned()
+                } else {
+                    format!(
+                        "the stored subtree hash at level {}, index {} is wrong",
+                        r.level, r.index
+                    )
+                };
+                return Err(bad(seq, ErrorCode::ProofInvalid, what));
+            }
+        }
+    }
+    check_tree_size(&tree, n)?;
+    Ok((replay, n))
+}
+
+/// Verifies every checkpoint against the verified tree, each with the log key current at
+/// its size.
+fn audit_checkpoints(
+    rtx: &ReadTransaction,
+    origin: &str,
+    replay: &Replay,
+    keys: &BTreeMap<KeyId, KeyRecord>,
+    n: u64,
+) -> StoreResult<(u64, u64)> {
+    let tree = rtx.open_table(TREE)?;
+    let cps = rtx.open_table(CHECKPOINTS)?;
+    let mut count = 0;
+    let mut newest = 0;
+    for row in cps.iter()? {
+        let (k, v) = row?;
+        let size = k.value();
+        let rec: CheckpointRecord = schema::decode(v.value(), "checkpoint")?;
+        let want = replay.log_key_at(size);
+        if want != Some(rec.key_id) {
+            return Err(StoreError::core(
+                ErrorCode::Unauthorized,
+                format!("the checkpoint at size {size} is signed by {}, which was not the log key at that size", rec.key_id),
+            ));
+        }
+        let key = keys.get(&rec.key_id).ok_or_else(|| {
+            StoreError::corrupt(format!(
+                "the key {} of the checkpoint at size {size} has no record",
+                rec.key_id
+            ))
+        })?;
+        check_checkpoint(&tree, n, size, &rec, origin, key)?;
+        count += 1;
+        newest = size;
+    }
+    if count == 0 {
+        return Err(StoreError::corrupt("the registry has no checkpoint"));
+    }
+    Ok((count, newest))
+}
+
+/// Compares the state tables with the replayed ledger state. Returns the first mismatch by
+/// sequence number.
+fn audit_state(
+    rtx: &ReadTransaction,
+    replay: &Replay,
+) -> StoreResult<(BTreeMap<KeyId, KeyRecord>, u64)> {
+    let mut problems: Vec<StoreError> = Vec::new();
+    // Keys.
+    let mut stored_keys = BTreeMap::new();
+    {
+        let t = rtx.open_table(KEYS)?;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let rec: KeyRecord = schema::decode(v.value(), "key record")?;
+            if rec.public_key.key_id().0 != k.value() {
+                problems.push(StoreError::corrupt(format!(
+                    "the key record under {} holds key {}",
+                    hex_encode(&k.value()),
+                    rec.public_key.key_id()
+                )));
+                continue;
+            }
+            stored_keys.insert(rec.public_key.key_id(), rec);
+        }
+    }
+    for (id, want) in &replay.keys {
+        let Some(have) = stored_keys.get(id) else {
+            problems.push(bad(
+                want.added_seq,
+                ErrorCode::ChainBroken,
+                format!("key {id} added here has no record"),
+            ));
+            continue;
+        };
+        if have.public_key != want.public_key
+            || have.label != want.label
+            || have.roles != want.roles
+            || have.expires_at != want.expires_at
+            || have.added_seq != want.added_seq
+        {
+            problems.push(bad(
+                want.added_seq,
+                ErrorCode::ChainBroken,
+                format!("the record of key {id} differs from this entry"),
+            ));
+        } else if have.status != want.status {
+            let seq = match &want.status {
+                KeyStatus::Active => want.added_seq,
+                KeyStatus::Rotated { seq, .. } | KeyStatus::Revoked { seq, .. } => *seq,
+            };
+            problems.push(bad(
+                seq,
+                ErrorCode::ChainBroken,
+                format!("the status of key {id} differs from the ledger"),
+            ));
+        }
+    }
+    for id in stored_keys
+        .keys()
+        .filter(|id| !replay.keys.contains_key(id))
+    {
+        problems.push(StoreError::corrupt(format!(
+            "key {id} has a record but no ledger entry added it"
+        )));
+    }
+    // Log key.
+    let meta_log = schema::read_log_key_id(&rtx.open_table(META)?)?;
+    if Some(meta_log) != replay.log_key {
+        problems.push(StoreError::corrupt(format!(
+            "the log-key record names {meta_log}, the ledger says otherwise"
+        )));
+    }
+    // Nodes.
+    let mut node_count = 0;
+    let mut stored_nodes: BTreeMap<String, NodeInfo> = BTreeMap::new();
+    {
+        let t = rtx.open_table(NODES)?;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let info: NodeInfo = schema::decode(v.value(), "node record")?;
+            stored_nodes.insert(String::from_utf8_lossy(k.value()).into_owned(), info);
+        }
+    }
+    for (id, (seq, digest)) in &replay.nodes {
+        match stored_nodes.get(id) {
+            None => problems.push(bad(
+                *seq,
+                ErrorCode::ChainBroken,
+                format!("node {id:?} registered here has no record"),
+            )),
+            Some(info)
+                if info.seq != *seq || info.spec.id != *id || info.spec.digest() != *digest =>
+            {
+                problems.push(bad(
+                    *seq,
+                    ErrorCode::DigestMismatch,
+                    format!("the record of node {id:?} differs from this entry"),
+                ));
+            }
+            Some(_) => node_count += 1,
+        }
+    }
+    for id in stored_nodes
+        .keys()
+        .filter(|id| !replay.nodes.contains_key(*id))
+    {
+        problems.push(StoreError::corrupt(format!(
+            "node {id:?} has a record but is not registered in the ledger"
+        )));
+    }
+    problems.extend(check_node_indexes(rtx, &stored_nodes)?);
+    problems.extend(super::audit_objects::check_objects(rtx, replay)?);
+    // The first problem by sequence number; problems without one come last.
+    problems.sort_by_key(|e| e.seq().unwrap_or(u64::MAX));
+    match problems.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok((stored_keys, node_count)),
+    }
+}
+
+/// The capability and signal indexes must hold exactly what the node records declare.
+fn check_node_indexes(
+    rtx: &ReadTransaction,
+    nodes: &BTreeMap<String, NodeInfo>,
+) -> StoreResult<Vec<StoreError>> {
+    let mut problems = Vec::new();
+    type Declared = fn(&NodeInfo) -> &Vec<String>;
+    let indexes: [(_, &str, Declared); 2] = [
+        (NODES_BY_CAPABILITY, "capability", |n| &n.spec.capabilities),
+        (NODES_BY_SIGNAL, "signal", |n| &n.spec.signals),
+    ];
+    for (def, what, list) in indexes {
+        let mut want: BTreeSet<(String, String)> = BTreeSet::new();
+        for (id, info) in nodes {
+            want.extend(list(info).iter().map(|c| (c.clone(), id.clone())));
+        }
+        let t = rtx.open_multimap_table(def)?;
+        let mut have: BTreeSet<(String, String)> = BTreeSet::new();
+        for row in t.iter()? {
+            let (k, values) = row?;
+            for v in values {
+                let name = String::from_utf8_lossy(k.value()).into_owned();
+                have.insert((name, String::from_utf8_lossy(v?.value()).into_owned()));
+            }
+        }
+        for (name, id) in want.difference(&have) {
+            let seq = nodes.get(id).map_or(u64::MAX, |n| n.seq);
+            problems.push(bad(
+                seq,
+                ErrorCode::ChainBroken,
+                format!("the {what} index lacks {name:?} of node {id:?}"),
+            ));
+        }
+        for (name, id) in have.difference(&want) {
+            problems.push(StoreError::corrupt(format!("the {what} index lists node {id:?} under {name:?}, which its record does not declare")));
+        }
+    }
+    Ok(problems)
+}
+
+impl Registry {
+    /// Audits the whole registry (see the module docs). `Ok` means every check passed; an
+    /// error names the first bad entry by sequence number ([`StoreError::seq`]) where there
+    /// is one.
+    pub fn audit(&self) -> StoreResult<AuditReport> {
+        let rtx = self.read_tx()?;
+        let (replay, n) = audit_entries(&rtx)?;
+        let (keys, nodes) = audit_state(&rtx, &replay)?;
+        let (checkpoints, newest_checkpoint) =
+            audit_checkpoints(&rtx, self.origin(), &replay, &keys, n)?;
+        let root = super::log::root_at(&rtx.open_table(TREE)?, n, n)?;
+        Ok(AuditReport {
+            entries: n,
+            root,
+            checkpoints,
+            newest_checkpoint,
+            keys: keys.len() as u64,
+            nodes,
+            tokens: replay.tokens.len() as u64,
+            manifests: replay.manifests.len() as u64,
+            trust_roots: replay.trust_roots.len() as u64,
+        })
+    }
+}

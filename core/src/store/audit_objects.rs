@@ -1,0 +1,240 @@
+//! The audit's comparison of the token, manifest and trust-root tables (and the manifest
+//! indexes) with what the ledger describes. Each mismatch is reported against the entry that
+//! made the object, so the audit can name the first bad entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable};
+
+use super::audit::{LedgerRevocation, Replay};
+use super::error::{StoreError, StoreResult};
+use super::manifests::ManifestRecord;
+use super::schema::{
+    self, MANIFESTS, MANIFESTS_BY_ARTIFACT, MANIFESTS_BY_SIGNER, TOKENS, TRUST_ROOTS,
+};
+use super::tokens::{Revocation, TokenRecord};
+use super::trustroots::TrustRootRecord;
+use crate::encoding::{hex_encode, Digest};
+use crate::error::ErrorCode;
+use crate::trust::{root_id, verify_rotation_chain};
+
+fn bad(seq: u64, code: ErrorCode, detail: String) -> StoreError {
+    StoreError::core(code, detail).at_seq(seq)
+}
+
+fn same_revocation(stored: &Option<Revocation>, ledger: &Option<LedgerRevocation>) -> bool {
+    match (stored, ledger) {
+        (None, None) => true,
+        (Some(r), Some((seq, reason, revoker))) => {
+            r.seq == *seq && r.reason == *reason && r.revoker == *revoker
+        }
+        _ => false,
+    }
+}
+
+fn load<T: serde::de::DeserializeOwned>(
+    rtx: &ReadTransaction,
+    def: redb::TableDefinition<[u8; 32], &'static [u8]>,
+    what: &str,
+) -> StoreResult<BTreeMap<Digest, T>> {
+    let t = rtx.open_table(def)?;
+    let mut out = BTreeMap::new();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        out.insert(k.value(), schema::decode(v.value(), what)?);
+    }
+    Ok(out)
+}
+
+fn multimap(
+    rtx: &ReadTransaction,
+    def: redb::MultimapTableDefinition<[u8; 32], [u8; 32]>,
+) -> StoreResult<BTreeSet<(Digest, Digest)>> {
+    let t = rtx.open_multimap_table(def)?;
+    let mut out = BTreeSet::new();
+    for row in t.iter()? {
+        let (k, values) = row?;
+        for v in values {
+            out.insert((k.value(), v?.value()));
+        }
+    }
+    Ok(out)
+}
+
+/// Every mismatch between the object tables and the replayed ledger.
+pub(crate) fn check_objects(
+    rtx: &ReadTransaction,
+    replay: &Replay,
+) -> StoreResult<Vec<StoreError>> {
+    let mut problems = Vec::new();
+
+    let tokens: BTreeMap<Digest, TokenRecord> = load(rtx, TOKENS, "token record")?;
+    for (id, want) in &replay.tokens {
+        let name = hex_encode(id);
+        let Some(rec) = tokens.get(id) else {
+            problems.push(bad(
+                want.seq,
+                ErrorCode::ChainBroken,
+                format!("token {name} issued here has no record"),
+            ));
+            continue;
+        };
+        let matches = rec.info().is_ok_and(|t| {
+            t.id == *id
+                && t.claims.issuer == want.issuer
+                && t.claims.audience == want.audience
+                && t.claims.expires_at == want.expires_at
+        });
+        if !matches || rec.seq != want.seq {
+            problems.push(bad(
+                want.seq,
+                ErrorCode::DigestMismatch,
+                format!("the record of token {name} differs from this entry"),
+            ));
+        } else if !same_revocation(&rec.revoked, &want.revoked) {
+            let seq = want.revoked.as_ref().map_or(want.seq, |r| r.0);
+            problems.push(bad(
+                seq,
+                ErrorCode::ChainBroken,
+                format!("the revocation status of token {name} differs from the ledger"),
+            ));
+        }
+    }
+    for id in tokens.keys().filter(|id| !replay.tokens.contains_key(*id)) {
+        problems.push(StoreError::corrupt(format!(
+            "token {} has a record but no ledger entry issued it",
+            hex_encode(id)
+        )));
+    }
+
+    let manifests: BTreeMap<Digest, ManifestRecord> = load(rtx, MANIFESTS, "manifest record")?;
+    let mut want_artifact = BTreeSet::new();
+    let mut want_signer = BTreeSet::new();
+    for (digest, want) in &replay.manifests {
+        let name = hex_encode(digest);
+        want_artifact.insert((want.sha256, *digest));
+        want_signer.extend(want.signers.iter().map(|k| (k.0, *digest)));
+        let Some(rec) = manifests.get(digest) else {
+            problems.push(bad(
+                want.signed_seq,
+                ErrorCode::ChainBroken,
+                format!("manifest {name} signed here has no record"),
+            ));
+            continue;
+        };
+        let matches = rec.info().is_ok_and(|m| {
+            m.digest == *digest
+                && m.claims.name == want.name
+                && m.claims.sha256 == want.sha256
+                && m.signers == want.signers
+        });
+        if !matches || rec.signed_seq != want.signed_seq {
+            problems.push(bad(
+                want.signed_seq,
+                ErrorCode::DigestMismatch,
+                format!("the record of manifest {name} differs from this entry"),
+            ));
+        } else if rec.last_seq != want.last_seq {
+            problems.push(bad(
+                want.last_seq,
+                ErrorCode::ChainBroken,
+                format!("the record of manifest {name} misses this co-signature"),
+            ));
+        } else if !same_revocation(&rec.revoked, &want.revoked) {
+            let seq = want.revoked.as_ref().map_or(want.signed_seq, |r| r.0);
+            problems.push(bad(
+                seq,
+                ErrorCode::ChainBroken,
+                format!("the revocation status of manifest {name} differs from the ledger"),
+            ));
+        }
+    }
+    for id in manifests
+        .keys()
+        .filter(|id| !replay.manifests.contains_key(*id))
+    {
+        problems.push(StoreError::corrupt(format!(
+            "manifest {} has a record but no ledger entry signed it",
+            hex_encode(id)
+        )));
+    }
+    for (def, want, what) in [
+        (MANIFESTS_BY_ARTIFACT, &want_artifact, "artifact"),
+        (MANIFESTS_BY_SIGNER, &want_signer, "signer"),
+    ] {
+        let have = multimap(rtx, def)?;
+        for (k, m) in want.difference(&have) {
+            let seq = replay.manifests.get(m).map_or(u64::MAX, |w| w.last_seq);
+            problems.push(bad(
+                seq,
+                ErrorCode::ChainBroken,
+                format!(
+                    "the {what} index lacks {} → manifest {}",
+                    hex_encode(k),
+                    hex_encode(m)
+                ),
+            ));
+        }
+        for (k, m) in have.difference(want) {
+            problems.push(StoreError::corrupt(format!(
+                "the {what} index lists {} → manifest {}, which the ledger does not",
+                hex_encode(k),
+                hex_encode(m)
+            )));
+        }
+    }
+
+    let t = rtx.open_table(TRUST_ROOTS)?;
+    let mut roots = Vec::new();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        let rec: TrustRootRecord = schema::decode(v.value(), "trust root")?;
+        roots.push((k.value(), rec));
+    }
+    for (version, (seq, id)) in &replay.trust_roots {
+        match roots.iter().find(|(v, _)| v == version) {
+            None => problems.push(bad(
+                *seq,
+                ErrorCode::ChainBroken,
+                format!("trust root version {version} recorded here has no record"),
+            )),
+            Some((_, rec)) => {
+                let ok = crate::dsse::Envelope::from_compact(&rec.envelope)
+                    .is_ok_and(|env| root_id(&env.payload) == *id);
+                if !ok || rec.seq != *seq {
+                    problems.push(bad(
+                        *seq,
+                        ErrorCode::DigestMismatch,
+                        format!(
+                            "the record of trust root version {version} differs from this entry"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if roots.len() != replay.trust_roots.len() {
+        problems.push(StoreError::corrupt(
+            "the trust-root table holds versions the ledger does not record",
+        ));
+    } else if let Some(((_, first), rest)) = roots.split_first() {
+        // The recorded versions must form a valid rotation chain.
+        let chain: StoreResult<()> = (|| {
+            let pinned = first.stored()?.root;
+            let rest: Vec<_> = rest
+                .iter()
+                .map(|(_, r)| r.stored().map(|s| s.envelope))
+                .collect::<StoreResult<_>>()?;
+            let at = rest.last().map_or(pinned.issued_at, |e| {
+                crate::trust::TrustRoot::from_bytes(&e.payload).map_or(0, |r| r.issued_at)
+            });
+            verify_rotation_chain(&pinned, &rest, at)?;
+            Ok(())
+        })();
+        if let Err(e) = chain {
+            let seq = roots.last().map_or(0, |(_, r)| r.seq);
+            problems.push(e.context("trust-root chain").at_seq(seq));
+        }
+    }
+    Ok(problems)
+}

@@ -1,0 +1,626 @@
+//! Importing a blux-reg configuration directory, checked through the blux module, in one
+//! transaction:
+//!
+//! | blux-reg file | what the import does |
+//! |---|---|
+//! | `keys/<name>.pem`, `keys/<name>.pub.pem` | registry keys labelled `blux:<name>` |
+//! | `trust/ledger.jsonl` | hash chain verified, file recorded |
+//! | `trust/token_revocations.jsonl` | parsed, file recorded |
+//! | `trust/tokens/*.json` | each token verified, recorded if it verifies, reported if not |
+//! | `manifests/*.blux-manifest.json` | each manifest verified with its artifact, likewise |
+//!
+//! Keys get the token-issuer and manifest-signer roles (what blux-reg keys sign); a private
+//! key is sealed as the caller asks. "Recorded" means an `imported` entry carrying the file's
+//! path and the SHA-256 of its bytes: the registry's own ledger then commits to exactly the
+//! bytes the migration started from.
+//!
+//! The keys and the two trust files are all-or-nothing: one that does not verify fails the
+//! whole import. Tokens and manifests are objects a migration should carry over one by one:
+//! one that does not verify is reported in [`BluxImport::rejected`] with its error code and
+//! is not recorded, and the rest are.
+//!
+//! An expired token is rejected (`expired`) like any other that fails verification: it
+//! grants nothing any more, and recording it would carry a dead credential into the
+//! registry as if it were live. Its issuance stays witnessed by blux-reg's ledger, which is
+//! recorded whole.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::error::{StoreCode, StoreError, StoreResult};
+use super::keys::{KeyInfo, KeySpec};
+use super::registry::{Registry, Txn};
+use super::seal::Protection;
+use crate::blux::{
+    parse_json, verify_ledger, verify_manifest, verify_token, Limits, TokenPolicy, Value,
+    MAX_LEDGER_LEN, MAX_REVOCATIONS_LEN,
+};
+use crate::crypto::{pem, PublicKey};
+use crate::encoding::{sha256, Digest};
+use crate::error::ErrorCode;
+use crate::ledger::{Event, MAX_NAME_LEN};
+use crate::trust::{Role, RoleSet};
+use crate::UnixTime;
+
+/// Largest key file read.
+const MAX_PEM_LEN: u64 = 64 * 1024;
+/// Most key files read from one directory.
+const MAX_KEY_FILES: usize = 1024;
+/// Largest token or manifest file read (the blux module's limit for one JSON document).
+const MAX_OBJECT_LEN: u64 = Limits::DEFAULT.max_len as u64;
+/// Most token files, and separately most manifest files, read from one directory.
+const MAX_OBJECT_FILES: usize = 10_000;
+/// Where tokens live, relative to the configuration directory.
+const TOKENS_DIR: &str = "trust/tokens";
+/// Where manifests live, relative to the configuration directory.
+const MANIFESTS_DIR: &str = "manifests";
+/// What names a token file: blux-reg writes `<token hash>.json` (`*.token.json` included).
+const TOKEN_SUFFIX: &str = ".json";
+/// What names a manifest file; anything else in `manifests/` may be an artifact.
+const MANIFEST_SUFFIX: &str = ".blux-manifest.json";
+/// Prefix of every `imported` entry's source.
+const SOURCE_PREFIX: &str = "blux-reg:";
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BluxImport {
+    /// Keys added.
+    pub keys: Vec<KeyInfo>,
+    /// Key files not imported, with why (e.g. the key is already in the registry).
+    pub skipped: Vec<(String, String)>,
+    /// Entries of the verified blux-reg ledger (0 when there is none).
+    pub ledger_entries: usize,
+    /// Revocation lines recorded (0 when there is no revocations file).
+    pub revocations: usize,
+    /// Capability tokens that verified and were recorded, in file-name order.
+    pub tokens: Vec<BluxObject>,
+    /// Manifests that verified (with their artifacts) and were recorded, in file-name order.
+    pub manifests: Vec<BluxObject>,
+    /// Token and manifest files that did not verify and were not recorded.
+    pub rejected: Vec<BluxRejected>,
+    /// Every `imported` entry written (trust files, tokens and manifests), in order.
+    pub imported_seqs: Vec<u64>,
+}
+
+/// A blux-reg token or manifest that verified and was recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BluxObject {
+    /// The file, relative to the configuration directory (e.g. `trust/tokens/<hash>.json`).
+    pub path: String,
+    /// SHA-256 of the file's bytes, as the `imported` entry records it.
+    pub sha256: Digest,
+    /// blux-reg's own hash of the object: the token hash (its revocation key) or the
+    /// manifest hash (what blux-reg's ledger records for a `sign`).
+    pub object_hash: Digest,
+    /// blux-reg fingerprint of the key that signed it (the token issuer or manifest signer).
+    pub signer: Digest,
+    /// The `imported` entry.
+    pub seq: u64,
+}
+
+/// A blux-reg token or manifest that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BluxRejected {
+    /// The file, relative to the configuration directory.
+    pub path: String,
+    /// Why, as a stable code (e.g. `signature_invalid`, `expired`, `revoked`, `not_found`).
+    pub code: StoreCode,
+    /// What was wrong, for a person.
+    pub message: String,
+}
+
+impl BluxRejected {
+    fn new(path: String, e: &StoreError) -> BluxRejected {
+        BluxRejected {
+            path,
+            code: e.code(),
+            message: e.detail().to_owned(),
+        }
+    }
+}
+
+/// The bytes of `path`, or `None` if there is no such file. A file over `max` bytes is
+/// `too_large`, also one that grows while being read: no more than `max + 1` bytes are read.
+fn read_bounded(path: &Path, max: u64) -> StoreResult<Option<Vec<u8>>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let too_large = || {
+        StoreError::core(
+            ErrorCode::TooLarge,
+            format!("{} is larger than {max} bytes", path.display()),
+        )
+    };
+    if file.metadata()?.len() > max {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(Some(bytes))
+}
+
+fn utf8(bytes: Vec<u8>, path: &Path) -> StoreResult<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        StoreError::core(
+            ErrorCode::Malformed,
+            format!("{} is not UTF-8", path.display()),
+        )
+    })
+}
+
+/// The text of `path` (at most `max` bytes), or `None` if there is no such file.
+fn read_limited(path: &Path, max: u64) -> StoreResult<Option<String>> {
+    read_bounded(path, max)?
+        .map(|bytes| utf8(bytes, path))
+        .transpose()
+}
+
+/// A regular file's text (at most `max` bytes). Symbolic links are not followed: the import
+/// reads only what is inside the configuration directory.
+fn read_object(path: &Path, max: u64) -> StoreResult<String> {
+    regular_file(path)?;
+    let bytes = read_bounded(path, max)?
+        .ok_or_else(|| StoreError::not_found(format!("{} does not exist", path.display())))?;
+    utf8(bytes, path)
+}
+
+/// Checks `path` is a regular file and not a symbolic link (a FIFO or device would block or
+/// never end; a link could lead out of the directory).
+fn regular_file(path: &Path) -> StoreResult<()> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            StoreError::not_found(format!("{} does not exist", path.display()))
+        } else {
+            e.into()
+        }
+    })?;
+    if !meta.file_type().is_file() {
+        return Err(StoreError::core(
+            ErrorCode::Malformed,
+            format!(
+                "{} is not a regular file (symbolic links are not followed)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// SHA-256 of a file, read in blocks so an artifact of any size takes constant memory.
+fn sha256_file(path: &Path) -> StoreResult<Digest> {
+    use sha2::Digest as _;
+    regular_file(path)?;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finalize().into());
+        }
+        hasher.update(buf.get(..n).unwrap_or(&[]));
+    }
+}
+
+/// True for a name that stays inside the directory it is joined to: one non-empty path
+/// component, not `.` or `..`, no separator of any platform, no NUL.
+fn is_plain_file_name(name: &str) -> bool {
+    use std::path::Component;
+    let mut parts = Path::new(name).components();
+    !name.contains(['/', '\\', '\0'])
+        && matches!(parts.next(), Some(Component::Normal(n)) if n == name)
+        && parts.next().is_none()
+}
+
+/// The names in `<config>/<rel>` ending in `suffix`, sorted. Entries that cannot be
+/// imported whatever they hold (not regular files, names that are not UTF-8 or too long to
+/// record) are rejected here.
+fn list_objects(
+    config: &Path,
+    rel: &str,
+    suffix: &str,
+    rejected: &mut Vec<BluxRejected>,
+) -> StoreResult<Vec<String>> {
+    let dir = config.join(rel);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut names = Vec::new();
+    let mut seen = 0usize;
+    for entry in std::fs::read_dir(&dir)? {
+        let entry = entry?;
+        let raw = entry.file_name();
+        let lossy = raw.to_string_lossy().into_owned();
+        if !lossy.ends_with(suffix) {
+            continue;
+        }
+        seen += 1;
+        if seen > MAX_OBJECT_FILES {
+            return Err(StoreError::core(
+                ErrorCode::TooLarge,
+                format!("{rel} holds more than {MAX_OBJECT_FILES} files"),
+            ));
+        }
+        let path = format!("{rel}/{lossy}");
+        let problem = if raw.to_str().is_none() {
+            Some(StoreError::core(
+                ErrorCode::Malformed,
+                "the file name is not UTF-8",
+            ))
+        } else if SOURCE_PREFIX.len() + path.len() > MAX_NAME_LEN {
+            Some(StoreError::core(
+                ErrorCode::TooLarge,
+                format!("the path is longer than {MAX_NAME_LEN} bytes"),
+            ))
+        } else {
+            regular_file(&entry.path()).err()
+        };
+        match problem {
+            Some(e) => rejected.push(BluxRejected::new(path, &e)),
+            None => names.push(lossy),
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Verifies one token file: its SHA-256, token hash and issuer fingerprint.
+fn check_token(
+    path: &Path,
+    now: UnixTime,
+    revocations: Option<&str>,
+    policy: &TokenPolicy,
+) -> StoreResult<(Digest, Digest, Digest)> {
+    let text = read_object(path, MAX_OBJECT_LEN)?;
+    let v = verify_token(&text, now, revocations, policy)?;
+    Ok((
+        sha256(&[text.as_bytes()]),
+        v.token_hash,
+        v.issuer_fingerprint,
+    ))
+}
+
+/// Verifies one manifest file against its artifact in the same directory: its SHA-256,
+/// manifest hash and signer fingerprint.
+fn check_manifest(
+    dir: &Path,
+    name: &str,
+    keys: &[PublicKey],
+) -> StoreResult<(Digest, Digest, Digest)> {
+    let text = read_object(&dir.join(name), MAX_OBJECT_LEN)?;
+    // The manifest's own shape first (fields, version, types), so the artifact is looked up
+    // only for a manifest that could verify. With no keys this never succeeds; failing at
+    // the digest or the key means the shape is sound.
+    if let Err(e) = verify_manifest(&text, &[0; 32], &[]) {
+        if !matches!(e.code(), ErrorCode::DigestMismatch | ErrorCode::UnknownKey) {
+            return Err(e.into());
+        }
+    }
+    let artifact = parse_json(&text)
+        .ok()
+        .and_then(|v| {
+            v.get("artifact_path")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .ok_or_else(|| StoreError::core(ErrorCode::Malformed, "manifest: no artifact_path"))?;
+    // blux-reg joins artifact_path to the manifest's directory unchecked; "../x" or an
+    // absolute path would make the import read (and vouch for) a file outside it.
+    if !is_plain_file_name(&artifact) {
+        return Err(StoreError::core(
+            ErrorCode::Malformed,
+            format!("manifest: artifact_path {artifact:?} is not a plain file name"),
+        ));
+    }
+    let digest = sha256_file(&dir.join(&artifact)).map_err(|e| {
+        if e.code() == StoreCode::NotFound {
+            StoreError::not_found(format!(
+                "manifest: the artifact {artifact:?} is not beside the manifest"
+            ))
+        } else {
+            e.context("manifest artifact")
+        }
+    })?;
+    let v = verify_manifest(&text, &digest, keys)?;
+    Ok((
+        sha256(&[text.as_bytes()]),
+        v.manifest_hash,
+        v.key_fingerprint,
+    ))
+}
+
+impl Txn<'_> {
+    /// Imports a blux-reg configuration directory (see the module docs). Fails as a whole,
+    /// writing nothing, if a key file, the ledger or the revocations file does not verify;
+    /// tokens and manifests that do not verify are reported in [`BluxImport::rejected`].
+    ///
+    /// Tokens are checked at the registry's clock ([`Registry::now`], read when the
+    /// transaction began) and against the revocations file; manifests against the artifact
+    /// beside them. Issuers and signers are trusted only among the directory's own keys, and
+    /// only those the registry holds active and unexpired with the token-issuer (tokens) or
+    /// manifest-signer (manifests) role.
+    pub fn import_blux_dir(
+        &mut self,
+        dir: &Path,
+        protection: &Protection,
+    ) -> StoreResult<BluxImport> {
+        let mut out = BluxImport::default();
+        let dir_keys = self.import_blux_keys(dir, protection, &mut out)?;
+        let revocations = self.import_blux_trust_files(dir, &mut out)?;
+
+        // The clock's reading, not the entry stamp (`Txn::now`, which never goes back
+        // before the newest entry): a token is judged at the time the registry is told it is.
+        let now = self.now;
+        let trusted = |role: Role| -> StoreResult<Vec<PublicKey>> {
+            let mut keys = Vec::new();
+            for pk in &dir_keys {
+                if self
+                    .key_record(&pk.key_id())?
+                    .check_usable(role, now)
+                    .is_ok()
+                {
+                    keys.push(pk.clone());
+                }
+            }
+            Ok(keys)
+        };
+        let issuers = TokenPolicy::trusted_keys(&trusted(Role::TokenIssuer)?);
+        let signers = trusted(Role::ManifestSigner)?;
+
+        let tokens = list_objects(dir, TOKENS_DIR, TOKEN_SUFFIX, &mut out.rejected)?;
+        for name in &tokens {
+            let path = format!("{TOKENS_DIR}/{name}");
+            let checked = check_token(
+                &dir.join(TOKENS_DIR).join(name),
+                now,
+                revocations.as_deref(),
+                &issuers,
+            );
+            match checked {
+                Ok(hashes) => {
+                    let object = self.record_object(path, hashes)?;
+                    out.imported_seqs.push(object.seq);
+                    out.tokens.push(object);
+                }
+                Err(e) => out.rejected.push(BluxRejected::new(path, &e)),
+            }
+        }
+
+        let manifests = list_objects(dir, MANIFESTS_DIR, MANIFEST_SUFFIX, &mut out.rejected)?;
+        for name in &manifests {
+            let path = format!("{MANIFESTS_DIR}/{name}");
+            match check_manifest(&dir.join(MANIFESTS_DIR), name, &signers) {
+                Ok(hashes) => {
+                    let object = self.record_object(path, hashes)?;
+                    out.imported_seqs.push(object.seq);
+                    out.manifests.push(object);
+                }
+                Err(e) => out.rejected.push(BluxRejected::new(path, &e)),
+            }
+        }
+
+        let found_objects = !tokens.is_empty() || !manifests.is_empty() || !out.rejected.is_empty();
+        if dir_keys.is_empty() && out.imported_seqs.is_empty() && !found_objects {
+            return Err(StoreError::not_found(format!(
+                "{} holds no blux-reg keys, trust files, tokens or manifests",
+                dir.display()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Writes the `imported` entry of a verified token or manifest.
+    fn record_object(
+        &mut self,
+        path: String,
+        (file_sha256, object_hash, signer): (Digest, Digest, Digest),
+    ) -> StoreResult<BluxObject> {
+        let seq = self.append(
+            Event::Imported {
+                source: format!("{SOURCE_PREFIX}{path}"),
+                digest: file_sha256,
+            },
+            &[],
+        )?;
+        Ok(BluxObject {
+            path,
+            sha256: file_sha256,
+            object_hash,
+            signer,
+            seq,
+        })
+    }
+
+    /// Imports `keys/`; returns every public key found there (added now or already held).
+    fn import_blux_keys(
+        &mut self,
+        dir: &Path,
+        protection: &Protection,
+        out: &mut BluxImport,
+    ) -> StoreResult<Vec<PublicKey>> {
+        let roles = RoleSet::of(&[Role::TokenIssuer, Role::ManifestSigner]);
+        let keys_dir = dir.join("keys");
+        let mut names: Vec<String> = Vec::new();
+        if keys_dir.is_dir() {
+            for entry in std::fs::read_dir(&keys_dir)? {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".pem") {
+                    names.push(name);
+                }
+                if names.len() > MAX_KEY_FILES {
+                    return Err(StoreError::core(ErrorCode::TooLarge, "too many key files"));
+                }
+            }
+        }
+        names.sort();
+        let mut found = Vec::new();
+        for file in &names {
+            let (stem, private) = match file.strip_suffix(".pub.pem") {
+                Some(stem) => (stem, false),
+                None => (file.trim_end_matches(".pem"), true),
+            };
+            // A public file next to its private key adds nothing once the private key is in.
+            if !private && names.contains(&format!("{stem}.pem")) {
+                continue;
+            }
+            let text = read_limited(&keys_dir.join(file), MAX_PEM_LEN)?.unwrap_or_default();
+            let spec = KeySpec::new(&format!("blux:{stem}"), roles);
+            let (added, public) = if private {
+                let sk = pem::signing_key_from_pem(&text)
+                    .map_err(|e| StoreError::from(e).context(file))?;
+                if let Some(public) =
+                    read_limited(&keys_dir.join(format!("{stem}.pub.pem")), MAX_PEM_LEN)?
+                {
+                    let pk = pem::public_key_from_pem(&public)
+                        .map_err(|e| StoreError::from(e).context(file))?;
+                    if &pk != sk.public_key() {
+                        return Err(StoreError::core(
+                            ErrorCode::KeyMismatch,
+                            format!("{stem}.pub.pem is not the public key of {file}"),
+                        ));
+                    }
+                }
+                (
+                    self.add_key_material(&sk, &spec, Some(protection)),
+                    sk.public_key().clone(),
+                )
+            } else {
+                let pk = pem::public_key_from_pem(&text)
+                    .map_err(|e| StoreError::from(e).context(file))?;
+                (self.import_public_key(&pk, &spec), pk)
+            };
+            match added {
+                Ok(info) => out.keys.push(info),
+                Err(e) if e.code() == StoreCode::AlreadyExists => {
+                    out.skipped.push((file.clone(), e.detail().to_owned()))
+                }
+                Err(e) => return Err(e),
+            }
+            found.push(public);
+        }
+        Ok(found)
+    }
+
+    /// Verifies and records `trust/ledger.jsonl` and `trust/token_revocations.jsonl`;
+    /// returns the revocations text.
+    fn import_blux_trust_files(
+        &mut self,
+        dir: &Path,
+        out: &mut BluxImport,
+    ) -> StoreResult<Option<String>> {
+        if let Some(text) = read_limited(&dir.join("trust/ledger.jsonl"), MAX_LEDGER_LEN as u64)? {
+            out.ledger_entries = verify_ledger(&text)
+                .map_err(|e| StoreError::from(e).context("trust/ledger.jsonl"))?
+                .entries;
+            out.imported_seqs.push(self.append(
+                Event::Imported {
+                    source: format!("{SOURCE_PREFIX}trust/ledger.jsonl"),
+                    digest: sha256(&[text.as_bytes()]),
+                },
+                &[],
+            )?);
+        }
+        let revocations = read_limited(
+            &dir.join("trust/token_revocations.jsonl"),
+            MAX_REVOCATIONS_LEN as u64,
+        )?;
+        if let Some(text) = &revocations {
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let v = parse_json(line).map_err(|e| {
+                    StoreError::from(e)
+                        .context(&format!("trust/token_revocations.jsonl line {}", i + 1))
+                })?;
+                if v.get("token_hash").and_then(|h| h.as_str()).is_none() {
+                    return Err(StoreError::core(
+                        ErrorCode::Malformed,
+                        format!(
+                            "trust/token_revocations.jsonl line {}: no token_hash",
+                            i + 1
+                        ),
+                    ));
+                }
+                out.revocations += 1;
+            }
+            out.imported_seqs.push(self.append(
+                Event::Imported {
+                    source: format!("{SOURCE_PREFIX}trust/token_revocations.jsonl"),
+                    digest: sha256(&[text.as_bytes()]),
+                },
+                &[],
+            )?);
+        }
+        Ok(revocations)
+    }
+}
+
+impl Registry {
+    /// Imports a blux-reg configuration directory (one transaction). See
+    /// [`Txn::import_blux_dir`].
+    ///
+    /// ```
+    /// use cairn_core::crypto::{pem, Algorithm, SigningKey};
+    /// use cairn_core::store::{CreateOptions, Protection, Registry};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let config = dir.path().join("blux-reg");
+    /// std::fs::create_dir_all(config.join("keys")).unwrap();
+    /// std::fs::create_dir_all(config.join("trust/tokens")).unwrap();
+    /// let key = SigningKey::from_seed(Algorithm::Ed25519, &[7; 32]);
+    /// let public = pem::public_key_to_pem(key.public_key()).unwrap();
+    /// std::fs::write(config.join("keys/ci.pub.pem"), public).unwrap();
+    /// std::fs::write(config.join("trust/tokens/broken.json"), "{}").unwrap();
+    ///
+    /// let reg = Registry::create(
+    ///     dir.path().join("r.redb"),
+    ///     CreateOptions::new("example.test/log", Protection::Insecure),
+    /// )
+    /// .unwrap();
+    /// let report = reg.import_blux_dir(&config, &Protection::Insecure).unwrap();
+    /// assert_eq!(report.keys[0].label, "blux:ci");
+    /// assert!(report.tokens.is_empty());
+    /// assert_eq!(report.rejected[0].path, "trust/tokens/broken.json");
+    /// assert_eq!(report.rejected[0].code.as_str(), "malformed");
+    /// ```
+    pub fn import_blux_dir(
+        &self,
+        dir: impl AsRef<Path>,
+        protection: &Protection,
+    ) -> StoreResult<BluxImport> {
+        self.write(|tx| tx.import_blux_dir(dir.as_ref(), protection))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_file_name;
+
+    #[test]
+    fn plain_file_names() {
+        for ok in ["artifact.txt", "résumé 🚀.bin", "..hidden", "a..b", ".env"] {
+            assert!(is_plain_file_name(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "/etc/passwd",
+            "a\\b",
+            "C:\\x",
+            "x/",
+            "./x",
+            "a\0b",
+        ] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Checkpoints: signed statements of the log's size and root, kept as history keyed by size.
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::error::{StoreError, StoreResult};
+use super::log::root_at;
+use super::registry::{Registry, Txn};
+use super::schema::{self, ReadTables, CHECKPOINTS, TREE};
+use crate::checkpoint::{
+    verify_checkpoint, Checkpoint as CheckpointBody, CheckpointPolicy, CheckpointVerifier,
+};
+use crate::crypto::{KeyId, PublicKey, SigningKey};
+use crate::encoding::Digest;
+use crate::merkle::ConsistencyProof;
+use crate::UnixTime;
+
+/// A stored checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it commits to.
+    pub size: u64,
+    /// Merkle root at that size.
+    pub root: Digest,
+    /// The signed note, as handed to verifiers.
+    pub note: String,
+    /// The log key that signed it.
+    pub key_id: KeyId,
+    /// When it was made.
+    pub created_at: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CheckpointRecord {
+    pub note: String,
+    pub key_id: KeyId,
+    pub created_at: UnixTime,
+}
+
+/// Signs a checkpoint note for (origin, size, root) under the key name `origin`.
+pub(crate) fn sign_note(
+    origin: &str,
+    size: u64,
+    root: &Digest,
+    key: &SigningKey,
+) -> StoreResult<String> {
+    Ok(CheckpointBody::new(origin, size, *root).sign(&[(origin, key)])?)
+}
+
+/// Verifies a checkpoint note for `origin` signed (every line, both halves of a hybrid) by
+/// `key` under the key name `origin`; returns (size, root).
+pub(crate) fn open_note(note: &str, origin: &str, key: &PublicKey) -> StoreResult<(u64, Digest)> {
+    let verifier = CheckpointVerifier {
+        name: origin.to_owned(),
+        public_key: key.clone(),
+    };
+    let ok = verify_checkpoint(note.as_bytes(), &[verifier], &CheckpointPolicy::new(origin))?;
+    Ok((ok.size, ok.root))
+}
+
+/// A stored checkpoint as listed: size and root as its note states them.
+fn to_checkpoint(size: u64, rec: CheckpointRecord) -> StoreResult<StoredCheckpoint> {
+    let note = crate::note::Note::parse(rec.note.as_bytes())
+        .and_then(|n| CheckpointBody::parse_text(n.text()))
+        .map_err(|e| {
+            StoreError::corrupt(format!("stored checkpoint at size {size}: {}", e.detail()))
+        })?;
+    Ok(StoredCheckpoint {
+        size,
+        root: note.root,
+        note: rec.note,
+        key_id: rec.key_id,
+        created_at: rec.created_at,
+    })
+}
+
+impl Txn<'_> {
+    /// Signs a checkpoint of the tree as it stands in this transaction, with the log key,
+    /// and stores it. At a size that already has a checkpoint, returns that one.
+    pub fn create_checkpoint(&mut self) -> StoreResult<StoredCheckpoint> {
+        let size = self.head.next_seq;
+        if let Some(rec) =
+            self.tx
+                .get_record::<u64, CheckpointRecord>(CHECKPOINTS, size, "checkpoint")?
+        {
+            return to_checkpoint(size, rec);
+        }
+        let root = root_at(&self.tx.open_table(TREE)?, size, size)?;
+        let note = sign_note(self.reg.origin(), size, &root, &self.log_key)?;
+        let rec = CheckpointRecord {
+            note,
+            key_id: self.log_key_id(),
+            created_at: self.now(),
+        };
+        self.tx
+            .open_table(CHECKPOINTS)?
+            .insert(size, schema::encode(&rec).as_slice())?;
+        to_checkpoint(size, rec)
+    }
+}
+
+impl Registry {
+    /// Signs and stores a checkpoint of the current tree (one transaction).
+    pub fn create_checkpoint(&self) -> StoreResult<StoredCheckpoint> {
+        self.write(|tx| tx.create_checkpoint())
+    }
+
+    /// The newest checkpoint.
+    pub fn latest_checkpoint(&self) -> StoreResult<StoredCheckpoint> {
+        let rtx = self.read_tx()?;
+        let t = rtx.open_table(CHECKPOINTS)?;
+        let (k, v) = t
+            .last()?
+            .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
+        let size = k.value();
+        to_checkpoint(size, schema::decode(v.value(), "checkpoint")?)
+    }
+
+    /// Every checkpoint, oldest first.
+    pub fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+        let rtx = self.read_tx()?;
+        let t = rtx.open_table(CHECKPOINTS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push(to_checkpoint(
+                k.value(),
+                schema::decode(v.value(), "checkpoint")?,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// The consistency proof between the checkpoints at `old_size` and `new_size`.
+    pub fn checkpoint_consistency(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> StoreResult<ConsistencyProof> {
+        self.consistency_proof(old_size, new_size)
+    }
+}

@@ -1,0 +1,541 @@
+//! Keys: generate, import, export, list, rotate, revoke.
+//!
+//! A key record holds the public key, what the ledger's `key_added` entry said about it
+//! (label, roles, expiry), its status, and — for keys whose private half the registry holds —
+//! the [`Sealed`] secret. Rotation and revocation entries carry the signatures of the keys
+//! that consent to them (old and new key; the revoker), besides the log key's.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::error::{StoreCode, StoreError, StoreResult};
+use super::registry::{Registry, Txn};
+use super::schema::{self, ReadTables, KEYS};
+use super::seal::{KdfParams, Passphrase, Protection, Sealed};
+use crate::crypto::{pem, Algorithm, KeyId, PublicKey, SigningKey};
+use crate::error::ErrorCode;
+use crate::ledger::{Event, MAX_LABEL_LEN, MAX_REASON_LEN};
+use crate::trust::{Role, RoleSet};
+use crate::UnixTime;
+
+/// What a new key is for: the fields its `key_added` entry records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Human-readable label (at most 128 bytes).
+    pub label: String,
+    /// What the key may sign (not empty).
+    pub roles: RoleSet,
+    /// When the key stops being valid, if ever.
+    pub expires_at: Option<UnixTime>,
+}
+
+impl KeySpec {
+    /// A key with `label` and `roles`, valid with no end.
+    pub fn new(label: &str, roles: RoleSet) -> KeySpec {
+        KeySpec {
+            label: label.to_owned(),
+            roles,
+            expires_at: None,
+        }
+    }
+
+    fn validate(&self) -> StoreResult<()> {
+        if self.label.len() > MAX_LABEL_LEN {
+            return Err(StoreError::field(
+                ErrorCode::TooLarge,
+                "label",
+                format!("{} bytes, the limit is {MAX_LABEL_LEN}", self.label.len()),
+            ));
+        }
+        if self.label.chars().any(char::is_control) {
+            return Err(StoreError::field(
+                ErrorCode::Malformed,
+                "label",
+                "contains control characters",
+            ));
+        }
+        if self.roles.is_empty() {
+            return Err(StoreError::field(
+                ErrorCode::Malformed,
+                "roles",
+                "a key needs at least one role",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where a key stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyStatus {
+    /// In use.
+    Active,
+    /// Replaced by `successor` at entry `seq`; it signs nothing new.
+    Rotated {
+        /// The key that replaced it.
+        successor: KeyId,
+        /// The `key_rotated` entry.
+        seq: u64,
+        /// When.
+        at: UnixTime,
+    },
+    /// Revoked at entry `seq`.
+    Revoked {
+        /// Why.
+        reason: String,
+        /// Who authorised it.
+        revoker: KeyId,
+        /// The `key_revoked` entry.
+        seq: u64,
+        /// When.
+        at: UnixTime,
+    },
+}
+
+/// How much of a key's private half the registry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivatePart {
+    /// None: a public key only (imported to verify with).
+    None,
+    /// In the clear (explicit insecure mode).
+    Insecure,
+    /// Sealed under a passphrase with these Argon2id parameters.
+    Sealed(KdfParams),
+}
+
+/// The stored record of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct KeyRecord {
+    pub public_key: PublicKey,
+    pub label: String,
+    pub roles: RoleSet,
+    pub expires_at: Option<UnixTime>,
+    pub added_seq: u64,
+    pub added_at: UnixTime,
+    pub status: KeyStatus,
+    pub secret: Option<Sealed>,
+}
+
+/// A key as listed: everything but the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key id.
+    pub key_id: KeyId,
+    /// The public key.
+    pub public_key: PublicKey,
+    /// Label.
+    pub label: String,
+    /// Roles.
+    pub roles: RoleSet,
+    /// Expiry, if any.
+    pub expires_at: Option<UnixTime>,
+    /// The `key_added` entry.
+    pub added_seq: u64,
+    /// When it was added.
+    pub added_at: UnixTime,
+    /// Active, rotated or revoked.
+    pub status: KeyStatus,
+    /// Whether (and how) the registry holds the private half.
+    pub private: PrivatePart,
+}
+
+impl KeyRecord {
+    pub(crate) fn info(&self) -> KeyInfo {
+        KeyInfo {
+            key_id: self.public_key.key_id(),
+            public_key: self.public_key.clone(),
+            label: self.label.clone(),
+            roles: self.roles,
+            expires_at: self.expires_at,
+            added_seq: self.added_seq,
+            added_at: self.added_at,
+            status: self.status.clone(),
+            private: match &self.secret {
+                None => PrivatePart::None,
+                Some(s) => s
+                    .kdf_params()
+                    .map_or(PrivatePart::Insecure, PrivatePart::Sealed),
+            },
+        }
+    }
+
+    /// Opens the private half. `invalid_state` for a public-only key.
+    pub(crate) fn unseal(&self, passphrase: Option<&Passphrase>) -> StoreResult<SigningKey> {
+        let id = self.public_key.key_id();
+        let sealed = self.secret.as_ref().ok_or_else(|| {
+            StoreError::new(
+                StoreCode::InvalidState,
+                format!("the registry holds only the public half of key {id}"),
+            )
+        })?;
+        let alg = self.public_key.algorithm();
+        let secret = sealed.open(alg, &id, passphrase)?;
+        let sk = SigningKey::from_secret_bytes(alg, &secret).map_err(|e| {
+            StoreError::corrupt(format!(
+                "key {id}: the stored secret is not a key: {}",
+                e.detail()
+            ))
+        })?;
+        if sk.public_key() != &self.public_key {
+            return Err(StoreError::corrupt(format!(
+                "key {id}: the stored secret belongs to another key"
+            )));
+        }
+        Ok(sk)
+    }
+
+    /// Checks the key may sign for `role` at `now`: active (not rotated or revoked),
+    /// unexpired and holding the role.
+    pub(crate) fn check_usable(&self, role: Role, now: UnixTime) -> StoreResult<()> {
+        let id = self.public_key.key_id();
+        match &self.status {
+            KeyStatus::Active => {}
+            KeyStatus::Rotated { successor, .. } => {
+                return Err(StoreError::new(
+                    StoreCode::InvalidState,
+                    format!("key {id} was rotated to {successor} and signs nothing new"),
+                ))
+            }
+            KeyStatus::Revoked { reason, .. } => {
+                return Err(StoreError::core(
+                    ErrorCode::Revoked,
+                    format!("key {id} is revoked: {reason}"),
+                ))
+            }
+        }
+        if self.expires_at.is_some_and(|t| now >= t) {
+            return Err(StoreError::core(
+                ErrorCode::Expired,
+                format!("key {id} has expired"),
+            ));
+        }
+        if !self.roles.contains(role) {
+            return Err(StoreError::core(
+                ErrorCode::Unauthorized,
+                format!("key {id} does not hold the {} role", role.name()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Loads a key record in any transaction.
+pub(crate) fn load_key(tx: &impl ReadTables, id: &KeyId) -> StoreResult<Option<KeyRecord>> {
+    tx.get_record(KEYS, id.0, "key record")
+}
+
+/// Reads and decodes a private key PEM; PEM text is untrusted input.
+fn signing_key_from_pem(text: &str) -> StoreResult<SigningKey> {
+    Ok(pem::signing_key_from_pem(text)?)
+}
+
+impl Txn<'_> {
+    fn put_key(&self, rec: &KeyRecord) -> StoreResult<()> {
+        let id = rec.public_key.key_id();
+        self.tx
+            .open_table(KEYS)?
+            .insert(id.0, schema::encode(rec).as_slice())?;
+        Ok(())
+    }
+
+    /// Adds a key (private half sealed as `protection`, or public only when `None` is given
+    /// for a public key) and its `key_added` entry.
+    pub(crate) fn add_key_material(
+        &mut self,
+        key: &SigningKey,
+        spec: &KeySpec,
+        protection: Option<&Protection>,
+    ) -> StoreResult<KeyInfo> {
+        let id = key.public_key().key_id();
+        let secret = protection
+            .map(|p| Sealed::seal(key.secret_bytes(), key.algorithm(), &id, p))
+            .transpose()?;
+        self.add_key_record(key.public_key(), spec, secret)
+    }
+
+    fn add_key_record(
+        &mut self,
+        public_key: &PublicKey,
+        spec: &KeySpec,
+        secret: Option<Sealed>,
+    ) -> StoreResult<KeyInfo> {
+        spec.validate()?;
+        let id = public_key.key_id();
+        if load_key(&self.tx, &id)?.is_some() {
+            return Err(StoreError::new(
+                StoreCode::AlreadyExists,
+                format!("key {id} is already in the registry"),
+            ));
+        }
+        let seq = self.append(
+            Event::KeyAdded {
+                public_key: public_key.clone(),
+                label: spec.label.clone(),
+                roles: spec.roles,
+                expires_at: spec.expires_at,
+            },
+            &[],
+        )?;
+        let rec = KeyRecord {
+            public_key: public_key.clone(),
+            label: spec.label.clone(),
+            roles: spec.roles,
+            expires_at: spec.expires_at,
+            added_seq: seq,
+            added_at: self.now(),
+            status: KeyStatus::Active,
+            secret,
+        };
+        self.put_key(&rec)?;
+        Ok(rec.info())
+    }
+
+    /// Generates a key of `algorithm` and stores it, its private half sealed as `protection`.
+    pub fn generate_key(
+        &mut self,
+        algorithm: Algorithm,
+        spec: &KeySpec,
+        protection: &Protection,
+    ) -> StoreResult<KeyInfo> {
+        if algorithm.is_legacy() {
+            return Err(StoreError::core(
+                ErrorCode::UnsupportedAlgorithm,
+                format!("{algorithm} keys are for verifying old signatures only"),
+            ));
+        }
+        let key = SigningKey::try_generate(algorithm)?;
+        self.add_key_material(&key, spec, Some(protection))
+    }
+
+    /// Imports a private key from unencrypted PKCS#8 PEM (Ed25519 or ML-DSA) and seals it.
+    pub fn import_private_pem(
+        &mut self,
+        pem_text: &str,
+        spec: &KeySpec,
+        protection: &Protection,
+    ) -> StoreResult<KeyInfo> {
+        let key = signing_key_from_pem(pem_text)?;
+        self.add_key_material(&key, spec, Some(protection))
+    }
+
+    /// Imports a public key (SubjectPublicKeyInfo PEM) to verify with.
+    pub fn import_public_pem(&mut self, pem_text: &str, spec: &KeySpec) -> StoreResult<KeyInfo> {
+        let pk = pem::public_key_from_pem(pem_text)?;
+        self.add_key_record(&pk, spec, None)
+    }
+
+    /// Imports a public key given as bytes (any algorithm, hybrids included).
+    pub fn import_public_key(
+        &mut self,
+        public_key: &PublicKey,
+        spec: &KeySpec,
+    ) -> StoreResult<KeyInfo> {
+        self.add_key_record(public_key, spec, None)
+    }
+
+    /// Opens a key for signing in `role`: it must be active, unexpired, hold the role and
+    /// have its private half here.
+    pub(crate) fn signer(
+        &self,
+        id: &KeyId,
+        passphrase: Option<&Passphrase>,
+        role: Role,
+    ) -> StoreResult<(KeyRecord, SigningKey)> {
+        let rec = self.key_record(id)?;
+        rec.check_usable(role, self.now())?;
+        let sk = rec.unseal(passphrase)?;
+        Ok((rec, sk))
+    }
+
+    /// Replaces key `old` by a freshly generated key of `algorithm` with the same label,
+    /// roles and expiry. Records `key_added` for the new key, then `key_rotated` signed by
+    /// both the old and the new key. Rotating the log key switches the log to the new key
+    /// and writes a checkpoint signed by it in the same transaction.
+    pub fn rotate_key(
+        &mut self,
+        old: &KeyId,
+        old_passphrase: Option<&Passphrase>,
+        algorithm: Algorithm,
+        protection: &Protection,
+    ) -> StoreResult<KeyInfo> {
+        let rec = self.key_record(old)?;
+        if rec.status != KeyStatus::Active {
+            return Err(StoreError::new(
+                StoreCode::InvalidState,
+                format!("key {old} is not active"),
+            ));
+        }
+        let old_sk = rec.unseal(old_passphrase)?;
+        let new_sk = SigningKey::try_generate(algorithm)?;
+        let spec = KeySpec {
+            label: rec.label.clone(),
+            roles: rec.roles,
+            expires_at: rec.expires_at,
+        };
+        let info = self.add_key_material(&new_sk, &spec, Some(protection))?;
+        let seq = self.append(
+            Event::KeyRotated {
+                old: *old,
+                new: info.key_id,
+            },
+            &[&old_sk, &new_sk],
+        )?;
+        let rotated = KeyRecord {
+            status: KeyStatus::Rotated {
+                successor: info.key_id,
+                seq,
+                at: self.now(),
+            },
+            ..rec
+        };
+        self.put_key(&rotated)?;
+        if *old == self.log_key_id() {
+            self.tx
+                .open_table(schema::META)?
+                .insert(schema::META_LOG_KEY, info.key_id.0.as_slice())?;
+            self.log_key = std::sync::Arc::new(new_sk);
+            self.log_key_changed = true;
+            self.create_checkpoint()?;
+        }
+        Ok(info)
+    }
+
+    /// Revokes `key` for `reason`. The revoker is the key itself or an active key holding
+    /// the root role; its signature on the entry proves the authorisation. The log key cannot
+    /// be revoked (rotate it instead): every later entry would be unverifiable.
+    pub fn revoke_key(
+        &mut self,
+        key: &KeyId,
+        reason: &str,
+        revoker: &KeyId,
+        revoker_passphrase: Option<&Passphrase>,
+    ) -> StoreResult<u64> {
+        check_reason(reason)?;
+        let rec = self.key_record(key)?;
+        if let KeyStatus::Revoked { .. } = rec.status {
+            return Err(StoreError::new(
+                StoreCode::InvalidState,
+                format!("key {key} is already revoked"),
+            ));
+        }
+        if *key == self.log_key_id() {
+            return Err(StoreError::new(
+                StoreCode::InvalidState,
+                "the log key cannot be revoked; rotate it instead",
+            ));
+        }
+        let revoker_sk = if revoker == key {
+            rec.unseal(revoker_passphrase)?
+        } else {
+            self.signer(revoker, revoker_passphrase, Role::Root)?.1
+        };
+        let seq = self.append(
+            Event::KeyRevoked {
+                key_id: *key,
+                reason: reason.to_owned(),
+                revoker: *revoker,
+            },
+            &[&revoker_sk],
+        )?;
+        let revoked = KeyRecord {
+            status: KeyStatus::Revoked {
+                reason: reason.to_owned(),
+                revoker: *revoker,
+                seq,
+                at: self.now(),
+            },
+            ..rec
+        };
+        self.put_key(&revoked)?;
+        Ok(seq)
+    }
+}
+
+/// Checks a revocation or removal reason.
+pub(crate) fn check_reason(reason: &str) -> StoreResult<()> {
+    if reason.len() > MAX_REASON_LEN {
+        return Err(StoreError::field(
+            ErrorCode::TooLarge,
+            "reason",
+            format!("{} bytes, the limit is {MAX_REASON_LEN}", reason.len()),
+        ));
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// Generates and stores a key (one transaction). See [`Txn::generate_key`].
+    pub fn generate_key(
+        &self,
+        algorithm: Algorithm,
+        spec: &KeySpec,
+        protection: &Protection,
+    ) -> StoreResult<KeyInfo> {
+        self.write(|tx| tx.generate_key(algorithm, spec, protection))
+    }
+
+    /// Rotates a key (one transaction). See [`Txn::rotate_key`].
+    pub fn rotate_key(
+        &self,
+        old: &KeyId,
+        old_passphrase: Option<&Passphrase>,
+        algorithm: Algorithm,
+        protection: &Protection,
+    ) -> StoreResult<KeyInfo> {
+        self.write(|tx| tx.rotate_key(old, old_passphrase, algorithm, protection))
+    }
+
+    /// Revokes a key (one transaction). See [`Txn::revoke_key`].
+    pub fn revoke_key(
+        &self,
+        key: &KeyId,
+        reason: &str,
+        revoker: &KeyId,
+        revoker_passphrase: Option<&Passphrase>,
+    ) -> StoreResult<u64> {
+        self.write(|tx| tx.revoke_key(key, reason, revoker, revoker_passphrase))
+    }
+
+    /// One key.
+    pub fn key(&self, id: &KeyId) -> StoreResult<KeyInfo> {
+        load_key(&self.read_tx()?, id)?
+            .map(|r| r.info())
+            .ok_or_else(|| StoreError::not_found(format!("no key {id}")))
+    }
+
+    /// Every key, in key-id order.
+    pub fn list_keys(&self) -> StoreResult<Vec<KeyInfo>> {
+        let rtx = self.read_tx()?;
+        let table = rtx.open_table(KEYS)?;
+        let mut out = Vec::new();
+        for row in redb::ReadableTable::iter(&table)? {
+            let (_, v) = row?;
+            let rec: KeyRecord = schema::decode(v.value(), "key record")?;
+            out.push(rec.info());
+        }
+        Ok(out)
+    }
+
+    /// The id of the key currently signing the log.
+    pub fn log_key_id(&self) -> StoreResult<KeyId> {
+        schema::read_log_key_id(&self.read_tx()?.open_table(schema::META)?)
+    }
+
+    /// A public key as SubjectPublicKeyInfo PEM (`unsupported_algorithm` for hybrids, which
+    /// have no standard encoding).
+    pub fn export_public_pem(&self, id: &KeyId) -> StoreResult<String> {
+        Ok(pem::public_key_to_pem(&self.key(id)?.public_key)?)
+    }
+
+    /// A private key as unencrypted PKCS#8 PEM, after opening it with `passphrase`.
+    pub fn export_private_pem(
+        &self,
+        id: &KeyId,
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<Zeroizing<String>> {
+        let rec = load_key(&self.read_tx()?, id)?
+            .ok_or_else(|| StoreError::not_found(format!("no key {id}")))?;
+        let sk = rec.unseal(passphrase)?;
+        Ok(pem::signing_key_to_pem(&sk)?)
+    }
+}

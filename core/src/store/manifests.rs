@@ -1,0 +1,408 @@
+//! Artifact manifests: sign (the artifact hashed as a stream), co-sign, verify with a signer
+//! threshold, revoke, and the two indexes: what a key signed, who signed an artifact.
+
+use std::collections::BTreeSet;
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::error::{StoreCode, StoreError, StoreResult};
+use super::keys::{check_reason, KeyStatus};
+use super::registry::{Registry, Txn};
+use super::schema::{self, ReadTables, MANIFESTS, MANIFESTS_BY_ARTIFACT, MANIFESTS_BY_SIGNER};
+use super::seal::Passphrase;
+use super::tokens::Revocation;
+use crate::crypto::KeyId;
+use crate::dsse::Envelope;
+use crate::encoding::{hex_encode, Digest};
+use crate::error::ErrorCode;
+use crate::ledger::Event;
+use crate::manifest::{
+    add_cosignature, hash_reader, manifest_digest, sign_manifest, verify_manifest, ArtifactCheck,
+    ManifestClaims, VerifiedManifest,
+};
+use crate::trust::Role;
+use crate::UnixTime;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ManifestRecord {
+    /// Compact envelope with every signature so far.
+    #[serde(with = "crate::crypto::bytes_b64")]
+    pub envelope: Vec<u8>,
+    /// The `manifest_signed` entry.
+    pub signed_seq: u64,
+    /// The newest `manifest_signed` or `manifest_cosigned` entry (what a bundle carries).
+    pub last_seq: u64,
+    pub signed_at: UnixTime,
+    pub revoked: Option<Revocation>,
+}
+
+/// A stored manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestInfo {
+    /// Its identity ([`manifest_digest`]), unchanged by co-signatures.
+    pub digest: Digest,
+    /// The envelope with every signature.
+    pub envelope: Envelope,
+    /// What it says.
+    pub claims: ManifestClaims,
+    /// Key ids that signed, in signing order.
+    pub signers: Vec<KeyId>,
+    /// The `manifest_signed` entry.
+    pub signed_seq: u64,
+    /// The newest entry that added signatures.
+    pub last_seq: u64,
+    /// When it was first signed.
+    pub signed_at: UnixTime,
+    /// Set once revoked.
+    pub revoked: Option<Revocation>,
+}
+
+impl ManifestRecord {
+    pub(crate) fn info(&self) -> StoreResult<ManifestInfo> {
+        let bad = |e: crate::Error| StoreError::corrupt(format!("stored manifest: {}", e.detail()));
+        let envelope = Envelope::from_compact(&self.envelope).map_err(bad)?;
+        let claims = ManifestClaims::from_payload(&envelope.payload).map_err(bad)?;
+        Ok(ManifestInfo {
+            digest: manifest_digest(&envelope),
+            signers: envelope.signatures.iter().map(|s| s.keyid).collect(),
+            envelope,
+            claims,
+            signed_seq: self.signed_seq,
+            last_seq: self.last_seq,
+            signed_at: self.signed_at,
+            revoked: self.revoked.clone(),
+        })
+    }
+}
+
+pub(crate) fn load_manifest(
+    tx: &impl ReadTables,
+    digest: &Digest,
+) -> StoreResult<Option<ManifestRecord>> {
+    tx.get_record(MANIFESTS, digest, "manifest record")
+}
+
+fn not_found(d: &Digest) -> StoreError {
+    StoreError::not_found(format!("no manifest {}", hex_encode(d)))
+}
+
+impl Txn<'_> {
+    fn put_manifest(&self, digest: &Digest, rec: &ManifestRecord) -> StoreResult<()> {
+        self.tx
+            .open_table(MANIFESTS)?
+            .insert(digest, schema::encode(rec).as_slice())?;
+        Ok(())
+    }
+
+    /// Signs `claims` with `signer` (manifest-signer role) and records the manifest.
+    pub fn sign_manifest(
+        &mut self,
+        signer: &KeyId,
+        passphrase: Option<&Passphrase>,
+        claims: &ManifestClaims,
+    ) -> StoreResult<ManifestInfo> {
+        let (_, sk) = self.signer(signer, passphrase, Role::ManifestSigner)?;
+        let env = sign_manifest(claims, &sk)?;
+        let digest = manifest_digest(&env);
+        if load_manifest(&self.tx, &digest)?.is_some() {
+            return Err(StoreError::new(
+                StoreCode::AlreadyExists,
+                format!(
+                    "manifest {} is already recorded; co-sign it instead",
+                    hex_encode(&digest)
+                ),
+            ));
+        }
+        let seq = self.append(
+            Event::ManifestSigned {
+                manifest_digest: digest,
+                artifact_name: claims.name.clone(),
+                artifact_sha256: claims.sha256,
+                signers: vec![*signer],
+            },
+            &[],
+        )?;
+        let rec = ManifestRecord {
+            envelope: env.to_compact(),
+            signed_seq: seq,
+            last_seq: seq,
+            signed_at: self.now(),
+            revoked: None,
+        };
+        self.put_manifest(&digest, &rec)?;
+        self.tx
+            .open_multimap_table(MANIFESTS_BY_ARTIFACT)?
+            .insert(claims.sha256, digest)?;
+        self.tx
+            .open_multimap_table(MANIFESTS_BY_SIGNER)?
+            .insert(signer.0, digest)?;
+        rec.info()
+    }
+
+    /// Adds `signer`'s signature to a recorded manifest (same digest, new entry).
+    pub fn cosign_manifest(
+        &mut self,
+        digest: &Digest,
+        signer: &KeyId,
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<ManifestInfo> {
+        let rec = load_manifest(&self.tx, digest)?.ok_or_else(|| not_found(digest))?;
+        if rec.revoked.is_some() {
+            return Err(StoreError::core(
+                ErrorCode::Revoked,
+                format!("manifest {} is revoked", hex_encode(digest)),
+            ));
+        }
+        let mut env = rec.info()?.envelope;
+        if env.signatures.iter().any(|s| s.keyid == *signer) {
+            return Err(StoreError::new(
+                StoreCode::AlreadyExists,
+                format!("key {signer} already signed this manifest"),
+            ));
+        }
+        let (_, sk) = self.signer(signer, passphrase, Role::ManifestSigner)?;
+        add_cosignature(&mut env, &sk)?;
+        let seq = self.append(
+            Event::ManifestCosigned {
+                manifest_digest: *digest,
+                signers: vec![*signer],
+            },
+            &[],
+        )?;
+        let rec = ManifestRecord {
+            envelope: env.to_compact(),
+            last_seq: seq,
+            ..rec
+        };
+        self.put_manifest(digest, &rec)?;
+        self.tx
+            .open_multimap_table(MANIFESTS_BY_SIGNER)?
+            .insert(signer.0, *digest)?;
+        rec.info()
+    }
+
+    /// Revokes a manifest. The revoker is one of its signers or a key holding the root role.
+    pub fn revoke_manifest(
+        &mut self,
+        digest: &Digest,
+        reason: &str,
+        revoker: &KeyId,
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<u64> {
+        check_reason(reason)?;
+        let rec = load_manifest(&self.tx, digest)?.ok_or_else(|| not_found(digest))?;
+        if rec.revoked.is_some() {
+            return Err(StoreError::new(
+                StoreCode::InvalidState,
+                format!("manifest {} is already revoked", hex_encode(digest)),
+            ));
+        }
+        let signed_it = rec.info()?.signers.contains(revoker);
+        let sk = if signed_it {
+            self.key_record(revoker)?.unseal(passphrase)?
+        } else {
+            self.signer(revoker, passphrase, Role::Root)?.1
+        };
+        let seq = self.append(
+            Event::ManifestRevoked {
+                manifest_digest: *digest,
+                reason: reason.to_owned(),
+                revoker: *revoker,
+            },
+            &[&sk],
+        )?;
+        let rec = ManifestRecord {
+            revoked: Some(Revocation {
+                reason: reason.to_owned(),
+                revoker: *revoker,
+                seq,
+                at: self.now(),
+            }),
+            ..rec
+        };
+        self.put_manifest(digest, &rec)?;
+        Ok(seq)
+    }
+}
+
+fn verify_in(
+    tx: &impl ReadTables,
+    digest: &Digest,
+    threshold: usize,
+    artifact: ArtifactCheck<'_>,
+) -> StoreResult<VerifiedManifest> {
+    let info = load_manifest(tx, digest)?
+        .ok_or_else(|| not_found(digest))?
+        .info()?;
+    if let Some(r) = &info.revoked {
+        return Err(StoreError::core(
+            ErrorCode::Revoked,
+            format!("manifest {} is revoked: {}", hex_encode(digest), r.reason),
+        ));
+    }
+    // Trusted: the signers that this registry holds as manifest signers and has not revoked.
+    let mut keys = Vec::new();
+    for id in &info.signers {
+        if let Some(k) = super::keys::load_key(tx, id)? {
+            let revoked = matches!(k.status, KeyStatus::Revoked { .. });
+            if k.roles.contains(Role::ManifestSigner) && !revoked {
+                keys.push(k.public_key);
+            }
+        }
+    }
+    Ok(verify_manifest(&info.envelope, &keys, threshold, artifact)?)
+}
+
+impl Registry {
+    /// Hashes `artifact` as a stream (never held in memory), then signs and records its
+    /// manifest in one transaction.
+    ///
+    /// ```
+    /// use cairn_core::crypto::Algorithm;
+    /// use cairn_core::manifest::ArtifactCheck;
+    /// use cairn_core::store::{CreateOptions, KeySpec, Protection, Registry};
+    /// use cairn_core::trust::{Role, RoleSet};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure)).unwrap();
+    /// let spec = KeySpec::new("release", RoleSet::of(&[Role::ManifestSigner]));
+    /// let (a, b) = (reg.generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure).unwrap(),
+    ///               reg.generate_key(Algorithm::MlDsa44, &spec, &Protection::Insecure).unwrap());
+    /// let m = reg.sign_artifact(&a.key_id, None, "app.bin", "application/octet-stream", &b"bytes"[..]).unwrap();
+    /// reg.cosign_manifest(&m.digest, &b.key_id, None).unwrap();
+    /// let ok = reg.verify_manifest(&m.digest, 2, ArtifactCheck::Bytes(b"bytes")).unwrap();
+    /// assert_eq!(ok.signers.len(), 2);
+    /// assert_eq!(reg.manifests_for_artifact(&m.claims.sha256).unwrap()[0].signers.len(), 2);
+    /// ```
+    pub fn sign_artifact(
+        &self,
+        signer: &KeyId,
+        passphrase: Option<&Passphrase>,
+        name: &str,
+        media_type: &str,
+        artifact: impl std::io::Read,
+    ) -> StoreResult<ManifestInfo> {
+        let (size, sha256) = hash_reader(artifact, None)?;
+        let claims = ManifestClaims::new(name, media_type, size, sha256, self.now());
+        self.write(|tx| tx.sign_manifest(signer, passphrase, &claims))
+    }
+
+    /// Co-signs a manifest (one transaction). See [`Txn::cosign_manifest`].
+    pub fn cosign_manifest(
+        &self,
+        digest: &Digest,
+        signer: &KeyId,
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<ManifestInfo> {
+        self.write(|tx| tx.cosign_manifest(digest, signer, passphrase))
+    }
+
+    /// Revokes a manifest (one transaction). See [`Txn::revoke_manifest`].
+    pub fn revoke_manifest(
+        &self,
+        digest: &Digest,
+        reason: &str,
+        revoker: &KeyId,
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<u64> {
+        self.write(|tx| tx.revoke_manifest(digest, reason, revoker, passphrase))
+    }
+
+    /// Verifies a recorded manifest: not revoked, at least `threshold` distinct signers that
+    /// this registry holds as unrevoked manifest signers, and the artifact (if given).
+    pub fn verify_manifest(
+        &self,
+        digest: &Digest,
+        threshold: usize,
+        artifact: ArtifactCheck<'_>,
+    ) -> StoreResult<VerifiedManifest> {
+        verify_in(&self.read_tx()?, digest, threshold, artifact)
+    }
+
+    /// One manifest.
+    pub fn manifest(&self, digest: &Digest) -> StoreResult<ManifestInfo> {
+        load_manifest(&self.read_tx()?, digest)?
+            .ok_or_else(|| not_found(digest))?
+            .info()
+    }
+
+    /// Every manifest, in digest order.
+    pub fn list_manifests(&self) -> StoreResult<Vec<ManifestInfo>> {
+        let rtx = self.read_tx()?;
+        let t = rtx.open_table(MANIFESTS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let rec: ManifestRecord = schema::decode(row?.1.value(), "manifest record")?;
+            out.push(rec.info()?);
+        }
+        Ok(out)
+    }
+
+    fn manifests_by(
+        &self,
+        def: redb::MultimapTableDefinition<[u8; 32], [u8; 32]>,
+        key: [u8; 32],
+    ) -> StoreResult<Vec<ManifestInfo>> {
+        let rtx = self.read_tx()?;
+        let index = rtx.open_multimap_table(def)?;
+        let mut digests = BTreeSet::new();
+        for d in index.get(key)? {
+            digests.insert(d?.value());
+        }
+        digests
+            .iter()
+            .map(|d| {
+                load_manifest(&rtx, d)?
+                    .ok_or_else(|| {
+                        StoreError::corrupt(format!(
+                            "the index names manifest {}, which has no record",
+                            hex_encode(d)
+                        ))
+                    })?
+                    .info()
+            })
+            .collect()
+    }
+
+    /// The manifests `key` signed or co-signed (an index lookup).
+    pub fn manifests_signed_by(&self, key: &KeyId) -> StoreResult<Vec<ManifestInfo>> {
+        self.manifests_by(MANIFESTS_BY_SIGNER, key.0)
+    }
+
+    /// The manifests of the artifact with this SHA-256, with who signed each (an index
+    /// lookup).
+    pub fn manifests_for_artifact(&self, sha256: &Digest) -> StoreResult<Vec<ManifestInfo>> {
+        self.manifests_by(MANIFESTS_BY_ARTIFACT, *sha256)
+    }
+}
+
+impl Txn<'_> {
+    /// A node's provenance may name a manifest: it must be recorded here, unrevoked, and
+    /// (when the spec also gives a digest) for that artifact.
+    pub(crate) fn check_provenance_manifest(
+        &self,
+        digest: &Digest,
+        sha256: Option<&Digest>,
+    ) -> StoreResult<()> {
+        let field = "provenance.manifest";
+        let rec =
+            load_manifest(&self.tx, digest)?.ok_or_else(|| not_found(digest).in_field(field))?;
+        if rec.revoked.is_some() {
+            return Err(StoreError::field(
+                ErrorCode::Revoked,
+                field,
+                "the manifest is revoked",
+            ));
+        }
+        if let Some(want) = sha256 {
+            if rec.info()?.claims.sha256 != *want {
+                return Err(StoreError::field(
+                    ErrorCode::DigestMismatch,
+                    "provenance.sha256",
+                    "differs from the manifest's artifact digest",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

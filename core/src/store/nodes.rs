@@ -1,0 +1,172 @@
+//! Nodes: register, get, query by capability or signal (through index tables, not a scan),
+//! list, deregister.
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::error::{StoreCode, StoreError, StoreResult};
+use super::keys::check_reason;
+use super::nodespec::NodeSpec;
+use super::registry::{Registry, Txn};
+use super::schema::{self, ReadTables, NODES, NODES_BY_CAPABILITY, NODES_BY_SIGNAL};
+use crate::ledger::Event;
+use crate::UnixTime;
+
+/// A registered node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// What the node declared.
+    pub spec: NodeSpec,
+    /// The `node_registered` entry.
+    pub seq: u64,
+    /// When it was registered.
+    pub registered_at: UnixTime,
+}
+
+pub(crate) fn load_node(tx: &impl ReadTables, id: &str) -> StoreResult<Option<NodeInfo>> {
+    tx.get_record(NODES, id.as_bytes(), "node record")
+}
+
+impl Txn<'_> {
+    fn unindex_node(&self, spec: &NodeSpec) -> StoreResult<()> {
+        let mut caps = self.tx.open_multimap_table(NODES_BY_CAPABILITY)?;
+        for c in &spec.capabilities {
+            caps.remove(c.as_bytes(), spec.id.as_bytes())?;
+        }
+        let mut sigs = self.tx.open_multimap_table(NODES_BY_SIGNAL)?;
+        for s in &spec.signals {
+            sigs.remove(s.as_bytes(), spec.id.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Registers a node after validating its spec ([`NodeSpec::validate`]); registering an
+    /// id again replaces its spec. A spec naming a manifest in its provenance must name one
+    /// this registry holds, unrevoked, for the same artifact digest.
+    pub fn register_node(&mut self, spec: &NodeSpec) -> StoreResult<NodeInfo> {
+        spec.validate()?;
+        if let Some(m) = &spec.provenance.manifest {
+            self.check_provenance_manifest(m, spec.provenance.sha256.as_ref())?;
+        }
+        if let Some(old) = load_node(&self.tx, &spec.id)? {
+            self.unindex_node(&old.spec)?;
+        }
+        let seq = self.append(
+            Event::NodeRegistered {
+                node_id: spec.id.clone(),
+                spec_digest: spec.digest(),
+            },
+            &[],
+        )?;
+        let info = NodeInfo {
+            spec: spec.clone(),
+            seq,
+            registered_at: self.now(),
+        };
+        self.tx
+            .open_table(NODES)?
+            .insert(spec.id.as_bytes(), schema::encode(&info).as_slice())?;
+        let mut caps = self.tx.open_multimap_table(NODES_BY_CAPABILITY)?;
+        for c in &spec.capabilities {
+            caps.insert(c.as_bytes(), spec.id.as_bytes())?;
+        }
+        let mut sigs = self.tx.open_multimap_table(NODES_BY_SIGNAL)?;
+        for s in &spec.signals {
+            sigs.insert(s.as_bytes(), spec.id.as_bytes())?;
+        }
+        Ok(info)
+    }
+
+    /// Removes a node (`not_found` if it is not registered).
+    pub fn deregister_node(&mut self, id: &str, reason: &str) -> StoreResult<u64> {
+        check_reason(reason)?;
+        let old = load_node(&self.tx, id)?
+            .ok_or_else(|| StoreError::not_found(format!("no node {id:?}")))?;
+        self.unindex_node(&old.spec)?;
+        self.tx.open_table(NODES)?.remove(id.as_bytes())?;
+        self.append(
+            Event::NodeDeregistered {
+                node_id: id.to_owned(),
+                reason: reason.to_owned(),
+            },
+            &[],
+        )
+    }
+}
+
+impl Registry {
+    /// Registers a node (one transaction). See [`Txn::register_node`].
+    ///
+    /// ```
+    /// use cairn_core::store::{CreateOptions, NodeSpec, Protection, Registry};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure)).unwrap();
+    /// let spec = NodeSpec::from_json(r#"{"id": "n1", "name": "N", "version": "1",
+    ///     "capabilities": ["memory.store"], "signals": ["memory_stored"],
+    ///     "provenance": {"source": "https://example.test/n1"}}"#).unwrap();
+    /// reg.register_node(&spec).unwrap();
+    /// let found = reg.nodes_by_signal("memory_stored").unwrap();
+    /// assert_eq!(found[0].spec.id, "n1");
+    /// ```
+    pub fn register_node(&self, spec: &NodeSpec) -> StoreResult<NodeInfo> {
+        self.write(|tx| tx.register_node(spec))
+    }
+
+    /// Deregisters a node (one transaction). See [`Txn::deregister_node`].
+    pub fn deregister_node(&self, id: &str, reason: &str) -> StoreResult<u64> {
+        self.write(|tx| tx.deregister_node(id, reason))
+    }
+
+    /// One node.
+    pub fn node(&self, id: &str) -> StoreResult<NodeInfo> {
+        load_node(&self.read_tx()?, id)?
+            .ok_or_else(|| StoreError::not_found(format!("no node {id:?}")))
+    }
+
+    /// Every node, in id order.
+    pub fn list_nodes(&self) -> StoreResult<Vec<NodeInfo>> {
+        let rtx = self.read_tx()?;
+        let t = rtx.open_table(NODES)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            out.push(schema::decode(row?.1.value(), "node record")?);
+        }
+        Ok(out)
+    }
+
+    fn nodes_by_index(
+        &self,
+        def: redb::MultimapTableDefinition<&[u8], &[u8]>,
+        key: &str,
+    ) -> StoreResult<Vec<NodeInfo>> {
+        let rtx = self.read_tx()?;
+        let index = rtx.open_multimap_table(def)?;
+        let mut out = Vec::new();
+        for id in index.get(key.as_bytes())? {
+            let id = id?;
+            let node: NodeInfo = rtx
+                .get_record(NODES, id.value(), "node record")?
+                .ok_or_else(|| {
+                    StoreError::new(
+                        StoreCode::Corrupt,
+                        format!(
+                            "the index names node {:?}, which has no record",
+                            String::from_utf8_lossy(id.value())
+                        ),
+                    )
+                })?;
+            out.push(node);
+        }
+        Ok(out)
+    }
+
+    /// The nodes declaring `capability`, in id order (an index lookup, not a scan).
+    pub fn nodes_by_capability(&self, capability: &str) -> StoreResult<Vec<NodeInfo>> {
+        self.nodes_by_index(NODES_BY_CAPABILITY, capability)
+    }
+
+    /// The nodes declaring `signal`, in id order (an index lookup, not a scan).
+    pub fn nodes_by_signal(&self, signal: &str) -> StoreResult<Vec<NodeInfo>> {
+        self.nodes_by_index(NODES_BY_SIGNAL, signal)
+    }
+}

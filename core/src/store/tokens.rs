@@ -1,0 +1,385 @@
+//! Capability tokens: issue (root or delegated), verify, revoke, list, show.
+//!
+//! The registry builds tokens with the token module and checks every token it issues with the
+//! same verifier a relying party runs, before recording it. A token's id is its envelope id.
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::error::{StoreCode, StoreError, StoreResult};
+use super::keys::{check_reason, KeyStatus};
+use super::registry::{Registry, Txn};
+use super::schema::{self, ReadTables, TOKENS};
+use super::seal::Passphrase;
+use crate::crypto::{KeyId, PublicKey};
+use crate::dsse::Envelope;
+use crate::encoding::{hex_encode, Digest};
+use crate::error::ErrorCode;
+use crate::ledger::Event;
+use crate::token::{
+    verify_token, ConstraintValue, TokenBuilder, TokenClaims, VerifiedToken, VerifyOptions,
+    MAX_CHAIN_DEPTH,
+};
+use crate::trust::Role;
+use crate::UnixTime;
+
+/// Who revoked something, why, and where the ledger says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// Why.
+    pub reason: String,
+    /// The key that authorised it.
+    pub revoker: KeyId,
+    /// The revocation entry.
+    pub seq: u64,
+    /// When.
+    pub at: UnixTime,
+}
+
+/// What to put in a new token.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// The key that will hold (use, and may delegate) the token.
+    pub holder: PublicKey,
+    /// Who the token is for. A delegated token inherits its parent's when `None`.
+    pub audience: Option<String>,
+    /// Granted capabilities (at least one).
+    pub capabilities: Vec<String>,
+    /// Constraints on their use.
+    pub constraints: Vec<(String, ConstraintValue)>,
+    /// Lifetime in seconds from the registry's clock. A delegated token without one
+    /// inherits its parent's validity.
+    pub ttl: Option<u64>,
+    /// Parent token for a delegation; the issuing key must then be the parent's holder.
+    pub parent: Option<Digest>,
+}
+
+impl TokenRequest {
+    /// A root token for `holder`, for `audience`, granting `capabilities` for `ttl` seconds.
+    pub fn new(holder: PublicKey, audience: &str, capabilities: &[&str], ttl: u64) -> TokenRequest {
+        TokenRequest {
+            holder,
+            audience: Some(audience.to_owned()),
+            capabilities: capabilities.iter().map(|c| (*c).to_owned()).collect(),
+            constraints: Vec::new(),
+            ttl: Some(ttl),
+            parent: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TokenRecord {
+    /// Compact envelope.
+    #[serde(with = "crate::crypto::bytes_b64")]
+    pub envelope: Vec<u8>,
+    pub seq: u64,
+    pub issued_at: UnixTime,
+    pub revoked: Option<Revocation>,
+}
+
+/// A stored token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Its id (SHA-256 of the compact envelope).
+    pub id: Digest,
+    /// The signed token.
+    pub envelope: Envelope,
+    /// What it says.
+    pub claims: TokenClaims,
+    /// The `token_issued` entry.
+    pub seq: u64,
+    /// When it was issued.
+    pub issued_at: UnixTime,
+    /// Set once revoked.
+    pub revoked: Option<Revocation>,
+}
+
+impl TokenRecord {
+    pub(crate) fn info(&self) -> StoreResult<TokenInfo> {
+        let envelope = Envelope::from_compact(&self.envelope)
+            .map_err(|e| StoreError::corrupt(format!("stored token: {}", e.detail())))?;
+        let claims = TokenClaims::from_payload(&envelope.payload)
+            .map_err(|e| StoreError::corrupt(format!("stored token: {}", e.detail())))?;
+        Ok(TokenInfo {
+            id: envelope.id(),
+            envelope,
+            claims,
+            seq: self.seq,
+            issued_at: self.issued_at,
+            revoked: self.revoked.clone(),
+        })
+    }
+}
+
+pub(crate) fn load_token(tx: &impl ReadTables, id: &Digest) -> StoreResult<Option<TokenRecord>> {
+    tx.get_record(TOKENS, id, "token record")
+}
+
+fn not_found(id: &Digest) -> StoreError {
+    StoreError::not_found(format!("no token {}", hex_encode(id)))
+}
+
+/// The stored ancestors of a token, root first.
+fn chain_of(tx: &impl ReadTables, claims: &TokenClaims) -> StoreResult<Vec<TokenInfo>> {
+    let mut chain = Vec::new();
+    let mut next = claims.parent;
+    while let Some(id) = next {
+        if chain.len() >= MAX_CHAIN_DEPTH {
+            return Err(StoreError::core(
+                ErrorCode::TooLarge,
+                "delegation chain is too deep",
+            ));
+        }
+        let info = load_token(tx, &id)?.ok_or_else(|| not_found(&id))?.info()?;
+        next = info.claims.parent;
+        chain.push(info);
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+/// Verifies a token against the registry: its chain from the stored parents, the root
+/// issuer's key (which must hold the token-issuer role and not be revoked), revocations of
+/// any link, validity at `now`.
+fn verify_in(
+    tx: &impl ReadTables,
+    env: &Envelope,
+    now: UnixTime,
+    opts: &VerifyOptions<'_>,
+) -> StoreResult<VerifiedToken> {
+    let claims = TokenClaims::from_payload(&env.payload)?;
+    let chain = chain_of(tx, &claims)?;
+    let root_issuer = chain.first().map_or(claims.issuer, |t| t.claims.issuer);
+    let issuer = super::keys::load_key(tx, &root_issuer)?.ok_or_else(|| {
+        StoreError::core(
+            ErrorCode::UnknownKey,
+            format!("the issuer {root_issuer} is not in this registry"),
+        )
+    })?;
+    if let KeyStatus::Revoked { reason, .. } = &issuer.status {
+        return Err(StoreError::core(
+            ErrorCode::Revoked,
+            format!("the issuer {root_issuer} is revoked: {reason}"),
+        ));
+    }
+    if !issuer.roles.contains(Role::TokenIssuer) {
+        return Err(StoreError::core(
+            ErrorCode::Unauthorized,
+            format!("the issuer {root_issuer} does not hold the token-issuer role"),
+        ));
+    }
+    let parents: Vec<Envelope> = chain.iter().map(|t| t.envelope.clone()).collect();
+    let revoked = |id: &Digest| {
+        load_token(tx, id)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.revoked.is_some())
+    };
+    Ok(verify_token(
+        env,
+        &parents,
+        &[issuer.public_key],
+        now,
+        &revoked,
+        opts,
+    )?)
+}
+
+impl Txn<'_> {
+    /// Issues a token signed by `issuer` (opened with `passphrase`) and records it. A root
+    /// token's issuer must hold the token-issuer role; a delegated token (`request.parent`)
+    /// is signed by the parent's holder, which must be a key of this registry. The token is
+    /// verified like a relying party would before it is recorded.
+    pub fn issue_token(
+        &mut self,
+        issuer: &KeyId,
+        passphrase: Option<&Passphrase>,
+        request: &TokenRequest,
+    ) -> StoreResult<TokenInfo> {
+        let now = self.now();
+        let mut b = TokenBuilder::new(request.holder.clone());
+        if let Some(a) = &request.audience {
+            b = b.audience(a);
+        }
+        for c in &request.capabilities {
+            b = b.capability(c);
+        }
+        for (name, value) in &request.constraints {
+            b = b.constraint(name, value.clone());
+        }
+        if let Some(ttl) = request.ttl {
+            let end = now.checked_add(ttl).ok_or_else(|| {
+                StoreError::field(ErrorCode::Malformed, "ttl", "overflows the time range")
+            })?;
+            b = b.validity(now, end);
+        }
+        let env = match &request.parent {
+            None => {
+                let (_, sk) = self.signer(issuer, passphrase, Role::TokenIssuer)?;
+                b.issue(&sk)?
+            }
+            Some(parent_id) => {
+                let parent = load_token(&self.tx, parent_id)?
+                    .ok_or_else(|| not_found(parent_id))?
+                    .info()?;
+                let rec = self.key_record(issuer)?;
+                if rec.status != KeyStatus::Active {
+                    return Err(StoreError::new(
+                        StoreCode::InvalidState,
+                        format!("key {issuer} is not active"),
+                    ));
+                }
+                let sk = rec.unseal(passphrase)?;
+                b.delegate(&parent.envelope, &sk)?
+            }
+        };
+        let verified = verify_in(&self.tx, &env, now, &VerifyOptions::default())?;
+        let id = env.id();
+        let seq = self.append(
+            Event::TokenIssued {
+                token_id: id,
+                issuer: verified.claims.issuer,
+                audience: verified.claims.audience.clone(),
+                expires_at: verified.claims.expires_at,
+            },
+            &[],
+        )?;
+        let rec = TokenRecord {
+            envelope: env.to_compact(),
+            seq,
+            issued_at: now,
+            revoked: None,
+        };
+        self.tx
+            .open_table(TOKENS)?
+            .insert(id, schema::encode(&rec).as_slice())?;
+        rec.info()
+    }
+
+    /// Revokes a token (and so everything delegated from it). The revoker is the token's
+    /// issuer or a key holding the root role; its signature on the entry proves it.
+    pub fn revoke_token(
+        &mut self,
+        id: &Digest,
+        reason: &str,
+        revoker: &KeyId,
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<u64> {
+        check_reason(reason)?;
+        let rec = load_token(&self.tx, id)?.ok_or_else(|| not_found(id))?;
+        if rec.revoked.is_some() {
+            return Err(StoreError::new(
+                StoreCode::InvalidState,
+                format!("token {} is already revoked", hex_encode(id)),
+            ));
+        }
+        let info = rec.info()?;
+        let sk = if *revoker == info.claims.issuer {
+            self.key_record(revoker)?.unseal(passphrase)?
+        } else {
+            self.signer(revoker, passphrase, Role::Root)?.1
+        };
+        let seq = self.append(
+            Event::TokenRevoked {
+                token_id: *id,
+                reason: reason.to_owned(),
+                revoker: *revoker,
+            },
+            &[&sk],
+        )?;
+        let rec = TokenRecord {
+            revoked: Some(Revocation {
+                reason: reason.to_owned(),
+                revoker: *revoker,
+                seq,
+                at: self.now(),
+            }),
+            ..rec
+        };
+        self.tx
+            .open_table(TOKENS)?
+            .insert(*id, schema::encode(&rec).as_slice())?;
+        Ok(seq)
+    }
+}
+
+impl Registry {
+    /// Issues a token (one transaction). See [`Txn::issue_token`].
+    ///
+    /// ```
+    /// use cairn_core::crypto::Algorithm;
+    /// use cairn_core::store::{CreateOptions, KeySpec, Protection, Registry, TokenRequest};
+    /// use cairn_core::token::VerifyOptions;
+    /// use cairn_core::trust::{Role, RoleSet};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure)).unwrap();
+    /// let issuer = reg.generate_key(Algorithm::Ed25519, &KeySpec::new("issuer", RoleSet::of(&[Role::TokenIssuer])), &Protection::Insecure).unwrap();
+    /// let holder = reg.generate_key(Algorithm::Ed25519, &KeySpec::new("holder", RoleSet::of(&[Role::Peer])), &Protection::Insecure).unwrap();
+    /// let token = reg.issue_token(&issuer.key_id, None, &TokenRequest::new(holder.public_key, "svc.example", &["read"], 3600)).unwrap();
+    /// assert!(reg.verify_token(&token.envelope, reg.now(), &VerifyOptions::default()).is_ok());
+    /// reg.revoke_token(&token.id, "lost", &issuer.key_id, None).unwrap();
+    /// let err = reg.verify_token(&token.envelope, reg.now(), &VerifyOptions::default()).unwrap_err();
+    /// assert_eq!(err.code().as_str(), "revoked");
+    /// ```
+    pub fn issue_token(
+        &self,
+        issuer: &KeyId,
+        passphrase: Option<&Passphrase>,
+        request: &TokenRequest,
+    ) -> StoreResult<TokenInfo> {
+        self.write(|tx| tx.issue_token(issuer, passphrase, request))
+    }
+
+    /// Revokes a token (one transaction). See [`Txn::revoke_token`].
+    pub fn revoke_token(
+        &self,
+        id: &Digest,
+        reason: &str,
+        revoker: &KeyId,
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<u64> {
+        self.write(|tx| tx.revoke_token(id, reason, revoker, passphrase))
+    }
+
+    /// Verifies a token (stored or presented) against this registry at `now`: its issuer key
+    /// and role, its delegation chain from the stored parents, revocation of any link, its
+    /// validity, and `opts`.
+    pub fn verify_token(
+        &self,
+        token: &Envelope,
+        now: UnixTime,
+        opts: &VerifyOptions<'_>,
+    ) -> StoreResult<VerifiedToken> {
+        verify_in(&self.read_tx()?, token, now, opts)
+    }
+
+    /// One token.
+    pub fn token(&self, id: &Digest) -> StoreResult<TokenInfo> {
+        load_token(&self.read_tx()?, id)?
+            .ok_or_else(|| not_found(id))?
+            .info()
+    }
+
+    /// Every token, in id order.
+    pub fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        let rtx = self.read_tx()?;
+        let t = rtx.open_table(TOKENS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let rec: TokenRecord = schema::decode(row?.1.value(), "token record")?;
+            out.push(rec.info()?);
+        }
+        Ok(out)
+    }
+
+    /// The stored ancestors of a token, root first (what a bundle carries as `parents`).
+    pub fn token_parents(&self, id: &Digest) -> StoreResult<Vec<Envelope>> {
+        let rtx = self.read_tx()?;
+        let info = load_token(&rtx, id)?.ok_or_else(|| not_found(id))?.info()?;
+        Ok(chain_of(&rtx, &info.claims)?
+            .into_iter()
+            .map(|t| t.envelope)
+            .collect())
+    }
+}

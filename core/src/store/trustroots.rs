@@ -1,0 +1,232 @@
+//! The registry's trust root: create version 1, then move to new versions by dual-signed
+//! rotation (trust module). Every version is checked with the verifier's own rules before it
+//! is recorded.
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::error::{StoreCode, StoreError, StoreResult};
+use super::keys::KeyStatus;
+use super::registry::{Registry, Txn};
+use super::schema::{self, TRUST_ROOTS};
+use super::seal::Passphrase;
+use crate::crypto::{KeyId, SigningKey};
+use crate::dsse::Envelope;
+use crate::error::ErrorCode;
+use crate::ledger::Event;
+use crate::trust::{
+    sign_root, verify_rotation_chain, verify_trust_root, Role, Thresholds, TrustRoot, TrustedKey,
+    VerifiedRoot,
+};
+use crate::UnixTime;
+
+/// What a trust-root version lists: keys of this registry (with the roles, labels and
+/// expiry their records give them), per-role thresholds, and the version's own expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustRootSpec {
+    /// Keys to list (active keys of this registry).
+    pub keys: Vec<KeyId>,
+    /// Per-role thresholds.
+    pub thresholds: Thresholds,
+    /// When this version stops being acceptable as the newest.
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TrustRootRecord {
+    #[serde(with = "crate::crypto::bytes_b64")]
+    pub envelope: Vec<u8>,
+    pub seq: u64,
+}
+
+/// A recorded trust-root version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTrustRoot {
+    /// The verified root.
+    pub root: VerifiedRoot,
+    /// Its signed envelope (what verifiers pin or receive in a bundle's chain).
+    pub envelope: Envelope,
+    /// The `trust_root_updated` entry.
+    pub seq: u64,
+}
+
+impl TrustRootRecord {
+    pub(crate) fn stored(&self) -> StoreResult<StoredTrustRoot> {
+        let bad =
+            |e: crate::Error| StoreError::corrupt(format!("stored trust root: {}", e.detail()));
+        let envelope = Envelope::from_compact(&self.envelope).map_err(bad)?;
+        let root = VerifiedRoot::from_pinned(&envelope).map_err(bad)?;
+        Ok(StoredTrustRoot {
+            root,
+            envelope,
+            seq: self.seq,
+        })
+    }
+}
+
+/// Every recorded version, oldest first.
+pub(crate) fn all_roots(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+) -> StoreResult<Vec<StoredTrustRoot>> {
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let rec: TrustRootRecord = schema::decode(row?.1.value(), "trust root")?;
+        out.push(rec.stored()?);
+    }
+    Ok(out)
+}
+
+impl Txn<'_> {
+    fn build_root_keys(&self, spec: &TrustRootSpec) -> StoreResult<Vec<TrustedKey>> {
+        let mut keys = Vec::with_capacity(spec.keys.len());
+        for id in &spec.keys {
+            let rec = self.key_record(id)?;
+            if rec.status != KeyStatus::Active {
+                return Err(StoreError::new(
+                    StoreCode::InvalidState,
+                    format!("key {id} is not active and cannot be listed in a trust root"),
+                ));
+            }
+            keys.push(TrustedKey {
+                public_key: rec.public_key.clone(),
+                roles: rec.roles,
+                not_before: rec.added_at,
+                not_after: rec.expires_at,
+                label: rec.label.clone(),
+            });
+        }
+        let log = self.log_key_id();
+        if !keys
+            .iter()
+            .any(|k| k.key_id() == log && k.roles.contains(Role::Checkpoint))
+        {
+            return Err(StoreError::field(
+                ErrorCode::Malformed,
+                "keys",
+                format!("the trust root must list the log key {log}, which signs the checkpoints"),
+            ));
+        }
+        Ok(keys)
+    }
+
+    fn open_signers(
+        &self,
+        signers: &[(KeyId, Option<&Passphrase>)],
+    ) -> StoreResult<Vec<SigningKey>> {
+        signers
+            .iter()
+            .map(|(id, pass)| self.signer(id, *pass, Role::Root).map(|(_, sk)| sk))
+            .collect()
+    }
+
+    fn record_root(&mut self, env: &Envelope, root: &VerifiedRoot) -> StoreResult<StoredTrustRoot> {
+        let seq = self.append(
+            Event::TrustRootUpdated {
+                root_version: root.root_version,
+                root_id: root.id(),
+            },
+            &[],
+        )?;
+        let rec = TrustRootRecord {
+            envelope: env.to_compact(),
+            seq,
+        };
+        self.tx
+            .open_table(TRUST_ROOTS)?
+            .insert(root.root_version, schema::encode(&rec).as_slice())?;
+        rec.stored()
+    }
+
+    fn current_root(&self) -> StoreResult<Option<StoredTrustRoot>> {
+        let t = self.tx.open_table(TRUST_ROOTS)?;
+        let last = t.last()?;
+        last.map(|(_, v)| schema::decode::<TrustRootRecord>(v.value(), "trust root")?.stored())
+            .transpose()
+    }
+
+    /// Creates trust-root version 1, signed by `signers` (keys of this registry holding the
+    /// root role; a threshold of the new root's own root keys must be among them).
+    pub fn create_trust_root(
+        &mut self,
+        spec: &TrustRootSpec,
+        signers: &[(KeyId, Option<&Passphrase>)],
+    ) -> StoreResult<StoredTrustRoot> {
+        if self.current_root()?.is_some() {
+            return Err(StoreError::new(
+                StoreCode::AlreadyExists,
+                "the registry has a trust root; update it by rotation",
+            ));
+        }
+        let now = self.now();
+        let root = TrustRoot::initial(
+            self.reg.origin(),
+            now,
+            spec.expires_at,
+            self.build_root_keys(spec)?,
+            spec.thresholds,
+        );
+        let sks = self.open_signers(signers)?;
+        let env = sign_root(&root, &sks.iter().collect::<Vec<_>>())?;
+        let verified = verify_trust_root(&env, now)?;
+        self.record_root(&env, &verified)
+    }
+
+    /// Moves to the next trust-root version. `signers` must include a threshold of the
+    /// current version's root keys and of the new version's (dual signing); the new version
+    /// is checked exactly as a verifier walking the rotation chain would.
+    pub fn update_trust_root(
+        &mut self,
+        spec: &TrustRootSpec,
+        signers: &[(KeyId, Option<&Passphrase>)],
+    ) -> StoreResult<StoredTrustRoot> {
+        let current = self.current_root()?.ok_or_else(|| {
+            StoreError::new(
+                StoreCode::InvalidState,
+                "the registry has no trust root yet; create one",
+            )
+        })?;
+        let now = self.now();
+        let next = current.root.successor(
+            now,
+            spec.expires_at,
+            self.build_root_keys(spec)?,
+            spec.thresholds,
+        );
+        let sks = self.open_signers(signers)?;
+        let env = sign_root(&next, &sks.iter().collect::<Vec<_>>())?;
+        let verified = verify_rotation_chain(&current.root, std::slice::from_ref(&env), now)?;
+        self.record_root(&env, &verified)
+    }
+}
+
+impl Registry {
+    /// Creates trust-root version 1 (one transaction). See [`Txn::create_trust_root`].
+    pub fn create_trust_root(
+        &self,
+        spec: &TrustRootSpec,
+        signers: &[(KeyId, Option<&Passphrase>)],
+    ) -> StoreResult<StoredTrustRoot> {
+        self.write(|tx| tx.create_trust_root(spec, signers))
+    }
+
+    /// Rotates the trust root (one transaction). See [`Txn::update_trust_root`].
+    pub fn update_trust_root(
+        &self,
+        spec: &TrustRootSpec,
+        signers: &[(KeyId, Option<&Passphrase>)],
+    ) -> StoreResult<StoredTrustRoot> {
+        self.write(|tx| tx.update_trust_root(spec, signers))
+    }
+
+    /// The newest trust-root version (`not_found` before one is created).
+    pub fn trust_root(&self) -> StoreResult<StoredTrustRoot> {
+        self.trust_roots()?
+            .pop()
+            .ok_or_else(|| StoreError::not_found("the registry has no trust root yet"))
+    }
+
+    /// Every trust-root version, oldest first (a verifier pinning any of them walks forward).
+    pub fn trust_roots(&self) -> StoreResult<Vec<StoredTrustRoot>> {
+        all_roots(&self.read_tx()?.open_table(TRUST_ROOTS)?)
+    }
+}

@@ -1,0 +1,117 @@
+//! What opening a registry checks: cheap (O(log n)) and enough to refuse a file whose newest
+//! checkpoint, tree and newest entry disagree. The full check of every entry and record is
+//! [`Registry::audit`](super::Registry::audit).
+
+use redb::{ReadTransaction, ReadableTable};
+
+use super::checkpoints::{open_note, CheckpointRecord};
+use super::error::{StoreError, StoreResult};
+use super::keys::KeyRecord;
+use super::log::{decode_entry, root_at, tree_size};
+use super::schema::{self, CHECKPOINTS, ENTRIES, TREE};
+use crate::encoding::{b64_encode, Digest};
+use crate::error::ErrorCode;
+
+/// The stored tree must hold exactly `n` leaves.
+pub(crate) fn check_tree_size(
+    tree: &impl ReadableTable<(u8, u64), [u8; 32]>,
+    n: u64,
+) -> StoreResult<()> {
+    if n > 0 && tree.get((0, n - 1))?.is_none() {
+        return Err(StoreError::corrupt(format!(
+            "the ledger has {n} entries but the Merkle tree lacks leaf {}",
+            n - 1
+        ))
+        .at_seq(n - 1));
+    }
+    if tree.get((0, n))?.is_some() {
+        return Err(StoreError::corrupt(format!(
+            "the Merkle tree has a leaf {n} but the ledger has only {n} entries (entries were removed)"
+        ))
+        .at_seq(n));
+    }
+    Ok(())
+}
+
+/// Verifies the checkpoint stored at `size` against the stored tree: signature by its key,
+/// origin, size, and root. Returns the root.
+pub(crate) fn check_checkpoint(
+    tree: &impl ReadableTable<(u8, u64), [u8; 32]>,
+    n: u64,
+    size: u64,
+    rec: &CheckpointRecord,
+    origin: &str,
+    key: &KeyRecord,
+) -> StoreResult<Digest> {
+    let ctx = |e: StoreError| e.context(&format!("checkpoint at size {size}"));
+    let (claimed_size, claimed_root) =
+        open_note(&rec.note, origin, &key.public_key).map_err(ctx)?;
+    if claimed_size != size {
+        return Err(ctx(StoreError::corrupt(format!(
+            "the note says size {claimed_size} but is stored under {size}"
+        ))));
+    }
+    if size > n {
+        return Err(ctx(StoreError::core(
+            ErrorCode::ChainBroken,
+            format!("it covers {size} entries but the ledger holds only {n}: entries from {n} on are missing"),
+        )
+        .at_seq(n)));
+    }
+    let stored = root_at(tree, n, size)?;
+    if stored != claimed_root {
+        return Err(ctx(StoreError::core(
+            ErrorCode::ProofInvalid,
+            format!(
+                "its signed root is {} but the stored tree gives {}",
+                b64_encode(&claimed_root),
+                b64_encode(&stored)
+            ),
+        )));
+    }
+    Ok(stored)
+}
+
+/// The checks run by [`Registry::open`](super::Registry::open).
+pub(crate) fn verify_on_open(
+    rtx: &ReadTransaction,
+    origin: &str,
+    log_key: &KeyRecord,
+) -> StoreResult<()> {
+    let entries = rtx.open_table(ENTRIES)?;
+    let tree = rtx.open_table(TREE)?;
+    let n = tree_size(&entries)?;
+    check_tree_size(&tree, n)?;
+    let cps = rtx.open_table(CHECKPOINTS)?;
+    let (k, v) = cps.last()?.ok_or_else(|| {
+        StoreError::corrupt("the registry has no checkpoint (one is written at creation)")
+    })?;
+    let size = k.value();
+    let rec: CheckpointRecord = schema::decode(v.value(), "checkpoint")?;
+    let log_id = log_key.public_key.key_id();
+    if rec.key_id != log_id {
+        return Err(StoreError::corrupt(format!(
+            "the newest checkpoint (size {size}) is signed by {}, not by the log key {log_id}",
+            rec.key_id
+        )));
+    }
+    check_checkpoint(&tree, n, size, &rec, origin, log_key)?;
+    if n > 0 {
+        let seq = n - 1;
+        let v = entries
+            .get(seq)?
+            .ok_or_else(|| StoreError::corrupt("the newest entry vanished").at_seq(seq))?;
+        let head = decode_entry(seq, v.value())?;
+        crate::ledger::verify_entry(&head.envelope, std::slice::from_ref(&log_key.public_key), 1)
+            .map_err(|e| StoreError::from(e).context("newest entry").at_seq(seq))?;
+        let leaf = tree.get((0, seq))?.map(|h| h.value());
+        if leaf != Some(head.leaf_hash()) {
+            return Err(StoreError::core(
+                ErrorCode::ProofInvalid,
+                "the newest entry is not the Merkle tree's last leaf",
+            )
+            .at_seq(seq));
+        }
+    }
+    Ok(())
+}

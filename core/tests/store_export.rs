@@ -1,0 +1,195 @@
+//! Ledger export and import-side verification: round trip, log-key rotation inside the
+//! stream, consistency with a checkpoint from the source, and every kind of damage.
+
+use cairn_core::crypto::Algorithm;
+use cairn_core::store::*;
+use cairn_core::trust::{Role, RoleSet};
+use proptest::prelude::*;
+
+fn node(i: u32) -> NodeSpec {
+    NodeSpec::from_json(&format!(
+        r#"{{"id": "n{i}", "name": "n", "version": "1", "provenance": {{"source": "s"}}}}"#
+    ))
+    .unwrap()
+}
+
+struct Source {
+    _dir: tempfile::TempDir,
+    reg: Registry,
+}
+
+fn source(origin: &str, nodes: u32) -> Source {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::create(
+        dir.path().join("src.redb"),
+        CreateOptions::new(origin, Protection::Insecure),
+    )
+    .unwrap();
+    for i in 0..nodes {
+        reg.register_node(&node(i)).unwrap();
+        if i % 3 == 2 {
+            reg.create_checkpoint().unwrap();
+        }
+    }
+    reg.create_checkpoint().unwrap();
+    Source { _dir: dir, reg }
+}
+
+fn log_key(reg: &Registry) -> cairn_core::crypto::PublicKey {
+    reg.key(&reg.log_key_id().unwrap()).unwrap().public_key
+}
+
+fn export(reg: &Registry) -> Vec<u8> {
+    let mut out = Vec::new();
+    reg.export_ledger(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn round_trip_with_rotation_and_expected_checkpoint() {
+    let s = source("src.example.test/log", 7);
+    let early = s.reg.latest_checkpoint().unwrap();
+    let early_key = log_key(&s.reg);
+    // Rotate the log key mid-history; the stream carries the rotation.
+    s.reg
+        .rotate_key(
+            &s.reg.log_key_id().unwrap(),
+            None,
+            Algorithm::Ed25519MlDsa65,
+            &Protection::Insecure,
+        )
+        .unwrap();
+    s.reg
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("k", RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    s.reg.register_node(&node(100)).unwrap();
+    s.reg.create_checkpoint().unwrap();
+    s.reg.register_node(&node(101)).unwrap(); // after the newest checkpoint: not exported
+    let stream = export(&s.reg);
+    let expect = ExportExpectation {
+        origin: Some("src.example.test/log".into()),
+        checkpoint: Some((early.note.clone(), early_key.clone())),
+    };
+    let report = verify_export(&stream[..], &expect).unwrap();
+    let newest = s.reg.latest_checkpoint().unwrap();
+    assert_eq!((report.entries, report.root), (newest.size, newest.root));
+    assert_eq!(report.log_key, s.reg.log_key_id().unwrap());
+    assert_eq!(
+        report.checkpoints as usize,
+        s.reg.checkpoints().unwrap().len()
+    );
+    // The newest checkpoint with the new key also anchors it; with the old key it does not.
+    let ok = ExportExpectation {
+        origin: None,
+        checkpoint: Some((newest.note.clone(), log_key(&s.reg))),
+    };
+    verify_export(&stream[..], &ok).unwrap();
+    let wrong_key = ExportExpectation {
+        origin: None,
+        checkpoint: Some((newest.note.clone(), early_key)),
+    };
+    assert!(verify_export(&stream[..], &wrong_key).is_err());
+}
+
+#[test]
+fn foreign_or_forked_sources_are_refused() {
+    let a = source("a.example.test/log", 4);
+    let b = source("a.example.test/log", 5); // same origin, another history (a fork)
+    let stream = export(&a.reg);
+    let origin = ExportExpectation {
+        origin: Some("other.example.test/log".into()),
+        checkpoint: None,
+    };
+    assert_eq!(
+        verify_export(&stream[..], &origin)
+            .unwrap_err()
+            .code()
+            .as_str(),
+        "domain_mismatch"
+    );
+    let fork_cp = b.reg.checkpoints().unwrap()[1].clone();
+    let fork = ExportExpectation {
+        origin: None,
+        checkpoint: Some((fork_cp.note, log_key(&b.reg))),
+    };
+    assert!(verify_export(&stream[..], &fork).is_err());
+    // A checkpoint of the source beyond the export: the export is stale or truncated.
+    a.reg.register_node(&node(50)).unwrap();
+    let later = a.reg.create_checkpoint().unwrap();
+    let ahead = ExportExpectation {
+        origin: None,
+        checkpoint: Some((later.note, log_key(&a.reg))),
+    };
+    let e = verify_export(&stream[..], &ahead).unwrap_err();
+    assert_eq!(e.code().as_str(), "chain_broken");
+}
+
+#[test]
+fn damage_is_reported() {
+    let s = source("d.example.test/log", 5);
+    let stream = export(&s.reg);
+    let none = ExportExpectation::default();
+    verify_export(&stream[..], &none).unwrap();
+    // Truncated anywhere.
+    for cut in [0, 5, 9, 12, stream.len() / 2, stream.len() - 1] {
+        assert!(
+            verify_export(&stream[..cut], &none).is_err(),
+            "cut at {cut}"
+        );
+    }
+    // Trailing bytes.
+    let mut longer = stream.clone();
+    longer.extend_from_slice(&[0, 0, 0, 1, 0]);
+    assert!(verify_export(&longer[..], &none).is_err());
+    // Wrong magic and version.
+    let mut v = stream.clone();
+    v[8] = 2;
+    assert_eq!(
+        verify_export(&v[..], &none).unwrap_err().code().as_str(),
+        "unsupported_version"
+    );
+    v[0] = b'X';
+    assert_eq!(
+        verify_export(&v[..], &none).unwrap_err().code().as_str(),
+        "malformed"
+    );
+    // A byte flipped in each region of the stream.
+    for at in (9..stream.len()).step_by(97) {
+        let mut bad = stream.clone();
+        bad[at] ^= 0x10;
+        assert!(
+            verify_export(&bad[..], &none).is_err(),
+            "flip at {at} accepted"
+        );
+    }
+    // A huge frame length is refused before allocating.
+    let mut huge = stream[..9].to_vec();
+    huge.extend_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(
+        verify_export(&huge[..], &none).unwrap_err().code().as_str(),
+        "too_large"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn mutated_streams_never_panic(seed in any::<u64>(), flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..6), cut in any::<usize>()) {
+        thread_local! {
+            static STREAM: Vec<u8> = export(&source("p.example.test/log", 3).reg);
+        }
+        let mut bytes = STREAM.with(|s| s.clone());
+        for (at, x) in flips {
+            let i = at % bytes.len();
+            bytes[i] ^= x | 1;
+        }
+        if seed % 3 == 0 {
+            bytes.truncate(cut % (bytes.len() + 1));
+        }
+        let _ = verify_export(&bytes[..], &ExportExpectation::default());
+    }
+}

@@ -1,0 +1,755 @@
+//! The command tree (clap derive). Every command carries examples in its `after_help`.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+/// cairn: an embedded trust registry whose proofs verify offline.
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about, long_about = None)]
+#[command(after_help = "\
+Examples:
+  cairn demo                                  the whole story against the default store
+  cairn init --origin registry.example.org/log
+  cairn status --json
+  cairn key generate --label release --role manifest-signer
+  cairn sign ./app.tar.gz --key release
+  cairn bundle export --manifest 3f2a --out app.bundle --trust-root-out root.json
+  cairn bundle verify app.bundle --trust-root root.json --artifact ./app.tar.gz
+
+Store: --store PATH, else $CAIRN_HOME/registry.redb, else the platform data directory.
+Exit status: 0 success / verified, 1 verification failed, 2 usage or input error.
+Passphrases: --passphrase-file FILE, else $CAIRN_PASSPHRASE, else a prompt (terminals only).")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOpts {
+    /// The registry file (default: $CAIRN_HOME/registry.redb, else the platform data dir).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub store: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text (errors too).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Read the passphrase (of the log key, and of other keys unless
+    /// --key-passphrase-file says otherwise) from the first line of FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Read the passphrase of the key an operation signs with (or a new key) from FILE
+    /// (else $CAIRN_KEY_PASSPHRASE, else the registry passphrase).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key_passphrase_file: Option<PathBuf>,
+    /// INSECURE, for tests and demos: store new private keys in the clear, with no
+    /// passphrase. Key listings show such keys as "insecure".
+    #[arg(long, global = true)]
+    pub insecure_no_passphrase: bool,
+    /// INSECURE, for tests only: seal new keys with the cheapest Argon2id cost (8 KiB, 1
+    /// pass) instead of 64 MiB, 3 passes.
+    #[arg(long, global = true)]
+    pub insecure_fast_kdf: bool,
+}
+
+/// Top-level commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a registry file (the log key, entry 0 and the first checkpoint).
+    #[command(after_help = "\
+Examples:
+  cairn init --origin registry.example.org/log
+  CAIRN_PASSPHRASE=... cairn init                  passphrase from the environment
+  cairn init --insecure-no-passphrase --store ./test.redb   INSECURE: tests and demos only")]
+    Init(InitArgs),
+    /// Show where the registry is and what it holds.
+    #[command(after_help = "\
+Examples:
+  cairn status
+  cairn status --json | jq .entries")]
+    Status,
+    /// Keys: generate, import, export, list, show, rotate, revoke.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// The trust root verifiers pin: create, show, rotate.
+    #[command(subcommand)]
+    Root(RootCmd),
+    /// Nodes: register, get, query, list, deregister.
+    #[command(subcommand)]
+    Node(NodeCmd),
+    /// Capability tokens: issue, verify, revoke, list, show.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Sign an artifact (a manifest of its size and SHA-256), or co-sign a manifest.
+    #[command(after_help = "\
+Examples:
+  cairn sign ./app.tar.gz --key release
+  cairn sign ./app.tar.gz --key release --name app-1.2.tar.gz --meta version=1.2 --out app.manifest.json
+  cairn sign --cosign 3f2a9c --key second-signer
+
+The artifact is hashed as a stream (a progress bar on a terminal); it is never held in memory.")]
+    Sign(SignArgs),
+    /// Verify a recorded manifest: signer threshold, revocation, and the artifact's bytes.
+    #[command(after_help = "\
+Examples:
+  cairn verify ./app.tar.gz                        any recorded manifest of these bytes
+  cairn verify ./app.tar.gz --threshold 2          at least two distinct trusted signers
+  cairn verify --manifest 3f2a9c                   signatures only, no artifact
+
+Exit status 0: verified; 1: verification failed; 2: usage or input error.")]
+    Verify(VerifyArgs),
+    /// The ledger: tail, get, audit, export, import-verify.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
+    /// Checkpoints: create, latest, history, consistency.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCmd),
+    /// Merkle proofs from the stored tree: inclusion, consistency.
+    #[command(subcommand)]
+    Proof(ProofCmd),
+    /// Bundles: export from the registry, verify offline with only a pinned trust root.
+    #[command(subcommand)]
+    Bundle(BundleCmd),
+    /// Import from other systems: `import blux <config dir>`.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Run the whole story against the default store (created if missing): keys, a trust
+    /// root, a node, a token, a signed artifact, a checkpoint, a bundle verified offline,
+    /// and a tampered copy rejected.
+    #[command(after_help = "\
+Examples:
+  cairn demo
+  cairn demo --json
+  CAIRN_HOME=/tmp/cairn-demo cairn demo            use a throw-away home
+
+The demo's own keys are stored WITHOUT passphrase protection (insecure mode) and say so.
+Running it again reuses the store, its keys and its trust root, and appends to the ledger.
+It leaves a registry whose keys are sealed alone (exit 2): use a throw-away CAIRN_HOME.")]
+    Demo,
+}
+
+/// `cairn import ...`.
+#[derive(Subcommand, Debug)]
+pub enum ImportCmd {
+    /// Import a blux-reg configuration directory in one transaction: keys/*.pem and
+    /// keys/*.pub.pem become keys labelled `blux:<name>` (token-issuer, manifest-signer);
+    /// trust/ledger.jsonl is hash-chain verified and, like trust/token_revocations.jsonl,
+    /// recorded by its SHA-256. Nothing is written if a file does not verify.
+    #[command(after_help = "\
+Examples:
+  cairn import blux ~/.config/blux-reg
+  cairn import blux ./blux-config --insecure-no-passphrase --json   INSECURE: tests only
+
+Private keys are sealed under the key passphrase (--key-passphrase-file, $CAIRN_KEY_PASSPHRASE,
+else the registry passphrase). Keys already in the registry are skipped and listed.")]
+    Blux {
+        /// The blux-reg configuration directory (holding keys/ and trust/).
+        dir: PathBuf,
+    },
+}
+
+/// `cairn init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The log's origin: the first line of every checkpoint (no spaces or '+').
+    #[arg(long, default_value = "cairn.local/registry")]
+    pub origin: String,
+    /// Algorithm of the log key.
+    #[arg(long, default_value = "ed25519+ml-dsa-44", value_parser = parse_algorithm)]
+    pub log_algorithm: cairn_core::crypto::Algorithm,
+}
+
+/// A role name as typed on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleArg {
+    /// Signs trust-root versions; may revoke keys, tokens and manifests.
+    Root,
+    /// Signs checkpoints (the log key).
+    Checkpoint,
+    /// Issues capability tokens.
+    TokenIssuer,
+    /// Signs artifact manifests.
+    ManifestSigner,
+    /// A peer: holds tokens.
+    Peer,
+}
+
+impl RoleArg {
+    /// The core role.
+    pub fn role(self) -> cairn_core::trust::Role {
+        use cairn_core::trust::Role;
+        match self {
+            RoleArg::Root => Role::Root,
+            RoleArg::Checkpoint => Role::Checkpoint,
+            RoleArg::TokenIssuer => Role::TokenIssuer,
+            RoleArg::ManifestSigner => Role::ManifestSigner,
+            RoleArg::Peer => Role::Peer,
+        }
+    }
+}
+
+/// Parses an algorithm name (`ed25519`, `ml-dsa-44`, `ed25519+ml-dsa-65`, ...).
+pub fn parse_algorithm(s: &str) -> Result<cairn_core::crypto::Algorithm, String> {
+    cairn_core::crypto::Algorithm::parse(s).map_err(|_| {
+        format!("unknown algorithm {s:?}: use ed25519, ml-dsa-44, ml-dsa-65, ed25519+ml-dsa-44 or ed25519+ml-dsa-65")
+    })
+}
+
+/// `cairn key ...`.
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Generate a key; its private half is sealed under a passphrase.
+    #[command(after_help = "\
+Examples:
+  cairn key generate --label release --role manifest-signer
+  cairn key generate --label issuer --role token-issuer --algorithm ed25519 --expires-in 90d
+  cairn key generate --label root --role root --algorithm ed25519+ml-dsa-65")]
+    Generate {
+        /// A label (at most 128 bytes); keys can be named by it.
+        #[arg(long)]
+        label: String,
+        /// What the key may sign (repeat for several).
+        #[arg(long = "role", required = true, value_enum)]
+        roles: Vec<RoleArg>,
+        /// Algorithm.
+        #[arg(long, default_value = "ed25519+ml-dsa-44", value_parser = parse_algorithm)]
+        algorithm: cairn_core::crypto::Algorithm,
+        /// Validity from now (e.g. 3600, 90m, 12h, 30d, 52w).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// Import a key: a private key (PKCS#8 PEM, sealed on import) or a public key
+    /// (SubjectPublicKeyInfo PEM, or the JSON that `key export --format json` writes).
+    #[command(after_help = "\
+Examples:
+  cairn key import --private signer.pem --label ci --role manifest-signer
+  cairn key import --public partner.pub.pem --label partner --role peer
+  cairn key import --public hybrid.pub.json --label partner-pq --role peer")]
+    #[command(group(ArgGroup::new("source").required(true).args(["public", "private"])))]
+    Import {
+        /// A public key file.
+        #[arg(long, value_name = "FILE")]
+        public: Option<PathBuf>,
+        /// An unencrypted PKCS#8 private key PEM file.
+        #[arg(long, value_name = "FILE")]
+        private: Option<PathBuf>,
+        /// A label.
+        #[arg(long)]
+        label: String,
+        /// Roles (repeat for several).
+        #[arg(long = "role", required = true, value_enum)]
+        roles: Vec<RoleArg>,
+        /// Validity from now.
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// Export a public key (PEM or JSON) or, with --private, the private key (PKCS#8 PEM).
+    #[command(after_help = "\
+Examples:
+  cairn key export release                          public key PEM on stdout
+  cairn key export release --format json --out release.pub.json
+  cairn key export release --private --out release.pem    unencrypted: handle with care
+
+Hybrid keys have no standard PEM form: export them with --format json.")]
+    Export {
+        /// The key: its id, an id prefix (4+ hex digits), its label, or `log`.
+        key: String,
+        /// Export the private key (needs its passphrase).
+        #[arg(long)]
+        private: bool,
+        /// Public key format.
+        #[arg(long, value_enum, default_value = "pem")]
+        format: KeyFormat,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// List every key.
+    #[command(after_help = "\
+Examples:
+  cairn key list
+  cairn key list --json | jq '.keys[] | select(.status == \"active\") | .label'")]
+    List,
+    /// Show one key.
+    #[command(after_help = "\
+Examples:
+  cairn key show release
+  cairn key show log --json")]
+    Show {
+        /// The key: id, id prefix, label, or `log`.
+        key: String,
+    },
+    /// Replace a key by a new one with the same label, roles and expiry (both sign the
+    /// rotation entry). Rotating the log key switches the log to the new key.
+    #[command(after_help = "\
+Examples:
+  cairn key rotate release
+  cairn key rotate log --algorithm ed25519+ml-dsa-65
+
+After rotating a key the trust root lists, rotate the trust root too (cairn root rotate).")]
+    Rotate {
+        /// The key to replace.
+        key: String,
+        /// Algorithm of the new key (default: the old key's).
+        #[arg(long, value_parser = parse_algorithm)]
+        algorithm: Option<cairn_core::crypto::Algorithm>,
+    },
+    /// Revoke a key. The revoker is the key itself or a key holding the root role.
+    #[command(after_help = "\
+Examples:
+  cairn key revoke release --reason \"laptop lost\"
+  cairn key revoke 9c1e --reason compromised --revoker root")]
+    Revoke {
+        /// The key to revoke.
+        key: String,
+        /// Why (recorded in the ledger).
+        #[arg(long)]
+        reason: String,
+        /// The revoking key (default: the key itself).
+        #[arg(long)]
+        revoker: Option<String>,
+    },
+}
+
+/// Public key export formats.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// SubjectPublicKeyInfo PEM (Ed25519, ML-DSA).
+    Pem,
+    /// `{"alg": ..., "key": base64}` (every algorithm, hybrids included).
+    Json,
+}
+
+/// Options shared by `root create` and `root rotate`.
+#[derive(Args, Debug)]
+pub struct RootSpecArgs {
+    /// A key to list (repeat). Default: every active key holding root, checkpoint,
+    /// token-issuer or manifest-signer roles.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// A per-role threshold, ROLE=N (repeat). Default: 1 for each role a listed key holds.
+    #[arg(long = "threshold", value_name = "ROLE=N")]
+    pub thresholds: Vec<String>,
+    /// A key signing the new version (repeat). Default: every listed (and, for a rotation,
+    /// currently trusted) root key whose private half is here.
+    #[arg(long = "signer", value_name = "KEY")]
+    pub signers: Vec<String>,
+    /// How long this version stays acceptable as the newest.
+    #[arg(long, default_value = "365d", value_name = "DURATION")]
+    pub expires_in: String,
+    /// Write the signed trust root (DSSE JSON) to FILE: the file verifiers pin.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `cairn root ...`.
+#[derive(Subcommand, Debug)]
+pub enum RootCmd {
+    /// Create trust-root version 1, signed by its root keys.
+    #[command(after_help = "\
+Examples:
+  cairn root create --out root.json
+  cairn root create --key root --key log --key release --threshold root=1 --out root.json
+
+The root must list the log key (it signs the checkpoints). Give root.json to verifiers.")]
+    Create(RootSpecArgs),
+    /// Show the newest (or a given) trust-root version.
+    #[command(after_help = "\
+Examples:
+  cairn root show
+  cairn root show --version 1 --out root-v1.json")]
+    Show {
+        /// The root version (default: the newest).
+        #[arg(long)]
+        version: Option<u64>,
+        /// Write the signed trust root (DSSE JSON) to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Move to the next version, signed by a threshold of the current and of the new root
+    /// keys (verifiers pinning any older version walk forward).
+    #[command(after_help = "\
+Examples:
+  cairn key rotate log && cairn root rotate --out root.json
+  cairn root rotate --key new-root --key log --signer root --signer new-root")]
+    Rotate(RootSpecArgs),
+}
+
+/// `cairn node ...`.
+#[derive(Subcommand, Debug)]
+pub enum NodeCmd {
+    /// Register (or replace) a node from a JSON node spec.
+    #[command(after_help = "\
+Examples:
+  cairn node register node.json
+  echo '{\"id\":\"mem-01\",\"name\":\"Memory\",\"version\":\"1.0.0\",\"capabilities\":[\"memory.store\"],
+        \"signals\":[],\"endpoints\":[],\"provenance\":{\"source\":\"https://git.example/mem\"}}' | cairn node register -
+
+Fields: id, name, version, capabilities, signals, endpoints [{name, url}],
+provenance {source, sha256?, manifest?}. Unknown fields are refused, naming the field.")]
+    Register {
+        /// The spec file, or `-` for stdin.
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Show one node.
+    #[command(after_help = "Examples:\n  cairn node get mem-01\n  cairn node get mem-01 --json")]
+    Get {
+        /// Node id.
+        id: String,
+    },
+    /// Find nodes by capability or by signal (index lookups).
+    #[command(after_help = "\
+Examples:
+  cairn node query --capability memory.store
+  cairn node query --signal memory_stored --json")]
+    #[command(group(ArgGroup::new("by").required(true).args(["capability", "signal"])))]
+    Query {
+        /// A capability name.
+        #[arg(long)]
+        capability: Option<String>,
+        /// A signal name.
+        #[arg(long)]
+        signal: Option<String>,
+    },
+    /// List every node.
+    #[command(after_help = "Examples:\n  cairn node list\n  cairn node list --json")]
+    List,
+    /// Remove a node.
+    #[command(after_help = "Examples:\n  cairn node deregister mem-01 --reason retired")]
+    Deregister {
+        /// Node id.
+        id: String,
+        /// Why (recorded in the ledger).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+/// `cairn token ...`.
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Issue a token (root, or delegated from a parent the issuer holds).
+    #[command(after_help = "\
+Examples:
+  cairn token issue --issuer issuer --holder agent --audience svc.example --capability read --ttl 1h
+  cairn token issue --issuer issuer --holder-key agent.pub.pem --audience svc.example \\
+      --capability write --constraint max_bytes=max:1048576 --constraint path=prefix:/data/
+  cairn token issue --issuer agent --holder helper --parent 5be1 --capability read --ttl 10m
+
+Constraints: NAME=max:N | min:N | range:A..B | exact:TEXT | one-of:A,B,C | prefix:TEXT")]
+    #[command(group(ArgGroup::new("to").required(true).args(["holder", "holder_key"])))]
+    Issue {
+        /// The issuing key (token-issuer role; for a delegation, the parent's holder).
+        #[arg(long)]
+        issuer: String,
+        /// The holder: a key of this registry.
+        #[arg(long)]
+        holder: Option<String>,
+        /// The holder: a public key file (PEM or JSON).
+        #[arg(long, value_name = "FILE")]
+        holder_key: Option<PathBuf>,
+        /// Who the token is for (a delegated token inherits its parent's by default).
+        #[arg(long)]
+        audience: Option<String>,
+        /// A granted capability (repeat).
+        #[arg(long = "capability", required = true)]
+        capabilities: Vec<String>,
+        /// A constraint NAME=KIND:VALUE (repeat).
+        #[arg(long = "constraint", value_name = "NAME=KIND:VALUE")]
+        constraints: Vec<String>,
+        /// Lifetime (default 1h for a root token; a delegated token inherits its parent's).
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+        /// Parent token (id or id prefix) for a delegation.
+        #[arg(long)]
+        parent: Option<String>,
+        /// Write the token (DSSE JSON) to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Verify a token against the registry: issuer, chain, revocation, validity.
+    #[command(after_help = "\
+Examples:
+  cairn token verify 5be1
+  cairn token verify --file token.json --audience svc.example --capability read
+  cairn token verify 5be1 --at 2030-01-01T00:00:00Z")]
+    #[command(group(ArgGroup::new("which").required(true).args(["token", "file"])))]
+    Verify {
+        /// A stored token (id or id prefix).
+        token: Option<String>,
+        /// A presented token file (DSSE JSON or compact).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Required audience.
+        #[arg(long)]
+        audience: Option<String>,
+        /// Required capability.
+        #[arg(long)]
+        capability: Option<String>,
+        /// Verify at this time (Unix seconds or YYYY-MM-DDTHH:MM:SSZ) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Revoke a token (and everything delegated from it).
+    #[command(
+        after_help = "Examples:\n  cairn token revoke 5be1 --reason \"holder left\" --revoker issuer"
+    )]
+    Revoke {
+        /// The token (id or id prefix).
+        token: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// The revoking key: the token's issuer or a root key.
+        #[arg(long)]
+        revoker: String,
+    },
+    /// List every token.
+    #[command(after_help = "Examples:\n  cairn token list\n  cairn token list --json")]
+    List,
+    /// Show one token.
+    #[command(
+        after_help = "Examples:\n  cairn token show 5be1\n  cairn token show 5be1 --out token.json"
+    )]
+    Show {
+        /// The token (id or id prefix).
+        token: String,
+        /// Write the token (DSSE JSON) to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `cairn sign`.
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// The artifact file.
+    #[arg(required_unless_present = "cosign", conflicts_with = "cosign")]
+    pub artifact: Option<PathBuf>,
+    /// Add a co-signature to this recorded manifest (digest or prefix) instead.
+    #[arg(long, value_name = "MANIFEST")]
+    pub cosign: Option<String>,
+    /// The signing key (manifest-signer role).
+    #[arg(long)]
+    pub key: String,
+    /// Artifact name in the manifest (default: the file name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Media type.
+    #[arg(long, default_value = "application/octet-stream")]
+    pub media_type: String,
+    /// Metadata KEY=VALUE (repeat).
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+    /// Write the manifest (DSSE JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `cairn verify`.
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["artifact", "manifest"])))]
+pub struct VerifyArgs {
+    /// The artifact file (hashed as a stream and compared with the manifest).
+    pub artifact: Option<PathBuf>,
+    /// The manifest (digest or prefix); default: every manifest recorded for the artifact.
+    #[arg(long)]
+    pub manifest: Option<String>,
+    /// Distinct trusted signers required.
+    #[arg(long, default_value_t = 1)]
+    pub threshold: usize,
+}
+
+/// `cairn ledger ...`.
+#[derive(Subcommand, Debug)]
+pub enum LedgerCmd {
+    /// The newest entries.
+    #[command(after_help = "Examples:\n  cairn ledger tail\n  cairn ledger tail -n 50 --json")]
+    Tail {
+        /// How many.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        count: u64,
+    },
+    /// One entry, with its signatures.
+    #[command(after_help = "Examples:\n  cairn ledger get 0\n  cairn ledger get 42 --json")]
+    Get {
+        /// Sequence number.
+        seq: u64,
+    },
+    /// Check everything: every entry, signature, tree hash, checkpoint and state record.
+    #[command(after_help = "\
+Examples:
+  cairn ledger audit
+  cairn ledger audit --json
+
+Stops at the first bad entry and names it (exit 1).")]
+    Audit,
+    /// Write the ledger, up to the newest checkpoint, as a self-verifying stream.
+    #[command(after_help = "\
+Examples:
+  cairn checkpoint create && cairn ledger export --out registry.cairnlog")]
+    Export {
+        /// Output file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Verify another registry's export in one pass, optionally anchored to a checkpoint
+    /// obtained from the source.
+    #[command(after_help = "\
+Examples:
+  cairn ledger import-verify registry.cairnlog --origin registry.example.org/log
+  cairn ledger import-verify registry.cairnlog --checkpoint cp.txt --trust-root root.json
+  cairn ledger import-verify registry.cairnlog --checkpoint cp.txt --log-key log.pub.json
+
+Without --checkpoint the stream is checked only against itself.")]
+    ImportVerify {
+        /// The export file.
+        file: PathBuf,
+        /// The source's origin.
+        #[arg(long)]
+        origin: Option<String>,
+        /// A checkpoint note of the source, obtained separately.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// The public key that signed --checkpoint (PEM or JSON).
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "checkpoint",
+            conflicts_with = "trust_root"
+        )]
+        log_key: Option<PathBuf>,
+        /// A pinned trust root of the source; its checkpoint keys may sign --checkpoint.
+        #[arg(long, value_name = "FILE", requires = "checkpoint")]
+        trust_root: Option<PathBuf>,
+    },
+}
+
+/// `cairn checkpoint ...`.
+#[derive(Subcommand, Debug)]
+pub enum CheckpointCmd {
+    /// Sign a checkpoint of the ledger as it stands.
+    #[command(
+        after_help = "Examples:\n  cairn checkpoint create\n  cairn checkpoint create --out cp.txt"
+    )]
+    Create {
+        /// Write the signed note to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The newest checkpoint (a C2SP signed note).
+    #[command(
+        after_help = "Examples:\n  cairn checkpoint latest\n  cairn checkpoint latest --out cp.txt"
+    )]
+    Latest {
+        /// Write the signed note to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Every checkpoint, oldest first.
+    #[command(after_help = "Examples:\n  cairn checkpoint history --json")]
+    History,
+    /// Prove that a later checkpoint extends an earlier one (both notes verified).
+    #[command(after_help = "\
+Examples:
+  cairn checkpoint consistency                    the previous checkpoint against the newest
+  cairn checkpoint consistency --from 1 --to 12")]
+    Consistency {
+        /// Size of the older checkpoint (default: the one before the newest).
+        #[arg(long)]
+        from: Option<u64>,
+        /// Size of the newer checkpoint (default: the newest).
+        #[arg(long)]
+        to: Option<u64>,
+    },
+}
+
+/// `cairn proof ...`.
+#[derive(Subcommand, Debug)]
+pub enum ProofCmd {
+    /// Inclusion proof of an entry (checked against the root before it is printed).
+    #[command(after_help = "\
+Examples:
+  cairn proof inclusion 3                under the newest checkpoint covering entry 3
+  cairn proof inclusion 3 --size 10 --json")]
+    Inclusion {
+        /// Entry sequence number.
+        seq: u64,
+        /// Tree size (default: the newest checkpoint's, else the whole ledger).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Consistency proof between two tree sizes (checked before it is printed).
+    #[command(
+        after_help = "Examples:\n  cairn proof consistency 4\n  cairn proof consistency 4 12 --json"
+    )]
+    Consistency {
+        /// The older size.
+        old: u64,
+        /// The newer size (default: the whole ledger).
+        new: Option<u64>,
+    },
+}
+
+/// `cairn bundle ...`.
+#[derive(Subcommand, Debug)]
+pub enum BundleCmd {
+    /// Export the bundle of a token or a manifest (a checkpoint is signed first if none
+    /// covers it yet).
+    #[command(after_help = "\
+Examples:
+  cairn bundle export --manifest 3f2a --out app.bundle --trust-root-out root.json
+  cairn bundle export --token 5be1 --out token.bundle")]
+    #[command(group(ArgGroup::new("subject").required(true).args(["token", "manifest"])))]
+    Export {
+        /// A token (id or prefix).
+        #[arg(long)]
+        token: Option<String>,
+        /// A manifest (digest or prefix).
+        #[arg(long)]
+        manifest: Option<String>,
+        /// Output file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Also write the newest trust root (DSSE JSON) to FILE.
+        #[arg(long, value_name = "FILE")]
+        trust_root_out: Option<PathBuf>,
+    },
+    /// Verify a bundle offline: needs only the bundle, a pinned trust-root file and, for a
+    /// manifest, the artifact. No registry is opened.
+    #[command(after_help = "\
+Examples:
+  cairn bundle verify app.bundle --trust-root root.json --artifact ./app.tar.gz
+  cairn bundle verify token.bundle --trust-root root.json --audience svc.example --capability read
+  cairn bundle verify token.bundle --trust-root root.json --revoked 5be1... --at 2030-01-01T00:00:00Z
+
+Exit status 0: verified; 1: verification failed (the reason is printed); 2: unreadable input.")]
+    Verify {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// The pinned trust root (DSSE JSON or compact).
+        #[arg(long, value_name = "FILE")]
+        trust_root: PathBuf,
+        /// The artifact a manifest bundle describes.
+        #[arg(long, value_name = "FILE")]
+        artifact: Option<PathBuf>,
+        /// Required token audience.
+        #[arg(long)]
+        audience: Option<String>,
+        /// Required token capability.
+        #[arg(long)]
+        capability: Option<String>,
+        /// A revoked token id (64 hex digits; repeat).
+        #[arg(long = "revoked", value_name = "TOKEN_ID")]
+        revoked: Vec<String>,
+        /// Verify at this time (Unix seconds or YYYY-MM-DDTHH:MM:SSZ) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Accept a checkpoint signed by classical (Ed25519-only) keys.
+        #[arg(long)]
+        allow_classical_checkpoint: bool,
+    },
+}

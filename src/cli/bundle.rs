@@ -1,0 +1,234 @@
+//! `cairn bundle export|verify`. Verification opens no registry: it needs only the bundle,
+//! a pinned trust-root file and, for a manifest, the artifact.
+
+use std::path::Path;
+
+use cairn_core::bundle::{verify_bundle, Bundle, BundlePolicy, BundleVerdict, MAX_BUNDLE_LEN};
+use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
+use cairn_core::manifest::ArtifactCheck;
+use cairn_core::store::Registry;
+use cairn_core::token::VerifyOptions;
+use cairn_core::trust::VerifiedRoot;
+use serde_json::{json, Value};
+
+use super::args::BundleCmd;
+use super::error::{CliError, CliResult};
+use super::ledger::read_trust_root;
+use super::util::{fmt_time, now, parse_time, read_limited, write_file};
+use super::{resolve_manifest, resolve_token, Ctx, Output};
+
+/// What `bundle verify` checks beyond the bundle and the pinned root.
+#[derive(Debug, Default)]
+pub struct VerifyRequest<'a> {
+    /// The artifact file of a manifest bundle.
+    pub artifact: Option<&'a Path>,
+    /// Required token audience.
+    pub audience: Option<&'a str>,
+    /// Required token capability.
+    pub capability: Option<&'a str>,
+    /// Revoked token ids.
+    pub revoked: Vec<Digest>,
+    /// Verification time.
+    pub at: u64,
+    /// Accept Ed25519-only checkpoints.
+    pub allow_classical: bool,
+}
+
+/// Reads a bundle file.
+pub fn read_bundle(path: &Path) -> CliResult<Bundle> {
+    let bytes = read_limited(path, MAX_BUNDLE_LEN, "bundle")?;
+    Ok(Bundle::from_bytes(&bytes)?)
+}
+
+/// Verifies a bundle against a pinned root (the artifact hashed as a stream).
+pub fn verify_files(
+    ctx: &Ctx,
+    bundle: &Bundle,
+    pinned: &VerifiedRoot,
+    req: &VerifyRequest<'_>,
+) -> CliResult<BundleVerdict> {
+    let artifact = match req.artifact {
+        Some(p) => {
+            let (size, sha256) = ctx.progress.hash_file(p)?;
+            ArtifactCheck::Digest { size, sha256 }
+        }
+        None => ArtifactCheck::None,
+    };
+    let policy = BundlePolicy {
+        require_hybrid_checkpoint: !req.allow_classical,
+        artifact,
+        token: VerifyOptions {
+            audience: req.audience,
+            capability: req.capability,
+        },
+        revoked_tokens: &req.revoked,
+    };
+    Ok(verify_bundle(bundle, pinned, req.at, &policy)?)
+}
+
+/// One paragraph about a verdict.
+pub fn verdict_text(v: &Value) -> String {
+    let signers = v["signers"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|k| {
+                    format!(
+                        "{} ({})",
+                        k["label"].as_str().unwrap_or(""),
+                        super::secrets::short(k["key_id"].as_str().unwrap_or(""))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let checks = v["checks"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    format!(
+        "VERIFIED {} {}\nsigned by  {}\ncheckpoint {} size {} (entry {})\ntrust root v{} {}\nchecks     {}",
+        v["kind"].as_str().unwrap_or("?"),
+        v["subject_id"].as_str().unwrap_or(""),
+        signers,
+        v["checkpoint"]["origin"].as_str().unwrap_or(""),
+        v["checkpoint"]["size"],
+        v["entry"]["seq"],
+        v["trust_root"]["version"],
+        v["trust_root"]["id"].as_str().map(super::secrets::short).unwrap_or(""),
+        checks
+    )
+}
+
+fn export(
+    ctx: &Ctx,
+    reg: &Registry,
+    token: Option<&str>,
+    manifest: Option<&str>,
+) -> CliResult<(Bundle, &'static str, Value)> {
+    let (seq, kind, id) = match (token, manifest) {
+        (Some(t), _) => {
+            let t = resolve_token(reg, t)?;
+            (t.seq, "token", t.id)
+        }
+        (None, Some(m)) => {
+            let m = resolve_manifest(reg, m)?;
+            (m.last_seq, "manifest", m.digest)
+        }
+        (None, None) => return Err(CliError::usage("give --token or --manifest")),
+    };
+    // A checkpoint is signed first when none covers the entry: that is a write.
+    if reg.latest_checkpoint()?.size <= seq {
+        ctx.unlock(reg)?;
+    }
+    let b = match kind {
+        "token" => reg.token_bundle(&id)?,
+        _ => reg.manifest_bundle(&id)?,
+    };
+    Ok((b, kind, json!(hex_encode(&id))))
+}
+
+pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
+    match cmd {
+        BundleCmd::Export {
+            token,
+            manifest,
+            out,
+            trust_root_out,
+        } => {
+            let reg = ctx.open(false)?;
+            let (b, kind, id) = export(ctx, &reg, token.as_deref(), manifest.as_deref())?;
+            let bytes = b.to_bytes();
+            write_file(&out, &bytes)?;
+            let root_file = match &trust_root_out {
+                Some(p) => {
+                    let r = reg.trust_root()?;
+                    write_file(p, format!("{}\n", r.envelope.to_json()).as_bytes())?;
+                    Some(p.display().to_string())
+                }
+                None => None,
+            };
+            let mut text = format!(
+                "wrote the {kind} bundle ({} bytes) to {}\nentry {} under the checkpoint of size {}",
+                bytes.len(),
+                out.display(),
+                b.inclusion.leaf_index,
+                b.inclusion.tree_size
+            );
+            if let Some(f) = &root_file {
+                text.push_str(&format!("\nwrote the trust root to {f}"));
+            }
+            text.push_str(&format!(
+                "\nverify offline: cairn bundle verify {} --trust-root {}{}",
+                out.display(),
+                root_file.as_deref().unwrap_or("root.json"),
+                if kind == "manifest" {
+                    " --artifact FILE"
+                } else {
+                    ""
+                }
+            ));
+            Ok(Output::new(
+                text,
+                json!({
+                    "file": out.display().to_string(),
+                    "kind": kind,
+                    "subject_id": id,
+                    "bytes": bytes.len(),
+                    "entry": b.inclusion.leaf_index,
+                    "checkpoint_size": b.inclusion.tree_size,
+                    "trust_root_file": root_file,
+                }),
+            ))
+        }
+        BundleCmd::Verify {
+            bundle,
+            trust_root,
+            artifact,
+            audience,
+            capability,
+            revoked,
+            at,
+            allow_classical_checkpoint,
+        } => {
+            let revoked = revoked
+                .iter()
+                .map(|r| {
+                    hex_decode_array::<32>(&r.to_ascii_lowercase()).map_err(|_| {
+                        CliError::usage(format!("--revoked {r:?}: give a token id (64 hex digits)"))
+                    })
+                })
+                .collect::<CliResult<Vec<_>>>()?;
+            let b = read_bundle(&bundle)?;
+            let pinned = read_trust_root(&trust_root)?;
+            let at = at
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .unwrap_or_else(now);
+            let req = VerifyRequest {
+                artifact: artifact.as_deref(),
+                audience: audience.as_deref(),
+                capability: capability.as_deref(),
+                revoked,
+                at,
+                allow_classical: allow_classical_checkpoint,
+            };
+            let v = verify_files(ctx, &b, &pinned, &req)?.to_json();
+            let mut text = verdict_text(&v);
+            text.push_str(&format!("\nat         {}", fmt_time(at)));
+            if v["kind"] == "manifest" && artifact.is_none() {
+                text.push_str("\nthe artifact itself was not checked (give --artifact FILE)");
+            }
+            let mut doc = json!({"verdict": v, "at": at, "artifact_checked": artifact.is_some()});
+            doc["valid"] = json!(true);
+            Ok(Output::new(text, doc))
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `cairn checkpoint ...` and `cairn proof ...`.
+
+use cairn_core::checkpoint::{verify_checkpoint, CheckpointPolicy, CheckpointVerifier};
+use cairn_core::encoding::hex_encode;
+use cairn_core::store::{Registry, StoreCode, StoredCheckpoint};
+use serde_json::json;
+
+use super::args::{CheckpointCmd, ProofCmd};
+use super::error::{CliError, CliResult};
+use super::util::{fmt_time, write_file};
+use super::view::checkpoint_json;
+use super::{Ctx, Output};
+
+fn hexes(h: &[[u8; 32]]) -> Vec<String> {
+    h.iter().map(|d| hex_encode(d)).collect()
+}
+
+/// Verifies a stored checkpoint's note with the key the registry says signed it.
+fn verify_stored(reg: &Registry, cp: &StoredCheckpoint) -> CliResult<()> {
+    let key = reg.key(&cp.key_id)?.public_key;
+    let v = CheckpointVerifier {
+        name: reg.origin().to_owned(),
+        public_key: key,
+    };
+    let ok = verify_checkpoint(
+        cp.note.as_bytes(),
+        &[v],
+        &CheckpointPolicy::new(reg.origin()),
+    )
+    .map_err(|e| CliError::from(e).context(&format!("checkpoint at size {}", cp.size)))?;
+    if ok.size != cp.size || ok.root != cp.root {
+        return Err(CliError::core(
+            cairn_core::ErrorCode::ProofInvalid,
+            format!(
+                "checkpoint at size {}: its note says size {}",
+                cp.size, ok.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn note_out(cp: &StoredCheckpoint, out: Option<&std::path::Path>, verb: &str) -> CliResult<Output> {
+    let file = match out {
+        Some(p) => {
+            write_file(p, cp.note.as_bytes())?;
+            Some(p.display().to_string())
+        }
+        None => None,
+    };
+    let mut text = format!(
+        "{verb} checkpoint: size {} root {} ({}), signed by {}",
+        cp.size,
+        hex_encode(&cp.root),
+        fmt_time(cp.created_at),
+        cp.key_id
+    );
+    match &file {
+        Some(f) => text.push_str(&format!("\nwrote the note to {f}")),
+        None => text.push_str(&format!("\n\n{}", cp.note.trim_end())),
+    }
+    Ok(Output::new(
+        text,
+        json!({"checkpoint": checkpoint_json(cp), "file": file}),
+    ))
+}
+
+pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
+    match cmd {
+        CheckpointCmd::Create { out } => {
+            let reg = ctx.open(true)?;
+            let cp = reg.create_checkpoint()?;
+            note_out(&cp, out.as_deref(), "signed")
+        }
+        CheckpointCmd::Latest { out } => {
+            let reg = ctx.open(false)?;
+            let cp = reg.latest_checkpoint()?;
+            note_out(&cp, out.as_deref(), "newest")
+        }
+        CheckpointCmd::History => {
+            let reg = ctx.open(false)?;
+            let cps = reg.checkpoints()?;
+            let text = cps
+                .iter()
+                .map(|c| {
+                    format!(
+                        "size {:>6}  root {}  {}  key {}",
+                        c.size,
+                        hex_encode(&c.root),
+                        fmt_time(c.created_at),
+                        super::secrets::short(&c.key_id.to_hex())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ok(Output::new(
+                text,
+                json!({"checkpoints": cps.iter().map(checkpoint_json).collect::<Vec<_>>()}),
+            ))
+        }
+        CheckpointCmd::Consistency { from, to } => {
+            let reg = ctx.open(false)?;
+            let cps = reg.checkpoints()?;
+            let at = |size: u64| -> CliResult<StoredCheckpoint> {
+                cps.iter().find(|c| c.size == size).cloned().ok_or_else(|| {
+                    CliError::store(
+                        StoreCode::NotFound,
+                        format!(
+                            "no checkpoint at size {size} (cairn checkpoint history lists them)"
+                        ),
+                    )
+                })
+            };
+            let newest = cps.last().cloned().ok_or_else(|| {
+                CliError::store(StoreCode::Corrupt, "the registry has no checkpoint")
+            })?;
+            let new = match to {
+                Some(s) => at(s)?,
+                None => newest,
+            };
+            let old = match from {
+                Some(s) => at(s)?,
+                None => cps
+                    .iter()
+                    .rev()
+                    .find(|c| c.size < new.size)
+                    .cloned()
+                    .unwrap_or_else(|| new.clone()),
+            };
+            if old.size > new.size {
+                return Err(CliError::usage(format!(
+                    "--from {} is after --to {}",
+                    old.size, new.size
+                )));
+            }
+            verify_stored(&reg, &old)?;
+            verify_stored(&reg, &new)?;
+            let proof = reg.checkpoint_consistency(old.size, new.size)?;
+            proof.verify(&old.root, &new.root)?;
+            Ok(Output::new(
+                format!(
+                    "consistent: the checkpoint at size {} extends the one at size {} (both notes verified; a proof of {} hash{})",
+                    new.size,
+                    old.size,
+                    proof.hashes.len(),
+                    if proof.hashes.len() == 1 { "" } else { "es" }
+                ),
+                json!({
+                    "valid": true,
+                    "from": checkpoint_json(&old),
+                    "to": checkpoint_json(&new),
+                    "proof": hexes(&proof.hashes),
+                }),
+            ))
+        }
+    }
+}
+
+pub fn proof(ctx: &Ctx, cmd: ProofCmd) -> CliResult<Output> {
+    let reg = ctx.open(false)?;
+    match cmd {
+        ProofCmd::Inclusion { seq, size } => {
+            let entry = reg.entry(seq)?;
+            let cp = reg.latest_checkpoint()?;
+            let size = match size {
+                Some(s) => s,
+                None if cp.size > seq => cp.size,
+                None => reg.tree_size()?,
+            };
+            let root = reg.root(size)?;
+            let leaf = entry.leaf_hash();
+            let proof = reg.inclusion_proof(seq, size)?;
+            proof.verify(&leaf, &root)?;
+            let under = (size == cp.size).then(|| cp.note.clone());
+            let mut text = format!(
+                "entry {seq} ({}) is in the tree of size {size}\nleaf {}\nroot {}\nproof ({} hashes):",
+                entry.entry.event.kind(),
+                hex_encode(&leaf),
+                hex_encode(&root),
+                proof.hashes.len()
+            );
+            for h in &proof.hashes {
+                text.push_str(&format!("\n  {}", hex_encode(h)));
+            }
+            if under.is_some() {
+                text.push_str("\nthe root is the newest checkpoint's (cairn checkpoint latest)");
+            }
+            Ok(Output::new(
+                text,
+                json!({
+                    "valid": true,
+                    "seq": seq,
+                    "size": size,
+                    "leaf_hash": hex_encode(&leaf),
+                    "root": hex_encode(&root),
+                    "proof": hexes(&proof.hashes),
+                    "checkpoint": under,
+                }),
+            ))
+        }
+        ProofCmd::Consistency { old, new } => {
+            let new = match new {
+                Some(n) => n,
+                None => reg.tree_size()?,
+            };
+            let (old_root, new_root) = (reg.root(old)?, reg.root(new)?);
+            let proof = reg.consistency_proof(old, new)?;
+            proof.verify(&old_root, &new_root)?;
+            let mut text = format!(
+                "the tree of size {new} extends the tree of size {old}\nold root {}\nnew root {}\nproof ({} hashes):",
+                hex_encode(&old_root),
+                hex_encode(&new_root),
+                proof.hashes.len()
+            );
+            for h in &proof.hashes {
+                text.push_str(&format!("\n  {}", hex_encode(h)));
+            }
+            Ok(Output::new(
+                text,
+                json!({
+                    "valid": true,
+                    "old_size": old,
+                    "new_size": new,
+                    "old_root": hex_encode(&old_root),
+                    "new_root": hex_encode(&new_root),
+                    "proof": hexes(&proof.hashes),
+                }),
+            ))
+        }
+    }
+}

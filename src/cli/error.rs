@@ -1,0 +1,154 @@
+//! The CLI's one error type and its exit-status mapping.
+//!
+//! Exit status: 0 success / verified; 1 verification failed (the input was understood and is
+//! not valid: a bad signature, a broken chain, an expired or revoked object, a damaged
+//! registry file); 2 usage or input error (bad arguments, unreadable or malformed input,
+//! missing objects, wrong passphrase, I/O). cairn-core's codes split by
+//! `ErrorCode::is_verification_failure`; the store's own codes map as the table in
+//! docs/CLI.md says: `corrupt` is 1, every other store code is 2.
+
+use std::path::Path;
+
+use cairn_core::store::{StoreCode, StoreError};
+use cairn_core::{Error, ErrorCode};
+use serde_json::{json, Value};
+
+/// A failure: a stable code, a message a person can act on, and the exit status.
+#[derive(Debug, Clone)]
+pub struct CliError {
+    /// Stable code (cairn-core's, the store's, or `usage`).
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+    /// 1 or 2.
+    pub exit: u8,
+    /// The ledger entry concerned, if any.
+    pub seq: Option<u64>,
+    /// The input field concerned, if any.
+    pub field: Option<String>,
+}
+
+/// Exit status for a verification failure.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status for a usage or input error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// The exit status of a store code.
+pub fn exit_for(code: StoreCode) -> u8 {
+    match code {
+        StoreCode::Core(c) if c.is_verification_failure() => EXIT_FAILED,
+        StoreCode::Corrupt => EXIT_FAILED,
+        _ => EXIT_USAGE,
+    }
+}
+
+impl CliError {
+    fn new(code: &str, message: impl Into<String>, exit: u8) -> CliError {
+        CliError {
+            code: code.to_owned(),
+            message: message.into(),
+            exit,
+            seq: None,
+            field: None,
+        }
+    }
+
+    /// A usage error: bad arguments (exit 2).
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError::new("usage", message, EXIT_USAGE)
+    }
+
+    /// An error with a store code (exit status by [`exit_for`]).
+    pub fn store(code: StoreCode, message: impl Into<String>) -> CliError {
+        CliError::new(code.as_str(), message, exit_for(code))
+    }
+
+    /// An error with a cairn-core code.
+    pub fn core(code: ErrorCode, message: impl Into<String>) -> CliError {
+        CliError::store(StoreCode::Core(code), message)
+    }
+
+    /// A file could not be read or written (exit 2).
+    pub fn io(path: &Path, e: &std::io::Error) -> CliError {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            StoreCode::NotFound
+        } else {
+            StoreCode::Io
+        };
+        CliError::store(code, format!("{}: {e}", path.display()))
+    }
+
+    /// Prefixes the message with where the error happened.
+    pub fn context(mut self, what: &str) -> CliError {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    /// The `--json` form: `{"ok": false, "error": code, "message": ..., "seq"?, "field"?}`.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"ok": false, "error": self.code, "message": self.message});
+        if let Some(seq) = self.seq {
+            v["seq"] = json!(seq);
+        }
+        if let Some(f) = &self.field {
+            v["field"] = json!(f);
+        }
+        v
+    }
+
+    /// The text form, for stderr.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("cairn: {}: ", self.code);
+        if let Some(seq) = self.seq {
+            s.push_str(&format!("entry {seq}: "));
+        }
+        if let Some(f) = &self.field {
+            s.push_str(&format!("field {f}: "));
+        }
+        s.push_str(&self.message);
+        s
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> CliError {
+        CliError {
+            seq: e.seq(),
+            field: e.field_name().map(str::to_owned),
+            ..CliError::store(e.code(), e.detail())
+        }
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> CliError {
+        CliError::core(e.code(), e.detail())
+    }
+}
+
+/// Result alias of the CLI.
+pub type CliResult<T> = Result<T, CliError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses_follow_the_documented_table() {
+        assert_eq!(exit_for(StoreCode::Core(ErrorCode::SignatureInvalid)), 1);
+        assert_eq!(exit_for(StoreCode::Core(ErrorCode::ChainBroken)), 1);
+        assert_eq!(exit_for(StoreCode::Core(ErrorCode::Malformed)), 2);
+        assert_eq!(exit_for(StoreCode::Core(ErrorCode::TooLarge)), 2);
+        assert_eq!(exit_for(StoreCode::Corrupt), 1);
+        for c in StoreCode::STORE_ONLY {
+            if *c != StoreCode::Corrupt {
+                assert_eq!(exit_for(*c), 2, "{c}");
+            }
+        }
+        let e: CliError = StoreError::core(ErrorCode::ChainBroken, "x")
+            .at_seq(4)
+            .into();
+        assert_eq!(e.to_json()["seq"], 4);
+        assert_eq!(e.to_text(), "cairn: chain_broken: entry 4: x");
+    }
+}

@@ -1,0 +1,149 @@
+//! `cairn init` and `cairn status`.
+
+use cairn_core::encoding::hex_encode;
+use cairn_core::store::{
+    CreateOptions, PrivatePart, Protection, Registry, StoreCode, SCHEMA_VERSION,
+};
+use serde_json::json;
+
+use super::args::InitArgs;
+use super::error::{CliError, CliResult};
+use super::util::fmt_time;
+use super::{Ctx, Output};
+
+pub fn init(ctx: &Ctx, a: &InitArgs) -> CliResult<Output> {
+    let path = ctx.store_path()?;
+    if path.exists()
+        && std::fs::metadata(&path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(true)
+    {
+        return Err(CliError::store(
+            StoreCode::AlreadyExists,
+            format!(
+                "{} already exists; `cairn status` shows what it holds (pass --store PATH for another file)",
+                path.display()
+            ),
+        ));
+    }
+    let protection = ctx.secrets.new_registry_protection()?;
+    let insecure = matches!(protection, Protection::Insecure);
+    let mut opts = CreateOptions::new(&a.origin, protection);
+    opts.log_algorithm = a.log_algorithm;
+    let reg = Registry::create(&path, opts)?;
+    let log = reg.key(&reg.log_key_id()?)?;
+    let cp = reg.latest_checkpoint()?;
+    let mut text = format!(
+        "created registry {}\norigin   {}\nlog key  {} ({})\ncheckpoint size {}",
+        path.display(),
+        reg.origin(),
+        log.key_id,
+        log.public_key.algorithm(),
+        cp.size
+    );
+    if insecure {
+        text.push_str("\nWARNING: the log key is stored WITHOUT passphrase protection (insecure mode: tests and demos only)");
+    }
+    text.push_str(
+        "\nnext: cairn key generate --label ... --role ..., then cairn root create --out root.json",
+    );
+    Ok(Output::new(
+        text,
+        json!({
+            "path": path.display().to_string(),
+            "origin": reg.origin(),
+            "log_key": super::view::key_json(&log, Some(&log.key_id)),
+            "insecure": insecure,
+            "checkpoint": super::view::checkpoint_json(&cp),
+        }),
+    ))
+}
+
+pub fn status(ctx: &Ctx) -> CliResult<Output> {
+    let reg = ctx.open(false)?;
+    let log_id = reg.log_key_id()?;
+    let log = reg.key(&log_id)?;
+    let size = reg.tree_size()?;
+    let head = reg.head()?;
+    let cp = reg.latest_checkpoint()?;
+    let keys = reg.list_keys()?;
+    let nodes = reg.list_nodes()?.len();
+    let tokens = reg.list_tokens()?;
+    let manifests = reg.list_manifests()?;
+    let root = match reg.trust_root() {
+        Ok(r) => Some(r),
+        Err(e) if e.code() == StoreCode::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    let active_keys = keys
+        .iter()
+        .filter(|k| k.status == cairn_core::store::KeyStatus::Active)
+        .count();
+    let protection = match log.private {
+        PrivatePart::Sealed(_) => "sealed",
+        PrivatePart::Insecure => "insecure",
+        PrivatePart::None => "none",
+    };
+    let mut text = format!(
+        "registry   {}\norigin     {}\nschema     {}\nlog key    {} ({}, {})\nentries    {} (newest at {})\ncheckpoint size {} root {}\nkeys       {} ({} active)\nnodes      {}\ntokens     {}\nmanifests  {}",
+        reg.path().display(),
+        reg.origin(),
+        SCHEMA_VERSION,
+        log_id,
+        log.public_key.algorithm(),
+        protection,
+        size,
+        fmt_time(head.last_time),
+        cp.size,
+        hex_encode(&cp.root),
+        keys.len(),
+        active_keys,
+        nodes,
+        tokens.len(),
+        manifests.len()
+    );
+    match &root {
+        Some(r) => text.push_str(&format!(
+            "\ntrust root v{} (expires {})",
+            r.root.root_version,
+            fmt_time(r.root.expires_at)
+        )),
+        None => text.push_str("\ntrust root none yet (cairn root create)"),
+    }
+    if cp.size < size {
+        text.push_str(&format!(
+            "\n{} entries are newer than the newest checkpoint (cairn checkpoint create)",
+            size - cp.size
+        ));
+    }
+    if let Some(r) = &root {
+        if !r.root.keys.iter().any(|k| k.key_id() == log_id) {
+            text.push_str(
+                "\nthe trust root does not list the current log key: run `cairn root rotate`",
+            );
+        }
+    }
+    Ok(Output::new(
+        text,
+        json!({
+            "path": reg.path().display().to_string(),
+            "origin": reg.origin(),
+            "schema": SCHEMA_VERSION,
+            "log_key": {"key_id": log_id.to_hex(), "algorithm": log.public_key.algorithm().name(), "private": protection},
+            "entries": size,
+            "head": {"next_seq": head.next_seq, "hash": hex_encode(&head.head_hash), "time": head.last_time},
+            "checkpoint": super::view::checkpoint_json(&cp),
+            "keys": keys.len(),
+            "active_keys": active_keys,
+            "nodes": nodes,
+            "tokens": tokens.len(),
+            "manifests": manifests.len(),
+            "trust_root": root.as_ref().map(|r| json!({
+                "root_version": r.root.root_version,
+                "id": hex_encode(&r.root.id()),
+                "expires_at": r.root.expires_at,
+                "lists_log_key": r.root.keys.iter().any(|k| k.key_id() == log_id),
+            })),
+        }),
+    ))
+}

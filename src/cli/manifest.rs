@@ -1,0 +1,161 @@
+//! `cairn sign` and `cairn verify`: artifact manifests.
+
+use cairn_core::encoding::hex_encode;
+use cairn_core::manifest::{ArtifactCheck, ManifestClaims};
+use cairn_core::store::{ManifestInfo, StoreCode};
+use cairn_core::ErrorCode;
+use serde_json::json;
+
+use super::args::{SignArgs, VerifyArgs};
+use super::error::{CliError, CliResult};
+use super::util::{fmt_time, parse_pair, write_file};
+use super::view::manifest_json;
+use super::{resolve_key, resolve_manifest, Ctx, Output};
+
+fn manifest_text(m: &ManifestInfo) -> String {
+    let c = &m.claims;
+    let mut s = format!(
+        "manifest  {}\nartifact  {} ({} bytes, {})\nsha256    {}\nsigners   {}\nentry     {} (signed {})",
+        hex_encode(&m.digest),
+        c.name,
+        c.size,
+        c.media_type,
+        hex_encode(&c.sha256),
+        m.signers.iter().map(|k| k.to_hex()).collect::<Vec<_>>().join(", "),
+        m.last_seq,
+        fmt_time(m.signed_at)
+    );
+    for (k, v) in &c.metadata {
+        s.push_str(&format!("\nmeta      {k}={v}"));
+    }
+    if let Some(r) = &m.revoked {
+        s.push_str(&format!("\nREVOKED   at entry {}: {}", r.seq, r.reason));
+    }
+    s
+}
+
+fn write_manifest(m: &ManifestInfo, out: Option<&std::path::Path>) -> CliResult<Option<String>> {
+    match out {
+        Some(p) => {
+            write_file(p, format!("{}\n", m.envelope.to_json()).as_bytes())?;
+            Ok(Some(p.display().to_string()))
+        }
+        None => Ok(None),
+    }
+}
+
+pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
+    let reg = ctx.open(true)?;
+    let key = resolve_key(&reg, &a.key)?;
+    let pass = ctx.secrets.for_key(&key)?;
+    let (m, verb) = match (&a.cosign, &a.artifact) {
+        (Some(sel), _) => {
+            let digest = resolve_manifest(&reg, sel)?.digest;
+            (
+                reg.cosign_manifest(&digest, &key.key_id, pass.as_ref())?,
+                "co-signed",
+            )
+        }
+        (None, Some(path)) => {
+            let name = match &a.name {
+                Some(n) => n.clone(),
+                None => path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| {
+                        CliError::usage("the artifact path has no file name: give --name")
+                    })?,
+            };
+            let (size, sha256) = ctx.progress.hash_file(path)?;
+            let mut claims = ManifestClaims::new(&name, &a.media_type, size, sha256, reg.now());
+            for m in &a.meta {
+                let (k, v) = parse_pair(m, "metadata")?;
+                claims.metadata.insert(k.to_owned(), v.to_owned());
+            }
+            claims.validate()?;
+            (
+                reg.write(|tx| tx.sign_manifest(&key.key_id, pass.as_ref(), &claims))?,
+                "signed",
+            )
+        }
+        (None, None) => {
+            return Err(CliError::usage(
+                "give an artifact file or --cosign MANIFEST",
+            ))
+        }
+    };
+    let file = write_manifest(&m, a.out.as_deref())?;
+    let mut text = format!("{verb} at entry {}\n{}", m.last_seq, manifest_text(&m));
+    if let Some(f) = &file {
+        text.push_str(&format!("\nwrote the manifest to {f}"));
+    }
+    text.push_str(&format!(
+        "\nbundle: cairn bundle export --manifest {} --out {}.bundle",
+        super::secrets::short(&hex_encode(&m.digest)),
+        m.claims.name
+    ));
+    Ok(Output::new(
+        text,
+        json!({"manifest": manifest_json(&m), "file": file}),
+    ))
+}
+
+pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> CliResult<Output> {
+    let reg = ctx.open(false)?;
+    let hashed = a
+        .artifact
+        .as_deref()
+        .map(|p| ctx.progress.hash_file(p))
+        .transpose()?;
+    let check = match hashed {
+        Some((size, sha256)) => ArtifactCheck::Digest { size, sha256 },
+        None => ArtifactCheck::None,
+    };
+    let candidates: Vec<ManifestInfo> = match (&a.manifest, hashed) {
+        (Some(sel), _) => vec![resolve_manifest(&reg, sel)?],
+        (None, Some((_, sha256))) => {
+            let found = reg.manifests_for_artifact(&sha256)?;
+            if found.is_empty() {
+                return Err(CliError::store(
+                    StoreCode::NotFound,
+                    format!(
+                        "no manifest of an artifact with SHA-256 {} is recorded",
+                        hex_encode(&sha256)
+                    ),
+                ));
+            }
+            found
+        }
+        (None, None) => return Err(CliError::usage("give an artifact file or --manifest")),
+    };
+    let mut last_err: Option<CliError> = None;
+    for m in &candidates {
+        match reg.verify_manifest(&m.digest, a.threshold, check) {
+            Ok(v) => {
+                let mut text = format!(
+                    "verified: manifest {} ({} of {} signers trusted, threshold {})\n{}",
+                    hex_encode(&v.digest),
+                    v.signers.len(),
+                    m.signers.len(),
+                    a.threshold,
+                    manifest_text(m)
+                );
+                if hashed.is_none() {
+                    text.push_str("\nthe artifact itself was not checked (give its file)");
+                }
+                return Ok(Output::new(
+                    text,
+                    json!({
+                        "valid": true,
+                        "artifact_checked": hashed.is_some(),
+                        "threshold": a.threshold,
+                        "manifest": v.to_json(),
+                    }),
+                ));
+            }
+            Err(e) => last_err = Some(e.into()),
+        }
+    }
+    Err(last_err
+        .unwrap_or_else(|| CliError::core(ErrorCode::ThresholdNotMet, "no manifest verified")))
+}

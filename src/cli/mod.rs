@@ -1,0 +1,196 @@
+//! The `cairn` command line: argument parsing, output and exit codes only. Every decision
+//! lives in cairn-core (the store and the verifiers).
+
+pub mod args;
+pub mod bundle;
+mod checkpoint;
+pub mod error;
+mod import;
+mod init;
+mod key;
+pub mod ledger;
+mod manifest;
+mod node;
+pub mod progress;
+pub mod secrets;
+mod token;
+mod trustroot;
+pub mod util;
+pub mod view;
+
+use std::path::PathBuf;
+
+use cairn_core::crypto::KeyId;
+use cairn_core::encoding::hex_encode;
+use cairn_core::store::{KeyInfo, KeyStatus, ManifestInfo, Registry, StoreCode, TokenInfo};
+use serde_json::Value;
+
+use args::{Cli, Command};
+use error::{CliError, CliResult};
+use progress::Progress;
+use secrets::Secrets;
+
+/// What a command produced: text for people, a JSON document for `--json`.
+#[derive(Debug)]
+pub struct Output {
+    /// Printed on stdout without `--json`.
+    pub text: String,
+    /// Printed (with `"ok": true` added) with `--json`.
+    pub json: Value,
+}
+
+impl Output {
+    /// Text and JSON.
+    pub fn new(text: impl Into<String>, json: Value) -> Output {
+        Output {
+            text: text.into(),
+            json,
+        }
+    }
+}
+
+/// Everything a command needs besides its own arguments.
+#[derive(Debug)]
+pub struct Ctx {
+    /// `--store`.
+    pub store: Option<PathBuf>,
+    /// Passphrase sources.
+    pub secrets: Secrets,
+    /// Progress bars.
+    pub progress: Progress,
+}
+
+impl Ctx {
+    /// From the global options.
+    pub fn new(g: &args::GlobalOpts) -> Ctx {
+        Ctx {
+            store: g.store.clone(),
+            secrets: Secrets::new(
+                g.passphrase_file.clone(),
+                g.key_passphrase_file.clone(),
+                g.insecure_no_passphrase,
+                g.insecure_fast_kdf,
+            ),
+            progress: Progress::new(g.json),
+        }
+    }
+
+    /// The registry file: `--store`, else the store's default path.
+    pub fn store_path(&self) -> CliResult<PathBuf> {
+        match &self.store {
+            Some(p) => Ok(p.clone()),
+            None => Ok(cairn_core::store::default_path()?),
+        }
+    }
+
+    /// Opens the registry, read-only unless `write` (which unseals the log key, asking for
+    /// the registry passphrase if it is sealed).
+    pub fn open(&self, write: bool) -> CliResult<Registry> {
+        let path = self.store_path()?;
+        if !path.exists() {
+            return Err(CliError::store(
+                StoreCode::NotFound,
+                format!(
+                    "no registry at {}: create one with `cairn init` (or pass --store PATH)",
+                    path.display()
+                ),
+            ));
+        }
+        let reg = Registry::open(&path, None)?;
+        if write {
+            self.unlock(&reg)?;
+        }
+        Ok(reg)
+    }
+
+    /// Makes an open registry writable.
+    pub fn unlock(&self, reg: &Registry) -> CliResult<()> {
+        if !reg.is_writable() {
+            let p = self.secrets.registry("to write")?;
+            reg.unlock(&p)?;
+        }
+        Ok(())
+    }
+}
+
+/// Finds a key by id, id prefix (4+ hex digits), label, or `log`. A label shared by several
+/// keys names the one active key among them.
+pub fn resolve_key(reg: &Registry, sel: &str) -> CliResult<KeyInfo> {
+    if sel == "log" {
+        return Ok(reg.key(&reg.log_key_id()?)?);
+    }
+    if util::is_full_hex(sel) {
+        return Ok(reg.key(&KeyId::from_hex(&sel.to_ascii_lowercase())?)?);
+    }
+    let keys = reg.list_keys()?;
+    let by_label: Vec<&KeyInfo> = keys.iter().filter(|k| k.label == sel).collect();
+    if !by_label.is_empty() {
+        let active: Vec<&KeyInfo> = by_label
+            .iter()
+            .copied()
+            .filter(|k| k.status == KeyStatus::Active)
+            .collect();
+        return match (active.as_slice(), by_label.as_slice()) {
+            ([one], _) | ([], [one]) => Ok((*one).clone()),
+            ([], _) => Err(CliError::usage(format!(
+                "no key labelled {sel:?} is active ({} are rotated or revoked): name it by id",
+                by_label.len()
+            ))),
+            _ => Err(CliError::usage(format!(
+                "{} active keys are labelled {sel:?}: name one by id",
+                active.len()
+            ))),
+        };
+    }
+    let hexish = sel.len() >= 4 && sel.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hexish {
+        return Err(CliError::store(
+            StoreCode::NotFound,
+            format!(
+                "no key labelled {sel:?} (name a key by its id, an id prefix, its label, or `log`)"
+            ),
+        ));
+    }
+    util::pick_by_prefix(sel, "key", keys, |k| k.key_id.to_hex())
+}
+
+/// Finds a token by id or id prefix.
+pub fn resolve_token(reg: &Registry, sel: &str) -> CliResult<TokenInfo> {
+    if util::is_full_hex(sel) {
+        let id = cairn_core::encoding::hex_decode_array::<32>(&sel.to_ascii_lowercase())?;
+        return Ok(reg.token(&id)?);
+    }
+    util::pick_by_prefix(sel, "token", reg.list_tokens()?, |t| hex_encode(&t.id))
+}
+
+/// Finds a manifest by digest or digest prefix.
+pub fn resolve_manifest(reg: &Registry, sel: &str) -> CliResult<ManifestInfo> {
+    if util::is_full_hex(sel) {
+        let d = cairn_core::encoding::hex_decode_array::<32>(&sel.to_ascii_lowercase())?;
+        return Ok(reg.manifest(&d)?);
+    }
+    util::pick_by_prefix(sel, "manifest", reg.list_manifests()?, |m| {
+        hex_encode(&m.digest)
+    })
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> CliResult<Output> {
+    let ctx = Ctx::new(&cli.global);
+    match cli.command {
+        Command::Init(a) => init::init(&ctx, &a),
+        Command::Status => init::status(&ctx),
+        Command::Key(c) => key::run(&ctx, c),
+        Command::Root(c) => trustroot::run(&ctx, c),
+        Command::Node(c) => node::run(&ctx, c),
+        Command::Token(c) => token::run(&ctx, c),
+        Command::Sign(a) => manifest::sign(&ctx, &a),
+        Command::Verify(a) => manifest::verify(&ctx, &a),
+        Command::Ledger(c) => ledger::run(&ctx, c),
+        Command::Checkpoint(c) => checkpoint::run(&ctx, c),
+        Command::Proof(c) => checkpoint::proof(&ctx, c),
+        Command::Bundle(c) => bundle::run(&ctx, c),
+        Command::Import(c) => import::run(&ctx, c),
+        Command::Demo => crate::demo::run(&ctx),
+    }
+}

@@ -1,0 +1,97 @@
+//! `cairn node ...`.
+
+use std::path::Path;
+
+use cairn_core::store::{NodeInfo, NodeSpec};
+use serde_json::json;
+
+use super::args::NodeCmd;
+use super::error::{CliError, CliResult};
+use super::util::{read_limited, read_stream_limited};
+use super::view::{node_json, node_line};
+use super::{Ctx, Output};
+
+/// Read a little past the store's 64 KiB spec limit, so an oversized document reaches the
+/// store's own check (which names the limit) instead of being cut here.
+// One byte over the store's limit, so an oversized spec reaches the store's field-level error.
+const MAX_SPEC_READ: usize = cairn_core::store::MAX_SPEC_JSON_LEN + 1;
+
+fn list(nodes: &[NodeInfo], empty: &str) -> Output {
+    let text = if nodes.is_empty() {
+        empty.to_owned()
+    } else {
+        nodes.iter().map(node_line).collect::<Vec<_>>().join("\n")
+    };
+    Output::new(
+        text,
+        json!({"nodes": nodes.iter().map(node_json).collect::<Vec<_>>()}),
+    )
+}
+
+pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
+    match cmd {
+        NodeCmd::Register { file } => {
+            let bytes = if file == "-" {
+                read_stream_limited(std::io::stdin().lock(), MAX_SPEC_READ, "node spec")?
+            } else {
+                read_limited(Path::new(&file), MAX_SPEC_READ, "node spec")?
+            };
+            let text = String::from_utf8(bytes).map_err(|_| {
+                CliError::core(
+                    cairn_core::ErrorCode::Malformed,
+                    "the node spec is not UTF-8",
+                )
+            })?;
+            let spec = NodeSpec::from_json(&text)?;
+            let reg = ctx.open(true)?;
+            let replaced = reg.node(&spec.id).is_ok();
+            let info = reg.register_node(&spec)?;
+            Ok(Output::new(
+                format!(
+                    "{} node {} at entry {}\n{}",
+                    if replaced { "replaced" } else { "registered" },
+                    info.spec.id,
+                    info.seq,
+                    node_line(&info)
+                ),
+                json!({"node": node_json(&info), "replaced": replaced}),
+            ))
+        }
+        NodeCmd::Get { id } => {
+            let reg = ctx.open(false)?;
+            let info = reg.node(&id)?;
+            let pretty = serde_json::from_str::<serde_json::Value>(&info.spec.to_json())
+                .map(|v| format!("{v:#}"))
+                .unwrap_or_default();
+            Ok(Output::new(
+                format!(
+                    "{}\nregistered at entry {}\n{pretty}",
+                    node_line(&info),
+                    info.seq
+                ),
+                json!({"node": node_json(&info)}),
+            ))
+        }
+        NodeCmd::Query { capability, signal } => {
+            let reg = ctx.open(false)?;
+            let nodes = match (&capability, &signal) {
+                (Some(c), _) => reg.nodes_by_capability(c)?,
+                (None, Some(s)) => reg.nodes_by_signal(s)?,
+                (None, None) => Vec::new(),
+            };
+            Ok(list(&nodes, "no node matches"))
+        }
+        NodeCmd::List => {
+            let reg = ctx.open(false)?;
+            Ok(list(&reg.list_nodes()?, "no nodes"))
+        }
+        NodeCmd::Deregister { id, reason } => {
+            let reg = ctx.open(true)?;
+            let seq = reg.deregister_node(&id, &reason)?;
+            Ok(Output::new(
+                format!("deregistered node {id} at entry {seq}"),
+                json!({"id": id, "seq": seq}),
+            ))
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Where passphrases come from, in order: a file named on the command line, an environment
+//! variable, a prompt (only when stdin is a terminal). `--insecure-no-passphrase` stores new
+//! keys in the clear instead (tests and demos).
+//!
+//! Two passphrases can differ: the registry's (it unseals the log key, which every write
+//! needs) and the one of the key an operation signs with or creates. The second defaults to
+//! the first.
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use cairn_core::store::{KdfParams, KeyInfo, Passphrase, PrivatePart, Protection, StoreCode};
+
+use super::error::{CliError, CliResult};
+
+/// Environment variable holding the registry passphrase.
+pub const PASSPHRASE_ENV: &str = "CAIRN_PASSPHRASE";
+/// Environment variable holding the passphrase of the key being used or created.
+pub const KEY_PASSPHRASE_ENV: &str = "CAIRN_KEY_PASSPHRASE";
+/// Largest passphrase file read.
+const MAX_PASSPHRASE_FILE: usize = 4096;
+
+/// Passphrase sources and what was already read.
+#[derive(Debug, Default)]
+pub struct Secrets {
+    /// `--passphrase-file`.
+    pub passphrase_file: Option<PathBuf>,
+    /// `--key-passphrase-file`.
+    pub key_passphrase_file: Option<PathBuf>,
+    /// `--insecure-no-passphrase`.
+    pub insecure: bool,
+    /// `--insecure-fast-kdf`.
+    pub fast_kdf: bool,
+    registry: RefCell<Option<Passphrase>>,
+    key: RefCell<Option<Passphrase>>,
+}
+
+/// The first line of a passphrase file (a trailing newline is not part of it).
+fn read_file(path: &Path) -> CliResult<Passphrase> {
+    let mut bytes = super::util::read_limited(path, MAX_PASSPHRASE_FILE, "passphrase file")?;
+    if let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
+        bytes.truncate(nl);
+    }
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    if bytes.is_empty() {
+        return Err(CliError::usage(format!(
+            "{}: the passphrase file is empty",
+            path.display()
+        )));
+    }
+    Ok(Passphrase::new(bytes))
+}
+
+fn from_env(var: &str) -> Option<Passphrase> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(|v| Passphrase::new(v.into_encoded_bytes()))
+}
+
+fn prompt(text: &str, confirm: bool) -> CliResult<Option<Passphrase>> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let io = |e: std::io::Error| CliError::store(StoreCode::Io, format!("passphrase prompt: {e}"));
+    let first = rpassword::prompt_password(format!("{text}: ")).map_err(io)?;
+    if first.is_empty() {
+        return Err(CliError::usage("an empty passphrase is not accepted"));
+    }
+    if confirm {
+        let again = rpassword::prompt_password("repeat it: ").map_err(io)?;
+        if again != first {
+            return Err(CliError::usage("the passphrases differ"));
+        }
+    }
+    Ok(Some(Passphrase::new(first.into_bytes())))
+}
+
+fn missing(what: &str) -> CliError {
+    CliError::store(
+        StoreCode::PassphraseRequired,
+        format!(
+            "{what} needs a passphrase: pass --passphrase-file FILE, set {PASSPHRASE_ENV}, or run on a terminal to be asked"
+        ),
+    )
+}
+
+impl Secrets {
+    /// From the command-line options.
+    pub fn new(
+        passphrase_file: Option<PathBuf>,
+        key_passphrase_file: Option<PathBuf>,
+        insecure: bool,
+        fast_kdf: bool,
+    ) -> Secrets {
+        Secrets {
+            passphrase_file,
+            key_passphrase_file,
+            insecure,
+            fast_kdf,
+            ..Secrets::default()
+        }
+    }
+
+    fn registry_sources(&self, what: &str, confirm: bool) -> CliResult<Option<Passphrase>> {
+        if let Some(p) = self.registry.borrow().clone() {
+            return Ok(Some(p));
+        }
+        let p = match &self.passphrase_file {
+            Some(f) => Some(read_file(f)?),
+            None => match from_env(PASSPHRASE_ENV) {
+                Some(p) => Some(p),
+                None => prompt(what, confirm)?,
+            },
+        };
+        if let Some(p) = &p {
+            *self.registry.borrow_mut() = Some(p.clone());
+        }
+        Ok(p)
+    }
+
+    fn key_sources(&self, what: &str, confirm: bool) -> CliResult<Option<Passphrase>> {
+        if let Some(p) = self.key.borrow().clone() {
+            return Ok(Some(p));
+        }
+        let own = match &self.key_passphrase_file {
+            Some(f) => Some(read_file(f)?),
+            None => from_env(KEY_PASSPHRASE_ENV),
+        };
+        let p = match own {
+            Some(p) => Some(p),
+            None => self.registry_sources(what, confirm)?,
+        };
+        if let Some(p) = &p {
+            *self.key.borrow_mut() = Some(p.clone());
+        }
+        Ok(p)
+    }
+
+    /// The registry passphrase (it unseals the log key).
+    pub fn registry(&self, what: &str) -> CliResult<Passphrase> {
+        self.registry_sources(&format!("passphrase of the registry ({what})"), false)?
+            .ok_or_else(|| missing("writing to the registry"))
+    }
+
+    /// The passphrase that opens `key`, if its private half is sealed.
+    pub fn for_key(&self, key: &KeyInfo) -> CliResult<Option<Passphrase>> {
+        match key.private {
+            PrivatePart::Sealed(_) => {
+                let what = format!(
+                    "passphrase of key {:?} ({})",
+                    key.label,
+                    short(&key.key_id.to_hex())
+                );
+                self.key_sources(&what, false)?
+                    .map(Some)
+                    .ok_or_else(|| missing(&format!("key {:?}", key.label)))
+            }
+            PrivatePart::None | PrivatePart::Insecure => Ok(None),
+        }
+    }
+
+    fn kdf(&self) -> KdfParams {
+        if self.fast_kdf {
+            KdfParams::INSECURE_FAST
+        } else {
+            KdfParams::DEFAULT
+        }
+    }
+
+    /// How to seal the log key of a new registry.
+    pub fn new_registry_protection(&self) -> CliResult<Protection> {
+        if self.insecure {
+            return Ok(Protection::Insecure);
+        }
+        let p = self
+            .registry_sources("new passphrase of the registry", true)?
+            .ok_or_else(|| missing("creating a registry"))?;
+        Ok(Protection::Passphrase(p, self.kdf()))
+    }
+
+    /// How to seal a new key's private half.
+    pub fn new_key_protection(&self, label: &str) -> CliResult<Protection> {
+        if self.insecure {
+            return Ok(Protection::Insecure);
+        }
+        let p = self
+            .key_sources(&format!("passphrase for the new key {label:?}"), true)?
+            .ok_or_else(|| missing(&format!("sealing the new key {label:?}")))?;
+        Ok(Protection::Passphrase(p, self.kdf()))
+    }
+}
+
+/// The first 12 hex digits of an id, for prompts and text output.
+pub fn short(hex: &str) -> &str {
+    hex.get(..12).unwrap_or(hex)
+}
