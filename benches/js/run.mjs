@@ -1,0 +1,769 @@
+#!/usr/bin/env node
+// cairn-verify (the built npm package: WebAssembly) against other JavaScript verifiers, in one
+// Node process: capability-token verification, bare Ed25519, ML-DSA-44/65, streamed SHA-256,
+// cold start, module sizes. Prints Markdown tables with each figure's ratio to cairn's and to
+// the best peer, then the targets cairn is held to.
+//
+//   node benches/js/run.mjs            full run (70 s on a 2-core machine)
+//   node benches/js/run.mjs --quick    every operation a handful of times, figures meaningless:
+//                                      checks that each verifier still accepts its input (CI)
+//   options: --ms N (time per contender and operation, default 2000), --rounds N (default 9),
+//            --json FILE (raw figures), --no-native (skip cairn's native timing), --no-cold,
+//            --only token,ed25519,ml-dsa-44,ml-dsa-65,sha256 (some operations only)
+//   --smoke and CAIRN_BENCH_SMOKE=1 mean --quick.
+//
+// Needs: scripts/build-wasm.sh run (node-bindings/pkg), and `npm ci` in benches/js (the peers).
+// Native figures come from the `native_verify` example of cairn-wasm (release build), fed the
+// same keys, messages and signatures and run as one more contender, a slice per round (built
+// here unless --quick, where it is used only if already built).
+//
+// Method: contenders of one operation run interleaved, in rounds (a slice of each per round),
+// so a noisy neighbour on a shared machine slows them alike; each is warmed up first (V8 compiles
+// wasm with Liftoff and tiers hot functions up to TurboFan). The figure is the median per-call
+// time of the rounds; the best round is shown beside it. Only node: built-ins are imported
+// statically, so a cold-start child process loads nothing but the library it measures.
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+function parseArgs(argv) {
+  const o = { quick: process.env.CAIRN_BENCH_SMOKE === '1', ms: 2000, rounds: 9, json: null, native: true, cold: null, only: null, coldStart: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick' || a === '--smoke') o.quick = true;
+    else if (a === '--ms') o.ms = Number(argv[++i]);
+    else if (a === '--rounds') o.rounds = Number(argv[++i]);
+    else if (a === '--json') o.json = argv[++i];
+    else if (a === '--no-native') o.native = false;
+    else if (a === '--no-cold') o.coldStart = false;
+    else if (a === '--only') o.only = argv[++i].split(',');
+    else if (a === '--cold') o.cold = argv[++i];
+    else if (a === '--help' || a === '-h') {
+      const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).join('\n'));
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  if (!(o.ms > 0) || !(o.rounds >= 1)) throw new Error('--ms and --rounds must be positive');
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures: fixed seeds, so every run verifies the same bytes.
+
+const b64 = (s) => new Uint8Array(Buffer.from(s, 'base64'));
+const toB64 = (u8) => Buffer.from(u8).toString('base64');
+const TOKEN_CASE = 'valid_root_ed25519';
+const MESSAGE = new Uint8Array(256).map((_, i) => (i * 37 + 11) & 0xff);
+const CONTEXT = new TextEncoder().encode('application/vnd.cairn.bench.v1');
+
+/** Ed25519 private key from a 32-byte seed (PKCS#8 is a fixed prefix and the seed). */
+function ed25519FromSeed(seed) {
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]);
+  const privateKey = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  const publicKey = crypto.createPublicKey(privateKey);
+  const raw = b64(publicKey.export({ format: 'jwk' }).x.replace(/-/g, '+').replace(/_/g, '/'));
+  return { privateKey, publicKey, raw };
+}
+
+/** The serialisable fixtures (also handed to the cold-start child processes). */
+async function makeFixtures() {
+  const vectors = JSON.parse(readFileSync(join(repo, 'tests/vectors/token.json'), 'utf8'));
+  const tc = vectors.cases.find((c) => c.name === TOKEN_CASE);
+  if (!tc || !tc.expect.ok) throw new Error(`tests/vectors/token.json: no valid case ${TOKEN_CASE}`);
+  const issuer = tc.args.trusted_issuers.find((k) => k.algorithm === 'ed25519');
+  const claims = (await import('cairn-verify')).inspect(b64(tc.args.token)).decoded;
+
+  // Bare Ed25519: a 256-byte message.
+  const ed = ed25519FromSeed(new Uint8Array(32).fill(0x2a));
+  const edSig = crypto.sign(null, MESSAGE, ed.privateKey);
+
+  // ML-DSA: keys from fixed seeds, deterministic signatures with a FIPS 204 context.
+  const { ml_dsa44, ml_dsa65 } = await import('@noble/post-quantum/ml-dsa.js');
+  const mldsa = {};
+  for (const [name, impl, fill] of [['ml-dsa-44', ml_dsa44, 0x44], ['ml-dsa-65', ml_dsa65, 0x65]]) {
+    const keys = impl.keygen(new Uint8Array(32).fill(fill));
+    const sig = impl.sign(MESSAGE, keys.secretKey, { context: CONTEXT, extraEntropy: false });
+    mldsa[name] = { publicKey: toB64(keys.publicKey), signature: toB64(sig) };
+  }
+
+  // A JWT with the same claims as the cairn token, signed EdDSA by its own Ed25519 key.
+  const jose = await import('jose');
+  const jwtKey = ed25519FromSeed(new Uint8Array(32).fill(0x4a));
+  const jwt = await new jose.SignJWT({
+    cap: claims.capabilities,
+    cnf: { kid: claims.holder_key_id },
+    constraints: claims.constraints,
+  })
+    .setProtectedHeader({ alg: 'EdDSA' })
+    .setIssuer(claims.issuer)
+    .setSubject(claims.holder_key_id)
+    .setAudience(claims.audience)
+    .setNotBefore(claims.not_before)
+    .setExpirationTime(claims.expires_at)
+    .setJti(claims.nonce)
+    .sign(jwtKey.privateKey);
+
+  // A biscuit with the same facts, sealed by an Ed25519 root key.
+  const biscuit = await biscuitModule();
+  const rootPriv = biscuit.PrivateKey.fromBytes(new Uint8Array(32).fill(0x5b), biscuit.SignatureAlgorithm.Ed25519);
+  const root = biscuit.KeyPair.fromPrivateKey(rootPriv);
+  const builder = biscuit.Biscuit.builder();
+  const iso = (t) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+  builder.addCode(
+    [
+      `issuer("${claims.issuer}");`,
+      `holder("${claims.holder_key_id}");`,
+      `audience("${claims.audience}");`,
+      ...claims.capabilities.map((c) => `right("${c}");`),
+      `max_size(${claims.constraints.max_size.max});`,
+      `repo_prefix("${claims.constraints.repo.prefix}");`,
+      ...claims.constraints.region.one_of.map((r) => `region("${r}");`),
+      `check if time($t), $t >= ${iso(claims.not_before)}, $t < ${iso(claims.expires_at)};`,
+    ].join('\n'),
+  );
+  const bisc = builder.build(root.getPrivateKey());
+
+  return {
+    now: tc.args.now,
+    token: {
+      cairn: tc.args.token,
+      issuer: { algorithm: 'ed25519', publicKey: issuer.public_key },
+      audience: tc.args.audience,
+      capability: tc.args.capability,
+      claims,
+      jwt,
+      jwtPublicJwk: jwtKey.publicKey.export({ format: 'jwk' }),
+      biscuit: toB64(bisc.toBytes()),
+      biscuitRoot: root.getPublicKey().toString(),
+    },
+    ed25519: { publicKey: toB64(ed.raw), signature: toB64(edSig) },
+    mldsa,
+    message: toB64(MESSAGE),
+    context: toB64(CONTEXT),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contenders: each builder loads its library and returns a function that verifies once and
+// throws unless the input was accepted (so a broken build cannot look fast).
+
+function must(ok, what) {
+  if (!ok) throw new Error(`${what}: verification failed`);
+}
+
+const builders = {
+  async 'cairn-token'(fx) {
+    const cairn = await import('cairn-verify');
+    const token = b64(fx.token.cairn);
+    const issuers = [{ algorithm: fx.token.issuer.algorithm, publicKey: b64(fx.token.issuer.publicKey) }];
+    const options = { now: fx.now, audience: fx.token.audience, capability: fx.token.capability };
+    return () => must(cairn.verifyToken(token, issuers, options).valid === true, 'cairn verifyToken');
+  },
+  async 'jose-jwt'(fx) {
+    const jose = await import('jose');
+    const key = await jose.importJWK(fx.token.jwtPublicJwk, 'EdDSA');
+    const options = {
+      algorithms: ['EdDSA'],
+      issuer: fx.token.claims.issuer,
+      audience: fx.token.audience,
+      currentDate: new Date(fx.now * 1000),
+    };
+    const { jwt } = fx.token;
+    const cap = fx.token.capability;
+    const fn = async () => {
+      const { payload } = await jose.jwtVerify(jwt, key, options);
+      must(payload.cap.includes(cap), 'jose jwtVerify');
+    };
+    fn.async = true;
+    return fn;
+  },
+  async 'biscuit-parse'(fx) {
+    const { Biscuit, PublicKey, SignatureAlgorithm } = await biscuitModule();
+    const root = biscuitRoot(PublicKey, SignatureAlgorithm, fx);
+    const bytes = b64(fx.token.biscuit);
+    return () => {
+      const t = Biscuit.fromBytes(bytes, root);
+      must(t.countBlocks() === 1, 'biscuit fromBytes');
+      t.free();
+    };
+  },
+  async 'biscuit-authorize'(fx) {
+    const { Biscuit, PublicKey, SignatureAlgorithm, AuthorizerBuilder } = await biscuitModule();
+    const root = biscuitRoot(PublicKey, SignatureAlgorithm, fx);
+    const bytes = b64(fx.token.biscuit);
+    const policy = biscuitPolicy(fx);
+    const fn = (limits) => {
+      const t = Biscuit.fromBytes(bytes, root);
+      const builder = new AuthorizerBuilder();
+      builder.addCode(policy);
+      const authorizer = builder.buildAuthenticated(t);
+      // authorize() runs under biscuit's default limits (1 ms of Datalog); a run while V8 is
+      // still compiling can exceed them.
+      const policyIndex = limits ? authorizer.authorizeWithLimits(limits) : authorizer.authorize();
+      must(policyIndex === 0, 'biscuit authorize');
+      authorizer.free();
+      t.free();
+    };
+    // Quick mode (CI) may run before V8 has compiled biscuit's code: no 1 ms limit there.
+    return opts.quick ? () => fn(WIDE_LIMITS) : () => fn();
+  },
+  async 'node-ed25519'(fx) {
+    const key = crypto.createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(b64(fx.ed25519.publicKey)).toString('base64url') },
+      format: 'jwk',
+    });
+    const [msg, sig] = [b64(fx.message), b64(fx.ed25519.signature)];
+    return () => must(crypto.verify(null, msg, key, sig), 'node:crypto Ed25519');
+  },
+  async 'cairn-ed25519'(fx) {
+    const cairn = await import('cairn-verify');
+    const key = { algorithm: 'ed25519', publicKey: b64(fx.ed25519.publicKey) };
+    const [msg, sig] = [b64(fx.message), b64(fx.ed25519.signature)];
+    return () => must(cairn.verifySignature(key, msg, sig).valid === true, 'cairn Ed25519');
+  },
+  async 'noble-ed25519'(fx) {
+    const ed = await import('@noble/ed25519');
+    const { sha512 } = await import('@noble/hashes/sha2.js');
+    ed.hashes.sha512 = sha512;
+    const [pk, msg, sig] = [b64(fx.ed25519.publicKey), b64(fx.message), b64(fx.ed25519.signature)];
+    // zip215: false is RFC 8032's strict rule set, the one cairn applies.
+    return () => must(ed.verify(sig, msg, pk, { zip215: false }), '@noble/ed25519');
+  },
+  async 'native-ed25519'(fx) {
+    return nativeContender(fx, 'ed25519');
+  },
+  ...mldsaBuilders('ml-dsa-44', 'ml_dsa44'),
+  ...mldsaBuilders('ml-dsa-65', 'ml_dsa65'),
+  ...hashBuilders(),
+};
+
+function mldsaBuilders(alg, nobleName) {
+  return {
+    async [`cairn-${alg}`](fx) {
+      const cairn = await import('cairn-verify');
+      const key = { algorithm: alg, publicKey: b64(fx.mldsa[alg].publicKey) };
+      const [msg, sig, ctx] = [b64(fx.message), b64(fx.mldsa[alg].signature), b64(fx.context)];
+      return () => must(cairn.verifySignature(key, msg, sig, ctx).valid === true, `cairn ${alg}`);
+    },
+    async [`native-${alg}`](fx) {
+      return nativeContender(fx, alg);
+    },
+    async [`noble-${alg}`](fx) {
+      const impl = (await import('@noble/post-quantum/ml-dsa.js'))[nobleName];
+      const [pk, msg, sig, ctx] = [b64(fx.mldsa[alg].publicKey), b64(fx.message), b64(fx.mldsa[alg].signature), b64(fx.context)];
+      return () => must(impl.verify(sig, msg, pk, { context: ctx }), `@noble/post-quantum ${alg}`);
+    },
+  };
+}
+
+/** Streamed SHA-256 of `hashSize` bytes in 1 MiB chunks (the chunk size hashFile reads). */
+let hashSize = 64 << 20;
+const HASH_CHUNK = 1 << 20;
+let hashData = null;
+let hashExpect = null;
+function hashInput() {
+  if (!hashData || hashData.length !== hashSize) {
+    hashData = new Uint8Array(hashSize).map((_, i) => (i * 131 + (i >>> 13)) & 0xff);
+    hashExpect = crypto.createHash('sha256').update(hashData).digest('hex');
+  }
+  return hashData;
+}
+function chunks(data, fn) {
+  for (let at = 0; at < data.length; at += HASH_CHUNK) fn(data.subarray(at, at + HASH_CHUNK));
+}
+function hashBuilders() {
+  return {
+    async 'cairn-sha256-wasm'() {
+      const { WasmArtifactHasher } = await import('cairn-verify');
+      const data = hashInput();
+      return () => {
+        const h = new WasmArtifactHasher();
+        chunks(data, (c) => h.update(c));
+        const d = h.digest();
+        h.free();
+        must(d.digest === hashExpect && d.size === data.length, 'cairn WasmArtifactHasher');
+      };
+    },
+    async 'cairn-sha256-node'() {
+      const { ArtifactHasher } = await import('cairn-verify');
+      const data = hashInput();
+      return () => {
+        const h = new ArtifactHasher();
+        chunks(data, (c) => h.update(c));
+        must(h.digest().digest === hashExpect, 'cairn ArtifactHasher');
+      };
+    },
+    async 'node-sha256'() {
+      const data = hashInput();
+      return () => {
+        const h = crypto.createHash('sha256');
+        chunks(data, (c) => h.update(c));
+        must(h.digest('hex') === hashExpect, 'node:crypto SHA-256');
+      };
+    },
+    async 'noble-sha256'() {
+      const { sha256 } = await import('@noble/hashes/sha2.js');
+      const data = hashInput();
+      return () => {
+        const h = sha256.create();
+        chunks(data, (c) => h.update(c));
+        must(Buffer.from(h.digest()).toString('hex') === hashExpect, '@noble/hashes SHA-256');
+      };
+    },
+  };
+}
+
+/** The biscuit root key: the fixture holds "ed25519/<hex>" (PublicKey.toString()). */
+function biscuitRoot(PublicKey, SignatureAlgorithm, fx) {
+  const hex = fx.token.biscuitRoot.replace(/^ed25519\//, '');
+  return PublicKey.fromBytes(new Uint8Array(Buffer.from(hex, 'hex')), SignatureAlgorithm.Ed25519);
+}
+
+/** The relying party's side: the time, and the audience and capability it requires. */
+function biscuitPolicy(fx) {
+  return (
+    `time(${new Date(fx.now * 1000).toISOString().replace('.000Z', 'Z')});\n` +
+    `allow if right("${fx.token.capability}"), audience("${fx.token.audience}");`
+  );
+}
+
+/** Biscuit run limits wide enough for a first, uncompiled run. */
+const WIDE_LIMITS = { max_facts: 1000, max_iterations: 100, max_time_micro: 10_000_000 };
+
+async function biscuitModule() {
+  return (await import('./lib/biscuit.mjs')).loadBiscuit();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing
+
+const now = () => process.hrtime.bigint();
+
+/** Runs `fn` for at least `ns` nanoseconds (and at least `minCalls` times); ns per call. */
+async function slice(fn, ns, minCalls = 1) {
+  if (fn.external) return fn.external(ns);
+  let n = 0;
+  const start = now();
+  let elapsed = 0;
+  if (fn.async) {
+    while (elapsed < ns || n < minCalls) {
+      await fn();
+      n++;
+      elapsed = Number(now() - start);
+    }
+  } else {
+    while (elapsed < ns || n < minCalls) {
+      fn();
+      n++;
+      elapsed = Number(now() - start);
+    }
+  }
+  return { perCall: elapsed / n, calls: n };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * Times the contenders of one operation, interleaved. Returns {name: {median, best, calls}}
+ * in ns per call.
+ */
+async function measure(fns) {
+  const rounds = opts.quick ? 2 : opts.rounds;
+  const sliceNs = opts.quick ? 0 : (opts.ms * 1e6) / rounds;
+  const warmNs = opts.quick ? 0 : Math.min(600e6, opts.ms * 0.3e6);
+  const per = {};
+  for (const [name, fn] of Object.entries(fns)) {
+    if (!fn.external) await slice(fn, warmNs, opts.quick ? 1 : 5);
+    per[name] = { times: [], calls: 0 };
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(fns)) {
+      const { perCall, calls } = await slice(fn, sliceNs);
+      per[name].times.push(perCall);
+      per[name].calls += calls;
+    }
+  }
+  const out = {};
+  for (const [name, p] of Object.entries(per)) {
+    out[name] = { median: median(p.times), best: Math.min(...p.times), calls: p.calls };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cold start: a child process per sample, which imports one library, instantiates what it
+// needs and verifies once. Node's own start-up is not counted.
+
+const COLD = {
+  'cairn-token': { label: 'cairn-verify: import (wasm compile + instantiate), first verifyToken' },
+  'jose-jwt': { label: 'jose: import, importJWK, first jwtVerify' },
+  'biscuit-authorize': { label: 'biscuit-wasm: compile + instantiate, first fromBytes + authorize' },
+  'noble-ed25519': { label: '@noble/ed25519: import, first verify' },
+  'cairn-ml-dsa-65': { label: 'cairn-verify: import, first ML-DSA-65 verifySignature' },
+  'noble-ml-dsa-65': { label: '@noble/post-quantum: import, first ML-DSA-65 verify' },
+};
+
+async function coldChild(name) {
+  const fx = JSON.parse(readFileSync(0, 'utf8'));
+  const t0 = performance.now();
+  let fn;
+  if (name === 'biscuit-authorize') {
+    // Built by hand so the first authorize gets a time limit it can meet while compiling.
+    const { Biscuit, PublicKey, SignatureAlgorithm, AuthorizerBuilder } = await biscuitModule();
+    const t1 = performance.now();
+    const t = Biscuit.fromBytes(b64(fx.token.biscuit), biscuitRoot(PublicKey, SignatureAlgorithm, fx));
+    const builder = new AuthorizerBuilder();
+    builder.addCode(biscuitPolicy(fx));
+    const idx = builder.buildAuthenticated(t).authorizeWithLimits(WIDE_LIMITS);
+    must(idx === 0, 'biscuit authorize');
+    const t2 = performance.now();
+    process.stdout.write(JSON.stringify({ load: t1 - t0, first: t2 - t1 }));
+    return;
+  }
+  fn = await builders[name](fx);
+  const t1 = performance.now();
+  await fn();
+  const t2 = performance.now();
+  process.stdout.write(JSON.stringify({ load: t1 - t0, first: t2 - t1 }));
+}
+
+function coldStarts(fx) {
+  const samples = opts.quick ? 1 : 7;
+  const out = {};
+  for (const name of Object.keys(COLD)) {
+    const loads = [];
+    const firsts = [];
+    for (let i = 0; i < samples; i++) {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cold', name], {
+        input: JSON.stringify(fx),
+        encoding: 'utf8',
+        cwd: here,
+      });
+      if (r.status !== 0) throw new Error(`cold start ${name} failed:\n${r.stderr}`);
+      const { load, first } = JSON.parse(r.stdout);
+      loads.push(load);
+      firsts.push(first);
+    }
+    out[name] = { load: median(loads), first: median(firsts), total: median(loads.map((l, i) => l + firsts[i])) };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native: cairn's own Rust code on the same inputs (wasm/examples/native_verify.rs), run as one
+// more contender of the operation: each round starts the probe for one slice, so the native
+// figure sees the same machine load as the wasm one beside it.
+
+let nativeExe = undefined;
+/** Path of the native probe, built first in a full run; null (with the reason) when absent. */
+function nativeProbe() {
+  if (nativeExe !== undefined) return nativeExe;
+  nativeExe = null;
+  if (!opts.native) return (nativeSkipped = 'skipped (--no-native)'), null;
+  const targetDir = process.env.CARGO_TARGET_DIR || join(repo, 'target');
+  const exe = join(targetDir, 'release', 'examples', process.platform === 'win32' ? 'native_verify.exe' : 'native_verify');
+  if (!opts.quick) {
+    console.error('(building the native probe: cargo build --release -p cairn-wasm --example native_verify)');
+    const b = spawnSync('cargo', ['build', '--quiet', '--release', '-p', 'cairn-wasm', '--example', 'native_verify'], {
+      cwd: repo,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (b.status !== 0) return (nativeSkipped = 'skipped (cargo build of the native_verify example failed)'), null;
+  } else if (!existsSync(exe)) {
+    return (nativeSkipped = 'skipped in quick mode (the native_verify example is not built)'), null;
+  }
+  nativeExe = exe;
+  return exe;
+}
+let nativeSkipped = null;
+
+/** A contender that runs the probe on one case for `ns` per slice. */
+function nativeContender(fx, alg) {
+  const exe = nativeProbe();
+  if (!exe) return null;
+  const [publicKey, signature, context] =
+    alg === 'ed25519' ? [fx.ed25519.publicKey, fx.ed25519.signature, ''] : [fx.mldsa[alg].publicKey, fx.mldsa[alg].signature, fx.context];
+  const c = { label: alg, algorithm: alg, public_key: publicKey, signature, message: fx.message, context };
+  const fn = () => {
+    throw new Error('external contender');
+  };
+  fn.external = async (ns) => {
+    const r = spawnSync(exe, [], {
+      input: JSON.stringify({ ms: Math.max(ns / 1e6, 1), rounds: 1, cases: [c] }),
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`native_verify failed:\n${r.stderr}`);
+    const { median_us: us, runs } = JSON.parse(r.stdout.trim());
+    return { perCall: us * 1e3, calls: runs };
+  };
+  return fn;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes
+
+function sizeOf(path) {
+  const b = readFileSync(path);
+  return {
+    raw: b.length,
+    gzip: zlib.gzipSync(b, { level: 9 }).length,
+    brotli: zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const fmtTime = (ns) =>
+  ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e4 ? `${(ns / 1e3).toFixed(0)} µs` : `${(ns / 1e3).toFixed(1)} µs`;
+const fmtRatio = (x) => (x >= 100 ? `${x.toFixed(0)}×` : x >= 10 ? `${x.toFixed(1)}×` : `${x.toFixed(2)}×`);
+const KiB = (n) => `${(n / 1024).toFixed(1)} KiB`;
+
+function cpuModel() {
+  try {
+    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m);
+    if (m) return m[1].trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+/** One Markdown table per operation: time per call, time relative to cairn, throughput. */
+function table(title, rows, results, { cairn, peers, bytes }) {
+  const lines = [`### ${title}`, '', `| implementation | median | best round | × cairn's time${bytes ? ' | throughput' : ''} |`, `|---|---:|---:|---:|${bytes ? '---:|' : ''}`];
+  const c = results[cairn].median;
+  for (const [name, label] of rows) {
+    const r = results[name];
+    if (!r) continue;
+    const tp = bytes ? ` | ${((bytes / r.median) * 1e3).toFixed(0)} MB/s` : '';
+    lines.push(`| ${label} | ${fmtTime(r.median)} | ${fmtTime(r.best)} | ${fmtRatio(r.median / c)}${tp} |`);
+  }
+  const best = peers.filter((p) => results[p]).sort((a, b) => results[a].median - results[b].median)[0];
+  if (best) {
+    const ratio = c / results[best].median;
+    const label = rows.find(([n]) => n === best)[1];
+    lines.push(
+      '',
+      ratio <= 1
+        ? `cairn vs the best peer (${label}): ${fmtRatio(1 / ratio)} faster.`
+        : `cairn vs the best peer (${label}): ${fmtRatio(ratio)} slower.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  if (opts.cold) return coldChild(opts.cold);
+
+  const pkgWasm = join(repo, 'node-bindings/pkg/node/cairn_wasm_bg.wasm');
+  if (!existsSync(pkgWasm)) {
+    console.error('error: node-bindings/pkg is not built; run scripts/build-wasm.sh first');
+    process.exit(1);
+  }
+  if (!existsSync(join(here, 'node_modules/jose'))) {
+    console.error('error: the peers are not installed; run `npm ci` in benches/js first');
+    process.exit(1);
+  }
+  if (opts.quick) hashSize = 4 << 20;
+  const started = performance.now();
+  const fx = await makeFixtures();
+
+  const out = [];
+  const say = (s = '') => {
+    out.push(s);
+    console.log(s);
+  };
+  say(`# cairn-verify in Node${opts.quick ? ' (quick mode: figures are not meaningful)' : ''}`);
+  say();
+  say(
+    `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} CPUs (${cpuModel()}), ` +
+      `${opts.quick ? 'quick' : `median of ${opts.rounds} interleaved rounds, ${opts.ms} ms per contender`}`,
+  );
+
+  const sizes = {
+    cairn: sizeOf(pkgWasm),
+    cairnGlue: sizeOf(join(repo, 'node-bindings/pkg/web/cairn_wasm.js')),
+    biscuit: sizeOf((await import('./lib/biscuit.mjs')).biscuitWasmPath),
+  };
+  say();
+  say('### Module size');
+  say();
+  say('| module | raw | gzip (zlib level 9) | brotli 11 |');
+  say('|---|---:|---:|---:|');
+  for (const [label, s] of [
+    ['cairn-verify `cairn_wasm_bg.wasm`', sizes.cairn],
+    ['cairn-verify glue (`pkg/web/cairn_wasm.js`)', sizes.cairnGlue],
+    ['@biscuit-auth/biscuit-wasm 0.6.0 `biscuit_bg.wasm`', sizes.biscuit],
+  ]) {
+    say(`| ${label} | ${s.raw.toLocaleString('en')} | ${s.gzip.toLocaleString('en')} (${KiB(s.gzip)}) | ${s.brotli.toLocaleString('en')} (${KiB(s.brotli)}) |`);
+  }
+
+  const groups = [
+    {
+      key: 'token',
+      title: 'Capability token verify (Ed25519 issuer, audience + capability + time checks)',
+      rows: [
+        ['cairn-token', 'cairn-verify `verifyToken` (compact token, 173-byte payload)'],
+        ['jose-jwt', 'jose `jwtVerify` (EdDSA JWT, same claims; async)'],
+        ['biscuit-authorize', 'biscuit-wasm `Biscuit.fromBytes` + `authorize()`'],
+        ['biscuit-parse', 'biscuit-wasm `Biscuit.fromBytes` only (signature check)'],
+        ['node-ed25519', '(reference) node:crypto Ed25519 verify, 256 B'],
+      ],
+      cairn: 'cairn-token',
+      peers: ['jose-jwt', 'biscuit-authorize'],
+    },
+    {
+      key: 'ed25519',
+      title: 'Ed25519 verify (256-byte message)',
+      rows: [
+        ['cairn-ed25519', 'cairn-verify `verifySignature` (wasm)'],
+        ['node-ed25519', 'node:crypto `verify` (OpenSSL)'],
+        ['noble-ed25519', '@noble/ed25519 `verify` (zip215: false)'],
+        ['native-ed25519', '(reference) cairn native: the same Rust code, x86-64 release build'],
+      ],
+      cairn: 'cairn-ed25519',
+      peers: ['node-ed25519', 'noble-ed25519'],
+      native: 'ed25519',
+    },
+    ...['ml-dsa-44', 'ml-dsa-65'].map((alg) => ({
+      key: alg,
+      title: `${alg.toUpperCase()} verify (256-byte message, FIPS 204 context)`,
+      rows: [
+        [`cairn-${alg}`, 'cairn-verify `verifySignature` (wasm)'],
+        [`noble-${alg}`, `@noble/post-quantum \`${alg.replace(/-/g, '_').replace('ml_dsa_', 'ml_dsa')}.verify\``],
+        [`native-${alg}`, '(reference) cairn native: the same Rust code, x86-64 release build'],
+      ],
+      cairn: `cairn-${alg}`,
+      peers: [`noble-${alg}`],
+      native: alg,
+    })),
+    {
+      key: 'sha256',
+      title: `SHA-256 of ${hashSize >> 20} MiB, streamed in 1 MiB chunks`,
+      rows: [
+        ['cairn-sha256-wasm', 'cairn-verify `WasmArtifactHasher` (wasm; the browser path)'],
+        ['cairn-sha256-node', 'cairn-verify `ArtifactHasher` (Node: node:crypto)'],
+        ['node-sha256', 'node:crypto `createHash`'],
+        ['noble-sha256', '@noble/hashes `sha256.create()`'],
+      ],
+      cairn: 'cairn-sha256-wasm',
+      peers: ['node-sha256', 'noble-sha256'],
+      bytes: hashSize,
+    },
+  ];
+
+  const active = opts.only ? groups.filter((g) => opts.only.includes(g.key)) : groups;
+  const results = {};
+  for (const g of active) {
+    const fns = {};
+    for (const [name] of g.rows) {
+      const fn = await builders[name](fx);
+      if (fn) fns[name] = fn;
+    }
+    // The first authorize() after loading runs into biscuit's own 1 ms limit while V8 is
+    // still compiling; a warm-up with a wide limit first.
+    if (fns['biscuit-authorize']) {
+      const { Biscuit, PublicKey, SignatureAlgorithm, AuthorizerBuilder } = await biscuitModule();
+      for (let i = 0; i < 20; i++) {
+        const a = new AuthorizerBuilder();
+        a.addCode(biscuitPolicy(fx));
+        a.buildAuthenticated(Biscuit.fromBytes(b64(fx.token.biscuit), biscuitRoot(PublicKey, SignatureAlgorithm, fx)))
+          .authorizeWithLimits(WIDE_LIMITS);
+      }
+    }
+    if (g.bytes && !opts.quick) {
+      // One call hashes the whole buffer: fewer, longer rounds.
+      const saved = opts.rounds;
+      opts.rounds = 5;
+      results[g.key] = await measure(fns);
+      opts.rounds = saved;
+    } else {
+      results[g.key] = await measure(fns);
+    }
+  }
+
+  const cold = opts.coldStart ? coldStarts(fx) : null;
+
+  for (const g of active) {
+    say();
+    say(table(g.title, g.rows, results[g.key], g));
+    if (g.native) {
+      const n = results[g.key][`native-${g.native}`];
+      const c = results[g.key][g.cairn].median;
+      say(n ? `wasm / native: ${fmtRatio(c / n.median)}.` : `cairn native: ${nativeSkipped ?? 'not measured'}.`);
+    }
+  }
+
+  if (cold) {
+    say();
+    say('### Cold start (fresh process each; median of ' + (opts.quick ? 1 : 7) + '; Node start-up not counted)');
+    say();
+    say('| what | load | first verification | total |');
+    say('|---|---:|---:|---:|');
+    for (const [name, { label }] of Object.entries(COLD)) {
+      const c = cold[name];
+      say(`| ${label} | ${c.load.toFixed(1)} ms | ${c.first.toFixed(1)} ms | ${c.total.toFixed(1)} ms |`);
+    }
+  }
+
+  // Targets (those whose operations ran).
+  const faster = (x) => (x >= 1 ? `${fmtRatio(x)} faster` : `${fmtRatio(1 / x)} slower`);
+  const gz = sizes.cairn.gzip;
+  const checks = [[`wasm module ≤ 150 KB gzip (150 KiB = 153,600 B)`, `${gz.toLocaleString('en')} B (${KiB(gz)})`, gz <= 153600]];
+  for (const alg of ['ml-dsa-44', 'ml-dsa-65']) {
+    if (!results[alg]) continue;
+    const c = results[alg][`cairn-${alg}`].median;
+    const n = results[alg][`native-${alg}`];
+    const noble = results[alg][`noble-${alg}`].median;
+    checks.push(
+      [`${alg} wasm within 1.6× of cairn native`, n ? fmtRatio(c / n.median) : 'not measured', n ? c / n.median <= 1.6 : null],
+      [`${alg} wasm ≥ 10× faster than @noble/post-quantum`, faster(noble / c), noble / c >= 10],
+    );
+  }
+  const t = results.token;
+  if (t) {
+    const c = t['cairn-token'].median;
+    checks.push(
+      [`token verify ≥ 2× faster than jose`, faster(t['jose-jwt'].median / c), t['jose-jwt'].median / c >= 2],
+      [`token verify faster than biscuit-wasm (fromBytes + authorize)`, faster(t['biscuit-authorize'].median / c), t['biscuit-authorize'].median > c],
+      [`token verify faster than biscuit-wasm (fromBytes alone)`, faster(t['biscuit-parse'].median / c), t['biscuit-parse'].median > c],
+      [`token verify within 1.3× of bare node:crypto Ed25519`, fmtRatio(c / t['node-ed25519'].median), c / t['node-ed25519'].median <= 1.3],
+    );
+  }
+  say();
+  say('### Targets');
+  say();
+  say('| target | measured | met |');
+  say('|---|---:|:---:|');
+  // Quick mode measures nothing worth judging.
+  const verdict = (ok) => (opts.quick || ok === null ? '–' : ok ? 'yes' : '**no**');
+  for (const [what, measured, ok] of checks) say(`| ${what} | ${measured} | ${verdict(ok)} |`);
+  say();
+  say(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);
+
+  if (opts.json) {
+    writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu: cpuModel(), opts, sizes, results, cold }, null, 2));
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
