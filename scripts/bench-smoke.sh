@@ -5,8 +5,8 @@
 #
 #   native: `cargo test --benches` starts each bench binary without `--bench`, which criterion
 #           and cairn's own harnesses take as test mode: every routine runs once at a tiny size.
-#   JS:     benches/js/run.mjs, when it exists and the npm package has been built
-#           (scripts/build-wasm.sh), with --smoke (and CAIRN_BENCH_SMOKE=1).
+#   JS:     benches/js/run.mjs --quick against the built npm package (scripts/build-wasm.sh),
+#           after installing its peers from benches/js/package-lock.json (npm ci, idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,15 +16,17 @@ start=$SECONDS
 step "native benches, once each (cargo test --benches)"
 cargo test -p cairn --benches
 
-if [ -f benches/js/run.mjs ]; then
-  if ! command -v node >/dev/null 2>&1; then
-    step "JS bench skipped: node is not installed"
-  elif [ ! -d node-bindings/pkg/node ]; then
-    step "JS bench skipped: node-bindings/pkg is not built (scripts/build-wasm.sh builds it)"
-  else
-    step "JS bench, once (node benches/js/run.mjs --smoke)"
-    CAIRN_BENCH_SMOKE=1 node benches/js/run.mjs --smoke
+if ! command -v node >/dev/null 2>&1; then
+  step "JS bench skipped: node is not installed"
+elif [ ! -d node-bindings/pkg/node ]; then
+  step "JS bench skipped: node-bindings/pkg is not built (scripts/build-wasm.sh builds it)"
+else
+  step "JS bench peers (npm ci in benches/js)"
+  if [ ! -d benches/js/node_modules ] || [ benches/js/package-lock.json -nt benches/js/node_modules ]; then
+    (cd benches/js && npm ci --no-audit --no-fund --loglevel=error)
   fi
+  step "JS bench, once (node benches/js/run.mjs --quick)"
+  node benches/js/run.mjs --quick
 fi
 
 step "bench smoke run finished in $((SECONDS - start)) s"
