@@ -1035,13 +1035,13 @@ fn overhead(mode: Mode, budget: Duration) {
     let ml_pk = hy.public_key().mldsa_part().expect("hybrid").1.to_vec();
     step(
         "PublicKey::from_bytes, Ed25519 (point decompression + small-order check)",
-        "every Ed25519 verify (cairn keeps keys as bytes), token holder key, note verifier",
+        "each Ed25519 key once when it is built (issuer, token holder), not each verify",
         &mut || assert!(PublicKey::from_bytes(Algorithm::Ed25519, &ed_pk).is_ok()),
     );
     let ml = BareMl44::new(&ml_pk);
     step(
         "fips204 PublicKey::try_from_bytes, ML-DSA-44 (key expansion: SHAKE256 of the key, NTTs)",
-        "every ML-DSA verify (cairn keeps keys as bytes)",
+        "each ML-DSA key once, at its first verify (PublicKey keeps it expanded)",
         &mut || assert!(ml_dsa_44::PublicKey::try_from_bytes(black_box(ml.key_bytes)).is_ok()),
     );
     step(
@@ -1052,7 +1052,7 @@ fn overhead(mode: Mode, budget: Duration) {
         },
     );
     step(
-        "NoteVerifier::for_key, hybrid key (split, re-parse both halves, 2 key hashes)",
+        "NoteVerifier::for_key, hybrid key (split sharing decoded halves, 2 key hashes)",
         "verify_checkpoint",
         &mut || assert!(cairn_core::note::NoteVerifier::for_key(ORIGIN, hy.public_key()).is_ok()),
     );

@@ -217,20 +217,15 @@ impl NoteVerifier {
     /// # }
     /// ```
     pub fn for_key(name: &str, key: &PublicKey) -> Result<Vec<NoteVerifier>> {
-        let alg = key.algorithm();
-        if !matches!(alg, Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65) {
-            return Ok(alloc::vec![NoteVerifier::new(name, key)?]);
+        // The halves share the hybrid key's decoded forms, so a caller that keeps its
+        // PublicKey pays the ML-DSA expansion once, not on every note it verifies.
+        match key.hybrid_halves()? {
+            None => Ok(alloc::vec![NoteVerifier::new(name, key)?]),
+            Some((ed, ml)) => Ok(alloc::vec![
+                NoteVerifier::new(name, &ed)?,
+                NoteVerifier::new(name, &ml)?,
+            ]),
         }
-        let ed = key
-            .ed25519_part()
-            .ok_or_else(|| Error::new(ErrorCode::InvalidKey, "hybrid key without Ed25519 part"))?;
-        let (pq_alg, pq) = key
-            .mldsa_part()
-            .ok_or_else(|| Error::new(ErrorCode::InvalidKey, "hybrid key without ML-DSA part"))?;
-        Ok(alloc::vec![
-            NoteVerifier::new(name, &PublicKey::from_bytes(Algorithm::Ed25519, &ed)?)?,
-            NoteVerifier::new(name, &PublicKey::from_bytes(pq_alg, pq)?)?,
-        ])
     }
 
     /// Parses a verifier key string `<name>+<hash8hex>+<base64(type encoding ‖ key)>` (Go's

@@ -365,6 +365,53 @@ fn hybrid_requires_both_halves() {
     }
 }
 
+/// A PublicKey keeps its decoded form after the first verification; that cache must not
+/// change what it verifies, what it equals, or how it behaves when shared between threads.
+#[test]
+fn decoded_key_cache_is_invisible() {
+    use std::collections::HashSet;
+    for alg in NON_LEGACY {
+        let sk = SigningKey::from_seed(alg, &[9; 32]);
+        let sig = sk.sign(b"message", b"ctx").unwrap();
+        let fresh = PublicKey::from_bytes(alg, sk.public_key().as_bytes()).unwrap();
+        let used = fresh.clone();
+        // Before and after the first (expanding) verification, good and bad inputs alike.
+        for _ in 0..2 {
+            assert!(used.verify(b"message", b"ctx", &sig).is_ok(), "{alg}");
+            assert_eq!(
+                code(used.verify(b"massage", b"ctx", &sig)),
+                ErrorCode::SignatureInvalid,
+                "{alg}"
+            );
+            if alg != Algorithm::Ed25519 {
+                // Ed25519 has no context; the ML-DSA half must see it.
+                assert_eq!(
+                    code(used.verify(b"message", b"xtc", &sig)),
+                    ErrorCode::SignatureInvalid,
+                    "{alg}"
+                );
+            }
+        }
+        // A clone taken after expansion verifies the same and still equals a fresh key.
+        let clone = used.clone();
+        assert!(clone.verify(b"message", b"ctx", &sig).is_ok());
+        assert_eq!(clone, fresh);
+        let set: HashSet<PublicKey> = [fresh.clone(), used.clone(), clone].into_iter().collect();
+        assert_eq!(set.len(), 1, "{alg}: hashing sees only the key bytes");
+        // Verifying from several threads at once, the first verification racing.
+        let shared = std::sync::Arc::new(PublicKey::from_bytes(alg, fresh.as_bytes()).unwrap());
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (k, s) = (shared.clone(), sig.clone());
+                std::thread::spawn(move || k.verify(b"message", b"ctx", &s).is_ok())
+            })
+            .collect();
+        for h in handles {
+            assert!(h.join().unwrap(), "{alg}");
+        }
+    }
+}
+
 #[test]
 fn secret_forms() {
     // Single algorithms: the secret is the seed.

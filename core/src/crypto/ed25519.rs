@@ -21,7 +21,10 @@ fn is_canonical_y(bytes: &[u8; 32]) -> bool {
     !(high_all_ones && bytes[0] >= 0xed)
 }
 
-fn key(bytes: &[u8]) -> Result<VerifyingKey> {
+/// Decodes and checks a public key: canonical, a curve point, not of small order. The result
+/// is kept by [`super::PublicKey`], so the point is decompressed once per key, not per
+/// signature.
+pub(super) fn parse_public_key(bytes: &[u8]) -> Result<VerifyingKey> {
     let arr: &[u8; 32] = bytes
         .try_into()
         .map_err(|_| Error::new(ErrorCode::InvalidKey, "Ed25519 public key must be 32 bytes"))?;
@@ -46,14 +49,9 @@ fn key(bytes: &[u8]) -> Result<VerifyingKey> {
     Ok(k)
 }
 
-/// Rejects encodings that are not canonical, not a point, or of small order (weak keys).
-pub(super) fn check_public_key(bytes: &[u8]) -> Result<()> {
-    key(bytes).map(|_| ())
-}
-
-/// Strict RFC 8032 verification of a 64-byte signature (R ‖ S).
-pub(super) fn verify(pk: &[u8], message: &[u8], sig: &[u8]) -> Result<()> {
-    let k = key(pk)?;
+/// Strict RFC 8032 verification of a 64-byte signature (R ‖ S) under a key from
+/// [`parse_public_key`].
+pub(super) fn verify(k: &VerifyingKey, message: &[u8], sig: &[u8]) -> Result<()> {
     let bad = || {
         Error::new(
             ErrorCode::SignatureInvalid,
@@ -117,7 +115,7 @@ mod tests {
                     }
                 }
                 assert_eq!(
-                    check_public_key(&b).unwrap_err().code(),
+                    parse_public_key(&b).unwrap_err().code(),
                     ErrorCode::InvalidKey
                 );
             }
@@ -135,7 +133,7 @@ mod tests {
         minus_one[31] = 0x7f;
         for k in [identity, minus_one, [0u8; 32]] {
             assert_eq!(
-                check_public_key(&k).unwrap_err().code(),
+                parse_public_key(&k).unwrap_err().code(),
                 ErrorCode::InvalidKey
             );
         }

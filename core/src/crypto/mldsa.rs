@@ -21,37 +21,57 @@ fn bad_sig(alg: Algorithm) -> Error {
     )
 }
 
-/// Verifies a pure ML-DSA signature with context `ctx` (at most 255 bytes).
-pub(super) fn verify(
-    alg: Algorithm,
-    pk: &[u8],
-    message: &[u8],
-    ctx: &[u8],
-    sig: &[u8],
-) -> Result<()> {
-    let ok = match alg {
-        Algorithm::MlDsa44 => {
-            let pk: [u8; ml_dsa_44::PK_LEN] = pk.try_into().map_err(|_| bad_key())?;
-            let sig: &[u8; ml_dsa_44::SIG_LEN] = sig.try_into().map_err(|_| bad_sig(alg))?;
-            let pk = ml_dsa_44::PublicKey::try_from_bytes(pk).map_err(|_| bad_key())?;
-            pk.verify(message, sig, ctx)
-        }
-        Algorithm::MlDsa65 => {
-            let pk: [u8; ml_dsa_65::PK_LEN] = pk.try_into().map_err(|_| bad_key())?;
-            let sig: &[u8; ml_dsa_65::SIG_LEN] = sig.try_into().map_err(|_| bad_sig(alg))?;
-            let pk = ml_dsa_65::PublicKey::try_from_bytes(pk).map_err(|_| bad_key())?;
-            pk.verify(message, sig, ctx)
-        }
-        _ => {
-            return Err(Error::new(
+/// An ML-DSA public key decoded and expanded once (ρ, tr = H(pk) and t1 in the NTT domain),
+/// so a verification does not redo that work. About 4 KiB (ML-DSA-44) or 6 KiB (ML-DSA-65);
+/// [`super::PublicKey`] keeps it behind a pointer, so the size difference does not matter.
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
+pub(super) enum ExpandedKey {
+    MlDsa44(ml_dsa_44::PublicKey),
+    MlDsa65(ml_dsa_65::PublicKey),
+}
+
+impl ExpandedKey {
+    /// Decodes `pk` for `alg` (ML-DSA-44 or ML-DSA-65). Errors: `invalid_key` on a wrong
+    /// length or an encoding fips204 refuses, `unsupported_algorithm` for other algorithms.
+    pub(super) fn parse(alg: Algorithm, pk: &[u8]) -> Result<ExpandedKey> {
+        match alg {
+            Algorithm::MlDsa44 => {
+                let pk: [u8; ml_dsa_44::PK_LEN] = pk.try_into().map_err(|_| bad_key())?;
+                let pk = ml_dsa_44::PublicKey::try_from_bytes(pk).map_err(|_| bad_key())?;
+                Ok(ExpandedKey::MlDsa44(pk))
+            }
+            Algorithm::MlDsa65 => {
+                let pk: [u8; ml_dsa_65::PK_LEN] = pk.try_into().map_err(|_| bad_key())?;
+                let pk = ml_dsa_65::PublicKey::try_from_bytes(pk).map_err(|_| bad_key())?;
+                Ok(ExpandedKey::MlDsa65(pk))
+            }
+            _ => Err(Error::new(
                 ErrorCode::UnsupportedAlgorithm,
                 "not an ML-DSA algorithm",
-            ))
+            )),
         }
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(bad_sig(alg))
+    }
+
+    /// Verifies a pure ML-DSA signature with context `ctx` (at most 255 bytes; the caller
+    /// checks the length and reports `domain_mismatch`).
+    pub(super) fn verify(&self, message: &[u8], ctx: &[u8], sig: &[u8]) -> Result<()> {
+        let (alg, ok) = match self {
+            ExpandedKey::MlDsa44(pk) => {
+                let alg = Algorithm::MlDsa44;
+                let sig: &[u8; ml_dsa_44::SIG_LEN] = sig.try_into().map_err(|_| bad_sig(alg))?;
+                (alg, pk.verify(message, sig, ctx))
+            }
+            ExpandedKey::MlDsa65(pk) => {
+                let alg = Algorithm::MlDsa65;
+                let sig: &[u8; ml_dsa_65::SIG_LEN] = sig.try_into().map_err(|_| bad_sig(alg))?;
+                (alg, pk.verify(message, sig, ctx))
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(bad_sig(alg))
+        }
     }
 }

@@ -24,9 +24,11 @@ pub use legacy::LegacySigningKey;
 #[cfg(feature = "std")]
 pub use signing::SigningKey;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use once_cell::race::OnceBox;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::encoding::{hex_encode, sha256, Digest};
@@ -271,10 +273,42 @@ impl<'de> Deserialize<'de> for KeyId {
 }
 
 /// A public key of any supported algorithm, length-checked (and for Ed25519, point-checked).
-#[derive(Clone, PartialEq, Eq, Hash)]
+///
+/// The key is decoded once and kept beside its raw bytes, so each verification does only the
+/// signature's own work: the Ed25519 point is decompressed when the key is built (that is
+/// also its validity check), the ML-DSA key is expanded at its first verification (about
+/// 13–20 µs natively, so keys that are only carried, like a token's holder, never pay it).
+/// Equality and hashing look at the algorithm and the raw bytes only.
+#[derive(Clone)]
 pub struct PublicKey {
     alg: Algorithm,
     bytes: Vec<u8>,
+    decoded: DecodedKey,
+}
+
+/// The decoded form of a [`PublicKey`], derived from its bytes and never serialized.
+#[derive(Clone)]
+enum DecodedKey {
+    Ed25519(ed25519_dalek::VerifyingKey),
+    MlDsa(OnceBox<mldsa::ExpandedKey>),
+    Hybrid(ed25519_dalek::VerifyingKey, OnceBox<mldsa::ExpandedKey>),
+    /// Round-3 Dilithium: verified from its bytes by the legacy backend (or refused).
+    Legacy,
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.alg == other.alg && self.bytes == other.bytes
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl core::hash::Hash for PublicKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.alg.hash(state);
+        self.bytes.hash(state);
+    }
 }
 
 impl PublicKey {
@@ -294,13 +328,21 @@ impl PublicKey {
             ));
         }
         // ML-DSA needs no further check: FIPS 204's pkDecode accepts every byte string of
-        // the right length (ρ is any 32 bytes, t1 packs 10-bit values with no invalid code).
-        if alg.has_ed25519() {
-            ed25519::check_public_key(&bytes[..ED25519_PK_LEN])?;
-        }
+        // the right length (ρ is any 32 bytes, t1 packs 10-bit values with no invalid code),
+        // so its expansion can wait for the first verification.
+        let decoded = match alg {
+            Algorithm::Ed25519 => DecodedKey::Ed25519(ed25519::parse_public_key(bytes)?),
+            Algorithm::MlDsa44 | Algorithm::MlDsa65 => DecodedKey::MlDsa(OnceBox::new()),
+            Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65 => DecodedKey::Hybrid(
+                ed25519::parse_public_key(&bytes[..ED25519_PK_LEN])?,
+                OnceBox::new(),
+            ),
+            Algorithm::Dilithium2R3 | Algorithm::Dilithium3R3 => DecodedKey::Legacy,
+        };
         Ok(PublicKey {
             alg,
             bytes: bytes.to_vec(),
+            decoded,
         })
     }
 
@@ -371,35 +413,61 @@ impl PublicKey {
                 "context longer than 255 bytes",
             ));
         }
-        let (pk, s) = (&self.bytes[..], &sig.bytes[..]);
-        match self.alg {
-            Algorithm::Ed25519 => ed25519::verify(pk, message, s),
-            Algorithm::MlDsa44 | Algorithm::MlDsa65 => {
-                mldsa::verify(self.alg, pk, message, context, s)
-            }
-            Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65 => {
-                let pq = if self.alg == Algorithm::Ed25519MlDsa44 {
-                    Algorithm::MlDsa44
-                } else {
-                    Algorithm::MlDsa65
-                };
+        let s = &sig.bytes[..];
+        match &self.decoded {
+            DecodedKey::Ed25519(k) => ed25519::verify(k, message, s),
+            DecodedKey::MlDsa(pq) => self.expanded(pq)?.verify(message, context, s),
+            DecodedKey::Hybrid(classic, pq) => {
                 // Both halves must verify over the same message; the error names the half
                 // that failed first.
-                ed25519::verify(&pk[..ED25519_PK_LEN], message, &s[..ED25519_SIG_LEN])
+                ed25519::verify(classic, message, &s[..ED25519_SIG_LEN])
                     .map_err(|e| e.context("hybrid, Ed25519 half"))?;
-                mldsa::verify(
-                    pq,
-                    &pk[ED25519_PK_LEN..],
-                    message,
-                    context,
-                    &s[ED25519_SIG_LEN..],
-                )
-                .map_err(|e| e.context("hybrid, ML-DSA half"))
+                self.expanded(pq)?
+                    .verify(message, context, &s[ED25519_SIG_LEN..])
+                    .map_err(|e| e.context("hybrid, ML-DSA half"))
             }
-            Algorithm::Dilithium2R3 | Algorithm::Dilithium3R3 => {
-                legacy_verify(self.alg, pk, message, s)
-            }
+            DecodedKey::Legacy => legacy_verify(self.alg, &self.bytes, message, s),
         }
+    }
+}
+
+impl PublicKey {
+    /// A hybrid key's two halves as keys of their own (Ed25519, then ML-DSA), sharing this
+    /// key's decoded forms: the Ed25519 point is copied, and the ML-DSA part is expanded here
+    /// (once per hybrid key) and copied, so verifying through the halves costs what verifying
+    /// the hybrid does. `None` for a key that is not a hybrid.
+    pub(crate) fn hybrid_halves(&self) -> Result<Option<(PublicKey, PublicKey)>> {
+        let (DecodedKey::Hybrid(classic, pq), Some((pq_alg, pq_bytes))) =
+            (&self.decoded, self.mldsa_part())
+        else {
+            return Ok(None);
+        };
+        let expanded = self.expanded(pq)?.clone();
+        let ed = PublicKey {
+            alg: Algorithm::Ed25519,
+            bytes: self.bytes[..ED25519_PK_LEN].to_vec(),
+            decoded: DecodedKey::Ed25519(*classic),
+        };
+        let ml = PublicKey {
+            alg: pq_alg,
+            bytes: pq_bytes.to_vec(),
+            decoded: DecodedKey::MlDsa(OnceBox::with_value(Box::new(expanded))),
+        };
+        Ok(Some((ed, ml)))
+    }
+
+    /// The expanded ML-DSA part, expanded on first use. Two threads racing here both expand
+    /// and one result is kept; either is the same key.
+    fn expanded<'a>(
+        &self,
+        cell: &'a OnceBox<mldsa::ExpandedKey>,
+    ) -> Result<&'a mldsa::ExpandedKey> {
+        cell.get_or_try_init(|| {
+            let (alg, bytes) = self
+                .mldsa_part()
+                .ok_or_else(|| Error::new(ErrorCode::InvalidKey, "key has no ML-DSA part"))?;
+            mldsa::ExpandedKey::parse(alg, bytes).map(Box::new)
+        })
     }
 }
 
