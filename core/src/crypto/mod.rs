@@ -26,6 +26,7 @@ pub use signing::SigningKey;
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use once_cell::race::OnceBox;
@@ -278,7 +279,22 @@ impl<'de> Deserialize<'de> for KeyId {
 /// signature's own work: the Ed25519 point is decompressed when the key is built (that is
 /// also its validity check), the ML-DSA key is expanded at its first verification (about
 /// 13–20 µs natively, so keys that are only carried, like a token's holder, never pay it).
-/// Equality and hashing look at the algorithm and the raw bytes only.
+/// Equality and hashing look at the algorithm and the raw bytes only, so a `PublicKey` is a
+/// sound `HashMap` key; clippy's `mutable_key_type` lint sees the cache and warns anyway
+/// (`ignore-interior-mutability = ["cairn_core::crypto::PublicKey"]` in `clippy.toml`
+/// tells it otherwise).
+///
+/// ```
+/// # #[cfg(feature = "std")] {
+/// use cairn_core::crypto::{Algorithm, PublicKey, SigningKey};
+/// let sk = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[3; 32]);
+/// let sig = sk.sign(b"m", b"ctx").unwrap();
+/// let pk = PublicKey::from_bytes(Algorithm::Ed25519MlDsa44, sk.public_key().as_bytes()).unwrap();
+/// assert!(pk.verify(b"m", b"ctx", &sig).is_ok()); // expands the ML-DSA half, once
+/// assert!(pk.verify(b"m", b"ctx", &sig).is_ok()); // reuses it
+/// assert_eq!(&pk, sk.public_key());
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct PublicKey {
     alg: Algorithm,
@@ -286,12 +302,17 @@ pub struct PublicKey {
     decoded: DecodedKey,
 }
 
+/// An ML-DSA key's expanded form, filled at its first verification. Shared (`Arc`) between
+/// clones of a key and a hybrid's ML-DSA half, so any of them expands it for all; the `Arc`
+/// also keeps `PublicKey` free of visible interior mutability (a `HashMap` key is fine).
+type LazyExpanded = Arc<OnceBox<mldsa::ExpandedKey>>;
+
 /// The decoded form of a [`PublicKey`], derived from its bytes and never serialized.
 #[derive(Clone)]
 enum DecodedKey {
     Ed25519(ed25519_dalek::VerifyingKey),
-    MlDsa(OnceBox<mldsa::ExpandedKey>),
-    Hybrid(ed25519_dalek::VerifyingKey, OnceBox<mldsa::ExpandedKey>),
+    MlDsa(LazyExpanded),
+    Hybrid(ed25519_dalek::VerifyingKey, LazyExpanded),
     /// Round-3 Dilithium: verified from its bytes by the legacy backend (or refused).
     Legacy,
 }
@@ -332,10 +353,10 @@ impl PublicKey {
         // so its expansion can wait for the first verification.
         let decoded = match alg {
             Algorithm::Ed25519 => DecodedKey::Ed25519(ed25519::parse_public_key(bytes)?),
-            Algorithm::MlDsa44 | Algorithm::MlDsa65 => DecodedKey::MlDsa(OnceBox::new()),
+            Algorithm::MlDsa44 | Algorithm::MlDsa65 => DecodedKey::MlDsa(LazyExpanded::default()),
             Algorithm::Ed25519MlDsa44 | Algorithm::Ed25519MlDsa65 => DecodedKey::Hybrid(
                 ed25519::parse_public_key(&bytes[..ED25519_PK_LEN])?,
-                OnceBox::new(),
+                LazyExpanded::default(),
             ),
             Algorithm::Dilithium2R3 | Algorithm::Dilithium3R3 => DecodedKey::Legacy,
         };
@@ -433,16 +454,15 @@ impl PublicKey {
 
 impl PublicKey {
     /// A hybrid key's two halves as keys of their own (Ed25519, then ML-DSA), sharing this
-    /// key's decoded forms: the Ed25519 point is copied, and the ML-DSA part is expanded here
-    /// (once per hybrid key) and copied, so verifying through the halves costs what verifying
-    /// the hybrid does. `None` for a key that is not a hybrid.
-    pub(crate) fn hybrid_halves(&self) -> Result<Option<(PublicKey, PublicKey)>> {
+    /// key's decoded forms: the Ed25519 point is copied and the ML-DSA half shares this key's
+    /// expansion, so verifying through the halves costs what verifying the hybrid does.
+    /// `None` for a key that is not a hybrid.
+    pub(crate) fn hybrid_halves(&self) -> Option<(PublicKey, PublicKey)> {
         let (DecodedKey::Hybrid(classic, pq), Some((pq_alg, pq_bytes))) =
             (&self.decoded, self.mldsa_part())
         else {
-            return Ok(None);
+            return None;
         };
-        let expanded = self.expanded(pq)?.clone();
         let ed = PublicKey {
             alg: Algorithm::Ed25519,
             bytes: self.bytes[..ED25519_PK_LEN].to_vec(),
@@ -451,9 +471,9 @@ impl PublicKey {
         let ml = PublicKey {
             alg: pq_alg,
             bytes: pq_bytes.to_vec(),
-            decoded: DecodedKey::MlDsa(OnceBox::with_value(Box::new(expanded))),
+            decoded: DecodedKey::MlDsa(pq.clone()),
         };
-        Ok(Some((ed, ml)))
+        Some((ed, ml))
     }
 
     /// The expanded ML-DSA part, expanded on first use. Two threads racing here both expand
