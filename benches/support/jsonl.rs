@@ -15,6 +15,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
+use cairn_core::calendar::civil_from_days;
 use cairn_core::encoding::{hex_encode, sha256};
 use serde_json::{json, Value};
 
@@ -24,16 +25,7 @@ pub const T0: u64 = 1_800_000_000;
 /// `datetime.fromtimestamp(t, timezone.utc).isoformat()` for whole seconds.
 pub fn iso8601(t: u64) -> String {
     let (days, secs) = ((t / 86_400) as i64, t % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
         secs / 3600,

@@ -29,6 +29,7 @@ extern crate alloc;
 
 pub mod blux;
 pub mod bundle;
+pub mod calendar;
 pub mod checkpoint;
 pub mod crypto;
 pub mod dsse;

@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use cairn_core::calendar::{civil_from_days, days_from_civil};
 use cairn_core::crypto::{pem, PublicKey};
 use cairn_core::token::ConstraintValue;
 use cairn_core::{ErrorCode, UnixTime};
@@ -44,31 +45,6 @@ pub fn parse_duration(s: &str) -> CliResult<u64> {
     };
     n.checked_mul(mul)
         .ok_or_else(|| CliError::usage(format!("{s:?} is too long a duration")))
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (UTC).
@@ -119,7 +95,8 @@ pub fn parse_time(s: &str) -> CliResult<UnixTime> {
     {
         return Err(bad());
     }
-    let t = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
+    // Checked above: month 1-12 and day 1-31, so the casts are exact.
+    let t = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se;
     u64::try_from(t).map_err(|_| bad())
 }
 

@@ -9,6 +9,7 @@
 //! Python accepts more spellings (basic format, week dates, `+HH`, any separator
 //! character); blux-reg never writes them and cairn refuses them as malformed.
 
+use crate::calendar;
 use crate::error::{Error, Result};
 
 /// Microseconds per second.
@@ -87,7 +88,12 @@ pub fn parse_iso8601_micros(text: &str) -> Result<i128> {
             "timestamp out of range: {text:?}"
         )));
     }
-    let days = days_from_civil(year, month, day);
+    // Checked above: four-digit year, month 1-12, day within the month; the casts are exact.
+    let days = i128::from(calendar::days_from_civil(
+        year as i64,
+        month as u32,
+        day as u32,
+    ));
     let local = ((days * 24 + hour) * 60 + minute) * 60 + second;
     Ok(local * MICROS + micros - offset_micros)
 }
@@ -166,17 +172,6 @@ fn days_in_month(y: i128, m: i128) -> i128 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i128, m: i128, d: i128) -> i128 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
