@@ -138,7 +138,7 @@ pub fn paired<A: FnMut(), B: FnMut()>(mode: Mode, budget: Duration, mut a: A, mu
     let start = Instant::now();
     let mut round = 0u64;
     while start.elapsed() < budget || sa.len() < 5 {
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             sa.push(time(&mut a, na));
             sb.push(time(&mut b, nb));
         } else {
