@@ -264,13 +264,14 @@ fn newest_root(pinned: &VerifiedRoot, chain: &[Envelope], now: UnixTime) -> Resu
 /// # #[cfg(feature = "std")] {
 /// use cairn_core::bundle::{example, verify_bundle, Bundle, BundlePolicy};
 /// let (pinned, bundle) = example::manifest_bundle(b"artifact bytes");
-/// let bundle = Bundle::from_bytes(&bundle.to_bytes()).unwrap();
+/// let bundle = Bundle::from_bytes(&bundle.to_bytes())?;
 /// let policy = BundlePolicy { artifact: cairn_core::manifest::ArtifactCheck::Bytes(b"artifact bytes"), ..Default::default() };
-/// let verdict = verify_bundle(&bundle, &pinned, example::NOW, &policy).unwrap();
+/// let verdict = verify_bundle(&bundle, &pinned, example::NOW, &policy)?;
 /// assert_eq!(verdict.checkpoint.origin, "example.test/registry");
 /// let tampered = BundlePolicy { artifact: cairn_core::manifest::ArtifactCheck::Bytes(b"other bytes"), ..Default::default() };
 /// assert_eq!(verify_bundle(&bundle, &pinned, example::NOW, &tampered).unwrap_err().code().as_str(), "digest_mismatch");
 /// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_bundle(
     bundle: &Bundle,

@@ -86,8 +86,9 @@ impl Checkpoint {
     /// ```
     /// use cairn_core::checkpoint::Checkpoint;
     /// use cairn_core::merkle::EMPTY_ROOT;
-    /// let text = Checkpoint::new("example.test/log", 0, EMPTY_ROOT).to_text().unwrap();
+    /// let text = Checkpoint::new("example.test/log", 0, EMPTY_ROOT).to_text()?;
     /// assert_eq!(text, "example.test/log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_text(&self) -> Result<String> {
         check_line(&self.origin, "origin")?;
@@ -121,9 +122,10 @@ impl Checkpoint {
     ///
     /// ```
     /// use cairn_core::checkpoint::Checkpoint;
-    /// let c = Checkpoint::parse_text("example.test/log\n10\ntFkYYz7pMaKdJBl0CVRwgcMV0m7LP7BBe4lB+Fm44H4=\n").unwrap();
+    /// let c = Checkpoint::parse_text("example.test/log\n10\ntFkYYz7pMaKdJBl0CVRwgcMV0m7LP7BBe4lB+Fm44H4=\n")?;
     /// assert_eq!((c.origin.as_str(), c.size), ("example.test/log", 10));
     /// assert!(Checkpoint::parse_text("example.test/log\n010\ntFkYYz7pMaKdJBl0CVRwgcMV0m7LP7BBe4lB+Fm44H4=\n").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse_text(text: &str) -> Result<Checkpoint> {
         let body = text
@@ -170,11 +172,12 @@ impl Checkpoint {
     /// use cairn_core::merkle::{leaf_hash, root_of};
     /// let key = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[1; 32]);
     /// let cp = Checkpoint::new("example.test/log", 1, root_of(&[leaf_hash(b"x")]));
-    /// let note = cp.sign(&[("example.test/log", &key)]).unwrap();
+    /// let note = cp.sign(&[("example.test/log", &key)])?;
     /// let verifier = CheckpointVerifier { name: "example.test/log".into(), public_key: key.public_key().clone() };
     /// let policy = CheckpointPolicy::new("example.test/log");
-    /// let ok = verify_checkpoint(note.as_bytes(), &[verifier], &policy).unwrap();
+    /// let ok = verify_checkpoint(note.as_bytes(), &[verifier], &policy)?;
     /// assert_eq!((ok.size, ok.signers), (1, vec![key.public_key().key_id()]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "std")]
     pub fn sign(&self, signers: &[(&str, &SigningKey)]) -> Result<String> {
@@ -284,11 +287,12 @@ pub struct VerifiedCheckpoint {
 /// use cairn_core::ErrorCode;
 /// let key = SigningKey::from_seed(Algorithm::Ed25519, &[5; 32]);
 /// let note = Checkpoint::new("example.test/log", 0, EMPTY_ROOT)
-///     .sign(&[("example.test/log", &key)]).unwrap();
+///     .sign(&[("example.test/log", &key)])?;
 /// let v = [CheckpointVerifier { name: "example.test/log".into(), public_key: key.public_key().clone() }];
 /// assert!(verify_checkpoint(note.as_bytes(), &v, &CheckpointPolicy::new("example.test/log")).is_ok());
 /// let e = verify_checkpoint(note.as_bytes(), &v, &CheckpointPolicy::new("other.test/log")).unwrap_err();
 /// assert_eq!(e.code(), ErrorCode::DomainMismatch);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_checkpoint(
     note: &[u8],

@@ -143,10 +143,11 @@ impl Envelope {
     /// use cairn_core::crypto::{Algorithm, SigningKey};
     /// use cairn_core::dsse::Envelope;
     /// let key = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[9; 32]);
-    /// let mut env = Envelope::new("application/example", b"payload".to_vec()).unwrap();
-    /// env.sign(&key).unwrap();
-    /// let ok = env.verify("application/example", &[key.public_key().clone()], 1).unwrap();
+    /// let mut env = Envelope::new("application/example", b"payload".to_vec())?;
+    /// env.sign(&key)?;
+    /// let ok = env.verify("application/example", &[key.public_key().clone()], 1)?;
     /// assert_eq!(ok.signers, vec![key.public_key().key_id()]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "std")]
     pub fn sign(&mut self, key: &crate::crypto::SigningKey) -> Result<()> {

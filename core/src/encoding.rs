@@ -40,9 +40,10 @@ pub fn b64_encode(bytes: &[u8]) -> String {
 ///
 /// ```
 /// use cairn_core::encoding::b64_decode;
-/// assert_eq!(b64_decode("aGk=").unwrap(), b"hi");
+/// assert_eq!(b64_decode("aGk=")?, b"hi");
 /// assert!(b64_decode("aGl=").is_err()); // non-canonical trailing bits
 /// assert!(b64_decode("aGk").is_err());  // missing padding
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn b64_decode(text: &str) -> Result<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
@@ -58,8 +59,9 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 /// Hex decoding of exactly `N` bytes (either case accepted).
 ///
 /// ```
-/// let d: [u8; 2] = cairn_core::encoding::hex_decode_array("0aFF").unwrap();
+/// let d: [u8; 2] = cairn_core::encoding::hex_decode_array("0aFF")?;
 /// assert_eq!(d, [10, 255]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn hex_decode_array<const N: usize>(text: &str) -> Result<[u8; N]> {
     let mut out = [0u8; N];

@@ -141,11 +141,12 @@ pub struct StoredHash {
 /// ```
 /// use cairn_core::merkle::{hashes_to_store, leaf_hash, MemoryTree};
 /// let mut tree = MemoryTree::new();
-/// for i in 0..3u8 { tree.append(&[i]).unwrap(); }
+/// for i in 0..3u8 { tree.append(&[i])?; }
 /// // Leaf 3 completes the subtrees [2,4) and [0,4).
-/// let recs = hashes_to_store(&tree, leaf_hash(&[3])).unwrap();
+/// let recs = hashes_to_store(&tree, leaf_hash(&[3]))?;
 /// let keys: Vec<_> = recs.iter().map(|r| (r.level, r.index)).collect();
 /// assert_eq!(keys, [(0, 3), (1, 1), (2, 0)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn hashes_to_store(store: &impl TreeHashes, leaf_hash: Digest) -> Result<Vec<StoredHash>> {
     let n = store.tree_size();
@@ -211,9 +212,14 @@ fn range_hash(store: &impl TreeHashes, lo: u64, hi: u64) -> Result<Digest> {
 /// ```
 /// use cairn_core::merkle::{leaf_hash, root_of, tree_root, MemoryTree};
 /// let mut tree = MemoryTree::new();
-/// let leaves: Vec<_> = (0..7u8).map(|i| { tree.append(&[i]).unwrap(); leaf_hash(&[i]) }).collect();
-/// assert_eq!(tree_root(&tree, 5).unwrap(), root_of(&leaves[..5]));
+/// let mut leaves = Vec::new();
+/// for i in 0..7u8 {
+///     tree.append(&[i])?;
+///     leaves.push(leaf_hash(&[i]));
+/// }
+/// assert_eq!(tree_root(&tree, 5)?, root_of(&leaves[..5]));
 /// assert!(tree_root(&tree, 8).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn tree_root(store: &impl TreeHashes, size: u64) -> Result<Digest> {
     check_size(store, size)?;
@@ -229,10 +235,11 @@ pub fn tree_root(store: &impl TreeHashes, size: u64) -> Result<Digest> {
 /// ```
 /// use cairn_core::merkle::{leaf_hash, prove_inclusion, tree_root, verify_inclusion, MemoryTree};
 /// let mut tree = MemoryTree::new();
-/// for i in 0..10u8 { tree.append(&[i]).unwrap(); }
-/// let proof = prove_inclusion(&tree, 5, 8).unwrap();
-/// let root = tree_root(&tree, 8).unwrap();
-/// verify_inclusion(&leaf_hash(&[5]), 5, 8, &proof, &root).unwrap();
+/// for i in 0..10u8 { tree.append(&[i])?; }
+/// let proof = prove_inclusion(&tree, 5, 8)?;
+/// let root = tree_root(&tree, 8)?;
+/// verify_inclusion(&leaf_hash(&[5]), 5, 8, &proof, &root)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn prove_inclusion(store: &impl TreeHashes, index: u64, size: u64) -> Result<Vec<Digest>> {
     check_size(store, size)?;
@@ -266,11 +273,12 @@ pub fn prove_inclusion(store: &impl TreeHashes, index: u64, size: u64) -> Result
 /// ```
 /// use cairn_core::merkle::{prove_consistency, tree_root, verify_consistency, MemoryTree};
 /// let mut tree = MemoryTree::new();
-/// for i in 0..10u8 { tree.append(&[i]).unwrap(); }
-/// let proof = prove_consistency(&tree, 3, 10).unwrap();
+/// for i in 0..10u8 { tree.append(&[i])?; }
+/// let proof = prove_consistency(&tree, 3, 10)?;
 /// assert_eq!(proof.len(), 5);
-/// let (r3, r10) = (tree_root(&tree, 3).unwrap(), tree_root(&tree, 10).unwrap());
-/// verify_consistency(3, 10, &r3, &r10, &proof).unwrap();
+/// let (r3, r10) = (tree_root(&tree, 3)?, tree_root(&tree, 10)?);
+/// verify_consistency(3, 10, &r3, &r10, &proof)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn prove_consistency(
     store: &impl TreeHashes,
@@ -341,8 +349,9 @@ fn proof_invalid(detail: &str) -> Error {
 /// use cairn_core::merkle::{leaf_hash, root_of, verify_inclusion};
 /// let l: Vec<_> = (0..3u8).map(|i| leaf_hash(&[i])).collect();
 /// let root = root_of(&l);
-/// verify_inclusion(&l[2], 2, 3, &[root_of(&l[..2])], &root).unwrap();
+/// verify_inclusion(&l[2], 2, 3, &[root_of(&l[..2])], &root)?;
 /// assert!(verify_inclusion(&l[1], 2, 3, &[root_of(&l[..2])], &root).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_inclusion(
     leaf_hash: &Digest,
@@ -396,8 +405,9 @@ pub fn verify_inclusion(
 /// use cairn_core::merkle::{leaf_hash, root_of, verify_consistency};
 /// let l: Vec<_> = (0..4u8).map(|i| leaf_hash(&[i])).collect();
 /// // From 2 to 4 leaves the proof is the hash of the new right half.
-/// verify_consistency(2, 4, &root_of(&l[..2]), &root_of(&l), &[root_of(&l[2..])]).unwrap();
+/// verify_consistency(2, 4, &root_of(&l[..2]), &root_of(&l), &[root_of(&l[2..])])?;
 /// assert!(verify_consistency(0, 4, &root_of(&[]), &root_of(&l), &[]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_consistency(
     old_size: u64,
@@ -480,9 +490,10 @@ pub fn verify_consistency(
 /// ```
 /// use cairn_core::merkle::{leaf_hash, verify_inclusion, MemoryTree};
 /// let mut tree = MemoryTree::new();
-/// for i in 0..6u8 { tree.append(&[i]).unwrap(); }
-/// let proof = tree.prove_inclusion(5, 6).unwrap();
-/// verify_inclusion(&leaf_hash(&[5]), 5, 6, &proof, &tree.root()).unwrap();
+/// for i in 0..6u8 { tree.append(&[i])?; }
+/// let proof = tree.prove_inclusion(5, 6)?;
+/// verify_inclusion(&leaf_hash(&[5]), 5, 6, &proof, &tree.root())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryTree {
@@ -581,10 +592,11 @@ impl InclusionProof {
     /// ```
     /// use cairn_core::merkle::{leaf_hash, InclusionProof, MemoryTree};
     /// let mut tree = MemoryTree::new();
-    /// for i in 0..5u8 { tree.append(&[i]).unwrap(); }
-    /// let p = InclusionProof { leaf_index: 1, tree_size: 5, hashes: tree.prove_inclusion(1, 5).unwrap() };
-    /// let p = InclusionProof::from_bytes(&p.to_bytes()).unwrap();
-    /// p.verify(&leaf_hash(&[1]), &tree.root()).unwrap();
+    /// for i in 0..5u8 { tree.append(&[i])?; }
+    /// let p = InclusionProof { leaf_index: 1, tree_size: 5, hashes: tree.prove_inclusion(1, 5)? };
+    /// let p = InclusionProof::from_bytes(&p.to_bytes())?;
+    /// p.verify(&leaf_hash(&[1]), &tree.root())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify(&self, leaf_hash: &Digest, root: &Digest) -> Result<()> {
         verify_inclusion(
@@ -625,9 +637,10 @@ impl ConsistencyProof {
     /// ```
     /// use cairn_core::merkle::{ConsistencyProof, MemoryTree};
     /// let mut tree = MemoryTree::new();
-    /// for i in 0..5u8 { tree.append(&[i]).unwrap(); }
-    /// let p = ConsistencyProof { old_size: 3, new_size: 5, hashes: tree.prove_consistency(3, 5).unwrap() };
-    /// p.verify(&tree.root_at(3).unwrap(), &tree.root()).unwrap();
+    /// for i in 0..5u8 { tree.append(&[i])?; }
+    /// let p = ConsistencyProof { old_size: 3, new_size: 5, hashes: tree.prove_consistency(3, 5)? };
+    /// p.verify(&tree.root_at(3)?, &tree.root())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify(&self, old_root: &Digest, new_root: &Digest) -> Result<()> {
         verify_consistency(

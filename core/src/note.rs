@@ -172,8 +172,9 @@ fn check_key_name(name: &str) -> Result<()> {
 /// use cairn_core::encoding::b64_decode;
 /// use cairn_core::note::{key_hash, SignatureType};
 /// // The example key of Go's note package, PeterNeumann+c74f20a3+ARpc2Qc...
-/// let key = b64_decode("ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").unwrap();
+/// let key = b64_decode("ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")?;
 /// assert_eq!(key_hash("PeterNeumann", SignatureType::Ed25519, &key[1..]), 0xc74f20a3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn key_hash(name: &str, sig_type: SignatureType, public_key: &[u8]) -> u32 {
     let d = sha256(&[name.as_bytes(), b"\n", &sig_type.encoding(), public_key]);
@@ -211,10 +212,11 @@ impl NoteVerifier {
     /// use cairn_core::crypto::{Algorithm, SigningKey};
     /// use cairn_core::note::{NoteVerifier, SignatureType};
     /// let sk = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[1; 32]);
-    /// let v = NoteVerifier::for_key("example.test/log", sk.public_key()).unwrap();
+    /// let v = NoteVerifier::for_key("example.test/log", sk.public_key())?;
     /// assert_eq!(v[0].signature_type(), SignatureType::Ed25519);
     /// assert_eq!(v[1].signature_type(), SignatureType::MlDsa44);
     /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn for_key(name: &str, key: &PublicKey) -> Result<Vec<NoteVerifier>> {
         // The halves share the hybrid key's decoded forms, so a caller that keeps its
@@ -234,10 +236,11 @@ impl NoteVerifier {
     /// ```
     /// use cairn_core::note::NoteVerifier;
     /// let v = NoteVerifier::from_verifier_key(
-    ///     "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").unwrap();
+    ///     "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")?;
     /// assert_eq!((v.name(), v.key_hash()), ("PeterNeumann", 0xc74f20a3));
     /// assert!(NoteVerifier::from_verifier_key(
     ///     "PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_verifier_key(vkey: &str) -> Result<NoteVerifier> {
         if vkey.len() > 8192 {
@@ -404,10 +407,11 @@ impl Note {
     ///
     /// ```
     /// use cairn_core::note::Note;
-    /// let n = Note::parse("hello\n\n\u{2014} k AAAAAAE=\n".as_bytes()).unwrap();
+    /// let n = Note::parse("hello\n\n\u{2014} k AAAAAAE=\n".as_bytes())?;
     /// assert_eq!(n.text(), "hello\n");
     /// assert_eq!((n.signatures()[0].key_hash, n.signatures()[0].signature.as_slice()), (0, &[1u8][..]));
     /// assert!(Note::parse("hello\n\n- k AAAAAAE=\n".as_bytes()).is_err()); // hyphen
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(note: &[u8]) -> Result<Note> {
         if note.len() > MAX_NOTE_LEN {
@@ -612,13 +616,14 @@ fn check_unambiguous(verifiers: &[NoteVerifier]) -> Result<()> {
 /// use cairn_core::crypto::{Algorithm, SigningKey};
 /// use cairn_core::note::{verify_note, Note, NoteVerifier};
 /// let sk = SigningKey::from_seed(Algorithm::Ed25519, &[3; 32]);
-/// let mut note = Note::new("hello\n").unwrap();
-/// note.sign("example.test/k", &sk).unwrap();
-/// let text = note.encode().unwrap();
-/// let v = NoteVerifier::for_key("example.test/k", sk.public_key()).unwrap();
-/// let (parsed, ok) = verify_note(text.as_bytes(), &v).unwrap();
+/// let mut note = Note::new("hello\n")?;
+/// note.sign("example.test/k", &sk)?;
+/// let text = note.encode()?;
+/// let v = NoteVerifier::for_key("example.test/k", sk.public_key())?;
+/// let (parsed, ok) = verify_note(text.as_bytes(), &v)?;
 /// assert_eq!((parsed.text(), ok), ("hello\n", vec![0]));
 /// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_note(note: &[u8], verifiers: &[NoteVerifier]) -> Result<(Note, Vec<usize>)> {
     let parsed = Note::parse(note)?;
@@ -631,10 +636,11 @@ pub fn verify_note(note: &[u8], verifiers: &[NoteVerifier]) -> Result<(Note, Vec
 ///
 /// ```
 /// use cairn_core::note::{format_signer_key, parse_signer_key};
-/// let s = format_signer_key("example.test/log", &[9; 32]).unwrap();
+/// let s = format_signer_key("example.test/log", &[9; 32])?;
 /// assert!(s.starts_with("PRIVATE+KEY+example.test/log+"));
-/// let (name, seed) = parse_signer_key(&s).unwrap();
+/// let (name, seed) = parse_signer_key(&s)?;
 /// assert_eq!((name.as_str(), *seed), ("example.test/log", [9; 32]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn format_signer_key(name: &str, seed: &[u8; 32]) -> Result<zeroize::Zeroizing<String>> {
     check_key_name(name)?;

@@ -76,12 +76,13 @@ fn with_valid(mut v: Value) -> Value {
 /// ```
 /// use cairn_core::crypto::{Algorithm, SigningKey};
 /// let sk = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
-/// let sig = sk.sign(b"hi", b"").unwrap();
-/// let v = cairn_wasm::api::verify_signature(sk.public_key(), b"hi", sig.as_bytes(), b"").unwrap();
+/// let sig = sk.sign(b"hi", b"")?;
+/// let v = cairn_wasm::api::verify_signature(sk.public_key(), b"hi", sig.as_bytes(), b"")?;
 /// assert_eq!(v["valid"], true);
 /// assert_eq!(v["algorithm"], "ed25519");
 /// let e = cairn_wasm::api::verify_signature(sk.public_key(), b"ho", sig.as_bytes(), b"").unwrap_err();
 /// assert_eq!(e.code().as_str(), "signature_invalid");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_signature(
     key: &PublicKey,

@@ -39,9 +39,10 @@ pub enum KeySpec {
 /// ```
 /// use cairn_wasm::input::{parse_key, KeySpec};
 /// let pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=\n-----END PUBLIC KEY-----\n";
-/// let key = parse_key(KeySpec::Text(pem.into())).unwrap();
+/// let key = parse_key(KeySpec::Text(pem.into()))?;
 /// assert_eq!(key.algorithm().name(), "ed25519");
 /// assert_eq!(parse_key(KeySpec::Text("nope".into())).unwrap_err().code().as_str(), "malformed");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_key(spec: KeySpec) -> Result<PublicKey> {
     match spec {
@@ -74,9 +75,10 @@ pub fn base64_arg(text: &str, what: &str) -> Result<Vec<u8>> {
 /// A SHA-256 digest given as 64 hex characters, optionally prefixed by `sha256:`.
 ///
 /// ```
-/// let d = cairn_wasm::input::digest_hex(&"ab".repeat(32), "digest").unwrap();
+/// let d = cairn_wasm::input::digest_hex(&"ab".repeat(32), "digest")?;
 /// assert_eq!(d, [0xab; 32]);
 /// assert!(cairn_wasm::input::digest_hex("sha256:00", "digest").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn digest_hex(text: &str, what: &str) -> Result<Digest> {
     let t = text.trim();
@@ -98,10 +100,11 @@ pub fn digest_bytes(bytes: &[u8], what: &str) -> Result<Digest> {
 ///
 /// ```
 /// use cairn_wasm::input::integer_from_f64;
-/// assert_eq!(integer_from_f64(1700000000.0, "now").unwrap(), 1_700_000_000);
+/// assert_eq!(integer_from_f64(1700000000.0, "now")?, 1_700_000_000);
 /// assert!(integer_from_f64(-1.0, "now").is_err());
 /// assert!(integer_from_f64(1.5, "now").is_err());
 /// assert!(integer_from_f64(f64::NAN, "now").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn integer_from_f64(x: f64, what: &str) -> Result<u64> {
     if !x.is_finite() || x < 0.0 || x.fract() != 0.0 || x > MAX_SAFE_INTEGER {

@@ -20,7 +20,7 @@ use super::json::{JsonString, Value};
 ///
 /// ```
 /// use cairn_core::blux::{canonical_json, parse_json};
-/// let v = parse_json(r#"{"b": [1, -2, true, null], "a": {"z": "café ☕", "é": "🚀"}}"#).unwrap();
+/// let v = parse_json(r#"{"b": [1, -2, true, null], "a": {"z": "café ☕", "é": "🚀"}}"#)?;
 /// let text = canonical_json(&v);
 /// assert_eq!(
 ///     text,
@@ -31,6 +31,7 @@ use super::json::{JsonString, Value};
 ///     cairn_core::encoding::hex_encode(&digest),
 ///     "c8adc4f539d0de7f57edbb97e61612ed9a8a552bd4bdc58429bed2cc4350e1dc"
 /// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn canonical_json(value: &Value) -> String {
     let mut out = String::new();

@@ -199,8 +199,9 @@ fn encode_code_point(cp: u32, out: &mut Vec<u8>) {
 ///
 /// ```
 /// use cairn_core::blux::{parse_json, Value};
-/// let v = parse_json("18446744073709551616").unwrap();
+/// let v = parse_json("18446744073709551616")?;
 /// assert!(matches!(&v, Value::Int(i) if i.as_str() == "18446744073709551616"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Int(String);
@@ -407,9 +408,10 @@ impl From<&str> for Value {
 ///
 /// ```
 /// use cairn_core::blux::{canonical_json, parse_json};
-/// let v = parse_json(r#"{"b": 1, "a": [NaN, 1E2, -0], "b": "\u00e9"}"#).unwrap();
+/// let v = parse_json(r#"{"b": 1, "a": [NaN, 1E2, -0], "b": "\u00e9"}"#)?;
 /// assert_eq!(canonical_json(&v), r#"{"a":[NaN,100.0,0],"b":"\u00e9"}"#);
 /// assert!(parse_json("{\"a\": 1,}").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_json(text: &str) -> Result<Value> {
     parse_json_with(text, &Limits::DEFAULT)

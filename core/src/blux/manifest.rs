@@ -59,14 +59,15 @@ pub struct ManifestVerdict {
 ///   "schema_version": "1.0",
 ///   "signature": "xfwh65ytqhYZRPMQ/LPErBor22Nsl+Fpk4dBhRdK1LxG6KlWSA6kYsVLjCQ09J90IdL5dmRLxFG1vRpe9IxRCg=="
 /// }"#;
-/// let key = public_key_from_pem("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAXbXcR5eD9KRToxvZuxngzR1Icfno4uXTUc9WsOF0Q4g=\n-----END PUBLIC KEY-----\n").unwrap();
+/// let key = public_key_from_pem("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAXbXcR5eD9KRToxvZuxngzR1Icfno4uXTUc9WsOF0Q4g=\n-----END PUBLIC KEY-----\n")?;
 /// let digest = sha256(&[b"hello from blux-reg\n"]);
-/// let v = verify_manifest(manifest, &digest, &[key.clone()]).unwrap();
+/// let v = verify_manifest(manifest, &digest, &[key.clone()])?;
 /// assert_eq!(v.artifact_path, "artifact.txt");
 ///
 /// let other = sha256(&[b"hello from blux-reg\r\n"]);
 /// assert_eq!(verify_manifest(manifest, &other, &[key]).unwrap_err().code(), ErrorCode::DigestMismatch);
 /// assert_eq!(verify_manifest(manifest, &digest, &[]).unwrap_err().code(), ErrorCode::UnknownKey);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_manifest(
     manifest_json: &str,

@@ -48,11 +48,12 @@ pub const SCHEMA_VERSION: &str = "1.0";
 /// ```
 /// use cairn_core::blux::fingerprint;
 /// use cairn_core::crypto::pem::public_key_from_pem;
-/// let pk = public_key_from_pem("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=\n-----END PUBLIC KEY-----\n").unwrap();
+/// let pk = public_key_from_pem("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=\n-----END PUBLIC KEY-----\n")?;
 /// assert_eq!(
 ///     cairn_core::encoding::hex_encode(&fingerprint(&pk)),
 ///     "da88a5104f8602e8c19542bf3d76924e83c312d3f3b4c6cc31a89685f07c91e6"
 /// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn fingerprint(key: &PublicKey) -> Digest {
     sha256(&[key.as_bytes()])

@@ -22,10 +22,11 @@ const MAX_LEN: usize = 64;
 ///
 /// ```
 /// # use cairn_core::blux::parse_iso8601_micros;
-/// assert_eq!(parse_iso8601_micros("1970-01-01T00:00:01+00:00").unwrap(), 1_000_000);
-/// assert_eq!(parse_iso8601_micros("1970-01-01T01:00:00+01:00").unwrap(), 0);
-/// assert_eq!(parse_iso8601_micros("1970-01-01T00:00:00.5Z").unwrap(), 500_000);
+/// assert_eq!(parse_iso8601_micros("1970-01-01T00:00:01+00:00")?, 1_000_000);
+/// assert_eq!(parse_iso8601_micros("1970-01-01T01:00:00+01:00")?, 0);
+/// assert_eq!(parse_iso8601_micros("1970-01-01T00:00:00.5Z")?, 500_000);
 /// assert!(parse_iso8601_micros("1970-01-01T00:00:00").is_err()); // no offset
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_iso8601_micros(text: &str) -> Result<i128> {
     let bad = || {

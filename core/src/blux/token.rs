@@ -103,8 +103,9 @@ impl TokenVerdict {
 /// document (what `blux-reg hash` prints).
 ///
 /// ```
-/// let hash = cairn_core::blux::token_hash(r#"{"b": 1, "a": "x"}"#).unwrap();
+/// let hash = cairn_core::blux::token_hash(r#"{"b": 1, "a": "x"}"#)?;
 /// assert_eq!(hash, cairn_core::encoding::sha256(&[br#"{"a":"x","b":1}"#]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn token_hash(token_json: &str) -> Result<Digest> {
     let v = parse_json(token_json).map_err(|e| e.context("token"))?;
@@ -143,7 +144,7 @@ pub fn token_hash(token_json: &str) -> Result<Digest> {
 ///   "signature": "Ea7IeDz+pZ4MYXrvdMqDL89HCTIqmDBRHUdGJDOJCuiTgn6HE1kdWjat4fQIT+9iBd5I37UKs2aRWO4My7cIAQ==",
 ///   "token_type": "capability", "ttl_seconds": 315360000}"#;
 /// let expires = 2_084_281_200; // 2036-01-18T15:00:00Z
-/// let v = verify_token(token, expires, None, &TokenPolicy::any_issuer()).unwrap();
+/// let v = verify_token(token, expires, None, &TokenPolicy::any_issuer())?;
 /// assert_eq!(v.token_hash_hex(), "68cde7f65c94ce89471f72692aa0a515c6530d15dcd90735bff1a349a36a0c4b");
 /// assert_eq!(v.capability.as_str(), Some("publish"));
 ///
@@ -156,6 +157,7 @@ pub fn token_hash(token_json: &str) -> Result<Digest> {
 ///
 /// let pinned = TokenPolicy::trusted_fingerprints([[0u8; 32]]);
 /// assert_eq!(verify_token(token, expires, None, &pinned).unwrap_err().code(), ErrorCode::UnknownKey);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_token(
     token_json: &str,

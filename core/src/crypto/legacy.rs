@@ -50,9 +50,10 @@ pub(super) fn verify(alg: Algorithm, pk: &[u8], message: &[u8], sig: &[u8]) -> R
 ///
 /// ```
 /// use cairn_core::crypto::{Algorithm, LegacySigningKey};
-/// let k = LegacySigningKey::generate(Algorithm::Dilithium2R3).unwrap();
+/// let k = LegacySigningKey::generate(Algorithm::Dilithium2R3)?;
 /// let sig = k.sign(b"old checkpoint");
-/// k.public_key().verify(b"old checkpoint", b"", &sig).unwrap();
+/// k.public_key().verify(b"old checkpoint", b"", &sig)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct LegacySigningKey {
     alg: Algorithm,

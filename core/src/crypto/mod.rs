@@ -56,8 +56,9 @@ pub const MAX_CONTEXT_LEN: usize = 255;
 ///
 /// ```
 /// use cairn_core::crypto::Algorithm;
-/// assert_eq!(Algorithm::parse("ed25519+ml-dsa-65").unwrap(), Algorithm::Ed25519MlDsa65);
+/// assert_eq!(Algorithm::parse("ed25519+ml-dsa-65")?, Algorithm::Ed25519MlDsa65);
 /// assert_eq!(Algorithm::Ed25519MlDsa65.id(), 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
@@ -219,13 +220,14 @@ impl<'de> Deserialize<'de> for Algorithm {
 /// ```
 /// use cairn_core::crypto::{Algorithm, KeyId, PublicKey};
 /// let raw = cairn_core::encoding::hex_decode_array::<32>(
-///     "73d2f927ebd1503886eaf698eddcaa773b17ad92bf648b5b6fe2e38d89640198").unwrap();
-/// let pk = PublicKey::from_bytes(Algorithm::Ed25519, &raw).unwrap();
+///     "73d2f927ebd1503886eaf698eddcaa773b17ad92bf648b5b6fe2e38d89640198")?;
+/// let pk = PublicKey::from_bytes(Algorithm::Ed25519, &raw)?;
 /// assert_eq!(
 ///     pk.key_id().to_hex(),
 ///     "1c6516226d7c747929ef9e0ed47b891fad6336c3e3c22f65ebad4a2bce3d13d9"
 /// );
 /// assert_eq!(pk.key_id(), KeyId::compute(Algorithm::Ed25519, &raw));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(pub Digest);
@@ -288,12 +290,13 @@ impl<'de> Deserialize<'de> for KeyId {
 /// # #[cfg(feature = "std")] {
 /// use cairn_core::crypto::{Algorithm, PublicKey, SigningKey};
 /// let sk = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[3; 32]);
-/// let sig = sk.sign(b"m", b"ctx").unwrap();
-/// let pk = PublicKey::from_bytes(Algorithm::Ed25519MlDsa44, sk.public_key().as_bytes()).unwrap();
+/// let sig = sk.sign(b"m", b"ctx")?;
+/// let pk = PublicKey::from_bytes(Algorithm::Ed25519MlDsa44, sk.public_key().as_bytes())?;
 /// assert!(pk.verify(b"m", b"ctx", &sig).is_ok()); // expands the ML-DSA half, once
 /// assert!(pk.verify(b"m", b"ctx", &sig).is_ok()); // reuses it
 /// assert_eq!(&pk, sk.public_key());
 /// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct PublicKey {
@@ -415,11 +418,12 @@ impl PublicKey {
     /// # #[cfg(feature = "std")] {
     /// use cairn_core::crypto::{Algorithm, SigningKey};
     /// let sk = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[7; 32]);
-    /// let sig = sk.sign(b"hello", b"ctx").unwrap();
+    /// let sig = sk.sign(b"hello", b"ctx")?;
     /// let pk = sk.public_key();
     /// assert!(pk.verify(b"hello", b"ctx", &sig).is_ok());
     /// assert!(pk.verify(b"hello", b"other", &sig).is_err());
     /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify(&self, message: &[u8], context: &[u8], sig: &Signature) -> Result<()> {
         if sig.alg != self.alg {

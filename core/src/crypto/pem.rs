@@ -105,9 +105,10 @@ pub fn public_key_to_der(pk: &PublicKey) -> Result<Vec<u8>> {
 /// ```
 /// use cairn_core::crypto::pem;
 /// let der = cairn_core::encoding::b64_decode(
-///     "MCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=").unwrap();
-/// let pk = pem::public_key_from_der(&der).unwrap();
-/// assert_eq!(pem::public_key_to_der(&pk).unwrap(), der);
+///     "MCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=")?;
+/// let pk = pem::public_key_from_der(&der)?;
+/// assert_eq!(pem::public_key_to_der(&pk)?, der);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn public_key_from_der(der: &[u8]) -> Result<PublicKey> {
     check_der_len(der)?;
@@ -130,9 +131,10 @@ pub fn public_key_from_der(der: &[u8]) -> Result<PublicKey> {
 /// ```
 /// use cairn_core::crypto::{pem, Algorithm, PublicKey};
 /// let text = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAc9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg=\n-----END PUBLIC KEY-----\n";
-/// let pk = pem::public_key_from_pem(text).unwrap();
+/// let pk = pem::public_key_from_pem(text)?;
 /// assert_eq!(pk.algorithm(), Algorithm::Ed25519);
-/// assert_eq!(pem::public_key_to_pem(&pk).unwrap(), text);
+/// assert_eq!(pem::public_key_to_pem(&pk)?, text);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn public_key_to_pem(pk: &PublicKey) -> Result<String> {
     encode_pem("PUBLIC KEY", &public_key_to_der(pk)?)
@@ -177,9 +179,10 @@ mod private {
     /// ```
     /// use cairn_core::crypto::{pem, Algorithm, SigningKey};
     /// let sk = SigningKey::from_seed(Algorithm::MlDsa44, &[3; 32]);
-    /// let text = pem::signing_key_to_pem(&sk).unwrap();
-    /// let back = pem::signing_key_from_pem(&text).unwrap();
+    /// let text = pem::signing_key_to_pem(&sk)?;
+    /// let back = pem::signing_key_from_pem(&text)?;
     /// assert_eq!(back.public_key(), sk.public_key());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn signing_key_to_pem(sk: &SigningKey) -> Result<Zeroizing<String>> {
         let der = signing_key_to_der(sk)?;

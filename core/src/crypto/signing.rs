@@ -27,8 +27,9 @@ enum Pq {
 /// ```
 /// use cairn_core::crypto::{Algorithm, SigningKey};
 /// let sk = SigningKey::generate(Algorithm::MlDsa65);
-/// let sig = sk.sign(b"msg", b"application/example").unwrap();
-/// sk.public_key().verify(b"msg", b"application/example", &sig).unwrap();
+/// let sig = sk.sign(b"msg", b"application/example")?;
+/// sk.public_key().verify(b"msg", b"application/example", &sig)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SigningKey {
     alg: Algorithm,
@@ -93,8 +94,9 @@ impl SigningKey {
     ///
     /// ```
     /// use cairn_core::crypto::{Algorithm, SigningKey};
-    /// let k = SigningKey::try_from_seed(Algorithm::MlDsa44, &[9; 32]).unwrap();
+    /// let k = SigningKey::try_from_seed(Algorithm::MlDsa44, &[9; 32])?;
     /// assert_eq!(k.secret_bytes(), &[9; 32]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_from_seed(alg: Algorithm, seed: &[u8; 32]) -> Result<SigningKey> {
         refuse_legacy(alg)?;

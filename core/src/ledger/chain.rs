@@ -56,11 +56,12 @@ impl Default for ChainHead {
 /// use cairn_core::ledger::{ChainHead, ChainVerifier, Event};
 /// let mut v = ChainVerifier::new();
 /// let e0 = ChainHead::GENESIS.next_entry(5, Event::AuditNote { text: "a".into() });
-/// v.push(&e0).unwrap();
+/// v.push(&e0)?;
 /// let e1 = v.head().next_entry(6, Event::AuditNote { text: "b".into() });
-/// v.push(&e1).unwrap();
+/// v.push(&e1)?;
 /// assert_eq!(v.head().next_seq, 2);
 /// assert_eq!(v.push(&e1).unwrap_err().code().as_str(), "chain_broken");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainVerifier {
@@ -150,8 +151,9 @@ impl ChainVerifier {
 /// ```
 /// use cairn_core::ledger::{verify_chain, ChainHead, Event};
 /// let e0 = ChainHead::GENESIS.next_entry(1, Event::AuditNote { text: "a".into() });
-/// let head = verify_chain([&e0], None).unwrap();
+/// let head = verify_chain([&e0], None)?;
 /// assert_eq!((head.next_seq, head.head_hash), (1, e0.hash()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_chain<'a, I>(entries: I, start: Option<ChainHead>) -> Result<ChainHead>
 where
@@ -169,7 +171,8 @@ where
 /// ```
 /// use cairn_core::ledger::{verify_chain_bytes, ChainHead, Event};
 /// let e0 = ChainHead::GENESIS.next_entry(1, Event::AuditNote { text: "a".into() }).to_bytes();
-/// assert_eq!(verify_chain_bytes([e0.as_slice()], None).unwrap().next_seq, 1);
+/// assert_eq!(verify_chain_bytes([e0.as_slice()], None)?.next_seq, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_chain_bytes<'a, I>(entries: I, start: Option<ChainHead>) -> Result<ChainHead>
 where

@@ -97,8 +97,9 @@ impl LedgerEntry {
     /// use cairn_core::ledger::{Event, LedgerEntry, ZERO_HASH};
     /// let e = LedgerEntry::new(0, 1_700_000_000, ZERO_HASH, Event::AuditNote { text: "hello".into() });
     /// let bytes = e.to_bytes();
-    /// assert_eq!(LedgerEntry::from_bytes(&bytes).unwrap(), e);
+    /// assert_eq!(LedgerEntry::from_bytes(&bytes)?, e);
     /// assert!(LedgerEntry::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_bytes(bytes: &[u8]) -> Result<LedgerEntry> {
         if bytes.len() > MAX_ENTRY_LEN {
@@ -172,9 +173,10 @@ impl LedgerEntry {
 /// use cairn_core::ledger::{verify_entry, Event, LedgerEntry, ZERO_HASH};
 /// let log = SigningKey::from_seed(Algorithm::Ed25519, &[4; 32]);
 /// let entry = LedgerEntry::new(0, 10, ZERO_HASH, Event::AuditNote { text: "hi".into() });
-/// let mut env = entry.to_envelope().unwrap();
-/// env.sign(&log).unwrap();
-/// assert_eq!(verify_entry(&env, &[log.public_key().clone()], 1).unwrap(), entry);
+/// let mut env = entry.to_envelope()?;
+/// env.sign(&log)?;
+/// assert_eq!(verify_entry(&env, &[log.public_key().clone()], 1)?, entry);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_entry(
     env: &Envelope,
@@ -192,8 +194,9 @@ pub fn verify_entry(
 /// use cairn_core::ledger::{sign_entry, verify_entry, Event, LedgerEntry, ZERO_HASH};
 /// let log = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[5; 32]);
 /// let entry = LedgerEntry::new(0, 10, ZERO_HASH, Event::AuditNote { text: "hi".into() });
-/// let env = sign_entry(&entry, &[&log]).unwrap();
+/// let env = sign_entry(&entry, &[&log])?;
 /// assert!(verify_entry(&env, &[log.public_key().clone()], 1).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[cfg(feature = "std")]
 pub fn sign_entry(entry: &LedgerEntry, keys: &[&crate::crypto::SigningKey]) -> Result<Envelope> {

@@ -55,9 +55,10 @@ impl ArtifactHasher {
 /// let mut seen = 0;
 /// let mut progress = |n: u64| seen = n;
 /// let (size, digest) =
-///     cairn_core::manifest::hash_reader(&b"hello world"[..], Some(&mut progress)).unwrap();
+///     cairn_core::manifest::hash_reader(&b"hello world"[..], Some(&mut progress))?;
 /// assert_eq!((size, seen), (11, 11));
 /// assert_eq!(digest, cairn_core::encoding::sha256(&[b"hello world"]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[cfg(feature = "std")]
 pub fn hash_reader<R: std::io::Read>(

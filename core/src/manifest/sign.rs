@@ -24,12 +24,13 @@ pub fn sign_manifest(claims: &ManifestClaims, key: &SigningKey) -> Result<Envelo
 ///               SigningKey::from_seed(Algorithm::MlDsa44, &[2; 32]));
 /// let claims = ManifestClaims::new("a.bin", "application/octet-stream", 0,
 ///     cairn_core::encoding::sha256(&[]), 0);
-/// let mut env = sign_manifest(&claims, &a).unwrap();
+/// let mut env = sign_manifest(&claims, &a)?;
 /// let digest = manifest_digest(&env);
-/// add_cosignature(&mut env, &b).unwrap();
+/// add_cosignature(&mut env, &b)?;
 /// let keys = [a.public_key().clone(), b.public_key().clone()];
-/// let ok = verify_manifest(&env, &keys, 2, ArtifactCheck::Bytes(b"")).unwrap();
+/// let ok = verify_manifest(&env, &keys, 2, ArtifactCheck::Bytes(b""))?;
 /// assert_eq!(ok.digest, digest);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn add_cosignature(env: &mut Envelope, key: &SigningKey) -> Result<()> {
     if env.payload_type != MANIFEST_PAYLOAD_TYPE {

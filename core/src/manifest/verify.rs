@@ -55,8 +55,9 @@ impl VerifiedManifest {
 ///
 /// ```
 /// use cairn_core::dsse::{pae, Envelope};
-/// let env = Envelope::new("t", b"p".to_vec()).unwrap();
+/// let env = Envelope::new("t", b"p".to_vec())?;
 /// assert_eq!(cairn_core::manifest::manifest_digest(&env), cairn_core::encoding::sha256(&[&pae("t", b"p")]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn manifest_digest(env: &Envelope) -> Digest {
     sha256(&[&env.signed_bytes()])
@@ -77,12 +78,13 @@ pub fn manifest_digest(env: &Envelope) -> Digest {
 /// let artifact = b"release bytes";
 /// let claims = ManifestClaims::new("release.bin", "application/octet-stream",
 ///     artifact.len() as u64, cairn_core::encoding::sha256(&[artifact]), 1_700_000_000);
-/// let env = sign_manifest(&claims, &key).unwrap();
+/// let env = sign_manifest(&claims, &key)?;
 /// let trusted = [key.public_key().clone()];
-/// let ok = verify_manifest(&env, &trusted, 1, ArtifactCheck::Bytes(artifact)).unwrap();
+/// let ok = verify_manifest(&env, &trusted, 1, ArtifactCheck::Bytes(artifact))?;
 /// assert_eq!(ok.claims.name, "release.bin");
 /// let err = verify_manifest(&env, &trusted, 1, ArtifactCheck::Bytes(b"other")).unwrap_err();
 /// assert_eq!(err.code().as_str(), "digest_mismatch");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_manifest(
     env: &Envelope,

@@ -569,25 +569,26 @@ impl Registry {
     /// ```
     /// use cairn_core::crypto::{pem, Algorithm, SigningKey};
     /// use cairn_core::store::{CreateOptions, Protection, Registry};
-    /// let dir = tempfile::tempdir().unwrap();
+    /// let dir = tempfile::tempdir()?;
     /// let config = dir.path().join("blux-reg");
-    /// std::fs::create_dir_all(config.join("keys")).unwrap();
-    /// std::fs::create_dir_all(config.join("trust/tokens")).unwrap();
+    /// std::fs::create_dir_all(config.join("keys"))?;
+    /// std::fs::create_dir_all(config.join("trust/tokens"))?;
     /// let key = SigningKey::from_seed(Algorithm::Ed25519, &[7; 32]);
-    /// let public = pem::public_key_to_pem(key.public_key()).unwrap();
-    /// std::fs::write(config.join("keys/ci.pub.pem"), public).unwrap();
-    /// std::fs::write(config.join("trust/tokens/broken.json"), "{}").unwrap();
+    /// let public = pem::public_key_to_pem(key.public_key())?;
+    /// std::fs::write(config.join("keys/ci.pub.pem"), public)?;
+    /// std::fs::write(config.join("trust/tokens/broken.json"), "{}")?;
     ///
     /// let reg = Registry::create(
     ///     dir.path().join("r.redb"),
     ///     CreateOptions::new("example.test/log", Protection::Insecure),
     /// )
-    /// .unwrap();
-    /// let report = reg.import_blux_dir(&config, &Protection::Insecure).unwrap();
+    /// ?;
+    /// let report = reg.import_blux_dir(&config, &Protection::Insecure)?;
     /// assert_eq!(report.keys[0].label, "blux:ci");
     /// assert!(report.tokens.is_empty());
     /// assert_eq!(report.rejected[0].path, "trust/tokens/broken.json");
     /// assert_eq!(report.rejected[0].code.as_str(), "malformed");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn import_blux_dir(
         &self,

@@ -210,17 +210,18 @@ impl Registry {
 ///
 /// ```
 /// use cairn_core::store::{verify_export, CreateOptions, ExportExpectation, Protection, Registry};
-/// let dir = tempfile::tempdir().unwrap();
-/// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure)).unwrap();
+/// let dir = tempfile::tempdir()?;
+/// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
 /// let mut stream = Vec::new();
-/// reg.export_ledger(&mut stream).unwrap();
-/// let cp = reg.latest_checkpoint().unwrap();
-/// let log = reg.key(&reg.log_key_id().unwrap()).unwrap().public_key;
+/// reg.export_ledger(&mut stream)?;
+/// let cp = reg.latest_checkpoint()?;
+/// let log = reg.key(&reg.log_key_id()?)?.public_key;
 /// let expect = ExportExpectation { origin: Some("example.test/log".into()), checkpoint: Some((cp.note, log)) };
-/// let report = verify_export(&stream[..], &expect).unwrap();
+/// let report = verify_export(&stream[..], &expect)?;
 /// assert_eq!(report.entries, 1);
 /// stream[40] ^= 1;
 /// assert!(verify_export(&stream[..], &expect).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_export(
     mut input: impl Read,

@@ -263,16 +263,17 @@ impl Registry {
     /// use cairn_core::manifest::ArtifactCheck;
     /// use cairn_core::store::{CreateOptions, KeySpec, Protection, Registry};
     /// use cairn_core::trust::{Role, RoleSet};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure)).unwrap();
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
     /// let spec = KeySpec::new("release", RoleSet::of(&[Role::ManifestSigner]));
-    /// let (a, b) = (reg.generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure).unwrap(),
-    ///               reg.generate_key(Algorithm::MlDsa44, &spec, &Protection::Insecure).unwrap());
-    /// let m = reg.sign_artifact(&a.key_id, None, "app.bin", "application/octet-stream", &b"bytes"[..]).unwrap();
-    /// reg.cosign_manifest(&m.digest, &b.key_id, None).unwrap();
-    /// let ok = reg.verify_manifest(&m.digest, 2, ArtifactCheck::Bytes(b"bytes")).unwrap();
+    /// let (a, b) = (reg.generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)?,
+    ///               reg.generate_key(Algorithm::MlDsa44, &spec, &Protection::Insecure)?);
+    /// let m = reg.sign_artifact(&a.key_id, None, "app.bin", "application/octet-stream", &b"bytes"[..])?;
+    /// reg.cosign_manifest(&m.digest, &b.key_id, None)?;
+    /// let ok = reg.verify_manifest(&m.digest, 2, ArtifactCheck::Bytes(b"bytes"))?;
     /// assert_eq!(ok.signers.len(), 2);
-    /// assert_eq!(reg.manifests_for_artifact(&m.claims.sha256).unwrap()[0].signers.len(), 2);
+    /// assert_eq!(reg.manifests_for_artifact(&m.claims.sha256)?[0].signers.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn sign_artifact(
         &self,

@@ -99,14 +99,15 @@ impl Registry {
     ///
     /// ```
     /// use cairn_core::store::{CreateOptions, NodeSpec, Protection, Registry};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure)).unwrap();
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
     /// let spec = NodeSpec::from_json(r#"{"id": "n1", "name": "N", "version": "1",
     ///     "capabilities": ["memory.store"], "signals": ["memory_stored"],
-    ///     "provenance": {"source": "https://example.test/n1"}}"#).unwrap();
-    /// reg.register_node(&spec).unwrap();
-    /// let found = reg.nodes_by_signal("memory_stored").unwrap();
+    ///     "provenance": {"source": "https://example.test/n1"}}"#)?;
+    /// reg.register_node(&spec)?;
+    /// let found = reg.nodes_by_signal("memory_stored")?;
     /// assert_eq!(found[0].spec.id, "n1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn register_node(&self, spec: &NodeSpec) -> StoreResult<NodeInfo> {
         self.write(|tx| tx.register_node(spec))

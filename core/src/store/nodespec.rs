@@ -63,10 +63,11 @@ pub struct Provenance {
 ///   "capabilities": ["memory.store"], "signals": ["memory_stored"],
 ///   "endpoints": [{"name": "api", "url": "https://memory.example.test/v1"}],
 ///   "provenance": {"source": "https://git.example.test/memory-adapter"}
-/// }"#).unwrap();
+/// }"#)?;
 /// assert_eq!(spec.id, "memory-adapter-01");
 /// let err = NodeSpec::from_json(r#"{"id": "x", "extra": 1}"#).unwrap_err();
 /// assert_eq!(err.field_name(), Some("extra"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeSpec {

@@ -16,8 +16,9 @@ pub const CAIRN_HOME: &str = "CAIRN_HOME";
 /// `%APPDATA%` on Windows).
 ///
 /// ```
-/// let p = cairn_core::store::default_path().unwrap();
+/// let p = cairn_core::store::default_path()?;
 /// assert!(p.ends_with("registry.redb"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn default_path() -> StoreResult<PathBuf> {
     if let Some(home) = std::env::var_os(CAIRN_HOME).filter(|h| !h.is_empty()) {

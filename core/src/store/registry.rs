@@ -104,13 +104,14 @@ impl Registry {
     ///
     /// ```
     /// use cairn_core::store::{CreateOptions, Protection, Registry};
-    /// let dir = tempfile::tempdir().unwrap();
+    /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("registry.redb");
-    /// let reg = Registry::create(&path, CreateOptions::new("example.test/log", Protection::Insecure)).unwrap();
-    /// assert_eq!(reg.tree_size().unwrap(), 1);
+    /// let reg = Registry::create(&path, CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// assert_eq!(reg.tree_size()?, 1);
     /// drop(reg);
-    /// let reg = Registry::open(&path, None).unwrap();
+    /// let reg = Registry::open(&path, None)?;
     /// assert_eq!(reg.origin(), "example.test/log");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create(path: impl AsRef<Path>, opts: CreateOptions) -> StoreResult<Registry> {
         let path = path.as_ref();
@@ -307,16 +308,17 @@ impl Registry {
     /// use cairn_core::store::{CreateOptions, KeySpec, Protection, Registry};
     /// use cairn_core::crypto::Algorithm;
     /// use cairn_core::trust::{Role, RoleSet};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure)).unwrap();
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
     /// let spec = KeySpec::new("issuer", RoleSet::of(&[Role::TokenIssuer]));
     /// let (a, b) = reg.write(|tx| {
     ///     let a = tx.generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)?;
     ///     let b = tx.generate_key(Algorithm::MlDsa44, &spec, &Protection::Insecure)?;
     ///     Ok((a, b))
-    /// }).unwrap();
-    /// assert_eq!(reg.tree_size().unwrap(), 3);
+    /// })?;
+    /// assert_eq!(reg.tree_size()?, 3);
     /// assert_ne!(a.key_id, b.key_id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write<T>(&self, f: impl FnOnce(&mut Txn<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());

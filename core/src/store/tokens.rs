@@ -312,15 +312,16 @@ impl Registry {
     /// use cairn_core::store::{CreateOptions, KeySpec, Protection, Registry, TokenRequest};
     /// use cairn_core::token::VerifyOptions;
     /// use cairn_core::trust::{Role, RoleSet};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure)).unwrap();
-    /// let issuer = reg.generate_key(Algorithm::Ed25519, &KeySpec::new("issuer", RoleSet::of(&[Role::TokenIssuer])), &Protection::Insecure).unwrap();
-    /// let holder = reg.generate_key(Algorithm::Ed25519, &KeySpec::new("holder", RoleSet::of(&[Role::Peer])), &Protection::Insecure).unwrap();
-    /// let token = reg.issue_token(&issuer.key_id, None, &TokenRequest::new(holder.public_key, "svc.example", &["read"], 3600)).unwrap();
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let issuer = reg.generate_key(Algorithm::Ed25519, &KeySpec::new("issuer", RoleSet::of(&[Role::TokenIssuer])), &Protection::Insecure)?;
+    /// let holder = reg.generate_key(Algorithm::Ed25519, &KeySpec::new("holder", RoleSet::of(&[Role::Peer])), &Protection::Insecure)?;
+    /// let token = reg.issue_token(&issuer.key_id, None, &TokenRequest::new(holder.public_key, "svc.example", &["read"], 3600))?;
     /// assert!(reg.verify_token(&token.envelope, reg.now(), &VerifyOptions::default()).is_ok());
-    /// reg.revoke_token(&token.id, "lost", &issuer.key_id, None).unwrap();
+    /// reg.revoke_token(&token.id, "lost", &issuer.key_id, None)?;
     /// let err = reg.verify_token(&token.envelope, reg.now(), &VerifyOptions::default()).unwrap_err();
     /// assert_eq!(err.code().as_str(), "revoked");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn issue_token(
         &self,

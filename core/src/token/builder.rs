@@ -28,9 +28,10 @@ use crate::UnixTime;
 ///     .constraint("max_size", ConstraintValue::Max(1 << 20))
 ///     .validity(1_700_000_000, 1_700_086_400)
 ///     .issue(&issuer)
-///     .unwrap();
-/// let claims = TokenClaims::from_payload(&token.payload).unwrap();
+///     ?;
+/// let claims = TokenClaims::from_payload(&token.payload)?;
 /// assert_eq!(claims.issuer, issuer.public_key().key_id());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct TokenBuilder {

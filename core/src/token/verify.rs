@@ -242,20 +242,21 @@ pub fn check_delegation(
 ///     .capability("read")
 ///     .validity(1_000, 2_000)
 ///     .issue(&issuer)
-///     .unwrap();
+///     ?;
 /// let child = TokenBuilder::new(bob.public_key().clone())
 ///     .capability("read")
 ///     .delegate(&root, &alice)
-///     .unwrap();
+///     ?;
 /// let trusted = [issuer.public_key().clone()];
 /// let opts = VerifyOptions { audience: Some("registry.example"), capability: Some("read") };
-/// let ok = verify_token(&child, &[root.clone()], &trusted, 1_500, &[][..], &opts).unwrap();
+/// let ok = verify_token(&child, &[root.clone()], &trusted, 1_500, &[][..], &opts)?;
 /// assert_eq!(ok.chain_ids, vec![root.id()]);
 /// assert_eq!(ok.claims.holder, *bob.public_key());
 /// // Revoking the parent revokes the child.
 /// let revoked = [root.id()];
 /// let err = verify_token(&child, &[root], &trusted, 1_500, &revoked[..], &opts).unwrap_err();
 /// assert_eq!(err.code().as_str(), "revoked");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_token<R: Revocations + ?Sized>(
     token: &Envelope,

@@ -408,8 +408,9 @@ impl TrustedKey {
 /// let k = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
 /// let keys = vec![TrustedKey::new(k.public_key().clone(), RoleSet::of(&[Role::Root]), "root")];
 /// let root = TrustRoot::initial("example.org/log", 100, 1_000, keys, Thresholds::default().with(Role::Root, 1));
-/// let env = sign_root(&root, &[&k]).unwrap();
-/// assert_eq!(verify_trust_root(&env, 500).unwrap().root_version, 1);
+/// let env = sign_root(&root, &[&k])?;
+/// assert_eq!(verify_trust_root(&env, 500)?.root_version, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[cfg(feature = "std")]
 pub fn sign_root(root: &TrustRoot, signers: &[&crate::crypto::SigningKey]) -> Result<Envelope> {

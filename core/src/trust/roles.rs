@@ -15,8 +15,9 @@ use crate::error::{Error, ErrorCode, Result};
 ///
 /// ```
 /// use cairn_core::trust::Role;
-/// assert_eq!(Role::parse("token-issuer").unwrap(), Role::TokenIssuer);
+/// assert_eq!(Role::parse("token-issuer")?, Role::TokenIssuer);
 /// assert_eq!(Role::TokenIssuer.bit(), 0x04);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {

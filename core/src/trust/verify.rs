@@ -92,11 +92,12 @@ impl VerifiedRoot {
     /// let k = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[1; 32]);
     /// let keys = vec![TrustedKey::new(k.public_key().clone(), RoleSet::of(&[Role::Root, Role::ManifestSigner]), "k")];
     /// let t = Thresholds::default().with(Role::Root, 1).with(Role::ManifestSigner, 1);
-    /// let root = verify_trust_root(&sign_root(&TrustRoot::initial("example.org/log", 0, 100, keys, t), &[&k]).unwrap(), 50).unwrap();
-    /// let mut manifest = Envelope::new("application/example", b"m".to_vec()).unwrap();
-    /// manifest.sign(&k).unwrap();
+    /// let root = verify_trust_root(&sign_root(&TrustRoot::initial("example.org/log", 0, 100, keys, t), &[&k])?, 50)?;
+    /// let mut manifest = Envelope::new("application/example", b"m".to_vec())?;
+    /// manifest.sign(&k)?;
     /// assert!(root.verify_envelope(&manifest, "application/example", Role::ManifestSigner, 50).is_ok());
     /// assert_eq!(root.verify_envelope(&manifest, "application/example", Role::Peer, 50).unwrap_err().code().as_str(), "unauthorized");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_envelope<'e>(
         &self,
@@ -262,9 +263,10 @@ fn check_own_signatures(env: &Envelope, root: &TrustRoot) -> Result<()> {
 /// let k = SigningKey::from_seed(Algorithm::MlDsa44, &[3; 32]);
 /// let keys = vec![TrustedKey::new(k.public_key().clone(), RoleSet::of(&[Role::Root, Role::Checkpoint]), "k")];
 /// let t = Thresholds::default().with(Role::Root, 1).with(Role::Checkpoint, 1);
-/// let env = sign_root(&TrustRoot::initial("example.org/log", 0, 100, keys, t), &[&k]).unwrap();
+/// let env = sign_root(&TrustRoot::initial("example.org/log", 0, 100, keys, t), &[&k])?;
 /// assert!(verify_trust_root(&env, 99).is_ok());
 /// assert_eq!(verify_trust_root(&env, 100).unwrap_err().code().as_str(), "expired");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_trust_root(env: &Envelope, now: UnixTime) -> Result<VerifiedRoot> {
     let root = VerifiedRoot::from_pinned(env)?;
@@ -283,11 +285,12 @@ pub fn verify_trust_root(env: &Envelope, now: UnixTime) -> Result<VerifiedRoot> 
 /// let (a, b) = (SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]), SigningKey::from_seed(Algorithm::MlDsa65, &[2; 32]));
 /// let t = Thresholds::default().with(Role::Root, 1);
 /// let key = |k: &cairn_core::crypto::SigningKey| vec![TrustedKey::new(k.public_key().clone(), RoleSet::of(&[Role::Root]), "root")];
-/// let v1 = sign_root(&TrustRoot::initial("example.org/log", 0, 100, key(&a), t), &[&a]).unwrap();
-/// let pinned = VerifiedRoot::from_pinned(&v1).unwrap();
-/// let v2 = sign_root(&pinned.successor(50, 500, key(&b), t), &[&a, &b]).unwrap();
-/// let newest = verify_rotation_chain(&pinned, &[v2], 200).unwrap();
+/// let v1 = sign_root(&TrustRoot::initial("example.org/log", 0, 100, key(&a), t), &[&a])?;
+/// let pinned = VerifiedRoot::from_pinned(&v1)?;
+/// let v2 = sign_root(&pinned.successor(50, 500, key(&b), t), &[&a, &b])?;
+/// let newest = verify_rotation_chain(&pinned, &[v2], 200)?;
 /// assert_eq!(newest.root_version, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_rotation_chain(
     trusted: &VerifiedRoot,
@@ -313,9 +316,10 @@ pub fn verify_rotation_chain(
 /// # use cairn_core::trust::*;
 /// let k = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
 /// let keys = vec![TrustedKey::new(k.public_key().clone(), RoleSet::of(&[Role::Root]), "root")];
-/// let v1 = sign_root(&TrustRoot::initial("example.org/log", 0, 100, keys, Thresholds::default().with(Role::Root, 1)), &[&k]).unwrap();
-/// let newest = verify_trust_root_chain(&v1, &[], 10).unwrap();
+/// let v1 = sign_root(&TrustRoot::initial("example.org/log", 0, 100, keys, Thresholds::default().with(Role::Root, 1)), &[&k])?;
+/// let newest = verify_trust_root_chain(&v1, &[], 10)?;
 /// assert_eq!((newest.root_version, newest.id()), (1, root_id(&v1.payload)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify_trust_root_chain(
     pinned: &Envelope,
