@@ -1,4 +1,4 @@
-//! Store benches: the redb-backed `Registry` (feature "store").
+//! Store benches: the redb-backed `Registry` (crate cairn-store).
 //!
 //! - single durable operations (one `register_node` per `Registry::write`, which commits with
 //!   `Durability::Immediate` and two-phase commit), p50/p99, interleaved with a bare redb
@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use cairn_core::crypto::Algorithm;
-use cairn_core::store::{CreateOptions, NodeSpec, Protection, Provenance, Registry};
+use cairn_store::{CreateOptions, NodeSpec, Protection, Provenance, Registry};
 use redb::{Database, Durability, TableDefinition};
 use support::jsonl::{blux_append, blux_prebuild};
 use support::{fmt_rate, fmt_time, median, percentile, Mode, Table};

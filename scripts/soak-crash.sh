@@ -9,4 +9,4 @@ kills="${1:-1000}"
 seed="${2:-$(date +%s%N)}"
 echo "crash soak: $kills kills, seed $seed"
 CAIRN_CRASH_KILLS="$kills" CAIRN_CRASH_SEED="$seed" \
-  cargo test --release -p cairn-core --test store_crash -- --nocapture --test-threads=1 crash_kill_loop
+  cargo test --release -p cairn-store --test store -- --nocapture --test-threads=1 crash::crash_kill_loop

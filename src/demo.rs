@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use cairn::core::bundle::Bundle;
 use cairn::core::crypto::{Algorithm, KeyId};
 use cairn::core::encoding::hex_encode;
-use cairn::core::store::{
+use cairn::core::token::{ConstraintValue, VerifyOptions};
+use cairn::core::trust::{Role, RoleSet, Thresholds};
+use cairn::store::{
     CreateOptions, KeyInfo, KeySpec, KeyStatus, NodeSpec, Passphrase, PrivatePart, Protection,
     Registry, StoreCode, StoredTrustRoot, TokenRequest, TrustRootSpec,
 };
-use cairn::core::token::{ConstraintValue, VerifyOptions};
-use cairn::core::trust::{Role, RoleSet, Thresholds};
 use cairn::ErrorCode;
 use serde_json::{json, Value};
 

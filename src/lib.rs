@@ -16,3 +16,4 @@
 
 pub use cairn_core as core;
 pub use cairn_core::{Error, ErrorCode, Result, UnixTime};
+pub use cairn_store as store;

@@ -39,8 +39,6 @@ pub mod ledger;
 pub mod manifest;
 pub mod merkle;
 pub mod note;
-#[cfg(feature = "store")]
-pub mod store;
 pub mod token;
 pub mod trust;
 

@@ -6,9 +6,9 @@ use std::path::Path;
 use cairn_core::bundle::{verify_bundle, Bundle, BundlePolicy, BundleVerdict, MAX_BUNDLE_LEN};
 use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
 use cairn_core::manifest::ArtifactCheck;
-use cairn_core::store::Registry;
 use cairn_core::token::VerifyOptions;
 use cairn_core::trust::VerifiedRoot;
+use cairn_store::Registry;
 use serde_json::{json, Value};
 
 use super::args::BundleCmd;

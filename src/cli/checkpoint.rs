@@ -2,7 +2,7 @@
 
 use cairn_core::checkpoint::{verify_checkpoint, CheckpointPolicy, CheckpointVerifier};
 use cairn_core::encoding::hex_encode;
-use cairn_core::store::{Registry, StoreCode, StoredCheckpoint};
+use cairn_store::{Registry, StoreCode, StoredCheckpoint};
 use serde_json::json;
 
 use super::args::{CheckpointCmd, ProofCmd};

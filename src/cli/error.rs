@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use cairn_core::store::{StoreCode, StoreError};
 use cairn_core::{Error, ErrorCode};
+use cairn_store::{StoreCode, StoreError};
 use serde_json::{json, Value};
 
 /// A failure: a stable code, a message a person can act on, and the exit status.

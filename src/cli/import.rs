@@ -1,7 +1,7 @@
 //! `cairn import blux <dir>`: a blux-reg configuration directory, through the store's
 //! one-transaction import.
 
-use cairn_core::store::{PrivatePart, Protection};
+use cairn_store::{PrivatePart, Protection};
 use serde_json::json;
 
 use super::args::ImportCmd;

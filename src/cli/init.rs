@@ -1,9 +1,7 @@
 //! `cairn init` and `cairn status`.
 
 use cairn_core::encoding::hex_encode;
-use cairn_core::store::{
-    CreateOptions, PrivatePart, Protection, Registry, StoreCode, SCHEMA_VERSION,
-};
+use cairn_store::{CreateOptions, PrivatePart, Protection, Registry, StoreCode, SCHEMA_VERSION};
 use serde_json::json;
 
 use super::args::InitArgs;
@@ -77,7 +75,7 @@ pub fn status(ctx: &Ctx) -> CliResult<Output> {
     };
     let active_keys = keys
         .iter()
-        .filter(|k| k.status == cairn_core::store::KeyStatus::Active)
+        .filter(|k| k.status == cairn_store::KeyStatus::Active)
         .count();
     let protection = match log.private {
         PrivatePart::Sealed(_) => "sealed",

@@ -1,7 +1,7 @@
 //! `cairn key ...`.
 
-use cairn_core::store::{KeySpec, PrivatePart};
 use cairn_core::trust::RoleSet;
+use cairn_store::{KeySpec, PrivatePart};
 use serde_json::json;
 
 use super::args::{KeyCmd, KeyFormat, RoleArg};
@@ -11,7 +11,7 @@ use super::view::{key_json, key_line, key_text};
 use super::{resolve_key, Ctx, Output};
 
 fn spec(
-    reg: &cairn_core::store::Registry,
+    reg: &cairn_store::Registry,
     label: &str,
     roles: &[RoleArg],
     expires_in: Option<&str>,

@@ -7,9 +7,9 @@ use cairn_core::checkpoint::{verify_checkpoint, CheckpointPolicy, CheckpointVeri
 use cairn_core::crypto::PublicKey;
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::hex_encode;
-use cairn_core::store::{verify_export, ExportExpectation};
 use cairn_core::trust::{Role, VerifiedRoot};
 use cairn_core::ErrorCode;
+use cairn_store::{verify_export, ExportExpectation};
 use serde_json::json;
 
 use super::args::LedgerCmd;

@@ -2,8 +2,8 @@
 
 use cairn_core::encoding::hex_encode;
 use cairn_core::manifest::{ArtifactCheck, ManifestClaims};
-use cairn_core::store::{ManifestInfo, StoreCode};
 use cairn_core::ErrorCode;
+use cairn_store::{ManifestInfo, StoreCode};
 use serde_json::json;
 
 use super::args::{SignArgs, VerifyArgs};

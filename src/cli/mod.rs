@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use cairn_core::crypto::KeyId;
 use cairn_core::encoding::hex_encode;
-use cairn_core::store::{KeyInfo, KeyStatus, ManifestInfo, Registry, StoreCode, TokenInfo};
+use cairn_store::{KeyInfo, KeyStatus, ManifestInfo, Registry, StoreCode, TokenInfo};
 use serde_json::Value;
 
 use args::{Cli, Command};
@@ -79,7 +79,7 @@ impl Ctx {
     pub fn store_path(&self) -> CliResult<PathBuf> {
         match &self.store {
             Some(p) => Ok(p.clone()),
-            None => Ok(cairn_core::store::default_path()?),
+            None => Ok(cairn_store::default_path()?),
         }
     }
 

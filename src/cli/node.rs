@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use cairn_core::store::{NodeInfo, NodeSpec};
+use cairn_store::{NodeInfo, NodeSpec};
 use serde_json::json;
 
 use super::args::NodeCmd;
@@ -14,7 +14,7 @@ use super::{Ctx, Output};
 /// Read a little past the store's 64 KiB spec limit, so an oversized document reaches the
 /// store's own check (which names the limit) instead of being cut here.
 // One byte over the store's limit, so an oversized spec reaches the store's field-level error.
-const MAX_SPEC_READ: usize = cairn_core::store::MAX_SPEC_JSON_LEN + 1;
+const MAX_SPEC_READ: usize = cairn_store::MAX_SPEC_JSON_LEN + 1;
 
 fn list(nodes: &[NodeInfo], empty: &str) -> Output {
     let text = if nodes.is_empty() {

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use cairn_core::store::{KdfParams, KeyInfo, Passphrase, PrivatePart, Protection, StoreCode};
+use cairn_store::{KdfParams, KeyInfo, Passphrase, PrivatePart, Protection, StoreCode};
 
 use super::error::{CliError, CliResult};
 

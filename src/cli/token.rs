@@ -2,8 +2,8 @@
 
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::hex_encode;
-use cairn_core::store::{TokenInfo, TokenRequest};
 use cairn_core::token::VerifyOptions;
+use cairn_store::{TokenInfo, TokenRequest};
 use serde_json::json;
 
 use super::args::TokenCmd;

@@ -1,10 +1,10 @@
 //! `cairn root ...`: the trust root verifiers pin.
 
 use cairn_core::crypto::KeyId;
-use cairn_core::store::{
+use cairn_core::trust::{Role, Thresholds, MAX_KEYS};
+use cairn_store::{
     KeyInfo, KeyStatus, Passphrase, PrivatePart, Registry, StoredTrustRoot, TrustRootSpec,
 };
-use cairn_core::trust::{Role, Thresholds, MAX_KEYS};
 use serde_json::json;
 
 use super::args::{RootCmd, RootSpecArgs};
@@ -206,7 +206,7 @@ pub fn run(ctx: &Ctx, cmd: RootCmd) -> CliResult<Output> {
                     .find(|r| r.root.root_version == v)
                     .ok_or_else(|| {
                         CliError::store(
-                            cairn_core::store::StoreCode::NotFound,
+                            cairn_store::StoreCode::NotFound,
                             format!("no trust-root version {v}"),
                         )
                     })?,

@@ -115,7 +115,7 @@ pub fn read_stream_limited(r: impl Read, max: usize, what: &str) -> CliResult<Ve
     let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
     r.take(limit)
         .read_to_end(&mut buf)
-        .map_err(|e| CliError::store(cairn_core::store::StoreCode::Io, e.to_string()))?;
+        .map_err(|e| CliError::store(cairn_store::StoreCode::Io, e.to_string()))?;
     if buf.len() > max {
         return Err(CliError::core(
             ErrorCode::TooLarge,
@@ -224,7 +224,7 @@ pub fn pick_by_prefix<T>(
         .collect();
     match found.len() {
         0 => Err(CliError::store(
-            cairn_core::store::StoreCode::NotFound,
+            cairn_store::StoreCode::NotFound,
             format!("no {what} starts with {sel}"),
         )),
         1 => Ok(found.remove(0)),

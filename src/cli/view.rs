@@ -3,11 +3,11 @@
 use cairn_core::crypto::KeyId;
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{b64_encode, hex_encode};
-use cairn_core::store::{
+use cairn_core::trust::RoleSet;
+use cairn_store::{
     KeyInfo, KeyStatus, ManifestInfo, NodeInfo, PrivatePart, Revocation, SignedEntry,
     StoredCheckpoint, StoredTrustRoot, TokenInfo,
 };
-use cairn_core::trust::RoleSet;
 use serde_json::{json, Value};
 
 use super::secrets::short;

@@ -11,17 +11,17 @@ use super::keys::{check_reason, KeyStatus};
 use super::registry::{Registry, Txn};
 use super::schema::{self, ReadTables, TOKENS};
 use super::seal::Passphrase;
-use crate::crypto::{KeyId, PublicKey};
-use crate::dsse::Envelope;
-use crate::encoding::{hex_encode, Digest};
-use crate::error::ErrorCode;
-use crate::ledger::Event;
-use crate::token::{
+use cairn_core::crypto::{KeyId, PublicKey};
+use cairn_core::dsse::Envelope;
+use cairn_core::encoding::{hex_encode, Digest};
+use cairn_core::error::ErrorCode;
+use cairn_core::ledger::Event;
+use cairn_core::token::{
     verify_token, ConstraintValue, TokenBuilder, TokenClaims, VerifiedToken, VerifyOptions,
     MAX_CHAIN_DEPTH,
 };
-use crate::trust::Role;
-use crate::UnixTime;
+use cairn_core::trust::Role;
+use cairn_core::UnixTime;
 
 /// Who revoked something, why, and where the ledger says so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +71,7 @@ impl TokenRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct TokenRecord {
     /// Compact envelope.
-    #[serde(with = "crate::crypto::bytes_b64")]
+    #[serde(with = "cairn_core::crypto::bytes_b64")]
     pub envelope: Vec<u8>,
     pub seq: u64,
     pub issued_at: UnixTime,
@@ -309,7 +309,7 @@ impl Registry {
     ///
     /// ```
     /// use cairn_core::crypto::Algorithm;
-    /// use cairn_core::store::{CreateOptions, KeySpec, Protection, Registry, TokenRequest};
+    /// use cairn_store::{CreateOptions, KeySpec, Protection, Registry, TokenRequest};
     /// use cairn_core::token::VerifyOptions;
     /// use cairn_core::trust::{Role, RoleSet};
     /// let dir = tempfile::tempdir()?;

@@ -20,11 +20,11 @@ use super::error::{StoreError, StoreResult};
 use super::log::decode_entry;
 use super::registry::Registry;
 use super::schema::{self, CHECKPOINTS, ENTRIES};
-use crate::crypto::{KeyId, PublicKey};
-use crate::encoding::{b64_encode, from_postcard, to_postcard, Digest};
-use crate::error::ErrorCode;
-use crate::ledger::ChainVerifier;
-use crate::merkle::MemoryTree;
+use cairn_core::crypto::{KeyId, PublicKey};
+use cairn_core::encoding::{b64_encode, from_postcard, to_postcard, Digest};
+use cairn_core::error::ErrorCode;
+use cairn_core::ledger::ChainVerifier;
+use cairn_core::merkle::MemoryTree;
 
 /// First bytes of an export stream: magic and format version.
 pub const EXPORT_MAGIC: &[u8; 9] = b"CAIRNLOG\x01";
@@ -37,13 +37,13 @@ enum Frame {
     /// First frame: the log's origin and the number of entries that follow.
     Header { origin: String, size: u64 },
     /// One entry: its compact DSSE envelope.
-    Entry(#[serde(with = "crate::crypto::bytes_b64")] Vec<u8>),
+    Entry(#[serde(with = "cairn_core::crypto::bytes_b64")] Vec<u8>),
     /// A signed checkpoint note whose size is the number of entries so far.
     Checkpoint(String),
     /// Last frame: the size and root of the whole stream.
     End {
         size: u64,
-        #[serde(with = "crate::encoding::hex32")]
+        #[serde(with = "cairn_core::encoding::hex32")]
         root: Digest,
     },
 }
@@ -138,7 +138,7 @@ impl<W: Write> ExportWriter<W> {
 
     /// Writes the next entry (its compact DSSE envelope).
     pub fn entry(&mut self, compact_envelope: &[u8]) -> StoreResult<()> {
-        let env = crate::dsse::Envelope::from_compact(compact_envelope)?;
+        let env = cairn_core::dsse::Envelope::from_compact(compact_envelope)?;
         self.tree.append(&env.payload)?;
         write_frame(&mut self.out, &Frame::Entry(compact_envelope.to_vec()))
     }
@@ -150,7 +150,7 @@ impl<W: Write> ExportWriter<W> {
 
     /// Writes the final frame (size and root of the entries written) and returns the output.
     pub fn finish(mut self) -> StoreResult<W> {
-        let size = crate::merkle::TreeHashes::tree_size(&self.tree);
+        let size = cairn_core::merkle::TreeHashes::tree_size(&self.tree);
         if size != self.announced {
             return Err(StoreError::core(
                 ErrorCode::Malformed,
@@ -209,7 +209,7 @@ impl Registry {
 /// expectation. Errors name the first bad entry by sequence number.
 ///
 /// ```
-/// use cairn_core::store::{verify_export, CreateOptions, ExportExpectation, Protection, Registry};
+/// use cairn_store::{verify_export, CreateOptions, ExportExpectation, Protection, Registry};
 /// let dir = tempfile::tempdir()?;
 /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
 /// let mut stream = Vec::new();

@@ -12,11 +12,11 @@ use super::error::{StoreCode, StoreError, StoreResult};
 use super::registry::{Registry, Txn};
 use super::schema::{self, ReadTables, KEYS};
 use super::seal::{KdfParams, Passphrase, Protection, Sealed};
-use crate::crypto::{pem, Algorithm, KeyId, PublicKey, SigningKey};
-use crate::error::ErrorCode;
-use crate::ledger::{Event, MAX_LABEL_LEN, MAX_REASON_LEN};
-use crate::trust::{Role, RoleSet};
-use crate::UnixTime;
+use cairn_core::crypto::{pem, Algorithm, KeyId, PublicKey, SigningKey};
+use cairn_core::error::ErrorCode;
+use cairn_core::ledger::{Event, MAX_LABEL_LEN, MAX_REASON_LEN};
+use cairn_core::trust::{Role, RoleSet};
+use cairn_core::UnixTime;
 
 /// What a new key is for: the fields its `key_added` entry records.
 #[derive(Debug, Clone, PartialEq, Eq)]

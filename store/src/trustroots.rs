@@ -10,15 +10,15 @@ use super::keys::KeyStatus;
 use super::registry::{Registry, Txn};
 use super::schema::{self, TRUST_ROOTS};
 use super::seal::Passphrase;
-use crate::crypto::{KeyId, SigningKey};
-use crate::dsse::Envelope;
-use crate::error::ErrorCode;
-use crate::ledger::Event;
-use crate::trust::{
+use cairn_core::crypto::{KeyId, SigningKey};
+use cairn_core::dsse::Envelope;
+use cairn_core::error::ErrorCode;
+use cairn_core::ledger::Event;
+use cairn_core::trust::{
     sign_root, verify_rotation_chain, verify_trust_root, Role, Thresholds, TrustRoot, TrustedKey,
     VerifiedRoot,
 };
-use crate::UnixTime;
+use cairn_core::UnixTime;
 
 /// What a trust-root version lists: keys of this registry (with the roles, labels and
 /// expiry their records give them), per-role thresholds, and the version's own expiry.
@@ -34,7 +34,7 @@ pub struct TrustRootSpec {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct TrustRootRecord {
-    #[serde(with = "crate::crypto::bytes_b64")]
+    #[serde(with = "cairn_core::crypto::bytes_b64")]
     pub envelope: Vec<u8>,
     pub seq: u64,
 }
@@ -52,8 +52,9 @@ pub struct StoredTrustRoot {
 
 impl TrustRootRecord {
     pub(crate) fn stored(&self) -> StoreResult<StoredTrustRoot> {
-        let bad =
-            |e: crate::Error| StoreError::corrupt(format!("stored trust root: {}", e.detail()));
+        let bad = |e: cairn_core::Error| {
+            StoreError::corrupt(format!("stored trust root: {}", e.detail()))
+        };
         let envelope = Envelope::from_compact(&self.envelope).map_err(bad)?;
         let root = VerifiedRoot::from_pinned(&envelope).map_err(bad)?;
         Ok(StoredTrustRoot {

@@ -6,10 +6,10 @@ use super::error::{StoreError, StoreResult};
 use super::registry::Registry;
 use super::schema::{ENTRIES, TREE};
 use super::tree::TreeView;
-use crate::dsse::Envelope;
-use crate::encoding::Digest;
-use crate::ledger::{entry_hash, ChainHead, LedgerEntry};
-use crate::merkle::{self, ConsistencyProof, InclusionProof};
+use cairn_core::dsse::Envelope;
+use cairn_core::encoding::Digest;
+use cairn_core::ledger::{entry_hash, ChainHead, LedgerEntry};
+use cairn_core::merkle::{self, ConsistencyProof, InclusionProof};
 
 /// A ledger entry as stored: the signed envelope and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub(crate) fn decode_entry(seq: u64, bytes: &[u8]) -> StoreResult<SignedEntry> {
         LedgerEntry::from_bytes(&envelope.payload).map_err(|e| StoreError::from(e).at_seq(seq))?;
     if entry.seq != seq {
         return Err(StoreError::core(
-            crate::ErrorCode::ChainBroken,
+            cairn_core::ErrorCode::ChainBroken,
             format!(
                 "the entry stored under {seq} says it is entry {}",
                 entry.seq

@@ -9,12 +9,12 @@
 
 use std::fmt;
 
-use crate::error::{Error, ErrorCode};
+use cairn_core::error::{Error, ErrorCode};
 
 /// Stable, machine-readable reason for a store failure.
 ///
 /// ```
-/// use cairn_core::store::StoreCode;
+/// use cairn_store::StoreCode;
 /// use cairn_core::ErrorCode;
 /// assert_eq!(StoreCode::Locked.as_str(), "locked");
 /// assert_eq!(StoreCode::Core(ErrorCode::ChainBroken).as_str(), "chain_broken");
@@ -114,7 +114,7 @@ impl fmt::Display for StoreCode {
 /// the ledger sequence number and the field it concerns.
 ///
 /// ```
-/// use cairn_core::store::{StoreCode, StoreError};
+/// use cairn_store::{StoreCode, StoreError};
 /// use cairn_core::ErrorCode;
 /// let e = StoreError::core(ErrorCode::ChainBroken, "previous-hash link does not match").at_seq(7);
 /// assert_eq!(e.code(), StoreCode::Core(ErrorCode::ChainBroken));

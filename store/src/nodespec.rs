@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::{StoreError, StoreResult};
-use crate::encoding::{sha256, to_postcard, Digest};
-use crate::error::ErrorCode;
+use cairn_core::encoding::{sha256, to_postcard, Digest};
+use cairn_core::error::ErrorCode;
 
 /// Largest spec document accepted, in bytes of JSON.
 pub const MAX_SPEC_JSON_LEN: usize = 64 * 1024;
@@ -57,7 +57,7 @@ pub struct Provenance {
 /// A node's declaration.
 ///
 /// ```
-/// use cairn_core::store::NodeSpec;
+/// use cairn_store::NodeSpec;
 /// let spec = NodeSpec::from_json(r#"{
 ///   "id": "memory-adapter-01", "name": "Memory adapter", "version": "1.2.0",
 ///   "capabilities": ["memory.store"], "signals": ["memory_stored"],
@@ -293,7 +293,8 @@ impl NodeSpec {
 
     /// The spec as JSON (the form [`NodeSpec::from_json`] reads; digests in lowercase hex).
     pub fn to_json(&self) -> String {
-        let hex = |d: &Option<Digest>| d.map(|d| Value::String(crate::encoding::hex_encode(&d)));
+        let hex =
+            |d: &Option<Digest>| d.map(|d| Value::String(cairn_core::encoding::hex_encode(&d)));
         let mut prov = Map::new();
         prov.insert("source".into(), self.provenance.source.clone().into());
         if let Some(v) = hex(&self.provenance.sha256) {
@@ -415,7 +416,7 @@ impl<'a> Fields<'a> {
             Some(Value::String(s))
                 if s.len() == 64 && !s.bytes().any(|b| b.is_ascii_uppercase()) =>
             {
-                crate::encoding::hex_decode_array::<32>(s)
+                cairn_core::encoding::hex_decode_array::<32>(s)
                     .map(Some)
                     .map_err(|e| err(ErrorCode::Malformed, &self.field(key), e.detail()))
             }

@@ -16,7 +16,7 @@ pub const CAIRN_HOME: &str = "CAIRN_HOME";
 /// `%APPDATA%` on Windows).
 ///
 /// ```
-/// let p = cairn_core::store::default_path()?;
+/// let p = cairn_store::default_path()?;
 /// assert!(p.ends_with("registry.redb"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -8,13 +8,13 @@ use cairn_core::blux::{parse_iso8601_micros, verify_manifest, verify_token, Toke
 use cairn_core::crypto::{pem, Algorithm, PublicKey, SigningKey};
 use cairn_core::encoding::{hex_encode, sha256};
 use cairn_core::ledger::Event;
-use cairn_core::store::{BluxImport, CreateOptions, KeySpec, Protection, Registry, StoreCode};
 use cairn_core::trust::{Role, RoleSet};
+use cairn_store::{BluxImport, CreateOptions, KeySpec, Protection, Registry, StoreCode};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/blux")
+            .join("../core/tests/fixtures/blux")
             .join(name),
     )
     .unwrap()

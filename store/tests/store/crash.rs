@@ -3,7 +3,7 @@
 //! registry must open, pass the full audit, and hold every acknowledged write.
 //!
 //! The child is this test binary itself, re-run with `CAIRN_CRASH_CHILD=<path>` and the
-//! filter `crash_child`. `CAIRN_CRASH_KILLS` sets the number of kills (default 50) and
+//! filter `crash::crash_child`. `CAIRN_CRASH_KILLS` sets the number of kills (default 50) and
 //! `CAIRN_CRASH_SEED` the random seed; scripts/soak-crash.sh runs many more.
 #![cfg(unix)]
 
@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn_core::crypto::Algorithm;
-use cairn_core::store::{CreateOptions, KeySpec, NodeSpec, Protection, Registry};
 use cairn_core::trust::{Role, RoleSet};
+use cairn_store::{CreateOptions, KeySpec, NodeSpec, Protection, Registry};
 
 const ACK: &str = "CAIRN-ACK ";
 
@@ -122,7 +122,12 @@ fn crash_kill_loop_keeps_every_acknowledged_write() {
     let started = Instant::now();
     for round in 0..kills {
         let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash::crash_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("CAIRN_CRASH_CHILD", &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

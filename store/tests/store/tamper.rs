@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use cairn_core::crypto::{Algorithm, SigningKey};
 use cairn_core::dsse::Envelope;
 use cairn_core::ledger::LedgerEntry;
-use cairn_core::store::{CreateOptions, KeySpec, NodeSpec, Protection, Registry, StoreCode};
 use cairn_core::trust::{Role, RoleSet};
 use cairn_core::ErrorCode;
+use cairn_store::{CreateOptions, KeySpec, NodeSpec, Protection, Registry, StoreCode};
 use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 
 // The documented layout (docs/STORE.md), as an outside editor would see it.
@@ -106,7 +106,7 @@ fn write_entry(path: &Path, seq: u64, env: &Envelope) {
 }
 
 /// Opens and audits; returns the first error of either.
-fn check(path: &Path) -> cairn_core::store::StoreError {
+fn check(path: &Path) -> cairn_store::StoreError {
     match Registry::open(path, None) {
         Err(e) => e,
         Ok(reg) => reg.audit().expect_err("the audit must fail"),
@@ -415,7 +415,7 @@ fn flipped_bytes_never_drop_data_silently() {
             let reg = Registry::open(&p, None)?;
             reg.audit()?;
             let nodes: Vec<String> = reg.list_nodes()?.into_iter().map(|n| n.spec.id).collect();
-            Ok::<_, cairn_core::store::StoreError>((nodes, reg.tree_size()?))
+            Ok::<_, cairn_store::StoreError>((nodes, reg.tree_size()?))
         })
         .unwrap_or_else(|_| panic!("trial {trial}: a flipped byte made the store panic"));
         match outcome {

@@ -31,16 +31,16 @@ use super::error::{StoreCode, StoreError, StoreResult};
 use super::keys::{KeyInfo, KeySpec};
 use super::registry::{Registry, Txn};
 use super::seal::Protection;
-use crate::blux::{
+use cairn_core::blux::{
     parse_json, verify_ledger, verify_manifest, verify_token, Limits, TokenPolicy, Value,
     MAX_LEDGER_LEN, MAX_REVOCATIONS_LEN,
 };
-use crate::crypto::{pem, PublicKey};
-use crate::encoding::{sha256, Digest};
-use crate::error::ErrorCode;
-use crate::ledger::{Event, MAX_NAME_LEN};
-use crate::trust::{Role, RoleSet};
-use crate::UnixTime;
+use cairn_core::crypto::{pem, PublicKey};
+use cairn_core::encoding::{sha256, Digest};
+use cairn_core::error::ErrorCode;
+use cairn_core::ledger::{Event, MAX_NAME_LEN};
+use cairn_core::trust::{Role, RoleSet};
+use cairn_core::UnixTime;
 
 /// Largest key file read.
 const MAX_PEM_LEN: u64 = 64 * 1024;
@@ -568,7 +568,7 @@ impl Registry {
     ///
     /// ```
     /// use cairn_core::crypto::{pem, Algorithm, SigningKey};
-    /// use cairn_core::store::{CreateOptions, Protection, Registry};
+    /// use cairn_store::{CreateOptions, Protection, Registry};
     /// let dir = tempfile::tempdir()?;
     /// let config = dir.path().join("blux-reg");
     /// std::fs::create_dir_all(config.join("keys"))?;

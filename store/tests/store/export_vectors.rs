@@ -7,18 +7,17 @@
 
 use std::path::PathBuf;
 
-mod support;
-use support::keys::key_json;
-use support::vectors::{self, Case, Doc};
+use crate::support::keys::key_json;
+use crate::support::vectors::{self, Case, Doc};
 
 use cairn_core::checkpoint::Checkpoint;
 use cairn_core::crypto::{Algorithm, PublicKey, SigningKey};
 use cairn_core::encoding::{b64_encode, hex_encode, sha256};
 use cairn_core::ledger::{sign_entry, ChainHead, Event};
 use cairn_core::merkle::{leaf_hash, root_of};
-use cairn_core::store::{verify_export, ExportExpectation, ExportWriter};
 use cairn_core::trust::{Role, RoleSet};
 use cairn_core::{Error, ErrorCode};
+use cairn_store::{verify_export, ExportExpectation, ExportWriter};
 use serde_json::{json, Value};
 
 const ORIGIN: &str = "export.example.test/log";

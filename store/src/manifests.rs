@@ -12,22 +12,22 @@ use super::registry::{Registry, Txn};
 use super::schema::{self, ReadTables, MANIFESTS, MANIFESTS_BY_ARTIFACT, MANIFESTS_BY_SIGNER};
 use super::seal::Passphrase;
 use super::tokens::Revocation;
-use crate::crypto::KeyId;
-use crate::dsse::Envelope;
-use crate::encoding::{hex_encode, Digest};
-use crate::error::ErrorCode;
-use crate::ledger::Event;
-use crate::manifest::{
+use cairn_core::crypto::KeyId;
+use cairn_core::dsse::Envelope;
+use cairn_core::encoding::{hex_encode, Digest};
+use cairn_core::error::ErrorCode;
+use cairn_core::ledger::Event;
+use cairn_core::manifest::{
     add_cosignature, hash_reader, manifest_digest, sign_manifest, verify_manifest, ArtifactCheck,
     ManifestClaims, VerifiedManifest,
 };
-use crate::trust::Role;
-use crate::UnixTime;
+use cairn_core::trust::Role;
+use cairn_core::UnixTime;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ManifestRecord {
     /// Compact envelope with every signature so far.
-    #[serde(with = "crate::crypto::bytes_b64")]
+    #[serde(with = "cairn_core::crypto::bytes_b64")]
     pub envelope: Vec<u8>,
     /// The `manifest_signed` entry.
     pub signed_seq: u64,
@@ -60,7 +60,8 @@ pub struct ManifestInfo {
 
 impl ManifestRecord {
     pub(crate) fn info(&self) -> StoreResult<ManifestInfo> {
-        let bad = |e: crate::Error| StoreError::corrupt(format!("stored manifest: {}", e.detail()));
+        let bad =
+            |e: cairn_core::Error| StoreError::corrupt(format!("stored manifest: {}", e.detail()));
         let envelope = Envelope::from_compact(&self.envelope).map_err(bad)?;
         let claims = ManifestClaims::from_payload(&envelope.payload).map_err(bad)?;
         Ok(ManifestInfo {
@@ -261,7 +262,7 @@ impl Registry {
     /// ```
     /// use cairn_core::crypto::Algorithm;
     /// use cairn_core::manifest::ArtifactCheck;
-    /// use cairn_core::store::{CreateOptions, KeySpec, Protection, Registry};
+    /// use cairn_store::{CreateOptions, KeySpec, Protection, Registry};
     /// use cairn_core::trust::{Role, RoleSet};
     /// let dir = tempfile::tempdir()?;
     /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;

@@ -14,9 +14,9 @@ use super::schema::{
 };
 use super::tokens::{Revocation, TokenRecord};
 use super::trustroots::TrustRootRecord;
-use crate::encoding::{hex_encode, Digest};
-use crate::error::ErrorCode;
-use crate::trust::{root_id, verify_rotation_chain};
+use cairn_core::encoding::{hex_encode, Digest};
+use cairn_core::error::ErrorCode;
+use cairn_core::trust::{root_id, verify_rotation_chain};
 
 fn bad(seq: u64, code: ErrorCode, detail: String) -> StoreError {
     StoreError::core(code, detail).at_seq(seq)
@@ -199,7 +199,7 @@ pub(crate) fn check_objects(
                 format!("trust root version {version} recorded here has no record"),
             )),
             Some((_, rec)) => {
-                let ok = crate::dsse::Envelope::from_compact(&rec.envelope)
+                let ok = cairn_core::dsse::Envelope::from_compact(&rec.envelope)
                     .is_ok_and(|env| root_id(&env.payload) == *id);
                 if !ok || rec.seq != *seq {
                     problems.push(bad(
@@ -226,7 +226,7 @@ pub(crate) fn check_objects(
                 .map(|(_, r)| r.stored().map(|s| s.envelope))
                 .collect::<StoreResult<_>>()?;
             let at = rest.last().map_or(pinned.issued_at, |e| {
-                crate::trust::TrustRoot::from_bytes(&e.payload).map_or(0, |r| r.issued_at)
+                cairn_core::trust::TrustRoot::from_bytes(&e.payload).map_or(0, |r| r.issued_at)
             });
             verify_rotation_chain(&pinned, &rest, at)?;
             Ok(())

@@ -10,14 +10,14 @@ use super::schema::{self, CHECKPOINTS, ENTRIES, TREE, TRUST_ROOTS};
 use super::tokens::load_token;
 use super::tree::TreeView;
 use super::trustroots::all_roots;
-use crate::bundle::{Bundle, BUNDLE_VERSION};
-use crate::dsse::Envelope;
-use crate::encoding::{hex_encode, Digest};
-use crate::merkle::{self, InclusionProof};
+use cairn_core::bundle::{Bundle, BUNDLE_VERSION};
+use cairn_core::dsse::Envelope;
+use cairn_core::encoding::{hex_encode, Digest};
+use cairn_core::merkle::{self, InclusionProof};
 
 impl Registry {
     /// The bundle proving a token: the token, its stored parents, its `token_issued` entry
-    /// and everything [`crate::bundle::verify_bundle`] needs besides a pinned trust root.
+    /// and everything [`cairn_core::bundle::verify_bundle`] needs besides a pinned trust root.
     /// Writes a checkpoint first if none covers the entry yet.
     pub fn token_bundle(&self, id: &Digest) -> StoreResult<Bundle> {
         let (seq, subject) = {

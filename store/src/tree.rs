@@ -1,7 +1,7 @@
 //! The stored Merkle tree: the `tree` table seen through the merkle module's [`TreeHashes`].
 //!
 //! Roots and proofs for any size are assembled by the merkle module from O(log n) reads of
-//! this view; appends write what [`crate::merkle::hashes_to_store`] returns. A database error
+//! this view; appends write what [`cairn_core::merkle::hashes_to_store`] returns. A database error
 //! met while the merkle code reads is kept aside and reported as itself (not as a proof
 //! error); a subtree that should exist and does not is `corrupt`.
 
@@ -10,9 +10,9 @@ use std::cell::RefCell;
 use redb::ReadableTable;
 
 use super::error::{StoreError, StoreResult};
-use crate::encoding::Digest;
-use crate::error::{Error, ErrorCode};
-use crate::merkle::TreeHashes;
+use cairn_core::encoding::Digest;
+use cairn_core::error::{Error, ErrorCode};
+use cairn_core::merkle::TreeHashes;
 
 /// A read view of the `tree` table at a given size.
 pub(crate) struct TreeView<'t, T> {
@@ -32,7 +32,7 @@ impl<'t, T: ReadableTable<(u8, u64), [u8; 32]>> TreeView<'t, T> {
     }
 
     /// Runs a merkle computation over the view, turning a stored failure back into itself.
-    pub(crate) fn run<R>(&self, f: impl FnOnce(&Self) -> crate::Result<R>) -> StoreResult<R> {
+    pub(crate) fn run<R>(&self, f: impl FnOnce(&Self) -> cairn_core::Result<R>) -> StoreResult<R> {
         let out = f(self);
         if let Some(e) = self.failure.borrow_mut().take() {
             return Err(e);
@@ -46,7 +46,7 @@ impl<T: ReadableTable<(u8, u64), [u8; 32]>> TreeHashes for TreeView<'_, T> {
         self.size
     }
 
-    fn subtree_hash(&self, level: u8, index: u64) -> crate::Result<Digest> {
+    fn subtree_hash(&self, level: u8, index: u64) -> cairn_core::Result<Digest> {
         match self.table.get((level, index)) {
             Ok(Some(h)) => Ok(h.value()),
             Ok(None) => {

@@ -1,6 +1,6 @@
 //! Property tests: random and mutated input to the store's parsers never panics.
 
-use cairn_core::store::{NodeSpec, Passphrase, Sealed};
+use cairn_store::{NodeSpec, Passphrase, Sealed};
 use proptest::prelude::*;
 
 const GOOD: &str = r#"{"id": "node-1", "name": "Node", "version": "1.0.0",

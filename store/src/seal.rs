@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::error::{StoreCode, StoreError, StoreResult};
-use crate::crypto::{Algorithm, KeyId};
-use crate::error::ErrorCode;
+use cairn_core::crypto::{Algorithm, KeyId};
+use cairn_core::error::ErrorCode;
 
 /// Domain label in the associated data of every sealed secret.
 const AAD_LABEL: &[u8] = b"cairn/sealed-key/v1";
@@ -27,7 +27,7 @@ const AAD_LABEL: &[u8] = b"cairn/sealed-key/v1";
 /// A passphrase, wiped from memory when dropped. Its `Debug` form never shows it.
 ///
 /// ```
-/// use cairn_core::store::Passphrase;
+/// use cairn_store::Passphrase;
 /// let p = Passphrase::new("correct horse battery staple");
 /// assert_eq!(format!("{p:?}"), "Passphrase(..)");
 /// ```
@@ -55,7 +55,7 @@ impl std::fmt::Debug for Passphrase {
 /// Argon2id cost parameters, stored with each sealed secret.
 ///
 /// ```
-/// use cairn_core::store::KdfParams;
+/// use cairn_store::KdfParams;
 /// assert!(KdfParams::DEFAULT.memory_kib >= 64 * 1024);
 /// assert!(KdfParams::INSECURE_FAST.memory_kib < 64);
 /// ```
@@ -141,7 +141,7 @@ impl Protection {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sealed {
     /// In the clear (explicit insecure mode).
-    Insecure(#[serde(with = "crate::crypto::bytes_b64")] Vec<u8>),
+    Insecure(#[serde(with = "cairn_core::crypto::bytes_b64")] Vec<u8>),
     /// Argon2id + XChaCha20-Poly1305.
     Argon2idXChaCha20Poly1305 {
         /// Argon2id cost.
@@ -151,7 +151,7 @@ pub enum Sealed {
         /// XChaCha20 nonce.
         nonce: [u8; 24],
         /// Ciphertext and 16-byte tag.
-        #[serde(with = "crate::crypto::bytes_b64")]
+        #[serde(with = "cairn_core::crypto::bytes_b64")]
         ciphertext: Vec<u8>,
     },
 }

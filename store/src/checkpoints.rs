@@ -7,13 +7,13 @@ use super::error::{StoreError, StoreResult};
 use super::log::root_at;
 use super::registry::{Registry, Txn};
 use super::schema::{self, ReadTables, CHECKPOINTS, TREE};
-use crate::checkpoint::{
+use cairn_core::checkpoint::{
     verify_checkpoint, Checkpoint as CheckpointBody, CheckpointPolicy, CheckpointVerifier,
 };
-use crate::crypto::{KeyId, PublicKey, SigningKey};
-use crate::encoding::Digest;
-use crate::merkle::ConsistencyProof;
-use crate::UnixTime;
+use cairn_core::crypto::{KeyId, PublicKey, SigningKey};
+use cairn_core::encoding::Digest;
+use cairn_core::merkle::ConsistencyProof;
+use cairn_core::UnixTime;
 
 /// A stored checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub(crate) fn open_note(note: &str, origin: &str, key: &PublicKey) -> StoreResul
 
 /// A stored checkpoint as listed: size and root as its note states them.
 fn to_checkpoint(size: u64, rec: CheckpointRecord) -> StoreResult<StoredCheckpoint> {
-    let note = crate::note::Note::parse(rec.note.as_bytes())
+    let note = cairn_core::note::Note::parse(rec.note.as_bytes())
         .and_then(|n| CheckpointBody::parse_text(n.text()))
         .map_err(|e| {
             StoreError::corrupt(format!("stored checkpoint at size {size}: {}", e.detail()))

@@ -23,13 +23,13 @@ use super::schema::{
 };
 use super::tree::TreeView;
 use super::verify::{check_checkpoint, check_tree_size};
-use crate::crypto::{KeyId, PublicKey};
-use crate::encoding::{hex_encode, Digest};
-use crate::error::ErrorCode;
-use crate::ledger::{ChainVerifier, Event};
-use crate::merkle;
-use crate::trust::RoleSet;
-use crate::UnixTime;
+use cairn_core::crypto::{KeyId, PublicKey};
+use cairn_core::encoding::{hex_encode, Digest};
+use cairn_core::error::ErrorCode;
+use cairn_core::ledger::{ChainVerifier, Event};
+use cairn_core::merkle;
+use cairn_core::trust::RoleSet;
+use cairn_core::UnixTime;
 
 /// What a successful audit covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,7 @@ impl Replay {
         let seq = e.entry.seq;
         let pk = self.key(seq, signer)?.public_key.clone();
         e.envelope
-            .verify(crate::ledger::LEDGER_ENTRY_TYPE, &[pk], 1)
+            .verify(cairn_core::ledger::LEDGER_ENTRY_TYPE, &[pk], 1)
             .map_err(|err| {
                 StoreError::from(err)
                     .context(&format!("signature of the {why} {signer}"))
@@ -170,7 +170,7 @@ impl Replay {
                 }
             },
         };
-        crate::ledger::verify_entry(&e.envelope, &[log_pk], 1).map_err(|err| {
+        cairn_core::ledger::verify_entry(&e.envelope, &[log_pk], 1).map_err(|err| {
             StoreError::from(err)
                 .context(&format!("log key {log_id}"))
                 .at_seq(seq)

@@ -11,12 +11,12 @@ use super::keys::{KeyRecord, KeySpec};
 use super::schema::{self, RegistryMeta, META, META_LOG_KEY, META_REGISTRY, META_SCHEMA};
 use super::seal::{Passphrase, Protection};
 use super::tree::TreeView;
-use crate::crypto::{Algorithm, KeyId, SigningKey};
-use crate::encoding::Digest;
-use crate::ledger::{ChainHead, Event, LedgerEntry};
-use crate::merkle;
-use crate::trust::{Role, RoleSet};
-use crate::UnixTime;
+use cairn_core::crypto::{Algorithm, KeyId, SigningKey};
+use cairn_core::encoding::Digest;
+use cairn_core::ledger::{ChainHead, Event, LedgerEntry};
+use cairn_core::merkle;
+use cairn_core::trust::{Role, RoleSet};
+use cairn_core::UnixTime;
 
 /// Largest origin accepted (the checkpoint origin line).
 pub const MAX_ORIGIN_LEN: usize = 256;
@@ -85,7 +85,7 @@ fn check_origin(origin: &str) -> StoreResult<()> {
         || origin.chars().any(|c| c.is_whitespace() || c.is_control());
     if bad {
         return Err(StoreError::field(
-            crate::ErrorCode::Malformed,
+            cairn_core::ErrorCode::Malformed,
             "origin",
             format!(
                 "{origin:?}: 1 to {MAX_ORIGIN_LEN} bytes, no spaces, control characters or '+'"
@@ -103,7 +103,7 @@ impl Registry {
     /// entry 0 (the log key's `key_added`, signed by itself) and the first checkpoint.
     ///
     /// ```
-    /// use cairn_core::store::{CreateOptions, Protection, Registry};
+    /// use cairn_store::{CreateOptions, Protection, Registry};
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("registry.redb");
     /// let reg = Registry::create(&path, CreateOptions::new("example.test/log", Protection::Insecure))?;
@@ -305,7 +305,7 @@ impl Registry {
     /// is also the batch API: many operations in one `write` share one commit.
     ///
     /// ```
-    /// use cairn_core::store::{CreateOptions, KeySpec, Protection, Registry};
+    /// use cairn_store::{CreateOptions, KeySpec, Protection, Registry};
     /// use cairn_core::crypto::Algorithm;
     /// use cairn_core::trust::{Role, RoleSet};
     /// let dir = tempfile::tempdir()?;
@@ -423,7 +423,7 @@ impl<'r> Txn<'r> {
             }
         }
         let leaf = merkle::leaf_hash(&env.payload);
-        let entry_hash: Digest = crate::ledger::entry_hash(&env.payload);
+        let entry_hash: Digest = cairn_core::ledger::entry_hash(&env.payload);
         self.tx
             .open_table(schema::ENTRIES)?
             .insert(seq, env.to_compact().as_slice())?;

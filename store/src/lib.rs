@@ -1,4 +1,11 @@
-//! The redb-backed registry (feature `store`).
+//! `cairn-store`: cairn's embedded registry, one redb file holding keys, trust roots, nodes,
+//! tokens, manifests and the signed ledger with its Merkle tree and checkpoints.
+//!
+//! Every rule about what is valid lives in `cairn-core`; this crate persists state and applies
+//! those rules. See `docs/STORE.md` for the file layout, transactions and durability.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod audit;
 mod audit_objects;

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::error::{StoreCode, StoreError, StoreResult};
-use crate::encoding::{from_postcard, to_postcard};
-use crate::UnixTime;
+use cairn_core::encoding::{from_postcard, to_postcard};
+use cairn_core::UnixTime;
 
 /// The schema this build writes. A file with a larger number is refused (`schema_too_new`);
 /// a smaller one would be migrated (there is none yet).
@@ -127,7 +127,7 @@ pub(crate) fn create_tables(tx: &redb::WriteTransaction) -> StoreResult<()> {
 /// Reads the current log key id from `meta`.
 pub(crate) fn read_log_key_id(
     meta: &impl ReadableTable<&'static [u8], &'static [u8]>,
-) -> StoreResult<crate::crypto::KeyId> {
+) -> StoreResult<cairn_core::crypto::KeyId> {
     let v = meta
         .get(META_LOG_KEY)?
         .ok_or_else(|| StoreError::corrupt("the log-key record is missing"))?;
@@ -135,7 +135,7 @@ pub(crate) fn read_log_key_id(
         .value()
         .try_into()
         .map_err(|_| StoreError::corrupt("the log-key record is not 32 bytes"))?;
-    Ok(crate::crypto::KeyId(id))
+    Ok(cairn_core::crypto::KeyId(id))
 }
 
 /// Point reads that work the same inside a read or a write transaction.

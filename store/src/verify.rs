@@ -9,8 +9,8 @@ use super::error::{StoreError, StoreResult};
 use super::keys::KeyRecord;
 use super::log::{decode_entry, root_at, tree_size};
 use super::schema::{self, CHECKPOINTS, ENTRIES, TREE};
-use crate::encoding::{b64_encode, Digest};
-use crate::error::ErrorCode;
+use cairn_core::encoding::{b64_encode, Digest};
+use cairn_core::error::ErrorCode;
 
 /// The stored tree must hold exactly `n` leaves.
 pub(crate) fn check_tree_size(
@@ -102,8 +102,12 @@ pub(crate) fn verify_on_open(
             .get(seq)?
             .ok_or_else(|| StoreError::corrupt("the newest entry vanished").at_seq(seq))?;
         let head = decode_entry(seq, v.value())?;
-        crate::ledger::verify_entry(&head.envelope, std::slice::from_ref(&log_key.public_key), 1)
-            .map_err(|e| StoreError::from(e).context("newest entry").at_seq(seq))?;
+        cairn_core::ledger::verify_entry(
+            &head.envelope,
+            std::slice::from_ref(&log_key.public_key),
+            1,
+        )
+        .map_err(|e| StoreError::from(e).context("newest entry").at_seq(seq))?;
         let leaf = tree.get((0, seq))?.map(|h| h.value());
         if leaf != Some(head.leaf_hash()) {
             return Err(StoreError::core(

@@ -2,8 +2,8 @@
 //! stream, consistency with a checkpoint from the source, and every kind of damage.
 
 use cairn_core::crypto::Algorithm;
-use cairn_core::store::*;
 use cairn_core::trust::{Role, RoleSet};
+use cairn_store::*;
 use proptest::prelude::*;
 
 fn node(i: u32) -> NodeSpec {

@@ -3,9 +3,9 @@
 use cairn_core::bundle::{verify_bundle, Bundle, BundlePolicy};
 use cairn_core::crypto::{pem, Algorithm, KeyId, SigningKey};
 use cairn_core::manifest::ArtifactCheck;
-use cairn_core::store::*;
 use cairn_core::token::{ConstraintValue, VerifyOptions};
 use cairn_core::trust::{Role, RoleSet, Thresholds, VerifiedRoot};
+use cairn_store::*;
 
 fn pass() -> Passphrase {
     Passphrase::new("correct horse")

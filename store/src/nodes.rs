@@ -9,8 +9,8 @@ use super::keys::check_reason;
 use super::nodespec::NodeSpec;
 use super::registry::{Registry, Txn};
 use super::schema::{self, ReadTables, NODES, NODES_BY_CAPABILITY, NODES_BY_SIGNAL};
-use crate::ledger::Event;
-use crate::UnixTime;
+use cairn_core::ledger::Event;
+use cairn_core::UnixTime;
 
 /// A registered node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +98,7 @@ impl Registry {
     /// Registers a node (one transaction). See [`Txn::register_node`].
     ///
     /// ```
-    /// use cairn_core::store::{CreateOptions, NodeSpec, Protection, Registry};
+    /// use cairn_store::{CreateOptions, NodeSpec, Protection, Registry};
     /// let dir = tempfile::tempdir()?;
     /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
     /// let spec = NodeSpec::from_json(r#"{"id": "n1", "name": "N", "version": "1",

@@ -1,0 +1,14 @@
+//! cairn-store's integration tests, one binary: each module is one area of the registry.
+
+mod blux;
+#[cfg(unix)]
+mod crash;
+mod export;
+mod export_vectors;
+mod ops;
+mod props;
+mod tamper;
+
+#[path = "../../../core/tests/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
