@@ -26,10 +26,9 @@ use super::verify::{check_checkpoint, check_tree_size};
 use cairn_core::crypto::{KeyId, PublicKey};
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
+use cairn_core::ledger::LedgerState;
 use cairn_core::ledger::{ChainVerifier, Event};
 use cairn_core::merkle;
-use cairn_core::trust::RoleSet;
-use cairn_core::UnixTime;
 
 /// What a successful audit covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,341 +53,56 @@ pub struct AuditReport {
     pub trust_roots: u64,
 }
 
-/// A key as the ledger describes it.
-#[derive(Debug, Clone)]
-pub(crate) struct LedgerKey {
-    pub public_key: PublicKey,
-    pub label: String,
-    pub roles: RoleSet,
-    pub expires_at: Option<UnixTime>,
-    pub added_seq: u64,
-    pub status: KeyStatus,
-}
-
-/// The state the ledger describes, built by replaying its events in order.
-#[derive(Debug, Default)]
-pub(crate) struct Replay {
-    /// The log key signing the next entry (`None` before entry 0).
-    pub log_key: Option<KeyId>,
-    /// Log key after each size at which it changed: (size from which it signs, key).
-    pub log_keys: Vec<(u64, KeyId)>,
-    pub keys: BTreeMap<KeyId, LedgerKey>,
-    pub nodes: BTreeMap<String, (u64, Digest)>,
-    pub tokens: BTreeMap<Digest, LedgerToken>,
-    pub manifests: BTreeMap<Digest, LedgerManifest>,
-    /// root_version → (seq, root id).
-    pub trust_roots: BTreeMap<u64, (u64, Digest)>,
-}
-
-/// A revocation as the ledger records it: (seq, reason, revoker).
-pub(crate) type LedgerRevocation = (u64, String, KeyId);
-
-/// A token as the ledger describes it.
-#[derive(Debug, Clone)]
-pub(crate) struct LedgerToken {
-    pub seq: u64,
-    pub issuer: KeyId,
-    pub audience: String,
-    pub expires_at: UnixTime,
-    pub revoked: Option<LedgerRevocation>,
-}
-
-/// A manifest as the ledger describes it.
-#[derive(Debug, Clone)]
-pub(crate) struct LedgerManifest {
-    pub signed_seq: u64,
-    pub last_seq: u64,
-    pub name: String,
-    pub sha256: Digest,
-    pub signers: Vec<KeyId>,
-    pub revoked: Option<LedgerRevocation>,
-}
-
 fn bad(seq: u64, code: ErrorCode, detail: String) -> StoreError {
     StoreError::core(code, detail).at_seq(seq)
 }
 
-impl Replay {
-    fn key(&self, seq: u64, id: &KeyId) -> StoreResult<&LedgerKey> {
-        self.keys.get(id).ok_or_else(|| {
-            bad(
-                seq,
-                ErrorCode::UnknownKey,
-                format!("refers to key {id}, which no earlier entry added"),
-            )
-        })
-    }
-
-    /// The log key for entries from `size` on.
-    pub(crate) fn log_key_at(&self, size: u64) -> Option<KeyId> {
-        self.log_keys
-            .iter()
-            .rev()
-            .find(|(from, _)| *from <= size)
-            .map(|(_, k)| *k)
-    }
-
-    /// Checks that `signer` signed the entry (its consent to the event).
-    fn consent(&self, e: &SignedEntry, signer: &KeyId, why: &str) -> StoreResult<()> {
-        let seq = e.entry.seq;
-        let pk = self.key(seq, signer)?.public_key.clone();
-        e.envelope
-            .verify(cairn_core::ledger::LEDGER_ENTRY_TYPE, &[pk], 1)
-            .map_err(|err| {
-                StoreError::from(err)
-                    .context(&format!("signature of the {why} {signer}"))
-                    .at_seq(seq)
-            })?;
-        Ok(())
-    }
-
-    /// Verifies one entry's signatures and applies its event.
-    pub(crate) fn apply(&mut self, e: &SignedEntry) -> StoreResult<()> {
-        let seq = e.entry.seq;
-        // Entry 0 adds the log key and is signed by it.
-        let log_id = match (self.log_key, &e.entry.event) {
-            (Some(k), _) => k,
-            (None, Event::KeyAdded { public_key, .. }) => public_key.key_id(),
-            (None, _) => {
+/// Replays one stored entry onto `state`: the log key's signature, then the ledger rule
+/// book ([`LedgerState::apply`], the same rules the writer applies).
+pub(crate) fn replay_entry(state: &mut LedgerState, e: &SignedEntry) -> StoreResult<()> {
+    let seq = e.entry.seq;
+    // Entry 0 adds the log key and is signed by it.
+    let log_pk: PublicKey = match state.log_key() {
+        Some(id) => match state.keys.get(&id) {
+            Some(k) => k.public_key.clone(),
+            None => {
+                return Err(bad(
+                    seq,
+                    ErrorCode::UnknownKey,
+                    "the log key is unknown".into(),
+                ))
+            }
+        },
+        None => match &e.entry.event {
+            Event::KeyAdded { public_key, .. } => public_key.clone(),
+            _ => {
                 return Err(bad(
                     seq,
                     ErrorCode::ChainBroken,
                     "entry 0 must add the log key".into(),
-                ));
+                ))
             }
-        };
-        let log_pk = match self.keys.get(&log_id) {
-            Some(k) => k.public_key.clone(),
-            None => match &e.entry.event {
-                Event::KeyAdded { public_key, .. } => public_key.clone(),
-                _ => {
-                    return Err(bad(
-                        seq,
-                        ErrorCode::UnknownKey,
-                        "the log key is unknown".into(),
-                    ))
-                }
-            },
-        };
-        cairn_core::ledger::verify_entry(&e.envelope, &[log_pk], 1).map_err(|err| {
+        },
+    };
+    cairn_core::ledger::verify_entry(&e.envelope, std::slice::from_ref(&log_pk), 1).map_err(
+        |err| {
             StoreError::from(err)
-                .context(&format!("log key {log_id}"))
+                .context(&format!("log key {}", log_pk.key_id()))
                 .at_seq(seq)
-        })?;
-        if self.log_key.is_none() {
-            self.log_key = Some(log_id);
-            self.log_keys.push((0, log_id));
-        }
-        match &e.entry.event {
-            Event::KeyAdded {
-                public_key,
-                label,
-                roles,
-                expires_at,
-            } => {
-                let id = public_key.key_id();
-                if self.keys.contains_key(&id) {
-                    return Err(bad(
-                        seq,
-                        ErrorCode::Replayed,
-                        format!("key {id} was already added"),
-                    ));
-                }
-                self.keys.insert(
-                    id,
-                    LedgerKey {
-                        public_key: public_key.clone(),
-                        label: label.clone(),
-                        roles: *roles,
-                        expires_at: *expires_at,
-                        added_seq: seq,
-                        status: KeyStatus::Active,
-                    },
-                );
-            }
-            Event::KeyRotated { old, new } => {
-                self.key(seq, new)?;
-                if self.key(seq, old)?.status != KeyStatus::Active {
-                    return Err(bad(
-                        seq,
-                        ErrorCode::ChainBroken,
-                        format!("rotates key {old}, which is not active"),
-                    ));
-                }
-                self.consent(e, old, "old key")?;
-                self.consent(e, new, "new key")?;
-                if let Some(k) = self.keys.get_mut(old) {
-                    k.status = KeyStatus::Rotated {
-                        successor: *new,
-                        seq,
-                        at: e.entry.time,
-                    };
-                }
-                if Some(*old) == self.log_key {
-                    self.log_key = Some(*new);
-                    self.log_keys.push((seq + 1, *new));
-                }
-            }
-            Event::KeyRevoked {
-                key_id,
-                reason,
-                revoker,
-            } => {
-                self.key(seq, key_id)?;
-                self.consent(e, revoker, "revoker")?;
-                if let Some(k) = self.keys.get_mut(key_id) {
-                    k.status = KeyStatus::Revoked {
-                        reason: reason.clone(),
-                        revoker: *revoker,
-                        seq,
-                        at: e.entry.time,
-                    };
-                }
-            }
-            Event::NodeRegistered {
-                node_id,
-                spec_digest,
-            } => {
-                self.nodes.insert(node_id.clone(), (seq, *spec_digest));
-            }
-            Event::NodeDeregistered { node_id, .. } => {
-                self.nodes.remove(node_id).ok_or_else(|| {
-                    bad(
-                        seq,
-                        ErrorCode::ChainBroken,
-                        format!("deregisters node {node_id:?}, which is not registered"),
-                    )
-                })?;
-            }
-            Event::TokenIssued {
-                token_id,
-                issuer,
-                audience,
-                expires_at,
-            } => {
-                let t = LedgerToken {
-                    seq,
-                    issuer: *issuer,
-                    audience: audience.clone(),
-                    expires_at: *expires_at,
-                    revoked: None,
-                };
-                if self.tokens.insert(*token_id, t).is_some() {
-                    return Err(bad(
-                        seq,
-                        ErrorCode::Replayed,
-                        format!("token {} was already issued", hex_encode(token_id)),
-                    ));
-                }
-            }
-            Event::TokenRevoked {
-                token_id,
-                reason,
-                revoker,
-            } => {
-                self.consent(e, revoker, "revoker")?;
-                let t = self.tokens.get_mut(token_id).ok_or_else(|| {
-                    bad(
-                        seq,
-                        ErrorCode::ChainBroken,
-                        format!(
-                            "revokes token {}, which was never issued",
-                            hex_encode(token_id)
-                        ),
-                    )
-                })?;
-                t.revoked = Some((seq, reason.clone(), *revoker));
-            }
-            Event::ManifestSigned {
-                manifest_digest,
-                artifact_name,
-                artifact_sha256,
-                signers,
-            } => {
-                let m = LedgerManifest {
-                    signed_seq: seq,
-                    last_seq: seq,
-                    name: artifact_name.clone(),
-                    sha256: *artifact_sha256,
-                    signers: signers.clone(),
-                    revoked: None,
-                };
-                if self.manifests.insert(*manifest_digest, m).is_some() {
-                    return Err(bad(
-                        seq,
-                        ErrorCode::Replayed,
-                        format!(
-                            "manifest {} was already signed",
-                            hex_encode(manifest_digest)
-                        ),
-                    ));
-                }
-            }
-            Event::ManifestCosigned {
-                manifest_digest,
-                signers,
-            } => {
-                let m = self.manifests.get_mut(manifest_digest).ok_or_else(|| {
-                    bad(
-                        seq,
-                        ErrorCode::ChainBroken,
-                        format!(
-                            "co-signs manifest {}, which was never signed",
-                            hex_encode(manifest_digest)
-                        ),
-                    )
-                })?;
-                m.signers.extend(signers.iter().copied());
-                m.last_seq = seq;
-            }
-            Event::ManifestRevoked {
-                manifest_digest,
-                reason,
-                revoker,
-            } => {
-                self.consent(e, revoker, "revoker")?;
-                let m = self.manifests.get_mut(manifest_digest).ok_or_else(|| {
-                    bad(
-                        seq,
-                        ErrorCode::ChainBroken,
-                        format!(
-                            "revokes manifest {}, which was never signed",
-                            hex_encode(manifest_digest)
-                        ),
-                    )
-                })?;
-                m.revoked = Some((seq, reason.clone(), *revoker));
-            }
-            Event::TrustRootUpdated {
-                root_version,
-                root_id,
-            } => {
-                let want = self.trust_roots.keys().next_back().map_or(1, |v| v + 1);
-                if *root_version != want {
-                    return Err(bad(
-                        seq,
-                        ErrorCode::ChainBroken,
-                        format!(
-                            "trust root version {root_version} follows version {}",
-                            want - 1
-                        ),
-                    ));
-                }
-                self.trust_roots.insert(*root_version, (seq, *root_id));
-            }
-            _ => {}
-        }
-        Ok(())
-    }
+        },
+    )?;
+    state
+        .apply(&e.entry, &e.envelope)
+        .map_err(|err| StoreError::from(err).at_seq(seq))
 }
 
 /// Walks every entry: decode, chain, signatures, replay, leaf and subtree hashes.
-fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(Replay, u64)> {
+fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64)> {
     let entries = rtx.open_table(ENTRIES)?;
     let tree = rtx.open_table(TREE)?;
     let n = tree_size(&entries)?;
     let mut chain = ChainVerifier::new();
-    let mut replay = Replay::default();
+    let mut replay = LedgerState::new();
     for (expected_seq, row) in (0u64..).zip(entries.iter()?) {
         let (k, v) = row?;
         let seq = k.value();
@@ -403,7 +117,7 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(Replay, u64)> {
         chain
             .push_bytes(&e.envelope.payload)
             .map_err(|err| StoreError::from(err).at_seq(seq))?;
-        replay.apply(&e)?;
+        replay_entry(&mut replay, &e)?;
         // Recompute what appending this leaf stores, reading the already-checked left
         // siblings, and compare with what is stored.
         let recs =
@@ -432,7 +146,7 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(Replay, u64)> {
 fn audit_checkpoints(
     rtx: &ReadTransaction,
     origin: &str,
-    replay: &Replay,
+    replay: &LedgerState,
     keys: &BTreeMap<KeyId, KeyRecord>,
     n: u64,
 ) -> StoreResult<(u64, u64)> {
@@ -471,7 +185,7 @@ fn audit_checkpoints(
 /// sequence number.
 fn audit_state(
     rtx: &ReadTransaction,
-    replay: &Replay,
+    replay: &LedgerState,
 ) -> StoreResult<(BTreeMap<KeyId, KeyRecord>, u64)> {
     let mut problems: Vec<StoreError> = Vec::new();
     // Keys.
@@ -534,7 +248,7 @@ fn audit_state(
     }
     // Log key.
     let meta_log = schema::read_log_key_id(&rtx.open_table(META)?)?;
-    if Some(meta_log) != replay.log_key {
+    if Some(meta_log) != replay.log_key() {
         problems.push(StoreError::corrupt(format!(
             "the log-key record names {meta_log}, the ledger says otherwise"
         )));

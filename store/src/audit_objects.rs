@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable};
 
-use super::audit::{LedgerRevocation, Replay};
 use super::error::{StoreError, StoreResult};
 use super::manifests::ManifestRecord;
 use super::schema::{
@@ -16,18 +15,18 @@ use super::tokens::{Revocation, TokenRecord};
 use super::trustroots::TrustRootRecord;
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
+use cairn_core::ledger::LedgerState;
 use cairn_core::trust::{root_id, verify_rotation_chain};
 
 fn bad(seq: u64, code: ErrorCode, detail: String) -> StoreError {
     StoreError::core(code, detail).at_seq(seq)
 }
 
-fn same_revocation(stored: &Option<Revocation>, ledger: &Option<LedgerRevocation>) -> bool {
+/// The stored revocation agrees with the ledger's (the time stamps are the entry's).
+fn same_revocation(stored: &Option<Revocation>, ledger: &Option<Revocation>) -> bool {
     match (stored, ledger) {
         (None, None) => true,
-        (Some(r), Some((seq, reason, revoker))) => {
-            r.seq == *seq && r.reason == *reason && r.revoker == *revoker
-        }
+        (Some(r), Some(l)) => r.seq == l.seq && r.reason == l.reason && r.revoker == l.revoker,
         _ => false,
     }
 }
@@ -64,7 +63,7 @@ fn multimap(
 /// Every mismatch between the object tables and the replayed ledger.
 pub(crate) fn check_objects(
     rtx: &ReadTransaction,
-    replay: &Replay,
+    replay: &LedgerState,
 ) -> StoreResult<Vec<StoreError>> {
     let mut problems = Vec::new();
 
@@ -92,7 +91,7 @@ pub(crate) fn check_objects(
                 format!("the record of token {name} differs from this entry"),
             ));
         } else if !same_revocation(&rec.revoked, &want.revoked) {
-            let seq = want.revoked.as_ref().map_or(want.seq, |r| r.0);
+            let seq = want.revoked.as_ref().map_or(want.seq, |r| r.seq);
             problems.push(bad(
                 seq,
                 ErrorCode::ChainBroken,
@@ -141,7 +140,7 @@ pub(crate) fn check_objects(
                 format!("the record of manifest {name} misses this co-signature"),
             ));
         } else if !same_revocation(&rec.revoked, &want.revoked) {
-            let seq = want.revoked.as_ref().map_or(want.signed_seq, |r| r.0);
+            let seq = want.revoked.as_ref().map_or(want.signed_seq, |r| r.seq);
             problems.push(bad(
                 seq,
                 ErrorCode::ChainBroken,

@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::audit::Replay;
+use super::audit::replay_entry;
 use super::checkpoints::{open_note, CheckpointRecord};
 use super::error::{StoreError, StoreResult};
 use super::log::decode_entry;
@@ -24,6 +24,7 @@ use cairn_core::crypto::{KeyId, PublicKey};
 use cairn_core::encoding::{b64_encode, from_postcard, to_postcard, Digest};
 use cairn_core::error::ErrorCode;
 use cairn_core::ledger::ChainVerifier;
+use cairn_core::ledger::LedgerState;
 use cairn_core::merkle::MemoryTree;
 
 /// First bytes of an export stream: magic and format version.
@@ -253,7 +254,7 @@ pub fn verify_export(
         }
     }
     let mut chain = ChainVerifier::new();
-    let mut replay = Replay::default();
+    let mut replay = LedgerState::new();
     let mut tree = MemoryTree::new();
     let mut checkpoints = 0u64;
     let mut n = 0u64;
@@ -266,7 +267,7 @@ pub fn verify_export(
                 chain
                     .push_bytes(&e.envelope.payload)
                     .map_err(|err| StoreError::from(err).at_seq(n))?;
-                replay.apply(&e)?;
+                replay_entry(&mut replay, &e)?;
                 tree.append(&e.envelope.payload)?;
                 n += 1;
             }
@@ -351,6 +352,6 @@ pub fn verify_export(
         entries: n,
         checkpoints,
         root: tree.root(),
-        log_key: replay.log_key.ok_or_else(|| malformed("no entries"))?,
+        log_key: replay.log_key().ok_or_else(|| malformed("no entries"))?,
     })
 }

@@ -65,32 +65,7 @@ impl KeySpec {
     }
 }
 
-/// Where a key stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KeyStatus {
-    /// In use.
-    Active,
-    /// Replaced by `successor` at entry `seq`; it signs nothing new.
-    Rotated {
-        /// The key that replaced it.
-        successor: KeyId,
-        /// The `key_rotated` entry.
-        seq: u64,
-        /// When.
-        at: UnixTime,
-    },
-    /// Revoked at entry `seq`.
-    Revoked {
-        /// Why.
-        reason: String,
-        /// Who authorised it.
-        revoker: KeyId,
-        /// The `key_revoked` entry.
-        seq: u64,
-        /// When.
-        at: UnixTime,
-    },
-}
+pub use cairn_core::ledger::KeyStatus;
 
 /// How much of a key's private half the registry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +161,17 @@ impl KeyRecord {
 
     /// Checks the key may sign for `role` at `now`: active (not rotated or revoked),
     /// unexpired and holding the role.
+    pub(crate) fn ledger_key(&self) -> cairn_core::ledger::LedgerKey {
+        cairn_core::ledger::LedgerKey {
+            public_key: self.public_key.clone(),
+            label: self.label.clone(),
+            roles: self.roles,
+            expires_at: self.expires_at,
+            added_seq: self.added_seq,
+            status: self.status.clone(),
+        }
+    }
+
     pub(crate) fn check_usable(&self, role: Role, now: UnixTime) -> StoreResult<()> {
         let id = self.public_key.key_id();
         match &self.status {

@@ -21,6 +21,7 @@ mod nodes;
 mod nodespec;
 mod paths;
 mod registry;
+mod rules;
 mod schema;
 mod seal;
 mod tokens;

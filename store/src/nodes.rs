@@ -82,15 +82,16 @@ impl Txn<'_> {
         check_reason(reason)?;
         let old = load_node(&self.tx, id)?
             .ok_or_else(|| StoreError::not_found(format!("no node {id:?}")))?;
-        self.unindex_node(&old.spec)?;
-        self.tx.open_table(NODES)?.remove(id.as_bytes())?;
-        self.append(
+        let seq = self.append(
             Event::NodeDeregistered {
                 node_id: id.to_owned(),
                 reason: reason.to_owned(),
             },
             &[],
-        )
+        )?;
+        self.unindex_node(&old.spec)?;
+        self.tx.open_table(NODES)?.remove(id.as_bytes())?;
+        Ok(seq)
     }
 }
 

@@ -422,6 +422,12 @@ impl<'r> Txn<'r> {
                 env.sign(k)?;
             }
         }
+        // The rule book decides, over the state before this entry (see `rules`).
+        let view = super::rules::TxnView {
+            tx: &self.tx,
+            has_entries: seq > 0,
+        };
+        cairn_core::ledger::check_entry(&view, &entry, &env).map_err(|e| e.at_seq(seq))?;
         let leaf = merkle::leaf_hash(&env.payload);
         let entry_hash: Digest = cairn_core::ledger::entry_hash(&env.payload);
         self.tx
@@ -440,6 +446,16 @@ impl<'r> Txn<'r> {
             last_time: time,
         };
         Ok(seq)
+    }
+
+    /// Appends `event` as given, with the signatures of `consents`, after the ledger rule
+    /// book's check, without touching any state table. It exists so that the rule book can be
+    /// tested against the writer with entries the operations never build; an application
+    /// that records an event this way leaves its records out of step with the ledger, which
+    /// [`Registry::audit`] reports.
+    #[doc(hidden)]
+    pub fn append_event(&mut self, event: Event, consents: &[&SigningKey]) -> StoreResult<u64> {
+        self.append(event, consents)
     }
 
     /// Reads a key record inside this transaction.

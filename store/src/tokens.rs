@@ -24,17 +24,7 @@ use cairn_core::trust::Role;
 use cairn_core::UnixTime;
 
 /// Who revoked something, why, and where the ledger says so.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Revocation {
-    /// Why.
-    pub reason: String,
-    /// The key that authorised it.
-    pub revoker: KeyId,
-    /// The revocation entry.
-    pub seq: u64,
-    /// When.
-    pub at: UnixTime,
-}
+pub use cairn_core::ledger::Revocation;
 
 /// What to put in a new token.
 #[derive(Debug, Clone)]

@@ -11,10 +11,15 @@
 
 mod chain;
 mod event;
+mod rules;
 
 pub use chain::{verify_chain, verify_chain_bytes, ChainHead, ChainVerifier};
 pub use event::{
     Event, MAX_ID_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SIGNERS, MAX_TEXT_LEN,
+};
+pub use rules::{
+    check_entry, KeyStatus, LedgerKey, LedgerManifest, LedgerPeerKey, LedgerState, LedgerToken,
+    LedgerView, Revocation,
 };
 
 use alloc::vec::Vec;

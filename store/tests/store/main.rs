@@ -7,8 +7,8 @@ mod export;
 mod export_vectors;
 mod ops;
 mod props;
+mod rules;
 mod tamper;
 
 #[path = "../../../core/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
