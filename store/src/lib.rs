@@ -7,43 +7,28 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod audit;
-mod audit_objects;
-mod blux_import;
-mod bundles;
-mod checkpoints;
 mod error;
-mod export;
-mod keys;
-mod log;
-mod manifests;
-mod nodes;
-mod nodespec;
-mod paths;
+mod integrity;
+mod kernel;
+mod objects;
 mod registry;
-mod rules;
-mod schema;
-mod seal;
-mod tokens;
-mod tree;
-mod trustroots;
-mod verify;
 
-pub use audit::AuditReport;
-pub use blux_import::{BluxImport, BluxObject, BluxRejected};
-pub use checkpoints::StoredCheckpoint;
 pub use error::{StoreCode, StoreError, StoreResult};
-pub use export::{
+pub use integrity::audit::AuditReport;
+pub use integrity::export::{
     verify_export, ExportExpectation, ExportReport, ExportWriter, EXPORT_MAGIC, MAX_FRAME_LEN,
 };
-pub use keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
-pub use log::SignedEntry;
-pub use manifests::ManifestInfo;
-pub use nodes::NodeInfo;
-pub use nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
-pub use paths::{default_path, CAIRN_HOME, REGISTRY_FILE};
-pub use registry::{Clock, CreateOptions, Registry, Txn, MAX_ORIGIN_LEN};
-pub use schema::SCHEMA_VERSION;
-pub use seal::{KdfParams, Passphrase, Protection, Sealed};
-pub use tokens::{Revocation, TokenInfo, TokenRequest};
-pub use trustroots::{StoredTrustRoot, TrustRootSpec};
+pub use kernel::checkpoints::StoredCheckpoint;
+pub use kernel::db::{Clock, Registry, Txn};
+pub use kernel::entries::SignedEntry;
+pub use kernel::paths::{default_path, CAIRN_HOME, REGISTRY_FILE};
+pub use kernel::schema::SCHEMA_VERSION;
+pub use objects::blux_import::{BluxImport, BluxObject, BluxRejected};
+pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
+pub use objects::manifests::ManifestInfo;
+pub use objects::nodes::NodeInfo;
+pub use objects::nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
+pub use objects::seal::{KdfParams, Passphrase, Protection, Sealed};
+pub use objects::tokens::{Revocation, TokenInfo, TokenRequest};
+pub use objects::trustroots::{StoredTrustRoot, TrustRootSpec};
+pub use registry::{CreateOptions, MAX_ORIGIN_LEN};

@@ -4,11 +4,11 @@
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::error::{StoreCode, StoreError, StoreResult};
-use super::keys::check_reason;
-use super::nodespec::NodeSpec;
-use super::registry::{Registry, Txn};
-use super::schema::{self, ReadTables, NODES, NODES_BY_CAPABILITY, NODES_BY_SIGNAL};
+use crate::error::{StoreCode, StoreError, StoreResult};
+use crate::kernel::db::{Registry, Txn};
+use crate::kernel::schema::{self, ReadTables, NODES, NODES_BY_CAPABILITY, NODES_BY_SIGNAL};
+use crate::objects::keys::check_reason;
+use crate::objects::nodespec::NodeSpec;
 use cairn_core::ledger::Event;
 use cairn_core::UnixTime;
 

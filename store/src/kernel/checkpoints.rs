@@ -3,10 +3,10 @@
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::error::{StoreError, StoreResult};
-use super::log::root_at;
-use super::registry::{Registry, Txn};
-use super::schema::{self, ReadTables, CHECKPOINTS, TREE};
+use crate::error::{StoreError, StoreResult};
+use crate::kernel::db::{Registry, Txn};
+use crate::kernel::entries::root_at;
+use crate::kernel::schema::{self, ReadTables, CHECKPOINTS, TREE};
 use cairn_core::checkpoint::{
     verify_checkpoint, Checkpoint as CheckpointBody, CheckpointPolicy, CheckpointVerifier,
 };

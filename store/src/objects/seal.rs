@@ -17,7 +17,7 @@ use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::error::{StoreCode, StoreError, StoreResult};
+use crate::error::{StoreCode, StoreError, StoreResult};
 use cairn_core::crypto::{Algorithm, KeyId};
 use cairn_core::error::ErrorCode;
 

@@ -6,11 +6,11 @@
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::error::{StoreCode, StoreError, StoreResult};
-use super::keys::{check_reason, KeyStatus};
-use super::registry::{Registry, Txn};
-use super::schema::{self, ReadTables, TOKENS};
-use super::seal::Passphrase;
+use crate::error::{StoreCode, StoreError, StoreResult};
+use crate::kernel::db::{Registry, Txn};
+use crate::kernel::schema::{self, ReadTables, TOKENS};
+use crate::objects::keys::{check_reason, KeyStatus};
+use crate::objects::seal::Passphrase;
 use cairn_core::crypto::{KeyId, PublicKey};
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{hex_encode, Digest};
@@ -141,7 +141,7 @@ fn verify_in(
     let claims = TokenClaims::from_payload(&env.payload)?;
     let chain = chain_of(tx, &claims)?;
     let root_issuer = chain.first().map_or(claims.issuer, |t| t.claims.issuer);
-    let issuer = super::keys::load_key(tx, &root_issuer)?.ok_or_else(|| {
+    let issuer = crate::objects::keys::load_key(tx, &root_issuer)?.ok_or_else(|| {
         StoreError::core(
             ErrorCode::UnknownKey,
             format!("the issuer {root_issuer} is not in this registry"),

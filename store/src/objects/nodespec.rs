@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::error::{StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult};
 use cairn_core::encoding::{sha256, to_postcard, Digest};
 use cairn_core::error::ErrorCode;
 

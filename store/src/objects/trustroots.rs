@@ -5,11 +5,11 @@
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::error::{StoreCode, StoreError, StoreResult};
-use super::keys::KeyStatus;
-use super::registry::{Registry, Txn};
-use super::schema::{self, TRUST_ROOTS};
-use super::seal::Passphrase;
+use crate::error::{StoreCode, StoreError, StoreResult};
+use crate::kernel::db::{Registry, Txn};
+use crate::kernel::schema::{self, TRUST_ROOTS};
+use crate::objects::keys::KeyStatus;
+use crate::objects::seal::Passphrase;
 use cairn_core::crypto::{KeyId, SigningKey};
 use cairn_core::dsse::Envelope;
 use cairn_core::error::ErrorCode;

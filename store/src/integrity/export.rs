@@ -14,12 +14,12 @@ use std::io::{Read, Write};
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::audit::replay_entry;
-use super::checkpoints::{open_note, CheckpointRecord};
-use super::error::{StoreError, StoreResult};
-use super::log::decode_entry;
-use super::registry::Registry;
-use super::schema::{self, CHECKPOINTS, ENTRIES};
+use crate::error::{StoreError, StoreResult};
+use crate::integrity::audit::replay_entry;
+use crate::kernel::checkpoints::{open_note, CheckpointRecord};
+use crate::kernel::db::Registry;
+use crate::kernel::entries::decode_entry;
+use crate::kernel::schema::{self, CHECKPOINTS, ENTRIES};
 use cairn_core::crypto::{KeyId, PublicKey};
 use cairn_core::encoding::{b64_encode, from_postcard, to_postcard, Digest};
 use cairn_core::error::ErrorCode;

@@ -27,10 +27,10 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::error::{StoreCode, StoreError, StoreResult};
-use super::keys::{KeyInfo, KeySpec};
-use super::registry::{Registry, Txn};
-use super::seal::Protection;
+use crate::error::{StoreCode, StoreError, StoreResult};
+use crate::kernel::db::{Registry, Txn};
+use crate::objects::keys::{KeyInfo, KeySpec};
+use crate::objects::seal::Protection;
 use cairn_core::blux::{
     parse_json, verify_ledger, verify_manifest, verify_token, Limits, TokenPolicy, Value,
     MAX_LEDGER_LEN, MAX_REVOCATIONS_LEN,

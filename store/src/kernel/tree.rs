@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 use redb::ReadableTable;
 
-use super::error::{StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult};
 use cairn_core::encoding::Digest;
 use cairn_core::error::{Error, ErrorCode};
 use cairn_core::merkle::TreeHashes;

@@ -4,11 +4,11 @@
 
 use redb::{ReadTransaction, ReadableTable};
 
-use super::checkpoints::{open_note, CheckpointRecord};
-use super::error::{StoreError, StoreResult};
-use super::keys::KeyRecord;
-use super::log::{decode_entry, root_at, tree_size};
-use super::schema::{self, CHECKPOINTS, ENTRIES, TREE};
+use crate::error::{StoreError, StoreResult};
+use crate::kernel::checkpoints::{open_note, CheckpointRecord};
+use crate::kernel::entries::{decode_entry, root_at, tree_size};
+use crate::kernel::schema::{self, CHECKPOINTS, ENTRIES, TREE};
+use crate::objects::keys::KeyRecord;
 use cairn_core::encoding::{b64_encode, Digest};
 use cairn_core::error::ErrorCode;
 

@@ -8,10 +8,10 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::error::{StoreCode, StoreError, StoreResult};
-use super::registry::{Registry, Txn};
-use super::schema::{self, ReadTables, KEYS};
-use super::seal::{KdfParams, Passphrase, Protection, Sealed};
+use crate::error::{StoreCode, StoreError, StoreResult};
+use crate::kernel::db::{Registry, Txn};
+use crate::kernel::schema::{self, ReadTables, KEYS};
+use crate::objects::seal::{KdfParams, Passphrase, Protection, Sealed};
 use cairn_core::crypto::{pem, Algorithm, KeyId, PublicKey, SigningKey};
 use cairn_core::error::ErrorCode;
 use cairn_core::ledger::{Event, MAX_LABEL_LEN, MAX_REASON_LEN};
@@ -523,5 +523,12 @@ impl Registry {
             .ok_or_else(|| StoreError::not_found(format!("no key {id}")))?;
         let sk = rec.unseal(passphrase)?;
         Ok(pem::signing_key_to_pem(&sk)?)
+    }
+}
+
+impl Txn<'_> {
+    /// Reads a key record inside this transaction.
+    pub(crate) fn key_record(&self, id: &KeyId) -> StoreResult<KeyRecord> {
+        load_key(&self.tx, id)?.ok_or_else(|| StoreError::not_found(format!("no key {id}")))
     }
 }

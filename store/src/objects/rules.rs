@@ -7,14 +7,16 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::error::{StoreError, StoreResult};
-use super::keys::load_key;
-use super::manifests::load_manifest;
-use super::nodes::load_node;
-use super::schema::{self, TRUST_ROOTS};
-use super::tokens::load_token;
-use cairn_core::crypto::KeyId;
+use crate::error::{StoreError, StoreResult};
+use crate::kernel::db::Txn;
+use crate::kernel::schema::{self, TRUST_ROOTS};
+use crate::objects::keys::load_key;
+use crate::objects::manifests::load_manifest;
+use crate::objects::nodes::load_node;
+use crate::objects::tokens::load_token;
+use cairn_core::crypto::{KeyId, SigningKey};
 use cairn_core::encoding::Digest;
+use cairn_core::ledger::Event;
 use cairn_core::ledger::{LedgerKey, LedgerManifest, LedgerPeerKey, LedgerToken, LedgerView};
 
 /// The state before the entry being appended, as the transaction's tables hold it.
@@ -82,5 +84,30 @@ impl LedgerView for TxnView<'_> {
     fn peer_key(&self, _peer_id: &str, _key: &KeyId) -> StoreResult<Option<LedgerPeerKey>> {
         // No writer records peer keys yet; none is stored.
         Ok(None)
+    }
+}
+
+impl Txn<'_> {
+    /// Appends one ledger entry after the rule book allowed it over the state before it
+    /// ([`cairn_core::ledger::check_entry`] through [`TxnView`]): every entry any operation
+    /// writes comes through here. `consents` sign the entry to prove their consent.
+    pub(crate) fn append(&mut self, event: Event, consents: &[&SigningKey]) -> StoreResult<u64> {
+        self.append_raw(event, consents, |txn, entry, env| {
+            let view = TxnView {
+                tx: &txn.tx,
+                has_entries: entry.seq > 0,
+            };
+            cairn_core::ledger::check_entry(&view, entry, env)
+        })
+    }
+
+    /// Appends `event` as given, with the signatures of `consents`, after the ledger rule
+    /// book's check, without touching any state table. It exists so that the rule book can be
+    /// tested against the writer with entries the operations never build; an application
+    /// that records an event this way leaves its records out of step with the ledger, which
+    /// [`Registry::audit`] reports.
+    #[doc(hidden)]
+    pub fn append_event(&mut self, event: Event, consents: &[&SigningKey]) -> StoreResult<u64> {
+        self.append(event, consents)
     }
 }

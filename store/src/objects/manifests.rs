@@ -6,12 +6,14 @@ use std::collections::BTreeSet;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::error::{StoreCode, StoreError, StoreResult};
-use super::keys::{check_reason, KeyStatus};
-use super::registry::{Registry, Txn};
-use super::schema::{self, ReadTables, MANIFESTS, MANIFESTS_BY_ARTIFACT, MANIFESTS_BY_SIGNER};
-use super::seal::Passphrase;
-use super::tokens::Revocation;
+use crate::error::{StoreCode, StoreError, StoreResult};
+use crate::kernel::db::{Registry, Txn};
+use crate::kernel::schema::{
+    self, ReadTables, MANIFESTS, MANIFESTS_BY_ARTIFACT, MANIFESTS_BY_SIGNER,
+};
+use crate::objects::keys::{check_reason, KeyStatus};
+use crate::objects::seal::Passphrase;
+use crate::objects::tokens::Revocation;
 use cairn_core::crypto::KeyId;
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{hex_encode, Digest};
@@ -245,7 +247,7 @@ fn verify_in(
     // Trusted: the signers that this registry holds as manifest signers and has not revoked.
     let mut keys = Vec::new();
     for id in &info.signers {
-        if let Some(k) = super::keys::load_key(tx, id)? {
+        if let Some(k) = crate::objects::keys::load_key(tx, id)? {
             let revoked = matches!(k.status, KeyStatus::Revoked { .. });
             if k.roles.contains(Role::ManifestSigner) && !revoked {
                 keys.push(k.public_key);

@@ -3,13 +3,13 @@
 
 use redb::ReadableTable;
 
-use super::error::{StoreCode, StoreError, StoreResult};
-use super::manifests::load_manifest;
-use super::registry::Registry;
-use super::schema::{self, CHECKPOINTS, ENTRIES, TREE, TRUST_ROOTS};
-use super::tokens::load_token;
-use super::tree::TreeView;
-use super::trustroots::all_roots;
+use crate::error::{StoreCode, StoreError, StoreResult};
+use crate::kernel::db::Registry;
+use crate::kernel::schema::{self, CHECKPOINTS, ENTRIES, TREE, TRUST_ROOTS};
+use crate::kernel::tree::TreeView;
+use crate::objects::manifests::load_manifest;
+use crate::objects::tokens::load_token;
+use crate::objects::trustroots::all_roots;
 use cairn_core::bundle::{Bundle, BUNDLE_VERSION};
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{hex_encode, Digest};
@@ -66,16 +66,16 @@ impl Registry {
             let (k, v) = cps
                 .last()?
                 .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
-            let rec: super::checkpoints::CheckpointRecord =
+            let rec: crate::kernel::checkpoints::CheckpointRecord =
                 schema::decode(v.value(), "checkpoint")?;
             (k.value(), rec.note)
         };
         let entries = rtx.open_table(ENTRIES)?;
-        let n = super::log::tree_size(&entries)?;
+        let n = crate::kernel::entries::tree_size(&entries)?;
         let stored = entries.get(seq)?.ok_or_else(|| {
             StoreError::corrupt("the object's ledger entry is missing").at_seq(seq)
         })?;
-        let entry = super::log::decode_entry(seq, stored.value())?;
+        let entry = crate::kernel::entries::decode_entry(seq, stored.value())?;
         let tree = rtx.open_table(TREE)?;
         let hashes = TreeView::new(&tree, n).run(|v| merkle::prove_inclusion(v, seq, size))?;
         Ok(Bundle {

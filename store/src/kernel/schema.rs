@@ -8,7 +8,7 @@ use redb::{MultimapTableDefinition, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::error::{StoreCode, StoreError, StoreResult};
+use crate::error::{StoreCode, StoreError, StoreResult};
 use cairn_core::encoding::{from_postcard, to_postcard};
 use cairn_core::UnixTime;
 

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable};
 
-use super::error::{StoreError, StoreResult};
-use super::manifests::ManifestRecord;
-use super::schema::{
+use crate::error::{StoreError, StoreResult};
+use crate::kernel::schema::{
     self, MANIFESTS, MANIFESTS_BY_ARTIFACT, MANIFESTS_BY_SIGNER, TOKENS, TRUST_ROOTS,
 };
-use super::tokens::{Revocation, TokenRecord};
-use super::trustroots::TrustRootRecord;
+use crate::objects::manifests::ManifestRecord;
+use crate::objects::tokens::{Revocation, TokenRecord};
+use crate::objects::trustroots::TrustRootRecord;
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
 use cairn_core::ledger::LedgerState;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::error::{StoreCode, StoreError, StoreResult};
+use crate::error::{StoreCode, StoreError, StoreResult};
 
 /// File name of the registry inside its directory.
 pub const REGISTRY_FILE: &str = "registry.redb";

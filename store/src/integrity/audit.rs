@@ -12,17 +12,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable};
 
-use super::checkpoints::CheckpointRecord;
-use super::error::{StoreError, StoreResult};
-use super::keys::{KeyRecord, KeyStatus};
-use super::log::{decode_entry, tree_size, SignedEntry};
-use super::nodes::NodeInfo;
-use super::registry::Registry;
-use super::schema::{
+use crate::error::{StoreError, StoreResult};
+use crate::integrity::verify::{check_checkpoint, check_tree_size};
+use crate::kernel::checkpoints::CheckpointRecord;
+use crate::kernel::db::Registry;
+use crate::kernel::entries::{decode_entry, tree_size, SignedEntry};
+use crate::kernel::schema::{
     self, CHECKPOINTS, ENTRIES, KEYS, META, NODES, NODES_BY_CAPABILITY, NODES_BY_SIGNAL, TREE,
 };
-use super::tree::TreeView;
-use super::verify::{check_checkpoint, check_tree_size};
+use crate::kernel::tree::TreeView;
+use crate::objects::keys::{KeyRecord, KeyStatus};
+use crate::objects::nodes::NodeInfo;
 use cairn_core::crypto::{KeyId, PublicKey};
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
@@ -292,7 +292,7 @@ fn audit_state(
         )));
     }
     problems.extend(check_node_indexes(rtx, &stored_nodes)?);
-    problems.extend(super::audit_objects::check_objects(rtx, replay)?);
+    problems.extend(crate::integrity::audit_objects::check_objects(rtx, replay)?);
     // The first problem by sequence number; problems without one come last.
     problems.sort_by_key(|e| e.seq().unwrap_or(u64::MAX));
     match problems.into_iter().next() {
@@ -351,7 +351,7 @@ impl Registry {
         let (keys, nodes) = audit_state(&rtx, &replay)?;
         let (checkpoints, newest_checkpoint) =
             audit_checkpoints(&rtx, self.origin(), &replay, &keys, n)?;
-        let root = super::log::root_at(&rtx.open_table(TREE)?, n, n)?;
+        let root = crate::kernel::entries::root_at(&rtx.open_table(TREE)?, n, n)?;
         Ok(AuditReport {
             entries: n,
             root,
