@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod fsio;
 mod integrity;
 mod kernel;
 mod objects;

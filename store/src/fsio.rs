@@ -1,0 +1,167 @@
+//! Durable file replacement: the one way cairn writes a file that is not the registry
+//! database itself (exported keys, bundles, trust roots, ledger exports, the rollback anchor,
+//! tile trees, configs) and the way it creates the registry file.
+//!
+//! [`write_atomic`] writes the bytes to a temporary file in the same directory, fsyncs it,
+//! renames it over the destination and fsyncs the directory. A crash at any point leaves
+//! either the old file (or none) or the complete new one under the final name, never a
+//! half-written file; a leftover temporary file is named `.<name>.cairn-tmp.<pid>.<n>` and
+//! is removed by the next successful write to the same destination.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A temporary sibling of `dest`: same directory, so the rename is atomic.
+pub fn temp_path(dest: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".to_owned());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dest.with_file_name(format!(".{name}.cairn-tmp.{}.{n}", std::process::id()))
+}
+
+/// The directory holding `path` ("." for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Fsyncs a directory so that a rename or a file creation inside it survives a crash. On
+/// platforms where a directory cannot be opened for syncing this is a no-op.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// Creates `dir` and any missing parents, fsyncing each directory that gained an entry.
+pub fn create_dir_all_durable(dir: &Path) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_all_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    sync_dir(parent_dir(dir))
+}
+
+/// Removes temporary files an interrupted write to `dest` left behind.
+fn remove_stale_temps(dest: &Path) {
+    let Some(name) = dest.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.cairn-tmp.");
+    let Ok(dir) = fs::read_dir(parent_dir(dest)) else {
+        return;
+    };
+    for e in dir.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Moves a complete, fsynced file into place: rename over `dest`, then fsync the directory.
+pub fn rename_durable(tmp: &Path, dest: &Path) -> std::io::Result<()> {
+    fs::rename(tmp, dest)?;
+    sync_dir(parent_dir(dest))?;
+    remove_stale_temps(dest);
+    Ok(())
+}
+
+/// Writes `dest` atomically and durably with what `fill` writes (see the module docs).
+/// Parent directories are created. On error the destination is untouched and the temporary
+/// file removed.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let p = dir.path().join("out/root.json");
+/// cairn_store::fsio::write_atomic_with(&p, |f| { use std::io::Write; f.write_all(b"{}") })?;
+/// assert_eq!(std::fs::read(&p)?, b"{}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_atomic_with(
+    dest: &Path,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    create_dir_all_durable(parent_dir(dest))?;
+    let tmp = temp_path(dest);
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        fill(&mut f)?;
+        f.flush()?;
+        f.sync_all()?;
+        drop(f);
+        rename_durable(&tmp, dest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes `bytes` to `dest` atomically and durably ([`write_atomic_with`]).
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let p = dir.path().join("key.pem");
+/// cairn_store::fsio::write_atomic(&p, b"old")?;
+/// cairn_store::fsio::write_atomic(&p, b"new")?;
+/// assert_eq!(std::fs::read(&p)?, b"new");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(dest, |f| f.write_all(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_fill_leaves_the_old_file_and_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bundle.cbdl");
+        write_atomic(&p, b"first").unwrap();
+        let err = write_atomic_with(&p, |f| {
+            f.write_all(b"half")?;
+            Err(std::io::Error::other("interrupted"))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "interrupted");
+        assert_eq!(fs::read(&p).unwrap(), b"first");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("bundle.cbdl")]);
+    }
+
+    #[test]
+    fn stale_temporaries_are_cleaned_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("root.json");
+        let stale = dir.path().join(".root.json.cairn-tmp.1.0");
+        fs::write(&stale, b"partial").unwrap();
+        write_atomic(&p, b"{}").unwrap();
+        assert!(!stale.exists());
+        assert_eq!(fs::read(&p).unwrap(), b"{}");
+    }
+}
