@@ -38,6 +38,18 @@ fn fail(e: &CliError, json_out: bool) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // The store turns a panic inside the database engine (which redb raises on some damaged
+    // pages instead of an error) into a `corrupt` error with its own message; print nothing
+    // for those, and the usual report for any other panic.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_redb = info
+            .location()
+            .is_some_and(|l| l.file().contains("/redb-") || l.file().contains("\\redb-"));
+        if !in_redb {
+            default_hook(info);
+        }
+    }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

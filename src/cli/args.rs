@@ -70,6 +70,28 @@ Examples:
   cairn status
   cairn status --json | jq .entries")]
     Status,
+    /// Full check of the file: every page's checksum (redb's integrity check), then the
+    /// checks of an open. Reads the whole file; `ledger audit` checks every entry and record.
+    #[command(after_help = "\
+Examples:
+  cairn check
+  cairn check --json
+
+A normal open checks only the signed head against the tree (its cost does not grow with
+the file); run `cairn check` after a crash, a disk error or a copy from an untrusted place.
+It runs by itself when the file was not closed cleanly. Exit 1 when damage is found.")]
+    Check,
+    /// Upgrade a registry written by an older cairn to this build's schema (asks for the
+    /// registry passphrase: the log key signs the new head). Keeps a copy of the old file
+    /// beside it (`<file>.schema1.bak`).
+    #[command(after_help = "\
+Examples:
+  cairn migrate
+  cairn --store ./old.redb migrate --json
+
+Schema 1 signed every ledger entry with the log key; schema 2 signs one tree head per
+commit. Migrating verifies the whole old ledger first and changes nothing if it fails.")]
+    Migrate,
     /// Keys: generate, import, export, list, show, rotate, revoke.
     #[command(subcommand)]
     Key(KeyCmd),

@@ -15,7 +15,7 @@ use super::args::BundleCmd;
 use super::error::{CliError, CliResult};
 use super::ledger::read_trust_root;
 use super::util::{fmt_time, now, parse_time, read_limited, write_file};
-use super::{resolve_manifest, resolve_token, Ctx, Output};
+use super::{resolve_manifest, resolve_token, Access, Ctx, Output};
 
 /// What `bundle verify` checks beyond the bundle and the pinned root.
 #[derive(Debug, Default)]
@@ -142,7 +142,7 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
             out,
             trust_root_out,
         } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::MayWrite)?;
             let (b, kind, id) = export(ctx, &reg, token.as_deref(), manifest.as_deref())?;
             let bytes = b.to_bytes();
             write_file(&out, &bytes)?;

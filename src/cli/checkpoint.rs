@@ -9,7 +9,7 @@ use super::args::{CheckpointCmd, ProofCmd};
 use super::error::{CliError, CliResult};
 use super::util::{fmt_time, write_file};
 use super::view::checkpoint_json;
-use super::{Ctx, Output};
+use super::{Access, Ctx, Output};
 
 fn hexes(h: &[[u8; 32]]) -> Vec<String> {
     h.iter().map(|d| hex_encode(d)).collect()
@@ -68,17 +68,17 @@ fn note_out(cp: &StoredCheckpoint, out: Option<&std::path::Path>, verb: &str) ->
 pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
     match cmd {
         CheckpointCmd::Create { out } => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let cp = reg.create_checkpoint()?;
             note_out(&cp, out.as_deref(), "signed")
         }
         CheckpointCmd::Latest { out } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let cp = reg.latest_checkpoint()?;
             note_out(&cp, out.as_deref(), "newest")
         }
         CheckpointCmd::History => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let cps = reg.checkpoints()?;
             let text = cps
                 .iter()
@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
             ))
         }
         CheckpointCmd::Consistency { from, to } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let cps = reg.checkpoints()?;
             let at = |size: u64| -> CliResult<StoredCheckpoint> {
                 cps.iter().find(|c| c.size == size).cloned().ok_or_else(|| {
@@ -157,7 +157,7 @@ pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
 }
 
 pub fn proof(ctx: &Ctx, cmd: ProofCmd) -> CliResult<Output> {
-    let reg = ctx.open(false)?;
+    let reg = ctx.open(Access::Read)?;
     match cmd {
         ProofCmd::Inclusion { seq, size } => {
             let entry = reg.entry(seq)?;

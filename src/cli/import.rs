@@ -7,7 +7,7 @@ use serde_json::json;
 use super::args::ImportCmd;
 use super::error::{CliError, CliResult};
 use super::view::key_json;
-use super::{Ctx, Output};
+use super::{Access, Ctx, Output};
 
 /// True when `dir/keys` holds a private key file (`*.pem` that is not `*.pub.pem`): only
 /// then is a passphrase needed to seal what is imported.
@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, cmd: ImportCmd) -> CliResult<Output> {
                     &std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
                 ));
             }
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let protection = if has_private_keys(&dir) {
                 ctx.secrets.new_key_protection("blux-reg keys")?
             } else {

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::args::InitArgs;
 use super::error::{CliError, CliResult};
 use super::util::fmt_time;
-use super::{Ctx, Output};
+use super::{Access, Ctx, Output};
 
 pub fn init(ctx: &Ctx, a: &InitArgs) -> CliResult<Output> {
     let path = ctx.store_path()?;
@@ -57,8 +57,63 @@ pub fn init(ctx: &Ctx, a: &InitArgs) -> CliResult<Output> {
     ))
 }
 
+/// `cairn check`: the page-by-page check, then the checks of an open.
+pub fn check(ctx: &Ctx) -> CliResult<Output> {
+    let mut reg = ctx.open(Access::MayWrite)?;
+    let head = reg.check()?;
+    Ok(Output::new(
+        format!(
+            "check passed: every page of {} is intact; signed head: {} entries, root {}",
+            reg.path().display(),
+            head.size,
+            hex_encode(&head.root)
+        ),
+        json!({
+            "path": reg.path().display().to_string(),
+            "entries": head.size,
+            "root": hex_encode(&head.root),
+        }),
+    ))
+}
+
+/// `cairn migrate`: upgrades an older schema in place, keeping a copy.
+pub fn migrate(ctx: &Ctx) -> CliResult<Output> {
+    let path = ctx.store_path()?;
+    // Only a migration that signs needs the passphrase; a current file needs nothing.
+    let needs = matches!(
+        Registry::open_read_only(&path).map_err(|e| e.code()),
+        Err(StoreCode::MigrationRequired)
+    );
+    let pass = if needs {
+        Some(ctx.secrets.registry("to migrate")?)
+    } else {
+        None
+    };
+    let m = Registry::migrate(&path, pass.as_ref())?;
+    let backup = m.backup.as_ref().map(|b| b.display().to_string());
+    let text = match &backup {
+        None => format!(
+            "{} is already at schema {} ({} entries): nothing to do",
+            path.display(),
+            m.to,
+            m.entries
+        ),
+        Some(b) => format!(
+            "migrated {} from schema {} to {}: {} entries verified and rewritten, audit passed\nthe original is kept at {b}",
+            path.display(),
+            m.from,
+            m.to,
+            m.entries
+        ),
+    };
+    Ok(Output::new(
+        text,
+        json!({"path": path.display().to_string(), "from": m.from, "to": m.to, "entries": m.entries, "backup": backup}),
+    ))
+}
+
 pub fn status(ctx: &Ctx) -> CliResult<Output> {
-    let reg = ctx.open(false)?;
+    let reg = ctx.open(Access::Read)?;
     let log_id = reg.log_key_id()?;
     let log = reg.key(&log_id)?;
     let size = reg.tree_size()?;

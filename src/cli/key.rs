@@ -8,7 +8,7 @@ use super::args::{KeyCmd, KeyFormat, RoleArg};
 use super::error::{CliError, CliResult};
 use super::util::{parse_duration, read_public_key, read_text, write_file, MAX_KEY_FILE};
 use super::view::{key_json, key_line, key_text};
-use super::{resolve_key, Ctx, Output};
+use super::{resolve_key, Access, Ctx, Output};
 
 fn spec(
     reg: &cairn_store::Registry,
@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             algorithm,
             expires_in,
         } => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let spec = spec(&reg, &label, &roles, expires_in.as_deref())?;
             let protection = ctx.secrets.new_key_protection(&label)?;
             let info = reg.generate_key(algorithm, &spec, &protection)?;
@@ -67,7 +67,7 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             roles,
             expires_in,
         } => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let spec = spec(&reg, &label, &roles, expires_in.as_deref())?;
             let info = match (public, private) {
                 (Some(p), _) => {
@@ -108,7 +108,7 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             format,
             out,
         } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let info = resolve_key(&reg, &key)?;
             let (body, kind) = if private {
                 let pass = ctx.secrets.for_key(&info)?;
@@ -159,7 +159,7 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             }
         }
         KeyCmd::List => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let log = reg.log_key_id()?;
             let keys = reg.list_keys()?;
             let mut text = format!(
@@ -176,7 +176,7 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             ))
         }
         KeyCmd::Show { key } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let log = reg.log_key_id()?;
             let info = resolve_key(&reg, &key)?;
             Ok(Output::new(
@@ -185,7 +185,7 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             ))
         }
         KeyCmd::Rotate { key, algorithm } => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let old = resolve_key(&reg, &key)?;
             let was_log = old.key_id == reg.log_key_id()?;
             let alg = algorithm.unwrap_or(old.public_key.algorithm());
@@ -229,7 +229,7 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             reason,
             revoker,
         } => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let target = resolve_key(&reg, &key)?;
             let by = match &revoker {
                 Some(r) => resolve_key(&reg, r)?,

@@ -16,7 +16,7 @@ use super::args::LedgerCmd;
 use super::error::{CliError, CliResult};
 use super::util::{read_limited, read_public_key, read_text};
 use super::view::{entry_json, entry_line, envelope_json};
-use super::{Ctx, Output};
+use super::{Access, Ctx, Output};
 
 /// Largest checkpoint note file read.
 const MAX_NOTE_FILE: usize = 64 * 1024;
@@ -78,7 +78,7 @@ impl<W: Write> Write for Counting<W> {
 pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
     match cmd {
         LedgerCmd::Tail { count } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let entries = reg.tail(count)?;
             Ok(Output::new(
                 entries
@@ -90,7 +90,7 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
             ))
         }
         LedgerCmd::Get { seq } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let e = reg.entry(seq)?;
             let mut j = entry_json(&e);
             let text = format!("{j:#}");
@@ -98,7 +98,7 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
             Ok(Output::new(text, json!({"entry": j})))
         }
         LedgerCmd::Audit => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let size = reg.tree_size()?;
             let bar = ctx.progress.spinner(&format!(
                 "auditing {size} entries, the tree, checkpoints and records"
@@ -134,8 +134,7 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
             ))
         }
         LedgerCmd::Export { out } => {
-            let reg = ctx.open(false)?;
-            let total = reg.tree_size()?;
+            let reg = ctx.open(Access::Read)?;
             let file = std::fs::File::create(&out).map_err(|e| CliError::io(&out, &e))?;
             let bar = ctx.progress.spinner("exporting the ledger");
             let mut w = Counting {
@@ -149,16 +148,10 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
             bar.finish_and_clear();
             let n = res?;
             let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-            let mut text = format!("exported {n} entries ({bytes} bytes) to {}", out.display());
-            if n < total {
-                text.push_str(&format!(
-                    "\n{} newer entries are not covered by a checkpoint and were left out (cairn checkpoint create)",
-                    total - n
-                ));
-            }
+            let text = format!("exported {n} entries ({bytes} bytes) to {}", out.display());
             Ok(Output::new(
                 text,
-                json!({"file": out.display().to_string(), "entries": n, "bytes": bytes, "left_out": total - n, "origin": reg.origin()}),
+                json!({"file": out.display().to_string(), "entries": n, "bytes": bytes, "origin": reg.origin()}),
             ))
         }
         LedgerCmd::ImportVerify {

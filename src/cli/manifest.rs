@@ -10,7 +10,7 @@ use super::args::{SignArgs, VerifyArgs};
 use super::error::{CliError, CliResult};
 use super::util::{fmt_time, parse_pair, write_file};
 use super::view::manifest_json;
-use super::{resolve_key, resolve_manifest, Ctx, Output};
+use super::{resolve_key, resolve_manifest, Access, Ctx, Output};
 
 fn manifest_text(m: &ManifestInfo) -> String {
     let c = &m.claims;
@@ -45,7 +45,7 @@ fn write_manifest(m: &ManifestInfo, out: Option<&std::path::Path>) -> CliResult<
 }
 
 pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
-    let reg = ctx.open(true)?;
+    let reg = ctx.open(Access::Write)?;
     let key = resolve_key(&reg, &a.key)?;
     let pass = ctx.secrets.for_key(&key)?;
     let (m, verb) = match (&a.cosign, &a.artifact) {
@@ -101,7 +101,7 @@ pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
 }
 
 pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> CliResult<Output> {
-    let reg = ctx.open(false)?;
+    let reg = ctx.open(Access::Read)?;
     let hashed = a
         .artifact
         .as_deref()

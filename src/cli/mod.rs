@@ -60,6 +60,19 @@ pub struct Ctx {
     pub progress: Progress,
 }
 
+/// How a command opens the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read-only: nothing is written to the file (no commit, no fsync); works on a read-only
+    /// medium. Every read command opens this way.
+    Read,
+    /// Read-write with the log key unsealed (asks for the registry passphrase if sealed).
+    Write,
+    /// Read-write, unsealing the log key only if the command turns out to write (a bundle
+    /// export that must sign a checkpoint first).
+    MayWrite,
+}
+
 impl Ctx {
     /// From the global options.
     pub fn new(g: &args::GlobalOpts) -> Ctx {
@@ -83,9 +96,8 @@ impl Ctx {
         }
     }
 
-    /// Opens the registry, read-only unless `write` (which unseals the log key, asking for
-    /// the registry passphrase if it is sealed).
-    pub fn open(&self, write: bool) -> CliResult<Registry> {
+    /// Opens the registry as `access` says (see [`Access`]).
+    pub fn open(&self, access: Access) -> CliResult<Registry> {
         let path = self.store_path()?;
         if !path.exists() {
             return Err(CliError::store(
@@ -96,8 +108,11 @@ impl Ctx {
                 ),
             ));
         }
-        let reg = Registry::open(&path, None)?;
-        if write {
+        let reg = match access {
+            Access::Read => Registry::open_read_only(&path)?,
+            Access::Write | Access::MayWrite => Registry::open(&path, None)?,
+        };
+        if access == Access::Write {
             self.unlock(&reg)?;
         }
         Ok(reg)
@@ -180,6 +195,8 @@ pub fn run(cli: Cli) -> CliResult<Output> {
     match cli.command {
         Command::Init(a) => init::init(&ctx, &a),
         Command::Status => init::status(&ctx),
+        Command::Check => init::check(&ctx),
+        Command::Migrate => init::migrate(&ctx),
         Command::Key(c) => key::run(&ctx, c),
         Command::Root(c) => trustroot::run(&ctx, c),
         Command::Node(c) => node::run(&ctx, c),

@@ -9,7 +9,7 @@ use super::args::NodeCmd;
 use super::error::{CliError, CliResult};
 use super::util::{read_limited, read_stream_limited};
 use super::view::{node_json, node_line};
-use super::{Ctx, Output};
+use super::{Access, Ctx, Output};
 
 /// Read a little past the store's 64 KiB spec limit, so an oversized document reaches the
 /// store's own check (which names the limit) instead of being cut here.
@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
                 )
             })?;
             let spec = NodeSpec::from_json(&text)?;
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let replaced = reg.node(&spec.id).is_ok();
             let info = reg.register_node(&spec)?;
             Ok(Output::new(
@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
             ))
         }
         NodeCmd::Get { id } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let info = reg.node(&id)?;
             let pretty = serde_json::from_str::<serde_json::Value>(&info.spec.to_json())
                 .map(|v| format!("{v:#}"))
@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
             ))
         }
         NodeCmd::Query { capability, signal } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let nodes = match (&capability, &signal) {
                 (Some(c), _) => reg.nodes_by_capability(c)?,
                 (None, Some(s)) => reg.nodes_by_signal(s)?,
@@ -82,11 +82,11 @@ pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
             Ok(list(&nodes, "no node matches"))
         }
         NodeCmd::List => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             Ok(list(&reg.list_nodes()?, "no nodes"))
         }
         NodeCmd::Deregister { id, reason } => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let seq = reg.deregister_node(&id, &reason)?;
             Ok(Output::new(
                 format!("deregistered node {id} at entry {seq}"),

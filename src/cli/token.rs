@@ -13,7 +13,7 @@ use super::util::{
     write_file,
 };
 use super::view::{token_json, token_line};
-use super::{resolve_key, resolve_token, Ctx, Output};
+use super::{resolve_key, resolve_token, Access, Ctx, Output};
 
 /// Largest token file read.
 const MAX_TOKEN_FILE: usize = 256 * 1024;
@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
             parent,
             out,
         } => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let issuer = resolve_key(&reg, &issuer)?;
             let holder = match (&holder, &holder_key) {
                 (_, Some(f)) => read_public_key(f)?,
@@ -120,7 +120,7 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
             capability,
             at,
         } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let env = match (&token, &file) {
                 (_, Some(f)) => Envelope::parse(&read_limited(f, MAX_TOKEN_FILE, "token file")?)?,
                 (Some(t), None) => resolve_token(&reg, t)?.envelope,
@@ -163,7 +163,7 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
             reason,
             revoker,
         } => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let t = resolve_token(&reg, &token)?;
             let by = resolve_key(&reg, &revoker)?;
             let pass = ctx.secrets.for_key(&by)?;
@@ -174,7 +174,7 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
             ))
         }
         TokenCmd::List => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let tokens = reg.list_tokens()?;
             let text = if tokens.is_empty() {
                 "no tokens".to_owned()
@@ -187,7 +187,7 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
             ))
         }
         TokenCmd::Show { token, out } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let t = resolve_token(&reg, &token)?;
             let file = write_token(&t, out.as_deref())?;
             let mut text = token_text(&t);

@@ -11,7 +11,7 @@ use super::args::{RootCmd, RootSpecArgs};
 use super::error::{CliError, CliResult};
 use super::util::{parse_duration, parse_pair, write_file};
 use super::view::{trust_root_json, trust_root_text};
-use super::{resolve_key, Ctx, Output};
+use super::{resolve_key, Access, Ctx, Output};
 
 /// Roles that make a key worth listing by default (peers are authorised by tokens).
 const LISTED_ROLES: [Role; 4] = [
@@ -159,7 +159,7 @@ fn made(r: &StoredTrustRoot, verb: &str, file: Option<String>) -> Output {
 pub fn run(ctx: &Ctx, cmd: RootCmd) -> CliResult<Output> {
     match cmd {
         RootCmd::Create(a) => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let keys = listed_keys(&reg, &a)?;
             let spec = TrustRootSpec {
                 keys: keys.iter().map(|k| k.key_id).collect(),
@@ -174,7 +174,7 @@ pub fn run(ctx: &Ctx, cmd: RootCmd) -> CliResult<Output> {
             Ok(made(&r, "created trust root version 1", file))
         }
         RootCmd::Rotate(a) => {
-            let reg = ctx.open(true)?;
+            let reg = ctx.open(Access::Write)?;
             let current = reg.trust_root()?;
             let keys = listed_keys(&reg, &a)?;
             let spec = TrustRootSpec {
@@ -197,7 +197,7 @@ pub fn run(ctx: &Ctx, cmd: RootCmd) -> CliResult<Output> {
             ))
         }
         RootCmd::Show { version, out } => {
-            let reg = ctx.open(false)?;
+            let reg = ctx.open(Access::Read)?;
             let r = match version {
                 None => reg.trust_root()?,
                 Some(v) => reg

@@ -49,6 +49,11 @@ pub enum StoreCode {
     BadPassphrase,
     /// The operation is not allowed in the object's current state (e.g. using a rotated key).
     InvalidState,
+    /// The file was written by an older cairn with an older schema: `cairn migrate` (or
+    /// [`Registry::migrate`](crate::Registry::migrate)) upgrades it.
+    MigrationRequired,
+    /// The registry was opened read-only and the operation writes.
+    ReadOnly,
 }
 
 impl StoreCode {
@@ -65,6 +70,8 @@ impl StoreCode {
         StoreCode::PassphraseRequired,
         StoreCode::BadPassphrase,
         StoreCode::InvalidState,
+        StoreCode::MigrationRequired,
+        StoreCode::ReadOnly,
     ];
 
     /// The stable string form.
@@ -82,6 +89,8 @@ impl StoreCode {
             StoreCode::PassphraseRequired => "passphrase_required",
             StoreCode::BadPassphrase => "bad_passphrase",
             StoreCode::InvalidState => "invalid_state",
+            StoreCode::MigrationRequired => "migration_required",
+            StoreCode::ReadOnly => "read_only",
         }
     }
 

@@ -11,6 +11,7 @@ mod error;
 pub mod fsio;
 mod integrity;
 mod kernel;
+mod migrate;
 mod objects;
 mod registry;
 
@@ -22,8 +23,10 @@ pub use integrity::export::{
 pub use kernel::checkpoints::StoredCheckpoint;
 pub use kernel::db::{Clock, Registry, Txn};
 pub use kernel::entries::SignedEntry;
+pub use kernel::head::VerifiedHead;
 pub use kernel::paths::{default_path, CAIRN_HOME, REGISTRY_FILE};
 pub use kernel::schema::SCHEMA_VERSION;
+pub use migrate::{backup_path, Migration};
 pub use objects::blux_import::{BluxImport, BluxObject, BluxRejected};
 pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
 pub use objects::manifests::ManifestInfo;

@@ -2,12 +2,15 @@
 //! the log key. The handle itself and its write path are the kernel's (`kernel::db`).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use redb::{Database, ReadableDatabase};
+use redb::Database;
 
 use crate::error::{StoreCode, StoreError, StoreResult};
-use crate::kernel::db::{system_clock, Clock, Registry, Txn};
+use crate::fsio;
+use crate::kernel::db::{guard, system_clock, Clock, Db, Registry, Txn};
+use crate::kernel::head::VerifiedHead;
 use crate::kernel::schema::{self, RegistryMeta, META, META_LOG_KEY, META_REGISTRY, META_SCHEMA};
 use crate::objects::keys::KeySpec;
 use crate::objects::seal::{Passphrase, Protection};
@@ -61,7 +64,12 @@ impl Registry {
     /// that already holds a registry (`already_exists`) or any other non-empty file.
     ///
     /// Creation writes the schema record, the log key (sealed as `opts.protection`), ledger
-    /// entry 0 (the log key's `key_added`, signed by itself) and the first checkpoint.
+    /// entry 0 (the log key's `key_added`), the first checkpoint and the signed head.
+    ///
+    /// Creation is atomic: the registry is built under a temporary name in the same
+    /// directory, committed durably, renamed into place and the directory fsynced. A crash at
+    /// any point leaves either no registry file or a complete one; a temporary file a crash
+    /// left behind is removed by the next successful creation.
     ///
     /// ```
     /// use cairn_store::{CreateOptions, Protection, Registry};
@@ -78,36 +86,74 @@ impl Registry {
         let path = path.as_ref();
         check_origin(&opts.origin)?;
         if path.exists() && std::fs::metadata(path)?.len() > 0 {
-            let reg_there = Registry::open(path, None);
+            let reg_there = Registry::open_read_only(path);
             return Err(match reg_there {
                 Ok(_) => StoreError::new(
                     StoreCode::AlreadyExists,
                     format!("{} already holds a cairn registry", path.display()),
                 ),
                 Err(e) if e.code() == StoreCode::Locked => e,
-                Err(_) => StoreError::new(
+                Err(e) => StoreError::new(
                     StoreCode::AlreadyExists,
                     format!(
-                        "{} exists and is not an empty file; refusing to overwrite it",
+                        "{} exists and is not an empty file; refusing to overwrite it ({e})",
                         path.display()
                     ),
                 ),
             });
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        // The key first: an unusable algorithm must not leave an empty file behind.
+        // The key first: an unusable algorithm must not leave a file behind.
         let log_key = Arc::new(SigningKey::try_generate(opts.log_algorithm)?);
-        let db = Database::builder().create(path)?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        fsio::create_dir_all_durable(dir)?;
+        let tmp = fsio::temp_path(path);
+        let built = Registry::build(&tmp, &opts, log_key.clone());
+        let head = match built {
+            Ok(head) => head,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        if let Err(e) = fsio::rename_durable(&tmp, path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+        let db = Database::builder()
+            .open(path)
+            .map_err(|e| not_a_database(e, path))?;
+        Ok(Registry {
+            db: Db::ReadWrite(db),
+            path: path.to_path_buf(),
+            origin: opts.origin,
+            writer: Mutex::new(Some(log_key)),
+            clock: Arc::new(system_clock),
+            head: Mutex::new(head),
+        })
+    }
+
+    /// Writes a complete new registry into the file `tmp` (one durable commit) and closes it.
+    fn build(
+        tmp: &Path,
+        opts: &CreateOptions,
+        log_key: Arc<SigningKey>,
+    ) -> StoreResult<VerifiedHead> {
+        let db = Database::builder().create(tmp)?;
         let clock: Clock = Arc::new(system_clock);
         let now = clock();
         let reg = Registry {
-            db,
-            path: path.to_path_buf(),
+            db: Db::ReadWrite(db),
+            path: tmp.to_path_buf(),
             origin: opts.origin.clone(),
             writer: Mutex::new(Some(log_key.clone())),
             clock,
+            head: Mutex::new(VerifiedHead {
+                size: 0,
+                root: cairn_core::merkle::EMPTY_ROOT,
+            }),
         };
         let tx = reg.db.begin_write()?;
         {
@@ -125,49 +171,86 @@ impl Registry {
         let spec = KeySpec::new("log", RoleSet::of(&[Role::Checkpoint]));
         txn.add_key_material(&txn.log_key.clone(), &spec, Some(&opts.protection))?;
         txn.create_checkpoint()?;
-        txn.commit()?;
-        Ok(reg)
+        let head = txn
+            .commit()?
+            .ok_or_else(|| StoreError::corrupt("no head was signed"))?;
+        drop(reg);
+        Ok(head)
     }
 
-    /// Opens an existing registry. With `passphrase` (or when the log key was created
-    /// insecure) the registry can write; without, it can read, prove and audit, and every
-    /// write fails with `passphrase_required`.
+    /// Opens an existing registry for reading and writing. With `passphrase` (or when the log
+    /// key was created insecure) the registry can write; without, it can read, prove and
+    /// audit, and every write fails with `passphrase_required`.
     ///
-    /// Opening checks the schema (`schema_too_new` for a newer one), then verifies the
-    /// newest checkpoint's signature and that its root equals the stored tree's root at its
-    /// size, and that the newest entry is signed and is the tree's last leaf. Any mismatch is
-    /// an error that says what is wrong; the file is never modified or reset to make it open.
+    /// Opening is flat, O(log n) whatever the file's size ([`Registry::open_read_only`] makes
+    /// the same checks without writing): the schema record (`schema_too_new` for a newer one,
+    /// `migration_required` for schema 1), then the signed head — its signature by the log key,
+    /// that the ledger holds exactly the entries it covers, that its root equals the stored
+    /// tree's, that the newest entry is the tree's last leaf — and the newest checkpoint. Any
+    /// mismatch is an error that says what is wrong; the file is never modified or reset to
+    /// make it open. A normal open does not read every page: damage elsewhere is found by the
+    /// read that touches it, by [`Registry::audit`] or by [`Registry::check`]. When redb finds
+    /// that the file was not closed cleanly, the open runs the full page check first.
     pub fn open(path: impl AsRef<Path>, passphrase: Option<&Passphrase>) -> StoreResult<Registry> {
         let path = path.as_ref();
-        if !path.exists() {
-            return Err(StoreError::not_found(format!(
-                "no registry at {}",
-                path.display()
-            )));
-        }
-        // The integrity check verifies every page checksum before anything is read, so a file
-        // damaged outside cairn is reported as `corrupt` instead of being trusted.
-        let db = Database::builder()
-            .set_check_integrity_on_open(true)
-            .open(path)
-            .map_err(|e| not_a_database(e, path))?;
+        exists(path)?;
+        guard(|| {
+            let repaired = Arc::new(AtomicBool::new(false));
+            let flag = repaired.clone();
+            let mut db = Database::builder()
+                .set_repair_callback(move |_| flag.store(true, Ordering::SeqCst))
+                .open(path)
+                .map_err(|e| not_a_database(e, path))?;
+            if repaired.load(Ordering::SeqCst) {
+                // Not closed cleanly: check every page before trusting anything in the file.
+                db.check_integrity().map_err(|e| {
+                    StoreError::from(e)
+                        .context("the file was not closed cleanly and its page check failed")
+                })?;
+            }
+            Registry::finish_open(Db::ReadWrite(db), path, passphrase)
+        })
+    }
+
+    /// Opens an existing registry read-only: nothing is ever written to the file (no commit,
+    /// no fsync), so it works on a read-only medium, with read-only permissions, and beside
+    /// other readers. It makes the same checks as [`Registry::open`]; every write fails with
+    /// `read_only`. A file that was not closed cleanly needs one read-write open (or
+    /// `cairn check`) to recover first.
+    ///
+    /// ```
+    /// use cairn_store::{CreateOptions, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("registry.redb");
+    /// drop(Registry::create(&path, CreateOptions::new("example.test/log", Protection::Insecure))?);
+    /// let reg = Registry::open_read_only(&path)?;
+    /// assert_eq!(reg.tree_size()?, 1);
+    /// assert_eq!(reg.create_checkpoint().unwrap_err().code().as_str(), "read_only");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>) -> StoreResult<Registry> {
+        let path = path.as_ref();
+        exists(path)?;
+        guard(|| {
+            let db = Database::builder()
+                .open_read_only(path)
+                .map_err(|e| not_a_database(e, path))?;
+            Registry::finish_open(Db::ReadOnly(db), path, None)
+        })
+    }
+
+    /// The checks every open makes (see [`Registry::open`]).
+    fn finish_open(db: Db, path: &Path, passphrase: Option<&Passphrase>) -> StoreResult<Registry> {
         let rtx = db.begin_read()?;
         let meta = match rtx.open_table(META) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => {
-                return Err(StoreError::new(
-                    StoreCode::NotARegistry,
-                    format!("{} is a database but not a cairn registry", path.display()),
-                ))
+                return Err(not_a_registry(path, "it has no cairn tables"))
             }
             Err(e) => return Err(e.into()),
         };
-        let schema_version = schema::read_schema(&meta)?.ok_or_else(|| {
-            StoreError::new(
-                StoreCode::NotARegistry,
-                format!("{} has no cairn schema record", path.display()),
-            )
-        })?;
+        let schema_version = schema::read_schema(&meta)?
+            .ok_or_else(|| not_a_registry(path, "it has no cairn schema record"))?;
         schema::check_schema(schema_version)?;
         let rm: RegistryMeta = match meta.get(META_REGISTRY)? {
             Some(v) => schema::decode(v.value(), "registry record")?,
@@ -183,7 +266,7 @@ impl Registry {
             Err(e) if e.code() == StoreCode::PassphraseRequired => None,
             Err(e) => return Err(e),
         };
-        crate::integrity::verify::verify_on_open(&rtx, &rm.origin, &log_record)?;
+        let head = crate::integrity::verify::verify_on_open(&rtx, &rm.origin, &log_record)?;
         drop(rtx);
         Ok(Registry {
             db,
@@ -191,7 +274,36 @@ impl Registry {
             origin: rm.origin,
             writer: Mutex::new(log_key),
             clock: Arc::new(system_clock),
+            head: Mutex::new(head),
         })
+    }
+
+    /// The full check: redb's page-by-page integrity check (every page checksum of every
+    /// table), then the checks of an open. It reads the whole file; [`Registry::audit`] is the
+    /// logical check of every entry and record. Needs the registry opened read-write.
+    pub fn check(&mut self) -> StoreResult<VerifiedHead> {
+        let Db::ReadWrite(db) = &mut self.db else {
+            return Err(StoreError::new(
+                StoreCode::ReadOnly,
+                "the page check needs the registry opened read-write",
+            ));
+        };
+        let intact = guard(|| Ok(db.check_integrity()?))?;
+        if !intact {
+            return Err(StoreError::corrupt(
+                "the page check found damage and redb repaired its allocator state; run `cairn ledger audit` and restore from a backup if it fails",
+            ));
+        }
+        let origin = self.origin.clone();
+        let head = self.read(|rtx| {
+            let log_id = schema::read_log_key_id(&rtx.open_table(META)?)?;
+            let log_record = crate::objects::keys::load_key(&rtx, &log_id)?.ok_or_else(|| {
+                StoreError::corrupt(format!("the log key {log_id} is not in the key table"))
+            })?;
+            crate::integrity::verify::verify_on_open(&rtx, &origin, &log_record)
+        })?;
+        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        Ok(head)
     }
 
     /// Opens the registry at `path`, creating it with `opts` if the file does not exist.
@@ -216,15 +328,45 @@ impl Registry {
 
     /// Unseals the log key of a registry opened without its passphrase.
     pub fn unlock(&self, passphrase: &Passphrase) -> StoreResult<()> {
-        let rtx = self.read_tx()?;
-        let id = schema::read_log_key_id(&rtx.open_table(META)?)?;
-        let rec = crate::objects::keys::load_key(&rtx, &id)?.ok_or_else(|| {
-            StoreError::corrupt(format!("the log key {id} is not in the key table"))
+        if self.is_read_only() {
+            return Err(StoreError::new(
+                StoreCode::ReadOnly,
+                "the registry was opened read-only",
+            ));
+        }
+        let rec = self.read(|rtx| {
+            let id = schema::read_log_key_id(&rtx.open_table(META)?)?;
+            crate::objects::keys::load_key(&rtx, &id)?.ok_or_else(|| {
+                StoreError::corrupt(format!("the log key {id} is not in the key table"))
+            })
         })?;
         let key = rec.unseal(Some(passphrase))?;
         *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(key));
         Ok(())
     }
+}
+
+fn exists(path: &Path) -> StoreResult<()> {
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(StoreError::not_found(format!(
+            "no registry at {}",
+            path.display()
+        )))
+    }
+}
+
+/// A database that is not a cairn registry. Older versions created the file in place, so
+/// an interrupted `cairn init` could leave such a file: say how to recover.
+fn not_a_registry(path: &Path, why: &str) -> StoreError {
+    StoreError::new(
+        StoreCode::NotARegistry,
+        format!(
+            "{} is a database but not a cairn registry ({why}); if an interrupted `cairn init` left it, it holds nothing: delete it and run `cairn init` again",
+            path.display()
+        ),
+    )
 }
 
 /// redb reports a file that is not a redb database at all as an I/O error of kind

@@ -11,6 +11,7 @@
 
 mod chain;
 mod event;
+pub mod export;
 mod rules;
 
 pub use chain::{verify_chain, verify_chain_bytes, ChainHead, ChainVerifier};
@@ -18,8 +19,8 @@ pub use event::{
     Event, MAX_ID_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SIGNERS, MAX_TEXT_LEN,
 };
 pub use rules::{
-    check_entry, KeyStatus, LedgerKey, LedgerManifest, LedgerPeerKey, LedgerState, LedgerToken,
-    LedgerView, Revocation,
+    check_entry, required_consents, KeyStatus, LedgerKey, LedgerManifest, LedgerPeerKey,
+    LedgerState, LedgerToken, LedgerView, Revocation,
 };
 
 use alloc::vec::Vec;
@@ -167,6 +168,33 @@ impl LedgerEntry {
         self.validate()?;
         Envelope::new(LEDGER_ENTRY_TYPE, self.to_bytes())
     }
+}
+
+/// The entry an envelope carries, without verifying any signature: the payload type must be
+/// [`LEDGER_ENTRY_TYPE`] (`domain_mismatch`), then the payload must decode
+/// ([`LedgerEntry::from_bytes`]). Consent signatures are the rule book's business
+/// ([`check_entry`]); the log key signs tree heads, not entries.
+///
+/// ```
+/// use cairn_core::ledger::{entry_from_envelope, Event, LedgerEntry, ZERO_HASH};
+/// let entry = LedgerEntry::new(0, 10, ZERO_HASH, Event::AuditNote { text: "hi".into() });
+/// let env = entry.to_envelope()?;
+/// assert_eq!(entry_from_envelope(&env)?, entry);
+/// let other = cairn_core::dsse::Envelope::new("application/example", env.payload.clone())?;
+/// assert!(entry_from_envelope(&other).is_err());
+/// # Ok::<(), cairn_core::Error>(())
+/// ```
+pub fn entry_from_envelope(env: &Envelope) -> Result<LedgerEntry> {
+    if env.payload_type != LEDGER_ENTRY_TYPE {
+        return Err(Error::new(
+            ErrorCode::DomainMismatch,
+            alloc::format!(
+                "expected a ledger entry ({LEDGER_ENTRY_TYPE}), got {:?}",
+                env.payload_type
+            ),
+        ));
+    }
+    LedgerEntry::from_bytes(&env.payload)
 }
 
 /// Verifies a signed ledger entry: payload type [`LEDGER_ENTRY_TYPE`] (`domain_mismatch`),

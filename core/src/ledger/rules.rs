@@ -252,6 +252,38 @@ fn signer_usable<V: LedgerView>(
         .map_err(|e| e.context("the signer").into())
 }
 
+/// The keys whose signatures on the entry prove the consent its event needs: the old and the
+/// new key of a rotation, the revoker of a revocation, nobody otherwise. [`check_entry`]
+/// requires exactly these; a writer signs with them and nothing else.
+///
+/// ```
+/// use cairn_core::crypto::KeyId;
+/// use cairn_core::ledger::{required_consents, Event};
+/// let (a, b) = (KeyId([1; 32]), KeyId([2; 32]));
+/// assert_eq!(required_consents(&Event::KeyRotated { old: a, new: b }), vec![a, b]);
+/// assert!(required_consents(&Event::AuditNote { text: "x".into() }).is_empty());
+/// ```
+pub fn required_consents(event: &Event) -> Vec<KeyId> {
+    match event {
+        Event::KeyRotated { old, new } => alloc::vec![*old, *new],
+        Event::KeyRevoked { revoker, .. }
+        | Event::TokenRevoked { revoker, .. }
+        | Event::ManifestRevoked { revoker, .. } => alloc::vec![*revoker],
+        Event::KeyAdded { .. }
+        | Event::TrustRootUpdated { .. }
+        | Event::NodeRegistered { .. }
+        | Event::NodeDeregistered { .. }
+        | Event::TokenIssued { .. }
+        | Event::ManifestSigned { .. }
+        | Event::ManifestCosigned { .. }
+        | Event::PeerKeyStored { .. }
+        | Event::PeerKeyVerified { .. }
+        | Event::PeerKeyRemoved { .. }
+        | Event::Imported { .. }
+        | Event::AuditNote { .. } => Vec::new(),
+    }
+}
+
 /// Decides whether `entry` may follow the state `view` describes. `envelope` is the entry's
 /// DSSE envelope, whose signatures prove the consents the event needs (its payload must be
 /// the entry's bytes). Returns the first rule the entry breaks.

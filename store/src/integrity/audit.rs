@@ -1,12 +1,13 @@
 //! The full audit: every entry, the whole tree, every checkpoint, every state record.
 //!
 //! Entries are checked in order, and the audit stops at the FIRST bad one, naming its
-//! sequence number: it must decode, continue the hash chain, carry a valid signature by the
-//! log key current at that point (and by the keys whose consent the event needs), and be the
+//! sequence number: it must decode, continue the hash chain, pass the ledger rule book (the
+//! writer's rules, with the signatures of the keys whose consent its event needs), and be the
 //! tree's leaf at its index; every stored subtree hash the entry completes is recomputed.
-//! Then every checkpoint is verified against the (now verified) tree, and finally the state
-//! tables are compared with the state the ledger describes: a record edited, added or
-//! removed behind the registry's back is reported against the entry that made it.
+//! Then the state tables are compared with the state the ledger describes (a record edited,
+//! added or removed behind the registry's back is reported against the entry that made it),
+//! every checkpoint is verified against the (now verified) tree, and so is the signed head,
+//! which commits to every entry.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,11 +24,11 @@ use crate::kernel::schema::{
 use crate::kernel::tree::TreeView;
 use crate::objects::keys::{KeyRecord, KeyStatus};
 use crate::objects::nodes::NodeInfo;
-use cairn_core::crypto::{KeyId, PublicKey};
+use cairn_core::crypto::KeyId;
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
+use cairn_core::ledger::ChainVerifier;
 use cairn_core::ledger::LedgerState;
-use cairn_core::ledger::{ChainVerifier, Event};
 use cairn_core::merkle;
 
 /// What a successful audit covered.
@@ -57,40 +58,12 @@ fn bad(seq: u64, code: ErrorCode, detail: String) -> StoreError {
     StoreError::core(code, detail).at_seq(seq)
 }
 
-/// Replays one stored entry onto `state`: the log key's signature, then the ledger rule
-/// book ([`LedgerState::apply`], the same rules the writer applies).
+/// Replays one stored entry onto `state` through the ledger rule book
+/// ([`LedgerState::apply`], the same rules the writer applies: consent signatures included).
+/// Entries carry no log-key signature; the signed head and the checkpoints commit to them
+/// through the tree.
 pub(crate) fn replay_entry(state: &mut LedgerState, e: &SignedEntry) -> StoreResult<()> {
     let seq = e.entry.seq;
-    // Entry 0 adds the log key and is signed by it.
-    let log_pk: PublicKey = match state.log_key() {
-        Some(id) => match state.keys.get(&id) {
-            Some(k) => k.public_key.clone(),
-            None => {
-                return Err(bad(
-                    seq,
-                    ErrorCode::UnknownKey,
-                    "the log key is unknown".into(),
-                ))
-            }
-        },
-        None => match &e.entry.event {
-            Event::KeyAdded { public_key, .. } => public_key.clone(),
-            _ => {
-                return Err(bad(
-                    seq,
-                    ErrorCode::ChainBroken,
-                    "entry 0 must add the log key".into(),
-                ))
-            }
-        },
-    };
-    cairn_core::ledger::verify_entry(&e.envelope, std::slice::from_ref(&log_pk), 1).map_err(
-        |err| {
-            StoreError::from(err)
-                .context(&format!("log key {}", log_pk.key_id()))
-                .at_seq(seq)
-        },
-    )?;
     state
         .apply(&e.entry, &e.envelope)
         .map_err(|err| StoreError::from(err).at_seq(seq))
@@ -346,22 +319,36 @@ impl Registry {
     /// error names the first bad entry by sequence number ([`StoreError::seq`]) where there
     /// is one.
     pub fn audit(&self) -> StoreResult<AuditReport> {
-        let rtx = self.read_tx()?;
-        let (replay, n) = audit_entries(&rtx)?;
-        let (keys, nodes) = audit_state(&rtx, &replay)?;
-        let (checkpoints, newest_checkpoint) =
-            audit_checkpoints(&rtx, self.origin(), &replay, &keys, n)?;
-        let root = crate::kernel::entries::root_at(&rtx.open_table(TREE)?, n, n)?;
-        Ok(AuditReport {
-            entries: n,
-            root,
-            checkpoints,
-            newest_checkpoint,
-            keys: keys.len() as u64,
-            nodes,
-            tokens: replay.tokens.len() as u64,
-            manifests: replay.manifests.len() as u64,
-            trust_roots: replay.trust_roots.len() as u64,
+        self.read(|rtx| {
+            let (replay, n) = audit_entries(&rtx)?;
+            let (keys, nodes) = audit_state(&rtx, &replay)?;
+            let (checkpoints, newest_checkpoint) =
+                audit_checkpoints(&rtx, self.origin(), &replay, &keys, n)?;
+            let log_id = replay
+                .log_key()
+                .ok_or_else(|| StoreError::corrupt("the ledger is empty"))?;
+            let log_record = keys.get(&log_id).ok_or_else(|| {
+                StoreError::corrupt(format!("the log key {log_id} has no record"))
+            })?;
+            crate::integrity::verify::verify_head(
+                &rtx,
+                &rtx.open_table(TREE)?,
+                n,
+                self.origin(),
+                log_record,
+            )?;
+            let root = crate::kernel::entries::root_at(&rtx.open_table(TREE)?, n, n)?;
+            Ok(AuditReport {
+                entries: n,
+                root,
+                checkpoints,
+                newest_checkpoint,
+                keys: keys.len() as u64,
+                nodes,
+                tokens: replay.tokens.len() as u64,
+                manifests: replay.manifests.len() as u64,
+                trust_roots: replay.trust_roots.len() as u64,
+            })
         })
     }
 }

@@ -7,7 +7,8 @@ use redb::{ReadTransaction, ReadableTable};
 use crate::error::{StoreError, StoreResult};
 use crate::kernel::checkpoints::{open_note, CheckpointRecord};
 use crate::kernel::entries::{decode_entry, root_at, tree_size};
-use crate::kernel::schema::{self, CHECKPOINTS, ENTRIES, TREE};
+use crate::kernel::head::VerifiedHead;
+use crate::kernel::schema::{self, CHECKPOINTS, ENTRIES, META, TREE};
 use crate::objects::keys::KeyRecord;
 use cairn_core::encoding::{b64_encode, Digest};
 use cairn_core::error::ErrorCode;
@@ -72,15 +73,19 @@ pub(crate) fn check_checkpoint(
     Ok(stored)
 }
 
-/// The checks run by [`Registry::open`](super::Registry::open).
+/// The checks every open makes, O(log n) in the ledger's size: the signed head (signature by
+/// the log key, its size equal to the number of stored entries, its root equal to the stored
+/// tree's), the newest entry as the tree's last leaf, and the newest published checkpoint.
+/// Returns the verified head.
 pub(crate) fn verify_on_open(
     rtx: &ReadTransaction,
     origin: &str,
     log_key: &KeyRecord,
-) -> StoreResult<()> {
+) -> StoreResult<VerifiedHead> {
     let entries = rtx.open_table(ENTRIES)?;
     let tree = rtx.open_table(TREE)?;
     let n = tree_size(&entries)?;
+    let head = verify_head(rtx, &tree, n, origin, log_key)?;
     check_tree_size(&tree, n)?;
     let cps = rtx.open_table(CHECKPOINTS)?;
     let (k, v) = cps.last()?.ok_or_else(|| {
@@ -101,15 +106,9 @@ pub(crate) fn verify_on_open(
         let v = entries
             .get(seq)?
             .ok_or_else(|| StoreError::corrupt("the newest entry vanished").at_seq(seq))?;
-        let head = decode_entry(seq, v.value())?;
-        cairn_core::ledger::verify_entry(
-            &head.envelope,
-            std::slice::from_ref(&log_key.public_key),
-            1,
-        )
-        .map_err(|e| StoreError::from(e).context("newest entry").at_seq(seq))?;
+        let newest = decode_entry(seq, v.value())?;
         let leaf = tree.get((0, seq))?.map(|h| h.value());
-        if leaf != Some(head.leaf_hash()) {
+        if leaf != Some(newest.leaf_hash()) {
             return Err(StoreError::core(
                 ErrorCode::ProofInvalid,
                 "the newest entry is not the Merkle tree's last leaf",
@@ -117,5 +116,50 @@ pub(crate) fn verify_on_open(
             .at_seq(seq));
         }
     }
-    Ok(())
+    Ok(head)
+}
+
+/// Verifies the signed head against a ledger of `n` stored entries.
+pub(crate) fn verify_head(
+    rtx: &ReadTransaction,
+    tree: &impl ReadableTable<(u8, u64), [u8; 32]>,
+    n: u64,
+    origin: &str,
+    log_key: &KeyRecord,
+) -> StoreResult<VerifiedHead> {
+    let rec = schema::read_head_record(&rtx.open_table(META)?)?;
+    let log_id = log_key.public_key.key_id();
+    if rec.key_id != log_id {
+        return Err(StoreError::corrupt(format!(
+            "the signed head is by {}, not by the log key {log_id}",
+            rec.key_id
+        )));
+    }
+    let (size, root) = open_note(&rec.note, origin, &log_key.public_key)
+        .map_err(|e| e.context("the signed head"))?;
+    if n > size {
+        return Err(StoreError::corrupt(format!(
+            "the ledger holds {n} entries but the signed head covers {size}: entries from {size} on were added behind the registry's back"
+        ))
+        .at_seq(size));
+    }
+    if n < size {
+        return Err(StoreError::core(
+            ErrorCode::ChainBroken,
+            format!("the signed head covers {size} entries but the ledger holds only {n}: entries from {n} on are missing"),
+        )
+        .at_seq(n));
+    }
+    let stored = root_at(tree, n, n)?;
+    if stored != root {
+        return Err(StoreError::core(
+            ErrorCode::ProofInvalid,
+            format!(
+                "the signed head's root is {} but the stored tree gives {}",
+                b64_encode(&root),
+                b64_encode(&stored)
+            ),
+        ));
+    }
+    Ok(VerifiedHead { size, root })
 }

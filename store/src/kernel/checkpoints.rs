@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{StoreError, StoreResult};
 use crate::kernel::db::{Registry, Txn};
 use crate::kernel::entries::root_at;
+pub(crate) use crate::kernel::head::open_note;
+use crate::kernel::head::sign_note;
 use crate::kernel::schema::{self, ReadTables, CHECKPOINTS, TREE};
-use cairn_core::checkpoint::{
-    verify_checkpoint, Checkpoint as CheckpointBody, CheckpointPolicy, CheckpointVerifier,
-};
-use cairn_core::crypto::{KeyId, PublicKey, SigningKey};
+use cairn_core::checkpoint::Checkpoint as CheckpointBody;
+use cairn_core::crypto::KeyId;
 use cairn_core::encoding::Digest;
 use cairn_core::merkle::ConsistencyProof;
 use cairn_core::UnixTime;
@@ -35,27 +35,6 @@ pub(crate) struct CheckpointRecord {
     pub note: String,
     pub key_id: KeyId,
     pub created_at: UnixTime,
-}
-
-/// Signs a checkpoint note for (origin, size, root) under the key name `origin`.
-pub(crate) fn sign_note(
-    origin: &str,
-    size: u64,
-    root: &Digest,
-    key: &SigningKey,
-) -> StoreResult<String> {
-    Ok(CheckpointBody::new(origin, size, *root).sign(&[(origin, key)])?)
-}
-
-/// Verifies a checkpoint note for `origin` signed (every line, both halves of a hybrid) by
-/// `key` under the key name `origin`; returns (size, root).
-pub(crate) fn open_note(note: &str, origin: &str, key: &PublicKey) -> StoreResult<(u64, Digest)> {
-    let verifier = CheckpointVerifier {
-        name: origin.to_owned(),
-        public_key: key.clone(),
-    };
-    let ok = verify_checkpoint(note.as_bytes(), &[verifier], &CheckpointPolicy::new(origin))?;
-    Ok((ok.size, ok.root))
 }
 
 /// A stored checkpoint as listed: size and root as its note states them.
@@ -107,28 +86,30 @@ impl Registry {
 
     /// The newest checkpoint.
     pub fn latest_checkpoint(&self) -> StoreResult<StoredCheckpoint> {
-        let rtx = self.read_tx()?;
-        let t = rtx.open_table(CHECKPOINTS)?;
-        let (k, v) = t
-            .last()?
-            .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
-        let size = k.value();
-        to_checkpoint(size, schema::decode(v.value(), "checkpoint")?)
+        self.read(|rtx| {
+            let t = rtx.open_table(CHECKPOINTS)?;
+            let (k, v) = t
+                .last()?
+                .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
+            let size = k.value();
+            to_checkpoint(size, schema::decode(v.value(), "checkpoint")?)
+        })
     }
 
     /// Every checkpoint, oldest first.
     pub fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        let rtx = self.read_tx()?;
-        let t = rtx.open_table(CHECKPOINTS)?;
-        let mut out = Vec::new();
-        for row in t.iter()? {
-            let (k, v) = row?;
-            out.push(to_checkpoint(
-                k.value(),
-                schema::decode(v.value(), "checkpoint")?,
-            )?);
-        }
-        Ok(out)
+        self.read(|rtx| {
+            let t = rtx.open_table(CHECKPOINTS)?;
+            let mut out = Vec::new();
+            for row in t.iter()? {
+                let (k, v) = row?;
+                out.push(to_checkpoint(
+                    k.value(),
+                    schema::decode(v.value(), "checkpoint")?,
+                )?);
+            }
+            Ok(out)
+        })
     }
 
     /// The consistency proof between the checkpoints at `old_size` and `new_size`.

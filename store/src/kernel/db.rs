@@ -5,16 +5,45 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransaction};
+use redb::{
+    Database, Durability, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, WriteTransaction,
+};
 
 use crate::error::{StoreCode, StoreError, StoreResult};
-use crate::kernel::schema;
+use crate::kernel::checkpoints::CheckpointRecord;
+use crate::kernel::head::{sign_note, VerifiedHead};
+use crate::kernel::schema::{self, ReadTables};
 use crate::kernel::tree::TreeView;
 use cairn_core::crypto::{KeyId, SigningKey};
 use cairn_core::encoding::Digest;
 use cairn_core::ledger::{ChainHead, Event, LedgerEntry};
 use cairn_core::merkle;
 use cairn_core::UnixTime;
+
+/// Runs `f`, turning a panic inside it into a `corrupt` error.
+///
+/// redb verifies page checksums only in its full integrity check (which `Registry::check`
+/// runs, and an open runs after an unclean shutdown); reading a damaged page otherwise can
+/// make it panic rather than return an error, as its documentation says of a plain open. A
+/// flat open does not read every page, so every public read and write runs under this guard:
+/// damage anywhere in the file is reported as `corrupt`, never a crash. Nothing redb does in
+/// a read snapshot outlives it, and a write transaction that panicked is dropped, that is,
+/// aborted.
+pub(crate) fn guard<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown failure".to_owned());
+            Err(StoreError::corrupt(format!(
+                "the database engine failed on a damaged page ({what}); run `cairn check`, and restore the file from a backup if it fails"
+            )))
+        }
+    }
+}
 
 /// A clock: returns the current Unix time in seconds.
 pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
@@ -33,13 +62,64 @@ pub(crate) fn system_clock() -> UnixTime {
 /// read transactions (snapshots) and never wait for the writer; writes are serialised, and
 /// each [`Registry::write`] call is one durable transaction.
 pub struct Registry {
-    pub(crate) db: Database,
+    pub(crate) db: Db,
     pub(crate) path: PathBuf,
     pub(crate) origin: String,
     /// The log's signing key, once unsealed. `None`: the registry is readable but a write
     /// fails with `passphrase_required`.
     pub(crate) writer: Mutex<Option<Arc<SigningKey>>>,
     pub(crate) clock: Clock,
+    /// The signed head as verified at open and renewed by every commit: what verified reads
+    /// check records against.
+    pub(crate) head: Mutex<VerifiedHead>,
+}
+
+/// The database, opened for writing or read-only (a read-only open never writes to the file,
+/// so it works on a read-only medium or with read-only permissions).
+pub(crate) enum Db {
+    /// Opened for reading and writing (an exclusive lock on the file).
+    ReadWrite(Database),
+    /// Opened read-only: every write fails with `read_only`.
+    ReadOnly(ReadOnlyDatabase),
+    /// Closed (only while the registry is being dropped).
+    Closed,
+}
+
+impl Drop for Registry {
+    /// Closes the database under [`guard`]: closing a read-write database writes redb's
+    /// allocator state, which panics rather than errs on some damaged files.
+    fn drop(&mut self) {
+        let db = std::mem::replace(&mut self.db, Db::Closed);
+        let _ = guard(|| {
+            drop(db);
+            Ok(())
+        });
+    }
+}
+
+impl Db {
+    pub(crate) fn begin_read(&self) -> StoreResult<ReadTransaction> {
+        Ok(match self {
+            Db::ReadWrite(db) => db.begin_read()?,
+            Db::ReadOnly(db) => db.begin_read()?,
+            Db::Closed => return Err(closed()),
+        })
+    }
+
+    pub(crate) fn begin_write(&self) -> StoreResult<WriteTransaction> {
+        match self {
+            Db::ReadWrite(db) => Ok(db.begin_write()?),
+            Db::ReadOnly(_) => Err(StoreError::new(
+                StoreCode::ReadOnly,
+                "the registry was opened read-only",
+            )),
+            Db::Closed => Err(closed()),
+        }
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::new(StoreCode::Database, "the registry is closed")
 }
 
 impl std::fmt::Debug for Registry {
@@ -73,9 +153,19 @@ impl Registry {
         &self.origin
     }
 
-    /// True when the log key is unsealed and the registry can write.
+    /// True when the log key is unsealed and the file is open for writing.
     pub fn is_writable(&self) -> bool {
-        self.writer_key().is_some()
+        matches!(self.db, Db::ReadWrite(_)) && self.writer_key().is_some()
+    }
+
+    /// True when the registry was opened with [`Registry::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.db, Db::ReadOnly(_))
+    }
+
+    /// The signed head (size and root of the whole ledger) as last verified or written.
+    pub fn signed_head(&self) -> VerifiedHead {
+        *self.head.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn writer_key(&self) -> Option<Arc<SigningKey>> {
@@ -108,33 +198,46 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write<T>(&self, f: impl FnOnce(&mut Txn<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let log_key = guard.clone().ok_or_else(|| {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let log_key = writer.clone().ok_or_else(|| {
             StoreError::new(
                 StoreCode::PassphraseRequired,
                 "the log key is sealed: open the registry with its passphrase to write",
             )
         })?;
-        let tx = self.db.begin_write()?;
-        let mut txn = Txn::new(self, tx, log_key)?;
-        let out = f(&mut txn)?;
-        let new_key = txn.log_key_changed.then(|| txn.log_key.clone());
-        txn.commit()?;
+        let (out, new_key, head) = guard(|| {
+            let tx = self.db.begin_write()?;
+            let mut txn = Txn::new(self, tx, log_key)?;
+            let out = f(&mut txn)?;
+            let new_key = txn.log_key_changed.then(|| txn.log_key.clone());
+            Ok((out, new_key, txn.commit()?))
+        })?;
         if let Some(k) = new_key {
-            *guard = Some(k);
+            *writer = Some(k);
+        }
+        if let Some(h) = head {
+            *self.head.lock().unwrap_or_else(|p| p.into_inner()) = h;
         }
         Ok(out)
     }
 
-    /// A read transaction: a consistent snapshot that never blocks the writer.
+    /// A read transaction: a consistent snapshot that never blocks the writer. Public reads
+    /// go through [`Registry::read`].
     pub(crate) fn read_tx(&self) -> StoreResult<ReadTransaction> {
-        Ok(self.db.begin_read()?)
+        self.db.begin_read()
+    }
+
+    /// Runs `f` on one read snapshot, with damage turned into errors (see [`guard`]).
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(ReadTransaction) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        guard(|| f(self.read_tx()?))
     }
 
     /// The number of ledger entries (= leaves of the Merkle tree).
     pub fn tree_size(&self) -> StoreResult<u64> {
-        let rtx = self.read_tx()?;
-        crate::kernel::entries::tree_size(&rtx.open_table(schema::ENTRIES)?)
+        self.read(|rtx| crate::kernel::entries::tree_size(&rtx.open_table(schema::ENTRIES)?))
     }
 }
 
@@ -146,6 +249,8 @@ pub struct Txn<'r> {
     pub(crate) now: UnixTime,
     pub(crate) log_key: Arc<SigningKey>,
     pub(crate) log_key_changed: bool,
+    /// Tree size when the transaction began.
+    start_size: u64,
 }
 
 impl<'r> Txn<'r> {
@@ -164,6 +269,7 @@ impl<'r> Txn<'r> {
         Ok(Txn {
             reg,
             tx,
+            start_size: head.next_seq,
             head,
             now: reg.now(),
             log_key,
@@ -171,9 +277,38 @@ impl<'r> Txn<'r> {
         })
     }
 
-    pub(crate) fn commit(self) -> StoreResult<()> {
+    /// Commits: when entries were appended (or the log key changed), first signs the new
+    /// tree head with the log key and stores it (one signature per commit, however many
+    /// entries it holds). Returns the new head, if any.
+    pub(crate) fn commit(self) -> StoreResult<Option<VerifiedHead>> {
+        let mut head = None;
+        if self.head.next_seq != self.start_size || self.log_key_changed {
+            let size = self.head.next_seq;
+            let root =
+                crate::kernel::entries::root_at(&self.tx.open_table(schema::TREE)?, size, size)?;
+            let key_id = self.log_key_id();
+            // A checkpoint this transaction published at this size is the head already.
+            let published = self
+                .tx
+                .get_record::<u64, CheckpointRecord>(schema::CHECKPOINTS, size, "checkpoint")?
+                .filter(|rec| rec.key_id == key_id);
+            let note = match published {
+                Some(rec) => rec.note,
+                None => sign_note(self.reg.origin(), size, &root, &self.log_key)?,
+            };
+            let rec = schema::HeadRecord { note, key_id };
+            self.tx
+                .open_table(schema::META)?
+                .insert(schema::META_HEAD, schema::encode(&rec).as_slice())?;
+            head = Some(VerifiedHead { size, root });
+        }
         self.tx.commit()?;
-        Ok(())
+        Ok(head)
+    }
+
+    /// The log key as the rule book sees it: `None` before entry 0.
+    pub(crate) fn ledger_log_key(&self) -> Option<KeyId> {
+        (self.head.next_seq > 0).then(|| self.log_key_id())
     }
 
     /// The registry this transaction writes to.
@@ -191,14 +326,14 @@ impl<'r> Txn<'r> {
         self.log_key.public_key().key_id()
     }
 
-    /// Stores one ledger entry, without any rule check (callers go through
-    /// `Txn::append`, which asks the rule book first): signs it with the log key (and
-    /// `cosigners`, whose signatures prove their consent, e.g. both keys of a rotation),
-    /// stores it and adds its leaf to the Merkle tree. Returns the entry's sequence number.
+    /// Stores one ledger entry after `check` allowed it (callers go through `Txn::append`,
+    /// which asks the rule book): the entry is signed by `consents` only (their consent, e.g.
+    /// both keys of a rotation; the log key signs the tree head at commit, not entries),
+    /// stored, and its leaf added to the Merkle tree. Returns the entry's sequence number.
     pub(crate) fn append_raw(
         &mut self,
         event: Event,
-        cosigners: &[&SigningKey],
+        consents: &[&SigningKey],
         check: impl FnOnce(&Self, &LedgerEntry, &cairn_core::dsse::Envelope) -> StoreResult<()>,
     ) -> StoreResult<u64> {
         let time = self.now();
@@ -207,11 +342,9 @@ impl<'r> Txn<'r> {
         let mut env = entry
             .to_envelope()
             .map_err(|e| StoreError::from(e).at_seq(seq))?;
-        env.sign(&self.log_key)?;
-        let log_id = self.log_key_id();
-        for k in cosigners {
+        for k in consents {
             let id = k.public_key().key_id();
-            if id != log_id && !env.signatures.iter().any(|s| s.keyid == id) {
+            if !env.signatures.iter().any(|s| s.keyid == id) {
                 env.sign(k)?;
             }
         }

@@ -41,8 +41,8 @@ pub(crate) fn decode_entry(seq: u64, bytes: &[u8]) -> StoreResult<SignedEntry> {
             .context("stored entry envelope")
             .at_seq(seq)
     })?;
-    let entry =
-        LedgerEntry::from_bytes(&envelope.payload).map_err(|e| StoreError::from(e).at_seq(seq))?;
+    let entry = cairn_core::ledger::entry_from_envelope(&envelope)
+        .map_err(|e| StoreError::from(e).at_seq(seq))?;
     if entry.seq != seq {
         return Err(StoreError::core(
             cairn_core::ErrorCode::ChainBroken,

@@ -12,76 +12,82 @@ use cairn_core::merkle::{self, ConsistencyProof, InclusionProof};
 impl Registry {
     /// Entry `seq`.
     pub fn entry(&self, seq: u64) -> StoreResult<SignedEntry> {
-        let rtx = self.read_tx()?;
-        let t = rtx.open_table(ENTRIES)?;
-        let v = t
-            .get(seq)?
-            .ok_or_else(|| StoreError::not_found(format!("no ledger entry {seq}")))?;
-        decode_entry(seq, v.value())
+        self.read(|rtx| {
+            let t = rtx.open_table(ENTRIES)?;
+            let v = t
+                .get(seq)?
+                .ok_or_else(|| StoreError::not_found(format!("no ledger entry {seq}")))?;
+            decode_entry(seq, v.value())
+        })
     }
 
     /// The newest `n` entries, oldest first.
     pub fn tail(&self, n: u64) -> StoreResult<Vec<SignedEntry>> {
-        let rtx = self.read_tx()?;
-        let t = rtx.open_table(ENTRIES)?;
-        let size = tree_size(&t)?;
-        let mut out = Vec::new();
-        for row in t.range(size.saturating_sub(n)..)? {
-            let (k, v) = row?;
-            out.push(decode_entry(k.value(), v.value())?);
-        }
-        Ok(out)
+        self.read(|rtx| {
+            let t = rtx.open_table(ENTRIES)?;
+            let size = tree_size(&t)?;
+            let mut out = Vec::new();
+            for row in t.range(size.saturating_sub(n)..)? {
+                let (k, v) = row?;
+                out.push(decode_entry(k.value(), v.value())?);
+            }
+            Ok(out)
+        })
     }
 
     /// Entries `from..to` (clamped to the ledger), oldest first.
     pub fn entries(&self, from: u64, to: u64) -> StoreResult<Vec<SignedEntry>> {
-        let rtx = self.read_tx()?;
-        let t = rtx.open_table(ENTRIES)?;
-        let mut out = Vec::new();
-        for row in t.range(from..to.max(from))? {
-            let (k, v) = row?;
-            out.push(decode_entry(k.value(), v.value())?);
-        }
-        Ok(out)
+        self.read(|rtx| {
+            let t = rtx.open_table(ENTRIES)?;
+            let mut out = Vec::new();
+            for row in t.range(from..to.max(from))? {
+                let (k, v) = row?;
+                out.push(decode_entry(k.value(), v.value())?);
+            }
+            Ok(out)
+        })
     }
 
     /// The chain head: next sequence number, hash and time of the newest entry.
     pub fn head(&self) -> StoreResult<ChainHead> {
-        read_head(&self.read_tx()?.open_table(ENTRIES)?)
+        self.read(|rtx| read_head(&rtx.open_table(ENTRIES)?))
     }
 
     /// The Merkle root at `size` (any size up to the current one), from O(log n) reads.
     pub fn root(&self, size: u64) -> StoreResult<Digest> {
-        let rtx = self.read_tx()?;
-        let n = tree_size(&rtx.open_table(ENTRIES)?)?;
-        root_at(&rtx.open_table(TREE)?, n, size)
+        self.read(|rtx| {
+            let n = tree_size(&rtx.open_table(ENTRIES)?)?;
+            root_at(&rtx.open_table(TREE)?, n, size)
+        })
     }
 
     /// Inclusion proof of entry `seq` in the tree of `size` entries (O(log n) reads).
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> StoreResult<InclusionProof> {
-        let rtx = self.read_tx()?;
-        let n = tree_size(&rtx.open_table(ENTRIES)?)?;
-        let tree = rtx.open_table(TREE)?;
-        let path = TreeView::new(&tree, n).run(|v| merkle::prove_inclusion(v, seq, size))?;
-        Ok(InclusionProof {
-            leaf_index: seq,
-            tree_size: size,
-            hashes: path,
+        self.read(|rtx| {
+            let n = tree_size(&rtx.open_table(ENTRIES)?)?;
+            let tree = rtx.open_table(TREE)?;
+            let path = TreeView::new(&tree, n).run(|v| merkle::prove_inclusion(v, seq, size))?;
+            Ok(InclusionProof {
+                leaf_index: seq,
+                tree_size: size,
+                hashes: path,
+            })
         })
     }
 
     /// Consistency proof from the tree of `old_size` entries to the tree of `new_size`
     /// (O(log n) reads).
     pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> StoreResult<ConsistencyProof> {
-        let rtx = self.read_tx()?;
-        let n = tree_size(&rtx.open_table(ENTRIES)?)?;
-        let tree = rtx.open_table(TREE)?;
-        let path =
-            TreeView::new(&tree, n).run(|v| merkle::prove_consistency(v, old_size, new_size))?;
-        Ok(ConsistencyProof {
-            old_size,
-            new_size,
-            hashes: path,
+        self.read(|rtx| {
+            let n = tree_size(&rtx.open_table(ENTRIES)?)?;
+            let tree = rtx.open_table(TREE)?;
+            let path = TreeView::new(&tree, n)
+                .run(|v| merkle::prove_consistency(v, old_size, new_size))?;
+            Ok(ConsistencyProof {
+                old_size,
+                new_size,
+                hashes: path,
+            })
         })
     }
 }

@@ -5,6 +5,7 @@
 pub(crate) mod checkpoints;
 pub(crate) mod db;
 pub(crate) mod entries;
+pub(crate) mod head;
 pub(crate) mod log;
 pub(crate) mod paths;
 pub(crate) mod schema;

@@ -13,8 +13,12 @@ use cairn_core::encoding::{from_postcard, to_postcard};
 use cairn_core::UnixTime;
 
 /// The schema this build writes. A file with a larger number is refused (`schema_too_new`);
-/// a smaller one would be migrated (there is none yet).
-pub const SCHEMA_VERSION: u32 = 1;
+/// a smaller one is refused with `migration_required` until `cairn migrate` upgrades it.
+///
+/// - 1: every ledger entry signed by the log key; no signed head.
+/// - 2: entries carry only consent signatures; the log key signs one tree head per commit
+///   ([`META_HEAD`]).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Largest stored record accepted when reading back (a damaged length must not allocate
 /// without bound).
@@ -22,7 +26,8 @@ pub(crate) const MAX_RECORD_LEN: usize = 1024 * 1024;
 
 /// `meta`: small named records (schema version, registry identity, current log key).
 pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
-/// `entries`: seq → compact DSSE envelope of the signed ledger entry.
+/// `entries`: seq → compact DSSE envelope of the ledger entry, signed only by the keys whose
+/// consent its event needs (none for most events).
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 /// `tree`: (level, index) → hash of the complete Merkle subtree there.
 pub(crate) const TREE: TableDefinition<(u8, u64), [u8; 32]> = TableDefinition::new("tree");
@@ -57,6 +62,18 @@ pub(crate) const META_SCHEMA: &[u8] = b"schema";
 pub(crate) const META_REGISTRY: &[u8] = b"registry";
 /// `meta` key of the current log key id (32 bytes).
 pub(crate) const META_LOG_KEY: &[u8] = b"log_key";
+/// `meta` key of the [`HeadRecord`]: the log key's signed tree head of the last commit.
+pub(crate) const META_HEAD: &[u8] = b"head";
+
+/// The signed head: a C2SP checkpoint note of the whole tree after the last commit, signed by
+/// the log key named here. Every write transaction that appends entries replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HeadRecord {
+    /// The checkpoint note (origin, size, root; the log key's signature lines).
+    pub note: String,
+    /// The log key that signed it.
+    pub key_id: cairn_core::crypto::KeyId,
+}
 
 /// Who the registry is: written once at creation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +119,10 @@ pub(crate) fn check_schema(found: u32) -> StoreResult<()> {
                 "the registry was written with schema {v}; this build reads schema {SCHEMA_VERSION} and will not guess at a newer one (upgrade cairn)"
             ),
         )),
+        1 => Err(StoreError::new(
+            StoreCode::MigrationRequired,
+            "the registry was written with schema 1 (every entry signed by the log key); this build reads schema 2: run `cairn migrate` (it keeps a copy of the old file) to upgrade it",
+        )),
         v => Err(StoreError::corrupt(format!("schema version {v} is not a valid cairn schema"))),
     }
 }
@@ -122,6 +143,16 @@ pub(crate) fn create_tables(tx: &redb::WriteTransaction) -> StoreResult<()> {
     tx.open_multimap_table(MANIFESTS_BY_ARTIFACT)?;
     tx.open_multimap_table(MANIFESTS_BY_SIGNER)?;
     Ok(())
+}
+
+/// Reads the signed head from `meta`.
+pub(crate) fn read_head_record(
+    meta: &impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> StoreResult<HeadRecord> {
+    let v = meta
+        .get(META_HEAD)?
+        .ok_or_else(|| StoreError::corrupt("the signed head record is missing"))?;
+    decode(v.value(), "signed head")
 }
 
 /// Reads the current log key id from `meta`.

@@ -20,12 +20,11 @@ impl Registry {
     /// and everything [`cairn_core::bundle::verify_bundle`] needs besides a pinned trust root.
     /// Writes a checkpoint first if none covers the entry yet.
     pub fn token_bundle(&self, id: &Digest) -> StoreResult<Bundle> {
-        let (seq, subject) = {
-            let rtx = self.read_tx()?;
+        let (seq, subject) = self.read(|rtx| {
             let rec = load_token(&rtx, id)?
                 .ok_or_else(|| StoreError::not_found(format!("no token {}", hex_encode(id))))?;
-            (rec.seq, rec.info()?.envelope)
-        };
+            Ok((rec.seq, rec.info()?.envelope))
+        })?;
         let parents = self.token_parents(id)?;
         self.bundle(seq, subject, parents)
     }
@@ -33,64 +32,68 @@ impl Registry {
     /// The bundle proving a manifest with every signature it has, anchored at its newest
     /// `manifest_signed` / `manifest_cosigned` entry.
     pub fn manifest_bundle(&self, digest: &Digest) -> StoreResult<Bundle> {
-        let rtx = self.read_tx()?;
-        let rec = load_manifest(&rtx, digest)?
-            .ok_or_else(|| StoreError::not_found(format!("no manifest {}", hex_encode(digest))))?;
-        let subject = rec.info()?.envelope;
-        drop(rtx);
-        self.bundle(rec.last_seq, subject, Vec::new())
+        self.read(|rtx| {
+            let rec = load_manifest(&rtx, digest)?.ok_or_else(|| {
+                StoreError::not_found(format!("no manifest {}", hex_encode(digest)))
+            })?;
+            let subject = rec.info()?.envelope;
+            drop(rtx);
+            self.bundle(rec.last_seq, subject, Vec::new())
+        })
     }
 
     fn bundle(&self, seq: u64, subject: Envelope, parents: Vec<Envelope>) -> StoreResult<Bundle> {
         let covered = |reg: &Registry| -> StoreResult<bool> {
-            let rtx = reg.read_tx()?;
-            let t = rtx.open_table(CHECKPOINTS)?;
-            let newest = t.last()?.map(|(k, _)| k.value());
-            Ok(newest.is_some_and(|size| size > seq))
+            reg.read(|rtx| {
+                let t = rtx.open_table(CHECKPOINTS)?;
+                let newest = t.last()?.map(|(k, _)| k.value());
+                Ok(newest.is_some_and(|size| size > seq))
+            })
         };
         if !covered(self)? {
             self.create_checkpoint()?;
         }
         // One snapshot for everything the bundle carries, so its parts agree.
-        let rtx = self.read_tx()?;
-        let roots = all_roots(&rtx.open_table(TRUST_ROOTS)?)?;
-        let newest = roots.last().ok_or_else(|| {
-            StoreError::new(
-                StoreCode::InvalidState,
-                "bundles need a trust root: create one first",
-            )
-        })?;
-        let root_id = newest.root.id();
-        let cps = rtx.open_table(CHECKPOINTS)?;
-        let (size, note) = {
-            let (k, v) = cps
-                .last()?
-                .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
-            let rec: crate::kernel::checkpoints::CheckpointRecord =
-                schema::decode(v.value(), "checkpoint")?;
-            (k.value(), rec.note)
-        };
-        let entries = rtx.open_table(ENTRIES)?;
-        let n = crate::kernel::entries::tree_size(&entries)?;
-        let stored = entries.get(seq)?.ok_or_else(|| {
-            StoreError::corrupt("the object's ledger entry is missing").at_seq(seq)
-        })?;
-        let entry = crate::kernel::entries::decode_entry(seq, stored.value())?;
-        let tree = rtx.open_table(TREE)?;
-        let hashes = TreeView::new(&tree, n).run(|v| merkle::prove_inclusion(v, seq, size))?;
-        Ok(Bundle {
-            version: BUNDLE_VERSION,
-            subject,
-            parents,
-            entry: entry.envelope.payload,
-            inclusion: InclusionProof {
-                leaf_index: seq,
-                tree_size: size,
-                hashes,
-            },
-            checkpoint: note,
-            trust_chain: roots.into_iter().map(|r| r.envelope).collect(),
-            root_id,
+        self.read(|rtx| {
+            let roots = all_roots(&rtx.open_table(TRUST_ROOTS)?)?;
+            let newest = roots.last().ok_or_else(|| {
+                StoreError::new(
+                    StoreCode::InvalidState,
+                    "bundles need a trust root: create one first",
+                )
+            })?;
+            let root_id = newest.root.id();
+            let cps = rtx.open_table(CHECKPOINTS)?;
+            let (size, note) = {
+                let (k, v) = cps
+                    .last()?
+                    .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
+                let rec: crate::kernel::checkpoints::CheckpointRecord =
+                    schema::decode(v.value(), "checkpoint")?;
+                (k.value(), rec.note)
+            };
+            let entries = rtx.open_table(ENTRIES)?;
+            let n = crate::kernel::entries::tree_size(&entries)?;
+            let stored = entries.get(seq)?.ok_or_else(|| {
+                StoreError::corrupt("the object's ledger entry is missing").at_seq(seq)
+            })?;
+            let entry = crate::kernel::entries::decode_entry(seq, stored.value())?;
+            let tree = rtx.open_table(TREE)?;
+            let hashes = TreeView::new(&tree, n).run(|v| merkle::prove_inclusion(v, seq, size))?;
+            Ok(Bundle {
+                version: BUNDLE_VERSION,
+                subject,
+                parents,
+                entry: entry.envelope.payload,
+                inclusion: InclusionProof {
+                    leaf_index: seq,
+                    tree_size: size,
+                    hashes,
+                },
+                checkpoint: note,
+                trust_chain: roots.into_iter().map(|r| r.envelope).collect(),
+                root_id,
+            })
         })
     }
 }

@@ -484,27 +484,28 @@ impl Registry {
 
     /// One key.
     pub fn key(&self, id: &KeyId) -> StoreResult<KeyInfo> {
-        load_key(&self.read_tx()?, id)?
+        self.read(|rtx| load_key(&rtx, id))?
             .map(|r| r.info())
             .ok_or_else(|| StoreError::not_found(format!("no key {id}")))
     }
 
     /// Every key, in key-id order.
     pub fn list_keys(&self) -> StoreResult<Vec<KeyInfo>> {
-        let rtx = self.read_tx()?;
-        let table = rtx.open_table(KEYS)?;
-        let mut out = Vec::new();
-        for row in redb::ReadableTable::iter(&table)? {
-            let (_, v) = row?;
-            let rec: KeyRecord = schema::decode(v.value(), "key record")?;
-            out.push(rec.info());
-        }
-        Ok(out)
+        self.read(|rtx| {
+            let table = rtx.open_table(KEYS)?;
+            let mut out = Vec::new();
+            for row in redb::ReadableTable::iter(&table)? {
+                let (_, v) = row?;
+                let rec: KeyRecord = schema::decode(v.value(), "key record")?;
+                out.push(rec.info());
+            }
+            Ok(out)
+        })
     }
 
     /// The id of the key currently signing the log.
     pub fn log_key_id(&self) -> StoreResult<KeyId> {
-        schema::read_log_key_id(&self.read_tx()?.open_table(schema::META)?)
+        self.read(|rtx| schema::read_log_key_id(&rtx.open_table(schema::META)?))
     }
 
     /// A public key as SubjectPublicKeyInfo PEM (`unsupported_algorithm` for hybrids, which
@@ -519,7 +520,8 @@ impl Registry {
         id: &KeyId,
         passphrase: Option<&Passphrase>,
     ) -> StoreResult<Zeroizing<String>> {
-        let rec = load_key(&self.read_tx()?, id)?
+        let rec = self
+            .read(|rtx| load_key(&rtx, id))?
             .ok_or_else(|| StoreError::not_found(format!("no key {id}")))?;
         let sk = rec.unseal(passphrase)?;
         Ok(pem::signing_key_to_pem(&sk)?)

@@ -320,26 +320,27 @@ impl Registry {
         threshold: usize,
         artifact: ArtifactCheck<'_>,
     ) -> StoreResult<VerifiedManifest> {
-        verify_in(&self.read_tx()?, digest, threshold, artifact)
+        self.read(|rtx| verify_in(&rtx, digest, threshold, artifact))
     }
 
     /// One manifest.
     pub fn manifest(&self, digest: &Digest) -> StoreResult<ManifestInfo> {
-        load_manifest(&self.read_tx()?, digest)?
+        self.read(|rtx| load_manifest(&rtx, digest))?
             .ok_or_else(|| not_found(digest))?
             .info()
     }
 
     /// Every manifest, in digest order.
     pub fn list_manifests(&self) -> StoreResult<Vec<ManifestInfo>> {
-        let rtx = self.read_tx()?;
-        let t = rtx.open_table(MANIFESTS)?;
-        let mut out = Vec::new();
-        for row in t.iter()? {
-            let rec: ManifestRecord = schema::decode(row?.1.value(), "manifest record")?;
-            out.push(rec.info()?);
-        }
-        Ok(out)
+        self.read(|rtx| {
+            let t = rtx.open_table(MANIFESTS)?;
+            let mut out = Vec::new();
+            for row in t.iter()? {
+                let rec: ManifestRecord = schema::decode(row?.1.value(), "manifest record")?;
+                out.push(rec.info()?);
+            }
+            Ok(out)
+        })
     }
 
     fn manifests_by(
@@ -347,25 +348,26 @@ impl Registry {
         def: redb::MultimapTableDefinition<[u8; 32], [u8; 32]>,
         key: [u8; 32],
     ) -> StoreResult<Vec<ManifestInfo>> {
-        let rtx = self.read_tx()?;
-        let index = rtx.open_multimap_table(def)?;
-        let mut digests = BTreeSet::new();
-        for d in index.get(key)? {
-            digests.insert(d?.value());
-        }
-        digests
-            .iter()
-            .map(|d| {
-                load_manifest(&rtx, d)?
-                    .ok_or_else(|| {
-                        StoreError::corrupt(format!(
-                            "the index names manifest {}, which has no record",
-                            hex_encode(d)
-                        ))
-                    })?
-                    .info()
-            })
-            .collect()
+        self.read(|rtx| {
+            let index = rtx.open_multimap_table(def)?;
+            let mut digests = BTreeSet::new();
+            for d in index.get(key)? {
+                digests.insert(d?.value());
+            }
+            digests
+                .iter()
+                .map(|d| {
+                    load_manifest(&rtx, d)?
+                        .ok_or_else(|| {
+                            StoreError::corrupt(format!(
+                                "the index names manifest {}, which has no record",
+                                hex_encode(d)
+                            ))
+                        })?
+                        .info()
+                })
+                .collect()
+        })
     }
 
     /// The manifests `key` signed or co-signed (an index lookup).

@@ -121,19 +121,20 @@ impl Registry {
 
     /// One node.
     pub fn node(&self, id: &str) -> StoreResult<NodeInfo> {
-        load_node(&self.read_tx()?, id)?
+        self.read(|rtx| load_node(&rtx, id))?
             .ok_or_else(|| StoreError::not_found(format!("no node {id:?}")))
     }
 
     /// Every node, in id order.
     pub fn list_nodes(&self) -> StoreResult<Vec<NodeInfo>> {
-        let rtx = self.read_tx()?;
-        let t = rtx.open_table(NODES)?;
-        let mut out = Vec::new();
-        for row in t.iter()? {
-            out.push(schema::decode(row?.1.value(), "node record")?);
-        }
-        Ok(out)
+        self.read(|rtx| {
+            let t = rtx.open_table(NODES)?;
+            let mut out = Vec::new();
+            for row in t.iter()? {
+                out.push(schema::decode(row?.1.value(), "node record")?);
+            }
+            Ok(out)
+        })
     }
 
     fn nodes_by_index(
@@ -141,25 +142,26 @@ impl Registry {
         def: redb::MultimapTableDefinition<&[u8], &[u8]>,
         key: &str,
     ) -> StoreResult<Vec<NodeInfo>> {
-        let rtx = self.read_tx()?;
-        let index = rtx.open_multimap_table(def)?;
-        let mut out = Vec::new();
-        for id in index.get(key.as_bytes())? {
-            let id = id?;
-            let node: NodeInfo = rtx
-                .get_record(NODES, id.value(), "node record")?
-                .ok_or_else(|| {
-                    StoreError::new(
-                        StoreCode::Corrupt,
-                        format!(
-                            "the index names node {:?}, which has no record",
-                            String::from_utf8_lossy(id.value())
-                        ),
-                    )
-                })?;
-            out.push(node);
-        }
-        Ok(out)
+        self.read(|rtx| {
+            let index = rtx.open_multimap_table(def)?;
+            let mut out = Vec::new();
+            for id in index.get(key.as_bytes())? {
+                let id = id?;
+                let node: NodeInfo = rtx
+                    .get_record(NODES, id.value(), "node record")?
+                    .ok_or_else(|| {
+                        StoreError::new(
+                            StoreCode::Corrupt,
+                            format!(
+                                "the index names node {:?}, which has no record",
+                                String::from_utf8_lossy(id.value())
+                            ),
+                        )
+                    })?;
+                out.push(node);
+            }
+            Ok(out)
+        })
     }
 
     /// The nodes declaring `capability`, in id order (an index lookup, not a scan).

@@ -9,7 +9,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use crate::error::{StoreError, StoreResult};
 use crate::kernel::db::Txn;
-use crate::kernel::schema::{self, TRUST_ROOTS};
+use crate::kernel::schema::TRUST_ROOTS;
 use crate::objects::keys::load_key;
 use crate::objects::manifests::load_manifest;
 use crate::objects::nodes::load_node;
@@ -22,20 +22,15 @@ use cairn_core::ledger::{LedgerKey, LedgerManifest, LedgerPeerKey, LedgerToken, 
 /// The state before the entry being appended, as the transaction's tables hold it.
 pub(crate) struct TxnView<'a> {
     pub tx: &'a WriteTransaction,
-    /// False before entry 0 (the tables may already name the log key while creating).
-    pub has_entries: bool,
+    /// The log key (`None` before entry 0, though the tables may already name it then).
+    pub log_key: Option<KeyId>,
 }
 
 impl LedgerView for TxnView<'_> {
     type Error = StoreError;
 
     fn log_key(&self) -> StoreResult<Option<KeyId>> {
-        if !self.has_entries {
-            return Ok(None);
-        }
-        Ok(Some(schema::read_log_key_id(
-            &self.tx.open_table(schema::META)?,
-        )?))
+        Ok(self.log_key)
     }
 
     fn key(&self, id: &KeyId) -> StoreResult<Option<LedgerKey>> {
@@ -95,7 +90,7 @@ impl Txn<'_> {
         self.append_raw(event, consents, |txn, entry, env| {
             let view = TxnView {
                 tx: &txn.tx,
-                has_entries: entry.seq > 0,
+                log_key: txn.ledger_log_key(),
             };
             cairn_core::ledger::check_entry(&view, entry, env)
         })

@@ -342,35 +342,37 @@ impl Registry {
         now: UnixTime,
         opts: &VerifyOptions<'_>,
     ) -> StoreResult<VerifiedToken> {
-        verify_in(&self.read_tx()?, token, now, opts)
+        self.read(|rtx| verify_in(&rtx, token, now, opts))
     }
 
     /// One token.
     pub fn token(&self, id: &Digest) -> StoreResult<TokenInfo> {
-        load_token(&self.read_tx()?, id)?
+        self.read(|rtx| load_token(&rtx, id))?
             .ok_or_else(|| not_found(id))?
             .info()
     }
 
     /// Every token, in id order.
     pub fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
-        let rtx = self.read_tx()?;
-        let t = rtx.open_table(TOKENS)?;
-        let mut out = Vec::new();
-        for row in t.iter()? {
-            let rec: TokenRecord = schema::decode(row?.1.value(), "token record")?;
-            out.push(rec.info()?);
-        }
-        Ok(out)
+        self.read(|rtx| {
+            let t = rtx.open_table(TOKENS)?;
+            let mut out = Vec::new();
+            for row in t.iter()? {
+                let rec: TokenRecord = schema::decode(row?.1.value(), "token record")?;
+                out.push(rec.info()?);
+            }
+            Ok(out)
+        })
     }
 
     /// The stored ancestors of a token, root first (what a bundle carries as `parents`).
     pub fn token_parents(&self, id: &Digest) -> StoreResult<Vec<Envelope>> {
-        let rtx = self.read_tx()?;
-        let info = load_token(&rtx, id)?.ok_or_else(|| not_found(id))?.info()?;
-        Ok(chain_of(&rtx, &info.claims)?
-            .into_iter()
-            .map(|t| t.envelope)
-            .collect())
+        self.read(|rtx| {
+            let info = load_token(&rtx, id)?.ok_or_else(|| not_found(id))?.info()?;
+            Ok(chain_of(&rtx, &info.claims)?
+                .into_iter()
+                .map(|t| t.envelope)
+                .collect())
+        })
     }
 }

@@ -228,6 +228,6 @@ impl Registry {
 
     /// Every trust-root version, oldest first (a verifier pinning any of them walks forward).
     pub fn trust_roots(&self) -> StoreResult<Vec<StoredTrustRoot>> {
-        all_roots(&self.read_tx()?.open_table(TRUST_ROOTS)?)
+        self.read(|rtx| all_roots(&rtx.open_table(TRUST_ROOTS)?))
     }
 }

@@ -68,21 +68,24 @@ fn round_trip_with_rotation_and_expected_checkpoint() {
         .unwrap();
     s.reg.register_node(&node(100)).unwrap();
     s.reg.create_checkpoint().unwrap();
-    s.reg.register_node(&node(101)).unwrap(); // after the newest checkpoint: not exported
+    s.reg.register_node(&node(101)).unwrap(); // after the newest checkpoint: the signed head covers it
     let stream = export(&s.reg);
     let expect = ExportExpectation {
         origin: Some("src.example.test/log".into()),
         checkpoint: Some((early.note.clone(), early_key.clone())),
     };
     let report = verify_export(&stream[..], &expect).unwrap();
-    let newest = s.reg.latest_checkpoint().unwrap();
-    assert_eq!((report.entries, report.root), (newest.size, newest.root));
+    let head = s.reg.signed_head();
+    assert_eq!(head.size, s.reg.tree_size().unwrap());
+    assert_eq!((report.entries, report.root), (head.size, head.root));
     assert_eq!(report.log_key, s.reg.log_key_id().unwrap());
+    // Every published checkpoint, and the signed head after the last entry.
     assert_eq!(
         report.checkpoints as usize,
-        s.reg.checkpoints().unwrap().len()
+        s.reg.checkpoints().unwrap().len() + 1
     );
     // The newest checkpoint with the new key also anchors it; with the old key it does not.
+    let newest = s.reg.latest_checkpoint().unwrap();
     let ok = ExportExpectation {
         origin: None,
         checkpoint: Some((newest.note.clone(), log_key(&s.reg))),
@@ -147,7 +150,12 @@ fn damage_is_reported() {
     assert!(verify_export(&longer[..], &none).is_err());
     // Wrong magic and version.
     let mut v = stream.clone();
-    v[8] = 2;
+    v[8] = 1; // the per-entry-signed format of schema 1
+    assert_eq!(
+        verify_export(&v[..], &none).unwrap_err().code().as_str(),
+        "unsupported_version"
+    );
+    v[8] = 3;
     assert_eq!(
         verify_export(&v[..], &none).unwrap_err().code().as_str(),
         "unsupported_version"

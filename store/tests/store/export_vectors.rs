@@ -2,7 +2,7 @@
 //!
 //! Generated from fixed seeds (Ed25519 log keys, fixed times). The normal run checks that the
 //! committed file equals the generator's output and that `verify_export` gives every verdict;
-//! `CAIRN_REGEN_VECTORS=1 cargo test -p cairn-core --test store_export_vectors` rewrites it.
+//! `CAIRN_REGEN_VECTORS=1 cargo test -p cairn-store --test store export_vectors` rewrites it.
 //! Expected verdicts come from how each case was built, not from the verifier.
 
 use std::path::PathBuf;
@@ -53,13 +53,16 @@ fn events(note: &str) -> Vec<Event> {
     ]
 }
 
-/// Compact signed entries of `events`, each signed by `signer(seq)`.
-fn entries(events: Vec<Event>, signer: impl Fn(u64) -> SigningKey) -> Vec<Vec<u8>> {
+/// Compact entries of `events`, each signed by the keys `consents(seq)` gives (the log key
+/// signs none: checkpoints sign the tree).
+fn entries(events: Vec<Event>, consents: impl Fn(u64) -> Vec<SigningKey>) -> Vec<Vec<u8>> {
     let mut head = ChainHead::GENESIS;
     let mut out = Vec::new();
     for (i, ev) in events.into_iter().enumerate() {
         let e = head.next_entry(T0 + i as u64, ev);
-        let env = sign_entry(&e, &[&signer(e.seq)]).unwrap();
+        let keys = consents(e.seq);
+        let refs: Vec<&SigningKey> = keys.iter().collect();
+        let env = sign_entry(&e, &refs).unwrap();
         head = ChainHead {
             next_seq: e.seq + 1,
             head_hash: e.hash(),
@@ -126,7 +129,7 @@ fn err(code: &str) -> Value {
 
 fn generate() -> String {
     let log = key(0x51);
-    let good = entries(events("hello"), |_| key(0x51));
+    let good = entries(events("hello"), |_| vec![]);
     let cps: Vec<(u64, String)> = [1u64, 3, 5]
         .iter()
         .map(|&s| (s, note(s, root(&good, s as usize), &log)))
@@ -153,7 +156,7 @@ fn generate() -> String {
         ),
     ];
     // The source's checkpoint of another history at size 3 (a fork).
-    let fork = entries(events("bye"), |_| key(0x51));
+    let fork = entries(events("bye"), |_| vec![]);
     cases.push(case(
         "source_checkpoint_of_a_fork",
         &valid,
@@ -165,7 +168,7 @@ fn generate() -> String {
     longer_events.push(Event::AuditNote {
         text: "later".into(),
     });
-    let longer = entries(longer_events, |_| key(0x51));
+    let longer = entries(longer_events, |_| vec![]);
     cases.push(case(
         "source_checkpoint_beyond_the_export",
         &valid,
@@ -204,7 +207,15 @@ fn generate() -> String {
     v[0] = b'X';
     cases.push(case("bad_magic", &v, json!({}), err("malformed")));
     let mut v = valid.clone();
-    v[8] = 2;
+    v[8] = 1;
+    cases.push(case(
+        "per_entry_signed_format_version_1",
+        &v,
+        json!({}),
+        err("unsupported_version"),
+    ));
+    let mut v = valid.clone();
+    v[8] = 3;
     cases.push(case(
         "future_format_version",
         &v,
@@ -229,26 +240,83 @@ fn generate() -> String {
     ));
     // Entry damage.
     let mut flipped = good.clone();
-    let last = flipped[2].len() - 1;
-    flipped[2][last] ^= 1;
+    let text = flipped[2].windows(5).position(|w| w == b"hello").unwrap();
+    flipped[2][text] ^= 1;
     cases.push(case(
-        "entry_signature_flipped",
+        "entry_payload_flipped",
         &stream(5, &flipped, &cps),
         json!({}),
-        err("signature_invalid"),
+        err("proof_invalid"),
     ));
-    let by_other = entries(events("hello"), |seq| {
-        if seq == 2 {
-            key(0x53)
-        } else {
-            key(0x51)
-        }
-    });
+    let mut retyped = good.clone();
+    let at = retyped[2]
+        .windows(12)
+        .position(|w| w == b"ledger-entry")
+        .unwrap();
+    retyped[2][at] = b'L';
     cases.push(case(
-        "entry_signed_by_another_key",
-        &stream(5, &by_other, &cps),
+        "entry_of_another_payload_type",
+        &stream(5, &retyped, &cps),
+        json!({}),
+        err("domain_mismatch"),
+    ));
+    cases.push(case(
+        "entries_after_the_last_checkpoint",
+        &stream(5, &good, &cps[..2]),
+        json!({}),
+        err("proof_invalid"),
+    ));
+    // The rule book: a revocation needs its revoker's signature, and the log key cannot be
+    // revoked at all.
+    let revocation = |key_id, revoker: &SigningKey| {
+        let mut evs = events("hello");
+        evs.push(Event::KeyRevoked {
+            key_id,
+            reason: "test".into(),
+            revoker: revoker.public_key().key_id(),
+        });
+        evs
+    };
+    let peer = key(0x52);
+    let peer_id = peer.public_key().key_id();
+    let six = |evs, signer: Option<u8>| {
+        let es = entries(evs, |seq| match (seq, signer) {
+            (5, Some(n)) => vec![key(n)],
+            _ => vec![],
+        });
+        let cps6: Vec<(u64, String)> = [1u64, 6]
+            .iter()
+            .map(|&s| (s, note(s, root(&es, s as usize), &log)))
+            .collect();
+        stream(6, &es, &cps6)
+    };
+    cases.push(case(
+        "revocation_signed_by_its_revoker",
+        &six(revocation(peer_id, &peer), Some(0x52)),
+        json!({}),
+        json!({
+            "ok": true, "entries": 6, "checkpoints": 2,
+            "root": hex_encode(&root(&entries(revocation(peer_id, &peer), |seq| if seq == 5 { vec![key(0x52)] } else { vec![] }), 6)),
+            "log_key": log.public_key().key_id().to_hex(),
+        }),
+    ));
+    cases.push(case(
+        "revocation_without_its_revokers_signature",
+        &six(revocation(peer_id, &peer), None),
         json!({}),
         err("unknown_key"),
+    ));
+    cases.push(case(
+        "revocation_signed_by_another_key",
+        &six(revocation(peer_id, &peer), Some(0x53)),
+        json!({}),
+        err("unknown_key"),
+    ));
+    cases.push(case(
+        "log_key_revoked",
+        &six(revocation(log.public_key().key_id(), &peer), Some(0x52)),
+        json!({}),
+        err("unauthorized"),
     ));
     let missing: Vec<Vec<u8>> = good
         .iter()
@@ -294,7 +362,7 @@ fn generate() -> String {
     vectors::render(&Doc {
         kind: "store_export",
         version: 1,
-        description: "cairn ledger export streams (docs/FORMATS.md, ledger export streams): magic CAIRNLOG, version 0x01, then frames (u32 big-endian length, postcard Frame): Header, Entry (compact DSSE ledger entry) in order, Checkpoint right after the entry completing its size, End (size, root). Ed25519 log key from seed 0x51 repeated; other keys 0x52, 0x53.",
+        description: "cairn ledger export streams (docs/FORMATS.md, ledger export streams): magic CAIRNLOG, version 0x02, then frames (u32 big-endian length, postcard Frame): Header, Entry (compact DSSE ledger entry, signed only by the keys whose consent its event needs) in order, Checkpoint right after the entry completing its size (the last one covering every entry), End (size, root). Ed25519 log key from seed 0x51 repeated; other keys 0x52, 0x53.",
         ops: json!({"verify_export": "args: stream (base64), optional origin (text: expected origin), optional checkpoint (signed note text from the source) with checkpoint_key ({algorithm, public_key base64}); result: entries, checkpoints, root (hex), log_key (hex key id of the log key at the end)"}),
         cases,
     })

@@ -5,6 +5,7 @@ mod blux;
 mod crash;
 mod export;
 mod export_vectors;
+mod migrate;
 mod ops;
 mod props;
 mod rules;
