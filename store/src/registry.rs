@@ -111,7 +111,7 @@ impl Registry {
         fsio::create_dir_all_durable(dir)?;
         let tmp = fsio::temp_path(path);
         let built = Registry::build(&tmp, &opts, log_key.clone());
-        let head = match built {
+        let (head, head_raw) = match built {
             Ok(head) => head,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
@@ -129,9 +129,11 @@ impl Registry {
             db: Db::ReadWrite(db),
             path: path.to_path_buf(),
             origin: opts.origin,
-            writer: Mutex::new(Some(log_key)),
             clock: Arc::new(system_clock),
             head: Mutex::new(head),
+            head_raw: Mutex::new(head_raw),
+            log_public: Mutex::new(log_key.public_key().clone()),
+            writer: Mutex::new(Some(log_key)),
         })
     }
 
@@ -140,7 +142,7 @@ impl Registry {
         tmp: &Path,
         opts: &CreateOptions,
         log_key: Arc<SigningKey>,
-    ) -> StoreResult<VerifiedHead> {
+    ) -> StoreResult<(VerifiedHead, Vec<u8>)> {
         let db = Database::builder().create(tmp)?;
         let clock: Clock = Arc::new(system_clock);
         let now = clock();
@@ -154,6 +156,8 @@ impl Registry {
                 size: 0,
                 root: cairn_core::merkle::EMPTY_ROOT,
             }),
+            head_raw: Mutex::new(Vec::new()),
+            log_public: Mutex::new(log_key.public_key().clone()),
         };
         let tx = reg.db.begin_write()?;
         {
@@ -267,6 +271,11 @@ impl Registry {
             Err(e) => return Err(e),
         };
         let head = crate::integrity::verify::verify_on_open(&rtx, &rm.origin, &log_record)?;
+        let head_raw = rtx
+            .open_table(META)?
+            .get(schema::META_HEAD)?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default();
         drop(rtx);
         Ok(Registry {
             db,
@@ -275,6 +284,8 @@ impl Registry {
             writer: Mutex::new(log_key),
             clock: Arc::new(system_clock),
             head: Mutex::new(head),
+            head_raw: Mutex::new(head_raw),
+            log_public: Mutex::new(log_record.public_key.clone()),
         })
     }
 
@@ -295,14 +306,20 @@ impl Registry {
             ));
         }
         let origin = self.origin.clone();
-        let head = self.read(|rtx| {
+        let (head, raw) = self.read(|rtx| {
             let log_id = schema::read_log_key_id(&rtx.open_table(META)?)?;
             let log_record = crate::objects::keys::load_key(&rtx, &log_id)?.ok_or_else(|| {
                 StoreError::corrupt(format!("the log key {log_id} is not in the key table"))
             })?;
-            crate::integrity::verify::verify_on_open(&rtx, &origin, &log_record)
+            let head = crate::integrity::verify::verify_on_open(&rtx, &origin, &log_record)?;
+            let raw = rtx
+                .open_table(META)?
+                .get(schema::META_HEAD)?
+                .map(|v| v.value().to_vec())
+                .unwrap_or_default();
+            Ok((head, raw))
         })?;
-        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        self.set_head(head, raw);
         Ok(head)
     }
 

@@ -8,7 +8,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::kernel::checkpoints::{open_note, CheckpointRecord};
 use crate::kernel::entries::{decode_entry, root_at, tree_size};
 use crate::kernel::head::VerifiedHead;
-use crate::kernel::schema::{self, CHECKPOINTS, ENTRIES, META, TREE};
+use crate::kernel::schema::{self, CHECKPOINTS, ENTRIES, TREE};
 use crate::objects::keys::KeyRecord;
 use cairn_core::encoding::{b64_encode, Digest};
 use cairn_core::error::ErrorCode;
@@ -119,7 +119,7 @@ pub(crate) fn verify_on_open(
     Ok(head)
 }
 
-/// Verifies the signed head against a ledger of `n` stored entries.
+/// Verifies the signed head against a ledger of `n` stored entries, with the log key's record.
 pub(crate) fn verify_head(
     rtx: &ReadTransaction,
     tree: &impl ReadableTable<(u8, u64), [u8; 32]>,
@@ -127,39 +127,5 @@ pub(crate) fn verify_head(
     origin: &str,
     log_key: &KeyRecord,
 ) -> StoreResult<VerifiedHead> {
-    let rec = schema::read_head_record(&rtx.open_table(META)?)?;
-    let log_id = log_key.public_key.key_id();
-    if rec.key_id != log_id {
-        return Err(StoreError::corrupt(format!(
-            "the signed head is by {}, not by the log key {log_id}",
-            rec.key_id
-        )));
-    }
-    let (size, root) = open_note(&rec.note, origin, &log_key.public_key)
-        .map_err(|e| e.context("the signed head"))?;
-    if n > size {
-        return Err(StoreError::corrupt(format!(
-            "the ledger holds {n} entries but the signed head covers {size}: entries from {size} on were added behind the registry's back"
-        ))
-        .at_seq(size));
-    }
-    if n < size {
-        return Err(StoreError::core(
-            ErrorCode::ChainBroken,
-            format!("the signed head covers {size} entries but the ledger holds only {n}: entries from {n} on are missing"),
-        )
-        .at_seq(n));
-    }
-    let stored = root_at(tree, n, n)?;
-    if stored != root {
-        return Err(StoreError::core(
-            ErrorCode::ProofInvalid,
-            format!(
-                "the signed head's root is {} but the stored tree gives {}",
-                b64_encode(&root),
-                b64_encode(&stored)
-            ),
-        ));
-    }
-    Ok(VerifiedHead { size, root })
+    crate::kernel::head::verify_head(rtx, tree, n, origin, &log_key.public_key)
 }

@@ -84,32 +84,33 @@ impl Registry {
         self.write(|tx| tx.create_checkpoint())
     }
 
-    /// The newest checkpoint.
-    pub fn latest_checkpoint(&self) -> StoreResult<StoredCheckpoint> {
-        self.read(|rtx| {
-            let t = rtx.open_table(CHECKPOINTS)?;
-            let (k, v) = t
-                .last()?
-                .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
-            let size = k.value();
-            to_checkpoint(size, schema::decode(v.value(), "checkpoint")?)
-        })
+    /// The newest stored checkpoint, as stored (public reads verify it: `objects::verified`).
+    pub(crate) fn latest_checkpoint_in(
+        &self,
+        rtx: &redb::ReadTransaction,
+    ) -> StoreResult<StoredCheckpoint> {
+        let t = rtx.open_table(CHECKPOINTS)?;
+        let (k, v) = t
+            .last()?
+            .ok_or_else(|| StoreError::corrupt("the registry has no checkpoint"))?;
+        to_checkpoint(k.value(), schema::decode(v.value(), "checkpoint")?)
     }
 
-    /// Every checkpoint, oldest first.
-    pub fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        self.read(|rtx| {
-            let t = rtx.open_table(CHECKPOINTS)?;
-            let mut out = Vec::new();
-            for row in t.iter()? {
-                let (k, v) = row?;
-                out.push(to_checkpoint(
-                    k.value(),
-                    schema::decode(v.value(), "checkpoint")?,
-                )?);
-            }
-            Ok(out)
-        })
+    /// Every stored checkpoint, oldest first, as stored.
+    pub(crate) fn checkpoints_in(
+        &self,
+        rtx: &redb::ReadTransaction,
+    ) -> StoreResult<Vec<StoredCheckpoint>> {
+        let t = rtx.open_table(CHECKPOINTS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push(to_checkpoint(
+                k.value(),
+                schema::decode(v.value(), "checkpoint")?,
+            )?);
+        }
+        Ok(out)
     }
 
     /// The consistency proof between the checkpoints at `old_size` and `new_size`.

@@ -14,7 +14,7 @@ use crate::kernel::checkpoints::CheckpointRecord;
 use crate::kernel::head::{sign_note, VerifiedHead};
 use crate::kernel::schema::{self, ReadTables};
 use crate::kernel::tree::TreeView;
-use cairn_core::crypto::{KeyId, SigningKey};
+use cairn_core::crypto::{KeyId, PublicKey, SigningKey};
 use cairn_core::encoding::Digest;
 use cairn_core::ledger::{ChainHead, Event, LedgerEntry};
 use cairn_core::merkle;
@@ -72,6 +72,12 @@ pub struct Registry {
     /// The signed head as verified at open and renewed by every commit: what verified reads
     /// check records against.
     pub(crate) head: Mutex<VerifiedHead>,
+    /// The stored bytes of the head record that `head` verified: a snapshot holding the same
+    /// bytes needs no second verification.
+    pub(crate) head_raw: Mutex<Vec<u8>>,
+    /// The log key's public half (verified against its key record at open, replaced when a
+    /// commit rotates the log key): what signed heads are verified with.
+    pub(crate) log_public: Mutex<PublicKey>,
 }
 
 /// The database, opened for writing or read-only (a read-only open never writes to the file,
@@ -163,6 +169,20 @@ impl Registry {
         matches!(self.db, Db::ReadOnly(_))
     }
 
+    /// The log key's public half.
+    pub(crate) fn log_public_key(&self) -> PublicKey {
+        self.log_public
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records a head this process verified or signed, with its stored bytes.
+    pub(crate) fn set_head(&self, head: VerifiedHead, raw: Vec<u8>) {
+        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        *self.head_raw.lock().unwrap_or_else(|p| p.into_inner()) = raw;
+    }
+
     /// The signed head (size and root of the whole ledger) as last verified or written.
     pub fn signed_head(&self) -> VerifiedHead {
         *self.head.lock().unwrap_or_else(|p| p.into_inner())
@@ -213,10 +233,11 @@ impl Registry {
             Ok((out, new_key, txn.commit()?))
         })?;
         if let Some(k) = new_key {
+            *self.log_public.lock().unwrap_or_else(|p| p.into_inner()) = k.public_key().clone();
             *writer = Some(k);
         }
-        if let Some(h) = head {
-            *self.head.lock().unwrap_or_else(|p| p.into_inner()) = h;
+        if let Some((h, raw)) = head {
+            self.set_head(h, raw);
         }
         Ok(out)
     }
@@ -280,7 +301,7 @@ impl<'r> Txn<'r> {
     /// Commits: when entries were appended (or the log key changed), first signs the new
     /// tree head with the log key and stores it (one signature per commit, however many
     /// entries it holds). Returns the new head, if any.
-    pub(crate) fn commit(self) -> StoreResult<Option<VerifiedHead>> {
+    pub(crate) fn commit(self) -> StoreResult<Option<(VerifiedHead, Vec<u8>)>> {
         let mut head = None;
         if self.head.next_seq != self.start_size || self.log_key_changed {
             let size = self.head.next_seq;
@@ -296,11 +317,11 @@ impl<'r> Txn<'r> {
                 Some(rec) => rec.note,
                 None => sign_note(self.reg.origin(), size, &root, &self.log_key)?,
             };
-            let rec = schema::HeadRecord { note, key_id };
+            let rec = schema::encode(&schema::HeadRecord { note, key_id });
             self.tx
                 .open_table(schema::META)?
-                .insert(schema::META_HEAD, schema::encode(&rec).as_slice())?;
-            head = Some(VerifiedHead { size, root });
+                .insert(schema::META_HEAD, rec.as_slice())?;
+            head = Some((VerifiedHead { size, root }, rec));
         }
         self.tx.commit()?;
         Ok(head)

@@ -6,11 +6,16 @@
 //! same format as a published checkpoint: publishing a checkpoint at the head's size stores the
 //! head's note, and a transaction that published one signs no second note.
 
+use redb::{ReadTransaction, ReadableTable};
+
 use cairn_core::checkpoint::Checkpoint as CheckpointBody;
 use cairn_core::crypto::{PublicKey, SigningKey};
-use cairn_core::encoding::Digest;
+use cairn_core::encoding::{b64_encode, Digest};
+use cairn_core::ErrorCode;
 
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
+use crate::kernel::entries::root_at;
+use crate::kernel::schema::{self, META};
 
 /// Signs a checkpoint note for (origin, size, root) under the key name `origin`.
 pub(crate) fn sign_note(
@@ -37,4 +42,50 @@ pub struct VerifiedHead {
     pub size: u64,
     /// Merkle root at that size.
     pub root: Digest,
+}
+
+/// Verifies the signed head of `rtx`'s snapshot against its `n` stored entries: signed by
+/// `log_key` under `origin`, covering exactly `n` entries, its root the stored tree's.
+pub(crate) fn verify_head(
+    rtx: &ReadTransaction,
+    tree: &impl ReadableTable<(u8, u64), [u8; 32]>,
+    n: u64,
+    origin: &str,
+    log_key: &PublicKey,
+) -> StoreResult<VerifiedHead> {
+    let rec = schema::read_head_record(&rtx.open_table(META)?)?;
+    let log_id = log_key.key_id();
+    if rec.key_id != log_id {
+        return Err(StoreError::corrupt(format!(
+            "the signed head is by {}, not by the log key {log_id}",
+            rec.key_id
+        )));
+    }
+    let (size, root) =
+        open_note(&rec.note, origin, log_key).map_err(|e| e.context("the signed head"))?;
+    if n > size {
+        return Err(StoreError::corrupt(format!(
+            "the ledger holds {n} entries but the signed head covers {size}: entries from {size} on were added behind the registry's back"
+        ))
+        .at_seq(size));
+    }
+    if n < size {
+        return Err(StoreError::core(
+            ErrorCode::ChainBroken,
+            format!("the signed head covers {size} entries but the ledger holds only {n}: entries from {n} on are missing"),
+        )
+        .at_seq(n));
+    }
+    let stored = root_at(tree, n, n)?;
+    if stored != root {
+        return Err(StoreError::core(
+            ErrorCode::ProofInvalid,
+            format!(
+                "the signed head's root is {} but the stored tree gives {}",
+                b64_encode(&root),
+                b64_encode(&stored)
+            ),
+        ));
+    }
+    Ok(VerifiedHead { size, root })
 }

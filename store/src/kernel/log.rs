@@ -1,8 +1,8 @@
 //! Reading the ledger: entries, the chain head, the tree root and proofs.
 
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::kernel::db::Registry;
-use crate::kernel::entries::{decode_entry, read_head, root_at, tree_size, SignedEntry};
+use crate::kernel::entries::{read_head, root_at, tree_size};
 use crate::kernel::schema::{ENTRIES, TREE};
 use crate::kernel::tree::TreeView;
 use cairn_core::encoding::Digest;
@@ -10,44 +10,6 @@ use cairn_core::ledger::ChainHead;
 use cairn_core::merkle::{self, ConsistencyProof, InclusionProof};
 
 impl Registry {
-    /// Entry `seq`.
-    pub fn entry(&self, seq: u64) -> StoreResult<SignedEntry> {
-        self.read(|rtx| {
-            let t = rtx.open_table(ENTRIES)?;
-            let v = t
-                .get(seq)?
-                .ok_or_else(|| StoreError::not_found(format!("no ledger entry {seq}")))?;
-            decode_entry(seq, v.value())
-        })
-    }
-
-    /// The newest `n` entries, oldest first.
-    pub fn tail(&self, n: u64) -> StoreResult<Vec<SignedEntry>> {
-        self.read(|rtx| {
-            let t = rtx.open_table(ENTRIES)?;
-            let size = tree_size(&t)?;
-            let mut out = Vec::new();
-            for row in t.range(size.saturating_sub(n)..)? {
-                let (k, v) = row?;
-                out.push(decode_entry(k.value(), v.value())?);
-            }
-            Ok(out)
-        })
-    }
-
-    /// Entries `from..to` (clamped to the ledger), oldest first.
-    pub fn entries(&self, from: u64, to: u64) -> StoreResult<Vec<SignedEntry>> {
-        self.read(|rtx| {
-            let t = rtx.open_table(ENTRIES)?;
-            let mut out = Vec::new();
-            for row in t.range(from..to.max(from))? {
-                let (k, v) = row?;
-                out.push(decode_entry(k.value(), v.value())?);
-            }
-            Ok(out)
-        })
-    }
-
     /// The chain head: next sequence number, hash and time of the newest entry.
     pub fn head(&self) -> StoreResult<ChainHead> {
         self.read(|rtx| read_head(&rtx.open_table(ENTRIES)?))

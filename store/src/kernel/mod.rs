@@ -8,5 +8,6 @@ pub(crate) mod entries;
 pub(crate) mod head;
 pub(crate) mod log;
 pub(crate) mod paths;
+pub(crate) mod proven;
 pub(crate) mod schema;
 pub(crate) mod tree;

@@ -484,6 +484,18 @@ impl Registry {
 
     /// One key.
     pub fn key(&self, id: &KeyId) -> StoreResult<KeyInfo> {
+        self.read(|rtx| {
+            let rec =
+                load_key(&rtx, id)?.ok_or_else(|| StoreError::not_found(format!("no key {id}")))?;
+            crate::objects::verified::Proof::new(self, &rtx)?.key(&rec)?;
+            Ok(rec.info())
+        })
+    }
+
+    /// One key as stored, without comparing it with the ledger (what [`Registry::key`]
+    /// costs without its verification; for measurements).
+    #[doc(hidden)]
+    pub fn key_unverified(&self, id: &KeyId) -> StoreResult<KeyInfo> {
         self.read(|rtx| load_key(&rtx, id))?
             .map(|r| r.info())
             .ok_or_else(|| StoreError::not_found(format!("no key {id}")))
@@ -492,11 +504,13 @@ impl Registry {
     /// Every key, in key-id order.
     pub fn list_keys(&self) -> StoreResult<Vec<KeyInfo>> {
         self.read(|rtx| {
+            let proof = crate::objects::verified::Proof::new(self, &rtx)?;
             let table = rtx.open_table(KEYS)?;
             let mut out = Vec::new();
             for row in redb::ReadableTable::iter(&table)? {
                 let (_, v) = row?;
                 let rec: KeyRecord = schema::decode(v.value(), "key record")?;
+                proof.key(&rec)?;
                 out.push(rec.info());
             }
             Ok(out)

@@ -325,46 +325,69 @@ impl Registry {
 
     /// One manifest.
     pub fn manifest(&self, digest: &Digest) -> StoreResult<ManifestInfo> {
-        self.read(|rtx| load_manifest(&rtx, digest))?
-            .ok_or_else(|| not_found(digest))?
-            .info()
+        self.read(|rtx| {
+            let info = load_manifest(&rtx, digest)?
+                .ok_or_else(|| not_found(digest))?
+                .info()?;
+            crate::objects::verified::Proof::new(self, &rtx)?.manifest(&info)?;
+            Ok(info)
+        })
     }
 
     /// Every manifest, in digest order.
     pub fn list_manifests(&self) -> StoreResult<Vec<ManifestInfo>> {
         self.read(|rtx| {
+            let proof = crate::objects::verified::Proof::new(self, &rtx)?;
             let t = rtx.open_table(MANIFESTS)?;
             let mut out = Vec::new();
             for row in t.iter()? {
                 let rec: ManifestRecord = schema::decode(row?.1.value(), "manifest record")?;
-                out.push(rec.info()?);
+                let info = rec.info()?;
+                proof.manifest(&info)?;
+                out.push(info);
             }
             Ok(out)
         })
     }
 
+    /// An index lookup, verified like `nodes_by_index`: each manifest against its entries,
+    /// and each must belong under `key` (`belongs`).
     fn manifests_by(
         &self,
         def: redb::MultimapTableDefinition<[u8; 32], [u8; 32]>,
         key: [u8; 32],
+        belongs: fn(&ManifestInfo, &[u8; 32]) -> bool,
     ) -> StoreResult<Vec<ManifestInfo>> {
         self.read(|rtx| {
             let index = rtx.open_multimap_table(def)?;
             let mut digests = BTreeSet::new();
             for d in index.get(key)? {
-                digests.insert(d?.value());
+                if !digests.insert(d?.value()) {
+                    return Err(StoreError::corrupt(
+                        "a manifest index names a manifest twice: it is damaged (run `cairn check`)",
+                    ));
+                }
             }
+            let proof = crate::objects::verified::Proof::new(self, &rtx)?;
             digests
                 .iter()
                 .map(|d| {
-                    load_manifest(&rtx, d)?
+                    let info = load_manifest(&rtx, d)?
                         .ok_or_else(|| {
                             StoreError::corrupt(format!(
                                 "the index names manifest {}, which has no record",
                                 hex_encode(d)
                             ))
                         })?
-                        .info()
+                        .info()?;
+                    proof.manifest(&info)?;
+                    if !belongs(&info, &key) {
+                        return Err(StoreError::corrupt(format!(
+                            "a manifest index names manifest {} wrongly: it is damaged (run `cairn check`)",
+                            hex_encode(d)
+                        )));
+                    }
+                    Ok(info)
                 })
                 .collect()
         })
@@ -372,13 +395,15 @@ impl Registry {
 
     /// The manifests `key` signed or co-signed (an index lookup).
     pub fn manifests_signed_by(&self, key: &KeyId) -> StoreResult<Vec<ManifestInfo>> {
-        self.manifests_by(MANIFESTS_BY_SIGNER, key.0)
+        self.manifests_by(MANIFESTS_BY_SIGNER, key.0, |m, k| {
+            m.signers.iter().any(|s| s.0 == *k)
+        })
     }
 
     /// The manifests of the artifact with this SHA-256, with who signed each (an index
     /// lookup).
     pub fn manifests_for_artifact(&self, sha256: &Digest) -> StoreResult<Vec<ManifestInfo>> {
-        self.manifests_by(MANIFESTS_BY_ARTIFACT, *sha256)
+        self.manifests_by(MANIFESTS_BY_ARTIFACT, *sha256, |m, k| m.claims.sha256 == *k)
     }
 }
 

@@ -12,3 +12,4 @@ pub(crate) mod rules;
 pub(crate) mod seal;
 pub(crate) mod tokens;
 pub(crate) mod trustroots;
+pub(crate) mod verified;

@@ -121,6 +121,17 @@ impl Registry {
 
     /// One node.
     pub fn node(&self, id: &str) -> StoreResult<NodeInfo> {
+        self.read(|rtx| {
+            let info = load_node(&rtx, id)?
+                .ok_or_else(|| StoreError::not_found(format!("no node {id:?}")))?;
+            crate::objects::verified::Proof::new(self, &rtx)?.node(&info)?;
+            Ok(info)
+        })
+    }
+
+    /// One node as stored, without comparing it with the ledger (for measurements).
+    #[doc(hidden)]
+    pub fn node_unverified(&self, id: &str) -> StoreResult<NodeInfo> {
         self.read(|rtx| load_node(&rtx, id))?
             .ok_or_else(|| StoreError::not_found(format!("no node {id:?}")))
     }
@@ -128,21 +139,29 @@ impl Registry {
     /// Every node, in id order.
     pub fn list_nodes(&self) -> StoreResult<Vec<NodeInfo>> {
         self.read(|rtx| {
+            let proof = crate::objects::verified::Proof::new(self, &rtx)?;
             let t = rtx.open_table(NODES)?;
             let mut out = Vec::new();
             for row in t.iter()? {
-                out.push(schema::decode(row?.1.value(), "node record")?);
+                let info: NodeInfo = schema::decode(row?.1.value(), "node record")?;
+                proof.node(&info)?;
+                out.push(info);
             }
             Ok(out)
         })
     }
 
+    /// An index lookup, verified: each node's record against its entry, each must declare
+    /// `key` (`declared`), and no id twice (a damaged index could otherwise answer with a
+    /// wrong or short list of valid nodes).
     fn nodes_by_index(
         &self,
         def: redb::MultimapTableDefinition<&[u8], &[u8]>,
         key: &str,
+        declared: fn(&NodeInfo) -> &Vec<String>,
     ) -> StoreResult<Vec<NodeInfo>> {
         self.read(|rtx| {
+            let proof = crate::objects::verified::Proof::new(self, &rtx)?;
             let index = rtx.open_multimap_table(def)?;
             let mut out = Vec::new();
             for id in index.get(key.as_bytes())? {
@@ -158,6 +177,14 @@ impl Registry {
                             ),
                         )
                     })?;
+                proof.node(&node)?;
+                let repeated = out.last().is_some_and(|n: &NodeInfo| n.spec.id >= node.spec.id);
+                if repeated || !declared(&node).iter().any(|d| d == key) {
+                    return Err(StoreError::corrupt(format!(
+                        "the index of {key:?} is damaged: it names node {:?} wrongly (run `cairn check`)",
+                        node.spec.id
+                    )));
+                }
                 out.push(node);
             }
             Ok(out)
@@ -166,11 +193,11 @@ impl Registry {
 
     /// The nodes declaring `capability`, in id order (an index lookup, not a scan).
     pub fn nodes_by_capability(&self, capability: &str) -> StoreResult<Vec<NodeInfo>> {
-        self.nodes_by_index(NODES_BY_CAPABILITY, capability)
+        self.nodes_by_index(NODES_BY_CAPABILITY, capability, |n| &n.spec.capabilities)
     }
 
     /// The nodes declaring `signal`, in id order (an index lookup, not a scan).
     pub fn nodes_by_signal(&self, signal: &str) -> StoreResult<Vec<NodeInfo>> {
-        self.nodes_by_index(NODES_BY_SIGNAL, signal)
+        self.nodes_by_index(NODES_BY_SIGNAL, signal, |n| &n.spec.signals)
     }
 }

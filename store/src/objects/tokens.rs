@@ -347,19 +347,29 @@ impl Registry {
 
     /// One token.
     pub fn token(&self, id: &Digest) -> StoreResult<TokenInfo> {
-        self.read(|rtx| load_token(&rtx, id))?
-            .ok_or_else(|| not_found(id))?
-            .info()
+        self.read(|rtx| {
+            let info = load_token(&rtx, id)?.ok_or_else(|| not_found(id))?.info()?;
+            if info.id != *id {
+                return Err(StoreError::corrupt(
+                    "a token record is stored under another id",
+                ));
+            }
+            crate::objects::verified::Proof::new(self, &rtx)?.token(&info)?;
+            Ok(info)
+        })
     }
 
     /// Every token, in id order.
     pub fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
         self.read(|rtx| {
+            let proof = crate::objects::verified::Proof::new(self, &rtx)?;
             let t = rtx.open_table(TOKENS)?;
             let mut out = Vec::new();
             for row in t.iter()? {
                 let rec: TokenRecord = schema::decode(row?.1.value(), "token record")?;
-                out.push(rec.info()?);
+                let info = rec.info()?;
+                proof.token(&info)?;
+                out.push(info);
             }
             Ok(out)
         })

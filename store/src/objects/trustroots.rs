@@ -228,6 +228,13 @@ impl Registry {
 
     /// Every trust-root version, oldest first (a verifier pinning any of them walks forward).
     pub fn trust_roots(&self) -> StoreResult<Vec<StoredTrustRoot>> {
-        self.read(|rtx| all_roots(&rtx.open_table(TRUST_ROOTS)?))
+        self.read(|rtx| {
+            let roots = all_roots(&rtx.open_table(TRUST_ROOTS)?)?;
+            let proof = crate::objects::verified::Proof::new(self, &rtx)?;
+            for r in &roots {
+                proof.trust_root(r)?;
+            }
+            Ok(roots)
+        })
     }
 }

@@ -3,6 +3,7 @@
 mod blux;
 #[cfg(unix)]
 mod crash;
+mod damage;
 mod export;
 mod export_vectors;
 mod migrate;
