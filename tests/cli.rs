@@ -1606,3 +1606,7 @@ fn import_blux_config_dir() {
     env.fails(&["import", "blux", &env.p("empty")], 2, "not_found");
     env.fails(&["import", "blux", &env.p("missing")], 2, "not_found");
 }
+
+// Further suites of the same binary (one test binary keeps the build small).
+#[path = "cli/atomic_outputs.rs"]
+mod atomic_outputs;
