@@ -1610,3 +1610,5 @@ fn import_blux_config_dir() {
 // Further suites of the same binary (one test binary keeps the build small).
 #[path = "cli/atomic_outputs.rs"]
 mod atomic_outputs;
+#[path = "cli/endless_inputs.rs"]
+mod endless_inputs;

@@ -88,8 +88,10 @@ Examples:
   cairn sign ./app.tar.gz --key release
   cairn sign ./app.tar.gz --key release --name app-1.2.tar.gz --meta version=1.2 --out app.manifest.json
   cairn sign --cosign 3f2a9c --key second-signer
+  build.sh | cairn sign - --name app.tar.gz --key release --max-size 2G
 
-The artifact is hashed as a stream (a progress bar on a terminal); it is never held in memory.")]
+The artifact is hashed as a stream (a progress bar on a terminal); it is never held in memory.
+Devices, FIFOs and directories are refused (they may never end): use `-` for a stream.")]
     Sign(SignArgs),
     /// Verify a recorded manifest: signer threshold, revocation, and the artifact's bytes.
     #[command(after_help = "\
@@ -97,6 +99,7 @@ Examples:
   cairn verify ./app.tar.gz                        any recorded manifest of these bytes
   cairn verify ./app.tar.gz --threshold 2          at least two distinct trusted signers
   cairn verify --manifest 3f2a9c                   signatures only, no artifact
+  curl -s https://example.org/app.tar.gz | cairn verify - --max-size 1G
 
 Exit status 0: verified; 1: verification failed; 2: usage or input error.")]
     Verify(VerifyArgs),
@@ -195,6 +198,31 @@ pub fn parse_algorithm(s: &str) -> Result<cairn_core::crypto::Algorithm, String>
     cairn_core::crypto::Algorithm::parse(s).map_err(|_| {
         format!("unknown algorithm {s:?}: use ed25519, ml-dsa-44, ml-dsa-65, ed25519+ml-dsa-44 or ed25519+ml-dsa-65")
     })
+}
+
+/// Parses a size: bytes (`1048576`) or a number with a binary unit `K`, `M`, `G`, `T`
+/// (`KiB`, `MiB`, ... and lowercase also accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 1048576, 500M, 8G)"))?;
+    let shift = match unit
+        .to_ascii_lowercase()
+        .trim_end_matches("ib")
+        .trim_end_matches('b')
+    {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{s:?} is too large a size"))
 }
 
 /// `cairn key ...`.
@@ -526,9 +554,13 @@ Examples:
 /// `cairn sign`.
 #[derive(Args, Debug)]
 pub struct SignArgs {
-    /// The artifact file.
+    /// The artifact: a regular file, or `-` to read stdin (then give --name).
     #[arg(required_unless_present = "cosign", conflicts_with = "cosign")]
     pub artifact: Option<PathBuf>,
+    /// Largest artifact accepted, e.g. 500M, 8G (default: any size for a regular file,
+    /// 4G for stdin). Larger is refused with `too_large`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
     /// Add a co-signature to this recorded manifest (digest or prefix) instead.
     #[arg(long, value_name = "MANIFEST")]
     pub cosign: Option<String>,
@@ -553,8 +585,13 @@ pub struct SignArgs {
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("what").required(true).multiple(true).args(["artifact", "manifest"])))]
 pub struct VerifyArgs {
-    /// The artifact file (hashed as a stream and compared with the manifest).
+    /// The artifact: a regular file, or `-` to read stdin (hashed as a stream and compared
+    /// with the manifest).
     pub artifact: Option<PathBuf>,
+    /// Largest artifact accepted, e.g. 500M, 8G (default: any size for a regular file,
+    /// 4G for stdin).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
     /// The manifest (digest or prefix); default: every manifest recorded for the artifact.
     #[arg(long)]
     pub manifest: Option<String>,
@@ -733,9 +770,13 @@ Exit status 0: verified; 1: verification failed (the reason is printed); 2: unre
         /// The pinned trust root (DSSE JSON or compact).
         #[arg(long, value_name = "FILE")]
         trust_root: PathBuf,
-        /// The artifact a manifest bundle describes.
+        /// The artifact a manifest bundle describes: a regular file, or `-` for stdin.
         #[arg(long, value_name = "FILE")]
         artifact: Option<PathBuf>,
+        /// Largest artifact accepted, e.g. 500M, 8G (default: any size for a regular
+        /// file, 4G for stdin).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "artifact")]
+        max_size: Option<u64>,
         /// Required token audience.
         #[arg(long)]
         audience: Option<String>,
