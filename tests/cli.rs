@@ -1610,5 +1610,7 @@ fn import_blux_config_dir() {
 // Further suites of the same binary (one test binary keeps the build small).
 #[path = "cli/atomic_outputs.rs"]
 mod atomic_outputs;
+#[path = "cli/blux_refusals.rs"]
+mod blux_refusals;
 #[path = "cli/endless_inputs.rs"]
 mod endless_inputs;

@@ -139,17 +139,27 @@ pub enum ImportCmd {
     /// Import a blux-reg configuration directory in one transaction: keys/*.pem and
     /// keys/*.pub.pem become keys labelled `blux:<name>` (token-issuer, manifest-signer);
     /// trust/ledger.jsonl is hash-chain verified and, like trust/token_revocations.jsonl,
-    /// recorded by its SHA-256. Nothing is written if a file does not verify.
+    /// recorded by its SHA-256; trust/tokens/*.json and manifests/*.blux-manifest.json are
+    /// verified one by one. Every imported and every refused file is listed with its code.
     #[command(after_help = "\
 Examples:
   cairn import blux ~/.config/blux-reg
+  cairn import blux ~/.config/blux-reg --allow-partial      keep what verifies
   cairn import blux ./blux-config --insecure-no-passphrase --json   INSECURE: tests only
 
+A key, ledger or revocations file that does not verify fails the import (nothing written).
+A refused token or manifest (expired, forged, revoked, unparsable...) also writes nothing and
+exits 1 (error \"refused\"), unless --allow-partial: then the rest is imported (exit 0).
 Private keys are sealed under the key passphrase (--key-passphrase-file, $CAIRN_KEY_PASSPHRASE,
 else the registry passphrase). Keys already in the registry are skipped and listed.")]
     Blux {
         /// The blux-reg configuration directory (holding keys/ and trust/).
         dir: PathBuf,
+        /// Import what verifies even when some tokens or manifests are refused (they are
+        /// still listed, and the exit status is 0). Without it, any refusal writes nothing
+        /// and exits 1.
+        #[arg(long)]
+        allow_partial: bool,
     },
 }
 

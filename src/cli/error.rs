@@ -26,6 +26,11 @@ pub struct CliError {
     pub seq: Option<u64>,
     /// The input field concerned, if any.
     pub field: Option<String>,
+    /// More fields of the `--json` error document (e.g. the per-file report of an import
+    /// that refused files).
+    pub details: Option<serde_json::Map<String, Value>>,
+    /// Text printed on stdout before the error (the same report for people).
+    pub report: Option<String>,
 }
 
 /// Exit status for a verification failure.
@@ -50,7 +55,23 @@ impl CliError {
             exit,
             seq: None,
             field: None,
+            details: None,
+            report: None,
         }
+    }
+
+    /// A verification failure (exit 1) with a CLI-level code, e.g. `refused`.
+    pub fn failed(code: &str, message: impl Into<String>) -> CliError {
+        CliError::new(code, message, EXIT_FAILED)
+    }
+
+    /// Attaches a report: `text` for stdout, `fields` for the `--json` document.
+    pub fn with_report(mut self, text: String, fields: Value) -> CliError {
+        self.report = Some(text);
+        if let Value::Object(m) = fields {
+            self.details = Some(m);
+        }
+        self
     }
 
     /// A usage error: bad arguments (exit 2).
@@ -92,6 +113,11 @@ impl CliError {
         }
         if let Some(f) = &self.field {
             v["field"] = json!(f);
+        }
+        if let (Some(d), Value::Object(m)) = (&self.details, &mut v) {
+            for (k, x) in d {
+                m.entry(k.clone()).or_insert_with(|| x.clone());
+            }
         }
         v
     }
