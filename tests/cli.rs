@@ -1612,5 +1612,7 @@ fn import_blux_config_dir() {
 mod atomic_outputs;
 #[path = "cli/blux_refusals.rs"]
 mod blux_refusals;
+#[path = "cli/blux_streaming.rs"]
+mod blux_streaming;
 #[path = "cli/endless_inputs.rs"]
 mod endless_inputs;
