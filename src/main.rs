@@ -32,8 +32,8 @@ fn fail(e: &CliError, json_out: bool) -> ExitCode {
     if json_out {
         print_json(&e.to_json());
     } else {
-        if let Some(r) = e.report.as_deref().filter(|r| !r.is_empty()) {
-            print_out(r);
+        if let Some(r) = e.report.as_ref().filter(|r| !r.text.is_empty()) {
+            print_out(&r.text);
         }
         eprintln!("{}", e.to_text());
     }

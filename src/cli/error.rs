@@ -26,11 +26,18 @@ pub struct CliError {
     pub seq: Option<u64>,
     /// The input field concerned, if any.
     pub field: Option<String>,
-    /// More fields of the `--json` error document (e.g. the per-file report of an import
-    /// that refused files).
-    pub details: Option<serde_json::Map<String, Value>>,
-    /// Text printed on stdout before the error (the same report for people).
-    pub report: Option<String>,
+    /// A report that comes with the failure (e.g. the per-file report of an import that
+    /// refused files). Boxed: errors travel in every `Result` and stay small.
+    pub report: Option<Box<Report>>,
+}
+
+/// What a failure reports besides its code and message.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Printed on stdout before the error, for people.
+    pub text: String,
+    /// Added to the `--json` error document.
+    pub fields: serde_json::Map<String, Value>,
 }
 
 /// Exit status for a verification failure.
@@ -55,7 +62,6 @@ impl CliError {
             exit,
             seq: None,
             field: None,
-            details: None,
             report: None,
         }
     }
@@ -67,10 +73,11 @@ impl CliError {
 
     /// Attaches a report: `text` for stdout, `fields` for the `--json` document.
     pub fn with_report(mut self, text: String, fields: Value) -> CliError {
-        self.report = Some(text);
-        if let Value::Object(m) = fields {
-            self.details = Some(m);
-        }
+        let fields = match fields {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        self.report = Some(Box::new(Report { text, fields }));
         self
     }
 
@@ -114,8 +121,8 @@ impl CliError {
         if let Some(f) = &self.field {
             v["field"] = json!(f);
         }
-        if let (Some(d), Value::Object(m)) = (&self.details, &mut v) {
-            for (k, x) in d {
+        if let (Some(r), Value::Object(m)) = (&self.report, &mut v) {
+            for (k, x) in &r.fields {
                 m.entry(k.clone()).or_insert_with(|| x.clone());
             }
         }
