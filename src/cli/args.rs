@@ -118,6 +118,10 @@ Exit status 0: verified; 1: verification failed; 2: usage or input error.")]
     /// Import from other systems: `import blux <config dir>`.
     #[command(subcommand)]
     Import(ImportCmd),
+    /// Verify blux-reg files offline: verify-token, verify-manifest, verify-ledger (exit
+    /// status as blux-reg's: 0 verified, 1 not verified, 2 usage or unreadable file).
+    #[command(subcommand)]
+    Blux(BluxCmd),
     /// Run the whole story against the default store (created if missing): keys, a trust
     /// root, a node, a token, a signed artifact, a checkpoint, a bundle verified offline,
     /// and a tampered copy rejected.
@@ -160,6 +164,83 @@ else the registry passphrase). Keys already in the registry are skipped and list
         /// and exits 1.
         #[arg(long)]
         allow_partial: bool,
+    },
+}
+
+/// `cairn blux ...` (the commands are named as blux-reg's: `verify-token`, ...).
+#[derive(Subcommand, Debug)]
+pub enum BluxCmd {
+    /// Verify a blux-reg v1.0 capability token: fields, version, issuer key and fingerprint,
+    /// trusted issuer, signature, expiry and (with --revocations) revocation.
+    #[command(after_help = "\
+Examples:
+  cairn blux verify-token token.json --keys-dir ~/.config/blux-reg/keys \\
+      --revocations ~/.config/blux-reg/trust/token_revocations.jsonl
+  cairn blux verify-token token.json --key signer.pub.pem --at 2026-01-20T15:00:00Z --json
+  cairn blux verify-token token.json --any-issuer          blux-reg's rule: any embedded key
+
+Exit status 0: verified; 1: not verified (any problem with the token, as blux-reg exits);
+2: usage error or unreadable file. Unlike blux-reg, a token whose issuer fingerprint is not
+its key's (key_mismatch) or whose signature is not canonical base64 (signature_invalid) is
+refused.")]
+    #[command(name = "verify-token")]
+    Token {
+        /// The token file (JSON as blux-reg writes it).
+        file: PathBuf,
+        /// A trusted issuer's public key (PEM or JSON; repeat).
+        #[arg(long = "key", value_name = "FILE")]
+        keys: Vec<PathBuf>,
+        /// Trust every `*.pub.pem` in DIR (blux-reg's keys/ directory).
+        #[arg(long, value_name = "DIR")]
+        keys_dir: Option<PathBuf>,
+        /// Accept any issuer key embedded in the token (blux-reg's behaviour: the token then
+        /// proves only that the holder of that key issued it).
+        #[arg(long, conflicts_with_all = ["keys", "keys_dir"])]
+        any_issuer: bool,
+        /// blux-reg's trust/token_revocations.jsonl.
+        #[arg(long, value_name = "FILE")]
+        revocations: Option<PathBuf>,
+        /// Verify at this time (Unix seconds or YYYY-MM-DDTHH:MM:SSZ) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Verify a blux-reg v1.0 artifact manifest against its artifact and a trusted key.
+    #[command(after_help = "\
+Examples:
+  cairn blux verify-manifest app.tar.gz.blux-manifest.json --keys-dir ~/.config/blux-reg/keys
+  cairn blux verify-manifest m.blux-manifest.json --artifact ./app.tar.gz --key signer.pub.pem
+
+The artifact defaults to the manifest's artifact_path beside the manifest (a plain file name
+only). Exit status 0: verified; 1: not verified; 2: usage error or unreadable file.")]
+    #[command(name = "verify-manifest")]
+    Manifest {
+        /// The manifest file.
+        manifest: PathBuf,
+        /// The artifact (a regular file, or `-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        artifact: Option<PathBuf>,
+        /// A trusted signer's public key (PEM or JSON; repeat).
+        #[arg(long = "key", value_name = "FILE")]
+        keys: Vec<PathBuf>,
+        /// Trust every `*.pub.pem` in DIR (blux-reg's keys/ directory).
+        #[arg(long, value_name = "DIR")]
+        keys_dir: Option<PathBuf>,
+        /// Largest artifact accepted (default: any regular file, 4G for stdin).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_size: Option<u64>,
+    },
+    /// Verify the hash chain of a blux-reg ledger (trust/ledger.jsonl), streamed line by line.
+    #[command(after_help = "\
+Examples:
+  cairn blux verify-ledger ~/.config/blux-reg/trust/ledger.jsonl
+  cairn blux verify-ledger ledger.jsonl --json
+
+The chain proves only internal consistency: blux-reg's entries are unsigned and nothing
+anchors the head. Exit status 0: ledger ok; 1: tampered or unparsable; 2: unreadable.")]
+    #[command(name = "verify-ledger")]
+    Ledger {
+        /// The ledger file.
+        file: PathBuf,
     },
 }
 

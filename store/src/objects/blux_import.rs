@@ -32,8 +32,8 @@ use crate::kernel::db::{Registry, Txn};
 use crate::objects::keys::{KeyInfo, KeySpec};
 use crate::objects::seal::Protection;
 use cairn_core::blux::{
-    parse_json, verify_manifest, verify_token, LedgerChain, Limits, TokenPolicy, Value,
-    MAX_LEDGER_LEN, MAX_REVOCATIONS_LEN,
+    parse_json, verify_manifest, verify_token, LedgerChain, LedgerSummary, Limits, TokenPolicy,
+    Value, MAX_LEDGER_LEN, MAX_REVOCATIONS_LEN,
 };
 use cairn_core::crypto::{pem, PublicKey};
 use cairn_core::encoding::{sha256, Digest};
@@ -107,6 +107,17 @@ pub struct BluxRejected {
     pub code: StoreCode,
     /// What was wrong, for a person.
     pub message: String,
+}
+
+impl BluxImport {
+    /// Verifies a blux-reg ledger file (`trust/ledger.jsonl`) the way the import does: as a
+    /// stream, one line in memory at a time (each at most 1 MiB, `too_large` beyond; the file
+    /// at most [`MAX_LEDGER_LEN`]). Returns the chain's summary and the SHA-256 of the file's
+    /// bytes, or `None` if there is no such file. Symbolic links are followed; anything but
+    /// a regular file is `malformed`.
+    pub fn verify_ledger_file(path: &Path) -> StoreResult<Option<(LedgerSummary, Digest)>> {
+        verify_ledger_file(path)
+    }
 }
 
 impl BluxRejected {
@@ -298,7 +309,7 @@ impl<R: std::io::BufRead> LineReader<R> {
 /// line at most [`Limits::DEFAULT`]'s length, the file at most [`MAX_LEDGER_LEN`]): its
 /// entry count and the SHA-256 of its bytes, or `None` if there is no such file. Symbolic
 /// links are followed, but the file must be a regular one (a FIFO or device may never end).
-fn verify_ledger_file(path: &Path) -> StoreResult<Option<(usize, Digest)>> {
+fn verify_ledger_file(path: &Path) -> StoreResult<Option<(LedgerSummary, Digest)>> {
     let not_regular = || {
         StoreError::core(
             ErrorCode::Malformed,
@@ -341,7 +352,7 @@ fn verify_ledger_file(path: &Path) -> StoreResult<Option<(usize, Digest)>> {
     if len > max {
         return Err(too_large());
     }
-    Ok(Some((chain.finish().entries, digest)))
+    Ok(Some((chain.finish(), digest)))
 }
 
 /// True for a name that stays inside the directory it is joined to: one non-empty path
@@ -653,7 +664,7 @@ impl Txn<'_> {
         if let Some((entries, digest)) = verify_ledger_file(&dir.join("trust/ledger.jsonl"))
             .map_err(|e| e.context("trust/ledger.jsonl"))?
         {
-            out.ledger_entries = entries;
+            out.ledger_entries = entries.entries;
             out.imported_seqs.push(self.append(
                 Event::Imported {
                     source: format!("{SOURCE_PREFIX}trust/ledger.jsonl"),
@@ -822,8 +833,9 @@ mod tests {
         let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../core/tests/fixtures/blux/ledger.jsonl");
         let text = std::fs::read_to_string(&fixture).unwrap();
-        let (entries, digest) = verify_ledger_file(&fixture).unwrap().unwrap();
-        assert_eq!(entries, verify_ledger(&text).unwrap().entries);
+        let (summary, digest) = verify_ledger_file(&fixture).unwrap().unwrap();
+        assert_eq!(summary, verify_ledger(&text).unwrap());
+        let entries = summary.entries;
         assert_eq!(digest, cairn_core::encoding::sha256(&[text.as_bytes()]));
 
         let dir = tempfile::tempdir().unwrap();
@@ -831,7 +843,7 @@ mod tests {
         // CRLF endings and blank lines verify the same; a damaged line fails the same way.
         let crlf = text.replace('\n', "\r\n\r\n");
         std::fs::write(&p, &crlf).unwrap();
-        assert_eq!(verify_ledger_file(&p).unwrap().unwrap().0, entries);
+        assert_eq!(verify_ledger_file(&p).unwrap().unwrap().0.entries, entries);
         let broken = text.replacen("\"action\":\"", "\"action\":\"x", 1);
         std::fs::write(&p, &broken).unwrap();
         let streamed = verify_ledger_file(&p).unwrap_err();
