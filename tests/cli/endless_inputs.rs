@@ -237,3 +237,39 @@ fn stdin_is_an_artifact_up_to_a_limit() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.is_empty(), "{:?}", out.stderr);
 }
+
+#[cfg(unix)]
+#[test]
+fn import_blux_refuses_fifos_and_devices_instead_of_waiting() {
+    let env = Env::new();
+    env.ok(&["init", "--insecure-no-passphrase"]);
+    let config = env.path("blux");
+    std::fs::create_dir_all(config.join("trust")).unwrap();
+    std::fs::create_dir_all(config.join("keys")).unwrap();
+    let dir = config.display().to_string();
+    let before = env.ok(&["status"])["entries"].clone();
+    for name in [
+        "trust/ledger.jsonl",
+        "trust/token_revocations.jsonl",
+        "keys/signer.pub.pem",
+    ] {
+        let p = config.join(name);
+        let made = Command::new("mkfifo").arg(&p).status().expect("mkfifo");
+        assert!(made.success());
+        let out = run_bounded(&env, &["import", "blux", &dir, "--json"], None);
+        let v = json_fails(&out, 2, "malformed");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("not a regular file"),
+            "{name}: {v}"
+        );
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+        let out = run_bounded(&env, &["import", "blux", &dir, "--json"], None);
+        json_fails(&out, 2, "malformed");
+        std::fs::remove_file(&p).unwrap();
+    }
+    assert_eq!(env.ok(&["status"])["entries"], before);
+}

@@ -133,6 +133,19 @@ impl BluxRejected {
 /// The bytes of `path`, or `None` if there is no such file. A file over `max` bytes is
 /// `too_large`, also one that grows while being read: no more than `max + 1` bytes are read.
 fn read_bounded(path: &Path, max: u64) -> StoreResult<Option<Vec<u8>>> {
+    // Looked at before it is opened (symbolic links followed): opening a FIFO blocks until
+    // someone writes to it, and a device may never end.
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => {
+            return Err(StoreError::core(
+                ErrorCode::Malformed,
+                format!("{} is not a regular file", path.display()),
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
