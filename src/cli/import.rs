@@ -29,14 +29,15 @@ fn has_private_keys(dir: &std::path::Path) -> bool {
 /// rest: returning it from the write closure aborts the transaction.
 const ABORT_REFUSED: &str = "blux import refused files";
 
-fn object_json(o: &BluxObject, kind: &str) -> Value {
+/// A verified token or manifest; `seq` is `null` when the transaction was rolled back.
+fn object_json(o: &BluxObject, kind: &str, written: bool) -> Value {
     json!({
         "path": o.path,
         "kind": kind,
         "sha256": hex_encode(&o.sha256),
         "object_hash": hex_encode(&o.object_hash),
         "signer": hex_encode(&o.signer),
-        "seq": o.seq,
+        "seq": written.then_some(o.seq),
     })
 }
 
@@ -104,8 +105,8 @@ fn report(
         "skipped": r.skipped.iter().map(|(f, w)| json!({"file": f, "path": format!("keys/{f}"), "code": "already_exists", "reason": w})).collect::<Vec<_>>(),
         "ledger_entries": r.ledger_entries,
         "revocations": r.revocations,
-        "tokens": r.tokens.iter().map(|o| object_json(o, "token")).collect::<Vec<_>>(),
-        "manifests": r.manifests.iter().map(|o| object_json(o, "manifest")).collect::<Vec<_>>(),
+        "tokens": r.tokens.iter().map(|o| object_json(o, "token", written)).collect::<Vec<_>>(),
+        "manifests": r.manifests.iter().map(|o| object_json(o, "manifest", written)).collect::<Vec<_>>(),
         "rejected": r.rejected.iter().map(|x| json!({"path": x.path, "code": x.code.as_str(), "message": x.message})).collect::<Vec<_>>(),
         "imported_seqs": if written { json!(r.imported_seqs) } else { json!([]) },
     });

@@ -93,6 +93,7 @@ fn import_blux_refusals_are_listed_and_fail_the_import() {
         m[0]["object_hash"],
         "0bc445367c1ef13bbaa03babb76d8cfa5e660ae5a18f180e51ffe0fbd4b91d97"
     );
+    assert_eq!(m[0]["seq"], Value::Null, "not written: no entry");
     assert_eq!(v["imported_seqs"], serde_json::json!([]));
     assert_eq!(entries(&env), before, "a refused import writes nothing");
     // The key is not in the registry either (the transaction was rolled back).
