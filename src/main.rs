@@ -32,6 +32,9 @@ fn fail(e: &CliError, json_out: bool) -> ExitCode {
     if json_out {
         print_json(&e.to_json());
     } else {
+        if let Some(r) = e.report.as_ref().filter(|r| !r.text.is_empty()) {
+            print_out(&r.text);
+        }
         eprintln!("{}", e.to_text());
     }
     ExitCode::from(e.exit)

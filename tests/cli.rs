@@ -347,6 +347,10 @@ fn usage_errors_exit_2_and_every_command_has_examples() {
         ("proof", &["inclusion", "consistency"]),
         ("bundle", &["export", "verify"]),
         ("import", &["blux"]),
+        (
+            "blux",
+            &["verify-token", "verify-manifest", "verify-ledger"],
+        ),
     ];
     for (cmd, subs) in groups {
         let cmds: Vec<Vec<&str>> = if subs.is_empty() {
@@ -1615,3 +1619,17 @@ fn import_blux_config_dir() {
     env.fails(&["import", "blux", &env.p("empty")], 2, "not_found");
     env.fails(&["import", "blux", &env.p("missing")], 2, "not_found");
 }
+
+// Further suites of the same binary (one test binary keeps the build small).
+#[path = "cli/atomic_outputs.rs"]
+mod atomic_outputs;
+#[path = "cli/blux_refusals.rs"]
+mod blux_refusals;
+#[path = "cli/blux_streaming.rs"]
+mod blux_streaming;
+#[path = "cli/blux_verify.rs"]
+mod blux_verify;
+#[path = "cli/endless_inputs.rs"]
+mod endless_inputs;
+#[path = "cli/interop.rs"]
+mod interop;

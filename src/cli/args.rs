@@ -110,8 +110,10 @@ Examples:
   cairn sign ./app.tar.gz --key release
   cairn sign ./app.tar.gz --key release --name app-1.2.tar.gz --meta version=1.2 --out app.manifest.json
   cairn sign --cosign 3f2a9c --key second-signer
+  build.sh | cairn sign - --name app.tar.gz --key release --max-size 2G
 
-The artifact is hashed as a stream (a progress bar on a terminal); it is never held in memory.")]
+The artifact is hashed as a stream (a progress bar on a terminal); it is never held in memory.
+Devices, FIFOs and directories are refused (they may never end): use `-` for a stream.")]
     Sign(SignArgs),
     /// Verify a recorded manifest: signer threshold, revocation, and the artifact's bytes.
     #[command(after_help = "\
@@ -119,6 +121,7 @@ Examples:
   cairn verify ./app.tar.gz                        any recorded manifest of these bytes
   cairn verify ./app.tar.gz --threshold 2          at least two distinct trusted signers
   cairn verify --manifest 3f2a9c                   signatures only, no artifact
+  curl -s https://example.org/app.tar.gz | cairn verify - --max-size 1G
 
 Exit status 0: verified; 1: verification failed; 2: usage or input error.")]
     Verify(VerifyArgs),
@@ -137,6 +140,10 @@ Exit status 0: verified; 1: verification failed; 2: usage or input error.")]
     /// Import from other systems: `import blux <config dir>`.
     #[command(subcommand)]
     Import(ImportCmd),
+    /// Verify blux-reg files offline: verify-token, verify-manifest, verify-ledger (exit
+    /// status as blux-reg's: 0 verified, 1 not verified, 2 usage or unreadable file).
+    #[command(subcommand)]
+    Blux(BluxCmd),
     /// Run the whole story against the default store (created if missing): keys, a trust
     /// root, a node, a token, a signed artifact, a checkpoint, a bundle verified offline,
     /// and a tampered copy rejected.
@@ -158,17 +165,104 @@ pub enum ImportCmd {
     /// Import a blux-reg configuration directory in one transaction: keys/*.pem and
     /// keys/*.pub.pem become keys labelled `blux:<name>` (token-issuer, manifest-signer);
     /// trust/ledger.jsonl is hash-chain verified and, like trust/token_revocations.jsonl,
-    /// recorded by its SHA-256. Nothing is written if a file does not verify.
+    /// recorded by its SHA-256; trust/tokens/*.json and manifests/*.blux-manifest.json are
+    /// verified one by one. Every imported and every refused file is listed with its code.
     #[command(after_help = "\
 Examples:
   cairn import blux ~/.config/blux-reg
+  cairn import blux ~/.config/blux-reg --allow-partial      keep what verifies
   cairn import blux ./blux-config --insecure-no-passphrase --json   INSECURE: tests only
 
+A key, ledger or revocations file that does not verify fails the import (nothing written).
+A refused token or manifest (expired, forged, revoked, unparsable...) also writes nothing and
+exits 1 (error \"refused\"), unless --allow-partial: then the rest is imported (exit 0).
 Private keys are sealed under the key passphrase (--key-passphrase-file, $CAIRN_KEY_PASSPHRASE,
 else the registry passphrase). Keys already in the registry are skipped and listed.")]
     Blux {
         /// The blux-reg configuration directory (holding keys/ and trust/).
         dir: PathBuf,
+        /// Import what verifies even when some tokens or manifests are refused (they are
+        /// still listed, and the exit status is 0). Without it, any refusal writes nothing
+        /// and exits 1.
+        #[arg(long)]
+        allow_partial: bool,
+    },
+}
+
+/// `cairn blux ...` (the commands are named as blux-reg's: `verify-token`, ...).
+#[derive(Subcommand, Debug)]
+pub enum BluxCmd {
+    /// Verify a blux-reg v1.0 capability token: fields, version, issuer key and fingerprint,
+    /// trusted issuer, signature, expiry and (with --revocations) revocation.
+    #[command(after_help = "\
+Examples:
+  cairn blux verify-token token.json --keys-dir ~/.config/blux-reg/keys \\
+      --revocations ~/.config/blux-reg/trust/token_revocations.jsonl
+  cairn blux verify-token token.json --key signer.pub.pem --at 2026-01-20T15:00:00Z --json
+  cairn blux verify-token token.json --any-issuer          blux-reg's rule: any embedded key
+
+Exit status 0: verified; 1: not verified (any problem with the token, as blux-reg exits);
+2: usage error or unreadable file. Unlike blux-reg, a token whose issuer fingerprint is not
+its key's (key_mismatch) or whose signature is not canonical base64 (signature_invalid) is
+refused.")]
+    #[command(name = "verify-token")]
+    Token {
+        /// The token file (JSON as blux-reg writes it).
+        file: PathBuf,
+        /// A trusted issuer's public key (PEM or JSON; repeat).
+        #[arg(long = "key", value_name = "FILE")]
+        keys: Vec<PathBuf>,
+        /// Trust every `*.pub.pem` in DIR (blux-reg's keys/ directory).
+        #[arg(long, value_name = "DIR")]
+        keys_dir: Option<PathBuf>,
+        /// Accept any issuer key embedded in the token (blux-reg's behaviour: the token then
+        /// proves only that the holder of that key issued it).
+        #[arg(long, conflicts_with_all = ["keys", "keys_dir"])]
+        any_issuer: bool,
+        /// blux-reg's trust/token_revocations.jsonl.
+        #[arg(long, value_name = "FILE")]
+        revocations: Option<PathBuf>,
+        /// Verify at this time (Unix seconds or YYYY-MM-DDTHH:MM:SSZ) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Verify a blux-reg v1.0 artifact manifest against its artifact and a trusted key.
+    #[command(after_help = "\
+Examples:
+  cairn blux verify-manifest app.tar.gz.blux-manifest.json --keys-dir ~/.config/blux-reg/keys
+  cairn blux verify-manifest m.blux-manifest.json --artifact ./app.tar.gz --key signer.pub.pem
+
+The artifact defaults to the manifest's artifact_path beside the manifest (a plain file name
+only). Exit status 0: verified; 1: not verified; 2: usage error or unreadable file.")]
+    #[command(name = "verify-manifest")]
+    Manifest {
+        /// The manifest file.
+        manifest: PathBuf,
+        /// The artifact (a regular file, or `-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        artifact: Option<PathBuf>,
+        /// A trusted signer's public key (PEM or JSON; repeat).
+        #[arg(long = "key", value_name = "FILE")]
+        keys: Vec<PathBuf>,
+        /// Trust every `*.pub.pem` in DIR (blux-reg's keys/ directory).
+        #[arg(long, value_name = "DIR")]
+        keys_dir: Option<PathBuf>,
+        /// Largest artifact accepted (default: any regular file, 4G for stdin).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_size: Option<u64>,
+    },
+    /// Verify the hash chain of a blux-reg ledger (trust/ledger.jsonl), streamed line by line.
+    #[command(after_help = "\
+Examples:
+  cairn blux verify-ledger ~/.config/blux-reg/trust/ledger.jsonl
+  cairn blux verify-ledger ledger.jsonl --json
+
+The chain proves only internal consistency: blux-reg's entries are unsigned and nothing
+anchors the head. Exit status 0: ledger ok; 1: tampered or unparsable; 2: unreadable.")]
+    #[command(name = "verify-ledger")]
+    Ledger {
+        /// The ledger file.
+        file: PathBuf,
     },
 }
 
@@ -217,6 +311,31 @@ pub fn parse_algorithm(s: &str) -> Result<cairn_core::crypto::Algorithm, String>
     cairn_core::crypto::Algorithm::parse(s).map_err(|_| {
         format!("unknown algorithm {s:?}: use ed25519, ml-dsa-44, ml-dsa-65, ed25519+ml-dsa-44 or ed25519+ml-dsa-65")
     })
+}
+
+/// Parses a size: bytes (`1048576`) or a number with a binary unit `K`, `M`, `G`, `T`
+/// (`KiB`, `MiB`, ... and lowercase also accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 1048576, 500M, 8G)"))?;
+    let shift = match unit
+        .to_ascii_lowercase()
+        .trim_end_matches("ib")
+        .trim_end_matches('b')
+    {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{s:?} is too large a size"))
 }
 
 /// `cairn key ...`.
@@ -548,9 +667,13 @@ Examples:
 /// `cairn sign`.
 #[derive(Args, Debug)]
 pub struct SignArgs {
-    /// The artifact file.
+    /// The artifact: a regular file, or `-` to read stdin (then give --name).
     #[arg(required_unless_present = "cosign", conflicts_with = "cosign")]
     pub artifact: Option<PathBuf>,
+    /// Largest artifact accepted, e.g. 500M, 8G (default: any size for a regular file,
+    /// 4G for stdin). Larger is refused with `too_large`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
     /// Add a co-signature to this recorded manifest (digest or prefix) instead.
     #[arg(long, value_name = "MANIFEST")]
     pub cosign: Option<String>,
@@ -575,8 +698,13 @@ pub struct SignArgs {
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("what").required(true).multiple(true).args(["artifact", "manifest"])))]
 pub struct VerifyArgs {
-    /// The artifact file (hashed as a stream and compared with the manifest).
+    /// The artifact: a regular file, or `-` to read stdin (hashed as a stream and compared
+    /// with the manifest).
     pub artifact: Option<PathBuf>,
+    /// Largest artifact accepted, e.g. 500M, 8G (default: any size for a regular file,
+    /// 4G for stdin).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
     /// The manifest (digest or prefix); default: every manifest recorded for the artifact.
     #[arg(long)]
     pub manifest: Option<String>,
@@ -755,9 +883,13 @@ Exit status 0: verified; 1: verification failed (the reason is printed); 2: unre
         /// The pinned trust root (DSSE JSON or compact).
         #[arg(long, value_name = "FILE")]
         trust_root: PathBuf,
-        /// The artifact a manifest bundle describes.
+        /// The artifact a manifest bundle describes: a regular file, or `-` for stdin.
         #[arg(long, value_name = "FILE")]
         artifact: Option<PathBuf>,
+        /// Largest artifact accepted, e.g. 500M, 8G (default: any size for a regular
+        /// file, 4G for stdin).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "artifact")]
+        max_size: Option<u64>,
         /// Required token audience.
         #[arg(long)]
         audience: Option<String>,

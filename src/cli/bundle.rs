@@ -20,8 +20,10 @@ use super::{resolve_manifest, resolve_token, Access, Ctx, Output};
 /// What `bundle verify` checks beyond the bundle and the pinned root.
 #[derive(Debug, Default)]
 pub struct VerifyRequest<'a> {
-    /// The artifact file of a manifest bundle.
+    /// The artifact file of a manifest bundle (`-`: stdin).
     pub artifact: Option<&'a Path>,
+    /// Largest artifact accepted (stdin's default limit when `None`).
+    pub max_size: Option<u64>,
     /// Required token audience.
     pub audience: Option<&'a str>,
     /// Required token capability.
@@ -49,7 +51,7 @@ pub fn verify_files(
 ) -> CliResult<BundleVerdict> {
     let artifact = match req.artifact {
         Some(p) => {
-            let (size, sha256) = ctx.progress.hash_file(p)?;
+            let (size, sha256) = ctx.progress.hash_artifact(p, req.max_size)?;
             ArtifactCheck::Digest { size, sha256 }
         }
         None => ArtifactCheck::None,
@@ -191,6 +193,7 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
             bundle,
             trust_root,
             artifact,
+            max_size,
             audience,
             capability,
             revoked,
@@ -214,6 +217,7 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
                 .unwrap_or_else(now);
             let req = VerifyRequest {
                 artifact: artifact.as_deref(),
+                max_size,
                 audience: audience.as_deref(),
                 capability: capability.as_deref(),
                 revoked,

@@ -3,12 +3,12 @@
 use cairn_core::checkpoint::{verify_checkpoint, CheckpointPolicy, CheckpointVerifier};
 use cairn_core::encoding::hex_encode;
 use cairn_store::{Registry, StoreCode, StoredCheckpoint};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::args::{CheckpointCmd, ProofCmd};
 use super::error::{CliError, CliResult};
 use super::util::{fmt_time, write_file};
-use super::view::checkpoint_json;
+use super::view::{checkpoint_json, NoteKeys};
 use super::{Access, Ctx, Output};
 
 fn hexes(h: &[[u8; 32]]) -> Vec<String> {
@@ -40,7 +40,15 @@ fn verify_stored(reg: &Registry, cp: &StoredCheckpoint) -> CliResult<()> {
     Ok(())
 }
 
-fn note_out(cp: &StoredCheckpoint, out: Option<&std::path::Path>, verb: &str) -> CliResult<Output> {
+fn note_out(
+    reg: &Registry,
+    cp: &StoredCheckpoint,
+    out: Option<&std::path::Path>,
+    verb: &str,
+) -> CliResult<Output> {
+    // The key Go's sumdb/note needs to check this note: the signer's Ed25519 part, named
+    // by the origin.
+    let notes = NoteKeys::of(reg.origin(), &reg.key(&cp.key_id)?.public_key);
     let file = match out {
         Some(p) => {
             write_file(p, cp.note.as_bytes())?;
@@ -55,14 +63,20 @@ fn note_out(cp: &StoredCheckpoint, out: Option<&std::path::Path>, verb: &str) ->
         fmt_time(cp.created_at),
         cp.key_id
     );
+    let note_text = notes.text();
+    if !note_text.is_empty() {
+        text.push('\n');
+        text.push_str(&note_text);
+    }
     match &file {
         Some(f) => text.push_str(&format!("\nwrote the note to {f}")),
         None => text.push_str(&format!("\n\n{}", cp.note.trim_end())),
     }
-    Ok(Output::new(
-        text,
-        json!({"checkpoint": checkpoint_json(cp), "file": file}),
-    ))
+    let mut doc = json!({"checkpoint": checkpoint_json(cp), "file": file});
+    if let (Value::Object(d), Value::Object(n)) = (&mut doc, notes.json()) {
+        d.extend(n);
+    }
+    Ok(Output::new(text, doc))
 }
 
 pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
@@ -70,12 +84,12 @@ pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
         CheckpointCmd::Create { out } => {
             let reg = ctx.open(Access::Write)?;
             let cp = reg.create_checkpoint()?;
-            note_out(&cp, out.as_deref(), "signed")
+            note_out(&reg, &cp, out.as_deref(), "signed")
         }
         CheckpointCmd::Latest { out } => {
             let reg = ctx.open(Access::Read)?;
             let cp = reg.latest_checkpoint()?;
-            note_out(&cp, out.as_deref(), "newest")
+            note_out(&reg, &cp, out.as_deref(), "newest")
         }
         CheckpointCmd::History => {
             let reg = ctx.open(Access::Read)?;
@@ -171,7 +185,9 @@ pub fn proof(ctx: &Ctx, cmd: ProofCmd) -> CliResult<Output> {
             let leaf = entry.leaf_hash();
             let proof = reg.inclusion_proof(seq, size)?;
             proof.verify(&leaf, &root)?;
-            let under = (size == cp.size).then(|| cp.note.clone());
+            // The root is signed only when a checkpoint covers exactly this size.
+            let signed_by = reg.checkpoints()?.into_iter().find(|c| c.size == size);
+            let under = signed_by.as_ref().map(|c| c.note.clone());
             let mut text = format!(
                 "entry {seq} ({}) is in the tree of size {size}\nleaf {}\nroot {}\nproof ({} hashes):",
                 entry.entry.event.kind(),
@@ -182,8 +198,19 @@ pub fn proof(ctx: &Ctx, cmd: ProofCmd) -> CliResult<Output> {
             for h in &proof.hashes {
                 text.push_str(&format!("\n  {}", hex_encode(h)));
             }
-            if under.is_some() {
-                text.push_str("\nthe root is the newest checkpoint's (cairn checkpoint latest)");
+            match &signed_by {
+                Some(c) if c.size == cp.size => text
+                    .push_str("\nthe root is the newest checkpoint's (cairn checkpoint latest)"),
+                Some(c) => text.push_str(&format!(
+                    "\nthe root is signed by the checkpoint at size {} (cairn checkpoint history)",
+                    c.size
+                )),
+                None => text.push_str(&format!(
+                    "\nWARNING: this root is NOT SIGNED: no checkpoint covers the tree of size {size} \
+                     (the newest signed checkpoint is at size {}); nobody outside this registry \
+                     can hold it to this root. Run `cairn checkpoint create`, then prove again.",
+                    cp.size
+                )),
             }
             Ok(Output::new(
                 text,
@@ -194,7 +221,9 @@ pub fn proof(ctx: &Ctx, cmd: ProofCmd) -> CliResult<Output> {
                     "leaf_hash": hex_encode(&leaf),
                     "root": hex_encode(&root),
                     "proof": hexes(&proof.hashes),
+                    "signed": signed_by.is_some(),
                     "checkpoint": under,
+                    "newest_checkpoint_size": cp.size,
                 }),
             ))
         }

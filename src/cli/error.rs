@@ -26,6 +26,18 @@ pub struct CliError {
     pub seq: Option<u64>,
     /// The input field concerned, if any.
     pub field: Option<String>,
+    /// A report that comes with the failure (e.g. the per-file report of an import that
+    /// refused files). Boxed: errors travel in every `Result` and stay small.
+    pub report: Option<Box<Report>>,
+}
+
+/// What a failure reports besides its code and message.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Printed on stdout before the error, for people.
+    pub text: String,
+    /// Added to the `--json` error document.
+    pub fields: serde_json::Map<String, Value>,
 }
 
 /// Exit status for a verification failure.
@@ -50,7 +62,23 @@ impl CliError {
             exit,
             seq: None,
             field: None,
+            report: None,
         }
+    }
+
+    /// A verification failure (exit 1) with a CLI-level code, e.g. `refused`.
+    pub fn failed(code: &str, message: impl Into<String>) -> CliError {
+        CliError::new(code, message, EXIT_FAILED)
+    }
+
+    /// Attaches a report: `text` for stdout, `fields` for the `--json` document.
+    pub fn with_report(mut self, text: String, fields: Value) -> CliError {
+        let fields = match fields {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        self.report = Some(Box::new(Report { text, fields }));
+        self
     }
 
     /// A usage error: bad arguments (exit 2).
@@ -92,6 +120,11 @@ impl CliError {
         }
         if let Some(f) = &self.field {
             v["field"] = json!(f);
+        }
+        if let (Some(r), Value::Object(m)) = (&self.report, &mut v) {
+            for (k, x) in &r.fields {
+                m.entry(k.clone()).or_insert_with(|| x.clone());
+            }
         }
         v
     }

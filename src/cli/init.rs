@@ -28,6 +28,19 @@ pub fn init(ctx: &Ctx, a: &InitArgs) -> CliResult<Output> {
     let insecure = matches!(protection, Protection::Insecure);
     let mut opts = CreateOptions::new(&a.origin, protection);
     opts.log_algorithm = a.log_algorithm;
+    let mut warnings: Vec<String> = Vec::new();
+    if !a.log_algorithm.name().starts_with("ed25519") {
+        warnings.push(format!(
+            "the log key is {} alone: its checkpoints carry no Ed25519 signature, so no Go \
+             verifier (golang.org/x/mod/sumdb/note) and no standard signed-note verifier can \
+             check them; use ed25519+{} for post-quantum signatures Go can still check",
+            a.log_algorithm.name(),
+            a.log_algorithm.name()
+        ));
+    }
+    for w in &warnings {
+        ctx.warn(w);
+    }
     let reg = Registry::create(&path, opts)?;
     let log = reg.key(&reg.log_key_id()?)?;
     let cp = reg.latest_checkpoint()?;
@@ -53,6 +66,7 @@ pub fn init(ctx: &Ctx, a: &InitArgs) -> CliResult<Output> {
             "log_key": super::view::key_json(&log, Some(&log.key_id)),
             "insecure": insecure,
             "checkpoint": super::view::checkpoint_json(&cp),
+            "warnings": warnings,
         }),
     ))
 }

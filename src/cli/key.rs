@@ -2,12 +2,12 @@
 
 use cairn_core::trust::RoleSet;
 use cairn_store::{KeySpec, PrivatePart};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::args::{KeyCmd, KeyFormat, RoleArg};
 use super::error::{CliError, CliResult};
 use super::util::{parse_duration, read_public_key, read_text, write_file, MAX_KEY_FILE};
-use super::view::{key_json, key_line, key_text};
+use super::view::{key_json, key_line, key_text, NoteKeys};
 use super::{resolve_key, Access, Ctx, Output};
 
 fn spec(
@@ -179,10 +179,18 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             let reg = ctx.open(Access::Read)?;
             let log = reg.log_key_id()?;
             let info = resolve_key(&reg, &key)?;
-            Ok(Output::new(
-                key_text(&info, Some(&log)),
-                json!({"key": key_json(&info, Some(&log))}),
-            ))
+            let notes = NoteKeys::of(NoteKeys::name_for(&info, reg.origin()), &info.public_key);
+            let mut text = key_text(&info, Some(&log));
+            let note_text = notes.text();
+            if !note_text.is_empty() {
+                text.push('\n');
+                text.push_str(&note_text);
+            }
+            let mut doc = json!({"key": key_json(&info, Some(&log))});
+            if let (Value::Object(d), Value::Object(n)) = (&mut doc, notes.json()) {
+                d.extend(n);
+            }
+            Ok(Output::new(text, doc))
         }
         KeyCmd::Rotate { key, algorithm } => {
             let reg = ctx.open(Access::Write)?;

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::args::LedgerCmd;
 use super::error::{CliError, CliResult};
-use super::util::{read_limited, read_public_key, read_text};
+use super::util::{read_limited, read_public_key, read_text, write_file_with};
 use super::view::{entry_json, entry_line, envelope_json};
 use super::{Access, Ctx, Output};
 
@@ -62,12 +62,14 @@ fn signer_in_root(note: &str, origin: &str, root: &VerifiedRoot) -> CliResult<Pu
 struct Counting<W: Write> {
     inner: W,
     bar: indicatif::ProgressBar,
+    bytes: u64,
 }
 
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.bar.inc(n as u64);
+        self.bytes += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -135,19 +137,21 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
         }
         LedgerCmd::Export { out } => {
             let reg = ctx.open(Access::Read)?;
-            let file = std::fs::File::create(&out).map_err(|e| CliError::io(&out, &e))?;
             let bar = ctx.progress.spinner("exporting the ledger");
-            let mut w = Counting {
-                inner: BufWriter::new(file),
-                bar: bar.clone(),
-            };
-            let res = reg.export_ledger(&mut w).and_then(|n| {
-                w.flush()?;
-                Ok(n)
+            // Streamed into a temporary file beside `out` and renamed over it only when
+            // complete: an interrupted export never leaves a truncated file under its name.
+            let res = write_file_with(&out, |file| {
+                let mut w = Counting {
+                    inner: BufWriter::new(file),
+                    bar: bar.clone(),
+                    bytes: 0,
+                };
+                let n = reg.export_ledger(&mut w)?;
+                w.flush().map_err(|e| CliError::io(&out, &e))?;
+                Ok((n, w.bytes))
             });
             bar.finish_and_clear();
-            let n = res?;
-            let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            let (n, bytes) = res?;
             let text = format!("exported {n} entries ({bytes} bytes) to {}", out.display());
             Ok(Output::new(
                 text,

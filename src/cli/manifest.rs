@@ -59,6 +59,11 @@ pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
         (None, Some(path)) => {
             let name = match &a.name {
                 Some(n) => n.clone(),
+                None if path.as_os_str() == "-" => {
+                    return Err(CliError::usage(
+                        "the artifact comes from stdin: give its name with --name",
+                    ))
+                }
                 None => path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -66,7 +71,7 @@ pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
                         CliError::usage("the artifact path has no file name: give --name")
                     })?,
             };
-            let (size, sha256) = ctx.progress.hash_file(path)?;
+            let (size, sha256) = ctx.progress.hash_artifact(path, a.max_size)?;
             let mut claims = ManifestClaims::new(&name, &a.media_type, size, sha256, reg.now());
             for m in &a.meta {
                 let (k, v) = parse_pair(m, "metadata")?;
@@ -105,7 +110,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> CliResult<Output> {
     let hashed = a
         .artifact
         .as_deref()
-        .map(|p| ctx.progress.hash_file(p))
+        .map(|p| ctx.progress.hash_artifact(p, a.max_size))
         .transpose()?;
     let check = match hashed {
         Some((size, sha256)) => ArtifactCheck::Digest { size, sha256 },

@@ -2,6 +2,7 @@
 //! lives in cairn-core (the store and the verifiers).
 
 pub mod args;
+mod blux;
 pub mod bundle;
 mod checkpoint;
 pub mod error;
@@ -58,6 +59,8 @@ pub struct Ctx {
     pub secrets: Secrets,
     /// Progress bars.
     pub progress: Progress,
+    /// `--json`: warnings go into the document instead of stderr.
+    pub json: bool,
 }
 
 /// How a command opens the registry.
@@ -85,6 +88,7 @@ impl Ctx {
                 g.insecure_fast_kdf,
             ),
             progress: Progress::new(g.json),
+            json: g.json,
         }
     }
 
@@ -116,6 +120,14 @@ impl Ctx {
             self.unlock(&reg)?;
         }
         Ok(reg)
+    }
+
+    /// A warning: on stderr for people; with `--json` the caller puts it in the document's
+    /// `warnings` array instead (stderr stays empty).
+    pub fn warn(&self, text: &str) {
+        if !self.json {
+            eprintln!("cairn: warning: {text}");
+        }
     }
 
     /// Makes an open registry writable.
@@ -208,6 +220,7 @@ pub fn run(cli: Cli) -> CliResult<Output> {
         Command::Proof(c) => checkpoint::proof(&ctx, c),
         Command::Bundle(c) => bundle::run(&ctx, c),
         Command::Import(c) => import::run(&ctx, c),
+        Command::Blux(c) => blux::run(&ctx, c),
         Command::Demo => crate::demo::run(&ctx),
     }
 }

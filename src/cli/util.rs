@@ -131,9 +131,40 @@ pub fn read_text(path: &Path, max: usize, what: &str) -> CliResult<String> {
         .map_err(|_| CliError::core(ErrorCode::Malformed, format!("{what} is not UTF-8 text")))
 }
 
-/// Writes a file (replacing it).
+/// Writes a file, replacing it atomically and durably (`cairn_store::fsio::write_atomic`:
+/// a temporary file in the same directory, fsynced, renamed over `path`, the directory
+/// fsynced). A crash or an error leaves the old file (or none), never a half-written one.
 pub fn write_file(path: &Path, bytes: &[u8]) -> CliResult<()> {
-    std::fs::write(path, bytes).map_err(|e| CliError::io(path, &e))
+    cairn_store::fsio::write_atomic(path, bytes).map_err(|e| CliError::io(path, &e))
+}
+
+/// Writes a file as a stream through `fill`, atomically and durably like [`write_file`]
+/// (`cairn_store::fsio::write_atomic_with`). `fill` returns the command's own error, which
+/// is passed on unchanged; the destination keeps its old content then.
+pub fn write_file_with<T>(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> CliResult<T>,
+) -> CliResult<T> {
+    let mut inner: Option<CliResult<T>> = None;
+    let res = cairn_store::fsio::write_atomic_with(path, |f| match fill(f) {
+        Ok(v) => {
+            inner = Some(Ok(v));
+            Ok(())
+        }
+        Err(e) => {
+            inner = Some(Err(e));
+            Err(std::io::Error::other("the output was not complete"))
+        }
+    });
+    match (inner, res) {
+        (Some(Err(e)), _) => Err(e),
+        (_, Err(e)) => Err(CliError::io(path, &e)),
+        (Some(Ok(v)), Ok(())) => Ok(v),
+        (None, Ok(())) => Err(CliError::io(
+            path,
+            &std::io::Error::other("nothing was written"),
+        )),
+    }
 }
 
 /// Largest key file accepted.
@@ -254,6 +285,29 @@ mod tests {
         for t in [0u64, 951_782_400, 4_102_444_800, 1_709_164_800] {
             assert_eq!(parse_time(&fmt_time(t)).unwrap(), t);
         }
+    }
+
+    #[test]
+    fn a_failing_stream_keeps_the_old_file_and_its_own_error() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("registry.cairnlog");
+        write_file(&p, b"old export").unwrap();
+        let err = write_file_with(&p, |f| -> CliResult<()> {
+            f.write_all(b"half of a new export").unwrap();
+            Err(CliError::core(ErrorCode::ChainBroken, "entry 3 is damaged"))
+        })
+        .unwrap_err();
+        assert_eq!(err.code, "chain_broken");
+        assert_eq!(std::fs::read(&p).unwrap(), b"old export");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let n = write_file_with(&p, |f| {
+            f.write_all(b"new").map_err(|e| CliError::io(&p, &e))?;
+            Ok(3)
+        })
+        .unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
     }
 
     #[test]

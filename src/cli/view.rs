@@ -1,8 +1,9 @@
 //! JSON and text views of stored objects (what `--json` prints, and the lines people read).
 
-use cairn_core::crypto::KeyId;
+use cairn_core::crypto::{KeyId, PublicKey};
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{b64_encode, hex_encode};
+use cairn_core::note::{NoteVerifier, SignatureType};
 use cairn_core::trust::RoleSet;
 use cairn_store::{
     KeyInfo, KeyStatus, ManifestInfo, NodeInfo, PrivatePart, Revocation, SignedEntry,
@@ -260,6 +261,81 @@ pub fn entry_line(e: &SignedEntry) -> String {
         e.entry.event.kind(),
         fields
     )
+}
+
+/// The C2SP signed-note verifier keys (`<name>+<hash>+<base64>`) of `key` under `name`.
+#[derive(Debug, Clone, Default)]
+pub struct NoteKeys {
+    /// The Ed25519 one (of an Ed25519 key, or the Ed25519 half of a hybrid): what Go's
+    /// `golang.org/x/mod/sumdb/note.NewVerifier` takes. `None` for ML-DSA-only keys.
+    pub ed25519: Option<String>,
+    /// Every line's verifier key, Ed25519 first (a hybrid has two; the ML-DSA one uses
+    /// cairn's signature type, which Go's note package does not know).
+    pub all: Vec<String>,
+}
+
+impl NoteKeys {
+    /// The verifier keys of `key` under `name`; none when `name` is not a valid note key
+    /// name (empty, or with spaces or '+').
+    pub fn of(name: &str, key: &PublicKey) -> NoteKeys {
+        let Ok(vs) = NoteVerifier::for_key(name, key) else {
+            return NoteKeys::default();
+        };
+        NoteKeys {
+            ed25519: vs
+                .iter()
+                .find(|v| v.signature_type() == SignatureType::Ed25519)
+                .map(NoteVerifier::verifier_key),
+            all: vs.iter().map(NoteVerifier::verifier_key).collect(),
+        }
+    }
+
+    /// The name a key signs notes under: the log's origin for a checkpoint key (the log
+    /// key, current or rotated), else its label.
+    pub fn name_for<'a>(k: &'a KeyInfo, origin: &'a str) -> &'a str {
+        if k.roles.contains(cairn_core::trust::Role::Checkpoint) {
+            origin
+        } else {
+            &k.label
+        }
+    }
+
+    /// Lines for people.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        match &self.ed25519 {
+            Some(v) => {
+                s.push_str(&format!("note key  {v}\n          (C2SP signed-note verifier key for Go's golang.org/x/mod/sumdb/note"));
+                if self.all.len() > 1 {
+                    s.push_str(": the Ed25519 half; Go ignores the ML-DSA signature lines");
+                }
+                s.push(')');
+            }
+            None if !self.all.is_empty() => s.push_str(
+                "note key  none for Go: an ML-DSA-only key signs no line Go's sumdb/note can check",
+            ),
+            None => {}
+        }
+        for v in self
+            .all
+            .iter()
+            .filter(|v| Some(*v) != self.ed25519.as_ref())
+        {
+            // name+hash only: the key itself is over a kilobyte of base64 (--json has it).
+            let head = v.splitn(3, '+').take(2).collect::<Vec<_>>().join("+");
+            if !s.is_empty() {
+                s.push('\n');
+            }
+            s.push_str(&format!("ml-dsa    {head}+...\n          (cairn's ML-DSA note line, skipped by other verifiers; the whole key is in --json)"));
+        }
+        s
+    }
+
+    /// Fields for `--json`: `note_verifier_key` (Go's; null without an Ed25519 part) and
+    /// `note_verifier_keys` (every line's).
+    pub fn json(&self) -> Value {
+        json!({"note_verifier_key": self.ed25519, "note_verifier_keys": self.all})
+    }
 }
 
 /// A checkpoint.

@@ -7,8 +7,8 @@
 
 use alloc::string::String;
 
-use super::json::{Limits, Value};
-use super::lines::{check_len, non_blank_lines};
+use super::json::{parse_json_with, Limits, Value};
+use super::lines::{check_len, is_python_space, non_blank_lines};
 use super::{canonical_hash, hex};
 use crate::encoding::Digest;
 use crate::error::{Error, ErrorCode, Result};
@@ -55,35 +55,78 @@ impl LedgerSummary {
 /// ```
 pub fn verify_ledger(jsonl_text: &str) -> Result<LedgerSummary> {
     check_len(jsonl_text, MAX_LEDGER_LEN, "ledger")?;
-    let mut prev: Option<Digest> = None;
-    let mut entries = 0usize;
+    let mut chain = LedgerChain::new();
     for line in non_blank_lines(jsonl_text) {
-        let index = entries;
+        chain.push_line(line.number, line.text)?;
+    }
+    Ok(chain.finish())
+}
+
+/// [`verify_ledger`] one line at a time, for a reader that streams the file instead of
+/// holding it: memory stays at one line (at most [`Limits::DEFAULT`]'s `max_len`) whatever
+/// the file's length. The caller splits lines as Python does (`\n`, `\r\n` or a lone `\r`)
+/// and numbers every physical line from 1; blank lines may be pushed and are skipped. The
+/// caller also bounds the whole file ([`MAX_LEDGER_LEN`]) if it wants [`verify_ledger`]'s
+/// limit.
+///
+/// ```
+/// use cairn_core::blux::{verify_ledger, LedgerChain};
+/// let line = r#"{"action":"keygen","actor":"da88a5104f8602e8c19542bf3d76924e83c312d3f3b4c6cc31a89685f07c91e6","artifact_hash":null,"entry_hash":"8c2d5b64cbef8f0ee699e63935f11be29e1d2147142f44351d8e57408a1d669e","manifest_hash":null,"payload_summary":"key:signer","prev_hash":null,"ts":"2026-01-20T14:00:00+00:00"}"#;
+/// let mut chain = LedgerChain::new();
+/// chain.push_line(1, line)?;
+/// chain.push_line(2, "   ")?;
+/// assert_eq!(chain.finish(), verify_ledger(&format!("{line}\n\n"))?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct LedgerChain {
+    prev: Option<Digest>,
+    entries: usize,
+}
+
+impl LedgerChain {
+    /// An empty chain: the next entry must have no `prev_hash` (or `null`).
+    pub fn new() -> Self {
+        LedgerChain::default()
+    }
+
+    /// Entries accepted so far.
+    pub fn entries(&self) -> usize {
+        self.entries
+    }
+
+    /// Checks one physical line (`number` is 1-based, for error messages) and, unless it is
+    /// blank, appends it to the chain. Errors as [`verify_ledger`]'s; after an error the
+    /// chain must not be used further.
+    pub fn push_line(&mut self, number: usize, text: &str) -> Result<()> {
+        if text.chars().all(is_python_space) {
+            return Ok(());
+        }
+        let index = self.entries;
         let broken = |what: String| {
             Error::new(
                 ErrorCode::ChainBroken,
-                alloc::format!("ledger entry {index} (line {}): {what}", line.number),
+                alloc::format!("ledger entry {index} (line {number}): {what}"),
             )
         };
-        let value = line
-            .parse(&Limits::DEFAULT)
+        let value = parse_json_with(text, &Limits::DEFAULT)
+            .map_err(|e| e.context(&alloc::format!("line {number}")))
             .map_err(|e| e.context("ledger"))?;
         let mut entry = match value {
             Value::Object(o) => o,
             _ => {
                 return Err(Error::malformed(alloc::format!(
-                    "ledger: line {} is not a JSON object",
-                    line.number
+                    "ledger: line {number} is not a JSON object"
                 )))
             }
         };
-        let link_ok = match (entry.get("prev_hash"), &prev) {
+        let link_ok = match (entry.get("prev_hash"), &self.prev) {
             (None | Some(Value::Null), None) => true,
             (Some(v), Some(p)) => v.as_str() == Some(hex(p).as_str()),
             _ => false,
         };
         if !link_ok {
-            return Err(broken(match &prev {
+            return Err(broken(match &self.prev {
                 None => String::from("the first entry's prev_hash is not null"),
                 Some(p) => {
                     alloc::format!("prev_hash does not name the previous entry_hash {}", hex(p))
@@ -98,11 +141,16 @@ pub fn verify_ledger(jsonl_text: &str) -> Result<LedgerSummary> {
                 hex(&computed)
             )));
         }
-        prev = Some(computed);
-        entries += 1;
+        self.prev = Some(computed);
+        self.entries += 1;
+        Ok(())
     }
-    Ok(LedgerSummary {
-        entries,
-        head: prev,
-    })
+
+    /// What the chain holds.
+    pub fn finish(self) -> LedgerSummary {
+        LedgerSummary {
+            entries: self.entries,
+            head: self.prev,
+        }
+    }
 }

@@ -30,7 +30,7 @@ pub use canonical::{canonical_json, python_float_repr};
 pub use json::{
     parse_json, parse_json_with, CodePoints, Int, JsonString, Limits, Object, Value, MAX_INT_DIGITS,
 };
-pub use ledger::{verify_ledger, LedgerSummary, MAX_LEDGER_LEN};
+pub use ledger::{verify_ledger, LedgerChain, LedgerSummary, MAX_LEDGER_LEN};
 pub use manifest::{verify_manifest, ManifestVerdict};
 pub use time::parse_iso8601_micros;
 pub use token::{token_hash, verify_token, TokenPolicy, TokenVerdict, MAX_REVOCATIONS_LEN};

@@ -32,8 +32,8 @@ use crate::kernel::db::{Registry, Txn};
 use crate::objects::keys::{KeyInfo, KeySpec};
 use crate::objects::seal::Protection;
 use cairn_core::blux::{
-    parse_json, verify_ledger, verify_manifest, verify_token, Limits, TokenPolicy, Value,
-    MAX_LEDGER_LEN, MAX_REVOCATIONS_LEN,
+    parse_json, verify_manifest, verify_token, LedgerChain, LedgerSummary, Limits, TokenPolicy,
+    Value, MAX_LEDGER_LEN, MAX_REVOCATIONS_LEN,
 };
 use cairn_core::crypto::{pem, PublicKey};
 use cairn_core::encoding::{sha256, Digest};
@@ -109,6 +109,17 @@ pub struct BluxRejected {
     pub message: String,
 }
 
+impl BluxImport {
+    /// Verifies a blux-reg ledger file (`trust/ledger.jsonl`) the way the import does: as a
+    /// stream, one line in memory at a time (each at most 1 MiB, `too_large` beyond; the file
+    /// at most [`MAX_LEDGER_LEN`]). Returns the chain's summary and the SHA-256 of the file's
+    /// bytes, or `None` if there is no such file. Symbolic links are followed; anything but
+    /// a regular file is `malformed`.
+    pub fn verify_ledger_file(path: &Path) -> StoreResult<Option<(LedgerSummary, Digest)>> {
+        verify_ledger_file(path)
+    }
+}
+
 impl BluxRejected {
     fn new(path: String, e: &StoreError) -> BluxRejected {
         BluxRejected {
@@ -122,6 +133,19 @@ impl BluxRejected {
 /// The bytes of `path`, or `None` if there is no such file. A file over `max` bytes is
 /// `too_large`, also one that grows while being read: no more than `max + 1` bytes are read.
 fn read_bounded(path: &Path, max: u64) -> StoreResult<Option<Vec<u8>>> {
+    // Looked at before it is opened (symbolic links followed): opening a FIFO blocks until
+    // someone writes to it, and a device may never end.
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => {
+            return Err(StoreError::core(
+                ErrorCode::Malformed,
+                format!("{} is not a regular file", path.display()),
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -205,6 +229,143 @@ fn sha256_file(path: &Path) -> StoreResult<Digest> {
         }
         hasher.update(buf.get(..n).unwrap_or(&[]));
     }
+}
+
+/// Physical lines of a stream split as Python's universal newlines split them (`\n`,
+/// `\r\n` or a lone `\r` ends a line), each at most `max` bytes, with the SHA-256 and the
+/// length of every byte read. A line longer than `max` is `too_large` as soon as its
+/// `max + 1`-th byte is seen: it is never held whole, so memory stays at one line plus the
+/// reader's buffer whatever the input.
+struct LineReader<R> {
+    inner: R,
+    max: usize,
+    line: Vec<u8>,
+    number: usize,
+    /// The previous line ended in `\r`: a `\n` right after it belongs to that ending.
+    after_cr: bool,
+    hasher: sha2::Sha256,
+    len: u64,
+}
+
+impl<R: std::io::BufRead> LineReader<R> {
+    fn new(inner: R, max: usize) -> Self {
+        use sha2::Digest as _;
+        LineReader {
+            inner,
+            max,
+            line: Vec::new(),
+            number: 0,
+            after_cr: false,
+            hasher: sha2::Sha256::new(),
+            len: 0,
+        }
+    }
+
+    /// Consumes `n` bytes of the buffer just filled, hashing them.
+    fn consume(&mut self, n: usize) -> StoreResult<()> {
+        use sha2::Digest as _;
+        let buf = self.inner.fill_buf()?;
+        self.hasher.update(buf.get(..n).unwrap_or(&[]));
+        self.inner.consume(n);
+        self.len = self.len.saturating_add(n as u64);
+        Ok(())
+    }
+
+    /// The next physical line (without its ending) and its 1-based number, or `None` at
+    /// the end.
+    fn next_line(&mut self) -> StoreResult<Option<(usize, &[u8])>> {
+        self.line.clear();
+        let mut started = false;
+        loop {
+            let buf = self.inner.fill_buf()?;
+            if buf.is_empty() {
+                if !started {
+                    return Ok(None);
+                }
+                break;
+            }
+            if std::mem::take(&mut self.after_cr) && buf.first() == Some(&b'\n') {
+                self.consume(1)?;
+                continue;
+            }
+            started = true;
+            let end = buf.iter().position(|b| *b == b'\n' || *b == b'\r');
+            let take = end.unwrap_or(buf.len());
+            if self.line.len() + take > self.max {
+                return Err(StoreError::core(
+                    ErrorCode::TooLarge,
+                    format!("line {} is longer than {} bytes", self.number + 1, self.max),
+                ));
+            }
+            self.line.extend_from_slice(buf.get(..take).unwrap_or(&[]));
+            match end {
+                Some(i) => {
+                    self.after_cr = buf.get(i) == Some(&b'\r');
+                    self.consume(i + 1)?;
+                    break;
+                }
+                None => self.consume(take)?,
+            }
+        }
+        self.number += 1;
+        Ok(Some((self.number, &self.line)))
+    }
+
+    /// SHA-256 and length of everything read.
+    fn finish(self) -> (Digest, u64) {
+        use sha2::Digest as _;
+        (self.hasher.finalize().into(), self.len)
+    }
+}
+
+/// Verifies blux-reg's `trust/ledger.jsonl` as a stream (one line in memory at a time, each
+/// line at most [`Limits::DEFAULT`]'s length, the file at most [`MAX_LEDGER_LEN`]): its
+/// entry count and the SHA-256 of its bytes, or `None` if there is no such file. Symbolic
+/// links are followed, but the file must be a regular one (a FIFO or device may never end).
+fn verify_ledger_file(path: &Path) -> StoreResult<Option<(LedgerSummary, Digest)>> {
+    let not_regular = || {
+        StoreError::core(
+            ErrorCode::Malformed,
+            format!("{} is not a regular file", path.display()),
+        )
+    };
+    // Looked at before it is opened: opening a FIFO would block.
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(not_regular()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    let max = MAX_LEDGER_LEN as u64;
+    let too_large = || {
+        StoreError::core(
+            ErrorCode::TooLarge,
+            format!("{} is larger than {max} bytes", path.display()),
+        )
+    };
+    if meta.len() > max {
+        return Err(too_large());
+    }
+    // One byte past the limit is enough to know the file grew beyond it while read.
+    let reader = std::io::BufReader::with_capacity(64 * 1024, file.take(max + 1));
+    let mut lines = LineReader::new(reader, Limits::DEFAULT.max_len);
+    let mut chain = LedgerChain::new();
+    while let Some((number, bytes)) = lines.next_line()? {
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            StoreError::core(ErrorCode::Malformed, format!("line {number} is not UTF-8"))
+        })?;
+        chain.push_line(number, text)?;
+    }
+    let (digest, len) = lines.finish();
+    if len > max {
+        return Err(too_large());
+    }
+    Ok(Some((chain.finish(), digest)))
 }
 
 /// True for a name that stays inside the directory it is joined to: one non-empty path
@@ -513,14 +674,14 @@ impl Txn<'_> {
         dir: &Path,
         out: &mut BluxImport,
     ) -> StoreResult<Option<String>> {
-        if let Some(text) = read_limited(&dir.join("trust/ledger.jsonl"), MAX_LEDGER_LEN as u64)? {
-            out.ledger_entries = verify_ledger(&text)
-                .map_err(|e| StoreError::from(e).context("trust/ledger.jsonl"))?
-                .entries;
+        if let Some((entries, digest)) = verify_ledger_file(&dir.join("trust/ledger.jsonl"))
+            .map_err(|e| e.context("trust/ledger.jsonl"))?
+        {
+            out.ledger_entries = entries.entries;
             out.imported_seqs.push(self.append(
                 Event::Imported {
                     source: format!("{SOURCE_PREFIX}trust/ledger.jsonl"),
-                    digest: sha256(&[text.as_bytes()]),
+                    digest,
                 },
                 &[],
             )?);
@@ -601,7 +762,119 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
-    use super::is_plain_file_name;
+    use super::{is_plain_file_name, verify_ledger_file, LineReader};
+    use cairn_core::blux::{verify_ledger, LedgerChain};
+    use std::io::{BufReader, Read};
+
+    /// Counts the bytes a reader hands out.
+    struct Counting<R> {
+        inner: R,
+        read: std::rc::Rc<std::cell::Cell<u64>>,
+    }
+
+    impl<R: Read> Read for Counting<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read.set(self.read.get() + n as u64);
+            Ok(n)
+        }
+    }
+
+    fn lines_of(bytes: &[u8], capacity: usize, max: usize) -> Vec<(usize, String)> {
+        let mut r = LineReader::new(BufReader::with_capacity(capacity, bytes), max);
+        let mut out = Vec::new();
+        while let Some((n, l)) = r.next_line().unwrap() {
+            out.push((n, String::from_utf8(l.to_vec()).unwrap()));
+        }
+        let (digest, len) = r.finish();
+        assert_eq!(len, bytes.len() as u64);
+        assert_eq!(digest, cairn_core::encoding::sha256(&[bytes]));
+        out
+    }
+
+    #[test]
+    fn lines_split_as_python_universal_newlines_at_any_buffer_size() {
+        let text = b"a\r\nbb\rc\n\n \r\r\nd";
+        let want: Vec<(usize, String)> = [
+            (1, "a"),
+            (2, "bb"),
+            (3, "c"),
+            (4, ""),
+            (5, " "),
+            (6, ""),
+            (7, "d"),
+        ]
+        .iter()
+        .map(|(n, l)| (*n, (*l).to_owned()))
+        .collect();
+        for cap in [1, 2, 3, 5, 64] {
+            assert_eq!(lines_of(text, cap, 16), want, "buffer of {cap}");
+        }
+        assert!(lines_of(b"", 8, 16).is_empty());
+        assert_eq!(lines_of(b"x\r", 1, 16), vec![(1, "x".to_owned())]);
+        assert_eq!(lines_of(b"\n\r\n", 1, 16).len(), 2);
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_after_reading_little_more_than_the_limit() {
+        // 5 MiB without a line ending, against the 1 MiB per-line limit: refused with
+        // too_large, having pulled at most the limit plus one buffer from the source.
+        let read = std::rc::Rc::new(std::cell::Cell::new(0));
+        let source = Counting {
+            inner: std::io::repeat(b'a').take(5 << 20),
+            read: read.clone(),
+        };
+        let max = cairn_core::blux::Limits::DEFAULT.max_len;
+        let mut r = LineReader::new(BufReader::with_capacity(64 * 1024, source), max);
+        let err = r.next_line().unwrap_err();
+        assert_eq!(err.code().as_str(), "too_large", "{err}");
+        assert!(err.detail().contains("line 1"), "{err}");
+        let pulled = read.get();
+        assert!(
+            pulled <= (max + 2 * 64 * 1024) as u64,
+            "read {pulled} bytes of a 5 MiB line"
+        );
+        assert!(r.line.len() <= max, "held {} bytes", r.line.len());
+        // A line of exactly the limit passes.
+        let mut exact = vec![b'b'; max];
+        exact.push(b'\n');
+        assert_eq!(lines_of(&exact, 4096, max)[0].1.len(), max);
+    }
+
+    #[test]
+    fn the_streamed_ledger_check_agrees_with_the_whole_file_check() {
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../core/tests/fixtures/blux/ledger.jsonl");
+        let text = std::fs::read_to_string(&fixture).unwrap();
+        let (summary, digest) = verify_ledger_file(&fixture).unwrap().unwrap();
+        assert_eq!(summary, verify_ledger(&text).unwrap());
+        let entries = summary.entries;
+        assert_eq!(digest, cairn_core::encoding::sha256(&[text.as_bytes()]));
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ledger.jsonl");
+        // CRLF endings and blank lines verify the same; a damaged line fails the same way.
+        let crlf = text.replace('\n', "\r\n\r\n");
+        std::fs::write(&p, &crlf).unwrap();
+        assert_eq!(verify_ledger_file(&p).unwrap().unwrap().0.entries, entries);
+        let broken = text.replacen("\"action\":\"", "\"action\":\"x", 1);
+        std::fs::write(&p, &broken).unwrap();
+        let streamed = verify_ledger_file(&p).unwrap_err();
+        let whole = verify_ledger(&broken).unwrap_err();
+        assert_eq!(streamed.code().as_str(), whole.code().as_str());
+        assert_eq!(streamed.code().as_str(), "chain_broken");
+        std::fs::write(&p, b"\xff\n").unwrap();
+        assert_eq!(
+            verify_ledger_file(&p).unwrap_err().code().as_str(),
+            "malformed"
+        );
+        assert!(verify_ledger_file(&dir.path().join("none.jsonl"))
+            .unwrap()
+            .is_none());
+        let mut chain = LedgerChain::new();
+        chain.push_line(1, "  ").unwrap();
+        assert_eq!(chain.entries(), 0);
+    }
 
     #[test]
     fn plain_file_names() {

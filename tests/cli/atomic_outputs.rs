@@ -1,0 +1,195 @@
+//! Every file the CLI writes goes through `cairn_store::fsio`: a temporary file beside the
+//! destination, fsynced and renamed over it. Observable without a crash: a destination that
+//! is a symbolic link is replaced (the file it pointed to is left alone, where a plain
+//! `write` would write through it), a stale temporary of an interrupted earlier write is
+//! cleaned up, and a write that cannot complete leaves what was there and no temporary.
+
+use std::path::Path;
+
+use super::Env;
+
+/// Names in `dir` that look like fsio temporaries.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".cairn-tmp."))
+        .collect()
+}
+
+/// Prepares `name` in the test directory as a symbolic link to a file holding "old" and a
+/// stale temporary beside it, runs `args` (which must write `name`), and checks the write
+/// was atomic: the link was replaced by a regular file with new content, its old target is
+/// intact, and no temporary remains.
+fn writes_atomically(env: &Env, name: &str, args: &[&str]) {
+    let dir = env.path("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dest = dir.join(name);
+    let victim = dir.join(format!("{name}.target"));
+    std::fs::write(&victim, b"old").unwrap();
+    let _ = std::fs::remove_file(&dest);
+    std::os::unix::fs::symlink(&victim, &dest).unwrap();
+    let stale = dir.join(format!(".{name}.cairn-tmp.1.0"));
+    std::fs::write(&stale, b"half-written by an interrupted run").unwrap();
+
+    let dest_s = dest.display().to_string();
+    let full: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "DEST" { dest_s.as_str() } else { a })
+        .collect();
+    env.ok(&full);
+
+    let meta = std::fs::symlink_metadata(&dest).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "{args:?}: {name} was not replaced by a new file"
+    );
+    let body = std::fs::read(&dest).unwrap();
+    assert!(!body.is_empty() && body != b"old", "{args:?}: {name}");
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        b"old",
+        "{args:?} wrote through the old link instead of replacing it"
+    );
+    assert!(temporaries(&dir).is_empty(), "{:?}", temporaries(&dir));
+}
+
+#[cfg(unix)]
+#[test]
+fn every_output_file_is_replaced_atomically() {
+    let env = Env::new();
+    env.ok(&[
+        "init",
+        "--origin",
+        "test.example/log",
+        "--insecure-no-passphrase",
+    ]);
+    env.insecure_registry_keys_only();
+    writes_atomically(&env, "root.json", &["root", "create", "--out", "DEST"]);
+    writes_atomically(&env, "root-v1.json", &["root", "show", "--out", "DEST"]);
+    writes_atomically(
+        &env,
+        "release.pem",
+        &["key", "export", "release", "--out", "DEST"],
+    );
+    writes_atomically(
+        &env,
+        "release.pub.json",
+        &[
+            "key", "export", "release", "--format", "json", "--out", "DEST",
+        ],
+    );
+    writes_atomically(
+        &env,
+        "release.key.pem",
+        &["key", "export", "release", "--private", "--out", "DEST"],
+    );
+    let token = env.ok(&[
+        "token",
+        "issue",
+        "--issuer",
+        "issuer",
+        "--holder",
+        "agent",
+        "--audience",
+        "svc.example",
+        "--capability",
+        "read",
+    ])["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    writes_atomically(
+        &env,
+        "token.json",
+        &[
+            "token",
+            "issue",
+            "--issuer",
+            "issuer",
+            "--holder",
+            "agent",
+            "--audience",
+            "svc.example",
+            "--capability",
+            "read",
+            "--out",
+            "DEST",
+        ],
+    );
+    writes_atomically(
+        &env,
+        "token-show.json",
+        &["token", "show", &token, "--out", "DEST"],
+    );
+    let artifact = env.write("app.bin", b"an artifact");
+    writes_atomically(
+        &env,
+        "app.manifest.json",
+        &["sign", &artifact, "--key", "release", "--out", "DEST"],
+    );
+    let digest = env.ok(&["verify", &artifact])["manifest"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    writes_atomically(
+        &env,
+        "app.bundle",
+        &["bundle", "export", "--manifest", &digest, "--out", "DEST"],
+    );
+    let bundle = env.p("plain.bundle");
+    writes_atomically(
+        &env,
+        "bundle-root.json",
+        &[
+            "bundle",
+            "export",
+            "--manifest",
+            &digest,
+            "--out",
+            &bundle,
+            "--trust-root-out",
+            "DEST",
+        ],
+    );
+    writes_atomically(&env, "cp.txt", &["checkpoint", "create", "--out", "DEST"]);
+    writes_atomically(
+        &env,
+        "latest.txt",
+        &["checkpoint", "latest", "--out", "DEST"],
+    );
+    writes_atomically(
+        &env,
+        "registry.cairnlog",
+        &["ledger", "export", "--out", "DEST"],
+    );
+}
+
+#[test]
+fn a_write_that_cannot_complete_leaves_the_destination_and_no_temporary() {
+    let env = Env::new();
+    env.ok(&["init", "--insecure-no-passphrase"]);
+    // A directory where the file should go: the rename over it fails after the whole
+    // output was written to the temporary, which must then be gone.
+    for (name, args) in [
+        ("export.cairnlog", vec!["ledger", "export", "--out"]),
+        ("cp.txt", vec!["checkpoint", "latest", "--out"]),
+        (
+            "log.pub.json",
+            vec!["key", "export", "log", "--format", "json", "--out"],
+        ),
+    ] {
+        let dest = env.path(name);
+        std::fs::create_dir_all(dest.join("keep")).unwrap();
+        let dest_s = dest.display().to_string();
+        let mut a = args.clone();
+        a.push(&dest_s);
+        env.fails(&a, 2, "io");
+        assert!(dest.join("keep").is_dir(), "{args:?}");
+        assert!(
+            temporaries(env.dir.path()).is_empty(),
+            "{args:?}: {:?}",
+            temporaries(env.dir.path())
+        );
+    }
+}
