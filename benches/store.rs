@@ -5,16 +5,15 @@
 //!   durable commit that writes the same bytes (the stored entry envelope and two tree
 //!   hashes), with and without two-phase commit;
 //! - batched operations (many `register_node` in one `write`), operations per second;
-//! - inclusion and consistency proof generation and `Registry::open` at 10^4, 10^5 and 10^6
-//!   entries;
+//! - inclusion and consistency proof generation, `Registry::open` (flat: the signed head
+//!   against the stored tree) and a verified read beside an unverified one, at 10^4 to 10^7
+//!   entries (10^7 only in the full run);
 //! - the full audit, entries per second;
 //! - a single durable operation beside blux-reg's JSONL re-read append at 10^5 entries.
 //!
-//! Registries for the size sweep are filled in large batches with an Ed25519 log key (a
-//! hybrid key signs about 8 times slower and would make the 10^6 fill take many minutes);
-//! proofs and open do not depend on the log key's algorithm. The default log key
-//! (Ed25519 + ML-DSA-44) is measured where it matters: single and batched operations, and
-//! the audit at the smallest size. `cargo bench --bench store` measures; `cargo test
+//! The log key signs one tree head per commit, not each entry, so every registry here uses
+//! the default log key (Ed25519 + ML-DSA-44) except where a row says otherwise; the size
+//! sweep is filled in batches of 10^5 operations per commit. `cargo bench --bench store` measures; `cargo test
 //! --benches` runs every step once at a tiny size. See docs/PERFORMANCE.md.
 
 mod support;
@@ -197,18 +196,20 @@ struct AtSize {
     open: f64,
     audit_rate: Option<f64>,
     single_p50: f64,
+    read_verified: f64,
+    read_unverified: f64,
 }
 
-/// Fills an Ed25519-keyed registry to each size in turn and measures proofs, open, the audit
-/// and a single durable operation there.
+/// Fills a registry (default log key) to each size in turn and measures proofs, open, the
+/// audit, reads and a single durable operation there.
 fn sweep(mode: Mode, dir: &Path, sizes: &[u64], audit_max: u64) -> Vec<AtSize> {
     let path = dir.join("sweep.redb");
     let mut out = Vec::new();
-    let mut reg = Some(create(&path, Algorithm::Ed25519));
+    let mut reg = Some(create(&path, Algorithm::Ed25519MlDsa44));
     for &n in sizes {
         let r = reg.take().expect("registry is open");
         let before = r.tree_size().expect("size");
-        let fill_secs = time(|| fill(&r, n, mode.pick(10_000, 10_000, 100)));
+        let fill_secs = time(|| fill(&r, n, mode.pick(100_000, 100_000, 100)));
         let fill_rate = (n - before) as f64 / fill_secs;
         r.create_checkpoint().expect("checkpoint");
         let size = r.tree_size().expect("size");
@@ -232,6 +233,18 @@ fn sweep(mode: Mode, dir: &Path, sizes: &[u64], audit_max: u64) -> Vec<AtSize> {
             let old = next().max(1);
             con.push(time(|| {
                 r.consistency_proof(old, size).expect("consistency proof");
+            }));
+        }
+
+        // A node record read with and without its check against the ledger (interleaved).
+        let (mut ver, mut unver) = (Vec::new(), Vec::new());
+        for _ in 0..mode.pick(2000, 500, 3) {
+            let id = format!("node-{}", next() % NODE_IDS.min(size - 1).max(1));
+            ver.push(time(|| {
+                r.node(&id).expect("verified read");
+            }));
+            unver.push(time(|| {
+                r.node_unverified(&id).expect("unverified read");
             }));
         }
 
@@ -275,6 +288,8 @@ fn sweep(mode: Mode, dir: &Path, sizes: &[u64], audit_max: u64) -> Vec<AtSize> {
             open: median(&mut opens),
             audit_rate,
             single_p50,
+            read_verified: p50_p99(ver).0,
+            read_unverified: p50_p99(unver).0,
         });
     }
     drop(reg);
@@ -320,6 +335,12 @@ fn jsonl_vs_store(mode: Mode, dir: &Path, n: u64) -> (f64, f64) {
     (p50_p99(j).0, p50_p99(s).0)
 }
 
+/// Whether a part runs: `CAIRN_STORE_BENCH=single,batched,sweep,audit,jsonl` picks parts
+/// (default all).
+fn part(name: &str) -> bool {
+    std::env::var("CAIRN_STORE_BENCH").map_or(true, |v| v.split(',').any(|p| p.trim() == name))
+}
+
 fn main() {
     let mode = Mode::from_env();
     let dir = support::bench_dir("store");
@@ -340,7 +361,8 @@ fn main() {
     };
 
     // 1. Single durable operations.
-    let mut t = Table::new(
+    if part("single") {
+        let mut t = Table::new(
         "Single durable operation (register_node, one write each) vs bare redb durable commit of the same bytes",
         &[
             "log key",
@@ -354,88 +376,98 @@ fn main() {
             "store / bare 2PC (p50)",
         ],
     );
-    for alg in [Algorithm::Ed25519MlDsa44, Algorithm::Ed25519] {
-        let s = single_ops(mode, &dir, alg);
-        t.row(vec![
-            s.alg.name().into(),
-            s.entry_len.to_string(),
-            tm(s.op.0),
-            tm(s.op.1),
-            tm(s.bare.0),
-            tm(s.bare.1),
-            tm(s.bare_2pc.0),
-            ratio(s.op.0, s.bare.0),
-            ratio(s.op.0, s.bare_2pc.0),
-        ]);
-    }
-    t.print();
-
-    // 2. Batched operations.
-    let mut t = Table::new(
-        "Batched operations (register_node, many per write)",
-        &["log key", "batch", "operations/s"],
-    );
-    for alg in [Algorithm::Ed25519MlDsa44, Algorithm::Ed25519] {
-        for batch in mode.pick(vec![100, 1000, 10_000], vec![1000], vec![5]) {
-            let rate = batched(mode, &dir, alg, batch);
+        for alg in [Algorithm::Ed25519MlDsa44, Algorithm::Ed25519] {
+            let s = single_ops(mode, &dir, alg);
             t.row(vec![
-                alg.name().into(),
-                batch.to_string(),
-                if mode.measures() {
-                    fmt_rate(rate)
-                } else {
-                    "-".into()
-                },
+                s.alg.name().into(),
+                s.entry_len.to_string(),
+                tm(s.op.0),
+                tm(s.op.1),
+                tm(s.bare.0),
+                tm(s.bare.1),
+                tm(s.bare_2pc.0),
+                ratio(s.op.0, s.bare.0),
+                ratio(s.op.0, s.bare_2pc.0),
             ]);
         }
+        t.print();
     }
-    t.print();
+
+    // 2. Batched operations.
+    if part("batched") {
+        let mut t = Table::new(
+            "Batched operations (register_node, many per write)",
+            &["log key", "batch", "operations/s"],
+        );
+        for alg in [Algorithm::Ed25519MlDsa44, Algorithm::Ed25519] {
+            for batch in mode.pick(vec![100, 1000, 10_000, 100_000], vec![1000], vec![5]) {
+                let rate = batched(mode, &dir, alg, batch);
+                t.row(vec![
+                    alg.name().into(),
+                    batch.to_string(),
+                    if mode.measures() {
+                        fmt_rate(rate)
+                    } else {
+                        "-".into()
+                    },
+                ]);
+            }
+        }
+        t.print();
+    }
 
     // 3. Proofs, open and audit by size.
-    let sizes = mode.pick(
-        vec![10_000, 100_000, 1_000_000],
-        vec![10_000, 100_000],
-        vec![50, 120],
-    );
-    let audit_max = mode.pick(1_000_000, 100_000, 1_000);
-    let rows = sweep(mode, &dir, &sizes, audit_max);
-    let mut t = Table::new(
-        "By ledger size (Ed25519 log key; proofs p50 over random leaves; open = Registry::open incl. integrity check)",
+    if part("sweep") {
+        let sizes = mode.pick(
+            vec![10_000, 100_000, 1_000_000, 10_000_000],
+            vec![10_000, 100_000],
+            vec![50, 120],
+        );
+        let audit_max = mode.pick(1_000_000, 100_000, 1_000);
+        let rows = sweep(mode, &dir, &sizes, audit_max);
+        let mut t = Table::new(
+        "By ledger size (default log key; p50 over random leaves/nodes; open = Registry::open, flat)",
         &[
             "entries",
             "file",
-            "fill (batches of 10^4)",
+            "fill (batches of 10^5)",
             "inclusion proof",
             "consistency proof",
             "open",
+            "read (verified)",
+            "read (unverified)",
+            "verified / unverified",
             "single op p50",
             "audit",
         ],
     );
-    for r in &rows {
-        t.row(vec![
-            r.n.to_string(),
-            format!("{:.0} MB", r.file_mb),
-            if mode.measures() {
-                fmt_rate(r.fill_rate)
-            } else {
-                "-".into()
-            },
-            tm(r.inclusion),
-            tm(r.consistency),
-            tm(r.open),
-            tm(r.single_p50),
-            match (r.audit_rate, mode.measures()) {
-                (Some(a), true) => format!("{} entries", fmt_rate(a)),
-                (Some(_), false) => "-".into(),
-                (None, _) => "not run".into(),
-            },
-        ]);
-    }
-    t.print();
-    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-        if mode.measures() && first.n != last.n {
-            println!(
+        for r in &rows {
+            t.row(vec![
+                r.n.to_string(),
+                format!("{:.0} MB", r.file_mb),
+                if mode.measures() {
+                    fmt_rate(r.fill_rate)
+                } else {
+                    "-".into()
+                },
+                tm(r.inclusion),
+                tm(r.consistency),
+                tm(r.open),
+                tm(r.read_verified),
+                tm(r.read_unverified),
+                ratio(r.read_verified, r.read_unverified),
+                tm(r.single_p50),
+                match (r.audit_rate, mode.measures()) {
+                    (Some(a), true) => format!("{} entries", fmt_rate(a)),
+                    (Some(_), false) => "-".into(),
+                    (None, _) => "not run".into(),
+                },
+            ]);
+        }
+        t.print();
+        if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+            if mode.measures() && first.n != last.n {
+                println!(
                 "From {} to {} entries: inclusion proof x{:.2}, consistency proof x{:.2}, open x{:.2}.\n",
                 first.n,
                 last.n,
@@ -443,40 +475,45 @@ fn main() {
                 last.consistency / first.consistency,
                 last.open / first.open
             );
+            }
         }
     }
 
     // 4. Audit with the default hybrid log key.
-    let (n, rate) = hybrid_audit(mode, &dir);
-    let mut t = Table::new(
-        "Full audit, default log key",
-        &["log key", "entries", "audit"],
-    );
-    t.row(vec![
-        Algorithm::Ed25519MlDsa44.name().into(),
-        n.to_string(),
-        if mode.measures() {
-            format!("{} entries", fmt_rate(rate))
-        } else {
-            "-".into()
-        },
-    ]);
-    t.print();
+    if part("audit") {
+        let (n, rate) = hybrid_audit(mode, &dir);
+        let mut t = Table::new(
+            "Full audit, default log key",
+            &["log key", "entries", "audit"],
+        );
+        t.row(vec![
+            Algorithm::Ed25519MlDsa44.name().into(),
+            n.to_string(),
+            if mode.measures() {
+                format!("{} entries", fmt_rate(rate))
+            } else {
+                "-".into()
+            },
+        ]);
+        t.print();
+    }
 
     // 5. Beside blux-reg's JSONL ledger.
-    let n = mode.pick(100_000, 10_000, 50);
-    let (jsonl, store) = jsonl_vs_store(mode, &dir, n);
-    let mut t = Table::new(
+    if part("jsonl") {
+        let n = mode.pick(100_000, 10_000, 50);
+        let (jsonl, store) = jsonl_vs_store(mode, &dir, n);
+        let mut t = Table::new(
         "blux-reg JSONL re-read append (reproduced, no fsync) vs one durable store operation (hybrid log key), interleaved",
         &["entries", "JSONL append p50", "store operation p50", "JSONL / store"],
     );
-    t.row(vec![
-        n.to_string(),
-        tm(jsonl),
-        tm(store),
-        ratio(jsonl, store),
-    ]);
-    t.print();
+        t.row(vec![
+            n.to_string(),
+            tm(jsonl),
+            tm(store),
+            ratio(jsonl, store),
+        ]);
+        t.print();
+    }
 
     fs::remove_dir_all(&dir).ok();
     if !mode.measures() {

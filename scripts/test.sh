@@ -37,6 +37,28 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo clippy -p cairn-core --all-features (the legacy round-3 Dilithium code too)"
+cargo clippy -p cairn-core --all-features --all-targets -- -D warnings
+
+step "cargo doc (broken intra-doc links are errors)"
+RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links" \
+  cargo doc --workspace --no-deps --quiet
+
+# Each crate builds on the Rust its `rust-version` declares (installed with rustup when
+# missing; a minimal profile is about 150 MB).
+msrv_check() {
+  local toolchain=$1; shift
+  rustup toolchain list | grep -q "^$toolchain" || rustup toolchain install "$toolchain" --profile minimal
+  rustup +"$toolchain" target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown --toolchain "$toolchain"
+  CARGO_TARGET_DIR=target/msrv-$toolchain cargo +"$toolchain" check --quiet "$@"
+}
+step "MSRV: cairn-core and cairn-wasm on Rust 1.85, cairn-store and cairn on 1.90 (their rust-version)"
+msrv_check 1.85 -p cairn-core
+msrv_check 1.85 -p cairn-core --no-default-features --target wasm32-unknown-unknown
+msrv_check 1.85 -p cairn-wasm --target wasm32-unknown-unknown
+msrv_check 1.90 -p cairn-store -p cairn
+
 step "cairn-core no_std verify-only build for wasm32 (no std, no getrandom, no C)"
 cargo build -p cairn-core --no-default-features --target wasm32-unknown-unknown
 tree=$(cargo tree -p cairn-core --no-default-features --target wasm32-unknown-unknown -e normal,build --prefix none)

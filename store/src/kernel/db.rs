@@ -92,7 +92,7 @@ pub(crate) enum Db {
 }
 
 impl Drop for Registry {
-    /// Closes the database under [`guard`]: closing a read-write database writes redb's
+    /// Closes the database under the panic guard: closing a read-write database writes redb's
     /// allocator state, which panics rather than errs on some damaged files.
     fn drop(&mut self) {
         let db = std::mem::replace(&mut self.db, Db::Closed);

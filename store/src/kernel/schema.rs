@@ -17,7 +17,7 @@ use cairn_core::UnixTime;
 ///
 /// - 1: every ledger entry signed by the log key; no signed head.
 /// - 2: entries carry only consent signatures; the log key signs one tree head per commit
-///   ([`META_HEAD`]).
+///   (the `head` record in `meta`).
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// Largest stored record accepted when reading back (a damaged length must not allocate
