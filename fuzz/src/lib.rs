@@ -29,6 +29,8 @@ pub mod vectors {
     pub const DSSE: &str = include_str!("../../tests/vectors/dsse.json");
     /// tests/vectors/ledger.json
     pub const LEDGER: &str = include_str!("../../tests/vectors/ledger.json");
+    /// tests/vectors/manifest.json
+    pub const MANIFEST: &str = include_str!("../../tests/vectors/manifest.json");
     /// tests/vectors/merkle.json
     pub const MERKLE: &str = include_str!("../../tests/vectors/merkle.json");
     /// tests/vectors/token.json

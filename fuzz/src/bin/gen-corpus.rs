@@ -240,6 +240,21 @@ fn ledger(out: &mut Corpus) {
     }
 }
 
+fn manifest(out: &mut Corpus) {
+    for (i, c) in cases(vectors::MANIFEST).iter().enumerate() {
+        let a = &c["args"];
+        let m = b64(&a["manifest"]);
+        if let Ok(env) = Envelope::parse(&m) {
+            out.add("manifest", 1, 0, 0, vec![env.payload.clone()]);
+        }
+        let mut records = vec![m];
+        if !a["artifact"].is_null() {
+            records.push(b64(&a["artifact"]));
+        }
+        out.add("manifest", 0, i as u8, 0, records);
+    }
+}
+
 fn blux(out: &mut Corpus) {
     let (mut tokens, mut manifests) = (0u8, 0u8);
     for c in cases(vectors::BLUX) {
@@ -301,6 +316,7 @@ fn main() {
     trust(&mut corpus);
     merkle(&mut corpus);
     ledger(&mut corpus);
+    manifest(&mut corpus);
     blux(&mut corpus);
     bundle(&mut corpus);
     for (target, seeds) in &corpus.0 {
