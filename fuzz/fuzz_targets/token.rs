@@ -21,9 +21,9 @@ use std::sync::OnceLock;
 
 use cairn_core::crypto::PublicKey;
 use cairn_core::dsse::Envelope;
-use cairn_core::token::{verify_token, TokenClaims, VerifyOptions, TOKEN_PAYLOAD_TYPE};
+use cairn_core::token::{verify_token, TokenClaims, VerifyOptions};
 use cairn_core::ErrorCode;
-use cairn_fuzz::{all_keys, pool, pool_key_for, vectors, Input};
+use cairn_fuzz::{all_keys, pool, sign_token_chain, vectors, Input};
 use libfuzzer_sys::fuzz_target;
 
 fn vector_issuers() -> &'static [PublicKey] {
@@ -33,21 +33,6 @@ fn vector_issuers() -> &'static [PublicKey] {
 
 const AUDIENCES: [Option<&str>; 2] = [None, Some("registry.example")];
 const CAPABILITIES: [Option<&str>; 4] = [None, Some("read"), Some("publish"), Some("yank")];
-
-fn resign(records: &[Vec<u8>]) -> Option<Vec<Envelope>> {
-    let mut out: Vec<Envelope> = Vec::new();
-    let mut signer = &pool()[0];
-    for payload in records {
-        let mut env = Envelope::new(TOKEN_PAYLOAD_TYPE, payload.clone()).ok()?;
-        env.sign_deterministic(signer).ok()?;
-        out.push(env);
-        signer = TokenClaims::from_payload(payload)
-            .ok()
-            .and_then(|c| pool_key_for(&c.holder))
-            .unwrap_or(&pool()[0]);
-    }
-    Some(out)
-}
 
 fuzz_target!(|data: &[u8]| {
     let input = Input::parse(data);
@@ -66,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         };
         (chain, vector_issuers())
     } else {
-        let Some(chain) = resign(&input.records) else {
+        let Some(chain) = sign_token_chain(&input.records) else {
             return;
         };
         (chain, &pool_issuer)

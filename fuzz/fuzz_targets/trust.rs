@@ -14,45 +14,11 @@
 //! the pinned root alone verifies with `from_pinned`.
 #![no_main]
 
-use cairn_core::crypto::SigningKey;
 use cairn_core::dsse::Envelope;
-use cairn_core::trust::{
-    root_id, verify_trust_root_chain, TrustRoot, VerifiedRoot, TRUST_ROOT_TYPE,
-};
+use cairn_core::trust::{root_id, verify_trust_root_chain, TrustRoot, VerifiedRoot};
 use cairn_core::ErrorCode;
-use cairn_fuzz::{pool, Input};
+use cairn_fuzz::{sign_root_chain, Input};
 use libfuzzer_sys::fuzz_target;
-
-fn listed_pool_keys(root: Option<&TrustRoot>) -> Vec<&'static SigningKey> {
-    pool()
-        .iter()
-        .filter(|k| root.is_some_and(|r| r.keys.iter().any(|t| t.public_key == *k.public_key())))
-        .collect()
-}
-
-fn resign(records: &[Vec<u8>]) -> Option<Vec<Envelope>> {
-    let mut out = Vec::new();
-    let mut prev: Option<TrustRoot> = None;
-    for payload in records {
-        let this = TrustRoot::from_bytes(payload).ok();
-        let mut signers = listed_pool_keys(prev.as_ref());
-        for k in listed_pool_keys(this.as_ref()) {
-            if !signers.iter().any(|s| s.public_key() == k.public_key()) {
-                signers.push(k);
-            }
-        }
-        if signers.is_empty() {
-            signers.push(&pool()[0]);
-        }
-        let mut env = Envelope::new(TRUST_ROOT_TYPE, payload.clone()).ok()?;
-        for k in signers {
-            env.sign_deterministic(k).ok()?;
-        }
-        out.push(env);
-        prev = this;
-    }
-    Some(out)
-}
 
 fuzz_target!(|data: &[u8]| {
     let input = Input::parse(data);
@@ -67,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         };
         c
     } else {
-        let Some(c) = resign(&input.records) else {
+        let Some(c) = sign_root_chain(&input.records) else {
             return;
         };
         c

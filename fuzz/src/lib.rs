@@ -13,8 +13,11 @@
 use std::sync::OnceLock;
 
 use cairn_core::crypto::{Algorithm, PublicKey, SigningKey};
+use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{b64_decode, Digest};
 use cairn_core::merkle::node_hash;
+use cairn_core::token::{TokenClaims, TOKEN_PAYLOAD_TYPE};
+use cairn_core::trust::{TrustRoot, TRUST_ROOT_TYPE};
 use serde_json::Value;
 
 /// Raw test-vector files, compiled in so the targets need no files at run time.
@@ -103,6 +106,58 @@ pub fn pool() -> &'static [SigningKey] {
 /// The pool key whose public key is `pk`, if any.
 pub fn pool_key_for(pk: &PublicKey) -> Option<&'static SigningKey> {
     pool().iter().find(|k| k.public_key() == pk)
+}
+
+/// Signs token claim payloads as a delegation chain: the root by `pool()[0]` (the trusted
+/// issuer), each child by the pool key its parent names as holder (`pool()[0]` if none).
+/// `None` if a payload breaks the envelope limits.
+pub fn sign_token_chain(payloads: &[Vec<u8>]) -> Option<Vec<Envelope>> {
+    let mut out: Vec<Envelope> = Vec::new();
+    let mut signer = &pool()[0];
+    for payload in payloads {
+        let mut env = Envelope::new(TOKEN_PAYLOAD_TYPE, payload.clone()).ok()?;
+        env.sign_deterministic(signer).ok()?;
+        out.push(env);
+        signer = TokenClaims::from_payload(payload)
+            .ok()
+            .and_then(|c| pool_key_for(&c.holder))
+            .unwrap_or(&pool()[0]);
+    }
+    Some(out)
+}
+
+fn listed_pool_keys(root: Option<&TrustRoot>) -> Vec<&'static SigningKey> {
+    pool()
+        .iter()
+        .filter(|k| root.is_some_and(|r| r.keys.iter().any(|t| t.public_key == *k.public_key())))
+        .collect()
+}
+
+/// Signs trust-root payloads as a rotation chain: each version by every pool key that it or
+/// the version before it lists (`pool()[0]` if none). `None` if a payload breaks the
+/// envelope limits.
+pub fn sign_root_chain(payloads: &[Vec<u8>]) -> Option<Vec<Envelope>> {
+    let mut out = Vec::new();
+    let mut prev: Option<TrustRoot> = None;
+    for payload in payloads {
+        let this = TrustRoot::from_bytes(payload).ok();
+        let mut signers = listed_pool_keys(prev.as_ref());
+        for k in listed_pool_keys(this.as_ref()) {
+            if !signers.iter().any(|s| s.public_key() == k.public_key()) {
+                signers.push(k);
+            }
+        }
+        if signers.is_empty() {
+            signers.push(&pool()[0]);
+        }
+        let mut env = Envelope::new(TRUST_ROOT_TYPE, payload.clone()).ok()?;
+        for k in signers {
+            env.sign_deterministic(k).ok()?;
+        }
+        out.push(env);
+        prev = this;
+    }
+    Some(out)
 }
 
 /// A fuzz input: mode, flags, `now` and records.

@@ -9,16 +9,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use cairn_core::bundle::example::{MemoryRegistry, NOW};
+use cairn_core::bundle::{verify_bundle, BundlePolicy};
 use cairn_core::crypto::{Algorithm, SigningKey};
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{hex_encode, sha256};
 use cairn_core::merkle::{ConsistencyProof, InclusionProof, MemoryTree};
 use cairn_core::note::Note;
-use cairn_core::token::{ConstraintValue, TokenBuilder};
+use cairn_core::token::{verify_token, ConstraintValue, TokenBuilder, VerifyOptions};
 use cairn_core::trust::{
-    sign_root, Role, RoleSet, Thresholds, TrustRoot, TrustedKey, VerifiedRoot,
+    sign_root, verify_trust_root_chain, Role, RoleSet, Thresholds, TrustRoot, TrustedKey,
+    VerifiedRoot,
 };
-use cairn_fuzz::{b64, cases, pool, vectors, Input};
+use cairn_fuzz::{b64, cases, pool, sign_root_chain, sign_token_chain, vectors, Input};
 use serde_json::Value;
 
 // The fuzz build instruments every binary of this crate for coverage; libFuzzer's runtime
@@ -122,6 +124,19 @@ fn token(out: &mut Corpus) {
     let chain = [root, child, grandchild];
     for len in 1..=chain.len() {
         let payloads: Vec<Vec<u8>> = chain[..len].iter().map(|e| e.payload.clone()).collect();
+        // The target's re-sign mode must turn these seeds into chains that verify.
+        let signed = sign_token_chain(&payloads).unwrap();
+        let trusted = [p[0].public_key().clone()];
+        let (tok, parents) = signed.split_last().unwrap();
+        verify_token(
+            tok,
+            parents,
+            &trusted,
+            t0 + 86_400,
+            &[][..],
+            &VerifyOptions::default(),
+        )
+        .expect("re-signed token chain seed verifies");
         for flags in [0u8, 0b11, 0x10] {
             out.add("token", 1, flags, t0 + 86_400, payloads.clone());
         }
@@ -183,7 +198,10 @@ fn trust(out: &mut Corpus) {
     let v3 = sign_root(&v3r, &[&p[0], &p[1], &p[2]]).unwrap();
     let chain = [v1, v2, v3];
     for len in 1..=chain.len() {
-        let payloads = chain[..len].iter().map(|e| e.payload.clone()).collect();
+        let payloads: Vec<Vec<u8>> = chain[..len].iter().map(|e| e.payload.clone()).collect();
+        let signed = sign_root_chain(&payloads).unwrap();
+        verify_trust_root_chain(&signed[0], &signed[1..], 5_000)
+            .expect("re-signed trust root chain seed verifies");
         out.add("trust", 1, 0, 5_000, payloads);
         let envs = chain[..len].iter().map(Envelope::to_compact).collect();
         out.add("trust", 0, 0, 5_000, envs);
@@ -294,8 +312,13 @@ fn bundle(out: &mut Corpus) {
     let (manifest, mseq) = reg.sign_artifact("artifact.bin", &artifact).unwrap();
     let holder = SigningKey::from_seed(Algorithm::Ed25519, &[41; 32]);
     let (tok, tseq) = reg.issue_token(&holder, "read", 3_600).unwrap();
-    let m = reg.bundle(mseq, manifest, Vec::new()).unwrap().to_bytes();
-    let t = reg.bundle(tseq, tok, Vec::new()).unwrap().to_bytes();
+    let m = reg.bundle(mseq, manifest, Vec::new()).unwrap();
+    let t = reg.bundle(tseq, tok, Vec::new()).unwrap();
+    for b in [&m, &t] {
+        verify_bundle(b, &reg.pinned(), NOW, &BundlePolicy::default())
+            .expect("example registry bundle seed verifies");
+    }
+    let (m, t) = (m.to_bytes(), t.to_bytes());
     for flags in [0x01u8, 0x30, 0x31] {
         out.add("bundle", 1, flags, NOW, vec![m.clone(), artifact.clone()]);
         out.add("bundle", 1, flags, NOW, vec![m.clone()]);
