@@ -10,19 +10,25 @@
 //! 3 ledger file (JSONL), verified as is; an accepted ledger has a head exactly when it has
 //!   entries, and verifies again to the same head;
 //! 4 ledger lines re-chained by the target (prev_hash and entry_hash recomputed, written
-//!   canonically): the result must verify, with the head the target computed.
+//!   canonically): the result must verify, with the head the target computed;
+//! 5 a token object re-signed by the target (issuer key and fingerprint set to a fixed key,
+//!   signature over the canonical JSON): it may fail on its shape or expiry, never on its
+//!   signature or key, and verifies alike with that key pinned;
+//! 6 a manifest object re-signed the same way and checked against the digest it states:
+//!   it may fail on its shape, never on its signature or key.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use cairn_core::blux::{
-    canonical_hash, canonical_json, parse_json, token_hash, verify_ledger, verify_manifest,
-    verify_token, TokenPolicy, Value,
+    canonical_hash, canonical_json, fingerprint, parse_json, token_hash, verify_ledger,
+    verify_manifest, verify_token, Object, TokenPolicy, Value,
 };
-use cairn_core::crypto::pem::public_key_from_pem;
-use cairn_core::crypto::PublicKey;
-use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
-use cairn_fuzz::{cases, pick, vectors, Input};
+use cairn_core::crypto::pem::{public_key_from_pem, public_key_to_pem};
+use cairn_core::crypto::{PublicKey, SigningKey};
+use cairn_core::encoding::{b64_encode, hex_decode_array, hex_encode, Digest};
+use cairn_core::ErrorCode;
+use cairn_fuzz::{cases, pick, pool, vectors, Input};
 use libfuzzer_sys::fuzz_target;
 
 struct TokenCase {
@@ -81,6 +87,26 @@ fn manifest_cases() -> &'static [ManifestCase] {
     })
 }
 
+/// Errors a correctly signed object by the trusted key must never give.
+const SIGNING_ERRORS: [ErrorCode; 3] = [
+    ErrorCode::SignatureInvalid,
+    ErrorCode::KeyMismatch,
+    ErrorCode::UnknownKey,
+];
+
+/// Signs `obj` as blux-reg does: Ed25519 over the canonical JSON without `signature`, the
+/// signature as padded standard base64. Returns the canonical JSON text of the signed object.
+fn sign_object(mut obj: Object, key: &SigningKey) -> String {
+    obj.remove("signature");
+    let message = canonical_json(&Value::Object(obj.clone()));
+    let sig = key.sign_deterministic(message.as_bytes(), b"").unwrap();
+    obj.insert(
+        "signature",
+        Value::from(b64_encode(sig.as_bytes()).as_str()),
+    );
+    canonical_json(&Value::Object(obj))
+}
+
 fn rechain(text: &str) -> Option<(String, usize, Option<Digest>)> {
     let mut out = String::new();
     let mut prev: Option<Digest> = None;
@@ -112,7 +138,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(Ok(text)) = input.records.first().map(|r| std::str::from_utf8(r)) else {
         return;
     };
-    match input.mode % 5 {
+    match input.mode % 7 {
         0 => {
             let Ok(v) = parse_json(text) else {
                 return;
@@ -156,6 +182,60 @@ fuzz_target!(|data: &[u8]| {
                     "a head exactly when entries"
                 );
                 assert_eq!(verify_ledger(text).ok().map(|t| t.head), Some(s.head));
+            }
+        }
+        5 => {
+            let Ok(Value::Object(mut obj)) = parse_json(text) else {
+                return;
+            };
+            let key = &pool()[0];
+            let mut issuer = match obj.get("issuer") {
+                Some(Value::Object(i)) => i.clone(),
+                _ => Object::new(),
+            };
+            let pem = public_key_to_pem(key.public_key()).unwrap();
+            issuer.insert("public_key", Value::from(pem.as_str()));
+            let fp = hex_encode(&fingerprint(key.public_key()));
+            issuer.insert("fingerprint", Value::from(fp.as_str()));
+            obj.insert("issuer", Value::Object(issuer));
+            let signed = sign_object(obj, key);
+            let pinned = TokenPolicy::trusted_keys([key.public_key()]);
+            let any = verify_token(&signed, input.now, None, &TokenPolicy::any_issuer());
+            let pin = verify_token(&signed, input.now, None, &pinned);
+            assert_eq!(
+                any.as_ref().map(|v| v.token_hash).map_err(|e| e.code()),
+                pin.as_ref().map(|v| v.token_hash).map_err(|e| e.code()),
+                "pinning the signing key changes nothing"
+            );
+            if let Err(e) = any {
+                assert!(
+                    !SIGNING_ERRORS.contains(&e.code()),
+                    "re-signed token: {e:?}"
+                );
+            }
+        }
+        6 => {
+            let Ok(Value::Object(mut obj)) = parse_json(text) else {
+                return;
+            };
+            let key = &pool()[0];
+            let fp = hex_encode(&fingerprint(key.public_key()));
+            obj.insert("key_fingerprint", Value::from(fp.as_str()));
+            let digest = obj
+                .get("artifact_sha256")
+                .and_then(Value::as_str)
+                .and_then(|h| hex_decode_array::<32>(h).ok())
+                .unwrap_or([0; 32]);
+            let signed = sign_object(obj, key);
+            match verify_manifest(&signed, &digest, &[key.public_key().clone()]) {
+                Ok(v) => assert_eq!(
+                    Ok(v.manifest_hash),
+                    token_hash(&signed).map_err(|e| e.code())
+                ),
+                Err(e) => assert!(
+                    !SIGNING_ERRORS.contains(&e.code()),
+                    "re-signed manifest: {e:?}"
+                ),
             }
         }
         _ => {

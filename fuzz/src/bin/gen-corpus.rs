@@ -283,10 +283,12 @@ fn blux(out: &mut Corpus) {
             "blux_verify_token" => {
                 out.add("blux", 1, tokens, now_of(&c), vec![text("token")]);
                 out.add("blux", 0, 0, 0, vec![text("token")]);
+                out.add("blux", 5, 0, now_of(&c), vec![text("token")]);
                 tokens += 1;
             }
             "blux_verify_manifest" => {
                 out.add("blux", 2, manifests, 0, vec![text("manifest")]);
+                out.add("blux", 6, 0, 0, vec![text("manifest")]);
                 manifests += 1;
             }
             _ => {
