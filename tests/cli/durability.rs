@@ -477,31 +477,80 @@ fn copy_registry(src: &Path, dir: &Path) -> PathBuf {
     dest
 }
 
+/// Runs cairn with `args` and `--json`, as `Env::run` does, or through `prefix` (a command
+/// that runs the rest as another user). Returns the exit status and the JSON document.
+fn run_json(env: &Env, prefix: &[&str], args: &[&str]) -> (i32, serde_json::Value) {
+    let out = match prefix.split_first() {
+        None => {
+            let mut a = args.to_vec();
+            a.push("--json");
+            let o = env.run(&a);
+            (o.code, o.stdout, o.stderr)
+        }
+        Some((cmd, rest)) => {
+            let o = Command::new(cmd)
+                .args(rest)
+                .arg(env!("CARGO_BIN_EXE_cairn"))
+                .args(args)
+                .arg("--json")
+                .current_dir(env.dir.path())
+                .env("CAIRN_HOME", env.home())
+                .env_remove("CAIRN_PASSPHRASE")
+                .env_remove("CAIRN_KEY_PASSPHRASE")
+                .stdin(Stdio::null())
+                .output()
+                .expect("run cairn as another user");
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        }
+    };
+    let (code, stdout, stderr) = out;
+    let v = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{stdout}\nstderr: {stderr}"));
+    (code, v)
+}
+
 /// Runs every read command against `store` (expected to succeed, leaving it unchanged) and
-/// a few writes (expected to fail with `expect_write`, when given, and a message saying the
-/// file cannot be written).
-fn reads_work_writes_fail(env: &Env, store: &Path, token: &str, expect_write: Option<&str>) {
+/// a few writes (expected, when `check_writes`, to fail with `io` and a message naming the
+/// file and saying it cannot be written). `prefix` runs the commands as another user.
+fn reads_work_writes_fail(
+    env: &Env,
+    prefix: &[&str],
+    store: &Path,
+    token: &str,
+    check_writes: bool,
+) {
     let store_s = store.display().to_string();
     let out_dir = env.path("ro-outputs");
     std::fs::create_dir_all(&out_dir).unwrap();
+    std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let before = snapshot(store);
     for (i, cmd) in read_commands(env, token).iter().enumerate() {
         let (mut args, _) = with_out(cmd, &out_dir, i);
         args.extend(["--store".to_owned(), store_s.clone()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        env.ok(&args);
+        let (code, v) = run_json(env, prefix, &args);
+        assert!(code == 0 && v["ok"] == true, "{prefix:?} {args:?}: {v}");
     }
     assert!(snapshot(store) == before, "a read changed {store_s}");
-    let Some(code) = expect_write else { return };
+    if !check_writes {
+        return;
+    }
     for args in [
         vec!["checkpoint", "create", "--store", &store_s],
         vec!["node", "deregister", "mem-01", "--store", &store_s],
         vec!["check", "--store", &store_s],
     ] {
-        let v = env.fails(&args, 2, code);
+        let (code, v) = run_json(env, prefix, &args);
+        assert!(code == 2 && v["error"] == "io", "{prefix:?} {args:?}: {v}");
         let msg = v["message"].as_str().unwrap();
         assert!(
-            msg.contains(&store_s) && msg.contains("read-only"),
+            msg.contains(&store_s)
+                && msg.contains("cannot be opened for writing")
+                && msg.contains("read-only"),
             "{args:?}: {msg}"
         );
     }
@@ -531,15 +580,33 @@ fn reads_work_on_a_read_only_copy_and_writes_fail_clearly() {
     std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     let root = running_as_root(&env);
-    if root {
-        // Root writes through permission bits, so only the reads are checked here; the
-        // read-only mount below checks the writes.
-        eprintln!(
-            "note: running as root, which ignores permission bits: writes on the 0444 copy are checked on a read-only mount instead"
-        );
-        reads_work_writes_fail(&env, &store, &token, None);
+    if !root {
+        reads_work_writes_fail(&env, &[], &store, &token, true);
     } else {
-        reads_work_writes_fail(&env, &store, &token, Some("io"));
+        // Root writes through permission bits: the reads are checked as root, and reads and
+        // writes again as an unprivileged user where setpriv can switch to one; the
+        // read-only mount below checks the writes in any case.
+        reads_work_writes_fail(&env, &[], &store, &token, false);
+        let nobody = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ];
+        let usable = Command::new(nobody[0])
+            .args(&nobody[1..])
+            .arg("true")
+            .status()
+            .is_ok_and(|s| s.success());
+        if usable {
+            std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+            reads_work_writes_fail(&env, &nobody, &store, &token, true);
+        } else {
+            eprintln!(
+                "note: running as root without a usable setpriv: writes on the 0444 copy are checked only on the read-only mount"
+            );
+        }
     }
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 
@@ -592,5 +659,5 @@ fn reads_work_on_a_read_only_copy_and_writes_fail_clearly() {
         std::fs::write(mnt.join("probe"), b"x").is_err(),
         "the mount is not read-only"
     );
-    reads_work_writes_fail(&env, &mnt.join("registry.redb"), &token, Some("io"));
+    reads_work_writes_fail(&env, &[], &mnt.join("registry.redb"), &token, true);
 }
