@@ -1629,6 +1629,9 @@ mod blux_refusals;
 mod blux_streaming;
 #[path = "cli/blux_verify.rs"]
 mod blux_verify;
+#[cfg(unix)]
+#[path = "cli/durability.rs"]
+mod durability;
 #[path = "cli/endless_inputs.rs"]
 mod endless_inputs;
 #[path = "cli/interop.rs"]

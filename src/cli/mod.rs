@@ -114,7 +114,9 @@ impl Ctx {
         }
         let reg = match access {
             Access::Read => Registry::open_read_only(&path)?,
-            Access::Write | Access::MayWrite => Registry::open(&path, None)?,
+            Access::Write | Access::MayWrite => {
+                Registry::open(&path, None).map_err(|e| not_writable(&path, e))?
+            }
         };
         if access == Access::Write {
             self.unlock(&reg)?;
@@ -137,6 +139,32 @@ impl Ctx {
             reg.unlock(&p)?;
         }
         Ok(())
+    }
+}
+
+/// A read-write open that failed because the file cannot be written (read-only permissions
+/// or a read-only file system) says so, and that reads still work; other errors pass.
+fn not_writable(path: &std::path::Path, e: cairn_store::StoreError) -> CliError {
+    if e.code() != StoreCode::Io {
+        return e.into();
+    }
+    // Opening for writing writes nothing: it only asks whether the file could be written.
+    match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+        Err(w)
+            if matches!(
+                w.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            CliError::store(
+                StoreCode::Io,
+                format!(
+                    "{} cannot be opened for writing ({w}): this command writes to the registry; read commands work on a read-only registry",
+                    path.display()
+                ),
+            )
+        }
+        _ => e.into(),
     }
 }
 

@@ -262,6 +262,11 @@ impl From<redb::DatabaseError> for StoreError {
                 "the registry is open in another process (or another handle in this one)",
             ),
             redb::DatabaseError::Storage(s) => StoreError::from(s),
+            // Only a read-only open gives up this way (`Registry::open` lets redb repair).
+            redb::DatabaseError::RepairAborted => StoreError::new(
+                StoreCode::Database,
+                "the file was not closed cleanly (a process that had it open for writing crashed or was killed) and a read-only open cannot recover it; run `cairn check` once, which opens it for writing, recovers and checks every page, then retry",
+            ),
             redb::DatabaseError::UpgradeRequired(v) => StoreError::new(
                 StoreCode::SchemaTooNew,
                 format!("the database file format {v} is not supported by this build"),

@@ -154,6 +154,76 @@ mod tests {
         assert_eq!(names, vec![std::ffi::OsString::from("bundle.cbdl")]);
     }
 
+    /// The child of [`a_process_killed_while_writing_leaves_the_old_file`]: starts a write of
+    /// the file named by `CAIRN_FSIO_CRASH_CHILD`, flushes half of it to the temporary, says
+    /// so by creating `<file>.ready`, and waits inside the fill callback to be killed. Does
+    /// nothing when run as an ordinary test.
+    #[test]
+    fn crash_child() {
+        let Some(dest) = std::env::var_os("CAIRN_FSIO_CRASH_CHILD") else {
+            return;
+        };
+        let dest = PathBuf::from(dest);
+        let _ = write_atomic_with(&dest, |f| {
+            f.write_all(b"new, but only the first half")?;
+            f.sync_all()?;
+            fs::write(dest.with_extension("ready"), b"")?;
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            Ok(())
+        });
+        unreachable!("the parent kills this process before the write completes");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_process_killed_while_writing_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("app.bundle");
+        write_atomic(&p, b"old").unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "fsio::tests::crash_child", "--nocapture"])
+            .env("CAIRN_FSIO_CRASH_CHILD", &p)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let ready = p.with_extension("ready");
+        let start = std::time::Instant::now();
+        while !ready.exists() {
+            assert!(
+                start.elapsed().as_secs() < 60,
+                "the child never reached the fill callback"
+            );
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the child exited early: {status}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL: no destructor, no cleanup runs
+        child.wait().unwrap();
+        fs::remove_file(&ready).unwrap();
+        // The destination is the old file; the half-written bytes are in a temporary only.
+        assert_eq!(fs::read(&p).unwrap(), b"old");
+        let temps: Vec<PathBuf> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|q| q != &p)
+            .collect();
+        assert_eq!(temps.len(), 1, "{temps:?}");
+        assert!(temps[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(".app.bundle.cairn-tmp."));
+        assert_eq!(
+            fs::read(&temps[0]).unwrap(),
+            b"new, but only the first half"
+        );
+        // The next write replaces the file and removes the leftover.
+        write_atomic(&p, b"new").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert!(!temps[0].exists());
+    }
+
     #[test]
     fn stale_temporaries_are_cleaned_by_the_next_write() {
         let dir = tempfile::tempdir().unwrap();

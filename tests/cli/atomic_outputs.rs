@@ -3,6 +3,9 @@
 //! is a symbolic link is replaced (the file it pointed to is left alone, where a plain
 //! `write` would write through it), a stale temporary of an interrupted earlier write is
 //! cleaned up, and a write that cannot complete leaves what was there and no temporary.
+//! Under strace (when it can trace here) each output command is also seen to fsync the
+//! temporary, rename it over the destination and fsync the directory, in that order, and a
+//! kill at the rename is seen to leave the old file whole.
 
 use std::path::Path;
 
@@ -37,7 +40,14 @@ fn writes_atomically(env: &Env, name: &str, args: &[&str]) {
         .iter()
         .map(|a| if *a == "DEST" { dest_s.as_str() } else { a })
         .collect();
-    env.ok(&full);
+    match super::durability::strace_usable(
+        "the strace part of every_output_file_is_replaced_atomically",
+    ) {
+        true => sync_rename_sync(env, &full, &dest),
+        false => {
+            env.ok(&full);
+        }
+    }
 
     let meta = std::fs::symlink_metadata(&dest).unwrap();
     assert!(
@@ -52,6 +62,117 @@ fn writes_atomically(env: &Env, name: &str, args: &[&str]) {
         "{args:?} wrote through the old link instead of replacing it"
     );
     assert!(temporaries(&dir).is_empty(), "{:?}", temporaries(&dir));
+}
+
+/// Runs `args` under strace, expecting success, and checks in the trace that `dest` was
+/// written the fsio way: the temporary `.NAME.cairn-tmp.*` fsynced, then renamed over
+/// `dest`, then `dest`'s directory fsynced.
+fn sync_rename_sync(env: &Env, args: &[&str], dest: &Path) {
+    let log = env.path("outputs.strace");
+    let log_s = log.display().to_string();
+    let mut a = args.to_vec();
+    a.push("--json");
+    let (status, stdout, stderr) = super::durability::cairn_under_strace(
+        env,
+        &[
+            "-f",
+            "-y",
+            "-o",
+            &log_s,
+            "-e",
+            "trace=fsync,fdatasync,rename,renameat,renameat2",
+        ],
+        &a,
+    );
+    assert!(
+        status.success(),
+        "{args:?}: {status}\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    let trace = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = trace.lines().collect();
+    let name = dest.file_name().unwrap().to_string_lossy();
+    let tmp = format!("/.{name}.cairn-tmp.");
+    let dest_s = format!("\"{}\"", dest.display());
+    let dir_s = format!("<{}>)", dest.parent().unwrap().display());
+    let synced_tmp = lines
+        .iter()
+        .position(|l| l.contains("sync(") && l.contains(&tmp) && l.ends_with("= 0"));
+    let renamed = lines
+        .iter()
+        .position(|l| l.contains("rename") && l.contains(&tmp) && l.contains(&dest_s));
+    let synced_dir = lines
+        .iter()
+        .rposition(|l| l.contains("fsync(") && l.contains(&dir_s) && l.ends_with("= 0"));
+    match (synced_tmp, renamed, synced_dir) {
+        (Some(a), Some(b), Some(c)) if a < b && b < c => {}
+        other => panic!(
+            "{args:?} did not fsync the temporary, rename it over {} and fsync the directory ({other:?}):\n{trace}",
+            dest.display()
+        ),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_kill_between_writing_and_renaming_leaves_the_old_output() {
+    if !super::durability::strace_usable(
+        "a_kill_between_writing_and_renaming_leaves_the_old_output",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    env.ok(&["init", "--insecure-no-passphrase"]);
+    env.ok(&["checkpoint", "create"]);
+    for (name, args) in [
+        ("export.cairnlog", vec!["ledger", "export", "--out"]),
+        ("cp.txt", vec!["checkpoint", "latest", "--out"]),
+        (
+            "log.pub.json",
+            vec!["key", "export", "log", "--format", "json", "--out"],
+        ),
+    ] {
+        let dir = env.path("killed");
+        std::fs::create_dir_all(&dir).unwrap();
+        let dest = dir.join(name);
+        std::fs::write(&dest, b"old").unwrap();
+        let dest_s = dest.display().to_string();
+        let mut a = args.clone();
+        a.extend([dest_s.as_str(), "--json"]);
+        // Killed as it enters its first rename: the output is complete in the temporary.
+        let (status, stdout, stderr) = super::durability::cairn_under_strace(
+            &env,
+            &[
+                "-f",
+                "-o",
+                "/dev/null",
+                "-e",
+                "trace=rename,renameat,renameat2",
+                "-e",
+                "inject=rename,renameat,renameat2:signal=KILL:when=1",
+            ],
+            &a,
+        );
+        assert!(
+            super::durability::killed(&status),
+            "{args:?} was not killed at a rename ({status}): it did not write through a rename\nstdout: {stdout}\nstderr: {stderr}"
+        );
+        assert_eq!(std::fs::read(&dest).unwrap(), b"old", "{args:?}");
+        let left = temporaries(&dir);
+        assert_eq!(left.len(), 1, "{args:?}: {left:?}");
+        let written = std::fs::read(dir.join(&left[0])).unwrap();
+        assert!(
+            written.len() > 3,
+            "{args:?}: the temporary holds {written:?}"
+        );
+        // The next run replaces the old file with the same output and removes the leftover.
+        env.ok(&a[..a.len() - 1]);
+        assert_eq!(std::fs::read(&dest).unwrap(), written, "{args:?}");
+        assert!(
+            temporaries(&dir).is_empty(),
+            "{args:?}: {:?}",
+            temporaries(&dir)
+        );
+    }
 }
 
 #[cfg(unix)]
