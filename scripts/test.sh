@@ -73,7 +73,7 @@ cargo test --workspace
 step "cargo test -p cairn-core --features legacy-dilithium (round-3 Dilithium, native)"
 cargo test -p cairn-core --features legacy-dilithium --test 'crypto*'
 
-# Build (1.5-4 min from clean on 2 cores, with load) plus 9 targets x FUZZ_SECONDS, two at
+# Build (1.5-4 min from clean on 2 cores, with load) plus 10 targets x FUZZ_SECONDS, two at
 # a time: about 3.5 min in all at the default 20 s.
 step "fuzz targets, ${FUZZ_SECONDS:-20}s each (scripts/fuzz.sh; FUZZ_SECONDS to change)"
 FUZZ_JOBS=${FUZZ_JOBS:-2} scripts/fuzz.sh "${FUZZ_SECONDS:-20}"

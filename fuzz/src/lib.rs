@@ -36,6 +36,8 @@ pub mod vectors {
     pub const MANIFEST: &str = include_str!("../../tests/vectors/manifest.json");
     /// tests/vectors/merkle.json
     pub const MERKLE: &str = include_str!("../../tests/vectors/merkle.json");
+    /// tests/vectors/store_export.json
+    pub const STORE_EXPORT: &str = include_str!("../../tests/vectors/store_export.json");
     /// tests/vectors/token.json
     pub const TOKEN: &str = include_str!("../../tests/vectors/token.json");
     /// tests/vectors/trust.json

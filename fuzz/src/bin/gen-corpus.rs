@@ -258,6 +258,25 @@ fn ledger(out: &mut Corpus) {
     }
 }
 
+/// Ledger export streams: whole (mode 0) and split into frame bodies (mode 1).
+fn export(out: &mut Corpus) {
+    for c in cases(vectors::STORE_EXPORT) {
+        let stream = b64(&c["args"]["stream"]);
+        out.add("export", 0, 0, 0, vec![stream.clone()]);
+        let mut frames = Vec::new();
+        let mut rest = stream.get(9..).unwrap_or(&[]);
+        while rest.len() >= 4 {
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            let end = (4 + len).min(rest.len());
+            frames.push(rest[4..end].to_vec());
+            rest = &rest[end..];
+        }
+        if !frames.is_empty() && frames.len() <= cairn_fuzz::MAX_RECORDS {
+            out.add("export", 1, 0, 0, frames);
+        }
+    }
+}
+
 fn manifest(out: &mut Corpus) {
     for (i, c) in cases(vectors::MANIFEST).iter().enumerate() {
         let a = &c["args"];
@@ -341,6 +360,7 @@ fn main() {
     trust(&mut corpus);
     merkle(&mut corpus);
     ledger(&mut corpus);
+    export(&mut corpus);
     manifest(&mut corpus);
     blux(&mut corpus);
     bundle(&mut corpus);
