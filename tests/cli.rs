@@ -1633,3 +1633,5 @@ mod blux_verify;
 mod endless_inputs;
 #[path = "cli/interop.rs"]
 mod interop;
+#[path = "cli/key_lifecycle.rs"]
+mod key_lifecycle;

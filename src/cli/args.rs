@@ -616,7 +616,13 @@ Constraints: NAME=max:N | min:N | range:A..B | exact:TEXT | one-of:A,B,C | prefi
 Examples:
   cairn token verify 5be1
   cairn token verify --file token.json --audience svc.example --capability read
-  cairn token verify 5be1 --at 2030-01-01T00:00:00Z")]
+  cairn token verify 5be1 --at 2030-01-01T00:00:00Z
+  cairn token verify --file offline.json --allow-unrecorded
+
+A token the ledger does not record is refused (unauthorized), even if its signature verifies:
+after `cairn key rotate` the old key must not mint tokens this registry accepts.
+--allow-unrecorded accepts one only if its not_before lies inside the issuing key's validity
+window (from the key's key_added entry to its rotation or revocation entry).")]
     #[command(group(ArgGroup::new("which").required(true).args(["token", "file"])))]
     Verify {
         /// A stored token (id or id prefix).
@@ -633,6 +639,10 @@ Examples:
         /// Verify at this time (Unix seconds or YYYY-MM-DDTHH:MM:SSZ) instead of now.
         #[arg(long)]
         at: Option<String>,
+        /// Accept a token the ledger does not record if it was issued inside the issuing
+        /// key's validity window (closed by rotation or revocation).
+        #[arg(long)]
+        allow_unrecorded: bool,
     },
     /// Revoke a token (and everything delegated from it).
     #[command(

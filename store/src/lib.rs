@@ -33,6 +33,6 @@ pub use objects::manifests::ManifestInfo;
 pub use objects::nodes::NodeInfo;
 pub use objects::nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
 pub use objects::seal::{KdfParams, Passphrase, Protection, Sealed};
-pub use objects::tokens::{Revocation, TokenInfo, TokenRequest};
+pub use objects::tokens::{Revocation, TokenInfo, TokenRequest, Unrecorded};
 pub use objects::trustroots::{StoredTrustRoot, TrustRootSpec};
 pub use registry::{CreateOptions, MAX_ORIGIN_LEN};

@@ -6,6 +6,7 @@ mod crash;
 mod damage;
 mod export;
 mod export_vectors;
+mod lifecycle;
 mod migrate;
 mod ops;
 mod props;
