@@ -388,7 +388,29 @@ fn not_a_registry(path: &Path, why: &str) -> StoreError {
 
 /// redb reports a file that is not a redb database at all as an I/O error of kind
 /// `InvalidData`; that is a wrong file, not a failing disk, so it gets `not_a_registry`.
+///
+/// redb reports a commit slot whose file-format version byte is an older format's as
+/// `UpgradeRequired`. A file genuinely written in another format has the same version in both
+/// of its commit slots (file offsets 64 and 192); slots that disagree are damage (a flipped
+/// bit), reported as `corrupt` rather than as a file from another version of cairn.
 fn not_a_database(e: redb::DatabaseError, path: &Path) -> StoreError {
+    if let redb::DatabaseError::UpgradeRequired(v) = &e {
+        if let Some((a, b)) = commit_slot_versions(path) {
+            if a != b {
+                return StoreError::corrupt(format!(
+                    "{}: the two commit slots disagree on the file format (version {a} at offset {SLOT_0}, {b} at offset {SLOT_1}): the file is damaged, not written by another version; restore it from a backup",
+                    path.display()
+                ));
+            }
+        }
+        return StoreError::new(
+            StoreCode::SchemaTooNew,
+            format!(
+                "{}: both commit slots give database file format {v}, which this build does not read",
+                path.display()
+            ),
+        );
+    }
     if let redb::DatabaseError::Storage(redb::StorageError::Io(io)) = &e {
         if io.kind() == std::io::ErrorKind::InvalidData {
             return StoreError::new(
@@ -398,4 +420,18 @@ fn not_a_database(e: redb::DatabaseError, path: &Path) -> StoreError {
         }
     }
     StoreError::from(e)
+}
+
+/// File offsets of redb's two commit slots (the version byte is each slot's first byte).
+const SLOT_0: usize = 64;
+const SLOT_1: usize = 192;
+/// redb's magic number, the file's first nine bytes.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// The version bytes of the two commit slots, if the file starts like a redb database.
+fn commit_slot_versions(path: &Path) -> Option<(u8, u8)> {
+    use std::io::Read;
+    let mut head = [0u8; SLOT_1 + 1];
+    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+    (head[..REDB_MAGIC.len()] == REDB_MAGIC).then_some((head[SLOT_0], head[SLOT_1]))
 }
