@@ -92,6 +92,10 @@ Examples:
 Schema 1 signed every ledger entry with the log key; schema 2 signs one tree head per
 commit. Migrating verifies the whole old ledger first and changes nothing if it fails.")]
     Migrate,
+    /// The rollback anchor (`<registry file>.anchor`): accept a registry file restored from
+    /// a backup.
+    #[command(subcommand)]
+    Anchor(AnchorCmd),
     /// Keys: generate, import, export, list, show, rotate, revoke.
     #[command(subcommand)]
     Key(KeyCmd),
@@ -483,6 +487,24 @@ pub struct RootSpecArgs {
     /// Write the signed trust root (DSSE JSON) to FILE: the file verifiers pin.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+/// `cairn anchor ...`.
+#[derive(Subcommand, Debug)]
+pub enum AnchorCmd {
+    /// Record the registry file's current signed head in its anchor, replacing what the
+    /// anchor said: after a genuine restore from a backup, which every open refuses with
+    /// `rolled_back` until then.
+    #[command(after_help = "\
+Examples:
+  cairn anchor reset
+  cairn --store ./registry.redb anchor reset --json
+
+Every commit records its signed head in <registry file>.anchor; an open refuses a file whose
+ledger is shorter than, or does not extend, the anchored one (rolled_back, exit 1). Reset only
+when the restored file is the one to keep: what the newer file recorded after the backup
+(revocations included) is lost and must be recorded again.")]
+    Reset,
 }
 
 /// `cairn root ...`.

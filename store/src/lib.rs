@@ -20,6 +20,7 @@ pub use integrity::audit::AuditReport;
 pub use integrity::export::{
     verify_export, ExportExpectation, ExportReport, ExportWriter, EXPORT_MAGIC, MAX_FRAME_LEN,
 };
+pub use kernel::anchor::{anchor_path, Anchor};
 pub use kernel::checkpoints::StoredCheckpoint;
 pub use kernel::db::{Clock, Registry, Txn};
 pub use kernel::entries::SignedEntry;

@@ -1,4 +1,5 @@
-//! Key lifecycle through the CLI: a rotated key cannot mint tokens the registry accepts.
+//! Key lifecycle through the CLI: a rotated key cannot mint tokens the registry accepts, and
+//! an older copy of the registry file put back is refused until the anchor is reset.
 
 use super::Env;
 
@@ -118,4 +119,43 @@ fn a_rotated_key_cannot_mint_tokens_the_registry_accepts() {
         &env.p("before.json"),
         "--allow-unrecorded",
     ]);
+}
+
+#[test]
+fn an_older_copy_of_the_file_is_refused_until_the_anchor_is_reset() {
+    let env = Env::new();
+    let id = rotated_issuer(&env);
+    let store = env.home().join("registry.redb");
+    let backup = env.path("backup.redb");
+    std::fs::copy(&store, &backup).unwrap();
+    let before = env.ok(&["status"])["entries"].as_u64().unwrap();
+    // Revoked by its issuer, the rotated key (the label now names its successor).
+    let token = env.ok(&["token", "show", &id]);
+    let old_issuer = token["token"]["claims"]["issuer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.ok(&[
+        "token",
+        "revoke",
+        &id,
+        "--reason",
+        "leaked",
+        "--revoker",
+        &old_issuer,
+    ]);
+    env.fails(&["token", "verify", &id], 1, "revoked");
+    std::fs::copy(&backup, &store).unwrap();
+    let v = env.fails(&["token", "verify", &id], 1, "rolled_back");
+    let msg = v["message"].as_str().unwrap();
+    assert!(msg.contains("anchor reset"), "{msg}");
+    env.fails(&["status"], 1, "rolled_back");
+    let v = env.ok(&["anchor", "reset"]);
+    assert!(
+        v["previous_entries"].as_u64() > v["entries"].as_u64(),
+        "{v}"
+    );
+    assert_eq!(v["entries"].as_u64(), Some(before));
+    // The restore is accepted, with what it lost: the revocation.
+    env.ok(&["token", "verify", &id]);
 }

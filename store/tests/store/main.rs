@@ -10,6 +10,7 @@ mod lifecycle;
 mod migrate;
 mod ops;
 mod props;
+mod rollback;
 mod rules;
 mod tamper;
 
