@@ -424,12 +424,12 @@ fn main() {
             vec![50, 120],
         );
         // CAIRN_STORE_SWEEP_MAX caps the sweep (filling 10^7 entries takes a while on 2 cores).
-    let cap: u64 = std::env::var("CAIRN_STORE_SWEEP_MAX")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(u64::MAX);
-    let sizes: Vec<u64> = sizes.into_iter().filter(|&n| n <= cap).collect();
-    let audit_max = mode.pick(1_000_000, 100_000, 1_000);
+        let cap: u64 = std::env::var("CAIRN_STORE_SWEEP_MAX")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX);
+        let sizes: Vec<u64> = sizes.into_iter().filter(|&n| n <= cap).collect();
+        let audit_max = mode.pick(1_000_000, 100_000, 1_000);
         let rows = sweep(mode, &dir, &sizes, audit_max);
         let mut t = Table::new(
         "By ledger size (default log key; p50 over random leaves/nodes; open = Registry::open, flat)",

@@ -1636,3 +1636,5 @@ mod durability;
 mod endless_inputs;
 #[path = "cli/interop.rs"]
 mod interop;
+#[path = "cli/key_lifecycle.rs"]
+mod key_lifecycle;

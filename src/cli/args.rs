@@ -92,6 +92,10 @@ Examples:
 Schema 1 signed every ledger entry with the log key; schema 2 signs one tree head per
 commit. Migrating verifies the whole old ledger first and changes nothing if it fails.")]
     Migrate,
+    /// The rollback anchor (`<registry file>.anchor`): accept a registry file restored from
+    /// a backup.
+    #[command(subcommand)]
+    Anchor(AnchorCmd),
     /// Keys: generate, import, export, list, show, rotate, revoke.
     #[command(subcommand)]
     Key(KeyCmd),
@@ -485,6 +489,24 @@ pub struct RootSpecArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `cairn anchor ...`.
+#[derive(Subcommand, Debug)]
+pub enum AnchorCmd {
+    /// Record the registry file's current signed head in its anchor, replacing what the
+    /// anchor said: after a genuine restore from a backup, which every open refuses with
+    /// `rolled_back` until then.
+    #[command(after_help = "\
+Examples:
+  cairn anchor reset
+  cairn --store ./registry.redb anchor reset --json
+
+Every commit records its signed head in <registry file>.anchor; an open refuses a file whose
+ledger is shorter than, or does not extend, the anchored one (rolled_back, exit 1). Reset only
+when the restored file is the one to keep: what the newer file recorded after the backup
+(revocations included) is lost and must be recorded again.")]
+    Reset,
+}
+
 /// `cairn root ...`.
 #[derive(Subcommand, Debug)]
 pub enum RootCmd {
@@ -616,7 +638,13 @@ Constraints: NAME=max:N | min:N | range:A..B | exact:TEXT | one-of:A,B,C | prefi
 Examples:
   cairn token verify 5be1
   cairn token verify --file token.json --audience svc.example --capability read
-  cairn token verify 5be1 --at 2030-01-01T00:00:00Z")]
+  cairn token verify 5be1 --at 2030-01-01T00:00:00Z
+  cairn token verify --file offline.json --allow-unrecorded
+
+A token the ledger does not record is refused (unauthorized), even if its signature verifies:
+after `cairn key rotate` the old key must not mint tokens this registry accepts.
+--allow-unrecorded accepts one only if its not_before lies inside the issuing key's validity
+window (from the key's key_added entry to its rotation or revocation entry).")]
     #[command(group(ArgGroup::new("which").required(true).args(["token", "file"])))]
     Verify {
         /// A stored token (id or id prefix).
@@ -633,6 +661,10 @@ Examples:
         /// Verify at this time (Unix seconds or YYYY-MM-DDTHH:MM:SSZ) instead of now.
         #[arg(long)]
         at: Option<String>,
+        /// Accept a token the ledger does not record if it was issued inside the issuing
+        /// key's validity window (closed by rotation or revocation).
+        #[arg(long)]
+        allow_unrecorded: bool,
     },
     /// Revoke a token (and everything delegated from it).
     #[command(

@@ -49,7 +49,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn exit_for(code: StoreCode) -> u8 {
     match code {
         StoreCode::Core(c) if c.is_verification_failure() => EXIT_FAILED,
-        StoreCode::Corrupt => EXIT_FAILED,
+        StoreCode::Corrupt | StoreCode::RolledBack => EXIT_FAILED,
         _ => EXIT_USAGE,
     }
 }
@@ -173,8 +173,9 @@ mod tests {
         assert_eq!(exit_for(StoreCode::Core(ErrorCode::Malformed)), 2);
         assert_eq!(exit_for(StoreCode::Core(ErrorCode::TooLarge)), 2);
         assert_eq!(exit_for(StoreCode::Corrupt), 1);
+        assert_eq!(exit_for(StoreCode::RolledBack), 1);
         for c in StoreCode::STORE_ONLY {
-            if *c != StoreCode::Corrupt {
+            if ![StoreCode::Corrupt, StoreCode::RolledBack].contains(c) {
                 assert_eq!(exit_for(*c), 2, "{c}");
             }
         }

@@ -90,6 +90,32 @@ pub fn check(ctx: &Ctx) -> CliResult<Output> {
     ))
 }
 
+/// `cairn anchor reset`: records the file's current signed head in its rollback anchor.
+pub fn anchor_reset(ctx: &Ctx) -> CliResult<Output> {
+    let path = ctx.store_path()?;
+    let before = cairn_store::Anchor::read_beside(&path)?;
+    let head = Registry::reset_anchor(&path)?;
+    let anchor = cairn_store::anchor_path(&path);
+    Ok(Output::new(
+        format!(
+            "anchor {} now records {} entries, root {}{}",
+            anchor.display(),
+            head.size,
+            hex_encode(&head.root),
+            before
+                .as_ref()
+                .map(|a| format!(" (it recorded {} entries)", a.size))
+                .unwrap_or_default()
+        ),
+        json!({
+            "anchor": anchor.display().to_string(),
+            "entries": head.size,
+            "root": hex_encode(&head.root),
+            "previous_entries": before.map(|a| a.size),
+        }),
+    ))
+}
+
 /// `cairn migrate`: upgrades an older schema in place, keeping a copy.
 pub fn migrate(ctx: &Ctx) -> CliResult<Output> {
     let path = ctx.store_path()?;

@@ -237,6 +237,7 @@ pub fn run(cli: Cli) -> CliResult<Output> {
         Command::Status => init::status(&ctx),
         Command::Check => init::check(&ctx),
         Command::Migrate => init::migrate(&ctx),
+        Command::Anchor(args::AnchorCmd::Reset) => init::anchor_reset(&ctx),
         Command::Key(c) => key::run(&ctx, c),
         Command::Root(c) => trustroot::run(&ctx, c),
         Command::Node(c) => node::run(&ctx, c),

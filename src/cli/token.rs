@@ -3,7 +3,7 @@
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::hex_encode;
 use cairn_core::token::VerifyOptions;
-use cairn_store::{TokenInfo, TokenRequest};
+use cairn_store::{TokenInfo, TokenRequest, Unrecorded};
 use serde_json::json;
 
 use super::args::TokenCmd;
@@ -119,6 +119,7 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
             audience,
             capability,
             at,
+            allow_unrecorded,
         } => {
             let reg = ctx.open(Access::Read)?;
             let env = match (&token, &file) {
@@ -139,7 +140,12 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
                 audience: audience.as_deref(),
                 capability: capability.as_deref(),
             };
-            let v = reg.verify_token(&env, at, &opts)?;
+            let unrecorded = if allow_unrecorded {
+                Unrecorded::AllowInKeyWindow
+            } else {
+                Unrecorded::Refuse
+            };
+            let v = reg.verify_token_with(&env, at, &opts, unrecorded)?;
             Ok(Output::new(
                 format!(
                     "token {} is valid at {}\nissuer {}  audience {}  grants {}  chain depth {}",

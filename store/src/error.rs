@@ -54,6 +54,9 @@ pub enum StoreCode {
     MigrationRequired,
     /// The registry was opened read-only and the operation writes.
     ReadOnly,
+    /// The registry file is older than (or not an extension of) the head its anchor file
+    /// records: an older copy was put back. `cairn anchor reset` accepts a genuine restore.
+    RolledBack,
 }
 
 impl StoreCode {
@@ -72,6 +75,7 @@ impl StoreCode {
         StoreCode::InvalidState,
         StoreCode::MigrationRequired,
         StoreCode::ReadOnly,
+        StoreCode::RolledBack,
     ];
 
     /// The stable string form.
@@ -91,6 +95,7 @@ impl StoreCode {
             StoreCode::InvalidState => "invalid_state",
             StoreCode::MigrationRequired => "migration_required",
             StoreCode::ReadOnly => "read_only",
+            StoreCode::RolledBack => "rolled_back",
         }
     }
 

@@ -20,6 +20,7 @@ pub use integrity::audit::AuditReport;
 pub use integrity::export::{
     verify_export, ExportExpectation, ExportReport, ExportWriter, EXPORT_MAGIC, MAX_FRAME_LEN,
 };
+pub use kernel::anchor::{anchor_path, Anchor};
 pub use kernel::checkpoints::StoredCheckpoint;
 pub use kernel::db::{Clock, Registry, Txn};
 pub use kernel::entries::SignedEntry;
@@ -33,6 +34,6 @@ pub use objects::manifests::ManifestInfo;
 pub use objects::nodes::NodeInfo;
 pub use objects::nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
 pub use objects::seal::{KdfParams, Passphrase, Protection, Sealed};
-pub use objects::tokens::{Revocation, TokenInfo, TokenRequest};
+pub use objects::tokens::{Revocation, TokenInfo, TokenRequest, Unrecorded};
 pub use objects::trustroots::{StoredTrustRoot, TrustRootSpec};
 pub use registry::{CreateOptions, MAX_ORIGIN_LEN};

@@ -9,6 +9,7 @@ use redb::Database;
 
 use crate::error::{StoreCode, StoreError, StoreResult};
 use crate::fsio;
+use crate::kernel::anchor;
 use crate::kernel::db::{guard, system_clock, Clock, Db, Registry, Txn};
 use crate::kernel::head::VerifiedHead;
 use crate::kernel::schema::{self, RegistryMeta, META, META_LOG_KEY, META_REGISTRY, META_SCHEMA};
@@ -29,6 +30,11 @@ pub struct CreateOptions {
     pub log_algorithm: Algorithm,
     /// How the log key is sealed at rest.
     pub protection: Protection,
+    /// Whether every commit records the new signed head in the rollback anchor
+    /// `<registry file>.anchor` (default on; see [`Registry::reset_anchor`]). Each commit then
+    /// costs one more small file written atomically. Later opens can change it with
+    /// [`Registry::set_anchor_writes`].
+    pub anchor: bool,
 }
 
 impl CreateOptions {
@@ -38,6 +44,7 @@ impl CreateOptions {
             origin: origin.to_owned(),
             log_algorithm: Algorithm::Ed25519MlDsa44,
             protection,
+            anchor: true,
         }
     }
 }
@@ -118,9 +125,20 @@ impl Registry {
                 return Err(e);
             }
         };
-        if let Err(e) = fsio::rename_durable(&tmp, path) {
+        // A new registry replaces whatever anchor an earlier file at this path left. The anchor
+        // goes first: a crash before the registry's rename leaves no registry (and an anchor
+        // the next creation replaces), a crash after it a complete registry with its anchor.
+        let anchored = if opts.anchor {
+            anchor::head_note(&head_raw).and_then(|note| anchor::write(path, &head, &note))
+        } else {
+            match std::fs::remove_file(anchor::anchor_path(path)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
+            }
+        };
+        if let Err(e) = anchored.and_then(|()| Ok(fsio::rename_durable(&tmp, path)?)) {
             let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
+            return Err(e);
         }
         let db = Database::builder()
             .open(path)
@@ -134,6 +152,7 @@ impl Registry {
             head_raw: Mutex::new(head_raw),
             log_public: Mutex::new(log_key.public_key().clone()),
             writer: Mutex::new(Some(log_key)),
+            anchor: AtomicBool::new(opts.anchor),
         })
     }
 
@@ -158,6 +177,7 @@ impl Registry {
             }),
             head_raw: Mutex::new(Vec::new()),
             log_public: Mutex::new(log_key.public_key().clone()),
+            anchor: AtomicBool::new(false),
         };
         let tx = reg.db.begin_write()?;
         {
@@ -212,7 +232,7 @@ impl Registry {
                         .context("the file was not closed cleanly and its page check failed")
                 })?;
             }
-            Registry::finish_open(Db::ReadWrite(db), path, passphrase)
+            Registry::finish_open(Db::ReadWrite(db), path, passphrase, AnchorCheck::Check)
         })
     }
 
@@ -239,12 +259,63 @@ impl Registry {
             let db = Database::builder()
                 .open_read_only(path)
                 .map_err(|e| not_a_database(e, path))?;
-            Registry::finish_open(Db::ReadOnly(db), path, None)
+            Registry::finish_open(Db::ReadOnly(db), path, None, AnchorCheck::Check)
         })
     }
 
+    /// Records the registry file's current signed head in its rollback anchor
+    /// (`<registry file>.anchor`), replacing whatever the anchor said: the recovery after a
+    /// genuine restore from a backup, which opening refuses with `rolled_back` because the
+    /// restored file is older than the anchor. It makes every check of a read-only open except
+    /// the anchor's, and writes only the anchor file.
+    ///
+    /// Run it only when the older file is the one you mean to keep: whatever the newer file
+    /// recorded after the backup (revocations included) is lost with it, and should be
+    /// recorded again.
+    ///
+    /// ```
+    /// use cairn_core::crypto::Algorithm;
+    /// use cairn_core::trust::{Role, RoleSet};
+    /// use cairn_store::{CreateOptions, KeySpec, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("registry.redb");
+    /// drop(Registry::create(&path, CreateOptions::new("example.test/log", Protection::Insecure))?);
+    /// std::fs::copy(&path, dir.path().join("backup.redb"))?;
+    /// let spec = KeySpec::new("peer", RoleSet::of(&[Role::Peer]));
+    /// Registry::open(&path, None)?.generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)?;
+    /// std::fs::copy(dir.path().join("backup.redb"), &path)?;
+    /// assert_eq!(Registry::open(&path, None).unwrap_err().code().as_str(), "rolled_back");
+    /// let head = Registry::reset_anchor(&path)?;
+    /// assert_eq!(Registry::open(&path, None)?.signed_head(), head);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reset_anchor(path: impl AsRef<Path>) -> StoreResult<VerifiedHead> {
+        let path = path.as_ref();
+        exists(path)?;
+        let reg = guard(|| {
+            let db = Database::builder()
+                .open_read_only(path)
+                .map_err(|e| not_a_database(e, path))?;
+            Registry::finish_open(Db::ReadOnly(db), path, None, AnchorCheck::Skip)
+        })?;
+        let head = reg.signed_head();
+        let raw = reg
+            .head_raw
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        drop(reg);
+        anchor::write(path, &head, &anchor::head_note(&raw)?)?;
+        Ok(head)
+    }
+
     /// The checks every open makes (see [`Registry::open`]).
-    fn finish_open(db: Db, path: &Path, passphrase: Option<&Passphrase>) -> StoreResult<Registry> {
+    fn finish_open(
+        db: Db,
+        path: &Path,
+        passphrase: Option<&Passphrase>,
+        anchor_check: AnchorCheck,
+    ) -> StoreResult<Registry> {
         let rtx = db.begin_read()?;
         let meta = match rtx.open_table(META) {
             Ok(t) => t,
@@ -276,7 +347,16 @@ impl Registry {
             .get(schema::META_HEAD)?
             .map(|v| v.value().to_vec())
             .unwrap_or_default();
+        let stale = match anchor_check {
+            AnchorCheck::Check => anchor::check(&rtx, path, &head)?,
+            AnchorCheck::Skip => false,
+        };
         drop(rtx);
+        // A missing or lagging anchor catches up on a read-write open; a read-only open never
+        // writes anything.
+        if stale && matches!(db, Db::ReadWrite(_)) {
+            anchor::write(path, &head, &anchor::head_note(&head_raw)?)?;
+        }
         Ok(Registry {
             db,
             path: path.to_path_buf(),
@@ -286,6 +366,7 @@ impl Registry {
             head: Mutex::new(head),
             head_raw: Mutex::new(head_raw),
             log_public: Mutex::new(log_record.public_key.clone()),
+            anchor: AtomicBool::new(true),
         })
     }
 
@@ -363,6 +444,13 @@ impl Registry {
     }
 }
 
+/// Whether an open compares the file with its rollback anchor.
+#[derive(Clone, Copy)]
+enum AnchorCheck {
+    Check,
+    Skip,
+}
+
 fn exists(path: &Path) -> StoreResult<()> {
     if path.exists() {
         Ok(())
@@ -388,7 +476,29 @@ fn not_a_registry(path: &Path, why: &str) -> StoreError {
 
 /// redb reports a file that is not a redb database at all as an I/O error of kind
 /// `InvalidData`; that is a wrong file, not a failing disk, so it gets `not_a_registry`.
+///
+/// redb reports a commit slot whose file-format version byte is an older format's as
+/// `UpgradeRequired`. A file genuinely written in another format has the same version in both
+/// of its commit slots (file offsets 64 and 192); slots that disagree are damage (a flipped
+/// bit), reported as `corrupt` rather than as a file from another version of cairn.
 fn not_a_database(e: redb::DatabaseError, path: &Path) -> StoreError {
+    if let redb::DatabaseError::UpgradeRequired(v) = &e {
+        if let Some((a, b)) = commit_slot_versions(path) {
+            if a != b {
+                return StoreError::corrupt(format!(
+                    "{}: the two commit slots disagree on the file format (version {a} at offset {SLOT_0}, {b} at offset {SLOT_1}): the file is damaged, not written by another version; restore it from a backup",
+                    path.display()
+                ));
+            }
+        }
+        return StoreError::new(
+            StoreCode::SchemaTooNew,
+            format!(
+                "{}: both commit slots give database file format {v}, which this build does not read",
+                path.display()
+            ),
+        );
+    }
     if let redb::DatabaseError::Storage(redb::StorageError::Io(io)) = &e {
         if io.kind() == std::io::ErrorKind::InvalidData {
             return StoreError::new(
@@ -398,4 +508,18 @@ fn not_a_database(e: redb::DatabaseError, path: &Path) -> StoreError {
         }
     }
     StoreError::from(e)
+}
+
+/// File offsets of redb's two commit slots (the version byte is each slot's first byte).
+const SLOT_0: usize = 64;
+const SLOT_1: usize = 192;
+/// redb's magic number, the file's first nine bytes.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// The version bytes of the two commit slots, if the file starts like a redb database.
+fn commit_slot_versions(path: &Path) -> Option<(u8, u8)> {
+    use std::io::Read;
+    let mut head = [0u8; SLOT_1 + 1];
+    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+    (head[..REDB_MAGIC.len()] == REDB_MAGIC).then_some((head[SLOT_0], head[SLOT_1]))
 }

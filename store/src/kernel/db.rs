@@ -78,6 +78,8 @@ pub struct Registry {
     /// The log key's public half (verified against its key record at open, replaced when a
     /// commit rotates the log key): what signed heads are verified with.
     pub(crate) log_public: Mutex<PublicKey>,
+    /// Whether each commit rewrites the anchor file (kernel::anchor).
+    pub(crate) anchor: std::sync::atomic::AtomicBool,
 }
 
 /// The database, opened for writing or read-only (a read-only open never writes to the file,
@@ -183,6 +185,21 @@ impl Registry {
         *self.head_raw.lock().unwrap_or_else(|p| p.into_inner()) = raw;
     }
 
+    /// Whether each commit rewrites the rollback anchor `<registry file>.anchor` (on unless
+    /// [`CreateOptions::anchor`](crate::CreateOptions::anchor) or
+    /// [`Registry::set_anchor_writes`] turned it off).
+    pub fn anchor_writes(&self) -> bool {
+        self.anchor.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Turns the anchor write after each commit on or off. Each write is one small file
+    /// written atomically (write, fsync, rename, fsync the directory): off saves that per
+    /// commit, at the price of an anchor that lags behind and so catches only rollbacks to
+    /// before its size. Opening always checks an anchor that exists.
+    pub fn set_anchor_writes(&self, on: bool) {
+        self.anchor.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// The signed head (size and root of the whole ledger) as last verified or written.
     pub fn signed_head(&self) -> VerifiedHead {
         *self.head.lock().unwrap_or_else(|p| p.into_inner())
@@ -237,7 +254,15 @@ impl Registry {
             *writer = Some(k);
         }
         if let Some((h, raw)) = head {
+            let note = self
+                .anchor_writes()
+                .then(|| crate::kernel::anchor::head_note(&raw));
             self.set_head(h, raw);
+            // After the commit: a crash in between leaves the anchor behind the file, which
+            // the next open accepts (the file extends it) and brings up to date.
+            if let Some(note) = note {
+                crate::kernel::anchor::write(&self.path, &h, &note?)?;
+            }
         }
         Ok(out)
     }

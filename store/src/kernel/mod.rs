@@ -2,6 +2,7 @@
 //! entries, checkpoints and the commit path. Nothing here knows what an object means; the
 //! objects layer builds on it.
 
+pub(crate) mod anchor;
 pub(crate) mod checkpoints;
 pub(crate) mod db;
 pub(crate) mod entries;

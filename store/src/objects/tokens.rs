@@ -176,6 +176,90 @@ fn verify_in(
     )?)
 }
 
+/// What [`Registry::verify_token_with`] does with a token the ledger does not record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Unrecorded {
+    /// Refuse it (`unauthorized`): an issuer's authority, as this registry sees it, covers
+    /// only the tokens its ledger records. The default.
+    #[default]
+    Refuse,
+    /// Accept it only if its `not_before` lies inside the issuing key's validity window as
+    /// the ledger records it: from the key's `key_added` entry to its `key_rotated` or
+    /// `key_revoked` entry (or its expiry), end exclusive. The key's holder chooses
+    /// `not_before`, so this only stops a rotated key from minting tokens that admit to being
+    /// new; a leaked key can still backdate one. Use it only where unrecorded tokens are
+    /// expected (tokens minted offline by a key this registry lists).
+    AllowInKeyWindow,
+}
+
+/// The validity window the ledger gives a key: `[added_at, end)`, `end` the time of its
+/// rotation or revocation entry or its expiry, whichever is first.
+pub(crate) fn key_window(rec: &crate::objects::keys::KeyRecord) -> (UnixTime, Option<UnixTime>) {
+    let closed = match &rec.status {
+        KeyStatus::Active => None,
+        KeyStatus::Rotated { at, .. } | KeyStatus::Revoked { at, .. } => Some(*at),
+    };
+    let end = match (closed, rec.expires_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    (rec.added_at, end)
+}
+
+/// [`verify_in`] for a token presented from outside: it must be recorded by the ledger, or,
+/// with [`Unrecorded::AllowInKeyWindow`], issued inside the validity window of the root
+/// issuer's key and of the registry key that signed it.
+fn verify_presented(
+    tx: &impl ReadTables,
+    env: &Envelope,
+    now: UnixTime,
+    opts: &VerifyOptions<'_>,
+    unrecorded: Unrecorded,
+) -> StoreResult<VerifiedToken> {
+    let verified = verify_in(tx, env, now, opts)?;
+    let id = env.id();
+    if let Some(rec) = load_token(tx, &id)? {
+        if rec.info()?.id == id {
+            return Ok(verified);
+        }
+        return Err(StoreError::corrupt(
+            "a token record is stored under another id",
+        ));
+    }
+    if unrecorded == Unrecorded::Refuse {
+        return Err(StoreError::core(
+            ErrorCode::Unauthorized,
+            format!(
+                "token {} is not recorded in this registry's ledger: its issuer's authority covers only recorded tokens (a rotated or leaked key can still sign); accept unrecorded tokens explicitly to check it against the issuer key's validity window",
+                hex_encode(&id)
+            ),
+        ));
+    }
+    let nb = verified.claims.not_before;
+    let mut signers = vec![verified.issuer.key_id()];
+    if verified.claims.issuer != signers[0] {
+        signers.push(verified.claims.issuer);
+    }
+    for key in signers {
+        let Some(rec) = crate::objects::keys::load_key(tx, &key)? else {
+            continue;
+        };
+        let (start, end) = key_window(&rec);
+        let fmt_end = end.map_or_else(|| "no end".to_owned(), |e| e.to_string());
+        if nb < start || end.is_some_and(|e| nb >= e) {
+            return Err(StoreError::core(
+                ErrorCode::Unauthorized,
+                format!(
+                    "token {} is not recorded and claims to be issued at {nb}, outside the validity window of key {key} ({start} .. {fmt_end}, closed by its rotation, revocation or expiry)",
+                    hex_encode(&id)
+                ),
+            ));
+        }
+    }
+    Ok(verified)
+}
+
 impl Txn<'_> {
     /// Issues a token signed by `issuer` (opened with `passphrase`) and records it. A root
     /// token's issuer must hold the token-issuer role; a delegated token (`request.parent`)
@@ -335,14 +419,29 @@ impl Registry {
 
     /// Verifies a token (stored or presented) against this registry at `now`: its issuer key
     /// and role, its delegation chain from the stored parents, revocation of any link, its
-    /// validity, and `opts`.
+    /// validity, and `opts`. A token the ledger does not record is refused (`unauthorized`),
+    /// even one whose signature verifies: a rotated (possibly leaked) key must not be able to
+    /// mint tokens this registry accepts. [`Registry::verify_token_with`] can accept
+    /// unrecorded tokens issued inside the issuing key's validity window.
     pub fn verify_token(
         &self,
         token: &Envelope,
         now: UnixTime,
         opts: &VerifyOptions<'_>,
     ) -> StoreResult<VerifiedToken> {
-        self.read(|rtx| verify_in(&rtx, token, now, opts))
+        self.verify_token_with(token, now, opts, Unrecorded::Refuse)
+    }
+
+    /// [`Registry::verify_token`], choosing what happens to a token the ledger does not
+    /// record (see [`Unrecorded`]).
+    pub fn verify_token_with(
+        &self,
+        token: &Envelope,
+        now: UnixTime,
+        opts: &VerifyOptions<'_>,
+        unrecorded: Unrecorded,
+    ) -> StoreResult<VerifiedToken> {
+        self.read(|rtx| verify_presented(&rtx, token, now, opts, unrecorded))
     }
 
     /// One token.

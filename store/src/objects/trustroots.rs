@@ -82,17 +82,27 @@ impl Txn<'_> {
         let mut keys = Vec::with_capacity(spec.keys.len());
         for id in &spec.keys {
             let rec = self.key_record(id)?;
-            if rec.status != KeyStatus::Active {
+            if let KeyStatus::Revoked { .. } = rec.status {
                 return Err(StoreError::new(
                     StoreCode::InvalidState,
-                    format!("key {id} is not active and cannot be listed in a trust root"),
+                    format!("key {id} is revoked and cannot be listed in a trust root"),
+                ));
+            }
+            // A rotated key may be listed so that what it signed before its rotation keeps
+            // verifying offline; its window ends at the rotation, so nothing it signs later
+            // does. An active key's window ends at its expiry.
+            let (not_before, not_after) = crate::objects::tokens::key_window(&rec);
+            if not_after.is_some_and(|end| end <= not_before) {
+                return Err(StoreError::new(
+                    StoreCode::InvalidState,
+                    format!("key {id} was rotated or expired in the second it was added; its validity window is empty"),
                 ));
             }
             keys.push(TrustedKey {
                 public_key: rec.public_key.clone(),
                 roles: rec.roles,
-                not_before: rec.added_at,
-                not_after: rec.expires_at,
+                not_before,
+                not_after,
                 label: rec.label.clone(),
             });
         }

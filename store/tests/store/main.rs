@@ -6,9 +6,11 @@ mod crash;
 mod damage;
 mod export;
 mod export_vectors;
+mod lifecycle;
 mod migrate;
 mod ops;
 mod props;
+mod rollback;
 mod rules;
 mod tamper;
 

@@ -382,6 +382,38 @@ fn newer_schema_and_foreign_files_are_refused() {
 }
 
 #[test]
+fn a_flipped_bit_in_a_commit_slots_version_is_damage_not_a_newer_file() {
+    let f = fixture();
+    // redb's two commit slots start at file offsets 64 and 192 with the file-format version.
+    for offset in [64usize, 192] {
+        for bit in 0..8 {
+            let p = f.copy(&format!("slot-{offset}-{bit}.redb"));
+            let mut bytes = std::fs::read(&p).unwrap();
+            bytes[offset] ^= 1 << bit;
+            std::fs::write(&p, &bytes).unwrap();
+            for e in [
+                Registry::open(&p, None).unwrap_err(),
+                Registry::open_read_only(&p).unwrap_err(),
+            ] {
+                assert_eq!(
+                    e.code(),
+                    StoreCode::Corrupt,
+                    "offset {offset} bit {bit}: {e}"
+                );
+            }
+        }
+    }
+    // The same version byte changed in both slots is a consistent file of another format.
+    let p = f.copy("slot-both.redb");
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[64] = 2;
+    bytes[192] = 2;
+    std::fs::write(&p, &bytes).unwrap();
+    let e = Registry::open_read_only(&p).unwrap_err();
+    assert_eq!(e.code(), StoreCode::SchemaTooNew, "{e}");
+}
+
+#[test]
 fn flipped_bytes_never_drop_data_silently() {
     let f = fixture();
     // Aim at bytes in use (most of a fresh file is zero-filled free space).

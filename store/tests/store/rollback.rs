@@ -1,0 +1,162 @@
+//! The rollback anchor: an older copy of the registry file put back in place is refused
+//! (`rolled_back`, naming both sizes) until an operator accepts it with `reset_anchor`.
+
+use std::path::Path;
+
+use cairn_core::crypto::Algorithm;
+use cairn_core::token::VerifyOptions;
+use cairn_core::trust::{Role, RoleSet};
+use cairn_store::*;
+
+fn create(path: &Path) -> Registry {
+    Registry::create(
+        path,
+        CreateOptions::new("rollback.example.test/log", Protection::Insecure),
+    )
+    .unwrap()
+}
+
+fn key(reg: &Registry, label: &str, role: Role) -> KeyInfo {
+    reg.generate_key(
+        Algorithm::Ed25519,
+        &KeySpec::new(label, RoleSet::of(&[role])),
+        &Protection::Insecure,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_older_copy_is_refused_until_the_anchor_is_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    let backup = dir.path().join("backup.redb");
+    let reg = create(&path);
+    let issuer = key(&reg, "issuer", Role::TokenIssuer);
+    let holder = key(&reg, "holder", Role::Peer);
+    let token = reg
+        .issue_token(
+            &issuer.key_id,
+            None,
+            &TokenRequest::new(holder.public_key, "svc.example", &["read"], 3600),
+        )
+        .unwrap();
+    let old_size = reg.tree_size().unwrap();
+    drop(reg);
+    std::fs::copy(&path, &backup).unwrap();
+
+    // The token is revoked afterwards; the anchor follows every commit.
+    let reg = Registry::open(&path, None).unwrap();
+    reg.revoke_token(&token.id, "leaked", &issuer.key_id, None)
+        .unwrap();
+    let new_size = reg.tree_size().unwrap();
+    let anchor = Anchor::read_beside(&path).unwrap().unwrap();
+    assert_eq!(anchor.size, new_size);
+    assert_eq!(anchor.root, reg.signed_head().root);
+    drop(reg);
+
+    // Put the older copy back: every open refuses it, naming both sizes.
+    std::fs::copy(&backup, &path).unwrap();
+    for e in [
+        Registry::open(&path, None).unwrap_err(),
+        Registry::open_read_only(&path).unwrap_err(),
+    ] {
+        assert_eq!(e.code(), StoreCode::RolledBack, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("holds {old_size} entries"))
+                && text.contains(&format!("records {new_size}")),
+            "{text}"
+        );
+    }
+    // A read-only open never rewrites the anchor, even the refused one.
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), anchor);
+
+    // The operator accepts the restore: it opens, and the revocation is gone with it.
+    let head = Registry::reset_anchor(&path).unwrap();
+    assert_eq!(head.size, old_size);
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, old_size);
+    let reg = Registry::open(&path, None).unwrap();
+    assert!(reg
+        .verify_token(&token.envelope, reg.now(), &VerifyOptions::default())
+        .is_ok());
+    reg.audit().unwrap();
+}
+
+#[test]
+fn a_same_size_or_forked_copy_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    let other = dir.path().join("other.redb");
+    // Another registry with the same origin and as many entries: same size, another root.
+    drop(create(&path));
+    drop(create(&other));
+    let anchor_of_path = Anchor::read_beside(&path).unwrap().unwrap();
+    std::fs::copy(&other, &path).unwrap();
+    let e = Registry::open_read_only(&path).unwrap_err();
+    assert_eq!(e.code(), StoreCode::RolledBack, "{e}");
+    assert!(e.to_string().contains("does not extend"), "{e}");
+    // Longer but forked: it does not extend the anchored tree either.
+    {
+        let reg = Registry::open(&other, None).unwrap();
+        key(&reg, "k", Role::Peer);
+    }
+    std::fs::copy(&other, &path).unwrap();
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), anchor_of_path);
+    let e = Registry::open(&path, None).unwrap_err();
+    assert_eq!(e.code(), StoreCode::RolledBack, "{e}");
+    // A damaged anchor is reported, not ignored.
+    std::fs::write(anchor_path(&path), b"cairn registry anchor v1\nsize x\n").unwrap();
+    assert_eq!(
+        Registry::open_read_only(&path).unwrap_err().code(),
+        StoreCode::Corrupt
+    );
+    Registry::reset_anchor(&path).unwrap();
+    Registry::open(&path, None).unwrap();
+}
+
+#[test]
+fn a_lagging_or_missing_anchor_catches_up_on_a_read_write_open_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    let reg = create(&path);
+    let first = Anchor::read_beside(&path).unwrap().unwrap();
+    assert_eq!(first.size, 1);
+    // Anchor writes off: the file grows past its anchor, which still opens (the file
+    // extends it).
+    reg.set_anchor_writes(false);
+    key(&reg, "a", Role::Peer);
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), first);
+    let size = reg.tree_size().unwrap();
+    drop(reg);
+    let ro = Registry::open_read_only(&path).unwrap();
+    drop(ro);
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), first);
+    let rw = Registry::open(&path, None).unwrap();
+    assert!(rw.anchor_writes());
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, size);
+    drop(rw);
+    // Missing: a read-only open does not create it, a read-write open does.
+    std::fs::remove_file(anchor_path(&path)).unwrap();
+    drop(Registry::open_read_only(&path).unwrap());
+    assert!(!anchor_path(&path).exists());
+    drop(Registry::open(&path, None).unwrap());
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, size);
+}
+
+#[test]
+fn creating_without_an_anchor_removes_a_stale_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    let reg = create(&path);
+    key(&reg, "a", Role::Peer);
+    drop(reg);
+    std::fs::remove_file(&path).unwrap();
+    assert!(anchor_path(&path).exists());
+    let mut opts = CreateOptions::new("rollback.example.test/log", Protection::Insecure);
+    opts.anchor = false;
+    let reg = Registry::create(&path, opts).unwrap();
+    assert!(!anchor_path(&path).exists());
+    assert!(!reg.anchor_writes());
+    key(&reg, "b", Role::Peer);
+    assert!(!anchor_path(&path).exists());
+}

@@ -1,0 +1,161 @@
+//! Key lifecycle through the CLI: a rotated key cannot mint tokens the registry accepts, and
+//! an older copy of the registry file put back is refused until the anchor is reset.
+
+use super::Env;
+
+/// Registry `env` with an issuer and a holder; returns the id of a token issued before the
+/// issuer is rotated, after its private key was exported to `leaked.pem`.
+fn rotated_issuer(env: &Env) -> String {
+    env.ok(&["init", "--insecure-no-passphrase"]);
+    for (label, role) in [("issuer", "token-issuer"), ("agent", "peer")] {
+        env.ok(&[
+            "key",
+            "generate",
+            "--label",
+            label,
+            "--role",
+            role,
+            "--algorithm",
+            "ed25519",
+            "--insecure-no-passphrase",
+        ]);
+    }
+    let t = env.ok(&[
+        "token",
+        "issue",
+        "--issuer",
+        "issuer",
+        "--holder",
+        "agent",
+        "--audience",
+        "svc.example",
+        "--capability",
+        "read",
+        "--out",
+        &env.p("before.json"),
+    ]);
+    env.ok(&[
+        "key",
+        "export",
+        "issuer",
+        "--private",
+        "--out",
+        &env.p("leaked.pem"),
+    ]);
+    env.ok(&["key", "rotate", "issuer", "--insecure-no-passphrase"]);
+    t["token"]["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_rotated_key_cannot_mint_tokens_the_registry_accepts() {
+    let env = Env::new();
+    let before = rotated_issuer(&env);
+    // The leaked old key, imported into a second registry, mints a token after the rotation.
+    let other = Env::new();
+    other.ok(&["init", "--insecure-no-passphrase"]);
+    other.ok(&[
+        "key",
+        "import",
+        "--private",
+        &env.p("leaked.pem"),
+        "--label",
+        "old",
+        "--role",
+        "token-issuer",
+        "--insecure-no-passphrase",
+    ]);
+    other.ok(&[
+        "key",
+        "generate",
+        "--label",
+        "agent",
+        "--role",
+        "peer",
+        "--algorithm",
+        "ed25519",
+        "--insecure-no-passphrase",
+    ]);
+    other.ok(&[
+        "token",
+        "issue",
+        "--issuer",
+        "old",
+        "--holder",
+        "agent",
+        "--audience",
+        "svc.example",
+        "--capability",
+        "read",
+        "--out",
+        &other.p("minted.json"),
+    ]);
+    let minted = other.p("minted.json");
+    // The second registry records it, so it verifies there...
+    other.ok(&["token", "verify", "--file", &minted]);
+    // ...but not in the first: it is not recorded, and it was issued after the rotation
+    // closed the key's window.
+    let v = env.fails(&["token", "verify", "--file", &minted], 1, "unauthorized");
+    assert!(
+        v["message"].as_str().unwrap().contains("not recorded"),
+        "{v}"
+    );
+    let v = env.fails(
+        &["token", "verify", "--file", &minted, "--allow-unrecorded"],
+        1,
+        "unauthorized",
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("validity window"),
+        "{v}"
+    );
+    // The token recorded before the rotation stays valid, by id and presented.
+    let v = env.ok(&["token", "verify", &before]);
+    assert_eq!(v["valid"], true);
+    env.ok(&["token", "verify", "--file", &env.p("before.json")]);
+    env.ok(&[
+        "token",
+        "verify",
+        "--file",
+        &env.p("before.json"),
+        "--allow-unrecorded",
+    ]);
+}
+
+#[test]
+fn an_older_copy_of_the_file_is_refused_until_the_anchor_is_reset() {
+    let env = Env::new();
+    let id = rotated_issuer(&env);
+    let store = env.home().join("registry.redb");
+    let backup = env.path("backup.redb");
+    std::fs::copy(&store, &backup).unwrap();
+    let before = env.ok(&["status"])["entries"].as_u64().unwrap();
+    // Revoked by its issuer, the rotated key (the label now names its successor).
+    let token = env.ok(&["token", "show", &id]);
+    let old_issuer = token["token"]["claims"]["issuer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.ok(&[
+        "token",
+        "revoke",
+        &id,
+        "--reason",
+        "leaked",
+        "--revoker",
+        &old_issuer,
+    ]);
+    env.fails(&["token", "verify", &id], 1, "revoked");
+    std::fs::copy(&backup, &store).unwrap();
+    let v = env.fails(&["token", "verify", &id], 1, "rolled_back");
+    let msg = v["message"].as_str().unwrap();
+    assert!(msg.contains("anchor reset"), "{msg}");
+    env.fails(&["status"], 1, "rolled_back");
+    let v = env.ok(&["anchor", "reset"]);
+    assert!(
+        v["previous_entries"].as_u64() > v["entries"].as_u64(),
+        "{v}"
+    );
+    assert_eq!(v["entries"].as_u64(), Some(before));
+    // The restore is accepted, with what it lost: the revocation.
+    env.ok(&["token", "verify", &id]);
+}
