@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorCode, Result};
 ///
 /// y ≥ p only for y = p + k with k in 0..19: bytes 1..=30 all 0xff, the low 7 bits of byte 31
 /// set, and byte 0 ≥ 0xed.
-fn is_canonical_y(bytes: &[u8; 32]) -> bool {
+pub(super) fn is_canonical_y(bytes: &[u8; 32]) -> bool {
     let high_all_ones = bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff);
     !(high_all_ones && bytes[0] >= 0xed)
 }

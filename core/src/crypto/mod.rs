@@ -11,6 +11,7 @@
 //! Invariant: a [`PublicKey`] or [`Signature`] value always has the exact length of its
 //! algorithm; constructors check it, so verification never sees a short buffer.
 
+pub mod batch;
 mod ed25519;
 #[cfg(feature = "legacy-dilithium")]
 mod legacy;
