@@ -22,3 +22,6 @@ export interface HashBlobOptions {
 
 /** SHA-256 and length of a Blob or File, in chunks, with progress. */
 export declare function hashBlob(blob: Blob, options?: HashBlobOptions): Promise<ArtifactDigest>;
+
+/** The verifier backend: always `'wasm'` in browsers. */
+export declare function backend(): 'wasm';

@@ -5,6 +5,7 @@ import initWasm, * as wasm from '../pkg/web/cairn_wasm.js';
 export {
   verifyBundle,
   verifyToken,
+  verifyTokens,
   verifyManifest,
   verifyCheckpoint,
   verifyInclusion,
@@ -15,6 +16,7 @@ export {
   verifyLedgerChain,
   verifyEnvelope,
   verifySignature,
+  verifySignatures,
   keyId,
   bluxVerifyToken,
   bluxVerifyManifest,
@@ -25,6 +27,11 @@ export {
   ArtifactHasher,
   initSync,
 } from '../pkg/web/cairn_wasm.js';
+
+/** The verifier backend: always the WebAssembly module in browsers. */
+export function backend() {
+  return 'wasm';
+}
 
 let ready = null;
 

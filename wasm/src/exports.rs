@@ -9,22 +9,17 @@ use cairn_core::ErrorCode;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
-use crate::api::{self, BluxIssuers, BundleOptions};
-use crate::input::{MAX_KEYS, MAX_MESSAGE_LEN, MAX_OBJECT_LEN};
+use crate::api::{self, BluxIssuers, BundleOptions, SignatureItem, TokenItem};
+use crate::input::{
+    KeyCache, MAX_BATCH, MAX_CHAIN, MAX_KEYS, MAX_LEAVES, MAX_LEDGER_ENTRIES, MAX_MESSAGE_LEN,
+    MAX_OBJECT_LEN, MAX_PROOF, MAX_REVOKED,
+};
 use crate::js::{self, finish, prop, prop_any};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");
 
 type JsResult = core::result::Result<JsValue, JsValue>;
-
-/// Most ledger entries one `verifyLedgerChain` call takes.
-const MAX_LEDGER_ENTRIES: usize = 100_000;
-/// Most trust-root versions / token parents / revoked ids / Merkle leaves accepted.
-const MAX_CHAIN: usize = 1024;
-const MAX_REVOKED: usize = 100_000;
-const MAX_PROOF: usize = 1024;
-const MAX_LEAVES: usize = 100_000;
 
 /// Verifies one raw signature by `publicKey` over `message`. `context` is the FIPS 204
 /// context string (ML-DSA only; cairn puts the payload type there), empty when absent.
@@ -47,6 +42,49 @@ pub fn verify_signature(
             js::bytes(&context, "context", MAX_OBJECT_LEN)?
         };
         api::verify_signature(&key, &message, &signature, &context)
+    })())
+}
+
+/// Verifies many raw signatures at once (`[{publicKey, message, signature, context}]`):
+/// Ed25519 ones with one batch equation, each distinct key parsed once. Throws the first bad
+/// item's error, its message prefixed with `signatures[i]`.
+#[wasm_bindgen(js_name = verifySignatures, unchecked_return_type = "SignaturesVerification", skip_typescript)]
+pub fn verify_signatures(
+    #[wasm_bindgen(unchecked_param_type = "SignatureItemInput[]")] items: JsValue,
+) -> JsResult {
+    finish((|| {
+        let mut keys = KeyCache::default();
+        let mut total = 0usize;
+        let items = js::list(&items, "signatures", MAX_BATCH, |item, what| {
+            let key_what = format!("{what}.publicKey");
+            let spec = js::key_spec(&prop_any(item, &["publicKey", "key"])?, &key_what)?;
+            let key = keys.parse(spec).map_err(|e| e.context(&key_what))?;
+            let message = js::bytes(
+                &prop(item, "message")?,
+                &format!("{what}.message"),
+                MAX_MESSAGE_LEN,
+            )?;
+            total = total.saturating_add(message.len());
+            crate::input::check_len(total, js::MAX_LIST_BYTES, "signatures")?;
+            let signature = js::binary(
+                &prop(item, "signature")?,
+                &format!("{what}.signature"),
+                MAX_OBJECT_LEN,
+            )?;
+            let context = prop(item, "context")?;
+            let context = if js::is_absent(&context) {
+                Vec::new()
+            } else {
+                js::bytes(&context, &format!("{what}.context"), MAX_OBJECT_LEN)?
+            };
+            Ok(SignatureItem {
+                key,
+                message,
+                signature,
+                context,
+            })
+        })?;
+        api::verify_signatures(&items)
     })())
 }
 
@@ -100,6 +138,64 @@ pub fn verify_token(
         api::verify_token(
             &token,
             &parents,
+            &issuers,
+            now,
+            &revoked,
+            audience.as_deref(),
+            capability.as_deref(),
+        )
+    })())
+}
+
+/// Verifies many capability tokens (each envelope bytes, DSSE JSON, or `{token, parents}`)
+/// under the same issuers and options; throws the first bad token's error, its message
+/// prefixed with `tokens[i]`.
+#[wasm_bindgen(js_name = verifyTokens, unchecked_return_type = "TokensVerification", skip_typescript)]
+pub fn verify_tokens(
+    #[wasm_bindgen(unchecked_param_type = "TokenItemInput[]")] tokens: JsValue,
+    #[wasm_bindgen(js_name = trustedIssuers, unchecked_param_type = "KeysInput")]
+    trusted_issuers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "TokensOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let mut total = 0usize;
+        let items = js::list(&tokens, "tokens", MAX_BATCH, |item, what| {
+            let t = if js::is_binary(item) || item.is_string() {
+                TokenItem {
+                    token: js::bytes(item, what, MAX_OBJECT_LEN)?,
+                    parents: Vec::new(),
+                }
+            } else {
+                TokenItem {
+                    token: js::bytes(
+                        &prop(item, "token")?,
+                        &format!("{what}.token"),
+                        MAX_OBJECT_LEN,
+                    )?,
+                    parents: js::optional_byte_list(
+                        &prop(item, "parents")?,
+                        &format!("{what}.parents"),
+                        MAX_CHAIN,
+                    )?,
+                }
+            };
+            total = t
+                .parents
+                .iter()
+                .fold(total.saturating_add(t.token.len()), |n, p| {
+                    n.saturating_add(p.len())
+                });
+            crate::input::check_len(total, js::MAX_LIST_BYTES, "tokens")?;
+            Ok(t)
+        })?;
+        let issuers = js::keys(&trusted_issuers, "trustedIssuers")?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let revoked = js::digest_list(&prop(&options, "revoked")?, "revoked", MAX_REVOKED)?;
+        let audience = js::optional_text(&prop(&options, "audience")?, "audience", 1024)?;
+        let capability = js::optional_text(&prop(&options, "capability")?, "capability", 1024)?;
+        api::verify_tokens(
+            &items,
             &issuers,
             now,
             &revoked,

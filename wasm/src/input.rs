@@ -15,11 +15,24 @@ pub const MAX_OBJECT_LEN: usize = 8 << 20;
 pub const MAX_MESSAGE_LEN: usize = 64 << 20;
 /// Most keys accepted in one key list.
 pub const MAX_KEYS: usize = 256;
+/// Most ledger entries one `verifyLedgerChain` call takes.
+pub const MAX_LEDGER_ENTRIES: usize = 100_000;
+/// Most trust-root versions / token parents accepted.
+pub const MAX_CHAIN: usize = 1024;
+/// Most revoked ids accepted.
+pub const MAX_REVOKED: usize = 100_000;
+/// Most hashes in one Merkle proof.
+pub const MAX_PROOF: usize = 1024;
+/// Most Merkle leaves accepted by `merkleRoot`.
+pub const MAX_LEAVES: usize = 100_000;
 /// Largest value a JavaScript number represents exactly (2^53 - 1).
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
+/// Most items of one `verifySignatures` / `verifyTokens` call.
+pub const MAX_BATCH: usize = 65_536;
+
 /// A public key as a caller may give it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KeySpec {
     /// `-----BEGIN PUBLIC KEY-----` PEM, or the JSON form `{"alg": "...", "key": "<base64>"}`.
     Text(String),
@@ -64,6 +77,23 @@ pub fn parse_key(spec: KeySpec) -> Result<PublicKey> {
         }
         KeySpec::Der(der) => pem::public_key_from_der(&der),
         KeySpec::Raw { alg, key } => PublicKey::from_bytes(Algorithm::parse(&alg)?, &key),
+    }
+}
+
+/// Parses each distinct key once: a batch whose items name the same key (as bytes, base64 or
+/// PEM) decodes its point once, not once per item.
+#[derive(Default)]
+pub struct KeyCache(std::collections::BTreeMap<KeySpec, PublicKey>);
+
+impl KeyCache {
+    /// The key for `spec`, parsed at its first appearance.
+    pub fn parse(&mut self, spec: KeySpec) -> Result<PublicKey> {
+        if let Some(k) = self.0.get(&spec) {
+            return Ok(k.clone());
+        }
+        let k = parse_key(spec.clone())?;
+        self.0.insert(spec, k.clone());
+        Ok(k)
     }
 }
 

@@ -194,7 +194,12 @@ pub fn digest_list(v: &JsValue, what: &str, max_items: usize) -> Result<Vec<Dige
 /// A public key: PEM text or cairn's `{"alg","key"}` JSON text, SPKI DER bytes, or an object
 /// `{algorithm | alg, publicKey | public_key | key}` with raw key bytes or base64.
 pub fn key(v: &JsValue, what: &str) -> Result<PublicKey> {
-    let spec = if v.is_string() {
+    input::parse_key(key_spec(v, what)?).map_err(|e| e.context(what))
+}
+
+/// The shape of a key argument, unparsed (see [`key`]).
+pub fn key_spec(v: &JsValue, what: &str) -> Result<KeySpec> {
+    Ok(if v.is_string() {
         KeySpec::Text(text(v, what, MAX_OBJECT_LEN)?)
     } else if is_binary(v) {
         KeySpec::Der(bytes(v, what, MAX_OBJECT_LEN)?)
@@ -211,8 +216,7 @@ pub fn key(v: &JsValue, what: &str) -> Result<PublicKey> {
             "PEM text, DER bytes or {algorithm, publicKey}",
             v,
         ));
-    };
-    input::parse_key(spec).map_err(|e| e.context(what))
+    })
 }
 
 /// One key or an array of keys.
