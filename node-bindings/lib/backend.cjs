@@ -41,7 +41,24 @@ function select() {
       throw new Error(`CAIRN_VERIFY_BACKEND=native, but no native addon loads here:\n  ${errors.join('\n  ')}`);
     }
   }
-  return { name: 'wasm', api: require('../pkg/node/cairn_wasm.js') };
+  return { name: 'wasm', api: wasmApi() };
+}
+
+/** The WebAssembly backend: the main module now, the second one (inspect, blux-reg) at the
+ * first call of one of its functions. */
+function wasmApi() {
+  const main = require('../pkg/node/cairn_wasm.js');
+  let extras = null;
+  const extra = (name) =>
+    function (...args) {
+      if (!extras) extras = require('../pkg/node/cairn_wasm_extras.js');
+      return extras[name](...args);
+    };
+  const api = { ...main };
+  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson']) {
+    api[name] = extra(name);
+  }
+  return api;
 }
 
 module.exports = select();

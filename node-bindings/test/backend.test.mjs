@@ -13,7 +13,9 @@ import { here, vectorFiles } from './helpers.mjs';
 import { opsFor } from './ops.mjs';
 
 const require = createRequire(import.meta.url);
-const wasm = require('../pkg/node/cairn_wasm.js');
+// The wasm backend as the package assembles it: the main module and the second one
+// (inspect, blux-reg), here both loaded at once.
+const wasm = { ...require('../pkg/node/cairn_wasm.js'), ...require('../pkg/node/cairn_wasm_extras.js') };
 const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
 let native = null;
 try {

@@ -49,7 +49,8 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
   const files = info.files.map((f) => f.path).sort();
   for (const f of ['lib/node.mjs', 'lib/node.cjs', 'lib/node.d.ts', 'lib/node.d.cts', 'lib/web.js', 'lib/web.d.ts',
     'pkg/node/cairn_wasm.js', 'pkg/node/cairn_wasm_bg.wasm', 'pkg/node/package.json',
-    'pkg/web/cairn_wasm.js', 'pkg/web/cairn_wasm_bg.wasm', 'README.md', 'package.json']) {
+    'pkg/web/cairn_wasm.js', 'pkg/web/cairn_wasm_bg.wasm', 'pkg/node/cairn_wasm_extras.js', 'pkg/node/cairn_wasm_extras_bg.wasm',
+    'pkg/web/cairn_wasm_extras.js', 'pkg/web/cairn_wasm_extras_bg.wasm', 'README.md', 'package.json']) {
     assert.ok(files.includes(f), `tarball lacks ${f}`);
   }
   assert.deepEqual(files.filter((f) => f.startsWith('test/') || f.includes('node_modules')), []);

@@ -138,8 +138,21 @@ pub fn digest_bytes(bytes: &[u8], what: &str) -> Result<Digest> {
 /// ```
 pub fn integer_from_f64(x: f64, what: &str) -> Result<u64> {
     if !x.is_finite() || x < 0.0 || x.fract() != 0.0 || x > MAX_SAFE_INTEGER {
+        // Described, not printed: formatting a float would pull Rust's float printing
+        // (about 15 KB) into the WebAssembly module for this one message.
+        let got = if x.is_nan() {
+            "NaN"
+        } else if x.is_infinite() {
+            "an infinite number"
+        } else if x < 0.0 {
+            "a negative number"
+        } else if x.fract() != 0.0 {
+            "a fraction"
+        } else {
+            "a number of 2^53 or more"
+        };
         return Err(Error::malformed(format!(
-            "{what} must be a non-negative integer below 2^53, got {x}"
+            "{what} must be a non-negative integer below 2^53, got {got}"
         )));
     }
     // Exact: x is an integer in [0, 2^53).
