@@ -227,8 +227,10 @@ pub struct TokenItem {
 }
 
 /// `verifyTokens`: many tokens under the same issuers, time, revocations, audience and
-/// capability. Every token must verify; the error is the first bad one's, prefixed with its
-/// index (`tokens[2]: ...`). The result lists each token's view, in order.
+/// capability (cairn-core's `token::verify_tokens`: the root signatures by Ed25519 issuers
+/// through one batch equation). Every token must verify; the error is the first bad one's, as
+/// verifying them in order one by one gives it, prefixed with its index (`tokens[2]: ...`).
+/// The result lists each token's view, in order.
 #[allow(clippy::too_many_arguments)]
 pub fn verify_tokens(
     items: &[TokenItem],
@@ -238,19 +240,40 @@ pub fn verify_tokens(
     audience: Option<&str>,
     capability: Option<&str>,
 ) -> Result<Value> {
+    let name = |i: usize| format!("tokens[{i}]");
+    // Parse everything first; a parse error counts at its position.
+    let parsed: Vec<Result<(Envelope, Vec<Envelope>)>> = items
+        .iter()
+        .map(|item| {
+            let token = Envelope::parse(&item.token).map_err(|e| e.context("token"))?;
+            let parents = item
+                .parents
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Envelope::parse(p).map_err(|e| e.context(&format!("parent {i}"))))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((token, parents))
+        })
+        .collect();
+    let ok: Vec<(&Envelope, &[Envelope])> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(|(t, ps)| (t, ps.as_slice())))
+        .collect();
+    let opts = VerifyOptions {
+        audience,
+        capability,
+    };
+    let mut verdicts = token::verify_tokens(&ok, trusted_issuers, now, revoked, &opts).into_iter();
     let mut views = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let v = verify_token(
-            &item.token,
-            &item.parents,
-            trusted_issuers,
-            now,
-            revoked,
-            audience,
-            capability,
-        )
-        .map_err(|e| e.context(&format!("tokens[{i}]")))?;
-        views.push(v);
+    for (i, p) in parsed.iter().enumerate() {
+        if let Err(e) = p {
+            return Err(e.clone().context(&name(i)));
+        }
+        let v = verdicts
+            .next()
+            .ok_or_else(|| Error::malformed("internal: a token without a verdict"))?
+            .map_err(|e| e.context(&name(i)))?;
+        views.push(with_valid(v.to_json()));
     }
     Ok(json!({"valid": true, "count": items.len(), "tokens": views}))
 }
