@@ -48,6 +48,7 @@ function select() {
  * first call of one of its functions. */
 function wasmApi() {
   const main = require('../pkg/node/cairn_wasm.js');
+  if (process.env.CAIRN_VERIFY_ED25519 !== 'wasm') useNodeEd25519(main);
   let extras = null;
   const extra = (name) =>
     function (...args) {
@@ -61,4 +62,30 @@ function wasmApi() {
   return api;
 }
 
-module.exports = select();
+/**
+ * Ed25519 through node:crypto on the wasm backend: the module checks cairn's encoding rules
+ * (canonical, non-small-order A and R, S < L) and asks this function for the equation only,
+ * which OpenSSL computes faster than ed25519-dalek in wasm (benches/js). A throw or a missing
+ * function makes the module use ed25519-dalek. CAIRN_VERIFY_ED25519=wasm keeps dalek.
+ */
+function useNodeEd25519(main) {
+  const crypto = require('node:crypto');
+  const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+  const keys = new Map();
+  const sym = Symbol.for('cairn-verify.ed25519');
+  if (typeof globalThis[sym] !== 'function') {
+    globalThis[sym] = (pk, msg, sig) => {
+      const id = Buffer.from(pk.buffer, pk.byteOffset, 32).toString('latin1');
+      let key = keys.get(id);
+      if (!key) {
+        key = crypto.createPublicKey({ key: Buffer.concat([SPKI, pk]), format: 'der', type: 'spki' });
+        if (keys.size >= 1024) keys.clear();
+        keys.set(id, key);
+      }
+      return crypto.verify(null, msg, key, sig);
+    };
+  }
+  main.__useHostEd25519();
+}
+
+module.exports = { ...select(), wasmApi };

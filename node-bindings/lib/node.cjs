@@ -5,7 +5,9 @@
 const { name, api } = require('./backend.cjs');
 const { ArtifactHasher, hashFile, hashBytes } = require('./hash-node.cjs');
 
-const { backend: _nativeName, ArtifactHasher: BackendHasher, ...verifiers } = api;
+const { backend: _nativeName, ArtifactHasher: BackendHasher, ...exported } = api;
+// Names starting with __ are the backends' internals, not API.
+const verifiers = Object.fromEntries(Object.entries(exported).filter(([k]) => !k.startsWith('__')));
 
 module.exports = {
   ...verifiers,

@@ -13,9 +13,10 @@ import { here, vectorFiles } from './helpers.mjs';
 import { opsFor } from './ops.mjs';
 
 const require = createRequire(import.meta.url);
-// The wasm backend as the package assembles it: the main module and the second one
-// (inspect, blux-reg), here both loaded at once.
-const wasm = { ...require('../pkg/node/cairn_wasm.js'), ...require('../pkg/node/cairn_wasm_extras.js') };
+// The wasm backend as the package assembles it (Ed25519's equation through node:crypto), with
+// the second module (inspect, blux-reg) loaded at once.
+const wasm = { ...require('../lib/backend.cjs').wasmApi(), ...require('../pkg/node/cairn_wasm_extras.js') };
+delete wasm.__useHostEd25519;
 const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
 let native = null;
 try {
@@ -111,4 +112,80 @@ test('values of the wrong type give the same code on both backends', { skip: ski
       }
     }
   }
+});
+
+// Ed25519 on the wasm backend goes through node:crypto after cairn's own encoding checks; the
+// native backend is ed25519-dalek's verify_strict. Random keys, messages and signatures, and
+// each mutated the ways verify_strict exists for: every verdict must agree.
+test('Ed25519: node:crypto after cairn\'s checks (wasm) and verify_strict (native) agree on random and edge inputs', { skip: skipNative }, async () => {
+  const { generateKeyPairSync, sign } = await import('node:crypto');
+  const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+  const addLE = (a, b) => {
+    const out = Buffer.alloc(32);
+    let carry = 0;
+    for (let i = 0; i < 32; i++) {
+      const v = a[i] + b[i] + carry;
+      out[i] = v & 0xff;
+      carry = v >> 8;
+    }
+    return out;
+  };
+  const small = ['0100000000000000000000000000000000000000000000000000000000000000', '0000000000000000000000000000000000000000000000000000000000000000',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+    'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', 'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+    '0100000000000000000000000000000000000000000000000000000000000080', 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f']
+    .map((h) => Buffer.from(h, 'hex'));
+  let seed = 1;
+  const rand = (n) => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      b[i] = seed >>> 24;
+    }
+    return b;
+  };
+  // Count the calls that reach node:crypto, so the comparison cannot pass vacuously.
+  const sym = Symbol.for('cairn-verify.ed25519');
+  const host = globalThis[sym];
+  assert.equal(typeof host, 'function', 'the wasm backend did not install its node:crypto equation');
+  let hostCalls = 0;
+  globalThis[sym] = (...args) => {
+    hostCalls++;
+    return host(...args);
+  };
+  let cases = 0;
+  let accepted = 0;
+  for (let i = 0; i < 60; i++) {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const pk = publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+    const msg = rand(i * 7);
+    const sig = sign(null, msg, privateKey);
+    const variants = [
+      [pk, msg, sig],
+      [pk, Buffer.concat([msg, Buffer.from([0])]), sig],
+      [pk, msg, Buffer.concat([sig.subarray(0, 32), addLE(sig.subarray(32), L)])], // S + L
+      [pk, msg, Buffer.concat([sig.subarray(0, 32), L])], // S = L
+      [rand(32), msg, sig], // another key, valid point or not
+      [pk, msg, rand(64)],
+      [pk, msg, sig.subarray(0, 63)],
+      ...small.map((r) => [pk, msg, Buffer.concat([r, sig.subarray(32)])]), // small-order or non-canonical R
+      ...small.map((a) => [a, msg, sig]), // small-order or non-canonical A
+    ];
+    for (let bit = 0; bit < 512; bit += 37) {
+      const s = Buffer.from(sig);
+      s[bit >> 3] ^= 1 << (bit & 7);
+      variants.push([pk, msg, s]);
+    }
+    for (const [k, m, s] of variants) {
+      const key = { algorithm: 'ed25519', publicKey: k };
+      const a = outcome(() => wasm.verifySignature(key, m, s));
+      const b = outcome(() => native.verifySignature(key, m, s));
+      assert.deepEqual(a, b, `key ${k.toString('hex')} sig ${Buffer.from(s).toString('hex')}`);
+      cases++;
+      if (a.ok) accepted++;
+    }
+  }
+  globalThis[sym] = host;
+  assert.ok(accepted >= 60 && accepted < cases / 4, `${accepted} of ${cases} accepted`);
+  assert.ok(hostCalls >= accepted, `node:crypto decided ${hostCalls} equations`);
 });

@@ -27,6 +27,8 @@ pub mod view;
 mod exports;
 #[cfg(all(target_arch = "wasm32", feature = "extras"))]
 mod extras;
+#[cfg(all(target_arch = "wasm32", feature = "verifiers"))]
+mod host;
 #[cfg(target_arch = "wasm32")]
 #[cfg_attr(not(all(feature = "verifiers", feature = "extras")), allow(dead_code))]
 mod js;

@@ -13,6 +13,8 @@
 
 pub mod batch;
 mod ed25519;
+#[cfg(feature = "host-ed25519")]
+pub use ed25519::host;
 #[cfg(feature = "legacy-dilithium")]
 mod legacy;
 mod mldsa;
