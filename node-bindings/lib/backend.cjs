@@ -65,27 +65,29 @@ function wasmApi() {
 /**
  * Ed25519 through node:crypto on the wasm backend: the module checks cairn's encoding rules
  * (canonical, non-small-order A and R, S < L) and asks this function for the equation only,
- * which OpenSSL computes faster than ed25519-dalek in wasm (benches/js). A throw or a missing
- * function makes the module use ed25519-dalek. CAIRN_VERIFY_ED25519=wasm keeps dalek.
+ * which OpenSSL computes faster than ed25519-dalek in wasm (benches/js). The function is handed
+ * to the module instance, not published anywhere; a throw makes the module use ed25519-dalek.
+ * CAIRN_VERIFY_ED25519=wasm keeps dalek.
  */
+let hostEd25519Calls = 0;
 function useNodeEd25519(main) {
   const crypto = require('node:crypto');
   const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
   const keys = new Map();
-  const sym = Symbol.for('cairn-verify.ed25519');
-  if (typeof globalThis[sym] !== 'function') {
-    globalThis[sym] = (pk, msg, sig) => {
-      const id = Buffer.from(pk.buffer, pk.byteOffset, 32).toString('latin1');
-      let key = keys.get(id);
-      if (!key) {
-        key = crypto.createPublicKey({ key: Buffer.concat([SPKI, pk]), format: 'der', type: 'spki' });
-        if (keys.size >= 1024) keys.clear();
-        keys.set(id, key);
-      }
-      return crypto.verify(null, msg, key, sig);
-    };
-  }
-  main.__useHostEd25519();
+  main.__useHostEd25519((pk, msg, sig) => {
+    hostEd25519Calls++;
+    const id = Buffer.from(pk.buffer, pk.byteOffset, 32).toString('latin1');
+    let key = keys.get(id);
+    if (!key) {
+      key = crypto.createPublicKey({ key: Buffer.concat([SPKI, pk]), format: 'der', type: 'spki' });
+      if (keys.size >= 1024) keys.clear();
+      keys.set(id, key);
+    }
+    return crypto.verify(null, msg, key, sig);
+  });
 }
 
-module.exports = { ...select(), wasmApi };
+/** How many Ed25519 equations node:crypto has decided in this process (for the tests). */
+const hostEd25519CallCount = () => hostEd25519Calls;
+
+module.exports = { ...select(), wasmApi, hostEd25519CallCount };
