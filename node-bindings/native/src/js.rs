@@ -136,6 +136,10 @@ fn copy_binary(v: &Val, what: &str, max: usize) -> Result<Vec<u8>> {
             let ta: JsTypedArray = unsafe { u.cast() };
             let tv = ta.into_value().map_err(fail)?;
             input::check_len(tv.length, max, what)?;
+            // N-API may give a null data pointer for an empty array: no slice of it.
+            if tv.length == 0 {
+                return Ok(Vec::new());
+            }
             let s: &[u8] = tv.as_ref();
             Ok(s.to_vec())
         }
@@ -144,6 +148,9 @@ fn copy_binary(v: &Val, what: &str, max: usize) -> Result<Vec<u8>> {
             let ab: napi::JsArrayBuffer = unsafe { u.cast() };
             let av = ab.into_value().map_err(fail)?;
             input::check_len(av.len(), max, what)?;
+            if av.len() == 0 {
+                return Ok(Vec::new());
+            }
             Ok(av.as_ref().to_vec())
         }
         _ => Err(Error::malformed(format!("{what}: not binary"))),
@@ -530,13 +537,18 @@ impl<'e> Reader<'e> {
                 // SAFETY: classified as a Uint8Array.
                 let ta: JsTypedArray = unsafe { u.cast() };
                 let tv = ta.into_value().map_err(fail)?;
-                h.update(tv.as_ref());
+                if tv.length > 0 {
+                    h.update(tv.as_ref());
+                }
                 Ok(())
             }
             Val::ArrayBuffer(u) => {
                 // SAFETY: classified as an ArrayBuffer.
                 let ab: napi::JsArrayBuffer = unsafe { u.cast() };
-                h.update(ab.into_value().map_err(fail)?.as_ref());
+                let av = ab.into_value().map_err(fail)?;
+                if av.len() > 0 {
+                    h.update(av.as_ref());
+                }
                 Ok(())
             }
             _ => {
