@@ -148,9 +148,7 @@ fn copy_binary(v: &Val, what: &str, max: usize) -> Result<Vec<u8>> {
             let ab: napi::JsArrayBuffer = unsafe { u.cast() };
             let av = ab.into_value().map_err(fail)?;
             input::check_len(av.len(), max, what)?;
-            if av.len() == 0 {
-                return Ok(Vec::new());
-            }
+            // (napi-rs checks the data pointer of an ArrayBuffer itself.)
             Ok(av.as_ref().to_vec())
         }
         _ => Err(Error::malformed(format!("{what}: not binary"))),
@@ -545,10 +543,7 @@ impl<'e> Reader<'e> {
             Val::ArrayBuffer(u) => {
                 // SAFETY: classified as an ArrayBuffer.
                 let ab: napi::JsArrayBuffer = unsafe { u.cast() };
-                let av = ab.into_value().map_err(fail)?;
-                if av.len() > 0 {
-                    h.update(av.as_ref());
-                }
+                h.update(ab.into_value().map_err(fail)?.as_ref());
                 Ok(())
             }
             _ => {
