@@ -97,6 +97,45 @@ impl KeyCache {
     }
 }
 
+/// Most keys [`parse_key_recent`] remembers (per thread); it starts over when full.
+pub const RECENT_KEYS: usize = 64;
+/// Largest key argument [`parse_key_recent`] remembers (a hybrid ML-DSA-65 key in PEM is
+/// about 2.7 KB).
+pub const RECENT_KEY_MAX_LEN: usize = 8 << 10;
+
+std::thread_local! {
+    static RECENT: core::cell::RefCell<std::collections::BTreeMap<KeySpec, PublicKey>> =
+        const { core::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// [`parse_key`], remembering the last [`RECENT_KEYS`] keys that parsed, by their argument
+/// form: a server passing the same issuer keys on every call decodes each point (and computes
+/// nothing else again) once. Parsing is a pure function of the argument, so a remembered key
+/// is exactly what parsing it again gives; errors are not remembered.
+pub fn parse_key_recent(spec: KeySpec) -> Result<PublicKey> {
+    let size = match &spec {
+        KeySpec::Text(t) => t.len(),
+        KeySpec::Der(d) => d.len(),
+        KeySpec::Raw { alg, key } => alg.len() + key.len(),
+    };
+    if size > RECENT_KEY_MAX_LEN {
+        return parse_key(spec);
+    }
+    if let Some(k) = RECENT.with(|r| r.try_borrow().ok().and_then(|m| m.get(&spec).cloned())) {
+        return Ok(k);
+    }
+    let key = parse_key(spec.clone())?;
+    RECENT.with(|r| {
+        if let Ok(mut m) = r.try_borrow_mut() {
+            if m.len() >= RECENT_KEYS {
+                m.clear();
+            }
+            m.insert(spec, key.clone());
+        }
+    });
+    Ok(key)
+}
+
 /// Bytes given as text where binary is meant: standard base64 (strict).
 pub fn base64_arg(text: &str, what: &str) -> Result<Vec<u8>> {
     b64_decode(text.trim()).map_err(|e| e.context(what))

@@ -199,7 +199,7 @@ pub fn digest_list(v: &JsValue, what: &str, max_items: usize) -> Result<Vec<Dige
 /// A public key: PEM text or cairn's `{"alg","key"}` JSON text, SPKI DER bytes, or an object
 /// `{algorithm | alg, publicKey | public_key | key}` with raw key bytes or base64.
 pub fn key(v: &JsValue, what: &str) -> Result<PublicKey> {
-    input::parse_key(key_spec(v, what)?).map_err(|e| e.context(what))
+    input::parse_key_recent(key_spec(v, what)?).map_err(|e| e.context(what))
 }
 
 /// The shape of a key argument, unparsed (see [`key`]).

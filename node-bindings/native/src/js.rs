@@ -325,7 +325,7 @@ impl<'e> Reader<'e> {
     /// A public key: PEM text or cairn's `{"alg","key"}` JSON text, SPKI DER bytes, or an
     /// object `{algorithm | alg, publicKey | public_key | key}` with raw bytes or base64.
     pub fn key(&self, v: &Val, what: &str) -> Result<PublicKey> {
-        input::parse_key(self.key_spec(v, what)?).map_err(|e| e.context(what))
+        input::parse_key_recent(self.key_spec(v, what)?).map_err(|e| e.context(what))
     }
 
     /// The shape of a key argument, unparsed (see [`Reader::key`]).
