@@ -28,7 +28,7 @@ sizes() {
   done
 }
 
-pkg_files=(node-bindings/pkg/web/cairn_wasm_bg.wasm node-bindings/pkg/web/cairn_wasm.js node-bindings/pkg/node/cairn_wasm.js)
+pkg_files=(node-bindings/pkg/web/cairn_wasm_bg.wasm node-bindings/pkg/web/cairn_wasm_extras_bg.wasm node-bindings/pkg/web/cairn_wasm.js node-bindings/pkg/node/cairn_wasm.js)
 if [ "${1:-}" = "--sizes-only" ]; then
   [ -f node-bindings/pkg/web/cairn_wasm_bg.wasm ] || scripts/build-wasm.sh
   sizes "${pkg_files[@]}"

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Builds the WebAssembly module (crate cairn-wasm) and the npm package cairn-verify:
+# Builds the WebAssembly modules (crate cairn-wasm) and the npm package cairn-verify:
+#   cairn_wasm         the verifiers (feature `verifiers`): what every caller loads
+#   cairn_wasm_extras  inspect and the blux-reg interop (feature `extras`), loaded on demand
+# each through wasm-bindgen twice:
 #   node-bindings/pkg/node/  wasm-bindgen --target nodejs (CommonJS; the Node entry points wrap it)
 #   node-bindings/pkg/web/   wasm-bindgen --target web    (ES module for browsers)
 #   web-demo/vendor/cairn-verify/  the browser part of the package, for the static demo page
@@ -35,21 +38,30 @@ done
 if [ -n "${CAIRN_WASM_OPT_LEVEL:-}" ]; then
   export CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL="$CAIRN_WASM_OPT_LEVEL"
 fi
-say "cargo build -p cairn-wasm (profile wasm-release${CAIRN_WASM_OPT_LEVEL:+, opt-level $CAIRN_WASM_OPT_LEVEL})"
-cargo build -p cairn-wasm --target wasm32-unknown-unknown --profile wasm-release
-module=target/wasm32-unknown-unknown/wasm-release/cairn_wasm.wasm
+built=target/wasm32-unknown-unknown/wasm-release/cairn_wasm.wasm
+stage=target/wasm-modules
+mkdir -p "$stage"
+for m in verifiers:cairn_wasm extras:cairn_wasm_extras; do
+  feature=${m%%:*} name=${m#*:}
+  say "cargo build -p cairn-wasm --features $feature (profile wasm-release${CAIRN_WASM_OPT_LEVEL:+, opt-level $CAIRN_WASM_OPT_LEVEL})"
+  cargo build -p cairn-wasm --target wasm32-unknown-unknown --profile wasm-release \
+    --no-default-features --features "$feature"
+  cp "$built" "$stage/$name.wasm"
+done
 
 out=node-bindings/pkg
 rm -rf "$out"
 say "wasm-bindgen $want -> $out/node, $out/web"
-bindgen() { wasm-bindgen --remove-name-section --remove-producers-section --out-name cairn_wasm "$@" "$module"; }
-bindgen --target nodejs --out-dir "$out/node"
-bindgen --target web --out-dir "$out/web"
+for name in cairn_wasm cairn_wasm_extras; do
+  bindgen() { wasm-bindgen --remove-name-section --remove-producers-section --out-name "$name" "$@" "$stage/$name.wasm"; }
+  bindgen --target nodejs --out-dir "$out/node"
+  bindgen --target web --out-dir "$out/web"
+done
 # The package is "type": "module"; the nodejs glue is CommonJS.
 printf '{ "type": "commonjs" }\n' > "$out/node/package.json"
 # TypeScript without lib esnext.disposable rejects this member of the generated class; the
 # method itself stays (it is free()).
-sed -i "/\[Symbol.dispose\]()/d" "$out/node/cairn_wasm.d.ts" "$out/web/cairn_wasm.d.ts"
+sed -i "/\[Symbol.dispose\]()/d" "$out"/node/cairn_wasm*.d.ts "$out"/web/cairn_wasm*.d.ts
 
 vendor=web-demo/vendor/cairn-verify
 rm -rf "$vendor"
@@ -57,7 +69,7 @@ mkdir -p "$vendor/lib" "$vendor/pkg"
 cp node-bindings/lib/web.js node-bindings/lib/web.d.ts "$vendor/lib/"
 cp -r "$out/web" "$vendor/pkg/web"
 
-for f in "$out/node/cairn_wasm_bg.wasm" "$out/web/cairn_wasm_bg.wasm"; do
+for f in "$out/web/cairn_wasm_bg.wasm" "$out/web/cairn_wasm_extras_bg.wasm"; do
   raw=$(wc -c < "$f")
   gz=$(gzip -9 -c "$f" | wc -c)
   say "$(printf '%s: %d bytes raw, %d bytes gzip -9' "$f" "$raw" "$gz")"

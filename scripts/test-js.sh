@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The JavaScript side of cairn, end to end: builds the WebAssembly module and the npm package
-# (scripts/build-wasm.sh), runs the Node tests (vectors, fuzzing, entry points, npm pack) and
-# the browser test (the web demo in headless Chromium). Installs what is missing first, and
+# (scripts/build-wasm.sh) and, on Linux x64, the native addon (scripts/build-native.sh), runs
+# the Node tests (vectors, fuzzing, entry points, batches, npm pack) once per backend, and the
+# browser test (the web demo in headless Chromium). Installs what is missing first, and
 # only that: the wasm32 target and the pinned wasm-bindgen CLI (via build-wasm.sh), the npm
 # dev dependencies from the committed lock files, Debian's Chromium. Never downloads a browser
 # through npm. Exits non-zero on the first failure.
@@ -38,8 +39,19 @@ npm_deps web-demo
 step "building the wasm module and the npm package"
 scripts/build-wasm.sh
 
-step "Node tests (node-bindings)"
-(cd node-bindings && node --test test/)
+backends=(wasm)
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+  step "building the native addon (cairn-node, linux-x64-gnu)"
+  scripts/build-native.sh
+  backends+=(native)
+else
+  echo "note: no native platform package is set up for $(uname -s)-$(uname -m); wasm backend only" >&2
+fi
+
+for b in "${backends[@]}"; do
+  step "Node tests (node-bindings), $b backend"
+  (cd node-bindings && CAIRN_VERIFY_BACKEND=$b node --test test/)
+done
 
 step "browser test (web-demo, headless Chromium)"
 (cd web-demo && CHROMIUM_PATH="$chromium" node --test test/)

@@ -2,6 +2,7 @@
 // shows the verdict computed by cairn's WebAssembly verifiers. No network, no framework; all
 // text from the inputs goes into the page through textContent, never as HTML.
 import init, {
+  initExtras,
   verifyBundle,
   verifyCheckpoint,
   verifyToken,
@@ -266,7 +267,8 @@ function wireFile(id, handler) {
 }
 
 async function main() {
-  await init();
+  // The page decodes what is dropped or pasted (inspect): both modules.
+  await Promise.all([init(), initExtras()]);
   wireFile('root-file', setRoot);
   wireFile('bundle-file', setBundle);
   wireFile('artifact-file', setArtifact);

@@ -30,3 +30,9 @@ export declare function hashFile(path: string | URL, options?: HashFileOptions):
 
 /** SHA-256 and length of bytes already in memory. */
 export declare function hashBytes(bytes: BytesInput): ArtifactDigest;
+
+/**
+ * Which verifier backend this process uses: `'native'` (the napi-rs addon of the optional
+ * platform package) or `'wasm'`. `CAIRN_VERIFY_BACKEND=native|wasm` forces one.
+ */
+export declare function backend(): 'native' | 'wasm';

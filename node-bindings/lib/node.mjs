@@ -1,11 +1,12 @@
 // Node entry point (ES module). It shares the CommonJS instance, so a process that loads the
-// package both ways holds one WebAssembly module, not two.
+// package both ways holds one backend (native addon or WebAssembly module), not two.
 import cairn from './node.cjs';
 
 export const {
-  // verifiers (WebAssembly)
+  // verifiers (native addon or WebAssembly)
   verifyBundle,
   verifyToken,
+  verifyTokens,
   verifyManifest,
   verifyCheckpoint,
   verifyInclusion,
@@ -16,6 +17,7 @@ export const {
   verifyLedgerChain,
   verifyEnvelope,
   verifySignature,
+  verifySignatures,
   keyId,
   bluxVerifyToken,
   bluxVerifyManifest,
@@ -23,6 +25,7 @@ export const {
   bluxCanonicalJson,
   inspect,
   errorCodes,
+  backend,
   // hashing: node:crypto, and the wasm hasher
   ArtifactHasher,
   WasmArtifactHasher,

@@ -6,6 +6,12 @@ import type { ArtifactDigest, InitInput } from '../pkg/web/cairn_wasm.js';
 export declare function init(source?: InitInput | Promise<InitInput>): Promise<void>;
 export default init;
 
+/**
+ * Loads the second module (cairn_wasm_extras_bg.wasm beside the glue, or `source`), which
+ * holds `inspect` and the blux-reg functions; they throw until it has loaded.
+ */
+export declare function initExtras(source?: InitInput | Promise<InitInput>): Promise<void>;
+
 /** Files up to this size are hashed by WebCrypto in one piece; larger ones are streamed. */
 export declare const WEBCRYPTO_MAX_BYTES: number;
 
@@ -22,3 +28,6 @@ export interface HashBlobOptions {
 
 /** SHA-256 and length of a Blob or File, in chunks, with progress. */
 export declare function hashBlob(blob: Blob, options?: HashBlobOptions): Promise<ArtifactDigest>;
+
+/** The verifier backend: always `'wasm'` in browsers. */
+export declare function backend(): 'wasm';

@@ -1,10 +1,14 @@
 // Browser entry point (ES module). Call `await init()` once before any verifier; it fetches
 // cairn_wasm_bg.wasm next to the glue (or takes a URL, Response, bytes or WebAssembly.Module).
+// `inspect` and the blux-reg functions live in a second, smaller module that only pages using
+// them fetch: `await initExtras()` first (cairn_wasm_extras_bg.wasm, or a source as for init).
 import initWasm, * as wasm from '../pkg/web/cairn_wasm.js';
+import initExtrasWasm, * as extrasGlue from '../pkg/web/cairn_wasm_extras.js';
 
 export {
   verifyBundle,
   verifyToken,
+  verifyTokens,
   verifyManifest,
   verifyCheckpoint,
   verifyInclusion,
@@ -15,16 +19,17 @@ export {
   verifyLedgerChain,
   verifyEnvelope,
   verifySignature,
+  verifySignatures,
   keyId,
-  bluxVerifyToken,
-  bluxVerifyManifest,
-  bluxVerifyLedger,
-  bluxCanonicalJson,
-  inspect,
   errorCodes,
   ArtifactHasher,
   initSync,
 } from '../pkg/web/cairn_wasm.js';
+
+/** The verifier backend: always the WebAssembly module in browsers. */
+export function backend() {
+  return 'wasm';
+}
 
 let ready = null;
 
@@ -43,6 +48,43 @@ export function init(source) {
 }
 
 export default init;
+
+let extrasReady = null;
+let extrasLoaded = false;
+
+/** Loads the second module (inspect, blux-reg) once; later calls return the same promise. */
+export function initExtras(source) {
+  if (!extrasReady) {
+    extrasReady = initExtrasWasm(source === undefined ? undefined : { module_or_path: source }).then(
+      () => {
+        extrasLoaded = true;
+      },
+      (err) => {
+        extrasReady = null;
+        throw err;
+      },
+    );
+  }
+  return extrasReady;
+}
+
+function extra(name) {
+  return (...args) => {
+    if (!extrasLoaded) {
+      // A usage error (like calling a verifier before init()), not a verdict: no CairnError.
+      const err = new Error(`${name} is in cairn-verify's second module: await initExtras() first`);
+      err.code = 'ERR_CAIRN_EXTRAS_NOT_LOADED';
+      throw err;
+    }
+    return extrasGlue[name](...args);
+  };
+}
+
+export const inspect = extra('inspect');
+export const bluxVerifyToken = extra('bluxVerifyToken');
+export const bluxVerifyManifest = extra('bluxVerifyManifest');
+export const bluxVerifyLedger = extra('bluxVerifyLedger');
+export const bluxCanonicalJson = extra('bluxCanonicalJson');
 
 /** Files up to this size are hashed with WebCrypto in one piece; larger ones are streamed. */
 export const WEBCRYPTO_MAX_BYTES = 256 * 1024 * 1024;

@@ -22,14 +22,19 @@ test('ESM and CommonJS entries export the same names and share one module', () =
   for (const k of Object.keys(esm)) assert.equal(esm[k], cjs[k], k);
 });
 
-test('every wasm export is in the Node and browser entries', async () => {
-  const wasmNames = Object.keys(wasmNode).filter((k) => !k.startsWith('__'));
+test('every wasm export (both modules) is in the Node and browser entries', async () => {
+  const extrasNode = require('../pkg/node/cairn_wasm_extras.js');
+  const wasmNames = [...Object.keys(wasmNode), ...Object.keys(extrasNode)].filter((k) => !k.startsWith('__'));
   for (const k of wasmNames) assert.ok(k in esm, `node entry lacks ${k}`);
   const web = await import('../lib/web.js');
-  const webGlue = await import('../pkg/web/cairn_wasm.js');
-  for (const k of Object.keys(webGlue).filter((k) => k !== 'default' && !k.startsWith('__'))) {
-    assert.ok(k in web, `browser entry lacks ${k}`);
+  for (const glue of ['../pkg/web/cairn_wasm.js', '../pkg/web/cairn_wasm_extras.js']) {
+    const webGlue = await import(glue);
+    for (const k of Object.keys(webGlue).filter((k) => k !== 'default' && k !== 'initSync' && !k.startsWith('__'))) {
+      assert.ok(k in web, `browser entry lacks ${k} (${glue})`);
+    }
   }
+  // The second module's functions are not in the main one: that is the point of it.
+  assert.ok(!('inspect' in wasmNode) && 'inspect' in extrasNode);
 });
 
 test('every wasm function has a TypeScript declaration', () => {
@@ -193,6 +198,10 @@ test('browser entry works in Node given the module bytes, hashBlob both ways', a
   const web = await import('../lib/web.js');
   await web.init(readFileSync(join(here, '..', 'pkg', 'web', 'cairn_wasm_bg.wasm')));
   await web.init(); // idempotent
+  // inspect is in the second module: a usage error until it is loaded, then it works.
+  assert.throws(() => web.inspect('x'), { code: 'ERR_CAIRN_EXTRAS_NOT_LOADED' });
+  await web.initExtras(readFileSync(join(here, '..', 'pkg', 'web', 'cairn_wasm_extras_bg.wasm')));
+  assert.throws(() => web.inspect('x'), { name: 'CairnError', code: 'malformed' });
   const c = caseNamed('bundle', 'manifest bundle with its artifact');
   const artifact = b64(c.args.artifact);
   const blob = new Blob([artifact]);

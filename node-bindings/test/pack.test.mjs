@@ -1,10 +1,12 @@
 // The published artifact: `npm pack`, install the tarball into a fresh project with no
-// network (it has no dependencies), import it as ESM and as CommonJS, and type-check a
-// TypeScript consumer against its declarations when TypeScript is installed.
+// network (its only dependencies are the optional native platform packages), import it as ESM
+// and as CommonJS, and type-check a TypeScript consumer against its declarations when
+// TypeScript is installed. Then the native platform package: the whole vector suite runs in a
+// project without it (wasm) and in one with it (native by default, and wasm when forced).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { here, vectorsDir } from './helpers.mjs';
@@ -18,10 +20,23 @@ const npm = (args, cwd) =>
     env: { ...process.env, npm_config_update_notifier: 'false' },
   });
 
-test('package.json: zero runtime dependencies, exports map, engines', () => {
+const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
+const nativeDir = join(pkgDir, 'npm', triple);
+const nativeBuilt = existsSync(join(nativeDir, `cairn-verify.${triple}.node`));
+
+test('package.json: no dependencies but the native platform packages, exports map, engines', () => {
   assert.equal(manifest.dependencies, undefined);
   assert.equal(manifest.peerDependencies, undefined);
-  assert.equal(manifest.optionalDependencies, undefined);
+  assert.equal(manifest.optionalDependencies, undefined, 'added at publish time (scripts/platform-packages.mjs)');
+  const planned = JSON.parse(execFileSync(process.execPath, [join(pkgDir, 'scripts', 'platform-packages.mjs')], { encoding: 'utf8' }));
+  assert.ok('cairn-verify-linux-x64-gnu' in planned.optionalDependencies);
+  for (const [name, version] of Object.entries(planned.optionalDependencies)) {
+    assert.match(name, /^cairn-verify-(linux|darwin|win32)-[a-z0-9]+(-(gnu|musl|msvc))?$/);
+    assert.equal(version, manifest.version, name);
+    const platformManifest = JSON.parse(readFileSync(join(pkgDir, 'npm', name.slice('cairn-verify-'.length), 'package.json'), 'utf8'));
+    assert.equal(platformManifest.name, name);
+    assert.equal(platformManifest.version, manifest.version);
+  }
   assert.ok(manifest.exports['.'].node.import && manifest.exports['.'].node.require);
   assert.ok(manifest.exports['.'].browser);
   assert.equal(manifest.engines.node, '>=18');
@@ -34,7 +49,8 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
   const files = info.files.map((f) => f.path).sort();
   for (const f of ['lib/node.mjs', 'lib/node.cjs', 'lib/node.d.ts', 'lib/node.d.cts', 'lib/web.js', 'lib/web.d.ts',
     'pkg/node/cairn_wasm.js', 'pkg/node/cairn_wasm_bg.wasm', 'pkg/node/package.json',
-    'pkg/web/cairn_wasm.js', 'pkg/web/cairn_wasm_bg.wasm', 'README.md', 'package.json']) {
+    'pkg/web/cairn_wasm.js', 'pkg/web/cairn_wasm_bg.wasm', 'pkg/node/cairn_wasm_extras.js', 'pkg/node/cairn_wasm_extras_bg.wasm',
+    'pkg/web/cairn_wasm_extras.js', 'pkg/web/cairn_wasm_extras_bg.wasm', 'README.md', 'package.json']) {
     assert.ok(files.includes(f), `tarball lacks ${f}`);
   }
   assert.deepEqual(files.filter((f) => f.startsWith('test/') || f.includes('node_modules')), []);
@@ -67,7 +83,11 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
      if (typeof web.hashBlob !== 'function' || typeof web.init !== 'function') throw new Error('web entry');`,
   );
   for (const f of ['cjs.cjs', 'esm.mjs']) {
-    const out = JSON.parse(execFileSync(process.execPath, [f], { cwd: app, encoding: 'utf8' }));
+    // This project has no native package: the default backend there is wasm, whatever this
+    // test process was forced to.
+    const env = { ...process.env };
+    delete env.CAIRN_VERIFY_BACKEND;
+    const out = JSON.parse(execFileSync(process.execPath, [f], { cwd: app, encoding: 'utf8', env }));
     assert.deepEqual(out, { kind: 'manifest', code: 'malformed', hasher: 'function' }, f);
   }
 
@@ -115,4 +135,40 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
   } catch (e) {
     assert.fail(`TypeScript rejects the declarations:\n${e.stdout}${e.stderr}`);
   }
+});
+
+test('vector suite from the installed package, without and with the native platform package', { skip: nativeBuilt ? false : `no native addon built for ${triple}` }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-pack-native-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [main] = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], pkgDir));
+  const [native] = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], nativeDir));
+  assert.deepEqual(native.files.map((f) => f.path).sort(), [`cairn-verify.${triple}.node`, 'package.json']);
+  const project = (name, tarballs) => {
+    const app = join(dir, name);
+    execFileSync('mkdir', ['-p', app]);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name, private: true, version: '1.0.0', type: 'module' }));
+    npm(['install', '--offline', ...tarballs.map((f) => join(dir, f))], app);
+    for (const f of ['run-vectors.mjs', 'ops-table.mjs', 'helpers.mjs']) copyFileSync(join(here, f), join(app, f));
+    return app;
+  };
+  const run = (app, backend) => {
+    const env = { ...process.env };
+    delete env.CAIRN_VERIFY_BACKEND;
+    if (backend) env.CAIRN_VERIFY_BACKEND = backend;
+    return JSON.parse(execFileSync(process.execPath, ['run-vectors.mjs', vectorsDir], { cwd: app, env, encoding: 'utf8' }));
+  };
+  const without = project('without-native', [main.filename]);
+  const withNative = project('with-native', [main.filename, native.filename]);
+  const results = [
+    [run(without), 'wasm'],
+    [run(withNative), 'native'],
+    [run(withNative, 'wasm'), 'wasm'],
+  ];
+  for (const [r, backend] of results) {
+    assert.equal(r.backend, backend);
+    assert.deepEqual(r.failures, []);
+    assert.ok(r.passed > 400, `${r.passed} cases`);
+  }
+  assert.equal(results[0][0].passed, results[1][0].passed);
+  assert.throws(() => run(without, 'native'), /no native addon loads here/);
 });

@@ -8,6 +8,7 @@
 use cairn_core::blux;
 use cairn_core::bundle::{verify_bundle as core_verify_bundle, Bundle, BundlePolicy};
 use cairn_core::checkpoint::{verify_checkpoint as core_verify_checkpoint, CheckpointPolicy};
+use cairn_core::crypto::batch::{verify_batch, BatchItem};
 use cairn_core::crypto::{PublicKey, Signature};
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{hex_encode, Digest};
@@ -99,6 +100,73 @@ pub fn verify_signature(
     }))
 }
 
+/// One item of `verifySignatures`.
+#[derive(Clone)]
+pub struct SignatureItem {
+    /// The public key.
+    pub key: PublicKey,
+    /// The signed message.
+    pub message: Vec<u8>,
+    /// The signature bytes.
+    pub signature: Vec<u8>,
+    /// The FIPS 204 context (ML-DSA; ignored by Ed25519).
+    pub context: Vec<u8>,
+}
+
+/// `verifySignatures`: many raw signatures at once. Ed25519 ones are checked with one batch
+/// equation (cairn-core's `crypto::batch`: the strict encoding rules per item, then the
+/// equation); when it fails, or for other algorithms, each is verified alone. The error is the
+/// first bad item's, prefixed with its index (`signatures[3]: ...`).
+///
+/// ```
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// use cairn_wasm::api::{verify_signatures, SignatureItem};
+/// let sk = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+/// let item = |m: &[u8]| -> Result<SignatureItem, cairn_core::Error> {
+///     Ok(SignatureItem { key: sk.public_key().clone(), message: m.to_vec(),
+///         signature: sk.sign(m, b"")?.into_bytes(), context: vec![] })
+/// };
+/// let mut items = vec![item(b"a")?, item(b"b")?, item(b"c")?];
+/// assert_eq!(verify_signatures(&items)?["count"], 3);
+/// items[1].message = b"x".to_vec();
+/// let e = verify_signatures(&items).unwrap_err();
+/// assert_eq!(e.code().as_str(), "signature_invalid");
+/// assert!(e.detail().starts_with("signatures[1]"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify_signatures(items: &[SignatureItem]) -> Result<Value> {
+    let sigs = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            Signature::from_bytes(it.key.algorithm(), &it.signature)
+                .map_err(|e| e.context(&format!("signatures[{i}]")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let batch: Vec<BatchItem<'_>> = items
+        .iter()
+        .zip(&sigs)
+        .map(|(it, sig)| BatchItem {
+            key: &it.key,
+            message: &it.message,
+            context: &it.context,
+            signature: sig,
+        })
+        .collect();
+    verify_batch(&batch).map_err(|f| f.error.context(&format!("signatures[{}]", f.index)))?;
+    let mut signers: Vec<Value> = Vec::with_capacity(items.len());
+    let mut last: Option<(&PublicKey, String)> = None;
+    for it in items {
+        let id = match &last {
+            Some((k, id)) if *k == &it.key => id.clone(),
+            _ => it.key.key_id().to_hex(),
+        };
+        signers.push(Value::String(id.clone()));
+        last = Some((&it.key, id));
+    }
+    Ok(json!({"valid": true, "count": items.len(), "signers": signers}))
+}
+
 /// `keyId`: a key's algorithm, id (SHA-256 of the algorithm id and the key bytes) and size,
 /// after the same checks verification applies to it.
 pub fn key_info(key: &PublicKey) -> Value {
@@ -147,6 +215,67 @@ pub fn verify_token(
     };
     let v = token::verify_token(&token_env, &parents, trusted_issuers, now, revoked, &opts)?;
     Ok(with_valid(v.to_json()))
+}
+
+/// One token of `verifyTokens`: its envelope bytes and its delegation parents (root first).
+#[derive(Debug, Clone, Default)]
+pub struct TokenItem {
+    /// The token (envelope bytes or DSSE JSON).
+    pub token: Vec<u8>,
+    /// Its delegation parents, root first.
+    pub parents: Vec<Vec<u8>>,
+}
+
+/// `verifyTokens`: many tokens under the same issuers, time, revocations, audience and
+/// capability (cairn-core's `token::verify_tokens`: the root signatures by Ed25519 issuers
+/// through one batch equation). Every token must verify; the error is the first bad one's, as
+/// verifying them in order one by one gives it, prefixed with its index (`tokens[2]: ...`).
+/// The result lists each token's view, in order.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_tokens(
+    items: &[TokenItem],
+    trusted_issuers: &[PublicKey],
+    now: UnixTime,
+    revoked: &[Digest],
+    audience: Option<&str>,
+    capability: Option<&str>,
+) -> Result<Value> {
+    let name = |i: usize| format!("tokens[{i}]");
+    // Parse everything first; a parse error counts at its position.
+    let parsed: Vec<Result<(Envelope, Vec<Envelope>)>> = items
+        .iter()
+        .map(|item| {
+            let token = Envelope::parse(&item.token).map_err(|e| e.context("token"))?;
+            let parents = item
+                .parents
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Envelope::parse(p).map_err(|e| e.context(&format!("parent {i}"))))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((token, parents))
+        })
+        .collect();
+    let ok: Vec<(&Envelope, &[Envelope])> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(|(t, ps)| (t, ps.as_slice())))
+        .collect();
+    let opts = VerifyOptions {
+        audience,
+        capability,
+    };
+    let mut verdicts = token::verify_tokens(&ok, trusted_issuers, now, revoked, &opts).into_iter();
+    let mut views = Vec::with_capacity(items.len());
+    for (i, p) in parsed.iter().enumerate() {
+        if let Err(e) = p {
+            return Err(e.clone().context(&name(i)));
+        }
+        let v = verdicts
+            .next()
+            .ok_or_else(|| Error::malformed("internal: a token without a verdict"))?
+            .map_err(|e| e.context(&name(i)))?;
+        views.push(with_valid(v.to_json()));
+    }
+    Ok(json!({"valid": true, "count": items.len(), "tokens": views}))
 }
 
 /// `verifyManifest`: an artifact manifest (envelope bytes) signed by at least `threshold`

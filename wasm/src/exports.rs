@@ -4,27 +4,25 @@
 //! wrong type becomes a `malformed` error here rather than an exception in generated glue.
 //! Adding an export: a function here, its result type in `types.d.ts`, its name in
 //! node-bindings/lib (node.mjs, web.js) — the Node tests fail until all three agree.
+//!
+//! These are the main module's exports (feature `verifiers`); `inspect` and the blux-reg
+//! exports are in [`crate::extras`], a second module loaded on demand (feature `extras`).
 
 use cairn_core::ErrorCode;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
-use crate::api::{self, BluxIssuers, BundleOptions};
-use crate::input::{MAX_KEYS, MAX_MESSAGE_LEN, MAX_OBJECT_LEN};
+use crate::api::{self, BundleOptions, SignatureItem, TokenItem};
+use crate::input::{
+    KeyCache, MAX_BATCH, MAX_CHAIN, MAX_LEAVES, MAX_LEDGER_ENTRIES, MAX_MESSAGE_LEN,
+    MAX_OBJECT_LEN, MAX_PROOF, MAX_REVOKED,
+};
 use crate::js::{self, finish, prop, prop_any};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");
 
 type JsResult = core::result::Result<JsValue, JsValue>;
-
-/// Most ledger entries one `verifyLedgerChain` call takes.
-const MAX_LEDGER_ENTRIES: usize = 100_000;
-/// Most trust-root versions / token parents / revoked ids / Merkle leaves accepted.
-const MAX_CHAIN: usize = 1024;
-const MAX_REVOKED: usize = 100_000;
-const MAX_PROOF: usize = 1024;
-const MAX_LEAVES: usize = 100_000;
 
 /// Verifies one raw signature by `publicKey` over `message`. `context` is the FIPS 204
 /// context string (ML-DSA only; cairn puts the payload type there), empty when absent.
@@ -47,6 +45,49 @@ pub fn verify_signature(
             js::bytes(&context, "context", MAX_OBJECT_LEN)?
         };
         api::verify_signature(&key, &message, &signature, &context)
+    })())
+}
+
+/// Verifies many raw signatures at once (`[{publicKey, message, signature, context}]`):
+/// Ed25519 ones with one batch equation, each distinct key parsed once. Throws the first bad
+/// item's error, its message prefixed with `signatures[i]`.
+#[wasm_bindgen(js_name = verifySignatures, unchecked_return_type = "SignaturesVerification", skip_typescript)]
+pub fn verify_signatures(
+    #[wasm_bindgen(unchecked_param_type = "SignatureItemInput[]")] items: JsValue,
+) -> JsResult {
+    finish((|| {
+        let mut keys = KeyCache::default();
+        let mut total = 0usize;
+        let items = js::list(&items, "signatures", MAX_BATCH, |item, what| {
+            let key_what = format!("{what}.publicKey");
+            let spec = js::key_spec(&prop_any(item, &["publicKey", "key"])?, &key_what)?;
+            let key = keys.parse(spec).map_err(|e| e.context(&key_what))?;
+            let message = js::bytes(
+                &prop(item, "message")?,
+                &format!("{what}.message"),
+                MAX_MESSAGE_LEN,
+            )?;
+            total = total.saturating_add(message.len());
+            crate::input::check_len(total, js::MAX_LIST_BYTES, "signatures")?;
+            let signature = js::binary(
+                &prop(item, "signature")?,
+                &format!("{what}.signature"),
+                MAX_OBJECT_LEN,
+            )?;
+            let context = prop(item, "context")?;
+            let context = if js::is_absent(&context) {
+                Vec::new()
+            } else {
+                js::bytes(&context, &format!("{what}.context"), MAX_OBJECT_LEN)?
+            };
+            Ok(SignatureItem {
+                key,
+                message,
+                signature,
+                context,
+            })
+        })?;
+        api::verify_signatures(&items)
     })())
 }
 
@@ -100,6 +141,64 @@ pub fn verify_token(
         api::verify_token(
             &token,
             &parents,
+            &issuers,
+            now,
+            &revoked,
+            audience.as_deref(),
+            capability.as_deref(),
+        )
+    })())
+}
+
+/// Verifies many capability tokens (each envelope bytes, DSSE JSON, or `{token, parents}`)
+/// under the same issuers and options; throws the first bad token's error, its message
+/// prefixed with `tokens[i]`.
+#[wasm_bindgen(js_name = verifyTokens, unchecked_return_type = "TokensVerification", skip_typescript)]
+pub fn verify_tokens(
+    #[wasm_bindgen(unchecked_param_type = "TokenItemInput[]")] tokens: JsValue,
+    #[wasm_bindgen(js_name = trustedIssuers, unchecked_param_type = "KeysInput")]
+    trusted_issuers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "TokensOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let mut total = 0usize;
+        let items = js::list(&tokens, "tokens", MAX_BATCH, |item, what| {
+            let t = if js::is_binary(item) || item.is_string() {
+                TokenItem {
+                    token: js::bytes(item, what, MAX_OBJECT_LEN)?,
+                    parents: Vec::new(),
+                }
+            } else {
+                TokenItem {
+                    token: js::bytes(
+                        &prop(item, "token")?,
+                        &format!("{what}.token"),
+                        MAX_OBJECT_LEN,
+                    )?,
+                    parents: js::optional_byte_list(
+                        &prop(item, "parents")?,
+                        &format!("{what}.parents"),
+                        MAX_CHAIN,
+                    )?,
+                }
+            };
+            total = t
+                .parents
+                .iter()
+                .fold(total.saturating_add(t.token.len()), |n, p| {
+                    n.saturating_add(p.len())
+                });
+            crate::input::check_len(total, js::MAX_LIST_BYTES, "tokens")?;
+            Ok(t)
+        })?;
+        let issuers = js::keys(&trusted_issuers, "trustedIssuers")?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let revoked = js::digest_list(&prop(&options, "revoked")?, "revoked", MAX_REVOKED)?;
+        let audience = js::optional_text(&prop(&options, "audience")?, "audience", 1024)?;
+        let capability = js::optional_text(&prop(&options, "capability")?, "capability", 1024)?;
+        api::verify_tokens(
+            &items,
             &issuers,
             now,
             &revoked,
@@ -275,103 +374,6 @@ pub fn verify_bundle(
         };
         api::verify_bundle(&bundle, &root, now, &opts)
     })())
-}
-
-/// Verifies a blux-reg v1.0 capability token file. `options.trustedIssuers` pins issuers by
-/// fingerprint (hex) or key; without it any embedded issuer key is accepted, as blux-reg does.
-#[wasm_bindgen(js_name = bluxVerifyToken, unchecked_return_type = "BluxTokenVerification", skip_typescript)]
-pub fn blux_verify_token(
-    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] token: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "BluxTokenOptions")] options: Option<JsValue>,
-) -> JsResult {
-    let options = options.unwrap_or(JsValue::UNDEFINED);
-    finish((|| {
-        let token = utf8(js::bytes(&token, "token", MAX_OBJECT_LEN)?, "token")?;
-        let now = js::now(&prop(&options, "now")?)?;
-        let revocations = prop(&options, "revocations")?;
-        let revocations = if js::is_absent(&revocations) {
-            None
-        } else {
-            Some(utf8(
-                js::bytes(&revocations, "revocations", MAX_MESSAGE_LEN)?,
-                "revocations",
-            )?)
-        };
-        let trusted = prop_any(&options, &["trustedIssuers", "trusted_issuers"])?;
-        let issuers = if js::is_absent(&trusted) {
-            BluxIssuers::Any
-        } else {
-            BluxIssuers::Fingerprints(js::list(
-                &trusted,
-                "trustedIssuers",
-                MAX_KEYS,
-                |v, what| {
-                    if v.is_string() && js::text(v, what, 128).is_ok_and(|t| t.trim().len() == 64) {
-                        js::digest(v, what)
-                    } else {
-                        js::key(v, what).map(|k| cairn_core::blux::fingerprint(&k))
-                    }
-                },
-            )?)
-        };
-        api::blux_verify_token(&token, now, revocations.as_deref(), &issuers)
-    })())
-}
-
-/// Verifies a blux-reg v1.0 manifest file against the artifact (bytes, a digest object, or
-/// its hex SHA-256) and trusted Ed25519 keys.
-#[wasm_bindgen(js_name = bluxVerifyManifest, unchecked_return_type = "BluxManifestVerification", skip_typescript)]
-pub fn blux_verify_manifest(
-    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] manifest: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "ArtifactInput | string")] artifact: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "KeysInput")] keys: JsValue,
-) -> JsResult {
-    finish((|| {
-        let manifest = utf8(
-            js::bytes(&manifest, "manifest", MAX_OBJECT_LEN)?,
-            "manifest",
-        )?;
-        let artifact = js::artifact(&artifact, "artifact", true)?;
-        let keys = js::keys(&keys, "keys")?;
-        api::blux_verify_manifest(&manifest, &artifact, &keys)
-    })())
-}
-
-/// Verifies the hash chain of a blux-reg ledger file (JSON lines).
-#[wasm_bindgen(js_name = bluxVerifyLedger, unchecked_return_type = "BluxLedgerVerification", skip_typescript)]
-pub fn blux_verify_ledger(
-    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] ledger: JsValue,
-) -> JsResult {
-    finish(
-        js::bytes(&ledger, "ledger", MAX_MESSAGE_LEN)
-            .and_then(|b| utf8(b, "ledger"))
-            .and_then(|t| api::blux_verify_ledger(&t)),
-    )
-}
-
-/// blux-reg's canonical JSON (Python's `json.dumps(sort_keys=True, separators=(",", ":"))`)
-/// of a JSON text, and its SHA-256.
-#[wasm_bindgen(js_name = bluxCanonicalJson, unchecked_return_type = "BluxCanonicalJson", skip_typescript)]
-pub fn blux_canonical_json(
-    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] json: JsValue,
-) -> JsResult {
-    finish(
-        js::bytes(&json, "json", MAX_OBJECT_LEN)
-            .and_then(|b| utf8(b, "json"))
-            .and_then(|t| api::blux_canonical_json(&t)),
-    )
-}
-
-fn utf8(bytes: Vec<u8>, what: &str) -> cairn_core::Result<String> {
-    String::from_utf8(bytes)
-        .map_err(|_| cairn_core::Error::malformed(format!("{what}: not UTF-8 text")))
-}
-
-/// Decodes any cairn object this build knows (envelope, bundle, checkpoint note, blux-reg
-/// token or manifest) into a plain view tagged by `kind`, verifying nothing.
-#[wasm_bindgen(unchecked_return_type = "InspectView", skip_typescript)]
-pub fn inspect(#[wasm_bindgen(unchecked_param_type = "BytesInput")] object: JsValue) -> JsResult {
-    finish(js::bytes(&object, "object", MAX_OBJECT_LEN).and_then(|b| api::inspect(&b)))
 }
 
 /// Every error code, in declaration order.

@@ -15,11 +15,24 @@ pub const MAX_OBJECT_LEN: usize = 8 << 20;
 pub const MAX_MESSAGE_LEN: usize = 64 << 20;
 /// Most keys accepted in one key list.
 pub const MAX_KEYS: usize = 256;
+/// Most ledger entries one `verifyLedgerChain` call takes.
+pub const MAX_LEDGER_ENTRIES: usize = 100_000;
+/// Most trust-root versions / token parents accepted.
+pub const MAX_CHAIN: usize = 1024;
+/// Most revoked ids accepted.
+pub const MAX_REVOKED: usize = 100_000;
+/// Most hashes in one Merkle proof.
+pub const MAX_PROOF: usize = 1024;
+/// Most Merkle leaves accepted by `merkleRoot`.
+pub const MAX_LEAVES: usize = 100_000;
 /// Largest value a JavaScript number represents exactly (2^53 - 1).
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
+/// Most items of one `verifySignatures` / `verifyTokens` call.
+pub const MAX_BATCH: usize = 65_536;
+
 /// A public key as a caller may give it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KeySpec {
     /// `-----BEGIN PUBLIC KEY-----` PEM, or the JSON form `{"alg": "...", "key": "<base64>"}`.
     Text(String),
@@ -67,6 +80,62 @@ pub fn parse_key(spec: KeySpec) -> Result<PublicKey> {
     }
 }
 
+/// Parses each distinct key once: a batch whose items name the same key (as bytes, base64 or
+/// PEM) decodes its point once, not once per item.
+#[derive(Default)]
+pub struct KeyCache(std::collections::BTreeMap<KeySpec, PublicKey>);
+
+impl KeyCache {
+    /// The key for `spec`, parsed at its first appearance.
+    pub fn parse(&mut self, spec: KeySpec) -> Result<PublicKey> {
+        if let Some(k) = self.0.get(&spec) {
+            return Ok(k.clone());
+        }
+        let k = parse_key(spec.clone())?;
+        self.0.insert(spec, k.clone());
+        Ok(k)
+    }
+}
+
+/// Most keys [`parse_key_recent`] remembers (per thread); it starts over when full.
+pub const RECENT_KEYS: usize = 64;
+/// Largest key argument [`parse_key_recent`] remembers (a hybrid ML-DSA-65 key in PEM is
+/// about 2.7 KB).
+pub const RECENT_KEY_MAX_LEN: usize = 8 << 10;
+
+std::thread_local! {
+    static RECENT: core::cell::RefCell<std::collections::BTreeMap<KeySpec, PublicKey>> =
+        const { core::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// [`parse_key`], remembering the last [`RECENT_KEYS`] keys that parsed, by their argument
+/// form: a server passing the same issuer keys on every call decodes each point (and computes
+/// nothing else again) once. Parsing is a pure function of the argument, so a remembered key
+/// is exactly what parsing it again gives; errors are not remembered.
+pub fn parse_key_recent(spec: KeySpec) -> Result<PublicKey> {
+    let size = match &spec {
+        KeySpec::Text(t) => t.len(),
+        KeySpec::Der(d) => d.len(),
+        KeySpec::Raw { alg, key } => alg.len() + key.len(),
+    };
+    if size > RECENT_KEY_MAX_LEN {
+        return parse_key(spec);
+    }
+    if let Some(k) = RECENT.with(|r| r.try_borrow().ok().and_then(|m| m.get(&spec).cloned())) {
+        return Ok(k);
+    }
+    let key = parse_key(spec.clone())?;
+    RECENT.with(|r| {
+        if let Ok(mut m) = r.try_borrow_mut() {
+            if m.len() >= RECENT_KEYS {
+                m.clear();
+            }
+            m.insert(spec, key.clone());
+        }
+    });
+    Ok(key)
+}
+
 /// Bytes given as text where binary is meant: standard base64 (strict).
 pub fn base64_arg(text: &str, what: &str) -> Result<Vec<u8>> {
     b64_decode(text.trim()).map_err(|e| e.context(what))
@@ -108,8 +177,21 @@ pub fn digest_bytes(bytes: &[u8], what: &str) -> Result<Digest> {
 /// ```
 pub fn integer_from_f64(x: f64, what: &str) -> Result<u64> {
     if !x.is_finite() || x < 0.0 || x.fract() != 0.0 || x > MAX_SAFE_INTEGER {
+        // Described, not printed: formatting a float would pull Rust's float printing
+        // (about 15 KB) into the WebAssembly module for this one message.
+        let got = if x.is_nan() {
+            "NaN"
+        } else if x.is_infinite() {
+            "an infinite number"
+        } else if x < 0.0 {
+            "a negative number"
+        } else if x.fract() != 0.0 {
+            "a fraction"
+        } else {
+            "a number of 2^53 or more"
+        };
         return Err(Error::malformed(format!(
-            "{what} must be a non-negative integer below 2^53, got {x}"
+            "{what} must be a non-negative integer below 2^53, got {got}"
         )));
     }
     // Exact: x is an integer in [0, 2^53).

@@ -21,7 +21,14 @@ pub mod api;
 pub mod input;
 pub mod view;
 
-#[cfg(target_arch = "wasm32")]
+// The main module (feature `verifiers`) and the second one, loaded on demand (feature
+// `extras`: inspect and blux-reg); scripts/build-wasm.sh builds each with one feature.
+#[cfg(all(target_arch = "wasm32", feature = "verifiers"))]
 mod exports;
+#[cfg(all(target_arch = "wasm32", feature = "extras"))]
+mod extras;
+#[cfg(all(target_arch = "wasm32", feature = "verifiers"))]
+mod host;
 #[cfg(target_arch = "wasm32")]
+#[cfg_attr(not(all(feature = "verifiers", feature = "extras")), allow(dead_code))]
 mod js;

@@ -91,6 +91,23 @@ export interface SignatureVerification {
   key_id: string;
 }
 
+/** One item of `verifySignatures`. */
+export interface SignatureItemInput {
+  publicKey: KeyInput;
+  message: BytesInput;
+  signature: Uint8Array | string;
+  /** FIPS 204 context (ML-DSA only). */
+  context?: BytesInput;
+}
+
+/** Result of `verifySignatures`. */
+export interface SignaturesVerification {
+  valid: true;
+  count: number;
+  /** Each item's key id, in order. */
+  signers: string[];
+}
+
 /** Result of `keyId`. */
 export interface KeyInfo {
   algorithm: Algorithm;
@@ -175,6 +192,20 @@ export interface TokenVerification {
   /** Key id of the trusted key that issued the root of the chain. */
   issuer: string;
   claims: TokenClaims;
+}
+
+/** One item of `verifyTokens`: the token, or the token with its delegation parents. */
+export type TokenItemInput = BytesInput | { token: BytesInput; parents?: BytesInput[] };
+
+/** Options of `verifyTokens` (those of `verifyToken`; parents go with each token). */
+export type TokensOptions = Omit<TokenOptions, 'parents'>;
+
+/** Result of `verifyTokens`. */
+export interface TokensVerification {
+  valid: true;
+  count: number;
+  /** Each token's verification, in order. */
+  tokens: TokenVerification[];
 }
 
 /** The claims of an artifact manifest. */
@@ -462,6 +493,12 @@ export type InspectView = DecodedEnvelopeView | BundleView | CheckpointView | Bl
 
 /** Verifies one raw signature by `publicKey` over `message`; `context` is the FIPS 204 context (ML-DSA only). */
 export function verifySignature(publicKey: KeyInput, message: BytesInput, signature: Uint8Array | string, context?: BytesInput): SignatureVerification;
+
+/** Verifies many raw signatures at once (Ed25519 through one batch equation); throws the first bad item's error, message prefixed `signatures[i]`. */
+export function verifySignatures(items: SignatureItemInput[]): SignaturesVerification;
+
+/** Verifies many tokens under the same issuers and options; throws the first bad token's error, message prefixed `tokens[i]`. */
+export function verifyTokens(tokens: TokenItemInput[], trustedIssuers: KeysInput, options?: TokensOptions): TokensVerification;
 
 /** A key's algorithm, id and size, after the checks verification applies to it. */
 export function keyId(publicKey: KeyInput): KeyInfo;

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorCode, Result};
 ///
 /// y ≥ p only for y = p + k with k in 0..19: bytes 1..=30 all 0xff, the low 7 bits of byte 31
 /// set, and byte 0 ≥ 0xed.
-fn is_canonical_y(bytes: &[u8; 32]) -> bool {
+pub(super) fn is_canonical_y(bytes: &[u8; 32]) -> bool {
     let high_all_ones = bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff);
     !(high_all_ones && bytes[0] >= 0xed)
 }
@@ -71,8 +71,95 @@ pub(super) fn verify(k: &VerifyingKey, message: &[u8], sig: &[u8]) -> Result<()>
     if !is_canonical_y(&r) {
         return Err(bad());
     }
+    #[cfg(feature = "host-ed25519")]
+    if let Some(host) = host::HOST.get() {
+        // What verify_strict adds to the bare equation, checked here (A was checked when the
+        // key was decoded): S < L, R not of small order. The host then decides the
+        // cofactorless equation R == [S]B - [k]A, as verify_strict does.
+        let mut s = [0u8; 32];
+        s.copy_from_slice(&sig[32..]);
+        if !is_reduced_scalar(&s) || is_small_order_encoding(&r) {
+            return Err(bad());
+        }
+        match host(k.as_bytes(), message, sig) {
+            Some(true) => return Ok(()),
+            Some(false) => return Err(bad()),
+            None => {}
+        }
+    }
     k.verify_strict(message, &Signature::from_bytes(sig))
         .map_err(|_| bad())
+}
+
+/// The group order L = 2^252 + 27742317777372353535851937790883648493, little-endian.
+#[cfg_attr(not(feature = "host-ed25519"), allow(dead_code))]
+const L_BYTES: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// S < L (little-endian comparison).
+#[cfg_attr(not(feature = "host-ed25519"), allow(dead_code))]
+pub(super) fn is_reduced_scalar(s: &[u8; 32]) -> bool {
+    for i in (0..32).rev() {
+        if s[i] != L_BYTES[i] {
+            return s[i] < L_BYTES[i];
+        }
+    }
+    false
+}
+
+/// True when a canonical encoding (y < p) is a point of small order, with either sign bit:
+/// y is 1 (order 1), p - 1 (order 2), 0 (order 4) or one of the two y of the order-8 points.
+/// A decoder that accepts the sign bit with x = 0 (as curve25519-dalek does) maps those to the
+/// same small-order points, so the sign bit is ignored.
+#[cfg_attr(not(feature = "host-ed25519"), allow(dead_code))]
+pub(super) fn is_small_order_encoding(p: &[u8; 32]) -> bool {
+    const Y: [[u8; 32]; 5] = [
+        [
+            1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0,
+        ],
+        [
+            0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0x7f,
+        ],
+        [0; 32],
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef,
+            0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88,
+            0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10,
+            0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77,
+            0x92, 0xac, 0x03, 0x7a,
+        ],
+    ];
+    let mut y = *p;
+    y[31] &= 0x7f;
+    Y.contains(&y)
+}
+
+/// The host's Ed25519 equation (feature `host-ed25519`): where a faster implementation of the
+/// bare equation exists outside (node:crypto, when cairn-wasm runs in Node), cairn checks the
+/// encoding rules itself and lets the host decide the equation. Set once per process.
+#[cfg(feature = "host-ed25519")]
+pub mod host {
+    use once_cell::race::OnceBox;
+
+    /// The cofactorless equation `R == [S]B - [SHA-512(R || A || M)]A` on the raw key, message
+    /// and signature: `Some(verdict)`, or `None` when the host cannot decide (cairn then uses
+    /// ed25519-dalek). Called only for a canonical, non-small-order A and R and S < L.
+    pub type HostEquation = fn(&[u8; 32], &[u8], &[u8; 64]) -> Option<bool>;
+
+    pub(super) static HOST: OnceBox<HostEquation> = OnceBox::new();
+
+    /// Installs the host's equation; false when one was installed already (it stays).
+    pub fn set_host_equation(f: HostEquation) -> bool {
+        HOST.set(alloc::boxed::Box::new(f)).is_ok()
+    }
 }
 
 #[cfg(test)]
@@ -84,6 +171,53 @@ mod tests {
         b[0] = 0xed + k;
         b[31] = if sign { 0xff } else { 0x7f };
         b
+    }
+
+    #[test]
+    fn small_order_encodings_are_the_points_dalek_calls_small_order() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        // Every listed y, with either sign bit, decodes to a small-order point...
+        let mut listed = 0;
+        for y0 in 0u8..=255 {
+            let mut b = [0u8; 32];
+            b[0] = y0;
+            for sign in [0u8, 0x80] {
+                b[31] = sign;
+                if let Some(p) = CompressedEdwardsY(b).decompress() {
+                    assert_eq!(p.is_small_order(), is_small_order_encoding(&b), "{b:?}");
+                    listed += usize::from(is_small_order_encoding(&b));
+                }
+            }
+        }
+        assert!(listed >= 4); // y = 0 and y = 1, both signs
+        for y in [
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        ] {
+            let mut b: [u8; 32] = hex::decode(y).unwrap().try_into().unwrap();
+            for sign in [0u8, 0x80] {
+                b[31] = (b[31] & 0x7f) | sign;
+                let p = CompressedEdwardsY(b).decompress().unwrap();
+                assert!(p.is_small_order() && is_small_order_encoding(&b));
+            }
+        }
+        // ...and random large-order points are not listed.
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        assert!(!is_small_order_encoding(sk.verifying_key().as_bytes()));
+    }
+
+    #[test]
+    fn reduced_scalar_boundary() {
+        let mut l = L_BYTES;
+        assert!(!is_reduced_scalar(&l));
+        l[0] -= 1;
+        assert!(is_reduced_scalar(&l));
+        assert!(is_reduced_scalar(&[0; 32]));
+        assert!(!is_reduced_scalar(&[0xff; 32]));
+        let mut l1 = L_BYTES;
+        l1[0] += 1;
+        assert!(!is_reduced_scalar(&l1));
     }
 
     #[test]

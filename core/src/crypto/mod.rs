@@ -11,7 +11,10 @@
 //! Invariant: a [`PublicKey`] or [`Signature`] value always has the exact length of its
 //! algorithm; constructors check it, so verification never sees a short buffer.
 
+pub mod batch;
 mod ed25519;
+#[cfg(feature = "host-ed25519")]
+pub use ed25519::host;
 #[cfg(feature = "legacy-dilithium")]
 mod legacy;
 mod mldsa;
@@ -441,14 +444,13 @@ impl PublicKey {
         let s = &sig.bytes[..];
         match &self.decoded {
             DecodedKey::Ed25519(k) => ed25519::verify(k, message, s),
-            DecodedKey::MlDsa(pq) => self.expanded(pq)?.verify(message, context, s),
+            DecodedKey::MlDsa(pq) => self.mldsa_verify(pq, message, context, s),
             DecodedKey::Hybrid(classic, pq) => {
                 // Both halves must verify over the same message; the error names the half
                 // that failed first.
                 ed25519::verify(classic, message, &s[..ED25519_SIG_LEN])
                     .map_err(|e| e.context("hybrid, Ed25519 half"))?;
-                self.expanded(pq)?
-                    .verify(message, context, &s[ED25519_SIG_LEN..])
+                self.mldsa_verify(pq, message, context, &s[ED25519_SIG_LEN..])
                     .map_err(|e| e.context("hybrid, ML-DSA half"))
             }
             DecodedKey::Legacy => legacy_verify(self.alg, &self.bytes, message, s),
@@ -478,6 +480,23 @@ impl PublicKey {
             decoded: DecodedKey::MlDsa(pq.clone()),
         };
         Some((ed, ml))
+    }
+
+    /// The ML-DSA part's verification: fips204 with the expanded key, or (feature
+    /// `native-mldsa`) PQClean after fips204 has decoded the key once.
+    fn mldsa_verify(
+        &self,
+        cell: &OnceBox<mldsa::ExpandedKey>,
+        message: &[u8],
+        context: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        let expanded = self.expanded(cell)?;
+        #[cfg(feature = "native-mldsa")]
+        if let Some((alg, bytes)) = self.mldsa_part() {
+            return mldsa::native_verify(alg, bytes, message, context, sig);
+        }
+        expanded.verify(message, context, sig)
     }
 
     /// The expanded ML-DSA part, expanded on first use. Two threads racing here both expand

@@ -36,7 +36,9 @@ mod verify;
 pub use builder::TokenBuilder;
 pub use claims::{TokenClaims, MAX_AUDIENCE_LEN, MAX_CAPABILITIES, MAX_CONSTRAINTS, MAX_NAME_LEN};
 pub use constraint::{ConstraintValue, MAX_ONE_OF, MAX_TEXT_LEN};
-pub use verify::{check_delegation, verify_token, Revocations, VerifiedToken, VerifyOptions};
+pub use verify::{
+    check_delegation, verify_token, verify_tokens, Revocations, VerifiedToken, VerifyOptions,
+};
 
 /// DSSE payload type of a capability token.
 pub const TOKEN_PAYLOAD_TYPE: &str = "application/vnd.cairn.token.v1+postcard";

@@ -93,7 +93,12 @@ fn link_name(index: usize, len: usize) -> String {
 
 /// Checks that `env` is a token signed by one of `keys`, then decodes it. Signature first:
 /// nothing of the payload is read before the signature over its bytes has verified.
-fn authenticate(env: &Envelope, keys: &[PublicKey], delegated: bool) -> Result<TokenClaims> {
+fn authenticate(
+    env: &Envelope,
+    keys: &[PublicKey],
+    delegated: bool,
+    signature_checked: bool,
+) -> Result<TokenClaims> {
     if env.payload_type != TOKEN_PAYLOAD_TYPE {
         return Err(Error::new(
             ErrorCode::DomainMismatch,
@@ -111,16 +116,18 @@ fn authenticate(env: &Envelope, keys: &[PublicKey], delegated: bool) -> Result<T
             env.signatures.len()
         )));
     }
-    let verified = env.verify(TOKEN_PAYLOAD_TYPE, keys, 1).map_err(|e| {
-        if delegated && e.code() == ErrorCode::UnknownKey {
-            Error::new(
-                ErrorCode::DelegationInvalid,
-                "delegated token is not signed by its parent's holder",
-            )
-        } else {
-            e
-        }
-    })?;
+    let verified = env
+        .verify_with(TOKEN_PAYLOAD_TYPE, keys, 1, signature_checked)
+        .map_err(|e| {
+            if delegated && e.code() == ErrorCode::UnknownKey {
+                Error::new(
+                    ErrorCode::DelegationInvalid,
+                    "delegated token is not signed by its parent's holder",
+                )
+            } else {
+                e
+            }
+        })?;
     let claims = TokenClaims::from_payload(verified.payload)?;
     if verified.signers.first() != Some(&claims.issuer) {
         return Err(Error::new(
@@ -266,6 +273,114 @@ pub fn verify_token<R: Revocations + ?Sized>(
     revoked: &R,
     opts: &VerifyOptions<'_>,
 ) -> Result<VerifiedToken> {
+    verify_token_inner(token, parents, trusted_issuers, now, revoked, opts, false)
+}
+
+/// Verifies many tokens (each with its delegation parents, root first) under the same issuers,
+/// time, revocations and options; one result per token, each exactly what [`verify_token`]
+/// returns for it.
+///
+/// The signatures of the chains' root links by trusted Ed25519 issuers are checked first with
+/// one batch equation ([`crate::crypto::batch`]: the strict encoding rules per signature, then
+/// the equation); when it holds, those signatures are not verified again one by one. When it
+/// fails, every token is verified alone, so errors are those of [`verify_token`].
+///
+/// ```
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// use cairn_core::token::{verify_tokens, TokenBuilder, VerifyOptions};
+/// let issuer = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+/// let holder = SigningKey::from_seed(Algorithm::Ed25519, &[2; 32]);
+/// let tokens: Vec<_> = ["read", "write"].iter()
+///     .map(|c| TokenBuilder::new(holder.public_key().clone()).audience("api").capability(c)
+///         .validity(1_000, 2_000).deterministic().issue(&issuer))
+///     .collect::<Result<_, _>>()?;
+/// let items: Vec<_> = tokens.iter().map(|t| (t, &[][..])).collect();
+/// let trusted = [issuer.public_key().clone()];
+/// let out = verify_tokens(&items, &trusted, 1_500, &[][..], &VerifyOptions::default());
+/// assert!(out.iter().all(|r| r.is_ok()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify_tokens<R: Revocations + ?Sized>(
+    tokens: &[(&Envelope, &[Envelope])],
+    trusted_issuers: &[PublicKey],
+    now: UnixTime,
+    revoked: &R,
+    opts: &VerifyOptions<'_>,
+) -> Vec<Result<VerifiedToken>> {
+    use crate::crypto::batch::{verify_batch, BatchItem};
+    use crate::crypto::{Algorithm, Signature};
+
+    let issuer_ids: Vec<_> = trusted_issuers.iter().map(PublicKey::key_id).collect();
+    // Root links signed by a trusted Ed25519 issuer: (token index, key, signature, PAE).
+    let mut candidates: Vec<(usize, &PublicKey, Signature, Vec<u8>)> = Vec::new();
+    for (i, (token, parents)) in tokens.iter().enumerate() {
+        let root = parents.first().unwrap_or(token);
+        if parents.len() > MAX_CHAIN_DEPTH
+            || root.payload_type != TOKEN_PAYLOAD_TYPE
+            || root.signatures.len() != 1
+            || root.check_limits().is_err()
+        {
+            continue;
+        }
+        let s = &root.signatures[0];
+        // The key Envelope::verify would pick: the first trusted key with this id.
+        let Some(key) = issuer_ids
+            .iter()
+            .position(|id| *id == s.keyid)
+            .map(|at| &trusted_issuers[at])
+        else {
+            continue;
+        };
+        if key.algorithm() != Algorithm::Ed25519 {
+            continue;
+        }
+        if let Ok(sig) = Signature::from_bytes(key.algorithm(), &s.sig) {
+            candidates.push((i, key, sig, root.signed_bytes()));
+        }
+    }
+    let items: Vec<BatchItem<'_>> = candidates
+        .iter()
+        .map(|(_, key, sig, message)| BatchItem {
+            key,
+            message,
+            context: TOKEN_PAYLOAD_TYPE.as_bytes(),
+            signature: sig,
+        })
+        .collect();
+    let batch_holds = !items.is_empty() && verify_batch(&items).is_ok();
+    let mut checked = alloc::vec![false; tokens.len()];
+    if batch_holds {
+        for (i, ..) in &candidates {
+            checked[*i] = true;
+        }
+    }
+    tokens
+        .iter()
+        .zip(checked)
+        .map(|((token, parents), root_checked)| {
+            verify_token_inner(
+                token,
+                parents,
+                trusted_issuers,
+                now,
+                revoked,
+                opts,
+                root_checked,
+            )
+        })
+        .collect()
+}
+
+/// [`verify_token`]; `root_checked`: the root link's signature was verified by a batch.
+fn verify_token_inner<R: Revocations + ?Sized>(
+    token: &Envelope,
+    parents: &[Envelope],
+    trusted_issuers: &[PublicKey],
+    now: UnixTime,
+    revoked: &R,
+    opts: &VerifyOptions<'_>,
+    root_checked: bool,
+) -> Result<VerifiedToken> {
     if parents.len() > MAX_CHAIN_DEPTH {
         return Err(Error::new(
             ErrorCode::TooLarge,
@@ -283,8 +398,13 @@ pub fn verify_token<R: Revocations + ?Sized>(
     let mut issuer: Option<PublicKey> = None;
     for (i, env) in chain.iter().enumerate() {
         let claims = match links.last() {
-            None => authenticate(env, trusted_issuers, false),
-            Some(parent) => authenticate(env, core::slice::from_ref(&parent.claims.holder), true),
+            None => authenticate(env, trusted_issuers, false, root_checked),
+            Some(parent) => authenticate(
+                env,
+                core::slice::from_ref(&parent.claims.holder),
+                true,
+                false,
+            ),
         }
         .map_err(|e| e.context(&link_name(i, len)))?;
         if i == 0 {

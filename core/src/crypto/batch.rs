@@ -1,0 +1,247 @@
+//! Verifying many signatures at once.
+//!
+//! Ed25519 signatures are checked together with one randomised batch equation
+//!
+//! ```text
+//! [-(Σ zᵢ·sᵢ)]·B + Σ zᵢ·Rᵢ + Σ (zᵢ·kᵢ)·Aᵢ == 0        kᵢ = SHA-512(Rᵢ ‖ Aᵢ ‖ Mᵢ) mod L
+//! ```
+//!
+//! one multiscalar multiplication for the whole batch (the terms of a key used several times
+//! are merged, so a batch by one issuer costs about one point per signature). The strict
+//! rules of single verification are applied to every item first, separately, as
+//! `verify_strict` applies them: A canonical and not of small order (checked when the key was
+//! decoded), R canonical and not of small order, S < L. The equation itself is the cofactorless
+//! one single verification uses. The zᵢ are 128-bit, odd, and derived from a hash of the whole
+//! batch (no randomness needed, the same verdict every time).
+//!
+//! When the equation fails, every Ed25519 item is verified on its own, so the error names the
+//! first bad item, exactly as a loop of single verifications would. Other algorithms (ML-DSA,
+//! hybrids, round-3 Dilithium) have no batch equation here and are verified one by one.
+//!
+//! Equivalence with single verification: an item single verification accepts passes the
+//! equation, and an item it rejects for an encoding rule is rejected before it. What is left is
+//! a signature whose check fails only by a torsion point (it needs a key or R with a small-order
+//! component, which only the holder of the private key can produce): one such item alone always
+//! fails the equation (an odd zᵢ cannot cancel a torsion point of order 2, 4 or 8), but two
+//! crafted together can cancel with probability about 1/4 per attempt. Such a batch then
+//! accepts what single verification refuses, and only signatures their own signer chose to
+//! break that way; callers that must match single verification bit for bit on adversarial
+//! signers verify one at a time.
+
+use alloc::vec::Vec;
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use sha2::{Digest as _, Sha512};
+
+use super::{ed25519, DecodedKey, PublicKey, Signature};
+use crate::error::{Error, ErrorCode, Result};
+
+/// One signature of a batch: the key, the message, the FIPS 204 context (ML-DSA only) and the
+/// signature.
+#[derive(Clone, Copy)]
+pub struct BatchItem<'a> {
+    /// The public key.
+    pub key: &'a PublicKey,
+    /// The signed message.
+    pub message: &'a [u8],
+    /// The FIPS 204 context (ignored by Ed25519).
+    pub context: &'a [u8],
+    /// The signature.
+    pub signature: &'a Signature,
+}
+
+/// A failed batch: the index of the first item that does not verify, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFailure {
+    /// Index of the first bad item.
+    pub index: usize,
+    /// The error single verification gives for it.
+    pub error: Error,
+}
+
+/// An Ed25519 item that passed the encoding rules: its parts for the equation.
+struct Prepared {
+    index: usize,
+    key: usize,
+    r: EdwardsPoint,
+    s: Scalar,
+    k: Scalar,
+}
+
+/// Verifies every item; Ed25519 items through one batch equation (see the module docs).
+/// Returns the first item (in input order) that does not verify, with the error a single
+/// verification of it gives.
+///
+/// ```
+/// # #[cfg(feature = "std")] {
+/// use cairn_core::crypto::{Algorithm, SigningKey, batch::{verify_batch, BatchItem}};
+/// let sk = SigningKey::from_seed(Algorithm::Ed25519, &[3; 32]);
+/// let msgs: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 10]).collect();
+/// let sigs: Vec<_> = msgs.iter().map(|m| sk.sign(m, b"")).collect::<Result<_, _>>()?;
+/// let items: Vec<_> = msgs.iter().zip(&sigs)
+///     .map(|(m, s)| BatchItem { key: sk.public_key(), message: m, context: b"", signature: s })
+///     .collect();
+/// assert!(verify_batch(&items).is_ok());
+/// let mut bad = items.clone();
+/// bad[5].message = b"other";
+/// assert_eq!(verify_batch(&bad).unwrap_err().index, 5);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify_batch(items: &[BatchItem<'_>]) -> core::result::Result<(), BatchFailure> {
+    let fail = |index: usize, error: Error| BatchFailure { index, error };
+    let mut first_bad: Option<BatchFailure> = None;
+    // Distinct Ed25519 keys (by bytes) and the prepared items.
+    let mut keys: Vec<(&[u8], EdwardsPoint)> = Vec::new();
+    let mut prepared: Vec<Prepared> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        match (&item.key.decoded, item.signature.alg == item.key.alg) {
+            (DecodedKey::Ed25519(vk), true) => match prepare(item, vk) {
+                Ok((r, s, k)) => {
+                    let bytes = item.key.as_bytes();
+                    let key = match keys.iter().position(|(b, _)| *b == bytes) {
+                        Some(i) => i,
+                        None => {
+                            keys.push((bytes, vk.to_edwards()));
+                            keys.len() - 1
+                        }
+                    };
+                    prepared.push(Prepared {
+                        index,
+                        key,
+                        r,
+                        s,
+                        k,
+                    });
+                }
+                Err(e) => {
+                    // Everything before it still has to be checked to name the first bad one;
+                    // nothing after it matters. Stop collecting.
+                    first_bad = Some(fail(index, e));
+                    break;
+                }
+            },
+            _ => {
+                if let Err(e) = item.key.verify(item.message, item.context, item.signature) {
+                    first_bad = Some(fail(index, e));
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(bad) = first_bad {
+        // Items before the bad one may be bad too: check the Ed25519 ones (the others were
+        // verified in order already) one by one, so the first is named.
+        for p in prepared.iter().filter(|p| p.index < bad.index) {
+            let item = &items[p.index];
+            if let Err(e) = item.key.verify(item.message, item.context, item.signature) {
+                return Err(fail(p.index, e));
+            }
+        }
+        return Err(bad);
+    }
+    if prepared.is_empty() || equation_holds(&prepared, &keys) {
+        return Ok(());
+    }
+    for p in &prepared {
+        let item = &items[p.index];
+        if let Err(e) = item.key.verify(item.message, item.context, item.signature) {
+            return Err(fail(p.index, e));
+        }
+    }
+    // The equation failed, yet every item verifies alone: impossible for honest inputs (the
+    // equation is implied by the single ones), so refuse rather than guess.
+    Err(fail(
+        0,
+        Error::new(
+            ErrorCode::SignatureInvalid,
+            "Ed25519 batch equation failed although each signature verifies",
+        ),
+    ))
+}
+
+/// The encoding rules of strict single verification, and the parts the equation needs.
+fn prepare(
+    item: &BatchItem<'_>,
+    vk: &ed25519_dalek::VerifyingKey,
+) -> Result<(EdwardsPoint, Scalar, Scalar)> {
+    let bad = || {
+        Error::new(
+            ErrorCode::SignatureInvalid,
+            "Ed25519 signature does not verify",
+        )
+    };
+    // The same order of checks as `PublicKey::verify`.
+    if item.context.len() > super::MAX_CONTEXT_LEN {
+        return Err(Error::new(
+            ErrorCode::DomainMismatch,
+            "context longer than 255 bytes",
+        ));
+    }
+    let sig: &[u8; 64] = item.signature.bytes.as_slice().try_into().map_err(|_| {
+        Error::new(
+            ErrorCode::SignatureInvalid,
+            "Ed25519 signature must be 64 bytes",
+        )
+    })?;
+    let mut r_bytes = [0u8; 32];
+    r_bytes.copy_from_slice(&sig[..32]);
+    let mut s_bytes = [0u8; 32];
+    s_bytes.copy_from_slice(&sig[32..]);
+    if !ed25519::is_canonical_y(&r_bytes) {
+        return Err(bad());
+    }
+    let r = CompressedEdwardsY(r_bytes).decompress().ok_or_else(bad)?;
+    if r.is_small_order() {
+        return Err(bad());
+    }
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).ok_or_else(bad)?;
+    let mut h = Sha512::new();
+    h.update(r_bytes);
+    h.update(vk.as_bytes());
+    h.update(item.message);
+    let k = Scalar::from_hash(h);
+    Ok((r, s, k))
+}
+
+/// The batch equation, with 128-bit odd coefficients derived from the whole batch.
+fn equation_holds(prepared: &[Prepared], keys: &[(&[u8], EdwardsPoint)]) -> bool {
+    // Seed: every R, s, k and key of the batch, so no item can be chosen after the zᵢ.
+    let mut seed = Sha512::new();
+    seed.update(b"cairn ed25519 batch v1");
+    seed.update((prepared.len() as u64).to_le_bytes());
+    for p in prepared {
+        seed.update(p.r.compress().as_bytes());
+        seed.update(p.s.as_bytes());
+        seed.update(p.k.as_bytes());
+        seed.update(keys[p.key].0);
+    }
+    let seed = seed.finalize();
+    let mut b_coeff = Scalar::ZERO;
+    let mut key_coeff = alloc::vec![Scalar::ZERO; keys.len()];
+    let mut scalars: Vec<Scalar> = Vec::with_capacity(prepared.len() + keys.len() + 1);
+    let mut points: Vec<EdwardsPoint> = Vec::with_capacity(prepared.len() + keys.len() + 1);
+    for (i, p) in prepared.iter().enumerate() {
+        let mut h = Sha512::new();
+        h.update(seed);
+        h.update((i as u64).to_le_bytes());
+        let out = h.finalize();
+        let mut z = [0u8; 32];
+        z[..16].copy_from_slice(&out[..16]);
+        z[0] |= 1;
+        let z = Scalar::from_bytes_mod_order(z);
+        b_coeff -= z * p.s;
+        key_coeff[p.key] += z * p.k;
+        scalars.push(z);
+        points.push(p.r);
+    }
+    scalars.push(b_coeff);
+    points.push(ED25519_BASEPOINT_POINT);
+    for (c, (_, a)) in key_coeff.into_iter().zip(keys) {
+        scalars.push(c);
+        points.push(*a);
+    }
+    EdwardsPoint::vartime_multiscalar_mul(scalars, points).is_identity()
+}

@@ -1,0 +1,93 @@
+'use strict';
+// Picks the verifier backend for this process: the native addon (napi-rs, the optional
+// dependency `cairn-verify-<platform>`) when one loads for this platform, the WebAssembly
+// module otherwise. Both expose the same functions, results and error codes.
+// CAIRN_VERIFY_BACKEND=native|wasm forces one (native fails loudly when it cannot load).
+const { join } = require('node:path');
+
+/** napi-rs platform triples this process could use, most likely first. */
+function triples() {
+  const { platform, arch } = process;
+  if (platform === 'linux') return [`linux-${arch}-gnu`, `linux-${arch}-musl`];
+  if (platform === 'win32') return [`win32-${arch}-msvc`];
+  return [`${platform}-${arch}`];
+}
+
+function loadNative() {
+  const errors = [];
+  for (const t of triples()) {
+    // The installed platform package, then a build in this repository
+    // (scripts/build-native.sh puts it in node-bindings/npm/<triple>/).
+    for (const id of [`cairn-verify-${t}`, join(__dirname, '..', 'npm', t, `cairn-verify.${t}.node`)]) {
+      try {
+        return { addon: require(id), errors };
+      } catch (e) {
+        errors.push(`${id}: ${e.code || e.message}`);
+      }
+    }
+  }
+  return { addon: null, errors };
+}
+
+function select() {
+  const forced = process.env.CAIRN_VERIFY_BACKEND;
+  if (forced !== undefined && forced !== '' && forced !== 'native' && forced !== 'wasm') {
+    throw new Error(`CAIRN_VERIFY_BACKEND must be "native" or "wasm", not ${JSON.stringify(forced)}`);
+  }
+  if (forced !== 'wasm') {
+    const { addon, errors } = loadNative();
+    if (addon) return { name: 'native', api: addon };
+    if (forced === 'native') {
+      throw new Error(`CAIRN_VERIFY_BACKEND=native, but no native addon loads here:\n  ${errors.join('\n  ')}`);
+    }
+  }
+  return { name: 'wasm', api: wasmApi() };
+}
+
+/** The WebAssembly backend: the main module now, the second one (inspect, blux-reg) at the
+ * first call of one of its functions. */
+function wasmApi() {
+  const main = require('../pkg/node/cairn_wasm.js');
+  if (process.env.CAIRN_VERIFY_ED25519 !== 'wasm') useNodeEd25519(main);
+  let extras = null;
+  const extra = (name) =>
+    function (...args) {
+      if (!extras) extras = require('../pkg/node/cairn_wasm_extras.js');
+      return extras[name](...args);
+    };
+  const api = { ...main };
+  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson']) {
+    api[name] = extra(name);
+  }
+  return api;
+}
+
+/**
+ * Ed25519 through node:crypto on the wasm backend: the module checks cairn's encoding rules
+ * (canonical, non-small-order A and R, S < L) and asks this function for the equation only,
+ * which OpenSSL computes faster than ed25519-dalek in wasm (benches/js). The function is handed
+ * to the module instance, not published anywhere; a throw makes the module use ed25519-dalek.
+ * CAIRN_VERIFY_ED25519=wasm keeps dalek.
+ */
+let hostEd25519Calls = 0;
+function useNodeEd25519(main) {
+  const crypto = require('node:crypto');
+  const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+  const keys = new Map();
+  main.__useHostEd25519((pk, msg, sig) => {
+    hostEd25519Calls++;
+    const id = Buffer.from(pk.buffer, pk.byteOffset, 32).toString('latin1');
+    let key = keys.get(id);
+    if (!key) {
+      key = crypto.createPublicKey({ key: Buffer.concat([SPKI, pk]), format: 'der', type: 'spki' });
+      if (keys.size >= 1024) keys.clear();
+      keys.set(id, key);
+    }
+    return crypto.verify(null, msg, key, sig);
+  });
+}
+
+/** How many Ed25519 equations node:crypto has decided in this process (for the tests). */
+const hostEd25519CallCount = () => hostEd25519Calls;
+
+module.exports = { ...select(), wasmApi, hostEd25519CallCount };

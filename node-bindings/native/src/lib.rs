@@ -1,0 +1,570 @@
+//! # cairn-node
+//!
+//! The native Node addon of `cairn-verify` (napi-rs): the same exports, arguments, results and
+//! error codes as the WebAssembly build (crate cairn-wasm), over the same code: the verifiers
+//! and result views are cairn-wasm's `api` module, the argument rules its `input` module; only
+//! the reading of JavaScript values ([`js`]) is N-API here instead of wasm-bindgen.
+//!
+//! Every failure is thrown as an `Error` with `name = "CairnError"`, `code` = the stable code
+//! and `message` = the detail, exactly as the wasm build throws it.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod js;
+
+use cairn_core::{Error, ErrorCode, Result};
+use cairn_wasm::api::{self, BluxIssuers, BundleOptions, SignatureItem, TokenItem};
+use cairn_wasm::input::{
+    self, KeyCache, MAX_BATCH, MAX_CHAIN, MAX_KEYS, MAX_LEAVES, MAX_LEDGER_ENTRIES,
+    MAX_MESSAGE_LEN, MAX_OBJECT_LEN, MAX_PROOF, MAX_REVOKED,
+};
+use napi::{Env, JsUnknown};
+use napi_derive::napi;
+use serde_json::Value;
+
+use js::{usize_of, Reader};
+
+type JsResult = napi::Result<JsUnknown>;
+
+/// Throws `e` as a CairnError; the returned value is ignored by the engine (an exception is
+/// pending).
+fn throw(env: &Env, e: &Error) -> JsResult {
+    let mut err = env.create_error(napi::Error::from_reason(e.detail()))?;
+    err.set_named_property("name", env.create_string("CairnError")?)?;
+    err.set_named_property("code", env.create_string(e.code().as_str())?)?;
+    env.throw(err)?;
+    Ok(env.get_undefined()?.into_unknown())
+}
+
+/// A verifier's outcome: a plain object, or a thrown CairnError.
+fn finish(env: &Env, result: Result<Value>) -> JsResult {
+    match result {
+        Ok(v) => js::to_js(env, &v),
+        Err(e) => throw(env, &e),
+    }
+}
+
+fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| Error::malformed(format!("{what}: not UTF-8 text")))
+}
+
+/// Verifies one raw signature by `publicKey` over `message` (FIPS 204 `context` for ML-DSA).
+#[napi(js_name = "verifySignature")]
+pub fn verify_signature(
+    env: Env,
+    public_key: JsUnknown,
+    message: JsUnknown,
+    signature: JsUnknown,
+    context: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let key = r.key(&r.val(public_key)?, "publicKey")?;
+        let message = r.bytes(&r.val(message)?, "message", MAX_MESSAGE_LEN)?;
+        let signature = r.binary(&r.val(signature)?, "signature", MAX_OBJECT_LEN)?;
+        let context = r.opt(context)?;
+        let context = if context.is_absent() {
+            Vec::new()
+        } else {
+            r.bytes(&context, "context", MAX_OBJECT_LEN)?
+        };
+        api::verify_signature(&key, &message, &signature, &context)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies many raw signatures at once (Ed25519 through one batch equation).
+#[napi(js_name = "verifySignatures")]
+pub fn verify_signatures(env: Env, items: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let mut keys = KeyCache::default();
+        let mut total = 0usize;
+        let items = r.list(&r.val(items)?, "signatures", MAX_BATCH, |r, item, what| {
+            let key_what = format!("{what}.publicKey");
+            let spec = r.key_spec(&r.prop_any(item, &["publicKey", "key"])?, &key_what)?;
+            let key = keys.parse(spec).map_err(|e| e.context(&key_what))?;
+            let message = r.bytes(
+                &r.prop(item, "message")?,
+                &format!("{what}.message"),
+                MAX_MESSAGE_LEN,
+            )?;
+            total = total.saturating_add(message.len());
+            input::check_len(total, js::MAX_LIST_BYTES, "signatures")?;
+            let signature = r.binary(
+                &r.prop(item, "signature")?,
+                &format!("{what}.signature"),
+                MAX_OBJECT_LEN,
+            )?;
+            let context = r.prop(item, "context")?;
+            let context = if context.is_absent() {
+                Vec::new()
+            } else {
+                r.bytes(&context, &format!("{what}.context"), MAX_OBJECT_LEN)?
+            };
+            Ok(SignatureItem {
+                key,
+                message,
+                signature,
+                context,
+            })
+        })?;
+        api::verify_signatures(&items)
+    })();
+    finish(&env, out)
+}
+
+/// A key's algorithm, id and size, after the checks verification applies to it.
+#[napi(js_name = "keyId")]
+pub fn key_id(env: Env, public_key: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = r
+        .val(public_key)
+        .and_then(|v| r.key(&v, "publicKey"))
+        .map(|k| api::key_info(&k));
+    finish(&env, out)
+}
+
+/// Verifies a DSSE envelope of `payloadType`, signed by `threshold` (default 1) of `keys`.
+#[napi(js_name = "verifyEnvelope")]
+pub fn verify_envelope(
+    env: Env,
+    envelope: JsUnknown,
+    payload_type: JsUnknown,
+    keys: JsUnknown,
+    threshold: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let e = r.bytes(&r.val(envelope)?, "envelope", MAX_OBJECT_LEN)?;
+        let payload_type = r.text(&r.val(payload_type)?, "payloadType", 255)?;
+        let keys = r.keys(&r.val(keys)?, "keys")?;
+        let threshold = usize_of(
+            r.optional_integer(&r.opt(threshold)?, "threshold", 1)?,
+            "threshold",
+        )?;
+        api::verify_envelope(&e, &payload_type, &keys, threshold)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies a capability token issued by one of `trustedIssuers`, with its delegation parents.
+#[napi(js_name = "verifyToken")]
+pub fn verify_token(
+    env: Env,
+    token: JsUnknown,
+    trusted_issuers: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let options = r.opt(options)?;
+        let token = r.bytes(&r.val(token)?, "token", MAX_OBJECT_LEN)?;
+        let issuers = r.keys(&r.val(trusted_issuers)?, "trustedIssuers")?;
+        let parents = r.optional_byte_list(&r.prop(&options, "parents")?, "parents", MAX_CHAIN)?;
+        let now = r.now(&r.prop(&options, "now")?)?;
+        let revoked = r.digest_list(&r.prop(&options, "revoked")?, "revoked", MAX_REVOKED)?;
+        let audience = r.optional_text(&r.prop(&options, "audience")?, "audience", 1024)?;
+        let capability = r.optional_text(&r.prop(&options, "capability")?, "capability", 1024)?;
+        api::verify_token(
+            &token,
+            &parents,
+            &issuers,
+            now,
+            &revoked,
+            audience.as_deref(),
+            capability.as_deref(),
+        )
+    })();
+    finish(&env, out)
+}
+
+/// Verifies many capability tokens under the same issuers and options.
+#[napi(js_name = "verifyTokens")]
+pub fn verify_tokens(
+    env: Env,
+    tokens: JsUnknown,
+    trusted_issuers: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let options = r.opt(options)?;
+        let mut total = 0usize;
+        let items = r.list(&r.val(tokens)?, "tokens", MAX_BATCH, |r, item, what| {
+            let t = if item.is_binary() || item.is_string() {
+                TokenItem {
+                    token: r.bytes(item, what, MAX_OBJECT_LEN)?,
+                    parents: Vec::new(),
+                }
+            } else {
+                TokenItem {
+                    token: r.bytes(
+                        &r.prop(item, "token")?,
+                        &format!("{what}.token"),
+                        MAX_OBJECT_LEN,
+                    )?,
+                    parents: r.optional_byte_list(
+                        &r.prop(item, "parents")?,
+                        &format!("{what}.parents"),
+                        MAX_CHAIN,
+                    )?,
+                }
+            };
+            total = t
+                .parents
+                .iter()
+                .fold(total.saturating_add(t.token.len()), |n, p| {
+                    n.saturating_add(p.len())
+                });
+            input::check_len(total, js::MAX_LIST_BYTES, "tokens")?;
+            Ok(t)
+        })?;
+        let issuers = r.keys(&r.val(trusted_issuers)?, "trustedIssuers")?;
+        let now = r.now(&r.prop(&options, "now")?)?;
+        let revoked = r.digest_list(&r.prop(&options, "revoked")?, "revoked", MAX_REVOKED)?;
+        let audience = r.optional_text(&r.prop(&options, "audience")?, "audience", 1024)?;
+        let capability = r.optional_text(&r.prop(&options, "capability")?, "capability", 1024)?;
+        api::verify_tokens(
+            &items,
+            &issuers,
+            now,
+            &revoked,
+            audience.as_deref(),
+            capability.as_deref(),
+        )
+    })();
+    finish(&env, out)
+}
+
+/// Verifies an artifact manifest signed by `threshold` of `trustedSigners`, and the artifact.
+#[napi(js_name = "verifyManifest")]
+pub fn verify_manifest(
+    env: Env,
+    manifest: JsUnknown,
+    trusted_signers: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let options = r.opt(options)?;
+        let manifest = r.bytes(&r.val(manifest)?, "manifest", MAX_OBJECT_LEN)?;
+        let signers = r.keys(&r.val(trusted_signers)?, "trustedSigners")?;
+        let threshold = usize_of(
+            r.optional_integer(&r.prop(&options, "threshold")?, "threshold", 1)?,
+            "threshold",
+        )?;
+        let artifact = r.optional_artifact(&r.prop(&options, "artifact")?, "artifact")?;
+        api::verify_manifest(&manifest, &signers, threshold, artifact.as_ref())
+    })();
+    finish(&env, out)
+}
+
+/// Verifies a signed checkpoint note by `verifiers` under `policy`.
+#[napi(js_name = "verifyCheckpoint")]
+pub fn verify_checkpoint(
+    env: Env,
+    note: JsUnknown,
+    verifiers: JsUnknown,
+    policy: JsUnknown,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let note = r.bytes(&r.val(note)?, "note", MAX_OBJECT_LEN)?;
+        let verifiers = r.checkpoint_verifiers(&r.val(verifiers)?)?;
+        let policy = r.checkpoint_policy(&r.val(policy)?)?;
+        api::verify_checkpoint(&note, &verifiers, &policy)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies an RFC 9162 inclusion proof.
+#[napi(js_name = "verifyInclusion")]
+pub fn verify_inclusion(
+    env: Env,
+    leaf_hash: JsUnknown,
+    index: JsUnknown,
+    tree_size: JsUnknown,
+    proof: JsUnknown,
+    root: JsUnknown,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let leaf = r.digest(&r.val(leaf_hash)?, "leafHash")?;
+        let index = r.integer(&r.val(index)?, "index")?;
+        let size = r.integer(&r.val(tree_size)?, "treeSize")?;
+        let proof = r.list(&r.val(proof)?, "proof", MAX_PROOF, |r, v, w| r.digest(v, w))?;
+        let root = r.digest(&r.val(root)?, "root")?;
+        api::verify_inclusion(&leaf, index, size, &proof, &root)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies an RFC 9162 consistency proof.
+#[napi(js_name = "verifyConsistency")]
+pub fn verify_consistency(
+    env: Env,
+    old_size: JsUnknown,
+    new_size: JsUnknown,
+    old_root: JsUnknown,
+    new_root: JsUnknown,
+    proof: JsUnknown,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let old_size = r.integer(&r.val(old_size)?, "oldSize")?;
+        let new_size = r.integer(&r.val(new_size)?, "newSize")?;
+        let old_root = r.digest(&r.val(old_root)?, "oldRoot")?;
+        let new_root = r.digest(&r.val(new_root)?, "newRoot")?;
+        let proof = r.list(&r.val(proof)?, "proof", MAX_PROOF, |r, v, w| r.digest(v, w))?;
+        api::verify_consistency(old_size, new_size, &old_root, &new_root, &proof)
+    })();
+    finish(&env, out)
+}
+
+/// The RFC 6962 Merkle root of `leaves`, with each leaf's hash.
+#[napi(js_name = "merkleRoot")]
+pub fn merkle_root(env: Env, leaves: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = r
+        .val(leaves)
+        .and_then(|v| r.byte_list(&v, "leaves", MAX_LEAVES))
+        .and_then(|l| api::merkle_root(&l));
+    finish(&env, out)
+}
+
+/// Verifies a pinned trust root and walks the rotation `chain` to the newest version.
+#[napi(js_name = "verifyTrustRootChain")]
+pub fn verify_trust_root_chain(
+    env: Env,
+    pinned: JsUnknown,
+    chain: Option<JsUnknown>,
+    now: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let pinned = r.bytes(&r.val(pinned)?, "pinned", MAX_OBJECT_LEN)?;
+        let chain = r.optional_byte_list(&r.opt(chain)?, "chain", MAX_CHAIN)?;
+        let now = r.now(&r.opt(now)?)?;
+        api::verify_trust_root_chain(&pinned, &chain, now)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies one signed ledger entry by `threshold` of `logKeys`.
+#[napi(js_name = "verifyLedgerEntry")]
+pub fn verify_ledger_entry(
+    env: Env,
+    entry: JsUnknown,
+    log_keys: JsUnknown,
+    threshold: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let entry = r.bytes(&r.val(entry)?, "entry", MAX_OBJECT_LEN)?;
+        let keys = r.keys(&r.val(log_keys)?, "logKeys")?;
+        let threshold = usize_of(
+            r.optional_integer(&r.opt(threshold)?, "threshold", 1)?,
+            "threshold",
+        )?;
+        api::verify_ledger_entry(&entry, &keys, threshold)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies the hash chain of ledger entries from genesis or from `start`.
+#[napi(js_name = "verifyLedgerChain")]
+pub fn verify_ledger_chain(env: Env, entries: JsUnknown, start: Option<JsUnknown>) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let entries = r.byte_list(&r.val(entries)?, "entries", MAX_LEDGER_ENTRIES)?;
+        let start = r.chain_head(&r.opt(start)?)?;
+        api::verify_ledger_chain(&entries, start)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies a bundle offline against the pinned trust root.
+#[napi(js_name = "verifyBundle")]
+pub fn verify_bundle(
+    env: Env,
+    bundle: JsUnknown,
+    trusted_root: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let options = r.opt(options)?;
+        let bundle = r.bytes(&r.val(bundle)?, "bundle", MAX_OBJECT_LEN)?;
+        let root = r.bytes(&r.val(trusted_root)?, "trustedRoot", MAX_OBJECT_LEN)?;
+        let now = r.now(&r.prop(&options, "now")?)?;
+        let opts = BundleOptions {
+            artifact: r.optional_artifact(&r.prop(&options, "artifact")?, "artifact")?,
+            revoked: r.digest_list(&r.prop(&options, "revoked")?, "revoked", MAX_REVOKED)?,
+            audience: r.optional_text(&r.prop(&options, "audience")?, "audience", 1024)?,
+            capability: r.optional_text(&r.prop(&options, "capability")?, "capability", 1024)?,
+            allow_classical_checkpoint: !r.boolean(
+                &r.prop(&options, "requireHybridCheckpoint")?,
+                "requireHybridCheckpoint",
+                true,
+            )?,
+        };
+        api::verify_bundle(&bundle, &root, now, &opts)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies a blux-reg v1.0 capability token file.
+#[napi(js_name = "bluxVerifyToken")]
+pub fn blux_verify_token(env: Env, token: JsUnknown, options: Option<JsUnknown>) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let options = r.opt(options)?;
+        let token = utf8(r.bytes(&r.val(token)?, "token", MAX_OBJECT_LEN)?, "token")?;
+        let now = r.now(&r.prop(&options, "now")?)?;
+        let revocations = r.prop(&options, "revocations")?;
+        let revocations = if revocations.is_absent() {
+            None
+        } else {
+            Some(utf8(
+                r.bytes(&revocations, "revocations", MAX_MESSAGE_LEN)?,
+                "revocations",
+            )?)
+        };
+        let trusted = r.prop_any(&options, &["trustedIssuers", "trusted_issuers"])?;
+        let issuers = if trusted.is_absent() {
+            BluxIssuers::Any
+        } else {
+            BluxIssuers::Fingerprints(r.list(
+                &trusted,
+                "trustedIssuers",
+                MAX_KEYS,
+                |r, v, what| {
+                    if v.is_string() && r.text(v, what, 128).is_ok_and(|t| t.trim().len() == 64) {
+                        r.digest(v, what)
+                    } else {
+                        r.key(v, what).map(|k| cairn_core::blux::fingerprint(&k))
+                    }
+                },
+            )?)
+        };
+        api::blux_verify_token(&token, now, revocations.as_deref(), &issuers)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies a blux-reg v1.0 manifest file against the artifact and trusted Ed25519 keys.
+#[napi(js_name = "bluxVerifyManifest")]
+pub fn blux_verify_manifest(
+    env: Env,
+    manifest: JsUnknown,
+    artifact: JsUnknown,
+    keys: JsUnknown,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let manifest = utf8(
+            r.bytes(&r.val(manifest)?, "manifest", MAX_OBJECT_LEN)?,
+            "manifest",
+        )?;
+        let artifact = r.artifact(&r.val(artifact)?, "artifact", true)?;
+        let keys = r.keys(&r.val(keys)?, "keys")?;
+        api::blux_verify_manifest(&manifest, &artifact, &keys)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies the hash chain of a blux-reg ledger file (JSON lines).
+#[napi(js_name = "bluxVerifyLedger")]
+pub fn blux_verify_ledger(env: Env, ledger: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = r
+        .val(ledger)
+        .and_then(|v| r.bytes(&v, "ledger", MAX_MESSAGE_LEN))
+        .and_then(|b| utf8(b, "ledger"))
+        .and_then(|t| api::blux_verify_ledger(&t));
+    finish(&env, out)
+}
+
+/// blux-reg's canonical JSON of a JSON text, and its SHA-256.
+#[napi(js_name = "bluxCanonicalJson")]
+pub fn blux_canonical_json(env: Env, json: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = r
+        .val(json)
+        .and_then(|v| r.bytes(&v, "json", MAX_OBJECT_LEN))
+        .and_then(|b| utf8(b, "json"))
+        .and_then(|t| api::blux_canonical_json(&t));
+    finish(&env, out)
+}
+
+/// Decodes any cairn object into a plain view tagged by `kind`, verifying nothing.
+#[napi(js_name = "inspect")]
+pub fn inspect(env: Env, object: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = r
+        .val(object)
+        .and_then(|v| r.bytes(&v, "object", MAX_OBJECT_LEN))
+        .and_then(|b| api::inspect(&b));
+    finish(&env, out)
+}
+
+/// Every error code, in declaration order.
+#[napi(js_name = "errorCodes")]
+pub fn error_codes() -> Vec<&'static str> {
+    ErrorCode::ALL.iter().map(|c| c.as_str()).collect()
+}
+
+/// Streaming SHA-256 of an artifact (cairn-core's hasher): `update(chunk)`, then `digest()`.
+#[napi(js_name = "ArtifactHasher")]
+pub struct ArtifactHasher {
+    inner: api::StreamHasher,
+}
+
+#[napi]
+impl ArtifactHasher {
+    /// A hasher that has seen nothing.
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        ArtifactHasher {
+            inner: api::StreamHasher::new(),
+        }
+    }
+
+    /// Feeds the next chunk (Uint8Array, ArrayBuffer, or a string as UTF-8).
+    #[napi]
+    pub fn update(&mut self, env: Env, chunk: JsUnknown) -> JsResult {
+        let r = Reader { env: &env };
+        match r
+            .val(chunk)
+            .and_then(|v| r.feed(&mut self.inner, &v, "chunk"))
+        {
+            Ok(()) => Ok(env.get_undefined()?.into_unknown()),
+            Err(e) => throw(&env, &e),
+        }
+    }
+
+    /// `{algorithm: "sha256", digest (hex), size}` of everything fed so far.
+    #[napi]
+    pub fn digest(&self, env: Env) -> JsResult {
+        finish(&env, Ok(self.inner.view()))
+    }
+
+    /// Bytes fed so far.
+    #[napi(getter)]
+    pub fn size(&self) -> f64 {
+        self.inner.size() as f64
+    }
+
+    /// Nothing to release (parity with the wasm class, whose memory is freed here).
+    #[napi]
+    pub fn free(&self) {}
+}
+
+/// Which build this is (`"native"`); the wasm build has no such export, the JS loader answers
+/// for it.
+#[napi(js_name = "backend")]
+pub fn backend() -> &'static str {
+    "native"
+}

@@ -1,0 +1,185 @@
+// The two backends: which one loads, that CAIRN_VERIFY_BACKEND forces it, and that the native
+// addon and the WebAssembly module give the same result object or the same error code for
+// every vector case and for random and mutated inputs (both loaded in this one process).
+// Runs under either backend; the comparisons are skipped (and said so) when no native addon
+// is built for this platform.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import * as cairn from '../lib/node.mjs';
+import { here, vectorFiles } from './helpers.mjs';
+import { opsFor } from './ops.mjs';
+
+const require = createRequire(import.meta.url);
+// The wasm backend as the package assembles it (Ed25519's equation through node:crypto), with
+// the second module (inspect, blux-reg) loaded at once.
+const { wasmApi, hostEd25519CallCount } = require('../lib/backend.cjs');
+const wasm = { ...wasmApi(), ...require('../pkg/node/cairn_wasm_extras.js') };
+delete wasm.__useHostEd25519;
+const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
+let native = null;
+try {
+  native = require(join(here, '..', 'npm', triple, `cairn-verify.${triple}.node`));
+} catch {
+  native = null;
+}
+const skipNative = native ? false : `no native addon built for ${triple} (scripts/build-native.sh)`;
+
+test('backend() names the backend in use, and CAIRN_VERIFY_BACKEND is obeyed', () => {
+  const forced = process.env.CAIRN_VERIFY_BACKEND;
+  assert.ok(['native', 'wasm'].includes(cairn.backend()));
+  if (forced) assert.equal(cairn.backend(), forced);
+  else assert.equal(cairn.backend(), native ? 'native' : 'wasm');
+  const run = (env) =>
+    execFileSync(process.execPath, ['-e', "console.log(require('./lib/node.cjs').backend())"], {
+      cwd: join(here, '..'),
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
+  assert.equal(run({ CAIRN_VERIFY_BACKEND: 'wasm' }), 'wasm');
+  assert.throws(() => run({ CAIRN_VERIFY_BACKEND: 'fast' }), /must be "native" or "wasm"/);
+  if (native) assert.equal(run({ CAIRN_VERIFY_BACKEND: 'native' }), 'native');
+});
+
+test('native and wasm export the same functions', { skip: skipNative }, () => {
+  const names = (m) => Object.keys(m).filter((k) => !k.startsWith('__') && k !== 'backend').sort();
+  assert.deepEqual(names(native), names(wasm));
+  assert.deepEqual(native.errorCodes(), wasm.errorCodes());
+});
+
+const outcome = (fn) => {
+  try {
+    return { ok: fn() };
+  } catch (e) {
+    assert.equal(e.name, 'CairnError', `${e.name}: ${e.message}`);
+    return { code: e.code };
+  }
+};
+
+test('every vector case: the same result object or error code on both backends', { skip: skipNative }, async (t) => {
+  const [onNative, onWasm] = [opsFor(native), opsFor(wasm)];
+  let n = 0;
+  for (const { file, doc } of vectorFiles()) {
+    for (const c of doc.cases) {
+      const a = outcome(() => onNative[c.op][0](c.args));
+      const b = outcome(() => onWasm[c.op][0](c.args));
+      assert.deepEqual(a, b, `${file}: ${c.name}`);
+      n++;
+    }
+  }
+  t.diagnostic(`${n} cases compared`);
+});
+
+test('bit flips and truncations of every vector case agree across backends', { skip: skipNative }, () => {
+  const [onNative, onWasm] = [opsFor(native), opsFor(wasm)];
+  for (const { file, doc } of vectorFiles()) {
+    for (const c of doc.cases) {
+      for (const [field, value] of Object.entries(c.args)) {
+        if (typeof value !== 'string' || value.length < 4) continue;
+        const variants = [value.slice(0, value.length >> 1), value.slice(1)];
+        const bytes = Buffer.from(value, 'base64');
+        if (bytes.length > 8 && bytes.toString('base64') === value) {
+          for (const at of [0, bytes.length >> 1, bytes.length - 1]) {
+            const flipped = Buffer.from(bytes);
+            flipped[at] ^= 0x01;
+            variants.push(flipped.toString('base64'));
+          }
+        }
+        for (const v of variants) {
+          const args = { ...c.args, [field]: v };
+          const a = outcome(() => onNative[c.op][0](args));
+          const b = outcome(() => onWasm[c.op][0](args));
+          assert.deepEqual(a, b, `${file}: ${c.name}: ${field} = ${v.slice(0, 40)}`);
+        }
+      }
+    }
+  }
+});
+
+test('values of the wrong type give the same code on both backends', { skip: skipNative }, () => {
+  const odd = [undefined, null, 0, -1, 1.5, NaN, 2 ** 64, 7n, -1n, 2n ** 65n, '', 'x', 'AAAA', '00'.repeat(32),
+    new Uint8Array(3), new Uint8Array(32).buffer, new Int16Array(4), new Date(0), [], [1], {}, { algorithm: 'ed25519' },
+    () => 1, Symbol('s'), true];
+  for (const name of Object.keys(wasm).filter((k) => typeof wasm[k] === 'function' && /^[a-z]/.test(k))) {
+    for (const a of odd) {
+      for (const b of [undefined, a, [a], { now: a, artifact: a, threshold: a, parents: a }]) {
+        const x = outcome(() => native[name](a, b, a, b, a));
+        const y = outcome(() => wasm[name](a, b, a, b, a));
+        // Error codes must agree; the values of successful calls are compared elsewhere.
+        assert.deepEqual(x.code, y.code, `${name}(${String(a)}, ...)`);
+      }
+    }
+  }
+});
+
+// Ed25519 on the wasm backend goes through node:crypto after cairn's own encoding checks; the
+// native backend is ed25519-dalek's verify_strict. Random keys, messages and signatures, and
+// each mutated the ways verify_strict exists for: every verdict must agree.
+test('Ed25519: node:crypto after cairn\'s checks (wasm) and verify_strict (native) agree on random and edge inputs', { skip: skipNative }, async () => {
+  const { generateKeyPairSync, sign } = await import('node:crypto');
+  const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+  const addLE = (a, b) => {
+    const out = Buffer.alloc(32);
+    let carry = 0;
+    for (let i = 0; i < 32; i++) {
+      const v = a[i] + b[i] + carry;
+      out[i] = v & 0xff;
+      carry = v >> 8;
+    }
+    return out;
+  };
+  const small = ['0100000000000000000000000000000000000000000000000000000000000000', '0000000000000000000000000000000000000000000000000000000000000000',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+    'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', 'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+    '0100000000000000000000000000000000000000000000000000000000000080', 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f']
+    .map((h) => Buffer.from(h, 'hex'));
+  let seed = 1;
+  const rand = (n) => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      b[i] = seed >>> 24;
+    }
+    return b;
+  };
+  // Count the calls that reach node:crypto, so the comparison cannot pass vacuously.
+  const callsBefore = hostEd25519CallCount();
+  let cases = 0;
+  let accepted = 0;
+  for (let i = 0; i < 60; i++) {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const pk = publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+    const msg = rand(i * 7);
+    const sig = sign(null, msg, privateKey);
+    const variants = [
+      [pk, msg, sig],
+      [pk, Buffer.concat([msg, Buffer.from([0])]), sig],
+      [pk, msg, Buffer.concat([sig.subarray(0, 32), addLE(sig.subarray(32), L)])], // S + L
+      [pk, msg, Buffer.concat([sig.subarray(0, 32), L])], // S = L
+      [rand(32), msg, sig], // another key, valid point or not
+      [pk, msg, rand(64)],
+      [pk, msg, sig.subarray(0, 63)],
+      ...small.map((r) => [pk, msg, Buffer.concat([r, sig.subarray(32)])]), // small-order or non-canonical R
+      ...small.map((a) => [a, msg, sig]), // small-order or non-canonical A
+    ];
+    for (let bit = 0; bit < 512; bit += 37) {
+      const s = Buffer.from(sig);
+      s[bit >> 3] ^= 1 << (bit & 7);
+      variants.push([pk, msg, s]);
+    }
+    for (const [k, m, s] of variants) {
+      const key = { algorithm: 'ed25519', publicKey: k };
+      const a = outcome(() => wasm.verifySignature(key, m, s));
+      const b = outcome(() => native.verifySignature(key, m, s));
+      assert.deepEqual(a, b, `key ${k.toString('hex')} sig ${Buffer.from(s).toString('hex')}`);
+      cases++;
+      if (a.ok) accepted++;
+    }
+  }
+  const hostCalls = hostEd25519CallCount() - callsBefore;
+  assert.ok(accepted >= 60 && accepted < cases / 4, `${accepted} of ${cases} accepted`);
+  assert.ok(hostCalls >= accepted, `node:crypto decided ${hostCalls} equations`);
+});

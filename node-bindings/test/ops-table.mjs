@@ -1,0 +1,139 @@
+// The op table shared by the vector, fuzz, backend and pack tests: vector op name -> [call
+// the export with the case's args, pick the result fields the vector names]. `opsFor(api)`
+// builds it over any object with the package's functions (the backend test runs it over both
+// backends at once, the pack test over the installed package); this file imports no backend.
+import { b64, hexToB64 } from './helpers.mjs';
+
+const keyArg = (k) => ({ algorithm: k.algorithm ?? k.alg, publicKey: k.public_key ?? k.key });
+const envelopeArg = (e) => (typeof e === 'string' ? b64(e) : e.compact ? b64(e.compact) : e.json);
+
+export const opsFor = (cairn) => ({
+  verify_signature: [
+    (a) =>
+      cairn.verifySignature({ algorithm: a.algorithm, publicKey: a.public_key }, b64(a.message), a.signature, b64(a.context)),
+    () => ({}),
+  ],
+  key_id: [
+    (a) => cairn.keyId({ algorithm: a.algorithm, publicKey: a.public_key }),
+    (r) => ({ key_id: r.key_id }),
+  ],
+  verify_envelope: [
+    (a) => cairn.verifyEnvelope(envelopeArg(a.envelope), a.payload_type, a.keys.map(keyArg), a.threshold),
+    (r) => ({ signers: r.signers }),
+  ],
+  verify_token: [
+    (a) =>
+      cairn.verifyToken(b64(a.token), a.trusted_issuers.map(keyArg), {
+        parents: a.parents.map(b64),
+        now: a.now,
+        revoked: a.revoked,
+        audience: a.audience,
+        capability: a.capability,
+      }),
+    (r) => ({
+      id: r.id,
+      chain_ids: r.chain_ids,
+      issuer: r.issuer,
+      holder: r.claims.holder_key_id,
+      capabilities: r.claims.capabilities,
+    }),
+  ],
+  verify_manifest: [
+    (a) =>
+      cairn.verifyManifest(b64(a.manifest), a.trusted_signers.map(keyArg), {
+        threshold: a.threshold,
+        artifact:
+          a.artifact !== undefined
+            ? b64(a.artifact)
+            : a.artifact_sha256 !== undefined
+              ? { digest: a.artifact_sha256, size: a.artifact_size }
+              : undefined,
+      }),
+    (r) => ({
+      digest: r.digest,
+      name: r.claims.name,
+      size: r.claims.size,
+      sha256: r.claims.sha256,
+      signers: r.signers,
+    }),
+  ],
+  verify_checkpoint: [
+    (a) =>
+      cairn.verifyCheckpoint(
+        a.note,
+        a.verifiers.map((v) => ({ name: v.name, ...keyArg(v) })),
+        a.policy,
+      ),
+    (r) => ({
+      origin: r.origin,
+      size: r.size,
+      root: hexToB64(r.root),
+      extensions: r.extensions,
+      signers: r.signers,
+    }),
+  ],
+  merkle_root: [(a) => cairn.merkleRoot(a.leaves.map(b64)), (r) => ({ root: hexToB64(r.root) })],
+  verify_inclusion: [
+    (a) => cairn.verifyInclusion(a.leaf_hash, a.index, a.tree_size, a.proof, a.root),
+    () => ({}),
+  ],
+  verify_consistency: [
+    (a) => cairn.verifyConsistency(a.old_size, a.new_size, a.old_root, a.new_root, a.proof),
+    () => ({}),
+  ],
+  verify_trust_root_chain: [
+    (a) => cairn.verifyTrustRootChain(b64(a.pinned), a.chain.map(b64), a.now),
+    (r) => ({ version: r.version, root_id: r.root_id }),
+  ],
+  verify_entry: [
+    (a) => cairn.verifyLedgerEntry(b64(a.entry), a.log_keys.map(keyArg), a.threshold),
+    (r) => ({ seq: r.seq, time: r.time, kind: r.kind, entry_hash: r.entry_hash }),
+  ],
+  verify_chain: [
+    (a) => cairn.verifyLedgerChain(a.entries.map(b64), a.start),
+    (r) => ({ next_seq: r.next_seq, head_hash: r.head_hash, last_time: r.last_time }),
+  ],
+  verify_bundle: [
+    (a) =>
+      cairn.verifyBundle(b64(a.bundle), b64(a.trusted_root), {
+        now: a.now,
+        artifact: a.artifact == null ? undefined : b64(a.artifact),
+        revoked: a.revoked,
+      }),
+    (r) => ({ kind: r.kind, subject_id: r.subject_id, checkpoint_size: r.checkpoint.size }),
+  ],
+  blux_verify_token: [
+    (a) =>
+      cairn.bluxVerifyToken(a.token, {
+        now: a.now,
+        revocations: a.revocations ?? undefined,
+        trustedIssuers: a.trusted_issuers ?? undefined,
+      }),
+    (r) => {
+      const out = {
+        token_hash: r.token_hash,
+        expires_at: r.expires_at,
+        issuer_fingerprint: r.issuer_fingerprint,
+      };
+      if (typeof r.capability === 'string') out.capability = r.capability;
+      if (typeof r.audience === 'string') out.audience = r.audience;
+      return out;
+    },
+  ],
+  blux_verify_manifest: [
+    (a) => cairn.bluxVerifyManifest(a.manifest, a.artifact_sha256, a.keys),
+    (r) => ({
+      manifest_hash: r.manifest_hash,
+      key_fingerprint: r.key_fingerprint,
+      artifact_path: r.artifact_path,
+    }),
+  ],
+  blux_verify_ledger: [
+    (a) => cairn.bluxVerifyLedger(a.ledger),
+    (r) => ({ entries: r.entries, head: r.head }),
+  ],
+  canonical_json: [
+    (a) => cairn.bluxCanonicalJson(a.json),
+    (r) => ({ canonical: r.canonical, sha256: r.sha256 }),
+  ],
+});

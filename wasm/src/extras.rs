@@ -1,0 +1,109 @@
+//! The second module's exports (feature `extras`): `inspect` and the blux-reg v1.0 interop.
+//! Rarely needed next to the verifiers, and a quarter of the code: they are built into their
+//! own module (`cairn_wasm_extras`), which the Node entry loads at the first call of one of
+//! them and browsers load with `initExtras()`. Same conventions as [`crate::exports`].
+
+use wasm_bindgen::prelude::*;
+
+use crate::api::{self, BluxIssuers};
+use crate::input::{MAX_KEYS, MAX_MESSAGE_LEN, MAX_OBJECT_LEN};
+use crate::js::{self, finish, prop, prop_any};
+
+type JsResult = core::result::Result<JsValue, JsValue>;
+
+/// Verifies a blux-reg v1.0 capability token file. `options.trustedIssuers` pins issuers by
+/// fingerprint (hex) or key; without it any embedded issuer key is accepted, as blux-reg does.
+#[wasm_bindgen(js_name = bluxVerifyToken, unchecked_return_type = "BluxTokenVerification", skip_typescript)]
+pub fn blux_verify_token(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] token: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BluxTokenOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let token = utf8(js::bytes(&token, "token", MAX_OBJECT_LEN)?, "token")?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let revocations = prop(&options, "revocations")?;
+        let revocations = if js::is_absent(&revocations) {
+            None
+        } else {
+            Some(utf8(
+                js::bytes(&revocations, "revocations", MAX_MESSAGE_LEN)?,
+                "revocations",
+            )?)
+        };
+        let trusted = prop_any(&options, &["trustedIssuers", "trusted_issuers"])?;
+        let issuers = if js::is_absent(&trusted) {
+            BluxIssuers::Any
+        } else {
+            BluxIssuers::Fingerprints(js::list(
+                &trusted,
+                "trustedIssuers",
+                MAX_KEYS,
+                |v, what| {
+                    if v.is_string() && js::text(v, what, 128).is_ok_and(|t| t.trim().len() == 64) {
+                        js::digest(v, what)
+                    } else {
+                        js::key(v, what).map(|k| cairn_core::blux::fingerprint(&k))
+                    }
+                },
+            )?)
+        };
+        api::blux_verify_token(&token, now, revocations.as_deref(), &issuers)
+    })())
+}
+
+/// Verifies a blux-reg v1.0 manifest file against the artifact (bytes, a digest object, or
+/// its hex SHA-256) and trusted Ed25519 keys.
+#[wasm_bindgen(js_name = bluxVerifyManifest, unchecked_return_type = "BluxManifestVerification", skip_typescript)]
+pub fn blux_verify_manifest(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] manifest: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ArtifactInput | string")] artifact: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "KeysInput")] keys: JsValue,
+) -> JsResult {
+    finish((|| {
+        let manifest = utf8(
+            js::bytes(&manifest, "manifest", MAX_OBJECT_LEN)?,
+            "manifest",
+        )?;
+        let artifact = js::artifact(&artifact, "artifact", true)?;
+        let keys = js::keys(&keys, "keys")?;
+        api::blux_verify_manifest(&manifest, &artifact, &keys)
+    })())
+}
+
+/// Verifies the hash chain of a blux-reg ledger file (JSON lines).
+#[wasm_bindgen(js_name = bluxVerifyLedger, unchecked_return_type = "BluxLedgerVerification", skip_typescript)]
+pub fn blux_verify_ledger(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] ledger: JsValue,
+) -> JsResult {
+    finish(
+        js::bytes(&ledger, "ledger", MAX_MESSAGE_LEN)
+            .and_then(|b| utf8(b, "ledger"))
+            .and_then(|t| api::blux_verify_ledger(&t)),
+    )
+}
+
+/// blux-reg's canonical JSON (Python's `json.dumps(sort_keys=True, separators=(",", ":"))`)
+/// of a JSON text, and its SHA-256.
+#[wasm_bindgen(js_name = bluxCanonicalJson, unchecked_return_type = "BluxCanonicalJson", skip_typescript)]
+pub fn blux_canonical_json(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] json: JsValue,
+) -> JsResult {
+    finish(
+        js::bytes(&json, "json", MAX_OBJECT_LEN)
+            .and_then(|b| utf8(b, "json"))
+            .and_then(|t| api::blux_canonical_json(&t)),
+    )
+}
+
+fn utf8(bytes: Vec<u8>, what: &str) -> cairn_core::Result<String> {
+    String::from_utf8(bytes)
+        .map_err(|_| cairn_core::Error::malformed(format!("{what}: not UTF-8 text")))
+}
+
+/// Decodes any cairn object this build knows (envelope, bundle, checkpoint note, blux-reg
+/// token or manifest) into a plain view tagged by `kind`, verifying nothing.
+#[wasm_bindgen(unchecked_return_type = "InspectView", skip_typescript)]
+pub fn inspect(#[wasm_bindgen(unchecked_param_type = "BytesInput")] object: JsValue) -> JsResult {
+    finish(js::bytes(&object, "object", MAX_OBJECT_LEN).and_then(|b| api::inspect(&b)))
+}
