@@ -130,6 +130,7 @@ fn time(f: impl FnOnce()) -> f64 {
 
 struct Single {
     alg: Algorithm,
+    anchor: bool,
     op: (f64, f64),
     bare: (f64, f64),
     bare_2pc: (f64, f64),
@@ -138,9 +139,12 @@ struct Single {
 
 /// Single durable operations on a registry of about 1000 entries, interleaved with bare
 /// redb commits of the same size (one of each in turn, so both see the same disk and load).
-fn single_ops(mode: Mode, dir: &Path, alg: Algorithm) -> Single {
-    let path = dir.join(format!("single-{}.redb", alg.id()));
-    let reg = create(&path, alg);
+fn single_ops(mode: Mode, dir: &Path, alg: Algorithm, anchor: bool) -> Single {
+    let path = dir.join(format!("single-{}-{anchor}.redb", alg.id()));
+    let mut opts = CreateOptions::new(ORIGIN, Protection::Insecure);
+    opts.log_algorithm = alg;
+    opts.anchor = anchor;
+    let reg = Registry::create(&path, opts).expect("registry creates");
     fill(&reg, mode.pick(1000, 1000, 10), 500);
     let seq = reg.tree_size().expect("size") - 1;
     let entry_len = reg.entry(seq).expect("entry").envelope.to_compact().len();
@@ -162,8 +166,10 @@ fn single_ops(mode: Mode, dir: &Path, alg: Algorithm) -> Single {
         fs::remove_file(dir.join(f)).ok();
     }
     fs::remove_file(&path).ok();
+    fs::remove_file(path.with_extension("redb.anchor")).ok();
     Single {
         alg,
+        anchor,
         op: p50_p99(op),
         bare: p50_p99(b1),
         bare_2pc: p50_p99(b2),
@@ -366,6 +372,7 @@ fn main() {
         "Single durable operation (register_node, one write each) vs bare redb durable commit of the same bytes",
         &[
             "log key",
+            "rollback anchor",
             "entry bytes",
             "store p50",
             "store p99",
@@ -376,10 +383,16 @@ fn main() {
             "store / bare 2PC (p50)",
         ],
     );
-        for alg in [Algorithm::Ed25519MlDsa44, Algorithm::Ed25519] {
-            let s = single_ops(mode, &dir, alg);
+        for (alg, anchor) in [
+            (Algorithm::Ed25519MlDsa44, true),
+            (Algorithm::Ed25519MlDsa44, false),
+            (Algorithm::Ed25519, true),
+            (Algorithm::Ed25519, false),
+        ] {
+            let s = single_ops(mode, &dir, alg, anchor);
             t.row(vec![
                 s.alg.name().into(),
+                if s.anchor { "on" } else { "off" }.into(),
                 s.entry_len.to_string(),
                 tm(s.op.0),
                 tm(s.op.1),
