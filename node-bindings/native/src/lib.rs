@@ -3,7 +3,7 @@
 //! The native Node addon of `cairn-verify` (napi-rs): the same exports, arguments, results and
 //! error codes as the WebAssembly build (crate cairn-wasm), over the same code: the verifiers
 //! and result views are cairn-wasm's `api` module, the argument rules its `input` module; only
-//! the reading of JavaScript values ([`js`]) is N-API here instead of wasm-bindgen.
+//! the reading of JavaScript values (module `js`) is N-API here instead of wasm-bindgen.
 //!
 //! Every failure is thrown as an `Error` with `name = "CairnError"`, `code` = the stable code
 //! and `message` = the detail, exactly as the wasm build throws it.
