@@ -56,7 +56,7 @@ function wasmApi() {
       return extras[name](...args);
     };
   const api = { ...main };
-  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson']) {
+  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson', 'verifyExport']) {
     api[name] = extra(name);
   }
   return api;

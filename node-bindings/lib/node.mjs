@@ -23,6 +23,7 @@ export const {
   bluxVerifyManifest,
   bluxVerifyLedger,
   bluxCanonicalJson,
+  verifyExport,
   inspect,
   errorCodes,
   backend,

@@ -85,6 +85,7 @@ export const bluxVerifyToken = extra('bluxVerifyToken');
 export const bluxVerifyManifest = extra('bluxVerifyManifest');
 export const bluxVerifyLedger = extra('bluxVerifyLedger');
 export const bluxCanonicalJson = extra('bluxCanonicalJson');
+export const verifyExport = extra('verifyExport');
 
 /** Files up to this size are hashed with WebCrypto in one piece; larger ones are streamed. */
 export const WEBCRYPTO_MAX_BYTES = 256 * 1024 * 1024;

@@ -90,7 +90,7 @@ const EXPORTS = {
   verifySignature: 4, keyId: 1, verifyEnvelope: 4, verifyToken: 3, verifyManifest: 3, verifyCheckpoint: 3,
   verifyInclusion: 5, verifyConsistency: 5, merkleRoot: 1, verifyTrustRootChain: 3,
   verifyLedgerEntry: 3, verifyLedgerChain: 2, verifyBundle: 3, bluxVerifyToken: 2,
-  bluxVerifyManifest: 3, bluxVerifyLedger: 1, bluxCanonicalJson: 1, inspect: 1,
+  bluxVerifyManifest: 3, bluxVerifyLedger: 1, bluxCanonicalJson: 1, verifyExport: 2, inspect: 1,
   verifySignatures: 1, verifyTokens: 3,
 };
 

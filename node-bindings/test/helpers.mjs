@@ -11,9 +11,7 @@ export const vectorsDir = join(repoRoot, 'tests', 'vectors');
 // Ops that belong to the native store, not to the offline verifier compiled to wasm. They are
 // listed by name (the vector test reports their files as skipped), so a new op can never be
 // skipped silently.
-export const NATIVE_ONLY = {
-  verify_export: 'ledger export streams are checked by the redb store (std), not in the browser',
-};
+export const NATIVE_ONLY = {};
 
 const isNativeOnly = (doc) => Object.keys(doc.ops ?? {}).some((op) => op in NATIVE_ONLY);
 

@@ -93,6 +93,15 @@ export const opsFor = (cairn) => ({
     (a) => cairn.verifyLedgerChain(a.entries.map(b64), a.start),
     (r) => ({ next_seq: r.next_seq, head_hash: r.head_hash, last_time: r.last_time }),
   ],
+  verify_export: [
+    (a) =>
+      cairn.verifyExport(b64(a.stream), {
+        origin: a.origin,
+        checkpoint: a.checkpoint,
+        checkpointKey: a.checkpoint_key == null ? undefined : keyArg(a.checkpoint_key),
+      }),
+    (r) => ({ entries: r.entries, checkpoints: r.checkpoints, root: r.root, log_key: r.log_key }),
+  ],
   verify_bundle: [
     (a) =>
       cairn.verifyBundle(b64(a.bundle), b64(a.trusted_root), {

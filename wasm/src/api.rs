@@ -484,6 +484,26 @@ pub fn blux_verify_ledger(text: &str) -> Result<Value> {
     Ok(json!({"valid": true, "entries": s.entries, "head": s.head_hex()}))
 }
 
+/// `verifyExport`: a registry's ledger export stream (cairn-core's `ledger::export`, the same
+/// code as the store's import): every entry through the rule book, the tree, every checkpoint,
+/// and what the caller expects of the source (its origin; a checkpoint from it and its key).
+pub fn verify_export(
+    stream: &[u8],
+    origin: Option<String>,
+    checkpoint: Option<(String, PublicKey)>,
+) -> Result<Value> {
+    let expect = ledger::export::ExportExpectation { origin, checkpoint };
+    let r = ledger::export::verify_export(stream, &expect)?;
+    Ok(json!({
+        "valid": true,
+        "origin": r.origin,
+        "entries": r.entries,
+        "checkpoints": r.checkpoints,
+        "root": hex_encode(&r.root),
+        "log_key": r.log_key.to_hex(),
+    }))
+}
+
 /// `bluxCanonicalJson`: blux-reg's canonical JSON of a JSON text, and its SHA-256.
 pub fn blux_canonical_json(text: &str) -> Result<Value> {
     let v = blux::parse_json(text)?;

@@ -107,3 +107,30 @@ fn utf8(bytes: Vec<u8>, what: &str) -> cairn_core::Result<String> {
 pub fn inspect(#[wasm_bindgen(unchecked_param_type = "BytesInput")] object: JsValue) -> JsResult {
     finish(js::bytes(&object, "object", MAX_OBJECT_LEN).and_then(|b| api::inspect(&b)))
 }
+
+/// Verifies a registry's ledger export stream (`cairn ledger export`): every entry through
+/// the ledger rule book, the Merkle tree and every checkpoint, and, from `options`, the
+/// expected `origin` and a `checkpoint` note obtained from the source with its `checkpointKey`.
+#[wasm_bindgen(js_name = verifyExport, unchecked_return_type = "ExportVerification", skip_typescript)]
+pub fn verify_export(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] stream: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ExportOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let stream = js::bytes(&stream, "stream", MAX_MESSAGE_LEN)?;
+        let origin = js::optional_text(&prop(&options, "origin")?, "origin", 1024)?;
+        let note = js::optional_text(&prop(&options, "checkpoint")?, "checkpoint", 64 * 1024)?;
+        let checkpoint = match note {
+            None => None,
+            Some(n) => Some((
+                n,
+                js::key(
+                    &prop_any(&options, &["checkpointKey", "checkpoint_key"])?,
+                    "checkpointKey",
+                )?,
+            )),
+        };
+        api::verify_export(&stream, origin, checkpoint)
+    })())
+}

@@ -437,6 +437,29 @@ export interface BluxLedgerVerification {
   head: string | null;
 }
 
+/** Result of `verifyExport`. */
+export interface ExportVerification {
+  valid: true;
+  /** The source's origin, from the stream's header. */
+  origin: string;
+  entries: number;
+  checkpoints: number;
+  /** Merkle root of all entries, hex. */
+  root: string;
+  /** Key id (hex) of the log key at the end of the stream. */
+  log_key: string;
+}
+
+/** What `verifyExport` expects of the source. */
+export interface ExportOptions {
+  /** The source's origin; the stream must carry it. */
+  origin?: string;
+  /** A checkpoint note obtained from the source (or its witnesses); the stream must extend it. */
+  checkpoint?: string;
+  /** The key that signed `checkpoint` (required with it). */
+  checkpointKey?: KeyInput;
+}
+
 /** Result of `bluxCanonicalJson`. */
 export interface BluxCanonicalJson {
   canonical: string;
@@ -547,6 +570,9 @@ export function bluxVerifyLedger(ledger: string | Uint8Array): BluxLedgerVerific
 
 /** blux-reg's canonical JSON of a JSON text, and its SHA-256. */
 export function bluxCanonicalJson(json: string | Uint8Array): BluxCanonicalJson;
+
+/** Verifies a registry's ledger export stream (`cairn ledger export`): every entry through the ledger rule book, the Merkle tree, every checkpoint, and what `options` expects of the source. In the second module. */
+export function verifyExport(stream: Uint8Array | ArrayBuffer, options?: ExportOptions): ExportVerification;
 
 /** Decodes any cairn object (envelope, bundle, checkpoint note, blux-reg file) into a view tagged by `kind`, verifying nothing. */
 export function inspect(object: BytesInput): InspectView;

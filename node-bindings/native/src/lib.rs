@@ -486,6 +486,30 @@ pub fn blux_verify_ledger(env: Env, ledger: JsUnknown) -> JsResult {
     finish(&env, out)
 }
 
+/// Verifies a registry's ledger export stream against what `options` expects of its source.
+#[napi(js_name = "verifyExport")]
+pub fn verify_export(env: Env, stream: JsUnknown, options: Option<JsUnknown>) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let stream = r.bytes(&r.val(stream)?, "stream", MAX_MESSAGE_LEN)?;
+        let options = r.opt(options)?;
+        let origin = r.optional_text(&r.prop(&options, "origin")?, "origin", 1024)?;
+        let note = r.optional_text(&r.prop(&options, "checkpoint")?, "checkpoint", 64 * 1024)?;
+        let checkpoint = match note {
+            None => None,
+            Some(n) => Some((
+                n,
+                r.key(
+                    &r.prop_any(&options, &["checkpointKey", "checkpoint_key"])?,
+                    "checkpointKey",
+                )?,
+            )),
+        };
+        api::verify_export(&stream, origin, checkpoint)
+    })();
+    finish(&env, out)
+}
+
 /// blux-reg's canonical JSON of a JSON text, and its SHA-256.
 #[napi(js_name = "bluxCanonicalJson")]
 pub fn blux_canonical_json(env: Env, json: JsUnknown) -> JsResult {
