@@ -176,18 +176,26 @@ pub fn proof(ctx: &Ctx, cmd: ProofCmd) -> CliResult<Output> {
         ProofCmd::Inclusion { seq, size } => {
             let entry = reg.entry(seq)?;
             let cp = reg.latest_checkpoint()?;
+            let (head, head_note) = reg.signed_head_note()?;
+            // By default: the newest checkpoint that covers the entry, else the signed head
+            // (the log key's checkpoint of the whole tree at its last commit).
             let size = match size {
                 Some(s) => s,
                 None if cp.size > seq => cp.size,
-                None => reg.tree_size()?,
+                None => head.size,
             };
             let root = reg.root(size)?;
             let leaf = entry.leaf_hash();
             let proof = reg.inclusion_proof(seq, size)?;
             proof.verify(&leaf, &root)?;
-            // The root is signed only when a checkpoint covers exactly this size.
+            // The root is signed when a checkpoint, or the signed head, covers exactly this size.
             let signed_by = reg.checkpoints()?.into_iter().find(|c| c.size == size);
-            let under = signed_by.as_ref().map(|c| c.note.clone());
+            let by_head = signed_by.is_none() && size == head.size;
+            let under = match &signed_by {
+                Some(c) => Some(c.note.clone()),
+                None if by_head => Some(head_note),
+                None => None,
+            };
             let mut text = format!(
                 "entry {seq} ({}) is in the tree of size {size}\nleaf {}\nroot {}\nproof ({} hashes):",
                 entry.entry.event.kind(),
@@ -205,6 +213,9 @@ pub fn proof(ctx: &Ctx, cmd: ProofCmd) -> CliResult<Output> {
                     "\nthe root is signed by the checkpoint at size {} (cairn checkpoint history)",
                     c.size
                 )),
+                None if by_head => text.push_str(
+                    "\nthe root is the registry's signed head: the log key signed this tree at its last commit (the note is in --json as `checkpoint`; `cairn checkpoint create` publishes it)",
+                ),
                 None => text.push_str(&format!(
                     "\nWARNING: this root is NOT SIGNED: no checkpoint covers the tree of size {size} \
                      (the newest signed checkpoint is at size {}); nobody outside this registry \
@@ -221,7 +232,8 @@ pub fn proof(ctx: &Ctx, cmd: ProofCmd) -> CliResult<Output> {
                     "leaf_hash": hex_encode(&leaf),
                     "root": hex_encode(&root),
                     "proof": hexes(&proof.hashes),
-                    "signed": signed_by.is_some(),
+                    "signed": under.is_some(),
+                    "signed_by": if signed_by.is_some() { "checkpoint" } else if by_head { "head" } else { "none" },
                     "checkpoint": under,
                     "newest_checkpoint_size": cp.size,
                 }),

@@ -180,12 +180,37 @@ fn an_inclusion_proof_against_an_unsigned_root_says_so() {
     assert!(seq >= signed, "the entry is newer than the checkpoint");
     let s = seq.to_string();
 
+    // By default the proof is against the signed head, which covers the newest entry.
     let v = env.ok(&["proof", "inclusion", &s]);
+    assert_eq!(v["signed"], true, "{v}");
+    assert_eq!(v["signed_by"], "head", "{v}");
+    assert_eq!(v["size"], seq + 1);
+    let note = v["checkpoint"].as_str().unwrap();
+    assert_eq!(
+        note.lines().nth(1),
+        Some((seq + 1).to_string().as_str()),
+        "{note}"
+    );
+    // A size that neither a checkpoint nor the head covers is proven against an unsigned root.
+    env.ok(&[
+        "key",
+        "generate",
+        "--label",
+        "b",
+        "--role",
+        "peer",
+        "--algorithm",
+        "ed25519",
+        "--insecure-no-passphrase",
+    ]);
+    let size = (seq + 1).to_string();
+    let v = env.ok(&["proof", "inclusion", &s, "--size", &size]);
     assert_eq!(v["signed"], false, "{v}");
+    assert_eq!(v["signed_by"], "none", "{v}");
     assert_eq!(v["checkpoint"], Value::Null);
     assert_eq!(v["newest_checkpoint_size"], signed);
     assert_eq!(v["size"], seq + 1);
-    let out = env.run(&["proof", "inclusion", &s]);
+    let out = env.run(&["proof", "inclusion", &s, "--size", &size]);
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains("NOT SIGNED"), "{}", out.stdout);
     assert!(
@@ -198,7 +223,8 @@ fn an_inclusion_proof_against_an_unsigned_root_says_so() {
     env.ok(&["checkpoint", "create"]);
     let v = env.ok(&["proof", "inclusion", &s]);
     assert_eq!(v["signed"], true, "{v}");
-    assert_eq!(v["newest_checkpoint_size"], seq + 1);
+    assert_eq!(v["signed_by"], "checkpoint", "{v}");
+    assert_eq!(v["newest_checkpoint_size"], seq + 2);
     assert!(v["checkpoint"].as_str().is_some());
     assert!(!env
         .run(&["proof", "inclusion", &s])

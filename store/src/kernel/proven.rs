@@ -36,6 +36,26 @@ impl Registry {
         Ok(head)
     }
 
+    /// The signed head as its note — a C2SP checkpoint of the whole tree, signed by the log
+    /// key at the last commit — with its size and root, verified.
+    ///
+    /// ```
+    /// use cairn_store::{CreateOptions, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let (head, note) = reg.signed_head_note()?;
+    /// assert_eq!(head.size, reg.tree_size()?);
+    /// assert!(note.starts_with("example.test/log\n1\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn signed_head_note(&self) -> StoreResult<(VerifiedHead, String)> {
+        self.read(|rtx| {
+            let head = self.head_in(&rtx)?;
+            let rec = schema::read_head_record(&rtx.open_table(META)?)?;
+            Ok((head, rec.note))
+        })
+    }
+
     /// Entry `seq` of `rtx`'s snapshot, proven included in `head` (O(log n) reads). An entry
     /// that is missing, does not decode, or is not the leaf the signed head commits to is
     /// `corrupt` / `proof_invalid`, against its sequence number.
