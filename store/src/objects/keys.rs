@@ -159,8 +159,7 @@ impl KeyRecord {
         Ok(sk)
     }
 
-    /// Checks the key may sign for `role` at `now`: active (not rotated or revoked),
-    /// unexpired and holding the role.
+    /// The key as the ledger rule book sees it.
     pub(crate) fn ledger_key(&self) -> cairn_core::ledger::LedgerKey {
         cairn_core::ledger::LedgerKey {
             public_key: self.public_key.clone(),
@@ -172,36 +171,18 @@ impl KeyRecord {
         }
     }
 
+    /// Checks the key may sign for `role` at `now`: active (not rotated or revoked),
+    /// unexpired and holding the role. The rule is the ledger rule book's
+    /// ([`cairn_core::ledger::LedgerKey::check_usable`]);
+    /// the store only reports signing with a rotated key as `invalid_state` (a usage error:
+    /// use its successor), where the rule book, judging an entry, says `unauthorized`.
     pub(crate) fn check_usable(&self, role: Role, now: UnixTime) -> StoreResult<()> {
-        let id = self.public_key.key_id();
-        match &self.status {
-            KeyStatus::Active => {}
-            KeyStatus::Rotated { successor, .. } => {
-                return Err(StoreError::new(
-                    StoreCode::InvalidState,
-                    format!("key {id} was rotated to {successor} and signs nothing new"),
-                ))
-            }
-            KeyStatus::Revoked { reason, .. } => {
-                return Err(StoreError::core(
-                    ErrorCode::Revoked,
-                    format!("key {id} is revoked: {reason}"),
-                ))
-            }
-        }
-        if self.expires_at.is_some_and(|t| now >= t) {
-            return Err(StoreError::core(
-                ErrorCode::Expired,
-                format!("key {id} has expired"),
-            ));
-        }
-        if !self.roles.contains(role) {
-            return Err(StoreError::core(
-                ErrorCode::Unauthorized,
-                format!("key {id} does not hold the {} role", role.name()),
-            ));
-        }
-        Ok(())
+        self.ledger_key()
+            .check_usable(role, now)
+            .map_err(|e| match self.status {
+                KeyStatus::Rotated { .. } => StoreError::new(StoreCode::InvalidState, e.detail()),
+                _ => StoreError::from(e),
+            })
     }
 }
 
