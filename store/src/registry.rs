@@ -148,8 +148,7 @@ impl Registry {
             path: path.to_path_buf(),
             origin: opts.origin,
             clock: Arc::new(system_clock),
-            head: Mutex::new(head),
-            head_raw: Mutex::new(head_raw),
+            head: Mutex::new((head, head_raw)),
             log_public: Mutex::new(log_key.public_key().clone()),
             writer: Mutex::new(Some(log_key)),
             anchor: AtomicBool::new(opts.anchor),
@@ -171,11 +170,13 @@ impl Registry {
             origin: opts.origin.clone(),
             writer: Mutex::new(Some(log_key.clone())),
             clock,
-            head: Mutex::new(VerifiedHead {
-                size: 0,
-                root: cairn_core::merkle::EMPTY_ROOT,
-            }),
-            head_raw: Mutex::new(Vec::new()),
+            head: Mutex::new((
+                VerifiedHead {
+                    size: 0,
+                    root: cairn_core::merkle::EMPTY_ROOT,
+                },
+                Vec::new(),
+            )),
             log_public: Mutex::new(log_key.public_key().clone()),
             anchor: AtomicBool::new(false),
         };
@@ -298,12 +299,7 @@ impl Registry {
                 .map_err(|e| not_a_database(e, path))?;
             Registry::finish_open(Db::ReadOnly(db), path, None, AnchorCheck::Skip)
         })?;
-        let head = reg.signed_head();
-        let raw = reg
-            .head_raw
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let (head, raw) = reg.head.lock().unwrap_or_else(|p| p.into_inner()).clone();
         drop(reg);
         anchor::write(path, &head, &anchor::head_note(&raw)?)?;
         Ok(head)
@@ -363,8 +359,7 @@ impl Registry {
             origin: rm.origin,
             writer: Mutex::new(log_key),
             clock: Arc::new(system_clock),
-            head: Mutex::new(head),
-            head_raw: Mutex::new(head_raw),
+            head: Mutex::new((head, head_raw)),
             log_public: Mutex::new(log_record.public_key.clone()),
             anchor: AtomicBool::new(true),
         })

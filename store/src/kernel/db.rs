@@ -71,10 +71,9 @@ pub struct Registry {
     pub(crate) clock: Clock,
     /// The signed head as verified at open and renewed by every commit: what verified reads
     /// check records against.
-    pub(crate) head: Mutex<VerifiedHead>,
-    /// The stored bytes of the head record that `head` verified: a snapshot holding the same
-    /// bytes needs no second verification.
-    pub(crate) head_raw: Mutex<Vec<u8>>,
+    /// With it, the stored bytes of its head record: a snapshot holding the same bytes needs no
+    /// second verification. One lock, so the two never disagree.
+    pub(crate) head: Mutex<(VerifiedHead, Vec<u8>)>,
     /// The log key's public half (verified against its key record at open, replaced when a
     /// commit rotates the log key): what signed heads are verified with.
     pub(crate) log_public: Mutex<PublicKey>,
@@ -181,8 +180,7 @@ impl Registry {
 
     /// Records a head this process verified or signed, with its stored bytes.
     pub(crate) fn set_head(&self, head: VerifiedHead, raw: Vec<u8>) {
-        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
-        *self.head_raw.lock().unwrap_or_else(|p| p.into_inner()) = raw;
+        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = (head, raw);
     }
 
     /// Whether each commit rewrites the rollback anchor `<registry file>.anchor` (on unless
@@ -202,7 +200,7 @@ impl Registry {
 
     /// The signed head (size and root of the whole ledger) as last verified or written.
     pub fn signed_head(&self) -> VerifiedHead {
-        *self.head.lock().unwrap_or_else(|p| p.into_inner())
+        self.head.lock().unwrap_or_else(|p| p.into_inner()).0
     }
 
     pub(crate) fn writer_key(&self) -> Option<Arc<SigningKey>> {

@@ -25,8 +25,11 @@ impl Registry {
             .get(schema::META_HEAD)?
             .map(|v| v.value().to_vec())
             .ok_or_else(|| StoreError::corrupt("the signed head record is missing"))?;
-        if *self.head_raw.lock().unwrap_or_else(|p| p.into_inner()) == raw {
-            return Ok(self.signed_head());
+        {
+            let cached = self.head.lock().unwrap_or_else(|p| p.into_inner());
+            if cached.1 == raw {
+                return Ok(cached.0);
+            }
         }
         let log_key = self.log_public_key();
         let tree = rtx.open_table(TREE)?;
