@@ -18,6 +18,7 @@
 //! | [`trust`] | trust roots and their rotation chains |
 //! | [`bundle`] | self-contained bundles and `verify_bundle` |
 //! | [`blux`] | blux-reg v1.0 interop (canonical JSON, tokens, manifests, ledgers) |
+//! | [`view`] | the JSON view of each object, shared by the CLI, the wasm package and the web page |
 //!
 //! Features: `std` (default) adds key generation and signing; `legacy-dilithium` adds
 //! round-3 Dilithium (native only). docs/FORMATS.md specifies every byte.
@@ -41,6 +42,7 @@ pub mod merkle;
 pub mod note;
 pub mod token;
 pub mod trust;
+pub mod view;
 
 pub use error::{Error, ErrorCode, Result};
 

@@ -5,6 +5,7 @@ use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{b64_encode, hex_encode};
 use cairn_core::note::{NoteVerifier, SignatureType};
 use cairn_core::trust::RoleSet;
+use cairn_core::view;
 use cairn_store::{
     KeyInfo, KeyStatus, ManifestInfo, NodeInfo, PrivatePart, Revocation, SignedEntry,
     StoredCheckpoint, StoredTrustRoot, TokenInfo,
@@ -206,18 +207,16 @@ pub fn manifest_json(m: &ManifestInfo) -> Value {
     })
 }
 
-/// A ledger entry.
+/// A ledger entry: cairn-core's view of the entry, and who signed its envelope.
 pub fn entry_json(e: &SignedEntry) -> Value {
-    json!({
-        "seq": e.entry.seq,
-        "time": e.entry.time,
-        "kind": e.entry.event.kind(),
-        "hash": hex_encode(&e.hash()),
-        "leaf_hash": hex_encode(&e.leaf_hash()),
-        "prev_hash": hex_encode(&e.entry.prev_hash),
-        "event": serde_json::to_value(&e.entry.event).unwrap_or(Value::Null),
-        "signers": e.envelope.signatures.iter().map(|s| s.keyid.to_hex()).collect::<Vec<_>>(),
-    })
+    let mut v = view::ledger_entry(&e.entry);
+    v["signers"] = json!(e
+        .envelope
+        .signatures
+        .iter()
+        .map(|s| s.keyid.to_hex())
+        .collect::<Vec<_>>());
+    v
 }
 
 /// A field value, compactly: ids shortened, keys by algorithm, text quoted when it has
@@ -338,46 +337,24 @@ impl NoteKeys {
     }
 }
 
-/// A checkpoint.
+/// A checkpoint: cairn-core's view of its note, and what the registry keeps beside it (the
+/// signing key, when it was made, the note text).
 pub fn checkpoint_json(c: &StoredCheckpoint) -> Value {
-    json!({
-        "size": c.size,
-        "root": hex_encode(&c.root),
-        "key_id": c.key_id.to_hex(),
-        "created_at": c.created_at,
-        "note": c.note,
-    })
+    let mut v = view::checkpoint_note(c.note.as_bytes()).unwrap_or_else(|e| {
+        json!({"kind": "checkpoint", "size": c.size, "root": hex_encode(&c.root), "decode_error": view::error(&e)})
+    });
+    v["key_id"] = json!(c.key_id.to_hex());
+    v["created_at"] = json!(c.created_at);
+    v["note"] = json!(c.note);
+    v
 }
 
-/// A trust-root version.
+/// A trust-root version: cairn-core's view of the root, its ledger entry and its envelope.
 pub fn trust_root_json(r: &StoredTrustRoot) -> Value {
-    let root = &r.root;
-    let keys: Vec<Value> = root
-        .keys
-        .iter()
-        .map(|k| {
-            json!({
-                "key_id": k.key_id().to_hex(),
-                "algorithm": k.public_key.algorithm().name(),
-                "label": k.label,
-                "roles": roles(k.roles),
-                "not_before": k.not_before,
-                "not_after": k.not_after,
-            })
-        })
-        .collect();
-    json!({
-        "root_version": root.root_version,
-        "id": hex_encode(&root.id()),
-        "origin": root.origin,
-        "issued_at": root.issued_at,
-        "expires_at": root.expires_at,
-        "previous": root.previous.map(|p| hex_encode(&p)),
-        "keys": keys,
-        "thresholds": serde_json::to_value(root.thresholds).unwrap_or(Value::Null),
-        "seq": r.seq,
-        "envelope": envelope_json(&r.envelope),
-    })
+    let mut v = view::trust_root(&r.root);
+    v["seq"] = json!(r.seq);
+    v["envelope"] = envelope_json(&r.envelope);
+    v
 }
 
 /// A trust-root version, for people.
