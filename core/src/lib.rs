@@ -13,6 +13,7 @@
 //! | [`manifest`] | signed artifact manifests and the streaming artifact hasher |
 //! | [`ledger`] | ledger entries, events and hash-chain verification |
 //! | [`merkle`] | RFC 6962 / 9162 Merkle hashing and proofs |
+//! | [`nodespec`] | node specifications: the document a node registers, validated field by field |
 //! | [`note`] | C2SP signed notes |
 //! | [`checkpoint`] | C2SP tlog-checkpoints signed by cairn |
 //! | [`trust`] | trust roots and their rotation chains |
@@ -39,6 +40,7 @@ pub mod error;
 pub mod ledger;
 pub mod manifest;
 pub mod merkle;
+pub mod nodespec;
 pub mod note;
 pub mod token;
 pub mod trust;

@@ -60,7 +60,8 @@ pub const fn error_class(code: ErrorCode) -> &'static str {
     }
 }
 
-/// A failure: `{"code", "message", "class"}` (see [`error_class`]).
+/// A failure: `{"code", "message", "class"}` (see [`error_class`]), and `"field"` when the
+/// error names the input field it concerns.
 ///
 /// ```
 /// use cairn_core::{view, Error, ErrorCode};
@@ -69,7 +70,12 @@ pub const fn error_class(code: ErrorCode) -> &'static str {
 /// assert_eq!(v["class"], "invalid");
 /// ```
 pub fn error(e: &Error) -> Value {
-    json!({"code": e.code().as_str(), "message": e.detail(), "class": error_class(e.code())})
+    let mut v =
+        json!({"code": e.code().as_str(), "message": e.detail(), "class": error_class(e.code())});
+    if let Some(f) = e.field() {
+        v["field"] = Value::String(f.into());
+    }
+    v
 }
 
 /// Algorithms whose signature has this length (several share one, e.g. ML-DSA-44 and

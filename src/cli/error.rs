@@ -163,7 +163,10 @@ impl From<StoreError> for CliError {
 
 impl From<Error> for CliError {
     fn from(e: Error) -> CliError {
-        CliError::core(e.code(), e.detail())
+        CliError {
+            field: e.field().map(str::to_owned),
+            ..CliError::core(e.code(), e.detail())
+        }
     }
 }
 

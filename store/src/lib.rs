@@ -15,6 +15,7 @@ mod migrate;
 mod objects;
 mod registry;
 
+pub use cairn_core::nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
 pub use error::{StoreCode, StoreError, StoreResult};
 pub use integrity::audit::AuditReport;
 pub use integrity::export::{
@@ -32,7 +33,6 @@ pub use objects::blux_import::{BluxImport, BluxObject, BluxRejected};
 pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
 pub use objects::manifests::ManifestInfo;
 pub use objects::nodes::NodeInfo;
-pub use objects::nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
 pub use objects::seal::{KdfParams, Passphrase, Protection, Sealed};
 pub use objects::tokens::{Revocation, TokenInfo, TokenRequest, Unrecorded};
 pub use objects::trustroots::{StoredTrustRoot, TrustRootSpec};
