@@ -15,6 +15,7 @@
 //! | [`merkle`] | RFC 6962 / 9162 Merkle hashing and proofs |
 //! | [`note`] | C2SP signed notes |
 //! | [`checkpoint`] | C2SP tlog-checkpoints signed by cairn |
+//! | [`tiles`] | C2SP tlog-tiles: tile paths and a tile client that proves from tiles alone |
 //! | [`trust`] | trust roots and their rotation chains |
 //! | [`bundle`] | self-contained bundles and `verify_bundle` |
 //! | [`blux`] | blux-reg v1.0 interop (canonical JSON, tokens, manifests, ledgers) |
@@ -39,6 +40,7 @@ pub mod ledger;
 pub mod manifest;
 pub mod merkle;
 pub mod note;
+pub mod tiles;
 pub mod token;
 pub mod trust;
 
