@@ -144,6 +144,18 @@ Exit status 0: verified; 1: verification failed; 2: usage or input error.")]
     /// The ledger as C2SP tlog tiles: export static files, verify a log from its tiles.
     #[command(subcommand)]
     Tiles(TilesCmd),
+    /// Run the registry as an HTTP service (seed 000's registry API, cairn's objects, and the
+    /// log's C2SP tiles) until SIGINT or SIGTERM. Defaults: the default store, 127.0.0.1:8080,
+    /// plain HTTP. docs/SERVICE.md documents the configuration and endpoints.
+    #[command(after_help = "\
+Examples:
+  cairn serve                                  127.0.0.1:8080, plain HTTP, the default store
+  cairn serve --config /etc/cairn/serve.toml   TLS, mutual TLS, limits, admission policy
+  CAIRN_LOG=debug cairn serve --store ./registry.redb
+
+The registry is opened for writing (its passphrase as for any write: --passphrase-file,
+$CAIRN_PASSPHRASE, or a prompt). Logs go to stderr (filter with CAIRN_LOG).")]
+    Serve(ServeArgs),
     /// Import from other systems: `import blux <config dir>`.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -877,6 +889,14 @@ Examples:
         /// The newer size (default: the whole ledger).
         new: Option<u64>,
     },
+}
+
+/// `cairn serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The TOML configuration (docs/SERVICE.md); without it, every default.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `cairn tiles ...`.

@@ -14,6 +14,7 @@ mod manifest;
 mod node;
 pub mod progress;
 pub mod secrets;
+pub mod serve;
 pub mod tiles;
 mod token;
 mod trustroot;
@@ -250,6 +251,7 @@ pub fn run(cli: Cli) -> CliResult<Output> {
         Command::Proof(c) => checkpoint::proof(&ctx, c),
         Command::Bundle(c) => bundle::run(&ctx, c),
         Command::Tiles(c) => tiles::run(&ctx, c),
+        Command::Serve(a) => serve::run(&ctx, &a),
         Command::Import(c) => import::run(&ctx, c),
         Command::Blux(c) => blux::run(&ctx, c),
         Command::Demo => crate::demo::run(&ctx),
