@@ -31,6 +31,8 @@ pub struct Config {
     pub auth: Auth,
     /// What a node registration must carry to be admitted.
     pub admission: Admission,
+    /// Rate limits and bans.
+    pub rate_limit: RateLimit,
 }
 
 impl Default for Config {
@@ -43,6 +45,7 @@ impl Default for Config {
             limits: Limits::default(),
             auth: Auth::default(),
             admission: Admission::default(),
+            rate_limit: RateLimit::default(),
         }
     }
 }
@@ -140,6 +143,50 @@ pub struct Admission {
     pub allowed_capabilities: Vec<String>,
 }
 
+/// `[rate_limit]` (seed 003's names).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    /// Apply the limits (default true).
+    pub enabled: bool,
+    /// Sustained requests per second per client address, every endpoint together (default 100).
+    pub per_ip_rps: u32,
+    /// Requests a client may send at once above the sustained rate (default 200).
+    pub burst: u32,
+    /// How long a banned address is refused, in seconds (default 300).
+    pub ban_seconds: u64,
+    /// Refusals in a row that get an address banned (default 50; 0: never ban).
+    pub ban_after: u32,
+    /// Tighter per-endpoint limits.
+    pub endpoints: EndpointLimits,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            enabled: true,
+            per_ip_rps: 100,
+            burst: 200,
+            ban_seconds: 300,
+            ban_after: 50,
+            endpoints: EndpointLimits::default(),
+        }
+    }
+}
+
+/// `[rate_limit.endpoints]`: requests per second per address for one endpoint (unset: only
+/// the per-address limit applies).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EndpointLimits {
+    /// `POST /api/v1/registry/register` and `/validate`.
+    pub register_rps: Option<u32>,
+    /// `GET /api/v1/registry/query`.
+    pub query_rps: Option<u32>,
+    /// `GET /checkpoint` and `/tile/...`.
+    pub tiles_rps: Option<u32>,
+}
+
 impl Config {
     /// Parses TOML text. Unknown keys and bad values are `malformed` errors naming the key.
     pub fn from_toml(text: &str) -> ServiceResult<Config> {
@@ -191,6 +238,21 @@ impl Config {
             return Err(ServiceError::config(
                 "limits.max_body_bytes must be at most 67108864 (64 MiB)",
             ));
+        }
+        let r = &self.rate_limit;
+        positive(u64::from(r.per_ip_rps), "rate_limit.per_ip_rps")?;
+        positive(u64::from(r.burst), "rate_limit.burst")?;
+        for (v, key) in [
+            (
+                r.endpoints.register_rps,
+                "rate_limit.endpoints.register_rps",
+            ),
+            (r.endpoints.query_rps, "rate_limit.endpoints.query_rps"),
+            (r.endpoints.tiles_rps, "rate_limit.endpoints.tiles_rps"),
+        ] {
+            if let Some(v) = v {
+                positive(u64::from(v), key)?;
+            }
         }
         if let Some(o) = &self.origin {
             if o.is_empty() || o.len() > cairn_core::token::MAX_AUDIENCE_LEN {
@@ -254,6 +316,8 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
             ),
             ("[auth]\npublic_reads = \"yes\"", "public_reads"),
             ("[admission]\nallowed = []", "allowed"),
+            ("[rate_limit]\nper_ip_rps = 0", "rate_limit.per_ip_rps"),
+            ("[rate_limit.endpoints]\nresolve_rps = 3", "resolve_rps"),
         ] {
             let e = Config::from_toml(text).unwrap_err();
             assert_eq!(e.code, "malformed", "{text}");

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod limit;
 pub mod routes;
 mod tls;
 pub mod views;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub nonces: auth::NonceCache,
     /// The group-commit writer.
     pub writer: writer::Writer,
+    /// Rate limits (None when `rate_limit.enabled` is false).
+    pub limiter: Option<limit::Limiter>,
     /// When the service started.
     pub started: Instant,
 }
@@ -98,6 +101,10 @@ impl Server {
             config: config.clone(),
             nonces: auth::NonceCache::default(),
             writer: writer::Writer::default(),
+            limiter: config
+                .rate_limit
+                .enabled
+                .then(|| limit::Limiter::new(&config.rate_limit)),
             started: Instant::now(),
         });
         let limits = &config.limits;
@@ -105,6 +112,10 @@ impl Server {
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 routes::read_guard,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                limit::middleware,
             ))
             .layer(
                 ServiceBuilder::new()

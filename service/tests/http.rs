@@ -823,3 +823,42 @@ fn private_reads_need_a_read_token() {
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
+
+#[test]
+fn rate_limits_answer_429_with_retry_after_and_ban() {
+    let mut fx = Fixture::new();
+    let mut cfg = loopback();
+    cfg.rate_limit.per_ip_rps = 1;
+    cfg.rate_limit.burst = 3;
+    cfg.rate_limit.ban_after = 3;
+    cfg.rate_limit.ban_seconds = 120;
+    cfg.rate_limit.endpoints.query_rps = Some(1);
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let a = agent();
+    let base = &srv.url;
+    // The endpoint limit (1/s, burst 1) bites before the per-address one (burst 3).
+    let q = format!("{base}/api/v1/registry/query?signal=s");
+    assert_eq!(get(&a, &q).status, 200);
+    let r = get(&a, &q);
+    assert_eq!((r.status, r.code().as_str()), (429, "rate_limited"));
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(r.json()["error"]["details"]["banned"], false);
+    // Past the burst, every address-wide request is refused; the third refusal bans.
+    let mut last = None;
+    for _ in 0..6 {
+        last = Some(get(&a, &format!("{base}/health")));
+        if last.as_ref().unwrap().json()["error"]["details"]["banned"] == true {
+            break;
+        }
+    }
+    let r = last.unwrap();
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["error"]["details"]["banned"], true, "{}", r.json());
+    assert_eq!(r.headers["retry-after"], "120");
+    // A banned address stays refused even after its rate would allow it again.
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = get(&a, &format!("{base}/health"));
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["error"]["details"]["banned"], true);
+}
