@@ -1638,3 +1638,6 @@ mod endless_inputs;
 mod interop;
 #[path = "cli/key_lifecycle.rs"]
 mod key_lifecycle;
+#[cfg(unix)]
+#[path = "cli/tiles.rs"]
+mod tiles;

@@ -16,6 +16,7 @@
 //! | [`nodespec`] | node specifications: the document a node registers, validated field by field |
 //! | [`note`] | C2SP signed notes |
 //! | [`checkpoint`] | C2SP tlog-checkpoints signed by cairn |
+//! | [`tiles`] | C2SP tlog-tiles: tile paths and a tile client that proves from tiles alone |
 //! | [`trust`] | trust roots and their rotation chains |
 //! | [`bundle`] | self-contained bundles and `verify_bundle` |
 //! | [`blux`] | blux-reg v1.0 interop (canonical JSON, tokens, manifests, ledgers) |
@@ -42,6 +43,7 @@ pub mod manifest;
 pub mod merkle;
 pub mod nodespec;
 pub mod note;
+pub mod tiles;
 pub mod token;
 pub mod trust;
 pub mod view;
