@@ -17,7 +17,6 @@ pub mod error;
 pub mod limit;
 pub mod routes;
 mod tls;
-pub mod views;
 pub mod writer;
 
 use std::net::SocketAddr;

@@ -15,12 +15,11 @@ use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
 use cairn_core::note::NoteVerifier;
 use cairn_core::tiles::Tile;
 use cairn_core::ErrorCode;
-use cairn_store::{NodeSpec, Registry};
+use cairn_store::{view, NodeSpec, Registry, SignedEntry};
 use serde_json::{json, Value};
 
 use crate::auth::{self, Policy, Presented};
 use crate::error::{ServiceError, ServiceResult};
-use crate::views;
 use crate::AppState;
 
 /// Capability a token must grant to register (or replace) a node.
@@ -382,7 +381,7 @@ async fn register(
         Json(json!({
             "registry_id": info.spec.id,
             "status": if replaced { "replaced" } else { "registered" },
-            "node": views::node(&info),
+            "node": view::node(&info),
         })),
     )
         .into_response())
@@ -403,7 +402,7 @@ async fn node_delete(
 }
 
 async fn node_get(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
-    blocking(move || Ok(Json(views::node(&st.reg.node(&id)?)))).await
+    blocking(move || Ok(Json(view::node(&st.reg.node(&id)?)))).await
 }
 
 async fn query(
@@ -428,7 +427,7 @@ async fn query(
         }
         Ok(Json(json!({
             "count": nodes.len(),
-            "nodes": nodes.iter().map(views::node).collect::<Vec<_>>(),
+            "nodes": nodes.iter().map(view::node).collect::<Vec<_>>(),
         })))
     })
     .await
@@ -439,7 +438,7 @@ async fn keys(State(st): St) -> ServiceResult<Json<Value>> {
         let log = st.reg.log_key_id()?;
         let keys = st.reg.list_keys()?;
         Ok(Json(json!({
-            "keys": keys.iter().map(|k| views::key(k, Some(&log))).collect::<Vec<_>>()
+            "keys": keys.iter().map(|k| view::key(k, Some(&log))).collect::<Vec<_>>()
         })))
     })
     .await
@@ -452,20 +451,20 @@ async fn key_get(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Va
     })?;
     blocking(move || {
         let log = st.reg.log_key_id()?;
-        Ok(Json(views::key(&st.reg.key(&id)?, Some(&log))))
+        Ok(Json(view::key(&st.reg.key(&id)?, Some(&log))))
     })
     .await
 }
 
 async fn trust_root(State(st): St) -> ServiceResult<Json<Value>> {
-    blocking(move || Ok(Json(views::trust_root(&st.reg.trust_root()?)))).await
+    blocking(move || Ok(Json(view::trust_root(&st.reg.trust_root()?)))).await
 }
 
 async fn trust_roots(State(st): St) -> ServiceResult<Json<Value>> {
     blocking(move || {
         let chain = st.reg.trust_roots()?;
         Ok(Json(json!({
-            "trust_roots": chain.iter().map(views::trust_root).collect::<Vec<_>>()
+            "trust_roots": chain.iter().map(view::trust_root).collect::<Vec<_>>()
         })))
     })
     .await
@@ -473,12 +472,12 @@ async fn trust_roots(State(st): St) -> ServiceResult<Json<Value>> {
 
 async fn token_get(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
     let id = parse_digest(&id, "id")?;
-    blocking(move || Ok(Json(views::token(&st.reg.token(&id)?)))).await
+    blocking(move || Ok(Json(view::token(&st.reg.token(&id)?)))).await
 }
 
 async fn manifest_get(State(st): St, Path(d): Path<String>) -> ServiceResult<Json<Value>> {
     let d = parse_digest(&d, "digest")?;
-    blocking(move || Ok(Json(views::manifest(&st.reg.manifest(&d)?)))).await
+    blocking(move || Ok(Json(view::manifest(&st.reg.manifest(&d)?)))).await
 }
 
 async fn manifests_for_artifact(
@@ -493,7 +492,7 @@ async fn manifests_for_artifact(
     blocking(move || {
         let ms = st.reg.manifests_for_artifact(&a)?;
         Ok(Json(json!({
-            "manifests": ms.iter().map(views::manifest).collect::<Vec<_>>()
+            "manifests": ms.iter().map(view::manifest).collect::<Vec<_>>()
         })))
     })
     .await
@@ -501,7 +500,7 @@ async fn manifests_for_artifact(
 
 async fn entry_get(State(st): St, Path(seq): Path<String>) -> ServiceResult<Json<Value>> {
     let seq = parse_u64(Some(&seq), "seq")?.unwrap_or(0);
-    blocking(move || Ok(Json(views::entry(&st.reg.entry(seq)?)))).await
+    blocking(move || Ok(Json(entry_view(&st.reg.entry(seq)?)))).await
 }
 
 async fn proof_inclusion(
@@ -578,4 +577,12 @@ async fn bundle_token(State(st): St, Path(id): Path<String>) -> ServiceResult<Re
 async fn bundle_manifest(State(st): St, Path(d): Path<String>) -> ServiceResult<Response> {
     let d = parse_digest(&d, "digest")?;
     blocking(move || Ok(bundle_response(st.reg.manifest_bundle(&d)?))).await
+}
+
+/// A ledger entry as `GET /api/v1/entries/{seq}` answers it: the store's view (as `cairn ledger
+/// get --json` prints it) with its envelope.
+fn entry_view(e: &SignedEntry) -> Value {
+    let mut v = view::entry(e);
+    v["envelope"] = view::envelope_json(&e.envelope);
+    v
 }

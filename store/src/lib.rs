@@ -14,6 +14,7 @@ mod kernel;
 mod migrate;
 mod objects;
 mod registry;
+pub mod view;
 
 pub use cairn_core::nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
 pub use error::{StoreCode, StoreError, StoreResult};

@@ -76,7 +76,10 @@ mod tests {
             assert!(l >= 1);
             // Subtrees at level >= l number at most 2 * size / 2^l.
             let count = (2 * (size as u128)) >> l;
-            assert!(count <= MAX_KNOWN as u128, "size {size}: level {l}, {count} subtrees");
+            assert!(
+                count <= MAX_KNOWN as u128,
+                "size {size}: level {l}, {count} subtrees"
+            );
         }
         assert_eq!(lowest_cached_level(1000), 1);
     }

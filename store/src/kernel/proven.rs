@@ -206,14 +206,21 @@ mod tests {
                 for other in [seq ^ 1, (seq + 2) % n, (seq + 300) % n] {
                     if other != seq && other < n {
                         let e = prove(&reg, seq, leaves[other as usize]).unwrap_err();
-                        assert_eq!(e.code().core(), Some(ErrorCode::ProofInvalid), "{round} {seq}");
+                        assert_eq!(
+                            e.code().core(),
+                            Some(ErrorCode::ProofInvalid),
+                            "{round} {seq}"
+                        );
                     }
                 }
                 let mut flipped = leaves[seq as usize];
                 flipped[0] ^= 1;
                 assert!(prove(&reg, seq, flipped).is_err(), "{round} {seq}");
             }
-            assert!(reg.known_subtrees_read().len() > 0, "{round}: proofs leave known hashes");
+            assert!(
+                reg.known_subtrees_read().len() > 0,
+                "{round}: proofs leave known hashes"
+            );
         }
         // A later commit by this process extends the tree: the hashes stay valid.
         reg.register_node(&spec(1000)).unwrap();
@@ -228,8 +235,15 @@ mod tests {
             Vec::new(),
         );
         reg.read(|rtx| reg.head_in(&rtx).map(|_| ())).unwrap();
-        assert_eq!(reg.known_subtrees_read().len(), 0, "emptied by a head it did not write");
+        assert_eq!(
+            reg.known_subtrees_read().len(),
+            0,
+            "emptied by a head it did not write"
+        );
         prove(&reg, 3, leaves[3]).unwrap();
-        assert!(reg.known_subtrees_read().len() > 0, "refilled by the next proof");
+        assert!(
+            reg.known_subtrees_read().len() > 0,
+            "refilled by the next proof"
+        );
     }
 }
