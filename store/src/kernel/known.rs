@@ -10,7 +10,9 @@
 //!
 //! Invariants:
 //! - only complete subtrees, only hashes recomputed during a proof that then verified against
-//!   the signed head (`kernel::proven`), and only above the lowest cached level;
+//!   the signed head (`kernel::proven`): the leaf proven, and the subtrees from the lowest
+//!   cached level up (a record read again is proven by its leaf's hash alone; a new one climbs
+//!   to the lowest cached level);
 //! - the set is emptied whenever the registry adopts a head it did not write itself (another
 //!   process committed, or the file was re-verified), so a head that does not extend the old
 //!   one can never be vouched for by hashes proven under it;
