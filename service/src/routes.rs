@@ -52,6 +52,7 @@ async fn blocking<T: Send + 'static>(
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(crate::metrics::handler))
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile))
         .route("/api/v1/registry/signature_info", get(signature_info))
@@ -140,6 +141,7 @@ async fn authorize(
             capability,
             proof_of_possession: st.config.auth.proof_of_possession,
             max_skew: st.config.auth.max_clock_skew_seconds,
+            metrics: Some(&st.metrics),
         };
         let presented = Presented {
             authorization: authorization.as_deref(),

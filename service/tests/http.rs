@@ -862,3 +862,185 @@ fn rate_limits_answer_429_with_retry_after_and_ban() {
     assert_eq!(r.status, 429);
     assert_eq!(r.json()["error"]["details"]["banned"], true);
 }
+
+/// Parses an OpenMetrics text exposition strictly enough to catch a malformed one: every line
+/// is a `# HELP`/`# TYPE`/`# UNIT` comment, a sample `name{labels} value`, or the final
+/// `# EOF`. Returns the samples as (name with labels, value).
+fn parse_openmetrics(text: &str) -> Vec<(String, f64)> {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.last(), Some(&"# EOF"), "no # EOF at the end");
+    let mut samples = Vec::new();
+    for line in &lines[..lines.len() - 1] {
+        if let Some(c) = line.strip_prefix("# ") {
+            let kind = c.split(' ').next().unwrap();
+            assert!(["HELP", "TYPE", "UNIT"].contains(&kind), "{line}");
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        if name_end < series.len() {
+            let labels = &series[name_end..];
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            for pair in labels[1..labels.len() - 1].split(',') {
+                let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("{line}"));
+                assert!(
+                    k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "{line}"
+                );
+                assert!(
+                    v.starts_with('"') && v.ends_with('"') && v.len() >= 2,
+                    "{line}"
+                );
+            }
+        }
+        let v: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            v => v.parse().unwrap_or_else(|_| panic!("not a number: {line}")),
+        };
+        samples.push((series.to_owned(), v));
+    }
+    samples
+}
+
+fn sample(samples: &[(String, f64)], series: &str) -> f64 {
+    samples
+        .iter()
+        .find(|(s, _)| s == series)
+        .map_or(0.0, |(_, v)| *v)
+}
+
+#[test]
+fn metrics_count_requests_verifications_and_signatures() {
+    let mut fx = Fixture::new();
+    let good = fx.token(ORIGIN, &["node.register"], 3600);
+    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let base = srv.url.clone();
+    let a = agent();
+
+    let first = get(&a, &format!("{base}/metrics"));
+    assert_eq!(first.status, 200);
+    assert!(first.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let before = parse_openmetrics(&String::from_utf8(first.body).unwrap());
+    let health = r#"cairn_http_requests_total{method="GET",route="/health",status="200"}"#;
+    assert_eq!(sample(&before, health), 0.0);
+
+    for _ in 0..3 {
+        assert_eq!(get(&a, &format!("{base}/health")).status, 200);
+    }
+    assert_eq!(get(&a, &format!("{base}/no/such/route")).status, 404);
+    assert_eq!(get(&a, &format!("{base}/api/v1/registry/nope")).status, 404);
+    let path = "/api/v1/registry/register";
+    let ok = write(
+        &a,
+        &base,
+        "POST",
+        path,
+        spec("m-1").as_bytes(),
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "metrics-nonce-0001",
+        now(),
+    );
+    assert_eq!(ok.status, 201);
+    // Signed by another key: the token verifies, the proof does not.
+    let stranger = SigningKey::generate(Algorithm::Ed25519);
+    let bad = write(
+        &a,
+        &base,
+        "POST",
+        path,
+        spec("m-2").as_bytes(),
+        Some(&good.envelope),
+        Some(&stranger),
+        "metrics-nonce-0002",
+        now(),
+    );
+    assert_eq!(
+        (bad.status, bad.code().as_str()),
+        (401, "signature_invalid")
+    );
+
+    let text = String::from_utf8(get(&a, &format!("{base}/metrics")).body).unwrap();
+    let after = parse_openmetrics(&text);
+    assert_eq!(sample(&after, health), 3.0, "{text}");
+    let h_count =
+        r#"cairn_http_request_duration_seconds_count{method="GET",route="/health",status="200"}"#;
+    assert_eq!(sample(&after, h_count), 3.0, "{text}");
+    // Route templates, never the path's values.
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_http_requests_total{method="GET",route="/api/v1/registry/{registry_id}",status="404"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    assert!(!text.contains("route=\"/api/v1/registry/nope\""), "{text}");
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_http_requests_total{method="GET",route="unmatched",status="404"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    for (status, n) in [("201", 1.0), ("401", 1.0)] {
+        let s = format!(
+            r#"cairn_http_requests_total{{method="POST",route="/api/v1/registry/register",status="{status}"}}"#
+        );
+        assert_eq!(sample(&after, &s), n, "{s}\n{text}");
+    }
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_verifications_total{what="token",outcome="success"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_verifications_total{what="proof",outcome="success"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_verifications_total{what="proof",outcome="failure"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_verify_duration_seconds_count{what="proof",algorithm="ed25519"}"#
+        ),
+        2.0,
+        "{text}"
+    );
+    // One durable commit, one head signature by the log key.
+    assert_eq!(
+        sample(&after, "cairn_checkpoint_save_duration_seconds_count"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(sample(&after, "cairn_commit_operations_sum"), 1.0);
+    let signed: f64 = after
+        .iter()
+        .filter(|(s, _)| s.starts_with("cairn_sign_duration_seconds_count{"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(signed, 1.0, "{text}");
+}
