@@ -36,8 +36,25 @@ pub(crate) fn loopback_config(env: &Env) -> (String, String) {
     (cfg, format!("http://127.0.0.1:{port}"))
 }
 
+/// A `cairn serve` process, SIGKILLed when dropped (so a failing test leaves none behind).
+pub(crate) struct Serving(Child);
+
+impl Serving {
+    /// SIGKILL (what `Child::kill` sends on Unix), then reap.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `cairn serve --config cfg` and waits until it answers `/health`.
-pub(crate) fn start_server(env: &Env, cfg: &str, base: &str) -> Child {
+pub(crate) fn start_server(env: &Env, cfg: &str, base: &str) -> Serving {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["serve", "--config", cfg])
         .current_dir(env.dir.path())
@@ -54,7 +71,7 @@ pub(crate) fn start_server(env: &Env, cfg: &str, base: &str) -> Child {
     loop {
         if let Ok(r) = agent.get(&format!("{base}/health")).call() {
             if r.status() == 200 {
-                return child;
+                return Serving(child);
             }
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -196,8 +213,7 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_write() {
             std::thread::sleep(Duration::from_millis(2));
         }
         std::thread::sleep(Duration::from_millis(delay_ms));
-        child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
-        child.wait().expect("reap");
+        child.kill();
         let refused: u32 = clients.into_iter().map(|c| c.join().unwrap()).sum();
         assert_eq!(refused, 0, "round {round}: writes were refused");
         let acked = acked.lock().unwrap().clone();
@@ -221,4 +237,272 @@ fn check_registry(path: &Path, acked: &[String], round: usize) {
             .unwrap_or_else(|e| panic!("round {round}: acknowledged node {id} lost: {e}"));
         assert_eq!(&n.spec.id, id);
     }
+}
+
+/// One request with the token file in `Authorization` and `proof` in `Cairn-Proof`; returns
+/// (status, error code).
+fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    token_file: &[u8],
+    proof: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let a = agent(Duration::from_secs(10));
+    let url = format!("{base}{path}");
+    let auth = format!("Cairn {}", cairn_core::encoding::b64_encode(token_file));
+    let r = match method {
+        "POST" => a
+            .post(&url)
+            .header("authorization", &auth)
+            .header("cairn-proof", proof)
+            .content_type("application/json")
+            .send(body),
+        "DELETE" => a
+            .delete(&url)
+            .header("authorization", &auth)
+            .header("cairn-proof", proof)
+            .call(),
+        m => panic!("{m}"),
+    };
+    let mut r = r.expect("request");
+    let status = r.status().as_u16();
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap_or_default();
+    (status, v["error"]["code"].as_str().unwrap_or("").to_owned())
+}
+
+#[test]
+fn token_proof_makes_the_header_the_real_server_accepts() {
+    let env = Env::new();
+    env.insecure_registry();
+    let origin = "test.example/log";
+    let tok = env.p("ops.token.json");
+    env.ok(&[
+        "token",
+        "issue",
+        "--issuer",
+        "issuer",
+        "--holder",
+        "agent",
+        "--audience",
+        origin,
+        "--capability",
+        "node.register",
+        "--capability",
+        "node.deregister",
+        "--ttl",
+        "1h",
+        "--out",
+        &tok,
+    ]);
+    let token_bytes = std::fs::read(&tok).unwrap();
+    let token_id = env.ok(&["token", "list"])["tokens"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let node = spec("proof-01");
+    let node_file = env.write("node.json", node.as_bytes());
+    let reg_path = "/api/v1/registry/register";
+    let (cfg, base) = loopback_config(&env);
+
+    // Proofs are made before the server holds the registry (it is opened for writing).
+    let text = env.run(&[
+        "token", "proof", "--file", &tok, "--method", "POST", "--path", reg_path, "--body",
+        &node_file,
+    ]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    let proof = text.stdout.trim().to_owned();
+    assert!(
+        proof.starts_with("t=") && proof.contains(";n=") && proof.contains(";s="),
+        "{proof}"
+    );
+    let j = env.ok(&[
+        "token",
+        "proof",
+        &token_id,
+        "--method",
+        "post",
+        "--path",
+        reg_path,
+        "--body",
+        &node_file,
+        "--nonce",
+        "fixed-nonce-0000001",
+    ]);
+    assert_eq!(j["header"], "Cairn-Proof");
+    assert_eq!(j["method"], "POST");
+    assert_eq!(j["nonce"], "fixed-nonce-0000001");
+    assert_eq!(j["token"], token_id.as_str());
+    let same_nonce = j["value"].as_str().unwrap().to_owned();
+    let other_body = env.write("other.json", spec("proof-02").as_bytes());
+    let wrong_body = env.ok(&[
+        "token",
+        "proof",
+        "--file",
+        &tok,
+        "--method",
+        "POST",
+        "--path",
+        reg_path,
+        "--body",
+        &other_body,
+    ])["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let del_path = "/api/v1/registry/proof-01";
+    let delete = env.ok(&[
+        "token", "proof", &token_id, "--method", "DELETE", "--path", del_path,
+    ])["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stale = env.ok(&[
+        "token",
+        "proof",
+        &token_id,
+        "--method",
+        "POST",
+        "--path",
+        reg_path,
+        "--body",
+        &node_file,
+        "--time",
+        "1000000000",
+    ])["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Refusals by the command itself.
+    env.fails(
+        &[
+            "token", "proof", &token_id, "--holder", "issuer", "--method", "POST", "--path",
+            reg_path,
+        ],
+        1,
+        "unauthorized",
+    );
+    env.fails(
+        &[
+            "token", "proof", &token_id, "--method", "POST", "--path", reg_path, "--nonce", "short",
+        ],
+        2,
+        "usage",
+    );
+    env.fails(
+        &[
+            "token", "proof", &token_id, "--method", "POST", "--path", "api/v1",
+        ],
+        2,
+        "usage",
+    );
+
+    let agent_pem = env.p("agent.pem");
+    env.ok(&["key", "export", "agent", "--private", "--out", &agent_pem]);
+    let issuer_pem = env.p("issuer.pem");
+    env.ok(&["key", "export", "issuer", "--private", "--out", &issuer_pem]);
+
+    let mut child = start_server(&env, &cfg, &base);
+    // Beside the running server (which holds the registry file): token and key from files.
+    let node3 = spec("proof-03");
+    let node3_file = env.write("node3.json", node3.as_bytes());
+    let beside = env.run(&[
+        "token",
+        "proof",
+        "--file",
+        &tok,
+        "--key-file",
+        &agent_pem,
+        "--method",
+        "POST",
+        "--path",
+        reg_path,
+        "--body",
+        &node3_file,
+    ]);
+    assert_eq!(beside.code, 0, "{}", beside.stderr);
+    assert_eq!(
+        send(
+            &base,
+            "POST",
+            reg_path,
+            &token_bytes,
+            beside.stdout.trim(),
+            node3.as_bytes()
+        ),
+        (201, String::new())
+    );
+    env.fails(
+        &[
+            "token",
+            "proof",
+            "--file",
+            &tok,
+            "--key-file",
+            &issuer_pem,
+            "--method",
+            "POST",
+            "--path",
+            reg_path,
+        ],
+        1,
+        "unauthorized",
+    );
+    env.fails(
+        &[
+            "token",
+            "proof",
+            "--file",
+            &tok,
+            "--key-file",
+            &node3_file,
+            "--method",
+            "POST",
+            "--path",
+            reg_path,
+        ],
+        2,
+        "malformed",
+    );
+    let b = node.as_bytes();
+    assert_eq!(
+        send(&base, "POST", reg_path, &token_bytes, &proof, b),
+        (201, String::new())
+    );
+    // The same proof again is a replay; one with the same nonce too.
+    assert_eq!(
+        send(&base, "POST", reg_path, &token_bytes, &proof, b),
+        (401, "replayed".into())
+    );
+    assert_eq!(
+        send(&base, "POST", reg_path, &token_bytes, &same_nonce, b).0,
+        200,
+        "a fresh nonce of its own: the node is replaced"
+    );
+    assert_eq!(
+        send(&base, "POST", reg_path, &token_bytes, &same_nonce, b),
+        (401, "replayed".into())
+    );
+    // A proof over another body, or from long ago, is refused.
+    assert_eq!(
+        send(&base, "POST", reg_path, &token_bytes, &wrong_body, b),
+        (401, "signature_invalid".into())
+    );
+    assert_eq!(
+        send(&base, "POST", reg_path, &token_bytes, &stale, b),
+        (401, "expired".into())
+    );
+    // A proof for DELETE is not one for POST, and works for its own request.
+    assert_eq!(
+        send(&base, "POST", reg_path, &token_bytes, &delete, b),
+        (401, "signature_invalid".into())
+    );
+    assert_eq!(
+        send(&base, "DELETE", del_path, &token_bytes, &delete, b""),
+        (200, String::new())
+    );
+    child.kill();
 }
