@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 enum Op {
     Register(Box<NodeSpec>),
     Deregister(String),
+    Checkpoint,
 }
 
 /// What a write returned.
@@ -28,6 +29,7 @@ enum Op {
 enum Out {
     Node(Box<NodeInfo>),
     Seq(u64),
+    Size(u64),
 }
 
 struct Job {
@@ -55,6 +57,7 @@ fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
     match op {
         Op::Register(spec) => Ok(Out::Node(Box::new(tx.register_node(spec)?))),
         Op::Deregister(id) => Ok(Out::Seq(tx.deregister_node(id, "deregistered over HTTP")?)),
+        Op::Checkpoint => Ok(Out::Size(tx.create_checkpoint()?.size)),
     }
 }
 
@@ -80,7 +83,7 @@ impl Writer {
     pub fn register_node(&self, reg: &Registry, spec: NodeSpec) -> ServiceResult<NodeInfo> {
         match self.submit(reg, Op::Register(Box::new(spec)))? {
             Out::Node(n) => Ok(*n),
-            Out::Seq(_) => Err(ServiceError::internal(
+            _ => Err(ServiceError::internal(
                 "the writer answered another operation",
             )),
         }
@@ -90,7 +93,18 @@ impl Writer {
     pub fn deregister_node(&self, reg: &Registry, id: String) -> ServiceResult<u64> {
         match self.submit(reg, Op::Deregister(id))? {
             Out::Seq(s) => Ok(s),
-            Out::Node(_) => Err(ServiceError::internal(
+            _ => Err(ServiceError::internal(
+                "the writer answered another operation",
+            )),
+        }
+    }
+
+    /// Signs and stores a checkpoint of the tree as its batch leaves it (covering every
+    /// write committed before this call); returns its size once durable.
+    pub fn checkpoint(&self, reg: &Registry) -> ServiceResult<u64> {
+        match self.submit(reg, Op::Checkpoint)? {
+            Out::Size(s) => Ok(s),
+            _ => Err(ServiceError::internal(
                 "the writer answered another operation",
             )),
         }

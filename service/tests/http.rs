@@ -1044,3 +1044,120 @@ fn metrics_count_requests_verifications_and_signatures() {
         .sum();
     assert_eq!(signed, 1.0, "{text}");
 }
+
+#[test]
+fn bundles_under_concurrent_writes_take_their_checkpoints_through_the_writer() {
+    use cairn_core::bundle::{verify_bundle, Bundle, BundlePolicy};
+    use cairn_store::{KeyStatus, PrivatePart, TrustRootSpec};
+    let mut fx = Fixture::new();
+    let root_key = fx
+        .reg()
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    let listed: Vec<_> = fx
+        .reg()
+        .list_keys()
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.status == KeyStatus::Active && k.private != PrivatePart::None)
+        .collect();
+    let mut t = cairn_core::trust::Thresholds::default();
+    for role in Role::ALL {
+        if listed.iter().any(|k| k.roles.contains(role)) {
+            t = t.with(role, 1);
+        }
+    }
+    let root = fx
+        .reg()
+        .create_trust_root(
+            &TrustRootSpec {
+                keys: listed.iter().map(|k| k.key_id).collect(),
+                thresholds: t,
+                expires_at: fx.reg().now() + 86_400,
+            },
+            &[(root_key.key_id, None)],
+        )
+        .unwrap()
+        .root;
+    // Tokens issued after the newest checkpoint: their bundles need a new one.
+    let tokens: Vec<_> = (0..4)
+        .map(|_| fx.token(ORIGIN, &["node.register"], 3600))
+        .collect();
+    let writer_token = tokens[0].envelope.clone();
+    let checkpoints_before = fx.reg().checkpoints().unwrap().len();
+    let holder = Arc::new(std::mem::replace(
+        &mut fx.holder,
+        SigningKey::generate(Algorithm::Ed25519),
+    ));
+    let path = fx.dir.join("r.redb");
+    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let base = srv.url.clone();
+
+    let writers: Vec<_> = (0..6)
+        .map(|i| {
+            let (base, env, holder) = (base.clone(), writer_token.clone(), holder.clone());
+            std::thread::spawn(move || {
+                let a = agent();
+                for j in 0..4 {
+                    let r = write(
+                        &a,
+                        &base,
+                        "POST",
+                        "/api/v1/registry/register",
+                        spec(&format!("b-{i}-{j}")).as_bytes(),
+                        Some(&env),
+                        Some(&holder),
+                        &format!("bundle-nonce-{i:04}-{j:04}"),
+                        now(),
+                    );
+                    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = tokens
+        .iter()
+        .map(|tok| {
+            let (base, id, root) = (base.clone(), tok.id, root.clone());
+            std::thread::spawn(move || {
+                let a = agent();
+                for _ in 0..3 {
+                    let r = get(
+                        &a,
+                        &format!("{base}/api/v1/bundles/token/{}", hex_encode(&id)),
+                    );
+                    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                    let b = Bundle::from_bytes(&r.body).expect("a bundle");
+                    let policy = BundlePolicy {
+                        require_hybrid_checkpoint: false,
+                        token: cairn_core::token::VerifyOptions {
+                            audience: Some(ORIGIN),
+                            capability: Some("node.register"),
+                        },
+                        ..BundlePolicy::default()
+                    };
+                    verify_bundle(&b, &root, now(), &policy).expect("the bundle verifies");
+                }
+            })
+        })
+        .collect();
+    for t in writers.into_iter().chain(readers) {
+        t.join().unwrap();
+    }
+    let (_, ops) = srv.server.as_ref().unwrap().state().writer.stats();
+    drop(srv);
+    let reg = Registry::open(&path, None).unwrap();
+    reg.audit().unwrap();
+    assert_eq!(reg.list_nodes().unwrap().len(), 24);
+    // The checkpoints the bundles needed were asked of the writer: beyond the 24 registrations
+    // it ran at least one checkpoint operation per checkpoint that appeared (two requests that
+    // ask in the same batch share one), and at most one per bundle request.
+    let made = reg.checkpoints().unwrap().len() - checkpoints_before;
+    assert!(made >= 1, "the tokens needed a checkpoint");
+    let asked = ops - 24;
+    assert!(made as u64 <= asked && asked <= 12, "{made} {asked}");
+}
