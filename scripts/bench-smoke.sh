@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every bench once, without timing anything, so the benches keep compiling and working.
-# Called from scripts/test.sh. Builds in the test profile (what `cargo test` already built is
+# Called from scripts/test.sh (benches/service.rs included: in test mode it starts the service on
+# loopback and sends each request kind a few times). Builds in the test profile (what `cargo test` already built is
 # reused), so it stays well under a few minutes on a small machine, and it asserts no figure.
 #
 #   native: `cargo test --benches` starts each bench binary without `--bench`, which criterion

@@ -1639,5 +1639,8 @@ mod interop;
 #[path = "cli/key_lifecycle.rs"]
 mod key_lifecycle;
 #[cfg(unix)]
+#[path = "cli/serve.rs"]
+mod serve;
+#[cfg(unix)]
 #[path = "cli/tiles.rs"]
 mod tiles;

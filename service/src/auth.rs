@@ -151,6 +151,8 @@ pub struct Policy<'a> {
     pub proof_of_possession: bool,
     /// Allowed clock skew of the proof's timestamp.
     pub max_skew: u64,
+    /// Where verification outcomes and latencies are recorded, if anywhere.
+    pub metrics: Option<&'a crate::metrics::Metrics>,
 }
 
 fn unauth(code: ErrorCode, msg: impl Into<String>) -> ServiceError {
@@ -248,7 +250,13 @@ pub fn authorize(
         audience: Some(policy.audience),
         capability: None,
     };
-    let verified = reg.verify_token(&token, now, &opts).map_err(|e| {
+    let started = std::time::Instant::now();
+    let verified = reg.verify_token(&token, now, &opts);
+    if let Some(m) = policy.metrics {
+        let alg = verified.as_ref().ok().map(|v| v.issuer.algorithm());
+        m.verification("token", alg, verified.is_ok(), started.elapsed());
+    }
+    let verified = verified.map_err(|e| {
         let code = match e.code() {
             cairn_store::StoreCode::Core(c) => c,
             cairn_store::StoreCode::NotFound => ErrorCode::Unauthorized,
@@ -294,7 +302,17 @@ pub fn authorize(
             t,
             nonce,
         );
-        holder.verify(&msg, POP_CONTEXT, &sig).map_err(|e| {
+        let started = std::time::Instant::now();
+        let checked = holder.verify(&msg, POP_CONTEXT, &sig);
+        if let Some(m) = policy.metrics {
+            m.verification(
+                "proof",
+                Some(holder.algorithm()),
+                checked.is_ok(),
+                started.elapsed(),
+            );
+        }
+        checked.map_err(|e| {
             unauth(
                 ErrorCode::SignatureInvalid,
                 format!(

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod limit;
+pub mod metrics;
 pub mod routes;
 mod tls;
 pub mod writer;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub limiter: Option<limit::Limiter>,
     /// When the service started.
     pub started: Instant,
+    /// The figures `GET /metrics` reports.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// A running server.
@@ -94,17 +97,21 @@ impl Server {
             .origin
             .clone()
             .unwrap_or_else(|| reg.origin().to_owned());
+        let metrics = Arc::new(metrics::Metrics::new());
+        let m = metrics.clone();
+        reg.observe_log_signing(Arc::new(move |alg, took| m.signature(alg, took)));
         let state = Arc::new(AppState {
             reg: Arc::new(reg),
             origin,
             config: config.clone(),
             nonces: auth::NonceCache::default(),
-            writer: writer::Writer::default(),
+            writer: writer::Writer::with_metrics(metrics.clone()),
             limiter: config
                 .rate_limit
                 .enabled
                 .then(|| limit::Limiter::new(&config.rate_limit)),
             started: Instant::now(),
+            metrics,
         });
         let limits = &config.limits;
         let app = routes::router(state.clone())
@@ -122,7 +129,11 @@ impl Server {
                     .timeout(Duration::from_secs(limits.request_timeout_seconds))
                     .concurrency_limit(limits.max_concurrent_requests),
             )
-            .layer(tower_http::trace::TraceLayer::new_for_http());
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                metrics::track,
+            ));
 
         let listener = std::net::TcpListener::bind(config.address)
             .map_err(|e| ServiceError::config(format!("address {}: {e}", config.address)))?;

@@ -52,6 +52,7 @@ async fn blocking<T: Send + 'static>(
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(crate::metrics::handler))
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile))
         .route("/api/v1/registry/signature_info", get(signature_info))
@@ -140,6 +141,7 @@ async fn authorize(
             capability,
             proof_of_possession: st.config.auth.proof_of_possession,
             max_skew: st.config.auth.max_clock_skew_seconds,
+            metrics: Some(&st.metrics),
         };
         let presented = Presented {
             authorization: authorization.as_deref(),
@@ -569,14 +571,41 @@ fn bundle_response(b: cairn_core::bundle::Bundle) -> Response {
     resp
 }
 
+/// Makes sure a stored checkpoint covers ledger entry `seq` before a bundle is built.
+///
+/// A bundle's inclusion proof needs a checkpoint newer than its entry, and the store's bundle
+/// functions write one themselves when none covers it: a write transaction of its own, outside
+/// the group-commit writer. That would be safe (the store serialises every write transaction
+/// on its own lock, and checkpoints only ever grow) but it would take the write lock and an
+/// fsync past the writer's queue, uncounted. So the service asks its writer for the
+/// checkpoint first (it joins the current batch like any write); the store then finds the
+/// entry covered and only reads. Checkpoints are never removed, so the one made here still
+/// covers `seq` when the bundle is read.
+fn ensure_checkpoint(st: &AppState, seq: u64) -> ServiceResult<()> {
+    // An error here only means "not known to be covered"; the bundle surfaces real ones.
+    let covered = st.reg.latest_checkpoint().is_ok_and(|c| c.size > seq);
+    if !covered {
+        st.writer.checkpoint(&st.reg)?;
+    }
+    Ok(())
+}
+
 async fn bundle_token(State(st): St, Path(id): Path<String>) -> ServiceResult<Response> {
     let id = parse_digest(&id, "id")?;
-    blocking(move || Ok(bundle_response(st.reg.token_bundle(&id)?))).await
+    blocking(move || {
+        ensure_checkpoint(&st, st.reg.token(&id)?.seq)?;
+        Ok(bundle_response(st.reg.token_bundle(&id)?))
+    })
+    .await
 }
 
 async fn bundle_manifest(State(st): St, Path(d): Path<String>) -> ServiceResult<Response> {
     let d = parse_digest(&d, "digest")?;
-    blocking(move || Ok(bundle_response(st.reg.manifest_bundle(&d)?))).await
+    blocking(move || {
+        ensure_checkpoint(&st, st.reg.manifest(&d)?.last_seq)?;
+        Ok(bundle_response(st.reg.manifest_bundle(&d)?))
+    })
+    .await
 }
 
 /// A ledger entry as `GET /api/v1/entries/{seq}` answers it: the store's view (as `cairn ledger

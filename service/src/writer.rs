@@ -8,17 +8,20 @@
 //! its operations is retried alone, so one bad request never fails the others.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use cairn_store::{NodeInfo, NodeSpec, Registry, StoreResult, Txn};
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::metrics::Metrics;
 
 /// A queued write.
 #[derive(Debug, Clone)]
 enum Op {
     Register(Box<NodeSpec>),
     Deregister(String),
+    Checkpoint,
 }
 
 /// What a write returned.
@@ -26,6 +29,7 @@ enum Op {
 enum Out {
     Node(Box<NodeInfo>),
     Seq(u64),
+    Size(u64),
 }
 
 struct Job {
@@ -40,6 +44,7 @@ pub struct Writer {
     commit: Mutex<()>,
     batches: std::sync::atomic::AtomicU64,
     ops: std::sync::atomic::AtomicU64,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -52,15 +57,33 @@ fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
     match op {
         Op::Register(spec) => Ok(Out::Node(Box::new(tx.register_node(spec)?))),
         Op::Deregister(id) => Ok(Out::Seq(tx.deregister_node(id, "deregistered over HTTP")?)),
+        Op::Checkpoint => Ok(Out::Size(tx.create_checkpoint()?.size)),
     }
 }
 
 impl Writer {
+    /// A writer reporting each commit's latency and size to `metrics`.
+    pub fn with_metrics(metrics: Arc<Metrics>) -> Writer {
+        Writer {
+            metrics: Some(metrics),
+            ..Writer::default()
+        }
+    }
+
+    fn committed(&self, operations: usize, started: Instant) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.batches.fetch_add(1, Relaxed);
+        self.ops.fetch_add(operations as u64, Relaxed);
+        if let Some(m) = &self.metrics {
+            m.commit(operations, started.elapsed());
+        }
+    }
+
     /// Registers (or replaces) a node; returns once the commit holding it is durable.
     pub fn register_node(&self, reg: &Registry, spec: NodeSpec) -> ServiceResult<NodeInfo> {
         match self.submit(reg, Op::Register(Box::new(spec)))? {
             Out::Node(n) => Ok(*n),
-            Out::Seq(_) => Err(ServiceError::internal(
+            _ => Err(ServiceError::internal(
                 "the writer answered another operation",
             )),
         }
@@ -70,7 +93,18 @@ impl Writer {
     pub fn deregister_node(&self, reg: &Registry, id: String) -> ServiceResult<u64> {
         match self.submit(reg, Op::Deregister(id))? {
             Out::Seq(s) => Ok(s),
-            Out::Node(_) => Err(ServiceError::internal(
+            _ => Err(ServiceError::internal(
+                "the writer answered another operation",
+            )),
+        }
+    }
+
+    /// Signs and stores a checkpoint of the tree as its batch leaves it (covering every
+    /// write committed before this call); returns its size once durable.
+    pub fn checkpoint(&self, reg: &Registry) -> ServiceResult<u64> {
+        match self.submit(reg, Op::Checkpoint)? {
+            Out::Size(s) => Ok(s),
+            _ => Err(ServiceError::internal(
                 "the writer answered another operation",
             )),
         }
@@ -103,11 +137,11 @@ impl Writer {
     }
 
     fn commit_batch(&self, reg: &Registry, batch: Vec<Job>) {
-        use std::sync::atomic::Ordering::Relaxed;
         if batch.is_empty() {
             return;
         }
         let ops: Vec<&Op> = batch.iter().map(|j| &j.op).collect();
+        let started = Instant::now();
         let together = reg.write(|tx| {
             ops.iter()
                 .map(|op| apply(tx, op))
@@ -115,8 +149,7 @@ impl Writer {
         });
         match together {
             Ok(outs) => {
-                self.batches.fetch_add(1, Relaxed);
-                self.ops.fetch_add(outs.len() as u64, Relaxed);
+                self.committed(outs.len(), started);
                 for (job, out) in batch.into_iter().zip(outs) {
                     let _ = job.reply.send(Ok(out));
                 }
@@ -129,10 +162,10 @@ impl Writer {
             Err(_) => {
                 // One of them failed: each alone, so the others still commit.
                 for job in batch {
+                    let started = Instant::now();
                     let r = reg.write(|tx| apply(tx, &job.op));
                     if r.is_ok() {
-                        self.batches.fetch_add(1, Relaxed);
-                        self.ops.fetch_add(1, Relaxed);
+                        self.committed(1, started);
                     }
                     let _ = job.reply.send(r);
                 }

@@ -862,3 +862,302 @@ fn rate_limits_answer_429_with_retry_after_and_ban() {
     assert_eq!(r.status, 429);
     assert_eq!(r.json()["error"]["details"]["banned"], true);
 }
+
+/// Parses an OpenMetrics text exposition strictly enough to catch a malformed one: every line
+/// is a `# HELP`/`# TYPE`/`# UNIT` comment, a sample `name{labels} value`, or the final
+/// `# EOF`. Returns the samples as (name with labels, value).
+fn parse_openmetrics(text: &str) -> Vec<(String, f64)> {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.last(), Some(&"# EOF"), "no # EOF at the end");
+    let mut samples = Vec::new();
+    for line in &lines[..lines.len() - 1] {
+        if let Some(c) = line.strip_prefix("# ") {
+            let kind = c.split(' ').next().unwrap();
+            assert!(["HELP", "TYPE", "UNIT"].contains(&kind), "{line}");
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        if name_end < series.len() {
+            let labels = &series[name_end..];
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            for pair in labels[1..labels.len() - 1].split(',') {
+                let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("{line}"));
+                assert!(
+                    k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "{line}"
+                );
+                assert!(
+                    v.starts_with('"') && v.ends_with('"') && v.len() >= 2,
+                    "{line}"
+                );
+            }
+        }
+        let v: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            v => v.parse().unwrap_or_else(|_| panic!("not a number: {line}")),
+        };
+        samples.push((series.to_owned(), v));
+    }
+    samples
+}
+
+fn sample(samples: &[(String, f64)], series: &str) -> f64 {
+    samples
+        .iter()
+        .find(|(s, _)| s == series)
+        .map_or(0.0, |(_, v)| *v)
+}
+
+#[test]
+fn metrics_count_requests_verifications_and_signatures() {
+    let mut fx = Fixture::new();
+    let good = fx.token(ORIGIN, &["node.register"], 3600);
+    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let base = srv.url.clone();
+    let a = agent();
+
+    let first = get(&a, &format!("{base}/metrics"));
+    assert_eq!(first.status, 200);
+    assert!(first.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let before = parse_openmetrics(&String::from_utf8(first.body).unwrap());
+    let health = r#"cairn_http_requests_total{method="GET",route="/health",status="200"}"#;
+    assert_eq!(sample(&before, health), 0.0);
+
+    for _ in 0..3 {
+        assert_eq!(get(&a, &format!("{base}/health")).status, 200);
+    }
+    assert_eq!(get(&a, &format!("{base}/no/such/route")).status, 404);
+    assert_eq!(get(&a, &format!("{base}/api/v1/registry/nope")).status, 404);
+    let path = "/api/v1/registry/register";
+    let ok = write(
+        &a,
+        &base,
+        "POST",
+        path,
+        spec("m-1").as_bytes(),
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "metrics-nonce-0001",
+        now(),
+    );
+    assert_eq!(ok.status, 201);
+    // Signed by another key: the token verifies, the proof does not.
+    let stranger = SigningKey::generate(Algorithm::Ed25519);
+    let bad = write(
+        &a,
+        &base,
+        "POST",
+        path,
+        spec("m-2").as_bytes(),
+        Some(&good.envelope),
+        Some(&stranger),
+        "metrics-nonce-0002",
+        now(),
+    );
+    assert_eq!(
+        (bad.status, bad.code().as_str()),
+        (401, "signature_invalid")
+    );
+
+    let text = String::from_utf8(get(&a, &format!("{base}/metrics")).body).unwrap();
+    let after = parse_openmetrics(&text);
+    assert_eq!(sample(&after, health), 3.0, "{text}");
+    let h_count =
+        r#"cairn_http_request_duration_seconds_count{method="GET",route="/health",status="200"}"#;
+    assert_eq!(sample(&after, h_count), 3.0, "{text}");
+    // Route templates, never the path's values.
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_http_requests_total{method="GET",route="/api/v1/registry/{registry_id}",status="404"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    assert!(!text.contains("route=\"/api/v1/registry/nope\""), "{text}");
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_http_requests_total{method="GET",route="unmatched",status="404"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    for (status, n) in [("201", 1.0), ("401", 1.0)] {
+        let s = format!(
+            r#"cairn_http_requests_total{{method="POST",route="/api/v1/registry/register",status="{status}"}}"#
+        );
+        assert_eq!(sample(&after, &s), n, "{s}\n{text}");
+    }
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_verifications_total{what="token",outcome="success"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_verifications_total{what="proof",outcome="success"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_verifications_total{what="proof",outcome="failure"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"cairn_verify_duration_seconds_count{what="proof",algorithm="ed25519"}"#
+        ),
+        2.0,
+        "{text}"
+    );
+    // One durable commit, one head signature by the log key.
+    assert_eq!(
+        sample(&after, "cairn_checkpoint_save_duration_seconds_count"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(sample(&after, "cairn_commit_operations_sum"), 1.0);
+    let signed: f64 = after
+        .iter()
+        .filter(|(s, _)| s.starts_with("cairn_sign_duration_seconds_count{"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(signed, 1.0, "{text}");
+}
+
+#[test]
+fn bundles_under_concurrent_writes_take_their_checkpoints_through_the_writer() {
+    use cairn_core::bundle::{verify_bundle, Bundle, BundlePolicy};
+    use cairn_store::{KeyStatus, PrivatePart, TrustRootSpec};
+    let mut fx = Fixture::new();
+    let root_key = fx
+        .reg()
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    let listed: Vec<_> = fx
+        .reg()
+        .list_keys()
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.status == KeyStatus::Active && k.private != PrivatePart::None)
+        .collect();
+    let mut t = cairn_core::trust::Thresholds::default();
+    for role in Role::ALL {
+        if listed.iter().any(|k| k.roles.contains(role)) {
+            t = t.with(role, 1);
+        }
+    }
+    let root = fx
+        .reg()
+        .create_trust_root(
+            &TrustRootSpec {
+                keys: listed.iter().map(|k| k.key_id).collect(),
+                thresholds: t,
+                expires_at: fx.reg().now() + 86_400,
+            },
+            &[(root_key.key_id, None)],
+        )
+        .unwrap()
+        .root;
+    // Tokens issued after the newest checkpoint: their bundles need a new one.
+    let tokens: Vec<_> = (0..4)
+        .map(|_| fx.token(ORIGIN, &["node.register"], 3600))
+        .collect();
+    let writer_token = tokens[0].envelope.clone();
+    let checkpoints_before = fx.reg().checkpoints().unwrap().len();
+    let holder = Arc::new(std::mem::replace(
+        &mut fx.holder,
+        SigningKey::generate(Algorithm::Ed25519),
+    ));
+    let path = fx.dir.join("r.redb");
+    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let base = srv.url.clone();
+
+    let writers: Vec<_> = (0..6)
+        .map(|i| {
+            let (base, env, holder) = (base.clone(), writer_token.clone(), holder.clone());
+            std::thread::spawn(move || {
+                let a = agent();
+                for j in 0..4 {
+                    let r = write(
+                        &a,
+                        &base,
+                        "POST",
+                        "/api/v1/registry/register",
+                        spec(&format!("b-{i}-{j}")).as_bytes(),
+                        Some(&env),
+                        Some(&holder),
+                        &format!("bundle-nonce-{i:04}-{j:04}"),
+                        now(),
+                    );
+                    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = tokens
+        .iter()
+        .map(|tok| {
+            let (base, id, root) = (base.clone(), tok.id, root.clone());
+            std::thread::spawn(move || {
+                let a = agent();
+                for _ in 0..3 {
+                    let r = get(
+                        &a,
+                        &format!("{base}/api/v1/bundles/token/{}", hex_encode(&id)),
+                    );
+                    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                    let b = Bundle::from_bytes(&r.body).expect("a bundle");
+                    let policy = BundlePolicy {
+                        require_hybrid_checkpoint: false,
+                        token: cairn_core::token::VerifyOptions {
+                            audience: Some(ORIGIN),
+                            capability: Some("node.register"),
+                        },
+                        ..BundlePolicy::default()
+                    };
+                    verify_bundle(&b, &root, now(), &policy).expect("the bundle verifies");
+                }
+            })
+        })
+        .collect();
+    for t in writers.into_iter().chain(readers) {
+        t.join().unwrap();
+    }
+    let (_, ops) = srv.server.as_ref().unwrap().state().writer.stats();
+    drop(srv);
+    let reg = Registry::open(&path, None).unwrap();
+    reg.audit().unwrap();
+    assert_eq!(reg.list_nodes().unwrap().len(), 24);
+    // The checkpoints the bundles needed were asked of the writer: beyond the 24 registrations
+    // it ran at least one checkpoint operation per checkpoint that appeared (two requests that
+    // ask in the same batch share one), and at most one per bundle request.
+    let made = reg.checkpoints().unwrap().len() - checkpoints_before;
+    assert!(made >= 1, "the tokens needed a checkpoint");
+    let asked = ops - 24;
+    assert!(made as u64 <= asked && asked <= 12, "{made} {asked}");
+}

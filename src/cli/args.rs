@@ -695,6 +695,57 @@ window (from the key's key_added entry to its rotation or revocation entry).")]
         #[arg(long)]
         revoker: String,
     },
+    /// Print the Cairn-Proof header value that proves a request to `cairn serve` comes from
+    /// the token's holder (docs/SERVICE.md, "Who may write"): a signature by the holder key
+    /// over the token id, method, path and query, body digest, time and a fresh nonce.
+    #[command(after_help = "\
+Examples:
+  cairn token proof 5be1 --method POST --path /api/v1/registry/register --body node.json
+  cairn token proof --file ops.token.json --holder ops-client --method DELETE \\
+      --path /api/v1/registry/mem-02
+  cairn token proof --file ops.token.json --key-file ops-client.pem --method POST \\
+      --path /api/v1/registry/register --body node.json
+
+  curl -X POST http://127.0.0.1:8080/api/v1/registry/register --data-binary @node.json \\
+      -H \"Authorization: Cairn $(base64 -w0 ops.token.json)\" \\
+      -H \"Cairn-Proof: $(cairn token proof --file ops.token.json --key-file ops-client.pem \\
+            --method POST --path /api/v1/registry/register --body node.json)\"
+
+The holder key is a key of this registry with its private half (default: the token's holder),
+or a PEM file (--key-file). `cairn serve` holds its registry file open, so beside a running
+server use --file and --key-file (no registry is opened then). A proof is good for one request: its nonce is accepted once, and its time must be
+within the server's auth.max_clock_skew_seconds. The body must be the exact bytes sent
+(curl --data-binary, not -d, which strips newlines).")]
+    #[command(group(ArgGroup::new("which").required(true).args(["token", "file"])))]
+    Proof {
+        /// A stored token (id or id prefix).
+        token: Option<String>,
+        /// A token file (DSSE JSON or compact), as sent in the Authorization header.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The holder key (label or id; default: the token's holder).
+        #[arg(long, conflicts_with = "key_file")]
+        holder: Option<String>,
+        /// The holder's private key as an unencrypted PKCS#8 PEM file (`cairn key export KEY
+        /// --private`) instead of a key of this registry.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        /// The request method (GET, POST, DELETE, ...).
+        #[arg(long)]
+        method: String,
+        /// The request path and query exactly as sent, e.g. /api/v1/registry/register.
+        #[arg(long)]
+        path: String,
+        /// The request body (default: empty); `-` reads stdin.
+        #[arg(long, value_name = "FILE")]
+        body: Option<PathBuf>,
+        /// The proof's time (Unix seconds; default: now).
+        #[arg(long)]
+        time: Option<u64>,
+        /// The nonce: 16 to 64 characters of A-Z a-z 0-9 - _ (default: a fresh one).
+        #[arg(long)]
+        nonce: Option<String>,
+    },
     /// List every token.
     #[command(after_help = "Examples:\n  cairn token list\n  cairn token list --json")]
     List,

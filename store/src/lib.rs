@@ -24,7 +24,7 @@ pub use integrity::export::{
 };
 pub use kernel::anchor::{anchor_path, Anchor};
 pub use kernel::checkpoints::StoredCheckpoint;
-pub use kernel::db::{Clock, Registry, Txn};
+pub use kernel::db::{Clock, LogSignObserver, Registry, Txn};
 pub use kernel::entries::SignedEntry;
 pub use kernel::head::VerifiedHead;
 pub use kernel::paths::{default_path, CAIRN_HOME, REGISTRY_FILE};

@@ -153,6 +153,7 @@ impl Registry {
             writer: Mutex::new(Some(log_key)),
             anchor: AtomicBool::new(opts.anchor),
             known: Default::default(),
+            on_log_sign: Default::default(),
         })
     }
 
@@ -181,6 +182,7 @@ impl Registry {
             log_public: Mutex::new(log_key.public_key().clone()),
             anchor: AtomicBool::new(false),
             known: Default::default(),
+            on_log_sign: Default::default(),
         };
         let tx = reg.db.begin_write()?;
         {
@@ -365,6 +367,7 @@ impl Registry {
             log_public: Mutex::new(log_record.public_key.clone()),
             anchor: AtomicBool::new(true),
             known: Default::default(),
+            on_log_sign: Default::default(),
         })
     }
 

@@ -7,7 +7,6 @@ use crate::error::{StoreError, StoreResult};
 use crate::kernel::db::{Registry, Txn};
 use crate::kernel::entries::root_at;
 pub(crate) use crate::kernel::head::open_note;
-use crate::kernel::head::sign_note;
 use crate::kernel::schema::{self, ReadTables, CHECKPOINTS, TREE};
 use cairn_core::checkpoint::Checkpoint as CheckpointBody;
 use cairn_core::crypto::KeyId;
@@ -65,7 +64,7 @@ impl Txn<'_> {
             return to_checkpoint(size, rec);
         }
         let root = root_at(&self.tx.open_table(TREE)?, size, size)?;
-        let note = sign_note(self.reg.origin(), size, &root, &self.log_key)?;
+        let note = self.sign_head_note(size, &root)?;
         let rec = CheckpointRecord {
             note,
             key_id: self.log_key_id(),

@@ -82,7 +82,14 @@ pub struct Registry {
     /// Subtree hashes proven under the signed head, which let verified reads stop their
     /// inclusion proofs early (kernel::known states when this is sound).
     pub(crate) known: std::sync::RwLock<crate::kernel::known::KnownSubtrees>,
+    /// Told how long each signature by the log key took ([`Registry::observe_log_signing`]).
+    pub(crate) on_log_sign: std::sync::OnceLock<LogSignObserver>,
 }
+
+/// Receives the algorithm and duration of each signature the log key makes (a tree head at
+/// commit, a checkpoint), for monitoring: see [`Registry::observe_log_signing`].
+pub type LogSignObserver =
+    Arc<dyn Fn(cairn_core::crypto::Algorithm, std::time::Duration) + Send + Sync>;
 
 /// The database, opened for writing or read-only (a read-only open never writes to the file,
 /// so it works on a read-only medium or with read-only permissions).
@@ -296,6 +303,13 @@ impl Registry {
         guard(|| f(self.read_tx()?))
     }
 
+    /// Sets the function told the algorithm and duration of every signature the log key makes
+    /// from now on (one tree head per commit, and each checkpoint): how a service reports
+    /// signing latency. One observer per registry: `false` if one was set already.
+    pub fn observe_log_signing(&self, observer: LogSignObserver) -> bool {
+        self.on_log_sign.set(observer).is_ok()
+    }
+
     /// The number of ledger entries (= leaves of the Merkle tree).
     pub fn tree_size(&self) -> StoreResult<u64> {
         self.read(|rtx| crate::kernel::entries::tree_size(&rtx.open_table(schema::ENTRIES)?))
@@ -355,7 +369,7 @@ impl<'r> Txn<'r> {
                 .filter(|rec| rec.key_id == key_id);
             let note = match published {
                 Some(rec) => rec.note,
-                None => sign_note(self.reg.origin(), size, &root, &self.log_key)?,
+                None => self.sign_head_note(size, &root)?,
             };
             let rec = schema::encode(&schema::HeadRecord { note, key_id });
             self.tx
@@ -365,6 +379,17 @@ impl<'r> Txn<'r> {
         }
         self.tx.commit()?;
         Ok(head)
+    }
+
+    /// Signs the note of the tree head (size, root) with the log key, and tells the registry's
+    /// observer how long the signature took.
+    pub(crate) fn sign_head_note(&self, size: u64, root: &Digest) -> StoreResult<String> {
+        let started = std::time::Instant::now();
+        let note = sign_note(self.reg.origin(), size, root, &self.log_key)?;
+        if let Some(f) = self.reg.on_log_sign.get() {
+            f(self.log_key.public_key().algorithm(), started.elapsed());
+        }
+        Ok(note)
     }
 
     /// The log key as the rule book sees it: `None` before entry 0.

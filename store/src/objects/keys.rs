@@ -509,6 +509,21 @@ impl Registry {
         Ok(pem::public_key_to_pem(&self.key(id)?.public_key)?)
     }
 
+    /// A private key of this registry, opened with `passphrase`, for signing outside the
+    /// ledger (a token holder's proof of possession for `cairn serve`). Every algorithm,
+    /// hybrids included; `not_found` when the key is unknown, `invalid_state` when only its
+    /// public half is here.
+    pub fn signing_key(
+        &self,
+        id: &KeyId,
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<SigningKey> {
+        let rec = self
+            .read(|rtx| load_key(&rtx, id))?
+            .ok_or_else(|| StoreError::not_found(format!("no key {id}")))?;
+        rec.unseal(passphrase)
+    }
+
     /// A private key as unencrypted PKCS#8 PEM, after opening it with `passphrase`.
     pub fn export_private_pem(
         &self,

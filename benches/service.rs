@@ -1,0 +1,399 @@
+//! `cairn serve` under load, on loopback: requests per second and p50/p99 latency for
+//! `GET /checkpoint`, a full tile, a node query, and durable `POST` registrations (token and
+//! proof of possession, as a real client sends them) at 1, 16 and 64 concurrent clients, beside
+//! the store's own batched registration rate measured in the same run.
+//!
+//! The server and the clients share one tokio runtime (and so the machine's cores): an
+//! in-process hyper client with keep-alive, one connection per client. Rate limits are off.
+//! Every cell is bounded in requests and in time. Nothing is asserted: the bars of
+//! docs/PERFORMANCE.md ("Service") are printed with their verdicts.
+//!
+//!     cargo bench --bench service                 # full
+//!     CAIRN_BENCH_QUICK=1 cargo bench --bench service
+//!     cargo test --benches                        # once each, untimed
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_core::crypto::{Algorithm, SigningKey};
+use cairn_core::dsse::Envelope;
+use cairn_core::trust::{Role, RoleSet};
+use cairn_service::auth::{authorization_value, sign_request};
+use cairn_service::{Config, Server};
+use cairn_store::{CreateOptions, KeySpec, NodeSpec, Protection, Registry, TokenRequest};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use support::{fmt_rate, fmt_time, percentile, Mode, Table};
+
+const ORIGIN: &str = "bench.example/log";
+const REGISTER: &str = "/api/v1/registry/register";
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+fn spec_json(id: &str) -> String {
+    format!(
+        r#"{{"id": "{id}", "name": "Node {id}", "version": "1.0.0", "capabilities": ["cap.{id}"], "signals": ["sig"], "endpoints": [], "provenance": {{"source": "https://git.example.test/{id}"}}}}"#
+    )
+}
+
+fn create(path: &std::path::Path) -> Registry {
+    Registry::create(path, CreateOptions::new(ORIGIN, Protection::Insecure)).expect("create")
+}
+
+/// Registers `n` nodes named `{prefix}{i}` in one transaction per `batch`.
+fn fill(reg: &Registry, prefix: &str, n: usize, batch: usize) {
+    let mut i = 0;
+    while i < n {
+        let end = (i + batch).min(n);
+        reg.write(|tx| {
+            for k in i..end {
+                tx.register_node(&NodeSpec::from_json(&spec_json(&format!("{prefix}{k}")))?)?;
+            }
+            Ok(())
+        })
+        .expect("register");
+        i = end;
+    }
+}
+
+/// The store's own rate for registrations committed `batch` at a time (ops/s, median of
+/// rounds): the ceiling group commit approaches.
+fn store_batched_rate(mode: Mode, dir: &std::path::Path, batch: usize) -> f64 {
+    let path = dir.join("batched.redb");
+    let reg = create(&path);
+    let rounds = mode.pick(5, 3, 1);
+    let mut rates: Vec<f64> = (0..rounds)
+        .map(|r| {
+            let t = Instant::now();
+            fill(&reg, &format!("s{r}-"), batch, batch);
+            batch as f64 / t.elapsed().as_secs_f64()
+        })
+        .collect();
+    drop(reg);
+    std::fs::remove_file(&path).ok();
+    percentile(&mut rates, 50.0)
+}
+
+/// What one request of a cell is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Checkpoint,
+    Tile,
+    Query,
+    Register,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Checkpoint => "GET /checkpoint",
+            Kind::Tile => "GET /tile/0/000",
+            Kind::Query => "GET query?capability=",
+            Kind::Register => "POST register (durable)",
+        }
+    }
+}
+
+struct Writer {
+    token: Envelope,
+    holder: SigningKey,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// One request; returns its latency in seconds. Panics on a non-2xx answer (a bench that
+/// measures refusals measures nothing).
+async fn one(
+    client: &HttpClient,
+    base: &str,
+    kind: Kind,
+    n: usize,
+    writer: &Writer,
+    round: &str,
+) -> f64 {
+    let req = match kind {
+        Kind::Checkpoint | Kind::Tile | Kind::Query => {
+            let path = match kind {
+                Kind::Checkpoint => "/checkpoint".to_owned(),
+                Kind::Tile => "/tile/0/000".to_owned(),
+                _ => format!("/api/v1/registry/query?capability=cap.n{}", n % 256),
+            };
+            hyper::Request::get(format!("{base}{path}"))
+                .body(Full::new(Bytes::new()))
+                .expect("request")
+        }
+        Kind::Register => {
+            let body = spec_json(&format!("w{round}-{n}"));
+            let proof = sign_request(
+                &writer.holder,
+                &writer.token.id(),
+                "POST",
+                REGISTER,
+                body.as_bytes(),
+                now(),
+                &format!("bench-{round}-{n:012}"),
+            )
+            .expect("sign");
+            hyper::Request::post(format!("{base}{REGISTER}"))
+                .header("authorization", authorization_value(&writer.token))
+                .header("cairn-proof", proof)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body)))
+                .expect("request")
+        }
+    };
+    let t = Instant::now();
+    let resp = client.request(req).await.expect("response");
+    let status = resp.status();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    let took = t.elapsed().as_secs_f64();
+    assert!(
+        status.is_success(),
+        "{} answered {status}: {}",
+        kind.name(),
+        String::from_utf8_lossy(&body)
+    );
+    took
+}
+
+struct Cell {
+    requests: usize,
+    rate: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// `clients` concurrent clients, each on its own keep-alive connection, until `max_requests`
+/// are answered or `budget` has passed.
+async fn cell(
+    base: &str,
+    kind: Kind,
+    clients: usize,
+    max_requests: usize,
+    budget: Duration,
+    writer: Arc<Writer>,
+    round: String,
+) -> Cell {
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + budget;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let client: HttpClient = Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(1)
+                .build_http();
+            let (base, next, writer, round) =
+                (base.to_owned(), next.clone(), writer.clone(), round.clone());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= max_requests || Instant::now() > deadline {
+                        break;
+                    }
+                    lat.push(one(&client, &base, kind, n, &writer, &round).await);
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("client task"));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Cell {
+        requests: lat.len(),
+        rate: lat.len() as f64 / secs,
+        p50: percentile(&mut lat, 50.0),
+        p99: percentile(&mut lat, 99.0),
+    }
+}
+
+fn main() {
+    let mode = Mode::from_env();
+    let dir = support::bench_dir("service");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+
+    // The store's batched rate, measured first (nothing else running).
+    let batch = mode.pick(256, 64, 4);
+    let batched = store_batched_rate(mode, &dir, batch);
+
+    // The served registry: a token for writes, and 300 nodes (one full tile, queries to hit).
+    let reg = create(&dir.join("served.redb"));
+    let issuer = reg
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("issuer", RoleSet::of(&[Role::TokenIssuer])),
+            &Protection::Insecure,
+        )
+        .expect("issuer")
+        .key_id;
+    let holder = SigningKey::generate(Algorithm::Ed25519);
+    let token = reg
+        .issue_token(
+            &issuer,
+            None,
+            &TokenRequest::new(
+                holder.public_key().clone(),
+                ORIGIN,
+                &["node.register"],
+                86_400,
+            ),
+        )
+        .expect("token")
+        .envelope;
+    fill(&reg, "n", 300, 300);
+    let writer = Arc::new(Writer { token, holder });
+
+    let mut config = Config {
+        address: "127.0.0.1:0".parse().expect("address"),
+        ..Config::default()
+    };
+    config.rate_limit.enabled = false;
+    config.limits.max_concurrent_requests = 1024;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (read_max, read_budget) = mode.pick(
+        (20_000, Duration::from_secs(5)),
+        (3_000, Duration::from_secs(1)),
+        (3, Duration::from_secs(5)),
+    );
+    let (write_max, write_budget) = mode.pick(
+        (3_000, Duration::from_secs(8)),
+        (500, Duration::from_secs(2)),
+        (3, Duration::from_secs(5)),
+    );
+    let concurrency: &[usize] = if mode.measures() {
+        &[1, 16, 64]
+    } else {
+        &[1, 4]
+    };
+
+    let mut rows = Vec::new();
+    let (write_stats, reads16_p99, best_read) = rt.block_on(async {
+        let server = Server::start(config, reg).await.expect("server");
+        let base = server.url();
+        let mut reads16_p99 = Vec::new();
+        let mut best_read: f64 = 0.0;
+        for kind in [Kind::Checkpoint, Kind::Tile, Kind::Query, Kind::Register] {
+            for &c in concurrency {
+                let (max, budget) = if kind == Kind::Register {
+                    (write_max, write_budget)
+                } else {
+                    (read_max, read_budget)
+                };
+                let before = server.state().writer.stats();
+                let r = cell(&base, kind, c, max, budget, writer.clone(), format!("c{c}")).await;
+                let after = server.state().writer.stats();
+                let per_commit = if kind == Kind::Register && after.0 > before.0 {
+                    (after.1 - before.1) as f64 / (after.0 - before.0) as f64
+                } else {
+                    0.0
+                };
+                if kind != Kind::Register {
+                    best_read = best_read.max(r.rate);
+                    if c == 16 {
+                        reads16_p99.push((kind.name(), r.p99));
+                    }
+                }
+                rows.push((kind, c, r, per_commit));
+            }
+        }
+        let stats = server.state().writer.stats();
+        server
+            .shutdown(Duration::from_secs(10))
+            .await
+            .expect("shutdown");
+        (stats, reads16_p99, best_read)
+    });
+    std::fs::remove_dir_all(&dir).ok();
+
+    if !mode.measures() {
+        println!(
+            "service bench: test mode, {} cells of 3 requests each ({} writes in {} commits), nothing timed",
+            rows.len(),
+            write_stats.1,
+            write_stats.0
+        );
+        return;
+    }
+
+    let mut t = Table::new(
+        &format!(
+            "cairn serve on loopback ({threads} cores shared by server and clients; Ed25519 log key, proof of possession on)"
+        ),
+        &[
+            "request",
+            "clients",
+            "requests",
+            "req/s",
+            "p50",
+            "p99",
+            "writes/commit",
+        ],
+    );
+    for (kind, c, r, per_commit) in &rows {
+        t.row(vec![
+            kind.name().to_owned(),
+            c.to_string(),
+            r.requests.to_string(),
+            fmt_rate(r.rate),
+            fmt_time(r.p50),
+            fmt_time(r.p99),
+            if *kind == Kind::Register {
+                format!("{per_commit:.1}")
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    t.print();
+
+    let writes64 = rows
+        .iter()
+        .find(|(k, c, _, _)| *k == Kind::Register && *c == 64)
+        .map_or(0.0, |(_, _, r, _)| r.rate);
+    let ratio = writes64 / batched;
+    println!(
+        "store batched rate ({batch} registrations per commit): {}",
+        fmt_rate(batched)
+    );
+    println!(
+        "durable writes at 64 clients / store batched rate: {:.0}%",
+        ratio * 100.0
+    );
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!("\nbars (reported, not asserted):");
+    println!(
+        "  reads >= 20,000 req/s on 2 cores: best read cell {} -> {}",
+        fmt_rate(best_read),
+        verdict(best_read >= 20_000.0)
+    );
+    println!(
+        "  durable writes at 64 clients >= 50% of the store's batched rate: {:.0}% -> {}",
+        ratio * 100.0,
+        verdict(ratio >= 0.5)
+    );
+    for (name, p99) in reads16_p99 {
+        println!(
+            "  p99 read < 5 ms at 16 clients, {name}: {} -> {}",
+            fmt_time(p99),
+            verdict(p99 < 0.005)
+        );
+    }
+}
