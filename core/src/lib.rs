@@ -17,6 +17,7 @@
 //! | [`checkpoint`] | C2SP tlog-checkpoints signed by cairn |
 //! | [`trust`] | trust roots and their rotation chains |
 //! | [`bundle`] | self-contained bundles and `verify_bundle` |
+//! | [`peer`] | peer key exchange: signed key requests and responses, replay protection, vouching |
 //! | [`blux`] | blux-reg v1.0 interop (canonical JSON, tokens, manifests, ledgers) |
 //!
 //! Features: `std` (default) adds key generation and signing; `legacy-dilithium` adds
@@ -39,6 +40,7 @@ pub mod ledger;
 pub mod manifest;
 pub mod merkle;
 pub mod note;
+pub mod peer;
 pub mod token;
 pub mod trust;
 

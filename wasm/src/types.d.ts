@@ -54,7 +54,8 @@ export type ErrorCode =
   | "digest_mismatch"
   | "unauthorized"
   | "key_mismatch"
-  | "replayed";
+  | "replayed"
+  | "key_changed";
 
 /** What every export throws on failure: `name` is "CairnError", `message` the detail. */
 export interface CairnError extends Error {
