@@ -33,6 +33,7 @@ pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
 pub use objects::manifests::ManifestInfo;
 pub use objects::nodes::NodeInfo;
 pub use objects::nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
+pub use objects::peers::{PeerIdentity, PeerInfo, ProposedKey, Received, Verification};
 pub use objects::seal::{KdfParams, Passphrase, Protection, Sealed};
 pub use objects::tokens::{Revocation, TokenInfo, TokenRequest, Unrecorded};
 pub use objects::trustroots::{StoredTrustRoot, TrustRootSpec};

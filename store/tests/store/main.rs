@@ -9,6 +9,7 @@ mod export_vectors;
 mod lifecycle;
 mod migrate;
 mod ops;
+mod peer;
 mod props;
 mod rollback;
 mod rules;
