@@ -1638,3 +1638,5 @@ mod endless_inputs;
 mod interop;
 #[path = "cli/key_lifecycle.rs"]
 mod key_lifecycle;
+#[path = "cli/peer.rs"]
+mod peer;
