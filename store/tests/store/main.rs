@@ -10,6 +10,7 @@ mod lifecycle;
 mod migrate;
 mod ops;
 mod peer;
+mod peer_tcp;
 mod props;
 mod rollback;
 mod rules;
