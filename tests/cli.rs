@@ -568,7 +568,7 @@ fn keys_generate_import_export_rotate_revoke() {
     let s = env.ok(&["status"]);
     assert_eq!(s["trust_root"]["lists_log_key"], false);
     let v = env.ok(&["root", "rotate", "--out", &env.p("root-v2.json")]);
-    assert_eq!(v["trust_root"]["root_version"], 2);
+    assert_eq!(v["trust_root"]["version"], 2);
     assert_eq!(env.ok(&["status"])["trust_root"]["lists_log_key"], true);
     // The old release key is rotated: it signs nothing new; its label now names the new key.
     let keys = env.ok(&["key", "list"]);
@@ -626,7 +626,7 @@ fn trust_roots_nodes_and_tokens() {
         "--threshold",
         "root=1",
     ]);
-    assert_eq!(v["trust_root"]["root_version"], 1);
+    assert_eq!(v["trust_root"]["version"], 1);
     assert_eq!(
         v["trust_root"]["keys"].as_array().unwrap().len(),
         4,
@@ -642,7 +642,7 @@ fn trust_roots_nodes_and_tokens() {
         "--out",
         &env.p("root-again.json"),
     ]);
-    assert_eq!(shown["trust_root"]["id"], v["trust_root"]["id"]);
+    assert_eq!(shown["trust_root"]["root_id"], v["trust_root"]["root_id"]);
     env.fails(&["root", "show", "--version", "9"], 2, "not_found");
 
     // Nodes.
@@ -1640,3 +1640,6 @@ mod interop;
 mod key_lifecycle;
 #[path = "cli/peer.rs"]
 mod peer;
+#[cfg(unix)]
+#[path = "cli/tiles.rs"]
+mod tiles;

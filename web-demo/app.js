@@ -62,7 +62,7 @@ function verificationTime() {
   if (!t || t === 'now') return Math.floor(Date.now() / 1000);
   if (/^\d+$/.test(t)) return Number(t);
   const ms = Date.parse(t);
-  if (Number.isNaN(ms)) throw Object.assign(new Error(`not a time: ${t}`), { code: 'malformed' });
+  if (Number.isNaN(ms)) throw Object.assign(new Error(`not a time: ${t}`), { code: 'malformed', class: 'error' });
   return Math.floor(ms / 1000);
 }
 
@@ -72,11 +72,17 @@ function show(stateName, ...nodes) {
   v.replaceChildren(...nodes);
 }
 
+/**
+ * Shows a failure. Whether the input is "invalid" (read, and not genuine) or an "error" (it
+ * could not be checked) is the error's own `class`, set by cairn for every code: the page does
+ * not keep a list of its own.
+ */
 function showError(title, err, extra = []) {
   const code = err && typeof err.code === 'string' ? err.code : null;
+  const invalid = err && err.class === 'invalid';
   show(
-    code && code !== 'malformed' && code !== 'too_large' ? 'invalid' : 'error',
-    el('h2', {}, title),
+    invalid ? 'invalid' : 'error',
+    el('h2', {}, typeof title === 'function' ? title(invalid) : title),
     el('p', { class: 'reason', id: 'reason' }, (code && REASONS[code]) || 'Verification could not be completed.'),
     el('p', { class: 'detail' }, code ? `${code}: ${err.message}` : String(err && err.message ? err.message : err)),
     ...extra,
@@ -141,7 +147,7 @@ async function setRoot(file) {
   try {
     const view = inspect(bytes);
     if (view.kind !== 'envelope' || view.object !== 'trust_root' || !view.decoded) {
-      throw Object.assign(new Error('this file is not a trust root'), { code: 'domain_mismatch' });
+      throw Object.assign(new Error('this file is not a trust root'), { code: 'domain_mismatch', class: 'error' });
     }
     info = `${file.name}: ${view.decoded.origin}, version ${view.decoded.version}, ${view.decoded.keys.length} keys, expires ${when(view.decoded.expires_at)}`;
     state.root = { name: file.name, bytes, view: view.decoded };
@@ -196,8 +202,8 @@ async function hashArtifact(file) {
 }
 
 async function verifyBundleClicked() {
-  if (!state.root) return showError('No trust root', { code: 'unknown_key', message: 'load the trust root you pinned first' });
-  if (!state.bundle) return showError('No bundle', { code: 'malformed', message: 'load the bundle that came with the artifact' });
+  if (!state.root) return showError('No trust root', { code: 'unknown_key', class: 'error', message: 'load the trust root you pinned first' });
+  if (!state.bundle) return showError('No bundle', { code: 'malformed', class: 'error', message: 'load the bundle that came with the artifact' });
   const button = $('verify');
   button.disabled = true;
   show('working', el('p', { class: 'hint' }, 'Verifying…'));
@@ -211,7 +217,7 @@ async function verifyBundleClicked() {
     if (err.code === 'malformed' && state.bundle) {
       extra = [el('p', { class: 'hint' }, `“${state.bundle.name}” could not be decoded as a bundle.`)];
     }
-    showError('✗ Not valid', err, extra);
+    showError((invalid) => (invalid ? '✗ Not valid' : 'Could not be checked'), err, extra);
   } finally {
     button.disabled = false;
   }
@@ -256,7 +262,7 @@ function verifyPasted() {
       el('p', { class: 'reason', id: 'reason' }, 'This page verifies bundles, checkpoints and tokens; below is what this object claims.'),
       el('pre', { class: 'detail' }, JSON.stringify(view, null, 2)));
   } catch (err) {
-    showError('✗ Not valid', err);
+    showError((invalid) => (invalid ? '✗ Not valid' : 'Could not be checked'), err);
   }
 }
 

@@ -149,10 +149,21 @@ impl fmt::Display for ErrorCode {
 /// assert_eq!(e.to_string(), "expired: token expired at 1700000000");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {detail}")]
 pub struct Error {
     code: ErrorCode,
     detail: String,
+    /// The input field concerned, for documents validated field by field (a node spec's
+    /// `endpoints[0].url`); `None` elsewhere.
+    field: Option<String>,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{}: field {field}: {}", self.code, self.detail),
+            None => write!(f, "{}: {}", self.code, self.detail),
+        }
+    }
 }
 
 impl Error {
@@ -161,7 +172,26 @@ impl Error {
         Error {
             code,
             detail: detail.into(),
+            field: None,
         }
+    }
+
+    /// Names the input field the error concerns (a path such as `endpoints[0].url`).
+    ///
+    /// ```
+    /// use cairn_core::{Error, ErrorCode};
+    /// let e = Error::new(ErrorCode::TooLarge, "over 128 bytes").in_field("name");
+    /// assert_eq!(e.field(), Some("name"));
+    /// assert_eq!(e.to_string(), "too_large: field name: over 128 bytes");
+    /// ```
+    pub fn in_field(mut self, field: &str) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// The input field the error concerns, when known.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
     }
 
     /// The stable code.
@@ -188,8 +218,8 @@ impl Error {
     /// ```
     pub fn context(self, what: &str) -> Self {
         Error {
-            code: self.code,
             detail: alloc::format!("{what}: {}", self.detail),
+            ..self
         }
     }
 }

@@ -13,12 +13,15 @@
 //! | [`manifest`] | signed artifact manifests and the streaming artifact hasher |
 //! | [`ledger`] | ledger entries, events and hash-chain verification |
 //! | [`merkle`] | RFC 6962 / 9162 Merkle hashing and proofs |
+//! | [`nodespec`] | node specifications: the document a node registers, validated field by field |
 //! | [`note`] | C2SP signed notes |
 //! | [`checkpoint`] | C2SP tlog-checkpoints signed by cairn |
+//! | [`tiles`] | C2SP tlog-tiles: tile paths and a tile client that proves from tiles alone |
 //! | [`trust`] | trust roots and their rotation chains |
 //! | [`bundle`] | self-contained bundles and `verify_bundle` |
 //! | [`peer`] | peer key exchange: signed key requests and responses, replay protection, vouching |
 //! | [`blux`] | blux-reg v1.0 interop (canonical JSON, tokens, manifests, ledgers) |
+//! | [`view`] | the JSON view of each object, shared by the CLI, the wasm package and the web page |
 //!
 //! Features: `std` (default) adds key generation and signing; `legacy-dilithium` adds
 //! round-3 Dilithium (native only). docs/FORMATS.md specifies every byte.
@@ -39,10 +42,13 @@ pub mod error;
 pub mod ledger;
 pub mod manifest;
 pub mod merkle;
+pub mod nodespec;
 pub mod note;
 pub mod peer;
+pub mod tiles;
 pub mod token;
 pub mod trust;
+pub mod view;
 
 pub use error::{Error, ErrorCode, Result};
 

@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyBundle, hashFile } from '../lib/node.mjs';
+import { verifyBundle, hashFile, inspect, bluxVerifyToken } from '../lib/node.mjs';
 import { here } from './helpers.mjs';
 
 const repo = join(here, '..', '..');
@@ -49,6 +49,91 @@ test('a bundle exported by the cairn CLI from a real store verifies in Node', as
     const flipped = Uint8Array.from(bundle);
     flipped[60] ^= 0x01; // inside the manifest payload
     assert.throws(() => verifyBundle(flipped, root), (err) => typeof err.code === 'string');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+// One JSON view per object (cairn-core's `view` module): the CLI's `--json` and the package
+// give the same fields for the same object, and the same code and class for the same failure.
+test("the CLI's --json and the package give the same view of the same object", () => {
+  const home = mkdtempSync(join(tmpdir(), 'cairn-cli-views-'));
+  const env = { ...process.env, CAIRN_HOME: home };
+  const cli = (...args) => {
+    try {
+      return { status: 0, doc: JSON.parse(execFileSync(cairnBinary(), [...args, '--json'], { env, encoding: 'utf8' })) };
+    } catch (e) {
+      if (typeof e.status !== 'number' || !e.stdout) throw e;
+      return { status: e.status, doc: JSON.parse(e.stdout) };
+    }
+  };
+  const without = (v, ...keys) => Object.fromEntries(Object.entries(v).filter(([k]) => !keys.includes(k)));
+  const thrown = (f) => {
+    try {
+      f();
+    } catch (e) {
+      return e;
+    }
+    assert.fail('expected a CairnError');
+  };
+  try {
+    assert.equal(cli('demo').doc.ok, true);
+    const demo = join(home, 'demo');
+    const rootFile = join(demo, 'trust-root.json');
+    const bundleFile = join(demo, 'hello.sh.bundle');
+    const root = readFileSync(rootFile);
+    const bundle = readFileSync(bundleFile);
+
+    // A trust root: `cairn root show` adds only where it sits in the registry.
+    const shownRoot = cli('root', 'show').doc.trust_root;
+    assert.deepEqual(without(shownRoot, 'seq', 'envelope'), inspect(root).decoded);
+
+    // A ledger entry: the one the bundle carries, read back from the store.
+    const fromBundle = inspect(bundle);
+    const seq = fromBundle.entry.seq;
+    const stored = cli('ledger', 'get', String(seq)).doc.entry;
+    assert.deepEqual(without(stored, 'signers', 'envelope'), fromBundle.entry);
+    assert.match(stored.leaf_hash, /^[0-9a-f]{64}$/);
+
+    // A checkpoint: the newest one, and the note the package parses.
+    const cp = cli('checkpoint', 'latest').doc.checkpoint;
+    assert.deepEqual(without(cp, 'key_id', 'created_at', 'note'), inspect(Buffer.from(cp.note)));
+
+    // A verdict, at one fixed time.
+    const at = fromBundle.entry.time + 60;
+    const verdict = cli('bundle', 'verify', bundleFile, '--trust-root', rootFile, '--at', String(at)).doc.verdict;
+    assert.deepEqual(verdict, without(verifyBundle(bundle, root, { now: at }), 'artifact_checked'));
+
+    // blux-reg tokens (one with floats, big integers and astral characters in its fields).
+    const bluxCases = JSON.parse(readFileSync(join(repo, 'tests', 'vectors', 'blux.json'), 'utf8')).cases;
+    for (const name of ['token: blux-reg token, at issue', 'token: token_unicode.json (non-ASCII, astral, floats, big integers)']) {
+      const { token, now } = bluxCases.find((c) => c.name === name).args;
+      const f = join(home, 'blux-token.json');
+      writeFileSync(f, token);
+      const shown = cli('blux', 'verify-token', f, '--any-issuer', '--at', String(now)).doc;
+      assert.equal(shown.status, 'verified', name);
+      assert.deepEqual(
+        without(shown, 'ok', 'status', 'issuer_pinned', 'revocations_checked', 'at'),
+        without(bluxVerifyToken(token, { now }), 'valid'),
+        name,
+      );
+    }
+
+    // Failures: a bad signature is "invalid" (exit 1), an unknown format version "error" (exit 2).
+    const flipped = Uint8Array.from(bundle);
+    flipped[60] ^= 0x01;
+    const futureVersion = Uint8Array.from(bundle);
+    futureVersion[4] = 0x7f; // the version byte after the CBDL magic
+    for (const [name, bytes, status, cls] of [['flipped', flipped, 1, 'invalid'], ['version', futureVersion, 2, 'error']]) {
+      const f = join(home, `${name}.bundle`);
+      writeFileSync(f, bytes);
+      const r = cli('bundle', 'verify', f, '--trust-root', rootFile, '--at', String(at));
+      const e = thrown(() => verifyBundle(bytes, root, { now: at }));
+      assert.equal(r.status, status, name);
+      assert.equal(r.doc.class, cls, name);
+      assert.equal(e.class, cls, name);
+      assert.equal(e.code, r.doc.error, name);
+    }
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

@@ -144,6 +144,21 @@ Exit status 0: verified; 1: verification failed; 2: usage or input error.")]
     /// Bundles: export from the registry, verify offline with only a pinned trust root.
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// The ledger as C2SP tlog tiles: export static files, verify a log from its tiles.
+    #[command(subcommand)]
+    Tiles(TilesCmd),
+    /// Run the registry as an HTTP service (seed 000's registry API, cairn's objects, and the
+    /// log's C2SP tiles) until SIGINT or SIGTERM. Defaults: the default store, 127.0.0.1:8080,
+    /// plain HTTP. docs/SERVICE.md documents the configuration and endpoints.
+    #[command(after_help = "\
+Examples:
+  cairn serve                                  127.0.0.1:8080, plain HTTP, the default store
+  cairn serve --config /etc/cairn/serve.toml   TLS, mutual TLS, limits, admission policy
+  CAIRN_LOG=debug cairn serve --store ./registry.redb
+
+The registry is opened for writing (its passphrase as for any write: --passphrase-file,
+$CAIRN_PASSPHRASE, or a prompt). Logs go to stderr (filter with CAIRN_LOG).")]
+    Serve(ServeArgs),
     /// Import from other systems: `import blux <config dir>`.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -979,6 +994,60 @@ Examples:
         old: u64,
         /// The newer size (default: the whole ledger).
         new: Option<u64>,
+    },
+}
+
+/// `cairn serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The TOML configuration (docs/SERVICE.md); without it, every default.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `cairn tiles ...`.
+#[derive(Subcommand, Debug)]
+pub enum TilesCmd {
+    /// Write the ledger's Merkle tree as C2SP tlog-tiles static files (tile/<L>/<N>, entry
+    /// bundles tile/entries/<N>, and checkpoint), incrementally: only the tiles that changed
+    /// since the checkpoint already in DIR. The checkpoint is written last, so a reader never
+    /// sees a checkpoint whose tiles are missing.
+    #[command(after_help = "\
+Examples:
+  cairn tiles export /var/www/log          then serve /var/www/log with any static web server
+  cairn tiles export ./tiles --json")]
+    Export {
+        /// The directory to write (created if missing).
+        dir: PathBuf,
+    },
+    /// Verify a tiled log from its static files alone: its checkpoint's signature, its root
+    /// recomputed from the tiles, entries with their inclusion proofs, and consistency with
+    /// an older checkpoint.
+    #[command(after_help = "\
+Examples:
+  cairn tiles verify https://log.example.org/tiles --trust-root root.json
+  cairn tiles verify ./tiles --log-key log.pub.pem --entry 0 --entry 41
+  cairn tiles verify ./tiles --log-key log.pub.pem --old-checkpoint cp-yesterday.txt
+
+Exit status 0: verified; 1: verification failed; 2: usage, input or network error.")]
+    Verify {
+        /// The log's prefix: an http(s) URL or a directory.
+        source: String,
+        /// The public key that signs the log's checkpoints (PEM or JSON).
+        #[arg(long, value_name = "FILE", conflicts_with = "trust_root")]
+        log_key: Option<PathBuf>,
+        /// A pinned trust root of the log; its checkpoint keys may sign the checkpoint.
+        #[arg(long, value_name = "FILE")]
+        trust_root: Option<PathBuf>,
+        /// The log's origin (default: the trust root's, else the checkpoint's own first line).
+        #[arg(long)]
+        origin: Option<String>,
+        /// Fetch entry N from its entry bundle and prove it included (repeatable).
+        #[arg(long = "entry", value_name = "N")]
+        entries: Vec<u64>,
+        /// An older checkpoint of the same log: prove the current one extends it.
+        #[arg(long, value_name = "FILE")]
+        old_checkpoint: Option<PathBuf>,
     },
 }
 

@@ -14,6 +14,7 @@ use cairn_core::blux::{
 };
 use cairn_core::crypto::PublicKey;
 use cairn_core::encoding::hex_encode;
+use cairn_core::view;
 use cairn_core::ErrorCode;
 use cairn_store::BluxImport;
 use serde_json::{json, Value};
@@ -84,13 +85,22 @@ fn read_keys(files: &[PathBuf], dir: Option<&Path>) -> CliResult<Vec<PublicKey>>
     Ok(keys)
 }
 
-/// A blux JSON value for output: strings as they are, anything else as its canonical JSON
-/// text (blux-reg does not constrain these fields' types; NaN has no JSON form).
+/// A blux JSON value for a line of text: strings as they are, anything else as its canonical
+/// JSON text (blux-reg does not constrain these fields' types).
 fn show(v: &BluxValue) -> Value {
     match v.as_str() {
         Some(s) => json!(s),
         None => json!(canonical_json(v)),
     }
+}
+
+/// cairn-core's view of a verdict (the package's `bluxVerify*` result) with the CLI's own
+/// fields beside it (`status`, and what only the CLI knows: files, time, pins).
+fn with_fields(mut view: Value, extra: Value) -> Value {
+    if let (Value::Object(v), Value::Object(x)) = (&mut view, extra) {
+        v.extend(x);
+    }
+    view
 }
 
 fn text_of(v: &Value) -> String {
@@ -162,18 +172,15 @@ pub fn run(ctx: &Ctx, cmd: BluxCmd) -> CliResult<Output> {
             });
             Ok(Output::new(
                 out,
-                json!({
-                    "status": "verified",
-                    "token_hash": v.token_hash_hex(),
-                    "capability": capability,
-                    "audience": audience,
-                    "constraints": show(&v.constraints),
-                    "expires_at": v.expires_at,
-                    "issuer_fingerprint": v.issuer_fingerprint_hex(),
-                    "issuer_pinned": pinned,
-                    "revocations_checked": revoked.is_some(),
-                    "at": at,
-                }),
+                with_fields(
+                    view::blux_token_verdict(&v),
+                    json!({
+                        "status": "verified",
+                        "issuer_pinned": pinned,
+                        "revocations_checked": revoked.is_some(),
+                        "at": at,
+                    }),
+                ),
             ))
         }
         BluxCmd::Manifest {
@@ -236,15 +243,10 @@ pub fn run(ctx: &Ctx, cmd: BluxCmd) -> CliResult<Output> {
                     hex_encode(&v.artifact_sha256),
                     hex_encode(&v.key_fingerprint),
                 ),
-                json!({
-                    "status": "verified",
-                    "manifest_hash": hex_encode(&v.manifest_hash),
-                    "artifact_path": v.artifact_path,
-                    "artifact_file": artifact.display().to_string(),
-                    "artifact_sha256": hex_encode(&v.artifact_sha256),
-                    "key_fingerprint": hex_encode(&v.key_fingerprint),
-                    "created_at": show(&v.created_at),
-                }),
+                with_fields(
+                    view::blux_manifest_verdict(&v),
+                    json!({"status": "verified", "artifact_file": artifact.display().to_string()}),
+                ),
             ))
         }
         BluxCmd::Ledger { file } => {
@@ -270,12 +272,10 @@ pub fn run(ctx: &Ctx, cmd: BluxCmd) -> CliResult<Output> {
                     summary.head_hex().unwrap_or_else(|| "none (empty ledger)".to_owned()),
                     hex_encode(&digest)
                 ),
-                json!({
-                    "status": "verified",
-                    "entries": summary.entries,
-                    "head": summary.head_hex(),
-                    "sha256": hex_encode(&digest),
-                }),
+                with_fields(
+                    view::blux_ledger(&summary),
+                    json!({"status": "verified", "sha256": hex_encode(&digest)}),
+                ),
             ))
         }
     }

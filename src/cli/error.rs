@@ -112,9 +112,17 @@ impl CliError {
         self
     }
 
-    /// The `--json` form: `{"ok": false, "error": code, "message": ..., "seq"?, "field"?}`.
+    /// The `--json` form: `{"ok": false, "error": code, "class", "message", "seq"?,
+    /// "field"?}`; `class` is `"invalid"` for exit status 1 and `"error"` for 2, the same
+    /// words the npm package's errors carry (cairn-core's `view::error_class`).
     pub fn to_json(&self) -> Value {
-        let mut v = json!({"ok": false, "error": self.code, "message": self.message});
+        let class = if self.exit == EXIT_FAILED {
+            "invalid"
+        } else {
+            "error"
+        };
+        let mut v =
+            json!({"ok": false, "error": self.code, "class": class, "message": self.message});
         if let Some(seq) = self.seq {
             v["seq"] = json!(seq);
         }
@@ -155,7 +163,10 @@ impl From<StoreError> for CliError {
 
 impl From<Error> for CliError {
     fn from(e: Error) -> CliError {
-        CliError::core(e.code(), e.detail())
+        CliError {
+            field: e.field().map(str::to_owned),
+            ..CliError::core(e.code(), e.detail())
+        }
     }
 }
 
@@ -184,5 +195,19 @@ mod tests {
             .into();
         assert_eq!(e.to_json()["seq"], 4);
         assert_eq!(e.to_text(), "cairn: chain_broken: entry 4: x");
+    }
+
+    #[test]
+    fn the_json_class_is_the_one_the_npm_package_gives_for_the_same_code() {
+        for c in ErrorCode::ALL {
+            let v = CliError::core(*c, "x").to_json();
+            assert_eq!(v["class"], cairn_core::view::error_class(*c), "{c}");
+            assert_eq!(v["class"] == "invalid", exit_for(StoreCode::Core(*c)) == 1);
+        }
+        assert_eq!(CliError::usage("x").to_json()["class"], "error");
+        assert_eq!(
+            CliError::store(StoreCode::Corrupt, "x").to_json()["class"],
+            "invalid"
+        );
     }
 }

@@ -232,8 +232,8 @@ pub fn status(ctx: &Ctx) -> CliResult<Output> {
             "tokens": tokens.len(),
             "manifests": manifests.len(),
             "trust_root": root.as_ref().map(|r| json!({
-                "root_version": r.root.root_version,
-                "id": hex_encode(&r.root.id()),
+                "version": r.root.root_version,
+                "root_id": hex_encode(&r.root.id()),
                 "expires_at": r.root.expires_at,
                 "lists_log_key": r.root.keys.iter().any(|k| k.key_id() == log_id),
             })),

@@ -19,7 +19,7 @@ use super::view::{entry_json, entry_line, envelope_json};
 use super::{Access, Ctx, Output};
 
 /// Largest checkpoint note file read.
-const MAX_NOTE_FILE: usize = 64 * 1024;
+pub const MAX_NOTE_FILE: usize = 64 * 1024;
 /// Largest trust-root file read.
 pub const MAX_ROOT_FILE: usize = 256 * 1024;
 
@@ -31,7 +31,7 @@ pub fn read_trust_root(path: &Path) -> CliResult<VerifiedRoot> {
 }
 
 /// The key among the root's checkpoint keys that signed `note` for `origin`.
-fn signer_in_root(note: &str, origin: &str, root: &VerifiedRoot) -> CliResult<PublicKey> {
+pub fn signer_in_root(note: &str, origin: &str, root: &VerifiedRoot) -> CliResult<PublicKey> {
     let mut last = None;
     for k in root
         .keys

@@ -15,6 +15,8 @@ mod node;
 mod peer;
 pub mod progress;
 pub mod secrets;
+pub mod serve;
+pub mod tiles;
 mod token;
 mod trustroot;
 pub mod util;
@@ -250,6 +252,8 @@ pub fn run(cli: Cli) -> CliResult<Output> {
         Command::Checkpoint(c) => checkpoint::run(&ctx, c),
         Command::Proof(c) => checkpoint::proof(&ctx, c),
         Command::Bundle(c) => bundle::run(&ctx, c),
+        Command::Tiles(c) => tiles::run(&ctx, c),
+        Command::Serve(a) => serve::run(&ctx, &a),
         Command::Import(c) => import::run(&ctx, c),
         Command::Blux(c) => blux::run(&ctx, c),
         Command::Demo => crate::demo::run(&ctx),

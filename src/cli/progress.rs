@@ -76,6 +76,16 @@ impl Progress {
         bar
     }
 
+    /// A bar over `len` items (files, entries).
+    pub fn count(&self, len: u64, message: &str) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(Some(len), self.target());
+        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:32}] {pos}/{len} eta {eta}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(message.to_owned());
+        bar
+    }
+
     /// A spinner for work whose length is unknown.
     pub fn spinner(&self, message: &str) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(None, self.target());

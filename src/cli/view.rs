@@ -1,82 +1,24 @@
-//! JSON and text views of stored objects (what `--json` prints, and the lines people read).
+//! Text views of stored objects (the lines people read); their JSON views are cairn-store's.
 
 use cairn_core::crypto::{KeyId, PublicKey};
-use cairn_core::dsse::Envelope;
-use cairn_core::encoding::{b64_encode, hex_encode};
+use cairn_core::encoding::hex_encode;
 use cairn_core::note::{NoteVerifier, SignatureType};
-use cairn_core::trust::RoleSet;
+use cairn_store::view::{private_name, status_name};
 use cairn_store::{
-    KeyInfo, KeyStatus, ManifestInfo, NodeInfo, PrivatePart, Revocation, SignedEntry,
-    StoredCheckpoint, StoredTrustRoot, TokenInfo,
+    KeyInfo, KeyStatus, NodeInfo, PrivatePart, SignedEntry, StoredTrustRoot, TokenInfo,
 };
 use serde_json::{json, Value};
 
+// The JSON views are the store's (cairn_store::view), shared with `cairn serve`; this module
+// holds the text forms people read.
+pub use cairn_store::view::{
+    checkpoint as checkpoint_json, entry as entry_json, envelope_json, key as key_json,
+    manifest as manifest_json, node as node_json, roles, token as token_json,
+    trust_root as trust_root_json,
+};
+
 use super::secrets::short;
 use super::util::fmt_time;
-
-/// Role names.
-pub fn roles(r: RoleSet) -> Vec<&'static str> {
-    r.iter().map(|r| r.name()).collect()
-}
-
-/// An envelope's DSSE JSON as a JSON value.
-pub fn envelope_json(env: &Envelope) -> Value {
-    serde_json::from_str(&env.to_json()).unwrap_or(Value::Null)
-}
-
-fn private_name(p: PrivatePart) -> &'static str {
-    match p {
-        PrivatePart::None => "none",
-        PrivatePart::Insecure => "insecure",
-        PrivatePart::Sealed(_) => "sealed",
-    }
-}
-
-fn status_name(s: &KeyStatus) -> &'static str {
-    match s {
-        KeyStatus::Active => "active",
-        KeyStatus::Rotated { .. } => "rotated",
-        KeyStatus::Revoked { .. } => "revoked",
-    }
-}
-
-/// A revocation.
-pub fn revocation_json(r: &Revocation) -> Value {
-    json!({"reason": r.reason, "revoker": r.revoker.to_hex(), "seq": r.seq, "at": r.at})
-}
-
-/// A key.
-pub fn key_json(k: &KeyInfo, log: Option<&KeyId>) -> Value {
-    let mut v = json!({
-        "key_id": k.key_id.to_hex(),
-        "algorithm": k.public_key.algorithm().name(),
-        "label": k.label,
-        "roles": roles(k.roles),
-        "expires_at": k.expires_at,
-        "added_seq": k.added_seq,
-        "added_at": k.added_at,
-        "status": status_name(&k.status),
-        "private": private_name(k.private),
-        "public_key": b64_encode(k.public_key.as_bytes()),
-        "log_key": log == Some(&k.key_id),
-    });
-    match &k.status {
-        KeyStatus::Active => {}
-        KeyStatus::Rotated { successor, seq, at } => {
-            v["rotated"] = json!({"successor": successor.to_hex(), "seq": seq, "at": at});
-        }
-        KeyStatus::Revoked {
-            reason,
-            revoker,
-            seq,
-            at,
-        } => {
-            v["revoked"] =
-                json!({"reason": reason, "revoker": revoker.to_hex(), "seq": seq, "at": at});
-        }
-    }
-    v
-}
 
 /// One line per key.
 pub fn key_line(k: &KeyInfo, log: Option<&KeyId>) -> String {
@@ -139,12 +81,6 @@ pub fn key_text(k: &KeyInfo, log: Option<&KeyId>) -> String {
     s
 }
 
-/// A node.
-pub fn node_json(n: &NodeInfo) -> Value {
-    let spec: Value = serde_json::from_str(&n.spec.to_json()).unwrap_or(Value::Null);
-    json!({"spec": spec, "seq": n.seq, "registered_at": n.registered_at, "digest": hex_encode(&n.spec.digest())})
-}
-
 /// One line per node.
 pub fn node_line(n: &NodeInfo) -> String {
     format!(
@@ -155,18 +91,6 @@ pub fn node_line(n: &NodeInfo) -> String {
         n.spec.capabilities.join(", "),
         n.spec.signals.join(", ")
     )
-}
-
-/// A token.
-pub fn token_json(t: &TokenInfo) -> Value {
-    json!({
-        "id": hex_encode(&t.id),
-        "seq": t.seq,
-        "issued_at": t.issued_at,
-        "revoked": t.revoked.as_ref().map(revocation_json),
-        "claims": t.claims.to_json(),
-        "envelope": envelope_json(&t.envelope),
-    })
 }
 
 /// One line per token.
@@ -190,34 +114,6 @@ pub fn token_line(t: &TokenInfo) -> String {
         },
         if t.revoked.is_some() { "  REVOKED" } else { "" }
     )
-}
-
-/// A manifest.
-pub fn manifest_json(m: &ManifestInfo) -> Value {
-    json!({
-        "digest": hex_encode(&m.digest),
-        "claims": m.claims.to_json(),
-        "signers": m.signers.iter().map(KeyId::to_hex).collect::<Vec<_>>(),
-        "signed_seq": m.signed_seq,
-        "last_seq": m.last_seq,
-        "signed_at": m.signed_at,
-        "revoked": m.revoked.as_ref().map(revocation_json),
-        "envelope": envelope_json(&m.envelope),
-    })
-}
-
-/// A ledger entry.
-pub fn entry_json(e: &SignedEntry) -> Value {
-    json!({
-        "seq": e.entry.seq,
-        "time": e.entry.time,
-        "kind": e.entry.event.kind(),
-        "hash": hex_encode(&e.hash()),
-        "leaf_hash": hex_encode(&e.leaf_hash()),
-        "prev_hash": hex_encode(&e.entry.prev_hash),
-        "event": serde_json::to_value(&e.entry.event).unwrap_or(Value::Null),
-        "signers": e.envelope.signatures.iter().map(|s| s.keyid.to_hex()).collect::<Vec<_>>(),
-    })
 }
 
 /// A field value, compactly: ids shortened, keys by algorithm, text quoted when it has
@@ -336,48 +232,6 @@ impl NoteKeys {
     pub fn json(&self) -> Value {
         json!({"note_verifier_key": self.ed25519, "note_verifier_keys": self.all})
     }
-}
-
-/// A checkpoint.
-pub fn checkpoint_json(c: &StoredCheckpoint) -> Value {
-    json!({
-        "size": c.size,
-        "root": hex_encode(&c.root),
-        "key_id": c.key_id.to_hex(),
-        "created_at": c.created_at,
-        "note": c.note,
-    })
-}
-
-/// A trust-root version.
-pub fn trust_root_json(r: &StoredTrustRoot) -> Value {
-    let root = &r.root;
-    let keys: Vec<Value> = root
-        .keys
-        .iter()
-        .map(|k| {
-            json!({
-                "key_id": k.key_id().to_hex(),
-                "algorithm": k.public_key.algorithm().name(),
-                "label": k.label,
-                "roles": roles(k.roles),
-                "not_before": k.not_before,
-                "not_after": k.not_after,
-            })
-        })
-        .collect();
-    json!({
-        "root_version": root.root_version,
-        "id": hex_encode(&root.id()),
-        "origin": root.origin,
-        "issued_at": root.issued_at,
-        "expires_at": root.expires_at,
-        "previous": root.previous.map(|p| hex_encode(&p)),
-        "keys": keys,
-        "thresholds": serde_json::to_value(root.thresholds).unwrap_or(Value::Null),
-        "seq": r.seq,
-        "envelope": envelope_json(&r.envelope),
-    })
 }
 
 /// A trust-root version, for people.

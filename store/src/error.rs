@@ -233,7 +233,10 @@ impl std::error::Error for StoreError {}
 
 impl From<Error> for StoreError {
     fn from(e: Error) -> StoreError {
-        StoreError::core(e.code(), e.detail())
+        match e.field() {
+            Some(f) => StoreError::field(e.code(), f, e.detail()),
+            None => StoreError::core(e.code(), e.detail()),
+        }
     }
 }
 

@@ -14,7 +14,9 @@ mod kernel;
 mod migrate;
 mod objects;
 mod registry;
+pub mod view;
 
+pub use cairn_core::nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
 pub use error::{StoreCode, StoreError, StoreResult};
 pub use integrity::audit::AuditReport;
 pub use integrity::export::{
@@ -32,7 +34,6 @@ pub use objects::blux_import::{BluxImport, BluxObject, BluxRejected};
 pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
 pub use objects::manifests::ManifestInfo;
 pub use objects::nodes::NodeInfo;
-pub use objects::nodespec::{Endpoint, NodeSpec, Provenance, MAX_SPEC_JSON_LEN};
 pub use objects::peers::{PeerIdentity, PeerInfo, ProposedKey, Received, Verification};
 pub use objects::seal::{KdfParams, Passphrase, Protection, Sealed};
 pub use objects::tokens::{Revocation, TokenInfo, TokenRequest, Unrecorded};

@@ -152,6 +152,7 @@ impl Registry {
             log_public: Mutex::new(log_key.public_key().clone()),
             writer: Mutex::new(Some(log_key)),
             anchor: AtomicBool::new(opts.anchor),
+            known: Default::default(),
         })
     }
 
@@ -179,6 +180,7 @@ impl Registry {
             )),
             log_public: Mutex::new(log_key.public_key().clone()),
             anchor: AtomicBool::new(false),
+            known: Default::default(),
         };
         let tx = reg.db.begin_write()?;
         {
@@ -362,6 +364,7 @@ impl Registry {
             head: Mutex::new((head, head_raw)),
             log_public: Mutex::new(log_record.public_key.clone()),
             anchor: AtomicBool::new(true),
+            known: Default::default(),
         })
     }
 
@@ -395,6 +398,7 @@ impl Registry {
                 .unwrap_or_default();
             Ok((head, raw))
         })?;
+        self.known_subtrees().clear();
         self.set_head(head, raw);
         Ok(head)
     }

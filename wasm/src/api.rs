@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 pub use cairn_core::checkpoint::CheckpointVerifier;
 
-use crate::view;
+use cairn_core::view;
 
 /// An artifact to check a manifest against: its bytes, or a digest computed elsewhere
 /// (`size` is required by cairn manifests, optional for blux-reg ones).
@@ -358,7 +358,7 @@ pub fn verify_trust_root_chain(pinned: &[u8], chain: &[Vec<u8>], now: UnixTime) 
         .map(|(i, c)| Envelope::parse(c).map_err(|e| e.context(&format!("trust root {i}"))))
         .collect::<Result<Vec<_>>>()?;
     let newest = trust::verify_trust_root_chain(&pinned, &chain, now)?;
-    Ok(with_valid(view::trust_root(&newest, &newest.id())))
+    Ok(with_valid(view::trust_root(&newest)))
 }
 
 /// `verifyLedgerEntry`: a signed ledger entry (envelope bytes) by `threshold` of `log_keys`.
@@ -447,17 +447,7 @@ pub fn blux_verify_token(
         BluxIssuers::Fingerprints(f) => blux::TokenPolicy::trusted_fingerprints(f.iter().copied()),
     };
     let v = blux::verify_token(token_json, now, revocations, &policy)?;
-    Ok(json!({
-        "valid": true,
-        "token_hash": v.token_hash_hex(),
-        "issuer_fingerprint": v.issuer_fingerprint_hex(),
-        "issuer_key_id": v.issuer_key.key_id().to_hex(),
-        "expires_at": v.expires_at,
-        "expires_at_unix": v.expires_at_unix,
-        "capability": view::blux_value(&v.capability),
-        "audience": view::blux_value(&v.audience),
-        "constraints": view::blux_value(&v.constraints),
-    }))
+    Ok(with_valid(view::blux_token_verdict(&v)))
 }
 
 /// `bluxVerifyManifest`: a blux-reg v1.0 manifest file against the artifact and trusted keys.
@@ -467,21 +457,13 @@ pub fn blux_verify_manifest(
     keys: &[PublicKey],
 ) -> Result<Value> {
     let v = blux::verify_manifest(manifest_json, &artifact.sha256(), keys)?;
-    Ok(json!({
-        "valid": true,
-        "artifact_path": v.artifact_path,
-        "artifact_sha256": hex_encode(&v.artifact_sha256),
-        "created_at": view::blux_value(&v.created_at),
-        "manifest_hash": hex_encode(&v.manifest_hash),
-        "key_fingerprint": hex_encode(&v.key_fingerprint),
-        "key_id": v.key.key_id().to_hex(),
-    }))
+    Ok(with_valid(view::blux_manifest_verdict(&v)))
 }
 
 /// `bluxVerifyLedger`: the hash chain of a blux-reg ledger file (JSON lines).
 pub fn blux_verify_ledger(text: &str) -> Result<Value> {
     let s = blux::verify_ledger(text)?;
-    Ok(json!({"valid": true, "entries": s.entries, "head": s.head_hex()}))
+    Ok(with_valid(view::blux_ledger(&s)))
 }
 
 /// `verifyExport`: a registry's ledger export stream (cairn-core's `ledger::export`, the same

@@ -17,12 +17,15 @@ use crate::input::{self, KeySpec, MAX_KEYS, MAX_OBJECT_LEN};
 /// Most bytes all the objects of one list may add up to.
 pub const MAX_LIST_BYTES: usize = 64 << 20;
 
-/// A JS `Error` with `name = "CairnError"`, `code` = the stable code, `message` = the detail.
+/// A JS `Error` with `name = "CairnError"`, `code` = the stable code, `class` = `"invalid"`
+/// or `"error"` (cairn-core's `view::error_class`), `message` = the detail.
 pub fn to_js_error(e: &Error) -> JsValue {
     let err = js_sys::Error::new(e.detail());
     err.set_name("CairnError");
     // Setting a property on a fresh Error object does not fail.
     let _ = Reflect::set(&err, &"code".into(), &e.code().as_str().into());
+    let class = cairn_core::view::error_class(e.code());
+    let _ = Reflect::set(&err, &"class".into(), &class.into());
     err.into()
 }
 

@@ -4,7 +4,8 @@
 //!
 //! The crate has two layers, so that everything but the JavaScript glue is testable natively:
 //! - [`api`]: plain Rust. Each verifier takes parsed inputs and returns a JSON view
-//!   ([`serde_json::Value`]) of what it established, or a cairn-core [`Error`].
+//!   ([`serde_json::Value`], from [`cairn_core::view`]) of what it established, or a
+//!   cairn-core [`Error`].
 //! - `exports` and `js` (wasm32 only): the `#[wasm_bindgen]` functions. They turn JavaScript
 //!   values into Rust inputs (`js`, with the rules of [`input`]), call [`api`], and turn the view into a plain JavaScript object,
 //!   or the error into a thrown `Error` whose `code` is the [`ErrorCode`] string.
@@ -19,7 +20,6 @@
 
 pub mod api;
 pub mod input;
-pub mod view;
 
 // The main module (feature `verifiers`) and the second one, loaded on demand (feature
 // `extras`: inspect and blux-reg); scripts/build-wasm.sh builds each with one feature.

@@ -57,10 +57,18 @@ export type ErrorCode =
   | "replayed"
   | "key_changed";
 
+/**
+ * What a failure means: "invalid" when the input was read and is not valid (a bad signature,
+ * a revoked token; the CLI's exit status 1), "error" when it could not be checked at all
+ * (malformed, too large, an unsupported version or algorithm; exit status 2).
+ */
+export type ErrorClass = "invalid" | "error";
+
 /** What every export throws on failure: `name` is "CairnError", `message` the detail. */
 export interface CairnError extends Error {
   name: "CairnError";
   code: ErrorCode;
+  class: ErrorClass;
 }
 
 /** A SHA-256 digest: 32 bytes, 64 hex characters (optionally "sha256:"-prefixed), or base64. */
@@ -330,6 +338,8 @@ export interface LedgerEntryView {
   kind: string;
   /** Hex SHA-256 of the entry bytes (the next entry's prev_hash). */
   entry_hash: string;
+  /** Hex RFC 6962 Merkle leaf hash of the entry bytes (what inclusion proofs are about). */
+  leaf_hash: string;
   prev_hash: string;
   /** The event as cairn-core serialises it. */
   event: unknown;
@@ -467,10 +477,11 @@ export interface BluxCanonicalJson {
   sha256: string;
 }
 
-/** `{code, message}` of a part of an object that did not decode. */
+/** `{code, message, class}` of a part of an object that did not decode. */
 export interface DecodeError {
   code: ErrorCode;
   message: string;
+  class: ErrorClass;
 }
 
 /** An envelope with its payload decoded when its type is a cairn object. */

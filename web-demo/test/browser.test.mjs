@@ -104,6 +104,18 @@ test('a malformed bundle gives a readable error', async () => {
   assert.match(r.text, /could not be decoded as a bundle/);
 });
 
+test('a bundle of a format version this page does not know cannot be checked: not "invalid"', async () => {
+  const future = Buffer.from(bytes(valid.bundle));
+  future[4] = 0x7f; // the version byte after the CBDL magic
+  const r = await verify({
+    '#bundle-file': file('future.cbdl', future),
+    '#artifact-file': file('release-1.0.0.txt', artifact),
+  });
+  assert.equal(r.state, 'error', r.text);
+  assert.match(r.text, /Could not be checked/);
+  assert.match(r.text, /unsupported_version/);
+});
+
 test('dropped files are recognised by content and verified', async () => {
   await page.reload();
   await page.waitForSelector('body[data-ready=true]');

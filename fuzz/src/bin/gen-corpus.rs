@@ -292,6 +292,18 @@ fn manifest(out: &mut Corpus) {
     }
 }
 
+/// Node specs: a full one, a minimal one, and near misses (an unknown field, a bad URL).
+fn nodespec(out: &mut Corpus) {
+    for spec in [
+        r#"{"id":"memory-adapter-01","name":"Memory adapter","version":"1.2.0","capabilities":["memory.store","x:y/z"],"signals":["memory_stored"],"endpoints":[{"name":"api","url":"https://memory.example.test/v1"}],"provenance":{"source":"https://git.example.test/m","sha256":"abababababababababababababababababababababababababababababababab"}}"#,
+        r#"{"id":"n","name":"N","version":"1","provenance":{"source":"s"}}"#,
+        r#"{"id":"n","name":"N","version":"1","provenance":{"source":"s"},"extra":1}"#,
+        r#"{"id":"n","name":"N","version":"1","endpoints":[{"name":"a","url":"javascript:x"}],"provenance":{"source":"s"}}"#,
+    ] {
+        out.add("nodespec", 0, 0, 0, vec![spec.as_bytes().to_vec()]);
+    }
+}
+
 fn blux(out: &mut Corpus) {
     let (mut tokens, mut manifests) = (0u8, 0u8);
     for c in cases(vectors::BLUX) {
@@ -364,6 +376,7 @@ fn main() {
     manifest(&mut corpus);
     blux(&mut corpus);
     bundle(&mut corpus);
+    nodespec(&mut corpus);
     for (target, seeds) in &corpus.0 {
         let d = dir.join(target);
         std::fs::create_dir_all(&d).expect("create corpus directory");

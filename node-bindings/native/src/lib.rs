@@ -32,6 +32,8 @@ fn throw(env: &Env, e: &Error) -> JsResult {
     let mut err = env.create_error(napi::Error::from_reason(e.detail()))?;
     err.set_named_property("name", env.create_string("CairnError")?)?;
     err.set_named_property("code", env.create_string(e.code().as_str())?)?;
+    let class = cairn_core::view::error_class(e.code());
+    err.set_named_property("class", env.create_string(class)?)?;
     env.throw(err)?;
     Ok(env.get_undefined()?.into_unknown())
 }

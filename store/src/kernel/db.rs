@@ -79,6 +79,9 @@ pub struct Registry {
     pub(crate) log_public: Mutex<PublicKey>,
     /// Whether each commit rewrites the anchor file (kernel::anchor).
     pub(crate) anchor: std::sync::atomic::AtomicBool,
+    /// Subtree hashes proven under the signed head, which let verified reads stop their
+    /// inclusion proofs early (kernel::known states when this is sound).
+    pub(crate) known: std::sync::RwLock<crate::kernel::known::KnownSubtrees>,
 }
 
 /// The database, opened for writing or read-only (a read-only open never writes to the file,
@@ -179,6 +182,20 @@ impl Registry {
     }
 
     /// Records a head this process verified or signed, with its stored bytes.
+    /// The proven subtree hashes, for writing.
+    pub(crate) fn known_subtrees(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, crate::kernel::known::KnownSubtrees> {
+        self.known.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The proven subtree hashes, for reading (readers do not wait for each other).
+    pub(crate) fn known_subtrees_read(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, crate::kernel::known::KnownSubtrees> {
+        self.known.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn set_head(&self, head: VerifiedHead, raw: Vec<u8>) {
         *self.head.lock().unwrap_or_else(|p| p.into_inner()) = (head, raw);
     }

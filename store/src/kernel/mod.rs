@@ -7,6 +7,7 @@ pub(crate) mod checkpoints;
 pub(crate) mod db;
 pub(crate) mod entries;
 pub(crate) mod head;
+pub(crate) mod known;
 pub(crate) mod log;
 pub(crate) mod paths;
 pub(crate) mod proven;

@@ -3,15 +3,17 @@
 //! record it returns with the entries that created or last changed it (`objects::verified`),
 //! so a flipped bit in a stored record is caught by the read that returns it.
 
-use redb::ReadTransaction;
+use redb::{ReadTransaction, ReadableTable};
 
 use crate::error::{StoreError, StoreResult};
 use crate::kernel::db::Registry;
 use crate::kernel::entries::{decode_entry, tree_size, SignedEntry};
 use crate::kernel::head::VerifiedHead;
+use crate::kernel::known;
 use crate::kernel::schema::{self, ENTRIES, META, TREE};
 use crate::kernel::tree::TreeView;
-use cairn_core::merkle::{self, InclusionProof};
+use cairn_core::encoding::Digest;
+use cairn_core::merkle::{self, InclusionProof, TreeHashes};
 use cairn_core::ErrorCode;
 
 impl Registry {
@@ -20,21 +22,24 @@ impl Registry {
     /// wrote since) is verified — signature by the log key, root against the stored tree —
     /// and remembered.
     pub(crate) fn head_in(&self, rtx: &ReadTransaction) -> StoreResult<VerifiedHead> {
-        let raw = rtx
-            .open_table(META)?
+        let meta = rtx.open_table(META)?;
+        let stored = meta
             .get(schema::META_HEAD)?
-            .map(|v| v.value().to_vec())
             .ok_or_else(|| StoreError::corrupt("the signed head record is missing"))?;
         {
             let cached = self.head.lock().unwrap_or_else(|p| p.into_inner());
-            if cached.1 == raw {
+            if cached.1 == stored.value() {
                 return Ok(cached.0);
             }
         }
+        let raw = stored.value().to_vec();
         let log_key = self.log_public_key();
         let tree = rtx.open_table(TREE)?;
         let n = tree_size(&rtx.open_table(ENTRIES)?)?;
         let head = crate::kernel::head::verify_head(rtx, &tree, n, self.origin(), &log_key)?;
+        // A head this process did not write: hashes proven under the old one vouch for
+        // nothing here (kernel::known).
+        self.known_subtrees().clear();
         self.set_head(head, raw);
         Ok(head)
     }
@@ -80,21 +85,178 @@ impl Registry {
             .at_seq(seq));
         }
         let stored = decode_entry(seq, bytes.value())?;
+        let leaf = stored.leaf_hash();
+        // A record read again: its leaf hash was proven under this head or one it extends.
+        if self.known_subtrees_read().get(0, seq) == Some(leaf) {
+            return Ok(stored);
+        }
         let tree = rtx.open_table(TREE)?;
-        let n = tree_size(&entries)?;
-        let hashes = TreeView::new(&tree, n).run(|v| merkle::prove_inclusion(v, seq, head.size))?;
+        // The head was verified against this snapshot's tree, which holds at least its size.
+        self.prove_leaf(&TreeView::new(&tree, head.size), head, seq, leaf)
+            .map_err(|e| e.at_seq(seq))?;
+        Ok(stored)
+    }
+
+    /// Proves that `leaf` is leaf `seq` of the tree `head` signs. Climbs from the leaf through
+    /// the complete subtrees that contain it, reading each sibling; a subtree whose hash was
+    /// proven before (kernel::known) ends the climb, equal or not. Otherwise the full RFC 6962
+    /// proof is checked against the head's root, and the subtree hashes met on the way become
+    /// known. At 10^6 entries a read of a new record climbs about six levels instead of twenty;
+    /// a record read again stops at its own leaf.
+    fn prove_leaf<T: ReadableTable<(u8, u64), [u8; 32]>>(
+        &self,
+        view: &TreeView<'_, T>,
+        head: &VerifiedHead,
+        seq: u64,
+        leaf: Digest,
+    ) -> StoreResult<()> {
+        let mismatch = || {
+            StoreError::core(
+                ErrorCode::ProofInvalid,
+                "the stored entry is not the one the signed head commits to",
+            )
+        };
+        let lowest = known::lowest_cached_level(head.size);
+        // The leaf itself: a record read again is proven by its own proven leaf hash.
+        let mut met = vec![((0, seq), leaf)];
+        let (mut level, mut index, mut hash) = (0u8, seq, leaf);
+        loop {
+            if level >= lowest || level == 0 {
+                let proven = self.known_subtrees_read().get(level, index);
+                match proven {
+                    Some(h) if h == hash => {
+                        // Everything recomputed on the way is now proven too.
+                        if level > 0 {
+                            self.known_subtrees().insert_proven(&met);
+                        }
+                        return Ok(());
+                    }
+                    Some(_) => return Err(mismatch()),
+                    None => {}
+                }
+            }
+            // Climb only while the parent is a complete subtree of the signed tree.
+            let parent = index >> 1;
+            if ((parent as u128 + 1) << (level + 1)) > head.size as u128 {
+                break;
+            }
+            let sibling = view.run(|v| v.subtree_hash(level, index ^ 1))?;
+            hash = if index & 1 == 0 {
+                merkle::node_hash(&hash, &sibling)
+            } else {
+                merkle::node_hash(&sibling, &hash)
+            };
+            if level >= lowest {
+                met.push(((level, index ^ 1), sibling));
+            }
+            level += 1;
+            index = parent;
+            if level >= lowest {
+                met.push(((level, index), hash));
+            }
+        }
+        let hashes = view.run(|v| merkle::prove_inclusion(v, seq, head.size))?;
         let proof = InclusionProof {
             leaf_index: seq,
             tree_size: head.size,
             hashes,
         };
-        proof.verify(&stored.leaf_hash(), &head.root).map_err(|_| {
-            StoreError::core(
-                ErrorCode::ProofInvalid,
-                "the stored entry is not the one the signed head commits to",
-            )
-            .at_seq(seq)
-        })?;
-        Ok(stored)
+        proof.verify(&leaf, &head.root).map_err(|_| mismatch())?;
+        self.known_subtrees().insert_proven(&met);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CreateOptions, NodeSpec, Protection};
+
+    fn spec(i: u64) -> NodeSpec {
+        NodeSpec::from_json(&format!(
+            r#"{{"id":"n{i}","name":"N","version":"1","provenance":{{"source":"s"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    /// Proves `leaf` as entry `seq` under the current signed head.
+    fn prove(reg: &Registry, seq: u64, leaf: Digest) -> StoreResult<()> {
+        reg.read(|rtx| {
+            let head = reg.head_in(&rtx)?;
+            let tree = rtx.open_table(TREE)?;
+            let n = tree_size(&rtx.open_table(ENTRIES)?)?;
+            reg.prove_leaf(&TreeView::new(&tree, n), &head, seq, leaf)
+        })
+    }
+
+    fn leaf_of(reg: &Registry, seq: u64) -> Digest {
+        reg.read(|rtx| {
+            let entries = rtx.open_table(ENTRIES)?;
+            let bytes = entries.get(seq)?.unwrap();
+            Ok(decode_entry(seq, bytes.value())?.leaf_hash())
+        })
+        .unwrap()
+    }
+
+    // The early stop must never accept what the full proof refuses: with the proven hashes
+    // warm, every entry still proves only as itself, and a hash proven under one head is not
+    // trusted after the registry adopts a head it did not write.
+    #[test]
+    fn known_subtrees_never_vouch_for_another_leaf() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::create(
+            dir.path().join("r.redb"),
+            CreateOptions::new("example.test/log", Protection::Insecure),
+        )
+        .unwrap();
+        reg.write(|t| (0..700).try_for_each(|i| t.register_node(&spec(i)).map(|_| ())))
+            .unwrap();
+        let n = reg.tree_size().unwrap();
+        let leaves: Vec<Digest> = (0..n).map(|s| leaf_of(&reg, s)).collect();
+        for round in ["cold", "warm"] {
+            for seq in (0..n).step_by(7) {
+                prove(&reg, seq, leaves[seq as usize]).unwrap();
+                for other in [seq ^ 1, (seq + 2) % n, (seq + 300) % n] {
+                    if other != seq && other < n {
+                        let e = prove(&reg, seq, leaves[other as usize]).unwrap_err();
+                        assert_eq!(
+                            e.code().core(),
+                            Some(ErrorCode::ProofInvalid),
+                            "{round} {seq}"
+                        );
+                    }
+                }
+                let mut flipped = leaves[seq as usize];
+                flipped[0] ^= 1;
+                assert!(prove(&reg, seq, flipped).is_err(), "{round} {seq}");
+            }
+            assert!(
+                reg.known_subtrees_read().len() > 0,
+                "{round}: proofs leave known hashes"
+            );
+        }
+        // A later commit by this process extends the tree: the hashes stay valid.
+        reg.register_node(&spec(1000)).unwrap();
+        assert!(reg.known_subtrees_read().len() > 0);
+        prove(&reg, 3, leaves[3]).unwrap();
+        // A head adopted from the file (re-verified) empties the set.
+        *reg.head.lock().unwrap() = (
+            VerifiedHead {
+                size: 0,
+                root: merkle::EMPTY_ROOT,
+            },
+            Vec::new(),
+        );
+        reg.read(|rtx| reg.head_in(&rtx).map(|_| ())).unwrap();
+        assert_eq!(
+            reg.known_subtrees_read().len(),
+            0,
+            "emptied by a head it did not write"
+        );
+        prove(&reg, 3, leaves[3]).unwrap();
+        assert!(
+            reg.known_subtrees_read().len() > 0,
+            "refilled by the next proof"
+        );
     }
 }

@@ -7,7 +7,6 @@ pub(crate) mod bundles;
 pub(crate) mod keys;
 pub(crate) mod manifests;
 pub(crate) mod nodes;
-pub(crate) mod nodespec;
 pub(crate) mod peers;
 pub(crate) mod rules;
 pub(crate) mod seal;

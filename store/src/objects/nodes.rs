@@ -8,8 +8,8 @@ use crate::error::{StoreCode, StoreError, StoreResult};
 use crate::kernel::db::{Registry, Txn};
 use crate::kernel::schema::{self, ReadTables, NODES, NODES_BY_CAPABILITY, NODES_BY_SIGNAL};
 use crate::objects::keys::check_reason;
-use crate::objects::nodespec::NodeSpec;
 use cairn_core::ledger::Event;
+use cairn_core::nodespec::NodeSpec;
 use cairn_core::UnixTime;
 
 /// A registered node.

@@ -10,9 +10,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{StoreError, StoreResult};
-use cairn_core::encoding::{sha256, to_postcard, Digest};
-use cairn_core::error::ErrorCode;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::encoding::{sha256, to_postcard, Digest};
+use crate::error::{Error, ErrorCode, Result};
 
 /// Largest spec document accepted, in bytes of JSON.
 pub const MAX_SPEC_JSON_LEN: usize = 64 * 1024;
@@ -57,7 +61,7 @@ pub struct Provenance {
 /// A node's declaration.
 ///
 /// ```
-/// use cairn_store::NodeSpec;
+/// use cairn_core::nodespec::NodeSpec;
 /// let spec = NodeSpec::from_json(r#"{
 ///   "id": "memory-adapter-01", "name": "Memory adapter", "version": "1.2.0",
 ///   "capabilities": ["memory.store"], "signals": ["memory_stored"],
@@ -66,8 +70,8 @@ pub struct Provenance {
 /// }"#)?;
 /// assert_eq!(spec.id, "memory-adapter-01");
 /// let err = NodeSpec::from_json(r#"{"id": "x", "extra": 1}"#).unwrap_err();
-/// assert_eq!(err.field_name(), Some("extra"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// assert_eq!(err.field(), Some("extra"));
+/// # Ok::<(), cairn_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeSpec {
@@ -87,11 +91,11 @@ pub struct NodeSpec {
     pub provenance: Provenance,
 }
 
-fn err(code: ErrorCode, field: &str, detail: impl Into<String>) -> StoreError {
-    StoreError::field(code, field, detail)
+fn err(code: ErrorCode, field: &str, detail: impl Into<String>) -> Error {
+    Error::new(code, detail).in_field(field)
 }
 
-fn check_len(field: &str, v: &str, max: usize) -> StoreResult<()> {
+fn check_len(field: &str, v: &str, max: usize) -> Result<()> {
     if v.is_empty() {
         return Err(err(ErrorCode::Malformed, field, "must not be empty"));
     }
@@ -106,7 +110,7 @@ fn check_len(field: &str, v: &str, max: usize) -> StoreResult<()> {
 }
 
 /// An identifier-like string: first byte alphanumeric, the rest from `extra` too.
-fn check_token(field: &str, v: &str, max: usize, upper: bool, extra: &[u8]) -> StoreResult<()> {
+fn check_token(field: &str, v: &str, max: usize, upper: bool, extra: &[u8]) -> Result<()> {
     check_len(field, v, max)?;
     let ok_first =
         |b: u8| b.is_ascii_digit() || b.is_ascii_lowercase() || (upper && b.is_ascii_uppercase());
@@ -130,7 +134,7 @@ fn check_token(field: &str, v: &str, max: usize, upper: bool, extra: &[u8]) -> S
     Ok(())
 }
 
-fn check_text(field: &str, v: &str, max: usize) -> StoreResult<()> {
+fn check_text(field: &str, v: &str, max: usize) -> Result<()> {
     check_len(field, v, max)?;
     if v.chars().any(char::is_control) {
         return Err(err(
@@ -142,7 +146,7 @@ fn check_text(field: &str, v: &str, max: usize) -> StoreResult<()> {
     Ok(())
 }
 
-fn check_url(field: &str, v: &str) -> StoreResult<()> {
+fn check_url(field: &str, v: &str) -> Result<()> {
     check_len(field, v, MAX_URL_LEN)?;
     if v.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(err(
@@ -177,7 +181,7 @@ fn check_url(field: &str, v: &str) -> StoreResult<()> {
 
 const NAME_EXTRA: &[u8] = b"._:/-";
 
-fn check_list(field: &str, items: &[String]) -> StoreResult<()> {
+fn check_list(field: &str, items: &[String]) -> Result<()> {
     if items.len() > MAX_LIST_LEN {
         return Err(err(
             ErrorCode::TooLarge,
@@ -201,7 +205,7 @@ fn check_list(field: &str, items: &[String]) -> StoreResult<()> {
 
 impl NodeSpec {
     /// Checks every field (see the field docs). Errors name the field.
-    pub fn validate(&self) -> StoreResult<()> {
+    pub fn validate(&self) -> Result<()> {
         check_token("id", &self.id, MAX_NODE_ID_LEN, false, b"._-")?;
         check_text("name", &self.name, MAX_NODE_NAME_LEN)?;
         check_token("version", &self.version, MAX_VERSION_LEN, true, b".+-")?;
@@ -234,9 +238,9 @@ impl NodeSpec {
 
     /// Parses and validates a spec document (JSON). Unknown fields, wrong types, oversized
     /// values and documents over [`MAX_SPEC_JSON_LEN`] are refused with a field-level error.
-    pub fn from_json(text: &str) -> StoreResult<NodeSpec> {
+    pub fn from_json(text: &str) -> Result<NodeSpec> {
         if text.len() > MAX_SPEC_JSON_LEN {
-            return Err(StoreError::core(
+            return Err(Error::new(
                 ErrorCode::TooLarge,
                 format!(
                     "node spec is {} bytes, the limit is {MAX_SPEC_JSON_LEN}",
@@ -245,7 +249,7 @@ impl NodeSpec {
             ));
         }
         let value: Value = serde_json::from_str(text)
-            .map_err(|e| StoreError::core(ErrorCode::Malformed, format!("node spec JSON: {e}")))?;
+            .map_err(|e| Error::new(ErrorCode::Malformed, format!("node spec JSON: {e}")))?;
         let obj = Fields::new(
             &value,
             "",
@@ -270,7 +274,7 @@ impl NodeSpec {
                     url: e.string("url")?,
                 })
             })
-            .collect::<StoreResult<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let prov_value = obj.required("provenance")?;
         let p = Fields::new(prov_value, "provenance", &["source", "sha256", "manifest"])?;
         let provenance = Provenance {
@@ -293,8 +297,7 @@ impl NodeSpec {
 
     /// The spec as JSON (the form [`NodeSpec::from_json`] reads; digests in lowercase hex).
     pub fn to_json(&self) -> String {
-        let hex =
-            |d: &Option<Digest>| d.map(|d| Value::String(cairn_core::encoding::hex_encode(&d)));
+        let hex = |d: &Option<Digest>| d.map(|d| Value::String(crate::encoding::hex_encode(&d)));
         let mut prov = Map::new();
         prov.insert("source".into(), self.provenance.source.clone().into());
         if let Some(v) = hex(&self.provenance.sha256) {
@@ -333,7 +336,7 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn new(value: &'a Value, path: &str, allowed: &[&str]) -> StoreResult<Fields<'a>> {
+    fn new(value: &'a Value, path: &str, allowed: &[&str]) -> Result<Fields<'a>> {
         let name = if path.is_empty() { "(document)" } else { path };
         let map = value
             .as_object()
@@ -363,20 +366,20 @@ impl<'a> Fields<'a> {
         Self::join(&self.path, key)
     }
 
-    fn required(&self, key: &str) -> StoreResult<&'a Value> {
+    fn required(&self, key: &str) -> Result<&'a Value> {
         self.map
             .get(key)
             .ok_or_else(|| err(ErrorCode::Malformed, &self.field(key), "is required"))
     }
 
-    fn string(&self, key: &str) -> StoreResult<String> {
+    fn string(&self, key: &str) -> Result<String> {
         let v = self.required(key)?;
         v.as_str()
             .map(str::to_owned)
             .ok_or_else(|| err(ErrorCode::Malformed, &self.field(key), "must be a string"))
     }
 
-    fn opt_array(&self, key: &str) -> StoreResult<&'a [Value]> {
+    fn opt_array(&self, key: &str) -> Result<&'a [Value]> {
         match self.map.get(key) {
             None => Ok(&[]),
             Some(v) => v
@@ -386,7 +389,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn string_list(&self, key: &str) -> StoreResult<Vec<String>> {
+    fn string_list(&self, key: &str) -> Result<Vec<String>> {
         let items = self.opt_array(key)?;
         if items.len() > MAX_LIST_LEN {
             return Err(err(
@@ -410,13 +413,13 @@ impl<'a> Fields<'a> {
             .collect()
     }
 
-    fn opt_digest(&self, key: &str) -> StoreResult<Option<Digest>> {
+    fn opt_digest(&self, key: &str) -> Result<Option<Digest>> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s))
                 if s.len() == 64 && !s.bytes().any(|b| b.is_ascii_uppercase()) =>
             {
-                cairn_core::encoding::hex_decode_array::<32>(s)
+                crate::encoding::hex_decode_array::<32>(s)
                     .map(Some)
                     .map_err(|e| err(ErrorCode::Malformed, &self.field(key), e.detail()))
             }
@@ -445,7 +448,7 @@ mod tests {
     fn field_of(v: serde_json::Value) -> (String, String) {
         let e = NodeSpec::from_json(&v.to_string()).unwrap_err();
         (
-            e.field_name().unwrap_or("").to_owned(),
+            e.field().unwrap_or("").to_owned(),
             e.code().as_str().to_owned(),
         )
     }

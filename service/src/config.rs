@@ -1,0 +1,327 @@
+//! The service's TOML configuration. Names follow seed 003's daemon where they overlap
+//! (`address`, `[tls]` with `cert_pem_path`/`key_pem_path`/`client_ca_pem_path`,
+//! `[rate_limit]`, `[storage]`). Every table refuses unknown keys; a bad value is a startup
+//! error that names its key. docs/SERVICE.md lists every option with its default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{ServiceError, ServiceResult};
+
+/// Largest configuration file read.
+pub const MAX_CONFIG_LEN: usize = 256 * 1024;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where to listen (default `127.0.0.1:8080`: loopback only).
+    pub address: SocketAddr,
+    /// The audience write tokens must name (default: the registry's log origin).
+    pub origin: Option<String>,
+    /// The registry file.
+    pub storage: Storage,
+    /// TLS; plain HTTP when absent.
+    pub tls: Option<Tls>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Who may read and write.
+    pub auth: Auth,
+    /// What a node registration must carry to be admitted.
+    pub admission: Admission,
+    /// Rate limits and bans.
+    pub rate_limit: RateLimit,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            origin: None,
+            storage: Storage::default(),
+            tls: None,
+            limits: Limits::default(),
+            auth: Auth::default(),
+            admission: Admission::default(),
+            rate_limit: RateLimit::default(),
+        }
+    }
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Storage engine: only `"redb"` (cairn's registry file); seed 003's `memory` and `sled`
+    /// are refused.
+    pub kind: StorageKind,
+    /// The registry file (default: `cairn --store`, else the default store).
+    pub path: Option<PathBuf>,
+}
+
+/// `storage.kind`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// One redb file: the registry.
+    #[default]
+    Redb,
+}
+
+/// `[tls]`: PEM files.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The server's certificate chain (PEM).
+    pub cert_pem_path: PathBuf,
+    /// The server's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_pem_path: PathBuf,
+    /// When set, clients must present a certificate issued by one of these CAs (mutual TLS).
+    pub client_ca_pem_path: Option<PathBuf>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body in bytes (default 65,536).
+    pub max_body_bytes: usize,
+    /// Longest a request may take, body included, in seconds (default 10).
+    pub request_timeout_seconds: u64,
+    /// Longest a client may take to send its request headers, in seconds (default 5).
+    pub header_timeout_seconds: u64,
+    /// Most requests handled at once; more wait (default 256).
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 64 * 1024,
+            request_timeout_seconds: 10,
+            header_timeout_seconds: 5,
+            max_concurrent_requests: 256,
+        }
+    }
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Reads need no token (default true). When false, reads need a token granting `read`.
+    pub public_reads: bool,
+    /// A write must carry a proof of possession by the token's holder key (default true).
+    /// Turning it off makes a token a bearer credential: anyone who sees it may use it.
+    pub proof_of_possession: bool,
+    /// How far a proof's timestamp may be from the server's clock, in seconds (default 300).
+    pub max_clock_skew_seconds: u64,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            public_reads: true,
+            proof_of_possession: true,
+            max_clock_skew_seconds: 300,
+        }
+    }
+}
+
+/// `[admission]`: what a node registration must carry (seed 000 required a provenance
+/// manifest flag; cairn makes that a policy).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admission {
+    /// The node's provenance must name a manifest recorded in the registry (default false).
+    pub require_provenance_manifest: bool,
+    /// The node's provenance must carry the SHA-256 of its source (default false).
+    pub require_provenance_sha256: bool,
+    /// When non-empty, every capability the node declares must be in this list.
+    pub allowed_capabilities: Vec<String>,
+}
+
+/// `[rate_limit]` (seed 003's names).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    /// Apply the limits (default true).
+    pub enabled: bool,
+    /// Sustained requests per second per client address, every endpoint together (default 100).
+    pub per_ip_rps: u32,
+    /// Requests a client may send at once above the sustained rate (default 200).
+    pub burst: u32,
+    /// How long a banned address is refused, in seconds (default 300).
+    pub ban_seconds: u64,
+    /// Refusals in a row that get an address banned (default 50; 0: never ban).
+    pub ban_after: u32,
+    /// Tighter per-endpoint limits.
+    pub endpoints: EndpointLimits,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            enabled: true,
+            per_ip_rps: 100,
+            burst: 200,
+            ban_seconds: 300,
+            ban_after: 50,
+            endpoints: EndpointLimits::default(),
+        }
+    }
+}
+
+/// `[rate_limit.endpoints]`: requests per second per address for one endpoint (unset: only
+/// the per-address limit applies).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EndpointLimits {
+    /// `POST /api/v1/registry/register` and `/validate`.
+    pub register_rps: Option<u32>,
+    /// `GET /api/v1/registry/query`.
+    pub query_rps: Option<u32>,
+    /// `GET /checkpoint` and `/tile/...`.
+    pub tiles_rps: Option<u32>,
+}
+
+impl Config {
+    /// Parses TOML text. Unknown keys and bad values are `malformed` errors naming the key.
+    pub fn from_toml(text: &str) -> ServiceResult<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            ServiceError::config(format!("configuration: {}", e.to_string().trim()))
+        })?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn from_file(path: &Path) -> ServiceResult<Config> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))?;
+        if meta.len() > MAX_CONFIG_LEN as u64 {
+            return Err(ServiceError::config(format!(
+                "{} is larger than {MAX_CONFIG_LEN} bytes",
+                path.display()
+            )));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))?;
+        Config::from_toml(&text).map_err(|e| e.context(&path.display().to_string()))
+    }
+
+    /// Values serde cannot check by type.
+    fn check(&self) -> ServiceResult<()> {
+        let positive = |v: u64, key: &str| {
+            if v == 0 {
+                Err(ServiceError::config(format!("{key} must be at least 1")))
+            } else {
+                Ok(())
+            }
+        };
+        positive(self.limits.max_body_bytes as u64, "limits.max_body_bytes")?;
+        positive(
+            self.limits.request_timeout_seconds,
+            "limits.request_timeout_seconds",
+        )?;
+        positive(
+            self.limits.header_timeout_seconds,
+            "limits.header_timeout_seconds",
+        )?;
+        positive(
+            self.limits.max_concurrent_requests as u64,
+            "limits.max_concurrent_requests",
+        )?;
+        if self.limits.max_body_bytes > 64 * 1024 * 1024 {
+            return Err(ServiceError::config(
+                "limits.max_body_bytes must be at most 67108864 (64 MiB)",
+            ));
+        }
+        let r = &self.rate_limit;
+        positive(u64::from(r.per_ip_rps), "rate_limit.per_ip_rps")?;
+        positive(u64::from(r.burst), "rate_limit.burst")?;
+        for (v, key) in [
+            (
+                r.endpoints.register_rps,
+                "rate_limit.endpoints.register_rps",
+            ),
+            (r.endpoints.query_rps, "rate_limit.endpoints.query_rps"),
+            (r.endpoints.tiles_rps, "rate_limit.endpoints.tiles_rps"),
+        ] {
+            if let Some(v) = v {
+                positive(u64::from(v), key)?;
+            }
+        }
+        if let Some(o) = &self.origin {
+            if o.is_empty() || o.len() > cairn_core::token::MAX_AUDIENCE_LEN {
+                return Err(ServiceError::config("origin must be 1 to 255 bytes"));
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the service listens on a loopback address only.
+    pub fn is_loopback(&self) -> bool {
+        self.address.ip().is_loopback()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_loopback_plain_http() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c, Config::default());
+        assert!(c.is_loopback());
+        assert!(c.tls.is_none());
+        assert!(c.auth.proof_of_possession);
+    }
+
+    #[test]
+    fn seed_003_names_parse() {
+        let c = Config::from_toml(
+            r#"
+address = "0.0.0.0:8443"
+[storage]
+kind = "redb"
+path = "./registry.redb"
+[tls]
+cert_pem_path = "/etc/cairn/cert.pem"
+key_pem_path = "/etc/cairn/key.pem"
+client_ca_pem_path = "/etc/cairn/ca.pem"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.address.port(), 8443);
+        assert!(!c.is_loopback());
+        assert!(c.tls.unwrap().client_ca_pem_path.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        for (text, key) in [
+            ("adress = \"127.0.0.1:1\"", "adress"),
+            ("[limits]\nmax_body = 1", "max_body"),
+            ("[tls]\ncert_pem_path = \"a\"", "key_pem_path"),
+            ("address = \"nowhere\"", "address"),
+            ("[storage]\nkind = \"sled\"", "kind"),
+            ("[limits]\nmax_body_bytes = 0", "limits.max_body_bytes"),
+            (
+                "[limits]\nrequest_timeout_seconds = -1",
+                "request_timeout_seconds",
+            ),
+            ("[auth]\npublic_reads = \"yes\"", "public_reads"),
+            ("[admission]\nallowed = []", "allowed"),
+            ("[rate_limit]\nper_ip_rps = 0", "rate_limit.per_ip_rps"),
+            ("[rate_limit.endpoints]\nresolve_rps = 3", "resolve_rps"),
+        ] {
+            let e = Config::from_toml(text).unwrap_err();
+            assert_eq!(e.code, "malformed", "{text}");
+            assert!(e.message.contains(key), "{text}: {}", e.message);
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! `cairn-service`: the registry as an HTTP service (`cairn serve`), and its log as C2SP
+//! tlog tiles.
+//!
+//! A thin shell over one open [`Registry`]: axum on tokio, rustls for TLS (mutual TLS when a
+//! client CA is configured), tower middleware for timeouts and concurrency, `tracing` logs.
+//! Every error is `{"error": {"code", "message", "details"}}` with cairn's stable codes
+//! ([`ServiceError`]). Writes need a cairn capability token and a proof of possession by its
+//! holder ([`auth`]); concurrent writes share one durable commit ([`writer`]).
+//! docs/SERVICE.md documents the configuration, the endpoints and the auth recipe.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod limit;
+pub mod routes;
+mod tls;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::error_handling::HandleErrorLayer;
+use axum::http::StatusCode;
+use axum::BoxError;
+use cairn_store::Registry;
+use tower::ServiceBuilder;
+
+pub use config::Config;
+pub use error::{ServiceError, ServiceResult};
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The registry.
+    pub reg: Arc<Registry>,
+    /// The audience write tokens must name.
+    pub origin: String,
+    /// The configuration.
+    pub config: Config,
+    /// Proof-of-possession nonces seen recently.
+    pub nonces: auth::NonceCache,
+    /// The group-commit writer.
+    pub writer: writer::Writer,
+    /// Rate limits (None when `rate_limit.enabled` is false).
+    pub limiter: Option<limit::Limiter>,
+    /// When the service started.
+    pub started: Instant,
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    tls: bool,
+    handle: axum_server::Handle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn handle_middleware_error(err: BoxError) -> ServiceError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ServiceError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request took longer than the configured limits.request_timeout_seconds",
+        )
+    } else {
+        ServiceError::internal(format!("middleware: {err}"))
+    }
+}
+
+impl Server {
+    /// Binds `config.address` and starts serving `reg` on the current tokio runtime. The TLS
+    /// files are read now: a bad certificate or key is a startup error.
+    pub async fn start(config: Config, reg: Registry) -> ServiceResult<Server> {
+        // rustls needs one process-wide crypto provider; ring is the one compiled in (pure
+        // Rust and assembly, no C toolchain as aws-lc-rs needs). rustls marks it deprecated for
+        // lacking post-quantum key exchange: see docs/SERVICE.md, TLS.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let origin = config
+            .origin
+            .clone()
+            .unwrap_or_else(|| reg.origin().to_owned());
+        let state = Arc::new(AppState {
+            reg: Arc::new(reg),
+            origin,
+            config: config.clone(),
+            nonces: auth::NonceCache::default(),
+            writer: writer::Writer::default(),
+            limiter: config
+                .rate_limit
+                .enabled
+                .then(|| limit::Limiter::new(&config.rate_limit)),
+            started: Instant::now(),
+        });
+        let limits = &config.limits;
+        let app = routes::router(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                routes::read_guard,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                limit::middleware,
+            ))
+            .layer(
+                ServiceBuilder::new()
+                    .layer(HandleErrorLayer::new(handle_middleware_error))
+                    .timeout(Duration::from_secs(limits.request_timeout_seconds))
+                    .concurrency_limit(limits.max_concurrent_requests),
+            )
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+
+        let listener = std::net::TcpListener::bind(config.address)
+            .map_err(|e| ServiceError::config(format!("address {}: {e}", config.address)))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| ServiceError::internal(format!("listener: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServiceError::internal(format!("listener: {e}")))?;
+        let handle = axum_server::Handle::new();
+        let make = app.into_make_service_with_connect_info::<SocketAddr>();
+        let header_timeout = Duration::from_secs(limits.header_timeout_seconds);
+        let (task, tls) = match &config.tls {
+            None => {
+                let mut server = axum_server::from_tcp(listener).handle(handle.clone());
+                server
+                    .http_builder()
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(header_timeout);
+                (tokio::spawn(server.serve(make)), false)
+            }
+            Some(t) => {
+                let rustls_config = tls::server_config(t)?;
+                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
+                    axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(rustls_config)),
+                )
+                .handshake_timeout(header_timeout);
+                let mut server = axum_server::from_tcp(listener)
+                    .acceptor(acceptor)
+                    .handle(handle.clone());
+                server
+                    .http_builder()
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(header_timeout);
+                (tokio::spawn(server.serve(make)), true)
+            }
+        };
+        Ok(Server {
+            addr,
+            tls,
+            handle,
+            task,
+            state,
+        })
+    }
+
+    /// The bound address (the real port when the configuration asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr` or `https://addr`.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
+    }
+
+    /// The shared state (the registry, the writer's counters).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// One line saying where the service listens and how (printed at startup).
+    pub fn banner(&self) -> String {
+        let c = &self.state.config;
+        let mut s = format!(
+            "cairn serve: {} for {:?} (registry {}), listening on {}",
+            if self.tls { "HTTPS" } else { "plain HTTP" },
+            self.state.reg.origin(),
+            self.state.reg.path().display(),
+            self.url()
+        );
+        if self.addr.ip().is_loopback() {
+            s.push_str(" (loopback only)");
+        }
+        if !self.tls {
+            s.push_str("; no TLS: configure [tls] before exposing it beyond this machine");
+        } else if c
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca_pem_path.is_some())
+        {
+            s.push_str("; clients must present a certificate (mutual TLS)");
+        }
+        if !c.auth.proof_of_possession {
+            s.push_str(
+                "; WARNING: auth.proof_of_possession is off, write tokens are bearer credentials",
+            );
+        }
+        s
+    }
+
+    /// Stops accepting connections and lets in-flight requests finish (up to `grace`), then
+    /// returns; the registry is closed when the last reference to it goes.
+    pub async fn shutdown(self, grace: Duration) -> ServiceResult<()> {
+        self.handle.graceful_shutdown(Some(grace));
+        let r = self
+            .task
+            .await
+            .map_err(|e| ServiceError::internal(format!("server task: {e}")))?;
+        r.map_err(|e| ServiceError::internal(format!("server: {e}")))
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Runs the service until SIGINT or SIGTERM, then shuts down gracefully: what `cairn serve`
+/// does. `announce` receives the startup banner.
+pub fn run(config: Config, reg: Registry, announce: impl FnOnce(&str)) -> ServiceResult<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ServiceError::internal(format!("runtime: {e}")))?;
+    rt.block_on(async move {
+        let server = Server::start(config, reg).await?;
+        announce(&server.banner());
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        server.shutdown(Duration::from_secs(30)).await
+    })
+}

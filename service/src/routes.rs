@@ -1,0 +1,588 @@
+//! The HTTP routes: seed 000's registry API, cairn's objects, and the C2SP tlog-tiles read
+//! API. Handlers parse and answer; the registry decides. Registry calls block (a write
+//! fsyncs), so they run on tokio's blocking pool.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
+use cairn_core::note::NoteVerifier;
+use cairn_core::tiles::Tile;
+use cairn_core::ErrorCode;
+use cairn_store::{view, NodeSpec, Registry, SignedEntry};
+use serde_json::{json, Value};
+
+use crate::auth::{self, Policy, Presented};
+use crate::error::{ServiceError, ServiceResult};
+use crate::AppState;
+
+/// Capability a token must grant to register (or replace) a node.
+pub const CAP_NODE_REGISTER: &str = "node.register";
+/// Capability a token must grant to deregister a node.
+pub const CAP_NODE_DEREGISTER: &str = "node.deregister";
+/// Capability a token must grant to read when `auth.public_reads` is false.
+pub const CAP_READ: &str = "read";
+
+/// Cache-Control of full tiles and entry bundles: they never change.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Cache-Control of the checkpoint (mutable: tlog-tiles asks for no caching beyond seconds).
+pub const CHECKPOINT_CACHE: &str = "no-cache";
+/// Cache-Control of partial tiles: their content is fixed, but the log may delete them once
+/// the full tile exists.
+pub const PARTIAL_TILE_CACHE: &str = "public, max-age=3600";
+
+type St = State<Arc<AppState>>;
+
+/// Runs registry work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ServiceResult<T> + Send + 'static,
+) -> ServiceResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServiceError::internal(format!("a registry task failed: {e}")))?
+}
+
+/// The routes (without the middleware `crate::Server` adds).
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route("/api/v1/registry/signature_info", get(signature_info))
+        .route("/api/v1/registry/validate", post(validate))
+        .route("/api/v1/registry/register", post(register))
+        .route("/api/v1/registry/query", get(query))
+        .route(
+            "/api/v1/registry/{registry_id}",
+            get(node_get).delete(node_delete),
+        )
+        .route("/api/v1/keys", get(keys))
+        .route("/api/v1/keys/{key_id}", get(key_get))
+        .route("/api/v1/trust-root", get(trust_root))
+        .route("/api/v1/trust-roots", get(trust_roots))
+        .route("/api/v1/tokens/{id}", get(token_get))
+        .route("/api/v1/manifests", get(manifests_for_artifact))
+        .route("/api/v1/manifests/{digest}", get(manifest_get))
+        .route("/api/v1/entries/{seq}", get(entry_get))
+        .route("/api/v1/proofs/inclusion", get(proof_inclusion))
+        .route("/api/v1/proofs/consistency", get(proof_consistency))
+        .route("/api/v1/bundles/token/{id}", get(bundle_token))
+        .route("/api/v1/bundles/manifest/{digest}", get(bundle_manifest))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ServiceError {
+    ServiceError::not_found(format!("no route {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ServiceError {
+    ServiceError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Reads a request body of at most `limit` bytes (`too_large`, 413, beyond).
+async fn read_body(body: Body, limit: usize) -> ServiceResult<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ServiceError::core(
+            ErrorCode::TooLarge,
+            format!("the request body is larger than {limit} bytes"),
+        )
+    })
+}
+
+fn header_str<'h>(h: &'h HeaderMap, name: &str) -> ServiceResult<Option<&'h str>> {
+    h.get(name)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ServiceError::unauthenticated(
+                    ErrorCode::Malformed,
+                    format!("the {name} header is not ASCII"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Verifies a request's credentials for `capability` (on the blocking pool: it reads the
+/// registry).
+async fn authorize(
+    st: &Arc<AppState>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    capability: &'static str,
+) -> ServiceResult<()> {
+    let authorization = header_str(headers, "authorization")?.map(str::to_owned);
+    let proof = header_str(headers, auth::PROOF_HEADER)?.map(str::to_owned);
+    let method = method.as_str().to_owned();
+    let pq = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| uri.path().to_owned());
+    let body = body.clone();
+    let st = st.clone();
+    blocking(move || {
+        let now = st.reg.now();
+        let policy = Policy {
+            audience: &st.origin,
+            capability,
+            proof_of_possession: st.config.auth.proof_of_possession,
+            max_skew: st.config.auth.max_clock_skew_seconds,
+        };
+        let presented = Presented {
+            authorization: authorization.as_deref(),
+            proof: proof.as_deref(),
+            method: &method,
+            path_and_query: &pq,
+            body: &body,
+        };
+        let verified = auth::authorize(&st.reg, &st.nonces, &presented, &policy, now)?;
+        tracing::info!(token = %hex_encode(&verified.id), capability, "authorized");
+        Ok(())
+    })
+    .await
+}
+
+/// Middleware for `auth.public_reads = false`: reads need a token granting `read`.
+pub async fn read_guard(
+    State(st): St,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if st.config.auth.public_reads || req.method() != Method::GET || req.uri().path() == "/health" {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let empty = Bytes::new();
+    if let Err(e) = authorize(
+        &st,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &empty,
+        CAP_READ,
+    )
+    .await
+    {
+        return e.into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
+fn parse_digest(s: &str, what: &str) -> ServiceResult<Digest> {
+    hex_decode_array::<32>(&s.to_ascii_lowercase()).map_err(|_| {
+        ServiceError::bad_request(format!("{what} must be 64 hex digits"))
+            .with_details(json!({"field": what}))
+    })
+}
+
+fn parse_u64(s: Option<&String>, what: &str) -> ServiceResult<Option<u64>> {
+    s.map(|v| {
+        v.parse::<u64>().map_err(|_| {
+            ServiceError::bad_request(format!("{what} must be a non-negative integer"))
+                .with_details(json!({"field": what}))
+        })
+    })
+    .transpose()
+}
+
+/// Refuses query parameters a route does not know (strict input).
+fn only_params(q: &HashMap<String, String>, allowed: &[&str]) -> ServiceResult<()> {
+    for k in q.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(ServiceError::bad_request(format!(
+                "unknown query parameter {k:?} (this route takes {})",
+                if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
+            ))
+            .with_details(json!({"field": k})));
+        }
+    }
+    Ok(())
+}
+
+async fn health(State(st): St) -> ServiceResult<Json<Value>> {
+    let s = st.clone();
+    let size = blocking(move || Ok(s.reg.tree_size()?)).await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "origin": st.reg.origin(),
+        "entries": size,
+        "writable": st.reg.is_writable(),
+        "uptime_seconds": st.started.elapsed().as_secs(),
+    })))
+}
+
+async fn checkpoint(State(st): St) -> ServiceResult<Response> {
+    let (_, note) = blocking(move || Ok(st.reg.signed_head_note()?)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, CHECKPOINT_CACHE),
+        ],
+        note,
+    )
+        .into_response())
+}
+
+async fn tile(State(st): St, Path(path): Path<String>) -> ServiceResult<Response> {
+    let t = Tile::parse_path(&format!("tile/{path}"))
+        .map_err(|e| ServiceError::not_found(e.detail().to_owned()))?;
+    let bytes = blocking(move || Ok(st.reg.tile(&t)?)).await?;
+    let cache = if t.is_full() {
+        IMMUTABLE
+    } else {
+        PARTIAL_TILE_CACHE
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn signature_info(State(st): St) -> ServiceResult<Json<Value>> {
+    blocking(move || {
+        let reg: &Registry = &st.reg;
+        let log = reg.key(&reg.log_key_id()?)?;
+        let (head, note) = reg.signed_head_note()?;
+        let verifiers = NoteVerifier::for_key(reg.origin(), &log.public_key)?;
+        let go_key = verifiers
+            .iter()
+            .find(|v| v.signature_type() == cairn_core::note::SignatureType::Ed25519)
+            .map(|v| v.verifier_key());
+        Ok(Json(json!({
+            "origin": reg.origin(),
+            "algorithm": log.public_key.algorithm().name(),
+            "log_key_id": log.key_id.to_hex(),
+            "public_key": cairn_core::encoding::b64_encode(log.public_key.as_bytes()),
+            "note_verifier_key": go_key,
+            "note_verifier_keys": verifiers.iter().map(|v| v.verifier_key()).collect::<Vec<_>>(),
+            "checkpoint": {"size": head.size, "root": hex_encode(&head.root), "note": note},
+            "write_audience": st.origin,
+        })))
+    })
+    .await
+}
+
+fn parse_spec(body: &[u8]) -> ServiceResult<NodeSpec> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ServiceError::bad_request("the node spec is not UTF-8"))?;
+    Ok(NodeSpec::from_json(text)?)
+}
+
+/// The configured admission policy.
+fn admit(st: &AppState, spec: &NodeSpec) -> ServiceResult<()> {
+    let a = &st.config.admission;
+    let refuse = |field: &str, msg: String| {
+        ServiceError::forbidden(ErrorCode::Unauthorized, msg)
+            .with_details(json!({"field": field, "policy": "admission"}))
+    };
+    if a.require_provenance_sha256 && spec.provenance.sha256.is_none() {
+        return Err(refuse(
+            "provenance.sha256",
+            "this registry admits only nodes whose provenance carries the source's sha256".into(),
+        ));
+    }
+    if a.require_provenance_manifest {
+        match &spec.provenance.manifest {
+            None => {
+                return Err(refuse(
+                    "provenance.manifest",
+                    "this registry admits only nodes whose provenance names a signed manifest"
+                        .into(),
+                ))
+            }
+            Some(d) => {
+                if st.reg.manifest(d).is_err() {
+                    return Err(refuse(
+                        "provenance.manifest",
+                        format!(
+                            "the provenance manifest {} is not recorded in this registry",
+                            hex_encode(d)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if !a.allowed_capabilities.is_empty() {
+        if let Some(c) = spec
+            .capabilities
+            .iter()
+            .find(|c| !a.allowed_capabilities.contains(c))
+        {
+            return Err(refuse(
+                "capabilities",
+                format!("the capability {c:?} is not admitted by this registry"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn validate(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    let spec = parse_spec(&body)?;
+    blocking(move || {
+        admit(&st, &spec)?;
+        Ok(Json(json!({
+            "valid": true,
+            "registry_id": spec.id,
+            "digest": hex_encode(&spec.digest()),
+        })))
+    })
+    .await
+}
+
+async fn register(
+    State(st): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Response> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_NODE_REGISTER).await?;
+    let spec = parse_spec(&body)?;
+    let st2 = st.clone();
+    let (info, replaced) = blocking(move || {
+        admit(&st2, &spec)?;
+        let replaced = st2.reg.node(&spec.id).is_ok();
+        Ok((st2.writer.register_node(&st2.reg, spec)?, replaced))
+    })
+    .await?;
+    let status = if replaced {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(json!({
+            "registry_id": info.spec.id,
+            "status": if replaced { "replaced" } else { "registered" },
+            "node": view::node(&info),
+        })),
+    )
+        .into_response())
+}
+
+async fn node_delete(
+    State(st): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Json<Value>> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_NODE_DEREGISTER).await?;
+    let seq = blocking(move || st.writer.deregister_node(&st.reg, id.clone())).await?;
+    Ok(Json(json!({"status": "deregistered", "seq": seq})))
+}
+
+async fn node_get(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
+    blocking(move || Ok(Json(view::node(&st.reg.node(&id)?)))).await
+}
+
+async fn query(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+) -> ServiceResult<Json<Value>> {
+    only_params(&q, &["signal", "capability"])?;
+    let (signal, capability) = (q.get("signal").cloned(), q.get("capability").cloned());
+    if signal.is_none() && capability.is_none() {
+        return Err(ServiceError::bad_request(
+            "query by signal=..., capability=..., or both",
+        ));
+    }
+    blocking(move || {
+        let mut nodes = match (&signal, &capability) {
+            (Some(s), _) => st.reg.nodes_by_signal(s)?,
+            (None, Some(c)) => st.reg.nodes_by_capability(c)?,
+            (None, None) => Vec::new(),
+        };
+        if let (Some(_), Some(c)) = (&signal, &capability) {
+            nodes.retain(|n| n.spec.capabilities.contains(c));
+        }
+        Ok(Json(json!({
+            "count": nodes.len(),
+            "nodes": nodes.iter().map(view::node).collect::<Vec<_>>(),
+        })))
+    })
+    .await
+}
+
+async fn keys(State(st): St) -> ServiceResult<Json<Value>> {
+    blocking(move || {
+        let log = st.reg.log_key_id()?;
+        let keys = st.reg.list_keys()?;
+        Ok(Json(json!({
+            "keys": keys.iter().map(|k| view::key(k, Some(&log))).collect::<Vec<_>>()
+        })))
+    })
+    .await
+}
+
+async fn key_get(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
+    let id = cairn_core::crypto::KeyId::from_hex(&id.to_ascii_lowercase()).map_err(|_| {
+        ServiceError::bad_request("a key id is 64 hex digits")
+            .with_details(json!({"field": "key_id"}))
+    })?;
+    blocking(move || {
+        let log = st.reg.log_key_id()?;
+        Ok(Json(view::key(&st.reg.key(&id)?, Some(&log))))
+    })
+    .await
+}
+
+async fn trust_root(State(st): St) -> ServiceResult<Json<Value>> {
+    blocking(move || Ok(Json(view::trust_root(&st.reg.trust_root()?)))).await
+}
+
+async fn trust_roots(State(st): St) -> ServiceResult<Json<Value>> {
+    blocking(move || {
+        let chain = st.reg.trust_roots()?;
+        Ok(Json(json!({
+            "trust_roots": chain.iter().map(view::trust_root).collect::<Vec<_>>()
+        })))
+    })
+    .await
+}
+
+async fn token_get(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
+    let id = parse_digest(&id, "id")?;
+    blocking(move || Ok(Json(view::token(&st.reg.token(&id)?)))).await
+}
+
+async fn manifest_get(State(st): St, Path(d): Path<String>) -> ServiceResult<Json<Value>> {
+    let d = parse_digest(&d, "digest")?;
+    blocking(move || Ok(Json(view::manifest(&st.reg.manifest(&d)?)))).await
+}
+
+async fn manifests_for_artifact(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+) -> ServiceResult<Json<Value>> {
+    only_params(&q, &["artifact_sha256"])?;
+    let a = q
+        .get("artifact_sha256")
+        .ok_or_else(|| ServiceError::bad_request("give artifact_sha256=<64 hex digits>"))?;
+    let a = parse_digest(a, "artifact_sha256")?;
+    blocking(move || {
+        let ms = st.reg.manifests_for_artifact(&a)?;
+        Ok(Json(json!({
+            "manifests": ms.iter().map(view::manifest).collect::<Vec<_>>()
+        })))
+    })
+    .await
+}
+
+async fn entry_get(State(st): St, Path(seq): Path<String>) -> ServiceResult<Json<Value>> {
+    let seq = parse_u64(Some(&seq), "seq")?.unwrap_or(0);
+    blocking(move || Ok(Json(entry_view(&st.reg.entry(seq)?)))).await
+}
+
+async fn proof_inclusion(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+) -> ServiceResult<Json<Value>> {
+    only_params(&q, &["seq", "size"])?;
+    let seq = parse_u64(q.get("seq"), "seq")?
+        .ok_or_else(|| ServiceError::bad_request("give seq=<entry number>"))?;
+    let size = parse_u64(q.get("size"), "size")?;
+    blocking(move || {
+        let (head, note) = st.reg.signed_head_note()?;
+        let size = size.unwrap_or(head.size);
+        let p = st.reg.inclusion_proof(seq, size)?;
+        let entry = st.reg.entry(seq)?;
+        let root = st.reg.root(size)?;
+        p.verify(&entry.leaf_hash(), &root)?;
+        Ok(Json(json!({
+            "seq": seq,
+            "tree_size": size,
+            "leaf_hash": hex_encode(&entry.leaf_hash()),
+            "root": hex_encode(&root),
+            "hashes": p.hashes.iter().map(|h| hex_encode(h)).collect::<Vec<_>>(),
+            "checkpoint": if size == head.size { Value::String(note) } else { Value::Null },
+        })))
+    })
+    .await
+}
+
+async fn proof_consistency(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+) -> ServiceResult<Json<Value>> {
+    only_params(&q, &["old", "new"])?;
+    let old = parse_u64(q.get("old"), "old")?
+        .ok_or_else(|| ServiceError::bad_request("give old=<tree size>"))?;
+    let new = parse_u64(q.get("new"), "new")?;
+    blocking(move || {
+        let new = match new {
+            Some(n) => n,
+            None => st.reg.signed_head_note()?.0.size,
+        };
+        let p = st.reg.consistency_proof(old, new)?;
+        let (r_old, r_new) = (st.reg.root(old)?, st.reg.root(new)?);
+        p.verify(&r_old, &r_new)?;
+        Ok(Json(json!({
+            "old_size": old,
+            "new_size": new,
+            "old_root": hex_encode(&r_old),
+            "new_root": hex_encode(&r_new),
+            "hashes": p.hashes.iter().map(|h| hex_encode(h)).collect::<Vec<_>>(),
+        })))
+    })
+    .await
+}
+
+/// A bundle in its binary form (what `cairn bundle verify` and the npm package read).
+fn bundle_response(b: cairn_core::bundle::Bundle) -> Response {
+    let mut resp = b.to_bytes().into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+async fn bundle_token(State(st): St, Path(id): Path<String>) -> ServiceResult<Response> {
+    let id = parse_digest(&id, "id")?;
+    blocking(move || Ok(bundle_response(st.reg.token_bundle(&id)?))).await
+}
+
+async fn bundle_manifest(State(st): St, Path(d): Path<String>) -> ServiceResult<Response> {
+    let d = parse_digest(&d, "digest")?;
+    blocking(move || Ok(bundle_response(st.reg.manifest_bundle(&d)?))).await
+}
+
+/// A ledger entry as `GET /api/v1/entries/{seq}` answers it: the store's view (as `cairn ledger
+/// get --json` prints it) with its envelope.
+fn entry_view(e: &SignedEntry) -> Value {
+    let mut v = view::entry(e);
+    v["envelope"] = view::envelope_json(&e.envelope);
+    v
+}

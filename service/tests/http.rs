@@ -1,0 +1,864 @@
+//! The real server on a loopback port, over HTTP and HTTPS (certificates made here with
+//! rcgen): every endpoint, every auth failure, mutual TLS accepted and refused, malformed and
+//! oversized bodies, group commit under concurrent writes, graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_core::crypto::{Algorithm, SigningKey};
+use cairn_core::encoding::{hex_encode, Digest};
+use cairn_core::tiles::{Tile, TileClient};
+use cairn_core::token::{TokenBuilder, TokenClaims};
+use cairn_core::trust::{Role, RoleSet};
+use cairn_service::auth::{authorization_value, sign_request};
+use cairn_service::config::{Config, Tls};
+use cairn_service::Server;
+use cairn_store::{CreateOptions, KeySpec, Protection, Registry, TokenRequest};
+use serde_json::Value;
+
+const ORIGIN: &str = "svc.test/log";
+
+/// A registry with a token issuer, and tokens for a holder key.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    reg: Option<Registry>,
+    holder: SigningKey,
+    issuer: cairn_core::crypto::KeyId,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let reg = Registry::create(
+            dir.join("r.redb"),
+            CreateOptions::new(ORIGIN, Protection::Insecure),
+        )
+        .unwrap();
+        let issuer = reg
+            .generate_key(
+                Algorithm::Ed25519,
+                &KeySpec::new("issuer", RoleSet::of(&[Role::TokenIssuer])),
+                &Protection::Insecure,
+            )
+            .unwrap()
+            .key_id;
+        Fixture {
+            _dir: tmp,
+            dir,
+            reg: Some(reg),
+            holder: SigningKey::generate(Algorithm::Ed25519),
+            issuer,
+        }
+    }
+
+    fn reg(&self) -> &Registry {
+        self.reg.as_ref().unwrap()
+    }
+
+    fn token(&self, audience: &str, caps: &[&str], ttl: u64) -> cairn_store::TokenInfo {
+        self.reg()
+            .issue_token(
+                &self.issuer,
+                None,
+                &TokenRequest::new(self.holder.public_key().clone(), audience, caps, ttl),
+            )
+            .unwrap()
+    }
+}
+
+/// A tokio runtime with the server on it.
+struct Running {
+    rt: tokio::runtime::Runtime,
+    server: Option<Server>,
+    url: String,
+}
+
+impl Running {
+    fn start(config: Config, reg: Registry) -> Running {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt
+            .block_on(Server::start(config, reg))
+            .expect("server starts");
+        let url = server.url();
+        Running {
+            rt,
+            server: Some(server),
+            url,
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt
+                .block_on(s.shutdown(Duration::from_secs(5)))
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn loopback() -> Config {
+    Config {
+        address: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+struct Resp {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+fn done(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
+    let mut r = r.expect("request");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let body = r
+        .body_mut()
+        .with_config()
+        .limit(16 << 20)
+        .read_to_vec()
+        .unwrap();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(a: &ureq::Agent, url: &str) -> Resp {
+    done(a.get(url).call())
+}
+
+/// A signed write: Authorization with `token`, Cairn-Proof by `key` (when given). Every
+/// argument is one part of what the proof signs, so they stay separate.
+#[allow(clippy::too_many_arguments)]
+fn write(
+    a: &ureq::Agent,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    token: Option<&cairn_core::dsse::Envelope>,
+    key: Option<&SigningKey>,
+    nonce: &str,
+    time: u64,
+) -> Resp {
+    let url = format!("{base}{path}");
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if let Some(t) = token {
+        headers.push(("authorization".into(), authorization_value(t)));
+        if let Some(k) = key {
+            let id: Digest = t.id();
+            headers.push((
+                "cairn-proof".into(),
+                sign_request(k, &id, method, path, body, time, nonce).unwrap(),
+            ));
+        }
+    }
+    match method {
+        "POST" => {
+            let mut req = a.post(&url).content_type("application/json");
+            for (k, v) in &headers {
+                req = req.header(k, v);
+            }
+            done(req.send(body))
+        }
+        "DELETE" => {
+            let mut req = a.delete(&url);
+            for (k, v) in &headers {
+                req = req.header(k, v);
+            }
+            done(req.call())
+        }
+        m => panic!("{m}"),
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn spec(id: &str) -> String {
+    format!(
+        r#"{{"id": "{id}", "name": "Node {id}", "version": "1.0.0", "capabilities": ["memory.store"], "signals": ["memory_stored"], "endpoints": [{{"name": "api", "url": "https://{id}.example.test/v1"}}], "provenance": {{"source": "https://git.example.test/{id}"}}}}"#
+    )
+}
+
+#[test]
+fn endpoints_auth_and_errors_over_http() {
+    let mut fx = Fixture::new();
+    let good = fx.token(ORIGIN, &["node.register", "node.deregister"], 3600);
+    let only_delete = fx.token(ORIGIN, &["node.deregister"], 3600);
+    let other_audience = fx.token("elsewhere.test/log", &["node.register"], 3600);
+    let revoked = fx.token(ORIGIN, &["node.register"], 3600);
+    fx.reg()
+        .revoke_token(&revoked.id, "leaked", &fx.issuer, None)
+        .unwrap();
+    // An expired token: valid for one second (the wait below outlasts it).
+    let expired = fx.token(ORIGIN, &["node.register"], 1);
+    // A delegation that widens its parent (adds a capability): refused as a credential.
+    // (TokenBuilder refuses to make one, so the claims are edited and signed by hand.)
+    let widened = {
+        let narrow = TokenBuilder::new(fx.holder.public_key().clone())
+            .capability("node.deregister")
+            .delegate(&only_delete.envelope, &fx.holder)
+            .unwrap();
+        let mut claims = TokenClaims::from_payload(&narrow.payload).unwrap();
+        claims.capabilities.insert("node.register".into());
+        let mut env = claims.to_envelope().unwrap();
+        env.sign(&fx.holder).unwrap();
+        env
+    };
+
+    std::thread::sleep(Duration::from_millis(2100));
+    let mut srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let base = srv.url.clone();
+    let a = agent();
+
+    // Health, checkpoint, tiles, signature info.
+    let h = get(&a, &format!("{base}/health"));
+    assert_eq!(h.status, 200);
+    assert_eq!(h.json()["origin"], ORIGIN);
+    let cp = get(&a, &format!("{base}/checkpoint"));
+    assert_eq!(cp.status, 200);
+    assert_eq!(cp.headers["content-type"], "text/plain; charset=utf-8");
+    let note = String::from_utf8(cp.body.clone()).unwrap();
+    assert!(note.starts_with(&format!("{ORIGIN}\n")), "{note}");
+    let info = get(&a, &format!("{base}/api/v1/registry/signature_info")).json();
+    assert_eq!(info["origin"], ORIGIN);
+    assert!(info["note_verifier_key"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{ORIGIN}+")));
+    assert_eq!(info["checkpoint"]["note"], note.as_str());
+
+    // Validate: good, malformed, unknown field, oversized.
+    let v = done(
+        a.post(&format!("{base}/api/v1/registry/validate"))
+            .send(spec("mem-01").as_bytes()),
+    );
+    assert_eq!(v.status, 200, "{}", String::from_utf8_lossy(&v.body));
+    assert_eq!(v.json()["valid"], true);
+    let bad = done(
+        a.post(&format!("{base}/api/v1/registry/validate"))
+            .send(&b"{not json"[..]),
+    );
+    assert_eq!((bad.status, bad.code().as_str()), (400, "malformed"));
+    let unknown = spec("x").replacen("{", "{\"extra\": 1, ", 1);
+    let bad = done(
+        a.post(&format!("{base}/api/v1/registry/validate"))
+            .send(unknown.as_bytes()),
+    );
+    assert_eq!((bad.status, bad.code().as_str()), (400, "malformed"));
+    let huge = vec![b' '; 70 * 1024];
+    let big = done(
+        a.post(&format!("{base}/api/v1/registry/validate"))
+            .send(&huge[..]),
+    );
+    assert_eq!((big.status, big.code().as_str()), (413, "too_large"));
+    let e = big.json();
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("65536"),
+        "{e}"
+    );
+
+    // Writes: every way to fail auth, then success.
+    let body = spec("mem-01");
+    let reg_path = "/api/v1/registry/register";
+    let t = now();
+    let w = |token: Option<&cairn_core::dsse::Envelope>,
+             key: Option<&SigningKey>,
+             nonce: &str,
+             time: u64| {
+        write(
+            &a,
+            &base,
+            "POST",
+            reg_path,
+            body.as_bytes(),
+            token,
+            key,
+            nonce,
+            time,
+        )
+    };
+    let r = w(None, None, "nonce-000000000001", t);
+    assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
+    let r = w(Some(&good.envelope), None, "nonce-000000000002", t);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (401, "unauthorized"),
+        "no proof"
+    );
+    let r = w(
+        Some(&other_audience.envelope),
+        Some(&fx.holder),
+        "nonce-000000000003",
+        t,
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "domain_mismatch"));
+    let r = w(
+        Some(&expired.envelope),
+        Some(&fx.holder),
+        "nonce-000000000004",
+        t,
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "expired"));
+    let r = w(
+        Some(&revoked.envelope),
+        Some(&fx.holder),
+        "nonce-000000000005",
+        t,
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "revoked"));
+    let r = w(Some(&widened), Some(&fx.holder), "nonce-000000000006", t);
+    assert_eq!((r.status, r.code().as_str()), (401, "delegation_invalid"));
+    let r = w(
+        Some(&only_delete.envelope),
+        Some(&fx.holder),
+        "nonce-000000000007",
+        t,
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "unauthorized"),
+        "capability"
+    );
+    let stranger = SigningKey::generate(Algorithm::Ed25519);
+    let r = w(
+        Some(&good.envelope),
+        Some(&stranger),
+        "nonce-000000000008",
+        t,
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "signature_invalid"));
+    let r = w(
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000009",
+        t - 3600,
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (401, "expired"),
+        "stale proof"
+    );
+    // A proof for another body does not carry over.
+    let proof = sign_request(
+        &fx.holder,
+        &good.envelope.id(),
+        "POST",
+        reg_path,
+        b"{}",
+        t,
+        "nonce-000000000010",
+    )
+    .unwrap();
+    let r = done(
+        a.post(&format!("{base}{reg_path}"))
+            .header("authorization", &authorization_value(&good.envelope))
+            .header("cairn-proof", &proof)
+            .send(body.as_bytes()),
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "signature_invalid"));
+    let r = done(
+        a.post(&format!("{base}{reg_path}"))
+            .header("authorization", "Cairn !!!")
+            .send(body.as_bytes()),
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "malformed"));
+
+    let ok = w(
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000011",
+        t,
+    );
+    assert_eq!(ok.status, 201, "{}", String::from_utf8_lossy(&ok.body));
+    assert_eq!(ok.json()["registry_id"], "mem-01");
+    let replay = w(
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000011",
+        t,
+    );
+    assert_eq!((replay.status, replay.code().as_str()), (401, "replayed"));
+    let again = w(
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000012",
+        t,
+    );
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["status"], "replaced");
+
+    // Reads.
+    let q = get(
+        &a,
+        &format!("{base}/api/v1/registry/query?signal=memory_stored"),
+    )
+    .json();
+    assert_eq!(q["count"], 1);
+    assert_eq!(q["nodes"][0]["spec"]["id"], "mem-01");
+    let q = get(
+        &a,
+        &format!("{base}/api/v1/registry/query?signal=memory_stored&capability=nope"),
+    )
+    .json();
+    assert_eq!(q["count"], 0);
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/registry/query")).status,
+        400
+    );
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/registry/mem-01")).json()["spec"]["name"],
+        "Node mem-01"
+    );
+    let keys = get(&a, &format!("{base}/api/v1/keys")).json();
+    assert!(keys["keys"].as_array().unwrap().len() >= 2);
+    let kid = keys["keys"][0]["key_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/keys/{kid}")).json()["key_id"],
+        kid.as_str()
+    );
+    assert_eq!(get(&a, &format!("{base}/api/v1/keys/zz")).status, 400);
+    let tok = get(
+        &a,
+        &format!("{base}/api/v1/tokens/{}", hex_encode(&revoked.id)),
+    )
+    .json();
+    assert_eq!(tok["revoked"]["reason"], "leaked");
+    let tok = get(
+        &a,
+        &format!("{base}/api/v1/tokens/{}", hex_encode(&good.id)),
+    )
+    .json();
+    assert!(tok["revoked"].is_null());
+    let missing = get(&a, &format!("{base}/api/v1/tokens/{}", "00".repeat(32)));
+    assert_eq!(
+        (missing.status, missing.code().as_str()),
+        (404, "not_found")
+    );
+    assert_eq!(get(&a, &format!("{base}/api/v1/trust-root")).status, 404);
+    let e0 = get(&a, &format!("{base}/api/v1/entries/0")).json();
+    assert_eq!(e0["seq"], 0);
+    let size = get(&a, &format!("{base}/health")).json()["entries"]
+        .as_u64()
+        .unwrap();
+    let p = get(&a, &format!("{base}/api/v1/proofs/inclusion?seq=1")).json();
+    assert_eq!(p["tree_size"], size);
+    assert!(p["checkpoint"].is_string());
+    let c = get(&a, &format!("{base}/api/v1/proofs/consistency?old=2")).json();
+    assert_eq!(c["new_size"], size);
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/proofs/consistency?old=2&new=1")).status,
+        400
+    );
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/proofs/inclusion?seq=x")).status,
+        400
+    );
+    let b = get(
+        &a,
+        &format!("{base}/api/v1/bundles/token/{}", hex_encode(&good.id)),
+    );
+    // A bundle needs the trust root its verifier pins; this registry has none yet.
+    assert_eq!(b.status, 409, "{}", String::from_utf8_lossy(&b.body));
+    assert!(b.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("trust root"));
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/manifests/{}", "ab".repeat(32))).status,
+        404
+    );
+    assert_eq!(
+        get(
+            &a,
+            &format!(
+                "{base}/api/v1/manifests?artifact_sha256={}",
+                "ab".repeat(32)
+            )
+        )
+        .json()["manifests"],
+        serde_json::json!([])
+    );
+
+    // Tiles over HTTP, verified with cairn-core's tile client against the served checkpoint.
+    let size = get(&a, &format!("{base}/health")).json()["entries"]
+        .as_u64()
+        .unwrap();
+    let cpv = cairn_core::checkpoint::VerifiedCheckpoint {
+        origin: ORIGIN.into(),
+        size,
+        root: {
+            let n = cairn_core::note::Note::parse(
+                get(&a, &format!("{base}/checkpoint")).body.as_slice(),
+            )
+            .unwrap();
+            cairn_core::checkpoint::Checkpoint::parse_text(n.text())
+                .unwrap()
+                .root
+        },
+        extensions: vec![],
+        signers: vec![],
+    };
+    let client = TileClient::new(&cpv, |t: &Tile| {
+        let r = get(&a, &format!("{base}/{}", t.path()));
+        assert_eq!(r.status, 200, "{}", t.path());
+        Ok(r.body)
+    });
+    client.verify_root().unwrap();
+    client.entry(size - 1).unwrap();
+    let partial = format!("{base}/tile/0/000.p/{size}");
+    let r = get(&a, &partial);
+    assert_eq!(r.headers["cache-control"], "public, max-age=3600");
+    assert_eq!(r.headers["content-type"], "application/octet-stream");
+    assert_eq!(
+        get(&a, &format!("{base}/tile/0/000.p/{}", size + 1)).status,
+        404
+    );
+    assert_eq!(get(&a, &format!("{base}/tile/0/0001")).status, 404);
+    assert_eq!(get(&a, &format!("{base}/tile/9/000")).status, 404);
+
+    // Delete: with the right capability and a fresh proof.
+    let d = write(
+        &a,
+        &base,
+        "DELETE",
+        "/api/v1/registry/mem-01",
+        b"",
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000013",
+        now(),
+    );
+    assert_eq!(d.status, 200, "{}", String::from_utf8_lossy(&d.body));
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/registry/mem-01")).status,
+        404
+    );
+    let d = write(
+        &a,
+        &base,
+        "DELETE",
+        "/api/v1/registry/mem-01",
+        b"",
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000014",
+        now(),
+    );
+    assert_eq!((d.status, d.code().as_str()), (404, "not_found"));
+
+    // Unknown routes and methods answer in the error shape.
+    let r = get(&a, &format!("{base}/nope"));
+    assert_eq!((r.status, r.code().as_str()), (404, "not_found"));
+    let r = done(a.put(&format!("{base}/health")).send(&b""[..]));
+    assert_eq!((r.status, r.code().as_str()), (405, "method_not_allowed"));
+    srv.stop();
+    // After a graceful shutdown, nothing listens.
+    assert!(a.get(&format!("{base}/health")).call().is_err());
+}
+
+#[test]
+fn concurrent_writes_share_commits_and_all_land() {
+    let mut fx = Fixture::new();
+    let good = fx.token(ORIGIN, &["node.register"], 3600);
+    let holder = Arc::new(std::mem::replace(
+        &mut fx.holder,
+        SigningKey::generate(Algorithm::Ed25519),
+    ));
+    let path = fx.dir.join("r.redb");
+    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let base = srv.url.clone();
+    let threads: Vec<_> = (0..24)
+        .map(|i| {
+            let (base, env, holder) = (base.clone(), good.envelope.clone(), holder.clone());
+            std::thread::spawn(move || {
+                let a = agent();
+                let r = write(
+                    &a,
+                    &base,
+                    "POST",
+                    "/api/v1/registry/register",
+                    spec(&format!("n-{i}")).as_bytes(),
+                    Some(&env),
+                    Some(&holder),
+                    &format!("concurrent-nonce-{i:04}"),
+                    now(),
+                );
+                assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (batches, ops) = srv.server.as_ref().unwrap().state().writer.stats();
+    assert_eq!(ops, 24);
+    assert!(batches <= ops);
+    let q = get(
+        &agent(),
+        &format!("{base}/api/v1/registry/query?capability=memory.store"),
+    )
+    .json();
+    assert_eq!(q["count"], 24);
+    drop(srv);
+    // Every acknowledged write is in the file, and the file audits.
+    let reg = Registry::open(&path, None).unwrap();
+    assert_eq!(reg.list_nodes().unwrap().len(), 24);
+    reg.audit().unwrap();
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
+struct Pki {
+    ca_pem: String,
+    client_cert_pem: String,
+    client_key_pem: String,
+    other_client_cert_pem: String,
+    other_client_key_pem: String,
+}
+
+fn make_pki(dir: &std::path::Path) -> (Pki, Tls) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client = CertificateParams::new(vec!["client.test".into()])
+        .unwrap()
+        .signed_by(&client_key, &ca, &ca_key)
+        .unwrap();
+    // A client certificate from a CA the server does not trust.
+    let other_ca_key = KeyPair::generate().unwrap();
+    let mut other_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    other_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let other_ca = other_params.self_signed(&other_ca_key).unwrap();
+    let other_key = KeyPair::generate().unwrap();
+    let other = CertificateParams::new(vec!["other.test".into()])
+        .unwrap()
+        .signed_by(&other_key, &other_ca, &other_ca_key)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), server.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
+    (
+        Pki {
+            ca_pem: ca.pem(),
+            client_cert_pem: client.pem(),
+            client_key_pem: client_key.serialize_pem(),
+            other_client_cert_pem: other.pem(),
+            other_client_key_pem: other_key.serialize_pem(),
+        },
+        Tls {
+            cert_pem_path: dir.join("server.pem"),
+            key_pem_path: dir.join("server.key"),
+            client_ca_pem_path: None,
+        },
+    )
+}
+
+fn tls_agent(pki: &Pki, client: Option<(&str, &str)>) -> ureq::Agent {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+    let ca = Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap();
+    let mut tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&[ca]));
+    if let Some((cert, key)) = client {
+        let cert = Certificate::from_pem(cert.as_bytes()).unwrap();
+        let key = PrivateKey::from_pem(key.as_bytes()).unwrap();
+        tls = tls.client_cert(Some(ClientCert::new_with_certs(&[cert], key)));
+    }
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .tls_config(tls.build())
+        .build()
+        .into()
+}
+
+#[test]
+fn https_and_mutual_tls() {
+    let mut fx = Fixture::new();
+    let (pki, tls) = make_pki(&fx.dir);
+
+    // HTTPS, no client certificate needed.
+    let mut cfg = loopback();
+    cfg.tls = Some(tls.clone());
+    let mut srv = Running::start(cfg, fx.reg.take().unwrap());
+    assert!(srv.url.starts_with("https://"));
+    let r = get(&tls_agent(&pki, None), &format!("{}/health", srv.url));
+    assert_eq!(r.status, 200);
+    // Plain HTTP to the TLS port fails; a client that does not trust the CA is refused.
+    assert!(agent()
+        .get(&format!("http://{}/health", &srv.url[8..]))
+        .call()
+        .is_err());
+    assert!(agent().get(&format!("{}/health", srv.url)).call().is_err());
+    srv.stop();
+    drop(srv);
+
+    // Mutual TLS: a client certificate from the configured CA is required.
+    let reg = Registry::open(fx.dir.join("r.redb"), None).unwrap();
+    let mut cfg = loopback();
+    cfg.tls = Some(Tls {
+        client_ca_pem_path: Some(fx.dir.join("ca.pem")),
+        ..tls
+    });
+    let srv = Running::start(cfg, reg);
+    let with_cert = tls_agent(&pki, Some((&pki.client_cert_pem, &pki.client_key_pem)));
+    let r = get(&with_cert, &format!("{}/checkpoint", srv.url));
+    assert_eq!(r.status, 200);
+    assert!(tls_agent(&pki, None)
+        .get(&format!("{}/health", srv.url))
+        .call()
+        .is_err());
+    let foreign = tls_agent(
+        &pki,
+        Some((&pki.other_client_cert_pem, &pki.other_client_key_pem)),
+    );
+    assert!(foreign.get(&format!("{}/health", srv.url)).call().is_err());
+}
+
+#[test]
+fn bad_tls_files_and_ports_are_startup_errors() {
+    let mut fx = Fixture::new();
+    let (_pki, tls) = make_pki(&fx.dir);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut cfg = loopback();
+    cfg.tls = Some(Tls {
+        cert_pem_path: fx.dir.join("missing.pem"),
+        ..tls.clone()
+    });
+    let e = rt
+        .block_on(Server::start(cfg, fx.reg.take().unwrap()))
+        .unwrap_err();
+    assert_eq!(e.code, "malformed");
+    assert!(e.message.contains("tls.cert_pem_path"), "{}", e.message);
+    // The key of another certificate.
+    let reg = Registry::open(fx.dir.join("r.redb"), None).unwrap();
+    std::fs::write(
+        fx.dir.join("other.key"),
+        rcgen::KeyPair::generate().unwrap().serialize_pem(),
+    )
+    .unwrap();
+    let mut cfg = loopback();
+    cfg.tls = Some(Tls {
+        key_pem_path: fx.dir.join("other.key"),
+        ..tls
+    });
+    let e = rt.block_on(Server::start(cfg, reg)).unwrap_err();
+    assert!(e.message.contains("do not go together"), "{}", e.message);
+}
+
+#[test]
+fn private_reads_need_a_read_token() {
+    let mut fx = Fixture::new();
+    let reader = fx.token(ORIGIN, &["read"], 3600);
+    let mut cfg = loopback();
+    cfg.auth.public_reads = false;
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let a = agent();
+    let base = &srv.url;
+    assert_eq!(get(&a, &format!("{base}/health")).status, 200);
+    let r = get(&a, &format!("{base}/checkpoint"));
+    assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
+    let proof = sign_request(
+        &fx.holder,
+        &reader.envelope.id(),
+        "GET",
+        "/checkpoint",
+        b"",
+        now(),
+        "read-nonce-00000001",
+    )
+    .unwrap();
+    let r = done(
+        a.get(&format!("{base}/checkpoint"))
+            .header("authorization", &authorization_value(&reader.envelope))
+            .header("cairn-proof", &proof)
+            .call(),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[test]
+fn rate_limits_answer_429_with_retry_after_and_ban() {
+    let mut fx = Fixture::new();
+    let mut cfg = loopback();
+    cfg.rate_limit.per_ip_rps = 1;
+    cfg.rate_limit.burst = 3;
+    cfg.rate_limit.ban_after = 3;
+    cfg.rate_limit.ban_seconds = 120;
+    cfg.rate_limit.endpoints.query_rps = Some(1);
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let a = agent();
+    let base = &srv.url;
+    // The endpoint limit (1/s, burst 1) bites before the per-address one (burst 3).
+    let q = format!("{base}/api/v1/registry/query?signal=s");
+    assert_eq!(get(&a, &q).status, 200);
+    let r = get(&a, &q);
+    assert_eq!((r.status, r.code().as_str()), (429, "rate_limited"));
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(r.json()["error"]["details"]["banned"], false);
+    // Past the burst, every address-wide request is refused; the third refusal bans.
+    let mut last = None;
+    for _ in 0..6 {
+        last = Some(get(&a, &format!("{base}/health")));
+        if last.as_ref().unwrap().json()["error"]["details"]["banned"] == true {
+            break;
+        }
+    }
+    let r = last.unwrap();
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["error"]["details"]["banned"], true, "{}", r.json());
+    assert_eq!(r.headers["retry-after"], "120");
+    // A banned address stays refused even after its rate would allow it again.
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = get(&a, &format!("{base}/health"));
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["error"]["details"]["banned"], true);
+}

@@ -1,0 +1,45 @@
+//! `cairn serve`: the registry as an HTTP service (crate cairn-service).
+
+use cairn_service::{Config, ServiceError};
+use cairn_store::{Registry, StoreCode};
+use serde_json::json;
+
+use super::args::ServeArgs;
+use super::error::{CliError, CliResult};
+use super::{Ctx, Output};
+
+fn service_error(e: ServiceError) -> CliError {
+    match StoreCode::parse(e.code) {
+        Some(c) => CliError::store(c, e.message),
+        None => CliError::failed(e.code, e.message),
+    }
+}
+
+/// Runs the service until SIGINT or SIGTERM.
+pub fn run(ctx: &Ctx, args: &ServeArgs) -> CliResult<Output> {
+    let config = match &args.config {
+        Some(p) => Config::from_file(p).map_err(service_error)?,
+        None => Config::default(),
+    };
+    let path = match &config.storage.path {
+        Some(p) => p.clone(),
+        None => ctx.store_path()?,
+    };
+    if !path.exists() {
+        return Err(CliError::store(
+            StoreCode::NotFound,
+            format!(
+                "no registry at {}: create one with `cairn init` (or set storage.path / --store)",
+                path.display()
+            ),
+        ));
+    }
+    let reg = Registry::open(&path, None)?;
+    ctx.unlock(&reg)?;
+    let origin = reg.origin().to_owned();
+    cairn_service::run(config, reg, |banner| eprintln!("{banner}")).map_err(service_error)?;
+    Ok(Output::new(
+        "cairn serve: stopped (in-flight requests finished, registry closed)",
+        json!({"stopped": true, "origin": origin}),
+    ))
+}

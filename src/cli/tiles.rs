@@ -1,0 +1,367 @@
+//! `cairn tiles ...`: the ledger as C2SP tlog-tiles static files, and a verifier that reads
+//! them back from a directory or a web server with cairn-core's tile client.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cairn_core::checkpoint::{
+    verify_checkpoint, Checkpoint, CheckpointPolicy, CheckpointVerifier, VerifiedCheckpoint,
+};
+use cairn_core::encoding::hex_encode;
+use cairn_core::ledger::LedgerEntry;
+use cairn_core::note::Note;
+use cairn_core::tiles::{self, Tile, TileClient, TileKind};
+use cairn_core::{Error, ErrorCode};
+use cairn_store::{Registry, StoreCode};
+use serde_json::json;
+
+use super::args::TilesCmd;
+use super::error::{CliError, CliResult};
+use super::ledger::{read_trust_root, signer_in_root, MAX_NOTE_FILE};
+use super::util::{read_public_key, read_stream_limited, read_text, write_file};
+use super::{Access, Ctx, Output};
+
+/// The name of the checkpoint file below a log's prefix (tlog-tiles).
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+
+/// How long one HTTP request may take, connection included.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `cairn tiles ...`.
+pub fn run(ctx: &Ctx, cmd: TilesCmd) -> CliResult<Output> {
+    match cmd {
+        TilesCmd::Export { dir } => export(ctx, &dir),
+        TilesCmd::Verify {
+            source,
+            log_key,
+            trust_root,
+            origin,
+            entries,
+            old_checkpoint,
+        } => verify(
+            &source,
+            log_key.as_deref(),
+            trust_root.as_deref(),
+            origin,
+            &entries,
+            old_checkpoint.as_deref(),
+        ),
+    }
+}
+
+/// Where a tiled log is read from: a directory or an http(s) prefix.
+pub enum Source {
+    /// Files below a directory.
+    Dir(PathBuf),
+    /// Resources below a URL prefix.
+    Http {
+        /// The prefix, without its trailing slash.
+        base: String,
+        /// The HTTP client (timeouts, TLS).
+        agent: ureq::Agent,
+    },
+}
+
+impl Source {
+    /// `http://` and `https://` are URLs; anything else is a directory.
+    pub fn parse(s: &str) -> Source {
+        if s.starts_with("http://") || s.starts_with("https://") {
+            let agent = ureq::Agent::config_builder()
+                .timeout_global(Some(HTTP_TIMEOUT))
+                .build()
+                .into();
+            Source::Http {
+                base: s.trim_end_matches('/').to_owned(),
+                agent,
+            }
+        } else {
+            Source::Dir(PathBuf::from(s))
+        }
+    }
+
+    /// The resource at `rel` (a path below the prefix), at most `max` bytes.
+    pub fn get(&self, rel: &str, max: usize) -> CliResult<Vec<u8>> {
+        match self {
+            Source::Dir(dir) => {
+                let p = dir.join(rel);
+                let f = std::fs::File::open(&p).map_err(|e| CliError::io(&p, &e))?;
+                read_stream_limited(f, max, rel)
+            }
+            Source::Http { base, agent } => {
+                let url = format!("{base}/{rel}");
+                let mut resp = agent.get(&url).call().map_err(|e| http_error(&url, e))?;
+                resp.body_mut()
+                    .with_config()
+                    .limit(max as u64)
+                    .read_to_vec()
+                    .map_err(|e| http_error(&url, e))
+            }
+        }
+    }
+}
+
+fn http_error(url: &str, e: ureq::Error) -> CliError {
+    match e {
+        ureq::Error::StatusCode(404) => {
+            CliError::store(StoreCode::NotFound, format!("GET {url}: 404 Not Found"))
+        }
+        ureq::Error::BodyExceedsLimit(n) => CliError::core(
+            ErrorCode::TooLarge,
+            format!("GET {url}: the response is larger than {n} bytes"),
+        ),
+        other => CliError::store(StoreCode::Io, format!("GET {url}: {other}")),
+    }
+}
+
+/// Largest resource fetched for `tile`.
+fn max_len(tile: &Tile) -> usize {
+    match tile.kind {
+        TileKind::Hashes(_) => tile.hash_bytes_len(),
+        TileKind::Entries => tiles::MAX_BUNDLE_BYTES,
+    }
+}
+
+/// Runs `f` with a tile client over `source` for `cp`; a fetch failure is reported as
+/// itself (the I/O or HTTP error) rather than as the core error the client passes on.
+fn with_client<T>(
+    source: &Source,
+    cp: &VerifiedCheckpoint,
+    f: impl FnOnce(
+        &TileClient<&mut dyn FnMut(&Tile) -> cairn_core::Result<Vec<u8>>>,
+    ) -> cairn_core::Result<T>,
+) -> CliResult<T> {
+    let failure: RefCell<Option<CliError>> = RefCell::new(None);
+    let mut fetch = |t: &Tile| -> cairn_core::Result<Vec<u8>> {
+        source.get(&t.path(), max_len(t)).map_err(|e| {
+            let msg = e.message.clone();
+            *failure.borrow_mut() = Some(e);
+            Error::malformed(msg)
+        })
+    };
+    let fetcher: &mut dyn FnMut(&Tile) -> cairn_core::Result<Vec<u8>> = &mut fetch;
+    let client = TileClient::new(cp, fetcher);
+    let out = f(&client);
+    drop(client);
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    out.map_err(CliError::from)
+}
+
+/// The size of the checkpoint an earlier export left in `dir` (0 when there is none), after
+/// checking it is this ledger's: same origin, not ahead of the ledger, same root at its size.
+fn exported_size(reg: &Registry, head_size: u64, cp_path: &Path) -> CliResult<u64> {
+    if !cp_path.exists() {
+        return Ok(0);
+    }
+    let text = read_text(cp_path, MAX_NOTE_FILE, "exported checkpoint")?;
+    let parsed = Note::parse(text.as_bytes())
+        .and_then(|n| Checkpoint::parse_text(n.text()))
+        .map_err(|e| CliError::from(e).context(&cp_path.display().to_string()))?;
+    if parsed.origin != reg.origin() {
+        return Err(CliError::core(
+            ErrorCode::DomainMismatch,
+            format!(
+                "{} is a checkpoint of {:?}, not of this registry's log {:?}: export into another directory",
+                cp_path.display(),
+                parsed.origin,
+                reg.origin()
+            ),
+        ));
+    }
+    if parsed.size > head_size {
+        return Err(CliError::core(
+            ErrorCode::ChainBroken,
+            format!(
+                "{} covers {} entries but the ledger holds {head_size}: the directory is ahead of this registry (was the registry restored from an older copy?)",
+                cp_path.display(),
+                parsed.size
+            ),
+        ));
+    }
+    if parsed.size > 0 && reg.root(parsed.size)? != parsed.root {
+        return Err(CliError::core(
+            ErrorCode::ProofInvalid,
+            format!(
+                "{} has another root at size {} than this ledger: the directory holds another tree",
+                cp_path.display(),
+                parsed.size
+            ),
+        ));
+    }
+    Ok(parsed.size)
+}
+
+fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
+    let reg = ctx.open(Access::Read)?;
+    let (head, note) = reg.signed_head_note()?;
+    let cp_path = dir.join(CHECKPOINT_FILE);
+    let old_size = exported_size(&reg, head.size, &cp_path)?;
+    let added = tiles::tiles_added(old_size, head.size);
+    let bar = ctx.progress.count(added.len() as u64, "writing tiles");
+    let (mut hash_tiles, mut bundles, mut bytes) = (0u64, 0u64, 0u64);
+    for t in &added {
+        let data = reg.tile(t)?;
+        write_file(&dir.join(t.path()), &data)?;
+        match t.kind {
+            TileKind::Hashes(_) => hash_tiles += 1,
+            TileKind::Entries => bundles += 1,
+        }
+        bytes += data.len() as u64;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    // Before the checkpoint goes out: the tiles now in the directory give its root.
+    let cp = VerifiedCheckpoint {
+        origin: reg.origin().to_owned(),
+        size: head.size,
+        root: head.root,
+        extensions: Vec::new(),
+        signers: Vec::new(),
+    };
+    with_client(&Source::Dir(dir.to_path_buf()), &cp, |c| c.verify_root())
+        .map_err(|e| e.context("the exported tiles do not give the signed head's root"))?;
+    write_file(&cp_path, note.as_bytes())?;
+    let text = format!(
+        "exported the tiles of {} entries to {} (root {}): {hash_tiles} tiles and {bundles} entry bundles written ({bytes} bytes), {} since the previous export at size {old_size}; checkpoint written last",
+        head.size,
+        dir.display(),
+        hex_encode(&head.root),
+        if old_size == 0 { "everything" } else { "only what changed" },
+    );
+    Ok(Output::new(
+        text,
+        json!({
+            "dir": dir.display().to_string(),
+            "origin": reg.origin(),
+            "size": head.size,
+            "root": hex_encode(&head.root),
+            "previous_size": old_size,
+            "tiles_written": hash_tiles,
+            "entry_bundles_written": bundles,
+            "bytes_written": bytes,
+        }),
+    ))
+}
+
+/// Verifies `note` as a checkpoint of `origin` signed by `key`.
+fn open_checkpoint(
+    note: &str,
+    origin: &str,
+    key: &cairn_core::crypto::PublicKey,
+) -> CliResult<VerifiedCheckpoint> {
+    let v = CheckpointVerifier {
+        name: origin.to_owned(),
+        public_key: key.clone(),
+    };
+    Ok(verify_checkpoint(
+        note.as_bytes(),
+        &[v],
+        &CheckpointPolicy::new(origin),
+    )?)
+}
+
+fn verify(
+    source: &str,
+    log_key: Option<&Path>,
+    trust_root: Option<&Path>,
+    origin: Option<String>,
+    entries: &[u64],
+    old_checkpoint: Option<&Path>,
+) -> CliResult<Output> {
+    let src = Source::parse(source);
+    let note = String::from_utf8(src.get(CHECKPOINT_FILE, MAX_NOTE_FILE)?)
+        .map_err(|_| CliError::core(ErrorCode::Malformed, "the checkpoint is not UTF-8 text"))?;
+    let own_origin = Note::parse(note.as_bytes())
+        .and_then(|n| Checkpoint::parse_text(n.text()))
+        .map_err(|e| CliError::from(e).context("the log's checkpoint"))?
+        .origin;
+    let (origin, key) = match (log_key, trust_root) {
+        (Some(k), _) => (origin.unwrap_or(own_origin), read_public_key(k)?),
+        (None, Some(r)) => {
+            let root = read_trust_root(r)?;
+            let o = origin.unwrap_or_else(|| root.origin.clone());
+            let key = signer_in_root(&note, &o, &root)?;
+            (o, key)
+        }
+        (None, None) => return Err(CliError::usage(
+            "name the key that signs the log's checkpoints: --log-key FILE or --trust-root FILE",
+        )),
+    };
+    let cp =
+        open_checkpoint(&note, &origin, &key).map_err(|e| e.context("the log's checkpoint"))?;
+    let old = match old_checkpoint {
+        Some(p) => {
+            let text = read_text(p, MAX_NOTE_FILE, "old checkpoint")?;
+            Some(open_checkpoint(&text, &origin, &key).map_err(|e| e.context("--old-checkpoint"))?)
+        }
+        None => None,
+    };
+    for &seq in entries {
+        if seq >= cp.size {
+            return Err(CliError::core(
+                ErrorCode::Malformed,
+                format!(
+                    "entry {seq} is not in the log's tree of {} entries",
+                    cp.size
+                ),
+            ));
+        }
+    }
+    let (proven, consistency) = with_client(&src, &cp, |c| {
+        c.verify_root()?;
+        let mut proven = Vec::new();
+        for &seq in entries {
+            let (leaf, proof) = c.entry(seq)?;
+            let entry = LedgerEntry::from_bytes(&leaf)?;
+            proven.push((seq, entry, proof.hashes.len(), tiles_leaf(&leaf)));
+        }
+        let consistency = match &old {
+            Some(o) => Some(c.consistency_proof(o)?),
+            None => None,
+        };
+        Ok((proven, consistency))
+    })?;
+    let mut text = format!(
+        "verified from tiles: {:?} checkpoint of {} entries, root {}, signed by {}; the tiles give that root",
+        cp.origin,
+        cp.size,
+        hex_encode(&cp.root),
+        key.key_id()
+    );
+    let mut entries_json = Vec::new();
+    for (seq, entry, len, leaf) in &proven {
+        text.push_str(&format!(
+            "\nentry {seq} ({}) is included: leaf {leaf}, a proof of {len} hashes",
+            entry.event.kind()
+        ));
+        entries_json.push(
+            json!({"seq": seq, "kind": entry.event.kind(), "leaf_hash": leaf, "proof_hashes": len}),
+        );
+    }
+    if let Some(p) = &consistency {
+        text.push_str(&format!(
+            "\nconsistent: the checkpoint at size {} extends the one at size {} (a proof of {} hashes)",
+            p.new_size,
+            p.old_size,
+            p.hashes.len()
+        ));
+    }
+    Ok(Output::new(
+        text,
+        json!({
+            "valid": true,
+            "origin": cp.origin,
+            "size": cp.size,
+            "root": hex_encode(&cp.root),
+            "log_key": key.key_id().to_hex(),
+            "entries": entries_json,
+            "consistency": consistency.map(|p| json!({"old_size": p.old_size, "new_size": p.new_size, "proof_hashes": p.hashes.len()})),
+        }),
+    ))
+}
+
+fn tiles_leaf(leaf: &[u8]) -> String {
+    hex_encode(&cairn_core::merkle::leaf_hash(leaf))
+}

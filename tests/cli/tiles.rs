@@ -1,0 +1,491 @@
+//! `cairn tiles export` and `cairn tiles verify`: the ledger as C2SP tlog-tiles static files,
+//! exported incrementally and atomically, and verified from a directory and through a real
+//! web server (Debian's nginx, which scripts/test.sh installs; the HTTP test says so on stderr
+//! and skips when nginx is missing).
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cairn_store::{NodeSpec, Registry};
+
+use super::Env;
+
+/// An insecure registry with `n` node registrations beyond `init`'s entries, written in one
+/// transaction through the store (hundreds of CLI runs would be slow).
+fn registry_with_nodes(env: &Env, from: usize, n: usize) {
+    if from == 0 {
+        env.ok(&[
+            "init",
+            "--origin",
+            "tiles.example/log",
+            "--insecure-no-passphrase",
+        ]);
+    }
+    let reg = Registry::open(env.home().join("registry.redb"), None).expect("open");
+    reg.write(|tx| {
+        for i in from..from + n {
+            let spec = NodeSpec::from_json(&format!(
+                r#"{{"id": "node-{i}", "name": "Node {i}", "version": "1.0.0",
+                "capabilities": ["cap.{i}"], "signals": ["sig"],
+                "endpoints": [], "provenance": {{"source": "https://git.example.test/{i}"}}}}"#
+            ))?;
+            tx.register_node(&spec)?;
+        }
+        Ok(())
+    })
+    .expect("register nodes");
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn export_is_incremental_and_verifies_from_a_directory() {
+    let env = Env::new();
+    registry_with_nodes(&env, 0, 600);
+    let log_key = env.p("log.json");
+    env.ok(&[
+        "key", "export", "log", "--format", "json", "--out", &log_key,
+    ]);
+    let dir = env.p("tiles");
+    let first = env.ok(&["tiles", "export", &dir]);
+    let size = first["size"].as_u64().unwrap();
+    assert!(size > 600, "{first}");
+    assert_eq!(first["previous_size"], 0);
+    let files = files_under(&env.path("tiles"));
+    // Two full level-0 tiles and bundles, the partial ones, and a level-1 tile of width 2.
+    let w = size % 256;
+    for f in [
+        "checkpoint".to_owned(),
+        "tile/0/000".to_owned(),
+        "tile/0/001".to_owned(),
+        format!("tile/0/002.p/{w}"),
+        "tile/1/000.p/2".to_owned(),
+        "tile/entries/000".to_owned(),
+        "tile/entries/001".to_owned(),
+        format!("tile/entries/002.p/{w}"),
+    ] {
+        assert!(files.contains(&f), "{f} missing from {files:?}");
+    }
+    assert_eq!(files.len(), 8, "{files:?}");
+    assert_eq!(
+        std::fs::metadata(env.path("tiles/tile/0/001"))
+            .unwrap()
+            .len(),
+        8192
+    );
+
+    // Exporting again with nothing new writes no tile.
+    let again = env.ok(&["tiles", "export", &dir]);
+    assert_eq!(again["tiles_written"], 0);
+    assert_eq!(again["entry_bundles_written"], 0);
+
+    // Growth: only the changed right edge is written; full tiles are left alone.
+    let old_cp = env.p("old-checkpoint.txt");
+    std::fs::copy(env.path("tiles/checkpoint"), &old_cp).unwrap();
+    let full_before = std::fs::metadata(env.path("tiles/tile/0/000"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    registry_with_nodes(&env, 600, 10);
+    let grown = env.ok(&["tiles", "export", &dir]);
+    assert_eq!(grown["previous_size"], size);
+    assert_eq!(grown["tiles_written"], 1, "{grown}");
+    assert_eq!(grown["entry_bundles_written"], 1, "{grown}");
+    assert_eq!(
+        std::fs::metadata(env.path("tiles/tile/0/000"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        full_before
+    );
+
+    let last = grown["size"].as_u64().unwrap() - 1;
+    let v = env.ok(&[
+        "tiles",
+        "verify",
+        &dir,
+        "--log-key",
+        &log_key,
+        "--entry",
+        "0",
+        "--entry",
+        "300",
+        "--entry",
+        &last.to_string(),
+        "--old-checkpoint",
+        &old_cp,
+    ]);
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["size"], last + 1);
+    assert_eq!(v["entries"][1]["kind"], "node_registered");
+    assert_eq!(v["consistency"]["old_size"], size);
+    // A trust root names the key too.
+    env.ok(&[
+        "key",
+        "generate",
+        "--label",
+        "root",
+        "--role",
+        "root",
+        "--insecure-no-passphrase",
+    ]);
+    let root = env.p("root.json");
+    env.ok(&["root", "create", "--out", &root]);
+    env.ok(&["tiles", "export", &dir]);
+    env.ok(&["tiles", "verify", &dir, "--trust-root", &root]);
+
+    // Negative: no key named, another key, a damaged full tile, a damaged entry bundle,
+    // a truncated tile, a missing tile, a foreign old checkpoint.
+    env.fails(&["tiles", "verify", &dir], 2, "usage");
+    env.ok(&[
+        "key",
+        "generate",
+        "--label",
+        "other",
+        "--role",
+        "peer",
+        "--insecure-no-passphrase",
+    ]);
+    let other = env.p("other.json");
+    env.ok(&[
+        "key", "export", "other", "--format", "json", "--out", &other,
+    ]);
+    env.fails(
+        &["tiles", "verify", &dir, "--log-key", &other],
+        1,
+        "unknown_key",
+    );
+
+    let t1 = env.path("tiles/tile/0/001");
+    let good = std::fs::read(&t1).unwrap();
+    let mut bad = good.clone();
+    bad[32 * 45] ^= 1; // leaf 301's hash: the first hash of leaf 300's proof
+    std::fs::write(&t1, &bad).unwrap();
+    env.fails(
+        &[
+            "tiles",
+            "verify",
+            &dir,
+            "--log-key",
+            &log_key,
+            "--entry",
+            "300",
+        ],
+        1,
+        "proof_invalid",
+    );
+    std::fs::write(&t1, &good[..good.len() - 1]).unwrap();
+    env.fails(
+        &[
+            "tiles",
+            "verify",
+            &dir,
+            "--log-key",
+            &log_key,
+            "--entry",
+            "300",
+        ],
+        2,
+        "malformed",
+    );
+    std::fs::remove_file(&t1).unwrap();
+    env.fails(
+        &[
+            "tiles",
+            "verify",
+            &dir,
+            "--log-key",
+            &log_key,
+            "--entry",
+            "300",
+        ],
+        2,
+        "not_found",
+    );
+    std::fs::write(&t1, &good).unwrap();
+    let b0 = env.path("tiles/tile/entries/000");
+    let mut bundle = std::fs::read(&b0).unwrap();
+    let n = bundle.len();
+    bundle[n - 1] ^= 1;
+    std::fs::write(&b0, &bundle).unwrap();
+    env.fails(
+        &[
+            "tiles",
+            "verify",
+            &dir,
+            "--log-key",
+            &log_key,
+            "--entry",
+            "255",
+        ],
+        1,
+        "proof_invalid",
+    );
+    env.ok(&[
+        "tiles",
+        "verify",
+        &dir,
+        "--log-key",
+        &log_key,
+        "--entry",
+        "256",
+    ]);
+    let foreign = env.write("foreign.txt", b"another.example/log\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\xe2\x80\x94 another.example/log AAAAAA==\n");
+    let e = env.run(&[
+        "tiles",
+        "verify",
+        &dir,
+        "--log-key",
+        &log_key,
+        "--old-checkpoint",
+        &foreign,
+        "--json",
+    ]);
+    assert_ne!(e.code, 0, "{}", e.stdout);
+    env.fails(
+        &[
+            "tiles",
+            "verify",
+            &dir,
+            "--log-key",
+            &log_key,
+            "--entry",
+            "99999",
+        ],
+        2,
+        "malformed",
+    );
+}
+
+#[test]
+fn export_writes_the_checkpoint_last_and_refuses_another_log() {
+    let env = Env::new();
+    registry_with_nodes(&env, 0, 20);
+    let dir = env.p("tiles");
+    let first = env.ok(&["tiles", "export", &dir]);
+    let before = std::fs::read(env.path("tiles/checkpoint")).unwrap();
+    registry_with_nodes(&env, 20, 5);
+    // Block the new partial tile's path: the export fails before the checkpoint moves on.
+    let size = first["size"].as_u64().unwrap() + 5;
+    std::fs::create_dir_all(env.path(&format!("tiles/tile/0/000.p/{size}/blocked"))).unwrap();
+    let out = env.run(&["tiles", "export", &dir, "--json"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(std::fs::read(env.path("tiles/checkpoint")).unwrap(), before);
+    std::fs::remove_dir_all(env.path(&format!("tiles/tile/0/000.p/{size}"))).unwrap();
+    let ok = env.ok(&["tiles", "export", &dir]);
+    assert_eq!(ok["size"], size);
+    // No temporary file is left behind.
+    assert!(files_under(&env.path("tiles"))
+        .iter()
+        .all(|f| !f.contains("tmp")));
+
+    // The directory of another log is refused, not overwritten.
+    let other = Env::new();
+    other.ok(&[
+        "init",
+        "--origin",
+        "other.example/log",
+        "--insecure-no-passphrase",
+    ]);
+    let e = other.fails(&["tiles", "export", &dir], 1, "domain_mismatch");
+    assert!(
+        e["message"].as_str().unwrap().contains("other.example/log"),
+        "{e}"
+    );
+}
+
+/// A free port on 127.0.0.1 (bound and released; nginx binds it right after).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn nginx_binary() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// nginx serving `root` on a loopback port, as a non-daemon child with its own prefix, config,
+/// pid and logs in `tmp`; one process (`master_process off`), so killing the child stops it.
+/// Killed when dropped.
+struct Nginx {
+    child: Child,
+    port: u16,
+}
+
+impl Nginx {
+    fn start(bin: &Path, root: &Path, tmp: &Path) -> Nginx {
+        let port = free_port();
+        std::fs::create_dir_all(tmp).unwrap();
+        let t = tmp.display();
+        let conf = format!(
+            r#"daemon off;
+master_process off;
+user root;
+pid {t}/nginx.pid;
+error_log {t}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {t}/body;
+    proxy_temp_path {t}/proxy;
+    fastcgi_temp_path {t}/fastcgi;
+    uwsgi_temp_path {t}/uwsgi;
+    scgi_temp_path {t}/scgi;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location = /checkpoint {{
+            default_type "text/plain; charset=utf-8";
+            add_header Cache-Control "no-store";
+        }}
+        location /tile/ {{
+            add_header Cache-Control "public, max-age=31536000, immutable";
+        }}
+    }}
+}}
+"#,
+            root = root.display()
+        );
+        let conf_path = tmp.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new(bin)
+            .arg("-p")
+            .arg(tmp)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-e")
+            .arg(tmp.join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let mut n = Nginx { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = n.child.try_wait() {
+                panic!(
+                    "nginx exited ({status}): {}",
+                    std::fs::read_to_string(tmp.join("error.log")).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "nginx did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        n
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tiles_served_by_nginx_verify_over_http() {
+    let Some(bin) = nginx_binary() else {
+        eprintln!(
+            "SKIPPED tiles_served_by_nginx_verify_over_http: nginx is not installed (scripts/test.sh installs it)"
+        );
+        return;
+    };
+    let env = Env::new();
+    registry_with_nodes(&env, 0, 300);
+    let log_key = env.p("log.json");
+    env.ok(&[
+        "key", "export", "log", "--format", "json", "--out", &log_key,
+    ]);
+    let dir = env.p("www");
+    env.ok(&["tiles", "export", &dir]);
+    let old_cp = env.p("old.txt");
+    std::fs::copy(env.path("www/checkpoint"), &old_cp).unwrap();
+    registry_with_nodes(&env, 300, 40);
+    let grown = env.ok(&["tiles", "export", &dir]);
+    let size = grown["size"].as_u64().unwrap();
+
+    let nginx = Nginx::start(&bin, &env.path("www"), &env.path("nginx"));
+    let url = format!("http://127.0.0.1:{}/", nginx.port);
+    let v = env.ok(&[
+        "tiles",
+        "verify",
+        &url,
+        "--log-key",
+        &log_key,
+        "--entry",
+        "1",
+        "--entry",
+        "290",
+        "--entry",
+        &(size - 1).to_string(),
+        "--old-checkpoint",
+        &old_cp,
+    ]);
+    assert_eq!(v["size"], size);
+    assert_eq!(v["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(v["consistency"]["new_size"], size);
+
+    // Through the server, a damaged tile is caught and a missing one is a 404.
+    let t0 = env.path("www/tile/0/000");
+    let good = std::fs::read(&t0).unwrap();
+    let mut bad = good.clone();
+    bad[0] ^= 0x80; // leaf 0's hash: the first hash of leaf 1's proof
+    std::fs::write(&t0, &bad).unwrap();
+    env.fails(
+        &[
+            "tiles",
+            "verify",
+            &url,
+            "--log-key",
+            &log_key,
+            "--entry",
+            "1",
+        ],
+        1,
+        "proof_invalid",
+    );
+    std::fs::remove_file(&t0).unwrap();
+    let e = env.fails(
+        &[
+            "tiles",
+            "verify",
+            &url,
+            "--log-key",
+            &log_key,
+            "--entry",
+            "1",
+        ],
+        2,
+        "not_found",
+    );
+    assert!(e["message"].as_str().unwrap().contains("404"), "{e}");
+    // A server that is not there.
+    drop(nginx);
+    let e = env.run(&["tiles", "verify", &url, "--log-key", &log_key, "--json"]);
+    assert_eq!(e.code, 2, "{}", e.stdout);
+    assert_eq!(e.json()["error"], "io");
+}
