@@ -1638,6 +1638,8 @@ mod endless_inputs;
 mod interop;
 #[path = "cli/key_lifecycle.rs"]
 mod key_lifecycle;
+#[path = "cli/peer.rs"]
+mod peer;
 #[cfg(unix)]
 #[path = "cli/serve.rs"]
 mod serve;

@@ -34,6 +34,7 @@ const REASONS = {
   unauthorized: "The signer's key is not authorised for this, or not at this time.",
   key_mismatch: 'A key named in the object does not match the key provided.',
   replayed: 'This was seen before.',
+  key_changed: 'A peer presented a key other than the one pinned for it.',
 };
 
 const state = { root: null, bundle: null, artifact: null };

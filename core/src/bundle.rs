@@ -252,6 +252,101 @@ fn newest_root(pinned: &VerifiedRoot, chain: &[Envelope], now: UnixTime) -> Resu
     crate::trust::verify_rotation_chain(pinned, &newer, now)
 }
 
+/// What [`verify_logged_entry`] established: the newest trust root, the verified checkpoint
+/// and the ledger entry proven included under it.
+pub(crate) struct LoggedEntry {
+    pub(crate) root: VerifiedRoot,
+    pub(crate) checkpoint: VerifiedCheckpoint,
+    pub(crate) entry: LedgerEntry,
+}
+
+/// The part of bundle verification that does not depend on the subject: the trust-root chain
+/// from `pinned`, the checkpoint's signatures by the newest root's checkpoint keys, the
+/// inclusion of the entry under the checkpoint's root, and the entry's decoding. Pushes the
+/// names of the checks it made onto `checks`.
+pub(crate) fn verify_logged_entry(
+    bundle: &Bundle,
+    pinned: &VerifiedRoot,
+    now: UnixTime,
+    require_hybrid_checkpoint: bool,
+    checks: &mut Vec<&'static str>,
+) -> Result<LoggedEntry> {
+    let root =
+        newest_root(pinned, &bundle.trust_chain, now).map_err(|e| e.context("trust root"))?;
+    checks.push("trust_root_chain");
+
+    // The checkpoint: signed by the newest root's checkpoint keys under the root's origin.
+    let verifiers: Vec<CheckpointVerifier> = root
+        .keys_for(Role::Checkpoint, now)
+        .map(|k| CheckpointVerifier {
+            name: root.origin.clone(),
+            public_key: k.public_key.clone(),
+        })
+        .collect();
+    let threshold = root.threshold(Role::Checkpoint);
+    if verifiers.is_empty() || threshold == 0 {
+        return Err(Error::new(
+            ErrorCode::Unauthorized,
+            "the trust root names no valid checkpoint key",
+        ));
+    }
+    let cp_policy = CheckpointPolicy {
+        origin: root.origin.clone(),
+        threshold,
+        required: Vec::new(),
+    };
+    let checkpoint = verify_checkpoint(bundle.checkpoint.as_bytes(), &verifiers, &cp_policy)
+        .map_err(|e| e.context("checkpoint"))?;
+    if require_hybrid_checkpoint {
+        let algs = || {
+            checkpoint
+                .signers
+                .iter()
+                .filter_map(|id| root.key(id))
+                .map(|k| k.public_key.algorithm())
+        };
+        let classical = algs().any(|a| a.has_ed25519());
+        let post_quantum = algs().any(|a| a.is_post_quantum());
+        if !(classical && post_quantum) {
+            return Err(Error::new(
+                ErrorCode::ThresholdNotMet,
+                "checkpoint: policy requires both an Ed25519 and an ML-DSA signature",
+            ));
+        }
+    }
+    checks.push("checkpoint_signatures");
+
+    // The entry is in the tree the checkpoint commits to.
+    if bundle.inclusion.tree_size != checkpoint.size {
+        return Err(Error::new(
+            ErrorCode::ProofInvalid,
+            alloc::format!(
+                "inclusion proof is for tree size {}, the checkpoint for {}",
+                bundle.inclusion.tree_size,
+                checkpoint.size
+            ),
+        ));
+    }
+    bundle
+        .inclusion
+        .verify(&leaf_hash(&bundle.entry), &checkpoint.root)
+        .map_err(|e| e.context("ledger entry inclusion"))?;
+    checks.push("inclusion_proof");
+
+    let entry = LedgerEntry::from_bytes(&bundle.entry).map_err(|e| e.context("ledger entry"))?;
+    if entry.seq != bundle.inclusion.leaf_index {
+        return Err(Error::new(
+            ErrorCode::ProofInvalid,
+            "ledger entry sequence differs from its leaf index",
+        ));
+    }
+    Ok(LoggedEntry {
+        root,
+        checkpoint,
+        entry,
+    })
+}
+
 /// Verifies a bundle offline against a pinned trust root at time `now`.
 ///
 /// Errors carry the code of the first check that failed: the trust chain (`chain_broken`,
@@ -288,76 +383,19 @@ pub fn verify_bundle(
         ));
     }
 
-    let root =
-        newest_root(pinned, &bundle.trust_chain, now).map_err(|e| e.context("trust root"))?;
-    checks.push("trust_root_chain");
-
-    // The checkpoint: signed by the newest root's checkpoint keys under the root's origin.
-    let verifiers: Vec<CheckpointVerifier> = root
-        .keys_for(Role::Checkpoint, now)
-        .map(|k| CheckpointVerifier {
-            name: root.origin.clone(),
-            public_key: k.public_key.clone(),
-        })
-        .collect();
-    let threshold = root.threshold(Role::Checkpoint);
-    if verifiers.is_empty() || threshold == 0 {
-        return Err(Error::new(
-            ErrorCode::Unauthorized,
-            "the trust root names no valid checkpoint key",
-        ));
-    }
-    let cp_policy = CheckpointPolicy {
-        origin: root.origin.clone(),
-        threshold,
-        required: Vec::new(),
-    };
-    let checkpoint = verify_checkpoint(bundle.checkpoint.as_bytes(), &verifiers, &cp_policy)
-        .map_err(|e| e.context("checkpoint"))?;
-    if policy.require_hybrid_checkpoint {
-        let algs = || {
-            checkpoint
-                .signers
-                .iter()
-                .filter_map(|id| root.key(id))
-                .map(|k| k.public_key.algorithm())
-        };
-        let classical = algs().any(|a| a.has_ed25519());
-        let post_quantum = algs().any(|a| a.is_post_quantum());
-        if !(classical && post_quantum) {
-            return Err(Error::new(
-                ErrorCode::ThresholdNotMet,
-                "checkpoint: policy requires both an Ed25519 and an ML-DSA signature",
-            ));
-        }
-    }
-    checks.push("checkpoint_signatures");
-
-    // The entry is in the tree the checkpoint commits to.
-    if bundle.inclusion.tree_size != checkpoint.size {
-        return Err(Error::new(
-            ErrorCode::ProofInvalid,
-            alloc::format!(
-                "inclusion proof is for tree size {}, the checkpoint for {}",
-                bundle.inclusion.tree_size,
-                checkpoint.size
-            ),
-        ));
-    }
-    bundle
-        .inclusion
-        .verify(&leaf_hash(&bundle.entry), &checkpoint.root)
-        .map_err(|e| e.context("ledger entry inclusion"))?;
-    checks.push("inclusion_proof");
+    let LoggedEntry {
+        root,
+        checkpoint,
+        entry,
+    } = verify_logged_entry(
+        bundle,
+        pinned,
+        now,
+        policy.require_hybrid_checkpoint,
+        &mut checks,
+    )?;
 
     // The entry records exactly this subject.
-    let entry = LedgerEntry::from_bytes(&bundle.entry).map_err(|e| e.context("ledger entry"))?;
-    if entry.seq != bundle.inclusion.leaf_index {
-        return Err(Error::new(
-            ErrorCode::ProofInvalid,
-            "ledger entry sequence differs from its leaf index",
-        ));
-    }
     let subject_id = match kind {
         BundleKind::Token => bundle.subject.id(),
         BundleKind::Manifest => manifest_digest(&bundle.subject),

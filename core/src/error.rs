@@ -54,6 +54,9 @@ pub enum ErrorCode {
     KeyMismatch,
     /// A nonce or sequence number was seen before.
     Replayed,
+    /// A peer presented a key other than the one pinned for it; the detail names both key
+    /// ids. Only an operator's acceptance (itself a ledger entry) moves the pin.
+    KeyChanged,
 }
 
 impl ErrorCode {
@@ -78,6 +81,7 @@ impl ErrorCode {
         ErrorCode::Unauthorized,
         ErrorCode::KeyMismatch,
         ErrorCode::Replayed,
+        ErrorCode::KeyChanged,
     ];
 
     /// The stable string form of the code.
@@ -102,6 +106,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::KeyMismatch => "key_mismatch",
             ErrorCode::Replayed => "replayed",
+            ErrorCode::KeyChanged => "key_changed",
         }
     }
 

@@ -19,6 +19,7 @@
 //! | [`tiles`] | C2SP tlog-tiles: tile paths and a tile client that proves from tiles alone |
 //! | [`trust`] | trust roots and their rotation chains |
 //! | [`bundle`] | self-contained bundles and `verify_bundle` |
+//! | [`peer`] | peer key exchange: signed key requests and responses, replay protection, vouching |
 //! | [`blux`] | blux-reg v1.0 interop (canonical JSON, tokens, manifests, ledgers) |
 //! | [`view`] | the JSON view of each object, shared by the CLI, the wasm package and the web page |
 //!
@@ -43,6 +44,7 @@ pub mod manifest;
 pub mod merkle;
 pub mod nodespec;
 pub mod note;
+pub mod peer;
 pub mod tiles;
 pub mod token;
 pub mod trust;

@@ -108,6 +108,9 @@ commit. Migrating verifies the whole old ledger first and changes nothing if it 
     /// Capability tokens: issue, verify, revoke, list, show.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Peer keys: init, request, respond, receive, accept, list, show, remove.
+    #[command(subcommand)]
+    Peer(PeerCmd),
     /// Sign an artifact (a manifest of its size and SHA-256), or co-sign a manifest.
     #[command(after_help = "\
 Examples:
@@ -600,6 +603,109 @@ Examples:
     Deregister {
         /// Node id.
         id: String,
+        /// Why (recorded in the ledger).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+/// `cairn peer ...`: the signed key exchange with other peers (docs/FORMATS.md, section 16).
+#[derive(Subcommand, Debug)]
+pub enum PeerCmd {
+    /// Make this registry a peer: its id, its signing key (role peer, ml-dsa-65 or
+    /// ed25519+ml-dsa-65) and its ML-KEM-768 encapsulation key (1184 raw bytes, or base64).
+    #[command(after_help = "\
+Examples:
+  cairn key generate --label me --role peer --algorithm ml-dsa-65
+  cairn peer init --id node-a --key me --kem-key node-a.kem")]
+    Init {
+        /// This registry's peer id.
+        #[arg(long)]
+        id: String,
+        /// The signing key (label, id or id prefix).
+        #[arg(long)]
+        key: String,
+        /// The encapsulation key file.
+        #[arg(long)]
+        kem_key: PathBuf,
+    },
+    /// Write a signed key request to a peer (nothing when its keys are verified, unless --again).
+    #[command(
+        after_help = "Examples:\n  cairn peer request node-b --out req.bin\n  cairn peer request node-b --again --out req.bin --json"
+    )]
+    Request {
+        /// The peer to ask.
+        peer: String,
+        /// Where to write the request.
+        #[arg(long)]
+        out: PathBuf,
+        /// Ask even if the peer's keys are verified (to refresh them).
+        #[arg(long)]
+        again: bool,
+    },
+    /// Answer a key request addressed to this registry.
+    #[command(
+        after_help = "Examples:\n  cairn peer respond req.bin --out resp.bin\n  cairn peer respond req.bin --with-proof --out resp.cbdl"
+    )]
+    Respond {
+        /// The request file.
+        request: PathBuf,
+        /// Where to write the response.
+        #[arg(long)]
+        out: PathBuf,
+        /// Answer with a bundle proving this registry's key entry (needs a trust root).
+        #[arg(long)]
+        with_proof: bool,
+    },
+    /// Receive a key response to one of this registry's requests; store and verify the key
+    /// if a vouching rule applies (a key changed since it was pinned is refused: key_changed).
+    #[command(after_help = "\
+Examples:
+  cairn peer receive resp.bin --bootstrap-root root.json
+  cairn peer receive resp.cbdl --log-root node-b-root.json
+  cairn peer receive resp.bin --trust-on-first-use
+
+Exit 0 when the key is verified or stored unverified (see \"verified\"), 1 when it is refused.")]
+    Receive {
+        /// The response file.
+        response: PathBuf,
+        /// A trust root whose peer-role keys pin bootstrap peers (label = peer id).
+        #[arg(long)]
+        bootstrap_root: Option<PathBuf>,
+        /// A trust root whose checkpoints vouch for keys in key-transparency bundles.
+        #[arg(long)]
+        log_root: Vec<PathBuf>,
+        /// Pin the first key seen for a peer nothing else vouches for.
+        #[arg(long)]
+        trust_on_first_use: bool,
+    },
+    /// An operator accepts a peer's key: its proposed (changed) key, or its unverified key.
+    /// Recorded in the ledger.
+    #[command(after_help = "Examples:\n  cairn peer accept node-b 3f2a...e1 --json")]
+    Accept {
+        /// The peer.
+        peer: String,
+        /// The key id to accept (64 hex characters, as the key_changed message shows it).
+        key_id: String,
+    },
+    /// List stored peers (legacy round-3 Dilithium keys are marked).
+    #[command(after_help = "Examples:\n  cairn peer list\n  cairn peer list --verified --json")]
+    List {
+        /// Only verified peers.
+        #[arg(long)]
+        verified: bool,
+    },
+    /// Show one peer.
+    #[command(after_help = "Examples:\n  cairn peer show node-b --json")]
+    Show {
+        /// The peer.
+        peer: String,
+    },
+    /// Remove a peer's keys (recorded in the ledger).
+    #[command(after_help = "Examples:\n  cairn peer remove node-b --reason decommissioned")]
+    Remove {
+        /// The peer.
+        peer: String,
         /// Why (recorded in the ledger).
         #[arg(long, default_value = "")]
         reason: String,

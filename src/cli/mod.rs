@@ -12,6 +12,7 @@ mod key;
 pub mod ledger;
 mod manifest;
 mod node;
+mod peer;
 pub mod progress;
 pub mod secrets;
 pub mod serve;
@@ -243,6 +244,7 @@ pub fn run(cli: Cli) -> CliResult<Output> {
         Command::Key(c) => key::run(&ctx, c),
         Command::Root(c) => trustroot::run(&ctx, c),
         Command::Node(c) => node::run(&ctx, c),
+        Command::Peer(c) => peer::run(&ctx, c),
         Command::Token(c) => token::run(&ctx, c),
         Command::Sign(a) => manifest::sign(&ctx, &a),
         Command::Verify(a) => manifest::verify(&ctx, &a),

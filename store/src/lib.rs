@@ -34,6 +34,7 @@ pub use objects::blux_import::{BluxImport, BluxObject, BluxRejected};
 pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
 pub use objects::manifests::ManifestInfo;
 pub use objects::nodes::NodeInfo;
+pub use objects::peers::{PeerIdentity, PeerInfo, ProposedKey, Received, Verification};
 pub use objects::seal::{KdfParams, Passphrase, Protection, Sealed};
 pub use objects::tokens::{Revocation, TokenInfo, TokenRequest, Unrecorded};
 pub use objects::trustroots::{StoredTrustRoot, TrustRootSpec};

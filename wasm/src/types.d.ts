@@ -54,7 +54,8 @@ export type ErrorCode =
   | "digest_mismatch"
   | "unauthorized"
   | "key_mismatch"
-  | "replayed";
+  | "replayed"
+  | "key_changed";
 
 /**
  * What a failure means: "invalid" when the input was read and is not valid (a bad signature,

@@ -55,6 +55,16 @@ pub(crate) const MANIFESTS_BY_ARTIFACT: MultimapTableDefinition<[u8; 32], [u8; 3
 /// `manifests_by_signer`: key id → manifest ids it signed.
 pub(crate) const MANIFESTS_BY_SIGNER: MultimapTableDefinition<[u8; 32], [u8; 32]> =
     MultimapTableDefinition::new("manifests_by_signer");
+/// `peers`: peer id → peer record (its keys, how they were verified, a proposed change).
+pub(crate) const PEERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("peers");
+/// `peer_exchange`: peer id → replay state of the key exchange with it (last nonces, pending
+/// requests), kept across restarts and after the peer is removed.
+pub(crate) const PEER_EXCHANGE: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("peer_exchange");
+/// `peer_nonces`: key id (32 bytes) ‖ peer id → the highest nonce (u64, little-endian) that
+/// peer id used under that signing key. Kept per key, so that a message signed by someone else's
+/// key, claiming the peer's id, cannot use up the peer's nonces.
+pub(crate) const PEER_NONCES: TableDefinition<&[u8], u64> = TableDefinition::new("peer_nonces");
 
 /// `meta` key of the schema version (4 bytes, little-endian u32).
 pub(crate) const META_SCHEMA: &[u8] = b"schema";
@@ -142,6 +152,9 @@ pub(crate) fn create_tables(tx: &redb::WriteTransaction) -> StoreResult<()> {
     tx.open_table(MANIFESTS)?;
     tx.open_multimap_table(MANIFESTS_BY_ARTIFACT)?;
     tx.open_multimap_table(MANIFESTS_BY_SIGNER)?;
+    tx.open_table(PEERS)?;
+    tx.open_table(PEER_EXCHANGE)?;
+    tx.open_table(PEER_NONCES)?;
     Ok(())
 }
 

@@ -42,7 +42,12 @@ impl Registry {
         })
     }
 
-    fn bundle(&self, seq: u64, subject: Envelope, parents: Vec<Envelope>) -> StoreResult<Bundle> {
+    pub(crate) fn bundle(
+        &self,
+        seq: u64,
+        subject: Envelope,
+        parents: Vec<Envelope>,
+    ) -> StoreResult<Bundle> {
         let covered = |reg: &Registry| -> StoreResult<bool> {
             reg.read(|rtx| {
                 let t = rtx.open_table(CHECKPOINTS)?;

@@ -7,6 +7,7 @@ pub(crate) mod bundles;
 pub(crate) mod keys;
 pub(crate) mod manifests;
 pub(crate) mod nodes;
+pub(crate) mod peers;
 pub(crate) mod rules;
 pub(crate) mod seal;
 pub(crate) mod tokens;

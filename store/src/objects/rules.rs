@@ -76,9 +76,8 @@ impl LedgerView for TxnView<'_> {
         Ok(last)
     }
 
-    fn peer_key(&self, _peer_id: &str, _key: &KeyId) -> StoreResult<Option<LedgerPeerKey>> {
-        // No writer records peer keys yet; none is stored.
-        Ok(None)
+    fn peer_key(&self, peer_id: &str, key: &KeyId) -> StoreResult<Option<LedgerPeerKey>> {
+        crate::objects::peers::ledger_peer_key(self.tx, peer_id, key)
     }
 }
 

@@ -254,6 +254,28 @@ impl<'a> Proof<'a> {
         }
     }
 
+    /// A peer record against its `peer_key_stored` entry (peer id, key id, time) and, once
+    /// verified, its `peer_key_verified` entry.
+    pub(crate) fn peer(&self, info: &crate::objects::peers::PeerInfo) -> StoreResult<()> {
+        let what = format!("record of peer {:?}", info.peer_id);
+        let key = info.key_id();
+        let (event, time) = self.event(info.stored_seq)?;
+        let ok = matches!(&event, Event::PeerKeyStored { peer_id, key_id }
+            if *peer_id == info.peer_id && *key_id == key);
+        if !ok || time != info.stored_at {
+            return Err(differs(info.stored_seq, &what));
+        }
+        if let Some(v) = &info.verified {
+            let (event, time) = self.event(v.seq)?;
+            let ok = matches!(&event, Event::PeerKeyVerified { peer_id, key_id }
+                if *peer_id == info.peer_id && *key_id == key);
+            if !ok || time != v.at {
+                return Err(differs(v.seq, &what));
+            }
+        }
+        Ok(())
+    }
+
     /// A token against its `token_issued` entry (its id is the hash of the stored envelope)
     /// and its revocation entry.
     pub(crate) fn token(&self, t: &TokenInfo) -> StoreResult<()> {

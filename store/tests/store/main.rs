@@ -9,6 +9,8 @@ mod export_vectors;
 mod lifecycle;
 mod migrate;
 mod ops;
+mod peer;
+mod peer_tcp;
 mod props;
 mod rollback;
 mod rules;

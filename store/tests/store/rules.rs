@@ -23,6 +23,9 @@ struct World {
     revoked_token: [u8; 32],
     manifest: [u8; 32],
     revoked_manifest: [u8; 32],
+    /// This registry's peer identity ("me") and a peer ("p") whose key it stored and verified.
+    me: KeyId,
+    peer: KeyId,
 }
 
 fn secret(reg: &Registry, id: &KeyId) -> SigningKey {
@@ -90,6 +93,47 @@ fn world() -> World {
         .digest;
     reg.revoke_manifest(&revoked_manifest, "bad", &signer, None)
         .unwrap();
+    // Peers: this registry is "me"; it exchanged keys with "p" and verified them.
+    let me = reg
+        .generate_key(
+            Algorithm::MlDsa65,
+            &KeySpec::new("me", RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    reg.set_peer_identity("me", &me, &crate::peer::kem(1))
+        .unwrap();
+    let p_dir = tempfile::tempdir().unwrap();
+    let mut p = Registry::create(
+        p_dir.path().join("p.redb"),
+        CreateOptions::new("p.example.test/log", Protection::Insecure),
+    )
+    .unwrap();
+    let p_clock = now.clone();
+    p.set_clock(std::sync::Arc::new(move || {
+        p_clock.load(std::sync::atomic::Ordering::SeqCst)
+    }));
+    let peer = p
+        .generate_key(
+            Algorithm::MlDsa65,
+            &KeySpec::new("p", RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    p.set_peer_identity("p", &peer, &crate::peer::kem(2))
+        .unwrap();
+    let cfg = cairn_core::peer::ExchangeConfig::default();
+    let request = reg.request_peer_keys("p", &cfg, None).unwrap().unwrap();
+    let response = p
+        .respond_to_key_request(&request, &cfg, None, false)
+        .unwrap();
+    let tofu = cairn_core::peer::VouchPolicy {
+        trust_on_first_use: true,
+        ..Default::default()
+    };
+    reg.receive_key_response(&response, &cfg, &tofu).unwrap();
     // Time passes: `expired` is now past its expiry.
     now.store(t0 + 100, std::sync::atomic::Ordering::SeqCst);
     let log = secret(&reg, &reg.log_key_id().unwrap());
@@ -106,6 +150,8 @@ fn world() -> World {
         revoked_token,
         manifest,
         revoked_manifest,
+        me,
+        peer,
         reg,
         _dir: dir,
     }
@@ -418,6 +464,42 @@ fn cases(w: &World) -> Vec<Case<'_>> {
             "replayed",
         ),
         c(
+            "peer key stored twice",
+            Event::PeerKeyStored {
+                peer_id: "p".into(),
+                key_id: w.peer,
+            },
+            &[],
+            "replayed",
+        ),
+        c(
+            "own peer key stored twice",
+            Event::PeerKeyStored {
+                peer_id: "me".into(),
+                key_id: w.me,
+            },
+            &[],
+            "replayed",
+        ),
+        c(
+            "peer key verified twice",
+            Event::PeerKeyVerified {
+                peer_id: "p".into(),
+                key_id: w.peer,
+            },
+            &[],
+            "replayed",
+        ),
+        c(
+            "peer key of another peer verified",
+            Event::PeerKeyVerified {
+                peer_id: "q".into(),
+                key_id: w.peer,
+            },
+            &[],
+            "chain_broken",
+        ),
+        c(
             "unstored peer key verified",
             Event::PeerKeyVerified {
                 peer_id: "p".into(),
@@ -542,12 +624,8 @@ fn the_table_covers_every_event_kind_with_a_precondition() {
     let covered: std::collections::BTreeSet<&str> =
         cases(&w).iter().map(|c| c.event.kind()).collect();
     for kind in Event::KINDS {
-        // Kinds with no precondition: provenance and notes are always allowed; a first
-        // peer-key store has nothing to conflict with (its duplicate is tested in core).
-        let unconditional = matches!(
-            kind,
-            "imported" | "audit_note" | "node_registered" | "peer_key_stored"
-        );
+        // Kinds with no precondition: provenance and notes are always allowed.
+        let unconditional = matches!(kind, "imported" | "audit_note" | "node_registered");
         assert_eq!(covered.contains(kind), !unconditional, "{kind}");
     }
 }

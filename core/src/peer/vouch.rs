@@ -1,0 +1,227 @@
+//! Who vouches for a peer's key: the policy a verifier chooses, and the rule that applied.
+//!
+//! A verified [`KeyResponse`](super::KeyResponse) proves only that its sender holds the key it
+//! carries. [`vouch`] decides whether that key is the peer's, in this order:
+//!
+//! 1. **Bootstrap pin.** The policy's trust root lists keys with role `peer` whose label is
+//!    a peer id. If it pins any key for the responder, the response's key must be one of
+//!    them (`key_mismatch` otherwise, whatever else vouches); a match is [`VouchRule::Bootstrap`].
+//!    The root must be unexpired at `now` (`expired` otherwise).
+//! 2. **Pinned key.** The registry's current key for the peer (the caller passes it): the
+//!    same key is [`VouchRule::Pinned`]; any other key is `key_changed`, naming both key ids,
+//!    whatever else would vouch for it. Only an operator's acceptance moves the pin.
+//! 3. **Key transparency.** The response came as a [`Bundle`](crate::bundle::Bundle) whose
+//!    subject is the response itself and whose ledger entry records this key for this peer
+//!    (`peer_key_stored` or `peer_key_verified`), included under a checkpoint signed by the
+//!    checkpoint keys of one of the policy's transparency roots: [`VouchRule::Transparency`].
+//!    A proof that fails is an error (`proof_invalid`, `signature_invalid`, ...), never a
+//!    reason to fall back to trust on first use.
+//! 4. **Trust on first use**, only if the policy enables it and no key is pinned:
+//!    [`VouchRule::FirstUse`].
+//!
+//! Anything else is `unauthorized`: nothing vouches for the key.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::VerifiedKeyResponse;
+use crate::bundle::verify_logged_entry;
+use crate::crypto::KeyId;
+use crate::error::{Error, ErrorCode, Result};
+use crate::ledger::Event;
+use crate::trust::{Role, VerifiedRoot};
+use crate::UnixTime;
+
+/// The rule that vouched for a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VouchRule {
+    /// A key with role `peer` in the trust root, labelled with the peer's id.
+    Bootstrap,
+    /// The key the registry already pinned for this peer.
+    Pinned,
+    /// A ledger entry of the responder's registry, proven under a trusted checkpoint.
+    Transparency,
+    /// Trust on first use: the first key seen for the peer, pinned from now on.
+    FirstUse,
+    /// An operator accepted a changed key (recorded in the ledger).
+    OperatorAccepted,
+}
+
+impl VouchRule {
+    /// The rule's name, as listings and `--json` show it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            VouchRule::Bootstrap => "bootstrap",
+            VouchRule::Pinned => "pinned",
+            VouchRule::Transparency => "transparency",
+            VouchRule::FirstUse => "first_use",
+            VouchRule::OperatorAccepted => "operator_accepted",
+        }
+    }
+}
+
+/// What a verifier accepts as vouching for a peer's key.
+#[derive(Debug, Clone, Default)]
+pub struct VouchPolicy<'a> {
+    /// The trust root whose `peer`-role keys pin bootstrap peers (label = peer id).
+    pub bootstrap: Option<&'a VerifiedRoot>,
+    /// Trust roots whose checkpoint keys the verifier trusts for key-transparency proofs.
+    pub transparency: &'a [VerifiedRoot],
+    /// Require both an Ed25519 and an ML-DSA signature on a transparency checkpoint.
+    pub require_hybrid_checkpoint: bool,
+    /// Pin the first key seen for a peer that nothing else vouches for.
+    pub trust_on_first_use: bool,
+}
+
+/// The outcome of [`vouch`]: which rule applied, and for a transparency proof, where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vouch {
+    /// The rule.
+    pub rule: VouchRule,
+    /// The vouched key.
+    pub key_id: KeyId,
+    /// For [`VouchRule::Transparency`]: the checkpoint's origin, its tree size and the
+    /// entry's sequence number.
+    pub logged_at: Option<(String, u64, u64)>,
+}
+
+/// Decides whether the response's signing key is the responder's (see the module
+/// documentation for the order of the rules). `pinned` is the key the caller's registry
+/// currently holds for the responder, if any.
+pub fn vouch(
+    response: &VerifiedKeyResponse,
+    pinned: Option<&KeyId>,
+    policy: &VouchPolicy<'_>,
+    now: UnixTime,
+) -> Result<Vouch> {
+    let peer = &response.response.responder_id;
+    let key_id = response.key_id();
+    let done = |rule| {
+        Ok(Vouch {
+            rule,
+            key_id,
+            logged_at: None,
+        })
+    };
+
+    let mut bootstrap = false;
+    if let Some(root) = policy.bootstrap {
+        // An expired root is an error, not a root without pins: skipping it would let trust
+        // on first use accept a stranger's key for a bootstrap peer.
+        root.check_unexpired(now)
+            .map_err(|e| e.context("bootstrap trust root"))?;
+        let pins: Vec<KeyId> = root
+            .keys_for(Role::Peer, now)
+            .filter(|k| k.label == *peer)
+            .map(|k| k.key_id())
+            .collect();
+        if !pins.is_empty() {
+            if !pins.contains(&key_id) {
+                return Err(Error::new(
+                    ErrorCode::KeyMismatch,
+                    alloc::format!(
+                        "the trust root pins key {} for peer {peer:?}; the response carries key {key_id}",
+                        pins[0]
+                    ),
+                ));
+            }
+            bootstrap = true;
+        }
+    }
+    if let Some(old) = pinned {
+        if *old != key_id {
+            return Err(Error::new(
+                ErrorCode::KeyChanged,
+                alloc::format!(
+                    "peer {peer:?} changed its key: pinned {old}, presented {key_id}; an operator must accept the change"
+                ),
+            ));
+        }
+        if !bootstrap {
+            return done(VouchRule::Pinned);
+        }
+    }
+    if bootstrap {
+        return done(VouchRule::Bootstrap);
+    }
+    if let Some(bundle) = &response.proof {
+        return transparency(response, bundle, policy, now);
+    }
+    if policy.trust_on_first_use {
+        return done(VouchRule::FirstUse);
+    }
+    Err(Error::new(
+        ErrorCode::Unauthorized,
+        alloc::format!(
+            "nothing vouches for key {key_id} of peer {peer:?}: no bootstrap pin, no transparency proof, and trust on first use is off"
+        ),
+    ))
+}
+
+fn transparency(
+    response: &VerifiedKeyResponse,
+    bundle: &crate::bundle::Bundle,
+    policy: &VouchPolicy<'_>,
+    now: UnixTime,
+) -> Result<Vouch> {
+    if bundle.subject != response.envelope {
+        return Err(Error::new(
+            ErrorCode::ProofInvalid,
+            "the bundle's subject is not the key response",
+        ));
+    }
+    if bundle.version != crate::bundle::BUNDLE_VERSION {
+        return Err(Error::new(
+            ErrorCode::UnsupportedVersion,
+            "unknown bundle version",
+        ));
+    }
+    let peer = &response.response.responder_id;
+    let key_id = response.key_id();
+    let mut first_error = None;
+    for root in policy.transparency {
+        let mut checks = Vec::new();
+        let logged = match verify_logged_entry(
+            bundle,
+            root,
+            now,
+            policy.require_hybrid_checkpoint,
+            &mut checks,
+        ) {
+            Ok(l) => l,
+            Err(e) => {
+                first_error.get_or_insert(e.context("key transparency"));
+                continue;
+            }
+        };
+        let records = match &logged.entry.event {
+            Event::PeerKeyStored { peer_id, key_id: k }
+            | Event::PeerKeyVerified { peer_id, key_id: k } => peer_id == peer && *k == key_id,
+            _ => false,
+        };
+        if !records {
+            return Err(Error::new(
+                ErrorCode::ProofInvalid,
+                alloc::format!(
+                    "the proven ledger entry does not record key {key_id} for peer {peer:?}"
+                ),
+            ));
+        }
+        return Ok(Vouch {
+            rule: VouchRule::Transparency,
+            key_id,
+            logged_at: Some((
+                logged.checkpoint.origin.clone(),
+                logged.checkpoint.size,
+                logged.entry.seq,
+            )),
+        });
+    }
+    Err(first_error.unwrap_or_else(|| {
+        Error::new(
+            ErrorCode::Unauthorized,
+            "the response carries a transparency proof, but the policy trusts no log",
+        )
+    }))
+}

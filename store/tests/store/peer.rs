@@ -1,0 +1,598 @@
+//! The peer key registry: two registries exchanging keys in process, replay protection kept
+//! across a restart, the vouching rules, operator acceptance of a changed key, and every change
+//! recorded in the ledger.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cairn_core::crypto::{Algorithm, KeyId};
+use cairn_core::ledger::Event;
+use cairn_core::peer::{ExchangeConfig, KemPublicKey, VouchPolicy, VouchRule};
+use cairn_core::trust::{Role, RoleSet, Thresholds, VerifiedRoot};
+use cairn_store::*;
+use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
+
+const T0: u64 = 1_800_000_000;
+
+pub(crate) fn kem(n: u8) -> KemPublicKey {
+    let (_dk, ek) = MlKem768::generate_deterministic(
+        &ml_kem::B32::from([n; 32]),
+        &ml_kem::B32::from([n ^ 0x5a; 32]),
+    );
+    KemPublicKey::from_bytes(&ek.as_bytes()).unwrap()
+}
+
+struct Peer {
+    dir: tempfile::TempDir,
+    reg: Registry,
+    clock: Arc<AtomicU64>,
+    key: KeyId,
+}
+
+fn open(dir: &tempfile::TempDir, clock: &Arc<AtomicU64>) -> Registry {
+    let mut reg = Registry::open(dir.path().join("r.redb"), None).unwrap();
+    let c = clock.clone();
+    reg.set_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+    reg
+}
+
+/// A registry that is peer `id`, signing with a fresh key of `alg`.
+fn peer(id: &str, alg: Algorithm, kem_n: u8) -> Peer {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(AtomicU64::new(T0));
+    let mut reg = Registry::create(
+        dir.path().join("r.redb"),
+        CreateOptions::new(&format!("{id}.example.test/log"), Protection::Insecure),
+    )
+    .unwrap();
+    let c = clock.clone();
+    reg.set_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+    let key = reg
+        .generate_key(
+            alg,
+            &KeySpec::new(id, RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    reg.set_peer_identity(id, &key, &kem(kem_n)).unwrap();
+    Peer {
+        dir,
+        reg,
+        clock,
+        key,
+    }
+}
+
+fn code(e: &StoreError) -> &'static str {
+    e.code().as_str()
+}
+
+fn tofu() -> VouchPolicy<'static> {
+    VouchPolicy {
+        trust_on_first_use: true,
+        ..Default::default()
+    }
+}
+
+fn events(reg: &Registry) -> Vec<Event> {
+    reg.entries(0, u64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry.event)
+        .collect()
+}
+
+/// `a` asks `b` for its keys; returns `b`'s response bytes.
+fn exchange(a: &Peer, b: &Peer, b_id: &str, proof: bool) -> Vec<u8> {
+    let cfg = ExchangeConfig::default();
+    let req = a.reg.request_peer_keys_again(b_id, &cfg, None).unwrap();
+    b.reg
+        .respond_to_key_request(&req, &cfg, None, proof)
+        .unwrap()
+}
+
+#[test]
+fn peer_exchange_first_use_then_seed_004_operations() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::Ed25519MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    assert!(!alice.reg.has_complete_keys("bob").unwrap());
+    let req = alice
+        .reg
+        .request_peer_keys("bob", &cfg, None)
+        .unwrap()
+        .unwrap();
+    let resp = bob
+        .reg
+        .respond_to_key_request(&req, &cfg, None, false)
+        .unwrap();
+    let got = alice
+        .reg
+        .receive_key_response(&resp, &cfg, &tofu())
+        .unwrap();
+    assert_eq!(got.vouch.unwrap().rule, VouchRule::FirstUse);
+    assert_eq!(got.peer.verified.unwrap().rule, VouchRule::FirstUse);
+
+    assert!(alice.reg.has_complete_keys("bob").unwrap());
+    let bob_pk = bob.reg.key(&bob.key).unwrap().public_key;
+    assert_eq!(alice.reg.peer_signing_key("bob").unwrap(), bob_pk);
+    assert_eq!(alice.reg.peer_kem_key("bob").unwrap(), kem(2));
+    let verified: Vec<String> = alice
+        .reg
+        .list_verified_peers()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.peer_id)
+        .collect();
+    assert_eq!(verified, vec!["bob".to_string()]);
+    // Keys known and verified: no request needed.
+    assert_eq!(
+        alice.reg.request_peer_keys("bob", &cfg, None).unwrap(),
+        None
+    );
+    // Bob learned nothing about Alice's keys from her request (requests vouch for nothing),
+    // but remembers her nonce.
+    assert!(bob.reg.list_peers().unwrap().is_empty());
+    assert!(bob
+        .reg
+        .peer_last_nonce("alice", &alice.key)
+        .unwrap()
+        .is_some());
+    assert!(bob
+        .reg
+        .peer_exchange_state("alice")
+        .unwrap()
+        .last_sent
+        .is_some());
+
+    // The ledger has the key stored and verified, and the registry audits clean.
+    let tail: Vec<Event> = events(&alice.reg).into_iter().rev().take(2).collect();
+    assert!(
+        matches!(&tail[0], Event::PeerKeyVerified { peer_id, key_id } if peer_id == "bob" && *key_id == bob.key)
+    );
+    assert!(
+        matches!(&tail[1], Event::PeerKeyStored { peer_id, key_id } if peer_id == "bob" && *key_id == bob.key)
+    );
+    alice.reg.audit().unwrap();
+
+    // Remove: a ledger entry, and the peer is gone.
+    alice.reg.remove_peer("bob", "decommissioned").unwrap();
+    assert!(!alice.reg.has_complete_keys("bob").unwrap());
+    assert_eq!(code(&alice.reg.peer("bob").unwrap_err()), "not_found");
+    assert!(
+        matches!(events(&alice.reg).last().unwrap(), Event::PeerKeyRemoved { reason, .. } if reason == "decommissioned")
+    );
+    // Its old response is still refused (its nonce is remembered).
+    let e = alice
+        .reg
+        .receive_key_response(&resp, &cfg, &tofu())
+        .unwrap_err();
+    assert_eq!(code(&e), "replayed");
+    alice.reg.audit().unwrap();
+}
+
+#[test]
+fn peer_replayed_and_unsolicited_responses_change_nothing() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    let resp = exchange(&alice, &bob, "bob", false);
+    alice
+        .reg
+        .receive_key_response(&resp, &cfg, &tofu())
+        .unwrap();
+    let size = alice.reg.tree_size().unwrap();
+    let e = alice
+        .reg
+        .receive_key_response(&resp, &cfg, &tofu())
+        .unwrap_err();
+    assert_eq!(code(&e), "replayed");
+    assert_eq!(alice.reg.tree_size().unwrap(), size);
+    // A request replayed to Bob is refused too.
+    let req = alice
+        .reg
+        .request_peer_keys_again("bob", &cfg, None)
+        .unwrap();
+    bob.reg
+        .respond_to_key_request(&req, &cfg, None, false)
+        .unwrap();
+    assert_eq!(
+        code(
+            &bob.reg
+                .respond_to_key_request(&req, &cfg, None, false)
+                .unwrap_err()
+        ),
+        "replayed"
+    );
+    // A response to a request Alice never sent: Carol's registry answering Alice's request to Bob.
+    let carol = peer("carol", Algorithm::MlDsa65, 3);
+    let req = alice
+        .reg
+        .request_peer_keys_again("bob", &cfg, None)
+        .unwrap();
+    assert_eq!(
+        code(
+            &carol
+                .reg
+                .respond_to_key_request(&req, &cfg, None, false)
+                .unwrap_err()
+        ),
+        "domain_mismatch"
+    );
+}
+
+#[test]
+fn peer_pending_requests_survive_a_restart_and_expire() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    let req = alice
+        .reg
+        .request_peer_keys("bob", &cfg, None)
+        .unwrap()
+        .unwrap();
+    // Restart between request and response.
+    let Peer {
+        dir,
+        reg,
+        clock,
+        key,
+    } = alice;
+    drop(reg);
+    let reg = open(&dir, &clock);
+    assert_eq!(reg.peer_exchange_state("bob").unwrap().pending.len(), 1);
+    let resp = bob
+        .reg
+        .respond_to_key_request(&req, &cfg, None, false)
+        .unwrap();
+    reg.receive_key_response(&resp, &cfg, &tofu()).unwrap();
+    drop(reg);
+    // Restart again: the response's nonce is still remembered.
+    let reg = open(&dir, &clock);
+    assert_eq!(
+        code(&reg.receive_key_response(&resp, &cfg, &tofu()).unwrap_err()),
+        "replayed"
+    );
+    let alice = Peer {
+        dir,
+        reg,
+        clock,
+        key,
+    };
+
+    // Expiry: 30 s to answer; at most 4 pending; cleanup drops expired ones.
+    let req = alice
+        .reg
+        .request_peer_keys_again("bob", &cfg, None)
+        .unwrap();
+    for _ in 0..3 {
+        alice
+            .reg
+            .request_peer_keys_again("bob", &cfg, None)
+            .unwrap();
+    }
+    assert_eq!(
+        code(
+            &alice
+                .reg
+                .request_peer_keys_again("bob", &cfg, None)
+                .unwrap_err()
+        ),
+        "too_large"
+    );
+    let resp = bob
+        .reg
+        .respond_to_key_request(&req, &cfg, None, false)
+        .unwrap();
+    alice.clock.store(T0 + 31, Ordering::SeqCst);
+    assert_eq!(
+        code(
+            &alice
+                .reg
+                .receive_key_response(&resp, &cfg, &tofu())
+                .unwrap_err()
+        ),
+        "expired"
+    );
+    assert_eq!(alice.reg.cleanup_expired_requests(&cfg).unwrap(), 4);
+    assert!(alice
+        .reg
+        .peer_exchange_state("bob")
+        .unwrap()
+        .pending
+        .is_empty());
+    assert_eq!(alice.reg.cleanup_expired_requests(&cfg).unwrap(), 0);
+}
+
+#[test]
+fn peer_key_change_is_refused_until_an_operator_accepts_it() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    let resp = exchange(&alice, &bob, "bob", false);
+    alice
+        .reg
+        .receive_key_response(&resp, &cfg, &tofu())
+        .unwrap();
+    // "bob" comes back with another key (a new install, or a man in the middle).
+    let bob2 = peer("bob", Algorithm::Ed25519MlDsa65, 9);
+    let resp = exchange(&alice, &bob2, "bob", false);
+    let size = alice.reg.tree_size().unwrap();
+    let e = alice
+        .reg
+        .receive_key_response(&resp, &cfg, &tofu())
+        .unwrap_err();
+    assert_eq!(code(&e), "key_changed");
+    assert!(
+        e.to_string().contains(&bob.key.to_hex()) && e.to_string().contains(&bob2.key.to_hex()),
+        "{e}"
+    );
+    assert_eq!(
+        alice.reg.tree_size().unwrap(),
+        size,
+        "a refused key writes no entry"
+    );
+    let p = alice.reg.peer("bob").unwrap();
+    assert_eq!(p.key_id(), bob.key, "the pin holds");
+    assert_eq!(p.proposed.as_ref().unwrap().signing_key.key_id(), bob2.key);
+    assert_eq!(alice.reg.peer_signing_key("bob").unwrap().key_id(), bob.key);
+    // Accepting a key nobody proposed is refused.
+    assert_eq!(
+        code(
+            &alice
+                .reg
+                .accept_peer_key("bob", &KeyId([3; 32]))
+                .unwrap_err()
+        ),
+        "not_found"
+    );
+    // The operator accepts: removal naming the new key, then stored and verified.
+    let p = alice.reg.accept_peer_key("bob", &bob2.key).unwrap();
+    assert_eq!(
+        (p.key_id(), p.verified.unwrap().rule),
+        (bob2.key, VouchRule::OperatorAccepted)
+    );
+    assert_eq!(alice.reg.peer_kem_key("bob").unwrap(), kem(9));
+    let ev = events(&alice.reg);
+    let n = ev.len();
+    assert!(
+        matches!(&ev[n - 3], Event::PeerKeyRemoved { key_id, reason, .. }
+        if *key_id == bob.key && reason.contains("accepted by an operator") && reason.contains(&bob2.key.to_hex()))
+    );
+    assert!(matches!(&ev[n - 2], Event::PeerKeyStored { key_id, .. } if *key_id == bob2.key));
+    assert!(matches!(&ev[n - 1], Event::PeerKeyVerified { key_id, .. } if *key_id == bob2.key));
+    // The old key is now the stranger.
+    let resp = exchange(&alice, &bob, "bob", false);
+    assert_eq!(
+        code(
+            &alice
+                .reg
+                .receive_key_response(&resp, &cfg, &tofu())
+                .unwrap_err()
+        ),
+        "key_changed"
+    );
+    alice.reg.audit().unwrap();
+}
+
+#[test]
+fn peer_unvouched_key_is_stored_unverified_for_an_operator() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    let resp = exchange(&alice, &bob, "bob", false);
+    let got = alice
+        .reg
+        .receive_key_response(&resp, &cfg, &VouchPolicy::default())
+        .unwrap();
+    assert!(got.vouch.is_none() && got.peer.verified.is_none());
+    assert!(!alice.reg.has_complete_keys("bob").unwrap());
+    assert_eq!(
+        code(&alice.reg.peer_signing_key("bob").unwrap_err()),
+        "invalid_state"
+    );
+    assert!(alice.reg.list_verified_peers().unwrap().is_empty());
+    assert_eq!(alice.reg.list_peers().unwrap().len(), 1);
+    let p = alice.reg.accept_peer_key("bob", &bob.key).unwrap();
+    assert_eq!(p.verified.unwrap().rule, VouchRule::OperatorAccepted);
+    assert_eq!(
+        code(&alice.reg.accept_peer_key("bob", &bob.key).unwrap_err()),
+        "replayed"
+    );
+    alice.reg.audit().unwrap();
+}
+
+#[test]
+fn peer_bootstrap_pin_refuses_a_man_in_the_middle() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let mallory = peer("bob", Algorithm::MlDsa65, 4);
+    let cfg = ExchangeConfig::default();
+    // Alice's trust root pins Bob's key (role peer, label "bob").
+    let bob_pk = bob.reg.key(&bob.key).unwrap().public_key;
+    let pinned = alice
+        .reg
+        .write(|tx| tx.import_public_key(&bob_pk, &KeySpec::new("bob", RoleSet::of(&[Role::Peer]))))
+        .unwrap();
+    let root_key = alice
+        .reg
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    let log = alice.reg.log_key_id().unwrap();
+    let spec = TrustRootSpec {
+        keys: vec![root_key.key_id, log, pinned.key_id],
+        thresholds: Thresholds::default()
+            .with(Role::Root, 1)
+            .with(Role::Checkpoint, 1)
+            .with(Role::Peer, 1),
+        expires_at: T0 + 86_400,
+    };
+    let root = alice
+        .reg
+        .create_trust_root(&spec, &[(root_key.key_id, None)])
+        .unwrap();
+    let root = VerifiedRoot::from_pinned(&root.envelope).unwrap();
+    let policy = VouchPolicy {
+        bootstrap: Some(&root),
+        trust_on_first_use: true,
+        ..Default::default()
+    };
+
+    let resp = exchange(&alice, &mallory, "bob", false);
+    let size = alice.reg.tree_size().unwrap();
+    assert_eq!(
+        code(
+            &alice
+                .reg
+                .receive_key_response(&resp, &cfg, &policy)
+                .unwrap_err()
+        ),
+        "key_mismatch"
+    );
+    assert_eq!(alice.reg.tree_size().unwrap(), size);
+    assert!(alice.reg.list_peers().unwrap().is_empty());
+    let resp = exchange(&alice, &bob, "bob", false);
+    let got = alice
+        .reg
+        .receive_key_response(&resp, &cfg, &policy)
+        .unwrap();
+    assert_eq!(got.peer.verified.unwrap().rule, VouchRule::Bootstrap);
+    alice.reg.audit().unwrap();
+}
+
+#[test]
+fn peer_key_transparency_bundle_from_the_responders_registry() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    // Bob's registry publishes a trust root; Alice trusts its log.
+    let root_key = bob
+        .reg
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    let spec = TrustRootSpec {
+        keys: vec![root_key.key_id, bob.reg.log_key_id().unwrap()],
+        thresholds: Thresholds::default()
+            .with(Role::Root, 1)
+            .with(Role::Checkpoint, 1),
+        expires_at: T0 + 86_400,
+    };
+    let root = bob
+        .reg
+        .create_trust_root(&spec, &[(root_key.key_id, None)])
+        .unwrap();
+    let roots = [VerifiedRoot::from_pinned(&root.envelope).unwrap()];
+    let policy = VouchPolicy {
+        transparency: &roots,
+        ..Default::default()
+    };
+    let resp = exchange(&alice, &bob, "bob", true);
+    assert!(resp.starts_with(b"CBDL"));
+    let got = alice
+        .reg
+        .receive_key_response(&resp, &cfg, &policy)
+        .unwrap();
+    let v = got.vouch.unwrap();
+    assert_eq!(v.rule, VouchRule::Transparency);
+    let (origin, _, seq) = v.logged_at.unwrap();
+    assert_eq!(
+        (origin.as_str(), seq),
+        (
+            "bob.example.test/log",
+            bob.reg.peer_identity().unwrap().unwrap().stored_seq
+        )
+    );
+    // Another registry's proof for the same peer id does not verify under Bob's root.
+    let fake = peer("bob", Algorithm::MlDsa65, 5);
+    let rk = fake
+        .reg
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    let spec = TrustRootSpec {
+        keys: vec![rk.key_id, fake.reg.log_key_id().unwrap()],
+        ..spec
+    };
+    fake.reg
+        .create_trust_root(&spec, &[(rk.key_id, None)])
+        .unwrap();
+    let carol = peer("carol", Algorithm::MlDsa65, 6);
+    let resp = exchange(&carol, &fake, "bob", true);
+    let e = carol
+        .reg
+        .receive_key_response(&resp, &cfg, &policy)
+        .unwrap_err();
+    assert!(
+        [
+            "signature_invalid",
+            "unknown_key",
+            "threshold_not_met",
+            "domain_mismatch"
+        ]
+        .contains(&code(&e)),
+        "{e}"
+    );
+    assert!(carol.reg.list_peers().unwrap().is_empty());
+}
+
+#[test]
+fn peer_identity_rules() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    assert_eq!(
+        code(
+            &alice
+                .reg
+                .set_peer_identity("alice2", &alice.key, &kem(1))
+                .unwrap_err()
+        ),
+        "already_exists"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::create(
+        dir.path().join("r.redb"),
+        CreateOptions::new("x.example.test/log", Protection::Insecure),
+    )
+    .unwrap();
+    let ed = reg
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("p", RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    assert_eq!(
+        code(&reg.set_peer_identity("x", &ed.key_id, &kem(1)).unwrap_err()),
+        "unsupported_algorithm"
+    );
+    let no_role = reg
+        .generate_key(
+            Algorithm::MlDsa65,
+            &KeySpec::new("p", RoleSet::of(&[Role::TokenIssuer])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    assert_eq!(
+        code(
+            &reg.set_peer_identity("x", &no_role.key_id, &kem(1))
+                .unwrap_err()
+        ),
+        "unauthorized"
+    );
+    let cfg = ExchangeConfig::default();
+    assert_eq!(
+        code(&reg.request_peer_keys("bob", &cfg, None).unwrap_err()),
+        "invalid_state"
+    );
+}

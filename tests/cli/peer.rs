@@ -1,0 +1,203 @@
+//! `cairn peer`: two registries exchanging keys through files, first use, a changed key
+//! refused until an operator accepts it, bootstrap pins, replay refused, list/show/remove.
+
+use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
+use serde_json::Value;
+
+use super::Env;
+
+/// A registry that is peer `id`, its KEM key derived from `n`.
+fn peer(id: &str, n: u8) -> Env {
+    let env = Env::new();
+    env.insecure_registry();
+    env.ok(&[
+        "key",
+        "generate",
+        "--label",
+        "me",
+        "--role",
+        "peer",
+        "--algorithm",
+        "ml-dsa-65",
+        "--insecure-no-passphrase",
+    ]);
+    let (_dk, ek) = MlKem768::generate_deterministic(
+        &ml_kem::B32::from([n; 32]),
+        &ml_kem::B32::from([n ^ 0x33; 32]),
+    );
+    let kem = env.write("me.kem", &ek.as_bytes());
+    let v = env.ok(&["peer", "init", "--id", id, "--key", "me", "--kem-key", &kem]);
+    assert_eq!(v["peer_id"], id);
+    env
+}
+
+/// `a` asks `b` (peer id `b_id`) for its keys; returns the path of b's response in a's dir.
+fn exchange(a: &Env, b: &Env, b_id: &str) -> String {
+    let req = a.p("req.bin");
+    let v = a.ok(&["peer", "request", b_id, "--again", "--out", &req]);
+    assert_eq!(v["requested"], true);
+    let bytes = std::fs::read(&req).unwrap();
+    let req_b = b.write("req.bin", &bytes);
+    let resp_b = b.p("resp.bin");
+    b.ok(&["peer", "respond", &req_b, "--out", &resp_b]);
+    a.write("resp.bin", &std::fs::read(&resp_b).unwrap())
+}
+
+fn key_id(env: &Env) -> String {
+    env.ok(&["key", "show", "me"])["key"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn peer_exchange_first_use_change_accept_remove() {
+    let a = peer("node-a", 1);
+    let b = peer("node-b", 2);
+    // Without a vouching rule the key is stored, not verified.
+    let resp = exchange(&a, &b, "node-b");
+    let v = a.ok(&["peer", "receive", &resp]);
+    assert_eq!(v["verified"], false);
+    assert_eq!(v["peer"]["verified"], Value::Null);
+    // The same response again: replayed (exit 1).
+    a.fails(
+        &["peer", "receive", &resp, "--trust-on-first-use"],
+        1,
+        "replayed",
+    );
+    // The operator accepts it.
+    let b_key = key_id(&b);
+    let v = a.ok(&["peer", "accept", "node-b", &b_key]);
+    assert_eq!(v["peer"]["verified"]["rule"], "operator_accepted");
+    // Nothing to request now, unless asked again.
+    let v = a.ok(&["peer", "request", "node-b", "--out", &a.p("r2.bin")]);
+    assert_eq!(v["requested"], false);
+
+    // node-b reinstalled with a new key: refused with both key ids, kept as proposed.
+    let b2 = peer("node-b", 3);
+    let resp = exchange(&a, &b2, "node-b");
+    let v = a.fails(
+        &["peer", "receive", &resp, "--trust-on-first-use"],
+        1,
+        "key_changed",
+    );
+    let b2_key = key_id(&b2);
+    let msg = v["message"].as_str().unwrap();
+    assert!(msg.contains(&b_key) && msg.contains(&b2_key), "{msg}");
+    let v = a.ok(&["peer", "show", "node-b"]);
+    assert_eq!(v["peer"]["key_id"], b_key.as_str());
+    assert_eq!(v["peer"]["proposed_key_id"], b2_key.as_str());
+    a.ok(&["peer", "accept", "node-b", &b2_key]);
+    let v = a.ok(&["peer", "list", "--verified"]);
+    assert_eq!(v["peers"][0]["key_id"], b2_key.as_str());
+    assert_eq!(v["peers"][0]["legacy"], false);
+    // The ledger recorded the change.
+    let text = a.run(&["ledger", "tail", "-n", "3"]).stdout;
+    assert!(
+        text.contains("peer_key_removed") && text.contains("peer_key_verified"),
+        "{text}"
+    );
+
+    a.ok(&["peer", "remove", "node-b", "--reason", "gone"]);
+    a.fails(&["peer", "show", "node-b"], 2, "not_found");
+    assert_eq!(a.ok(&["peer", "list"])["peers"], serde_json::json!([]));
+    a.ok(&["check"]);
+}
+
+#[test]
+fn peer_bootstrap_pin_and_transparency_proof() {
+    let a = peer("node-a", 1);
+    let b = peer("node-b", 2);
+    let mallory = peer("node-b", 4);
+    // a's trust root pins node-b's key: import it with role peer, labelled with the peer id.
+    let pem = b.run(&["key", "export", "me"]).stdout;
+    let pem_file = a.write("node-b.pem", pem.as_bytes());
+    a.ok(&[
+        "key", "import", "--public", &pem_file, "--label", "node-b", "--role", "peer",
+    ]);
+    a.ok(&[
+        "root",
+        "rotate",
+        "--key",
+        "root",
+        "--key",
+        "log",
+        "--key",
+        "node-b",
+        "--out",
+        &a.p("root2.json"),
+    ]);
+    let resp = exchange(&a, &mallory, "node-b");
+    a.fails(
+        &[
+            "peer",
+            "receive",
+            &resp,
+            "--bootstrap-root",
+            &a.p("root2.json"),
+            "--trust-on-first-use",
+        ],
+        1,
+        "key_mismatch",
+    );
+    let resp = exchange(&a, &b, "node-b");
+    let v = a.ok(&[
+        "peer",
+        "receive",
+        &resp,
+        "--bootstrap-root",
+        &a.p("root2.json"),
+    ]);
+    assert_eq!(v["rule"], "bootstrap");
+
+    // A third registry checks node-b's key offline from node-b's own log.
+    let c = peer("node-c", 5);
+    let req = c.p("req.bin");
+    c.ok(&["peer", "request", "node-b", "--out", &req]);
+    let req_b = b.write("req-c.bin", &std::fs::read(&req).unwrap());
+    b.ok(&[
+        "peer",
+        "respond",
+        &req_b,
+        "--with-proof",
+        "--out",
+        &b.p("resp-c.cbdl"),
+    ]);
+    let resp = c.write("resp.cbdl", &std::fs::read(b.p("resp-c.cbdl")).unwrap());
+    let b_root = c.write("b-root.json", &std::fs::read(b.p("root.json")).unwrap());
+    let v = c.ok(&["peer", "receive", &resp, "--log-root", &b_root]);
+    assert_eq!(v["rule"], "transparency");
+}
+
+#[test]
+fn peer_refusals_are_typed() {
+    let a = peer("node-a", 1);
+    a.fails(&["peer", "accept", "node-x", "zz"], 2, "malformed");
+    a.fails(
+        &["peer", "accept", "node-x", &"ab".repeat(32)],
+        2,
+        "not_found",
+    );
+    let junk = a.write("junk.bin", b"CDSE\x01\x02");
+    a.fails(
+        &["peer", "respond", &junk, "--out", &a.p("o.bin")],
+        2,
+        "malformed",
+    );
+    a.fails(&["peer", "receive", &junk], 2, "malformed");
+    let bad_kem = a.write("bad.kem", &[0xff; 1184]);
+    a.fails(
+        &[
+            "peer",
+            "init",
+            "--id",
+            "x",
+            "--key",
+            "me",
+            "--kem-key",
+            &bad_kem,
+        ],
+        1,
+        "invalid_key",
+    );
+}
