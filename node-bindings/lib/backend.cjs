@@ -56,7 +56,7 @@ function wasmApi() {
       return extras[name](...args);
     };
   const api = { ...main };
-  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson', 'verifyExport']) {
+  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson', 'verifyExport', 'verifyFromTiles', 'verifyKeyRequest', 'verifyKeyResponse']) {
     api[name] = extra(name);
   }
   return api;

@@ -86,6 +86,9 @@ export const bluxVerifyManifest = extra('bluxVerifyManifest');
 export const bluxVerifyLedger = extra('bluxVerifyLedger');
 export const bluxCanonicalJson = extra('bluxCanonicalJson');
 export const verifyExport = extra('verifyExport');
+export const verifyFromTiles = extra('verifyFromTiles');
+export const verifyKeyRequest = extra('verifyKeyRequest');
+export const verifyKeyResponse = extra('verifyKeyResponse');
 
 /** Files up to this size are hashed with WebCrypto in one piece; larger ones are streamed. */
 export const WEBCRYPTO_MAX_BYTES = 256 * 1024 * 1024;

@@ -91,7 +91,7 @@ const EXPORTS = {
   verifyInclusion: 5, verifyConsistency: 5, merkleRoot: 1, verifyTrustRootChain: 3,
   verifyLedgerEntry: 3, verifyLedgerChain: 2, verifyBundle: 3, bluxVerifyToken: 2,
   bluxVerifyManifest: 3, bluxVerifyLedger: 1, bluxCanonicalJson: 1, verifyExport: 2, inspect: 1,
-  verifySignatures: 1, verifyTokens: 3,
+  verifySignatures: 1, verifyTokens: 3, verifyFromTiles: 5, verifyKeyRequest: 3, verifyKeyResponse: 3,
 };
 
 test('every export is covered by the fuzz table', () => {

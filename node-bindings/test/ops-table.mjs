@@ -111,6 +111,30 @@ export const opsFor = (cairn) => ({
       }),
     (r) => ({ kind: r.kind, subject_id: r.subject_id, checkpoint_size: r.checkpoint.size }),
   ],
+  verify_key_request: [
+    (a) => cairn.verifyKeyRequest(b64(a.message), a.me, { now: a.now, maxSkew: a.max_skew }),
+    (r) => ({
+      requester_id: r.requester_id,
+      responder_id: r.responder_id,
+      requester_key_id: r.requester_key_id,
+      timestamp: r.timestamp,
+      nonce: r.nonce,
+    }),
+  ],
+  verify_key_response: [
+    (a) => cairn.verifyKeyResponse(b64(a.message), a.me, { now: a.now, maxSkew: a.max_skew }),
+    (r) => ({
+      responder_id: r.responder_id,
+      requester_id: r.requester_id,
+      key_id: r.key_id,
+      algorithm: r.algorithm,
+      kem_key_sha256: r.kem_key_sha256,
+      request_nonce: r.request_nonce,
+      timestamp: r.timestamp,
+      nonce: r.nonce,
+      has_proof: r.has_proof,
+    }),
+  ],
   blux_verify_token: [
     (a) =>
       cairn.bluxVerifyToken(a.token, {

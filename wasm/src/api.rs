@@ -581,3 +581,148 @@ impl StreamHasher {
         json!({"algorithm": "sha256", "digest": hex_encode(&digest), "size": size})
     }
 }
+
+/// One tile handed to `verifyFromTiles`: its path below the log's prefix (`tile/0/x001/234`,
+/// `tile/entries/000.p/7`) and the bytes served there.
+#[derive(Debug, Clone, Default)]
+pub struct TileInput {
+    /// The tile's path (C2SP tlog-tiles).
+    pub path: String,
+    /// The bytes fetched for it (untrusted: checked and verified like everything else).
+    pub data: Vec<u8>,
+}
+
+/// What `verifyFromTiles` is asked to prove beside the checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct TileRequest {
+    /// An entry to fetch from its entry bundle and prove included.
+    pub entry: Option<u64>,
+    /// An older checkpoint note of the same log (same verifiers and policy) to prove the new
+    /// one consistent with.
+    pub old_checkpoint: Option<Vec<u8>>,
+}
+
+/// Most tiles one `verifyFromTiles` call takes (a proof needs at most two per tile level).
+pub const MAX_TILES: usize = 256;
+
+/// `verifyFromTiles`: a checkpoint verified as `verifyCheckpoint` does, then, from `tiles`
+/// alone (cairn-core's tile client), the entry asked for and its inclusion proof and the
+/// consistency proof from an older checkpoint, each verified against the checkpoint's root.
+///
+/// The package never fetches: when tiles are missing the answer is `{"complete": false,
+/// "missing": [paths]}` (every hash tile the proofs need, and the entry bundle), and the
+/// caller fetches those and calls again with them added. A complete answer is
+/// `{"valid": true, "complete": true, ...}`; anything that does not verify throws.
+pub fn verify_from_tiles(
+    note: &[u8],
+    verifiers: &[CheckpointVerifier],
+    policy: &CheckpointPolicy,
+    request: &TileRequest,
+    tiles: &[TileInput],
+) -> Result<Value> {
+    use std::collections::BTreeMap;
+    use cairn_core::tiles::{Tile, TileClient, TileKind};
+    use std::cell::RefCell;
+
+    let cp = core_verify_checkpoint(note, verifiers, policy)?;
+    let old = match &request.old_checkpoint {
+        Some(n) => Some(
+            core_verify_checkpoint(n, verifiers, policy).map_err(|e| e.context("oldCheckpoint"))?,
+        ),
+        None => None,
+    };
+    let mut given: BTreeMap<&str, &[u8]> = BTreeMap::new();
+    for t in tiles {
+        Tile::parse_path(&t.path).map_err(|e| e.context("tiles"))?;
+        given.insert(t.path.as_str(), t.data.as_slice());
+    }
+    // A missing hash tile is noted and stood in for by zeros, so one call names every tile the
+    // proofs need (their shape does not depend on the hashes); a missing entry bundle ends the
+    // call. Either way nothing is verified until every tile is there.
+    let missing = RefCell::new(Vec::<String>::new());
+    let fetcher = |t: &Tile| -> Result<Vec<u8>> {
+        let path = t.path();
+        if let Some(b) = given.get(path.as_str()) {
+            return Ok(b.to_vec());
+        }
+        missing.borrow_mut().push(path.clone());
+        match t.kind {
+            TileKind::Entries => Err(Error::malformed(format!("tile {path} is missing"))),
+            TileKind::Hashes(_) => Ok(vec![0; t.hash_bytes_len()]),
+        }
+    };
+    let client = TileClient::new(&cp, fetcher);
+    let entry = request.entry.map(|i| client.entry(i).map(|e| (i, e)));
+    let consistency = old.as_ref().map(|o| client.consistency_proof(o));
+    let mut missing = missing.into_inner();
+    if !missing.is_empty() {
+        missing.sort();
+        missing.dedup();
+        return Ok(json!({"complete": false, "missing": missing}));
+    }
+    let mut out = json!({
+        "valid": true,
+        "complete": true,
+        "origin": cp.origin,
+        "size": cp.size,
+        "root": hex_encode(&cp.root),
+        "signers": view::key_ids(&cp.signers),
+    });
+    if let Some(e) = entry {
+        let (index, (bytes, proof)) = e?;
+        out["entry"] = json!({
+            "index": index,
+            "bytes": cairn_core::encoding::b64_encode(&bytes),
+            "leaf_hash": hex_encode(&merkle::leaf_hash(&bytes)),
+            "proof": proof.hashes.iter().map(|h| hex_encode(h)).collect::<Vec<_>>(),
+            "ledger_entry": ledger::LedgerEntry::from_bytes(&bytes).map(|e| view::ledger_entry(&e)).unwrap_or(Value::Null),
+        });
+    }
+    if let (Some(c), Some(o)) = (consistency, old) {
+        let proof = c?;
+        out["consistency"] = json!({
+            "old_size": o.size,
+            "old_root": hex_encode(&o.root),
+            "proof": proof.hashes.iter().map(|h| hex_encode(h)).collect::<Vec<_>>(),
+        });
+    }
+    Ok(out)
+}
+
+/// `verifyKeyRequest`: a peer key request (cairn-core's `peer::verify_key_request`) addressed
+/// to `me`, its timestamp within `max_skew` seconds of `now`. Nonces are the registry's to
+/// track; the result says what to track.
+pub fn verify_key_request(message: &[u8], me: &str, now: UnixTime, max_skew: u64) -> Result<Value> {
+    let r = cairn_core::peer::verify_key_request(message, me, now, max_skew)?.request;
+    Ok(json!({
+        "valid": true,
+        "requester_id": r.requester_id,
+        "responder_id": r.responder_id,
+        "requester_key_id": r.requester_key.key_id().to_hex(),
+        "timestamp": r.timestamp,
+        "nonce": r.nonce,
+    }))
+}
+
+/// `verifyKeyResponse`: a peer key response (a compact envelope, or a bundle whose subject is
+/// one) answering `me`: its ML-DSA-65 (or hybrid) signature by the key it carries, the FIPS 203
+/// checks of its ML-KEM-768 key, its addressee and time. Whether the key is to be trusted is
+/// the caller's policy (a pinned key, or the bundle checked against a trusted log).
+pub fn verify_key_response(message: &[u8], me: &str, now: UnixTime, max_skew: u64) -> Result<Value> {
+    let v = cairn_core::peer::verify_key_response(message, me, now, max_skew)?;
+    let r = &v.response;
+    Ok(json!({
+        "valid": true,
+        "responder_id": r.responder_id,
+        "requester_id": r.requester_id,
+        "key_id": r.signing_key.key_id().to_hex(),
+        "algorithm": r.signing_key.algorithm().name(),
+        "signing_key": cairn_core::encoding::b64_encode(r.signing_key.as_bytes()),
+        "kem_key": cairn_core::encoding::b64_encode(r.kem_key.as_bytes()),
+        "kem_key_sha256": hex_encode(&r.kem_key.digest()),
+        "request_nonce": r.request_nonce,
+        "timestamp": r.timestamp,
+        "nonce": r.nonce,
+        "has_proof": v.proof.is_some(),
+    }))
+}

@@ -134,3 +134,92 @@ pub fn verify_export(
         api::verify_export(&stream, origin, checkpoint)
     })())
 }
+
+/// Verifies a checkpoint (as `verifyCheckpoint`) and, from tiles the caller fetched (C2SP
+/// tlog-tiles), `request.entry` with its inclusion proof and the consistency proof from
+/// `request.oldCheckpoint`. The package never fetches: the answer is `{complete: false,
+/// missing}` until every tile needed is among `tiles` (`[{path, data}]`).
+#[wasm_bindgen(js_name = verifyFromTiles, unchecked_return_type = "TilesVerification", skip_typescript)]
+pub fn verify_from_tiles(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] note: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointVerifierInput | CheckpointVerifierInput[]")]
+    verifiers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointPolicyInput | string")] policy: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "TilesRequest")] request: Option<JsValue>,
+    #[wasm_bindgen(unchecked_param_type = "TileInput[]")] tiles: Option<JsValue>,
+) -> JsResult {
+    let request = request.unwrap_or(JsValue::UNDEFINED);
+    let tiles = tiles.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let note = js::bytes(&note, "note", MAX_OBJECT_LEN)?;
+        let verifiers = js::checkpoint_verifiers(&verifiers)?;
+        let policy = js::checkpoint_policy(&policy)?;
+        let entry = prop(&request, "entry")?;
+        let old = prop_any(&request, &["oldCheckpoint", "old_checkpoint"])?;
+        let request = api::TileRequest {
+            entry: (!js::is_absent(&entry))
+                .then(|| js::integer(&entry, "entry"))
+                .transpose()?,
+            old_checkpoint: (!js::is_absent(&old))
+                .then(|| js::bytes(&old, "oldCheckpoint", MAX_OBJECT_LEN))
+                .transpose()?,
+        };
+        let tiles = if js::is_absent(&tiles) {
+            Vec::new()
+        } else {
+            js::list(&tiles, "tiles", api::MAX_TILES, |v, what| {
+                Ok(api::TileInput {
+                    path: js::text(&prop(v, "path")?, what, 256)?,
+                    data: js::bytes(&prop(v, "data")?, what, MAX_TILE_BYTES)?,
+                })
+            })?
+        };
+        api::verify_from_tiles(&note, &verifiers, &policy, &request, &tiles)
+    })())
+}
+
+/// Largest tile accepted (an entry bundle of 256 of the largest entries).
+const MAX_TILE_BYTES: usize = cairn_core::tiles::MAX_BUNDLE_BYTES;
+
+/// The arguments both peer-key verifiers take: the message, the verifier's own peer id, the
+/// time and the allowed clock skew (default 300 s).
+fn peer_args(
+    message: &JsValue,
+    me: &JsValue,
+    options: &JsValue,
+) -> cairn_core::Result<(Vec<u8>, String, u64, u64)> {
+    Ok((
+        js::bytes(message, "message", MAX_OBJECT_LEN)?,
+        js::text(me, "me", 1024)?,
+        js::now(&prop(options, "now")?)?,
+        js::optional_integer(&prop_any(options, &["maxSkew", "max_skew"])?, "maxSkew", 300)?,
+    ))
+}
+
+/// Verifies a peer key request addressed to `me` (`options`: `now`, `maxSkew` in seconds).
+#[wasm_bindgen(js_name = verifyKeyRequest, unchecked_return_type = "KeyRequestVerification", skip_typescript)]
+pub fn verify_key_request(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] message: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] me: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "PeerOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let (m, me, now, skew) = peer_args(&message, &me, &options)?;
+        api::verify_key_request(&m, &me, now, skew)
+    })())
+}
+
+/// Verifies a peer key response answering `me` (`options`: `now`, `maxSkew` in seconds).
+#[wasm_bindgen(js_name = verifyKeyResponse, unchecked_return_type = "KeyResponseVerification", skip_typescript)]
+pub fn verify_key_response(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] message: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] me: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "PeerOptions")] options: Option<JsValue>,
+) -> JsResult {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
+    finish((|| {
+        let (m, me, now, skew) = peer_args(&message, &me, &options)?;
+        api::verify_key_response(&m, &me, now, skew)
+    })())
+}

@@ -277,6 +277,80 @@ export interface CheckpointVerification {
   signers: string[];
 }
 
+/** Options of `verifyKeyRequest` and `verifyKeyResponse`. */
+export interface PeerOptions {
+  /** Unix seconds; default: the clock. */
+  now?: IntegerInput;
+  /** Largest accepted difference between the message's timestamp and `now`, in seconds (default 300). */
+  maxSkew?: IntegerInput;
+}
+
+/** Result of `verifyKeyRequest`. */
+export interface KeyRequestVerification {
+  valid: true;
+  requester_id: string;
+  responder_id: string;
+  requester_key_id: string;
+  timestamp: number;
+  nonce: number;
+}
+
+/** Result of `verifyKeyResponse`. */
+export interface KeyResponseVerification {
+  valid: true;
+  responder_id: string;
+  requester_id: string;
+  /** Id of the responder's signing key. */
+  key_id: string;
+  algorithm: Algorithm;
+  /** The signing key (base64). */
+  signing_key: string;
+  /** The ML-KEM-768 encapsulation key (base64), checked per FIPS 203. */
+  kem_key: string;
+  kem_key_sha256: string;
+  /** The nonce of the request this answers. */
+  request_nonce: number;
+  timestamp: number;
+  nonce: number;
+  /** True when the response came as a bundle (a key-transparency proof to check against a trusted log). */
+  has_proof: boolean;
+}
+
+/** What `verifyFromTiles` proves beside the checkpoint. */
+export interface TilesRequest {
+  /** An entry to read from its entry bundle and prove included. */
+  entry?: IntegerInput;
+  /** An older checkpoint note of the same log to prove the new one consistent with. */
+  oldCheckpoint?: BytesInput;
+}
+
+/** One fetched tile: its path below the log's prefix and the bytes served there. */
+export interface TileInput {
+  path: string;
+  data: BytesInput;
+}
+
+/** `verifyFromTiles` when tiles are missing: fetch these paths and call again. */
+export interface TilesMissing {
+  complete: false;
+  missing: string[];
+}
+
+/** `verifyFromTiles` when every tile was there and everything verified. */
+export interface TilesVerification extends CheckpointVerification {
+  complete: true;
+  entry?: {
+    index: number;
+    /** The entry's bytes (base64), proven to be the log's. */
+    bytes: string;
+    leaf_hash: string;
+    proof: string[];
+    /** The entry decoded when it is a cairn ledger entry, else null. */
+    ledger_entry: LedgerEntryView | null;
+  };
+  consistency?: { old_size: number; old_root: string; proof: string[] };
+}
+
 /** Result of `verifyInclusion`. */
 export interface InclusionVerification {
   valid: true;
@@ -585,6 +659,27 @@ export function bluxCanonicalJson(json: string | Uint8Array): BluxCanonicalJson;
 
 /** Verifies a registry's ledger export stream (`cairn ledger export`): every entry through the ledger rule book, the Merkle tree, every checkpoint, and what `options` expects of the source. In the second module. */
 export function verifyExport(stream: Uint8Array | ArrayBuffer, options?: ExportOptions): ExportVerification;
+
+/**
+ * Verifies a checkpoint (as `verifyCheckpoint`) and, from C2SP tlog-tiles the caller fetched,
+ * `request.entry` with its inclusion proof and the consistency proof from
+ * `request.oldCheckpoint`. Never fetches: until every tile needed is among `tiles` the answer
+ * is `{complete: false, missing}` (fetch those paths below the log's prefix and call again
+ * with them added). Anything that does not verify throws. In the second module.
+ */
+export function verifyFromTiles(
+  note: BytesInput,
+  verifiers: CheckpointVerifierInput | CheckpointVerifierInput[],
+  policy: CheckpointPolicyInput | string,
+  request?: TilesRequest,
+  tiles?: TileInput[],
+): TilesVerification | TilesMissing;
+
+/** Verifies a peer key request addressed to `me`: its signature by the key it carries, its addressee and its time (`options.maxSkew`, default 300 s, around `options.now`). Nonces are the caller's to track. In the second module. */
+export function verifyKeyRequest(message: BytesInput, me: string, options?: PeerOptions): KeyRequestVerification;
+
+/** Verifies a peer key response answering `me` (a compact envelope, or a bundle whose subject is one): its ML-DSA-65 (or hybrid) signature by the key it carries, the FIPS 203 checks of its ML-KEM-768 key, its addressee and time. Whether to trust the key is the caller's policy. In the second module. */
+export function verifyKeyResponse(message: BytesInput, me: string, options?: PeerOptions): KeyResponseVerification;
 
 /** Decodes any cairn object (envelope, bundle, checkpoint note, blux-reg file) into a view tagged by `kind`, verifying nothing. */
 export function inspect(object: BytesInput): InspectView;

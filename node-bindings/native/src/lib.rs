@@ -512,6 +512,98 @@ pub fn verify_export(env: Env, stream: JsUnknown, options: Option<JsUnknown>) ->
     finish(&env, out)
 }
 
+/// Verifies a checkpoint and, from tiles the caller fetched, an entry and its inclusion proof
+/// and the consistency proof from an older checkpoint (`{complete: false, missing}` until every
+/// tile needed is given).
+#[napi(js_name = "verifyFromTiles")]
+pub fn verify_from_tiles(
+    env: Env,
+    note: JsUnknown,
+    verifiers: JsUnknown,
+    policy: JsUnknown,
+    request: Option<JsUnknown>,
+    tiles: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let note = r.bytes(&r.val(note)?, "note", MAX_OBJECT_LEN)?;
+        let verifiers = r.checkpoint_verifiers(&r.val(verifiers)?)?;
+        let policy = r.checkpoint_policy(&r.val(policy)?)?;
+        let request = r.opt(request)?;
+        let entry = r.prop(&request, "entry")?;
+        let old = r.prop_any(&request, &["oldCheckpoint", "old_checkpoint"])?;
+        let request = api::TileRequest {
+            entry: (!entry.is_absent())
+                .then(|| r.integer(&entry, "entry"))
+                .transpose()?,
+            old_checkpoint: (!old.is_absent())
+                .then(|| r.bytes(&old, "oldCheckpoint", MAX_OBJECT_LEN))
+                .transpose()?,
+        };
+        let tiles = r.opt(tiles)?;
+        let tiles = if tiles.is_absent() {
+            Vec::new()
+        } else {
+            r.list(&tiles, "tiles", api::MAX_TILES, |r, v, what| {
+                Ok(api::TileInput {
+                    path: r.text(&r.prop(v, "path")?, what, 256)?,
+                    data: r.bytes(
+                        &r.prop(v, "data")?,
+                        what,
+                        cairn_core::tiles::MAX_BUNDLE_BYTES,
+                    )?,
+                })
+            })?
+        };
+        api::verify_from_tiles(&note, &verifiers, &policy, &request, &tiles)
+    })();
+    finish(&env, out)
+}
+
+/// The arguments of both peer-key verifiers: message, own peer id, time, clock skew.
+fn peer_args(
+    r: &Reader,
+    message: JsUnknown,
+    me: JsUnknown,
+    options: Option<JsUnknown>,
+) -> Result<(Vec<u8>, String, u64, u64)> {
+    let options = r.opt(options)?;
+    Ok((
+        r.bytes(&r.val(message)?, "message", MAX_OBJECT_LEN)?,
+        r.text(&r.val(me)?, "me", 1024)?,
+        r.now(&r.prop(&options, "now")?)?,
+        r.optional_integer(&r.prop_any(&options, &["maxSkew", "max_skew"])?, "maxSkew", 300)?,
+    ))
+}
+
+/// Verifies a peer key request addressed to `me`.
+#[napi(js_name = "verifyKeyRequest")]
+pub fn verify_key_request(
+    env: Env,
+    message: JsUnknown,
+    me: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = peer_args(&r, message, me, options)
+        .and_then(|(m, me, now, skew)| api::verify_key_request(&m, &me, now, skew));
+    finish(&env, out)
+}
+
+/// Verifies a peer key response answering `me`.
+#[napi(js_name = "verifyKeyResponse")]
+pub fn verify_key_response(
+    env: Env,
+    message: JsUnknown,
+    me: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = peer_args(&r, message, me, options)
+        .and_then(|(m, me, now, skew)| api::verify_key_response(&m, &me, now, skew));
+    finish(&env, out)
+}
+
 /// blux-reg's canonical JSON of a JSON text, and its SHA-256.
 #[napi(js_name = "bluxCanonicalJson")]
 pub fn blux_canonical_json(env: Env, json: JsUnknown) -> JsResult {
