@@ -52,6 +52,9 @@ pub struct AppState {
     pub started: Instant,
     /// The figures `GET /metrics` reports.
     pub metrics: Arc<metrics::Metrics>,
+    /// What opens the registry's sealed keys for the token and manifest endpoints (`None`:
+    /// only keys stored without a passphrase can sign there).
+    pub key_passphrase: Option<cairn_store::Passphrase>,
 }
 
 /// A running server.
@@ -88,6 +91,16 @@ impl Server {
     /// Binds `config.address` and starts serving `reg` on the current tokio runtime. The TLS
     /// files are read now: a bad certificate or key is a startup error.
     pub async fn start(config: Config, reg: Registry) -> ServiceResult<Server> {
+        Server::start_with_keys(config, reg, None).await
+    }
+
+    /// As [`Server::start`], with the passphrase that opens the registry's sealed keys, so the
+    /// token and manifest endpoints can sign with them.
+    pub async fn start_with_keys(
+        config: Config,
+        reg: Registry,
+        key_passphrase: Option<cairn_store::Passphrase>,
+    ) -> ServiceResult<Server> {
         // rustls needs one process-wide crypto provider; ring is the one compiled in (pure
         // Rust and assembly, no C toolchain as aws-lc-rs needs). rustls marks it deprecated for
         // lacking post-quantum key exchange: see docs/SERVICE.md, TLS.
@@ -112,6 +125,7 @@ impl Server {
                 .then(|| limit::Limiter::new(&config.rate_limit)),
             started: Instant::now(),
             metrics,
+            key_passphrase,
         });
         let limits = &config.limits;
         let app = routes::router(state.clone())
@@ -267,7 +281,12 @@ pub async fn shutdown_signal() {
 
 /// Runs the service until SIGINT or SIGTERM, then shuts down gracefully: what `cairn serve`
 /// does. `announce` receives the startup banner.
-pub fn run(config: Config, reg: Registry, announce: impl FnOnce(&str)) -> ServiceResult<()> {
+pub fn run(
+    config: Config,
+    reg: Registry,
+    key_passphrase: Option<cairn_store::Passphrase>,
+    announce: impl FnOnce(&str),
+) -> ServiceResult<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
@@ -281,7 +300,7 @@ pub fn run(config: Config, reg: Registry, announce: impl FnOnce(&str)) -> Servic
         .build()
         .map_err(|e| ServiceError::internal(format!("runtime: {e}")))?;
     rt.block_on(async move {
-        let server = Server::start(config, reg).await?;
+        let server = Server::start_with_keys(config, reg, key_passphrase).await?;
         announce(&server.banner());
         shutdown_signal().await;
         tracing::info!("shutting down: no new connections, finishing requests in flight");

@@ -28,6 +28,14 @@ pub const CAP_NODE_REGISTER: &str = "node.register";
 pub const CAP_NODE_DEREGISTER: &str = "node.deregister";
 /// Capability a token must grant to read when `auth.public_reads` is false.
 pub const CAP_READ: &str = "read";
+/// Capability to issue tokens signed by a registry key (`POST /api/v1/tokens`).
+pub const CAP_TOKEN_ISSUE: &str = "token.issue";
+/// Capability to revoke tokens (`POST /api/v1/tokens/{id}/revoke`).
+pub const CAP_TOKEN_REVOKE: &str = "token.revoke";
+/// Capability to sign manifests with a registry key (`POST /api/v1/manifests`).
+pub const CAP_MANIFEST_SIGN: &str = "manifest.sign";
+/// Capability to revoke manifests (`POST /api/v1/manifests/{digest}/revoke`).
+pub const CAP_MANIFEST_REVOKE: &str = "manifest.revoke";
 
 /// Cache-Control of full tiles and entry bundles: they never change.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -67,9 +75,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/keys/{key_id}", get(key_get))
         .route("/api/v1/trust-root", get(trust_root))
         .route("/api/v1/trust-roots", get(trust_roots))
+        .route("/api/v1/tokens", post(token_issue))
         .route("/api/v1/tokens/{id}", get(token_get))
-        .route("/api/v1/manifests", get(manifests_for_artifact))
+        .route("/api/v1/tokens/{id}/revoke", post(token_revoke))
+        .route(
+            "/api/v1/manifests",
+            get(manifests_for_artifact).post(manifest_sign),
+        )
         .route("/api/v1/manifests/{digest}", get(manifest_get))
+        .route("/api/v1/manifests/{digest}/revoke", post(manifest_revoke))
         .route("/api/v1/entries/{seq}", get(entry_get))
         .route("/api/v1/proofs/inclusion", get(proof_inclusion))
         .route("/api/v1/proofs/consistency", get(proof_consistency))
@@ -614,4 +628,165 @@ fn entry_view(e: &SignedEntry) -> Value {
     let mut v = view::entry(e);
     v["envelope"] = view::envelope_json(&e.envelope);
     v
+}
+
+/// A JSON body of one of cairn's own shapes: unknown fields are refused.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> ServiceResult<T> {
+    serde_json::from_slice(body).map_err(|e| ServiceError::bad_request(format!("{what}: {e}")))
+}
+
+/// A registry key named by its id (64 hex digits).
+fn parse_key_id(s: &str, what: &str) -> ServiceResult<cairn_core::crypto::KeyId> {
+    parse_digest(s, what).map(cairn_core::crypto::KeyId)
+}
+
+/// `POST /api/v1/tokens`: a token signed by a registry key.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    /// The issuing registry key (token-issuer role; for a delegation, the parent's holder).
+    issuer: String,
+    /// The holder's public key, as `cairn key export --format json` writes it.
+    holder: cairn_core::crypto::PublicKey,
+    audience: Option<String>,
+    capabilities: Vec<String>,
+    /// Lifetime in seconds.
+    ttl: Option<u64>,
+    /// Parent token id, for a delegation.
+    parent: Option<String>,
+}
+
+async fn token_issue(
+    State(st): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Response> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_TOKEN_ISSUE).await?;
+    let b: IssueBody = json_body(&body, "token request")?;
+    let issuer = parse_key_id(&b.issuer, "issuer")?;
+    let request = cairn_store::TokenRequest {
+        holder: b.holder,
+        audience: b.audience,
+        capabilities: b.capabilities,
+        constraints: Vec::new(),
+        ttl: b.ttl,
+        parent: b
+            .parent
+            .as_deref()
+            .map(|p| parse_digest(p, "parent"))
+            .transpose()?,
+    };
+    let t = blocking(move || {
+        let pass = st.key_passphrase.clone();
+        st.writer.issue_token(&st.reg, issuer, request, pass)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"token": view::token(&t)}))).into_response())
+}
+
+/// `POST .../revoke`: a revocation by a registry key.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    reason: String,
+    /// The revoking registry key (the issuer or signer, or a key with the root role).
+    revoker: String,
+}
+
+async fn token_revoke(
+    State(st): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Json<Value>> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_TOKEN_REVOKE).await?;
+    let id = parse_digest(&id, "id")?;
+    let b: RevokeBody = json_body(&body, "revocation")?;
+    let revoker = parse_key_id(&b.revoker, "revoker")?;
+    let seq = blocking(move || {
+        let pass = st.key_passphrase.clone();
+        st.writer.revoke_token(&st.reg, id, b.reason, revoker, pass)
+    })
+    .await?;
+    Ok(Json(
+        json!({"status": "revoked", "id": hex_encode(&id), "seq": seq}),
+    ))
+}
+
+/// `POST /api/v1/manifests`: an artifact's manifest signed by a registry key (the caller
+/// hashes the artifact; the registry never sees it).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignBody {
+    /// The signing registry key (manifest-signer role).
+    signer: String,
+    name: String,
+    size: u64,
+    /// SHA-256 of the artifact, 64 hex digits.
+    sha256: String,
+    media_type: Option<String>,
+    #[serde(default)]
+    metadata: std::collections::BTreeMap<String, String>,
+}
+
+async fn manifest_sign(
+    State(st): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Response> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_MANIFEST_SIGN).await?;
+    let b: SignBody = json_body(&body, "manifest request")?;
+    let signer = parse_key_id(&b.signer, "signer")?;
+    let sha256 = parse_digest(&b.sha256, "sha256")?;
+    let media = b
+        .media_type
+        .as_deref()
+        .unwrap_or("application/octet-stream");
+    let mut claims =
+        cairn_core::manifest::ManifestClaims::new(&b.name, media, b.size, sha256, st.reg.now());
+    claims.metadata = b.metadata;
+    claims.validate()?;
+    let m = blocking(move || {
+        let pass = st.key_passphrase.clone();
+        st.writer.sign_manifest(&st.reg, signer, claims, pass)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"manifest": view::manifest(&m)})),
+    )
+        .into_response())
+}
+
+async fn manifest_revoke(
+    State(st): St,
+    Path(digest): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Json<Value>> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_MANIFEST_REVOKE).await?;
+    let digest = parse_digest(&digest, "digest")?;
+    let b: RevokeBody = json_body(&body, "revocation")?;
+    let revoker = parse_key_id(&b.revoker, "revoker")?;
+    let seq = blocking(move || {
+        let pass = st.key_passphrase.clone();
+        st.writer
+            .revoke_manifest(&st.reg, digest, b.reason, revoker, pass)
+    })
+    .await?;
+    Ok(Json(
+        json!({"status": "revoked", "digest": hex_encode(&digest), "seq": seq}),
+    ))
 }

@@ -11,7 +11,13 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cairn_store::{NodeInfo, NodeSpec, Registry, StoreResult, Txn};
+use cairn_core::crypto::KeyId;
+use cairn_core::encoding::Digest;
+use cairn_core::manifest::ManifestClaims;
+use cairn_store::{
+    ManifestInfo, NodeInfo, NodeSpec, Passphrase, Registry, StoreResult, TokenInfo, TokenRequest,
+    Txn,
+};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::metrics::Metrics;
@@ -22,12 +28,22 @@ enum Op {
     Register(Box<NodeSpec>),
     Deregister(String),
     Checkpoint,
+    /// Issue a token signed by a registry key.
+    IssueToken(KeyId, Box<TokenRequest>, Option<Passphrase>),
+    /// Revoke a token (id, reason) by a registry key.
+    RevokeToken(Digest, String, KeyId, Option<Passphrase>),
+    /// Sign a manifest with a registry key.
+    SignManifest(KeyId, Box<ManifestClaims>, Option<Passphrase>),
+    /// Revoke a manifest (digest, reason) by a registry key.
+    RevokeManifest(Digest, String, KeyId, Option<Passphrase>),
 }
 
 /// What a write returned.
 #[derive(Debug)]
 enum Out {
     Node(Box<NodeInfo>),
+    Token(Box<TokenInfo>),
+    Manifest(Box<ManifestInfo>),
     Seq(u64),
     Size(u64),
 }
@@ -58,7 +74,33 @@ fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
         Op::Register(spec) => Ok(Out::Node(Box::new(tx.register_node(spec)?))),
         Op::Deregister(id) => Ok(Out::Seq(tx.deregister_node(id, "deregistered over HTTP")?)),
         Op::Checkpoint => Ok(Out::Size(tx.create_checkpoint()?.size)),
+        Op::IssueToken(issuer, req, pass) => Ok(Out::Token(Box::new(tx.issue_token(
+            issuer,
+            pass.as_ref(),
+            req,
+        )?))),
+        Op::RevokeToken(id, reason, revoker, pass) => Ok(Out::Seq(tx.revoke_token(
+            id,
+            reason,
+            revoker,
+            pass.as_ref(),
+        )?)),
+        Op::SignManifest(signer, claims, pass) => Ok(Out::Manifest(Box::new(tx.sign_manifest(
+            signer,
+            pass.as_ref(),
+            claims,
+        )?))),
+        Op::RevokeManifest(digest, reason, revoker, pass) => Ok(Out::Seq(tx.revoke_manifest(
+            digest,
+            reason,
+            revoker,
+            pass.as_ref(),
+        )?)),
     }
+}
+
+fn other() -> ServiceError {
+    ServiceError::internal("the writer answered another operation")
 }
 
 impl Writer {
@@ -107,6 +149,66 @@ impl Writer {
             _ => Err(ServiceError::internal(
                 "the writer answered another operation",
             )),
+        }
+    }
+
+    /// Issues a token signed by the registry key `issuer` (`passphrase` opens it when sealed);
+    /// returns it once the commit holding it is durable.
+    pub fn issue_token(
+        &self,
+        reg: &Registry,
+        issuer: KeyId,
+        request: TokenRequest,
+        passphrase: Option<Passphrase>,
+    ) -> ServiceResult<TokenInfo> {
+        match self.submit(reg, Op::IssueToken(issuer, Box::new(request), passphrase))? {
+            Out::Token(t) => Ok(*t),
+            _ => Err(other()),
+        }
+    }
+
+    /// Revokes token `id` by the registry key `revoker`; returns the entry's sequence number.
+    pub fn revoke_token(
+        &self,
+        reg: &Registry,
+        id: Digest,
+        reason: String,
+        revoker: KeyId,
+        passphrase: Option<Passphrase>,
+    ) -> ServiceResult<u64> {
+        match self.submit(reg, Op::RevokeToken(id, reason, revoker, passphrase))? {
+            Out::Seq(s) => Ok(s),
+            _ => Err(other()),
+        }
+    }
+
+    /// Signs and records a manifest with the registry key `signer`.
+    pub fn sign_manifest(
+        &self,
+        reg: &Registry,
+        signer: KeyId,
+        claims: ManifestClaims,
+        passphrase: Option<Passphrase>,
+    ) -> ServiceResult<ManifestInfo> {
+        match self.submit(reg, Op::SignManifest(signer, Box::new(claims), passphrase))? {
+            Out::Manifest(m) => Ok(*m),
+            _ => Err(other()),
+        }
+    }
+
+    /// Revokes manifest `digest` by the registry key `revoker`; returns the entry's sequence
+    /// number.
+    pub fn revoke_manifest(
+        &self,
+        reg: &Registry,
+        digest: Digest,
+        reason: String,
+        revoker: KeyId,
+        passphrase: Option<Passphrase>,
+    ) -> ServiceResult<u64> {
+        match self.submit(reg, Op::RevokeManifest(digest, reason, revoker, passphrase))? {
+            Out::Seq(s) => Ok(s),
+            _ => Err(other()),
         }
     }
 

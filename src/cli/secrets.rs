@@ -145,6 +145,18 @@ impl Secrets {
             .ok_or_else(|| missing("writing to the registry"))
     }
 
+    /// The passphrase that opens the sealed keys among `keys` (the key passphrase, else the
+    /// registry's), or `None` when none is sealed.
+    pub fn for_keys(&self, keys: &[KeyInfo]) -> CliResult<Option<Passphrase>> {
+        match keys
+            .iter()
+            .find(|k| matches!(k.private, PrivatePart::Sealed(_)))
+        {
+            Some(k) => self.for_key(k),
+            None => Ok(None),
+        }
+    }
+
     /// The passphrase that opens `key`, if its private half is sealed.
     pub fn for_key(&self, key: &KeyInfo) -> CliResult<Option<Passphrase>> {
         match key.private {

@@ -37,7 +37,12 @@ pub fn run(ctx: &Ctx, args: &ServeArgs) -> CliResult<Output> {
     let reg = Registry::open(&path, None)?;
     ctx.unlock(&reg)?;
     let origin = reg.origin().to_owned();
-    cairn_service::run(config, reg, |banner| eprintln!("{banner}")).map_err(service_error)?;
+    // The token and manifest endpoints sign with the registry's keys: sealed ones need their
+    // passphrase, asked for once here (the key passphrase, else the registry's).
+    let keys = reg.list_keys()?;
+    let key_passphrase = ctx.secrets.for_keys(&keys)?;
+    cairn_service::run(config, reg, key_passphrase, |banner| eprintln!("{banner}"))
+        .map_err(service_error)?;
     Ok(Output::new(
         "cairn serve: stopped (in-flight requests finished, registry closed)",
         json!({"stopped": true, "origin": origin}),

@@ -620,9 +620,9 @@ pub fn verify_from_tiles(
     request: &TileRequest,
     tiles: &[TileInput],
 ) -> Result<Value> {
-    use std::collections::BTreeMap;
     use cairn_core::tiles::{Tile, TileClient, TileKind};
     use std::cell::RefCell;
+    use std::collections::BTreeMap;
 
     let cp = core_verify_checkpoint(note, verifiers, policy)?;
     let old = match &request.old_checkpoint {
@@ -708,7 +708,12 @@ pub fn verify_key_request(message: &[u8], me: &str, now: UnixTime, max_skew: u64
 /// one) answering `me`: its ML-DSA-65 (or hybrid) signature by the key it carries, the FIPS 203
 /// checks of its ML-KEM-768 key, its addressee and time. Whether the key is to be trusted is
 /// the caller's policy (a pinned key, or the bundle checked against a trusted log).
-pub fn verify_key_response(message: &[u8], me: &str, now: UnixTime, max_skew: u64) -> Result<Value> {
+pub fn verify_key_response(
+    message: &[u8],
+    me: &str,
+    now: UnixTime,
+    max_skew: u64,
+) -> Result<Value> {
     let v = cairn_core::peer::verify_key_response(message, me, now, max_skew)?;
     let r = &v.response;
     Ok(json!({

@@ -192,7 +192,11 @@ fn peer_args(
         js::bytes(message, "message", MAX_OBJECT_LEN)?,
         js::text(me, "me", 1024)?,
         js::now(&prop(options, "now")?)?,
-        js::optional_integer(&prop_any(options, &["maxSkew", "max_skew"])?, "maxSkew", 300)?,
+        js::optional_integer(
+            &prop_any(options, &["maxSkew", "max_skew"])?,
+            "maxSkew",
+            300,
+        )?,
     ))
 }
 

@@ -572,7 +572,11 @@ fn peer_args(
         r.bytes(&r.val(message)?, "message", MAX_OBJECT_LEN)?,
         r.text(&r.val(me)?, "me", 1024)?,
         r.now(&r.prop(&options, "now")?)?,
-        r.optional_integer(&r.prop_any(&options, &["maxSkew", "max_skew"])?, "maxSkew", 300)?,
+        r.optional_integer(
+            &r.prop_any(&options, &["maxSkew", "max_skew"])?,
+            "maxSkew",
+            300,
+        )?,
     ))
 }
 
