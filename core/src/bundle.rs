@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint::{
-    verify_checkpoint, CheckpointPolicy, CheckpointVerifier, VerifiedCheckpoint,
+    check_freshness, verify_checkpoint, CheckpointPolicy, CheckpointVerifier, LastSeen,
+    VerifiedCheckpoint,
 };
 use crate::crypto::KeyId;
 use crate::dsse::Envelope;
@@ -133,6 +134,10 @@ pub struct BundlePolicy<'a> {
     pub token: VerifyOptions<'a>,
     /// Revoked token ids known to the verifier (a token or any ancestor listed → `revoked`).
     pub revoked_tokens: &'a [Digest],
+    /// The newest checkpoint (or tree size) the verifier accepted before: an older checkpoint
+    /// is refused (`replayed`), as is another root at the same size (`proof_invalid`); see
+    /// [`check_freshness`]. `None`: no freshness check.
+    pub last_seen: Option<&'a LastSeen>,
 }
 
 impl Default for BundlePolicy<'_> {
@@ -142,6 +147,7 @@ impl Default for BundlePolicy<'_> {
             artifact: ArtifactCheck::None,
             token: VerifyOptions::default(),
             revoked_tokens: &[],
+            last_seen: None,
         }
     }
 }
@@ -256,7 +262,8 @@ fn newest_root(pinned: &VerifiedRoot, chain: &[Envelope], now: UnixTime) -> Resu
 ///
 /// Errors carry the code of the first check that failed: the trust chain (`chain_broken`,
 /// `expired`, `threshold_not_met`, ...), the checkpoint (`signature_invalid`,
-/// `threshold_not_met`, `domain_mismatch`), the inclusion proof or the entry not recording the
+/// `threshold_not_met`, `domain_mismatch`), its freshness against `policy.last_seen`
+/// (`replayed`, `proof_invalid`, `domain_mismatch`), the inclusion proof or the entry not recording the
 /// subject (`proof_invalid`), the subject (`signature_invalid`, `unknown_key`, `expired`,
 /// `not_yet_valid`, `revoked`, `delegation_invalid`, `digest_mismatch`, ...).
 ///
@@ -332,6 +339,13 @@ pub fn verify_bundle(
         }
     }
     checks.push("checkpoint_signatures");
+
+    // Not older than, nor a split view of, what the verifier saw before.
+    if let Some(last) = policy.last_seen {
+        check_freshness(&checkpoint.origin, checkpoint.size, &checkpoint.root, last)
+            .map_err(|e| e.context("checkpoint freshness"))?;
+        checks.push("checkpoint_freshness");
+    }
 
     // The entry is in the tree the checkpoint commits to.
     if bundle.inclusion.tree_size != checkpoint.size {

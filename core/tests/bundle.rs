@@ -585,3 +585,161 @@ fn inclusion_proof_type_round_trips_in_bundles() {
     let p: &InclusionProof = &mb.inclusion;
     assert_eq!(InclusionProof::from_bytes(&p.to_bytes()).unwrap(), *p);
 }
+
+mod freshness {
+    //! Offline freshness: a verifier that remembers the last checkpoint it accepted refuses an
+    //! older one (`replayed`) and another root at the same size (`proof_invalid`).
+
+    use super::*;
+    use cairn_core::checkpoint::{check_freshness, LastSeen};
+    use cairn_core::merkle::TreeHashes;
+
+    fn last_seen(note: &str) -> LastSeen {
+        LastSeen::parse_note(note.as_bytes()).unwrap()
+    }
+
+    fn policy(last: &LastSeen) -> BundlePolicy<'_> {
+        BundlePolicy {
+            artifact: ArtifactCheck::Bytes(ARTIFACT),
+            last_seen: Some(last),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_older_checkpoint_is_refused_as_replayed() {
+        let (mut reg, old_bundle, _) = registry();
+        let old_size = old_bundle.inclusion.tree_size;
+        reg.append(Event::AuditNote {
+            text: "newer history".into(),
+        })
+        .unwrap();
+        let newer = last_seen(&reg.checkpoint().unwrap());
+        let e = verify_bundle(&old_bundle, &reg.pinned(), NOW, &policy(&newer)).unwrap_err();
+        assert_eq!(e.code().as_str(), "replayed", "{e}");
+        assert!(e.detail().contains(&format!("size {old_size}")), "{e}");
+        assert!(
+            e.detail().contains(&format!("size {}", old_size + 1)),
+            "{e}"
+        );
+        // Without the memory of the newer checkpoint, the same bundle verifies.
+        verify_bundle(&old_bundle, &reg.pinned(), NOW, &with_artifact(ARTIFACT)).unwrap();
+        // A minimum size says the same.
+        let min = LastSeen::MinSize(old_size + 1);
+        let e = verify_bundle(&old_bundle, &reg.pinned(), NOW, &policy(&min)).unwrap_err();
+        assert_eq!(e.code().as_str(), "replayed", "{e}");
+    }
+
+    #[test]
+    fn the_same_or_a_newer_checkpoint_is_accepted_and_the_check_is_reported() {
+        let (mut reg, bundle, _) = registry();
+        let same = last_seen(&bundle.checkpoint);
+        let v = verify_bundle(&bundle, &reg.pinned(), NOW, &policy(&same)).unwrap();
+        assert!(v.checks.contains(&"checkpoint_freshness"), "{:?}", v.checks);
+        let min = LastSeen::MinSize(bundle.inclusion.tree_size);
+        verify_bundle(&bundle, &reg.pinned(), NOW, &policy(&min)).unwrap();
+        // The verifier saw size N; the log grew; a bundle under the newer checkpoint passes.
+        reg.append(Event::AuditNote {
+            text: "newer history".into(),
+        })
+        .unwrap();
+        let (m, seq) = reg.sign_artifact("next.tar", ARTIFACT).unwrap();
+        let newer = reg.bundle(seq, m, vec![]).unwrap();
+        assert!(newer.inclusion.tree_size > bundle.inclusion.tree_size);
+        verify_bundle(&newer, &reg.pinned(), NOW, &policy(&same)).unwrap();
+        // Without a last seen checkpoint, no freshness check is claimed.
+        let v = verify_bundle(&newer, &reg.pinned(), NOW, &with_artifact(ARTIFACT)).unwrap();
+        assert!(!v.checks.contains(&"checkpoint_freshness"));
+    }
+
+    #[test]
+    fn another_root_at_the_same_size_is_a_split_view() {
+        // Two registries with the same keys and origin, and different histories of one size:
+        // the log key signed two trees of that size.
+        let (_, bundle, _) = registry();
+        let mut fork = MemoryRegistry::new(1);
+        fork.append(Event::AuditNote {
+            text: "a different history".into(),
+        })
+        .unwrap();
+        fork.sign_artifact("release.tar", ARTIFACT).unwrap();
+        while fork.tree().tree_size() < bundle.inclusion.tree_size {
+            fork.append(Event::AuditNote {
+                text: "padding".into(),
+            })
+            .unwrap();
+        }
+        let forked = last_seen(&fork.checkpoint().unwrap());
+        let LastSeen::Checkpoint(f) = &forked else {
+            unreachable!()
+        };
+        assert_eq!(f.size, bundle.inclusion.tree_size);
+        let e = verify_bundle(&bundle, &fork.pinned(), NOW, &policy(&forked)).unwrap_err();
+        assert_eq!(e.code().as_str(), "proof_invalid", "{e}");
+        assert!(e.detail().contains("split view"), "{e}");
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_log_is_not_a_last_seen_one() {
+        let (reg, bundle, _) = registry();
+        let other = LastSeen::Checkpoint(Checkpoint::new("other.test/log", 1, [7; 32]));
+        let e = verify_bundle(&bundle, &reg.pinned(), NOW, &policy(&other)).unwrap_err();
+        assert_eq!(e.code().as_str(), "domain_mismatch", "{e}");
+        assert_eq!(
+            code(check_freshness(ORIGIN, 1, &[7; 32], &other)),
+            "domain_mismatch"
+        );
+    }
+
+    #[test]
+    fn last_seen_parses_signed_notes_and_bare_text_and_refuses_the_rest() {
+        let (_, bundle, _) = registry();
+        let signed = last_seen(&bundle.checkpoint);
+        let body = bundle.checkpoint.split("\n\n").next().unwrap().to_string() + "\n";
+        assert_eq!(last_seen(&body), signed);
+        assert_eq!(signed.size(), bundle.inclusion.tree_size);
+        for bad in [
+            "",
+            "\n",
+            "example.test/registry\n",
+            "example.test/registry\n01\nAAAA\n",
+            "example.test/registry\n3\nnot base64\n",
+            "example.test/registry\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\nno signature line\n",
+        ] {
+            assert_eq!(
+                code(LastSeen::parse_note(bad.as_bytes())),
+                "malformed",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            code(LastSeen::parse_note(&[0xff, 0xfe, b'\n'])),
+            "malformed"
+        );
+        let huge = vec![b'a'; (1 << 20) + 1];
+        assert_eq!(code(LastSeen::parse_note(&huge)), "too_large");
+    }
+
+    proptest! {
+        #[test]
+        fn parse_note_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = LastSeen::parse_note(&bytes);
+        }
+
+        #[test]
+        fn the_rule_is_a_total_order_on_size(size in 0u64..1000, seen in 0u64..1000, same_root: bool) {
+            let root = [1u8; 32];
+            let other = if same_root { root } else { [2u8; 32] };
+            let last = LastSeen::Checkpoint(Checkpoint::new(ORIGIN, seen, root));
+            let r = check_freshness(ORIGIN, size, &other, &last);
+            let expected = if size < seen {
+                "replayed"
+            } else if size == seen && !same_root {
+                "proof_invalid"
+            } else {
+                "ok"
+            };
+            prop_assert_eq!(code(r), expected);
+        }
+    }
+}

@@ -419,6 +419,7 @@ pub fn verify_bundle(
             capability: opts.capability.as_deref(),
         },
         revoked_tokens: &opts.revoked,
+        last_seen: None,
     };
     let verdict = core_verify_bundle(&bundle, &pinned, now, &policy)?;
     let mut v = verdict.to_json();
