@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::checkpoint::{
     check_freshness, verify_checkpoint, CheckpointPolicy, CheckpointVerifier, LastSeen,
-    VerifiedCheckpoint,
+    TrustRootRef, VerifiedCheckpoint,
 };
 use crate::crypto::KeyId;
 use crate::dsse::Envelope;
@@ -258,11 +258,40 @@ fn newest_root(pinned: &VerifiedRoot, chain: &[Envelope], now: UnixTime) -> Resu
     crate::trust::verify_rotation_chain(pinned, &newer, now)
 }
 
+/// The rule for a checkpoint naming trust root `named` when the verifier's newest root
+/// (pinned, or reached through the bundle's chain) is `root`: a newer version than `root` is a
+/// chain cut short (`chain_broken`), the same version with another id is another root
+/// (`chain_broken`); an older version is fine (the verifier already holds a newer root).
+fn check_trust_root(named: &TrustRootRef, root: &VerifiedRoot) -> Result<()> {
+    if named.version > root.root_version {
+        return Err(Error::new(
+            ErrorCode::ChainBroken,
+            alloc::format!(
+                "the checkpoint names trust root version {}, the bundle's trust chain reaches only version {}: the newer roots are missing",
+                named.version, root.root_version
+            ),
+        ));
+    }
+    if named.version == root.root_version && named.id != root.id() {
+        return Err(Error::new(
+            ErrorCode::ChainBroken,
+            alloc::format!(
+                "the checkpoint names trust root version {} with id {}, the verifier's root of that version is {}",
+                named.version,
+                hex_encode(&named.id),
+                hex_encode(&root.id())
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Verifies a bundle offline against a pinned trust root at time `now`.
 ///
 /// Errors carry the code of the first check that failed: the trust chain (`chain_broken`,
 /// `expired`, `threshold_not_met`, ...), the checkpoint (`signature_invalid`,
-/// `threshold_not_met`, `domain_mismatch`), its freshness against `policy.last_seen`
+/// `threshold_not_met`, `domain_mismatch`), the trust root it names against the chain
+/// (`chain_broken`), its freshness against `policy.last_seen`
 /// (`replayed`, `proof_invalid`, `domain_mismatch`), the inclusion proof or the entry not recording the
 /// subject (`proof_invalid`), the subject (`signature_invalid`, `unknown_key`, `expired`,
 /// `not_yet_valid`, `revoked`, `delegation_invalid`, `digest_mismatch`, ...).
@@ -339,6 +368,15 @@ pub fn verify_bundle(
         }
     }
     checks.push("checkpoint_signatures");
+
+    // The trust root the checkpoint names must be one the chain reached: a checkpoint signed
+    // under root v3 with a chain cut at v2 would let keys v3 removed still count.
+    if let Some(named) = TrustRootRef::from_extensions(&checkpoint.extensions)
+        .map_err(|e| e.context("checkpoint"))?
+    {
+        check_trust_root(&named, &root)?;
+        checks.push("checkpoint_trust_root");
+    }
 
     // Not older than, nor a split view of, what the verifier saw before.
     if let Some(last) = policy.last_seen {

@@ -255,6 +255,100 @@ impl CheckpointPolicy {
     }
 }
 
+/// Start of the extension line by which a cairn checkpoint names the trust root that was
+/// current when it was signed (see [`TrustRootRef`]).
+pub const TRUST_ROOT_EXTENSION: &str = "cairn.trust-root ";
+
+/// The trust root a checkpoint commits to: its `root_version` and its id (SHA-256 of its DSSE
+/// PAE, [`crate::trust::root_id`]). A bundle verifier refuses a checkpoint naming a root its
+/// trust chain does not reach (a stripped chain).
+///
+/// Extension line, byte-exact: `cairn.trust-root <version> <id>`: the version in decimal
+/// without leading zeros (at least 1), the id as 64 lowercase hex digits, single spaces.
+///
+/// ```
+/// use cairn_core::checkpoint::{Checkpoint, TrustRootRef};
+/// use cairn_core::merkle::EMPTY_ROOT;
+/// let r = TrustRootRef { version: 2, id: [0xab; 32] };
+/// let cp = Checkpoint::new("example.test/log", 0, EMPTY_ROOT).with_trust_root(r);
+/// assert_eq!(cp.extensions[0], format!("cairn.trust-root 2 {}", "ab".repeat(32)));
+/// assert_eq!(cp.trust_root()?, Some(r));
+/// assert!(Checkpoint::new("example.test/log", 0, EMPTY_ROOT).trust_root()?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustRootRef {
+    /// The root's `root_version`.
+    pub version: u64,
+    /// The root's id.
+    pub id: Digest,
+}
+
+impl TrustRootRef {
+    /// The extension line.
+    pub fn to_line(&self) -> String {
+        alloc::format!(
+            "{TRUST_ROOT_EXTENSION}{} {}",
+            self.version,
+            crate::encoding::hex_encode(&self.id)
+        )
+    }
+
+    /// Parses an extension line: `None` for a line of another kind, `malformed` for a
+    /// `cairn.trust-root` line that breaks the format.
+    pub fn parse_line(line: &str) -> Result<Option<TrustRootRef>> {
+        let Some(rest) = line.strip_prefix(TRUST_ROOT_EXTENSION) else {
+            return Ok(None);
+        };
+        let bad = || {
+            Error::malformed("checkpoint: a cairn.trust-root line is `cairn.trust-root <version> <64 lowercase hex digits>`")
+        };
+        let (version, id) = rest.split_once(' ').ok_or_else(bad)?;
+        let digits = !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit());
+        if !digits || version.starts_with('0') || version.len() > 20 {
+            return Err(bad());
+        }
+        let version: u64 = version.parse().map_err(|_| bad())?;
+        let lower_hex =
+            id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !lower_hex {
+            return Err(bad());
+        }
+        let id = crate::encoding::hex_decode_array::<32>(id).map_err(|_| bad())?;
+        Ok(Some(TrustRootRef { version, id }))
+    }
+
+    /// The trust root named by extension lines: at most one `cairn.trust-root` line
+    /// (`malformed` for two or a broken one); lines of other kinds are ignored.
+    pub fn from_extensions(extensions: &[String]) -> Result<Option<TrustRootRef>> {
+        let mut found = None;
+        for line in extensions {
+            if let Some(r) = TrustRootRef::parse_line(line)? {
+                if found.is_some() {
+                    return Err(Error::malformed(
+                        "checkpoint: more than one cairn.trust-root line",
+                    ));
+                }
+                found = Some(r);
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Checkpoint {
+    /// Adds the extension line naming `root` (see [`TrustRootRef`]).
+    pub fn with_trust_root(mut self, root: TrustRootRef) -> Checkpoint {
+        self.extensions.push(root.to_line());
+        self
+    }
+
+    /// The trust root this checkpoint names, if any (see [`TrustRootRef::from_extensions`]).
+    pub fn trust_root(&self) -> Result<Option<TrustRootRef>> {
+        TrustRootRef::from_extensions(&self.extensions)
+    }
+}
+
 /// What an offline verifier remembers of the checkpoints it accepted before, so that it can
 /// refuse an older one (a rollback to an earlier state of the log) or another one of the same
 /// size (a split view: the log showing different trees to different verifiers).
