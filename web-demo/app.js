@@ -52,6 +52,13 @@ const lastSeen = {
       return null; // storage disabled: no memory, no freshness check
     }
   },
+  forget(origin) {
+    try {
+      localStorage.removeItem(LAST_SEEN_PREFIX + origin);
+    } catch {
+      // storage disabled: nothing to forget
+    }
+  },
   remember(cp) {
     const known = this.get(cp.origin);
     if (known && sizeOf(known) >= cp.size) return;
@@ -255,9 +262,16 @@ async function verifyBundleClicked() {
       try {
         verdict = verifyBundle(state.bundle.bytes, state.root.bytes, { ...options, lastSeen: known });
       } catch (err) {
-        if (err.code !== 'replayed' && err.code !== 'proof_invalid') throw err;
-        renderBundleVerdict(verdict, now, { err, lastSeen: known });
-        return;
+        if (err.code === 'malformed') {
+          // The page's own memory does not parse (edited by hand, or by another page version):
+          // it is dropped and this checkpoint becomes the memory.
+          lastSeen.forget(verdict.checkpoint.origin);
+        } else if (err.code === 'replayed' || err.code === 'proof_invalid') {
+          renderBundleVerdict(verdict, now, { err, lastSeen: known });
+          return;
+        } else {
+          throw err;
+        }
       }
     }
     lastSeen.remember(verdict.checkpoint);

@@ -125,6 +125,12 @@ test('a bundle older than the last checkpoint seen for its log is shown with a w
     assert.match(await page.textContent('#freshness-warning'), /split view/);
     assert.match(await page.textContent('#freshness-warning'), /proof_invalid/);
 
+    // A memory that does not parse is dropped; the bundle is valid and becomes the memory.
+    await rememberOnPage('not a checkpoint');
+    r = await verify(files);
+    assert.equal(r.state, 'valid', r.text);
+    assert.equal(await page.evaluate((k) => localStorage.getItem(k), key), remembered);
+
     // An older memory: the bundle is newer, valid, and becomes the memory.
     await rememberOnPage(`example.test/registry\n2\n${otherRoot}\n`);
     r = await verify(files);
