@@ -1634,6 +1634,8 @@ mod blux_verify;
 mod durability;
 #[path = "cli/endless_inputs.rs"]
 mod endless_inputs;
+#[path = "cli/freshness.rs"]
+mod freshness;
 #[path = "cli/interop.rs"]
 mod interop;
 #[path = "cli/key_lifecycle.rs"]

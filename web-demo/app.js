@@ -39,6 +39,40 @@ const REASONS = {
 
 const state = { root: null, bundle: null, artifact: null };
 
+/**
+ * The newest checkpoint this page verified, per log origin, in localStorage (bare checkpoint
+ * text: origin, size, base64 root). A bundle under an older checkpoint, or under another root
+ * at the same size, is refused by cairn's own rule (`lastSeen`) and the page says so.
+ */
+const LAST_SEEN_PREFIX = 'cairn.lastSeen.';
+const lastSeen = {
+  get(origin) {
+    try {
+      return localStorage.getItem(LAST_SEEN_PREFIX + origin);
+    } catch {
+      return null; // storage disabled: no memory, no freshness check
+    }
+  },
+  forget(origin) {
+    try {
+      localStorage.removeItem(LAST_SEEN_PREFIX + origin);
+    } catch {
+      // storage disabled: nothing to forget
+    }
+  },
+  remember(cp) {
+    const known = this.get(cp.origin);
+    if (known && sizeOf(known) >= cp.size) return;
+    const root = btoa(String.fromCharCode(...cp.root.match(/../g).map((h) => parseInt(h, 16))));
+    try {
+      localStorage.setItem(LAST_SEEN_PREFIX + cp.origin, `${cp.origin}\n${cp.size}\n${root}\n`);
+    } catch {
+      // storage full or disabled: the verdict stands, the page just cannot remember it
+    }
+  },
+};
+const sizeOf = (text) => Number(String(text).split('\n')[1]);
+
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
@@ -99,7 +133,7 @@ function rows(pairs) {
   return el('dl', {}, pairs.filter(Boolean).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
 }
 
-function renderBundleVerdict(v, now) {
+function renderBundleVerdict(v, now, stale = null) {
   const subject = v.kind === 'manifest'
     ? `manifest for “${v.manifest.claims.name}” (${size(v.manifest.claims.size)})`
     : `capability token (${v.token.claims.capabilities.join(', ')})`;
@@ -111,9 +145,15 @@ function renderBundleVerdict(v, now) {
   if (state.root && state.root.view.version === v.trust_root.version) {
     timeChecks.push(`trust root valid until ${when(state.root.view.expires_at)}`);
   }
+  const seen = stale ? sizeOf(stale.lastSeen) : null;
   show(
-    'valid',
-    el('h2', {}, `✓ Valid ${v.kind}`),
+    stale ? 'stale' : 'valid',
+    el('h2', {}, stale ? `⚠ Signed ${v.kind}, but older than what this page has seen` : `✓ Valid ${v.kind}`),
+    stale && el('p', { class: 'warning', id: 'freshness-warning', role: 'alert' },
+      stale.err.code === 'replayed'
+        ? `Warning: this bundle's checkpoint (tree size ${v.checkpoint.size}) is older than the last one this page verified for ${v.checkpoint.origin} (tree size ${seen}). Someone may be replaying an old state of the log, from before a revocation: ask for a current bundle.`
+        : `Warning: this bundle's checkpoint has tree size ${v.checkpoint.size}, like the last one this page verified for ${v.checkpoint.origin}, but another root: the log shows different histories to different verifiers (a split view).`,
+      el('span', { class: 'detail' }, ` (${stale.err.code}: ${stale.err.message})`)),
     el('p', { class: 'reason', id: 'reason' },
       v.kind === 'manifest'
         ? (v.artifact_checked
@@ -128,6 +168,11 @@ function renderBundleVerdict(v, now) {
       v.token && ['Holder', el('span', { class: 'key' }, v.token.claims.holder_key_id)],
       ['Signed by', signerList(v.signers)],
       ['Checkpoint', `${v.checkpoint.origin}, tree size ${v.checkpoint.size}`],
+      ['Freshness', el('span', { id: 'freshness' }, stale
+        ? `older than, or a split view of, tree size ${seen} seen before`
+        : v.checks.includes('checkpoint_freshness')
+          ? `not older than the last checkpoint this page verified for this log`
+          : 'first checkpoint this page has verified for this log')],
       ['Checkpoint signers', signerList(v.checkpoint.signers)],
       ['Ledger entry', `#${v.entry.seq}`],
       ['Trust root', `version ${v.trust_root.version}${v.trust_root.matches_bundle ? '' : ' (newer than the one the bundle was made with)'}`],
@@ -210,7 +255,27 @@ async function verifyBundleClicked() {
   try {
     const now = verificationTime();
     const artifact = state.artifact ? await hashArtifact(state.artifact) : undefined;
-    const verdict = verifyBundle(state.bundle.bytes, state.root.bytes, { now, artifact });
+    const options = { now, artifact };
+    let verdict = verifyBundle(state.bundle.bytes, state.root.bytes, options);
+    // The bundle verified; now against what this page saw of the same log before.
+    const known = lastSeen.get(verdict.checkpoint.origin);
+    if (known) {
+      try {
+        verdict = verifyBundle(state.bundle.bytes, state.root.bytes, { ...options, lastSeen: known });
+      } catch (err) {
+        if (err.code === 'malformed') {
+          // The page's own memory does not parse (edited by hand, or by another page version):
+          // it is dropped and this checkpoint becomes the memory.
+          lastSeen.forget(verdict.checkpoint.origin);
+        } else if (err.code === 'replayed' || err.code === 'proof_invalid') {
+          renderBundleVerdict(verdict, now, { err, lastSeen: known });
+          return;
+        } else {
+          throw err;
+        }
+      }
+    }
+    lastSeen.remember(verdict.checkpoint);
     renderBundleVerdict(verdict, now);
   } catch (err) {
     let extra = [];

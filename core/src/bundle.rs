@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint::{
-    verify_checkpoint, CheckpointPolicy, CheckpointVerifier, VerifiedCheckpoint,
+    check_freshness, verify_checkpoint, CheckpointPolicy, CheckpointVerifier, LastSeen,
+    TrustRootRef, VerifiedCheckpoint,
 };
 use crate::crypto::KeyId;
 use crate::dsse::Envelope;
@@ -133,6 +134,10 @@ pub struct BundlePolicy<'a> {
     pub token: VerifyOptions<'a>,
     /// Revoked token ids known to the verifier (a token or any ancestor listed → `revoked`).
     pub revoked_tokens: &'a [Digest],
+    /// The newest checkpoint (or tree size) the verifier accepted before: an older checkpoint
+    /// is refused (`replayed`), as is another root at the same size (`proof_invalid`); see
+    /// [`check_freshness`]. `None`: no freshness check.
+    pub last_seen: Option<&'a LastSeen>,
 }
 
 impl Default for BundlePolicy<'_> {
@@ -142,6 +147,7 @@ impl Default for BundlePolicy<'_> {
             artifact: ArtifactCheck::None,
             token: VerifyOptions::default(),
             revoked_tokens: &[],
+            last_seen: None,
         }
     }
 }
@@ -262,6 +268,7 @@ pub(crate) struct LoggedEntry {
 
 /// The part of bundle verification that does not depend on the subject: the trust-root chain
 /// from `pinned`, the checkpoint's signatures by the newest root's checkpoint keys, the
+/// trust root the checkpoint names (against the chain), its freshness against `last_seen`, the
 /// inclusion of the entry under the checkpoint's root, and the entry's decoding. Pushes the
 /// names of the checks it made onto `checks`.
 pub(crate) fn verify_logged_entry(
@@ -269,6 +276,7 @@ pub(crate) fn verify_logged_entry(
     pinned: &VerifiedRoot,
     now: UnixTime,
     require_hybrid_checkpoint: bool,
+    last_seen: Option<&LastSeen>,
     checks: &mut Vec<&'static str>,
 ) -> Result<LoggedEntry> {
     let root =
@@ -316,6 +324,22 @@ pub(crate) fn verify_logged_entry(
     }
     checks.push("checkpoint_signatures");
 
+    // The trust root the checkpoint names must be one the chain reached: a checkpoint signed
+    // under root v3 with a chain cut at v2 would let keys v3 removed still count.
+    if let Some(named) = TrustRootRef::from_extensions(&checkpoint.extensions)
+        .map_err(|e| e.context("checkpoint"))?
+    {
+        check_trust_root(&named, &root)?;
+        checks.push("checkpoint_trust_root");
+    }
+
+    // Not older than, nor a split view of, what the verifier saw before.
+    if let Some(last) = last_seen {
+        check_freshness(&checkpoint.origin, checkpoint.size, &checkpoint.root, last)
+            .map_err(|e| e.context("checkpoint freshness"))?;
+        checks.push("checkpoint_freshness");
+    }
+
     // The entry is in the tree the checkpoint commits to.
     if bundle.inclusion.tree_size != checkpoint.size {
         return Err(Error::new(
@@ -347,11 +371,41 @@ pub(crate) fn verify_logged_entry(
     })
 }
 
+/// The rule for a checkpoint naming trust root `named` when the verifier's newest root
+/// (pinned, or reached through the bundle's chain) is `root`: a newer version than `root` is a
+/// chain cut short (`chain_broken`), the same version with another id is another root
+/// (`chain_broken`); an older version is fine (the verifier already holds a newer root).
+fn check_trust_root(named: &TrustRootRef, root: &VerifiedRoot) -> Result<()> {
+    if named.version > root.root_version {
+        return Err(Error::new(
+            ErrorCode::ChainBroken,
+            alloc::format!(
+                "the checkpoint names trust root version {}, the bundle's trust chain reaches only version {}: the newer roots are missing",
+                named.version, root.root_version
+            ),
+        ));
+    }
+    if named.version == root.root_version && named.id != root.id() {
+        return Err(Error::new(
+            ErrorCode::ChainBroken,
+            alloc::format!(
+                "the checkpoint names trust root version {} with id {}, the verifier's root of that version is {}",
+                named.version,
+                hex_encode(&named.id),
+                hex_encode(&root.id())
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Verifies a bundle offline against a pinned trust root at time `now`.
 ///
 /// Errors carry the code of the first check that failed: the trust chain (`chain_broken`,
 /// `expired`, `threshold_not_met`, ...), the checkpoint (`signature_invalid`,
-/// `threshold_not_met`, `domain_mismatch`), the inclusion proof or the entry not recording the
+/// `threshold_not_met`, `domain_mismatch`), the trust root it names against the chain
+/// (`chain_broken`), its freshness against `policy.last_seen`
+/// (`replayed`, `proof_invalid`, `domain_mismatch`), the inclusion proof or the entry not recording the
 /// subject (`proof_invalid`), the subject (`signature_invalid`, `unknown_key`, `expired`,
 /// `not_yet_valid`, `revoked`, `delegation_invalid`, `digest_mismatch`, ...).
 ///
@@ -392,6 +446,7 @@ pub fn verify_bundle(
         pinned,
         now,
         policy.require_hybrid_checkpoint,
+        policy.last_seen,
         &mut checks,
     )?;
 

@@ -255,6 +255,217 @@ impl CheckpointPolicy {
     }
 }
 
+/// Start of the extension line by which a cairn checkpoint names the trust root that was
+/// current when it was signed (see [`TrustRootRef`]).
+pub const TRUST_ROOT_EXTENSION: &str = "cairn.trust-root ";
+
+/// The trust root a checkpoint commits to: its `root_version` and its id (SHA-256 of its DSSE
+/// PAE, [`crate::trust::root_id`]). A bundle verifier refuses a checkpoint naming a root its
+/// trust chain does not reach (a stripped chain).
+///
+/// Extension line, byte-exact: `cairn.trust-root <version> <id>`: the version in decimal
+/// without leading zeros (at least 1), the id as 64 lowercase hex digits, single spaces.
+///
+/// ```
+/// use cairn_core::checkpoint::{Checkpoint, TrustRootRef};
+/// use cairn_core::merkle::EMPTY_ROOT;
+/// let r = TrustRootRef { version: 2, id: [0xab; 32] };
+/// let cp = Checkpoint::new("example.test/log", 0, EMPTY_ROOT).with_trust_root(r);
+/// assert_eq!(cp.extensions[0], format!("cairn.trust-root 2 {}", "ab".repeat(32)));
+/// assert_eq!(cp.trust_root()?, Some(r));
+/// assert!(Checkpoint::new("example.test/log", 0, EMPTY_ROOT).trust_root()?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustRootRef {
+    /// The root's `root_version`.
+    pub version: u64,
+    /// The root's id.
+    pub id: Digest,
+}
+
+impl TrustRootRef {
+    /// The extension line.
+    pub fn to_line(&self) -> String {
+        alloc::format!(
+            "{TRUST_ROOT_EXTENSION}{} {}",
+            self.version,
+            crate::encoding::hex_encode(&self.id)
+        )
+    }
+
+    /// Parses an extension line: `None` for a line of another kind, `malformed` for a
+    /// `cairn.trust-root` line that breaks the format.
+    pub fn parse_line(line: &str) -> Result<Option<TrustRootRef>> {
+        let Some(rest) = line.strip_prefix(TRUST_ROOT_EXTENSION) else {
+            return Ok(None);
+        };
+        let bad = || {
+            Error::malformed("checkpoint: a cairn.trust-root line is `cairn.trust-root <version> <64 lowercase hex digits>`")
+        };
+        let (version, id) = rest.split_once(' ').ok_or_else(bad)?;
+        let digits = !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit());
+        if !digits || version.starts_with('0') || version.len() > 20 {
+            return Err(bad());
+        }
+        let version: u64 = version.parse().map_err(|_| bad())?;
+        let lower_hex =
+            id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !lower_hex {
+            return Err(bad());
+        }
+        let id = crate::encoding::hex_decode_array::<32>(id).map_err(|_| bad())?;
+        Ok(Some(TrustRootRef { version, id }))
+    }
+
+    /// The trust root named by extension lines: at most one `cairn.trust-root` line
+    /// (`malformed` for two or a broken one); lines of other kinds are ignored.
+    pub fn from_extensions(extensions: &[String]) -> Result<Option<TrustRootRef>> {
+        let mut found = None;
+        for line in extensions {
+            if let Some(r) = TrustRootRef::parse_line(line)? {
+                if found.is_some() {
+                    return Err(Error::malformed(
+                        "checkpoint: more than one cairn.trust-root line",
+                    ));
+                }
+                found = Some(r);
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Checkpoint {
+    /// Adds the extension line naming `root` (see [`TrustRootRef`]).
+    pub fn with_trust_root(mut self, root: TrustRootRef) -> Checkpoint {
+        self.extensions.push(root.to_line());
+        self
+    }
+
+    /// The trust root this checkpoint names, if any (see [`TrustRootRef::from_extensions`]).
+    pub fn trust_root(&self) -> Result<Option<TrustRootRef>> {
+        TrustRootRef::from_extensions(&self.extensions)
+    }
+}
+
+/// What an offline verifier remembers of the checkpoints it accepted before, so that it can
+/// refuse an older one (a rollback to an earlier state of the log) or another one of the same
+/// size (a split view: the log showing different trees to different verifiers).
+///
+/// A verifier keeps the newest checkpoint it accepted from a log (its own record, so
+/// [`LastSeen::parse_note`] does not check its signatures again) or, knowing less, only a
+/// minimum tree size. [`check_freshness`] applies the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastSeen {
+    /// The newest checkpoint accepted from the log.
+    Checkpoint(Checkpoint),
+    /// A tree size the log is known to have reached.
+    MinSize(u64),
+}
+
+impl LastSeen {
+    /// A remembered checkpoint, from its signed note (as a bundle carries it and
+    /// `cairn checkpoint` prints it) or from its bare checkpoint text. The signatures are not
+    /// checked again: this is the verifier's own record of a checkpoint it verified.
+    ///
+    /// ```
+    /// use cairn_core::checkpoint::{LastSeen, Checkpoint};
+    /// use cairn_core::merkle::EMPTY_ROOT;
+    /// let seen = LastSeen::parse_note(b"example.test/log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n")?;
+    /// assert_eq!(seen, LastSeen::Checkpoint(Checkpoint::new("example.test/log", 0, EMPTY_ROOT)));
+    /// assert!(LastSeen::parse_note(b"example.test/log\nten\n").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse_note(note: &[u8]) -> Result<LastSeen> {
+        if note.len() > crate::note::MAX_NOTE_LEN {
+            return Err(Error::new(
+                ErrorCode::TooLarge,
+                "last seen checkpoint: note too large",
+            ));
+        }
+        let text = core::str::from_utf8(note)
+            .map_err(|_| Error::malformed("last seen checkpoint: not valid UTF-8"))?;
+        let checkpoint = if text.contains("\n\n") {
+            let note = Note::parse(note).map_err(|e| e.context("last seen checkpoint"))?;
+            Checkpoint::parse_text(note.text())
+        } else {
+            Checkpoint::parse_text(text)
+        };
+        checkpoint
+            .map(LastSeen::Checkpoint)
+            .map_err(|e| e.context("last seen checkpoint"))
+    }
+
+    /// The tree size the log has at least reached.
+    pub fn size(&self) -> u64 {
+        match self {
+            LastSeen::Checkpoint(c) => c.size,
+            LastSeen::MinSize(n) => *n,
+        }
+    }
+}
+
+/// The freshness rule of offline verifiers: a checkpoint (of log `origin`, tree `size`, root
+/// `root`) is acceptable after `last` when
+///
+/// - it is not smaller than `last` (else `replayed`: an older state of the log, naming both
+///   sizes);
+/// - at the same size as a remembered checkpoint, it has the same root (else `proof_invalid`:
+///   two trees of one size are a split view, which no consistency proof can reconcile);
+/// - a remembered checkpoint is of the same log (else `domain_mismatch`).
+///
+/// A larger checkpoint is accepted without proof that it extends the remembered one (a bundle
+/// carries no consistency proof); `cairn checkpoint consistency` and cosigning witnesses
+/// check that.
+///
+/// ```
+/// use cairn_core::checkpoint::{check_freshness, Checkpoint, LastSeen};
+/// use cairn_core::ErrorCode;
+/// let seen = LastSeen::Checkpoint(Checkpoint::new("example.test/log", 5, [1; 32]));
+/// assert!(check_freshness("example.test/log", 6, &[2; 32], &seen).is_ok());
+/// assert!(check_freshness("example.test/log", 5, &[1; 32], &seen).is_ok());
+/// let older = check_freshness("example.test/log", 4, &[3; 32], &seen).unwrap_err();
+/// assert_eq!(older.code(), ErrorCode::Replayed);
+/// let split = check_freshness("example.test/log", 5, &[2; 32], &seen).unwrap_err();
+/// assert_eq!(split.code(), ErrorCode::ProofInvalid);
+/// ```
+pub fn check_freshness(origin: &str, size: u64, root: &Digest, last: &LastSeen) -> Result<()> {
+    if let LastSeen::Checkpoint(c) = last {
+        if c.origin != origin {
+            return Err(Error::new(
+                ErrorCode::DomainMismatch,
+                alloc::format!(
+                    "the last seen checkpoint is of log {:?}, this one of {origin:?}",
+                    c.origin
+                ),
+            ));
+        }
+    }
+    let min = last.size();
+    if size < min {
+        return Err(Error::new(
+            ErrorCode::Replayed,
+            alloc::format!(
+                "checkpoint of size {size} is older than the last one seen (size {min}): a rollback of the log"
+            ),
+        ));
+    }
+    if let LastSeen::Checkpoint(c) = last {
+        if size == c.size && *root != c.root {
+            return Err(Error::new(
+                ErrorCode::ProofInvalid,
+                alloc::format!(
+                    "checkpoint of size {size} has another root than the one seen at that size ({} vs {}): a split view of the log",
+                    b64_encode(root),
+                    b64_encode(&c.root)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A checkpoint whose signatures satisfied the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedCheckpoint {

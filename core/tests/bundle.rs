@@ -509,10 +509,78 @@ fn generate() -> Value {
         None,
         err("malformed"),
     ));
+    // Checkpoints naming the trust root (the `cairn.trust-root` extension line).
+    let (_, v2) = rotate(&reg, &reg.log_key);
+    let v2_ref = {
+        let r = VerifiedRoot::from_pinned(&v2).unwrap();
+        cairn_core::checkpoint::TrustRootRef {
+            version: r.root_version,
+            id: r.id(),
+        }
+    };
+    let v1_ref = cairn_core::checkpoint::TrustRootRef {
+        version: 1,
+        id: reg.pinned().id(),
+    };
+    let under = |extensions: Vec<String>, chain: Vec<Envelope>| {
+        let mut b = mb.clone();
+        let mut cp = Checkpoint::new(ORIGIN, mb.inclusion.tree_size, reg.tree().root());
+        cp.extensions = extensions;
+        b.checkpoint = cp.sign_deterministic(&[(ORIGIN, &reg.log_key)]).unwrap();
+        b.trust_chain = chain;
+        b
+    };
+    let b = under(vec![v1_ref.to_line()], vec![]);
+    cases.push(vector_case(
+        "checkpoint names the pinned trust root",
+        &b.to_bytes(),
+        root,
+        NOW,
+        None,
+        ok(&b),
+    ));
+    let b = under(vec![v2_ref.to_line()], vec![v2.clone()]);
+    cases.push(vector_case(
+        "checkpoint names trust root v2, carried in the chain",
+        &b.to_bytes(),
+        root,
+        NOW,
+        None,
+        ok(&b),
+    ));
+    let b = under(vec![v2_ref.to_line()], vec![]);
+    cases.push(vector_case(
+        "checkpoint names trust root v2, chain stripped",
+        &b.to_bytes(),
+        root,
+        NOW,
+        None,
+        err("chain_broken"),
+    ));
+    let mut other = v1_ref;
+    other.id[0] ^= 1;
+    let b = under(vec![other.to_line()], vec![]);
+    cases.push(vector_case(
+        "checkpoint names another trust root of the pinned version",
+        &b.to_bytes(),
+        root,
+        NOW,
+        None,
+        err("chain_broken"),
+    ));
+    let b = under(vec![v1_ref.to_line(), v1_ref.to_line()], vec![]);
+    cases.push(vector_case(
+        "checkpoint names two trust roots",
+        &b.to_bytes(),
+        root,
+        NOW,
+        None,
+        err("malformed"),
+    ));
     json!({
         "kind": "bundle",
         "version": 1,
-        "description": "Bundles (CBDL) verified offline against a pinned trust root. The registry is bundle::example::MemoryRegistry::new(1): hybrid root and log keys, an Ed25519 signer; deterministic signatures.",
+        "description": "Bundles (CBDL) verified offline against a pinned trust root. The registry is bundle::example::MemoryRegistry::new(1): hybrid root and log keys, an Ed25519 signer; deterministic signatures. The last cases re-sign the manifest bundle's checkpoint with a cairn.trust-root extension line (docs/FORMATS.md), v2 being a rotation that keeps every key.",
         "ops": {"verify_bundle": "bundle: base64 of CBDL bytes; trusted_root: base64 of the pinned trust root's compact envelope; now: Unix seconds; artifact: base64 of the artifact bytes or null; revoked: hex token ids. Default policy (hybrid checkpoint required). Result: kind, subject_id (hex), checkpoint_size."},
         "cases": cases,
     })
@@ -584,4 +652,306 @@ fn inclusion_proof_type_round_trips_in_bundles() {
     let (_, mb, _) = registry();
     let p: &InclusionProof = &mb.inclusion;
     assert_eq!(InclusionProof::from_bytes(&p.to_bytes()).unwrap(), *p);
+}
+
+mod freshness {
+    //! Offline freshness: a verifier that remembers the last checkpoint it accepted refuses an
+    //! older one (`replayed`) and another root at the same size (`proof_invalid`).
+
+    use super::*;
+    use cairn_core::checkpoint::{check_freshness, LastSeen};
+    use cairn_core::merkle::TreeHashes;
+
+    fn last_seen(note: &str) -> LastSeen {
+        LastSeen::parse_note(note.as_bytes()).unwrap()
+    }
+
+    fn policy(last: &LastSeen) -> BundlePolicy<'_> {
+        BundlePolicy {
+            artifact: ArtifactCheck::Bytes(ARTIFACT),
+            last_seen: Some(last),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_older_checkpoint_is_refused_as_replayed() {
+        let (mut reg, old_bundle, _) = registry();
+        let old_size = old_bundle.inclusion.tree_size;
+        reg.append(Event::AuditNote {
+            text: "newer history".into(),
+        })
+        .unwrap();
+        let newer = last_seen(&reg.checkpoint().unwrap());
+        let e = verify_bundle(&old_bundle, &reg.pinned(), NOW, &policy(&newer)).unwrap_err();
+        assert_eq!(e.code().as_str(), "replayed", "{e}");
+        assert!(e.detail().contains(&format!("size {old_size}")), "{e}");
+        assert!(
+            e.detail().contains(&format!("size {}", old_size + 1)),
+            "{e}"
+        );
+        // Without the memory of the newer checkpoint, the same bundle verifies.
+        verify_bundle(&old_bundle, &reg.pinned(), NOW, &with_artifact(ARTIFACT)).unwrap();
+        // A minimum size says the same.
+        let min = LastSeen::MinSize(old_size + 1);
+        let e = verify_bundle(&old_bundle, &reg.pinned(), NOW, &policy(&min)).unwrap_err();
+        assert_eq!(e.code().as_str(), "replayed", "{e}");
+    }
+
+    #[test]
+    fn the_same_or_a_newer_checkpoint_is_accepted_and_the_check_is_reported() {
+        let (mut reg, bundle, _) = registry();
+        let same = last_seen(&bundle.checkpoint);
+        let v = verify_bundle(&bundle, &reg.pinned(), NOW, &policy(&same)).unwrap();
+        assert!(v.checks.contains(&"checkpoint_freshness"), "{:?}", v.checks);
+        let min = LastSeen::MinSize(bundle.inclusion.tree_size);
+        verify_bundle(&bundle, &reg.pinned(), NOW, &policy(&min)).unwrap();
+        // The verifier saw size N; the log grew; a bundle under the newer checkpoint passes.
+        reg.append(Event::AuditNote {
+            text: "newer history".into(),
+        })
+        .unwrap();
+        let (m, seq) = reg.sign_artifact("next.tar", ARTIFACT).unwrap();
+        let newer = reg.bundle(seq, m, vec![]).unwrap();
+        assert!(newer.inclusion.tree_size > bundle.inclusion.tree_size);
+        verify_bundle(&newer, &reg.pinned(), NOW, &policy(&same)).unwrap();
+        // Without a last seen checkpoint, no freshness check is claimed.
+        let v = verify_bundle(&newer, &reg.pinned(), NOW, &with_artifact(ARTIFACT)).unwrap();
+        assert!(!v.checks.contains(&"checkpoint_freshness"));
+    }
+
+    #[test]
+    fn another_root_at_the_same_size_is_a_split_view() {
+        // Two registries with the same keys and origin, and different histories of one size:
+        // the log key signed two trees of that size.
+        let (_, bundle, _) = registry();
+        let mut fork = MemoryRegistry::new(1);
+        fork.append(Event::AuditNote {
+            text: "a different history".into(),
+        })
+        .unwrap();
+        fork.sign_artifact("release.tar", ARTIFACT).unwrap();
+        while fork.tree().tree_size() < bundle.inclusion.tree_size {
+            fork.append(Event::AuditNote {
+                text: "padding".into(),
+            })
+            .unwrap();
+        }
+        let forked = last_seen(&fork.checkpoint().unwrap());
+        let LastSeen::Checkpoint(f) = &forked else {
+            unreachable!()
+        };
+        assert_eq!(f.size, bundle.inclusion.tree_size);
+        let e = verify_bundle(&bundle, &fork.pinned(), NOW, &policy(&forked)).unwrap_err();
+        assert_eq!(e.code().as_str(), "proof_invalid", "{e}");
+        assert!(e.detail().contains("split view"), "{e}");
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_log_is_not_a_last_seen_one() {
+        let (reg, bundle, _) = registry();
+        let other = LastSeen::Checkpoint(Checkpoint::new("other.test/log", 1, [7; 32]));
+        let e = verify_bundle(&bundle, &reg.pinned(), NOW, &policy(&other)).unwrap_err();
+        assert_eq!(e.code().as_str(), "domain_mismatch", "{e}");
+        assert_eq!(
+            code(check_freshness(ORIGIN, 1, &[7; 32], &other)),
+            "domain_mismatch"
+        );
+    }
+
+    #[test]
+    fn last_seen_parses_signed_notes_and_bare_text_and_refuses_the_rest() {
+        let (_, bundle, _) = registry();
+        let signed = last_seen(&bundle.checkpoint);
+        let body = bundle.checkpoint.split("\n\n").next().unwrap().to_string() + "\n";
+        assert_eq!(last_seen(&body), signed);
+        assert_eq!(signed.size(), bundle.inclusion.tree_size);
+        for bad in [
+            "",
+            "\n",
+            "example.test/registry\n",
+            "example.test/registry\n01\nAAAA\n",
+            "example.test/registry\n3\nnot base64\n",
+            "example.test/registry\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\nno signature line\n",
+        ] {
+            assert_eq!(
+                code(LastSeen::parse_note(bad.as_bytes())),
+                "malformed",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            code(LastSeen::parse_note(&[0xff, 0xfe, b'\n'])),
+            "malformed"
+        );
+        let huge = vec![b'a'; (1 << 20) + 1];
+        assert_eq!(code(LastSeen::parse_note(&huge)), "too_large");
+    }
+
+    proptest! {
+        #[test]
+        fn parse_note_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = LastSeen::parse_note(&bytes);
+        }
+
+        #[test]
+        fn the_rule_is_a_total_order_on_size(size in 0u64..1000, seen in 0u64..1000, same_root: bool) {
+            let root = [1u8; 32];
+            let other = if same_root { root } else { [2u8; 32] };
+            let last = LastSeen::Checkpoint(Checkpoint::new(ORIGIN, seen, root));
+            let r = check_freshness(ORIGIN, size, &other, &last);
+            let expected = if size < seen {
+                "replayed"
+            } else if size == seen && !same_root {
+                "proof_invalid"
+            } else {
+                "ok"
+            };
+            prop_assert_eq!(code(r), expected);
+        }
+    }
+}
+
+mod trust_root_commitment {
+    //! A checkpoint names the trust root current when it was signed; a bundle whose trust
+    //! chain does not reach that root is refused (`chain_broken`): a stripped chain cannot keep
+    //! a verifier at an older root whose keys a newer one removed.
+
+    use super::*;
+    use cairn_core::checkpoint::TrustRootRef;
+
+    /// The manifest bundle re-anchored under a checkpoint (signed by the registry's own log
+    /// key, which v2 keeps) whose extension lines are `extensions`.
+    fn under(reg: &MemoryRegistry, mb: &Bundle, extensions: Vec<String>) -> Bundle {
+        let mut b = mb.clone();
+        let mut cp = Checkpoint::new(ORIGIN, mb.inclusion.tree_size, reg.tree().root());
+        cp.extensions = extensions;
+        b.checkpoint = cp.sign_deterministic(&[(ORIGIN, &reg.log_key)]).unwrap();
+        b
+    }
+
+    fn named(env: &Envelope) -> TrustRootRef {
+        let r = VerifiedRoot::from_pinned(env).unwrap();
+        TrustRootRef {
+            version: r.root_version,
+            id: r.id(),
+        }
+    }
+
+    #[test]
+    fn a_bundle_whose_chain_stops_short_of_the_named_root_is_refused() {
+        let (reg, mb, _) = registry();
+        let (pinned, v2) = rotate(&reg, &reg.log_key);
+        let mut b = under(&reg, &mb, vec![named(&v2).to_line()]);
+        // Stripped chain: the verifier stays at v1, whose keys still verify everything.
+        let e = verify_bundle(&b, &pinned, NOW, &with_artifact(ARTIFACT)).unwrap_err();
+        assert_eq!(e.code().as_str(), "chain_broken", "{e}");
+        assert!(
+            e.detail().contains("version 2") && e.detail().contains("only version 1"),
+            "{e}"
+        );
+        // Without the extension line the same bundle verifies: the line is what refuses it.
+        let plain = under(&reg, &mb, vec![]);
+        let v = verify_bundle(&plain, &pinned, NOW, &with_artifact(ARTIFACT)).unwrap();
+        assert!(!v.checks.contains(&"checkpoint_trust_root"));
+        // With the chain, it verifies and says so.
+        b.trust_chain = vec![v2.clone()];
+        let v = verify_bundle(&b, &pinned, NOW, &with_artifact(ARTIFACT)).unwrap();
+        assert_eq!(v.trust_root_version, 2);
+        assert!(
+            v.checks.contains(&"checkpoint_trust_root"),
+            "{:?}",
+            v.checks
+        );
+        // A verifier pinned at v2 needs no chain.
+        b.trust_chain.clear();
+        let pinned2 = VerifiedRoot::from_pinned(&v2).unwrap();
+        verify_bundle(&b, &pinned2, NOW, &with_artifact(ARTIFACT)).unwrap();
+    }
+
+    #[test]
+    fn another_root_of_the_named_version_is_refused_an_older_one_is_not() {
+        let (reg, mb, _) = registry();
+        let (pinned, v2) = rotate(&reg, &reg.log_key);
+        let mut other = named(&v2);
+        other.id[0] ^= 1;
+        let mut b = under(&reg, &mb, vec![other.to_line()]);
+        b.trust_chain = vec![v2.clone()];
+        let e = verify_bundle(&b, &pinned, NOW, &with_artifact(ARTIFACT)).unwrap_err();
+        assert_eq!(e.code().as_str(), "chain_broken", "{e}");
+        // A checkpoint from before the rotation names v1: a verifier at v2 accepts it.
+        let mut old = under(&reg, &mb, vec![named(&reg.root).to_line()]);
+        old.trust_chain = vec![v2.clone()];
+        verify_bundle(&old, &pinned, NOW, &with_artifact(ARTIFACT)).unwrap();
+        let pinned2 = VerifiedRoot::from_pinned(&v2).unwrap();
+        verify_bundle(&old, &pinned2, NOW, &with_artifact(ARTIFACT)).unwrap();
+        // v1 with another id is refused at v1.
+        let mut wrong_v1 = named(&reg.root);
+        wrong_v1.id[31] ^= 0x80;
+        let b = under(&reg, &mb, vec![wrong_v1.to_line()]);
+        assert_eq!(
+            code(verify_bundle(&b, &pinned, NOW, &with_artifact(ARTIFACT))),
+            "chain_broken"
+        );
+    }
+
+    #[test]
+    fn trust_root_lines_are_strict_and_other_extensions_are_ignored() {
+        let (reg, mb, _) = registry();
+        let v1 = named(&reg.root);
+        let hex = hex_encode(&v1.id);
+        let ok = under(
+            &reg,
+            &mb,
+            vec!["other extension".into(), v1.to_line(), "more".into()],
+        );
+        verify_bundle(&ok, &reg.pinned(), NOW, &with_artifact(ARTIFACT)).unwrap();
+        for bad in [
+            format!("cairn.trust-root 01 {hex}"),
+            format!("cairn.trust-root 0 {hex}"),
+            format!("cairn.trust-root  1 {hex}"),
+            format!("cairn.trust-root 1 {}", hex.to_uppercase()),
+            format!("cairn.trust-root 1 {}", &hex[..63]),
+            format!("cairn.trust-root 1 {hex} "),
+            format!("cairn.trust-root 1 {hex}0"),
+            format!("cairn.trust-root -1 {hex}"),
+            format!("cairn.trust-root 99999999999999999999 {hex}"),
+            "cairn.trust-root 1".into(),
+            "cairn.trust-root ".into(),
+        ] {
+            let b = under(&reg, &mb, vec![bad.clone()]);
+            assert_eq!(
+                code(verify_bundle(
+                    &b,
+                    &reg.pinned(),
+                    NOW,
+                    &with_artifact(ARTIFACT)
+                )),
+                "malformed",
+                "{bad:?}"
+            );
+        }
+        let twice = under(&reg, &mb, vec![v1.to_line(), v1.to_line()]);
+        assert_eq!(
+            code(verify_bundle(
+                &twice,
+                &reg.pinned(),
+                NOW,
+                &with_artifact(ARTIFACT)
+            )),
+            "malformed"
+        );
+        // A line that merely starts alike is another extension.
+        let alike = under(&reg, &mb, vec![format!("cairn.trust-roots 9 {hex}")]);
+        verify_bundle(&alike, &reg.pinned(), NOW, &with_artifact(ARTIFACT)).unwrap();
+        // Round trip of the line itself.
+        assert_eq!(TrustRootRef::parse_line(&v1.to_line()).unwrap(), Some(v1));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_line_never_panics(line in "cairn\\.trust-root [ -~]{0,80}") {
+            let _ = TrustRootRef::parse_line(&line);
+        }
+    }
 }

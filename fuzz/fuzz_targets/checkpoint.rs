@@ -3,7 +3,9 @@
 //! Mode 0 (even): the first record is a signed note, verified with the verifiers and policy
 //! of checkpoint.json case `flags`. Invariants: a parsed note encodes to text that parses to
 //! an equal note; a parsed checkpoint body re-encodes to text that parses to an equal
-//! checkpoint; a verified checkpoint carries the policy's origin, meets its threshold and
+//! checkpoint (and names the trust root its `cairn.trust-root` line says, and is, as a
+//! verifier's memory, not older than itself and newer than any smaller size); a verified
+//! checkpoint carries the policy's origin, meets its threshold and
 //! required keys, and verifies again to the same result.
 //!
 //! Mode 1 (odd): the first record is checkpoint body text. Whatever `parse_text` accepts,
@@ -12,7 +14,10 @@
 
 use std::sync::OnceLock;
 
-use cairn_core::checkpoint::{verify_checkpoint, Checkpoint, CheckpointPolicy, CheckpointVerifier};
+use cairn_core::checkpoint::{
+    check_freshness, verify_checkpoint, Checkpoint, CheckpointPolicy, CheckpointVerifier, LastSeen,
+    TrustRootRef,
+};
 use cairn_core::crypto::KeyId;
 use cairn_core::note::{is_valid_key_name, Note};
 use cairn_fuzz::{cases, key_from_json, pick, pool, vectors, Input};
@@ -63,6 +68,28 @@ fn check_checkpoint_text(text: &str) -> Option<Checkpoint> {
         Some(&cp),
         "checkpoint text round trip"
     );
+    // The trust root it names: the line round-trips and is one of the extension lines.
+    if let Ok(Some(r)) = cp.trust_root() {
+        let line = r.to_line();
+        assert!(
+            cp.extensions.contains(&line),
+            "the named root's line is canonical"
+        );
+        assert_eq!(TrustRootRef::parse_line(&line).unwrap(), Some(r));
+    }
+    // As a verifier's memory: the same checkpoint, not older than itself, and every smaller
+    // size is older; another root at its size is a split view.
+    let seen = LastSeen::parse_note(text.as_bytes()).expect("checkpoint text is a memory");
+    assert_eq!(seen, LastSeen::Checkpoint(cp.clone()));
+    assert!(check_freshness(&cp.origin, cp.size, &cp.root, &seen).is_ok());
+    if cp.size > 0 {
+        let e = check_freshness(&cp.origin, cp.size - 1, &cp.root, &seen).unwrap_err();
+        assert_eq!(e.code().as_str(), "replayed");
+    }
+    let mut other = cp.root;
+    other[0] ^= 1;
+    let e = check_freshness(&cp.origin, cp.size, &other, &seen).unwrap_err();
+    assert_eq!(e.code().as_str(), "proof_invalid");
     Some(cp)
 }
 

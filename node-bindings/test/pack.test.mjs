@@ -102,6 +102,8 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
      const d = await hashFile('x', { onProgress: (done: number, total: number) => void [done, total] });
      const v: BundleVerification = verifyBundle(new Uint8Array(), '', { now: 1, artifact: d, requireHybridCheckpoint: true });
      const kind: 'token' | 'manifest' = v.kind;
+     const fresh = (note: string, bytes: Uint8Array) => [verifyBundle(new Uint8Array(), '', { lastSeen: note }), verifyBundle(new Uint8Array(), '', { lastSeen: bytes }), verifyBundle(new Uint8Array(), '', { minSize: 3 }), verifyBundle(new Uint8Array(), '', { minSize: 3n })];
+     void fresh;
      const signer: string = v.signers[0].key_id;
      const view = inspect('');
      if (view.kind === 'bundle') { const n: number = view.inclusion.tree_size; void n; }

@@ -1133,6 +1133,11 @@ Examples:
   cairn bundle verify app.bundle --trust-root root.json --artifact ./app.tar.gz
   cairn bundle verify token.bundle --trust-root root.json --audience svc.example --capability read
   cairn bundle verify token.bundle --trust-root root.json --revoked 5be1... --at 2030-01-01T00:00:00Z
+  cairn bundle verify app.bundle --trust-root root.json --last-seen seen.checkpoint --update-last-seen
+
+Freshness: with --last-seen (a checkpoint note this verifier accepted before) a bundle whose
+checkpoint is smaller is refused (replayed), and one of the same size with another root is
+refused as a split view (proof_invalid); --min-size N refuses checkpoints smaller than N.
 
 Exit status 0: verified; 1: verification failed (the reason is printed); 2: unreadable input.")]
     Verify {
@@ -1163,5 +1168,17 @@ Exit status 0: verified; 1: verification failed (the reason is printed); 2: unre
         /// Accept a checkpoint signed by classical (Ed25519-only) keys.
         #[arg(long)]
         allow_classical_checkpoint: bool,
+        /// The newest checkpoint this verifier accepted before (a checkpoint note, signed or
+        /// bare): refuse an older checkpoint (replayed) or another root at its size
+        /// (proof_invalid).
+        #[arg(long, value_name = "CHECKPOINT_FILE", conflicts_with = "min_size")]
+        last_seen: Option<PathBuf>,
+        /// Refuse a bundle whose checkpoint is smaller than N entries (replayed).
+        #[arg(long, value_name = "N")]
+        min_size: Option<u64>,
+        /// After a successful verification, write the bundle's checkpoint to the --last-seen
+        /// file when it is newer (a missing file is then created, not an error).
+        #[arg(long, requires = "last_seen")]
+        update_last_seen: bool,
     },
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use cairn_core::bundle::{verify_bundle, Bundle, BundlePolicy, BundleVerdict, MAX_BUNDLE_LEN};
+use cairn_core::checkpoint::LastSeen;
 use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
 use cairn_core::manifest::ArtifactCheck;
 use cairn_core::token::VerifyOptions;
@@ -34,12 +35,25 @@ pub struct VerifyRequest<'a> {
     pub at: u64,
     /// Accept Ed25519-only checkpoints.
     pub allow_classical: bool,
+    /// The newest checkpoint (or size) this verifier accepted before.
+    pub last_seen: Option<LastSeen>,
 }
 
 /// Reads a bundle file.
 pub fn read_bundle(path: &Path) -> CliResult<Bundle> {
     let bytes = read_limited(path, MAX_BUNDLE_LEN, "bundle")?;
     Ok(Bundle::from_bytes(&bytes)?)
+}
+
+/// Reads a remembered checkpoint (`--last-seen`); a missing file is `None` when `may_be_missing`.
+pub fn read_last_seen(path: &Path, may_be_missing: bool) -> CliResult<Option<LastSeen>> {
+    if may_be_missing && !path.exists() {
+        return Ok(None);
+    }
+    let bytes = read_limited(path, cairn_core::note::MAX_NOTE_LEN, "last seen checkpoint")?;
+    Ok(Some(LastSeen::parse_note(&bytes).map_err(|e| {
+        CliError::from(e).context(&path.display().to_string())
+    })?))
 }
 
 /// Verifies a bundle against a pinned root (the artifact hashed as a stream).
@@ -64,6 +78,7 @@ pub fn verify_files(
             capability: req.capability,
         },
         revoked_tokens: &req.revoked,
+        last_seen: req.last_seen.as_ref(),
     };
     Ok(verify_bundle(bundle, pinned, req.at, &policy)?)
 }
@@ -199,6 +214,9 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
             revoked,
             at,
             allow_classical_checkpoint,
+            last_seen,
+            min_size,
+            update_last_seen,
         } => {
             let revoked = revoked
                 .iter()
@@ -215,6 +233,11 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
                 .map(parse_time)
                 .transpose()?
                 .unwrap_or_else(now);
+            let remembered = match (&last_seen, min_size) {
+                (Some(p), _) => read_last_seen(p, update_last_seen)?,
+                (None, Some(n)) => Some(LastSeen::MinSize(n)),
+                (None, None) => None,
+            };
             let req = VerifyRequest {
                 artifact: artifact.as_deref(),
                 max_size,
@@ -223,14 +246,39 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
                 revoked,
                 at,
                 allow_classical: allow_classical_checkpoint,
+                last_seen: remembered,
             };
             let v = verify_files(ctx, &b, &pinned, &req)?.to_json();
             let mut text = verdict_text(&v);
             text.push_str(&format!("\nat         {}", fmt_time(at)));
+            let seen_size = req.last_seen.as_ref().map(LastSeen::size);
+            let size = b.inclusion.tree_size;
+            if let Some(n) = seen_size {
+                text.push_str(&format!(
+                    "\nfreshness  checkpoint size {size}, last seen {n}: not older"
+                ));
+            }
+            let mut updated = false;
+            if let (true, Some(path)) = (update_last_seen, &last_seen) {
+                if req.last_seen.is_none() || seen_size.is_some_and(|n| size > n) {
+                    write_file(path, b.checkpoint.as_bytes())?;
+                    updated = true;
+                    text.push_str(&format!(
+                        "\nremembered checkpoint size {size} in {}",
+                        path.display()
+                    ));
+                }
+            }
             if v["kind"] == "manifest" && artifact.is_none() {
                 text.push_str("\nthe artifact itself was not checked (give --artifact FILE)");
             }
-            let mut doc = json!({"verdict": v, "at": at, "artifact_checked": artifact.is_some()});
+            let mut doc = json!({
+                "verdict": v,
+                "at": at,
+                "artifact_checked": artifact.is_some(),
+                "last_seen_size": seen_size,
+                "last_seen_updated": updated,
+            });
             doc["valid"] = json!(true);
             Ok(Output::new(text, doc))
         }

@@ -7,7 +7,9 @@
 
 use cairn_core::blux;
 use cairn_core::bundle::{verify_bundle as core_verify_bundle, Bundle, BundlePolicy};
-use cairn_core::checkpoint::{verify_checkpoint as core_verify_checkpoint, CheckpointPolicy};
+use cairn_core::checkpoint::{
+    verify_checkpoint as core_verify_checkpoint, CheckpointPolicy, LastSeen,
+};
 use cairn_core::crypto::batch::{verify_batch, BatchItem};
 use cairn_core::crypto::{PublicKey, Signature};
 use cairn_core::dsse::Envelope;
@@ -396,6 +398,23 @@ pub struct BundleOptions {
     pub capability: Option<String>,
     /// Accept a checkpoint without both an Ed25519 and an ML-DSA signature.
     pub allow_classical_checkpoint: bool,
+    /// The newest checkpoint (or tree size) the caller accepted before ([`last_seen`]).
+    pub last_seen: Option<LastSeen>,
+}
+
+/// `verifyBundle`'s `lastSeen` (a checkpoint note, signed or bare) and `minSize` options, at
+/// most one of them.
+pub fn last_seen(note: Option<&[u8]>, min_size: Option<u64>) -> Result<Option<LastSeen>> {
+    match (note, min_size) {
+        (Some(_), Some(_)) => Err(Error::malformed(
+            "give lastSeen or minSize, not both (a remembered checkpoint has a size)",
+        )),
+        (Some(n), None) => LastSeen::parse_note(n)
+            .map(Some)
+            .map_err(|e| e.context("lastSeen")),
+        (None, Some(n)) => Ok(Some(LastSeen::MinSize(n))),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `verifyBundle`: a bundle (CBDL bytes) against a pinned trust root (envelope bytes).
@@ -419,6 +438,7 @@ pub fn verify_bundle(
             capability: opts.capability.as_deref(),
         },
         revoked_tokens: &opts.revoked,
+        last_seen: opts.last_seen.as_ref(),
     };
     let verdict = core_verify_bundle(&bundle, &pinned, now, &policy)?;
     let mut v = verdict.to_json();

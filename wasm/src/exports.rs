@@ -371,9 +371,31 @@ pub fn verify_bundle(
                 "requireHybridCheckpoint",
                 true,
             )?,
+            last_seen: last_seen(&options)?,
         };
         api::verify_bundle(&bundle, &root, now, &opts)
     })())
+}
+
+/// `verifyBundle`'s `lastSeen` / `minSize` options.
+fn last_seen(options: &JsValue) -> cairn_core::Result<Option<cairn_core::checkpoint::LastSeen>> {
+    let note = prop(options, "lastSeen")?;
+    let note = if js::is_absent(&note) {
+        None
+    } else {
+        Some(js::bytes(
+            &note,
+            "lastSeen",
+            cairn_core::note::MAX_NOTE_LEN,
+        )?)
+    };
+    let min = prop(options, "minSize")?;
+    let min = if js::is_absent(&min) {
+        None
+    } else {
+        Some(js::integer(&min, "minSize")?)
+    };
+    api::last_seen(note.as_deref(), min)
 }
 
 /// Every error code, in declaration order.

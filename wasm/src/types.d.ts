@@ -452,6 +452,15 @@ export interface BundleOptions {
   capability?: string;
   /** Require both an Ed25519 and an ML-DSA checkpoint signature (default true). */
   requireHybridCheckpoint?: boolean;
+  /**
+   * The newest checkpoint this verifier accepted before (a checkpoint note, signed or its bare
+   * three-line text; not verified again). A smaller checkpoint is refused (`replayed`), one of
+   * the same size with another root is a split view (`proof_invalid`), a note of another log
+   * is `domain_mismatch`. Not together with `minSize`.
+   */
+  lastSeen?: string | Uint8Array;
+  /** Refuse a checkpoint of fewer entries (`replayed`). Not together with `lastSeen`. */
+  minSize?: number | bigint;
 }
 
 /** A signer named by a bundle verdict. */

@@ -1,5 +1,6 @@
 // The demo page in Debian's Chromium (headless, through playwright-core; no browser is ever
-// downloaded): a valid artifact is accepted, a modified one is rejected with its reason, a
+// downloaded): a valid artifact is accepted, one under an older checkpoint than the page saw
+// before is shown with a warning, a modified one is rejected with its reason, a
 // malformed bundle gives a readable error, dropped files are recognised by content, and the
 // page requests nothing but its own files; both hashing paths agree with node:crypto (their
 // MB/s is reported). Screenshots of each state go to test-output/.
@@ -83,6 +84,61 @@ test('a valid artifact and its bundle are accepted', async () => {
   assert.match(r.text, /manifest-signer/);
   assert.match(r.text, /artifact digest/);
   assert.match(await page.textContent('#hash-status'), /hashed/);
+});
+
+// The page remembers the newest checkpoint it verified per log origin (localStorage) and
+// warns when a bundle's checkpoint is older, or another root at the same size.
+test('a bundle older than the last checkpoint seen for its log is shown with a warning', async () => {
+  const key = 'cairn.lastSeen.example.test/registry';
+  const remembered = await page.evaluate((k) => localStorage.getItem(k), key);
+  assert.match(remembered ?? '', /^example\.test\/registry\n4\n[A-Za-z0-9+/]{43}=\n$/, 'the valid verdict was remembered');
+  const files = {
+    '#root-file': file('trust-root.cdse', bytes(valid.trusted_root)),
+    '#bundle-file': file('release.cbdl', bytes(valid.bundle)),
+    '#artifact-file': file('release-1.0.0.txt', artifact),
+  };
+  const rememberOnPage = (text) => page.evaluate(([k, v]) => localStorage.setItem(k, v), [key, text]);
+  try {
+    // The same checkpoint again: valid, and said to be not older.
+    let r = await verify(files);
+    assert.equal(r.state, 'valid', r.text);
+    assert.match(await page.textContent('#freshness'), /not older/);
+
+    // The page saw a larger tree of this log before: the bundle is a step back.
+    const otherRoot = Buffer.alloc(32, 7).toString('base64');
+    await rememberOnPage(`example.test/registry\n9\n${otherRoot}\n`);
+    r = await verify(files);
+    await page.screenshot({ path: join(out, 'web-demo-older-checkpoint.png'), fullPage: true });
+    assert.equal(r.state, 'stale', r.text);
+    const warning = await page.textContent('#freshness-warning');
+    assert.match(warning, /older than the last one this page verified/);
+    assert.match(warning, /tree size 4\).*tree size 9\)/);
+    assert.match(warning, /replayed/);
+    assert.ok(await page.isVisible('#freshness-warning'));
+    // A warning never moves the memory back.
+    assert.equal(await page.evaluate((k) => localStorage.getItem(k), key), `example.test/registry\n9\n${otherRoot}\n`);
+
+    // Same size, another root: a split view.
+    await rememberOnPage(`example.test/registry\n4\n${otherRoot}\n`);
+    r = await verify(files);
+    assert.equal(r.state, 'stale', r.text);
+    assert.match(await page.textContent('#freshness-warning'), /split view/);
+    assert.match(await page.textContent('#freshness-warning'), /proof_invalid/);
+
+    // A memory that does not parse is dropped; the bundle is valid and becomes the memory.
+    await rememberOnPage('not a checkpoint');
+    r = await verify(files);
+    assert.equal(r.state, 'valid', r.text);
+    assert.equal(await page.evaluate((k) => localStorage.getItem(k), key), remembered);
+
+    // An older memory: the bundle is newer, valid, and becomes the memory.
+    await rememberOnPage(`example.test/registry\n2\n${otherRoot}\n`);
+    r = await verify(files);
+    assert.equal(r.state, 'valid', r.text);
+    assert.equal(await page.evaluate((k) => localStorage.getItem(k), key), remembered);
+  } finally {
+    await rememberOnPage(remembered);
+  }
 });
 
 test('a modified artifact is rejected with its reason', async () => {

@@ -187,6 +187,7 @@ fn transparency(
             root,
             now,
             policy.require_hybrid_checkpoint,
+            None,
             &mut checks,
         ) {
             Ok(l) => l,

@@ -410,6 +410,21 @@ pub fn verify_bundle(
                 "requireHybridCheckpoint",
                 true,
             )?,
+            last_seen: {
+                let note = r.prop(&options, "lastSeen")?;
+                let note = if note.is_absent() {
+                    None
+                } else {
+                    Some(r.bytes(&note, "lastSeen", cairn_core::note::MAX_NOTE_LEN)?)
+                };
+                let min = r.prop(&options, "minSize")?;
+                let min = if min.is_absent() {
+                    None
+                } else {
+                    Some(r.integer(&min, "minSize")?)
+                };
+                api::last_seen(note.as_deref(), min)?
+            },
         };
         api::verify_bundle(&bundle, &root, now, &opts)
     })();

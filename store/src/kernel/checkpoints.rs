@@ -8,7 +8,7 @@ use crate::kernel::db::{Registry, Txn};
 use crate::kernel::entries::root_at;
 pub(crate) use crate::kernel::head::open_note;
 use crate::kernel::schema::{self, ReadTables, CHECKPOINTS, TREE};
-use cairn_core::checkpoint::Checkpoint as CheckpointBody;
+use cairn_core::checkpoint::{Checkpoint as CheckpointBody, TrustRootRef};
 use cairn_core::crypto::KeyId;
 use cairn_core::encoding::Digest;
 use cairn_core::merkle::ConsistencyProof;
@@ -64,7 +64,16 @@ impl Txn<'_> {
             return to_checkpoint(size, rec);
         }
         let root = root_at(&self.tx.open_table(TREE)?, size, size)?;
-        let note = self.sign_head_note(size, &root)?;
+        // The checkpoint names the current trust root, so that a verifier refuses a bundle
+        // whose trust chain stops short of it (docs/FORMATS.md, the trust-root extension).
+        let mut body = CheckpointBody::new(self.reg.origin(), size, root);
+        if let Some(current) = self.current_root()? {
+            body = body.with_trust_root(TrustRootRef {
+                version: current.root.root_version,
+                id: current.root.id(),
+            });
+        }
+        let note = self.sign_head_body(&body)?;
         let rec = CheckpointRecord {
             note,
             key_id: self.log_key_id(),

@@ -11,7 +11,7 @@ use redb::{
 
 use crate::error::{StoreCode, StoreError, StoreResult};
 use crate::kernel::checkpoints::CheckpointRecord;
-use crate::kernel::head::{sign_note, VerifiedHead};
+use crate::kernel::head::VerifiedHead;
 use crate::kernel::schema::{self, ReadTables};
 use crate::kernel::tree::TreeView;
 use cairn_core::crypto::{KeyId, PublicKey, SigningKey};
@@ -384,8 +384,20 @@ impl<'r> Txn<'r> {
     /// Signs the note of the tree head (size, root) with the log key, and tells the registry's
     /// observer how long the signature took.
     pub(crate) fn sign_head_note(&self, size: u64, root: &Digest) -> StoreResult<String> {
+        let origin = self.reg.origin();
+        self.sign_head_body(&cairn_core::checkpoint::Checkpoint::new(
+            origin, size, *root,
+        ))
+    }
+
+    /// Signs a checkpoint body (with its extension lines) with the log key, reporting the
+    /// signature's latency to the registry's observer.
+    pub(crate) fn sign_head_body(
+        &self,
+        body: &cairn_core::checkpoint::Checkpoint,
+    ) -> StoreResult<String> {
         let started = std::time::Instant::now();
-        let note = sign_note(self.reg.origin(), size, root, &self.log_key)?;
+        let note = crate::kernel::head::sign_body(self.reg.origin(), body, &self.log_key)?;
         if let Some(f) = self.reg.on_log_sign.get() {
             f(self.log_key.public_key().algorithm(), started.elapsed());
         }

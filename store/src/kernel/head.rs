@@ -24,7 +24,16 @@ pub(crate) fn sign_note(
     root: &Digest,
     key: &SigningKey,
 ) -> StoreResult<String> {
-    Ok(CheckpointBody::new(origin, size, *root).sign(&[(origin, key)])?)
+    sign_body(origin, &CheckpointBody::new(origin, size, *root), key)
+}
+
+/// Signs a checkpoint body (with its extension lines) under the key name `origin`.
+pub(crate) fn sign_body(
+    origin: &str,
+    body: &CheckpointBody,
+    key: &SigningKey,
+) -> StoreResult<String> {
+    Ok(body.sign(&[(origin, key)])?)
 }
 
 /// Verifies a checkpoint note for `origin` signed (every line, both halves of a hybrid) by

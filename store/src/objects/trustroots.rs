@@ -148,7 +148,7 @@ impl Txn<'_> {
         rec.stored()
     }
 
-    fn current_root(&self) -> StoreResult<Option<StoredTrustRoot>> {
+    pub(crate) fn current_root(&self) -> StoreResult<Option<StoredTrustRoot>> {
         let t = self.tx.open_table(TRUST_ROOTS)?;
         let last = t.last()?;
         last.map(|(_, v)| schema::decode::<TrustRootRecord>(v.value(), "trust root")?.stored())

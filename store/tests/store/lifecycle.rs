@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cairn_core::bundle::{verify_bundle, BundlePolicy};
 use cairn_core::crypto::Algorithm;
+use cairn_core::encoding::hex_encode;
 use cairn_core::token::VerifyOptions;
 use cairn_core::trust::{Role, RoleSet, Thresholds, VerifiedRoot};
 use cairn_store::*;
@@ -321,5 +322,64 @@ fn the_trust_root_closes_a_rotated_keys_window_at_the_rotation() {
         .as_str(),
         "invalid_state"
     );
+    reg.audit().unwrap();
+}
+
+/// Checkpoints name the trust root current when they are signed; a bundle whose trust chain
+/// was stripped (so that a verifier pinned at v1 keeps trusting a key v2 removed) is refused.
+#[test]
+fn a_stripped_trust_chain_does_not_keep_a_removed_key_trusted() {
+    let s = setup();
+    let reg = &s.a;
+    s.clock_a.store(s.base + 300, Ordering::SeqCst);
+    let log = reg.log_key_id().unwrap();
+    let root = reg
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    // v1 still lists the old (rotated, leaked) issuer key; the token it issued verifies.
+    let v1 = reg
+        .create_trust_root(
+            &root_spec(reg, vec![root.key_id, log, s.old.key_id, s.new.key_id]),
+            &[(root.key_id, None)],
+        )
+        .unwrap();
+    let pinned = VerifiedRoot::from_pinned(&v1.envelope).unwrap();
+    let now = s.base + 1000;
+    let early = reg.token_bundle(&s.before.id).unwrap();
+    let cp = reg.latest_checkpoint().unwrap();
+    let line = format!("cairn.trust-root 1 {}", hex_encode(&v1.root.id()));
+    assert!(cp.note.contains(&format!("\n{line}\n")), "{}", cp.note);
+    let v = verify_bundle(&early, &pinned, now, &BundlePolicy::default()).unwrap();
+    assert!(
+        v.checks.contains(&"checkpoint_trust_root"),
+        "{:?}",
+        v.checks
+    );
+
+    // v2 removes the old key. Later bundles are under checkpoints naming v2.
+    s.clock_a.store(s.base + 400, Ordering::SeqCst);
+    let v2 = reg
+        .update_trust_root(
+            &root_spec(reg, vec![root.key_id, log, s.new.key_id]),
+            &[(root.key_id, None)],
+        )
+        .unwrap();
+    reg.create_checkpoint().unwrap();
+    let mut bundle = reg.token_bundle(&s.before.id).unwrap();
+    assert_eq!(bundle.trust_chain.len(), 2);
+    let line = format!("cairn.trust-root 2 {}", hex_encode(&v2.root.id()));
+    assert!(bundle.checkpoint.contains(&format!("\n{line}\n")));
+    // With the chain: v2 does not know the removed key.
+    let e = verify_bundle(&bundle, &pinned, now, &BundlePolicy::default()).unwrap_err();
+    assert_eq!(e.code().as_str(), "unknown_key", "{e}");
+    // Stripped of v2: the checkpoint names a root the chain does not reach.
+    bundle.trust_chain.truncate(1);
+    let e = verify_bundle(&bundle, &pinned, now, &BundlePolicy::default()).unwrap_err();
+    assert_eq!(e.code().as_str(), "chain_broken", "{e}");
+    assert!(e.to_string().contains("reaches only version 1"), "{e}");
     reg.audit().unwrap();
 }
