@@ -19,6 +19,7 @@
 //! | [`tiles`] | C2SP tlog-tiles: tile paths and a tile client that proves from tiles alone |
 //! | [`trust`] | trust roots and their rotation chains |
 //! | [`bundle`] | self-contained bundles and `verify_bundle` |
+//! | [`http`] | the credentials of an HTTP write: `Authorization` token, `Cairn-Proof` proof of possession |
 //! | [`peer`] | peer key exchange: signed key requests and responses, replay protection, vouching |
 //! | [`blux`] | blux-reg v1.0 interop (canonical JSON, tokens, manifests, ledgers) |
 //! | [`view`] | the JSON view of each object, shared by the CLI, the wasm package and the web page |
@@ -39,6 +40,7 @@ pub mod crypto;
 pub mod dsse;
 pub mod encoding;
 pub mod error;
+pub mod http;
 pub mod ledger;
 pub mod manifest;
 pub mod merkle;

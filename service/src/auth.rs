@@ -16,10 +16,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use base64::Engine as _;
-use cairn_core::crypto::{Signature, SigningKey};
 use cairn_core::dsse::Envelope;
-use cairn_core::encoding::{hex_encode, sha256, Digest};
+use cairn_core::http::{verify_request_proof, RequestProof};
 use cairn_core::token::{VerifiedToken, VerifyOptions};
 use cairn_core::{ErrorCode, UnixTime};
 use cairn_store::Registry;
@@ -28,66 +26,12 @@ use crate::error::{ServiceError, ServiceResult};
 
 /// The request-signature header.
 pub const PROOF_HEADER: &str = "cairn-proof";
-/// Domain separation of proof-of-possession signatures (first line, and ML-DSA context).
-pub const POP_CONTEXT: &[u8] = b"cairn-http-pop-v1";
-/// Largest `Authorization` value accepted (a token with a delegation chain of ML-DSA keys).
-pub const MAX_AUTHORIZATION_LEN: usize = 96 * 1024;
-/// Nonce length bounds, in characters of `[A-Za-z0-9_-]`.
-pub const NONCE_LEN: std::ops::RangeInclusive<usize> = 16..=64;
+// The credential formats are cairn-core's (docs/FORMATS.md §14a), shared with clients.
+pub use cairn_core::http::{
+    authorization_value, pop_message, sign_request, MAX_AUTHORIZATION_LEN, NONCE_LEN, POP_CONTEXT,
+};
 /// Most nonces remembered at once; beyond, proofs are refused until old ones expire.
 pub const MAX_REMEMBERED_NONCES: usize = 1 << 20;
-
-/// The bytes a holder signs to prove it sent a request.
-///
-/// ```
-/// let m = cairn_service::auth::pop_message(&[0u8; 32], "POST", "/api/v1/registry/register", b"{}", 1700000000, "0123456789abcdef");
-/// assert!(m.starts_with(b"cairn-http-pop-v1\n"));
-/// ```
-pub fn pop_message(
-    token_id: &Digest,
-    method: &str,
-    path_and_query: &str,
-    body: &[u8],
-    time: UnixTime,
-    nonce: &str,
-) -> Vec<u8> {
-    format!(
-        "cairn-http-pop-v1\n{}\n{}\n{}\n{}\n{}\n{}\n",
-        hex_encode(token_id),
-        method,
-        path_and_query,
-        hex_encode(&sha256(&[body])),
-        time,
-        nonce
-    )
-    .into_bytes()
-}
-
-/// The `Cairn-Proof` header value for a request, signed by the holder key.
-pub fn sign_request(
-    holder: &SigningKey,
-    token_id: &Digest,
-    method: &str,
-    path_and_query: &str,
-    body: &[u8],
-    time: UnixTime,
-    nonce: &str,
-) -> Result<String, cairn_core::Error> {
-    let msg = pop_message(token_id, method, path_and_query, body, time, nonce);
-    let sig = holder.sign(&msg, POP_CONTEXT)?;
-    Ok(format!(
-        "t={time};n={nonce};s={}",
-        base64::engine::general_purpose::STANDARD.encode(sig.as_bytes())
-    ))
-}
-
-/// The `Authorization` header value for a token envelope.
-pub fn authorization_value(token: &Envelope) -> String {
-    format!(
-        "Cairn {}",
-        base64::engine::general_purpose::STANDARD.encode(token.to_compact())
-    )
-}
 
 /// Nonces seen, with the time after which they may be forgotten.
 #[derive(Debug, Default)]
@@ -159,7 +103,8 @@ fn unauth(code: ErrorCode, msg: impl Into<String>) -> ServiceError {
     ServiceError::unauthenticated(code, msg)
 }
 
-/// Parses the `Authorization` header into a token envelope.
+/// Parses the `Authorization` header into a token envelope (cairn-core's
+/// [`cairn_core::http::parse_authorization`]); every failure is a 401.
 pub fn parse_authorization(value: Option<&str>) -> ServiceResult<Envelope> {
     let v = value.ok_or_else(|| {
         unauth(
@@ -167,73 +112,7 @@ pub fn parse_authorization(value: Option<&str>) -> ServiceResult<Envelope> {
             "this operation needs a capability token: Authorization: Cairn <base64 token>",
         )
     })?;
-    if v.len() > MAX_AUTHORIZATION_LEN {
-        return Err(unauth(
-            ErrorCode::TooLarge,
-            "the Authorization header is too long",
-        ));
-    }
-    let (scheme, rest) = v.split_once(' ').ok_or_else(|| {
-        unauth(
-            ErrorCode::Malformed,
-            "Authorization: expected `Cairn <base64 token>`",
-        )
-    })?;
-    if !scheme.eq_ignore_ascii_case("cairn") && !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(unauth(
-            ErrorCode::Malformed,
-            format!("Authorization scheme {scheme:?} is not `Cairn`"),
-        ));
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .map_err(|_| {
-            unauth(
-                ErrorCode::Malformed,
-                "Authorization: the token is not base64",
-            )
-        })?;
-    Envelope::parse(&bytes).map_err(|e| unauth(e.code(), format!("Authorization: {}", e.detail())))
-}
-
-/// Parses `t=..;n=..;s=..`.
-fn parse_proof(v: &str) -> ServiceResult<(UnixTime, &str, Vec<u8>)> {
-    let bad = |m: &str| unauth(ErrorCode::Malformed, format!("Cairn-Proof: {m}"));
-    if v.len() > 16 * 1024 {
-        return Err(bad("too long"));
-    }
-    let (mut t, mut n, mut s) = (None, None, None);
-    for part in v.split(';') {
-        let (k, val) = part
-            .trim()
-            .split_once('=')
-            .ok_or_else(|| bad("expected t=..;n=..;s=.."))?;
-        let slot = match k {
-            "t" => &mut t,
-            "n" => &mut n,
-            "s" => &mut s,
-            _ => return Err(bad(&format!("unknown parameter {k:?}"))),
-        };
-        if slot.replace(val).is_some() {
-            return Err(bad(&format!("parameter {k:?} given twice")));
-        }
-    }
-    let t: UnixTime = t
-        .ok_or_else(|| bad("missing t"))?
-        .parse()
-        .map_err(|_| bad("t is not a Unix time"))?;
-    let n = n.ok_or_else(|| bad("missing n"))?;
-    if !NONCE_LEN.contains(&n.len())
-        || !n
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(bad("n must be 16 to 64 characters of A-Z a-z 0-9 - _"));
-    }
-    let s = base64::engine::general_purpose::STANDARD
-        .decode(s.ok_or_else(|| bad("missing s"))?)
-        .map_err(|_| bad("s is not base64"))?;
-    Ok((t, n, s))
+    cairn_core::http::parse_authorization(v).map_err(|e| unauth(e.code(), e.detail()))
 }
 
 /// Verifies a write's credentials: the token (against the registry, at `now`), the
@@ -281,29 +160,19 @@ pub fn authorize(
                 "this operation needs a proof of possession by the token's holder: Cairn-Proof: t=..;n=..;s=..",
             )
         })?;
-        let (t, nonce, sig) = parse_proof(v)?;
-        if t.abs_diff(now) > policy.max_skew {
-            return Err(unauth(
-                ErrorCode::Expired,
-                format!(
-                    "Cairn-Proof: its time {t} is more than {} seconds from the server's {now}",
-                    policy.max_skew
-                ),
-            ));
-        }
+        let proof = RequestProof::parse(v).map_err(|e| unauth(e.code(), e.detail()))?;
         let holder = &verified.claims.holder;
-        let sig = Signature::from_bytes(holder.algorithm(), &sig)
-            .map_err(|e| unauth(e.code(), format!("Cairn-Proof: {}", e.detail())))?;
-        let msg = pop_message(
+        let started = std::time::Instant::now();
+        let checked = verify_request_proof(
+            holder,
             &verified.id,
             req.method,
             req.path_and_query,
             req.body,
-            t,
-            nonce,
+            &proof,
+            now,
+            policy.max_skew,
         );
-        let started = std::time::Instant::now();
-        let checked = holder.verify(&msg, POP_CONTEXT, &sig);
         if let Some(m) = policy.metrics {
             m.verification(
                 "proof",
@@ -312,15 +181,8 @@ pub fn authorize(
                 started.elapsed(),
             );
         }
-        checked.map_err(|e| {
-            unauth(
-                ErrorCode::SignatureInvalid,
-                format!(
-                    "Cairn-Proof: not signed by the token's holder ({})",
-                    e.detail()
-                ),
-            )
-        })?;
+        checked.map_err(|e| unauth(e.code(), e.detail()))?;
+        let nonce = proof.nonce.as_str();
         nonces.check_and_record(nonce, now, now + policy.max_skew)?;
     }
     Ok(verified)
@@ -329,24 +191,6 @@ pub fn authorize(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn proof_headers_parse_strictly() {
-        let ok = "t=5;n=0123456789abcdef;s=AAAA";
-        assert_eq!(parse_proof(ok).unwrap().0, 5);
-        for bad in [
-            "",
-            "t=5;n=0123456789abcdef",
-            "t=x;n=0123456789abcdef;s=AAAA",
-            "t=5;n=short;s=AAAA",
-            "t=5;n=0123456789abcdef!;s=AAAA",
-            "t=5;t=6;n=0123456789abcdef;s=AAAA",
-            "t=5;n=0123456789abcdef;s=AAAA;x=1",
-            "t=5;n=0123456789abcdef;s=***",
-        ] {
-            assert_eq!(parse_proof(bad).unwrap_err().code, "malformed", "{bad}");
-        }
-    }
 
     #[test]
     fn authorization_values_parse_strictly() {

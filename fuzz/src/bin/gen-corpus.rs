@@ -292,6 +292,97 @@ fn manifest(out: &mut Corpus) {
     }
 }
 
+/// HTTP credentials: valid proofs by the target's holder key, and a token value.
+fn http(out: &mut Corpus) {
+    use cairn_core::http::{authorization_value, sign_request};
+    let holder = SigningKey::from_seed(Algorithm::Ed25519, &[9; 32]);
+    let token = Envelope::new("application/x.example", b"token".to_vec()).unwrap();
+    for (method, path, body, t) in [
+        (
+            "POST",
+            "/api/v1/registry/register",
+            &b"{}"[..],
+            1_700_000_000u64,
+        ),
+        (
+            "DELETE",
+            "/api/v1/registry/node-1?x=1",
+            &b""[..],
+            1_800_000_000,
+        ),
+    ] {
+        let proof =
+            sign_request(&holder, &[7; 32], method, path, body, t, "0123456789abcdef").unwrap();
+        out.add(
+            "http",
+            0,
+            0,
+            t + 5,
+            vec![
+                authorization_value(&token).into_bytes(),
+                proof.into_bytes(),
+                method.as_bytes().to_vec(),
+                path.as_bytes().to_vec(),
+                body.to_vec(),
+            ],
+        );
+    }
+}
+
+/// Tiles: the real tiles of a 300-leaf tree in the order the client asks for them (so the
+/// fuzzer starts from inputs that verify), behind a few tile paths.
+fn tiles(out: &mut Corpus) {
+    use cairn_core::checkpoint::VerifiedCheckpoint;
+    use cairn_core::merkle::MemoryTree;
+    use cairn_core::tiles::{encode_entry_bundle, tile_bytes, Tile, TileClient, TileKind};
+    let mut tree = MemoryTree::new();
+    let leaves: Vec<Vec<u8>> = (0..300u64)
+        .map(|i| format!("leaf {i}").into_bytes())
+        .collect();
+    for l in &leaves {
+        tree.append(l).unwrap();
+    }
+    let cp = VerifiedCheckpoint {
+        origin: "fuzz.example/log".into(),
+        size: 300,
+        root: tree.root(),
+        extensions: Vec::new(),
+        signers: Vec::new(),
+    };
+    for (path, index, old) in [
+        ("tile/0/000", 5u64, 3u64),
+        ("tile/entries/001.p/44", 299, 256),
+        ("tile/1/000.p/1", 100, 1),
+    ] {
+        let served = std::cell::RefCell::new(Vec::new());
+        let client = TileClient::new(&cp, |t: &Tile| {
+            let bytes = match t.kind {
+                TileKind::Entries => {
+                    let start = (t.index * 256) as usize;
+                    encode_entry_bundle(
+                        leaves[start..start + t.width as usize]
+                            .iter()
+                            .map(Vec::as_slice),
+                    )?
+                }
+                TileKind::Hashes(_) => tile_bytes(&tree, t)?,
+            };
+            served.borrow_mut().push(bytes.clone());
+            Ok(bytes)
+        });
+        client.entry(index).unwrap();
+        let old_cp = VerifiedCheckpoint {
+            size: old,
+            root: tree.root_at(old).unwrap(),
+            ..cp.clone()
+        };
+        client.consistency_proof(&old_cp).unwrap();
+        let mut records = vec![path.as_bytes().to_vec()];
+        records.extend(served.into_inner());
+        out.add("tiles", 0, 0, index | (old << 16), records);
+    }
+}
+
 /// Node specs: a full one, a minimal one, and near misses (an unknown field, a bad URL).
 fn nodespec(out: &mut Corpus) {
     for spec in [
@@ -377,6 +468,8 @@ fn main() {
     blux(&mut corpus);
     bundle(&mut corpus);
     nodespec(&mut corpus);
+    tiles(&mut corpus);
+    http(&mut corpus);
     for (target, seeds) in &corpus.0 {
         let d = dir.join(target);
         std::fs::create_dir_all(&d).expect("create corpus directory");

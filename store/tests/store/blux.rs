@@ -22,7 +22,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// A blux-reg config dir: a private key with its public file, another public key, the
 /// fixture ledger and revocations.
-fn config_dir(root: &Path) -> SigningKey {
+pub(super) fn config_dir(root: &Path) -> SigningKey {
     let sk = SigningKey::from_seed(Algorithm::Ed25519, &[3; 32]);
     std::fs::create_dir_all(root.join("keys")).unwrap();
     std::fs::create_dir_all(root.join("trust")).unwrap();

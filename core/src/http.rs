@@ -1,0 +1,283 @@
+//! Credentials of an HTTP write to a cairn service (docs/FORMATS.md §14a): the capability
+//! token in `Authorization: Cairn <base64 token>`, and the holder's proof of possession in
+//! `Cairn-Proof: t=<unix time>;n=<nonce>;s=<base64 signature>` over the request.
+//!
+//! Pure: parsing and checking only. The service supplies the clock (`now`), remembers nonces
+//! and verifies the token against its registry; any other implementation of a client or a
+//! server uses the same bytes from here.
+//!
+//! ```
+//! # #[cfg(feature = "std")] {
+//! use cairn_core::crypto::{Algorithm, SigningKey};
+//! use cairn_core::http::{sign_request, verify_request_proof, RequestProof};
+//!
+//! let holder = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+//! let token_id = [7u8; 32];
+//! let header = sign_request(&holder, &token_id, "POST", "/api/v1/tokens", b"{}", 1_700_000_000, "0123456789abcdef")?;
+//! let proof = RequestProof::parse(&header)?;
+//! verify_request_proof(holder.public_key(), &token_id, "POST", "/api/v1/tokens", b"{}", &proof, 1_700_000_010, 300)?;
+//! // Another body is refused.
+//! assert!(verify_request_proof(holder.public_key(), &token_id, "POST", "/api/v1/tokens", b"{ }", &proof, 1_700_000_010, 300).is_err());
+//! # }
+//! # Ok::<(), cairn_core::Error>(())
+//! ```
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::ops::RangeInclusive;
+
+use crate::crypto::{PublicKey, Signature};
+use crate::dsse::Envelope;
+use crate::encoding::{b64_decode, b64_encode, hex_encode, sha256, Digest};
+use crate::{Error, ErrorCode, Result, UnixTime};
+
+/// Domain separation of proof-of-possession signatures (first line, and ML-DSA context).
+pub const POP_CONTEXT: &[u8] = b"cairn-http-pop-v1";
+/// Largest `Authorization` value accepted (a token with a delegation chain of ML-DSA keys).
+pub const MAX_AUTHORIZATION_LEN: usize = 96 * 1024;
+/// Largest `Cairn-Proof` value accepted.
+pub const MAX_PROOF_LEN: usize = 16 * 1024;
+/// Nonce length bounds, in characters of `[A-Za-z0-9_-]`.
+pub const NONCE_LEN: RangeInclusive<usize> = 16..=64;
+
+/// The bytes a holder signs to prove it sent a request: the context line, the token id, the
+/// method, the path with its query, the body's SHA-256, the time and the nonce, one per line.
+///
+/// ```
+/// let m = cairn_core::http::pop_message(&[0u8; 32], "POST", "/api/v1/registry/register", b"{}", 1700000000, "0123456789abcdef");
+/// assert!(m.starts_with(b"cairn-http-pop-v1\n"));
+/// ```
+pub fn pop_message(
+    token_id: &Digest,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    time: UnixTime,
+    nonce: &str,
+) -> Vec<u8> {
+    format!(
+        "cairn-http-pop-v1\n{}\n{}\n{}\n{}\n{}\n{}\n",
+        hex_encode(token_id),
+        method,
+        path_and_query,
+        hex_encode(&sha256(&[body])),
+        time,
+        nonce
+    )
+    .into_bytes()
+}
+
+/// The `Authorization` header value for a token envelope: `Cairn <base64 compact envelope>`.
+pub fn authorization_value(token: &Envelope) -> String {
+    format!("Cairn {}", b64_encode(&token.to_compact()))
+}
+
+/// Parses an `Authorization` value into the token envelope it carries (`Cairn` or `Bearer`
+/// scheme, base64 of the envelope in either form). `too_large`, `malformed`, or the envelope's
+/// own decoding error.
+///
+/// ```
+/// assert_eq!(cairn_core::http::parse_authorization("Basic abc").unwrap_err().code().as_str(), "malformed");
+/// ```
+pub fn parse_authorization(value: &str) -> Result<Envelope> {
+    if value.len() > MAX_AUTHORIZATION_LEN {
+        return Err(Error::new(
+            ErrorCode::TooLarge,
+            "the Authorization header is too long",
+        ));
+    }
+    let (scheme, rest) = value
+        .split_once(' ')
+        .ok_or_else(|| Error::malformed("Authorization: expected `Cairn <base64 token>`"))?;
+    if !scheme.eq_ignore_ascii_case("cairn") && !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Error::malformed(format!(
+            "Authorization scheme {scheme:?} is not `Cairn`"
+        )));
+    }
+    let bytes = b64_decode(rest.trim())
+        .map_err(|_| Error::malformed("Authorization: the token is not base64"))?;
+    Envelope::parse(&bytes).map_err(|e| e.context("Authorization"))
+}
+
+/// A parsed `Cairn-Proof` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestProof {
+    /// When the holder signed, Unix seconds.
+    pub time: UnixTime,
+    /// The nonce: 16 to 64 characters of `[A-Za-z0-9_-]`, never accepted twice by a server.
+    pub nonce: String,
+    /// The holder's signature bytes.
+    pub signature: Vec<u8>,
+}
+
+impl RequestProof {
+    /// Parses `t=..;n=..;s=..` (in any order, each once). `malformed` for anything else.
+    ///
+    /// ```
+    /// use cairn_core::http::RequestProof;
+    /// let p = RequestProof::parse("t=1700000000;n=0123456789abcdef;s=AAAA")?;
+    /// assert_eq!(p.to_header(), "t=1700000000;n=0123456789abcdef;s=AAAA");
+    /// assert!(RequestProof::parse("t=1;n=short;s=AAAA").is_err());
+    /// # Ok::<(), cairn_core::Error>(())
+    /// ```
+    pub fn parse(value: &str) -> Result<RequestProof> {
+        let bad = |m: &str| Error::malformed(format!("Cairn-Proof: {m}"));
+        if value.len() > MAX_PROOF_LEN {
+            return Err(Error::new(ErrorCode::TooLarge, "Cairn-Proof: too long"));
+        }
+        let (mut t, mut n, mut s) = (None, None, None);
+        for part in value.split(';') {
+            let (k, val) = part
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| bad("expected t=..;n=..;s=.."))?;
+            let slot = match k {
+                "t" => &mut t,
+                "n" => &mut n,
+                "s" => &mut s,
+                _ => return Err(bad(&format!("unknown parameter {k:?}"))),
+            };
+            if slot.replace(val).is_some() {
+                return Err(bad(&format!("parameter {k:?} given twice")));
+            }
+        }
+        let t = t.ok_or_else(|| bad("missing t"))?;
+        let time: UnixTime = match t.parse() {
+            Ok(v) if t.bytes().all(|b| b.is_ascii_digit()) => v,
+            _ => return Err(bad("t is not a Unix time")),
+        };
+        let n = n.ok_or_else(|| bad("missing n"))?;
+        if !NONCE_LEN.contains(&n.len())
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad("n must be 16 to 64 characters of A-Z a-z 0-9 - _"));
+        }
+        let signature =
+            b64_decode(s.ok_or_else(|| bad("missing s"))?).map_err(|_| bad("s is not base64"))?;
+        Ok(RequestProof {
+            time,
+            nonce: n.to_string(),
+            signature,
+        })
+    }
+
+    /// The header value (`t=..;n=..;s=..`).
+    pub fn to_header(&self) -> String {
+        format!(
+            "t={};n={};s={}",
+            self.time,
+            self.nonce,
+            b64_encode(&self.signature)
+        )
+    }
+}
+
+/// Checks a proof of possession: its time within `max_skew` seconds of `now` (`expired`),
+/// and its signature by `holder` over [`pop_message`] of this request (`signature_invalid`,
+/// or the signature's decoding error). The nonce's freshness is the server's to check.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_request_proof(
+    holder: &PublicKey,
+    token_id: &Digest,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    proof: &RequestProof,
+    now: UnixTime,
+    max_skew: u64,
+) -> Result<()> {
+    if proof.time.abs_diff(now) > max_skew {
+        return Err(Error::new(
+            ErrorCode::Expired,
+            format!(
+                "Cairn-Proof: its time {} is more than {max_skew} seconds from {now}",
+                proof.time
+            ),
+        ));
+    }
+    let sig = Signature::from_bytes(holder.algorithm(), &proof.signature)
+        .map_err(|e| e.context("Cairn-Proof"))?;
+    let msg = pop_message(
+        token_id,
+        method,
+        path_and_query,
+        body,
+        proof.time,
+        &proof.nonce,
+    );
+    holder.verify(&msg, POP_CONTEXT, &sig).map_err(|e| {
+        Error::new(
+            ErrorCode::SignatureInvalid,
+            format!(
+                "Cairn-Proof: not signed by the token's holder ({})",
+                e.detail()
+            ),
+        )
+    })
+}
+
+/// The `Cairn-Proof` header value for a request, signed by the holder key.
+#[cfg(feature = "std")]
+pub fn sign_request(
+    holder: &crate::crypto::SigningKey,
+    token_id: &Digest,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    time: UnixTime,
+    nonce: &str,
+) -> Result<String> {
+    let msg = pop_message(token_id, method, path_and_query, body, time, nonce);
+    let sig = holder.sign(&msg, POP_CONTEXT)?;
+    Ok(RequestProof {
+        time,
+        nonce: nonce.to_string(),
+        signature: sig.as_bytes().to_vec(),
+    }
+    .to_header())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proof_headers_parse_strictly() {
+        let ok = "t=5;n=0123456789abcdef;s=AAAA";
+        assert_eq!(RequestProof::parse(ok).unwrap().time, 5);
+        assert_eq!(RequestProof::parse(ok).unwrap().to_header(), ok);
+        for bad in [
+            "",
+            "t=5;n=0123456789abcdef",
+            "t=x;n=0123456789abcdef;s=AAAA",
+            "t=+5;n=0123456789abcdef;s=AAAA",
+            "t=5;n=short;s=AAAA",
+            "t=5;n=0123456789abcdef!;s=AAAA",
+            "t=5;t=6;n=0123456789abcdef;s=AAAA",
+            "t=5;n=0123456789abcdef;s=AAAA;x=1",
+            "t=5;n=0123456789abcdef;s=***",
+        ] {
+            let e = RequestProof::parse(bad).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::Malformed, "{bad}");
+        }
+    }
+
+    #[test]
+    fn authorization_values_parse_strictly() {
+        for bad in ["Cairn", "Basic abc", "Cairn !!!", "Cairn AAAA"] {
+            assert_eq!(
+                parse_authorization(bad).unwrap_err().code(),
+                ErrorCode::Malformed,
+                "{bad}"
+            );
+        }
+        let long = alloc::format!("Cairn {}", "A".repeat(MAX_AUTHORIZATION_LEN));
+        assert_eq!(
+            parse_authorization(&long).unwrap_err().code(),
+            ErrorCode::TooLarge
+        );
+    }
+}
