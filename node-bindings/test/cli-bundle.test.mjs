@@ -4,22 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyBundle, hashFile, inspect, bluxVerifyToken } from '../lib/node.mjs';
-import { here } from './helpers.mjs';
+import { cairnBinary, here } from './helpers.mjs';
 
 const repo = join(here, '..', '..');
 
-function cairnBinary() {
-  for (const profile of ['debug', 'release']) {
-    const bin = join(repo, 'target', profile, 'cairn');
-    if (existsSync(bin)) return bin;
-  }
-  execFileSync('cargo', ['build', '--quiet', '--bin', 'cairn'], { cwd: repo, stdio: 'inherit' });
-  return join(repo, 'target', 'debug', 'cairn');
-}
 
 test('a bundle exported by the cairn CLI from a real store verifies in Node', async () => {
   const home = mkdtempSync(join(tmpdir(), 'cairn-cli-bundle-'));

@@ -6,15 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as cairn from '../lib/node.mjs';
-import { here } from './helpers.mjs';
+import { cairnBinary, here } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
-const repo = join(here, '..', '..');
 const { wasmApi } = require('../lib/backend.cjs');
 const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
 let native = null;
@@ -29,14 +28,6 @@ const backends = [
   ...(native ? [['native', native]] : []),
 ];
 
-function cairnBinary() {
-  for (const profile of ['debug', 'release']) {
-    const bin = join(repo, 'target', profile, 'cairn');
-    if (existsSync(bin)) return bin;
-  }
-  execFileSync('cargo', ['build', '--quiet', '--bin', 'cairn'], { cwd: repo, stdio: 'inherit' });
-  return join(repo, 'target', 'debug', 'cairn');
-}
 
 // Two demo runs against one store: the first run's bundles, then the second's, and the
 // signed checkpoint note the second run's bundles are under.

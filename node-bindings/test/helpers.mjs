@@ -1,5 +1,6 @@
 // Shared by the tests: the repository's vector files and small converters.
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,3 +26,13 @@ export function vectorFiles({ includeNative = false } = {}) {
 
 export const b64 = (s) => new Uint8Array(Buffer.from(s, 'base64'));
 export const hexToB64 = (h) => Buffer.from(h, 'hex').toString('base64');
+
+/** The `cairn` CLI binary of this checkout (built by cargo if it is not there yet). */
+export function cairnBinary() {
+  for (const profile of ['debug', 'release']) {
+    const bin = join(repoRoot, 'target', profile, 'cairn');
+    if (existsSync(bin)) return bin;
+  }
+  execFileSync('cargo', ['build', '--quiet', '--bin', 'cairn'], { cwd: repoRoot, stdio: 'inherit' });
+  return join(repoRoot, 'target', 'debug', 'cairn');
+}

@@ -5,22 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyFromTiles } from '../lib/node.mjs';
-import { here } from './helpers.mjs';
+import { cairnBinary } from './helpers.mjs';
 
-const repo = join(here, '..', '..');
 
-function cairnBinary() {
-  for (const profile of ['debug', 'release']) {
-    const bin = join(repo, 'target', profile, 'cairn');
-    if (existsSync(bin)) return bin;
-  }
-  execFileSync('cargo', ['build', '--quiet', '--bin', 'cairn'], { cwd: repo, stdio: 'inherit' });
-  return join(repo, 'target', 'debug', 'cairn');
-}
 
 /** Calls verifyFromTiles until it is complete, fetching what it names from `dir`. */
 function proveFrom(dir, note, verifiers, origin, request, rounds = []) {
