@@ -18,9 +18,9 @@ use cairn_core::ErrorCode;
 
 impl Registry {
     /// The signed head of `rtx`'s snapshot, verified: the same stored bytes as the head this
-    /// process last verified or wrote cost one comparison; a newer head (another process
-    /// wrote since) is verified — signature by the log key, root against the stored tree —
-    /// and remembered.
+    /// process last verified or wrote cost one comparison; another head is verified —
+    /// signature by the log key, root against the stored tree — and remembered when it is
+    /// newer (another process wrote since).
     pub(crate) fn head_in(&self, rtx: &ReadTransaction) -> StoreResult<VerifiedHead> {
         let meta = rtx.open_table(META)?;
         let stored = meta
@@ -37,8 +37,17 @@ impl Registry {
         let tree = rtx.open_table(TREE)?;
         let n = tree_size(&rtx.open_table(ENTRIES)?)?;
         let head = crate::kernel::head::verify_head(rtx, &tree, n, self.origin(), &log_key)?;
-        // A head this process did not write: hashes proven under the old one vouch for
-        // nothing here (kernel::known).
+        // Opened for writing, this process is the file's only writer (redb locks it), so a
+        // head no larger than the cached one is an older snapshot of this process's own
+        // commits (a reader that began before the last commit): the cached head extends it and
+        // the proven hashes hold for it too. Keep both, or readers racing the writer would
+        // throw them away at every commit.
+        let newest = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
+        if !self.is_read_only() && head.size <= newest.size {
+            return Ok(head);
+        }
+        // A head another process wrote (this one only reads): hashes proven under the old one
+        // vouch for nothing here (kernel::known).
         self.known_subtrees().clear();
         self.set_head(head, raw);
         Ok(head)
@@ -239,6 +248,23 @@ mod tests {
         reg.register_node(&spec(1000)).unwrap();
         assert!(reg.known_subtrees_read().len() > 0);
         prove(&reg, 3, leaves[3]).unwrap();
+        // A reader whose snapshot began before the last commit gets its own (older) head,
+        // verified, and leaves the newer cached head and the proven hashes alone.
+        let older = reg.read_tx().unwrap();
+        reg.register_node(&spec(1001)).unwrap();
+        let newest = reg.head.lock().unwrap().0;
+        let known = reg.known_subtrees_read().len();
+        let old_head = reg.head_in(&older).unwrap();
+        assert_eq!(old_head.size + 1, newest.size);
+        assert_eq!(reg.head.lock().unwrap().0, newest);
+        assert_eq!(reg.known_subtrees_read().len(), known);
+        let entries = older.open_table(ENTRIES).unwrap();
+        let bytes = entries.get(5).unwrap().unwrap();
+        let leaf5 = decode_entry(5, bytes.value()).unwrap().leaf_hash();
+        let tree = older.open_table(TREE).unwrap();
+        reg.prove_leaf(&TreeView::new(&tree, old_head.size), &old_head, 5, leaf5)
+            .unwrap();
+        drop((entries, tree, older));
         // A head adopted from the file (re-verified) empties the set.
         *reg.head.lock().unwrap() = (
             VerifiedHead {
