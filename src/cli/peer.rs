@@ -5,8 +5,9 @@
 use cairn_core::crypto::KeyId;
 use cairn_core::encoding::{b64_decode, hex_encode};
 use cairn_core::peer::{ExchangeConfig, KemPublicKey, VouchPolicy, MLKEM768_EK_LEN};
+use cairn_store::view::peer as peer_json;
 use cairn_store::{PeerInfo, Registry};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::args::PeerCmd;
 use super::error::{CliError, CliResult};
@@ -16,20 +17,6 @@ use super::{resolve_key, Access, Ctx, Output};
 
 /// Largest key-exchange file read (a response with a transparency bundle is at most 1 MiB).
 const MAX_MESSAGE_FILE: usize = cairn_core::bundle::MAX_BUNDLE_LEN;
-
-fn peer_json(p: &PeerInfo) -> Value {
-    json!({
-        "peer_id": p.peer_id,
-        "key_id": p.key_id().to_hex(),
-        "algorithm": p.signing_key.algorithm().name(),
-        "legacy": p.is_legacy(),
-        "kem_key_sha256": hex_encode(&p.kem_key.digest()),
-        "stored_seq": p.stored_seq,
-        "stored_at": p.stored_at,
-        "verified": p.verified.map(|v| json!({"rule": v.rule.name(), "seq": v.seq, "at": v.at})),
-        "proposed_key_id": p.proposed.as_ref().map(|x| x.signing_key.key_id().to_hex()),
-    })
-}
 
 fn peer_line(p: &PeerInfo) -> String {
     let status = match &p.verified {

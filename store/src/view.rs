@@ -21,7 +21,7 @@ use cairn_core::trust::RoleSet;
 use serde_json::{json, Value};
 
 use crate::{
-    KeyInfo, KeyStatus, ManifestInfo, NodeInfo, PrivatePart, Revocation, SignedEntry,
+    KeyInfo, KeyStatus, ManifestInfo, NodeInfo, PeerInfo, PrivatePart, Revocation, SignedEntry,
     StoredCheckpoint, StoredTrustRoot, TokenInfo,
 };
 
@@ -153,4 +153,20 @@ pub fn trust_root(r: &StoredTrustRoot) -> Value {
     v["seq"] = json!(r.seq);
     v["envelope"] = envelope_json(&r.envelope);
     v
+}
+
+/// A stored peer: its key, how it was vouched for (`verified`: the rule, its ledger entry and
+/// time; null while unverified) and a changed key waiting for an operator (`proposed_key_id`).
+pub fn peer(p: &PeerInfo) -> Value {
+    json!({
+        "peer_id": p.peer_id,
+        "key_id": p.key_id().to_hex(),
+        "algorithm": p.signing_key.algorithm().name(),
+        "legacy": p.is_legacy(),
+        "kem_key_sha256": hex_encode(&p.kem_key.digest()),
+        "stored_seq": p.stored_seq,
+        "stored_at": p.stored_at,
+        "verified": p.verified.map(|v| json!({"rule": v.rule.name(), "seq": v.seq, "at": v.at})),
+        "proposed_key_id": p.proposed.as_ref().map(|x| x.signing_key.key_id().to_hex()),
+    })
 }

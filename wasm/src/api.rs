@@ -713,15 +713,8 @@ pub fn verify_from_tiles(
 /// to `me`, its timestamp within `max_skew` seconds of `now`. Nonces are the registry's to
 /// track; the result says what to track.
 pub fn verify_key_request(message: &[u8], me: &str, now: UnixTime, max_skew: u64) -> Result<Value> {
-    let r = cairn_core::peer::verify_key_request(message, me, now, max_skew)?.request;
-    Ok(json!({
-        "valid": true,
-        "requester_id": r.requester_id,
-        "responder_id": r.responder_id,
-        "requester_key_id": r.requester_key.key_id().to_hex(),
-        "timestamp": r.timestamp,
-        "nonce": r.nonce,
-    }))
+    let v = cairn_core::peer::verify_key_request(message, me, now, max_skew)?;
+    Ok(with_valid(view::key_request(&v)))
 }
 
 /// `verifyKeyResponse`: a peer key response (a compact envelope, or a bundle whose subject is
@@ -735,19 +728,5 @@ pub fn verify_key_response(
     max_skew: u64,
 ) -> Result<Value> {
     let v = cairn_core::peer::verify_key_response(message, me, now, max_skew)?;
-    let r = &v.response;
-    Ok(json!({
-        "valid": true,
-        "responder_id": r.responder_id,
-        "requester_id": r.requester_id,
-        "key_id": r.signing_key.key_id().to_hex(),
-        "algorithm": r.signing_key.algorithm().name(),
-        "signing_key": cairn_core::encoding::b64_encode(r.signing_key.as_bytes()),
-        "kem_key": cairn_core::encoding::b64_encode(r.kem_key.as_bytes()),
-        "kem_key_sha256": hex_encode(&r.kem_key.digest()),
-        "request_nonce": r.request_nonce,
-        "timestamp": r.timestamp,
-        "nonce": r.nonce,
-        "has_proof": v.proof.is_some(),
-    }))
+    Ok(with_valid(view::key_response(&v)))
 }

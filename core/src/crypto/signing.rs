@@ -49,8 +49,8 @@ impl SigningKey {
     pub fn generate(alg: Algorithm) -> SigningKey {
         match SigningKey::try_generate(alg) {
             Ok(k) => k,
-            // invariant: documented in `# Panics` — only a legacy algorithm (or an OS without
-            // randomness) reaches this arm; fallible callers use `try_generate`.
+            // Documented in `# Panics`; fallible callers use `try_generate`.
+            // invariant: only a legacy algorithm (or an OS without randomness) reaches this arm.
             Err(e) => panic!("SigningKey::generate({alg}): {e}"),
         }
     }
@@ -87,8 +87,8 @@ impl SigningKey {
     pub fn from_seed(alg: Algorithm, seed: &[u8; 32]) -> SigningKey {
         match SigningKey::try_from_seed(alg, seed) {
             Ok(k) => k,
-            // invariant: documented in `# Panics` — only a legacy algorithm reaches this arm;
-            // fallible callers use `try_from_seed`.
+            // Documented in `# Panics`; fallible callers use `try_from_seed`.
+            // invariant: only a legacy algorithm reaches this arm.
             Err(e) => panic!("SigningKey::from_seed({alg}): {e}"),
         }
     }

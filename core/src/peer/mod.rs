@@ -82,11 +82,12 @@ fn check_signing_key(key: &PublicKey, whose: &str) -> Result<()> {
 ///
 /// ```
 /// use cairn_core::peer::KemPublicKey;
-/// assert_eq!(KemPublicKey::from_bytes(&[0u8; 1184]).unwrap().as_bytes().len(), 1184);
+/// assert_eq!(KemPublicKey::from_bytes(&[0u8; 1184])?.as_bytes().len(), 1184);
 /// // 0xfff is not below q: the modulus check refuses it.
 /// let err = KemPublicKey::from_bytes(&[0xff; 1184]).unwrap_err();
 /// assert_eq!(err.code().as_str(), "invalid_key");
 /// assert!(KemPublicKey::from_bytes(&[0u8; 1183]).is_err());
+/// # Ok::<(), cairn_core::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct KemPublicKey(Vec<u8>);
