@@ -434,3 +434,22 @@ pub fn key_response(v: &crate::peer::VerifiedKeyResponse) -> Value {
         "has_proof": v.proof.is_some(),
     })
 }
+
+/// Who vouched for a peer's key (`cairn_core::peer::vouch`): `{"rule", "key_id",
+/// "logged_at"}`, where `logged_at` is `{"origin", "size", "seq"}` for a key-transparency proof
+/// (the checkpoint's origin and size, the entry's sequence number) and null otherwise.
+///
+/// ```
+/// fn rule(v: &cairn_core::peer::Vouch) -> String {
+///     cairn_core::view::vouch(v)["rule"].to_string()
+/// }
+/// ```
+pub fn vouch(v: &crate::peer::Vouch) -> Value {
+    json!({
+        "rule": v.rule.name(),
+        "key_id": v.key_id.to_hex(),
+        "logged_at": v.logged_at.as_ref().map(|(origin, size, seq)| json!({
+            "origin": origin, "size": size, "seq": seq,
+        })),
+    })
+}

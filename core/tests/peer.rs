@@ -538,6 +538,8 @@ fn generate() -> String {
         err(ErrorCode::Malformed),
     );
 
+    vouch_cases(&mut cases);
+
     let doc = json!({
         "kind": "peer",
         "version": 1,
@@ -549,7 +551,12 @@ fn generate() -> String {
             "verify_key_request": "args: message (base64 of the message bytes), me (the verifier's peer id), now, max_skew (seconds). \
                 Result: {ok, requester_id, responder_id, requester_key_id, timestamp, nonce} or {error}.",
             "verify_key_response": "args: message (base64: a compact envelope or a CBDL bundle whose subject is one), me, now, max_skew. \
-                Result: {ok, responder_id, requester_id, key_id, algorithm, kem_key_sha256 (hex), request_nonce, timestamp, nonce, has_proof} or {error}."
+                Result: {ok, responder_id, requester_id, key_id, algorithm, kem_key_sha256 (hex), request_nonce, timestamp, nonce, has_proof} or {error}.",
+            "vouch_key_response": "args: message, me, now, max_skew as for verify_key_response, and policy: {log_roots (base64 trust-root \
+                envelopes whose checkpoint keys vouch through a key-transparency bundle), bootstrap_root (base64 trust root whose peer-role keys \
+                pin bootstrap peers, or null), pinned_key_id (hex key id the verifier already pinned for the responder, or null), \
+                trust_on_first_use, require_hybrid_checkpoint}. The response is verified, then cairn_core::peer::vouch decides. \
+                Result: {ok, rule (bootstrap, pinned, transparency, first_use), key_id, logged_at ({origin, size, seq} for transparency, else null)} or {error}."
         },
         "cases": cases.into_iter().map(|c| json!({
             "name": c.name, "op": c.op, "args": c.args, "expect": c.expect
@@ -588,7 +595,199 @@ fn run(case: &Value) -> Result<Value, Error> {
             let v = view::key_response(&verify_key_response(&message, me, now, skew)?);
             Ok(with_ok(v, &["signing_key", "kem_key"]))
         }
+        "vouch_key_response" => {
+            let v = verify_key_response(&message, me, now, skew)?;
+            let p = &args["policy"];
+            let root = |b: &Value| -> Result<VerifiedRoot, Error> {
+                VerifiedRoot::from_pinned(&Envelope::parse(&b64_decode(b.as_str().unwrap())?)?)
+            };
+            let logs = p["log_roots"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(root)
+                .collect::<Result<Vec<_>, _>>()?;
+            let bootstrap = match &p["bootstrap_root"] {
+                Value::Null => None,
+                b => Some(root(b)?),
+            };
+            let pinned = match &p["pinned_key_id"] {
+                Value::Null => None,
+                k => Some(KeyId::from_hex(k.as_str().unwrap())?),
+            };
+            let policy = VouchPolicy {
+                bootstrap: bootstrap.as_ref(),
+                transparency: &logs,
+                require_hybrid_checkpoint: p["require_hybrid_checkpoint"].as_bool().unwrap(),
+                trust_on_first_use: p["trust_on_first_use"].as_bool().unwrap(),
+            };
+            Ok(with_ok(
+                view::vouch(&vouch(&v, pinned.as_ref(), &policy, now)?),
+                &[],
+            ))
+        }
         op => panic!("unknown op {op}"),
+    }
+}
+
+/// The vouching vectors: one response (compact, or as a key-transparency bundle from an
+/// in-memory registry log) under each rule of `cairn_core::peer::vouch`, and each refusal.
+fn vouch_cases(cases: &mut Vec<Case>) {
+    let bob = key(Algorithm::Ed25519MlDsa65, 2);
+    let mallory = key(Algorithm::MlDsa65, 4);
+    let resp = response(&bob, "bob", "alice", 7, 1, NOW, 2);
+    let env = resp.sign(&bob).unwrap();
+    let compact = env.to_compact();
+    let bob_id = bob.public_key().key_id();
+    let stored = |peer: &str, k: KeyId| Event::PeerKeyStored {
+        peer_id: peer.into(),
+        key_id: k,
+    };
+    let logged = |seed: u8, event: Event| {
+        let mut reg = MemoryRegistry::new(seed);
+        let bytes = transparency_bundle(&mut reg, &env, event);
+        (bytes, b64_encode(&reg.root.to_compact()))
+    };
+    let (bundle, log_root) = logged(60, stored("bob", bob_id));
+    let (_, stranger_root) = logged(61, stored("bob", bob_id));
+    let (other_peer, other_peer_root) = logged(60, stored("carol", bob_id));
+    let (other_key, other_key_root) = logged(60, stored("bob", KeyId([1; 32])));
+    let mut tampered = cairn_core::bundle::Bundle::from_bytes(&bundle).unwrap();
+    tampered.inclusion.hashes[0][0] ^= 1;
+    let tampered = tampered.to_bytes();
+    let pins = |p: &[(&str, &SigningKey)]| b64_encode(&bootstrap_root_envelope(p).to_compact());
+    let bob_pinned = pins(&[("bob", &bob)]);
+    let mallory_pinned = pins(&[("bob", &mallory)]);
+    let policy = |logs: &[&str], bootstrap: Option<&str>, pinned: Option<KeyId>, tofu: bool| {
+        json!({"log_roots": logs, "bootstrap_root": bootstrap,
+               "pinned_key_id": pinned.map(|k| k.to_hex()), "trust_on_first_use": tofu,
+               "require_hybrid_checkpoint": true})
+    };
+    let ok = |rule: VouchRule, logged_at: Value| json!({"ok": true, "rule": rule.name(), "key_id": bob_id.to_hex(), "logged_at": logged_at});
+    let at_log = json!({"origin": "example.test/registry", "size": 3, "seq": 1});
+    let table: Vec<(&str, &[u8], Value, i64, Value)> = vec![
+        (
+            "vouch_transparency",
+            &bundle,
+            policy(&[&log_root], None, None, false),
+            0,
+            ok(VouchRule::Transparency, at_log.clone()),
+        ),
+        (
+            "vouch_transparency_second_trusted_log",
+            &bundle,
+            policy(&[&stranger_root, &log_root], None, None, false),
+            0,
+            ok(VouchRule::Transparency, at_log),
+        ),
+        (
+            "vouch_transparency_untrusted_log",
+            &bundle,
+            policy(&[&stranger_root], None, None, true),
+            0,
+            err(ErrorCode::UnknownKey),
+        ),
+        (
+            "vouch_transparency_no_trusted_log_no_fallback",
+            &bundle,
+            policy(&[], None, None, true),
+            0,
+            err(ErrorCode::Unauthorized),
+        ),
+        (
+            "vouch_transparency_entry_for_other_peer",
+            &other_peer,
+            policy(&[&other_peer_root], None, None, false),
+            0,
+            err(ErrorCode::ProofInvalid),
+        ),
+        (
+            "vouch_transparency_entry_for_other_key",
+            &other_key,
+            policy(&[&other_key_root], None, None, false),
+            0,
+            err(ErrorCode::ProofInvalid),
+        ),
+        (
+            "vouch_transparency_inclusion_proof_tampered",
+            &tampered,
+            policy(&[&log_root], None, None, false),
+            0,
+            err(ErrorCode::ProofInvalid),
+        ),
+        (
+            "vouch_transparency_yields_to_a_different_pin",
+            &bundle,
+            policy(&[&log_root], None, Some(KeyId([7; 32])), false),
+            0,
+            err(ErrorCode::KeyChanged),
+        ),
+        (
+            "vouch_pinned",
+            &compact,
+            policy(&[], None, Some(bob_id), false),
+            0,
+            ok(VouchRule::Pinned, Value::Null),
+        ),
+        (
+            "vouch_pinned_key_changed",
+            &compact,
+            policy(&[], None, Some(KeyId([7; 32])), true),
+            0,
+            err(ErrorCode::KeyChanged),
+        ),
+        (
+            "vouch_bootstrap",
+            &compact,
+            policy(&[], Some(&bob_pinned), None, false),
+            0,
+            ok(VouchRule::Bootstrap, Value::Null),
+        ),
+        (
+            "vouch_bootstrap_pins_another_key",
+            &compact,
+            policy(&[], Some(&mallory_pinned), None, true),
+            0,
+            err(ErrorCode::KeyMismatch),
+        ),
+        (
+            "vouch_bootstrap_root_expired",
+            &compact,
+            policy(&[], Some(&bob_pinned), None, true),
+            2 * 86_400,
+            err(ErrorCode::Expired),
+        ),
+        (
+            "vouch_first_use",
+            &compact,
+            policy(&[], None, None, true),
+            0,
+            ok(VouchRule::FirstUse, Value::Null),
+        ),
+        (
+            "vouch_nothing_vouches",
+            &compact,
+            policy(&[], None, None, false),
+            0,
+            err(ErrorCode::Unauthorized),
+        ),
+    ];
+    for (name, message, policy, later, expect) in table {
+        // `later`: the verifier's clock runs ahead; the response is re-stamped to stay fresh.
+        let (message, at) = if later == 0 {
+            (message.to_vec(), NOW)
+        } else {
+            let at = NOW + later as u64;
+            let r = response(&bob, "bob", "alice", 7, 1, at, 2);
+            (r.sign(&bob).unwrap().to_compact(), at)
+        };
+        cases.push(Case {
+            name: name.into(),
+            op: "vouch_key_response",
+            args: json!({"message": b64_encode(&message), "me": "alice", "now": at,
+                         "max_skew": SKEW, "policy": policy}),
+            expect,
+        });
     }
 }
 
@@ -597,7 +796,14 @@ fn peer_vectors_match_generator_and_verifier() {
     let cases = vectors::committed("peer", &generate());
     assert!(cases.len() >= 40, "{} cases", cases.len());
     vectors::assert_distinct_names(&cases);
-    vectors::assert_both_verdicts(&cases, &["verify_key_request", "verify_key_response"]);
+    vectors::assert_both_verdicts(
+        &cases,
+        &[
+            "verify_key_request",
+            "verify_key_response",
+            "vouch_key_response",
+        ],
+    );
     vectors::check(&cases, run);
 }
 
@@ -865,6 +1071,11 @@ fn verified(resp: &KeyResponse, key: &SigningKey) -> VerifiedKeyResponse {
 
 /// A trust root pinning `pins` (peer id, key) with role `peer`.
 fn bootstrap_root(pins: &[(&str, &SigningKey)]) -> VerifiedRoot {
+    VerifiedRoot::from_pinned(&bootstrap_root_envelope(pins)).unwrap()
+}
+
+/// [`bootstrap_root`]'s signed envelope.
+fn bootstrap_root_envelope(pins: &[(&str, &SigningKey)]) -> Envelope {
     let root_key = key(Algorithm::Ed25519, 90);
     let mut keys = vec![TrustedKey::new(
         root_key.public_key().clone(),
@@ -889,7 +1100,7 @@ fn bootstrap_root(pins: &[(&str, &SigningKey)]) -> VerifiedRoot {
     );
     let mut env = root.to_envelope().unwrap();
     env.sign_deterministic(&root_key).unwrap();
-    VerifiedRoot::from_pinned(&env).unwrap()
+    env
 }
 
 #[test]

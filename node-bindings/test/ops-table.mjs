@@ -135,6 +135,19 @@ export const opsFor = (cairn) => ({
       has_proof: r.has_proof,
     }),
   ],
+  vouch_key_response: [
+    (a) =>
+      cairn.verifyKeyResponse(b64(a.message), a.me, {
+        now: a.now,
+        maxSkew: a.max_skew,
+        logRoots: a.policy.log_roots.map(b64),
+        bootstrapRoot: a.policy.bootstrap_root === null ? undefined : b64(a.policy.bootstrap_root),
+        pinnedKeyId: a.policy.pinned_key_id ?? undefined,
+        trustOnFirstUse: a.policy.trust_on_first_use,
+        requireHybridCheckpoint: a.policy.require_hybrid_checkpoint,
+      }),
+    (r) => ({ rule: r.vouch.rule, key_id: r.vouch.key_id, logged_at: r.vouch.logged_at }),
+  ],
   blux_verify_token: [
     (a) =>
       cairn.bluxVerifyToken(a.token, {

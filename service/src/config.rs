@@ -33,6 +33,8 @@ pub struct Config {
     pub admission: Admission,
     /// Rate limits and bans.
     pub rate_limit: RateLimit,
+    /// The peer key exchange (`/api/v1/peer...`).
+    pub peer: Peer,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             auth: Auth::default(),
             admission: Admission::default(),
             rate_limit: RateLimit::default(),
+            peer: Peer::default(),
         }
     }
 }
@@ -141,6 +144,46 @@ pub struct Admission {
     pub require_provenance_sha256: bool,
     /// When non-empty, every capability the node declares must be in this list.
     pub allowed_capabilities: Vec<String>,
+}
+
+/// `[peer]`: the peer key exchange, and who vouches for the keys this registry receives.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Peer {
+    /// The registry's current trust root pins bootstrap peers: its keys with role `peer`,
+    /// labelled with a peer id (default true).
+    pub bootstrap_from_trust_root: bool,
+    /// Trust-root files of the peers' registries whose logs vouch for their keys through a
+    /// key-transparency bundle (default none).
+    pub log_roots: Vec<PathBuf>,
+    /// A transparency checkpoint must carry both an Ed25519 and an ML-DSA signature (default
+    /// true).
+    pub require_hybrid_checkpoint: bool,
+    /// Accept the first key of a peer nothing else vouches for (default false: such a key is
+    /// stored unverified until an operator accepts it).
+    pub trust_on_first_use: bool,
+    /// How far a message's timestamp may be from the server's clock, in seconds (default 300).
+    pub max_clock_skew_seconds: u64,
+    /// How long one of this registry's key requests waits for its response, in seconds
+    /// (default 30).
+    pub pending_seconds: u64,
+    /// Most key requests outstanding to one peer (default 4).
+    pub max_pending_per_peer: usize,
+}
+
+impl Default for Peer {
+    fn default() -> Self {
+        let x = cairn_core::peer::ExchangeConfig::default();
+        Peer {
+            bootstrap_from_trust_root: true,
+            log_roots: Vec::new(),
+            require_hybrid_checkpoint: true,
+            trust_on_first_use: false,
+            max_clock_skew_seconds: x.max_skew,
+            pending_seconds: x.pending_ttl,
+            max_pending_per_peer: x.max_pending,
+        }
+    }
 }
 
 /// `[rate_limit]` (seed 003's names).
@@ -254,6 +297,15 @@ impl Config {
                 positive(u64::from(v), key)?;
             }
         }
+        positive(
+            self.peer.max_clock_skew_seconds,
+            "peer.max_clock_skew_seconds",
+        )?;
+        positive(self.peer.pending_seconds, "peer.pending_seconds")?;
+        positive(
+            self.peer.max_pending_per_peer as u64,
+            "peer.max_pending_per_peer",
+        )?;
         if let Some(o) = &self.origin {
             if o.is_empty() || o.len() > cairn_core::token::MAX_AUDIENCE_LEN {
                 return Err(ServiceError::config("origin must be 1 to 255 bytes"));
@@ -318,6 +370,8 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
             ("[admission]\nallowed = []", "allowed"),
             ("[rate_limit]\nper_ip_rps = 0", "rate_limit.per_ip_rps"),
             ("[rate_limit.endpoints]\nresolve_rps = 3", "resolve_rps"),
+            ("[peer]\npending_seconds = 0", "peer.pending_seconds"),
+            ("[peer]\nlog_root = \"a\"", "log_root"),
         ] {
             let e = Config::from_toml(text).unwrap_err();
             assert_eq!(e.code, "malformed", "{text}");

@@ -104,7 +104,9 @@ impl std::error::Error for ServiceError {}
 pub fn status_for(code: StoreCode) -> StatusCode {
     match code {
         StoreCode::NotFound => StatusCode::NOT_FOUND,
-        StoreCode::AlreadyExists | StoreCode::InvalidState => StatusCode::CONFLICT,
+        StoreCode::AlreadyExists
+        | StoreCode::InvalidState
+        | StoreCode::Core(ErrorCode::KeyChanged) => StatusCode::CONFLICT,
         StoreCode::Core(ErrorCode::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
         StoreCode::Core(
             ErrorCode::Malformed | ErrorCode::UnsupportedVersion | ErrorCode::UnsupportedAlgorithm,

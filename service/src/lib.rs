@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod limit;
 pub mod metrics;
+pub mod peer;
 pub mod routes;
 mod tls;
 pub mod writer;
@@ -55,6 +56,8 @@ pub struct AppState {
     /// What opens the registry's sealed keys for the token and manifest endpoints (`None`:
     /// only keys stored without a passphrase can sign there).
     pub key_passphrase: Option<cairn_store::Passphrase>,
+    /// The peer key exchange's settings (`[peer]`, its trust roots read at startup).
+    pub peer: Arc<peer::PeerSettings>,
 }
 
 /// A running server.
@@ -110,6 +113,7 @@ impl Server {
             .origin
             .clone()
             .unwrap_or_else(|| reg.origin().to_owned());
+        let peer = Arc::new(peer::PeerSettings::load(&config.peer)?);
         let metrics = Arc::new(metrics::Metrics::new());
         let m = metrics.clone();
         reg.observe_log_signing(Arc::new(move |alg, took| m.signature(alg, took)));
@@ -126,6 +130,7 @@ impl Server {
             started: Instant::now(),
             metrics,
             key_passphrase,
+            peer,
         });
         let limits = &config.limits;
         let app = routes::router(state.clone())

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{self, Policy, Presented};
 use crate::error::{ServiceError, ServiceResult};
-use crate::AppState;
+use crate::{peer, AppState};
 
 /// Capability a token must grant to register (or replace) a node.
 pub const CAP_NODE_REGISTER: &str = "node.register";
@@ -48,7 +48,7 @@ pub const PARTIAL_TILE_CACHE: &str = "public, max-age=3600";
 type St = State<Arc<AppState>>;
 
 /// Runs registry work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ServiceResult<T> + Send + 'static,
 ) -> ServiceResult<T> {
     tokio::task::spawn_blocking(f)
@@ -89,6 +89,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/proofs/consistency", get(proof_consistency))
         .route("/api/v1/bundles/token/{id}", get(bundle_token))
         .route("/api/v1/bundles/manifest/{digest}", get(bundle_manifest))
+        .route("/api/v1/peer", get(peer::identity))
+        .route("/api/v1/peer/key-request", post(peer::key_request))
+        .route("/api/v1/peers", get(peer::list))
+        .route("/api/v1/peers/responses", post(peer::receive))
+        .route("/api/v1/peers/{id}", get(peer::show))
+        .route("/api/v1/peers/{id}/request", post(peer::request))
+        .route("/api/v1/peers/{id}/accept", post(peer::accept))
+        .route("/api/v1/peers/{id}/remove", post(peer::remove))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -107,7 +115,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ServiceError {
 }
 
 /// Reads a request body of at most `limit` bytes (`too_large`, 413, beyond).
-async fn read_body(body: Body, limit: usize) -> ServiceResult<Bytes> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> ServiceResult<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         ServiceError::core(
             ErrorCode::TooLarge,
@@ -131,7 +139,7 @@ fn header_str<'h>(h: &'h HeaderMap, name: &str) -> ServiceResult<Option<&'h str>
 
 /// Verifies a request's credentials for `capability` (on the blocking pool: it reads the
 /// registry).
-async fn authorize(
+pub(crate) async fn authorize(
     st: &Arc<AppState>,
     method: &Method,
     uri: &Uri,
@@ -216,7 +224,7 @@ fn parse_u64(s: Option<&String>, what: &str) -> ServiceResult<Option<u64>> {
 }
 
 /// Refuses query parameters a route does not know (strict input).
-fn only_params(q: &HashMap<String, String>, allowed: &[&str]) -> ServiceResult<()> {
+pub(crate) fn only_params(q: &HashMap<String, String>, allowed: &[&str]) -> ServiceResult<()> {
     for k in q.keys() {
         if !allowed.contains(&k.as_str()) {
             return Err(ServiceError::bad_request(format!(
@@ -595,7 +603,7 @@ fn bundle_response(b: cairn_core::bundle::Bundle) -> Response {
 /// checkpoint first (it joins the current batch like any write); the store then finds the
 /// entry covered and only reads. Checkpoints are never removed, so the one made here still
 /// covers `seq` when the bundle is read.
-fn ensure_checkpoint(st: &AppState, seq: u64) -> ServiceResult<()> {
+pub(crate) fn ensure_checkpoint(st: &AppState, seq: u64) -> ServiceResult<()> {
     // An error here only means "not known to be covered"; the bundle surfaces real ones.
     let covered = st.reg.latest_checkpoint().is_ok_and(|c| c.size > seq);
     if !covered {
@@ -631,7 +639,10 @@ fn entry_view(e: &SignedEntry) -> Value {
 }
 
 /// A JSON body of one of cairn's own shapes: unknown fields are refused.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> ServiceResult<T> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> ServiceResult<T> {
     serde_json::from_slice(body).map_err(|e| ServiceError::bad_request(format!("{what}: {e}")))
 }
 

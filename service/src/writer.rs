@@ -12,15 +12,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use cairn_core::crypto::KeyId;
+use cairn_core::dsse::Envelope;
 use cairn_core::encoding::Digest;
 use cairn_core::manifest::ManifestClaims;
+use cairn_core::peer::VouchPolicy;
 use cairn_store::{
-    ManifestInfo, NodeInfo, NodeSpec, Passphrase, Registry, StoreResult, TokenInfo, TokenRequest,
-    Txn,
+    ManifestInfo, NodeInfo, NodeSpec, Passphrase, PeerInfo, Received, Registry, StoreError,
+    StoreResult, TokenInfo, TokenRequest, Txn,
 };
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::metrics::Metrics;
+use crate::peer::PeerSettings;
 
 /// A queued write.
 #[derive(Debug, Clone)]
@@ -36,6 +39,16 @@ enum Op {
     SignManifest(KeyId, Box<ManifestClaims>, Option<Passphrase>),
     /// Revoke a manifest (digest, reason) by a registry key.
     RevokeManifest(Digest, String, KeyId, Option<Passphrase>),
+    /// Answer a peer's key request (its wire bytes) as this registry's peer identity.
+    RespondKeyRequest(Vec<u8>, Arc<PeerSettings>, Option<Passphrase>),
+    /// Ask a peer for its keys (peer id; `again`: even when they are verified).
+    RequestPeerKeys(String, bool, Arc<PeerSettings>, Option<Passphrase>),
+    /// Receive a peer's key response (its wire bytes).
+    ReceiveKeyResponse(Vec<u8>, Arc<PeerSettings>),
+    /// An operator accepts a peer's key (peer id, key id).
+    AcceptPeerKey(String, KeyId),
+    /// Remove a peer (peer id, reason).
+    RemovePeer(String, String),
 }
 
 /// What a write returned.
@@ -46,6 +59,10 @@ enum Out {
     Manifest(Box<ManifestInfo>),
     Seq(u64),
     Size(u64),
+    Envelope(Box<Envelope>),
+    Message(Option<Vec<u8>>),
+    Received(Box<Result<Received, StoreError>>),
+    Peer(Box<PeerInfo>),
 }
 
 struct Job {
@@ -96,6 +113,34 @@ fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
             revoker,
             pass.as_ref(),
         )?)),
+        Op::RespondKeyRequest(request, peer, pass) => {
+            let (env, _) = tx.respond_to_key_request(request, &peer.exchange, pass.as_ref())?;
+            Ok(Out::Envelope(Box::new(env)))
+        }
+        Op::RequestPeerKeys(id, again, peer, pass) => Ok(Out::Message(tx.request_peer_keys(
+            id,
+            &peer.exchange,
+            pass.as_ref(),
+            *again,
+        )?)),
+        Op::ReceiveKeyResponse(response, peer) => {
+            // The bootstrap pins come from the root this very transaction sees.
+            let root = if peer.bootstrap_from_trust_root {
+                tx.current_trust_root()?.map(|r| r.root)
+            } else {
+                None
+            };
+            let policy = VouchPolicy {
+                bootstrap: root.as_ref(),
+                transparency: &peer.logs,
+                require_hybrid_checkpoint: peer.require_hybrid_checkpoint,
+                trust_on_first_use: peer.trust_on_first_use,
+            };
+            let verdict = tx.receive_key_response(response, &peer.exchange, &policy)?;
+            Ok(Out::Received(Box::new(verdict)))
+        }
+        Op::AcceptPeerKey(id, key) => Ok(Out::Peer(Box::new(tx.accept_peer_key(id, key)?))),
+        Op::RemovePeer(id, reason) => Ok(Out::Seq(tx.remove_peer(id, reason)?)),
     }
 }
 
@@ -207,6 +252,72 @@ impl Writer {
         passphrase: Option<Passphrase>,
     ) -> ServiceResult<u64> {
         match self.submit(reg, Op::RevokeManifest(digest, reason, revoker, passphrase))? {
+            Out::Seq(s) => Ok(s),
+            _ => Err(other()),
+        }
+    }
+
+    /// Answers a peer's key request as this registry's peer identity; returns the signed
+    /// response envelope once the replay state that accepted the request is durable.
+    pub fn respond_to_key_request(
+        &self,
+        reg: &Registry,
+        request: Vec<u8>,
+        peer: Arc<PeerSettings>,
+        passphrase: Option<Passphrase>,
+    ) -> ServiceResult<Envelope> {
+        match self.submit(reg, Op::RespondKeyRequest(request, peer, passphrase))? {
+            Out::Envelope(e) => Ok(*e),
+            _ => Err(other()),
+        }
+    }
+
+    /// A key request to peer `id` (`None` when its keys are verified and `again` is false),
+    /// returned once its pending nonce is durable.
+    pub fn request_peer_keys(
+        &self,
+        reg: &Registry,
+        id: String,
+        again: bool,
+        peer: Arc<PeerSettings>,
+        passphrase: Option<Passphrase>,
+    ) -> ServiceResult<Option<Vec<u8>>> {
+        match self.submit(reg, Op::RequestPeerKeys(id, again, peer, passphrase))? {
+            Out::Message(m) => Ok(m),
+            _ => Err(other()),
+        }
+    }
+
+    /// Receives a peer's key response. The outer result fails when nothing was committed; the
+    /// inner one is the verdict on the key (the replay state is committed either way).
+    pub fn receive_key_response(
+        &self,
+        reg: &Registry,
+        response: Vec<u8>,
+        peer: Arc<PeerSettings>,
+    ) -> ServiceResult<Result<Received, StoreError>> {
+        match self.submit(reg, Op::ReceiveKeyResponse(response, peer))? {
+            Out::Received(r) => Ok(*r),
+            _ => Err(other()),
+        }
+    }
+
+    /// An operator accepts peer `id`'s key `key`.
+    pub fn accept_peer_key(
+        &self,
+        reg: &Registry,
+        id: String,
+        key: KeyId,
+    ) -> ServiceResult<PeerInfo> {
+        match self.submit(reg, Op::AcceptPeerKey(id, key))? {
+            Out::Peer(p) => Ok(*p),
+            _ => Err(other()),
+        }
+    }
+
+    /// Removes peer `id`; returns the ledger entry's sequence number.
+    pub fn remove_peer(&self, reg: &Registry, id: String, reason: String) -> ServiceResult<u64> {
+        match self.submit(reg, Op::RemovePeer(id, reason))? {
             Out::Seq(s) => Ok(s),
             _ => Err(other()),
         }

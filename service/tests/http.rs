@@ -1306,3 +1306,301 @@ fn tokens_manifests_and_revocations_over_http() {
         .revoked
         .is_some());
 }
+
+/// An ML-KEM-768 encapsulation key from fixed seeds.
+fn kem(n: u8) -> cairn_core::peer::KemPublicKey {
+    use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
+    let (_dk, ek) = MlKem768::generate_deterministic(
+        &ml_kem::B32::from([n; 32]),
+        &ml_kem::B32::from([n ^ 0x5a; 32]),
+    );
+    cairn_core::peer::KemPublicKey::from_bytes(&ek.as_bytes()).unwrap()
+}
+
+/// A registry in `dir` that is peer `id` (an ML-DSA-65 key with the peer role).
+fn peer_registry(
+    dir: &std::path::Path,
+    id: &str,
+    kem_n: u8,
+) -> (Registry, cairn_core::crypto::KeyId) {
+    let reg = Registry::create(
+        dir.join(format!("{id}.redb")),
+        CreateOptions::new(&format!("{id}.test/log"), Protection::Insecure),
+    )
+    .unwrap();
+    let key = reg
+        .generate_key(
+            Algorithm::MlDsa65,
+            &KeySpec::new(id, RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    reg.set_peer_identity(id, &key, &kem(kem_n)).unwrap();
+    (reg, key)
+}
+
+/// Seed 004's exchange with `cairn serve` on both sides of it: the service answers a peer's
+/// request (with and without its key-transparency proof), and an operator drives the service's
+/// own requests, receipts (bootstrap pin from the registry's trust root, nothing vouching),
+/// acceptance and removal over HTTP. Replays, a man in the middle, misaddressed messages and
+/// missing credentials are refused; every change is a ledger entry the audit accepts.
+#[test]
+fn peer_key_exchange_over_http() {
+    use cairn_core::peer::{ExchangeConfig, VouchPolicy, VouchRule};
+    use cairn_core::trust::{Thresholds, VerifiedRoot};
+
+    let mut fx = Fixture::new();
+    let cfg = ExchangeConfig::default();
+    // The service is peer "bob"; its trust root lists its log key and pins peer "carol".
+    let bob_key = fx
+        .reg()
+        .generate_key(
+            Algorithm::MlDsa65,
+            &KeySpec::new("bob", RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    fx.reg()
+        .set_peer_identity("bob", &bob_key, &kem(2))
+        .unwrap();
+    let (carol, carol_key) = peer_registry(&fx.dir, "carol", 3);
+    let carol_public = carol.key(&carol_key).unwrap().public_key;
+    let carol_pin = fx
+        .reg()
+        .write(|tx| {
+            tx.import_public_key(
+                &carol_public,
+                &KeySpec::new("carol", RoleSet::of(&[Role::Peer])),
+            )
+        })
+        .unwrap()
+        .key_id;
+    let root_key = fx
+        .reg()
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    let spec = cairn_store::TrustRootSpec {
+        keys: vec![root_key, fx.reg().log_key_id().unwrap(), carol_pin],
+        thresholds: Thresholds::default()
+            .with(Role::Root, 1)
+            .with(Role::Checkpoint, 1)
+            .with(Role::Peer, 1),
+        expires_at: now() + 86_400,
+    };
+    let root = fx
+        .reg()
+        .create_trust_root(&spec, &[(root_key, None)])
+        .unwrap();
+    let bob_root = [VerifiedRoot::from_pinned(&root.envelope).unwrap()];
+    let operator = fx.token(
+        ORIGIN,
+        &["peer.request", "peer.receive", "peer.accept", "peer.remove"],
+        3600,
+    );
+    let narrow = fx.token(ORIGIN, &["token.issue"], 3600);
+    let (alice, alice_key) = peer_registry(&fx.dir, "alice", 1);
+
+    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let a = agent();
+    let base = &srv.url;
+    let t = now();
+    let mut n = 0;
+    let mut op = |path: &str, body: &[u8], tok: &cairn_store::TokenInfo| {
+        n += 1;
+        write(
+            &a,
+            base,
+            "POST",
+            path,
+            body,
+            Some(&tok.envelope),
+            Some(&fx.holder),
+            &format!("peer-exchange-nonce-{n:04}"),
+            t,
+        )
+    };
+    let post_bytes = |path: &str, body: &[u8]| {
+        done(
+            a.post(&format!("{base}{path}"))
+                .content_type("application/octet-stream")
+                .send(body),
+        )
+    };
+
+    // The identity is published.
+    let r = get(&a, &format!("{base}/api/v1/peer"));
+    assert_eq!(r.status, 200);
+    let me = &r.json()["peer"];
+    assert_eq!(me["peer_id"], "bob");
+    assert_eq!(me["key_id"], bob_key.to_hex());
+    assert_eq!(
+        me["kem_key_sha256"],
+        cairn_core::encoding::hex_encode(&kem(2).digest())
+    );
+
+    // Alice asks; the service answers with its key-transparency proof, which Alice checks
+    // against the service's trust root.
+    let req = alice.request_peer_keys_again("bob", &cfg, None).unwrap();
+    let r = post_bytes("/api/v1/peer/key-request?proof=true", &req);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.headers["content-type"], "application/octet-stream");
+    assert!(r.body.starts_with(b"CBDL"));
+    let transparency = VouchPolicy {
+        transparency: &bob_root,
+        require_hybrid_checkpoint: true,
+        ..Default::default()
+    };
+    let got = alice
+        .receive_key_response(&r.body, &cfg, &transparency)
+        .unwrap();
+    let v = got.vouch.unwrap();
+    assert_eq!((v.rule, v.key_id), (VouchRule::Transparency, bob_key));
+    // The same request again is a replay; a tampered one fails its signature; one addressed
+    // to another peer is refused; none of them is answered.
+    let r = post_bytes("/api/v1/peer/key-request", &req);
+    assert_eq!((r.status, r.code().as_str()), (422, "replayed"));
+    let mut tampered = alice.request_peer_keys_again("bob", &cfg, None).unwrap();
+    let last = tampered.len() - 40;
+    tampered[last] ^= 1;
+    let r = post_bytes("/api/v1/peer/key-request", &tampered);
+    assert!(r.status >= 400 && r.status < 500, "{}", r.status);
+    assert!(
+        ["signature_invalid", "malformed"].contains(&r.code().as_str()),
+        "{}",
+        r.code()
+    );
+    let to_carol = alice.request_peer_keys_again("carol", &cfg, None).unwrap();
+    let r = post_bytes("/api/v1/peer/key-request", &to_carol);
+    assert_eq!(r.code(), "domain_mismatch");
+    let r = post_bytes("/api/v1/peer/key-request?proof=maybe", &req);
+    assert_eq!((r.status, r.code().as_str()), (400, "malformed"));
+    let r = post_bytes("/api/v1/peer/key-request", &[0xff; 70_000]);
+    assert_eq!(r.status, 413);
+    // Without the proof: a compact response; Alice's pin (from the proof) vouches now.
+    let req = alice.request_peer_keys_again("bob", &cfg, None).unwrap();
+    let r = post_bytes("/api/v1/peer/key-request", &req);
+    assert_eq!(r.status, 200);
+    assert!(r.body.starts_with(b"CDSE"));
+    let got = alice
+        .receive_key_response(&r.body, &cfg, &VouchPolicy::default())
+        .unwrap();
+    assert_eq!(got.vouch.unwrap().rule, VouchRule::Pinned);
+
+    // The operator's side needs a token with the capability.
+    let r = done(
+        a.post(&format!("{base}/api/v1/peers/alice/request"))
+            .send(&[][..]),
+    );
+    assert_eq!(r.status, 401);
+    let r = op("/api/v1/peers/alice/request", b"{}", &narrow);
+    assert_eq!(r.status, 403);
+
+    // The service asks Alice; nothing vouches for her key: stored unverified.
+    let r = op("/api/v1/peers/alice/request", b"{}", &operator);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["requested"], true);
+    let request = cairn_core::encoding::b64_decode(r.json()["request"].as_str().unwrap()).unwrap();
+    let answer = alice
+        .respond_to_key_request(&request, &cfg, None, false)
+        .unwrap();
+    let r = op("/api/v1/peers/responses", &answer, &operator);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["verified"], false);
+    assert_eq!(r.json()["peer"]["verified"], Value::Null);
+    // The same response again is a replay and changes nothing.
+    let r = op("/api/v1/peers/responses", &answer, &operator);
+    assert_eq!(r.code(), "replayed");
+    let r = get(&a, &format!("{base}/api/v1/peers?verified=true"));
+    assert_eq!(r.json()["peers"], serde_json::json!([]));
+    // An operator accepts it.
+    let body = format!(r#"{{"key_id": "{}"}}"#, alice_key.to_hex());
+    let r = op("/api/v1/peers/alice/accept", body.as_bytes(), &operator);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["peer"]["verified"]["rule"], "operator_accepted");
+    let r = get(&a, &format!("{base}/api/v1/peers?verified=true"));
+    assert_eq!(r.json()["peers"][0]["peer_id"], "alice");
+
+    // Carol is pinned by the registry's trust root: verified at once. Mallory answering as
+    // Carol with his own key is refused by the pin and stores nothing.
+    let r = op("/api/v1/peers/carol/request", b"", &operator);
+    let request = cairn_core::encoding::b64_decode(r.json()["request"].as_str().unwrap()).unwrap();
+    let forged = {
+        // A man in the middle answers Carol's request with a response claiming Carol's id,
+        // signed by his own key.
+        let req = cairn_core::peer::verify_key_request(&request, "carol", now(), 300)
+            .unwrap()
+            .request;
+        let m = cairn_core::crypto::SigningKey::from_seed(Algorithm::MlDsa65, &[44; 32]);
+        cairn_core::peer::KeyResponse {
+            version: cairn_core::peer::PEER_MESSAGE_VERSION,
+            responder_id: "carol".into(),
+            requester_id: req.requester_id,
+            signing_key: m.public_key().clone(),
+            kem_key: kem(4),
+            request_nonce: req.nonce,
+            timestamp: now(),
+            nonce: 1,
+        }
+        .sign(&m)
+        .unwrap()
+        .to_compact()
+    };
+    let r = op("/api/v1/peers/responses", &forged, &operator);
+    assert_eq!((r.status, r.code().as_str()), (422, "key_mismatch"));
+    let r = get(&a, &format!("{base}/api/v1/peers/carol"));
+    assert_eq!(r.status, 404);
+    let r = op(
+        "/api/v1/peers/carol/request",
+        br#"{"again": true}"#,
+        &operator,
+    );
+    let request = cairn_core::encoding::b64_decode(r.json()["request"].as_str().unwrap()).unwrap();
+    let answer = carol
+        .respond_to_key_request(&request, &cfg, None, false)
+        .unwrap();
+    let r = op("/api/v1/peers/responses", &answer, &operator);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["vouch"]["rule"], "bootstrap");
+    assert_eq!(r.json()["vouch"]["key_id"], carol_key.to_hex());
+
+    // Removal.
+    let r = op(
+        "/api/v1/peers/alice/remove",
+        br#"{"reason": "left"}"#,
+        &operator,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(get(&a, &format!("{base}/api/v1/peers/alice")).status, 404);
+    let r = op(
+        "/api/v1/peers/alice/remove",
+        br#"{"reason": ""}"#,
+        &operator,
+    );
+    assert_eq!(r.code(), "malformed");
+
+    drop(srv);
+    let reg = Registry::open(fx.dir.join("r.redb"), None).unwrap();
+    reg.audit().unwrap();
+    let kinds: Vec<String> = reg
+        .entries(0, u64::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| format!("{:?}", e.entry.event))
+        .filter(|k| k.starts_with("Peer"))
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k.starts_with("PeerKeyVerified")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k.starts_with("PeerKeyRemoved")),
+        "{kinds:?}"
+    );
+}

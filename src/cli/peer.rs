@@ -76,8 +76,7 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                     "this registry is peer {} (key {}) at entry {}",
                     me.peer_id, me.key_id, me.stored_seq
                 ),
-                json!({"peer_id": me.peer_id, "key_id": me.key_id.to_hex(), "stored_seq": me.stored_seq,
-                       "kem_key_sha256": hex_encode(&me.kem_key.digest())}),
+                cairn_store::view::peer_identity(&me),
             ))
         }
         PeerCmd::Request { peer, out, again } => {
@@ -163,7 +162,8 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             Ok(Output::new(
                 text,
                 json!({"peer": peer_json(&got.peer), "verified": got.vouch.is_some(),
-                       "rule": got.vouch.as_ref().map(|v| v.rule.name())}),
+                       "rule": got.vouch.as_ref().map(|v| v.rule.name()),
+                       "vouch": got.vouch.as_ref().map(cairn_core::view::vouch)}),
             ))
         }
         PeerCmd::Accept { peer, key_id } => {

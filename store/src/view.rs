@@ -21,8 +21,8 @@ use cairn_core::trust::RoleSet;
 use serde_json::{json, Value};
 
 use crate::{
-    KeyInfo, KeyStatus, ManifestInfo, NodeInfo, PeerInfo, PrivatePart, Revocation, SignedEntry,
-    StoredCheckpoint, StoredTrustRoot, TokenInfo,
+    KeyInfo, KeyStatus, ManifestInfo, NodeInfo, PeerIdentity, PeerInfo, PrivatePart, Revocation,
+    SignedEntry, StoredCheckpoint, StoredTrustRoot, TokenInfo,
 };
 
 /// Role names, e.g. `["root", "checkpoint"]`.
@@ -153,6 +153,19 @@ pub fn trust_root(r: &StoredTrustRoot) -> Value {
     v["seq"] = json!(r.seq);
     v["envelope"] = envelope_json(&r.envelope);
     v
+}
+
+/// This registry's own peer identity: `{"peer_id", "key_id", "kem_key"` (base64),
+/// `"kem_key_sha256", "stored_seq"}` (the `peer_key_stored` entry a key-transparency proof of
+/// its responses points at).
+pub fn peer_identity(me: &PeerIdentity) -> Value {
+    json!({
+        "peer_id": me.peer_id,
+        "key_id": me.key_id.to_hex(),
+        "kem_key": b64_encode(me.kem_key.as_bytes()),
+        "kem_key_sha256": hex_encode(&me.kem_key.digest()),
+        "stored_seq": me.stored_seq,
+    })
 }
 
 /// A stored peer: its key, how it was vouched for (`verified`: the rule, its ledger entry and

@@ -717,16 +717,78 @@ pub fn verify_key_request(message: &[u8], me: &str, now: UnixTime, max_skew: u64
     Ok(with_valid(view::key_request(&v)))
 }
 
+/// Who may vouch for a peer's key in `verifyKeyResponse` (cairn-core's `peer::VouchPolicy`,
+/// with the roots as given: signed trust-root envelopes).
+#[derive(Debug, Clone, Default)]
+pub struct PeerVouchOptions {
+    /// Trust roots whose peer-role keys pin bootstrap peers (label = peer id).
+    pub bootstrap_root: Option<Vec<u8>>,
+    /// Trust roots of the logs whose checkpoints vouch through a key-transparency bundle.
+    pub log_roots: Vec<Vec<u8>>,
+    /// The key id the caller already pinned for the responder.
+    pub pinned_key_id: Option<String>,
+    /// Accept the first key seen for a peer nothing else vouches for.
+    pub trust_on_first_use: bool,
+    /// Require both an Ed25519 and an ML-DSA signature on a transparency checkpoint.
+    pub require_hybrid_checkpoint: bool,
+}
+
+impl PeerVouchOptions {
+    /// True when the caller asked for a vouching decision at all.
+    pub fn asked(&self) -> bool {
+        self.bootstrap_root.is_some()
+            || !self.log_roots.is_empty()
+            || self.pinned_key_id.is_some()
+            || self.trust_on_first_use
+    }
+}
+
+fn pinned_root(bytes: &[u8], what: &str) -> Result<VerifiedRoot> {
+    let env = Envelope::parse(bytes).map_err(|e| e.context(what))?;
+    VerifiedRoot::from_pinned(&env).map_err(|e| e.context(what))
+}
+
 /// `verifyKeyResponse`: a peer key response (a compact envelope, or a bundle whose subject is
 /// one) answering `me`: its ML-DSA-65 (or hybrid) signature by the key it carries, the FIPS 203
-/// checks of its ML-KEM-768 key, its addressee and time. Whether the key is to be trusted is
-/// the caller's policy (a pinned key, or the bundle checked against a trusted log).
+/// checks of its ML-KEM-768 key, its addressee and time. When `vouch` asks for it, cairn-core's
+/// `peer::vouch` then decides whether the key is the responder's (a bootstrap pin, the caller's
+/// pinned key, the key-transparency bundle against a trusted log, or trust on first use) and
+/// the result's `vouch` says which rule applied; a key nothing vouches for is an error
+/// (`unauthorized`, `key_changed`, `key_mismatch`, a proof's code). Without it, `vouch` is null.
 pub fn verify_key_response(
     message: &[u8],
     me: &str,
     now: UnixTime,
     max_skew: u64,
+    vouch: &PeerVouchOptions,
 ) -> Result<Value> {
     let v = cairn_core::peer::verify_key_response(message, me, now, max_skew)?;
-    Ok(with_valid(view::key_response(&v)))
+    let mut out = with_valid(view::key_response(&v));
+    out["vouch"] = if vouch.asked() {
+        let bootstrap = vouch
+            .bootstrap_root
+            .as_deref()
+            .map(|b| pinned_root(b, "bootstrapRoot"))
+            .transpose()?;
+        let logs = vouch
+            .log_roots
+            .iter()
+            .map(|b| pinned_root(b, "logRoots"))
+            .collect::<Result<Vec<_>>>()?;
+        let pinned = vouch
+            .pinned_key_id
+            .as_deref()
+            .map(|k| cairn_core::crypto::KeyId::from_hex(k).map_err(|e| e.context("pinnedKeyId")))
+            .transpose()?;
+        let policy = cairn_core::peer::VouchPolicy {
+            bootstrap: bootstrap.as_ref(),
+            transparency: &logs,
+            require_hybrid_checkpoint: vouch.require_hybrid_checkpoint,
+            trust_on_first_use: vouch.trust_on_first_use,
+        };
+        view::vouch(&cairn_core::peer::vouch(&v, pinned.as_ref(), &policy, now)?)
+    } else {
+        Value::Null
+    };
+    Ok(out)
 }

@@ -6,7 +6,7 @@
 use wasm_bindgen::prelude::*;
 
 use crate::api::{self, BluxIssuers};
-use crate::input::{MAX_KEYS, MAX_MESSAGE_LEN, MAX_OBJECT_LEN};
+use crate::input::{MAX_CHAIN, MAX_KEYS, MAX_MESSAGE_LEN, MAX_OBJECT_LEN};
 use crate::js::{self, finish, prop, prop_any};
 
 type JsResult = core::result::Result<JsValue, JsValue>;
@@ -214,7 +214,9 @@ pub fn verify_key_request(
     })())
 }
 
-/// Verifies a peer key response answering `me` (`options`: `now`, `maxSkew` in seconds).
+/// Verifies a peer key response answering `me` (`options`: `now`, `maxSkew` in seconds, and
+/// who vouches for the key: `bootstrapRoot`, `logRoots`, `pinnedKeyId`, `trustOnFirstUse`,
+/// `requireHybridCheckpoint`).
 #[wasm_bindgen(js_name = verifyKeyResponse, unchecked_return_type = "KeyResponseVerification", skip_typescript)]
 pub fn verify_key_response(
     #[wasm_bindgen(unchecked_param_type = "BytesInput")] message: JsValue,
@@ -224,6 +226,26 @@ pub fn verify_key_response(
     let options = options.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let (m, me, now, skew) = peer_args(&message, &me, &options)?;
-        api::verify_key_response(&m, &me, now, skew)
+        let bootstrap = prop(&options, "bootstrapRoot")?;
+        let vouch = api::PeerVouchOptions {
+            bootstrap_root: if js::is_absent(&bootstrap) {
+                None
+            } else {
+                Some(js::bytes(&bootstrap, "bootstrapRoot", MAX_OBJECT_LEN)?)
+            },
+            log_roots: js::optional_byte_list(&prop(&options, "logRoots")?, "logRoots", MAX_CHAIN)?,
+            pinned_key_id: js::optional_text(&prop(&options, "pinnedKeyId")?, "pinnedKeyId", 128)?,
+            trust_on_first_use: js::boolean(
+                &prop(&options, "trustOnFirstUse")?,
+                "trustOnFirstUse",
+                false,
+            )?,
+            require_hybrid_checkpoint: js::boolean(
+                &prop(&options, "requireHybridCheckpoint")?,
+                "requireHybridCheckpoint",
+                true,
+            )?,
+        };
+        api::verify_key_response(&m, &me, now, skew, &vouch)
     })())
 }

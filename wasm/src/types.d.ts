@@ -285,6 +285,28 @@ export interface PeerOptions {
   maxSkew?: IntegerInput;
 }
 
+/** Options of `verifyKeyResponse`: the peer options, and who may vouch for the responder's key. */
+export interface KeyResponseOptions extends PeerOptions {
+  /** A trust root (signed envelope) whose `peer`-role keys pin bootstrap peers, labelled with their peer ids. */
+  bootstrapRoot?: BytesInput;
+  /** Trust roots of the logs whose checkpoints vouch for a key through a key-transparency bundle. */
+  logRoots?: BytesInput[];
+  /** The key id (hex) already pinned for the responder: another key is refused with `key_changed`. */
+  pinnedKeyId?: string;
+  /** Accept the first key of a peer nothing else vouches for (default false). */
+  trustOnFirstUse?: boolean;
+  /** A transparency checkpoint must carry both an Ed25519 and an ML-DSA signature (default true). */
+  requireHybridCheckpoint?: boolean;
+}
+
+/** Which rule vouched for a peer's key. */
+export interface PeerVouch {
+  rule: 'bootstrap' | 'pinned' | 'transparency' | 'first_use';
+  key_id: string;
+  /** For `transparency`: the checkpoint (origin, size) and the ledger entry (seq) that record the key. */
+  logged_at: { origin: string; size: number; seq: number } | null;
+}
+
 /** Result of `verifyKeyRequest`. */
 export interface KeyRequestVerification {
   valid: true;
@@ -314,6 +336,8 @@ export interface KeyResponseVerification {
   nonce: number;
   /** True when the response came as a bundle (a key-transparency proof to check against a trusted log). */
   has_proof: boolean;
+  /** Which rule vouched for the key, when the options named any; null otherwise. */
+  vouch: PeerVouch | null;
 }
 
 /** What `verifyFromTiles` proves beside the checkpoint. */
@@ -688,7 +712,7 @@ export function verifyFromTiles(
 export function verifyKeyRequest(message: BytesInput, me: string, options?: PeerOptions): KeyRequestVerification;
 
 /** Verifies a peer key response answering `me` (a compact envelope, or a bundle whose subject is one): its ML-DSA-65 (or hybrid) signature by the key it carries, the FIPS 203 checks of its ML-KEM-768 key, its addressee and time. Whether to trust the key is the caller's policy. In the second module. */
-export function verifyKeyResponse(message: BytesInput, me: string, options?: PeerOptions): KeyResponseVerification;
+export function verifyKeyResponse(message: BytesInput, me: string, options?: KeyResponseOptions): KeyResponseVerification;
 
 /** Decodes any cairn object (envelope, bundle, checkpoint note, blux-reg file) into a view tagged by `kind`, verifying nothing. */
 export function inspect(object: BytesInput): InspectView;

@@ -580,15 +580,14 @@ fn peer_args(
     r: &Reader,
     message: JsUnknown,
     me: JsUnknown,
-    options: Option<JsUnknown>,
+    options: &js::Val,
 ) -> Result<(Vec<u8>, String, u64, u64)> {
-    let options = r.opt(options)?;
     Ok((
         r.bytes(&r.val(message)?, "message", MAX_OBJECT_LEN)?,
         r.text(&r.val(me)?, "me", 1024)?,
-        r.now(&r.prop(&options, "now")?)?,
+        r.now(&r.prop(options, "now")?)?,
         r.optional_integer(
-            &r.prop_any(&options, &["maxSkew", "max_skew"])?,
+            &r.prop_any(options, &["maxSkew", "max_skew"])?,
             "maxSkew",
             300,
         )?,
@@ -604,12 +603,15 @@ pub fn verify_key_request(
     options: Option<JsUnknown>,
 ) -> JsResult {
     let r = Reader { env: &env };
-    let out = peer_args(&r, message, me, options)
+    let out = r
+        .opt(options)
+        .and_then(|options| peer_args(&r, message, me, &options))
         .and_then(|(m, me, now, skew)| api::verify_key_request(&m, &me, now, skew));
     finish(&env, out)
 }
 
-/// Verifies a peer key response answering `me`.
+/// Verifies a peer key response answering `me`, and who vouches for its key when the options
+/// name a rule (`bootstrapRoot`, `logRoots`, `pinnedKeyId`, `trustOnFirstUse`).
 #[napi(js_name = "verifyKeyResponse")]
 pub fn verify_key_response(
     env: Env,
@@ -618,8 +620,39 @@ pub fn verify_key_response(
     options: Option<JsUnknown>,
 ) -> JsResult {
     let r = Reader { env: &env };
-    let out = peer_args(&r, message, me, options)
-        .and_then(|(m, me, now, skew)| api::verify_key_response(&m, &me, now, skew));
+    let out = (|| {
+        let options = r.opt(options)?;
+        let (m, me, now, skew) = peer_args(&r, message, me, &options)?;
+        let bootstrap = r.prop(&options, "bootstrapRoot")?;
+        let vouch = api::PeerVouchOptions {
+            bootstrap_root: if bootstrap.is_absent() {
+                None
+            } else {
+                Some(r.bytes(&bootstrap, "bootstrapRoot", MAX_OBJECT_LEN)?)
+            },
+            log_roots: r.optional_byte_list(
+                &r.prop(&options, "logRoots")?,
+                "logRoots",
+                MAX_CHAIN,
+            )?,
+            pinned_key_id: r.optional_text(
+                &r.prop(&options, "pinnedKeyId")?,
+                "pinnedKeyId",
+                128,
+            )?,
+            trust_on_first_use: r.boolean(
+                &r.prop(&options, "trustOnFirstUse")?,
+                "trustOnFirstUse",
+                false,
+            )?,
+            require_hybrid_checkpoint: r.boolean(
+                &r.prop(&options, "requireHybridCheckpoint")?,
+                "requireHybridCheckpoint",
+                true,
+            )?,
+        };
+        api::verify_key_response(&m, &me, now, skew, &vouch)
+    })();
     finish(&env, out)
 }
 

@@ -148,6 +148,12 @@ impl Txn<'_> {
         rec.stored()
     }
 
+    /// The newest trust root, if the registry has one (read inside this transaction, so a
+    /// decision taken under it sees the root the commit will be checked against).
+    pub fn current_trust_root(&self) -> StoreResult<Option<StoredTrustRoot>> {
+        self.current_root()
+    }
+
     pub(crate) fn current_root(&self) -> StoreResult<Option<StoredTrustRoot>> {
         let t = self.tx.open_table(TRUST_ROOTS)?;
         let last = t.last()?;

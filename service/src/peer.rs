@@ -1,0 +1,314 @@
+//! The peer key exchange over HTTP (seed 004's registry, on cairn's store).
+//!
+//! Two sides, one rule book (cairn-core's messages, replay state and vouching; the store's
+//! records and ledger entries):
+//! - **This registry answers.** `POST /api/v1/peer/key-request` takes a peer's signed key
+//!   request (its wire bytes) and answers this registry's signed key response, with
+//!   `?proof=true` as a bundle proving the identity's ledger entry (key transparency). It needs
+//!   no token: the request is signed by the key it carries, addressed to this peer, and its
+//!   nonce is checked against the durable replay state. `GET /api/v1/peer` publishes the
+//!   identity; `GET /api/v1/peers[/{id}]` the peers this registry holds.
+//! - **An operator asks.** `POST /api/v1/peers/{id}/request` makes a signed key request,
+//!   `POST /api/v1/peers/responses` receives the answer (vouched for by `[peer]`'s policy),
+//!   `POST /api/v1/peers/{id}/accept` accepts a key nothing vouched for (or a changed one), and
+//!   `POST /api/v1/peers/{id}/remove` removes a peer; each needs a token granting its
+//!   capability. Every write goes through the group-commit writer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cairn_core::dsse::Envelope;
+use cairn_core::encoding::b64_encode;
+use cairn_core::peer::{ExchangeConfig, MAX_KEY_MESSAGE_LEN};
+use cairn_core::trust::VerifiedRoot;
+use cairn_core::ErrorCode;
+use cairn_store::view;
+use serde_json::{json, Value};
+
+use crate::config;
+use crate::error::{ServiceError, ServiceResult};
+use crate::routes::{authorize, blocking, ensure_checkpoint, json_body, only_params, read_body};
+use crate::AppState;
+
+/// Capability to make key requests to peers (`POST /api/v1/peers/{id}/request`).
+pub const CAP_PEER_REQUEST: &str = "peer.request";
+/// Capability to receive peers' key responses (`POST /api/v1/peers/responses`).
+pub const CAP_PEER_RECEIVE: &str = "peer.receive";
+/// Capability to accept a peer's key by hand (`POST /api/v1/peers/{id}/accept`).
+pub const CAP_PEER_ACCEPT: &str = "peer.accept";
+/// Capability to remove a peer (`POST /api/v1/peers/{id}/remove`).
+pub const CAP_PEER_REMOVE: &str = "peer.remove";
+
+/// Largest key response body (a response with its transparency bundle).
+const MAX_RESPONSE_BODY: usize = cairn_core::bundle::MAX_BUNDLE_LEN;
+
+/// `[peer]` made ready: the exchange limits and the trust roots read at startup.
+#[derive(Debug, Clone)]
+pub struct PeerSettings {
+    /// Clock skew, pending-request lifetime and cap.
+    pub exchange: ExchangeConfig,
+    /// The roots of the logs whose checkpoints vouch for peers' keys.
+    pub logs: Vec<VerifiedRoot>,
+    /// The registry's own trust root pins bootstrap peers.
+    pub bootstrap_from_trust_root: bool,
+    /// Transparency checkpoints must be signed by both halves of a hybrid key.
+    pub require_hybrid_checkpoint: bool,
+    /// Trust on first use.
+    pub trust_on_first_use: bool,
+}
+
+impl PeerSettings {
+    /// Reads `[peer]`'s trust-root files; a file that is not a valid self-signed trust root
+    /// is a startup error naming it.
+    pub fn load(c: &config::Peer) -> ServiceResult<PeerSettings> {
+        let logs = c
+            .log_roots
+            .iter()
+            .enumerate()
+            .map(|(i, path)| {
+                let what = format!("peer.log_roots[{i}] ({})", path.display());
+                let bytes = std::fs::read(path)
+                    .map_err(|e| ServiceError::config(format!("{what}: {e}")))?;
+                Envelope::parse(&bytes)
+                    .and_then(|env| VerifiedRoot::from_pinned(&env))
+                    .map_err(|e| ServiceError::config(format!("{what}: {e}")))
+            })
+            .collect::<ServiceResult<Vec<_>>>()?;
+        Ok(PeerSettings {
+            exchange: ExchangeConfig {
+                max_skew: c.max_clock_skew_seconds,
+                pending_ttl: c.pending_seconds,
+                max_pending: c.max_pending_per_peer,
+            },
+            logs,
+            bootstrap_from_trust_root: c.bootstrap_from_trust_root,
+            require_hybrid_checkpoint: c.require_hybrid_checkpoint,
+            trust_on_first_use: c.trust_on_first_use,
+        })
+    }
+}
+
+type St = State<Arc<AppState>>;
+
+fn octets(bytes: Vec<u8>) -> Response {
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn flag(q: &HashMap<String, String>, name: &str) -> ServiceResult<bool> {
+    match q.get(name).map(String::as_str) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") | Some("") => Ok(true),
+        Some(_) => Err(
+            ServiceError::bad_request(format!("{name} must be true or false"))
+                .with_details(json!({"field": name})),
+        ),
+    }
+}
+
+/// `GET /api/v1/peer`: this registry's peer identity.
+pub async fn identity(State(st): St) -> ServiceResult<Json<Value>> {
+    blocking(move || {
+        let me = st.reg.peer_identity()?.ok_or_else(|| {
+            ServiceError::not_found("this registry has no peer identity (cairn peer init)")
+        })?;
+        Ok(Json(json!({"peer": view::peer_identity(&me)})))
+    })
+    .await
+}
+
+/// `POST /api/v1/peer/key-request[?proof=true]`: a peer's key request in, this registry's
+/// signed key response out (both as wire bytes).
+pub async fn key_request(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> ServiceResult<Response> {
+    only_params(&q, &["proof"])?;
+    let proof = flag(&q, "proof")?;
+    let request = read_body(body, MAX_KEY_MESSAGE_LEN).await?.to_vec();
+    blocking(move || {
+        let pass = st.key_passphrase.clone();
+        let env = st
+            .writer
+            .respond_to_key_request(&st.reg, request, st.peer.clone(), pass)?;
+        if !proof {
+            return Ok(octets(env.to_compact()));
+        }
+        let me = st
+            .reg
+            .peer_identity()?
+            .ok_or_else(|| ServiceError::internal("the peer identity vanished"))?;
+        ensure_checkpoint(&st, me.stored_seq)?;
+        Ok(octets(st.reg.key_response_bundle(env)?.to_bytes()))
+    })
+    .await
+}
+
+/// `GET /api/v1/peers[?verified=true]`: the peers this registry holds.
+pub async fn list(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+) -> ServiceResult<Json<Value>> {
+    only_params(&q, &["verified"])?;
+    let verified = flag(&q, "verified")?;
+    blocking(move || {
+        let peers = if verified {
+            st.reg.list_verified_peers()?
+        } else {
+            st.reg.list_peers()?
+        };
+        Ok(Json(
+            json!({"peers": peers.iter().map(view::peer).collect::<Vec<_>>()}),
+        ))
+    })
+    .await
+}
+
+/// `GET /api/v1/peers/{id}`: one peer, its record checked against its ledger entries.
+pub async fn show(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
+    blocking(move || Ok(Json(json!({"peer": view::peer(&st.reg.peer(&id)?)})))).await
+}
+
+/// `POST /api/v1/peers/{id}/request` body.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RequestBody {
+    /// Ask even when the peer's keys are verified (to refresh them).
+    again: bool,
+}
+
+/// `POST /api/v1/peers/{id}/request`: a signed key request to peer `id`, base64 in JSON
+/// (`request` is null when the keys are verified and `again` is false).
+pub async fn request(
+    State(st): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Json<Value>> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_PEER_REQUEST).await?;
+    let b: RequestBody = if body.is_empty() {
+        RequestBody::default()
+    } else {
+        json_body(&body, "key request")?
+    };
+    let ttl = st.peer.exchange.pending_ttl;
+    blocking(move || {
+        let pass = st.key_passphrase.clone();
+        let m = st
+            .writer
+            .request_peer_keys(&st.reg, id.clone(), b.again, st.peer.clone(), pass)?;
+        Ok(Json(json!({
+            "peer_id": id,
+            "requested": m.is_some(),
+            "request": m.map(|b| b64_encode(&b)),
+            "expires_in_seconds": ttl,
+        })))
+    })
+    .await
+}
+
+/// `POST /api/v1/peers/responses`: a peer's key response (wire bytes), vouched for by
+/// `[peer]`'s policy. A key nothing vouches for is stored unverified (`verified: false`);
+/// a changed key is refused with `key_changed` (409) and kept for an operator.
+pub async fn receive(
+    State(st): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Json<Value>> {
+    let body = read_body(body, MAX_RESPONSE_BODY).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_PEER_RECEIVE).await?;
+    blocking(move || {
+        let got = st
+            .writer
+            .receive_key_response(&st.reg, body.to_vec(), st.peer.clone())??;
+        Ok(Json(json!({
+            "peer": view::peer(&got.peer),
+            "verified": got.vouch.is_some(),
+            "vouch": got.vouch.as_ref().map(cairn_core::view::vouch),
+        })))
+    })
+    .await
+}
+
+/// `POST /api/v1/peers/{id}/accept` body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptBody {
+    /// The key the operator accepts (the peer's stored or proposed key).
+    key_id: String,
+}
+
+/// `POST /api/v1/peers/{id}/accept`: an operator accepts a peer's key (a ledger entry).
+pub async fn accept(
+    State(st): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Json<Value>> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_PEER_ACCEPT).await?;
+    let b: AcceptBody = json_body(&body, "acceptance")?;
+    let key =
+        cairn_core::crypto::KeyId::from_hex(&b.key_id.to_ascii_lowercase()).map_err(|_| {
+            ServiceError::bad_request("key_id must be 64 hex digits")
+                .with_details(json!({"field": "key_id"}))
+        })?;
+    blocking(move || {
+        let p = st.writer.accept_peer_key(&st.reg, id, key)?;
+        Ok(Json(json!({"peer": view::peer(&p)})))
+    })
+    .await
+}
+
+/// `POST /api/v1/peers/{id}/remove` body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoveBody {
+    reason: String,
+}
+
+/// `POST /api/v1/peers/{id}/remove`: removes a peer (a ledger entry).
+pub async fn remove(
+    State(st): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Response> {
+    let body = read_body(body, st.config.limits.max_body_bytes).await?;
+    authorize(&st, &method, &uri, &headers, &body, CAP_PEER_REMOVE).await?;
+    let b: RemoveBody = json_body(&body, "removal")?;
+    if b.reason.is_empty() {
+        return Err(ServiceError::core(ErrorCode::Malformed, "reason is empty")
+            .with_details(json!({"field": "reason"})));
+    }
+    blocking(move || {
+        let seq = st.writer.remove_peer(&st.reg, id.clone(), b.reason)?;
+        Ok((
+            StatusCode::OK,
+            Json(json!({"status": "removed", "peer_id": id, "seq": seq})),
+        )
+            .into_response())
+    })
+    .await
+}
