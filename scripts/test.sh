@@ -72,7 +72,8 @@ step "cargo test --workspace"
 cargo test --workspace
 
 step "cargo test -p cairn-core --features legacy-dilithium (round-3 Dilithium, native)"
-cargo test -p cairn-core --features legacy-dilithium --test 'crypto*'
+cargo test -p cairn-core --features legacy-dilithium --test 'crypto*' --test peer
+cargo test -p cairn-store --features legacy-dilithium --test store peer_legacy
 
 # Build (1.5-4 min from clean on 2 cores, with load) plus 13 targets x FUZZ_SECONDS, two at
 # a time: about 5.5 min in all at the default 30 s.

@@ -717,10 +717,21 @@ pub fn verify_key_request(message: &[u8], me: &str, now: UnixTime, max_skew: u64
     Ok(with_valid(view::key_request(&v)))
 }
 
+/// The options of `verifyKeyResponse` whose presence asks for a vouching decision.
+pub const VOUCH_OPTIONS: [&str; 4] = [
+    "bootstrapRoot",
+    "logRoots",
+    "pinnedKeyId",
+    "trustOnFirstUse",
+];
+
 /// Who may vouch for a peer's key in `verifyKeyResponse` (cairn-core's `peer::VouchPolicy`,
 /// with the roots as given: signed trust-root envelopes).
 #[derive(Debug, Clone, Default)]
 pub struct PeerVouchOptions {
+    /// The caller named at least one of the options below (even an empty list of logs):
+    /// vouching runs, and a key nothing vouches for is an error.
+    pub asked: bool,
     /// Trust roots whose peer-role keys pin bootstrap peers (label = peer id).
     pub bootstrap_root: Option<Vec<u8>>,
     /// Trust roots of the logs whose checkpoints vouch through a key-transparency bundle.
@@ -731,16 +742,6 @@ pub struct PeerVouchOptions {
     pub trust_on_first_use: bool,
     /// Require both an Ed25519 and an ML-DSA signature on a transparency checkpoint.
     pub require_hybrid_checkpoint: bool,
-}
-
-impl PeerVouchOptions {
-    /// True when the caller asked for a vouching decision at all.
-    pub fn asked(&self) -> bool {
-        self.bootstrap_root.is_some()
-            || !self.log_roots.is_empty()
-            || self.pinned_key_id.is_some()
-            || self.trust_on_first_use
-    }
 }
 
 fn pinned_root(bytes: &[u8], what: &str) -> Result<VerifiedRoot> {
@@ -764,7 +765,7 @@ pub fn verify_key_response(
 ) -> Result<Value> {
     let v = cairn_core::peer::verify_key_response(message, me, now, max_skew)?;
     let mut out = with_valid(view::key_response(&v));
-    out["vouch"] = if vouch.asked() {
+    out["vouch"] = if vouch.asked {
         let bootstrap = vouch
             .bootstrap_root
             .as_deref()

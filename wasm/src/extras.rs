@@ -227,7 +227,12 @@ pub fn verify_key_response(
     finish((|| {
         let (m, me, now, skew) = peer_args(&message, &me, &options)?;
         let bootstrap = prop(&options, "bootstrapRoot")?;
+        let mut asked = false;
+        for name in api::VOUCH_OPTIONS {
+            asked |= !js::is_absent(&prop(&options, name)?);
+        }
         let vouch = api::PeerVouchOptions {
+            asked,
             bootstrap_root: if js::is_absent(&bootstrap) {
                 None
             } else {

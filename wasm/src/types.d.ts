@@ -285,7 +285,9 @@ export interface PeerOptions {
   maxSkew?: IntegerInput;
 }
 
-/** Options of `verifyKeyResponse`: the peer options, and who may vouch for the responder's key. */
+/** Options of `verifyKeyResponse`: the peer options, and who may vouch for the responder's key. Naming any of
+ * `bootstrapRoot`, `logRoots` (even empty), `pinnedKeyId`, `trustOnFirstUse` asks for the vouching decision: a key nothing
+ * vouches for is then an error (`unauthorized`). */
 export interface KeyResponseOptions extends PeerOptions {
   /** A trust root (signed envelope) whose `peer`-role keys pin bootstrap peers, labelled with their peer ids. */
   bootstrapRoot?: BytesInput;
@@ -336,7 +338,7 @@ export interface KeyResponseVerification {
   nonce: number;
   /** True when the response came as a bundle (a key-transparency proof to check against a trusted log). */
   has_proof: boolean;
-  /** Which rule vouched for the key, when the options named any; null otherwise. */
+  /** Which rule vouched for the key, when the options asked; null otherwise. */
   vouch: PeerVouch | null;
 }
 

@@ -624,7 +624,12 @@ pub fn verify_key_response(
         let options = r.opt(options)?;
         let (m, me, now, skew) = peer_args(&r, message, me, &options)?;
         let bootstrap = r.prop(&options, "bootstrapRoot")?;
+        let mut asked = false;
+        for name in api::VOUCH_OPTIONS {
+            asked |= !r.prop(&options, name)?.is_absent();
+        }
         let vouch = api::PeerVouchOptions {
+            asked,
             bootstrap_root: if bootstrap.is_absent() {
                 None
             } else {

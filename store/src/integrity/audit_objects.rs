@@ -235,5 +235,33 @@ pub(crate) fn check_objects(
             problems.push(e.context("trust-root chain").at_seq(seq));
         }
     }
+    // Peer keys: the identity and the peer records against the stored, verified and removed
+    // peer keys of the ledger.
+    let have = crate::objects::peers::table_peer_keys(rtx)?;
+    for ((peer, key), want) in &replay.peer_keys {
+        match have.get(&(peer.clone(), *key)) {
+            None => problems.push(bad(
+                want.stored_seq,
+                ErrorCode::ChainBroken,
+                format!("key {key} of peer {peer:?} stored here has no record"),
+            )),
+            Some(got) if got.stored_seq != want.stored_seq => problems.push(bad(
+                want.stored_seq,
+                ErrorCode::DigestMismatch,
+                format!("the record of peer {peer:?} differs from this entry"),
+            )),
+            Some(got) if got.verified_seq != want.verified_seq => problems.push(bad(
+                want.verified_seq.unwrap_or(want.stored_seq),
+                ErrorCode::ChainBroken,
+                format!("the verification of peer {peer:?} differs from the ledger"),
+            )),
+            Some(_) => {}
+        }
+    }
+    for (peer, key) in have.keys().filter(|k| !replay.peer_keys.contains_key(*k)) {
+        problems.push(StoreError::corrupt(format!(
+            "peer {peer:?} has a record of key {key}, which no ledger entry stored"
+        )));
+    }
     Ok(problems)
 }

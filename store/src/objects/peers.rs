@@ -160,6 +160,46 @@ pub(crate) fn ledger_peer_key(
         }))
 }
 
+/// Every peer key the tables hold, as the ledger should describe it: this registry's identity
+/// (stored, never verified) and each peer record's pinned key. The writer's view of one key
+/// ([`ledger_peer_key`]) and the audit's comparison with the replayed ledger read the tables
+/// the same way.
+pub(crate) fn table_peer_keys(
+    rtx: &ReadTransaction,
+) -> StoreResult<std::collections::BTreeMap<(String, KeyId), LedgerPeerKey>> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(me) = load_identity(rtx)? {
+        out.insert(
+            (me.peer_id, me.key_id),
+            LedgerPeerKey {
+                stored_seq: me.stored_seq,
+                verified_seq: None,
+            },
+        );
+    }
+    if let Some(t) = open_peers_read(rtx)? {
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let p: PeerInfo = schema::decode(v.value(), "peer record")?;
+            if p.peer_id.as_bytes() != k.value() {
+                return Err(StoreError::corrupt(format!(
+                    "the peer record under {:?} is peer {:?}",
+                    String::from_utf8_lossy(k.value()),
+                    p.peer_id
+                )));
+            }
+            out.insert(
+                (p.peer_id.clone(), p.key_id()),
+                LedgerPeerKey {
+                    stored_seq: p.stored_seq,
+                    verified_seq: p.verified.map(|v| v.seq),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// The `peer_nonces` key of (peer id, signing key): the key id, then the peer id.
 fn nonce_key(peer_id: &str, key: &KeyId) -> Vec<u8> {
     let mut k = key.0.to_vec();

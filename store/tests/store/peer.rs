@@ -596,3 +596,131 @@ fn peer_identity_rules() {
         "invalid_state"
     );
 }
+
+#[test]
+fn peer_records_edited_behind_the_registry_are_found_by_the_audit() {
+    const PEERS: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("peers");
+    const META: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
+    use redb::ReadableTable;
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let carol = peer("carol", Algorithm::MlDsa65, 3);
+    let cfg = ExchangeConfig::default();
+    let got = alice
+        .reg
+        .receive_key_response(&exchange(&alice, &bob, "bob", false), &cfg, &tofu())
+        .unwrap();
+    let bob_stored = got.peer.stored_seq;
+    let unvouched = alice
+        .reg
+        .receive_key_response(
+            &exchange(&alice, &carol, "carol", false),
+            &cfg,
+            &VouchPolicy::default(),
+        )
+        .unwrap();
+    assert!(unvouched.vouch.is_none());
+    let identity_seq = alice.reg.peer_identity().unwrap().unwrap().stored_seq;
+    alice.reg.audit().unwrap();
+    let Peer { dir, reg, .. } = alice;
+    drop(reg);
+    let pristine = dir.path().join("r.redb");
+    let edited = |name: &str, f: &dyn Fn(&redb::WriteTransaction)| {
+        let p = dir.path().join(name);
+        std::fs::copy(&pristine, &p).unwrap();
+        let db = redb::Database::open(&p).unwrap();
+        let tx = db.begin_write().unwrap();
+        f(&tx);
+        tx.commit().unwrap();
+        drop(db);
+        Registry::open(&p, None)
+            .and_then(|r| r.audit())
+            .expect_err("the audit must fail")
+    };
+    // A peer record removed: reported against the entry that stored its key.
+    let e = edited("removed.redb", &|tx| {
+        tx.open_table(PEERS)
+            .unwrap()
+            .remove(b"bob".as_slice())
+            .unwrap();
+    });
+    assert_eq!(e.seq(), Some(bob_stored), "{e}");
+    // Carol's unverified record presented as Bob's: a record whose key no entry stored.
+    let e = edited("injected.redb", &|tx| {
+        let mut t = tx.open_table(PEERS).unwrap();
+        let carol = t
+            .get(b"carol".as_slice())
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        t.remove(b"carol".as_slice()).unwrap();
+        t.insert(b"bob".as_slice(), carol.as_slice()).unwrap();
+    });
+    assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
+    // This registry's own identity removed.
+    let e = edited("identity.redb", &|tx| {
+        tx.open_table(META)
+            .unwrap()
+            .remove(b"peer_identity".as_slice())
+            .unwrap();
+    });
+    assert_eq!(e.seq(), Some(identity_seq), "{e}");
+}
+
+/// Seed 004's existing peers sign with round-3 Dilithium3: with the `legacy-dilithium` feature
+/// their responses are received like any other, and the key is marked legacy.
+#[cfg(feature = "legacy-dilithium")]
+#[test]
+fn peer_legacy_dilithium3_response_is_stored_and_marked_legacy() {
+    use cairn_core::crypto::LegacySigningKey;
+    use cairn_core::dsse::{Envelope, EnvelopeSignature};
+    use cairn_core::peer::{verify_key_request, KeyResponse, KEY_RESPONSE_TYPE};
+
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let cfg = ExchangeConfig::default();
+    let request = alice
+        .reg
+        .request_peer_keys("numi", &cfg, None)
+        .unwrap()
+        .unwrap();
+    let req = verify_key_request(&request, "numi", T0, cfg.max_skew)
+        .unwrap()
+        .request;
+    let old = LegacySigningKey::generate(Algorithm::Dilithium3R3).unwrap();
+    let resp = KeyResponse {
+        version: 1,
+        responder_id: "numi".into(),
+        requester_id: "alice".into(),
+        signing_key: old.public_key().clone(),
+        kem_key: kem(9),
+        request_nonce: req.nonce,
+        timestamp: T0,
+        nonce: 1,
+    };
+    let mut env = Envelope::new(KEY_RESPONSE_TYPE, resp.to_bytes()).unwrap();
+    let sig = old.sign(&env.signed_bytes());
+    env.signatures.push(EnvelopeSignature {
+        keyid: old.public_key().key_id(),
+        sig: sig.into_bytes(),
+    });
+    // A forged signature is refused before anything is stored.
+    let mut forged = env.clone();
+    forged.signatures[0].sig[10] ^= 1;
+    assert!(alice
+        .reg
+        .receive_key_response(&forged.to_compact(), &cfg, &tofu())
+        .is_err());
+    let got = alice
+        .reg
+        .receive_key_response(&env.to_compact(), &cfg, &tofu())
+        .unwrap();
+    assert_eq!(got.vouch.unwrap().rule, VouchRule::FirstUse);
+    assert!(got.peer.is_legacy());
+    let listed = alice.reg.list_verified_peers().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].is_legacy());
+    assert_eq!(cairn_store::view::peer(&listed[0])["legacy"], true);
+    assert_eq!(alice.reg.peer_kem_key("numi").unwrap(), kem(9));
+    alice.reg.audit().unwrap();
+}
