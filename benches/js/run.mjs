@@ -10,7 +10,7 @@
 //                                      checks that each verifier still accepts its input (CI)
 //   options: --ms N (time per contender and operation, default 2000), --rounds N (default 9),
 //            --json FILE (raw figures), --no-native (skip cairn's native timing), --no-cold,
-//            --only token,ed25519,batch,ml-dsa-44,ml-dsa-65,sha256 (some operations only)
+//            --only token,ed25519,batch,ml-dsa-44,ml-dsa-65,peer,sha256 (some operations only)
 //   --smoke and CAIRN_BENCH_SMOKE=1 mean --quick.
 //
 // Needs: scripts/build-wasm.sh run (node-bindings/pkg), and `npm ci` in benches/js (the peers);
@@ -174,7 +174,48 @@ async function makeFixtures() {
   );
   const bisc = builder.build(root.getPrivateKey());
 
+  // Peer keys: a KeyResponse in its key-transparency bundle and a compact one, from
+  // tests/vectors/peer.json; @noble/post-quantum and @noble/ed25519 do the same signature checks
+  // (same algorithms, same message lengths) with keys of their own.
+  const peerVectors = JSON.parse(readFileSync(join(repo, 'tests/vectors/peer.json'), 'utf8'));
+  const inBundle = peerVectors.cases.find((c) => c.name === 'vouch_transparency');
+  const pinned = peerVectors.cases.find((c) => c.name === 'vouch_pinned');
+  if (!inBundle?.expect.ok || !pinned?.expect.ok) throw new Error('tests/vectors/peer.json: vouch cases missing');
+  const { inspect, verifyKeyResponse } = await import('cairn-verify');
+  const subject = inspect(b64(inBundle.args.message)).subject;
+  const rootView = inspect(b64(inBundle.args.policy.log_roots[0]));
+  const lengths = {
+    // PAE adds the payload type and two lengths to the payload.
+    response: subject.payload_size + subject.payload_type.length + 16,
+    checkpoint: 100,
+    root: (rootView.payload_size ?? 3000) + 64,
+  };
+  const nobleSigned = {};
+  const nobleEd = await import('@noble/ed25519');
+  nobleEd.hashes.sha512 = (await import('@noble/hashes/sha2.js')).sha512;
+  for (const [part, len, pq] of [['response', lengths.response, ml_dsa65], ['checkpoint', lengths.checkpoint, ml_dsa44], ['root', lengths.root, ml_dsa44]]) {
+    const msg = new Uint8Array(len).map((_, i) => (i * 131 + len) & 0xff);
+    const edSeed = new Uint8Array(32).fill(len & 0xff);
+    const pqKeys = pq.keygen(new Uint8Array(32).fill((len >> 3) & 0xff));
+    nobleSigned[part] = {
+      message: toB64(msg),
+      ed: { publicKey: toB64(await nobleEd.getPublicKeyAsync(edSeed)), signature: toB64(await nobleEd.signAsync(msg, edSeed)) },
+      pq: { publicKey: toB64(pqKeys.publicKey), signature: toB64(pq.sign(msg, pqKeys.secretKey, { context: CONTEXT, extraEntropy: false })) },
+    };
+  }
+  const peer = {
+    bundle: inBundle.args.message,
+    compact: pinned.args.message,
+    me: inBundle.args.me,
+    now: inBundle.args.now,
+    logRoot: inBundle.args.policy.log_roots[0],
+    pinnedKeyId: pinned.args.policy.pinned_key_id,
+    kemKey: verifyKeyResponse(b64(pinned.args.message), pinned.args.me, { now: pinned.args.now }).kem_key,
+    noble: nobleSigned,
+  };
+
   return {
+    peer,
     now: tc.args.now,
     token: {
       cairn: tc.args.token,
@@ -332,6 +373,7 @@ const builders = {
   ...mldsaBuilders('ml-dsa-44', 'ml_dsa44'),
   ...mldsaBuilders('ml-dsa-65', 'ml_dsa65'),
   ...hashBuilders(),
+  ...peerBuilders(),
 };
 
 /** `name-native` and `name-wasm` builders from one that takes the backend's functions. */
@@ -395,6 +437,66 @@ function mldsaBuilders(alg, nobleName) {
       const [pk, msg, sig, ctx] = [b64(fx.mldsa[alg].publicKey), b64(fx.message), b64(fx.mldsa[alg].signature), b64(fx.context)];
       return () => must(impl.verify(sig, msg, pk, { context: ctx }), `@noble/post-quantum ${alg}`);
     },
+  };
+}
+
+/** ML-KEM-768's encapsulation-key check (FIPS 203 §7.2: ByteEncode12(ByteDecode12(ek)) = ek,
+ * i.e. every 12-bit coefficient below q), as @noble/post-quantum's `validateModulus` does it; noble
+ * runs it only inside `encapsulate`/`prepare`, so the bench states it on its own. */
+function kemModulusCheck(ek) {
+  if (ek.length !== 1184) return false;
+  for (let i = 0; i < 1152; i += 3) {
+    const a = ek[i] | ((ek[i + 1] & 0x0f) << 8);
+    const b = (ek[i + 1] >> 4) | (ek[i + 2] << 4);
+    if (a >= 3329 || b >= 3329) return false;
+  }
+  return true;
+}
+
+function peerBuilders() {
+  return {
+    ...perBackend('cairn-peer-bundle', async (cairn, fx) => {
+      if (!cairn.verifyKeyResponse) return null;
+      const msg = b64(fx.peer.bundle);
+      const options = { now: fx.peer.now, logRoots: [b64(fx.peer.logRoot)] };
+      return () => must(cairn.verifyKeyResponse(msg, fx.peer.me, options).vouch.rule === 'transparency', 'cairn verifyKeyResponse (bundle)');
+    }),
+    ...perBackend('cairn-peer-compact', async (cairn, fx) => {
+      if (!cairn.verifyKeyResponse) return null;
+      const msg = b64(fx.peer.compact);
+      const options = { now: fx.peer.now, pinnedKeyId: fx.peer.pinnedKeyId };
+      return () => must(cairn.verifyKeyResponse(msg, fx.peer.me, options).vouch.rule === 'pinned', 'cairn verifyKeyResponse (compact)');
+    }),
+    // The bundle's signature checks with the noble libraries: the response (Ed25519 +
+    // ML-DSA-65), the checkpoint (Ed25519 + ML-DSA-44), the trust root (Ed25519 + ML-DSA-44),
+    // and the ML-KEM-768 key check. No decoding, no Merkle proof, no policy: a lower bound.
+    async 'noble-peer-bundle'(fx) {
+      return nobleChecks(fx, ['response', 'checkpoint', 'root']);
+    },
+    async 'noble-peer-compact'(fx) {
+      return nobleChecks(fx, ['response']);
+    },
+  };
+}
+
+async function nobleChecks(fx, parts) {
+  const ed = await import('@noble/ed25519');
+  const { sha512 } = await import('@noble/hashes/sha2.js');
+  ed.hashes.sha512 = sha512;
+  const { ml_dsa44, ml_dsa65 } = await import('@noble/post-quantum/ml-dsa.js');
+  const checks = parts.map((part) => {
+    const x = fx.peer.noble[part];
+    const pq = part === 'response' ? ml_dsa65 : ml_dsa44;
+    return [b64(x.message), b64(x.ed.publicKey), b64(x.ed.signature), b64(x.pq.publicKey), b64(x.pq.signature), pq];
+  });
+  const ctx = b64(fx.context);
+  const kem = b64(fx.peer.kemKey);
+  return () => {
+    for (const [msg, edPk, edSig, pqPk, pqSig, pq] of checks) {
+      must(ed.verify(edSig, msg, edPk, { zip215: false }), '@noble/ed25519');
+      must(pq.verify(pqSig, msg, pqPk, { context: ctx }), '@noble/post-quantum');
+    }
+    must(kemModulusCheck(kem), 'ML-KEM-768 key check');
   };
 }
 
@@ -818,6 +920,20 @@ async function main() {
       native: alg,
     })),
     {
+      key: 'peer',
+      title: 'Peer KeyResponse verification (hybrid Ed25519 + ML-DSA-65 responder key, ML-KEM-768 key check)',
+      rows: [
+        ['cairn-peer-bundle-native', 'cairn-verify `verifyKeyResponse`, native: in its bundle, vouched by the log (checkpoint Ed25519 + ML-DSA-44, trust root, inclusion proof)'],
+        ['cairn-peer-bundle-wasm', 'cairn-verify `verifyKeyResponse`, wasm: the same'],
+        ['noble-peer-bundle', '@noble/post-quantum + @noble/ed25519: the same six signature checks and the KEM key check (lower bound: no decoding, no proof)'],
+        ['cairn-peer-compact-native', 'cairn-verify `verifyKeyResponse`, native: compact, pinned key'],
+        ['cairn-peer-compact-wasm', 'cairn-verify `verifyKeyResponse`, wasm: the same'],
+        ['noble-peer-compact', '@noble: the response\'s two signature checks and the KEM key check'],
+      ],
+      cairn: 'cairn-peer-bundle-wasm',
+      peers: ['noble-peer-bundle'],
+    },
+    {
       key: 'sha256',
       title: `SHA-256 of ${hashSize >> 20} MiB, streamed in 1 MiB chunks`,
       rows: [
@@ -914,6 +1030,15 @@ async function main() {
       [`token verify, wasm backend faster than jose`, faster(jose / w), jose > w],
       [`token verify (wasm) faster than biscuit-wasm (fromBytes + authorize)`, faster(med('token', 'biscuit-authorize') / w), med('token', 'biscuit-authorize') > w],
       [`token verify (wasm) within 1.3× of bare node:crypto Ed25519`, fmtRatio(w / med('token', 'node-ed25519')), w / med('token', 'node-ed25519') <= 1.3],
+    );
+  }
+  if (results.peer) {
+    const w = med('peer', 'cairn-peer-bundle-wasm');
+    const nat = med('peer', 'cairn-peer-bundle-native');
+    const noble = med('peer', 'noble-peer-bundle');
+    checks.push(
+      [`KeyResponse with its bundle, wasm ≥ 8× faster than the same signature checks with @noble`, faster(noble / w), noble / w >= 8],
+      [`KeyResponse with its bundle, native backend vs @noble`, nat ? faster(noble / nat) : 'not built', null],
     );
   }
   if (results.batch) {

@@ -44,15 +44,20 @@ function select() {
   return { name: 'wasm', api: wasmApi() };
 }
 
-/** The WebAssembly backend: the main module now, the second one (inspect, blux-reg) at the
- * first call of one of its functions. */
+/** The WebAssembly backend: the main module now, the second one (inspect, blux-reg, tiles,
+ * peer keys, exports) at the first call of one of its functions. Both hand Ed25519's equation
+ * to node:crypto. */
 function wasmApi() {
   const main = require('../pkg/node/cairn_wasm.js');
   if (process.env.CAIRN_VERIFY_ED25519 !== 'wasm') useNodeEd25519(main);
   let extras = null;
   const extra = (name) =>
     function (...args) {
-      if (!extras) extras = require('../pkg/node/cairn_wasm_extras.js');
+      if (!extras) {
+        extras = require('../pkg/node/cairn_wasm_extras.js');
+        // The second module checks Ed25519 too (key responses, exports, tiles).
+        if (process.env.CAIRN_VERIFY_ED25519 !== 'wasm') useNodeEd25519(extras);
+      }
       return extras[name](...args);
     };
   const api = { ...main };

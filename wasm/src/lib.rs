@@ -27,7 +27,7 @@ pub mod input;
 mod exports;
 #[cfg(all(target_arch = "wasm32", feature = "extras"))]
 mod extras;
-#[cfg(all(target_arch = "wasm32", feature = "verifiers"))]
+#[cfg(all(target_arch = "wasm32", any(feature = "verifiers", feature = "extras")))]
 mod host;
 #[cfg(target_arch = "wasm32")]
 #[cfg_attr(not(all(feature = "verifiers", feature = "extras")), allow(dead_code))]
