@@ -742,3 +742,29 @@ fn forked_log_gets_no_quorum_and_is_detected() {
         err.detail().contains(&b64_encode(&a.root)) && err.detail().contains(&b64_encode(&b.root))
     );
 }
+
+/// The worked example in docs/FORMATS.md (witness cosignatures section) is what the code
+/// produces.
+#[test]
+fn worked_example_in_the_format_doc_is_current() {
+    let doc = support::format_doc_without_whitespace();
+    let k = keys();
+    let cp = checkpoint(10, "");
+    let text = cp.to_text().unwrap();
+    let line = cosign_deterministic(&text, &wname(1), &k.w1, T).unwrap();
+    let msg = mldsa44_message(&wname(3), T + 2, LOG, 0, 10, &cp.root).unwrap();
+    for s in [
+        vkey(&wname(1), &k.w1),
+        line.to_line().replace(' ', "").replace('\n', ""),
+        cairn_core::encoding::hex_encode(&msg),
+        cp.extensions[0].replace(' ', ""),
+    ] {
+        assert!(doc.contains(&s), "docs/FORMATS.md lacks {s}");
+    }
+    assert_eq!(
+        CosignerKey::new(&wname(3), k.w3.public_key())
+            .unwrap()
+            .key_id(),
+        0xc9a3d8bf
+    );
+}

@@ -548,3 +548,31 @@ proptest! {
         }
     }
 }
+
+/// The worked example in docs/FORMATS.md (revocation map section) is what the code produces.
+#[test]
+fn worked_example_in_the_format_doc_is_current() {
+    let doc = support::format_doc_without_whitespace();
+    let map = map_of(&REVOKED);
+    let key1 = map_key(ObjectKind::Key, &id("key-1"));
+    let proof = map.prove(&key1).to_bytes();
+    for s in [
+        b64_encode(&empty_root()),
+        hex_encode(&empty_root()),
+        hex_encode(&map_key(ObjectKind::Key, &id("shared-id"))),
+        hex_encode(&map_key(ObjectKind::Token, &id("shared-id"))),
+        RevocationsRef {
+            count: 8,
+            root: map.root(),
+        }
+        .to_line()
+        .replace(' ', ""),
+    ] {
+        assert!(doc.contains(&s), "docs/FORMATS.md lacks {s}");
+    }
+    assert_eq!(proof.len(), 106);
+    assert_eq!(&proof[..10], &[1, 1, 0, 0, 0, 0, 0, 0, 0, 4]);
+    assert_eq!(proof[10], 0xc0);
+    let tok3 = map.prove(&map_key(ObjectKind::Token, &id("token-3")));
+    assert_eq!((tok3.to_bytes().len(), tok3.bitmap()[0]), (194, 0xf8));
+}
