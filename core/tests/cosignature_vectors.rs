@@ -755,7 +755,7 @@ fn worked_example_in_the_format_doc_is_current() {
     let msg = mldsa44_message(&wname(3), T + 2, LOG, 0, 10, &cp.root).unwrap();
     for s in [
         vkey(&wname(1), &k.w1),
-        line.to_line().replace(' ', "").replace('\n', ""),
+        line.to_line().replace([' ', '\n'], ""),
         cairn_core::encoding::hex_encode(&msg),
         cp.extensions[0].replace(' ', ""),
     ] {
