@@ -448,9 +448,12 @@ fn run(case: &Value) -> Result<Value> {
         "map_key" => Ok(json!({"key": hex_encode(&key_arg(a)?)})),
         "map_root" => {
             let mut m = MemoryMap::new();
+            let mut stored = NodeMap::new();
             for r in a["revoked"].as_array().unwrap() {
                 m.insert(key_arg(r)?, r["seq"].as_u64().unwrap())?;
+                stored.insert(key_arg(r)?, r["seq"].as_u64().unwrap())?;
             }
+            assert_eq!(stored.root()?, m.root(), "the two builders agree");
             Ok(json!({"count": m.len(), "root": b64_encode(&m.root())}))
         }
         "verify_membership" => {
@@ -525,19 +528,25 @@ proptest! {
         let fix = |mut k: [u8; 32]| { if shared_prefix { k[..30].fill(0x5a); } k };
         let present: Vec<Digest> = present.into_iter().map(fix).collect();
         let mut m = MemoryMap::new();
+        let mut stored = NodeMap::new();
         for (i, k) in present.iter().enumerate() {
             if m.get(k).is_none() {
                 m.insert(*k, i as u64).unwrap();
+                stored.insert(*k, i as u64).unwrap();
             }
         }
         let root = m.root();
+        // The stored-node builder agrees with the reference builder, root and proofs.
+        prop_assert_eq!(stored.root().unwrap(), root);
         for k in &present {
+            prop_assert_eq!(nodes::prove(&stored, k).unwrap(), m.prove(k));
             let p = RevocationProof::from_bytes(&m.prove(k).to_bytes()).unwrap();
             prop_assert_eq!(p.verify_membership(&root, k).unwrap(), m.get(k).unwrap());
             prop_assert_eq!(p.verify_non_membership(&root, k).unwrap_err().code(), ErrorCode::Revoked);
         }
         for k in absent.into_iter().map(fix) {
             if m.get(&k).is_some() { continue; }
+            prop_assert_eq!(nodes::prove(&stored, &k).unwrap(), m.prove(&k));
             let p = RevocationProof::from_bytes(&m.prove(&k).to_bytes()).unwrap();
             prop_assert!(p.verify_non_membership(&root, &k).is_ok());
             prop_assert_eq!(p.verify_membership(&root, &k).unwrap_err().code(), ErrorCode::ProofInvalid);

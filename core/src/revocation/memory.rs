@@ -12,8 +12,8 @@ use crate::error::{Error, ErrorCode, Result};
 /// Roots and proofs are recomputed from the sorted keys: a subtree with no key is
 /// [`empty_hash`], a subtree with one key is its leaf folded up with empty siblings, and
 /// any other subtree splits at the next key bit. A root costs about 256 hashes per key; a
-/// proof about the same. A persistent store keeps branch-node hashes instead (see the module
-/// documentation).
+/// proof about the same. A persistent store keeps branch records instead
+/// ([`super::nodes`]), with identical roots and proofs.
 ///
 /// ```
 /// use cairn_core::revocation::{empty_root, map_key, MemoryMap, ObjectKind};

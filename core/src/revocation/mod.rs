@@ -37,22 +37,20 @@
 //! hashes only from the first non-empty sibling up (the empty part of the path is the
 //! precomputed table), about log2 n + 1 hashes.
 //!
-//! # Store layout (for a persistent map)
+//! # Builders
 //!
-//! [`MemoryMap`] recomputes from its sorted keys. A store keeps instead, in one table, the
-//! hash of every *branch* node (a node both of whose subtrees are non-empty) keyed by
-//! `(depth: u16, key prefix of depth bits, zero-padded to 32 bytes)`, plus the leaves keyed by
-//! map key with their `seq`. There are n − 1 branch nodes for n leaves, so the table is O(n).
-//! A subtree holding a single leaf is not stored: its hash at height `h` is the leaf folded
-//! up with [`empty_hash`] siblings (h hashes). Inserting a key finds the deepest stored node
-//! on its path, adds one branch node where the new key parts from the existing leaf, and
-//! rewrites the hashes of the branch nodes above it (about log2 n writes), all in the
-//! revocation's own write transaction; a proof reads the O(log n) branch nodes on the path.
+//! [`MemoryMap`] is the reference builder: it recomputes roots and proofs from its sorted keys
+//! (about 256 hashes per key), for tests, vectors and small maps. [`nodes`] keeps the same tree
+//! as stored branch records, as a store does: an insert reads and writes about log2 n records
+//! in the revocation's own write transaction, and a root or proof reads the O(log n) records on
+//! one path; [`NodeMap`] is its in-memory table. Both give identical roots and proofs.
 
 mod memory;
+pub mod nodes;
 mod proof;
 
 pub use memory::MemoryMap;
+pub use nodes::NodeMap;
 pub use proof::{ProofStatus, RevocationProof, MAX_PROOF_BYTES, PROOF_VERSION};
 
 use alloc::boxed::Box;
