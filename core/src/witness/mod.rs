@@ -23,7 +23,8 @@
 //! Because an ML-DSA-44 cosignature does not cover extension lines, one made over the bare
 //! three-line checkpoint (as witnesses that refuse extension lines, such as torchwood's
 //! litewitness, produce) is equally valid on cairn's checkpoint with extension lines, and
-//! [`verify_cosignatures`] accepts it there.
+//! [`verify_cosignatures`] accepts it there. (torchwood's own verifier does not: it checks
+//! ML-DSA-44 cosignatures only on checkpoints without extension lines.)
 //!
 //! Verification follows signed-note: lines whose (name, key id) match no witness of the policy
 //! are ignored; every line that matches a witness must verify (repeated lines included), or the
