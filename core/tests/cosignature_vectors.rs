@@ -768,3 +768,32 @@ fn worked_example_in_the_format_doc_is_current() {
         0xc9a3d8bf
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Damaged notes and vkeys never panic; a damaged note that still verifies states the same
+    /// tree, and a damaged vkey that still parses is the same key.
+    #[test]
+    fn damaged_inputs_are_refused_or_unchanged(m in support::mutate::mutation()) {
+        let k = keys();
+        let cp = checkpoint(10, "");
+        let full = note(&k, &cp, &[(1, &k.w1, T), (2, &k.w2, T), (3, &k.w3, T)]);
+        let bytes = support::mutate::apply(full.as_bytes(), &m);
+        let a = witnessed_args(&k, &full, all_witnesses(&k), 2, None);
+        let policy = witness_policy(&a).unwrap();
+        let log = log_verifiers(&a);
+        let lp = CheckpointPolicy::new(LOG);
+        if let Ok(w) = verify_witnessed_checkpoint(&bytes, &log, &lp, &policy, NOW) {
+            proptest::prop_assert!(w.witnesses.cosigned.len() <= 3);
+            proptest::prop_assert_eq!(w.checkpoint.root, cp.root);
+        }
+        let v = vkey(&wname(3), &k.w3);
+        if let Ok(text) = String::from_utf8(support::mutate::apply(v.as_bytes(), &m)) {
+            if let Ok(key) = CosignerKey::from_vkey(&text) {
+                // The key id covers the name and the key: only its hex case may change.
+                proptest::prop_assert_eq!(key, CosignerKey::from_vkey(&v).unwrap());
+            }
+        }
+    }
+}
