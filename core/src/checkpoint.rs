@@ -349,6 +349,113 @@ impl Checkpoint {
     }
 }
 
+/// Start of the extension line by which a cairn checkpoint commits to the registry's revocation
+/// map (see [`RevocationsRef`]).
+pub const REVOCATIONS_EXTENSION: &str = "cairn.revocations ";
+
+/// The revocation map a checkpoint commits to: how many objects are revoked and the map's root
+/// ([`crate::revocation`]) over the ledger entries `[0, size)` of the checkpoint. A
+/// non-membership proof against this root shows an object "not revoked as of this checkpoint".
+///
+/// Extension line, byte-exact: `cairn.revocations <count> <root>`: the count in decimal without
+/// leading zeros (`0` for none), the root as canonical base64 of 32 bytes, single spaces. A count
+/// of 0 must carry the empty map's root ([`crate::revocation::empty_root`]).
+///
+/// ```
+/// use cairn_core::checkpoint::{Checkpoint, RevocationsRef};
+/// use cairn_core::merkle::EMPTY_ROOT;
+/// use cairn_core::revocation::empty_root;
+/// let r = RevocationsRef { count: 0, root: empty_root() };
+/// let cp = Checkpoint::new("example.test/log", 0, EMPTY_ROOT).with_revocations(r);
+/// assert_eq!(cp.extensions[0], "cairn.revocations 0 voHwm+TaFV7P/CM7Ok+meFKxI34x/p04dtDtt6XgeXo=");
+/// assert_eq!(cp.revocations()?, Some(r));
+/// assert!(Checkpoint::new("example.test/log", 0, EMPTY_ROOT).revocations()?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationsRef {
+    /// Number of revoked objects (leaves of the map).
+    pub count: u64,
+    /// The map's root.
+    pub root: Digest,
+}
+
+impl RevocationsRef {
+    /// The extension line.
+    pub fn to_line(&self) -> String {
+        alloc::format!(
+            "{REVOCATIONS_EXTENSION}{} {}",
+            self.count,
+            b64_encode(&self.root)
+        )
+    }
+
+    /// Parses an extension line: `None` for a line of another kind, `malformed` for a
+    /// `cairn.revocations` line that breaks the format.
+    pub fn parse_line(line: &str) -> Result<Option<RevocationsRef>> {
+        let Some(rest) = line.strip_prefix(REVOCATIONS_EXTENSION) else {
+            return Ok(None);
+        };
+        let bad = |why: &str| {
+            Error::malformed(alloc::format!(
+                "checkpoint: a cairn.revocations line is `cairn.revocations <count> <base64 root>`: {why}"
+            ))
+        };
+        let (count, root) = rest
+            .split_once(' ')
+            .ok_or_else(|| bad("missing the root"))?;
+        let digits = !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit());
+        if !digits || (count.len() > 1 && count.starts_with('0')) || count.len() > 20 {
+            return Err(bad("the count is not decimal without leading zeros"));
+        }
+        let count: u64 = count
+            .parse()
+            .map_err(|_| bad("the count exceeds 2^64 - 1"))?;
+        let root: Digest = b64_decode(root)
+            .ok()
+            .and_then(|b| b.as_slice().try_into().ok())
+            .ok_or_else(|| bad("the root is not canonical base64 of 32 bytes"))?;
+        if count == 0 && root != crate::revocation::empty_root() {
+            return Err(bad(
+                "an empty map (count 0) must carry the empty map's root",
+            ));
+        }
+        Ok(Some(RevocationsRef { count, root }))
+    }
+
+    /// The revocation map named by extension lines: at most one `cairn.revocations` line
+    /// (`malformed` for two or a broken one); lines of other kinds are ignored.
+    pub fn from_extensions(extensions: &[String]) -> Result<Option<RevocationsRef>> {
+        let mut found = None;
+        for line in extensions {
+            if let Some(r) = RevocationsRef::parse_line(line)? {
+                if found.is_some() {
+                    return Err(Error::malformed(
+                        "checkpoint: more than one cairn.revocations line",
+                    ));
+                }
+                found = Some(r);
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Checkpoint {
+    /// Adds the extension line committing to the revocation map `r` (see [`RevocationsRef`]).
+    pub fn with_revocations(mut self, r: RevocationsRef) -> Checkpoint {
+        self.extensions.push(r.to_line());
+        self
+    }
+
+    /// The revocation map this checkpoint commits to, if any (see
+    /// [`RevocationsRef::from_extensions`]). Checkpoints without the line (from before it, or
+    /// of other logs) give `None` and stay valid; they prove nothing about revocations.
+    pub fn revocations(&self) -> Result<Option<RevocationsRef>> {
+        RevocationsRef::from_extensions(&self.extensions)
+    }
+}
+
 /// What an offline verifier remembers of the checkpoints it accepted before, so that it can
 /// refuse an older one (a rollback to an earlier state of the log) or another one of the same
 /// size (a split view: the log showing different trees to different verifiers).
@@ -626,6 +733,63 @@ mod tests {
         let c =
             Checkpoint::parse_text(&alloc::format!("o\n9223372036854775807\n{ROOT10}\n")).unwrap();
         assert_eq!(c.size, MAX_TREE_SIZE);
+    }
+
+    #[test]
+    fn revocations_line() {
+        let empty = crate::revocation::empty_root();
+        let r = RevocationsRef {
+            count: 3,
+            root: [7; 32],
+        };
+        let cp = Checkpoint::new("o", 1, [1; 32])
+            .with_trust_root(TrustRootRef {
+                version: 1,
+                id: [2; 32],
+            })
+            .with_revocations(r);
+        let parsed = Checkpoint::parse_text(&cp.to_text().unwrap()).unwrap();
+        assert_eq!(parsed.revocations().unwrap(), Some(r));
+        assert_eq!(parsed.trust_root().unwrap().unwrap().version, 1);
+        let b = b64_encode(&[7; 32]);
+        for bad in [
+            alloc::format!("cairn.revocations 03 {b}"),
+            alloc::format!("cairn.revocations -3 {b}"),
+            alloc::format!("cairn.revocations 3  {b}"),
+            alloc::format!("cairn.revocations 3 {b} "),
+            alloc::format!("cairn.revocations 3 {}", &b[..43]),
+            alloc::format!(
+                "cairn.revocations 3 {}",
+                crate::encoding::hex_encode(&[7; 32])
+            ),
+            alloc::format!("cairn.revocations 0 {b}"),
+            alloc::format!("cairn.revocations 18446744073709551616 {b}"),
+            "cairn.revocations 3".into(),
+            "cairn.revocations ".into(),
+        ] {
+            assert_eq!(
+                RevocationsRef::parse_line(&bad).unwrap_err().code(),
+                ErrorCode::Malformed,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            RevocationsRef::parse_line(&alloc::format!(
+                "cairn.revocations 0 {}",
+                b64_encode(&empty)
+            ))
+            .unwrap(),
+            Some(RevocationsRef {
+                count: 0,
+                root: empty
+            })
+        );
+        assert_eq!(
+            RevocationsRef::parse_line("cairn.revocationsX 3").unwrap(),
+            None
+        );
+        let two = [r.to_line(), r.to_line()];
+        assert!(RevocationsRef::from_extensions(&two).is_err());
     }
 
     #[test]

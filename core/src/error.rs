@@ -57,6 +57,13 @@ pub enum ErrorCode {
     /// A peer presented a key other than the one pinned for it; the detail names both key
     /// ids. Only an operator's acceptance (itself a ledger entry) moves the pin.
     KeyChanged,
+    /// Two checkpoints of one log, both validly signed, state different trees (or different
+    /// revocation maps) at the same size: the log showed different histories to different
+    /// verifiers. The detail names both roots.
+    SplitView,
+    /// The newest evidence of freshness (the witnesses' cosignature times) is older than the
+    /// verifier's policy allows.
+    Stale,
 }
 
 impl ErrorCode {
@@ -82,6 +89,8 @@ impl ErrorCode {
         ErrorCode::KeyMismatch,
         ErrorCode::Replayed,
         ErrorCode::KeyChanged,
+        ErrorCode::SplitView,
+        ErrorCode::Stale,
     ];
 
     /// The stable string form of the code.
@@ -107,6 +116,8 @@ impl ErrorCode {
             ErrorCode::KeyMismatch => "key_mismatch",
             ErrorCode::Replayed => "replayed",
             ErrorCode::KeyChanged => "key_changed",
+            ErrorCode::SplitView => "split_view",
+            ErrorCode::Stale => "stale",
         }
     }
 

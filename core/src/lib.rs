@@ -16,6 +16,8 @@
 //! | [`nodespec`] | node specifications: the document a node registers, validated field by field |
 //! | [`note`] | C2SP signed notes |
 //! | [`checkpoint`] | C2SP tlog-checkpoints signed by cairn |
+//! | [`witness`] | C2SP tlog-cosignatures: witness keys, cosigning, k-of-n quorums, split views |
+//! | [`revocation`] | the revocation map: membership and non-membership proofs of revoked objects |
 //! | [`tiles`] | C2SP tlog-tiles: tile paths and a tile client that proves from tiles alone |
 //! | [`trust`] | trust roots and their rotation chains |
 //! | [`bundle`] | self-contained bundles and `verify_bundle` |
@@ -47,10 +49,12 @@ pub mod merkle;
 pub mod nodespec;
 pub mod note;
 pub mod peer;
+pub mod revocation;
 pub mod tiles;
 pub mod token;
 pub mod trust;
 pub mod view;
+pub mod witness;
 
 pub use error::{Error, ErrorCode, Result};
 
