@@ -35,6 +35,8 @@ const REASONS = {
   key_mismatch: 'A key named in the object does not match the key provided.',
   replayed: 'This was seen before.',
   key_changed: 'A peer presented a key other than the one pinned for it.',
+  split_view: 'The log showed two different histories of the same size: someone forked it.',
+  stale: 'Its checkpoint is older than the maximum age allowed.',
 };
 
 const state = { root: null, bundle: null, artifact: null };

@@ -57,8 +57,8 @@ test('errors are CairnError with a stable code and the detail as message', () =>
   assert.equal(err.name, 'CairnError');
   assert.equal(err.code, 'malformed');
   assert.match(err.message, /envelope/);
-  assert.equal(esm.errorCodes().length, 20);
-  assert.ok(esm.errorCodes().includes('key_changed'));
+  assert.equal(esm.errorCodes().length, 22);
+  for (const c of ['key_changed', 'split_view', 'stale']) assert.ok(esm.errorCodes().includes(c), c);
   assert.throws(() => esm.verifyEnvelope(42, 't', []), { name: 'CairnError', code: 'malformed' });
   assert.throws(() => esm.verifyInclusion('00', 1, 0, [], '00'), { code: 'malformed' });
 });

@@ -55,7 +55,9 @@ export type ErrorCode =
   | "unauthorized"
   | "key_mismatch"
   | "replayed"
-  | "key_changed";
+  | "key_changed"
+  | "split_view"
+  | "stale";
 
 /**
  * What a failure means: "invalid" when the input was read and is not valid (a bad signature,
