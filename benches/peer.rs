@@ -35,12 +35,12 @@ use cairn_core::peer::{
 use cairn_core::trust::{Role, RoleSet};
 use cairn_service::{Config, Server};
 use cairn_store::{CreateOptions, KeySpec, Protection, Registry};
+use fips204::traits::{SerDes as _, Verifier as _};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
-use fips204::traits::{SerDes as _, Verifier as _};
 use support::{fmt_time, median, paired, percentile, Mode, Table};
 
 const SKEW: u64 = 300;
@@ -125,13 +125,7 @@ fn verification(mode: Mode) {
     let b = paired(mode, budget, bundle_call, bare);
     let mut t = Table::new(
         "KeyResponse verification, native (ML-DSA-65 responder key; log key Ed25519 + ML-DSA-44)",
-        &[
-            "what",
-            "bytes",
-            "median",
-            "bare ML-DSA-65 verify",
-            "x bare",
-        ],
+        &["what", "bytes", "median", "bare ML-DSA-65 verify", "x bare"],
     );
     for (what, len, p) in [
         ("compact response", compact.len(), &c),
@@ -275,7 +269,11 @@ fn lookups(mode: Mode, dir: &std::path::Path) {
                 "-".into()
             },
             format!("{mb:.1}"),
-            if mode.measures() { fmt_time(p50) } else { "-".into() },
+            if mode.measures() {
+                fmt_time(p50)
+            } else {
+                "-".into()
+            },
             if mode.measures() {
                 fmt_time(percentile(&mut checked, 99.0))
             } else {
@@ -332,7 +330,8 @@ fn round_trip(mode: Mode, dir: &std::path::Path) {
         )
         .expect("key")
         .key_id;
-    bob.set_peer_identity("bob", &key, &kem(2)).expect("identity");
+    bob.set_peer_identity("bob", &key, &kem(2))
+        .expect("identity");
     let root_key = bob
         .generate_key(
             Algorithm::Ed25519,
@@ -366,8 +365,7 @@ fn round_trip(mode: Mode, dir: &std::path::Path) {
     let rows = rt.block_on(async {
         let server = Server::start(config, bob).await.expect("server");
         let base = server.url();
-        let client: Client<_, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let mut rows = Vec::new();
         for proof in [true, false] {
             let url = format!(

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::dsse::Envelope;
@@ -32,7 +32,7 @@ use serde_json::{json, Value};
 
 use crate::config;
 use crate::error::{ServiceError, ServiceResult};
-use crate::routes::{authorize, blocking, ensure_checkpoint, json_body, only_params, read_body};
+use crate::routes::{blocking, ensure_checkpoint, json_body, only_params, read_body, WriteRequest};
 use crate::AppState;
 
 /// Capability to make key requests to peers (`POST /api/v1/peers/{id}/request`).
@@ -118,7 +118,7 @@ fn flag(q: &HashMap<String, String>, name: &str) -> ServiceResult<bool> {
 }
 
 /// `GET /api/v1/peer`: this registry's peer identity.
-pub async fn identity(State(st): St) -> ServiceResult<Json<Value>> {
+pub(crate) async fn identity(State(st): St) -> ServiceResult<Json<Value>> {
     blocking(move || {
         let me = st.reg.peer_identity()?.ok_or_else(|| {
             ServiceError::not_found("this registry has no peer identity (cairn peer init)")
@@ -130,7 +130,7 @@ pub async fn identity(State(st): St) -> ServiceResult<Json<Value>> {
 
 /// `POST /api/v1/peer/key-request[?proof=true]`: a peer's key request in, this registry's
 /// signed key response out (both as wire bytes).
-pub async fn key_request(
+pub(crate) async fn key_request(
     State(st): St,
     Query(q): Query<HashMap<String, String>>,
     body: Body,
@@ -157,7 +157,7 @@ pub async fn key_request(
 }
 
 /// `GET /api/v1/peers[?verified=true]`: the peers this registry holds.
-pub async fn list(
+pub(crate) async fn list(
     State(st): St,
     Query(q): Query<HashMap<String, String>>,
 ) -> ServiceResult<Json<Value>> {
@@ -177,7 +177,7 @@ pub async fn list(
 }
 
 /// `GET /api/v1/peers/{id}`: one peer, its record checked against its ledger entries.
-pub async fn show(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
+pub(crate) async fn show(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
     blocking(move || Ok(Json(json!({"peer": view::peer(&st.reg.peer(&id)?)})))).await
 }
 
@@ -191,16 +191,14 @@ struct RequestBody {
 
 /// `POST /api/v1/peers/{id}/request`: a signed key request to peer `id`, base64 in JSON
 /// (`request` is null when the keys are verified and `again` is false).
-pub async fn request(
+pub(crate) async fn request(
     State(st): St,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: WriteRequest,
 ) -> ServiceResult<Json<Value>> {
-    let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_PEER_REQUEST).await?;
+    let body = request
+        .authorize(&st, CAP_PEER_REQUEST, st.config.limits.max_body_bytes)
+        .await?;
     let b: RequestBody = if body.is_empty() {
         RequestBody::default()
     } else {
@@ -225,15 +223,10 @@ pub async fn request(
 /// `POST /api/v1/peers/responses`: a peer's key response (wire bytes), vouched for by
 /// `[peer]`'s policy. A key nothing vouches for is stored unverified (`verified: false`);
 /// a changed key is refused with `key_changed` (409) and kept for an operator.
-pub async fn receive(
-    State(st): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> ServiceResult<Json<Value>> {
-    let body = read_body(body, MAX_RESPONSE_BODY).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_PEER_RECEIVE).await?;
+pub(crate) async fn receive(State(st): St, request: WriteRequest) -> ServiceResult<Json<Value>> {
+    let body = request
+        .authorize(&st, CAP_PEER_RECEIVE, MAX_RESPONSE_BODY)
+        .await?;
     blocking(move || {
         let got = st
             .writer
@@ -256,16 +249,14 @@ struct AcceptBody {
 }
 
 /// `POST /api/v1/peers/{id}/accept`: an operator accepts a peer's key (a ledger entry).
-pub async fn accept(
+pub(crate) async fn accept(
     State(st): St,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: WriteRequest,
 ) -> ServiceResult<Json<Value>> {
-    let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_PEER_ACCEPT).await?;
+    let body = request
+        .authorize(&st, CAP_PEER_ACCEPT, st.config.limits.max_body_bytes)
+        .await?;
     let b: AcceptBody = json_body(&body, "acceptance")?;
     let key =
         cairn_core::crypto::KeyId::from_hex(&b.key_id.to_ascii_lowercase()).map_err(|_| {
@@ -287,16 +278,14 @@ struct RemoveBody {
 }
 
 /// `POST /api/v1/peers/{id}/remove`: removes a peer (a ledger entry).
-pub async fn remove(
+pub(crate) async fn remove(
     State(st): St,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: WriteRequest,
 ) -> ServiceResult<Response> {
-    let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_PEER_REMOVE).await?;
+    let body = request
+        .authorize(&st, CAP_PEER_REMOVE, st.config.limits.max_body_bytes)
+        .await?;
     let b: RemoveBody = json_body(&body, "removal")?;
     if b.reason.is_empty() {
         return Err(ServiceError::core(ErrorCode::Malformed, "reason is empty")

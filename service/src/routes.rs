@@ -137,9 +137,56 @@ fn header_str<'h>(h: &'h HeaderMap, name: &str) -> ServiceResult<Option<&'h str>
         .transpose()
 }
 
+/// A write request as its handler receives it: what the proof of possession signs (method,
+/// path and query, the body) and the credentials' headers. [`WriteRequest::authorize`] reads
+/// the body and checks the credentials for one capability, the first thing every write does.
+pub(crate) struct WriteRequest {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for WriteRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        Ok(WriteRequest {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+impl WriteRequest {
+    /// Reads the body (at most `limit` bytes) and verifies the credentials for `capability`;
+    /// returns the body.
+    pub(crate) async fn authorize(
+        self,
+        st: &Arc<AppState>,
+        capability: &'static str,
+        limit: usize,
+    ) -> ServiceResult<Bytes> {
+        let body = read_body(self.body, limit).await?;
+        authorize(
+            st,
+            &self.method,
+            &self.uri,
+            &self.headers,
+            &body,
+            capability,
+        )
+        .await?;
+        Ok(body)
+    }
+}
+
 /// Verifies a request's credentials for `capability` (on the blocking pool: it reads the
 /// registry).
-pub(crate) async fn authorize(
+async fn authorize(
     st: &Arc<AppState>,
     method: &Method,
     uri: &Uri,
@@ -378,15 +425,10 @@ async fn validate(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
     .await
 }
 
-async fn register(
-    State(st): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> ServiceResult<Response> {
-    let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_NODE_REGISTER).await?;
+async fn register(State(st): St, request: WriteRequest) -> ServiceResult<Response> {
+    let body = request
+        .authorize(&st, CAP_NODE_REGISTER, st.config.limits.max_body_bytes)
+        .await?;
     let spec = parse_spec(&body)?;
     let st2 = st.clone();
     let (info, replaced) = blocking(move || {
@@ -414,13 +456,11 @@ async fn register(
 async fn node_delete(
     State(st): St,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: WriteRequest,
 ) -> ServiceResult<Json<Value>> {
-    let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_NODE_DEREGISTER).await?;
+    request
+        .authorize(&st, CAP_NODE_DEREGISTER, st.config.limits.max_body_bytes)
+        .await?;
     let seq = blocking(move || st.writer.deregister_node(&st.reg, id.clone())).await?;
     Ok(Json(json!({"status": "deregistered", "seq": seq})))
 }
@@ -667,15 +707,10 @@ struct IssueBody {
     parent: Option<String>,
 }
 
-async fn token_issue(
-    State(st): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> ServiceResult<Response> {
-    let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_TOKEN_ISSUE).await?;
+async fn token_issue(State(st): St, request: WriteRequest) -> ServiceResult<Response> {
+    let body = request
+        .authorize(&st, CAP_TOKEN_ISSUE, st.config.limits.max_body_bytes)
+        .await?;
     let b: IssueBody = json_body(&body, "token request")?;
     let issuer = parse_key_id(&b.issuer, "issuer")?;
     let request = cairn_store::TokenRequest {
@@ -710,13 +745,11 @@ struct RevokeBody {
 async fn token_revoke(
     State(st): St,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: WriteRequest,
 ) -> ServiceResult<Json<Value>> {
-    let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_TOKEN_REVOKE).await?;
+    let body = request
+        .authorize(&st, CAP_TOKEN_REVOKE, st.config.limits.max_body_bytes)
+        .await?;
     let id = parse_digest(&id, "id")?;
     let b: RevokeBody = json_body(&body, "revocation")?;
     let revoker = parse_key_id(&b.revoker, "revoker")?;
@@ -746,15 +779,10 @@ struct SignBody {
     metadata: std::collections::BTreeMap<String, String>,
 }
 
-async fn manifest_sign(
-    State(st): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> ServiceResult<Response> {
-    let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_MANIFEST_SIGN).await?;
+async fn manifest_sign(State(st): St, request: WriteRequest) -> ServiceResult<Response> {
+    let body = request
+        .authorize(&st, CAP_MANIFEST_SIGN, st.config.limits.max_body_bytes)
+        .await?;
     let b: SignBody = json_body(&body, "manifest request")?;
     let signer = parse_key_id(&b.signer, "signer")?;
     let sha256 = parse_digest(&b.sha256, "sha256")?;
@@ -781,13 +809,11 @@ async fn manifest_sign(
 async fn manifest_revoke(
     State(st): St,
     Path(digest): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: WriteRequest,
 ) -> ServiceResult<Json<Value>> {
-    let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    authorize(&st, &method, &uri, &headers, &body, CAP_MANIFEST_REVOKE).await?;
+    let body = request
+        .authorize(&st, CAP_MANIFEST_REVOKE, st.config.limits.max_body_bytes)
+        .await?;
     let digest = parse_digest(&digest, "digest")?;
     let b: RevokeBody = json_body(&body, "revocation")?;
     let revoker = parse_key_id(&b.revoker, "revoker")?;
