@@ -7,8 +7,9 @@
 //!   the bare ML-DSA-65 verification (fips204) they contain, interleaved.
 //! - **Lookups by peer id** with 10^3, 10^4 and 10^5 peers stored (10^5 only in the full run):
 //!   `Registry::peer` (the record checked against its ledger entries) and seed 004's "get
-//!   signing key", for random stored ids; the bar is flat from 10^3 to 10^5. The registries
-//!   are filled through the real exchange: a signed request, a signed response, verified and
+//!   signing key", for random stored ids, each size timed interleaved with a registry of 10^3
+//!   peers after both were warmed; the bar is flat from 10^3 to 10^5. The registries are
+//!   filled through the real exchange: a signed request, a signed response, verified and
 //!   stored by trust on first use (two ledger entries per peer), a thousand per commit.
 //! - **Exchange round trip over loopback:** Alice's registry makes a key request, `cairn serve`
 //!   answers it on 127.0.0.1 (`POST /api/v1/peer/key-request`, a durable commit of the nonce),
@@ -207,104 +208,114 @@ fn fill_peers(reg: &Registry, peer_key: &SigningKey, from: u64, to: u64, per_com
     }
 }
 
-/// Part 2: lookups by peer id at growing registry sizes (one registry grown in steps).
+/// A reproducible stream of stored peer ids (xorshift).
+fn random_ids(n: u64, seed: u64) -> impl FnMut() -> String {
+    let mut rng = seed | 1;
+    move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        format!("peer-{}", rng % n)
+    }
+}
+
+/// Part 2: lookups by peer id at growing registry sizes. One registry stays at the smallest
+/// size, another grows; at each size both are warmed (every stored id looked up once, as a
+/// long-running registry is) and then timed interleaved ([`paired`]), so the ratio compares
+/// the sizes under the same load.
 fn lookups(mode: Mode, dir: &std::path::Path) {
     let sizes: Vec<u64> = mode.pick(
         vec![1_000, 10_000, 100_000],
         vec![1_000, 10_000],
         vec![10, 30],
     );
+    let budget = Duration::from_millis(mode.pick(3000, 1000, 1));
     let clock = Arc::new(AtomicU64::new(NOW));
+    let peer_key = SigningKey::from_seed(Algorithm::MlDsa65, &[9; 32]);
+    let small_path = dir.join("peers-small.redb");
+    let small = alice(&small_path, &clock);
+    fill_peers(&small, &peer_key, 0, sizes[0], 1_000);
     let path = dir.join("peers.redb");
     let reg = alice(&path, &clock);
-    let peer_key = SigningKey::from_seed(Algorithm::MlDsa65, &[9; 32]);
-    let lookups = mode.pick(20_000, 3_000, 3);
+    let warm = |reg: &Registry, n: u64| {
+        for i in 0..n {
+            reg.peer(&format!("peer-{i}")).expect("stored peer");
+        }
+    };
+    warm(&small, sizes[0]);
     let mut t = Table::new(
-        "Lookups by peer id (random stored ids; two ledger entries per peer)",
+        &format!(
+            "Lookups by peer id (random stored ids, warmed; two ledger entries per peer), each size interleaved with {} peers",
+            sizes[0]
+        ),
         &[
             "peers",
             "fill (peers/s)",
             "file MB",
             "peer() p50",
-            "peer() p99",
+            "at the smallest size",
+            "ratio",
             "signing key p50",
             "unchecked record p50",
         ],
     );
-    let mut p50s = Vec::new();
     let mut have = 0;
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut ratios = Vec::new();
     for &n in &sizes {
         let t0 = Instant::now();
         fill_peers(&reg, &peer_key, have, n, 1_000);
         let fill_rate = (n - have) as f64 / t0.elapsed().as_secs_f64();
         have = n;
-        let ids: Vec<String> = (0..lookups).map(|_| format!("peer-{}", next(n))).collect();
-        let mut checked = support::latencies(lookups, |i| {
-            let p = reg.peer(&ids[i]).expect("stored peer");
-            assert!(p.is_verified());
+        warm(&reg, n);
+        let (mut big_id, mut small_id) = (random_ids(n, 7), random_ids(sizes[0], 11));
+        let checked = paired(
+            mode,
+            budget,
+            || {
+                assert!(reg.peer(&big_id()).expect("stored peer").is_verified());
+            },
+            || {
+                assert!(small.peer(&small_id()).expect("stored peer").is_verified());
+            },
+        );
+        let mut key_id = random_ids(n, 13);
+        let key = support::timed(mode, budget / 3, || {
+            reg.peer_signing_key(&key_id()).expect("verified peer");
         });
-        let mut key = support::latencies(lookups, |i| {
-            reg.peer_signing_key(&ids[i]).expect("verified peer");
-        });
-        let mut raw = support::latencies(lookups, |i| {
-            reg.peer_unverified(&ids[i])
+        let mut raw_id = random_ids(n, 17);
+        let raw = support::timed(mode, budget / 3, || {
+            reg.peer_unverified(&raw_id())
                 .expect("reads")
                 .expect("stored peer");
         });
-        let p50 = median(&mut checked);
-        p50s.push(p50);
+        ratios.push(checked.ratio());
         let mb = std::fs::metadata(&path).map_or(0.0, |m| m.len() as f64 / 1e6);
+        let shown = |v: String| if mode.measures() { v } else { "-".into() };
         t.row(vec![
             n.to_string(),
-            if mode.measures() {
-                format!("{fill_rate:.0}")
-            } else {
-                "-".into()
-            },
+            shown(format!("{fill_rate:.0}")),
             format!("{mb:.1}"),
-            if mode.measures() {
-                fmt_time(p50)
-            } else {
-                "-".into()
-            },
-            if mode.measures() {
-                fmt_time(percentile(&mut checked, 99.0))
-            } else {
-                "-".into()
-            },
-            if mode.measures() {
-                fmt_time(median(&mut key))
-            } else {
-                "-".into()
-            },
-            if mode.measures() {
-                fmt_time(median(&mut raw))
-            } else {
-                "-".into()
-            },
+            shown(fmt_time(checked.a)),
+            shown(fmt_time(checked.b)),
+            shown(format!("{:.2}x", checked.ratio())),
+            shown(fmt_time(key)),
+            shown(fmt_time(raw)),
         ]);
     }
     t.print();
     if mode.measures() {
-        if let (Some(first), Some(last)) = (p50s.first(), p50s.last()) {
+        if let Some(last) = ratios.last() {
             println!(
-                "peer() p50 at {} peers / at {} peers: {:.2}x (bar: flat)",
+                "peer() at {} peers / at {} peers, interleaved: {last:.2}x (bar: flat)",
                 sizes[sizes.len() - 1],
                 sizes[0],
-                last / first
             );
         }
     }
     reg.audit().expect("the filled registry audits");
-    drop(reg);
+    drop((reg, small));
     std::fs::remove_file(&path).ok();
+    std::fs::remove_file(&small_path).ok();
 }
 
 /// Part 3: the exchange round trip against `cairn serve` on loopback.

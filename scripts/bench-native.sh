@@ -4,9 +4,9 @@
 # bar), signature backends, batched Ed25519, Merkle proofs, and ledger appends beside the
 # blux-reg JSONL baseline. Figures are printed, never asserted. See docs/PERFORMANCE.md.
 #
-#   scripts/bench-native.sh              every bench, full length (about 10 minutes)
+#   scripts/bench-native.sh              every bench, full length (about 45 minutes on 2 cores)
 #   scripts/bench-native.sh --quick      shorter runs and smaller sizes (a first look)
-#   scripts/bench-native.sh verify       only one bench (verify, ledger, store)
+#   scripts/bench-native.sh verify       only one bench (verify, ledger, store, service, peer)
 #
 # The whole output goes to target/bench-native.log; the tables are printed again at the end.
 # Criterion's own reports and baselines are under target/criterion.
@@ -22,7 +22,7 @@ for arg in "$@"; do
     *) benches+=("$arg") ;;
   esac
 done
-[ ${#benches[@]} -gt 0 ] || benches=(verify ledger store)
+[ ${#benches[@]} -gt 0 ] || benches=(verify ledger store service peer)
 
 log=target/bench-native.log
 mkdir -p target

@@ -23,8 +23,13 @@ use std::collections::HashMap;
 
 use cairn_core::encoding::Digest;
 
-/// Most subtree hashes kept (each about 50 bytes with the map's overhead: under 2 MB).
-pub(crate) const MAX_KNOWN: usize = 1 << 15;
+/// Most subtree hashes kept: 2^18, each about 64 bytes with the map's overhead, so at most
+/// about 16 MB, filled only as proofs are made. The bound sets the lowest cached level
+/// ([`lowest_cached_level`]): with 2^18, every subtree of two leaves and up is kept for
+/// ledgers up to 2^18 entries (a verified read then climbs one level at most), and a ledger
+/// of 10^6 entries climbs three. 2^15 (2 MB) climbed four levels at 2·10^5 entries and six at
+/// 10^6, and those tree-hash reads were most of a verified read's cost (docs/PERFORMANCE.md).
+pub(crate) const MAX_KNOWN: usize = 1 << 18;
 
 /// Proven subtree hashes, keyed by `(level, index)`.
 #[derive(Debug, Default)]
