@@ -220,6 +220,18 @@ fn log_vkey() -> String {
 fn witness_answers_as_tlog_witness_says() {
     let env = Env::new();
     let (cfg, base, keys) = init_witness(&env, "w1", "witness.example/w1", LOG, &[log_vkey()]);
+    // A second init into the same directory never replaces its key.
+    env.fails(
+        &[
+            "witness",
+            "init",
+            &env.p("w1"),
+            "--name",
+            "witness.example/w1",
+        ],
+        2,
+        "already_exists",
+    );
     let _w = start_witness(&env, &cfg, &base);
     let a = agent(Duration::from_secs(10));
     let key = log_key();
@@ -529,4 +541,15 @@ fn checkpoint_witness_stores_cosignatures_that_travel_in_the_note() {
         1,
         "witness_failed",
     );
+
+    // cairn serve's GET /checkpoint hands out the signed head with them.
+    let (scfg, sbase) = super::serve::loopback_config(&env);
+    let _serving = super::serve::start_server(&env, &scfg, &sbase);
+    let mut r = agent(Duration::from_secs(5))
+        .get(&format!("{sbase}/checkpoint"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let served = r.body_mut().read_to_string().unwrap();
+    assert_eq!(served, exported);
 }

@@ -1,6 +1,7 @@
 //! The witness's TOML configuration (`cairn witness serve --config witness.toml`). Every table
-//! refuses unknown keys; a bad value is a startup error naming its key. Relative paths are
-//! relative to the configuration file's directory. docs/WITNESS.md lists every option.
+//! refuses unknown keys; a bad value is a startup error naming its key. A relative `key_path`
+//! or `state_path` is taken from the configuration file's directory. docs/WITNESS.md lists
+//! every option.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -232,7 +232,11 @@ mod tests {
         );
         // A newer line of w1 replaces the older one.
         let w1b = cosig(11, Algorithm::Ed25519, "w.test/w1", &text, 200);
-        assert_eq!(reg.add_cosignatures(cp.size, &[w1b.clone()]).unwrap(), 2);
+        assert_eq!(
+            reg.add_cosignatures(cp.size, std::slice::from_ref(&w1b))
+                .unwrap(),
+            2
+        );
         assert_eq!(
             reg.cosignatures(cp.size).unwrap(),
             vec![w2.clone(), w1b.clone()]
@@ -247,7 +251,7 @@ mod tests {
         assert_eq!(e.code().as_str(), "signature_invalid");
         assert_eq!(reg.cosignatures(cp.size).unwrap().len(), 2);
         assert_eq!(
-            reg.add_cosignatures(cp.size + 5, &[w1b.clone()])
+            reg.add_cosignatures(cp.size + 5, std::slice::from_ref(&w1b))
                 .unwrap_err()
                 .code()
                 .as_str(),
