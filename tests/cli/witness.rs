@@ -321,6 +321,27 @@ fn kill_9_during_a_stream_never_cosigns_two_roots_for_a_size() {
     let mut last_known = 0u64;
     for round in 0..5u64 {
         let mut w = start_witness(&env, &cfg, &base);
+        // After each SIGKILL: the state holds at least every size the witness answered with
+        // a cosignature (it commits before it answers), so `old 0` gets a 409 naming it.
+        let newest = seen.lock().unwrap().keys().last().copied();
+        if let Some(newest) = newest {
+            let probe = post(
+                &agent(Duration::from_secs(5)),
+                &base,
+                &honest.body(0, 1, &log_key()),
+            );
+            let (status, _, body) = probe.unwrap();
+            assert_eq!(
+                status, 409,
+                "round {round}: the witness forgot its state: {body}"
+            );
+            let state: u64 = body.trim().parse().unwrap();
+            assert!(
+                state >= newest,
+                "round {round}: state {state} < cosigned {newest}"
+            );
+            last_known = state;
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let client = {
             let (honest, fork, seen, stop, base) = (
