@@ -157,11 +157,19 @@ impl Registry {
         })
     }
 
-    /// The signed head's note ([`Registry::signed_head_note`]) with its stored cosignatures
-    /// appended ([`Registry::witnessed_note`]): what `GET /checkpoint` and a tiles export
-    /// hand out.
+    /// What `GET /checkpoint` and a tiles export hand out: the signed head's note
+    /// ([`Registry::signed_head_note`]), except when witnesses cosigned the stored checkpoint
+    /// of the head's size: then that checkpoint's note (same tree, same log key, with its
+    /// extension lines), which every cosignature of that size verifies on; either with its
+    /// stored cosignatures appended ([`Registry::witnessed_note`]).
     pub fn witnessed_head_note(&self) -> StoreResult<(crate::VerifiedHead, String)> {
         let (head, note) = self.signed_head_note()?;
+        if !self.cosignatures(head.size)?.is_empty() {
+            let cp = self.latest_checkpoint()?;
+            if cp.size == head.size && cp.root == head.root && cp.key_id == self.log_key_id()? {
+                return Ok((head, self.witnessed_note(&cp.note)?));
+            }
+        }
         let note = self.witnessed_note(&note)?;
         Ok((head, note))
     }
@@ -284,6 +292,9 @@ mod tests {
         assert!(v.quorum_met);
         // Appending again adds nothing.
         assert_eq!(reg.witnessed_note(&witnessed).unwrap(), witnessed);
+        // The head's note, as GET /checkpoint and tiles hand it out: the cosigned checkpoint.
+        let (head, served) = reg.witnessed_head_note().unwrap();
+        assert_eq!((head.size, served), (cp.size, witnessed.clone()));
         // Another note of the same tree with another text: the ML-DSA-44 line (origin, size,
         // root) still applies; the Ed25519 line (whole text) does not and is left out.
         let mut bare = Checkpoint::new(ORIGIN, cp.size, cp.root);
