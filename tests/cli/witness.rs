@@ -477,6 +477,9 @@ fn checkpoint_witness_stores_cosignatures_that_travel_in_the_note() {
         "ed25519",
         "--insecure-no-passphrase",
     ]);
+    let art = env.write("app.bin", b"an artifact to bundle");
+    let m = env.ok(&["sign", &art, "--key", "release"]);
+    let digest = m["manifest"]["digest"].as_str().unwrap().to_owned();
     let v = env.ok(&a);
     assert_eq!(v["stored"], 4, "{v}");
     let size = v["checkpoint"]["size"].as_u64().unwrap();
@@ -529,6 +532,30 @@ fn checkpoint_witness_stores_cosignatures_that_travel_in_the_note() {
         "--trust-root",
         &env.p("root.json"),
     ]);
+
+    // A bundle's checkpoint carries them, and the bundle still verifies offline.
+    env.ok(&[
+        "bundle",
+        "export",
+        "--manifest",
+        &digest,
+        "--out",
+        &env.p("app.bundle"),
+    ]);
+    let bundle =
+        cairn_core::bundle::Bundle::from_bytes(&std::fs::read(env.path("app.bundle")).unwrap())
+            .unwrap();
+    assert_eq!(bundle.checkpoint, note);
+    let v = env.ok(&[
+        "bundle",
+        "verify",
+        &env.p("app.bundle"),
+        "--trust-root",
+        &env.p("root.json"),
+        "--artifact",
+        &art,
+    ]);
+    assert_eq!(v["valid"], true);
 
     // A witness key that no witness uses: nothing of theirs is kept, and the command fails.
     let stray = SigningKey::from_seed(Algorithm::Ed25519, &[5; 32]);
