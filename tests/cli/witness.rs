@@ -232,6 +232,20 @@ fn witness_answers_as_tlog_witness_says() {
         2,
         "already_exists",
     );
+    // An unknown configuration key, and a key file others may read: refused at startup.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let bad = env.write("w1/bad.toml", format!("adress = \"x\"\n{text}").as_bytes());
+    let e = env.fails(&["witness", "serve", "--config", &bad], 2, "malformed");
+    assert!(e["message"].as_str().unwrap().contains("adress"), "{e}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key_file = env.path("w1").join("witness.key");
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = env.fails(&["witness", "serve", "--config", &cfg], 2, "malformed");
+        assert!(e["message"].as_str().unwrap().contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let _w = start_witness(&env, &cfg, &base);
     let a = agent(Duration::from_secs(10));
     let key = log_key();
