@@ -1648,3 +1648,6 @@ mod serve;
 #[cfg(unix)]
 #[path = "cli/tiles.rs"]
 mod tiles;
+#[cfg(unix)]
+#[path = "cli/witness.rs"]
+mod witness;

@@ -851,4 +851,53 @@ mod tests {
         assert!(parse_signer_key("PRIVATE+KEY+n").is_err());
         assert!(parse_signer_key("n+00000000+AQ==").is_err());
     }
+
+    /// Witness cosignature lines appended to a log's note (tlog-cosignature) are lines of keys
+    /// the log's verifiers do not know: ignored, so the log's signature still verifies, for
+    /// a hybrid key's two lines too; a damaged line of a known key still fails the note.
+    #[cfg(feature = "std")]
+    #[test]
+    fn cosignature_lines_of_unknown_keys_are_ignored() {
+        use crate::checkpoint::{
+            verify_checkpoint, Checkpoint, CheckpointPolicy, CheckpointVerifier,
+        };
+        let o = "example.test/log";
+        let log = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[1; 32]);
+        let signed = Checkpoint::new(o, 0, crate::merkle::EMPTY_ROOT)
+            .sign(&[(o, &log)])
+            .unwrap();
+        let mut note = Note::parse(signed.as_bytes()).unwrap();
+        for (seed, alg) in [(2u8, Algorithm::Ed25519), (3, Algorithm::MlDsa44)] {
+            let w = SigningKey::from_seed(alg, &[seed; 32]);
+            let line = crate::witness::cosign(note.text(), "example.test/w", &w, 100).unwrap();
+            note.push_signature(line).unwrap();
+        }
+        // One more line under the log's own name with an unknown key hash: ignored too.
+        note.push_signature(NoteSignature {
+            name: o.into(),
+            key_hash: 0x0102_0304,
+            signature: alloc::vec![7; 64],
+        })
+        .unwrap();
+        let text = note.encode().unwrap();
+        assert_eq!(note.signatures().len(), 5);
+        let vs = NoteVerifier::for_key(o, log.public_key()).unwrap();
+        assert_eq!(verify_note(text.as_bytes(), &vs).unwrap().1, [0, 1]);
+        let v = [CheckpointVerifier {
+            name: o.into(),
+            public_key: log.public_key().clone(),
+        }];
+        assert!(verify_checkpoint(text.as_bytes(), &v, &CheckpointPolicy::new(o)).is_ok());
+        // A damaged line of the log's key still refuses the note.
+        let mut bad = Note::parse(text.as_bytes()).unwrap();
+        let mut first = bad.signatures()[0].clone();
+        first.signature[0] ^= 1;
+        bad.push_signature(first).unwrap();
+        assert_eq!(
+            verify_note(bad.encode().unwrap().as_bytes(), &vs)
+                .unwrap_err()
+                .code(),
+            ErrorCode::SignatureInvalid
+        );
+    }
 }

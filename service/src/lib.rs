@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod peer;
 pub mod routes;
 mod tls;
+pub mod witness;
 pub mod writer;
 
 use std::net::SocketAddr;

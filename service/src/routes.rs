@@ -301,7 +301,7 @@ async fn health(State(st): St) -> ServiceResult<Json<Value>> {
 }
 
 async fn checkpoint(State(st): St) -> ServiceResult<Response> {
-    let (_, note) = blocking(move || Ok(st.reg.signed_head_note()?)).await?;
+    let (_, note) = blocking(move || Ok(st.reg.witnessed_head_note()?)).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -335,7 +335,7 @@ async fn signature_info(State(st): St) -> ServiceResult<Json<Value>> {
     blocking(move || {
         let reg: &Registry = &st.reg;
         let log = reg.key(&reg.log_key_id()?)?;
-        let (head, note) = reg.signed_head_note()?;
+        let (head, note) = reg.witnessed_head_note()?;
         let verifiers = NoteVerifier::for_key(reg.origin(), &log.public_key)?;
         let go_key = verifiers
             .iter()
@@ -576,7 +576,7 @@ async fn proof_inclusion(
         .ok_or_else(|| ServiceError::bad_request("give seq=<entry number>"))?;
     let size = parse_u64(q.get("size"), "size")?;
     blocking(move || {
-        let (head, note) = st.reg.signed_head_note()?;
+        let (head, note) = st.reg.witnessed_head_note()?;
         let size = size.unwrap_or(head.size);
         let p = st.reg.inclusion_proof(seq, size)?;
         let entry = st.reg.entry(seq)?;

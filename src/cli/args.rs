@@ -159,6 +159,11 @@ Examples:
 The registry is opened for writing (its passphrase as for any write: --passphrase-file,
 $CAIRN_PASSPHRASE, or a prompt). Logs go to stderr (filter with CAIRN_LOG).")]
     Serve(ServeArgs),
+    /// A C2SP tlog-witness: `witness init DIR` makes its keys and configuration, `witness
+    /// serve` runs it. docs/WITNESS.md documents the configuration, the protocol and what a
+    /// cosignature guarantees.
+    #[command(subcommand)]
+    Witness(WitnessCmd),
     /// Import from other systems: `import blux <config dir>`.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -1006,6 +1011,32 @@ pub enum CheckpointCmd {
     /// Every checkpoint, oldest first.
     #[command(after_help = "Examples:\n  cairn checkpoint history --json")]
     History,
+    /// Ask witnesses to cosign the newest checkpoint (C2SP tlog-witness add-checkpoint, with
+    /// the consistency proof from the size each witness saw last) and store their
+    /// cosignatures with it: `checkpoint latest`, tiles exports, bundles and `cairn serve`'s
+    /// GET /checkpoint then carry them in the note. A checkpoint of the current ledger is
+    /// signed first if there is none.
+    #[command(after_help = "\
+Examples:
+  cairn checkpoint witness --witness http://127.0.0.1:7380 --witness-key 'witness.example/w1+...'
+  cairn checkpoint witness --witness https://w1.example --witness https://w2.example \\
+      --witness-key \"$(cat w1.vkey)\" --witness-key \"$(cat w2.vkey)\" --json
+
+Only cosignatures that verify under a --witness-key are kept (others are ignored, as C2SP
+says). Exit status 0 when every witness cosigned; 1 when some refused or failed (the others'
+cosignatures are stored).")]
+    Witness {
+        /// A witness's URL prefix (repeatable): add-checkpoint is POSTed to URL/add-checkpoint.
+        #[arg(long = "witness", value_name = "URL", required = true)]
+        witnesses: Vec<String>,
+        /// A witness cosigner key, `name+keyid+base64` (repeatable, at least one; `cairn
+        /// witness init` prints them). Lines of other keys are ignored.
+        #[arg(long = "witness-key", value_name = "VKEY", required = true)]
+        witness_keys: Vec<String>,
+        /// Seconds to wait for each witness (default 30).
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Prove that a later checkpoint extends an earlier one (both notes verified).
     #[command(after_help = "\
 Examples:
@@ -1018,6 +1049,50 @@ Examples:
         /// Size of the newer checkpoint (default: the newest).
         #[arg(long)]
         to: Option<u64>,
+    },
+}
+
+/// `cairn witness ...`.
+#[derive(Subcommand, Debug)]
+pub enum WitnessCmd {
+    /// Create a witness in DIR: its key file (Ed25519 and ML-DSA-44 seeds, mode 0600) and a
+    /// configuration to complete with the logs it follows; prints its cosigner keys (vkeys).
+    #[command(after_help = "\
+Examples:
+  cairn witness init /var/lib/cairn-witness --name witness.example/w1
+  cairn witness init ./w1 --name witness.example/w1 \\
+      --log-origin registry.example/log --log-key 'registry.example/log+1234abcd+AQ...'
+
+Give the printed vkeys to the verifiers (their witness policy) and to `cairn checkpoint witness
+--witness-key`.")]
+    Init {
+        /// The witness's directory (created if missing; refused if it already holds a key).
+        dir: PathBuf,
+        /// The witness's name: the key name of its cosignature lines (e.g. witness.example/w1).
+        #[arg(long)]
+        name: String,
+        /// The origin of a log to follow (with --log-key); more logs go in the configuration.
+        #[arg(long, requires = "log_keys")]
+        log_origin: Option<String>,
+        /// A signed-note verifier key of that log (repeatable; `cairn checkpoint latest --json`
+        /// prints them as note_verifier_keys).
+        #[arg(long = "log-key", value_name = "VKEY", requires = "log_origin")]
+        log_keys: Vec<String>,
+        /// Where the witness listens (written to the configuration).
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        address: String,
+    },
+    /// Run the witness until SIGINT or SIGTERM: POST /add-checkpoint (C2SP tlog-witness).
+    #[command(after_help = "\
+Examples:
+  cairn witness serve --config /var/lib/cairn-witness/witness.toml
+  CAIRN_LOG=debug cairn witness serve --config ./w1/witness.toml
+
+Logs go to stderr (filter with CAIRN_LOG).")]
+    Serve {
+        /// The witness's TOML configuration (docs/WITNESS.md).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
     },
 }
 

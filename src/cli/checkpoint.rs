@@ -46,6 +46,14 @@ fn note_out(
     out: Option<&std::path::Path>,
     verb: &str,
 ) -> CliResult<Output> {
+    // The witnesses' cosignatures gathered for this checkpoint (`cairn checkpoint witness`)
+    // are appended to its note.
+    let witnessed = reg.witnessed_note(&cp.note)?;
+    let cosigned = witnessed.matches('\n').count() - cp.note.matches('\n').count();
+    let cp = &StoredCheckpoint {
+        note: witnessed,
+        ..cp.clone()
+    };
     // The key Go's sumdb/note needs to check this note: the signer's Ed25519 part, named
     // by the origin.
     let notes = NoteKeys::of(reg.origin(), &reg.key(&cp.key_id)?.public_key);
@@ -63,6 +71,11 @@ fn note_out(
         fmt_time(cp.created_at),
         cp.key_id
     );
+    if cosigned > 0 {
+        text.push_str(&format!(
+            "\nwith {cosigned} witness cosignature line(s) (cairn checkpoint witness)"
+        ));
+    }
     let note_text = notes.text();
     if !note_text.is_empty() {
         text.push('\n');
@@ -72,7 +85,8 @@ fn note_out(
         Some(f) => text.push_str(&format!("\nwrote the note to {f}")),
         None => text.push_str(&format!("\n\n{}", cp.note.trim_end())),
     }
-    let mut doc = json!({"checkpoint": checkpoint_json(cp), "file": file});
+    let mut doc =
+        json!({"checkpoint": checkpoint_json(cp), "file": file, "cosignatures": cosigned});
     if let (Value::Object(d), Value::Object(n)) = (&mut doc, notes.json()) {
         d.extend(n);
     }
@@ -91,6 +105,11 @@ pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
             let cp = reg.latest_checkpoint()?;
             note_out(&reg, &cp, out.as_deref(), "newest")
         }
+        CheckpointCmd::Witness {
+            witnesses,
+            witness_keys,
+            timeout,
+        } => super::witness::checkpoint_witness(ctx, &witnesses, &witness_keys, timeout),
         CheckpointCmd::History => {
             let reg = ctx.open(Access::Read)?;
             let cps = reg.checkpoints()?;

@@ -21,6 +21,7 @@ mod token;
 mod trustroot;
 pub mod util;
 pub mod view;
+mod witness;
 
 use std::path::PathBuf;
 
@@ -254,6 +255,7 @@ pub fn run(cli: Cli) -> CliResult<Output> {
         Command::Bundle(c) => bundle::run(&ctx, c),
         Command::Tiles(c) => tiles::run(&ctx, c),
         Command::Serve(a) => serve::run(&ctx, &a),
+        Command::Witness(c) => witness::run(&ctx, c),
         Command::Import(c) => import::run(&ctx, c),
         Command::Blux(c) => blux::run(&ctx, c),
         Command::Demo => crate::demo::run(&ctx),

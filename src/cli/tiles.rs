@@ -195,7 +195,7 @@ fn exported_size(reg: &Registry, head_size: u64, cp_path: &Path) -> CliResult<u6
 
 fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
     let reg = ctx.open(Access::Read)?;
-    let (head, note) = reg.signed_head_note()?;
+    let (head, note) = reg.witnessed_head_note()?;
     let cp_path = dir.join(CHECKPOINT_FILE);
     let old_size = exported_size(&reg, head.size, &cp_path)?;
     let added = tiles::tiles_added(old_size, head.size);

@@ -31,6 +31,8 @@
 //! whole note is refused (`signature_invalid`). Each witness counts once toward the quorum,
 //! whatever the number of its lines.
 
+pub mod add;
+
 #[cfg(feature = "std")]
 use crate::crypto::SigningKey;
 use alloc::string::String;

@@ -59,7 +59,7 @@ impl Registry {
             self.create_checkpoint()?;
         }
         // One snapshot for everything the bundle carries, so its parts agree.
-        self.read(|rtx| {
+        let mut bundle = self.read(|rtx| {
             let roots = all_roots(&rtx.open_table(TRUST_ROOTS)?)?;
             let newest = roots.last().ok_or_else(|| {
                 StoreError::new(
@@ -99,6 +99,9 @@ impl Registry {
                 trust_chain: roots.into_iter().map(|r| r.envelope).collect(),
                 root_id,
             })
-        })
+        })?;
+        // The witnesses' cosignatures of that checkpoint travel with it.
+        bundle.checkpoint = self.witnessed_note(&bundle.checkpoint)?;
+        Ok(bundle)
     }
 }

@@ -1,0 +1,228 @@
+//! The witness's state machine without HTTP: cosigns a consistent sequence, refuses what the
+//! protocol refuses, keeps its state across reopening, and never cosigns two roots for a size.
+
+use super::*;
+use cairn_core::checkpoint::Checkpoint;
+use cairn_core::encoding::Digest;
+use cairn_core::merkle::{leaf_hash, root_of, TreeHashes, EMPTY_ROOT};
+use cairn_core::note::Note;
+use cairn_core::witness::{verify_cosignatures, Witness as PolicyWitness, WitnessPolicy};
+
+pub(crate) const ORIGIN: &str = "example.test/log";
+
+pub(crate) fn log_key() -> SigningKey {
+    SigningKey::from_seed(Algorithm::Ed25519, &[1; 32])
+}
+
+/// A tree of `leaves` for proofs.
+pub(crate) struct Tree(pub Vec<Digest>);
+
+impl TreeHashes for Tree {
+    fn tree_size(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn subtree_hash(&self, level: u8, index: u64) -> cairn_core::Result<Digest> {
+        let lo = (index << level) as usize;
+        Ok(root_of(&self.0[lo..lo + (1usize << level)]))
+    }
+}
+
+impl Tree {
+    pub(crate) fn new(tag: u8, n: usize) -> Tree {
+        Tree((0..n).map(|i| leaf_hash(&[tag, i as u8])).collect())
+    }
+    pub(crate) fn root(&self, n: u64) -> Digest {
+        root_of(&self.0[..n as usize])
+    }
+    pub(crate) fn note(&self, n: u64, key: &SigningKey) -> String {
+        Checkpoint::new(ORIGIN, n, self.root(n))
+            .sign(&[(ORIGIN, key)])
+            .unwrap()
+    }
+    pub(crate) fn proof(&self, old: u64, new: u64) -> Vec<Digest> {
+        if old == 0 || old == new {
+            return Vec::new();
+        }
+        let t = Tree(self.0[..new as usize].to_vec());
+        cairn_core::merkle::prove_consistency(&t, old, new).unwrap()
+    }
+    pub(crate) fn body(&self, old: u64, new: u64, key: &SigningKey) -> String {
+        AddCheckpoint::body(old, &self.proof(old, new), &self.note(new, key))
+    }
+}
+
+pub(crate) fn config(dir: &Path, name: &str) -> WitnessConfig {
+    let vkey = NoteVerifier::new(ORIGIN, log_key().public_key())
+        .unwrap()
+        .verifier_key();
+    let mut c = WitnessConfig::from_toml(&format!(
+        "name = \"{name}\"\naddress = \"127.0.0.1:0\"\n[[logs]]\norigin = \"{ORIGIN}\"\nkeys = [\"{vkey}\"]\n"
+    ))
+    .unwrap();
+    c.state_path = dir.join(format!("{}.redb", name.replace('/', "_")));
+    c
+}
+
+pub(crate) fn keys(seed: u8) -> WitnessKeys {
+    WitnessKeys {
+        ed25519: SigningKey::from_seed(Algorithm::Ed25519, &[seed; 32]),
+        mldsa44: SigningKey::from_seed(Algorithm::MlDsa44, &[seed; 32]),
+    }
+}
+
+fn refused(r: Result<String, AddError>) -> RefusalKind {
+    match r {
+        Err(AddError::Refused(r)) => r.kind,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn consistent_sequence_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "w.test/w1");
+    let w = Witness::open(&cfg, keys(7)).unwrap();
+    let log = log_key();
+    let t = Tree::new(0, 16);
+    let policy = WitnessPolicy::new(
+        w.cosigner_keys()
+            .iter()
+            .enumerate()
+            .map(|(i, k)| PolicyWitness {
+                name: format!("k{i}"),
+                key: k.clone(),
+            })
+            .collect(),
+        2,
+    );
+    let mut old = 0;
+    for size in [0u64, 1, 3, 3, 8, 16] {
+        let lines = w
+            .add_checkpoint(t.body(old, size, &log).as_bytes())
+            .unwrap();
+        assert_eq!(lines.matches('\n').count(), 2);
+        let note = format!("{}{lines}", t.note(size, &log));
+        let v = verify_cosignatures(
+            &Note::parse(note.as_bytes()).unwrap(),
+            &policy,
+            2_000_000_000,
+        )
+        .unwrap();
+        assert!(v.quorum_met, "size {size}");
+        old = size;
+    }
+    assert_eq!(w.latest(ORIGIN).unwrap().unwrap().size, 16);
+
+    // Stale old: 409 with the current size.
+    assert_eq!(
+        refused(w.add_checkpoint(t.body(8, 16, &log).as_bytes())),
+        RefusalKind::Conflict(16)
+    );
+    // A fork at the same size: 422.
+    let fork = Tree::new(1, 16);
+    assert_eq!(
+        refused(w.add_checkpoint(fork.body(16, 16, &log).as_bytes())),
+        RefusalKind::Unprocessable
+    );
+    // A damaged proof: 422.
+    let big = Tree::new(0, 20);
+    let mut proof = big.proof(16, 20);
+    proof[0][3] ^= 1;
+    let body = AddCheckpoint::body(16, &proof, &big.note(20, &log));
+    assert_eq!(
+        refused(w.add_checkpoint(body.as_bytes())),
+        RefusalKind::Unprocessable
+    );
+    // An unknown log: 404; a checkpoint signed by another key: 403.
+    let other = Checkpoint::new("other.test/log", 0, EMPTY_ROOT)
+        .sign(&[("other.test/log", &log)])
+        .unwrap();
+    assert_eq!(
+        refused(w.add_checkpoint(AddCheckpoint::body(0, &[], &other).as_bytes())),
+        RefusalKind::UnknownLog
+    );
+    let stranger = SigningKey::from_seed(Algorithm::Ed25519, &[9; 32]);
+    assert_eq!(
+        refused(w.add_checkpoint(big.body(16, 20, &stranger).as_bytes())),
+        RefusalKind::Forbidden
+    );
+    // Garbage: 400.
+    assert_eq!(
+        refused(w.add_checkpoint(b"old x\n\n")),
+        RefusalKind::BadRequest
+    );
+    // None of that moved the state.
+    assert_eq!(w.latest(ORIGIN).unwrap().unwrap().size, 16);
+    // The honest next step still works.
+    w.add_checkpoint(big.body(16, 20, &log).as_bytes()).unwrap();
+    drop(w);
+
+    // Reopened: the state is what was committed.
+    let w = Witness::open(&cfg, keys(7)).unwrap();
+    let st = w.latest(ORIGIN).unwrap().unwrap();
+    assert_eq!((st.size, st.root), (20, big.root(20)));
+    assert_eq!(
+        refused(w.add_checkpoint(t.body(0, 3, &log).as_bytes())),
+        RefusalKind::Conflict(20)
+    );
+}
+
+#[test]
+fn racing_requests_never_cosign_two_roots_for_a_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "w.test/race");
+    let w = Arc::new(Witness::open(&cfg, keys(8)).unwrap());
+    let log = log_key();
+    let a = Tree::new(0, 8);
+    let b = Tree::new(1, 8);
+    w.add_checkpoint(a.body(0, 2, &log).as_bytes()).unwrap();
+    // Two forks race from the same old size: exactly one of them may win per size.
+    let bodies: Vec<String> = (0..8)
+        .map(|i| {
+            let t = if i % 2 == 0 { &a } else { &b };
+            // Fork b shares no leaves with a, so its proof from a's 2 is invalid; also send a
+            // body with a's prefix (same old root) but b's root at 8.
+            t.body(2, 8, &log)
+        })
+        .collect();
+    let handles: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let w = w.clone();
+            std::thread::spawn(move || w.add_checkpoint(body.as_bytes()).is_ok())
+        })
+        .collect();
+    let wins = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&ok| ok)
+        .count();
+    assert_eq!(
+        wins, 1,
+        "only the first consistent request moves old from 2"
+    );
+    assert_eq!(w.latest(ORIGIN).unwrap().unwrap().root, a.root(8));
+}
+
+#[test]
+fn key_file_round_trip_and_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("witness.key");
+    let k = WitnessKeys::generate();
+    k.write_new(&p).unwrap();
+    assert!(k.write_new(&p).is_err(), "never overwrites a key file");
+    let back = WitnessKeys::load(&p).unwrap();
+    assert_eq!(back.ed25519.public_key(), k.ed25519.public_key());
+    assert_eq!(back.mldsa44.public_key(), k.mldsa44.public_key());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = WitnessKeys::load(&p).unwrap_err();
+        assert!(e.message.contains("chmod 600"), "{}", e.message);
+    }
+}
