@@ -31,10 +31,21 @@ use cairn_core::encoding::Digest;
 /// 10^6, and those tree-hash reads were most of a verified read's cost (docs/PERFORMANCE.md).
 pub(crate) const MAX_KNOWN: usize = 1 << 18;
 
-/// Proven subtree hashes, keyed by `(level, index)`.
+/// Most proven records kept (32 bytes each with the set's overhead about 48: at most 6 MB).
+pub(crate) const MAX_RECORDS: usize = 1 << 17;
+
+/// Proven subtree hashes, keyed by `(level, index)`, and the digests of state records already
+/// checked against their ledger entries.
+///
+/// A record's check compares it with entries of an append-only, verified log; those entries
+/// never change, so the same record bytes pass the same check again for as long as the heads
+/// this registry trusts extend the one it was checked under: the lifetime of the subtree
+/// hashes, so both are kept and emptied together. A record that differs in any byte has
+/// another digest and is checked in full.
 #[derive(Debug, Default)]
 pub(crate) struct KnownSubtrees {
     hashes: HashMap<(u8, u64), Digest>,
+    records: std::collections::HashSet<Digest>,
 }
 
 impl KnownSubtrees {
@@ -54,6 +65,20 @@ impl KnownSubtrees {
     /// Forgets everything (the registry adopted a head it did not write).
     pub(crate) fn clear(&mut self) {
         self.hashes.clear();
+        self.records.clear();
+    }
+
+    /// Whether a record with this digest ([`record_digest`]) was checked against its entries.
+    pub(crate) fn record_proven(&self, digest: &Digest) -> bool {
+        self.records.contains(digest)
+    }
+
+    /// Notes a record just checked against its ledger entries (emptied when full).
+    pub(crate) fn insert_record(&mut self, digest: Digest) {
+        if self.records.len() >= MAX_RECORDS {
+            self.records.clear();
+        }
+        self.records.insert(digest);
     }
 
     /// How many hashes are kept.
@@ -61,6 +86,17 @@ impl KnownSubtrees {
     pub(crate) fn len(&self) -> usize {
         self.hashes.len()
     }
+}
+
+/// The digest a checked record is remembered by: its table's name and its stored bytes, so
+/// equal bytes in two tables never stand for each other.
+pub(crate) fn record_digest(table: &str, bytes: &[u8]) -> Digest {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    h.update((table.len() as u64).to_be_bytes());
+    h.update(table.as_bytes());
+    h.update(bytes);
+    h.finalize().into()
 }
 
 /// The lowest level worth caching for a tree of `size` leaves: high enough that every subtree
@@ -101,5 +137,26 @@ mod tests {
         assert_eq!(k.len(), 1);
         assert_eq!(k.get(2, 0), Some([1; 32]));
         assert_eq!(k.get(1, 0), None);
+    }
+
+    #[test]
+    fn proven_records_are_keyed_by_table_and_bytes_and_forgotten_with_the_hashes() {
+        let mut k = KnownSubtrees::default();
+        let a = record_digest("peers", b"record");
+        assert_ne!(a, record_digest("peers", b"recorc"));
+        assert_ne!(a, record_digest("tokens", b"record"));
+        // The table name's length is part of the digest: no shifting bytes across the seam.
+        assert_ne!(record_digest("peer", b"srecord"), a);
+        assert!(!k.record_proven(&a));
+        k.insert_record(a);
+        assert!(k.record_proven(&a));
+        k.insert_proven(&[((1, 0), [7; 32])]);
+        k.clear();
+        assert!(!k.record_proven(&a));
+        assert_eq!(k.len(), 0);
+        for i in 0..MAX_RECORDS as u64 + 1 {
+            k.insert_record(record_digest("peers", &i.to_be_bytes()));
+        }
+        assert!(k.records.len() <= MAX_RECORDS);
     }
 }
