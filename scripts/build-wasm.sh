@@ -69,6 +69,9 @@ case "$std_mode" in
     fi
     cargo_build=(cargo "+$nightly" build -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size)
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
+    if [ -n "${RUSTFLAGS:-}${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
+      say "warning: RUSTFLAGS is set and replaces the module's flags ($CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS)"
+    fi
     target_dir=target/wasm-std
     ;;
   prebuilt)
