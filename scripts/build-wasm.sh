@@ -7,8 +7,24 @@
 #   node-bindings/pkg/web/   wasm-bindgen --target web    (ES module for browsers)
 #   web-demo/vendor/cairn-verify/  the browser part of the package, for the static demo page
 # Installs what is missing first (wasm32 target, the wasm-bindgen CLI at exactly the version
-# Cargo.lock pins). Idempotent. Environment:
+# Cargo.lock pins, the pinned nightly toolchain with rust-src, binaryen's wasm-opt from
+# wasm/tools/package-lock.json). Idempotent.
+#
+# How the modules are made small (measured; wasm/README.md has the figures):
+#   - the standard library is rebuilt with the module (cargo -Z build-std, so a pinned nightly
+#     toolchain): core and alloc at the profile's opt-level "z" instead of the prebuilt
+#     library's 3, `optimize_for_size` (std's smaller sort and formatting code), panics that
+#     trap at once (-C panic=immediate-abort: wasm32-unknown-unknown aborts on panic anyway,
+#     this only drops the message formatting before the trap) and no file/line in the module
+#     (-Z location-detail=none);
+#   - binaryen's wasm-opt after wasm-bindgen, -O2 without inlining functions into their only
+#     caller (-ocimfs 0; plain -Oz gives a smaller raw file but a larger gzip), with the
+#     functions ordered by name (gzip finds more repeats).
+# Environment:
 #   CAIRN_WASM_OPT_LEVEL  override the opt-level of [profile.wasm-release] (3, s, z) for measuring
+#   CAIRN_WASM_STD=prebuilt   build with the stable toolchain and its prebuilt standard library
+#                             (no nightly; larger module), for measuring or where no nightly runs
+#   CAIRN_WASM_OPT=off        skip wasm-opt, for measuring
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,25 +54,82 @@ done
 if [ -n "${CAIRN_WASM_OPT_LEVEL:-}" ]; then
   export CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL="$CAIRN_WASM_OPT_LEVEL"
 fi
-built=target/wasm32-unknown-unknown/wasm-release/cairn_wasm.wasm
+
+# The standard library rebuilt with the module needs nightly cargo flags: a dated nightly, so
+# that the flags below keep their meaning (panic_immediate_abort, for one, changed form in
+# 2025). Its own target directory keeps the stable builds (clippy, tests) apart.
+nightly=nightly-2026-05-19
+std_mode=${CAIRN_WASM_STD:-rebuilt}
+case "$std_mode" in
+  rebuilt)
+    if ! rustup run "$nightly" rustc --version >/dev/null 2>&1 ||
+      ! rustup component list --toolchain "$nightly" --installed 2>/dev/null | grep -q '^rust-src'; then
+      say "installing the $nightly toolchain with rust-src (the standard library is rebuilt with the module)"
+      rustup toolchain install "$nightly" --profile minimal --component rust-src
+    fi
+    cargo_build=(cargo "+$nightly" build -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size)
+    export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
+    if [ -n "${RUSTFLAGS:-}${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
+      say "warning: RUSTFLAGS is set and replaces the module's flags ($CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS)"
+    fi
+    target_dir=target/wasm-std
+    ;;
+  prebuilt)
+    cargo_build=(cargo build)
+    target_dir=target
+    ;;
+  *) echo "error: CAIRN_WASM_STD must be rebuilt or prebuilt, not $std_mode" >&2; exit 1 ;;
+esac
+
+built=$target_dir/wasm32-unknown-unknown/wasm-release/cairn_wasm.wasm
 stage=target/wasm-modules
 mkdir -p "$stage"
 for m in verifiers:cairn_wasm extras:cairn_wasm_extras; do
   feature=${m%%:*} name=${m#*:}
-  say "cargo build -p cairn-wasm --features $feature (profile wasm-release${CAIRN_WASM_OPT_LEVEL:+, opt-level $CAIRN_WASM_OPT_LEVEL})"
-  cargo build -p cairn-wasm --target wasm32-unknown-unknown --profile wasm-release \
-    --no-default-features --features "$feature"
+  say "cargo build -p cairn-wasm --features $feature (profile wasm-release${CAIRN_WASM_OPT_LEVEL:+, opt-level $CAIRN_WASM_OPT_LEVEL}; standard library $std_mode)"
+  "${cargo_build[@]}" -p cairn-wasm --target wasm32-unknown-unknown --profile wasm-release \
+    --target-dir "$target_dir" --no-default-features --features "$feature"
   cp "$built" "$stage/$name.wasm"
 done
+
+# binaryen's wasm-opt, at the version wasm/tools/package-lock.json pins (npm ci when missing).
+wasm_opt=wasm/tools/node_modules/.bin/wasm-opt
+if [ "${CAIRN_WASM_OPT:-on}" != off ]; then
+  pinned=$(node -p 'require("./wasm/tools/package-lock.json").packages["node_modules/binaryen"].version')
+  installed=$(node -p 'try { require("./wasm/tools/node_modules/binaryen/package.json").version } catch { "" }')
+  if [ "$installed" != "$pinned" ] || [ ! -x "$wasm_opt" ]; then
+    say "installing binaryen $pinned (wasm-opt) in wasm/tools (npm ci)"
+    (cd wasm/tools && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
 
 out=node-bindings/pkg
 rm -rf "$out"
 say "wasm-bindgen $want -> $out/node, $out/web"
+# Function names stay in until wasm-opt has used them (it orders the functions by name, then
+# strips the names); without wasm-opt, wasm-bindgen drops them.
+names=()
+[ "${CAIRN_WASM_OPT:-on}" = off ] && names=(--remove-name-section)
 for name in cairn_wasm cairn_wasm_extras; do
-  bindgen() { wasm-bindgen --remove-name-section --remove-producers-section --out-name "$name" "$@" "$stage/$name.wasm"; }
+  bindgen() { wasm-bindgen "${names[@]}" --remove-producers-section --out-name "$name" "$@" "$stage/$name.wasm"; }
   bindgen --target nodejs --out-dir "$out/node"
   bindgen --target web --out-dir "$out/web"
 done
+if [ "${CAIRN_WASM_OPT:-on}" != off ]; then
+  # After wasm-bindgen, on what it wrote: the features are read from the module's
+  # target_features section (what rustc enabled), which is then dropped. Functions ordered by
+  # name put the instances of one generic function and the code of one crate side by side,
+  # which gzip's 32 KiB window finds (3 KB of gzip); then the names go.
+  opt_flags=(-O2 -ocimfs 0 --reorder-functions-by-name --strip-debug --strip-target-features)
+  say "wasm-opt ${opt_flags[*]} ($("$wasm_opt" --version))"
+  pids=()
+  for f in "$out"/node/*.wasm "$out"/web/*.wasm; do
+    "$wasm_opt" "${opt_flags[@]}" "$f" -o "$f.opt" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  for f in "$out"/node/*.wasm "$out"/web/*.wasm; do mv "$f.opt" "$f"; done
+fi
 # The package is "type": "module"; the nodejs glue is CommonJS.
 printf '{ "type": "commonjs" }\n' > "$out/node/package.json"
 # TypeScript without lib esnext.disposable rejects this member of the generated class; the
