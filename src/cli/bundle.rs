@@ -79,6 +79,7 @@ pub fn verify_files(
         },
         revoked_tokens: &req.revoked,
         last_seen: req.last_seen.as_ref(),
+        max_age: None,
     };
     Ok(verify_bundle(bundle, pinned, req.at, &policy)?)
 }

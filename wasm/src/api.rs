@@ -439,6 +439,7 @@ pub fn verify_bundle(
         },
         revoked_tokens: &opts.revoked,
         last_seen: opts.last_seen.as_ref(),
+        max_age: None,
     };
     let verdict = core_verify_bundle(&bundle, &pinned, now, &policy)?;
     let mut v = verdict.to_json();

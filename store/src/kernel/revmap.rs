@@ -200,7 +200,7 @@ pub(crate) fn read_ref(rtx: &redb::ReadTransaction) -> StoreResult<Option<Revoca
     };
     Ok(Some(RevocationsRef {
         count: top.count,
-        root: Stored::new(&table, top.top).run(|s| nodes::root(s))?,
+        root: Stored::new(&table, top.top).run(nodes::root)?,
     }))
 }
 
@@ -295,7 +295,7 @@ pub(crate) fn current_ref(tx: &redb::WriteTransaction, n: u64) -> StoreResult<Re
     let table = tx.open_table(REVOCATION_MAP)?;
     Ok(RevocationsRef {
         count: top.count,
-        root: Stored::new(&table, top.top).run(|s| nodes::root(s))?,
+        root: Stored::new(&table, top.top).run(nodes::root)?,
     })
 }
 
