@@ -580,11 +580,12 @@ fn generate() -> Value {
         None,
         err("malformed"),
     ));
+    cases.extend(v2::vector_cases());
     json!({
         "kind": "bundle",
         "version": 1,
-        "description": "Bundles (CBDL) verified offline against a pinned trust root. The registry is bundle::example::MemoryRegistry::new(1): hybrid root and log keys, an Ed25519 signer; deterministic signatures. The last cases re-sign the manifest bundle's checkpoint with a cairn.trust-root extension line (docs/FORMATS.md), v2 being a rotation that keeps every key.",
-        "ops": {"verify_bundle": "bundle: base64 of CBDL bytes; trusted_root: base64 of the pinned trust root's compact envelope; now: Unix seconds; artifact: base64 of the artifact bytes or null; revoked: hex token ids. Default policy (hybrid checkpoint required). Result: kind, subject_id (hex), checkpoint_size."},
+        "description": "Bundles (CBDL) verified offline against a pinned trust root. The registry is bundle::example::MemoryRegistry::new(1): hybrid root and log keys, an Ed25519 signer; deterministic signatures. The trust-root cases re-sign the manifest bundle's checkpoint with a cairn.trust-root extension line (docs/FORMATS.md), v2 being a rotation that keeps every key. The cases named 'bundle v2 ...' are version 2 bundles (non-revocation proofs against the checkpoint's cairn.revocations map, the checkpoint dated by its newest entry) from the same keys: three unrelated revocations, a manifest, a token to a hybrid holder and a token delegated by that holder, then (in the negative cases) the revocation the name gives, then an audit note.",
+        "ops": {"verify_bundle": "bundle: base64 of CBDL bytes; trusted_root: base64 of the pinned trust root's compact envelope; now: Unix seconds; artifact: base64 of the artifact bytes or null; revoked: hex token ids; max_age (optional, absent = none): the oldest checkpoint accepted, in seconds. Default policy (hybrid checkpoint required). Result: kind, subject_id (hex), checkpoint_size."},
         "cases": cases,
     })
 }
@@ -606,6 +607,7 @@ fn run(args: &Value) -> Result<Value, cairn_core::Error> {
             .as_deref()
             .map_or(ArtifactCheck::None, ArtifactCheck::Bytes),
         revoked_tokens: &revoked,
+        max_age: args["max_age"].as_u64(),
         ..Default::default()
     };
     let v = verify_bundle(&bundle, &pinned, args["now"].as_u64().unwrap(), &policy)?;
@@ -1069,6 +1071,196 @@ mod v2 {
         let mb = reg.bundle_v2(mseq, m, vec![]).unwrap();
         let cb = reg.bundle_v2(cseq, child, vec![parent]).unwrap();
         Scenario { reg, mb, cb, alice }
+    }
+
+    fn case(
+        name: &str,
+        b: &Bundle,
+        pinned: &Envelope,
+        artifact: Option<&[u8]>,
+        max_age: Option<u64>,
+        expect: Value,
+    ) -> Value {
+        case_bytes(name, &b.to_bytes(), pinned, artifact, max_age, expect)
+    }
+
+    fn case_bytes(
+        name: &str,
+        bytes: &[u8],
+        pinned: &Envelope,
+        artifact: Option<&[u8]>,
+        max_age: Option<u64>,
+        expect: Value,
+    ) -> Value {
+        let mut c = vector_case(name, bytes, pinned, NOW, artifact, expect);
+        if let Some(m) = max_age {
+            c["args"]["max_age"] = json!(m);
+        }
+        c
+    }
+
+    /// The version 2 cases of tests/vectors/bundle.json.
+    pub fn vector_cases() -> Vec<Value> {
+        let s = scenario(Revoke::Nothing);
+        let root = &s.reg.root;
+        let ok = |b: &Bundle| {
+            let v = verify(&s, b, None).unwrap();
+            json!({"ok": true, "kind": if v.kind == BundleKind::Token { "token" } else { "manifest" },
+                   "subject_id": hex_encode(&v.subject_id), "checkpoint_size": v.checkpoint.size})
+        };
+        let err = |c: &str| json!({"error": c});
+        let subject = manifest_digest(&s.mb.subject);
+        let mut cases = vec![
+            case(
+                "bundle v2 manifest: not revoked as of its checkpoint",
+                &s.mb,
+                root,
+                Some(ARTIFACT),
+                None,
+                ok(&s.mb),
+            ),
+            case(
+                "bundle v2 delegated token: subject, ancestor and both signers not revoked",
+                &s.cb,
+                root,
+                None,
+                None,
+                ok(&s.cb),
+            ),
+        ];
+        for (what, name, manifest) in [
+            (Revoke::Manifest, "bundle v2 revoked subject", true),
+            (Revoke::SignerKey, "bundle v2 revoked signer key", true),
+            (Revoke::Ancestor, "bundle v2 revoked ancestor", false),
+        ] {
+            let r = scenario(what);
+            let b = if manifest { &r.mb } else { &r.cb };
+            cases.push(case(name, b, root, None, None, err("revoked")));
+        }
+        let mut b = s.mb.clone();
+        proof_of(&mut b, ObjectKind::Manifest, &subject).proof =
+            nodes::prove(&NodeMap::new(), &map_key(ObjectKind::Manifest, &subject))
+                .unwrap()
+                .to_bytes();
+        cases.push(case(
+            "bundle v2 proof against another root",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let mut b = s.mb.clone();
+        let p = &mut proof_of(&mut b, ObjectKind::Manifest, &subject).proof;
+        let last = p.len() - 1;
+        p[last] ^= 0x01;
+        cases.push(case(
+            "bundle v2 proof bit flipped",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let mut b = s.mb.clone();
+        proof_of(&mut b, ObjectKind::Manifest, &subject).proof.pop();
+        cases.push(case(
+            "bundle v2 proof truncated",
+            &b,
+            root,
+            None,
+            None,
+            err("malformed"),
+        ));
+        let mut b = s.cb.clone();
+        let parent = s.cb.parents[0].id();
+        b.revocation
+            .as_mut()
+            .unwrap()
+            .proofs
+            .retain(|p| (p.kind, p.id) != (ObjectKind::Token.byte(), parent));
+        cases.push(case(
+            "bundle v2 proof of the ancestor missing",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let mut b = s.mb.clone();
+        b.revocation.as_mut().unwrap().proofs.clear();
+        cases.push(case(
+            "bundle v2 without proofs",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let age = NOW - (NOW - 60 + s.reg.tree().tree_size() - 1);
+        cases.push(case(
+            "bundle v2 checkpoint within the maximum age",
+            &s.mb,
+            root,
+            None,
+            Some(age),
+            ok(&s.mb),
+        ));
+        cases.push(case(
+            "bundle v2 checkpoint older than the maximum age",
+            &s.mb,
+            root,
+            None,
+            Some(age - 1),
+            err("stale"),
+        ));
+        let (reg1, mb1, _) = registry();
+        assert_eq!(reg1.root.to_compact(), root.to_compact());
+        cases.push(case(
+            "bundle v1 under a maximum age (no checkpoint time)",
+            &mb1,
+            root,
+            None,
+            Some(86_400),
+            err("stale"),
+        ));
+        let mut b = s.mb.clone();
+        b.checkpoint = s.reg.checkpoint().unwrap();
+        cases.push(case(
+            "bundle v2 checkpoint without a cairn.revocations line",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let size = s.reg.tree().tree_size();
+        let mut b = s.mb.clone();
+        let r = b.revocation.as_mut().unwrap();
+        r.newest_inclusion.leaf_index = size - 2;
+        r.newest_entry = s.reg.entries()[(size - 2) as usize].clone();
+        r.newest_inclusion.hashes = s.reg.tree().prove_inclusion(size - 2, size).unwrap();
+        cases.push(case(
+            "bundle v2 newest entry that is not the newest",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let mut v1 = s.mb.clone();
+        v1.version = BUNDLE_VERSION;
+        let mut bytes = v1.to_bytes();
+        bytes[4] = BUNDLE_VERSION_2;
+        cases.push(case_bytes(
+            "bundle v2 without its revocation section",
+            &bytes,
+            root,
+            None,
+            None,
+            err("malformed"),
+        ));
+        cases
     }
 
     fn policy(max_age: Option<u64>) -> BundlePolicy<'static> {
