@@ -49,6 +49,17 @@ impl Registry {
         })
     }
 
+    /// Whether exporting the token or manifest bundle of entry `seq` signs a checkpoint first
+    /// (a write, with the log key): when no checkpoint covers the entry, or when the newest
+    /// one does not commit to the revocation map as it stands (revocations were logged after
+    /// it, or it predates the map).
+    pub fn bundle_needs_checkpoint(&self, seq: u64) -> StoreResult<bool> {
+        self.read(|rtx| {
+            let newest = rtx.open_table(CHECKPOINTS)?.last()?.map(|(k, _)| k.value());
+            Ok(newest.is_none_or(|size| size <= seq) || !newest_has_current_map(&rtx)?)
+        })
+    }
+
     pub(crate) fn bundle(
         &self,
         seq: u64,
