@@ -333,3 +333,75 @@ fn the_audit_rebuilds_the_map_and_reports_a_stored_map_out_of_step() {
     });
     Registry::open(&copy, None).unwrap().audit().unwrap();
 }
+
+/// A checkpoint whose revocation line the ledger does not bear out — even one signed by the
+/// real log key, of the right tree — is reported by the audit, naming its size.
+#[test]
+fn the_audit_checks_each_checkpoints_revocation_line_against_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.redb");
+    let mut opts = CreateOptions::new("revocation.example.test/log", Protection::Insecure);
+    opts.log_algorithm = Algorithm::Ed25519;
+    let reg = Registry::create(&path, opts).unwrap();
+    let issuer = key(&reg, "issuer", &[Role::TokenIssuer]);
+    let alice = key(&reg, "alice", &[Role::Peer]);
+    let req = TokenRequest::new(alice.public_key.clone(), "svc.example", &["read"], 3600);
+    let t = reg.issue_token(&issuer.key_id, None, &req).unwrap();
+    reg.revoke_token(&t.id, "lost", &issuer.key_id, None)
+        .unwrap();
+    let cp = reg.create_checkpoint().unwrap();
+    assert_eq!(line_of(&cp.note).unwrap().count, 1);
+    reg.issue_token(&issuer.key_id, None, &req).unwrap();
+    reg.create_checkpoint().unwrap();
+    reg.audit().unwrap();
+    let log = cairn_core::crypto::pem::signing_key_from_pem(
+        &reg.export_private_pem(&reg.log_key_id().unwrap(), None)
+            .unwrap(),
+    )
+    .unwrap();
+    let origin = reg.origin().to_owned();
+    drop(reg);
+    // The older checkpoint re-signed claiming the empty map.
+    let mut body = Checkpoint::parse_text(Note::parse(cp.note.as_bytes()).unwrap().text()).unwrap();
+    body.extensions
+        .retain(|l| !l.starts_with("cairn.revocations "));
+    let body = body.with_revocations(RevocationsRef {
+        count: 0,
+        root: empty_root(),
+    });
+    let forged = body.sign(&[(origin.as_str(), &log)]).unwrap();
+    const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
+    edit(&path, |tx| {
+        let mut t = tx.open_table(CHECKPOINTS).unwrap();
+        let old = t.get(cp.size).unwrap().unwrap().value().to_vec();
+        // postcard: varint length of the note, the note, then the rest of the record.
+        let (mut len, mut at) = (0usize, 0usize);
+        loop {
+            let b = old[at];
+            len |= usize::from(b & 0x7f) << (7 * at);
+            at += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let rest = &old[at + len..];
+        let mut rec = Vec::new();
+        let mut n = forged.len();
+        while n >= 0x80 {
+            rec.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        rec.push(n as u8);
+        rec.extend_from_slice(forged.as_bytes());
+        rec.extend_from_slice(rest);
+        t.insert(cp.size, rec.as_slice()).unwrap();
+    });
+    let reg = Registry::open(&path, None).unwrap();
+    let err = reg.audit().unwrap_err();
+    assert_eq!(err.code().as_str(), "proof_invalid", "{err}");
+    assert!(
+        err.detail()
+            .contains(&format!("checkpoint at size {}", cp.size)),
+        "{err}"
+    );
+}
