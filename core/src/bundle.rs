@@ -9,7 +9,14 @@
 //! that the entry records exactly this object, and the object itself (signatures by keys
 //! holding the right role, validity at `now`, revocation, delegation, artifact digest).
 //!
-//! Encoding: `CBDL` ‖ postcard([`Bundle`]), canonical, at most [`MAX_BUNDLE_LEN`] bytes.
+//! A version 2 bundle ([`BUNDLE_VERSION_2`]) adds a [`RevocationSection`]: proofs, against the
+//! revocation map the checkpoint's `cairn.revocations` line commits to, that the subject, its
+//! signers' keys and a token's ancestors are not revoked, and the checkpoint's newest entry,
+//! whose time dates the checkpoint for [`BundlePolicy::max_age`]. The verdict then reports
+//! [`NotRevokedAsOf`]: not revoked as of checkpoint N — nothing about revocations after it.
+//!
+//! Encoding: `CBDL` ‖ postcard([`Bundle`]) (‖ postcard([`RevocationSection`]) for version 2),
+//! canonical, at most [`MAX_BUNDLE_LEN`] bytes.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -513,7 +520,11 @@ fn check_trust_root(named: &TrustRootRef, root: &VerifiedRoot) -> Result<()> {
 /// (`chain_broken`), its freshness against `policy.last_seen`
 /// (`replayed`, `proof_invalid`, `domain_mismatch`), the inclusion proof or the entry not recording the
 /// subject (`proof_invalid`), the subject (`signature_invalid`, `unknown_key`, `expired`,
-/// `not_yet_valid`, `revoked`, `delegation_invalid`, `digest_mismatch`, ...).
+/// `not_yet_valid`, `revoked`, `delegation_invalid`, `digest_mismatch`, ...); for a version 2
+/// bundle, the checkpoint's map and newest entry (`proof_invalid`), the maximum age (`stale`,
+/// also for a version 1 bundle when `policy.max_age` is set), and the revocation proofs
+/// (`revoked` for a proven revocation, `proof_invalid` for a missing proof or another root,
+/// `malformed` for a damaged one).
 ///
 /// ```
 /// # #[cfg(feature = "std")] {
