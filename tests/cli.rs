@@ -1041,6 +1041,25 @@ fn sign_verify_bundles_offline() {
         "{}",
         text.stdout
     );
+    // The bundle (version 2) proves non-revocation as of its checkpoint.
+    let size = v["verdict"]["checkpoint"]["size"].as_u64().unwrap();
+    assert_eq!(v["verdict"]["not_revoked_as_of"]["size"], size);
+    assert!(
+        text.stdout
+            .contains(&format!("revocation not revoked as of checkpoint {size} (")),
+        "{}",
+        text.stdout
+    );
+    // --max-age: the checkpoint is dated by its newest entry.
+    let dated = v["verdict"]["not_revoked_as_of"]["time"].as_u64().unwrap();
+    let at = (dated + 100).to_string();
+    let aged = |max: &'static str| {
+        let mut a = good.to_vec();
+        a.extend(["--at", at.as_str(), "--max-age", max]);
+        a
+    };
+    env.ok(&aged("100"));
+    env.fails(&aged("99"), 1, "stale");
     // Without the artifact: the signatures verify, the output says the bytes were not checked.
     let v = env.ok(&[
         "bundle",

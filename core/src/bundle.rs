@@ -9,7 +9,14 @@
 //! that the entry records exactly this object, and the object itself (signatures by keys
 //! holding the right role, validity at `now`, revocation, delegation, artifact digest).
 //!
-//! Encoding: `CBDL` ‖ postcard([`Bundle`]), canonical, at most [`MAX_BUNDLE_LEN`] bytes.
+//! A version 2 bundle ([`BUNDLE_VERSION_2`]) adds a [`RevocationSection`]: proofs, against the
+//! revocation map the checkpoint's `cairn.revocations` line commits to, that the subject, its
+//! signers' keys and a token's ancestors are not revoked, and the checkpoint's newest entry,
+//! whose time dates the checkpoint for [`BundlePolicy::max_age`]. The verdict then reports
+//! [`NotRevokedAsOf`]: not revoked as of checkpoint N — nothing about revocations after it.
+//!
+//! Encoding: `CBDL` ‖ postcard([`Bundle`]) (‖ postcard([`RevocationSection`]) for version 2),
+//! canonical, at most [`MAX_BUNDLE_LEN`] bytes.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -18,25 +25,34 @@ use serde_json::json;
 
 use crate::checkpoint::{
     check_freshness, verify_checkpoint, CheckpointPolicy, CheckpointVerifier, LastSeen,
-    TrustRootRef, VerifiedCheckpoint,
+    RevocationsRef, TrustRootRef, VerifiedCheckpoint,
 };
 use crate::crypto::KeyId;
 use crate::dsse::Envelope;
-use crate::encoding::{from_postcard_canonical, hex32, hex_encode, to_postcard, Digest};
+use crate::encoding::{
+    from_postcard, from_postcard_canonical, hex32, hex_encode, to_postcard, Digest,
+};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ledger::{Event, LedgerEntry};
 use crate::manifest::{
     manifest_digest, verify_manifest, ArtifactCheck, VerifiedManifest, MANIFEST_PAYLOAD_TYPE,
 };
 use crate::merkle::{leaf_hash, InclusionProof};
+use crate::revocation::{map_key, ObjectKind, RevocationProof};
 use crate::token::{verify_token, VerifiedToken, VerifyOptions, TOKEN_PAYLOAD_TYPE};
 use crate::trust::{Role, TrustRoot, VerifiedRoot};
 use crate::UnixTime;
 
 /// Magic prefix of an encoded bundle.
 pub const BUNDLE_MAGIC: &[u8; 4] = b"CBDL";
-/// Bundle format version.
+/// Bundle format version 1: no revocation proofs, no checkpoint time.
 pub const BUNDLE_VERSION: u8 = 1;
+/// Bundle format version 2: version 1 followed by a [`RevocationSection`] (non-membership
+/// proofs against the checkpoint's revocation map, and the checkpoint's newest entry, which
+/// dates it).
+pub const BUNDLE_VERSION_2: u8 = 2;
+/// Most revocation proofs a version 2 bundle may carry.
+pub const MAX_REVOCATION_PROOFS: usize = 96;
 /// Largest encoded bundle accepted.
 pub const MAX_BUNDLE_LEN: usize = 1024 * 1024;
 /// Most trust-root versions a bundle may carry.
@@ -63,13 +79,53 @@ pub struct Bundle {
     /// Id of the trust root the registry used when it exported the bundle.
     #[serde(with = "hex32")]
     pub root_id: Digest,
+    /// Version 2 only: the proofs that the subject, its signers' keys and a token's ancestors
+    /// are not revoked as of the checkpoint. Encoded after `root_id`; absent from version 1.
+    #[serde(skip)]
+    pub revocation: Option<RevocationSection>,
+}
+
+/// The part a version 2 bundle adds after the version 1 fields.
+///
+/// `newest` is the inclusion of the checkpoint's newest entry (leaf `size − 1`): its time is
+/// the **checkpoint time** a maximum age is measured from. A checkpoint of size N cannot be
+/// signed before its entry N − 1 was logged, and entry times never go back along the chain,
+/// so the log's own history vouches for it (a checkpoint carries no timestamp of its own; a
+/// later signing time would be the log's word only).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RevocationSection {
+    /// The ledger entry at index `checkpoint size − 1` (the Merkle leaf bytes).
+    pub newest_entry: Vec<u8>,
+    /// Its inclusion proof in the checkpoint's tree.
+    pub newest_inclusion: InclusionProof,
+    /// Proofs against the checkpoint's revocation map, strictly ascending by (kind, id).
+    pub proofs: Vec<ObjectProof>,
+}
+
+/// A proof about one object against a revocation map (docs/FORMATS.md section 17).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectProof {
+    /// The object's kind byte (`01` key, `02` token, `03` manifest).
+    pub kind: u8,
+    /// The object's id (key id, token id, manifest digest).
+    #[serde(with = "hex32")]
+    pub id: Digest,
+    /// The proof's bytes (section 17 encoding, at most 8234 bytes).
+    pub proof: Vec<u8>,
 }
 
 impl Bundle {
-    /// `CBDL` ‖ postcard(bundle).
+    /// `CBDL` ‖ postcard(bundle): the version 1 fields, then for version 2 the
+    /// [`RevocationSection`] (an empty one if `revocation` is `None`).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::from(&BUNDLE_MAGIC[..]);
         out.extend_from_slice(&to_postcard(self));
+        if self.version == BUNDLE_VERSION_2 {
+            match &self.revocation {
+                Some(r) => out.extend_from_slice(&to_postcard(r)),
+                None => out.extend_from_slice(&to_postcard(&RevocationSection::default())),
+            }
+        }
         out
     }
 
@@ -84,13 +140,41 @@ impl Bundle {
         let body = bytes
             .strip_prefix(&BUNDLE_MAGIC[..])
             .ok_or_else(|| Error::malformed("bundle: missing CBDL magic"))?;
-        if body.first().is_some_and(|v| *v != BUNDLE_VERSION) {
+        let version = body.first().copied();
+        if version.is_some_and(|v| v != BUNDLE_VERSION && v != BUNDLE_VERSION_2) {
             return Err(Error::new(
                 ErrorCode::UnsupportedVersion,
                 alloc::format!("bundle version {} is not supported", body[0]),
             ));
         }
-        let bundle: Bundle = from_postcard_canonical(body, MAX_BUNDLE_LEN, "bundle")?;
+        let bundle = if version == Some(BUNDLE_VERSION_2) {
+            let (mut bundle, rest) = postcard::take_from_bytes::<Bundle>(body)
+                .map_err(|e| Error::malformed(alloc::format!("bundle: cannot decode: {e}")))?;
+            let section: RevocationSection =
+                from_postcard(rest, MAX_BUNDLE_LEN, "bundle revocation section")?;
+            if section.proofs.len() > MAX_REVOCATION_PROOFS {
+                return Err(Error::new(
+                    ErrorCode::TooLarge,
+                    "bundle: too many revocation proofs",
+                ));
+            }
+            if section
+                .proofs
+                .windows(2)
+                .any(|w| (w[0].kind, w[0].id) >= (w[1].kind, w[1].id))
+            {
+                return Err(Error::malformed(
+                    "bundle: revocation proofs must be strictly ascending by (kind, id)",
+                ));
+            }
+            bundle.revocation = Some(section);
+            if bundle.to_bytes() != bytes {
+                return Err(Error::malformed("bundle: not in canonical encoding"));
+            }
+            bundle
+        } else {
+            from_postcard_canonical::<Bundle>(body, MAX_BUNDLE_LEN, "bundle")?
+        };
         if bundle.trust_chain.len() > MAX_TRUST_CHAIN {
             return Err(Error::new(
                 ErrorCode::TooLarge,
@@ -138,6 +222,11 @@ pub struct BundlePolicy<'a> {
     /// is refused (`replayed`), as is another root at the same size (`proof_invalid`); see
     /// [`check_freshness`]. `None`: no freshness check.
     pub last_seen: Option<&'a LastSeen>,
+    /// The oldest checkpoint accepted, in seconds: a bundle whose checkpoint time (the time of
+    /// the checkpoint's newest entry, which a version 2 bundle carries) is more than `max_age`
+    /// before `now` is refused (`stale`). A version 1 bundle has no checkpoint time and is
+    /// refused (`stale`) whenever a maximum age is set. `None`: no age limit.
+    pub max_age: Option<u64>,
 }
 
 impl Default for BundlePolicy<'_> {
@@ -148,6 +237,7 @@ impl Default for BundlePolicy<'_> {
             token: VerifyOptions::default(),
             revoked_tokens: &[],
             last_seen: None,
+            max_age: None,
         }
     }
 }
@@ -195,6 +285,28 @@ pub struct BundleVerdict {
     pub token: Option<VerifiedToken>,
     /// Details for a manifest.
     pub manifest: Option<VerifiedManifest>,
+    /// Version 2: what the revocation proofs established (`None` for a version 1 bundle,
+    /// which proves nothing about revocations).
+    pub not_revoked_as_of: Option<NotRevokedAsOf>,
+}
+
+/// "Not revoked as of checkpoint N": the subject, its signers' keys and a token's ancestors
+/// are absent from the revocation map the checkpoint of size N commits to.
+///
+/// It says nothing about revocations logged after entry N − 1; bound that with a maximum
+/// checkpoint age ([`BundlePolicy::max_age`]) or a newer bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotRevokedAsOf {
+    /// The checkpoint's size N.
+    pub size: u64,
+    /// The number of objects the checkpoint's map holds as revoked.
+    pub revocations: u64,
+    /// The map's root.
+    pub root: Digest,
+    /// The checkpoint time: the time of its newest entry (N − 1).
+    pub time: UnixTime,
+    /// The objects proven not revoked, by kind and id, ascending.
+    pub objects: Vec<(ObjectKind, Digest)>,
 }
 
 impl BundleVerdict {
@@ -221,6 +333,7 @@ impl BundleVerdict {
             "checks": self.checks,
             "token": self.token.as_ref().map(|t| t.to_json()),
             "manifest": self.manifest.as_ref().map(|m| m.to_json()),
+            "not_revoked_as_of": self.not_revoked_as_of.as_ref().map(crate::view::not_revoked_as_of),
         })
     }
 }
@@ -407,7 +520,11 @@ fn check_trust_root(named: &TrustRootRef, root: &VerifiedRoot) -> Result<()> {
 /// (`chain_broken`), its freshness against `policy.last_seen`
 /// (`replayed`, `proof_invalid`, `domain_mismatch`), the inclusion proof or the entry not recording the
 /// subject (`proof_invalid`), the subject (`signature_invalid`, `unknown_key`, `expired`,
-/// `not_yet_valid`, `revoked`, `delegation_invalid`, `digest_mismatch`, ...).
+/// `not_yet_valid`, `revoked`, `delegation_invalid`, `digest_mismatch`, ...); for a version 2
+/// bundle, the checkpoint's map and newest entry (`proof_invalid`), the maximum age (`stale`,
+/// also for a version 1 bundle when `policy.max_age` is set), and the revocation proofs
+/// (`revoked` for a proven revocation, `proof_invalid` for a missing proof or another root,
+/// `malformed` for a damaged one).
 ///
 /// ```
 /// # #[cfg(feature = "std")] {
@@ -430,7 +547,7 @@ pub fn verify_bundle(
 ) -> Result<BundleVerdict> {
     let mut checks = Vec::new();
     let kind = bundle.kind()?;
-    if bundle.version != BUNDLE_VERSION {
+    if bundle.version != BUNDLE_VERSION && bundle.version != BUNDLE_VERSION_2 {
         return Err(Error::new(
             ErrorCode::UnsupportedVersion,
             "unknown bundle version",
@@ -449,6 +566,31 @@ pub fn verify_bundle(
         policy.last_seen,
         &mut checks,
     )?;
+
+    // Version 2: the checkpoint's map, its time (its newest entry), and the maximum age.
+    let dated = match bundle.version {
+        BUNDLE_VERSION_2 => Some(checkpoint_map_and_time(bundle, &checkpoint)?),
+        _ => None,
+    };
+    if let Some(max_age) = policy.max_age {
+        let Some((_, time)) = &dated else {
+            return Err(Error::new(
+                ErrorCode::Stale,
+                "the policy sets a maximum checkpoint age and a version 1 bundle carries no checkpoint time",
+            ));
+        };
+        let age = now.saturating_sub(*time);
+        if age > max_age {
+            return Err(Error::new(
+                ErrorCode::Stale,
+                alloc::format!(
+                    "the checkpoint (size {}) dates from {time}, {age} s before now; the policy accepts at most {max_age} s",
+                    checkpoint.size
+                ),
+            ));
+        }
+        checks.push("checkpoint_age");
+    }
 
     // The entry records exactly this subject.
     let subject_id = match kind {
@@ -541,6 +683,33 @@ pub fn verify_bundle(
         }
     };
 
+    // Version 2: nothing it rests on is in the checkpoint's revocation map.
+    let not_revoked_as_of = match dated {
+        Some((map, time)) => {
+            let mut objects = alloc::vec![(
+                match kind {
+                    BundleKind::Token => ObjectKind::Token,
+                    BundleKind::Manifest => ObjectKind::Manifest,
+                },
+                subject_id
+            )];
+            objects.extend(bundle.parents.iter().map(|p| (ObjectKind::Token, p.id())));
+            objects.extend(signers.iter().map(|s| (ObjectKind::Key, s.key_id.0)));
+            objects.sort();
+            objects.dedup();
+            check_not_revoked(bundle, &map, &objects, checkpoint.size)?;
+            checks.push("not_revoked");
+            Some(NotRevokedAsOf {
+                size: checkpoint.size,
+                revocations: map.count,
+                root: map.root,
+                time,
+                objects,
+            })
+        }
+        None => None,
+    };
+
     Ok(BundleVerdict {
         kind,
         subject_id,
@@ -559,7 +728,144 @@ pub fn verify_bundle(
         checks,
         token,
         manifest,
+        not_revoked_as_of,
     })
+}
+
+/// A version 2 bundle's checkpoint map (its `cairn.revocations` line, required) and time
+/// (the time of its newest entry, proven included at index `size − 1`).
+fn checkpoint_map_and_time(
+    bundle: &Bundle,
+    checkpoint: &VerifiedCheckpoint,
+) -> Result<(RevocationsRef, UnixTime)> {
+    let section = bundle
+        .revocation
+        .as_ref()
+        .ok_or_else(|| Error::malformed("a version 2 bundle without its revocation section"))?;
+    let map = RevocationsRef::from_extensions(&checkpoint.extensions)
+        .map_err(|e| e.context("checkpoint"))?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::ProofInvalid,
+                "the checkpoint commits to no revocation map (no cairn.revocations line): a version 2 bundle needs one",
+            )
+        })?;
+    let p = &section.newest_inclusion;
+    // checkpoint.size ≥ 1: the subject's entry is included under it.
+    if p.tree_size != checkpoint.size || p.leaf_index != checkpoint.size.saturating_sub(1) {
+        return Err(Error::new(
+            ErrorCode::ProofInvalid,
+            alloc::format!(
+                "the newest entry's proof is for leaf {} of size {}, the checkpoint's newest entry is leaf {} of size {}",
+                p.leaf_index,
+                p.tree_size,
+                checkpoint.size.saturating_sub(1),
+                checkpoint.size
+            ),
+        ));
+    }
+    p.verify(&leaf_hash(&section.newest_entry), &checkpoint.root)
+        .map_err(|e| e.context("newest entry inclusion"))?;
+    let newest =
+        LedgerEntry::from_bytes(&section.newest_entry).map_err(|e| e.context("newest entry"))?;
+    if newest.seq != p.leaf_index {
+        return Err(Error::new(
+            ErrorCode::ProofInvalid,
+            "the newest entry's sequence differs from its leaf index",
+        ));
+    }
+    Ok((map, newest.time))
+}
+
+/// Checks every proof the bundle carries against the map (a valid proof of presence is
+/// `revoked`), and that each of `objects` has one.
+fn check_not_revoked(
+    bundle: &Bundle,
+    map: &RevocationsRef,
+    objects: &[(ObjectKind, Digest)],
+    size: u64,
+) -> Result<()> {
+    let proofs = bundle
+        .revocation
+        .as_ref()
+        .map(|r| r.proofs.as_slice())
+        .unwrap_or_default();
+    for p in proofs {
+        let kind = ObjectKind::from_byte(p.kind).map_err(|e| e.context("revocation proof"))?;
+        let what = || alloc::format!("{} {}", kind.name(), hex_encode(&p.id));
+        let proof = RevocationProof::from_bytes(&p.proof)
+            .map_err(|e| e.context(&alloc::format!("revocation proof of {}", what())))?;
+        proof
+            .verify_non_membership(&map.root, &map_key(kind, &p.id))
+            .map_err(|e| {
+                e.context(&alloc::format!(
+                    "{} in the revocation map of checkpoint {size}",
+                    what()
+                ))
+            })?;
+    }
+    for (kind, id) in objects {
+        if !proofs.iter().any(|p| p.kind == kind.byte() && p.id == *id) {
+            return Err(Error::new(
+                ErrorCode::ProofInvalid,
+                alloc::format!(
+                    "the bundle carries no revocation proof for {} {}",
+                    kind.name(),
+                    hex_encode(id)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The objects a registry proves not revoked in a version 2 bundle of `subject` (with its
+/// delegation `parents`): the subject (token id or manifest digest), each parent token, and the
+/// key id of every signature on them — a superset of what [`verify_bundle`] requires (the
+/// keys whose signatures it counted).
+pub fn revocation_objects(
+    subject: &Envelope,
+    parents: &[Envelope],
+) -> Result<Vec<(ObjectKind, Digest)>> {
+    let mut objects = Vec::new();
+    match subject.payload_type.as_str() {
+        TOKEN_PAYLOAD_TYPE => objects.push((ObjectKind::Token, subject.id())),
+        MANIFEST_PAYLOAD_TYPE => objects.push((ObjectKind::Manifest, manifest_digest(subject))),
+        other => {
+            return Err(Error::new(
+                ErrorCode::DomainMismatch,
+                alloc::format!("bundles carry tokens or manifests, not {other:?}"),
+            ))
+        }
+    }
+    objects.extend(parents.iter().map(|p| (ObjectKind::Token, p.id())));
+    for env in parents.iter().chain(core::iter::once(subject)) {
+        objects.extend(env.signatures.iter().map(|s| (ObjectKind::Key, s.keyid.0)));
+    }
+    objects.sort();
+    objects.dedup();
+    Ok(objects)
+}
+
+/// The proofs section of a version 2 bundle for `objects` from a stored map (any
+/// [`MapNodes`](crate::revocation::nodes::MapNodes)): one proof per distinct object, in the
+/// canonical (kind, id) order.
+pub fn object_proofs(
+    map: &impl crate::revocation::nodes::MapNodes,
+    mut objects: Vec<(ObjectKind, Digest)>,
+) -> Result<Vec<ObjectProof>> {
+    objects.sort();
+    objects.dedup();
+    objects
+        .into_iter()
+        .map(|(kind, id)| {
+            Ok(ObjectProof {
+                kind: kind.byte(),
+                id,
+                proof: crate::revocation::nodes::prove(map, &map_key(kind, &id))?.to_bytes(),
+            })
+        })
+        .collect()
 }
 
 /// A small in-memory registry for examples, tests and the demo (feature `std`): a trust root,
@@ -593,6 +899,8 @@ pub mod example {
         pub root: Envelope,
         entries: Vec<Vec<u8>>,
         tree: MemoryTree,
+        revocations: crate::revocation::NodeMap,
+        revoked: u64,
     }
 
     impl MemoryRegistry {
@@ -648,6 +956,8 @@ pub mod example {
                 root,
                 entries: Vec::new(),
                 tree: MemoryTree::new(),
+                revocations: crate::revocation::NodeMap::new(),
+                revoked: 0,
             }
         }
 
@@ -675,6 +985,11 @@ pub mod example {
                 .last()
                 .map(|e| crate::ledger::entry_hash(e))
                 .unwrap_or(ZERO_HASH);
+            if let Some((kind, id)) = crate::revocation::revoked_object(&event) {
+                self.revocations
+                    .insert(crate::revocation::map_key(kind, &id), seq)?;
+                self.revoked += 1;
+            }
             let bytes = LedgerEntry::new(seq, NOW - 60 + seq, prev, event).to_bytes();
             self.tree.append(&bytes)?;
             self.entries.push(bytes);
@@ -713,7 +1028,54 @@ pub mod example {
                 checkpoint: self.checkpoint()?,
                 trust_chain: Vec::new(),
                 root_id: self.pinned().id(),
+                revocation: None,
             })
+        }
+
+        /// The revocation map over the ledger so far (every `*_revoked` entry).
+        pub fn revocations(&self) -> &crate::revocation::NodeMap {
+            &self.revocations
+        }
+
+        /// The map's checkpoint line: its count and root.
+        pub fn revocations_ref(&self) -> Result<RevocationsRef> {
+            Ok(RevocationsRef {
+                count: self.revoked,
+                root: self.revocations.root()?,
+            })
+        }
+
+        /// A signed checkpoint of the whole ledger with the `cairn.revocations` line.
+        pub fn checkpoint_with_revocations(&self) -> Result<String> {
+            Checkpoint::new(ORIGIN, self.tree.tree_size(), self.tree.root())
+                .with_revocations(self.revocations_ref()?)
+                .sign_deterministic(&[(ORIGIN, &self.log_key)])
+        }
+
+        /// Exports a version 2 bundle for entry `seq` and `subject`: the version 1 parts under
+        /// a checkpoint with the revocation line, the newest entry, and a proof about each
+        /// object of [`revocation_objects`].
+        pub fn bundle_v2(
+            &self,
+            seq: u64,
+            subject: Envelope,
+            parents: Vec<Envelope>,
+        ) -> Result<Bundle> {
+            let mut b = self.bundle(seq, subject, parents)?;
+            b.version = BUNDLE_VERSION_2;
+            b.checkpoint = self.checkpoint_with_revocations()?;
+            let size = self.tree.tree_size();
+            let objects = revocation_objects(&b.subject, &b.parents)?;
+            b.revocation = Some(RevocationSection {
+                newest_entry: self.entries[(size - 1) as usize].clone(),
+                newest_inclusion: InclusionProof {
+                    leaf_index: size - 1,
+                    tree_size: size,
+                    hashes: self.tree.prove_inclusion(size - 1, size)?,
+                },
+                proofs: object_proofs(&self.revocations, objects)?,
+            });
+            Ok(b)
         }
 
         /// Signs a manifest for `artifact`, logs it, and returns its envelope and entry.

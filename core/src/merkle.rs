@@ -575,7 +575,7 @@ impl TreeHashes for MemoryTree {
 /// An inclusion proof as carried in bundles: the leaf's index, the tree size the proof is
 /// for, and the audit path (bottom-up). Postcard: varint, varint, then a length-prefixed run
 /// of 32-byte hashes; JSON: hashes as lowercase hex. At most 64 hashes decode.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InclusionProof {
     /// Index of the leaf (0-based).
     pub leaf_index: u64,

@@ -320,6 +320,39 @@ pub fn bundle(b: &Bundle) -> Value {
         "checkpoint": checkpoint.unwrap_or_else(|e| json!({"decode_error": error(&e)})),
         "trust_chain": trust_chain,
         "root_id": hex_encode(&b.root_id),
+        "revocation": b.revocation.as_ref().map(|r| json!({
+            "newest_entry": LedgerEntry::from_bytes(&r.newest_entry).map(|e| ledger_entry(&e)).unwrap_or_else(|e| json!({"decode_error": error(&e)})),
+            "proofs": r.proofs.iter().map(|p| json!({
+                "kind": crate::revocation::ObjectKind::from_byte(p.kind).map(|k| k.name()).unwrap_or("unknown"),
+                "id": hex_encode(&p.id),
+                "bytes": p.proof.len(),
+            })).collect::<Vec<_>>(),
+        })),
+    })
+}
+
+/// What a version 2 bundle's revocation proofs established: `{"size", "revocations",
+/// "root", "time", "objects": [{"kind", "id"}]}` — not revoked as of the checkpoint of `size`
+/// (whose map holds `revocations` objects, root `root` in hex), dated `time` (its newest
+/// entry's time).
+///
+/// ```
+/// use cairn_core::bundle::NotRevokedAsOf;
+/// use cairn_core::revocation::ObjectKind;
+/// let v = cairn_core::view::not_revoked_as_of(&NotRevokedAsOf {
+///     size: 12, revocations: 3, root: [0; 32], time: 1_800_000_000,
+///     objects: vec![(ObjectKind::Key, [1; 32])],
+/// });
+/// assert_eq!(v["size"], 12);
+/// assert_eq!(v["objects"][0]["kind"], "key");
+/// ```
+pub fn not_revoked_as_of(v: &crate::bundle::NotRevokedAsOf) -> Value {
+    json!({
+        "size": v.size,
+        "revocations": v.revocations,
+        "root": hex_encode(&v.root),
+        "time": v.time,
+        "objects": v.objects.iter().map(|(k, id)| json!({"kind": k.name(), "id": hex_encode(id)})).collect::<Vec<_>>(),
     })
 }
 

@@ -357,8 +357,11 @@ fn bundle_encoding_is_strict() {
     t[0] = b'X';
     assert_eq!(code(Bundle::from_bytes(&t)), "malformed");
     let mut t = bytes.clone();
-    t[4] = 2;
+    t[4] = 3;
     assert_eq!(code(Bundle::from_bytes(&t)), "unsupported_version");
+    // Version 2 needs its revocation section after the version 1 fields.
+    t[4] = 2;
+    assert_eq!(code(Bundle::from_bytes(&t)), "malformed");
     assert_eq!(
         code(Bundle::from_bytes(&vec![0; 2 * 1024 * 1024])),
         "too_large"
@@ -577,11 +580,12 @@ fn generate() -> Value {
         None,
         err("malformed"),
     ));
+    cases.extend(v2::vector_cases());
     json!({
         "kind": "bundle",
         "version": 1,
-        "description": "Bundles (CBDL) verified offline against a pinned trust root. The registry is bundle::example::MemoryRegistry::new(1): hybrid root and log keys, an Ed25519 signer; deterministic signatures. The last cases re-sign the manifest bundle's checkpoint with a cairn.trust-root extension line (docs/FORMATS.md), v2 being a rotation that keeps every key.",
-        "ops": {"verify_bundle": "bundle: base64 of CBDL bytes; trusted_root: base64 of the pinned trust root's compact envelope; now: Unix seconds; artifact: base64 of the artifact bytes or null; revoked: hex token ids. Default policy (hybrid checkpoint required). Result: kind, subject_id (hex), checkpoint_size."},
+        "description": "Bundles (CBDL) verified offline against a pinned trust root. The registry is bundle::example::MemoryRegistry::new(1): hybrid root and log keys, an Ed25519 signer; deterministic signatures. The trust-root cases re-sign the manifest bundle's checkpoint with a cairn.trust-root extension line (docs/FORMATS.md), v2 being a rotation that keeps every key. The cases named 'bundle v2 ...' are version 2 bundles (non-revocation proofs against the checkpoint's cairn.revocations map, the checkpoint dated by its newest entry) from the same keys: three unrelated revocations, a manifest, a token to a hybrid holder and a token delegated by that holder, then (in the negative cases) the revocation the name gives, then an audit note.",
+        "ops": {"verify_bundle": "bundle: base64 of CBDL bytes; trusted_root: base64 of the pinned trust root's compact envelope; now: Unix seconds; artifact: base64 of the artifact bytes or null; revoked: hex token ids; max_age (optional, absent = none): the oldest checkpoint accepted, in seconds. Default policy (hybrid checkpoint required). Result: kind, subject_id (hex), checkpoint_size."},
         "cases": cases,
     })
 }
@@ -603,6 +607,7 @@ fn run(args: &Value) -> Result<Value, cairn_core::Error> {
             .as_deref()
             .map_or(ArtifactCheck::None, ArtifactCheck::Bytes),
         revoked_tokens: &revoked,
+        max_age: args["max_age"].as_u64(),
         ..Default::default()
     };
     let v = verify_bundle(&bundle, &pinned, args["now"].as_u64().unwrap(), &policy)?;
@@ -952,6 +957,548 @@ mod trust_root_commitment {
         #[test]
         fn parse_line_never_panics(line in "cairn\\.trust-root [ -~]{0,80}") {
             let _ = TrustRootRef::parse_line(&line);
+        }
+    }
+}
+
+mod v2 {
+    //! Version 2 bundles: non-membership proofs against the checkpoint's revocation map for the
+    //! subject, its signers' keys and a token's ancestors; the checkpoint time (its newest
+    //! entry) and the maximum age.
+
+    use super::*;
+    use cairn_core::bundle::{NotRevokedAsOf, ObjectProof, BUNDLE_VERSION, BUNDLE_VERSION_2};
+    use cairn_core::crypto::KeyId;
+    use cairn_core::manifest::manifest_digest;
+    use cairn_core::merkle::TreeHashes;
+    use cairn_core::revocation::{map_key, nodes, NodeMap, ObjectKind};
+
+    /// What the scenario revokes before its last entry.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub enum Revoke {
+        Nothing,
+        Manifest,
+        SignerKey,
+        Ancestor,
+        Child,
+    }
+
+    pub struct Scenario {
+        pub reg: MemoryRegistry,
+        /// Manifest bundle, version 2.
+        pub mb: Bundle,
+        /// Delegated token bundle (parent issued to alice, child delegated to bob), version 2.
+        pub cb: Bundle,
+        pub alice: SigningKey,
+    }
+
+    /// A registry with unrelated revocations, a manifest, a token and a delegated child; then
+    /// the revocation `what`, and one more entry.
+    pub fn scenario(what: Revoke) -> Scenario {
+        let mut reg = MemoryRegistry::new(1);
+        reg.append(Event::AuditNote {
+            text: "registry created".into(),
+        })
+        .unwrap();
+        let signer = reg.signer.public_key().key_id();
+        for (i, e) in [
+            Event::KeyRevoked {
+                key_id: KeyId([0xaa; 32]),
+                reason: "unrelated".into(),
+                revoker: signer,
+            },
+            Event::TokenRevoked {
+                token_id: [0xbb; 32],
+                reason: "unrelated".into(),
+                revoker: signer,
+            },
+            Event::ManifestRevoked {
+                manifest_digest: [0xcc; 32],
+                reason: "unrelated".into(),
+                revoker: signer,
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(reg.append(e).unwrap(), 1 + i as u64);
+        }
+        let (m, mseq) = reg.sign_artifact("release.tar", ARTIFACT).unwrap();
+        let alice = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[21; 32]);
+        let bob = SigningKey::from_seed(Algorithm::Ed25519, &[22; 32]);
+        let (parent, _) = reg.issue_token(&alice, "publish", 3600).unwrap();
+        let child = TokenBuilder::new(bob.public_key().clone())
+            .audience("registry.example")
+            .capability("publish")
+            .validity(NOW - 50, NOW + 600)
+            .nonce([9; 16])
+            .deterministic()
+            .delegate(&parent, &alice)
+            .unwrap();
+        let cseq = reg
+            .append(Event::TokenIssued {
+                token_id: child.id(),
+                issuer: alice.public_key().key_id(),
+                audience: "registry.example".into(),
+                expires_at: NOW + 600,
+            })
+            .unwrap();
+        let revoke = |token_id| Event::TokenRevoked {
+            token_id,
+            reason: "compromised".into(),
+            revoker: signer,
+        };
+        match what {
+            Revoke::Nothing => None,
+            Revoke::Manifest => Some(Event::ManifestRevoked {
+                manifest_digest: manifest_digest(&m),
+                reason: "bad build".into(),
+                revoker: signer,
+            }),
+            Revoke::SignerKey => Some(Event::KeyRevoked {
+                key_id: signer,
+                reason: "compromised".into(),
+                revoker: signer,
+            }),
+            Revoke::Ancestor => Some(revoke(parent.id())),
+            Revoke::Child => Some(revoke(child.id())),
+        }
+        .map(|e| reg.append(e).unwrap());
+        reg.append(Event::AuditNote {
+            text: "later history".into(),
+        })
+        .unwrap();
+        let mb = reg.bundle_v2(mseq, m, vec![]).unwrap();
+        let cb = reg.bundle_v2(cseq, child, vec![parent]).unwrap();
+        Scenario { reg, mb, cb, alice }
+    }
+
+    fn case(
+        name: &str,
+        b: &Bundle,
+        pinned: &Envelope,
+        artifact: Option<&[u8]>,
+        max_age: Option<u64>,
+        expect: Value,
+    ) -> Value {
+        case_bytes(name, &b.to_bytes(), pinned, artifact, max_age, expect)
+    }
+
+    fn case_bytes(
+        name: &str,
+        bytes: &[u8],
+        pinned: &Envelope,
+        artifact: Option<&[u8]>,
+        max_age: Option<u64>,
+        expect: Value,
+    ) -> Value {
+        let mut c = vector_case(name, bytes, pinned, NOW, artifact, expect);
+        if let Some(m) = max_age {
+            c["args"]["max_age"] = json!(m);
+        }
+        c
+    }
+
+    /// The version 2 cases of tests/vectors/bundle.json.
+    pub fn vector_cases() -> Vec<Value> {
+        let s = scenario(Revoke::Nothing);
+        let root = &s.reg.root;
+        let ok = |b: &Bundle| {
+            let v = verify(&s, b, None).unwrap();
+            json!({"ok": true, "kind": if v.kind == BundleKind::Token { "token" } else { "manifest" },
+                   "subject_id": hex_encode(&v.subject_id), "checkpoint_size": v.checkpoint.size})
+        };
+        let err = |c: &str| json!({"error": c});
+        let subject = manifest_digest(&s.mb.subject);
+        let mut cases = vec![
+            case(
+                "bundle v2 manifest: not revoked as of its checkpoint",
+                &s.mb,
+                root,
+                Some(ARTIFACT),
+                None,
+                ok(&s.mb),
+            ),
+            case(
+                "bundle v2 delegated token: subject, ancestor and both signers not revoked",
+                &s.cb,
+                root,
+                None,
+                None,
+                ok(&s.cb),
+            ),
+        ];
+        for (what, name, manifest) in [
+            (Revoke::Manifest, "bundle v2 revoked subject", true),
+            (Revoke::SignerKey, "bundle v2 revoked signer key", true),
+            (Revoke::Ancestor, "bundle v2 revoked ancestor", false),
+        ] {
+            let r = scenario(what);
+            let b = if manifest { &r.mb } else { &r.cb };
+            cases.push(case(name, b, root, None, None, err("revoked")));
+        }
+        let mut b = s.mb.clone();
+        proof_of(&mut b, ObjectKind::Manifest, &subject).proof =
+            nodes::prove(&NodeMap::new(), &map_key(ObjectKind::Manifest, &subject))
+                .unwrap()
+                .to_bytes();
+        cases.push(case(
+            "bundle v2 proof against another root",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let mut b = s.mb.clone();
+        let p = &mut proof_of(&mut b, ObjectKind::Manifest, &subject).proof;
+        let last = p.len() - 1;
+        p[last] ^= 0x01;
+        cases.push(case(
+            "bundle v2 proof bit flipped",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let mut b = s.mb.clone();
+        proof_of(&mut b, ObjectKind::Manifest, &subject).proof.pop();
+        cases.push(case(
+            "bundle v2 proof truncated",
+            &b,
+            root,
+            None,
+            None,
+            err("malformed"),
+        ));
+        let mut b = s.cb.clone();
+        let parent = s.cb.parents[0].id();
+        b.revocation
+            .as_mut()
+            .unwrap()
+            .proofs
+            .retain(|p| (p.kind, p.id) != (ObjectKind::Token.byte(), parent));
+        cases.push(case(
+            "bundle v2 proof of the ancestor missing",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let mut b = s.mb.clone();
+        b.revocation.as_mut().unwrap().proofs.clear();
+        cases.push(case(
+            "bundle v2 without proofs",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let age = NOW - (NOW - 60 + s.reg.tree().tree_size() - 1);
+        cases.push(case(
+            "bundle v2 checkpoint within the maximum age",
+            &s.mb,
+            root,
+            None,
+            Some(age),
+            ok(&s.mb),
+        ));
+        cases.push(case(
+            "bundle v2 checkpoint older than the maximum age",
+            &s.mb,
+            root,
+            None,
+            Some(age - 1),
+            err("stale"),
+        ));
+        let (reg1, mb1, _) = registry();
+        assert_eq!(reg1.root.to_compact(), root.to_compact());
+        cases.push(case(
+            "bundle v1 under a maximum age (no checkpoint time)",
+            &mb1,
+            root,
+            None,
+            Some(86_400),
+            err("stale"),
+        ));
+        let mut b = s.mb.clone();
+        b.checkpoint = s.reg.checkpoint().unwrap();
+        cases.push(case(
+            "bundle v2 checkpoint without a cairn.revocations line",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let size = s.reg.tree().tree_size();
+        let mut b = s.mb.clone();
+        let r = b.revocation.as_mut().unwrap();
+        r.newest_inclusion.leaf_index = size - 2;
+        r.newest_entry = s.reg.entries()[(size - 2) as usize].clone();
+        r.newest_inclusion.hashes = s.reg.tree().prove_inclusion(size - 2, size).unwrap();
+        cases.push(case(
+            "bundle v2 newest entry that is not the newest",
+            &b,
+            root,
+            None,
+            None,
+            err("proof_invalid"),
+        ));
+        let mut v1 = s.mb.clone();
+        v1.version = BUNDLE_VERSION;
+        let mut bytes = v1.to_bytes();
+        bytes[4] = BUNDLE_VERSION_2;
+        cases.push(case_bytes(
+            "bundle v2 without its revocation section",
+            &bytes,
+            root,
+            None,
+            None,
+            err("malformed"),
+        ));
+        cases
+    }
+
+    fn policy(max_age: Option<u64>) -> BundlePolicy<'static> {
+        BundlePolicy {
+            max_age,
+            ..Default::default()
+        }
+    }
+
+    fn verify(
+        s: &Scenario,
+        b: &Bundle,
+        max_age: Option<u64>,
+    ) -> Result<cairn_core::bundle::BundleVerdict, cairn_core::Error> {
+        verify_bundle(b, &s.reg.pinned(), NOW, &policy(max_age))
+    }
+
+    fn proof_of<'b>(b: &'b mut Bundle, kind: ObjectKind, id: &[u8; 32]) -> &'b mut ObjectProof {
+        b.revocation
+            .as_mut()
+            .unwrap()
+            .proofs
+            .iter_mut()
+            .find(|p| p.kind == kind.byte() && p.id == *id)
+            .unwrap()
+    }
+
+    #[test]
+    fn valid_v2_bundles_say_not_revoked_as_of_their_checkpoint() {
+        let s = scenario(Revoke::Nothing);
+        let size = s.reg.tree().tree_size();
+        let v = verify(&s, &s.mb, None).unwrap();
+        let n: &NotRevokedAsOf = v.not_revoked_as_of.as_ref().unwrap();
+        assert_eq!(n.size, size);
+        assert_eq!(n.revocations, 3);
+        assert_eq!(n.root, s.reg.revocations().root().unwrap());
+        assert_eq!(n.time, NOW - 60 + size - 1);
+        assert_eq!(n.objects.len(), 2, "{:?}", n.objects);
+        assert!(v.checks.contains(&"not_revoked"));
+        let j = v.to_json();
+        assert_eq!(j["not_revoked_as_of"]["size"], size);
+        assert_eq!(j["not_revoked_as_of"]["revocations"], 3);
+        assert_eq!(j["not_revoked_as_of"]["objects"][0]["kind"], "key");
+        // The delegated token: subject, parent, the issuer's key and the delegating holder's.
+        let v = verify(&s, &s.cb, None).unwrap();
+        let objects = &v.not_revoked_as_of.as_ref().unwrap().objects;
+        assert_eq!(objects.len(), 4, "{objects:?}");
+        assert!(objects.contains(&(ObjectKind::Key, s.alice.public_key().key_id().0)));
+        assert!(objects.contains(&(ObjectKind::Token, s.cb.parents[0].id())));
+        // Round trip through bytes; version 1 bundles report nothing about revocations.
+        let bytes = s.cb.to_bytes();
+        assert_eq!(bytes[4], BUNDLE_VERSION_2);
+        assert_eq!(Bundle::from_bytes(&bytes).unwrap(), s.cb);
+        let (reg, mb, _) = registry();
+        let v = verify_bundle(&mb, &reg.pinned(), NOW, &BundlePolicy::default()).unwrap();
+        assert!(v.not_revoked_as_of.is_none());
+        assert!(v.to_json()["not_revoked_as_of"].is_null());
+        assert_eq!(mb.version, BUNDLE_VERSION);
+    }
+
+    #[test]
+    fn a_revoked_subject_signer_or_ancestor_is_revoked_naming_the_entry() {
+        for (what, manifest) in [
+            (Revoke::Manifest, true),
+            (Revoke::SignerKey, true),
+            (Revoke::SignerKey, false),
+            (Revoke::Ancestor, false),
+            (Revoke::Child, false),
+        ] {
+            let s = scenario(what);
+            let b = if manifest { &s.mb } else { &s.cb };
+            let e = verify(&s, b, None).unwrap_err();
+            assert_eq!(e.code().as_str(), "revoked", "{e}");
+            // The revocation is entry 8 (after 3 unrelated ones, manifest, token, child).
+            assert!(e.detail().contains("ledger entry 7"), "{e}");
+        }
+        // Revoking the child does not touch the manifest's bundle.
+        let s = scenario(Revoke::Child);
+        verify(&s, &s.mb, None).unwrap();
+    }
+
+    #[test]
+    fn damaged_missing_or_foreign_proofs_are_refused() {
+        let s = scenario(Revoke::Nothing);
+        let subject = manifest_digest(&s.mb.subject);
+        // A proof against another map (the empty one).
+        let mut b = s.mb.clone();
+        proof_of(&mut b, ObjectKind::Manifest, &subject).proof =
+            nodes::prove(&NodeMap::new(), &map_key(ObjectKind::Manifest, &subject))
+                .unwrap()
+                .to_bytes();
+        assert_eq!(code(verify(&s, &b, None)), "proof_invalid");
+        // A flipped bit in a sibling, and in the status.
+        let mut b = s.mb.clone();
+        let p = &mut proof_of(&mut b, ObjectKind::Manifest, &subject).proof;
+        let last = p.len() - 1;
+        p[last] ^= 0x01;
+        assert_eq!(code(verify(&s, &b, None)), "proof_invalid");
+        let mut b = s.mb.clone();
+        proof_of(&mut b, ObjectKind::Manifest, &subject).proof[1] = 1;
+        assert_eq!(code(verify(&s, &b, None)), "malformed");
+        // Truncated.
+        let mut b = s.mb.clone();
+        proof_of(&mut b, ObjectKind::Manifest, &subject).proof.pop();
+        assert_eq!(code(verify(&s, &b, None)), "malformed");
+        // Missing: the subject's, an ancestor's, a signer key's.
+        for (kind, id) in [
+            (ObjectKind::Token, s.cb.subject.id()),
+            (ObjectKind::Token, s.cb.parents[0].id()),
+            (ObjectKind::Key, s.alice.public_key().key_id().0),
+        ] {
+            let mut b = s.cb.clone();
+            b.revocation
+                .as_mut()
+                .unwrap()
+                .proofs
+                .retain(|p| (p.kind, p.id) != (kind.byte(), id));
+            let e = verify(&s, &b, None).unwrap_err();
+            assert_eq!(e.code().as_str(), "proof_invalid", "{e}");
+            assert!(e.detail().contains("no revocation proof"), "{e}");
+        }
+        // A proof carried for an object of another kind byte.
+        let mut b = s.mb.clone();
+        b.revocation.as_mut().unwrap().proofs[0].kind = 9;
+        assert_eq!(code(verify(&s, &b, None)), "malformed");
+        // No cairn.revocations line in the checkpoint.
+        let mut b = s.mb.clone();
+        b.checkpoint = s.reg.checkpoint().unwrap();
+        assert_eq!(code(verify(&s, &b, None)), "proof_invalid");
+        // The map line of another checkpoint (a valid line with another root).
+        let mut b = s.mb.clone();
+        let mut other = s.reg.revocations_ref().unwrap();
+        other.root[0] ^= 1;
+        b.checkpoint = Checkpoint::new(ORIGIN, s.reg.tree().tree_size(), s.reg.tree().root())
+            .with_revocations(other)
+            .sign_deterministic(&[(ORIGIN, &s.reg.log_key)])
+            .unwrap();
+        assert_eq!(code(verify(&s, &b, None)), "proof_invalid");
+    }
+
+    #[test]
+    fn the_newest_entry_dates_the_checkpoint_and_must_be_the_newest() {
+        let s = scenario(Revoke::Nothing);
+        let size = s.reg.tree().tree_size();
+        let time = NOW - 60 + size - 1;
+        let age = NOW - time;
+        verify(&s, &s.mb, Some(age)).unwrap();
+        let v = verify(&s, &s.mb, Some(age)).unwrap();
+        assert!(v.checks.contains(&"checkpoint_age"));
+        let e = verify(&s, &s.mb, Some(age - 1)).unwrap_err();
+        assert_eq!(e.code().as_str(), "stale", "{e}");
+        // A version 1 bundle has no checkpoint time: stale under any maximum age.
+        let (reg, mb, _) = registry();
+        let p = policy(Some(u64::MAX));
+        assert_eq!(code(verify_bundle(&mb, &reg.pinned(), NOW, &p)), "stale");
+        // An older entry passed off as the newest (it would make the checkpoint look older,
+        // or, the other way round, an entry of a later tree younger).
+        let mut b = s.mb.clone();
+        let r = b.revocation.as_mut().unwrap();
+        r.newest_entry = s.reg.entries()[(size - 2) as usize].clone();
+        assert_eq!(code(verify(&s, &b, None)), "proof_invalid");
+        let mut b = s.mb.clone();
+        let r = b.revocation.as_mut().unwrap();
+        r.newest_inclusion.leaf_index = size - 2;
+        r.newest_entry = s.reg.entries()[(size - 2) as usize].clone();
+        r.newest_inclusion.hashes = s.reg.tree().prove_inclusion(size - 2, size).unwrap();
+        assert_eq!(code(verify(&s, &b, None)), "proof_invalid");
+        let mut b = s.mb.clone();
+        b.revocation.as_mut().unwrap().newest_inclusion.hashes[0][3] ^= 4;
+        assert_eq!(code(verify(&s, &b, None)), "proof_invalid");
+    }
+
+    #[test]
+    fn v2_encoding_is_strict() {
+        let s = scenario(Revoke::Nothing);
+        let bytes = s.cb.to_bytes();
+        assert_eq!(
+            code(Bundle::from_bytes(&bytes[..bytes.len() - 1])),
+            "malformed"
+        );
+        let mut t = bytes.clone();
+        t.push(0);
+        assert_eq!(code(Bundle::from_bytes(&t)), "malformed");
+        let mut t = bytes.clone();
+        t[4] = 3;
+        assert_eq!(code(Bundle::from_bytes(&t)), "unsupported_version");
+        // The v1 part alone, relabelled version 2.
+        let mut v1 = s.cb.clone();
+        v1.version = BUNDLE_VERSION;
+        let mut t = v1.to_bytes();
+        t[4] = BUNDLE_VERSION_2;
+        assert_eq!(code(Bundle::from_bytes(&t)), "malformed");
+        // Proofs out of order or repeated.
+        for f in [
+            |p: &mut Vec<ObjectProof>| p.swap(0, 1),
+            |p: &mut Vec<ObjectProof>| p.push(p[0].clone()),
+        ] {
+            let mut b = s.cb.clone();
+            f(&mut b.revocation.as_mut().unwrap().proofs);
+            assert_eq!(code(Bundle::from_bytes(&b.to_bytes())), "malformed");
+        }
+        // Too many proofs.
+        let mut b = s.cb.clone();
+        let proofs = &mut b.revocation.as_mut().unwrap().proofs;
+        let template = proofs[0].clone();
+        proofs.clear();
+        for i in 0..=cairn_core::bundle::MAX_REVOCATION_PROOFS {
+            let mut p = template.clone();
+            p.id = [0; 32];
+            p.id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            proofs.push(p);
+        }
+        assert_eq!(code(Bundle::from_bytes(&b.to_bytes())), "too_large");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// A flipped bit anywhere in a version 2 bundle is rejected (or only changes the
+        /// informational root id), and never panics.
+        #[test]
+        fn any_bit_flip_in_v2_is_caught(pos in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let s = scenario(Revoke::Nothing);
+            let mut bytes = s.cb.to_bytes();
+            let i = pos.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            if let Ok(b) = Bundle::from_bytes(&bytes) {
+                if let Ok(v) = verify(&s, &b, None) {
+                    prop_assert!(!v.trust_root_matches_bundle, "bit flip at byte {} accepted", i);
+                }
+            }
+        }
+
+        #[test]
+        fn random_v2_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut with_magic = b"CBDL\x02".to_vec();
+            with_magic.extend_from_slice(&bytes);
+            let _ = Bundle::from_bytes(&with_magic);
         }
     }
 }

@@ -108,6 +108,7 @@ export const opsFor = (cairn) => ({
         now: a.now,
         artifact: a.artifact == null ? undefined : b64(a.artifact),
         revoked: a.revoked,
+        maxAge: a.max_age ?? undefined,
       }),
     (r) => ({ kind: r.kind, subject_id: r.subject_id, checkpoint_size: r.checkpoint.size }),
   ],

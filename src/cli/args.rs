@@ -1214,6 +1214,11 @@ Freshness: with --last-seen (a checkpoint note this verifier accepted before) a 
 checkpoint is smaller is refused (replayed), and one of the same size with another root is
 refused as a split view (proof_invalid); --min-size N refuses checkpoints smaller than N.
 
+Revocation: a version 2 bundle proves that the object, its signers' keys and a token's
+ancestors are not revoked as of its checkpoint (\"not revoked as of checkpoint N\"); a
+revocation logged after that checkpoint is not covered: --max-age SECONDS bounds how old the
+checkpoint may be (stale otherwise).
+
 Exit status 0: verified; 1: verification failed (the reason is printed); 2: unreadable input.")]
     Verify {
         /// The bundle file.
@@ -1255,5 +1260,10 @@ Exit status 0: verified; 1: verification failed (the reason is printed); 2: unre
         /// file when it is newer (a missing file is then created, not an error).
         #[arg(long, requires = "last_seen")]
         update_last_seen: bool,
+        /// Refuse a bundle whose checkpoint is older than this many seconds (stale); the
+        /// checkpoint's time is that of its newest entry, which a version 2 bundle carries.
+        /// A version 1 bundle has no such time and is refused whenever this is given.
+        #[arg(long, value_name = "SECONDS")]
+        max_age: Option<u64>,
     },
 }

@@ -37,6 +37,8 @@ pub struct VerifyRequest<'a> {
     pub allow_classical: bool,
     /// The newest checkpoint (or size) this verifier accepted before.
     pub last_seen: Option<LastSeen>,
+    /// The oldest checkpoint accepted, in seconds (`stale` beyond it).
+    pub max_age: Option<u64>,
 }
 
 /// Reads a bundle file.
@@ -79,6 +81,7 @@ pub fn verify_files(
         },
         revoked_tokens: &req.revoked,
         last_seen: req.last_seen.as_ref(),
+        max_age: req.max_age,
     };
     Ok(verify_bundle(bundle, pinned, req.at, &policy)?)
 }
@@ -109,14 +112,24 @@ pub fn verdict_text(v: &Value) -> String {
                 .join(", ")
         })
         .unwrap_or_default();
+    let revocation = match &v["not_revoked_as_of"] {
+        Value::Null => "not proven by this bundle (version 1)".to_owned(),
+        n => format!(
+            "not revoked as of checkpoint {} ({} revocations), dated {}",
+            n["size"],
+            n["revocations"],
+            n["time"].as_u64().map(fmt_time).unwrap_or_default()
+        ),
+    };
     format!(
-        "VERIFIED {} {}\nsigned by  {}\ncheckpoint {} size {} (entry {})\ntrust root v{} {}\nchecks     {}",
+        "VERIFIED {} {}\nsigned by  {}\ncheckpoint {} size {} (entry {})\nrevocation {}\ntrust root v{} {}\nchecks     {}",
         v["kind"].as_str().unwrap_or("?"),
         v["subject_id"].as_str().unwrap_or(""),
         signers,
         v["checkpoint"]["origin"].as_str().unwrap_or(""),
         v["checkpoint"]["size"],
         v["entry"]["seq"],
+        revocation,
         v["trust_root"]["version"],
         v["trust_root"]["id"].as_str().map(super::secrets::short).unwrap_or(""),
         checks
@@ -140,8 +153,9 @@ fn export(
         }
         (None, None) => return Err(CliError::usage("give --token or --manifest")),
     };
-    // A checkpoint is signed first when none covers the entry: that is a write.
-    if reg.latest_checkpoint()?.size <= seq {
+    // A checkpoint is signed first when none covers the entry, or when the newest does not
+    // commit to the revocation map as it stands: that is a write.
+    if reg.bundle_needs_checkpoint(seq)? {
         ctx.unlock(reg)?;
     }
     let b = match kind {
@@ -217,6 +231,7 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
             last_seen,
             min_size,
             update_last_seen,
+            max_age,
         } => {
             let revoked = revoked
                 .iter()
@@ -247,6 +262,7 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
                 at,
                 allow_classical: allow_classical_checkpoint,
                 last_seen: remembered,
+                max_age,
             };
             let v = verify_files(ctx, &b, &pinned, &req)?.to_json();
             let mut text = verdict_text(&v);

@@ -400,6 +400,8 @@ pub struct BundleOptions {
     pub allow_classical_checkpoint: bool,
     /// The newest checkpoint (or tree size) the caller accepted before ([`last_seen`]).
     pub last_seen: Option<LastSeen>,
+    /// The oldest checkpoint accepted, in seconds (`maxAge`; `stale` beyond it).
+    pub max_age: Option<u64>,
 }
 
 /// `verifyBundle`'s `lastSeen` (a checkpoint note, signed or bare) and `minSize` options, at
@@ -439,6 +441,7 @@ pub fn verify_bundle(
         },
         revoked_tokens: &opts.revoked,
         last_seen: opts.last_seen.as_ref(),
+        max_age: opts.max_age,
     };
     let verdict = core_verify_bundle(&bundle, &pinned, now, &policy)?;
     let mut v = verdict.to_json();

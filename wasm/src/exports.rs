@@ -372,6 +372,14 @@ pub fn verify_bundle(
                 true,
             )?,
             last_seen: last_seen(&options)?,
+            max_age: {
+                let m = prop(&options, "maxAge")?;
+                if js::is_absent(&m) {
+                    None
+                } else {
+                    Some(js::integer(&m, "maxAge")?)
+                }
+            },
         };
         api::verify_bundle(&bundle, &root, now, &opts)
     })())

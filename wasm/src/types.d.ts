@@ -489,6 +489,12 @@ export interface BundleOptions {
   lastSeen?: string | Uint8Array;
   /** Refuse a checkpoint of fewer entries (`replayed`). Not together with `lastSeen`. */
   minSize?: number | bigint;
+  /**
+   * Refuse a checkpoint older than this many seconds (`stale`). A version 2 bundle dates its
+   * checkpoint by the checkpoint's newest entry; a version 1 bundle has no such time and is
+   * refused whenever `maxAge` is given.
+   */
+  maxAge?: number | bigint;
 }
 
 /** A signer named by a bundle verdict. */
@@ -514,6 +520,18 @@ export interface BundleVerification {
   checks: string[];
   token: { id: string; chain_ids: string[]; issuer: string; claims: TokenClaims } | null;
   manifest: { digest: string; signers: string[]; claims: ManifestClaims } | null;
+  /**
+   * A version 2 bundle: the subject, its signers' keys and a token's ancestors are absent from
+   * the revocation map of the checkpoint of `size` (holding `revocations` objects, root `root`),
+   * dated `time` (its newest entry's). Nothing about revocations after it. `null` for version 1.
+   */
+  not_revoked_as_of: {
+    size: number;
+    revocations: number;
+    root: string;
+    time: number;
+    objects: { kind: "key" | "token" | "manifest"; id: string }[];
+  } | null;
   artifact_checked: boolean;
 }
 

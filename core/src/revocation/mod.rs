@@ -131,6 +131,29 @@ impl ObjectKind {
     }
 }
 
+/// The object a ledger event revokes, if it is a revocation (`key_revoked`, `token_revoked`,
+/// `manifest_revoked`): its kind and id. A store inserts its [`map_key`] with the entry's `seq`
+/// in the revocation's own commit; a monitor replaying the log does the same to rebuild the map.
+///
+/// ```
+/// use cairn_core::crypto::KeyId;
+/// use cairn_core::ledger::Event;
+/// use cairn_core::revocation::{revoked_object, ObjectKind};
+/// let e = Event::TokenRevoked { token_id: [5; 32], reason: "lost".into(), revoker: KeyId([1; 32]) };
+/// assert_eq!(revoked_object(&e), Some((ObjectKind::Token, [5; 32])));
+/// ```
+pub fn revoked_object(event: &crate::ledger::Event) -> Option<(ObjectKind, Digest)> {
+    use crate::ledger::Event;
+    match event {
+        Event::KeyRevoked { key_id, .. } => Some((ObjectKind::Key, key_id.0)),
+        Event::TokenRevoked { token_id, .. } => Some((ObjectKind::Token, *token_id)),
+        Event::ManifestRevoked {
+            manifest_digest, ..
+        } => Some((ObjectKind::Manifest, *manifest_digest)),
+        _ => None,
+    }
+}
+
 /// The map key of a revoked object: SHA-256(`0x10` ‖ kind byte ‖ 32-byte id).
 ///
 /// ```

@@ -425,6 +425,14 @@ pub fn verify_bundle(
                 };
                 api::last_seen(note.as_deref(), min)?
             },
+            max_age: {
+                let m = r.prop(&options, "maxAge")?;
+                if m.is_absent() {
+                    None
+                } else {
+                    Some(r.integer(&m, "maxAge")?)
+                }
+            },
         };
         api::verify_bundle(&bundle, &root, now, &opts)
     })();

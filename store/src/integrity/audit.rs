@@ -7,7 +7,9 @@
 //! Then the state tables are compared with the state the ledger describes (a record edited,
 //! added or removed behind the registry's back is reported against the entry that made it),
 //! every checkpoint is verified against the (now verified) tree, and so is the signed head,
-//! which commits to every entry.
+//! which commits to every entry. Last, the revocation map rebuilt from the ledger's
+//! revocations is compared with the stored map and with every signed `cairn.revocations` line
+//! (each checkpoint's, at its size, and the head's).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,12 +26,15 @@ use crate::kernel::schema::{
 use crate::kernel::tree::TreeView;
 use crate::objects::keys::{KeyRecord, KeyStatus};
 use crate::objects::nodes::NodeInfo;
+use cairn_core::checkpoint::RevocationsRef;
 use cairn_core::crypto::KeyId;
+use cairn_core::encoding::b64_encode;
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
 use cairn_core::ledger::ChainVerifier;
 use cairn_core::ledger::LedgerState;
 use cairn_core::merkle;
+use cairn_core::revocation::{map_key, revoked_object, NodeMap};
 
 /// What a successful audit covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,12 +75,45 @@ pub(crate) fn replay_entry(state: &mut LedgerState, e: &SignedEntry) -> StoreRes
 }
 
 /// Walks every entry: decode, chain, signatures, replay, leaf and subtree hashes.
-fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64)> {
+/// The revocation map the replayed ledger gives, at each size that has a checkpoint (and at
+/// the whole ledger's size).
+struct ReplayedMaps {
+    map: NodeMap,
+    count: u64,
+    at: BTreeMap<u64, RevocationsRef>,
+}
+
+impl ReplayedMaps {
+    fn current(&self) -> StoreResult<RevocationsRef> {
+        Ok(RevocationsRef {
+            count: self.count,
+            root: self
+                .map
+                .root()
+                .map_err(|e| StoreError::corrupt(e.detail().to_owned()))?,
+        })
+    }
+}
+
+fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64, ReplayedMaps)> {
     let entries = rtx.open_table(ENTRIES)?;
     let tree = rtx.open_table(TREE)?;
     let n = tree_size(&entries)?;
     let mut chain = ChainVerifier::new();
     let mut replay = LedgerState::new();
+    let mut sizes = BTreeSet::new();
+    for row in rtx.open_table(CHECKPOINTS)?.iter()? {
+        sizes.insert(row?.0.value());
+    }
+    sizes.insert(n);
+    let mut maps = ReplayedMaps {
+        map: NodeMap::new(),
+        count: 0,
+        at: BTreeMap::new(),
+    };
+    if sizes.contains(&0) {
+        maps.at.insert(0, maps.current()?);
+    }
     for (expected_seq, row) in (0u64..).zip(entries.iter()?) {
         let (k, v) = row?;
         let seq = k.value();
@@ -91,6 +129,16 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64)> {
             .push_bytes(&e.envelope.payload)
             .map_err(|err| StoreError::from(err).at_seq(seq))?;
         replay_entry(&mut replay, &e)?;
+        if let Some((kind, id)) = revoked_object(&e.entry.event) {
+            // The rule book refused a second revocation of an object, so this cannot repeat.
+            maps.map
+                .insert(map_key(kind, &id), seq)
+                .map_err(|err| StoreError::from(err).at_seq(seq))?;
+            maps.count += 1;
+        }
+        if sizes.contains(&(seq + 1)) {
+            maps.at.insert(seq + 1, maps.current()?);
+        }
         // Recompute what appending this leaf stores, reading the already-checked left
         // siblings, and compare with what is stored.
         let recs =
@@ -111,7 +159,68 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64)> {
         }
     }
     check_tree_size(&tree, n)?;
-    Ok((replay, n))
+    Ok((replay, n, maps))
+}
+
+/// The revocation map, rebuilt from the replayed ledger, against what the registry keeps and
+/// signs: the stored map (once built), every checkpoint's `cairn.revocations` line at that
+/// checkpoint's size, and the signed head's line. Checkpoints and heads without the line (from
+/// before the map) commit to nothing about revocations and are skipped.
+fn audit_revocations(rtx: &ReadTransaction, maps: &ReplayedMaps, n: u64) -> StoreResult<()> {
+    let want = maps.current()?;
+    let describe =
+        |r: &RevocationsRef| format!("{} revocations, root {}", r.count, b64_encode(&r.root));
+    if let Some(stored) = crate::kernel::revmap::read_ref(rtx)? {
+        if stored != want {
+            return Err(StoreError::core(
+                ErrorCode::ProofInvalid,
+                format!(
+                    "the stored revocation map holds {} but the ledger's revocations give {}",
+                    describe(&stored),
+                    describe(&want)
+                ),
+            ));
+        }
+    }
+    let line_of = |note: &str, what: &str| -> StoreResult<Option<RevocationsRef>> {
+        cairn_core::note::Note::parse(note.as_bytes())
+            .and_then(|n| cairn_core::checkpoint::Checkpoint::parse_text(n.text()))
+            .and_then(|c| c.revocations())
+            .map_err(|e| StoreError::corrupt(format!("{what}: {}", e.detail())))
+    };
+    let cps = rtx.open_table(CHECKPOINTS)?;
+    for row in cps.iter()? {
+        let (k, v) = row?;
+        let size = k.value();
+        let rec: CheckpointRecord = schema::decode(v.value(), "checkpoint")?;
+        let what = format!("the checkpoint at size {size}");
+        if let (Some(line), Some(want)) = (line_of(&rec.note, &what)?, maps.at.get(&size)) {
+            if line != *want {
+                return Err(StoreError::core(
+                    ErrorCode::ProofInvalid,
+                    format!(
+                        "{what} commits to {} but the ledger's revocations up to it give {}",
+                        describe(&line),
+                        describe(want)
+                    ),
+                ));
+            }
+        }
+    }
+    let head = schema::read_head_record(&rtx.open_table(META)?)?;
+    if let Some(line) = line_of(&head.note, "the signed head")? {
+        if line != want {
+            return Err(StoreError::core(
+                ErrorCode::ProofInvalid,
+                format!(
+                    "the signed head (size {n}) commits to {} but the ledger's revocations give {}",
+                    describe(&line),
+                    describe(&want)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Verifies every checkpoint against the verified tree, each with the log key current at
@@ -320,7 +429,7 @@ impl Registry {
     /// is one.
     pub fn audit(&self) -> StoreResult<AuditReport> {
         self.read(|rtx| {
-            let (replay, n) = audit_entries(&rtx)?;
+            let (replay, n, maps) = audit_entries(&rtx)?;
             let (keys, nodes) = audit_state(&rtx, &replay)?;
             let (checkpoints, newest_checkpoint) =
                 audit_checkpoints(&rtx, self.origin(), &replay, &keys, n)?;
@@ -337,6 +446,8 @@ impl Registry {
                 self.origin(),
                 log_record,
             )?;
+            // With the signatures checked, what they say about revocations.
+            audit_revocations(&rtx, &maps, n)?;
             let root = crate::kernel::entries::root_at(&rtx.open_table(TREE)?, n, n)?;
             Ok(AuditReport {
                 entries: n,

@@ -73,6 +73,8 @@ impl Txn<'_> {
                 id: current.root.id(),
             });
         }
+        // And the revocation map as of this size (docs/FORMATS.md, the revocations line).
+        let body = body.with_revocations(crate::kernel::revmap::current_ref(&self.tx, size)?);
         let note = self.sign_head_body(&body)?;
         let rec = CheckpointRecord {
             note,

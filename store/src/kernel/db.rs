@@ -385,9 +385,11 @@ impl<'r> Txn<'r> {
     /// observer how long the signature took.
     pub(crate) fn sign_head_note(&self, size: u64, root: &Digest) -> StoreResult<String> {
         let origin = self.reg.origin();
-        self.sign_head_body(&cairn_core::checkpoint::Checkpoint::new(
-            origin, size, *root,
-        ))
+        let revocations = crate::kernel::revmap::current_ref(&self.tx, size)?;
+        self.sign_head_body(
+            &cairn_core::checkpoint::Checkpoint::new(origin, size, *root)
+                .with_revocations(revocations),
+        )
     }
 
     /// Signs a checkpoint body (with its extension lines) with the log key, reporting the
@@ -447,6 +449,8 @@ impl<'r> Txn<'r> {
             }
         }
         check(self, &entry, &env).map_err(|e| e.at_seq(seq))?;
+        // A revocation enters the revocation map in its own commit.
+        crate::kernel::revmap::record(&self.tx, seq, &entry.event, seq)?;
         let leaf = merkle::leaf_hash(&env.payload);
         let entry_hash: Digest = cairn_core::ledger::entry_hash(&env.payload);
         self.tx

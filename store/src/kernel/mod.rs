@@ -11,5 +11,6 @@ pub(crate) mod known;
 pub(crate) mod log;
 pub(crate) mod paths;
 pub(crate) mod proven;
+pub(crate) mod revmap;
 pub(crate) mod schema;
 pub(crate) mod tree;

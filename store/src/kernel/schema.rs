@@ -65,6 +65,11 @@ pub(crate) const PEER_EXCHANGE: TableDefinition<&[u8], &[u8]> =
 /// peer id used under that signing key. Kept per key, so that a message signed by someone else's
 /// key, claiming the peer's id, cannot use up the peer's nonces.
 pub(crate) const PEER_NONCES: TableDefinition<&[u8], u64> = TableDefinition::new("peer_nonces");
+/// `revocation_map`: the revocation map's stored branch records and its top record
+/// (`kernel::revmap`). A file written before it exists gets it built from the ledger by its
+/// first write (no schema change).
+pub(crate) const REVOCATION_MAP: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("revocation_map");
 
 /// `meta` key of the schema version (4 bytes, little-endian u32).
 pub(crate) const META_SCHEMA: &[u8] = b"schema";
@@ -155,6 +160,7 @@ pub(crate) fn create_tables(tx: &redb::WriteTransaction) -> StoreResult<()> {
     tx.open_table(PEERS)?;
     tx.open_table(PEER_EXCHANGE)?;
     tx.open_table(PEER_NONCES)?;
+    tx.open_table(REVOCATION_MAP)?;
     Ok(())
 }
 

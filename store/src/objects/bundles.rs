@@ -5,15 +5,22 @@ use redb::ReadableTable;
 
 use crate::error::{StoreCode, StoreError, StoreResult};
 use crate::kernel::db::Registry;
+use crate::kernel::revmap;
 use crate::kernel::schema::{self, CHECKPOINTS, ENTRIES, TREE, TRUST_ROOTS};
 use crate::kernel::tree::TreeView;
 use crate::objects::manifests::load_manifest;
 use crate::objects::tokens::load_token;
 use crate::objects::trustroots::all_roots;
-use cairn_core::bundle::{Bundle, BUNDLE_VERSION};
+use cairn_core::bundle::{
+    revocation_objects, Bundle, ObjectProof, RevocationSection, BUNDLE_VERSION, BUNDLE_VERSION_2,
+};
+use cairn_core::checkpoint::Checkpoint as CheckpointBody;
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{hex_encode, Digest};
+use cairn_core::manifest::MANIFEST_PAYLOAD_TYPE;
 use cairn_core::merkle::{self, InclusionProof};
+use cairn_core::revocation::map_key;
+use cairn_core::token::TOKEN_PAYLOAD_TYPE;
 
 impl Registry {
     /// The bundle proving a token: the token, its stored parents, its `token_issued` entry
@@ -42,6 +49,17 @@ impl Registry {
         })
     }
 
+    /// Whether exporting the token or manifest bundle of entry `seq` signs a checkpoint first
+    /// (a write, with the log key): when no checkpoint covers the entry, or when the newest
+    /// one does not commit to the revocation map as it stands (revocations were logged after
+    /// it, or it predates the map).
+    pub fn bundle_needs_checkpoint(&self, seq: u64) -> StoreResult<bool> {
+        self.read(|rtx| {
+            let newest = rtx.open_table(CHECKPOINTS)?.last()?.map(|(k, _)| k.value());
+            Ok(newest.is_none_or(|size| size <= seq) || !newest_has_current_map(&rtx)?)
+        })
+    }
+
     pub(crate) fn bundle(
         &self,
         seq: u64,
@@ -56,6 +74,19 @@ impl Registry {
             })
         };
         if !covered(self)? {
+            self.create_checkpoint()?;
+        }
+        // A version 2 bundle needs a checkpoint that commits to the map as it stands: sign
+        // one if revocations were logged after the newest checkpoint (or it predates the map).
+        // (Other subjects, such as a peer's key response, travel in version 1 bundles.)
+        let proves_revocation = matches!(
+            subject.payload_type.as_str(),
+            TOKEN_PAYLOAD_TYPE | MANIFEST_PAYLOAD_TYPE
+        );
+        if proves_revocation
+            && self.is_writable()
+            && !self.read(|rtx| newest_has_current_map(&rtx))?
+        {
             self.create_checkpoint()?;
         }
         // One snapshot for everything the bundle carries, so its parts agree.
@@ -85,8 +116,46 @@ impl Registry {
             let entry = crate::kernel::entries::decode_entry(seq, stored.value())?;
             let tree = rtx.open_table(TREE)?;
             let hashes = TreeView::new(&tree, n).run(|v| merkle::prove_inclusion(v, seq, size))?;
+            // Version 2 when the checkpoint's map is the stored one (same root, same set);
+            // else (a file whose newest checkpoint predates the map, opened read-only or not
+            // written since) version 1.
+            let revocation = if proves_revocation && newest_has_current_map(&rtx)? {
+                let newest = entries.get(size - 1)?.ok_or_else(|| {
+                    StoreError::corrupt("the checkpoint's newest entry is missing").at_seq(size - 1)
+                })?;
+                let newest = crate::kernel::entries::decode_entry(size - 1, newest.value())?;
+                let newest_hashes =
+                    TreeView::new(&tree, n).run(|v| merkle::prove_inclusion(v, size - 1, size))?;
+                let mut proofs = Vec::new();
+                for (kind, id) in revocation_objects(&subject, &parents)? {
+                    let proof =
+                        revmap::read_proof(&rtx, &map_key(kind, &id))?.ok_or_else(|| {
+                            StoreError::corrupt("the revocation map disappeared in a snapshot")
+                        })?;
+                    proofs.push(ObjectProof {
+                        kind: kind.byte(),
+                        id,
+                        proof: proof.to_bytes(),
+                    });
+                }
+                Some(RevocationSection {
+                    newest_entry: newest.envelope.payload,
+                    newest_inclusion: InclusionProof {
+                        leaf_index: size - 1,
+                        tree_size: size,
+                        hashes: newest_hashes,
+                    },
+                    proofs,
+                })
+            } else {
+                None
+            };
             Ok(Bundle {
-                version: BUNDLE_VERSION,
+                version: if revocation.is_some() {
+                    BUNDLE_VERSION_2
+                } else {
+                    BUNDLE_VERSION
+                },
                 subject,
                 parents,
                 entry: entry.envelope.payload,
@@ -98,10 +167,36 @@ impl Registry {
                 checkpoint: note,
                 trust_chain: roots.into_iter().map(|r| r.envelope).collect(),
                 root_id,
+                revocation,
             })
         })?;
         // The witnesses' cosignatures of that checkpoint travel with it.
         bundle.checkpoint = self.witnessed_note(&bundle.checkpoint)?;
         Ok(bundle)
     }
+}
+
+/// Whether the newest checkpoint carries a `cairn.revocations` line equal to the stored map
+/// (then proofs from the stored map are proofs against the checkpoint's root).
+fn newest_has_current_map(rtx: &redb::ReadTransaction) -> StoreResult<bool> {
+    let Some(current) = revmap::read_ref(rtx)? else {
+        return Ok(false);
+    };
+    let cps = rtx.open_table(CHECKPOINTS)?;
+    let Some((k, v)) = cps.last()? else {
+        return Ok(false);
+    };
+    let rec: crate::kernel::checkpoints::CheckpointRecord =
+        schema::decode(v.value(), "checkpoint")?;
+    let line = cairn_core::note::Note::parse(rec.note.as_bytes())
+        .and_then(|n| CheckpointBody::parse_text(n.text()))
+        .and_then(|c| c.revocations())
+        .map_err(|e| {
+            StoreError::corrupt(format!(
+                "stored checkpoint at size {}: {}",
+                k.value(),
+                e.detail()
+            ))
+        })?;
+    Ok(line == Some(current))
 }

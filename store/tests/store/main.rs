@@ -12,6 +12,7 @@ mod ops;
 mod peer;
 mod peer_tcp;
 mod props;
+mod revocation;
 mod rollback;
 mod rules;
 mod tamper;
