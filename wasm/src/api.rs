@@ -18,7 +18,7 @@ use cairn_core::ledger::{self, ChainHead};
 use cairn_core::manifest::{self, ArtifactCheck};
 use cairn_core::merkle;
 use cairn_core::token::{self, VerifyOptions};
-use cairn_core::trust::{self, VerifiedRoot};
+use cairn_core::trust;
 use cairn_core::{Error, ErrorCode, Result, UnixTime};
 use serde_json::{json, Value};
 
@@ -426,8 +426,7 @@ pub fn verify_bundle(
     now: UnixTime,
     opts: &BundleOptions,
 ) -> Result<Value> {
-    let pinned = Envelope::parse(pinned_root).map_err(|e| e.context("pinned trust root"))?;
-    let pinned = VerifiedRoot::from_pinned(&pinned).map_err(|e| e.context("pinned trust root"))?;
+    let pinned = crate::input::pinned_root_recent(pinned_root, "pinned trust root")?;
     let bundle = Bundle::from_bytes(bundle)?;
     let policy = BundlePolicy {
         require_hybrid_checkpoint: !opts.allow_classical_checkpoint,
@@ -747,11 +746,6 @@ pub struct PeerVouchOptions {
     pub require_hybrid_checkpoint: bool,
 }
 
-fn pinned_root(bytes: &[u8], what: &str) -> Result<VerifiedRoot> {
-    let env = Envelope::parse(bytes).map_err(|e| e.context(what))?;
-    VerifiedRoot::from_pinned(&env).map_err(|e| e.context(what))
-}
-
 /// `verifyKeyResponse`: a peer key response (a compact envelope, or a bundle whose subject is
 /// one) answering `me`: its ML-DSA-65 (or hybrid) signature by the key it carries, the FIPS 203
 /// checks of its ML-KEM-768 key, its addressee and time. When `vouch` asks for it, cairn-core's
@@ -772,12 +766,12 @@ pub fn verify_key_response(
         let bootstrap = vouch
             .bootstrap_root
             .as_deref()
-            .map(|b| pinned_root(b, "bootstrapRoot"))
+            .map(|b| crate::input::pinned_root_recent(b, "bootstrapRoot"))
             .transpose()?;
         let logs = vouch
             .log_roots
             .iter()
-            .map(|b| pinned_root(b, "logRoots"))
+            .map(|b| crate::input::pinned_root_recent(b, "logRoots"))
             .collect::<Result<Vec<_>>>()?;
         let pinned = vouch
             .pinned_key_id

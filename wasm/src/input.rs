@@ -136,6 +136,40 @@ pub fn parse_key_recent(spec: KeySpec) -> Result<PublicKey> {
     Ok(key)
 }
 
+/// Most pinned trust roots [`pinned_root_recent`] remembers (per thread); it starts over when
+/// full.
+pub const RECENT_ROOTS: usize = 8;
+
+std::thread_local! {
+    static RECENT_ROOT: core::cell::RefCell<std::collections::BTreeMap<Digest, cairn_core::trust::VerifiedRoot>> =
+        const { core::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// A pinned trust root (a signed root envelope, verified against its own root keys: cairn-core's
+/// `VerifiedRoot::from_pinned`), remembering the last [`RECENT_ROOTS`] that verified by the
+/// SHA-256 of their bytes: a caller passing the same pinned roots on every call decodes and
+/// verifies each once. The check is a pure function of the bytes (times are checked later,
+/// against each call's `now`), so a remembered root is exactly what verifying it again gives;
+/// errors are not remembered. `what` names the argument in errors.
+pub fn pinned_root_recent(bytes: &[u8], what: &str) -> Result<cairn_core::trust::VerifiedRoot> {
+    let digest = cairn_core::encoding::sha256(&[bytes]);
+    if let Some(r) = RECENT_ROOT.with(|c| c.try_borrow().ok().and_then(|m| m.get(&digest).cloned()))
+    {
+        return Ok(r);
+    }
+    let env = cairn_core::dsse::Envelope::parse(bytes).map_err(|e| e.context(what))?;
+    let root = cairn_core::trust::VerifiedRoot::from_pinned(&env).map_err(|e| e.context(what))?;
+    RECENT_ROOT.with(|c| {
+        if let Ok(mut m) = c.try_borrow_mut() {
+            if m.len() >= RECENT_ROOTS {
+                m.clear();
+            }
+            m.insert(digest, root.clone());
+        }
+    });
+    Ok(root)
+}
+
 /// Bytes given as text where binary is meant: standard base64 (strict).
 pub fn base64_arg(text: &str, what: &str) -> Result<Vec<u8>> {
     b64_decode(text.trim()).map_err(|e| e.context(what))
