@@ -7,8 +7,8 @@
 //!
 //! | type | key id | signed message | signature |
 //! |---|---|---|---|
-//! | `0x04` Ed25519 `cosignature/v1` | SHA-256(name ‖ `\n` ‖ `04` ‖ 32-byte key)[:4] | `cosignature/v1\n` ‖ `time <t>\n` ‖ the whole checkpoint text | 8-byte big-endian t ‖ 64 bytes |
-//! | `0x06` ML-DSA-44 `subtree/v1` | SHA-256(name ‖ `\n` ‖ `06` ‖ 1312-byte key)[:4] | `cosigned_message` (below) | 8-byte big-endian t ‖ 2420 bytes |
+//! | `0x04` Ed25519 `cosignature/v1` | SHA-256(name ‖ `\n` ‖ `04` ‖ 32-byte key)\[:4\] | `cosignature/v1\n` ‖ `time <t>\n` ‖ the whole checkpoint text | 8-byte big-endian t ‖ 64 bytes |
+//! | `0x06` ML-DSA-44 `subtree/v1` | SHA-256(name ‖ `\n` ‖ `06` ‖ 1312-byte key)\[:4\] | `cosigned_message` (below) | 8-byte big-endian t ‖ 2420 bytes |
 //!
 //! The ML-DSA-44 message is the TLS-encoded struct `"subtree/v1\n\0"` (12 bytes) ‖ `u8`
 //! length ‖ cosigner name ‖ `u64` t ‖ `u8` length ‖ origin ‖ `u64` start (0 for a checkpoint) ‖
