@@ -155,49 +155,17 @@ impl Server {
                 metrics::track,
             ));
 
-        let listener = std::net::TcpListener::bind(config.address)
-            .map_err(|e| ServiceError::config(format!("address {}: {e}", config.address)))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| ServiceError::internal(format!("listener: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| ServiceError::internal(format!("listener: {e}")))?;
-        let handle = axum_server::Handle::new();
-        let make = app.into_make_service_with_connect_info::<SocketAddr>();
-        let header_timeout = Duration::from_secs(limits.header_timeout_seconds);
-        let (task, tls) = match &config.tls {
-            None => {
-                let mut server = axum_server::from_tcp(listener).handle(handle.clone());
-                server
-                    .http_builder()
-                    .http1()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(header_timeout);
-                (tokio::spawn(server.serve(make)), false)
-            }
-            Some(t) => {
-                let rustls_config = tls::server_config(t)?;
-                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
-                    axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(rustls_config)),
-                )
-                .handshake_timeout(header_timeout);
-                let mut server = axum_server::from_tcp(listener)
-                    .acceptor(acceptor)
-                    .handle(handle.clone());
-                server
-                    .http_builder()
-                    .http1()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(header_timeout);
-                (tokio::spawn(server.serve(make)), true)
-            }
-        };
+        let l = tls::listen(
+            config.address,
+            config.tls.as_ref(),
+            Duration::from_secs(limits.header_timeout_seconds),
+            app,
+        )?;
         Ok(Server {
-            addr,
-            tls,
-            handle,
-            task,
+            addr: l.addr,
+            tls: l.tls,
+            handle: l.handle,
+            task: l.task,
             state,
         })
     }

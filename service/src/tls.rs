@@ -58,3 +58,70 @@ pub fn server_config(t: &Tls) -> ServiceResult<ServerConfig> {
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
 }
+
+/// A bound listener serving `app`: plain HTTP, or TLS when `tls` is given. What `cairn serve`
+/// and `cairn witness serve` both run.
+pub(crate) struct Listening {
+    /// The bound address (the real port when the configuration asked for port 0).
+    pub addr: std::net::SocketAddr,
+    /// Whether it speaks TLS.
+    pub tls: bool,
+    /// Shuts it down.
+    pub handle: axum_server::Handle,
+    /// The serving task.
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `address` and serves `app` on the current tokio runtime: HTTP/1.1, request headers
+/// (and the TLS handshake) within `header_timeout`, the client's address available to
+/// handlers. A bind failure is a configuration error naming the address.
+pub(crate) fn listen(
+    address: std::net::SocketAddr,
+    tls: Option<&Tls>,
+    header_timeout: std::time::Duration,
+    app: axum::Router,
+) -> ServiceResult<Listening> {
+    use std::net::SocketAddr;
+    let listener = std::net::TcpListener::bind(address)
+        .map_err(|e| ServiceError::config(format!("address {address}: {e}")))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServiceError::internal(format!("listener: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServiceError::internal(format!("listener: {e}")))?;
+    let handle = axum_server::Handle::new();
+    let make = app.into_make_service_with_connect_info::<SocketAddr>();
+    let (task, tls) = match tls {
+        None => {
+            let mut server = axum_server::from_tcp(listener).handle(handle.clone());
+            server
+                .http_builder()
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            (tokio::spawn(server.serve(make)), false)
+        }
+        Some(t) => {
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
+                axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_config(t)?)),
+            )
+            .handshake_timeout(header_timeout);
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(acceptor)
+                .handle(handle.clone());
+            server
+                .http_builder()
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            (tokio::spawn(server.serve(make)), true)
+        }
+    };
+    Ok(Listening {
+        addr,
+        tls,
+        handle,
+        task,
+    })
+}
