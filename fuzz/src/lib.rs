@@ -42,6 +42,10 @@ pub mod vectors {
     pub const TOKEN: &str = include_str!("../../tests/vectors/token.json");
     /// tests/vectors/trust.json
     pub const TRUST: &str = include_str!("../../tests/vectors/trust.json");
+    /// tests/vectors/revocation_map.json
+    pub const REVOCATION_MAP: &str = include_str!("../../tests/vectors/revocation_map.json");
+    /// tests/vectors/cosignature.json
+    pub const COSIGNATURE: &str = include_str!("../../tests/vectors/cosignature.json");
 }
 
 /// The `cases` array of a vector file.

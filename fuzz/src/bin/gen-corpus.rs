@@ -451,6 +451,60 @@ fn bundle(out: &mut Corpus) {
     out.add("bundle", 1, 0x05, NOW, vec![t]);
 }
 
+/// Witness formats: the revocation proofs, lines and cosigned notes of the vectors, with the
+/// vkeys of their witnesses and an `add-checkpoint` body around each note.
+fn witness(out: &mut Corpus) {
+    use cairn_fuzz::{b64, cases, vectors};
+    for c in cases(vectors::REVOCATION_MAP) {
+        let a = &c["args"];
+        if let Some(line) = a["line"].as_str() {
+            out.add(
+                "witness",
+                0,
+                0,
+                0,
+                vec![Vec::new(), Vec::new(), line.as_bytes().to_vec()],
+            );
+        }
+        if a["proof"].is_string() {
+            out.add("witness", 0, 0, 0, vec![b64(&a["proof"])]);
+        }
+    }
+    for c in cases(vectors::COSIGNATURE) {
+        let a = &c["args"];
+        for note in ["note", "first", "second"] {
+            if let Some(n) = a[note].as_str() {
+                let body = format!("old 0\n\n{n}");
+                out.add(
+                    "witness",
+                    0,
+                    0,
+                    a["now"].as_u64().unwrap_or(0),
+                    vec![
+                        Vec::new(),
+                        Vec::new(),
+                        body.into_bytes(),
+                        n.as_bytes().to_vec(),
+                    ],
+                );
+            }
+        }
+        if let Some(ws) = a["witnesses"].as_array() {
+            for w in ws {
+                if let Some(v) = w["vkey"].as_str() {
+                    out.add(
+                        "witness",
+                        0,
+                        0,
+                        0,
+                        vec![Vec::new(), Vec::new(), v.as_bytes().to_vec()],
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn main() {
     let dir = std::env::args_os()
         .nth(1)
@@ -470,6 +524,7 @@ fn main() {
     nodespec(&mut corpus);
     tiles(&mut corpus);
     http(&mut corpus);
+    witness(&mut corpus);
     for (target, seeds) in &corpus.0 {
         let d = dir.join(target);
         std::fs::create_dir_all(&d).expect("create corpus directory");
