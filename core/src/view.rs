@@ -486,3 +486,26 @@ pub fn vouch(v: &crate::peer::Vouch) -> Value {
         })),
     })
 }
+
+/// Which witnesses cosigned a checkpoint (`cairn_core::witness::verify_cosignatures`):
+/// `{"quorum", "counted", "quorum_met", "cosigned": [{"witness", "type", "timestamp",
+/// "standing"}]}` (`standing`: `counted`, `stale` or `future`).
+///
+/// ```
+/// fn met(v: &cairn_core::witness::WitnessVerdict) -> bool {
+///     cairn_core::view::witness_verdict(v)["quorum_met"] == true
+/// }
+/// ```
+pub fn witness_verdict(v: &crate::witness::WitnessVerdict) -> Value {
+    json!({
+        "quorum": v.quorum,
+        "counted": v.counted(),
+        "quorum_met": v.quorum_met,
+        "cosigned": v.cosigned.iter().map(|c| json!({
+            "witness": c.witness,
+            "type": c.cosignature_type.name(),
+            "timestamp": c.timestamp,
+            "standing": c.standing.as_str(),
+        })).collect::<Vec<_>>(),
+    })
+}

@@ -1178,6 +1178,8 @@ Exit status 0: verified; 1: verification failed; 2: usage, input or network erro
 }
 
 /// `cairn bundle ...`.
+// Parsed once per process: the size of `Verify`'s options costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum BundleCmd {
     /// Export the bundle of a token or a manifest (a checkpoint is signed first if none
@@ -1265,5 +1267,16 @@ Exit status 0: verified; 1: verification failed (the reason is printed); 2: unre
         /// A version 1 bundle has no such time and is refused whenever this is given.
         #[arg(long, value_name = "SECONDS")]
         max_age: Option<u64>,
+        /// A witness whose cosignature of the bundle's checkpoint counts (its vkey, as
+        /// `cairn witness init` writes it; repeat). With any, the checkpoint must be cosigned
+        /// by --witness-quorum of them (default: all).
+        #[arg(long = "witness-key", value_name = "VKEY")]
+        witness_keys: Vec<String>,
+        /// How many of the --witness-key witnesses must have cosigned (k of n).
+        #[arg(long, value_name = "K", requires = "witness_keys")]
+        witness_quorum: Option<usize>,
+        /// Oldest cosignature that counts, in seconds before the verification time.
+        #[arg(long, value_name = "SECONDS", requires = "witness_keys")]
+        witness_max_age: Option<u64>,
     },
 }

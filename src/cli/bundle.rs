@@ -232,6 +232,9 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
             min_size,
             update_last_seen,
             max_age,
+            witness_keys,
+            witness_quorum,
+            witness_max_age,
         } => {
             let revoked = revoked
                 .iter()
@@ -264,8 +267,42 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
                 last_seen: remembered,
                 max_age,
             };
+            let witness_policy = (!witness_keys.is_empty())
+                .then(|| {
+                    super::witness::witness_policy(&witness_keys, witness_quorum, witness_max_age)
+                })
+                .transpose()?;
             let v = verify_files(ctx, &b, &pinned, &req)?.to_json();
+            // The checkpoint's log signature was verified above; its cosignatures by the
+            // witnesses named here decide k of n.
+            let witnessed = match &witness_policy {
+                None => None,
+                Some(policy) => {
+                    let note = cairn_core::note::Note::parse(b.checkpoint.as_bytes())
+                        .map_err(|e| CliError::from(e).context("checkpoint"))?;
+                    let verdict = cairn_core::witness::verify_cosignatures(&note, policy, at)
+                        .map_err(|e| CliError::from(e).context("witnesses"))?;
+                    verdict
+                        .check()
+                        .map_err(|e| CliError::from(e).context("witnesses"))?;
+                    Some(verdict)
+                }
+            };
             let mut text = verdict_text(&v);
+            if let Some(w) = &witnessed {
+                let names: Vec<&str> = w
+                    .cosigned
+                    .iter()
+                    .filter(|c| c.standing == cairn_core::witness::CosignatureStanding::Counted)
+                    .map(|c| c.witness.as_str())
+                    .collect();
+                text.push_str(&format!(
+                    "\nwitnessed  {} of the {} required: {}",
+                    w.counted(),
+                    w.quorum,
+                    names.join(", ")
+                ));
+            }
             text.push_str(&format!("\nat         {}", fmt_time(at)));
             let seen_size = req.last_seen.as_ref().map(LastSeen::size);
             let size = b.inclusion.tree_size;
@@ -294,6 +331,7 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
                 "artifact_checked": artifact.is_some(),
                 "last_seen_size": seen_size,
                 "last_seen_updated": updated,
+                "witnessed": witnessed.as_ref().map(cairn_core::view::witness_verdict),
             });
             doc["valid"] = json!(true);
             Ok(Output::new(text, doc))

@@ -290,6 +290,33 @@ fn ask(
 }
 
 /// `cairn checkpoint witness`.
+/// A k-of-n witness policy from `--witness-key` vkeys (each witness named by its key's name),
+/// `quorum` defaulting to all of them.
+pub fn witness_policy(
+    vkeys: &[String],
+    quorum: Option<usize>,
+    max_age: Option<u64>,
+) -> CliResult<cairn_core::witness::WitnessPolicy> {
+    let witnesses = vkeys
+        .iter()
+        .map(|v| {
+            let key = CosignerKey::from_vkey(v.trim())
+                .map_err(|e| CliError::from(e).context("--witness-key"))?;
+            Ok(cairn_core::witness::Witness {
+                name: key.name().to_owned(),
+                key,
+            })
+        })
+        .collect::<CliResult<Vec<_>>>()?;
+    let n = witnesses.len();
+    let mut policy = cairn_core::witness::WitnessPolicy::new(witnesses, quorum.unwrap_or(n));
+    policy.max_age = max_age;
+    policy
+        .validate()
+        .map_err(|e| CliError::from(e).context("witness policy"))?;
+    Ok(policy)
+}
+
 pub fn checkpoint_witness(
     ctx: &Ctx,
     witnesses: &[String],

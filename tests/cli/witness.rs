@@ -570,12 +570,56 @@ fn checkpoint_witness_stores_cosignatures_that_travel_in_the_note() {
         &art,
     ]);
     assert_eq!(v["valid"], true);
+    assert_eq!(v["witnessed"], serde_json::Value::Null);
 
     // A witness key that no witness uses: nothing of theirs is kept, and the command fails.
     let stray = SigningKey::from_seed(Algorithm::Ed25519, &[5; 32]);
     let stray = CosignerKey::new("witness.example/stray", stray.public_key())
         .unwrap()
         .vkey();
+
+    // A verifier's k of n over the bundle's checkpoint (bundle verify --witness-key).
+    let verify = |keys: &[&str], extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "bundle",
+            "verify",
+            &env.p("app.bundle"),
+            "--trust-root",
+            &env.p("root.json"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for k in keys {
+            args.extend(["--witness-key".to_owned(), k.to_string()]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let (w1, w2) = (keys1[0].vkey(), keys2[1].vkey());
+    let a = verify(&[&w1, &w2], &[]);
+    let v = env.ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(v["witnessed"]["quorum"], 2, "{v}");
+    assert_eq!(v["witnessed"]["counted"], 2, "{v}");
+    assert_eq!(v["witnessed"]["quorum_met"], true, "{v}");
+    // Two of a witness that cosigned and one that did not: refused, or 1 of 2 when asked.
+    let a = verify(&[&w1, &stray], &["--witness-quorum", "2"]);
+    env.fails(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        1,
+        "threshold_not_met",
+    );
+    let a = verify(&[&w1, &stray], &["--witness-quorum", "1"]);
+    let v = env.ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(v["witnessed"]["counted"], 1, "{v}");
+    // Cosigned too long before the verification time for the policy: stale.
+    let later = (now() + 7200).to_string();
+    let a = verify(&[&w1], &["--witness-max-age", "60", "--at", &later]);
+    env.fails(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        1,
+        "stale",
+    );
     env.fails(
         &[
             "checkpoint",
