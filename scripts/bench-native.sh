@@ -22,7 +22,7 @@ for arg in "$@"; do
     *) benches+=("$arg") ;;
   esac
 done
-[ ${#benches[@]} -gt 0 ] || benches=(verify ledger store service peer)
+[ ${#benches[@]} -gt 0 ] || benches=(verify ledger store service peer revocation)
 
 log=target/bench-native.log
 mkdir -p target
