@@ -13,6 +13,21 @@ use crate::error::{ServiceError, ServiceResult};
 /// Largest configuration file read.
 pub const MAX_CONFIG_LEN: usize = 256 * 1024;
 
+/// A configuration file's text, at most [`MAX_CONFIG_LEN`] bytes (`cairn serve` and `cairn
+/// witness serve` read theirs alike).
+pub(crate) fn read_config_text(path: &Path) -> ServiceResult<String> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))?;
+    if meta.len() > MAX_CONFIG_LEN as u64 {
+        return Err(ServiceError::config(format!(
+            "{} is larger than {MAX_CONFIG_LEN} bytes",
+            path.display()
+        )));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -242,16 +257,7 @@ impl Config {
 
     /// Reads and parses a configuration file.
     pub fn from_file(path: &Path) -> ServiceResult<Config> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))?;
-        if meta.len() > MAX_CONFIG_LEN as u64 {
-            return Err(ServiceError::config(format!(
-                "{} is larger than {MAX_CONFIG_LEN} bytes",
-                path.display()
-            )));
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))?;
+        let text = read_config_text(path)?;
         Config::from_toml(&text).map_err(|e| e.context(&path.display().to_string()))
     }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::dsse::Envelope;
@@ -95,15 +95,9 @@ impl PeerSettings {
 
 type St = State<Arc<AppState>>;
 
+/// A key-exchange message: never cached (each answers one request).
 fn octets(bytes: Vec<u8>) -> Response {
-    let mut resp = bytes.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    crate::routes::octets(bytes, "no-store")
 }
 
 fn flag(q: &HashMap<String, String>, name: &str) -> ServiceResult<bool> {

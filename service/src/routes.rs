@@ -623,13 +623,21 @@ async fn proof_consistency(
 
 /// A bundle in its binary form (what `cairn bundle verify` and the npm package read).
 fn bundle_response(b: cairn_core::bundle::Bundle) -> Response {
-    let mut resp = b.to_bytes().into_response();
+    octets(b.to_bytes(), "no-cache")
+}
+
+/// Binary bytes (`application/octet-stream`) with the given `Cache-Control`.
+pub(crate) fn octets(bytes: Vec<u8>, cache_control: &'static str) -> Response {
+    let mut resp = bytes.into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     resp
 }
 

@@ -144,7 +144,7 @@ impl AddCheckpoint {
     /// use cairn_core::witness::add::AddCheckpoint;
     /// let key = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
     /// let note = Checkpoint::new("example.test/log", 0, EMPTY_ROOT).sign(&[("example.test/log", &key)])?;
-    /// let req = AddCheckpoint::parse(format!("old 0\n\n{note}").as_bytes()).unwrap();
+    /// let req = AddCheckpoint::parse(format!("old 0\n\n{note}").as_bytes()).map_err(|r| r.to_string())?;
     /// assert_eq!((req.old, req.proof.len(), req.checkpoint.size), (0, 0, 0));
     /// assert_eq!(AddCheckpoint::body(0, &[], &note), format!("old 0\n\n{note}"));
     /// assert_eq!(AddCheckpoint::parse(b"old 00\n\n").unwrap_err().kind.status(), 400);
@@ -242,7 +242,7 @@ impl AddCheckpoint {
     /// let leaves: Vec<_> = (0..4u8).map(|i| leaf_hash(&[i])).collect();
     /// let note = Checkpoint::new("example.test/log", 4, root_of(&leaves)).sign(&[("example.test/log", &key)])?;
     /// let proof = [root_of(&leaves[2..])];
-    /// let req = AddCheckpoint::parse(AddCheckpoint::body(2, &proof, &note).as_bytes()).unwrap();
+    /// let req = AddCheckpoint::parse(AddCheckpoint::body(2, &proof, &note).as_bytes()).map_err(|r| r.to_string())?;
     /// assert!(req.check_against(Some((2, root_of(&leaves[..2])))).is_ok());
     /// assert_eq!(req.check_against(Some((3, root_of(&leaves[..3])))).unwrap_err().kind, RefusalKind::Conflict(3));
     /// assert_eq!(req.check_against(Some((2, [7; 32]))).unwrap_err().kind, RefusalKind::Unprocessable);
@@ -297,7 +297,8 @@ impl AddCheckpoint {
     }
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(test)]
+#[cfg(feature = "std")]
 mod tests {
     use super::*;
     use crate::crypto::{Algorithm, SigningKey};

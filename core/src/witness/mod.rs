@@ -807,7 +807,7 @@ impl SplitView {
 /// let policy = CheckpointPolicy::new("example.test/log");
 /// let a = Checkpoint::new("example.test/log", 5, [1; 32]).sign(&[("example.test/log", &key)])?;
 /// let b = Checkpoint::new("example.test/log", 5, [2; 32]).sign(&[("example.test/log", &key)])?;
-/// let split = detect_split_view(a.as_bytes(), b.as_bytes(), &log, &policy)?.unwrap();
+/// let split = detect_split_view(a.as_bytes(), b.as_bytes(), &log, &policy)?.ok_or("no split view")?;
 /// assert_eq!((split.first_root, split.second_root), ([1; 32], [2; 32]));
 /// assert_eq!(split.to_error().code().as_str(), "split_view");
 /// assert!(detect_split_view(a.as_bytes(), a.as_bytes(), &log, &policy)?.is_none());

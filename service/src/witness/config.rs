@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config::{Limits, Tls, MAX_CONFIG_LEN};
+use crate::config::{Limits, Tls};
 use crate::error::{ServiceError, ServiceResult};
 
 /// Default witness key file name (beside the configuration).
@@ -98,16 +98,7 @@ impl WitnessConfig {
     /// Reads a configuration file; relative `key_path` and `state_path` are taken from the
     /// file's directory.
     pub fn from_file(path: &Path) -> ServiceResult<WitnessConfig> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))?;
-        if meta.len() > MAX_CONFIG_LEN as u64 {
-            return Err(ServiceError::config(format!(
-                "{} is larger than {MAX_CONFIG_LEN} bytes",
-                path.display()
-            )));
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))?;
+        let text = crate::config::read_config_text(path)?;
         let mut cfg =
             WitnessConfig::from_toml(&text).map_err(|e| e.context(&path.display().to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
