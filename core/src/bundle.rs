@@ -43,6 +43,9 @@ use crate::token::{verify_token, VerifiedToken, VerifyOptions, TOKEN_PAYLOAD_TYP
 use crate::trust::{Role, TrustRoot, VerifiedRoot};
 use crate::UnixTime;
 
+mod refresh;
+pub use refresh::{refresh_bundle, RefreshPieces, REFRESH_MAGIC, REFRESH_VERSION};
+
 /// Magic prefix of an encoded bundle.
 pub const BUNDLE_MAGIC: &[u8; 4] = b"CBDL";
 /// Bundle format version 1: no revocation proofs, no checkpoint time.
@@ -569,7 +572,12 @@ pub fn verify_bundle(
 
     // Version 2: the checkpoint's map, its time (its newest entry), and the maximum age.
     let dated = match bundle.version {
-        BUNDLE_VERSION_2 => Some(checkpoint_map_and_time(bundle, &checkpoint)?),
+        BUNDLE_VERSION_2 => Some(checkpoint_map_and_time(
+            bundle.revocation.as_ref(),
+            &checkpoint.extensions,
+            checkpoint.size,
+            &checkpoint.root,
+        )?),
         _ => None,
     };
     if let Some(max_age) = policy.max_age {
@@ -697,7 +705,12 @@ pub fn verify_bundle(
             objects.extend(signers.iter().map(|s| (ObjectKind::Key, s.key_id.0)));
             objects.sort();
             objects.dedup();
-            check_not_revoked(bundle, &map, &objects, checkpoint.size)?;
+            let proofs = bundle
+                .revocation
+                .as_ref()
+                .map(|r| r.proofs.as_slice())
+                .unwrap_or_default();
+            check_not_revoked(proofs, &map, &objects, checkpoint.size)?;
             checks.push("not_revoked");
             Some(NotRevokedAsOf {
                 size: checkpoint.size,
@@ -735,14 +748,14 @@ pub fn verify_bundle(
 /// A version 2 bundle's checkpoint map (its `cairn.revocations` line, required) and time
 /// (the time of its newest entry, proven included at index `size − 1`).
 fn checkpoint_map_and_time(
-    bundle: &Bundle,
-    checkpoint: &VerifiedCheckpoint,
+    section: Option<&RevocationSection>,
+    extensions: &[String],
+    size: u64,
+    root: &Digest,
 ) -> Result<(RevocationsRef, UnixTime)> {
-    let section = bundle
-        .revocation
-        .as_ref()
+    let section = section
         .ok_or_else(|| Error::malformed("a version 2 bundle without its revocation section"))?;
-    let map = RevocationsRef::from_extensions(&checkpoint.extensions)
+    let map = RevocationsRef::from_extensions(extensions)
         .map_err(|e| e.context("checkpoint"))?
         .ok_or_else(|| {
             Error::new(
@@ -751,20 +764,20 @@ fn checkpoint_map_and_time(
             )
         })?;
     let p = &section.newest_inclusion;
-    // checkpoint.size ≥ 1: the subject's entry is included under it.
-    if p.tree_size != checkpoint.size || p.leaf_index != checkpoint.size.saturating_sub(1) {
+    // size ≥ 1: the subject's entry is included under it.
+    if p.tree_size != size || p.leaf_index != size.saturating_sub(1) {
         return Err(Error::new(
             ErrorCode::ProofInvalid,
             alloc::format!(
                 "the newest entry's proof is for leaf {} of size {}, the checkpoint's newest entry is leaf {} of size {}",
                 p.leaf_index,
                 p.tree_size,
-                checkpoint.size.saturating_sub(1),
-                checkpoint.size
+                size.saturating_sub(1),
+                size
             ),
         ));
     }
-    p.verify(&leaf_hash(&section.newest_entry), &checkpoint.root)
+    p.verify(&leaf_hash(&section.newest_entry), root)
         .map_err(|e| e.context("newest entry inclusion"))?;
     let newest =
         LedgerEntry::from_bytes(&section.newest_entry).map_err(|e| e.context("newest entry"))?;
@@ -780,16 +793,11 @@ fn checkpoint_map_and_time(
 /// Checks every proof the bundle carries against the map (a valid proof of presence is
 /// `revoked`), and that each of `objects` has one.
 fn check_not_revoked(
-    bundle: &Bundle,
+    proofs: &[ObjectProof],
     map: &RevocationsRef,
     objects: &[(ObjectKind, Digest)],
     size: u64,
 ) -> Result<()> {
-    let proofs = bundle
-        .revocation
-        .as_ref()
-        .map(|r| r.proofs.as_slice())
-        .unwrap_or_default();
     for p in proofs {
         let kind = ObjectKind::from_byte(p.kind).map_err(|e| e.context("revocation proof"))?;
         let what = || alloc::format!("{} {}", kind.name(), hex_encode(&p.id));
@@ -977,8 +985,15 @@ pub mod example {
             &self.tree
         }
 
-        /// Appends an event; returns the entry's sequence number.
+        /// Appends an event logged at `NOW − 60 + seq`; returns the entry's sequence number.
         pub fn append(&mut self, event: Event) -> Result<u64> {
+            let seq = self.entries.len() as u64;
+            self.append_at(NOW - 60 + seq, event)
+        }
+
+        /// Appends an event logged at `time` (not before the previous entry's); returns the
+        /// entry's sequence number.
+        pub fn append_at(&mut self, time: UnixTime, event: Event) -> Result<u64> {
             let seq = self.entries.len() as u64;
             let prev = self
                 .entries
@@ -990,7 +1005,7 @@ pub mod example {
                     .insert(crate::revocation::map_key(kind, &id), seq)?;
                 self.revoked += 1;
             }
-            let bytes = LedgerEntry::new(seq, NOW - 60 + seq, prev, event).to_bytes();
+            let bytes = LedgerEntry::new(seq, time, prev, event).to_bytes();
             self.tree.append(&bytes)?;
             self.entries.push(bytes);
             Ok(seq)
@@ -1076,6 +1091,33 @@ pub mod example {
                 proofs: object_proofs(&self.revocations, objects)?,
             });
             Ok(b)
+        }
+
+        /// The pieces that move `bundle` (one of this registry's) to the current checkpoint:
+        /// what [`MemoryRegistry::bundle_v2`] would carry now for the same entry, and the
+        /// consistency proof from the bundle's checkpoint.
+        pub fn refresh_pieces(&self, bundle: &Bundle) -> Result<RefreshPieces> {
+            let old = crate::note::Note::parse(bundle.checkpoint.as_bytes())
+                .and_then(|n| Checkpoint::parse_text(n.text()))?;
+            let fresh = self.bundle_v2(
+                bundle.inclusion.leaf_index,
+                bundle.subject.clone(),
+                bundle.parents.clone(),
+            )?;
+            let new_size = self.tree.tree_size();
+            Ok(RefreshPieces {
+                version: REFRESH_VERSION,
+                checkpoint: fresh.checkpoint,
+                consistency: crate::merkle::ConsistencyProof {
+                    old_size: old.size,
+                    new_size,
+                    hashes: self.tree.prove_consistency(old.size, new_size)?,
+                },
+                inclusion: fresh.inclusion,
+                trust_chain: fresh.trust_chain,
+                root_id: fresh.root_id,
+                revocation: fresh.revocation.unwrap_or_default(),
+            })
         }
 
         /// Signs a manifest for `artifact`, logs it, and returns its envelope and entry.

@@ -1502,3 +1502,374 @@ mod v2 {
         }
     }
 }
+
+mod refresh {
+    //! Refreshing a bundle to a newer checkpoint (`refresh_bundle`): the pieces a registry
+    //! hands out, every way they can fail to fit the bundle, and the vectors in
+    //! tests/vectors/bundle_refresh.json (refresh, then verify the result).
+
+    use super::v2::{scenario, Revoke, Scenario};
+    use super::*;
+    use cairn_core::bundle::{refresh_bundle, RefreshPieces, BUNDLE_VERSION_2};
+    use cairn_core::manifest::manifest_digest;
+    use cairn_core::merkle::TreeHashes;
+    use cairn_core::revocation::ObjectKind;
+    use support::vectors::{b64, Case, Doc};
+
+    /// Some minutes after the scenario (its delegated token is still valid): verifiers run at
+    /// this time and accept checkpoints up to five minutes old.
+    const LATER: u64 = NOW + 500;
+    const MAX_AGE: u64 = 300;
+
+    fn note(reg: &mut MemoryRegistry, text: &str, time: u64) {
+        reg.append_at(time, Event::AuditNote { text: text.into() })
+            .unwrap();
+    }
+
+    /// The scenario with `more` entries logged just before [`LATER`].
+    fn later(what: Revoke, more: &[&str]) -> Scenario {
+        let mut s = scenario(what);
+        for (i, t) in more.iter().enumerate() {
+            note(&mut s.reg, t, LATER - 10 + i as u64);
+        }
+        s
+    }
+
+    fn policy() -> BundlePolicy<'static> {
+        BundlePolicy {
+            max_age: Some(MAX_AGE),
+            ..Default::default()
+        }
+    }
+
+    /// Refreshes, then verifies the result as the vectors' runner does.
+    fn refresh_and_verify(
+        bundle: &Bundle,
+        pieces: &RefreshPieces,
+        pinned: &VerifiedRoot,
+    ) -> Result<Value, cairn_core::Error> {
+        let b = refresh_bundle(bundle, pieces)?;
+        assert_eq!(b.version, BUNDLE_VERSION_2);
+        let b = Bundle::from_bytes(&b.to_bytes())?;
+        let v = verify_bundle(&b, pinned, LATER, &policy())?;
+        let n = v.not_revoked_as_of.as_ref().expect("a version 2 verdict");
+        Ok(json!({"checkpoint_size": v.checkpoint.size, "not_revoked_as_of": n.size}))
+    }
+
+    fn case(name: &str, bundle: &Bundle, pieces: &[u8], root: &Envelope, expect: Value) -> Case {
+        Case {
+            name: name.into(),
+            op: "refresh_bundle".into(),
+            args: json!({
+                "bundle": b64_encode(&bundle.to_bytes()),
+                "pieces": b64_encode(pieces),
+                "trusted_root": b64_encode(&root.to_compact()),
+                "now": LATER,
+                "max_age": MAX_AGE,
+            }),
+            expect,
+        }
+    }
+
+    fn generate() -> Value {
+        let old = scenario(Revoke::Nothing);
+        let s = later(Revoke::Nothing, &["minutes later"]);
+        let root = s.reg.root.clone();
+        let pinned = s.reg.pinned();
+        let size = s.reg.tree().tree_size();
+        let ok = |b: &Bundle, p: &RefreshPieces| {
+            let mut v = refresh_and_verify(b, p, &pinned).unwrap();
+            v["ok"] = json!(true);
+            v
+        };
+        let err = |c: &str| json!({"error": c});
+        let mp = s.reg.refresh_pieces(&old.mb).unwrap();
+        let cp = s.reg.refresh_pieces(&old.cb).unwrap();
+        let mut cases = vec![
+            case(
+                "refresh a stale manifest bundle to the newest checkpoint",
+                &old.mb,
+                &mp.to_bytes(),
+                &root,
+                ok(&old.mb, &mp),
+            ),
+            case(
+                "refresh a stale delegated token bundle",
+                &old.cb,
+                &cp.to_bytes(),
+                &root,
+                ok(&old.cb, &cp),
+            ),
+        ];
+        // A version 1 bundle becomes a version 2 one.
+        let mut v1 = old.mb.clone();
+        v1.version = cairn_core::bundle::BUNDLE_VERSION;
+        v1.revocation = None;
+        cases.push(case(
+            "refresh a version 1 bundle into a version 2 bundle",
+            &v1,
+            &mp.to_bytes(),
+            &root,
+            ok(&v1, &mp),
+        ));
+        // Refreshing to the same checkpoint changes nothing and stays stale.
+        let same = old.reg.refresh_pieces(&old.mb).unwrap();
+        cases.push(case(
+            "refresh to the bundle's own checkpoint is still stale",
+            &old.mb,
+            &same.to_bytes(),
+            &root,
+            err("stale"),
+        ));
+        // Revoked since the bundle was made: the refresh says so.
+        let mut r = later(Revoke::Nothing, &[]);
+        r.reg
+            .append_at(
+                LATER - 20,
+                Event::ManifestRevoked {
+                    manifest_digest: manifest_digest(&old.mb.subject),
+                    reason: "bad build".into(),
+                    revoker: r.reg.signer.public_key().key_id(),
+                },
+            )
+            .unwrap();
+        note(&mut r.reg, "after the revocation", LATER - 10);
+        cases.push(case(
+            "refresh of a manifest revoked since",
+            &old.mb,
+            &r.reg.refresh_pieces(&old.mb).unwrap().to_bytes(),
+            &root,
+            err("revoked"),
+        ));
+        // Pieces older than the bundle.
+        let newer = s
+            .reg
+            .bundle_v2(old.mb.inclusion.leaf_index, old.mb.subject.clone(), vec![])
+            .unwrap();
+        let older = old.reg.refresh_pieces(&old.mb).unwrap();
+        cases.push(case(
+            "refresh to an older checkpoint",
+            &newer,
+            &older.to_bytes(),
+            &root,
+            err("replayed"),
+        ));
+        // A fork: another history of the same size.
+        let mut fork = later(Revoke::Nothing, &["another history"]);
+        let forked = fork.reg.refresh_pieces(&old.mb).unwrap();
+        cases.push(case(
+            "refresh to a fork of the same size",
+            &newer,
+            &forked.to_bytes(),
+            &root,
+            err("split_view"),
+        ));
+        // A fork that grew past the bundle: no consistency proof links them.
+        note(&mut fork.reg, "and more", LATER - 5);
+        let grown = fork.reg.refresh_pieces(&old.mb).unwrap();
+        let mut p = grown.clone();
+        let (from, to) = (size, fork.reg.tree().tree_size());
+        p.consistency = cairn_core::merkle::ConsistencyProof {
+            old_size: from,
+            new_size: to,
+            hashes: fork.reg.tree().prove_consistency(from, to).unwrap(),
+        };
+        cases.push(case(
+            "refresh to a checkpoint that does not extend the bundle's",
+            &newer,
+            &p.to_bytes(),
+            &root,
+            err("proof_invalid"),
+        ));
+        let mut p = mp.clone();
+        p.consistency.hashes[0][0] ^= 1;
+        cases.push(case(
+            "refresh with a consistency proof bit flipped",
+            &old.mb,
+            &p.to_bytes(),
+            &root,
+            err("proof_invalid"),
+        ));
+        let mut p = mp.clone();
+        p.consistency.old_size -= 1;
+        cases.push(case(
+            "refresh with a consistency proof from another size",
+            &old.mb,
+            &p.to_bytes(),
+            &root,
+            err("proof_invalid"),
+        ));
+        let mut p = mp.clone();
+        p.inclusion.hashes[0][0] ^= 1;
+        cases.push(case(
+            "refresh with the subject's inclusion proof bit flipped",
+            &old.mb,
+            &p.to_bytes(),
+            &root,
+            err("proof_invalid"),
+        ));
+        cases.push(case(
+            "refresh with the pieces of another subject",
+            &old.mb,
+            &cp.to_bytes(),
+            &root,
+            err("proof_invalid"),
+        ));
+        let mut p = mp.clone();
+        let subject = manifest_digest(&old.mb.subject);
+        p.revocation
+            .proofs
+            .retain(|q| (q.kind, q.id) != (ObjectKind::Manifest.byte(), subject));
+        cases.push(case(
+            "refresh without the subject's non-membership proof",
+            &old.mb,
+            &p.to_bytes(),
+            &root,
+            err("proof_invalid"),
+        ));
+        let mut p = mp.clone();
+        let last = p.revocation.newest_entry.len() - 1;
+        p.revocation.newest_entry[last] ^= 1;
+        cases.push(case(
+            "refresh with the newest entry bit flipped",
+            &old.mb,
+            &p.to_bytes(),
+            &root,
+            err("proof_invalid"),
+        ));
+        let mut p = mp.clone();
+        p.checkpoint = old.mb.checkpoint.replace(ORIGIN, "example.test/other");
+        cases.push(case(
+            "refresh to another log's checkpoint",
+            &old.mb,
+            &p.to_bytes(),
+            &root,
+            err("domain_mismatch"),
+        ));
+        // The same tree signed by a key the trust root does not hold: the refresh fits, the
+        // verification refuses it.
+        let impostor = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[77; 32]);
+        let body = Checkpoint::parse_text(
+            cairn_core::note::Note::parse(mp.checkpoint.as_bytes())
+                .unwrap()
+                .text(),
+        )
+        .unwrap();
+        let mut p = mp.clone();
+        p.checkpoint = body.sign_deterministic(&[(ORIGIN, &impostor)]).unwrap();
+        cases.push(case(
+            "refresh to a checkpoint signed by an unknown key",
+            &old.mb,
+            &p.to_bytes(),
+            &root,
+            err("unknown_key"),
+        ));
+        let bytes = mp.to_bytes();
+        cases.push(case(
+            "refresh pieces truncated",
+            &old.mb,
+            &bytes[..bytes.len() - 1],
+            &root,
+            err("malformed"),
+        ));
+        let mut wrong = bytes.clone();
+        wrong[4] = 2;
+        cases.push(case(
+            "refresh pieces of an unknown version",
+            &old.mb,
+            &wrong,
+            &root,
+            err("unsupported_version"),
+        ));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        cases.push(case(
+            "refresh pieces with a trailing byte",
+            &old.mb,
+            &trailing,
+            &root,
+            err("malformed"),
+        ));
+        assert!(size > old.reg.tree().tree_size());
+        serde_json::to_value(Doc {
+            kind: "bundle_refresh",
+            version: 1,
+            description: "Refreshing a bundle to a newer checkpoint of its log with the pieces the registry hands out (docs/FORMATS.md section 12, Refresh): refresh_bundle, then verify_bundle on the result at `now` with a maximum checkpoint age. A case's error is the first failure of either step.",
+            ops: json!({"refresh_bundle": "args: bundle (base64 CBDL), pieces (base64 CRFP), trusted_root (base64 compact envelope), now, max_age; result: checkpoint_size and not_revoked_as_of (the refreshed bundle's checkpoint size)"}),
+            cases,
+        })
+        .unwrap()
+    }
+
+    fn run(args: &Value) -> Result<Value, cairn_core::Error> {
+        let bundle = Bundle::from_bytes(&b64(&args["bundle"]))?;
+        let pieces = RefreshPieces::from_bytes(&b64(&args["pieces"]))?;
+        let pinned =
+            VerifiedRoot::from_pinned(&Envelope::from_compact(&b64(&args["trusted_root"]))?)?;
+        let b = refresh_bundle(&bundle, &pieces)?;
+        let policy = BundlePolicy {
+            max_age: args["max_age"].as_u64(),
+            ..Default::default()
+        };
+        let v = verify_bundle(&b, &pinned, args["now"].as_u64().unwrap(), &policy)?;
+        let n = v.not_revoked_as_of.as_ref().expect("a version 2 verdict");
+        Ok(json!({"checkpoint_size": v.checkpoint.size, "not_revoked_as_of": n.size}))
+    }
+
+    #[test]
+    fn refresh_vectors() {
+        let cases = vectors::committed("bundle_refresh", &vectors::render(&generate()));
+        vectors::assert_distinct_names(&cases);
+        vectors::assert_both_verdicts(&cases, &["refresh_bundle"]);
+        vectors::check(&cases, |case| run(&case["args"]));
+    }
+
+    #[test]
+    fn a_stale_bundle_verifies_again_once_refreshed() {
+        let old = scenario(Revoke::Nothing);
+        let s = later(Revoke::Nothing, &["minutes later"]);
+        let pinned = s.reg.pinned();
+        let stale = verify_bundle(&old.mb, &pinned, LATER, &policy()).unwrap_err();
+        assert_eq!(stale.code(), cairn_core::ErrorCode::Stale);
+        let pieces = s.reg.refresh_pieces(&old.mb).unwrap();
+        let pieces = RefreshPieces::from_bytes(&pieces.to_bytes()).unwrap();
+        let fresh = refresh_bundle(&old.mb, &pieces).unwrap();
+        // Same subject, parents and entry; the newer checkpoint's parts.
+        assert_eq!(
+            (&fresh.subject, &fresh.parents, &fresh.entry),
+            (&old.mb.subject, &old.mb.parents, &old.mb.entry)
+        );
+        assert_eq!(fresh.inclusion.tree_size, s.reg.tree().tree_size());
+        let v = verify_bundle(&fresh, &pinned, LATER, &policy()).unwrap();
+        assert_eq!(v.not_revoked_as_of.unwrap().time, LATER - 10);
+        // Refreshing a fresh bundle to its own checkpoint changes nothing; the old pieces no
+        // longer fit it (their consistency proof starts at the old size).
+        let again = s.reg.refresh_pieces(&fresh).unwrap();
+        assert_eq!(refresh_bundle(&fresh, &again).unwrap(), fresh);
+        let misfit = refresh_bundle(&fresh, &pieces).unwrap_err();
+        assert_eq!(misfit.code(), cairn_core::ErrorCode::ProofInvalid);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// A flipped bit anywhere in the pieces never yields a bundle that verifies with a
+        /// different checkpoint than the genuine pieces give.
+        #[test]
+        fn any_bit_flip_in_the_pieces_is_caught(pos in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let old = scenario(Revoke::Nothing);
+            let s = later(Revoke::Nothing, &["minutes later"]);
+            let mut bytes = s.reg.refresh_pieces(&old.mb).unwrap().to_bytes();
+            let i = pos.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            if let Ok(p) = RefreshPieces::from_bytes(&bytes) {
+                if let Ok(b) = refresh_bundle(&old.mb, &p) {
+                    if let Ok(v) = verify_bundle(&b, &s.reg.pinned(), LATER, &policy()) {
+                        // Only the informational root id may change unnoticed.
+                        prop_assert!(!v.trust_root_matches_bundle, "bit flip at byte {} accepted", i);
+                    }
+                }
+            }
+        }
+    }
+}

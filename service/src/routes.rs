@@ -89,6 +89,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/proofs/consistency", get(proof_consistency))
         .route("/api/v1/bundles/token/{id}", get(bundle_token))
         .route("/api/v1/bundles/manifest/{digest}", get(bundle_manifest))
+        .route("/api/v1/bundles/token/{id}/refresh", get(refresh_token))
+        .route(
+            "/api/v1/bundles/manifest/{digest}/refresh",
+            get(refresh_manifest),
+        )
         .route("/api/v1/peer", get(peer::identity))
         .route("/api/v1/peer/key-request", post(peer::key_request))
         .route("/api/v1/peers", get(peer::list))
@@ -674,6 +679,67 @@ async fn bundle_manifest(State(st): St, Path(d): Path<String>) -> ServiceResult<
     blocking(move || {
         ensure_checkpoint(&st, st.reg.manifest(&d)?.last_seq)?;
         Ok(bundle_response(st.reg.manifest_bundle(&d)?))
+    })
+    .await
+}
+
+/// Asks the writer for a checkpoint of the whole log unless the newest one is (a refresh moves
+/// a bundle to the newest state; the writer batches concurrent asks into one signature).
+fn ensure_head_checkpoint(st: &AppState) -> ServiceResult<()> {
+    let size = st.reg.tree_size()?;
+    match size.checked_sub(1) {
+        Some(last) => ensure_checkpoint(st, last),
+        None => Ok(()),
+    }
+}
+
+/// The `from` (the old bundle's checkpoint size) and `leaf` (its entry) of a refresh request.
+fn refresh_params(q: &HashMap<String, String>) -> ServiceResult<(u64, Option<u64>)> {
+    only_params(q, &["from", "leaf"])?;
+    let from = parse_u64(q.get("from"), "from")?.ok_or_else(|| {
+        ServiceError::bad_request("give from=<the bundle's checkpoint size>")
+            .with_details(json!({"field": "from"}))
+    })?;
+    Ok((from, parse_u64(q.get("leaf"), "leaf")?))
+}
+
+/// `GET /api/v1/bundles/token/{id}/refresh?from=N[&leaf=S]`: the refresh pieces (`CRFP`) that
+/// move a bundle of this token, whose checkpoint is of size N, to the newest checkpoint.
+async fn refresh_token(
+    State(st): St,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ServiceResult<Response> {
+    let id = parse_digest(&id, "id")?;
+    let (from, leaf) = refresh_params(&q)?;
+    blocking(move || {
+        let t = st.reg.token(&id)?;
+        let parents = st.reg.token_parents(&id)?;
+        ensure_head_checkpoint(&st)?;
+        let pieces = st
+            .reg
+            .refresh_pieces_at(leaf.unwrap_or(t.seq), from, t.envelope, parents)?;
+        Ok(octets(pieces.to_bytes(), "no-cache"))
+    })
+    .await
+}
+
+/// `GET /api/v1/bundles/manifest/{digest}/refresh?from=N[&leaf=S]`: as for a token; `leaf`
+/// (default: the manifest's newest entry) names the entry the old bundle proves.
+async fn refresh_manifest(
+    State(st): St,
+    Path(d): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ServiceResult<Response> {
+    let d = parse_digest(&d, "digest")?;
+    let (from, leaf) = refresh_params(&q)?;
+    blocking(move || {
+        let m = st.reg.manifest(&d)?;
+        ensure_head_checkpoint(&st)?;
+        let pieces =
+            st.reg
+                .refresh_pieces_at(leaf.unwrap_or(m.last_seq), from, m.envelope, Vec::new())?;
+        Ok(octets(pieces.to_bytes(), "no-cache"))
     })
     .await
 }

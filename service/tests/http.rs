@@ -1083,6 +1083,9 @@ fn bundles_under_concurrent_writes_take_their_checkpoints_through_the_writer() {
         )
         .unwrap()
         .root;
+    // A bundle made now, refreshed over HTTP once the writes below have grown the log.
+    let refreshed = fx.token(ORIGIN, &["node.register"], 3600);
+    let old = fx.reg().token_bundle(&refreshed.id).unwrap();
     // Tokens issued after the newest checkpoint: their bundles need a new one.
     let tokens: Vec<_> = (0..4)
         .map(|_| fx.token(ORIGIN, &["node.register"], 3600))
@@ -1149,6 +1152,60 @@ fn bundles_under_concurrent_writes_take_their_checkpoints_through_the_writer() {
         t.join().unwrap();
     }
     let (_, ops) = srv.server.as_ref().unwrap().state().writer.stats();
+    let made = srv
+        .server
+        .as_ref()
+        .unwrap()
+        .state()
+        .reg
+        .checkpoints()
+        .unwrap()
+        .len()
+        - checkpoints_before;
+
+    // Refresh pieces for the old bundle: it moves to the newest checkpoint and verifies.
+    let a = agent();
+    let tid = hex_encode(&refreshed.id);
+    let from = old.inclusion.tree_size;
+    let r = get(
+        &a,
+        &format!("{base}/api/v1/bundles/token/{tid}/refresh?from={from}"),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let pieces = cairn_core::bundle::RefreshPieces::from_bytes(&r.body).unwrap();
+    let fresh = cairn_core::bundle::refresh_bundle(&old, &pieces).unwrap();
+    assert!(fresh.inclusion.tree_size >= from + 24);
+    let policy = BundlePolicy {
+        require_hybrid_checkpoint: false,
+        ..BundlePolicy::default()
+    };
+    let v = verify_bundle(&fresh, &root, now(), &policy).unwrap();
+    assert_eq!(v.checkpoint.size, fresh.inclusion.tree_size);
+    // Refused: no `from`, a `from` past the log, an unknown token, an unknown parameter.
+    for (query, status) in [
+        (String::new(), 400),
+        (format!("?from={}", u64::MAX), 400),
+        (format!("?from={from}&x=1"), 400),
+    ] {
+        let r = get(
+            &a,
+            &format!("{base}/api/v1/bundles/token/{tid}/refresh{query}"),
+        );
+        assert_eq!(
+            r.status,
+            status,
+            "{query}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let r = get(
+        &a,
+        &format!(
+            "{base}/api/v1/bundles/token/{}/refresh?from={from}",
+            "00".repeat(32)
+        ),
+    );
+    assert_eq!(r.status, 404);
     drop(srv);
     let reg = Registry::open(&path, None).unwrap();
     reg.audit().unwrap();
@@ -1156,7 +1213,6 @@ fn bundles_under_concurrent_writes_take_their_checkpoints_through_the_writer() {
     // The checkpoints the bundles needed were asked of the writer: beyond the 24 registrations
     // it ran at least one checkpoint operation per checkpoint that appeared (two requests that
     // ask in the same batch share one), and at most one per bundle request.
-    let made = reg.checkpoints().unwrap().len() - checkpoints_before;
     assert!(made >= 1, "the tokens needed a checkpoint");
     let asked = ops - 24;
     assert!(made as u64 <= asked && asked <= 12, "{made} {asked}");

@@ -1203,6 +1203,43 @@ Examples:
         #[arg(long, value_name = "FILE")]
         trust_root_out: Option<PathBuf>,
     },
+    /// Move a bundle to the registry's newest checkpoint: a newer checkpoint, the consistency
+    /// proof from the bundle's, the entry's inclusion under it and new non-revocation proofs
+    /// (the "refresh pieces"). The subject and its entry are kept; the pieces are checked to
+    /// fit them (same log, a tree that extends the bundle's, the same entry). Signatures are
+    /// checked by `cairn bundle verify` afterwards, as for any bundle.
+    #[command(after_help = "\
+Examples:
+  cairn bundle refresh app.bundle --out app.fresh.bundle
+  cairn bundle refresh app.bundle --from https://registry.example --out app.fresh.bundle
+  cairn bundle refresh app.bundle --pieces app.pieces --out app.fresh.bundle
+  cairn bundle refresh app.bundle --out app.fresh.bundle --pieces-out app.pieces
+
+The pieces come from the local registry (default; it signs a checkpoint of the whole log first
+when its newest one is older), from a cairn service (--from URL: GET
+/api/v1/bundles/{token|manifest}/ID/refresh?from=SIZE&leaf=SEQ), or from a file (--pieces).
+Exit status 0: refreshed; 1: the pieces do not fit (e.g. revoked since, a fork, a wrong
+proof); 2: unreadable input.")]
+    Refresh {
+        /// The bundle file to refresh (version 1 or 2).
+        bundle: PathBuf,
+        /// Output file for the refreshed (version 2) bundle.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Fetch the pieces from a cairn service at this base URL (http:// or https://).
+        #[arg(long, value_name = "URL", conflicts_with = "pieces")]
+        from: Option<String>,
+        /// Read the pieces from FILE (`CRFP`, as --pieces-out or the service write them).
+        #[arg(long, value_name = "FILE")]
+        pieces: Option<PathBuf>,
+        /// Also write the pieces to FILE (for a verifier elsewhere: the npm package's
+        /// refreshBundle takes them).
+        #[arg(long, value_name = "FILE")]
+        pieces_out: Option<PathBuf>,
+        /// Seconds to wait for the service (--from).
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        timeout: u64,
+    },
     /// Verify a bundle offline: needs only the bundle, a pinned trust-root file and, for a
     /// manifest, the artifact. No registry is opened.
     #[command(after_help = "\

@@ -1,9 +1,13 @@
-//! `cairn bundle export|verify`. Verification opens no registry: it needs only the bundle,
-//! a pinned trust-root file and, for a manifest, the artifact.
+//! `cairn bundle export|refresh|verify`. Verification opens no registry: it needs only the
+//! bundle, a pinned trust-root file and, for a manifest, the artifact. A refresh takes its
+//! pieces from the registry, a service or a file, and checks they fit the bundle.
 
 use std::path::Path;
 
-use cairn_core::bundle::{verify_bundle, Bundle, BundlePolicy, BundleVerdict, MAX_BUNDLE_LEN};
+use cairn_core::bundle::{
+    refresh_bundle, verify_bundle, Bundle, BundleKind, BundlePolicy, BundleVerdict, RefreshPieces,
+    MAX_BUNDLE_LEN,
+};
 use cairn_core::checkpoint::LastSeen;
 use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
 use cairn_core::manifest::ArtifactCheck;
@@ -165,6 +169,131 @@ fn export(
     Ok((b, kind, json!(hex_encode(&id))))
 }
 
+/// Where `bundle refresh` takes its pieces from.
+enum PiecesSource<'a> {
+    Registry,
+    Service { base: &'a str, timeout: u64 },
+    File(&'a Path),
+}
+
+/// The refresh pieces for `b` from `source`.
+fn refresh_pieces(ctx: &Ctx, b: &Bundle, source: PiecesSource<'_>) -> CliResult<RefreshPieces> {
+    match source {
+        PiecesSource::File(path) => {
+            let bytes = read_limited(path, MAX_BUNDLE_LEN, "refresh pieces")?;
+            Ok(RefreshPieces::from_bytes(&bytes)
+                .map_err(|e| CliError::from(e).context(&path.display().to_string()))?)
+        }
+        PiecesSource::Registry => {
+            let reg = ctx.open(Access::MayWrite)?;
+            // A checkpoint of the whole log is signed first when the newest is older: a write.
+            let size = reg.tree_size()?;
+            let behind = reg.latest_checkpoint().ok().is_none_or(|c| c.size < size);
+            if behind || reg.bundle_needs_checkpoint(b.inclusion.leaf_index)? {
+                ctx.unlock(&reg)?;
+            }
+            Ok(reg.refresh_pieces(b)?)
+        }
+        PiecesSource::Service { base, timeout } => {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(CliError::usage(format!(
+                    "--from {base:?}: give an http:// or https:// URL"
+                )));
+            }
+            let (kind, id) = match b.kind()? {
+                BundleKind::Token => ("token", b.subject.id()),
+                BundleKind::Manifest => (
+                    "manifest",
+                    cairn_core::manifest::manifest_digest(&b.subject),
+                ),
+            };
+            let url = format!(
+                "{}/api/v1/bundles/{kind}/{}/refresh?from={}&leaf={}",
+                base.trim_end_matches('/'),
+                hex_encode(&id),
+                b.inclusion.tree_size,
+                b.inclusion.leaf_index
+            );
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(std::time::Duration::from_secs(timeout.max(1))))
+                .build()
+                .into();
+            let mut resp = agent
+                .get(&url)
+                .call()
+                .map_err(|e| CliError::failed("unreachable", format!("GET {url}: {e}")))?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(MAX_BUNDLE_LEN as u64)
+                .read_to_vec()
+                .map_err(|e| CliError::failed("unreachable", format!("GET {url}: {e}")))?;
+            if status != 200 {
+                let detail: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let code = detail["error"]["code"].as_str().unwrap_or("http_error");
+                let message = detail["error"]["message"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+                return Err(CliError::failed(
+                    "refresh_refused",
+                    format!("GET {url}: {status} {code}: {message}"),
+                ));
+            }
+            Ok(RefreshPieces::from_bytes(&body)
+                .map_err(|e| CliError::from(e).context(&format!("GET {url}")))?)
+        }
+    }
+}
+
+fn refresh(
+    ctx: &Ctx,
+    bundle: &Path,
+    out: &Path,
+    source: PiecesSource<'_>,
+    pieces_out: Option<&Path>,
+) -> CliResult<Output> {
+    let old = read_bundle(bundle)?;
+    let pieces = refresh_pieces(ctx, &old, source)?;
+    let fresh = refresh_bundle(&old, &pieces)?;
+    let bytes = fresh.to_bytes();
+    write_file(out, &bytes)?;
+    if let Some(p) = pieces_out {
+        write_file(p, &pieces.to_bytes())?;
+    }
+    let (from, to) = (old.inclusion.tree_size, fresh.inclusion.tree_size);
+    let kind = match fresh.kind()? {
+        BundleKind::Token => "token",
+        BundleKind::Manifest => "manifest",
+    };
+    let mut text = format!(
+        "refreshed the {kind} bundle: checkpoint size {from} -> {to} (the newer tree extends the bundle's), not revoked as of checkpoint {to}\nwrote {} ({} bytes)",
+        out.display(),
+        bytes.len()
+    );
+    if let Some(p) = pieces_out {
+        text.push_str(&format!("\nwrote the refresh pieces to {}", p.display()));
+    }
+    text.push_str(&format!(
+        "\nverify offline: cairn bundle verify {} --trust-root root.json --max-age SECONDS",
+        out.display()
+    ));
+    Ok(Output::new(
+        text,
+        json!({
+            "file": out.display().to_string(),
+            "kind": kind,
+            "bytes": bytes.len(),
+            "entry": fresh.inclusion.leaf_index,
+            "from_size": from,
+            "checkpoint_size": to,
+            "pieces_file": pieces_out.map(|p| p.display().to_string()),
+        }),
+    ))
+}
+
 pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
     match cmd {
         BundleCmd::Export {
@@ -217,6 +346,21 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
                     "trust_root_file": root_file,
                 }),
             ))
+        }
+        BundleCmd::Refresh {
+            bundle,
+            out,
+            from,
+            pieces,
+            pieces_out,
+            timeout,
+        } => {
+            let source = match (&from, &pieces) {
+                (Some(base), _) => PiecesSource::Service { base, timeout },
+                (None, Some(p)) => PiecesSource::File(p),
+                (None, None) => PiecesSource::Registry,
+            };
+            refresh(ctx, &bundle, &out, source, pieces_out.as_deref())
         }
         BundleCmd::Verify {
             bundle,

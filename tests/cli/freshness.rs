@@ -193,3 +193,97 @@ fn unreadable_memories_and_misuse_are_input_errors() {
     let out = env.run(&verify(&old, &root, &["--min-size", "-1"]));
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
 }
+
+/// `cairn bundle refresh`: the older bundle is moved to the newest checkpoint with pieces from
+/// the registry, from a file, and from `cairn serve` (the same bytes each way); the refreshed
+/// bundle then passes where the old one is replayed, and pieces that do not fit are refused.
+#[test]
+fn an_old_bundle_is_refreshed_from_the_registry_a_file_and_a_service() {
+    let env = Env::new();
+    let (old, new, root) = two_bundles(&env);
+    let seen = env.p("seen.checkpoint");
+    env.ok(&verify(
+        &new,
+        &root,
+        &["--last-seen", &seen, "--update-last-seen"],
+    ));
+    env.fails(&verify(&old, &root, &["--last-seen", &seen]), 1, "replayed");
+
+    let fresh = env.p("fresh.bundle");
+    let pieces = env.p("fresh.pieces");
+    let r = env.ok(&[
+        "bundle",
+        "refresh",
+        &old,
+        "--out",
+        &fresh,
+        "--pieces-out",
+        &pieces,
+    ]);
+    assert_eq!(r["kind"], "manifest", "{r}");
+    assert!(
+        r["checkpoint_size"].as_u64() > r["from_size"].as_u64(),
+        "{r}"
+    );
+    let v = env.ok(&verify(&fresh, &root, &["--last-seen", &seen]));
+    assert_eq!(v["verdict"]["checkpoint"]["size"], r["checkpoint_size"]);
+    assert!(!v["verdict"]["not_revoked_as_of"].is_null(), "{v}");
+
+    // The same pieces from the file give the same bundle.
+    let again = env.p("again.bundle");
+    env.ok(&[
+        "bundle", "refresh", &old, "--pieces", &pieces, "--out", &again,
+    ]);
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&fresh).unwrap()
+    );
+
+    // Pieces for another bundle (the newer one's entry) do not fit: nothing is written.
+    let other = env.p("other.pieces");
+    env.ok(&[
+        "bundle",
+        "refresh",
+        &new,
+        "--out",
+        &env.p("n.bundle"),
+        "--pieces-out",
+        &other,
+    ]);
+    let misfit = env.p("misfit.bundle");
+    env.fails(
+        &[
+            "bundle", "refresh", &old, "--pieces", &other, "--out", &misfit,
+        ],
+        1,
+        "proof_invalid",
+    );
+    assert!(!std::path::Path::new(&misfit).exists());
+    let mut bytes = std::fs::read(&pieces).unwrap();
+    bytes.truncate(bytes.len() - 3);
+    let cut = env.write("cut.pieces", &bytes);
+    env.fails(
+        &[
+            "bundle", "refresh", &old, "--pieces", &cut, "--out", &misfit,
+        ],
+        2,
+        "malformed",
+    );
+
+    // From `cairn serve` over the same registry: the same pieces, so the same bundle.
+    let (cfg, base) = super::serve::loopback_config(&env);
+    let _server = super::serve::start_server(&env, &cfg, &base);
+    let served = env.p("served.bundle");
+    env.ok(&["bundle", "refresh", &old, "--from", &base, "--out", &served]);
+    assert_eq!(
+        std::fs::read(&served).unwrap(),
+        std::fs::read(&fresh).unwrap()
+    );
+    env.fails(
+        &[
+            "bundle", "refresh", &old, "--from", "ftp://x", "--out", &misfit,
+        ],
+        2,
+        "usage",
+    );
+}

@@ -12,7 +12,8 @@ use crate::objects::manifests::load_manifest;
 use crate::objects::tokens::load_token;
 use crate::objects::trustroots::all_roots;
 use cairn_core::bundle::{
-    revocation_objects, Bundle, ObjectProof, RevocationSection, BUNDLE_VERSION, BUNDLE_VERSION_2,
+    revocation_objects, Bundle, ObjectProof, RefreshPieces, RevocationSection, BUNDLE_VERSION,
+    BUNDLE_VERSION_2, REFRESH_VERSION,
 };
 use cairn_core::checkpoint::Checkpoint as CheckpointBody;
 use cairn_core::dsse::Envelope;
@@ -57,6 +58,80 @@ impl Registry {
         self.read(|rtx| {
             let newest = rtx.open_table(CHECKPOINTS)?.last()?.map(|(k, _)| k.value());
             Ok(newest.is_none_or(|size| size <= seq) || !newest_has_current_map(&rtx)?)
+        })
+    }
+
+    /// The pieces that move `old` — a bundle of this registry's, of any age — to the newest
+    /// checkpoint ([`cairn_core::bundle::refresh_bundle`] applies them): see
+    /// [`Registry::refresh_pieces_at`].
+    ///
+    /// Errors: `not_found` when the bundle's entry is not this registry's entry at its index,
+    /// and those of [`Registry::refresh_pieces_at`].
+    pub fn refresh_pieces(&self, old: &Bundle) -> StoreResult<RefreshPieces> {
+        let seq = old.inclusion.leaf_index;
+        let note = cairn_core::note::Note::parse(old.checkpoint.as_bytes())?;
+        let old_size = CheckpointBody::parse_text(note.text())?.size;
+        let stored = self.read(|rtx| {
+            rtx.open_table(ENTRIES)?
+                .get(seq)?
+                .map(|v| crate::kernel::entries::decode_entry(seq, v.value()))
+                .transpose()
+        })?;
+        if stored.is_none_or(|e| e.envelope.payload != old.entry) {
+            return Err(StoreError::not_found(format!(
+                "this registry's ledger has no entry {seq} equal to the bundle's: a bundle of another registry?"
+            )));
+        }
+        self.refresh_pieces_at(seq, old_size, old.subject.clone(), old.parents.clone())
+    }
+
+    /// The refresh pieces for a bundle of `subject` (with its delegation `parents`) whose
+    /// entry is `seq` and whose checkpoint is of `old_size` entries: the newest checkpoint
+    /// with its cosignatures, the consistency proof from `old_size`, the entry's inclusion
+    /// under it, the trust chain, and non-membership proofs against its revocation map. Signs
+    /// a checkpoint of the whole log first when the newest one is older (a read-only registry
+    /// hands out its newest checkpoint).
+    ///
+    /// Errors: `invalid_state` when the registry is read-only and its newest checkpoint
+    /// predates the map; cairn-core's codes when `old_size` is past the newest checkpoint or
+    /// `seq` is not below `old_size`.
+    pub fn refresh_pieces_at(
+        &self,
+        seq: u64,
+        old_size: u64,
+        subject: Envelope,
+        parents: Vec<Envelope>,
+    ) -> StoreResult<RefreshPieces> {
+        if seq >= old_size {
+            return Err(cairn_core::Error::new(
+                cairn_core::ErrorCode::ProofInvalid,
+                format!("entry {seq} is not in a tree of {old_size} entries"),
+            )
+            .into());
+        }
+        // The newest state: a checkpoint of the whole log (when the registry may sign one).
+        let size = self.tree_size()?;
+        let newest =
+            self.read(|rtx| Ok(rtx.open_table(CHECKPOINTS)?.last()?.map(|(k, _)| k.value())))?;
+        if self.is_writable() && newest.is_none_or(|n| n < size) {
+            self.create_checkpoint()?;
+        }
+        let fresh = self.bundle(seq, subject, parents)?;
+        let revocation = fresh.revocation.ok_or_else(|| {
+            StoreError::new(
+                StoreCode::InvalidState,
+                "the newest checkpoint does not commit to the revocation map as it stands, and the registry is read-only: open it for writing to sign one",
+            )
+        })?;
+        let consistency = self.consistency_proof(old_size, fresh.inclusion.tree_size)?;
+        Ok(RefreshPieces {
+            version: REFRESH_VERSION,
+            checkpoint: fresh.checkpoint,
+            consistency,
+            inclusion: fresh.inclusion,
+            trust_chain: fresh.trust_chain,
+            root_id: fresh.root_id,
+            revocation,
         })
     }
 

@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use cairn_core::bundle::{verify_bundle, Bundle, BundlePolicy, BUNDLE_VERSION, BUNDLE_VERSION_2};
+use cairn_core::bundle::{
+    refresh_bundle, verify_bundle, Bundle, BundlePolicy, RefreshPieces, BUNDLE_VERSION,
+    BUNDLE_VERSION_2,
+};
 use cairn_core::checkpoint::{Checkpoint, RevocationsRef};
 use cairn_core::crypto::Algorithm;
 use cairn_core::note::Note;
@@ -230,6 +233,44 @@ fn bundles_are_version_2_and_prove_non_revocation_as_of_their_checkpoint() {
     .unwrap_err();
     assert_eq!(err.code().as_str(), "revoked", "{err}");
     reg.audit().unwrap();
+}
+
+#[test]
+fn an_old_bundle_is_refreshed_with_the_registrys_pieces() {
+    let e = env();
+    let reg = &e.reg;
+    let t = token(&e, None);
+    let child = token(&e, Some(t.id));
+    let old = reg.token_bundle(&child.id).unwrap();
+    // The log grows (and revokes something else); the old bundle's proofs are of its size.
+    let unrelated = token(&e, None);
+    reg.revoke_token(&unrelated.id, "unrelated", &e.issuer.key_id, None)
+        .unwrap();
+    let pinned = pinned(reg);
+    let now = reg.now();
+    let pieces = RefreshPieces::from_bytes(&reg.refresh_pieces(&old).unwrap().to_bytes()).unwrap();
+    assert_eq!(pieces.consistency.old_size, old.inclusion.tree_size);
+    let fresh = refresh_bundle(&old, &pieces).unwrap();
+    assert!(fresh.inclusion.tree_size > old.inclusion.tree_size);
+    let v = verify_bundle(&fresh, &pinned, now, &BundlePolicy::default()).unwrap();
+    let n = v.not_revoked_as_of.unwrap();
+    assert_eq!((n.size, n.revocations), (fresh.inclusion.tree_size, 1));
+    // Revoking the parent: the refresh itself reports it.
+    let seq = reg
+        .revoke_token(&t.id, "leaked", &e.issuer.key_id, None)
+        .unwrap();
+    let err = refresh_bundle(&fresh, &reg.refresh_pieces(&fresh).unwrap()).unwrap_err();
+    assert_eq!(err.code().as_str(), "revoked", "{err}");
+    assert!(
+        err.detail().contains(&format!("ledger entry {seq}")),
+        "{err}"
+    );
+    // A bundle of another registry (same index, another entry) is not this one's to refresh.
+    let other = env();
+    let ot = token(&other, None);
+    let foreign = other.reg.token_bundle(&ot.id).unwrap();
+    let err = reg.refresh_pieces(&foreign).unwrap_err();
+    assert_eq!(err.code(), StoreCode::NotFound, "{err}");
 }
 
 #[test]
