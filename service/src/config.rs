@@ -50,6 +50,8 @@ pub struct Config {
     pub rate_limit: RateLimit,
     /// The peer key exchange (`/api/v1/peer...`).
     pub peer: Peer,
+    /// Witnesses asked to cosign the registry's checkpoints.
+    pub witnessing: Witnessing,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             admission: Admission::default(),
             rate_limit: RateLimit::default(),
             peer: Peer::default(),
+            witnessing: Witnessing::default(),
         }
     }
 }
@@ -201,6 +204,59 @@ impl Default for Peer {
     }
 }
 
+/// `[witnessing]`: the witnesses (C2SP tlog-witness) the service asks to cosign its
+/// checkpoints, and how often it looks for a new one.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Witnessing {
+    /// The witnesses (`[[witnessing.witnesses]]`; default none: nothing is asked).
+    pub witnesses: Vec<WitnessPeer>,
+    /// How often the service checks whether the log grew past its newest checkpoint, or a
+    /// witness has not cosigned that checkpoint yet, in seconds (default 60).
+    pub interval_seconds: u64,
+    /// How long one witness may take to answer, in seconds (default 10).
+    pub timeout_seconds: u64,
+}
+
+impl Default for Witnessing {
+    fn default() -> Self {
+        Witnessing {
+            witnesses: Vec::new(),
+            interval_seconds: 60,
+            timeout_seconds: 10,
+        }
+    }
+}
+
+/// `[[witnessing.witnesses]]`: one witness.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessPeer {
+    /// Its base URL (`http://` or `https://`); `add-checkpoint` is posted under it.
+    pub url: String,
+    /// Its cosigner keys (vkeys, as `cairn witness init` writes them to `witness.vkeys`): only
+    /// cosignatures under these are kept.
+    pub keys: Vec<String>,
+}
+
+impl WitnessPeer {
+    /// The parsed keys.
+    pub fn cosigner_keys(&self) -> ServiceResult<Vec<cairn_core::witness::CosignerKey>> {
+        self.keys
+            .iter()
+            .map(|v| {
+                cairn_core::witness::CosignerKey::from_vkey(v.trim()).map_err(|e| {
+                    ServiceError::config(format!(
+                        "witnessing.witnesses: {}: key {v:?}: {}",
+                        self.url,
+                        e.detail()
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
 /// `[rate_limit]` (seed 003's names).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -312,6 +368,29 @@ impl Config {
             self.peer.max_pending_per_peer as u64,
             "peer.max_pending_per_peer",
         )?;
+        positive(
+            self.witnessing.interval_seconds,
+            "witnessing.interval_seconds",
+        )?;
+        positive(
+            self.witnessing.timeout_seconds,
+            "witnessing.timeout_seconds",
+        )?;
+        for w in &self.witnessing.witnesses {
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return Err(ServiceError::config(format!(
+                    "witnessing.witnesses: url {:?} must start with http:// or https://",
+                    w.url
+                )));
+            }
+            if w.keys.is_empty() {
+                return Err(ServiceError::config(format!(
+                    "witnessing.witnesses: {} names no keys (its vkeys, from witness.vkeys)",
+                    w.url
+                )));
+            }
+            w.cosigner_keys()?;
+        }
         if let Some(o) = &self.origin {
             if o.is_empty() || o.len() > cairn_core::token::MAX_AUDIENCE_LEN {
                 return Err(ServiceError::config("origin must be 1 to 255 bytes"));
@@ -378,6 +457,24 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
             ("[rate_limit.endpoints]\nresolve_rps = 3", "resolve_rps"),
             ("[peer]\npending_seconds = 0", "peer.pending_seconds"),
             ("[peer]\nlog_root = \"a\"", "log_root"),
+            (
+                "[witnessing]\ninterval_seconds = 0",
+                "witnessing.interval_seconds",
+            ),
+            ("[witnessing]\nwitness = []", "witness"),
+            (
+                "[[witnessing.witnesses]]\nurl = \"ftp://w\"\nkeys = [\"x\"]",
+                "http://",
+            ),
+            (
+                "[[witnessing.witnesses]]\nurl = \"http://w\"\nkeys = []",
+                "names no keys",
+            ),
+            (
+                "[[witnessing.witnesses]]\nurl = \"http://w\"\nkeys = [\"w+1234abcd+AAAA\"]",
+                "witnessing.witnesses",
+            ),
+            ("[[witnessing.witnesses]]\nurl = \"http://w\"", "keys"),
         ] {
             let e = Config::from_toml(text).unwrap_err();
             assert_eq!(e.code, "malformed", "{text}");

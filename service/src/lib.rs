@@ -20,6 +20,7 @@ pub mod peer;
 pub mod routes;
 mod tls;
 pub mod witness;
+pub mod witnessing;
 pub mod writer;
 
 use std::net::SocketAddr;
@@ -68,6 +69,7 @@ pub struct Server {
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     state: Arc<AppState>,
+    witnessing: Option<witnessing::Witnessing>,
 }
 
 impl std::fmt::Debug for Server {
@@ -161,12 +163,14 @@ impl Server {
             Duration::from_secs(limits.header_timeout_seconds),
             app,
         )?;
+        let witnessing = witnessing::spawn(state.clone())?;
         Ok(Server {
             addr: l.addr,
             tls: l.tls,
             handle: l.handle,
             task: l.task,
             state,
+            witnessing,
         })
     }
 
@@ -211,6 +215,14 @@ impl Server {
         {
             s.push_str("; clients must present a certificate (mutual TLS)");
         }
+        let w = &c.witnessing;
+        if !w.witnesses.is_empty() {
+            s.push_str(&format!(
+                "; asks {} witness(es) to cosign its checkpoints every {} s",
+                w.witnesses.len(),
+                w.interval_seconds
+            ));
+        }
         if !c.auth.proof_of_possession {
             s.push_str(
                 "; WARNING: auth.proof_of_possession is off, write tokens are bearer credentials",
@@ -222,6 +234,9 @@ impl Server {
     /// Stops accepting connections and lets in-flight requests finish (up to `grace`), then
     /// returns; the registry is closed when the last reference to it goes.
     pub async fn shutdown(self, grace: Duration) -> ServiceResult<()> {
+        if let Some(w) = self.witnessing {
+            w.stop().await;
+        }
         self.handle.graceful_shutdown(Some(grace));
         let r = self
             .task

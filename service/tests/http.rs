@@ -1660,3 +1660,125 @@ fn peer_key_exchange_over_http() {
         "{kinds:?}"
     );
 }
+
+/// `[witnessing]`: the service asks its witnesses to cosign each new checkpoint of the whole
+/// log, stores what verifies, and serves it with the checkpoint; a witness that is down holds
+/// nothing up, and the log growing gets the new size cosigned at the next round.
+#[test]
+fn configured_witnesses_cosign_the_registrys_checkpoints() {
+    use cairn_core::note::{Note, NoteVerifier};
+    use cairn_core::witness::{verify_cosignatures, Witness, WitnessPolicy};
+    use cairn_service::config::{WitnessPeer, Witnessing};
+    use cairn_service::witness::http::WitnessServer;
+    use cairn_service::witness::{Witness as WitnessService, WitnessConfig, WitnessKeys};
+
+    let mut fx = Fixture::new();
+    let writer = fx.token(ORIGIN, &["node.register"], 3600);
+    let log = fx.reg().key(&fx.reg().log_key_id().unwrap()).unwrap();
+    let log_vkeys: Vec<String> = NoteVerifier::for_key(ORIGIN, &log.public_key)
+        .unwrap()
+        .iter()
+        .map(|v| format!("\"{}\"", v.verifier_key()))
+        .collect();
+    let wrt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut witnesses = Vec::new();
+    let mut peers = Vec::new();
+    let mut policy = Vec::new();
+    for i in 0..2u8 {
+        let name = format!("witness.example/w{i}");
+        let mut cfg = WitnessConfig::from_toml(&format!(
+            "name = \"{name}\"\naddress = \"127.0.0.1:0\"\n[[logs]]\norigin = \"{ORIGIN}\"\nkeys = [{}]\n",
+            log_vkeys.join(", ")
+        ))
+        .unwrap();
+        cfg.state_path = fx.dir.join(format!("w{i}.redb"));
+        let keys = WitnessKeys {
+            ed25519: SigningKey::from_seed(Algorithm::Ed25519, &[40 + i; 32]),
+            mldsa44: SigningKey::from_seed(Algorithm::MlDsa44, &[40 + i; 32]),
+        };
+        let w = WitnessService::open(&cfg, keys).unwrap();
+        let vkeys: Vec<String> = w.cosigner_keys().iter().map(|k| k.vkey()).collect();
+        policy.push(Witness {
+            name: name.clone(),
+            key: w.cosigner_keys()[0].clone(),
+        });
+        let server = wrt.block_on(WitnessServer::start(&cfg, w)).unwrap();
+        peers.push(WitnessPeer {
+            url: server.url(),
+            keys: vkeys,
+        });
+        witnesses.push(server);
+    }
+    // A third witness that is down: asked every round, never holds the others up.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}", down.local_addr().unwrap());
+    drop(down);
+    peers.push(WitnessPeer {
+        url: down_url,
+        keys: peers[0].keys.clone(),
+    });
+    let mut config = loopback();
+    config.witnessing = Witnessing {
+        witnesses: peers,
+        interval_seconds: 1,
+        timeout_seconds: 2,
+    };
+    let srv = Running::start(config, fx.reg.take().unwrap());
+    let a = agent();
+    let base = srv.url.clone();
+    let policy = WitnessPolicy::new(policy, 2);
+    // Waits until the served checkpoint is of at least `size` and cosigned by both witnesses.
+    let cosigned = |size: u64| -> (u64, String) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let note = String::from_utf8(get(&a, &format!("{base}/checkpoint")).body).unwrap();
+            let parsed = Note::parse(note.as_bytes()).unwrap();
+            let cp = cairn_core::checkpoint::Checkpoint::parse_text(parsed.text()).unwrap();
+            if cp.size >= size {
+                if let Ok(v) = verify_cosignatures(&parsed, &policy, now()) {
+                    if v.check().is_ok() {
+                        return (cp.size, note);
+                    }
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no 2-of-2 cosigned checkpoint of size {size}: {note}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let size = get(&a, &format!("{base}/health")).json()["entries"]
+        .as_u64()
+        .unwrap();
+    let (first, _) = cosigned(size);
+    assert_eq!(first, size);
+
+    // The log grows; the next round signs a checkpoint of it and has it cosigned.
+    let r = write(
+        &a,
+        &base,
+        "POST",
+        "/api/v1/registry/register",
+        spec("witnessed-1").as_bytes(),
+        Some(&writer.envelope),
+        Some(&fx.holder),
+        "witnessing-nonce-0001",
+        now(),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (second, note) = cosigned(first + 1);
+    assert!(second > first);
+    // Both witnesses' lines travel with the note (each cosigns with its two keys).
+    let lines = note
+        .lines()
+        .filter(|l| l.starts_with("— witness.example/"))
+        .count();
+    assert_eq!(lines, 4, "{note}");
+    drop(srv);
+    drop(witnesses);
+}

@@ -11,6 +11,7 @@
 //! restarts and crashes: a size is only ever cosigned with the root its durable state holds,
 //! and that state only moves forward along consistency proofs.
 
+pub mod client;
 pub mod config;
 pub mod http;
 pub mod state;

@@ -1,0 +1,145 @@
+//! The registry's side of witnessing: ask witnesses (C2SP tlog-witness `add-checkpoint`) to
+//! cosign a stored checkpoint and keep the cosignatures that verify under the keys the
+//! registry trusts them by. `cairn checkpoint witness` does it by hand; `cairn serve` asks the
+//! witnesses of its `[[witnesses]]` config after each checkpoint ([`crate::witnessing`]).
+
+use cairn_core::checkpoint::Checkpoint;
+use cairn_core::note::Note;
+use cairn_core::witness::add::AddCheckpoint;
+use cairn_core::witness::CosignerKey;
+use cairn_store::{Registry, StoredCheckpoint, StoredCosignature};
+
+/// Largest add-checkpoint answer read.
+const MAX_ANSWER: u64 = 64 * 1024;
+
+/// One witness's answer.
+pub struct Asked {
+    /// The witness's base URL.
+    pub url: String,
+    /// The size the witness had cosigned before (from its 409), if it said.
+    pub previous: Option<u64>,
+    /// Its cosignatures that verify under the given keys, or why there are none.
+    pub result: Result<Vec<StoredCosignature>, String>,
+}
+
+fn answer_text(resp: &mut ureq::http::Response<ureq::Body>) -> String {
+    resp.body_mut()
+        .with_config()
+        .limit(MAX_ANSWER)
+        .read_to_string()
+        .unwrap_or_default()
+}
+
+/// The cosignatures in a 200 answer that verify under `keys`; lines of other keys are
+/// ignored, and a line of a given key that does not verify is an error.
+fn cosignatures_in(
+    answer: &str,
+    cp: &StoredCheckpoint,
+    keys: &[CosignerKey],
+) -> Result<Vec<StoredCosignature>, String> {
+    let note = Note::parse(cp.note.as_bytes()).map_err(|e| e.to_string())?;
+    let text = note.text();
+    let checkpoint = Checkpoint::parse_text(text).map_err(|e| e.to_string())?;
+    let lines = Note::parse(format!("{text}\n{answer}").as_bytes())
+        .map_err(|e| format!("the answer is not signature lines: {}", e.detail()))?;
+    let mut out = Vec::new();
+    for line in lines.signatures() {
+        let Some(key) = keys
+            .iter()
+            .find(|k| k.name() == line.name && k.key_id() == line.key_hash)
+        else {
+            continue;
+        };
+        key.verify(&checkpoint, text, &line.signature)
+            .map_err(|e| format!("its cosignature does not verify: {}", e.detail()))?;
+        out.push(StoredCosignature {
+            key: key.clone(),
+            signature: line.clone(),
+        });
+    }
+    if out.is_empty() {
+        return Err("none of its cosignature lines is under a --witness-key".into());
+    }
+    Ok(out)
+}
+
+/// Asks the witness at `base` to cosign `cp` (C2SP tlog-witness `add-checkpoint`): first
+/// with old size 0, then with the size its `409` names and a consistency proof from there,
+/// at most three times. Only cosignature lines under `keys` are kept; one that does not
+/// verify is a failure.
+pub fn ask(
+    agent: &ureq::Agent,
+    base: &str,
+    reg: &Registry,
+    cp: &StoredCheckpoint,
+    keys: &[CosignerKey],
+) -> Asked {
+    let url = format!("{}/add-checkpoint", base.trim_end_matches('/'));
+    let mut old = 0u64;
+    let mut previous = None;
+    // First with old 0 (C2SP: a client that does not know the witness's size may), then with
+    // the size its 409 names.
+    for _ in 0..3 {
+        let result = (|| -> Result<Option<Vec<StoredCosignature>>, String> {
+            if old > cp.size {
+                return Err(format!(
+                    "the witness has cosigned size {old} of this log, beyond the newest checkpoint {}: it was shown another tree or a newer checkpoint",
+                    cp.size
+                ));
+            }
+            let proof = if old == 0 || old == cp.size {
+                Vec::new()
+            } else {
+                reg.checkpoint_consistency(old, cp.size)
+                    .map_err(|e| format!("consistency proof from {old}: {e}"))?
+                    .hashes
+            };
+            let body = AddCheckpoint::body(old, &proof, &cp.note);
+            let mut resp = agent
+                .post(&url)
+                .header("Content-Type", "text/plain; charset=utf-8")
+                .send(body.as_bytes())
+                .map_err(|e| format!("POST {url}: {e}"))?;
+            let status = resp.status().as_u16();
+            let answer = answer_text(&mut resp);
+            match status {
+                200 => cosignatures_in(&answer, cp, keys).map(Some),
+                409 => {
+                    let n = answer
+                        .trim_end_matches('\n')
+                        .parse::<u64>()
+                        .map_err(|_| format!("409 without a size: {answer:?}"))?;
+                    if n == old {
+                        return Err(format!("409 naming the size {n} that was sent"));
+                    }
+                    previous = Some(n);
+                    old = n;
+                    Ok(None)
+                }
+                s => Err(format!("{s}: {}", answer.trim())),
+            }
+        })();
+        match result {
+            Ok(None) => continue,
+            Ok(Some(c)) => {
+                return Asked {
+                    url: base.to_owned(),
+                    previous,
+                    result: Ok(c),
+                }
+            }
+            Err(e) => {
+                return Asked {
+                    url: base.to_owned(),
+                    previous,
+                    result: Err(e),
+                }
+            }
+        }
+    }
+    Asked {
+        url: base.to_owned(),
+        previous,
+        result: Err("the witness's size kept changing (3 conflicts in a row)".into()),
+    }
+}
