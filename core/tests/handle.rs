@@ -268,6 +268,31 @@ mod envelopes {
         assert_ne!(a, seal(&pk, b"p", b"", b"x", &[2; 32]).unwrap());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any key, seed, purpose, aad and plaintext: what is sealed opens, and only with the
+        /// same purpose and aad.
+        #[test]
+        fn seal_then_open(
+            ikm in proptest::array::uniform32(proptest::num::u8::ANY),
+            seed in proptest::array::uniform32(proptest::num::u8::ANY),
+            purpose in proptest::collection::vec(proptest::num::u8::ANY, 0..=MAX_PURPOSE_LEN),
+            aad in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            pt in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+        ) {
+            let k = EnvelopeSecretKey::derive(Suite::X25519ChaCha20Poly1305, None, &ikm).unwrap();
+            let env = seal(&k.public_key(), &purpose, &aad, &pt, &seed).unwrap();
+            proptest::prop_assert_eq!(env.len(), ENVELOPE_HEADER_LEN + 32 + pt.len() + 16);
+            proptest::prop_assert_eq!(open(&k, &purpose, &aad, &env).unwrap(), pt);
+            let mut other = aad.clone();
+            other.push(0);
+            proptest::prop_assert_eq!(
+                open(&k, &purpose, &other, &env).unwrap_err().code(),
+                ErrorCode::SignatureInvalid
+            );
+        }
+    }
+
     /// Every single-byte change and every truncation of an envelope is refused, without a
     /// panic, with a code that names what changed.
     #[test]
