@@ -21,13 +21,15 @@
 //! | [`tiles`] | C2SP tlog-tiles: tile paths and a tile client that proves from tiles alone |
 //! | [`trust`] | trust roots and their rotation chains |
 //! | [`bundle`] | self-contained bundles and `verify_bundle` |
+//! | `handle` | (feature `handle`) the handle registry's pure part: normalisation, blind index, HPKE envelopes, proof of work |
 //! | [`http`] | the credentials of an HTTP write: `Authorization` token, `Cairn-Proof` proof of possession |
 //! | [`peer`] | peer key exchange: signed key requests and responses, replay protection, vouching |
 //! | [`blux`] | blux-reg v1.0 interop (canonical JSON, tokens, manifests, ledgers) |
 //! | [`view`] | the JSON view of each object, shared by the CLI, the wasm package and the web page |
 //!
 //! Features: `std` (default) adds key generation and signing; `legacy-dilithium` adds
-//! round-3 Dilithium (native only). docs/FORMATS.md specifies every byte.
+//! round-3 Dilithium (native only); `handle` adds the `handle` module (off by default: the
+//! browser build does not need it). docs/FORMATS.md specifies every byte.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -42,6 +44,8 @@ pub mod crypto;
 pub mod dsse;
 pub mod encoding;
 pub mod error;
+#[cfg(feature = "handle")]
+pub mod handle;
 pub mod http;
 pub mod ledger;
 pub mod manifest;
