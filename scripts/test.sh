@@ -58,6 +58,7 @@ msrv_check() {
 step "MSRV: cairn-core and cairn-wasm on Rust 1.85, cairn-store and cairn on 1.90 (their rust-version)"
 msrv_check 1.85 -p cairn-core
 msrv_check 1.85 -p cairn-core --no-default-features --target wasm32-unknown-unknown
+msrv_check 1.85 -p cairn-core --no-default-features --features handle --target wasm32-unknown-unknown
 msrv_check 1.85 -p cairn-wasm --target wasm32-unknown-unknown
 msrv_check 1.90 -p cairn-store -p cairn
 
@@ -70,6 +71,11 @@ done
 
 step "cargo test --workspace"
 cargo test --workspace
+
+step "cargo test -p cairn-core --features handle (the handle registry's formats: tests, vectors, doc examples)"
+cargo test -p cairn-core --features handle --test handle
+cargo test -p cairn-core --features handle --lib handle::
+cargo test -p cairn-core --features handle --doc handle
 
 step "cargo test -p cairn-core --features legacy-dilithium (round-3 Dilithium, native)"
 cargo test -p cairn-core --features legacy-dilithium --test 'crypto*' --test peer
