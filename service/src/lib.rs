@@ -18,6 +18,7 @@ pub mod limit;
 pub mod metrics;
 pub mod peer;
 pub mod routes;
+pub mod tilecache;
 mod tls;
 pub mod witness;
 pub mod witnessing;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub key_passphrase: Option<cairn_store::Passphrase>,
     /// The peer key exchange's settings (`[peer]`, its trust roots read at startup).
     pub peer: Arc<peer::PeerSettings>,
+    /// Full tiles already read (they never change).
+    pub tiles: tilecache::TileCache,
 }
 
 /// A running server.
@@ -134,6 +137,7 @@ impl Server {
             metrics,
             key_passphrase,
             peer,
+            tiles: tilecache::TileCache::new(tilecache::DEFAULT_TILE_CACHE_BYTES),
         });
         let limits = &config.limits;
         let app = routes::router(state.clone())

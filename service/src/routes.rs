@@ -320,7 +320,18 @@ async fn checkpoint(State(st): St) -> ServiceResult<Response> {
 async fn tile(State(st): St, Path(path): Path<String>) -> ServiceResult<Response> {
     let t = Tile::parse_path(&format!("tile/{path}"))
         .map_err(|e| ServiceError::not_found(e.detail().to_owned()))?;
-    let bytes = blocking(move || Ok(st.reg.tile(&t)?)).await?;
+    let bytes = match st.tiles.get(&t) {
+        Some(b) => b,
+        None => {
+            let st = st.clone();
+            blocking(move || {
+                let b = Bytes::from(st.reg.tile(&t)?);
+                st.tiles.put(&t, &b);
+                Ok(b)
+            })
+            .await?
+        }
+    };
     let cache = if t.is_full() {
         IMMUTABLE
     } else {
