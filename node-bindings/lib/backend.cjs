@@ -45,7 +45,7 @@ function select() {
 }
 
 /** The WebAssembly backend: the main module now, the second one (inspect, blux-reg, tiles,
- * peer keys, exports) at the first call of one of its functions. Both hand Ed25519's equation
+ * peer keys, exports, witness cosignatures, revocation-map proofs) at the first call of one of its functions. Both hand Ed25519's equation
  * to node:crypto. */
 function wasmApi() {
   const main = require('../pkg/node/cairn_wasm.js');
@@ -61,7 +61,9 @@ function wasmApi() {
       return extras[name](...args);
     };
   const api = { ...main };
-  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson', 'verifyExport', 'verifyFromTiles', 'verifyKeyRequest', 'verifyKeyResponse']) {
+  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson', 'verifyExport', 'verifyFromTiles', 'verifyKeyRequest', 'verifyKeyResponse',
+    'verifyCosignatures', 'verifyWitnessedCheckpoint', 'detectSplitView', 'revocationMapKey', 'revocationMapRoot',
+    'verifyNotRevoked', 'verifyRevoked', 'parseRevocationsLine']) {
     api[name] = extra(name);
   }
   return api;
