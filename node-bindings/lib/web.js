@@ -7,7 +7,6 @@ import initWasm, * as wasm from '../pkg/web/cairn_wasm.js';
 import initExtrasWasm, * as extrasGlue from '../pkg/web/cairn_wasm_extras.js';
 
 export {
-  verifyBundle,
   verifyToken,
   verifyTokens,
   verifyManifest,
@@ -79,6 +78,30 @@ function extra(name) {
     }
     return extrasGlue[name](...args);
   };
+}
+
+/**
+ * Verifies a bundle (the main module's verifyBundle). With `options.witnesses` (k-of-n
+ * cosignatures on its checkpoint), the second module checks the witness options first and the
+ * cosignatures after, as the native addon does in one call: `await initExtras()` first.
+ */
+export function verifyBundle(bundle, trustedRoot, options) {
+  let witnesses = null;
+  try {
+    witnesses = options !== null && typeof options === 'object' ? options.witnesses : null;
+  } catch {
+    // An options object that throws on reading: the main module reports it (malformed).
+  }
+  if (witnesses === undefined || witnesses === null) return wasm.verifyBundle(bundle, trustedRoot, options);
+  if (!extrasLoaded) {
+    const err = new Error("verifyBundle with witnesses uses cairn-verify's second module: await initExtras() first");
+    err.code = 'ERR_CAIRN_EXTRAS_NOT_LOADED';
+    throw err;
+  }
+  extrasGlue.__checkBundleWitnessOptions(options);
+  const v = wasm.verifyBundle(bundle, trustedRoot, options);
+  v.witnessed = extrasGlue.__bundleWitnesses(bundle, options);
+  return v;
 }
 
 export const inspect = extra('inspect');

@@ -397,9 +397,6 @@ pub struct BundleOptions {
     pub last_seen: Option<LastSeen>,
     /// The oldest checkpoint accepted, in seconds (`maxAge`; `stale` beyond it).
     pub max_age: Option<u64>,
-    /// The witnesses that must have cosigned the bundle's checkpoint, k of n (`witnesses`,
-    /// `witnessQuorum`, `witnessMaxAge`), as `cairn bundle verify --witness-key` demands.
-    pub witnesses: Option<WitnessPolicy>,
 }
 
 /// `verifyBundle`'s `lastSeen` (a checkpoint note, signed or bare) and `minSize` options, at
@@ -451,25 +448,31 @@ pub fn verify_bundle(
         max_age: opts.max_age,
     };
     let verdict = core_verify_bundle(&bundle, &pinned, now, &policy)?;
-    // The checkpoint's log signature is verified above; its cosignatures by the witnesses
-    // named here decide k of n (what `cairn bundle verify --witness-key` does).
-    let witnessed = match &opts.witnesses {
-        None => None,
-        Some(w) => {
-            let note = cairn_core::note::Note::parse(bundle.checkpoint.as_bytes())
-                .map_err(|e| e.context("checkpoint"))?;
-            let verdict =
-                witness::verify_cosignatures(&note, w, now).map_err(|e| e.context("witnesses"))?;
-            verdict.check().map_err(|e| e.context("witnesses"))?;
-            Some(verdict)
-        }
-    };
     let mut v = verdict.to_json();
     v["artifact_checked"] = Value::Bool(opts.artifact.is_some());
-    v["witnessed"] = witnessed
-        .as_ref()
-        .map_or(Value::Null, view::witness_verdict);
+    // Filled in by `bundle_witnesses` when the caller names witnesses.
+    v["witnessed"] = Value::Null;
     Ok(v)
+}
+
+/// `verifyBundle`'s witness policy, applied after [`verify_bundle`] accepted the bundle (whose
+/// checkpoint's log signature it verified): the cosignatures on the bundle's checkpoint note
+/// by `policy`'s witnesses at `now`, and the quorum, as `cairn bundle verify --witness-key`
+/// applies them (`threshold_not_met`; `stale` / `not_yet_valid` when only cosignatures outside
+/// the time window are missing; `signature_invalid` for a bad line of a policy witness). The
+/// witness verdict view, for the verdict's `witnessed`.
+///
+/// A separate step so that the wasm build keeps it out of the main module (its size is
+/// budgeted): there, the package's `verifyBundle` calls the second module for it; the native
+/// addon calls both in one export.
+pub fn bundle_witnesses(bundle: &[u8], policy: &WitnessPolicy, now: UnixTime) -> Result<Value> {
+    let bundle = Bundle::from_bytes(bundle)?;
+    let note = cairn_core::note::Note::parse(bundle.checkpoint.as_bytes())
+        .map_err(|e| e.context("checkpoint"))?;
+    let verdict =
+        witness::verify_cosignatures(&note, policy, now).map_err(|e| e.context("witnesses"))?;
+    verdict.check().map_err(|e| e.context("witnesses"))?;
+    Ok(view::witness_verdict(&verdict))
 }
 
 /// `verifyCosignatures`: the witness cosignatures of a checkpoint note under `policy` at

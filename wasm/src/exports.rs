@@ -348,8 +348,10 @@ pub fn verify_ledger_chain(
 
 /// Verifies a bundle (CBDL bytes) offline against the pinned trust root (envelope bytes or
 /// DSSE JSON): trust chain, checkpoint, inclusion, ledger entry, and the token or manifest
-/// (with the artifact when `options.artifact` is given), and, when `options.witnesses` names
-/// witnesses, that `witnessQuorum` of them (default: all) cosigned the checkpoint.
+/// (with the artifact when `options.artifact` is given). `options.witnesses` (k-of-n
+/// cosignatures) is applied by the package's `verifyBundle` with the second module
+/// (`extras::bundle_witnesses`), which keeps the witness code out of this one; the verdict's
+/// `witnessed` is null here.
 #[wasm_bindgen(js_name = verifyBundle, unchecked_return_type = "BundleVerification", skip_typescript)]
 pub fn verify_bundle(
     #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bundle: JsValue,
@@ -381,7 +383,6 @@ pub fn verify_bundle(
                     Some(js::integer(&m, "maxAge")?)
                 }
             },
-            witnesses: js::witness_policy(&options, api::BUNDLE_WITNESS_OPTIONS)?,
         };
         api::verify_bundle(&bundle, &root, now, &opts)
     })())

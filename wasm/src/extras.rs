@@ -401,3 +401,27 @@ pub fn parse_revocations_line(
 ) -> JsResult {
     finish(js::text(&line, "line", 1024).and_then(|l| api::parse_revocations_line(&l)))
 }
+
+/// `verifyBundle`'s witness options (`witnesses`, `witnessQuorum`, `witnessMaxAge`,
+/// `witnessMaxFutureSkew`), read and checked before the bundle is verified, as the native
+/// addon reads them: the package's `verifyBundle` calls this first when `witnesses` is given.
+/// Not API (the `__` prefix keeps it out of the package's exports).
+#[wasm_bindgen(js_name = __checkBundleWitnessOptions, skip_typescript)]
+pub fn check_bundle_witness_options(options: JsValue) -> core::result::Result<(), JsValue> {
+    js::witness_policy(&options, api::BUNDLE_WITNESS_OPTIONS)
+        .map(|_| ())
+        .map_err(|e| js::to_js_error(&e))
+}
+
+/// `verifyBundle`'s witness verdict (`api::bundle_witnesses`), once the main module's
+/// `verifyBundle` has accepted the bundle: the package's `verifyBundle` puts it in the
+/// verdict's `witnessed`. Not API.
+#[wasm_bindgen(js_name = __bundleWitnesses, skip_typescript)]
+pub fn bundle_witnesses(bundle: JsValue, options: JsValue) -> JsResult {
+    finish((|| {
+        let bundle = js::bytes(&bundle, "bundle", MAX_OBJECT_LEN)?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let policy = js::required_witness_policy(&options, api::BUNDLE_WITNESS_OPTIONS)?;
+        api::bundle_witnesses(&bundle, &policy, now)
+    })())
+}

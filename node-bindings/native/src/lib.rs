@@ -398,6 +398,10 @@ pub fn verify_bundle(
     let r = Reader { env: &env };
     let out = (|| {
         let options = r.opt(options)?;
+        // Read first, as the package's verifyBundle on the wasm backend checks them (with the
+        // second module) before the main module's verifyBundle runs: the same code for the
+        // same arguments on both backends.
+        let witnesses = r.witness_policy(&options, api::BUNDLE_WITNESS_OPTIONS)?;
         let bundle = r.bytes(&r.val(bundle)?, "bundle", MAX_OBJECT_LEN)?;
         let root = r.bytes(&r.val(trusted_root)?, "trustedRoot", MAX_OBJECT_LEN)?;
         let now = r.now(&r.prop(&options, "now")?)?;
@@ -434,9 +438,12 @@ pub fn verify_bundle(
                     Some(r.integer(&m, "maxAge")?)
                 }
             },
-            witnesses: r.witness_policy(&options, api::BUNDLE_WITNESS_OPTIONS)?,
         };
-        api::verify_bundle(&bundle, &root, now, &opts)
+        let mut v = api::verify_bundle(&bundle, &root, now, &opts)?;
+        if let Some(w) = &witnesses {
+            v["witnessed"] = api::bundle_witnesses(&bundle, w, now)?;
+        }
+        Ok(v)
     })();
     finish(&env, out)
 }
