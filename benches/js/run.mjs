@@ -395,8 +395,10 @@ function revocationProofs() {
   const sizes = revocationSizes();
   const file = join(repo, 'target', 'bench-js', `revocation-proofs-${sizes.join('-')}.json`);
   if (!existsSync(file)) {
-    console.error(`revocation: building maps of ${sizes.join(', ')} revoked objects (cargo run --release --example revocation_proofs)`);
-    const r = spawnSync('cargo', ['run', '--quiet', '--release', '-p', 'cairn-wasm', '--example', 'revocation_proofs', '--', ...sizes.map(String)], {
+    console.error(`revocation: building maps of ${sizes.join(', ')} revoked objects (cargo run --example revocation_proofs)`);
+    // Quick mode (10^3 only) builds in the dev profile, which `cargo test` has already built.
+    const profile = opts.quick ? [] : ['--release'];
+    const r = spawnSync('cargo', ['run', '--quiet', ...profile, '-p', 'cairn-wasm', '--example', 'revocation_proofs', '--', ...sizes.map(String)], {
       cwd: repo,
       encoding: 'utf8',
       maxBuffer: 64 << 20,
