@@ -10,13 +10,18 @@
 //                                      checks that each verifier still accepts its input (CI)
 //   options: --ms N (time per contender and operation, default 2000), --rounds N (default 9),
 //            --json FILE (raw figures), --no-native (skip cairn's native timing), --no-cold,
-//            --only token,ed25519,batch,ml-dsa-44,ml-dsa-65,peer,sha256 (some operations only)
+//            --only token,ed25519,batch,ml-dsa-44,ml-dsa-65,peer,sha256,revocation (some
+//            operations only)
 //   --smoke and CAIRN_BENCH_SMOKE=1 mean --quick.
 //
 // Needs: scripts/build-wasm.sh run (node-bindings/pkg), and `npm ci` in benches/js (the peers);
 // scripts/build-native.sh for the native backend's rows (left out, and said so, without it).
 // Both backends are loaded side by side (the wasm glue and the .node file the package would
 // load); the cold starts import the package itself with CAIRN_VERIFY_BACKEND set.
+// The revocation group verifies revocation-map proofs of maps of 10^3, 10^5 and 10^6 revoked
+// objects, built natively by the `revocation_proofs` example of cairn-wasm (a 10^6 map takes
+// minutes in JavaScript, about two in Rust): its output is kept in
+// target/bench-js/revocation-proofs-<sizes>.json and made when missing.
 // Native figures come from the `native_verify` example of cairn-wasm (release build), fed the
 // same keys, messages and signatures and run as one more contender, a slice per round (built
 // here unless --quick, where it is used only if already built).
@@ -28,7 +33,7 @@
 // statically, so a cold-start child process loads nothing but the library it measures.
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -243,6 +248,11 @@ function must(ok, what) {
   if (!ok) throw new Error(`${what}: verification failed`);
 }
 
+// Revocation-map sizes (see revocationBuilders).
+const REVOCATION_SIZES = [1_000, 100_000, 1_000_000];
+const revocationSizes = () => (opts.quick ? [1_000] : REVOCATION_SIZES);
+let revocationFixture = null;
+
 const builders = {
   ...perBackend('cairn-token', async (cairn, fx) => {
     const token = b64(fx.token.cairn);
@@ -372,7 +382,59 @@ const builders = {
   ...mldsaBuilders('ml-dsa-65', 'ml_dsa65'),
   ...hashBuilders(),
   ...peerBuilders(),
+  ...revocationBuilders(),
 };
+
+// ---------------------------------------------------------------------------------------------
+// Revocation-map proofs (verifyNotRevoked / verifyRevoked) at 10^3, 10^5, 10^6 revoked objects.
+
+
+/** The proofs of the `revocation_proofs` example (built and run when its output is missing). */
+function revocationProofs() {
+  if (revocationFixture) return revocationFixture;
+  const sizes = revocationSizes();
+  const file = join(repo, 'target', 'bench-js', `revocation-proofs-${sizes.join('-')}.json`);
+  if (!existsSync(file)) {
+    console.error(`revocation: building maps of ${sizes.join(', ')} revoked objects (cargo run --example revocation_proofs)`);
+    // Quick mode (10^3 only) builds in the dev profile, which `cargo test` has already built.
+    const profile = opts.quick ? [] : ['--release'];
+    const r = spawnSync('cargo', ['run', '--quiet', ...profile, '-p', 'cairn-wasm', '--example', 'revocation_proofs', '--', ...sizes.map(String)], {
+      cwd: repo,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (r.status !== 0) throw new Error(`revocation_proofs example failed (status ${r.status})`);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, r.stdout);
+  }
+  revocationFixture = JSON.parse(readFileSync(file, 'utf8'));
+  return revocationFixture;
+}
+
+/** Size of a proof of the fixture (`absent` or `present`), once it is loaded. */
+const proofBytes = (n, which) => revocationFixture?.sizes.find((s) => s.revoked === n)?.[which].bytes ?? '?';
+
+function revocationBuilders() {
+  const out = {};
+  for (const n of REVOCATION_SIZES) {
+    const at = () => revocationProofs().sizes.find((s) => s.revoked === n);
+    Object.assign(
+      out,
+      perBackend(`cairn-not-revoked-${n}`, async (cairn) => {
+        const s = at();
+        const proof = b64(s.absent.proof);
+        return () => must(cairn.verifyNotRevoked(s.root, s.absent.kind, s.absent.id, proof).revoked === false, 'cairn verifyNotRevoked');
+      }),
+      perBackend(`cairn-revoked-${n}`, async (cairn) => {
+        const s = at();
+        const proof = b64(s.present.proof);
+        return () => must(cairn.verifyRevoked(s.root, s.present.kind, s.present.id, proof).seq === s.present.seq, 'cairn verifyRevoked');
+      }),
+    );
+  }
+  return out;
+}
 
 /** `name-native` and `name-wasm` builders from one that takes the backend's functions. */
 function perBackend(name, build) {
@@ -852,6 +914,7 @@ async function main() {
     say(`| ${label} | ${s.raw.toLocaleString('en')} | ${s.gzip.toLocaleString('en')} (${KiB(s.gzip)}) | ${s.brotli.toLocaleString('en')} (${KiB(s.brotli)}) |`);
   }
 
+  if (!opts.only || opts.only.includes('revocation')) revocationProofs();
   const groups = [
     {
       key: 'token',
@@ -946,9 +1009,24 @@ async function main() {
       peers: ['node-sha256', 'noble-sha256'],
       bytes: hashSize,
     },
+    {
+      key: 'revocation',
+      title: 'Revocation-map proofs: `verifyNotRevoked` (non-membership) and `verifyRevoked` (membership), token ids, proof decoded and verified against the root',
+      rows: revocationSizes().flatMap((n) =>
+        ['native', 'wasm'].flatMap((b) => [
+          [`cairn-not-revoked-${n}-${b}`, `${b}: \`verifyNotRevoked\`, ${n.toLocaleString('en')} revoked (${proofBytes(n, 'absent')} B proof)`],
+          [`cairn-revoked-${n}-${b}`, `${b}: \`verifyRevoked\`, ${n.toLocaleString('en')} revoked (${proofBytes(n, 'present')} B proof)`],
+        ]),
+      ),
+      cairn: `cairn-not-revoked-${revocationSizes().at(-1)}-wasm`,
+      peers: [],
+    },
   ];
 
   const active = opts.only ? groups.filter((g) => opts.only.includes(g.key)) : groups;
+  if (opts.only) {
+    for (const k of opts.only) if (!groups.some((g) => g.key === k)) throw new Error(`--only: no group ${k}`);
+  }
   const results = {};
   for (const g of active) {
     const fns = {};
@@ -1040,6 +1118,15 @@ async function main() {
       [`KeyResponse with its bundle, wasm ≥ 8× faster than the same signature checks with @noble`, faster(noble / w), noble / w >= 8],
       [`KeyResponse with its bundle, native backend vs @noble`, nat ? faster(noble / nat) : 'not built', null],
     );
+  }
+  if (results.revocation) {
+    const top = revocationSizes().at(-1);
+    const w = med('revocation', `cairn-not-revoked-${top}-wasm`);
+    checks.push([
+      `non-membership proof in wasm ≤ 0.2 ms at ${top.toLocaleString('en')} revocations`,
+      `${fmtTime(w)} (${proofBytes(top, 'absent')} B proof)`,
+      w <= 0.2e6,
+    ]);
   }
   if (results.batch) {
     const single = med('batch', 'cairn-ed25519-wasm-dalek');

@@ -509,3 +509,70 @@ pub fn witness_verdict(v: &crate::witness::WitnessVerdict) -> Value {
         })).collect::<Vec<_>>(),
     })
 }
+
+/// A checkpoint's `cairn.revocations` line (`checkpoint::RevocationsRef`): `{"count", "root",
+/// "line"}`: the number of revoked objects, the revocation map's root (hex) and the extension
+/// line itself (its root in base64, as the checkpoint carries it).
+///
+/// ```
+/// use cairn_core::checkpoint::RevocationsRef;
+/// let r = RevocationsRef::parse_line("cairn.revocations 0 voHwm+TaFV7P/CM7Ok+meFKxI34x/p04dtDtt6XgeXo=")?
+///     .ok_or("not a revocations line")?;
+/// let v = cairn_core::view::revocations_ref(&r);
+/// assert_eq!(v["count"], 0);
+/// assert_eq!(v["root"], cairn_core::encoding::hex_encode(&cairn_core::revocation::empty_root()));
+/// assert_eq!(v["line"], r.to_line());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn revocations_ref(r: &crate::checkpoint::RevocationsRef) -> Value {
+    json!({"count": r.count, "root": hex_encode(&r.root), "line": r.to_line()})
+}
+
+/// Two signed checkpoints of one log that cannot both be true (`witness::detect_split_view`):
+/// `{"origin", "size", "roots": [first, second] (hex), "revocations": [first, second]` (each a
+/// [`revocations_ref`] view or null)`, "code": "split_view", "message"}` (the detail of the
+/// `split_view` error it amounts to).
+///
+/// ```
+/// use cairn_core::witness::SplitView;
+/// let s = SplitView { origin: "example.test/log".into(), size: 5, first_root: [1; 32],
+///     second_root: [2; 32], first_revocations: None, second_revocations: None };
+/// let v = cairn_core::view::split_view(&s);
+/// assert_eq!(v["roots"][1], "02".repeat(32));
+/// assert!(v["revocations"][0].is_null());
+/// assert_eq!(v["code"], "split_view");
+/// ```
+pub fn split_view(s: &crate::witness::SplitView) -> Value {
+    let revocations = |r: &Option<crate::checkpoint::RevocationsRef>| {
+        r.as_ref().map_or(Value::Null, revocations_ref)
+    };
+    json!({
+        "origin": s.origin,
+        "size": s.size,
+        "roots": [hex_encode(&s.first_root), hex_encode(&s.second_root)],
+        "revocations": [revocations(&s.first_revocations), revocations(&s.second_revocations)],
+        "code": crate::ErrorCode::SplitView.as_str(),
+        "message": s.to_error().detail(),
+    })
+}
+
+/// A checkpoint verified under its log's keys (`checkpoint::verify_checkpoint`): `{"origin",
+/// "size", "root" (hex), "extensions", "signers" (key ids)}`.
+pub fn verified_checkpoint(v: &crate::checkpoint::VerifiedCheckpoint) -> Value {
+    json!({
+        "origin": v.origin,
+        "size": v.size,
+        "root": hex_encode(&v.root),
+        "extensions": v.extensions,
+        "signers": key_ids(&v.signers),
+    })
+}
+
+/// A checkpoint signed by its log and cosigned by a quorum of witnesses
+/// (`witness::verify_witnessed_checkpoint`): the [`verified_checkpoint`] view with its
+/// [`witness_verdict`] in `"witnessed"`.
+pub fn witnessed_checkpoint(w: &crate::witness::WitnessedCheckpoint) -> Value {
+    let mut v = verified_checkpoint(&w.checkpoint);
+    v["witnessed"] = witness_verdict(&w.witnesses);
+    v
+}

@@ -45,26 +45,56 @@ function select() {
 }
 
 /** The WebAssembly backend: the main module now, the second one (inspect, blux-reg, tiles,
- * peer keys, exports) at the first call of one of its functions. Both hand Ed25519's equation
+ * peer keys, exports, witness cosignatures, revocation-map proofs) at the first call of one of its functions. Both hand Ed25519's equation
  * to node:crypto. */
 function wasmApi() {
   const main = require('../pkg/node/cairn_wasm.js');
   if (process.env.CAIRN_VERIFY_ED25519 !== 'wasm') useNodeEd25519(main);
   let extras = null;
+  const loadExtras = () => {
+    if (!extras) {
+      extras = require('../pkg/node/cairn_wasm_extras.js');
+      // The second module checks Ed25519 too (key responses, exports, tiles).
+      if (process.env.CAIRN_VERIFY_ED25519 !== 'wasm') useNodeEd25519(extras);
+    }
+    return extras;
+  };
   const extra = (name) =>
     function (...args) {
-      if (!extras) {
-        extras = require('../pkg/node/cairn_wasm_extras.js');
-        // The second module checks Ed25519 too (key responses, exports, tiles).
-        if (process.env.CAIRN_VERIFY_ED25519 !== 'wasm') useNodeEd25519(extras);
-      }
-      return extras[name](...args);
+      return loadExtras()[name](...args);
     };
   const api = { ...main };
-  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson', 'verifyExport', 'verifyFromTiles', 'verifyKeyRequest', 'verifyKeyResponse']) {
+  api.verifyBundle = withWitnesses(main.verifyBundle, loadExtras);
+  for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson', 'verifyExport', 'verifyFromTiles', 'verifyKeyRequest', 'verifyKeyResponse',
+    'verifyCosignatures', 'verifyWitnessedCheckpoint', 'detectSplitView', 'revocationMapKey', 'revocationMapRoot',
+    'verifyNotRevoked', 'verifyRevoked', 'parseRevocationsLine']) {
     api[name] = extra(name);
   }
   return api;
+}
+
+/**
+ * `verifyBundle` with its witness options on the wasm backend: the k-of-n cosignature check
+ * lives in the second module (the main one's size is budgeted), so when `options.witnesses` is
+ * given the options are checked there first, the main module verifies the bundle, and the
+ * second module's verdict on the checkpoint's cosignatures fills `witnessed` — the order, codes
+ * and result of the native addon's one call. lib/web.js does the same in browsers.
+ */
+function withWitnesses(verifyBundle, loadExtras) {
+  return function (bundle, trustedRoot, options) {
+    let witnesses = null;
+    try {
+      witnesses = options !== null && typeof options === 'object' ? options.witnesses : null;
+    } catch {
+      // An options object that throws on reading: the main module reports it (malformed).
+    }
+    if (witnesses === undefined || witnesses === null) return verifyBundle(bundle, trustedRoot, options);
+    const extras = loadExtras();
+    extras.__checkBundleWitnessOptions(options);
+    const v = verifyBundle(bundle, trustedRoot, options);
+    v.witnessed = extras.__bundleWitnesses(bundle, options);
+    return v;
+  };
 }
 
 /**
@@ -95,4 +125,4 @@ function useNodeEd25519(main) {
 /** How many Ed25519 equations node:crypto has decided in this process (for the tests). */
 const hostEd25519CallCount = () => hostEd25519Calls;
 
-module.exports = { ...select(), wasmApi, hostEd25519CallCount };
+module.exports = { ...select(), wasmApi, hostEd25519CallCount, withWitnesses };

@@ -1,12 +1,12 @@
 // Browser entry point (ES module). Call `await init()` once before any verifier; it fetches
 // cairn_wasm_bg.wasm next to the glue (or takes a URL, Response, bytes or WebAssembly.Module).
-// `inspect` and the blux-reg functions live in a second, smaller module that only pages using
-// them fetch: `await initExtras()` first (cairn_wasm_extras_bg.wasm, or a source as for init).
+// `inspect`, the blux-reg functions, the witness cosignature and revocation-map verifiers
+// (every function marked "In the second module") live in a second, smaller module that only
+// pages using them fetch: `await initExtras()` first (cairn_wasm_extras_bg.wasm, or a source as for init).
 import initWasm, * as wasm from '../pkg/web/cairn_wasm.js';
 import initExtrasWasm, * as extrasGlue from '../pkg/web/cairn_wasm_extras.js';
 
 export {
-  verifyBundle,
   verifyToken,
   verifyTokens,
   verifyManifest,
@@ -52,7 +52,7 @@ export default init;
 let extrasReady = null;
 let extrasLoaded = false;
 
-/** Loads the second module (inspect, blux-reg) once; later calls return the same promise. */
+/** Loads the second module (inspect, blux-reg, cosignatures, revocation proofs...) once; later calls return the same promise. */
 export function initExtras(source) {
   if (!extrasReady) {
     extrasReady = initExtrasWasm(source === undefined ? undefined : { module_or_path: source }).then(
@@ -80,6 +80,30 @@ function extra(name) {
   };
 }
 
+/**
+ * Verifies a bundle (the main module's verifyBundle). With `options.witnesses` (k-of-n
+ * cosignatures on its checkpoint), the second module checks the witness options first and the
+ * cosignatures after, as the native addon does in one call: `await initExtras()` first.
+ */
+export function verifyBundle(bundle, trustedRoot, options) {
+  let witnesses = null;
+  try {
+    witnesses = options !== null && typeof options === 'object' ? options.witnesses : null;
+  } catch {
+    // An options object that throws on reading: the main module reports it (malformed).
+  }
+  if (witnesses === undefined || witnesses === null) return wasm.verifyBundle(bundle, trustedRoot, options);
+  if (!extrasLoaded) {
+    const err = new Error("verifyBundle with witnesses uses cairn-verify's second module: await initExtras() first");
+    err.code = 'ERR_CAIRN_EXTRAS_NOT_LOADED';
+    throw err;
+  }
+  extrasGlue.__checkBundleWitnessOptions(options);
+  const v = wasm.verifyBundle(bundle, trustedRoot, options);
+  v.witnessed = extrasGlue.__bundleWitnesses(bundle, options);
+  return v;
+}
+
 export const inspect = extra('inspect');
 export const bluxVerifyToken = extra('bluxVerifyToken');
 export const bluxVerifyManifest = extra('bluxVerifyManifest');
@@ -89,6 +113,14 @@ export const verifyExport = extra('verifyExport');
 export const verifyFromTiles = extra('verifyFromTiles');
 export const verifyKeyRequest = extra('verifyKeyRequest');
 export const verifyKeyResponse = extra('verifyKeyResponse');
+export const verifyCosignatures = extra('verifyCosignatures');
+export const verifyWitnessedCheckpoint = extra('verifyWitnessedCheckpoint');
+export const detectSplitView = extra('detectSplitView');
+export const revocationMapKey = extra('revocationMapKey');
+export const revocationMapRoot = extra('revocationMapRoot');
+export const verifyNotRevoked = extra('verifyNotRevoked');
+export const verifyRevoked = extra('verifyRevoked');
+export const parseRevocationsLine = extra('parseRevocationsLine');
 
 /** Files up to this size are hashed with WebCrypto in one piece; larger ones are streamed. */
 export const WEBCRYPTO_MAX_BYTES = 256 * 1024 * 1024;

@@ -213,5 +213,13 @@ test('browser entry works in Node given the module bytes, hashBlob both ways', a
   assert.deepEqual(progress.at(-1), [artifact.length, artifact.length]);
   const v = web.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, artifact: viaWasm });
   assert.equal(v.kind, 'manifest');
+  assert.equal(v.witnessed, null);
+  // With witnesses, the browser entry's verifyBundle uses the second module (loaded above).
+  const w = web.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, witnesses: [] });
+  assert.deepEqual(w.witnessed, { quorum: 0, counted: 0, quorum_met: true, cosigned: [] });
+  assert.throws(() => web.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, witnesses: ['x'] }), {
+    name: 'CairnError',
+    code: 'malformed',
+  });
   assert.equal(web.WEBCRYPTO_MAX_BYTES, 256 * 1024 * 1024);
 });

@@ -93,8 +93,12 @@ test("the CLI's --json and the package give the same view of the same object", (
 
     // A verdict, at one fixed time.
     const at = fromBundle.entry.time + 60;
-    const verdict = cli('bundle', 'verify', bundleFile, '--trust-root', rootFile, '--at', String(at)).doc.verdict;
-    assert.deepEqual(verdict, without(verifyBundle(bundle, root, { now: at }), 'artifact_checked'));
+    // The CLI puts artifact_checked and witnessed beside its verdict; the package in it.
+    const shown = cli('bundle', 'verify', bundleFile, '--trust-root', rootFile, '--at', String(at)).doc;
+    const v = verifyBundle(bundle, root, { now: at });
+    assert.deepEqual(shown.verdict, without(v, 'artifact_checked', 'witnessed'));
+    assert.equal(shown.witnessed, null);
+    assert.equal(v.witnessed, null);
 
     // blux-reg tokens (one with floats, big integers and astral characters in its fields).
     const bluxCases = JSON.parse(readFileSync(join(repo, 'tests', 'vectors', 'blux.json'), 'utf8')).cases;

@@ -92,6 +92,8 @@ const EXPORTS = {
   verifyLedgerEntry: 3, verifyLedgerChain: 2, verifyBundle: 3, bluxVerifyToken: 2,
   bluxVerifyManifest: 3, bluxVerifyLedger: 1, bluxCanonicalJson: 1, verifyExport: 2, inspect: 1,
   verifySignatures: 1, verifyTokens: 3, verifyFromTiles: 5, verifyKeyRequest: 3, verifyKeyResponse: 3,
+  verifyCosignatures: 2, verifyWitnessedCheckpoint: 4, detectSplitView: 4, revocationMapKey: 2,
+  revocationMapRoot: 1, verifyNotRevoked: 4, verifyRevoked: 4, parseRevocationsLine: 1,
 };
 
 test('every export is covered by the fuzz table', () => {

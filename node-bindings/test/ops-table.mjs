@@ -7,6 +7,14 @@ import { b64, hexToB64 } from './helpers.mjs';
 const keyArg = (k) => ({ algorithm: k.algorithm ?? k.alg, publicKey: k.public_key ?? k.key });
 const envelopeArg = (e) => (typeof e === 'string' ? b64(e) : e.compact ? b64(e.compact) : e.json);
 
+const witnessOptions = (a) => ({
+  witnesses: a.witnesses,
+  quorum: a.quorum,
+  now: a.now,
+  maxAge: a.max_age ?? undefined,
+  maxFutureSkew: a.max_future_skew,
+});
+
 export const opsFor = (cairn) => ({
   verify_signature: [
     (a) =>
@@ -148,6 +156,57 @@ export const opsFor = (cairn) => ({
         requireHybridCheckpoint: a.policy.require_hybrid_checkpoint,
       }),
     (r) => ({ rule: r.vouch.rule, key_id: r.vouch.key_id, logged_at: r.vouch.logged_at }),
+  ],
+  // Witness cosignatures (cosignature.json): the witness policy as verifyBundle's CLI twin
+  // takes it, the log as verifyCheckpoint's verifiers.
+  verify_witnessed_checkpoint: [
+    (a) =>
+      cairn.verifyWitnessedCheckpoint(a.note, a.log.map((v) => ({ name: v.name, ...keyArg(v) })), a.origin, witnessOptions(a)),
+    (r) => ({
+      origin: r.origin,
+      size: r.size,
+      root: hexToB64(r.root),
+      extensions: r.extensions,
+      signers: r.signers,
+      cosigned: r.witnessed.cosigned,
+    }),
+  ],
+  verify_cosignatures: [
+    (a) => cairn.verifyCosignatures(a.note, witnessOptions(a)),
+    (r) => ({ quorum_met: r.quorum_met, cosigned: r.cosigned }),
+  ],
+  detect_split_view: [
+    (a) => cairn.detectSplitView(a.first, a.second, a.log.map((v) => ({ name: v.name, ...keyArg(v) })), a.origin),
+    (r) => ({
+      split_view:
+        r.split_view === null
+          ? null
+          : {
+              origin: r.split_view.origin,
+              size: r.split_view.size,
+              roots: r.split_view.roots.map(hexToB64),
+              revocations: r.split_view.revocations.map((x) => (x === null ? null : x.line)),
+            },
+    }),
+  ],
+  // The revocation map (revocation_map.json).
+  map_key: [(a) => cairn.revocationMapKey(a.kind, a.id), (r) => ({ key: r.key })],
+  map_root: [
+    (a) => cairn.revocationMapRoot(a.revoked),
+    (r) => ({ count: r.count, root: hexToB64(r.root) }),
+  ],
+  verify_membership: [
+    (a) => cairn.verifyRevoked(a.root, a.kind, a.id, b64(a.proof)),
+    (r) => ({ seq: r.seq }),
+  ],
+  verify_non_membership: [
+    (a) => cairn.verifyNotRevoked(a.root, a.kind, a.id, b64(a.proof)),
+    () => ({}),
+  ],
+  parse_revocations_line: [
+    (a) => cairn.parseRevocationsLine(a.line),
+    // null for a line of another kind: the vector's `revocations: null`.
+    (r) => ({ revocations: r === null ? null : { count: r.count, root: hexToB64(r.root) } }),
   ],
   blux_verify_token: [
     (a) =>

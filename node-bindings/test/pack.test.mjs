@@ -98,7 +98,9 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
   }
   writeFileSync(
     join(app, 'consumer.mts'),
-    `import { verifyBundle, hashFile, inspect, ArtifactHasher, type BundleVerification, type CairnError } from 'cairn-verify';
+    `import { verifyBundle, hashFile, inspect, ArtifactHasher, type BundleVerification, type CairnError,
+       verifyWitnessedCheckpoint, verifyCosignatures, detectSplitView, verifyNotRevoked, verifyRevoked, parseRevocationsLine,
+       revocationMapKey, revocationMapRoot, type WitnessedCheckpointVerification, type SplitView, type RevocationsView } from 'cairn-verify';
      const d = await hashFile('x', { onProgress: (done: number, total: number) => void [done, total] });
      const v: BundleVerification = verifyBundle(new Uint8Array(), '', { now: 1, artifact: d, requireHybridCheckpoint: true });
      const kind: 'token' | 'manifest' = v.kind;
@@ -111,6 +113,18 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
      const size: number = h.size;
      try { verifyBundle(new Uint8Array(), '') } catch (e) { const c: CairnError['code'] = (e as CairnError).code; void c; }
      void [kind, signer, size];
+     const w = verifyBundle(new Uint8Array(), '', { witnesses: ['v', { name: 'w2', vkey: 'v' }], witnessQuorum: 2, witnessMaxAge: 60n });
+     const counted: number | undefined = w.witnessed?.counted;
+     const cp: WitnessedCheckpointVerification = verifyWitnessedCheckpoint('', [], 'o', { witnesses: ['v'], quorum: 1, maxAge: 3600 });
+     const standing: 'counted' | 'stale' | 'future' = cp.witnessed.cosigned[0].standing;
+     const split: SplitView | null = detectSplitView('', '', [], 'o').split_view;
+     const quorumMet: boolean = verifyCosignatures('', { witnesses: [] }).quorum_met;
+     const notRevoked: false = verifyNotRevoked('', 'token', '', '').revoked;
+     const seq: number = verifyRevoked('', 'key', '', new Uint8Array()).seq;
+     const line: string | undefined = parseRevocationsLine('')?.line;
+     const key: string = revocationMapKey('manifest', '').key;
+     const root: RevocationsView = revocationMapRoot([{ kind: 'token', id: '', seq: 1 }]);
+     void [counted, standing, split, quorumMet, notRevoked, seq, line, key, root];
      export {};`,
   );
   writeFileSync(

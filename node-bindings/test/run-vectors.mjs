@@ -21,7 +21,7 @@ for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
     let got;
     try {
       const result = entry[0](c.args);
-      got = result.valid === false ? { invalid: true } : entry[1](result);
+      got = result?.valid === false ? { invalid: true } : entry[1](result);
     } catch (e) {
       got = { error: e.code };
     }

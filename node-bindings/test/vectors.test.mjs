@@ -49,7 +49,7 @@ for (const { file, doc } of files) {
         }
         assert.equal(c.expect.ok, true, 'a case expects ok or error');
         const result = call(c.args);
-        assert.equal(result.valid ?? true, true);
+        assert.equal(result?.valid ?? true, true);
         const { ok, ...want } = c.expect;
         assert.deepEqual(pick(result), want);
       });

@@ -8,7 +8,7 @@
 use cairn_core::blux;
 use cairn_core::bundle::{verify_bundle as core_verify_bundle, Bundle, BundlePolicy};
 use cairn_core::checkpoint::{
-    verify_checkpoint as core_verify_checkpoint, CheckpointPolicy, LastSeen,
+    verify_checkpoint as core_verify_checkpoint, CheckpointPolicy, LastSeen, RevocationsRef,
 };
 use cairn_core::crypto::batch::{verify_batch, BatchItem};
 use cairn_core::crypto::{PublicKey, Signature};
@@ -17,8 +17,10 @@ use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::ledger::{self, ChainHead};
 use cairn_core::manifest::{self, ArtifactCheck};
 use cairn_core::merkle;
+use cairn_core::revocation::{self, ObjectKind, RevocationProof};
 use cairn_core::token::{self, VerifyOptions};
 use cairn_core::trust;
+use cairn_core::witness::{self, WitnessPolicy};
 use cairn_core::{Error, ErrorCode, Result, UnixTime};
 use serde_json::{json, Value};
 
@@ -306,14 +308,7 @@ pub fn verify_checkpoint(
     policy: &CheckpointPolicy,
 ) -> Result<Value> {
     let v = core_verify_checkpoint(note, verifiers, policy)?;
-    Ok(json!({
-        "valid": true,
-        "origin": v.origin,
-        "size": v.size,
-        "root": hex_encode(&v.root),
-        "extensions": v.extensions,
-        "signers": view::key_ids(&v.signers),
-    }))
+    Ok(with_valid(view::verified_checkpoint(&v)))
 }
 
 /// `verifyInclusion`: an RFC 9162 inclusion proof.
@@ -419,6 +414,16 @@ pub fn last_seen(note: Option<&[u8]>, min_size: Option<u64>) -> Result<Option<La
     }
 }
 
+/// The option names of `verifyBundle`'s witness policy: the witnesses (vkeys or
+/// `{name, vkey}`), the quorum (default: all of them), the maximum age of a cosignature and
+/// the maximum future skew, in seconds.
+pub const BUNDLE_WITNESS_OPTIONS: [&str; 4] = [
+    "witnesses",
+    "witnessQuorum",
+    "witnessMaxAge",
+    "witnessMaxFutureSkew",
+];
+
 /// `verifyBundle`: a bundle (CBDL bytes) against a pinned trust root (envelope bytes).
 pub fn verify_bundle(
     bundle: &[u8],
@@ -445,7 +450,143 @@ pub fn verify_bundle(
     let verdict = core_verify_bundle(&bundle, &pinned, now, &policy)?;
     let mut v = verdict.to_json();
     v["artifact_checked"] = Value::Bool(opts.artifact.is_some());
+    // Filled in by `bundle_witnesses` when the caller names witnesses.
+    v["witnessed"] = Value::Null;
     Ok(v)
+}
+
+/// `verifyBundle`'s witness policy, applied after [`verify_bundle`] accepted the bundle (whose
+/// checkpoint's log signature it verified): the cosignatures on the bundle's checkpoint note
+/// by `policy`'s witnesses at `now`, and the quorum, as `cairn bundle verify --witness-key`
+/// applies them (`threshold_not_met`; `stale` / `not_yet_valid` when only cosignatures outside
+/// the time window are missing; `signature_invalid` for a bad line of a policy witness). The
+/// witness verdict view, for the verdict's `witnessed`.
+///
+/// A separate step so that the wasm build keeps it out of the main module (its size is
+/// budgeted): there, the package's `verifyBundle` calls the second module for it; the native
+/// addon calls both in one export.
+pub fn bundle_witnesses(bundle: &[u8], policy: &WitnessPolicy, now: UnixTime) -> Result<Value> {
+    let bundle = Bundle::from_bytes(bundle)?;
+    let note = cairn_core::note::Note::parse(bundle.checkpoint.as_bytes())
+        .map_err(|e| e.context("checkpoint"))?;
+    let verdict =
+        witness::verify_cosignatures(&note, policy, now).map_err(|e| e.context("witnesses"))?;
+    verdict.check().map_err(|e| e.context("witnesses"))?;
+    Ok(view::witness_verdict(&verdict))
+}
+
+/// `verifyCosignatures`: the witness cosignatures of a checkpoint note under `policy` at
+/// `now` (cairn-core's `witness::verify_cosignatures`): which of the policy's witnesses
+/// cosigned, when, whether each counted, and whether the quorum is met, which is reported,
+/// not enforced. The log's own signature is not checked (see `verifyWitnessedCheckpoint`).
+/// Every line of a policy witness must verify (`signature_invalid` otherwise).
+pub fn verify_cosignatures(note: &[u8], policy: &WitnessPolicy, now: UnixTime) -> Result<Value> {
+    let note = cairn_core::note::Note::parse(note)?;
+    let v = witness::verify_cosignatures(&note, policy, now)?;
+    Ok(view::witness_verdict(&v))
+}
+
+/// `verifyWitnessedCheckpoint`: the log's signature on a checkpoint note (as
+/// `verifyCheckpoint`), then its cosignatures under `witnesses` at `now`, and the quorum
+/// (`threshold_not_met`; `stale` or `not_yet_valid` when only cosignatures outside the time
+/// window are missing).
+pub fn verify_witnessed_checkpoint(
+    note: &[u8],
+    verifiers: &[CheckpointVerifier],
+    policy: &CheckpointPolicy,
+    witnesses: &WitnessPolicy,
+    now: UnixTime,
+) -> Result<Value> {
+    let w = witness::verify_witnessed_checkpoint(note, verifiers, policy, witnesses, now)?;
+    Ok(with_valid(view::witnessed_checkpoint(&w)))
+}
+
+/// `detectSplitView`: two checkpoint notes of one log, each verified under `verifiers` and
+/// `policy`; `{"split_view": null}` when they can both be true, else the split view (same
+/// size, different roots, or one tree with two revocation maps).
+pub fn detect_split_view(
+    first: &[u8],
+    second: &[u8],
+    verifiers: &[CheckpointVerifier],
+    policy: &CheckpointPolicy,
+) -> Result<Value> {
+    let s = witness::detect_split_view(first, second, verifiers, policy)?;
+    Ok(json!({"split_view": s.as_ref().map_or(Value::Null, view::split_view)}))
+}
+
+/// A revoked object as the revocation functions take it: its kind name (`key`, `token`,
+/// `manifest`) and its 32-byte id (key id, token id or manifest digest).
+pub fn revocation_object(kind: &str, id: &Digest) -> Result<(ObjectKind, Digest)> {
+    let kind = ObjectKind::parse(kind).map_err(|e| e.context("kind"))?;
+    Ok((kind, revocation::map_key(kind, id)))
+}
+
+/// `revocationMapKey`: the revocation map's key of an object, SHA-256(0x10 ‖ kind ‖ id).
+pub fn revocation_map_key(kind: &str, id: &Digest) -> Result<Value> {
+    let (kind, key) = revocation_object(kind, id)?;
+    Ok(json!({"kind": kind.name(), "id": hex_encode(id), "key": hex_encode(&key)}))
+}
+
+/// Most revoked objects `revocationMapRoot` takes.
+pub const MAX_MAP_OBJECTS: usize = 100_000;
+
+/// `revocationMapRoot`: the root of the revocation map holding `revoked` objects
+/// (`(kind, id, seq)`, seq = the revoking ledger entry), in any order; an object listed
+/// twice is `replayed`.
+pub fn revocation_map_root(revoked: &[(String, Digest, u64)]) -> Result<Value> {
+    if revoked.len() > MAX_MAP_OBJECTS {
+        return Err(Error::new(
+            ErrorCode::TooLarge,
+            format!("revoked: more than {MAX_MAP_OBJECTS} objects"),
+        ));
+    }
+    let mut map = revocation::MemoryMap::new();
+    for (i, (kind, id, seq)) in revoked.iter().enumerate() {
+        let (_, key) =
+            revocation_object(kind, id).map_err(|e| e.context(&format!("revoked[{i}]")))?;
+        map.insert(key, *seq)
+            .map_err(|e| e.context(&format!("revoked[{i}]")))?;
+    }
+    let r = RevocationsRef {
+        count: map.len(),
+        root: map.root(),
+    };
+    Ok(view::revocations_ref(&r))
+}
+
+/// `verifyNotRevoked`: a non-membership proof (revocation map proof bytes) that the object is
+/// absent from the map with `root`: not revoked as of the checkpoint carrying the root
+/// (`revoked` when the proof shows it present, `proof_invalid` when it does not lead to the
+/// root).
+pub fn verify_not_revoked(root: &Digest, kind: &str, id: &Digest, proof: &[u8]) -> Result<Value> {
+    let (kind, key) = revocation_object(kind, id)?;
+    let proof = RevocationProof::from_bytes(proof).map_err(|e| e.context("proof"))?;
+    revocation::verify_non_membership(root, &key, &proof)?;
+    Ok(json!({
+        "valid": true, "revoked": false, "kind": kind.name(), "id": hex_encode(id),
+        "key": hex_encode(&key), "root": hex_encode(root),
+    }))
+}
+
+/// `verifyRevoked`: a membership proof that the object is in the map with `root`, and the
+/// sequence number of the ledger entry that revoked it (`proof_invalid` otherwise).
+pub fn verify_revoked(root: &Digest, kind: &str, id: &Digest, proof: &[u8]) -> Result<Value> {
+    let (kind, key) = revocation_object(kind, id)?;
+    let proof = RevocationProof::from_bytes(proof).map_err(|e| e.context("proof"))?;
+    let seq = revocation::verify_membership(root, &key, &proof)?;
+    Ok(json!({
+        "valid": true, "revoked": true, "seq": seq, "kind": kind.name(), "id": hex_encode(id),
+        "key": hex_encode(&key), "root": hex_encode(root),
+    }))
+}
+
+/// `parseRevocationsLine`: a checkpoint extension line as a `cairn.revocations` line
+/// (`{"count", "root", "line"}`), `null` for a line of another kind, `malformed` for a
+/// `cairn.revocations` line that breaks the format.
+pub fn parse_revocations_line(line: &str) -> Result<Value> {
+    Ok(RevocationsRef::parse_line(line)?
+        .as_ref()
+        .map_or(Value::Null, view::revocations_ref))
 }
 
 /// Which issuers `bluxVerifyToken` accepts.

@@ -348,7 +348,10 @@ pub fn verify_ledger_chain(
 
 /// Verifies a bundle (CBDL bytes) offline against the pinned trust root (envelope bytes or
 /// DSSE JSON): trust chain, checkpoint, inclusion, ledger entry, and the token or manifest
-/// (with the artifact when `options.artifact` is given).
+/// (with the artifact when `options.artifact` is given). `options.witnesses` (k-of-n
+/// cosignatures) is applied by the package's `verifyBundle` with the second module
+/// (`extras::bundle_witnesses`), which keeps the witness code out of this one; the verdict's
+/// `witnessed` is null here.
 #[wasm_bindgen(js_name = verifyBundle, unchecked_return_type = "BundleVerification", skip_typescript)]
 pub fn verify_bundle(
     #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bundle: JsValue,

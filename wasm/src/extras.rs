@@ -254,3 +254,174 @@ pub fn verify_key_response(
         api::verify_key_response(&m, &me, now, skew, &vouch)
     })())
 }
+
+/// The option names of a witness policy in `verifyCosignatures` and
+/// `verifyWitnessedCheckpoint`.
+const WITNESS_OPTIONS: [&str; 4] = ["witnesses", "quorum", "maxAge", "maxFutureSkew"];
+
+/// Verifies the witness cosignatures of a checkpoint note under `options` (`witnesses`: vkeys
+/// or `{name, vkey}`; `quorum` (default: all), `now`, `maxAge`, `maxFutureSkew`) and reports
+/// which witnesses cosigned and whether the quorum is met (not enforced).
+#[wasm_bindgen(js_name = verifyCosignatures, unchecked_return_type = "WitnessVerdict", skip_typescript)]
+pub fn verify_cosignatures(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] note: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "WitnessPolicyInput")] options: JsValue,
+) -> JsResult {
+    finish((|| {
+        let note = js::bytes(&note, "note", MAX_OBJECT_LEN)?;
+        let policy = js::required_witness_policy(&options, WITNESS_OPTIONS)?;
+        let now = js::now(&prop(&options, "now")?)?;
+        api::verify_cosignatures(&note, &policy, now)
+    })())
+}
+
+/// Verifies a checkpoint note's log signature (as `verifyCheckpoint`) and that a quorum of the
+/// witnesses in `options` cosigned it.
+#[wasm_bindgen(js_name = verifyWitnessedCheckpoint, unchecked_return_type = "WitnessedCheckpointVerification", skip_typescript)]
+pub fn verify_witnessed_checkpoint(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] note: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointVerifierInput | CheckpointVerifierInput[]")]
+    verifiers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointPolicyInput | string")] policy: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "WitnessPolicyInput")] options: JsValue,
+) -> JsResult {
+    finish((|| {
+        let note = js::bytes(&note, "note", MAX_OBJECT_LEN)?;
+        let verifiers = js::checkpoint_verifiers(&verifiers)?;
+        let policy = js::checkpoint_policy(&policy)?;
+        let witnesses = js::required_witness_policy(&options, WITNESS_OPTIONS)?;
+        let now = js::now(&prop(&options, "now")?)?;
+        api::verify_witnessed_checkpoint(&note, &verifiers, &policy, &witnesses, now)
+    })())
+}
+
+/// Compares two signed checkpoint notes of one log (both must verify): `{split_view: null}`
+/// when both can be true, else the split view (same size, different roots or revocation maps).
+#[wasm_bindgen(js_name = detectSplitView, unchecked_return_type = "SplitViewDetection", skip_typescript)]
+pub fn detect_split_view(
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] first: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BytesInput")] second: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointVerifierInput | CheckpointVerifierInput[]")]
+    verifiers: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CheckpointPolicyInput | string")] policy: JsValue,
+) -> JsResult {
+    finish((|| {
+        let first = js::bytes(&first, "first", MAX_OBJECT_LEN)?;
+        let second = js::bytes(&second, "second", MAX_OBJECT_LEN)?;
+        let verifiers = js::checkpoint_verifiers(&verifiers)?;
+        let policy = js::checkpoint_policy(&policy)?;
+        api::detect_split_view(&first, &second, &verifiers, &policy)
+    })())
+}
+
+/// The revocation map's key of an object (`kind`: key, token, manifest; `id`: its 32-byte id).
+#[wasm_bindgen(js_name = revocationMapKey, unchecked_return_type = "RevocationMapKey", skip_typescript)]
+pub fn revocation_map_key(
+    #[wasm_bindgen(unchecked_param_type = "RevocationKind")] kind: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "DigestInput")] id: JsValue,
+) -> JsResult {
+    finish((|| {
+        let kind = js::text(&kind, "kind", 64)?;
+        api::revocation_map_key(&kind, &js::digest(&id, "id")?)
+    })())
+}
+
+/// The root of the revocation map holding `revoked` (`[{kind, id, seq}]`, any order).
+#[wasm_bindgen(js_name = revocationMapRoot, unchecked_return_type = "RevocationsView", skip_typescript)]
+pub fn revocation_map_root(
+    #[wasm_bindgen(unchecked_param_type = "RevokedObjectInput[]")] revoked: JsValue,
+) -> JsResult {
+    finish((|| {
+        let objects = js::list(&revoked, "revoked", api::MAX_MAP_OBJECTS, |v, what| {
+            Ok((
+                js::text(&prop(v, "kind")?, &format!("{what}.kind"), 64)?,
+                js::digest(&prop(v, "id")?, &format!("{what}.id"))?,
+                js::integer(&prop(v, "seq")?, &format!("{what}.seq"))?,
+            ))
+        })?;
+        api::revocation_map_root(&objects)
+    })())
+}
+
+/// The arguments of both revocation proof verifiers.
+fn proof_args(
+    root: &JsValue,
+    kind: &JsValue,
+    id: &JsValue,
+    proof: &JsValue,
+) -> cairn_core::Result<(
+    cairn_core::encoding::Digest,
+    String,
+    cairn_core::encoding::Digest,
+    Vec<u8>,
+)> {
+    Ok((
+        js::digest(root, "root")?,
+        js::text(kind, "kind", 64)?,
+        js::digest(id, "id")?,
+        js::binary(proof, "proof", MAX_OBJECT_LEN)?,
+    ))
+}
+
+/// Verifies a revocation map non-membership proof: the object is not revoked as of the map
+/// with `root` (`revoked` if the proof shows it is).
+#[wasm_bindgen(js_name = verifyNotRevoked, unchecked_return_type = "NotRevokedVerification", skip_typescript)]
+pub fn verify_not_revoked(
+    #[wasm_bindgen(unchecked_param_type = "DigestInput")] root: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "RevocationKind")] kind: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "DigestInput")] id: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | string")] proof: JsValue,
+) -> JsResult {
+    finish(
+        proof_args(&root, &kind, &id, &proof)
+            .and_then(|(root, kind, id, proof)| api::verify_not_revoked(&root, &kind, &id, &proof)),
+    )
+}
+
+/// Verifies a revocation map membership proof: the object is revoked in the map with `root`,
+/// by the ledger entry `seq`.
+#[wasm_bindgen(js_name = verifyRevoked, unchecked_return_type = "RevokedVerification", skip_typescript)]
+pub fn verify_revoked(
+    #[wasm_bindgen(unchecked_param_type = "DigestInput")] root: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "RevocationKind")] kind: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "DigestInput")] id: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | string")] proof: JsValue,
+) -> JsResult {
+    finish(
+        proof_args(&root, &kind, &id, &proof)
+            .and_then(|(root, kind, id, proof)| api::verify_revoked(&root, &kind, &id, &proof)),
+    )
+}
+
+/// A checkpoint extension line read as a `cairn.revocations` line: `{count, root, line}`,
+/// `null` for a line of another kind.
+#[wasm_bindgen(js_name = parseRevocationsLine, unchecked_return_type = "RevocationsView | null", skip_typescript)]
+pub fn parse_revocations_line(
+    #[wasm_bindgen(unchecked_param_type = "string")] line: JsValue,
+) -> JsResult {
+    finish(js::text(&line, "line", 1024).and_then(|l| api::parse_revocations_line(&l)))
+}
+
+/// `verifyBundle`'s witness options (`witnesses`, `witnessQuorum`, `witnessMaxAge`,
+/// `witnessMaxFutureSkew`), read and checked before the bundle is verified, as the native
+/// addon reads them: the package's `verifyBundle` calls this first when `witnesses` is given.
+/// Not API (the `__` prefix keeps it out of the package's exports).
+#[wasm_bindgen(js_name = __checkBundleWitnessOptions, skip_typescript)]
+pub fn check_bundle_witness_options(options: JsValue) -> core::result::Result<(), JsValue> {
+    js::witness_policy(&options, api::BUNDLE_WITNESS_OPTIONS)
+        .map(|_| ())
+        .map_err(|e| js::to_js_error(&e))
+}
+
+/// `verifyBundle`'s witness verdict (`api::bundle_witnesses`), once the main module's
+/// `verifyBundle` has accepted the bundle: the package's `verifyBundle` puts it in the
+/// verdict's `witnessed`. Not API.
+#[wasm_bindgen(js_name = __bundleWitnesses, skip_typescript)]
+pub fn bundle_witnesses(bundle: JsValue, options: JsValue) -> JsResult {
+    finish((|| {
+        let bundle = js::bytes(&bundle, "bundle", MAX_OBJECT_LEN)?;
+        let now = js::now(&prop(&options, "now")?)?;
+        let policy = js::required_witness_policy(&options, api::BUNDLE_WITNESS_OPTIONS)?;
+        api::bundle_witnesses(&bundle, &policy, now)
+    })())
+}

@@ -262,3 +262,76 @@ pub fn check_len(len: usize, max: usize, what: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// One witness of a policy as a caller gives it: its cosigner vkey
+/// (`name+keyid+base64(type ‖ key)`, C2SP signed-note), and the name the verdict reports it
+/// under (the vkey's key name when absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WitnessSpec {
+    /// The witness's name in the policy; the key name when `None`.
+    pub name: Option<String>,
+    /// Its cosigner vkey.
+    pub vkey: String,
+}
+
+/// A k-of-n witness policy (cairn-core's `witness::WitnessPolicy`) from the witnesses' vkeys,
+/// as `cairn bundle verify --witness-key ... --witness-quorum K --witness-max-age SECS` builds
+/// it: the quorum defaults to every witness listed, `max_age` to any age, `max_future_skew` to
+/// cairn-core's default (300 s). Errors (`malformed`, `invalid_key`,
+/// `unsupported_algorithm`, `too_large`) name `what` and the witness's index.
+///
+/// ```
+/// use cairn_wasm::input::{witness_policy, WitnessSpec};
+/// let vkey = "example.test/w1+2a3d9843+BNBKsjJ0K7SrOhNovUYV5ObQIkq3GgFrr4UgozLJd4c3";
+/// let p = witness_policy(&[WitnessSpec { name: None, vkey: vkey.into() }], None, None, None, "witnesses")?;
+/// assert_eq!((p.quorum, p.witnesses[0].name.as_str()), (1, "example.test/w1"));
+/// let e = witness_policy(&[WitnessSpec { name: None, vkey: vkey.into() }], Some(2), None, None, "witnesses");
+/// assert_eq!(e.unwrap_err().code().as_str(), "malformed");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn witness_policy(
+    witnesses: &[WitnessSpec],
+    quorum: Option<u64>,
+    max_age: Option<u64>,
+    max_future_skew: Option<u64>,
+    what: &str,
+) -> Result<cairn_core::witness::WitnessPolicy> {
+    use cairn_core::witness::{CosignerKey, Witness, WitnessPolicy, DEFAULT_MAX_FUTURE_SKEW};
+    if witnesses.len() > cairn_core::witness::MAX_WITNESSES {
+        return Err(Error::new(
+            ErrorCode::TooLarge,
+            format!(
+                "{what}: more than {} witnesses",
+                cairn_core::witness::MAX_WITNESSES
+            ),
+        ));
+    }
+    let list = witnesses
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let key = CosignerKey::from_vkey(w.vkey.trim())
+                .map_err(|e| e.context(&format!("{what}[{i}]")))?;
+            Ok(Witness {
+                name: w.name.clone().unwrap_or_else(|| key.name().to_owned()),
+                key,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let n = list.len() as u64;
+    let quorum = quorum.unwrap_or(n);
+    if quorum > n {
+        return Err(Error::malformed(format!(
+            "{what}: quorum {quorum} exceeds the {n} witnesses"
+        )));
+    }
+    let policy = WitnessPolicy {
+        witnesses: list,
+        // At most n (checked above), n at most MAX_WITNESSES.
+        quorum: quorum as usize,
+        max_age,
+        max_future_skew: max_future_skew.unwrap_or(DEFAULT_MAX_FUTURE_SKEW),
+    };
+    policy.validate().map_err(|e| e.context(what))?;
+    Ok(policy)
+}

@@ -413,3 +413,66 @@ pub fn feed(h: &mut StreamHasher, v: &JsValue, what: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// A k-of-n witness policy from `options` (see [`crate::input::witness_policy`]): the
+/// witnesses under `names[0]` (each a vkey string or `{name, vkey}`), the quorum, maximum age
+/// and maximum future skew (seconds) under `names[1..4]`. `None` when there is no witness list.
+pub fn witness_policy(
+    options: &JsValue,
+    names: [&str; 4],
+) -> Result<Option<cairn_core::witness::WitnessPolicy>> {
+    let witnesses = prop(options, names[0])?;
+    if is_absent(&witnesses) {
+        return Ok(None);
+    }
+    let specs = list(
+        &witnesses,
+        names[0],
+        cairn_core::witness::MAX_WITNESSES,
+        |v, what| {
+            if v.is_string() {
+                return Ok(input::WitnessSpec {
+                    name: None,
+                    vkey: text(v, what, MAX_OBJECT_LEN)?,
+                });
+            }
+            if !v.is_object() || Array::is_array(v) {
+                return Err(expected(what, "a vkey string or {name, vkey}", v));
+            }
+            Ok(input::WitnessSpec {
+                name: optional_text(&prop(v, "name")?, &format!("{what}.name"), 1024)?,
+                vkey: text(&prop(v, "vkey")?, &format!("{what}.vkey"), MAX_OBJECT_LEN)?,
+            })
+        },
+    )?;
+    let number = |name: &str| -> Result<Option<u64>> {
+        let v = prop(options, name)?;
+        if is_absent(&v) {
+            Ok(None)
+        } else {
+            integer(&v, name).map(Some)
+        }
+    };
+    input::witness_policy(
+        &specs,
+        number(names[1])?,
+        number(names[2])?,
+        number(names[3])?,
+        names[0],
+    )
+    .map(Some)
+}
+
+/// [`witness_policy`] where the witness list is required.
+pub fn required_witness_policy(
+    options: &JsValue,
+    names: [&str; 4],
+) -> Result<cairn_core::witness::WitnessPolicy> {
+    witness_policy(options, names)?.ok_or_else(|| {
+        Error::malformed(format!(
+            "{}: expected an array of witness vkeys, got {}",
+            names[0],
+            type_name(&prop(options, names[0]).unwrap_or(JsValue::UNDEFINED))
+        ))
+    })
+}

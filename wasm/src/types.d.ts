@@ -495,6 +495,20 @@ export interface BundleOptions {
    * refused whenever `maxAge` is given.
    */
   maxAge?: number | bigint;
+  /**
+   * Witnesses whose cosignatures the bundle's checkpoint must carry (C2SP tlog-cosignature):
+   * cosigner vkeys (`name+keyid+base64(type ‖ key)`, as `cairn witness init` writes them) or
+   * `{name, vkey}`. As `cairn bundle verify --witness-key`: `witnessQuorum` of them must have
+   * cosigned (`threshold_not_met`; `stale` when only cosignatures older than `witnessMaxAge`
+   * are missing). The verdict's `witnessed` reports which did.
+   */
+  witnesses?: WitnessInput[];
+  /** How many of `witnesses` must have cosigned (default: all of them). */
+  witnessQuorum?: number | bigint;
+  /** Oldest cosignature that counts, in seconds before `now` (default: any age). */
+  witnessMaxAge?: number | bigint;
+  /** Latest cosignature timestamp that counts, in seconds after `now` (default 300). */
+  witnessMaxFutureSkew?: number | bigint;
 }
 
 /** A signer named by a bundle verdict. */
@@ -533,6 +547,110 @@ export interface BundleVerification {
     objects: { kind: "key" | "token" | "manifest"; id: string }[];
   } | null;
   artifact_checked: boolean;
+  /** The witnesses' verdict when `options.witnesses` was given (its quorum is met), else null. */
+  witnessed: WitnessVerdict | null;
+}
+
+/** A witness a verifier trusts: its cosigner vkey, or `{name, vkey}` to report it as `name` (default: the vkey's key name). */
+export type WitnessInput = string | { name?: string; vkey: string };
+
+/** A k-of-n witness policy and the time it is applied at. */
+export interface WitnessPolicyInput {
+  /** The trusted witnesses (at most 64; distinct names and keys). */
+  witnesses: WitnessInput[];
+  /** How many must have cosigned (default: all of them; 0 requires none). */
+  quorum?: number | bigint;
+  now?: TimeInput;
+  /** Oldest cosignature that counts, in seconds before `now` (default: any age). */
+  maxAge?: number | bigint;
+  /** Latest cosignature timestamp that counts, in seconds after `now` (default 300). */
+  maxFutureSkew?: number | bigint;
+}
+
+/** Which witnesses cosigned a checkpoint (the same view as `cairn bundle verify --json`'s `witnessed`). */
+export interface WitnessVerdict {
+  quorum: number;
+  /** Cosignatures that counted toward the quorum. */
+  counted: number;
+  quorum_met: boolean;
+  /** The policy's witnesses whose cosignature verified, in policy order. */
+  cosigned: {
+    witness: string;
+    type: "ed25519" | "ml-dsa-44";
+    /** The newest timestamp among the witness's lines. */
+    timestamp: number;
+    /** `stale`: older than `maxAge`; `future`: later than `maxFutureSkew` allows. */
+    standing: "counted" | "stale" | "future";
+  }[];
+}
+
+/** Result of `verifyWitnessedCheckpoint`: the checkpoint (as `verifyCheckpoint`) and its witnesses. */
+export interface WitnessedCheckpointVerification extends CheckpointVerification {
+  witnessed: WitnessVerdict;
+}
+
+/** A `cairn.revocations` checkpoint line: revoked objects, the map's root (hex), the line itself. */
+export interface RevocationsView {
+  count: number;
+  root: string;
+  line: string;
+}
+
+/** Two signed checkpoints of one log that cannot both be true. */
+export interface SplitView {
+  origin: string;
+  size: number;
+  /** The two roots (hex), first checkpoint's first. */
+  roots: [string, string];
+  /** Each checkpoint's revocation map line, or null. */
+  revocations: [RevocationsView | null, RevocationsView | null];
+  code: "split_view";
+  /** What the `split_view` error would say. */
+  message: string;
+}
+
+/** Result of `detectSplitView`. */
+export interface SplitViewDetection {
+  split_view: SplitView | null;
+}
+
+/** The kinds of objects the revocation map holds. */
+export type RevocationKind = "key" | "token" | "manifest";
+
+/** One revoked object of `revocationMapRoot`: kind, 32-byte id, and the revoking ledger entry's seq. */
+export interface RevokedObjectInput {
+  kind: RevocationKind;
+  id: DigestInput;
+  seq: IntegerInput;
+}
+
+/** Result of `revocationMapKey` (hex). */
+export interface RevocationMapKey {
+  kind: RevocationKind;
+  id: string;
+  key: string;
+}
+
+/** Result of `verifyNotRevoked` (hex). */
+export interface NotRevokedVerification {
+  valid: true;
+  revoked: false;
+  kind: RevocationKind;
+  id: string;
+  key: string;
+  root: string;
+}
+
+/** Result of `verifyRevoked` (hex). */
+export interface RevokedVerification {
+  valid: true;
+  revoked: true;
+  /** Sequence number of the ledger entry that revoked the object. */
+  seq: number;
+  kind: RevocationKind;
+  id: string;
+  key: string;
+  root: string;
 }
 
 /** Options of `bluxVerifyToken`. */
@@ -735,6 +853,30 @@ export function verifyKeyRequest(message: BytesInput, me: string, options?: Peer
 
 /** Verifies a peer key response answering `me` (a compact envelope, or a bundle whose subject is one): its ML-DSA-65 (or hybrid) signature by the key it carries, the FIPS 203 checks of its ML-KEM-768 key, its addressee and time. Whether to trust the key is the caller's policy. In the second module. */
 export function verifyKeyResponse(message: BytesInput, me: string, options?: KeyResponseOptions): KeyResponseVerification;
+
+/** Verifies the C2SP witness cosignatures of a checkpoint note under the policy in `options` and reports which witnesses cosigned and whether the quorum is met (reported, not enforced; the log's own signature is not checked). A line of a policy witness that does not verify is `signature_invalid`. In the second module. */
+export function verifyCosignatures(note: BytesInput, options: WitnessPolicyInput): WitnessVerdict;
+
+/** Verifies a checkpoint note's log signature (as `verifyCheckpoint`), then that `options.quorum` of `options.witnesses` cosigned it (`threshold_not_met`; `stale` / `not_yet_valid` when only cosignatures outside the time window are missing). In the second module. */
+export function verifyWitnessedCheckpoint(note: BytesInput, verifiers: CheckpointVerifierInput | CheckpointVerifierInput[], policy: CheckpointPolicyInput | string, options: WitnessPolicyInput): WitnessedCheckpointVerification;
+
+/** Compares two checkpoint notes of one log, each verified under `verifiers` and `policy`: `{split_view: null}`, or the split view (same size and different roots, or one tree with two revocation maps). Different sizes are not judged (that takes a consistency proof). In the second module. */
+export function detectSplitView(first: BytesInput, second: BytesInput, verifiers: CheckpointVerifierInput | CheckpointVerifierInput[], policy: CheckpointPolicyInput | string): SplitViewDetection;
+
+/** The revocation map's key of an object: SHA-256(0x10 ‖ kind ‖ id). In the second module. */
+export function revocationMapKey(kind: RevocationKind, id: DigestInput): RevocationMapKey;
+
+/** The count and root of the revocation map holding `revoked` (any order; at most 100,000; an object listed twice is `replayed`). In the second module. */
+export function revocationMapRoot(revoked: RevokedObjectInput[]): RevocationsView;
+
+/** Verifies a revocation-map non-membership proof (bytes or base64): the object is absent from the map with `root`, so not revoked as of the checkpoint carrying that root. A proof that it is present is `revoked`; one that does not lead to `root` is `proof_invalid`. In the second module. */
+export function verifyNotRevoked(root: DigestInput, kind: RevocationKind, id: DigestInput, proof: Uint8Array | string): NotRevokedVerification;
+
+/** Verifies a revocation-map membership proof: the object is revoked in the map with `root`, by the ledger entry `seq` (`proof_invalid` otherwise). In the second module. */
+export function verifyRevoked(root: DigestInput, kind: RevocationKind, id: DigestInput, proof: Uint8Array | string): RevokedVerification;
+
+/** Reads a checkpoint extension line as a `cairn.revocations` line; null for a line of another kind, `malformed` for a broken one. In the second module. */
+export function parseRevocationsLine(line: string): RevocationsView | null;
 
 /** Decodes any cairn object (envelope, bundle, checkpoint note, blux-reg file) into a view tagged by `kind`, verifying nothing. */
 export function inspect(object: BytesInput): InspectView;

@@ -197,3 +197,138 @@ proptest! {
         let _ = api::verify_bundle(&bundle, &root, now, &opts);
     }
 }
+
+/// A bundle of the vectors with `lines` appended to its checkpoint note (the note is a postcard
+/// string: varint length, then the bytes).
+fn with_cosignatures(bundle: &[u8], lines: &str) -> Vec<u8> {
+    let b = cairn_core::bundle::Bundle::from_bytes(bundle).unwrap();
+    let note = b.checkpoint.as_bytes();
+    let at = bundle.windows(note.len()).position(|w| w == note).unwrap();
+    let varint = |mut n: usize| {
+        let mut out = Vec::new();
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        out
+    };
+    let old = varint(note.len());
+    assert_eq!(&bundle[at - old.len()..at], &old[..]);
+    let mut new_note = note.to_vec();
+    new_note.extend_from_slice(lines.as_bytes());
+    let mut out = bundle[..at - old.len()].to_vec();
+    out.extend(varint(new_note.len()));
+    out.extend(new_note);
+    out.extend_from_slice(&bundle[at + note.len()..]);
+    out
+}
+
+#[test]
+fn bundle_witnesses_k_of_n() {
+    use cairn_core::witness::{cosign, CosignerKey};
+    let a = bundle_case("token bundle");
+    let (bundle, root) = (b64(&a["bundle"]), b64(&a["trusted_root"]));
+    let now = a["now"].as_u64().unwrap();
+    let note = cairn_core::bundle::Bundle::from_bytes(&bundle)
+        .unwrap()
+        .checkpoint;
+    let text = &note[..note.find("\n\n").unwrap() + 1];
+    let keys: Vec<SigningKey> = (0..3u8)
+        .map(|i| SigningKey::from_seed(Algorithm::Ed25519, &[0x40 + i; 32]))
+        .collect();
+    let names = ["w.test/w1", "w.test/w2", "w.test/w3"];
+    let spec = |i: usize| input::WitnessSpec {
+        name: None,
+        vkey: CosignerKey::new(names[i], keys[i].public_key())
+            .unwrap()
+            .vkey(),
+    };
+    let mut lines = String::new();
+    for i in 0..2 {
+        let sig = cosign(text, names[i], &keys[i], now - 10).unwrap();
+        lines.push_str(&format!(
+            "\u{2014} {} {}\n",
+            sig.name,
+            cairn_core::encoding::b64_encode(
+                &[&sig.key_hash.to_be_bytes()[..], &sig.signature].concat()
+            )
+        ));
+    }
+    let cosigned = with_cosignatures(&bundle, &lines);
+    let v = api::verify_bundle(&cosigned, &root, now, &api::BundleOptions::default()).unwrap();
+    assert!(v["witnessed"].is_null());
+    let all: Vec<_> = (0..3).map(spec).collect();
+    let two = input::witness_policy(&all, Some(2), None, None, "witnesses").unwrap();
+    let w = api::bundle_witnesses(&cosigned, &two, now).unwrap();
+    assert_eq!(
+        (w["counted"].as_u64(), w["quorum_met"].as_bool()),
+        (Some(2), Some(true))
+    );
+    // As the CLI: the default quorum is every witness listed.
+    let every = input::witness_policy(&all, None, None, None, "witnesses").unwrap();
+    let e = api::bundle_witnesses(&cosigned, &every, now).unwrap_err();
+    assert_eq!(e.code().as_str(), "threshold_not_met");
+    let recent = input::witness_policy(&all, Some(2), Some(5), None, "witnesses").unwrap();
+    let e = api::bundle_witnesses(&cosigned, &recent, now).unwrap_err();
+    assert_eq!(e.code().as_str(), "stale");
+    let e = input::witness_policy(&all, Some(4), None, None, "witnesses").unwrap_err();
+    assert_eq!(e.code().as_str(), "malformed");
+}
+
+#[test]
+fn revocation_proofs_through_the_api() {
+    use cairn_core::revocation::{map_key, MemoryMap, ObjectKind};
+    let mut map = MemoryMap::new();
+    let ids: Vec<[u8; 32]> = (0..50u64)
+        .map(|i| cairn_core::encoding::sha256(&[&i.to_be_bytes()]))
+        .collect();
+    for (i, id) in ids.iter().enumerate().take(40) {
+        map.insert(map_key(ObjectKind::Token, id), i as u64)
+            .unwrap();
+    }
+    let root = map.root();
+    let listed: Vec<(String, [u8; 32], u64)> = ids
+        .iter()
+        .take(40)
+        .enumerate()
+        .map(|(i, id)| ("token".to_string(), *id, i as u64))
+        .collect();
+    let r = api::revocation_map_root(&listed).unwrap();
+    assert_eq!(r["root"], cairn_core::encoding::hex_encode(&root));
+    assert_eq!(
+        api::parse_revocations_line(r["line"].as_str().unwrap()).unwrap(),
+        r
+    );
+    let absent = map.prove(&map_key(ObjectKind::Token, &ids[45])).to_bytes();
+    let present = map.prove(&map_key(ObjectKind::Token, &ids[7])).to_bytes();
+    let v = api::verify_not_revoked(&root, "token", &ids[45], &absent).unwrap();
+    assert_eq!(v["revoked"], false);
+    assert_eq!(
+        api::verify_revoked(&root, "token", &ids[7], &present).unwrap()["seq"],
+        7
+    );
+    let e = api::verify_not_revoked(&root, "token", &ids[7], &present).unwrap_err();
+    assert_eq!(e.code().as_str(), "revoked");
+    let e = api::verify_not_revoked(&root, "key", &ids[45], &absent).unwrap_err();
+    assert_eq!(e.code().as_str(), "proof_invalid");
+    let e = api::verify_not_revoked(&root, "peer", &ids[45], &absent).unwrap_err();
+    assert_eq!(e.code().as_str(), "malformed");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn witness_and_revocation_inputs_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..800)) {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let _ = input::witness_policy(&[input::WitnessSpec { name: None, vkey: text.clone() }], None, None, None, "w");
+        let policy = input::witness_policy(&[], None, None, None, "w").unwrap();
+        let _ = api::verify_cosignatures(&bytes, &policy, 0);
+        let _ = api::bundle_witnesses(&bytes, &policy, 0);
+        let _ = api::detect_split_view(&bytes, &bytes, &[], &cairn_core::checkpoint::CheckpointPolicy::new("o"));
+        let _ = api::verify_not_revoked(&[0; 32], "token", &[1; 32], &bytes);
+        let _ = api::verify_revoked(&[0; 32], "key", &[1; 32], &bytes);
+        let _ = api::parse_revocations_line(&text);
+    }
+}

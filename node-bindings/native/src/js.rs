@@ -554,6 +554,78 @@ impl<'e> Reader<'e> {
     }
 }
 
+impl Reader<'_> {
+    /// A k-of-n witness policy from `options` (cairn-wasm's `input::witness_policy`), read as
+    /// the wasm build's `js::witness_policy` reads it: the witnesses under `names[0]` (each a
+    /// vkey string or `{name, vkey}`), the quorum, maximum age and maximum future skew under
+    /// `names[1..4]`. `None` when there is no witness list.
+    pub fn witness_policy(
+        &self,
+        options: &Val,
+        names: [&str; 4],
+    ) -> Result<Option<cairn_core::witness::WitnessPolicy>> {
+        let witnesses = self.prop(options, names[0])?;
+        if witnesses.is_absent() {
+            return Ok(None);
+        }
+        let specs = self.list(
+            &witnesses,
+            names[0],
+            cairn_core::witness::MAX_WITNESSES,
+            |r, v, what| {
+                if v.is_string() {
+                    return Ok(input::WitnessSpec {
+                        name: None,
+                        vkey: r.text(v, what, MAX_OBJECT_LEN)?,
+                    });
+                }
+                if !matches!(
+                    v,
+                    Val::Object(_) | Val::U8(_) | Val::ArrayBuffer(_) | Val::Date(_)
+                ) {
+                    return Err(expected(what, "a vkey string or {name, vkey}", v));
+                }
+                Ok(input::WitnessSpec {
+                    name: r.optional_text(&r.prop(v, "name")?, &format!("{what}.name"), 1024)?,
+                    vkey: r.text(&r.prop(v, "vkey")?, &format!("{what}.vkey"), MAX_OBJECT_LEN)?,
+                })
+            },
+        )?;
+        let number = |name: &str| -> Result<Option<u64>> {
+            let v = self.prop(options, name)?;
+            if v.is_absent() {
+                Ok(None)
+            } else {
+                self.integer(&v, name).map(Some)
+            }
+        };
+        input::witness_policy(
+            &specs,
+            number(names[1])?,
+            number(names[2])?,
+            number(names[3])?,
+            names[0],
+        )
+        .map(Some)
+    }
+
+    /// [`Reader::witness_policy`] where the witness list is required.
+    pub fn required_witness_policy(
+        &self,
+        options: &Val,
+        names: [&str; 4],
+    ) -> Result<cairn_core::witness::WitnessPolicy> {
+        match self.witness_policy(options, names)? {
+            Some(p) => Ok(p),
+            None => Err(expected(
+                names[0],
+                "an array of witness vkeys",
+                &self.prop(options, names[0]).unwrap_or(Val::Undefined),
+            )),
+        }
+    }
+}
+
 pub fn usize_of(x: u64, what: &str) -> Result<usize> {
     usize::try_from(x).map_err(|_| Error::new(ErrorCode::TooLarge, format!("{what} is too large")))
 }

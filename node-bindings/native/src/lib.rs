@@ -386,7 +386,8 @@ pub fn verify_ledger_chain(env: Env, entries: JsUnknown, start: Option<JsUnknown
     finish(&env, out)
 }
 
-/// Verifies a bundle offline against the pinned trust root.
+/// Verifies a bundle offline against the pinned trust root (and, with `options.witnesses`,
+/// that `witnessQuorum` of them cosigned its checkpoint).
 #[napi(js_name = "verifyBundle")]
 pub fn verify_bundle(
     env: Env,
@@ -397,6 +398,10 @@ pub fn verify_bundle(
     let r = Reader { env: &env };
     let out = (|| {
         let options = r.opt(options)?;
+        // Read first, as the package's verifyBundle on the wasm backend checks them (with the
+        // second module) before the main module's verifyBundle runs: the same code for the
+        // same arguments on both backends.
+        let witnesses = r.witness_policy(&options, api::BUNDLE_WITNESS_OPTIONS)?;
         let bundle = r.bytes(&r.val(bundle)?, "bundle", MAX_OBJECT_LEN)?;
         let root = r.bytes(&r.val(trusted_root)?, "trustedRoot", MAX_OBJECT_LEN)?;
         let now = r.now(&r.prop(&options, "now")?)?;
@@ -434,7 +439,11 @@ pub fn verify_bundle(
                 }
             },
         };
-        api::verify_bundle(&bundle, &root, now, &opts)
+        let mut v = api::verify_bundle(&bundle, &root, now, &opts)?;
+        if let Some(w) = &witnesses {
+            v["witnessed"] = api::bundle_witnesses(&bundle, w, now)?;
+        }
+        Ok(v)
     })();
     finish(&env, out)
 }
@@ -689,6 +698,164 @@ pub fn inspect(env: Env, object: JsUnknown) -> JsResult {
         .val(object)
         .and_then(|v| r.bytes(&v, "object", MAX_OBJECT_LEN))
         .and_then(|b| api::inspect(&b));
+    finish(&env, out)
+}
+
+/// The option names of a witness policy in `verifyCosignatures` and
+/// `verifyWitnessedCheckpoint`.
+const WITNESS_OPTIONS: [&str; 4] = ["witnesses", "quorum", "maxAge", "maxFutureSkew"];
+
+/// Verifies the witness cosignatures of a checkpoint note and reports which witnesses cosigned
+/// and whether the quorum is met (not enforced).
+#[napi(js_name = "verifyCosignatures")]
+pub fn verify_cosignatures(env: Env, note: JsUnknown, options: Option<JsUnknown>) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let options = r.opt(options)?;
+        let note = r.bytes(&r.val(note)?, "note", MAX_OBJECT_LEN)?;
+        let policy = r.required_witness_policy(&options, WITNESS_OPTIONS)?;
+        let now = r.now(&r.prop(&options, "now")?)?;
+        api::verify_cosignatures(&note, &policy, now)
+    })();
+    finish(&env, out)
+}
+
+/// Verifies a checkpoint note's log signature and that a quorum of witnesses cosigned it.
+#[napi(js_name = "verifyWitnessedCheckpoint")]
+pub fn verify_witnessed_checkpoint(
+    env: Env,
+    note: JsUnknown,
+    verifiers: JsUnknown,
+    policy: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let options = r.opt(options)?;
+        let note = r.bytes(&r.val(note)?, "note", MAX_OBJECT_LEN)?;
+        let verifiers = r.checkpoint_verifiers(&r.val(verifiers)?)?;
+        let policy = r.checkpoint_policy(&r.val(policy)?)?;
+        let witnesses = r.required_witness_policy(&options, WITNESS_OPTIONS)?;
+        let now = r.now(&r.prop(&options, "now")?)?;
+        api::verify_witnessed_checkpoint(&note, &verifiers, &policy, &witnesses, now)
+    })();
+    finish(&env, out)
+}
+
+/// Compares two signed checkpoint notes of one log: `{split_view: null}` or the split view.
+#[napi(js_name = "detectSplitView")]
+pub fn detect_split_view(
+    env: Env,
+    first: JsUnknown,
+    second: JsUnknown,
+    verifiers: JsUnknown,
+    policy: JsUnknown,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let first = r.bytes(&r.val(first)?, "first", MAX_OBJECT_LEN)?;
+        let second = r.bytes(&r.val(second)?, "second", MAX_OBJECT_LEN)?;
+        let verifiers = r.checkpoint_verifiers(&r.val(verifiers)?)?;
+        let policy = r.checkpoint_policy(&r.val(policy)?)?;
+        api::detect_split_view(&first, &second, &verifiers, &policy)
+    })();
+    finish(&env, out)
+}
+
+/// The revocation map's key of an object.
+#[napi(js_name = "revocationMapKey")]
+pub fn revocation_map_key(env: Env, kind: JsUnknown, id: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let kind = r.text(&r.val(kind)?, "kind", 64)?;
+        api::revocation_map_key(&kind, &r.digest(&r.val(id)?, "id")?)
+    })();
+    finish(&env, out)
+}
+
+/// The root of the revocation map holding `revoked` (`[{kind, id, seq}]`).
+#[napi(js_name = "revocationMapRoot")]
+pub fn revocation_map_root(env: Env, revoked: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let objects = r.list(
+            &r.val(revoked)?,
+            "revoked",
+            api::MAX_MAP_OBJECTS,
+            |r, v, what| {
+                Ok((
+                    r.text(&r.prop(v, "kind")?, &format!("{what}.kind"), 64)?,
+                    r.digest(&r.prop(v, "id")?, &format!("{what}.id"))?,
+                    r.integer(&r.prop(v, "seq")?, &format!("{what}.seq"))?,
+                ))
+            },
+        )?;
+        api::revocation_map_root(&objects)
+    })();
+    finish(&env, out)
+}
+
+/// The arguments of both revocation proof verifiers.
+type ProofArgs = (
+    cairn_core::encoding::Digest,
+    String,
+    cairn_core::encoding::Digest,
+    Vec<u8>,
+);
+
+fn proof_args(
+    r: &Reader<'_>,
+    root: JsUnknown,
+    kind: JsUnknown,
+    id: JsUnknown,
+    proof: JsUnknown,
+) -> Result<ProofArgs> {
+    Ok((
+        r.digest(&r.val(root)?, "root")?,
+        r.text(&r.val(kind)?, "kind", 64)?,
+        r.digest(&r.val(id)?, "id")?,
+        r.binary(&r.val(proof)?, "proof", MAX_OBJECT_LEN)?,
+    ))
+}
+
+/// Verifies a revocation map non-membership proof: the object is not revoked.
+#[napi(js_name = "verifyNotRevoked")]
+pub fn verify_not_revoked(
+    env: Env,
+    root: JsUnknown,
+    kind: JsUnknown,
+    id: JsUnknown,
+    proof: JsUnknown,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = proof_args(&r, root, kind, id, proof)
+        .and_then(|(root, kind, id, proof)| api::verify_not_revoked(&root, &kind, &id, &proof));
+    finish(&env, out)
+}
+
+/// Verifies a revocation map membership proof: the object is revoked, by entry `seq`.
+#[napi(js_name = "verifyRevoked")]
+pub fn verify_revoked(
+    env: Env,
+    root: JsUnknown,
+    kind: JsUnknown,
+    id: JsUnknown,
+    proof: JsUnknown,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = proof_args(&r, root, kind, id, proof)
+        .and_then(|(root, kind, id, proof)| api::verify_revoked(&root, &kind, &id, &proof));
+    finish(&env, out)
+}
+
+/// A checkpoint extension line read as a `cairn.revocations` line, or null.
+#[napi(js_name = "parseRevocationsLine")]
+pub fn parse_revocations_line(env: Env, line: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = r
+        .val(line)
+        .and_then(|v| r.text(&v, "line", 1024))
+        .and_then(|l| api::parse_revocations_line(&l));
     finish(&env, out)
 }
 
