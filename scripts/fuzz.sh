@@ -29,7 +29,7 @@ timeout_s=${FUZZ_TIMEOUT:-10}
 rss_mb=${FUZZ_RSS_MB:-2048}
 triple=$(rustc -vV | sed -n 's/^host: //p')
 
-all_targets=(bundle checkpoint dsse token trust manifest blux merkle ledger export nodespec tiles http witness)
+all_targets=(bundle checkpoint dsse token trust manifest blux merkle ledger export nodespec tiles http witness handle)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do

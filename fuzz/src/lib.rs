@@ -46,6 +46,8 @@ pub mod vectors {
     pub const REVOCATION_MAP: &str = include_str!("../../tests/vectors/revocation_map.json");
     /// tests/vectors/cosignature.json
     pub const COSIGNATURE: &str = include_str!("../../tests/vectors/cosignature.json");
+    /// tests/vectors/handle.json
+    pub const HANDLE: &str = include_str!("../../tests/vectors/handle.json");
 }
 
 /// The `cases` array of a vector file.

@@ -505,6 +505,29 @@ fn witness(out: &mut Corpus) {
     }
 }
 
+/// Handle formats: the vectors' handles, envelopes, challenges and solutions.
+fn handle(out: &mut Corpus) {
+    use cairn_fuzz::{cases, vectors};
+    for c in cases(vectors::HANDLE) {
+        let a = &c["args"];
+        let text = |k: &str| a[k].as_str().map(|s| s.as_bytes().to_vec());
+        if let Some(h) = text("input").or_else(|| text("handle")) {
+            out.add("handle", 0, 0, 0, vec![h]);
+        }
+        if let Some(e) = a["envelope"].as_str() {
+            if let Ok(bytes) = cairn_core::encoding::b64_decode(e) {
+                out.add("handle", 0, 0, 0, vec![Vec::new(), bytes]);
+            }
+        }
+        for k in ["challenge", "solution"] {
+            if let Some(t) = text(k) {
+                let now = a["now"].as_u64().unwrap_or(0);
+                out.add("handle", 0, 0, now, vec![Vec::new(), Vec::new(), t]);
+            }
+        }
+    }
+}
+
 fn main() {
     let dir = std::env::args_os()
         .nth(1)
@@ -525,6 +548,7 @@ fn main() {
     tiles(&mut corpus);
     http(&mut corpus);
     witness(&mut corpus);
+    handle(&mut corpus);
     for (target, seeds) in &corpus.0 {
         let d = dir.join(target);
         std::fs::create_dir_all(&d).expect("create corpus directory");
