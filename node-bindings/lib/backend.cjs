@@ -67,7 +67,7 @@ function wasmApi() {
   api.verifyBundle = withWitnesses(main.verifyBundle, loadExtras);
   for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson', 'verifyExport', 'verifyFromTiles', 'verifyKeyRequest', 'verifyKeyResponse',
     'verifyCosignatures', 'verifyWitnessedCheckpoint', 'detectSplitView', 'revocationMapKey', 'revocationMapRoot',
-    'verifyNotRevoked', 'verifyRevoked', 'parseRevocationsLine']) {
+    'verifyNotRevoked', 'verifyRevoked', 'parseRevocationsLine', 'refreshBundle']) {
     api[name] = extra(name);
   }
   return api;

@@ -35,6 +35,7 @@ export const {
   verifyNotRevoked,
   verifyRevoked,
   parseRevocationsLine,
+  refreshBundle,
   inspect,
   errorCodes,
   backend,

@@ -121,6 +121,7 @@ export const revocationMapRoot = extra('revocationMapRoot');
 export const verifyNotRevoked = extra('verifyNotRevoked');
 export const verifyRevoked = extra('verifyRevoked');
 export const parseRevocationsLine = extra('parseRevocationsLine');
+export const refreshBundle = extra('refreshBundle');
 
 /** Files up to this size are hashed with WebCrypto in one piece; larger ones are streamed. */
 export const WEBCRYPTO_MAX_BYTES = 256 * 1024 * 1024;

@@ -94,6 +94,7 @@ const EXPORTS = {
   verifySignatures: 1, verifyTokens: 3, verifyFromTiles: 5, verifyKeyRequest: 3, verifyKeyResponse: 3,
   verifyCosignatures: 2, verifyWitnessedCheckpoint: 4, detectSplitView: 4, revocationMapKey: 2,
   revocationMapRoot: 1, verifyNotRevoked: 4, verifyRevoked: 4, parseRevocationsLine: 1,
+  refreshBundle: 2,
 };
 
 test('every export is covered by the fuzz table', () => {

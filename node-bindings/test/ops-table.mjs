@@ -120,6 +120,15 @@ export const opsFor = (cairn) => ({
       }),
     (r) => ({ kind: r.kind, subject_id: r.subject_id, checkpoint_size: r.checkpoint.size }),
   ],
+  // Bundle refresh (bundle_refresh.json): refresh, then verify the result at `now`.
+  refresh_bundle: [
+    (a) =>
+      cairn.verifyBundle(cairn.refreshBundle(b64(a.bundle), b64(a.pieces)), b64(a.trusted_root), {
+        now: a.now,
+        maxAge: a.max_age ?? undefined,
+      }),
+    (r) => ({ checkpoint_size: r.checkpoint.size, not_revoked_as_of: r.not_revoked_as_of.size }),
+  ],
   verify_key_request: [
     (a) => cairn.verifyKeyRequest(b64(a.message), a.me, { now: a.now, maxSkew: a.max_skew }),
     (r) => ({

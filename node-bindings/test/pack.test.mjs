@@ -100,7 +100,7 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
     join(app, 'consumer.mts'),
     `import { verifyBundle, hashFile, inspect, ArtifactHasher, type BundleVerification, type CairnError,
        verifyWitnessedCheckpoint, verifyCosignatures, detectSplitView, verifyNotRevoked, verifyRevoked, parseRevocationsLine,
-       revocationMapKey, revocationMapRoot, type WitnessedCheckpointVerification, type SplitView, type RevocationsView } from 'cairn-verify';
+       revocationMapKey, revocationMapRoot, refreshBundle, type WitnessedCheckpointVerification, type SplitView, type RevocationsView } from 'cairn-verify';
      const d = await hashFile('x', { onProgress: (done: number, total: number) => void [done, total] });
      const v: BundleVerification = verifyBundle(new Uint8Array(), '', { now: 1, artifact: d, requireHybridCheckpoint: true });
      const kind: 'token' | 'manifest' = v.kind;
@@ -124,7 +124,8 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
      const line: string | undefined = parseRevocationsLine('')?.line;
      const key: string = revocationMapKey('manifest', '').key;
      const root: RevocationsView = revocationMapRoot([{ kind: 'token', id: '', seq: 1 }]);
-     void [counted, standing, split, quorumMet, notRevoked, seq, line, key, root];
+     const refreshed: Uint8Array = refreshBundle(new Uint8Array(), 'Q1JGUA==');
+     void [counted, standing, split, quorumMet, notRevoked, seq, line, key, root, refreshed];
      export {};`,
   );
   writeFileSync(

@@ -568,6 +568,18 @@ pub fn verify_not_revoked(root: &Digest, kind: &str, id: &Digest, proof: &[u8]) 
     }))
 }
 
+/// `refreshBundle`: the bundle (version 1 or 2) moved to the newer checkpoint of the refresh
+/// pieces (`CRFP`, from the registry), checked to fit it (`cairn_core::bundle::refresh_bundle`:
+/// same log, a tree that extends the bundle's, the same entry, a proof for every object it
+/// rests on); the refreshed version 2 bundle's bytes. Signatures are checked by `verifyBundle`
+/// on the result.
+pub fn refresh_bundle(bundle: &[u8], pieces: &[u8]) -> Result<Vec<u8>> {
+    let bundle = Bundle::from_bytes(bundle).map_err(|e| e.context("bundle"))?;
+    let pieces =
+        cairn_core::bundle::RefreshPieces::from_bytes(pieces).map_err(|e| e.context("pieces"))?;
+    Ok(cairn_core::bundle::refresh_bundle(&bundle, &pieces)?.to_bytes())
+}
+
 /// `verifyRevoked`: a membership proof that the object is in the map with `root`, and the
 /// sequence number of the ledger entry that revoked it (`proof_invalid` otherwise).
 pub fn verify_revoked(root: &Digest, kind: &str, id: &Digest, proof: &[u8]) -> Result<Value> {

@@ -363,6 +363,24 @@ fn proof_args(
     ))
 }
 
+/// Moves a bundle to the newer checkpoint of the registry's refresh pieces (`CRFP`), after
+/// checking they fit it; returns the refreshed (version 2) bundle's bytes. Verify the result
+/// with `verifyBundle`.
+#[wasm_bindgen(js_name = refreshBundle, unchecked_return_type = "Uint8Array", skip_typescript)]
+pub fn refresh_bundle(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer | string")] bundle: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer | string")] pieces: JsValue,
+) -> JsResult {
+    let out = js::binary(&bundle, "bundle", cairn_core::bundle::MAX_BUNDLE_LEN).and_then(|b| {
+        let p = js::binary(&pieces, "pieces", cairn_core::bundle::MAX_BUNDLE_LEN)?;
+        api::refresh_bundle(&b, &p)
+    });
+    match out {
+        Ok(bytes) => Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()),
+        Err(e) => Err(js::to_js_error(&e)),
+    }
+}
+
 /// Verifies a revocation map non-membership proof: the object is not revoked as of the map
 /// with `root` (`revoked` if the proof shows it is).
 #[wasm_bindgen(js_name = verifyNotRevoked, unchecked_return_type = "NotRevokedVerification", skip_typescript)]

@@ -870,6 +870,9 @@ export function revocationMapKey(kind: RevocationKind, id: DigestInput): Revocat
 export function revocationMapRoot(revoked: RevokedObjectInput[]): RevocationsView;
 
 /** Verifies a revocation-map non-membership proof (bytes or base64): the object is absent from the map with `root`, so not revoked as of the checkpoint carrying that root. A proof that it is present is `revoked`; one that does not lead to `root` is `proof_invalid`. In the second module. */
+/** Moves a bundle to the newer checkpoint of the registry's refresh pieces (`CRFP`, from `cairn bundle refresh --pieces-out` or `GET /api/v1/bundles/{token|manifest}/ID/refresh`), after checking they fit it (same log, a tree extending the bundle's, the same entry, a proof for every object it rests on: `domain_mismatch`, `replayed`, `split_view`, `proof_invalid`, `revoked`). Returns the refreshed version 2 bundle; verify it with `verifyBundle`. Second module. */
+export function refreshBundle(bundle: Uint8Array | ArrayBuffer | string, pieces: Uint8Array | ArrayBuffer | string): Uint8Array;
+
 export function verifyNotRevoked(root: DigestInput, kind: RevocationKind, id: DigestInput, proof: Uint8Array | string): NotRevokedVerification;
 
 /** Verifies a revocation-map membership proof: the object is revoked in the map with `root`, by the ledger entry `seq` (`proof_invalid` otherwise). In the second module. */

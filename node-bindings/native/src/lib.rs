@@ -818,6 +818,26 @@ fn proof_args(
     ))
 }
 
+/// Moves a bundle to the newer checkpoint of the registry's refresh pieces (`CRFP`), after
+/// checking they fit it; returns the refreshed (version 2) bundle's bytes (a Buffer).
+#[napi(js_name = "refreshBundle")]
+pub fn refresh_bundle(env: Env, bundle: JsUnknown, pieces: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let max = cairn_core::bundle::MAX_BUNDLE_LEN;
+    let out = (|| {
+        let b = r.binary(&r.val(bundle)?, "bundle", max)?;
+        let p = r.binary(&r.val(pieces)?, "pieces", max)?;
+        api::refresh_bundle(&b, &p)
+    })();
+    match out {
+        Ok(bytes) => Ok(env
+            .create_buffer_with_data(bytes)?
+            .into_raw()
+            .into_unknown()),
+        Err(e) => throw(&env, &e),
+    }
+}
+
 /// Verifies a revocation map non-membership proof: the object is not revoked.
 #[napi(js_name = "verifyNotRevoked")]
 pub fn verify_not_revoked(
