@@ -2,6 +2,7 @@
 # Builds the WebAssembly modules (crate cairn-wasm) and the npm package cairn-verify:
 #   cairn_wasm         the verifiers (feature `verifiers`): what every caller loads
 #   cairn_wasm_extras  inspect and the blux-reg interop (feature `extras`), loaded on demand
+#   cairn_wasm_handle  the handle registry's client side (feature `handle`), loaded on demand
 # each through wasm-bindgen twice:
 #   node-bindings/pkg/node/  wasm-bindgen --target nodejs (CommonJS; the Node entry points wrap it)
 #   node-bindings/pkg/web/   wasm-bindgen --target web    (ES module for browsers)
@@ -84,7 +85,7 @@ esac
 built=$target_dir/wasm32-unknown-unknown/wasm-release/cairn_wasm.wasm
 stage=target/wasm-modules
 mkdir -p "$stage"
-for m in verifiers:cairn_wasm extras:cairn_wasm_extras; do
+for m in verifiers:cairn_wasm extras:cairn_wasm_extras handle:cairn_wasm_handle; do
   feature=${m%%:*} name=${m#*:}
   say "cargo build -p cairn-wasm --features $feature (profile wasm-release${CAIRN_WASM_OPT_LEVEL:+, opt-level $CAIRN_WASM_OPT_LEVEL}; standard library $std_mode)"
   "${cargo_build[@]}" -p cairn-wasm --target wasm32-unknown-unknown --profile wasm-release \
@@ -110,7 +111,7 @@ say "wasm-bindgen $want -> $out/node, $out/web"
 # strips the names); without wasm-opt, wasm-bindgen drops them.
 names=()
 [ "${CAIRN_WASM_OPT:-on}" = off ] && names=(--remove-name-section)
-for name in cairn_wasm cairn_wasm_extras; do
+for name in cairn_wasm cairn_wasm_extras cairn_wasm_handle; do
   bindgen() { wasm-bindgen "${names[@]}" --remove-producers-section --out-name "$name" "$@" "$stage/$name.wasm"; }
   bindgen --target nodejs --out-dir "$out/node"
   bindgen --target web --out-dir "$out/web"
@@ -142,7 +143,7 @@ mkdir -p "$vendor/lib" "$vendor/pkg"
 cp node-bindings/lib/web.js node-bindings/lib/web.d.ts "$vendor/lib/"
 cp -r "$out/web" "$vendor/pkg/web"
 
-for f in "$out/web/cairn_wasm_bg.wasm" "$out/web/cairn_wasm_extras_bg.wasm"; do
+for f in "$out/web/cairn_wasm_bg.wasm" "$out/web/cairn_wasm_extras_bg.wasm" "$out/web/cairn_wasm_handle_bg.wasm"; do
   raw=$(wc -c < "$f")
   gz=$(gzip -9 -c "$f" | wc -c)
   say "$(printf '%s: %d bytes raw, %d bytes gzip -9' "$f" "$raw" "$gz")"

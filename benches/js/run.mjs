@@ -10,7 +10,7 @@
 //                                      checks that each verifier still accepts its input (CI)
 //   options: --ms N (time per contender and operation, default 2000), --rounds N (default 9),
 //            --json FILE (raw figures), --no-native (skip cairn's native timing), --no-cold,
-//            --only token,ed25519,batch,ml-dsa-44,ml-dsa-65,peer,sha256,revocation (some
+//            --only token,ed25519,batch,ml-dsa-44,ml-dsa-65,peer,sha256,revocation,pow (some
 //            operations only)
 //   --smoke and CAIRN_BENCH_SMOKE=1 mean --quick.
 //
@@ -383,7 +383,31 @@ const builders = {
   ...hashBuilders(),
   ...peerBuilders(),
   ...revocationBuilders(),
+  ...powBuilders(),
 };
+
+// ---------------------------------------------------------------------------------------------
+// Proof of work (the handle registry's anti-abuse): solvePow over 256 distinct challenges per
+// difficulty, cycled, so a call's time averages the luck of the draw (mean 2^difficulty hashes).
+
+const powDifficulties = () => (opts.quick ? [12] : [12, 16, 18]);
+
+function powBuilders() {
+  const out = {};
+  for (const d of [12, 16, 18]) {
+    Object.assign(
+      out,
+      perBackend(`cairn-pow-${d}`, async (cairn) => {
+        const list = Array.from({ length: 256 }, (_, i) =>
+          cairn.issuePowChallenge('44'.repeat(32), { nonce: i.toString(16).padStart(32, '0'), difficulty: d, expires: 2 ** 40 }).challenge,
+        );
+        let i = 0;
+        return () => must(cairn.solvePow(list[i++ % list.length], { maxIterations: 2 ** 32 }).counter !== null, 'cairn solvePow');
+      }),
+    );
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Revocation-map proofs (verifyNotRevoked / verifyRevoked) at 10^3, 10^5, 10^6 revoked objects.
@@ -1019,6 +1043,15 @@ async function main() {
         ]),
       ),
       cairn: `cairn-not-revoked-${revocationSizes().at(-1)}-wasm`,
+      peers: [],
+    },
+    {
+      key: 'pow',
+      title: 'Proof of work: `solvePow` (the handle registry\'s challenges), mean over 256 distinct challenges per difficulty',
+      rows: powDifficulties().flatMap((d) =>
+        ['native', 'wasm'].map((b) => [`cairn-pow-${d}-${b}`, `${b}: \`solvePow\`, difficulty ${d} (mean ${2 ** d} hashes)`]),
+      ),
+      cairn: `cairn-pow-${powDifficulties().at(-1)}-wasm`,
       peers: [],
     },
   ];

@@ -56,6 +56,18 @@ pub fn hex_encode(bytes: &[u8]) -> String {
     hex::encode(bytes)
 }
 
+/// Hex decoding of any length (either case accepted; an odd length or another character is
+/// `malformed`).
+///
+/// ```
+/// assert_eq!(cairn_core::encoding::hex_decode("0aFF")?, vec![10, 255]);
+/// assert!(cairn_core::encoding::hex_decode("0a0").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn hex_decode(text: &str) -> Result<Vec<u8>> {
+    hex::decode(text).map_err(|e| Error::malformed(alloc::format!("invalid hex: {e}")))
+}
+
 /// Hex decoding of exactly `N` bytes (either case accepted).
 ///
 /// ```

@@ -47,6 +47,10 @@ function select() {
 /** The WebAssembly backend: the main module now, the second one (inspect, blux-reg, tiles,
  * peer keys, exports, witness cosignatures, revocation-map proofs) at the first call of one of its functions. Both hand Ed25519's equation
  * to node:crypto. */
+/** The third wasm module's functions (the native addon has them with the rest). */
+const HANDLE_FUNCTIONS = ['normaliseHandle', 'handleBlindIndex', 'envelopeKey', 'sealEnvelope', 'openEnvelope',
+  'issuePowChallenge', 'solvePow', 'verifyPowSolution'];
+
 function wasmApi() {
   const main = require('../pkg/node/cairn_wasm.js');
   if (process.env.CAIRN_VERIFY_ED25519 !== 'wasm') useNodeEd25519(main);
@@ -69,6 +73,14 @@ function wasmApi() {
     'verifyCosignatures', 'verifyWitnessedCheckpoint', 'detectSplitView', 'revocationMapKey', 'revocationMapRoot',
     'verifyNotRevoked', 'verifyRevoked', 'parseRevocationsLine', 'refreshBundle']) {
     api[name] = extra(name);
+  }
+  // The third module: the handle registry's client side, at the first call of one of them.
+  let handle = null;
+  const loadHandle = () => (handle ??= require('../pkg/node/cairn_wasm_handle.js'));
+  for (const name of HANDLE_FUNCTIONS) {
+    api[name] = function (...args) {
+      return loadHandle()[name](...args);
+    };
   }
   return api;
 }

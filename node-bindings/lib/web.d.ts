@@ -13,6 +13,8 @@ export default init;
  * loaded.
  */
 export declare function initExtras(source?: InitInput | Promise<InitInput>): Promise<void>;
+/** Loads the third module (the handle registry's client side: `normaliseHandle`, `handleBlindIndex`, `envelopeKey`, `sealEnvelope`, `openEnvelope`, `issuePowChallenge`, `solvePow`, `verifyPowSolution`); they throw `ERR_CAIRN_HANDLE_NOT_LOADED` until it resolves. */
+export declare function initHandle(source?: InitInput | Promise<InitInput>): Promise<void>;
 
 /** Files up to this size are hashed by WebCrypto in one piece; larger ones are streamed. */
 export declare const WEBCRYPTO_MAX_BYTES: number;

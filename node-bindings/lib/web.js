@@ -5,6 +5,7 @@
 // pages using them fetch: `await initExtras()` first (cairn_wasm_extras_bg.wasm, or a source as for init).
 import initWasm, * as wasm from '../pkg/web/cairn_wasm.js';
 import initExtrasWasm, * as extrasGlue from '../pkg/web/cairn_wasm_extras.js';
+import initHandleWasm, * as handleGlue from '../pkg/web/cairn_wasm_handle.js';
 
 export {
   verifyToken,
@@ -68,6 +69,36 @@ export function initExtras(source) {
   return extrasReady;
 }
 
+let handleReady = null;
+let handleLoaded = false;
+
+/** Loads the third module (the handle registry's client side: envelopes, proof of work) once; later calls return the same promise. */
+export function initHandle(source) {
+  if (!handleReady) {
+    handleReady = initHandleWasm(source === undefined ? undefined : { module_or_path: source }).then(
+      () => {
+        handleLoaded = true;
+      },
+      (err) => {
+        handleReady = null;
+        throw err;
+      },
+    );
+  }
+  return handleReady;
+}
+
+function handleFn(name) {
+  return (...args) => {
+    if (!handleLoaded) {
+      const err = new Error(`${name} is in cairn-verify's handle module: await initHandle() first`);
+      err.code = 'ERR_CAIRN_HANDLE_NOT_LOADED';
+      throw err;
+    }
+    return handleGlue[name](...args);
+  };
+}
+
 function extra(name) {
   return (...args) => {
     if (!extrasLoaded) {
@@ -122,6 +153,14 @@ export const verifyNotRevoked = extra('verifyNotRevoked');
 export const verifyRevoked = extra('verifyRevoked');
 export const parseRevocationsLine = extra('parseRevocationsLine');
 export const refreshBundle = extra('refreshBundle');
+export const normaliseHandle = handleFn('normaliseHandle');
+export const handleBlindIndex = handleFn('handleBlindIndex');
+export const envelopeKey = handleFn('envelopeKey');
+export const sealEnvelope = handleFn('sealEnvelope');
+export const openEnvelope = handleFn('openEnvelope');
+export const issuePowChallenge = handleFn('issuePowChallenge');
+export const solvePow = handleFn('solvePow');
+export const verifyPowSolution = handleFn('verifyPowSolution');
 
 /** Files up to this size are hashed with WebCrypto in one piece; larger ones are streamed. */
 export const WEBCRYPTO_MAX_BYTES = 256 * 1024 * 1024;

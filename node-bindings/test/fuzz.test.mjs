@@ -94,7 +94,8 @@ const EXPORTS = {
   verifySignatures: 1, verifyTokens: 3, verifyFromTiles: 5, verifyKeyRequest: 3, verifyKeyResponse: 3,
   verifyCosignatures: 2, verifyWitnessedCheckpoint: 4, detectSplitView: 4, revocationMapKey: 2,
   revocationMapRoot: 1, verifyNotRevoked: 4, verifyRevoked: 4, parseRevocationsLine: 1,
-  refreshBundle: 2,
+  refreshBundle: 2, normaliseHandle: 1, handleBlindIndex: 2, envelopeKey: 1, sealEnvelope: 3,
+  openEnvelope: 3, issuePowChallenge: 2, solvePow: 2, verifyPowSolution: 3,
 };
 
 test('every export is covered by the fuzz table', () => {

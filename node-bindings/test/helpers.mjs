@@ -14,13 +14,9 @@ export const vectorsDir = join(repoRoot, 'tests', 'vectors');
 // skipped silently.
 export const NATIVE_ONLY = {};
 
-// Ops whose code is in cairn-core but not exported by the package. Listed by name with the
-// reason, so the vector test reports their files as skipped, never silently.
-export const NOT_EXPORTED_YET = Object.fromEntries(
-  ['normalise', 'blind_index', 'public_key', 'seal', 'open', 'issue_challenge', 'solve', 'verify_solution'].map(
-    (op) => [op, "the handle registry's client side (cairn-core feature handle) is not in the package yet"],
-  ),
-);
+// Ops whose code is in cairn-core but not exported by the package (none at the moment). Listed
+// by name with the reason, so the vector test reports their files as skipped, never silently.
+export const NOT_EXPORTED_YET = {};
 
 const isNativeOnly = (doc) =>
   Object.keys(doc.ops ?? {}).some((op) => op in NATIVE_ONLY || op in NOT_EXPORTED_YET);

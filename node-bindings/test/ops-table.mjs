@@ -120,6 +120,43 @@ export const opsFor = (cairn) => ({
       }),
     (r) => ({ kind: r.kind, subject_id: r.subject_id, checkpoint_size: r.checkpoint.size }),
   ],
+  // The handle registry's client side (handle.json).
+  normalise: [(a) => cairn.normaliseHandle(a.input), (r) => ({ handle: r.handle })],
+  blind_index: [
+    (a) => cairn.handleBlindIndex(a.pepper, a.input),
+    (r) => ({ handle: r.handle, blind_index: r.blind_index }),
+  ],
+  public_key: [
+    (a) => cairn.envelopeKey({ secret: a.secret, kid: a.kid ?? undefined, suite: a.suite }),
+    (r) => ({ public_key: r.public_key, derived_kid: r.derived_kid }),
+  ],
+  seal: [
+    (a) =>
+      cairn.sealEnvelope(
+        { publicKey: a.recipient.public_key, kid: a.recipient.kid ?? undefined, suite: a.recipient.suite },
+        new Uint8Array(Buffer.from(a.plaintext, 'hex')),
+        { purpose: a.purpose, aad: a.aad, seed: a.seed },
+      ),
+    (r) => ({ envelope: r.envelope }),
+  ],
+  open: [
+    (a) =>
+      cairn.openEnvelope(
+        a.keyring.map((k) => ({ secret: k.secret, kid: k.kid ?? undefined, suite: k.suite })),
+        a.envelope,
+        { purpose: a.purpose, aad: a.aad },
+      ),
+    (r) => ({ kid: r.kid, plaintext: r.plaintext }),
+  ],
+  issue_challenge: [
+    (a) => cairn.issuePowChallenge(a.secret, { nonce: a.nonce, difficulty: a.difficulty, expires: a.expires }),
+    (r) => ({ challenge: r.challenge, id: r.id }),
+  ],
+  solve: [(a) => cairn.solvePow(a.challenge, { maxIterations: a.max_iterations }), (r) => ({ counter: r.counter })],
+  verify_solution: [
+    (a) => cairn.verifyPowSolution(a.solution, a.secret, { now: a.now }),
+    (r) => ({ id: r.id, difficulty: r.difficulty, expires: r.expires }),
+  ],
   // Bundle refresh (bundle_refresh.json): refresh, then verify the result at `now`.
   refresh_bundle: [
     (a) =>

@@ -19,6 +19,8 @@
 #![warn(missing_docs)]
 
 pub mod api;
+#[cfg(feature = "handle")]
+pub mod handle;
 pub mod input;
 
 // The main module (feature `verifiers`) and the second one, loaded on demand (feature
@@ -27,6 +29,8 @@ pub mod input;
 mod exports;
 #[cfg(all(target_arch = "wasm32", feature = "extras"))]
 mod extras;
+#[cfg(all(target_arch = "wasm32", feature = "handle"))]
+mod handle_exports;
 #[cfg(all(target_arch = "wasm32", any(feature = "verifiers", feature = "extras")))]
 mod host;
 #[cfg(target_arch = "wasm32")]

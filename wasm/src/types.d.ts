@@ -870,6 +870,46 @@ export function revocationMapKey(kind: RevocationKind, id: DigestInput): Revocat
 export function revocationMapRoot(revoked: RevokedObjectInput[]): RevocationsView;
 
 /** Verifies a revocation-map non-membership proof (bytes or base64): the object is absent from the map with `root`, so not revoked as of the checkpoint carrying that root. A proof that it is present is `revoked`; one that does not lead to `root` is `proof_invalid`. In the second module. */
+/** The handle registry's client side (docs/FORMATS.md section 19; second module). */
+export interface NormalisedHandle { handle: string }
+/** A normalised handle and its blind index (HMAC-SHA-256 under the pepper, hex). */
+export interface HandleBlindIndex { handle: string; blind_index: string }
+/** An envelope secret key: 32 bytes (Uint8Array, hex or base64), an optional configured kid (16 hex digits) and suite name. */
+export interface EnvelopeSecretKeyInput { secret: DigestInput; kid?: string; suite?: string }
+/** The public half of an envelope key. */
+export interface EnvelopeKey { suite: string; kid: string; public_key: string; derived_kid: string }
+/** Whom an envelope is sealed to: the recipient's public key (32 bytes), kid and suite. */
+export interface EnvelopeRecipient { publicKey: DigestInput; kid?: string; suite?: string }
+/** `purpose` names what the envelope is for (e.g. `register`); `aad` binds it to context (bytes or hex); `seed` is 32 random bytes (`crypto.getRandomValues`). */
+export interface SealOptions { purpose: string; aad?: Uint8Array | string; seed: DigestInput }
+export interface SealedEnvelope { envelope: string; kid: string; suite: string }
+export interface OpenOptions { purpose: string; aad?: Uint8Array | string }
+/** The plaintext as hex, and as text when it is UTF-8. */
+export interface OpenedEnvelope { kid: string; plaintext: string; text: string | null }
+export interface PowChallengeOptions { nonce: Uint8Array | string; difficulty: number; expires: number | bigint }
+export interface PowChallenge { challenge: string; id: string; difficulty: number; expires: number }
+export interface PowSolveOptions { maxIterations?: number | bigint }
+/** `null` for both when `maxIterations` ran out. */
+export interface PowSolution { counter: number | null; solution: string | null }
+export interface PowVerification { valid: true; id: string; difficulty: number; expires: number }
+
+/** The handle as the registry stores and compares it (trimmed, NFKC, lowercase, `a-z 0-9 . _ -`, 3 to 32 characters); `malformed` (field `handle`) when refused. */
+export function normaliseHandle(input: string): NormalisedHandle;
+/** The normalised handle and its peppered blind index (the registry's lookup key). */
+export function handleBlindIndex(pepper: Uint8Array | string, input: string): HandleBlindIndex;
+/** The public half of an envelope secret key; a fresh key pair is `envelopeKey({secret: crypto.getRandomValues(new Uint8Array(32))})`. */
+export function envelopeKey(key: EnvelopeSecretKeyInput): EnvelopeKey;
+/** Seals `plaintext` (bytes, or a string as UTF-8) to the recipient's envelope key (HPKE X25519, ChaCha20-Poly1305). */
+export function sealEnvelope(recipient: EnvelopeRecipient, plaintext: Uint8Array | string, options: SealOptions): SealedEnvelope;
+/** Opens an envelope (bytes or base64) with one of `keys` (the first is the active one): `signature_invalid` when it was tampered with or sealed for another purpose or aad, `unknown_key` for another kid. */
+export function openEnvelope(keys: EnvelopeSecretKeyInput[], envelope: Uint8Array | string, options: OpenOptions): OpenedEnvelope;
+/** Issues a proof-of-work challenge authenticated by the server's secret (server side). */
+export function issuePowChallenge(secret: Uint8Array | string, options: PowChallengeOptions): PowChallenge;
+/** Solves a proof-of-work challenge (the first counter whose work hash has `difficulty` leading zero bits). */
+export function solvePow(challenge: string, options?: PowSolveOptions): PowSolution;
+/** Checks a proof-of-work solution (server side): `signature_invalid` (forged or altered), `expired`, `proof_invalid` (not enough work). */
+export function verifyPowSolution(solution: string, secret: Uint8Array | string, options?: { now?: number | bigint | Date }): PowVerification;
+
 /** Moves a bundle to the newer checkpoint of the registry's refresh pieces (`CRFP`, from `cairn bundle refresh --pieces-out` or `GET /api/v1/bundles/{token|manifest}/ID/refresh`), after checking they fit it (same log, a tree extending the bundle's, the same entry, a proof for every object it rests on: `domain_mismatch`, `replayed`, `split_view`, `proof_invalid`, `revoked`). Returns the refreshed version 2 bundle; verify it with `verifyBundle`. Second module. */
 export function refreshBundle(bundle: Uint8Array | ArrayBuffer | string, pieces: Uint8Array | ArrayBuffer | string): Uint8Array;
 

@@ -14,6 +14,7 @@ mod js;
 
 use cairn_core::{Error, ErrorCode, Result};
 use cairn_wasm::api::{self, BluxIssuers, BundleOptions, SignatureItem, TokenItem};
+use cairn_wasm::handle::{self as handle_api, SecretKeyArg};
 use cairn_wasm::input::{
     self, KeyCache, MAX_BATCH, MAX_CHAIN, MAX_KEYS, MAX_LEAVES, MAX_LEDGER_ENTRIES,
     MAX_MESSAGE_LEN, MAX_OBJECT_LEN, MAX_PROOF, MAX_REVOKED,
@@ -937,4 +938,180 @@ impl ArtifactHasher {
 #[napi(js_name = "backend")]
 pub fn backend() -> &'static str {
     "native"
+}
+
+// ---------------------------------------------------------------------------------------------
+// The handle registry's client side (cairn_wasm::handle, the wasm build's second module)
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes given as a Uint8Array / Buffer / ArrayBuffer or as a hex string.
+fn hex_or_bytes(r: &Reader, v: &js::Val, what: &str, max: usize) -> Result<Vec<u8>> {
+    if v.is_string() {
+        cairn_core::encoding::hex_decode(&r.text(v, what, max.saturating_mul(2))?)
+            .map_err(|e| e.context(what))
+    } else {
+        r.bytes(v, what, max)
+    }
+}
+
+fn optional_hex_or_bytes(r: &Reader, v: &js::Val, what: &str, max: usize) -> Result<Vec<u8>> {
+    if v.is_absent() {
+        Ok(Vec::new())
+    } else {
+        hex_or_bytes(r, v, what, max)
+    }
+}
+
+fn secret_key_arg(r: &Reader, v: &js::Val, what: &str) -> Result<SecretKeyArg> {
+    Ok(SecretKeyArg {
+        secret: r.digest(&r.prop(v, "secret")?, &format!("{what}.secret"))?,
+        kid: r.optional_text(&r.prop(v, "kid")?, &format!("{what}.kid"), 64)?,
+        suite: r.optional_text(&r.prop(v, "suite")?, &format!("{what}.suite"), 64)?,
+    })
+}
+
+/// The handle as the registry stores and compares it (NFKC, lowercase, limits).
+#[napi(js_name = "normaliseHandle")]
+pub fn normalise_handle(env: Env, input: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = r
+        .val(input)
+        .and_then(|v| r.text(&v, "input", 1024))
+        .and_then(|t| handle_api::normalise_handle(&t));
+    finish(&env, out)
+}
+
+/// The normalised handle and its peppered blind index.
+#[napi(js_name = "handleBlindIndex")]
+pub fn handle_blind_index(env: Env, pepper: JsUnknown, input: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let pepper = hex_or_bytes(&r, &r.val(pepper)?, "pepper", 4096)?;
+        let input = r.text(&r.val(input)?, "input", 1024)?;
+        handle_api::blind_index(&pepper, &input)
+    })();
+    finish(&env, out)
+}
+
+/// The public half of an envelope secret key, with its kid and suite.
+#[napi(js_name = "envelopeKey")]
+pub fn envelope_key(env: Env, key: JsUnknown) -> JsResult {
+    let r = Reader { env: &env };
+    let out = r
+        .val(key)
+        .and_then(|k| secret_key_arg(&r, &k, "key"))
+        .and_then(|k| handle_api::envelope_key(&k));
+    finish(&env, out)
+}
+
+/// Seals `plaintext` to the recipient's envelope key (HPKE); `options.seed` is 32 random bytes.
+#[napi(js_name = "sealEnvelope")]
+pub fn seal_envelope(
+    env: Env,
+    recipient: JsUnknown,
+    plaintext: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let recipient = r.val(recipient)?;
+        let options = r.opt(options)?;
+        let pk = r.digest(
+            &r.prop_any(&recipient, &["publicKey", "public_key"])?,
+            "recipient.publicKey",
+        )?;
+        let kid = r.optional_text(&r.prop(&recipient, "kid")?, "recipient.kid", 64)?;
+        let suite = r.optional_text(&r.prop(&recipient, "suite")?, "recipient.suite", 64)?;
+        let plaintext = r.bytes(&r.val(plaintext)?, "plaintext", MAX_OBJECT_LEN)?;
+        let purpose = r.text(&r.prop(&options, "purpose")?, "options.purpose", 256)?;
+        let aad = optional_hex_or_bytes(&r, &r.prop(&options, "aad")?, "options.aad", 4096)?;
+        let seed = r.digest(&r.prop(&options, "seed")?, "options.seed")?;
+        handle_api::seal_envelope(
+            &pk,
+            kid.as_deref(),
+            suite.as_deref(),
+            &purpose,
+            &aad,
+            &plaintext,
+            &seed,
+        )
+    })();
+    finish(&env, out)
+}
+
+/// Opens an envelope with one of `keys` (the first is the active one, the rest retired).
+#[napi(js_name = "openEnvelope")]
+pub fn open_envelope(
+    env: Env,
+    keys: JsUnknown,
+    envelope: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let keys = r.list(
+            &r.val(keys)?,
+            "keys",
+            handle_api::MAX_ENVELOPE_KEYS,
+            |r, v, what| secret_key_arg(r, v, what),
+        )?;
+        let envelope = r.binary(&r.val(envelope)?, "envelope", MAX_MESSAGE_LEN)?;
+        let options = r.opt(options)?;
+        let purpose = r.text(&r.prop(&options, "purpose")?, "options.purpose", 256)?;
+        let aad = optional_hex_or_bytes(&r, &r.prop(&options, "aad")?, "options.aad", 4096)?;
+        handle_api::open_envelope(&keys, &envelope, &purpose, &aad)
+    })();
+    finish(&env, out)
+}
+
+/// Issues a proof-of-work challenge authenticated by the server's `secret` (server side).
+#[napi(js_name = "issuePowChallenge")]
+pub fn issue_pow_challenge(env: Env, secret: JsUnknown, options: Option<JsUnknown>) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let secret = hex_or_bytes(&r, &r.val(secret)?, "secret", 4096)?;
+        let options = r.opt(options)?;
+        let nonce = hex_or_bytes(&r, &r.prop(&options, "nonce")?, "options.nonce", 4096)?;
+        let difficulty = r.integer(&r.prop(&options, "difficulty")?, "options.difficulty")?;
+        let expires = r.integer(&r.prop(&options, "expires")?, "options.expires")?;
+        handle_api::issue_pow_challenge(&secret, &nonce, difficulty, expires)
+    })();
+    finish(&env, out)
+}
+
+/// Solves a proof-of-work challenge: `{counter, solution}`, both `null` when
+/// `options.maxIterations` (default 2^28) ran out.
+#[napi(js_name = "solvePow")]
+pub fn solve_pow(env: Env, challenge: JsUnknown, options: Option<JsUnknown>) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let challenge = r.text(&r.val(challenge)?, "challenge", 256)?;
+        let options = r.opt(options)?;
+        let max = r.optional_integer(
+            &r.prop_any(&options, &["maxIterations", "max_iterations"])?,
+            "options.maxIterations",
+            handle_api::DEFAULT_POW_ITERATIONS,
+        )?;
+        handle_api::solve_pow(&challenge, max)
+    })();
+    finish(&env, out)
+}
+
+/// Checks a proof-of-work solution (server side): authentic, not expired, the work done.
+#[napi(js_name = "verifyPowSolution")]
+pub fn verify_pow_solution(
+    env: Env,
+    solution: JsUnknown,
+    secret: JsUnknown,
+    options: Option<JsUnknown>,
+) -> JsResult {
+    let r = Reader { env: &env };
+    let out = (|| {
+        let solution = r.text(&r.val(solution)?, "solution", 256)?;
+        let secret = hex_or_bytes(&r, &r.val(secret)?, "secret", 4096)?;
+        let options = r.opt(options)?;
+        let now = r.now(&r.prop(&options, "now")?)?;
+        handle_api::verify_pow_solution(&solution, &secret, now)
+    })();
+    finish(&env, out)
 }
