@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod handles;
 pub mod limit;
 pub mod metrics;
 pub mod peer;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub key_passphrase: Option<cairn_store::Passphrase>,
     /// The peer key exchange's settings (`[peer]`, its trust roots read at startup).
     pub peer: Arc<peer::PeerSettings>,
+    /// The handle registry (`None` without `[envelope]`).
+    pub handles: Option<Arc<handles::HandleRegistry>>,
 }
 
 /// A running server.
@@ -70,6 +73,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     state: Arc<AppState>,
     witnessing: Option<witnessing::Witnessing>,
+    presence_gc: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -117,6 +121,10 @@ impl Server {
             .clone()
             .unwrap_or_else(|| reg.origin().to_owned());
         let peer = Arc::new(peer::PeerSettings::load(&config.peer)?);
+        let handles = handles::HandleSecrets::load(&config)?
+            .map(handles::HandleRegistry::new)
+            .transpose()?
+            .map(Arc::new);
         let metrics = Arc::new(metrics::Metrics::new());
         let m = metrics.clone();
         reg.observe_log_signing(Arc::new(move |alg, took| m.signature(alg, took)));
@@ -134,6 +142,10 @@ impl Server {
             metrics,
             key_passphrase,
             peer,
+            handles,
+        });
+        let presence_gc = state.handles.clone().map(|h| {
+            handles::spawn_collector(h, state.reg.clone(), config.presence.gc_interval_seconds)
         });
         let limits = &config.limits;
         let app = routes::router(state.clone())
@@ -171,6 +183,7 @@ impl Server {
             task: l.task,
             state,
             witnessing,
+            presence_gc,
         })
     }
 
@@ -236,6 +249,9 @@ impl Server {
     pub async fn shutdown(self, grace: Duration) -> ServiceResult<()> {
         if let Some(w) = self.witnessing {
             w.stop().await;
+        }
+        if let Some(gc) = self.presence_gc {
+            gc.abort();
         }
         self.handle.graceful_shutdown(Some(grace));
         let r = self
