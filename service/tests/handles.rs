@@ -978,3 +978,58 @@ fn existing_and_missing_handles_answer_alike_in_time_and_shape() {
         assert!((0.5..2.0).contains(&r), "{name}: ratio {r}");
     }
 }
+
+#[test]
+fn a_record_moved_to_another_handle_does_not_open_and_entries_are_proven() {
+    use redb::ReadableTable;
+    const HANDLES: redb::TableDefinition<[u8; 32], &[u8]> = redb::TableDefinition::new("handles");
+    let f = Fixture::new();
+    let mut s = f.start(one_key());
+    let key = s.pubkey();
+    for h in ["alice", "bob"] {
+        assert_eq!(
+            s.post("/register", &register_body(&key, h, h), &[]).status,
+            200
+        );
+    }
+    // Each registration is a ledger entry the signed head covers: its inclusion proof.
+    let seq = s
+        .server()
+        .state()
+        .reg
+        .handle(&index("bob"))
+        .unwrap()
+        .unwrap()
+        .seq;
+    let r = s.get(&format!("/api/v1/proofs/inclusion?seq={seq}"), &[]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    s.stop();
+
+    // Copy alice's sealed record over bob's, behind the registry's back.
+    {
+        let db = redb::Database::open(&f.path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(HANDLES).unwrap();
+            let alice = t.get(index("alice")).unwrap().unwrap().value().to_vec();
+            t.insert(index("bob"), alice.as_slice()).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let s = f.start(one_key());
+    // The at-rest seal binds the blind index: bob's lookup never yields alice's identity.
+    let me = hex_encode(requester(1).public_key().as_bytes());
+    let r = s.post(
+        "/resolve",
+        &json!({"handle": "bob", "requester_ephemeral_pubkey_hex": me}),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (500, "internal".into()));
+    assert_eq!(
+        resolve(&s, "alice", &[]).0["identity"]["device_pubkey"],
+        "alice"
+    );
+    // The audit names bob's entry.
+    let e = s.server().state().reg.audit().unwrap_err();
+    assert_eq!(e.seq(), Some(seq), "{e}");
+}
