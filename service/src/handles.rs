@@ -61,6 +61,8 @@ pub const MAX_SYNC_BODY: usize = 8 * 1024 * 1024;
 pub const MAX_DEVICE_ID_LEN: usize = 128;
 /// Longest endpoint of an announcement or node URL, in bytes.
 pub const MAX_URL_LEN: usize = 256;
+/// Most devices present for one handle; a new device beyond evicts the one expiring first.
+pub const MAX_DEVICES_PER_HANDLE: usize = 16;
 /// Most nodes one `POST /nodes` carries.
 pub const MAX_NODES_PER_POST: usize = 64;
 /// Most used proof-of-work solutions remembered at once (each until its challenge expires).
@@ -682,6 +684,18 @@ pub async fn announce(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
         if st.reg.handle_unverified(&index)?.is_some() {
             let mut p = lock(&h.presence);
             let key = (index, req.device_id);
+            if !p.contains_key(&key) {
+                let mine: Vec<(String, UnixTime)> = p
+                    .range((index, String::new())..)
+                    .take_while(|((i, _), _)| *i == index)
+                    .map(|((_, d), e)| (d.clone(), e.expires_at))
+                    .collect();
+                if mine.len() >= MAX_DEVICES_PER_HANDLE {
+                    if let Some((d, _)) = mine.into_iter().min_by_key(|(_, t)| *t) {
+                        p.remove(&(index, d));
+                    }
+                }
+            }
             if !p.contains_key(&key) && p.len() >= max {
                 return Err(ServiceError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

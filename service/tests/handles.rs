@@ -746,6 +746,22 @@ fn presence_expires_and_is_collected() {
         0,
         "the collector removed the expired entry"
     );
+
+    // At most 16 devices per handle: a 17th evicts the one expiring first.
+    for i in 0..17 {
+        f.advance(1);
+        assert_eq!(announce("alice", &format!("dev{i:02}")).status, 200);
+    }
+    assert_eq!(h.presence_len(), 16);
+    let devices = resolve(&s, "alice", &[]).0["devices"].clone();
+    let ids: Vec<&str> = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 16);
+    assert!(!ids.contains(&"dev00") && ids.contains(&"dev16"), "{ids:?}");
 }
 
 #[test]
