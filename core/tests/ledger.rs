@@ -119,6 +119,23 @@ fn sample_events() -> Vec<Event> {
     ]
 }
 
+/// The handle registry's events (16 and 17), kept out of the sample ledger so that the
+/// committed ledger vectors stay byte-identical.
+fn handle_events() -> Vec<Event> {
+    vec![
+        Event::HandleRegistered {
+            blind_index: d("blind index"),
+            identity_digest: d("identity"),
+            previous: Some(cairn_core::ledger::PreviousDigest(d("old identity"))),
+        },
+        Event::HandleRemoved {
+            blind_index: d("blind index"),
+            identity_digest: d("identity"),
+            reason: "owner asked".into(),
+        },
+    ]
+}
+
 /// The sample ledger: one entry per event kind, a minute apart except entries 5 and 6,
 /// which share a second.
 fn sample_ledger() -> Vec<LedgerEntry> {
@@ -340,10 +357,12 @@ fn generate() -> Value {
     let kind_at = 1 + 1 + 5 + 32; // version, seq 15 (1-byte varint), time (5-byte varint), prev_hash
     let mut unknown_kind = bytes[15].clone();
     assert_eq!(unknown_kind[kind_at], 15);
-    unknown_kind[kind_at] = 16;
+    // The first discriminant no kind uses (a one-byte varint while there are fewer than 128).
+    let first_unknown = Event::KINDS.len() as u8;
+    unknown_kind[kind_at] = first_unknown;
     let s = signed(&unknown_kind, LEDGER_ENTRY_TYPE, &[&ed]).to_compact();
     cases.push(entry_case(
-        "unknown event discriminant 16",
+        &format!("unknown event discriminant {first_unknown}"),
         &s,
         &[&ed],
         1,
@@ -604,7 +623,7 @@ fn vectors() {
 
 #[test]
 fn every_event_kind_round_trips_with_its_discriminant() {
-    let events = sample_events();
+    let events: Vec<Event> = sample_events().into_iter().chain(handle_events()).collect();
     assert_eq!(events.len(), Event::KINDS.len());
     for (i, ev) in events.iter().enumerate() {
         assert_eq!(ev.discriminant() as usize, i);
@@ -757,4 +776,69 @@ fn worked_examples_in_the_format_doc_are_current() {
             "docs/FORMATS.md (ledger section) lacks {hex}"
         );
     }
+}
+
+#[test]
+fn handle_rules_take_a_free_handle_and_never_overwrite_silently() {
+    let log = log_ed();
+    let mut state = LedgerState::new();
+    let mut head = ChainHead::GENESIS;
+    let mut push = |state: &mut LedgerState, ev: Event| -> Result<()> {
+        let e = head.next_entry(T0 + state.size, ev);
+        let env = sign_entry(&e, &[])?;
+        state.apply(&e, &env)?;
+        head = verify_chain([&e], Some(head))?;
+        Ok(())
+    };
+    push(
+        &mut state,
+        Event::KeyAdded {
+            public_key: log.public_key().clone(),
+            label: "log".into(),
+            roles: RoleSet::of(&[Role::Checkpoint]),
+            expires_at: None,
+        },
+    )
+    .unwrap();
+    let (bi, id1, id2) = (d("bi"), d("id1"), d("id2"));
+    let reg = |previous: Option<[u8; 32]>, identity| Event::HandleRegistered {
+        blind_index: bi,
+        identity_digest: identity,
+        previous: previous.map(PreviousDigest),
+    };
+    let code = |r: Result<()>| r.unwrap_err().code();
+    // Re-registering or removing a handle nobody holds breaks the chain.
+    assert_eq!(
+        code(push(&mut state, reg(Some(id1), id2))),
+        ErrorCode::ChainBroken
+    );
+    let remove = |identity| Event::HandleRemoved {
+        blind_index: bi,
+        identity_digest: identity,
+        reason: String::new(),
+    };
+    assert_eq!(code(push(&mut state, remove(id1))), ErrorCode::ChainBroken);
+    push(&mut state, reg(None, id1)).unwrap();
+    assert_eq!(state.handles[&bi].identity_digest, id1);
+    // Taken: a second first registration is a replay; a re-registration must name the
+    // identity it replaces.
+    assert_eq!(code(push(&mut state, reg(None, id2))), ErrorCode::Replayed);
+    assert_eq!(
+        code(push(&mut state, reg(Some(id2), d("id3")))),
+        ErrorCode::DigestMismatch
+    );
+    assert_eq!(
+        reg(Some(id1), id1).validate().unwrap_err().code(),
+        ErrorCode::Malformed
+    );
+    push(&mut state, reg(Some(id1), id2)).unwrap();
+    assert_eq!(state.handles[&bi].identity_digest, id2);
+    assert_eq!(state.handles[&bi].seq, 2);
+    assert_eq!(
+        code(push(&mut state, remove(id1))),
+        ErrorCode::DigestMismatch
+    );
+    push(&mut state, remove(id2)).unwrap();
+    assert!(state.handles.is_empty());
+    assert!(required_consents(&reg(None, id1)).is_empty());
 }

@@ -52,6 +52,130 @@ pub struct Config {
     pub peer: Peer,
     /// Witnesses asked to cosign the registry's checkpoints.
     pub witnessing: Witnessing,
+    /// Seed 003: whether `POST /sync` merges identities from another registry (callers
+    /// also need a token granting `handle.sync`).
+    pub allow_sync: bool,
+    /// Seed 003's `[envelope]`: the handle registry's pepper and envelope keys. Without it the
+    /// handle endpoints answer `404 not_found`.
+    pub envelope: Option<EnvelopeConfig>,
+    /// Seed 003's `[presence]`: device presence TTL and collection.
+    pub presence: Presence,
+    /// Seed 003's `[pow]`: proof of work on `/resolve` and `/check_user`.
+    pub pow: Pow,
+    /// The list of known registry nodes (`GET/POST /nodes`).
+    pub nodes: KnownNodes,
+}
+
+/// `[envelope]`: the handle registry's secrets.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeConfig {
+    /// The blind-index pepper, 16 to 64 bytes in hex.
+    pub pepper_hex: String,
+    /// The envelope keys: exactly one `active`, the others retired (still open old envelopes).
+    pub keys: Vec<EnvelopeKeyConfig>,
+}
+
+impl std::fmt::Debug for EnvelopeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvelopeConfig")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One envelope key (`[envelope] keys = [{ kid_hex, x25519_private_key_hex, active }]`).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeKeyConfig {
+    /// The key id, 8 bytes in hex (derived from the public key when absent).
+    pub kid_hex: Option<String>,
+    /// The X25519 private key, 32 bytes in hex.
+    pub x25519_private_key_hex: String,
+    /// Whether new envelopes (and identities at rest) are sealed to this key.
+    #[serde(default)]
+    pub active: bool,
+}
+
+impl std::fmt::Debug for EnvelopeKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvelopeKeyConfig")
+            .field("kid_hex", &self.kid_hex)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[presence]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Presence {
+    /// How long an announcement keeps a device present.
+    pub ttl_seconds: u64,
+    /// How often the collector removes expired entries.
+    pub gc_interval_seconds: u64,
+    /// Most presence entries held (announcements beyond are refused, `too_large`).
+    pub max_entries: usize,
+}
+
+impl Default for Presence {
+    fn default() -> Self {
+        Presence {
+            ttl_seconds: 300,
+            gc_interval_seconds: 60,
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// `[pow]`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pow {
+    /// Whether `/resolve` and `/check_user` need a solved challenge.
+    pub enabled: bool,
+    /// Leading zero bits a solution needs (0 to 32).
+    pub difficulty: u8,
+    /// How long a challenge can be solved and used.
+    pub ttl_seconds: u64,
+    /// The HMAC secret of challenges, 16 to 64 bytes in hex; random per start when absent
+    /// (challenges then do not survive a restart).
+    pub secret_hex: Option<String>,
+}
+
+impl std::fmt::Debug for Pow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pow")
+            .field("enabled", &self.enabled)
+            .field("difficulty", &self.difficulty)
+            .field("ttl_seconds", &self.ttl_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Pow {
+    fn default() -> Self {
+        Pow {
+            enabled: false,
+            difficulty: 18,
+            ttl_seconds: 120,
+            secret_hex: None,
+        }
+    }
+}
+
+/// `[nodes]`: the known registry nodes.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnownNodes {
+    /// Most nodes kept.
+    pub max_nodes: usize,
+}
+
+impl Default for KnownNodes {
+    fn default() -> Self {
+        KnownNodes { max_nodes: 256 }
+    }
 }
 
 impl Default for Config {
@@ -67,6 +191,11 @@ impl Default for Config {
             rate_limit: RateLimit::default(),
             peer: Peer::default(),
             witnessing: Witnessing::default(),
+            allow_sync: false,
+            envelope: None,
+            presence: Presence::default(),
+            pow: Pow::default(),
+            nodes: KnownNodes::default(),
         }
     }
 }
@@ -299,6 +428,10 @@ pub struct EndpointLimits {
     pub query_rps: Option<u32>,
     /// `GET /checkpoint` and `/tile/...`.
     pub tiles_rps: Option<u32>,
+    /// Seed 003: `POST /resolve`, per client address.
+    pub resolve_rps: Option<u32>,
+    /// Seed 003: `GET /check_user/{handle}`, per client address.
+    pub check_user_rps: Option<u32>,
 }
 
 impl Config {
@@ -354,6 +487,11 @@ impl Config {
             ),
             (r.endpoints.query_rps, "rate_limit.endpoints.query_rps"),
             (r.endpoints.tiles_rps, "rate_limit.endpoints.tiles_rps"),
+            (r.endpoints.resolve_rps, "rate_limit.endpoints.resolve_rps"),
+            (
+                r.endpoints.check_user_rps,
+                "rate_limit.endpoints.check_user_rps",
+            ),
         ] {
             if let Some(v) = v {
                 positive(u64::from(v), key)?;
@@ -390,6 +528,33 @@ impl Config {
                 )));
             }
             w.cosigner_keys()?;
+        }
+        positive(self.presence.ttl_seconds, "presence.ttl_seconds")?;
+        positive(
+            self.presence.gc_interval_seconds,
+            "presence.gc_interval_seconds",
+        )?;
+        positive(self.presence.max_entries as u64, "presence.max_entries")?;
+        positive(self.pow.ttl_seconds, "pow.ttl_seconds")?;
+        positive(self.nodes.max_nodes as u64, "nodes.max_nodes")?;
+        if self.pow.difficulty > cairn_core::handle::MAX_DIFFICULTY {
+            return Err(ServiceError::config(format!(
+                "pow.difficulty must be at most {}",
+                cairn_core::handle::MAX_DIFFICULTY
+            )));
+        }
+        if self.pow.enabled && self.envelope.is_none() {
+            return Err(ServiceError::config(
+                "pow.enabled needs the handle registry: configure [envelope]",
+            ));
+        }
+        if self.allow_sync && self.envelope.is_none() {
+            return Err(ServiceError::config(
+                "allow_sync needs the handle registry: configure [envelope]",
+            ));
+        }
+        if self.envelope.is_some() {
+            crate::handles::HandleSecrets::load(self)?;
         }
         if let Some(o) = &self.origin {
             if o.is_empty() || o.len() > cairn_core::token::MAX_AUDIENCE_LEN {
@@ -454,7 +619,15 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
             ("[auth]\npublic_reads = \"yes\"", "public_reads"),
             ("[admission]\nallowed = []", "allowed"),
             ("[rate_limit]\nper_ip_rps = 0", "rate_limit.per_ip_rps"),
-            ("[rate_limit.endpoints]\nresolve_rps = 3", "resolve_rps"),
+            ("[rate_limit.endpoints]\nannounce_rps = 3", "announce_rps"),
+            ("[rate_limit.endpoints]\nresolve_rps = 0", "resolve_rps"),
+            ("[presence]\nttl_seconds = 0", "presence.ttl_seconds"),
+            ("[presence]\ngc_interval_seconds = 0", "gc_interval_seconds"),
+            ("[pow]\ndifficulty = 33", "pow.difficulty"),
+            ("[pow]\nenabled = true", "[envelope]"),
+            ("allow_sync = true", "[envelope]"),
+            ("[nodes]\nmax_nodes = 0", "nodes.max_nodes"),
+            ("[envelope]\npepper_hex = \"00\"\nkeys = []", "envelope"),
             ("[peer]\npending_seconds = 0", "peer.pending_seconds"),
             ("[peer]\nlog_root = \"a\"", "log_root"),
             (

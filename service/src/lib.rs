@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod handles;
 pub mod limit;
 pub mod metrics;
 pub mod peer;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub peer: Arc<peer::PeerSettings>,
     /// Full tiles already read (they never change).
     pub tiles: tilecache::TileCache,
+    /// The handle registry (`None` without `[envelope]`).
+    pub handles: Option<Arc<handles::HandleRegistry>>,
 }
 
 /// A running server.
@@ -73,6 +76,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     state: Arc<AppState>,
     witnessing: Option<witnessing::Witnessing>,
+    presence_gc: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -120,6 +124,10 @@ impl Server {
             .clone()
             .unwrap_or_else(|| reg.origin().to_owned());
         let peer = Arc::new(peer::PeerSettings::load(&config.peer)?);
+        let handles = handles::HandleSecrets::load(&config)?
+            .map(handles::HandleRegistry::new)
+            .transpose()?
+            .map(Arc::new);
         let metrics = Arc::new(metrics::Metrics::new());
         let m = metrics.clone();
         reg.observe_log_signing(Arc::new(move |alg, took| m.signature(alg, took)));
@@ -138,6 +146,10 @@ impl Server {
             key_passphrase,
             peer,
             tiles: tilecache::TileCache::new(tilecache::DEFAULT_TILE_CACHE_BYTES),
+            handles,
+        });
+        let presence_gc = state.handles.clone().map(|h| {
+            handles::spawn_collector(h, state.reg.clone(), config.presence.gc_interval_seconds)
         });
         let limits = &config.limits;
         let app = routes::router(state.clone())
@@ -175,6 +187,7 @@ impl Server {
             task: l.task,
             state,
             witnessing,
+            presence_gc,
         })
     }
 
@@ -240,6 +253,9 @@ impl Server {
     pub async fn shutdown(self, grace: Duration) -> ServiceResult<()> {
         if let Some(w) = self.witnessing {
             w.stop().await;
+        }
+        if let Some(gc) = self.presence_gc {
+            gc.abort();
         }
         self.handle.graceful_shutdown(Some(grace));
         let r = self

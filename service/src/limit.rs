@@ -45,8 +45,15 @@ fn quota(rps: u32, burst: u32) -> Quota {
 
 /// Which endpoint limit a path falls under, if any.
 fn endpoint_class(path: &str) -> Option<&'static str> {
-    if path == "/api/v1/registry/register" || path == "/api/v1/registry/validate" {
+    if path == "/api/v1/registry/register"
+        || path == "/api/v1/registry/validate"
+        || path == "/register"
+    {
         Some("register")
+    } else if path == "/resolve" {
+        Some("resolve")
+    } else if path.starts_with("/check_user/") {
+        Some("check_user")
     } else if path == "/api/v1/registry/query" {
         Some("query")
     } else if path == "/checkpoint" || path.starts_with("/tile/") {
@@ -65,6 +72,8 @@ impl Limiter {
             ("register", e.register_rps),
             ("query", e.query_rps),
             ("tiles", e.tiles_rps),
+            ("resolve", e.resolve_rps),
+            ("check_user", e.check_user_rps),
         ] {
             if let Some(rps) = rps {
                 endpoints.insert(name, RateLimiter::keyed(quota(rps, rps.max(1))));

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{self, Policy, Presented};
 use crate::error::{ServiceError, ServiceResult};
-use crate::{peer, AppState};
+use crate::{handles, peer, AppState};
 
 /// Capability a token must grant to register (or replace) a node.
 pub const CAP_NODE_REGISTER: &str = "node.register";
@@ -102,6 +102,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/peers/{id}/request", post(peer::request))
         .route("/api/v1/peers/{id}/accept", post(peer::accept))
         .route("/api/v1/peers/{id}/remove", post(peer::remove))
+        // The handle registry (seed 003's paths).
+        .route("/register", post(handles::register))
+        .route("/resolve", post(handles::resolve))
+        .route("/check_user/{handle}", get(handles::check_user))
+        .route("/announce", post(handles::announce))
+        .route("/sync", post(handles::sync))
+        .route("/nodes", get(handles::nodes_get).post(handles::nodes_post))
+        .route("/envelope_pubkey", get(handles::envelope_pubkey))
+        .route("/envelope_pubkeys", get(handles::envelope_pubkeys))
+        .route("/pow/challenge", get(handles::pow_challenge))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

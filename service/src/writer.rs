@@ -17,8 +17,8 @@ use cairn_core::encoding::Digest;
 use cairn_core::manifest::ManifestClaims;
 use cairn_core::peer::VouchPolicy;
 use cairn_store::{
-    ManifestInfo, NodeInfo, NodeSpec, Passphrase, PeerInfo, Received, Registry, StoreError,
-    StoreResult, TokenInfo, TokenRequest, Txn,
+    HandleInfo, ManifestInfo, NodeInfo, NodeSpec, Passphrase, PeerInfo, Received, Registry,
+    StoreError, StoreResult, TokenInfo, TokenRequest, Txn,
 };
 
 use crate::error::{ServiceError, ServiceResult};
@@ -49,6 +49,10 @@ enum Op {
     AcceptPeerKey(String, KeyId),
     /// Remove a peer (peer id, reason).
     RemovePeer(String, String),
+    /// Register a handle (blind index, identity sealed at rest).
+    RegisterHandle(Digest, Vec<u8>),
+    /// Register many handles (sync); one already held is reported, not an error.
+    RegisterHandles(Vec<(Digest, Vec<u8>)>),
 }
 
 /// What a write returned.
@@ -63,6 +67,8 @@ enum Out {
     Message(Option<Vec<u8>>),
     Received(Box<Result<Received, StoreError>>),
     Peer(Box<PeerInfo>),
+    Handle(Box<HandleInfo>),
+    Handles(Vec<crate::handles::Registered>),
 }
 
 struct Job {
@@ -141,6 +147,23 @@ fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
         }
         Op::AcceptPeerKey(id, key) => Ok(Out::Peer(Box::new(tx.accept_peer_key(id, key)?))),
         Op::RemovePeer(id, reason) => Ok(Out::Seq(tx.remove_peer(id, reason)?)),
+        Op::RegisterHandle(index, sealed) => {
+            Ok(Out::Handle(Box::new(tx.register_handle(index, sealed)?)))
+        }
+        Op::RegisterHandles(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (index, sealed) in items {
+                if tx.handle(index)?.is_some() {
+                    out.push(Err(StoreError::new(
+                        cairn_store::StoreCode::AlreadyExists,
+                        "this handle is already registered",
+                    )));
+                } else {
+                    out.push(Ok(tx.register_handle(index, sealed)?));
+                }
+            }
+            Ok(Out::Handles(out))
+        }
     }
 }
 
@@ -319,6 +342,32 @@ impl Writer {
     pub fn remove_peer(&self, reg: &Registry, id: String, reason: String) -> ServiceResult<u64> {
         match self.submit(reg, Op::RemovePeer(id, reason))? {
             Out::Seq(s) => Ok(s),
+            _ => Err(other()),
+        }
+    }
+
+    /// Registers a handle (blind index, identity sealed at rest); returns once durable.
+    pub fn register_handle(
+        &self,
+        reg: &Registry,
+        index: Digest,
+        sealed: Vec<u8>,
+    ) -> ServiceResult<HandleInfo> {
+        match self.submit(reg, Op::RegisterHandle(index, sealed))? {
+            Out::Handle(h) => Ok(*h),
+            _ => Err(other()),
+        }
+    }
+
+    /// Registers handles in one commit; each result says whether it was registered or
+    /// already held (`already_exists`).
+    pub fn register_handles(
+        &self,
+        reg: &Registry,
+        items: Vec<(Digest, Vec<u8>)>,
+    ) -> ServiceResult<Vec<crate::handles::Registered>> {
+        match self.submit(reg, Op::RegisterHandles(items))? {
+            Out::Handles(h) => Ok(h),
             _ => Err(other()),
         }
     }

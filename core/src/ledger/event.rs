@@ -173,11 +173,40 @@ pub enum Event {
         /// The note.
         text: String,
     },
+    /// 16: a handle was registered (`previous: None`) or re-registered with another identity
+    /// (`previous`: the identity digest it replaces). The handle itself never appears: only
+    /// its peppered blind index (docs/FORMATS.md section 19).
+    HandleRegistered {
+        /// The handle's blind index.
+        #[serde(with = "hex32")]
+        blind_index: Digest,
+        /// SHA-256 of the identity record as stored (sealed at rest).
+        #[serde(with = "hex32")]
+        identity_digest: Digest,
+        /// The identity digest this registration replaces, for a re-registration.
+        previous: Option<PreviousDigest>,
+    },
+    /// 17: a handle was removed.
+    HandleRemoved {
+        /// The handle's blind index.
+        #[serde(with = "hex32")]
+        blind_index: Digest,
+        /// The identity digest it held (as recorded by `HandleRegistered`).
+        #[serde(with = "hex32")]
+        identity_digest: Digest,
+        /// Why (may be empty).
+        reason: String,
+    },
 }
+
+/// A replaced identity digest (`HandleRegistered::previous`): SHA-256, hex in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PreviousDigest(#[serde(with = "hex32")] pub Digest);
 
 impl Event {
     /// Names of the kinds, indexed by postcard discriminant (frozen).
-    pub const KINDS: [&'static str; 16] = [
+    pub const KINDS: [&'static str; 18] = [
         "key_added",
         "key_rotated",
         "key_revoked",
@@ -194,6 +223,8 @@ impl Event {
         "peer_key_removed",
         "imported",
         "audit_note",
+        "handle_registered",
+        "handle_removed",
     ];
 
     /// The postcard discriminant (variant index) of this event.
@@ -215,6 +246,8 @@ impl Event {
             Event::PeerKeyRemoved { .. } => 13,
             Event::Imported { .. } => 14,
             Event::AuditNote { .. } => 15,
+            Event::HandleRegistered { .. } => 16,
+            Event::HandleRemoved { .. } => 17,
         }
     }
 
@@ -282,6 +315,19 @@ impl Event {
             }
             Event::Imported { source, .. } => text("source", source, 1, MAX_NAME_LEN),
             Event::AuditNote { text: t } => text("text", t, 1, MAX_TEXT_LEN),
+            Event::HandleRegistered {
+                identity_digest,
+                previous,
+                ..
+            } => {
+                if previous.is_some_and(|p| p.0 == *identity_digest) {
+                    return Err(Error::malformed(
+                        "handle_registered: re-registers the identity it replaces",
+                    ));
+                }
+                Ok(())
+            }
+            Event::HandleRemoved { reason, .. } => text("reason", reason, 0, MAX_REASON_LEN),
         }
         .map_err(|e| e.context(self.kind()))
     }

@@ -16,11 +16,12 @@ mod rules;
 
 pub use chain::{verify_chain, verify_chain_bytes, ChainHead, ChainVerifier};
 pub use event::{
-    Event, MAX_ID_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SIGNERS, MAX_TEXT_LEN,
+    Event, PreviousDigest, MAX_ID_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SIGNERS,
+    MAX_TEXT_LEN,
 };
 pub use rules::{
-    check_entry, required_consents, KeyStatus, LedgerKey, LedgerManifest, LedgerPeerKey,
-    LedgerState, LedgerToken, LedgerView, Revocation,
+    check_entry, required_consents, KeyStatus, LedgerHandle, LedgerKey, LedgerManifest,
+    LedgerPeerKey, LedgerState, LedgerToken, LedgerView, Revocation,
 };
 
 use alloc::vec::Vec;

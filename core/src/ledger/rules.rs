@@ -177,6 +177,15 @@ pub struct LedgerPeerKey {
     pub verified_seq: Option<u64>,
 }
 
+/// A registered handle as the ledger describes it (keyed by its blind index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerHandle {
+    /// The `handle_registered` entry of its current identity.
+    pub seq: u64,
+    /// SHA-256 of the identity record as stored.
+    pub identity_digest: Digest,
+}
+
 /// The state the rule book reads: what earlier entries established. A registry implements it
 /// over its tables (inside the write transaction); [`LedgerState`] implements it in memory
 /// for replays. `E` is the reader's error type (a storage error, or [`Error`] in memory).
@@ -197,6 +206,8 @@ pub trait LedgerView {
     fn trust_root_version(&self) -> Result<Option<u64>, Self::Error>;
     /// A peer key stored by an earlier entry.
     fn peer_key(&self, peer_id: &str, key: &KeyId) -> Result<Option<LedgerPeerKey>, Self::Error>;
+    /// A handle registered by an earlier entry, by blind index.
+    fn handle(&self, blind_index: &Digest) -> Result<Option<LedgerHandle>, Self::Error>;
 }
 
 fn refuse(code: ErrorCode, detail: String) -> Error {
@@ -280,7 +291,9 @@ pub fn required_consents(event: &Event) -> Vec<KeyId> {
         | Event::PeerKeyVerified { .. }
         | Event::PeerKeyRemoved { .. }
         | Event::Imported { .. }
-        | Event::AuditNote { .. } => Vec::new(),
+        | Event::AuditNote { .. }
+        | Event::HandleRegistered { .. }
+        | Event::HandleRemoved { .. } => Vec::new(),
     }
 }
 
@@ -569,6 +582,70 @@ pub fn check_entry<V: LedgerView>(
         }
         // Provenance and operator notes change no state and need no consent.
         Event::Imported { .. } | Event::AuditNote { .. } => {}
+        // A registration takes a free handle; a re-registration names the identity it
+        // replaces, which must be the current one (no silent overwrite, even on replay).
+        Event::HandleRegistered {
+            blind_index,
+            previous,
+            ..
+        } => match (view.handle(blind_index)?, previous) {
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(refuse(
+                    ErrorCode::Replayed,
+                    format!("handle {} is already registered", hex_encode(blind_index)),
+                )
+                .into())
+            }
+            (None, Some(_)) => {
+                return Err(refuse(
+                    ErrorCode::ChainBroken,
+                    format!(
+                        "re-registers handle {}, which is not registered",
+                        hex_encode(blind_index)
+                    ),
+                )
+                .into())
+            }
+            (Some(h), Some(p)) if h.identity_digest != p.0 => {
+                return Err(refuse(
+                    ErrorCode::DigestMismatch,
+                    format!(
+                        "re-registers handle {} replacing an identity it does not hold",
+                        hex_encode(blind_index)
+                    ),
+                )
+                .into())
+            }
+            (Some(_), Some(_)) => {}
+        },
+        Event::HandleRemoved {
+            blind_index,
+            identity_digest,
+            ..
+        } => match view.handle(blind_index)? {
+            None => {
+                return Err(refuse(
+                    ErrorCode::ChainBroken,
+                    format!(
+                        "removes handle {}, which is not registered",
+                        hex_encode(blind_index)
+                    ),
+                )
+                .into())
+            }
+            Some(h) if h.identity_digest != *identity_digest => {
+                return Err(refuse(
+                    ErrorCode::DigestMismatch,
+                    format!(
+                        "removes handle {} naming an identity it does not hold",
+                        hex_encode(blind_index)
+                    ),
+                )
+                .into())
+            }
+            Some(_) => {}
+        },
     }
     Ok(())
 }
@@ -591,6 +668,8 @@ pub struct LedgerState {
     pub trust_roots: BTreeMap<u64, (u64, Digest)>,
     /// Stored peer keys: (peer id, key id) → state.
     pub peer_keys: BTreeMap<(String, KeyId), LedgerPeerKey>,
+    /// Registered handles: blind index → state.
+    pub handles: BTreeMap<Digest, LedgerHandle>,
     /// Sequence numbers applied so far (the next entry's `seq`).
     pub size: u64,
 }
@@ -617,6 +696,9 @@ impl LedgerView for LedgerState {
     }
     fn peer_key(&self, peer_id: &str, key: &KeyId) -> Result<Option<LedgerPeerKey>, Error> {
         Ok(self.peer_keys.get(&(String::from(peer_id), *key)).copied())
+    }
+    fn handle(&self, blind_index: &Digest) -> Result<Option<LedgerHandle>, Error> {
+        Ok(self.handles.get(blind_index).copied())
     }
 }
 
@@ -811,6 +893,22 @@ impl LedgerState {
                 self.peer_keys.remove(&(peer_id.clone(), *key_id));
             }
             Event::Imported { .. } | Event::AuditNote { .. } => {}
+            Event::HandleRegistered {
+                blind_index,
+                identity_digest,
+                ..
+            } => {
+                self.handles.insert(
+                    *blind_index,
+                    LedgerHandle {
+                        seq,
+                        identity_digest: *identity_digest,
+                    },
+                );
+            }
+            Event::HandleRemoved { blind_index, .. } => {
+                self.handles.remove(blind_index);
+            }
         }
         self.size = seq + 1;
         Ok(())

@@ -263,5 +263,32 @@ pub(crate) fn check_objects(
             "peer {peer:?} has a record of key {key}, which no ledger entry stored"
         )));
     }
+    // Handles: the table against the registered handles of the ledger (blind index, entry
+    // and identity digest; no secret is needed).
+    let have = crate::objects::handles::table_handles(rtx)?;
+    for (index, want) in &replay.handles {
+        let name = crate::objects::handles::show(index);
+        match have.get(index) {
+            None => problems.push(bad(
+                want.seq,
+                ErrorCode::ChainBroken,
+                format!("handle {name} registered here has no record"),
+            )),
+            Some(got) if got.seq != want.seq || got.identity_digest != want.identity_digest => {
+                problems.push(bad(
+                    want.seq,
+                    ErrorCode::DigestMismatch,
+                    format!("the record of handle {name} differs from this entry"),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    for index in have.keys().filter(|k| !replay.handles.contains_key(*k)) {
+        problems.push(StoreError::corrupt(format!(
+            "handle {} has a record, which no ledger entry registered",
+            crate::objects::handles::show(index)
+        )));
+    }
     Ok(problems)
 }

@@ -71,6 +71,10 @@ pub(crate) const PEER_NONCES: TableDefinition<&[u8], u64> = TableDefinition::new
 pub(crate) const REVOCATION_MAP: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("revocation_map");
 
+/// `handles`: blind index (32 bytes) → handle record (the identity sealed at rest by the
+/// caller, its `handle_registered` entry and time). No handle is ever stored in the clear.
+pub(crate) const HANDLES: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("handles");
+
 /// `meta` key of the schema version (4 bytes, little-endian u32).
 pub(crate) const META_SCHEMA: &[u8] = b"schema";
 /// `meta` key of the [`RegistryMeta`] record.
@@ -161,6 +165,7 @@ pub(crate) fn create_tables(tx: &redb::WriteTransaction) -> StoreResult<()> {
     tx.open_table(PEER_EXCHANGE)?;
     tx.open_table(PEER_NONCES)?;
     tx.open_table(REVOCATION_MAP)?;
+    tx.open_table(HANDLES)?;
     Ok(())
 }
 

@@ -17,7 +17,9 @@ use crate::objects::tokens::load_token;
 use cairn_core::crypto::{KeyId, SigningKey};
 use cairn_core::encoding::Digest;
 use cairn_core::ledger::Event;
-use cairn_core::ledger::{LedgerKey, LedgerManifest, LedgerPeerKey, LedgerToken, LedgerView};
+use cairn_core::ledger::{
+    LedgerHandle, LedgerKey, LedgerManifest, LedgerPeerKey, LedgerToken, LedgerView,
+};
 
 /// The state before the entry being appended, as the transaction's tables hold it.
 pub(crate) struct TxnView<'a> {
@@ -78,6 +80,10 @@ impl LedgerView for TxnView<'_> {
 
     fn peer_key(&self, peer_id: &str, key: &KeyId) -> StoreResult<Option<LedgerPeerKey>> {
         crate::objects::peers::ledger_peer_key(self.tx, peer_id, key)
+    }
+
+    fn handle(&self, blind_index: &Digest) -> StoreResult<Option<LedgerHandle>> {
+        crate::objects::handles::ledger_handle(self.tx, blind_index)
     }
 }
 

@@ -254,6 +254,25 @@ impl<'a> Proof<'a> {
         }
     }
 
+    /// A handle record against its `handle_registered` entry (blind index, identity digest
+    /// and time).
+    pub(crate) fn handle(&self, info: &crate::objects::handles::HandleInfo) -> StoreResult<()> {
+        let (event, time) = self.event(info.seq)?;
+        let ok = matches!(&event, Event::HandleRegistered { blind_index, identity_digest, .. }
+            if *blind_index == info.blind_index && *identity_digest == info.identity_digest());
+        if ok && time == info.registered_at {
+            Ok(())
+        } else {
+            Err(differs(
+                info.seq,
+                &format!(
+                    "record of handle {}",
+                    crate::objects::handles::show(&info.blind_index)
+                ),
+            ))
+        }
+    }
+
     /// A peer record against its `peer_key_stored` entry (peer id, key id, time) and, once
     /// verified, its `peer_key_verified` entry.
     pub(crate) fn peer(&self, info: &crate::objects::peers::PeerInfo) -> StoreResult<()> {

@@ -6,6 +6,7 @@ mod crash;
 mod damage;
 mod export;
 mod export_vectors;
+mod handles;
 mod lifecycle;
 mod migrate;
 mod ops;

@@ -134,6 +134,8 @@ fn world() -> World {
         ..Default::default()
     };
     reg.receive_key_response(&response, &cfg, &tofu).unwrap();
+    // A handle registered under blind index HANDLE.
+    reg.register_handle(&HANDLE, b"sealed identity").unwrap();
     // Time passes: `expired` is now past its expiry.
     now.store(t0 + 100, std::sync::atomic::Ordering::SeqCst);
     let log = secret(&reg, &reg.log_key_id().unwrap());
@@ -156,6 +158,9 @@ fn world() -> World {
         _dir: dir,
     }
 }
+
+/// The blind index of the registered handle (its identity record is "sealed identity").
+const HANDLE: [u8; 32] = [0x4b; 32];
 
 /// One forbidden entry: the event, the keys that sign it besides the log key, and the code
 /// every path must refuse it with.
@@ -517,6 +522,56 @@ fn cases(w: &World) -> Vec<Case<'_>> {
             },
             &[],
             "chain_broken",
+        ),
+        c(
+            "held handle registered again",
+            Event::HandleRegistered {
+                blind_index: HANDLE,
+                identity_digest: [1; 32],
+                previous: None,
+            },
+            &[],
+            "replayed",
+        ),
+        c(
+            "free handle re-registered",
+            Event::HandleRegistered {
+                blind_index: [0x4c; 32],
+                identity_digest: [1; 32],
+                previous: Some(cairn_core::ledger::PreviousDigest([2; 32])),
+            },
+            &[],
+            "chain_broken",
+        ),
+        c(
+            "handle re-registered over an identity it does not hold",
+            Event::HandleRegistered {
+                blind_index: HANDLE,
+                identity_digest: [1; 32],
+                previous: Some(cairn_core::ledger::PreviousDigest([2; 32])),
+            },
+            &[],
+            "digest_mismatch",
+        ),
+        c(
+            "free handle removed",
+            Event::HandleRemoved {
+                blind_index: [0x4c; 32],
+                identity_digest: [1; 32],
+                reason: String::new(),
+            },
+            &[],
+            "chain_broken",
+        ),
+        c(
+            "handle removed naming another identity",
+            Event::HandleRemoved {
+                blind_index: HANDLE,
+                identity_digest: [1; 32],
+                reason: String::new(),
+            },
+            &[],
+            "digest_mismatch",
         ),
     ]
 }

@@ -1,0 +1,1051 @@
+//! The handle registry over loopback HTTP: register / resolve / conflict / check_user,
+//! envelope key rotation, wrong and tampered envelopes, proof of work (required, wrong, forged,
+//! expired, replayed), per-endpoint rate limits, presence expiry and collection under a
+//! controllable clock, known nodes, sync with and without the capability, a restart, the
+//! raw bytes of the registry file, and the timing of existing against missing handles.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_core::crypto::{Algorithm, SigningKey};
+use cairn_core::encoding::{b64_decode, b64_encode, hex_encode, Digest};
+use cairn_core::handle::{
+    blind_index, normalise, open, seal, solve, Challenge, EnvelopePublicKey, EnvelopeSecretKey,
+    Pepper, Solution, Suite,
+};
+use cairn_core::ledger::Event;
+use cairn_core::trust::{Role, RoleSet};
+use cairn_service::auth::{authorization_value, sign_request};
+use cairn_service::config::{Config, EnvelopeConfig, EnvelopeKeyConfig};
+use cairn_service::Server;
+use cairn_store::{CreateOptions, KeySpec, Protection, Registry, TokenRequest};
+use serde_json::{json, Value};
+
+const ORIGIN: &str = "handles.test/log";
+// Seed 003's example secrets.
+const PEPPER: &str = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f";
+const KID1: &str = "0001020304050607";
+const KEY1: &str = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f";
+const KID2: &str = "1011121314151617";
+const KEY2: &str = "303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f";
+const T0: u64 = 1_800_000_000;
+
+fn key_cfg(kid: &str, key: &str, active: bool) -> EnvelopeKeyConfig {
+    EnvelopeKeyConfig {
+        kid_hex: Some(kid.into()),
+        x25519_private_key_hex: key.into(),
+        active,
+    }
+}
+
+fn config(keys: Vec<EnvelopeKeyConfig>) -> Config {
+    let mut c = Config {
+        address: "127.0.0.1:0".parse().unwrap(),
+        envelope: Some(EnvelopeConfig {
+            pepper_hex: PEPPER.into(),
+            keys,
+        }),
+        ..Config::default()
+    };
+    c.rate_limit.enabled = false;
+    c
+}
+
+fn one_key() -> Config {
+    config(vec![key_cfg(KID1, KEY1, true)])
+}
+
+/// A registry file, its controllable clock, and the server on it.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    clock: Arc<AtomicU64>,
+    holder: SigningKey,
+    issuer: cairn_core::crypto::KeyId,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.redb");
+        let reg =
+            Registry::create(&path, CreateOptions::new(ORIGIN, Protection::Insecure)).unwrap();
+        let issuer = reg
+            .generate_key(
+                Algorithm::Ed25519,
+                &KeySpec::new("issuer", RoleSet::of(&[Role::TokenIssuer])),
+                &Protection::Insecure,
+            )
+            .unwrap()
+            .key_id;
+        Fixture {
+            _dir: dir,
+            path,
+            clock: Arc::new(AtomicU64::new(T0)),
+            holder: SigningKey::generate(Algorithm::Ed25519),
+            issuer,
+        }
+    }
+
+    fn open(&self) -> Registry {
+        let mut reg = Registry::open(&self.path, None).unwrap();
+        let c = self.clock.clone();
+        reg.set_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+        reg
+    }
+
+    fn start(&self, config: Config) -> Running {
+        Running::start(config, self.open())
+    }
+
+    fn advance(&self, secs: u64) {
+        self.clock.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+struct Running {
+    rt: tokio::runtime::Runtime,
+    server: Option<Server>,
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl Running {
+    fn start(config: Config, reg: Registry) -> Running {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt
+            .block_on(Server::start(config, reg))
+            .expect("server starts");
+        let url = server.url();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        Running {
+            rt,
+            server: Some(server),
+            url,
+            agent,
+        }
+    }
+
+    fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt
+                .block_on(s.shutdown(Duration::from_secs(5)))
+                .unwrap();
+        }
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.agent.get(format!("{}{path}", self.url));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        done(req.call())
+    }
+
+    fn post(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Resp {
+        self.post_bytes(path, body.to_string().as_bytes(), headers)
+    }
+
+    fn post_bytes(&self, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Resp {
+        let mut req = self
+            .agent
+            .post(format!("{}{path}", self.url))
+            .content_type("application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        done(req.send(body))
+    }
+
+    fn pubkey(&self) -> EnvelopePublicKey {
+        let r = self.get("/envelope_pubkey", &[]);
+        assert_eq!(r.status, 200);
+        let j = r.json();
+        let bytes = cairn_core::encoding::hex_decode_array::<32>(
+            j["x25519_public_key_hex"].as_str().unwrap(),
+        )
+        .unwrap();
+        let kid = cairn_core::handle::Kid::from_hex(j["kid_hex"].as_str().unwrap()).unwrap();
+        EnvelopePublicKey::from_bytes(Suite::X25519ChaCha20Poly1305, Some(kid), &bytes).unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Resp {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+fn done(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
+    let mut r = r.expect("request");
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_vec().unwrap();
+    Resp { status, body }
+}
+
+fn identity(handle: &str, device: &str) -> Vec<u8> {
+    json!({"handle": handle, "device_pubkey": device})
+        .to_string()
+        .into_bytes()
+}
+
+fn envelope_for(key: &EnvelopePublicKey, handle: &str, identity: &[u8], n: u8) -> String {
+    let aad = normalise(handle).unwrap();
+    b64_encode(&seal(key, b"register", aad.as_bytes(), identity, &[n; 32]).unwrap())
+}
+
+fn register_body(key: &EnvelopePublicKey, handle: &str, device: &str) -> Value {
+    json!({"handle": handle, "envelope": envelope_for(key, handle, &identity(handle, device), 7)})
+}
+
+fn requester(n: u8) -> EnvelopeSecretKey {
+    EnvelopeSecretKey::derive(Suite::X25519ChaCha20Poly1305, None, &[n; 32]).unwrap()
+}
+
+/// Resolves `handle` and opens the answer; returns the plaintext JSON and the envelope size.
+fn resolve(s: &Running, handle: &str, headers: &[(&str, &str)]) -> (Value, usize) {
+    let me = requester(0x42);
+    let r = s.post(
+        "/resolve",
+        &json!({"handle": handle,
+                "requester_ephemeral_pubkey_hex": hex_encode(me.public_key().as_bytes())}),
+        headers,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let j = r.json();
+    let keys: Vec<&String> = j.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["envelope", "handle"]);
+    let env = b64_decode(j["envelope"].as_str().unwrap()).unwrap();
+    let h = normalise(handle).unwrap();
+    assert_eq!(j["handle"], h.as_str());
+    let plain = open(&me, b"resolve", h.as_bytes(), &env).unwrap();
+    (serde_json::from_slice(&plain).unwrap(), env.len())
+}
+
+fn index(handle: &str) -> Digest {
+    blind_index(
+        &Pepper::from_hex(PEPPER).unwrap(),
+        &normalise(handle).unwrap(),
+    )
+    .0
+}
+
+fn handle_events(reg: &Registry) -> Vec<Event> {
+    reg.entries(0, u64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry.event)
+        .filter(|e| e.kind().starts_with("handle_"))
+        .collect()
+}
+
+#[test]
+fn register_resolve_conflict_check_user_restart_and_raw_bytes() {
+    let f = Fixture::new();
+    let mut s = f.start(one_key());
+    let key = s.pubkey();
+    assert_eq!(key.kid().to_hex(), KID1);
+
+    let r = s.post(
+        "/register",
+        &register_body(&key, "Alice", "dev-AAAA-1111"),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["ok"], true);
+    assert_eq!(r.json()["status"], "registered");
+    // The same identity again: nothing new. Another identity: 409.
+    let r = s.post(
+        "/register",
+        &register_body(&key, "Alice", "dev-AAAA-1111"),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (200, json!("unchanged"))
+    );
+    let r = s.post(
+        "/register",
+        &register_body(&key, "ALICE", "dev-BBBB-2222"),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (409, "already_exists".into()));
+
+    // check_user: same shape both ways; a handle the rule refuses is malformed.
+    let r = s.get("/check_user/alice", &[]);
+    assert_eq!((r.status, r.json()), (200, json!({"exists": true})));
+    let r = s.get("/check_user/bob", &[]);
+    assert_eq!((r.status, r.json()), (200, json!({"exists": false})));
+    let r = s.get("/check_user/a%20b", &[]);
+    assert_eq!((r.status, r.code()), (400, "malformed".into()));
+    assert_eq!(r.json()["error"]["details"]["field"], "handle");
+
+    // resolve: the identity re-sealed to the requester; a missing handle answers the same
+    // shape and size.
+    let (found, len_found) = resolve(&s, "alice", &[]);
+    assert_eq!(found["found"], true);
+    assert_eq!(
+        found["identity"],
+        json!({"handle": "Alice", "device_pubkey": "dev-AAAA-1111"})
+    );
+    let (missing, len_missing) = resolve(&s, "bob", &[]);
+    assert_eq!(missing["found"], false);
+    assert_eq!(len_found, len_missing);
+    let r = s.post(
+        "/resolve",
+        &json!({"handle": "alice", "requester_ephemeral_pubkey_hex": "00"}),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (422, "invalid_key".into()));
+
+    // Wrong and tampered envelopes, each with its code; nothing is stored.
+    let good = envelope_for(&key, "carol", &identity("carol", "c"), 9);
+    let mut bytes = b64_decode(&good).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let cases = [
+        (
+            json!({"handle": "carol", "envelope": b64_encode(&bytes)}),
+            422,
+            "signature_invalid",
+        ),
+        // Sealed for another handle (the aad binds the normalised handle).
+        (
+            json!({"handle": "carol", "envelope": envelope_for(&key, "dave", &identity("carol", "c"), 9)}),
+            422,
+            "signature_invalid",
+        ),
+        // Sealed to a key this registry does not hold.
+        (
+            json!({"handle": "carol", "envelope": envelope_for(&requester(1).public_key(), "carol", &identity("carol", "c"), 9)}),
+            422,
+            "unknown_key",
+        ),
+        // The identity inside names another handle.
+        (
+            json!({"handle": "carol", "envelope": envelope_for(&key, "carol", &identity("dave", "c"), 9)}),
+            400,
+            "malformed",
+        ),
+        (
+            json!({"handle": "carol", "envelope": envelope_for(&key, "carol", b"[1,2]", 9)}),
+            400,
+            "malformed",
+        ),
+        (
+            json!({"handle": "carol", "envelope": "%%%"}),
+            400,
+            "malformed",
+        ),
+        (json!({"handle": "carol", "envelope": ""}), 400, "malformed"),
+        (json!({"handle": "carol"}), 400, "malformed"),
+        (json!({"handle": "c", "envelope": good}), 400, "malformed"),
+    ];
+    for (body, status, code) in cases {
+        let r = s.post("/register", &body, &[]);
+        assert_eq!((r.status, r.code()), (status, code.to_owned()), "{body}");
+    }
+    let r = s.post_bytes("/register", b"{not json", &[]);
+    assert_eq!((r.status, r.code()), (400, "malformed".into()));
+    assert_eq!(s.get("/check_user/carol", &[]).json()["exists"], false);
+
+    // The ledger holds the blind index and the digest of the sealed record only.
+    let reg = &s.server().state().reg;
+    let rec = reg.handle(&index("alice")).unwrap().unwrap();
+    assert_eq!(
+        handle_events(reg),
+        vec![Event::HandleRegistered {
+            blind_index: index("alice"),
+            identity_digest: cairn_store::identity_digest(&rec.sealed_identity),
+            previous: None,
+        }]
+    );
+    reg.audit().unwrap();
+    s.stop();
+
+    // The raw file: neither the handle nor the identity in the clear.
+    let raw = std::fs::read(&f.path).unwrap();
+    let contains = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+    for needle in [
+        b"alice".as_slice(),
+        b"Alice",
+        b"dev-AAAA-1111",
+        b"device_pubkey",
+    ] {
+        assert!(
+            !contains(needle),
+            "{:?} is in the file",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    assert!(
+        contains(&index("alice")),
+        "the blind index is the table key"
+    );
+
+    // A restart keeps the registration and the keys.
+    let s = f.start(one_key());
+    assert_eq!(s.pubkey().kid().to_hex(), KID1);
+    assert_eq!(s.get("/check_user/alice", &[]).json()["exists"], true);
+    let (found, _) = resolve(&s, "alice", &[]);
+    assert_eq!(found["identity"]["device_pubkey"], "dev-AAAA-1111");
+}
+
+#[test]
+fn envelope_key_rotation_keeps_old_envelopes_opening() {
+    let f = Fixture::new();
+    let mut s = f.start(one_key());
+    let old = s.pubkey();
+    assert_eq!(
+        s.post("/register", &register_body(&old, "alice", "a1"), &[])
+            .status,
+        200
+    );
+    s.stop();
+
+    // Rotate: key 2 active, key 1 retired.
+    let s = f.start(config(vec![
+        key_cfg(KID1, KEY1, false),
+        key_cfg(KID2, KEY2, true),
+    ]));
+    let new = s.pubkey();
+    assert_eq!(new.kid().to_hex(), KID2);
+    let all = s.get("/envelope_pubkeys", &[]).json();
+    assert_eq!(all["active_kid_hex"], KID2);
+    let kids: Vec<(String, bool)> = all["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid_hex"].as_str().unwrap().to_owned(),
+                k["active"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(kids.contains(&(KID1.into(), false)) && kids.contains(&(KID2.into(), true)));
+
+    // The identity sealed at rest to the retired key still resolves.
+    assert_eq!(
+        resolve(&s, "alice", &[]).0["identity"]["device_pubkey"],
+        "a1"
+    );
+    // A client still holding the old key can register; new records use the active key.
+    assert_eq!(
+        s.post("/register", &register_body(&old, "bob", "b1"), &[])
+            .status,
+        200
+    );
+    assert_eq!(
+        s.post("/register", &register_body(&new, "carol", "c1"), &[])
+            .status,
+        200
+    );
+    let reg = &s.server().state().reg;
+    let kid_of =
+        |h: &str| hex_encode(&reg.handle(&index(h)).unwrap().unwrap().sealed_identity[3..11]);
+    assert_eq!(kid_of("alice"), KID1);
+    assert_eq!(kid_of("bob"), KID2);
+    assert_eq!(kid_of("carol"), KID2);
+    assert_eq!(resolve(&s, "bob", &[]).0["identity"]["device_pubkey"], "b1");
+}
+
+#[test]
+fn configuration_errors_name_their_key() {
+    let bad = |keys: Vec<EnvelopeKeyConfig>, pepper: &str| {
+        let mut c = config(keys);
+        c.envelope.as_mut().unwrap().pepper_hex = pepper.into();
+        let text = format!(
+            "[envelope]\npepper_hex = \"{pepper}\"\nkeys = [{}]\n",
+            c.envelope
+                .unwrap()
+                .keys
+                .iter()
+                .map(|k| format!(
+                    "{{ kid_hex = \"{}\", x25519_private_key_hex = \"{}\", active = {} }}",
+                    k.kid_hex.as_deref().unwrap(),
+                    k.x25519_private_key_hex,
+                    k.active
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Config::from_toml(&text).map(|_| ()).map_err(|e| e.message)
+    };
+    assert!(bad(vec![key_cfg(KID1, KEY1, true)], PEPPER).is_ok());
+    assert!(bad(vec![key_cfg(KID1, KEY1, false)], PEPPER)
+        .unwrap_err()
+        .contains("active"));
+    assert!(bad(
+        vec![key_cfg(KID1, KEY1, true), key_cfg(KID2, KEY2, true)],
+        PEPPER
+    )
+    .unwrap_err()
+    .contains("more than one"));
+    assert!(bad(vec![key_cfg(KID1, KEY1, true)], "0011")
+        .unwrap_err()
+        .contains("pepper_hex"));
+    assert!(bad(vec![key_cfg(KID1, "zz", true)], PEPPER)
+        .unwrap_err()
+        .contains("x25519_private_key_hex"));
+    // Seed 003's names parse as written there.
+    let seed = format!(
+        "address = \"127.0.0.1:0\"\nallow_sync = true\n[rate_limit]\nenabled = true\nper_ip_rps = 5\nburst = 10\nban_seconds = 300\n[rate_limit.endpoints]\nregister_rps = 1\nresolve_rps = 3\ncheck_user_rps = 10\n[envelope]\npepper_hex = \"{PEPPER}\"\nkeys = [{{ kid_hex = \"{KID1}\", x25519_private_key_hex = \"{KEY1}\", active = true }}]\n[presence]\nttl_seconds = 300\ngc_interval_seconds = 60\n[pow]\nenabled = false\ndifficulty = 18\nttl_seconds = 120\n"
+    );
+    let c = Config::from_toml(&seed).unwrap();
+    assert!(c.allow_sync);
+    assert_eq!(c.rate_limit.endpoints.check_user_rps, Some(10));
+    // Handle endpoints without [envelope]: not found.
+    let f = Fixture::new();
+    let mut plain = config(vec![]);
+    plain.envelope = None;
+    let s = f.start(plain);
+    assert_eq!(s.get("/envelope_pubkey", &[]).status, 404);
+    assert_eq!(s.get("/check_user/alice", &[]).code(), "not_found");
+}
+
+fn solve_challenge(s: &Running) -> (Challenge, String) {
+    let r = s.get("/pow/challenge", &[]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let c = Challenge::decode(r.json()["challenge"].as_str().unwrap()).unwrap();
+    let counter = solve(&c, 1 << 24).unwrap();
+    (
+        c,
+        Solution {
+            challenge: c,
+            counter,
+        }
+        .encode(),
+    )
+}
+
+#[test]
+fn proof_of_work_required_wrong_forged_expired_and_replayed() {
+    let f = Fixture::new();
+    let mut cfg = one_key();
+    cfg.pow.enabled = true;
+    cfg.pow.difficulty = 10;
+    cfg.pow.ttl_seconds = 60;
+    let s = f.start(cfg);
+    let key = s.pubkey();
+    assert_eq!(
+        s.post("/register", &register_body(&key, "alice", "a1"), &[])
+            .status,
+        200
+    );
+
+    // Required on check_user and resolve.
+    let r = s.get("/check_user/alice", &[]);
+    assert_eq!((r.status, r.code()), (403, "pow_required".into()));
+    let me = requester(3);
+    let body = json!({"handle": "alice",
+                      "requester_ephemeral_pubkey_hex": hex_encode(me.public_key().as_bytes())});
+    assert_eq!(s.post("/resolve", &body, &[]).code(), "pow_required");
+
+    // Solved: accepted once.
+    let (c, sol) = solve_challenge(&s);
+    assert_eq!(c.difficulty(), 10);
+    let r = s.get("/check_user/alice", &[("x-pow-solution", &sol)]);
+    assert_eq!((r.status, r.json()), (200, json!({"exists": true})));
+    let r = s.get("/check_user/alice", &[("x-pow-solution", &sol)]);
+    assert_eq!((r.status, r.code()), (403, "replayed".into()));
+    let (_, sol) = solve_challenge(&s);
+    assert_eq!(
+        resolve(&s, "alice", &[("x-pow-solution", &sol)]).0["found"],
+        true
+    );
+
+    // Too little work: the first counter that fails.
+    let (c, _) = solve_challenge(&s);
+    let wrong = (0..)
+        .find(|n| {
+            cairn_core::handle::leading_zero_bits(&cairn_core::handle::work_hash(&c, *n)) < 10
+        })
+        .unwrap();
+    let text = Solution {
+        challenge: c,
+        counter: wrong,
+    }
+    .encode();
+    let r = s.get("/check_user/alice", &[("x-pow-solution", &text)]);
+    assert_eq!((r.status, r.code()), (403, "proof_invalid".into()));
+
+    // Forged: a challenge this server did not issue (another secret).
+    let other = cairn_core::handle::PowSecret::from_bytes(&[9; 32]).unwrap();
+    let forged = Challenge::issue(&other, [1; 16], 0, T0 + 100).unwrap();
+    let text = Solution {
+        challenge: forged,
+        counter: 0,
+    }
+    .encode();
+    let r = s.get("/check_user/alice", &[("x-pow-solution", &text)]);
+    assert_eq!((r.status, r.code()), (403, "signature_invalid".into()));
+    let r = s.get("/check_user/alice", &[("x-pow-solution", "garbage")]);
+    assert_eq!((r.status, r.code()), (403, "malformed".into()));
+
+    // Expired: solved, then the clock passes its expiry.
+    let (c, sol) = solve_challenge(&s);
+    assert_eq!(c.expires(), T0 + 60);
+    f.advance(61);
+    let r = s.get("/check_user/alice", &[("x-pow-solution", &sol)]);
+    assert_eq!((r.status, r.code()), (403, "expired".into()));
+}
+
+#[test]
+fn rate_limits_per_endpoint() {
+    let f = Fixture::new();
+    let mut cfg = one_key();
+    cfg.rate_limit.enabled = true;
+    cfg.rate_limit.ban_after = 0;
+    cfg.rate_limit.endpoints.register_rps = Some(1);
+    cfg.rate_limit.endpoints.resolve_rps = Some(1);
+    cfg.rate_limit.endpoints.check_user_rps = Some(2);
+    let s = f.start(cfg);
+    let key = s.pubkey();
+    let count_limited = |f: &dyn Fn() -> Resp, n: usize| {
+        (0..n)
+            .map(|_| f())
+            .filter(|r| {
+                if r.status == 429 {
+                    assert_eq!(r.code(), "rate_limited");
+                    true
+                } else {
+                    false
+                }
+            })
+            .count()
+    };
+    // check_user: 2 per second → of 6 quick calls at least 3 refused.
+    let limited = count_limited(&|| s.get("/check_user/alice", &[]), 6);
+    assert!(limited >= 3, "{limited}");
+    // Each endpoint has its own limit: resolve and register still answer once.
+    let me = hex_encode(requester(1).public_key().as_bytes());
+    let body = json!({"handle": "alice", "requester_ephemeral_pubkey_hex": me});
+    assert_eq!(s.post("/resolve", &body, &[]).status, 200);
+    assert_eq!(s.post("/resolve", &body, &[]).status, 429);
+    assert_eq!(
+        s.post("/register", &register_body(&key, "alice", "a"), &[])
+            .status,
+        200
+    );
+    assert_eq!(
+        s.post("/register", &register_body(&key, "bob", "b"), &[])
+            .status,
+        429
+    );
+    // Reads outside these classes are not held back by them.
+    assert_eq!(s.get("/envelope_pubkey", &[]).status, 200);
+}
+
+#[test]
+fn presence_expires_and_is_collected() {
+    let f = Fixture::new();
+    let mut cfg = one_key();
+    cfg.presence.ttl_seconds = 30;
+    cfg.presence.gc_interval_seconds = 1;
+    let s = f.start(cfg);
+    let key = s.pubkey();
+    assert_eq!(
+        s.post("/register", &register_body(&key, "alice", "a"), &[])
+            .status,
+        200
+    );
+    let announce = |handle: &str, device: &str| {
+        s.post(
+            "/announce",
+            &json!({"handle": handle, "device_id": device, "endpoint": "tcp://10.0.0.1:7000"}),
+            &[],
+        )
+    };
+    let r = announce("alice", "laptop");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        json!({"ok": true, "ttl_seconds": 30, "expires_at": T0 + 30})
+    );
+    // An unregistered handle gets the same answer, and nothing is kept for it.
+    let r = announce("nobody", "phone");
+    assert_eq!(
+        r.json(),
+        json!({"ok": true, "ttl_seconds": 30, "expires_at": T0 + 30})
+    );
+    let h = s.server().state().handles.clone().unwrap();
+    assert_eq!(h.presence_len(), 1);
+    let (plain, _) = resolve(&s, "alice", &[]);
+    assert_eq!(plain["devices"][0]["device_id"], "laptop");
+    assert_eq!(plain["devices"][0]["endpoint"], "tcp://10.0.0.1:7000");
+    // Bad input.
+    let r = s.post(
+        "/announce",
+        &json!({"handle": "alice", "device_id": ""}),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (400, "malformed".into()));
+    let r = s.post(
+        "/announce",
+        &json!({"handle": "alice", "device_id": "x y"}),
+        &[],
+    );
+    assert_eq!(r.status, 400);
+
+    // A heartbeat renews; after the TTL the device is gone from answers at once, and the
+    // collector removes the entry within its interval.
+    f.advance(20);
+    assert_eq!(announce("alice", "laptop").json()["expires_at"], T0 + 50);
+    f.advance(20);
+    assert_eq!(
+        resolve(&s, "alice", &[]).0["devices"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(h.presence_len(), 1);
+    f.advance(11);
+    assert!(resolve(&s, "alice", &[]).0["devices"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.presence_len() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        h.presence_len(),
+        0,
+        "the collector removed the expired entry"
+    );
+
+    // At most 16 devices per handle: a 17th evicts the one expiring first.
+    for i in 0..17 {
+        f.advance(1);
+        assert_eq!(announce("alice", &format!("dev{i:02}")).status, 200);
+    }
+    assert_eq!(h.presence_len(), 16);
+    let devices = resolve(&s, "alice", &[]).0["devices"].clone();
+    let ids: Vec<&str> = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 16);
+    assert!(!ids.contains(&"dev00") && ids.contains(&"dev16"), "{ids:?}");
+}
+
+#[test]
+fn known_nodes_are_deduplicated_and_capped() {
+    let f = Fixture::new();
+    let mut cfg = one_key();
+    cfg.nodes.max_nodes = 2;
+    let s = f.start(cfg);
+    let r = s.post(
+        "/nodes",
+        &json!({"nodes": ["https://a.example", "https://a.example/", "http://b.example:8443", "https://c.example"]}),
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        json!({"added": 2, "duplicates": 1, "dropped": 1, "total": 2})
+    );
+    let r = s.get("/nodes", &[]);
+    assert_eq!(
+        r.json(),
+        json!({"nodes": ["https://a.example", "http://b.example:8443"], "max_nodes": 2})
+    );
+    for bad in ["ftp://x", "https://", "https://a b", "notaurl"] {
+        let r = s.post("/nodes", &json!({"nodes": [bad]}), &[]);
+        assert_eq!((r.status, r.code()), (400, "malformed".into()), "{bad}");
+    }
+}
+
+/// A signed write to `path`: the token and a proof of possession by `key`.
+fn signed_post(
+    s: &Running,
+    path: &str,
+    body: &[u8],
+    token: &cairn_core::dsse::Envelope,
+    key: &SigningKey,
+    nonce: &str,
+    time: u64,
+) -> Resp {
+    let id: Digest = token.id();
+    let proof = sign_request(key, &id, "POST", path, body, time, nonce).unwrap();
+    let auth = authorization_value(token);
+    s.post_bytes(
+        path,
+        body,
+        &[("authorization", &auth), ("cairn-proof", &proof)],
+    )
+}
+
+#[test]
+fn sync_needs_the_capability_and_reports_conflicts() {
+    let f = Fixture::new();
+    let tokens = {
+        let reg = f.open();
+        let issue = |caps: &[&str]| {
+            reg.issue_token(
+                &f.issuer,
+                None,
+                &TokenRequest::new(f.holder.public_key().clone(), ORIGIN, caps, 3600),
+            )
+            .unwrap()
+            .envelope
+        };
+        (issue(&["handle.sync"]), issue(&["read"]))
+    };
+    let (sync_token, read_token) = tokens;
+    let mut cfg = one_key();
+    cfg.allow_sync = true;
+    let mut s = f.start(cfg);
+    let key = s.pubkey();
+    assert_eq!(
+        s.post("/register", &register_body(&key, "alice", "a1"), &[])
+            .status,
+        200
+    );
+    let batch = json!({"identities": [
+        register_body(&key, "alice", "a1"),        // unchanged
+        register_body(&key, "alice", "a-other"),   // conflict
+        register_body(&key, "bob", "b1"),          // merged
+        register_body(&key, "carol", "c1"),        // merged
+        {"handle": "dave", "envelope": "AAAA"},    // rejected
+    ]})
+    .to_string();
+    let body = batch.as_bytes();
+
+    // Without credentials, with a token lacking the capability.
+    let r = s.post_bytes("/sync", body, &[]);
+    assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    let r = signed_post(
+        &s,
+        "/sync",
+        body,
+        &read_token,
+        &f.holder,
+        "nonce-n1-0123456789",
+        T0,
+    );
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(s.get("/check_user/bob", &[]).json()["exists"], false);
+
+    let r = signed_post(
+        &s,
+        "/sync",
+        body,
+        &sync_token,
+        &f.holder,
+        "nonce-n2-0123456789",
+        T0,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let j = r.json();
+    assert_eq!(
+        (j["merged"].clone(), j["unchanged"].clone()),
+        (json!(2), json!(1))
+    );
+    assert_eq!(j["conflicts"].as_array().unwrap().len(), 1);
+    assert_eq!(j["conflicts"][0]["handle"], "alice");
+    assert_eq!(j["conflicts"][0]["code"], "already_exists");
+    assert_eq!(j["rejected"].as_array().unwrap().len(), 1);
+    assert_eq!(j["rejected"][0]["handle"], "dave");
+    // The conflict did not overwrite alice.
+    assert_eq!(
+        resolve(&s, "alice", &[]).0["identity"]["device_pubkey"],
+        "a1"
+    );
+    assert_eq!(resolve(&s, "bob", &[]).0["identity"]["device_pubkey"], "b1");
+    let reg = &s.server().state().reg;
+    assert_eq!(handle_events(reg).len(), 3);
+    reg.audit().unwrap();
+    s.stop();
+
+    // allow_sync = false refuses even a token with the capability.
+    let s = f.start(one_key());
+    let r = signed_post(
+        &s,
+        "/sync",
+        body,
+        &sync_token,
+        &f.holder,
+        "nonce-n3-0123456789",
+        T0,
+    );
+    assert_eq!((r.status, r.code()), (403, "unauthorized".into()));
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Times `n` requests for an existing and a missing handle, interleaved; returns the medians
+/// in microseconds.
+fn time_pair(n: usize, mut call: impl FnMut(bool)) -> (f64, f64) {
+    let (mut hit, mut miss) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        for exists in [i % 2 == 0, i % 2 != 0] {
+            let t = Instant::now();
+            call(exists);
+            let us = t.elapsed().as_secs_f64() * 1e6;
+            if exists {
+                hit.push(us);
+            } else {
+                miss.push(us);
+            }
+        }
+    }
+    (median(hit), median(miss))
+}
+
+#[test]
+fn existing_and_missing_handles_answer_alike_in_time_and_shape() {
+    let f = Fixture::new();
+    let s = f.start(one_key());
+    let key = s.pubkey();
+    for i in 0..50 {
+        let h = format!("user{i}");
+        assert_eq!(
+            s.post("/register", &register_body(&key, &h, &format!("d{i}")), &[])
+                .status,
+            200
+        );
+    }
+    let me = hex_encode(requester(5).public_key().as_bytes());
+    // Warm up.
+    for _ in 0..20 {
+        s.get("/check_user/user1", &[]);
+        s.get("/check_user/nobody", &[]);
+    }
+    let n = 300;
+    let mut i = 0;
+    let (cu_hit, cu_miss) = time_pair(n, |exists| {
+        i += 1;
+        let h = if exists {
+            format!("user{}", i % 50)
+        } else {
+            format!("ghost{}", i % 50)
+        };
+        let r = s.get(&format!("/check_user/{h}"), &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["exists"], exists);
+    });
+    let mut sizes = std::collections::BTreeSet::new();
+    let (re_hit, re_miss) = time_pair(n, |exists| {
+        i += 1;
+        let h = if exists {
+            format!("user{}", i % 50)
+        } else {
+            format!("ghost{}", i % 50)
+        };
+        let r = s.post(
+            "/resolve",
+            &json!({"handle": h, "requester_ephemeral_pubkey_hex": me}),
+            &[],
+        );
+        assert_eq!(r.status, 200);
+        sizes.insert(r.body.len() - h.len());
+    });
+    println!(
+        "timing over {n} requests each (median, microseconds): check_user existing {cu_hit:.0}, missing {cu_miss:.0} (ratio {:.3}); resolve existing {re_hit:.0}, missing {re_miss:.0} (ratio {:.3})",
+        cu_hit / cu_miss,
+        re_hit / re_miss
+    );
+    // Same shape: one response size (less the echoed handle) for hits and misses alike.
+    assert_eq!(sizes.len(), 1, "{sizes:?}");
+    // A loose sanity bound only (shared machines are noisy): within a factor of 2.
+    for (name, r) in [
+        ("check_user", cu_hit / cu_miss),
+        ("resolve", re_hit / re_miss),
+    ] {
+        assert!((0.5..2.0).contains(&r), "{name}: ratio {r}");
+    }
+}
+
+#[test]
+fn a_record_moved_to_another_handle_does_not_open_and_entries_are_proven() {
+    use redb::ReadableTable;
+    const HANDLES: redb::TableDefinition<[u8; 32], &[u8]> = redb::TableDefinition::new("handles");
+    let f = Fixture::new();
+    let mut s = f.start(one_key());
+    let key = s.pubkey();
+    for h in ["alice", "bob"] {
+        assert_eq!(
+            s.post("/register", &register_body(&key, h, h), &[]).status,
+            200
+        );
+    }
+    // Each registration is a ledger entry the signed head covers: its inclusion proof.
+    let seq = s
+        .server()
+        .state()
+        .reg
+        .handle(&index("bob"))
+        .unwrap()
+        .unwrap()
+        .seq;
+    let r = s.get(&format!("/api/v1/proofs/inclusion?seq={seq}"), &[]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    s.stop();
+
+    // Copy alice's sealed record over bob's, behind the registry's back.
+    {
+        let db = redb::Database::open(&f.path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(HANDLES).unwrap();
+            let alice = t.get(index("alice")).unwrap().unwrap().value().to_vec();
+            t.insert(index("bob"), alice.as_slice()).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let s = f.start(one_key());
+    // The at-rest seal binds the blind index: bob's lookup never yields alice's identity.
+    let me = hex_encode(requester(1).public_key().as_bytes());
+    let r = s.post(
+        "/resolve",
+        &json!({"handle": "bob", "requester_ephemeral_pubkey_hex": me}),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (500, "internal".into()));
+    assert_eq!(
+        resolve(&s, "alice", &[]).0["identity"]["device_pubkey"],
+        "alice"
+    );
+    // The audit names bob's entry.
+    let e = s.server().state().reg.audit().unwrap_err();
+    assert_eq!(e.seq(), Some(seq), "{e}");
+}
