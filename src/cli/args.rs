@@ -164,6 +164,10 @@ $CAIRN_PASSPHRASE, or a prompt). Logs go to stderr (filter with CAIRN_LOG).")]
     /// cosignature guarantees.
     #[command(subcommand)]
     Witness(WitnessCmd),
+    /// The handle registry of a cairn service (`cairn serve` with [envelope]): register a
+    /// handle with a sealed identity, resolve one, check whether one exists.
+    #[command(subcommand)]
+    Handle(HandleCmd),
     /// Import from other systems: `import blux <config dir>`.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -1120,6 +1124,88 @@ Examples:
         old: u64,
         /// The newer size (default: the whole ledger).
         new: Option<u64>,
+    },
+}
+
+/// Where `cairn handle` finds the service.
+#[derive(Args, Debug, Clone)]
+pub struct ServerOpts {
+    /// The cairn service's base URL (http:// or https://), e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// Seconds to wait for each request to the service.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// How much proof of work `cairn handle resolve|check` does when the service asks for it.
+#[derive(Args, Debug, Clone)]
+pub struct PowOpts {
+    /// Refuse a challenge asking for more leading zero bits than this (each bit doubles the
+    /// work; 24 bits is about 16 million SHA-256 hashes).
+    #[arg(long, value_name = "BITS", default_value_t = 24)]
+    pub max_pow_difficulty: u8,
+}
+
+/// `cairn handle ...`.
+#[derive(Subcommand, Debug)]
+pub enum HandleCmd {
+    /// Register a handle: the identity (a JSON object) is sealed to the service's envelope
+    /// key (GET /envelope_pubkey) for the normalised handle, then sent (POST /register).
+    #[command(after_help = "\
+Examples:
+  cairn handle register alice --identity alice.json --server http://127.0.0.1:8080
+  echo '{\"device_pubkey\":\"ab12...\"}' | cairn handle register Alice --identity - --server https://reg.example
+  cairn handle register alice --identity alice.json --server https://reg.example --json
+
+The identity's \"handle\" member must name the same handle (after normalisation); when it has
+none, the normalised handle is added. The identity is sent as compact JSON, so registering
+the same file again is \"unchanged\". Exit status 0: registered or unchanged; 1: the handle is
+registered to another identity (already_exists) or the service refused the envelope; 2: usage,
+input or network error.")]
+    Register {
+        /// The handle (normalised first: trimmed, NFKC, lowercased; 3 to 32 of a-z 0-9 . _ -).
+        handle: String,
+        /// The identity: a JSON object of at most 16384 bytes (`-`: stdin).
+        #[arg(long, value_name = "FILE")]
+        identity: PathBuf,
+        #[command(flatten)]
+        server: ServerOpts,
+    },
+    /// Resolve a handle: the service seals its answer to a fresh ephemeral key (POST
+    /// /resolve); prints the identity and the devices present, or that it is not registered.
+    #[command(after_help = "\
+Examples:
+  cairn handle resolve alice --server http://127.0.0.1:8080
+  cairn handle resolve alice --server https://reg.example --json | jq .identity
+
+When the service requires a proof of work (403 pow_required), a challenge is fetched from GET
+/pow/challenge, solved and sent in the X-Pow-Solution header. A missing handle is not an error:
+\"not found\" (\"found\": false), exit 0. Exit 1: the answer does not open (a tampered or
+misdirected envelope) or a proof of work was refused; 2: usage, input or network error.")]
+    Resolve {
+        /// The handle.
+        handle: String,
+        #[command(flatten)]
+        server: ServerOpts,
+        #[command(flatten)]
+        pow: PowOpts,
+    },
+    /// Whether a handle is registered (GET /check_user/{handle}).
+    #[command(after_help = "\
+Examples:
+  cairn handle check alice --server http://127.0.0.1:8080
+  cairn handle check alice --server https://reg.example --json | jq .exists
+
+Exit status 0 whether or not the handle exists (\"exists\" in --json); a proof of work is solved
+when the service asks for one, as for resolve.")]
+    Check {
+        /// The handle.
+        handle: String,
+        #[command(flatten)]
+        server: ServerOpts,
+        #[command(flatten)]
+        pow: PowOpts,
     },
 }
 

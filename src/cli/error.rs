@@ -96,6 +96,15 @@ impl CliError {
         CliError::store(StoreCode::Core(code), message)
     }
 
+    /// A refusal a cairn service answered with its stable code: the exit status of that code
+    /// when it is one of cairn-core's or the store's (the table in docs/CLI.md), else 2 (the
+    /// service's own codes: `pow_required`, `rate_limited`, `unavailable`, ...), and `io` for
+    /// a request that got no answer.
+    pub fn service(code: &str, message: impl Into<String>) -> CliError {
+        let exit = StoreCode::parse(code).map_or(EXIT_USAGE, exit_for);
+        CliError::new(code, message, exit)
+    }
+
     /// A file could not be read or written (exit 2).
     pub fn io(path: &Path, e: &std::io::Error) -> CliError {
         let code = if e.kind() == std::io::ErrorKind::NotFound {

@@ -6,6 +6,7 @@ mod blux;
 pub mod bundle;
 mod checkpoint;
 pub mod error;
+mod handle;
 mod import;
 mod init;
 mod key;
@@ -256,6 +257,7 @@ pub fn run(cli: Cli) -> CliResult<Output> {
         Command::Tiles(c) => tiles::run(&ctx, c),
         Command::Serve(a) => serve::run(&ctx, &a),
         Command::Witness(c) => witness::run(&ctx, c),
+        Command::Handle(c) => handle::run(&ctx, c),
         Command::Import(c) => import::run(&ctx, c),
         Command::Blux(c) => blux::run(&ctx, c),
         Command::Demo => crate::demo::run(&ctx),
