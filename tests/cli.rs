@@ -347,6 +347,7 @@ fn usage_errors_exit_2_and_every_command_has_examples() {
         ("proof", &["inclusion", "consistency"]),
         ("bundle", &["export", "verify"]),
         ("import", &["blux"]),
+        ("handle", &["register", "resolve", "check"]),
         (
             "blux",
             &["verify-token", "verify-manifest", "verify-ledger"],
@@ -1655,6 +1656,9 @@ mod durability;
 mod endless_inputs;
 #[path = "cli/freshness.rs"]
 mod freshness;
+#[cfg(unix)]
+#[path = "cli/handle.rs"]
+mod handle;
 #[path = "cli/interop.rs"]
 mod interop;
 #[path = "cli/key_lifecycle.rs"]
