@@ -3,6 +3,17 @@
 //! proof of possession, as a real client sends them) at 1, 16 and 64 concurrent clients, beside
 //! the store's own batched registration rate measured in the same run.
 //!
+//! A second table measures the handle registry (`[envelope]` configured, `[pow]` off) at 16
+//! concurrent clients: `POST /register` (a new handle each, its identity sealed to the
+//! service's envelope key beforehand, so the clients' sealing is not timed; durable, one ledger
+//! entry each), `POST /resolve` (half registered handles, half missing ones: the answer is the
+//! same work either way), `GET /check_user/{handle}` (same mix) and `POST /announce` (devices
+//! of registered handles; memory only). Its columns: `request`; `clients` (concurrent
+//! keep-alive connections); `requests` (answered in the cell, all 200); `req/s` (answered
+//! requests over the cell's wall time); `p50`, `p99` (latency of one request, as the client
+//! sees it); `bar` (the rate the cell should reach on 2 cores, where there is one: resolve
+//! >= 5,000 req/s, announce >= 20,000 req/s) with its verdict below the table.
+//!
 //! The server and the clients share one tokio runtime (and so the machine's cores): an
 //! in-process hyper client with keep-alive, one connection per client. Rate limits are off.
 //! Every cell is bounded in requests and in time. Nothing is asserted: the bars of
@@ -20,8 +31,11 @@ use std::time::{Duration, Instant};
 
 use cairn_core::crypto::{Algorithm, SigningKey};
 use cairn_core::dsse::Envelope;
+use cairn_core::encoding::{b64_encode, hex_encode};
+use cairn_core::handle::{seal, EnvelopeSecretKey, Suite};
 use cairn_core::trust::{Role, RoleSet};
 use cairn_service::auth::{authorization_value, sign_request};
+use cairn_service::config::{EnvelopeConfig, EnvelopeKeyConfig};
 use cairn_service::{Config, Server};
 use cairn_store::{CreateOptions, KeySpec, NodeSpec, Protection, Registry, TokenRequest};
 use http_body_util::{BodyExt, Full};
@@ -86,6 +100,10 @@ enum Kind {
     Tile,
     Query,
     Register,
+    HandleRegister,
+    Resolve,
+    CheckUser,
+    Announce,
 }
 
 impl Kind {
@@ -95,13 +113,86 @@ impl Kind {
             Kind::Tile => "GET /tile/0/000",
             Kind::Query => "GET query?capability=",
             Kind::Register => "POST register (durable)",
+            Kind::HandleRegister => "POST /register (durable)",
+            Kind::Resolve => "POST /resolve",
+            Kind::CheckUser => "GET /check_user/{handle}",
+            Kind::Announce => "POST /announce",
+        }
+    }
+
+    /// The bar a cell of this kind should reach on 2 cores (req/s), if any.
+    fn bar(self) -> Option<f64> {
+        match self {
+            Kind::Resolve => Some(5_000.0),
+            Kind::Announce => Some(20_000.0),
+            _ => None,
         }
     }
 }
 
+/// What requests need besides their kind and number.
 struct Writer {
     token: Envelope,
     holder: SigningKey,
+    /// `POST /register` bodies, one new handle each (`handle{n}`), sealed beforehand.
+    handle_bodies: Vec<String>,
+    /// The requester's ephemeral public key of every `POST /resolve`, in hex.
+    resolve_key_hex: String,
+    /// How many handles the register cell registered (`handle0` .. ).
+    registered: AtomicUsize,
+}
+
+/// The handle of request `n` of the resolve, check_user and announce cells: every other one
+/// is registered (the register cell registers `handle0`, `handle1`, ...), the rest are not.
+fn handle_of(n: usize, registered: usize) -> String {
+    if n % 2 == 0 {
+        format!("handle{}", (n / 2) % registered.max(1))
+    } else {
+        format!("missing{n}")
+    }
+}
+
+/// The `[envelope]` of the bench (fixed secrets: nothing here is kept).
+fn envelope_config() -> EnvelopeConfig {
+    EnvelopeConfig {
+        pepper_hex: "5a".repeat(32),
+        keys: vec![EnvelopeKeyConfig {
+            kid_hex: None,
+            x25519_private_key_hex: "c3".repeat(32),
+            active: true,
+        }],
+    }
+}
+
+/// `n` registration bodies for the service's envelope key, sealed now (not timed).
+fn handle_bodies(n: usize) -> Vec<String> {
+    let secret = [0xc3u8; 32];
+    let key = EnvelopeSecretKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, &secret)
+        .expect("envelope key")
+        .public_key();
+    (0..n)
+        .map(|i| {
+            let handle = format!("handle{i}");
+            let identity = format!(
+                r#"{{"handle":"{handle}","device_pubkey":"{}"}}"#,
+                "ab".repeat(32)
+            );
+            let mut seed = [7u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let env = seal(
+                &key,
+                b"register",
+                handle.as_bytes(),
+                identity.as_bytes(),
+                &seed,
+            )
+            .expect("seal");
+            format!(
+                r#"{{"handle":"{handle}","envelope":"{}"}}"#,
+                b64_encode(&env)
+            )
+        })
+        .collect()
 }
 
 fn now() -> u64 {
@@ -121,7 +212,36 @@ async fn one(
     writer: &Writer,
     round: &str,
 ) -> f64 {
+    let registered = writer.registered.load(Ordering::Relaxed);
+    let post_json = |path: &str, body: String| {
+        hyper::Request::post(format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .expect("request")
+    };
     let req = match kind {
+        Kind::HandleRegister => post_json("/register", writer.handle_bodies[n].clone()),
+        Kind::Resolve => post_json(
+            "/resolve",
+            format!(
+                r#"{{"handle":"{}","requester_ephemeral_pubkey_hex":"{}"}}"#,
+                handle_of(n, registered),
+                writer.resolve_key_hex
+            ),
+        ),
+        Kind::Announce => post_json(
+            "/announce",
+            format!(
+                r#"{{"handle":"{}","device_id":"device-{}","endpoint":"https://device.example/{n}"}}"#,
+                handle_of(n, registered),
+                n % 8
+            ),
+        ),
+        Kind::CheckUser => {
+            hyper::Request::get(format!("{base}/check_user/{}", handle_of(n, registered)))
+                .body(Full::new(Bytes::new()))
+                .expect("request")
+        }
         Kind::Checkpoint | Kind::Tile | Kind::Query => {
             let path = match kind {
                 Kind::Checkpoint => "/checkpoint".to_owned(),
@@ -254,7 +374,24 @@ fn main() {
         .expect("token")
         .envelope;
     fill(&reg, "n", 300, 300);
-    let writer = Arc::new(Writer { token, holder });
+    let (handle_max, handle_write_max, handle_budget, handle_clients) = mode.pick(
+        (20_000, 3_000, Duration::from_secs(5), 16),
+        (3_000, 500, Duration::from_secs(1), 16),
+        (3, 3, Duration::from_secs(5), 2),
+    );
+    let resolve_key_hex = hex_encode(
+        EnvelopeSecretKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, &[0x11; 32])
+            .expect("ephemeral key")
+            .public_key()
+            .as_bytes(),
+    );
+    let writer = Arc::new(Writer {
+        token,
+        holder,
+        handle_bodies: handle_bodies(handle_write_max),
+        resolve_key_hex,
+        registered: AtomicUsize::new(0),
+    });
 
     let mut config = Config {
         address: "127.0.0.1:0".parse().expect("address"),
@@ -262,6 +399,7 @@ fn main() {
     };
     config.rate_limit.enabled = false;
     config.limits.max_concurrent_requests = 1024;
+    config.envelope = Some(envelope_config());
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -285,6 +423,7 @@ fn main() {
     };
 
     let mut rows = Vec::new();
+    let mut handle_rows = Vec::new();
     let (write_stats, reads16_p99, best_read) = rt.block_on(async {
         let server = Server::start(config, reg).await.expect("server");
         let base = server.url();
@@ -314,6 +453,34 @@ fn main() {
                 rows.push((kind, c, r, per_commit));
             }
         }
+        // The handle registry: registrations first, so the other cells find half their
+        // handles registered.
+        for kind in [
+            Kind::HandleRegister,
+            Kind::Resolve,
+            Kind::CheckUser,
+            Kind::Announce,
+        ] {
+            let max = if kind == Kind::HandleRegister {
+                handle_write_max
+            } else {
+                handle_max
+            };
+            let r = cell(
+                &base,
+                kind,
+                handle_clients,
+                max,
+                handle_budget,
+                writer.clone(),
+                String::new(),
+            )
+            .await;
+            if kind == Kind::HandleRegister {
+                writer.registered.store(r.requests, Ordering::Relaxed);
+            }
+            handle_rows.push((kind, handle_clients, r));
+        }
         let stats = server.state().writer.stats();
         server
             .shutdown(Duration::from_secs(10))
@@ -326,7 +493,7 @@ fn main() {
     if !mode.measures() {
         println!(
             "service bench: test mode, {} cells of 3 requests each ({} writes in {} commits), nothing timed",
-            rows.len(),
+            rows.len() + handle_rows.len(),
             write_stats.1,
             write_stats.0
         );
@@ -364,6 +531,26 @@ fn main() {
     }
     t.print();
 
+    let mut h = Table::new(
+        &format!(
+            "the handle registry in cairn serve ({threads} cores shared by server and clients; [pow] off, rate limits off)"
+        ),
+        &["request", "clients", "requests", "req/s", "p50", "p99", "bar"],
+    );
+    for (kind, c, r) in &handle_rows {
+        h.row(vec![
+            kind.name().to_owned(),
+            c.to_string(),
+            r.requests.to_string(),
+            fmt_rate(r.rate),
+            fmt_time(r.p50),
+            fmt_time(r.p99),
+            kind.bar()
+                .map_or(String::new(), |b| format!(">= {}", fmt_rate(b))),
+        ]);
+    }
+    h.print();
+
     let writes64 = rows
         .iter()
         .find(|(k, c, _, _)| *k == Kind::Register && *c == 64)
@@ -389,6 +576,17 @@ fn main() {
         ratio * 100.0,
         verdict(ratio >= 0.5)
     );
+    for (kind, c, r) in &handle_rows {
+        if let Some(bar) = kind.bar() {
+            println!(
+                "  {} >= {} on 2 cores at {c} clients: {} -> {}",
+                kind.name(),
+                fmt_rate(bar),
+                fmt_rate(r.rate),
+                verdict(r.rate >= bar)
+            );
+        }
+    }
     for (name, p99) in reads16_p99 {
         println!(
             "  p99 read < 5 ms at 16 clients, {name}: {} -> {}",
