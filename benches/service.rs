@@ -145,7 +145,7 @@ struct Writer {
 /// The handle of request `n` of the resolve, check_user and announce cells: every other one
 /// is registered (the register cell registers `handle0`, `handle1`, ...), the rest are not.
 fn handle_of(n: usize, registered: usize) -> String {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         format!("handle{}", (n / 2) % registered.max(1))
     } else {
         format!("missing{n}")
