@@ -204,6 +204,20 @@ mod tests {
             .into();
         assert_eq!(e.to_json()["seq"], 4);
         assert_eq!(e.to_text(), "cairn: chain_broken: entry 4: x");
+        // A service's refusal keeps its code; the exit status is the code's, 2 for codes only
+        // the service has.
+        for (code, exit) in [
+            ("signature_invalid", 1),
+            ("replayed", 1),
+            ("malformed", 2),
+            ("already_exists", 2),
+            ("io", 2),
+            ("pow_required", 2),
+            ("rate_limited", 2),
+        ] {
+            let e = CliError::service(code, "x");
+            assert_eq!((e.code.as_str(), e.exit), (code, exit));
+        }
     }
 
     #[test]
