@@ -4,6 +4,10 @@
 //! controllable clock, known nodes, sync with and without the capability, a restart, the
 //! raw bytes of the registry file, and the timing of existing against missing handles.
 
+mod support;
+
+use support::{done, Resp};
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,31 +191,6 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-struct Resp {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    }
-}
-
-fn done(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
-    let mut r = r.expect("request");
-    let status = r.status().as_u16();
-    let body = r.body_mut().read_to_vec().unwrap();
-    Resp { status, body }
 }
 
 fn identity(handle: &str, device: &str) -> Vec<u8> {

@@ -2,6 +2,10 @@
 //! rcgen): every endpoint, every auth failure, mutual TLS accepted and refused, malformed and
 //! oversized bodies, group commit under concurrent writes, graceful shutdown.
 
+mod support;
+
+use support::{done, Resp};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,42 +125,6 @@ fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(20)))
         .build()
         .into()
-}
-
-struct Resp {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    }
-}
-
-fn done(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
-    let mut r = r.expect("request");
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let body = r
-        .body_mut()
-        .with_config()
-        .limit(16 << 20)
-        .read_to_vec()
-        .unwrap();
-    Resp {
-        status,
-        headers,
-        body,
-    }
 }
 
 fn get(a: &ureq::Agent, url: &str) -> Resp {
