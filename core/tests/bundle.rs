@@ -1850,6 +1850,18 @@ mod refresh {
         assert_eq!(misfit.code(), cairn_core::ErrorCode::ProofInvalid);
     }
 
+    #[test]
+    fn a_refresh_never_makes_a_bundle_over_one_mib() {
+        let old = scenario(Revoke::Nothing);
+        let s = later(Revoke::Nothing, &["minutes later"]);
+        let mut pieces = s.reg.refresh_pieces(&old.mb).unwrap();
+        let mut big = s.reg.root.clone();
+        big.payload = vec![7; 20_000];
+        pieces.trust_chain = vec![big; 60];
+        let e = refresh_bundle(&old.mb, &pieces).unwrap_err();
+        assert_eq!(e.code(), cairn_core::ErrorCode::TooLarge, "{e}");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 

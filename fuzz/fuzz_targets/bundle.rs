@@ -1,7 +1,8 @@
 //! Bundles (CBDL): decode, then `verify_bundle` against a pinned trust root.
 //!
 //! The first record is the bundle; a second record, if present, is the artifact to check a
-//! manifest against. `flags`: bit 0 requires a hybrid checkpoint, bit 2 revokes the subject
+//! manifest against; a third, if present, is decoded as refresh pieces (`CRFP`) and applied to
+//! the bundle with `refresh_bundle`. `flags`: bit 0 requires a hybrid checkpoint, bit 2 revokes the subject
 //! token; `now` is the clock.
 //!
 //! Mode 0 (even): bundles from bundle.json, verified against that file's pinned root.
@@ -12,7 +13,10 @@
 //! over the root the bundle's own inclusion proof leads to and re-signed by the log key. So
 //! mutated entries, proofs, checkpoints and subjects reach the checks behind the signatures.
 //!
-//! Invariants: an accepted encoding is canonical and decodes back equal; a verdict agrees
+//! Invariants: an accepted encoding is canonical and decodes back equal; accepted refresh
+//! pieces re-encode to the same bytes, and a refresh that succeeds keeps the subject, parents
+//! and entry, yields a version 2 bundle that encodes canonically, and proves the entry under
+//! the pieces' checkpoint; a verdict agrees
 //! with the bundle (kind, entry seq = leaf index, checkpoint size = proof size, the entry is
 //! included under the verified root, root-id match flag); a bundle that passes with a hybrid
 //! checkpoint required also passes without; verification is deterministic.
@@ -21,7 +25,10 @@
 use std::sync::OnceLock;
 
 use cairn_core::bundle::example::{MemoryRegistry, ORIGIN};
-use cairn_core::bundle::{verify_bundle, Bundle, BundleKind, BundlePolicy};
+use cairn_core::bundle::{
+    refresh_bundle, verify_bundle, Bundle, BundleKind, BundlePolicy, RefreshPieces,
+    BUNDLE_VERSION_2,
+};
 use cairn_core::checkpoint::Checkpoint;
 use cairn_core::dsse::Envelope;
 use cairn_core::manifest::ArtifactCheck;
@@ -80,6 +87,33 @@ fn resign(bundle: &mut Bundle, flags: u8) {
     }
 }
 
+fn check_refresh(bundle: &Bundle, bytes: &[u8]) {
+    let Ok(pieces) = RefreshPieces::from_bytes(bytes) else {
+        return;
+    };
+    assert_eq!(pieces.to_bytes(), bytes, "accepted refresh pieces are canonical");
+    let Ok(fresh) = refresh_bundle(bundle, &pieces) else {
+        return;
+    };
+    assert_eq!(fresh.version, BUNDLE_VERSION_2);
+    assert_eq!(
+        (&fresh.subject, &fresh.parents, &fresh.entry),
+        (&bundle.subject, &bundle.parents, &bundle.entry),
+        "a refresh keeps what the bundle proves"
+    );
+    assert_eq!(fresh.inclusion.leaf_index, bundle.inclusion.leaf_index);
+    assert_eq!(
+        Bundle::from_bytes(&fresh.to_bytes()).as_ref().ok(),
+        Some(&fresh),
+        "a refreshed bundle encodes canonically"
+    );
+    let root = Note::parse(fresh.checkpoint.as_bytes())
+        .and_then(|n| Checkpoint::parse_text(n.text()))
+        .map(|c| c.root)
+        .expect("refresh_bundle parsed this checkpoint");
+    assert!(fresh.inclusion.verify(&leaf_hash(&fresh.entry), &root).is_ok());
+}
+
 fuzz_target!(|data: &[u8]| {
     let input = Input::parse(data);
     let Some(bytes) = input.records.first() else {
@@ -97,6 +131,10 @@ fuzz_target!(|data: &[u8]| {
         Bundle::from_bytes(&bundle.to_bytes()).as_ref().ok(),
         Some(&bundle)
     );
+
+    if let Some(p) = input.records.get(2) {
+        check_refresh(&bundle, p);
+    }
 
     let pinned = if input.mode % 2 == 0 {
         vector_root()

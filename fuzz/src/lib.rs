@@ -48,6 +48,8 @@ pub mod vectors {
     pub const COSIGNATURE: &str = include_str!("../../tests/vectors/cosignature.json");
     /// tests/vectors/handle.json
     pub const HANDLE: &str = include_str!("../../tests/vectors/handle.json");
+    /// tests/vectors/bundle_refresh.json
+    pub const BUNDLE_REFRESH: &str = include_str!("../../tests/vectors/bundle_refresh.json");
 }
 
 /// The `cases` array of a vector file.

@@ -243,7 +243,7 @@ pub fn refresh_bundle(bundle: &Bundle, pieces: &RefreshPieces) -> Result<Bundle>
     )?;
     let objects = revocation_objects(&bundle.subject, &bundle.parents)?;
     check_not_revoked(&pieces.revocation.proofs, &map, &objects, new.size)?;
-    Ok(Bundle {
+    let fresh = Bundle {
         version: BUNDLE_VERSION_2,
         subject: bundle.subject.clone(),
         parents: bundle.parents.clone(),
@@ -253,5 +253,13 @@ pub fn refresh_bundle(bundle: &Bundle, pieces: &RefreshPieces) -> Result<Bundle>
         trust_chain: pieces.trust_chain.clone(),
         root_id: pieces.root_id,
         revocation: Some(pieces.revocation.clone()),
-    })
+    };
+    // The result must decode as a bundle again: within the size any bundle may have.
+    if fresh.to_bytes().len() > MAX_BUNDLE_LEN {
+        return Err(Error::new(
+            ErrorCode::TooLarge,
+            "the refreshed bundle would be larger than 1 MiB",
+        ));
+    }
+    Ok(fresh)
 }

@@ -505,6 +505,22 @@ fn witness(out: &mut Corpus) {
     }
 }
 
+/// Bundle refresh: each vector's bundle with its refresh pieces as the third record.
+fn bundle_refresh(out: &mut Corpus) {
+    use cairn_fuzz::{b64, cases, vectors};
+    for c in cases(vectors::BUNDLE_REFRESH) {
+        let a = &c["args"];
+        let now = a["now"].as_u64().unwrap_or(0);
+        out.add(
+            "bundle",
+            0,
+            0,
+            now,
+            vec![b64(&a["bundle"]), Vec::new(), b64(&a["pieces"])],
+        );
+    }
+}
+
 /// Handle formats: the vectors' handles, envelopes, challenges and solutions.
 fn handle(out: &mut Corpus) {
     use cairn_fuzz::{cases, vectors};
@@ -549,6 +565,7 @@ fn main() {
     http(&mut corpus);
     witness(&mut corpus);
     handle(&mut corpus);
+    bundle_refresh(&mut corpus);
     for (target, seeds) in &corpus.0 {
         let d = dir.join(target);
         std::fs::create_dir_all(&d).expect("create corpus directory");
