@@ -256,6 +256,9 @@ impl Server {
         }
         if let Some(gc) = self.presence_gc {
             gc.abort();
+            // Wait until the task is dropped: it holds the registry, which must be closed when
+            // this returns (a caller may open the file again at once).
+            let _ = gc.await;
         }
         self.handle.graceful_shutdown(Some(grace));
         let r = self
