@@ -320,12 +320,13 @@ fn lookups(mode: Mode, dir: &std::path::Path) {
 
 /// Part 3: the exchange round trip against `cairn serve` on loopback.
 fn round_trip(mode: Mode, dir: &std::path::Path) {
-    let clock = Arc::new(AtomicU64::new(
+    let unix_now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
-            .as_secs(),
-    ));
+            .as_secs()
+    };
+    let clock = Arc::new(AtomicU64::new(unix_now()));
     let requester = alice(&dir.join("alice.redb"), &clock);
     // The served registry: peer "bob", with a trust root so it can prove its identity.
     let bob = Registry::create(
@@ -407,6 +408,9 @@ fn round_trip(mode: Mode, dir: &std::path::Path) {
                 assert!(resp.status().is_success(), "answered {}", resp.status());
                 let body = resp.into_body().collect().await.expect("body").to_bytes();
                 bytes = body.len();
+                // The requester's clock follows the real one that `bob` uses: a key `bob` made
+                // after the requester's clock was read must not look not yet valid to it.
+                clock.store(unix_now(), Ordering::SeqCst);
                 let got = requester
                     .receive_key_response(&body, &cfg, &policy)
                     .expect("received");
