@@ -50,8 +50,7 @@ impl SigningKey {
         match SigningKey::try_generate(alg) {
             Ok(k) => k,
             // Documented in `# Panics`; fallible callers use `try_generate`.
-            // invariant: only a legacy algorithm (or an OS without randomness) reaches this arm.
-            Err(e) => panic!("SigningKey::generate({alg}): {e}"),
+            Err(e) => panic!("SigningKey::generate({alg}): {e}"), // invariant: only a legacy algorithm (or an OS without randomness) reaches this arm
         }
     }
 
@@ -88,8 +87,7 @@ impl SigningKey {
         match SigningKey::try_from_seed(alg, seed) {
             Ok(k) => k,
             // Documented in `# Panics`; fallible callers use `try_from_seed`.
-            // invariant: only a legacy algorithm reaches this arm.
-            Err(e) => panic!("SigningKey::from_seed({alg}): {e}"),
+            Err(e) => panic!("SigningKey::from_seed({alg}): {e}"), // invariant: only a legacy algorithm reaches this arm
         }
     }
 

@@ -95,10 +95,10 @@ impl fmt::Debug for PowSecret {
 /// let c = Challenge::issue(&secret, [7; 16], 8, 1_700_000_120)?;
 /// let text = c.encode();
 /// assert_eq!(text.len(), 78);
-/// let counter = solve(&Challenge::decode(&text)?, 1 << 20).expect("found");
+/// let counter = solve(&Challenge::decode(&text)?, 1 << 20).ok_or("no counter within 2^20")?;
 /// assert_eq!(verify(&c, counter, &secret, 1_700_000_000)?, [7; 16]);
 /// assert_eq!(verify(&c, counter, &secret, 1_700_000_121).unwrap_err().code().as_str(), "expired");
-/// # Ok::<(), cairn_core::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Challenge {

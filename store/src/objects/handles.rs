@@ -270,7 +270,8 @@ impl Registry {
     /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
     /// let index = [7u8; 32]; // a blind index, computed by the caller
     /// reg.register_handle(&index, b"sealed identity bytes")?;
-    /// assert_eq!(reg.handle(&index)?.unwrap().sealed_identity, b"sealed identity bytes");
+    /// let stored = reg.handle(&index)?.ok_or("the handle was just registered")?;
+    /// assert_eq!(stored.sealed_identity, b"sealed identity bytes");
     /// let taken = reg.register_handle(&index, b"other").unwrap_err();
     /// assert_eq!(taken.code(), cairn_store::StoreCode::AlreadyExists);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
