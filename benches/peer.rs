@@ -41,17 +41,17 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
+use ml_kem::KeyExport;
 use support::{fmt_time, median, paired, percentile, Mode, Table};
 
 const SKEW: u64 = 300;
 
 fn kem(n: u8) -> KemPublicKey {
-    let (_dk, ek) = MlKem768::generate_deterministic(
-        &ml_kem::B32::from([n; 32]),
-        &ml_kem::B32::from([n ^ 0x5a; 32]),
-    );
-    KemPublicKey::from_bytes(&ek.as_bytes()).expect("a generated key is valid")
+    let mut seed = [n; 64];
+    seed[32..].fill(n ^ 0x5a);
+    let dk = ml_kem::DecapsulationKey768::from_seed(seed.into());
+    let ek = dk.encapsulation_key().to_bytes();
+    KemPublicKey::from_bytes(&ek).expect("a generated key is valid")
 }
 
 fn response(key: &SigningKey, from: &str, to: &str, request_nonce: u64, at: u64) -> KeyResponse {

@@ -486,10 +486,16 @@ mod vectors {
     }
 
     fn suite_arg(v: &Value) -> Suite {
-        match v.as_str().unwrap() {
-            "x25519-hkdf-sha256-chacha20poly1305" => SUITE,
-            other => panic!("unknown suite {other}"),
-        }
+        Suite::from_name(v.as_str().unwrap()).expect("a known suite name")
+    }
+
+    /// The X-Wing keys: active beside seed 003's key, and one outside the keyring.
+    fn xwing() -> EnvelopeSecretKey {
+        EnvelopeSecretKey::derive(Suite::XWingChaCha20Poly1305, None, &[0x55; 32]).unwrap()
+    }
+
+    fn xwing_stranger() -> EnvelopeSecretKey {
+        EnvelopeSecretKey::derive(Suite::XWingChaCha20Poly1305, None, &[0x66; 32]).unwrap()
     }
 
     fn parse_secret(v: &Value) -> Result<EnvelopeSecretKey> {
@@ -574,15 +580,17 @@ mod vectors {
         for (name, k) in [
             ("seed 003's configured key", active()),
             ("a key derived from ikm 0x22 x 32", retired()),
+            ("an X-Wing key derived from ikm 0x55 x 32", xwing()),
         ] {
             let args = json!({"suite": k.suite().name(), "kid": k.kid().to_hex(), "secret": hex_encode(k.secret_bytes())});
             let r = Ok(json!({"public_key": hex_encode(k.public_key().as_bytes()),
-                "derived_kid": Kid::derive(SUITE, k.public_key().as_bytes()).to_hex()}));
+                "derived_kid": Kid::derive(k.suite(), k.public_key().as_bytes()).to_hex()}));
             g.case(name, "public_key", args, r);
         }
 
         // Sealing (deterministic: the seed is the ephemeral ikm).
         let (a, r, s) = (active(), retired(), stranger());
+        let (xa, xs) = (xwing(), xwing_stranger());
         let index = blind_index(
             &Pepper::from_hex(PEPPER).unwrap(),
             &normalise("alice").unwrap(),
@@ -622,6 +630,22 @@ mod vectors {
                 &b"x"[..],
                 [0x7a; 32],
             ),
+            (
+                "seal a registration to the X-Wing key",
+                &xa,
+                "register",
+                &index.0[..],
+                &identity[..],
+                [0x7b; 32],
+            ),
+            (
+                "seal to an X-Wing key outside the keyring",
+                &xs,
+                "register",
+                &[][..],
+                &b"x"[..],
+                [0x7c; 32],
+            ),
         ] {
             let args = json!({
                 "recipient": public_json(&to.public_key()),
@@ -640,9 +664,28 @@ mod vectors {
         let args = json!({"recipient": public_json(&a.public_key()), "purpose": "p".repeat(65), "aad": "", "plaintext": "00", "seed": "01".repeat(32)});
         let res = run_seal(&args);
         g.case("seal with a 65-byte purpose", "seal", args, res);
+        let mut short = public_json(&xa.public_key());
+        short["public_key"] = json!(hex_encode(&xa.public_key().as_bytes()[..1215]));
+        let args = json!({"recipient": short, "purpose": "register", "aad": "", "plaintext": "00", "seed": "01".repeat(32)});
+        let res = run_seal(&args);
+        g.case("seal to a 1215-byte X-Wing key", "seal", args, res);
+        // ML-KEM-768's first coefficient set to 0xfff (above q = 3329): FIPS 203's modulus check.
+        let mut over = xa.public_key().as_bytes().to_vec();
+        over[0] = 0xff;
+        over[1] |= 0x0f;
+        let mut bad_key = public_json(&xa.public_key());
+        bad_key["public_key"] = json!(hex_encode(&over));
+        let args = json!({"recipient": bad_key, "purpose": "register", "aad": "", "plaintext": "00", "seed": "01".repeat(32)});
+        let res = run_seal(&args);
+        g.case(
+            "seal to an X-Wing key failing the modulus check",
+            "seal",
+            args,
+            res,
+        );
 
         // Opening.
-        let ring = [&a, &r];
+        let ring = [&a, &r, &xa];
         let reg = &sealed[0];
         let open_case = |g: &mut Gen,
                          name: &str,
@@ -776,13 +819,95 @@ mod vectors {
         v2[0] = 2;
         open_case(&mut g, "version 2", "register", &index.0, &v2, &ring);
         let mut xw = reg.clone();
-        xw[1..3].copy_from_slice(&SUITE_ID_XWING_RESERVED.to_be_bytes());
+        xw[1..3].copy_from_slice(&Suite::XWingChaCha20Poly1305.id().to_be_bytes());
         open_case(
             &mut g,
-            "reserved X-Wing suite",
+            "suite changed to X-Wing (too short for its enc)",
             "register",
             &index.0,
             &xw,
+            &ring,
+        );
+        let xreg = &sealed[4];
+        open_case(
+            &mut g,
+            "open an X-Wing registration",
+            "register",
+            &index.0,
+            xreg,
+            &ring,
+        );
+        open_case(
+            &mut g,
+            "X-Wing key outside the keyring",
+            "register",
+            &[],
+            &sealed[5],
+            &ring,
+        );
+        let xflip = |i: usize| {
+            let mut m = xreg.clone();
+            m[i] ^= 1;
+            m
+        };
+        open_case(
+            &mut g,
+            "X-Wing: tampered ML-KEM ciphertext (implicit rejection)",
+            "register",
+            &index.0,
+            &xflip(ENVELOPE_HEADER_LEN + 7),
+            &ring,
+        );
+        open_case(
+            &mut g,
+            "X-Wing: tampered X25519 part of enc",
+            "register",
+            &index.0,
+            &xflip(ENVELOPE_HEADER_LEN + 1100),
+            &ring,
+        );
+        open_case(
+            &mut g,
+            "X-Wing: tampered tag",
+            "register",
+            &index.0,
+            &xflip(xreg.len() - 1),
+            &ring,
+        );
+        open_case(
+            &mut g,
+            "X-Wing: wrong purpose",
+            "resolve",
+            &index.0,
+            xreg,
+            &ring,
+        );
+        open_case(
+            &mut g,
+            "X-Wing: truncated in enc",
+            "register",
+            &index.0,
+            &xreg[..ENVELOPE_HEADER_LEN + 1000],
+            &ring,
+        );
+        let mut to_x25519 = xreg.clone();
+        to_x25519[1..3].copy_from_slice(&SUITE.id().to_be_bytes());
+        open_case(
+            &mut g,
+            "X-Wing envelope relabelled as suite 1 (the kid's key is X-Wing)",
+            "register",
+            &index.0,
+            &to_x25519,
+            &ring,
+        );
+        let mut rekid_x = reg.clone();
+        rekid_x[3..11].copy_from_slice(&xa.kid().0);
+        open_case(
+            &mut g,
+            "X25519 envelope naming the X-Wing key's kid",
+            "register",
+            &index.0,
+            &rekid_x,
             &ring,
         );
         let mut unknown = reg.clone();
@@ -949,7 +1074,7 @@ mod vectors {
         let doc = Doc {
             kind: "handle",
             version: 1,
-            description: "The handle registry (docs/FORMATS.md section 19, feature `handle`): normalisation (trim, refuse controls / bidi / invisible characters, NFKC, lowercase, alphabet a-z 0-9 . _ -, 3 to 32 characters, letter or digit at both ends, no two separators in a row); blind index = HMAC-SHA-256(pepper, normalised handle); envelopes = version 0x01 || suite (2 bytes BE, 0x0001 = DHKEM(X25519, HKDF-SHA256) + HKDF-SHA256 + ChaCha20-Poly1305; 0x0002 reserved for X-Wing) || kid (8) || enc (32) || ciphertext, HPKE base mode with info = \"cairn handle envelope v1\" || 0x00 || purpose, aad = the 11-byte header || caller aad, the sender's ephemeral key = DeriveKeyPair(seed); proof of work: challenge = 0x01 || difficulty || expires (8 BE) || nonce (16) || HMAC-SHA-256(secret, \"cairn handle pow v1\" || 0x00 || those 26 bytes), text = unpadded base64url, work = SHA-256(challenge || counter as 8 BE) with difficulty leading zero bits, solution text = challenge text \".\" decimal counter. Pepper and the active key are seed 003's config (pepper_hex, kid_hex 0001020304050607, x25519_private_key_hex); the retired key is derived from ikm 0x22 x 32, the stranger from 0x33 x 32; proof-of-work secret 0x44 x 32; T = 1700000000.",
+            description: "The handle registry (docs/FORMATS.md section 19, feature `handle`): normalisation (trim, refuse controls / bidi / invisible characters, NFKC, lowercase, alphabet a-z 0-9 . _ -, 3 to 32 characters, letter or digit at both ends, no two separators in a row); blind index = HMAC-SHA-256(pepper, normalised handle); envelopes = version 0x01 || suite (2 bytes BE, 0x0001 = DHKEM(X25519, HKDF-SHA256) + HKDF-SHA256 + ChaCha20-Poly1305; 0x0002 = X-Wing (ML-KEM-768 + X25519, HPKE KEM 0x647a) + HKDF-SHA256 + ChaCha20-Poly1305) || kid (8) || enc (32 for X25519, 1120 for X-Wing) || ciphertext, HPKE base mode with info = \"cairn handle envelope v1\" || 0x00 || purpose, aad = the 11-byte header || caller aad; X25519: the sender's ephemeral key = DeriveKeyPair(seed); X-Wing: the encapsulation's 64 random bytes = seed || SHA-256(\"cairn handle seed stream\" || seed || 0 as 8 BE); proof of work: challenge = 0x01 || difficulty || expires (8 BE) || nonce (16) || HMAC-SHA-256(secret, \"cairn handle pow v1\" || 0x00 || those 26 bytes), text = unpadded base64url, work = SHA-256(challenge || counter as 8 BE) with difficulty leading zero bits, solution text = challenge text \".\" decimal counter. Pepper and the active key are seed 003's config (pepper_hex, kid_hex 0001020304050607, x25519_private_key_hex); the retired key is derived from ikm 0x22 x 32, the stranger from 0x33 x 32, the X-Wing key in the keyring from 0x55 x 32, the X-Wing stranger from 0x66 x 32; proof-of-work secret 0x44 x 32; T = 1700000000.",
             ops: json!({
                 "normalise": "args {input}; expect {ok, handle}",
                 "blind_index": "args {pepper: hex, input}; expect {ok, handle, blind_index: hex}",

@@ -19,7 +19,7 @@ use cairn_core::peer::{
 };
 use cairn_core::trust::{Role, RoleSet, Thresholds, TrustRoot, TrustedKey, VerifiedRoot};
 use cairn_core::{view, Error, ErrorCode};
-use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
+use ml_kem::KeyExport;
 use serde_json::{json, Value};
 use support::vectors;
 
@@ -31,10 +31,11 @@ fn key(alg: Algorithm, n: u8) -> SigningKey {
 
 /// An ML-KEM-768 encapsulation key from fixed seeds.
 fn kem_bytes(n: u8) -> Vec<u8> {
-    let d = ml_kem::B32::from([n; 32]);
-    let z = ml_kem::B32::from([n.wrapping_add(1); 32]);
-    let (_dk, ek) = MlKem768::generate_deterministic(&d, &z);
-    ek.as_bytes().to_vec()
+    let mut seed = [n; 64];
+    seed[32..].fill(n.wrapping_add(1));
+    let dk = ml_kem::DecapsulationKey768::from_seed(seed.into());
+    let ek = dk.encapsulation_key().to_bytes();
+    ek.to_vec()
 }
 
 fn kem(n: u8) -> KemPublicKey {

@@ -1333,12 +1333,12 @@ fn tokens_manifests_and_revocations_over_http() {
 
 /// An ML-KEM-768 encapsulation key from fixed seeds.
 fn kem(n: u8) -> cairn_core::peer::KemPublicKey {
-    use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
-    let (_dk, ek) = MlKem768::generate_deterministic(
-        &ml_kem::B32::from([n; 32]),
-        &ml_kem::B32::from([n ^ 0x5a; 32]),
-    );
-    cairn_core::peer::KemPublicKey::from_bytes(&ek.as_bytes()).unwrap()
+    use ml_kem::KeyExport;
+    let mut seed = [n; 64];
+    seed[32..].fill(n ^ 0x5a);
+    let dk = ml_kem::DecapsulationKey768::from_seed(seed.into());
+    let ek = dk.encapsulation_key().to_bytes();
+    cairn_core::peer::KemPublicKey::from_bytes(&ek).unwrap()
 }
 
 /// A registry in `dir` that is peer `id` (an ML-DSA-65 key with the peer role).

@@ -1,7 +1,7 @@
 //! `cairn peer`: two registries exchanging keys through files, first use, a changed key
 //! refused until an operator accepts it, bootstrap pins, replay refused, list/show/remove.
 
-use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
+use ml_kem::KeyExport;
 use serde_json::Value;
 
 use super::Env;
@@ -21,11 +21,11 @@ fn peer(id: &str, n: u8) -> Env {
         "ml-dsa-65",
         "--insecure-no-passphrase",
     ]);
-    let (_dk, ek) = MlKem768::generate_deterministic(
-        &ml_kem::B32::from([n; 32]),
-        &ml_kem::B32::from([n ^ 0x33; 32]),
-    );
-    let kem = env.write("me.kem", &ek.as_bytes());
+    let mut seed = [n; 64];
+    seed[32..].fill(n ^ 0x33);
+    let dk = ml_kem::DecapsulationKey768::from_seed(seed.into());
+    let ek = dk.encapsulation_key().to_bytes();
+    let kem = env.write("me.kem", &ek);
     let v = env.ok(&["peer", "init", "--id", id, "--key", "me", "--kem-key", &kem]);
     assert_eq!(v["peer_id"], id);
     env

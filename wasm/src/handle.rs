@@ -6,6 +6,9 @@
 //!
 //! Randomness is the caller's: `sealEnvelope` takes a 32-byte seed, and a fresh envelope key
 //! is `envelopeKey` of 32 random bytes (`crypto.getRandomValues` in a browser or Node).
+//!
+//! Suites: `x25519` (the default; 32-byte public keys) and `xwing` (X-Wing, ML-KEM-768 +
+//! X25519; 1216-byte public keys), by their short or full names.
 
 use cairn_core::encoding::{b64_encode, hex_encode, Digest};
 use cairn_core::handle::{
@@ -25,7 +28,7 @@ pub const DEFAULT_POW_ITERATIONS: u64 = 1 << 28;
 /// suite name.
 #[derive(Debug, Clone)]
 pub struct SecretKeyArg {
-    /// The X25519 private key.
+    /// The private key: an X25519 scalar or an X-Wing seed.
     pub secret: Digest,
     /// The configured key id (default: derived from the public key).
     pub kid: Option<String>,
@@ -36,11 +39,32 @@ pub struct SecretKeyArg {
 fn suite(name: Option<&str>) -> Result<Suite> {
     match name {
         None => Ok(Suite::X25519ChaCha20Poly1305),
-        Some(n) if n == Suite::X25519ChaCha20Poly1305.name() => Ok(Suite::X25519ChaCha20Poly1305),
-        Some(n) => Err(Error::new(
-            cairn_core::ErrorCode::UnsupportedAlgorithm,
-            format!("suite: unknown envelope suite {n:?}"),
-        )),
+        Some(n) => Suite::from_name(n).map_err(|e| e.context("suite")),
+    }
+}
+
+/// Longest public key a recipient may give (X-Wing's, 1216 bytes).
+pub const MAX_ENVELOPE_PUBLIC_KEY_LEN: usize = 1216;
+
+/// A recipient's public key given as text: hex when it is exactly the hex of a key (64 or 2432
+/// digits), base64 otherwise (base64 of 32 or 1216 bytes always ends in `=`, so never looks
+/// like hex).
+///
+/// ```
+/// let k = cairn_wasm::handle::public_key_text(&"ab".repeat(32), "key")?;
+/// assert_eq!(k, [0xab; 32]);
+/// let b = cairn_wasm::handle::public_key_text("q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=", "key")?;
+/// assert_eq!(b, [0xab; 32]);
+/// # Ok::<(), cairn_core::Error>(())
+/// ```
+pub fn public_key_text(text: &str, what: &str) -> Result<Vec<u8>> {
+    let t = text.trim();
+    let is_key_hex = (t.len() == 64 || t.len() == 2 * MAX_ENVELOPE_PUBLIC_KEY_LEN)
+        && t.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_key_hex {
+        cairn_core::encoding::hex_decode(t).map_err(|e| e.context(what))
+    } else {
+        crate::input::base64_arg(t, what)
     }
 }
 
@@ -86,7 +110,7 @@ pub fn envelope_key(key: &SecretKeyArg) -> Result<Value> {
 /// caller's 32-byte `seed`; the envelope as base64.
 #[allow(clippy::too_many_arguments)]
 pub fn seal_envelope(
-    public_key: &Digest,
+    public_key: &[u8],
     kid_hex: Option<&str>,
     suite_name: Option<&str>,
     purpose: &str,

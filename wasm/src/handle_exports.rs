@@ -32,6 +32,17 @@ fn optional_hex_or_bytes(v: &JsValue, what: &str, max: usize) -> cairn_core::Res
     }
 }
 
+/// A recipient's public key: a Uint8Array / ArrayBuffer, hex or base64
+/// ([`handle_api::public_key_text`]).
+fn public_key(v: &JsValue, what: &str) -> cairn_core::Result<Vec<u8>> {
+    if js::is_binary(v) {
+        js::bytes(v, what, handle_api::MAX_ENVELOPE_PUBLIC_KEY_LEN)
+    } else {
+        let max = 4 * handle_api::MAX_ENVELOPE_PUBLIC_KEY_LEN;
+        handle_api::public_key_text(&js::text(v, what, max)?, what)
+    }
+}
+
 fn secret_key_arg(v: &JsValue, what: &str) -> cairn_core::Result<SecretKeyArg> {
     Ok(SecretKeyArg {
         secret: js::digest(&prop(v, "secret")?, &format!("{what}.secret"))?,
@@ -76,7 +87,7 @@ pub fn seal_envelope(
     #[wasm_bindgen(unchecked_param_type = "SealOptions")] options: JsValue,
 ) -> JsResult {
     finish((|| {
-        let pk = js::digest(
+        let pk = public_key(
             &prop_any(&recipient, &["publicKey", "public_key"])?,
             "recipient.publicKey",
         )?;

@@ -14,16 +14,19 @@
 //! cannot be opened as another (a resolve answer), and the header cannot be changed without
 //! the tag failing.
 //!
-//! Suites: [`Suite::X25519ChaCha20Poly1305`] (id 0x0001: DHKEM(X25519, HKDF-SHA256),
-//! HKDF-SHA256, ChaCha20-Poly1305). Id 0x0002 is reserved for the post-quantum hybrid X-Wing
-//! (X25519 + ML-KEM-768) with HKDF-SHA256 and ChaCha20-Poly1305; this build does not implement
-//! it and reads it as `unsupported_algorithm`. (The hpke crate's X-Wing, and the `x-wing` crate,
-//! need ml-kem 0.3, whose `kem` 0.3 release cannot share a build with the `kem` 0.3 pre-release
-//! that cairn-core's ml-kem 0.2 pins for the peer-key checks.)
+//! Suites, chosen by the sender (the recipient's key names one):
+//! - [`Suite::X25519ChaCha20Poly1305`] (id 0x0001): DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
+//!   ChaCha20-Poly1305. Keys and `enc` are 32 bytes.
+//! - [`Suite::XWingChaCha20Poly1305`] (id 0x0002): the post-quantum hybrid X-Wing KEM
+//!   (ML-KEM-768 + X25519, HPKE KEM id 0x647a, draft-ietf-hpke-pq), HKDF-SHA256,
+//!   ChaCha20-Poly1305. The private key is a 32-byte seed, the public key 1216 bytes, `enc`
+//!   1120 bytes. An envelope stays confidential as long as either X25519 or ML-KEM-768 holds.
 //!
-//! Randomness comes from the caller: [`seal`] takes [`SEAL_SEED_LEN`] bytes and the sender's
-//! ephemeral key pair is `DeriveKeyPair(seed)` (RFC 9180 section 7.1.3). The seed must be fresh
-//! and secret for every envelope; anyone who knows it can open the envelope.
+//! Randomness comes from the caller: [`seal`] takes [`SEAL_SEED_LEN`] bytes. With X25519 the
+//! sender's ephemeral key pair is `DeriveKeyPair(seed)` (RFC 9180 section 7.1.3); X-Wing's
+//! encapsulation takes 64 random bytes, which are the seed followed by
+//! `SHA-256("cairn handle seed stream" || seed || 0 (8 bytes, big endian))`. The seed must be
+//! fresh and secret for every envelope; anyone who knows it can open the envelope.
 //!
 //! Errors: `malformed` (truncated, bad layout), `too_large` (over a limit),
 //! `unsupported_version`, `unsupported_algorithm` (unknown or reserved suite), `unknown_key` (no
@@ -38,7 +41,7 @@ use core::fmt;
 
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
-use hpke::kem::X25519HkdfSha256;
+use hpke::kem::{X25519HkdfSha256, XWing};
 use hpke::{Deserializable, HpkeError, Kem as _, OpModeR, OpModeS, Serializable};
 use zeroize::Zeroizing;
 
@@ -65,11 +68,13 @@ pub const MAX_AAD_LEN: usize = 1024;
 pub const SEAL_SEED_LEN: usize = 32;
 /// Most keys a [`Keyring`] holds (the active one and the retired ones).
 pub const MAX_KEYRING_KEYS: usize = 64;
-/// The suite id reserved for X-Wing (X25519 + ML-KEM-768), HKDF-SHA256, ChaCha20-Poly1305.
-pub const SUITE_ID_XWING_RESERVED: u16 = 0x0002;
+/// Length of every suite's private key: an X25519 scalar, or X-Wing's decapsulation seed.
+pub const SECRET_KEY_LEN: usize = 32;
 
 const TAG_LEN: usize = 16;
 const X25519_LEN: usize = 32;
+const XWING_PK_LEN: usize = 1216;
+const XWING_ENC_LEN: usize = 1120;
 
 /// An envelope's cipher suite.
 ///
@@ -78,7 +83,9 @@ const X25519_LEN: usize = 32;
 /// let s = Suite::from_id(1)?;
 /// assert_eq!(s, Suite::X25519ChaCha20Poly1305);
 /// assert_eq!(s.hpke_ids(), (0x0020, 0x0001, 0x0003));
-/// assert_eq!(Suite::from_id(2).unwrap_err().code().as_str(), "unsupported_algorithm");
+/// assert_eq!(Suite::from_id(2)?, Suite::XWingChaCha20Poly1305);
+/// assert_eq!(Suite::from_name("xwing")?.public_key_len(), 1216);
+/// assert_eq!(Suite::from_id(3).unwrap_err().code().as_str(), "unsupported_algorithm");
 /// # Ok::<(), cairn_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,6 +93,8 @@ const X25519_LEN: usize = 32;
 pub enum Suite {
     /// Id 0x0001: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305.
     X25519ChaCha20Poly1305,
+    /// Id 0x0002: X-Wing (ML-KEM-768 + X25519), HKDF-SHA256, ChaCha20-Poly1305.
+    XWingChaCha20Poly1305,
 }
 
 impl Suite {
@@ -93,17 +102,15 @@ impl Suite {
     pub const fn id(self) -> u16 {
         match self {
             Suite::X25519ChaCha20Poly1305 => 0x0001,
+            Suite::XWingChaCha20Poly1305 => 0x0002,
         }
     }
 
-    /// The suite of an id: `unsupported_algorithm` for an unknown or reserved one.
+    /// The suite of an id: `unsupported_algorithm` for an unknown one.
     pub fn from_id(id: u16) -> Result<Suite> {
         match id {
             0x0001 => Ok(Suite::X25519ChaCha20Poly1305),
-            SUITE_ID_XWING_RESERVED => Err(Error::new(
-                ErrorCode::UnsupportedAlgorithm,
-                "suite 0x0002 (X-Wing, X25519 + ML-KEM-768) is reserved and not implemented in this build",
-            )),
+            0x0002 => Ok(Suite::XWingChaCha20Poly1305),
             other => Err(Error::new(
                 ErrorCode::UnsupportedAlgorithm,
                 alloc::format!("unknown envelope suite 0x{other:04x}"),
@@ -111,10 +118,32 @@ impl Suite {
         }
     }
 
-    /// The name used in test vectors and messages.
+    /// The suite of a name: [`Suite::name`], or the short `x25519` / `xwing`
+    /// (`unsupported_algorithm` otherwise).
+    pub fn from_name(name: &str) -> Result<Suite> {
+        match name {
+            "x25519" | "x25519-hkdf-sha256-chacha20poly1305" => Ok(Suite::X25519ChaCha20Poly1305),
+            "xwing" | "xwing-hkdf-sha256-chacha20poly1305" => Ok(Suite::XWingChaCha20Poly1305),
+            _ => Err(Error::new(
+                ErrorCode::UnsupportedAlgorithm,
+                "unknown envelope suite name (x25519 or xwing)",
+            )),
+        }
+    }
+
+    /// The name used in test vectors, views and messages.
     pub const fn name(self) -> &'static str {
         match self {
             Suite::X25519ChaCha20Poly1305 => "x25519-hkdf-sha256-chacha20poly1305",
+            Suite::XWingChaCha20Poly1305 => "xwing-hkdf-sha256-chacha20poly1305",
+        }
+    }
+
+    /// The short name: `x25519` or `xwing`.
+    pub const fn short_name(self) -> &'static str {
+        match self {
+            Suite::X25519ChaCha20Poly1305 => "x25519",
+            Suite::XWingChaCha20Poly1305 => "xwing",
         }
     }
 
@@ -122,14 +151,24 @@ impl Suite {
     pub const fn hpke_ids(self) -> (u16, u16, u16) {
         match self {
             Suite::X25519ChaCha20Poly1305 => (0x0020, 0x0001, 0x0003),
+            Suite::XWingChaCha20Poly1305 => (0x647a, 0x0001, 0x0003),
         }
     }
 
-    /// Length of the encapsulated key (`Nenc`), of a public key (`Npk`) and of a private key
-    /// (`Nsk`); all 32 for X25519.
+    /// Length of the encapsulated key (`Nenc`): 32 for X25519, 1120 for X-Wing.
     pub const fn enc_len(self) -> usize {
         match self {
             Suite::X25519ChaCha20Poly1305 => X25519_LEN,
+            Suite::XWingChaCha20Poly1305 => XWING_ENC_LEN,
+        }
+    }
+
+    /// Length of a public key (`Npk`): 32 for X25519, 1216 for X-Wing. Private keys are
+    /// [`SECRET_KEY_LEN`] bytes in both.
+    pub const fn public_key_len(self) -> usize {
+        match self {
+            Suite::X25519ChaCha20Poly1305 => X25519_LEN,
+            Suite::XWingChaCha20Poly1305 => XWING_PK_LEN,
         }
     }
 }
@@ -196,24 +235,48 @@ impl fmt::Display for Kid {
 pub struct EnvelopePublicKey {
     suite: Suite,
     kid: Kid,
-    bytes: [u8; X25519_LEN],
+    bytes: Vec<u8>,
 }
 
 impl EnvelopePublicKey {
     /// A public key and its kid; `kid: None` derives it ([`Kid::derive`]). `invalid_key` for a
-    /// key of the wrong length.
+    /// key of the wrong length, or an X-Wing key whose ML-KEM part fails FIPS 203's checks.
     pub fn from_bytes(suite: Suite, kid: Option<Kid>, bytes: &[u8]) -> Result<EnvelopePublicKey> {
-        let bytes: [u8; X25519_LEN] = bytes.try_into().map_err(|_| {
-            Error::new(
+        if bytes.len() != suite.public_key_len() {
+            return Err(Error::new(
                 ErrorCode::InvalidKey,
-                alloc::format!("an X25519 public key is 32 bytes, got {}", bytes.len()),
-            )
-        })?;
+                alloc::format!(
+                    "a {} public key is {} bytes, got {}",
+                    suite.short_name(),
+                    suite.public_key_len(),
+                    bytes.len()
+                ),
+            ));
+        }
+        if suite == Suite::XWingChaCha20Poly1305 {
+            <XWing as hpke::Kem>::PublicKey::from_bytes(bytes)
+                .map_err(|e| hpke_error(e, "X-Wing public key"))?;
+        }
         Ok(EnvelopePublicKey {
             suite,
-            kid: kid.unwrap_or_else(|| Kid::derive(suite, &bytes)),
-            bytes,
+            kid: kid.unwrap_or_else(|| Kid::derive(suite, bytes)),
+            bytes: bytes.to_vec(),
         })
+    }
+
+    /// Which suite a key of `len` bytes belongs to (32: X25519, 1216: X-Wing), as a server
+    /// reads a requester's ephemeral key; `invalid_key` for another length.
+    pub fn suite_of_len(len: usize) -> Result<Suite> {
+        match len {
+            X25519_LEN => Ok(Suite::X25519ChaCha20Poly1305),
+            XWING_PK_LEN => Ok(Suite::XWingChaCha20Poly1305),
+            other => Err(Error::new(
+                ErrorCode::InvalidKey,
+                alloc::format!(
+                    "a public key is 32 bytes (X25519) or 1216 bytes (X-Wing), got {other}"
+                ),
+            )),
+        }
     }
 
     /// The suite.
@@ -262,21 +325,37 @@ impl fmt::Debug for EnvelopePublicKey {
 pub struct EnvelopeSecretKey {
     suite: Suite,
     kid: Kid,
-    secret: Zeroizing<[u8; X25519_LEN]>,
-    public: [u8; X25519_LEN],
+    secret: Zeroizing<[u8; SECRET_KEY_LEN]>,
+    public: Vec<u8>,
 }
 
 impl EnvelopeSecretKey {
-    /// A private key from its raw bytes; `kid: None` derives the kid from the public key.
-    /// `invalid_key` for a key of the wrong length.
+    /// A private key from its raw bytes (an X25519 scalar or an X-Wing seed, 32 bytes);
+    /// `kid: None` derives the kid from the public key. `invalid_key` for a key of the wrong
+    /// length.
     pub fn from_bytes(suite: Suite, kid: Option<Kid>, secret: &[u8]) -> Result<EnvelopeSecretKey> {
-        let sk = <X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(secret).map_err(|_| {
+        let wrong = |_| {
             Error::new(
                 ErrorCode::InvalidKey,
-                alloc::format!("an X25519 private key is 32 bytes, got {}", secret.len()),
+                alloc::format!(
+                    "a {} private key is {SECRET_KEY_LEN} bytes, got {}",
+                    suite.short_name(),
+                    secret.len()
+                ),
             )
-        })?;
-        Ok(Self::from_hpke(suite, kid, &sk))
+        };
+        Ok(match suite {
+            Suite::X25519ChaCha20Poly1305 => Self::from_hpke::<X25519HkdfSha256>(
+                suite,
+                kid,
+                &<X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(secret).map_err(wrong)?,
+            ),
+            Suite::XWingChaCha20Poly1305 => Self::from_hpke::<XWing>(
+                suite,
+                kid,
+                &<XWing as hpke::Kem>::PrivateKey::from_bytes(secret).map_err(wrong)?,
+            ),
+        })
     }
 
     /// A key pair derived from `ikm` by RFC 9180's `DeriveKeyPair` (section 7.1.3): at least
@@ -291,19 +370,27 @@ impl EnvelopeSecretKey {
                 ),
             ));
         }
-        let (sk, _) = X25519HkdfSha256::derive_keypair(ikm);
-        Ok(Self::from_hpke(suite, kid, &sk))
+        Ok(match suite {
+            Suite::X25519ChaCha20Poly1305 => Self::from_hpke::<X25519HkdfSha256>(
+                suite,
+                kid,
+                &X25519HkdfSha256::derive_keypair(ikm).0,
+            ),
+            Suite::XWingChaCha20Poly1305 => {
+                Self::from_hpke::<XWing>(suite, kid, &XWing::derive_keypair(ikm).0)
+            }
+        })
     }
 
-    fn from_hpke(
+    /// Both suites' private keys are 32 bytes: `write_exact` fills exactly that.
+    fn from_hpke<K: hpke::Kem>(
         suite: Suite,
         kid: Option<Kid>,
-        sk: &<X25519HkdfSha256 as hpke::Kem>::PrivateKey,
+        sk: &K::PrivateKey,
     ) -> EnvelopeSecretKey {
-        let mut secret = Zeroizing::new([0u8; X25519_LEN]);
-        sk.write_exact(secret.as_mut_slice());
-        let mut public = [0u8; X25519_LEN];
-        X25519HkdfSha256::sk_to_pk(sk).write_exact(&mut public);
+        let mut secret = Zeroizing::new([0u8; SECRET_KEY_LEN]);
+        secret.copy_from_slice(&sk.to_bytes());
+        let public = K::sk_to_pk(sk).to_bytes().to_vec();
         EnvelopeSecretKey {
             suite,
             kid: kid.unwrap_or_else(|| Kid::derive(suite, &public)),
@@ -332,7 +419,7 @@ impl EnvelopeSecretKey {
         EnvelopePublicKey {
             suite: self.suite,
             kid: self.kid,
-            bytes: self.public,
+            bytes: self.public.clone(),
         }
     }
 }
@@ -348,8 +435,9 @@ impl fmt::Debug for EnvelopeSecretKey {
     }
 }
 
-/// The registry's envelope keys: one active key (what senders seal to, `GET /envelope_pubkey`)
-/// and the retired ones, still able to open what was sealed to them. Kids are distinct.
+/// The registry's envelope keys: the active keys, at most one per suite (what senders seal
+/// to, `GET /envelope_pubkey`; the first is the primary one), and the retired ones, still able
+/// to open what was sealed to them. Kids are distinct.
 ///
 /// ```
 /// use cairn_core::handle::{seal, EnvelopeSecretKey, Keyring, Suite};
@@ -363,15 +451,49 @@ impl fmt::Debug for EnvelopeSecretKey {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Keyring {
+    /// The active keys first (`actives` of them, distinct suites), then the retired ones.
     keys: Vec<EnvelopeSecretKey>,
+    actives: usize,
 }
 
 impl Keyring {
-    /// The active key and the retired ones (`malformed` when two share a kid, `too_large` over
+    /// One active key and the retired ones (`malformed` when two share a kid, `too_large` over
     /// [`MAX_KEYRING_KEYS`] keys).
     pub fn new(active: EnvelopeSecretKey, retired: Vec<EnvelopeSecretKey>) -> Result<Keyring> {
-        let mut keys = Vec::with_capacity(retired.len() + 1);
-        keys.push(active);
+        Keyring::with_actives(alloc::vec![active], retired)
+    }
+
+    /// Active keys of distinct suites (the first is the primary one) and the retired ones:
+    /// `malformed` without an active key, with two active keys of one suite or two keys sharing
+    /// a kid; `too_large` over [`MAX_KEYRING_KEYS`] keys.
+    ///
+    /// ```
+    /// use cairn_core::handle::{EnvelopeSecretKey, Keyring, Suite};
+    /// let x = EnvelopeSecretKey::derive(Suite::X25519ChaCha20Poly1305, None, &[1; 32])?;
+    /// let pq = EnvelopeSecretKey::derive(Suite::XWingChaCha20Poly1305, None, &[2; 32])?;
+    /// let ring = Keyring::with_actives(vec![x.clone(), pq.clone()], vec![])?;
+    /// assert_eq!(ring.active().kid(), x.kid());
+    /// assert_eq!(ring.active_for(Suite::XWingChaCha20Poly1305).map(|k| k.kid()), Some(pq.kid()));
+    /// assert!(Keyring::with_actives(vec![x.clone(), x], vec![]).is_err());
+    /// # Ok::<(), cairn_core::Error>(())
+    /// ```
+    pub fn with_actives(
+        actives: Vec<EnvelopeSecretKey>,
+        retired: Vec<EnvelopeSecretKey>,
+    ) -> Result<Keyring> {
+        if actives.is_empty() {
+            return Err(Error::malformed("a keyring needs an active key"));
+        }
+        for (i, k) in actives.iter().enumerate() {
+            if actives[..i].iter().any(|o| o.suite == k.suite) {
+                return Err(Error::malformed(alloc::format!(
+                    "two active keys of suite {}: one active key per suite",
+                    k.suite.short_name()
+                )));
+            }
+        }
+        let n = actives.len();
+        let mut keys = actives;
         keys.extend(retired);
         if keys.len() > MAX_KEYRING_KEYS {
             return Err(Error::new(
@@ -387,12 +509,22 @@ impl Keyring {
                 )));
             }
         }
-        Ok(Keyring { keys })
+        Ok(Keyring { keys, actives: n })
     }
 
-    /// The active key.
+    /// The primary active key (the first given).
     pub fn active(&self) -> &EnvelopeSecretKey {
-        &self.keys[0]
+        &self.keys[0] // invariant: a keyring is built with at least one active key
+    }
+
+    /// The active key of a suite, if any.
+    pub fn active_for(&self, suite: Suite) -> Option<&EnvelopeSecretKey> {
+        self.keys[..self.actives].iter().find(|k| k.suite == suite)
+    }
+
+    /// Whether the key of `kid` is an active one.
+    pub fn is_active(&self, kid: &Kid) -> bool {
+        self.keys[..self.actives].iter().any(|k| &k.kid == kid)
     }
 
     /// The key of a kid, active or retired.
@@ -400,7 +532,7 @@ impl Keyring {
         self.keys.iter().find(|k| &k.kid == kid)
     }
 
-    /// Every public key, the active one first (`GET /envelope_pubkeys`).
+    /// Every public key, the active ones first (`GET /envelope_pubkeys`).
     pub fn public_keys(&self) -> Vec<EnvelopePublicKey> {
         self.keys
             .iter()
@@ -408,15 +540,23 @@ impl Keyring {
             .collect()
     }
 
-    /// Opens an envelope with the key its kid names (`unknown_key` when none), as [`open`].
+    /// Opens an envelope with the key its kid names (`unknown_key` when none, or when that key
+    /// is of another suite), as [`open`].
     pub fn open(&self, purpose: &[u8], aad: &[u8], envelope: &[u8]) -> Result<Vec<u8>> {
         let parsed = Envelope::parse(envelope)?;
-        let key = self.get(&parsed.kid).ok_or_else(|| {
-            Error::new(
-                ErrorCode::UnknownKey,
-                alloc::format!("no envelope key has the kid {}", parsed.kid),
-            )
-        })?;
+        let key = self
+            .get(&parsed.kid)
+            .filter(|k| k.suite == parsed.suite)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::UnknownKey,
+                    alloc::format!(
+                        "no envelope key has the kid {} and the suite {}",
+                        parsed.kid,
+                        parsed.suite.short_name()
+                    ),
+                )
+            })?;
         open_parsed(key, purpose, aad, &parsed)
     }
 }
@@ -578,7 +718,15 @@ pub fn seal(
     check_len("plaintext", plaintext.len(), max_plaintext_len(suite))?;
     let head = header(suite, recipient.kid);
     let (info, full_aad) = context(purpose, aad, &head)?;
-    let (enc, ciphertext) = hpke_seal(&recipient.bytes, &info, &full_aad, plaintext, seed)?;
+    let mut rng = SeedRng::new(seed);
+    let (enc, ciphertext) = hpke_seal(
+        suite,
+        &recipient.bytes,
+        &info,
+        &full_aad,
+        plaintext,
+        &mut rng,
+    )?;
     let mut out = Vec::with_capacity(ENVELOPE_HEADER_LEN + enc.len() + ciphertext.len());
     out.extend_from_slice(&head);
     out.extend_from_slice(&enc);
@@ -628,6 +776,7 @@ fn open_parsed(
 ) -> Result<Vec<u8>> {
     let (info, full_aad) = context(purpose, aad, &env.header())?;
     hpke_open(
+        env.suite,
         key.secret.as_slice(),
         &env.enc,
         &info,
@@ -636,44 +785,72 @@ fn open_parsed(
     )
 }
 
-/// RFC 9180 base-mode single-shot seal with DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
-/// ChaCha20-Poly1305, the ephemeral key pair being `DeriveKeyPair(seed)`.
+/// RFC 9180 base-mode single-shot seal with `suite`'s KEM, HKDF-SHA256 and ChaCha20-Poly1305,
+/// the KEM's randomness drawn from `rng` (the ephemeral key pair is `DeriveKeyPair` of the
+/// first 32 bytes with X25519; X-Wing takes 64 bytes).
 pub(crate) fn hpke_seal(
+    suite: Suite,
     pk: &[u8],
     info: &[u8],
     aad: &[u8],
     plaintext: &[u8],
-    seed: &[u8; SEAL_SEED_LEN],
+    rng: &mut SeedRng<'_>,
 ) -> Result<(Vec<u8>, Vec<u8>)> {
-    let pk = <X25519HkdfSha256 as hpke::Kem>::PublicKey::from_bytes(pk)
-        .map_err(|e| hpke_error(e, "recipient key"))?;
-    let mut rng = SeedRng::new(seed);
-    let (enc, ct) =
-        hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-            &OpModeS::Base,
-            &pk,
-            info,
-            plaintext,
-            aad,
-            &mut rng,
-        )
-        .map_err(|e| hpke_error(e, "sealing"))?;
+    match suite {
+        Suite::X25519ChaCha20Poly1305 => {
+            seal_with::<X25519HkdfSha256>(pk, info, aad, plaintext, rng)
+        }
+        Suite::XWingChaCha20Poly1305 => seal_with::<XWing>(pk, info, aad, plaintext, rng),
+    }
+}
+
+fn seal_with<K: hpke::Kem>(
+    pk: &[u8],
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+    rng: &mut SeedRng<'_>,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let pk = K::PublicKey::from_bytes(pk).map_err(|e| hpke_error(e, "recipient key"))?;
+    let (enc, ct) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, K>(
+        &OpModeS::Base,
+        &pk,
+        info,
+        plaintext,
+        aad,
+        rng,
+    )
+    .map_err(|e| hpke_error(e, "sealing"))?;
     Ok((enc.to_bytes().to_vec(), ct))
 }
 
 /// RFC 9180 base-mode single-shot open, the counterpart of [`hpke_seal`].
 pub(crate) fn hpke_open(
+    suite: Suite,
     sk: &[u8],
     enc: &[u8],
     info: &[u8],
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Vec<u8>> {
-    let sk = <X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(sk)
-        .map_err(|e| hpke_error(e, "private key"))?;
-    let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(enc)
-        .map_err(|e| hpke_error(e, "encapsulated key"))?;
-    hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+    match suite {
+        Suite::X25519ChaCha20Poly1305 => {
+            open_with::<X25519HkdfSha256>(sk, enc, info, aad, ciphertext)
+        }
+        Suite::XWingChaCha20Poly1305 => open_with::<XWing>(sk, enc, info, aad, ciphertext),
+    }
+}
+
+fn open_with<K: hpke::Kem>(
+    sk: &[u8],
+    enc: &[u8],
+    info: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Vec<u8>> {
+    let sk = K::PrivateKey::from_bytes(sk).map_err(|e| hpke_error(e, "private key"))?;
+    let enc = K::EncappedKey::from_bytes(enc).map_err(|e| hpke_error(e, "encapsulated key"))?;
+    hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, K>(
         &OpModeR::Base,
         &sk,
         &enc,
@@ -696,6 +873,10 @@ fn hpke_error(e: HpkeError, what: &str) -> Error {
                 "{what}: the X25519 exchange gives the all-zero secret (a small-order point)"
             ),
         ),
+        HpkeError::ValidationError => Error::new(
+            ErrorCode::InvalidKey,
+            alloc::format!("{what}: not a valid key (FIPS 203 encapsulation key check)"),
+        ),
         HpkeError::IncorrectInputLength(want, got) => Error::new(
             ErrorCode::InvalidKey,
             alloc::format!("{what}: {got} bytes where {want} are needed"),
@@ -704,18 +885,18 @@ fn hpke_error(e: HpkeError, what: &str) -> Error {
     }
 }
 
-/// The "random" source handed to hpke: the caller's seed, byte for byte, then (never reached
-/// with the X25519 suite, which draws exactly 32 bytes) SHA-256 blocks of
-/// `"cairn handle seed stream" || seed || counter`.
-struct SeedRng<'a> {
-    seed: &'a [u8; SEAL_SEED_LEN],
+/// The "random" source handed to hpke: the caller's seed, byte for byte, then SHA-256 blocks
+/// of `"cairn handle seed stream" || seed || counter (8 bytes, big endian)`. X25519 draws
+/// exactly the 32 seed bytes; X-Wing draws 64, the seed and the first block.
+pub(crate) struct SeedRng<'a> {
+    seed: &'a [u8],
     pos: usize,
     counter: u64,
     block: Zeroizing<[u8; 32]>,
 }
 
 impl<'a> SeedRng<'a> {
-    fn new(seed: &'a [u8; SEAL_SEED_LEN]) -> Self {
+    pub(crate) fn new(seed: &'a [u8]) -> Self {
         SeedRng {
             seed,
             pos: 0,
@@ -727,10 +908,10 @@ impl<'a> SeedRng<'a> {
     fn next_byte(&mut self) -> u8 {
         let i = self.pos;
         self.pos += 1;
-        if i < SEAL_SEED_LEN {
-            return self.seed[i];
+        if let Some(&b) = self.seed.get(i) {
+            return b;
         }
-        let j = (i - SEAL_SEED_LEN) % 32;
+        let j = (i - self.seed.len()) % 32;
         if j == 0 {
             *self.block = sha256(&[
                 b"cairn handle seed stream",
@@ -790,7 +971,9 @@ mod tests {
         let info = unhex("4f6465206f6e2061204772656369616e2055726e");
         let aad = unhex("436f756e742d30");
         let pt = unhex("4265617574792069732074727574682c20747275746820626561757479");
-        let (enc, ct) = hpke_seal(&pk_r, &info, &aad, &pt, &ikm_e).unwrap();
+        let suite = Suite::X25519ChaCha20Poly1305;
+        let (enc, ct) =
+            hpke_seal(suite, &pk_r, &info, &aad, &pt, &mut SeedRng::new(&ikm_e)).unwrap();
         assert_eq!(
             hex::encode(&enc),
             "1afa08d3dec047a643885163f1180476fa7ddb54c6a8029ea33f95796bf2ac4a"
@@ -799,10 +982,47 @@ mod tests {
             hex::encode(&ct),
             "1c5250d8034ec2b784ba2cfd69dbdb8af406cfe3ff938e131f0def8c8b60b4db21993c62ce81883d2dd1b51a28"
         );
-        assert_eq!(hpke_open(&sk_r, &enc, &info, &aad, &ct).unwrap(), pt);
+        assert_eq!(hpke_open(suite, &sk_r, &enc, &info, &aad, &ct).unwrap(), pt);
         // The private key's public half is the RFC's pkRm.
         let sk = EnvelopeSecretKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, &sk_r).unwrap();
         assert_eq!(sk.public_key().as_bytes(), pk_r.as_slice());
+    }
+
+    /// draft-ietf-hpke-pq's vector for X-Wing with HKDF-SHA256 and ChaCha20-Poly1305 (base
+    /// mode), first encryption: `ikmR` derives the vector's key pair, and the 64 bytes of
+    /// `ikmE` handed to the KEM give the vector's `enc` and ciphertext.
+    #[test]
+    fn xwing_hpke_pq_known_answer() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("xwing_hpke_kat.json")).unwrap();
+        let h = |k: &str| unhex(v[k].as_str().unwrap());
+        let e = &v["encryptions"][0];
+        let he = |k: &str| unhex(e[k].as_str().unwrap());
+        let suite = Suite::XWingChaCha20Poly1305;
+        let sk = EnvelopeSecretKey::derive(suite, None, &h("ikmR")).unwrap();
+        assert_eq!(sk.secret_bytes(), h("skRm").as_slice());
+        assert_eq!(sk.public_key().as_bytes(), h("pkRm").as_slice());
+        let ikm_e = h("ikmE");
+        assert_eq!(ikm_e.len(), 64);
+        let (enc, ct) = hpke_seal(
+            suite,
+            &h("pkRm"),
+            &h("info"),
+            &he("aad"),
+            &he("pt"),
+            &mut SeedRng::new(&ikm_e),
+        )
+        .unwrap();
+        assert_eq!(enc, h("enc"));
+        assert_eq!(ct, he("ct"));
+        let pt = hpke_open(suite, &h("skRm"), &enc, &h("info"), &he("aad"), &ct).unwrap();
+        assert_eq!(pt, he("pt"));
+        // A flipped bit in enc: X-Wing decapsulates to another secret (implicit rejection), so
+        // the tag fails.
+        let mut bad = enc.clone();
+        bad[100] ^= 1;
+        let err = hpke_open(suite, &h("skRm"), &bad, &h("info"), &he("aad"), &ct).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::SignatureInvalid);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use blind::{blind_index, BlindIndex, Pepper, MAX_PEPPER_LEN, MIN_PEPPER_LEN}
 pub use envelope::{
     max_plaintext_len, open, seal, Envelope, EnvelopePublicKey, EnvelopeSecretKey, Keyring, Kid,
     Suite, ENVELOPE_HEADER_LEN, ENVELOPE_INFO, ENVELOPE_VERSION, KID_LABEL, KID_LEN, MAX_AAD_LEN,
-    MAX_ENVELOPE_LEN, MAX_KEYRING_KEYS, MAX_PURPOSE_LEN, SEAL_SEED_LEN, SUITE_ID_XWING_RESERVED,
+    MAX_ENVELOPE_LEN, MAX_KEYRING_KEYS, MAX_PURPOSE_LEN, SEAL_SEED_LEN, SECRET_KEY_LEN,
 };
 pub use normalise::{
     is_refused_char, normalise, Handle, MAX_HANDLE_INPUT_LEN, MAX_HANDLE_LEN, MIN_HANDLE_LEN,

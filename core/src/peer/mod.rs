@@ -96,26 +96,25 @@ impl KemPublicKey {
     /// Checks and wraps an encapsulation key (`invalid_key` on a wrong length or a
     /// coefficient out of range).
     pub fn from_bytes(bytes: &[u8]) -> Result<KemPublicKey> {
-        use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
-        type Ek = <MlKem768 as KemCore>::EncapsulationKey;
-        let encoded = ml_kem::Encoded::<Ek>::try_from(bytes).map_err(|_| {
+        let encoded =
+            ml_kem::Key::<ml_kem::EncapsulationKey768>::try_from(bytes).map_err(|_| {
+                Error::new(
+                    ErrorCode::InvalidKey,
+                    alloc::format!(
+                        "ML-KEM-768 encapsulation key must be {MLKEM768_EK_LEN} bytes, got {}",
+                        bytes.len()
+                    ),
+                )
+            })?;
+        // The type check is the length above; `EncapsulationKey::new` does the modulus check
+        // (FIPS 203, 7.2: ByteEncode12(ByteDecode12(ek)) must give back ek, i.e. every
+        // coefficient is below q = 3329).
+        ml_kem::EncapsulationKey768::new(&encoded).map_err(|_| {
             Error::new(
                 ErrorCode::InvalidKey,
-                alloc::format!(
-                    "ML-KEM-768 encapsulation key must be {MLKEM768_EK_LEN} bytes, got {}",
-                    bytes.len()
-                ),
+                "ML-KEM-768 encapsulation key fails the modulus check (a coefficient is not below 3329)",
             )
         })?;
-        // ByteDecode12 reduces each coefficient mod q; re-encoding gives back the input only
-        // if every coefficient already was below q (FIPS 203, 7.2, modulus check).
-        let decoded = Ek::from_bytes(&encoded);
-        if decoded.as_bytes().as_slice() != bytes {
-            return Err(Error::new(
-                ErrorCode::InvalidKey,
-                "ML-KEM-768 encapsulation key fails the modulus check (a coefficient is not below 3329)",
-            ));
-        }
         Ok(KemPublicKey(bytes.to_vec()))
     }
 

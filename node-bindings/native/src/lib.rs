@@ -962,6 +962,16 @@ fn optional_hex_or_bytes(r: &Reader, v: &js::Val, what: &str, max: usize) -> Res
     }
 }
 
+/// A recipient's public key: bytes, hex or base64 ([`handle_api::public_key_text`]).
+fn public_key(r: &Reader, v: &js::Val, what: &str) -> Result<Vec<u8>> {
+    if v.is_binary() {
+        r.bytes(v, what, handle_api::MAX_ENVELOPE_PUBLIC_KEY_LEN)
+    } else {
+        let max = 4 * handle_api::MAX_ENVELOPE_PUBLIC_KEY_LEN;
+        handle_api::public_key_text(&r.text(v, what, max)?, what)
+    }
+}
+
 fn secret_key_arg(r: &Reader, v: &js::Val, what: &str) -> Result<SecretKeyArg> {
     Ok(SecretKeyArg {
         secret: r.digest(&r.prop(v, "secret")?, &format!("{what}.secret"))?,
@@ -1016,7 +1026,8 @@ pub fn seal_envelope(
     let out = (|| {
         let recipient = r.val(recipient)?;
         let options = r.opt(options)?;
-        let pk = r.digest(
+        let pk = public_key(
+            &r,
             &r.prop_any(&recipient, &["publicKey", "public_key"])?,
             "recipient.publicKey",
         )?;

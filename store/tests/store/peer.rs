@@ -10,16 +10,16 @@ use cairn_core::ledger::Event;
 use cairn_core::peer::{ExchangeConfig, KemPublicKey, VouchPolicy, VouchRule};
 use cairn_core::trust::{Role, RoleSet, Thresholds, VerifiedRoot};
 use cairn_store::*;
-use ml_kem::{EncodedSizeUser, KemCore, MlKem768};
+use ml_kem::KeyExport;
 
 const T0: u64 = 1_800_000_000;
 
 pub(crate) fn kem(n: u8) -> KemPublicKey {
-    let (_dk, ek) = MlKem768::generate_deterministic(
-        &ml_kem::B32::from([n; 32]),
-        &ml_kem::B32::from([n ^ 0x5a; 32]),
-    );
-    KemPublicKey::from_bytes(&ek.as_bytes()).unwrap()
+    let mut seed = [n; 64];
+    seed[32..].fill(n ^ 0x5a);
+    let dk = ml_kem::DecapsulationKey768::from_seed(seed.into());
+    let ek = dk.encapsulation_key().to_bytes();
+    KemPublicKey::from_bytes(&ek).unwrap()
 }
 
 struct Peer {
