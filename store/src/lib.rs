@@ -32,6 +32,9 @@ pub use kernel::schema::SCHEMA_VERSION;
 pub use migrate::{backup_path, Migration};
 pub use objects::blux_import::{BluxImport, BluxObject, BluxRejected};
 pub use objects::cosignatures::{StoredCosignature, MAX_COSIGNATURES};
+pub use objects::envelope_keys::{
+    EnvelopeKeyInfo, ENVELOPE_SECRET_LEN, MAX_ENVELOPE_PUBLIC_KEY_LEN,
+};
 pub use objects::handles::{identity_digest, HandleInfo, MAX_SEALED_IDENTITY_LEN};
 pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
 pub use objects::manifests::ManifestInfo;

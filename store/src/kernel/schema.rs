@@ -74,6 +74,9 @@ pub(crate) const REVOCATION_MAP: TableDefinition<&[u8], &[u8]> =
 /// `handles`: blind index (32 bytes) → handle record (the identity sealed at rest by the
 /// caller, its `handle_registered` entry and time). No handle is ever stored in the clear.
 pub(crate) const HANDLES: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("handles");
+/// The handle registry's envelope keys sealed in the registry: kid → record (not logged).
+pub(crate) const ENVELOPE_KEYS: TableDefinition<[u8; 8], &[u8]> =
+    TableDefinition::new("envelope_keys");
 
 /// `meta` key of the schema version (4 bytes, little-endian u32).
 pub(crate) const META_SCHEMA: &[u8] = b"schema";
@@ -166,6 +169,7 @@ pub(crate) fn create_tables(tx: &redb::WriteTransaction) -> StoreResult<()> {
     tx.open_table(PEER_NONCES)?;
     tx.open_table(REVOCATION_MAP)?;
     tx.open_table(HANDLES)?;
+    tx.open_table(ENVELOPE_KEYS)?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 pub(crate) mod blux_import;
 pub(crate) mod bundles;
 pub(crate) mod cosignatures;
+pub(crate) mod envelope_keys;
 pub(crate) mod handles;
 pub(crate) mod keys;
 pub(crate) mod manifests;

@@ -21,8 +21,11 @@ use crate::error::{StoreCode, StoreError, StoreResult};
 use cairn_core::crypto::{Algorithm, KeyId};
 use cairn_core::error::ErrorCode;
 
-/// Domain label in the associated data of every sealed secret.
+/// Domain label in the associated data of every sealed signing key.
 const AAD_LABEL: &[u8] = b"cairn/sealed-key/v1";
+/// Domain label in the associated data of every sealed envelope key (the handle registry's
+/// HPKE keys): another label, so neither kind of record opens as the other.
+const ENVELOPE_AAD_LABEL: &[u8] = b"cairn/sealed-envelope-key/v1";
 
 /// A passphrase, wiped from memory when dropped. Its `Debug` form never shows it.
 ///
@@ -183,6 +186,15 @@ fn aad(alg: Algorithm, key_id: &KeyId) -> Vec<u8> {
     out
 }
 
+/// `ENVELOPE_AAD_LABEL || suite (2 bytes, big endian) || kid (8 bytes)`.
+fn envelope_aad(suite: u16, kid: &[u8; 8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ENVELOPE_AAD_LABEL.len() + 10);
+    out.extend_from_slice(ENVELOPE_AAD_LABEL);
+    out.extend_from_slice(&suite.to_be_bytes());
+    out.extend_from_slice(kid);
+    out
+}
+
 fn derive(
     passphrase: &Passphrase,
     params: &KdfParams,
@@ -204,6 +216,31 @@ impl Sealed {
         key_id: &KeyId,
         protection: &Protection,
     ) -> StoreResult<Sealed> {
+        Sealed::seal_aad(secret, &aad(alg, key_id), protection)
+    }
+
+    /// Seals the secret of the envelope key `kid` of suite `suite` (its own associated data).
+    pub fn seal_envelope_key(
+        secret: &[u8],
+        suite: u16,
+        kid: &[u8; 8],
+        protection: &Protection,
+    ) -> StoreResult<Sealed> {
+        Sealed::seal_aad(secret, &envelope_aad(suite, kid), protection)
+    }
+
+    /// Opens the sealed secret of the envelope key `kid`, as [`Sealed::open`].
+    pub fn open_envelope_key(
+        &self,
+        suite: u16,
+        kid: &[u8; 8],
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<Zeroizing<Vec<u8>>> {
+        let name = format!("envelope key {}", cairn_core::encoding::hex_encode(kid));
+        self.open_aad(&envelope_aad(suite, kid), &name, passphrase)
+    }
+
+    fn seal_aad(secret: &[u8], aad: &[u8], protection: &Protection) -> StoreResult<Sealed> {
         let (passphrase, params) = match protection {
             Protection::Insecure => return Ok(Sealed::Insecure(secret.to_vec())),
             Protection::Passphrase(p, params) => (p, params),
@@ -214,15 +251,8 @@ impl Sealed {
         OsRng.fill_bytes(&mut nonce);
         let key = derive(passphrase, params, &salt)?;
         let cipher = XChaCha20Poly1305::new(&(*key).into());
-        let aad = aad(alg, key_id);
         let ciphertext = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: secret,
-                    aad: &aad,
-                },
-            )
+            .encrypt(&XNonce::from(nonce), Payload { msg: secret, aad })
             .map_err(|_| StoreError::core(ErrorCode::Malformed, "sealing the key failed"))?;
         Ok(Sealed::Argon2idXChaCha20Poly1305 {
             params: *params,
@@ -254,6 +284,15 @@ impl Sealed {
         key_id: &KeyId,
         passphrase: Option<&Passphrase>,
     ) -> StoreResult<Zeroizing<Vec<u8>>> {
+        self.open_aad(&aad(alg, key_id), &format!("key {key_id}"), passphrase)
+    }
+
+    fn open_aad(
+        &self,
+        aad: &[u8],
+        name: &str,
+        passphrase: Option<&Passphrase>,
+    ) -> StoreResult<Zeroizing<Vec<u8>>> {
         match self {
             Sealed::Insecure(bytes) => Ok(Zeroizing::new(bytes.clone())),
             Sealed::Argon2idXChaCha20Poly1305 {
@@ -265,18 +304,17 @@ impl Sealed {
                 let passphrase = passphrase.ok_or_else(|| {
                     StoreError::new(
                         StoreCode::PassphraseRequired,
-                        format!("key {key_id} is sealed with a passphrase; none was given"),
+                        format!("{name} is sealed with a passphrase; none was given"),
                     )
                 })?;
                 let key = derive(passphrase, params, salt)?;
                 let cipher = XChaCha20Poly1305::new(&(*key).into());
-                let aad = aad(alg, key_id);
                 cipher
                     .decrypt(
                         &XNonce::from(*nonce),
                         Payload {
                             msg: ciphertext,
-                            aad: &aad,
+                            aad,
                         },
                     )
                     .map(Zeroizing::new)
@@ -284,7 +322,7 @@ impl Sealed {
                         StoreError::new(
                             StoreCode::BadPassphrase,
                             format!(
-                                "the passphrase does not open key {key_id} (or its sealed record was altered)"
+                                "the passphrase does not open {name} (or its sealed record was altered)"
                             ),
                         )
                     })

@@ -172,3 +172,80 @@ fn an_edited_added_or_dropped_handle_record_is_caught() {
         assert!(reg.audit().is_err(), "{name}");
     }
 }
+
+/// Envelope keys sealed in the registry: sealed under the key passphrase (the secret is not in
+/// the file), opened only with it, a kid taken once, a record moved under another kid refused,
+/// and all of it kept over a restart.
+#[test]
+fn envelope_keys_are_sealed_opened_with_the_passphrase_and_survive_a_restart() {
+    use cairn_store::{KdfParams, Passphrase};
+    const ENVELOPE_KEYS: TableDefinition<[u8; 8], &[u8]> = TableDefinition::new("envelope_keys");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.redb");
+    let reg = Registry::create(
+        &path,
+        CreateOptions::new("handles.example.test/log", Protection::Insecure),
+    )
+    .unwrap();
+    assert!(reg.envelope_keys().unwrap().is_empty());
+    let pass = Passphrase::new("envelope pass");
+    let sealed = Protection::Passphrase(pass.clone(), KdfParams::INSECURE_FAST);
+    let secret = [0x5e; 32];
+    let (k1, k2) = ([1u8; 8], [2u8; 8]);
+    reg.add_envelope_key(k1, 1, &[0x11; 32], &secret, &sealed)
+        .unwrap();
+    reg.add_envelope_key(k2, 2, &[0x22; 1216], &[0x6f; 32], &Protection::Insecure)
+        .unwrap();
+    // Each kid once; a secret of another length is refused.
+    let e = reg
+        .add_envelope_key(k1, 1, &[0x11; 32], &secret, &sealed)
+        .unwrap_err();
+    assert_eq!(e.code(), StoreCode::AlreadyExists);
+    let e = reg
+        .add_envelope_key([3; 8], 1, &[0x11; 32], &[1; 31], &sealed)
+        .unwrap_err();
+    assert_eq!(e.code(), StoreCode::Core(ErrorCode::Malformed));
+
+    let (info, s) = reg.open_envelope_key(&k1, Some(&pass)).unwrap();
+    assert_eq!(
+        (info.suite, info.insecure, s.as_slice()),
+        (1, false, &secret[..])
+    );
+    let e = reg.open_envelope_key(&k1, None).unwrap_err();
+    assert_eq!(e.code(), StoreCode::PassphraseRequired);
+    let e = reg
+        .open_envelope_key(&k1, Some(&Passphrase::new("wrong")))
+        .unwrap_err();
+    assert_eq!(e.code(), StoreCode::BadPassphrase);
+    let (info2, _) = reg.open_envelope_key(&k2, None).unwrap();
+    assert!(info2.insecure);
+    assert_eq!(info2.public_key.len(), 1216);
+    let e = reg.open_envelope_key(&[9; 8], Some(&pass)).unwrap_err();
+    assert_eq!(e.code(), StoreCode::NotFound);
+    drop(reg);
+
+    // The sealed secret is not in the file.
+    let raw = std::fs::read(&path).unwrap();
+    assert!(!raw.windows(32).any(|w| w == secret));
+
+    // A record copied under another kid does not open (the kid is in the associated data).
+    edit(&path, |tx| {
+        let mut t = tx.open_table(ENVELOPE_KEYS).unwrap();
+        let rec = t.get(k1).unwrap().unwrap().value().to_vec();
+        t.insert([7u8; 8], rec.as_slice()).unwrap();
+    });
+    let reg = Registry::open(&path, None).unwrap();
+    let e = reg.open_envelope_key(&[7; 8], Some(&pass)).unwrap_err();
+    assert_eq!(e.code(), StoreCode::BadPassphrase);
+    // A restart keeps the keys.
+    let kids: Vec<[u8; 8]> = reg.envelope_keys().unwrap().iter().map(|k| k.kid).collect();
+    assert_eq!(kids, vec![k1, k2, [7; 8]]);
+    assert_eq!(
+        reg.open_envelope_key(&k1, Some(&pass))
+            .unwrap()
+            .1
+            .as_slice(),
+        secret
+    );
+    reg.audit().unwrap();
+}
