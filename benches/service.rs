@@ -158,7 +158,9 @@ fn envelope_config() -> EnvelopeConfig {
         pepper_hex: "5a".repeat(32),
         keys: vec![EnvelopeKeyConfig {
             kid_hex: None,
-            x25519_private_key_hex: "c3".repeat(32),
+            x25519_private_key_hex: Some("c3".repeat(32)),
+            xwing_private_key_hex: None,
+            sealed_kid_hex: None,
             active: true,
         }],
     }

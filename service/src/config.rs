@@ -72,7 +72,8 @@ pub struct Config {
 pub struct EnvelopeConfig {
     /// The blind-index pepper, 16 to 64 bytes in hex.
     pub pepper_hex: String,
-    /// The envelope keys: exactly one `active`, the others retired (still open old envelopes).
+    /// The envelope keys: one `active` per suite (at least one), the others retired (still
+    /// open old envelopes).
     pub keys: Vec<EnvelopeKeyConfig>,
 }
 
@@ -84,15 +85,25 @@ impl std::fmt::Debug for EnvelopeConfig {
     }
 }
 
-/// One envelope key (`[envelope] keys = [{ kid_hex, x25519_private_key_hex, active }]`).
+/// One envelope key (`[envelope] keys = [{ kid_hex, x25519_private_key_hex, active }]`): its
+/// private key given in one of three ways, `x25519_private_key_hex` (seed 003's),
+/// `xwing_private_key_hex` (the post-quantum X-Wing suite) or `sealed_kid_hex` (a key sealed
+/// in the registry by `cairn handle key generate`, opened with the key passphrase: preferred,
+/// no secret in the configuration).
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EnvelopeKeyConfig {
-    /// The key id, 8 bytes in hex (derived from the public key when absent).
+    /// The key id, 8 bytes in hex (derived from the public key when absent; not with
+    /// `sealed_kid_hex`, which is the kid).
     pub kid_hex: Option<String>,
-    /// The X25519 private key, 32 bytes in hex.
-    pub x25519_private_key_hex: String,
-    /// Whether new envelopes (and identities at rest) are sealed to this key.
+    /// An X25519 private key, 32 bytes in hex (suite 1).
+    pub x25519_private_key_hex: Option<String>,
+    /// An X-Wing private key (its 32-byte seed) in hex (suite 2).
+    pub xwing_private_key_hex: Option<String>,
+    /// The kid of an envelope key sealed in the registry.
+    pub sealed_kid_hex: Option<String>,
+    /// Whether new envelopes of this key's suite are sealed to it (one active key per suite;
+    /// identities at rest go to the first active key listed).
     #[serde(default)]
     pub active: bool,
 }
@@ -554,7 +565,7 @@ impl Config {
             ));
         }
         if self.envelope.is_some() {
-            crate::handles::HandleSecrets::load(self)?;
+            crate::handles::HandleSecrets::check(self)?;
         }
         if let Some(o) = &self.origin {
             if o.is_empty() || o.len() > cairn_core::token::MAX_AUDIENCE_LEN {

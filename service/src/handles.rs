@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use cairn_core::encoding::{b64_decode, b64_encode, hex_decode_array, hex_encode, Digest};
@@ -29,10 +29,11 @@ use cairn_core::handle::{
     Keyring, Kid, Pepper, PowSecret, Solution, Suite, POW_NONCE_LEN, SEAL_SEED_LEN,
 };
 use cairn_core::{ErrorCode, UnixTime};
-use cairn_store::{HandleInfo, Registry, StoreCode, StoreError};
+use cairn_store::{HandleInfo, Passphrase, Registry, StoreCode, StoreError};
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
@@ -41,6 +42,11 @@ use crate::AppState;
 
 /// Capability a token must grant to `POST /sync`.
 pub const CAP_HANDLE_SYNC: &str = "handle.sync";
+/// Capability a token must grant to `POST /handles/reregister` and `POST /handles/remove` (an
+/// operator's: replacing or removing the identity of a handle someone registered).
+pub const CAP_HANDLE_ADMIN: &str = "handle.admin";
+/// Longest removal reason, in bytes.
+pub const MAX_REASON_LEN: usize = 256;
 /// The request header carrying a proof-of-work solution (`<challenge>.<counter>`).
 pub const POW_HEADER: &str = "x-pow-solution";
 /// Envelope purpose of a registration (client → service).
@@ -89,68 +95,182 @@ fn random<const N: usize>() -> [u8; N] {
     b
 }
 
+/// Where an `[envelope] keys` entry's private key comes from.
+enum KeySource {
+    /// Given in the configuration (`x25519_private_key_hex` / `xwing_private_key_hex`).
+    Inline(Suite, Zeroizing<[u8; 32]>, Option<Kid>),
+    /// Sealed in the registry under this kid (`sealed_kid_hex`).
+    Sealed(Kid),
+}
+
+/// Opens the envelope keys sealed in the registry: the registry and the key passphrase.
+#[derive(Clone, Copy)]
+pub struct SealedKeys<'a> {
+    /// The registry holding them.
+    pub reg: &'a Registry,
+    /// The key passphrase (`None` opens only keys stored without one).
+    pub passphrase: Option<&'a Passphrase>,
+}
+
+fn config_error(key: &str, e: cairn_core::Error) -> ServiceError {
+    ServiceError::config(format!("envelope.{key}: {}", e.detail()))
+}
+
+/// Reads each `[envelope] keys` entry: exactly one private-key source, a kid in hex.
+fn key_sources(env: &crate::config::EnvelopeConfig) -> ServiceResult<Vec<(KeySource, bool)>> {
+    let mut out = Vec::with_capacity(env.keys.len());
+    for (i, k) in env.keys.iter().enumerate() {
+        let kid = k
+            .kid_hex
+            .as_deref()
+            .map(|h| Kid::from_hex(h.trim()))
+            .transpose()
+            .map_err(|e| config_error(&format!("keys[{i}].kid_hex"), e))?;
+        let inline = |name: &str, hex: &str, suite| -> ServiceResult<KeySource> {
+            let secret = hex_decode_array::<32>(hex.trim())
+                .map_err(|e| config_error(&format!("keys[{i}].{name}"), e))?;
+            Ok(KeySource::Inline(suite, Zeroizing::new(secret), kid))
+        };
+        let source = match (
+            &k.x25519_private_key_hex,
+            &k.xwing_private_key_hex,
+            &k.sealed_kid_hex,
+        ) {
+            (Some(h), None, None) => {
+                inline("x25519_private_key_hex", h, Suite::X25519ChaCha20Poly1305)?
+            }
+            (None, Some(h), None) => {
+                inline("xwing_private_key_hex", h, Suite::XWingChaCha20Poly1305)?
+            }
+            (None, None, Some(h)) => {
+                if kid.is_some() {
+                    return Err(ServiceError::config(format!(
+                        "envelope.keys[{i}]: kid_hex does not go with sealed_kid_hex (the sealed key's kid is its own)"
+                    )));
+                }
+                KeySource::Sealed(
+                    Kid::from_hex(h.trim())
+                        .map_err(|e| config_error(&format!("keys[{i}].sealed_kid_hex"), e))?,
+                )
+            }
+            _ => {
+                return Err(ServiceError::config(format!(
+                    "envelope.keys[{i}]: give exactly one of x25519_private_key_hex, \
+                     xwing_private_key_hex and sealed_kid_hex"
+                )))
+            }
+        };
+        out.push((source, k.active));
+    }
+    if !out.iter().any(|(_, active)| *active) {
+        return Err(ServiceError::config(
+            "envelope.keys: one key must be active (active = true)",
+        ));
+    }
+    Ok(out)
+}
+
 impl HandleSecrets {
-    /// Reads the secrets of `config` (`None` without `[envelope]`); every bad value is a
-    /// configuration error naming its key.
-    pub fn load(config: &Config) -> ServiceResult<Option<HandleSecrets>> {
+    /// Checks `[envelope]` and `[pow]` without opening keys sealed in the registry (what
+    /// configuration validation can do before the registry is open).
+    pub fn check(config: &Config) -> ServiceResult<()> {
+        let Some(env) = &config.envelope else {
+            return Ok(());
+        };
+        Pepper::from_hex(env.pepper_hex.trim()).map_err(|e| config_error("pepper_hex", e))?;
+        let sources = key_sources(env)?;
+        if sources
+            .iter()
+            .all(|(s, _)| matches!(s, KeySource::Inline(..)))
+        {
+            keyring(sources, None)?;
+        }
+        pow_secret(config)?;
+        Ok(())
+    }
+
+    /// Reads the secrets of `config` (`None` without `[envelope]`), opening the keys sealed in
+    /// `sealed.reg`; every bad value is a configuration error naming its key.
+    pub fn load(config: &Config, sealed: SealedKeys<'_>) -> ServiceResult<Option<HandleSecrets>> {
         let Some(env) = &config.envelope else {
             return Ok(None);
         };
-        let bad = |key: &str, e: cairn_core::Error| {
-            ServiceError::config(format!("envelope.{key}: {}", e.detail()))
-        };
-        let pepper = Pepper::from_hex(env.pepper_hex.trim()).map_err(|e| bad("pepper_hex", e))?;
-        let mut active = None;
-        let mut retired = Vec::new();
-        for (i, k) in env.keys.iter().enumerate() {
-            let secret = hex_decode_array::<32>(k.x25519_private_key_hex.trim())
-                .map_err(|e| bad(&format!("keys[{i}].x25519_private_key_hex"), e))?;
-            let kid = k
-                .kid_hex
-                .as_deref()
-                .map(|h| Kid::from_hex(h.trim()))
-                .transpose()
-                .map_err(|e| bad(&format!("keys[{i}].kid_hex"), e))?;
-            let key = EnvelopeSecretKey::from_bytes(Suite::X25519ChaCha20Poly1305, kid, &secret)
-                .map_err(|e| bad(&format!("keys[{i}]"), e))?;
-            if k.active {
-                if active.is_some() {
-                    return Err(ServiceError::config(
-                        "envelope.keys: more than one key is active",
-                    ));
-                }
-                active = Some(key);
-            } else {
-                retired.push(key);
-            }
-        }
-        let active = active.ok_or_else(|| {
-            ServiceError::config("envelope.keys: one key must be active (active = true)")
-        })?;
-        let keyring = Keyring::new(active, retired).map_err(|e| bad("keys", e))?;
-        let pow_secret = match &config.pow.secret_hex {
-            Some(h) => {
-                let h = h.trim();
-                let bytes = (h.len() % 2 == 0 && h.len() <= 128)
-                    .then(|| {
-                        (0..h.len())
-                            .step_by(2)
-                            .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
-                            .collect::<Option<Vec<u8>>>()
-                    })
-                    .flatten()
-                    .ok_or_else(|| ServiceError::config("pow.secret_hex: 32 to 128 hex digits"))?;
-                PowSecret::from_bytes(&bytes)
-                    .map_err(|e| ServiceError::config(format!("pow.secret_hex: {}", e.detail())))?
-            }
-            None => PowSecret::from_bytes(&random::<32>())
-                .map_err(|e| ServiceError::internal(e.detail().to_owned()))?,
-        };
+        let pepper =
+            Pepper::from_hex(env.pepper_hex.trim()).map_err(|e| config_error("pepper_hex", e))?;
+        let keyring = keyring(key_sources(env)?, Some(sealed))?;
         Ok(Some(HandleSecrets {
             pepper,
             keyring,
-            pow_secret,
+            pow_secret: pow_secret(config)?,
         }))
+    }
+}
+
+/// The keyring of the configured keys: actives in the order listed (one per suite).
+fn keyring(
+    sources: Vec<(KeySource, bool)>,
+    sealed: Option<SealedKeys<'_>>,
+) -> ServiceResult<Keyring> {
+    let mut actives = Vec::new();
+    let mut retired = Vec::new();
+    for (i, (source, active)) in sources.into_iter().enumerate() {
+        let key = match source {
+            KeySource::Inline(suite, secret, kid) => {
+                EnvelopeSecretKey::from_bytes(suite, kid, secret.as_slice())
+                    .map_err(|e| config_error(&format!("keys[{i}]"), e))?
+            }
+            KeySource::Sealed(kid) => {
+                let Some(s) = sealed else {
+                    continue;
+                };
+                let (info, secret) =
+                    s.reg.open_envelope_key(&kid.0, s.passphrase).map_err(|e| {
+                        ServiceError::config(format!(
+                            "envelope.keys[{i}].sealed_kid_hex: {} ({})",
+                            e.detail(),
+                            e.code().as_str()
+                        ))
+                    })?;
+                let suite = Suite::from_id(info.suite)
+                    .map_err(|e| config_error(&format!("keys[{i}].sealed_kid_hex"), e))?;
+                let key = EnvelopeSecretKey::from_bytes(suite, Some(kid), &secret)
+                    .map_err(|e| config_error(&format!("keys[{i}].sealed_kid_hex"), e))?;
+                if key.public_key().as_bytes() != info.public_key.as_slice() {
+                    return Err(ServiceError::config(format!(
+                        "envelope.keys[{i}].sealed_kid_hex: the sealed key does not match its stored public key"
+                    )));
+                }
+                key
+            }
+        };
+        if active {
+            actives.push(key);
+        } else {
+            retired.push(key);
+        }
+    }
+    Keyring::with_actives(actives, retired).map_err(|e| config_error("keys", e))
+}
+
+/// The proof-of-work secret: `[pow] secret_hex`, or a random one for this run.
+fn pow_secret(config: &Config) -> ServiceResult<PowSecret> {
+    match &config.pow.secret_hex {
+        Some(h) => {
+            let h = h.trim();
+            let bytes = (h.len() % 2 == 0 && h.len() <= 128)
+                .then(|| {
+                    (0..h.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+                        .collect::<Option<Vec<u8>>>()
+                })
+                .flatten()
+                .ok_or_else(|| ServiceError::config("pow.secret_hex: 32 to 128 hex digits"))?;
+            PowSecret::from_bytes(&bytes)
+                .map_err(|e| ServiceError::config(format!("pow.secret_hex: {}", e.detail())))
+        }
+        None => PowSecret::from_bytes(&random::<32>())
+            .map_err(|e| ServiceError::internal(e.detail().to_owned())),
     }
 }
 
@@ -518,8 +638,13 @@ pub async fn resolve(State(st): St, headers: HeaderMap, body: Body) -> ServiceRe
     let body = read_body(body, st.config.limits.max_body_bytes).await?;
     h.check_pow(&st.config, &headers, st.reg.now())?;
     let req: ResolveRequest = json_body(&body, "resolve request")?;
-    let key = hex_decode_array::<32>(req.requester_ephemeral_pubkey_hex.trim())
-        .and_then(|b| EnvelopePublicKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, &b))
+    // The key's length names the suite the answer is sealed with: 32 bytes X25519, 1216
+    // bytes X-Wing (the requester's choice).
+    let key = cairn_core::encoding::hex_decode(req.requester_ephemeral_pubkey_hex.trim())
+        .and_then(|b| {
+            let suite = EnvelopePublicKey::suite_of_len(b.len())?;
+            EnvelopePublicKey::from_bytes(suite, None, &b)
+        })
         .map_err(|e| {
             field(
                 ServiceError::core(
@@ -569,6 +694,83 @@ pub async fn resolve(State(st): St, headers: HeaderMap, body: Body) -> ServiceRe
     .await
 }
 
+/// `POST /handles/reregister {handle, envelope}` (capability `handle.admin`) → `{ok, status:
+/// "reregistered", seq}` or `{ok, status: "unchanged"}`; `404 not_found` for a free handle.
+/// The envelope is sealed as for `/register`; the identity replaces the one the handle holds,
+/// as a `handle_registered` entry naming the identity digest it replaces.
+pub(crate) async fn reregister(State(st): St, request: WriteRequest) -> ServiceResult<Json<Value>> {
+    let h = registry(&st)?;
+    let body = request
+        .authorize(&st, CAP_HANDLE_ADMIN, st.config.limits.max_body_bytes)
+        .await?;
+    let req: RegisterRequest = json_body(&body, "re-registration request")?;
+    blocking(move || {
+        let opened = h.open_registration(&req.handle, &req.envelope)?;
+        let existing = st.reg.handle_unverified(&opened.index)?.ok_or_else(|| {
+            field(
+                ServiceError::not_found("this handle is not registered (POST /register)"),
+                "handle",
+            )
+        })?;
+        if h.open_at_rest(&opened.index, &existing.sealed_identity)? == opened.identity {
+            return Ok(Json(json!({"ok": true, "status": "unchanged"})));
+        }
+        let sealed = h.seal_at_rest(&opened.index, &opened.identity)?;
+        let info = st.writer.reregister_handle(
+            &st.reg,
+            opened.index,
+            existing.identity_digest(),
+            sealed,
+        )?;
+        Ok(Json(
+            json!({"ok": true, "status": "reregistered", "seq": info.seq}),
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoveRequest {
+    handle: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /handles/remove {handle, reason?}` (capability `handle.admin`) → `{ok, status:
+/// "removed", seq}`; `404 not_found` for a free handle. The `handle_removed` entry holds the
+/// blind index, the identity digest and the reason; the handle's presence goes with it.
+pub(crate) async fn remove(State(st): St, request: WriteRequest) -> ServiceResult<Json<Value>> {
+    let h = registry(&st)?;
+    let body = request
+        .authorize(&st, CAP_HANDLE_ADMIN, st.config.limits.max_body_bytes)
+        .await?;
+    let req: RemoveRequest = json_body(&body, "removal request")?;
+    let reason = req.reason.unwrap_or_else(|| "removed over HTTP".to_owned());
+    if reason.len() > MAX_REASON_LEN {
+        return Err(field(
+            ServiceError::core(
+                ErrorCode::TooLarge,
+                format!("a reason is at most {MAX_REASON_LEN} bytes"),
+            ),
+            "reason",
+        ));
+    }
+    let (_, index) = h.index(&req.handle)?;
+    blocking(move || {
+        if st.reg.handle_unverified(&index)?.is_none() {
+            return Err(field(
+                ServiceError::not_found("this handle is not registered"),
+                "handle",
+            ));
+        }
+        let seq = st.writer.remove_handle(&st.reg, index, reason)?;
+        lock(&h.presence).retain(|(i, _), _| *i != index);
+        Ok(Json(json!({"ok": true, "status": "removed", "seq": seq})))
+    })
+    .await
+}
+
 /// `GET /check_user/{handle}` → `{exists}`.
 pub async fn check_user(
     State(st): St,
@@ -585,33 +787,55 @@ pub async fn check_user(
     .await
 }
 
+/// One envelope key: seed 003's `kid_hex` and `x25519_public_key_hex` (for X25519 keys), the
+/// suite, and `public_key_hex` for every suite (`xwing_public_key_hex` too for X-Wing keys).
 fn key_view(k: &EnvelopePublicKey, active: bool) -> Value {
-    json!({
+    let mut v = json!({
         "kid_hex": k.kid().to_hex(),
-        "x25519_public_key_hex": hex_encode(k.as_bytes()),
         "suite": k.suite().name(),
+        "suite_id": k.suite().id(),
+        "public_key_hex": hex_encode(k.as_bytes()),
         "active": active,
-    })
+    });
+    let named = format!("{}_public_key_hex", k.suite().short_name());
+    v[named] = json!(hex_encode(k.as_bytes()));
+    v
 }
 
-/// `GET /envelope_pubkey` → the active key.
-pub async fn envelope_pubkey(State(st): St) -> ServiceResult<Json<Value>> {
+/// `GET /envelope_pubkey[?suite=x25519|xwing]` → the active key (of that suite; without one,
+/// the primary active key).
+pub async fn envelope_pubkey(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
-    Ok(Json(key_view(&h.keyring().active().public_key(), true)))
+    let key = match q.get("suite") {
+        None => h.keyring().active(),
+        Some(name) => {
+            let suite =
+                Suite::from_name(name).map_err(|e| field(ServiceError::from(e), "suite"))?;
+            h.keyring().active_for(suite).ok_or_else(|| {
+                ServiceError::not_found(format!(
+                    "this registry has no active {} envelope key",
+                    suite.short_name()
+                ))
+            })?
+        }
+    };
+    Ok(Json(key_view(&key.public_key(), true)))
 }
 
-/// `GET /envelope_pubkeys` → every key, active first.
+/// `GET /envelope_pubkeys` → every key, the active ones first.
 pub async fn envelope_pubkeys(State(st): St) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
-    let active = h.keyring().active().kid();
-    let keys: Vec<Value> = h
-        .keyring()
+    let ring = h.keyring();
+    let keys: Vec<Value> = ring
         .public_keys()
         .iter()
-        .map(|k| key_view(k, k.kid() == active))
+        .map(|k| key_view(k, ring.is_active(&k.kid())))
         .collect();
     Ok(Json(
-        json!({"active_kid_hex": active.to_hex(), "keys": keys}),
+        json!({"active_kid_hex": ring.active().kid().to_hex(), "keys": keys}),
     ))
 }
 

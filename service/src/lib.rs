@@ -124,7 +124,11 @@ impl Server {
             .clone()
             .unwrap_or_else(|| reg.origin().to_owned());
         let peer = Arc::new(peer::PeerSettings::load(&config.peer)?);
-        let handles = handles::HandleSecrets::load(&config)?
+        let sealed = handles::SealedKeys {
+            reg: &reg,
+            passphrase: key_passphrase.as_ref(),
+        };
+        let handles = handles::HandleSecrets::load(&config, sealed)?
             .map(handles::HandleRegistry::new)
             .transpose()?
             .map(Arc::new);

@@ -108,6 +108,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/check_user/{handle}", get(handles::check_user))
         .route("/announce", post(handles::announce))
         .route("/sync", post(handles::sync))
+        .route("/handles/reregister", post(handles::reregister))
+        .route("/handles/remove", post(handles::remove))
         .route("/nodes", get(handles::nodes_get).post(handles::nodes_post))
         .route("/envelope_pubkey", get(handles::envelope_pubkey))
         .route("/envelope_pubkeys", get(handles::envelope_pubkeys))

@@ -53,6 +53,10 @@ enum Op {
     RegisterHandle(Digest, Vec<u8>),
     /// Register many handles (sync); one already held is reported, not an error.
     RegisterHandles(Vec<(Digest, Vec<u8>)>),
+    /// Re-register a handle (blind index, the identity digest it replaces, new sealed identity).
+    ReregisterHandle(Digest, Digest, Vec<u8>),
+    /// Remove a handle (blind index, reason).
+    RemoveHandle(Digest, String),
 }
 
 /// What a write returned.
@@ -150,6 +154,10 @@ fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
         Op::RegisterHandle(index, sealed) => {
             Ok(Out::Handle(Box::new(tx.register_handle(index, sealed)?)))
         }
+        Op::ReregisterHandle(index, previous, sealed) => Ok(Out::Handle(Box::new(
+            tx.reregister_handle(index, previous, sealed)?,
+        ))),
+        Op::RemoveHandle(index, reason) => Ok(Out::Seq(tx.remove_handle(index, reason)?)),
         Op::RegisterHandles(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (index, sealed) in items {
@@ -355,6 +363,34 @@ impl Writer {
     ) -> ServiceResult<HandleInfo> {
         match self.submit(reg, Op::RegisterHandle(index, sealed))? {
             Out::Handle(h) => Ok(*h),
+            _ => Err(other()),
+        }
+    }
+
+    /// Re-registers a handle: `previous` is the identity digest it must hold now (a
+    /// compare-and-swap); returns once durable.
+    pub fn reregister_handle(
+        &self,
+        reg: &Registry,
+        index: Digest,
+        previous: Digest,
+        sealed: Vec<u8>,
+    ) -> ServiceResult<HandleInfo> {
+        match self.submit(reg, Op::ReregisterHandle(index, previous, sealed))? {
+            Out::Handle(h) => Ok(*h),
+            _ => Err(other()),
+        }
+    }
+
+    /// Removes a handle; returns its `handle_removed` entry once durable.
+    pub fn remove_handle(
+        &self,
+        reg: &Registry,
+        index: Digest,
+        reason: String,
+    ) -> ServiceResult<u64> {
+        match self.submit(reg, Op::RemoveHandle(index, reason))? {
+            Out::Seq(seq) => Ok(seq),
             _ => Err(other()),
         }
     }

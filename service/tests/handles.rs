@@ -1,8 +1,10 @@
 //! The handle registry over loopback HTTP: register / resolve / conflict / check_user,
 //! envelope key rotation, wrong and tampered envelopes, proof of work (required, wrong, forged,
 //! expired, replayed), per-endpoint rate limits, presence expiry and collection under a
-//! controllable clock, known nodes, sync with and without the capability, a restart, the
-//! raw bytes of the registry file, and the timing of existing against missing handles.
+//! controllable clock, known nodes, sync with and without the capability, re-registration and
+//! removal by an operator's token, the X-Wing suite and envelope keys sealed in the registry,
+//! a restart, the raw bytes of the registry file, and the timing of existing against missing
+//! handles.
 
 mod support;
 
@@ -38,7 +40,9 @@ const T0: u64 = 1_800_000_000;
 fn key_cfg(kid: &str, key: &str, active: bool) -> EnvelopeKeyConfig {
     EnvelopeKeyConfig {
         kid_hex: Some(kid.into()),
-        x25519_private_key_hex: key.into(),
+        x25519_private_key_hex: Some(key.into()),
+        xwing_private_key_hex: None,
+        sealed_kid_hex: None,
         active,
     }
 }
@@ -117,26 +121,32 @@ struct Running {
 
 impl Running {
     fn start(config: Config, reg: Registry) -> Running {
+        Running::try_start(config, reg, None).expect("server starts")
+    }
+
+    fn try_start(
+        config: Config,
+        reg: Registry,
+        pass: Option<cairn_store::Passphrase>,
+    ) -> Result<Running, cairn_service::ServiceError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let server = rt
-            .block_on(Server::start(config, reg))
-            .expect("server starts");
+        let server = rt.block_on(Server::start_with_keys(config, reg, pass))?;
         let url = server.url();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(20)))
             .build()
             .into();
-        Running {
+        Ok(Running {
             rt,
             server: Some(server),
             url,
             agent,
-        }
+        })
     }
 
     fn server(&self) -> &Server {
@@ -474,7 +484,7 @@ fn configuration_errors_name_their_key() {
                 .map(|k| format!(
                     "{{ kid_hex = \"{}\", x25519_private_key_hex = \"{}\", active = {} }}",
                     k.kid_hex.as_deref().unwrap(),
-                    k.x25519_private_key_hex,
+                    k.x25519_private_key_hex.as_deref().unwrap(),
                     k.active
                 ))
                 .collect::<Vec<_>>()
@@ -491,7 +501,7 @@ fn configuration_errors_name_their_key() {
         PEPPER
     )
     .unwrap_err()
-    .contains("more than one"));
+    .contains("two active keys of suite x25519"));
     assert!(bad(vec![key_cfg(KID1, KEY1, true)], "0011")
         .unwrap_err()
         .contains("pepper_hex"));
@@ -1027,4 +1037,212 @@ fn a_record_moved_to_another_handle_does_not_open_and_entries_are_proven() {
     // The audit names bob's entry.
     let e = s.server().state().reg.audit().unwrap_err();
     assert_eq!(e.seq(), Some(seq), "{e}");
+}
+
+/// The X-Wing suite chosen by clients, with envelope keys sealed in the registry: an X25519
+/// key given in the configuration and an X-Wing key named by `sealed_kid_hex`, both active.
+#[test]
+fn xwing_envelopes_and_keys_sealed_in_the_registry() {
+    let f = Fixture::new();
+    let pass = cairn_store::Passphrase::new("envelope keys");
+    let xwing = EnvelopeSecretKey::derive(Suite::XWingChaCha20Poly1305, None, &[0x58; 32]).unwrap();
+    {
+        let reg = f.open();
+        reg.add_envelope_key(
+            xwing.kid().0,
+            xwing.suite().id(),
+            xwing.public_key().as_bytes(),
+            xwing.secret_bytes(),
+            &Protection::Passphrase(pass.clone(), cairn_store::KdfParams::INSECURE_FAST),
+        )
+        .unwrap();
+    }
+    let sealed_cfg = EnvelopeKeyConfig {
+        kid_hex: None,
+        x25519_private_key_hex: None,
+        xwing_private_key_hex: None,
+        sealed_kid_hex: Some(xwing.kid().to_hex()),
+        active: true,
+    };
+    let cfg = config(vec![key_cfg(KID1, KEY1, true), sealed_cfg.clone()]);
+
+    // The sealed key needs the key passphrase; a kid not sealed here is named.
+    let e = Running::try_start(cfg.clone(), f.open(), None)
+        .err()
+        .unwrap();
+    assert!(
+        e.message.contains("sealed_kid_hex") && e.message.contains("passphrase_required"),
+        "{}",
+        e.message
+    );
+    let mut missing = sealed_cfg.clone();
+    missing.sealed_kid_hex = Some("00000000000000ff".into());
+    let e = Running::try_start(
+        config(vec![key_cfg(KID1, KEY1, true), missing]),
+        f.open(),
+        Some(pass.clone()),
+    )
+    .err()
+    .unwrap();
+    assert!(e.message.contains("not_found"), "{}", e.message);
+
+    let s = Running::try_start(cfg, f.open(), Some(pass.clone())).unwrap();
+    // The primary key stays seed 003's; the X-Wing key is asked for by suite.
+    assert_eq!(s.pubkey().kid().to_hex(), KID1);
+    let j = s.get("/envelope_pubkey?suite=xwing", &[]).json();
+    assert_eq!(j["kid_hex"], xwing.kid().to_hex());
+    assert_eq!(j["suite_id"], 2);
+    assert_eq!(
+        j["xwing_public_key_hex"],
+        hex_encode(xwing.public_key().as_bytes())
+    );
+    assert_eq!(j["public_key_hex"], j["xwing_public_key_hex"]);
+    let r = s.get("/envelope_pubkey?suite=kyber", &[]);
+    assert_eq!((r.status, r.code()), (400, "unsupported_algorithm".into()));
+    let all = s.get("/envelope_pubkeys", &[]).json();
+    let actives = all["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["active"] == true)
+        .count();
+    assert_eq!(actives, 2);
+
+    // Register with an X-Wing envelope; resolve with an X-Wing requester key and with an
+    // X25519 one.
+    let pk = xwing.public_key();
+    assert_eq!(
+        s.post("/register", &register_body(&pk, "alice", "pq-1"), &[])
+            .status,
+        200
+    );
+    let me = EnvelopeSecretKey::derive(Suite::XWingChaCha20Poly1305, None, &[0x77; 32]).unwrap();
+    let r = s.post(
+        "/resolve",
+        &json!({"handle": "alice", "requester_ephemeral_pubkey_hex": hex_encode(me.public_key().as_bytes())}),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let env = b64_decode(r.json()["envelope"].as_str().unwrap()).unwrap();
+    assert_eq!(&env[1..3], &[0, 2]);
+    let plain = open(&me, b"resolve", b"alice", &env).unwrap();
+    let v: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(v["identity"]["device_pubkey"], "pq-1");
+    assert_eq!(
+        resolve(&s, "alice", &[]).0["identity"]["device_pubkey"],
+        "pq-1"
+    );
+    // A requester key of neither length is refused with its field named.
+    let r = s.post(
+        "/resolve",
+        &json!({"handle": "alice", "requester_ephemeral_pubkey_hex": "00".repeat(33)}),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (422, "invalid_key".into()));
+    // The identity is at rest under the primary (X25519) key; the file holds no identity.
+    let reg = &s.server().state().reg;
+    let rec = reg.handle(&index("alice")).unwrap().unwrap();
+    assert_eq!(hex_encode(&rec.sealed_identity[3..11]), KID1);
+    drop(s);
+    let raw = std::fs::read(&f.path).unwrap();
+    assert!(!raw.windows(4).any(|w| w == b"pq-1"));
+    assert!(!raw.windows(32).any(|w| w == xwing.secret_bytes()));
+}
+
+/// Re-registration and removal: an operator's token with `handle.admin`, each a ledger entry
+/// (the re-registration names the identity it replaces), refused without the capability.
+#[test]
+fn reregistration_and_removal_need_the_admin_capability() {
+    let f = Fixture::new();
+    let (admin, read) = {
+        let reg = f.open();
+        let issue = |caps: &[&str]| {
+            reg.issue_token(
+                &f.issuer,
+                None,
+                &TokenRequest::new(f.holder.public_key().clone(), ORIGIN, caps, 3600),
+            )
+            .unwrap()
+            .envelope
+        };
+        (issue(&["handle.admin"]), issue(&["handle.sync"]))
+    };
+    let s = f.start(one_key());
+    let key = s.pubkey();
+    assert_eq!(
+        s.post("/register", &register_body(&key, "alice", "a1"), &[])
+            .status,
+        200
+    );
+    let mut n = 0;
+    let mut post = |path: &str, body: &Value, token: &cairn_core::dsse::Envelope| {
+        n += 1;
+        signed_post(
+            &s,
+            path,
+            body.to_string().as_bytes(),
+            token,
+            &f.holder,
+            &format!("nonce-admin-{n:04}-0123456789"),
+            T0,
+        )
+    };
+    let re = json!({"handle": "Alice", "envelope": envelope_for(&key, "alice", &identity("alice", "a2"), 9)});
+    // No credentials, then the wrong capability.
+    let r = s.post("/handles/reregister", &re, &[]);
+    assert_eq!(r.status, 401);
+    let r = post("/handles/reregister", &re, &read);
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    let r = post("/handles/reregister", &re, &admin);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["status"], "reregistered");
+    assert_eq!(
+        resolve(&s, "alice", &[]).0["identity"]["device_pubkey"],
+        "a2"
+    );
+    let r = post("/handles/reregister", &re, &admin);
+    assert_eq!(r.json()["status"], "unchanged");
+    // A free handle is not re-registered; a tampered envelope is refused.
+    let free =
+        json!({"handle": "bob", "envelope": envelope_for(&key, "bob", &identity("bob", "b"), 9)});
+    assert_eq!(
+        post("/handles/reregister", &free, &admin).code(),
+        "not_found"
+    );
+    let mut bad = b64_decode(re["envelope"].as_str().unwrap()).unwrap();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let tampered = json!({"handle": "alice", "envelope": b64_encode(&bad)});
+    assert_eq!(
+        post("/handles/reregister", &tampered, &admin).code(),
+        "signature_invalid"
+    );
+
+    // Removal.
+    let rm = json!({"handle": "ALICE", "reason": "account closed"});
+    assert_eq!(post("/handles/remove", &rm, &read).status, 403);
+    let r = post("/handles/remove", &rm, &admin);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(s.get("/check_user/alice", &[]).json()["exists"], false);
+    assert_eq!(post("/handles/remove", &rm, &admin).code(), "not_found");
+    let long = json!({"handle": "alice", "reason": "x".repeat(300)});
+    assert_eq!(post("/handles/remove", &long, &admin).code(), "too_large");
+
+    let reg = &s.server().state().reg;
+    let kinds: Vec<&str> = handle_events(reg).iter().map(|e| e.kind()).collect();
+    assert_eq!(
+        kinds,
+        ["handle_registered", "handle_registered", "handle_removed"]
+    );
+    match &handle_events(reg)[1] {
+        Event::HandleRegistered { previous, .. } => assert!(previous.is_some()),
+        other => panic!("{other:?}"),
+    }
+    reg.audit().unwrap();
+    // Free again: anyone may register the handle.
+    assert_eq!(
+        s.post("/register", &register_body(&key, "alice", "a3"), &[])
+            .status,
+        200
+    );
 }
