@@ -1147,6 +1147,48 @@ pub struct PowOpts {
     pub max_pow_difficulty: u8,
 }
 
+/// An envelope suite (docs/FORMATS.md section 19).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuiteArg {
+    /// X25519 (suite 1; what seed 003's registries speak).
+    X25519,
+    /// X-Wing: ML-KEM-768 + X25519, post-quantum hybrid (suite 2).
+    Xwing,
+}
+
+impl SuiteArg {
+    /// The core suite.
+    pub fn suite(self) -> cairn_core::handle::Suite {
+        match self {
+            SuiteArg::X25519 => cairn_core::handle::Suite::X25519ChaCha20Poly1305,
+            SuiteArg::Xwing => cairn_core::handle::Suite::XWingChaCha20Poly1305,
+        }
+    }
+}
+
+/// `cairn handle key ...`: envelope keys sealed in the local registry.
+#[derive(Subcommand, Debug)]
+pub enum HandleKeyCmd {
+    /// Generate an envelope key and seal it in the registry (under the key passphrase), for
+    /// `cairn serve`'s `[envelope] keys = [{ sealed_kid_hex = "...", active = true }]`.
+    #[command(after_help = "\
+Examples:
+  cairn handle key generate
+  cairn handle key generate --suite xwing --json
+
+The private key never leaves the registry file, where it is sealed like a signing key
+(Argon2id + XChaCha20-Poly1305 under the key passphrase: --key-passphrase-file,
+CAIRN_KEY_PASSPHRASE, or asked on a terminal; --insecure-no-passphrase stores it in the
+clear, for tests). cairn serve opens it with the same passphrase.")]
+    Generate {
+        /// The suite.
+        #[arg(long, value_enum, default_value = "x25519")]
+        suite: SuiteArg,
+    },
+    /// List the envelope keys sealed in the registry (kid, suite, public key).
+    List,
+}
+
 /// `cairn handle ...`.
 #[derive(Subcommand, Debug)]
 pub enum HandleCmd {
@@ -1169,6 +1211,10 @@ input or network error.")]
         /// The identity: a JSON object of at most 16384 bytes (`-`: stdin).
         #[arg(long, value_name = "FILE")]
         identity: PathBuf,
+        /// Seal with this suite (the service's active key of it: GET
+        /// /envelope_pubkey?suite=...); xwing is post-quantum.
+        #[arg(long, value_enum, default_value = "x25519")]
+        suite: SuiteArg,
         #[command(flatten)]
         server: ServerOpts,
     },
@@ -1186,6 +1232,9 @@ misdirected envelope) or a proof of work was refused; 2: usage, input or network
     Resolve {
         /// The handle.
         handle: String,
+        /// The suite of the ephemeral key the answer is sealed to (xwing: post-quantum).
+        #[arg(long, value_enum, default_value = "x25519")]
+        suite: SuiteArg,
         #[command(flatten)]
         server: ServerOpts,
         #[command(flatten)]
@@ -1207,6 +1256,9 @@ when the service asks for one, as for resolve.")]
         #[command(flatten)]
         pow: PowOpts,
     },
+    /// Envelope keys sealed in the local registry, for `cairn serve` (generate, list).
+    #[command(subcommand)]
+    Key(HandleKeyCmd),
 }
 
 /// `cairn serve`.

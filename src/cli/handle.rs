@@ -1,5 +1,6 @@
 //! `cairn handle register|resolve|check`: the client side of the handle registry a cairn
-//! service runs with `[envelope]` (docs/SERVICE.md, "Handle registry").
+//! service runs with `[envelope]` (docs/SERVICE.md, "Handle registry"); `cairn handle key
+//! generate|list`: envelope keys sealed in the local registry for such a service.
 //!
 //! The cryptography is cairn-core's: [`normalise`] before anything is sent, [`seal`] of the
 //! identity to the service's envelope key (purpose `register`, aad = the normalised handle's
@@ -10,7 +11,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cairn_core::encoding::{b64_decode, b64_encode, hex_decode_array, hex_encode};
+use cairn_core::encoding::{b64_decode, b64_encode, hex_decode, hex_encode};
 use cairn_core::handle::{
     normalise, open, seal, solve, Challenge, EnvelopePublicKey, EnvelopeSecretKey, Handle, Kid,
     Solution, Suite, SEAL_SEED_LEN,
@@ -20,10 +21,10 @@ use rand_core::{OsRng, RngCore};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use super::args::{HandleCmd, PowOpts, ServerOpts};
+use super::args::{HandleCmd, HandleKeyCmd, PowOpts, ServerOpts};
 use super::error::{CliError, CliResult};
 use super::util::{fmt_time, read_limited, read_stream_limited};
-use super::{Ctx, Output};
+use super::{Access, Ctx, Output};
 
 /// Envelope purpose of a registration (client → service).
 const PURPOSE_REGISTER: &[u8] = b"register";
@@ -302,10 +303,14 @@ fn read_identity(path: &Path, handle: &Handle) -> CliResult<(Vec<u8>, Value)> {
     Ok((compact, value))
 }
 
-/// The service's active envelope key (`GET /envelope_pubkey`).
-fn envelope_key(c: &Client) -> CliResult<EnvelopePublicKey> {
-    let k = c.send("/envelope_pubkey", None, None)?.ok()?;
-    let suite = Suite::X25519ChaCha20Poly1305;
+/// The service's active envelope key of `suite` (`GET /envelope_pubkey`, with `?suite=xwing`
+/// for X-Wing; seed 003's services know only X25519 and the query-less form).
+fn envelope_key(c: &Client, suite: Suite) -> CliResult<EnvelopePublicKey> {
+    let path = match suite {
+        Suite::X25519ChaCha20Poly1305 => "/envelope_pubkey".to_owned(),
+        other => format!("/envelope_pubkey?suite={}", other.short_name()),
+    };
+    let k = c.send(&path, None, None)?.ok()?;
     if k["suite"].as_str() != Some(suite.name()) {
         return Err(CliError::core(
             ErrorCode::UnsupportedAlgorithm,
@@ -318,17 +323,20 @@ fn envelope_key(c: &Client) -> CliResult<EnvelopePublicKey> {
     }
     let parse = || -> cairn_core::Result<EnvelopePublicKey> {
         let kid = Kid::from_hex(k["kid_hex"].as_str().unwrap_or_default())?;
-        let key = hex_decode_array::<32>(k["x25519_public_key_hex"].as_str().unwrap_or_default())?;
-        EnvelopePublicKey::from_bytes(suite, Some(kid), &key)
+        let hex = k["public_key_hex"]
+            .as_str()
+            .or_else(|| k["x25519_public_key_hex"].as_str())
+            .unwrap_or_default();
+        EnvelopePublicKey::from_bytes(suite, Some(kid), &hex_decode(hex)?)
     };
     parse().map_err(|e| CliError::from(e).context("GET /envelope_pubkey"))
 }
 
-fn register(opts: &ServerOpts, handle: &str, identity: &Path) -> CliResult<Output> {
+fn register(opts: &ServerOpts, handle: &str, identity: &Path, suite: Suite) -> CliResult<Output> {
     let c = Client::new(opts)?;
     let handle = handle_arg(handle)?;
     let (plaintext, _) = read_identity(identity, &handle)?;
-    let key = envelope_key(&c)?;
+    let key = envelope_key(&c, suite)?;
     let envelope = seal(
         &key,
         PURPOSE_REGISTER,
@@ -379,15 +387,16 @@ fn register(opts: &ServerOpts, handle: &str, identity: &Path) -> CliResult<Outpu
             "seq": seq,
             "server": c.base,
             "kid": key.kid().to_hex(),
+            "suite": suite.name(),
             "identity_bytes": plaintext.len(),
         }),
     ))
 }
 
-fn resolve(opts: &ServerOpts, pow: &PowOpts, handle: &str) -> CliResult<Output> {
+fn resolve(opts: &ServerOpts, pow: &PowOpts, handle: &str, suite: Suite) -> CliResult<Output> {
     let c = Client::new(opts)?;
     let handle = handle_arg(handle)?;
-    let eph = EnvelopeSecretKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, &*random::<32>())?;
+    let eph = EnvelopeSecretKey::from_bytes(suite, None, &*random::<32>())?;
     let body = json!({
         "handle": handle.as_str(),
         "requester_ephemeral_pubkey_hex": hex_encode(eph.public_key().as_bytes()),
@@ -475,18 +484,90 @@ fn check(opts: &ServerOpts, pow: &PowOpts, handle: &str) -> CliResult<Output> {
     ))
 }
 
-pub fn run(_ctx: &Ctx, cmd: HandleCmd) -> CliResult<Output> {
+/// `cairn handle key generate`: a fresh key (32 bytes from the operating system, through
+/// `DeriveKeyPair`) sealed in the registry.
+fn key_generate(ctx: &Ctx, suite: Suite) -> CliResult<Output> {
+    let reg = ctx.open(Access::Write)?;
+    let key = EnvelopeSecretKey::derive(suite, None, &*random::<32>())?;
+    let protection = ctx
+        .secrets
+        .new_key_protection(&format!("envelope key {}", key.kid()))?;
+    let info = reg.add_envelope_key(
+        key.kid().0,
+        suite.id(),
+        key.public_key().as_bytes(),
+        key.secret_bytes(),
+        &protection,
+    )?;
+    let view = envelope_key_json(&info);
+    Ok(Output::new(
+        format!(
+            "generated {} envelope key {}{}\nin cairn serve's configuration:\n  [envelope]\n  keys = [{{ sealed_kid_hex = \"{}\", active = true }}]",
+            suite.short_name(),
+            key.kid(),
+            if info.insecure { " (stored WITHOUT passphrase protection)" } else { "" },
+            key.kid()
+        ),
+        json!({"envelope_key": view}),
+    ))
+}
+
+fn envelope_key_json(k: &cairn_store::EnvelopeKeyInfo) -> Value {
+    let suite = Suite::from_id(k.suite)
+        .map(|s| s.name())
+        .unwrap_or("unknown");
+    json!({
+        "kid_hex": hex_encode(&k.kid),
+        "suite": suite,
+        "suite_id": k.suite,
+        "public_key_hex": hex_encode(&k.public_key),
+        "created_at": k.created_at,
+        "sealed": !k.insecure,
+    })
+}
+
+/// `cairn handle key list`.
+fn key_list(ctx: &Ctx) -> CliResult<Output> {
+    let reg = ctx.open(Access::Read)?;
+    let keys = reg.envelope_keys()?;
+    let text = if keys.is_empty() {
+        "no envelope keys are sealed in this registry (cairn handle key generate)".to_owned()
+    } else {
+        keys.iter()
+            .map(|k| {
+                format!(
+                    "{}  {}  created {}{}",
+                    hex_encode(&k.kid),
+                    Suite::from_id(k.suite)
+                        .map(|s| s.short_name())
+                        .unwrap_or("unknown"),
+                    fmt_time(k.created_at),
+                    if k.insecure { "  (not sealed)" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let views: Vec<Value> = keys.iter().map(envelope_key_json).collect();
+    Ok(Output::new(text, json!({ "envelope_keys": views })))
+}
+
+pub fn run(ctx: &Ctx, cmd: HandleCmd) -> CliResult<Output> {
     match cmd {
         HandleCmd::Register {
             handle,
             identity,
+            suite,
             server,
-        } => register(&server, &handle, &identity),
+        } => register(&server, &handle, &identity, suite.suite()),
         HandleCmd::Resolve {
             handle,
+            suite,
             server,
             pow,
-        } => resolve(&server, &pow, &handle),
+        } => resolve(&server, &pow, &handle, suite.suite()),
+        HandleCmd::Key(HandleKeyCmd::Generate { suite }) => key_generate(ctx, suite.suite()),
+        HandleCmd::Key(HandleKeyCmd::List) => key_list(ctx),
         HandleCmd::Check {
             handle,
             server,

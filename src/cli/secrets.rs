@@ -157,6 +157,13 @@ impl Secrets {
         }
     }
 
+    /// The key passphrase that opens the envelope keys sealed in the registry (`cairn serve`
+    /// with `sealed_kid_hex`).
+    pub fn for_envelope_keys(&self) -> CliResult<Passphrase> {
+        self.key_sources("key passphrase of the sealed envelope keys", false)?
+            .ok_or_else(|| missing("opening the sealed envelope keys"))
+    }
+
     /// The passphrase that opens `key`, if its private half is sealed.
     pub fn for_key(&self, key: &KeyInfo) -> CliResult<Option<Passphrase>> {
         match key.private {

@@ -1,14 +1,15 @@
 //! `cairn handle register|resolve|check` against a real `cairn serve` with `[envelope]` on a
 //! loopback port: registration (new, unchanged, taken), existence checks, resolution opened
 //! with the client's ephemeral key (devices included), the proof of work solved when the
-//! service asks for one, and the client's refusals (bad handle, bad identity, bad URL, no
-//! service).
+//! service asks for one, the client's refusals (bad handle, bad identity, bad URL, no
+//! service), and the X-Wing suite with an envelope key sealed in the registry (`cairn handle
+//! key generate|list`).
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::serve::{agent, free_port, start_server, Serving};
+use super::serve::{agent, free_port, start_server, start_server_with, Serving};
 use super::Env;
 
 /// A registry and a `cairn serve` on a free loopback port with the handle registry enabled
@@ -340,4 +341,78 @@ fn handle_commands_refuse_bad_servers() {
         "not_found",
     );
     assert!(v["message"].as_str().unwrap().contains("[envelope]"), "{v}");
+}
+
+#[test]
+fn xwing_with_an_envelope_key_sealed_in_the_registry() {
+    let env = Env::new();
+    env.ok(&[
+        "init",
+        "--origin",
+        "handles.example/log",
+        "--insecure-no-passphrase",
+    ]);
+    let v = env.ok(&["handle", "key", "list"]);
+    assert_eq!(v["envelope_keys"], json!([]));
+    let pass = env.write("key.pass", b"envelope key passphrase\n");
+    let fast = [
+        "--key-passphrase-file",
+        pass.as_str(),
+        "--insecure-fast-kdf",
+    ];
+    let mut args = vec!["handle", "key", "generate", "--suite", "xwing"];
+    args.extend(fast);
+    let v = env.ok(&args);
+    let k = &v["envelope_key"];
+    assert_eq!(k["suite"], "xwing-hkdf-sha256-chacha20poly1305");
+    assert_eq!(k["sealed"], true);
+    assert_eq!(k["public_key_hex"].as_str().unwrap().len(), 2 * 1216);
+    let kid = k["kid_hex"].as_str().unwrap().to_owned();
+    let v = env.ok(&["handle", "key", "list"]);
+    assert_eq!(v["envelope_keys"][0]["kid_hex"], kid.as_str());
+    // Without a passphrase, generation is refused (no key is stored in the clear unasked).
+    let t = env.run(&["handle", "key", "generate"]);
+    assert_ne!(t.code, 0);
+
+    let port = free_port();
+    let cfg = format!(
+        "address = \"127.0.0.1:{port}\"\n[rate_limit]\nenabled = false\n\
+         [envelope]\npepper_hex = \"{}\"\n\
+         keys = [{{ x25519_private_key_hex = \"{}\", active = true }}, {{ sealed_kid_hex = \"{kid}\", active = true }}]\n",
+        "5a".repeat(32),
+        "c3".repeat(32)
+    );
+    let cfg = env.write("serve.toml", cfg.as_bytes());
+    let base = format!("http://127.0.0.1:{port}");
+    // cairn serve asks for the key passphrase the sealed key needs; without one it stops.
+    let t = env.run(&["serve", "--config", &cfg]);
+    assert_ne!(t.code, 0);
+    assert!(t.stderr.contains("passphrase"), "{}", t.stderr);
+    let _server = start_server_with(&env, &cfg, &base, &["--key-passphrase-file", &pass]);
+    let s = base.as_str();
+
+    let id = env.write("alice.json", br#"{"device_pubkey":"pq-device"}"#);
+    let v = env.ok(&[
+        "handle",
+        "register",
+        "alice",
+        "--identity",
+        &id,
+        "--suite",
+        "xwing",
+        "--server",
+        s,
+    ]);
+    assert_eq!(
+        (v["status"].as_str(), v["kid"].as_str()),
+        (Some("registered"), Some(kid.as_str()))
+    );
+    assert_eq!(v["suite"], "xwing-hkdf-sha256-chacha20poly1305");
+    for suite in ["xwing", "x25519"] {
+        let v = env.ok(&[
+            "handle", "resolve", "alice", "--suite", suite, "--server", s,
+        ]);
+        assert_eq!(v["found"], true, "{v}");
+        assert_eq!(v["identity"]["device_pubkey"], "pq-device");
+    }
 }

@@ -55,8 +55,14 @@ impl Drop for Serving {
 
 /// Starts `cairn serve --config cfg` and waits until it answers `/health`.
 pub(crate) fn start_server(env: &Env, cfg: &str, base: &str) -> Serving {
+    start_server_with(env, cfg, base, &[])
+}
+
+/// As [`start_server`], with more arguments for `cairn serve` (say a passphrase file).
+pub(crate) fn start_server_with(env: &Env, cfg: &str, base: &str, extra: &[&str]) -> Serving {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["serve", "--config", cfg])
+        .args(extra)
         .current_dir(env.dir.path())
         .env("CAIRN_HOME", env.home())
         .env_remove("CAIRN_PASSPHRASE")
