@@ -1341,3 +1341,65 @@ fn peer_legacy_dilithium3_responses_verify_with_the_feature() {
     bad.payload[3] ^= 1;
     assert!(verify_key_response(&bad.to_compact(), "alice", NOW, SKEW).is_err());
 }
+
+/// cairn's FIPS 203 modulus check of an encapsulation key agrees with the ml-kem crate's: keys
+/// built from 12-bit coefficients, most below q, some at or above it (in any slot, either
+/// half of a 3-byte group), plus the 32-byte seed.
+mod modulus_check {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key(coefficients: &[u16], seed: u8) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1184);
+        for pair in coefficients.chunks(2) {
+            let (a, b) = (pair[0], pair[1]);
+            out.push((a & 0xff) as u8);
+            out.push(((a >> 8) | ((b & 0x0f) << 4)) as u8);
+            out.push((b >> 4) as u8);
+        }
+        out.extend([seed; 32]);
+        out
+    }
+
+    fn crate_accepts(k: &[u8]) -> bool {
+        let encoded = ml_kem::Key::<ml_kem::EncapsulationKey768>::try_from(k).unwrap();
+        ml_kem::EncapsulationKey768::new(&encoded).is_ok()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn agrees_with_ml_kem(
+            mut coefficients in proptest::collection::vec(0u16..3329, 768),
+            bad in proptest::collection::vec((0usize..768, 3300u16..4096), 0..3),
+            seed in any::<u8>(),
+        ) {
+            for (i, v) in bad {
+                coefficients[i] = v;
+            }
+            let k = key(&coefficients, seed);
+            prop_assert_eq!(KemPublicKey::from_bytes(&k).is_ok(), crate_accepts(&k));
+        }
+    }
+
+    #[test]
+    fn edges() {
+        for (slot, value, ok) in [
+            (0, 3328, true),
+            (0, 3329, false),
+            (1, 3329, false),
+            (767, 4095, false),
+            (766, 3328, true),
+        ] {
+            let mut c = vec![7u16; 768];
+            c[slot] = value;
+            let k = key(&c, 1);
+            assert_eq!(
+                KemPublicKey::from_bytes(&k).is_ok(),
+                ok,
+                "slot {slot} value {value}"
+            );
+            assert_eq!(crate_accepts(&k), ok);
+        }
+    }
+}
