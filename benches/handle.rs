@@ -68,26 +68,13 @@ fn main() {
     }
     t.print();
 
-    // Envelopes: seal (a client registering or a server answering a resolve) and open.
-    let key = EnvelopeSecretKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, &[0x10; 32])
-        .expect("a fixed key");
-    let ring = Keyring::new(key.clone(), Vec::new()).expect("one key");
+    // Envelopes: seal (a client registering or a server answering a resolve) and open, in
+    // each suite.
     let identity = br#"{"handle":"alice","device_pubkey":"0123456789abcdef0123456789abcdef"}"#;
     let budget = Duration::from_millis(mode.pick(1000, 300, 1));
-    let mut n = 0u8;
-    let seal_time = timed(mode, budget, || {
-        n = n.wrapping_add(1);
-        std::hint::black_box(
-            seal(&key.public_key(), b"register", b"", identity, &[n; 32]).expect("seals"),
-        );
-    });
-    let sealed = seal(&key.public_key(), b"register", b"", identity, &[1; 32]).expect("seals");
-    let open_time = timed(mode, budget, || {
-        std::hint::black_box(ring.open(b"register", b"", &sealed).expect("opens"));
-    });
     let mut e = Table::new(
-        "Identity envelopes (native, HPKE X25519 + ChaCha20-Poly1305, 72-byte identity)",
-        &["operation", "time"],
+        "Identity envelopes (native, HPKE + ChaCha20-Poly1305, 72-byte identity)",
+        &["suite", "seal", "open", "envelope bytes"],
     );
     let shown = |v: f64| {
         if mode.measures() {
@@ -96,7 +83,26 @@ fn main() {
             "-".into()
         }
     };
-    e.row(vec!["seal".into(), shown(seal_time)]);
-    e.row(vec!["open".into(), shown(open_time)]);
+    for suite in [Suite::X25519ChaCha20Poly1305, Suite::XWingChaCha20Poly1305] {
+        let key = EnvelopeSecretKey::from_bytes(suite, None, &[0x10; 32]).expect("a fixed key");
+        let ring = Keyring::new(key.clone(), Vec::new()).expect("one key");
+        let mut n = 0u8;
+        let seal_time = timed(mode, budget, || {
+            n = n.wrapping_add(1);
+            std::hint::black_box(
+                seal(&key.public_key(), b"register", b"", identity, &[n; 32]).expect("seals"),
+            );
+        });
+        let sealed = seal(&key.public_key(), b"register", b"", identity, &[1; 32]).expect("seals");
+        let open_time = timed(mode, budget, || {
+            std::hint::black_box(ring.open(b"register", b"", &sealed).expect("opens"));
+        });
+        e.row(vec![
+            suite.short_name().into(),
+            shown(seal_time),
+            shown(open_time),
+            sealed.len().to_string(),
+        ]);
+    }
     e.print();
 }

@@ -1,7 +1,8 @@
 // The handle registry through the package against a real `cairn serve` on a loopback port: a
 // client registers an identity sealed with sealEnvelope, resolves it with an ephemeral key and
 // openEnvelope, solves the server's proof-of-work challenge with solvePow, and sees the
-// server refuse a tampered envelope and a missing solution. The store is made by `cairn demo`.
+// server refuse a tampered envelope and a missing solution; and the same with the post-quantum
+// X-Wing suite. The store is made by `cairn demo`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -109,4 +110,55 @@ test('register and resolve a handle through the package against cairn serve', as
   const replay = await post(base, '/resolve', ask, { [challenge.header]: solution });
   assert.equal(replay.status, 403);
   assert.equal((await replay.json()).error.code, 'replayed');
+});
+
+test('register and resolve with X-Wing (post-quantum) envelopes through the package', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'cairn-handles-pq-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  execFileSync(cairnBinary(), ['demo', '--json'], { env: { ...process.env, CAIRN_HOME: home } });
+  const server = await serve(
+    home,
+    `[envelope]\npepper_hex = "${randomBytes(32).toString('hex')}"\n` +
+      `keys = [{ x25519_private_key_hex = "${randomBytes(32).toString('hex')}", active = true },\n` +
+      `        { xwing_private_key_hex = "${randomBytes(32).toString('hex')}", active = true }]\n`,
+  );
+  t.after(server.stop);
+  const { base } = server;
+  const rnd = () => new Uint8Array(randomBytes(32));
+  const handle = 'bob';
+  const aad = new TextEncoder().encode(handle);
+  const pq = await (await fetch(`${base}/envelope_pubkey?suite=xwing`)).json();
+  assert.equal(pq.suite, 'xwing-hkdf-sha256-chacha20poly1305');
+  assert.equal(pq.public_key_hex.length, 2 * 1216);
+  const identity = { handle, device_pubkey: 'cd'.repeat(32) };
+  const sealed = sealEnvelope(
+    { publicKey: pq.public_key_hex, kid: pq.kid_hex, suite: 'xwing' },
+    JSON.stringify(identity),
+    { purpose: 'register', aad, seed: rnd() },
+  );
+  assert.equal(sealed.suite, 'xwing-hkdf-sha256-chacha20poly1305');
+  // A 1216-byte key given as base64 seals alike; the wrong length or suite is refused.
+  const b64 = Buffer.from(pq.public_key_hex, 'hex').toString('base64');
+  sealEnvelope({ publicKey: b64, suite: 'xwing' }, 'x', { purpose: 'register', seed: rnd() });
+  assert.throws(
+    () => sealEnvelope({ publicKey: pq.public_key_hex, suite: 'x25519' }, 'x', { purpose: 'register', seed: rnd() }),
+    (e) => e.code === 'invalid_key',
+  );
+  const r = await post(base, '/register', { handle, envelope: sealed.envelope });
+  assert.equal(r.status, 200, await r.clone().text());
+
+  const eph = { secret: rnd(), suite: 'xwing' };
+  const { public_key } = envelopeKey(eph);
+  assert.equal(public_key.length, 2 * 1216);
+  const answer = await post(base, '/resolve', { handle, requester_ephemeral_pubkey_hex: public_key });
+  assert.equal(answer.status, 200, await answer.clone().text());
+  const env = Buffer.from((await answer.json()).envelope, 'base64');
+  assert.equal(env.readUInt16BE(1), 2, 'the answer is sealed with X-Wing');
+  const opened = JSON.parse(openEnvelope([eph], env, { purpose: 'resolve', aad }).text);
+  assert.deepEqual(opened.identity, identity);
+  // The same seed as an X25519 key is another key: the answer does not open with it.
+  assert.throws(
+    () => openEnvelope([{ secret: eph.secret }], env, { purpose: 'resolve', aad }),
+    (e) => e.code === 'unknown_key',
+  );
 });

@@ -874,12 +874,14 @@ export function revocationMapRoot(revoked: RevokedObjectInput[]): RevocationsVie
 export interface NormalisedHandle { handle: string }
 /** A normalised handle and its blind index (HMAC-SHA-256 under the pepper, hex). */
 export interface HandleBlindIndex { handle: string; blind_index: string }
-/** An envelope secret key: 32 bytes (Uint8Array, hex or base64), an optional configured kid (16 hex digits) and suite name. */
-export interface EnvelopeSecretKeyInput { secret: DigestInput; kid?: string; suite?: string }
+/** Envelope suites: `'x25519'` (the default) or `'xwing'` (post-quantum hybrid X-Wing, ML-KEM-768 + X25519), short or full names (`'x25519-hkdf-sha256-chacha20poly1305'`, `'xwing-hkdf-sha256-chacha20poly1305'`). */
+export type EnvelopeSuite = 'x25519' | 'xwing' | 'x25519-hkdf-sha256-chacha20poly1305' | 'xwing-hkdf-sha256-chacha20poly1305';
+/** An envelope secret key: 32 bytes (Uint8Array, hex or base64; an X25519 scalar or an X-Wing seed), an optional configured kid (16 hex digits) and suite name. */
+export interface EnvelopeSecretKeyInput { secret: DigestInput; kid?: string; suite?: EnvelopeSuite }
 /** The public half of an envelope key. */
 export interface EnvelopeKey { suite: string; kid: string; public_key: string; derived_kid: string }
-/** Whom an envelope is sealed to: the recipient's public key (32 bytes), kid and suite. */
-export interface EnvelopeRecipient { publicKey: DigestInput; kid?: string; suite?: string }
+/** Whom an envelope is sealed to: the recipient's public key (32 bytes for X25519, 1216 for X-Wing; a Uint8Array, hex or base64), kid and suite. */
+export interface EnvelopeRecipient { publicKey: Uint8Array | string; kid?: string; suite?: EnvelopeSuite }
 /** `purpose` names what the envelope is for (e.g. `register`); `aad` binds it to context (bytes or hex); `seed` is 32 random bytes (`crypto.getRandomValues`). */
 export interface SealOptions { purpose: string; aad?: Uint8Array | string; seed: DigestInput }
 export interface SealedEnvelope { envelope: string; kid: string; suite: string }
@@ -899,7 +901,7 @@ export function normaliseHandle(input: string): NormalisedHandle;
 export function handleBlindIndex(pepper: Uint8Array | string, input: string): HandleBlindIndex;
 /** The public half of an envelope secret key; a fresh key pair is `envelopeKey({secret: crypto.getRandomValues(new Uint8Array(32))})`. */
 export function envelopeKey(key: EnvelopeSecretKeyInput): EnvelopeKey;
-/** Seals `plaintext` (bytes, or a string as UTF-8) to the recipient's envelope key (HPKE X25519, ChaCha20-Poly1305). */
+/** Seals `plaintext` (bytes, or a string as UTF-8) to the recipient's envelope key (HPKE with X25519 or X-Wing, ChaCha20-Poly1305). */
 export function sealEnvelope(recipient: EnvelopeRecipient, plaintext: Uint8Array | string, options: SealOptions): SealedEnvelope;
 /** Opens an envelope (bytes or base64) with one of `keys` (the first is the active one): `signature_invalid` when it was tampered with or sealed for another purpose or aad, `unknown_key` for another kid. */
 export function openEnvelope(keys: EnvelopeSecretKeyInput[], envelope: Uint8Array | string, options: OpenOptions): OpenedEnvelope;
