@@ -802,15 +802,18 @@ fn key_view(k: &EnvelopePublicKey, active: bool) -> Value {
     v
 }
 
-/// `GET /envelope_pubkey[?suite=x25519|xwing]` → the active key (of that suite; without one,
-/// the primary active key).
+/// `GET /envelope_pubkey[?suite=x25519|xwing]` → the active key of that suite; without a
+/// suite, the active X25519 key (what seed 003's clients expect), else the primary one.
 pub async fn envelope_pubkey(
     State(st): St,
     Query(q): Query<HashMap<String, String>>,
 ) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
     let key = match q.get("suite") {
-        None => h.keyring().active(),
+        None => h
+            .keyring()
+            .active_for(Suite::X25519ChaCha20Poly1305)
+            .unwrap_or_else(|| h.keyring().active()),
         Some(name) => {
             let suite =
                 Suite::from_name(name).map_err(|e| field(ServiceError::from(e), "suite"))?;

@@ -1064,7 +1064,9 @@ fn xwing_envelopes_and_keys_sealed_in_the_registry() {
         sealed_kid_hex: Some(xwing.kid().to_hex()),
         active: true,
     };
-    let cfg = config(vec![key_cfg(KID1, KEY1, true), sealed_cfg.clone()]);
+    // The X-Wing key listed first: it is the primary key (identities at rest), while the
+    // query-less GET /envelope_pubkey still names the X25519 key seed 003's clients expect.
+    let cfg = config(vec![sealed_cfg.clone(), key_cfg(KID1, KEY1, true)]);
 
     // The sealed key needs the key passphrase; a kid not sealed here is named.
     let e = Running::try_start(cfg.clone(), f.open(), None)
@@ -1139,10 +1141,14 @@ fn xwing_envelopes_and_keys_sealed_in_the_registry() {
         &[],
     );
     assert_eq!((r.status, r.code()), (422, "invalid_key".into()));
-    // The identity is at rest under the primary (X25519) key; the file holds no identity.
+    // The identity is at rest under the primary (X-Wing) key; the file holds no identity.
     let reg = &s.server().state().reg;
     let rec = reg.handle(&index("alice")).unwrap().unwrap();
-    assert_eq!(hex_encode(&rec.sealed_identity[3..11]), KID1);
+    assert_eq!(
+        hex_encode(&rec.sealed_identity[3..11]),
+        xwing.kid().to_hex()
+    );
+    assert_eq!(all["active_kid_hex"], xwing.kid().to_hex());
     drop(s);
     let raw = std::fs::read(&f.path).unwrap();
     assert!(!raw.windows(4).any(|w| w == b"pq-1"));
