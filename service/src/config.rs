@@ -112,6 +112,7 @@ impl std::fmt::Debug for EnvelopeKeyConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EnvelopeKeyConfig")
             .field("kid_hex", &self.kid_hex)
+            .field("sealed_kid_hex", &self.sealed_kid_hex)
             .field("active", &self.active)
             .finish_non_exhaustive()
     }
