@@ -2,7 +2,8 @@
 //! and proof-of-work challenges and solutions.
 //!
 //! Records: record 0 is normalised as a handle (lossy UTF-8); record 1 is parsed as an envelope
-//! and opened with the vectors' keyring (purpose `register`, empty aad); record 2 is decoded as
+//! and opened with a keyring of both suites (X25519 and X-Wing; purpose `register`, empty aad);
+//! record 2 is decoded as
 //! a challenge (binary and text) and as a solution, and the solution verified at `now` with the
 //! vectors' secret.
 //!
@@ -24,11 +25,15 @@ use libfuzzer_sys::fuzz_target;
 fn keyring() -> &'static Keyring {
     static K: OnceLock<Keyring> = OnceLock::new();
     K.get_or_init(|| {
-        let key = |b: u8| {
-            EnvelopeSecretKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, &[b; 32])
-                .expect("a fixed secret key")
+        let key = |suite, b: u8| {
+            EnvelopeSecretKey::from_bytes(suite, None, &[b; 32]).expect("a fixed secret key")
         };
-        Keyring::new(key(0x10), vec![key(0x20)]).expect("distinct kids")
+        let (x25519, xwing) = (Suite::X25519ChaCha20Poly1305, Suite::XWingChaCha20Poly1305);
+        Keyring::with_actives(
+            vec![key(x25519, 0x10), key(xwing, 0x30)],
+            vec![key(x25519, 0x20)],
+        )
+        .expect("distinct kids, one active key per suite")
     })
 }
 
