@@ -3,9 +3,8 @@
 //!
 //! Records: record 0 is normalised as a handle (lossy UTF-8); record 1 is parsed as an envelope
 //! and opened with a keyring of both suites (X25519 and X-Wing; purpose `register`, empty aad);
-//! record 2 is decoded as
-//! a challenge (binary and text) and as a solution, and the solution verified at `now` with the
-//! vectors' secret.
+//! record 2 is decoded as a challenge (binary and text) and as a solution, and the solution
+//! verified at `now` with the vectors' secret.
 //!
 //! Invariants: nothing panics; normalising is idempotent and its result is within the handle
 //! limits; a parsed envelope encodes back to the same bytes; a decoded challenge or solution
