@@ -107,6 +107,18 @@ impl Fixture {
         Running::start(config, self.open())
     }
 
+    /// A token for the holder key granting `caps`, issued by the registry (before it serves).
+    fn token(&self, caps: &[&str]) -> cairn_core::dsse::Envelope {
+        self.open()
+            .issue_token(
+                &self.issuer,
+                None,
+                &TokenRequest::new(self.holder.public_key().clone(), ORIGIN, caps, 3600),
+            )
+            .unwrap()
+            .envelope
+    }
+
     fn advance(&self, secs: u64) {
         self.clock.fetch_add(secs, Ordering::SeqCst);
     }
@@ -803,20 +815,7 @@ fn signed_post(
 #[test]
 fn sync_needs_the_capability_and_reports_conflicts() {
     let f = Fixture::new();
-    let tokens = {
-        let reg = f.open();
-        let issue = |caps: &[&str]| {
-            reg.issue_token(
-                &f.issuer,
-                None,
-                &TokenRequest::new(f.holder.public_key().clone(), ORIGIN, caps, 3600),
-            )
-            .unwrap()
-            .envelope
-        };
-        (issue(&["handle.sync"]), issue(&["read"]))
-    };
-    let (sync_token, read_token) = tokens;
+    let (sync_token, read_token) = (f.token(&["handle.sync"]), f.token(&["read"]));
     let mut cfg = one_key();
     cfg.allow_sync = true;
     let mut s = f.start(cfg);
@@ -1160,19 +1159,7 @@ fn xwing_envelopes_and_keys_sealed_in_the_registry() {
 #[test]
 fn reregistration_and_removal_need_the_admin_capability() {
     let f = Fixture::new();
-    let (admin, read) = {
-        let reg = f.open();
-        let issue = |caps: &[&str]| {
-            reg.issue_token(
-                &f.issuer,
-                None,
-                &TokenRequest::new(f.holder.public_key().clone(), ORIGIN, caps, 3600),
-            )
-            .unwrap()
-            .envelope
-        };
-        (issue(&["handle.admin"]), issue(&["handle.sync"]))
-    };
+    let (admin, read) = (f.token(&["handle.admin"]), f.token(&["handle.sync"]));
     let s = f.start(one_key());
     let key = s.pubkey();
     assert_eq!(

@@ -10,6 +10,18 @@ use redb::{Database, ReadableTable, TableDefinition};
 
 const HANDLES: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("handles");
 
+/// A new registry in a temporary directory (kept alive by the returned guard).
+fn fresh() -> (tempfile::TempDir, std::path::PathBuf, Registry) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.redb");
+    let reg = Registry::create(
+        &path,
+        CreateOptions::new("handles.example.test/log", Protection::Insecure),
+    )
+    .unwrap();
+    (dir, path, reg)
+}
+
 fn events(reg: &Registry) -> Vec<Event> {
     reg.entries(0, u64::MAX)
         .unwrap()
@@ -20,13 +32,7 @@ fn events(reg: &Registry) -> Vec<Event> {
 
 #[test]
 fn handles_register_reregister_remove_and_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.redb");
-    let reg = Registry::create(
-        &path,
-        CreateOptions::new("handles.example.test/log", Protection::Insecure),
-    )
-    .unwrap();
+    let (_dir, path, reg) = fresh();
     let (a, b) = ([0xa1; 32], [0xb2; 32]);
     let info = reg.register_handle(&a, b"sealed-1").unwrap();
     assert_eq!(info.identity_digest(), identity_digest(b"sealed-1"));
@@ -121,13 +127,7 @@ fn edit(path: &std::path::Path, f: impl FnOnce(&redb::WriteTransaction)) {
 
 #[test]
 fn an_edited_added_or_dropped_handle_record_is_caught() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.redb");
-    let reg = Registry::create(
-        &path,
-        CreateOptions::new("handles.example.test/log", Protection::Insecure),
-    )
-    .unwrap();
+    let (dir, path, reg) = fresh();
     let a = [0xa1; 32];
     let seq = reg.register_handle(&a, b"sealed-a").unwrap().seq;
     reg.register_handle(&[0xb2; 32], b"sealed-b").unwrap();
@@ -180,13 +180,7 @@ fn an_edited_added_or_dropped_handle_record_is_caught() {
 fn envelope_keys_are_sealed_opened_with_the_passphrase_and_survive_a_restart() {
     use cairn_store::{KdfParams, Passphrase};
     const ENVELOPE_KEYS: TableDefinition<[u8; 8], &[u8]> = TableDefinition::new("envelope_keys");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.redb");
-    let reg = Registry::create(
-        &path,
-        CreateOptions::new("handles.example.test/log", Protection::Insecure),
-    )
-    .unwrap();
+    let (_dir, path, reg) = fresh();
     assert!(reg.envelope_keys().unwrap().is_empty());
     let pass = Passphrase::new("envelope pass");
     let sealed = Protection::Passphrase(pass.clone(), KdfParams::INSECURE_FAST);
