@@ -67,8 +67,7 @@ pub fn parse_key(spec: KeySpec) -> Result<PublicKey> {
                 if t.len() > MAX_OBJECT_LEN {
                     return Err(Error::new(ErrorCode::TooLarge, "key JSON is too large"));
                 }
-                serde_json::from_str::<PublicKey>(t)
-                    .map_err(|e| Error::malformed(format!("key JSON: {e}")))
+                PublicKey::from_json(t)
             } else {
                 Err(Error::malformed(
                     "a key must be a PUBLIC KEY PEM block, SubjectPublicKeyInfo DER bytes, or {alg, key}",
