@@ -212,40 +212,128 @@ fn der_table() {
     use ErrorCode::*;
     let table: Vec<(&str, Vec<u8>, ErrorCode)> = vec![
         ("empty", vec![], Malformed),
-        ("truncated by one", good[..good.len() - 1].to_vec(), Malformed),
+        (
+            "truncated by one",
+            good[..good.len() - 1].to_vec(),
+            Malformed,
+        ),
         ("header only", good[..2].to_vec(), Malformed),
         ("trailing byte", trailing, Malformed),
         ("non-minimal length 0x81 0x2a", long_len, Malformed),
         ("non-minimal length 0x82 0x00 0x2a", zero_len, Malformed),
         ("indefinite length", indefinite, Malformed),
         ("outer SET", [&[0x31][..], &good[1..]].concat(), Malformed),
-        ("wrong OID: X25519", spki(OID_X25519, &[], &edb), UnsupportedAlgorithm),
-        ("wrong OID: ML-DSA-87", spki(&[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13], &[], &edb), UnsupportedAlgorithm),
+        (
+            "wrong OID: X25519",
+            spki(OID_X25519, &[], &edb),
+            UnsupportedAlgorithm,
+        ),
+        (
+            "wrong OID: ML-DSA-87",
+            spki(
+                &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x13],
+                &[],
+                &edb,
+            ),
+            UnsupportedAlgorithm,
+        ),
         ("OID of one byte", spki(&[0x2B], &[], &edb), Malformed),
-        ("OID of two bytes", spki(&[0x2B, 0x65], &[], &edb), Malformed),
-        ("OID first arc 3", spki(&[120, 0x65, 0x70], &[], &edb), Malformed),
-        ("OID arc unfinished", spki(&[0x2B, 0x65, 0xF0], &[], &edb), Malformed),
-        ("OID arc of 5 bytes", spki(&[0x2B, 0x8F, 0xFF, 0xFF, 0xFF, 0x0F], &[], &edb), UnsupportedAlgorithm),
-        ("OID arc too big", spki(&[0x2B, 0x90, 0x80, 0x80, 0x80, 0x10], &[], &edb), Malformed),
-        ("OID arc of 6 bytes", spki(&[0x2B, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], &[], &edb), Malformed),
-        ("OID arc with a leading 0x80", spki(&[0x2B, 0x80, 0x65, 0x70], &[], &edb), UnsupportedAlgorithm),
+        (
+            "OID of two bytes",
+            spki(&[0x2B, 0x65], &[], &edb),
+            Malformed,
+        ),
+        (
+            "OID first arc 3",
+            spki(&[120, 0x65, 0x70], &[], &edb),
+            Malformed,
+        ),
+        (
+            "OID arc unfinished",
+            spki(&[0x2B, 0x65, 0xF0], &[], &edb),
+            Malformed,
+        ),
+        (
+            "OID arc of 5 bytes",
+            spki(&[0x2B, 0x8F, 0xFF, 0xFF, 0xFF, 0x0F], &[], &edb),
+            UnsupportedAlgorithm,
+        ),
+        (
+            "OID arc too big",
+            spki(&[0x2B, 0x90, 0x80, 0x80, 0x80, 0x10], &[], &edb),
+            Malformed,
+        ),
+        (
+            "OID arc of 6 bytes",
+            spki(&[0x2B, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], &[], &edb),
+            Malformed,
+        ),
+        (
+            "OID arc with a leading 0x80",
+            spki(&[0x2B, 0x80, 0x65, 0x70], &[], &edb),
+            UnsupportedAlgorithm,
+        ),
         ("OID of 40 bytes", spki(&[0x2B; 40], &[], &edb), Malformed),
-        ("NULL parameters", spki(OID_ED25519, &[0x05, 0x00], &edb), Malformed),
-        ("parameters after unknown OID", spki(OID_X25519, &[0x05, 0x00], &edb), Malformed),
-        ("garbage after OID", spki(OID_ED25519, &[0xFF], &edb), Malformed),
+        (
+            "NULL parameters",
+            spki(OID_ED25519, &[0x05, 0x00], &edb),
+            Malformed,
+        ),
+        (
+            "parameters after unknown OID",
+            spki(OID_X25519, &[0x05, 0x00], &edb),
+            Malformed,
+        ),
+        (
+            "garbage after OID",
+            spki(OID_ED25519, &[0xFF], &edb),
+            Malformed,
+        ),
         ("empty BIT STRING", spki(OID_ED25519, &[], &[]), Malformed),
         ("unused bits 8", spki(OID_ED25519, &[], &[8, 1]), Malformed),
-        ("unused bits with no bytes", spki(OID_ED25519, &[], &[1]), Malformed),
-        ("unused bits 1", spki(OID_ED25519, &[], &[&[1][..], ed.as_bytes()].concat()), Malformed),
-        ("unused bits under an unknown OID", spki(OID_X25519, &[], &[1, 0]), UnsupportedAlgorithm),
-        ("key one byte short", spki(OID_ED25519, &[], &edb[..32]), InvalidKey),
-        ("key one byte long", spki(OID_ED25519, &[], &long_key), InvalidKey),
-        ("ML-DSA-44 OID with an Ed25519 key", spki(OID_MLDSA44, &[], &edb), InvalidKey),
-        ("small-order Ed25519 key", spki(OID_ED25519, &[], &bits(&[0; 32])), InvalidKey),
+        (
+            "unused bits with no bytes",
+            spki(OID_ED25519, &[], &[1]),
+            Malformed,
+        ),
+        (
+            "unused bits 1",
+            spki(OID_ED25519, &[], &[&[1][..], ed.as_bytes()].concat()),
+            Malformed,
+        ),
+        (
+            "unused bits under an unknown OID",
+            spki(OID_X25519, &[], &[1, 0]),
+            UnsupportedAlgorithm,
+        ),
+        (
+            "key one byte short",
+            spki(OID_ED25519, &[], &edb[..32]),
+            InvalidKey,
+        ),
+        (
+            "key one byte long",
+            spki(OID_ED25519, &[], &long_key),
+            InvalidKey,
+        ),
+        (
+            "ML-DSA-44 OID with an Ed25519 key",
+            spki(OID_MLDSA44, &[], &edb),
+            InvalidKey,
+        ),
+        (
+            "small-order Ed25519 key",
+            spki(OID_ED25519, &[], &bits(&[0; 32])),
+            InvalidKey,
+        ),
         ("too large", vec![0x30; pem::MAX_DER_LEN + 1], TooLarge),
     ];
     for (name, der, want) in table {
-        assert_eq!(outcome(pem::public_key_from_der(&der)).map(|_| ()), Err(want), "{name}");
+        assert_eq!(
+            outcome(pem::public_key_from_der(&der)).map(|_| ()),
+            Err(want),
+            "{name}"
+        );
         same_der(&der);
     }
 }
@@ -268,37 +356,166 @@ fn pem_table() {
         ("surrounding whitespace", format!(" \n\t{ed}\n\n "), None),
         ("no final line break", ed.trim_end().to_string(), None),
         ("preamble", format!("key:\n{ed}"), None),
-        ("one blank line before END", ed.replace("\n-----END", "\n\n-----END"), None),
+        (
+            "one blank line before END",
+            ed.replace("\n-----END", "\n\n-----END"),
+            None,
+        ),
         ("ML-DSA as written", ml.clone(), None),
         ("ML-DSA CRLF", ml.replace('\n', "\r\n"), None),
         ("empty", String::new(), Some(Malformed)),
         ("no BEGIN", body.clone(), Some(Malformed)),
-        ("no END", format!("-----BEGIN PUBLIC KEY-----\n{body}\n"), Some(Malformed)),
-        ("wrong label", ed.replace("PUBLIC KEY", "PRIVATE KEY"), Some(Malformed)),
-        ("other END label", ed.replace("END PUBLIC", "END PRIVATE"), Some(Malformed)),
-        ("lower-case label", ed.replace("PUBLIC KEY", "public key"), Some(Malformed)),
-        ("label with two spaces", ed.replace("PUBLIC KEY", "PUBLIC  KEY"), Some(Malformed)),
-        ("RSA label", ed.replace("PUBLIC KEY", "RSA PUBLIC KEY"), Some(Malformed)),
-        ("BEGIN line without a line break", ed.replacen("-----\n", "-----", 1), Some(Malformed)),
-        ("empty body", "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n".into(), Some(Malformed)),
-        ("two blank lines before END", ed.replace("\n-----END", "\n\n\n-----END"), Some(Malformed)),
-        ("blank line after BEGIN", ed.replacen("-----\n", "-----\n\n", 1), Some(Malformed)),
-        ("header line", ed.replacen("-----\n", "-----\nProc-Type: 4,ENCRYPTED\n\n", 1), Some(Malformed)),
-        ("NUL in the preamble", format!("a\0b\n{ed}"), Some(Malformed)),
-        ("preamble without a line break", format!("key: {ed}"), Some(Malformed)),
+        (
+            "no END",
+            format!("-----BEGIN PUBLIC KEY-----\n{body}\n"),
+            Some(Malformed),
+        ),
+        (
+            "wrong label",
+            ed.replace("PUBLIC KEY", "PRIVATE KEY"),
+            Some(Malformed),
+        ),
+        (
+            "other END label",
+            ed.replace("END PUBLIC", "END PRIVATE"),
+            Some(Malformed),
+        ),
+        (
+            "lower-case label",
+            ed.replace("PUBLIC KEY", "public key"),
+            Some(Malformed),
+        ),
+        (
+            "label with two spaces",
+            ed.replace("PUBLIC KEY", "PUBLIC  KEY"),
+            Some(Malformed),
+        ),
+        (
+            "RSA label",
+            ed.replace("PUBLIC KEY", "RSA PUBLIC KEY"),
+            Some(Malformed),
+        ),
+        (
+            "BEGIN line without a line break",
+            ed.replacen("-----\n", "-----", 1),
+            Some(Malformed),
+        ),
+        (
+            "empty body",
+            "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n".into(),
+            Some(Malformed),
+        ),
+        (
+            "two blank lines before END",
+            ed.replace("\n-----END", "\n\n\n-----END"),
+            Some(Malformed),
+        ),
+        (
+            "blank line after BEGIN",
+            ed.replacen("-----\n", "-----\n\n", 1),
+            Some(Malformed),
+        ),
+        (
+            "header line",
+            ed.replacen("-----\n", "-----\nProc-Type: 4,ENCRYPTED\n\n", 1),
+            Some(Malformed),
+        ),
+        (
+            "NUL in the preamble",
+            format!("a\0b\n{ed}"),
+            Some(Malformed),
+        ),
+        (
+            "preamble without a line break",
+            format!("key: {ed}"),
+            Some(Malformed),
+        ),
         ("missing padding", ed.replace('=', ""), Some(Malformed)),
         ("extra padding", ed.replace('=', "=="), Some(Malformed)),
-        ("non-canonical last character", non_canonical, Some(Malformed)),
-        ("bad base64 character", ed.replacen('M', "*", 1), Some(Malformed)),
-        ("URL-safe alphabet", ed.replace('+', "-").replace('/', "_"), Some(Malformed)),
-        ("space inside the base64", ed.replacen("MC", "M C", 1), Some(Malformed)),
-        ("trailing DER byte", wrap(&[pem::public_key_to_der(&key(Algorithm::Ed25519)).unwrap(), vec![0]].concat(), 64, "\n", "PUBLIC KEY"), Some(Malformed)),
-        ("ML-DSA lines of 76", wrap(&pem::public_key_to_der(&key(Algorithm::MlDsa44)).unwrap(), 76, "\n", "PUBLIC KEY"), Some(Malformed)),
-        ("ML-DSA lines of 63", wrap(&pem::public_key_to_der(&key(Algorithm::MlDsa44)).unwrap(), 63, "\n", "PUBLIC KEY"), Some(Malformed)),
-        ("ML-DSA in one line", wrap(&pem::public_key_to_der(&key(Algorithm::MlDsa44)).unwrap(), 1 << 20, "\n", "PUBLIC KEY"), Some(Malformed)),
-        ("unknown OID", wrap(&spki(OID_X25519, &[], &bits(key(Algorithm::Ed25519).as_bytes())), 64, "\n", "PUBLIC KEY"), Some(UnsupportedAlgorithm)),
-        ("too large", "A".repeat(pem::MAX_PEM_LEN + 1), Some(TooLarge)),
-        ("DER too large", wrap(&vec![0x30; pem::MAX_DER_LEN + 1], 64, "\n", "PUBLIC KEY"), Some(TooLarge)),
+        (
+            "non-canonical last character",
+            non_canonical,
+            Some(Malformed),
+        ),
+        (
+            "bad base64 character",
+            ed.replacen('M', "*", 1),
+            Some(Malformed),
+        ),
+        (
+            "URL-safe alphabet",
+            ed.replace('+', "-").replace('/', "_"),
+            Some(Malformed),
+        ),
+        (
+            "space inside the base64",
+            ed.replacen("MC", "M C", 1),
+            Some(Malformed),
+        ),
+        (
+            "trailing DER byte",
+            wrap(
+                &[
+                    pem::public_key_to_der(&key(Algorithm::Ed25519)).unwrap(),
+                    vec![0],
+                ]
+                .concat(),
+                64,
+                "\n",
+                "PUBLIC KEY",
+            ),
+            Some(Malformed),
+        ),
+        (
+            "ML-DSA lines of 76",
+            wrap(
+                &pem::public_key_to_der(&key(Algorithm::MlDsa44)).unwrap(),
+                76,
+                "\n",
+                "PUBLIC KEY",
+            ),
+            Some(Malformed),
+        ),
+        (
+            "ML-DSA lines of 63",
+            wrap(
+                &pem::public_key_to_der(&key(Algorithm::MlDsa44)).unwrap(),
+                63,
+                "\n",
+                "PUBLIC KEY",
+            ),
+            Some(Malformed),
+        ),
+        (
+            "ML-DSA in one line",
+            wrap(
+                &pem::public_key_to_der(&key(Algorithm::MlDsa44)).unwrap(),
+                1 << 20,
+                "\n",
+                "PUBLIC KEY",
+            ),
+            Some(Malformed),
+        ),
+        (
+            "unknown OID",
+            wrap(
+                &spki(OID_X25519, &[], &bits(key(Algorithm::Ed25519).as_bytes())),
+                64,
+                "\n",
+                "PUBLIC KEY",
+            ),
+            Some(UnsupportedAlgorithm),
+        ),
+        (
+            "too large",
+            "A".repeat(pem::MAX_PEM_LEN + 1),
+            Some(TooLarge),
+        ),
+        (
+            "DER too large",
+            wrap(&vec![0x30; pem::MAX_DER_LEN + 1], 64, "\n", "PUBLIC KEY"),
+            Some(TooLarge),
+        ),
     ];
     for (name, text, want) in table {
         let got = outcome(pem::public_key_from_pem(&text)).map(|_| ()).err();
@@ -338,7 +555,9 @@ fn every_short_oid() {
         same_der(&spki(&[a], &[], &ed));
         for b in 0..=255u8 {
             same_der(&spki(&[a, b], &[], &ed));
-            for c in [0x00, 0x01, 0x0F, 0x10, 0x70, 0x7F, 0x80, 0x81, 0x8F, 0x90, 0xF0, 0xFF] {
+            for c in [
+                0x00, 0x01, 0x0F, 0x10, 0x70, 0x7F, 0x80, 0x81, 0x8F, 0x90, 0xF0, 0xFF,
+            ] {
                 same_der(&spki(&[a, b, c], &[], &ed));
             }
         }
@@ -396,7 +615,15 @@ fn every_pem_line_break_and_character_change() {
             same_pem(&text.replace("\r\n-----END", &format!("{blank}-----END")));
             same_pem(&text.replacen("-----\n", &format!("-----{blank}"), 1));
         }
-        for pre in ["x\n", "x\r\n", "\n", "-----BEGIN X-----\n", "a\nb\n", "\0\n", "x\n\0"] {
+        for pre in [
+            "x\n",
+            "x\r\n",
+            "\n",
+            "-----BEGIN X-----\n",
+            "a\nb\n",
+            "\0\n",
+            "x\n\0",
+        ] {
             same_pem(&format!("{pre}{text}"));
         }
         for post in ["\n", "x", "\n-----END PUBLIC KEY-----", "-----"] {

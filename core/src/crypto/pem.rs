@@ -167,7 +167,9 @@ fn pem_block(text: &[u8], label: &str) -> Option<Vec<u8>> {
     // The preamble: everything before the first "\n-----BEGIN ", with no NUL byte in it.
     let mut rest = text;
     if !rest.starts_with(BEGIN) {
-        let at = rest.windows(BEGIN.len() + 1).position(|w| w[0] == b'\n' && &w[1..] == BEGIN)?;
+        let at = rest
+            .windows(BEGIN.len() + 1)
+            .position(|w| w[0] == b'\n' && &w[1..] == BEGIN)?;
         if rest[..at].contains(&0) {
             return None;
         }
