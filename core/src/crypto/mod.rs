@@ -374,9 +374,9 @@ impl PublicKey {
     }
 
     /// Parses the JSON form `{"alg": "<name>", "key": "<base64>"}` (the key's `Serialize`
-    /// form), accepting exactly what `serde_json::from_str::<PublicKey>` accepts (see
-    /// [`crate::json_read`]). Every refusal, a key of the wrong length or a bad point
-    /// included, is `malformed`.
+    /// form), accepting exactly what `serde_json::from_str::<PublicKey>` accepts (cairn-core's
+    /// own JSON reader, so that the browser module has no JSON parser). Every refusal, a key of
+    /// the wrong length or a bad point included, is `malformed`.
     ///
     /// ```
     /// use cairn_core::crypto::{Algorithm, PublicKey};
