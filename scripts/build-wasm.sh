@@ -46,9 +46,10 @@ if [ "$have" != "$want" ]; then
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# Verification only: no OS randomness, no C code, no storage in the module.
+# Verification only: no OS randomness, no C code, no storage in the module; and no ASN.1
+# library (cairn-core reads SubjectPublicKeyInfo and PEM itself: 8 KB of gzip).
 tree=$(cargo tree -p cairn-wasm --target wasm32-unknown-unknown -e normal,build --prefix none)
-for banned in getrandom cc pqcrypto-dilithium pqcrypto-mldsa redb; do
+for banned in getrandom cc pqcrypto-dilithium pqcrypto-mldsa redb der spki pkcs8 pem-rfc7468; do
   if grep -q "^$banned " <<<"$tree"; then echo "error: $banned is in cairn-wasm's dependency tree" >&2; exit 1; fi
 done
 

@@ -23,6 +23,7 @@ use crate::encoding::{
     b64_decode, b64_encode, from_postcard_canonical, sha256, to_postcard, Digest,
 };
 use crate::error::{Error, ErrorCode, Result};
+use crate::json_read::Json;
 
 /// Magic prefix of the compact binary form.
 pub const COMPACT_MAGIC: &[u8; 4] = b"CDSE";
@@ -85,18 +86,48 @@ pub struct Verified<'a> {
     pub signers: Vec<KeyId>,
 }
 
-#[derive(Deserialize)]
 struct JsonSig {
     keyid: String,
     sig: String,
 }
 
-#[derive(Deserialize)]
 struct JsonEnvelope {
     payload: String,
-    #[serde(rename = "payloadType")]
     payload_type: String,
     signatures: Vec<JsonSig>,
+}
+
+/// The DSSE JSON form's members, read as `#[derive(Deserialize)]` structs with serde_json read
+/// them (see [`crate::json_read`]); on refusal, the byte offset where the text went wrong.
+fn json_envelope(text: &str) -> core::result::Result<JsonEnvelope, usize> {
+    let mut j = Json::new(text);
+    let (mut payload, mut payload_type, mut signatures) =
+        (String::new(), String::new(), Vec::new());
+    let read = j.record(&["payload", "payloadType", "signatures"], |j, k| {
+        match k {
+            0 => payload = j.string()?,
+            1 => payload_type = j.string()?,
+            _ => {
+                signatures = j.list(|j| {
+                    let (mut keyid, mut sig) = (String::new(), String::new());
+                    j.record(&["keyid", "sig"], |j, k| {
+                        *(if k == 0 { &mut keyid } else { &mut sig }) = j.string()?;
+                        Some(())
+                    })?;
+                    Some(JsonSig { keyid, sig })
+                })?
+            }
+        }
+        Some(())
+    });
+    match read.and_then(|()| j.end()) {
+        Some(()) => Ok(JsonEnvelope {
+            payload,
+            payload_type,
+            signatures,
+        }),
+        None => Err(j.offset()),
+    }
 }
 
 impl Envelope {
@@ -314,8 +345,12 @@ impl Envelope {
                 "envelope JSON is too large",
             ));
         }
-        let raw: JsonEnvelope = serde_json::from_str(text)
-            .map_err(|e| Error::malformed(alloc::format!("envelope JSON: {e}")))?;
+        let raw = json_envelope(text).map_err(|at| {
+            Error::malformed(alloc::format!(
+                "envelope JSON: not {{payload, payloadType, signatures: [{{keyid, sig}}]}} \
+                 (invalid at byte {at})"
+            ))
+        })?;
         if raw.signatures.len() > MAX_SIGNATURES {
             return Err(Error::new(
                 ErrorCode::TooLarge,

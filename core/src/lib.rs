@@ -47,6 +47,7 @@ pub mod error;
 #[cfg(feature = "handle")]
 pub mod handle;
 pub mod http;
+pub(crate) mod json_read;
 pub mod ledger;
 pub mod manifest;
 pub mod merkle;

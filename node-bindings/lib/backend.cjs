@@ -45,7 +45,8 @@ function select() {
 }
 
 /** The WebAssembly backend: the main module now, the second one (inspect, blux-reg, tiles,
- * peer keys, exports, witness cosignatures, revocation-map proofs) at the first call of one of its functions. Both hand Ed25519's equation
+ * peer keys, exports, witness cosignatures, revocation-map proofs, Merkle proofs, trust-root
+ * chains and ledger entries on their own) at the first call of one of its functions. Both hand Ed25519's equation
  * to node:crypto. */
 /** The third wasm module's functions (the native addon has them with the rest). */
 const HANDLE_FUNCTIONS = ['normaliseHandle', 'handleBlindIndex', 'envelopeKey', 'sealEnvelope', 'openEnvelope',
@@ -71,7 +72,8 @@ function wasmApi() {
   api.verifyBundle = withWitnesses(main.verifyBundle, loadExtras);
   for (const name of ['inspect', 'bluxVerifyToken', 'bluxVerifyManifest', 'bluxVerifyLedger', 'bluxCanonicalJson', 'verifyExport', 'verifyFromTiles', 'verifyKeyRequest', 'verifyKeyResponse',
     'verifyCosignatures', 'verifyWitnessedCheckpoint', 'detectSplitView', 'revocationMapKey', 'revocationMapRoot',
-    'verifyNotRevoked', 'verifyRevoked', 'parseRevocationsLine', 'refreshBundle']) {
+    'verifyNotRevoked', 'verifyRevoked', 'parseRevocationsLine', 'refreshBundle',
+    'verifyInclusion', 'verifyConsistency', 'merkleRoot', 'verifyTrustRootChain', 'verifyLedgerEntry', 'verifyLedgerChain']) {
     api[name] = extra(name);
   }
   // The third module: the handle registry's client side, at the first call of one of them.

@@ -9,7 +9,8 @@ export default init;
 /**
  * Loads the second module (cairn_wasm_extras_bg.wasm beside the glue, or `source`), which
  * holds `inspect`, the blux-reg functions and every function marked "In the second module"
- * (cosignatures, revocation-map proofs, tiles, peer keys, exports); they throw until it has
+ * (cosignatures, revocation-map proofs, tiles, peer keys, exports, and the Merkle proof,
+ * trust-root chain and ledger entry verifiers called on their own); they throw until it has
  * loaded.
  */
 export declare function initExtras(source?: InitInput | Promise<InitInput>): Promise<void>;

@@ -1,8 +1,9 @@
 // Browser entry point (ES module). Call `await init()` once before any verifier; it fetches
 // cairn_wasm_bg.wasm next to the glue (or takes a URL, Response, bytes or WebAssembly.Module).
-// `inspect`, the blux-reg functions, the witness cosignature and revocation-map verifiers
-// (every function marked "In the second module") live in a second, smaller module that only
-// pages using them fetch: `await initExtras()` first (cairn_wasm_extras_bg.wasm, or a source as for init).
+// `inspect`, the blux-reg functions, the witness cosignature and revocation-map verifiers, and
+// the Merkle proof, trust-root chain and ledger verifiers called on their own (every function
+// marked "In the second module") live in a second module that only pages using them fetch:
+// `await initExtras()` first (cairn_wasm_extras_bg.wasm, or a source as for init).
 import initWasm, * as wasm from '../pkg/web/cairn_wasm.js';
 import initExtrasWasm, * as extrasGlue from '../pkg/web/cairn_wasm_extras.js';
 import initHandleWasm, * as handleGlue from '../pkg/web/cairn_wasm_handle.js';
@@ -12,12 +13,6 @@ export {
   verifyTokens,
   verifyManifest,
   verifyCheckpoint,
-  verifyInclusion,
-  verifyConsistency,
-  merkleRoot,
-  verifyTrustRootChain,
-  verifyLedgerEntry,
-  verifyLedgerChain,
   verifyEnvelope,
   verifySignature,
   verifySignatures,
@@ -53,7 +48,7 @@ export default init;
 let extrasReady = null;
 let extrasLoaded = false;
 
-/** Loads the second module (inspect, blux-reg, cosignatures, revocation proofs...) once; later calls return the same promise. */
+/** Loads the second module (inspect, blux-reg, cosignatures, revocation proofs, Merkle proofs, trust-root chains, ledger entries...) once; later calls return the same promise. */
 export function initExtras(source) {
   if (!extrasReady) {
     extrasReady = initExtrasWasm(source === undefined ? undefined : { module_or_path: source }).then(
@@ -135,6 +130,12 @@ export function verifyBundle(bundle, trustedRoot, options) {
   return v;
 }
 
+export const verifyInclusion = extra('verifyInclusion');
+export const verifyConsistency = extra('verifyConsistency');
+export const merkleRoot = extra('merkleRoot');
+export const verifyTrustRootChain = extra('verifyTrustRootChain');
+export const verifyLedgerEntry = extra('verifyLedgerEntry');
+export const verifyLedgerChain = extra('verifyLedgerChain');
 export const inspect = extra('inspect');
 export const bluxVerifyToken = extra('bluxVerifyToken');
 export const bluxVerifyManifest = extra('bluxVerifyManifest');

@@ -201,8 +201,14 @@ test('browser entry works in Node given the module bytes, hashBlob both ways', a
   await web.init(); // idempotent
   // inspect is in the second module: a usage error until it is loaded, then it works.
   assert.throws(() => web.inspect('x'), { code: 'ERR_CAIRN_EXTRAS_NOT_LOADED' });
+  // So are the Merkle proof, trust-root chain and ledger verifiers called on their own.
+  for (const f of ['verifyInclusion', 'verifyConsistency', 'merkleRoot', 'verifyTrustRootChain', 'verifyLedgerEntry', 'verifyLedgerChain']) {
+    assert.throws(() => web[f](), { code: 'ERR_CAIRN_EXTRAS_NOT_LOADED' }, f);
+  }
   await web.initExtras(readFileSync(join(here, '..', 'pkg', 'web', 'cairn_wasm_extras_bg.wasm')));
   assert.throws(() => web.inspect('x'), { name: 'CairnError', code: 'malformed' });
+  assert.throws(() => web.verifyInclusion('00', 1, 0, [], '00'), { name: 'CairnError', code: 'malformed' });
+  assert.equal(web.merkleRoot([]).size, 0);
   const c = caseNamed('bundle', 'manifest bundle with its artifact');
   const artifact = b64(c.args.artifact);
   const blob = new Blob([artifact]);

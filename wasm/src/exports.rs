@@ -13,10 +13,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use crate::api::{self, BundleOptions, SignatureItem, TokenItem};
-use crate::input::{
-    KeyCache, MAX_BATCH, MAX_CHAIN, MAX_LEAVES, MAX_LEDGER_ENTRIES, MAX_MESSAGE_LEN,
-    MAX_OBJECT_LEN, MAX_PROOF, MAX_REVOKED,
-};
+use crate::input::{KeyCache, MAX_BATCH, MAX_CHAIN, MAX_MESSAGE_LEN, MAX_OBJECT_LEN, MAX_REVOKED};
 use crate::js::{self, finish, prop, prop_any};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -245,104 +242,6 @@ pub fn verify_checkpoint(
         let verifiers = js::checkpoint_verifiers(&verifiers)?;
         let policy = js::checkpoint_policy(&policy)?;
         api::verify_checkpoint(&note, &verifiers, &policy)
-    })())
-}
-
-/// Verifies an RFC 9162 inclusion proof of the leaf with hash `leafHash` at `index` in the
-/// tree of `treeSize` leaves whose root is `root`.
-#[wasm_bindgen(js_name = verifyInclusion, unchecked_return_type = "InclusionVerification", skip_typescript)]
-pub fn verify_inclusion(
-    #[wasm_bindgen(js_name = leafHash, unchecked_param_type = "DigestInput")] leaf_hash: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "IntegerInput")] index: JsValue,
-    #[wasm_bindgen(js_name = treeSize, unchecked_param_type = "IntegerInput")] tree_size: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "DigestInput[]")] proof: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "DigestInput")] root: JsValue,
-) -> JsResult {
-    finish((|| {
-        let leaf = js::digest(&leaf_hash, "leafHash")?;
-        let index = js::integer(&index, "index")?;
-        let size = js::integer(&tree_size, "treeSize")?;
-        let proof = js::list(&proof, "proof", MAX_PROOF, js::digest)?;
-        let root = js::digest(&root, "root")?;
-        api::verify_inclusion(&leaf, index, size, &proof, &root)
-    })())
-}
-
-/// Verifies an RFC 9162 consistency proof between two tree sizes and their roots.
-#[wasm_bindgen(js_name = verifyConsistency, unchecked_return_type = "ConsistencyVerification", skip_typescript)]
-pub fn verify_consistency(
-    #[wasm_bindgen(js_name = oldSize, unchecked_param_type = "IntegerInput")] old_size: JsValue,
-    #[wasm_bindgen(js_name = newSize, unchecked_param_type = "IntegerInput")] new_size: JsValue,
-    #[wasm_bindgen(js_name = oldRoot, unchecked_param_type = "DigestInput")] old_root: JsValue,
-    #[wasm_bindgen(js_name = newRoot, unchecked_param_type = "DigestInput")] new_root: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "DigestInput[]")] proof: JsValue,
-) -> JsResult {
-    finish((|| {
-        let old_size = js::integer(&old_size, "oldSize")?;
-        let new_size = js::integer(&new_size, "newSize")?;
-        let old_root = js::digest(&old_root, "oldRoot")?;
-        let new_root = js::digest(&new_root, "newRoot")?;
-        let proof = js::list(&proof, "proof", MAX_PROOF, js::digest)?;
-        api::verify_consistency(old_size, new_size, &old_root, &new_root, &proof)
-    })())
-}
-
-/// The RFC 6962 Merkle root of `leaves` (raw leaf bytes), with each leaf's hash.
-#[wasm_bindgen(js_name = merkleRoot, unchecked_return_type = "MerkleRoot", skip_typescript)]
-pub fn merkle_root(
-    #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] leaves: JsValue,
-) -> JsResult {
-    finish(js::byte_list(&leaves, "leaves", MAX_LEAVES).and_then(|l| api::merkle_root(&l)))
-}
-
-/// Verifies a pinned trust root (signed by a threshold of its own root keys) and walks the
-/// rotation `chain` (versions n+1, n+2, ...) to the newest version, unexpired at `now`.
-#[wasm_bindgen(js_name = verifyTrustRootChain, unchecked_return_type = "TrustRootVerification", skip_typescript)]
-pub fn verify_trust_root_chain(
-    #[wasm_bindgen(unchecked_param_type = "BytesInput")] pinned: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] chain: Option<JsValue>,
-    #[wasm_bindgen(unchecked_param_type = "TimeInput")] now: Option<JsValue>,
-) -> JsResult {
-    let chain = chain.unwrap_or(JsValue::UNDEFINED);
-    let now = now.unwrap_or(JsValue::UNDEFINED);
-    finish((|| {
-        let pinned = js::bytes(&pinned, "pinned", MAX_OBJECT_LEN)?;
-        let chain = js::optional_byte_list(&chain, "chain", MAX_CHAIN)?;
-        api::verify_trust_root_chain(&pinned, &chain, js::now(&now)?)
-    })())
-}
-
-/// Verifies one signed ledger entry (envelope bytes or DSSE JSON) by `threshold` of `logKeys`.
-#[wasm_bindgen(js_name = verifyLedgerEntry, unchecked_return_type = "LedgerEntryVerification", skip_typescript)]
-pub fn verify_ledger_entry(
-    #[wasm_bindgen(unchecked_param_type = "BytesInput")] entry: JsValue,
-    #[wasm_bindgen(js_name = logKeys, unchecked_param_type = "KeysInput")] log_keys: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "IntegerInput")] threshold: Option<JsValue>,
-) -> JsResult {
-    let threshold = threshold.unwrap_or(JsValue::UNDEFINED);
-    finish((|| {
-        let entry = js::bytes(&entry, "entry", MAX_OBJECT_LEN)?;
-        let keys = js::keys(&log_keys, "logKeys")?;
-        let threshold = js::usize_of(
-            js::optional_integer(&threshold, "threshold", 1)?,
-            "threshold",
-        )?;
-        api::verify_ledger_entry(&entry, &keys, threshold)
-    })())
-}
-
-/// Verifies the hash chain of ledger entries (entry bytes, in order) from genesis or from
-/// `start`, returning the head the next entry must continue.
-#[wasm_bindgen(js_name = verifyLedgerChain, unchecked_return_type = "LedgerChainVerification", skip_typescript)]
-pub fn verify_ledger_chain(
-    #[wasm_bindgen(unchecked_param_type = "BytesInput[]")] entries: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "ChainHeadInput")] start: Option<JsValue>,
-) -> JsResult {
-    let start = start.unwrap_or(JsValue::UNDEFINED);
-    finish((|| {
-        let entries = js::byte_list(&entries, "entries", MAX_LEDGER_ENTRIES)?;
-        let start = js::chain_head(&start)?;
-        api::verify_ledger_chain(&entries, start)
     })())
 }
 

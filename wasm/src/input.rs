@@ -67,8 +67,7 @@ pub fn parse_key(spec: KeySpec) -> Result<PublicKey> {
                 if t.len() > MAX_OBJECT_LEN {
                     return Err(Error::new(ErrorCode::TooLarge, "key JSON is too large"));
                 }
-                serde_json::from_str::<PublicKey>(t)
-                    .map_err(|e| Error::malformed(format!("key JSON: {e}")))
+                PublicKey::from_json(t)
             } else {
                 Err(Error::malformed(
                     "a key must be a PUBLIC KEY PEM block, SubjectPublicKeyInfo DER bytes, or {alg, key}",
@@ -81,31 +80,80 @@ pub fn parse_key(spec: KeySpec) -> Result<PublicKey> {
 }
 
 /// Parses each distinct key once: a batch whose items name the same key (as bytes, base64 or
-/// PEM) decodes its point once, not once per item.
+/// PEM) decodes its point once, not once per item. The keys are found through a small
+/// open-addressing hash index rather than a `BTreeMap<KeySpec, _>` (one generic map instance
+/// less in the WebAssembly module), in constant time however many distinct keys a batch has.
 #[derive(Default)]
-pub struct KeyCache(std::collections::BTreeMap<KeySpec, PublicKey>);
+pub struct KeyCache {
+    keys: Vec<(KeySpec, PublicKey)>,
+    /// Index + 1 into `keys` (0: free); a power of two, at least twice `keys.len()`.
+    slots: Vec<u32>,
+}
+
+/// FNV-1a over the spec's variant and bytes.
+fn spec_hash(spec: &KeySpec) -> usize {
+    let (tag, a, b): (u8, &[u8], &[u8]) = match spec {
+        KeySpec::Text(t) => (0, t.as_bytes(), &[]),
+        KeySpec::Der(d) => (1, d, &[]),
+        KeySpec::Raw { alg, key } => (2, alg.as_bytes(), key),
+    };
+    let mut h: u32 = 0x811c_9dc5;
+    for &x in core::iter::once(&tag).chain(a).chain(&[0xff]).chain(b) {
+        h = (h ^ u32::from(x)).wrapping_mul(0x0100_0193);
+    }
+    h as usize
+}
 
 impl KeyCache {
+    /// The slot of `spec`: where it is, or the free slot where it goes.
+    fn slot(&self, spec: &KeySpec) -> usize {
+        let mask = self.slots.len().saturating_sub(1);
+        let mut i = spec_hash(spec) & mask;
+        loop {
+            match self.slots.get(i).copied().unwrap_or(0) {
+                0 => return i,
+                n if self.keys.get(n as usize - 1).is_some_and(|e| e.0 == *spec) => return i,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
     /// The key for `spec`, parsed at its first appearance.
     pub fn parse(&mut self, spec: KeySpec) -> Result<PublicKey> {
-        if let Some(k) = self.0.get(&spec) {
-            return Ok(k.clone());
+        if self.slots.len() < 2 * (self.keys.len() + 1) {
+            let len = (4 * (self.keys.len() + 1)).next_power_of_two();
+            self.slots = vec![0; len];
+            for n in 0..self.keys.len() {
+                let i = self.slot(&self.keys[n].0);
+                self.slots[i] = n as u32 + 1; // invariant: slot() returns an index below slots.len()
+            }
+        }
+        let i = self.slot(&spec);
+        if let Some(e) = self.slots[i]
+            .checked_sub(1)
+            .and_then(|n| self.keys.get(n as usize))
+        {
+            return Ok(e.1.clone());
         }
         let k = parse_key(spec.clone())?;
-        self.0.insert(spec, k.clone());
+        self.keys.push((spec, k.clone()));
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = self.keys.len() as u32;
+        }
         Ok(k)
     }
 }
 
-/// Most keys [`parse_key_recent`] remembers (per thread); it starts over when full.
+/// Most keys [`parse_key_recent`] remembers (per thread, in a list searched in order); it
+/// starts over when full.
 pub const RECENT_KEYS: usize = 64;
 /// Largest key argument [`parse_key_recent`] remembers (a hybrid ML-DSA-65 key in PEM is
 /// about 2.7 KB).
 pub const RECENT_KEY_MAX_LEN: usize = 8 << 10;
 
 std::thread_local! {
-    static RECENT: core::cell::RefCell<std::collections::BTreeMap<KeySpec, PublicKey>> =
-        const { core::cell::RefCell::new(std::collections::BTreeMap::new()) };
+    static RECENT: core::cell::RefCell<Vec<(KeySpec, PublicKey)>> =
+        const { core::cell::RefCell::new(Vec::new()) };
 }
 
 /// [`parse_key`], remembering the last [`RECENT_KEYS`] keys that parsed, by their argument
@@ -121,7 +169,11 @@ pub fn parse_key_recent(spec: KeySpec) -> Result<PublicKey> {
     if size > RECENT_KEY_MAX_LEN {
         return parse_key(spec);
     }
-    if let Some(k) = RECENT.with(|r| r.try_borrow().ok().and_then(|m| m.get(&spec).cloned())) {
+    if let Some(k) = RECENT.with(|r| {
+        r.try_borrow()
+            .ok()
+            .and_then(|m| m.iter().find(|e| e.0 == spec).map(|e| e.1.clone()))
+    }) {
         return Ok(k);
     }
     let key = parse_key(spec.clone())?;
@@ -130,7 +182,7 @@ pub fn parse_key_recent(spec: KeySpec) -> Result<PublicKey> {
             if m.len() >= RECENT_KEYS {
                 m.clear();
             }
-            m.insert(spec, key.clone());
+            m.push((spec, key.clone()));
         }
     });
     Ok(key)
@@ -141,8 +193,8 @@ pub fn parse_key_recent(spec: KeySpec) -> Result<PublicKey> {
 pub const RECENT_ROOTS: usize = 8;
 
 std::thread_local! {
-    static RECENT_ROOT: core::cell::RefCell<std::collections::BTreeMap<Digest, cairn_core::trust::VerifiedRoot>> =
-        const { core::cell::RefCell::new(std::collections::BTreeMap::new()) };
+    static RECENT_ROOT: core::cell::RefCell<Vec<(Digest, cairn_core::trust::VerifiedRoot)>> =
+        const { core::cell::RefCell::new(Vec::new()) };
 }
 
 /// A pinned trust root (a signed root envelope, verified against its own root keys: cairn-core's
@@ -153,8 +205,11 @@ std::thread_local! {
 /// errors are not remembered. `what` names the argument in errors.
 pub fn pinned_root_recent(bytes: &[u8], what: &str) -> Result<cairn_core::trust::VerifiedRoot> {
     let digest = cairn_core::encoding::sha256(&[bytes]);
-    if let Some(r) = RECENT_ROOT.with(|c| c.try_borrow().ok().and_then(|m| m.get(&digest).cloned()))
-    {
+    if let Some(r) = RECENT_ROOT.with(|c| {
+        c.try_borrow()
+            .ok()
+            .and_then(|m| m.iter().find(|e| e.0 == digest).map(|e| e.1.clone()))
+    }) {
         return Ok(r);
     }
     let env = cairn_core::dsse::Envelope::parse(bytes).map_err(|e| e.context(what))?;
@@ -164,7 +219,7 @@ pub fn pinned_root_recent(bytes: &[u8], what: &str) -> Result<cairn_core::trust:
             if m.len() >= RECENT_ROOTS {
                 m.clear();
             }
-            m.insert(digest, root.clone());
+            m.push((digest, root.clone()));
         }
     });
     Ok(root)

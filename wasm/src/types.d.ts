@@ -797,22 +797,22 @@ export function verifyManifest(manifest: BytesInput, trustedSigners: KeysInput, 
 /** Verifies a signed checkpoint note by `verifiers` under `policy` (or just the origin). */
 export function verifyCheckpoint(note: BytesInput, verifiers: CheckpointVerifierInput | CheckpointVerifierInput[], policy: CheckpointPolicyInput | string): CheckpointVerification;
 
-/** Verifies an RFC 9162 inclusion proof. */
+/** Verifies an RFC 9162 inclusion proof. In the second module. */
 export function verifyInclusion(leafHash: DigestInput, index: IntegerInput, treeSize: IntegerInput, proof: DigestInput[], root: DigestInput): InclusionVerification;
 
-/** Verifies an RFC 9162 consistency proof. */
+/** Verifies an RFC 9162 consistency proof. In the second module. */
 export function verifyConsistency(oldSize: IntegerInput, newSize: IntegerInput, oldRoot: DigestInput, newRoot: DigestInput, proof: DigestInput[]): ConsistencyVerification;
 
-/** The RFC 6962 Merkle root of raw leaves. */
+/** The RFC 6962 Merkle root of raw leaves. In the second module. */
 export function merkleRoot(leaves: BytesInput[]): MerkleRoot;
 
-/** Verifies a pinned trust root and walks the rotation chain (versions n+1, n+2, ...) to the newest, unexpired at `now`. */
+/** Verifies a pinned trust root and walks the rotation chain (versions n+1, n+2, ...) to the newest, unexpired at `now`. In the second module. */
 export function verifyTrustRootChain(pinned: BytesInput, chain?: BytesInput[], now?: TimeInput): TrustRootVerification;
 
-/** Verifies one signed ledger entry by `threshold` (default 1) of `logKeys`. */
+/** Verifies one signed ledger entry by `threshold` (default 1) of `logKeys`. In the second module. */
 export function verifyLedgerEntry(entry: BytesInput, logKeys: KeysInput, threshold?: IntegerInput): LedgerEntryVerification;
 
-/** Verifies the hash chain of ledger entries (entry bytes, in order) from genesis or from `start`. */
+/** Verifies the hash chain of ledger entries (entry bytes, in order) from genesis or from `start`. In the second module. */
 export function verifyLedgerChain(entries: BytesInput[], start?: ChainHeadInput): LedgerChainVerification;
 
 /** Verifies a bundle (CBDL bytes) offline against the pinned trust root (envelope bytes or DSSE JSON). */

@@ -60,6 +60,41 @@ fn keys_in_every_shape() {
 }
 
 #[test]
+fn key_cache_finds_every_key_and_parses_each_once() {
+    let keys: Vec<_> = (0..300u16)
+        .map(|i| {
+            let mut seed = [0; 32];
+            seed[..2].copy_from_slice(&i.to_le_bytes());
+            SigningKey::from_seed(Algorithm::Ed25519, &seed)
+                .public_key()
+                .clone()
+        })
+        .collect();
+    let mut cache = input::KeyCache::default();
+    for round in 0..3 {
+        for (i, pk) in keys.iter().enumerate() {
+            let spec = match (i + round) % 3 {
+                0 => KeySpec::Raw {
+                    alg: "ed25519".into(),
+                    key: pk.as_bytes().to_vec(),
+                },
+                1 => KeySpec::Der(cairn_core::crypto::pem::public_key_to_der(pk).unwrap()),
+                _ => KeySpec::Text(cairn_core::crypto::pem::public_key_to_pem(pk).unwrap()),
+            };
+            assert_eq!(&cache.parse(spec).unwrap(), pk);
+        }
+    }
+    // A bad key is refused every time (errors are not remembered).
+    for _ in 0..2 {
+        let bad = KeySpec::Raw {
+            alg: "ed25519".into(),
+            key: vec![1; 31],
+        };
+        assert_eq!(cache.parse(bad).unwrap_err().code().as_str(), "invalid_key");
+    }
+}
+
+#[test]
 fn hasher_matches_one_shot_sha256() {
     let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
     let mut h = api::StreamHasher::new();

@@ -373,6 +373,37 @@ impl PublicKey {
         })
     }
 
+    /// Parses the JSON form `{"alg": "<name>", "key": "<base64>"}` (the key's `Serialize`
+    /// form), accepting exactly what `serde_json::from_str::<PublicKey>` accepts (cairn-core's
+    /// own JSON reader, so that the browser module has no JSON parser). Every refusal, a key of
+    /// the wrong length or a bad point included, is `malformed`.
+    ///
+    /// ```
+    /// use cairn_core::crypto::{Algorithm, PublicKey};
+    /// let pk = PublicKey::from_json(
+    ///     r#"{"alg": "ed25519", "key": "c9L5J+vRUDiG6vaY7dyqdzsXrZK/ZItbb+LjjYlkAZg="}"#)?;
+    /// assert_eq!(pk.algorithm(), Algorithm::Ed25519);
+    /// assert!(PublicKey::from_json(r#"{"alg": "ed25519"}"#).is_err());
+    /// # Ok::<(), cairn_core::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<PublicKey> {
+        let mut j = crate::json_read::Json::new(text);
+        let (mut alg, mut key) = (String::new(), String::new());
+        let read = j.record(&["alg", "key"], |j, k| {
+            *(if k == 0 { &mut alg } else { &mut key }) = j.string()?;
+            Some(())
+        });
+        if read.and_then(|()| j.end()).is_none() {
+            return Err(Error::malformed(alloc::format!(
+                "key JSON: not {{alg, key}} (invalid at byte {})",
+                j.offset()
+            )));
+        }
+        let key = Algorithm::parse(&alg)
+            .and_then(|alg| PublicKey::from_bytes(alg, &crate::encoding::b64_decode(&key)?));
+        key.map_err(|e| Error::malformed(alloc::format!("key JSON: {}", e.detail())))
+    }
+
     /// The algorithm.
     pub fn algorithm(&self) -> Algorithm {
         self.alg
