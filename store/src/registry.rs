@@ -154,6 +154,7 @@ impl Registry {
             anchor: AtomicBool::new(opts.anchor),
             known: Default::default(),
             on_log_sign: Default::default(),
+            anchors: Default::default(),
         })
     }
 
@@ -183,6 +184,7 @@ impl Registry {
             anchor: AtomicBool::new(false),
             known: Default::default(),
             on_log_sign: Default::default(),
+            anchors: Default::default(),
         };
         let tx = reg.db.begin_write()?;
         {
@@ -368,6 +370,7 @@ impl Registry {
             anchor: AtomicBool::new(true),
             known: Default::default(),
             on_log_sign: Default::default(),
+            anchors: Default::default(),
         })
     }
 
