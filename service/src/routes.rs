@@ -460,7 +460,7 @@ async fn register(State(st): St, request: WriteRequest) -> ServiceResult<Respons
     let (info, replaced) = blocking(move || {
         admit(&st2, &spec)?;
         let replaced = st2.reg.node(&spec.id).is_ok();
-        Ok((st2.writer.register_node(&st2.reg, spec)?, replaced))
+        Ok((st2.writer.register_node(spec)?, replaced))
     })
     .await?;
     let status = if replaced {
@@ -487,7 +487,7 @@ async fn node_delete(
     request
         .authorize(&st, CAP_NODE_DEREGISTER, st.config.limits.max_body_bytes)
         .await?;
-    let seq = blocking(move || st.writer.deregister_node(&st.reg, id.clone())).await?;
+    let seq = blocking(move || st.writer.deregister_node(id.clone())).await?;
     Ok(Json(json!({"status": "deregistered", "seq": seq})))
 }
 
@@ -681,7 +681,7 @@ pub(crate) fn ensure_checkpoint(st: &AppState, seq: u64) -> ServiceResult<()> {
     // An error here only means "not known to be covered"; the bundle surfaces real ones.
     let covered = st.reg.latest_checkpoint().is_ok_and(|c| c.size > seq);
     if !covered {
-        st.writer.checkpoint(&st.reg)?;
+        st.writer.checkpoint()?;
     }
     Ok(())
 }
@@ -822,7 +822,7 @@ async fn token_issue(State(st): St, request: WriteRequest) -> ServiceResult<Resp
     };
     let t = blocking(move || {
         let pass = st.key_passphrase.clone();
-        st.writer.issue_token(&st.reg, issuer, request, pass)
+        st.writer.issue_token(issuer, request, pass)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(json!({"token": view::token(&t)}))).into_response())
@@ -850,7 +850,7 @@ async fn token_revoke(
     let revoker = parse_key_id(&b.revoker, "revoker")?;
     let seq = blocking(move || {
         let pass = st.key_passphrase.clone();
-        st.writer.revoke_token(&st.reg, id, b.reason, revoker, pass)
+        st.writer.revoke_token(id, b.reason, revoker, pass)
     })
     .await?;
     Ok(Json(
@@ -891,7 +891,7 @@ async fn manifest_sign(State(st): St, request: WriteRequest) -> ServiceResult<Re
     claims.validate()?;
     let m = blocking(move || {
         let pass = st.key_passphrase.clone();
-        st.writer.sign_manifest(&st.reg, signer, claims, pass)
+        st.writer.sign_manifest(signer, claims, pass)
     })
     .await?;
     Ok((
@@ -915,7 +915,7 @@ async fn manifest_revoke(
     let seq = blocking(move || {
         let pass = st.key_passphrase.clone();
         st.writer
-            .revoke_manifest(&st.reg, digest, b.reason, revoker, pass)
+            .revoke_manifest(digest, b.reason, revoker, pass)
     })
     .await?;
     Ok(Json(
