@@ -155,6 +155,7 @@ impl Registry {
             known: Default::default(),
             on_log_sign: Default::default(),
             anchors: Default::default(),
+            token_memo: Default::default(),
         })
     }
 
@@ -185,6 +186,7 @@ impl Registry {
             known: Default::default(),
             on_log_sign: Default::default(),
             anchors: Default::default(),
+            token_memo: Default::default(),
         };
         let tx = reg.db.begin_write()?;
         {
@@ -371,6 +373,7 @@ impl Registry {
             known: Default::default(),
             on_log_sign: Default::default(),
             anchors: Default::default(),
+            token_memo: Default::default(),
         })
     }
 

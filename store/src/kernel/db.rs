@@ -86,6 +86,8 @@ pub struct Registry {
     pub(crate) on_log_sign: std::sync::OnceLock<LogSignObserver>,
     /// The anchors commits owe, written off the writer lock (kernel::anchor).
     pub(crate) anchors: crate::kernel::anchor::AnchorWrites,
+    /// Token chains already authenticated, by token id (objects::tokens).
+    pub(crate) token_memo: crate::objects::tokens::TokenMemo,
 }
 
 /// A durable commit, as [`Registry::write_deferring_anchor`] returns it: what the transaction
