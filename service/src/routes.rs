@@ -197,6 +197,70 @@ impl WriteRequest {
         .await?;
         Ok(body)
     }
+
+    /// Reads the body (at most `limit` bytes), then, in one task on the blocking pool,
+    /// verifies the credentials for `capability` and runs `then` with the body: a write that
+    /// goes on to the registry hands over to the blocking pool once, not twice.
+    pub(crate) async fn authorize_then<T: Send + 'static>(
+        self,
+        st: &Arc<AppState>,
+        capability: &'static str,
+        limit: usize,
+        then: impl FnOnce(Bytes) -> ServiceResult<T> + Send + 'static,
+    ) -> ServiceResult<T> {
+        let body = read_body(self.body, limit).await?;
+        let credentials = Credentials::of(&self.method, &self.uri, &self.headers)?;
+        let st = st.clone();
+        blocking(move || {
+            credentials.check(&st, &body, capability)?;
+            then(body)
+        })
+        .await
+    }
+}
+
+/// What a request presents to be authorized, taken from its head.
+struct Credentials {
+    authorization: Option<String>,
+    proof: Option<String>,
+    method: String,
+    path_and_query: String,
+}
+
+impl Credentials {
+    fn of(method: &Method, uri: &Uri, headers: &HeaderMap) -> ServiceResult<Credentials> {
+        Ok(Credentials {
+            authorization: header_str(headers, "authorization")?.map(str::to_owned),
+            proof: header_str(headers, auth::PROOF_HEADER)?.map(str::to_owned),
+            method: method.as_str().to_owned(),
+            path_and_query: uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| uri.path().to_owned()),
+        })
+    }
+
+    /// Verifies them for `capability` (blocking: it reads the registry).
+    fn check(&self, st: &AppState, body: &[u8], capability: &'static str) -> ServiceResult<()> {
+        let now = st.reg.now();
+        let policy = Policy {
+            audience: &st.origin,
+            capability,
+            proof_of_possession: st.config.auth.proof_of_possession,
+            max_skew: st.config.auth.max_clock_skew_seconds,
+            metrics: Some(&st.metrics),
+        };
+        let presented = Presented {
+            authorization: self.authorization.as_deref(),
+            proof: self.proof.as_deref(),
+            method: &self.method,
+            path_and_query: &self.path_and_query,
+            body,
+        };
+        let verified = auth::authorize(&st.reg, &st.nonces, &presented, &policy, now)?;
+        tracing::info!(token = %hex_encode(&verified.id), capability, "authorized");
+        Ok(())
+    }
 }
 
 /// Verifies a request's credentials for `capability` (on the blocking pool: it reads the
@@ -209,36 +273,10 @@ async fn authorize(
     body: &Bytes,
     capability: &'static str,
 ) -> ServiceResult<()> {
-    let authorization = header_str(headers, "authorization")?.map(str::to_owned);
-    let proof = header_str(headers, auth::PROOF_HEADER)?.map(str::to_owned);
-    let method = method.as_str().to_owned();
-    let pq = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| uri.path().to_owned());
+    let credentials = Credentials::of(method, uri, headers)?;
     let body = body.clone();
     let st = st.clone();
-    blocking(move || {
-        let now = st.reg.now();
-        let policy = Policy {
-            audience: &st.origin,
-            capability,
-            proof_of_possession: st.config.auth.proof_of_possession,
-            max_skew: st.config.auth.max_clock_skew_seconds,
-            metrics: Some(&st.metrics),
-        };
-        let presented = Presented {
-            authorization: authorization.as_deref(),
-            proof: proof.as_deref(),
-            method: &method,
-            path_and_query: &pq,
-            body: &body,
-        };
-        let verified = auth::authorize(&st.reg, &st.nonces, &presented, &policy, now)?;
-        tracing::info!(token = %hex_encode(&verified.id), capability, "authorized");
-        Ok(())
-    })
-    .await
+    blocking(move || credentials.check(&st, &body, capability)).await
 }
 
 /// Middleware for `auth.public_reads = false`: reads need a token granting `read`.
@@ -452,17 +490,20 @@ async fn validate(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
 }
 
 async fn register(State(st): St, request: WriteRequest) -> ServiceResult<Response> {
-    let body = request
-        .authorize(&st, CAP_NODE_REGISTER, st.config.limits.max_body_bytes)
-        .await?;
-    let spec = parse_spec(&body)?;
     let st2 = st.clone();
-    let (info, replaced) = blocking(move || {
-        admit(&st2, &spec)?;
-        let replaced = st2.reg.node(&spec.id).is_ok();
-        Ok((st2.writer.register_node(spec)?, replaced))
-    })
-    .await?;
+    let (info, replaced) = request
+        .authorize_then(
+            &st,
+            CAP_NODE_REGISTER,
+            st.config.limits.max_body_bytes,
+            move |body| {
+                let spec = parse_spec(&body)?;
+                admit(&st2, &spec)?;
+                let replaced = st2.reg.node(&spec.id).is_ok();
+                Ok((st2.writer.register_node(spec)?, replaced))
+            },
+        )
+        .await?;
     let status = if replaced {
         StatusCode::OK
     } else {
@@ -914,8 +955,7 @@ async fn manifest_revoke(
     let revoker = parse_key_id(&b.revoker, "revoker")?;
     let seq = blocking(move || {
         let pass = st.key_passphrase.clone();
-        st.writer
-            .revoke_manifest(digest, b.reason, revoker, pass)
+        st.writer.revoke_manifest(digest, b.reason, revoker, pass)
     })
     .await?;
     Ok(Json(
