@@ -461,7 +461,7 @@ impl HandleRegistry {
             };
         }
         let sealed = self.seal_at_rest(&o.index, &o.identity)?;
-        match st.writer.register_handle(&st.reg, o.index, sealed) {
+        match st.writer.register_handle(o.index, sealed) {
             Ok(info) => Ok(Stored::Registered(info.seq)),
             Err(e) if e.code == StoreCode::AlreadyExists.as_str() => Err(taken()),
             Err(e) => Err(e),
@@ -1094,7 +1094,7 @@ pub(crate) async fn sync(State(st): St, request: WriteRequest) -> ServiceResult<
         let results = if sealed.is_empty() {
             Vec::new()
         } else {
-            st.writer.register_handles(&st.reg, sealed)?
+            st.writer.register_handles(sealed)?
         };
         let mut merged = 0u64;
         for (o, r) in fresh.iter().zip(results) {

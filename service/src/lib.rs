@@ -135,12 +135,14 @@ impl Server {
         let metrics = Arc::new(metrics::Metrics::new());
         let m = metrics.clone();
         reg.observe_log_signing(Arc::new(move |alg, took| m.signature(alg, took)));
+        let reg = Arc::new(reg);
+        let writer = writer::Writer::start(reg.clone(), Some(metrics.clone()))?;
         let state = Arc::new(AppState {
-            reg: Arc::new(reg),
+            reg,
             origin,
             config: config.clone(),
             nonces: auth::NonceCache::default(),
-            writer: writer::Writer::with_metrics(metrics.clone()),
+            writer,
             limiter: config
                 .rate_limit
                 .enabled

@@ -136,7 +136,7 @@ pub(crate) async fn key_request(
         let pass = st.key_passphrase.clone();
         let env = st
             .writer
-            .respond_to_key_request(&st.reg, request, st.peer.clone(), pass)?;
+            .respond_to_key_request(request, st.peer.clone(), pass)?;
         if !proof {
             return Ok(octets(env.to_compact()));
         }
@@ -203,7 +203,7 @@ pub(crate) async fn request(
         let pass = st.key_passphrase.clone();
         let m = st
             .writer
-            .request_peer_keys(&st.reg, id.clone(), b.again, st.peer.clone(), pass)?;
+            .request_peer_keys(id.clone(), b.again, st.peer.clone(), pass)?;
         Ok(Json(json!({
             "peer_id": id,
             "requested": m.is_some(),
@@ -224,7 +224,7 @@ pub(crate) async fn receive(State(st): St, request: WriteRequest) -> ServiceResu
     blocking(move || {
         let got = st
             .writer
-            .receive_key_response(&st.reg, body.to_vec(), st.peer.clone())??;
+            .receive_key_response(body.to_vec(), st.peer.clone())??;
         Ok(Json(json!({
             "peer": view::peer(&got.peer),
             "verified": got.vouch.is_some(),
@@ -258,7 +258,7 @@ pub(crate) async fn accept(
                 .with_details(json!({"field": "key_id"}))
         })?;
     blocking(move || {
-        let p = st.writer.accept_peer_key(&st.reg, id, key)?;
+        let p = st.writer.accept_peer_key(id, key)?;
         Ok(Json(json!({"peer": view::peer(&p)})))
     })
     .await
@@ -286,7 +286,7 @@ pub(crate) async fn remove(
             .with_details(json!({"field": "reason"})));
     }
     blocking(move || {
-        let seq = st.writer.remove_peer(&st.reg, id.clone(), b.reason)?;
+        let seq = st.writer.remove_peer(id.clone(), b.reason)?;
         Ok((
             StatusCode::OK,
             Json(json!({"status": "removed", "peer_id": id, "seq": seq})),

@@ -199,6 +199,70 @@ impl WriteRequest {
         .await?;
         Ok(body)
     }
+
+    /// Reads the body (at most `limit` bytes), then, in one task on the blocking pool,
+    /// verifies the credentials for `capability` and runs `then` with the body: a write that
+    /// goes on to the registry hands over to the blocking pool once, not twice.
+    pub(crate) async fn authorize_then<T: Send + 'static>(
+        self,
+        st: &Arc<AppState>,
+        capability: &'static str,
+        limit: usize,
+        then: impl FnOnce(Bytes) -> ServiceResult<T> + Send + 'static,
+    ) -> ServiceResult<T> {
+        let body = read_body(self.body, limit).await?;
+        let credentials = Credentials::of(&self.method, &self.uri, &self.headers)?;
+        let st = st.clone();
+        blocking(move || {
+            credentials.check(&st, &body, capability)?;
+            then(body)
+        })
+        .await
+    }
+}
+
+/// What a request presents to be authorized, taken from its head.
+struct Credentials {
+    authorization: Option<String>,
+    proof: Option<String>,
+    method: String,
+    path_and_query: String,
+}
+
+impl Credentials {
+    fn of(method: &Method, uri: &Uri, headers: &HeaderMap) -> ServiceResult<Credentials> {
+        Ok(Credentials {
+            authorization: header_str(headers, "authorization")?.map(str::to_owned),
+            proof: header_str(headers, auth::PROOF_HEADER)?.map(str::to_owned),
+            method: method.as_str().to_owned(),
+            path_and_query: uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| uri.path().to_owned()),
+        })
+    }
+
+    /// Verifies them for `capability` (blocking: it reads the registry).
+    fn check(&self, st: &AppState, body: &[u8], capability: &'static str) -> ServiceResult<()> {
+        let now = st.reg.now();
+        let policy = Policy {
+            audience: &st.origin,
+            capability,
+            proof_of_possession: st.config.auth.proof_of_possession,
+            max_skew: st.config.auth.max_clock_skew_seconds,
+            metrics: Some(&st.metrics),
+        };
+        let presented = Presented {
+            authorization: self.authorization.as_deref(),
+            proof: self.proof.as_deref(),
+            method: &self.method,
+            path_and_query: &self.path_and_query,
+            body,
+        };
+        let verified = auth::authorize(&st.reg, &st.nonces, &presented, &policy, now)?;
+        tracing::info!(token = %hex_encode(&verified.id), capability, "authorized");
+        Ok(())
+    }
 }
 
 /// Verifies a request's credentials for `capability` (on the blocking pool: it reads the
@@ -211,36 +275,10 @@ async fn authorize(
     body: &Bytes,
     capability: &'static str,
 ) -> ServiceResult<()> {
-    let authorization = header_str(headers, "authorization")?.map(str::to_owned);
-    let proof = header_str(headers, auth::PROOF_HEADER)?.map(str::to_owned);
-    let method = method.as_str().to_owned();
-    let pq = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| uri.path().to_owned());
+    let credentials = Credentials::of(method, uri, headers)?;
     let body = body.clone();
     let st = st.clone();
-    blocking(move || {
-        let now = st.reg.now();
-        let policy = Policy {
-            audience: &st.origin,
-            capability,
-            proof_of_possession: st.config.auth.proof_of_possession,
-            max_skew: st.config.auth.max_clock_skew_seconds,
-            metrics: Some(&st.metrics),
-        };
-        let presented = Presented {
-            authorization: authorization.as_deref(),
-            proof: proof.as_deref(),
-            method: &method,
-            path_and_query: &pq,
-            body: &body,
-        };
-        let verified = auth::authorize(&st.reg, &st.nonces, &presented, &policy, now)?;
-        tracing::info!(token = %hex_encode(&verified.id), capability, "authorized");
-        Ok(())
-    })
-    .await
+    blocking(move || credentials.check(&st, &body, capability)).await
 }
 
 /// Middleware for `auth.public_reads = false`: reads need a token granting `read`.
@@ -454,17 +492,20 @@ async fn validate(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
 }
 
 async fn register(State(st): St, request: WriteRequest) -> ServiceResult<Response> {
-    let body = request
-        .authorize(&st, CAP_NODE_REGISTER, st.config.limits.max_body_bytes)
-        .await?;
-    let spec = parse_spec(&body)?;
     let st2 = st.clone();
-    let (info, replaced) = blocking(move || {
-        admit(&st2, &spec)?;
-        let replaced = st2.reg.node(&spec.id).is_ok();
-        Ok((st2.writer.register_node(&st2.reg, spec)?, replaced))
-    })
-    .await?;
+    let (info, replaced) = request
+        .authorize_then(
+            &st,
+            CAP_NODE_REGISTER,
+            st.config.limits.max_body_bytes,
+            move |body| {
+                let spec = parse_spec(&body)?;
+                admit(&st2, &spec)?;
+                let replaced = st2.reg.node(&spec.id).is_ok();
+                Ok((st2.writer.register_node(spec)?, replaced))
+            },
+        )
+        .await?;
     let status = if replaced {
         StatusCode::OK
     } else {
@@ -489,7 +530,7 @@ async fn node_delete(
     request
         .authorize(&st, CAP_NODE_DEREGISTER, st.config.limits.max_body_bytes)
         .await?;
-    let seq = blocking(move || st.writer.deregister_node(&st.reg, id.clone())).await?;
+    let seq = blocking(move || st.writer.deregister_node(id.clone())).await?;
     Ok(Json(json!({"status": "deregistered", "seq": seq})))
 }
 
@@ -683,7 +724,7 @@ pub(crate) fn ensure_checkpoint(st: &AppState, seq: u64) -> ServiceResult<()> {
     // An error here only means "not known to be covered"; the bundle surfaces real ones.
     let covered = st.reg.latest_checkpoint().is_ok_and(|c| c.size > seq);
     if !covered {
-        st.writer.checkpoint(&st.reg)?;
+        st.writer.checkpoint()?;
     }
     Ok(())
 }
@@ -824,7 +865,7 @@ async fn token_issue(State(st): St, request: WriteRequest) -> ServiceResult<Resp
     };
     let t = blocking(move || {
         let pass = st.key_passphrase.clone();
-        st.writer.issue_token(&st.reg, issuer, request, pass)
+        st.writer.issue_token(issuer, request, pass)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(json!({"token": view::token(&t)}))).into_response())
@@ -852,7 +893,7 @@ async fn token_revoke(
     let revoker = parse_key_id(&b.revoker, "revoker")?;
     let seq = blocking(move || {
         let pass = st.key_passphrase.clone();
-        st.writer.revoke_token(&st.reg, id, b.reason, revoker, pass)
+        st.writer.revoke_token(id, b.reason, revoker, pass)
     })
     .await?;
     Ok(Json(
@@ -893,7 +934,7 @@ async fn manifest_sign(State(st): St, request: WriteRequest) -> ServiceResult<Re
     claims.validate()?;
     let m = blocking(move || {
         let pass = st.key_passphrase.clone();
-        st.writer.sign_manifest(&st.reg, signer, claims, pass)
+        st.writer.sign_manifest(signer, claims, pass)
     })
     .await?;
     Ok((
@@ -916,8 +957,7 @@ async fn manifest_revoke(
     let revoker = parse_key_id(&b.revoker, "revoker")?;
     let seq = blocking(move || {
         let pass = st.key_passphrase.clone();
-        st.writer
-            .revoke_manifest(&st.reg, digest, b.reason, revoker, pass)
+        st.writer.revoke_manifest(digest, b.reason, revoker, pass)
     })
     .await?;
     Ok(Json(

@@ -67,7 +67,7 @@ pub fn round(
     let newest = state.reg.latest_checkpoint().ok().map(|c| c.size);
     let signed = newest.is_none_or(|n| n < size);
     if signed {
-        state.writer.checkpoint(&state.reg)?;
+        state.writer.checkpoint()?;
     }
     let cp = state.reg.latest_checkpoint()?;
     let have = state.reg.cosignatures(cp.size)?;

@@ -1,14 +1,23 @@
 //! Group commit: concurrent writes share one registry transaction (one fsync), and each is
-//! acknowledged only after that transaction is durable.
+//! acknowledged only after that transaction is durable and its rollback anchor written.
 //!
-//! A writing request queues its operation and then either finds it already committed by
-//! another request's batch, or takes the commit lock, drains the whole queue and commits it as
-//! one transaction. While one batch commits, the next queues up behind it, so under load the
+//! A writing request queues its operation and waits for its answer. The writer's committer
+//! thread takes every operation queued (up to [`MAX_BATCH`]) and commits them as one
+//! transaction; while it commits, the next operations queue up behind it, so under load the
 //! batch grows with the number of waiting writers. If the batch's transaction fails, each of
 //! its operations is retried alone, so one bad request never fails the others.
+//!
+//! A durable commit still owes its anchor (`<registry>.anchor`: a write, an fsync, a rename
+//! and an fsync of the directory). The committer hands the batch to the writer's anchor thread
+//! and goes on with the next transaction; the anchor thread writes the newest anchor owed
+//! (one write covers every commit handed to it meanwhile) and only then answers the requests.
+//! So an answer still means "durable, and anchored", and the anchor's fsyncs no longer stand
+//! between one commit and the next.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use cairn_core::crypto::KeyId;
@@ -17,8 +26,8 @@ use cairn_core::encoding::Digest;
 use cairn_core::manifest::ManifestClaims;
 use cairn_core::peer::VouchPolicy;
 use cairn_store::{
-    HandleInfo, ManifestInfo, NodeInfo, NodeSpec, Passphrase, PeerInfo, Received, Registry,
-    StoreError, StoreResult, TokenInfo, TokenRequest, Txn,
+    AnchorDue, HandleInfo, ManifestInfo, NodeInfo, NodeSpec, Passphrase, PeerInfo, Received,
+    Registry, StoreError, StoreResult, TokenInfo, TokenRequest, Txn,
 };
 
 use crate::error::{ServiceError, ServiceResult};
@@ -75,24 +84,50 @@ enum Out {
     Handles(Vec<crate::handles::Registered>),
 }
 
+/// Most operations one transaction holds (more queued wait for the next).
+pub const MAX_BATCH: usize = 1024;
+
 struct Job {
     op: Op,
     reply: SyncSender<StoreResult<Out>>,
 }
 
-/// The group-commit writer of one registry.
+/// A committed batch on its way to the anchor thread: the anchor it owes, and each request's
+/// answer, sent once that anchor (or a newer one) is written.
+struct Settling {
+    anchor: AnchorDue,
+    answers: Vec<(SyncSender<StoreResult<Out>>, StoreResult<Out>)>,
+}
+
+/// Batches and operations committed.
 #[derive(Default)]
+struct Counts {
+    batches: AtomicU64,
+    ops: AtomicU64,
+}
+
+/// The group-commit writer of one registry: a committer thread and an anchor thread, stopped
+/// (after the operations already queued) when it is dropped.
 pub struct Writer {
-    queue: Mutex<Vec<Job>>,
-    commit: Mutex<()>,
-    batches: std::sync::atomic::AtomicU64,
-    ops: std::sync::atomic::AtomicU64,
-    metrics: Option<Arc<Metrics>>,
+    jobs: Mutex<Option<Sender<Job>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    counts: Arc<Counts>,
 }
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Writer {
+    /// Stops taking operations, lets the threads finish those queued, and waits for them: once
+    /// this returns, the writer holds no reference to the registry.
+    fn drop(&mut self) {
+        drop(self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take());
+        for t in std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner())) {
+            let _ = t.join();
+        }
     }
 }
 
@@ -180,26 +215,36 @@ fn other() -> ServiceError {
 }
 
 impl Writer {
-    /// A writer reporting each commit's latency and size to `metrics`.
-    pub fn with_metrics(metrics: Arc<Metrics>) -> Writer {
-        Writer {
-            metrics: Some(metrics),
-            ..Writer::default()
-        }
-    }
-
-    fn committed(&self, operations: usize, started: Instant) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.batches.fetch_add(1, Relaxed);
-        self.ops.fetch_add(operations as u64, Relaxed);
-        if let Some(m) = &self.metrics {
-            m.commit(operations, started.elapsed());
-        }
+    /// Starts the writer of `reg`, reporting each commit's latency and size to `metrics`.
+    pub fn start(reg: Arc<Registry>, metrics: Option<Arc<Metrics>>) -> ServiceResult<Writer> {
+        let (jobs, queued) = channel::<Job>();
+        let (settle, settling) = channel::<Settling>();
+        let counts = Arc::new(Counts::default());
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(f)
+                .map_err(|e| ServiceError::internal(format!("cannot start the writer: {e}")))
+        };
+        let (r, c) = (reg.clone(), counts.clone());
+        let committer = spawn(
+            "cairn-writer",
+            Box::new(move || commit_loop(&r, &queued, &settle, &c, metrics.as_deref())),
+        )?;
+        let anchorer = spawn(
+            "cairn-anchor",
+            Box::new(move || anchor_loop(&reg, &settling)),
+        )?;
+        Ok(Writer {
+            jobs: Mutex::new(Some(jobs)),
+            threads: Mutex::new(vec![committer, anchorer]),
+            counts,
+        })
     }
 
     /// Registers (or replaces) a node; returns once the commit holding it is durable.
-    pub fn register_node(&self, reg: &Registry, spec: NodeSpec) -> ServiceResult<NodeInfo> {
-        match self.submit(reg, Op::Register(Box::new(spec)))? {
+    pub fn register_node(&self, spec: NodeSpec) -> ServiceResult<NodeInfo> {
+        match self.submit(Op::Register(Box::new(spec)))? {
             Out::Node(n) => Ok(*n),
             _ => Err(ServiceError::internal(
                 "the writer answered another operation",
@@ -208,8 +253,8 @@ impl Writer {
     }
 
     /// Deregisters a node; returns the ledger entry's sequence number once durable.
-    pub fn deregister_node(&self, reg: &Registry, id: String) -> ServiceResult<u64> {
-        match self.submit(reg, Op::Deregister(id))? {
+    pub fn deregister_node(&self, id: String) -> ServiceResult<u64> {
+        match self.submit(Op::Deregister(id))? {
             Out::Seq(s) => Ok(s),
             _ => Err(ServiceError::internal(
                 "the writer answered another operation",
@@ -219,8 +264,8 @@ impl Writer {
 
     /// Signs and stores a checkpoint of the tree as its batch leaves it (covering every
     /// write committed before this call); returns its size once durable.
-    pub fn checkpoint(&self, reg: &Registry) -> ServiceResult<u64> {
-        match self.submit(reg, Op::Checkpoint)? {
+    pub fn checkpoint(&self) -> ServiceResult<u64> {
+        match self.submit(Op::Checkpoint)? {
             Out::Size(s) => Ok(s),
             _ => Err(ServiceError::internal(
                 "the writer answered another operation",
@@ -232,12 +277,11 @@ impl Writer {
     /// returns it once the commit holding it is durable.
     pub fn issue_token(
         &self,
-        reg: &Registry,
         issuer: KeyId,
         request: TokenRequest,
         passphrase: Option<Passphrase>,
     ) -> ServiceResult<TokenInfo> {
-        match self.submit(reg, Op::IssueToken(issuer, Box::new(request), passphrase))? {
+        match self.submit(Op::IssueToken(issuer, Box::new(request), passphrase))? {
             Out::Token(t) => Ok(*t),
             _ => Err(other()),
         }
@@ -246,13 +290,12 @@ impl Writer {
     /// Revokes token `id` by the registry key `revoker`; returns the entry's sequence number.
     pub fn revoke_token(
         &self,
-        reg: &Registry,
         id: Digest,
         reason: String,
         revoker: KeyId,
         passphrase: Option<Passphrase>,
     ) -> ServiceResult<u64> {
-        match self.submit(reg, Op::RevokeToken(id, reason, revoker, passphrase))? {
+        match self.submit(Op::RevokeToken(id, reason, revoker, passphrase))? {
             Out::Seq(s) => Ok(s),
             _ => Err(other()),
         }
@@ -261,12 +304,11 @@ impl Writer {
     /// Signs and records a manifest with the registry key `signer`.
     pub fn sign_manifest(
         &self,
-        reg: &Registry,
         signer: KeyId,
         claims: ManifestClaims,
         passphrase: Option<Passphrase>,
     ) -> ServiceResult<ManifestInfo> {
-        match self.submit(reg, Op::SignManifest(signer, Box::new(claims), passphrase))? {
+        match self.submit(Op::SignManifest(signer, Box::new(claims), passphrase))? {
             Out::Manifest(m) => Ok(*m),
             _ => Err(other()),
         }
@@ -276,13 +318,12 @@ impl Writer {
     /// number.
     pub fn revoke_manifest(
         &self,
-        reg: &Registry,
         digest: Digest,
         reason: String,
         revoker: KeyId,
         passphrase: Option<Passphrase>,
     ) -> ServiceResult<u64> {
-        match self.submit(reg, Op::RevokeManifest(digest, reason, revoker, passphrase))? {
+        match self.submit(Op::RevokeManifest(digest, reason, revoker, passphrase))? {
             Out::Seq(s) => Ok(s),
             _ => Err(other()),
         }
@@ -292,12 +333,11 @@ impl Writer {
     /// response envelope once the replay state that accepted the request is durable.
     pub fn respond_to_key_request(
         &self,
-        reg: &Registry,
         request: Vec<u8>,
         peer: Arc<PeerSettings>,
         passphrase: Option<Passphrase>,
     ) -> ServiceResult<Envelope> {
-        match self.submit(reg, Op::RespondKeyRequest(request, peer, passphrase))? {
+        match self.submit(Op::RespondKeyRequest(request, peer, passphrase))? {
             Out::Envelope(e) => Ok(*e),
             _ => Err(other()),
         }
@@ -307,13 +347,12 @@ impl Writer {
     /// returned once its pending nonce is durable.
     pub fn request_peer_keys(
         &self,
-        reg: &Registry,
         id: String,
         again: bool,
         peer: Arc<PeerSettings>,
         passphrase: Option<Passphrase>,
     ) -> ServiceResult<Option<Vec<u8>>> {
-        match self.submit(reg, Op::RequestPeerKeys(id, again, peer, passphrase))? {
+        match self.submit(Op::RequestPeerKeys(id, again, peer, passphrase))? {
             Out::Message(m) => Ok(m),
             _ => Err(other()),
         }
@@ -323,45 +362,34 @@ impl Writer {
     /// inner one is the verdict on the key (the replay state is committed either way).
     pub fn receive_key_response(
         &self,
-        reg: &Registry,
         response: Vec<u8>,
         peer: Arc<PeerSettings>,
     ) -> ServiceResult<Result<Received, StoreError>> {
-        match self.submit(reg, Op::ReceiveKeyResponse(response, peer))? {
+        match self.submit(Op::ReceiveKeyResponse(response, peer))? {
             Out::Received(r) => Ok(*r),
             _ => Err(other()),
         }
     }
 
     /// An operator accepts peer `id`'s key `key`.
-    pub fn accept_peer_key(
-        &self,
-        reg: &Registry,
-        id: String,
-        key: KeyId,
-    ) -> ServiceResult<PeerInfo> {
-        match self.submit(reg, Op::AcceptPeerKey(id, key))? {
+    pub fn accept_peer_key(&self, id: String, key: KeyId) -> ServiceResult<PeerInfo> {
+        match self.submit(Op::AcceptPeerKey(id, key))? {
             Out::Peer(p) => Ok(*p),
             _ => Err(other()),
         }
     }
 
     /// Removes peer `id`; returns the ledger entry's sequence number.
-    pub fn remove_peer(&self, reg: &Registry, id: String, reason: String) -> ServiceResult<u64> {
-        match self.submit(reg, Op::RemovePeer(id, reason))? {
+    pub fn remove_peer(&self, id: String, reason: String) -> ServiceResult<u64> {
+        match self.submit(Op::RemovePeer(id, reason))? {
             Out::Seq(s) => Ok(s),
             _ => Err(other()),
         }
     }
 
     /// Registers a handle (blind index, identity sealed at rest); returns once durable.
-    pub fn register_handle(
-        &self,
-        reg: &Registry,
-        index: Digest,
-        sealed: Vec<u8>,
-    ) -> ServiceResult<HandleInfo> {
-        match self.submit(reg, Op::RegisterHandle(index, sealed))? {
+    pub fn register_handle(&self, index: Digest, sealed: Vec<u8>) -> ServiceResult<HandleInfo> {
+        match self.submit(Op::RegisterHandle(index, sealed))? {
             Out::Handle(h) => Ok(*h),
             _ => Err(other()),
         }
@@ -399,10 +427,9 @@ impl Writer {
     /// already held (`already_exists`).
     pub fn register_handles(
         &self,
-        reg: &Registry,
         items: Vec<(Digest, Vec<u8>)>,
     ) -> ServiceResult<Vec<crate::handles::Registered>> {
-        match self.submit(reg, Op::RegisterHandles(items))? {
+        match self.submit(Op::RegisterHandles(items))? {
             Out::Handles(h) => Ok(h),
             _ => Err(other()),
         }
@@ -410,64 +437,146 @@ impl Writer {
 
     /// (batches committed, operations committed) so far.
     pub fn stats(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (self.batches.load(Relaxed), self.ops.load(Relaxed))
+        (
+            self.counts.batches.load(Relaxed),
+            self.counts.ops.load(Relaxed),
+        )
     }
 
-    fn submit(&self, reg: &Registry, op: Op) -> ServiceResult<Out> {
+    /// Queues `op` and waits until it is committed (durable, its anchor written) or refused.
+    fn submit(&self, op: Op) -> ServiceResult<Out> {
+        let stopped = || ServiceError::internal("the registry's writer has stopped");
         let (reply, rx): (_, Receiver<StoreResult<Out>>) = sync_channel(1);
-        self.queue
+        self.jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(Job { op, reply });
-        loop {
-            if let Ok(r) = rx.try_recv() {
-                return r.map_err(ServiceError::from);
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(Job { op, reply })
+            .map_err(|_| stopped())?;
+        rx.recv()
+            .map_err(|_| stopped())?
+            .map_err(ServiceError::from)
+    }
+}
+
+/// The committer thread: takes what is queued, commits it as one transaction, hands the
+/// answers to the anchor thread, and goes on; returns when the writer is dropped.
+fn commit_loop(
+    reg: &Registry,
+    queued: &Receiver<Job>,
+    settle: &Sender<Settling>,
+    counts: &Counts,
+    metrics: Option<&Metrics>,
+) {
+    while let Ok(first) = queued.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queued.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
-            let _leader = self.commit.lock().unwrap_or_else(|p| p.into_inner());
-            // A batch committed while this request waited may hold its operation.
-            if let Ok(r) = rx.try_recv() {
-                return r.map_err(ServiceError::from);
-            }
-            let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
-            self.commit_batch(reg, batch);
+        }
+        let settling = commit_batch(reg, batch, counts, metrics);
+        if let Err(unsent) = settle.send(settling) {
+            // The anchor thread is gone (only when it panicked): answer from here.
+            answer(reg, vec![unsent.0]);
         }
     }
+}
 
-    fn commit_batch(&self, reg: &Registry, batch: Vec<Job>) {
-        if batch.is_empty() {
-            return;
+/// The anchor thread: writes the newest anchor owed by the batches handed to it, then answers
+/// their requests; returns when the committer is gone.
+fn anchor_loop(reg: &Registry, settling: &Receiver<Settling>) {
+    while let Ok(first) = settling.recv() {
+        let mut group = vec![first];
+        while let Ok(more) = settling.try_recv() {
+            group.push(more);
         }
-        let ops: Vec<&Op> = batch.iter().map(|j| &j.op).collect();
-        let started = Instant::now();
-        let together = reg.write(|tx| {
-            ops.iter()
-                .map(|op| apply(tx, op))
-                .collect::<StoreResult<Vec<Out>>>()
-        });
-        match together {
-            Ok(outs) => {
-                self.committed(outs.len(), started);
-                for (job, out) in batch.into_iter().zip(outs) {
-                    let _ = job.reply.send(Ok(out));
-                }
+        answer(reg, group);
+    }
+}
+
+/// Writes the anchor `group` owes (the newest covers the others), then sends its answers; a
+/// write whose commit is durable but whose anchor could not be written gets that error, as
+/// [`Registry::write`] returns it.
+fn answer(reg: &Registry, group: Vec<Settling>) {
+    let due = group
+        .iter()
+        .map(|s| s.anchor)
+        .max()
+        .unwrap_or(AnchorDue::NONE);
+    let anchored = reg.write_anchor(due);
+    for s in group {
+        for (reply, out) in s.answers {
+            let out = match (&anchored, out) {
+                (Err(e), Ok(_)) if s.anchor != AnchorDue::NONE => Err(e.clone()),
+                (_, out) => out,
+            };
+            let _ = reply.send(out);
+        }
+    }
+}
+
+fn committed(counts: &Counts, metrics: Option<&Metrics>, operations: usize, started: Instant) {
+    counts.batches.fetch_add(1, Relaxed);
+    counts.ops.fetch_add(operations as u64, Relaxed);
+    if let Some(m) = metrics {
+        m.commit(operations, started.elapsed());
+    }
+}
+
+/// Commits `batch` as one transaction (or, when that fails, each operation alone).
+fn commit_batch(
+    reg: &Registry,
+    batch: Vec<Job>,
+    counts: &Counts,
+    metrics: Option<&Metrics>,
+) -> Settling {
+    let started = Instant::now();
+    let together = reg.write_deferring_anchor(|tx| {
+        batch
+            .iter()
+            .map(|job| apply(tx, &job.op))
+            .collect::<StoreResult<Vec<Out>>>()
+    });
+    match together {
+        Ok(done) => {
+            committed(counts, metrics, done.value.len(), started);
+            Settling {
+                anchor: done.anchor,
+                answers: batch
+                    .into_iter()
+                    .map(|j| j.reply)
+                    .zip(done.value.into_iter().map(Ok))
+                    .collect(),
             }
-            Err(e) if batch.len() == 1 => {
-                for job in batch {
-                    let _ = job.reply.send(Err(e.clone()));
-                }
-            }
-            Err(_) => {
-                // One of them failed: each alone, so the others still commit.
-                for job in batch {
-                    let started = Instant::now();
-                    let r = reg.write(|tx| apply(tx, &job.op));
-                    if r.is_ok() {
-                        self.committed(1, started);
+        }
+        Err(e) if batch.len() == 1 => Settling {
+            anchor: AnchorDue::NONE,
+            answers: batch
+                .into_iter()
+                .map(|j| (j.reply, Err(e.clone())))
+                .collect(),
+        },
+        Err(_) => {
+            // One of them failed: each alone, so the others still commit.
+            let mut anchor = AnchorDue::NONE;
+            let mut answers = Vec::with_capacity(batch.len());
+            for job in batch {
+                let started = Instant::now();
+                let r = reg.write_deferring_anchor(|tx| apply(tx, &job.op));
+                let out = match r {
+                    Ok(done) => {
+                        committed(counts, metrics, 1, started);
+                        anchor = anchor.max(done.anchor);
+                        Ok(done.value)
                     }
-                    let _ = job.reply.send(r);
-                }
+                    Err(e) => Err(e),
+                };
+                answers.push((job.reply, out));
             }
+            Settling { anchor, answers }
         }
     }
 }

@@ -22,9 +22,9 @@ pub use integrity::audit::AuditReport;
 pub use integrity::export::{
     verify_export, ExportExpectation, ExportReport, ExportWriter, EXPORT_MAGIC, MAX_FRAME_LEN,
 };
-pub use kernel::anchor::{anchor_path, Anchor};
+pub use kernel::anchor::{anchor_path, Anchor, AnchorDue};
 pub use kernel::checkpoints::StoredCheckpoint;
-pub use kernel::db::{Clock, LogSignObserver, Registry, Txn};
+pub use kernel::db::{Clock, Committed, LogSignObserver, Registry, Txn};
 pub use kernel::entries::SignedEntry;
 pub use kernel::head::VerifiedHead;
 pub use kernel::paths::{default_path, CAIRN_HOME, REGISTRY_FILE};

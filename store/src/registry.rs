@@ -154,6 +154,8 @@ impl Registry {
             anchor: AtomicBool::new(opts.anchor),
             known: Default::default(),
             on_log_sign: Default::default(),
+            anchors: Default::default(),
+            token_memo: Default::default(),
         })
     }
 
@@ -183,6 +185,8 @@ impl Registry {
             anchor: AtomicBool::new(false),
             known: Default::default(),
             on_log_sign: Default::default(),
+            anchors: Default::default(),
+            token_memo: Default::default(),
         };
         let tx = reg.db.begin_write()?;
         {
@@ -368,6 +372,8 @@ impl Registry {
             anchor: AtomicBool::new(true),
             known: Default::default(),
             on_log_sign: Default::default(),
+            anchors: Default::default(),
+            token_memo: Default::default(),
         })
     }
 

@@ -78,6 +78,7 @@ impl VerifiedToken {
 }
 
 /// One authenticated and decoded link of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Link {
     id: Digest,
     claims: TokenClaims,
@@ -381,6 +382,63 @@ fn verify_token_inner<R: Revocations + ?Sized>(
     opts: &VerifyOptions<'_>,
     root_checked: bool,
 ) -> Result<VerifiedToken> {
+    authenticate_chain_inner(token, parents, trusted_issuers, root_checked)?
+        .check(now, revoked, opts)
+}
+
+/// A token and its delegation chain with every signature and encoding checked: step 1 of
+/// [`verify_token`] ([`authenticate_chain`]). What remains to check ([`AuthenticatedChain::check`]:
+/// time, revocation, the links' narrowing, audience and capability) depends on the moment
+/// and on the revocations; this does not.
+///
+/// It is a function of the exact bytes of the envelopes (which their ids name) and of the
+/// issuer key that verified the root, so a verifier may remember it by those
+/// ([`AuthenticatedChain::ids`], [`AuthenticatedChain::issuer`]) and skip the signatures
+/// and the decoding when the same token comes again, still calling `check` every time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedChain {
+    links: Vec<Link>,
+    /// The trusted key the root is issued by (`None` fails `check`, as `verify_token` does).
+    issuer: Option<PublicKey>,
+}
+
+/// Step 1 of [`verify_token`]: authenticates and decodes each link of the chain, root first
+/// (payload type, one signature, the signature by a trusted issuer or by the parent's holder
+/// over the exact bytes, decoding, the claimed issuer against the signer), with the same
+/// errors. [`AuthenticatedChain::check`] does the rest:
+/// `authenticate_chain(t, p, k)?.check(now, r, o)` is `verify_token(t, p, k, now, r, o)`.
+///
+/// ```
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// use cairn_core::token::{authenticate_chain, TokenBuilder, VerifyOptions};
+/// let issuer = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+/// let alice = SigningKey::from_seed(Algorithm::Ed25519, &[2; 32]);
+/// let token = TokenBuilder::new(alice.public_key().clone())
+///     .audience("registry.example")
+///     .capability("publish")
+///     .validity(1_000, 2_000)
+///     .issue(&issuer)?;
+/// let chain = authenticate_chain(&token, &[], &[issuer.public_key().clone()])?;
+/// assert_eq!(chain.ids(), vec![token.id()]);
+/// let opts = VerifyOptions { audience: Some("registry.example"), capability: Some("publish") };
+/// assert!(chain.check(1_500, &[][..], &opts).is_ok());
+/// assert_eq!(chain.check(2_000, &[][..], &opts).unwrap_err().code().as_str(), "expired");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn authenticate_chain(
+    token: &Envelope,
+    parents: &[Envelope],
+    trusted_issuers: &[PublicKey],
+) -> Result<AuthenticatedChain> {
+    authenticate_chain_inner(token, parents, trusted_issuers, false)
+}
+
+fn authenticate_chain_inner(
+    token: &Envelope,
+    parents: &[Envelope],
+    trusted_issuers: &[PublicKey],
+    root_checked: bool,
+) -> Result<AuthenticatedChain> {
     if parents.len() > MAX_CHAIN_DEPTH {
         return Err(Error::new(
             ErrorCode::TooLarge,
@@ -418,101 +476,133 @@ fn verify_token_inner<R: Revocations + ?Sized>(
             claims,
         });
     }
+    Ok(AuthenticatedChain { links, issuer })
+}
 
-    // 2. Time.
-    for (i, link) in links.iter().enumerate() {
-        let c = &link.claims;
-        if now < c.not_before {
-            return Err(Error::new(
-                ErrorCode::NotYetValid,
-                alloc::format!(
-                    "{} is valid from {}, now is {now}",
-                    link_name(i, len),
-                    c.not_before
-                ),
-            ));
-        }
-        if now >= c.expires_at {
-            return Err(Error::new(
-                ErrorCode::Expired,
-                alloc::format!(
-                    "{} expired at {}, now is {now}",
-                    link_name(i, len),
-                    c.expires_at
-                ),
-            ));
-        }
+impl AuthenticatedChain {
+    /// The envelope ids of the chain, root first, the token last.
+    pub fn ids(&self) -> Vec<Digest> {
+        self.links.iter().map(|l| l.id).collect()
     }
 
-    // 3. Revocation of the token or any ancestor.
-    for (i, link) in links.iter().enumerate() {
-        if revoked.is_revoked(&link.id) {
-            return Err(Error::new(
-                ErrorCode::Revoked,
-                alloc::format!(
-                    "{} ({}) is revoked",
-                    link_name(i, len),
-                    hex_encode(&link.id)
-                ),
-            ));
-        }
+    /// The trusted key that issued the root, if it is among the keys given.
+    pub fn issuer(&self) -> Option<&PublicKey> {
+        self.issuer.as_ref()
     }
 
-    // 4. Chain links and narrowing.
-    let mut prev: Option<&Link> = None;
-    for (i, link) in links.iter().enumerate() {
-        match prev {
-            None => {
-                if let Some(p) = link.claims.parent {
-                    return Err(Error::new(
-                        ErrorCode::ChainBroken,
-                        alloc::format!(
-                            "{} is delegated from {} but no parent token was given",
-                            link_name(i, len),
-                            hex_encode(&p)
-                        ),
-                    ));
-                }
+    /// The token's claims (the last link's), authenticated.
+    pub fn claims(&self) -> Option<&TokenClaims> {
+        self.links.last().map(|l| &l.claims)
+    }
+
+    /// Steps 2 to 5 of [`verify_token`] over the authenticated chain: time of each token
+    /// (`not_yet_valid`, `expired`), revocation of each (`revoked`), the chain's links and
+    /// narrowing (`chain_broken`, `delegation_invalid`), then `opts.audience` and
+    /// `opts.capability`.
+    pub fn check<R: Revocations + ?Sized>(
+        &self,
+        now: UnixTime,
+        revoked: &R,
+        opts: &VerifyOptions<'_>,
+    ) -> Result<VerifiedToken> {
+        let links = &self.links;
+        let len = links.len();
+        // 2. Time.
+        for (i, link) in links.iter().enumerate() {
+            let c = &link.claims;
+            if now < c.not_before {
+                return Err(Error::new(
+                    ErrorCode::NotYetValid,
+                    alloc::format!(
+                        "{} is valid from {}, now is {now}",
+                        link_name(i, len),
+                        c.not_before
+                    ),
+                ));
             }
-            Some(parent) => check_delegation(&link.claims, &parent.claims, &parent.id)
-                .map_err(|e| e.context(&link_name(i, len)))?,
+            if now >= c.expires_at {
+                return Err(Error::new(
+                    ErrorCode::Expired,
+                    alloc::format!(
+                        "{} expired at {}, now is {now}",
+                        link_name(i, len),
+                        c.expires_at
+                    ),
+                ));
+            }
         }
-        prev = Some(link);
-    }
 
-    // Neither can be missing (the chain holds at least `token`, and the root's issuer was
-    // authenticated against `trusted_issuers`); failing closed keeps that a non-panic.
-    let (Some(leaf), Some(issuer)) = (links.pop(), issuer) else {
-        return Err(Error::new(
-            ErrorCode::UnknownKey,
-            "root issuer is not trusted",
-        ));
-    };
+        // 3. Revocation of the token or any ancestor.
+        for (i, link) in links.iter().enumerate() {
+            if revoked.is_revoked(&link.id) {
+                return Err(Error::new(
+                    ErrorCode::Revoked,
+                    alloc::format!(
+                        "{} ({}) is revoked",
+                        link_name(i, len),
+                        hex_encode(&link.id)
+                    ),
+                ));
+            }
+        }
 
-    // 5. What the caller asked for.
-    if let Some(aud) = opts.audience {
-        if leaf.claims.audience != aud {
-            return Err(Error::new(
-                ErrorCode::DomainMismatch,
-                alloc::format!(
-                    "token is for audience {:?}, not {aud:?}",
-                    leaf.claims.audience
-                ),
-            ));
+        // 4. Chain links and narrowing.
+        let mut prev: Option<&Link> = None;
+        for (i, link) in links.iter().enumerate() {
+            match prev {
+                None => {
+                    if let Some(p) = link.claims.parent {
+                        return Err(Error::new(
+                            ErrorCode::ChainBroken,
+                            alloc::format!(
+                                "{} is delegated from {} but no parent token was given",
+                                link_name(i, len),
+                                hex_encode(&p)
+                            ),
+                        ));
+                    }
+                }
+                Some(parent) => check_delegation(&link.claims, &parent.claims, &parent.id)
+                    .map_err(|e| e.context(&link_name(i, len)))?,
+            }
+            prev = Some(link);
         }
-    }
-    if let Some(cap) = opts.capability {
-        if !leaf.claims.grants(cap) {
+
+        // Neither can be missing (the chain holds at least `token`, and the root's issuer was
+        // authenticated against `trusted_issuers`); failing closed keeps that a non-panic.
+        let (Some((leaf, ancestors)), Some(issuer)) = (links.split_last(), self.issuer.clone())
+        else {
             return Err(Error::new(
-                ErrorCode::Unauthorized,
-                alloc::format!("token does not grant {cap:?}"),
+                ErrorCode::UnknownKey,
+                "root issuer is not trusted",
             ));
+        };
+
+        // 5. What the caller asked for.
+        if let Some(aud) = opts.audience {
+            if leaf.claims.audience != aud {
+                return Err(Error::new(
+                    ErrorCode::DomainMismatch,
+                    alloc::format!(
+                        "token is for audience {:?}, not {aud:?}",
+                        leaf.claims.audience
+                    ),
+                ));
+            }
         }
+        if let Some(cap) = opts.capability {
+            if !leaf.claims.grants(cap) {
+                return Err(Error::new(
+                    ErrorCode::Unauthorized,
+                    alloc::format!("token does not grant {cap:?}"),
+                ));
+            }
+        }
+        Ok(VerifiedToken {
+            id: leaf.id,
+            claims: leaf.claims.clone(),
+            chain_ids: ancestors.iter().map(|l| l.id).collect(),
+            issuer,
+        })
     }
-    Ok(VerifiedToken {
-        id: leaf.id,
-        claims: leaf.claims,
-        chain_ids: links.into_iter().map(|l| l.id).collect(),
-        issuer,
-    })
 }

@@ -130,6 +130,99 @@ pub(crate) fn write(path: &Path, head: &VerifiedHead, note: &str) -> StoreResult
     })
 }
 
+/// The anchor a durable commit still owes ([`crate::Registry::write_deferring_anchor`]):
+/// [`crate::Registry::write_anchor`] writes it, or a newer commit's, which covers it. Owed
+/// anchors are numbered in commit order; [`AnchorDue::NONE`] owes nothing (no new head, or
+/// anchor writes are off), and the larger of two covers both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AnchorDue(u64);
+
+impl AnchorDue {
+    /// Nothing owed.
+    pub const NONE: AnchorDue = AnchorDue(0);
+}
+
+/// A head whose anchor is not written yet.
+#[derive(Debug, Clone)]
+struct Owed {
+    due: AnchorDue,
+    head: VerifiedHead,
+    note: String,
+}
+
+#[derive(Debug, Default)]
+struct Owing {
+    /// The number of the last anchor owed.
+    issued: u64,
+    /// The newest head owed and not yet written (it covers every older one).
+    newest: Option<Owed>,
+    /// The number of the newest anchor written.
+    written: u64,
+}
+
+/// A registry's anchor writes, taken off its writer lock: a commit owes its anchor once it is
+/// durable ([`AnchorWrites::owe`], under the writer lock, so in commit order), and
+/// [`AnchorWrites::settle`] writes the newest head owed, so one anchor write can cover several
+/// commits while the next transaction already runs. An anchor is only ever written for a
+/// durable commit, and never replaced by an older one, so it never gets ahead of the file nor
+/// goes back.
+#[derive(Debug, Default)]
+pub(crate) struct AnchorWrites {
+    owing: std::sync::Mutex<Owing>,
+    /// Held while the file is written: one anchor write at a time.
+    io: std::sync::Mutex<()>,
+}
+
+impl AnchorWrites {
+    /// Records that the durable commit of `head` (signed note `note`) owes its anchor.
+    /// Called under the registry's writer lock, in commit order.
+    pub(crate) fn owe(&self, head: VerifiedHead, note: String) -> AnchorDue {
+        let mut o = self.owing.lock().unwrap_or_else(|p| p.into_inner());
+        o.issued += 1;
+        let due = AnchorDue(o.issued);
+        o.newest = Some(Owed { due, head, note });
+        due
+    }
+
+    /// Returns once the anchor of `due`, or of a newer commit, is written beside `path`.
+    pub(crate) fn settle(&self, path: &Path, due: AnchorDue) -> StoreResult<()> {
+        if due == AnchorDue::NONE {
+            return Ok(());
+        }
+        let _io = self.io.lock().unwrap_or_else(|p| p.into_inner());
+        let owed = {
+            let mut o = self.owing.lock().unwrap_or_else(|p| p.into_inner());
+            if o.written >= due.0 {
+                return Ok(());
+            }
+            o.newest.take()
+        };
+        // `due` was owed before this call and is not written, and only a write under `io`
+        // takes the newest head (putting it back when it fails): it is there, at `due` or newer.
+        let Some(owed) = owed.filter(|o| o.due >= due) else {
+            return Err(StoreError::new(
+                StoreCode::Io,
+                "the commit is durable, but its anchor was not queued for writing",
+            ));
+        };
+        match write(path, &owed.head, &owed.note) {
+            Ok(()) => {
+                let mut o = self.owing.lock().unwrap_or_else(|p| p.into_inner());
+                o.written = o.written.max(owed.due.0);
+                Ok(())
+            }
+            Err(e) => {
+                // Still owed: the next settle (this commit's waiters or a later one) retries.
+                let mut o = self.owing.lock().unwrap_or_else(|p| p.into_inner());
+                if o.newest.as_ref().is_none_or(|n| n.due < owed.due) {
+                    o.newest = Some(owed);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Checks the verified head `head` of the snapshot `rtx` against the anchor beside `path`.
 /// Returns whether the anchor is missing or behind (and so should be rewritten).
 pub(crate) fn check(rtx: &ReadTransaction, path: &Path, head: &VerifiedHead) -> StoreResult<bool> {

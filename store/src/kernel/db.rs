@@ -84,6 +84,21 @@ pub struct Registry {
     pub(crate) known: std::sync::RwLock<crate::kernel::known::KnownSubtrees>,
     /// Told how long each signature by the log key took ([`Registry::observe_log_signing`]).
     pub(crate) on_log_sign: std::sync::OnceLock<LogSignObserver>,
+    /// The anchors commits owe, written off the writer lock (kernel::anchor).
+    pub(crate) anchors: crate::kernel::anchor::AnchorWrites,
+    /// Token chains already authenticated, by token id (objects::tokens).
+    pub(crate) token_memo: crate::objects::tokens::TokenMemo,
+}
+
+/// A durable commit, as [`Registry::write_deferring_anchor`] returns it: what the transaction
+/// returned, and the anchor write it still owes.
+#[derive(Debug)]
+#[must_use = "the anchor it owes is written by Registry::write_anchor"]
+pub struct Committed<T> {
+    /// What the transaction's closure returned.
+    pub value: T,
+    /// The anchor this commit owes ([`Registry::write_anchor`] writes it).
+    pub anchor: crate::kernel::anchor::AnchorDue,
 }
 
 /// Receives the algorithm and duration of each signature the log key makes (a tree head at
@@ -257,6 +272,37 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write<T>(&self, f: impl FnOnce(&mut Txn<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let done = self.write_deferring_anchor(f)?;
+        self.write_anchor(done.anchor)?;
+        Ok(done.value)
+    }
+
+    /// [`Registry::write`], except that the commit's rollback anchor is not written yet: it
+    /// returns once the commit is durable, with the anchor it owes, and releases the writer
+    /// lock, so the next transaction can run while [`Registry::write_anchor`] writes it. A
+    /// group-commit writer uses this to keep the anchor's two fsyncs off the path between
+    /// commits; it should report the write only once the anchor is written, as
+    /// [`Registry::write`] does.
+    ///
+    /// Until then the anchor lags behind the file, which an open accepts (the file extends
+    /// it) and brings up to date; an anchor is only ever written for a durable commit, so it
+    /// is never ahead of the file.
+    ///
+    /// ```
+    /// use cairn_store::{CreateOptions, NodeSpec, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let spec = NodeSpec::from_json(r#"{"id": "n1", "name": "N", "version": "1",
+    ///     "provenance": {"source": "https://example.test/n1"}}"#)?;
+    /// let done = reg.write_deferring_anchor(|tx| tx.register_node(&spec))?;
+    /// reg.write_anchor(done.anchor)?;
+    /// assert_eq!(done.value.spec.id, "n1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_deferring_anchor<T>(
+        &self,
+        f: impl FnOnce(&mut Txn<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Committed<T>> {
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let log_key = writer.clone().ok_or_else(|| {
             StoreError::new(
@@ -275,18 +321,27 @@ impl Registry {
             *self.log_public.lock().unwrap_or_else(|p| p.into_inner()) = k.public_key().clone();
             *writer = Some(k);
         }
+        let mut anchor = crate::kernel::anchor::AnchorDue::NONE;
         if let Some((h, raw)) = head {
             let note = self
                 .anchor_writes()
                 .then(|| crate::kernel::anchor::head_note(&raw));
             self.set_head(h, raw);
-            // After the commit: a crash in between leaves the anchor behind the file, which
-            // the next open accepts (the file extends it) and brings up to date.
+            // After the commit: a crash before the anchor is written leaves it behind the
+            // file, which the next open accepts (the file extends it) and brings up to date.
             if let Some(note) = note {
-                crate::kernel::anchor::write(&self.path, &h, &note?)?;
+                anchor = self.anchors.owe(h, note?);
             }
         }
-        Ok(out)
+        drop(writer);
+        Ok(Committed { value: out, anchor })
+    }
+
+    /// Writes the anchor a commit owes ([`Registry::write_deferring_anchor`]), unless a newer
+    /// commit's anchor, which covers it, is written already; returns once it is on disk. A
+    /// write that fails leaves the anchor owed, for the next call to retry.
+    pub fn write_anchor(&self, due: crate::kernel::anchor::AnchorDue) -> StoreResult<()> {
+        self.anchors.settle(&self.path, due)
     }
 
     /// A read transaction: a consistent snapshot that never blocks the writer. Public reads

@@ -17,8 +17,8 @@ use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
 use cairn_core::ledger::Event;
 use cairn_core::token::{
-    verify_token, ConstraintValue, TokenBuilder, TokenClaims, VerifiedToken, VerifyOptions,
-    MAX_CHAIN_DEPTH,
+    authenticate_chain, AuthenticatedChain, ConstraintValue, TokenBuilder, TokenClaims,
+    VerifiedToken, VerifyOptions, MAX_CHAIN_DEPTH,
 };
 use cairn_core::trust::Role;
 use cairn_core::UnixTime;
@@ -132,14 +132,56 @@ fn chain_of(tx: &impl ReadTables, claims: &TokenClaims) -> StoreResult<Vec<Token
 /// Verifies a token against the registry: its chain from the stored parents, the root
 /// issuer's key (which must hold the token-issuer role and not be revoked), revocations of
 /// any link, validity at `now`.
+/// Token chains whose signatures and encodings verified ([`AuthenticatedChain`]), by the id
+/// of the token (the SHA-256 of its exact bytes): a token presented again, with the same
+/// stored parents and the same issuer key, is not authenticated again. Everything that can
+/// change is still checked on every verification: the issuer key's status and role, the
+/// parents as stored, time, revocations, delegation, audience and capability.
+#[derive(Debug, Default)]
+pub(crate) struct TokenMemo {
+    chains: std::sync::Mutex<std::collections::HashMap<Digest, std::sync::Arc<AuthenticatedChain>>>,
+}
+
+impl TokenMemo {
+    /// Most chains remembered; when full, the memo starts over.
+    const MAX: usize = 1024;
+
+    fn get(&self, id: &Digest) -> Option<std::sync::Arc<AuthenticatedChain>> {
+        self.chains
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    fn remember(&self, id: Digest, chain: std::sync::Arc<AuthenticatedChain>) {
+        let mut m = self.chains.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= Self::MAX {
+            m.clear();
+        }
+        m.insert(id, chain);
+    }
+}
+
 fn verify_in(
     tx: &impl ReadTables,
     env: &Envelope,
     now: UnixTime,
     opts: &VerifyOptions<'_>,
+    memo: Option<&TokenMemo>,
 ) -> StoreResult<VerifiedToken> {
-    let claims = TokenClaims::from_payload(&env.payload)?;
-    let chain = chain_of(tx, &claims)?;
+    let id = memo.map(|_| env.id());
+    let known = memo.zip(id.as_ref()).and_then(|(m, id)| m.get(id));
+    // The claims name the parent; a remembered chain has them decoded already.
+    let decoded;
+    let claims = match known.as_deref().and_then(AuthenticatedChain::claims) {
+        Some(c) => c,
+        None => {
+            decoded = TokenClaims::from_payload(&env.payload)?;
+            &decoded
+        }
+    };
+    let chain = chain_of(tx, claims)?;
     let root_issuer = chain.first().map_or(claims.issuer, |t| t.claims.issuer);
     let issuer = crate::objects::keys::load_key(tx, &root_issuer)?.ok_or_else(|| {
         StoreError::core(
@@ -159,21 +201,36 @@ fn verify_in(
             format!("the issuer {root_issuer} does not hold the token-issuer role"),
         ));
     }
-    let parents: Vec<Envelope> = chain.iter().map(|t| t.envelope.clone()).collect();
     let revoked = |id: &Digest| {
         load_token(tx, id)
             .ok()
             .flatten()
             .is_some_and(|r| r.revoked.is_some())
     };
-    Ok(verify_token(
-        env,
-        &parents,
-        &[issuer.public_key],
-        now,
-        &revoked,
-        opts,
-    )?)
+    // A remembered chain stands only for these exact envelopes under this exact issuer key.
+    let same = |c: &AuthenticatedChain| {
+        let ids = c.ids();
+        ids.len() == chain.len() + 1
+            && chain.iter().zip(&ids).all(|(t, id)| t.id == *id)
+            && ids.last() == id.as_ref()
+            && c.issuer() == Some(&issuer.public_key)
+    };
+    let authenticated = match known.filter(|c| same(c)) {
+        Some(c) => c,
+        None => {
+            let parents: Vec<Envelope> = chain.iter().map(|t| t.envelope.clone()).collect();
+            let c = std::sync::Arc::new(authenticate_chain(
+                env,
+                &parents,
+                core::slice::from_ref(&issuer.public_key),
+            )?);
+            if let (Some(m), Some(id)) = (memo, id) {
+                m.remember(id, c.clone());
+            }
+            c
+        }
+    };
+    Ok(authenticated.check(now, &revoked, opts)?)
 }
 
 /// What [`Registry::verify_token_with`] does with a token the ledger does not record.
@@ -216,11 +273,15 @@ fn verify_presented(
     now: UnixTime,
     opts: &VerifyOptions<'_>,
     unrecorded: Unrecorded,
+    memo: &TokenMemo,
 ) -> StoreResult<VerifiedToken> {
-    let verified = verify_in(tx, env, now, opts)?;
-    let id = env.id();
+    let verified = verify_in(tx, env, now, opts, Some(memo))?;
+    let id = verified.id;
     if let Some(rec) = load_token(tx, &id)? {
-        if rec.info()?.id == id {
+        // The stored envelope's id (its claims are the presented token's, which verified).
+        let stored = Envelope::from_compact(&rec.envelope)
+            .map_err(|e| StoreError::corrupt(format!("stored token: {}", e.detail())))?;
+        if stored.id() == id {
             return Ok(verified);
         }
         return Err(StoreError::corrupt(
@@ -308,7 +369,7 @@ impl Txn<'_> {
                 b.delegate(&parent.envelope, &sk)?
             }
         };
-        let verified = verify_in(&self.tx, &env, now, &VerifyOptions::default())?;
+        let verified = verify_in(&self.tx, &env, now, &VerifyOptions::default(), None)?;
         let id = env.id();
         let seq = self.append(
             Event::TokenIssued {
@@ -441,7 +502,7 @@ impl Registry {
         opts: &VerifyOptions<'_>,
         unrecorded: Unrecorded,
     ) -> StoreResult<VerifiedToken> {
-        self.read(|rtx| verify_presented(&rtx, token, now, opts, unrecorded))
+        self.read(|rtx| verify_presented(&rtx, token, now, opts, unrecorded, &self.token_memo))
     }
 
     /// One token.

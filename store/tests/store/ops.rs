@@ -553,6 +553,66 @@ fn tokens_issue_verify_delegate_revoke_and_bundle() {
 }
 
 #[test]
+fn a_token_verified_before_is_checked_again_for_what_can_change() {
+    let e = env();
+    let reg = &e.reg;
+    let issuer = key(reg, "issuer", &[Role::TokenIssuer], Algorithm::Ed25519);
+    let other = key(reg, "other", &[Role::TokenIssuer], Algorithm::Ed25519);
+    let alice = key(reg, "alice", &[Role::Peer], Algorithm::Ed25519);
+    let req = TokenRequest::new(alice.public_key.clone(), "svc.example", &["write"], 3600);
+    let t = reg
+        .issue_token(&issuer.key_id, Some(&pass()), &req)
+        .unwrap();
+    let u = reg.issue_token(&other.key_id, Some(&pass()), &req).unwrap();
+    let now = reg.now();
+    let opts = VerifyOptions {
+        audience: Some("svc.example"),
+        capability: Some("write"),
+    };
+    // Verified once, then again (the second time from what the first authenticated).
+    for _ in 0..2 {
+        assert_eq!(reg.verify_token(&t.envelope, now, &opts).unwrap().id, t.id);
+    }
+    // Time, options and the token's own revocation are checked every time.
+    assert_eq!(
+        code(
+            reg.verify_token(&t.envelope, now + 3600, &opts)
+                .unwrap_err()
+        ),
+        "expired"
+    );
+    let read = VerifyOptions {
+        audience: Some("svc.example"),
+        capability: Some("read"),
+    };
+    assert_eq!(
+        code(reg.verify_token(&t.envelope, now, &read).unwrap_err()),
+        "unauthorized"
+    );
+    // The same claims under another signature are another token, authenticated on their own.
+    let mut forged = t.envelope.clone();
+    forged.signatures[0].sig = u.envelope.signatures[0].sig.clone();
+    assert_eq!(
+        code(reg.verify_token(&forged, now, &opts).unwrap_err()),
+        "signature_invalid"
+    );
+    reg.revoke_token(&t.id, "leaked", &issuer.key_id, Some(&pass()))
+        .unwrap();
+    assert_eq!(
+        code(reg.verify_token(&t.envelope, now, &opts).unwrap_err()),
+        "revoked"
+    );
+    // The issuer key's status is read every time too.
+    reg.verify_token(&u.envelope, now, &opts).unwrap();
+    reg.revoke_key(&other.key_id, "compromised", &other.key_id, Some(&pass()))
+        .unwrap();
+    assert_eq!(
+        code(reg.verify_token(&u.envelope, now, &opts).unwrap_err()),
+        "revoked"
+    );
+}
+
+#[test]
 fn manifests_sign_cosign_threshold_index_revoke_and_bundle() {
     let e = env();
     let reg = &e.reg;

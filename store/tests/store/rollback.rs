@@ -160,3 +160,54 @@ fn creating_without_an_anchor_removes_a_stale_one() {
     key(&reg, "b", Role::Peer);
     assert!(!anchor_path(&path).exists());
 }
+
+#[test]
+fn a_deferred_anchor_is_written_by_write_anchor_and_never_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    let reg = create(&path);
+    let at_create = Anchor::read_beside(&path).unwrap().unwrap();
+    let spec = KeySpec::new("a", RoleSet::of(&[Role::Peer]));
+    // Two commits whose anchors are deferred: the anchor still records the head before them.
+    let first = reg
+        .write_deferring_anchor(|tx| {
+            tx.generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)
+        })
+        .unwrap();
+    let after_first = reg.signed_head();
+    let second = reg
+        .write_deferring_anchor(|tx| {
+            tx.generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)
+        })
+        .unwrap();
+    assert!(first.anchor < second.anchor);
+    assert_ne!(first.anchor, AnchorDue::NONE);
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), at_create);
+    // Settling the older one writes the newest head owed, which covers both.
+    reg.write_anchor(first.anchor).unwrap();
+    let anchor = Anchor::read_beside(&path).unwrap().unwrap();
+    assert_eq!(anchor.size, reg.tree_size().unwrap());
+    assert_eq!(anchor.size, after_first.size + 1);
+    assert_eq!(anchor.root, reg.signed_head().root);
+    // The newer one is covered already; nothing owed is a no-op; the anchor never goes back.
+    reg.write_anchor(second.anchor).unwrap();
+    reg.write_anchor(AnchorDue::NONE).unwrap();
+    reg.write_anchor(first.anchor).unwrap();
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), anchor);
+    // A commit whose anchor is never written leaves it behind, which an open accepts and
+    // brings up to date.
+    let third = reg
+        .write_deferring_anchor(|tx| {
+            tx.generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)
+        })
+        .unwrap();
+    assert!(third.anchor > second.anchor);
+    let size = reg.tree_size().unwrap();
+    drop(reg);
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), anchor);
+    let reg = Registry::open(&path, None).unwrap();
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, size);
+    // A commit that appends nothing owes nothing.
+    let nothing = reg.write_deferring_anchor(|_| Ok(())).unwrap();
+    assert_eq!(nothing.anchor, AnchorDue::NONE);
+}
