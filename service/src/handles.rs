@@ -716,12 +716,9 @@ pub(crate) async fn reregister(State(st): St, request: WriteRequest) -> ServiceR
             return Ok(Json(json!({"ok": true, "status": "unchanged"})));
         }
         let sealed = h.seal_at_rest(&opened.index, &opened.identity)?;
-        let info = st.writer.reregister_handle(
-            &st.reg,
-            opened.index,
-            existing.identity_digest(),
-            sealed,
-        )?;
+        let info = st
+            .writer
+            .reregister_handle(opened.index, existing.identity_digest(), sealed)?;
         Ok(Json(
             json!({"ok": true, "status": "reregistered", "seq": info.seq}),
         ))
@@ -764,7 +761,7 @@ pub(crate) async fn remove(State(st): St, request: WriteRequest) -> ServiceResul
                 "handle",
             ));
         }
-        let seq = st.writer.remove_handle(&st.reg, index, reason)?;
+        let seq = st.writer.remove_handle(index, reason)?;
         lock(&h.presence).retain(|(i, _), _| *i != index);
         Ok(Json(json!({"ok": true, "status": "removed", "seq": seq})))
     })

@@ -399,25 +399,19 @@ impl Writer {
     /// compare-and-swap); returns once durable.
     pub fn reregister_handle(
         &self,
-        reg: &Registry,
         index: Digest,
         previous: Digest,
         sealed: Vec<u8>,
     ) -> ServiceResult<HandleInfo> {
-        match self.submit(reg, Op::ReregisterHandle(index, previous, sealed))? {
+        match self.submit(Op::ReregisterHandle(index, previous, sealed))? {
             Out::Handle(h) => Ok(*h),
             _ => Err(other()),
         }
     }
 
     /// Removes a handle; returns its `handle_removed` entry once durable.
-    pub fn remove_handle(
-        &self,
-        reg: &Registry,
-        index: Digest,
-        reason: String,
-    ) -> ServiceResult<u64> {
-        match self.submit(reg, Op::RemoveHandle(index, reason))? {
+    pub fn remove_handle(&self, index: Digest, reason: String) -> ServiceResult<u64> {
+        match self.submit(Op::RemoveHandle(index, reason))? {
             Out::Seq(seq) => Ok(seq),
             _ => Err(other()),
         }
