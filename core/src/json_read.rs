@@ -43,7 +43,7 @@ impl<'a> Json<'a> {
     }
 
     /// Consumes `b` (after whitespace).
-    fn expect(&mut self, b: u8) -> Option<()> {
+    fn eat(&mut self, b: u8) -> Option<()> {
         (self.peek()? == b).then(|| self.i += 1)
     }
 
@@ -70,7 +70,7 @@ impl<'a> Json<'a> {
     /// A string value (after whitespace), decoded: escapes resolved, surrogates paired, no
     /// control characters.
     pub(crate) fn string(&mut self) -> Option<String> {
-        self.expect(b'"')?;
+        self.eat(b'"')?;
         let mut out = Vec::new();
         loop {
             match self.next_byte()? {
@@ -233,9 +233,9 @@ impl<'a> Json<'a> {
 
     /// A skipped member name and its colon.
     fn member_key(&mut self) -> Option<()> {
-        self.expect(b'"')?;
+        self.eat(b'"')?;
         self.skip_string()?;
-        self.expect(b':')
+        self.eat(b':')
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
@@ -256,14 +256,14 @@ impl<'a> Json<'a> {
                 self.i += 1;
                 for k in 0..names.len() {
                     if k > 0 {
-                        self.expect(b',')?;
+                        self.eat(b',')?;
                     }
                     if self.peek()? == b']' {
                         return None;
                     }
                     field(self, k)?;
                 }
-                self.expect(b']')
+                self.eat(b']')
             }
             b'{' => {
                 self.i += 1;
@@ -283,7 +283,7 @@ impl<'a> Json<'a> {
                     }
                     first = false;
                     let name = self.string()?;
-                    self.expect(b':')?;
+                    self.eat(b':')?;
                     match names.iter().position(|n| *n == name) {
                         Some(k) => {
                             if seen & (1 << k) != 0 {
@@ -306,7 +306,7 @@ impl<'a> Json<'a> {
         &mut self,
         mut item: impl FnMut(&mut Self) -> Option<T>,
     ) -> Option<Vec<T>> {
-        self.expect(b'[')?;
+        self.eat(b'[')?;
         let mut out = Vec::new();
         if self.peek()? == b']' {
             self.i += 1;
