@@ -4,6 +4,8 @@
 //! read the same values: this file keeps those structs as the reference and compares the two
 //! over tables of edge cases and random mutations.
 
+mod support;
+
 use cairn_core::crypto::{Algorithm, KeyId, PublicKey, SigningKey};
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::b64_decode;
@@ -225,23 +227,8 @@ fn every_single_character_change() {
     for text in &texts {
         same_envelope(text);
         let cs: Vec<char> = text.chars().collect();
-        for i in 0..=cs.len() {
-            for &c in &chars {
-                let mut t = cs.clone();
-                t.insert(i, c);
-                same_envelope(&t.iter().collect::<String>());
-                if i < cs.len() {
-                    let mut t = cs.clone();
-                    t[i] = c;
-                    same_envelope(&t.iter().collect::<String>());
-                }
-            }
-            if i < cs.len() {
-                let mut t = cs.clone();
-                t.remove(i);
-                same_envelope(&t.iter().collect::<String>());
-            }
-        }
+        let every: Vec<usize> = (0..=cs.len()).collect();
+        support::mutate::char_edits(&cs, &every, &chars, same_envelope);
     }
     let key = key_text();
     let cs: Vec<char> = key.chars().collect();

@@ -5,6 +5,8 @@
 //! changes and random mutations. Private keys (PKCS#8) still go through `pkcs8`, but their PEM
 //! layer is the new one, so it is compared for both labels.
 
+mod support;
+
 use cairn_core::crypto::{pem, Algorithm, PublicKey, SigningKey};
 use cairn_core::encoding::b64_encode;
 use cairn_core::{Error, ErrorCode};
@@ -592,23 +594,7 @@ fn every_pem_line_break_and_character_change() {
                 .chain((60..bytes.len() - 80).step_by(7))
                 .collect()
         };
-        for &i in &positions {
-            for &c in &chars {
-                let mut t = bytes.clone();
-                t.insert(i, c);
-                same_pem(&t.iter().collect::<String>());
-                if i < bytes.len() {
-                    let mut t = bytes.clone();
-                    t[i] = c;
-                    same_pem(&t.iter().collect::<String>());
-                }
-            }
-            if i < bytes.len() {
-                let mut t = bytes.clone();
-                t.remove(i);
-                same_pem(&t.iter().collect::<String>());
-            }
-        }
+        support::mutate::char_edits(&bytes, &positions, &chars, same_pem);
         for blank in ["\n", "\r\n", "\r", "\n\n", "\r\r\n", "\n\r\n"] {
             same_pem(&text.replace("\n-----END", &format!("{blank}-----END")));
             same_pem(&text.replace("\r-----END", &format!("{blank}-----END")));

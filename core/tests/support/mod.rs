@@ -292,6 +292,30 @@ pub mod mutate {
         ]
     }
 
+    /// Every single-character edit of `text` at `positions` (each at most `text.len()`): each
+    /// of `chars` inserted before the position and put in place of the character there, and
+    /// that character removed; `f` sees each edited text.
+    pub fn char_edits(text: &[char], positions: &[usize], chars: &[char], mut f: impl FnMut(&str)) {
+        let edited = |t: Vec<char>| t.into_iter().collect::<String>();
+        for &i in positions {
+            for &c in chars {
+                let mut t = text.to_vec();
+                t.insert(i, c);
+                f(&edited(t));
+                if i < text.len() {
+                    let mut t = text.to_vec();
+                    t[i] = c;
+                    f(&edited(t));
+                }
+            }
+            if i < text.len() {
+                let mut t = text.to_vec();
+                t.remove(i);
+                f(&edited(t));
+            }
+        }
+    }
+
     /// `bytes` with `m` applied; `bytes` must not be empty.
     pub fn apply(bytes: &[u8], m: &Mutation) -> Vec<u8> {
         let mut b = bytes.to_vec();
