@@ -45,8 +45,6 @@ pub const CAP_HANDLE_SYNC: &str = "handle.sync";
 /// Capability a token must grant to `POST /handles/reregister` and `POST /handles/remove` (an
 /// operator's: replacing or removing the identity of a handle someone registered).
 pub const CAP_HANDLE_ADMIN: &str = "handle.admin";
-/// Longest removal reason, in bytes.
-pub const MAX_REASON_LEN: usize = 256;
 /// The request header carrying a proof-of-work solution (`<challenge>.<counter>`).
 pub const POW_HEADER: &str = "x-pow-solution";
 /// Envelope purpose of a registration (client → service).
@@ -736,7 +734,8 @@ struct RemoveRequest {
 
 /// `POST /handles/remove {handle, reason?}` (capability `handle.admin`) → `{ok, status:
 /// "removed", seq}`; `404 not_found` for a free handle. The `handle_removed` entry holds the
-/// blind index, the identity digest and the reason; the handle's presence goes with it.
+/// blind index, the identity digest and the reason (the ledger's limit on reasons applies:
+/// `too_large`); the handle's presence goes with it.
 pub(crate) async fn remove(State(st): St, request: WriteRequest) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
     let body = request
@@ -744,15 +743,6 @@ pub(crate) async fn remove(State(st): St, request: WriteRequest) -> ServiceResul
         .await?;
     let req: RemoveRequest = json_body(&body, "removal request")?;
     let reason = req.reason.unwrap_or_else(|| "removed over HTTP".to_owned());
-    if reason.len() > MAX_REASON_LEN {
-        return Err(field(
-            ServiceError::core(
-                ErrorCode::TooLarge,
-                format!("a reason is at most {MAX_REASON_LEN} bytes"),
-            ),
-            "reason",
-        ));
-    }
     let (_, index) = h.index(&req.handle)?;
     blocking(move || {
         if st.reg.handle_unverified(&index)?.is_none() {
