@@ -293,16 +293,7 @@ proptest! {
         edits in proptest::collection::vec((any::<prop::sample::Index>(),
             prop::sample::select(vec!["\"", "\\", "{", "}", "[", "]", ",", ":", " ", "", "\\u", "1", "\"x\":0,"]), any::<bool>()), 1..5),
     ) {
-        let mut t = base;
-        for (at, s, replace) in edits {
-            let i = at.index(t.len() + 1);
-            if replace && i < t.len() {
-                t.replace_range(i..i + 1, s);
-            } else {
-                t.insert_str(i, s);
-            }
-        }
-        same_envelope(&t);
+        same_envelope(&support::mutate::str_edits(base, edits));
     }
 
     #[test]

@@ -684,16 +684,7 @@ proptest! {
         edits in proptest::collection::vec((any::<prop::sample::Index>(),
             prop::sample::select(vec!["\n", "\r", "\r\n", "=", "A", " ", "", "-", "\0"]), any::<bool>()), 1..5),
     ) {
-        let mut t = wrap(&der, 64, eol, "PUBLIC KEY");
-        for (at, s, replace) in edits {
-            let i = at.index(t.len() + 1);
-            if replace && i < t.len() {
-                t.replace_range(i..i + 1, s);
-            } else {
-                t.insert_str(i, s);
-            }
-        }
-        same_pem(&t);
+        same_pem(&support::mutate::str_edits(wrap(&der, 64, eol, "PUBLIC KEY"), edits));
     }
 
     #[test]

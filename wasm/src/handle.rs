@@ -44,7 +44,7 @@ fn suite(name: Option<&str>) -> Result<Suite> {
 }
 
 /// Longest public key a recipient may give (X-Wing's, 1216 bytes).
-pub const MAX_ENVELOPE_PUBLIC_KEY_LEN: usize = 1216;
+pub const MAX_ENVELOPE_PUBLIC_KEY_LEN: usize = Suite::XWingChaCha20Poly1305.public_key_len();
 
 /// A recipient's public key given as text: hex when every character is a hex digit, base64
 /// otherwise. Unambiguous for keys of the suites' lengths: base64 of 32 or 1216 bytes always

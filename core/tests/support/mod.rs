@@ -316,6 +316,21 @@ pub mod mutate {
         }
     }
 
+    /// `text` with each `(position, piece, replace)` applied in turn: the piece put in place
+    /// of the character at the position (an ASCII text's byte) when `replace` and there is
+    /// one, inserted before it otherwise.
+    pub fn str_edits(mut text: String, edits: Vec<(prop::sample::Index, &str, bool)>) -> String {
+        for (at, piece, replace) in edits {
+            let i = at.index(text.len() + 1);
+            if replace && i < text.len() {
+                text.replace_range(i..i + 1, piece);
+            } else {
+                text.insert_str(i, piece);
+            }
+        }
+        text
+    }
+
     /// `bytes` with `m` applied; `bytes` must not be empty.
     pub fn apply(bytes: &[u8], m: &Mutation) -> Vec<u8> {
         let mut b = bytes.to_vec();
