@@ -28,14 +28,37 @@ pub(crate) fn load_node(tx: &impl ReadTables, id: &str) -> StoreResult<Option<No
 }
 
 impl Txn<'_> {
-    fn unindex_node(&self, spec: &NodeSpec) -> StoreResult<()> {
-        let mut caps = self.tx.open_multimap_table(NODES_BY_CAPABILITY)?;
-        for c in &spec.capabilities {
-            caps.remove(c.as_bytes(), spec.id.as_bytes())?;
-        }
-        let mut sigs = self.tx.open_multimap_table(NODES_BY_SIGNAL)?;
-        for s in &spec.signals {
-            sigs.remove(s.as_bytes(), spec.id.as_bytes())?;
+    /// Brings the capability and signal indexes from `old`'s lists to `new`'s: removes the
+    /// pairs only `old` declares, inserts the pairs only `new` declares, and leaves the rest
+    /// alone (a re-registration usually keeps its lists, and then touches no index). Either
+    /// side may be absent (a first registration, a deregistration).
+    fn reindex_node(
+        &self,
+        id: &str,
+        old: Option<&NodeSpec>,
+        new: Option<&NodeSpec>,
+    ) -> StoreResult<()> {
+        type Lists = fn(&NodeSpec) -> &Vec<String>;
+        let indexes: [(_, Lists); 2] = [
+            (NODES_BY_CAPABILITY, |s| &s.capabilities),
+            (NODES_BY_SIGNAL, |s| &s.signals),
+        ];
+        let empty = Vec::new();
+        for (def, list) in indexes {
+            let before = old.map_or(&empty, list);
+            let after = new.map_or(&empty, list);
+            let gone = before.iter().filter(|v| !after.contains(v));
+            let added = after.iter().filter(|v| !before.contains(v));
+            if gone.clone().next().is_none() && added.clone().next().is_none() {
+                continue;
+            }
+            let mut index = self.tx.open_multimap_table(def)?;
+            for v in gone {
+                index.remove(v.as_bytes(), id.as_bytes())?;
+            }
+            for v in added {
+                index.insert(v.as_bytes(), id.as_bytes())?;
+            }
         }
         Ok(())
     }
@@ -48,9 +71,7 @@ impl Txn<'_> {
         if let Some(m) = &spec.provenance.manifest {
             self.check_provenance_manifest(m, spec.provenance.sha256.as_ref())?;
         }
-        if let Some(old) = load_node(&self.tx, &spec.id)? {
-            self.unindex_node(&old.spec)?;
-        }
+        let old = load_node(&self.tx, &spec.id)?;
         let seq = self.append(
             Event::NodeRegistered {
                 node_id: spec.id.clone(),
@@ -66,14 +87,7 @@ impl Txn<'_> {
         self.tx
             .open_table(NODES)?
             .insert(spec.id.as_bytes(), schema::encode(&info).as_slice())?;
-        let mut caps = self.tx.open_multimap_table(NODES_BY_CAPABILITY)?;
-        for c in &spec.capabilities {
-            caps.insert(c.as_bytes(), spec.id.as_bytes())?;
-        }
-        let mut sigs = self.tx.open_multimap_table(NODES_BY_SIGNAL)?;
-        for s in &spec.signals {
-            sigs.insert(s.as_bytes(), spec.id.as_bytes())?;
-        }
+        self.reindex_node(&spec.id, old.as_ref().map(|o| &o.spec), Some(spec))?;
         Ok(info)
     }
 
@@ -89,7 +103,7 @@ impl Txn<'_> {
             },
             &[],
         )?;
-        self.unindex_node(&old.spec)?;
+        self.reindex_node(id, Some(&old.spec), None)?;
         self.tx.open_table(NODES)?.remove(id.as_bytes())?;
         Ok(seq)
     }

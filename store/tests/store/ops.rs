@@ -350,6 +350,18 @@ fn nodes_register_query_deregister() {
     reg.register_node(&node("a", &["other"], &[])).unwrap();
     assert_eq!(ids(reg.nodes_by_capability("store").unwrap()), ["b"]);
     assert_eq!(reg.node("a").unwrap().spec.capabilities, ["other"]);
+    // Lists that overlap: the kept pair stays, the dropped one goes, the new one comes.
+    reg.register_node(&node("b", &["store", "other"], &["recalled"]))
+        .unwrap();
+    assert_eq!(ids(reg.nodes_by_capability("store").unwrap()), ["b"]);
+    assert_eq!(ids(reg.nodes_by_capability("other").unwrap()), ["a", "b"]);
+    assert!(reg.nodes_by_signal("stored").unwrap().is_empty());
+    assert_eq!(ids(reg.nodes_by_signal("recalled").unwrap()), ["b"]);
+    // The same lists again change no index.
+    reg.register_node(&node("b", &["store", "other"], &["recalled"]))
+        .unwrap();
+    assert_eq!(ids(reg.nodes_by_capability("other").unwrap()), ["a", "b"]);
+    reg.audit().unwrap();
     // Validation errors name the field; nothing is written.
     let size = reg.tree_size().unwrap();
     let mut bad = node("c", &["ok"], &[]);
@@ -371,6 +383,8 @@ fn nodes_register_query_deregister() {
     reg.deregister_node("b", "gone").unwrap();
     assert_eq!(code(reg.node("b").unwrap_err()), "not_found");
     assert!(reg.nodes_by_capability("store").unwrap().is_empty());
+    assert_eq!(ids(reg.nodes_by_capability("other").unwrap()), ["a"]);
+    assert!(reg.nodes_by_signal("recalled").unwrap().is_empty());
     assert_eq!(
         code(reg.deregister_node("b", "gone").unwrap_err()),
         "not_found"
