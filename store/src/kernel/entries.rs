@@ -7,7 +7,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::kernel::tree::TreeView;
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::Digest;
-use cairn_core::ledger::{entry_hash, ChainHead, LedgerEntry};
+use cairn_core::ledger::{entry_hash, ChainHead, LedgerEntry, LEDGER_ENTRY_TYPE, MAX_ENTRY_LEN};
 use cairn_core::merkle;
 
 /// A ledger entry as stored: the signed envelope and what it says.
@@ -36,13 +36,47 @@ impl SignedEntry {
 /// that does not decode, or whose sequence number is not its key, is `corrupt`-like and is
 /// reported against `seq`.
 pub(crate) fn decode_entry(seq: u64, bytes: &[u8]) -> StoreResult<SignedEntry> {
+    let envelope = decode_envelope(seq, bytes)?;
+    let entry = cairn_core::ledger::entry_from_envelope(&envelope)
+        .map_err(|e| StoreError::from(e).at_seq(seq))?;
+    check_seq(seq, entry, envelope)
+}
+
+/// The envelope of the entry stored under `seq`, its payload type checked (a ledger entry)
+/// but the payload not decoded yet.
+pub(crate) fn decode_envelope(seq: u64, bytes: &[u8]) -> StoreResult<Envelope> {
     let envelope = Envelope::from_compact(bytes).map_err(|e| {
         StoreError::from(e)
             .context("stored entry envelope")
             .at_seq(seq)
     })?;
-    let entry = cairn_core::ledger::entry_from_envelope(&envelope)
-        .map_err(|e| StoreError::from(e).at_seq(seq))?;
+    if envelope.payload_type != LEDGER_ENTRY_TYPE {
+        return Err(StoreError::core(
+            cairn_core::ErrorCode::DomainMismatch,
+            format!(
+                "the entry stored under {seq} is a {:?}, not a ledger entry",
+                envelope.payload_type
+            ),
+        )
+        .at_seq(seq));
+    }
+    Ok(envelope)
+}
+
+/// Decodes the payload of an envelope whose Merkle leaf is proven included under the signed
+/// head. Those bytes are the writer's own canonical encoding of an entry it validated, so
+/// they are decoded without encoding them again to compare and without validating the entry
+/// again (what a verified read saves over [`decode_entry`]); a decoding failure is still an
+/// error, never a panic.
+pub(crate) fn decode_proven(seq: u64, envelope: Envelope) -> StoreResult<SignedEntry> {
+    let entry: LedgerEntry =
+        cairn_core::encoding::from_postcard(&envelope.payload, MAX_ENTRY_LEN, "ledger entry")
+            .map_err(|e| StoreError::from(e).at_seq(seq))?;
+    check_seq(seq, entry, envelope)
+}
+
+/// The entry stored under `seq` must say it is entry `seq`.
+fn check_seq(seq: u64, entry: LedgerEntry, envelope: Envelope) -> StoreResult<SignedEntry> {
     if entry.seq != seq {
         return Err(StoreError::core(
             cairn_core::ErrorCode::ChainBroken,

@@ -7,7 +7,9 @@ use redb::{ReadTransaction, ReadableTable};
 
 use crate::error::{StoreError, StoreResult};
 use crate::kernel::db::Registry;
-use crate::kernel::entries::{decode_entry, tree_size, SignedEntry};
+#[cfg(test)]
+use crate::kernel::entries::decode_entry;
+use crate::kernel::entries::{decode_envelope, decode_proven, tree_size, SignedEntry};
 use crate::kernel::head::VerifiedHead;
 use crate::kernel::known;
 use crate::kernel::schema::{self, ENTRIES, META, TREE};
@@ -73,16 +75,40 @@ impl Registry {
         })
     }
 
-    /// Entry `seq` of `rtx`'s snapshot, proven included in `head` (O(log n) reads). An entry
-    /// that is missing, does not decode, or is not the leaf the signed head commits to is
-    /// `corrupt` / `proof_invalid`, against its sequence number.
+    /// The signed head of the snapshot whose entries table is `entries`. Opened for writing,
+    /// this process is the file's only writer (redb locks it), and a head's size and root are
+    /// fixed by the entries it covers: a snapshot holding as many entries as the head this
+    /// process last wrote or verified is under that head, known without reading the head
+    /// record. Any other snapshot, and every snapshot of a registry opened read-only (another
+    /// process may be writing), goes through [`Registry::head_in`].
+    pub(crate) fn head_of(
+        &self,
+        rtx: &ReadTransaction,
+        entries: &impl ReadableTable<u64, &'static [u8]>,
+    ) -> StoreResult<VerifiedHead> {
+        if !self.is_read_only() {
+            let newest = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
+            // The table's length is kept in its header (O(1)); keys are 0..n, and a gap left
+            // by damage fails the proof of the missing entry, under this authentic head.
+            if entries.len()? == newest.size {
+                return Ok(newest);
+            }
+        }
+        self.head_in(rtx)
+    }
+
+    /// Entry `seq` of `rtx`'s snapshot (whose entries table is `entries`), proven included in
+    /// `head` (O(log n) reads). An entry that is missing, does not decode, or is not the leaf
+    /// the signed head commits to is `corrupt` / `proof_invalid`, against its sequence
+    /// number. Its payload is proven before it is decoded, and then decoded as proven bytes
+    /// ([`decode_proven`]).
     pub(crate) fn proven_entry(
         &self,
         rtx: &ReadTransaction,
+        entries: &impl ReadableTable<u64, &'static [u8]>,
         head: &VerifiedHead,
         seq: u64,
     ) -> StoreResult<SignedEntry> {
-        let entries = rtx.open_table(ENTRIES)?;
         let bytes = entries
             .get(seq)?
             .ok_or_else(|| StoreError::not_found(format!("no ledger entry {seq}")).at_seq(seq))?;
@@ -93,17 +119,17 @@ impl Registry {
             ))
             .at_seq(seq));
         }
-        let stored = decode_entry(seq, bytes.value())?;
-        let leaf = stored.leaf_hash();
+        let envelope = decode_envelope(seq, bytes.value())?;
+        let leaf = merkle::leaf_hash(&envelope.payload);
         // A record read again: its leaf hash was proven under this head or one it extends.
-        if self.known_subtrees_read().get(0, seq) == Some(leaf) {
-            return Ok(stored);
+        if self.known_subtrees_read().get(0, seq) != Some(leaf) {
+            let tree = rtx.open_table(TREE)?;
+            // The head was verified against this snapshot's tree, which holds at least its
+            // size.
+            self.prove_leaf(&TreeView::new(&tree, head.size), head, seq, leaf)
+                .map_err(|e| e.at_seq(seq))?;
         }
-        let tree = rtx.open_table(TREE)?;
-        // The head was verified against this snapshot's tree, which holds at least its size.
-        self.prove_leaf(&TreeView::new(&tree, head.size), head, seq, leaf)
-            .map_err(|e| e.at_seq(seq))?;
-        Ok(stored)
+        decode_proven(seq, envelope)
     }
 
     /// Proves that `leaf` is leaf `seq` of the tree `head` signs. Climbs from the leaf through

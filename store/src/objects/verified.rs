@@ -9,7 +9,7 @@
 //! match an older entry (a status put back to active); `Registry::audit` compares every record
 //! with the whole ledger and catches those.
 
-use redb::ReadTransaction;
+use redb::{ReadOnlyTable, ReadTransaction};
 
 use crate::error::{StoreError, StoreResult};
 use crate::kernel::checkpoints::{open_note, StoredCheckpoint};
@@ -96,13 +96,17 @@ impl Registry {
 pub(crate) struct Proof<'a> {
     reg: &'a Registry,
     rtx: &'a ReadTransaction,
+    /// The snapshot's entries, opened once for every entry the read proves.
+    entries: ReadOnlyTable<u64, &'static [u8]>,
     pub(crate) head: VerifiedHead,
 }
 
 impl<'a> Proof<'a> {
     pub(crate) fn new(reg: &'a Registry, rtx: &'a ReadTransaction) -> StoreResult<Proof<'a>> {
+        let entries = rtx.open_table(ENTRIES)?;
         Ok(Proof {
-            head: reg.head_in(rtx)?,
+            head: reg.head_of(rtx, &entries)?,
+            entries,
             reg,
             rtx,
         })
@@ -111,7 +115,9 @@ impl<'a> Proof<'a> {
     /// Entry `seq`, proven included in the head, with the signatures of the keys whose
     /// consent its event needs verified (they are outside the Merkle leaf).
     pub(crate) fn entry(&self, seq: u64) -> StoreResult<SignedEntry> {
-        let e = self.reg.proven_entry(self.rtx, &self.head, seq)?;
+        let e = self
+            .reg
+            .proven_entry(self.rtx, &self.entries, &self.head, seq)?;
         for id in required_consents(&e.entry.event) {
             let rec = load_key(self.rtx, &id)?.ok_or_else(|| {
                 differs(
@@ -152,7 +158,7 @@ impl<'a> Proof<'a> {
         if (size, root) != (cp.size, cp.root) {
             return Err(damaged("states another size or root"));
         }
-        let n = tree_size(&self.rtx.open_table(ENTRIES)?)?;
+        let n = tree_size(&self.entries)?;
         let tree = self.rtx.open_table(TREE)?;
         let hashes = TreeView::new(&tree, n)
             .run(|v| cairn_core::merkle::prove_consistency(v, cp.size, self.head.size))?;
@@ -167,7 +173,10 @@ impl<'a> Proof<'a> {
 
     /// The event of entry `seq`, proven included in the head.
     fn event(&self, seq: u64) -> StoreResult<(Event, u64)> {
-        let e = self.reg.proven_entry(self.rtx, &self.head, seq)?.entry;
+        let e = self
+            .reg
+            .proven_entry(self.rtx, &self.entries, &self.head, seq)?
+            .entry;
         Ok((e.event, e.time))
     }
 
