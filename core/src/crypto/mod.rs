@@ -18,6 +18,8 @@ pub use ed25519::host;
 #[cfg(feature = "legacy-dilithium")]
 mod legacy;
 mod mldsa;
+#[cfg(feature = "native-mldsa-sign")]
+mod native_sign;
 pub mod pem;
 #[cfg(feature = "std")]
 mod signing;

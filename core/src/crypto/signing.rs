@@ -36,6 +36,10 @@ pub struct SigningKey {
     secret: Zeroizing<Vec<u8>>,
     ed: Option<ed25519_dalek::SigningKey>,
     pq: Option<Pq>,
+    /// The same ML-DSA key in PQClean's form, for hedged signing (feature
+    /// `native-mldsa-sign`).
+    #[cfg(feature = "native-mldsa-sign")]
+    native: Option<super::native_sign::NativeSigner>,
     public: PublicKey,
 }
 
@@ -162,11 +166,27 @@ impl SigningKey {
             }
         }
         let public = PublicKey::from_bytes(alg, &public)?;
+        #[cfg(feature = "native-mldsa-sign")]
+        let native = pq.as_ref().and_then(|k| {
+            let (single, sk) = match k {
+                Pq::M44(k) => (
+                    Algorithm::MlDsa44,
+                    Zeroizing::new(k.clone().into_bytes().to_vec()),
+                ),
+                Pq::M65(k) => (
+                    Algorithm::MlDsa65,
+                    Zeroizing::new(k.clone().into_bytes().to_vec()),
+                ),
+            };
+            super::native_sign::NativeSigner::from_sk_encoding(single, &sk)
+        });
         Ok(SigningKey {
             alg,
             secret: Zeroizing::new(secret.to_vec()),
             ed,
             pq,
+            #[cfg(feature = "native-mldsa-sign")]
+            native,
             public,
         })
     }
@@ -204,11 +224,16 @@ impl SigningKey {
 
     /// Signs with hedged ML-DSA randomness from the OS (FIPS 204's default variant); the
     /// Ed25519 half is deterministic as always. Fails only for a context over 255 bytes
-    /// (`domain_mismatch`).
+    /// (`domain_mismatch`). With feature `native-mldsa-sign` the ML-DSA half is made by
+    /// PQClean (the same algorithm, faster; `crypto::native_sign`).
     ///
     /// # Panics
     /// If the operating system has no randomness to give.
     pub fn sign(&self, message: &[u8], context: &[u8]) -> Result<Signature> {
+        #[cfg(feature = "native-mldsa-sign")]
+        if let Some(native) = &self.native {
+            return self.sign_parts(message, context, |m, c| Ok(Some(native.sign(m, c))));
+        }
         let mut rnd = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(&mut *rnd);
         self.sign_with_rnd(message, context, &rnd)
@@ -220,7 +245,34 @@ impl SigningKey {
         self.sign_with_rnd(message, context, &[0u8; 32])
     }
 
+    /// Signs with fips204, `rnd` being FIPS 204's signing randomness.
     fn sign_with_rnd(&self, message: &[u8], context: &[u8], rnd: &[u8; 32]) -> Result<Signature> {
+        self.sign_parts(message, context, |message, context| {
+            let pq_fail = |_| Error::new(ErrorCode::SignatureInvalid, "ML-DSA signing failed");
+            Ok(match &self.pq {
+                Some(Pq::M44(k)) => Some(
+                    k.try_sign_with_seed(rnd, message, context)
+                        .map_err(pq_fail)?
+                        .to_vec(),
+                ),
+                Some(Pq::M65(k)) => Some(
+                    k.try_sign_with_seed(rnd, message, context)
+                        .map_err(pq_fail)?
+                        .to_vec(),
+                ),
+                None => None,
+            })
+        })
+    }
+
+    /// The signature's layout, in one place: the context check, then the Ed25519 half
+    /// (deterministic, as always), then the ML-DSA half `pq` makes, if the key has one.
+    fn sign_parts(
+        &self,
+        message: &[u8],
+        context: &[u8],
+        pq: impl FnOnce(&[u8], &[u8]) -> Result<Option<Vec<u8>>>,
+    ) -> Result<Signature> {
         if context.len() > MAX_CONTEXT_LEN {
             return Err(Error::new(
                 ErrorCode::DomainMismatch,
@@ -232,17 +284,8 @@ impl SigningKey {
             use ed25519_dalek::Signer as _;
             out.extend_from_slice(&ed.sign(message).to_bytes());
         }
-        let pq_fail = |_| Error::new(ErrorCode::SignatureInvalid, "ML-DSA signing failed");
-        match &self.pq {
-            Some(Pq::M44(k)) => out.extend_from_slice(
-                &k.try_sign_with_seed(rnd, message, context)
-                    .map_err(pq_fail)?,
-            ),
-            Some(Pq::M65(k)) => out.extend_from_slice(
-                &k.try_sign_with_seed(rnd, message, context)
-                    .map_err(pq_fail)?,
-            ),
-            None => {}
+        if let Some(sig) = pq(message, context)? {
+            out.extend_from_slice(&sig);
         }
         Signature::from_bytes(self.alg, &out)
     }
