@@ -8,6 +8,7 @@ use crate::error::{StoreCode, StoreError, StoreResult};
 use crate::kernel::db::{Registry, Txn};
 use crate::kernel::schema::{self, ReadTables, NODES, NODES_BY_CAPABILITY, NODES_BY_SIGNAL};
 use crate::objects::keys::check_reason;
+use cairn_core::encoding::{sha256, Digest};
 use cairn_core::ledger::Event;
 use cairn_core::nodespec::NodeSpec;
 use cairn_core::UnixTime;
@@ -25,6 +26,40 @@ pub struct NodeInfo {
 
 pub(crate) fn load_node(tx: &impl ReadTables, id: &str) -> StoreResult<Option<NodeInfo>> {
     tx.get_record(NODES, id.as_bytes(), "node record")
+}
+
+/// A node record as a verified read finds it: decoded, with the SHA-256 of its spec's stored
+/// bytes.
+pub(crate) struct StoredNode {
+    pub(crate) info: NodeInfo,
+    /// For an intact record, the spec digest its `node_registered` entry names.
+    pub(crate) spec_digest: Digest,
+}
+
+/// Decodes a stored node record. A record's encoding (postcard) is its spec's encoding
+/// followed by the varints of `seq` and `registered_at`, so the spec's bytes are the record's
+/// less those, and hashing them gives the spec digest without encoding the spec again. A
+/// record not in canonical form gives another digest, which the read reports as damage (the
+/// writer only writes canonical records).
+pub(crate) fn decode_node(bytes: &[u8]) -> StoreResult<StoredNode> {
+    let info: NodeInfo = schema::decode(bytes, "node record")?;
+    let varint_len = |v: u64| (u64::BITS - v.leading_zeros()).max(1).div_ceil(7) as usize;
+    let tail = varint_len(info.seq) + varint_len(info.registered_at);
+    let spec = bytes
+        .len()
+        .checked_sub(tail)
+        .and_then(|n| bytes.get(..n))
+        .unwrap_or_default();
+    Ok(StoredNode {
+        spec_digest: sha256(&[spec]),
+        info,
+    })
+}
+
+fn load_stored_node(tx: &impl ReadTables, id: &[u8]) -> StoreResult<Option<StoredNode>> {
+    tx.get_bytes(NODES, id)?
+        .map(|b| decode_node(&b))
+        .transpose()
 }
 
 impl Txn<'_> {
@@ -136,10 +171,10 @@ impl Registry {
     /// One node.
     pub fn node(&self, id: &str) -> StoreResult<NodeInfo> {
         self.read(|rtx| {
-            let info = load_node(&rtx, id)?
+            let node = load_stored_node(&rtx, id.as_bytes())?
                 .ok_or_else(|| StoreError::not_found(format!("no node {id:?}")))?;
-            crate::objects::verified::Proof::new(self, &rtx)?.node(&info)?;
-            Ok(info)
+            crate::objects::verified::Proof::new(self, &rtx)?.node(&node)?;
+            Ok(node.info)
         })
     }
 
@@ -157,9 +192,9 @@ impl Registry {
             let t = rtx.open_table(NODES)?;
             let mut out = Vec::new();
             for row in t.iter()? {
-                let info: NodeInfo = schema::decode(row?.1.value(), "node record")?;
-                proof.node(&info)?;
-                out.push(info);
+                let node = decode_node(row?.1.value())?;
+                proof.node(&node)?;
+                out.push(node.info);
             }
             Ok(out)
         })
@@ -180,9 +215,7 @@ impl Registry {
             let mut out = Vec::new();
             for id in index.get(key.as_bytes())? {
                 let id = id?;
-                let node: NodeInfo = rtx
-                    .get_record(NODES, id.value(), "node record")?
-                    .ok_or_else(|| {
+                let stored = load_stored_node(&rtx, id.value())?.ok_or_else(|| {
                         StoreError::new(
                             StoreCode::Corrupt,
                             format!(
@@ -191,7 +224,8 @@ impl Registry {
                             ),
                         )
                     })?;
-                proof.node(&node)?;
+                proof.node(&stored)?;
+                let node = stored.info;
                 let repeated = out.last().is_some_and(|n: &NodeInfo| n.spec.id >= node.spec.id);
                 if repeated || !declared(&node).iter().any(|d| d == key) {
                     return Err(StoreError::corrupt(format!(
@@ -213,5 +247,40 @@ impl Registry {
     /// The nodes declaring `signal`, in id order (an index lookup, not a scan).
     pub fn nodes_by_signal(&self, signal: &str) -> StoreResult<Vec<NodeInfo>> {
         self.nodes_by_index(NODES_BY_SIGNAL, signal, |n| &n.spec.signals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The digest of the spec's stored bytes is the spec digest for every record the writer
+    // writes, whatever the widths of the two varints after the spec; a non-canonical tail is
+    // another digest (reported as damage by the read).
+    #[test]
+    fn the_stored_spec_bytes_hash_to_the_spec_digest() {
+        let spec = NodeSpec::from_json(
+            r#"{"id":"n1","name":"N","version":"1","capabilities":["c"],"provenance":{"source":"s"}}"#,
+        )
+        .unwrap();
+        let widths = [0u64, 1, 127, 128, 16_383, 16_384, 1_700_000_000, u64::MAX];
+        for seq in widths {
+            for registered_at in widths {
+                let info = NodeInfo {
+                    spec: spec.clone(),
+                    seq,
+                    registered_at,
+                };
+                let stored = decode_node(&schema::encode(&info)).unwrap();
+                assert_eq!(stored.info, info);
+                assert_eq!(stored.spec_digest, spec.digest(), "{seq} {registered_at}");
+            }
+        }
+        // seq 1 written as a two-byte varint (0x81 0x00): decodes the same, hashes otherwise.
+        let mut bytes = spec.to_bytes();
+        bytes.extend_from_slice(&[0x81, 0x00, 0x05]);
+        let stored = decode_node(&bytes).unwrap();
+        assert_eq!(stored.info.seq, 1);
+        assert_ne!(stored.spec_digest, spec.digest());
     }
 }

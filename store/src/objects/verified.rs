@@ -21,7 +21,7 @@ use crate::kernel::tree::TreeView;
 use crate::objects::keys::load_key;
 use crate::objects::keys::{KeyRecord, KeyStatus};
 use crate::objects::manifests::ManifestInfo;
-use crate::objects::nodes::NodeInfo;
+use crate::objects::nodes::StoredNode;
 use crate::objects::tokens::{Revocation, TokenInfo};
 use crate::objects::trustroots::StoredTrustRoot;
 use cairn_core::encoding::Digest;
@@ -248,11 +248,13 @@ impl<'a> Proof<'a> {
         }
     }
 
-    /// A node record against its `node_registered` entry (id and spec digest).
-    pub(crate) fn node(&self, info: &NodeInfo) -> StoreResult<()> {
+    /// A node record against its `node_registered` entry (id, and spec digest: that of the
+    /// spec's stored bytes, [`decode_node`](crate::objects::nodes::decode_node)).
+    pub(crate) fn node(&self, node: &StoredNode) -> StoreResult<()> {
+        let info = &node.info;
         let (event, time) = self.event(info.seq)?;
         let ok = matches!(&event, Event::NodeRegistered { node_id, spec_digest }
-            if *node_id == info.spec.id && *spec_digest == info.spec.digest());
+            if *node_id == info.spec.id && *spec_digest == node.spec_digest);
         if ok && time == info.registered_at {
             Ok(())
         } else {
