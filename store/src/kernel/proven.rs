@@ -21,8 +21,8 @@ use cairn_core::ErrorCode;
 impl Registry {
     /// The signed head of `rtx`'s snapshot, verified: the same stored bytes as the head this
     /// process last verified or wrote cost one comparison; another head is verified —
-    /// signature by the log key, root against the stored tree — and remembered when it is
-    /// newer (another process wrote since).
+    /// signature by the log key, root against the stored tree — and, in a registry opened
+    /// read-only, remembered when it is newer (another process wrote since).
     pub(crate) fn head_in(&self, rtx: &ReadTransaction) -> StoreResult<VerifiedHead> {
         let meta = rtx.open_table(META)?;
         let stored = meta
@@ -39,17 +39,18 @@ impl Registry {
         let tree = rtx.open_table(TREE)?;
         let n = tree_size(&rtx.open_table(ENTRIES)?)?;
         let head = crate::kernel::head::verify_head(rtx, &tree, n, self.origin(), &log_key)?;
-        // Opened for writing, this process is the file's only writer (redb locks it), so a
-        // head no larger than the cached one is an older snapshot of this process's own
-        // commits (a reader that began before the last commit): the cached head extends it and
-        // the proven hashes hold for it too. Keep both, or readers racing the writer would
-        // throw them away at every commit.
-        let newest = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
-        if !self.is_read_only() && head.size <= newest.size {
+        // Opened for writing, this process is the file's only writer (redb locks it), so any
+        // head a snapshot holds is one of this process's own commits: an older one (a reader
+        // that began before the last commit), which the cached head extends, or a newer one
+        // whose commit has not yet recorded it (a reader that began between the commit and
+        // `set_head`), which extends the cached head. The proven hashes hold for both and the
+        // writer records its own head: keep everything, or readers racing the writer would
+        // throw the hashes away at every commit.
+        if !self.is_read_only() {
             return Ok(head);
         }
-        // A head another process wrote (this one only reads): hashes proven under the old one
-        // vouch for nothing here (kernel::known).
+        // Read-only: a head another process wrote. Hashes proven under the old one vouch for
+        // nothing here (kernel::known).
         self.known_subtrees().clear();
         self.set_head(head, raw);
         Ok(head)
@@ -291,23 +292,42 @@ mod tests {
         reg.prove_leaf(&TreeView::new(&tree, old_head.size), &old_head, 5, leaf5)
             .unwrap();
         drop((entries, tree, older));
-        // A head adopted from the file (re-verified) empties the set.
-        *reg.head.lock().unwrap() = (
+        // A reader that began between a commit and the writer recording its head gets that
+        // newer head, verified, and leaves the cached head and the proven hashes alone (the
+        // writer records its own head).
+        let before = reg.head.lock().unwrap().clone();
+        reg.register_node(&spec(1002)).unwrap();
+        let after = reg.head.lock().unwrap().0;
+        *reg.head.lock().unwrap() = before.clone();
+        let known = reg.known_subtrees_read().len();
+        let seen = reg.read(|rtx| reg.head_in(&rtx)).unwrap();
+        assert_eq!(seen, after);
+        assert_eq!(*reg.head.lock().unwrap(), before);
+        assert_eq!(reg.known_subtrees_read().len(), known);
+        drop(reg);
+
+        // Read-only, a newer head is another process's: adopting it empties the set.
+        let ro = Registry::open_read_only(dir.path().join("r.redb")).unwrap();
+        prove(&ro, 3, leaves[3]).unwrap();
+        assert!(ro.known_subtrees_read().len() > 0);
+        *ro.head.lock().unwrap() = (
             VerifiedHead {
                 size: 0,
                 root: merkle::EMPTY_ROOT,
             },
             Vec::new(),
         );
-        reg.read(|rtx| reg.head_in(&rtx).map(|_| ())).unwrap();
+        let adopted = ro.read(|rtx| ro.head_in(&rtx)).unwrap();
+        assert_eq!(adopted, after);
+        assert_eq!(ro.head.lock().unwrap().0, after);
         assert_eq!(
-            reg.known_subtrees_read().len(),
+            ro.known_subtrees_read().len(),
             0,
             "emptied by a head it did not write"
         );
-        prove(&reg, 3, leaves[3]).unwrap();
+        prove(&ro, 3, leaves[3]).unwrap();
         assert!(
-            reg.known_subtrees_read().len() > 0,
+            ro.known_subtrees_read().len() > 0,
             "refilled by the next proof"
         );
     }
