@@ -745,13 +745,14 @@ pub(crate) async fn remove(State(st): St, request: WriteRequest) -> ServiceResul
     let reason = req.reason.unwrap_or_else(|| "removed over HTTP".to_owned());
     let (_, index) = h.index(&req.handle)?;
     blocking(move || {
-        if st.reg.handle_unverified(&index)?.is_none() {
-            return Err(field(
-                ServiceError::not_found("this handle is not registered"),
-                "handle",
-            ));
-        }
-        let seq = st.writer.remove_handle(index, reason)?;
+        // The store refuses a free handle (`not_found`): one rule, one read, inside the commit.
+        let seq = st
+            .writer
+            .remove_handle(index, reason)
+            .map_err(|e| match e.code {
+                "not_found" => field(e, "handle"),
+                _ => e,
+            })?;
         lock(&h.presence).retain(|(i, _), _| *i != index);
         Ok(Json(json!({"ok": true, "status": "removed", "seq": seq})))
     })

@@ -1220,7 +1220,9 @@ fn reregistration_and_removal_need_the_admin_capability() {
     let r = post("/handles/remove", &rm, &admin);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(s.get("/check_user/alice", &[]).json()["exists"], false);
-    assert_eq!(post("/handles/remove", &rm, &admin).code(), "not_found");
+    let gone = post("/handles/remove", &rm, &admin);
+    assert_eq!((gone.status, gone.code()), (404, "not_found".into()));
+    assert_eq!(gone.json()["error"]["details"]["field"], "handle");
 
     let reg = &s.server().state().reg;
     let kinds: Vec<&str> = handle_events(reg).iter().map(|e| e.kind()).collect();
