@@ -7,11 +7,11 @@
 //! batch grows with the number of waiting writers. If the batch's transaction fails, each of
 //! its operations is retried alone, so one bad request never fails the others.
 //!
-//! A durable commit still owes its anchor (`<registry>.anchor`: a write, an fsync, a rename
-//! and an fsync of the directory). The committer hands the batch to the writer's anchor thread
-//! and goes on with the next transaction; the anchor thread writes the newest anchor owed
+//! A durable commit still owes its anchor (`<registry>.anchor`: a record written in place and
+//! an fsync). The committer hands the batch to the writer's anchor thread and goes on with the
+//! next transaction; the anchor thread writes the newest anchor owed
 //! (one write covers every commit handed to it meanwhile) and only then answers the requests.
-//! So an answer still means "durable, and anchored", and the anchor's fsyncs no longer stand
+//! So an answer still means "durable, and anchored", and the anchor's fsync no longer stands
 //! between one commit and the next.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -1,6 +1,6 @@
 //! Durable file replacement: the one way cairn writes a file that is not the registry
-//! database itself (exported keys, bundles, trust roots, ledger exports, the rollback anchor,
-//! tile trees, configs) and the way it creates the registry file.
+//! database itself (exported keys, bundles, trust roots, ledger exports, a new rollback
+//! anchor, tile trees, configs) and the way it creates the registry file.
 //!
 //! [`write_atomic`] writes the bytes to a temporary file in the same directory, fsyncs it,
 //! renames it over the destination and fsyncs the directory. A crash at any point leaves

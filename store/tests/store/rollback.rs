@@ -211,3 +211,63 @@ fn a_deferred_anchor_is_written_by_write_anchor_and_never_goes_back() {
     let nothing = reg.write_deferring_anchor(|_| Ok(())).unwrap();
     assert_eq!(nothing.anchor, AnchorDue::NONE);
 }
+
+/// The anchor file's layout (docs/STORE.md, "The rollback anchor"): two slots of this many
+/// bytes, each record written in place into the slot not holding the newest one.
+const SLOT: usize = 32 * 1024;
+
+#[test]
+fn a_torn_anchor_slot_falls_back_to_the_previous_head_which_an_open_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    let reg = create(&path);
+    key(&reg, "a", Role::Peer);
+    let previous = Anchor::read_beside(&path).unwrap().unwrap();
+    key(&reg, "b", Role::Peer);
+    let newest = Anchor::read_beside(&path).unwrap().unwrap();
+    assert!(newest.size > previous.size);
+    drop(reg);
+    // Created in slot 0; the two commits wrote slot 1, then slot 0 again.
+    let ap = anchor_path(&path);
+    let bytes = std::fs::read(&ap).unwrap();
+    assert!(
+        bytes.len() > SLOT && bytes.len() <= 2 * SLOT,
+        "{}",
+        bytes.len()
+    );
+    // A write torn inside the newest record: the previous head answers, which the file
+    // extends, so both opens accept it, and a read-write open records the newest again.
+    let mut torn = bytes.clone();
+    torn[100] ^= 0x01;
+    std::fs::write(&ap, &torn).unwrap();
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), previous);
+    drop(Registry::open_read_only(&path).unwrap());
+    assert_eq!(
+        std::fs::read(&ap).unwrap(),
+        torn,
+        "a read-only open writes nothing"
+    );
+    drop(Registry::open(&path, None).unwrap());
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), newest);
+    // Both slots damaged: reported, and `reset_anchor` records the file again.
+    let mut both = bytes;
+    both[100] ^= 0x01;
+    both[SLOT + 100] ^= 0x01;
+    std::fs::write(&ap, &both).unwrap();
+    for e in [
+        Registry::open_read_only(&path).unwrap_err(),
+        Registry::open(&path, None).unwrap_err(),
+    ] {
+        assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
+        assert!(e.to_string().contains("anchor reset"), "{e}");
+    }
+    Registry::reset_anchor(&path).unwrap();
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), newest);
+    // A registry keeps writing in place after the reset.
+    let reg = Registry::open(&path, None).unwrap();
+    key(&reg, "c", Role::Peer);
+    assert_eq!(
+        Anchor::read_beside(&path).unwrap().unwrap().size,
+        reg.tree_size().unwrap()
+    );
+}
