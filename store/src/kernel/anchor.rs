@@ -96,7 +96,7 @@ impl Anchor {
         let size = lines.next()?.strip_prefix("size ")?.parse::<u64>().ok()?;
         let root = b64_decode(lines.next()?.strip_prefix("root ")?).ok()?;
         let root = <Digest>::try_from(root.as_slice()).ok()?;
-        if lines.next()? != "" {
+        if !lines.next()?.is_empty() {
             return None;
         }
         let note = lines.next().unwrap_or_default().to_owned();
