@@ -32,7 +32,7 @@ pub struct CreateOptions {
     pub protection: Protection,
     /// Whether every commit records the new signed head in the rollback anchor
     /// `<registry file>.anchor` (default on; see [`Registry::reset_anchor`]). Each commit then
-    /// costs one more small file written atomically. Later opens can change it with
+    /// costs one more record written in place and its fsync. Later opens can change it with
     /// [`Registry::set_anchor_writes`].
     pub anchor: bool,
 }

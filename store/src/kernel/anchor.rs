@@ -11,7 +11,7 @@
 //! # On disk (version 2)
 //!
 //! Two slots of [`SLOT`] bytes, slot 1 starting at byte [`SLOT`] (the file ends after the
-//! last written slot's record). Each record is
+//! furthest record written). Each record is
 //!
 //! ```text
 //! "cairn anchor v2\n" (16 bytes) | generation (u64 BE) | body length (u32 BE) | body |
@@ -132,6 +132,9 @@ fn decode_slot(slot: &[u8]) -> Option<(u64, Anchor)> {
     }
     let generation = u64::from_be_bytes(header[16..24].try_into().ok()?);
     let len = u32::from_be_bytes(header[24..28].try_into().ok()?) as usize;
+    if len as u64 > SLOT {
+        return None;
+    }
     let signed = slot.get(..HEADER + len)?;
     let tag = slot.get(HEADER + len..HEADER + len + TAG)?;
     if Sha256::digest(signed).as_slice() != tag {
@@ -183,14 +186,29 @@ fn damaged(ap: &Path, why: &str) -> StoreError {
     ))
 }
 
+/// First line of a version-1 anchor file: the same body as a record's, whole-file, written by
+/// an atomic replace per commit. Still read, and rewritten as version 2 by a read-write open.
+const MAGIC_V1: &str = "cairn registry anchor v1\n";
+
 /// Reads the anchor beside `path`; `None` when there is none.
 pub(crate) fn read(path: &Path) -> StoreResult<Option<Anchor>> {
+    Ok(read_versioned(path)?.map(|(anchor, _)| anchor))
+}
+
+/// [`read`], and whether the file is in version 1 (and so due to be rewritten).
+fn read_versioned(path: &Path) -> StoreResult<Option<(Anchor, bool)>> {
     let ap = anchor_path(path);
     let Some(bytes) = read_bytes(&ap)? else {
         return Ok(None);
     };
+    if let Some(body) = bytes.strip_prefix(MAGIC_V1.as_bytes()) {
+        return match std::str::from_utf8(body).ok().and_then(Anchor::parse_body) {
+            Some(anchor) => Ok(Some((anchor, true))),
+            None => Err(damaged(&ap, "a version-1 anchor that does not parse")),
+        };
+    }
     match newest(decode_slots(&bytes)) {
-        Some((_, _, anchor)) => Ok(Some(anchor)),
+        Some((_, _, anchor)) => Ok(Some((anchor, false))),
         None => Err(damaged(&ap, "neither slot holds an intact record")),
     }
 }
@@ -215,13 +233,19 @@ fn unwritten(path: &Path, e: std::io::Error) -> StoreError {
 }
 
 /// An anchor file kept open by the registry that writes it: which slot holds the newest
-/// record, and its generation.
+/// record, and its generation. Both move only once a record is durable, so a write that
+/// failed (even after its bytes reached the page cache) is retried into the same slot, and
+/// the other slot keeps the last durable record.
 #[derive(Debug)]
 struct SlotFile {
     file: File,
     newest: usize,
     generation: u64,
 }
+
+/// Generations from here on are refused when read (a crafted file could otherwise make the
+/// next generation overflow): such a file is replaced by a new one.
+const MAX_GENERATION: u64 = u64::MAX / 2;
 
 impl SlotFile {
     /// Opens the anchor beside `path` for writing in place. A missing file, or one without an
@@ -232,7 +256,8 @@ impl SlotFile {
         let current = read_bytes(&ap)
             .ok()
             .flatten()
-            .and_then(|bytes| newest(decode_slots(&bytes)));
+            .and_then(|bytes| newest(decode_slots(&bytes)))
+            .filter(|(_, generation, _)| *generation < MAX_GENERATION);
         let (newest, generation, written) = match current {
             Some((slot, generation, _)) => (slot, generation, false),
             None => {
@@ -258,13 +283,35 @@ impl SlotFile {
     /// makes it durable (one `fdatasync`).
     fn put(&mut self, a: &Anchor) -> std::io::Result<()> {
         let target = 1 - self.newest;
-        let rec = a.record(self.generation + 1)?;
+        let generation = self
+            .generation
+            .checked_add(1)
+            .ok_or_else(|| std::io::Error::other("the anchor's generation is exhausted"))?;
+        let rec = a.record(generation)?;
         self.file.seek(SeekFrom::Start(target as u64 * SLOT))?;
         self.file.write_all(&rec)?;
         self.file.sync_data()?;
         self.newest = target;
-        self.generation += 1;
+        self.generation = generation;
         Ok(())
+    }
+
+    /// Whether `path`'s anchor is still the file this handle writes (not deleted or replaced
+    /// since it was opened). Where that cannot be told, it is assumed.
+    fn is_current(&self, path: &Path) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            match (self.file.metadata(), std::fs::metadata(anchor_path(path))) {
+                (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+                _ => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            true
+        }
     }
 }
 
@@ -311,21 +358,19 @@ pub(crate) struct AnchorWrites {
     io: std::sync::Mutex<Option<SlotFile>>,
 }
 
-/// Writes `a` into the anchor beside `path` through `open` (opening the file first if needed).
+/// Writes `a` into the anchor beside `path` through `open`, opening the file first if there
+/// is no handle yet or the name no longer leads to the file it holds (deleted or replaced
+/// meanwhile: the anchor is then recreated, as the next open would).
 fn put(open: &mut Option<SlotFile>, path: &Path, a: &Anchor) -> std::io::Result<()> {
-    let result = match open.as_mut() {
-        Some(f) => f.put(a),
-        None => SlotFile::open(path, a).and_then(|(mut f, written)| {
+    match open.as_mut() {
+        Some(f) if f.is_current(path) => f.put(a),
+        _ => {
+            let (mut f, written) = SlotFile::open(path, a)?;
             let result = if written { Ok(()) } else { f.put(a) };
             *open = Some(f);
             result
-        }),
-    };
-    if result.is_err() {
-        // Reopened and read again by the next write: the slot may be torn.
-        *open = None;
+        }
     }
-    result
 }
 
 impl AnchorWrites {
@@ -382,9 +427,9 @@ impl AnchorWrites {
 }
 
 /// Checks the verified head `head` of the snapshot `rtx` against the anchor beside `path`.
-/// Returns whether the anchor is missing or behind (and so should be rewritten).
+/// Returns whether the anchor is missing, behind or in version 1 (and so should be rewritten).
 pub(crate) fn check(rtx: &ReadTransaction, path: &Path, head: &VerifiedHead) -> StoreResult<bool> {
-    let Some(anchor) = read(path)? else {
+    let Some((anchor, v1)) = read_versioned(path)? else {
         return Ok(true);
     };
     let recover = "if this is a genuine restore from a backup, run `cairn anchor reset` (Registry::reset_anchor) to accept it";
@@ -416,7 +461,7 @@ pub(crate) fn check(rtx: &ReadTransaction, path: &Path, head: &VerifiedHead) -> 
             ),
         ));
     }
-    Ok(head.size > anchor.size)
+    Ok(head.size > anchor.size || v1)
 }
 
 /// The signed head note stored in the file (the META head record), for the anchor.
@@ -500,6 +545,22 @@ mod tests {
         fits.note.clear();
         fits.note = "x".repeat(SLOT as usize - HEADER - TAG - fits.body().len());
         assert_eq!(fits.record(1).unwrap().len() as u64, SLOT);
+    }
+
+    #[test]
+    fn a_generation_near_the_end_of_its_range_gets_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.redb");
+        let mut bytes = anchor(1).record(u64::MAX).unwrap();
+        bytes.resize(SLOT as usize, 0);
+        std::fs::write(anchor_path(&path), &bytes).unwrap();
+        assert_eq!(read(&path).unwrap(), Some(anchor(1)));
+        let mut open = None;
+        put(&mut open, &path, &anchor(2)).unwrap();
+        let f = open.as_ref().unwrap();
+        assert_eq!((f.newest, f.generation), (0, 1));
+        put(&mut open, &path, &anchor(3)).unwrap();
+        assert_eq!(read(&path).unwrap(), Some(anchor(3)));
     }
 
     #[test]

@@ -229,10 +229,10 @@ impl Registry {
         self.anchor.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Turns the anchor write after each commit on or off. Each write is one small file
-    /// written atomically (write, fsync, rename, fsync the directory): off saves that per
-    /// commit, at the price of an anchor that lags behind and so catches only rollbacks to
-    /// before its size. Opening always checks an anchor that exists.
+    /// Turns the anchor write after each commit on or off. Each write is one record of a few
+    /// KiB written in place and one fsync: off saves that per commit, at the price of an
+    /// anchor that lags behind and so catches only rollbacks to before its size. Opening
+    /// always checks an anchor that exists.
     pub fn set_anchor_writes(&self, on: bool) {
         self.anchor.store(on, std::sync::atomic::Ordering::SeqCst);
     }
@@ -280,7 +280,7 @@ impl Registry {
     /// [`Registry::write`], except that the commit's rollback anchor is not written yet: it
     /// returns once the commit is durable, with the anchor it owes, and releases the writer
     /// lock, so the next transaction can run while [`Registry::write_anchor`] writes it. A
-    /// group-commit writer uses this to keep the anchor's two fsyncs off the path between
+    /// group-commit writer uses this to keep the anchor's fsync off the path between
     /// commits; it should report the write only once the anchor is written, as
     /// [`Registry::write`] does.
     ///

@@ -227,7 +227,7 @@ fn a_torn_anchor_slot_falls_back_to_the_previous_head_which_an_open_accepts() {
     let newest = Anchor::read_beside(&path).unwrap().unwrap();
     assert!(newest.size > previous.size);
     drop(reg);
-    // Created in slot 0; the two commits wrote slot 1, then slot 0 again.
+    // Both slots hold a record; the newest is the one of the higher generation.
     let ap = anchor_path(&path);
     let bytes = std::fs::read(&ap).unwrap();
     assert!(
@@ -235,10 +235,16 @@ fn a_torn_anchor_slot_falls_back_to_the_previous_head_which_an_open_accepts() {
         "{}",
         bytes.len()
     );
+    let generation = |at: usize| u64::from_be_bytes(bytes[at + 16..at + 24].try_into().unwrap());
+    let newest_at = if generation(0) > generation(SLOT) {
+        0
+    } else {
+        SLOT
+    };
     // A write torn inside the newest record: the previous head answers, which the file
     // extends, so both opens accept it, and a read-write open records the newest again.
     let mut torn = bytes.clone();
-    torn[100] ^= 0x01;
+    torn[newest_at + 100] ^= 0x01;
     std::fs::write(&ap, &torn).unwrap();
     assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), previous);
     drop(Registry::open_read_only(&path).unwrap());
@@ -270,4 +276,67 @@ fn a_torn_anchor_slot_falls_back_to_the_previous_head_which_an_open_accepts() {
         Anchor::read_beside(&path).unwrap().unwrap().size,
         reg.tree_size().unwrap()
     );
+}
+
+#[test]
+fn an_anchor_deleted_or_replaced_while_open_is_recreated_by_the_next_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    let reg = create(&path);
+    key(&reg, "a", Role::Peer);
+    std::fs::remove_file(anchor_path(&path)).unwrap();
+    key(&reg, "b", Role::Peer);
+    let size = reg.tree_size().unwrap();
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, size);
+    // Replaced by another file under the same name: the commit writes the new one.
+    let stale = std::fs::read(anchor_path(&path)).unwrap();
+    key(&reg, "c", Role::Peer);
+    std::fs::write(dir.path().join("copy"), &stale).unwrap();
+    std::fs::rename(dir.path().join("copy"), anchor_path(&path)).unwrap();
+    key(&reg, "d", Role::Peer);
+    assert_eq!(
+        Anchor::read_beside(&path).unwrap().unwrap().size,
+        reg.tree_size().unwrap()
+    );
+}
+
+#[test]
+fn a_version_1_anchor_is_still_checked_and_rewritten_by_a_read_write_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    let reg = create(&path);
+    key(&reg, "a", Role::Peer);
+    let current = Anchor::read_beside(&path).unwrap().unwrap();
+    drop(reg);
+    let v1 = |a: &Anchor| {
+        format!(
+            "cairn registry anchor v1\nsize {}\nroot {}\n\n{}",
+            a.size,
+            cairn_core::encoding::b64_encode(&a.root),
+            a.note
+        )
+    };
+    // A version-1 anchor ahead of the file still refuses it.
+    let ahead = Anchor {
+        size: current.size + 1,
+        ..current.clone()
+    };
+    std::fs::write(anchor_path(&path), v1(&ahead)).unwrap();
+    assert_eq!(
+        Registry::open_read_only(&path).unwrap_err().code(),
+        StoreCode::RolledBack
+    );
+    // The file's own head in version 1: read-only opens leave it, a read-write open
+    // rewrites it in version 2.
+    std::fs::write(anchor_path(&path), v1(&current)).unwrap();
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), current);
+    drop(Registry::open_read_only(&path).unwrap());
+    assert!(std::fs::read(anchor_path(&path))
+        .unwrap()
+        .starts_with(b"cairn registry anchor v1\n"));
+    drop(Registry::open(&path, None).unwrap());
+    assert!(std::fs::read(anchor_path(&path))
+        .unwrap()
+        .starts_with(b"cairn anchor v2\n"));
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), current);
 }
