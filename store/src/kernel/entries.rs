@@ -69,6 +69,19 @@ pub(crate) fn decode_envelope(seq: u64, bytes: &[u8]) -> StoreResult<Envelope> {
 /// again (what a verified read saves over [`decode_entry`]); a decoding failure is still an
 /// error, never a panic.
 pub(crate) fn decode_proven(seq: u64, envelope: Envelope) -> StoreResult<SignedEntry> {
+    // The format version first, as a full decode checks it: a newer writer's entry is
+    // `unsupported_version`, not a decoding failure.
+    if let Some(v) = envelope
+        .payload
+        .first()
+        .filter(|v| **v != cairn_core::ledger::LEDGER_ENTRY_VERSION)
+    {
+        return Err(StoreError::core(
+            cairn_core::ErrorCode::UnsupportedVersion,
+            format!("ledger entry format version {v} is not supported"),
+        )
+        .at_seq(seq));
+    }
     let entry: LedgerEntry =
         cairn_core::encoding::from_postcard(&envelope.payload, MAX_ENTRY_LEN, "ledger entry")
             .map_err(|e| StoreError::from(e).at_seq(seq))?;

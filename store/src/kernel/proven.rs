@@ -22,7 +22,7 @@ impl Registry {
     /// The signed head of `rtx`'s snapshot, verified: the same stored bytes as the head this
     /// process last verified or wrote cost one comparison; another head is verified —
     /// signature by the log key, root against the stored tree — and, in a registry opened
-    /// read-only, remembered when it is newer (another process wrote since).
+    /// read-only, remembered when it is newer (a head this registry did not write).
     pub(crate) fn head_in(&self, rtx: &ReadTransaction) -> StoreResult<VerifiedHead> {
         let meta = rtx.open_table(META)?;
         let stored = meta
@@ -49,7 +49,7 @@ impl Registry {
         if !self.is_read_only() {
             return Ok(head);
         }
-        // Read-only: a head another process wrote. Hashes proven under the old one vouch for
+        // Read-only: a head this registry did not write. Hashes proven under the old one vouch for
         // nothing here (kernel::known).
         self.known_subtrees().clear();
         self.set_head(head, raw);
@@ -306,7 +306,7 @@ mod tests {
         assert_eq!(reg.known_subtrees_read().len(), known);
         drop(reg);
 
-        // Read-only, a newer head is another process's: adopting it empties the set.
+        // Read-only, a newer head is one it did not write: adopting it empties the set.
         let ro = Registry::open_read_only(dir.path().join("r.redb")).unwrap();
         prove(&ro, 3, leaves[3]).unwrap();
         assert!(ro.known_subtrees_read().len() > 0);
