@@ -37,8 +37,11 @@ pub fn to_js_error(e: &Error) -> JsValue {
 /// 30 µs more, for 1.3 KB less module.
 pub fn finish(result: Result<Value>) -> core::result::Result<JsValue, JsValue> {
     let value = result.map_err(|e| to_js_error(&e))?;
-    js_sys::JSON::parse(&value.to_string())
-        .map_err(|_| to_js_error(&Error::malformed("result is not representable in JSON")))
+    // Written straight into a byte buffer rather than through `Value`'s `Display` (the
+    // formatting machinery): as fast, and about 600 bytes of gzip less module.
+    let unrepresentable = || to_js_error(&Error::malformed("result is not representable in JSON"));
+    let text = serde_json::to_string(&value).map_err(|_| unrepresentable())?;
+    js_sys::JSON::parse(&text).map_err(|_| unrepresentable())
 }
 
 pub fn is_absent(v: &JsValue) -> bool {
