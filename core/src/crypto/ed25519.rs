@@ -4,11 +4,14 @@
 //! - A and R must not have small order (weak keys and the trivial forgeries they allow);
 //! - S must be reduced (S < L), so a signature cannot be re-encoded into a second valid one.
 //!
-//! ed25519-dalek's `verify_strict` covers small order, S < L and R's canonicity (it compares
-//! the recomputed R with the signature's R byte for byte); A's canonicity is checked here,
-//! because dalek decodes y modulo p without complaint.
+//! A is checked once, when the key is decoded ([`parse_public_key`]); R and S are checked on
+//! their bytes ([`is_canonical_y`], [`is_small_order_encoding`], [`is_reduced_scalar`]), and
+//! then the cofactorless equation R = [S]B − [k]A decides, the recomputed R compared with the
+//! signature's byte for byte. That is what ed25519-dalek's `verify_strict` decides, without
+//! decompressing R only to learn its order (a field square root, the costliest step after the
+//! equation itself in the browser build); the tests hold the two to the same verdicts.
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 
 use crate::error::{Error, ErrorCode, Result};
 
@@ -64,42 +67,36 @@ pub(super) fn verify(k: &VerifyingKey, message: &[u8], sig: &[u8]) -> Result<()>
             "Ed25519 signature must be 64 bytes",
         )
     })?;
-    // verify_strict already refuses a non-canonical R (byte comparison); checking it here too
-    // keeps the rule explicit and independent of that implementation detail.
+    // What verify_strict adds to the bare equation, on the bytes (A was checked when the key
+    // was decoded): R canonical and not of small order, S < L.
     let mut r = [0u8; 32];
     r.copy_from_slice(&sig[..32]);
-    if !is_canonical_y(&r) {
+    let mut s = [0u8; 32];
+    s.copy_from_slice(&sig[32..]);
+    if !is_canonical_y(&r) || is_small_order_encoding(&r) || !is_reduced_scalar(&s) {
         return Err(bad());
     }
+    // Then the cofactorless equation R == [S]B - [k]A: the host's where one is installed,
+    // else dalek's (an R that is no curve point never equals a recomputed one).
     #[cfg(feature = "host-ed25519")]
     if let Some(host) = host::HOST.get() {
-        // What verify_strict adds to the bare equation, checked here (A was checked when the
-        // key was decoded): S < L, R not of small order. The host then decides the
-        // cofactorless equation R == [S]B - [k]A, as verify_strict does.
-        let mut s = [0u8; 32];
-        s.copy_from_slice(&sig[32..]);
-        if !is_reduced_scalar(&s) || is_small_order_encoding(&r) {
-            return Err(bad());
-        }
         match host(k.as_bytes(), message, sig) {
             Some(true) => return Ok(()),
             Some(false) => return Err(bad()),
             None => {}
         }
     }
-    k.verify_strict(message, &Signature::from_bytes(sig))
+    k.verify(message, &Signature::from_bytes(sig))
         .map_err(|_| bad())
 }
 
 /// The group order L = 2^252 + 27742317777372353535851937790883648493, little-endian.
-#[cfg_attr(not(feature = "host-ed25519"), allow(dead_code))]
 const L_BYTES: [u8; 32] = [
     0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
 ];
 
 /// S < L (little-endian comparison).
-#[cfg_attr(not(feature = "host-ed25519"), allow(dead_code))]
 pub(super) fn is_reduced_scalar(s: &[u8; 32]) -> bool {
     for i in (0..32).rev() {
         if s[i] != L_BYTES[i] {
@@ -113,7 +110,6 @@ pub(super) fn is_reduced_scalar(s: &[u8; 32]) -> bool {
 /// y is 1 (order 1), p - 1 (order 2), 0 (order 4) or one of the two y of the order-8 points.
 /// A decoder that accepts the sign bit with x = 0 (as curve25519-dalek does) maps those to the
 /// same small-order points, so the sign bit is ignored.
-#[cfg_attr(not(feature = "host-ed25519"), allow(dead_code))]
 pub(super) fn is_small_order_encoding(p: &[u8; 32]) -> bool {
     const Y: [[u8; 32]; 5] = [
         [
@@ -255,6 +251,98 @@ mod tests {
             }
         }
         assert!(accepted_by_dalek > 0);
+    }
+
+    /// `verify` (encoding checks, then the bare equation) gives `verify_strict`'s verdict on
+    /// valid signatures and on every kind of bad one: each bit flipped, R of small order with
+    /// either sign bit, R non-canonical, R not a point or a point with a torsion part added,
+    /// S not reduced.
+    #[test]
+    fn verdicts_are_verify_stricts() {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        use sha2::Digest as _;
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut cases, mut valid) = (0, 0);
+        for seed in 0..4u8 {
+            let sk = ed25519_dalek::SigningKey::from_bytes(&[seed + 1; 32]);
+            let vk = parse_public_key(sk.verifying_key().as_bytes()).unwrap();
+            let msg = [seed; 40];
+            let good = ed25519_dalek::Signer::sign(&sk, &msg).to_bytes();
+            let mut sigs = vec![good];
+            for bit in 0..512 {
+                let mut s = good;
+                s[bit / 8] ^= 1 << (bit % 8);
+                sigs.push(s);
+            }
+            let small: Vec<[u8; 32]> = EIGHT_TORSION.iter().map(|t| t.compress().0).collect();
+            for r in small
+                .iter()
+                .copied()
+                .chain((0..19).map(|k| p_plus(k, false)))
+            {
+                for sign in [0u8, 0x80] {
+                    let mut s = good;
+                    s[..32].copy_from_slice(&r);
+                    s[31] = (s[31] & 0x7f) | sign;
+                    sigs.push(s);
+                }
+            }
+            let r_point = CompressedEdwardsY(good[..32].try_into().unwrap())
+                .decompress()
+                .unwrap();
+            for t in EIGHT_TORSION.iter().skip(1) {
+                let mut s = good;
+                s[..32].copy_from_slice(&(r_point + t).compress().0);
+                sigs.push(s);
+            }
+            for _ in 0..64 {
+                let mut s = good;
+                for chunk in s[..32].chunks_mut(8) {
+                    chunk.copy_from_slice(&next().to_le_bytes());
+                }
+                sigs.push(s);
+            }
+            // The key's owner can make R the identity and S = k·a, which satisfies the bare
+            // equation; only the small-order check refuses it.
+            let identity = EIGHT_TORSION[0].compress().0;
+            let k = curve25519_dalek::Scalar::from_bytes_mod_order_wide(
+                &sha2::Sha512::new()
+                    .chain_update(identity)
+                    .chain_update(sk.verifying_key().as_bytes())
+                    .chain_update(msg)
+                    .finalize()
+                    .into(),
+            );
+            let mut forged = [0u8; 64];
+            forged[..32].copy_from_slice(&identity);
+            forged[32..].copy_from_slice((k * sk.to_scalar()).as_bytes());
+            assert!(vk.verify(&msg, &Signature::from_bytes(&forged)).is_ok());
+            sigs.push(forged);
+            // S + L: the same scalar, not reduced.
+            let mut s_plus_l = good;
+            let mut carry = 0u16;
+            for i in 0..32 {
+                let v = u16::from(s_plus_l[32 + i]) + u16::from(L_BYTES[i]) + carry;
+                s_plus_l[32 + i] = v as u8;
+                carry = v >> 8;
+            }
+            sigs.push(s_plus_l);
+            for sig in &sigs {
+                let strict = vk.verify_strict(&msg, &Signature::from_bytes(sig)).is_ok();
+                assert_eq!(verify(&vk, &msg, sig).is_ok(), strict, "{sig:?}");
+                cases += 1;
+                valid += usize::from(strict);
+            }
+        }
+        assert_eq!(valid, 4, "only the untouched signatures verify");
+        assert!(cases > 2000, "{cases}");
     }
 
     #[test]
