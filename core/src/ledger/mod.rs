@@ -109,6 +109,25 @@ impl LedgerEntry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_bytes(bytes: &[u8]) -> Result<LedgerEntry> {
+        Self::check_prefix(bytes)?;
+        let entry: LedgerEntry = from_postcard_canonical(bytes, MAX_ENTRY_LEN, "ledger entry")?;
+        entry.validate()?;
+        Ok(entry)
+    }
+
+    /// What [`LedgerEntry::from_bytes`] checks before decoding: the length limit
+    /// (`too_large`), the format version and the event kind (`unsupported_version` for a
+    /// newer writer's entry), so that a reader which decodes trusted bytes without validating
+    /// them again still reports a newer format as such, not as garbage.
+    ///
+    /// ```
+    /// use cairn_core::ledger::{Event, LedgerEntry, ZERO_HASH};
+    /// let mut bytes = LedgerEntry::new(0, 1, ZERO_HASH, Event::AuditNote { text: "a".into() }).to_bytes();
+    /// assert!(LedgerEntry::check_prefix(&bytes).is_ok());
+    /// bytes[0] = 9;
+    /// assert_eq!(LedgerEntry::check_prefix(&bytes).unwrap_err().code().as_str(), "unsupported_version");
+    /// ```
+    pub fn check_prefix(bytes: &[u8]) -> Result<()> {
         if bytes.len() > MAX_ENTRY_LEN {
             return Err(Error::new(
                 ErrorCode::TooLarge,
@@ -136,9 +155,7 @@ impl LedgerEntry {
                 ));
             }
         }
-        let entry: LedgerEntry = from_postcard_canonical(bytes, MAX_ENTRY_LEN, "ledger entry")?;
-        entry.validate()?;
-        Ok(entry)
+        Ok(())
     }
 
     /// Checks what the encoding alone cannot: the format version, that entry 0 has an

@@ -69,19 +69,9 @@ pub(crate) fn decode_envelope(seq: u64, bytes: &[u8]) -> StoreResult<Envelope> {
 /// again (what a verified read saves over [`decode_entry`]); a decoding failure is still an
 /// error, never a panic.
 pub(crate) fn decode_proven(seq: u64, envelope: Envelope) -> StoreResult<SignedEntry> {
-    // The format version first, as a full decode checks it: a newer writer's entry is
-    // `unsupported_version`, not a decoding failure.
-    if let Some(v) = envelope
-        .payload
-        .first()
-        .filter(|v| **v != cairn_core::ledger::LEDGER_ENTRY_VERSION)
-    {
-        return Err(StoreError::core(
-            cairn_core::ErrorCode::UnsupportedVersion,
-            format!("ledger entry format version {v} is not supported"),
-        )
-        .at_seq(seq));
-    }
+    // The length, format version and event kind first, as a full decode checks them: a
+    // newer writer's entry is `unsupported_version`, not a decoding failure.
+    LedgerEntry::check_prefix(&envelope.payload).map_err(|e| StoreError::from(e).at_seq(seq))?;
     let entry: LedgerEntry =
         cairn_core::encoding::from_postcard(&envelope.payload, MAX_ENTRY_LEN, "ledger entry")
             .map_err(|e| StoreError::from(e).at_seq(seq))?;
@@ -132,4 +122,30 @@ pub(crate) fn root_at(
     size: u64,
 ) -> StoreResult<Digest> {
     TreeView::new(tree, tree_size).run(|v| merkle::tree_root(v, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_core::ledger::{Event, ZERO_HASH};
+
+    /// A proven payload is decoded without validating it again, but a newer writer's format
+    /// version or event kind is still `unsupported_version`, as a full decode reports it.
+    #[test]
+    fn proven_payloads_of_a_newer_format_are_unsupported_not_garbage() {
+        let entry = LedgerEntry::new(3, 1, ZERO_HASH, Event::AuditNote { text: "a".into() });
+        let bytes = entry.to_bytes();
+        let env = |payload: Vec<u8>| Envelope::new(LEDGER_ENTRY_TYPE, payload).unwrap();
+        assert_eq!(decode_proven(3, env(bytes.clone())).unwrap().entry, entry);
+        let mut version = bytes.clone();
+        version[0] += 1;
+        // The kind follows version (1 byte), seq and time (varints of 1 byte here) and the
+        // 32-byte previous hash.
+        let mut kind = bytes.clone();
+        kind[1 + 1 + 1 + 32] = Event::KINDS.len() as u8;
+        for payload in [version, kind] {
+            let e = decode_proven(3, env(payload)).unwrap_err();
+            assert_eq!(e.code().as_str(), "unsupported_version", "{e}");
+        }
+    }
 }
