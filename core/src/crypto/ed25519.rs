@@ -67,13 +67,7 @@ pub(super) fn verify(k: &VerifyingKey, message: &[u8], sig: &[u8]) -> Result<()>
             "Ed25519 signature must be 64 bytes",
         )
     })?;
-    // What verify_strict adds to the bare equation, on the bytes (A was checked when the key
-    // was decoded): R canonical and not of small order, S < L.
-    let mut r = [0u8; 32];
-    r.copy_from_slice(&sig[..32]);
-    let mut s = [0u8; 32];
-    s.copy_from_slice(&sig[32..]);
-    if !is_canonical_y(&r) || is_small_order_encoding(&r) || !is_reduced_scalar(&s) {
+    if !is_strict_encoding(sig) {
         return Err(bad());
     }
     // Then the cofactorless equation R == [S]B - [k]A: the host's where one is installed,
@@ -88,6 +82,17 @@ pub(super) fn verify(k: &VerifyingKey, message: &[u8], sig: &[u8]) -> Result<()>
     }
     k.verify(message, &Signature::from_bytes(sig))
         .map_err(|_| bad())
+}
+
+/// What verify_strict adds to the bare equation, on the signature's bytes (A was checked when
+/// the key was decoded): R canonical and not of small order, S < L. The equation of dalek's
+/// `verify` would refuse a non-canonical R and S ≥ L itself; a host's need not.
+pub(super) fn is_strict_encoding(sig: &[u8; 64]) -> bool {
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&sig[..32]);
+    let mut s = [0u8; 32];
+    s.copy_from_slice(&sig[32..]);
+    is_canonical_y(&r) && !is_small_order_encoding(&r) && is_reduced_scalar(&s)
 }
 
 /// The group order L = 2^252 + 27742317777372353535851937790883648493, little-endian.
@@ -334,6 +339,15 @@ mod tests {
                 carry = v >> 8;
             }
             sigs.push(s_plus_l);
+            // Each encoding rule on its own, as a host's equation (which may reduce S and
+            // compare points, not bytes) relies on them: S + L, R = p + 1 (the identity's y,
+            // not canonical) and R the identity are refused before any equation.
+            let mut r_p_plus_1 = good;
+            r_p_plus_1[..32].copy_from_slice(&p_plus(1, false));
+            assert!(is_strict_encoding(&good));
+            for bad in [s_plus_l, r_p_plus_1, forged] {
+                assert!(!is_strict_encoding(&bad), "{bad:?}");
+            }
             for sig in &sigs {
                 let strict = vk.verify_strict(&msg, &Signature::from_bytes(sig)).is_ok();
                 assert_eq!(verify(&vk, &msg, sig).is_ok(), strict, "{sig:?}");
