@@ -243,14 +243,15 @@ struct SlotFile {
     generation: u64,
 }
 
-/// Generations from here on are refused when read (a crafted file could otherwise make the
-/// next generation overflow): such a file is replaced by a new one.
+/// A writer does not go on from a generation this high (a crafted file could otherwise make
+/// the next one overflow): it replaces such a file by a new one. Readers still accept it.
 const MAX_GENERATION: u64 = u64::MAX / 2;
 
 impl SlotFile {
-    /// Opens the anchor beside `path` for writing in place. A missing file, or one without an
-    /// intact record, is first replaced by a new one holding `a` (and `true` says that `a` is
-    /// written already).
+    /// Opens the anchor beside `path` for writing in place. A file that is missing, cannot be
+    /// read, has no intact version-2 record (a version-1 file among them) or whose newest
+    /// generation is [`MAX_GENERATION`] or more is first replaced by a new one holding `a`
+    /// (and `true` says that `a` is written already).
     fn open(path: &Path, a: &Anchor) -> std::io::Result<(SlotFile, bool)> {
         let ap = anchor_path(path);
         let current = read_bytes(&ap)
@@ -297,7 +298,8 @@ impl SlotFile {
     }
 
     /// Whether `path`'s anchor is still the file this handle writes (not deleted or replaced
-    /// since it was opened). Where that cannot be told, it is assumed.
+    /// since it was opened). Where that cannot be told (not Unix), it is assumed, and an anchor
+    /// deleted or replaced while the registry is open is brought up to date by the next open.
     fn is_current(&self, path: &Path) -> bool {
         #[cfg(unix)]
         {
@@ -354,7 +356,8 @@ struct Owing {
 pub(crate) struct AnchorWrites {
     owing: std::sync::Mutex<Owing>,
     /// Held while the file is written: one anchor write at a time, into the file kept open
-    /// since the first (`None` before it, and after a write that failed).
+    /// since the first (`None` before it). A write that failed keeps the handle, so the retry
+    /// goes to the same slot.
     io: std::sync::Mutex<Option<SlotFile>>,
 }
 
