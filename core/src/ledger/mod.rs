@@ -203,6 +203,22 @@ impl LedgerEntry {
 /// # Ok::<(), cairn_core::Error>(())
 /// ```
 pub fn entry_from_envelope(env: &Envelope) -> Result<LedgerEntry> {
+    check_entry_type(env)?;
+    LedgerEntry::from_bytes(&env.payload)
+}
+
+/// The envelope's payload type must be [`LEDGER_ENTRY_TYPE`] (`domain_mismatch` otherwise):
+/// what [`entry_from_envelope`] checks before decoding, for readers that decode the payload
+/// themselves.
+///
+/// ```
+/// use cairn_core::dsse::Envelope;
+/// use cairn_core::ledger::{check_entry_type, LEDGER_ENTRY_TYPE};
+/// assert!(check_entry_type(&Envelope::new(LEDGER_ENTRY_TYPE, vec![1])?).is_ok());
+/// assert!(check_entry_type(&Envelope::new("text/plain", vec![1])?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_entry_type(env: &Envelope) -> Result<()> {
     if env.payload_type != LEDGER_ENTRY_TYPE {
         return Err(Error::new(
             ErrorCode::DomainMismatch,
@@ -212,7 +228,7 @@ pub fn entry_from_envelope(env: &Envelope) -> Result<LedgerEntry> {
             ),
         ));
     }
-    LedgerEntry::from_bytes(&env.payload)
+    Ok(())
 }
 
 /// Verifies a signed ledger entry: payload type [`LEDGER_ENTRY_TYPE`] (`domain_mismatch`),

@@ -7,7 +7,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::kernel::tree::TreeView;
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::Digest;
-use cairn_core::ledger::{entry_hash, ChainHead, LedgerEntry, LEDGER_ENTRY_TYPE, MAX_ENTRY_LEN};
+use cairn_core::ledger::{entry_hash, ChainHead, LedgerEntry, MAX_ENTRY_LEN};
 use cairn_core::merkle;
 
 /// A ledger entry as stored: the signed envelope and what it says.
@@ -37,8 +37,8 @@ impl SignedEntry {
 /// reported against `seq`.
 pub(crate) fn decode_entry(seq: u64, bytes: &[u8]) -> StoreResult<SignedEntry> {
     let envelope = decode_envelope(seq, bytes)?;
-    let entry = cairn_core::ledger::entry_from_envelope(&envelope)
-        .map_err(|e| StoreError::from(e).at_seq(seq))?;
+    let entry =
+        LedgerEntry::from_bytes(&envelope.payload).map_err(|e| StoreError::from(e).at_seq(seq))?;
     check_seq(seq, entry, envelope)
 }
 
@@ -50,16 +50,7 @@ pub(crate) fn decode_envelope(seq: u64, bytes: &[u8]) -> StoreResult<Envelope> {
             .context("stored entry envelope")
             .at_seq(seq)
     })?;
-    if envelope.payload_type != LEDGER_ENTRY_TYPE {
-        return Err(StoreError::core(
-            cairn_core::ErrorCode::DomainMismatch,
-            format!(
-                "the entry stored under {seq} is a {:?}, not a ledger entry",
-                envelope.payload_type
-            ),
-        )
-        .at_seq(seq));
-    }
+    cairn_core::ledger::check_entry_type(&envelope).map_err(|e| StoreError::from(e).at_seq(seq))?;
     Ok(envelope)
 }
 
@@ -127,7 +118,7 @@ pub(crate) fn root_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_core::ledger::{Event, ZERO_HASH};
+    use cairn_core::ledger::{Event, LEDGER_ENTRY_TYPE, ZERO_HASH};
 
     /// A proven payload is decoded without validating it again, but a newer writer's format
     /// version or event kind is still `unsupported_version`, as a full decode reports it.

@@ -49,8 +49,8 @@ impl Registry {
         if !self.is_read_only() {
             return Ok(head);
         }
-        // Read-only: a head this registry did not write. Hashes proven under the old one vouch for
-        // nothing here (kernel::known).
+        // Read-only: a head this registry did not write. Hashes proven under the old one
+        // vouch for nothing here (kernel::known).
         self.known_subtrees().clear();
         self.set_head(head, raw);
         Ok(head)
@@ -80,8 +80,8 @@ impl Registry {
     /// this process is the file's only writer (redb locks it), and a head's size and root are
     /// fixed by the entries it covers: a snapshot holding as many entries as the head this
     /// process last wrote or verified is under that head, known without reading the head
-    /// record. Any other snapshot, and every snapshot of a registry opened read-only (another
-    /// process may be writing), goes through [`Registry::head_in`].
+    /// record. Any other snapshot, and every snapshot of a registry opened read-only (which
+    /// wrote no head it could take on trust), goes through [`Registry::head_in`].
     pub(crate) fn head_of(
         &self,
         rtx: &ReadTransaction,
