@@ -258,10 +258,11 @@ mod tests {
         assert!(accepted_by_dalek > 0);
     }
 
-    /// `verify` (encoding checks, then the bare equation) gives `verify_strict`'s verdict on
-    /// valid signatures and on every kind of bad one: each bit flipped, R of small order with
-    /// either sign bit, R non-canonical, R not a point or a point with a torsion part added,
-    /// S not reduced.
+    /// `verify` (encoding checks, then the bare equation), and the same through a
+    /// [`PreparedEd25519Key`](crate::crypto::prepared::PreparedEd25519Key), give
+    /// `verify_strict`'s verdict on valid signatures and on every kind of bad one: each bit
+    /// flipped, R of small order with either sign bit, R non-canonical, R not a point or a
+    /// point with a torsion part added, S not reduced.
     #[test]
     fn verdicts_are_verify_stricts() {
         use curve25519_dalek::constants::EIGHT_TORSION;
@@ -348,9 +349,11 @@ mod tests {
             for bad in [s_plus_l, r_p_plus_1, forged] {
                 assert!(!is_strict_encoding(&bad), "{bad:?}");
             }
+            let prepared = crate::crypto::prepared::PreparedEd25519Key::new(vk.as_bytes()).unwrap();
             for sig in &sigs {
                 let strict = vk.verify_strict(&msg, &Signature::from_bytes(sig)).is_ok();
                 assert_eq!(verify(&vk, &msg, sig).is_ok(), strict, "{sig:?}");
+                assert_eq!(prepared.verify(&msg, sig).is_ok(), strict, "{sig:?}");
                 cases += 1;
                 valid += usize::from(strict);
             }

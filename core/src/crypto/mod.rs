@@ -21,6 +21,7 @@ mod mldsa;
 #[cfg(feature = "native-mldsa-sign")]
 mod native_sign;
 pub mod pem;
+pub mod prepared;
 #[cfg(feature = "std")]
 mod signing;
 
