@@ -68,6 +68,18 @@ impl Artifact {
     }
 }
 
+/// A verifier's view with `"valid": true` added, for a view that serializes directly: the
+/// object [`with_valid`] makes of its `Value`. `valid` comes last, where it sorts among a
+/// token view's members, so the JSON text is the same too.
+#[derive(Debug, serde::Serialize)]
+pub struct Valid<T> {
+    /// The view.
+    #[serde(flatten)]
+    pub view: T,
+    /// Always true (a failed verification is an error, not a view).
+    pub valid: bool,
+}
+
 fn with_valid(mut v: Value) -> Value {
     if let Value::Object(m) = &mut v {
         m.insert("valid".into(), Value::Bool(true));
@@ -207,6 +219,30 @@ pub fn verify_token(
     audience: Option<&str>,
     capability: Option<&str>,
 ) -> Result<Value> {
+    let v = check_token(
+        token_env,
+        parents,
+        trusted_issuers,
+        now,
+        revoked,
+        audience,
+        capability,
+    )?;
+    Ok(with_valid(v.to_json()))
+}
+
+/// [`verify_token`]'s checks, returning what they established: the exports write
+/// `Valid { view: v.json(), valid: true }` straight to JSON text, the same object as
+/// [`verify_token`]'s without building a `Value`.
+pub fn check_token(
+    token_env: &[u8],
+    parents: &[Vec<u8>],
+    trusted_issuers: &[PublicKey],
+    now: UnixTime,
+    revoked: &[Digest],
+    audience: Option<&str>,
+    capability: Option<&str>,
+) -> Result<token::VerifiedToken> {
     let token_env = Envelope::parse(token_env).map_err(|e| e.context("token"))?;
     let parents = parents
         .iter()
@@ -217,8 +253,7 @@ pub fn verify_token(
         audience,
         capability,
     };
-    let v = token::verify_token(&token_env, &parents, trusted_issuers, now, revoked, &opts)?;
-    Ok(with_valid(v.to_json()))
+    token::verify_token(&token_env, &parents, trusted_issuers, now, revoked, &opts)
 }
 
 /// One token of `verifyTokens`: its envelope bytes and its delegation parents (root first).

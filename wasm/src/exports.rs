@@ -127,7 +127,7 @@ pub fn verify_token(
     #[wasm_bindgen(unchecked_param_type = "TokenOptions")] options: Option<JsValue>,
 ) -> JsResult {
     let options = options.unwrap_or(JsValue::UNDEFINED);
-    finish((|| {
+    let verified = (|| {
         let token = js::bytes(&token, "token", MAX_OBJECT_LEN)?;
         let issuers = js::keys(&trusted_issuers, "trustedIssuers")?;
         let parents = js::optional_byte_list(&prop(&options, "parents")?, "parents", MAX_CHAIN)?;
@@ -135,7 +135,7 @@ pub fn verify_token(
         let revoked = js::digest_list(&prop(&options, "revoked")?, "revoked", MAX_REVOKED)?;
         let audience = js::optional_text(&prop(&options, "audience")?, "audience", 1024)?;
         let capability = js::optional_text(&prop(&options, "capability")?, "capability", 1024)?;
-        api::verify_token(
+        api::check_token(
             &token,
             &parents,
             &issuers,
@@ -144,7 +144,13 @@ pub fn verify_token(
             audience.as_deref(),
             capability.as_deref(),
         )
-    })())
+    })();
+    // The view written straight to JSON text (no `Value` built): a third of the time spent
+    // outside the signature check went there.
+    finish(verified.as_ref().map_err(Clone::clone).map(|v| api::Valid {
+        view: v.json(),
+        valid: true,
+    }))
 }
 
 /// Verifies many capability tokens (each envelope bytes, DSSE JSON, or `{token, parents}`)

@@ -7,7 +7,6 @@ use cairn_core::encoding::Digest;
 use cairn_core::ledger::ChainHead;
 use cairn_core::{Error, ErrorCode, Result, UnixTime};
 use js_sys::{Array, ArrayBuffer, Date, JsString, Reflect, Uint8Array};
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -35,7 +34,7 @@ pub fn to_js_error(e: &Error) -> JsValue {
 /// crossing. Building it member by member from wasm (`Reflect.set`, a string conversion per
 /// key and value) was measured slower, about 0.6 µs per string, so a token's view cost some
 /// 30 µs more, for 1.3 KB less module.
-pub fn finish(result: Result<Value>) -> core::result::Result<JsValue, JsValue> {
+pub fn finish<T: serde::Serialize>(result: Result<T>) -> core::result::Result<JsValue, JsValue> {
     let value = result.map_err(|e| to_js_error(&e))?;
     // Written straight into a byte buffer rather than through `Value`'s `Display` (the
     // formatting machinery): as fast, and about 600 bytes of gzip less module.

@@ -367,3 +367,61 @@ proptest! {
         let _ = api::parse_revocations_line(&text);
     }
 }
+
+/// The token view the exports write straight to JSON text (`Valid` of `VerifiedToken::json`)
+/// is, byte for byte, the text of `api::verify_token`'s `Value`: for every valid case of the
+/// token vectors (roots and delegations, every suite, constraints of every kind).
+#[test]
+fn token_view_text_is_the_values() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/token.json"
+    ))
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        if case["expect"]["ok"] != true {
+            continue;
+        }
+        let a = &case["args"];
+        let issuers: Vec<_> = a["trusted_issuers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                let alg = Algorithm::parse(k["algorithm"].as_str().unwrap()).unwrap();
+                cairn_core::crypto::PublicKey::from_bytes(alg, &b64(&k["public_key"])).unwrap()
+            })
+            .collect();
+        let parents: Vec<Vec<u8>> = a["parents"].as_array().unwrap().iter().map(b64).collect();
+        let revoked: Vec<[u8; 32]> = a["revoked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| cairn_core::encoding::hex_decode_array(h.as_str().unwrap()).unwrap())
+            .collect();
+        let args = (
+            b64(&a["token"]),
+            a["now"].as_u64().unwrap(),
+            a["audience"].as_str(),
+            a["capability"].as_str(),
+        );
+        let value = api::verify_token(
+            &args.0, &parents, &issuers, args.1, &revoked, args.2, args.3,
+        )
+        .unwrap();
+        let v = api::check_token(
+            &args.0, &parents, &issuers, args.1, &revoked, args.2, args.3,
+        )
+        .unwrap();
+        let direct = serde_json::to_string(&api::Valid {
+            view: v.json(),
+            valid: true,
+        })
+        .unwrap();
+        assert_eq!(direct, value.to_string(), "{}", case["name"]);
+        checked += 1;
+    }
+    assert!(checked >= 8, "{checked}");
+}

@@ -182,24 +182,50 @@ impl TokenClaims {
     /// The JSON view used by the CLI and JavaScript (ids and nonce in lowercase hex, the
     /// holder as `{"alg", "key"}` with base64 key bytes).
     pub fn to_json(&self) -> serde_json::Value {
-        let constraints: serde_json::Map<String, serde_json::Value> = self
-            .constraints
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_json()))
-            .collect();
-        serde_json::json!({
-            "version": self.version,
-            "issuer": self.issuer.to_hex(),
-            "audience": self.audience,
-            "holder": serde_json::to_value(&self.holder).unwrap_or(serde_json::Value::Null),
-            "holder_key_id": self.holder.key_id().to_hex(),
-            "capabilities": self.capabilities,
-            "constraints": constraints,
-            "not_before": self.not_before,
-            "expires_at": self.expires_at,
-            "nonce": hex_encode(&self.nonce),
-            "parent": self.parent.map(|p| hex_encode(&p)),
-        })
+        serde_json::to_value(self.json()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The same view as [`TokenClaims::to_json`], as a value that serializes to it directly:
+    /// JSON text written from it builds no `serde_json::Value` on the way (the browser build
+    /// returns verified tokens so).
+    pub fn json(&self) -> ClaimsJson<'_> {
+        ClaimsJson(self)
+    }
+}
+
+/// The JSON view of [`TokenClaims`] ([`TokenClaims::json`]). Its members are written in
+/// sorted order, the order of the `serde_json::Value` map [`TokenClaims::to_json`] returns,
+/// so both give the same text.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimsJson<'a>(&'a TokenClaims);
+
+impl Serialize for ClaimsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        /// The constraints, each as [`ConstraintValue::to_json`].
+        struct Constraints<'a>(&'a BTreeMap<String, ConstraintValue>);
+        impl Serialize for Constraints<'_> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> core::result::Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, v.to_json())))
+            }
+        }
+        let c = self.0;
+        let mut m = s.serialize_struct("TokenClaims", 11)?;
+        m.serialize_field("audience", &c.audience)?;
+        m.serialize_field("capabilities", &c.capabilities)?;
+        m.serialize_field("constraints", &Constraints(&c.constraints))?;
+        m.serialize_field("expires_at", &c.expires_at)?;
+        m.serialize_field("holder", &c.holder)?;
+        m.serialize_field("holder_key_id", &c.holder.key_id().to_hex())?;
+        m.serialize_field("issuer", &c.issuer.to_hex())?;
+        m.serialize_field("nonce", &hex_encode(&c.nonce))?;
+        m.serialize_field("not_before", &c.not_before)?;
+        m.serialize_field("parent", &c.parent.map(|p| hex_encode(&p)))?;
+        m.serialize_field("version", &c.version)?;
+        m.end()
     }
 }
 

@@ -34,11 +34,13 @@ mod verify;
 
 #[cfg(feature = "std")]
 pub use builder::TokenBuilder;
-pub use claims::{TokenClaims, MAX_AUDIENCE_LEN, MAX_CAPABILITIES, MAX_CONSTRAINTS, MAX_NAME_LEN};
+pub use claims::{
+    ClaimsJson, TokenClaims, MAX_AUDIENCE_LEN, MAX_CAPABILITIES, MAX_CONSTRAINTS, MAX_NAME_LEN,
+};
 pub use constraint::{ConstraintValue, MAX_ONE_OF, MAX_TEXT_LEN};
 pub use verify::{
     authenticate_chain, check_delegation, verify_token, verify_tokens, AuthenticatedChain,
-    Revocations, VerifiedToken, VerifyOptions,
+    Revocations, VerifiedToken, VerifiedTokenJson, VerifyOptions,
 };
 
 /// DSSE payload type of a capability token.

@@ -68,12 +68,52 @@ pub struct VerifiedToken {
 impl VerifiedToken {
     /// The JSON view used by the CLI and JavaScript.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": hex_encode(&self.id),
-            "chain_ids": self.chain_ids.iter().map(|d| hex_encode(d)).collect::<Vec<String>>(),
-            "issuer": self.issuer.key_id().to_hex(),
-            "claims": self.claims.to_json(),
-        })
+        serde_json::to_value(self.json()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The same view as [`VerifiedToken::to_json`], as a value that serializes to it
+    /// directly (see [`TokenClaims::json`]).
+    ///
+    /// ```
+    /// # #[cfg(feature = "std")] {
+    /// use cairn_core::crypto::{Algorithm, SigningKey};
+    /// use cairn_core::token::{verify_token, TokenBuilder, VerifyOptions};
+    /// let issuer = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+    /// let holder = SigningKey::from_seed(Algorithm::Ed25519, &[2; 32]);
+    /// let token = TokenBuilder::new(holder.public_key().clone())
+    ///     .audience("registry.example")
+    ///     .capability("read")
+    ///     .validity(0, 100)
+    ///     .issue(&issuer)?;
+    /// let keys = [issuer.public_key().clone()];
+    /// let v = verify_token(&token, &[], &keys, 10, &[][..], &VerifyOptions::default())?;
+    /// let text = serde_json::to_string(&v.json()).unwrap();
+    /// assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), v.to_json());
+    /// assert_eq!(text, v.to_json().to_string());
+    /// # }
+    /// # Ok::<(), cairn_core::Error>(())
+    /// ```
+    pub fn json(&self) -> VerifiedTokenJson<'_> {
+        VerifiedTokenJson(self)
+    }
+}
+
+/// The JSON view of a [`VerifiedToken`] ([`VerifiedToken::json`]), members in sorted order
+/// like the `serde_json::Value` map of [`VerifiedToken::to_json`].
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedTokenJson<'a>(&'a VerifiedToken);
+
+impl serde::Serialize for VerifiedTokenJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let v = self.0;
+        let chain_ids: Vec<String> = v.chain_ids.iter().map(|d| hex_encode(d)).collect();
+        let mut m = s.serialize_struct("VerifiedToken", 4)?;
+        m.serialize_field("chain_ids", &chain_ids)?;
+        m.serialize_field("claims", &v.claims.json())?;
+        m.serialize_field("id", &hex_encode(&v.id))?;
+        m.serialize_field("issuer", &v.issuer.key_id().to_hex())?;
+        m.end()
     }
 }
 
