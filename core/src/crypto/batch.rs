@@ -66,6 +66,9 @@ struct Prepared {
     index: usize,
     key: usize,
     r: EdwardsPoint,
+    /// R as the signature encodes it (what the coefficients' seed hashes: compressing `r`
+    /// again would cost a field inversion per item).
+    r_bytes: [u8; 32],
     s: Scalar,
     k: Scalar,
 }
@@ -99,7 +102,7 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> core::result::Result<(), BatchFa
     for (index, item) in items.iter().enumerate() {
         match (&item.key.decoded, item.signature.alg == item.key.alg) {
             (DecodedKey::Ed25519(vk), true) => match prepare(item, vk) {
-                Ok((r, s, k)) => {
+                Ok((r, r_bytes, s, k)) => {
                     let bytes = item.key.as_bytes();
                     let key = match keys.iter().position(|(b, _)| *b == bytes) {
                         Some(i) => i,
@@ -112,6 +115,7 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> core::result::Result<(), BatchFa
                         index,
                         key,
                         r,
+                        r_bytes,
                         s,
                         k,
                     });
@@ -142,6 +146,14 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> core::result::Result<(), BatchFa
         }
         return Err(bad);
     }
+    if let [p] = prepared.as_slice() {
+        // One signature: its own verification is cheaper than a three-point equation.
+        let item = &items[p.index];
+        return item
+            .key
+            .verify(item.message, item.context, item.signature)
+            .map_err(|e| fail(p.index, e));
+    }
     if prepared.is_empty() || equation_holds(&prepared, &keys) {
         return Ok(());
     }
@@ -166,7 +178,7 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> core::result::Result<(), BatchFa
 fn prepare(
     item: &BatchItem<'_>,
     vk: &ed25519_dalek::VerifyingKey,
-) -> Result<(EdwardsPoint, Scalar, Scalar)> {
+) -> Result<(EdwardsPoint, [u8; 32], Scalar, Scalar)> {
     let bad = || {
         Error::new(
             ErrorCode::SignatureInvalid,
@@ -190,20 +202,19 @@ fn prepare(
     r_bytes.copy_from_slice(&sig[..32]);
     let mut s_bytes = [0u8; 32];
     s_bytes.copy_from_slice(&sig[32..]);
-    if !ed25519::is_canonical_y(&r_bytes) {
+    // The byte checks first (as `ed25519::verify`): the decompression below is a field
+    // square root, spent only on an R that can pass.
+    if !ed25519::is_canonical_y(&r_bytes) || ed25519::is_small_order_encoding(&r_bytes) {
         return Err(bad());
     }
     let r = CompressedEdwardsY(r_bytes).decompress().ok_or_else(bad)?;
-    if r.is_small_order() {
-        return Err(bad());
-    }
     let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).ok_or_else(bad)?;
     let mut h = Sha512::new();
     h.update(r_bytes);
     h.update(vk.as_bytes());
     h.update(item.message);
     let k = Scalar::from_hash(h);
-    Ok((r, s, k))
+    Ok((r, r_bytes, s, k))
 }
 
 /// The batch equation, with 128-bit odd coefficients derived from the whole batch.
@@ -213,7 +224,7 @@ fn equation_holds(prepared: &[Prepared], keys: &[(&[u8], EdwardsPoint)]) -> bool
     seed.update(b"cairn ed25519 batch v1");
     seed.update((prepared.len() as u64).to_le_bytes());
     for p in prepared {
-        seed.update(p.r.compress().as_bytes());
+        seed.update(p.r_bytes);
         seed.update(p.s.as_bytes());
         seed.update(p.k.as_bytes());
         seed.update(keys[p.key].0);
