@@ -112,11 +112,12 @@ function withWitnesses(verifyBundle, loadExtras) {
 }
 
 /**
- * Ed25519 through node:crypto on the wasm backend: the module checks cairn's encoding rules
- * (canonical, non-small-order A and R, S < L) and asks this function for the equation only,
- * which OpenSSL computes faster than ed25519-dalek in wasm (benches/js). The function is handed
- * to the module instance, not published anywhere; a throw makes the module use ed25519-dalek.
- * CAIRN_VERIFY_ED25519=wasm keeps dalek.
+ * Ed25519 through node:crypto on the wasm backend, for a key's first use: the module checks
+ * cairn's encoding rules (canonical, non-small-order A and R, S < L) and asks this function for
+ * the equation only, which OpenSSL computes a little faster than ed25519-dalek in wasm; a key
+ * seen again is prepared inside the module and never reaches this function (wasm/src/host.rs,
+ * faster than both). The function is handed to the module instance, not published anywhere; a
+ * throw makes the module use ed25519-dalek. CAIRN_VERIFY_ED25519=wasm keeps dalek.
  */
 let hostEd25519Calls = 0;
 function useNodeEd25519(main) {
