@@ -13,8 +13,8 @@ import { here, vectorFiles } from './helpers.mjs';
 import { opsFor } from './ops.mjs';
 
 const require = createRequire(import.meta.url);
-// The wasm backend as the package assembles it (Ed25519's equation through node:crypto), with
-// the second module (inspect, blux-reg) loaded at once.
+// The wasm backend as the package assembles it (Ed25519's equation through node:crypto for a
+// key's first use), with the second module (inspect, blux-reg) loaded at once.
 const { wasmApi, hostEd25519CallCount } = require('../lib/backend.cjs');
 const wasm = { ...wasmApi(), ...require('../pkg/node/cairn_wasm_extras.js') };
 delete wasm.__useHostEd25519;
@@ -186,4 +186,39 @@ test('Ed25519: node:crypto and prepared keys after cairn\'s checks (wasm) and ve
   // A key seen again is verified with its precomputed multiples inside the module (wasm/src/
   // host.rs), so node:crypto decides only each key's first equation: both routes were compared.
   assert.ok(hostCalls < cases / 4, `node:crypto decided ${hostCalls} of ${cases} equations`);
+});
+
+// Which route decides: a key's first use goes to node:crypto, its second prepares it in the
+// module (eight kept, the least recently used dropped first; a dropped key starts over as
+// seen once). Counted through the calls that reach node:crypto; every verdict is checked too.
+test('Ed25519 on the wasm backend: keys are prepared at their second use, eight kept, least recently used dropped', async () => {
+  const { generateKeyPairSync, sign } = await import('node:crypto');
+  const msg = Buffer.from('prepared keys');
+  const keys = Array.from({ length: 10 }, () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+    return { key: { algorithm: 'ed25519', publicKey: raw }, sig: sign(null, msg, privateKey) };
+  });
+  const host = (i, { valid = true, flip = false } = {}) => {
+    const before = hostEd25519CallCount();
+    const sig = Buffer.from(keys[i].sig);
+    if (flip) sig[5] ^= 1;
+    if (valid) assert.equal(wasm.verifySignature(keys[i].key, msg, sig).valid, true);
+    else assert.throws(() => wasm.verifySignature(keys[i].key, msg, sig), { code: 'signature_invalid' });
+    return hostEd25519CallCount() - before;
+  };
+  assert.equal(host(0), 1, 'first use: node:crypto');
+  assert.equal(host(0), 0, 'second use: prepared');
+  assert.equal(host(0, { valid: false, flip: true }), 0, 'a bad signature under a prepared key');
+  for (let i = 1; i <= 8; i++) {
+    assert.equal(host(i), 1, `key ${i}, first use`);
+    assert.equal(host(i), 0, `key ${i}, prepared`);
+  }
+  // Nine keys were prepared: key 0, the least recently used, was dropped.
+  assert.equal(host(0), 1, 'key 0 dropped: seen once again');
+  assert.equal(host(0), 0, 'key 0 prepared again, dropping key 1');
+  assert.equal(host(2), 0, 'key 2 still prepared');
+  assert.equal(host(1), 1, 'key 1 dropped');
+  assert.equal(host(9, { valid: false, flip: true }), 1, 'a bad signature under a new key: node:crypto');
+  assert.equal(host(9), 0, 'then its key is prepared');
 });
