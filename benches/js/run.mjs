@@ -130,7 +130,7 @@ async function makeFixtures() {
   const ed = ed25519FromSeed(new Uint8Array(32).fill(0x2a));
   const edSig = crypto.sign(null, MESSAGE, ed.privateKey);
   // 256 keys, each signing the same message: cycled through, no key comes back before 255
-  // others, so none is prepared (the wasm module prepares a key at its second use among the
+  // others, so none is prepared (the wasm module prepares a key at its third use among the
   // last 64 seen): what verifying a key seen for the first time costs.
   const fresh = Array.from({ length: 256 }, (_, i) => {
     const k = ed25519FromSeed(new Uint8Array(32).map((_, j) => (i * 31 + j * 7 + 1) & 0xff));

@@ -117,7 +117,8 @@ function withWitnesses(verifyBundle, loadExtras) {
  * the equation only, which OpenSSL computes a little faster than ed25519-dalek in wasm; a key
  * seen again is prepared inside the module and never reaches this function (wasm/src/host.rs,
  * faster than both). The function is handed to the module instance, not published anywhere; a
- * throw makes the module use ed25519-dalek. CAIRN_VERIFY_ED25519=wasm keeps dalek.
+ * throw makes the module use ed25519-dalek. CAIRN_VERIFY_ED25519=wasm keeps a key's first uses
+ * with dalek (prepared keys are used either way).
  */
 let hostEd25519Calls = 0;
 function useNodeEd25519(main) {

@@ -69,8 +69,9 @@ impl Artifact {
 }
 
 /// A verifier's view with `"valid": true` added, for a view that serializes directly: the
-/// object [`with_valid`] makes of its `Value`. `valid` comes last, where it sorts among a
-/// token view's members, so the JSON text is the same too.
+/// object the `Value`-returning verifiers here give ([`verify_token`] for [`check_token`]'s
+/// result). `valid` comes last, where it sorts among a token view's members, so the JSON text
+/// is the same too.
 #[derive(Debug, serde::Serialize)]
 pub struct Valid<T> {
     /// The view.

@@ -143,9 +143,10 @@ pub(super) fn is_small_order_encoding(p: &[u8; 32]) -> bool {
     Y.contains(&y)
 }
 
-/// The host's Ed25519 equation (feature `host-ed25519`): where a faster implementation of the
-/// bare equation exists outside (node:crypto, when cairn-wasm runs in Node), cairn checks the
-/// encoding rules itself and lets the host decide the equation. Set once per process.
+/// The host's Ed25519 equation (feature `host-ed25519`): where a faster way to decide the bare
+/// equation exists (cairn-wasm installs one at start: keys used again verified with their
+/// precomputed multiples, [`crate::crypto::prepared`], and node:crypto in Node), cairn checks
+/// the encoding rules itself and lets the host decide the equation. Set once per process.
 #[cfg(feature = "host-ed25519")]
 pub mod host {
     use once_cell::race::OnceBox;

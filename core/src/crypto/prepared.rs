@@ -7,9 +7,10 @@
 //!
 //! The rules are those of every Ed25519 verification in cairn (the `ed25519` module): the key
 //! is checked when prepared (canonical, a curve point, not of small order), R and S on their
-//! bytes, then the cofactorless equation R = [S]B − [k]A decides, the recomputed R compared
-//! with the signature's byte for byte. Only the way [S]B − [k]A is computed differs, and the
-//! tests hold its verdicts to ed25519-dalek's `verify_strict`.
+//! bytes, then the cofactorless equation `R = [S]B − [k]A` decides, the recomputed R compared
+//! with the signature's byte for byte. Only the way `[S]B − [k]A` is computed differs, and the
+//! tests hold its verdicts to ed25519-dalek's `verify_strict` (keys with a torsion component
+//! included).
 //!
 //! Variable time: everything here is public (keys, messages, signatures).
 
@@ -28,8 +29,8 @@ use crate::error::{Error, ErrorCode, Result};
 /// `rows[i][j - 1] = j · 256^i · P` for i in 0..32 and j in 1..=8.
 ///
 /// A scalar below 2^253 written in 64 signed radix-16 digits d (each in −8..=8) is
-/// Σ d[2i]·256^i + 16·Σ d[2i+1]·256^i, so [x]P is 16·(Σ ±rows[i][|d[2i+1]| − 1]) plus
-/// Σ ±rows[i][|d[2i]| − 1]: one lookup and one addition per non-zero digit, and four
+/// `Σ d[2i]·256^i + 16·Σ d[2i+1]·256^i`, so `[x]P` is `16·(Σ ±rows[i][|d[2i+1]| − 1])` plus
+/// `Σ ±rows[i][|d[2i]| − 1]`: one lookup and one addition per non-zero digit, and four
 /// doublings in all.
 struct Comb {
     rows: Vec<[EdwardsPoint; 8]>,
@@ -140,7 +141,7 @@ impl PreparedEd25519Key {
         }
     }
 
-    /// R == [S]B − [k]A, byte for byte, with k = SHA-512(R ‖ A ‖ M) mod L. Only for
+    /// `R == [S]B − [k]A`, byte for byte, with `k = SHA-512(R ‖ A ‖ M) mod L`. Only for
     /// signatures whose encoding passed [`is_strict_encoding`].
     fn equation(&self, message: &[u8], sig: &[u8; 64]) -> bool {
         let mut s = [0u8; 32];
@@ -158,7 +159,7 @@ impl PreparedEd25519Key {
         self.combination(&s, &k).compress().as_bytes()[..] == sig[..32]
     }
 
-    /// [s]B − [k]A.
+    /// `[s]B − [k]A`.
     fn combination(&self, s: &Scalar, k: &Scalar) -> EdwardsPoint {
         let (ds, dk) = (radix16(s), radix16(k));
         let b = basepoint();
@@ -190,7 +191,7 @@ mod tests {
         Scalar::from_bytes_mod_order(bytes)
     }
 
-    /// [s]B − [k]A through the tables equals ed25519-dalek's double-base multiplication, for
+    /// `[s]B − [k]A` through the tables equals ed25519-dalek's double-base multiplication, for
     /// scalars that stress the digit recoding (0, 1, L − 1, runs of 8s and of 0xf, the top
     /// digit) and for pseudo-random ones.
     #[test]
@@ -226,6 +227,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A key with a torsion component (A = aB + T, T of order 2, 4 or 8) is a valid key, and
+    /// a signature made with a verifies under the cofactorless equation only when kT = 0: the
+    /// prepared route must say so exactly when `verify_strict` does, and compute the same point.
+    #[test]
+    fn mixed_order_keys_give_verify_stricts_verdicts() {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        let a = scalar([0x35; 32]);
+        let (mut accepted, mut refused) = (0, 0);
+        for t in EIGHT_TORSION.iter().skip(1) {
+            let point = EdwardsPoint::mul_base(&a) + t;
+            let bytes = point.compress().to_bytes();
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&bytes).unwrap();
+            let key = PreparedEd25519Key::new(&bytes).unwrap();
+            for m in 0..48u8 {
+                let msg = [m; 20];
+                let r = scalar([m.wrapping_add(7); 32]);
+                let big_r = EdwardsPoint::mul_base(&r).compress().to_bytes();
+                let h: [u8; 64] = Sha512::new()
+                    .chain_update(big_r)
+                    .chain_update(bytes)
+                    .chain_update(msg)
+                    .finalize()
+                    .into();
+                let k = Scalar::from_bytes_mod_order_wide(&h);
+                let s = r + k * a;
+                let mut sig = [0u8; 64];
+                sig[..32].copy_from_slice(&big_r);
+                sig[32..].copy_from_slice(s.as_bytes());
+                let strict = vk
+                    .verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&sig))
+                    .is_ok();
+                assert_eq!(key.verify(&msg, &sig).is_ok(), strict, "T {t:?} m {m}");
+                assert_eq!(
+                    key.combination(&s, &k),
+                    EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-point, &s)
+                );
+                if strict {
+                    accepted += 1;
+                } else {
+                    refused += 1;
+                }
+            }
+        }
+        // Both verdicts occur (kT = 0 about once in 2, 4 or 8 messages, by T's order).
+        assert!(accepted > 0 && refused > 0, "{accepted} / {refused}");
     }
 
     #[test]

@@ -251,6 +251,85 @@ mod tests {
         }
     }
 
+    /// The view as it was built before `json()` existed (`json!`, a `Value` map), kept as the
+    /// reference: the direct serialization must give the same `Value` and the same text, for
+    /// claims with every kind of constraint, a parent and a hybrid holder.
+    #[test]
+    fn json_view_is_the_former_value_view() {
+        use crate::token::verify::VerifiedToken;
+        fn former_claims(c: &TokenClaims) -> serde_json::Value {
+            let constraints: serde_json::Map<String, serde_json::Value> = c
+                .constraints
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect();
+            serde_json::json!({
+                "version": c.version,
+                "issuer": c.issuer.to_hex(),
+                "audience": c.audience,
+                "holder": serde_json::to_value(&c.holder).unwrap(),
+                "holder_key_id": c.holder.key_id().to_hex(),
+                "capabilities": c.capabilities,
+                "constraints": constraints,
+                "not_before": c.not_before,
+                "expires_at": c.expires_at,
+                "nonce": hex_encode(&c.nonce),
+                "parent": c.parent.map(|p| hex_encode(&p)),
+            })
+        }
+        let mut c = sample();
+        let mut plain = c.clone();
+        plain.capabilities = BTreeSet::new();
+        c.holder = SigningKey::from_seed(Algorithm::Ed25519MlDsa44, &[3; 32])
+            .public_key()
+            .clone();
+        c.capabilities = ["read".into(), "write \"quoted\"".into()].into();
+        c.parent = Some([0xab; 32]);
+        c.nonce = [0x5a; 16];
+        for (name, v) in [
+            ("a", ConstraintValue::Max(7)),
+            ("b", ConstraintValue::Min(u64::MAX)),
+            ("c", ConstraintValue::Range { min: 1, max: 9 }),
+            ("d", ConstraintValue::Exact("x/y".into())),
+            (
+                "e",
+                ConstraintValue::OneOf(["eu".into(), "us".into()].into()),
+            ),
+            ("f", ConstraintValue::Prefix("acme/".into())),
+        ] {
+            c.constraints.insert(name.into(), v);
+        }
+        for claims in [sample(), plain, c] {
+            let former = former_claims(&claims);
+            assert_eq!(claims.to_json(), former);
+            assert_eq!(
+                serde_json::to_string(&claims.json()).unwrap(),
+                former.to_string()
+            );
+            for chain_ids in [alloc::vec![], alloc::vec![[1u8; 32], [2; 32]]] {
+                let v = VerifiedToken {
+                    id: [9; 32],
+                    claims: claims.clone(),
+                    chain_ids,
+                    issuer: SigningKey::from_seed(Algorithm::MlDsa44, &[4; 32])
+                        .public_key()
+                        .clone(),
+                };
+                let former = serde_json::json!({
+                    "id": hex_encode(&v.id),
+                    "chain_ids": v.chain_ids.iter().map(|d| hex_encode(d)).collect::<Vec<String>>(),
+                    "issuer": v.issuer.key_id().to_hex(),
+                    "claims": former_claims(&v.claims),
+                });
+                assert_eq!(v.to_json(), former);
+                assert_eq!(
+                    serde_json::to_string(&v.json()).unwrap(),
+                    former.to_string()
+                );
+            }
+        }
+    }
+
     #[test]
     fn round_trip_is_exact() {
         let c = sample();
