@@ -209,52 +209,55 @@ pub fn verify_envelope(
     Ok(v)
 }
 
-/// `verifyToken`: a capability token (envelope bytes) with its delegation `parents` (root
-/// first), issued by one of `trusted_issuers`, valid at `now`, not revoked.
-pub fn verify_token(
-    token_env: &[u8],
-    parents: &[Vec<u8>],
-    trusted_issuers: &[PublicKey],
-    now: UnixTime,
-    revoked: &[Digest],
-    audience: Option<&str>,
-    capability: Option<&str>,
-) -> Result<Value> {
-    let v = check_token(
-        token_env,
-        parents,
-        trusted_issuers,
-        now,
-        revoked,
-        audience,
-        capability,
-    )?;
-    Ok(with_valid(v.to_json()))
+/// What `verifyToken` checks: a capability token (envelope bytes) with its delegation
+/// `parents` (root first), issued by one of `trusted_issuers`, valid at `now`, not revoked,
+/// and, when given, for `audience` and granting `capability`.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenCheck<'a> {
+    /// The token's envelope (compact or JSON form).
+    pub token: &'a [u8],
+    /// Its delegation parents' envelopes, root first.
+    pub parents: &'a [Vec<u8>],
+    /// The keys a root token may be issued by.
+    pub trusted_issuers: &'a [PublicKey],
+    /// The time the token must be valid at.
+    pub now: UnixTime,
+    /// Revoked token ids (the token's and its ancestors' are checked).
+    pub revoked: &'a [Digest],
+    /// The audience the token must name.
+    pub audience: Option<&'a str>,
+    /// A capability the token must grant.
+    pub capability: Option<&'a str>,
+}
+
+/// `verifyToken`: [`check_token`]'s verdict as its JSON view with `valid: true`.
+pub fn verify_token(check: &TokenCheck<'_>) -> Result<Value> {
+    Ok(with_valid(check_token(check)?.to_json()))
 }
 
 /// [`verify_token`]'s checks, returning what they established: the exports write
 /// `Valid { view: v.json(), valid: true }` straight to JSON text, the same object as
 /// [`verify_token`]'s without building a `Value`.
-pub fn check_token(
-    token_env: &[u8],
-    parents: &[Vec<u8>],
-    trusted_issuers: &[PublicKey],
-    now: UnixTime,
-    revoked: &[Digest],
-    audience: Option<&str>,
-    capability: Option<&str>,
-) -> Result<token::VerifiedToken> {
-    let token_env = Envelope::parse(token_env).map_err(|e| e.context("token"))?;
-    let parents = parents
+pub fn check_token(check: &TokenCheck<'_>) -> Result<token::VerifiedToken> {
+    let token_env = Envelope::parse(check.token).map_err(|e| e.context("token"))?;
+    let parents = check
+        .parents
         .iter()
         .enumerate()
         .map(|(i, p)| Envelope::parse(p).map_err(|e| e.context(&format!("parent {i}"))))
         .collect::<Result<Vec<_>>>()?;
     let opts = VerifyOptions {
-        audience,
-        capability,
+        audience: check.audience,
+        capability: check.capability,
     };
-    token::verify_token(&token_env, &parents, trusted_issuers, now, revoked, &opts)
+    token::verify_token(
+        &token_env,
+        &parents,
+        check.trusted_issuers,
+        check.now,
+        check.revoked,
+        &opts,
+    )
 }
 
 /// One token of `verifyTokens`: its envelope bytes and its delegation parents (root first).

@@ -135,15 +135,15 @@ pub fn verify_token(
         let revoked = js::digest_list(&prop(&options, "revoked")?, "revoked", MAX_REVOKED)?;
         let audience = js::optional_text(&prop(&options, "audience")?, "audience", 1024)?;
         let capability = js::optional_text(&prop(&options, "capability")?, "capability", 1024)?;
-        api::check_token(
-            &token,
-            &parents,
-            &issuers,
+        api::check_token(&api::TokenCheck {
+            token: &token,
+            parents: &parents,
+            trusted_issuers: &issuers,
             now,
-            &revoked,
-            audience.as_deref(),
-            capability.as_deref(),
-        )
+            revoked: &revoked,
+            audience: audience.as_deref(),
+            capability: capability.as_deref(),
+        })
     })();
     // The view written straight to JSON text (no `Value` built): a third of the time spent
     // outside the signature check went there.

@@ -401,20 +401,18 @@ fn token_view_text_is_the_values() {
             .iter()
             .map(|h| cairn_core::encoding::hex_decode_array(h.as_str().unwrap()).unwrap())
             .collect();
-        let args = (
-            b64(&a["token"]),
-            a["now"].as_u64().unwrap(),
-            a["audience"].as_str(),
-            a["capability"].as_str(),
-        );
-        let value = api::verify_token(
-            &args.0, &parents, &issuers, args.1, &revoked, args.2, args.3,
-        )
-        .unwrap();
-        let v = api::check_token(
-            &args.0, &parents, &issuers, args.1, &revoked, args.2, args.3,
-        )
-        .unwrap();
+        let token = b64(&a["token"]);
+        let check = api::TokenCheck {
+            token: &token,
+            parents: &parents,
+            trusted_issuers: &issuers,
+            now: a["now"].as_u64().unwrap(),
+            revoked: &revoked,
+            audience: a["audience"].as_str(),
+            capability: a["capability"].as_str(),
+        };
+        let value = api::verify_token(&check).unwrap();
+        let v = api::check_token(&check).unwrap();
         let direct = serde_json::to_string(&api::Valid {
             view: v.json(),
             valid: true,

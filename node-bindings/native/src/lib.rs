@@ -169,15 +169,15 @@ pub fn verify_token(
         let revoked = r.digest_list(&r.prop(&options, "revoked")?, "revoked", MAX_REVOKED)?;
         let audience = r.optional_text(&r.prop(&options, "audience")?, "audience", 1024)?;
         let capability = r.optional_text(&r.prop(&options, "capability")?, "capability", 1024)?;
-        api::verify_token(
-            &token,
-            &parents,
-            &issuers,
+        api::verify_token(&api::TokenCheck {
+            token: &token,
+            parents: &parents,
+            trusted_issuers: &issuers,
             now,
-            &revoked,
-            audience.as_deref(),
-            capability.as_deref(),
-        )
+            revoked: &revoked,
+            audience: audience.as_deref(),
+            capability: capability.as_deref(),
+        })
     })();
     finish(&env, out)
 }
