@@ -98,7 +98,7 @@ fn basepoint() -> &'static Comb {
 /// # #[cfg(feature = "std")] {
 /// use cairn_core::crypto::{Algorithm, SigningKey};
 /// let sk = SigningKey::from_seed(Algorithm::Ed25519, &[7; 32]);
-/// let sig = sk.sign(b"message", b"").unwrap();
+/// let sig = sk.sign(b"message", b"")?;
 /// let key = PreparedEd25519Key::new(sk.public_key().as_bytes())?;
 /// assert!(key.verify(b"message", sig.as_bytes()).is_ok());
 /// assert!(key.verify(b"messagf", sig.as_bytes()).is_err());

@@ -87,11 +87,11 @@ impl VerifiedToken {
     ///     .issue(&issuer)?;
     /// let keys = [issuer.public_key().clone()];
     /// let v = verify_token(&token, &[], &keys, 10, &[][..], &VerifyOptions::default())?;
-    /// let text = serde_json::to_string(&v.json()).unwrap();
-    /// assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), v.to_json());
+    /// let text = serde_json::to_string(&v.json())?;
+    /// assert_eq!(serde_json::from_str::<serde_json::Value>(&text)?, v.to_json());
     /// assert_eq!(text, v.to_json().to_string());
     /// # }
-    /// # Ok::<(), cairn_core::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn json(&self) -> VerifiedTokenJson<'_> {
         VerifiedTokenJson(self)

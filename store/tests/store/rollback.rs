@@ -16,6 +16,20 @@ fn create(path: &Path) -> Registry {
     .unwrap()
 }
 
+/// A registry in a fresh directory, with one key registered (so one entry past creation).
+fn one_entry_registry() -> (tempfile::TempDir, std::path::PathBuf, Registry) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.redb");
+    let reg = create(&path);
+    key(&reg, "a", Role::Peer);
+    (dir, path, reg)
+}
+
+/// The tree size the anchor beside `path` records (it must exist and be readable).
+fn anchored_size(path: &Path) -> u64 {
+    Anchor::read_beside(path).unwrap().unwrap().size
+}
+
 fn key(reg: &Registry, label: &str, role: Role) -> KeyInfo {
     reg.generate_key(
         Algorithm::Ed25519,
@@ -74,7 +88,7 @@ fn an_older_copy_is_refused_until_the_anchor_is_reset() {
     // The operator accepts the restore: it opens, and the revocation is gone with it.
     let head = Registry::reset_anchor(&path).unwrap();
     assert_eq!(head.size, old_size);
-    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, old_size);
+    assert_eq!(anchored_size(&path), old_size);
     let reg = Registry::open(&path, None).unwrap();
     assert!(reg
         .verify_token(&token.envelope, reg.now(), &VerifyOptions::default())
@@ -133,22 +147,19 @@ fn a_lagging_or_missing_anchor_catches_up_on_a_read_write_open_only() {
     assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), first);
     let rw = Registry::open(&path, None).unwrap();
     assert!(rw.anchor_writes());
-    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, size);
+    assert_eq!(anchored_size(&path), size);
     drop(rw);
     // Missing: a read-only open does not create it, a read-write open does.
     std::fs::remove_file(anchor_path(&path)).unwrap();
     drop(Registry::open_read_only(&path).unwrap());
     assert!(!anchor_path(&path).exists());
     drop(Registry::open(&path, None).unwrap());
-    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, size);
+    assert_eq!(anchored_size(&path), size);
 }
 
 #[test]
 fn creating_without_an_anchor_removes_a_stale_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("registry.redb");
-    let reg = create(&path);
-    key(&reg, "a", Role::Peer);
+    let (_dir, path, reg) = one_entry_registry();
     drop(reg);
     std::fs::remove_file(&path).unwrap();
     assert!(anchor_path(&path).exists());
@@ -206,7 +217,7 @@ fn a_deferred_anchor_is_written_by_write_anchor_and_never_goes_back() {
     drop(reg);
     assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), anchor);
     let reg = Registry::open(&path, None).unwrap();
-    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, size);
+    assert_eq!(anchored_size(&path), size);
     // A commit that appends nothing owes nothing.
     let nothing = reg.write_deferring_anchor(|_| Ok(())).unwrap();
     assert_eq!(nothing.anchor, AnchorDue::NONE);
@@ -218,10 +229,7 @@ const SLOT: usize = 32 * 1024;
 
 #[test]
 fn a_torn_anchor_slot_falls_back_to_the_previous_head_which_an_open_accepts() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("registry.redb");
-    let reg = create(&path);
-    key(&reg, "a", Role::Peer);
+    let (_dir, path, reg) = one_entry_registry();
     let previous = Anchor::read_beside(&path).unwrap().unwrap();
     key(&reg, "b", Role::Peer);
     let newest = Anchor::read_beside(&path).unwrap().unwrap();
@@ -272,40 +280,28 @@ fn a_torn_anchor_slot_falls_back_to_the_previous_head_which_an_open_accepts() {
     // A registry keeps writing in place after the reset.
     let reg = Registry::open(&path, None).unwrap();
     key(&reg, "c", Role::Peer);
-    assert_eq!(
-        Anchor::read_beside(&path).unwrap().unwrap().size,
-        reg.tree_size().unwrap()
-    );
+    assert_eq!(anchored_size(&path), reg.tree_size().unwrap());
 }
 
 #[test]
 fn an_anchor_deleted_or_replaced_while_open_is_recreated_by_the_next_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("registry.redb");
-    let reg = create(&path);
-    key(&reg, "a", Role::Peer);
+    let (dir, path, reg) = one_entry_registry();
     std::fs::remove_file(anchor_path(&path)).unwrap();
     key(&reg, "b", Role::Peer);
     let size = reg.tree_size().unwrap();
-    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap().size, size);
+    assert_eq!(anchored_size(&path), size);
     // Replaced by another file under the same name: the commit writes the new one.
     let stale = std::fs::read(anchor_path(&path)).unwrap();
     key(&reg, "c", Role::Peer);
     std::fs::write(dir.path().join("copy"), &stale).unwrap();
     std::fs::rename(dir.path().join("copy"), anchor_path(&path)).unwrap();
     key(&reg, "d", Role::Peer);
-    assert_eq!(
-        Anchor::read_beside(&path).unwrap().unwrap().size,
-        reg.tree_size().unwrap()
-    );
+    assert_eq!(anchored_size(&path), reg.tree_size().unwrap());
 }
 
 #[test]
 fn a_version_1_anchor_is_still_checked_and_rewritten_by_a_read_write_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("registry.redb");
-    let reg = create(&path);
-    key(&reg, "a", Role::Peer);
+    let (_dir, path, reg) = one_entry_registry();
     let current = Anchor::read_beside(&path).unwrap().unwrap();
     drop(reg);
     let v1 = |a: &Anchor| {
