@@ -158,6 +158,9 @@ fn single_ops(mode: Mode, dir: &Path, alg: Algorithm, anchor: bool) -> Single {
             reg.register_node(&spec(base + i))
                 .expect("operation commits");
         }));
+        // The anchor's confirmation follows the commit in the background; it must not land on
+        // the bare commits timed next.
+        reg.settle_anchor();
         b1.push(time(|| bare.commit(false)));
         b2.push(time(|| bare2.commit(true)));
     }

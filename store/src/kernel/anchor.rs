@@ -8,27 +8,50 @@
 //! restored backup, a copied-back snapshot); whoever can rewrite or delete both files defeats
 //! it, as they could any local record. A missing anchor is written on the next read-write open.
 //!
-//! # On disk (version 2)
+//! # On disk (version 3)
 //!
 //! Two slots of [`SLOT`] bytes, slot 1 starting at byte [`SLOT`] (the file ends after the
 //! furthest record written). Each record is
 //!
 //! ```text
-//! "cairn anchor v2\n" (16 bytes) | generation (u64 BE) | body length (u32 BE) | body |
+//! "cairn anchor v3\n" (16 bytes) | generation (u64 BE) | body length (u32 BE) | body |
 //! SHA-256 of everything before it (32 bytes)
 //! ```
 //!
-//! and the body is the text `size N`, `root <base64>`, a blank line and the signed head note.
-//! The newest intact record (highest generation, checksum good) is the anchor. A write puts
-//! the next generation in the other slot, in place, and makes it durable with one `fdatasync`:
-//! a crash during the write tears at most that slot, and the other still holds the previous
-//! anchor, which is behind the file and so accepted. Creating the file (or replacing it:
-//! a new registry, `reset_anchor`, an open bringing a missing one up to date) writes slot 0
-//! alone through `fsio::write_atomic`.
+//! and the body is the text `size N`, `root <base64>`, optionally `before M <base64>`, a blank
+//! line and the signed head note. The newest intact record (highest generation, checksum good)
+//! is the anchor. A write puts the next generation in the other slot, in place, and makes it
+//! durable with one `fdatasync`: a crash during the write tears at most that slot, and the
+//! other still holds the previous anchor, which the file's head is or extends, and so accepted.
+//! Creating the file (or replacing it: a new registry, `reset_anchor`, an open bringing a
+//! missing one up to date) writes slot 0 alone through `fsio::write_atomic`. Version-2 records
+//! (the same, without `before`) are still read.
+//!
+//! # Written with the commit
+//!
+//! [`crate::Registry::write`] does not wait for redb's commit before writing the anchor: the
+//! background writer ([`AnchorWrites::send_ahead`]) records the new head while redb commits,
+//! with `before` naming the head the file holds until the commit is durable, and the write
+//! returns once both are on disk (the anchor's `fdatasync` then costs nothing beside redb's).
+//! Such a record accepts the file at exactly `before` (a crash before the commit was durable)
+//! or extending the new head. Invariants:
+//!
+//! 1. When a commit starts, the newest durable record accepts the file's head and every
+//!    extension of it. A record written ahead of a commit that then failed does not (it names a
+//!    head the file never got), so [`AnchorWrites::ahead`] stays set and the next commit first
+//!    records the file's head ([`AnchorWrites::repair`]).
+//! 2. Records are written one at a time (the `io` lock), each into the slot not holding the
+//!    newest, so by 1 a crash in any write leaves a record that accepts the file.
+//! 3. After the commit, the writer confirms the new head (the same record without `before`)
+//!    off the caller's path, so an older copy at exactly `before` is refused from then on;
+//!    dropping the registry waits for it. A confirmation is skipped once a newer head is
+//!    recorded, so the anchor never goes back.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 
 use redb::ReadTransaction;
 use sha2::{Digest as _, Sha256};
@@ -40,8 +63,10 @@ use crate::fsio;
 use crate::kernel::head::VerifiedHead;
 use crate::kernel::schema;
 
-/// First bytes of each record.
-const MAGIC: &[u8; 16] = b"cairn anchor v2\n";
+/// First bytes of each record written.
+const MAGIC: &[u8; 16] = b"cairn anchor v3\n";
+/// First bytes of a version-2 record (no `before` line): still read.
+const MAGIC_V2: &[u8; 16] = b"cairn anchor v2\n";
 /// Bytes reserved per slot: a head note is a few hundred bytes, a hybrid one a few KiB.
 pub(crate) const SLOT: u64 = 32 * 1024;
 /// Magic, generation and body length.
@@ -58,6 +83,9 @@ pub struct Anchor {
     pub root: Digest,
     /// The signed head note (a checkpoint note signed by the log key).
     pub note: String,
+    /// Set while the commit of this head may not be durable yet: the head (size, root) the
+    /// registry file holds until it is, which the anchor accepts too.
+    pub before: Option<(u64, Digest)>,
 }
 
 /// The anchor file of the registry at `path`: `path` with `.anchor` appended.
@@ -74,33 +102,59 @@ impl Anchor {
         read(path)
     }
 
-    fn of(head: &VerifiedHead, note: String) -> Anchor {
+    pub(crate) fn of(head: &VerifiedHead, note: String) -> Anchor {
         Anchor {
             size: head.size,
             root: head.root,
             note,
+            before: None,
         }
     }
 
     fn body(&self) -> String {
+        let before = match &self.before {
+            Some((size, root)) => format!("before {size} {}\n", b64_encode(root)),
+            None => String::new(),
+        };
         format!(
-            "size {}\nroot {}\n\n{}",
+            "size {}\nroot {}\n{before}\n{}",
             self.size,
             b64_encode(&self.root),
             self.note
         )
     }
 
-    fn parse_body(text: &str) -> Option<Anchor> {
-        let mut lines = text.splitn(4, '\n');
+    /// Parses a record's body; `before` lines only where `with_before` (version 3).
+    fn parse_body(text: &str, with_before: bool) -> Option<Anchor> {
+        fn digest(b64: &str) -> Option<Digest> {
+            <Digest>::try_from(b64_decode(b64).ok()?.as_slice()).ok()
+        }
+        let (head, note) = text.split_once("\n\n")?;
+        let mut lines = head.split('\n');
         let size = lines.next()?.strip_prefix("size ")?.parse::<u64>().ok()?;
-        let root = b64_decode(lines.next()?.strip_prefix("root ")?).ok()?;
-        let root = <Digest>::try_from(root.as_slice()).ok()?;
-        if !lines.next()?.is_empty() {
+        let root = digest(lines.next()?.strip_prefix("root ")?)?;
+        let before = match lines.next() {
+            None => None,
+            Some(line) if with_before => {
+                let (size, root) = line.strip_prefix("before ")?.split_once(' ')?;
+                Some((size.parse::<u64>().ok()?, digest(root)?))
+            }
+            Some(_) => return None,
+        };
+        if lines.next().is_some() || before.is_some_and(|(b, _)| b >= size) {
             return None;
         }
-        let note = lines.next().unwrap_or_default().to_owned();
-        Some(Anchor { size, root, note })
+        Some(Anchor {
+            size,
+            root,
+            note: note.to_owned(),
+            before,
+        })
+    }
+
+    /// Whether the head (`size`, `root`) is the one this anchor names as `before`.
+    fn is_before(&self, size: u64, root: &Digest) -> bool {
+        self.before == Some((size, *root))
     }
 
     /// The record of generation `generation`, at most [`SLOT`] bytes.
@@ -127,9 +181,11 @@ impl Anchor {
 /// with its generation, if it is intact.
 fn decode_slot(slot: &[u8]) -> Option<(u64, Anchor)> {
     let header = slot.get(..HEADER)?;
-    if &header[..16] != MAGIC {
-        return None;
-    }
+    let with_before = match &header[..16] {
+        m if m == MAGIC => true,
+        m if m == MAGIC_V2 => false,
+        _ => return None,
+    };
     let generation = u64::from_be_bytes(header[16..24].try_into().ok()?);
     let len = u32::from_be_bytes(header[24..28].try_into().ok()?) as usize;
     if len as u64 > SLOT {
@@ -140,7 +196,7 @@ fn decode_slot(slot: &[u8]) -> Option<(u64, Anchor)> {
     if Sha256::digest(signed).as_slice() != tag {
         return None;
     }
-    let anchor = Anchor::parse_body(std::str::from_utf8(&signed[HEADER..]).ok()?)?;
+    let anchor = Anchor::parse_body(std::str::from_utf8(&signed[HEADER..]).ok()?, with_before)?;
     Some((generation, anchor))
 }
 
@@ -202,7 +258,10 @@ fn read_versioned(path: &Path) -> StoreResult<Option<(Anchor, bool)>> {
         return Ok(None);
     };
     if let Some(body) = bytes.strip_prefix(MAGIC_V1.as_bytes()) {
-        return match std::str::from_utf8(body).ok().and_then(Anchor::parse_body) {
+        return match std::str::from_utf8(body)
+            .ok()
+            .and_then(|b| Anchor::parse_body(b, false))
+        {
             Some(anchor) => Ok(Some((anchor, true))),
             None => Err(damaged(&ap, "a version-1 anchor that does not parse")),
         };
@@ -241,6 +300,8 @@ struct SlotFile {
     file: File,
     newest: usize,
     generation: u64,
+    /// The size the newest record names.
+    newest_size: u64,
 }
 
 /// A writer does not go on from a generation this high (a crafted file could otherwise make
@@ -249,7 +310,7 @@ const MAX_GENERATION: u64 = u64::MAX / 2;
 
 impl SlotFile {
     /// Opens the anchor beside `path` for writing in place. A file that is missing, cannot be
-    /// read, has no intact version-2 record (a version-1 file among them) or whose newest
+    /// read, has no intact version-2 or -3 record (a version-1 file among them) or whose newest
     /// generation is [`MAX_GENERATION`] or more is first replaced by a new one holding `a`
     /// (and `true` says that `a` is written already).
     fn open(path: &Path, a: &Anchor) -> std::io::Result<(SlotFile, bool)> {
@@ -259,11 +320,11 @@ impl SlotFile {
             .flatten()
             .and_then(|bytes| newest(decode_slots(&bytes)))
             .filter(|(_, generation, _)| *generation < MAX_GENERATION);
-        let (newest, generation, written) = match current {
-            Some((slot, generation, _)) => (slot, generation, false),
+        let (newest, generation, newest_size, written) = match current {
+            Some((slot, generation, current)) => (slot, generation, current.size, false),
             None => {
                 fsio::write_atomic(&ap, &a.record(1)?)?;
-                (0, 1, true)
+                (0, 1, a.size, true)
             }
         };
         let file = std::fs::OpenOptions::new()
@@ -275,6 +336,7 @@ impl SlotFile {
                 file,
                 newest,
                 generation,
+                newest_size,
             },
             written,
         ))
@@ -294,6 +356,7 @@ impl SlotFile {
         self.file.sync_data()?;
         self.newest = target;
         self.generation = generation;
+        self.newest_size = a.size;
         Ok(())
     }
 
@@ -357,8 +420,50 @@ pub(crate) struct AnchorWrites {
     owing: std::sync::Mutex<Owing>,
     /// Held while the file is written: one anchor write at a time, into the file kept open
     /// since the first (`None` before it). A write that failed keeps the handle, so the retry
-    /// goes to the same slot.
-    io: std::sync::Mutex<Option<SlotFile>>,
+    /// goes to the same slot. Shared with the background writer.
+    io: Arc<Mutex<Option<SlotFile>>>,
+    /// The background writer of records sent ahead of their commit (started by the first).
+    worker: Mutex<Option<Worker>>,
+    /// Set while the newest record may name a head the file does not hold (sent ahead of a
+    /// commit that did not succeed): the next commit first records the file's head.
+    ahead: AtomicBool,
+}
+
+/// What the background writer is sent, and handles in the order sent.
+enum Job {
+    /// A record sent ahead of its commit: written, and the outcome told.
+    Ahead(Anchor, mpsc::SyncSender<std::io::Result<()>>),
+    /// A confirmation after the commit: written unless a newer head is recorded already.
+    Confirm(Anchor),
+    /// Nothing to write: answered once everything sent before it is handled.
+    Flush(mpsc::SyncSender<std::io::Result<()>>),
+}
+
+/// The background writer's thread and the channel to it.
+#[derive(Debug)]
+struct Worker {
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// The background write of an anchor record, sent ahead of its commit
+/// ([`AnchorWrites::send_ahead`]).
+#[must_use = "the commit waits for its anchor record"]
+pub(crate) struct InFlight(mpsc::Receiver<std::io::Result<()>>);
+
+impl InFlight {
+    /// Waits until the record is durable (or its write failed).
+    pub(crate) fn wait(self) -> std::io::Result<()> {
+        self.0
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the anchor writer stopped")))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means a holder panicked; the slot state is still consistent (it
+    // moves only once a record is durable).
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Writes `a` into the anchor beside `path` through `open`, opening the file first if there
@@ -380,7 +485,7 @@ impl AnchorWrites {
     /// Records that the durable commit of `head` (signed note `note`) owes its anchor.
     /// Called under the registry's writer lock, in commit order.
     pub(crate) fn owe(&self, head: VerifiedHead, note: String) -> AnchorDue {
-        let mut o = self.owing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut o = lock(&self.owing);
         o.issued += 1;
         let due = AnchorDue(o.issued);
         o.newest = Some(Owed {
@@ -395,9 +500,9 @@ impl AnchorWrites {
         if due == AnchorDue::NONE {
             return Ok(());
         }
-        let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
+        let mut io = lock(&self.io);
         let owed = {
-            let mut o = self.owing.lock().unwrap_or_else(|p| p.into_inner());
+            let mut o = lock(&self.owing);
             if o.written >= due.0 {
                 return Ok(());
             }
@@ -413,13 +518,13 @@ impl AnchorWrites {
         };
         match put(&mut io, path, &owed.anchor).map_err(|e| unwritten(path, e)) {
             Ok(()) => {
-                let mut o = self.owing.lock().unwrap_or_else(|p| p.into_inner());
+                let mut o = lock(&self.owing);
                 o.written = o.written.max(owed.due.0);
                 Ok(())
             }
             Err(e) => {
                 // Still owed: the next settle (this commit's waiters or a later one) retries.
-                let mut o = self.owing.lock().unwrap_or_else(|p| p.into_inner());
+                let mut o = lock(&self.owing);
                 if o.newest.as_ref().is_none_or(|n| n.due < owed.due) {
                     o.newest = Some(owed);
                 }
@@ -429,12 +534,132 @@ impl AnchorWrites {
     }
 }
 
-/// Checks the verified head `head` of the snapshot `rtx` against the anchor beside `path`.
-/// Returns whether the anchor is missing, behind or in version 1 (and so should be rewritten).
+impl AnchorWrites {
+    /// Starts writing, in the background, the record of a commit about to be made: `anchor`
+    /// names its new head and, as `before`, the head the file holds until the commit is durable
+    /// (module docs, "Written with the commit"). `None` when the writer cannot be started;
+    /// the commit then writes its anchor after it, as [`AnchorWrites::settle`] does.
+    pub(crate) fn send_ahead(&self, path: &Path, anchor: Anchor) -> Option<InFlight> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.ahead.store(true, Ordering::SeqCst);
+        if self.send(path, Job::Ahead(anchor, reply)) {
+            Some(InFlight(answer))
+        } else {
+            // Nothing was sent (and `repair` ran before the commit, so nothing is ahead).
+            self.ahead.store(false, Ordering::SeqCst);
+            None
+        }
+    }
+
+    /// After the commit a record was sent ahead of: on success the file holds the new head,
+    /// which the background writer confirms (the record without `before`); on failure the
+    /// record stays ahead of the file until [`AnchorWrites::repair`].
+    pub(crate) fn committed(&self, path: &Path, confirmed: Option<Anchor>) {
+        if let Some(anchor) = confirmed {
+            self.ahead.store(false, Ordering::SeqCst);
+            // Not waited for: until it lands, the record sent ahead stands, which accepts the
+            // file. A confirmation that cannot be written leaves it standing.
+            let _ = self.send(path, Job::Confirm(anchor));
+        }
+    }
+
+    /// Before a commit starts: when a record was sent ahead of a commit that did not succeed,
+    /// records `head` (the file's) first, so that invariant 1 holds again.
+    pub(crate) fn repair(
+        &self,
+        path: &Path,
+        head: impl FnOnce() -> StoreResult<Anchor>,
+    ) -> StoreResult<()> {
+        if !self.ahead.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let anchor = head()?;
+        self.wait_idle();
+        put(&mut lock(&self.io), path, &anchor).map_err(|e| {
+            StoreError::new(
+                StoreCode::Io,
+                format!(
+                    "the anchor {} still names the head of a commit that failed, and could not be brought back: {e}",
+                    anchor_path(path).display()
+                ),
+            )
+        })?;
+        self.ahead.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Returns once every record sent to the background writer is written (or failed).
+    pub(crate) fn wait_idle(&self) {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let sent = lock(&self.worker)
+            .as_ref()
+            .is_some_and(|w| w.jobs.send(Job::Flush(reply)).is_ok());
+        if sent {
+            let _ = answer.recv();
+        }
+    }
+
+    /// Sends `job` to the background writer, starting it first if needed; `false` if it
+    /// cannot be started or has stopped.
+    fn send(&self, path: &Path, job: Job) -> bool {
+        let mut worker = lock(&self.worker);
+        if worker.is_none() {
+            let (jobs, queue) = mpsc::channel::<Job>();
+            let io = Arc::clone(&self.io);
+            let path = path.to_path_buf();
+            let thread = std::thread::Builder::new()
+                .name("cairn-anchor".into())
+                .spawn(move || {
+                    for job in queue {
+                        match job {
+                            Job::Ahead(anchor, reply) => {
+                                let _ = reply.send(put(&mut lock(&io), &path, &anchor));
+                            }
+                            Job::Confirm(anchor) => {
+                                let mut open = lock(&io);
+                                if open.as_ref().is_none_or(|f| f.newest_size <= anchor.size) {
+                                    // Not written: the record sent ahead stands.
+                                    let _ = put(&mut open, &path, &anchor);
+                                }
+                            }
+                            Job::Flush(reply) => {
+                                let _ = reply.send(Ok(()));
+                            }
+                        }
+                    }
+                });
+            match thread {
+                Ok(thread) => *worker = Some(Worker { jobs, thread }),
+                Err(_) => return false,
+            }
+        }
+        worker.as_ref().is_some_and(|w| w.jobs.send(job).is_ok())
+    }
+}
+
+impl Drop for AnchorWrites {
+    /// Lets the background writer finish what it was sent (the last confirmation included).
+    fn drop(&mut self) {
+        if let Some(w) = lock(&self.worker).take() {
+            drop(w.jobs);
+            let _ = w.thread.join();
+        }
+    }
+}
+
+/// Checks the verified head `head` of the snapshot `rtx` against the anchor beside `path`: the
+/// file must hold the anchored head or extend it, or hold exactly the anchor's `before` head.
+/// Returns whether the anchor is missing, behind, ahead (`before`) or in version 1, and so
+/// should be rewritten.
 pub(crate) fn check(rtx: &ReadTransaction, path: &Path, head: &VerifiedHead) -> StoreResult<bool> {
     let Some((anchor, v1)) = read_versioned(path)? else {
         return Ok(true);
     };
+    // A crash while the commit the anchor was written with was in flight: the file holds the
+    // head before it.
+    if anchor.is_before(head.size, &head.root) {
+        return Ok(true);
+    }
     let recover = "if this is a genuine restore from a backup, run `cairn anchor reset` (Registry::reset_anchor) to accept it";
     if head.size < anchor.size {
         return Err(StoreError::new(
@@ -464,7 +689,8 @@ pub(crate) fn check(rtx: &ReadTransaction, path: &Path, head: &VerifiedHead) -> 
             ),
         ));
     }
-    Ok(head.size > anchor.size || v1)
+    // A record still naming `before` is confirmed: the file holds its head.
+    Ok(head.size > anchor.size || v1 || anchor.before.is_some())
 }
 
 /// The signed head note stored in the file (the META head record), for the anchor.
@@ -482,6 +708,7 @@ mod tests {
             size,
             root: [size as u8; 32],
             note: format!("example.test/log\n{size}\nroot\n\n— example.test/log sig{size}\n"),
+            before: None,
         }
     }
 
@@ -509,7 +736,7 @@ mod tests {
         swapped.resize(SLOT as usize, 0);
         swapped.extend(anchor(7).record(3).unwrap());
         assert_eq!(newest_size(&swapped), Some(8));
-        assert_eq!(Anchor::parse_body(&anchor(5).body()), Some(anchor(5)));
+        assert_eq!(Anchor::parse_body(&anchor(5).body(), true), Some(anchor(5)));
     }
 
     #[test]
@@ -585,5 +812,174 @@ mod tests {
         let f = again.as_ref().unwrap();
         assert_eq!((f.newest, f.generation), (1, 6));
         assert_eq!(read(&path).unwrap(), Some(anchor(6)));
+    }
+
+    /// A version-2 record: the same layout under the version-2 magic.
+    fn v2_record(a: &Anchor, generation: u64) -> Vec<u8> {
+        let mut rec = a.record(generation).unwrap();
+        rec[..16].copy_from_slice(MAGIC_V2);
+        let n = rec.len() - TAG;
+        let tag = Sha256::digest(&rec[..n]);
+        rec[n..].copy_from_slice(&tag);
+        rec
+    }
+
+    #[test]
+    fn a_before_line_is_read_in_version_3_only_and_must_name_a_smaller_tree() {
+        let mut ahead = anchor(9);
+        ahead.before = Some((8, [8; 32]));
+        let rec = ahead.record(3).unwrap();
+        assert_eq!(&rec[..16], MAGIC);
+        assert_eq!(decode_slot(&rec), Some((3, ahead.clone())));
+        // Version 2: read without `before`, refused with one.
+        assert_eq!(decode_slot(&v2_record(&anchor(9), 3)), Some((3, anchor(9))));
+        assert_eq!(decode_slot(&v2_record(&ahead, 3)), None);
+        // `before` at or past the record's own size, or malformed: not a record.
+        for bad in [
+            "size 9\nroot {r}\nbefore 9 {r}\n\nnote",
+            "size 9\nroot {r}\nbefore 10 {r}\n\nnote",
+            "size 9\nroot {r}\nbefore 8\n\nnote",
+            "size 9\nroot {r}\nbefore x {r}\n\nnote",
+            "size 9\nroot {r}\nbefore 8 {r}\nbefore 7 {r}\n\nnote",
+            "size 9\nroot {r}\nafter 8 {r}\n\nnote",
+            "size 9\nroot {r}\n",
+        ] {
+            let text = bad.replace("{r}", &b64_encode(&[1; 32]));
+            assert_eq!(Anchor::parse_body(&text, true), None, "{text}");
+        }
+        let good = format!(
+            "size 9\nroot {r}\nbefore 8 {r}\n\nnote",
+            r = b64_encode(&[1; 32])
+        );
+        assert_eq!(
+            Anchor::parse_body(&good, true).map(|a| a.before),
+            Some(Some((8, [1; 32])))
+        );
+    }
+
+    #[test]
+    fn the_background_writer_writes_in_order_and_never_confirms_an_older_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.redb");
+        let writes = AnchorWrites::default();
+        let mut ahead = anchor(5);
+        ahead.before = Some((4, [4; 32]));
+        let flight = writes.send_ahead(&path, ahead.clone()).unwrap();
+        flight.wait().unwrap();
+        assert_eq!(read(&path).unwrap(), Some(ahead.clone()));
+        // The commit succeeded: the confirmation follows.
+        writes.committed(&path, Some(anchor(5)));
+        writes.wait_idle();
+        assert_eq!(read(&path).unwrap(), Some(anchor(5)));
+        // A newer head recorded off the background writer: an older confirmation is skipped.
+        put(&mut lock(&writes.io), &path, &anchor(7)).unwrap();
+        let _ = writes.send(&path, Job::Confirm(anchor(6)));
+        writes.wait_idle();
+        assert_eq!(read(&path).unwrap(), Some(anchor(7)));
+        // A commit that failed: the record sent ahead stands until the next commit repairs it
+        // with the file's head; with nothing ahead, a repair writes nothing.
+        let mut failed = anchor(8);
+        failed.before = Some((7, [7; 32]));
+        writes
+            .send_ahead(&path, failed.clone())
+            .unwrap()
+            .wait()
+            .unwrap();
+        writes.committed(&path, None);
+        writes.wait_idle();
+        assert_eq!(read(&path).unwrap(), Some(failed));
+        writes.repair(&path, || Ok(anchor(7))).unwrap();
+        assert_eq!(read(&path).unwrap(), Some(anchor(7)));
+        writes
+            .repair(&path, || -> StoreResult<Anchor> {
+                unreachable!("nothing is ahead")
+            })
+            .unwrap();
+        // Dropping waits for what was sent.
+        writes.committed(&path, Some(anchor(9)));
+        drop(writes);
+        assert_eq!(read(&path).unwrap(), Some(anchor(9)));
+    }
+
+    #[test]
+    fn a_file_at_the_head_before_an_unfinished_commit_is_accepted_and_nothing_older() {
+        use crate::{CreateOptions, KeySpec, Protection, Registry};
+        use cairn_core::crypto::Algorithm;
+        use cairn_core::trust::{Role, RoleSet};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.redb");
+        let copy = |n: &str| {
+            let to = dir.path().join(n);
+            std::fs::copy(&path, &to).unwrap();
+            to
+        };
+        let add_key = |reg: &Registry, label: &str| {
+            let spec = KeySpec::new(label, RoleSet::of(&[Role::Peer]));
+            reg.generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)
+                .unwrap();
+        };
+        let reg = Registry::create(
+            &path,
+            CreateOptions::new("anchor.example.test/log", Protection::Insecure),
+        )
+        .unwrap();
+        add_key(&reg, "a");
+        drop(reg);
+        let older = copy("older.redb");
+        let reg = Registry::open(&path, None).unwrap();
+        add_key(&reg, "b");
+        let before = reg.signed_head();
+        drop(reg);
+        let at_before = copy("before.redb");
+        let reg = Registry::open(&path, None).unwrap();
+        add_key(&reg, "c");
+        let head = reg.signed_head();
+        drop(reg);
+        let newest = copy("newest.redb");
+        // The record a crash during the last commit could leave: its head, with `before`.
+        let confirmed = read(&path).unwrap().unwrap();
+        assert_eq!((confirmed.size, confirmed.before), (head.size, None));
+        let mut ahead = confirmed.clone();
+        ahead.before = Some((before.size, before.root));
+        let set_ahead = || write_record(&path, &ahead);
+        let put_back = |from: &Path| std::fs::copy(from, &path).unwrap();
+        // The commit did not become durable: the file holds `before`, which opens; a
+        // read-write open records it as the anchor.
+        set_ahead();
+        put_back(&at_before);
+        drop(Registry::open_read_only(&path).unwrap());
+        assert_eq!(read(&path).unwrap(), Some(ahead.clone()));
+        drop(Registry::open(&path, None).unwrap());
+        let now = read(&path).unwrap().unwrap();
+        assert_eq!(
+            (now.size, now.root, now.before),
+            (before.size, before.root, None)
+        );
+        // Anything older than `before` is a rollback.
+        set_ahead();
+        put_back(&older);
+        for e in [
+            Registry::open_read_only(&path).unwrap_err(),
+            Registry::open(&path, None).unwrap_err(),
+        ] {
+            assert_eq!(e.code(), StoreCode::RolledBack, "{e}");
+        }
+        // The commit became durable: the file opens, and the record loses its `before`.
+        put_back(&newest);
+        drop(Registry::open(&path, None).unwrap());
+        assert_eq!(read(&path).unwrap(), Some(confirmed));
+        // A `before` naming the right size but another root is a rollback too.
+        ahead.before = Some((before.size, [0xAA; 32]));
+        write_record(&path, &ahead);
+        put_back(&at_before);
+        assert_eq!(
+            Registry::open_read_only(&path).unwrap_err().code(),
+            StoreCode::RolledBack
+        );
+    }
+
+    /// Replaces the anchor beside `path` by one holding `a` alone.
+    fn write_record(path: &Path, a: &Anchor) {
+        std::fs::write(anchor_path(path), a.record(1).unwrap()).unwrap();
     }
 }

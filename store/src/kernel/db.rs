@@ -101,6 +101,15 @@ pub struct Committed<T> {
     pub anchor: crate::kernel::anchor::AnchorDue,
 }
 
+/// When a commit's rollback anchor is written (kernel::anchor).
+#[derive(Debug, Clone, Copy)]
+enum AnchorTiming {
+    /// By the background writer while redb commits ([`Registry::write`]).
+    WithCommit,
+    /// After the commit, by [`Registry::write_anchor`] ([`Registry::write_deferring_anchor`]).
+    AfterCommit,
+}
+
 /// Receives the algorithm and duration of each signature the log key makes (a tree head at
 /// commit, a checkpoint), for monitoring: see [`Registry::observe_log_signing`].
 pub type LogSignObserver =
@@ -272,7 +281,8 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write<T>(&self, f: impl FnOnce(&mut Txn<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let done = self.write_deferring_anchor(f)?;
+        let done = self.write_with(f, AnchorTiming::WithCommit)?;
+        // Owed only when the record sent with the commit could not be written: retried here.
         self.write_anchor(done.anchor)?;
         Ok(done.value)
     }
@@ -285,8 +295,7 @@ impl Registry {
     /// [`Registry::write`] does.
     ///
     /// Until then the anchor lags behind the file, which an open accepts (the file extends
-    /// it) and brings up to date; an anchor is only ever written for a durable commit, so it
-    /// is never ahead of the file.
+    /// it) and brings up to date; an anchor written after its commit is never ahead of the file.
     ///
     /// ```
     /// use cairn_store::{CreateOptions, NodeSpec, Protection, Registry};
@@ -303,6 +312,16 @@ impl Registry {
         &self,
         f: impl FnOnce(&mut Txn<'_>) -> StoreResult<T>,
     ) -> StoreResult<Committed<T>> {
+        self.write_with(f, AnchorTiming::AfterCommit)
+    }
+
+    /// One write transaction, its anchor written as `timing` says (kernel::anchor, "Written
+    /// with the commit").
+    fn write_with<T>(
+        &self,
+        f: impl FnOnce(&mut Txn<'_>) -> StoreResult<T>,
+        timing: AnchorTiming,
+    ) -> StoreResult<Committed<T>> {
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let log_key = writer.clone().ok_or_else(|| {
             StoreError::new(
@@ -310,12 +329,57 @@ impl Registry {
                 "the log key is sealed: open the registry with its passphrase to write",
             )
         })?;
-        let (out, new_key, head) = guard(|| {
+        let anchoring = self.anchor_writes();
+        let before = self.signed_head();
+        if anchoring {
+            self.anchors.repair(&self.path, || {
+                let raw = self
+                    .head
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .1
+                    .clone();
+                Ok(crate::kernel::anchor::Anchor::of(
+                    &before,
+                    crate::kernel::anchor::head_note(&raw)?,
+                ))
+            })?;
+        }
+        let (out, new_key, head, sent) = guard(|| {
             let tx = self.db.begin_write()?;
             let mut txn = Txn::new(self, tx, log_key)?;
             let out = f(&mut txn)?;
             let new_key = txn.log_key_changed.then(|| txn.log_key.clone());
-            Ok((out, new_key, txn.commit()?))
+            let head = txn.seal()?;
+            // Sent ahead only from the head this registry last verified or wrote, which the
+            // record names as the one the file holds until the commit is durable.
+            let ahead = match (&head, timing) {
+                (Some((h, raw)), AnchorTiming::WithCommit)
+                    if anchoring && txn.start_size == before.size =>
+                {
+                    let mut anchor = crate::kernel::anchor::Anchor::of(
+                        h,
+                        crate::kernel::anchor::head_note(raw)?,
+                    );
+                    let confirmed = anchor.clone();
+                    if (before.size, before.root) != (h.size, h.root) {
+                        anchor.before = Some((before.size, before.root));
+                    }
+                    self.anchors
+                        .send_ahead(&self.path, anchor)
+                        .map(|flight| (flight, confirmed))
+                }
+                _ => None,
+            };
+            let committed = txn.tx.commit();
+            let sent = ahead.map(|(flight, confirmed)| {
+                let written = flight.wait();
+                self.anchors
+                    .committed(&self.path, committed.is_ok().then_some(confirmed));
+                written.is_ok()
+            });
+            committed?;
+            Ok((out, new_key, head, sent))
         })?;
         if let Some(k) = new_key {
             *self.log_public.lock().unwrap_or_else(|p| p.into_inner()) = k.public_key().clone();
@@ -323,9 +387,8 @@ impl Registry {
         }
         let mut anchor = crate::kernel::anchor::AnchorDue::NONE;
         if let Some((h, raw)) = head {
-            let note = self
-                .anchor_writes()
-                .then(|| crate::kernel::anchor::head_note(&raw));
+            let note =
+                (anchoring && sent != Some(true)).then(|| crate::kernel::anchor::head_note(&raw));
             self.set_head(h, raw);
             // After the commit: a crash before the anchor is written leaves it behind the
             // file, which the next open accepts (the file extends it) and brings up to date.
@@ -335,6 +398,27 @@ impl Registry {
         }
         drop(writer);
         Ok(Committed { value: out, anchor })
+    }
+
+    /// Returns once the anchor's background writes are on disk: the confirmation that
+    /// [`Registry::write`] leaves to follow its commit (docs/STORE.md, "The rollback
+    /// anchor"). Dropping the registry waits for them too.
+    ///
+    /// ```
+    /// use cairn_store::{Anchor, CreateOptions, NodeSpec, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("r.redb");
+    /// let reg = Registry::create(&path, CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let spec = NodeSpec::from_json(r#"{"id": "n1", "name": "N", "version": "1",
+    ///     "provenance": {"source": "https://example.test/n1"}}"#)?;
+    /// reg.register_node(&spec)?;
+    /// reg.settle_anchor();
+    /// let anchor = Anchor::read_beside(&path)?.ok_or("no anchor")?;
+    /// assert_eq!((anchor.size, anchor.before), (reg.tree_size()?, None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn settle_anchor(&self) {
+        self.anchors.wait_idle();
     }
 
     /// Writes the anchor a commit owes ([`Registry::write_deferring_anchor`]), unless a newer
@@ -411,6 +495,13 @@ impl<'r> Txn<'r> {
     /// tree head with the log key and stores it (one signature per commit, however many
     /// entries it holds). Returns the new head, if any.
     pub(crate) fn commit(self) -> StoreResult<Option<(VerifiedHead, Vec<u8>)>> {
+        let head = self.seal()?;
+        self.tx.commit()?;
+        Ok(head)
+    }
+
+    /// The work of [`Txn::commit`] before redb's: signs and stores the new head, if any.
+    fn seal(&self) -> StoreResult<Option<(VerifiedHead, Vec<u8>)>> {
         let mut head = None;
         if self.head.next_seq != self.start_size || self.log_key_changed {
             let size = self.head.next_seq;
@@ -432,7 +523,6 @@ impl<'r> Txn<'r> {
                 .insert(schema::META_HEAD, rec.as_slice())?;
             head = Some((VerifiedHead { size, root }, rec));
         }
-        self.tx.commit()?;
         Ok(head)
     }
 

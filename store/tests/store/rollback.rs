@@ -22,6 +22,7 @@ fn one_entry_registry() -> (tempfile::TempDir, std::path::PathBuf, Registry) {
     let path = dir.path().join("registry.redb");
     let reg = create(&path);
     key(&reg, "a", Role::Peer);
+    reg.settle_anchor();
     (dir, path, reg)
 }
 
@@ -60,12 +61,26 @@ fn an_older_copy_is_refused_until_the_anchor_is_reset() {
 
     // The token is revoked afterwards; the anchor follows every commit.
     let reg = Registry::open(&path, None).unwrap();
+    let previous = reg.signed_head();
     reg.revoke_token(&token.id, "leaked", &issuer.key_id, None)
         .unwrap();
     let new_size = reg.tree_size().unwrap();
+    // Written with the commit, naming the head before it until the confirmation lands.
+    let written = Anchor::read_beside(&path).unwrap().unwrap();
+    assert_eq!(
+        (written.size, written.root),
+        (new_size, reg.signed_head().root)
+    );
+    assert!(
+        [None, Some((previous.size, previous.root))].contains(&written.before),
+        "{:?}",
+        written.before
+    );
+    reg.settle_anchor();
     let anchor = Anchor::read_beside(&path).unwrap().unwrap();
     assert_eq!(anchor.size, new_size);
     assert_eq!(anchor.root, reg.signed_head().root);
+    assert_eq!(anchor.before, None);
     drop(reg);
 
     // Put the older copy back: every open refuses it, naming both sizes.
@@ -232,8 +247,15 @@ fn a_torn_anchor_slot_falls_back_to_the_previous_head_which_an_open_accepts() {
     let (_dir, path, reg) = one_entry_registry();
     let previous = Anchor::read_beside(&path).unwrap().unwrap();
     key(&reg, "b", Role::Peer);
+    reg.settle_anchor();
     let newest = Anchor::read_beside(&path).unwrap().unwrap();
     assert!(newest.size > previous.size);
+    // The slot not holding the newest record holds the same head as it was written with
+    // the commit, naming the previous head as `before`.
+    let fallback = Anchor {
+        before: Some((previous.size, previous.root)),
+        ..newest.clone()
+    };
     drop(reg);
     // Both slots hold a record; the newest is the one of the higher generation.
     let ap = anchor_path(&path);
@@ -249,12 +271,12 @@ fn a_torn_anchor_slot_falls_back_to_the_previous_head_which_an_open_accepts() {
     } else {
         SLOT
     };
-    // A write torn inside the newest record: the previous head answers, which the file
-    // extends, so both opens accept it, and a read-write open records the newest again.
+    // A write torn inside the newest record: the other slot answers, which the file's head
+    // matches, so both opens accept it, and a read-write open records the newest again.
     let mut torn = bytes.clone();
     torn[newest_at + 100] ^= 0x01;
     std::fs::write(&ap, &torn).unwrap();
-    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), previous);
+    assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), fallback);
     drop(Registry::open_read_only(&path).unwrap());
     assert_eq!(
         std::fs::read(&ap).unwrap(),
@@ -323,7 +345,7 @@ fn a_version_1_anchor_is_still_checked_and_rewritten_by_a_read_write_open() {
         StoreCode::RolledBack
     );
     // The file's own head in version 1: read-only opens leave it, a read-write open
-    // rewrites it in version 2.
+    // rewrites it in version 3.
     std::fs::write(anchor_path(&path), v1(&current)).unwrap();
     assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), current);
     drop(Registry::open_read_only(&path).unwrap());
@@ -333,6 +355,6 @@ fn a_version_1_anchor_is_still_checked_and_rewritten_by_a_read_write_open() {
     drop(Registry::open(&path, None).unwrap());
     assert!(std::fs::read(anchor_path(&path))
         .unwrap()
-        .starts_with(b"cairn anchor v2\n"));
+        .starts_with(b"cairn anchor v3\n"));
     assert_eq!(Anchor::read_beside(&path).unwrap().unwrap(), current);
 }
