@@ -29,6 +29,7 @@
 //!     cargo bench --bench service                 # full
 //!     CAIRN_BENCH_QUICK=1 cargo bench --bench service
 //!     CAIRN_SERVICE_BENCH=writes cargo bench --bench service  # parts: reads, writes, handles
+//!     CAIRN_SERVICE_BENCH_CLIENTS=64 cargo bench --bench service  # only these client counts
 //!     cargo test --benches                        # once each, untimed
 
 mod support;
@@ -485,10 +486,19 @@ fn main() {
         (500, Duration::from_secs(2)),
         (3, Duration::from_secs(5)),
     );
-    let concurrency: &[usize] = if mode.measures() {
-        &[1, 16, 64]
-    } else {
-        &[1, 4]
+    // `CAIRN_SERVICE_BENCH_CLIENTS=64` (a comma-separated list) runs only those cells, to
+    // profile one.
+    let concurrency: Vec<usize> = match std::env::var("CAIRN_SERVICE_BENCH_CLIENTS") {
+        Ok(list) => list
+            .split(',')
+            .map(|c| {
+                c.trim()
+                    .parse()
+                    .expect("CAIRN_SERVICE_BENCH_CLIENTS: numbers")
+            })
+            .collect(),
+        Err(_) if mode.measures() => vec![1, 16, 64],
+        Err(_) => vec![1, 4],
     };
 
     let mut rows = Vec::new();
@@ -508,7 +518,7 @@ fn main() {
                 })
             });
         for kind in kinds {
-            for &c in concurrency {
+            for &c in &concurrency {
                 let (max, budget) = if kind == Kind::Register {
                     (write_max, write_budget)
                 } else {

@@ -18,6 +18,7 @@ pub mod handles;
 pub mod limit;
 pub mod metrics;
 pub mod peer;
+pub mod prepared;
 pub mod routes;
 pub mod tilecache;
 mod tls;
@@ -119,6 +120,8 @@ impl Server {
         // lacking post-quantum key exchange: see docs/SERVICE.md, TLS.
         #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Keys seen again (holders' proofs, token issuers) verified with prepared tables.
+        prepared::install();
         let origin = config
             .origin
             .clone()

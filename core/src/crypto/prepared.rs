@@ -2,8 +2,10 @@
 //! the key (and the base point) laid out so that a verification needs 128 point additions and
 //! 4 doublings, where ed25519-dalek's double-base multiplication spends about 253 doublings
 //! and 80 additions. Building the table costs about two verifications and 40 KiB, so it pays
-//! for a key seen again: a token issuer, a log key, a witness. The browser build keeps a few
-//! (cairn-wasm's `host` module); about 1.7× faster there than ed25519-dalek.
+//! for a key seen again: a token issuer, a log key, a witness, a holder signing its requests.
+//! [`PreparedKeys`] decides which keys get one. The browser build keeps a few (cairn-wasm's
+//! `host` module; about 1.7× faster there than ed25519-dalek), and so does `cairn serve`
+//! (about 1.5× faster natively).
 //!
 //! The rules are those of every Ed25519 verification in cairn (the `ed25519` module): the key
 //! is checked when prepared (canonical, a curve point, not of small order), R and S on their
@@ -14,6 +16,7 @@
 //!
 //! Variable time: everything here is public (keys, messages, signatures).
 
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
@@ -183,6 +186,100 @@ impl core::fmt::Debug for PreparedEd25519Key {
     }
 }
 
+/// Prepared keys kept by [`PreparedKeys`] (about 40 KiB each).
+pub const PREPARED_KEYS: usize = 8;
+/// Keys not prepared whose uses [`PreparedKeys`] counts (a ring: the oldest forgotten first).
+pub const SEEN_KEYS: usize = 64;
+/// The use at which [`PreparedKeys`] prepares a key.
+pub const PREPARE_AT_USE: u8 = 3;
+
+/// Which Ed25519 keys are worth a [`PreparedEd25519Key`]: a key is prepared at its
+/// [`PREPARE_AT_USE`]th use among the last [`SEEN_KEYS`] keys seen, and [`PREPARED_KEYS`] are
+/// kept, the least recently used dropped first. A verifier checks a few keys many times (token
+/// issuers, a holder's proofs); a key used once or twice never pays for a table.
+///
+/// Not synchronised: keep it in a `RefCell` or a `Mutex`, and verify with the `Arc` it hands
+/// out after letting go of it.
+///
+/// ```
+/// # #[cfg(feature = "std")] {
+/// use cairn_core::crypto::prepared::{PreparedKeys, PREPARE_AT_USE};
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// let sk = SigningKey::from_seed(Algorithm::Ed25519, &[7; 32]);
+/// let pk: [u8; 32] = sk.public_key().as_bytes().try_into()?;
+/// let mut keys = PreparedKeys::new();
+/// for _ in 1..PREPARE_AT_USE {
+///     assert!(keys.prepared(&pk).is_none()); // counted
+/// }
+/// let key = keys.prepared(&pk).ok_or("prepared at the third use")?;
+/// assert!(key.verify(b"m", sk.sign(b"m", b"")?.as_bytes()).is_ok());
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct PreparedKeys {
+    /// Most recently used last.
+    prepared: Vec<Arc<PreparedEd25519Key>>,
+    /// Keys seen and how often; a new key is written at `seen[next_seen]`, the oldest slot (a
+    /// slot freed when its key was prepared stays empty until then).
+    seen: [Option<([u8; 32], u8)>; SEEN_KEYS],
+    next_seen: usize,
+}
+
+impl Default for PreparedKeys {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PreparedKeys {
+    /// No key seen yet.
+    pub const fn new() -> PreparedKeys {
+        PreparedKeys {
+            prepared: Vec::new(),
+            seen: [None; SEEN_KEYS],
+            next_seen: 0,
+        }
+    }
+
+    /// The prepared key for `pk`, made now at its [`PREPARE_AT_USE`]th use; `None` before that
+    /// (the use is counted) or for a key that cannot be prepared (the caller's verifier then
+    /// decides, and refuses it).
+    pub fn prepared(&mut self, pk: &[u8; 32]) -> Option<Arc<PreparedEd25519Key>> {
+        if let Some(i) = self.prepared.iter().position(|k| k.key_bytes() == pk) {
+            let k = self.prepared.remove(i);
+            self.prepared.push(k.clone());
+            return Some(k);
+        }
+        let slot = self
+            .seen
+            .iter()
+            .position(|s| s.is_some_and(|(k, _)| &k == pk));
+        let Some(slot) = slot else {
+            self.seen[self.next_seen] = Some((*pk, 1));
+            self.next_seen = (self.next_seen + 1) % SEEN_KEYS;
+            return None;
+        };
+        let uses = self.seen[slot].map_or(0, |(_, n)| n).saturating_add(1);
+        if uses < PREPARE_AT_USE {
+            self.seen[slot] = Some((*pk, uses));
+            return None;
+        }
+        self.seen[slot] = None;
+        let k = Arc::new(PreparedEd25519Key::new(pk).ok()?);
+        if self.prepared.len() == PREPARED_KEYS {
+            self.prepared.remove(0);
+        }
+        self.prepared.push(k.clone());
+        Some(k)
+    }
+
+    /// Whether `pk` is prepared now (it is not counted as a use).
+    pub fn is_prepared(&self, pk: &[u8; 32]) -> bool {
+        self.prepared.iter().any(|k| k.key_bytes() == pk)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +403,70 @@ mod tests {
                 ErrorCode::InvalidKey
             );
         }
+    }
+
+    /// Distinct valid keys: i · B for i = 1, 2, ...
+    fn key(i: u64) -> [u8; 32] {
+        (ED25519_BASEPOINT_POINT * Scalar::from(i))
+            .compress()
+            .to_bytes()
+    }
+
+    #[test]
+    fn keys_are_prepared_at_their_third_use_and_the_least_recently_used_dropped() {
+        let mut keys = PreparedKeys::new();
+        // Uses 1 and 2 are counted; the third prepares; later uses find it.
+        for use_ in 1..=5u8 {
+            let got = keys.prepared(&key(1));
+            assert_eq!(got.is_some(), use_ >= PREPARE_AT_USE, "use {use_}");
+            assert_eq!(keys.is_prepared(&key(1)), use_ >= PREPARE_AT_USE);
+        }
+        // Fill to PREPARED_KEYS, then use key 1 again so that key 2 is the least recent.
+        for i in 2..=PREPARED_KEYS as u64 {
+            for _ in 0..PREPARE_AT_USE {
+                keys.prepared(&key(i));
+            }
+        }
+        assert!((1..=PREPARED_KEYS as u64).all(|i| keys.is_prepared(&key(i))));
+        keys.prepared(&key(1));
+        let newcomer = PREPARED_KEYS as u64 + 1;
+        for _ in 0..PREPARE_AT_USE {
+            keys.prepared(&key(newcomer));
+        }
+        assert!(keys.is_prepared(&key(newcomer)) && keys.is_prepared(&key(1)));
+        assert!(
+            !keys.is_prepared(&key(2)),
+            "the least recently used is dropped"
+        );
+        assert_eq!(keys.prepared.len(), PREPARED_KEYS);
+    }
+
+    #[test]
+    fn counted_uses_are_forgotten_oldest_first_and_bad_keys_never_prepared() {
+        let mut keys = PreparedKeys::new();
+        // Key 1 used twice, then SEEN_KEYS other keys once each: its count is forgotten, so
+        // its next use is a first use again.
+        keys.prepared(&key(1));
+        keys.prepared(&key(1));
+        for i in 100..100 + SEEN_KEYS as u64 {
+            assert!(keys.prepared(&key(i)).is_none());
+        }
+        assert!(keys.prepared(&key(1)).is_none());
+        assert!(keys.prepared(&key(1)).is_none());
+        assert!(keys.prepared(&key(1)).is_some());
+        // A key counted but one short of its third use is still remembered after others.
+        keys.prepared(&key(2));
+        keys.prepared(&key(2));
+        for i in 300..300 + SEEN_KEYS as u64 - 2 {
+            keys.prepared(&key(i));
+        }
+        assert!(keys.prepared(&key(2)).is_some());
+        // A key that cannot be prepared (small order) is answered with None at every use.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        for _ in 0..2 * PREPARE_AT_USE {
+            assert!(keys.prepared(&identity).is_none());
+        }
+        assert!(!keys.is_prepared(&identity));
     }
 }
