@@ -516,7 +516,17 @@ impl AnchorWrites {
                 "the commit is durable, but its anchor was not queued for writing",
             ));
         };
-        match put(&mut io, path, &owed.anchor).map_err(|e| unwritten(path, e)) {
+        // A newer head is recorded already ([`crate::Registry::write`]'s records do not go
+        // through `owe`): it covers this one, which must not replace it.
+        let covered = io
+            .as_ref()
+            .is_some_and(|f| f.is_current(path) && f.newest_size > owed.anchor.size);
+        let written = if covered {
+            Ok(())
+        } else {
+            put(&mut io, path, &owed.anchor)
+        };
+        match written.map_err(|e| unwritten(path, e)) {
             Ok(()) => {
                 let mut o = lock(&self.owing);
                 o.written = o.written.max(owed.due.0);
@@ -981,5 +991,99 @@ mod tests {
     /// Replaces the anchor beside `path` by one holding `a` alone.
     fn write_record(path: &Path, a: &Anchor) {
         std::fs::write(anchor_path(path), a.record(1).unwrap()).unwrap();
+    }
+
+    /// A registry with one key past creation, its anchor settled.
+    fn registry(dir: &Path) -> (PathBuf, crate::Registry) {
+        let path = dir.join("r.redb");
+        let reg = crate::Registry::create(
+            &path,
+            crate::CreateOptions::new("anchor.example.test/log", crate::Protection::Insecure),
+        )
+        .unwrap();
+        add_key(&reg, "a").unwrap();
+        reg.settle_anchor();
+        (path, reg)
+    }
+
+    fn add_key(reg: &crate::Registry, label: &str) -> StoreResult<()> {
+        use cairn_core::trust::{Role, RoleSet};
+        let spec = crate::KeySpec::new(label, RoleSet::of(&[Role::Peer]));
+        reg.generate_key(
+            cairn_core::crypto::Algorithm::Ed25519,
+            &spec,
+            &crate::Protection::Insecure,
+        )
+        .map(|_| ())
+    }
+
+    #[test]
+    fn a_commit_that_fails_after_its_record_was_sent_leaves_an_anchor_the_file_satisfies() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, reg) = registry(dir.path());
+        let head = reg.signed_head();
+        crate::kernel::db::fail_next_commit::arm();
+        assert!(add_key(&reg, "lost").is_err());
+        assert_eq!(reg.tree_size().unwrap(), head.size, "nothing committed");
+        // The record sent ahead names a head the file never got, and the file's as `before`.
+        let ahead = read(&path).unwrap().unwrap();
+        assert!(ahead.size > head.size);
+        assert_eq!(ahead.before, Some((head.size, head.root)));
+        // The next commit first records the file's head, then its own.
+        add_key(&reg, "b").unwrap();
+        reg.settle_anchor();
+        let now = read(&path).unwrap().unwrap();
+        assert_eq!(
+            (now.size, now.root, now.before),
+            (reg.tree_size().unwrap(), reg.signed_head().root, None)
+        );
+        // A failed commit and then a crash: the file opens, and a read-write open records it.
+        crate::kernel::db::fail_next_commit::arm();
+        assert!(add_key(&reg, "lost again").is_err());
+        let size = reg.tree_size().unwrap();
+        drop(reg);
+        assert!(read(&path).unwrap().unwrap().before.is_some());
+        drop(crate::Registry::open_read_only(&path).unwrap());
+        drop(crate::Registry::open(&path, None).unwrap());
+        let reopened = read(&path).unwrap().unwrap();
+        assert_eq!((reopened.size, reopened.before), (size, None));
+    }
+
+    #[test]
+    fn anchor_writes_turned_off_after_a_failed_commit_still_repair_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, reg) = registry(dir.path());
+        crate::kernel::db::fail_next_commit::arm();
+        assert!(add_key(&reg, "lost").is_err());
+        reg.set_anchor_writes(false);
+        // The file grows past the failed commit's size with other content: the anchor must
+        // not be left naming the head that never was.
+        for label in ["b", "c"] {
+            add_key(&reg, label).unwrap();
+        }
+        drop(reg);
+        let reg = crate::Registry::open(&path, None).unwrap();
+        assert!(read(&path).unwrap().unwrap().size <= reg.tree_size().unwrap());
+    }
+
+    #[test]
+    fn an_anchor_owed_by_a_deferred_commit_does_not_replace_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, reg) = registry(dir.path());
+        let deferred = reg.write_deferring_anchor(|tx| {
+            use cairn_core::trust::{Role, RoleSet};
+            tx.generate_key(
+                cairn_core::crypto::Algorithm::Ed25519,
+                &crate::KeySpec::new("deferred", RoleSet::of(&[Role::Peer])),
+                &crate::Protection::Insecure,
+            )
+        });
+        let due = deferred.unwrap().anchor;
+        add_key(&reg, "newer").unwrap();
+        reg.settle_anchor();
+        let newest = read(&path).unwrap().unwrap();
+        assert_eq!(newest.size, reg.tree_size().unwrap());
+        reg.write_anchor(due).unwrap();
+        assert_eq!(read(&path).unwrap(), Some(newest));
     }
 }

@@ -238,7 +238,7 @@ impl Registry {
         self.anchor.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Turns the anchor write after each commit on or off. Each write is one record of a few
+    /// Turns the anchor writes of each commit on or off. Each write is one record of a few
     /// KiB written in place and one fsync: off saves that per commit, at the price of an
     /// anchor that lags behind and so catches only rollbacks to before its size. Opening
     /// always checks an anchor that exists.
@@ -331,20 +331,20 @@ impl Registry {
         })?;
         let anchoring = self.anchor_writes();
         let before = self.signed_head();
-        if anchoring {
-            self.anchors.repair(&self.path, || {
-                let raw = self
-                    .head
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .1
-                    .clone();
-                Ok(crate::kernel::anchor::Anchor::of(
-                    &before,
-                    crate::kernel::anchor::head_note(&raw)?,
-                ))
-            })?;
-        }
+        // Whether anchor writes are on or not: a record left ahead of a failed commit would
+        // refuse the file once it grows past it.
+        self.anchors.repair(&self.path, || {
+            let raw = self
+                .head
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .1
+                .clone();
+            Ok(crate::kernel::anchor::Anchor::of(
+                &before,
+                crate::kernel::anchor::head_note(&raw)?,
+            ))
+        })?;
         let (out, new_key, head, sent) = guard(|| {
             let tx = self.db.begin_write()?;
             let mut txn = Txn::new(self, tx, log_key)?;
@@ -371,7 +371,16 @@ impl Registry {
                 }
                 _ => None,
             };
+            #[cfg(not(test))]
             let committed = txn.tx.commit();
+            #[cfg(test)]
+            let committed = match fail_next_commit::take() {
+                // Aborted (the transaction dropped), as a commit that failed leaves the file.
+                true => Err(redb::CommitError::Storage(redb::StorageError::Io(
+                    std::io::Error::other("a commit failure injected by a test"),
+                ))),
+                false => txn.tx.commit(),
+            };
             let sent = ahead.map(|(flight, confirmed)| {
                 let written = flight.wait();
                 self.anchors
@@ -614,5 +623,24 @@ impl<'r> Txn<'r> {
             last_time: time,
         };
         Ok(seq)
+    }
+}
+
+/// Tests make the next commit on their thread fail after its anchor record was sent ahead.
+#[cfg(test)]
+pub(crate) mod fail_next_commit {
+    use std::cell::Cell;
+
+    thread_local! {
+        static NEXT: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// The next commit on this thread fails (its transaction is dropped, nothing committed).
+    pub(crate) fn arm() {
+        NEXT.with(|n| n.set(true));
+    }
+
+    pub(super) fn take() -> bool {
+        NEXT.with(|n| n.replace(false))
     }
 }
