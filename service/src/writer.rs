@@ -15,7 +15,7 @@
 //! between one commit and the next.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -87,16 +87,20 @@ enum Out {
 /// Most operations one transaction holds (more queued wait for the next).
 pub const MAX_BATCH: usize = 1024;
 
+/// Where a write's answer goes: a one-shot channel its request waits on, blocking (a thread of
+/// the blocking pool) or as a future (a request's task).
+type Reply = tokio::sync::oneshot::Sender<StoreResult<Out>>;
+
 struct Job {
     op: Op,
-    reply: SyncSender<StoreResult<Out>>,
+    reply: Reply,
 }
 
 /// A committed batch on its way to the anchor thread: the anchor it owes, and each request's
 /// answer, sent once that anchor (or a newer one) is written.
 struct Settling {
     anchor: AnchorDue,
-    answers: Vec<(SyncSender<StoreResult<Out>>, StoreResult<Out>)>,
+    answers: Vec<(Reply, StoreResult<Out>)>,
 }
 
 /// Batches and operations committed.
@@ -242,9 +246,10 @@ impl Writer {
         })
     }
 
-    /// Registers (or replaces) a node; returns once the commit holding it is durable.
-    pub fn register_node(&self, spec: NodeSpec) -> ServiceResult<NodeInfo> {
-        match self.submit(Op::Register(Box::new(spec)))? {
+    /// Registers (or replaces) a node; returns once the commit holding it is durable. A future:
+    /// the request waiting for it holds no thread.
+    pub async fn register_node(&self, spec: NodeSpec) -> ServiceResult<NodeInfo> {
+        match self.queue(Op::Register(Box::new(spec)))?.await? {
             Out::Node(n) => Ok(*n),
             _ => Err(ServiceError::internal(
                 "the writer answered another operation",
@@ -438,20 +443,44 @@ impl Writer {
     }
 
     /// Queues `op` and waits until it is committed (durable, its anchor written) or refused.
+    /// Blocking: for threads of the blocking pool (or outside a runtime).
     fn submit(&self, op: Op) -> ServiceResult<Out> {
-        let stopped = || ServiceError::internal("the registry's writer has stopped");
-        let (reply, rx): (_, Receiver<StoreResult<Out>>) = sync_channel(1);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(Job { op, reply })?;
+        settled(answer.blocking_recv())
+    }
+
+    /// Queues `op`; the future resolves once it is committed (durable, its anchor written) or
+    /// refused.
+    fn queue(
+        &self,
+        op: Op,
+    ) -> ServiceResult<impl std::future::Future<Output = ServiceResult<Out>>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(Job { op, reply })?;
+        Ok(async move { settled(answer.await) })
+    }
+
+    fn send(&self, job: Job) -> ServiceResult<()> {
         self.jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .ok_or_else(stopped)?
-            .send(Job { op, reply })
-            .map_err(|_| stopped())?;
-        rx.recv()
-            .map_err(|_| stopped())?
-            .map_err(ServiceError::from)
+            .send(job)
+            .map_err(|_| stopped())
     }
+}
+
+fn stopped() -> ServiceError {
+    ServiceError::internal("the registry's writer has stopped")
+}
+
+/// A write's answer as its request sees it.
+fn settled(
+    answer: Result<StoreResult<Out>, tokio::sync::oneshot::error::RecvError>,
+) -> ServiceResult<Out> {
+    answer.map_err(|_| stopped())?.map_err(ServiceError::from)
 }
 
 /// The committer thread: takes what is queued, commits it as one transaction, hands the
