@@ -4,7 +4,7 @@
 //! key. Which keys get a table is cairn-core's [`PreparedKeys`] (at a key's third use among
 //! the last 64 seen; eight kept, the least recently used dropped first).
 //!
-//! [`install`] hands cairn-core's Ed25519 equation to [`equation`] for the whole process (once;
+//! [`install`] hands cairn-core's Ed25519 equation to this module for the whole process (once;
 //! `Server::start` calls it). cairn-core still checks every encoding rule first; only the way
 //! `[S]B − [k]A` is computed changes, and cairn-core's tests hold its verdicts to
 //! ed25519-dalek's `verify_strict`.
@@ -15,8 +15,13 @@ use cairn_core::crypto::prepared::PreparedKeys;
 
 static KEYS: Mutex<PreparedKeys> = Mutex::new(PreparedKeys::new());
 
-/// Installs [`equation`] as the process's Ed25519 equation; false if one was installed
-/// already (it stays).
+/// Installs this module's equation as the process's Ed25519 equation; false if one was
+/// installed already (it stays).
+///
+/// ```
+/// cairn_service::prepared::install();
+/// assert!(!cairn_service::prepared::install(), "once per process");
+/// ```
 pub fn install() -> bool {
     cairn_core::crypto::host::set_host_equation(equation)
 }
@@ -32,6 +37,10 @@ fn equation(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Option<bool> {
 }
 
 /// Whether `pk` has a table now.
+///
+/// ```
+/// assert!(!cairn_service::prepared::is_prepared(&[9; 32]));
+/// ```
 pub fn is_prepared(pk: &[u8; 32]) -> bool {
     KEYS.lock()
         .unwrap_or_else(|p| p.into_inner())
