@@ -13,7 +13,7 @@
 //! be within the configured skew of the server's clock; a nonce is accepted once (replays are
 //! `replayed`). docs/FORMATS.md specifies these bytes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use cairn_core::dsse::Envelope;
@@ -34,9 +34,20 @@ pub use cairn_core::http::{
 pub const MAX_REMEMBERED_NONCES: usize = 1 << 20;
 
 /// Nonces seen, with the time after which they may be forgotten.
+///
+/// Forgetting is amortised O(1) per check: besides the map, a queue holds each nonce in the
+/// order recorded, with its time; a check first forgets the expired ones at the queue's front.
+/// Times are recorded as `now + skew`, so they arrive nearly in order; a time out of order (the
+/// clock stepped back) only keeps a nonce a little longer than needed.
 #[derive(Debug, Default)]
 pub struct NonceCache {
-    seen: Mutex<HashMap<String, UnixTime>>,
+    seen: Mutex<Nonces>,
+}
+
+#[derive(Debug, Default)]
+struct Nonces {
+    by_nonce: HashMap<String, UnixTime>,
+    in_order: VecDeque<(UnixTime, String)>,
 }
 
 impl NonceCache {
@@ -48,10 +59,19 @@ impl NonceCache {
         forget_after: UnixTime,
     ) -> ServiceResult<()> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= MAX_REMEMBERED_NONCES / 2 {
-            seen.retain(|_, t| *t >= now);
+        let Nonces { by_nonce, in_order } = &mut *seen;
+        while let Some((t, _)) = in_order.front() {
+            if *t >= now {
+                break;
+            }
+            if let Some((t, n)) = in_order.pop_front() {
+                // Only if not recorded again since (then a later entry forgets it).
+                if by_nonce.get(&n) == Some(&t) {
+                    by_nonce.remove(&n);
+                }
+            }
         }
-        if let Some(t) = seen.get(nonce) {
+        if let Some(t) = by_nonce.get(nonce) {
             if *t >= now {
                 return Err(ServiceError::unauthenticated(
                     ErrorCode::Replayed,
@@ -59,15 +79,30 @@ impl NonceCache {
                 ));
             }
         }
-        if seen.len() >= MAX_REMEMBERED_NONCES {
+        if by_nonce.len() >= MAX_REMEMBERED_NONCES {
             return Err(ServiceError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "too many requests signed recently; retry later",
             ));
         }
-        seen.insert(nonce.to_owned(), forget_after);
+        by_nonce.insert(nonce.to_owned(), forget_after);
+        in_order.push_back((forget_after, nonce.to_owned()));
         Ok(())
+    }
+
+    /// Nonces remembered now.
+    pub fn len(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_nonce
+            .len()
+    }
+
+    /// Whether no nonce is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -213,5 +248,19 @@ mod tests {
         c.check_and_record("n2", 200, 500).unwrap();
         // After its window the nonce is forgotten (its timestamp is then out of skew anyway).
         c.check_and_record("n1", 401, 700).unwrap();
+        // n1's first record (until 400) is gone, its second stands; n2 (until 500) too.
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            c.check_and_record("n1", 600, 900).unwrap_err().code,
+            "replayed"
+        );
+        c.check_and_record("n3", 701, 1000).unwrap();
+        assert_eq!(c.len(), 1, "n1 and n2 forgotten once their times passed");
+        // A time out of order (a clock stepped back) is kept, and forgotten after its own.
+        c.check_and_record("n4", 650, 800).unwrap();
+        assert_eq!(c.len(), 2);
+        assert!(c.check_and_record("n4", 700, 900).is_err());
+        c.check_and_record("n5", 1001, 1200).unwrap();
+        assert_eq!(c.len(), 1);
     }
 }

@@ -101,6 +101,18 @@ async fn handle_middleware_error(err: BoxError) -> ServiceError {
     }
 }
 
+/// The answer of a request whose handler panicked.
+fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = cause
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    axum::response::IntoResponse::into_response(ServiceError::internal(format!(
+        "a request handler panicked: {what}"
+    )))
+}
+
 impl Server {
     /// Binds `config.address` and starts serving `reg` on the current tokio runtime. The TLS
     /// files are read now: a bad certificate or key is a startup error.
@@ -170,6 +182,9 @@ impl Server {
                 state.clone(),
                 limit::middleware,
             ))
+            // A handler that panics (a bug: untrusted input must give typed errors) answers
+            // 500 with cairn's error body instead of dropping the connection.
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
             .layer(
                 ServiceBuilder::new()
                     .layer(HandleErrorLayer::new(handle_middleware_error))
@@ -327,4 +342,20 @@ pub fn run(
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         server.shutdown(Duration::from_secs(30)).await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_an_error_body() {
+        let resp = super::panicked(Box::new("index out of bounds"));
+        assert_eq!(resp.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "internal");
+        // The cause stays in the log, not in the answer.
+        assert!(!String::from_utf8_lossy(&body).contains("index out of bounds"));
+    }
 }

@@ -1,6 +1,7 @@
 //! The HTTP routes: seed 000's registry API, cairn's objects, and the C2SP tlog-tiles read
-//! API. Handlers parse and answer; the registry decides. Registry calls block (a write
-//! fsyncs), so they run on tokio's blocking pool.
+//! API. Handlers parse and answer; the registry decides. Registry calls that may take long (a
+//! write's fsync, signature verifications, scans) run on tokio's blocking pool; a few short
+//! ones on the hot write path run on the request's task (see `authorize` and `register`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -222,7 +223,7 @@ impl Credentials {
         })
     }
 
-    /// Verifies them for `capability` (blocking: it reads the registry).
+    /// Verifies them for `capability` (it reads the registry, and may verify signatures).
     fn check(&self, st: &AppState, body: &[u8], capability: &'static str) -> ServiceResult<()> {
         let now = st.reg.now();
         let policy = Policy {
@@ -245,8 +246,7 @@ impl Credentials {
     }
 }
 
-/// Verifies a request's credentials for `capability` (on the blocking pool: it reads the
-/// registry).
+/// Verifies a request's credentials for `capability`.
 async fn authorize(
     st: &Arc<AppState>,
     method: &Method,
@@ -255,10 +255,21 @@ async fn authorize(
     body: &Bytes,
     capability: &'static str,
 ) -> ServiceResult<()> {
-    // On the request's task, not the blocking pool: the check is CPU work of tens of
-    // microseconds (a proof of possession, a token already authenticated) and reads of records
-    // redb keeps cached, and a handover to the pool and back costs about as much again.
-    Credentials::of(method, uri, headers)?.check(st, body, capability)
+    let credentials = Credentials::of(method, uri, headers)?;
+    // A token whose chain the registry has authenticated before costs one proof of
+    // possession and a few cached reads, tens of microseconds: checked on the request's task,
+    // where a handover to the blocking pool and back would cost about as much again. Any other
+    // (a first presentation, a forgery) may cost several signature verifications: on the pool.
+    let remembered = credentials
+        .authorization
+        .as_deref()
+        .and_then(|v| auth::parse_authorization(Some(v)).ok())
+        .is_some_and(|token| st.reg.remembers_token(&token));
+    if remembered {
+        return credentials.check(st, body, capability);
+    }
+    let (st, body) = (st.clone(), body.clone());
+    blocking(move || credentials.check(&st, &body, capability)).await
 }
 
 /// Middleware for `auth.public_reads = false`: reads need a token granting `read`.
@@ -476,7 +487,16 @@ async fn register(State(st): St, request: WriteRequest) -> ServiceResult<Respons
         .authorize(&st, CAP_NODE_REGISTER, st.config.limits.max_body_bytes)
         .await?;
     let spec = parse_spec(&body)?;
-    admit(&st, &spec)?;
+    // The default admission policy reads nothing; one that checks a manifest reads and
+    // verifies it, on the pool.
+    let spec = if st.config.admission.require_provenance_manifest {
+        let st = st.clone();
+        blocking(move || admit(&st, &spec).map(|()| spec)).await?
+    } else {
+        admit(&st, &spec)?;
+        spec
+    };
+    // One verified read of one record.
     let replaced = st.reg.node(&spec.id).is_ok();
     // Waits for the group commit without holding a thread.
     let info = st.writer.register_node(spec).await?;

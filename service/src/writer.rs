@@ -112,6 +112,12 @@ struct Counts {
 
 /// The group-commit writer of one registry: a committer thread and an anchor thread, stopped
 /// (after the operations already queued) when it is dropped.
+///
+/// # Panics
+///
+/// The methods that return once their write is durable block their thread until then: call
+/// them from tokio's blocking pool (or outside a runtime). Called on an async task, they panic
+/// (tokio refuses to block a runtime thread). [`Writer::register_node`] is a future instead.
 pub struct Writer {
     jobs: Mutex<Option<Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,

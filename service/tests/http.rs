@@ -603,6 +603,17 @@ fn concurrent_writes_share_commits_and_all_land() {
     let (batches, ops) = srv.server.as_ref().unwrap().state().writer.stats();
     assert_eq!(ops, 24);
     assert!(batches <= ops);
+    // The server installed prepared keys: the holder, seen 24 times, has a table.
+    let holder_key: [u8; 32] = holder.public_key().as_bytes().try_into().unwrap();
+    assert!(cairn_service::prepared::is_prepared(&holder_key));
+    // Its token was remembered after its first check: later ones ran on the request's task.
+    assert!(srv
+        .server
+        .as_ref()
+        .unwrap()
+        .state()
+        .reg
+        .remembers_token(&good.envelope));
     let q = get(
         &agent(),
         &format!("{base}/api/v1/registry/query?capability=memory.store"),

@@ -89,7 +89,8 @@ fn sync_rename_sync(env: &Env, args: &[&str], dest: &Path) {
         "{args:?}: {status}\nstdout: {stdout}\nstderr: {stderr}"
     );
     let trace = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<&str> = trace.lines().collect();
+    // One line per call, even where the registry's anchor thread interleaves its own.
+    let lines = super::durability::strace_calls(&trace);
     let name = dest.file_name().unwrap().to_string_lossy();
     let tmp = format!("/.{name}.cairn-tmp.");
     let dest_s = format!("\"{}\"", dest.display());

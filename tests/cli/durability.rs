@@ -391,6 +391,43 @@ fn with_out(cmd: &[String], out_dir: &Path, i: usize) -> (Vec<String>, Option<Pa
     (args, out)
 }
 
+/// The lines of `strace -f` output, each call on one line: where two threads' calls overlap,
+/// strace splits one into `PID call(args <unfinished ...>` and, later,
+/// `PID <... call resumed>rest`; those are joined back into `PID call(argsrest`.
+pub(crate) fn strace_calls(trace: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    // Index in `out` of each thread's unfinished call.
+    let mut open: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for line in trace.lines() {
+        let pid = line.split_once(' ').map_or("", |(p, _)| p);
+        if let Some(head) = line.strip_suffix(" <unfinished ...>") {
+            open.insert(pid, out.len());
+            out.push(head.to_owned());
+        } else if let Some((_, rest)) = line.split_once(" resumed>") {
+            match open.remove(pid) {
+                Some(i) => out[i].push_str(rest),
+                None => out.push(line.to_owned()),
+            }
+        } else {
+            out.push(line.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn strace_calls_joins_the_halves_of_an_interrupted_call() {
+    let trace = "7 fsync(5</d/.f.tmp> <unfinished ...>\n9 fdatasync(4</a>) = 0\n7 <... fsync resumed>) = 0\n7 rename(\"x\", \"y\") = 0";
+    assert_eq!(
+        strace_calls(trace),
+        [
+            "7 fsync(5</d/.f.tmp>) = 0",
+            "9 fdatasync(4</a>) = 0",
+            "7 rename(\"x\", \"y\") = 0"
+        ]
+    );
+}
+
 /// The system call a line of `strace -f` output shows (`1234 fsync(3</p>) = 0` -> `fsync`).
 fn syscall(line: &str) -> &str {
     let call = line

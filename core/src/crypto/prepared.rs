@@ -186,7 +186,7 @@ impl core::fmt::Debug for PreparedEd25519Key {
     }
 }
 
-/// Prepared keys kept by [`PreparedKeys`] (about 40 KiB each).
+/// Prepared keys [`PreparedKeys::new`] keeps (about 40 KiB each).
 pub const PREPARED_KEYS: usize = 8;
 /// Keys not prepared whose uses [`PreparedKeys`] counts (a ring: the oldest forgotten first).
 pub const SEEN_KEYS: usize = 64;
@@ -194,12 +194,16 @@ pub const SEEN_KEYS: usize = 64;
 pub const PREPARE_AT_USE: u8 = 3;
 
 /// Which Ed25519 keys are worth a [`PreparedEd25519Key`]: a key is prepared at its
-/// [`PREPARE_AT_USE`]th use among the last [`SEEN_KEYS`] keys seen, and [`PREPARED_KEYS`] are
-/// kept, the least recently used dropped first. A verifier checks a few keys many times (token
-/// issuers, a holder's proofs); a key used once or twice never pays for a table.
+/// [`PREPARE_AT_USE`]th use among the last [`SEEN_KEYS`] keys seen, and a fixed number are
+/// kept ([`PREPARED_KEYS`] by default), the least recently used dropped first. A verifier
+/// checks a few keys many times (token issuers, a holder's proofs); a key used once or twice
+/// never pays for a table. More keys in rotation than it keeps make every third use rebuild a
+/// table: keep enough for the keys a verifier sees often.
 ///
-/// Not synchronised: keep it in a `RefCell` or a `Mutex`, and verify with the `Arc` it hands
-/// out after letting go of it.
+/// Not synchronised: keep it in a `RefCell` or a `Mutex`. [`PreparedKeys::prepared`] builds a
+/// table in place; a caller that must not hold its lock for that (about two verifications'
+/// time) uses [`PreparedKeys::count_use`], builds the table after letting go, and hands it back
+/// with [`PreparedKeys::insert`].
 ///
 /// ```
 /// # #[cfg(feature = "std")] {
@@ -218,12 +222,24 @@ pub const PREPARE_AT_USE: u8 = 3;
 /// ```
 #[derive(Debug)]
 pub struct PreparedKeys {
-    /// Most recently used last.
+    /// Most recently used last; at most `capacity`.
     prepared: Vec<Arc<PreparedEd25519Key>>,
+    capacity: usize,
     /// Keys seen and how often; a new key is written at `seen[next_seen]`, the oldest slot (a
     /// slot freed when its key was prepared stays empty until then).
     seen: [Option<([u8; 32], u8)>; SEEN_KEYS],
     next_seen: usize,
+}
+
+/// What one use of a key calls for ([`PreparedKeys::count_use`]).
+#[derive(Debug, Clone)]
+pub enum KeyUse {
+    /// The key's table.
+    Prepared(Arc<PreparedEd25519Key>),
+    /// This use is the one to prepare it at: build the table and [`PreparedKeys::insert`] it.
+    Prepare,
+    /// Counted; not worth a table yet.
+    Counted,
 }
 
 impl Default for PreparedKeys {
@@ -233,23 +249,27 @@ impl Default for PreparedKeys {
 }
 
 impl PreparedKeys {
-    /// No key seen yet.
+    /// No key seen yet; keeps [`PREPARED_KEYS`] tables.
     pub const fn new() -> PreparedKeys {
+        PreparedKeys::with_capacity(PREPARED_KEYS)
+    }
+
+    /// No key seen yet; keeps `capacity` tables (at least one).
+    pub const fn with_capacity(capacity: usize) -> PreparedKeys {
         PreparedKeys {
             prepared: Vec::new(),
+            capacity: if capacity == 0 { 1 } else { capacity },
             seen: [None; SEEN_KEYS],
             next_seen: 0,
         }
     }
 
-    /// The prepared key for `pk`, made now at its [`PREPARE_AT_USE`]th use; `None` before that
-    /// (the use is counted) or for a key that cannot be prepared (the caller's verifier then
-    /// decides, and refuses it).
-    pub fn prepared(&mut self, pk: &[u8; 32]) -> Option<Arc<PreparedEd25519Key>> {
+    /// Counts a use of `pk` and says what it calls for.
+    pub fn count_use(&mut self, pk: &[u8; 32]) -> KeyUse {
         if let Some(i) = self.prepared.iter().position(|k| k.key_bytes() == pk) {
             let k = self.prepared.remove(i);
             self.prepared.push(k.clone());
-            return Some(k);
+            return KeyUse::Prepared(k);
         }
         let slot = self
             .seen
@@ -258,20 +278,40 @@ impl PreparedKeys {
         let Some(slot) = slot else {
             self.seen[self.next_seen] = Some((*pk, 1));
             self.next_seen = (self.next_seen + 1) % SEEN_KEYS;
-            return None;
+            return KeyUse::Counted;
         };
         let uses = self.seen[slot].map_or(0, |(_, n)| n).saturating_add(1);
         if uses < PREPARE_AT_USE {
             self.seen[slot] = Some((*pk, uses));
-            return None;
+            return KeyUse::Counted;
         }
         self.seen[slot] = None;
-        let k = Arc::new(PreparedEd25519Key::new(pk).ok()?);
-        if self.prepared.len() == PREPARED_KEYS {
+        KeyUse::Prepare
+    }
+
+    /// Keeps `key`'s table as the most recently used, dropping the least recently used one
+    /// when full (a table for the same key already kept is replaced).
+    pub fn insert(&mut self, key: Arc<PreparedEd25519Key>) {
+        self.prepared.retain(|k| k.key_bytes() != key.key_bytes());
+        if self.prepared.len() >= self.capacity {
             self.prepared.remove(0);
         }
-        self.prepared.push(k.clone());
-        Some(k)
+        self.prepared.push(key);
+    }
+
+    /// The prepared key for `pk`, built now at its [`PREPARE_AT_USE`]th use; `None` before that
+    /// (the use is counted) or for a key that cannot be prepared (the caller's verifier then
+    /// decides, and refuses it).
+    pub fn prepared(&mut self, pk: &[u8; 32]) -> Option<Arc<PreparedEd25519Key>> {
+        match self.count_use(pk) {
+            KeyUse::Prepared(k) => Some(k),
+            KeyUse::Counted => None,
+            KeyUse::Prepare => {
+                let k = Arc::new(PreparedEd25519Key::new(pk).ok()?);
+                self.insert(k.clone());
+                Some(k)
+            }
+        }
     }
 
     /// Whether `pk` is prepared now (it is not counted as a use).
@@ -419,6 +459,7 @@ mod tests {
         for use_ in 1..=5u8 {
             let got = keys.prepared(&key(1));
             assert_eq!(got.is_some(), use_ >= PREPARE_AT_USE, "use {use_}");
+            assert!(got.is_none_or(|k| k.key_bytes() == &key(1)));
             assert_eq!(keys.is_prepared(&key(1)), use_ >= PREPARE_AT_USE);
         }
         // Fill to PREPARED_KEYS, then use key 1 again so that key 2 is the least recent.

@@ -505,6 +505,30 @@ impl Registry {
         self.read(|rtx| verify_presented(&rtx, token, now, opts, unrecorded, &self.token_memo))
     }
 
+    /// Whether [`Registry::verify_token`] has authenticated `token`'s chain before and still
+    /// remembers it, so that verifying it again needs no signature verification (only the
+    /// reads and checks every call makes). A server can check such a token inline and send
+    /// the others, which may cost several signature verifications, to a worker thread.
+    ///
+    /// ```
+    /// use cairn_store::{CreateOptions, KeySpec, Protection, Registry, TokenRequest};
+    /// use cairn_core::crypto::Algorithm;
+    /// use cairn_core::token::VerifyOptions;
+    /// use cairn_core::trust::{Role, RoleSet};
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let issuer = reg.generate_key(Algorithm::Ed25519, &KeySpec::new("i", RoleSet::of(&[Role::TokenIssuer])), &Protection::Insecure)?;
+    /// let holder = reg.generate_key(Algorithm::Ed25519, &KeySpec::new("h", RoleSet::of(&[Role::Peer])), &Protection::Insecure)?;
+    /// let token = reg.issue_token(&issuer.key_id, None, &TokenRequest::new(holder.public_key, "svc.example", &["read"], 3600))?;
+    /// assert!(!reg.remembers_token(&token.envelope));
+    /// reg.verify_token(&token.envelope, reg.now(), &VerifyOptions::default())?;
+    /// assert!(reg.remembers_token(&token.envelope));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn remembers_token(&self, token: &Envelope) -> bool {
+        self.token_memo.get(&token.id()).is_some()
+    }
+
     /// One token.
     pub fn token(&self, id: &Digest) -> StoreResult<TokenInfo> {
         self.read(|rtx| {
