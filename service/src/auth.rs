@@ -108,8 +108,8 @@ impl NonceCache {
 
 /// What a write request presents.
 pub struct Presented<'a> {
-    /// `Authorization` header value, if any.
-    pub authorization: Option<&'a str>,
+    /// The capability token, parsed from the `Authorization` header ([`parse_authorization`]).
+    pub token: &'a Envelope,
     /// `Cairn-Proof` header value, if any.
     pub proof: Option<&'a str>,
     /// The request method.
@@ -159,13 +159,13 @@ pub fn authorize(
     policy: &Policy<'_>,
     now: UnixTime,
 ) -> ServiceResult<VerifiedToken> {
-    let token = parse_authorization(req.authorization)?;
+    let token = req.token;
     let opts = VerifyOptions {
         audience: Some(policy.audience),
         capability: None,
     };
     let started = std::time::Instant::now();
-    let verified = reg.verify_token(&token, now, &opts);
+    let verified = reg.verify_token(token, now, &opts);
     if let Some(m) = policy.metrics {
         let alg = verified.as_ref().ok().map(|v| v.issuer.algorithm());
         m.verification("token", alg, verified.is_ok(), started.elapsed());

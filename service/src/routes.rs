@@ -204,7 +204,7 @@ impl WriteRequest {
 
 /// What a request presents to be authorized, taken from its head.
 struct Credentials {
-    authorization: Option<String>,
+    token: cairn_core::dsse::Envelope,
     proof: Option<String>,
     method: String,
     path_and_query: String,
@@ -213,7 +213,7 @@ struct Credentials {
 impl Credentials {
     fn of(method: &Method, uri: &Uri, headers: &HeaderMap) -> ServiceResult<Credentials> {
         Ok(Credentials {
-            authorization: header_str(headers, "authorization")?.map(str::to_owned),
+            token: auth::parse_authorization(header_str(headers, "authorization")?)?,
             proof: header_str(headers, auth::PROOF_HEADER)?.map(str::to_owned),
             method: method.as_str().to_owned(),
             path_and_query: uri
@@ -234,7 +234,7 @@ impl Credentials {
             metrics: Some(&st.metrics),
         };
         let presented = Presented {
-            authorization: self.authorization.as_deref(),
+            token: &self.token,
             proof: self.proof.as_deref(),
             method: &self.method,
             path_and_query: &self.path_and_query,
@@ -260,12 +260,7 @@ async fn authorize(
     // possession and a few cached reads, tens of microseconds: checked on the request's task,
     // where a handover to the blocking pool and back would cost about as much again. Any other
     // (a first presentation, a forgery) may cost several signature verifications: on the pool.
-    let remembered = credentials
-        .authorization
-        .as_deref()
-        .and_then(|v| auth::parse_authorization(Some(v)).ok())
-        .is_some_and(|token| st.reg.remembers_token(&token));
-    if remembered {
+    if st.reg.remembers_token(&credentials.token) {
         return credentials.check(st, body, capability);
     }
     let (st, body) = (st.clone(), body.clone());
