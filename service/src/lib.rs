@@ -18,7 +18,6 @@ pub mod handles;
 pub mod limit;
 pub mod metrics;
 pub mod peer;
-pub mod prepared;
 pub mod routes;
 pub mod tilecache;
 mod tls;
@@ -133,7 +132,7 @@ impl Server {
         #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Keys seen again (holders' proofs, token issuers) verified with prepared tables.
-        prepared::install();
+        cairn_core::crypto::prepared::process::install();
         let origin = config
             .origin
             .clone()

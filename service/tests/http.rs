@@ -605,7 +605,9 @@ fn concurrent_writes_share_commits_and_all_land() {
     assert!(batches <= ops);
     // The server installed prepared keys: the holder, seen 24 times, has a table.
     let holder_key: [u8; 32] = holder.public_key().as_bytes().try_into().unwrap();
-    assert!(cairn_service::prepared::is_prepared(&holder_key));
+    assert!(cairn_core::crypto::prepared::process::is_prepared(
+        &holder_key
+    ));
     // Its token was remembered after its first check: later ones ran on the request's task.
     assert!(srv
         .server

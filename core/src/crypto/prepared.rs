@@ -4,8 +4,8 @@
 //! and 80 additions. Building the table costs about two verifications and 40 KiB, so it pays
 //! for a key seen again: a token issuer, a log key, a witness, a holder signing its requests.
 //! [`PreparedKeys`] decides which keys get one. The browser build keeps a few (cairn-wasm's
-//! `host` module; about 1.7× faster there than ed25519-dalek), and so does `cairn serve`
-//! (about 1.5× faster natively).
+//! `host` module; about 1.7× faster there than ed25519-dalek); `cairn serve` and the native
+//! Node addon keep one set for the whole process ([`process`], about 1.5× faster natively).
 //!
 //! The rules are those of every Ed25519 verification in cairn (the `ed25519` module): the key
 //! is checked when prepared (canonical, a curve point, not of small order), R and S on their
@@ -320,6 +320,67 @@ impl PreparedKeys {
     }
 }
 
+/// One [`PreparedKeys`] for the whole process, installed as its Ed25519 equation (feature
+/// `host-ed25519` with `std`): what a server (`cairn serve`) or a native addon uses, where
+/// every thread verifies through the same hot keys. [`install`](process::install) once; every
+/// Ed25519 verification in the process then asks it (cairn's encoding rules are still checked
+/// first, and only the way `[S]B − [k]A` is computed changes). A table is built outside the
+/// lock, so no other verification waits for it.
+#[cfg(all(feature = "host-ed25519", feature = "std"))]
+pub mod process {
+    use super::{KeyUse, PreparedEd25519Key, PreparedKeys};
+    use alloc::sync::Arc;
+    use std::sync::{Mutex, MutexGuard};
+
+    /// Tables kept: more than a browser's eight, for a server's many holders (2.5 MiB).
+    pub const KEPT: usize = 64;
+
+    static KEYS: Mutex<PreparedKeys> = Mutex::new(PreparedKeys::with_capacity(KEPT));
+
+    fn keys() -> MutexGuard<'static, PreparedKeys> {
+        // A holder that panicked left the tables consistent (each change is one push or
+        // remove).
+        KEYS.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Installs the process's prepared keys as its Ed25519 equation; false if an equation was
+    /// installed already (it stays).
+    ///
+    /// ```
+    /// cairn_core::crypto::prepared::process::install();
+    /// assert!(!cairn_core::crypto::prepared::process::install(), "once per process");
+    /// ```
+    pub fn install() -> bool {
+        crate::crypto::host::set_host_equation(equation)
+    }
+
+    /// The verdict of a prepared key, or `None` (ed25519-dalek decides) for a key not
+    /// prepared.
+    pub(super) fn equation(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Option<bool> {
+        // Its own statement: the guard is dropped before a table is built and inserted.
+        let use_ = keys().count_use(pk);
+        let key = match use_ {
+            KeyUse::Prepared(k) => k,
+            KeyUse::Counted => return None,
+            KeyUse::Prepare => {
+                let k = Arc::new(PreparedEd25519Key::new(pk).ok()?);
+                keys().insert(k.clone());
+                k
+            }
+        };
+        Some(key.verify(msg, sig).is_ok())
+    }
+
+    /// Whether `pk` has a table now.
+    ///
+    /// ```
+    /// assert!(!cairn_core::crypto::prepared::process::is_prepared(&[9; 32]));
+    /// ```
+    pub fn is_prepared(pk: &[u8; 32]) -> bool {
+        keys().is_prepared(pk)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,5 +570,40 @@ mod tests {
             assert!(keys.prepared(&identity).is_none());
         }
         assert!(!keys.is_prepared(&identity));
+    }
+
+    #[cfg(all(feature = "host-ed25519", feature = "std"))]
+    #[test]
+    fn the_process_keys_prepare_a_key_used_again_and_keep_every_verdict() {
+        use crate::crypto::{Algorithm, Signature, SigningKey};
+        process::install();
+        let sk = SigningKey::from_seed(Algorithm::Ed25519, &[0x5a; 32]);
+        let pk = sk.public_key();
+        let raw: [u8; 32] = pk.as_bytes().try_into().unwrap();
+        let other = SigningKey::from_seed(Algorithm::Ed25519, &[0x5b; 32]);
+        let equation_says = |msg: &[u8], sig: &Signature| {
+            process::equation(&raw, msg, sig.as_bytes().try_into().unwrap())
+        };
+        for i in 0..6u8 {
+            let msg = [i; 40];
+            let sig = sk.sign(&msg, b"").unwrap();
+            assert!(pk.verify(&msg, b"", &sig).is_ok(), "use {i}");
+            // From the third use of the key on, the prepared table decides, both ways.
+            if i >= 2 {
+                assert_eq!(equation_says(&msg, &sig), Some(true));
+                assert_eq!(equation_says(&[i ^ 1; 40], &sig), Some(false));
+            }
+            // Wrong message, a flipped bit, another key's signature: refused, before and
+            // after the key is prepared.
+            let mut flipped = sig.as_bytes().to_vec();
+            flipped[usize::from(i) % 64] ^= 0x40;
+            let flipped = Signature::from_bytes(Algorithm::Ed25519, &flipped).unwrap();
+            assert!(pk.verify(&[i ^ 1; 40], b"", &sig).is_err());
+            assert!(pk.verify(&msg, b"", &flipped).is_err());
+            assert!(pk
+                .verify(&msg, b"", &other.sign(&msg, b"").unwrap())
+                .is_err());
+        }
+        assert!(process::is_prepared(&raw));
     }
 }

@@ -47,6 +47,14 @@ fn finish(env: &Env, result: Result<Value>) -> JsResult {
     }
 }
 
+/// At load: Ed25519 keys verified again and again (a token issuer, a log key) get prepared
+/// tables, one set for the process (`cairn_core::crypto::prepared::process`), as in `cairn
+/// serve`. The verdicts are ed25519-dalek's `verify_strict`'s (cairn-core's tests).
+#[napi::module_init]
+fn init() {
+    cairn_core::crypto::prepared::process::install();
+}
+
 fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| Error::malformed(format!("{what}: not UTF-8 text")))
 }
