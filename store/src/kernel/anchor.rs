@@ -481,6 +481,16 @@ fn put(open: &mut Option<SlotFile>, path: &Path, a: &Anchor) -> std::io::Result<
     }
 }
 
+/// [`put`], unless the file this handle writes records a newer head already: that one covers
+/// `a`, and an anchor never goes back (a late confirmation, an owed anchor settled after a
+/// newer record).
+fn put_unless_behind(open: &mut Option<SlotFile>, path: &Path, a: &Anchor) -> std::io::Result<()> {
+    match open.as_ref() {
+        Some(f) if f.is_current(path) && f.newest_size > a.size => Ok(()),
+        _ => put(open, path, a),
+    }
+}
+
 impl AnchorWrites {
     /// Records that the durable commit of `head` (signed note `note`) owes its anchor.
     /// Called under the registry's writer lock, in commit order.
@@ -516,17 +526,8 @@ impl AnchorWrites {
                 "the commit is durable, but its anchor was not queued for writing",
             ));
         };
-        // A newer head is recorded already ([`crate::Registry::write`]'s records do not go
-        // through `owe`): it covers this one, which must not replace it.
-        let covered = io
-            .as_ref()
-            .is_some_and(|f| f.is_current(path) && f.newest_size > owed.anchor.size);
-        let written = if covered {
-            Ok(())
-        } else {
-            put(&mut io, path, &owed.anchor)
-        };
-        match written.map_err(|e| unwritten(path, e)) {
+        // [`crate::Registry::write`]'s records do not go through `owe`.
+        match put_unless_behind(&mut io, path, &owed.anchor).map_err(|e| unwritten(path, e)) {
             Ok(()) => {
                 let mut o = lock(&self.owing);
                 o.written = o.written.max(owed.due.0);
@@ -626,11 +627,8 @@ impl AnchorWrites {
                                 let _ = reply.send(put(&mut lock(&io), &path, &anchor));
                             }
                             Job::Confirm(anchor) => {
-                                let mut open = lock(&io);
-                                if open.as_ref().is_none_or(|f| f.newest_size <= anchor.size) {
-                                    // Not written: the record sent ahead stands.
-                                    let _ = put(&mut open, &path, &anchor);
-                                }
+                                // Not written: the record sent ahead stands.
+                                let _ = put_unless_behind(&mut lock(&io), &path, &anchor);
                             }
                             Job::Flush(reply) => {
                                 let _ = reply.send(Ok(()));

@@ -354,13 +354,10 @@ impl Registry {
             // Sent ahead only from the head this registry last verified or wrote, which the
             // record names as the one the file holds until the commit is durable.
             let ahead = match (&head, timing) {
-                (Some((h, raw)), AnchorTiming::WithCommit)
+                (Some((h, _, note)), AnchorTiming::WithCommit)
                     if anchoring && txn.start_size == before.size =>
                 {
-                    let mut anchor = crate::kernel::anchor::Anchor::of(
-                        h,
-                        crate::kernel::anchor::head_note(raw)?,
-                    );
+                    let mut anchor = crate::kernel::anchor::Anchor::of(h, note.clone());
                     let confirmed = anchor.clone();
                     if (before.size, before.root) != (h.size, h.root) {
                         anchor.before = Some((before.size, before.root));
@@ -395,14 +392,12 @@ impl Registry {
             *writer = Some(k);
         }
         let mut anchor = crate::kernel::anchor::AnchorDue::NONE;
-        if let Some((h, raw)) = head {
-            let note =
-                (anchoring && sent != Some(true)).then(|| crate::kernel::anchor::head_note(&raw));
+        if let Some((h, raw, note)) = head {
             self.set_head(h, raw);
             // After the commit: a crash before the anchor is written leaves it behind the
             // file, which the next open accepts (the file extends it) and brings up to date.
-            if let Some(note) = note {
-                anchor = self.anchors.owe(h, note?);
+            if anchoring && sent != Some(true) {
+                anchor = self.anchors.owe(h, note);
             }
         }
         drop(writer);
@@ -504,13 +499,14 @@ impl<'r> Txn<'r> {
     /// tree head with the log key and stores it (one signature per commit, however many
     /// entries it holds). Returns the new head, if any.
     pub(crate) fn commit(self) -> StoreResult<Option<(VerifiedHead, Vec<u8>)>> {
-        let head = self.seal()?;
+        let head = self.seal()?.map(|(head, raw, _)| (head, raw));
         self.tx.commit()?;
         Ok(head)
     }
 
     /// The work of [`Txn::commit`] before redb's: signs and stores the new head, if any.
-    fn seal(&self) -> StoreResult<Option<(VerifiedHead, Vec<u8>)>> {
+    /// Returns the head, its stored record and its signed note.
+    fn seal(&self) -> StoreResult<Option<(VerifiedHead, Vec<u8>, String)>> {
         let mut head = None;
         if self.head.next_seq != self.start_size || self.log_key_changed {
             let size = self.head.next_seq;
@@ -526,11 +522,14 @@ impl<'r> Txn<'r> {
                 Some(rec) => rec.note,
                 None => self.sign_head_note(size, &root)?,
             };
-            let rec = schema::encode(&schema::HeadRecord { note, key_id });
+            let rec = schema::encode(&schema::HeadRecord {
+                note: note.clone(),
+                key_id,
+            });
             self.tx
                 .open_table(schema::META)?
                 .insert(schema::META_HEAD, rec.as_slice())?;
-            head = Some((VerifiedHead { size, root }, rec));
+            head = Some((VerifiedHead { size, root }, rec, note));
         }
         Ok(head)
     }
