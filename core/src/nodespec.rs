@@ -297,6 +297,21 @@ impl NodeSpec {
 
     /// The spec as JSON (the form [`NodeSpec::from_json`] reads; digests in lowercase hex).
     pub fn to_json(&self) -> String {
+        self.to_json_value().to_string()
+    }
+
+    /// [`NodeSpec::to_json`] as a JSON value, for documents that embed the spec.
+    ///
+    /// ```
+    /// use cairn_core::nodespec::NodeSpec;
+    /// let spec = NodeSpec::from_json(r#"{"id": "n1", "name": "N", "version": "1",
+    ///     "capabilities": ["memory.store"], "signals": [],
+    ///     "provenance": {"source": "https://example.test/n1"}}"#)?;
+    /// assert_eq!(spec.to_json_value()["capabilities"][0], "memory.store");
+    /// assert_eq!(spec.to_json_value().to_string(), spec.to_json());
+    /// # Ok::<(), cairn_core::Error>(())
+    /// ```
+    pub fn to_json_value(&self) -> Value {
         let hex = |d: &Option<Digest>| d.map(|d| Value::String(crate::encoding::hex_encode(&d)));
         let mut prov = Map::new();
         prov.insert("source".into(), self.provenance.source.clone().into());
@@ -315,7 +330,6 @@ impl NodeSpec {
             "endpoints": self.endpoints.iter().map(|e| serde_json::json!({"name": e.name, "url": e.url})).collect::<Vec<_>>(),
             "provenance": prov,
         })
-        .to_string()
     }
 
     /// The canonical bytes: postcard of the spec.

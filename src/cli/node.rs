@@ -44,8 +44,7 @@ pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
             })?;
             let spec = NodeSpec::from_json(&text)?;
             let reg = ctx.open(Access::Write)?;
-            let replaced = reg.node(&spec.id).is_ok();
-            let info = reg.register_node(&spec)?;
+            let (info, replaced) = reg.write(|tx| tx.register_or_replace_node(&spec))?;
             Ok(Output::new(
                 format!(
                     "{} node {} at entry {}\n{}",
@@ -60,9 +59,7 @@ pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
         NodeCmd::Get { id } => {
             let reg = ctx.open(Access::Read)?;
             let info = reg.node(&id)?;
-            let pretty = serde_json::from_str::<serde_json::Value>(&info.spec.to_json())
-                .map(|v| format!("{v:#}"))
-                .unwrap_or_default();
+            let pretty = format!("{:#}", info.spec.to_json_value());
             Ok(Output::new(
                 format!(
                     "{}\nregistered at entry {}\n{pretty}",

@@ -93,8 +93,7 @@ pub fn key(k: &KeyInfo, log: Option<&KeyId>) -> Value {
 
 /// A node.
 pub fn node(n: &NodeInfo) -> Value {
-    let spec: Value = serde_json::from_str(&n.spec.to_json()).unwrap_or(Value::Null);
-    json!({"spec": spec, "seq": n.seq, "registered_at": n.registered_at, "digest": hex_encode(&n.spec.digest())})
+    json!({"spec": n.spec.to_json_value(), "seq": n.seq, "registered_at": n.registered_at, "digest": hex_encode(&n.spec.digest())})
 }
 
 /// A token.

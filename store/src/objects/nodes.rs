@@ -102,6 +102,26 @@ impl Txn<'_> {
     /// id again replaces its spec. A spec naming a manifest in its provenance must name one
     /// this registry holds, unrevoked, for the same artifact digest.
     pub fn register_node(&mut self, spec: &NodeSpec) -> StoreResult<NodeInfo> {
+        self.register_or_replace_node(spec).map(|(info, _)| info)
+    }
+
+    /// [`Txn::register_node`], saying whether the id was registered before (`true`: its spec
+    /// was replaced). The answer is this transaction's, so two writers registering the same
+    /// new id are told apart: the first commit registers it, the second replaces it.
+    ///
+    /// ```
+    /// use cairn_store::{CreateOptions, NodeSpec, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let spec = NodeSpec::from_json(r#"{"id": "n1", "name": "N", "version": "1",
+    ///     "capabilities": [], "signals": [], "provenance": {"source": "https://example.test/n1"}}"#)?;
+    /// let (_, replaced) = reg.write(|tx| tx.register_or_replace_node(&spec))?;
+    /// assert!(!replaced);
+    /// let (_, replaced) = reg.write(|tx| tx.register_or_replace_node(&spec))?;
+    /// assert!(replaced);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_or_replace_node(&mut self, spec: &NodeSpec) -> StoreResult<(NodeInfo, bool)> {
         spec.validate()?;
         if let Some(m) = &spec.provenance.manifest {
             self.check_provenance_manifest(m, spec.provenance.sha256.as_ref())?;
@@ -123,7 +143,7 @@ impl Txn<'_> {
             .open_table(NODES)?
             .insert(spec.id.as_bytes(), schema::encode(&info).as_slice())?;
         self.reindex_node(&spec.id, old.as_ref().map(|o| &o.spec), Some(spec))?;
-        Ok(info)
+        Ok((info, old.is_some()))
     }
 
     /// Removes a node (`not_found` if it is not registered).

@@ -3,17 +3,20 @@
 //! The registry builds tokens with the token module and checks every token it issues with the
 //! same verifier a relying party runs, before recording it. A token's id is its envelope id.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreCode, StoreError, StoreResult};
 use crate::kernel::db::{Registry, Txn};
-use crate::kernel::schema::{self, ReadTables, TOKENS};
-use crate::objects::keys::{check_reason, KeyStatus};
+use crate::kernel::schema::{self, ReadTables, KEYS, TOKENS};
+use crate::objects::keys::{check_reason, KeyRecord, KeyStatus};
 use crate::objects::seal::Passphrase;
 use cairn_core::crypto::{KeyId, PublicKey};
 use cairn_core::dsse::Envelope;
-use cairn_core::encoding::{hex_encode, Digest};
+use cairn_core::encoding::{hex_encode, sha256, Digest};
 use cairn_core::error::ErrorCode;
 use cairn_core::ledger::Event;
 use cairn_core::token::{
@@ -129,24 +132,51 @@ fn chain_of(tx: &impl ReadTables, claims: &TokenClaims) -> StoreResult<Vec<Token
     Ok(chain)
 }
 
-/// Verifies a token against the registry: its chain from the stored parents, the root
-/// issuer's key (which must hold the token-issuer role and not be revoked), revocations of
-/// any link, validity at `now`.
 /// Token chains whose signatures and encodings verified ([`AuthenticatedChain`]), by the id
 /// of the token (the SHA-256 of its exact bytes): a token presented again, with the same
 /// stored parents and the same issuer key, is not authenticated again. Everything that can
 /// change is still checked on every verification: the issuer key's status and role, the
 /// parents as stored, time, revocations, delegation, audience and capability.
+///
+/// Beside them, the issuers' key records as last decoded, with the exact bytes each was
+/// decoded from: a record is reused only while the stored bytes are the same, so a rotation,
+/// revocation or role change (a new record) is always read afresh. Decoding a key record
+/// parses its public key (a point decompression for Ed25519), on every verification.
 #[derive(Debug, Default)]
 pub(crate) struct TokenMemo {
-    chains: std::sync::Mutex<std::collections::HashMap<Digest, std::sync::Arc<AuthenticatedChain>>>,
+    chains: Mutex<HashMap<Digest, Arc<AuthenticatedChain>>>,
+    issuers: Mutex<HashMap<KeyId, DecodedKey>>,
 }
 
+/// A key record's stored bytes, and the record decoded from them.
+type DecodedKey = (Vec<u8>, Arc<KeyRecord>);
+
 impl TokenMemo {
-    /// Most chains remembered; when full, the memo starts over.
+    /// Most chains (and, separately, issuer records) remembered; when full, the memo starts
+    /// over.
     const MAX: usize = 1024;
 
-    fn get(&self, id: &Digest) -> Option<std::sync::Arc<AuthenticatedChain>> {
+    /// The issuer key record `id` as `tx` holds it, decoded once per distinct stored bytes.
+    fn issuer(&self, tx: &impl ReadTables, id: &KeyId) -> StoreResult<Option<Arc<KeyRecord>>> {
+        let Some(bytes) = tx.get_bytes(KEYS, id.0)? else {
+            return Ok(None);
+        };
+        let lock = || self.issuers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((seen, rec)) = lock().get(id) {
+            if *seen == bytes {
+                return Ok(Some(rec.clone()));
+            }
+        }
+        let rec = Arc::new(schema::decode::<KeyRecord>(&bytes, "key record")?);
+        let mut m = lock();
+        if m.len() >= Self::MAX {
+            m.clear();
+        }
+        m.insert(*id, (bytes, rec.clone()));
+        Ok(Some(rec))
+    }
+
+    fn get(&self, id: &Digest) -> Option<Arc<AuthenticatedChain>> {
         self.chains
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -154,7 +184,7 @@ impl TokenMemo {
             .cloned()
     }
 
-    fn remember(&self, id: Digest, chain: std::sync::Arc<AuthenticatedChain>) {
+    fn remember(&self, id: Digest, chain: Arc<AuthenticatedChain>) {
         let mut m = self.chains.lock().unwrap_or_else(|p| p.into_inner());
         if m.len() >= Self::MAX {
             m.clear();
@@ -163,6 +193,9 @@ impl TokenMemo {
     }
 }
 
+/// Verifies a token against the registry: its chain from the stored parents, the root
+/// issuer's key (which must hold the token-issuer role and not be revoked), revocations of
+/// any link, validity at `now`.
 fn verify_in(
     tx: &impl ReadTables,
     env: &Envelope,
@@ -183,7 +216,11 @@ fn verify_in(
     };
     let chain = chain_of(tx, claims)?;
     let root_issuer = chain.first().map_or(claims.issuer, |t| t.claims.issuer);
-    let issuer = crate::objects::keys::load_key(tx, &root_issuer)?.ok_or_else(|| {
+    let issuer = match memo {
+        Some(m) => m.issuer(tx, &root_issuer)?,
+        None => crate::objects::keys::load_key(tx, &root_issuer)?.map(Arc::new),
+    };
+    let issuer = issuer.ok_or_else(|| {
         StoreError::core(
             ErrorCode::UnknownKey,
             format!("the issuer {root_issuer} is not in this registry"),
@@ -219,7 +256,7 @@ fn verify_in(
         Some(c) => c,
         None => {
             let parents: Vec<Envelope> = chain.iter().map(|t| t.envelope.clone()).collect();
-            let c = std::sync::Arc::new(authenticate_chain(
+            let c = Arc::new(authenticate_chain(
                 env,
                 &parents,
                 core::slice::from_ref(&issuer.public_key),
@@ -278,10 +315,9 @@ fn verify_presented(
     let verified = verify_in(tx, env, now, opts, Some(memo))?;
     let id = verified.id;
     if let Some(rec) = load_token(tx, &id)? {
-        // The stored envelope's id (its claims are the presented token's, which verified).
-        let stored = Envelope::from_compact(&rec.envelope)
-            .map_err(|e| StoreError::corrupt(format!("stored token: {}", e.detail())))?;
-        if stored.id() == id {
+        // The stored envelope's id, the SHA-256 of its compact form (its claims are the
+        // presented token's, which verified).
+        if sha256(&[&rec.envelope]) == id {
             return Ok(verified);
         }
         return Err(StoreError::corrupt(
