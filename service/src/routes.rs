@@ -491,10 +491,8 @@ async fn register(State(st): St, request: WriteRequest) -> ServiceResult<Respons
         admit(&st, &spec)?;
         spec
     };
-    // One verified read of one record.
-    let replaced = st.reg.node(&spec.id).is_ok();
     // Waits for the group commit without holding a thread.
-    let info = st.writer.register_node(spec).await?;
+    let (info, replaced) = st.writer.register_node(spec).await?;
     let status = if replaced {
         StatusCode::OK
     } else {

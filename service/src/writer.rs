@@ -71,7 +71,8 @@ enum Op {
 /// What a write returned.
 #[derive(Debug)]
 enum Out {
-    Node(Box<NodeInfo>),
+    /// The node, and whether it replaced one registered before.
+    Node(Box<NodeInfo>, bool),
     Token(Box<TokenInfo>),
     Manifest(Box<ManifestInfo>),
     Seq(u64),
@@ -143,7 +144,10 @@ impl Drop for Writer {
 
 fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
     match op {
-        Op::Register(spec) => Ok(Out::Node(Box::new(tx.register_node(spec)?))),
+        Op::Register(spec) => {
+            let (info, replaced) = tx.register_or_replace_node(spec)?;
+            Ok(Out::Node(Box::new(info), replaced))
+        }
         Op::Deregister(id) => Ok(Out::Seq(tx.deregister_node(id, "deregistered over HTTP")?)),
         Op::Checkpoint => Ok(Out::Size(tx.create_checkpoint()?.size)),
         Op::IssueToken(issuer, req, pass) => Ok(Out::Token(Box::new(tx.issue_token(
@@ -252,11 +256,12 @@ impl Writer {
         })
     }
 
-    /// Registers (or replaces) a node; returns once the commit holding it is durable. A future:
-    /// the request waiting for it holds no thread.
-    pub async fn register_node(&self, spec: NodeSpec) -> ServiceResult<NodeInfo> {
+    /// Registers (or replaces) a node; returns it, and whether it replaced a registered one,
+    /// once the commit holding it is durable. A future: the request waiting for it holds no
+    /// thread.
+    pub async fn register_node(&self, spec: NodeSpec) -> ServiceResult<(NodeInfo, bool)> {
         match self.queue(Op::Register(Box::new(spec)))?.await? {
-            Out::Node(n) => Ok(*n),
+            Out::Node(n, replaced) => Ok((*n, replaced)),
             _ => Err(ServiceError::internal(
                 "the writer answered another operation",
             )),
