@@ -4,8 +4,9 @@
 //! A writing request queues its operation and waits for its answer. The writer's committer
 //! thread takes every operation queued (up to [`MAX_BATCH`]) and commits them as one
 //! transaction; while it commits, the next operations queue up behind it, so under load the
-//! batch grows with the number of waiting writers. If the batch's transaction fails, each of
-//! its operations is retried alone, so one bad request never fails the others.
+//! batch grows with the number of waiting writers. An operation that fails is answered with
+//! its error and the transaction is run again without it, so one refused request never fails
+//! the others, nor costs them a commit each.
 //!
 //! A durable commit still owes its anchor (`<registry>.anchor`: a record written in place and
 //! an fsync). The committer hands the batch to the writer's anchor thread and goes on with the
@@ -560,57 +561,203 @@ fn committed(counts: &Counts, metrics: Option<&Metrics>, operations: usize, star
     }
 }
 
-/// Commits `batch` as one transaction (or, when that fails, each operation alone).
+/// Commits `batch` as one transaction. Its operations run in queue order; one that fails
+/// is answered with its error (what it would have met run alone after those before it) and
+/// the transaction is run again without it, so a refused request costs the others one
+/// aborted pass, not a commit each. A commit that fails with every operation applied is
+/// retried one operation at a time.
 fn commit_batch(
     reg: &Registry,
     batch: Vec<Job>,
     counts: &Counts,
     metrics: Option<&Metrics>,
 ) -> Settling {
-    let started = Instant::now();
-    let together = reg.write_deferring_anchor(|tx| {
-        batch
-            .iter()
-            .map(|job| apply(tx, &job.op))
-            .collect::<StoreResult<Vec<Out>>>()
-    });
-    match together {
-        Ok(done) => {
-            committed(counts, metrics, done.value.len(), started);
-            Settling {
-                anchor: done.anchor,
-                answers: batch
-                    .into_iter()
-                    .map(|j| j.reply)
-                    .zip(done.value.into_iter().map(Ok))
-                    .collect(),
-            }
+    let mut pending = batch;
+    let mut answers = Vec::with_capacity(pending.len());
+    loop {
+        if pending.is_empty() {
+            return Settling {
+                anchor: AnchorDue::NONE,
+                answers,
+            };
         }
-        Err(e) if batch.len() == 1 => Settling {
-            anchor: AnchorDue::NONE,
-            answers: batch
-                .into_iter()
-                .map(|j| (j.reply, Err(e.clone())))
-                .collect(),
-        },
-        Err(_) => {
-            // One of them failed: each alone, so the others still commit.
-            let mut anchor = AnchorDue::NONE;
-            let mut answers = Vec::with_capacity(batch.len());
-            for job in batch {
-                let started = Instant::now();
-                let r = reg.write_deferring_anchor(|tx| apply(tx, &job.op));
-                let out = match r {
-                    Ok(done) => {
-                        committed(counts, metrics, 1, started);
-                        anchor = anchor.max(done.anchor);
-                        Ok(done.value)
+        let started = Instant::now();
+        let mut failed_at = None;
+        let together = reg.write_deferring_anchor(|tx| {
+            let mut outs = Vec::with_capacity(pending.len());
+            for (i, job) in pending.iter().enumerate() {
+                match apply(tx, &job.op) {
+                    Ok(out) => outs.push(out),
+                    Err(e) => {
+                        failed_at = Some(i);
+                        return Err(e);
                     }
-                    Err(e) => Err(e),
-                };
-                answers.push((job.reply, out));
+                }
             }
-            Settling { anchor, answers }
+            Ok(outs)
+        });
+        match (together, failed_at) {
+            (Ok(done), _) => {
+                committed(counts, metrics, done.value.len(), started);
+                answers.extend(
+                    pending
+                        .into_iter()
+                        .map(|j| j.reply)
+                        .zip(done.value.into_iter().map(Ok)),
+                );
+                return Settling {
+                    anchor: done.anchor,
+                    answers,
+                };
+            }
+            (Err(e), Some(i)) => {
+                let refused = pending.remove(i);
+                answers.push((refused.reply, Err(e)));
+            }
+            (Err(e), None) if pending.len() == 1 => {
+                answers.extend(pending.into_iter().map(|j| (j.reply, Err(e.clone()))));
+                return Settling {
+                    anchor: AnchorDue::NONE,
+                    answers,
+                };
+            }
+            (Err(_), None) => return each_alone(reg, pending, answers, counts, metrics),
         }
+    }
+}
+
+/// Commits each of `jobs` in a transaction of its own (after a batch whose commit failed),
+/// adding their answers to `answers`.
+fn each_alone(
+    reg: &Registry,
+    jobs: Vec<Job>,
+    mut answers: Vec<(Reply, StoreResult<Out>)>,
+    counts: &Counts,
+    metrics: Option<&Metrics>,
+) -> Settling {
+    let mut anchor = AnchorDue::NONE;
+    for job in jobs {
+        let started = Instant::now();
+        let out = match reg.write_deferring_anchor(|tx| apply(tx, &job.op)) {
+            Ok(done) => {
+                committed(counts, metrics, 1, started);
+                anchor = anchor.max(done.anchor);
+                Ok(done.value)
+            }
+            Err(e) => Err(e),
+        };
+        answers.push((job.reply, out));
+    }
+    Settling { anchor, answers }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_store::{CreateOptions, Protection, StoreCode};
+
+    fn spec(id: &str) -> Box<NodeSpec> {
+        let json = format!(
+            r#"{{"id": "{id}", "name": "N", "version": "1", "provenance": {{"source": "https://example.test/{id}"}}}}"#
+        );
+        Box::new(NodeSpec::from_json(&json).expect("spec"))
+    }
+
+    /// Refused operations are answered with the error they meet after those queued before
+    /// them, and the rest of their batch still commits once.
+    #[test]
+    fn a_refused_operation_costs_its_batch_no_commit() {
+        let dir = tempfile::tempdir().expect("dir");
+        let reg = Registry::create(
+            dir.path().join("r.redb"),
+            CreateOptions::new("example.test/log", Protection::Insecure),
+        )
+        .expect("registry");
+        let ops = vec![
+            Op::Register(spec("a")),
+            Op::Deregister("missing".into()),
+            Op::Register(spec("b")),
+            Op::Deregister("a".into()),
+            Op::Deregister("a".into()),
+            Op::Register(spec("a")),
+            Op::Register(spec("b")),
+        ];
+        let (jobs, answers): (Vec<Job>, Vec<_>) = ops
+            .into_iter()
+            .map(|op| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                (Job { op, reply }, answer)
+            })
+            .unzip();
+        let counts = Counts::default();
+        let settling = commit_batch(&reg, jobs, &counts, None);
+        assert_ne!(settling.anchor, AnchorDue::NONE);
+        answer(&reg, vec![settling]);
+        let got: Vec<StoreResult<Out>> = answers
+            .into_iter()
+            .map(|mut a| a.try_recv().expect("answered"))
+            .collect();
+        let said: Vec<String> = got
+            .iter()
+            .map(|r| match r {
+                Ok(Out::Node(n, replaced)) => format!("{} {replaced}", n.spec.id),
+                Ok(Out::Seq(_)) => "deregistered".to_owned(),
+                Ok(other) => format!("{other:?}"),
+                Err(e) if e.code() == StoreCode::NotFound => "not_found".to_owned(),
+                Err(e) => format!("{e}"),
+            })
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "a false",
+                "not_found",
+                "b false",
+                "deregistered",
+                "not_found",
+                "a false",
+                "b true"
+            ]
+        );
+        // One commit for the five that succeeded.
+        assert_eq!(counts.batches.load(Relaxed), 1);
+        assert_eq!(counts.ops.load(Relaxed), 5);
+        let ids: Vec<String> = reg
+            .list_nodes()
+            .expect("nodes")
+            .into_iter()
+            .map(|n| n.spec.id)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        reg.audit().expect("audit");
+    }
+
+    /// A batch whose operations are all refused commits nothing and owes no anchor.
+    #[test]
+    fn a_batch_of_refusals_commits_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let reg = Registry::create(
+            dir.path().join("r.redb"),
+            CreateOptions::new("example.test/log", Protection::Insecure),
+        )
+        .expect("registry");
+        let size = reg.tree_size().expect("size");
+        let (jobs, answers): (Vec<Job>, Vec<_>) = (0..3)
+            .map(|i| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let op = Op::Deregister(format!("missing-{i}"));
+                (Job { op, reply }, answer)
+            })
+            .unzip();
+        let counts = Counts::default();
+        let settling = commit_batch(&reg, jobs, &counts, None);
+        assert_eq!(settling.anchor, AnchorDue::NONE);
+        answer(&reg, vec![settling]);
+        for mut a in answers {
+            let e = a.try_recv().expect("answered").expect_err("refused");
+            assert_eq!(e.code(), StoreCode::NotFound);
+        }
+        assert_eq!(counts.batches.load(Relaxed), 0);
+        assert_eq!(reg.tree_size().expect("size"), size);
     }
 }

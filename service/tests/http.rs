@@ -604,7 +604,11 @@ fn concurrent_writes_share_commits_and_all_land() {
                     "{}",
                     String::from_utf8_lossy(&r.body)
                 );
-                (id, r.status, r.json()["status"].as_str().unwrap().to_owned())
+                (
+                    id,
+                    r.status,
+                    r.json()["status"].as_str().unwrap().to_owned(),
+                )
             })
         })
         .collect();
@@ -612,7 +616,11 @@ fn concurrent_writes_share_commits_and_all_land() {
     // Each new node is registered once; the shared one exactly once, then replaced seven
     // times (the answer is the commit's, not a lookup made before it).
     for (id, status, said) in &answers {
-        assert_eq!(*status == 201, said == "registered", "{id}: {status} {said}");
+        assert_eq!(
+            *status == 201,
+            said == "registered",
+            "{id}: {status} {said}"
+        );
         if id.starts_with("n-") {
             assert_eq!(*status, 201, "{id}");
         }
