@@ -89,6 +89,11 @@ enum Out {
 /// Most operations one transaction holds (more queued wait for the next).
 pub const MAX_BATCH: usize = 1024;
 
+/// Refusals after which a batch commits the operations known to succeed and goes on with the
+/// rest as a new batch: each pass re-applies the operations before the failure, so without
+/// it, requests that fail late in a full batch would cost quadratic work.
+pub const MAX_PASSES: usize = 8;
+
 /// Where a write's answer goes: a one-shot channel its request waits on, blocking (a thread of
 /// the blocking pool) or as a future (a request's task).
 type Reply = tokio::sync::oneshot::Sender<StoreResult<Out>>;
@@ -561,94 +566,119 @@ fn committed(counts: &Counts, metrics: Option<&Metrics>, operations: usize, star
     }
 }
 
-/// Commits `batch` as one transaction. Its operations run in queue order; one that fails
-/// is answered with its error (what it would have met run alone after those before it) and
-/// the transaction is run again without it, so a refused request costs the others one
-/// aborted pass, not a commit each. A commit that fails with every operation applied is
-/// retried one operation at a time.
+/// Commits `batch` as one transaction. Its operations run in queue order; one that fails is
+/// answered with its error (what it would have met run alone after those before it) and the
+/// transaction runs again without it, so a refused request costs the others one aborted
+/// pass, not a commit each. Every [`MAX_PASSES`] refusals, the operations before the last one
+/// (known to succeed in that order) are committed and the rest go on as a batch of their own,
+/// which keeps the work linear in the batch's size. A commit that fails with every operation
+/// applied is retried one operation at a time.
 fn commit_batch(
     reg: &Registry,
     batch: Vec<Job>,
     counts: &Counts,
     metrics: Option<&Metrics>,
 ) -> Settling {
+    let mut settling = Settling {
+        anchor: AnchorDue::NONE,
+        answers: Vec::with_capacity(batch.len()),
+    };
     let mut pending = batch;
-    let mut answers = Vec::with_capacity(pending.len());
-    loop {
-        if pending.is_empty() {
-            return Settling {
-                anchor: AnchorDue::NONE,
-                answers,
-            };
-        }
-        let started = Instant::now();
-        let mut failed_at = None;
-        let together = reg.write_deferring_anchor(|tx| {
-            let mut outs = Vec::with_capacity(pending.len());
-            for (i, job) in pending.iter().enumerate() {
-                match apply(tx, &job.op) {
-                    Ok(out) => outs.push(out),
-                    Err(e) => {
-                        failed_at = Some(i);
-                        return Err(e);
+    let mut refusals = 0;
+    while !pending.is_empty() {
+        match run(reg, &pending, counts, metrics) {
+            Ok((anchor, outs)) => {
+                settle(&mut settling, pending, anchor, outs);
+                break;
+            }
+            Err((e, Some(i))) => {
+                let refused = pending.remove(i);
+                settling.answers.push((refused.reply, Err(e)));
+                refusals += 1;
+                if refusals % MAX_PASSES == 0 && i > 0 {
+                    let rest = pending.split_off(i);
+                    let known_good = std::mem::replace(&mut pending, rest);
+                    match run(reg, &known_good, counts, metrics) {
+                        Ok((anchor, outs)) => settle(&mut settling, known_good, anchor, outs),
+                        Err(_) => each_alone(reg, known_good, &mut settling, counts, metrics),
                     }
                 }
             }
-            Ok(outs)
-        });
-        match (together, failed_at) {
-            (Ok(done), _) => {
-                committed(counts, metrics, done.value.len(), started);
-                answers.extend(
-                    pending
-                        .into_iter()
-                        .map(|j| j.reply)
-                        .zip(done.value.into_iter().map(Ok)),
-                );
-                return Settling {
-                    anchor: done.anchor,
-                    answers,
-                };
+            Err((e, None)) if pending.len() == 1 => {
+                let job = pending.remove(0);
+                settling.answers.push((job.reply, Err(e)));
             }
-            (Err(e), Some(i)) => {
-                let refused = pending.remove(i);
-                answers.push((refused.reply, Err(e)));
+            Err((_, None)) => {
+                each_alone(reg, pending, &mut settling, counts, metrics);
+                break;
             }
-            (Err(e), None) if pending.len() == 1 => {
-                answers.extend(pending.into_iter().map(|j| (j.reply, Err(e.clone()))));
-                return Settling {
-                    anchor: AnchorDue::NONE,
-                    answers,
-                };
-            }
-            (Err(_), None) => return each_alone(reg, pending, answers, counts, metrics),
         }
+    }
+    settling
+}
+
+/// One transaction applying `jobs` in order. On failure, the error and, when an operation
+/// failed, its index (`None`: every operation applied, the commit failed).
+fn run(
+    reg: &Registry,
+    jobs: &[Job],
+    counts: &Counts,
+    metrics: Option<&Metrics>,
+) -> Result<(AnchorDue, Vec<Out>), (StoreError, Option<usize>)> {
+    let started = Instant::now();
+    let mut failed_at = None;
+    let together = reg.write_deferring_anchor(|tx| {
+        let mut outs = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            match apply(tx, &job.op) {
+                Ok(out) => outs.push(out),
+                Err(e) => {
+                    failed_at = Some(i);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(outs)
+    });
+    match together {
+        Ok(done) => {
+            committed(counts, metrics, done.value.len(), started);
+            Ok((done.anchor, done.value))
+        }
+        Err(e) => Err((e, failed_at)),
     }
 }
 
+/// Adds the answers of `jobs`, committed with `anchor` owed, to `settling`.
+fn settle(settling: &mut Settling, jobs: Vec<Job>, anchor: AnchorDue, outs: Vec<Out>) {
+    settling.anchor = settling.anchor.max(anchor);
+    settling.answers.extend(
+        jobs.into_iter()
+            .map(|j| j.reply)
+            .zip(outs.into_iter().map(Ok)),
+    );
+}
+
 /// Commits each of `jobs` in a transaction of its own (after a batch whose commit failed),
-/// adding their answers to `answers`.
+/// adding their answers to `settling`.
 fn each_alone(
     reg: &Registry,
     jobs: Vec<Job>,
-    mut answers: Vec<(Reply, StoreResult<Out>)>,
+    settling: &mut Settling,
     counts: &Counts,
     metrics: Option<&Metrics>,
-) -> Settling {
-    let mut anchor = AnchorDue::NONE;
+) {
     for job in jobs {
-        let started = Instant::now();
-        let out = match reg.write_deferring_anchor(|tx| apply(tx, &job.op)) {
-            Ok(done) => {
-                committed(counts, metrics, 1, started);
-                anchor = anchor.max(done.anchor);
-                Ok(done.value)
+        let out = match run(reg, core::slice::from_ref(&job), counts, metrics) {
+            Ok((anchor, mut outs)) => {
+                settling.anchor = settling.anchor.max(anchor);
+                outs.pop()
+                    .ok_or_else(|| StoreError::corrupt("the writer lost an answer"))
             }
-            Err(e) => Err(e),
+            Err((e, _)) => Err(e),
         };
-        answers.push((job.reply, out));
+        settling.answers.push((job.reply, out));
     }
-    Settling { anchor, answers }
 }
 
 #[cfg(test)]
@@ -729,6 +759,45 @@ mod tests {
             .map(|n| n.spec.id)
             .collect();
         assert_eq!(ids, ["a", "b"]);
+        reg.audit().expect("audit");
+    }
+
+    /// After [`MAX_PASSES`] refusals, the operations known to succeed commit and the rest go
+    /// on as a batch of their own: two commits here, with the answers of one.
+    #[test]
+    fn many_refusals_commit_in_segments() {
+        let dir = tempfile::tempdir().expect("dir");
+        let reg = Registry::create(
+            dir.path().join("r.redb"),
+            CreateOptions::new("example.test/log", Protection::Insecure),
+        )
+        .expect("registry");
+        // Each registration followed by a refusal: MAX_PASSES + 2 of each.
+        let n = MAX_PASSES + 2;
+        let (jobs, answers): (Vec<Job>, Vec<_>) = (0..n)
+            .flat_map(|i| {
+                [
+                    Op::Register(spec(&format!("n{i}"))),
+                    Op::Deregister(format!("missing-{i}")),
+                ]
+            })
+            .map(|op| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                (Job { op, reply }, answer)
+            })
+            .unzip();
+        let counts = Counts::default();
+        let settling = commit_batch(&reg, jobs, &counts, None);
+        answer(&reg, vec![settling]);
+        for (k, mut a) in answers.into_iter().enumerate() {
+            let got = a.try_recv().expect("answered");
+            assert_eq!(got.is_ok(), k % 2 == 0, "operation {k}");
+        }
+        assert_eq!(reg.list_nodes().expect("nodes").len(), n);
+        // MAX_PASSES refusals, then the registrations before the last one commit together;
+        // the rest (two registrations, two refusals) is a batch of its own.
+        assert_eq!(counts.ops.load(Relaxed), n as u64);
+        assert_eq!(counts.batches.load(Relaxed), 2);
         reg.audit().expect("audit");
     }
 
