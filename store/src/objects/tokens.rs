@@ -23,7 +23,7 @@ use cairn_core::token::{
     authenticate_chain, AuthenticatedChain, ConstraintValue, TokenBuilder, TokenClaims,
     VerifiedToken, VerifyOptions, MAX_CHAIN_DEPTH,
 };
-use cairn_core::trust::Role;
+use cairn_core::trust::{Role, RoleSet};
 use cairn_core::UnixTime;
 
 /// Who revoked something, why, and where the ledger says so.
@@ -138,42 +138,61 @@ fn chain_of(tx: &impl ReadTables, claims: &TokenClaims) -> StoreResult<Vec<Token
 /// change is still checked on every verification: the issuer key's status and role, the
 /// parents as stored, time, revocations, delegation, audience and capability.
 ///
-/// Beside them, the issuers' key records as last decoded, with the exact bytes each was
-/// decoded from: a record is reused only while the stored bytes are the same, so a rotation,
-/// revocation or role change (a new record) is always read afresh. Decoding a key record
-/// parses its public key (a point decompression for Ed25519), on every verification.
+/// Beside them, what verification reads of each issuer's key record ([`IssuerKey`]), with the
+/// SHA-256 of the exact stored bytes it was decoded from: it is reused only while the stored
+/// record hashes the same, so a rotation, revocation or role change (a new record) is always
+/// read afresh. Decoding a key record parses its public key (a point decompression for
+/// Ed25519, more for ML-DSA) on every verification otherwise. The record's sealed secret is
+/// not kept.
 #[derive(Debug, Default)]
 pub(crate) struct TokenMemo {
     chains: Mutex<HashMap<Digest, Arc<AuthenticatedChain>>>,
-    issuers: Mutex<HashMap<KeyId, DecodedKey>>,
+    issuers: Mutex<HashMap<KeyId, (Digest, Arc<IssuerKey>)>>,
 }
 
-/// A key record's stored bytes, and the record decoded from them.
-type DecodedKey = (Vec<u8>, Arc<KeyRecord>);
+/// What token verification reads of the root issuer's key record.
+#[derive(Debug)]
+pub(crate) struct IssuerKey {
+    public_key: PublicKey,
+    roles: RoleSet,
+    status: KeyStatus,
+}
+
+impl From<KeyRecord> for IssuerKey {
+    fn from(rec: KeyRecord) -> IssuerKey {
+        IssuerKey {
+            public_key: rec.public_key,
+            roles: rec.roles,
+            status: rec.status,
+        }
+    }
+}
 
 impl TokenMemo {
-    /// Most chains (and, separately, issuer records) remembered; when full, the memo starts
+    /// Most chains (and, separately, issuer keys) remembered; when full, the memo starts
     /// over.
     const MAX: usize = 1024;
 
-    /// The issuer key record `id` as `tx` holds it, decoded once per distinct stored bytes.
-    fn issuer(&self, tx: &impl ReadTables, id: &KeyId) -> StoreResult<Option<Arc<KeyRecord>>> {
+    /// The issuer key `id` as `tx` holds it, decoded once per distinct stored record.
+    fn issuer(&self, tx: &impl ReadTables, id: &KeyId) -> StoreResult<Option<Arc<IssuerKey>>> {
         let Some(bytes) = tx.get_bytes(KEYS, id.0)? else {
             return Ok(None);
         };
+        let digest = sha256(&[&bytes]);
         let lock = || self.issuers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((seen, rec)) = lock().get(id) {
-            if *seen == bytes {
-                return Ok(Some(rec.clone()));
+        if let Some((seen, key)) = lock().get(id) {
+            if *seen == digest {
+                return Ok(Some(key.clone()));
             }
         }
-        let rec = Arc::new(schema::decode::<KeyRecord>(&bytes, "key record")?);
+        let rec: KeyRecord = schema::decode(&bytes, "key record")?;
+        let key = Arc::new(IssuerKey::from(rec));
         let mut m = lock();
         if m.len() >= Self::MAX {
             m.clear();
         }
-        m.insert(*id, (bytes, rec.clone()));
-        Ok(Some(rec))
+        m.insert(*id, (digest, key.clone()));
+        Ok(Some(key))
     }
 
     fn get(&self, id: &Digest) -> Option<Arc<AuthenticatedChain>> {
@@ -218,7 +237,7 @@ fn verify_in(
     let root_issuer = chain.first().map_or(claims.issuer, |t| t.claims.issuer);
     let issuer = match memo {
         Some(m) => m.issuer(tx, &root_issuer)?,
-        None => crate::objects::keys::load_key(tx, &root_issuer)?.map(Arc::new),
+        None => crate::objects::keys::load_key(tx, &root_issuer)?.map(|r| Arc::new(r.into())),
     };
     let issuer = issuer.ok_or_else(|| {
         StoreError::core(
