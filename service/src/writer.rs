@@ -26,6 +26,7 @@ use cairn_core::dsse::Envelope;
 use cairn_core::encoding::Digest;
 use cairn_core::manifest::ManifestClaims;
 use cairn_core::peer::VouchPolicy;
+use cairn_core::UnixTime;
 use cairn_store::{
     AnchorDue, HandleInfo, ManifestInfo, NodeInfo, NodeSpec, Passphrase, PeerInfo, Received,
     Registry, StoreError, StoreResult, TokenInfo, TokenRequest, Txn,
@@ -89,10 +90,12 @@ enum Out {
 /// Most operations one transaction holds (more queued wait for the next).
 pub const MAX_BATCH: usize = 1024;
 
-/// Refusals after which a batch commits the operations known to succeed and goes on with the
-/// rest as a new batch: each pass re-applies the operations before the failure, so without
-/// it, requests that fail late in a full batch would cost quadratic work.
-pub const MAX_PASSES: usize = 8;
+/// How many times a batch runs again without an operation refused after others: at the next
+/// such refusal, the operations before it (known to succeed in that order) commit and the rest
+/// go on as a batch of their own. So an operation is applied at most `RETRIES + 2` times
+/// (which matters for one that unseals a key with Argon2), and refusals late in a full batch
+/// do not cost quadratic work.
+pub const RETRIES: usize = 1;
 
 /// Where a write's answer goes: a one-shot channel its request waits on, blocking (a thread of
 /// the blocking pool) or as a future (a request's task).
@@ -103,11 +106,39 @@ struct Job {
     reply: Reply,
 }
 
-/// A committed batch on its way to the anchor thread: the anchor it owes, and each request's
-/// answer, sent once that anchor (or a newer one) is written.
+/// A committed batch on its way to the anchor thread: each request's answer, sent once the
+/// anchor its commit owes (or a newer one) is written.
 struct Settling {
+    answers: Vec<Answer>,
+}
+
+/// One request's answer, and the anchor its commit owes ([`AnchorDue::NONE`] for a refusal,
+/// or a commit that signed no new head).
+struct Answer {
+    reply: Reply,
+    out: StoreResult<Out>,
     anchor: AnchorDue,
-    answers: Vec<(Reply, StoreResult<Out>)>,
+}
+
+impl Answer {
+    fn refused(reply: Reply, e: StoreError) -> Answer {
+        Answer {
+            reply,
+            out: Err(e),
+            anchor: AnchorDue::NONE,
+        }
+    }
+}
+
+impl Settling {
+    /// The newest anchor its commits owe.
+    fn anchor(&self) -> AnchorDue {
+        self.answers
+            .iter()
+            .map(|a| a.anchor)
+            .max()
+            .unwrap_or(AnchorDue::NONE)
+    }
 }
 
 /// Batches and operations committed.
@@ -543,18 +574,16 @@ fn anchor_loop(reg: &Registry, settling: &Receiver<Settling>) {
 fn answer(reg: &Registry, group: Vec<Settling>) {
     let due = group
         .iter()
-        .map(|s| s.anchor)
+        .map(Settling::anchor)
         .max()
         .unwrap_or(AnchorDue::NONE);
     let anchored = reg.write_anchor(due);
-    for s in group {
-        for (reply, out) in s.answers {
-            let out = match (&anchored, out) {
-                (Err(e), Ok(_)) if s.anchor != AnchorDue::NONE => Err(e.clone()),
-                (_, out) => out,
-            };
-            let _ = reply.send(out);
-        }
+    for a in group.into_iter().flat_map(|s| s.answers) {
+        let out = match (&anchored, a.out) {
+            (Err(e), Ok(_)) if a.anchor != AnchorDue::NONE => Err(e.clone()),
+            (_, out) => out,
+        };
+        let _ = a.reply.send(out);
     }
 }
 
@@ -567,49 +596,56 @@ fn committed(counts: &Counts, metrics: Option<&Metrics>, operations: usize, star
 }
 
 /// Commits `batch` as one transaction. Its operations run in queue order; one that fails is
-/// answered with its error (what it would have met run alone after those before it) and the
-/// transaction runs again without it, so a refused request costs the others one aborted
-/// pass, not a commit each. Every [`MAX_PASSES`] refusals, the operations before the last one
-/// (known to succeed in that order) are committed and the rest go on as a batch of their own,
-/// which keeps the work linear in the batch's size. A commit that fails with every operation
-/// applied is retried one operation at a time.
+/// answered with its error (what it meets after those before it) and the transaction runs
+/// again without it, so a refused request costs the others one aborted pass, not a commit
+/// each. After [`RETRIES`] such passes, the next refusal commits the operations before it
+/// (known to succeed in that order) and the rest go on as a batch of their own. Every pass
+/// reads the clock once for the whole batch, so an operation run again meets the same time
+/// and reaches the same verdict. A commit that fails with every operation applied is retried
+/// one operation at a time.
 fn commit_batch(
     reg: &Registry,
     batch: Vec<Job>,
     counts: &Counts,
     metrics: Option<&Metrics>,
 ) -> Settling {
+    let now = reg.now();
     let mut settling = Settling {
-        anchor: AnchorDue::NONE,
         answers: Vec::with_capacity(batch.len()),
     };
     let mut pending = batch;
-    let mut refusals = 0;
+    let mut retries = 0;
     while !pending.is_empty() {
-        match run(reg, &pending, counts, metrics) {
+        match run(reg, &pending, now, counts, metrics) {
             Ok((anchor, outs)) => {
                 settle(&mut settling, pending, anchor, outs);
                 break;
             }
             Err((e, Some(i))) => {
                 let refused = pending.remove(i);
-                settling.answers.push((refused.reply, Err(e)));
-                refusals += 1;
-                if refusals % MAX_PASSES == 0 && i > 0 {
-                    let rest = pending.split_off(i);
-                    let known_good = std::mem::replace(&mut pending, rest);
-                    match run(reg, &known_good, counts, metrics) {
-                        Ok((anchor, outs)) => settle(&mut settling, known_good, anchor, outs),
-                        Err(_) => each_alone(reg, known_good, &mut settling, counts, metrics),
-                    }
+                settling.answers.push(Answer::refused(refused.reply, e));
+                // A refusal of the first operation left nothing applied to run again.
+                if i == 0 {
+                    continue;
+                }
+                if retries < RETRIES {
+                    retries += 1;
+                    continue;
+                }
+                let rest = pending.split_off(i);
+                let known_good = std::mem::replace(&mut pending, rest);
+                retries = 0;
+                match run(reg, &known_good, now, counts, metrics) {
+                    Ok((anchor, outs)) => settle(&mut settling, known_good, anchor, outs),
+                    Err(_) => each_alone(reg, known_good, now, &mut settling, counts, metrics),
                 }
             }
             Err((e, None)) if pending.len() == 1 => {
                 let job = pending.remove(0);
-                settling.answers.push((job.reply, Err(e)));
+                settling.answers.push(Answer::refused(job.reply, e));
             }
             Err((_, None)) => {
-                each_alone(reg, pending, &mut settling, counts, metrics);
+                each_alone(reg, pending, now, &mut settling, counts, metrics);
                 break;
             }
         }
@@ -617,17 +653,19 @@ fn commit_batch(
     settling
 }
 
-/// One transaction applying `jobs` in order. On failure, the error and, when an operation
-/// failed, its index (`None`: every operation applied, the commit failed).
+/// One transaction applying `jobs` in order at time `now`. On failure, the error and, when an
+/// operation failed, its index (`None`: every operation applied, the commit failed).
 fn run(
     reg: &Registry,
     jobs: &[Job],
+    now: UnixTime,
     counts: &Counts,
     metrics: Option<&Metrics>,
 ) -> Result<(AnchorDue, Vec<Out>), (StoreError, Option<usize>)> {
     let started = Instant::now();
     let mut failed_at = None;
     let together = reg.write_deferring_anchor(|tx| {
+        tx.set_time(now);
         let mut outs = Vec::with_capacity(jobs.len());
         for (i, job) in jobs.iter().enumerate() {
             match apply(tx, &job.op) {
@@ -649,35 +687,32 @@ fn run(
     }
 }
 
-/// Adds the answers of `jobs`, committed with `anchor` owed, to `settling`.
+/// Adds the answers of `jobs`, committed owing `anchor`, to `settling`.
 fn settle(settling: &mut Settling, jobs: Vec<Job>, anchor: AnchorDue, outs: Vec<Out>) {
-    settling.anchor = settling.anchor.max(anchor);
-    settling.answers.extend(
-        jobs.into_iter()
-            .map(|j| j.reply)
-            .zip(outs.into_iter().map(Ok)),
-    );
+    settling
+        .answers
+        .extend(jobs.into_iter().zip(outs).map(|(j, out)| Answer {
+            reply: j.reply,
+            out: Ok(out),
+            anchor,
+        }));
 }
 
-/// Commits each of `jobs` in a transaction of its own (after a batch whose commit failed),
-/// adding their answers to `settling`.
+/// Commits each of `jobs` in a transaction of its own at time `now` (after a batch whose
+/// commit failed), adding their answers to `settling`.
 fn each_alone(
     reg: &Registry,
     jobs: Vec<Job>,
+    now: UnixTime,
     settling: &mut Settling,
     counts: &Counts,
     metrics: Option<&Metrics>,
 ) {
     for job in jobs {
-        let out = match run(reg, core::slice::from_ref(&job), counts, metrics) {
-            Ok((anchor, mut outs)) => {
-                settling.anchor = settling.anchor.max(anchor);
-                outs.pop()
-                    .ok_or_else(|| StoreError::corrupt("the writer lost an answer"))
-            }
-            Err((e, _)) => Err(e),
-        };
-        settling.answers.push((job.reply, out));
+        match run(reg, core::slice::from_ref(&job), now, counts, metrics) {
+            Ok((anchor, outs)) => settle(settling, vec![job], anchor, outs),
+            Err((e, _)) => settling.answers.push(Answer::refused(job.reply, e)),
+        }
     }
 }
 
@@ -686,32 +721,38 @@ mod tests {
     use super::*;
     use cairn_store::{CreateOptions, Protection, StoreCode};
 
-    fn spec(id: &str) -> Box<NodeSpec> {
+    fn register(id: &str) -> Op {
         let json = format!(
             r#"{{"id": "{id}", "name": "N", "version": "1", "provenance": {{"source": "https://example.test/{id}"}}}}"#
         );
-        Box::new(NodeSpec::from_json(&json).expect("spec"))
+        Op::Register(Box::new(NodeSpec::from_json(&json).expect("spec")))
     }
 
-    /// Refused operations are answered with the error they meet after those queued before
-    /// them, and the rest of their batch still commits once.
-    #[test]
-    fn a_refused_operation_costs_its_batch_no_commit() {
+    fn deregister(id: &str) -> Op {
+        Op::Deregister(id.to_owned())
+    }
+
+    /// What one batch of `ops` did to a new registry: each answer in short, the commits made,
+    /// the times stamped on the nodes it registered, and the registry.
+    struct Outcome {
+        said: Vec<String>,
+        commits: u64,
+        times: Vec<UnixTime>,
+        reg: Registry,
+        _dir: tempfile::TempDir,
+    }
+
+    /// Runs `ops` as one batch on a new registry whose clock moves 1,000 seconds at every
+    /// reading (so a pass that read it again would stamp another time).
+    fn batch(ops: Vec<Op>) -> Outcome {
         let dir = tempfile::tempdir().expect("dir");
-        let reg = Registry::create(
+        let mut reg = Registry::create(
             dir.path().join("r.redb"),
             CreateOptions::new("example.test/log", Protection::Insecure),
         )
         .expect("registry");
-        let ops = vec![
-            Op::Register(spec("a")),
-            Op::Deregister("missing".into()),
-            Op::Register(spec("b")),
-            Op::Deregister("a".into()),
-            Op::Deregister("a".into()),
-            Op::Register(spec("a")),
-            Op::Register(spec("b")),
-        ];
+        let tick = Arc::new(AtomicU64::new(2_000_000_000));
+        reg.set_clock(Arc::new(move || tick.fetch_add(1_000, Relaxed)));
         let (jobs, answers): (Vec<Job>, Vec<_>) = ops
             .into_iter()
             .map(|op| {
@@ -721,112 +762,113 @@ mod tests {
             .unzip();
         let counts = Counts::default();
         let settling = commit_batch(&reg, jobs, &counts, None);
-        assert_ne!(settling.anchor, AnchorDue::NONE);
+        let owes = settling.anchor();
         answer(&reg, vec![settling]);
-        let got: Vec<StoreResult<Out>> = answers
+        let mut times = Vec::new();
+        let said = answers
             .into_iter()
-            .map(|mut a| a.try_recv().expect("answered"))
-            .collect();
-        let said: Vec<String> = got
-            .iter()
-            .map(|r| match r {
-                Ok(Out::Node(n, replaced)) => format!("{} {replaced}", n.spec.id),
+            .map(|mut a| match a.try_recv().expect("answered") {
+                Ok(Out::Node(n, replaced)) => {
+                    times.push(n.registered_at);
+                    format!("{} {replaced}", n.spec.id)
+                }
                 Ok(Out::Seq(_)) => "deregistered".to_owned(),
                 Ok(other) => format!("{other:?}"),
                 Err(e) if e.code() == StoreCode::NotFound => "not_found".to_owned(),
                 Err(e) => format!("{e}"),
             })
             .collect();
-        assert_eq!(
+        let commits = counts.batches.load(Relaxed);
+        assert_eq!(owes == AnchorDue::NONE, commits == 0);
+        reg.audit().expect("audit");
+        Outcome {
             said,
-            [
-                "a false",
-                "not_found",
-                "b false",
-                "deregistered",
-                "not_found",
-                "a false",
-                "b true"
-            ]
-        );
-        // One commit for the five that succeeded.
-        assert_eq!(counts.batches.load(Relaxed), 1);
-        assert_eq!(counts.ops.load(Relaxed), 5);
-        let ids: Vec<String> = reg
+            commits,
+            times,
+            reg,
+            _dir: dir,
+        }
+    }
+
+    /// Refused operations are answered with the error they meet after those queued before
+    /// them; the others commit together (one commit after one retry, then the known-good
+    /// operations and the rest in turn), all at the batch's one time.
+    #[test]
+    fn refusals_are_answered_and_the_rest_commits() {
+        let strs = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: Vec<(Vec<Op>, Vec<String>, u64)> = vec![
+            (
+                vec![register("a"), deregister("missing"), register("b")],
+                strs(&["a false", "not_found", "b false"]),
+                1,
+            ),
+            (
+                vec![
+                    register("a"),
+                    deregister("missing"),
+                    register("b"),
+                    deregister("a"),
+                    deregister("a"),
+                    register("a"),
+                    register("b"),
+                ],
+                strs(&[
+                    "a false",
+                    "not_found",
+                    "b false",
+                    "deregistered",
+                    "not_found",
+                    "a false",
+                    "b true",
+                ]),
+                2,
+            ),
+            (
+                (0..5)
+                    .flat_map(|i| [register(&format!("n{i}")), deregister("missing")])
+                    .collect(),
+                (0..5)
+                    .flat_map(|i| [format!("n{i} false"), "not_found".to_owned()])
+                    .collect(),
+                3,
+            ),
+            (
+                vec![deregister("m0"), deregister("m1"), deregister("m2")],
+                strs(&["not_found"; 3]),
+                0,
+            ),
+        ];
+        for (ops, said, commits) in cases {
+            let out = batch(ops);
+            assert_eq!(out.said, said);
+            assert_eq!(out.commits, commits, "{said:?}");
+            assert!(
+                out.times.windows(2).all(|w| w[0] == w[1]),
+                "one time for the batch: {:?}",
+                out.times
+            );
+        }
+    }
+
+    /// What the batch committed is what it answered.
+    #[test]
+    fn the_registry_holds_what_was_answered() {
+        let out = batch(vec![
+            register("a"),
+            deregister("missing"),
+            register("b"),
+            deregister("a"),
+            deregister("a"),
+            register("c"),
+        ]);
+        let ids: Vec<String> = out
+            .reg
             .list_nodes()
             .expect("nodes")
             .into_iter()
             .map(|n| n.spec.id)
             .collect();
-        assert_eq!(ids, ["a", "b"]);
-        reg.audit().expect("audit");
-    }
-
-    /// After [`MAX_PASSES`] refusals, the operations known to succeed commit and the rest go
-    /// on as a batch of their own: two commits here, with the answers of one.
-    #[test]
-    fn many_refusals_commit_in_segments() {
-        let dir = tempfile::tempdir().expect("dir");
-        let reg = Registry::create(
-            dir.path().join("r.redb"),
-            CreateOptions::new("example.test/log", Protection::Insecure),
-        )
-        .expect("registry");
-        // Each registration followed by a refusal: MAX_PASSES + 2 of each.
-        let n = MAX_PASSES + 2;
-        let (jobs, answers): (Vec<Job>, Vec<_>) = (0..n)
-            .flat_map(|i| {
-                [
-                    Op::Register(spec(&format!("n{i}"))),
-                    Op::Deregister(format!("missing-{i}")),
-                ]
-            })
-            .map(|op| {
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                (Job { op, reply }, answer)
-            })
-            .unzip();
-        let counts = Counts::default();
-        let settling = commit_batch(&reg, jobs, &counts, None);
-        answer(&reg, vec![settling]);
-        for (k, mut a) in answers.into_iter().enumerate() {
-            let got = a.try_recv().expect("answered");
-            assert_eq!(got.is_ok(), k % 2 == 0, "operation {k}");
-        }
-        assert_eq!(reg.list_nodes().expect("nodes").len(), n);
-        // MAX_PASSES refusals, then the registrations before the last one commit together;
-        // the rest (two registrations, two refusals) is a batch of its own.
-        assert_eq!(counts.ops.load(Relaxed), n as u64);
-        assert_eq!(counts.batches.load(Relaxed), 2);
-        reg.audit().expect("audit");
-    }
-
-    /// A batch whose operations are all refused commits nothing and owes no anchor.
-    #[test]
-    fn a_batch_of_refusals_commits_nothing() {
-        let dir = tempfile::tempdir().expect("dir");
-        let reg = Registry::create(
-            dir.path().join("r.redb"),
-            CreateOptions::new("example.test/log", Protection::Insecure),
-        )
-        .expect("registry");
-        let size = reg.tree_size().expect("size");
-        let (jobs, answers): (Vec<Job>, Vec<_>) = (0..3)
-            .map(|i| {
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                let op = Op::Deregister(format!("missing-{i}"));
-                (Job { op, reply }, answer)
-            })
-            .unzip();
-        let counts = Counts::default();
-        let settling = commit_batch(&reg, jobs, &counts, None);
-        assert_eq!(settling.anchor, AnchorDue::NONE);
-        answer(&reg, vec![settling]);
-        for mut a in answers {
-            let e = a.try_recv().expect("answered").expect_err("refused");
-            assert_eq!(e.code(), StoreCode::NotFound);
-        }
-        assert_eq!(counts.batches.load(Relaxed), 0);
-        assert_eq!(reg.tree_size().expect("size"), size);
+        assert_eq!(ids, ["b", "c"]);
+        assert_eq!(out.commits, 2);
     }
 }
