@@ -79,6 +79,7 @@ pub struct Metrics {
     request_seconds: Family<RequestLabels, Histogram, fn() -> Histogram>,
     checkpoint_save_seconds: Histogram,
     commit_operations: Histogram,
+    write_refusals: Counter,
     verifications: Family<OutcomeLabels, Counter>,
     verify_seconds: Family<VerifyLabels, Histogram, fn() -> Histogram>,
     sign_seconds: Family<AlgorithmLabels, Histogram, fn() -> Histogram>,
@@ -125,6 +126,12 @@ impl Metrics {
             "Write operations per durable commit (group commit batch size)",
             commit_operations.clone(),
         );
+        let write_refusals = Counter::default();
+        registry.register(
+            "write_refusals",
+            "Write operations the group-commit writer answered with an error (each cost the rest of its batch one pass run again without it)",
+            write_refusals.clone(),
+        );
         let verifications = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "verifications",
@@ -151,6 +158,7 @@ impl Metrics {
             request_seconds,
             checkpoint_save_seconds,
             commit_operations,
+            write_refusals,
             verifications,
             verify_seconds,
             sign_seconds,
@@ -181,6 +189,11 @@ impl Metrics {
     pub fn commit(&self, operations: usize, took: Duration) {
         self.checkpoint_save_seconds.observe(took.as_secs_f64());
         self.commit_operations.observe(operations as f64);
+    }
+
+    /// Records `n` write operations the writer answered with an error.
+    pub fn refusals(&self, n: usize) {
+        self.write_refusals.inc_by(n as u64);
     }
 
     /// Records one verification: `what` is `token` or `proof`, `algorithm` the key's (None

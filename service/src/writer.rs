@@ -650,6 +650,9 @@ fn commit_batch(
             }
         }
     }
+    if let Some(m) = metrics {
+        m.refusals(settling.answers.iter().filter(|a| a.out.is_err()).count());
+    }
     settling
 }
 

@@ -979,6 +979,31 @@ fn metrics_count_requests_verifications_and_signatures() {
         (bad.status, bad.code().as_str()),
         (401, "signature_invalid")
     );
+    // Authorized, but refused by the store inside the group commit: its provenance names a
+    // manifest the registry does not hold.
+    let orphan = spec("m-3").replace(
+        r#""source": "https://git.example.test/m-3""#,
+        &format!(
+            r#""source": "https://git.example.test/m-3", "manifest": "{}""#,
+            "ab".repeat(32)
+        ),
+    );
+    let refused = write(
+        &a,
+        &base,
+        "POST",
+        path,
+        orphan.as_bytes(),
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "metrics-nonce-0003",
+        now(),
+    );
+    assert!(
+        refused.status >= 400 && refused.status < 500,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
 
     let text = String::from_utf8(get(&a, &format!("{base}/metrics")).body).unwrap();
     let after = parse_openmetrics(&text);
@@ -1015,14 +1040,14 @@ fn metrics_count_requests_verifications_and_signatures() {
             &after,
             r#"cairn_verifications_total{what="token",outcome="success"}"#
         ),
-        2.0
+        3.0
     );
     assert_eq!(
         sample(
             &after,
             r#"cairn_verifications_total{what="proof",outcome="success"}"#
         ),
-        1.0
+        2.0
     );
     assert_eq!(
         sample(
@@ -1036,7 +1061,7 @@ fn metrics_count_requests_verifications_and_signatures() {
             &after,
             r#"cairn_verify_duration_seconds_count{what="proof",algorithm="ed25519"}"#
         ),
-        2.0,
+        3.0,
         "{text}"
     );
     // One durable commit, one head signature by the log key.
@@ -1046,6 +1071,7 @@ fn metrics_count_requests_verifications_and_signatures() {
         "{text}"
     );
     assert_eq!(sample(&after, "cairn_commit_operations_sum"), 1.0);
+    assert_eq!(sample(&after, "cairn_write_refusals_total"), 1.0, "{text}");
     let signed: f64 = after
         .iter()
         .filter(|(s, _)| s.starts_with("cairn_sign_duration_seconds_count{"))
