@@ -120,7 +120,9 @@ impl Server {
     }
 
     /// As [`Server::start`], with the passphrase that opens the registry's sealed keys, so the
-    /// token and manifest endpoints can sign with them.
+    /// token and manifest endpoints can sign with them. Each key is unsealed on its first use
+    /// and kept open for the server's life ([`Registry::keep_keys_open`]): one Argon2
+    /// derivation per key, not one per signature on the thread every write waits for.
     pub async fn start_with_keys(
         config: Config,
         reg: Registry,
@@ -133,6 +135,7 @@ impl Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Keys seen again (holders' proofs, token issuers) verified with prepared tables.
         cairn_core::crypto::prepared::process::install();
+        reg.keep_keys_open(true);
         let origin = config
             .origin
             .clone()

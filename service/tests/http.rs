@@ -81,13 +81,21 @@ struct Running {
 
 impl Running {
     fn start(config: Config, reg: Registry) -> Running {
+        Running::start_with_keys(config, reg, None)
+    }
+
+    fn start_with_keys(
+        config: Config,
+        reg: Registry,
+        pass: Option<cairn_store::Passphrase>,
+    ) -> Running {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let server = rt
-            .block_on(Server::start(config, reg))
+            .block_on(Server::start_with_keys(config, reg, pass))
             .expect("server starts");
         let url = server.url();
         Running {
@@ -1259,12 +1267,14 @@ fn bundles_under_concurrent_writes_take_their_checkpoints_through_the_writer() {
 #[test]
 fn tokens_manifests_and_revocations_over_http() {
     let mut fx = Fixture::new();
+    // The manifest signer is sealed; the server holds its passphrase.
+    let pass = cairn_store::Passphrase::new("release key");
     let signer = fx
         .reg()
         .generate_key(
             Algorithm::Ed25519,
             &KeySpec::new("release", RoleSet::of(&[Role::ManifestSigner])),
-            &Protection::Insecure,
+            &Protection::Passphrase(pass.clone(), cairn_store::KdfParams::INSECURE_FAST),
         )
         .unwrap()
         .key_id;
@@ -1279,7 +1289,7 @@ fn tokens_manifests_and_revocations_over_http() {
         3600,
     );
     let narrow = fx.token(ORIGIN, &["node.register"], 3600);
-    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let srv = Running::start_with_keys(loopback(), fx.reg.take().unwrap(), Some(pass));
     let a = agent();
     let base = &srv.url;
     let t = now();
@@ -1327,6 +1337,8 @@ fn tokens_manifests_and_revocations_over_http() {
     let manifest = r.json()["manifest"].clone();
     assert_eq!(manifest["claims"]["sha256"], sha);
     let digest = manifest["digest"].as_str().unwrap().to_owned();
+    // Unsealed once, and kept open for the next signature (the issuer, in the clear, is not).
+    assert_eq!(srv.server.as_ref().unwrap().state().reg.keys_kept_open(), 1);
 
     // Revocations by the issuer and the signer.
     let revoke = |who: &cairn_core::crypto::KeyId| {

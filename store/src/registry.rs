@@ -156,6 +156,7 @@ impl Registry {
             on_log_sign: Default::default(),
             anchors: Default::default(),
             token_memo: Default::default(),
+            open_keys: Default::default(),
         })
     }
 
@@ -187,6 +188,7 @@ impl Registry {
             on_log_sign: Default::default(),
             anchors: Default::default(),
             token_memo: Default::default(),
+            open_keys: Default::default(),
         };
         let tx = reg.db.begin_write()?;
         {
@@ -374,6 +376,7 @@ impl Registry {
             on_log_sign: Default::default(),
             anchors: Default::default(),
             token_memo: Default::default(),
+            open_keys: Default::default(),
         })
     }
 

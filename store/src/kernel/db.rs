@@ -88,6 +88,8 @@ pub struct Registry {
     pub(crate) anchors: crate::kernel::anchor::AnchorWrites,
     /// Token chains already authenticated, by token id (objects::tokens).
     pub(crate) token_memo: crate::objects::tokens::TokenMemo,
+    /// Keys unsealed for signing and kept open, when asked (objects::open_keys).
+    pub(crate) open_keys: crate::objects::open_keys::OpenKeys,
 }
 
 /// A durable commit, as [`Registry::write_deferring_anchor`] returns it: what the transaction

@@ -5,6 +5,8 @@
 //! the [`Sealed`] secret. Rotation and revocation entries carry the signatures of the keys
 //! that consent to them (old and new key; the revoker), besides the log key's.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -307,10 +309,10 @@ impl Txn<'_> {
         id: &KeyId,
         passphrase: Option<&Passphrase>,
         role: Role,
-    ) -> StoreResult<(KeyRecord, SigningKey)> {
+    ) -> StoreResult<(KeyRecord, Arc<SigningKey>)> {
         let rec = self.key_record(id)?;
         rec.check_usable(role, self.now())?;
-        let sk = rec.unseal(passphrase)?;
+        let sk = self.reg.open_keys.unseal(&rec, passphrase)?;
         Ok((rec, sk))
     }
 
@@ -392,7 +394,7 @@ impl Txn<'_> {
             ));
         }
         let revoker_sk = if revoker == key {
-            rec.unseal(revoker_passphrase)?
+            self.reg.open_keys.unseal(&rec, revoker_passphrase)?
         } else {
             self.signer(revoker, revoker_passphrase, Role::Root)?.1
         };
@@ -431,6 +433,45 @@ pub(crate) fn check_reason(reason: &str) -> StoreResult<()> {
 }
 
 impl Registry {
+    /// Keeps every key this registry unseals with a passphrase to sign open, in memory, with
+    /// the passphrase that opened it, so that signing with it again costs no Argon2 derivation
+    /// (about 0.1 to 0.3 s at the default cost, on the one thread that writes); `false` (the
+    /// default) forgets and wipes those kept. For a long-running process that holds the
+    /// passphrase anyway: `cairn serve` turns it on. An open key is used only for the same
+    /// sealed secret and the same passphrase (compared in constant time), so a wrong
+    /// passphrase still fails, and a key re-sealed or rotated is unsealed afresh. Keys stored
+    /// in the clear are never kept (they cost no derivation).
+    ///
+    /// ```
+    /// use cairn_core::crypto::Algorithm;
+    /// use cairn_core::trust::{Role, RoleSet};
+    /// use cairn_store::{CreateOptions, KdfParams, KeySpec, Passphrase, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let pass = Passphrase::new("correct horse");
+    /// let sealed = Protection::Passphrase(pass.clone(), KdfParams::INSECURE_FAST);
+    /// let signer = reg.generate_key(Algorithm::Ed25519, &KeySpec::new("releases", RoleSet::of(&[Role::ManifestSigner])), &sealed)?;
+    /// reg.keep_keys_open(true);
+    /// let sign = |pass: &Passphrase, bytes: &'static [u8]| {
+    ///     reg.sign_artifact(&signer.key_id, Some(pass), "app.bin", "application/octet-stream", bytes)
+    /// };
+    /// sign(&pass, b"one")?; // unsealed, and kept open
+    /// assert_eq!(reg.keys_kept_open(), 1);
+    /// sign(&pass, b"two")?; // no derivation
+    /// // A wrong passphrase is refused as before.
+    /// assert!(sign(&Passphrase::new("wrong"), b"three").is_err());
+    /// reg.keep_keys_open(false);
+    /// assert_eq!(reg.keys_kept_open(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keep_keys_open(&self, keep: bool) {
+        self.open_keys.set_keep(keep);
+    }
+
+    /// How many keys [`Registry::keep_keys_open`] keeps open now.
+    pub fn keys_kept_open(&self) -> usize {
+        self.open_keys.len()
+    }
     /// Generates and stores a key (one transaction). See [`Txn::generate_key`].
     pub fn generate_key(
         &self,

@@ -203,7 +203,8 @@ impl Txn<'_> {
         }
         let signed_it = rec.info()?.signers.contains(revoker);
         let sk = if signed_it {
-            self.key_record(revoker)?.unseal(passphrase)?
+            let rec = self.key_record(revoker)?;
+            self.reg.open_keys.unseal(&rec, passphrase)?
         } else {
             self.signer(revoker, passphrase, Role::Root)?.1
         };

@@ -10,6 +10,7 @@ pub(crate) mod handles;
 pub(crate) mod keys;
 pub(crate) mod manifests;
 pub(crate) mod nodes;
+pub(crate) mod open_keys;
 pub(crate) mod peers;
 pub(crate) mod rules;
 pub(crate) mod seal;

@@ -466,7 +466,8 @@ impl Txn<'_> {
         }
         let info = rec.info()?;
         let sk = if *revoker == info.claims.issuer {
-            self.key_record(revoker)?.unseal(passphrase)?
+            let rec = self.key_record(revoker)?;
+            self.reg.open_keys.unseal(&rec, passphrase)?
         } else {
             self.signer(revoker, passphrase, Role::Root)?.1
         };

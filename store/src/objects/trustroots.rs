@@ -123,7 +123,7 @@ impl Txn<'_> {
     fn open_signers(
         &self,
         signers: &[(KeyId, Option<&Passphrase>)],
-    ) -> StoreResult<Vec<SigningKey>> {
+    ) -> StoreResult<Vec<std::sync::Arc<SigningKey>>> {
         signers
             .iter()
             .map(|(id, pass)| self.signer(id, *pass, Role::Root).map(|(_, sk)| sk))
@@ -183,7 +183,7 @@ impl Txn<'_> {
             spec.thresholds,
         );
         let sks = self.open_signers(signers)?;
-        let env = sign_root(&root, &sks.iter().collect::<Vec<_>>())?;
+        let env = sign_root(&root, &sks.iter().map(|k| &**k).collect::<Vec<_>>())?;
         let verified = verify_trust_root(&env, now)?;
         self.record_root(&env, &verified)
     }
@@ -210,7 +210,7 @@ impl Txn<'_> {
             spec.thresholds,
         );
         let sks = self.open_signers(signers)?;
-        let env = sign_root(&next, &sks.iter().collect::<Vec<_>>())?;
+        let env = sign_root(&next, &sks.iter().map(|k| &**k).collect::<Vec<_>>())?;
         let verified = verify_rotation_chain(&current.root, std::slice::from_ref(&env), now)?;
         self.record_root(&env, &verified)
     }
