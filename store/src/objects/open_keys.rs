@@ -128,8 +128,8 @@ mod tests {
         Protection::Passphrase(p.clone(), KdfParams::INSECURE_FAST)
     }
 
-    /// A registry holding one key sealed with `pass`, and that key's record.
-    fn setup(pass: &Passphrase) -> (tempfile::TempDir, Registry, KeyRecord) {
+    /// A registry holding one key stored as `protection` says, and that key's record.
+    fn setup(protection: &Protection) -> (tempfile::TempDir, Registry, KeyRecord) {
         let dir = tempfile::tempdir().expect("dir");
         let reg = Registry::create(
             dir.path().join("r.redb"),
@@ -138,7 +138,7 @@ mod tests {
         .expect("registry");
         let spec = KeySpec::new("k", RoleSet::of(&[Role::ManifestSigner]));
         let info = reg
-            .generate_key(Algorithm::Ed25519, &spec, &sealed(pass))
+            .generate_key(Algorithm::Ed25519, &spec, protection)
             .expect("key");
         let rec = reg
             .read(|rtx| load_key(&rtx, &info.key_id))
@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn a_key_is_derived_once_for_the_same_sealed_secret_and_passphrase() {
         let pass = Passphrase::new("right");
-        let (_dir, reg, rec) = setup(&pass);
+        let (_dir, reg, rec) = setup(&sealed(&pass));
         let keys = OpenKeys::default();
         // Not kept unless asked.
         let a = keys.unseal(&rec, Some(&pass)).expect("open");
@@ -199,20 +199,7 @@ mod tests {
 
     #[test]
     fn keys_in_the_clear_are_not_kept() {
-        let dir = tempfile::tempdir().expect("dir");
-        let reg = Registry::create(
-            dir.path().join("r.redb"),
-            CreateOptions::new("example.test/log", Protection::Insecure),
-        )
-        .expect("registry");
-        let spec = KeySpec::new("k", RoleSet::of(&[Role::ManifestSigner]));
-        let info = reg
-            .generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)
-            .expect("key");
-        let rec = reg
-            .read(|rtx| load_key(&rtx, &info.key_id))
-            .expect("read")
-            .expect("record");
+        let (_dir, _reg, rec) = setup(&Protection::Insecure);
         let keys = OpenKeys::default();
         keys.set_keep(true);
         keys.unseal(&rec, None).expect("open");
