@@ -121,7 +121,7 @@ impl Server {
 
     /// As [`Server::start`], with the passphrase that opens the registry's sealed keys, so the
     /// token and manifest endpoints can sign with them. Each key is unsealed on its first use
-    /// and kept open for the server's life ([`Registry::keep_keys_open`]): one Argon2
+    /// and kept open until [`Server::shutdown`] ([`Registry::keep_keys_open`]): one Argon2
     /// derivation per key, not one per signature on the thread every write waits for.
     pub async fn start_with_keys(
         config: Config,
@@ -290,8 +290,10 @@ impl Server {
         let r = self
             .task
             .await
-            .map_err(|e| ServiceError::internal(format!("server task: {e}")))?;
-        r.map_err(|e| ServiceError::internal(format!("server: {e}")))
+            .map_err(|e| ServiceError::internal(format!("server task: {e}")));
+        // The keys it kept open are wiped now, even if the caller keeps the registry.
+        self.state.reg.keep_keys_open(false);
+        r?.map_err(|e| ServiceError::internal(format!("server: {e}")))
     }
 }
 

@@ -1338,7 +1338,8 @@ fn tokens_manifests_and_revocations_over_http() {
     assert_eq!(manifest["claims"]["sha256"], sha);
     let digest = manifest["digest"].as_str().unwrap().to_owned();
     // Unsealed once, and kept open for the next signature (the issuer, in the clear, is not).
-    assert_eq!(srv.server.as_ref().unwrap().state().reg.keys_kept_open(), 1);
+    let served = srv.server.as_ref().unwrap().state().reg.clone();
+    assert_eq!(served.keys_kept_open(), 1);
 
     // Revocations by the issuer and the signer.
     let revoke = |who: &cairn_core::crypto::KeyId| {
@@ -1400,6 +1401,9 @@ fn tokens_manifests_and_revocations_over_http() {
     assert_eq!(r.code(), "malformed");
 
     drop(srv);
+    // Shut down: the keys it kept open are wiped, even though a registry handle outlives it.
+    assert_eq!(served.keys_kept_open(), 0);
+    drop(served);
     let reg = Registry::open(fx.dir.join("r.redb"), None).unwrap();
     let report = reg.audit().unwrap();
     assert!(report.entries > 0);

@@ -580,8 +580,9 @@ impl<'r> Txn<'r> {
     /// instead of the reading taken when it began. A group commit that runs a batch again
     /// after refusing one of its operations gives every pass one reading, so the operations
     /// it runs again meet the same clock (a key's expiry, a request's lifetime) and reach the
-    /// same verdicts. Never later than the clock reads now (a later `at` is taken as that
-    /// reading), and [`Txn::now`] still never goes before the last entry's time.
+    /// same verdicts. Never later than the reading the transaction began with (a later `at`
+    /// is taken as that reading), and [`Txn::now`] still never goes before the last entry's
+    /// time.
     ///
     /// ```
     /// use cairn_store::{CreateOptions, Protection, Registry};
@@ -595,7 +596,7 @@ impl<'r> Txn<'r> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_time(&mut self, at: UnixTime) {
-        self.now = at.min(self.reg.now());
+        self.now = at.min(self.now);
     }
 
     /// The key id of the log key signing this transaction's entries.

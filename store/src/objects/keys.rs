@@ -334,7 +334,8 @@ impl Txn<'_> {
                 format!("key {old} is not active"),
             ));
         }
-        let old_sk = rec.unseal(old_passphrase)?;
+        let old_sk = self.reg.open_keys.unseal(&rec, old_passphrase)?;
+        self.reg.open_keys.forget(old);
         let new_sk = SigningKey::try_generate(algorithm)?;
         let spec = KeySpec {
             label: rec.label.clone(),
@@ -398,6 +399,7 @@ impl Txn<'_> {
         } else {
             self.signer(revoker, revoker_passphrase, Role::Root)?.1
         };
+        self.reg.open_keys.forget(key);
         let seq = self.append(
             Event::KeyRevoked {
                 key_id: *key,
@@ -439,8 +441,9 @@ impl Registry {
     /// default) forgets and wipes those kept. For a long-running process that holds the
     /// passphrase anyway: `cairn serve` turns it on. An open key is used only for the same
     /// sealed secret and the same passphrase (compared in constant time), so a wrong
-    /// passphrase still fails, and a key re-sealed or rotated is unsealed afresh. Keys stored
-    /// in the clear are never kept (they cost no derivation).
+    /// passphrase still fails; whether it may sign is read from the ledger on every use; a key
+    /// revoked or rotated away is forgotten at once. Keys stored in the clear are never kept
+    /// (they cost no derivation).
     ///
     /// ```
     /// use cairn_core::crypto::Algorithm;

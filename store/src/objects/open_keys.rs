@@ -12,7 +12,8 @@
 //!   public key is never opened.
 //! - Keys stored in the clear cost no derivation and are not kept.
 //! - What is kept (the open key, the passphrase) is wiped from memory when dropped: when the
-//!   registry is, or when keeping is turned off.
+//!   key is revoked or rotated away, when keeping is turned off, or when the registry is
+//!   dropped.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -108,6 +109,12 @@ impl OpenKeys {
             );
         }
         Ok(key)
+    }
+
+    /// Forgets (and wipes) key `id`, if open: a key revoked or rotated away signs no more,
+    /// and should not stay in memory until the registry is dropped.
+    pub(crate) fn forget(&self, id: &KeyId) {
+        self.lock().remove(id);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<KeyId, OpenKey>> {

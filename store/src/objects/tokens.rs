@@ -420,7 +420,7 @@ impl Txn<'_> {
                         format!("key {issuer} is not active"),
                     ));
                 }
-                let sk = rec.unseal(passphrase)?;
+                let sk = self.reg.open_keys.unseal(&rec, passphrase)?;
                 b.delegate(&parent.envelope, &sk)?
             }
         };

@@ -887,3 +887,54 @@ fn batch_is_one_commit_and_failure_writes_nothing() {
     assert_eq!(reg.latest_checkpoint().unwrap().size, before + 50);
     reg.audit().unwrap();
 }
+
+#[test]
+fn keys_kept_open_still_refuse_what_the_ledger_refuses() {
+    let e = env();
+    let reg = &e.reg;
+    let sealed = Protection::Passphrase(pass(), KdfParams::INSECURE_FAST);
+    let spec = KeySpec::new("release", RoleSet::of(&[Role::ManifestSigner]));
+    let a = reg
+        .generate_key(Algorithm::Ed25519, &spec, &sealed)
+        .unwrap();
+    let b = reg
+        .generate_key(Algorithm::Ed25519, &spec, &sealed)
+        .unwrap();
+    let sign = |key: &KeyId, p: Option<&Passphrase>, bytes: &'static [u8]| {
+        reg.sign_artifact(key, p, "app.bin", "application/octet-stream", bytes)
+    };
+    // The error a wrong or missing passphrase meets, before anything is kept open.
+    let wrong = Passphrase::new("not it");
+    let refused = |key: &KeyId| {
+        [Some(&wrong), None].map(|p| code(sign(key, p, b"x").map(|_| ()).unwrap_err()))
+    };
+    let before = refused(&a.key_id);
+    reg.keep_keys_open(true);
+    sign(&a.key_id, Some(&pass()), b"a1").unwrap();
+    sign(&b.key_id, Some(&pass()), b"b1").unwrap();
+    assert_eq!(reg.keys_kept_open(), 2);
+    // Kept open: the same refusals for another passphrase or none.
+    assert_eq!(refused(&a.key_id), before);
+    // Revoked: refused, and forgotten.
+    reg.revoke_key(&a.key_id, "leaked", &a.key_id, Some(&pass()))
+        .unwrap();
+    assert_eq!(
+        code(
+            sign(&a.key_id, Some(&pass()), b"a2")
+                .map(|_| ())
+                .unwrap_err()
+        ),
+        "revoked"
+    );
+    assert_eq!(reg.keys_kept_open(), 1);
+    // Rotated away: the old key is forgotten and signs no more; the new one opens.
+    let new = reg
+        .rotate_key(&b.key_id, Some(&pass()), Algorithm::Ed25519, &sealed)
+        .unwrap();
+    assert_eq!(reg.keys_kept_open(), 0);
+    assert!(sign(&b.key_id, Some(&pass()), b"b2").is_err());
+    sign(&new.key_id, Some(&pass()), b"n1").unwrap();
+    assert_eq!(reg.keys_kept_open(), 1);
+    reg.keep_keys_open(false);
+    assert_eq!(reg.keys_kept_open(), 0);
+}
