@@ -475,6 +475,7 @@ impl Registry {
     pub fn keys_kept_open(&self) -> usize {
         self.open_keys.len()
     }
+
     /// Generates and stores a key (one transaction). See [`Txn::generate_key`].
     pub fn generate_key(
         &self,
