@@ -204,6 +204,34 @@ mod tests {
         drop(reg);
     }
 
+    /// Past [`OpenKeys::MAX`] keys, all are forgotten and keeping starts over.
+    #[test]
+    fn a_full_set_starts_over() {
+        let pass = Passphrase::new("right");
+        let (_dir, reg, _) = setup(&sealed(&pass));
+        let spec = KeySpec::new("k", RoleSet::of(&[Role::ManifestSigner]));
+        let keys = OpenKeys::default();
+        keys.set_keep(true);
+        let ids: Vec<KeyId> = reg
+            .write(|tx| {
+                (0..=OpenKeys::MAX)
+                    .map(|_| {
+                        tx.generate_key(Algorithm::Ed25519, &spec, &sealed(&pass))
+                            .map(|k| k.key_id)
+                    })
+                    .collect()
+            })
+            .expect("keys");
+        for (n, id) in ids.iter().enumerate() {
+            let rec = reg
+                .read(|rtx| load_key(&rtx, id))
+                .expect("read")
+                .expect("record");
+            keys.unseal(&rec, Some(&pass)).expect("open");
+            assert_eq!(keys.len(), n % OpenKeys::MAX + 1);
+        }
+    }
+
     #[test]
     fn keys_in_the_clear_are_not_kept() {
         let (_dir, _reg, rec) = setup(&Protection::Insecure);
