@@ -242,6 +242,27 @@ pub enum KeyUse {
     Counted,
 }
 
+impl KeyUse {
+    /// The table this use calls for: the one kept, or `pk`'s built now (and handed to
+    /// `insert`), or `None` (counted only, or a key that cannot be prepared: the caller's
+    /// verifier then decides, and refuses it).
+    fn resolve(
+        self,
+        pk: &[u8; 32],
+        insert: impl FnOnce(Arc<PreparedEd25519Key>),
+    ) -> Option<Arc<PreparedEd25519Key>> {
+        match self {
+            KeyUse::Prepared(k) => Some(k),
+            KeyUse::Counted => None,
+            KeyUse::Prepare => {
+                let k = Arc::new(PreparedEd25519Key::new(pk).ok()?);
+                insert(k.clone());
+                Some(k)
+            }
+        }
+    }
+}
+
 impl Default for PreparedKeys {
     fn default() -> Self {
         Self::new()
@@ -303,15 +324,7 @@ impl PreparedKeys {
     /// (the use is counted) or for a key that cannot be prepared (the caller's verifier then
     /// decides, and refuses it).
     pub fn prepared(&mut self, pk: &[u8; 32]) -> Option<Arc<PreparedEd25519Key>> {
-        match self.count_use(pk) {
-            KeyUse::Prepared(k) => Some(k),
-            KeyUse::Counted => None,
-            KeyUse::Prepare => {
-                let k = Arc::new(PreparedEd25519Key::new(pk).ok()?);
-                self.insert(k.clone());
-                Some(k)
-            }
-        }
+        self.count_use(pk).resolve(pk, |k| self.insert(k))
     }
 
     /// Whether `pk` is prepared now (it is not counted as a use).
@@ -328,8 +341,7 @@ impl PreparedKeys {
 /// lock, so no other verification waits for it.
 #[cfg(all(feature = "host-ed25519", feature = "std"))]
 pub mod process {
-    use super::{KeyUse, PreparedEd25519Key, PreparedKeys};
-    use alloc::sync::Arc;
+    use super::PreparedKeys;
     use std::sync::{Mutex, MutexGuard};
 
     /// Tables kept: more than a browser's eight, for a server's many holders (2.5 MiB).
@@ -357,17 +369,10 @@ pub mod process {
     /// The verdict of a prepared key, or `None` (ed25519-dalek decides) for a key not
     /// prepared.
     pub(super) fn equation(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Option<bool> {
-        // Its own statement: the guard is dropped before a table is built and inserted.
+        // Its own statement: the guard is dropped before a table is built and inserted (in
+        // one expression it would be held across `resolve`, which locks again).
         let use_ = keys().count_use(pk);
-        let key = match use_ {
-            KeyUse::Prepared(k) => k,
-            KeyUse::Counted => return None,
-            KeyUse::Prepare => {
-                let k = Arc::new(PreparedEd25519Key::new(pk).ok()?);
-                keys().insert(k.clone());
-                k
-            }
-        };
+        let key = use_.resolve(pk, |k| keys().insert(k))?;
         Some(key.verify(msg, sig).is_ok())
     }
 
