@@ -108,9 +108,7 @@ struct Job {
 
 /// A committed batch on its way to the anchor thread: each request's answer, sent once the
 /// anchor its commit owes (or a newer one) is written.
-struct Settling {
-    answers: Vec<Answer>,
-}
+type Settling = Vec<Answer>;
 
 /// One request's answer, and the anchor its commit owes ([`AnchorDue::NONE`] for a refusal,
 /// or a commit that signed no new head).
@@ -130,15 +128,13 @@ impl Answer {
     }
 }
 
-impl Settling {
-    /// The newest anchor its commits owe.
-    fn anchor(&self) -> AnchorDue {
-        self.answers
-            .iter()
-            .map(|a| a.anchor)
-            .max()
-            .unwrap_or(AnchorDue::NONE)
-    }
+/// The newest anchor the commits of `answers` owe.
+fn owed(answers: &[Answer]) -> AnchorDue {
+    answers
+        .iter()
+        .map(|a| a.anchor)
+        .max()
+        .unwrap_or(AnchorDue::NONE)
 }
 
 /// Batches and operations committed.
@@ -572,13 +568,9 @@ fn anchor_loop(reg: &Registry, settling: &Receiver<Settling>) {
 /// write whose commit is durable but whose anchor could not be written gets that error, as
 /// [`Registry::write`] returns it.
 fn answer(reg: &Registry, group: Vec<Settling>) {
-    let due = group
-        .iter()
-        .map(Settling::anchor)
-        .max()
-        .unwrap_or(AnchorDue::NONE);
-    let anchored = reg.write_anchor(due);
-    for a in group.into_iter().flat_map(|s| s.answers) {
+    let answers: Vec<Answer> = group.into_iter().flatten().collect();
+    let anchored = reg.write_anchor(owed(&answers));
+    for a in answers {
         let out = match (&anchored, a.out) {
             (Err(e), Ok(_)) if a.anchor != AnchorDue::NONE => Err(e.clone()),
             (_, out) => out,
@@ -610,9 +602,7 @@ fn commit_batch(
     metrics: Option<&Metrics>,
 ) -> Settling {
     let now = reg.now();
-    let mut settling = Settling {
-        answers: Vec::with_capacity(batch.len()),
-    };
+    let mut settling = Settling::with_capacity(batch.len());
     let mut pending = batch;
     let mut retries = 0;
     while !pending.is_empty() {
@@ -623,7 +613,7 @@ fn commit_batch(
             }
             Err((e, Some(i))) => {
                 let refused = pending.remove(i);
-                settling.answers.push(Answer::refused(refused.reply, e));
+                settling.push(Answer::refused(refused.reply, e));
                 // A refusal of the first operation left nothing applied to run again.
                 if i == 0 {
                     continue;
@@ -642,7 +632,7 @@ fn commit_batch(
             }
             Err((e, None)) if pending.len() == 1 => {
                 let job = pending.remove(0);
-                settling.answers.push(Answer::refused(job.reply, e));
+                settling.push(Answer::refused(job.reply, e));
             }
             Err((_, None)) => {
                 each_alone(reg, pending, now, &mut settling, counts, metrics);
@@ -651,7 +641,7 @@ fn commit_batch(
         }
     }
     if let Some(m) = metrics {
-        m.refusals(settling.answers.iter().filter(|a| a.out.is_err()).count());
+        m.refusals(settling.iter().filter(|a| a.out.is_err()).count());
     }
     settling
 }
@@ -692,13 +682,11 @@ fn run(
 
 /// Adds the answers of `jobs`, committed owing `anchor`, to `settling`.
 fn settle(settling: &mut Settling, jobs: Vec<Job>, anchor: AnchorDue, outs: Vec<Out>) {
-    settling
-        .answers
-        .extend(jobs.into_iter().zip(outs).map(|(j, out)| Answer {
-            reply: j.reply,
-            out: Ok(out),
-            anchor,
-        }));
+    settling.extend(jobs.into_iter().zip(outs).map(|(j, out)| Answer {
+        reply: j.reply,
+        out: Ok(out),
+        anchor,
+    }));
 }
 
 /// Commits each of `jobs` in a transaction of its own at time `now` (after a batch whose
@@ -714,7 +702,7 @@ fn each_alone(
     for job in jobs {
         match run(reg, core::slice::from_ref(&job), now, counts, metrics) {
             Ok((anchor, outs)) => settle(settling, vec![job], anchor, outs),
-            Err((e, _)) => settling.answers.push(Answer::refused(job.reply, e)),
+            Err((e, _)) => settling.push(Answer::refused(job.reply, e)),
         }
     }
 }
@@ -765,7 +753,7 @@ mod tests {
             .unzip();
         let counts = Counts::default();
         let settling = commit_batch(&reg, jobs, &counts, None);
-        let owes = settling.anchor();
+        let owes = owed(&settling);
         answer(&reg, vec![settling]);
         let mut times = Vec::new();
         let said = answers
