@@ -386,8 +386,22 @@ impl Envelope {
         }
     }
 
-    /// Identity of the envelope: SHA-256 of its compact form. Token ids are this value.
+    /// Identity of the envelope: SHA-256 of its compact form ([`compact_id`]). Token ids are
+    /// this value.
     pub fn id(&self) -> Digest {
-        sha256(&[&self.to_compact()])
+        compact_id(&self.to_compact())
     }
+}
+
+/// The identity ([`Envelope::id`]) of the envelope whose compact form is `compact`, without
+/// decoding it: for a stored envelope, whose bytes are the canonical compact form.
+///
+/// ```
+/// use cairn_core::dsse::{compact_id, Envelope};
+/// let env = Envelope::new("application/example", b"payload".to_vec())?;
+/// assert_eq!(compact_id(&env.to_compact()), env.id());
+/// # Ok::<(), cairn_core::Error>(())
+/// ```
+pub fn compact_id(compact: &[u8]) -> Digest {
+    sha256(&[compact])
 }

@@ -334,9 +334,9 @@ fn verify_presented(
     let verified = verify_in(tx, env, now, opts, Some(memo))?;
     let id = verified.id;
     if let Some(rec) = load_token(tx, &id)? {
-        // The stored envelope's id, the SHA-256 of its compact form (its claims are the
-        // presented token's, which verified).
-        if sha256(&[&rec.envelope]) == id {
+        // The stored envelope's id, from its compact form (its claims are the presented
+        // token's, which verified).
+        if cairn_core::dsse::compact_id(&rec.envelope) == id {
             return Ok(verified);
         }
         return Err(StoreError::corrupt(
