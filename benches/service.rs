@@ -42,6 +42,18 @@
 
 mod support;
 
+/// The allocator `cairn serve` runs with (the `cairn` binary's default feature `mimalloc`), so
+/// the figures are the binary's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The allocator's name, for the table's title.
+const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "the system"
+};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -695,7 +707,7 @@ fn main() {
 
     let mut t = Table::new(
         &format!(
-            "cairn serve on loopback ({threads} cores shared by server and clients; Ed25519 + ML-DSA-44 log key, proof of possession on)"
+            "cairn serve on loopback ({threads} cores shared by server and clients; Ed25519 + ML-DSA-44 log key, proof of possession on; {ALLOCATOR_NAME} allocator)"
         ),
         &[
             "request",

@@ -17,6 +17,11 @@ use serde_json::{json, Value};
 use cli::args::Cli;
 use cli::error::{CliError, EXIT_USAGE};
 
+/// The process's allocator (the default feature `mimalloc`; Cargo.toml says why).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Prints to stdout; a closed pipe (`cairn ... | head`) is not an error worth a panic.
 fn print_out(text: &str) {
     let mut out = std::io::stdout().lock();
