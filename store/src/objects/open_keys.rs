@@ -5,15 +5,16 @@
 //!
 //! Invariants:
 //! - An open key is used only for the same sealed secret (the record's sealed form, by
-//!   SHA-256) and the same passphrase (compared in constant time with the copy kept beside
-//!   it): a key re-sealed, rotated away, or asked for with another passphrase is unsealed
+//!   SHA-256) and the same passphrase (by a SHA-256 kept beside it, compared in constant
+//!   time: two digests of one length, so not even the passphrase's length shows in the time
+//!   taken): a key re-sealed, rotated away, or asked for with another passphrase is unsealed
 //!   afresh, so a wrong passphrase fails exactly as it does without this.
 //! - Only what [`KeyRecord::unseal`] returned is kept: a secret that does not match its
 //!   public key is never opened.
 //! - Keys stored in the clear cost no derivation and are not kept.
-//! - What is kept (the open key, the passphrase) is wiped from memory when dropped: when the
-//!   key is revoked or rotated away, when keeping is turned off, or when the registry is
-//!   dropped.
+//! - What is kept (the open key, the passphrase's digest; never the passphrase) is wiped from
+//!   memory when dropped: when the key is revoked or rotated away, when keeping is turned off,
+//!   or when the registry is dropped.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use cairn_core::crypto::{KeyId, SigningKey};
 use cairn_core::encoding::{sha256, to_postcard, Digest};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::error::StoreResult;
 use crate::objects::keys::KeyRecord;
@@ -46,8 +48,15 @@ impl std::fmt::Debug for OpenKeys {
 struct OpenKey {
     /// SHA-256 of the sealed secret's stored form.
     sealed: Digest,
-    passphrase: Passphrase,
+    /// [`passphrase_digest`] of the passphrase that opened it.
+    passphrase: Zeroizing<Digest>,
     key: Arc<SigningKey>,
+}
+
+/// What an open key remembers of its passphrase: a SHA-256 under this module's own label, of
+/// one length whatever the passphrase's.
+fn passphrase_digest(p: &Passphrase) -> Zeroizing<Digest> {
+    Zeroizing::new(sha256(&[b"cairn open key passphrase\0", p.as_bytes()]))
 }
 
 impl OpenKeys {
@@ -87,8 +96,9 @@ impl OpenKeys {
         }
         let id = rec.public_key.key_id();
         let digest = sha256(&[&to_postcard(sealed)]);
+        let pass_digest = passphrase_digest(pass);
         if let Some(open) = self.lock().get(&id) {
-            let same_pass: bool = open.passphrase.as_bytes().ct_eq(pass.as_bytes()).into();
+            let same_pass: bool = open.passphrase.ct_eq(&*pass_digest).into();
             if open.sealed == digest && same_pass {
                 return Ok(open.key.clone());
             }
@@ -103,7 +113,7 @@ impl OpenKeys {
                 id,
                 OpenKey {
                     sealed: digest,
-                    passphrase: pass.clone(),
+                    passphrase: pass_digest,
                     key: key.clone(),
                 },
             );
