@@ -9,7 +9,8 @@
 //!
 //! A witness that is down, slow or refuses is logged and asked again next round; rounds run on
 //! the blocking pool, one at a time, and never hold up the registry's writes (a witness is
-//! asked outside any transaction).
+//! asked outside any transaction). The witnesses of a round are asked at the same time
+//! ([`ask_each`]), so one that is down costs the round its timeout once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use cairn_core::witness::CosignerKey;
 
 use crate::error::ServiceResult;
-use crate::witness::client::ask;
+use crate::witness::client::ask_each;
 use crate::AppState;
 
 /// One configured witness: its URL and the keys its cosignatures count under.
@@ -76,11 +77,12 @@ pub fn round(
         signed,
         asked: Vec::new(),
     };
-    for t in targets {
-        if have.iter().any(|c| t.keys.contains(&c.key)) {
-            continue;
-        }
-        let answer = ask(agent, &t.url, &state.reg, &cp, &t.keys);
+    let due: Vec<(&str, &[CosignerKey])> = targets
+        .iter()
+        .filter(|t| !have.iter().any(|c| t.keys.contains(&c.key)))
+        .map(|t| (t.url.as_str(), t.keys.as_slice()))
+        .collect();
+    for answer in ask_each(agent, &due, &state.reg, &cp) {
         let result = match answer.result {
             Ok(cosigs) => state
                 .reg
@@ -91,13 +93,13 @@ pub fn round(
         };
         match &result {
             Ok(n) => {
-                tracing::info!(witness = %t.url, size = cp.size, cosignatures = n, "witness cosigned")
+                tracing::info!(witness = %answer.url, size = cp.size, cosignatures = n, "witness cosigned")
             }
             Err(e) => {
-                tracing::warn!(witness = %t.url, size = cp.size, error = %e, "witness did not cosign")
+                tracing::warn!(witness = %answer.url, size = cp.size, error = %e, "witness did not cosign")
             }
         }
-        out.asked.push((t.url.clone(), result));
+        out.asked.push((answer.url, result));
     }
     Ok(out)
 }

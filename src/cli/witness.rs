@@ -8,7 +8,7 @@ use std::time::Duration;
 use cairn_core::encoding::hex_encode;
 use cairn_core::note::is_valid_key_name;
 use cairn_core::witness::CosignerKey;
-use cairn_service::witness::client::{ask, Asked};
+use cairn_service::witness::client::{ask_each, Asked};
 use cairn_service::witness::config::{DEFAULT_KEY_FILE, DEFAULT_STATE_FILE};
 use cairn_service::witness::{WitnessConfig, WitnessKeys};
 use cairn_service::ServiceError;
@@ -214,10 +214,11 @@ pub fn checkpoint_witness(
         .timeout_global(Some(Duration::from_secs(timeout.max(1))))
         .build()
         .into();
-    let answers: Vec<Asked> = witnesses
+    let asked: Vec<(&str, &[CosignerKey])> = witnesses
         .iter()
-        .map(|w| ask(&agent, w, &reg, &cp, &keys))
+        .map(|w| (w.as_str(), keys.as_slice()))
         .collect();
+    let answers: Vec<Asked> = ask_each(&agent, &asked, &reg, &cp);
     let gathered: Vec<StoredCosignature> = answers
         .iter()
         .filter_map(|a| a.result.as_ref().ok())

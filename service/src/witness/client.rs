@@ -143,3 +143,109 @@ pub fn ask(
         result: Err("the witness's size kept changing (3 conflicts in a row)".into()),
     }
 }
+
+/// Most witnesses [`ask_each`] asks at once.
+pub const MAX_ASKED_AT_ONCE: usize = 16;
+
+/// Asks each witness `(base URL, keys)` of `witnesses` as [`ask`] does, up to
+/// [`MAX_ASKED_AT_ONCE`] at the same time, so a round takes about as long as its slowest
+/// witness rather than the sum of them all (one that is down costs its timeout once, not once
+/// per witness behind it). The answers come back in the order of `witnesses`.
+pub fn ask_each(
+    agent: &ureq::Agent,
+    witnesses: &[(&str, &[CosignerKey])],
+    reg: &Registry,
+    cp: &StoredCheckpoint,
+) -> Vec<Asked> {
+    let mut out = Vec::with_capacity(witnesses.len());
+    for group in witnesses.chunks(MAX_ASKED_AT_ONCE) {
+        std::thread::scope(|scope| {
+            let asking: Vec<_> = group
+                .iter()
+                .map(|&(base, keys)| scope.spawn(move || ask(agent, base, reg, cp, keys)))
+                .collect();
+            for (handle, &(base, _)) in asking.into_iter().zip(group) {
+                out.push(handle.join().unwrap_or_else(|_| Asked {
+                    url: base.to_owned(),
+                    previous: None,
+                    result: Err("asking it failed (a bug: the thread panicked)".into()),
+                }));
+            }
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
+
+    /// Witnesses asked one after another would each wait alone: here every fake witness holds
+    /// its answer until all of them have been asked (or 5 s have passed), and records whether
+    /// it saw them all.
+    #[test]
+    fn witnesses_are_asked_at_the_same_time_and_answered_in_order() {
+        const N: usize = 3;
+        let dir = tempfile::tempdir().expect("dir");
+        let reg = Registry::create(
+            dir.path().join("r.redb"),
+            cairn_store::CreateOptions::new("example.test/log", cairn_store::Protection::Insecure),
+        )
+        .expect("registry");
+        let cp = reg.create_checkpoint().expect("checkpoint");
+        let arrived = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let mut urls = Vec::new();
+        let mut fakes = Vec::new();
+        for i in 0..N {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            urls.push(format!("http://{}", listener.local_addr().expect("addr")));
+            let arrived = arrived.clone();
+            fakes.push(std::thread::spawn(move || {
+                let (mut conn, _) = listener.accept().expect("accept");
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = conn.read(&mut buf).expect("read");
+                    assert!(n > 0, "the request ended early");
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let (count, wake) = &*arrived;
+                let mut seen = count.lock().expect("lock");
+                *seen += 1;
+                wake.notify_all();
+                let (seen, _) = wake
+                    .wait_timeout_while(seen, Duration::from_secs(5), |n| *n < N)
+                    .expect("wait");
+                let all = *seen == N;
+                drop(seen);
+                let body = format!("fake witness {i}");
+                let answer = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                conn.write_all(answer.as_bytes()).expect("write");
+                all
+            }));
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let witnesses: Vec<(&str, &[CosignerKey])> =
+            urls.iter().map(|u| (u.as_str(), &[][..])).collect();
+        let answers = ask_each(&agent, &witnesses, &reg, &cp);
+        let all_seen: Vec<bool> = fakes.into_iter().map(|f| f.join().expect("fake")).collect();
+        assert_eq!(all_seen, vec![true; N], "some witness was asked alone");
+        assert_eq!(answers.len(), N);
+        for (i, a) in answers.iter().enumerate() {
+            assert_eq!(a.url, urls[i]);
+            let e = a.result.as_ref().map(|_| ()).unwrap_err();
+            assert!(e.contains(&format!("fake witness {i}")), "{e}");
+        }
+    }
+}
