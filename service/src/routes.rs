@@ -498,15 +498,30 @@ async fn register(State(st): St, request: WriteRequest) -> ServiceResult<Respons
     } else {
         StatusCode::CREATED
     };
-    Ok((
-        status,
-        Json(json!({
-            "registry_id": info.spec.id,
-            "status": if replaced { "replaced" } else { "registered" },
-            "node": view::node(&info),
-        })),
-    )
-        .into_response())
+    Ok((status, Json(registration_answer(&info, replaced))).into_response())
+}
+
+/// The answer to `POST /api/v1/registry/register` (seed 000's shape, with cairn's node view):
+/// the id, whether it was `registered` (new) or `replaced`, and the node as stored.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use cairn_store::{CreateOptions, NodeSpec, Protection, Registry};
+/// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.org/log", Protection::Insecure))?;
+/// let spec = NodeSpec::from_json(r#"{"id": "n1", "name": "N", "version": "1", "capabilities": [], "signals": [], "endpoints": [], "provenance": {"source": "https://example.org/n1"}}"#)?;
+/// let info = reg.register_node(&spec)?;
+/// let answer = cairn_service::routes::registration_answer(&info, false);
+/// assert_eq!(answer["status"], "registered");
+/// assert_eq!(answer["registry_id"], "n1");
+/// assert_eq!(answer["node"]["spec"]["id"], "n1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn registration_answer(info: &cairn_store::NodeInfo, replaced: bool) -> Value {
+    json!({
+        "registry_id": info.spec.id,
+        "status": if replaced { "replaced" } else { "registered" },
+        "node": view::node(info),
+    })
 }
 
 async fn node_delete(
