@@ -31,8 +31,9 @@
 //! Beside the write cells, the bench measures what a durable write cannot drop and prints
 //! their sum with the rate it allows on the machine's cores: an HTTP exchange on both ends
 //! (CPU per request of `GET /tile/0/000`, the cheapest answer the server has, in its
-//! cheapest cell of the run, usually 1 client, where both ends share a thread), the request's authorization as the server runs it (token, capability, proof of
-//! possession with the holder's key prepared, nonce) and its JSON (the spec parsed, the answer
+//! cheapest cell of the run, usually 1 client, where both ends share a thread), the
+//! request's authorization as the server runs it (token, capability, proof of possession
+//! with the holder's key prepared, nonce) and its JSON (the spec parsed, the answer
 //! written), both in-process on the served registry, and the store's registration with its
 //! share of a commit of 64 (its CPU time in batched rounds of 64: with 64 clients no commit
 //! can hold more).
@@ -44,18 +45,6 @@
 //!     cargo test --benches                        # once each, untimed
 
 mod support;
-
-/// The allocator `cairn serve` runs with (the `cairn` binary's default feature `mimalloc`), so
-/// the figures are the binary's.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-/// The allocator's name, for the table's title.
-const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
-    "mimalloc"
-} else {
-    "the system"
-};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -79,6 +68,18 @@ use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use support::{fmt_rate, fmt_time, percentile, Mode, Table};
+
+/// The allocator `cairn serve` runs with (the `cairn` binary's default feature `mimalloc`), so
+/// the figures are the binary's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The allocator's name, for the table's title.
+const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "the system"
+};
 
 const ORIGIN: &str = "bench.example/log";
 const REGISTER: &str = "/api/v1/registry/register";
