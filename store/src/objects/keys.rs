@@ -316,6 +316,25 @@ impl Txn<'_> {
         Ok((rec, sk))
     }
 
+    /// Opens the key that consents to a revocation by `revoker`: its own key, whatever its
+    /// roles, when it revokes what it signed, issued or is itself (`own`); otherwise a key that
+    /// may sign as root ([`Txn::signer`]). The one rule of who may revoke, for keys, tokens
+    /// and manifests.
+    pub(crate) fn revoker(
+        &self,
+        revoker: &KeyId,
+        passphrase: Option<&Passphrase>,
+        own: bool,
+    ) -> StoreResult<Arc<SigningKey>> {
+        if own {
+            let rec = self.key_record(revoker)?;
+            self.reg.open_keys.unseal(&rec, passphrase)
+        } else {
+            self.signer(revoker, passphrase, Role::Root)
+                .map(|(_, sk)| sk)
+        }
+    }
+
     /// Replaces key `old` by a freshly generated key of `algorithm` with the same label,
     /// roles and expiry. Records `key_added` for the new key, then `key_rotated` signed by
     /// both the old and the new key. Rotating the log key switches the log to the new key
@@ -394,11 +413,7 @@ impl Txn<'_> {
                 "the log key cannot be revoked; rotate it instead",
             ));
         }
-        let revoker_sk = if revoker == key {
-            self.reg.open_keys.unseal(&rec, revoker_passphrase)?
-        } else {
-            self.signer(revoker, revoker_passphrase, Role::Root)?.1
-        };
+        let revoker_sk = self.revoker(revoker, revoker_passphrase, revoker == key)?;
         self.reg.open_keys.forget(key);
         let seq = self.append(
             Event::KeyRevoked {
@@ -436,9 +451,9 @@ pub(crate) fn check_reason(reason: &str) -> StoreResult<()> {
 
 impl Registry {
     /// Keeps every key this registry unseals with a passphrase to sign open, in memory, with
-    /// the passphrase that opened it, so that signing with it again costs no Argon2 derivation
-    /// (about 0.1 to 0.3 s at the default cost, on the one thread that writes); `false` (the
-    /// default) forgets and wipes those kept. For a long-running process that holds the
+    /// a digest of the passphrase that opened it, so that signing with it again costs no
+    /// Argon2 derivation (about 0.1 to 0.3 s at the default cost, on the one thread that
+    /// writes); `false` (the default) forgets and wipes those kept. For a long-running process that holds the
     /// passphrase anyway: `cairn serve` turns it on. An open key is used only for the same
     /// sealed secret and the same passphrase (compared in constant time), so a wrong
     /// passphrase still fails; whether it may sign is read from the ledger on every use; a key

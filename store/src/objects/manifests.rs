@@ -202,12 +202,7 @@ impl Txn<'_> {
             ));
         }
         let signed_it = rec.info()?.signers.contains(revoker);
-        let sk = if signed_it {
-            let rec = self.key_record(revoker)?;
-            self.reg.open_keys.unseal(&rec, passphrase)?
-        } else {
-            self.signer(revoker, passphrase, Role::Root)?.1
-        };
+        let sk = self.revoker(revoker, passphrase, signed_it)?;
         let seq = self.append(
             Event::ManifestRevoked {
                 manifest_digest: *digest,

@@ -465,12 +465,7 @@ impl Txn<'_> {
             ));
         }
         let info = rec.info()?;
-        let sk = if *revoker == info.claims.issuer {
-            let rec = self.key_record(revoker)?;
-            self.reg.open_keys.unseal(&rec, passphrase)?
-        } else {
-            self.signer(revoker, passphrase, Role::Root)?.1
-        };
+        let sk = self.revoker(revoker, passphrase, *revoker == info.claims.issuer)?;
         let seq = self.append(
             Event::TokenRevoked {
                 token_id: *id,
