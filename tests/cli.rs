@@ -389,6 +389,13 @@ fn init_status_and_passphrases() {
     assert_eq!(v["insecure"], false);
     assert_eq!(v["log_key"]["private"], "sealed");
     assert_eq!(v["checkpoint"]["size"], 1);
+    // The registry holds its keys: no other user may read the file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(env.home().join("registry.redb")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
     env.fails(&["init", "--insecure-no-passphrase"], 2, "already_exists");
 
     // Reads need no passphrase; writes do.
@@ -488,6 +495,24 @@ fn keys_generate_import_export_rotate_revoke() {
         "--out",
         &env.p("agent.pem"),
     ]);
+    // The private key file is the owner's alone; the public ones follow the umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |name: &str| {
+            std::fs::metadata(env.path(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("agent.pem"), 0o600);
+        assert_ne!(
+            mode("log.pub.json") & 0o044,
+            0,
+            "a public key stays readable"
+        );
+    }
     let agent_id = env.ok(&["key", "show", "agent"])["key"]["key_id"]
         .as_str()
         .unwrap()

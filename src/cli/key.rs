@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 
 use super::args::{KeyCmd, KeyFormat, RoleArg};
 use super::error::{CliError, CliResult};
-use super::util::{parse_duration, read_public_key, read_text, write_file, MAX_KEY_FILE};
+use super::util::{
+    parse_duration, read_public_key, read_text, write_file, write_private_file, MAX_KEY_FILE,
+};
 use super::view::{key_json, key_line, key_text, NoteKeys};
 use super::{resolve_key, Access, Ctx, Output};
 
@@ -137,7 +139,11 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             };
             match &out {
                 Some(path) => {
-                    write_file(path, body.as_bytes())?;
+                    if private {
+                        write_private_file(path, body.as_bytes())?;
+                    } else {
+                        write_file(path, body.as_bytes())?;
+                    }
                     let mut text = format!(
                         "wrote {} of key {} to {}",
                         kind,

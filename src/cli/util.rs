@@ -138,6 +138,13 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> CliResult<()> {
     cairn_store::fsio::write_atomic(path, bytes).map_err(|e| CliError::io(path, &e))
 }
 
+/// Writes a file holding a secret, atomically and durably like [`write_file`], readable by
+/// its owner only (`cairn_store::fsio::write_private_with`: mode 0600 on Unix).
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> CliResult<()> {
+    cairn_store::fsio::write_private_with(path, |f| std::io::Write::write_all(f, bytes))
+        .map_err(|e| CliError::io(path, &e))
+}
+
 /// Writes a file as a stream through `fill`, atomically and durably like [`write_file`]
 /// (`cairn_store::fsio::write_atomic_with`). `fill` returns the command's own error, which
 /// is passed on unchanged; the destination keeps its old content then.

@@ -7,6 +7,11 @@
 //! either the old file (or none) or the complete new one under the final name, never a
 //! half-written file; a leftover temporary file is named `.<name>.cairn-tmp.<pid>.<n>` and
 //! is removed by the next successful write to the same destination.
+//!
+//! A file that holds a secret (an exported private key, the registry itself, a copy of it) is
+//! created readable by its owner only ([`write_private_with`], [`create_private`]): mode 0600
+//! on Unix from the moment it exists, whatever the umask. Everything else gets the umask's
+//! mode, so that exports meant to be published (tiles, bundles) stay readable by a web server.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -101,10 +106,80 @@ pub fn write_atomic_with(
     dest: &Path,
     fill: impl FnOnce(&mut File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    write_with(dest, Access::Shared, fill)
+}
+
+/// Who may read a file cairn creates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// As the process's umask allows (exports meant to be published).
+    Shared,
+    /// The owner only (mode 0600 on Unix): anything holding a secret.
+    Private,
+}
+
+/// Creates `path`, which must not exist, for writing. A [`Access::Private`] file is created
+/// with mode 0600, so no other user can open it at any moment of its life.
+fn create_new(path: &Path, access: Access) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    if access == Access::Private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = access;
+    opts.open(path)
+}
+
+/// Creates the empty file `path` (which must not exist) readable and writable by its owner
+/// only (mode 0600 on Unix), for a database to be built in: the registry holds its keys, so
+/// no other user may read it.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let p = dir.path().join("registry.redb");
+/// cairn_store::fsio::create_private(&p)?;
+/// # #[cfg(unix)] {
+/// use std::os::unix::fs::PermissionsExt;
+/// assert_eq!(std::fs::metadata(&p)?.permissions().mode() & 0o777, 0o600);
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn create_private(path: &Path) -> std::io::Result<()> {
+    create_new(path, Access::Private).map(drop)
+}
+
+/// Like [`write_atomic_with`], for a file holding a secret (an exported private key, a copy of
+/// a registry): the file is readable by its owner only (mode 0600 on Unix) from its creation.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let p = dir.path().join("signer.key");
+/// cairn_store::fsio::write_private_with(&p, |f| { use std::io::Write; f.write_all(b"secret") })?;
+/// # #[cfg(unix)] {
+/// use std::os::unix::fs::PermissionsExt;
+/// assert_eq!(std::fs::metadata(&p)?.permissions().mode() & 0o777, 0o600);
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_private_with(
+    dest: &Path,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    write_with(dest, Access::Private, fill)
+}
+
+/// [`write_atomic_with`] and [`write_private_with`]: the file is made with `access`.
+fn write_with(
+    dest: &Path,
+    access: Access,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     create_dir_all_durable(parent_dir(dest))?;
     let tmp = temp_path(dest);
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = create_new(&tmp, access)?;
         fill(&mut f)?;
         f.flush()?;
         f.sync_all()?;

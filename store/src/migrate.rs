@@ -113,7 +113,7 @@ impl Registry {
                 ),
             ));
         }
-        fsio::write_atomic_with(&backup, |f| {
+        fsio::write_private_with(&backup, |f| {
             std::io::copy(&mut std::fs::File::open(path)?, f).map(|_| ())
         })?;
         // The page check, once: a migration rewrites every entry and must start from a sound file.

@@ -117,6 +117,8 @@ impl Registry {
         };
         fsio::create_dir_all_durable(dir)?;
         let tmp = fsio::temp_path(path);
+        // Owner-only from the start: the file will hold the registry's keys.
+        fsio::create_private(&tmp)?;
         let built = Registry::build(&tmp, &opts, log_key.clone());
         let (head, head_raw) = match built {
             Ok(head) => head,
