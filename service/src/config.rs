@@ -509,10 +509,23 @@ impl Config {
                 positive(u64::from(v), key)?;
             }
         }
-        positive(
-            self.peer.max_clock_skew_seconds,
-            "peer.max_clock_skew_seconds",
-        )?;
+        for (v, key) in [
+            (
+                self.auth.max_clock_skew_seconds,
+                "auth.max_clock_skew_seconds",
+            ),
+            (
+                self.peer.max_clock_skew_seconds,
+                "peer.max_clock_skew_seconds",
+            ),
+        ] {
+            if !(1..=crate::auth::MAX_CLOCK_SKEW).contains(&v) {
+                return Err(ServiceError::config(format!(
+                    "{key} must be between 1 and {} (seconds)",
+                    crate::auth::MAX_CLOCK_SKEW
+                )));
+            }
+        }
         positive(self.peer.pending_seconds, "peer.pending_seconds")?;
         positive(
             self.peer.max_pending_per_peer as u64,
@@ -641,6 +654,18 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
             ("[nodes]\nmax_nodes = 0", "nodes.max_nodes"),
             ("[envelope]\npepper_hex = \"00\"\nkeys = []", "envelope"),
             ("[peer]\npending_seconds = 0", "peer.pending_seconds"),
+            (
+                "[auth]\nmax_clock_skew_seconds = 0",
+                "auth.max_clock_skew_seconds",
+            ),
+            (
+                "[auth]\nmax_clock_skew_seconds = 18446744073709551615",
+                "auth.max_clock_skew_seconds",
+            ),
+            (
+                "[peer]\nmax_clock_skew_seconds = 3601",
+                "peer.max_clock_skew_seconds",
+            ),
             ("[peer]\nlog_root = \"a\"", "log_root"),
             (
                 "[witnessing]\ninterval_seconds = 0",
