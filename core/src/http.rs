@@ -144,8 +144,15 @@ impl RequestProof {
         }
         let t = t.ok_or_else(|| bad("missing t"))?;
         let time: UnixTime = match t.parse() {
-            Ok(v) if t.bytes().all(|b| b.is_ascii_digit()) => v,
-            _ => return Err(bad("t is not a Unix time")),
+            // Decimal digits with no leading zero (docs/FORMATS.md), so one time has one form.
+            Ok(v) if t.bytes().all(|b| b.is_ascii_digit()) && (t == "0" || !t.starts_with('0')) => {
+                v
+            }
+            _ => {
+                return Err(bad(
+                    "t is not a Unix time (decimal digits, no leading zero)",
+                ))
+            }
         };
         let n = n.ok_or_else(|| bad("missing n"))?;
         if !NONCE_LEN.contains(&n.len())
@@ -249,11 +256,20 @@ mod tests {
         let ok = "t=5;n=0123456789abcdef;s=AAAA";
         assert_eq!(RequestProof::parse(ok).unwrap().time, 5);
         assert_eq!(RequestProof::parse(ok).unwrap().to_header(), ok);
+        assert_eq!(
+            RequestProof::parse("t=0;n=0123456789abcdef;s=AAAA")
+                .unwrap()
+                .time,
+            0
+        );
         for bad in [
             "",
             "t=5;n=0123456789abcdef",
             "t=x;n=0123456789abcdef;s=AAAA",
             "t=+5;n=0123456789abcdef;s=AAAA",
+            "t=05;n=0123456789abcdef;s=AAAA",
+            "t=00;n=0123456789abcdef;s=AAAA",
+            "t=;n=0123456789abcdef;s=AAAA",
             "t=5;n=short;s=AAAA",
             "t=5;n=0123456789abcdef!;s=AAAA",
             "t=5;t=6;n=0123456789abcdef;s=AAAA",

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
 use cairn_core::note::NoteVerifier;
 use cairn_core::tiles::Tile;
+use cairn_core::token::VerifiedToken;
 use cairn_core::ErrorCode;
 use cairn_store::{view, NodeSpec, Registry, SignedEntry};
 use serde_json::{json, Value};
@@ -65,7 +66,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile))
         .route("/api/v1/registry/signature_info", get(signature_info))
-        .route("/api/v1/registry/validate", post(validate))
+        .route(VALIDATE_PATH, post(validate))
         .route("/api/v1/registry/register", post(register))
         .route("/api/v1/registry/query", get(query))
         .route(
@@ -132,13 +133,19 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ServiceError {
     )
 }
 
-/// Reads a request body of at most `limit` bytes (`too_large`, 413, beyond).
+/// Reads a request body of at most `limit` bytes: `too_large` (413) beyond, `malformed` (400)
+/// when the body cannot be read (a client gone mid-body, broken chunked framing).
 pub(crate) async fn read_body(body: Body, limit: usize) -> ServiceResult<Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ServiceError::core(
-            ErrorCode::TooLarge,
-            format!("the request body is larger than {limit} bytes"),
-        )
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner.is::<http_body_util::LengthLimitError>() {
+            ServiceError::core(
+                ErrorCode::TooLarge,
+                format!("the request body is larger than {limit} bytes"),
+            )
+        } else {
+            ServiceError::bad_request(format!("the request body could not be read: {inner}"))
+        }
     })
 }
 
@@ -224,7 +231,12 @@ impl Credentials {
     }
 
     /// Verifies them for `capability` (it reads the registry, and may verify signatures).
-    fn check(&self, st: &AppState, body: &[u8], capability: &'static str) -> ServiceResult<()> {
+    fn check(
+        &self,
+        st: &AppState,
+        body: &[u8],
+        capability: &'static str,
+    ) -> ServiceResult<VerifiedToken> {
         let now = st.reg.now();
         let policy = Policy {
             audience: &st.origin,
@@ -242,7 +254,7 @@ impl Credentials {
         };
         let verified = auth::authorize(&st.reg, &st.nonces, &presented, &policy, now)?;
         tracing::info!(token = %hex_encode(&verified.id), capability, "authorized");
-        Ok(())
+        Ok(verified)
     }
 }
 
@@ -254,7 +266,7 @@ async fn authorize(
     headers: &HeaderMap,
     body: &Bytes,
     capability: &'static str,
-) -> ServiceResult<()> {
+) -> ServiceResult<VerifiedToken> {
     let credentials = Credentials::of(method, uri, headers)?;
     // A token whose chain the registry has authenticated before costs one proof of
     // possession and a few cached reads, tens of microseconds: checked on the request's task,
@@ -267,13 +279,28 @@ async fn authorize(
     blocking(move || credentials.check(&st, &body, capability)).await
 }
 
-/// Middleware for `auth.public_reads = false`: reads need a token granting `read`.
+/// Where a node spec is checked without being registered (seed 000's path).
+const VALIDATE_PATH: &str = "/api/v1/registry/validate";
+
+/// Whether a request is a read that `auth.public_reads = false` puts behind a `read` token:
+/// every GET and HEAD (axum answers HEAD on every GET route) but `/health`, and the
+/// validation of a node spec (a POST that writes nothing but tells what the registry holds).
+fn is_guarded_read(method: &Method, path: &str) -> bool {
+    match *method {
+        Method::GET | Method::HEAD => path != "/health",
+        Method::POST => path == VALIDATE_PATH,
+        _ => false,
+    }
+}
+
+/// Middleware for `auth.public_reads = false`: reads need a token granting `read`
+/// ([`is_guarded_read`]).
 pub async fn read_guard(
     State(st): St,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if st.config.auth.public_reads || req.method() != Method::GET || req.uri().path() == "/health" {
+    if st.config.auth.public_reads || !is_guarded_read(req.method(), req.uri().path()) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();

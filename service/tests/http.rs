@@ -204,6 +204,19 @@ fn endpoints_auth_and_errors_over_http() {
     let only_delete = fx.token(ORIGIN, &["node.deregister"], 3600);
     let other_audience = fx.token("elsewhere.test/log", &["node.register"], 3600);
     let revoked = fx.token(ORIGIN, &["node.register"], 3600);
+    let constrained = {
+        let mut request = TokenRequest::new(
+            fx.holder.public_key().clone(),
+            ORIGIN,
+            &["node.register"],
+            3600,
+        );
+        request.constraints.push((
+            "node_id".into(),
+            cairn_core::token::ConstraintValue::Exact("mem-01".into()),
+        ));
+        fx.reg().issue_token(&fx.issuer, None, &request).unwrap()
+    };
     fx.reg()
         .revoke_token(&revoked.id, "leaked", &fx.issuer, None)
         .unwrap();
@@ -336,6 +349,18 @@ fn endpoints_auth_and_errors_over_http() {
         (r.status, r.code().as_str()),
         (403, "unauthorized"),
         "capability"
+    );
+    // The service evaluates no constraint, so a token with one is refused, not taken as wider.
+    let r = w(
+        Some(&constrained.envelope),
+        Some(&fx.holder),
+        "nonce-000000000107",
+        t,
+    );
+    assert_eq!((r.status, r.code().as_str()), (403, "unauthorized"));
+    assert_eq!(
+        r.json()["error"]["details"]["constraints"],
+        serde_json::json!(["node_id"])
     );
     let stranger = SigningKey::generate(Algorithm::Ed25519);
     let r = w(
@@ -822,6 +847,22 @@ fn private_reads_need_a_read_token() {
     assert_eq!(get(&a, &format!("{base}/health")).status, 200);
     let r = get(&a, &format!("{base}/checkpoint"));
     assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
+    // HEAD (which every GET route answers) and validation are reads too.
+    for path in [
+        "/checkpoint",
+        "/metrics",
+        "/api/v1/registry/none",
+        "/tile/0/000",
+    ] {
+        let r = done(a.head(&format!("{base}{path}")).call());
+        assert_eq!(r.status, 401, "HEAD {path}");
+    }
+    let r = done(
+        a.post(&format!("{base}/api/v1/registry/validate"))
+            .send(br#"{"id":"x"}"#.as_slice()),
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
+    assert_eq!(done(a.head(&format!("{base}/health")).call()).status, 200);
     let proof = sign_request(
         &fx.holder,
         &reader.envelope.id(),

@@ -257,12 +257,10 @@ fn verify_in(
             format!("the issuer {root_issuer} does not hold the token-issuer role"),
         ));
     }
-    let revoked = |id: &Digest| {
-        load_token(tx, id)
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.revoked.is_some())
-    };
+    // Fails closed: a record that cannot be read counts as revoked (the same transaction has
+    // just read these records, so this is a damaged file, never a normal answer).
+    let revoked =
+        |id: &Digest| load_token(tx, id).map_or(true, |r| r.is_some_and(|r| r.revoked.is_some()));
     // A remembered chain stands only for these exact envelopes under this exact issuer key.
     let same = |c: &AuthenticatedChain| {
         let ids = c.ids();
