@@ -193,12 +193,61 @@ fn exported_size(reg: &Registry, head_size: u64, cp_path: &Path) -> CliResult<u6
     Ok(parsed.size)
 }
 
+/// The lock file an export holds in its directory, so two exports never interleave (a slower
+/// one would otherwise put back an older checkpoint over a newer one).
+pub const EXPORT_LOCK_FILE: &str = ".cairn-export.lock";
+
+/// Takes the export lock of `dir` (created with its parents when missing); held until the
+/// returned file is dropped. A second export into the same directory meanwhile is refused.
+fn lock_export(dir: &Path) -> CliResult<std::fs::File> {
+    cairn_store::fsio::create_dir_all_durable(dir).map_err(|e| CliError::io(dir, &e))?;
+    let path = dir.join(EXPORT_LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| CliError::io(&path, &e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::store(
+            StoreCode::Locked,
+            format!(
+                "another export into {} is running: wait for it to end",
+                dir.display()
+            ),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(CliError::io(&path, &e)),
+    }
+}
+
+/// The tiles of a tree of `size` that `dir` lacks: a hash tile missing or not of its exact
+/// length, an entry bundle missing. An earlier export's checkpoint promises them all; a
+/// directory restored, pruned or seeded with a checkpoint alone may break that promise.
+fn missing_tiles(dir: &Path, size: u64) -> Vec<Tile> {
+    tiles::tiles_for_size(size)
+        .into_iter()
+        .filter(|t| {
+            let present = std::fs::metadata(dir.join(t.path()));
+            match (t.kind, present) {
+                (_, Err(_)) => true,
+                (TileKind::Hashes(_), Ok(m)) => m.len() != t.hash_bytes_len() as u64,
+                (TileKind::Entries, Ok(m)) => !m.is_file(),
+            }
+        })
+        .collect()
+}
+
 fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
+    let _lock = lock_export(dir)?;
     let reg = ctx.open(Access::Read)?;
     let (head, note) = reg.witnessed_head_note()?;
     let cp_path = dir.join(CHECKPOINT_FILE);
     let old_size = exported_size(&reg, head.size, &cp_path)?;
-    let added = tiles::tiles_added(old_size, head.size);
+    // What the checkpoint in DIR promises and DIR lacks is written again, with what is new.
+    let repaired = missing_tiles(dir, old_size);
+    let mut added = tiles::tiles_added(old_size, head.size);
+    added.extend(repaired.iter().copied());
     let bar = ctx.progress.count(added.len() as u64, "writing tiles");
     let (mut hash_tiles, mut bundles, mut bytes) = (0u64, 0u64, 0u64);
     for t in &added {
@@ -222,14 +271,30 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
     };
     with_client(&Source::Dir(dir.to_path_buf()), &cp, |c| c.verify_root())
         .map_err(|e| e.context("the exported tiles do not give the signed head's root"))?;
-    write_file(&cp_path, note.as_bytes())?;
-    let text = format!(
-        "exported the tiles of {} entries to {} (root {}): {hash_tiles} tiles and {bundles} entry bundles written ({bytes} bytes), {} since the previous export at size {old_size}; checkpoint written last",
+    // The same note again is not written: its file (and what a web server derives from it,
+    // its modification time and ETag) stays as it was.
+    let unchanged = std::fs::read(&cp_path).is_ok_and(|old| old == note.as_bytes());
+    if !unchanged {
+        write_file(&cp_path, note.as_bytes())?;
+    }
+    let mut text = format!(
+        "exported the tiles of {} entries to {} (root {}): {hash_tiles} tiles and {bundles} entry bundles written ({bytes} bytes), {} since the previous export at size {old_size}; {}",
         head.size,
         dir.display(),
         hex_encode(&head.root),
         if old_size == 0 { "everything" } else { "only what changed" },
+        if unchanged {
+            "the checkpoint was already current"
+        } else {
+            "checkpoint written last"
+        },
     );
+    if !repaired.is_empty() {
+        text.push_str(&format!(
+            "\n{} tiles the previous checkpoint needed were missing or cut short, and were written again",
+            repaired.len()
+        ));
+    }
     Ok(Output::new(
         text,
         json!({
@@ -238,6 +303,8 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
             "size": head.size,
             "root": hex_encode(&head.root),
             "previous_size": old_size,
+            "checkpoint_written": !unchanged,
+            "tiles_repaired": repaired.len(),
             "tiles_written": hash_tiles,
             "entry_bundles_written": bundles,
             "bytes_written": bytes,

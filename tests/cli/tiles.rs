@@ -72,6 +72,7 @@ fn export_is_incremental_and_verifies_from_a_directory() {
     // Two full level-0 tiles and bundles, the partial ones, and a level-1 tile of width 2.
     let w = size % 256;
     for f in [
+        ".cairn-export.lock".to_owned(),
         "checkpoint".to_owned(),
         "tile/0/000".to_owned(),
         "tile/0/001".to_owned(),
@@ -83,7 +84,7 @@ fn export_is_incremental_and_verifies_from_a_directory() {
     ] {
         assert!(files.contains(&f), "{f} missing from {files:?}");
     }
-    assert_eq!(files.len(), 8, "{files:?}");
+    assert_eq!(files.len(), 9, "{files:?}");
     assert_eq!(
         std::fs::metadata(env.path("tiles/tile/0/001"))
             .unwrap()
@@ -92,9 +93,23 @@ fn export_is_incremental_and_verifies_from_a_directory() {
     );
 
     // Exporting again with nothing new writes no tile.
+    let cp_before = std::fs::metadata(env.path("tiles/checkpoint"))
+        .unwrap()
+        .modified()
+        .unwrap();
     let again = env.ok(&["tiles", "export", &dir]);
     assert_eq!(again["tiles_written"], 0);
     assert_eq!(again["entry_bundles_written"], 0);
+    assert_eq!(again["tiles_repaired"], 0);
+    // The same checkpoint is not written again (a web server's ETag stays).
+    assert_eq!(again["checkpoint_written"], false);
+    assert_eq!(
+        std::fs::metadata(env.path("tiles/checkpoint"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        cp_before
+    );
 
     // Growth: only the changed right edge is written; full tiles are left alone.
     let old_cp = env.p("old-checkpoint.txt");
@@ -272,6 +287,56 @@ fn export_is_incremental_and_verifies_from_a_directory() {
         2,
         "malformed",
     );
+}
+
+#[test]
+fn export_repairs_what_its_checkpoint_promises_and_runs_one_at_a_time() {
+    let env = Env::new();
+    registry_with_nodes(&env, 0, 600);
+    let log_key = env.p("log.json");
+    env.ok(&[
+        "key", "export", "log", "--format", "json", "--out", &log_key,
+    ]);
+    let dir = env.p("tiles");
+    env.ok(&["tiles", "export", &dir]);
+    // A pruned copy: a full tile gone, a bundle gone, a tile cut short. The checkpoint still
+    // promises them all.
+    std::fs::remove_file(env.path("tiles/tile/0/000")).unwrap();
+    std::fs::remove_file(env.path("tiles/tile/entries/001")).unwrap();
+    let short = env.path("tiles/tile/0/001");
+    let bytes = std::fs::read(&short).unwrap();
+    std::fs::write(&short, &bytes[..100]).unwrap();
+    registry_with_nodes(&env, 600, 10);
+    let v = env.ok(&["tiles", "export", &dir]);
+    assert_eq!(v["tiles_repaired"], 3, "{v}");
+    assert_eq!(std::fs::read(&short).unwrap(), bytes);
+    assert!(env.path("tiles/tile/0/000").exists());
+    assert!(env.path("tiles/tile/entries/001").exists());
+    env.ok(&[
+        "tiles",
+        "verify",
+        &dir,
+        "--log-key",
+        &log_key,
+        "--entry",
+        "0",
+        "--entry",
+        "300",
+    ]);
+
+    // While another export holds the directory's lock, an export is refused and writes nothing.
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(env.path("tiles/.cairn-export.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    registry_with_nodes(&env, 610, 5);
+    let before = std::fs::read(env.path("tiles/checkpoint")).unwrap();
+    env.fails(&["tiles", "export", &dir], 2, "locked");
+    assert_eq!(std::fs::read(env.path("tiles/checkpoint")).unwrap(), before);
+    drop(lock);
+    let v = env.ok(&["tiles", "export", &dir]);
+    assert_eq!(v["checkpoint_written"], true);
 }
 
 #[test]
