@@ -523,10 +523,13 @@ impl<F: TileFetcher> TileClient<F> {
         Ok(())
     }
 
-    /// The leaf hash at `index` as the level-0 tile states it (unverified on its own; see
-    /// [`TileClient::inclusion_proof`]).
+    /// The leaf hash at `index`, read from its level-0 tile and then proven: its inclusion
+    /// proof, built from tiles, must lead to the checkpoint's root (`proof_invalid` if not),
+    /// so a server cannot hand out a hash of its choosing.
     pub fn tile_leaf_hash(&self, index: u64) -> Result<Digest> {
-        self.subtree_hash_checked(0, index)
+        let leaf = self.subtree_hash_checked(0, index)?;
+        self.inclusion_proof(&leaf, index)?;
+        Ok(leaf)
     }
 
     /// The inclusion proof of the leaf with hash `leaf` at `index`, built from tiles and
@@ -1002,6 +1005,11 @@ mod tests {
                 .code(),
             ErrorCode::ProofInvalid
         );
+        // A leaf hash is handed out only once proven.
+        assert_eq!(
+            client.tile_leaf_hash(0).unwrap_err().code(),
+            ErrorCode::ProofInvalid
+        );
         // A consistency proof to an old checkpoint of another tree.
         let good = TileClient::new(&cp(&t, 300), Server::new(&t, &leaves, 300));
         let mut old = cp(&t, 100);
@@ -1024,6 +1032,7 @@ mod tests {
             good.consistency_proof(&empty).unwrap_err().code(),
             ErrorCode::ProofInvalid
         );
+        assert_eq!(good.tile_leaf_hash(299).unwrap(), leaf_hash(&leaves[299]));
         // Out-of-range entries.
         assert_eq!(good.entry(300).unwrap_err().code(), ErrorCode::Malformed);
         assert_eq!(

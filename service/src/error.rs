@@ -160,6 +160,10 @@ impl IntoResponse for ServiceError {
             body["error"]["message"] = "the service failed; its log says why".into();
         }
         let mut resp = (self.status, axum::Json(body)).into_response();
+        // An error is the answer of one moment (a tile not yet written, a limit reached): no
+        // cache or CDN may keep it.
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(secs) = self
             .details
             .get("retry_after_seconds")
