@@ -80,6 +80,7 @@ pub struct Metrics {
     checkpoint_save_seconds: Histogram,
     commit_operations: Histogram,
     write_refusals: Counter,
+    aborted_pass_seconds: Histogram,
     verifications: Family<OutcomeLabels, Counter>,
     verify_seconds: Family<VerifyLabels, Histogram, fn() -> Histogram>,
     sign_seconds: Family<AlgorithmLabels, Histogram, fn() -> Histogram>,
@@ -120,7 +121,8 @@ impl Metrics {
             "Time of each durable commit of the group-commit writer: the batch's operations, the new tree head signed by the log key, and the fsync",
             checkpoint_save_seconds.clone(),
         );
-        let commit_operations = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        // 1 to 1,024 (the writer's largest batch).
+        let commit_operations = Histogram::new(exponential_buckets(1.0, 2.0, 11));
         registry.register(
             "commit_operations",
             "Write operations per durable commit (group commit batch size)",
@@ -129,8 +131,14 @@ impl Metrics {
         let write_refusals = Counter::default();
         registry.register(
             "write_refusals",
-            "Write operations the group-commit writer answered with an error (each cost the rest of its batch one pass run again without it)",
+            "Write operations the group-commit writer answered with an error (one refused after others cost them a pass run again without it; see aborted_pass_duration_seconds)",
             write_refusals.clone(),
+        );
+        let aborted_pass_seconds = latency_buckets();
+        registry.register(
+            "aborted_pass_duration_seconds",
+            "Time of each pass of the group-commit writer that committed nothing (an operation refused, or the commit failed): work spent on top of the commits",
+            aborted_pass_seconds.clone(),
         );
         let verifications = Family::<OutcomeLabels, Counter>::default();
         registry.register(
@@ -159,6 +167,7 @@ impl Metrics {
             checkpoint_save_seconds,
             commit_operations,
             write_refusals,
+            aborted_pass_seconds,
             verifications,
             verify_seconds,
             sign_seconds,
@@ -189,6 +198,11 @@ impl Metrics {
     pub fn commit(&self, operations: usize, took: Duration) {
         self.checkpoint_save_seconds.observe(took.as_secs_f64());
         self.commit_operations.observe(operations as f64);
+    }
+
+    /// Records one pass of the writer that committed nothing, and its time.
+    pub fn aborted_pass(&self, took: Duration) {
+        self.aborted_pass_seconds.observe(took.as_secs_f64());
     }
 
     /// Records `n` write operations the writer answered with an error.

@@ -16,7 +16,7 @@
 //! between one commit and the next.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -68,6 +68,9 @@ enum Op {
     ReregisterHandle(Digest, Digest, Vec<u8>),
     /// Remove a handle (blind index, reason).
     RemoveHandle(Digest, String),
+    /// Panics when applied: how the tests reach the writer's answer to a panicking operation.
+    #[cfg(test)]
+    Panic,
 }
 
 /// What a write returned.
@@ -89,6 +92,11 @@ enum Out {
 
 /// Most operations one transaction holds (more queued wait for the next).
 pub const MAX_BATCH: usize = 1024;
+
+/// Most operations waiting for the committer: beyond, a write is refused at once (`503
+/// unavailable`, `Retry-After: 1`) rather than queued behind work the committer cannot reach
+/// in time.
+pub const QUEUE_CAPACITY: usize = 8 * MAX_BATCH;
 
 /// How many times a batch runs again without an operation refused after others: at the next
 /// such refusal, the operations before it (known to succeed in that order) commit and the rest
@@ -153,7 +161,7 @@ struct Counts {
 /// them from tokio's blocking pool (or outside a runtime). Called on an async task, they panic
 /// (tokio refuses to block a runtime thread). [`Writer::register_node`] is a future instead.
 pub struct Writer {
-    jobs: Mutex<Option<Sender<Job>>>,
+    jobs: Mutex<Option<SyncSender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     counts: Arc<Counts>,
 }
@@ -177,6 +185,8 @@ impl Drop for Writer {
 
 fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
     match op {
+        #[cfg(test)]
+        Op::Panic => panic!("an operation that panics"),
         Op::Register(spec) => {
             let (info, replaced) = tx.register_or_replace_node(spec)?;
             Ok(Out::Node(Box::new(info), replaced))
@@ -264,7 +274,16 @@ fn other() -> ServiceError {
 impl Writer {
     /// Starts the writer of `reg`, reporting each commit's latency and size to `metrics`.
     pub fn start(reg: Arc<Registry>, metrics: Option<Arc<Metrics>>) -> ServiceResult<Writer> {
-        let (jobs, queued) = channel::<Job>();
+        Writer::start_with_capacity(reg, metrics, QUEUE_CAPACITY)
+    }
+
+    /// [`Writer::start`] with at most `capacity` operations waiting for the committer.
+    fn start_with_capacity(
+        reg: Arc<Registry>,
+        metrics: Option<Arc<Metrics>>,
+        capacity: usize,
+    ) -> ServiceResult<Writer> {
+        let (jobs, queued) = sync_channel::<Job>(capacity);
         let (settle, settling) = channel::<Settling>();
         let counts = Arc::new(Counts::default());
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -311,8 +330,9 @@ impl Writer {
         }
     }
 
-    /// Signs and stores a checkpoint of the tree as its batch leaves it (covering every
-    /// write committed before this call); returns its size once durable.
+    /// Signs and stores a checkpoint of the tree at its place in its batch (covering every
+    /// write committed before this call, and those queued before it in the same batch);
+    /// returns its size once durable.
     pub fn checkpoint(&self) -> ServiceResult<u64> {
         match self.submit(Op::Checkpoint)? {
             Out::Size(s) => Ok(s),
@@ -506,13 +526,40 @@ impl Writer {
     }
 
     fn send(&self, job: Job) -> ServiceResult<()> {
-        self.jobs
+        let sent = self
+            .jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .ok_or_else(stopped)?
-            .send(job)
-            .map_err(|_| stopped())
+            .try_send(job);
+        match sent {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(ServiceError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!(
+                    "{QUEUE_CAPACITY} writes are already waiting for the registry; retry later"
+                ),
+            )
+            .with_details(serde_json::json!({"retry_after_seconds": 1}))),
+            Err(TrySendError::Disconnected(_)) => Err(stopped()),
+        }
+    }
+
+    /// Whether the writer's threads are running (false once one has stopped: every write
+    /// then fails).
+    pub fn is_running(&self) -> bool {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+            && self
+                .threads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .all(|t| !t.is_finished())
     }
 }
 
@@ -543,6 +590,13 @@ fn commit_loop(
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        // A request that stopped waiting (its client went away, or it timed out) is not
+        // applied: nobody would learn its outcome, and under overload this sheds the work of
+        // requests already answered with a timeout.
+        batch.retain(|job| !job.reply.is_closed());
+        if batch.is_empty() {
+            continue;
         }
         let settling = commit_batch(reg, batch, counts, metrics);
         if let Err(unsent) = settle.send(settling) {
@@ -661,7 +715,13 @@ fn run(
         tx.set_time(now);
         let mut outs = Vec::with_capacity(jobs.len());
         for (i, job) in jobs.iter().enumerate() {
-            match apply(tx, &job.op) {
+            // A panic inside one operation is that operation's failure: it is refused and the
+            // batch runs again without it, like any refusal (the store's own guard would take
+            // it for the commit's, and commit the whole batch one operation at a time).
+            let applied =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(tx, &job.op)))
+                    .unwrap_or_else(|payload| Err(panicked(payload.as_ref())));
+            match applied {
                 Ok(out) => outs.push(out),
                 Err(e) => {
                     failed_at = Some(i);
@@ -676,8 +736,27 @@ fn run(
             committed(counts, metrics, done.value.len(), started);
             Ok((done.anchor, done.value))
         }
-        Err(e) => Err((e, failed_at)),
+        Err(e) => {
+            if let Some(m) = metrics {
+                m.aborted_pass(started.elapsed());
+            }
+            Err((e, failed_at))
+        }
     }
+}
+
+/// The error of an operation that panicked (a damaged page redb met, or a bug): `corrupt`,
+/// as the store reports a panic, naming what it said.
+fn panicked(payload: &(dyn std::any::Any + Send)) -> StoreError {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown failure".to_owned());
+    StoreError::new(
+        cairn_store::StoreCode::Corrupt,
+        format!("the operation failed inside the registry ({what}) and was not applied; run `cairn check` on the registry file"),
+    )
 }
 
 /// Adds the answers of `jobs`, committed owing `anchor`, to `settling`.
@@ -839,6 +918,94 @@ mod tests {
                 out.times
             );
         }
+    }
+
+    /// An operation that panics is refused alone; the others still commit together.
+    #[test]
+    fn a_panicking_operation_is_refused_and_the_rest_commits_together() {
+        let out = batch(vec![register("a"), Op::Panic, register("b")]);
+        assert_eq!(out.said[0], "a false");
+        assert!(
+            out.said[1].contains("failed inside the registry (an operation that panics)"),
+            "{}",
+            out.said[1]
+        );
+        assert_eq!(out.said[2], "b false");
+        assert_eq!(out.commits, 1, "one commit, not one per operation");
+        assert!(out.reg.node("a").is_ok() && out.reg.node("b").is_ok());
+    }
+
+    /// A write whose requester stopped waiting is not applied; a full queue refuses at once
+    /// (503), and what it had accepted is committed once the committer can go on.
+    #[test]
+    fn abandoned_writes_are_dropped_and_a_full_queue_refuses() {
+        let dir = tempfile::tempdir().expect("dir");
+        let reg = Arc::new(
+            Registry::create(
+                dir.path().join("r.redb"),
+                CreateOptions::new("example.test/log", Protection::Insecure),
+            )
+            .expect("registry"),
+        );
+        let w = Writer::start_with_capacity(reg.clone(), None, 2).expect("writer");
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        drop(answer);
+        w.send(Job {
+            op: register("abandoned"),
+            reply,
+        })
+        .expect("queued");
+        match w.submit(register("kept")).expect("committed") {
+            Out::Node(n, false) => assert_eq!(n.spec.id, "kept"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            reg.node("abandoned").unwrap_err().code(),
+            StoreCode::NotFound
+        );
+
+        // Hold the store's write lock, so the committer blocks on the first job it takes.
+        let (locked, release) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = std::sync::mpsc::channel::<()>();
+        let r = reg.clone();
+        let holder = std::thread::spawn(move || {
+            r.write(|_| {
+                holding.send(()).expect("held");
+                release.recv().expect("released");
+                Ok(())
+            })
+            .expect("write");
+        });
+        held.recv().expect("lock held");
+        let mut waiting = Vec::new();
+        let mut refused = None;
+        for i in 0..8 {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            match w.send(Job {
+                op: register(&format!("q{i}")),
+                reply,
+            }) {
+                Ok(()) => waiting.push(answer),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+            if i == 0 {
+                // Let the committer take the first and block on the lock.
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+        }
+        let e = refused.expect("a full queue refuses");
+        assert_eq!((e.status.as_u16(), e.code), (503, "unavailable"));
+        assert_eq!(e.details["retry_after_seconds"], 1);
+        assert!(waiting.len() <= 3, "{} accepted", waiting.len());
+        locked.send(()).expect("release");
+        holder.join().expect("holder");
+        for a in waiting {
+            assert!(matches!(a.blocking_recv(), Ok(Ok(Out::Node(..)))));
+        }
+        assert!(w.is_running());
     }
 
     /// What the batch committed is what it answered.

@@ -1121,6 +1121,12 @@ fn metrics_count_requests_verifications_and_signatures() {
     );
     assert_eq!(sample(&after, "cairn_commit_operations_sum"), 1.0);
     assert_eq!(sample(&after, "cairn_write_refusals_total"), 1.0, "{text}");
+    // The refused write's pass committed nothing: counted apart from the commits.
+    assert_eq!(
+        sample(&after, "cairn_aborted_pass_duration_seconds_count"),
+        1.0,
+        "{text}"
+    );
     let signed: f64 = after
         .iter()
         .filter(|(s, _)| s.starts_with("cairn_sign_duration_seconds_count{"))
