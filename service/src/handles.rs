@@ -451,19 +451,34 @@ impl HandleRegistry {
     /// Stores an opened registration: `Unchanged` when the handle already holds exactly this
     /// identity, `already_exists` (409) when it holds another.
     fn store(&self, st: &AppState, o: &Opened) -> ServiceResult<Stored> {
-        if let Some(existing) = st.reg.handle_unverified(&o.index)? {
-            return if self.open_at_rest(&o.index, &existing.sealed_identity)? == o.identity {
-                Ok(Stored::Unchanged)
-            } else {
-                Err(taken())
-            };
+        if let Some(stored) = self.held(st, o)? {
+            return stored;
         }
         let sealed = self.seal_at_rest(&o.index, &o.identity)?;
         match st.writer.register_handle(o.index, sealed) {
             Ok(info) => Ok(Stored::Registered(info.seq)),
-            Err(e) if e.code == StoreCode::AlreadyExists.as_str() => Err(taken()),
+            // Registered meanwhile (a concurrent request, a retry after a timeout): the same
+            // identity is `Unchanged` then too.
+            Err(e) if e.code == StoreCode::AlreadyExists.as_str() => {
+                self.held(st, o)?.unwrap_or_else(|| Err(taken()))
+            }
             Err(e) => Err(e),
         }
+    }
+
+    /// What the registry holds for `o`'s handle, if anything: `Unchanged` when exactly `o`'s
+    /// identity, `already_exists` (409) when another.
+    fn held(&self, st: &AppState, o: &Opened) -> ServiceResult<Option<ServiceResult<Stored>>> {
+        let Some(existing) = st.reg.handle_unverified(&o.index)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            if self.open_at_rest(&o.index, &existing.sealed_identity)? == o.identity {
+                Ok(Stored::Unchanged)
+            } else {
+                Err(taken())
+            },
+        ))
     }
 
     /// Checks the proof of work of a request when `[pow] enabled`: present, issued by this

@@ -302,7 +302,6 @@ fn register_resolve_conflict_check_user_restart_and_raw_bytes() {
         &[],
     );
     assert_eq!((r.status, r.code()), (409, "already_exists".into()));
-
     // check_user: same shape both ways; a handle the rule refuses is malformed.
     let r = s.get("/check_user/alice", &[]);
     assert_eq!((r.status, r.json()), (200, json!({"exists": true})));
@@ -421,6 +420,34 @@ fn register_resolve_conflict_check_user_restart_and_raw_bytes() {
     assert_eq!(s.get("/check_user/alice", &[]).json()["exists"], true);
     let (found, _) = resolve(&s, "alice", &[]);
     assert_eq!(found["identity"]["device_pubkey"], "dev-AAAA-1111");
+}
+
+/// The same registration several times at once (a retry racing its original): one registers,
+/// the others find the same identity (`unchanged`, never a 409).
+#[test]
+fn identical_registrations_at_once_all_succeed() {
+    let f = Fixture::new();
+    let s = f.start(one_key());
+    let key = s.pubkey();
+    let dave = register_body(&key, "Dave", "dev-DDDD-4444");
+    let said: Vec<String> = std::thread::scope(|scope| {
+        let sent: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = s.post("/register", &dave, &[]);
+                    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                    r.json()["status"].as_str().unwrap().to_owned()
+                })
+            })
+            .collect();
+        sent.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        said.iter().filter(|s| *s == "registered").count(),
+        1,
+        "{said:?}"
+    );
+    assert!(said.iter().all(|s| s == "registered" || s == "unchanged"));
 }
 
 #[test]
