@@ -181,7 +181,8 @@ pub fn remember_until(now: UnixTime, proof_time: UnixTime, max_skew: u64) -> Uni
 }
 
 /// Verifies a write's credentials: the token (against the registry, at `now`), the
-/// capability, and (when the policy asks) the holder's proof of possession with its nonce.
+/// capability, and (when the policy asks) the holder's proof of possession with its nonce
+/// ([`verify_token`], then [`verify_proof`]).
 pub fn authorize(
     reg: &Registry,
     nonces: &NonceCache,
@@ -189,7 +190,21 @@ pub fn authorize(
     policy: &Policy<'_>,
     now: UnixTime,
 ) -> ServiceResult<VerifiedToken> {
-    let token = req.token;
+    let verified = verify_token(reg, req.token, policy, now)?;
+    verify_proof(nonces, &verified, req, policy, now)?;
+    Ok(verified)
+}
+
+/// The token's part of [`authorize`], which needs nothing of the request but its token: the
+/// token against the registry at `now` (issuer, chain, revocations, validity, audience), no
+/// constraint (the service evaluates none), and the policy's capability. A server runs it
+/// before it reads a request's body, so a request without a good token costs no body.
+pub fn verify_token(
+    reg: &Registry,
+    token: &Envelope,
+    policy: &Policy<'_>,
+    now: UnixTime,
+) -> ServiceResult<VerifiedToken> {
     let opts = VerifyOptions {
         audience: Some(policy.audience),
         capability: None,
@@ -228,39 +243,52 @@ pub fn authorize(
         )
         .with_details(serde_json::json!({"capability": policy.capability})));
     }
-    if policy.proof_of_possession {
-        let v = req.proof.ok_or_else(|| {
-            unauth(
-                ErrorCode::Unauthorized,
-                "this operation needs a proof of possession by the token's holder: Cairn-Proof: t=..;n=..;s=..",
-            )
-        })?;
-        let proof = RequestProof::parse(v).map_err(|e| unauth(e.code(), e.detail()))?;
-        let holder = &verified.claims.holder;
-        let started = std::time::Instant::now();
-        let checked = verify_request_proof(
-            holder,
-            &verified.id,
-            req.method,
-            req.path_and_query,
-            req.body,
-            &proof,
-            now,
-            policy.max_skew,
-        );
-        if let Some(m) = policy.metrics {
-            m.verification(
-                "proof",
-                Some(holder.algorithm()),
-                checked.is_ok(),
-                started.elapsed(),
-            );
-        }
-        checked.map_err(|e| unauth(e.code(), e.detail()))?;
-        let forget_after = remember_until(now, proof.time, policy.max_skew);
-        nonces.check_and_record(&verified.id, proof.nonce.as_str(), now, forget_after)?;
-    }
     Ok(verified)
+}
+
+/// The request's part of [`authorize`], for a token [`verify_token`] accepted: when the
+/// policy asks, the holder's proof of possession over the request (its method, path, body,
+/// time and nonce), then its nonce, remembered so it is accepted once.
+pub fn verify_proof(
+    nonces: &NonceCache,
+    verified: &VerifiedToken,
+    req: &Presented<'_>,
+    policy: &Policy<'_>,
+    now: UnixTime,
+) -> ServiceResult<()> {
+    if !policy.proof_of_possession {
+        return Ok(());
+    }
+    let v = req.proof.ok_or_else(|| {
+        unauth(
+            ErrorCode::Unauthorized,
+            "this operation needs a proof of possession by the token's holder: Cairn-Proof: t=..;n=..;s=..",
+        )
+    })?;
+    let proof = RequestProof::parse(v).map_err(|e| unauth(e.code(), e.detail()))?;
+    let holder = &verified.claims.holder;
+    let started = std::time::Instant::now();
+    let checked = verify_request_proof(
+        holder,
+        &verified.id,
+        req.method,
+        req.path_and_query,
+        req.body,
+        &proof,
+        now,
+        policy.max_skew,
+    );
+    if let Some(m) = policy.metrics {
+        m.verification(
+            "proof",
+            Some(holder.algorithm()),
+            checked.is_ok(),
+            started.elapsed(),
+        );
+    }
+    checked.map_err(|e| unauth(e.code(), e.detail()))?;
+    let forget_after = remember_until(now, proof.time, policy.max_skew);
+    nonces.check_and_record(&verified.id, proof.nonce.as_str(), now, forget_after)
 }
 
 #[cfg(test)]

@@ -187,24 +187,20 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for WriteRequest {
 }
 
 impl WriteRequest {
-    /// Reads the body (at most `limit` bytes) and verifies the credentials for `capability`;
-    /// returns the body.
+    /// Verifies the credentials for `capability`, then reads the body (at most `limit`
+    /// bytes) and checks the proof of possession over it; returns the body. The token comes
+    /// first, so a request without one granting the operation is refused before its body is
+    /// read.
     pub(crate) async fn authorize(
         self,
         st: &Arc<AppState>,
         capability: &'static str,
         limit: usize,
     ) -> ServiceResult<Bytes> {
+        let credentials = Credentials::of(&self.method, &self.uri, &self.headers)?;
+        let verified = credentials.token_for(st, capability).await?;
         let body = read_body(self.body, limit).await?;
-        authorize(
-            st,
-            &self.method,
-            &self.uri,
-            &self.headers,
-            &body,
-            capability,
-        )
-        .await?;
+        credentials.check_proof(st, &verified, &body, capability)?;
         Ok(body)
     }
 }
@@ -215,6 +211,17 @@ struct Credentials {
     proof: Option<String>,
     method: String,
     path_and_query: String,
+}
+
+/// The service's policy for a request needing `capability`.
+fn policy<'a>(st: &'a AppState, capability: &'a str) -> Policy<'a> {
+    Policy {
+        audience: &st.origin,
+        capability,
+        proof_of_possession: st.config.auth.proof_of_possession,
+        max_skew: st.config.auth.max_clock_skew_seconds,
+        metrics: Some(&st.metrics),
+    }
 }
 
 impl Credentials {
@@ -230,21 +237,34 @@ impl Credentials {
         })
     }
 
-    /// Verifies them for `capability` (it reads the registry, and may verify signatures).
-    fn check(
+    /// The token's part ([`auth::verify_token`]). A token whose chain the registry has
+    /// authenticated before costs a few cached reads: checked on the request's task, where a
+    /// handover to the blocking pool and back would cost more. Any other (a first
+    /// presentation, a forgery) may cost several signature verifications: on the pool.
+    async fn token_for(
         &self,
-        st: &AppState,
-        body: &[u8],
+        st: &Arc<AppState>,
         capability: &'static str,
     ) -> ServiceResult<VerifiedToken> {
-        let now = st.reg.now();
-        let policy = Policy {
-            audience: &st.origin,
-            capability,
-            proof_of_possession: st.config.auth.proof_of_possession,
-            max_skew: st.config.auth.max_clock_skew_seconds,
-            metrics: Some(&st.metrics),
+        let check = |st: &AppState, token: &cairn_core::dsse::Envelope| {
+            auth::verify_token(&st.reg, token, &policy(st, capability), st.reg.now())
         };
+        if st.reg.remembers_token(&self.token) {
+            return check(st, &self.token);
+        }
+        let (st, token) = (st.clone(), self.token.clone());
+        blocking(move || check(&st, &token)).await
+    }
+
+    /// The request's part ([`auth::verify_proof`]) over `body`: one signature check (tens of
+    /// microseconds) and the nonce, on the request's task.
+    fn check_proof(
+        &self,
+        st: &AppState,
+        verified: &VerifiedToken,
+        body: &[u8],
+        capability: &'static str,
+    ) -> ServiceResult<()> {
         let presented = Presented {
             token: &self.token,
             proof: self.proof.as_deref(),
@@ -252,31 +272,11 @@ impl Credentials {
             path_and_query: &self.path_and_query,
             body,
         };
-        let verified = auth::authorize(&st.reg, &st.nonces, &presented, &policy, now)?;
+        let policy = policy(st, capability);
+        auth::verify_proof(&st.nonces, verified, &presented, &policy, st.reg.now())?;
         tracing::info!(token = %hex_encode(&verified.id), capability, "authorized");
-        Ok(verified)
+        Ok(())
     }
-}
-
-/// Verifies a request's credentials for `capability`.
-async fn authorize(
-    st: &Arc<AppState>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-    capability: &'static str,
-) -> ServiceResult<VerifiedToken> {
-    let credentials = Credentials::of(method, uri, headers)?;
-    // A token whose chain the registry has authenticated before costs one proof of
-    // possession and a few cached reads, tens of microseconds: checked on the request's task,
-    // where a handover to the blocking pool and back would cost about as much again. Any other
-    // (a first presentation, a forgery) may cost several signature verifications: on the pool.
-    if st.reg.remembers_token(&credentials.token) {
-        return credentials.check(st, body, capability);
-    }
-    let (st, body) = (st.clone(), body.clone());
-    blocking(move || credentials.check(&st, &body, capability)).await
 }
 
 /// Where a node spec is checked without being registered (seed 000's path).
@@ -294,7 +294,8 @@ fn is_guarded_read(method: &Method, path: &str) -> bool {
 }
 
 /// Middleware for `auth.public_reads = false`: reads need a token granting `read`
-/// ([`is_guarded_read`]).
+/// ([`is_guarded_read`]). The proof of possession covers the request's body as for a write
+/// (empty for GET and HEAD), so a guarded POST's body is read here, once its token passed.
 pub async fn read_guard(
     State(st): St,
     req: axum::extract::Request,
@@ -304,21 +305,25 @@ pub async fn read_guard(
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let empty = Bytes::new();
-    if let Err(e) = authorize(
-        &st,
-        &parts.method,
-        &parts.uri,
-        &parts.headers,
-        &empty,
-        CAP_READ,
-    )
-    .await
-    {
-        return e.into_response();
+    let checked = async {
+        let credentials = Credentials::of(&parts.method, &parts.uri, &parts.headers)?;
+        let verified = credentials.token_for(&st, CAP_READ).await?;
+        let body = if parts.method == Method::POST {
+            read_body(body, st.config.limits.max_body_bytes).await?
+        } else {
+            Bytes::new()
+        };
+        credentials.check_proof(&st, &verified, &body, CAP_READ)?;
+        Ok::<_, ServiceError>(body)
     }
-    next.run(axum::extract::Request::from_parts(parts, body))
-        .await
+    .await;
+    match checked {
+        Ok(body) => {
+            next.run(axum::extract::Request::from_parts(parts, Body::from(body)))
+                .await
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 fn parse_digest(s: &str, what: &str) -> ServiceResult<Digest> {

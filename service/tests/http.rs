@@ -310,6 +310,22 @@ fn endpoints_auth_and_errors_over_http() {
     };
     let r = w(None, None, "nonce-000000000001", t);
     assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
+    // The token is checked before the body is read: without one, even a body over the limit
+    // costs the server nothing but the refusal.
+    let r = done(a.post(&format!("{base}{reg_path}")).send(&huge[..]));
+    assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
+    let r = done(
+        a.post(&format!("{base}{reg_path}"))
+            .header("authorization", &authorization_value(&only_delete.envelope))
+            .send(&huge[..]),
+    );
+    assert_eq!((r.status, r.code().as_str()), (403, "unauthorized"));
+    let r = done(
+        a.post(&format!("{base}{reg_path}"))
+            .header("authorization", &authorization_value(&good.envelope))
+            .send(&huge[..]),
+    );
+    assert_eq!((r.status, r.code().as_str()), (413, "too_large"));
     let r = w(Some(&good.envelope), None, "nonce-000000000002", t);
     assert_eq!(
         (r.status, r.code().as_str()),
