@@ -557,9 +557,9 @@ impl<F: TileFetcher> TileClient<F> {
         let w = u64::from(TILE_WIDTH);
         let tile = tile_at(TileKind::Entries, index / w, self.size)
             .ok_or_else(|| Error::malformed("no entry bundle holds that entry"))?;
-        let bytes = self.fetcher.borrow_mut().fetch(&tile)?;
-        let leaves = parse_entry_bundle(&bytes, tile.width)
-            .map_err(|e| e.context(&format!("entry bundle {}", tile.path())))?;
+        let (bytes, served) = self.fetch_or_full(&tile)?;
+        let leaves = parse_entry_bundle(&bytes, served.width)
+            .map_err(|e| e.context(&format!("entry bundle {}", served.path())))?;
         let leaf = leaves
             .get((index % w) as usize)
             .ok_or_else(|| Error::malformed("entry bundle too short"))?
@@ -596,23 +596,46 @@ impl<F: TileFetcher> TileClient<F> {
         Ok(proof)
     }
 
-    /// The hashes of `tile`, fetched once and length-checked.
+    /// The bytes of `tile`, and the tile they are: `tile` itself, or, when a partial tile
+    /// cannot be fetched, the full tile of the same index (tlog-tiles lets a log delete a
+    /// partial tile once the full one exists, and lets clients fetch the full one instead;
+    /// its first `width` hashes or entries are the partial tile's). The first error is
+    /// returned when neither can be fetched.
+    fn fetch_or_full(&self, tile: &Tile) -> Result<(Vec<u8>, Tile)> {
+        let mut fetcher = self.fetcher.borrow_mut();
+        match fetcher.fetch(tile) {
+            Ok(bytes) => Ok((bytes, *tile)),
+            Err(e) if tile.is_full() => Err(e),
+            Err(e) => {
+                let full = Tile {
+                    width: TILE_WIDTH,
+                    ..*tile
+                };
+                fetcher.fetch(&full).map(|b| (b, full)).map_err(|_| e)
+            }
+        }
+    }
+
+    /// The hashes of `tile`, fetched once and length-checked (from the full tile of its index
+    /// when the partial one is gone: [`Self::fetch_or_full`]).
     fn tile_hashes(&self, tile: Tile) -> Result<Vec<Digest>> {
         if let Some(h) = self.cache.borrow().get(&tile) {
             return Ok(h.clone());
         }
-        let bytes = self.fetcher.borrow_mut().fetch(&tile)?;
-        if bytes.len() != tile.hash_bytes_len() {
+        let (bytes, served) = self.fetch_or_full(&tile)?;
+        if bytes.len() != served.hash_bytes_len() {
             return Err(Error::malformed(format!(
                 "tile {} is {} bytes; a tile of {} hashes is {}",
-                tile.path(),
+                served.path(),
                 bytes.len(),
-                tile.width,
-                tile.hash_bytes_len()
+                served.width,
+                served.hash_bytes_len()
             )));
         }
+        // A full tile standing in for a partial one: its first hashes are the partial's.
         let hashes: Vec<Digest> = bytes
             .chunks_exact(HASH_LEN)
+            .take(usize::from(tile.width))
             .map(|c| {
                 let mut d = [0u8; 32];
                 d.copy_from_slice(c);
@@ -1041,6 +1064,57 @@ mod tests {
                 .code(),
             ErrorCode::Malformed
         );
+    }
+
+    /// A log that deleted its partial tiles once the full ones existed (tlog-tiles allows it):
+    /// the client takes the full tile's first hashes (or entries) instead, still verified.
+    #[test]
+    fn a_deleted_partial_tile_is_read_from_the_full_one() {
+        let (t, leaves) = tree(512);
+        let serve = |damage: fn(&mut Vec<u8>)| {
+            let (t, leaves) = (&t, &leaves);
+            move |tile: &Tile| -> Result<Vec<u8>> {
+                let full_now = tile_at(tile.kind, tile.index, 512).is_some_and(|f| f.is_full());
+                if !tile.is_full() && full_now {
+                    return Err(Error::malformed(format!("404 {}", tile.path())));
+                }
+                let mut bytes = match tile.kind {
+                    TileKind::Entries => {
+                        let start = (tile.index * 256) as usize;
+                        let end = start + usize::from(tile.width);
+                        encode_entry_bundle(leaves[start..end].iter().map(|l| l.as_slice()))?
+                    }
+                    TileKind::Hashes(_) => tile_bytes(t, tile)?,
+                };
+                if tile.is_full() {
+                    damage(&mut bytes);
+                }
+                Ok(bytes)
+            }
+        };
+        // A checkpoint at 300 needs tile/0/001.p/44 and tile/entries/001.p/44: both gone.
+        let at300 = cp(&t, 300);
+        let client = TileClient::new(&at300, serve(|_| {}));
+        client.verify_root().unwrap();
+        let (entry, proof) = client.entry(299).unwrap();
+        assert_eq!(entry, leaves[299]);
+        assert_eq!(proof.tree_size, 300);
+        let newer = TileClient::new(&cp(&t, 512), serve(|_| {}));
+        newer.consistency_proof(&at300).unwrap();
+        // The full tile standing in is still checked: damaged, or cut short.
+        let client = TileClient::new(&at300, serve(|b| b[40] ^= 1));
+        assert!(client.verify_root().is_err());
+        let client = TileClient::new(&at300, serve(|b| b.truncate(100)));
+        assert_eq!(
+            client.verify_root().unwrap_err().code(),
+            ErrorCode::Malformed
+        );
+        // Neither partial nor full: the partial tile's own error.
+        let client = TileClient::new(&at300, |tile: &Tile| -> Result<Vec<u8>> {
+            Err(Error::malformed(format!("404 {}", tile.path())))
+        });
+        let e = client.verify_root().unwrap_err();
+        assert!(e.detail().contains(".p/"), "{e}");
     }
 
     #[test]

@@ -122,8 +122,9 @@ fn max_len(tile: &Tile) -> usize {
     }
 }
 
-/// Runs `f` with a tile client over `source` for `cp`; a fetch failure is reported as
-/// itself (the I/O or HTTP error) rather than as the core error the client passes on.
+/// Runs `f` with a tile client over `source` for `cp`; when it fails on a fetch, the failure
+/// is reported as itself (the I/O or HTTP error) rather than as the core error the client
+/// passes on.
 fn with_client<T>(
     source: &Source,
     cp: &VerifiedCheckpoint,
@@ -131,22 +132,31 @@ fn with_client<T>(
         &TileClient<&mut dyn FnMut(&Tile) -> cairn_core::Result<Vec<u8>>>,
     ) -> cairn_core::Result<T>,
 ) -> CliResult<T> {
+    // The last fetch's failure, if it failed: the client stops at a fetch it cannot get
+    // past, so that is the one to report.
     let failure: RefCell<Option<CliError>> = RefCell::new(None);
     let mut fetch = |t: &Tile| -> cairn_core::Result<Vec<u8>> {
-        source.get(&t.path(), max_len(t)).map_err(|e| {
-            let msg = e.message.clone();
-            *failure.borrow_mut() = Some(e);
-            Error::malformed(msg)
-        })
+        let got = source.get(&t.path(), max_len(t));
+        let mut last = failure.borrow_mut();
+        match got {
+            Ok(bytes) => {
+                *last = None;
+                Ok(bytes)
+            }
+            Err(e) => {
+                let msg = e.message.clone();
+                *last = Some(e);
+                Err(Error::malformed(msg))
+            }
+        }
     };
     let fetcher: &mut dyn FnMut(&Tile) -> cairn_core::Result<Vec<u8>> = &mut fetch;
     let client = TileClient::new(cp, fetcher);
     let out = f(&client);
     drop(client);
-    if let Some(e) = failure.into_inner() {
-        return Err(e);
-    }
-    out.map_err(CliError::from)
+    // A failed fetch the client got past (a partial tile gone, read from the full one) is
+    // no failure; one it could not is reported as itself.
+    out.map_err(|e| failure.into_inner().unwrap_or_else(|| CliError::from(e)))
 }
 
 /// The size of the checkpoint an earlier export left in `dir` (0 when there is none), after

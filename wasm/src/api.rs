@@ -825,8 +825,10 @@ pub const MAX_TILES: usize = 256;
 ///
 /// The package never fetches: when tiles are missing the answer is `{"complete": false,
 /// "missing": [paths]}` (every hash tile the proofs need, and the entry bundle), and the
-/// caller fetches those and calls again with them added. A complete answer is
-/// `{"valid": true, "complete": true, ...}`; anything that does not verify throws.
+/// caller fetches those and calls again with them added (a partial tile the log has deleted
+/// may be given under its full tile's path instead: its first hashes or entries are used).
+/// A complete answer is `{"valid": true, "complete": true, ...}`; anything that does not
+/// verify throws.
 pub fn verify_from_tiles(
     note: &[u8],
     verifiers: &[CheckpointVerifier],
@@ -859,7 +861,18 @@ pub fn verify_from_tiles(
         if let Some(b) = given.get(path.as_str()) {
             return Ok(b.to_vec());
         }
-        missing.borrow_mut().push(path.clone());
+        // The full tile the client asks for when a partial one is missing (a log may delete
+        // partial tiles): named only through the partial, which is what to fetch first.
+        let mut noted = missing.borrow_mut();
+        let fallback = t.is_full()
+            && noted.last().is_some_and(|p| {
+                p.strip_prefix(path.as_str())
+                    .is_some_and(|r| r.starts_with(".p/"))
+            });
+        if !fallback {
+            noted.push(path.clone());
+        }
+        drop(noted);
         match t.kind {
             TileKind::Entries => Err(Error::malformed(format!("tile {path} is missing"))),
             TileKind::Hashes(_) => Ok(vec![0; t.hash_bytes_len()]),
