@@ -294,7 +294,7 @@ fn is_guarded_read(method: &Method, path: &str) -> bool {
 }
 
 /// Middleware for `auth.public_reads = false`: reads need a token granting `read`
-/// ([`is_guarded_read`]). The proof of possession covers the request's body as for a write
+/// (`is_guarded_read`). The proof of possession covers the request's body as for a write
 /// (empty for GET and HEAD), so a guarded POST's body is read here, once its token passed.
 pub async fn read_guard(
     State(st): St,
