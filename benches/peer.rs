@@ -90,7 +90,7 @@ fn verification(mode: Mode) {
         .bundle(seq, env.clone(), Vec::new())
         .expect("bundle")
         .to_bytes();
-    let roots = [log.pinned()];
+    let roots = [cairn_core::peer::PeerLog::new("bob", log.pinned())];
     let policy = VouchPolicy {
         transparency: &roots,
         require_hybrid_checkpoint: true,
@@ -362,7 +362,10 @@ fn round_trip(mode: Mode, dir: &std::path::Path) {
     let root = bob
         .create_trust_root(&spec, &[(root_key, None)])
         .expect("trust root");
-    let logs = [cairn_core::trust::VerifiedRoot::from_pinned(&root.envelope).expect("root")];
+    let logs = [cairn_core::peer::PeerLog::new(
+        "bob",
+        cairn_core::trust::VerifiedRoot::from_pinned(&root.envelope).expect("root"),
+    )];
     let mut config = Config {
         address: "127.0.0.1:0".parse().expect("address"),
         ..Config::default()

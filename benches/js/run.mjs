@@ -561,7 +561,7 @@ function peerBuilders() {
     ...perBackend('cairn-peer-bundle', async (cairn, fx) => {
       if (!cairn.verifyKeyResponse) return null;
       const msg = b64(fx.peer.bundle);
-      const options = { now: fx.peer.now, logRoots: [b64(fx.peer.logRoot)] };
+      const options = { now: fx.peer.now, logRoots: [{ peer: fx.peer.logRoot.peer, root: b64(fx.peer.logRoot.root) }] };
       return () => must(cairn.verifyKeyResponse(msg, fx.peer.me, options).vouch.rule === 'transparency', 'cairn verifyKeyResponse (bundle)');
     }),
     ...perBackend('cairn-peer-compact', async (cairn, fx) => {

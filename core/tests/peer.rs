@@ -14,8 +14,8 @@ use cairn_core::encoding::{b64_decode, b64_encode, hex_encode, to_postcard};
 use cairn_core::ledger::Event;
 use cairn_core::peer::{
     verify_key_request, verify_key_response, vouch, ExchangeConfig, KemPublicKey, KeyRequest,
-    KeyResponse, PeerExchangeState, VerifiedKeyResponse, VouchPolicy, VouchRule, KEY_REQUEST_TYPE,
-    KEY_RESPONSE_TYPE, MAX_KEY_MESSAGE_LEN,
+    KeyResponse, PeerExchangeState, PeerLog, VerifiedKeyResponse, VouchPolicy, VouchRule,
+    KEY_REQUEST_TYPE, KEY_RESPONSE_TYPE, MAX_KEY_MESSAGE_LEN,
 };
 use cairn_core::trust::{Role, RoleSet, Thresholds, TrustRoot, TrustedKey, VerifiedRoot};
 use cairn_core::{view, Error, ErrorCode};
@@ -553,8 +553,9 @@ fn generate() -> String {
                 Result: {ok, requester_id, responder_id, requester_key_id, timestamp, nonce} or {error}.",
             "verify_key_response": "args: message (base64: a compact envelope or a CBDL bundle whose subject is one), me, now, max_skew. \
                 Result: {ok, responder_id, requester_id, key_id, algorithm, kem_key_sha256 (hex), request_nonce, timestamp, nonce, has_proof} or {error}.",
-            "vouch_key_response": "args: message, me, now, max_skew as for verify_key_response, and policy: {log_roots (base64 trust-root \
-                envelopes whose checkpoint keys vouch through a key-transparency bundle), bootstrap_root (base64 trust root whose peer-role keys \
+            "vouch_key_response": "args: message, me, now, max_skew as for verify_key_response, and policy: {log_roots ([{peer, root}]: \
+                a peer id and the base64 trust-root envelope of that peer's own registry, whose checkpoint keys vouch for that peer's \
+                keys through a key-transparency bundle), bootstrap_root (base64 trust root whose peer-role keys \
                 pin bootstrap peers, or null), pinned_key_id (hex key id the verifier already pinned for the responder, or null), \
                 trust_on_first_use, require_hybrid_checkpoint}. The response is verified, then cairn_core::peer::vouch decides. \
                 Result: {ok, rule (bootstrap, pinned, transparency, first_use), key_id, logged_at ({origin, size, seq} for transparency, else null)} or {error}."
@@ -606,8 +607,8 @@ fn run(case: &Value) -> Result<Value, Error> {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(root)
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|l| Ok(PeerLog::new(l["peer"].as_str().unwrap(), root(&l["root"])?)))
+                .collect::<Result<Vec<_>, Error>>()?;
             let bootstrap = match &p["bootstrap_root"] {
                 Value::Null => None,
                 b => Some(root(b)?),
@@ -658,8 +659,19 @@ fn vouch_cases(cases: &mut Vec<Case>) {
     let tampered = tampered.to_bytes();
     let pins = |p: &[(&str, &SigningKey)]| b64_encode(&bootstrap_root_envelope(p).to_compact());
     let bob_pinned = pins(&[("bob", &bob)]);
+    // Bob's pin ended an hour ago (a key rotated out of the root): it still pins bob.
+    let bob_pin_expired =
+        b64_encode(&bootstrap_root_envelope_with(&[("bob", &bob)], Some(NOW - 3_600)).to_compact());
     let mallory_pinned = pins(&[("bob", &mallory)]);
     let policy = |logs: &[&str], bootstrap: Option<&str>, pinned: Option<KeyId>, tofu: bool| {
+        // Every log here is trusted as bob's registry's, but the one named "carol's".
+        let logs: Vec<Value> = logs
+            .iter()
+            .map(|l| match l.strip_prefix("carol:") {
+                Some(root) => json!({"peer": "carol", "root": root}),
+                None => json!({"peer": "bob", "root": l}),
+            })
+            .collect();
         json!({"log_roots": logs, "bootstrap_root": bootstrap,
                "pinned_key_id": pinned.map(|k| k.to_hex()), "trust_on_first_use": tofu,
                "require_hybrid_checkpoint": true})
@@ -680,6 +692,13 @@ fn vouch_cases(cases: &mut Vec<Case>) {
             policy(&[&stranger_root, &log_root], None, None, false),
             0,
             ok(VouchRule::Transparency, at_log),
+        ),
+        (
+            "vouch_transparency_log_trusted_for_another_peer",
+            &bundle,
+            policy(&[&format!("carol:{log_root}")], None, None, true),
+            0,
+            err(ErrorCode::Unauthorized),
         ),
         (
             "vouch_transparency_untrusted_log",
@@ -750,6 +769,13 @@ fn vouch_cases(cases: &mut Vec<Case>) {
             policy(&[], Some(&mallory_pinned), None, true),
             0,
             err(ErrorCode::KeyMismatch),
+        ),
+        (
+            "vouch_bootstrap_pin_expired",
+            &compact,
+            policy(&[], Some(&bob_pin_expired), None, true),
+            0,
+            err(ErrorCode::Expired),
         ),
         (
             "vouch_bootstrap_root_expired",
@@ -1077,6 +1103,11 @@ fn bootstrap_root(pins: &[(&str, &SigningKey)]) -> VerifiedRoot {
 
 /// [`bootstrap_root`]'s signed envelope.
 fn bootstrap_root_envelope(pins: &[(&str, &SigningKey)]) -> Envelope {
+    bootstrap_root_envelope_with(pins, None)
+}
+
+/// [`bootstrap_root_envelope`] with the pins valid until `pins_end` (exclusive).
+fn bootstrap_root_envelope_with(pins: &[(&str, &SigningKey)], pins_end: Option<u64>) -> Envelope {
     let root_key = key(Algorithm::Ed25519, 90);
     let mut keys = vec![TrustedKey::new(
         root_key.public_key().clone(),
@@ -1084,11 +1115,9 @@ fn bootstrap_root_envelope(pins: &[(&str, &SigningKey)]) -> Envelope {
         "root",
     )];
     for (id, k) in pins {
-        keys.push(TrustedKey::new(
-            k.public_key().clone(),
-            RoleSet::of(&[Role::Peer]),
-            id,
-        ));
+        let mut pin = TrustedKey::new(k.public_key().clone(), RoleSet::of(&[Role::Peer]), id);
+        pin.not_after = pins_end;
+        keys.push(pin);
     }
     let root = TrustRoot::initial(
         "example.test/peers",
@@ -1215,7 +1244,7 @@ fn peer_vouch_key_transparency_through_a_bundle() {
     let bytes = transparency_bundle(&mut reg, &env, stored("bob", bob.public_key().key_id()));
     let v = verify_key_response(&bytes, "alice", NOW, SKEW).unwrap();
     assert!(v.proof.is_some());
-    let roots = [reg.pinned()];
+    let roots = [PeerLog::new("bob", reg.pinned())];
     let policy = VouchPolicy {
         transparency: &roots,
         require_hybrid_checkpoint: true,
@@ -1235,8 +1264,20 @@ fn peer_vouch_key_transparency_through_a_bundle() {
         ErrorCode::KeyChanged
     );
 
+    // The same log trusted for another peer only (a third party's registry, which logs the
+    // keys it stores for others): it vouches for nothing of bob's.
+    let carols = [PeerLog::new("carol", reg.pinned())];
+    let third_party = VouchPolicy {
+        transparency: &carols,
+        trust_on_first_use: true,
+        ..policy.clone()
+    };
+    let e = vouch(&v, None, &third_party, NOW).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Unauthorized, "{e}");
+    assert!(e.detail().contains("no log of peer \"bob\""), "{e}");
+
     // A log the verifier does not trust.
-    let stranger = [MemoryRegistry::new(61).pinned()];
+    let stranger = [PeerLog::new("bob", MemoryRegistry::new(61).pinned())];
     let untrusted = VouchPolicy {
         transparency: &stranger,
         ..policy.clone()
@@ -1261,7 +1302,7 @@ fn peer_vouch_key_transparency_through_a_bundle() {
         let mut reg = MemoryRegistry::new(60);
         let bytes = transparency_bundle(&mut reg, &env, event);
         let v = verify_key_response(&bytes, "alice", NOW, SKEW).unwrap();
-        let roots = [reg.pinned()];
+        let roots = [PeerLog::new("bob", reg.pinned())];
         let p = VouchPolicy {
             transparency: &roots,
             ..Default::default()
@@ -1281,7 +1322,8 @@ fn peer_vouch_key_transparency_through_a_bundle() {
     );
     // verify_bundle does not take a key response for a token or manifest.
     let b = cairn_core::bundle::Bundle::from_bytes(&bytes).unwrap();
-    let e = cairn_core::bundle::verify_bundle(&b, &roots[0], NOW, &Default::default()).unwrap_err();
+    let e = cairn_core::bundle::verify_bundle(&b, &roots[0].root, NOW, &Default::default())
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::DomainMismatch);
 }
 
@@ -1303,7 +1345,7 @@ fn peer_vouch_refuses_a_bundle_whose_subject_is_not_the_response() {
     // What a caller could hand in by mixing a response with another response's bundle.
     v.envelope = resp.sign(&bob).unwrap();
     v.envelope.payload_type = KEY_REQUEST_TYPE.into();
-    let roots = [reg.pinned()];
+    let roots = [PeerLog::new("bob", reg.pinned())];
     let policy = VouchPolicy {
         transparency: &roots,
         ..Default::default()

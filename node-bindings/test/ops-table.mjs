@@ -195,7 +195,8 @@ export const opsFor = (cairn) => ({
       cairn.verifyKeyResponse(b64(a.message), a.me, {
         now: a.now,
         maxSkew: a.max_skew,
-        logRoots: a.policy.log_roots.map(b64),
+        // Entries other than {peer, root} (a mutated vector) go to the export as they are.
+        logRoots: a.policy.log_roots.map((l) => (l && typeof l === 'object' && typeof l.root === 'string' ? { peer: l.peer, root: b64(l.root) } : l)),
         bootstrapRoot: a.policy.bootstrap_root === null ? undefined : b64(a.policy.bootstrap_root),
         pinnedKeyId: a.policy.pinned_key_id ?? undefined,
         trustOnFirstUse: a.policy.trust_on_first_use,

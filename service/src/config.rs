@@ -312,9 +312,9 @@ pub struct Peer {
     /// The registry's current trust root pins bootstrap peers: its keys with role `peer`,
     /// labelled with a peer id (default true).
     pub bootstrap_from_trust_root: bool,
-    /// Trust-root files of the peers' registries whose logs vouch for their keys through a
-    /// key-transparency bundle (default none).
-    pub log_roots: Vec<PathBuf>,
+    /// The peers' own registries' trust-root files, each for its peer, whose logs vouch for
+    /// that peer's keys through a key-transparency bundle (default none).
+    pub log_roots: Vec<LogRoot>,
     /// A transparency checkpoint must carry both an Ed25519 and an ML-DSA signature (default
     /// true).
     pub require_hybrid_checkpoint: bool,
@@ -328,6 +328,23 @@ pub struct Peer {
     pub pending_seconds: u64,
     /// Most key requests outstanding to one peer (default 4).
     pub max_pending_per_peer: usize,
+}
+
+/// One entry of `[peer] log_roots`: `{ peer = "node-b", root = "node-b-root.json" }`, the
+/// trust root of `node-b`'s own registry. A bare path (what earlier versions took) names no
+/// peer and is refused at startup: a log vouches only for its own registry's peer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum LogRoot {
+    /// The trust root of `peer`'s registry.
+    Peer {
+        /// The peer's id.
+        peer: String,
+        /// Its registry's trust-root file.
+        root: PathBuf,
+    },
+    /// A path alone (refused: it names no peer).
+    Unbound(PathBuf),
 }
 
 impl Default for Peer {
@@ -606,6 +623,40 @@ mod tests {
         assert!(c.is_loopback());
         assert!(c.tls.is_none());
         assert!(c.auth.proof_of_possession);
+    }
+
+    /// A log root names the peer it vouches for; a bare path parses but is refused when the
+    /// peer settings are loaded, saying what to write instead.
+    #[test]
+    fn log_roots_name_their_peer() {
+        let c = Config::from_toml(
+            "[peer]\nlog_roots = [{ peer = \"node-b\", root = \"b.json\" }, \"c.json\"]",
+        )
+        .unwrap();
+        assert_eq!(
+            c.peer.log_roots,
+            vec![
+                LogRoot::Peer {
+                    peer: "node-b".into(),
+                    root: "b.json".into()
+                },
+                LogRoot::Unbound("c.json".into()),
+            ]
+        );
+        let e = crate::peer::PeerSettings::load(&c.peer).unwrap_err();
+        assert!(
+            e.message.contains("peer.log_roots[0] (b.json)"),
+            "{}",
+            e.message
+        );
+        let unbound = Config::from_toml("[peer]\nlog_roots = [\"c.json\"]").unwrap();
+        let e = crate::peer::PeerSettings::load(&unbound.peer).unwrap_err();
+        assert!(e.message.contains("name the peer"), "{}", e.message);
+        assert!(
+            e.message.contains("peer.log_roots[0] (c.json)"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

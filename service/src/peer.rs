@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::dsse::Envelope;
 use cairn_core::encoding::b64_encode;
-use cairn_core::peer::{ExchangeConfig, MAX_KEY_MESSAGE_LEN};
+use cairn_core::peer::{ExchangeConfig, PeerLog, MAX_KEY_MESSAGE_LEN};
 use cairn_core::trust::VerifiedRoot;
 use cairn_core::ErrorCode;
 use cairn_store::view;
@@ -52,8 +52,8 @@ const MAX_RESPONSE_BODY: usize = cairn_core::bundle::MAX_BUNDLE_LEN;
 pub struct PeerSettings {
     /// Clock skew, pending-request lifetime and cap.
     pub exchange: ExchangeConfig,
-    /// The roots of the logs whose checkpoints vouch for peers' keys.
-    pub logs: Vec<VerifiedRoot>,
+    /// The peers' own registry logs, each vouching for its peer's keys.
+    pub logs: Vec<PeerLog>,
     /// The registry's own trust root pins bootstrap peers.
     pub bootstrap_from_trust_root: bool,
     /// Transparency checkpoints must be signed by both halves of a hybrid key.
@@ -70,12 +70,23 @@ impl PeerSettings {
             .log_roots
             .iter()
             .enumerate()
-            .map(|(i, path)| {
+            .map(|(i, entry)| {
+                let (peer, path) = match entry {
+                    config::LogRoot::Peer { peer, root } => (peer, root),
+                    config::LogRoot::Unbound(path) => {
+                        return Err(ServiceError::config(format!(
+                            "peer.log_roots[{i}] ({}): name the peer whose registry's log this is, {{ peer = \"<peer id>\", root = \"{}\" }}: a log vouches only for its own registry's peer",
+                            path.display(),
+                            path.display()
+                        )))
+                    }
+                };
                 let what = format!("peer.log_roots[{i}] ({})", path.display());
                 let bytes = std::fs::read(path)
                     .map_err(|e| ServiceError::config(format!("{what}: {e}")))?;
                 Envelope::parse(&bytes)
                     .and_then(|env| VerifiedRoot::from_pinned(&env))
+                    .map(|root| PeerLog::new(peer, root))
                     .map_err(|e| ServiceError::config(format!("{what}: {e}")))
             })
             .collect::<ServiceResult<Vec<_>>>()?;

@@ -1568,7 +1568,10 @@ fn peer_key_exchange_over_http() {
         .reg()
         .create_trust_root(&spec, &[(root_key, None)])
         .unwrap();
-    let bob_root = [VerifiedRoot::from_pinned(&root.envelope).unwrap()];
+    let bob_root = [cairn_core::peer::PeerLog::new(
+        "bob",
+        VerifiedRoot::from_pinned(&root.envelope).unwrap(),
+    )];
     let operator = fx.token(
         ORIGIN,
         &["peer.request", "peer.receive", "peer.accept", "peer.remove"],

@@ -671,7 +671,7 @@ Examples:
     #[command(after_help = "\
 Examples:
   cairn peer receive resp.bin --bootstrap-root root.json
-  cairn peer receive resp.cbdl --log-root node-b-root.json
+  cairn peer receive resp.cbdl --log-root node-b=node-b-root.json
   cairn peer receive resp.bin --trust-on-first-use
 
 Exit 0 when the key is verified or stored unverified (see \"verified\"), 1 when it is refused.")]
@@ -681,9 +681,11 @@ Exit 0 when the key is verified or stored unverified (see \"verified\"), 1 when 
         /// A trust root whose peer-role keys pin bootstrap peers (label = peer id).
         #[arg(long)]
         bootstrap_root: Option<PathBuf>,
-        /// A trust root whose checkpoints vouch for keys in key-transparency bundles.
-        #[arg(long)]
-        log_root: Vec<PathBuf>,
+        /// PEER=FILE: the trust root of peer PEER's own registry, whose checkpoints vouch
+        /// for PEER's keys in key-transparency bundles (repeatable; a log vouches for no
+        /// other peer).
+        #[arg(long, value_name = "PEER=FILE")]
+        log_root: Vec<String>,
         /// Pin the first key seen for a peer nothing else vouches for.
         #[arg(long)]
         trust_on_first_use: bool,

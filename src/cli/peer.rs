@@ -4,7 +4,7 @@
 
 use cairn_core::crypto::KeyId;
 use cairn_core::encoding::{b64_decode, hex_encode};
-use cairn_core::peer::{ExchangeConfig, KemPublicKey, VouchPolicy, MLKEM768_EK_LEN};
+use cairn_core::peer::{ExchangeConfig, KemPublicKey, PeerLog, VouchPolicy, MLKEM768_EK_LEN};
 use cairn_store::view::peer as peer_json;
 use cairn_store::{PeerInfo, Registry};
 use serde_json::json;
@@ -12,7 +12,7 @@ use serde_json::json;
 use super::args::PeerCmd;
 use super::error::{CliError, CliResult};
 use super::ledger::read_trust_root;
-use super::util::{read_limited, write_file};
+use super::util::{parse_pair, read_limited, write_file};
 use super::{resolve_key, Access, Ctx, Output};
 
 /// Largest key-exchange file read (a response with a transparency bundle is at most 1 MiB).
@@ -142,7 +142,13 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             let bootstrap = bootstrap_root.as_deref().map(read_trust_root).transpose()?;
             let logs = log_root
                 .iter()
-                .map(|p| read_trust_root(p))
+                .map(|arg| {
+                    let (peer, file) = parse_pair(arg, "--log-root")?;
+                    Ok(PeerLog::new(
+                        peer,
+                        read_trust_root(std::path::Path::new(file))?,
+                    ))
+                })
                 .collect::<CliResult<Vec<_>>>()?;
             let policy = VouchPolicy {
                 bootstrap: bootstrap.as_ref(),

@@ -2,7 +2,7 @@
 //! refused until an operator accepts it, bootstrap pins, replay refused, list/show/remove.
 
 use ml_kem::KeyExport;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::Env;
 
@@ -152,21 +152,32 @@ fn peer_bootstrap_pin_and_transparency_proof() {
 
     // A third registry checks node-b's key offline from node-b's own log.
     let c = peer("node-c", 5);
-    let req = c.p("req.bin");
-    c.ok(&["peer", "request", "node-b", "--out", &req]);
-    let req_b = b.write("req-c.bin", &std::fs::read(&req).unwrap());
-    b.ok(&[
-        "peer",
-        "respond",
-        &req_b,
-        "--with-proof",
-        "--out",
-        &b.p("resp-c.cbdl"),
-    ]);
-    let resp = c.write("resp.cbdl", &std::fs::read(b.p("resp-c.cbdl")).unwrap());
     let b_root = c.write("b-root.json", &std::fs::read(b.p("root.json")).unwrap());
-    let v = c.ok(&["peer", "receive", &resp, "--log-root", &b_root]);
+    let respond = |n: u32| {
+        let req = c.p(&format!("req{n}.bin"));
+        c.ok(&["peer", "request", "node-b", "--out", &req]);
+        let req_b = b.write(&format!("req-c{n}.bin"), &std::fs::read(&req).unwrap());
+        let out = b.p(&format!("resp-c{n}.cbdl"));
+        b.ok(&["peer", "respond", &req_b, "--with-proof", "--out", &out]);
+        c.write(&format!("resp{n}.cbdl"), &std::fs::read(out).unwrap())
+    };
+    // B's log vouches for B's keys only: trusted as another peer's log, it vouches for
+    // nothing, and the key is stored unverified like any key nothing vouches for.
+    c.fails(
+        &["peer", "receive", &respond(1), "--log-root", &b_root],
+        2,
+        "usage",
+    );
+    let as_other = format!("node-x={b_root}");
+    let v = c.ok(&["peer", "receive", &respond(2), "--log-root", &as_other]);
+    assert_eq!(
+        (v["verified"].clone(), v["rule"].clone()),
+        (json!(false), Value::Null)
+    );
+    let as_b = format!("node-b={b_root}");
+    let v = c.ok(&["peer", "receive", &respond(3), "--log-root", &as_b]);
     assert_eq!(v["rule"], "transparency");
+    assert_eq!(v["verified"], true);
 }
 
 #[test]

@@ -941,8 +941,9 @@ pub struct PeerVouchOptions {
     pub asked: bool,
     /// Trust roots whose peer-role keys pin bootstrap peers (label = peer id).
     pub bootstrap_root: Option<Vec<u8>>,
-    /// Trust roots of the logs whose checkpoints vouch through a key-transparency bundle.
-    pub log_roots: Vec<Vec<u8>>,
+    /// The peers' own registries' logs, each (peer id, trust root) vouching for that peer's
+    /// keys through a key-transparency bundle.
+    pub log_roots: Vec<(String, Vec<u8>)>,
     /// The key id the caller already pinned for the responder.
     pub pinned_key_id: Option<String>,
     /// Accept the first key seen for a peer nothing else vouches for.
@@ -976,7 +977,10 @@ pub fn verify_key_response(
         let logs = vouch
             .log_roots
             .iter()
-            .map(|b| crate::input::pinned_root_recent(b, "logRoots"))
+            .map(|(peer, b)| {
+                crate::input::pinned_root_recent(b, "logRoots")
+                    .map(|root| cairn_core::peer::PeerLog::new(peer, root))
+            })
             .collect::<Result<Vec<_>>>()?;
         let pinned = vouch
             .pinned_key_id

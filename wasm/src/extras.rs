@@ -242,7 +242,19 @@ pub fn verify_key_response(
             } else {
                 Some(js::bytes(&bootstrap, "bootstrapRoot", MAX_OBJECT_LEN)?)
             },
-            log_roots: js::optional_byte_list(&prop(&options, "logRoots")?, "logRoots", MAX_CHAIN)?,
+            log_roots: {
+                let logs = prop(&options, "logRoots")?;
+                if js::is_absent(&logs) {
+                    Vec::new()
+                } else {
+                    js::list(&logs, "logRoots", MAX_CHAIN, |v, what| {
+                        Ok((
+                            js::text(&prop(v, "peer")?, what, 256)?,
+                            js::bytes(&prop(v, "root")?, what, MAX_OBJECT_LEN)?,
+                        ))
+                    })?
+                }
+            },
             pinned_key_id: js::optional_text(&prop(&options, "pinnedKeyId")?, "pinnedKeyId", 128)?,
             trust_on_first_use: js::boolean(
                 &prop(&options, "trustOnFirstUse")?,

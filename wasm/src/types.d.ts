@@ -287,14 +287,23 @@ export interface PeerOptions {
   maxSkew?: IntegerInput;
 }
 
+/** The trust root of one peer's own registry, whose log vouches for that peer's keys. */
+export interface PeerLogRoot {
+  /** The peer's id. */
+  peer: string;
+  /** Its registry's trust root (signed envelope). */
+  root: BytesInput;
+}
+
 /** Options of `verifyKeyResponse`: the peer options, and who may vouch for the responder's key. Naming any of
  * `bootstrapRoot`, `logRoots` (even empty), `pinnedKeyId`, `trustOnFirstUse` asks for the vouching decision: a key nothing
  * vouches for is then an error (`unauthorized`). */
 export interface KeyResponseOptions extends PeerOptions {
   /** A trust root (signed envelope) whose `peer`-role keys pin bootstrap peers, labelled with their peer ids. */
   bootstrapRoot?: BytesInput;
-  /** Trust roots of the logs whose checkpoints vouch for a key through a key-transparency bundle. */
-  logRoots?: BytesInput[];
+  /** The peers' own registries' logs: each trust root (signed envelope) vouches, through a key-transparency bundle,
+   * for the keys of the one peer named with it, and for no other peer. */
+  logRoots?: PeerLogRoot[];
   /** The key id (hex) already pinned for the responder: another key is refused with `key_changed`. */
   pinnedKeyId?: string;
   /** Accept the first key of a peer nothing else vouches for (default false). */

@@ -26,7 +26,7 @@ mod replay;
 mod vouch;
 
 pub use replay::{ExchangeConfig, PeerExchangeState, PendingRequest};
-pub use vouch::{vouch, Vouch, VouchPolicy, VouchRule};
+pub use vouch::{vouch, PeerLog, Vouch, VouchPolicy, VouchRule};
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -5,17 +5,22 @@
 //!
 //! 1. **Bootstrap pin.** The policy's trust root lists keys with role `peer` whose label is
 //!    a peer id. If it pins any key for the responder, the response's key must be one of
-//!    them (`key_mismatch` otherwise, whatever else vouches); a match is [`VouchRule::Bootstrap`].
-//!    The root must be unexpired at `now` (`expired` otherwise).
+//!    them (`key_mismatch` otherwise, whatever else vouches) and valid at `now` (`expired`
+//!    otherwise: a pin whose window has ended still pins, it never lets another key through);
+//!    a match is [`VouchRule::Bootstrap`]. The root must be unexpired at `now` (`expired`
+//!    otherwise).
 //! 2. **Pinned key.** The registry's current key for the peer (the caller passes it): the
 //!    same key is [`VouchRule::Pinned`]; any other key is `key_changed`, naming both key ids,
 //!    whatever else would vouch for it. Only an operator's acceptance moves the pin.
 //! 3. **Key transparency.** The response came as a [`Bundle`](crate::bundle::Bundle) whose
 //!    subject is the response itself and whose ledger entry records this key for this peer
 //!    (`peer_key_stored` or `peer_key_verified`), included under a checkpoint signed by the
-//!    checkpoint keys of one of the policy's transparency roots: [`VouchRule::Transparency`].
-//!    A proof that fails is an error (`proof_invalid`, `signature_invalid`, ...), never a
-//!    reason to fall back to trust on first use.
+//!    checkpoint keys of the trust root the policy names as *that peer's* registry's
+//!    ([`PeerLog`]): [`VouchRule::Transparency`]. Only the peer's own log vouches for its key:
+//!    any registry logs the keys it stores for others, vouched for or not, so a log trusted
+//!    for one peer says nothing about another's. A proof that fails is an error
+//!    (`proof_invalid`, `signature_invalid`, ...), never a reason to fall back to trust on
+//!    first use.
 //! 4. **Trust on first use**, only if the policy enables it and no key is pinned:
 //!    [`VouchRule::FirstUse`].
 //!
@@ -61,13 +66,41 @@ impl VouchRule {
     }
 }
 
+/// A registry log trusted to vouch for one peer's keys: the trust root of that peer's own
+/// registry.
+///
+/// ```
+/// # use cairn_core::peer::PeerLog;
+/// # fn roots(root: cairn_core::trust::VerifiedRoot) {
+/// let logs = [PeerLog::new("node-b", root)];
+/// assert_eq!(logs[0].peer_id, "node-b");
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PeerLog {
+    /// The peer whose keys this log vouches for (its id in key requests and responses).
+    pub peer_id: String,
+    /// The trust root of the peer's registry: its checkpoint keys sign the log.
+    pub root: VerifiedRoot,
+}
+
+impl PeerLog {
+    /// The log of `peer_id`'s registry, under `root`.
+    pub fn new(peer_id: &str, root: VerifiedRoot) -> PeerLog {
+        PeerLog {
+            peer_id: peer_id.into(),
+            root,
+        }
+    }
+}
+
 /// What a verifier accepts as vouching for a peer's key.
 #[derive(Debug, Clone, Default)]
 pub struct VouchPolicy<'a> {
     /// The trust root whose `peer`-role keys pin bootstrap peers (label = peer id).
     pub bootstrap: Option<&'a VerifiedRoot>,
-    /// Trust roots whose checkpoint keys the verifier trusts for key-transparency proofs.
-    pub transparency: &'a [VerifiedRoot],
+    /// The peers' own registry logs trusted for key-transparency proofs, each for its peer.
+    pub transparency: &'a [PeerLog],
     /// Require both an Ed25519 and an ML-DSA signature on a transparency checkpoint.
     pub require_hybrid_checkpoint: bool,
     /// Pin the first key seen for a peer that nothing else vouches for.
@@ -111,18 +144,30 @@ pub fn vouch(
         // on first use accept a stranger's key for a bootstrap peer.
         root.check_unexpired(now)
             .map_err(|e| e.context("bootstrap trust root"))?;
-        let pins: Vec<KeyId> = root
-            .keys_for(Role::Peer, now)
-            .filter(|k| k.label == *peer)
-            .map(|k| k.key_id())
+        // Every pin of the peer, whatever its window: a pin that expired (or a key rotated
+        // out of the root) still says which keys are the peer's, and must not leave the peer
+        // unpinned for trust on first use to accept anyone.
+        let pins: Vec<&crate::trust::TrustedKey> = root
+            .root()
+            .keys
+            .iter()
+            .filter(|k| k.roles.contains(Role::Peer) && k.label == *peer)
             .collect();
         if !pins.is_empty() {
-            if !pins.contains(&key_id) {
+            let Some(pin) = pins.iter().find(|k| k.key_id() == key_id) else {
                 return Err(Error::new(
                     ErrorCode::KeyMismatch,
                     alloc::format!(
                         "the trust root pins key {} for peer {peer:?}; the response carries key {key_id}",
-                        pins[0]
+                        pins[0].key_id()
+                    ),
+                ));
+            };
+            if !pin.is_valid_at(now) {
+                return Err(Error::new(
+                    ErrorCode::Expired,
+                    alloc::format!(
+                        "the trust root pins key {key_id} for peer {peer:?} only outside the time {now}"
                     ),
                 ));
             }
@@ -180,11 +225,14 @@ fn transparency(
     let peer = &response.response.responder_id;
     let key_id = response.key_id();
     let mut first_error = None;
-    for root in policy.transparency {
+    // Only the logs trusted for this peer: another's log records the keys it stored for
+    // others, which vouches for nothing.
+    let own_logs = policy.transparency.iter().filter(|l| l.peer_id == *peer);
+    for log in own_logs {
         let mut checks = Vec::new();
         let logged = match verify_logged_entry(
             bundle,
-            root,
+            &log.root,
             now,
             policy.require_hybrid_checkpoint,
             None,
@@ -222,7 +270,9 @@ fn transparency(
     Err(first_error.unwrap_or_else(|| {
         Error::new(
             ErrorCode::Unauthorized,
-            "the response carries a transparency proof, but the policy trusts no log",
+            alloc::format!(
+                "the response carries a transparency proof, but the policy trusts no log of peer {peer:?}"
+            ),
         )
     }))
 }

@@ -661,11 +661,19 @@ pub fn verify_key_response(
             } else {
                 Some(r.bytes(&bootstrap, "bootstrapRoot", MAX_OBJECT_LEN)?)
             },
-            log_roots: r.optional_byte_list(
-                &r.prop(&options, "logRoots")?,
-                "logRoots",
-                MAX_CHAIN,
-            )?,
+            log_roots: {
+                let logs = r.prop(&options, "logRoots")?;
+                if logs.is_absent() {
+                    Vec::new()
+                } else {
+                    r.list(&logs, "logRoots", MAX_CHAIN, |r, v, what| {
+                        Ok((
+                            r.text(&r.prop(v, "peer")?, what, 256)?,
+                            r.bytes(&r.prop(v, "root")?, what, MAX_OBJECT_LEN)?,
+                        ))
+                    })?
+                }
+            },
             pinned_key_id: r.optional_text(
                 &r.prop(&options, "pinnedKeyId")?,
                 "pinnedKeyId",

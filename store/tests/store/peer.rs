@@ -490,7 +490,10 @@ fn peer_key_transparency_bundle_from_the_responders_registry() {
         .reg
         .create_trust_root(&spec, &[(root_key.key_id, None)])
         .unwrap();
-    let roots = [VerifiedRoot::from_pinned(&root.envelope).unwrap()];
+    let roots = [cairn_core::peer::PeerLog::new(
+        "bob",
+        VerifiedRoot::from_pinned(&root.envelope).unwrap(),
+    )];
     let policy = VouchPolicy {
         transparency: &roots,
         ..Default::default()
