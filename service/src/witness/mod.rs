@@ -255,11 +255,12 @@ impl Witness {
                 .map_err(|e| AddError::Failed(ServiceError::internal(e.detail().to_owned())))?,
             cosigned_at: now,
         };
-        match self
-            .state
-            .advance(&origin, |latest| req.check_against(latest), &next)
-        {
-            Ok(()) => {}
+        let cosigned_at = match self.state.advance(
+            &origin,
+            |latest| req.check_against(latest),
+            &next,
+        ) {
+            Ok(at) => at,
             Err(AdvanceError::Refused(r)) => {
                 if r.kind == RefusalKind::Unprocessable {
                     // Validly signed but inconsistent with what was cosigned: possible evidence
@@ -269,11 +270,11 @@ impl Witness {
                 return Err(AddError::Refused(r));
             }
             Err(AdvanceError::Failed(e)) => return Err(AddError::Failed(e)),
-        }
+        };
         let text = req.note.text();
         let mut out = String::new();
         for key in &self.signers {
-            let line = cosign(text, &self.name, key, now)
+            let line = cosign(text, &self.name, key, cosigned_at)
                 .map_err(|e| AddError::Failed(ServiceError::internal(e.detail().to_owned())))?;
             out.push_str(&line.to_line());
         }

@@ -97,14 +97,18 @@ impl State {
 
     /// In one write transaction: reads the latest state of `origin`, asks `judge` whether
     /// `next` may replace it, and if so stores `next` and commits durably. Returns once the
-    /// commit is on disk.
+    /// commit is on disk, with the time stored: `next.cosigned_at`, or the latest state's if
+    /// that is later (a request that read the clock before waiting for another's commit, or
+    /// a clock stepped back), so a log's cosignature times never go backwards while its sizes
+    /// go forwards.
     pub fn advance(
         &self,
         origin: &str,
         judge: impl FnOnce(Option<(u64, Digest)>) -> Result<(), Refusal>,
         next: &LogState,
-    ) -> Result<(), AdvanceError> {
+    ) -> Result<u64, AdvanceError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| AdvanceError::Failed(db_err(what, e));
+        let cosigned_at;
         let mut tx = self.db.begin_write().map_err(|e| fail("begin", &e))?;
         tx.set_durability(Durability::Immediate)
             .map_err(|e| fail("durability", &e))?;
@@ -114,18 +118,20 @@ impl State {
                 Some(v) => Some(State::decode(origin, v.value()).map_err(AdvanceError::Failed)?),
                 None => None,
             };
+            let latest_at = latest.as_ref().map_or(0, |l| l.cosigned_at);
             judge(latest.map(|l| (l.size, l.root))).map_err(AdvanceError::Refused)?;
+            cosigned_at = next.cosigned_at.max(latest_at);
             let rec = serde_json::to_vec(&Record {
                 size: next.size,
                 root: b64_encode(&next.root),
                 note: next.note.clone(),
-                cosigned_at: next.cosigned_at,
+                cosigned_at,
             })
             .map_err(|e| fail("encode", &e))?;
             t.insert(origin, rec.as_slice())
                 .map_err(|e| fail("write", &e))?;
         }
         tx.commit().map_err(|e| fail("commit", &e))?;
-        Ok(())
+        Ok(cosigned_at)
     }
 }

@@ -167,6 +167,57 @@ fn consistent_sequence_and_refusals() {
     );
 }
 
+/// A log's cosignature times never go backwards while its sizes go forwards: a request that
+/// read the clock before another's commit (or a clock stepped back) signs with the time
+/// already stored.
+#[test]
+fn cosignature_times_never_go_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "w.test/w1");
+    let mut w = Witness::open(&cfg, keys(7)).unwrap();
+    let clock = Arc::new(std::sync::atomic::AtomicU64::new(2_000_000_000));
+    let c = clock.clone();
+    w.set_clock(Arc::new(move || {
+        c.load(std::sync::atomic::Ordering::SeqCst)
+    }));
+    let log = log_key();
+    let t = Tree::new(0, 8);
+    let policy = WitnessPolicy::new(
+        w.cosigner_keys()
+            .iter()
+            .enumerate()
+            .map(|(i, k)| PolicyWitness {
+                name: format!("k{i}"),
+                key: k.clone(),
+            })
+            .collect(),
+        2,
+    );
+    let times = |lines: &str, size: u64| -> Vec<u64> {
+        let note = format!("{}{lines}", t.note(size, &log));
+        verify_cosignatures(
+            &Note::parse(note.as_bytes()).unwrap(),
+            &policy,
+            2_000_000_100,
+        )
+        .unwrap()
+        .cosigned
+        .iter()
+        .map(|c| c.timestamp)
+        .collect()
+    };
+    let first = w.add_checkpoint(t.body(0, 3, &log).as_bytes()).unwrap();
+    assert_eq!(times(&first, 3), vec![2_000_000_000; 2]);
+    // The clock steps back an hour; the next, larger checkpoint keeps the stored time.
+    clock.store(2_000_000_000 - 3_600, std::sync::atomic::Ordering::SeqCst);
+    let second = w.add_checkpoint(t.body(3, 8, &log).as_bytes()).unwrap();
+    assert_eq!(times(&second, 8), vec![2_000_000_000; 2]);
+    assert_eq!(
+        w.latest(ORIGIN).unwrap().unwrap().cosigned_at,
+        2_000_000_000
+    );
+}
+
 #[test]
 fn racing_requests_never_cosign_two_roots_for_a_size() {
     let dir = tempfile::tempdir().unwrap();
