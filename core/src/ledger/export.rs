@@ -21,7 +21,9 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::{ChainVerifier, LedgerState};
-use crate::checkpoint::{verify_checkpoint, CheckpointPolicy, CheckpointVerifier};
+use crate::checkpoint::{
+    verify_checkpoint, CheckpointPolicy, CheckpointVerifier, RevocationsRef, VerifiedCheckpoint,
+};
 use crate::crypto::{KeyId, PublicKey};
 use crate::dsse::Envelope;
 use crate::encoding::{b64_encode, from_postcard, to_postcard, Digest};
@@ -112,12 +114,21 @@ fn malformed(detail: &str) -> Error {
 /// Verifies a checkpoint note for `origin` signed by `key` under the key name `origin`
 /// (every signature line of the key, both halves of a hybrid); returns (size, root).
 pub fn open_log_note(note: &str, origin: &str, key: &PublicKey) -> Result<(u64, Digest)> {
+    open_log_checkpoint(note, origin, key).map(|cp| (cp.size, cp.root))
+}
+
+/// [`open_log_note`], returning the whole verified checkpoint (its extension lines too: the
+/// revocation map it commits to).
+pub fn open_log_checkpoint(
+    note: &str,
+    origin: &str,
+    key: &PublicKey,
+) -> Result<VerifiedCheckpoint> {
     let verifier = CheckpointVerifier {
         name: origin.into(),
         public_key: key.clone(),
     };
-    let ok = verify_checkpoint(note.as_bytes(), &[verifier], &CheckpointPolicy::new(origin))?;
-    Ok((ok.size, ok.root))
+    verify_checkpoint(note.as_bytes(), &[verifier], &CheckpointPolicy::new(origin))
 }
 
 /// Verifies an export stream frame by frame (see the module docs). Feed it the magic, then
@@ -130,6 +141,10 @@ pub struct ExportVerifier {
     chain: ChainVerifier,
     state: LedgerState,
     tree: MemoryTree,
+    /// The revocation map the entries so far build (what each checkpoint's
+    /// `cairn.revocations` line must commit to), and its size.
+    revocations: crate::revocation::MemoryMap,
+    revoked: u64,
     checkpoints: u64,
     /// Size of the newest verified checkpoint.
     covered: u64,
@@ -147,6 +162,8 @@ impl ExportVerifier {
             chain: ChainVerifier::new(),
             state: LedgerState::new(),
             tree: MemoryTree::new(),
+            revocations: crate::revocation::MemoryMap::new(),
+            revoked: 0,
             checkpoints: 0,
             covered: 0,
             end: None,
@@ -227,15 +244,37 @@ impl ExportVerifier {
                     .get(&key_id)
                     .map(|k| k.public_key.clone())
                     .ok_or_else(|| malformed("unknown log key"))?;
-                let (size, root) = open_log_note(&note, &origin, &key)
+                let cp = open_log_checkpoint(&note, &origin, &key)
                     .map_err(|e| e.context(&format!("checkpoint after {n} entries")))?;
-                if size != n || root != self.tree.root() {
+                let size = cp.size;
+                if size != n || cp.root != self.tree.root() {
                     return Err(Error::new(
                         ErrorCode::ProofInvalid,
                         format!(
                             "the checkpoint after {n} entries does not match them (size {size})"
                         ),
                     ));
+                }
+                // A checkpoint that commits to a revocation map (its `cairn.revocations`
+                // line) must commit to the one these entries build, as the audit requires;
+                // one from before the map commits to nothing about revocations.
+                if let Some(line) = RevocationsRef::from_extensions(&cp.extensions)? {
+                    let want = RevocationsRef {
+                        count: self.revoked,
+                        root: self.revocations.root(),
+                    };
+                    if line != want {
+                        return Err(Error::new(
+                            ErrorCode::ProofInvalid,
+                            format!(
+                                "the checkpoint after {n} entries commits to {} revocations, root {}, but the entries' revocations give {}, root {}",
+                                line.count,
+                                b64_encode(&line.root),
+                                want.count,
+                                b64_encode(&want.root)
+                            ),
+                        ));
+                    }
                 }
                 self.checkpoints += 1;
                 self.covered = n;
@@ -265,6 +304,12 @@ impl ExportVerifier {
         let entry = super::entry_from_envelope(&env)?;
         self.chain.push(&entry)?;
         self.state.apply(&entry, &env)?;
+        if let Some((kind, id)) = crate::revocation::revoked_object(&entry.event) {
+            // The rule book refuses a second revocation of an object, so keys never repeat.
+            self.revocations
+                .insert(crate::revocation::map_key(kind, &id), entry.seq)?;
+            self.revoked += 1;
+        }
         self.tree.append(&env.payload)?;
         Ok(())
     }

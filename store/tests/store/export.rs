@@ -131,6 +131,74 @@ fn foreign_or_forked_sources_are_refused() {
     assert_eq!(e.code().as_str(), "chain_broken");
 }
 
+/// A checkpoint commits to the revocation map its entries build (its `cairn.revocations`
+/// line), as the audit requires: one validly signed over the right tree but committing to
+/// another map is refused.
+#[test]
+fn a_checkpoint_committing_to_other_revocations_is_refused() {
+    use cairn_core::checkpoint::{Checkpoint, RevocationsRef};
+    use cairn_core::ledger::export::{Frame, MAX_FRAME_LEN};
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = CreateOptions::new("r.example.test/log", Protection::Insecure);
+    opts.log_algorithm = Algorithm::Ed25519; // a key PKCS#8 can carry, to sign the forgery
+    let reg = Registry::create(dir.path().join("src.redb"), opts).unwrap();
+    reg.register_node(&node(1)).unwrap();
+    let k = reg
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("k", RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    reg.revoke_key(&k, "retired", &k, None).unwrap();
+    reg.create_checkpoint().unwrap();
+    let stream = export(&reg);
+    let none = ExportExpectation::default();
+    // The registry's own lines agree with the entries.
+    verify_export(&stream[..], &none).unwrap();
+
+    // Re-sign every checkpoint that commits to the revocation with a line committing to none.
+    let pem = reg
+        .export_private_pem(&reg.log_key_id().unwrap(), None)
+        .unwrap();
+    let log = cairn_core::crypto::pem::signing_key_from_pem(&pem).unwrap();
+    let mut forged = stream[..9].to_vec();
+    let mut at = 9;
+    let mut changed = 0;
+    while at < stream.len() {
+        let len = u32::from_be_bytes(stream[at..at + 4].try_into().unwrap()) as usize;
+        let body = &stream[at + 4..at + 4 + len];
+        at += 4 + len;
+        let mut frame: Frame =
+            cairn_core::encoding::from_postcard(body, MAX_FRAME_LEN, "frame").unwrap();
+        if let Frame::Checkpoint(note) = &frame {
+            let text = cairn_core::note::Note::parse(note.as_bytes()).unwrap();
+            let cp = Checkpoint::parse_text(text.text()).unwrap();
+            if cp.revocations().unwrap().is_some_and(|r| r.count == 1) {
+                let mut other = Checkpoint::new(&cp.origin, cp.size, cp.root);
+                other.extensions = cp
+                    .extensions
+                    .iter()
+                    .filter(|l| RevocationsRef::parse_line(l).unwrap().is_none())
+                    .cloned()
+                    .collect();
+                let other = other.with_revocations(RevocationsRef {
+                    count: 0,
+                    root: cairn_core::revocation::empty_root(),
+                });
+                frame = Frame::Checkpoint(other.sign(&[(&cp.origin, &log)]).unwrap());
+                changed += 1;
+            }
+        }
+        forged.extend_from_slice(&frame.encode().unwrap());
+    }
+    assert!(changed >= 1);
+    let e = verify_export(&forged[..], &none).unwrap_err();
+    assert_eq!(e.code().as_str(), "proof_invalid", "{e}");
+    assert!(e.to_string().contains("commits to 0 revocations"), "{e}");
+}
+
 #[test]
 fn damage_is_reported() {
     let s = source("d.example.test/log", 5);
