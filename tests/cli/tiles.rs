@@ -55,8 +55,9 @@ fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn export_is_incremental_and_verifies_from_a_directory() {
+/// A registry of 600 nodes (and `init`'s entries), its log key exported to `log.json`; with
+/// the paths of that file and of the tile directory to export into.
+fn exported_registry() -> (Env, String, String) {
     let env = Env::new();
     registry_with_nodes(&env, 0, 600);
     let log_key = env.p("log.json");
@@ -64,6 +65,12 @@ fn export_is_incremental_and_verifies_from_a_directory() {
         "key", "export", "log", "--format", "json", "--out", &log_key,
     ]);
     let dir = env.p("tiles");
+    (env, log_key, dir)
+}
+
+#[test]
+fn export_is_incremental_and_verifies_from_a_directory() {
+    let (env, log_key, dir) = exported_registry();
     let first = env.ok(&["tiles", "export", &dir]);
     let size = first["size"].as_u64().unwrap();
     assert!(size > 600, "{first}");
@@ -291,13 +298,7 @@ fn export_is_incremental_and_verifies_from_a_directory() {
 
 #[test]
 fn export_repairs_what_its_checkpoint_promises_and_runs_one_at_a_time() {
-    let env = Env::new();
-    registry_with_nodes(&env, 0, 600);
-    let log_key = env.p("log.json");
-    env.ok(&[
-        "key", "export", "log", "--format", "json", "--out", &log_key,
-    ]);
-    let dir = env.p("tiles");
+    let (env, log_key, dir) = exported_registry();
     env.ok(&["tiles", "export", &dir]);
     // A pruned copy: a full tile gone, a bundle gone, a tile cut short. The checkpoint still
     // promises them all.

@@ -70,6 +70,21 @@ pub(crate) fn keys(seed: u8) -> WitnessKeys {
     }
 }
 
+/// A policy that needs both of `w`'s cosignatures (Ed25519 and ML-DSA-44).
+fn both_keys(w: &Witness) -> WitnessPolicy {
+    WitnessPolicy::new(
+        w.cosigner_keys()
+            .iter()
+            .enumerate()
+            .map(|(i, k)| PolicyWitness {
+                name: format!("k{i}"),
+                key: k.clone(),
+            })
+            .collect(),
+        2,
+    )
+}
+
 fn refused(r: Result<String, AddError>) -> RefusalKind {
     match r {
         Err(AddError::Refused(r)) => r.kind,
@@ -84,17 +99,7 @@ fn consistent_sequence_and_refusals() {
     let w = Witness::open(&cfg, keys(7)).unwrap();
     let log = log_key();
     let t = Tree::new(0, 16);
-    let policy = WitnessPolicy::new(
-        w.cosigner_keys()
-            .iter()
-            .enumerate()
-            .map(|(i, k)| PolicyWitness {
-                name: format!("k{i}"),
-                key: k.clone(),
-            })
-            .collect(),
-        2,
-    );
+    let policy = both_keys(&w);
     let mut old = 0;
     for size in [0u64, 1, 3, 3, 8, 16] {
         let lines = w
@@ -182,17 +187,7 @@ fn cosignature_times_never_go_backwards() {
     }));
     let log = log_key();
     let t = Tree::new(0, 8);
-    let policy = WitnessPolicy::new(
-        w.cosigner_keys()
-            .iter()
-            .enumerate()
-            .map(|(i, k)| PolicyWitness {
-                name: format!("k{i}"),
-                key: k.clone(),
-            })
-            .collect(),
-        2,
-    );
+    let policy = both_keys(&w);
     let times = |lines: &str, size: u64| -> Vec<u64> {
         let note = format!("{}{lines}", t.note(size, &log));
         verify_cosignatures(
