@@ -10,8 +10,12 @@
 //! `Cairn-Proof: t=<unix seconds>;n=<nonce>;s=<base64 signature>`: a signature by the token's
 //! holder key, ML-DSA context [`POP_CONTEXT`], over [`pop_message`]: the token id, the method,
 //! the path and query, the SHA-256 of the body, the timestamp and the nonce. The timestamp must
-//! be within the configured skew of the server's clock; a nonce is accepted once (replays are
-//! `replayed`). docs/FORMATS.md specifies these bytes.
+//! be within the configured skew of the server's clock; a nonce is accepted once per token
+//! (replays are `replayed`). docs/FORMATS.md specifies these bytes.
+//!
+//! [`verify_token`] needs nothing of the request but its token, so a server runs it before
+//! reading the body; [`verify_proof`] then checks the proof over the body. [`authorize`] is
+//! both.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
