@@ -214,7 +214,17 @@ pub(crate) async fn request(
         let pass = st.key_passphrase.clone();
         let m = st
             .writer
-            .request_peer_keys(id.clone(), b.again, st.peer.clone(), pass)?;
+            .request_peer_keys(id.clone(), b.again, st.peer.clone(), pass)
+            .map_err(|e| {
+                // Too many requests to this peer already pending: the request is fine, it is
+                // too early for another (429 with the pending lifetime), not too large.
+                if e.code == ErrorCode::TooLarge.as_str() {
+                    ServiceError::new(StatusCode::TOO_MANY_REQUESTS, e.code, e.message)
+                        .with_details(json!({"retry_after_seconds": ttl}))
+                } else {
+                    e
+                }
+            })?;
         Ok(Json(json!({
             "peer_id": id,
             "requested": m.is_some(),

@@ -1743,6 +1743,15 @@ fn peer_key_exchange_over_http() {
     assert_eq!(r.json()["vouch"]["rule"], "bootstrap");
     assert_eq!(r.json()["vouch"]["key_id"], carol_key.to_hex());
 
+    // Requests to one peer are capped while pending (4 by default): the next is too early,
+    // 429 with the pending lifetime as its Retry-After.
+    for _ in 0..4 {
+        assert_eq!(op("/api/v1/peers/dave/request", b"", &operator).status, 200);
+    }
+    let r = op("/api/v1/peers/dave/request", b"", &operator);
+    assert_eq!((r.status, r.code().as_str()), (429, "too_large"));
+    assert_eq!(r.headers["retry-after"], "30");
+
     // Removal.
     let r = op(
         "/api/v1/peers/alice/remove",
