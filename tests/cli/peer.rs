@@ -65,6 +65,12 @@ fn peer_exchange_first_use_change_accept_remove() {
         1,
         "replayed",
     );
+    // A fresh response with the same key, nothing vouching still: stored unverified again,
+    // the same answer as the first time (not a refusal).
+    let again = exchange(&a, &b, "node-b");
+    let v = a.ok(&["peer", "receive", &again]);
+    assert_eq!(v["verified"], false);
+    assert_eq!(v["peer"]["verified"], Value::Null);
     // The operator accepts it.
     let b_key = key_id(&b);
     let v = a.ok(&["peer", "accept", "node-b", &b_key]);

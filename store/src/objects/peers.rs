@@ -409,7 +409,8 @@ impl Txn<'_> {
     /// - Vouched: the key is stored (`peer_key_stored`, replacing an unverified key of the
     ///   peer with `peer_key_removed`) and verified (`peer_key_verified`), with the rule.
     /// - Nothing vouches (`unauthorized`): a first key is stored unverified for an operator to
-    ///   accept; a peer already stored keeps its key and the new one is proposed.
+    ///   accept, and the same unverified key again is answered the same way; a peer already
+    ///   stored with another key keeps its key and the new one is proposed (`unauthorized`).
     /// - `key_changed`: the key is kept as the peer's proposed key and the error returned; only
     ///   [`Txn::accept_peer_key`] moves the pin.
     /// - Any other refusal (`key_mismatch` against a bootstrap pin, an invalid proof, ...)
@@ -453,6 +454,14 @@ impl Txn<'_> {
                             seen_at: now,
                         });
                         self.put_peer(&p)?;
+                    }
+                    // The same key again, still unverified: answered as when it was first
+                    // stored (nothing vouches, stored unverified), not as a refusal.
+                    Some(p) if e.code() == ErrorCode::Unauthorized && !p.is_verified() => {
+                        return Ok(Ok(Received {
+                            peer: p,
+                            vouch: None,
+                        }));
                     }
                     Some(_) => {}
                     None => {
