@@ -39,6 +39,12 @@ pub use cairn_core::http::{
 /// (300 s) it holds about 14,000 signed requests per second sustained.
 pub const MAX_REMEMBERED_NONCES: usize = 1 << 22;
 
+/// Most nonces remembered for one token at once: a quarter of [`MAX_REMEMBERED_NONCES`], so
+/// one holder signing requests as fast as it can does not use up the memory every other
+/// token's requests need. Beyond, that token's proofs are refused (`429 rate_limited`) until
+/// its older nonces expire.
+pub const MAX_NONCES_PER_TOKEN: usize = MAX_REMEMBERED_NONCES / 4;
+
 /// Largest `auth.max_clock_skew_seconds` (and the peer exchange's) a config may set: a proof
 /// is remembered for up to twice the skew, and the window is what a captured request could be
 /// replayed in were the server's memory of nonces lost.
@@ -63,18 +69,42 @@ fn nonce_key(token_id: &[u8; 32], nonce: &str) -> NonceKey {
 /// A nonce is kept until its proof's time could no longer pass the skew check (`max(now, t) +
 /// skew`), so times arrive nearly in order; one out of order (a proof dated ahead, a clock
 /// stepped back) only keeps the nonces behind it a little longer than needed, never shorter.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NonceCache {
     seen: Mutex<Nonces>,
+    max_total: usize,
+    max_per_token: usize,
 }
+
+impl Default for NonceCache {
+    fn default() -> Self {
+        NonceCache::with_limits(MAX_REMEMBERED_NONCES, MAX_NONCES_PER_TOKEN)
+    }
+}
+
+/// Which token a remembered nonce was presented with, for the per-token count: the first 8
+/// bytes of its id.
+type TokenTag = u64;
 
 #[derive(Debug, Default)]
 struct Nonces {
     by_key: HashMap<NonceKey, UnixTime>,
-    in_order: VecDeque<(UnixTime, NonceKey)>,
+    /// Every record in the order made, with its token: each is forgotten (and uncounted)
+    /// once its time has passed.
+    in_order: VecDeque<(UnixTime, NonceKey, TokenTag)>,
+    per_token: HashMap<TokenTag, usize>,
 }
 
 impl NonceCache {
+    /// A cache remembering at most `max_total` nonces, and `max_per_token` of one token.
+    pub fn with_limits(max_total: usize, max_per_token: usize) -> NonceCache {
+        NonceCache {
+            seen: Mutex::default(),
+            max_total,
+            max_per_token,
+        }
+    }
+
     /// Records `nonce`, presented with the token `token_id`, until `forget_after`; `replayed`
     /// if that token presented it before and it is not yet forgotten.
     pub fn check_and_record(
@@ -85,16 +115,29 @@ impl NonceCache {
         forget_after: UnixTime,
     ) -> ServiceResult<()> {
         let key = nonce_key(token_id, nonce);
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&token_id[..8]);
+        let tag = TokenTag::from_le_bytes(tag);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let Nonces { by_key, in_order } = &mut *seen;
-        while let Some((t, _)) = in_order.front() {
+        let Nonces {
+            by_key,
+            in_order,
+            per_token,
+        } = &mut *seen;
+        while let Some((t, ..)) = in_order.front() {
             if *t >= now {
                 break;
             }
-            if let Some((t, k)) = in_order.pop_front() {
+            if let Some((t, k, owner)) = in_order.pop_front() {
                 // Only if not recorded again since (then a later entry forgets it).
                 if by_key.get(&k) == Some(&t) {
                     by_key.remove(&k);
+                }
+                if let Some(n) = per_token.get_mut(&owner) {
+                    *n -= 1;
+                    if *n == 0 {
+                        per_token.remove(&owner);
+                    }
                 }
             }
         }
@@ -106,15 +149,25 @@ impl NonceCache {
                 ));
             }
         }
-        if by_key.len() >= MAX_REMEMBERED_NONCES {
+        if by_key.len() >= self.max_total {
             return Err(ServiceError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "too many requests signed recently; retry later",
             ));
         }
+        let mine = per_token.entry(tag).or_insert(0);
+        if *mine >= self.max_per_token {
+            return Err(ServiceError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "this token signed too many requests recently; retry later",
+            )
+            .with_details(serde_json::json!({"retry_after_seconds": 1})));
+        }
+        *mine += 1;
         by_key.insert(key, forget_after);
-        in_order.push_back((forget_after, key));
+        in_order.push_back((forget_after, key, tag));
         Ok(())
     }
 
@@ -359,6 +412,35 @@ mod tests {
         assert_eq!(remember_until(now, now + 5, skew), now + 5 + skew);
         assert_eq!(remember_until(now, now - 5, skew), now + skew);
         assert_eq!(remember_until(now, now, u64::MAX), u64::MAX, "no overflow");
+    }
+
+    /// One token cannot use up the memory of nonces: beyond its share, its proofs are
+    /// refused (429) while other tokens' still pass, until its nonces expire.
+    #[test]
+    fn one_token_cannot_use_up_the_nonce_memory() {
+        let c = NonceCache::with_limits(6, 3);
+        let (greedy, other) = ([1u8; 32], [2u8; 32]);
+        for i in 0..3 {
+            c.check_and_record(&greedy, &format!("greedy-nonce-{i:04}"), 100, 400)
+                .unwrap();
+        }
+        let e = c
+            .check_and_record(&greedy, "greedy-nonce-0003", 100, 400)
+            .unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (429, "rate_limited"));
+        for i in 0..3 {
+            c.check_and_record(&other, &format!("other-nonce-{i:04}"), 100, 400)
+                .unwrap();
+        }
+        // The memory is full now: every token waits.
+        let e = c
+            .check_and_record(&[3; 32], "third-nonce-0000", 100, 400)
+            .unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (503, "unavailable"));
+        // Once its nonces expire, the greedy token signs again.
+        c.check_and_record(&greedy, "greedy-nonce-0004", 401, 700)
+            .unwrap();
+        assert_eq!(c.len(), 1);
     }
 
     #[test]
