@@ -107,7 +107,7 @@ pub const RETRIES: usize = 1;
 
 /// Where a write's answer goes: a one-shot channel its request waits on, blocking (a thread of
 /// the blocking pool) or as a future (a request's task).
-type Reply = tokio::sync::oneshot::Sender<StoreResult<Out>>;
+type Reply = tokio::sync::oneshot::Sender<ServiceResult<Out>>;
 
 struct Job {
     op: Op,
@@ -569,9 +569,24 @@ fn stopped() -> ServiceError {
 
 /// A write's answer as its request sees it.
 fn settled(
-    answer: Result<StoreResult<Out>, tokio::sync::oneshot::error::RecvError>,
+    answer: Result<ServiceResult<Out>, tokio::sync::oneshot::error::RecvError>,
 ) -> ServiceResult<Out> {
-    answer.map_err(|_| stopped())?.map_err(ServiceError::from)
+    answer.map_err(|_| stopped())?
+}
+
+/// The answer to a write whose commit is durable but whose rollback anchor could not be
+/// written: a failure of the service (500), whose code and details say the write itself is
+/// committed, so a client does not send it again.
+fn not_anchored(e: &StoreError) -> ServiceError {
+    tracing::error!("a commit is durable but its rollback anchor could not be written: {e}");
+    ServiceError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "not_anchored",
+        format!(
+            "the write is committed and durable, but the rollback anchor could not be written: {e}"
+        ),
+    )
+    .with_details(serde_json::json!({"committed": true}))
 }
 
 /// The committer thread: takes what is queued, commits it as one transaction, hands the
@@ -619,15 +634,15 @@ fn anchor_loop(reg: &Registry, settling: &Receiver<Settling>) {
 }
 
 /// Writes the anchor `group` owes (the newest covers the others), then sends its answers; a
-/// write whose commit is durable but whose anchor could not be written gets that error, as
-/// [`Registry::write`] returns it.
+/// write whose commit is durable but whose anchor could not be written is answered
+/// `not_anchored` (500, `details.committed`: true), not as a write that failed.
 fn answer(reg: &Registry, group: Vec<Settling>) {
     let answers: Vec<Answer> = group.into_iter().flatten().collect();
     let anchored = reg.write_anchor(owed(&answers));
     for a in answers {
         let out = match (&anchored, a.out) {
-            (Err(e), Ok(_)) if a.anchor != AnchorDue::NONE => Err(e.clone()),
-            (_, out) => out,
+            (Err(e), Ok(_)) if a.anchor != AnchorDue::NONE => Err(not_anchored(e)),
+            (_, out) => out.map_err(ServiceError::from),
         };
         let _ = a.reply.send(out);
     }
@@ -844,8 +859,8 @@ mod tests {
                 }
                 Ok(Out::Seq(_)) => "deregistered".to_owned(),
                 Ok(other) => format!("{other:?}"),
-                Err(e) if e.code() == StoreCode::NotFound => "not_found".to_owned(),
-                Err(e) => format!("{e}"),
+                Err(e) if e.code == StoreCode::NotFound.as_str() => "not_found".to_owned(),
+                Err(e) => e.message.clone(),
             })
             .collect();
         let commits = counts.batches.load(Relaxed);
@@ -1006,6 +1021,38 @@ mod tests {
             assert!(matches!(a.blocking_recv(), Ok(Ok(Out::Node(..)))));
         }
         assert!(w.is_running());
+    }
+
+    /// A write whose commit is durable but whose anchor cannot be written is answered
+    /// `not_anchored` with `committed: true` (so a client does not send it again), and the
+    /// write is in the registry.
+    #[test]
+    fn a_durable_write_whose_anchor_fails_says_it_is_committed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("r.redb");
+        let reg = Arc::new(
+            Registry::create(
+                &path,
+                CreateOptions::new("example.test/log", Protection::Insecure),
+            )
+            .expect("registry"),
+        );
+        let w = Writer::start(reg.clone(), None).expect("writer");
+        w.submit(register("anchored"))
+            .expect("committed and anchored");
+        // The anchor's place taken by a directory: every anchor write now fails.
+        let anchor = cairn_store::anchor_path(&path);
+        std::fs::remove_file(&anchor).expect("anchor file");
+        std::fs::create_dir(&anchor).expect("a directory in its place");
+        let e = w.submit(register("durable")).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.code),
+            (500, "not_anchored"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.details["committed"], true);
+        assert!(reg.node("durable").is_ok(), "the write is committed");
     }
 
     /// What the batch committed is what it answered.
