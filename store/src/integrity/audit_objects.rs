@@ -16,6 +16,7 @@ use crate::objects::trustroots::TrustRootRecord;
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
 use cairn_core::ledger::LedgerState;
+use cairn_core::manifest::MANIFEST_PAYLOAD_TYPE;
 use cairn_core::trust::{root_id, verify_rotation_chain};
 
 fn bad(seq: u64, code: ErrorCode, detail: String) -> StoreError {
@@ -121,17 +122,39 @@ pub(crate) fn check_objects(
             ));
             continue;
         };
-        let matches = rec.info().is_ok_and(|m| {
+        let info = rec.info();
+        let matches = info.as_ref().is_ok_and(|m| {
             m.digest == *digest
                 && m.claims.name == want.name
                 && m.claims.sha256 == want.sha256
                 && m.signers == want.signers
+        });
+        // The signatures are outside the manifest's digest: each must verify by the key the
+        // ledger recorded for its signer, as a verified read requires.
+        let signed = info.as_ref().is_ok_and(|m| {
+            m.signers.iter().all(|k| {
+                replay.keys.get(k).is_some_and(|key| {
+                    m.envelope
+                        .verify(
+                            MANIFEST_PAYLOAD_TYPE,
+                            std::slice::from_ref(&key.public_key),
+                            1,
+                        )
+                        .is_ok()
+                })
+            })
         });
         if !matches || rec.signed_seq != want.signed_seq {
             problems.push(bad(
                 want.signed_seq,
                 ErrorCode::DigestMismatch,
                 format!("the record of manifest {name} differs from this entry"),
+            ));
+        } else if !signed {
+            problems.push(bad(
+                want.last_seq,
+                ErrorCode::SignatureInvalid,
+                format!("a signature on the record of manifest {name} does not verify"),
             ));
         } else if rec.last_seq != want.last_seq {
             problems.push(bad(

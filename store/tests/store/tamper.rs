@@ -268,6 +268,69 @@ fn modified_key_record_is_reported_against_its_entry() {
     assert_eq!(e.seq(), Some(issuer.added_seq), "{e}");
 }
 
+/// A manifest's signatures are outside its digest; the audit verifies each one, so a record
+/// whose signature bytes were changed is reported at the manifest's entry.
+#[test]
+fn a_damaged_signature_on_a_manifest_record_is_reported() {
+    const MANIFESTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("manifests");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.redb");
+    let reg = Registry::create(
+        &p,
+        CreateOptions::new("tamper.example.test/log", Protection::Insecure),
+    )
+    .unwrap();
+    let signer = reg
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("release", RoleSet::of(&[Role::ManifestSigner])),
+            &Protection::Insecure,
+        )
+        .unwrap();
+    let m = reg
+        .write(|tx| {
+            tx.sign_manifest(
+                &signer.key_id,
+                None,
+                &cairn_core::manifest::ManifestClaims::new(
+                    "a.bin",
+                    "application/octet-stream",
+                    3,
+                    [5; 32],
+                    1_800_000_000,
+                ),
+            )
+        })
+        .unwrap();
+    reg.audit().unwrap();
+    drop(reg);
+    // The record begins with its compact envelope (a length, then the bytes), whose last
+    // bytes are the signature: flip the last one.
+    edit(&p, |tx| {
+        let mut t = tx.open_table(MANIFESTS).unwrap();
+        let mut rec = t.get(m.digest).unwrap().unwrap().value().to_vec();
+        let (mut len, mut at) = (0usize, 0usize);
+        loop {
+            let b = rec[at];
+            len |= usize::from(b & 0x7f) << (7 * at);
+            at += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        rec[at + len - 1] ^= 1;
+        t.insert(m.digest, rec.as_slice()).unwrap();
+    });
+    let reg = Registry::open(&p, None).unwrap();
+    let e = reg.audit().unwrap_err();
+    assert_eq!(e.seq(), Some(m.signed_seq), "{e}");
+    assert_eq!(
+        e.code(),
+        StoreCode::Core(ErrorCode::SignatureInvalid),
+        "{e}"
+    );
+}
+
 #[test]
 fn removed_entries_are_refused() {
     let f = fixture();
