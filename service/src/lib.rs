@@ -102,13 +102,9 @@ async fn handle_middleware_error(err: BoxError) -> ServiceError {
 
 /// The answer of a request whose handler panicked.
 fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
-    let what = cause
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| cause.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
     axum::response::IntoResponse::into_response(ServiceError::internal(format!(
-        "a request handler panicked: {what}"
+        "a request handler panicked: {}",
+        cairn_store::panic_message(cause.as_ref())
     )))
 }
 

@@ -763,14 +763,12 @@ fn run(
 /// The error of an operation that panicked (a damaged page redb met, or a bug): `corrupt`,
 /// as the store reports a panic, naming what it said.
 fn panicked(payload: &(dyn std::any::Any + Send)) -> StoreError {
-    let what = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown failure".to_owned());
     StoreError::new(
         cairn_store::StoreCode::Corrupt,
-        format!("the operation failed inside the registry ({what}) and was not applied; run `cairn check` on the registry file"),
+        format!(
+            "the operation failed inside the registry ({}) and was not applied; run `cairn check` on the registry file",
+            cairn_store::panic_message(payload)
+        ),
     )
 }
 

@@ -24,7 +24,7 @@ pub use integrity::export::{
 };
 pub use kernel::anchor::{anchor_path, Anchor, AnchorDue};
 pub use kernel::checkpoints::StoredCheckpoint;
-pub use kernel::db::{Clock, Committed, LogSignObserver, Registry, Txn};
+pub use kernel::db::{panic_message, Clock, Committed, LogSignObserver, Registry, Txn};
 pub use kernel::entries::SignedEntry;
 pub use kernel::head::VerifiedHead;
 pub use kernel::paths::{default_path, CAIRN_HOME, REGISTRY_FILE};

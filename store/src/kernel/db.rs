@@ -32,17 +32,25 @@ use cairn_core::UnixTime;
 pub(crate) fn guard<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown failure".to_owned());
-            Err(StoreError::corrupt(format!(
-                "the database engine failed on a damaged page ({what}); run `cairn check`, and restore the file from a backup if it fails"
-            )))
-        }
+        Err(payload) => Err(StoreError::corrupt(format!(
+            "the database engine failed on a damaged page ({}); run `cairn check`, and restore the file from a backup if it fails",
+            panic_message(payload.as_ref())
+        ))),
     }
+}
+
+/// What a caught panic said (its `&str` or `String` payload), for an error message.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("page {} is damaged", 7)).unwrap_err();
+/// assert_eq!(cairn_store::panic_message(payload.as_ref()), "page 7 is damaged");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown failure".to_owned())
 }
 
 /// A clock: returns the current Unix time in seconds.
