@@ -452,7 +452,7 @@ impl HandleRegistry {
     /// identity, `already_exists` (409) when it holds another.
     fn store(&self, st: &AppState, o: &Opened) -> ServiceResult<Stored> {
         if let Some(stored) = self.held(st, o)? {
-            return stored;
+            return Ok(stored);
         }
         let sealed = self.seal_at_rest(&o.index, &o.identity)?;
         match st.writer.register_handle(o.index, sealed) {
@@ -460,25 +460,23 @@ impl HandleRegistry {
             // Registered meanwhile (a concurrent request, a retry after a timeout): the same
             // identity is `Unchanged` then too.
             Err(e) if e.code == StoreCode::AlreadyExists.as_str() => {
-                self.held(st, o)?.unwrap_or_else(|| Err(taken()))
+                self.held(st, o)?.ok_or_else(taken)
             }
             Err(e) => Err(e),
         }
     }
 
-    /// What the registry holds for `o`'s handle, if anything: `Unchanged` when exactly `o`'s
-    /// identity, `already_exists` (409) when another.
-    fn held(&self, st: &AppState, o: &Opened) -> ServiceResult<Option<ServiceResult<Stored>>> {
+    /// What the registry holds for `o`'s handle: nothing (`None`), exactly `o`'s identity
+    /// (`Unchanged`), or another (`already_exists`, 409).
+    fn held(&self, st: &AppState, o: &Opened) -> ServiceResult<Option<Stored>> {
         let Some(existing) = st.reg.handle_unverified(&o.index)? else {
             return Ok(None);
         };
-        Ok(Some(
-            if self.open_at_rest(&o.index, &existing.sealed_identity)? == o.identity {
-                Ok(Stored::Unchanged)
-            } else {
-                Err(taken())
-            },
-        ))
+        if self.open_at_rest(&o.index, &existing.sealed_identity)? == o.identity {
+            Ok(Some(Stored::Unchanged))
+        } else {
+            Err(taken())
+        }
     }
 
     /// Checks the proof of work of a request when `[pow] enabled`: present, issued by this
