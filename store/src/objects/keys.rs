@@ -453,12 +453,12 @@ impl Registry {
     /// Keeps every key this registry unseals with a passphrase to sign open, in memory, with
     /// a digest of the passphrase that opened it, so that signing with it again costs no
     /// Argon2 derivation (about 0.1 to 0.3 s at the default cost, on the one thread that
-    /// writes); `false` (the default) forgets and wipes those kept. For a long-running process that holds the
-    /// passphrase anyway: `cairn serve` turns it on. An open key is used only for the same
-    /// sealed secret and the same passphrase (compared in constant time), so a wrong
-    /// passphrase still fails; whether it may sign is read from the ledger on every use; a key
-    /// revoked or rotated away is forgotten at once. Keys stored in the clear are never kept
-    /// (they cost no derivation).
+    /// writes); `false` (the default) forgets and wipes those kept. For a long-running
+    /// process that holds the passphrase anyway: `cairn serve` turns it on. An open key is
+    /// used only for the same sealed secret and the same passphrase (their digests compared
+    /// in constant time), so a wrong passphrase still fails; whether it may sign is read from
+    /// the ledger on every use; a key revoked or rotated away is forgotten at once. Keys
+    /// stored in the clear are never kept (they cost no derivation).
     ///
     /// ```
     /// use cairn_core::crypto::Algorithm;
