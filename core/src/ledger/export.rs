@@ -255,27 +255,18 @@ impl ExportVerifier {
                         ),
                     ));
                 }
-                // A checkpoint that commits to a revocation map (its `cairn.revocations`
-                // line) must commit to the one these entries build, as the audit requires;
-                // one from before the map commits to nothing about revocations.
-                if let Some(line) = RevocationsRef::from_extensions(&cp.extensions)? {
-                    let want = RevocationsRef {
+                // What the checkpoint claims besides its tree (the trust root it names, the
+                // revocation map it commits to) must be what these entries give, as the audit
+                // requires; a checkpoint without those lines claims nothing.
+                let want = super::LedgerClaims {
+                    trust_root: self.state.trust_root_ref(),
+                    revocations: RevocationsRef {
                         count: self.revoked,
                         root: self.revocations.root(),
-                    };
-                    if line != want {
-                        return Err(Error::new(
-                            ErrorCode::ProofInvalid,
-                            format!(
-                                "the checkpoint after {n} entries commits to {} revocations, root {}, but the entries' revocations give {}, root {}",
-                                line.count,
-                                b64_encode(&line.root),
-                                want.count,
-                                b64_encode(&want.root)
-                            ),
-                        ));
-                    }
-                }
+                    },
+                };
+                super::check_checkpoint_claims(&cp.extensions, &want)
+                    .map_err(|e| e.context(&format!("checkpoint after {n} entries")))?;
                 self.checkpoints += 1;
                 self.covered = n;
             }

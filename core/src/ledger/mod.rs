@@ -10,11 +10,13 @@
 //! the hash chain of a run of entries.
 
 mod chain;
+mod claims;
 mod event;
 pub mod export;
 mod rules;
 
 pub use chain::{verify_chain, verify_chain_bytes, ChainHead, ChainVerifier};
+pub use claims::{check_checkpoint_claims, LedgerClaims};
 pub use event::{
     Event, PreviousDigest, MAX_ID_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SIGNERS,
     MAX_TEXT_LEN,

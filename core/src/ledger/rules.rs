@@ -723,6 +723,18 @@ impl LedgerState {
         self.log_keys.last().map(|(_, k)| *k)
     }
 
+    /// The trust root a checkpoint of this state names: the newest version recorded, `None`
+    /// before the first (see [`check_checkpoint_claims`](super::check_checkpoint_claims)).
+    pub fn trust_root_ref(&self) -> Option<crate::checkpoint::TrustRootRef> {
+        self.trust_roots
+            .iter()
+            .next_back()
+            .map(|(version, (_, id))| crate::checkpoint::TrustRootRef {
+                version: *version,
+                id: *id,
+            })
+    }
+
     /// Checks `entry` against the rule book ([`check_entry`]) and, if allowed, applies it.
     /// `entry.seq` must be the next sequence number (`chain_broken` otherwise); the hash chain
     /// itself is [`ChainVerifier`](super::ChainVerifier)'s job.

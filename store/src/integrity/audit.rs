@@ -8,8 +8,9 @@
 //! added or removed behind the registry's back is reported against the entry that made it),
 //! every checkpoint is verified against the (now verified) tree, and so is the signed head,
 //! which commits to every entry. Last, the revocation map rebuilt from the ledger's
-//! revocations is compared with the stored map and with every signed `cairn.revocations` line
-//! (each checkpoint's, at its size, and the head's).
+//! revocations is compared with the stored map, and what every checkpoint (at its size) and
+//! the head claim besides their tree — the `cairn.trust-root` they name, the
+//! `cairn.revocations` map they commit to — with what the ledger gives.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,7 +33,7 @@ use cairn_core::encoding::b64_encode;
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
 use cairn_core::ledger::ChainVerifier;
-use cairn_core::ledger::LedgerState;
+use cairn_core::ledger::{check_checkpoint_claims, LedgerClaims, LedgerState};
 use cairn_core::merkle;
 use cairn_core::revocation::{map_key, revoked_object, NodeMap};
 
@@ -74,13 +75,12 @@ pub(crate) fn replay_entry(state: &mut LedgerState, e: &SignedEntry) -> StoreRes
         .map_err(|err| StoreError::from(err).at_seq(seq))
 }
 
-/// Walks every entry: decode, chain, signatures, replay, leaf and subtree hashes.
-/// The revocation map the replayed ledger gives, at each size that has a checkpoint (and at
-/// the whole ledger's size).
+/// What the replayed ledger gives for a checkpoint's claim lines (its revocation map and
+/// trust root), at each size that has a checkpoint (and at the whole ledger's size).
 struct ReplayedMaps {
     map: NodeMap,
     count: u64,
-    at: BTreeMap<u64, RevocationsRef>,
+    at: BTreeMap<u64, LedgerClaims>,
 }
 
 impl ReplayedMaps {
@@ -93,8 +93,16 @@ impl ReplayedMaps {
                 .map_err(|e| StoreError::corrupt(e.detail().to_owned()))?,
         })
     }
+
+    fn claims(&self, replay: &LedgerState) -> StoreResult<LedgerClaims> {
+        Ok(LedgerClaims {
+            trust_root: replay.trust_root_ref(),
+            revocations: self.current()?,
+        })
+    }
 }
 
+/// Walks every entry: decode, chain, signatures, replay, leaf and subtree hashes.
 fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64, ReplayedMaps)> {
     let entries = rtx.open_table(ENTRIES)?;
     let tree = rtx.open_table(TREE)?;
@@ -112,7 +120,7 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64, Replay
         at: BTreeMap::new(),
     };
     if sizes.contains(&0) {
-        maps.at.insert(0, maps.current()?);
+        maps.at.insert(0, maps.claims(&replay)?);
     }
     for (expected_seq, row) in (0u64..).zip(entries.iter()?) {
         let (k, v) = row?;
@@ -137,7 +145,7 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64, Replay
             maps.count += 1;
         }
         if sizes.contains(&(seq + 1)) {
-            maps.at.insert(seq + 1, maps.current()?);
+            maps.at.insert(seq + 1, maps.claims(&replay)?);
         }
         // Recompute what appending this leaf stores, reading the already-checked left
         // siblings, and compare with what is stored.
@@ -162,11 +170,12 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64, Replay
     Ok((replay, n, maps))
 }
 
-/// The revocation map, rebuilt from the replayed ledger, against what the registry keeps and
-/// signs: the stored map (once built), every checkpoint's `cairn.revocations` line at that
-/// checkpoint's size, and the signed head's line. Checkpoints and heads without the line (from
-/// before the map) commit to nothing about revocations and are skipped.
-fn audit_revocations(rtx: &ReadTransaction, maps: &ReplayedMaps, n: u64) -> StoreResult<()> {
+/// What the replayed ledger gives against what the registry keeps and signs: the stored
+/// revocation map (once built) against the ledger's revocations, then the claim lines of every
+/// checkpoint at its size and of the signed head (`cairn_core::ledger::check_checkpoint_claims`:
+/// the trust root they name, the revocation map they commit to). Lines a checkpoint lacks (one
+/// from before them) claim nothing.
+fn audit_claims(rtx: &ReadTransaction, maps: &ReplayedMaps, n: u64) -> StoreResult<()> {
     let want = maps.current()?;
     let describe =
         |r: &RevocationsRef| format!("{} revocations, root {}", r.count, b64_encode(&r.root));
@@ -182,45 +191,27 @@ fn audit_revocations(rtx: &ReadTransaction, maps: &ReplayedMaps, n: u64) -> Stor
             ));
         }
     }
-    let line_of = |note: &str, what: &str| -> StoreResult<Option<RevocationsRef>> {
+    let check = |note: &str, what: &str, want: &LedgerClaims| -> StoreResult<()> {
         cairn_core::note::Note::parse(note.as_bytes())
             .and_then(|n| cairn_core::checkpoint::Checkpoint::parse_text(n.text()))
-            .and_then(|c| c.revocations())
-            .map_err(|e| StoreError::corrupt(format!("{what}: {}", e.detail())))
+            .and_then(|c| check_checkpoint_claims(&c.extensions, want))
+            .map_err(|e| StoreError::from(e.context(what)))
     };
     let cps = rtx.open_table(CHECKPOINTS)?;
     for row in cps.iter()? {
         let (k, v) = row?;
         let size = k.value();
         let rec: CheckpointRecord = schema::decode(v.value(), "checkpoint")?;
-        let what = format!("the checkpoint at size {size}");
-        if let (Some(line), Some(want)) = (line_of(&rec.note, &what)?, maps.at.get(&size)) {
-            if line != *want {
-                return Err(StoreError::core(
-                    ErrorCode::ProofInvalid,
-                    format!(
-                        "{what} commits to {} but the ledger's revocations up to it give {}",
-                        describe(&line),
-                        describe(want)
-                    ),
-                ));
-            }
+        if let Some(want) = maps.at.get(&size) {
+            check(&rec.note, &format!("the checkpoint at size {size}"), want)?;
         }
     }
     let head = schema::read_head_record(&rtx.open_table(META)?)?;
-    if let Some(line) = line_of(&head.note, "the signed head")? {
-        if line != want {
-            return Err(StoreError::core(
-                ErrorCode::ProofInvalid,
-                format!(
-                    "the signed head (size {n}) commits to {} but the ledger's revocations give {}",
-                    describe(&line),
-                    describe(&want)
-                ),
-            ));
-        }
-    }
-    Ok(())
+    let want = maps
+        .at
+        .get(&n)
+        .ok_or_else(|| StoreError::corrupt("the audit lost the ledger's end"))?;
+    check(&head.note, &format!("the signed head (size {n})"), want)
 }
 
 /// Verifies every checkpoint against the verified tree, each with the log key current at
@@ -446,8 +437,8 @@ impl Registry {
                 self.origin(),
                 log_record,
             )?;
-            // With the signatures checked, what they say about revocations.
-            audit_revocations(&rtx, &maps, n)?;
+            // With the signatures checked, what they claim besides the tree.
+            audit_claims(&rtx, &maps, n)?;
             let root = crate::kernel::entries::root_at(&rtx.open_table(TREE)?, n, n)?;
             Ok(AuditReport {
                 entries: n,

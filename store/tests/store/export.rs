@@ -2,7 +2,7 @@
 //! stream, consistency with a checkpoint from the source, and every kind of damage.
 
 use cairn_core::crypto::Algorithm;
-use cairn_core::trust::{Role, RoleSet};
+use cairn_core::trust::{Role, RoleSet, Thresholds};
 use cairn_store::*;
 use proptest::prelude::*;
 
@@ -131,26 +131,37 @@ fn foreign_or_forked_sources_are_refused() {
     assert_eq!(e.code().as_str(), "chain_broken");
 }
 
-/// A checkpoint commits to the revocation map its entries build (its `cairn.revocations`
-/// line), as the audit requires: one validly signed over the right tree but committing to
-/// another map is refused.
+/// What a checkpoint claims besides its tree — the revocation map its entries build (its
+/// `cairn.revocations` line) and the trust root they record (its `cairn.trust-root` line) —
+/// must be what the entries give, as the audit requires: one validly signed over the right
+/// tree but claiming anything else is refused.
 #[test]
-fn a_checkpoint_committing_to_other_revocations_is_refused() {
-    use cairn_core::checkpoint::{Checkpoint, RevocationsRef};
+fn a_checkpoint_claiming_what_its_entries_do_not_give_is_refused() {
+    use cairn_core::checkpoint::{Checkpoint, RevocationsRef, TrustRootRef};
     use cairn_core::ledger::export::{Frame, MAX_FRAME_LEN};
     let dir = tempfile::tempdir().unwrap();
     let mut opts = CreateOptions::new("r.example.test/log", Protection::Insecure);
     opts.log_algorithm = Algorithm::Ed25519; // a key PKCS#8 can carry, to sign the forgery
     let reg = Registry::create(dir.path().join("src.redb"), opts).unwrap();
     reg.register_node(&node(1)).unwrap();
-    let k = reg
-        .generate_key(
+    let key = |name: &str, role: Role| {
+        reg.generate_key(
             Algorithm::Ed25519,
-            &KeySpec::new("k", RoleSet::of(&[Role::Peer])),
+            &KeySpec::new(name, RoleSet::of(&[role])),
             &Protection::Insecure,
         )
         .unwrap()
-        .key_id;
+        .key_id
+    };
+    let (k, root) = (key("k", Role::Peer), key("root", Role::Root));
+    let spec = TrustRootSpec {
+        keys: vec![root, reg.log_key_id().unwrap()],
+        thresholds: Thresholds::default()
+            .with(Role::Root, 1)
+            .with(Role::Checkpoint, 1),
+        expires_at: reg.now() + 86_400,
+    };
+    let v1 = reg.create_trust_root(&spec, &[(root, None)]).unwrap();
     reg.revoke_key(&k, "retired", &k, None).unwrap();
     reg.create_checkpoint().unwrap();
     let stream = export(&reg);
@@ -158,45 +169,87 @@ fn a_checkpoint_committing_to_other_revocations_is_refused() {
     // The registry's own lines agree with the entries.
     verify_export(&stream[..], &none).unwrap();
 
-    // Re-sign every checkpoint that commits to the revocation with a line committing to none.
     let pem = reg
         .export_private_pem(&reg.log_key_id().unwrap(), None)
         .unwrap();
     let log = cairn_core::crypto::pem::signing_key_from_pem(&pem).unwrap();
-    let mut forged = stream[..9].to_vec();
-    let mut at = 9;
-    let mut changed = 0;
-    while at < stream.len() {
-        let len = u32::from_be_bytes(stream[at..at + 4].try_into().unwrap()) as usize;
-        let body = &stream[at + 4..at + 4 + len];
-        at += 4 + len;
-        let mut frame: Frame =
-            cairn_core::encoding::from_postcard(body, MAX_FRAME_LEN, "frame").unwrap();
-        if let Frame::Checkpoint(note) = &frame {
-            let text = cairn_core::note::Note::parse(note.as_bytes()).unwrap();
-            let cp = Checkpoint::parse_text(text.text()).unwrap();
-            if cp.revocations().unwrap().is_some_and(|r| r.count == 1) {
-                let mut other = Checkpoint::new(&cp.origin, cp.size, cp.root);
-                other.extensions = cp
-                    .extensions
-                    .iter()
-                    .filter(|l| RevocationsRef::parse_line(l).unwrap().is_none())
-                    .cloned()
-                    .collect();
-                let other = other.with_revocations(RevocationsRef {
-                    count: 0,
-                    root: cairn_core::revocation::empty_root(),
-                });
-                frame = Frame::Checkpoint(other.sign(&[(&cp.origin, &log)]).unwrap());
-                changed += 1;
+    let named = TrustRootRef {
+        version: 1,
+        id: v1.root.id(),
+    };
+    type Rewrite = fn(&mut Vec<String>, TrustRootRef);
+    let cases: [(&str, Rewrite, &str); 3] = [
+        (
+            "commits to no revocation",
+            |lines, _| {
+                lines.retain(|l| RevocationsRef::parse_line(l).unwrap().is_none());
+                lines.push(
+                    RevocationsRef {
+                        count: 0,
+                        root: cairn_core::revocation::empty_root(),
+                    }
+                    .to_line(),
+                );
+            },
+            "commits to 0 revocations",
+        ),
+        (
+            "names another root",
+            |lines, named| {
+                lines.retain(|l| TrustRootRef::parse_line(l).unwrap().is_none());
+                let other = TrustRootRef {
+                    id: [0x5a; 32],
+                    ..named
+                };
+                lines.insert(0, other.to_line());
+            },
+            "names trust root version 1 (5a5a",
+        ),
+        (
+            "names a newer root",
+            |lines, named| {
+                lines.retain(|l| TrustRootRef::parse_line(l).unwrap().is_none());
+                let other = TrustRootRef {
+                    version: 2,
+                    ..named
+                };
+                lines.insert(0, other.to_line());
+            },
+            "names trust root version 2",
+        ),
+    ];
+    for (name, rewrite, says) in cases {
+        // Re-sign (with the real log key) every checkpoint that claims the revocation and
+        // the trust root, with its lines rewritten.
+        let mut forged = stream[..9].to_vec();
+        let mut at = 9;
+        let mut changed = 0;
+        while at < stream.len() {
+            let len = u32::from_be_bytes(stream[at..at + 4].try_into().unwrap()) as usize;
+            let body = &stream[at + 4..at + 4 + len];
+            at += 4 + len;
+            let mut frame: Frame =
+                cairn_core::encoding::from_postcard(body, MAX_FRAME_LEN, "frame").unwrap();
+            if let Frame::Checkpoint(note) = &frame {
+                let text = cairn_core::note::Note::parse(note.as_bytes()).unwrap();
+                let cp = Checkpoint::parse_text(text.text()).unwrap();
+                let claims_both = cp.revocations().unwrap().is_some_and(|r| r.count == 1)
+                    && cp.trust_root().unwrap() == Some(named);
+                if claims_both {
+                    let mut other = Checkpoint::new(&cp.origin, cp.size, cp.root);
+                    other.extensions = cp.extensions.clone();
+                    rewrite(&mut other.extensions, named);
+                    frame = Frame::Checkpoint(other.sign(&[(&cp.origin, &log)]).unwrap());
+                    changed += 1;
+                }
             }
+            forged.extend_from_slice(&frame.encode().unwrap());
         }
-        forged.extend_from_slice(&frame.encode().unwrap());
+        assert!(changed >= 1, "{name}");
+        let e = verify_export(&forged[..], &none).unwrap_err();
+        assert_eq!(e.code().as_str(), "proof_invalid", "{name}: {e}");
+        assert!(e.to_string().contains(says), "{name}: {e}");
     }
-    assert!(changed >= 1);
-    let e = verify_export(&forged[..], &none).unwrap_err();
-    assert_eq!(e.code().as_str(), "proof_invalid", "{e}");
-    assert!(e.to_string().contains("commits to 0 revocations"), "{e}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use cairn_core::bundle::{
     refresh_bundle, verify_bundle, Bundle, BundlePolicy, RefreshPieces, BUNDLE_VERSION,
     BUNDLE_VERSION_2,
 };
-use cairn_core::checkpoint::{Checkpoint, RevocationsRef};
+use cairn_core::checkpoint::{Checkpoint, RevocationsRef, TrustRootRef};
 use cairn_core::crypto::Algorithm;
 use cairn_core::note::Note;
 use cairn_core::revocation::{empty_root, map_key, MemoryMap, ObjectKind};
@@ -373,10 +373,11 @@ fn the_audit_rebuilds_the_map_and_reports_a_stored_map_out_of_step() {
     Registry::open(&copy, None).unwrap().audit().unwrap();
 }
 
-/// A checkpoint whose revocation line the ledger does not bear out — even one signed by the
-/// real log key, of the right tree — is reported by the audit, naming its size.
+/// A checkpoint whose claim lines the ledger does not bear out (the revocation map it commits
+/// to, the trust root it names) — even one signed by the real log key, of the right tree — is
+/// reported by the audit, naming its size.
 #[test]
-fn the_audit_checks_each_checkpoints_revocation_line_against_the_ledger() {
+fn the_audit_checks_each_checkpoints_claim_lines_against_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.redb");
     let mut opts = CreateOptions::new("revocation.example.test/log", Protection::Insecure);
@@ -384,12 +385,29 @@ fn the_audit_checks_each_checkpoints_revocation_line_against_the_ledger() {
     let reg = Registry::create(&path, opts).unwrap();
     let issuer = key(&reg, "issuer", &[Role::TokenIssuer]);
     let alice = key(&reg, "alice", &[Role::Peer]);
+    let root = key(&reg, "root", &[Role::Root]);
+    let spec = TrustRootSpec {
+        keys: vec![root.key_id, reg.log_key_id().unwrap()],
+        thresholds: Thresholds::default()
+            .with(Role::Root, 1)
+            .with(Role::Checkpoint, 1),
+        expires_at: reg.now() + 86_400,
+    };
+    let v1 = reg
+        .create_trust_root(&spec, &[(root.key_id, None)])
+        .unwrap();
     let req = TokenRequest::new(alice.public_key.clone(), "svc.example", &["read"], 3600);
     let t = reg.issue_token(&issuer.key_id, None, &req).unwrap();
     reg.revoke_token(&t.id, "lost", &issuer.key_id, None)
         .unwrap();
     let cp = reg.create_checkpoint().unwrap();
     assert_eq!(line_of(&cp.note).unwrap().count, 1);
+    let named = TrustRootRef {
+        version: 1,
+        id: v1.root.id(),
+    };
+    let body = Checkpoint::parse_text(Note::parse(cp.note.as_bytes()).unwrap().text()).unwrap();
+    assert_eq!(body.trust_root().unwrap(), Some(named));
     reg.issue_token(&issuer.key_id, None, &req).unwrap();
     reg.create_checkpoint().unwrap();
     reg.audit().unwrap();
@@ -400,49 +418,77 @@ fn the_audit_checks_each_checkpoints_revocation_line_against_the_ledger() {
     .unwrap();
     let origin = reg.origin().to_owned();
     drop(reg);
-    // The older checkpoint re-signed claiming the empty map.
-    let mut body = Checkpoint::parse_text(Note::parse(cp.note.as_bytes()).unwrap().text()).unwrap();
-    body.extensions
-        .retain(|l| !l.starts_with("cairn.revocations "));
-    let body = body.with_revocations(RevocationsRef {
-        count: 0,
-        root: empty_root(),
-    });
-    let forged = body.sign(&[(origin.as_str(), &log)]).unwrap();
-    const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
-    edit(&path, |tx| {
-        let mut t = tx.open_table(CHECKPOINTS).unwrap();
-        let old = t.get(cp.size).unwrap().unwrap().value().to_vec();
-        // postcard: varint length of the note, the note, then the rest of the record.
-        let (mut len, mut at) = (0usize, 0usize);
-        loop {
-            let b = old[at];
-            len |= usize::from(b & 0x7f) << (7 * at);
-            at += 1;
-            if b & 0x80 == 0 {
-                break;
+    // The older checkpoint re-signed with one line rewritten.
+    let cases: [(&str, String, &str); 3] = [
+        (
+            "claims the empty map",
+            RevocationsRef {
+                count: 0,
+                root: empty_root(),
             }
-        }
-        let rest = &old[at + len..];
-        let mut rec = Vec::new();
-        let mut n = forged.len();
-        while n >= 0x80 {
-            rec.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        rec.push(n as u8);
-        rec.extend_from_slice(forged.as_bytes());
-        rec.extend_from_slice(rest);
-        t.insert(cp.size, rec.as_slice()).unwrap();
-    });
-    let reg = Registry::open(&path, None).unwrap();
-    let err = reg.audit().unwrap_err();
-    assert_eq!(err.code().as_str(), "proof_invalid", "{err}");
-    assert!(
-        err.detail()
-            .contains(&format!("checkpoint at size {}", cp.size)),
-        "{err}"
-    );
+            .to_line(),
+            "commits to 0 revocations",
+        ),
+        (
+            "names another root",
+            TrustRootRef {
+                id: [0x5a; 32],
+                ..named
+            }
+            .to_line(),
+            "names trust root version 1 (5a5a",
+        ),
+        (
+            "names a later root",
+            TrustRootRef {
+                version: 2,
+                ..named
+            }
+            .to_line(),
+            "names trust root version 2",
+        ),
+    ];
+    for (name, line, says) in cases {
+        let copy = dir.path().join("case.redb");
+        std::fs::copy(&path, &copy).unwrap();
+        let mut body = body.clone();
+        let prefix = &line[..line.find(' ').unwrap() + 1];
+        body.extensions.retain(|l| !l.starts_with(prefix));
+        body.extensions.push(line.clone());
+        let forged = body.sign(&[(origin.as_str(), &log)]).unwrap();
+        const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
+        edit(&copy, |tx| {
+            let mut t = tx.open_table(CHECKPOINTS).unwrap();
+            let old = t.get(cp.size).unwrap().unwrap().value().to_vec();
+            // postcard: varint length of the note, the note, then the rest of the record.
+            let (mut len, mut at) = (0usize, 0usize);
+            loop {
+                let b = old[at];
+                len |= usize::from(b & 0x7f) << (7 * at);
+                at += 1;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            let rest = &old[at + len..];
+            let mut rec = Vec::new();
+            let mut n = forged.len();
+            while n >= 0x80 {
+                rec.push((n as u8) | 0x80);
+                n >>= 7;
+            }
+            rec.push(n as u8);
+            rec.extend_from_slice(forged.as_bytes());
+            rec.extend_from_slice(rest);
+            t.insert(cp.size, rec.as_slice()).unwrap();
+        });
+        let reg = Registry::open(&copy, None).unwrap();
+        let err = reg.audit().unwrap_err();
+        assert_eq!(err.code().as_str(), "proof_invalid", "{name}: {err}");
+        let at = format!("checkpoint at size {}", cp.size);
+        assert!(err.detail().contains(&at), "{name}: {err}");
+        assert!(err.detail().contains(says), "{name}: {err}");
+    }
 }
 
 /// The map changes with its revocations' commit or not at all: revocations in one batch enter
