@@ -36,6 +36,7 @@ use cairn_core::ledger::ChainVerifier;
 use cairn_core::ledger::{check_checkpoint_claims, LedgerClaims, LedgerState};
 use cairn_core::merkle;
 use cairn_core::revocation::{map_key, revoked_object, NodeMap};
+use cairn_core::UnixTime;
 
 /// What a successful audit covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +76,21 @@ pub(crate) fn replay_entry(state: &mut LedgerState, e: &SignedEntry) -> StoreRes
         .map_err(|err| StoreError::from(err).at_seq(seq))
 }
 
+/// The time of every entry, by sequence number: what each state record's time stamp
+/// (`added_at`, `registered_at`, `issued_at`, `signed_at`, `stored_at`, a verification's or a
+/// revocation's `at`) must equal, as a verified read requires (`objects::verified`).
+pub(crate) struct EntryTimes(Vec<UnixTime>);
+
+impl EntryTimes {
+    /// Whether `at`, a record's time stamp for the entry `seq`, is not that entry's time.
+    pub(crate) fn differs(&self, seq: u64, at: UnixTime) -> bool {
+        usize::try_from(seq)
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .is_none_or(|t| *t != at)
+    }
+}
+
 /// What the replayed ledger gives for a checkpoint's claim lines (its revocation map and
 /// trust root), at each size that has a checkpoint (and at the whole ledger's size).
 struct ReplayedMaps {
@@ -103,12 +119,15 @@ impl ReplayedMaps {
 }
 
 /// Walks every entry: decode, chain, signatures, replay, leaf and subtree hashes.
-fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64, ReplayedMaps)> {
+fn audit_entries(
+    rtx: &ReadTransaction,
+) -> StoreResult<(LedgerState, u64, ReplayedMaps, EntryTimes)> {
     let entries = rtx.open_table(ENTRIES)?;
     let tree = rtx.open_table(TREE)?;
     let n = tree_size(&entries)?;
     let mut chain = ChainVerifier::new();
     let mut replay = LedgerState::new();
+    let mut times = Vec::new();
     let mut sizes = BTreeSet::new();
     for row in rtx.open_table(CHECKPOINTS)?.iter()? {
         sizes.insert(row?.0.value());
@@ -137,6 +156,7 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64, Replay
             .push_bytes(&e.envelope.payload)
             .map_err(|err| StoreError::from(err).at_seq(seq))?;
         replay_entry(&mut replay, &e)?;
+        times.push(e.entry.time);
         if let Some((kind, id)) = revoked_object(&e.entry.event) {
             // The rule book refused a second revocation of an object, so this cannot repeat.
             maps.map
@@ -167,7 +187,7 @@ fn audit_entries(rtx: &ReadTransaction) -> StoreResult<(LedgerState, u64, Replay
         }
     }
     check_tree_size(&tree, n)?;
-    Ok((replay, n, maps))
+    Ok((replay, n, maps, EntryTimes(times)))
 }
 
 /// What the replayed ledger gives against what the registry keeps and signs: the stored
@@ -259,6 +279,7 @@ fn audit_checkpoints(
 fn audit_state(
     rtx: &ReadTransaction,
     replay: &LedgerState,
+    times: &EntryTimes,
 ) -> StoreResult<(BTreeMap<KeyId, KeyRecord>, u64)> {
     let mut problems: Vec<StoreError> = Vec::new();
     // Keys.
@@ -293,6 +314,7 @@ fn audit_state(
             || have.roles != want.roles
             || have.expires_at != want.expires_at
             || have.added_seq != want.added_seq
+            || times.differs(want.added_seq, have.added_at)
         {
             problems.push(bad(
                 want.added_seq,
@@ -345,7 +367,10 @@ fn audit_state(
                 format!("node {id:?} registered here has no record"),
             )),
             Some(info)
-                if info.seq != *seq || info.spec.id != *id || info.spec.digest() != *digest =>
+                if info.seq != *seq
+                    || info.spec.id != *id
+                    || info.spec.digest() != *digest
+                    || times.differs(*seq, info.registered_at) =>
             {
                 problems.push(bad(
                     *seq,
@@ -365,7 +390,9 @@ fn audit_state(
         )));
     }
     problems.extend(check_node_indexes(rtx, &stored_nodes)?);
-    problems.extend(crate::integrity::audit_objects::check_objects(rtx, replay)?);
+    problems.extend(crate::integrity::audit_objects::check_objects(
+        rtx, replay, times,
+    )?);
     // The first problem by sequence number; problems without one come last.
     problems.sort_by_key(|e| e.seq().unwrap_or(u64::MAX));
     match problems.into_iter().next() {
@@ -420,8 +447,8 @@ impl Registry {
     /// is one.
     pub fn audit(&self) -> StoreResult<AuditReport> {
         self.read(|rtx| {
-            let (replay, n, maps) = audit_entries(&rtx)?;
-            let (keys, nodes) = audit_state(&rtx, &replay)?;
+            let (replay, n, maps, times) = audit_entries(&rtx)?;
+            let (keys, nodes) = audit_state(&rtx, &replay, &times)?;
             let (checkpoints, newest_checkpoint) =
                 audit_checkpoints(&rtx, self.origin(), &replay, &keys, n)?;
             let log_id = replay

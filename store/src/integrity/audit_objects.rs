@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable};
 
 use crate::error::{StoreError, StoreResult};
+use crate::integrity::audit::EntryTimes;
 use crate::kernel::schema::{
     self, MANIFESTS, MANIFESTS_BY_ARTIFACT, MANIFESTS_BY_SIGNER, TOKENS, TRUST_ROOTS,
 };
@@ -23,11 +24,13 @@ fn bad(seq: u64, code: ErrorCode, detail: String) -> StoreError {
     StoreError::core(code, detail).at_seq(seq)
 }
 
-/// The stored revocation agrees with the ledger's (the time stamps are the entry's).
+/// The stored revocation agrees with the ledger's (its time stamp is its entry's).
 fn same_revocation(stored: &Option<Revocation>, ledger: &Option<Revocation>) -> bool {
     match (stored, ledger) {
         (None, None) => true,
-        (Some(r), Some(l)) => r.seq == l.seq && r.reason == l.reason && r.revoker == l.revoker,
+        (Some(r), Some(l)) => {
+            r.seq == l.seq && r.reason == l.reason && r.revoker == l.revoker && r.at == l.at
+        }
         _ => false,
     }
 }
@@ -65,6 +68,7 @@ fn multimap(
 pub(crate) fn check_objects(
     rtx: &ReadTransaction,
     replay: &LedgerState,
+    times: &EntryTimes,
 ) -> StoreResult<Vec<StoreError>> {
     let mut problems = Vec::new();
 
@@ -85,7 +89,7 @@ pub(crate) fn check_objects(
                 && t.claims.audience == want.audience
                 && t.claims.expires_at == want.expires_at
         });
-        if !matches || rec.seq != want.seq {
+        if !matches || rec.seq != want.seq || times.differs(want.seq, rec.issued_at) {
             problems.push(bad(
                 want.seq,
                 ErrorCode::DigestMismatch,
@@ -144,7 +148,10 @@ pub(crate) fn check_objects(
                 })
             })
         });
-        if !matches || rec.signed_seq != want.signed_seq {
+        if !matches
+            || rec.signed_seq != want.signed_seq
+            || times.differs(want.signed_seq, rec.signed_at)
+        {
             problems.push(bad(
                 want.signed_seq,
                 ErrorCode::DigestMismatch,
@@ -268,17 +275,25 @@ pub(crate) fn check_objects(
                 ErrorCode::ChainBroken,
                 format!("key {key} of peer {peer:?} stored here has no record"),
             )),
-            Some(got) if got.stored_seq != want.stored_seq => problems.push(bad(
+            Some((got, _)) if got.stored_seq != want.stored_seq => problems.push(bad(
                 want.stored_seq,
                 ErrorCode::DigestMismatch,
                 format!("the record of peer {peer:?} differs from this entry"),
             )),
-            Some(got) if got.verified_seq != want.verified_seq => problems.push(bad(
+            Some((got, _)) if got.verified_seq != want.verified_seq => problems.push(bad(
                 want.verified_seq.unwrap_or(want.stored_seq),
                 ErrorCode::ChainBroken,
                 format!("the verification of peer {peer:?} differs from the ledger"),
             )),
-            Some(_) => {}
+            Some((_, stamps)) => {
+                if let Some((seq, _)) = stamps.iter().find(|(seq, at)| times.differs(*seq, *at)) {
+                    problems.push(bad(
+                        *seq,
+                        ErrorCode::DigestMismatch,
+                        format!("the record of peer {peer:?} gives this entry another time"),
+                    ));
+                }
+            }
         }
     }
     for (peer, key) in have.keys().filter(|k| !replay.peer_keys.contains_key(*k)) {
@@ -297,7 +312,11 @@ pub(crate) fn check_objects(
                 ErrorCode::ChainBroken,
                 format!("handle {name} registered here has no record"),
             )),
-            Some(got) if got.seq != want.seq || got.identity_digest != want.identity_digest => {
+            Some((got, at))
+                if got.seq != want.seq
+                    || got.identity_digest != want.identity_digest
+                    || times.differs(want.seq, *at) =>
+            {
                 problems.push(bad(
                     want.seq,
                     ErrorCode::DigestMismatch,

@@ -119,7 +119,7 @@ pub(crate) fn ledger_handle(
 /// Every handle the table holds, as the ledger should describe it (the audit's side).
 pub(crate) fn table_handles(
     rtx: &ReadTransaction,
-) -> StoreResult<std::collections::BTreeMap<Digest, LedgerHandle>> {
+) -> StoreResult<std::collections::BTreeMap<Digest, (LedgerHandle, UnixTime)>> {
     let mut out = std::collections::BTreeMap::new();
     if let Some(t) = open_handles_read(rtx)? {
         for row in t.iter()? {
@@ -127,10 +127,13 @@ pub(crate) fn table_handles(
             let rec: HandleRecord = schema::decode(v.value(), "handle record")?;
             out.insert(
                 k.value(),
-                LedgerHandle {
-                    seq: rec.seq,
-                    identity_digest: identity_digest(&rec.sealed_identity),
-                },
+                (
+                    LedgerHandle {
+                        seq: rec.seq,
+                        identity_digest: identity_digest(&rec.sealed_identity),
+                    },
+                    rec.registered_at,
+                ),
             );
         }
     }

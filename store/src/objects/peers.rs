@@ -160,21 +160,27 @@ pub(crate) fn ledger_peer_key(
         }))
 }
 
+/// Every peer key the tables hold ([`table_peer_keys`]): (peer id, key id) → the key as the
+/// ledger should describe it, with the (entry, time) stamps its record gives.
+pub(crate) type TablePeerKeys =
+    std::collections::BTreeMap<(String, KeyId), (LedgerPeerKey, Vec<(u64, UnixTime)>)>;
+
 /// Every peer key the tables hold, as the ledger should describe it: this registry's identity
 /// (stored, never verified) and each peer record's pinned key. The writer's view of one key
 /// ([`ledger_peer_key`]) and the audit's comparison with the replayed ledger read the tables
 /// the same way.
-pub(crate) fn table_peer_keys(
-    rtx: &ReadTransaction,
-) -> StoreResult<std::collections::BTreeMap<(String, KeyId), LedgerPeerKey>> {
+pub(crate) fn table_peer_keys(rtx: &ReadTransaction) -> StoreResult<TablePeerKeys> {
     let mut out = std::collections::BTreeMap::new();
     if let Some(me) = load_identity(rtx)? {
         out.insert(
             (me.peer_id, me.key_id),
-            LedgerPeerKey {
-                stored_seq: me.stored_seq,
-                verified_seq: None,
-            },
+            (
+                LedgerPeerKey {
+                    stored_seq: me.stored_seq,
+                    verified_seq: None,
+                },
+                Vec::new(),
+            ),
         );
     }
     if let Some(t) = open_peers_read(rtx)? {
@@ -190,10 +196,15 @@ pub(crate) fn table_peer_keys(
             }
             out.insert(
                 (p.peer_id.clone(), p.key_id()),
-                LedgerPeerKey {
-                    stored_seq: p.stored_seq,
-                    verified_seq: p.verified.map(|v| v.seq),
-                },
+                (
+                    LedgerPeerKey {
+                        stored_seq: p.stored_seq,
+                        verified_seq: p.verified.map(|v| v.seq),
+                    },
+                    core::iter::once((p.stored_seq, p.stored_at))
+                        .chain(p.verified.map(|v| (v.seq, v.at)))
+                        .collect(),
+                ),
             );
         }
     }

@@ -268,6 +268,79 @@ fn modified_key_record_is_reported_against_its_entry() {
     assert_eq!(e.seq(), Some(issuer.added_seq), "{e}");
 }
 
+/// A record's time stamp is its entry's time; verified reads refuse a record whose stamp was
+/// edited (a key's `added_at` opens its validity window), and so does the audit, against the
+/// entry that made it.
+#[test]
+fn an_edited_time_stamp_is_reported_against_its_entry() {
+    let f = fixture();
+    // A node's `registered_at`.
+    let p = f.copy("node-time.redb");
+    let reg = Registry::open(&p, None).unwrap();
+    let mut info = reg.node("node-2").unwrap();
+    drop(reg);
+    info.registered_at -= 86_400;
+    let bytes = cairn_core::encoding::to_postcard(&info);
+    edit(&p, |tx| {
+        tx.open_table(NODES)
+            .unwrap()
+            .insert(b"node-2".as_slice(), bytes.as_slice())
+            .unwrap();
+    });
+    let e = check(&p);
+    assert_eq!(e.seq(), Some(f.node_seq[2]), "{e}");
+    assert_eq!(e.code(), StoreCode::Core(ErrorCode::DigestMismatch), "{e}");
+
+    // A key's `added_at`, moved a day back (which would widen the window in which tokens it
+    // signed outside the ledger are accepted).
+    let p = f.copy("key-time.redb");
+    let reg = Registry::open(&p, None).unwrap();
+    let issuer = reg
+        .list_keys()
+        .unwrap()
+        .into_iter()
+        .find(|k| k.label == "issuer")
+        .unwrap();
+    drop(reg);
+    let varint = |n: u64| {
+        let (mut out, mut n) = (Vec::new(), n);
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        out
+    };
+    edit(&p, |tx| {
+        let mut t = tx.open_table(KEYS).unwrap();
+        let bytes = t.get(issuer.key_id.0).unwrap().unwrap().value().to_vec();
+        // The label, the role byte, no expiry, the `key_added` seq, then `added_at`.
+        let mut before = b"\x06issuer".to_vec();
+        before.push(RoleSet::of(&[Role::TokenIssuer]).bits());
+        before.push(0);
+        before.extend(varint(issuer.added_seq));
+        let at = bytes
+            .windows(before.len())
+            .position(|w| w == before)
+            .unwrap()
+            + before.len();
+        let old = varint(issuer.added_at);
+        assert_eq!(&bytes[at..at + old.len()], old.as_slice());
+        let mut edited = bytes[..at].to_vec();
+        edited.extend(varint(issuer.added_at - 86_400));
+        edited.extend_from_slice(&bytes[at + old.len()..]);
+        t.insert(issuer.key_id.0, edited.as_slice()).unwrap();
+    });
+    // A verified read refuses the record; the audit must report it as well.
+    let reg = Registry::open(&p, None).unwrap();
+    let read = reg.list_keys().unwrap_err();
+    assert_eq!(read.seq(), Some(issuer.added_seq), "{read}");
+    drop(reg);
+    let e = check(&p);
+    assert_eq!(e.seq(), Some(issuer.added_seq), "{e}");
+    assert_eq!(e.code(), StoreCode::Core(ErrorCode::ChainBroken), "{e}");
+}
+
 /// A manifest's signatures are outside its digest; the audit verifies each one, so a record
 /// whose signature bytes were changed is reported at the manifest's entry.
 #[test]
