@@ -126,7 +126,7 @@ pub struct Presence {
     pub ttl_seconds: u64,
     /// How often the collector removes expired entries.
     pub gc_interval_seconds: u64,
-    /// Most presence entries held (announcements beyond are refused, `too_large`).
+    /// Most presence entries held (announcements beyond are refused, `503 unavailable`).
     pub max_entries: usize,
 }
 
