@@ -269,6 +269,37 @@ impl Default for Limits {
     }
 }
 
+/// `malformed` naming `key` when `v` is 0.
+fn at_least_one(v: u64, key: &str) -> ServiceResult<()> {
+    if v == 0 {
+        Err(ServiceError::config(format!("{key} must be at least 1")))
+    } else {
+        Ok(())
+    }
+}
+
+impl Limits {
+    /// Values serde cannot check by type (`cairn serve`'s and the witness's `[limits]`).
+    pub(crate) fn check(&self) -> ServiceResult<()> {
+        at_least_one(self.max_body_bytes as u64, "limits.max_body_bytes")?;
+        at_least_one(
+            self.request_timeout_seconds,
+            "limits.request_timeout_seconds",
+        )?;
+        at_least_one(self.header_timeout_seconds, "limits.header_timeout_seconds")?;
+        at_least_one(
+            self.max_concurrent_requests as u64,
+            "limits.max_concurrent_requests",
+        )?;
+        if self.max_body_bytes > 64 * 1024 * 1024 {
+            return Err(ServiceError::config(
+                "limits.max_body_bytes must be at most 67108864 (64 MiB)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `[auth]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -423,7 +454,8 @@ pub struct RateLimit {
     pub enabled: bool,
     /// Sustained requests per second per client address, every endpoint together (default 100).
     pub per_ip_rps: u32,
-    /// Requests a client may send at once above the sustained rate (default 200).
+    /// Requests a client may send at once: the bucket's size, refilled at `per_ip_rps`
+    /// (default 200).
     pub burst: u32,
     /// How long a banned address is refused, in seconds (default 300).
     pub ban_seconds: u64,
@@ -443,6 +475,27 @@ impl Default for RateLimit {
             ban_after: 50,
             endpoints: EndpointLimits::default(),
         }
+    }
+}
+
+impl RateLimit {
+    /// Values serde cannot check by type (`cairn serve`'s and the witness's `[rate_limit]`).
+    pub(crate) fn check(&self) -> ServiceResult<()> {
+        at_least_one(u64::from(self.per_ip_rps), "rate_limit.per_ip_rps")?;
+        at_least_one(u64::from(self.burst), "rate_limit.burst")?;
+        let e = &self.endpoints;
+        for (v, key) in [
+            (e.register_rps, "rate_limit.endpoints.register_rps"),
+            (e.query_rps, "rate_limit.endpoints.query_rps"),
+            (e.tiles_rps, "rate_limit.endpoints.tiles_rps"),
+            (e.resolve_rps, "rate_limit.endpoints.resolve_rps"),
+            (e.check_user_rps, "rate_limit.endpoints.check_user_rps"),
+        ] {
+            if let Some(v) = v {
+                at_least_one(u64::from(v), key)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -481,51 +534,8 @@ impl Config {
 
     /// Values serde cannot check by type.
     fn check(&self) -> ServiceResult<()> {
-        let positive = |v: u64, key: &str| {
-            if v == 0 {
-                Err(ServiceError::config(format!("{key} must be at least 1")))
-            } else {
-                Ok(())
-            }
-        };
-        positive(self.limits.max_body_bytes as u64, "limits.max_body_bytes")?;
-        positive(
-            self.limits.request_timeout_seconds,
-            "limits.request_timeout_seconds",
-        )?;
-        positive(
-            self.limits.header_timeout_seconds,
-            "limits.header_timeout_seconds",
-        )?;
-        positive(
-            self.limits.max_concurrent_requests as u64,
-            "limits.max_concurrent_requests",
-        )?;
-        if self.limits.max_body_bytes > 64 * 1024 * 1024 {
-            return Err(ServiceError::config(
-                "limits.max_body_bytes must be at most 67108864 (64 MiB)",
-            ));
-        }
-        let r = &self.rate_limit;
-        positive(u64::from(r.per_ip_rps), "rate_limit.per_ip_rps")?;
-        positive(u64::from(r.burst), "rate_limit.burst")?;
-        for (v, key) in [
-            (
-                r.endpoints.register_rps,
-                "rate_limit.endpoints.register_rps",
-            ),
-            (r.endpoints.query_rps, "rate_limit.endpoints.query_rps"),
-            (r.endpoints.tiles_rps, "rate_limit.endpoints.tiles_rps"),
-            (r.endpoints.resolve_rps, "rate_limit.endpoints.resolve_rps"),
-            (
-                r.endpoints.check_user_rps,
-                "rate_limit.endpoints.check_user_rps",
-            ),
-        ] {
-            if let Some(v) = v {
-                positive(u64::from(v), key)?;
-            }
-        }
+        self.limits.check()?;
+        self.rate_limit.check()?;
         for (v, key) in [
             (
                 self.auth.max_clock_skew_seconds,
@@ -543,16 +553,16 @@ impl Config {
                 )));
             }
         }
-        positive(self.peer.pending_seconds, "peer.pending_seconds")?;
-        positive(
+        at_least_one(self.peer.pending_seconds, "peer.pending_seconds")?;
+        at_least_one(
             self.peer.max_pending_per_peer as u64,
             "peer.max_pending_per_peer",
         )?;
-        positive(
+        at_least_one(
             self.witnessing.interval_seconds,
             "witnessing.interval_seconds",
         )?;
-        positive(
+        at_least_one(
             self.witnessing.timeout_seconds,
             "witnessing.timeout_seconds",
         )?;
@@ -571,14 +581,14 @@ impl Config {
             }
             w.cosigner_keys()?;
         }
-        positive(self.presence.ttl_seconds, "presence.ttl_seconds")?;
-        positive(
+        at_least_one(self.presence.ttl_seconds, "presence.ttl_seconds")?;
+        at_least_one(
             self.presence.gc_interval_seconds,
             "presence.gc_interval_seconds",
         )?;
-        positive(self.presence.max_entries as u64, "presence.max_entries")?;
-        positive(self.pow.ttl_seconds, "pow.ttl_seconds")?;
-        positive(self.nodes.max_nodes as u64, "nodes.max_nodes")?;
+        at_least_one(self.presence.max_entries as u64, "presence.max_entries")?;
+        at_least_one(self.pow.ttl_seconds, "pow.ttl_seconds")?;
+        at_least_one(self.nodes.max_nodes as u64, "nodes.max_nodes")?;
         if self.pow.difficulty > cairn_core::handle::MAX_DIFFICULTY {
             return Err(ServiceError::config(format!(
                 "pow.difficulty must be at most {}",

@@ -51,8 +51,6 @@ pub struct AppState {
     pub nonces: auth::NonceCache,
     /// The group-commit writer.
     pub writer: writer::Writer,
-    /// Rate limits (None when `rate_limit.enabled` is false).
-    pub limiter: Option<limit::Limiter>,
     /// When the service started.
     pub started: Instant,
     /// The figures `GET /metrics` reports.
@@ -156,10 +154,6 @@ impl Server {
             config: config.clone(),
             nonces: auth::NonceCache::default(),
             writer,
-            limiter: config
-                .rate_limit
-                .enabled
-                .then(|| limit::Limiter::new(&config.rate_limit)),
             started: Instant::now(),
             metrics,
             key_passphrase,
@@ -171,15 +165,11 @@ impl Server {
             handles::spawn_collector(h, state.reg.clone(), config.presence.gc_interval_seconds)
         });
         let limits = &config.limits;
-        let app = routes::router(state.clone())
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                routes::read_guard,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                limit::middleware,
-            ))
+        let app = routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::read_guard,
+        ));
+        let app = limit::apply(app, &config.rate_limit)
             // A handler that panics (a bug: untrusted input must give typed errors) answers
             // 500 with cairn's error body instead of dropping the connection.
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))

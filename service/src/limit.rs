@@ -18,7 +18,6 @@ use serde_json::json;
 
 use crate::config::RateLimit;
 use crate::error::ServiceError;
-use crate::AppState;
 
 /// The limiters of one service.
 pub struct Limiter {
@@ -160,22 +159,32 @@ impl Limiter {
     }
 }
 
-/// Middleware: applies the limits to every request when `rate_limit.enabled`.
+/// Middleware: applies `limiter` to every request (`cairn serve` and the witness add it when
+/// `rate_limit.enabled`).
 pub async fn middleware(
-    State(st): State<Arc<AppState>>,
+    State(limiter): State<Arc<Limiter>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if let Some(l) = &st.limiter {
-        let ip = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        if let Some(ip) = ip {
-            if let Err(e) = l.check(ip, req.uri().path()) {
-                return e.into_response();
-            }
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = ip {
+        if let Err(e) = limiter.check(ip, req.uri().path()) {
+            return e.into_response();
         }
     }
     next.run(req).await
+}
+
+/// `router` with `[rate_limit]` applied to every request, when enabled.
+pub fn apply(router: axum::Router, cfg: &RateLimit) -> axum::Router {
+    if !cfg.enabled {
+        return router;
+    }
+    router.layer(axum::middleware::from_fn_with_state(
+        Arc::new(Limiter::new(cfg)),
+        middleware,
+    ))
 }

@@ -322,6 +322,72 @@ fn witness_answers_as_tlog_witness_says() {
     assert_cosigned(&t, 40, &body, &keys);
 }
 
+/// Every request counts against its address's `[rate_limit]` (on by default, as for `cairn
+/// serve`): past the burst, `429` with `Retry-After`; refused `ban_after` times in a row, the
+/// address is banned, and its checkpoints are refused too. `[rate_limit.endpoints]` is refused
+/// at startup: the witness has no endpoint classes.
+#[test]
+fn witness_rate_limits_and_bans_each_address() {
+    let env = Env::new();
+    let (cfg, base, _) = init_witness(&env, "w1", "witness.example/w1", LOG, &[log_vkey()]);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let bad = env.write(
+        "w1/endpoints.toml",
+        format!("{text}\n[rate_limit.endpoints]\nregister_rps = 1\n").as_bytes(),
+    );
+    let e = env.fails(&["witness", "serve", "--config", &bad], 2, "malformed");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("rate_limit.endpoints"),
+        "{e}"
+    );
+    let limited = env.write(
+        "w1/limited.toml",
+        format!(
+            "{text}\n[rate_limit]\nper_ip_rps = 1\nburst = 3\nban_after = 3\nban_seconds = 60\n"
+        )
+        .as_bytes(),
+    );
+    let _w = start_witness(&env, &limited, &base);
+    let a = agent(Duration::from_secs(10));
+    let health = |a: &ureq::Agent| a.get(&format!("{base}/health")).call().unwrap();
+    // The burst (less what the start-up probe used, plus what a second refills) passes.
+    let mut passed = 0;
+    let refused = loop {
+        let r = health(&a);
+        if r.status() != 200 {
+            break r;
+        }
+        passed += 1;
+        assert!(
+            passed <= 4,
+            "a burst of 3 at 1 per second let {passed} through"
+        );
+    };
+    assert!(passed >= 1, "the burst let nothing through");
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // Refused three times in a row: banned, for every endpoint.
+    health(&a);
+    let mut r = health(&a);
+    let body: serde_json::Value =
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    assert_eq!(body["error"]["details"]["banned"], true, "{body}");
+    std::thread::sleep(Duration::from_millis(1_100));
+    let key = log_key();
+    let (status, _, body) = post(&a, &base, &Tree::new(0, 4).body(0, 4, &key)).unwrap();
+    assert_eq!(status, 429, "a banned address's checkpoint: {body}");
+}
+
 /// What the client saw cosigned: size → roots.
 type Seen = Arc<Mutex<BTreeMap<u64, Vec<Digest>>>>;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config::{Limits, Tls};
+use crate::config::{EndpointLimits, Limits, RateLimit, Tls};
 use crate::error::{ServiceError, ServiceResult};
 
 /// Default witness key file name (beside the configuration).
@@ -44,6 +44,10 @@ pub struct WitnessConfig {
     /// Request limits (as `cairn serve`'s `[limits]`).
     #[serde(default)]
     pub limits: Limits,
+    /// Per-address rate limits and bans (as `cairn serve`'s `[rate_limit]`, without
+    /// `[rate_limit.endpoints]`; on by default).
+    #[serde(default)]
+    pub rate_limit: RateLimit,
     /// The logs this witness follows (`[[logs]]`, at least one).
     #[serde(default)]
     pub logs: Vec<LogConfig>,
@@ -122,19 +126,12 @@ impl WitnessConfig {
                 "cosignatures must name at least one type",
             ));
         }
-        let l = &self.limits;
-        for (v, key) in [
-            (l.max_body_bytes as u64, "limits.max_body_bytes"),
-            (l.request_timeout_seconds, "limits.request_timeout_seconds"),
-            (l.header_timeout_seconds, "limits.header_timeout_seconds"),
-            (
-                l.max_concurrent_requests as u64,
-                "limits.max_concurrent_requests",
-            ),
-        ] {
-            if v == 0 {
-                return Err(ServiceError::config(format!("{key} must be at least 1")));
-            }
+        self.limits.check()?;
+        self.rate_limit.check()?;
+        if self.rate_limit.endpoints != EndpointLimits::default() {
+            return Err(ServiceError::config(
+                "rate_limit.endpoints: the witness has no endpoint classes (per_ip_rps covers POST /add-checkpoint)",
+            ));
         }
         if self.logs.is_empty() {
             return Err(ServiceError::config(
@@ -198,6 +195,11 @@ mod tests {
         assert_eq!(c.key_path, PathBuf::from("witness.key"));
         assert_eq!(c.cosignatures.len(), 2);
         assert_eq!(c.limits, Limits::default());
+        assert_eq!(
+            c.rate_limit,
+            RateLimit::default(),
+            "rate limits on by default"
+        );
         for (text, key) in [
             (format!("nam = \"x\"\n{base}"), "nam"),
             ("[[logs]]\norigin = \"o\"\nkeys = []".to_owned(), "name"),

@@ -77,14 +77,15 @@ async fn middleware_error(err: BoxError) -> Response {
     }
 }
 
-/// The routes with their limits.
+/// The routes with their limits: `[limits]`, and `[rate_limit]` per client address.
 pub fn router(witness: Arc<Witness>, config: &WitnessConfig) -> Router {
     let l = &config.limits;
-    Router::new()
+    let routes = Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/health", get(health))
         .with_state(witness)
-        .layer(DefaultBodyLimit::max(l.max_body_bytes))
+        .layer(DefaultBodyLimit::max(l.max_body_bytes));
+    crate::limit::apply(routes, &config.rate_limit)
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(middleware_error))
