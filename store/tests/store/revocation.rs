@@ -461,23 +461,9 @@ fn the_audit_checks_each_checkpoints_claim_lines_against_the_ledger() {
             let mut t = tx.open_table(CHECKPOINTS).unwrap();
             let old = t.get(cp.size).unwrap().unwrap().value().to_vec();
             // postcard: varint length of the note, the note, then the rest of the record.
-            let (mut len, mut at) = (0usize, 0usize);
-            loop {
-                let b = old[at];
-                len |= usize::from(b & 0x7f) << (7 * at);
-                at += 1;
-                if b & 0x80 == 0 {
-                    break;
-                }
-            }
+            let (len, at) = crate::read_varint(&old);
             let rest = &old[at + len..];
-            let mut rec = Vec::new();
-            let mut n = forged.len();
-            while n >= 0x80 {
-                rec.push((n as u8) | 0x80);
-                n >>= 7;
-            }
-            rec.push(n as u8);
+            let mut rec = crate::varint(forged.len() as u64);
             rec.extend_from_slice(forged.as_bytes());
             rec.extend_from_slice(rest);
             t.insert(cp.size, rec.as_slice()).unwrap();

@@ -105,6 +105,30 @@ fn write_entry(path: &Path, seq: u64, env: &Envelope) {
     });
 }
 
+/// The "issuer" key of a fixture copy, as listed.
+fn issuer_of(path: &Path) -> cairn_store::KeyInfo {
+    Registry::open(path, None)
+        .unwrap()
+        .list_keys()
+        .unwrap()
+        .into_iter()
+        .find(|k| k.label == "issuer")
+        .unwrap()
+}
+
+/// Rewrites the record of node `id` with `change` applied.
+fn edit_node(path: &Path, id: &str, change: impl FnOnce(&mut cairn_store::NodeInfo)) {
+    let mut info = Registry::open(path, None).unwrap().node(id).unwrap();
+    change(&mut info);
+    let bytes = cairn_core::encoding::to_postcard(&info);
+    edit(path, |tx| {
+        tx.open_table(NODES)
+            .unwrap()
+            .insert(id.as_bytes(), bytes.as_slice())
+            .unwrap();
+    });
+}
+
 /// Opens and audits; returns the first error of either.
 fn check(path: &Path) -> cairn_store::StoreError {
     match Registry::open(path, None) {
@@ -192,17 +216,7 @@ fn resigned_with_the_real_log_key_is_caught_by_the_tree() {
 fn modified_node_record_is_reported_against_its_entry() {
     let f = fixture();
     let p = f.copy("node.redb");
-    let reg = Registry::open(&p, None).unwrap();
-    let mut info = reg.node("node-3").unwrap();
-    drop(reg);
-    info.spec.name = "Evil".into();
-    let bytes = cairn_core::encoding::to_postcard(&info);
-    edit(&p, |tx| {
-        tx.open_table(NODES)
-            .unwrap()
-            .insert(b"node-3".as_slice(), bytes.as_slice())
-            .unwrap();
-    });
+    edit_node(&p, "node-3", |info| info.spec.name = "Evil".into());
     let reg = Registry::open(&p, None).unwrap();
     let e = reg.audit().unwrap_err();
     assert_eq!(e.seq(), Some(f.node_seq[3]), "{e}");
@@ -246,14 +260,7 @@ fn removed_and_injected_records_are_reported() {
 fn modified_key_record_is_reported_against_its_entry() {
     let f = fixture();
     let p = f.copy("key.redb");
-    let reg = Registry::open(&p, None).unwrap();
-    let issuer = reg
-        .list_keys()
-        .unwrap()
-        .into_iter()
-        .find(|k| k.label == "issuer")
-        .unwrap();
-    drop(reg);
+    let issuer = issuer_of(&p);
     edit(&p, |tx| {
         let mut t = tx.open_table(KEYS).unwrap();
         let mut bytes = t.get(issuer.key_id.0).unwrap().unwrap().value().to_vec();
@@ -276,17 +283,7 @@ fn an_edited_time_stamp_is_reported_against_its_entry() {
     let f = fixture();
     // A node's `registered_at`.
     let p = f.copy("node-time.redb");
-    let reg = Registry::open(&p, None).unwrap();
-    let mut info = reg.node("node-2").unwrap();
-    drop(reg);
-    info.registered_at -= 86_400;
-    let bytes = cairn_core::encoding::to_postcard(&info);
-    edit(&p, |tx| {
-        tx.open_table(NODES)
-            .unwrap()
-            .insert(b"node-2".as_slice(), bytes.as_slice())
-            .unwrap();
-    });
+    edit_node(&p, "node-2", |info| info.registered_at -= 86_400);
     let e = check(&p);
     assert_eq!(e.seq(), Some(f.node_seq[2]), "{e}");
     assert_eq!(e.code(), StoreCode::Core(ErrorCode::DigestMismatch), "{e}");
@@ -294,23 +291,8 @@ fn an_edited_time_stamp_is_reported_against_its_entry() {
     // A key's `added_at`, moved a day back (which would widen the window in which tokens it
     // signed outside the ledger are accepted).
     let p = f.copy("key-time.redb");
-    let reg = Registry::open(&p, None).unwrap();
-    let issuer = reg
-        .list_keys()
-        .unwrap()
-        .into_iter()
-        .find(|k| k.label == "issuer")
-        .unwrap();
-    drop(reg);
-    let varint = |n: u64| {
-        let (mut out, mut n) = (Vec::new(), n);
-        while n >= 0x80 {
-            out.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        out.push(n as u8);
-        out
-    };
+    let issuer = issuer_of(&p);
+    let varint = crate::varint;
     edit(&p, |tx| {
         let mut t = tx.open_table(KEYS).unwrap();
         let bytes = t.get(issuer.key_id.0).unwrap().unwrap().value().to_vec();
@@ -382,15 +364,7 @@ fn a_damaged_signature_on_a_manifest_record_is_reported() {
     edit(&p, |tx| {
         let mut t = tx.open_table(MANIFESTS).unwrap();
         let mut rec = t.get(m.digest).unwrap().unwrap().value().to_vec();
-        let (mut len, mut at) = (0usize, 0usize);
-        loop {
-            let b = rec[at];
-            len |= usize::from(b & 0x7f) << (7 * at);
-            at += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
+        let (len, at) = crate::read_varint(&rec);
         rec[at + len - 1] ^= 1;
         t.insert(m.digest, rec.as_slice()).unwrap();
     });
