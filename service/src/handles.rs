@@ -554,6 +554,11 @@ impl HandleRegistry {
             .collect()
     }
 
+    /// Drops every device of the handle `index` (after its removal or re-registration).
+    fn forget_presence(&self, index: &Digest) {
+        lock(&self.presence).retain(|(i, _), _| i != index);
+    }
+
     /// Removes the presence entries expired at `now`; returns how many.
     pub fn collect_presence(&self, now: UnixTime) -> usize {
         let mut p = lock(&self.presence);
@@ -690,13 +695,16 @@ pub async fn resolve(State(st): St, headers: HeaderMap, body: Body) -> ServiceRe
         let mut text = plaintext.to_string().into_bytes();
         let padded = text.len().div_ceil(RESOLVE_PAD).max(1) * RESOLVE_PAD;
         text.resize(padded, b' ');
+        // A key that parses but cannot be sealed to (an all-zero X25519 exchange: a
+        // small-order point) is the requester's key's fault.
         let envelope = seal(
             &key,
             PURPOSE_RESOLVE,
             handle.as_bytes(),
             &text,
             &random::<SEAL_SEED_LEN>(),
-        )?;
+        )
+        .map_err(|e| field(e.into(), "requester_ephemeral_pubkey_hex"))?;
         Ok(Json(json!({
             "handle": handle.as_str(),
             "envelope": b64_encode(&envelope),
@@ -730,6 +738,8 @@ pub(crate) async fn reregister(State(st): St, request: WriteRequest) -> ServiceR
         let info = st
             .writer
             .reregister_handle(opened.index, existing.identity_digest(), sealed)?;
+        // Devices announced under the replaced identity are not the new one's.
+        h.forget_presence(&opened.index);
         Ok(Json(
             json!({"ok": true, "status": "reregistered", "seq": info.seq}),
         ))
@@ -766,7 +776,7 @@ pub(crate) async fn remove(State(st): St, request: WriteRequest) -> ServiceResul
                 "not_found" => field(e, "handle"),
                 _ => e,
             })?;
-        lock(&h.presence).retain(|(i, _), _| *i != index);
+        h.forget_presence(&index);
         Ok(Json(json!({"ok": true, "status": "removed", "seq": seq})))
     })
     .await
@@ -909,9 +919,21 @@ pub async fn announce(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
     blocking(move || {
         let now = st.reg.now();
         let expires_at = now.saturating_add(ttl);
+        // The lock is held across the registration read: a removal or re-registration clears
+        // the handle's presence after its commit (`forget_presence`), so an announcement that
+        // read the handle before that commit cannot add a device after the clearing.
+        let mut p = lock(&h.presence);
+        let key = (index, req.device_id);
+        // A full table is decided before whether the handle is registered, so it answers a
+        // free handle and a registered one alike (else `503` would tell which handles exist).
+        if !p.contains_key(&key) && p.len() >= max {
+            return Err(ServiceError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the presence table is full; retry later",
+            ));
+        }
         if st.reg.handle_unverified(&index)?.is_some() {
-            let mut p = lock(&h.presence);
-            let key = (index, req.device_id);
             if !p.contains_key(&key) {
                 let mine: Vec<(String, UnixTime)> = p
                     .range((index, String::new())..)
@@ -923,13 +945,6 @@ pub async fn announce(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
                         p.remove(&(index, d));
                     }
                 }
-            }
-            if !p.contains_key(&key) && p.len() >= max {
-                return Err(ServiceError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the presence table is full; retry later",
-                ));
             }
             p.insert(
                 key,
@@ -1076,16 +1091,13 @@ pub(crate) async fn sync(State(st): St, request: WriteRequest) -> ServiceResult<
                 }
                 continue;
             }
-            match st.reg.handle_unverified(&opened.index)? {
-                Some(existing) => {
-                    if h.open_at_rest(&opened.index, &existing.sealed_identity)? == opened.identity
-                    {
-                        unchanged += 1;
-                    } else {
-                        conflicts.push(item_error(opened.handle.as_str(), &taken()));
-                    }
+            match h.held(&st, &opened) {
+                Ok(None) => fresh.push(opened),
+                Ok(Some(_)) => unchanged += 1,
+                Err(e) if e.code == StoreCode::AlreadyExists.as_str() => {
+                    conflicts.push(item_error(opened.handle.as_str(), &e))
                 }
-                None => fresh.push(opened),
+                Err(e) => return Err(e),
             }
         }
         let sealed = fresh
@@ -1101,8 +1113,13 @@ pub(crate) async fn sync(State(st): St, request: WriteRequest) -> ServiceResult<
         for (o, r) in fresh.iter().zip(results) {
             match r {
                 Ok(_) => merged += 1,
-                // Registered by someone else between the check and the commit.
-                Err(_) => conflicts.push(item_error(o.handle.as_str(), &taken())),
+                // Registered meanwhile (a concurrent registration or sync): the same identity
+                // is unchanged, as for `/register`; another is a conflict.
+                Err(e) if e.code() == StoreCode::AlreadyExists => match h.held(&st, o) {
+                    Ok(Some(_)) => unchanged += 1,
+                    Ok(None) | Err(_) => conflicts.push(item_error(o.handle.as_str(), &taken())),
+                },
+                Err(e) => rejected.push(item_error(o.handle.as_str(), &ServiceError::from(e))),
             }
         }
         Ok(Json(json!({

@@ -106,7 +106,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/peers/{id}/remove", post(peer::remove))
         // The handle registry (seed 003's paths).
         .route("/register", post(handles::register))
-        .route("/resolve", post(handles::resolve))
+        .route(RESOLVE_PATH, post(handles::resolve))
         .route("/check_user/{handle}", get(handles::check_user))
         .route("/announce", post(handles::announce))
         .route("/sync", post(handles::sync))
@@ -282,13 +282,17 @@ impl Credentials {
 /// Where a node spec is checked without being registered (seed 000's path).
 const VALIDATE_PATH: &str = "/api/v1/registry/validate";
 
+/// The handle registry's resolution: a POST that writes nothing but answers a handle's identity.
+const RESOLVE_PATH: &str = "/resolve";
+
 /// Whether a request is a read that `auth.public_reads = false` puts behind a `read` token:
-/// every GET and HEAD (axum answers HEAD on every GET route) but `/health`, and the
-/// validation of a node spec (a POST that writes nothing but tells what the registry holds).
+/// every GET and HEAD (axum answers HEAD on every GET route) but `/health`, and the POSTs that
+/// write nothing but tell what the registry holds: the validation of a node spec and the
+/// resolution of a handle.
 fn is_guarded_read(method: &Method, path: &str) -> bool {
     match *method {
         Method::GET | Method::HEAD => path != "/health",
-        Method::POST => path == VALIDATE_PATH,
+        Method::POST => path == VALIDATE_PATH || path == RESOLVE_PATH,
         _ => false,
     }
 }

@@ -322,12 +322,25 @@ fn register_resolve_conflict_check_user_restart_and_raw_bytes() {
     let (missing, len_missing) = resolve(&s, "bob", &[]);
     assert_eq!(missing["found"], false);
     assert_eq!(len_found, len_missing);
-    let r = s.post(
-        "/resolve",
-        &json!({"handle": "alice", "requester_ephemeral_pubkey_hex": "00"}),
-        &[],
-    );
-    assert_eq!((r.status, r.code()), (422, "invalid_key".into()));
+    // A requester key that is not a key, or a small-order point (the all-zero one: its
+    // exchange gives the all-zero secret): 422 naming the field, for a handle held or not.
+    for (handle, key) in [
+        ("alice", "00".to_owned()),
+        ("alice", "00".repeat(32)),
+        ("bob", "00".repeat(32)),
+    ] {
+        let r = s.post(
+            "/resolve",
+            &json!({"handle": handle, "requester_ephemeral_pubkey_hex": key}),
+            &[],
+        );
+        assert_eq!((r.status, r.code()), (422, "invalid_key".into()), "{key}");
+        assert_eq!(
+            r.json()["error"]["details"]["field"],
+            "requester_ephemeral_pubkey_hex",
+            "{key}"
+        );
+    }
 
     // Wrong and tampered envelopes, each with its code; nothing is stored.
     let good = envelope_for(&key, "carol", &identity("carol", "c"), 9);
@@ -792,6 +805,69 @@ fn presence_expires_and_is_collected() {
     assert!(!ids.contains(&"dev00") && ids.contains(&"dev16"), "{ids:?}");
 }
 
+/// A full presence table refuses a new device of a free handle and of a registered one alike
+/// (`503` for the registered one only would tell which handles exist), while a present device
+/// still renews; a re-registration drops the devices announced under the replaced identity.
+#[test]
+fn a_full_presence_table_answers_alike_and_reregistration_drops_devices() {
+    let f = Fixture::new();
+    let admin = f.token(&["handle.admin"]);
+    let mut cfg = one_key();
+    cfg.presence.max_entries = 2;
+    let s = f.start(cfg);
+    let key = s.pubkey();
+    for (handle, device) in [("alice", "a1"), ("bob", "b1")] {
+        let r = s.post("/register", &register_body(&key, handle, device), &[]);
+        assert_eq!(r.status, 200);
+    }
+    let announce = |handle: &str, device: &str| {
+        s.post(
+            "/announce",
+            &json!({"handle": handle, "device_id": device}),
+            &[],
+        )
+    };
+    for device in ["laptop", "phone"] {
+        assert_eq!(announce("alice", device).status, 200);
+    }
+    let h = s.server().state().handles.clone().unwrap();
+    assert_eq!(h.presence_len(), 2);
+    for handle in ["bob", "nobody"] {
+        let r = announce(handle, "tablet");
+        assert_eq!(
+            (r.status, r.code()),
+            (503, "unavailable".into()),
+            "{handle}"
+        );
+    }
+    assert_eq!(
+        announce("alice", "laptop").status,
+        200,
+        "a present device renews"
+    );
+
+    let re = json!({"handle": "alice", "envelope": envelope_for(&key, "alice", &identity("alice", "a2"), 9)});
+    let r = signed_post(
+        &s,
+        "/handles/reregister",
+        re.to_string().as_bytes(),
+        &admin,
+        &f.holder,
+        "nonce-presence-rereg-01",
+        T0,
+    );
+    assert_eq!(
+        r.json()["status"],
+        "reregistered",
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(h.presence_len(), 0);
+    let (plain, _) = resolve(&s, "alice", &[]);
+    assert_eq!(plain["identity"]["device_pubkey"], "a2");
+    assert_eq!(plain["devices"], json!([]));
+}
+
 #[test]
 fn known_nodes_are_deduplicated_and_capped() {
     let f = Fixture::new();
@@ -837,6 +913,54 @@ fn signed_post(
         body,
         &[("authorization", &auth), ("cairn-proof", &proof)],
     )
+}
+
+/// Identical syncs at once (as two registries pushing the same handles would send): every
+/// handle is merged once and unchanged for the others, never a conflict, as for `/register`.
+#[test]
+fn identical_syncs_at_once_never_conflict() {
+    let f = Fixture::new();
+    let sync_token = f.token(&["handle.sync"]);
+    let mut cfg = one_key();
+    cfg.allow_sync = true;
+    let s = f.start(cfg);
+    let key = s.pubkey();
+    let handles: Vec<String> = (0..24).map(|i| format!("sync{i:02}")).collect();
+    let batch = json!({"identities": handles
+        .iter()
+        .map(|h| register_body(&key, h, "d1"))
+        .collect::<Vec<_>>()})
+    .to_string();
+    let answers: Vec<Value> = std::thread::scope(|scope| {
+        let sent: Vec<_> = (0..6)
+            .map(|i| {
+                let (s, f, batch, sync_token) = (&s, &f, &batch, &sync_token);
+                scope.spawn(move || {
+                    let nonce = format!("nonce-sync-race-{i:04}");
+                    let r = signed_post(
+                        s,
+                        "/sync",
+                        batch.as_bytes(),
+                        sync_token,
+                        &f.holder,
+                        &nonce,
+                        T0,
+                    );
+                    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                    r.json()
+                })
+            })
+            .collect();
+        sent.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let count = |field: &str| -> u64 { answers.iter().map(|a| a[field].as_u64().unwrap()).sum() };
+    for a in &answers {
+        assert_eq!(a["conflicts"], json!([]), "{a}");
+        assert_eq!(a["rejected"], json!([]), "{a}");
+    }
+    assert_eq!(count("merged"), 24, "{answers:?}");
+    assert_eq!(count("unchanged"), 24 * 5, "{answers:?}");
+    assert_eq!(handle_events(&s.server().state().reg).len(), 24);
 }
 
 #[test]

@@ -873,11 +873,22 @@ fn private_reads_need_a_read_token() {
         let r = done(a.head(&format!("{base}{path}")).call());
         assert_eq!(r.status, 401, "HEAD {path}");
     }
-    let r = done(
-        a.post(&format!("{base}/api/v1/registry/validate"))
-            .send(br#"{"id":"x"}"#.as_slice()),
-    );
-    assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
+    // So are the POSTs that only tell what the registry holds: validation, and a handle's
+    // resolution (which answers its identity).
+    for (path, body) in [
+        ("/api/v1/registry/validate", r#"{"id":"x"}"#),
+        (
+            "/resolve",
+            r#"{"handle":"bob","requester_ephemeral_pubkey_hex":"00"}"#,
+        ),
+    ] {
+        let r = done(a.post(&format!("{base}{path}")).send(body.as_bytes()));
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (401, "unauthorized"),
+            "{path}"
+        );
+    }
     assert_eq!(done(a.head(&format!("{base}/health")).call()).status, 200);
     let proof = sign_request(
         &fx.holder,
