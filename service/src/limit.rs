@@ -42,6 +42,28 @@ fn quota(rps: u32, burst: u32) -> Quota {
     Quota::per_second(rps).allow_burst(burst)
 }
 
+/// What a client's limits and ban are kept under: its IPv4 address (an IPv4-mapped IPv6
+/// address is its IPv4 one), or the /64 of its IPv6 address: one host commonly holds a whole
+/// /64, and could otherwise step past its limit and its ban by changing address.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
+
+/// `Retry-After` for a wait: whole seconds, rounded up (a client that waits exactly that long
+/// is admitted), at least 1.
+fn seconds_up(wait: Duration) -> u64 {
+    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    ms.div_ceil(1000).max(1)
+}
+
 /// Which endpoint limit a path falls under, if any.
 fn endpoint_class(path: &str) -> Option<&'static str> {
     if path == "/api/v1/registry/register"
@@ -100,8 +122,9 @@ impl Limiter {
         .with_details(json!({"retry_after_seconds": secs, "banned": banned}))
     }
 
-    /// Admits or refuses one request from `ip` for `path`.
+    /// Admits or refuses one request from `ip` for `path` (counted against [`client_key`]).
     pub fn check(&self, ip: IpAddr, path: &str) -> Result<(), ServiceError> {
+        let ip = client_key(ip);
         if self.calls.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             self.per_ip.retain_recent();
             for l in self.endpoints.values() {
@@ -118,7 +141,7 @@ impl Limiter {
             let strikes = self.strikes.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((_, Some(until))) = strikes.get(&ip) {
                 if *until > now {
-                    return Err(Self::refuse((*until - now).as_secs().max(1), true));
+                    return Err(Self::refuse(seconds_up(*until - now), true));
                 }
             }
         }
@@ -153,7 +176,7 @@ impl Limiter {
                     tracing::warn!(%ip, seconds = self.cfg.ban_seconds, "banned");
                     return Err(Self::refuse(self.cfg.ban_seconds.max(1), true));
                 }
-                Err(Self::refuse(wait.as_secs().max(1), false))
+                Err(Self::refuse(seconds_up(wait), false))
             }
         }
     }
@@ -187,4 +210,55 @@ pub fn apply(router: axum::Router, cfg: &RateLimit) -> axum::Router {
         Arc::new(Limiter::new(cfg)),
         middleware,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_kept_by_ipv4_address_or_ipv6_64() {
+        let key = |s: &str| client_key(s.parse().unwrap()).to_string();
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::1"), "::");
+    }
+
+    /// An address that steps through its /64 stays limited and banned.
+    #[test]
+    fn a_64_shares_one_limit_and_one_ban() {
+        let l = Limiter::new(&RateLimit {
+            per_ip_rps: 1,
+            burst: 2,
+            ban_after: 2,
+            ban_seconds: 30,
+            ..RateLimit::default()
+        });
+        let ip = |n: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, n));
+        assert!(l.check(ip(1), "/health").is_ok());
+        assert!(l.check(ip(2), "/health").is_ok());
+        assert!(l.check(ip(3), "/health").is_err());
+        let banned = l.check(ip(4), "/health").unwrap_err();
+        assert_eq!(banned.details["banned"], true);
+        assert_eq!(banned.details["retry_after_seconds"], 30);
+        // Rounded up: a ban of 30 s begun a moment ago still says 30, not 29.
+        let again = l.check(ip(5), "/health").unwrap_err();
+        assert_eq!(again.details["retry_after_seconds"], 30);
+        let other = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
+        assert!(
+            l.check(other, "/health").is_ok(),
+            "another /64 is another client"
+        );
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(seconds_up(Duration::from_millis(1)), 1);
+        assert_eq!(seconds_up(Duration::from_millis(1000)), 1);
+        assert_eq!(seconds_up(Duration::from_millis(29_990)), 30);
+        assert_eq!(seconds_up(Duration::ZERO), 1);
+    }
 }
