@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use cairn_core::encoding::{b64_decode, b64_encode, hex_decode_array, hex_encode, Digest};
@@ -37,7 +37,7 @@ use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
-use crate::routes::{blocking, json_body, read_body, WriteRequest};
+use crate::routes::{blocking, json_body, read_body, Path, WriteRequest};
 use crate::AppState;
 
 /// Capability a token must grant to `POST /sync`.

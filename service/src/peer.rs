@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -32,7 +32,9 @@ use serde_json::{json, Value};
 
 use crate::config;
 use crate::error::{ServiceError, ServiceResult};
-use crate::routes::{blocking, ensure_checkpoint, json_body, only_params, read_body, WriteRequest};
+use crate::routes::{
+    blocking, ensure_checkpoint, json_body, only_params, read_body, Path, WriteRequest,
+};
 use crate::AppState;
 
 /// Capability to make key requests to peers (`POST /api/v1/peers/{id}/request`).

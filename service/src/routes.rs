@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -280,6 +280,29 @@ impl Credentials {
 }
 
 /// Where a node spec is checked without being registered (seed 000's path).
+/// axum's `Path`, refusing what does not decode (a segment that is not UTF-8 once
+/// percent-decoded, say) with cairn's JSON error (`400 malformed`, `Cache-Control: no-store`)
+/// rather than axum's plain-text answer.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| ServiceError::bad_request(format!("the path: {}", e.body_text())))
+    }
+}
+
 const VALIDATE_PATH: &str = "/api/v1/registry/validate";
 
 /// The handle registry's resolution: a POST that writes nothing but answers a handle's identity.
