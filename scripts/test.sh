@@ -24,8 +24,9 @@ need_apt=()
 command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/golang.org/x/mod ] || need_apt+=(golang-go golang-golang-x-mod-dev)
 command -v strace >/dev/null 2>&1 || need_apt+=(strace) # fault injection and syscall counts: tests/cli/durability.rs
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx) # serves exported tiles: tests/cli/tiles.rs
+[ -x /usr/bin/kill ] || [ -x /bin/kill ] || need_apt+=(procps) # signals cairn serve: tests/cli/serve.rs
 if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  step "installing ${need_apt[*]} (Go's note verifier for the checkpoint interop test; strace for the durability tests; nginx for the tiles-over-HTTP test)"
+  step "installing ${need_apt[*]} (Go's note verifier for the checkpoint interop test; strace for the durability tests; nginx for the tiles-over-HTTP test; kill for the shutdown test)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || {

@@ -250,12 +250,16 @@ pub struct Tls {
 pub struct Limits {
     /// Largest request body in bytes (default 65,536).
     pub max_body_bytes: usize,
-    /// Longest a request may take, body included, in seconds (default 10).
+    /// Longest a request may take, body included, in seconds (default 10; at most a day).
     pub request_timeout_seconds: u64,
-    /// Longest a client may take to send its request headers, in seconds (default 5).
+    /// Longest a client may take to finish the TLS handshake, to send a connection's first
+    /// byte, and to send each request's headers, in seconds (default 5; at most a day).
     pub header_timeout_seconds: u64,
-    /// Most requests handled at once; more wait (default 256).
+    /// Most requests handled at once, every route together; more wait (default 256).
     pub max_concurrent_requests: usize,
+    /// Most connections open at once (a TLS handshake counts); more are closed at once
+    /// (default 4096).
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -265,7 +269,23 @@ impl Default for Limits {
             request_timeout_seconds: 10,
             header_timeout_seconds: 5,
             max_concurrent_requests: 256,
+            max_connections: 4096,
         }
+    }
+}
+
+/// The longest a configured timeout or ban may be, in seconds (a day): beyond, deadlines
+/// computed from them could overflow the clock's range.
+pub const MAX_CONFIGURED_SECONDS: u64 = 86_400;
+
+/// `malformed` naming `key` when `v` is over [`MAX_CONFIGURED_SECONDS`].
+fn at_most_a_day(v: u64, key: &str) -> ServiceResult<()> {
+    if v > MAX_CONFIGURED_SECONDS {
+        Err(ServiceError::config(format!(
+            "{key} must be at most {MAX_CONFIGURED_SECONDS} (a day)"
+        )))
+    } else {
+        Ok(())
     }
 }
 
@@ -291,6 +311,17 @@ impl Limits {
             self.max_concurrent_requests as u64,
             "limits.max_concurrent_requests",
         )?;
+        at_least_one(self.max_connections as u64, "limits.max_connections")?;
+        at_most_a_day(
+            self.request_timeout_seconds,
+            "limits.request_timeout_seconds",
+        )?;
+        at_most_a_day(self.header_timeout_seconds, "limits.header_timeout_seconds")?;
+        if self.max_connections > 1_000_000 {
+            return Err(ServiceError::config(
+                "limits.max_connections must be at most 1000000",
+            ));
+        }
         if self.max_body_bytes > 64 * 1024 * 1024 {
             return Err(ServiceError::config(
                 "limits.max_body_bytes must be at most 67108864 (64 MiB)",
@@ -457,7 +488,7 @@ pub struct RateLimit {
     /// Requests a client may send at once: the bucket's size, refilled at `per_ip_rps`
     /// (default 200).
     pub burst: u32,
-    /// How long a banned address is refused, in seconds (default 300).
+    /// How long a banned address is refused, in seconds (default 300; at most a day).
     pub ban_seconds: u64,
     /// Refusals in a row that get an address banned (default 50; 0: never ban).
     pub ban_after: u32,
@@ -483,6 +514,7 @@ impl RateLimit {
     pub(crate) fn check(&self) -> ServiceResult<()> {
         at_least_one(u64::from(self.per_ip_rps), "rate_limit.per_ip_rps")?;
         at_least_one(u64::from(self.burst), "rate_limit.burst")?;
+        at_most_a_day(self.ban_seconds, "rate_limit.ban_seconds")?;
         let e = &self.endpoints;
         for (v, key) in [
             (e.register_rps, "rate_limit.endpoints.register_rps"),
@@ -705,6 +737,23 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
             ("[auth]\npublic_reads = \"yes\"", "public_reads"),
             ("[admission]\nallowed = []", "allowed"),
             ("[rate_limit]\nper_ip_rps = 0", "rate_limit.per_ip_rps"),
+            (
+                "[rate_limit]\nban_seconds = 86401",
+                "rate_limit.ban_seconds",
+            ),
+            (
+                "[limits]\nheader_timeout_seconds = 9223372036854775807",
+                "limits.header_timeout_seconds",
+            ),
+            (
+                "[limits]\nrequest_timeout_seconds = 86401",
+                "limits.request_timeout_seconds",
+            ),
+            ("[limits]\nmax_connections = 0", "limits.max_connections"),
+            (
+                "[limits]\nmax_connections = 1000001",
+                "limits.max_connections",
+            ),
             ("[rate_limit.endpoints]\nannounce_rps = 3", "announce_rps"),
             ("[rate_limit.endpoints]\nresolve_rps = 0", "resolve_rps"),
             ("[presence]\nttl_seconds = 0", "presence.ttl_seconds"),

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod accept;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -33,6 +34,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::http::StatusCode;
 use axum::BoxError;
 use cairn_store::Registry;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 
 pub use config::Config;
@@ -177,7 +179,11 @@ impl Server {
                 ServiceBuilder::new()
                     .layer(HandleErrorLayer::new(handle_middleware_error))
                     .timeout(Duration::from_secs(limits.request_timeout_seconds))
-                    .concurrency_limit(limits.max_concurrent_requests),
+                    // One semaphore for every route: `Router::layer` gives each route its own
+                    // copy of a layer, and `concurrency_limit` would count per route.
+                    .layer(GlobalConcurrencyLimitLayer::new(
+                        limits.max_concurrent_requests,
+                    )),
             )
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .layer(axum::middleware::from_fn_with_state(
@@ -185,12 +191,7 @@ impl Server {
                 metrics::track,
             ));
 
-        let l = tls::listen(
-            config.address,
-            config.tls.as_ref(),
-            Duration::from_secs(limits.header_timeout_seconds),
-            app,
-        )?;
+        let l = tls::listen(config.address, config.tls.as_ref(), limits, app)?;
         let witnessing = witnessing::spawn(state.clone())?;
         Ok(Server {
             addr: l.addr,
@@ -263,6 +264,9 @@ impl Server {
     /// Stops accepting connections and lets in-flight requests finish (up to `grace`), then
     /// returns; the registry is closed when the last reference to it goes.
     pub async fn shutdown(self, grace: Duration) -> ServiceResult<()> {
+        // Connections first: a witnessing round in flight (which may wait on a slow witness)
+        // must not keep the service answering after it was told to stop.
+        self.handle.graceful_shutdown(Some(grace));
         if let Some(w) = self.witnessing {
             w.stop().await;
         }
@@ -272,7 +276,6 @@ impl Server {
             // this returns (a caller may open the file again at once).
             let _ = gc.await;
         }
-        self.handle.graceful_shutdown(Some(grace));
         let r = self
             .task
             .await
@@ -283,8 +286,19 @@ impl Server {
     }
 }
 
-/// Waits for SIGINT or SIGTERM.
+/// Waits for SIGINT or SIGTERM; from then on, a second one ends the process at once (exit
+/// status 130) rather than waiting for the graceful shutdown: every acknowledged write is
+/// already durable, so nothing acknowledged is lost.
 pub async fn shutdown_signal() {
+    one_signal().await;
+    tokio::spawn(async {
+        one_signal().await;
+        tracing::warn!("a second signal: exiting without waiting for requests in flight");
+        std::process::exit(130);
+    });
+}
+
+async fn one_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

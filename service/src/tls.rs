@@ -72,16 +72,22 @@ pub(crate) struct Listening {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds `address` and serves `app` on the current tokio runtime: HTTP/1.1, request headers
-/// (and the TLS handshake) within `header_timeout`, the client's address available to
-/// handlers. A bind failure is a configuration error naming the address.
+/// Binds `address` and serves `app` on the current tokio runtime: HTTP/1.1, at most
+/// `limits.max_connections` connections at once, the TLS handshake, a connection's first byte
+/// and each request's headers within `limits.header_timeout_seconds` ([`crate::accept`]), the
+/// client's address available to handlers. A bind failure is a configuration error naming the
+/// address.
 pub(crate) fn listen(
     address: std::net::SocketAddr,
     tls: Option<&Tls>,
-    header_timeout: std::time::Duration,
+    limits: &crate::config::Limits,
     app: axum::Router,
 ) -> ServiceResult<Listening> {
+    use crate::accept::Guarded;
+    use axum_server::accept::DefaultAcceptor;
+    use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
     use std::net::SocketAddr;
+    let header_timeout = std::time::Duration::from_secs(limits.header_timeout_seconds);
     let listener = std::net::TcpListener::bind(address)
         .map_err(|e| ServiceError::config(format!("address {address}: {e}")))?;
     listener
@@ -92,9 +98,12 @@ pub(crate) fn listen(
         .map_err(|e| ServiceError::internal(format!("listener: {e}")))?;
     let handle = axum_server::Handle::new();
     let make = app.into_make_service_with_connect_info::<SocketAddr>();
+    let guarded = |inner| Guarded::new(inner, limits.max_connections, header_timeout);
     let (task, tls) = match tls {
         None => {
-            let mut server = axum_server::from_tcp(listener).handle(handle.clone());
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(guarded(DefaultAcceptor))
+                .handle(handle.clone());
             server
                 .http_builder()
                 .http1()
@@ -103,12 +112,11 @@ pub(crate) fn listen(
             (tokio::spawn(server.serve(make)), false)
         }
         Some(t) => {
-            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
-                axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_config(t)?)),
-            )
-            .handshake_timeout(header_timeout);
+            let rustls =
+                RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(server_config(t)?)))
+                    .handshake_timeout(header_timeout);
             let mut server = axum_server::from_tcp(listener)
-                .acceptor(acceptor)
+                .acceptor(Guarded::new(rustls, limits.max_connections, header_timeout))
                 .handle(handle.clone());
             server
                 .http_builder()

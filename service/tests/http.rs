@@ -574,6 +574,12 @@ fn endpoints_auth_and_errors_over_http() {
     assert_eq!(missing.headers["cache-control"], "no-store");
     assert_eq!(get(&a, &format!("{base}/tile/0/0001")).status, 404);
     assert_eq!(get(&a, &format!("{base}/tile/9/000")).status, 404);
+    // A path segment that does not decode (not UTF-8): cairn's JSON error, never cached.
+    for path in ["/api/v1/registry/%FF", "/tile/%FF", "/api/v1/tokens/%C0"] {
+        let r = get(&a, &format!("{base}{path}"));
+        assert_eq!((r.status, r.code().as_str()), (400, "malformed"), "{path}");
+        assert_eq!(r.headers["cache-control"], "no-store", "{path}");
+    }
 
     // Delete: with the right capability and a fresh proof.
     let d = write(
@@ -818,6 +824,185 @@ fn https_and_mutual_tls() {
         Some((&pki.other_client_cert_pem, &pki.other_client_key_pem)),
     );
     assert!(foreign.get(&format!("{}/health", srv.url)).call().is_err());
+}
+
+/// How a connection that the server should drop ends, as its client sees it: the server
+/// closed it (`Ok(0)` or a reset) within `within`, or it was still open then (`None`).
+fn closed_within(stream: &mut impl std::io::Read, within: Duration) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if start.elapsed() >= within {
+                    return None;
+                }
+            }
+            Err(_) => return Some(start.elapsed()),
+        }
+    }
+}
+
+/// What a connection must do to keep its place: begin a request within the header timeout
+/// (a client that connects and stays silent used to be held forever; enough of them took
+/// every file descriptor), over TLS once its handshake is done too; and fit under
+/// `max_connections` (one more is closed at once). And `max_concurrent_requests` counts every
+/// route together: a slow request on one route holds a request to another.
+#[test]
+fn silent_connections_are_dropped_and_limits_are_per_service() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let mut fx = Fixture::new();
+    let mut cfg = loopback();
+    cfg.limits.header_timeout_seconds = 1;
+    cfg.limits.max_connections = 3;
+    cfg.limits.max_concurrent_requests = 1;
+    let mut srv = Running::start(cfg, fx.reg.take().unwrap());
+    let addr = srv.url.trim_start_matches("http://").to_owned();
+    let connect = || {
+        let c = TcpStream::connect(&addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        c
+    };
+
+    // Silent: closed after the header timeout (1 s), not held.
+    let mut silent = connect();
+    let took =
+        closed_within(&mut silent, Duration::from_secs(6)).expect("a silent connection is closed");
+    assert!(took >= Duration::from_millis(800), "closed after {took:?}");
+
+    // Three silent connections hold every place: a fourth is closed at once.
+    let held: Vec<TcpStream> = (0..3).map(|_| connect()).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut fourth = connect();
+    let took = closed_within(&mut fourth, Duration::from_millis(700));
+    assert!(
+        took.is_some(),
+        "a connection over max_connections is closed at once"
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(get(&agent(), &format!("{}/health", srv.url)).status, 200);
+
+    // One request whose body is still coming holds the only request slot; a request to
+    // another route waits for it.
+    let mut slow = connect();
+    slow.write_all(
+        b"POST /api/v1/registry/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut health = connect();
+    health
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let waited = health.read_to_end(&mut answer);
+    assert!(
+        waited.is_err() && answer.is_empty(),
+        "answered while the slot was held"
+    );
+    drop(slow);
+    health
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    health.read_to_end(&mut answer).unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    srv.stop();
+    drop(srv);
+
+    // Over TLS: a client that completes the handshake and then stays silent is dropped too.
+    let (pki, tls) = make_pki(&fx.dir);
+    let reg = Registry::open(fx.dir.join("r.redb"), None).unwrap();
+    let mut cfg = loopback();
+    cfg.tls = Some(tls);
+    cfg.limits.header_timeout_seconds = 1;
+    let srv = Running::start(cfg, reg);
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    let ca = rustls_pki_types::CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap();
+    roots.add(ca).unwrap();
+    let client = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut conn =
+        rustls::ClientConnection::new(std::sync::Arc::new(client), "localhost".try_into().unwrap())
+            .unwrap();
+    let mut tcp = TcpStream::connect(srv.url.trim_start_matches("https://")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).unwrap();
+    }
+    let mut stream = rustls::Stream::new(&mut conn, &mut tcp);
+    let took = closed_within(&mut stream, Duration::from_secs(6))
+        .expect("a silent connection after its handshake is closed");
+    assert!(took >= Duration::from_millis(800), "closed after {took:?}");
+}
+
+/// A shutdown stops accepting connections at once, even while a witnessing round waits on a
+/// witness that never answers (it used to keep serving until that round timed out).
+#[test]
+fn shutdown_stops_accepting_while_a_witness_round_hangs() {
+    use cairn_service::config::{WitnessPeer, Witnessing};
+    let mut fx = Fixture::new();
+    // A witness that accepts connections and never answers.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mute_url = format!("http://{}", mute.local_addr().unwrap());
+    let (asked, was_asked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let held = std::thread::spawn(move || {
+        let (conn, _) = mute.accept().unwrap();
+        asked.send(()).unwrap();
+        let _ = released.recv_timeout(Duration::from_secs(15));
+        drop(conn);
+    });
+    let key = SigningKey::from_seed(Algorithm::Ed25519, &[77; 32]);
+    let vkey = cairn_core::witness::CosignerKey::new("witness.example/mute", key.public_key())
+        .unwrap()
+        .vkey();
+    let mut cfg = loopback();
+    cfg.witnessing = Witnessing {
+        witnesses: vec![WitnessPeer {
+            url: mute_url,
+            keys: vec![vkey],
+        }],
+        interval_seconds: 1,
+        timeout_seconds: 10,
+    };
+    let mut srv = Running::start(cfg, fx.reg.take().unwrap());
+    let health = format!("{}/health", srv.url);
+    was_asked
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the round asked the witness");
+    assert_eq!(get(&agent(), &health).status, 200);
+    let server = srv.server.take().unwrap();
+    let stopping = srv.rt.spawn(server.shutdown(Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(500));
+    let quick: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    assert!(
+        quick.get(&health).call().is_err(),
+        "still answering half a second into the shutdown"
+    );
+    release.send(()).unwrap();
+    srv.rt.block_on(stopping).unwrap().unwrap();
+    held.join().unwrap();
 }
 
 #[test]

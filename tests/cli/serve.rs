@@ -173,6 +173,66 @@ fn register(
     }
 }
 
+/// SIGTERM stops accepting connections and waits for the requests in flight; a second
+/// signal ends the process at once (status 130) rather than after the grace period, and the
+/// registry it leaves audits clean.
+#[cfg(unix)]
+#[test]
+fn sigterm_waits_for_requests_in_flight_and_a_second_one_exits_at_once() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new();
+    registry_with_token(&env, &SigningKey::generate(Algorithm::Ed25519));
+    let (cfg, base) = loopback_config(&env);
+    let mut child = start_server(&env, &cfg, &base);
+    let signal = |child: &Serving| {
+        let pid = child.0.id().to_string();
+        let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(ok.success(), "kill -TERM {pid}");
+    };
+    // A request in flight: its body is still coming (the request timeout is 10 s).
+    let mut slow = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    slow.write_all(
+        b"POST /api/v1/registry/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+    assert!(
+        agent(Duration::from_secs(2))
+            .get(&format!("{base}/health"))
+            .call()
+            .is_err(),
+        "accepting connections after SIGTERM"
+    );
+    let sent = Instant::now();
+    signal(&child);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "a second SIGTERM did not end the process"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{status:?} (signal {:?})",
+        status.signal()
+    );
+    drop(slow);
+    let reg = Registry::open(env.home().join("registry.redb"), None).unwrap();
+    reg.audit().unwrap();
+}
+
 #[test]
 fn kill_9_during_concurrent_writes_loses_no_acknowledged_write() {
     let env = Env::new();

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{BoxError, Router};
 use cairn_core::witness::add::RefusalKind;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 
 use super::{AddError, Witness, WitnessConfig};
@@ -90,7 +91,7 @@ pub fn router(witness: Arc<Witness>, config: &WitnessConfig) -> Router {
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(middleware_error))
                 .timeout(Duration::from_secs(l.request_timeout_seconds))
-                .concurrency_limit(l.max_concurrent_requests),
+                .layer(GlobalConcurrencyLimitLayer::new(l.max_concurrent_requests)),
         )
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
@@ -119,12 +120,7 @@ impl WitnessServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let witness = Arc::new(witness);
         let app = router(witness.clone(), config);
-        let l = crate::tls::listen(
-            config.address,
-            config.tls.as_ref(),
-            Duration::from_secs(config.limits.header_timeout_seconds),
-            app,
-        )?;
+        let l = crate::tls::listen(config.address, config.tls.as_ref(), &config.limits, app)?;
         Ok(WitnessServer {
             addr: l.addr,
             tls: l.tls,

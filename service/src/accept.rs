@@ -1,0 +1,145 @@
+//! What a connection must do to keep its place, before HTTP sees it: fit under
+//! `limits.max_connections`, and send its first byte (after the TLS handshake, when there is
+//! one) within `limits.header_timeout_seconds`.
+//!
+//! Why here: hyper's header timeout starts once the server has told HTTP/1 from HTTP/2, which
+//! takes the connection's first bytes, so a client that connects and stays silent was held
+//! forever, and enough of them used up the process's file descriptors. The rate limiter cannot
+//! help, as such a client never sends a request. A connection over the cap is closed at once;
+//! the cap is per service, since one address may hold many connections.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum_server::accept::Accept;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
+
+/// An acceptor wrapping `inner` (plain, or rustls): a connection takes a place among
+/// `max_connections` before `inner` runs (so a TLS handshake is counted too) and holds it
+/// until it closes; its stream must yield a first byte within `first_byte` of `inner`'s end.
+#[derive(Clone)]
+pub(crate) struct Guarded<A> {
+    inner: A,
+    places: Arc<Semaphore>,
+    first_byte: Duration,
+}
+
+impl<A> Guarded<A> {
+    pub(crate) fn new(inner: A, max_connections: usize, first_byte: Duration) -> Guarded<A> {
+        Guarded {
+            inner,
+            places: Arc::new(Semaphore::new(max_connections)),
+            first_byte,
+        }
+    }
+}
+
+impl<A, I, S> Accept<I, S> for Guarded<A>
+where
+    A: Accept<I, S> + Clone + Send + 'static,
+    A::Future: Send,
+    I: Send + 'static,
+    S: Send + 'static,
+{
+    type Stream = FirstByteDeadline<A::Stream>;
+    type Service = A::Service;
+    type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        let (inner, places, first_byte) =
+            (self.inner.clone(), self.places.clone(), self.first_byte);
+        Box::pin(async move {
+            let place = places.try_acquire_owned().map_err(|_| {
+                tracing::warn!("limits.max_connections reached: a connection was closed at once");
+                io::Error::other("limits.max_connections reached")
+            })?;
+            let (stream, service) = inner.accept(stream, service).await?;
+            Ok((
+                FirstByteDeadline {
+                    inner: stream,
+                    deadline: Some(Box::pin(tokio::time::sleep(first_byte))),
+                    _place: place,
+                },
+                service,
+            ))
+        })
+    }
+}
+
+/// A stream whose reads fail with `TimedOut` when no byte has arrived by its deadline; after
+/// the first byte it is `inner` as it is (hyper's own timeouts take over). Holds its
+/// connection's place until dropped.
+pub(crate) struct FirstByteDeadline<S> {
+    inner: S,
+    deadline: Option<Pin<Box<Sleep>>>,
+    _place: OwnedSemaphorePermit,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    this.deadline = None;
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let expired = match &mut this.deadline {
+                    Some(d) => d.as_mut().poll(cx).is_ready(),
+                    None => false,
+                };
+                if expired {
+                    Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no request began within limits.header_timeout_seconds",
+                    )))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
