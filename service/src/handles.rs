@@ -466,10 +466,28 @@ impl HandleRegistry {
         }
     }
 
+    /// The record of the handle `index`, checked against its ledger entry under the signed
+    /// head: the at-rest seal binds a record to its handle but, needing only the public
+    /// envelope key, does not say who wrote it; the ledger does. A record edited in the file
+    /// is `corrupt`.
+    fn record(st: &AppState, index: &Digest) -> ServiceResult<Option<HandleInfo>> {
+        Ok(st.reg.handle(index)?)
+    }
+
+    /// [`Self::record`], doing the same work whether or not the handle is registered (what
+    /// the anti-enumeration answers need): a miss proves an entry under the signed head too.
+    fn record_alike(st: &AppState, index: &Digest) -> ServiceResult<Option<HandleInfo>> {
+        let record = Self::record(st, index)?;
+        if record.is_none() {
+            std::hint::black_box(st.reg.entry(0)?);
+        }
+        Ok(record)
+    }
+
     /// What the registry holds for `o`'s handle: nothing (`None`), exactly `o`'s identity
     /// (`Unchanged`), or another (`already_exists`, 409).
     fn held(&self, st: &AppState, o: &Opened) -> ServiceResult<Option<Stored>> {
-        let Some(existing) = st.reg.handle_unverified(&o.index)? else {
+        let Some(existing) = Self::record(st, &o.index)? else {
             return Ok(None);
         };
         if self.open_at_rest(&o.index, &existing.sealed_identity)? == o.identity {
@@ -673,7 +691,7 @@ pub async fn resolve(State(st): St, headers: HeaderMap, body: Body) -> ServiceRe
     let (handle, index) = h.index(&req.handle)?;
     blocking(move || {
         let now = st.reg.now();
-        let record = st.reg.handle_unverified(&index)?;
+        let record = HandleRegistry::record_alike(&st, &index)?;
         let plaintext = match record {
             Some(r) => {
                 let identity = h.open_at_rest(&index, &r.sealed_identity)?;
@@ -725,7 +743,7 @@ pub(crate) async fn reregister(State(st): St, request: WriteRequest) -> ServiceR
     let req: RegisterRequest = json_body(&body, "re-registration request")?;
     blocking(move || {
         let opened = h.open_registration(&req.handle, &req.envelope)?;
-        let existing = st.reg.handle_unverified(&opened.index)?.ok_or_else(|| {
+        let existing = HandleRegistry::record(&st, &opened.index)?.ok_or_else(|| {
             field(
                 ServiceError::not_found("this handle is not registered (POST /register)"),
                 "handle",
@@ -792,7 +810,7 @@ pub async fn check_user(
     h.check_pow(&st.config, &headers, st.reg.now())?;
     let (_, index) = h.index(&handle)?;
     blocking(move || {
-        let exists = st.reg.handle_unverified(&index)?.is_some();
+        let exists = HandleRegistry::record_alike(&st, &index)?.is_some();
         Ok(Json(json!({ "exists": exists })))
     })
     .await

@@ -1160,33 +1160,78 @@ fn a_record_moved_to_another_handle_does_not_open_and_entries_are_proven() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     s.stop();
 
-    // Copy alice's sealed record over bob's, behind the registry's back.
-    {
-        let db = redb::Database::open(&f.path).unwrap();
-        let tx = db.begin_write().unwrap();
-        {
-            let mut t = tx.open_table(HANDLES).unwrap();
-            let alice = t.get(index("alice")).unwrap().unwrap().value().to_vec();
-            t.insert(index("bob"), alice.as_slice()).unwrap();
+    // Behind the registry's back, bob's record replaced: by alice's sealed record, or by a
+    // record sealed anew for bob's blind index with another identity (the seal needs only the
+    // public envelope key, so whoever can write the file can make one).
+    let forged = seal(
+        &key,
+        cairn_service::handles::PURPOSE_AT_REST,
+        &index("bob"),
+        &identity("bob", "EVE"),
+        &[5; 32],
+    )
+    .unwrap();
+    // A record is postcard of (sealed identity, seq, time): a varint length, the bytes, the rest.
+    let with_sealed = |record: &[u8], sealed: &[u8]| -> Vec<u8> {
+        let (mut len, mut at) = (0usize, 0usize);
+        loop {
+            let b = record[at];
+            len |= usize::from(b & 0x7f) << (7 * at);
+            at += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
         }
-        tx.commit().unwrap();
+        let (mut out, mut n) = (Vec::new(), sealed.len());
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        out.extend_from_slice(sealed);
+        out.extend_from_slice(&record[at + len..]);
+        out
+    };
+    let pristine = f.path.with_extension("pristine");
+    std::fs::copy(&f.path, &pristine).unwrap();
+    for (case, forge) in [("alice's record", false), ("a record sealed anew", true)] {
+        std::fs::copy(&pristine, &f.path).unwrap();
+        {
+            let db = redb::Database::open(&f.path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut t = tx.open_table(HANDLES).unwrap();
+                let alice = t.get(index("alice")).unwrap().unwrap().value().to_vec();
+                let bob = t.get(index("bob")).unwrap().unwrap().value().to_vec();
+                let rec = if forge {
+                    with_sealed(&bob, &forged)
+                } else {
+                    alice
+                };
+                t.insert(index("bob"), rec.as_slice()).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let s = f.start(one_key());
+        // Bob's record no longer matches its ledger entry: resolving and checking bob are
+        // refused (`corrupt`), never answered with another identity.
+        let me = hex_encode(requester(1).public_key().as_bytes());
+        let r = s.post(
+            "/resolve",
+            &json!({"handle": "bob", "requester_ephemeral_pubkey_hex": me}),
+            &[],
+        );
+        assert_eq!((r.status, r.code()), (500, "corrupt".into()), "{case}");
+        assert_eq!(s.get("/check_user/bob", &[]).status, 500, "{case}");
+        assert_eq!(
+            resolve(&s, "alice", &[]).0["identity"]["device_pubkey"],
+            "alice",
+            "{case}"
+        );
+        // The audit names bob's entry.
+        let e = s.server().state().reg.audit().unwrap_err();
+        assert_eq!(e.seq(), Some(seq), "{case}: {e}");
     }
-    let s = f.start(one_key());
-    // The at-rest seal binds the blind index: bob's lookup never yields alice's identity.
-    let me = hex_encode(requester(1).public_key().as_bytes());
-    let r = s.post(
-        "/resolve",
-        &json!({"handle": "bob", "requester_ephemeral_pubkey_hex": me}),
-        &[],
-    );
-    assert_eq!((r.status, r.code()), (500, "internal".into()));
-    assert_eq!(
-        resolve(&s, "alice", &[]).0["identity"]["device_pubkey"],
-        "alice"
-    );
-    // The audit names bob's entry.
-    let e = s.server().state().reg.audit().unwrap_err();
-    assert_eq!(e.seq(), Some(seq), "{e}");
 }
 
 /// The X-Wing suite chosen by clients, with envelope keys sealed in the registry: an X25519
