@@ -38,6 +38,11 @@
 //! share of a commit of 64 (its CPU time in batched rounds of 64: with 64 clients no commit
 //! can hold more).
 //!
+//! Last, the 64-client write cell runs once more with its clients on a tokio runtime of their
+//! own (threads named `bench-client`): every live thread's CPU less those threads' is the
+//! server's CPU per write alone, and what it allows on the machine's cores is printed too (the
+//! most the service could answer were its clients on other machines).
+//!
 //!     cargo bench --bench service                 # full
 //!     CAIRN_BENCH_QUICK=1 cargo bench --bench service
 //!     CAIRN_SERVICE_BENCH=writes cargo bench --bench service  # parts: reads, writes, handles
@@ -162,6 +167,24 @@ fn threads_cpu() -> Option<f64> {
     }
     Some(ns as f64 / 1e9)
 }
+
+/// CPU time the process's live threads named `name` have used so far, in seconds (Linux
+/// only: /proc/self/task/*/comm and schedstat).
+fn named_threads_cpu(name: &str) -> Option<f64> {
+    let mut ns: u64 = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        if std::fs::read_to_string(dir.join("comm")).ok()?.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+        ns += stat.split(' ').next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 / 1e9)
+}
+
+/// Name of the threads of the runtime the split write cell runs its clients on.
+const CLIENT_THREADS: &str = "bench-client";
 
 /// What one request of a cell is.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -601,6 +624,13 @@ fn main() {
         .build()
         .expect("runtime");
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The clients of the split write cell, on threads of their own (see `split` below).
+    let clients_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(CLIENT_THREADS)
+        .enable_all()
+        .build()
+        .expect("client runtime");
     let (read_max, read_budget) = mode.pick(
         (20_000, Duration::from_secs(5)),
         (3_000, Duration::from_secs(1)),
@@ -628,7 +658,7 @@ fn main() {
 
     let mut rows = Vec::new();
     let mut handle_rows = Vec::new();
-    let (write_stats, reads16_p99, best_read, floor) = rt.block_on(async {
+    let (write_stats, reads16_p99, best_read, floor, split) = rt.block_on(async {
         let server = Server::start(config, reg).await.expect("server");
         let address = server.local_addr();
         let mut reads16_p99 = Vec::new();
@@ -679,6 +709,31 @@ fn main() {
         // cheapest answer the server has, a full tile from memory, in its cheapest cell of the
         // run: at 1 client, the two ends of a connection usually share a thread), the request's
         // authorization and its JSON.
+        // The 64-client write cell once more, its clients on a runtime of their own: the
+        // server's CPU per write alone (every live thread's CPU, less the client threads'),
+        // what the cores would give per write were the clients on other machines.
+        let split = if part("writes") && mode.measures() {
+            let (all, clients) = (threads_cpu(), named_threads_cpu(CLIENT_THREADS));
+            let r = clients_rt
+                .spawn(cell(
+                    address,
+                    Kind::Register,
+                    64,
+                    write_max,
+                    write_budget,
+                    writer.clone(),
+                    "split".into(),
+                ))
+                .await
+                .expect("split cell");
+            let server_cpu = all
+                .zip(threads_cpu())
+                .zip(clients.zip(named_threads_cpu(CLIENT_THREADS)))
+                .map(|((a0, a1), (c0, c1))| ((a1 - a0) - (c1 - c0)) / r.requests.max(1) as f64);
+            Some((r.rate, server_cpu))
+        } else {
+            None
+        };
         let floor = if part("writes") && mode.measures() {
             let mut exchanges: Vec<(usize, f64)> = rows
                 .iter()
@@ -748,7 +803,7 @@ fn main() {
             .shutdown(Duration::from_secs(10))
             .await
             .expect("shutdown");
-        (stats, reads16_p99, best_read, floor)
+        (stats, reads16_p99, best_read, floor, split)
     });
     std::fs::remove_dir_all(&dir).ok();
 
@@ -855,6 +910,17 @@ fn main() {
         println!(
             "  together {}: {threads} cores fully used would answer at most {}, {:.0}% of the batched rate",
             fmt_time(sum),
+            fmt_rate(most),
+            most / batched * 100.0
+        );
+    }
+    if let Some((rate, Some(server_cpu))) = split {
+        let most = threads as f64 / server_cpu;
+        println!(
+            "\nthe 64-client write cell with its clients on threads of their own: {} ({:.0}% of the batched rate); the server's CPU per write alone {}: were the clients elsewhere, {threads} cores fully used would answer at most {}, {:.0}% of the batched rate",
+            fmt_rate(rate),
+            rate / batched * 100.0,
+            fmt_time(server_cpu),
             fmt_rate(most),
             most / batched * 100.0
         );
