@@ -670,7 +670,6 @@ struct ResolveRequest {
 pub async fn resolve(State(st): St, headers: HeaderMap, body: Body) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
     let body = read_body(body, st.config.limits.max_body_bytes).await?;
-    h.check_pow(&st.config, &headers, st.reg.now())?;
     let req: ResolveRequest = json_body(&body, "resolve request")?;
     // The key's length names the suite the answer is sealed with: 32 bytes X25519, 1216
     // bytes X-Wing (the requester's choice).
@@ -689,6 +688,8 @@ pub async fn resolve(State(st): St, headers: HeaderMap, body: Body) -> ServiceRe
             )
         })?;
     let (handle, index) = h.index(&req.handle)?;
+    // The proof of work last: a request refused for its own form does not use up a solution.
+    h.check_pow(&st.config, &headers, st.reg.now())?;
     blocking(move || {
         let now = st.reg.now();
         let record = HandleRegistry::record_alike(&st, &index)?;
@@ -807,8 +808,8 @@ pub async fn check_user(
     Path(handle): Path<String>,
 ) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
-    h.check_pow(&st.config, &headers, st.reg.now())?;
     let (_, index) = h.index(&handle)?;
+    h.check_pow(&st.config, &headers, st.reg.now())?;
     blocking(move || {
         let exists = HandleRegistry::record_alike(&st, &index)?.is_some();
         Ok(Json(json!({ "exists": exists })))

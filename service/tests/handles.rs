@@ -621,7 +621,13 @@ fn proof_of_work_required_wrong_forged_expired_and_replayed() {
     assert_eq!((r.status, r.json()), (200, json!({"exists": true})));
     let r = s.get("/check_user/alice", &[("x-pow-solution", &sol)]);
     assert_eq!((r.status, r.code()), (403, "replayed".into()));
+    // A request refused for its own form does not use up its solution.
     let (_, sol) = solve_challenge(&s);
+    let bad = json!({"handle": "alice", "requester_ephemeral_pubkey_hex": "zz"});
+    let r = s.post("/resolve", &bad, &[("x-pow-solution", &sol)]);
+    assert_eq!((r.status, r.code()), (422, "invalid_key".into()));
+    let r = s.get("/check_user/a%20b", &[("x-pow-solution", &sol)]);
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(
         resolve(&s, "alice", &[("x-pow-solution", &sol)]).0["found"],
         true
