@@ -98,11 +98,14 @@ pub(crate) fn listen(
         .map_err(|e| ServiceError::internal(format!("listener: {e}")))?;
     let handle = axum_server::Handle::new();
     let make = app.into_make_service_with_connect_info::<SocketAddr>();
-    let guarded = |inner| Guarded::new(inner, limits.max_connections, header_timeout);
     let (task, tls) = match tls {
         None => {
             let mut server = axum_server::from_tcp(listener)
-                .acceptor(guarded(DefaultAcceptor))
+                .acceptor(Guarded::new(
+                    DefaultAcceptor,
+                    limits.max_connections,
+                    header_timeout,
+                ))
                 .handle(handle.clone());
             server
                 .http_builder()
