@@ -6,7 +6,7 @@
 //! takes the connection's first bytes, so a client that connects and stays silent was held
 //! forever, and enough of them used up the process's file descriptors. The rate limiter cannot
 //! help, as such a client never sends a request. A connection over the cap is closed at once;
-//! the cap is per service, since one address may hold many connections.
+//! the cap is the whole service's, as what it protects is the process's file descriptors.
 
 use std::future::Future;
 use std::io;

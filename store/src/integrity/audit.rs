@@ -93,13 +93,13 @@ impl EntryTimes {
 
 /// What the replayed ledger gives for a checkpoint's claim lines (its revocation map and
 /// trust root), at each size that has a checkpoint (and at the whole ledger's size).
-struct ReplayedMaps {
+struct ReplayedClaims {
     map: NodeMap,
     count: u64,
     at: BTreeMap<u64, LedgerClaims>,
 }
 
-impl ReplayedMaps {
+impl ReplayedClaims {
     fn current(&self) -> StoreResult<RevocationsRef> {
         Ok(RevocationsRef {
             count: self.count,
@@ -121,7 +121,7 @@ impl ReplayedMaps {
 /// Walks every entry: decode, chain, signatures, replay, leaf and subtree hashes.
 fn audit_entries(
     rtx: &ReadTransaction,
-) -> StoreResult<(LedgerState, u64, ReplayedMaps, EntryTimes)> {
+) -> StoreResult<(LedgerState, u64, ReplayedClaims, EntryTimes)> {
     let entries = rtx.open_table(ENTRIES)?;
     let tree = rtx.open_table(TREE)?;
     let n = tree_size(&entries)?;
@@ -133,7 +133,7 @@ fn audit_entries(
         sizes.insert(row?.0.value());
     }
     sizes.insert(n);
-    let mut maps = ReplayedMaps {
+    let mut maps = ReplayedClaims {
         map: NodeMap::new(),
         count: 0,
         at: BTreeMap::new(),
@@ -195,7 +195,7 @@ fn audit_entries(
 /// checkpoint at its size and of the signed head (`cairn_core::ledger::check_checkpoint_claims`:
 /// the trust root they name, the revocation map they commit to). Lines a checkpoint lacks (one
 /// from before them) claim nothing.
-fn audit_claims(rtx: &ReadTransaction, maps: &ReplayedMaps, n: u64) -> StoreResult<()> {
+fn audit_claims(rtx: &ReadTransaction, maps: &ReplayedClaims, n: u64) -> StoreResult<()> {
     let want = maps.current()?;
     let describe =
         |r: &RevocationsRef| format!("{} revocations, root {}", r.count, b64_encode(&r.root));
