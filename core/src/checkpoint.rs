@@ -380,6 +380,18 @@ pub struct RevocationsRef {
     pub root: Digest,
 }
 
+/// `<count> revocations, root <base64 root>`: how errors and reports name a revocation map.
+impl core::fmt::Display for RevocationsRef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} revocations, root {}",
+            self.count,
+            b64_encode(&self.root)
+        )
+    }
+}
+
 impl RevocationsRef {
     /// The extension line.
     pub fn to_line(&self) -> String {

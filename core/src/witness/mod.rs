@@ -774,10 +774,7 @@ impl SplitView {
             )
         } else {
             let show = |r: &Option<RevocationsRef>| {
-                r.map_or_else(
-                    || String::from("none"),
-                    |r| alloc::format!("{} revocations, root {}", r.count, b64_encode(&r.root)),
-                )
+                r.map_or_else(|| String::from("none"), |r| alloc::format!("{r}"))
             };
             alloc::format!(
                 "log {:?} signed two revocation maps for its tree of size {} (root {}): {} and {}",

@@ -29,7 +29,6 @@ use crate::objects::keys::{KeyRecord, KeyStatus};
 use crate::objects::nodes::NodeInfo;
 use cairn_core::checkpoint::RevocationsRef;
 use cairn_core::crypto::KeyId;
-use cairn_core::encoding::b64_encode;
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::error::ErrorCode;
 use cairn_core::ledger::ChainVerifier;
@@ -197,16 +196,12 @@ fn audit_entries(
 /// from before them) claim nothing.
 fn audit_claims(rtx: &ReadTransaction, maps: &ReplayedClaims, n: u64) -> StoreResult<()> {
     let want = maps.current()?;
-    let describe =
-        |r: &RevocationsRef| format!("{} revocations, root {}", r.count, b64_encode(&r.root));
     if let Some(stored) = crate::kernel::revmap::read_ref(rtx)? {
         if stored != want {
             return Err(StoreError::core(
                 ErrorCode::ProofInvalid,
                 format!(
-                    "the stored revocation map holds {} but the ledger's revocations give {}",
-                    describe(&stored),
-                    describe(&want)
+                    "the stored revocation map holds {stored} but the ledger's revocations give {want}"
                 ),
             ));
         }

@@ -42,8 +42,10 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
 /// What a caught panic said (its `&str` or `String` payload), for an error message.
 ///
 /// ```
-/// let payload = std::panic::catch_unwind(|| panic!("page {} is damaged", 7)).unwrap_err();
+/// let caught = std::panic::catch_unwind(|| panic!("page {} is damaged", 7));
+/// let payload = caught.err().ok_or("the closure panics")?;
 /// assert_eq!(cairn_store::panic_message(payload.as_ref()), "page 7 is damaged");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
