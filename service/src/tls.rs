@@ -25,21 +25,73 @@ fn certs(path: &std::path::Path, key: &str) -> ServiceResult<Vec<CertificateDer<
     Ok(certs)
 }
 
+/// The server's private key from `tls.key_pem_path`. A key that is not there, or is
+/// encrypted (which rustls cannot read, and which its parser reports only as "no items
+/// found"), is a startup error that says which and what to do.
+fn private_key(path: &std::path::Path) -> ServiceResult<PrivateKeyDer<'static>> {
+    let text = std::fs::read(path)
+        .map_err(|e| ServiceError::config(format!("tls.key_pem_path ({}): {e}", path.display())))?;
+    PrivateKeyDer::from_pem_slice(&text).map_err(|e| {
+        let encrypted = [
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----".as_slice(),
+            b"Proc-Type: 4,ENCRYPTED",
+        ]
+        .iter()
+        .any(|mark| text.windows(mark.len()).any(|w| w == *mark));
+        let why = if encrypted {
+            "the key is encrypted, and the service reads only an unencrypted key: decrypt it \
+             (`openssl pkey -in KEY -out PLAIN`) and protect the file by its permissions"
+                .to_owned()
+        } else if matches!(e, rustls_pki_types::pem::Error::NoItemsFound) {
+            "no PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY) in it".to_owned()
+        } else {
+            e.to_string()
+        };
+        ServiceError::config(format!("tls.key_pem_path ({}): {why}", path.display()))
+    })
+}
+
+/// Refuses a client CA file certificate that is not a CA's (RFC 5280 basic constraints with
+/// `cA` set). rustls would take it as a trust anchor all the same, and then refuse every
+/// client: a leaf certificate named here is a mistake best reported at startup.
+fn check_is_ca(cert: &CertificateDer<'_>, n: usize, path: &std::path::Path) -> ServiceResult<()> {
+    use x509_cert::der::Decode;
+    use x509_cert::ext::pkix::BasicConstraints;
+    let at = |why: String| {
+        ServiceError::config(format!(
+            "tls.client_ca_pem_path ({}), certificate {n}: {why}",
+            path.display()
+        ))
+    };
+    let parsed = x509_cert::Certificate::from_der(cert.as_ref())
+        .map_err(|e| at(format!("not a readable X.509 certificate: {e}")))?;
+    let ca = parsed
+        .tbs_certificate
+        .get::<BasicConstraints>()
+        .map_err(|e| at(format!("its basic constraints do not decode: {e}")))?
+        .is_some_and(|(_, bc)| bc.ca);
+    if ca {
+        Ok(())
+    } else {
+        Err(at(format!(
+            "{} is not a CA certificate (no basic constraints with cA set): name the CA that \
+             issued the client certificates",
+            parsed.tbs_certificate.subject
+        )))
+    }
+}
+
 /// Builds the server configuration (HTTP/1.1 over TLS 1.2 or 1.3).
 pub fn server_config(t: &Tls) -> ServiceResult<ServerConfig> {
     let chain = certs(&t.cert_pem_path, "cert_pem_path")?;
-    let key = PrivateKeyDer::from_pem_file(&t.key_pem_path).map_err(|e| {
-        ServiceError::config(format!(
-            "tls.key_pem_path ({}): {e}",
-            t.key_pem_path.display()
-        ))
-    })?;
+    let key = private_key(&t.key_pem_path)?;
     let builder = ServerConfig::builder();
     let builder = match &t.client_ca_pem_path {
         None => builder.with_no_client_auth(),
         Some(ca) => {
             let mut roots = RootCertStore::empty();
-            for c in certs(ca, "client_ca_pem_path")? {
+            for (n, c) in certs(ca, "client_ca_pem_path")?.into_iter().enumerate() {
+                check_is_ca(&c, n + 1, ca)?;
                 roots.add(c).map_err(|e| {
                     ServiceError::config(format!("tls.client_ca_pem_path ({}): {e}", ca.display()))
                 })?;

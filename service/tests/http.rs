@@ -1030,10 +1030,62 @@ fn bad_tls_files_and_ports_are_startup_errors() {
     let mut cfg = loopback();
     cfg.tls = Some(Tls {
         key_pem_path: fx.dir.join("other.key"),
-        ..tls
+        ..tls.clone()
     });
     let e = rt.block_on(Server::start(cfg, reg)).unwrap_err();
     assert!(e.message.contains("do not go together"), "{}", e.message);
+
+    // Key files rustls cannot read say why: an encrypted key (PKCS#8 or OpenSSL's legacy
+    // form), a file holding no key at all.
+    let pkcs8_encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let legacy_encrypted = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    let server_cert = std::fs::read_to_string(&tls.cert_pem_path).unwrap();
+    for (text, says) in [
+        (pkcs8_encrypted, "the key is encrypted"),
+        (legacy_encrypted, "the key is encrypted"),
+        (server_cert.as_str(), "no PEM private key"),
+    ] {
+        std::fs::write(fx.dir.join("bad.key"), text).unwrap();
+        let mut cfg = loopback();
+        cfg.tls = Some(Tls {
+            key_pem_path: fx.dir.join("bad.key"),
+            ..tls.clone()
+        });
+        let reg = Registry::open(fx.dir.join("r.redb"), None).unwrap();
+        let e = rt.block_on(Server::start(cfg, reg)).unwrap_err();
+        assert_eq!(e.code, "malformed");
+        assert!(
+            e.message.contains("tls.key_pem_path") && e.message.contains(says),
+            "{says}: {}",
+            e.message
+        );
+    }
+
+    // A client CA file must name CAs: the server's own (leaf) certificate is refused, with
+    // its place in the file and its subject; the CA itself is accepted.
+    std::fs::write(
+        fx.dir.join("leaf-and-ca.pem"),
+        format!(
+            "{}{server_cert}",
+            std::fs::read_to_string(fx.dir.join("ca.pem")).unwrap()
+        ),
+    )
+    .unwrap();
+    let mut cfg = loopback();
+    cfg.tls = Some(Tls {
+        client_ca_pem_path: Some(fx.dir.join("leaf-and-ca.pem")),
+        ..tls
+    });
+    let reg = Registry::open(fx.dir.join("r.redb"), None).unwrap();
+    let e = rt.block_on(Server::start(cfg, reg)).unwrap_err();
+    assert!(
+        e.message.contains("tls.client_ca_pem_path")
+            && e.message.contains("certificate 2")
+            && e.message.contains("not a CA certificate")
+            && e.message.contains("CN="),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
