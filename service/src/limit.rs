@@ -19,11 +19,28 @@ use serde_json::json;
 use crate::config::RateLimit;
 use crate::error::ServiceError;
 
+/// A client's refusals in a row, and its ban.
+#[derive(Debug, Clone, Copy)]
+struct Strikes {
+    /// Refusals since its last admitted request (or its last ban).
+    count: u32,
+    /// The end of its ban, if it was banned.
+    banned_until: Option<Instant>,
+    /// When it was last refused.
+    last_refused: Instant,
+}
+
+/// How long a client's refusals in a row are kept after the last one. Every limit admits at
+/// least one request a second, so a client refused longer ago than a second is admitted at
+/// its next request, which clears its count anyway: forgetting it then changes nothing, while
+/// forgetting it sooner would let a client that keeps just past its limit escape its ban.
+const STREAK_KEPT: Duration = Duration::from_secs(2);
+
 /// The limiters of one service.
 pub struct Limiter {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     endpoints: HashMap<&'static str, DefaultKeyedRateLimiter<IpAddr>>,
-    strikes: Mutex<HashMap<IpAddr, (u32, Option<Instant>)>>,
+    strikes: Mutex<HashMap<IpAddr, Strikes>>,
     cfg: RateLimit,
     calls: AtomicU64,
 }
@@ -122,26 +139,34 @@ impl Limiter {
         .with_details(json!({"retry_after_seconds": secs, "banned": banned}))
     }
 
+    /// Forgets what no longer limits anyone at `now`: the limiters' idle keys, ended bans,
+    /// and refusals in a row older than [`STREAK_KEPT`].
+    fn prune(&self, now: Instant) {
+        self.per_ip.retain_recent();
+        for l in self.endpoints.values() {
+            l.retain_recent();
+        }
+        self.strikes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, s| {
+                s.banned_until.is_some_and(|u| u > now)
+                    || now.saturating_duration_since(s.last_refused) < STREAK_KEPT
+            });
+    }
+
     /// Admits or refuses one request from `ip` for `path` (counted against [`client_key`]).
     pub fn check(&self, ip: IpAddr, path: &str) -> Result<(), ServiceError> {
         let ip = client_key(ip);
-        if self.calls.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
-            self.per_ip.retain_recent();
-            for l in self.endpoints.values() {
-                l.retain_recent();
-            }
-            let now = Instant::now();
-            self.strikes
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .retain(|_, (_, until)| until.is_some_and(|u| u > now));
-        }
         let now = Instant::now();
+        if self.calls.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            self.prune(now);
+        }
         {
             let strikes = self.strikes.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((_, Some(until))) = strikes.get(&ip) {
-                if *until > now {
-                    return Err(Self::refuse(seconds_up(*until - now), true));
+            if let Some(until) = strikes.get(&ip).and_then(|s| s.banned_until) {
+                if until > now {
+                    return Err(Self::refuse(seconds_up(until - now), true));
                 }
             }
         }
@@ -160,19 +185,25 @@ impl Limiter {
         let mut strikes = self.strikes.lock().unwrap_or_else(|p| p.into_inner());
         match verdict {
             Ok(_) => {
-                if let Some(s) = strikes.get_mut(&ip) {
-                    if s.1.is_none_or(|u| u <= now) {
+                if let Some(s) = strikes.get(&ip) {
+                    if s.banned_until.is_none_or(|u| u <= now) {
                         strikes.remove(&ip);
                     }
                 }
                 Ok(())
             }
             Err(wait) => {
-                let s = strikes.entry(ip).or_insert((0, None));
-                s.0 += 1;
-                if self.cfg.ban_after > 0 && s.0 >= self.cfg.ban_after {
+                let s = strikes.entry(ip).or_insert(Strikes {
+                    count: 0,
+                    banned_until: None,
+                    last_refused: now,
+                });
+                s.count += 1;
+                s.last_refused = now;
+                if self.cfg.ban_after > 0 && s.count >= self.cfg.ban_after {
                     let ban = Duration::from_secs(self.cfg.ban_seconds);
-                    *s = (0, Some(now + ban));
+                    s.count = 0;
+                    s.banned_until = Some(now + ban);
                     tracing::warn!(%ip, seconds = self.cfg.ban_seconds, "banned");
                     return Err(Self::refuse(self.cfg.ban_seconds.max(1), true));
                 }
@@ -252,6 +283,52 @@ mod tests {
             l.check(other, "/health").is_ok(),
             "another /64 is another client"
         );
+    }
+
+    /// The pruning every 4,096 requests keeps a client's recent refusals in a row (it used to
+    /// forget every count short of a ban, so a client just past its limit was never banned
+    /// on a busy service), and forgets them once they are older than [`STREAK_KEPT`].
+    #[test]
+    fn pruning_keeps_recent_refusals_in_a_row() {
+        let l = Limiter::new(&RateLimit {
+            per_ip_rps: 1,
+            burst: 1,
+            ban_after: 2,
+            ban_seconds: 30,
+            ..RateLimit::default()
+        });
+        let abuser = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+        let count = |l: &Limiter| {
+            l.strikes
+                .lock()
+                .unwrap()
+                .get(&abuser)
+                .map(|s| (s.count, s.banned_until.is_some()))
+        };
+        assert!(l.check(abuser, "/health").is_ok());
+        assert!(l.check(abuser, "/health").is_err());
+        assert_eq!(count(&l), Some((1, false)));
+        // 4,096 other clients, one request each: any 4,096 requests in a row hold one that
+        // prunes.
+        for n in 0..4096u32 {
+            let other = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+            assert!(l.check(other, "/health").is_ok());
+        }
+        assert_eq!(count(&l), Some((1, false)), "kept through the pruning");
+        // The second refusal in a row bans.
+        let banned = l.check(abuser, "/health").unwrap_err();
+        assert_eq!(banned.details["banned"], true);
+        // A ban is kept while it lasts; a count older than STREAK_KEPT is forgotten.
+        let later = Instant::now() + STREAK_KEPT + Duration::from_millis(1);
+        l.prune(later);
+        assert_eq!(count(&l), Some((0, true)));
+        let other = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
+        assert!(l.check(other, "/health").is_ok());
+        assert!(l.check(other, "/health").is_err());
+        l.prune(later);
+        assert!(!l.strikes.lock().unwrap().contains_key(&other));
+        l.prune(Instant::now() + Duration::from_secs(31));
+        assert_eq!(count(&l), None, "an ended ban is forgotten");
     }
 
     #[test]
