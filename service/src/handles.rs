@@ -498,7 +498,10 @@ impl HandleRegistry {
     }
 
     /// Checks the proof of work of a request when `[pow] enabled`: present, issued by this
-    /// service, unexpired, enough work, and not used before (each solution is accepted once).
+    /// service, unexpired, enough work, a challenge asking at least today's `[pow] difficulty`
+    /// (with a fixed `secret_hex`, a challenge issued before the difficulty was raised would
+    /// otherwise stay good at the old one until it expires), and not used before (each
+    /// solution is accepted once).
     pub fn check_pow(
         &self,
         config: &Config,
@@ -528,6 +531,16 @@ impl HandleRegistry {
             now,
         )
         .map_err(pow_refused)?;
+        if solution.challenge.difficulty() < config.pow.difficulty {
+            return Err(pow_refused(cairn_core::Error::new(
+                ErrorCode::ProofInvalid,
+                format!(
+                    "the challenge asks for {} leading zero bits, and this service now asks for {}; solve a new challenge",
+                    solution.challenge.difficulty(),
+                    config.pow.difficulty
+                ),
+            )));
+        }
         let mut used = lock(&self.used);
         if used.len() >= MAX_USED_SOLUTIONS / 2 {
             used.retain(|_, expires| *expires >= now);

@@ -598,6 +598,7 @@ fn proof_of_work_required_wrong_forged_expired_and_replayed() {
     cfg.pow.enabled = true;
     cfg.pow.difficulty = 10;
     cfg.pow.ttl_seconds = 60;
+    cfg.pow.secret_hex = Some("07".repeat(32));
     let s = f.start(cfg);
     let key = s.pubkey();
     assert_eq!(
@@ -660,6 +661,24 @@ fn proof_of_work_required_wrong_forged_expired_and_replayed() {
     assert_eq!((r.status, r.code()), (403, "signature_invalid".into()));
     let r = s.get("/check_user/alice", &[("x-pow-solution", "garbage")]);
     assert_eq!((r.status, r.code()), (403, "malformed".into()));
+
+    // Too little asked: a challenge under this service's secret at a lower difficulty than
+    // it now asks (as one issued before `[pow] difficulty` was raised, `secret_hex` fixed).
+    let secret = cairn_core::handle::PowSecret::from_bytes(&[7; 32]).unwrap();
+    let easy = Challenge::issue(&secret, [2; 16], 3, T0 + 50).unwrap();
+    let counter = cairn_core::handle::solve(&easy, 1 << 20).unwrap();
+    let text = Solution {
+        challenge: easy,
+        counter,
+    }
+    .encode();
+    let r = s.get("/check_user/alice", &[("x-pow-solution", &text)]);
+    assert_eq!((r.status, r.code()), (403, "proof_invalid".into()));
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("asks for 3") && message.contains("now asks for 10"),
+        "{message}"
+    );
 
     // Expired: solved, then the clock passes its expiry.
     let (c, sol) = solve_challenge(&s);
