@@ -49,13 +49,18 @@ pub const PARTIAL_TILE_CACHE: &str = "public, max-age=3600";
 
 type St = State<Arc<AppState>>;
 
-/// Runs registry work on the blocking pool.
+/// Runs registry work on the blocking pool, for the request whose handler awaits it: a write
+/// it submits is dropped, not applied, if this future is dropped (the request timed out, or its
+/// client went away) before the committer reaches the write ([`crate::writer::for_request`]).
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ServiceResult<T> + Send + 'static,
 ) -> ServiceResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ServiceError::internal(format!("a registry task failed: {e}")))?
+    // Lives exactly as long as this future.
+    let waited_for = Arc::new(());
+    let request = Arc::downgrade(&waited_for);
+    let done = tokio::task::spawn_blocking(move || crate::writer::for_request(request, f)).await;
+    drop(waited_for);
+    done.map_err(|e| ServiceError::internal(format!("a registry task failed: {e}")))?
 }
 
 /// The routes (without the middleware `crate::Server` adds).

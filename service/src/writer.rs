@@ -15,9 +15,10 @@
 //! So an answer still means "durable, and anchored", and the anchor's fsync no longer stands
 //! between one commit and the next.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -112,6 +113,41 @@ type Reply = tokio::sync::oneshot::Sender<ServiceResult<Out>>;
 struct Job {
     op: Op,
     reply: Reply,
+    /// The request a blocking-pool thread queued this for ([`for_request`]); `None` for a
+    /// job queued as a future, whose waiting is its `reply`'s receiver.
+    request: Option<Weak<()>>,
+}
+
+impl Job {
+    /// Whether anyone still waits for this job's answer: its future is not dropped, and the
+    /// request it was queued for (from the blocking pool) is still waited for.
+    fn is_waited_for(&self) -> bool {
+        !self.reply.is_closed() && self.request.as_ref().is_none_or(|r| r.strong_count() > 0)
+    }
+}
+
+thread_local! {
+    /// The request a blocking-pool thread works for while [`for_request`] runs: its handle is
+    /// dead once nobody waits for that request's answer.
+    static REQUEST: RefCell<Option<Weak<()>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` for a request that is waited for as long as `request` can be upgraded. A write
+/// `f` submits (on this thread, which blocks until the answer) is then dropped, not applied,
+/// if the request is no longer waited for when the committer reaches it (it timed out, or its
+/// client went away), exactly as a write whose future was dropped: the blocked thread holds the
+/// answer's receiver, so the receiver alone cannot tell.
+pub(crate) fn for_request<T>(request: Weak<()>, f: impl FnOnce() -> T) -> T {
+    /// Restores the thread's previous request, on return and on unwinding.
+    struct Restore(Option<Weak<()>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            REQUEST.with(|r| *r.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(REQUEST.with(|r| r.replace(Some(request))));
+    f()
 }
 
 /// A committed batch on its way to the anchor thread: each request's answer, sent once the
@@ -507,10 +543,13 @@ impl Writer {
     }
 
     /// Queues `op` and waits until it is committed (durable, its anchor written) or refused.
-    /// Blocking: for threads of the blocking pool (or outside a runtime).
+    /// Blocking: for threads of the blocking pool (or outside a runtime). Inside
+    /// [`for_request`], the write is dropped if its request is no longer waited for when the
+    /// committer reaches it.
     fn submit(&self, op: Op) -> ServiceResult<Out> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(Job { op, reply })?;
+        let request = REQUEST.with(|r| r.borrow().clone());
+        self.send(Job { op, reply, request })?;
         settled(answer.blocking_recv())
     }
 
@@ -521,7 +560,11 @@ impl Writer {
         op: Op,
     ) -> ServiceResult<impl std::future::Future<Output = ServiceResult<Out>>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(Job { op, reply })?;
+        self.send(Job {
+            op,
+            reply,
+            request: None,
+        })?;
         Ok(async move { settled(answer.await) })
     }
 
@@ -609,7 +652,7 @@ fn commit_loop(
         // A request that stopped waiting (its client went away, or it timed out) is not
         // applied: nobody would learn its outcome, and under overload this sheds the work of
         // requests already answered with a timeout.
-        batch.retain(|job| !job.reply.is_closed());
+        batch.retain(Job::is_waited_for);
         if batch.is_empty() {
             continue;
         }
@@ -840,7 +883,14 @@ mod tests {
             .into_iter()
             .map(|op| {
                 let (reply, answer) = tokio::sync::oneshot::channel();
-                (Job { op, reply }, answer)
+                (
+                    Job {
+                        op,
+                        reply,
+                        request: None,
+                    },
+                    answer,
+                )
             })
             .unzip();
         let counts = Counts::default();
@@ -966,6 +1016,7 @@ mod tests {
         w.send(Job {
             op: register("abandoned"),
             reply,
+            request: None,
         })
         .expect("queued");
         match w.submit(register("kept")).expect("committed") {
@@ -997,6 +1048,7 @@ mod tests {
             match w.send(Job {
                 op: register(&format!("q{i}")),
                 reply,
+                request: None,
             }) {
                 Ok(()) => waiting.push(answer),
                 Err(e) => {
@@ -1019,6 +1071,71 @@ mod tests {
             assert!(matches!(a.blocking_recv(), Ok(Ok(Out::Node(..)))));
         }
         assert!(w.is_running());
+    }
+
+    /// A write submitted from the blocking pool for a request nobody waits for any more (the
+    /// request timed out while the write was queued) is dropped too, though the blocked thread
+    /// still holds the answer's receiver; the same write for a request still waited for, and
+    /// one submitted outside any request, are applied.
+    #[test]
+    fn a_blocking_write_whose_request_is_gone_is_dropped() {
+        let dir = tempfile::tempdir().expect("dir");
+        let reg = Arc::new(
+            Registry::create(
+                dir.path().join("r.redb"),
+                CreateOptions::new("example.test/log", Protection::Insecure),
+            )
+            .expect("registry"),
+        );
+        let w = Arc::new(Writer::start(reg.clone(), None).expect("writer"));
+        // Hold the store's write lock, so that the writes below queue behind it.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = std::sync::mpsc::channel::<()>();
+        let r = reg.clone();
+        let holder = std::thread::spawn(move || {
+            r.write(|_| {
+                holding.send(()).expect("held");
+                released.recv().expect("released");
+                Ok(())
+            })
+            .expect("write");
+        });
+        held.recv().expect("lock held");
+        let submit = |id: &'static str, request: Option<Weak<()>>| {
+            let w = w.clone();
+            std::thread::spawn(move || match request {
+                Some(request) => for_request(request, || w.submit(register(id))),
+                None => w.submit(register(id)),
+            })
+        };
+        // The committer takes a first write and blocks on the lock; the others queue.
+        let first = submit("first", None);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let gone = Arc::new(());
+        let waited = Arc::new(());
+        let threads = [
+            submit("gone", Some(Arc::downgrade(&gone))),
+            submit("waited", Some(Arc::downgrade(&waited))),
+            submit("outside", None),
+        ];
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(gone);
+        release.send(()).expect("release");
+        holder.join().expect("holder");
+        let [gone_thread, waited_thread, outside_thread] = threads;
+        assert!(matches!(first.join().expect("thread"), Ok(Out::Node(..))));
+        assert!(gone_thread.join().expect("thread").is_err());
+        assert!(matches!(
+            waited_thread.join().expect("thread"),
+            Ok(Out::Node(..))
+        ));
+        assert!(matches!(
+            outside_thread.join().expect("thread"),
+            Ok(Out::Node(..))
+        ));
+        assert_eq!(reg.node("gone").unwrap_err().code(), StoreCode::NotFound);
+        assert!(reg.node("waited").is_ok() && reg.node("outside").is_ok());
+        drop(waited);
     }
 
     /// A write whose commit is durable but whose anchor cannot be written is answered

@@ -712,6 +712,96 @@ fn concurrent_writes_share_commits_and_all_land() {
     reg.audit().unwrap();
 }
 
+/// A write whose request timed out while it was queued is dropped, not applied, whichever
+/// way its handler waits: a registration (a future) and a deregistration (a thread of the
+/// blocking pool, which still holds the answer's receiver). The write the committer had
+/// already taken is applied, though its request timed out too.
+#[test]
+fn writes_queued_past_their_timeout_are_not_applied() {
+    let mut fx = Fixture::new();
+    let tok = fx.token(ORIGIN, &["node.register", "node.deregister"], 3600);
+    fx.reg()
+        .register_node(&cairn_store::NodeSpec::from_json(&spec("victim")).unwrap())
+        .unwrap();
+    let mut cfg = loopback();
+    cfg.limits.request_timeout_seconds = 1;
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let reg = srv.server.as_ref().unwrap().state().reg.clone();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (holding, held) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        reg.write(|_| {
+            holding.send(()).unwrap();
+            released.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    held.recv().unwrap();
+    let t = now();
+    let statuses = std::thread::scope(|s| {
+        let send = |method: &'static str, path: &'static str, body: String, nonce: &'static str| {
+            let (url, token, key) = (&srv.url, &tok.envelope, &fx.holder);
+            s.spawn(move || {
+                write(
+                    &agent(),
+                    url,
+                    method,
+                    path,
+                    body.as_bytes(),
+                    Some(token),
+                    Some(key),
+                    nonce,
+                    t,
+                )
+                .status
+            })
+        };
+        // The committer takes the first write and blocks on the held lock; the others queue.
+        let first = send(
+            "POST",
+            "/api/v1/registry/register",
+            spec("first"),
+            "timeout-first-00001",
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let second = send(
+            "POST",
+            "/api/v1/registry/register",
+            spec("second"),
+            "timeout-second-0001",
+        );
+        let delete = send(
+            "DELETE",
+            "/api/v1/registry/victim",
+            String::new(),
+            "timeout-delete-0001",
+        );
+        [first, second, delete].map(|h| h.join().unwrap())
+    });
+    assert_eq!(statuses, [408; 3]);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    // The committer goes on: the first write lands; the two queued ones were dropped.
+    let a = agent();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while get(&a, &format!("{}/api/v1/registry/first", srv.url)).status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first write never landed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        get(&a, &format!("{}/api/v1/registry/second", srv.url)).status,
+        404
+    );
+    assert_eq!(
+        get(&a, &format!("{}/api/v1/registry/victim", srv.url)).status,
+        200
+    );
+}
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
 struct Pki {
     ca_pem: String,
