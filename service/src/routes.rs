@@ -481,10 +481,28 @@ async fn signature_info(State(st): St) -> ServiceResult<Json<Value>> {
     .await
 }
 
+/// The names under `/api/v1/registry/` that are routes of their own: a node with one of these
+/// ids could not be read or deregistered at `/api/v1/registry/{registry_id}`, so none is
+/// registered or validated over HTTP.
+pub const ROUTE_NAMES: [&str; 4] = ["register", "validate", "query", "signature_info"];
+
+/// The request's node spec: strict JSON (`NodeSpec::from_json`), with an id that is not one of
+/// [`ROUTE_NAMES`].
 fn parse_spec(body: &[u8]) -> ServiceResult<NodeSpec> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ServiceError::bad_request("the node spec is not UTF-8"))?;
-    Ok(NodeSpec::from_json(text)?)
+    let spec = NodeSpec::from_json(text)?;
+    if ROUTE_NAMES.contains(&spec.id.as_str()) {
+        return Err(ServiceError::core(
+            ErrorCode::Malformed,
+            format!(
+                "the id {:?} names a route under /api/v1/registry/, where the node could not be read or deregistered: choose another",
+                spec.id
+            ),
+        )
+        .with_details(json!({"field": "id"})));
+    }
+    Ok(spec)
 }
 
 /// The configured admission policy.

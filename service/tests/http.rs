@@ -236,6 +236,14 @@ fn endpoints_auth_and_errors_over_http() {
         env
     };
 
+    // A node named like a route, registered in-process (HTTP refuses the name, below).
+    let routed = spec("query")
+        .replace("memory.store", "route.name")
+        .replace("memory_stored", "route_named");
+    fx.reg()
+        .register_node(&cairn_store::NodeSpec::from_json(&routed).unwrap())
+        .unwrap();
+
     std::thread::sleep(Duration::from_millis(2100));
     let mut srv = Running::start(loopback(), fx.reg.take().unwrap());
     let base = srv.url.clone();
@@ -276,6 +284,25 @@ fn endpoints_auth_and_errors_over_http() {
             .send(unknown.as_bytes()),
     );
     assert_eq!((bad.status, bad.code().as_str()), (400, "malformed"));
+    // An id that names a route under /api/v1/registry/ could not be read or deleted there
+    // (a node so named is reached with its id percent-encoded).
+    let q = get(&a, &format!("{base}/api/v1/registry/%71uery"));
+    assert_eq!(
+        (q.status, &q.json()["spec"]["id"]),
+        (200, &Value::from("query"))
+    );
+    for id in cairn_service::routes::ROUTE_NAMES {
+        let bad = done(
+            a.post(&format!("{base}/api/v1/registry/validate"))
+                .send(spec(id).as_bytes()),
+        );
+        assert_eq!(
+            (bad.status, bad.code().as_str()),
+            (400, "malformed"),
+            "{id}"
+        );
+        assert_eq!(bad.json()["error"]["details"]["field"], "id", "{id}");
+    }
     let huge = vec![b' '; 70 * 1024];
     let big = done(
         a.post(&format!("{base}/api/v1/registry/validate"))
@@ -366,6 +393,19 @@ fn endpoints_auth_and_errors_over_http() {
         (403, "unauthorized"),
         "capability"
     );
+    // A registration under a route's name is refused as its validation is.
+    let r = write(
+        &a,
+        &base,
+        "POST",
+        reg_path,
+        spec("query").as_bytes(),
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000106",
+        t,
+    );
+    assert_eq!((r.status, r.code().as_str()), (400, "malformed"));
     // The service evaluates no constraint, so a token with one is refused, not taken as wider.
     let r = w(
         Some(&constrained.envelope),
