@@ -393,6 +393,20 @@ fn endpoints_auth_and_errors_over_http() {
         (403, "unauthorized"),
         "capability"
     );
+    // No write takes a query parameter (the proof would cover one, but it means nothing).
+    let r = write(
+        &a,
+        &base,
+        "POST",
+        &format!("{reg_path}?bogus=1"),
+        spec("mem-02").as_bytes(),
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000105",
+        t,
+    );
+    assert_eq!((r.status, r.code().as_str()), (400, "malformed"));
+    assert_eq!(r.json()["error"]["details"]["field"], "bogus");
     // A registration under a route's name is refused as its validation is.
     let r = write(
         &a,
