@@ -508,7 +508,7 @@ impl<F: TileFetcher> TileClient<F> {
     /// level at most, O(log n) hashes) and compares it: `proof_invalid` when the tiles are not
     /// the tree the checkpoint signs.
     pub fn verify_root(&self) -> Result<()> {
-        let got = merkle::tree_root(self, self.size)?;
+        let got = merkle::tree_root(&Unproven(self), self.size)?;
         if got != self.root {
             return Err(Error::new(
                 ErrorCode::ProofInvalid,
@@ -535,7 +535,7 @@ impl<F: TileFetcher> TileClient<F> {
     /// The inclusion proof of the leaf with hash `leaf` at `index`, built from tiles and
     /// verified against the checkpoint's root (`proof_invalid` if it does not lead there).
     pub fn inclusion_proof(&self, leaf: &Digest, index: u64) -> Result<InclusionProof> {
-        let hashes = merkle::prove_inclusion(self, index, self.size)?;
+        let hashes = merkle::prove_inclusion(&Unproven(self), index, self.size)?;
         let proof = InclusionProof {
             leaf_index: index,
             tree_size: self.size,
@@ -571,8 +571,19 @@ impl<F: TileFetcher> TileClient<F> {
     /// The consistency proof from the tree of `old` (an earlier verified checkpoint of the
     /// same log) to this checkpoint's tree, built from tiles and verified against both roots.
     /// An `old` of size 0 must have the empty root and needs no proof (an empty proof is
-    /// returned); a larger `old` than this checkpoint is `malformed`.
+    /// returned); a larger `old` than this checkpoint is `proof_invalid` (the log rolled back).
     pub fn consistency_proof(&self, old: &VerifiedCheckpoint) -> Result<ConsistencyProof> {
+        if old.size > self.size {
+            // Both checkpoints verified: the log signed a larger tree before than it serves
+            // now. No proof can join them; the log rolled back, or shows another history.
+            return Err(Error::new(
+                ErrorCode::ProofInvalid,
+                format!(
+                    "the log's checkpoint of {} entries is smaller than the older one of {}: a log never shrinks, so it rolled back or shows another history",
+                    self.size, old.size
+                ),
+            ));
+        }
         if old.size == 0 {
             if old.root != EMPTY_ROOT {
                 return Err(Error::new(
@@ -586,7 +597,7 @@ impl<F: TileFetcher> TileClient<F> {
                 hashes: Vec::new(),
             });
         }
-        let hashes = merkle::prove_consistency(self, old.size, self.size)?;
+        let hashes = merkle::prove_consistency(&Unproven(self), old.size, self.size)?;
         let proof = ConsistencyProof {
             old_size: old.size,
             new_size: self.size,
@@ -697,13 +708,19 @@ fn fold_complete(nodes: &[Digest]) -> Digest {
     layer.first().copied().unwrap_or(EMPTY_ROOT)
 }
 
-impl<F: TileFetcher> TreeHashes for TileClient<F> {
+/// The client's tree as the proof builders read it: hashes straight from the tiles, checked
+/// for form but not yet against the root. Private, so that nothing outside this module can
+/// take such a hash for a proven one: every proof built over it is verified against the
+/// checkpoint before the client hands it out.
+struct Unproven<'a, F: TileFetcher>(&'a TileClient<F>);
+
+impl<F: TileFetcher> TreeHashes for Unproven<'_, F> {
     fn tree_size(&self) -> u64 {
-        self.size
+        self.0.size
     }
 
     fn subtree_hash(&self, level: u8, index: u64) -> Result<Digest> {
-        self.subtree_hash_checked(level, index)
+        self.0.subtree_hash_checked(level, index)
     }
 }
 
@@ -1045,9 +1062,11 @@ mod tests {
             size: 301,
             ..cp(&t, 300)
         };
+        // An older checkpoint larger than the log's: the log rolled back (a verification
+        // failure, not bad input).
         assert_eq!(
             good.consistency_proof(&bigger).unwrap_err().code(),
-            ErrorCode::Malformed
+            ErrorCode::ProofInvalid
         );
         let mut empty = cp(&t, 1);
         empty.size = 0;

@@ -413,7 +413,8 @@ pid {t}/nginx.pid;
 error_log {t}/error.log;
 events {{ worker_connections 64; }}
 http {{
-    access_log off;
+    log_format encoding "$uri $sent_http_content_encoding";
+    access_log {t}/access.log encoding;
     client_body_temp_path {t}/body;
     proxy_temp_path {t}/proxy;
     fastcgi_temp_path {t}/fastcgi;
@@ -429,6 +430,13 @@ http {{
         }}
         location /tile/ {{
             add_header Cache-Control "public, max-age=31536000, immutable";
+        }}
+        # Entry bundles compressed, as tlog-tiles asks (for clients that accept gzip).
+        location /tile/entries/ {{
+            add_header Cache-Control "public, max-age=31536000, immutable";
+            gzip on;
+            gzip_types *;
+            gzip_min_length 1;
         }}
     }}
 }}
@@ -514,6 +522,13 @@ fn tiles_served_by_nginx_verify_over_http() {
     assert_eq!(v["size"], size);
     assert_eq!(v["entries"].as_array().unwrap().len(), 3);
     assert_eq!(v["consistency"]["new_size"], size);
+    // The entry bundles came gzip-compressed (the client asked for it) and were read.
+    let log = std::fs::read_to_string(env.path("nginx/access.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("/tile/entries/") && l.ends_with(" gzip")),
+        "{log}"
+    );
 
     // Through the server, a damaged tile is caught and a missing one is a 404.
     let t0 = env.path("www/tile/0/000");
