@@ -158,6 +158,29 @@ fn export_is_incremental_and_verifies_from_a_directory() {
     assert_eq!(v["size"], last + 1);
     assert_eq!(v["entries"][1]["kind"], "node_registered");
     assert_eq!(v["consistency"]["old_size"], size);
+    // A log that serves a smaller checkpoint than one it signed before rolled back: a failed
+    // verification (exit 1), not bad input.
+    let new_cp = env.p("new-checkpoint.txt");
+    std::fs::copy(env.path("tiles/checkpoint"), &new_cp).unwrap();
+    std::fs::copy(&old_cp, env.path("tiles/checkpoint")).unwrap();
+    let e = env.fails(
+        &[
+            "tiles",
+            "verify",
+            &dir,
+            "--log-key",
+            &log_key,
+            "--old-checkpoint",
+            &new_cp,
+        ],
+        1,
+        "proof_invalid",
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("rolled back"),
+        "{e}"
+    );
+    std::fs::copy(&new_cp, env.path("tiles/checkpoint")).unwrap();
     // A trust root names the key too.
     env.ok(&[
         "key",
