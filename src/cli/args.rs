@@ -129,6 +129,10 @@ Examples:
   cairn verify ./app.tar.gz --threshold 2          at least two distinct trusted signers
   cairn verify --manifest 3f2a9c                   signatures only, no artifact
   curl -s https://example.org/app.tar.gz | cairn verify - --max-size 1G
+  cairn verify ./app.tar.gz --from-tiles https://log.example.org/
+                                                   and its manifest is in the published log
+  cairn verify --from-tiles ./tiles --log-key log.json --entry 41
+                                                   the log alone, from its tiles
 
 Exit status 0: verified; 1: verification failed; 2: usage or input error.")]
     Verify(VerifyArgs),
@@ -911,7 +915,7 @@ pub struct SignArgs {
 
 /// `cairn verify`.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["artifact", "manifest"])))]
+#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["artifact", "manifest", "from_tiles"])))]
 pub struct VerifyArgs {
     /// The artifact: a regular file, or `-` to read stdin (hashed as a stream and compared
     /// with the manifest).
@@ -926,6 +930,14 @@ pub struct VerifyArgs {
     /// Distinct trusted signers required.
     #[arg(long, default_value_t = 1)]
     pub threshold: usize,
+    /// A tiled log (an http(s) URL or a directory, as `cairn tiles verify`): with an artifact
+    /// or --manifest, also prove the manifest's ledger entries are in that log (its checkpoint
+    /// key: --log-key, --trust-root, else this registry's log key); alone, verify the log from
+    /// its tiles as `cairn tiles verify` does.
+    #[arg(long, value_name = "URL|DIR")]
+    pub from_tiles: Option<String>,
+    #[command(flatten)]
+    pub tile_proofs: TileProofArgs,
 }
 
 /// `cairn ledger ...`.
@@ -1299,22 +1311,41 @@ Exit status 0: verified; 1: verification failed; 2: usage, input or network erro
     Verify {
         /// The log's prefix: an http(s) URL or a directory.
         source: String,
-        /// The public key that signs the log's checkpoints (PEM or JSON).
-        #[arg(long, value_name = "FILE", conflicts_with = "trust_root")]
-        log_key: Option<PathBuf>,
-        /// A pinned trust root of the log; its checkpoint keys may sign the checkpoint.
-        #[arg(long, value_name = "FILE")]
-        trust_root: Option<PathBuf>,
-        /// The log's origin (default: the trust root's, else the checkpoint's own first line).
-        #[arg(long)]
-        origin: Option<String>,
-        /// Fetch entry N from its entry bundle and prove it included (repeatable).
-        #[arg(long = "entry", value_name = "N")]
-        entries: Vec<u64>,
-        /// An older checkpoint of the same log: prove the current one extends it.
-        #[arg(long, value_name = "FILE")]
-        old_checkpoint: Option<PathBuf>,
+        #[command(flatten)]
+        proofs: TileProofArgs,
     },
+}
+
+/// What a tiled log is checked against, and what to prove from its tiles (`cairn tiles
+/// verify`, `cairn verify --from-tiles`).
+#[derive(Args, Debug, Default)]
+pub struct TileProofArgs {
+    /// The public key that signs the log's checkpoints (PEM or JSON).
+    #[arg(long, value_name = "FILE", conflicts_with = "trust_root")]
+    pub log_key: Option<PathBuf>,
+    /// A pinned trust root of the log; its checkpoint keys may sign the checkpoint.
+    #[arg(long, value_name = "FILE")]
+    pub trust_root: Option<PathBuf>,
+    /// The log's origin (default: the trust root's, else the checkpoint's own first line).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Fetch entry N from its entry bundle and prove it included (repeatable).
+    #[arg(long = "entry", value_name = "N")]
+    pub entries: Vec<u64>,
+    /// An older checkpoint of the same log: prove the current one extends it.
+    #[arg(long, value_name = "FILE")]
+    pub old_checkpoint: Option<PathBuf>,
+}
+
+impl TileProofArgs {
+    /// Whether any of these options is given.
+    pub fn any(&self) -> bool {
+        self.log_key.is_some()
+            || self.trust_root.is_some()
+            || self.origin.is_some()
+            || !self.entries.is_empty()
+            || self.old_checkpoint.is_some()
+    }
 }
 
 /// `cairn bundle ...`.

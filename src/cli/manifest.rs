@@ -3,14 +3,14 @@
 use cairn_core::encoding::hex_encode;
 use cairn_core::manifest::{ArtifactCheck, ManifestClaims};
 use cairn_core::ErrorCode;
-use cairn_store::{ManifestInfo, StoreCode};
-use serde_json::json;
+use cairn_store::{ManifestInfo, Registry, StoreCode};
+use serde_json::{json, Value};
 
-use super::args::{SignArgs, VerifyArgs};
+use super::args::{SignArgs, TileProofArgs, VerifyArgs};
 use super::error::{CliError, CliResult};
 use super::util::{fmt_time, parse_pair, write_file};
 use super::view::manifest_json;
-use super::{resolve_key, resolve_manifest, Access, Ctx, Output};
+use super::{resolve_key, resolve_manifest, tiles, Access, Ctx, Output};
 
 fn manifest_text(m: &ManifestInfo) -> String {
     let c = &m.claims;
@@ -106,6 +106,15 @@ pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
 }
 
 pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> CliResult<Output> {
+    if a.from_tiles.is_none() && a.tile_proofs.any() {
+        return Err(CliError::usage(
+            "--log-key, --trust-root, --origin, --entry and --old-checkpoint go with --from-tiles",
+        ));
+    }
+    if let (None, None, Some(source)) = (&a.artifact, &a.manifest, &a.from_tiles) {
+        // The log alone, from its tiles: no registry needed.
+        return Ok(tiles::check(source, &a.tile_proofs, None, &[])?.report());
+    }
     let reg = ctx.open(Access::Read)?;
     let hashed = a
         .artifact
@@ -148,19 +157,76 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> CliResult<Output> {
                 if hashed.is_none() {
                     text.push_str("\nthe artifact itself was not checked (give its file)");
                 }
-                return Ok(Output::new(
-                    text,
-                    json!({
-                        "valid": true,
-                        "artifact_checked": hashed.is_some(),
-                        "threshold": a.threshold,
-                        "manifest": v.to_json(),
-                    }),
-                ));
+                let mut fields = json!({
+                    "valid": true,
+                    "artifact_checked": hashed.is_some(),
+                    "threshold": a.threshold,
+                    "manifest": v.to_json(),
+                });
+                if let Some(source) = &a.from_tiles {
+                    let (said, published) = published(&reg, m, source, &a.tile_proofs)?;
+                    text.push('\n');
+                    text.push_str(&said);
+                    fields["published"] = published;
+                }
+                return Ok(Output::new(text, fields));
             }
             Err(e) => last_err = Some(e.into()),
         }
     }
     Err(last_err
         .unwrap_or_else(|| CliError::core(ErrorCode::ThresholdNotMet, "no manifest verified")))
+}
+
+/// Proves that the manifest's ledger entries (its signing, and the newest that added
+/// signatures) are in the tiled log at `source`, byte for byte as this registry holds them:
+/// the artifact's manifest is published. The checkpoint key is the one `proofs` names, else
+/// this registry's log key under its origin.
+fn published(
+    reg: &Registry,
+    m: &ManifestInfo,
+    source: &str,
+    proofs: &TileProofArgs,
+) -> CliResult<(String, Value)> {
+    let mut seqs = vec![m.signed_seq];
+    if m.last_seq != m.signed_seq {
+        seqs.push(m.last_seq);
+    }
+    let log_key = reg.key(&reg.log_key_id()?)?.public_key;
+    let log = tiles::check(
+        source,
+        proofs,
+        Some((reg.origin().to_owned(), log_key)),
+        &seqs,
+    )?;
+    for seq in &seqs {
+        let held = reg.entry(*seq)?.envelope.payload;
+        let served = log
+            .entries
+            .iter()
+            .find(|(s, ..)| s == seq)
+            .map(|(_, leaf, ..)| leaf);
+        if served != Some(&held) {
+            return Err(CliError::core(
+                ErrorCode::ProofInvalid,
+                format!(
+                    "entry {seq} of the log at {source} is not this registry's entry {seq}: the log records another history"
+                ),
+            ));
+        }
+    }
+    let cp = &log.checkpoint;
+    let said = format!(
+        "published: entr{} {} of the manifest {} in the log at {source} (checkpoint of {} entries, root {}, signed by {})",
+        if seqs.len() == 1 { "y" } else { "ies" },
+        seqs.iter().map(u64::to_string).collect::<Vec<_>>().join(" and "),
+        if seqs.len() == 1 { "is" } else { "are" },
+        cp.size,
+        hex_encode(&cp.root),
+        log.log_key.key_id()
+    );
+    let mut fields = log.report().json;
+    fields["source"] = source.into();
+    fields["manifest_entries"] = json!(seqs);
+    Ok((said, fields))
 }

@@ -16,7 +16,7 @@ use cairn_core::{Error, ErrorCode};
 use cairn_store::{Registry, StoreCode};
 use serde_json::json;
 
-use super::args::TilesCmd;
+use super::args::{TileProofArgs, TilesCmd};
 use super::error::{CliError, CliResult};
 use super::ledger::{read_trust_root, signer_in_root, MAX_NOTE_FILE};
 use super::util::{read_public_key, read_stream_limited, read_text, write_file};
@@ -32,21 +32,7 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn run(ctx: &Ctx, cmd: TilesCmd) -> CliResult<Output> {
     match cmd {
         TilesCmd::Export { dir } => export(ctx, &dir),
-        TilesCmd::Verify {
-            source,
-            log_key,
-            trust_root,
-            origin,
-            entries,
-            old_checkpoint,
-        } => verify(
-            &source,
-            log_key.as_deref(),
-            trust_root.as_deref(),
-            origin,
-            &entries,
-            old_checkpoint.as_deref(),
-        ),
+        TilesCmd::Verify { source, proofs } => Ok(check(&source, &proofs, None, &[])?.report()),
     }
 }
 
@@ -339,14 +325,32 @@ fn open_checkpoint(
     )?)
 }
 
-fn verify(
+/// A tiled log verified from its files alone: its checkpoint (signature, and the root the
+/// tiles give), entries proven included, and consistency with an older checkpoint.
+pub struct FromTiles {
+    /// The checkpoint, verified.
+    pub checkpoint: VerifiedCheckpoint,
+    /// The key that signed it.
+    pub log_key: cairn_core::crypto::PublicKey,
+    /// Each entry asked for: its number, its bytes (the Merkle leaf), the entry they decode
+    /// to, and the length of its inclusion proof.
+    pub entries: Vec<(u64, Vec<u8>, LedgerEntry, usize)>,
+    /// The proof that the checkpoint extends the older one given.
+    pub consistency: Option<cairn_core::merkle::ConsistencyProof>,
+}
+
+/// Verifies the tiled log at `source` from its files: the checkpoint under `proofs.log_key`
+/// or a checkpoint key of `proofs.trust_root` (else `default_key`, an origin and its key),
+/// the root recomputed from the tiles, `proofs.entries` and then `published` proven included,
+/// and consistency with `proofs.old_checkpoint`. An entry of `proofs.entries` beyond the
+/// checkpoint is a usage error; one of `published` (entries the caller needs the log to hold)
+/// is a failed verification, `not_published`.
+pub fn check(
     source: &str,
-    log_key: Option<&Path>,
-    trust_root: Option<&Path>,
-    origin: Option<String>,
-    entries: &[u64],
-    old_checkpoint: Option<&Path>,
-) -> CliResult<Output> {
+    proofs: &TileProofArgs,
+    default_key: Option<(String, cairn_core::crypto::PublicKey)>,
+    published: &[u64],
+) -> CliResult<FromTiles> {
     let src = Source::parse(source);
     let note = String::from_utf8(src.get(CHECKPOINT_FILE, MAX_NOTE_FILE)?)
         .map_err(|_| CliError::core(ErrorCode::Malformed, "the checkpoint is not UTF-8 text"))?;
@@ -354,28 +358,30 @@ fn verify(
         .and_then(|n| Checkpoint::parse_text(n.text()))
         .map_err(|e| CliError::from(e).context("the log's checkpoint"))?
         .origin;
-    let (origin, key) = match (log_key, trust_root) {
-        (Some(k), _) => (origin.unwrap_or(own_origin), read_public_key(k)?),
-        (None, Some(r)) => {
+    let origin = proofs.origin.clone();
+    let (origin, key) = match (&proofs.log_key, &proofs.trust_root, default_key) {
+        (Some(k), _, _) => (origin.unwrap_or(own_origin), read_public_key(k)?),
+        (None, Some(r), _) => {
             let root = read_trust_root(r)?;
             let o = origin.unwrap_or_else(|| root.origin.clone());
             let key = signer_in_root(&note, &o, &root)?;
             (o, key)
         }
-        (None, None) => return Err(CliError::usage(
+        (None, None, Some((o, key))) => (origin.unwrap_or(o), key),
+        (None, None, None) => return Err(CliError::usage(
             "name the key that signs the log's checkpoints: --log-key FILE or --trust-root FILE",
         )),
     };
     let cp =
         open_checkpoint(&note, &origin, &key).map_err(|e| e.context("the log's checkpoint"))?;
-    let old = match old_checkpoint {
+    let old = match &proofs.old_checkpoint {
         Some(p) => {
             let text = read_text(p, MAX_NOTE_FILE, "old checkpoint")?;
             Some(open_checkpoint(&text, &origin, &key).map_err(|e| e.context("--old-checkpoint"))?)
         }
         None => None,
     };
-    for &seq in entries {
+    for &seq in &proofs.entries {
         if seq >= cp.size {
             return Err(CliError::core(
                 ErrorCode::Malformed,
@@ -386,13 +392,22 @@ fn verify(
             ));
         }
     }
-    let (proven, consistency) = with_client(&src, &cp, |c| {
+    if let Some(seq) = published.iter().find(|s| **s >= cp.size) {
+        return Err(CliError::failed(
+            "not_published",
+            format!(
+                "entry {seq} is not in the log at {source} yet: its checkpoint covers {} entries (export the tiles again, or wait for the log to publish it)",
+                cp.size
+            ),
+        ));
+    }
+    let (entries, consistency) = with_client(&src, &cp, |c| {
         c.verify_root()?;
         let mut proven = Vec::new();
-        for &seq in entries {
+        for &seq in proofs.entries.iter().chain(published) {
             let (leaf, proof) = c.entry(seq)?;
             let entry = LedgerEntry::from_bytes(&leaf)?;
-            proven.push((seq, entry, proof.hashes.len(), tiles_leaf(&leaf)));
+            proven.push((seq, leaf, entry, proof.hashes.len()));
         }
         let consistency = match &old {
             Some(o) => Some(c.consistency_proof(o)?),
@@ -400,43 +415,57 @@ fn verify(
         };
         Ok((proven, consistency))
     })?;
-    let mut text = format!(
-        "verified from tiles: {:?} checkpoint of {} entries, root {}, signed by {}; the tiles give that root",
-        cp.origin,
-        cp.size,
-        hex_encode(&cp.root),
-        key.key_id()
-    );
-    let mut entries_json = Vec::new();
-    for (seq, entry, len, leaf) in &proven {
-        text.push_str(&format!(
-            "\nentry {seq} ({}) is included: leaf {leaf}, a proof of {len} hashes",
-            entry.event.kind()
-        ));
-        entries_json.push(
-            json!({"seq": seq, "kind": entry.event.kind(), "leaf_hash": leaf, "proof_hashes": len}),
+    Ok(FromTiles {
+        checkpoint: cp,
+        log_key: key,
+        entries,
+        consistency,
+    })
+}
+
+impl FromTiles {
+    /// What `cairn tiles verify` prints: text lines, and the JSON document's fields.
+    pub fn report(&self) -> Output {
+        let cp = &self.checkpoint;
+        let mut text = format!(
+            "verified from tiles: {:?} checkpoint of {} entries, root {}, signed by {}; the tiles give that root",
+            cp.origin,
+            cp.size,
+            hex_encode(&cp.root),
+            self.log_key.key_id()
         );
+        let mut entries_json = Vec::new();
+        for (seq, leaf, entry, len) in &self.entries {
+            let leaf = tiles_leaf(leaf);
+            text.push_str(&format!(
+                "\nentry {seq} ({}) is included: leaf {leaf}, a proof of {len} hashes",
+                entry.event.kind()
+            ));
+            entries_json.push(
+                json!({"seq": seq, "kind": entry.event.kind(), "leaf_hash": leaf, "proof_hashes": len}),
+            );
+        }
+        if let Some(p) = &self.consistency {
+            text.push_str(&format!(
+                "\nconsistent: the checkpoint at size {} extends the one at size {} (a proof of {} hashes)",
+                p.new_size,
+                p.old_size,
+                p.hashes.len()
+            ));
+        }
+        Output::new(
+            text,
+            json!({
+                "valid": true,
+                "origin": cp.origin,
+                "size": cp.size,
+                "root": hex_encode(&cp.root),
+                "log_key": self.log_key.key_id().to_hex(),
+                "entries": entries_json,
+                "consistency": self.consistency.as_ref().map(|p| json!({"old_size": p.old_size, "new_size": p.new_size, "proof_hashes": p.hashes.len()})),
+            }),
+        )
     }
-    if let Some(p) = &consistency {
-        text.push_str(&format!(
-            "\nconsistent: the checkpoint at size {} extends the one at size {} (a proof of {} hashes)",
-            p.new_size,
-            p.old_size,
-            p.hashes.len()
-        ));
-    }
-    Ok(Output::new(
-        text,
-        json!({
-            "valid": true,
-            "origin": cp.origin,
-            "size": cp.size,
-            "root": hex_encode(&cp.root),
-            "log_key": key.key_id().to_hex(),
-            "entries": entries_json,
-            "consistency": consistency.map(|p| json!({"old_size": p.old_size, "new_size": p.new_size, "proof_hashes": p.hashes.len()})),
-        }),
-    ))
 }
 
 fn tiles_leaf(leaf: &[u8]) -> String {

@@ -593,3 +593,81 @@ fn tiles_served_by_nginx_verify_over_http() {
     assert_eq!(e.code, 2, "{}", e.stdout);
     assert_eq!(e.json()["error"], "io");
 }
+
+/// `cairn verify ARTIFACT --from-tiles DIR`: the artifact's manifest verified, and its ledger
+/// entry proven to be in the published log, byte for byte; `cairn verify --from-tiles` alone
+/// verifies the log from its tiles. Negative: a manifest signed after the export (not yet
+/// published), a log of another history under the same key (a copy of the registry that
+/// went its own way), tile options without --from-tiles, no key for a log alone.
+#[test]
+fn verify_from_tiles_proves_a_manifest_is_published() {
+    let env = Env::new();
+    env.insecure_registry();
+    let artifact = env.write("app.tar.gz", b"release 1");
+    let signed = env.ok(&["sign", &artifact, "--key", "release"]);
+    let seq = signed["manifest"]["signed_seq"].as_u64().unwrap();
+    let dir = env.p("www");
+    env.ok(&["tiles", "export", &dir]);
+
+    let v = env.ok(&["verify", &artifact, "--from-tiles", &dir]);
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["published"]["manifest_entries"], serde_json::json!([seq]));
+    assert_eq!(v["published"]["entries"][0]["kind"], "manifest_signed");
+    assert_eq!(v["published"]["source"], dir.as_str());
+    // The log alone, from its tiles, with its key.
+    let log_key = env.p("log.json");
+    env.ok(&[
+        "key", "export", "log", "--format", "json", "--out", &log_key,
+    ]);
+    let alone = env.ok(&[
+        "verify",
+        "--from-tiles",
+        &dir,
+        "--log-key",
+        &log_key,
+        "--entry",
+        &seq.to_string(),
+    ]);
+    assert_eq!(alone["entries"][0]["seq"], seq);
+    env.fails(&["verify", "--from-tiles", &dir], 2, "usage");
+    env.fails(&["verify", &artifact, "--entry", "0"], 2, "usage");
+
+    // Signed after the export: not published yet (exit 1) until the next export.
+    let second = env.write("app-2.tar.gz", b"release 2");
+    env.ok(&["sign", &second, "--key", "release"]);
+    let e = env.fails(
+        &["verify", &second, "--from-tiles", &dir],
+        1,
+        "not_published",
+    );
+    assert!(e["message"].as_str().unwrap().contains("export"), "{e}");
+    env.ok(&["tiles", "export", &dir]);
+    env.ok(&["verify", &second, "--from-tiles", &dir]);
+
+    // A copy of the registry (the same log key) that signs something else at the next
+    // entry: its tiles verify under the key, but its entry is not this registry's.
+    let copy = env.path("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in std::fs::read_dir(env.home()).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let copy_store = copy.join("registry.redb").display().to_string();
+    let third = env.write("app-3.tar.gz", b"release 3");
+    env.ok(&["sign", &third, "--key", "release"]);
+    let other = env.write("other.tar.gz", b"something else");
+    env.ok(&["--store", &copy_store, "sign", &other, "--key", "release"]);
+    let copy_dir = env.p("copy-www");
+    env.ok(&["--store", &copy_store, "tiles", "export", &copy_dir]);
+    let e = env.fails(
+        &["verify", &third, "--from-tiles", &copy_dir],
+        1,
+        "proof_invalid",
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("another history"),
+        "{e}"
+    );
+}
