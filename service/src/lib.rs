@@ -64,6 +64,8 @@ pub struct AppState {
     pub peer: Arc<peer::PeerSettings>,
     /// Full tiles already read (they never change).
     pub tiles: tilecache::TileCache,
+    /// Full entry bundles already gzip-compressed, for clients that accept gzip.
+    pub gzipped_bundles: tilecache::TileCache,
     /// The handle registry (`None` without `[envelope]`).
     pub handles: Option<Arc<handles::HandleRegistry>>,
 }
@@ -161,6 +163,7 @@ impl Server {
             key_passphrase,
             peer,
             tiles: tilecache::TileCache::new(tilecache::DEFAULT_TILE_CACHE_BYTES),
+            gzipped_bundles: tilecache::TileCache::new(tilecache::DEFAULT_TILE_CACHE_BYTES / 4),
             handles,
         });
         let presence_gc = state.handles.clone().map(|h| {

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
 use cairn_core::note::NoteVerifier;
-use cairn_core::tiles::Tile;
+use cairn_core::tiles::{Tile, TileKind};
 use cairn_core::token::VerifiedToken;
 use cairn_core::ErrorCode;
 use cairn_store::{view, NodeSpec, Registry, SignedEntry};
@@ -436,7 +436,60 @@ async fn checkpoint(State(st): St) -> ServiceResult<Response> {
         .into_response())
 }
 
-async fn tile(State(st): St, Path(path): Path<String>) -> ServiceResult<Response> {
+/// Whether a request's `Accept-Encoding` admits gzip (RFC 9110 §12.5.3): `gzip`, else `*`,
+/// with a weight above zero; no header admits only the identity.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let (mut gzip, mut any) = (None, None);
+    let items = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    for item in items {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let weight = parts
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("q")
+                    .then(|| v.trim().parse::<f32>().ok())?
+            })
+            .next_back()
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(weight > 0.0);
+        } else if name == "*" {
+            any = Some(weight > 0.0);
+        }
+    }
+    gzip.or(any).unwrap_or(false)
+}
+
+/// `bytes` gzip-compressed (the default level: done once per full bundle).
+fn gzip(bytes: &[u8]) -> ServiceResult<Bytes> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len()),
+        flate2::Compression::default(),
+    );
+    e.write_all(bytes)
+        .and_then(|()| e.finish())
+        .map(Bytes::from)
+        .map_err(|err| ServiceError::internal(format!("compressing an entry bundle: {err}")))
+}
+
+/// `GET /tile/...`: a hash tile or an entry bundle (C2SP tlog-tiles), full ones from the tile
+/// cache once read. A full entry bundle goes gzip-compressed to clients that accept gzip
+/// (tlog-tiles: bundles SHOULD be compressed), with `Vary: Accept-Encoding`: compressed once
+/// and kept. cairn's entries are mostly keys, hashes and signatures, so a bundle shrinks by
+/// about a tenth only: a partial bundle, which the log replaces as it grows, would cost a
+/// compression per request for that, and goes as it is; so do hash tiles, which are hashes.
+async fn tile(
+    State(st): St,
+    request_headers: HeaderMap,
+    Path(path): Path<String>,
+) -> ServiceResult<Response> {
     let t = Tile::parse_path(&format!("tile/{path}"))
         .map_err(|e| ServiceError::not_found(e.detail().to_owned()))?;
     let bytes = match st.tiles.get(&t) {
@@ -456,12 +509,33 @@ async fn tile(State(st): St, Path(path): Path<String>) -> ServiceResult<Response
     } else {
         PARTIAL_TILE_CACHE
     };
+    let headers = [
+        (header::CONTENT_TYPE, "application/octet-stream"),
+        (header::CACHE_CONTROL, cache),
+    ];
+    if t.kind != TileKind::Entries || !t.is_full() {
+        return Ok((headers, bytes).into_response());
+    }
+    let vary = (header::VARY, "Accept-Encoding");
+    if !accepts_gzip(&request_headers) {
+        return Ok((headers, [vary], bytes).into_response());
+    }
+    let compressed = match st.gzipped_bundles.get(&t) {
+        Some(g) => g,
+        None => {
+            let st = st.clone();
+            blocking(move || {
+                let g = gzip(&bytes)?;
+                st.gzipped_bundles.put(&t, &g);
+                Ok(g)
+            })
+            .await?
+        }
+    };
     Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream"),
-            (header::CACHE_CONTROL, cache),
-        ],
-        bytes,
+        headers,
+        [vary, (header::CONTENT_ENCODING, "gzip")],
+        compressed,
     )
         .into_response())
 }
@@ -1067,4 +1141,34 @@ async fn manifest_revoke(
     Ok(Json(
         json!({"status": "revoked", "digest": hex_encode(&digest), "seq": seq}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_sent_when_accept_encoding_admits_it() {
+        for (accept, admitted) in [
+            (None, false),
+            (Some("gzip"), true),
+            (Some("GZip"), true),
+            (Some("x-gzip"), true),
+            (Some("deflate, gzip;q=0.5"), true),
+            (Some("br, *"), true),
+            (Some("gzip;q=0"), false),
+            (Some("gzip; q=0.0, *"), false),
+            (Some("*;q=0"), false),
+            (Some("br, deflate"), false),
+            (Some("identity"), false),
+            (Some(""), false),
+            (Some("gzip;q=bad"), true),
+        ] {
+            let mut h = HeaderMap::new();
+            if let Some(a) = accept {
+                h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(a));
+            }
+            assert_eq!(accepts_gzip(&h), admitted, "{accept:?}");
+        }
+    }
 }

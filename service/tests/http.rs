@@ -622,6 +622,16 @@ fn endpoints_auth_and_errors_over_http() {
     let r = get(&a, &partial);
     assert_eq!(r.headers["cache-control"], "public, max-age=3600");
     assert_eq!(r.headers["content-type"], "application/octet-stream");
+    // Partial bundles and hash tiles go as they are, even to a client that accepts gzip
+    // (full bundles: `full_entry_bundles_are_compressed_once`).
+    let host = base.trim_start_matches("http://");
+    for path in [
+        format!("/tile/entries/000.p/{size}"),
+        format!("/tile/0/000.p/{size}"),
+    ] {
+        let (head, _) = raw_get(host, &path, Some("gzip"));
+        assert!(!head.contains("content-encoding"), "{head}");
+    }
     // A tile not there yet: 404, and no cache may keep that answer.
     let missing = get(&a, &format!("{base}/tile/0/000.p/{}", size + 1));
     assert_eq!(missing.status, 404);
@@ -854,6 +864,69 @@ fn writes_queued_past_their_timeout_are_not_applied() {
         get(&a, &format!("{}/api/v1/registry/victim", srv.url)).status,
         200
     );
+}
+
+/// A full entry bundle is compressed once, kept, and served immutable.
+#[test]
+fn full_entry_bundles_are_compressed_once() {
+    let mut fx = Fixture::new();
+    fx.reg()
+        .write(|tx| {
+            for i in 0..300 {
+                tx.register_node(&cairn_store::NodeSpec::from_json(&spec(&format!("n{i}")))?)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let host = srv.url.trim_start_matches("http://");
+    let (head, first) = raw_get(host, "/tile/entries/000", Some("gzip"));
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("immutable"), "{head}");
+    let (_, again) = raw_get(host, "/tile/entries/000", Some("gzip"));
+    assert_eq!(first, again);
+    let state = srv.server.as_ref().unwrap().state();
+    assert_eq!(state.gzipped_bundles.usage().0, 1);
+    let (head, plain) = raw_get(host, "/tile/entries/000", None);
+    assert!(head.contains("vary: accept-encoding"), "{head}");
+    assert!(!head.contains("content-encoding"), "{head}");
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&first[..]), &mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain);
+    assert!(
+        first.len() < plain.len(),
+        "{} of {}",
+        first.len(),
+        plain.len()
+    );
+    // Refused by weight, or not asked for: as it is.
+    for accept in ["gzip;q=0, *", "br"] {
+        let (head, body) = raw_get(host, "/tile/entries/000", Some(accept));
+        assert!(!head.contains("content-encoding"), "{head}");
+        assert_eq!(body, plain);
+    }
+    let (head, _) = raw_get(host, "/tile/entries/000", Some("br;q=1, gzip;q=0.5"));
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+}
+
+/// `GET path` on a connection of its own, with `Accept-Encoding` when given: the head
+/// (lowercased) and the body as sent, whatever HTTP client features the build enables.
+fn raw_get(host: &str, path: &str, accept_encoding: Option<&str>) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(host).unwrap();
+    let accept = accept_encoding.map_or(String::new(), |a| format!("accept-encoding: {a}\r\n"));
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nhost: {host}\r\n{accept}connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..split]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    (head, answer[split + 4..].to_vec())
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
