@@ -62,6 +62,9 @@ test('entries and consistency are proven from exported tiles alone', () => {
     assert.equal(r.entry.leaf_hash, stored.leaf_hash);
     assert.deepEqual(r.entry.ledger_entry, Object.fromEntries(Object.entries(stored).filter(([k]) => !['signers', 'envelope'].includes(k))));
     assert.ok(r.consistency.old_size < r.size);
+    // The log serving its older checkpoint to one who holds the newer: it rolled back.
+    assert.throws(() => proveFrom(dir, oldNote, verifier, origin, { oldCheckpoint: note }),
+      (e) => e.name === 'CairnError' && e.code === 'proof_invalid' && /rolled back/.test(e.message));
 
     // Every tile it used, each damaged in turn: refused, never a wrong answer.
     const used = rounds.flat();
