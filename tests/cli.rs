@@ -321,51 +321,35 @@ fn usage_errors_exit_2_and_every_command_has_examples() {
     assert_eq!(help.code, 0);
     assert!(help.stdout.contains("Examples:"));
     assert!(help.stdout.contains("Exit status"));
-    let groups: &[(&str, &[&str])] = &[
-        ("init", &[]),
-        ("status", &[]),
-        ("sign", &[]),
-        ("verify", &[]),
-        ("demo", &[]),
-        (
-            "key",
-            &[
-                "generate", "import", "export", "list", "show", "rotate", "revoke",
-            ],
-        ),
-        ("root", &["create", "show", "rotate"]),
-        ("node", &["register", "get", "query", "list", "deregister"]),
-        ("token", &["issue", "verify", "revoke", "list", "show"]),
-        (
-            "ledger",
-            &["tail", "get", "audit", "export", "import-verify"],
-        ),
-        (
-            "checkpoint",
-            &["create", "latest", "history", "consistency"],
-        ),
-        ("proof", &["inclusion", "consistency"]),
-        ("bundle", &["export", "verify"]),
-        ("import", &["blux"]),
-        ("handle", &["register", "resolve", "check"]),
-        (
-            "blux",
-            &["verify-token", "verify-manifest", "verify-ledger"],
-        ),
-    ];
-    for (cmd, subs) in groups {
-        let cmds: Vec<Vec<&str>> = if subs.is_empty() {
-            vec![vec![*cmd]]
-        } else {
-            subs.iter().map(|s| vec![*cmd, *s]).collect()
-        };
-        for mut c in cmds {
-            c.push("--help");
-            let h = env.run(&c);
-            assert_eq!(h.code, 0, "{c:?}");
-            assert!(h.stdout.contains("Examples:"), "{c:?} has no examples");
+    // Every command, found by walking the help's "Commands:" lists, has examples.
+    let mut todo: Vec<Vec<String>> = vec![Vec::new()];
+    let mut leaves = 0;
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let h = env.run(&args);
+        assert_eq!(h.code, 0, "{args:?}");
+        let subcommands: Vec<String> = h
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| *c != "help")
+            .map(str::to_owned)
+            .collect();
+        if subcommands.is_empty() {
+            leaves += 1;
+            assert!(h.stdout.contains("Examples:"), "{path:?} has no examples");
+        }
+        for c in subcommands {
+            let mut sub = path.clone();
+            sub.push(c);
+            todo.push(sub);
         }
     }
+    assert!(leaves > 60, "only {leaves} commands found");
     // Commands that need a registry say how to make one.
     let v = env.fails(&["status"], 2, "not_found");
     assert!(v["message"].as_str().unwrap().contains("cairn init"));

@@ -221,13 +221,13 @@ fn keyring(
                 let Some(s) = sealed else {
                     continue;
                 };
+                // The store's code stays (`bad_passphrase`, `passphrase_required`, `not_found`,
+                // ...): a wrong passphrase is not a bad configuration.
                 let (info, secret) =
                     s.reg.open_envelope_key(&kid.0, s.passphrase).map_err(|e| {
-                        ServiceError::config(format!(
-                            "envelope.keys[{i}].sealed_kid_hex: {} ({})",
-                            e.detail(),
-                            e.code().as_str()
-                        ))
+                        let mut err = ServiceError::from(e);
+                        err.message = format!("envelope.keys[{i}].sealed_kid_hex: {}", err.message);
+                        err
                     })?;
                 let suite = Suite::from_id(info.suite)
                     .map_err(|e| config_error(&format!("keys[{i}].sealed_kid_hex"), e))?;

@@ -1288,15 +1288,22 @@ fn xwing_envelopes_and_keys_sealed_in_the_registry() {
     // query-less GET /envelope_pubkey still names the X25519 key seed 003's clients expect.
     let cfg = config(vec![sealed_cfg.clone(), key_cfg(KID1, KEY1, true)]);
 
-    // The sealed key needs the key passphrase; a kid not sealed here is named.
+    // The sealed key needs the key passphrase, the right one (the store's codes, not
+    // `malformed`: a passphrase is not configuration); a kid not sealed here is named.
     let e = Running::try_start(cfg.clone(), f.open(), None)
         .err()
         .unwrap();
-    assert!(
-        e.message.contains("sealed_kid_hex") && e.message.contains("passphrase_required"),
-        "{}",
-        e.message
-    );
+    assert_eq!(e.code, "passphrase_required", "{}", e.message);
+    assert!(e.message.contains("sealed_kid_hex"), "{}", e.message);
+    let e = Running::try_start(
+        cfg.clone(),
+        f.open(),
+        Some(cairn_store::Passphrase::new("not the one")),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.code, "bad_passphrase", "{}", e.message);
+    assert!(e.message.contains("sealed_kid_hex"), "{}", e.message);
     let mut missing = sealed_cfg.clone();
     missing.sealed_kid_hex = Some("00000000000000ff".into());
     let e = Running::try_start(
@@ -1306,7 +1313,7 @@ fn xwing_envelopes_and_keys_sealed_in_the_registry() {
     )
     .err()
     .unwrap();
-    assert!(e.message.contains("not_found"), "{}", e.message);
+    assert_eq!(e.code, "not_found", "{}", e.message);
 
     let s = Running::try_start(cfg, f.open(), Some(pass.clone())).unwrap();
     // The primary key stays seed 003's; the X-Wing key is asked for by suite.

@@ -1200,6 +1200,10 @@ clear, for tests). cairn serve opens it with the same passphrase.")]
         suite: SuiteArg,
     },
     /// List the envelope keys sealed in the registry (kid, suite, public key).
+    #[command(after_help = "\
+Examples:
+  cairn handle key list
+  cairn handle key list --json          envelope_keys: kid_hex, suite, public_key_hex, ...")]
     List,
 }
 
