@@ -9,8 +9,11 @@ function toBytes(chunk) {
   if (ArrayBuffer.isView(chunk)) {
     return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   }
-  const err = new TypeError('chunk: expected a Uint8Array, an ArrayBuffer or a string');
+  // The error every verifier throws for a wrong argument: a CairnError, `malformed`.
+  const err = new Error('chunk: expected a Uint8Array, an ArrayBuffer or a string');
+  err.name = 'CairnError';
   err.code = 'malformed';
+  err.class = 'error';
   throw err;
 }
 

@@ -175,6 +175,15 @@ test('hashing: node:crypto streaming, wasm streaming and hashFile agree', async 
   }
 });
 
+test('bytes come back as a plain Uint8Array, and a wrong chunk is a CairnError, on either backend', () => {
+  const c = caseNamed('bundle_refresh', 'refresh a stale manifest bundle to the newest checkpoint');
+  const out = esm.refreshBundle(b64(c.args.bundle), b64(c.args.pieces));
+  assert.equal(Object.getPrototypeOf(out), Uint8Array.prototype, `${esm.backend()}: ${out.constructor.name}`);
+  for (const bad of [() => esm.hashBytes(5), () => new esm.ArtifactHasher().update({})]) {
+    assert.throws(bad, (e) => e.name === 'CairnError' && e.code === 'malformed' && e.class === 'error');
+  }
+});
+
 test('verifyManifest with artifact bytes or a precomputed digest', () => {
   const c = caseNamed('manifest', 'valid_1_of_1_ed25519_with_artifact_bytes');
   const signers = c.args.trusted_signers.map((k) => ({ algorithm: k.algorithm, publicKey: k.public_key }));

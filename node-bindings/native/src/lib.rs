@@ -836,7 +836,8 @@ fn proof_args(
 }
 
 /// Moves a bundle to the newer checkpoint of the registry's refresh pieces (`CRFP`), after
-/// checking they fit it; returns the refreshed (version 2) bundle's bytes (a Buffer).
+/// checking they fit it; returns the refreshed (version 2) bundle's bytes: a plain Uint8Array,
+/// as the wasm backend returns (not a Buffer, whose `slice` and `toString` differ).
 #[napi(js_name = "refreshBundle")]
 pub fn refresh_bundle(env: Env, bundle: JsUnknown, pieces: JsUnknown) -> JsResult {
     let r = Reader { env: &env };
@@ -847,10 +848,14 @@ pub fn refresh_bundle(env: Env, bundle: JsUnknown, pieces: JsUnknown) -> JsResul
         api::refresh_bundle(&b, &p)
     })();
     match out {
-        Ok(bytes) => Ok(env
-            .create_buffer_with_data(bytes)?
-            .into_raw()
-            .into_unknown()),
+        Ok(bytes) => {
+            let len = bytes.len();
+            Ok(env
+                .create_arraybuffer_with_data(bytes)?
+                .into_raw()
+                .into_typedarray(napi::TypedArrayType::Uint8, len, 0)?
+                .into_unknown())
+        }
         Err(e) => throw(&env, &e),
     }
 }
