@@ -1344,6 +1344,22 @@ fn ledger_checkpoints_and_proofs() {
     env.ok(&["proof", "inclusion", "0", "--size", "1"]);
     env.fails(&["proof", "inclusion", "3", "--size", "2"], 2, "malformed");
     env.fails(&["proof", "inclusion", "500"], 2, "not_found");
+    // A revocation-map proof of a key never revoked (revoked ones: service and npm tests).
+    let log_id = env.ok(&["key", "show", "log"])["key"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kept = env.ok(&["proof", "revocation", "key", &log_id]);
+    assert_eq!(
+        (&kept["revoked"], &kept["seq"]),
+        (&false.into(), &Value::Null)
+    );
+    assert!(kept["checkpoint"]
+        .as_str()
+        .unwrap()
+        .contains("cairn.revocations 0 "));
+    env.fails(&["proof", "revocation", "entry", &log_id], 2, "malformed");
+    env.fails(&["proof", "revocation", "key", "abc"], 2, "usage");
     let pc = env.ok(&["proof", "consistency", "2", "5"]);
     assert_eq!(pc["old_size"], 2);
     assert_eq!(pc["new_size"], 5);

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyBundle, hashFile, inspect, bluxVerifyToken } from '../lib/node.mjs';
+import { verifyBundle, hashFile, inspect, bluxVerifyToken, verifyCheckpoint, parseRevocationsLine, verifyNotRevoked, verifyRevoked } from '../lib/node.mjs';
 import { cairnBinary, here } from './helpers.mjs';
 
 const repo = join(here, '..', '..');
@@ -130,6 +130,43 @@ test("the CLI's --json and the package give the same view of the same object", (
       assert.equal(e.class, cls, name);
       assert.equal(e.code, r.doc.error, name);
     }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('a revocation proof from `cairn proof revocation` checks in the package against the signed head', () => {
+  const home = mkdtempSync(join(tmpdir(), 'cairn-cli-revocation-'));
+  const env = { ...process.env, CAIRN_HOME: home };
+  const cairn = (...args) => JSON.parse(execFileSync(cairnBinary(), [...args, '--json'], { env, encoding: 'utf8' }));
+  try {
+    const origin = 'revocation-js.example/log';
+    cairn('init', '--origin', origin, '--insecure-no-passphrase');
+    for (const [label, role] of [['issuer', 'token-issuer'], ['holder', 'peer']]) {
+      cairn('key', 'generate', '--label', label, '--role', role, '--algorithm', 'ed25519', '--insecure-no-passphrase');
+    }
+    const issue = () => cairn('token', 'issue', '--issuer', 'issuer', '--holder', 'holder', '--audience', 'x.example', '--capability', 'read').token.id;
+    const [kept, revoked] = [issue(), issue()];
+    cairn('token', 'revoke', revoked, '--reason', 'leaked', '--revoker', 'issuer');
+    const logKey = join(home, 'log.json');
+    cairn('key', 'export', 'log', '--format', 'json', '--out', logKey);
+    const log = [{ name: origin, key: readFileSync(logKey, 'utf8') }];
+
+    const absent = cairn('proof', 'revocation', 'token', kept);
+    const present = cairn('proof', 'revocation', 'token', revoked);
+    assert.equal(absent.revoked, false);
+    assert.equal(present.revoked, true);
+    for (const p of [absent, present]) {
+      // The note first: signed by the log key; its line is the root the proof answers to.
+      const cp = verifyCheckpoint(p.checkpoint, log, origin);
+      const line = parseRevocationsLine(cp.extensions.find((l) => l.startsWith('cairn.revocations ')));
+      assert.equal(line.root, p.revocations.root);
+    }
+    assert.equal(verifyNotRevoked(absent.revocations.root, 'token', kept, absent.proof).revoked, false);
+    assert.equal(verifyRevoked(present.revocations.root, 'token', revoked, present.proof).seq, present.seq);
+    // Each proof is about its own object only, and a revoked one has no proof of absence.
+    assert.throws(() => verifyNotRevoked(absent.revocations.root, 'token', revoked, absent.proof), (e) => e.name === 'CairnError');
+    assert.throws(() => verifyNotRevoked(present.revocations.root, 'token', revoked, present.proof), (e) => e.code === 'revoked');
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

@@ -94,6 +94,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/entries/{seq}", get(entry_get))
         .route("/api/v1/proofs/inclusion", get(proof_inclusion))
         .route("/api/v1/proofs/consistency", get(proof_consistency))
+        .route("/api/v1/proofs/revocation", get(proof_revocation))
         .route("/api/v1/bundles/token/{id}", get(bundle_token))
         .route("/api/v1/bundles/manifest/{digest}", get(bundle_manifest))
         .route("/api/v1/bundles/token/{id}/refresh", get(refresh_token))
@@ -836,6 +837,32 @@ async fn proof_inclusion(
             "hashes": p.hashes.iter().map(|h| hex_encode(h)).collect::<Vec<_>>(),
             "checkpoint": if size == head.size { Value::String(note) } else { Value::Null },
         })))
+    })
+    .await
+}
+
+/// `GET /api/v1/proofs/revocation?kind=key|token|manifest&id=HEX`: whether the object is
+/// revoked as of the signed head, with the revocation map's proof and the head's note, whose
+/// `cairn.revocations` line the proof checks against (checked by the store before it is sent).
+async fn proof_revocation(
+    State(st): St,
+    Query(q): Query<HashMap<String, String>>,
+) -> ServiceResult<Json<Value>> {
+    only_params(&q, &["kind", "id"])?;
+    let kind = q
+        .get("kind")
+        .ok_or_else(|| ServiceError::bad_request("give kind=key|token|manifest"))?;
+    let kind = cairn_core::revocation::ObjectKind::parse(kind)
+        .map_err(|e| ServiceError::from(e).with_details(json!({"field": "kind"})))?;
+    let id = parse_digest(
+        q.get("id")
+            .ok_or_else(|| ServiceError::bad_request("give id=<64 hex digits>"))?,
+        "id",
+    )?;
+    blocking(move || {
+        Ok(Json(view::revocation_status(
+            &st.reg.revocation_proof(kind, &id)?,
+        )))
     })
     .await
 }

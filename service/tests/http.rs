@@ -244,6 +244,12 @@ fn endpoints_auth_and_errors_over_http() {
         .register_node(&cairn_store::NodeSpec::from_json(&routed).unwrap())
         .unwrap();
 
+    let log_key = fx
+        .reg()
+        .key(&fx.reg().log_key_id().unwrap())
+        .unwrap()
+        .public_key;
+
     std::thread::sleep(Duration::from_millis(2100));
     let mut srv = Running::start(loopback(), fx.reg.take().unwrap());
     let base = srv.url.clone();
@@ -566,6 +572,69 @@ fn endpoints_auth_and_errors_over_http() {
         get(&a, &format!("{base}/api/v1/proofs/inclusion?seq=x")).status,
         400
     );
+    // Revocation proofs: the revoked token present (by its entry), a good one absent, each
+    // checked offline against the signed head's cairn.revocations line.
+    {
+        use cairn_core::checkpoint::{CheckpointPolicy, CheckpointVerifier, RevocationsRef};
+        use cairn_core::revocation::{map_key, ObjectKind, RevocationProof};
+        let verifier = [CheckpointVerifier {
+            name: ORIGIN.into(),
+            public_key: log_key.clone(),
+        }];
+        let mut proofs = Vec::new();
+        for (id, revoked_now) in [(revoked.id, true), (good.id, false)] {
+            let url = format!(
+                "{base}/api/v1/proofs/revocation?kind=token&id={}",
+                hex_encode(&id)
+            );
+            let r = get(&a, &url).json();
+            assert_eq!(r["revoked"], revoked_now, "{r}");
+            let cp = cairn_core::checkpoint::verify_checkpoint(
+                r["checkpoint"].as_str().unwrap().as_bytes(),
+                &verifier,
+                &CheckpointPolicy::new(ORIGIN),
+            )
+            .unwrap();
+            let map = RevocationsRef::from_extensions(&cp.extensions)
+                .unwrap()
+                .unwrap();
+            assert_eq!(r["revocations"]["root"], hex_encode(&map.root));
+            let proof = RevocationProof::from_bytes(
+                &cairn_core::encoding::b64_decode(r["proof"].as_str().unwrap()).unwrap(),
+            )
+            .unwrap();
+            let key = map_key(ObjectKind::Token, &id);
+            if revoked_now {
+                assert_eq!(proof.verify_membership(&map.root, &key).unwrap(), r["seq"]);
+            } else {
+                proof.verify_non_membership(&map.root, &key).unwrap();
+                assert!(r["seq"].is_null());
+            }
+            proofs.push((proof, map.root));
+        }
+        // Not interchangeable: the good token's proof of absence says nothing of the
+        // revoked one, and the other way round.
+        let (present, root) = &proofs[0];
+        let (absent, _) = &proofs[1];
+        assert!(absent
+            .verify_non_membership(root, &map_key(ObjectKind::Token, &revoked.id))
+            .is_err());
+        assert!(present
+            .verify_membership(root, &map_key(ObjectKind::Token, &good.id))
+            .is_err());
+        for (query, field) in [
+            ("kind=bogus&id=00", "kind"),
+            (&*format!("kind=token&id={}", "zz".repeat(32)), "id"),
+            ("kind=token", ""),
+            ("kind=token&id=00&extra=1", "extra"),
+        ] {
+            let r = get(&a, &format!("{base}/api/v1/proofs/revocation?{query}"));
+            assert_eq!((r.status, r.code().as_str()), (400, "malformed"), "{query}");
+            if !field.is_empty() {
+                assert_eq!(r.json()["error"]["details"]["field"], field, "{query}");
+            }
+        }
+    }
     let b = get(
         &a,
         &format!("{base}/api/v1/bundles/token/{}", hex_encode(&good.id)),

@@ -1139,6 +1139,21 @@ Examples:
         /// The newer size (default: the whole ledger).
         new: Option<u64>,
     },
+    /// Revocation-map proof of a key, token or manifest under the signed head: revoked (by
+    /// which entry) or not, checked against the head's cairn.revocations line.
+    #[command(after_help = "\
+Examples:
+  cairn proof revocation token 5be1…          (a token's id, 64 hex digits)
+  cairn proof revocation key 3f2a… --json     the proof (base64) and the signed head's note
+
+A verifier checks it offline: the note's signature by the log key, then the proof against the
+note's cairn.revocations line (cairn-core revocation::verify_*, npm verifyNotRevoked).")]
+    Revocation {
+        /// What was (or was not) revoked: key, token or manifest.
+        kind: String,
+        /// Its id: a key id, a token id or a manifest digest (64 hex digits).
+        id: String,
+    },
 }
 
 /// Where `cairn handle` finds the service.

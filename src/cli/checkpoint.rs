@@ -258,6 +258,29 @@ pub fn proof(ctx: &Ctx, cmd: ProofCmd) -> CliResult<Output> {
                 }),
             ))
         }
+        ProofCmd::Revocation { kind, id } => {
+            let kind = cairn_core::revocation::ObjectKind::parse(&kind)
+                .map_err(|e| CliError::from(e).context("kind (key, token or manifest)"))?;
+            let id = cairn_core::encoding::hex_decode_array::<32>(&id.to_ascii_lowercase())
+                .map_err(|_| CliError::usage("the id is 64 hex digits"))?;
+            let s = reg.revocation_proof(kind, &id)?;
+            let text = format!(
+                "{} {} is {} as of the signed head (tree size {})\nrevocation map: {} revocations, root {}\nproof ({} bytes, base64): {}\nthe note to verify first (--json: checkpoint):\n{}",
+                kind.name(),
+                hex_encode(&id),
+                match s.revoked_by {
+                    Some(seq) => format!("REVOKED by entry {seq}"),
+                    None => "not revoked".to_owned(),
+                },
+                s.head.size,
+                s.revocations.count,
+                hex_encode(&s.revocations.root),
+                s.proof.to_bytes().len(),
+                cairn_core::encoding::b64_encode(&s.proof.to_bytes()),
+                s.note.trim_end()
+            );
+            Ok(Output::new(text, cairn_store::view::revocation_status(&s)))
+        }
         ProofCmd::Consistency { old, new } => {
             let new = match new {
                 Some(n) => n,

@@ -28,6 +28,7 @@ pub use kernel::db::{panic_message, Clock, Committed, LogSignObserver, Registry,
 pub use kernel::entries::SignedEntry;
 pub use kernel::head::VerifiedHead;
 pub use kernel::paths::{default_path, CAIRN_HOME, REGISTRY_FILE};
+pub use kernel::revmap::RevocationStatus;
 pub use kernel::schema::SCHEMA_VERSION;
 pub use migrate::{backup_path, Migration};
 pub use objects::blux_import::{BluxImport, BluxObject, BluxRejected};

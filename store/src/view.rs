@@ -182,3 +182,21 @@ pub fn peer(p: &PeerInfo) -> Value {
         "proposed_key_id": p.proposed.as_ref().map(|x| x.signing_key.key_id().to_hex()),
     })
 }
+
+/// Where an object stands in the revocation map under the signed head, with the proof
+/// (`cairn proof revocation`, `GET /api/v1/proofs/revocation`): `kind`, `id`, `revoked`, `seq`
+/// (the revoking entry, or null), `proof` (base64, docs/FORMATS.md section 17),
+/// `revocations` (`count`, `root` in hex: what the note's `cairn.revocations` line states),
+/// `tree_size` and `checkpoint` (the signed head's note, to verify first).
+pub fn revocation_status(s: &crate::RevocationStatus) -> Value {
+    json!({
+        "kind": s.kind.name(),
+        "id": hex_encode(&s.id),
+        "revoked": s.revoked_by.is_some(),
+        "seq": s.revoked_by,
+        "proof": b64_encode(&s.proof.to_bytes()),
+        "revocations": {"count": s.revocations.count, "root": hex_encode(&s.revocations.root)},
+        "tree_size": s.head.size,
+        "checkpoint": s.note,
+    })
+}

@@ -20,13 +20,17 @@ use std::cell::RefCell;
 
 use redb::{ReadableTable, TableError};
 
-use crate::error::{StoreError, StoreResult};
+use crate::error::{StoreCode, StoreError, StoreResult};
+use crate::kernel::db::Registry;
 use crate::kernel::entries::decode_entry;
-use crate::kernel::schema::{ENTRIES, REVOCATION_MAP};
-use cairn_core::checkpoint::RevocationsRef;
+use crate::kernel::head::VerifiedHead;
+use crate::kernel::schema::{ENTRIES, META, REVOCATION_MAP};
+use cairn_core::checkpoint::{Checkpoint, RevocationsRef};
 use cairn_core::encoding::Digest;
+use cairn_core::note::Note;
 use cairn_core::revocation::nodes::{self, BranchRecord, MapNodes, MapUpdate, StoredNode};
 use cairn_core::revocation::{map_key, revoked_object, RevocationProof};
+use cairn_core::revocation::{ObjectKind, ProofStatus};
 use cairn_core::ErrorCode;
 
 /// Key of the top record.
@@ -220,6 +224,101 @@ pub(crate) fn read_proof(
     Stored::new(&table, top.top)
         .run(|s| nodes::prove(s, key))
         .map(Some)
+}
+
+/// Where one object stands in the revocation map under the registry's signed head, with the
+/// proof: what [`Registry::revocation_proof`] answers.
+#[derive(Debug, Clone)]
+pub struct RevocationStatus {
+    /// The object's kind.
+    pub kind: ObjectKind,
+    /// The object's id (a key id, a token id, a manifest digest).
+    pub id: Digest,
+    /// The entry that revoked it, or `None`: not revoked as of the head (the proof, checked
+    /// against [`RevocationStatus::revocations`], says so).
+    pub revoked_by: Option<u64>,
+    /// The signed head's checkpoint note (signed by the log key), whose `cairn.revocations`
+    /// line commits to the map the proof is checked against.
+    pub note: String,
+    /// The head.
+    pub head: VerifiedHead,
+    /// The map as of the head (its count and root: the note's line).
+    pub revocations: RevocationsRef,
+    /// The proof about the object's key: absent (not revoked as of the head) or present
+    /// (revoked by its entry `seq`).
+    pub proof: RevocationProof,
+}
+
+impl Registry {
+    /// Whether the object `kind` `id` is revoked as of the signed head, with the revocation
+    /// map's proof (docs/FORMATS.md section 17), read in one snapshot: the head's note, the
+    /// map's root its `cairn.revocations` line states (checked here to be the stored map's),
+    /// and the proof, checked here against that root and which a verifier checks again offline
+    /// once the note's signature verifies. `invalid_state` while the map is not built (a file
+    /// from before it, not written to since).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use cairn_core::revocation::{map_key, ObjectKind, ProofStatus};
+    /// use cairn_store::{CreateOptions, Protection, Registry};
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.org/log", Protection::Insecure))?;
+    /// let s = reg.revocation_proof(ObjectKind::Token, &[7; 32])?;
+    /// assert_eq!((s.revoked_by, s.proof.status()), (None, ProofStatus::Absent));
+    /// s.proof.verify_non_membership(&s.revocations.root, &map_key(ObjectKind::Token, &[7; 32]))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn revocation_proof(&self, kind: ObjectKind, id: &Digest) -> StoreResult<RevocationStatus> {
+        self.read(|rtx| {
+            let head = self.head_in(&rtx)?;
+            let note = crate::kernel::schema::read_head_record(&rtx.open_table(META)?)?.note;
+            let revocations = read_ref(&rtx)?.ok_or_else(not_built)?;
+            let proof = read_proof(&rtx, &map_key(kind, id))?.ok_or_else(not_built)?;
+            let stated = Note::parse(note.as_bytes())
+                .and_then(|n| Checkpoint::parse_text(n.text()))
+                .and_then(|c| c.revocations())
+                .map_err(|e| {
+                    StoreError::corrupt(format!("the signed head's note: {}", e.detail()))
+                })?;
+            if stated != Some(revocations) {
+                return Err(StoreError::corrupt(
+                    "the signed head's cairn.revocations line is not the stored revocation map",
+                ));
+            }
+            let key = map_key(kind, id);
+            let damaged = |e: cairn_core::Error| {
+                StoreError::corrupt(format!("the revocation map's proof: {}", e.detail()))
+            };
+            let revoked_by = match proof.status() {
+                ProofStatus::Absent => {
+                    proof
+                        .verify_non_membership(&revocations.root, &key)
+                        .map_err(damaged)?;
+                    None
+                }
+                ProofStatus::Present { .. } => Some(
+                    proof
+                        .verify_membership(&revocations.root, &key)
+                        .map_err(damaged)?,
+                ),
+            };
+            Ok(RevocationStatus {
+                kind,
+                id: *id,
+                revoked_by,
+                note,
+                head,
+                revocations,
+                proof,
+            })
+        })
+    }
+}
+
+fn not_built() -> StoreError {
+    StoreError::new(
+        StoreCode::InvalidState,
+        "the revocation map is not built yet (a registry file from before it): any write builds it",
+    )
 }
 
 /// Inserts `key` (revoked by entry `seq`) into the stored map of a write transaction whose map
