@@ -1070,6 +1070,21 @@ mod vectors {
             let res = run_verify(&args);
             g.case(name, "verify_solution", args, res);
         }
+        // A server that now asks for more work than the challenge did (its difficulty raised
+        // since it issued it): refused, though authentic and solved; at the same difficulty,
+        // accepted.
+        for (name, min) in [
+            ("verify at the server's current difficulty", 12),
+            (
+                "refuse a challenge below the server's current difficulty",
+                13,
+            ),
+        ] {
+            let args = json!({"secret": hex_encode(&POW_SECRET), "solution": text(&c, counter),
+                              "now": T, "min_difficulty": min});
+            let res = run_verify(&args);
+            g.case(name, "verify_solution", args, res);
+        }
 
         let doc = Doc {
             kind: "handle",
@@ -1083,7 +1098,7 @@ mod vectors {
                 "open": "args {keyring: [{suite, kid, secret: hex}] (the first is the active key), purpose, aad: hex, envelope: base64}; expect {ok, kid, plaintext: hex}",
                 "issue_challenge": "args {secret: hex, nonce: 16 bytes hex, difficulty, expires}; expect {ok, challenge: base64url text, id: hex}",
                 "solve": "args {challenge: text, max_iterations}; expect {ok, counter: the first counter that works, or null}",
-                "verify_solution": "args {secret: hex, solution: <challenge>.<counter>, now}; expect {ok, id: hex, difficulty, expires}"
+                "verify_solution": "args {secret: hex, solution: <challenge>.<counter>, now, min_difficulty (optional, default 0: the least difficulty the server asks for now)}; expect {ok, id: hex, difficulty, expires}"
             }),
             cases: g.cases,
         };
@@ -1149,7 +1164,14 @@ mod vectors {
     fn run_verify(a: &Value) -> Result<Value> {
         let secret = PowSecret::from_bytes(&hex(&a["secret"]))?;
         let s = Solution::decode(a["solution"].as_str().unwrap())?;
-        let id = verify(&s.challenge, s.counter, &secret, a["now"].as_u64().unwrap())?;
+        let min = u8::try_from(a["min_difficulty"].as_u64().unwrap_or(0)).unwrap();
+        let id = verify_at_least(
+            &s.challenge,
+            s.counter,
+            &secret,
+            a["now"].as_u64().unwrap(),
+            min,
+        )?;
         Ok(
             json!({"id": hex_encode(&id), "difficulty": s.challenge.difficulty(), "expires": s.challenge.expires()}),
         )

@@ -154,7 +154,7 @@ export const opsFor = (cairn) => ({
   ],
   solve: [(a) => cairn.solvePow(a.challenge, { maxIterations: a.max_iterations }), (r) => ({ counter: r.counter })],
   verify_solution: [
-    (a) => cairn.verifyPowSolution(a.solution, a.secret, { now: a.now }),
+    (a) => cairn.verifyPowSolution(a.solution, a.secret, { now: a.now, minDifficulty: a.min_difficulty }),
     (r) => ({ id: r.id, difficulty: r.difficulty, expires: r.expires }),
   ],
   // Bundle refresh (bundle_refresh.json): refresh, then verify the result at `now`.

@@ -25,8 +25,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use cairn_core::encoding::{b64_decode, b64_encode, hex_decode_array, hex_encode, Digest};
 use cairn_core::handle::{
-    blind_index, normalise, seal, verify, Challenge, EnvelopePublicKey, EnvelopeSecretKey, Handle,
-    Keyring, Kid, Pepper, PowSecret, Solution, Suite, POW_NONCE_LEN, SEAL_SEED_LEN,
+    blind_index, normalise, seal, verify_at_least, Challenge, EnvelopePublicKey, EnvelopeSecretKey,
+    Handle, Keyring, Kid, Pepper, PowSecret, Solution, Suite, POW_NONCE_LEN, SEAL_SEED_LEN,
 };
 use cairn_core::{ErrorCode, UnixTime};
 use cairn_store::{HandleInfo, Passphrase, Registry, StoreCode, StoreError};
@@ -524,23 +524,14 @@ impl HandleRegistry {
             .to_str()
             .map_err(|_| pow_refused(cairn_core::Error::malformed("the solution is not ASCII")))?;
         let solution = Solution::decode(text.trim()).map_err(pow_refused)?;
-        let id = verify(
+        let id = verify_at_least(
             &solution.challenge,
             solution.counter,
             &self.secrets.pow_secret,
             now,
+            config.pow.difficulty,
         )
         .map_err(pow_refused)?;
-        if solution.challenge.difficulty() < config.pow.difficulty {
-            return Err(pow_refused(cairn_core::Error::new(
-                ErrorCode::ProofInvalid,
-                format!(
-                    "the challenge asks for {} leading zero bits, and this service now asks for {}; solve a new challenge",
-                    solution.challenge.difficulty(),
-                    config.pow.difficulty
-                ),
-            )));
-        }
         let mut used = lock(&self.used);
         if used.len() >= MAX_USED_SOLUTIONS / 2 {
             used.retain(|_, expires| *expires >= now);

@@ -184,11 +184,23 @@ pub fn solve_pow(challenge: &str, max_iterations: u64) -> Result<Value> {
 }
 
 /// `verifyPowSolution`: the server's check of a solution (authentic, not expired at `now`, the
-/// work done); the challenge's id to refuse a replay by.
-pub fn verify_pow_solution(solution: &str, secret: &[u8], now: u64) -> Result<Value> {
+/// work done, a challenge asking at least `min_difficulty` bits); the challenge's id to refuse
+/// a replay by.
+pub fn verify_pow_solution(
+    solution: &str,
+    secret: &[u8],
+    now: u64,
+    min_difficulty: u64,
+) -> Result<Value> {
+    let min_difficulty = u8::try_from(min_difficulty).map_err(|_| {
+        cairn_core::Error::new(
+            cairn_core::ErrorCode::TooLarge,
+            "options.minDifficulty is over 255",
+        )
+    })?;
     let secret = PowSecret::from_bytes(secret).map_err(|e| e.context("secret"))?;
     let s = Solution::decode(solution).map_err(|e| e.context("solution"))?;
-    let id = handle::verify(&s.challenge, s.counter, &secret, now)?;
+    let id = handle::verify_at_least(&s.challenge, s.counter, &secret, now, min_difficulty)?;
     Ok(json!({
         "valid": true,
         "id": hex_encode(&id),

@@ -161,20 +161,27 @@ pub fn solve_pow(
     })())
 }
 
-/// Checks a proof-of-work solution (server side): authentic, not expired, the work done.
+/// Checks a proof-of-work solution (server side): authentic, not expired, the work done, a
+/// challenge asking at least `options.minDifficulty` bits (default 0).
 #[wasm_bindgen(js_name = verifyPowSolution, unchecked_return_type = "PowVerification", skip_typescript)]
 pub fn verify_pow_solution(
     #[wasm_bindgen(unchecked_param_type = "string")] solution: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Uint8Array | string")] secret: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ now?: number | bigint | Date }")] options: Option<
-        JsValue,
-    >,
+    #[wasm_bindgen(
+        unchecked_param_type = "{ now?: number | bigint | Date, minDifficulty?: number }"
+    )]
+    options: Option<JsValue>,
 ) -> JsResult {
     let options = options.unwrap_or(JsValue::UNDEFINED);
     finish((|| {
         let solution = js::text(&solution, "solution", 256)?;
         let secret = hex_or_bytes(&secret, "secret", 4096)?;
         let now = js::now(&prop(&options, "now")?)?;
-        handle_api::verify_pow_solution(&solution, &secret, now)
+        let min = js::optional_integer(
+            &prop_any(&options, &["minDifficulty", "min_difficulty"])?,
+            "options.minDifficulty",
+            0,
+        )?;
+        handle_api::verify_pow_solution(&solution, &secret, now, min)
     })())
 }

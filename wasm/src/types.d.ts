@@ -919,7 +919,7 @@ export function issuePowChallenge(secret: Uint8Array | string, options: PowChall
 /** Solves a proof-of-work challenge (the first counter whose work hash has `difficulty` leading zero bits). */
 export function solvePow(challenge: string, options?: PowSolveOptions): PowSolution;
 /** Checks a proof-of-work solution (server side): `signature_invalid` (forged or altered), `expired`, `proof_invalid` (not enough work). */
-export function verifyPowSolution(solution: string, secret: Uint8Array | string, options?: { now?: number | bigint | Date }): PowVerification;
+export function verifyPowSolution(solution: string, secret: Uint8Array | string, options?: { now?: number | bigint | Date; minDifficulty?: number }): PowVerification;
 
 /** Moves a bundle to the newer checkpoint of the registry's refresh pieces (`CRFP`, from `cairn bundle refresh --pieces-out` or `GET /api/v1/bundles/{token|manifest}/ID/refresh`), after checking they fit it (same log, a tree extending the bundle's, the same entry, a proof for every object it rests on: `domain_mismatch`, `replayed`, `split_view`, `proof_invalid`, `revoked`). Returns the refreshed version 2 bundle; verify it with `verifyBundle`. Second module. */
 export function refreshBundle(bundle: Uint8Array | ArrayBuffer | string, pieces: Uint8Array | ArrayBuffer | string): Uint8Array;

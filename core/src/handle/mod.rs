@@ -39,7 +39,7 @@ pub use normalise::{
     is_refused_char, normalise, Handle, MAX_HANDLE_INPUT_LEN, MAX_HANDLE_LEN, MIN_HANDLE_LEN,
 };
 pub use pow::{
-    leading_zero_bits, solve, verify, work_hash, Challenge, PowSecret, Solution, CHALLENGE_LEN,
-    MAX_DIFFICULTY, MAX_POW_SECRET_LEN, MAX_SOLUTION_TEXT_LEN, MIN_POW_SECRET_LEN, POW_NONCE_LEN,
-    POW_TAG_LABEL, POW_VERSION,
+    leading_zero_bits, solve, verify, verify_at_least, work_hash, Challenge, PowSecret, Solution,
+    CHALLENGE_LEN, MAX_DIFFICULTY, MAX_POW_SECRET_LEN, MAX_SOLUTION_TEXT_LEN, MIN_POW_SECRET_LEN,
+    POW_NONCE_LEN, POW_TAG_LABEL, POW_VERSION,
 };

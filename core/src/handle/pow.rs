@@ -330,6 +330,40 @@ pub fn verify(
     Ok(challenge.nonce)
 }
 
+/// [`verify`], and a challenge asking at least `min_difficulty` leading zero bits
+/// (`proof_invalid` below it): what a server whose difficulty is now `min_difficulty` accepts.
+/// A challenge stays authentic under its secret until it expires, so one issued before the
+/// difficulty was raised (a secret kept across the change) would otherwise still pass at the
+/// old difficulty.
+///
+/// ```
+/// use cairn_core::handle::{verify_at_least, Challenge, PowSecret};
+/// let secret = PowSecret::from_bytes(&[1; 32])?;
+/// let easy = Challenge::issue(&secret, [3; 16], 0, 100)?;
+/// assert_eq!(verify_at_least(&easy, 0, &secret, 100, 0)?, [3; 16]);
+/// assert_eq!(verify_at_least(&easy, 0, &secret, 100, 8).unwrap_err().code().as_str(), "proof_invalid");
+/// # Ok::<(), cairn_core::Error>(())
+/// ```
+pub fn verify_at_least(
+    challenge: &Challenge,
+    counter: u64,
+    secret: &PowSecret,
+    now: UnixTime,
+    min_difficulty: u8,
+) -> Result<[u8; POW_NONCE_LEN]> {
+    let id = verify(challenge, counter, secret, now)?;
+    if challenge.difficulty < min_difficulty {
+        return Err(Error::new(
+            ErrorCode::ProofInvalid,
+            alloc::format!(
+                "the challenge asks for {} leading zero bits, and {min_difficulty} are asked for now; solve a new challenge",
+                challenge.difficulty
+            ),
+        ));
+    }
+    Ok(id)
+}
+
 /// A solution as a client sends it: a challenge and a counter.
 ///
 /// ```

@@ -1129,7 +1129,8 @@ pub fn solve_pow(env: Env, challenge: JsUnknown, options: Option<JsUnknown>) -> 
     finish(&env, out)
 }
 
-/// Checks a proof-of-work solution (server side): authentic, not expired, the work done.
+/// Checks a proof-of-work solution (server side): authentic, not expired, the work done, a
+/// challenge asking at least `options.minDifficulty` bits (default 0).
 #[napi(js_name = "verifyPowSolution")]
 pub fn verify_pow_solution(
     env: Env,
@@ -1143,7 +1144,12 @@ pub fn verify_pow_solution(
         let secret = hex_or_bytes(&r, &r.val(secret)?, "secret", 4096)?;
         let options = r.opt(options)?;
         let now = r.now(&r.prop(&options, "now")?)?;
-        handle_api::verify_pow_solution(&solution, &secret, now)
+        let min = r.optional_integer(
+            &r.prop_any(&options, &["minDifficulty", "min_difficulty"])?,
+            "options.minDifficulty",
+            0,
+        )?;
+        handle_api::verify_pow_solution(&solution, &secret, now, min)
     })();
     finish(&env, out)
 }
