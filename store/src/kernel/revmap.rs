@@ -254,8 +254,8 @@ impl Registry {
     /// map's proof (docs/FORMATS.md section 17), read in one snapshot: the head's note, the
     /// map's root its `cairn.revocations` line states (checked here to be the stored map's),
     /// and the proof, checked here against that root and which a verifier checks again offline
-    /// once the note's signature verifies. `invalid_state` while the map is not built (a file
-    /// from before it, not written to since).
+    /// once the note's signature verifies. `invalid_state` while the signed head states no map
+    /// (a file from before it, not written to since); `corrupt` when it states another.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -279,10 +279,17 @@ impl Registry {
                 .map_err(|e| {
                     StoreError::corrupt(format!("the signed head's note: {}", e.detail()))
                 })?;
-            if stated != Some(revocations) {
-                return Err(StoreError::corrupt(
-                    "the signed head's cairn.revocations line is not the stored revocation map",
-                ));
+            match stated {
+                Some(s) if s == revocations => {}
+                // A head signed before the map was built (a file from before it, whose map a
+                // checkpoint-only write then built without signing a new head) states no map:
+                // nothing to prove against until the next write signs one.
+                None => return Err(not_built()),
+                Some(_) => {
+                    return Err(StoreError::corrupt(
+                        "the signed head's cairn.revocations line is not the stored revocation map",
+                    ))
+                }
             }
             let key = map_key(kind, id);
             let damaged = |e: cairn_core::Error| {
@@ -317,7 +324,7 @@ impl Registry {
 fn not_built() -> StoreError {
     StoreError::new(
         StoreCode::InvalidState,
-        "the revocation map is not built yet (a registry file from before it): any write builds it",
+        "the signed head states no revocation map yet (a registry file from before it): the next write signs one that does",
     )
 }
 

@@ -80,6 +80,19 @@ fn migration_keeps_every_entry_and_record_and_a_backup() {
         "only the key revocation carries a signature"
     );
     assert_eq!(reg.list_nodes().unwrap()[0].spec.id, "node-a");
+    // Revocation-map proofs: none while the signed head states no map, as migrated, and still
+    // none after a checkpoint, which builds the map without signing a new head (not
+    // `corrupt`: the head claims nothing); the next write signs a head that states it.
+    let (kind, revoked) = cairn_core::revocation::revoked_object(&entries[6].entry.event).unwrap();
+    for checkpoint_first in [false, true] {
+        if checkpoint_first {
+            reg.create_checkpoint().unwrap();
+        }
+        assert_eq!(
+            reg.revocation_proof(kind, &revoked).unwrap_err().code(),
+            StoreCode::InvalidState
+        );
+    }
     // It writes as a schema-2 registry, and the export verifies.
     reg.write(|tx| {
         tx.append_event(
@@ -90,6 +103,10 @@ fn migration_keeps_every_entry_and_record_and_a_backup() {
         )
     })
     .unwrap();
+    assert_eq!(
+        reg.revocation_proof(kind, &revoked).unwrap().revoked_by,
+        Some(6)
+    );
     let mut stream = Vec::new();
     assert_eq!(reg.export_ledger(&mut stream).unwrap(), 10);
     verify_export(&stream[..], &ExportExpectation::default()).unwrap();
