@@ -70,10 +70,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(crate::metrics::handler))
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile))
-        .route("/api/v1/registry/signature_info", get(signature_info))
-        .route(VALIDATE_PATH, post(validate))
-        .route("/api/v1/registry/register", post(register))
-        .route("/api/v1/registry/query", get(query))
+        .route(&registry_route("signature_info"), get(signature_info))
+        .route(&registry_route("validate"), post(validate))
+        .route(&registry_route("register"), post(register))
+        .route(&registry_route("query"), get(query))
         .route(
             "/api/v1/registry/{registry_id}",
             get(node_get).delete(node_delete),
@@ -203,15 +203,11 @@ impl WriteRequest {
         capability: &'static str,
         limit: usize,
     ) -> ServiceResult<Bytes> {
-        // No write takes a query parameter: one is refused as on every other route.
-        if let Some(first) = self
-            .uri
-            .query()
-            .and_then(|q| q.split('&').find(|p| !p.is_empty()))
-        {
-            let name = first.split('=').next().unwrap_or(first).to_owned();
-            only_params(&HashMap::from([(name, String::new())]), &[])?;
-        }
+        // No write takes a query parameter: one is refused as the routes that take some refuse
+        // the others (decoded the same way, named in `details.field`).
+        let Query(params) = Query::<HashMap<String, String>>::try_from_uri(&self.uri)
+            .map_err(|e| ServiceError::bad_request(format!("the query string: {e}")))?;
+        only_params(&params, &[])?;
         let credentials = Credentials::of(&self.method, &self.uri, &self.headers)?;
         let verified = credentials.token_for(st, capability).await?;
         let body = read_body(self.body, limit).await?;
@@ -567,8 +563,19 @@ async fn signature_info(State(st): St) -> ServiceResult<Json<Value>> {
 
 /// The names under `/api/v1/registry/` that are routes of their own: a node with one of these
 /// ids could not be read or deregistered at `/api/v1/registry/{registry_id}`, so none is
-/// registered or validated over HTTP.
+/// registered or validated over HTTP. The router builds those routes from this list
+/// ([`registry_route`]), so a new one cannot be left out of it.
 pub const ROUTE_NAMES: [&str; 4] = ["register", "validate", "query", "signature_info"];
+
+/// `/api/v1/registry/<name>`, for a name of [`ROUTE_NAMES`] (checked in debug builds, where
+/// every test builds the router: another name is a programming error).
+fn registry_route(name: &str) -> String {
+    debug_assert!(
+        ROUTE_NAMES.contains(&name),
+        "{name:?} is a route under /api/v1/registry/: add it to ROUTE_NAMES"
+    );
+    format!("/api/v1/registry/{name}")
+}
 
 /// The request's node spec: strict JSON (`NodeSpec::from_json`), with an id that is not one of
 /// [`ROUTE_NAMES`].
@@ -1173,6 +1180,13 @@ async fn manifest_revoke(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_routes_are_the_route_names() {
+        assert_eq!(registry_route("validate"), VALIDATE_PATH);
+        let built = std::panic::catch_unwind(|| registry_route("resolve"));
+        assert!(built.is_err(), "a name outside ROUTE_NAMES is refused");
+    }
 
     #[test]
     fn gzip_is_sent_when_accept_encoding_admits_it() {

@@ -51,9 +51,12 @@ fn private_key(path: &std::path::Path) -> ServiceResult<PrivateKeyDer<'static>> 
     })
 }
 
-/// Refuses a client CA file certificate that is not a CA's (RFC 5280 basic constraints with
-/// `cA` set). rustls would take it as a trust anchor all the same, and then refuse every
-/// client: a leaf certificate named here is a mistake best reported at startup.
+/// Refuses a client CA file certificate that can anchor no client: a v3 certificate that is
+/// not a CA's (RFC 5280 basic constraints with `cA` set) and was issued by another (a client's
+/// own certificate given in place of its CA's). rustls would take it as a trust anchor all the
+/// same, and then refuse every client, so it is a mistake best reported at startup. Kept: a CA,
+/// a v1 certificate (no extensions, as old CAs are), and a self-signed one (a pinned client
+/// certificate, which the verifier takes as its own anchor).
 fn check_is_ca(cert: &CertificateDer<'_>, n: usize, path: &std::path::Path) -> ServiceResult<()> {
     use x509_cert::der::Decode;
     use x509_cert::ext::pkix::BasicConstraints;
@@ -65,18 +68,18 @@ fn check_is_ca(cert: &CertificateDer<'_>, n: usize, path: &std::path::Path) -> S
     };
     let parsed = x509_cert::Certificate::from_der(cert.as_ref())
         .map_err(|e| at(format!("not a readable X.509 certificate: {e}")))?;
-    let ca = parsed
-        .tbs_certificate
+    let tbs = &parsed.tbs_certificate;
+    let ca = tbs
         .get::<BasicConstraints>()
         .map_err(|e| at(format!("its basic constraints do not decode: {e}")))?
         .is_some_and(|(_, bc)| bc.ca);
-    if ca {
+    if ca || tbs.issuer == tbs.subject || tbs.version != x509_cert::Version::V3 {
         Ok(())
     } else {
         Err(at(format!(
-            "{} is not a CA certificate (no basic constraints with cA set): name the CA that \
-             issued the client certificates",
-            parsed.tbs_certificate.subject
+            "{} is not a CA certificate (no basic constraints with cA set) and was issued by {}: \
+             it anchors no client certificate; name the CA that issued the client certificates",
+            tbs.subject, tbs.issuer
         )))
     }
 }

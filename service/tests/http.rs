@@ -399,12 +399,13 @@ fn endpoints_auth_and_errors_over_http() {
         (403, "unauthorized"),
         "capability"
     );
-    // No write takes a query parameter (the proof would cover one, but it means nothing).
+    // No write takes a query parameter (the proof would cover one, but it means nothing);
+    // the refusal names it decoded, as every route does.
     let r = write(
         &a,
         &base,
         "POST",
-        &format!("{reg_path}?bogus=1"),
+        &format!("{reg_path}?%62ogus=1"),
         spec("mem-02").as_bytes(),
         Some(&good.envelope),
         Some(&fx.holder),
@@ -1012,6 +1013,11 @@ fn make_pki(dir: &std::path::Path) -> (Pki, Tls) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // A name of its own, as a CA has (rcgen names every certificate alike by default).
+    ca_params.distinguished_name = rcgen::DistinguishedName::new();
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "cairn test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let server_key = KeyPair::generate().unwrap();
     let server = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
@@ -1360,7 +1366,7 @@ fn bad_tls_files_and_ports_are_startup_errors() {
     let mut cfg = loopback();
     cfg.tls = Some(Tls {
         client_ca_pem_path: Some(fx.dir.join("leaf-and-ca.pem")),
-        ..tls
+        ..tls.clone()
     });
     let reg = Registry::open(fx.dir.join("r.redb"), None).unwrap();
     let e = rt.block_on(Server::start(cfg, reg)).unwrap_err();
@@ -1372,6 +1378,21 @@ fn bad_tls_files_and_ports_are_startup_errors() {
         "{}",
         e.message
     );
+    // A self-signed client certificate, pinned as its own anchor, is kept.
+    let pinned_key = rcgen::KeyPair::generate().unwrap();
+    let pinned = rcgen::CertificateParams::new(vec!["pinned.test".into()])
+        .unwrap()
+        .self_signed(&pinned_key)
+        .unwrap();
+    std::fs::write(fx.dir.join("pinned.pem"), pinned.pem()).unwrap();
+    let mut cfg = loopback();
+    cfg.tls = Some(Tls {
+        client_ca_pem_path: Some(fx.dir.join("pinned.pem")),
+        ..tls
+    });
+    let reg = Registry::open(fx.dir.join("r.redb"), None).unwrap();
+    let srv = rt.block_on(Server::start(cfg, reg)).unwrap();
+    rt.block_on(srv.shutdown(Duration::from_secs(5))).unwrap();
 }
 
 #[test]
