@@ -9,12 +9,10 @@ function toBytes(chunk) {
   if (ArrayBuffer.isView(chunk)) {
     return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   }
-  // The error every verifier throws for a wrong argument: a CairnError, `malformed`.
-  const err = new Error('chunk: expected a Uint8Array, an ArrayBuffer or a string');
-  err.name = 'CairnError';
-  err.code = 'malformed';
-  err.class = 'error';
-  throw err;
+  // Not bytes: the backend's own hasher refuses the chunk, so the error is the one every
+  // verifier throws for a wrong argument (a CairnError, `malformed`, its class from cairn-core).
+  new (require('./backend.cjs').api.ArtifactHasher)().update(chunk);
+  throw new Error('unreachable: the backend hasher took a chunk that is not bytes');
 }
 
 /** Streaming SHA-256 of an artifact: update(chunk) as often as needed, then digest(). */

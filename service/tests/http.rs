@@ -860,6 +860,20 @@ fn writes_queued_past_their_timeout_are_not_applied() {
     let mut cfg = loopback();
     cfg.limits.request_timeout_seconds = 1;
     let srv = Running::start(cfg, fx.reg.take().unwrap());
+    // One write first, so that below the token is checked from memory and the first timed
+    // write reaches the committer at once.
+    let warm = write(
+        &agent(),
+        &srv.url,
+        "POST",
+        "/api/v1/registry/register",
+        spec("warm").as_bytes(),
+        Some(&tok.envelope),
+        Some(&fx.holder),
+        "timeout-warm-000001",
+        now(),
+    );
+    assert_eq!(warm.status, 201);
     let reg = srv.server.as_ref().unwrap().state().reg.clone();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let (holding, held) = std::sync::mpsc::channel::<()>();
@@ -898,7 +912,7 @@ fn writes_queued_past_their_timeout_are_not_applied() {
             spec("first"),
             "timeout-first-00001",
         );
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(500));
         let second = send(
             "POST",
             "/api/v1/registry/register",
