@@ -185,6 +185,16 @@ pub(crate) async fn list(
 
 /// `GET /api/v1/peers/{id}`: one peer, its record checked against its ledger entries.
 pub(crate) async fn show(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
+    show_peer(st, id).await
+}
+
+/// `GET /api/v1/peers/responses`: the peer named `responses`, whose path is also the route
+/// that takes key responses (`POST`); without this, reading it would meet that route.
+pub(crate) async fn show_responses(State(st): St) -> ServiceResult<Json<Value>> {
+    show_peer(st, "responses".to_owned()).await
+}
+
+async fn show_peer(st: Arc<AppState>, id: String) -> ServiceResult<Json<Value>> {
     blocking(move || Ok(Json(json!({"peer": view::peer(&st.reg.peer(&id)?)})))).await
 }
 

@@ -105,7 +105,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/peer", get(peer::identity))
         .route("/api/v1/peer/key-request", post(peer::key_request))
         .route("/api/v1/peers", get(peer::list))
-        .route("/api/v1/peers/responses", post(peer::receive))
+        .route(
+            "/api/v1/peers/responses",
+            get(peer::show_responses).post(peer::receive),
+        )
         .route("/api/v1/peers/{id}", get(peer::show))
         .route("/api/v1/peers/{id}/request", post(peer::request))
         .route("/api/v1/peers/{id}/accept", post(peer::accept))

@@ -2268,6 +2268,14 @@ fn peer_key_exchange_over_http() {
     assert_eq!(r.json()["peer"]["verified"]["rule"], "operator_accepted");
     let r = get(&a, &format!("{base}/api/v1/peers?verified=true"));
     assert_eq!(r.json()["peers"][0]["peer_id"], "alice");
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/peers/alice")).json()["peer"]["peer_id"],
+        "alice"
+    );
+    // A peer named like the responses route is read there too (none here: not found, not
+    // the route's 405).
+    let r = get(&a, &format!("{base}/api/v1/peers/responses"));
+    assert_eq!((r.status, r.code().as_str()), (404, "not_found"));
 
     // Carol is pinned by the registry's trust root: verified at once. Mallory answering as
     // Carol with his own key is refused by the pin and stores nothing.
