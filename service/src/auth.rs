@@ -71,11 +71,16 @@ fn nonce_key(token_id: &[u8; 32], nonce: &str) -> NonceKey {
 /// nonce, whatever order the times arrive in. (A queue in arrival order would let one proof
 /// dated ahead keep every nonce recorded after it, expired or not, counted against the limits
 /// until its own time passed.)
+///
+/// The memory starts empty, at [`NonceCache::since`]: a proof dated before then may have been
+/// accepted by a process that held the nonces before this one (the same service before a
+/// restart), so it is refused ([`NonceCache::check_time`]) rather than taken as fresh.
 #[derive(Debug)]
 pub struct NonceCache {
     seen: Mutex<Nonces>,
     max_total: usize,
     max_per_token: usize,
+    since: UnixTime,
 }
 
 impl Default for NonceCache {
@@ -98,13 +103,47 @@ struct Nonces {
 }
 
 impl NonceCache {
-    /// A cache remembering at most `max_total` nonces, and `max_per_token` of one token.
+    /// A cache remembering at most `max_total` nonces, and `max_per_token` of one token, from
+    /// the beginning of time (for tests and benches: nothing is refused by its date).
     pub fn with_limits(max_total: usize, max_per_token: usize) -> NonceCache {
         NonceCache {
             seen: Mutex::default(),
             max_total,
             max_per_token,
+            since: 0,
         }
+    }
+
+    /// The cache a service starts with at `now`, with the default limits: proofs dated before
+    /// `now` are refused, since the nonces seen before it are not remembered.
+    pub fn remembering_from(now: UnixTime) -> NonceCache {
+        NonceCache {
+            since: now,
+            ..NonceCache::default()
+        }
+    }
+
+    /// When this memory of nonces began.
+    pub fn since(&self) -> UnixTime {
+        self.since
+    }
+
+    /// Refuses (`401 expired`) a proof dated `time` before [`NonceCache::since`]: its nonce
+    /// may have been used with a process that remembered it, and this one cannot tell. A
+    /// request captured before a restart is therefore never accepted after it; a client whose
+    /// clock is behind the server's signs again (its proofs pass once its clock reaches the
+    /// start). Proofs dated in the very second the service started are taken.
+    pub fn check_time(&self, time: UnixTime) -> ServiceResult<()> {
+        if time < self.since {
+            return Err(ServiceError::unauthenticated(
+                ErrorCode::Expired,
+                format!(
+                    "Cairn-Proof: its time {time} is before {}, when this service began remembering nonces (it started then): sign the request again with the current time",
+                    self.since
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Records `nonce`, presented with the token `token_id`, until `forget_after`; `replayed`
@@ -347,6 +386,7 @@ pub fn verify_proof(
         );
     }
     checked.map_err(|e| unauth(e.code(), e.detail()))?;
+    nonces.check_time(proof.time)?;
     let forget_after = remember_until(now, proof.time, policy.max_skew);
     nonces.check_and_record(&verified.id, proof.nonce.as_str(), now, forget_after)
 }
@@ -474,6 +514,20 @@ mod tests {
                 .code,
             "replayed"
         );
+    }
+
+    /// A proof dated before the memory began (signed before a restart) is refused; one of that
+    /// second or later is taken.
+    #[test]
+    fn proofs_dated_before_the_memory_began_are_refused() {
+        let c = NonceCache::remembering_from(1000);
+        assert_eq!(c.since(), 1000);
+        let e = c.check_time(999).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (401, "expired"));
+        assert!(e.message.contains("before 1000"), "{}", e.message);
+        c.check_time(1000).unwrap();
+        c.check_time(1300).unwrap();
+        NonceCache::default().check_time(0).unwrap();
     }
 
     #[test]

@@ -151,12 +151,13 @@ impl Server {
         let m = metrics.clone();
         reg.observe_log_signing(Arc::new(move |alg, took| m.signature(alg, took)));
         let reg = Arc::new(reg);
+        let nonces = auth::NonceCache::remembering_from(reg.now());
         let writer = writer::Writer::start(reg.clone(), Some(metrics.clone()))?;
         let state = Arc::new(AppState {
             reg,
             origin,
             config: config.clone(),
-            nonces: auth::NonceCache::default(),
+            nonces,
             writer,
             started: Instant::now(),
             metrics,

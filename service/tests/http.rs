@@ -365,6 +365,23 @@ fn endpoints_auth_and_errors_over_http() {
         (401, "unauthorized"),
         "no proof"
     );
+    // A proof dated before the service started (within the skew, but its nonce could have been
+    // used before a restart): refused.
+    let r = w(
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000102",
+        t - 30,
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "expired"));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("began remembering nonces"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let r = w(
         Some(&other_audience.envelope),
         Some(&fx.holder),
