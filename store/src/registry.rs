@@ -495,19 +495,41 @@ fn not_a_registry(path: &Path, why: &str) -> StoreError {
 /// of its commit slots (file offsets 64 and 192); slots that disagree are damage (a flipped
 /// bit), reported as `corrupt` rather than as a file from another version of cairn.
 fn not_a_database(e: redb::DatabaseError, path: &Path) -> StoreError {
-    if let redb::DatabaseError::UpgradeRequired(v) = &e {
-        if let Some((a, b)) = commit_slot_versions(path) {
-            if a != b {
-                return StoreError::corrupt(format!(
-                    "{}: the two commit slots disagree on the file format (version {a} at offset {SLOT_0}, {b} at offset {SLOT_1}): the file is damaged, not written by another version; restore it from a backup",
+    let versions = commit_slot_versions(path);
+    if let Some((a, b)) = versions {
+        // Both slots agree on another format than this build's: a consistent file of that
+        // format. Newer is a newer cairn's (its redb); older is no cairn's (every version
+        // wrote this one).
+        if a == b && a > REDB_FILE_FORMAT {
+            return StoreError::new(
+                StoreCode::SchemaTooNew,
+                format!(
+                    "{}: both commit slots give database file format {a}, newer than this build reads ({REDB_FILE_FORMAT}): written by a newer cairn; open it with that version",
                     path.display()
-                ));
-            }
+                ),
+            );
+        }
+        if a == b && a < REDB_FILE_FORMAT && matches!(e, redb::DatabaseError::UpgradeRequired(_)) {
+            return StoreError::new(
+                StoreCode::NotARegistry,
+                format!(
+                    "{}: both commit slots give database file format {a}, older than any cairn wrote ({REDB_FILE_FORMAT}): not a cairn registry",
+                    path.display()
+                ),
+            );
+        }
+    }
+    if let redb::DatabaseError::UpgradeRequired(v) = &e {
+        if let Some((a, b)) = versions.filter(|(a, b)| a != b) {
+            return StoreError::corrupt(format!(
+                "{}: the two commit slots disagree on the file format (version {a} at offset {SLOT_0}, {b} at offset {SLOT_1}): the file is damaged, not written by another version; restore it from a backup",
+                path.display()
+            ));
         }
         return StoreError::new(
-            StoreCode::SchemaTooNew,
+            StoreCode::NotARegistry,
             format!(
-                "{}: both commit slots give database file format {v}, which this build does not read",
+                "{}: database file format {v}, which this build does not read: not a cairn registry",
                 path.display()
             ),
         );
@@ -523,6 +545,8 @@ fn not_a_database(e: redb::DatabaseError, path: &Path) -> StoreError {
     StoreError::from(e)
 }
 
+/// The redb file format this build reads and writes (redb 4), which every cairn has written.
+const REDB_FILE_FORMAT: u8 = 3;
 /// File offsets of redb's two commit slots (the version byte is each slot's first byte).
 const SLOT_0: usize = 64;
 const SLOT_1: usize = 192;

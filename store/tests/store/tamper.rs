@@ -513,14 +513,26 @@ fn a_flipped_bit_in_a_commit_slots_version_is_damage_not_a_newer_file() {
             }
         }
     }
-    // The same version byte changed in both slots is a consistent file of another format.
-    let p = f.copy("slot-both.redb");
-    let mut bytes = std::fs::read(&p).unwrap();
-    bytes[64] = 2;
-    bytes[192] = 2;
-    std::fs::write(&p, &bytes).unwrap();
-    let e = Registry::open_read_only(&p).unwrap_err();
-    assert_eq!(e.code(), StoreCode::SchemaTooNew, "{e}");
+    // The same version byte changed in both slots is a consistent file of another format:
+    // a newer one is a newer cairn's, an older one no cairn's (every one wrote format 3).
+    for (format, code) in [(4u8, StoreCode::SchemaTooNew), (2, StoreCode::NotARegistry)] {
+        let p = f.copy(&format!("slot-both-{format}.redb"));
+        let mut bytes = std::fs::read(&p).unwrap();
+        assert_eq!(
+            (bytes[64], bytes[192]),
+            (3, 3),
+            "the format this build writes"
+        );
+        bytes[64] = format;
+        bytes[192] = format;
+        std::fs::write(&p, &bytes).unwrap();
+        for e in [
+            Registry::open(&p, None).unwrap_err(),
+            Registry::open_read_only(&p).unwrap_err(),
+        ] {
+            assert_eq!(e.code(), code, "format {format}: {e}");
+        }
+    }
 }
 
 #[test]
