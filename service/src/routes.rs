@@ -1187,8 +1187,10 @@ mod tests {
     #[test]
     fn registry_routes_are_the_route_names() {
         assert_eq!(registry_route("validate"), VALIDATE_PATH);
-        let built = std::panic::catch_unwind(|| registry_route("resolve"));
-        assert!(built.is_err(), "a name outside ROUTE_NAMES is refused");
+        if cfg!(debug_assertions) {
+            let built = std::panic::catch_unwind(|| registry_route("resolve"));
+            assert!(built.is_err(), "a name outside ROUTE_NAMES is refused");
+        }
     }
 
     #[test]
