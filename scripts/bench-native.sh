@@ -6,7 +6,8 @@
 #
 #   scripts/bench-native.sh              every bench, full length (about 45 minutes on 2 cores)
 #   scripts/bench-native.sh --quick      shorter runs and smaller sizes (a first look)
-#   scripts/bench-native.sh verify       only one bench (verify, ledger, store, service, peer)
+#   scripts/bench-native.sh verify       only one bench (verify, ledger, store, service, peer,
+#                                        revocation, handle)
 #
 # The whole output goes to target/bench-native.log; the tables are printed again at the end.
 # Criterion's own reports and baselines are under target/criterion.
@@ -22,7 +23,7 @@ for arg in "$@"; do
     *) benches+=("$arg") ;;
   esac
 done
-[ ${#benches[@]} -gt 0 ] || benches=(verify ledger store service peer revocation)
+[ ${#benches[@]} -gt 0 ] || benches=(verify ledger store service peer revocation handle)
 
 log=target/bench-native.log
 mkdir -p target

@@ -82,8 +82,8 @@ step "cargo test -p cairn-core --features legacy-dilithium (round-3 Dilithium, n
 cargo test -p cairn-core --features legacy-dilithium --test 'crypto*' --test peer
 cargo test -p cairn-store --features legacy-dilithium --test store peer_legacy
 
-# Build (1.5-4 min from clean on 2 cores, with load) plus 14 targets x FUZZ_SECONDS, two at
-# a time: about 5.5 min in all at the default 30 s.
+# Build (1.5-4 min from clean on 2 cores, with load) plus 15 targets x FUZZ_SECONDS, two at
+# a time: about 6 min in all at the default 30 s.
 step "fuzz targets, ${FUZZ_SECONDS:-30}s each (scripts/fuzz.sh; FUZZ_SECONDS to change)"
 FUZZ_JOBS=${FUZZ_JOBS:-2} scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-8000}
-[ -f web-demo/vendor/cairn-verify/cairn_wasm_bg.wasm ] || [ -n "$(ls web-demo/vendor/cairn-verify/*.wasm 2>/dev/null)" ] || scripts/build-wasm.sh
+# scripts/build-wasm.sh puts the browser module at web-demo/vendor/cairn-verify/pkg/web/.
+[ -f web-demo/vendor/cairn-verify/pkg/web/cairn_wasm_bg.wasm ] || scripts/build-wasm.sh
 echo "cairn web demo: http://127.0.0.1:$port/  (Ctrl-C to stop)"
 exec python3 -m http.server --bind 127.0.0.1 --directory web-demo "$port"

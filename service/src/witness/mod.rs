@@ -68,8 +68,10 @@ impl WitnessKeys {
         }
     }
 
-    /// Writes the keys to a new file `path` (never over an existing one), readable by its
-    /// owner only, and syncs it.
+    /// Writes the keys to a new file `path` (never over an existing one, checked just before),
+    /// readable by its owner only, atomically and durably (`cairn_store::fsio`: a temporary
+    /// file synced, then renamed into place): a crash leaves no key file or the whole one,
+    /// never a partial file under the name that a new `witness init` would refuse.
     pub fn write_new(&self, path: &Path) -> ServiceResult<()> {
         let text = Zeroizing::new(
             serde_json::to_string_pretty(&KeyFile {
@@ -79,15 +81,15 @@ impl WitnessKeys {
             })
             .map_err(|e| ServiceError::internal(format!("witness key file: {e}")))?,
         );
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let io = |e: std::io::Error| ServiceError::config(format!("{}: {e}", path.display()));
-        let mut f = opts.open(path).map_err(io)?;
-        f.write_all(text.as_bytes()).map_err(io)?;
-        f.write_all(b"\n").map_err(io)?;
-        f.sync_all().map_err(io)
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(io(std::io::Error::from(std::io::ErrorKind::AlreadyExists)));
+        }
+        cairn_store::fsio::write_private_with(path, |f| {
+            f.write_all(text.as_bytes())?;
+            f.write_all(b"\n")
+        })
+        .map_err(io)
     }
 
     /// Reads a key file. Refused when others than its owner may read or write it (Unix).
