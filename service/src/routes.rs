@@ -567,7 +567,7 @@ async fn signature_info(State(st): St) -> ServiceResult<Json<Value>> {
 /// The names under `/api/v1/registry/` that are routes of their own: a node with one of these
 /// ids could not be read or deregistered at `/api/v1/registry/{registry_id}`, so none is
 /// registered or validated over HTTP. The router builds those routes from this list
-/// ([`registry_route`]), so a new one cannot be left out of it.
+/// (`registry_route`), so a new one cannot be left out of it.
 pub const ROUTE_NAMES: [&str; 4] = ["register", "validate", "query", "signature_info"];
 
 /// `/api/v1/registry/<name>`, for a name of [`ROUTE_NAMES`] (checked in debug builds, where
