@@ -870,6 +870,27 @@ mod tests {
 
     /// Runs `ops` as one batch on a new registry whose clock moves 1,000 seconds at every
     /// reading (so a pass that read it again would stamp another time).
+    /// Holds the store's write lock on a thread of its own until the returned closure is
+    /// called (which releases it and waits for the thread): writes queue behind it meanwhile.
+    fn hold_write_lock(reg: &Arc<Registry>) -> impl FnOnce() {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = std::sync::mpsc::channel::<()>();
+        let r = reg.clone();
+        let holder = std::thread::spawn(move || {
+            r.write(|_| {
+                holding.send(()).expect("held");
+                released.recv().expect("released");
+                Ok(())
+            })
+            .expect("write");
+        });
+        held.recv().expect("lock held");
+        move || {
+            release.send(()).expect("release");
+            holder.join().expect("holder");
+        }
+    }
+
     fn batch(ops: Vec<Op>) -> Outcome {
         let dir = tempfile::tempdir().expect("dir");
         let mut reg = Registry::create(
@@ -1029,18 +1050,7 @@ mod tests {
         );
 
         // Hold the store's write lock, so the committer blocks on the first job it takes.
-        let (locked, release) = std::sync::mpsc::channel::<()>();
-        let (holding, held) = std::sync::mpsc::channel::<()>();
-        let r = reg.clone();
-        let holder = std::thread::spawn(move || {
-            r.write(|_| {
-                holding.send(()).expect("held");
-                release.recv().expect("released");
-                Ok(())
-            })
-            .expect("write");
-        });
-        held.recv().expect("lock held");
+        let release = hold_write_lock(&reg);
         let mut waiting = Vec::new();
         let mut refused = None;
         for i in 0..8 {
@@ -1065,8 +1075,7 @@ mod tests {
         assert_eq!((e.status.as_u16(), e.code), (503, "unavailable"));
         assert_eq!(e.details["retry_after_seconds"], 1);
         assert!(waiting.len() <= 3, "{} accepted", waiting.len());
-        locked.send(()).expect("release");
-        holder.join().expect("holder");
+        release();
         for a in waiting {
             assert!(matches!(a.blocking_recv(), Ok(Ok(Out::Node(..)))));
         }
@@ -1089,18 +1098,7 @@ mod tests {
         );
         let w = Arc::new(Writer::start(reg.clone(), None).expect("writer"));
         // Hold the store's write lock, so that the writes below queue behind it.
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let (holding, held) = std::sync::mpsc::channel::<()>();
-        let r = reg.clone();
-        let holder = std::thread::spawn(move || {
-            r.write(|_| {
-                holding.send(()).expect("held");
-                released.recv().expect("released");
-                Ok(())
-            })
-            .expect("write");
-        });
-        held.recv().expect("lock held");
+        let release = hold_write_lock(&reg);
         let submit = |id: &'static str, request: Option<Weak<()>>| {
             let w = w.clone();
             std::thread::spawn(move || match request {
@@ -1120,8 +1118,7 @@ mod tests {
         ];
         std::thread::sleep(std::time::Duration::from_millis(300));
         drop(gone);
-        release.send(()).expect("release");
-        holder.join().expect("holder");
+        release();
         let [gone_thread, waited_thread, outside_thread] = threads;
         assert!(matches!(first.join().expect("thread"), Ok(Out::Node(..))));
         assert!(gone_thread.join().expect("thread").is_err());
