@@ -1044,6 +1044,37 @@ fn parse_key_id(s: &str, what: &str) -> ServiceResult<cairn_core::crypto::KeyId>
     parse_digest(s, what).map(cairn_core::crypto::KeyId)
 }
 
+/// A holder key as `cairn key export --format json` writes it: the key (`alg`, `key`), and the
+/// `key_id` and `label` written beside it. A `key_id` given must be the key's: one that is not
+/// means the file was edited or mixed up, and the token would go to another holder than meant.
+#[derive(serde::Deserialize)]
+struct HolderKey {
+    #[serde(flatten)]
+    key: cairn_core::crypto::PublicKey,
+    key_id: Option<String>,
+    #[allow(dead_code)] // accepted, as key export writes it; names nothing the token keeps
+    label: Option<String>,
+}
+
+impl HolderKey {
+    /// The key, once a `key_id` given with it is checked to be its own (`key_mismatch`).
+    fn checked(self) -> ServiceResult<cairn_core::crypto::PublicKey> {
+        if let Some(id) = &self.key_id {
+            if !id.eq_ignore_ascii_case(&self.key.key_id().to_hex()) {
+                return Err(ServiceError::core(
+                    ErrorCode::KeyMismatch,
+                    format!(
+                        "holder.key_id {id} is not the id of the holder key given ({})",
+                        self.key.key_id()
+                    ),
+                )
+                .with_details(json!({"field": "holder.key_id"})));
+            }
+        }
+        Ok(self.key)
+    }
+}
+
 /// `POST /api/v1/tokens`: a token signed by a registry key.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1051,7 +1082,7 @@ struct IssueBody {
     /// The issuing registry key (token-issuer role; for a delegation, the parent's holder).
     issuer: String,
     /// The holder's public key, as `cairn key export --format json` writes it.
-    holder: cairn_core::crypto::PublicKey,
+    holder: HolderKey,
     audience: Option<String>,
     capabilities: Vec<String>,
     /// Lifetime in seconds.
@@ -1067,7 +1098,7 @@ async fn token_issue(State(st): St, request: WriteRequest) -> ServiceResult<Resp
     let b: IssueBody = json_body(&body, "token request")?;
     let issuer = parse_key_id(&b.issuer, "issuer")?;
     let request = cairn_store::TokenRequest {
-        holder: b.holder,
+        holder: b.holder.checked()?,
         audience: b.audience,
         capabilities: b.capabilities,
         constraints: Vec::new(),

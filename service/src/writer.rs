@@ -891,13 +891,18 @@ mod tests {
         }
     }
 
-    fn batch(ops: Vec<Op>) -> Outcome {
-        let dir = tempfile::tempdir().expect("dir");
-        let mut reg = Registry::create(
-            dir.path().join("r.redb"),
+    /// A fresh insecure registry at `path`.
+    fn create(path: &std::path::Path) -> Registry {
+        Registry::create(
+            path,
             CreateOptions::new("example.test/log", Protection::Insecure),
         )
-        .expect("registry");
+        .expect("registry")
+    }
+
+    fn batch(ops: Vec<Op>) -> Outcome {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut reg = create(&dir.path().join("r.redb"));
         let tick = Arc::new(AtomicU64::new(2_000_000_000));
         reg.set_clock(Arc::new(move || tick.fetch_add(1_000, Relaxed)));
         let (jobs, answers): (Vec<Job>, Vec<_>) = ops
@@ -1024,13 +1029,7 @@ mod tests {
     #[test]
     fn abandoned_writes_are_dropped_and_a_full_queue_refuses() {
         let dir = tempfile::tempdir().expect("dir");
-        let reg = Arc::new(
-            Registry::create(
-                dir.path().join("r.redb"),
-                CreateOptions::new("example.test/log", Protection::Insecure),
-            )
-            .expect("registry"),
-        );
+        let reg = Arc::new(create(&dir.path().join("r.redb")));
         let w = Writer::start_with_capacity(reg.clone(), None, 2).expect("writer");
         let (reply, answer) = tokio::sync::oneshot::channel();
         drop(answer);
@@ -1089,13 +1088,7 @@ mod tests {
     #[test]
     fn a_blocking_write_whose_request_is_gone_is_dropped() {
         let dir = tempfile::tempdir().expect("dir");
-        let reg = Arc::new(
-            Registry::create(
-                dir.path().join("r.redb"),
-                CreateOptions::new("example.test/log", Protection::Insecure),
-            )
-            .expect("registry"),
-        );
+        let reg = Arc::new(create(&dir.path().join("r.redb")));
         let w = Arc::new(Writer::start(reg.clone(), None).expect("writer"));
         // Hold the store's write lock, so that the writes below queue behind it.
         let release = hold_write_lock(&reg);
@@ -1142,13 +1135,7 @@ mod tests {
     fn a_durable_write_whose_anchor_fails_says_it_is_committed() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("r.redb");
-        let reg = Arc::new(
-            Registry::create(
-                &path,
-                CreateOptions::new("example.test/log", Protection::Insecure),
-            )
-            .expect("registry"),
-        );
+        let reg = Arc::new(create(&path));
         let w = Writer::start(reg.clone(), None).expect("writer");
         w.submit(register("anchored"))
             .expect("committed and anchored");

@@ -2034,6 +2034,20 @@ fn tokens_manifests_and_revocations_over_http() {
         &writer,
     );
     assert!(r.status >= 400 && r.status < 500, "{}", r.status);
+    // The holder key as `key export --format json` writes it: its own key_id and a label are
+    // taken; another key's id is `key_mismatch` (an edited or mixed-up file).
+    let exported = |key_id: &str| {
+        let mut k = serde_json::to_value(holder.public_key()).unwrap();
+        k["key_id"] = key_id.into();
+        k["label"] = "app".into();
+        issue.replace(&holder_json, &k.to_string())
+    };
+    let own = holder.public_key().key_id().to_hex();
+    let r = post("/api/v1/tokens", &exported(&own), &writer);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let r = post("/api/v1/tokens", &exported(&"ee".repeat(32)), &writer);
+    assert_eq!((r.status, r.code().as_str()), (422, "key_mismatch"));
+    assert_eq!(r.json()["error"]["details"]["field"], "holder.key_id");
     let r = post(
         "/api/v1/manifests",
         &sign.replace(&signer.to_hex(), &fx.issuer.to_hex()),
