@@ -42,6 +42,7 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
 /// What a caught panic said (its `&str` or `String` payload), for an error message.
 ///
 /// ```
+/// // invariant: this panic is the example's input, caught on the same line.
 /// let caught = std::panic::catch_unwind(|| panic!("page {} is damaged", 7));
 /// let payload = caught.err().ok_or("the closure panics")?;
 /// assert_eq!(cairn_store::panic_message(payload.as_ref()), "page 7 is damaged");
