@@ -44,6 +44,12 @@
 //! authorization, the JSON, the store); and the bar's budget in CPU per write (the cores over
 //! half the batched rate, clients included).
 //!
+//! The group committer's share of the 64-client write cell is printed under the table: the
+//! time it was busy (taking a batch to handing its answers on) over the cell's wall time, the
+//! writes per commit, and each commit's time split into the committer thread's own CPU, its
+//! time ready to run but waiting for a core, and the rest, blocked (the disk's fsync). It is the one serial stage of every
+//! write: near 100% busy, the write rate is its writes per commit over its time per commit.
+//!
 //! Last, the 64-client write cell runs once more with its clients on a tokio runtime of their
 //! own (threads named `bench-client`): every live thread's CPU less those threads' is the
 //! server's CPU per write alone, and what it allows on the machine's cores is printed too (the
@@ -177,20 +183,45 @@ fn threads_cpu() -> Option<f64> {
 /// CPU time the process's live threads named `name` have used so far, in seconds (Linux
 /// only: /proc/self/task/*/comm and schedstat).
 fn named_threads_cpu(name: &str) -> Option<f64> {
-    let mut ns: u64 = 0;
+    named_threads_sched(name).map(|(cpu, _)| cpu)
+}
+
+/// CPU time the process's live threads named `name` have used so far, and the time they
+/// waited for a core while ready to run, in seconds (Linux only: the first two fields of
+/// /proc/self/task/*/schedstat).
+fn named_threads_sched(name: &str) -> Option<(f64, f64)> {
+    let (mut cpu, mut queued): (u64, u64) = (0, 0);
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let dir = task.ok()?.path();
         if std::fs::read_to_string(dir.join("comm")).ok()?.trim_end() != name {
             continue;
         }
         let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
-        ns += stat.split(' ').next()?.parse::<u64>().ok()?;
+        let mut fields = stat.split(' ');
+        cpu += fields.next()?.parse::<u64>().ok()?;
+        queued += fields.next()?.parse::<u64>().ok()?;
     }
-    Some(ns as f64 / 1e9)
+    Some((cpu as f64 / 1e9, queued as f64 / 1e9))
 }
 
 /// Name of the threads of the runtime the split write cell runs its clients on.
 const CLIENT_THREADS: &str = "bench-client";
+
+/// Name of the group-commit writer's committer thread (`cairn_service::writer`).
+const COMMITTER_THREAD: &str = "cairn-writer";
+
+/// The committer in the 64-client write cell: the one serial stage of every write.
+struct Committer {
+    /// Its busy time over the cell's wall time.
+    busy_share: f64,
+    /// Writes per commit.
+    writes: f64,
+    /// Busy seconds per commit.
+    cycle: f64,
+    /// Its thread's CPU seconds per commit, and its seconds per commit ready to run but
+    /// waiting for a core, where the platform tells them.
+    sched: Option<(f64, f64)>,
+}
 
 /// What one request of a cell is.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -750,6 +781,7 @@ fn main() {
 
     let mut rows = Vec::new();
     let mut handle_rows = Vec::new();
+    let mut committer64 = None;
     let (write_stats, reads16_p99, best_read, floor, split) = rt.block_on(async {
         let server = Server::start(config, reg).await.expect("server");
         let address = server.local_addr();
@@ -772,6 +804,7 @@ fn main() {
                     (read_max, read_budget)
                 };
                 let before = server.state().writer.stats();
+                let committer_sched = named_threads_sched(COMMITTER_THREAD);
                 let r = cell(
                     address,
                     kind,
@@ -783,11 +816,27 @@ fn main() {
                 )
                 .await;
                 let after = server.state().writer.stats();
-                let per_commit = if kind == Kind::Register && after.0 > before.0 {
-                    (after.1 - before.1) as f64 / (after.0 - before.0) as f64
+                let commits = after.batches - before.batches;
+                let per_commit = if kind == Kind::Register && commits > 0 {
+                    (after.operations - before.operations) as f64 / commits as f64
                 } else {
                     0.0
                 };
+                if kind == Kind::Register && c == 64 && commits > 0 && r.rate > 0.0 {
+                    let busy = (after.busy - before.busy).as_secs_f64();
+                    let sched = committer_sched
+                        .zip(named_threads_sched(COMMITTER_THREAD))
+                        .map(|(a, b)| {
+                            let n = commits as f64;
+                            ((b.0 - a.0) / n, (b.1 - a.1) / n)
+                        });
+                    committer64 = Some(Committer {
+                        busy_share: busy / (r.requests as f64 / r.rate),
+                        writes: per_commit,
+                        cycle: busy / commits as f64,
+                        sched,
+                    });
+                }
                 if kind != Kind::Register {
                     best_read = best_read.max(r.rate);
                     if c == 16 {
@@ -911,8 +960,8 @@ fn main() {
         println!(
             "service bench: test mode, {} cells of 3 requests each ({} writes in {} commits), nothing timed",
             rows.len() + handle_rows.len(),
-            write_stats.1,
-            write_stats.0
+            write_stats.operations,
+            write_stats.batches
         );
         return;
     }
@@ -987,6 +1036,26 @@ fn main() {
         "durable writes at 64 clients / store batched rate: {:.0}%",
         ratio * 100.0
     );
+    if let Some(k) = &committer64 {
+        // The committer takes the next batch only once the last is committed: near 100%
+        // busy, the write rate is its writes per commit over its time per commit.
+        // Busy time off the CPU and not queued for a core is time blocked: the disk's fsync
+        // (and the page cache's writes), the one part more cores would not shorten.
+        let split = k.sched.map_or(String::new(), |(cpu, queued)| {
+            format!(
+                ": {} on its own CPU, {} ready but waiting for a core, {} blocked (the disk's fsync)",
+                fmt_time(cpu),
+                fmt_time(queued),
+                fmt_time((k.cycle - cpu - queued).max(0.0))
+            )
+        });
+        println!(
+            "the group committer at 64 clients (every write's one serial stage): busy {:.0}% of the cell, a commit of {:.1} writes every {}{split}",
+            k.busy_share * 100.0,
+            k.writes,
+            fmt_time(k.cycle),
+        );
+    }
     if let Some((((http_clients, http), http_64, auth, (pop_single, pop_batched), json), store)) =
         floor.zip(store_cpu)
     {

@@ -8,6 +8,7 @@
 //! route templates (`/api/v1/registry/{registry_id}`, never the id), methods outside the
 //! usual few are `other`, and algorithms are cairn's algorithm names.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,6 +82,7 @@ pub struct Metrics {
     commit_operations: Histogram,
     write_refusals: Counter,
     aborted_pass_seconds: Histogram,
+    writer_busy_seconds: Counter<f64, AtomicU64>,
     verifications: Family<OutcomeLabels, Counter>,
     verify_seconds: Family<VerifyLabels, Histogram, fn() -> Histogram>,
     sign_seconds: Family<AlgorithmLabels, Histogram, fn() -> Histogram>,
@@ -140,6 +142,12 @@ impl Metrics {
             "Time of each pass of the group-commit writer that committed nothing (an operation refused, or the commit failed): work spent on top of the commits",
             aborted_pass_seconds.clone(),
         );
+        let writer_busy_seconds = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "writer_busy_seconds",
+            "Time the group-commit writer spent on batches (running and committing them) rather than waiting for work; its rate is the writer's utilisation: near 1, the write rate is bounded by how fast commits follow each other",
+            writer_busy_seconds.clone(),
+        );
         let verifications = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "verifications",
@@ -168,6 +176,7 @@ impl Metrics {
             commit_operations,
             write_refusals,
             aborted_pass_seconds,
+            writer_busy_seconds,
             verifications,
             verify_seconds,
             sign_seconds,
@@ -203,6 +212,11 @@ impl Metrics {
     /// Records one pass of the writer that committed nothing, and its time.
     pub fn aborted_pass(&self, took: Duration) {
         self.aborted_pass_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Records time the writer spent on one batch, from taking it to handing its answers on.
+    pub fn writer_busy(&self, took: Duration) {
+        self.writer_busy_seconds.inc_by(took.as_secs_f64());
     }
 
     /// Records `n` write operations the writer answered with an error.

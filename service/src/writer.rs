@@ -181,11 +181,43 @@ fn owed(answers: &[Answer]) -> AnchorDue {
         .unwrap_or(AnchorDue::NONE)
 }
 
-/// Batches and operations committed.
+/// Batches and operations committed, and the committer's time spent on them.
 #[derive(Default)]
 struct Counts {
     batches: AtomicU64,
     ops: AtomicU64,
+    /// Nanoseconds the committer spent from taking a batch to handing its answers on.
+    busy_ns: AtomicU64,
+}
+
+/// What a [`Writer`] has done so far ([`Writer::stats`]).
+///
+/// The committer is the one serial stage of every write: `busy` over a stretch of wall time
+/// says how close it ran to its limit (near 100%, writes go as fast as commits of
+/// `operations / batches` writes follow each other, whatever the cores have left).
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// use std::sync::Arc;
+/// use cairn_service::writer::Writer;
+/// use cairn_store::{CreateOptions, Protection, Registry};
+/// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.org/log", Protection::Insecure))?;
+/// let writer = Writer::start(Arc::new(reg), None)?;
+/// writer.checkpoint()?;
+/// let stats = writer.stats();
+/// assert_eq!((stats.batches, stats.operations), (1, 1));
+/// assert!(stats.busy > std::time::Duration::ZERO);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub batches: u64,
+    /// Operations committed in them.
+    pub operations: u64,
+    /// Time the committer spent on batches (running and committing their transactions,
+    /// refusals included), rather than waiting for work.
+    pub busy: std::time::Duration,
 }
 
 /// The group-commit writer of one registry: a committer thread and an anchor thread, stopped
@@ -534,12 +566,13 @@ impl Writer {
         }
     }
 
-    /// (batches committed, operations committed) so far.
-    pub fn stats(&self) -> (u64, u64) {
-        (
-            self.counts.batches.load(Relaxed),
-            self.counts.ops.load(Relaxed),
-        )
+    /// Batches and operations committed so far, and the committer's busy time.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.counts.batches.load(Relaxed),
+            operations: self.counts.ops.load(Relaxed),
+            busy: std::time::Duration::from_nanos(self.counts.busy_ns.load(Relaxed)),
+        }
     }
 
     /// Queues `op` and waits until it is committed (durable, its anchor written) or refused.
@@ -656,7 +689,15 @@ fn commit_loop(
         if batch.is_empty() {
             continue;
         }
+        let started = Instant::now();
         let settling = commit_batch(reg, batch, counts, metrics);
+        let busy = started.elapsed();
+        counts
+            .busy_ns
+            .fetch_add(u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+        if let Some(m) = metrics {
+            m.writer_busy(busy);
+        }
         if let Err(unsent) = settle.send(settling) {
             // The anchor thread is gone (only when it panicked): answer from here.
             answer(reg, vec![unsent.0]);

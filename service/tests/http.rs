@@ -834,9 +834,9 @@ fn concurrent_writes_share_commits_and_all_land() {
     let shared: Vec<_> = answers.iter().filter(|a| a.0 == "shared").collect();
     assert_eq!(shared.iter().filter(|a| a.1 == 201).count(), 1);
     assert_eq!(shared.iter().filter(|a| a.2 == "replaced").count(), 7);
-    let (batches, ops) = srv.server.as_ref().unwrap().state().writer.stats();
-    assert_eq!(ops, 32);
-    assert!(batches <= ops);
+    let stats = srv.server.as_ref().unwrap().state().writer.stats();
+    assert_eq!(stats.operations, 32);
+    assert!(stats.batches <= stats.operations);
     // The server installed prepared keys: the holder, seen 24 times, has a table.
     let holder_key: [u8; 32] = holder.public_key().as_bytes().try_into().unwrap();
     assert!(cairn_core::crypto::prepared::process::is_prepared(
@@ -1729,6 +1729,11 @@ fn metrics_count_requests_verifications_and_signatures() {
         1.0,
         "{text}"
     );
+    // The writer was busy at least as long as its passes took (each timed within its batch).
+    let passes = sample(&after, "cairn_checkpoint_save_duration_seconds_sum")
+        + sample(&after, "cairn_aborted_pass_duration_seconds_sum");
+    let busy = sample(&after, "cairn_writer_busy_seconds_total");
+    assert!(passes > 0.0 && busy >= passes, "{text}");
     let signed: f64 = after
         .iter()
         .filter(|(s, _)| s.starts_with("cairn_sign_duration_seconds_count{"))
@@ -1843,7 +1848,14 @@ fn bundles_under_concurrent_writes_take_their_checkpoints_through_the_writer() {
     for t in writers.into_iter().chain(readers) {
         t.join().unwrap();
     }
-    let (_, ops) = srv.server.as_ref().unwrap().state().writer.stats();
+    let ops = srv
+        .server
+        .as_ref()
+        .unwrap()
+        .state()
+        .writer
+        .stats()
+        .operations;
     let made = srv
         .server
         .as_ref()
