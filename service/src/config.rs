@@ -289,6 +289,18 @@ fn at_most_a_day(v: u64, key: &str) -> ServiceResult<()> {
     }
 }
 
+/// The most `limits.max_connections` and `limits.max_concurrent_requests` may be: far above
+/// what one process can serve, and far below what would overflow the semaphores built from
+/// them.
+pub const MAX_COUNT_LIMIT: usize = 1_000_000;
+
+/// `malformed` naming `key` unless `v` is 1 to [`MAX_CONFIGURED_SECONDS`]: a duration in
+/// seconds that must not be zero.
+fn seconds(v: u64, key: &str) -> ServiceResult<()> {
+    at_least_one(v, key)?;
+    at_most_a_day(v, key)
+}
+
 /// `malformed` naming `key` when `v` is 0.
 fn at_least_one(v: u64, key: &str) -> ServiceResult<()> {
     if v == 0 {
@@ -317,10 +329,18 @@ impl Limits {
             "limits.request_timeout_seconds",
         )?;
         at_most_a_day(self.header_timeout_seconds, "limits.header_timeout_seconds")?;
-        if self.max_connections > 1_000_000 {
-            return Err(ServiceError::config(
-                "limits.max_connections must be at most 1000000",
-            ));
+        for (v, key) in [
+            (self.max_connections, "limits.max_connections"),
+            (
+                self.max_concurrent_requests,
+                "limits.max_concurrent_requests",
+            ),
+        ] {
+            if v > MAX_COUNT_LIMIT {
+                return Err(ServiceError::config(format!(
+                    "{key} must be at most {MAX_COUNT_LIMIT}"
+                )));
+            }
         }
         if self.max_body_bytes > 64 * 1024 * 1024 {
             return Err(ServiceError::config(
@@ -395,8 +415,7 @@ pub struct Peer {
 /// One entry of `[peer] log_roots`: `{ peer = "node-b", root = "node-b-root.json" }`, the
 /// trust root of `node-b`'s own registry. A bare path (what earlier versions took) names no
 /// peer and is refused at startup: a log vouches only for its own registry's peer.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogRoot {
     /// The trust root of `peer`'s registry.
     Peer {
@@ -407,6 +426,32 @@ pub enum LogRoot {
     },
     /// A path alone (refused: it names no peer).
     Unbound(PathBuf),
+}
+
+/// A table entry of `log_roots`: its two keys and no other (an unknown or misspelled one is
+/// named in the error, which serde's untagged enums cannot do).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeerLogRoot {
+    peer: String,
+    root: PathBuf,
+}
+
+impl<'de> Deserialize<'de> for LogRoot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LogRoot, D::Error> {
+        use serde::de::Error as _;
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(path) => Ok(LogRoot::Unbound(path.into())),
+            toml::Value::Table(t) => {
+                let PeerLogRoot { peer, root } = t.try_into().map_err(D::Error::custom)?;
+                Ok(LogRoot::Peer { peer, root })
+            }
+            other => Err(D::Error::custom(format!(
+                "a log root is {{ peer = \"...\", root = \"...\" }}, found: {}",
+                other.type_str()
+            ))),
+        }
+    }
 }
 
 impl Default for Peer {
@@ -514,7 +559,7 @@ impl RateLimit {
     pub(crate) fn check(&self) -> ServiceResult<()> {
         at_least_one(u64::from(self.per_ip_rps), "rate_limit.per_ip_rps")?;
         at_least_one(u64::from(self.burst), "rate_limit.burst")?;
-        at_most_a_day(self.ban_seconds, "rate_limit.ban_seconds")?;
+        seconds(self.ban_seconds, "rate_limit.ban_seconds")?;
         let e = &self.endpoints;
         for (v, key) in [
             (e.register_rps, "rate_limit.endpoints.register_rps"),
@@ -585,16 +630,16 @@ impl Config {
                 )));
             }
         }
-        at_least_one(self.peer.pending_seconds, "peer.pending_seconds")?;
+        seconds(self.peer.pending_seconds, "peer.pending_seconds")?;
         at_least_one(
             self.peer.max_pending_per_peer as u64,
             "peer.max_pending_per_peer",
         )?;
-        at_least_one(
+        seconds(
             self.witnessing.interval_seconds,
             "witnessing.interval_seconds",
         )?;
-        at_least_one(
+        seconds(
             self.witnessing.timeout_seconds,
             "witnessing.timeout_seconds",
         )?;
@@ -613,13 +658,13 @@ impl Config {
             }
             w.cosigner_keys()?;
         }
-        at_least_one(self.presence.ttl_seconds, "presence.ttl_seconds")?;
-        at_least_one(
+        seconds(self.presence.ttl_seconds, "presence.ttl_seconds")?;
+        seconds(
             self.presence.gc_interval_seconds,
             "presence.gc_interval_seconds",
         )?;
         at_least_one(self.presence.max_entries as u64, "presence.max_entries")?;
-        at_least_one(self.pow.ttl_seconds, "pow.ttl_seconds")?;
+        seconds(self.pow.ttl_seconds, "pow.ttl_seconds")?;
         at_least_one(self.nodes.max_nodes as u64, "nodes.max_nodes")?;
         if self.pow.difficulty > cairn_core::handle::MAX_DIFFICULTY {
             return Err(ServiceError::config(format!(
@@ -637,9 +682,9 @@ impl Config {
                 "allow_sync needs the handle registry: configure [envelope]",
             ));
         }
-        if self.envelope.is_some() {
-            crate::handles::HandleSecrets::check(self)?;
-        }
+        // With [envelope], every handle secret; without, a [pow] secret is still checked, so a
+        // bad one is found now rather than once the handle registry is configured.
+        crate::handles::HandleSecrets::check(self)?;
         if let Some(o) = &self.origin {
             if o.is_empty() || o.len() > cairn_core::token::MAX_AUDIENCE_LEN {
                 return Err(ServiceError::config("origin must be 1 to 255 bytes"));
@@ -777,6 +822,41 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
                 "peer.max_clock_skew_seconds",
             ),
             ("[peer]\nlog_root = \"a\"", "log_root"),
+            (
+                "[peer]\nlog_roots = [{ peer = \"b\", root = \"b.json\", verify_log = true }]",
+                "verify_log",
+            ),
+            (
+                "[peer]\nlog_roots = [{ peer = \"b\", rot = \"b.json\" }]",
+                "rot",
+            ),
+            ("[peer]\nlog_roots = [{ peer = \"b\" }]", "root"),
+            ("[peer]\nlog_roots = [7]", "log root"),
+            ("[peer]\npending_seconds = 86401", "peer.pending_seconds"),
+            (
+                "[limits]\nmax_concurrent_requests = 2305843009213693952",
+                "limits.max_concurrent_requests",
+            ),
+            (
+                "[limits]\nmax_concurrent_requests = 1000001",
+                "limits.max_concurrent_requests",
+            ),
+            ("[rate_limit]\nban_seconds = 0", "rate_limit.ban_seconds"),
+            (
+                "[witnessing]\ntimeout_seconds = 9223372036854775807",
+                "witnessing.timeout_seconds",
+            ),
+            (
+                "[witnessing]\ninterval_seconds = 86401",
+                "witnessing.interval_seconds",
+            ),
+            ("[presence]\nttl_seconds = 86401", "presence.ttl_seconds"),
+            (
+                "[presence]\ngc_interval_seconds = 86401",
+                "presence.gc_interval_seconds",
+            ),
+            ("[pow]\nttl_seconds = 86401", "pow.ttl_seconds"),
+            ("[pow]\nsecret_hex = \"00\"", "pow.secret_hex"),
             (
                 "[witnessing]\ninterval_seconds = 0",
                 "witnessing.interval_seconds",

@@ -170,9 +170,13 @@ fn key_sources(env: &crate::config::EnvelopeConfig) -> ServiceResult<Vec<(KeySou
 
 impl HandleSecrets {
     /// Checks `[envelope]` and `[pow]` without opening keys sealed in the registry (what
-    /// configuration validation can do before the registry is open).
+    /// configuration validation can do before the registry is open). Without `[envelope]`,
+    /// only a configured `pow.secret_hex`.
     pub fn check(config: &Config) -> ServiceResult<()> {
         let Some(env) = &config.envelope else {
+            if config.pow.secret_hex.is_some() {
+                pow_secret(config)?;
+            }
             return Ok(());
         };
         Pepper::from_hex(env.pepper_hex.trim()).map_err(|e| config_error("pepper_hex", e))?;

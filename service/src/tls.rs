@@ -106,8 +106,16 @@ pub fn server_config(t: &Tls) -> ServiceResult<ServerConfig> {
         }
     };
     let mut cfg = builder.with_single_cert(chain, key).map_err(|e| {
+        let why = match e {
+            rustls::Error::InconsistentKeys(_) => {
+                "it is not the key of the certificate's public key".to_owned()
+            }
+            e => e.to_string(),
+        };
         ServiceError::config(format!(
-            "tls: the certificate and key do not go together: {e}"
+            "tls.key_pem_path ({}) and tls.cert_pem_path ({}) do not go together: {why}",
+            t.key_pem_path.display(),
+            t.cert_pem_path.display()
         ))
     })?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];

@@ -1357,6 +1357,8 @@ fn bad_tls_files_and_ports_are_startup_errors() {
     });
     let e = rt.block_on(Server::start(cfg, reg)).unwrap_err();
     assert!(e.message.contains("do not go together"), "{}", e.message);
+    assert!(e.message.contains("tls.key_pem_path"), "{}", e.message);
+    assert!(e.message.contains("other.key"), "{}", e.message);
 
     // Key files rustls cannot read say why: an encrypted key (PKCS#8 or OpenSSL's legacy
     // form), a file holding no key at all.
