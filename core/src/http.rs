@@ -182,7 +182,8 @@ impl RequestProof {
     }
 }
 
-/// Checks a proof of possession: its time within `max_skew` seconds of `now` (`expired`),
+/// Checks a proof of possession: its time within `max_skew` seconds of `now` (`expired`
+/// when earlier, `not_yet_valid` when later),
 /// and its signature by `holder` over [`pop_message`] of this request (`signature_invalid`,
 /// or the signature's decoding error). The nonce's freshness is the server's to check.
 #[allow(clippy::too_many_arguments)]
@@ -197,10 +198,16 @@ pub fn verify_request_proof(
     max_skew: u64,
 ) -> Result<()> {
     if proof.time.abs_diff(now) > max_skew {
+        // A proof too old is stale, one too far ahead is from a clock running fast.
+        let (code, side) = if proof.time < now {
+            (ErrorCode::Expired, "before")
+        } else {
+            (ErrorCode::NotYetValid, "after")
+        };
         return Err(Error::new(
-            ErrorCode::Expired,
+            code,
             format!(
-                "Cairn-Proof: its time {} is more than {max_skew} seconds from {now}",
+                "Cairn-Proof: its time {} is more than {max_skew} seconds {side} {now}",
                 proof.time
             ),
         ));
