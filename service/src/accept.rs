@@ -1,12 +1,19 @@
 //! What a connection must do to keep its place, before HTTP sees it: fit under
-//! `limits.max_connections`, and send its first byte (after the TLS handshake, when there is
-//! one) within `limits.header_timeout_seconds`.
+//! `limits.max_connections`, send its first byte (after the TLS handshake, when there is
+//! one) within `limits.header_timeout_seconds`, and speak HTTP/1.1.
 //!
 //! Why here: hyper's header timeout starts once the server has told HTTP/1 from HTTP/2, which
 //! takes the connection's first bytes, so a client that connects and stays silent was held
 //! forever, and enough of them used up the process's file descriptors. The rate limiter cannot
 //! help, as such a client never sends a request. A connection over the cap is closed at once;
 //! the cap is the whole service's, as what it protects is the process's file descriptors.
+//!
+//! Why HTTP/1.1 only, enforced here: the HTTP server underneath also answers HTTP/2 to a client
+//! that opens with its preface (in clear, or over TLS without ALPN), and none of the service's
+//! connection limits reach HTTP/2: the header timeout is HTTP/1's, so an HTTP/2 connection that
+//! sent its preface and then nothing was held forever. The service speaks HTTP/1.1 (TLS offers
+//! only `http/1.1` by ALPN), so a connection opening with the HTTP/2 preface is closed before
+//! the server reads it.
 
 use std::future::Future;
 use std::io;
@@ -64,6 +71,7 @@ where
                 FirstByteDeadline {
                     inner: stream,
                     deadline: Some(Box::pin(tokio::time::sleep(first_byte))),
+                    h2_preface_seen: Some(0),
                     _place: place,
                 },
                 service,
@@ -72,13 +80,42 @@ where
     }
 }
 
-/// A stream whose reads fail with `TimedOut` when no byte has arrived by its deadline; after
-/// the first byte it is `inner` as it is (hyper's own timeouts take over). Holds its
-/// connection's place until dropped.
+/// The start of the HTTP/2 connection preface (RFC 9113, section 3.4): no HTTP/1.1 request
+/// begins with it.
+const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0\r\n";
+
+/// A stream whose reads fail with `TimedOut` when no byte has arrived by its deadline, and
+/// with `InvalidData` once its first bytes are the HTTP/2 preface's; after that it is `inner`
+/// as it is (hyper's own timeouts take over). Holds its connection's place until dropped.
 pub(crate) struct FirstByteDeadline<S> {
     inner: S,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// How many of the connection's first bytes match [`H2_PREFACE_START`]; `None` once one
+    /// does not (an HTTP/1 request).
+    h2_preface_seen: Option<usize>,
     _place: OwnedSemaphorePermit,
+}
+
+impl<S> FirstByteDeadline<S> {
+    /// Follows the connection's first bytes, `read`; true once they are the whole of
+    /// [`H2_PREFACE_START`].
+    fn opens_http2(&mut self, read: &[u8]) -> bool {
+        let Some(mut seen) = self.h2_preface_seen else {
+            return false;
+        };
+        for &b in read {
+            if seen == H2_PREFACE_START.len() {
+                break;
+            }
+            if b != H2_PREFACE_START[seen] {
+                self.h2_preface_seen = None;
+                return false;
+            }
+            seen += 1;
+        }
+        self.h2_preface_seen = Some(seen);
+        seen == H2_PREFACE_START.len()
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<S> {
@@ -93,6 +130,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<S> {
             Poll::Ready(r) => {
                 if buf.filled().len() > before {
                     this.deadline = None;
+                    if this.opens_http2(&buf.filled()[before..]) {
+                        // Not handed on: the server would answer in HTTP/2.
+                        buf.set_filled(before);
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "HTTP/2 is not served: the service speaks HTTP/1.1",
+                        )));
+                    }
                 }
                 Poll::Ready(r)
             }
