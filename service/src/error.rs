@@ -164,6 +164,13 @@ impl IntoResponse for ServiceError {
         // cache or CDN may keep it.
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // A body over the limit is left unread (refused on its declared length, or once
+            // the limit is reached), so the connection cannot carry another request: the
+            // client is told rather than finding it closed when it reuses it.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(secs) = self
             .details
             .get("retry_after_seconds")

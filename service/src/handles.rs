@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use cairn_core::encoding::{b64_decode, b64_encode, hex_decode_array, hex_encode, Digest};
@@ -37,7 +37,7 @@ use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
-use crate::routes::{blocking, json_body, read_body, Path, WriteRequest};
+use crate::routes::{blocking, json_body, read_body, Params, Path, WriteRequest};
 use crate::AppState;
 
 /// Capability a token must grant to `POST /sync`.
@@ -842,9 +842,9 @@ fn key_view(k: &EnvelopePublicKey, active: bool) -> Value {
 
 /// `GET /envelope_pubkey[?suite=x25519|xwing]` → the active key of that suite; without a
 /// suite, the active X25519 key (what seed 003's clients expect), else the primary one.
-pub async fn envelope_pubkey(
+pub(crate) async fn envelope_pubkey(
     State(st): St,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params,
 ) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
     let key = match q.get("suite") {

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 use crate::config;
 use crate::error::{ServiceError, ServiceResult};
 use crate::routes::{
-    blocking, ensure_checkpoint, json_body, only_params, read_body, Path, WriteRequest,
+    blocking, ensure_checkpoint, json_body, only_params, read_body, Params, Path, WriteRequest,
 };
 use crate::AppState;
 
@@ -139,7 +139,7 @@ pub(crate) async fn identity(State(st): St) -> ServiceResult<Json<Value>> {
 /// signed key response out (both as wire bytes).
 pub(crate) async fn key_request(
     State(st): St,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params,
     body: Body,
 ) -> ServiceResult<Response> {
     only_params(&q, &["proof"])?;
@@ -164,10 +164,7 @@ pub(crate) async fn key_request(
 }
 
 /// `GET /api/v1/peers[?verified=true]`: the peers this registry holds.
-pub(crate) async fn list(
-    State(st): St,
-    Query(q): Query<HashMap<String, String>>,
-) -> ServiceResult<Json<Value>> {
+pub(crate) async fn list(State(st): St, Params(q): Params) -> ServiceResult<Json<Value>> {
     only_params(&q, &["verified"])?;
     let verified = flag(&q, "verified")?;
     blocking(move || {

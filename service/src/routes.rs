@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -143,23 +143,43 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ServiceError {
 }
 
 /// Reads a request body of at most `limit` bytes: `too_large` (413) beyond, `malformed` (400)
-/// when the body cannot be read (a client gone mid-body, broken chunked framing).
+/// when the body cannot be read (a client gone mid-body, broken chunked framing). A body whose
+/// declared length (`Content-Length`) is over `limit` is refused before any of it is read, so
+/// its client is not left sending it (nor invited to, after `Expect: 100-continue`) only to
+/// be refused, or timed out waiting for bytes it never sends.
 pub(crate) async fn read_body(body: Body, limit: usize) -> ServiceResult<Bytes> {
+    use axum::body::HttpBody as _;
+    let too_large = || {
+        ServiceError::core(
+            ErrorCode::TooLarge,
+            format!("the request body is larger than {limit} bytes"),
+        )
+    };
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let inner = e.into_inner();
         if inner.is::<http_body_util::LengthLimitError>() {
-            ServiceError::core(
-                ErrorCode::TooLarge,
-                format!("the request body is larger than {limit} bytes"),
-            )
+            too_large()
         } else {
             ServiceError::bad_request(format!("the request body could not be read: {inner}"))
         }
     })
 }
 
+/// A credential header's value: `malformed` (401) when it is not ASCII, or given more than
+/// once (which of two tokens or proofs would count is no question to answer quietly).
 fn header_str<'h>(h: &'h HeaderMap, name: &str) -> ServiceResult<Option<&'h str>> {
-    h.get(name)
+    let mut values = h.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ServiceError::unauthenticated(
+            ErrorCode::Malformed,
+            format!("the {name} header is given more than once"),
+        ));
+    }
+    first
         .map(|v| {
             v.to_str().map_err(|_| {
                 ServiceError::unauthenticated(
@@ -208,9 +228,7 @@ impl WriteRequest {
     ) -> ServiceResult<Bytes> {
         // No write takes a query parameter: one is refused as the routes that take some refuse
         // the others (decoded the same way, named in `details.field`).
-        let Query(params) = Query::<HashMap<String, String>>::try_from_uri(&self.uri)
-            .map_err(|e| ServiceError::bad_request(format!("the query string: {e}")))?;
-        only_params(&params, &[])?;
+        only_params(&Params::of(&self.uri)?.0, &[])?;
         let credentials = Credentials::of(&self.method, &self.uri, &self.headers)?;
         let verified = credentials.token_for(st, capability).await?;
         let body = read_body(self.body, limit).await?;
@@ -317,6 +335,56 @@ where
     }
 }
 
+/// A request's query parameters, decoded strictly: `+` is a space and `%XX` a byte, as in a
+/// form; a name or value that is not UTF-8 once decoded, or a name given twice, is
+/// `400 malformed` naming it in `details.field` (axum's `Query` would decode the first lossily
+/// and keep one of the second silently).
+pub(crate) struct Params(pub(crate) HashMap<String, String>);
+
+impl Params {
+    /// The query parameters of `uri`.
+    pub(crate) fn of(uri: &Uri) -> ServiceResult<Params> {
+        let refused = |what: String, field: &str| {
+            ServiceError::bad_request(format!("the query string: {what}"))
+                .with_details(json!({ "field": field }))
+        };
+        let decode = |part: &str| {
+            percent_encoding::percent_decode_str(&part.replace('+', " "))
+                .decode_utf8()
+                .map(|d| d.into_owned())
+        };
+        let mut params = HashMap::new();
+        for pair in uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode(name)
+                .map_err(|_| refused(format!("the parameter name {name:?} is not UTF-8"), name))?;
+            let value = decode(value)
+                .map_err(|_| refused(format!("the value of {name:?} is not UTF-8"), &name))?;
+            if params.contains_key(&name) {
+                return Err(refused(format!("{name:?} is given more than once"), &name));
+            }
+            params.insert(name, value);
+        }
+        Ok(Params(params))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Params::of(&parts.uri)
+    }
+}
+
 const VALIDATE_PATH: &str = "/api/v1/registry/validate";
 
 /// The handle registry's resolution: a POST that writes nothing but answers a handle's identity.
@@ -374,12 +442,18 @@ fn parse_digest(s: &str, what: &str) -> ServiceResult<Digest> {
     })
 }
 
+/// A decimal number of a path or query: digits only (`str::parse` would also take a leading
+/// `+`), at most `u64::MAX`.
 fn parse_u64(s: Option<&String>, what: &str) -> ServiceResult<Option<u64>> {
     s.map(|v| {
-        v.parse::<u64>().map_err(|_| {
-            ServiceError::bad_request(format!("{what} must be a non-negative integer"))
-                .with_details(json!({"field": what}))
-        })
+        let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        digits
+            .then(|| v.parse::<u64>().ok())
+            .flatten()
+            .ok_or_else(|| {
+                ServiceError::bad_request(format!("{what} must be a non-negative integer"))
+                    .with_details(json!({"field": what}))
+            })
     })
     .transpose()
 }
@@ -649,7 +723,9 @@ fn admit(st: &AppState, spec: &NodeSpec) -> ServiceResult<()> {
     Ok(())
 }
 
-async fn validate(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
+async fn validate(State(st): St, Params(q): Params, body: Body) -> ServiceResult<Json<Value>> {
+    // A POST as a write is, it takes no query parameter.
+    only_params(&q, &[])?;
     let body = read_body(body, st.config.limits.max_body_bytes).await?;
     let spec = parse_spec(&body)?;
     blocking(move || {
@@ -726,10 +802,7 @@ async fn node_get(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<V
     blocking(move || Ok(Json(view::node(&st.reg.node(&id)?)))).await
 }
 
-async fn query(
-    State(st): St,
-    Query(q): Query<HashMap<String, String>>,
-) -> ServiceResult<Json<Value>> {
+async fn query(State(st): St, Params(q): Params) -> ServiceResult<Json<Value>> {
     only_params(&q, &["signal", "capability"])?;
     let (signal, capability) = (q.get("signal").cloned(), q.get("capability").cloned());
     if signal.is_none() && capability.is_none() {
@@ -801,10 +874,7 @@ async fn manifest_get(State(st): St, Path(d): Path<String>) -> ServiceResult<Jso
     blocking(move || Ok(Json(view::manifest(&st.reg.manifest(&d)?)))).await
 }
 
-async fn manifests_for_artifact(
-    State(st): St,
-    Query(q): Query<HashMap<String, String>>,
-) -> ServiceResult<Json<Value>> {
+async fn manifests_for_artifact(State(st): St, Params(q): Params) -> ServiceResult<Json<Value>> {
     only_params(&q, &["artifact_sha256"])?;
     let a = q
         .get("artifact_sha256")
@@ -824,10 +894,7 @@ async fn entry_get(State(st): St, Path(seq): Path<String>) -> ServiceResult<Json
     blocking(move || Ok(Json(entry_view(&st.reg.entry(seq)?)))).await
 }
 
-async fn proof_inclusion(
-    State(st): St,
-    Query(q): Query<HashMap<String, String>>,
-) -> ServiceResult<Json<Value>> {
+async fn proof_inclusion(State(st): St, Params(q): Params) -> ServiceResult<Json<Value>> {
     only_params(&q, &["seq", "size"])?;
     let seq = parse_u64(q.get("seq"), "seq")?
         .ok_or_else(|| ServiceError::bad_request("give seq=<entry number>"))?;
@@ -854,10 +921,7 @@ async fn proof_inclusion(
 /// `GET /api/v1/proofs/revocation?kind=key|token|manifest&id=HEX`: whether the object is
 /// revoked as of the signed head, with the revocation map's proof and the head's note, whose
 /// `cairn.revocations` line the proof checks against (checked by the store before it is sent).
-async fn proof_revocation(
-    State(st): St,
-    Query(q): Query<HashMap<String, String>>,
-) -> ServiceResult<Json<Value>> {
+async fn proof_revocation(State(st): St, Params(q): Params) -> ServiceResult<Json<Value>> {
     only_params(&q, &["kind", "id"])?;
     let kind = q
         .get("kind")
@@ -877,10 +941,7 @@ async fn proof_revocation(
     .await
 }
 
-async fn proof_consistency(
-    State(st): St,
-    Query(q): Query<HashMap<String, String>>,
-) -> ServiceResult<Json<Value>> {
+async fn proof_consistency(State(st): St, Params(q): Params) -> ServiceResult<Json<Value>> {
     only_params(&q, &["old", "new"])?;
     let old = parse_u64(q.get("old"), "old")?
         .ok_or_else(|| ServiceError::bad_request("give old=<tree size>"))?;
@@ -987,7 +1048,7 @@ fn refresh_params(q: &HashMap<String, String>) -> ServiceResult<(u64, Option<u64
 async fn refresh_token(
     State(st): St,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params,
 ) -> ServiceResult<Response> {
     let id = parse_digest(&id, "id")?;
     let (from, leaf) = refresh_params(&q)?;
@@ -1008,7 +1069,7 @@ async fn refresh_token(
 async fn refresh_manifest(
     State(st): St,
     Path(d): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params,
 ) -> ServiceResult<Response> {
     let d = parse_digest(&d, "digest")?;
     let (from, leaf) = refresh_params(&q)?;

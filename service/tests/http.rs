@@ -315,11 +315,34 @@ fn endpoints_auth_and_errors_over_http() {
             .send(&huge[..]),
     );
     assert_eq!((big.status, big.code().as_str()), (413, "too_large"));
+    // Its body left unread, the connection carries no other request: the client is told.
+    assert_eq!(big.headers["connection"], "close");
     let e = big.json();
     assert!(
         e["error"]["message"].as_str().unwrap().contains("65536"),
         "{e}"
     );
+    // A declared length over the limit is refused before the body is read: at once, though
+    // the body never comes, and without inviting it after `Expect: 100-continue`.
+    for expect in ["", "Expect: 100-continue\r\n"] {
+        use std::io::Write;
+        let mut tcp = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        write!(
+            tcp,
+            "POST /api/v1/registry/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n{expect}Connection: close\r\n\r\n{{"
+        )
+        .unwrap();
+        let (answer, took) = answer_until_closed(&mut tcp, Duration::from_secs(5));
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{expect:?}: {answer}");
+        assert!(answer.contains("too_large"), "{answer}");
+        assert!(
+            took < Duration::from_secs(3),
+            "{expect:?}: answered after {took:?}"
+        );
+    }
 
     // Writes: every way to fail auth, then success.
     let body = spec("mem-01");
@@ -359,6 +382,22 @@ fn endpoints_auth_and_errors_over_http() {
             .send(&huge[..]),
     );
     assert_eq!((r.status, r.code().as_str()), (413, "too_large"));
+    // Two tokens: which one counts is not guessed.
+    let r = done(
+        a.post(&format!("{base}{reg_path}"))
+            .header("authorization", &authorization_value(&good.envelope))
+            .header("authorization", &authorization_value(&only_delete.envelope))
+            .send(body.as_bytes()),
+    );
+    assert_eq!((r.status, r.code().as_str()), (401, "malformed"));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than once"),
+        "{}",
+        r.json()
+    );
     let r = w(Some(&good.envelope), None, "nonce-000000000002", t);
     assert_eq!(
         (r.status, r.code().as_str()),
@@ -475,6 +514,17 @@ fn endpoints_auth_and_errors_over_http() {
         (401, "expired"),
         "stale proof"
     );
+    let r = w(
+        Some(&good.envelope),
+        Some(&fx.holder),
+        "nonce-000000000109",
+        t + 3600,
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (401, "not_yet_valid"),
+        "a proof from a clock an hour fast"
+    );
     // A proof for another body does not carry over.
     let proof = sign_request(
         &fx.holder,
@@ -542,6 +592,28 @@ fn endpoints_auth_and_errors_over_http() {
         get(&a, &format!("{base}/api/v1/registry/query")).status,
         400
     );
+    // Query strings are decoded strictly: the parameter at fault is named.
+    let q = get(
+        &a,
+        &format!("{base}/api/v1/registry/query?signal=memory%5Fstored+x"),
+    );
+    assert_eq!((q.status, q.json()["count"].as_u64()), (200, Some(0)));
+    for (query, field) in [
+        ("signal=%ff%fe", "signal"),
+        ("%ff=1", "%ff"),
+        ("signal=a&signal=b", "signal"),
+    ] {
+        let r = get(&a, &format!("{base}/api/v1/registry/query?{query}"));
+        assert_eq!((r.status, r.code().as_str()), (400, "malformed"), "{query}");
+        assert_eq!(r.json()["error"]["details"]["field"], field, "{query}");
+    }
+    // Validation is a POST: like a write, it takes no query parameter.
+    let r = done(
+        a.post(&format!("{base}/api/v1/registry/validate?x=1"))
+            .send(spec("v-1").as_bytes()),
+    );
+    assert_eq!((r.status, r.code().as_str()), (400, "malformed"));
+    assert_eq!(r.json()["error"]["details"]["field"], "x");
     assert_eq!(
         get(&a, &format!("{base}/api/v1/registry/mem-01")).json()["spec"]["name"],
         "Node mem-01"
@@ -586,10 +658,19 @@ fn endpoints_auth_and_errors_over_http() {
         get(&a, &format!("{base}/api/v1/proofs/consistency?old=2&new=1")).status,
         400
     );
-    assert_eq!(
-        get(&a, &format!("{base}/api/v1/proofs/inclusion?seq=x")).status,
-        400
-    );
+    // Numbers are decimal digits only, in the path and in queries.
+    for bad in [
+        "/api/v1/entries/+1",
+        "/api/v1/entries/%2B1",
+        "/api/v1/entries/18446744073709551616",
+        "/api/v1/proofs/inclusion?seq=x",
+        "/api/v1/proofs/inclusion?seq=%2B1",
+        "/api/v1/proofs/inclusion?seq=",
+        "/api/v1/proofs/consistency?old=2&new=-1",
+    ] {
+        let r = get(&a, &format!("{base}{bad}"));
+        assert_eq!((r.status, r.code().as_str()), (400, "malformed"), "{bad}");
+    }
     // Revocation proofs: the revoked token present (by its entry), a good one absent, each
     // checked offline against the signed head's cairn.revocations line.
     {
@@ -1215,6 +1296,24 @@ fn silent_connections_are_dropped_and_limits_are_per_service() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(get(&agent(), &format!("{}/health", srv.url)).status, 200);
 
+    // HTTP/2 with prior knowledge is not served: no answer, and the connection closed at once
+    // rather than held past the header timeout (which is HTTP/1's).
+    let mut h2 = connect();
+    h2.write_all(H2_OPENING).unwrap();
+    let (answer, took) = answer_until_closed(&mut h2, Duration::from_secs(3));
+    assert!(answer.is_empty(), "answered HTTP/2: {answer:?}");
+    assert!(took < Duration::from_millis(800), "closed after {took:?}");
+    // An HTTP/1 request is served as before, whatever its method.
+    let mut pri = connect();
+    pri.write_all(b"PRI /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (answer, _) = answer_until_closed(&mut pri, Duration::from_secs(3));
+    assert!(
+        answer.starts_with(b"HTTP/1.1 405"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
     // One request whose body is still coming holds the only request slot; a request to
     // another route waits for it.
     let mut slow = connect();
@@ -1260,8 +1359,9 @@ fn silent_connections_are_dropped_and_limits_are_per_service() {
     let client = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
+    let conn_config = std::sync::Arc::new(client);
     let mut conn =
-        rustls::ClientConnection::new(std::sync::Arc::new(client), "localhost".try_into().unwrap())
+        rustls::ClientConnection::new(conn_config.clone(), "localhost".try_into().unwrap())
             .unwrap();
     let mut tcp = TcpStream::connect(srv.url.trim_start_matches("https://")).unwrap();
     tcp.set_read_timeout(Some(Duration::from_millis(200)))
@@ -1273,6 +1373,44 @@ fn silent_connections_are_dropped_and_limits_are_per_service() {
     let took = closed_within(&mut stream, Duration::from_secs(6))
         .expect("a silent connection after its handshake is closed");
     assert!(took >= Duration::from_millis(800), "closed after {took:?}");
+
+    // Nor HTTP/2 over TLS from a client that offered no ALPN.
+    let mut conn =
+        rustls::ClientConnection::new(conn_config.clone(), "localhost".try_into().unwrap())
+            .unwrap();
+    let mut tcp = TcpStream::connect(srv.url.trim_start_matches("https://")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut stream = rustls::Stream::new(&mut conn, &mut tcp);
+    stream.write_all(H2_OPENING).unwrap();
+    let (answer, took) = answer_until_closed(&mut stream, Duration::from_secs(3));
+    assert!(answer.is_empty(), "answered HTTP/2 over TLS: {answer:?}");
+    assert!(took < Duration::from_millis(800), "closed after {took:?}");
+}
+
+/// What an HTTP/2 client with prior knowledge sends first: the preface and an empty SETTINGS
+/// frame.
+const H2_OPENING: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// Reads `stream` until it is closed (or `within` passes): what it answered, and when it
+/// closed (`within` if it did not).
+fn answer_until_closed(stream: &mut impl std::io::Read, within: Duration) -> (Vec<u8>, Duration) {
+    let start = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 256];
+    while start.elapsed() < within {
+        match stream.read(&mut buf) {
+            Ok(0) => return (answer, start.elapsed()),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (answer, start.elapsed()),
+        }
+    }
+    (answer, within)
 }
 
 /// A shutdown stops accepting connections at once, even while a witnessing round waits on a
