@@ -389,15 +389,7 @@ fn endpoints_auth_and_errors_over_http() {
             .header("authorization", &authorization_value(&only_delete.envelope))
             .send(body.as_bytes()),
     );
-    assert_eq!((r.status, r.code().as_str()), (401, "malformed"));
-    assert!(
-        r.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("more than once"),
-        "{}",
-        r.json()
-    );
+    refused_saying(&r, (401, "malformed"), "more than once");
     let r = w(Some(&good.envelope), None, "nonce-000000000002", t);
     assert_eq!(
         (r.status, r.code().as_str()),
@@ -412,15 +404,7 @@ fn endpoints_auth_and_errors_over_http() {
         "nonce-000000000102",
         t - 30,
     );
-    assert_eq!((r.status, r.code().as_str()), (401, "expired"));
-    assert!(
-        r.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("began remembering nonces"),
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
+    refused_saying(&r, (401, "expired"), "began remembering nonces");
     let r = w(
         Some(&other_audience.envelope),
         Some(&fx.holder),
@@ -1360,12 +1344,17 @@ fn silent_connections_are_dropped_and_limits_are_per_service() {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let conn_config = std::sync::Arc::new(client);
-    let mut conn =
-        rustls::ClientConnection::new(conn_config.clone(), "localhost".try_into().unwrap())
+    // A TLS client connection to the server and its socket (reads wait 200 ms at most).
+    let tls_connect = || {
+        let conn =
+            rustls::ClientConnection::new(conn_config.clone(), "localhost".try_into().unwrap())
+                .unwrap();
+        let tcp = TcpStream::connect(srv.url.trim_start_matches("https://")).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
-    let mut tcp = TcpStream::connect(srv.url.trim_start_matches("https://")).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+        (conn, tcp)
+    };
+    let (mut conn, mut tcp) = tls_connect();
     while conn.is_handshaking() {
         conn.complete_io(&mut tcp).unwrap();
     }
@@ -1375,17 +1364,27 @@ fn silent_connections_are_dropped_and_limits_are_per_service() {
     assert!(took >= Duration::from_millis(800), "closed after {took:?}");
 
     // Nor HTTP/2 over TLS from a client that offered no ALPN.
-    let mut conn =
-        rustls::ClientConnection::new(conn_config.clone(), "localhost".try_into().unwrap())
-            .unwrap();
-    let mut tcp = TcpStream::connect(srv.url.trim_start_matches("https://")).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    let (mut conn, mut tcp) = tls_connect();
     let mut stream = rustls::Stream::new(&mut conn, &mut tcp);
     stream.write_all(H2_OPENING).unwrap();
     let (answer, took) = answer_until_closed(&mut stream, Duration::from_secs(3));
     assert!(answer.is_empty(), "answered HTTP/2 over TLS: {answer:?}");
     assert!(took < Duration::from_millis(800), "closed after {took:?}");
+}
+
+/// Asserts `r` is the error `(status, code)` and its message says `words`.
+fn refused_saying(r: &Resp, (status, code): (u16, &str), words: &str) {
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (status, code),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let message = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains(words), "{message}");
 }
 
 /// What an HTTP/2 client with prior knowledge sends first: the preface and an empty SETTINGS
