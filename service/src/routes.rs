@@ -724,7 +724,7 @@ fn admit(st: &AppState, spec: &NodeSpec) -> ServiceResult<()> {
 }
 
 async fn validate(State(st): St, Params(q): Params, body: Body) -> ServiceResult<Json<Value>> {
-    // A POST as a write is, it takes no query parameter.
+    // Like a write, this POST takes no query parameter.
     only_params(&q, &[])?;
     let body = read_body(body, st.config.limits.max_body_bytes).await?;
     let spec = parse_spec(&body)?;

@@ -108,7 +108,7 @@ pub fn server_config(t: &Tls) -> ServiceResult<ServerConfig> {
     let mut cfg = builder.with_single_cert(chain, key).map_err(|e| {
         let why = match e {
             rustls::Error::InconsistentKeys(_) => {
-                "it is not the key of the certificate's public key".to_owned()
+                "the key is not the certificate's private key".to_owned()
             }
             e => e.to_string(),
         };
