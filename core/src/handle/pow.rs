@@ -322,7 +322,7 @@ pub fn verify(
         return Err(Error::new(
             ErrorCode::ProofInvalid,
             alloc::format!(
-                "proof of work: the hash has {bits} leading zero bits, the challenge asks for {}",
+                "the work hash has {bits} leading zero bits, the challenge asks for {}",
                 challenge.difficulty
             ),
         ));
