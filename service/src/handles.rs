@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use cairn_core::encoding::{b64_decode, b64_encode, hex_decode_array, hex_encode, Digest};
 use cairn_core::handle::{
@@ -37,7 +37,9 @@ use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
-use crate::routes::{blocking, json_body, read_body, Params, Path, WriteRequest};
+use crate::routes::{
+    blocking, json_body, no_params, only_params, read_body, Params, Path, WriteRequest,
+};
 use crate::AppState;
 
 /// Capability a token must grant to `POST /sync`.
@@ -460,7 +462,10 @@ impl HandleRegistry {
         }
         let sealed = self.seal_at_rest(&o.index, &o.identity)?;
         match st.writer.register_handle(o.index, sealed) {
-            Ok(info) => Ok(Stored::Registered(info.seq)),
+            Ok(info) => {
+                self.forget_presence(&o.index);
+                Ok(Stored::Registered(info.seq))
+            }
             // Registered meanwhile (a concurrent request, a retry after a timeout): the same
             // identity is `Unchanged` then too.
             Err(e) if e.code == StoreCode::AlreadyExists.as_str() => {
@@ -515,7 +520,13 @@ impl HandleRegistry {
         if !config.pow.enabled {
             return Ok(());
         }
-        let Some(text) = headers.get(POW_HEADER) else {
+        let mut given = headers.get_all(POW_HEADER).iter();
+        let (Some(text), None) = (given.next(), given.next()) else {
+            if headers.contains_key(POW_HEADER) {
+                return Err(pow_refused(cairn_core::Error::malformed(
+                    "the X-Pow-Solution header is given more than once",
+                )));
+            }
             return Err(ServiceError::new(
                 StatusCode::FORBIDDEN,
                 "pow_required",
@@ -580,7 +591,10 @@ impl HandleRegistry {
             .collect()
     }
 
-    /// Drops every device of the handle `index` (after its removal or re-registration).
+    /// Drops every device of the handle `index`: after its removal or re-registration, and
+    /// after its registration, so that devices announced while it was free (which
+    /// `/announce` keeps, to treat every handle alike) never show for its new holder. Called
+    /// after the write's commit: a device announced after that is announced for the holder.
     fn forget_presence(&self, index: &Digest) {
         lock(&self.presence).retain(|(i, _), _| i != index);
     }
@@ -651,8 +665,9 @@ fn registry(st: &AppState) -> ServiceResult<Arc<HandleRegistry>> {
 }
 
 /// `POST /register {handle, envelope}` → `{ok: true, status}`.
-pub async fn register(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
+pub async fn register(State(st): St, uri: Uri, body: Body) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
+    no_params(&uri)?;
     let body = read_body(body, st.config.limits.max_body_bytes).await?;
     let req: RegisterRequest = json_body(&body, "register request")?;
     blocking(move || {
@@ -675,8 +690,14 @@ struct ResolveRequest {
 
 /// `POST /resolve {handle, requester_ephemeral_pubkey_hex}` → `{handle, envelope}`, the same
 /// shape and work whether or not the handle exists.
-pub async fn resolve(State(st): St, headers: HeaderMap, body: Body) -> ServiceResult<Json<Value>> {
+pub async fn resolve(
+    State(st): St,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
+    no_params(&uri)?;
     let body = read_body(body, st.config.limits.max_body_bytes).await?;
     let req: ResolveRequest = json_body(&body, "resolve request")?;
     // The key's length names the suite the answer is sealed with: 32 bytes X25519, 1216
@@ -792,6 +813,13 @@ pub(crate) async fn remove(State(st): St, request: WriteRequest) -> ServiceResul
         .authorize(&st, CAP_HANDLE_ADMIN, st.config.limits.max_body_bytes)
         .await?;
     let req: RemoveRequest = json_body(&body, "removal request")?;
+    // Left out, the reason is the default; given, it says something (as a peer's removal).
+    if req.reason.as_deref().is_some_and(str::is_empty) {
+        return Err(field(
+            ServiceError::bad_request("reason is empty (leave it out for the default)"),
+            "reason",
+        ));
+    }
     let reason = req.reason.unwrap_or_else(|| "removed over HTTP".to_owned());
     let (_, index) = h.index(&req.handle)?;
     blocking(move || {
@@ -847,6 +875,7 @@ pub(crate) async fn envelope_pubkey(
     Params(q): Params,
 ) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
+    only_params(&q, &["suite"])?;
     let key = match q.get("suite") {
         None => h
             .keyring()
@@ -912,11 +941,17 @@ struct AnnounceRequest {
     endpoint: Option<String>,
 }
 
-/// `POST /announce {handle, device_id, endpoint?}` → `{ok, ttl_seconds, expires_at}`, the same
-/// answer whether or not the handle is registered (presence is only kept for registered
-/// handles).
-pub async fn announce(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
+/// `POST /announce {handle, device_id, endpoint?}` → `{ok, ttl_seconds, expires_at}`.
+///
+/// Whether the handle is registered changes nothing here, not the answer, its time, nor how
+/// full the table gets: an announcement for a free handle takes its place as one for a
+/// registered handle does (were only the latter kept, an outsider could fill the table to one
+/// place short and learn from the next `503` whether the handle before was registered).
+/// Devices are shown only in the answer of a registered handle (`/resolve`), and a new
+/// registration starts with none (`HandleRegistry::forget_presence`).
+pub async fn announce(State(st): St, uri: Uri, body: Body) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
+    no_params(&uri)?;
     let body = read_body(body, st.config.limits.max_body_bytes).await?;
     let req: AnnounceRequest = json_body(&body, "announce request")?;
     if req.device_id.is_empty()
@@ -943,50 +978,40 @@ pub async fn announce(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
     let (_, index) = h.index(&req.handle)?;
     let ttl = st.config.presence.ttl_seconds;
     let max = st.config.presence.max_entries;
-    blocking(move || {
-        let now = st.reg.now();
-        let expires_at = now.saturating_add(ttl);
-        // The lock is held across the registration read: a removal or re-registration clears
-        // the handle's presence after its commit (`forget_presence`), so an announcement that
-        // read the handle before that commit cannot add a device after the clearing.
-        let mut p = lock(&h.presence);
-        let key = (index, req.device_id);
-        // A full table is decided before whether the handle is registered, so it answers a
-        // free handle and a registered one alike (else `503` would tell which handles exist).
-        if !p.contains_key(&key) && p.len() >= max {
+    let now = st.reg.now();
+    let expires_at = now.saturating_add(ttl);
+    let mut p = lock(&h.presence);
+    let key = (index, req.device_id);
+    if !p.contains_key(&key) {
+        if p.len() >= max {
             return Err(ServiceError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the presence table is full; retry later",
             ));
         }
-        if st.reg.handle_unverified(&index)?.is_some() {
-            if !p.contains_key(&key) {
-                let mine: Vec<(String, UnixTime)> = p
-                    .range((index, String::new())..)
-                    .take_while(|((i, _), _)| *i == index)
-                    .map(|((_, d), e)| (d.clone(), e.expires_at))
-                    .collect();
-                if mine.len() >= MAX_DEVICES_PER_HANDLE {
-                    if let Some((d, _)) = mine.into_iter().min_by_key(|(_, t)| *t) {
-                        p.remove(&(index, d));
-                    }
-                }
+        let mine: Vec<(String, UnixTime)> = p
+            .range((index, String::new())..)
+            .take_while(|((i, _), _)| *i == index)
+            .map(|((_, d), e)| (d.clone(), e.expires_at))
+            .collect();
+        if mine.len() >= MAX_DEVICES_PER_HANDLE {
+            if let Some((d, _)) = mine.into_iter().min_by_key(|(_, t)| *t) {
+                p.remove(&(index, d));
             }
-            p.insert(
-                key,
-                PresenceEntry {
-                    endpoint: req.endpoint,
-                    last_seen: now,
-                    expires_at,
-                },
-            );
         }
-        Ok(Json(
-            json!({"ok": true, "ttl_seconds": ttl, "expires_at": expires_at}),
-        ))
-    })
-    .await
+    }
+    p.insert(
+        key,
+        PresenceEntry {
+            endpoint: req.endpoint,
+            last_seen: now,
+            expires_at,
+        },
+    );
+    Ok(Json(
+        json!({"ok": true, "ttl_seconds": ttl, "expires_at": expires_at}),
+    ))
 }
 
 /// A node URL as kept: `http(s)://` and a host, printable, at most 256 bytes, without a
@@ -1028,8 +1053,9 @@ struct NodesRequest {
 
 /// `POST /nodes {nodes: [url]}` → `{added, duplicates, dropped, total}`: deduplicated, and
 /// capped at `[nodes] max_nodes` (what does not fit is dropped and counted).
-pub async fn nodes_post(State(st): St, body: Body) -> ServiceResult<Json<Value>> {
+pub async fn nodes_post(State(st): St, uri: Uri, body: Body) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
+    no_params(&uri)?;
     let body = read_body(body, st.config.limits.max_body_bytes).await?;
     let req: NodesRequest = json_body(&body, "nodes request")?;
     if req.nodes.len() > MAX_NODES_PER_POST {
@@ -1139,7 +1165,10 @@ pub(crate) async fn sync(State(st): St, request: WriteRequest) -> ServiceResult<
         let mut merged = 0u64;
         for (o, r) in fresh.iter().zip(results) {
             match r {
-                Ok(_) => merged += 1,
+                Ok(_) => {
+                    h.forget_presence(&o.index);
+                    merged += 1;
+                }
                 // Registered meanwhile (a concurrent registration or sync): the same identity
                 // is unchanged, as for `/register`; another is a conflict.
                 Err(e) if e.code() == StoreCode::AlreadyExists => match h.held(&st, o) {

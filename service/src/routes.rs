@@ -228,7 +228,7 @@ impl WriteRequest {
     ) -> ServiceResult<Bytes> {
         // No write takes a query parameter: one is refused as the routes that take some refuse
         // the others (decoded the same way, named in `details.field`).
-        only_params(&Params::of(&self.uri)?.0, &[])?;
+        no_params(&self.uri)?;
         let credentials = Credentials::of(&self.method, &self.uri, &self.headers)?;
         let verified = credentials.token_for(st, capability).await?;
         let body = read_body(self.body, limit).await?;
@@ -372,6 +372,12 @@ impl Params {
         }
         Ok(Params(params))
     }
+}
+
+/// Refuses any query parameter (`400 malformed` naming it): what every POST does, none taking
+/// any.
+pub(crate) fn no_params(uri: &Uri) -> ServiceResult<()> {
+    only_params(&Params::of(uri)?.0, &[])
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
@@ -723,9 +729,8 @@ fn admit(st: &AppState, spec: &NodeSpec) -> ServiceResult<()> {
     Ok(())
 }
 
-async fn validate(State(st): St, Params(q): Params, body: Body) -> ServiceResult<Json<Value>> {
-    // Like a write, this POST takes no query parameter.
-    only_params(&q, &[])?;
+async fn validate(State(st): St, uri: Uri, body: Body) -> ServiceResult<Json<Value>> {
+    no_params(&uri)?;
     let body = read_body(body, st.config.limits.max_body_bytes).await?;
     let spec = parse_spec(&body)?;
     blocking(move || {

@@ -648,6 +648,11 @@ fn proof_of_work_required_wrong_forged_expired_and_replayed() {
     .encode();
     let r = s.get("/check_user/alice", &[("x-pow-solution", &text)]);
     assert_eq!((r.status, r.code()), (403, "proof_invalid".into()));
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("proof of work: the work hash has") && message.ends_with("asks for 10"),
+        "{message}"
+    );
 
     // Forged: a challenge this server did not issue (another secret).
     let other = cairn_core::handle::PowSecret::from_bytes(&[9; 32]).unwrap();
@@ -661,6 +666,16 @@ fn proof_of_work_required_wrong_forged_expired_and_replayed() {
     assert_eq!((r.status, r.code()), (403, "signature_invalid".into()));
     let r = s.get("/check_user/alice", &[("x-pow-solution", "garbage")]);
     assert_eq!((r.status, r.code()), (403, "malformed".into()));
+    // Two solutions: which one counts is not guessed.
+    let r = s.get(
+        "/check_user/alice",
+        &[("x-pow-solution", "garbage"), ("x-pow-solution", "garbage")],
+    );
+    assert_eq!((r.status, r.code()), (403, "malformed".into()));
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("more than once"));
 
     // Too little asked: a challenge under this service's secret at a lower difficulty than
     // it now asks (as one issued before `[pow] difficulty` was raised, `secret_hex` fixed).
@@ -760,14 +775,23 @@ fn presence_expires_and_is_collected() {
         r.json(),
         json!({"ok": true, "ttl_seconds": 30, "expires_at": T0 + 30})
     );
-    // An unregistered handle gets the same answer, and nothing is kept for it.
+    // An unregistered handle gets the same answer, and takes its place in the table alike
+    // (shown to nobody: only a registered handle's answer lists devices).
     let r = announce("nobody", "phone");
     assert_eq!(
         r.json(),
         json!({"ok": true, "ttl_seconds": 30, "expires_at": T0 + 30})
     );
     let h = s.server().state().handles.clone().unwrap();
-    assert_eq!(h.presence_len(), 1);
+    assert_eq!(h.presence_len(), 2);
+    // The collector's work is seen within a few of its intervals.
+    let settles_to = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while h.presence_len() != n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        h.presence_len()
+    };
     let (plain, _) = resolve(&s, "alice", &[]);
     assert_eq!(plain["devices"][0]["device_id"], "laptop");
     assert_eq!(plain["devices"][0]["endpoint"], "tcp://10.0.0.1:7000");
@@ -797,21 +821,17 @@ fn presence_expires_and_is_collected() {
             .len(),
         1
     );
-    assert_eq!(h.presence_len(), 1);
+    assert_eq!(
+        settles_to(1),
+        1,
+        "the free handle's expired device collected"
+    );
     f.advance(11);
     assert!(resolve(&s, "alice", &[]).0["devices"]
         .as_array()
         .unwrap()
         .is_empty());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while h.presence_len() > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        h.presence_len(),
-        0,
-        "the collector removed the expired entry"
-    );
+    assert_eq!(settles_to(0), 0, "the collector removed the expired entry");
 
     // At most 16 devices per handle: a 17th evicts the one expiring first.
     for i in 0..17 {
@@ -830,15 +850,18 @@ fn presence_expires_and_is_collected() {
     assert!(!ids.contains(&"dev00") && ids.contains(&"dev16"), "{ids:?}");
 }
 
-/// A full presence table refuses a new device of a free handle and of a registered one alike
-/// (`503` for the registered one only would tell which handles exist), while a present device
-/// still renews; a re-registration drops the devices announced under the replaced identity.
+/// A free handle's announcement takes a place in the presence table as a registered one's does
+/// (else an outsider could fill the table to one short and learn from the next `503` whether
+/// the handle before was registered), and a full table refuses a new device of either alike,
+/// while a present device still renews. A registration starts with no devices, whatever was
+/// announced while its handle was free, and a re-registration drops the devices announced
+/// under the replaced identity.
 #[test]
 fn a_full_presence_table_answers_alike_and_reregistration_drops_devices() {
     let f = Fixture::new();
     let admin = f.token(&["handle.admin"]);
     let mut cfg = one_key();
-    cfg.presence.max_entries = 2;
+    cfg.presence.max_entries = 3;
     let s = f.start(cfg);
     let key = s.pubkey();
     for (handle, device) in [("alice", "a1"), ("bob", "b1")] {
@@ -857,7 +880,13 @@ fn a_full_presence_table_answers_alike_and_reregistration_drops_devices() {
     }
     let h = s.server().state().handles.clone().unwrap();
     assert_eq!(h.presence_len(), 2);
-    for handle in ["bob", "nobody"] {
+    assert_eq!(announce("nobody", "tablet").status, 200);
+    assert_eq!(
+        h.presence_len(),
+        3,
+        "a free handle's device takes its place"
+    );
+    for handle in ["bob", "nobody-else"] {
         let r = announce(handle, "tablet");
         assert_eq!(
             (r.status, r.code()),
@@ -887,10 +916,53 @@ fn a_full_presence_table_answers_alike_and_reregistration_drops_devices() {
         "{}",
         String::from_utf8_lossy(&r.body)
     );
-    assert_eq!(h.presence_len(), 0);
+    assert_eq!(
+        h.presence_len(),
+        1,
+        "alice's devices dropped, nobody's kept"
+    );
     let (plain, _) = resolve(&s, "alice", &[]);
     assert_eq!(plain["identity"]["device_pubkey"], "a2");
     assert_eq!(plain["devices"], json!([]));
+
+    // "nobody" announced a device while free: once registered, it has none.
+    let r = s.post("/register", &register_body(&key, "nobody", "n1"), &[]);
+    assert_eq!(r.json()["status"], "registered");
+    assert_eq!(h.presence_len(), 0);
+    let (plain, _) = resolve(&s, "nobody", &[]);
+    assert_eq!(plain["devices"], json!([]));
+    assert_eq!(announce("nobody", "phone").status, 200);
+    assert_eq!(
+        resolve(&s, "nobody", &[]).0["devices"][0]["device_id"],
+        "phone"
+    );
+}
+
+/// The open POSTs take no query parameter and `/envelope_pubkey` takes only `suite`: any
+/// other is `400 malformed` naming it, as on every other route.
+#[test]
+fn unknown_query_parameters_are_refused() {
+    let f = Fixture::new();
+    let s = f.start(one_key());
+    let key = s.pubkey();
+    let r = s.get("/envelope_pubkey?other=1", &[]);
+    assert_eq!((r.status, r.code()), (400, "malformed".into()));
+    assert_eq!(r.json()["error"]["details"]["field"], "other");
+    assert_eq!(s.get("/envelope_pubkey?suite=x25519", &[]).status, 200);
+    let valid = [
+        ("/register", register_body(&key, "alice", "a1")),
+        (
+            "/resolve",
+            json!({"handle": "alice", "requester_ephemeral_pubkey_hex": "00".repeat(32)}),
+        ),
+        ("/announce", json!({"handle": "alice", "device_id": "d1"})),
+        ("/nodes", json!({"nodes": ["https://node.example"]})),
+    ];
+    for (path, body) in valid {
+        let r = s.post(&format!("{path}?x=1"), &body, &[]);
+        assert_eq!((r.status, r.code()), (400, "malformed".into()), "{path}");
+        assert_eq!(r.json()["error"]["details"]["field"], "x", "{path}");
+    }
 }
 
 #[test]
@@ -1445,6 +1517,11 @@ fn reregistration_and_removal_need_the_admin_capability() {
     // A reason over the ledger's limit is refused, and nothing is removed.
     let long = json!({"handle": "alice", "reason": "x".repeat(1025)});
     assert_eq!(post("/handles/remove", &long, &admin).code(), "too_large");
+    // An empty one too: left out, the default is written instead.
+    let empty = json!({"handle": "alice", "reason": ""});
+    let r = post("/handles/remove", &empty, &admin);
+    assert_eq!((r.status, r.code()), (400, "malformed".into()));
+    assert_eq!(r.json()["error"]["details"]["field"], "reason");
     let r = post("/handles/remove", &rm, &admin);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(s.get("/check_user/alice", &[]).json()["exists"], false);
