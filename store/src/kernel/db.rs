@@ -42,11 +42,11 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
 /// What a caught panic said (its `&str` or `String` payload), for an error message.
 ///
 /// ```
-/// // invariant: this panic is the example's input, caught on the same line.
-/// let caught = std::panic::catch_unwind(|| panic!("page {} is damaged", 7));
-/// let payload = caught.err().ok_or("the closure panics")?;
+/// // A formatted panic's payload, as `std::panic::catch_unwind` returns it.
+/// let payload: Box<dyn std::any::Any + Send> = Box::new(format!("page {} is damaged", 7));
 /// assert_eq!(cairn_store::panic_message(payload.as_ref()), "page 7 is damaged");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// let other: Box<dyn std::any::Any + Send> = Box::new(7u8);
+/// assert_eq!(cairn_store::panic_message(other.as_ref()), "unknown failure");
 /// ```
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
