@@ -55,6 +55,11 @@
 //! server's CPU per write alone, and what it allows on the machine's cores is printed too (the
 //! most the service could answer were its clients on other machines).
 //!
+//! Then a second server over the same registry, with `auth.proof_of_possession = false`,
+//! takes the 64-client write cell again, its clients sending the token alone (a bearer
+//! credential): the rate, the CPU per write, the committer's share, and the difference in
+//! CPU per write from the first cell, what the proof of possession costs a served write.
+//!
 //!     cargo bench --bench service                 # full
 //!     CAIRN_BENCH_QUICK=1 cargo bench --bench service
 //!     CAIRN_SERVICE_BENCH=writes cargo bench --bench service  # parts: reads, writes, handles
@@ -78,6 +83,7 @@ use cairn_service::auth::{
 };
 use cairn_service::config::{EnvelopeConfig, EnvelopeKeyConfig};
 use cairn_service::routes::{registration_answer, CAP_NODE_REGISTER};
+use cairn_service::writer::WriterStats;
 use cairn_service::{AppState, Config, Server};
 use cairn_store::{CreateOptions, KeySpec, NodeSpec, Protection, Registry, TokenRequest};
 use http_body_util::{BodyExt, Full};
@@ -223,6 +229,49 @@ struct Committer {
     sched: Option<(f64, f64)>,
 }
 
+/// The committer's share of a write cell, from the writer's figures and its thread's
+/// scheduler figures (CPU, waiting for a core) before and after the cell; `None` when the
+/// cell committed nothing.
+fn committer_share(
+    before: &WriterStats,
+    after: &WriterStats,
+    sched: Option<((f64, f64), (f64, f64))>,
+    r: &Cell,
+) -> Option<Committer> {
+    let commits = after.batches - before.batches;
+    if commits == 0 || r.rate <= 0.0 {
+        return None;
+    }
+    let n = commits as f64;
+    let busy = (after.busy - before.busy).as_secs_f64();
+    Some(Committer {
+        busy_share: busy / (r.requests as f64 / r.rate),
+        writes: (after.operations - before.operations) as f64 / n,
+        cycle: busy / n,
+        sched: sched.map(|(a, b)| ((b.0 - a.0) / n, (b.1 - a.1) / n)),
+    })
+}
+
+/// The committer's share as printed: busy share, writes per commit, and each commit's time
+/// split into the thread's own CPU, waiting for a core, and the rest, blocked (the disk's
+/// fsync and the page cache's writes: the one part more cores would not shorten).
+fn committer_line(k: &Committer) -> String {
+    let split = k.sched.map_or(String::new(), |(cpu, queued)| {
+        format!(
+            ": {} on its own CPU, {} ready but waiting for a core, {} blocked (the disk's fsync)",
+            fmt_time(cpu),
+            fmt_time(queued),
+            fmt_time((k.cycle - cpu - queued).max(0.0))
+        )
+    });
+    format!(
+        "busy {:.0}% of the cell, a commit of {:.1} writes every {}{split}",
+        k.busy_share * 100.0,
+        k.writes,
+        fmt_time(k.cycle),
+    )
+}
+
 /// What one request of a cell is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -272,6 +321,9 @@ struct Writer {
     registered: AtomicUsize,
     /// The current write cell's registrations (body, `Cairn-Proof`), made before it starts.
     registrations: std::sync::RwLock<Arc<Vec<(String, String)>>>,
+    /// Whether registrations carry a proof of possession (off for the bearer cell, whose
+    /// server runs with `auth.proof_of_possession = false`).
+    proofs: std::sync::atomic::AtomicBool,
 }
 
 impl Writer {
@@ -279,9 +331,13 @@ impl Writer {
     /// by the holder now with its own nonce.
     fn prepare_registrations(&self, round: &str, n: usize) {
         let t = now();
+        let proofs = self.proofs.load(Ordering::Relaxed);
         let prepared: Vec<(String, String)> = (0..n)
             .map(|i| {
                 let body = spec_json(&format!("w{round}-{i}"));
+                if !proofs {
+                    return (body, String::new());
+                }
                 let proof = sign_request(
                     &self.holder,
                     &self.token.id(),
@@ -421,12 +477,13 @@ async fn one(
                 .get(n)
                 .cloned()
                 .expect("a registration prepared for every request of the cell");
-            hyper::Request::post(REGISTER)
+            let mut req = hyper::Request::post(REGISTER)
                 .header("authorization", authorization)
-                .header("cairn-proof", proof)
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body)))
-                .expect("request")
+                .header("content-type", "application/json");
+            if !proof.is_empty() {
+                req = req.header("cairn-proof", proof);
+            }
+            req.body(Full::new(Bytes::from(body))).expect("request")
         }
     };
     let mut req = req;
@@ -732,6 +789,7 @@ fn main() {
         resolve_key_hex,
         registered: AtomicUsize::new(0),
         registrations: std::sync::RwLock::new(Arc::new(Vec::new())),
+        proofs: true.into(),
     });
 
     let mut config = Config {
@@ -782,8 +840,8 @@ fn main() {
     let mut rows = Vec::new();
     let mut handle_rows = Vec::new();
     let mut committer64 = None;
-    let (write_stats, reads16_p99, best_read, floor, split) = rt.block_on(async {
-        let server = Server::start(config, reg).await.expect("server");
+    let (write_stats, reads16_p99, best_read, floor, split, bearer) = rt.block_on(async {
+        let server = Server::start(config.clone(), reg).await.expect("server");
         let address = server.local_addr();
         let mut reads16_p99 = Vec::new();
         let mut best_read: f64 = 0.0;
@@ -816,26 +874,18 @@ fn main() {
                 )
                 .await;
                 let after = server.state().writer.stats();
-                let commits = after.batches - before.batches;
-                let per_commit = if kind == Kind::Register && commits > 0 {
-                    (after.operations - before.operations) as f64 / commits as f64
-                } else {
-                    0.0
+                let committer = committer_share(
+                    &before,
+                    &after,
+                    committer_sched.zip(named_threads_sched(COMMITTER_THREAD)),
+                    &r,
+                );
+                let per_commit = match &committer {
+                    Some(k) if kind == Kind::Register => k.writes,
+                    _ => 0.0,
                 };
-                if kind == Kind::Register && c == 64 && commits > 0 && r.rate > 0.0 {
-                    let busy = (after.busy - before.busy).as_secs_f64();
-                    let sched = committer_sched
-                        .zip(named_threads_sched(COMMITTER_THREAD))
-                        .map(|(a, b)| {
-                            let n = commits as f64;
-                            ((b.0 - a.0) / n, (b.1 - a.1) / n)
-                        });
-                    committer64 = Some(Committer {
-                        busy_share: busy / (r.requests as f64 / r.rate),
-                        writes: per_commit,
-                        cycle: busy / commits as f64,
-                        sched,
-                    });
+                if kind == Kind::Register && c == 64 {
+                    committer64 = committer;
                 }
                 if kind != Kind::Register {
                     best_read = best_read.max(r.rate);
@@ -952,7 +1002,43 @@ fn main() {
             .shutdown(Duration::from_secs(10))
             .await
             .expect("shutdown");
-        (stats, reads16_p99, best_read, floor, split)
+        // The 64-client write cell once more, over the same registry, on a server that takes
+        // tokens as bearer credentials (`auth.proof_of_possession = false`) and clients that
+        // send no proof: what the proof of possession costs a served write.
+        let bearer = if part("writes") {
+            let mut config = config;
+            config.auth.proof_of_possession = false;
+            let reg = Registry::open(dir.join("served.redb"), None).expect("reopen");
+            let server = Server::start(config, reg).await.expect("bearer server");
+            writer.proofs.store(false, Ordering::Relaxed);
+            let before = server.state().writer.stats();
+            let sched = named_threads_sched(COMMITTER_THREAD);
+            let r = cell(
+                server.local_addr(),
+                Kind::Register,
+                64,
+                write_max,
+                write_budget,
+                writer.clone(),
+                "bearer".into(),
+            )
+            .await;
+            let after = server.state().writer.stats();
+            let committer = committer_share(
+                &before,
+                &after,
+                sched.zip(named_threads_sched(COMMITTER_THREAD)),
+                &r,
+            );
+            server
+                .shutdown(Duration::from_secs(10))
+                .await
+                .expect("shutdown");
+            Some((r, committer))
+        } else {
+            None
+        };
+        (stats, reads16_p99, best_read, floor, split, bearer)
     });
     std::fs::remove_dir_all(&dir).ok();
 
@@ -1039,21 +1125,9 @@ fn main() {
     if let Some(k) = &committer64 {
         // The committer takes the next batch only once the last is committed: near 100%
         // busy, the write rate is its writes per commit over its time per commit.
-        // Busy time off the CPU and not queued for a core is time blocked: the disk's fsync
-        // (and the page cache's writes), the one part more cores would not shorten.
-        let split = k.sched.map_or(String::new(), |(cpu, queued)| {
-            format!(
-                ": {} on its own CPU, {} ready but waiting for a core, {} blocked (the disk's fsync)",
-                fmt_time(cpu),
-                fmt_time(queued),
-                fmt_time((k.cycle - cpu - queued).max(0.0))
-            )
-        });
         println!(
-            "the group committer at 64 clients (every write's one serial stage): busy {:.0}% of the cell, a commit of {:.1} writes every {}{split}",
-            k.busy_share * 100.0,
-            k.writes,
-            fmt_time(k.cycle),
+            "the group committer at 64 clients (every write's one serial stage): {}",
+            committer_line(k)
         );
     }
     if let Some((((http_clients, http), http_64, auth, (pop_single, pop_batched), json), store)) =
@@ -1121,6 +1195,29 @@ fn main() {
             fmt_rate(most),
             most / batched * 100.0
         );
+    }
+    if let Some((r, committer)) = &bearer {
+        let with_proof = rows
+            .iter()
+            .find(|(k, c, _, _)| *k == Kind::Register && *c == 64)
+            .and_then(|(_, _, r, _)| r.cpu_per_request);
+        let cost = with_proof
+            .zip(r.cpu_per_request)
+            .map_or(String::new(), |(with, without)| {
+                format!(
+                    ": the proof of possession costs a served write {}",
+                    fmt_time(with - without)
+                )
+            });
+        println!(
+            "\nthe 64-client write cell with proof of possession off (auth.proof_of_possession = false, the token a bearer credential): {} ({:.0}% of the batched rate), {} of CPU per write{cost}",
+            fmt_rate(r.rate),
+            r.rate / batched * 100.0,
+            r.cpu_per_request.map_or("-".into(), fmt_time),
+        );
+        if let Some(k) = committer {
+            println!("  its group committer: {}", committer_line(k));
+        }
     }
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     println!("\nbars (reported, not asserted):");
