@@ -55,10 +55,17 @@
 //! server's CPU per write alone, and what it allows on the machine's cores is printed too (the
 //! most the service could answer were its clients on other machines).
 //!
-//! Then a second server over the same registry, with `auth.proof_of_possession = false`,
-//! takes the 64-client write cell again, its clients sending the token alone (a bearer
-//! credential): the rate, the CPU per write, the committer's share, and the difference in
-//! CPU per write from the first cell, what the proof of possession costs a served write.
+//! Before the server starts, the group committer alone: the service's writer
+//! (`Writer::register_node`, what a registration's handler awaits) on a registry of its own,
+//! driven by 64 and then 256 in-process tasks with no HTTP and no credentials. Its rate is the
+//! most any server on this writer could answer that many concurrent writers; its committer's
+//! share is printed as for the served cell.
+//!
+//! After the handle cells, a second server over the same registry, with
+//! `auth.proof_of_possession = false`, takes the 64-client write cell again, its clients
+//! sending the token alone (a bearer credential): the rate, the CPU per write, the
+//! committer's share, and the difference in CPU per write from the first cell, what the proof
+//! of possession costs a served write.
 //!
 //!     cargo bench --bench service                 # full
 //!     CAIRN_BENCH_QUICK=1 cargo bench --bench service
@@ -171,6 +178,63 @@ fn store_batched_rate(mode: Mode, dir: &std::path::Path, batch: usize) -> (f64, 
     drop(reg);
     std::fs::remove_file(&path).ok();
     (percentile(&mut rates, 50.0), cpu)
+}
+
+/// The group committer alone: `writers` tokio tasks each registering nodes through the
+/// service's writer (`Writer::register_node`, the call a registration's handler awaits) on a
+/// registry of its own, with no HTTP and no credentials, until `n` are durable. The rate
+/// (writes per second) and the committer's share: what the service's serial stage gives
+/// `writers` concurrent writers when nothing else costs anything, so no server on this writer
+/// answers more at that concurrency.
+async fn committer_alone(
+    dir: &std::path::Path,
+    writers: usize,
+    n: usize,
+) -> (f64, Option<Committer>) {
+    let path = dir.join(format!("committer-{writers}.redb"));
+    let reg = Arc::new(create(&path));
+    let writer = Arc::new(cairn_service::writer::Writer::start(reg, None).expect("writer"));
+    // Parsed before the clock starts, each task's share of its own.
+    let mut shares: Vec<Vec<NodeSpec>> = (0..writers).map(|_| Vec::new()).collect();
+    for i in 0..n {
+        let spec = NodeSpec::from_json(&spec_json(&format!("alone{writers}-{i}"))).expect("spec");
+        shares[i % writers].push(spec);
+    }
+    let before = writer.stats();
+    let sched = named_threads_sched(COMMITTER_THREAD);
+    let start = Instant::now();
+    let tasks: Vec<_> = shares
+        .into_iter()
+        .map(|share| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                for spec in share {
+                    writer.register_node(spec).await.expect("register");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("writer task");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let after = writer.stats();
+    let cell = Cell {
+        cpu_per_request: None,
+        requests: n,
+        rate: n as f64 / secs,
+        p50: 0.0,
+        p99: 0.0,
+    };
+    let committer = committer_share(
+        &before,
+        &after,
+        sched.zip(named_threads_sched(COMMITTER_THREAD)),
+        &cell,
+    );
+    drop(writer);
+    std::fs::remove_file(&path).ok();
+    (cell.rate, committer)
 }
 
 /// CPU time the process's live threads have used so far, in seconds, to the nanosecond:
@@ -837,6 +901,21 @@ fn main() {
         Err(_) => vec![1, 4],
     };
 
+    // The group committer alone, before the server starts: at the bar's 64 writers, and at
+    // 256 to show how its commits grow with the writers waiting.
+    let alone: Vec<(usize, f64, Option<Committer>)> = if part("writes") {
+        rt.block_on(async {
+            let mut out = Vec::new();
+            for writers in [64, 256] {
+                let (rate, committer) = committer_alone(&dir, writers, write_max).await;
+                out.push((writers, rate, committer));
+            }
+            out
+        })
+    } else {
+        Vec::new()
+    };
+
     let mut rows = Vec::new();
     let mut handle_rows = Vec::new();
     let mut committer64 = None;
@@ -1128,6 +1207,16 @@ fn main() {
         println!(
             "the group committer at 64 clients (every write's one serial stage): {}",
             committer_line(k)
+        );
+    }
+    for (writers, rate, committer) in &alone {
+        println!(
+            "the group committer alone, {writers} in-process writers (Writer::register_node, no HTTP, no credentials: the most a server on this writer answers {writers} clients): {} ({:.0}% of the batched rate){}",
+            fmt_rate(*rate),
+            rate / batched * 100.0,
+            committer
+                .as_ref()
+                .map_or(String::new(), |k| format!(", {}", committer_line(k)))
         );
     }
     if let Some((((http_clients, http), http_64, auth, (pop_single, pop_batched), json), store)) =
