@@ -798,6 +798,25 @@ async fn cell(
     }
 }
 
+/// A cell (`run`, not started yet) against `server`, with its committer's share over it.
+async fn with_committer(
+    server: &Server,
+    run: impl std::future::Future<Output = Cell>,
+) -> (Cell, Option<Committer>) {
+    let state = server.state();
+    let before = state.writer.stats();
+    let sched = named_threads_sched(COMMITTER_THREAD);
+    let r = run.await;
+    let after = state.writer.stats();
+    let committer = committer_share(
+        &before,
+        &after,
+        sched.zip(named_threads_sched(COMMITTER_THREAD)),
+        &r,
+    );
+    (r, committer)
+}
+
 fn main() {
     let mode = Mode::from_env();
     let dir = support::bench_dir("service");
@@ -940,25 +959,19 @@ fn main() {
                 } else {
                     (read_max, read_budget)
                 };
-                let before = server.state().writer.stats();
-                let committer_sched = named_threads_sched(COMMITTER_THREAD);
-                let r = cell(
-                    address,
-                    kind,
-                    c,
-                    max,
-                    budget,
-                    writer.clone(),
-                    format!("c{c}"),
+                let (r, committer) = with_committer(
+                    &server,
+                    cell(
+                        address,
+                        kind,
+                        c,
+                        max,
+                        budget,
+                        writer.clone(),
+                        format!("c{c}"),
+                    ),
                 )
                 .await;
-                let after = server.state().writer.stats();
-                let committer = committer_share(
-                    &before,
-                    &after,
-                    committer_sched.zip(named_threads_sched(COMMITTER_THREAD)),
-                    &r,
-                );
                 let per_commit = match &committer {
                     Some(k) if kind == Kind::Register => k.writes,
                     _ => 0.0,
@@ -1090,25 +1103,19 @@ fn main() {
             let reg = Registry::open(dir.join("served.redb"), None).expect("reopen");
             let server = Server::start(config, reg).await.expect("bearer server");
             writer.proofs.store(false, Ordering::Relaxed);
-            let before = server.state().writer.stats();
-            let sched = named_threads_sched(COMMITTER_THREAD);
-            let r = cell(
-                server.local_addr(),
-                Kind::Register,
-                64,
-                write_max,
-                write_budget,
-                writer.clone(),
-                "bearer".into(),
+            let (r, committer) = with_committer(
+                &server,
+                cell(
+                    server.local_addr(),
+                    Kind::Register,
+                    64,
+                    write_max,
+                    write_budget,
+                    writer.clone(),
+                    "bearer".into(),
+                ),
             )
             .await;
-            let after = server.state().writer.stats();
-            let committer = committer_share(
-                &before,
-                &after,
-                sched.zip(named_threads_sched(COMMITTER_THREAD)),
-                &r,
-            );
             server
                 .shutdown(Duration::from_secs(10))
                 .await
