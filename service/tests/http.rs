@@ -2450,7 +2450,7 @@ fn peer_key_exchange_over_http() {
     assert_eq!(r.json()["peer"]["verified"]["rule"], "operator_accepted");
     // Accepting it again writes nothing; a key the peer does not hold, or an unknown peer, is
     // not found.
-    let seq = get(&a, &format!("{base}/checkpoint")).body;
+    let checkpoint = get(&a, &format!("{base}/checkpoint")).body;
     let r = op("/api/v1/peers/alice/accept", body.as_bytes(), &operator);
     assert_eq!((r.status, r.code().as_str()), (422, "replayed"));
     let other = format!(r#"{{"key_id": "{}"}}"#, bob_key.to_hex());
@@ -2458,7 +2458,7 @@ fn peer_key_exchange_over_http() {
     assert_eq!((r.status, r.code().as_str()), (404, "not_found"));
     let r = op("/api/v1/peers/nobody/accept", body.as_bytes(), &operator);
     assert_eq!((r.status, r.code().as_str()), (404, "not_found"));
-    assert_eq!(get(&a, &format!("{base}/checkpoint")).body, seq);
+    assert_eq!(get(&a, &format!("{base}/checkpoint")).body, checkpoint);
     let r = get(&a, &format!("{base}/api/v1/peers?verified=true"));
     assert_eq!(r.json()["peers"][0]["peer_id"], "alice");
     assert_eq!(
