@@ -13,6 +13,7 @@ use cairn_core::ledger::LedgerEntry;
 use cairn_core::note::Note;
 use cairn_core::tiles::{self, Tile, TileClient, TileKind};
 use cairn_core::{Error, ErrorCode};
+use cairn_store::fsio::DurableBatch;
 use cairn_store::{Registry, StoreCode};
 use serde_json::json;
 
@@ -246,9 +247,15 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
     added.extend(repaired.iter().copied());
     let bar = ctx.progress.count(added.len() as u64, "writing tiles");
     let (mut hash_tiles, mut bundles, mut bytes) = (0u64, 0u64, 0u64);
+    // Each tile whole and durable before it appears; their directories synced once, before
+    // anything (the checkpoint) needs them.
+    let mut batch = DurableBatch::new();
     for t in &added {
         let data = reg.tile(t)?;
-        write_file(&dir.join(t.path()), &data)?;
+        let path = dir.join(t.path());
+        batch
+            .write(&path, &data)
+            .map_err(|e| CliError::io(&path, &e))?;
         match t.kind {
             TileKind::Hashes(_) => hash_tiles += 1,
             TileKind::Entries => bundles += 1,
@@ -256,6 +263,7 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
         bytes += data.len() as u64;
         bar.inc(1);
     }
+    batch.finish().map_err(|e| CliError::io(dir, &e))?;
     bar.finish_and_clear();
     // Before the checkpoint goes out: the tiles now in the directory give its root.
     let cp = VerifiedCheckpoint {

@@ -8,11 +8,16 @@
 //! half-written file; a leftover temporary file is named `.<name>.cairn-tmp.<pid>.<n>` and
 //! is removed by the next successful write to the same destination.
 //!
+//! A tree of many files (the tiles of a log) is written through [`DurableBatch`]: each file as
+//! [`write_atomic`] writes it, but each directory fsynced once, at [`DurableBatch::finish`],
+//! rather than after every file.
+//!
 //! A file that holds a secret (an exported private key, the registry itself, a copy of it) is
 //! created readable by its owner only ([`write_private_with`], [`create_private`]): mode 0600
 //! on Unix from the moment it exists, whatever the umask. Everything else gets the umask's
 //! mode, so that exports meant to be published (tiles, bundles) stay readable by a web server.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,15 +74,29 @@ pub fn create_dir_all_durable(dir: &Path) -> std::io::Result<()> {
 
 /// Removes temporary files an interrupted write to `dest` left behind.
 fn remove_stale_temps(dest: &Path) {
-    let Some(name) = dest.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+    if let Some(name) = dest.file_name() {
+        remove_stale_temps_in(
+            parent_dir(dest),
+            &BTreeSet::from([name.to_string_lossy().into_owned()]),
+        );
+    }
+}
+
+/// Removes from `dir`, in one reading of it, the temporary files interrupted writes to any of
+/// `names` (file names, as [`temp_path`] spells them) left behind
+/// (`.<name>.cairn-tmp.<pid>.<n>`).
+fn remove_stale_temps_in(dir: &Path, names: &BTreeSet<String>) {
+    let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    let prefix = format!(".{name}.cairn-tmp.");
-    let Ok(dir) = fs::read_dir(parent_dir(dest)) else {
-        return;
-    };
-    for e in dir.flatten() {
-        if e.file_name().to_string_lossy().starts_with(&prefix) {
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let file = file.to_string_lossy();
+        let stale = file
+            .strip_prefix('.')
+            .and_then(|rest| rest.rsplit_once(".cairn-tmp."))
+            .is_some_and(|(name, _)| names.contains(name));
+        if stale {
             let _ = fs::remove_file(e.path());
         }
     }
@@ -176,6 +195,21 @@ fn write_with(
     access: Access,
     fill: impl FnOnce(&mut File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    replace_with(dest, access, fill)?;
+    sync_dir(parent_dir(dest))?;
+    remove_stale_temps(dest);
+    Ok(())
+}
+
+/// Writes what `fill` writes to a new temporary sibling of `dest` (made with `access`), fsyncs
+/// it and renames it over `dest`: the file appears whole or not at all, its bytes durable
+/// before it appears. The directory's new entry is not fsynced here. Parent directories are
+/// created. On error the destination is untouched and the temporary file removed.
+fn replace_with(
+    dest: &Path,
+    access: Access,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     create_dir_all_durable(parent_dir(dest))?;
     let tmp = temp_path(dest);
     let result = (|| {
@@ -184,12 +218,65 @@ fn write_with(
         f.flush()?;
         f.sync_all()?;
         drop(f);
-        rename_durable(&tmp, dest)
+        fs::rename(&tmp, dest)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Many files written as [`write_atomic`] writes one, with each directory fsynced once, by
+/// [`DurableBatch::finish`], rather than after every file: one fsync a file instead of two, and
+/// one reading of each directory for stale temporaries, for a tree of many files (the tiles of a
+/// log). Each file appears whole or not at all, its bytes durable before it appears. Until
+/// `finish` returns, a crash may lose files already in place, never leave a half-written one:
+/// publish nothing that needs them (a checkpoint) before it has returned.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let mut batch = cairn_store::fsio::DurableBatch::new();
+/// batch.write(&dir.path().join("tile/0/000"), b"hashes")?;
+/// batch.write(&dir.path().join("tile/entries/000"), b"entries")?;
+/// batch.finish()?;
+/// assert_eq!(std::fs::read(dir.path().join("tile/0/000"))?, b"hashes");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct DurableBatch {
+    /// Each directory written into, with the names written there.
+    dirs: BTreeMap<PathBuf, BTreeSet<String>>,
+}
+
+impl DurableBatch {
+    /// A batch with nothing written yet.
+    pub fn new() -> DurableBatch {
+        DurableBatch::default()
+    }
+
+    /// Writes `bytes` to `dest` (parent directories created): whole and durable, its directory
+    /// entry durable once [`DurableBatch::finish`] returns. On error the destination is
+    /// untouched and no temporary file is left.
+    pub fn write(&mut self, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        replace_with(dest, Access::Shared, |f| f.write_all(bytes))?;
+        if let Some(name) = dest.file_name() {
+            self.dirs
+                .entry(parent_dir(dest).to_path_buf())
+                .or_default()
+                .insert(name.to_string_lossy().into_owned());
+        }
+        Ok(())
+    }
+
+    /// Fsyncs every directory written into, so that every file written is durable under its
+    /// name, and removes the temporaries earlier interrupted writes to those names left.
+    pub fn finish(self) -> std::io::Result<()> {
+        for (dir, names) in &self.dirs {
+            sync_dir(dir)?;
+            remove_stale_temps_in(dir, names);
+        }
+        Ok(())
+    }
 }
 
 /// Writes `bytes` to `dest` atomically and durably ([`write_atomic_with`]).
@@ -209,6 +296,63 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_batch_writes_every_file_and_clears_only_its_names_stale_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiles = dir.path().join("tile/0");
+        fs::create_dir_all(&tiles).unwrap();
+        // Left by interrupted writes: one of a name the batch writes, one of another name,
+        // and a file that only looks like a temporary.
+        fs::write(tiles.join(".000.cairn-tmp.1.0"), b"half").unwrap();
+        fs::write(tiles.join(".001.cairn-tmp.1.1"), b"half").unwrap();
+        fs::write(tiles.join("000.cairn-tmp.1.2"), b"kept").unwrap();
+        fs::write(tiles.join("000"), b"old").unwrap();
+        let mut batch = DurableBatch::new();
+        batch.write(&tiles.join("000"), b"new").unwrap();
+        batch.write(&tiles.join("002"), b"two").unwrap();
+        batch
+            .write(&dir.path().join("tile/entries/000"), b"entries")
+            .unwrap();
+        batch.finish().unwrap();
+        assert_eq!(fs::read(tiles.join("000")).unwrap(), b"new");
+        assert_eq!(fs::read(tiles.join("002")).unwrap(), b"two");
+        assert_eq!(
+            fs::read(dir.path().join("tile/entries/000")).unwrap(),
+            b"entries"
+        );
+        assert_eq!(
+            names(&tiles),
+            [".001.cairn-tmp.1.1", "000", "000.cairn-tmp.1.2", "002"]
+        );
+    }
+
+    #[test]
+    fn a_failed_batch_write_leaves_no_temporary_and_the_batch_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("000");
+        fs::write(&p, b"old").unwrap();
+        // A directory where the file's parent should be: the write cannot create the file.
+        fs::create_dir(dir.path().join("blocked")).unwrap();
+        let mut batch = DurableBatch::new();
+        let err = batch.write(&dir.path().join("blocked"), b"new");
+        assert!(err.is_err());
+        assert_eq!(names(dir.path()), ["000", "blocked"]);
+        batch.write(&p, b"new").unwrap();
+        batch.finish().unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert_eq!(names(dir.path()), ["000", "blocked"]);
+    }
 
     #[test]
     fn a_failed_fill_leaves_the_old_file_and_no_temporary() {
