@@ -464,13 +464,19 @@ Examples:
   cairn key rotate release
   cairn key rotate log --algorithm ed25519+ml-dsa-65
 
-After rotating a key the trust root lists, rotate the trust root too (cairn root rotate).")]
+After rotating a key the trust root lists, rotate the trust root too (cairn root rotate).
+A rotation to a weaker algorithm (ed25519+ml-dsa-44 to ed25519, say) is refused unless
+--allow-weaker-algorithm is given.")]
     Rotate {
         /// The key to replace.
         key: String,
         /// Algorithm of the new key (default: the old key's).
         #[arg(long, value_parser = parse_algorithm)]
         algorithm: Option<cairn_core::crypto::Algorithm>,
+        /// Rotate even to an algorithm that gives up what the old key had: a post-quantum
+        /// half or its NIST category, or the Ed25519 half of a hybrid.
+        #[arg(long)]
+        allow_weaker_algorithm: bool,
     },
     /// Revoke a key. The revoker is the key itself or a key holding the root role.
     #[command(after_help = "\

@@ -198,11 +198,22 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             }
             Ok(Output::new(text, doc))
         }
-        KeyCmd::Rotate { key, algorithm } => {
+        KeyCmd::Rotate {
+            key,
+            algorithm,
+            allow_weaker_algorithm,
+        } => {
             let reg = ctx.open(Access::Write)?;
             let old = resolve_key(&reg, &key)?;
             let was_log = old.key_id == reg.log_key_id()?;
-            let alg = algorithm.unwrap_or(old.public_key.algorithm());
+            let old_alg = old.public_key.algorithm();
+            let alg = algorithm.unwrap_or(old_alg);
+            if let Some(lost) = old_alg.weakened_by(alg).filter(|_| !allow_weaker_algorithm) {
+                return Err(CliError::usage(format!(
+                    "key {} is {old_alg}: a new {alg} key would give up {lost}; pass --allow-weaker-algorithm to rotate to it anyway",
+                    old.key_id
+                )));
+            }
             let pass = ctx.secrets.for_key(&old)?;
             let protection = ctx.secrets.new_key_protection(&old.label)?;
             let new = reg.rotate_key(&old.key_id, pass.as_ref(), alg, &protection)?;

@@ -159,3 +159,81 @@ fn an_older_copy_of_the_file_is_refused_until_the_anchor_is_reset() {
     // The restore is accepted, with what it lost: the revocation.
     env.ok(&["token", "verify", &id]);
 }
+
+#[test]
+fn a_rotation_to_a_weaker_algorithm_needs_to_be_asked_for() {
+    let env = Env::new();
+    env.ok(&["init", "--insecure-no-passphrase"]);
+    let algorithm_of = |label: &str| {
+        let keys = env.ok(&["key", "list"]);
+        let active: Vec<String> = keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["label"] == label && k["status"] == "active")
+            .map(|k| k["algorithm"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(active.len(), 1, "{keys}");
+        active[0].clone()
+    };
+    assert_eq!(algorithm_of("log"), "ed25519+ml-dsa-44");
+    // Each of these gives up something the hybrid log key has; each is refused and changes
+    // nothing.
+    for weaker in ["ed25519", "ml-dsa-44"] {
+        let e = env.fails(
+            &[
+                "key",
+                "rotate",
+                "log",
+                "--algorithm",
+                weaker,
+                "--insecure-no-passphrase",
+            ],
+            2,
+            "usage",
+        );
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("--allow-weaker-algorithm"),
+            "{e}"
+        );
+        assert_eq!(algorithm_of("log"), "ed25519+ml-dsa-44");
+    }
+    // The same strength, or more, needs nothing.
+    env.ok(&["key", "rotate", "log", "--insecure-no-passphrase"]);
+    env.ok(&[
+        "key",
+        "rotate",
+        "log",
+        "--algorithm",
+        "ed25519+ml-dsa-65",
+        "--insecure-no-passphrase",
+    ]);
+    assert_eq!(algorithm_of("log"), "ed25519+ml-dsa-65");
+    env.fails(
+        &[
+            "key",
+            "rotate",
+            "log",
+            "--algorithm",
+            "ed25519+ml-dsa-44",
+            "--insecure-no-passphrase",
+        ],
+        2,
+        "usage",
+    );
+    // Asked for, it is done.
+    let r = env.ok(&[
+        "key",
+        "rotate",
+        "log",
+        "--algorithm",
+        "ed25519",
+        "--allow-weaker-algorithm",
+        "--insecure-no-passphrase",
+    ]);
+    assert_eq!(r["log_key_rotated"], true);
+    assert_eq!(algorithm_of("log"), "ed25519");
+}

@@ -190,6 +190,50 @@ impl Algorithm {
     pub const fn is_legacy(self) -> bool {
         matches!(self, Algorithm::Dilithium2R3 | Algorithm::Dilithium3R3)
     }
+
+    /// The NIST security category of the post-quantum half (FIPS 204: ML-DSA-44 is 2,
+    /// ML-DSA-65 is 3; round-3 Dilithium2 and Dilithium3 alike); 0 for Ed25519 alone.
+    ///
+    /// ```
+    /// use cairn_core::crypto::Algorithm;
+    /// assert_eq!(Algorithm::Ed25519.post_quantum_category(), 0);
+    /// assert_eq!(Algorithm::Ed25519MlDsa44.post_quantum_category(), 2);
+    /// assert_eq!(Algorithm::MlDsa65.post_quantum_category(), 3);
+    /// ```
+    pub const fn post_quantum_category(self) -> u8 {
+        match self {
+            Algorithm::Ed25519 => 0,
+            Algorithm::MlDsa44 | Algorithm::Ed25519MlDsa44 | Algorithm::Dilithium2R3 => 2,
+            Algorithm::MlDsa65 | Algorithm::Ed25519MlDsa65 | Algorithm::Dilithium3R3 => 3,
+        }
+    }
+
+    /// What a key of this algorithm would give up were it replaced by one of `new`: its
+    /// post-quantum category (a lower one, or none), or, for a hybrid, its classical Ed25519
+    /// half. `None` when `new` keeps both. `cairn key rotate` refuses such a rotation unless
+    /// told to allow it.
+    ///
+    /// ```
+    /// use cairn_core::crypto::Algorithm;
+    /// assert!(Algorithm::Ed25519MlDsa44.weakened_by(Algorithm::Ed25519).is_some());
+    /// assert!(Algorithm::Ed25519MlDsa65.weakened_by(Algorithm::Ed25519MlDsa44).is_some());
+    /// assert!(Algorithm::Ed25519MlDsa44.weakened_by(Algorithm::MlDsa44).is_some());
+    /// assert!(Algorithm::Ed25519.weakened_by(Algorithm::Ed25519MlDsa44).is_none());
+    /// assert!(Algorithm::MlDsa44.weakened_by(Algorithm::Ed25519MlDsa65).is_none());
+    /// ```
+    pub const fn weakened_by(self, new: Algorithm) -> Option<&'static str> {
+        if new.post_quantum_category() < self.post_quantum_category() {
+            Some(if new.is_post_quantum() {
+                "post-quantum strength (a lower NIST category)"
+            } else {
+                "its post-quantum protection"
+            })
+        } else if self.has_ed25519() && self.is_post_quantum() && !new.has_ed25519() {
+            Some("the classical Ed25519 half of its hybrid signature")
+        } else {
+            None
+        }
+    }
 }
 
 impl fmt::Display for Algorithm {

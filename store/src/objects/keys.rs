@@ -338,7 +338,9 @@ impl Txn<'_> {
     /// Replaces key `old` by a freshly generated key of `algorithm` with the same label,
     /// roles and expiry. Records `key_added` for the new key, then `key_rotated` signed by
     /// both the old and the new key. Rotating the log key switches the log to the new key
-    /// and writes a checkpoint signed by it in the same transaction.
+    /// and writes a checkpoint signed by it in the same transaction. Any algorithm is taken,
+    /// a weaker one too: [`Algorithm::weakened_by`] says what a rotation gives up, for a
+    /// caller to ask about (as `cairn key rotate` does).
     pub fn rotate_key(
         &mut self,
         old: &KeyId,
