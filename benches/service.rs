@@ -1218,7 +1218,9 @@ fn main() {
     }
     for (writers, rate, committer) in &alone {
         println!(
-            "the group committer alone, {writers} in-process writers (Writer::register_node, no HTTP, no credentials: the most a server on this writer answers {writers} clients): {} ({:.0}% of the batched rate){}",
+            "the group committer alone, {writers} in-process writers (Writer::register_node, \
+             no HTTP, no credentials: the most a server on this writer answers {writers} \
+             clients): {} ({:.0}% of the batched rate){}",
             fmt_rate(*rate),
             rate / batched * 100.0,
             committer
@@ -1306,7 +1308,9 @@ fn main() {
                 )
             });
         println!(
-            "\nthe 64-client write cell with proof of possession off (auth.proof_of_possession = false, the token a bearer credential): {} ({:.0}% of the batched rate), {} of CPU per write{cost}",
+            "\nthe 64-client write cell with proof of possession off \
+             (auth.proof_of_possession = false, the token a bearer credential): {} ({:.0}% of \
+             the batched rate), {} of CPU per write{cost}",
             fmt_rate(r.rate),
             r.rate / batched * 100.0,
             r.cpu_per_request.map_or("-".into(), fmt_time),

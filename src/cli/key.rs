@@ -210,7 +210,8 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             let alg = algorithm.unwrap_or(old_alg);
             if let Some(lost) = old_alg.weakened_by(alg).filter(|_| !allow_weaker_algorithm) {
                 return Err(CliError::usage(format!(
-                    "key {} is {old_alg}: a new {alg} key would give up {lost}; pass --allow-weaker-algorithm to rotate to it anyway",
+                    "key {} is {old_alg}: a new {alg} key would give up {lost}; \
+                     pass --allow-weaker-algorithm to rotate to it anyway",
                     old.key_id
                 )));
             }

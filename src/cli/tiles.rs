@@ -263,7 +263,9 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
         bytes += data.len() as u64;
         bar.inc(1);
     }
-    batch.finish().map_err(|e| CliError::io(dir, &e))?;
+    batch
+        .finish()
+        .map_err(|(failed, e)| CliError::io(&failed, &e))?;
     bar.finish_and_clear();
     // Before the checkpoint goes out: the tiles now in the directory give its root.
     let cp = VerifiedCheckpoint {

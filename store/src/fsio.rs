@@ -230,15 +230,16 @@ fn replace_with(
 /// [`DurableBatch::finish`], rather than after every file: one fsync a file instead of two, and
 /// one reading of each directory for stale temporaries, for a tree of many files (the tiles of a
 /// log). Each file appears whole or not at all, its bytes durable before it appears. Until
-/// `finish` returns, a crash may lose files already in place, never leave a half-written one:
-/// publish nothing that needs them (a checkpoint) before it has returned.
+/// `finish` returns, a crash may lose files already in place (a file written anew may be gone,
+/// a file replaced may be back to its old content), never leave a half-written one: publish
+/// nothing that needs them (a checkpoint) before it has returned.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
 /// let mut batch = cairn_store::fsio::DurableBatch::new();
 /// batch.write(&dir.path().join("tile/0/000"), b"hashes")?;
 /// batch.write(&dir.path().join("tile/entries/000"), b"entries")?;
-/// batch.finish()?;
+/// batch.finish().map_err(|(_, e)| e)?;
 /// assert_eq!(std::fs::read(dir.path().join("tile/0/000"))?, b"hashes");
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -269,10 +270,11 @@ impl DurableBatch {
     }
 
     /// Fsyncs every directory written into, so that every file written is durable under its
-    /// name, and removes the temporaries earlier interrupted writes to those names left.
-    pub fn finish(self) -> std::io::Result<()> {
+    /// name, and removes the temporaries earlier interrupted writes to those names left. A
+    /// directory that cannot be synced is returned with its error.
+    pub fn finish(self) -> Result<(), (PathBuf, std::io::Error)> {
         for (dir, names) in &self.dirs {
-            sync_dir(dir)?;
+            sync_dir(dir).map_err(|e| (dir.clone(), e))?;
             remove_stale_temps_in(dir, names);
         }
         Ok(())
@@ -342,7 +344,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("000");
         fs::write(&p, b"old").unwrap();
-        // A directory where the file's parent should be: the write cannot create the file.
+        // A directory where the file itself should be: the temporary is written, and its
+        // rename over the directory fails.
         fs::create_dir(dir.path().join("blocked")).unwrap();
         let mut batch = DurableBatch::new();
         let err = batch.write(&dir.path().join("blocked"), b"new");

@@ -218,20 +218,23 @@ impl Algorithm {
     /// assert!(Algorithm::Ed25519MlDsa44.weakened_by(Algorithm::Ed25519).is_some());
     /// assert!(Algorithm::Ed25519MlDsa65.weakened_by(Algorithm::Ed25519MlDsa44).is_some());
     /// assert!(Algorithm::Ed25519MlDsa44.weakened_by(Algorithm::MlDsa44).is_some());
+    /// let both = Algorithm::Ed25519MlDsa65.weakened_by(Algorithm::MlDsa44).unwrap_or_default();
+    /// assert!(both.contains("category") && both.contains("Ed25519"));
     /// assert!(Algorithm::Ed25519.weakened_by(Algorithm::Ed25519MlDsa44).is_none());
     /// assert!(Algorithm::MlDsa44.weakened_by(Algorithm::Ed25519MlDsa65).is_none());
     /// ```
     pub const fn weakened_by(self, new: Algorithm) -> Option<&'static str> {
-        if new.post_quantum_category() < self.post_quantum_category() {
-            Some(if new.is_post_quantum() {
-                "post-quantum strength (a lower NIST category)"
-            } else {
-                "its post-quantum protection"
-            })
-        } else if self.has_ed25519() && self.is_post_quantum() && !new.has_ed25519() {
-            Some("the classical Ed25519 half of its hybrid signature")
-        } else {
-            None
+        let weaker = new.post_quantum_category() < self.post_quantum_category();
+        let hybrid_half = self.has_ed25519() && self.is_post_quantum() && !new.has_ed25519();
+        match (weaker, hybrid_half, new.is_post_quantum()) {
+            (true, _, false) => Some("its post-quantum protection"),
+            (true, true, true) => Some(concat!(
+                "post-quantum strength (a lower NIST category) ",
+                "and the classical Ed25519 half of its hybrid signature"
+            )),
+            (true, false, true) => Some("post-quantum strength (a lower NIST category)"),
+            (false, true, _) => Some("the classical Ed25519 half of its hybrid signature"),
+            (false, false, _) => None,
         }
     }
 }
