@@ -219,22 +219,15 @@ async fn committer_alone(
     }
     let secs = start.elapsed().as_secs_f64();
     let after = writer.stats();
-    let cell = Cell {
-        cpu_per_request: None,
-        requests: n,
-        rate: n as f64 / secs,
-        p50: 0.0,
-        p99: 0.0,
-    };
     let committer = committer_share(
         &before,
         &after,
         sched.zip(named_threads_sched(COMMITTER_THREAD)),
-        &cell,
+        secs,
     );
     drop(writer);
     std::fs::remove_file(&path).ok();
-    (cell.rate, committer)
+    (n as f64 / secs, committer)
 }
 
 /// CPU time the process's live threads have used so far, in seconds, to the nanosecond:
@@ -293,23 +286,23 @@ struct Committer {
     sched: Option<(f64, f64)>,
 }
 
-/// The committer's share of a write cell, from the writer's figures and its thread's
-/// scheduler figures (CPU, waiting for a core) before and after the cell; `None` when the
-/// cell committed nothing.
+/// The committer's share of `wall` seconds of writes, from the writer's figures and its
+/// thread's scheduler figures (CPU, waiting for a core) before and after them; `None` when
+/// they committed nothing.
 fn committer_share(
     before: &WriterStats,
     after: &WriterStats,
     sched: Option<((f64, f64), (f64, f64))>,
-    r: &Cell,
+    wall: f64,
 ) -> Option<Committer> {
     let commits = after.batches - before.batches;
-    if commits == 0 || r.rate <= 0.0 {
+    if commits == 0 || wall <= 0.0 {
         return None;
     }
     let n = commits as f64;
     let busy = (after.busy - before.busy).as_secs_f64();
     Some(Committer {
-        busy_share: busy / (r.requests as f64 / r.rate),
+        busy_share: busy / wall,
         writes: (after.operations - before.operations) as f64 / n,
         cycle: busy / n,
         sched: sched.map(|(a, b)| ((b.0 - a.0) / n, (b.1 - a.1) / n)),
@@ -808,11 +801,17 @@ async fn with_committer(
     let sched = named_threads_sched(COMMITTER_THREAD);
     let r = run.await;
     let after = state.writer.stats();
+    // The cell's own clock: its requests over its rate (connecting and preparing excluded).
+    let wall = if r.rate > 0.0 {
+        r.requests as f64 / r.rate
+    } else {
+        0.0
+    };
     let committer = committer_share(
         &before,
         &after,
         sched.zip(named_threads_sched(COMMITTER_THREAD)),
-        &r,
+        wall,
     );
     (r, committer)
 }

@@ -314,21 +314,16 @@ impl Limits {
     /// Values serde cannot check by type (`cairn serve`'s and the witness's `[limits]`).
     pub(crate) fn check(&self) -> ServiceResult<()> {
         at_least_one(self.max_body_bytes as u64, "limits.max_body_bytes")?;
-        at_least_one(
+        seconds(
             self.request_timeout_seconds,
             "limits.request_timeout_seconds",
         )?;
-        at_least_one(self.header_timeout_seconds, "limits.header_timeout_seconds")?;
+        seconds(self.header_timeout_seconds, "limits.header_timeout_seconds")?;
         at_least_one(
             self.max_concurrent_requests as u64,
             "limits.max_concurrent_requests",
         )?;
         at_least_one(self.max_connections as u64, "limits.max_connections")?;
-        at_most_a_day(
-            self.request_timeout_seconds,
-            "limits.request_timeout_seconds",
-        )?;
-        at_most_a_day(self.header_timeout_seconds, "limits.header_timeout_seconds")?;
         for (v, key) in [
             (self.max_connections, "limits.max_connections"),
             (

@@ -38,7 +38,8 @@ use zeroize::Zeroizing;
 use crate::config::Config;
 use crate::error::{ServiceError, ServiceResult};
 use crate::routes::{
-    blocking, json_body, no_params, only_params, read_body, Params, Path, WriteRequest,
+    blocking, json_body, no_params, only_params, read_body, single_header, Params, Path, Repeated,
+    WriteRequest,
 };
 use crate::AppState;
 
@@ -520,13 +521,12 @@ impl HandleRegistry {
         if !config.pow.enabled {
             return Ok(());
         }
-        let mut given = headers.get_all(POW_HEADER).iter();
-        let (Some(text), None) = (given.next(), given.next()) else {
-            if headers.contains_key(POW_HEADER) {
-                return Err(pow_refused(cairn_core::Error::malformed(
-                    "the X-Pow-Solution header is given more than once",
-                )));
-            }
+        let given = single_header(headers, POW_HEADER).map_err(|Repeated| {
+            pow_refused(cairn_core::Error::malformed(
+                "the X-Pow-Solution header is given more than once",
+            ))
+        })?;
+        let Some(text) = given else {
             return Err(ServiceError::new(
                 StatusCode::FORBIDDEN,
                 "pow_required",

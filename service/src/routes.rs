@@ -168,18 +168,34 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> ServiceResult<Bytes> 
     })
 }
 
-/// A credential header's value: `malformed` (401) when it is not ASCII, or given more than
-/// once (which of two tokens or proofs would count is no question to answer quietly).
-fn header_str<'h>(h: &'h HeaderMap, name: &str) -> ServiceResult<Option<&'h str>> {
+/// A header given more than once where the service reads one value ([`single_header`]).
+pub(crate) struct Repeated;
+
+/// The one value of header `name` (`None` when absent), or [`Repeated`] when it is given more
+/// than once: which of two values would count is no question to answer quietly. The rule of
+/// every single-valued header the service reads (credentials, a proof of work); each caller
+/// answers a repeated one with its own status.
+pub(crate) fn single_header<'h>(
+    h: &'h HeaderMap,
+    name: &str,
+) -> Result<Option<&'h HeaderValue>, Repeated> {
     let mut values = h.get_all(name).iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(ServiceError::unauthenticated(
-            ErrorCode::Malformed,
-            format!("the {name} header is given more than once"),
-        ));
+    match (values.next(), values.next()) {
+        (first, None) => Ok(first),
+        _ => Err(Repeated),
     }
-    first
+}
+
+/// A credential header's value: `malformed` (401) when it is not ASCII, or given more than
+/// once ([`single_header`]).
+fn header_str<'h>(h: &'h HeaderMap, name: &str) -> ServiceResult<Option<&'h str>> {
+    single_header(h, name)
+        .map_err(|Repeated| {
+            ServiceError::unauthenticated(
+                ErrorCode::Malformed,
+                format!("the {name} header is given more than once"),
+            )
+        })?
         .map(|v| {
             v.to_str().map_err(|_| {
                 ServiceError::unauthenticated(
