@@ -28,7 +28,7 @@ use cairn_core::trust::{
     VerifiedRoot,
 };
 use cairn_core::ErrorCode;
-use cairn_store::{CreateOptions, KeySpec, Protection, Registry, TokenRequest};
+use cairn_store::{CreateOptions, KeySpec, Protection, Registry, TokenRequest, WeakerAlgorithm};
 
 /// Every case of the catalogue: id, category, what is attacked, the test that attacks it.
 const CATALOGUE: &[(&str, &str, &str, &str)] = &[
@@ -382,6 +382,7 @@ fn red_team_004_compromised_key() {
         &issuer.key_id,
         None,
         Algorithm::Ed25519,
+        WeakerAlgorithm::Refuse,
         &Protection::Insecure,
     )
     .unwrap();

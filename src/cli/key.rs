@@ -1,7 +1,7 @@
 //! `cairn key ...`.
 
 use cairn_core::trust::RoleSet;
-use cairn_store::{KeySpec, PrivatePart};
+use cairn_store::{KeySpec, PrivatePart, WeakerAlgorithm};
 use serde_json::{json, Value};
 
 use super::args::{KeyCmd, KeyFormat, RoleArg};
@@ -208,6 +208,9 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             let was_log = old.key_id == reg.log_key_id()?;
             let old_alg = old.public_key.algorithm();
             let alg = algorithm.unwrap_or(old_alg);
+            // The store refuses a weaker algorithm unless asked (`WeakerAlgorithm`); asking
+            // here first makes it a usage error that names the flag, before any passphrase
+            // prompt.
             if let Some(lost) = old_alg.weakened_by(alg).filter(|_| !allow_weaker_algorithm) {
                 return Err(CliError::usage(format!(
                     "key {} is {old_alg}: a new {alg} key would give up {lost}; \
@@ -217,7 +220,12 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             }
             let pass = ctx.secrets.for_key(&old)?;
             let protection = ctx.secrets.new_key_protection(&old.label)?;
-            let new = reg.rotate_key(&old.key_id, pass.as_ref(), alg, &protection)?;
+            let weaker = if allow_weaker_algorithm {
+                WeakerAlgorithm::Allow
+            } else {
+                WeakerAlgorithm::Refuse
+            };
+            let new = reg.rotate_key(&old.key_id, pass.as_ref(), alg, weaker, &protection)?;
             let log = reg.log_key_id()?;
             let listed = reg
                 .trust_root()

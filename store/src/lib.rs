@@ -37,7 +37,7 @@ pub use objects::envelope_keys::{
     EnvelopeKeyInfo, ENVELOPE_SECRET_LEN, MAX_ENVELOPE_PUBLIC_KEY_LEN,
 };
 pub use objects::handles::{identity_digest, HandleInfo, MAX_SEALED_IDENTITY_LEN};
-pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart};
+pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart, WeakerAlgorithm};
 pub use objects::manifests::ManifestInfo;
 pub use objects::nodes::NodeInfo;
 pub use objects::peers::{PeerIdentity, PeerInfo, ProposedKey, Received, Verification};

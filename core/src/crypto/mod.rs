@@ -210,8 +210,8 @@ impl Algorithm {
 
     /// What a key of this algorithm would give up were it replaced by one of `new`: its
     /// post-quantum category (a lower one, or none), or, for a hybrid, its classical Ed25519
-    /// half. `None` when `new` keeps both. `cairn key rotate` refuses such a rotation unless
-    /// told to allow it.
+    /// half. `None` when `new` keeps both. The store's key rotation refuses such a rotation
+    /// unless its caller asks for it (`cairn key rotate --allow-weaker-algorithm`).
     ///
     /// ```
     /// use cairn_core::crypto::Algorithm;

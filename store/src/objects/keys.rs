@@ -69,6 +69,35 @@ impl KeySpec {
 
 pub use cairn_core::ledger::KeyStatus;
 
+/// Whether a rotation ([`Registry::rotate_key`]) may replace a key by one of an algorithm that
+/// gives up some of its protection ([`Algorithm::weakened_by`]): a lower post-quantum category,
+/// none at all, or a hybrid's classical Ed25519 half.
+///
+/// ```
+/// use cairn_core::crypto::Algorithm;
+/// use cairn_core::trust::{Role, RoleSet};
+/// use cairn_store::{CreateOptions, KeySpec, Protection, Registry, WeakerAlgorithm};
+/// let dir = tempfile::tempdir()?;
+/// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+/// let spec = KeySpec::new("releases", RoleSet::of(&[Role::ManifestSigner]));
+/// let hybrid = reg.generate_key(Algorithm::Ed25519MlDsa44, &spec, &Protection::Insecure)?;
+/// let to_ed25519 = |weaker| {
+///     reg.rotate_key(&hybrid.key_id, None, Algorithm::Ed25519, weaker, &Protection::Insecure)
+/// };
+/// let refused = to_ed25519(WeakerAlgorithm::Refuse).unwrap_err();
+/// assert_eq!(refused.code().as_str(), "invalid_state");
+/// let new = to_ed25519(WeakerAlgorithm::Allow)?;
+/// assert_eq!(new.public_key.algorithm(), Algorithm::Ed25519);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeakerAlgorithm {
+    /// Refuse it (`invalid_state`, nothing written): what a caller means unless it asked.
+    Refuse,
+    /// Take it: the caller asked for the weaker algorithm on purpose.
+    Allow,
+}
+
 /// How much of a key's private half the registry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrivatePart {
@@ -338,14 +367,15 @@ impl Txn<'_> {
     /// Replaces key `old` by a freshly generated key of `algorithm` with the same label,
     /// roles and expiry. Records `key_added` for the new key, then `key_rotated` signed by
     /// both the old and the new key. Rotating the log key switches the log to the new key
-    /// and writes a checkpoint signed by it in the same transaction. Any algorithm is taken,
-    /// a weaker one too: [`Algorithm::weakened_by`] says what a rotation gives up, for a
-    /// caller to ask about (as `cairn key rotate` does).
+    /// and writes a checkpoint signed by it in the same transaction. An algorithm that gives
+    /// up some of the old key's protection ([`Algorithm::weakened_by`]) is refused
+    /// (`invalid_state`, nothing written) unless `weaker` is [`WeakerAlgorithm::Allow`].
     pub fn rotate_key(
         &mut self,
         old: &KeyId,
         old_passphrase: Option<&Passphrase>,
         algorithm: Algorithm,
+        weaker: WeakerAlgorithm,
         protection: &Protection,
     ) -> StoreResult<KeyInfo> {
         let rec = self.key_record(old)?;
@@ -354,6 +384,18 @@ impl Txn<'_> {
                 StoreCode::InvalidState,
                 format!("key {old} is not active"),
             ));
+        }
+        let old_algorithm = rec.public_key.algorithm();
+        if let Some(lost) = old_algorithm.weakened_by(algorithm) {
+            if weaker == WeakerAlgorithm::Refuse {
+                return Err(StoreError::new(
+                    StoreCode::InvalidState,
+                    format!(
+                        "key {old} is {old_algorithm}: a new {algorithm} key would give up {lost}, \
+                         and a rotation to a weaker algorithm must be asked for"
+                    ),
+                ));
+            }
         }
         let old_sk = self.reg.open_keys.unseal(&rec, old_passphrase)?;
         self.reg.open_keys.forget(old);
@@ -509,9 +551,10 @@ impl Registry {
         old: &KeyId,
         old_passphrase: Option<&Passphrase>,
         algorithm: Algorithm,
+        weaker: WeakerAlgorithm,
         protection: &Protection,
     ) -> StoreResult<KeyInfo> {
-        self.write(|tx| tx.rotate_key(old, old_passphrase, algorithm, protection))
+        self.write(|tx| tx.rotate_key(old, old_passphrase, algorithm, weaker, protection))
     }
 
     /// Revokes a key (one transaction). See [`Txn::revoke_key`].

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use cairn_core::crypto::{Algorithm, KeyId, SigningKey};
 use cairn_core::encoding::hex_encode;
 use cairn_core::trust::{Role, RoleSet};
-use cairn_store::{CreateOptions, KeySpec, NodeSpec, Protection, Registry, TokenRequest};
+use cairn_store::{
+    CreateOptions, KeySpec, NodeSpec, Protection, Registry, TokenRequest, WeakerAlgorithm,
+};
 
 const ACK: &str = "CAIRN-ACK ";
 
@@ -91,7 +93,13 @@ fn run_child(path: &str) -> ! {
             4 => {
                 let old = own_key(&reg, &mut rotating, Role::TokenIssuer, &mut acks);
                 let new = reg
-                    .rotate_key(&old, None, Algorithm::Ed25519, &Protection::Insecure)
+                    .rotate_key(
+                        &old,
+                        None,
+                        Algorithm::Ed25519,
+                        WeakerAlgorithm::Refuse,
+                        &Protection::Insecure,
+                    )
                     .unwrap();
                 acks.push(format!("rotated {old}>{}", new.key_id));
                 rotating = Some(new.key_id);

@@ -56,6 +56,7 @@ fn round_trip_with_rotation_and_expected_checkpoint() {
             &s.reg.log_key_id().unwrap(),
             None,
             Algorithm::Ed25519MlDsa65,
+            WeakerAlgorithm::Refuse,
             &Protection::Insecure,
         )
         .unwrap();

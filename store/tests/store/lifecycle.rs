@@ -78,7 +78,13 @@ fn setup() -> Setup {
     let pem = a.export_private_pem(&old.key_id, None).unwrap();
     clock_a.store(base + 200, Ordering::SeqCst);
     let new = a
-        .rotate_key(&old.key_id, None, Algorithm::Ed25519, &Protection::Insecure)
+        .rotate_key(
+            &old.key_id,
+            None,
+            Algorithm::Ed25519,
+            WeakerAlgorithm::Refuse,
+            &Protection::Insecure,
+        )
         .unwrap();
     let copy = b
         .write(|tx| tx.import_private_pem(&pem, &issuer_spec(), &Protection::Insecure))

@@ -245,6 +245,7 @@ fn keys_generate_import_export_rotate_revoke() {
                 &old.key_id,
                 Some(&Passphrase::new("no")),
                 Algorithm::MlDsa44,
+                WeakerAlgorithm::Refuse,
                 &sealed()
             )
             .unwrap_err()
@@ -252,7 +253,13 @@ fn keys_generate_import_export_rotate_revoke() {
         "bad_passphrase"
     );
     let new = reg
-        .rotate_key(&old.key_id, Some(&pass()), Algorithm::MlDsa44, &sealed())
+        .rotate_key(
+            &old.key_id,
+            Some(&pass()),
+            Algorithm::MlDsa44,
+            WeakerAlgorithm::Refuse,
+            &sealed(),
+        )
         .unwrap();
     assert_eq!((new.label.as_str(), new.roles), ("issuer", old.roles));
     assert!(
@@ -260,8 +267,14 @@ fn keys_generate_import_export_rotate_revoke() {
     );
     assert_eq!(
         code(
-            reg.rotate_key(&old.key_id, Some(&pass()), Algorithm::MlDsa44, &sealed())
-                .unwrap_err()
+            reg.rotate_key(
+                &old.key_id,
+                Some(&pass()),
+                Algorithm::MlDsa44,
+                WeakerAlgorithm::Refuse,
+                &sealed()
+            )
+            .unwrap_err()
         ),
         "invalid_state"
     );
@@ -321,7 +334,13 @@ fn keys_generate_import_export_rotate_revoke() {
 
     // The log key rotates too; the new key signs from then on, also after reopening.
     let new_log = reg
-        .rotate_key(&log, Some(&pass()), Algorithm::Ed25519MlDsa65, &sealed())
+        .rotate_key(
+            &log,
+            Some(&pass()),
+            Algorithm::Ed25519MlDsa65,
+            WeakerAlgorithm::Refuse,
+            &sealed(),
+        )
         .unwrap();
     assert_eq!(reg.log_key_id().unwrap(), new_log.key_id);
     assert_eq!(reg.latest_checkpoint().unwrap().key_id, new_log.key_id);
@@ -331,6 +350,69 @@ fn keys_generate_import_export_rotate_revoke() {
     drop(e.reg);
     let reg = Registry::open(&e.path, Some(&pass())).unwrap();
     reg.register_node(&node("after2", &[], &[])).unwrap();
+    reg.audit().unwrap();
+}
+
+#[test]
+fn a_rotation_to_a_weaker_algorithm_is_refused_unless_asked_for() {
+    let e = env();
+    let reg = &e.reg;
+    // A rotation that gives up protection (a lower post-quantum category, none, or a
+    // hybrid's Ed25519 half) is refused unless asked for, before anything is written.
+    for (from, to) in [
+        (Algorithm::Ed25519MlDsa44, Algorithm::Ed25519),
+        (Algorithm::Ed25519MlDsa65, Algorithm::Ed25519MlDsa44),
+        (Algorithm::Ed25519MlDsa44, Algorithm::MlDsa44),
+        (Algorithm::MlDsa65, Algorithm::Ed25519MlDsa44),
+    ] {
+        let k = key(reg, "downgrade", &[Role::Peer], from);
+        let size = reg.tree_size().unwrap();
+        let e = reg
+            .rotate_key(
+                &k.key_id,
+                Some(&pass()),
+                to,
+                WeakerAlgorithm::Refuse,
+                &sealed(),
+            )
+            .unwrap_err();
+        assert_eq!(code(&e), "invalid_state", "{from} -> {to}");
+        assert!(e.to_string().contains("must be asked for"), "{e}");
+        assert_eq!(
+            reg.tree_size().unwrap(),
+            size,
+            "{from} -> {to}: nothing written"
+        );
+        assert_eq!(reg.key(&k.key_id).unwrap().status, KeyStatus::Active);
+        let new = reg
+            .rotate_key(
+                &k.key_id,
+                Some(&pass()),
+                to,
+                WeakerAlgorithm::Allow,
+                &sealed(),
+            )
+            .unwrap();
+        assert_eq!(new.public_key.algorithm(), to);
+    }
+    // Keeping or raising the protection needs no asking.
+    for (from, to) in [
+        (Algorithm::Ed25519, Algorithm::Ed25519),
+        (Algorithm::Ed25519, Algorithm::Ed25519MlDsa44),
+        (Algorithm::MlDsa44, Algorithm::Ed25519MlDsa65),
+    ] {
+        let k = key(reg, "upgrade", &[Role::Peer], from);
+        let new = reg
+            .rotate_key(
+                &k.key_id,
+                Some(&pass()),
+                to,
+                WeakerAlgorithm::Refuse,
+                &sealed(),
+            )
+            .unwrap();
+        assert_eq!(new.public_key.algorithm(), to, "{from} -> {to}");
+    }
     reg.audit().unwrap();
 }
 
@@ -929,7 +1011,13 @@ fn keys_kept_open_still_refuse_what_the_ledger_refuses() {
     assert_eq!(reg.keys_kept_open(), 1);
     // Rotated away: the old key is forgotten and signs no more; the new one opens.
     let new = reg
-        .rotate_key(&b.key_id, Some(&pass()), Algorithm::Ed25519, &sealed)
+        .rotate_key(
+            &b.key_id,
+            Some(&pass()),
+            Algorithm::Ed25519,
+            WeakerAlgorithm::Refuse,
+            &sealed,
+        )
         .unwrap();
     assert_eq!(reg.keys_kept_open(), 0);
     assert!(sign(&b.key_id, Some(&pass()), b"b2").is_err());

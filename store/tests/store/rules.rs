@@ -74,8 +74,14 @@ fn world() -> World {
     );
     let rotated = key(&reg, "rotated", &[Role::ManifestSigner], None);
     reg.revoke_key(&revoked, "lost", &root, None).unwrap();
-    reg.rotate_key(&rotated, None, Algorithm::Ed25519, &Protection::Insecure)
-        .unwrap();
+    reg.rotate_key(
+        &rotated,
+        None,
+        Algorithm::Ed25519,
+        WeakerAlgorithm::Refuse,
+        &Protection::Insecure,
+    )
+    .unwrap();
     let holder = reg.key(&other).unwrap().public_key;
     let req = TokenRequest::new(holder, "svc", &["read"], 3600);
     let token = reg.issue_token(&issuer, None, &req).unwrap().id;
