@@ -95,11 +95,19 @@ fn remove_stale_temps_in(dir: &Path, names: &BTreeSet<String>) {
         let stale = file
             .strip_prefix('.')
             .and_then(|rest| rest.rsplit_once(".cairn-tmp."))
-            .is_some_and(|(name, _)| names.contains(name));
+            .is_some_and(|(name, tail)| names.contains(name) && is_pid_and_count(tail));
         if stale {
             let _ = fs::remove_file(e.path());
         }
     }
+}
+
+/// Whether `tail` is the `<pid>.<n>` [`temp_path`] ends a temporary's name with: two runs of
+/// ASCII digits, so that a file of another shape that merely shares the prefix is left alone.
+fn is_pid_and_count(tail: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    tail.split_once('.')
+        .is_some_and(|(pid, n)| digits(pid) && digits(n))
 }
 
 /// Moves a complete, fsynced file into place: rename over `dest`, then fsync the directory.
@@ -314,11 +322,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let tiles = dir.path().join("tile/0");
         fs::create_dir_all(&tiles).unwrap();
-        // Left by interrupted writes: one of a name the batch writes, one of another name,
-        // and a file that only looks like a temporary.
+        // Left by interrupted writes: one of a name the batch writes, one of another name;
+        // and files that only look like temporaries.
         fs::write(tiles.join(".000.cairn-tmp.1.0"), b"half").unwrap();
         fs::write(tiles.join(".001.cairn-tmp.1.1"), b"half").unwrap();
         fs::write(tiles.join("000.cairn-tmp.1.2"), b"kept").unwrap();
+        // The prefix of a temporary, but not its `<pid>.<n>` tail: not one of ours.
+        for kept in [
+            ".000.cairn-tmp.notes",
+            ".000.cairn-tmp.1",
+            ".000.cairn-tmp.1.x",
+        ] {
+            fs::write(tiles.join(kept), b"kept").unwrap();
+        }
         fs::write(tiles.join("000"), b"old").unwrap();
         let mut batch = DurableBatch::new();
         batch.write(&tiles.join("000"), b"new").unwrap();
@@ -335,7 +351,15 @@ mod tests {
         );
         assert_eq!(
             names(&tiles),
-            [".001.cairn-tmp.1.1", "000", "000.cairn-tmp.1.2", "002"]
+            [
+                ".000.cairn-tmp.1",
+                ".000.cairn-tmp.1.x",
+                ".000.cairn-tmp.notes",
+                ".001.cairn-tmp.1.1",
+                "000",
+                "000.cairn-tmp.1.2",
+                "002"
+            ]
         );
     }
 
