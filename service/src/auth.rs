@@ -100,6 +100,11 @@ struct Nonces {
     /// uncounted). At most `2 * skew + 1` seconds are ever open.
     by_expiry: BTreeMap<UnixTime, Vec<(NonceKey, TokenTag)>>,
     per_token: HashMap<TokenTag, usize>,
+    /// The latest `now` any check has used. The clock a check is given was read before it
+    /// waited for this lock (and a wall clock may step back), so a check runs at this time
+    /// when it is later: a nonce forgotten at `latest` is then one whose proof no check can
+    /// accept any more.
+    latest: UnixTime,
 }
 
 impl NonceCache {
@@ -130,9 +135,11 @@ impl NonceCache {
 
     /// Refuses (`401 expired`) a proof dated `time` before [`NonceCache::since`]: its nonce
     /// may have been used with a process that remembered it, and this one cannot tell. A
-    /// request captured before a restart is therefore never accepted after it; a client whose
-    /// clock is behind the server's signs again (its proofs pass once its clock reaches the
-    /// start). Proofs dated in the very second the service started are taken.
+    /// request captured before a restart is therefore not accepted after it, unless its
+    /// proof is dated from the start on: one of the very second the service started, or one
+    /// its signer dated ahead of the previous process's clock (up to the skew), which this
+    /// process takes as fresh. A client whose clock is behind the server's signs again (its
+    /// proofs pass once its clock reaches the start).
     pub fn check_time(&self, time: UnixTime) -> ServiceResult<()> {
         if time < self.since {
             return Err(ServiceError::unauthenticated(
@@ -146,14 +153,19 @@ impl NonceCache {
         Ok(())
     }
 
-    /// Records `nonce`, presented with the token `token_id`, until `forget_after`; `replayed`
-    /// if that token presented it before and it is not yet forgotten.
+    /// Records `nonce`, presented with the token `token_id` in a proof dated `proof_time`, for
+    /// as long as that proof passes the skew check ([`remember_until`]); `replayed` if that
+    /// token presented it before and it is not yet forgotten. `now` is the clock as the caller
+    /// read it; the check runs at the latest time any check has used, if that is later, and
+    /// refuses (`401 expired`) a proof too old for that time, since its nonce may already be
+    /// forgotten.
     pub fn check_and_record(
         &self,
         token_id: &[u8; 32],
         nonce: &str,
+        proof_time: UnixTime,
+        max_skew: u64,
         now: UnixTime,
-        forget_after: UnixTime,
     ) -> ServiceResult<()> {
         let key = nonce_key(token_id, nonce);
         let mut tag = [0u8; 8];
@@ -164,7 +176,19 @@ impl NonceCache {
             by_key,
             by_expiry,
             per_token,
+            latest,
         } = &mut *seen;
+        let now = now.max(*latest);
+        *latest = now;
+        if proof_time.saturating_add(max_skew) < now {
+            return Err(ServiceError::unauthenticated(
+                ErrorCode::Expired,
+                format!(
+                    "Cairn-Proof: its time {proof_time} is more than {max_skew} seconds before the server's clock ({now}): sign the request again with the current time"
+                ),
+            ));
+        }
+        let forget_after = remember_until(now, proof_time, max_skew);
         while let Some(entry) = by_expiry.first_entry() {
             if *entry.key() >= now {
                 break;
@@ -387,8 +411,13 @@ pub fn verify_proof(
     }
     checked.map_err(|e| unauth(e.code(), e.detail()))?;
     nonces.check_time(proof.time)?;
-    let forget_after = remember_until(now, proof.time, policy.max_skew);
-    nonces.check_and_record(&verified.id, proof.nonce.as_str(), now, forget_after)
+    nonces.check_and_record(
+        &verified.id,
+        proof.nonce.as_str(),
+        proof.time,
+        policy.max_skew,
+        now,
+    )
 }
 
 #[cfg(test)]
@@ -405,32 +434,62 @@ mod tests {
         }
     }
 
+    /// `check_and_record` with a proof dated `t` and the default skew (300 s), at `now`.
+    fn record(c: &NonceCache, tok: &[u8; 32], nonce: &str, t: u64, now: u64) -> ServiceResult<()> {
+        c.check_and_record(tok, nonce, t, 300, now)
+    }
+
     #[test]
     fn nonces_are_accepted_once_until_forgotten() {
         let c = NonceCache::default();
         let tok = [1u8; 32];
-        c.check_and_record(&tok, "n1", 100, 400).unwrap();
+        record(&c, &tok, "n1", 100, 100).unwrap();
         assert_eq!(
-            c.check_and_record(&tok, "n1", 200, 500).unwrap_err().code,
+            record(&c, &tok, "n1", 100, 200).unwrap_err().code,
             "replayed"
         );
-        c.check_and_record(&tok, "n2", 200, 500).unwrap();
-        // After its window the nonce is forgotten (its proof's time no longer passes).
-        c.check_and_record(&tok, "n1", 401, 700).unwrap();
-        // n1's first record (until 400) is gone, its second stands; n2 (until 500) too.
+        record(&c, &tok, "n2", 200, 200).unwrap();
+        // After its window the nonce is forgotten, and its proof no longer passes either.
+        assert_eq!(
+            record(&c, &tok, "n1", 100, 401).unwrap_err().code,
+            "expired"
+        );
+        record(&c, &tok, "n1", 400, 401).unwrap();
+        // n1's first record (until 400) is gone, its second stands (until 701); n2 (until
+        // 500) too.
         assert_eq!(c.len(), 2);
         assert_eq!(
-            c.check_and_record(&tok, "n1", 600, 900).unwrap_err().code,
+            record(&c, &tok, "n1", 400, 600).unwrap_err().code,
             "replayed"
         );
-        c.check_and_record(&tok, "n3", 701, 1000).unwrap();
+        record(&c, &tok, "n3", 702, 702).unwrap();
         assert_eq!(c.len(), 1, "n1 and n2 forgotten once their times passed");
-        // A time out of order (a clock stepped back) is kept, and forgotten after its own.
-        c.check_and_record(&tok, "n4", 650, 800).unwrap();
-        assert_eq!(c.len(), 2);
-        assert!(c.check_and_record(&tok, "n4", 700, 900).is_err());
-        c.check_and_record(&tok, "n5", 1001, 1200).unwrap();
+        record(&c, &tok, "n5", 1003, 1003).unwrap();
         assert_eq!(c.len(), 1);
+    }
+
+    /// A check given a clock older than one another check used (read before it waited for the
+    /// lock, or a wall clock stepped back) runs at the later time: a proof that time has put
+    /// out of the window is refused as expired, not taken because its nonce was forgotten.
+    #[test]
+    fn a_stale_clock_does_not_reopen_a_forgotten_nonce() {
+        let c = NonceCache::default();
+        let tok = [4u8; 32];
+        record(&c, &tok, "captured-nonce-01", 1000, 1000).unwrap();
+        // Any check at 1301 forgets every nonce kept until 1300, this one among them.
+        record(&c, &[9; 32], "other-token-nonce", 1301, 1301).unwrap();
+        assert_eq!(c.len(), 1);
+        // The captured request again, its clock read at 1300, when its time still passed.
+        let e = record(&c, &tok, "captured-nonce-01", 1000, 1300).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (401, "expired"));
+        // A proof that passes at the later time is taken, and remembered from it.
+        record(&c, &tok, "fresh-nonce-0001", 1001, 1300).unwrap();
+        assert_eq!(
+            record(&c, &tok, "fresh-nonce-0001", 1001, 1301)
+                .unwrap_err()
+                .code,
+            "replayed"
+        );
     }
 
     #[test]
@@ -439,14 +498,13 @@ mod tests {
         let c = NonceCache::default();
         for t in [now - skew, now, now + 5, now + skew] {
             let nonce = format!("nonce-dated-{t:06}");
-            c.check_and_record(&[3; 32], &nonce, now, remember_until(now, t, skew))
-                .unwrap();
+            c.check_and_record(&[3; 32], &nonce, t, skew, now).unwrap();
             // Every later second at which the proof's time still passes the skew check
             // (|t - later| <= skew) finds the nonce remembered.
             for later in [now + 1, t + skew] {
                 if later.abs_diff(t) <= skew && later >= now {
                     let e = c
-                        .check_and_record(&[3; 32], &nonce, later, later + skew)
+                        .check_and_record(&[3; 32], &nonce, t, skew, later)
                         .unwrap_err();
                     assert_eq!(e.code, "replayed", "t={t} later={later}");
                 }
@@ -464,24 +522,24 @@ mod tests {
         let c = NonceCache::with_limits(6, 3);
         let (greedy, other) = ([1u8; 32], [2u8; 32]);
         for i in 0..3 {
-            c.check_and_record(&greedy, &format!("greedy-nonce-{i:04}"), 100, 400)
+            c.check_and_record(&greedy, &format!("greedy-nonce-{i:04}"), 100, 300, 100)
                 .unwrap();
         }
         let e = c
-            .check_and_record(&greedy, "greedy-nonce-0003", 100, 400)
+            .check_and_record(&greedy, "greedy-nonce-0003", 100, 300, 100)
             .unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (429, "rate_limited"));
         for i in 0..3 {
-            c.check_and_record(&other, &format!("other-nonce-{i:04}"), 100, 400)
+            c.check_and_record(&other, &format!("other-nonce-{i:04}"), 100, 300, 100)
                 .unwrap();
         }
         // The memory is full now: every token waits.
         let e = c
-            .check_and_record(&[3; 32], "third-nonce-0000", 100, 400)
+            .check_and_record(&[3; 32], "third-nonce-0000", 100, 300, 100)
             .unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (503, "unavailable"));
         // Once its nonces expire, the greedy token signs again.
-        c.check_and_record(&greedy, "greedy-nonce-0004", 401, 700)
+        c.check_and_record(&greedy, "greedy-nonce-0004", 400, 300, 401)
             .unwrap();
         assert_eq!(c.len(), 1);
     }
@@ -492,24 +550,24 @@ mod tests {
     fn a_proof_dated_ahead_does_not_hold_back_later_nonces() {
         let c = NonceCache::with_limits(4, 4);
         let tok = [5u8; 32];
-        c.check_and_record(&tok, "dated-ahead-0001", 1000, 1600)
+        c.check_and_record(&tok, "dated-ahead-0001", 1300, 300, 1000)
             .unwrap();
         for i in 0..3 {
-            c.check_and_record(&tok, &format!("on-time-nonce-{i:03}"), 1000, 1300)
+            c.check_and_record(&tok, &format!("on-time-nonce-{i:03}"), 1000, 300, 1000)
                 .unwrap();
         }
         // The cache is full until 1300; past it, only the proof dated ahead remains.
         assert_eq!(
-            c.check_and_record(&tok, "on-time-nonce-003", 1000, 1300)
+            c.check_and_record(&tok, "on-time-nonce-003", 1000, 300, 1000)
                 .unwrap_err()
                 .code,
             "unavailable"
         );
-        c.check_and_record(&tok, "on-time-nonce-004", 1310, 1610)
+        c.check_and_record(&tok, "on-time-nonce-004", 1310, 300, 1310)
             .unwrap();
         assert_eq!(c.len(), 2);
         assert_eq!(
-            c.check_and_record(&tok, "dated-ahead-0001", 1310, 1610)
+            c.check_and_record(&tok, "dated-ahead-0001", 1300, 300, 1310)
                 .unwrap_err()
                 .code,
             "replayed"
@@ -533,13 +591,13 @@ mod tests {
     #[test]
     fn a_nonce_belongs_to_its_token() {
         let c = NonceCache::default();
-        c.check_and_record(&[1; 32], "shared-nonce-0001", 100, 400)
+        c.check_and_record(&[1; 32], "shared-nonce-0001", 100, 300, 100)
             .unwrap();
         // Another token's holder sending the same nonce neither fails nor takes it away.
-        c.check_and_record(&[2; 32], "shared-nonce-0001", 100, 400)
+        c.check_and_record(&[2; 32], "shared-nonce-0001", 100, 300, 100)
             .unwrap();
         assert_eq!(
-            c.check_and_record(&[1; 32], "shared-nonce-0001", 101, 401)
+            c.check_and_record(&[1; 32], "shared-nonce-0001", 101, 300, 101)
                 .unwrap_err()
                 .code,
             "replayed"

@@ -1412,6 +1412,62 @@ fn answer_until_closed(stream: &mut impl std::io::Read, within: Duration) -> (Ve
     (answer, within)
 }
 
+/// A token is checked when a write's head arrives and again once its body has: a token
+/// revoked while the body is on the way (up to the request timeout) authorizes nothing, though
+/// the request's proof, signed before, is good.
+#[test]
+fn a_token_revoked_while_the_body_is_on_the_way_authorizes_nothing() {
+    use std::io::Write;
+    let mut fx = Fixture::new();
+    let victim = fx.token(ORIGIN, &["node.register"], 3600);
+    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let served = srv.server.as_ref().unwrap().state().reg.clone();
+    let path = "/api/v1/registry/register";
+    let send_slowly = |nonce: &str, revoke: bool| {
+        let body = spec(nonce);
+        let proof = sign_request(
+            &fx.holder,
+            &victim.envelope.id(),
+            "POST",
+            path,
+            body.as_bytes(),
+            now(),
+            nonce,
+        )
+        .unwrap();
+        let mut tcp = std::net::TcpStream::connect(srv.url.trim_start_matches("http://")).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        write!(
+            tcp,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nCairn-Proof: {proof}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            authorization_value(&victim.envelope),
+            body.len()
+        )
+        .unwrap();
+        // The head is read and its token checked while the body has not come.
+        std::thread::sleep(Duration::from_millis(300));
+        if revoke {
+            served
+                .revoke_token(&victim.id, "leaked", &fx.issuer, None)
+                .unwrap();
+        }
+        tcp.write_all(body.as_bytes()).unwrap();
+        let (answer, _) = answer_until_closed(&mut tcp, Duration::from_secs(10));
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let answer = send_slowly("slow-body-nonce-0001", false);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let answer = send_slowly("slow-body-nonce-0002", true);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("\"revoked\""), "{answer}");
+    assert!(
+        served.node("slow-body-nonce-0002").is_err(),
+        "nothing written"
+    );
+}
+
 /// A shutdown stops accepting connections at once, even while a witnessing round waits on a
 /// witness that never answers (it used to keep serving until that round timed out).
 #[test]
