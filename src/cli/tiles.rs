@@ -119,20 +119,22 @@ fn with_client<T>(
         &TileClient<&mut dyn FnMut(&Tile) -> cairn_core::Result<Vec<u8>>>,
     ) -> cairn_core::Result<T>,
 ) -> CliResult<T> {
-    // The last fetch's failure, if it failed: the client stops at a fetch it cannot get
-    // past, so that is the one to report.
+    // The first failed fetch since the last one that succeeded: the client stops at a fetch
+    // it cannot get past, after at most one more try for the same tile (a partial tile's full
+    // tile), and the first failure names the tile it wanted and why (the client's own error
+    // is that one's too).
     let failure: RefCell<Option<CliError>> = RefCell::new(None);
     let mut fetch = |t: &Tile| -> cairn_core::Result<Vec<u8>> {
         let got = source.get(&t.path(), max_len(t));
-        let mut last = failure.borrow_mut();
+        let mut first = failure.borrow_mut();
         match got {
             Ok(bytes) => {
-                *last = None;
+                *first = None;
                 Ok(bytes)
             }
             Err(e) => {
                 let msg = e.message.clone();
-                *last = Some(e);
+                first.get_or_insert(e);
                 Err(Error::malformed(msg))
             }
         }
@@ -219,17 +221,22 @@ fn lock_export(dir: &Path) -> CliResult<std::fs::File> {
 }
 
 /// The tiles of a tree of `size` that `dir` lacks: a hash tile missing or not of its exact
-/// length, an entry bundle missing. An earlier export's checkpoint promises them all; a
-/// directory restored, pruned or seeded with a checkpoint alone may break that promise.
+/// length, an entry bundle missing or not `width` entries (cut short, or with bytes after
+/// them). An earlier export's checkpoint promises them all; a directory restored, pruned or
+/// seeded with a checkpoint alone may break that promise. A bundle's length depends on its
+/// entries, so each is read (about the size of the ledger's entries in all); a hash tile's
+/// follows from its width, so only its metadata is.
 fn missing_tiles(dir: &Path, size: u64) -> Vec<Tile> {
     tiles::tiles_for_size(size)
         .into_iter()
         .filter(|t| {
-            let present = std::fs::metadata(dir.join(t.path()));
-            match (t.kind, present) {
-                (_, Err(_)) => true,
-                (TileKind::Hashes(_), Ok(m)) => m.len() != t.hash_bytes_len() as u64,
-                (TileKind::Entries, Ok(m)) => !m.is_file(),
+            let path = dir.join(t.path());
+            match t.kind {
+                TileKind::Hashes(_) => {
+                    std::fs::metadata(&path).map_or(true, |m| m.len() != t.hash_bytes_len() as u64)
+                }
+                TileKind::Entries => std::fs::read(&path)
+                    .map_or(true, |b| tiles::parse_entry_bundle(&b, t.width).is_err()),
             }
         })
         .collect()

@@ -292,6 +292,22 @@ fn export_is_incremental_and_verifies_from_a_directory() {
         "--entry",
         "256",
     ]);
+    // A partial tile of the wrong length, whose full tile does not exist yet: the failure
+    // reported is the partial tile's, not the full one's absence.
+    let note = std::fs::read_to_string(env.path("tiles/checkpoint")).unwrap();
+    let w = note.lines().nth(1).unwrap().parse::<u64>().unwrap() % 256;
+    let partial = env.path(&format!("tiles/tile/0/002.p/{w}"));
+    let good_partial = std::fs::read(&partial).unwrap();
+    for (bad, error) in [
+        ([&good_partial[..], &[0; 32]].concat(), "too_large"),
+        (good_partial[..32].to_vec(), "malformed"),
+    ] {
+        std::fs::write(&partial, bad).unwrap();
+        let v = env.fails(&["tiles", "verify", &dir, "--log-key", &log_key], 2, error);
+        let said = v["message"].as_str().unwrap();
+        assert!(said.contains(&format!("002.p/{w}")), "{v}");
+    }
+    std::fs::write(&partial, &good_partial).unwrap();
     let foreign = env.write("foreign.txt", b"another.example/log\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\xe2\x80\x94 another.example/log AAAAAA==\n");
     let e = env.run(&[
         "tiles",
@@ -323,16 +339,33 @@ fn export_is_incremental_and_verifies_from_a_directory() {
 fn export_repairs_what_its_checkpoint_promises_and_runs_one_at_a_time() {
     let (env, log_key, dir) = exported_registry();
     env.ok(&["tiles", "export", &dir]);
-    // A pruned copy: a full tile gone, a bundle gone, a tile cut short. The checkpoint still
-    // promises them all.
+    // An entry bundle emptied, cut inside an entry, or with bytes after its last entry: the
+    // checkpoint promises it whole, so the next export writes it again.
+    let bundle = env.path("tiles/tile/entries/000");
+    let entries = std::fs::read(&bundle).unwrap();
+    let damaged = [
+        Vec::new(),
+        entries[..entries.len() - 1].to_vec(),
+        [&entries[..], b"\0\x01x"].concat(),
+    ];
+    for (i, bad) in damaged.iter().enumerate() {
+        std::fs::write(&bundle, bad).unwrap();
+        let v = env.ok(&["tiles", "export", &dir]);
+        assert_eq!(v["tiles_repaired"], 1, "damage {i}: {v}");
+        assert_eq!(std::fs::read(&bundle).unwrap(), entries, "damage {i}");
+    }
+    // A pruned copy: a full tile gone, a bundle gone, a tile cut short, a bundle cut short.
+    // The checkpoint still promises them all.
     std::fs::remove_file(env.path("tiles/tile/0/000")).unwrap();
     std::fs::remove_file(env.path("tiles/tile/entries/001")).unwrap();
     let short = env.path("tiles/tile/0/001");
     let bytes = std::fs::read(&short).unwrap();
     std::fs::write(&short, &bytes[..100]).unwrap();
+    std::fs::write(&bundle, &damaged[1]).unwrap();
     registry_with_nodes(&env, 600, 10);
     let v = env.ok(&["tiles", "export", &dir]);
-    assert_eq!(v["tiles_repaired"], 3, "{v}");
+    assert_eq!(v["tiles_repaired"], 4, "{v}");
+    assert_eq!(std::fs::read(&bundle).unwrap(), entries);
     assert_eq!(std::fs::read(&short).unwrap(), bytes);
     assert!(env.path("tiles/tile/0/000").exists());
     assert!(env.path("tiles/tile/entries/001").exists());
