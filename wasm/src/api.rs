@@ -861,6 +861,17 @@ pub fn verify_from_tiles(
         if let Some(b) = given.get(path.as_str()) {
             return Ok(b.to_vec());
         }
+        // A partial tile the log has deleted, given under its full tile's path: failing it
+        // sends the client to the full tile, whose first hashes or entries stand in.
+        let full = Tile {
+            width: cairn_core::tiles::TILE_WIDTH,
+            ..*t
+        };
+        if !t.is_full() && given.contains_key(full.path().as_str()) {
+            return Err(Error::malformed(format!(
+                "tile {path} is not given; its full tile is"
+            )));
+        }
         // The full tile the client asks for when a partial one is missing (a log may delete
         // partial tiles): named only through the partial, which is what to fetch first.
         let mut noted = missing.borrow_mut();

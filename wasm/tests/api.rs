@@ -423,3 +423,79 @@ fn token_view_text_is_the_values() {
     }
     assert!(checked >= 8, "{checked}");
 }
+
+/// A log may delete a partial tile once its full tile exists (tlog-tiles); a caller that gives
+/// the full tile, under its own path, in the partial one's place gets the proofs from its
+/// first hashes or entries, and nothing is verified from a full tile that is not the log's.
+#[test]
+fn full_tiles_stand_in_for_partial_tiles_a_log_deleted() {
+    use cairn_core::checkpoint::{Checkpoint, CheckpointPolicy, CheckpointVerifier};
+    use cairn_core::merkle::MemoryTree;
+    use cairn_core::tiles::{encode_entry_bundle, tile_bytes, Tile, TileKind};
+    let origin = "tiles.example/log";
+    let key = SigningKey::from_seed(Algorithm::Ed25519, &[7; 32]);
+    let leaves: Vec<Vec<u8>> = (0..300)
+        .map(|i| format!("entry-{i}").into_bytes())
+        .collect();
+    let mut tree = MemoryTree::new();
+    for l in &leaves {
+        tree.append(l).unwrap();
+    }
+    // A checkpoint from when the first tile was partial (40 entries); the log now holds 300.
+    let size = 40;
+    let note = Checkpoint::new(origin, size, tree.root_at(size).unwrap())
+        .sign(&[(origin, &key)])
+        .unwrap();
+    let full = |kind| Tile {
+        kind,
+        index: 0,
+        width: 256,
+    };
+    let hashes = tile_bytes(&tree, &full(TileKind::Hashes(0))).unwrap();
+    let entries = encode_entry_bundle(leaves[..256].iter().map(|l| l.as_slice())).unwrap();
+    let verifiers = [CheckpointVerifier {
+        name: origin.into(),
+        public_key: key.public_key().clone(),
+    }];
+    let policy = CheckpointPolicy::new(origin);
+    let request = api::TileRequest {
+        entry: Some(7),
+        old_checkpoint: None,
+    };
+    let prove = |tiles: &[api::TileInput]| {
+        api::verify_from_tiles(note.as_bytes(), &verifiers, &policy, &request, tiles)
+    };
+    let first = prove(&[]).unwrap();
+    assert_eq!(first["complete"], false);
+    assert_eq!(
+        first["missing"],
+        serde_json::json!(["tile/entries/000.p/40"])
+    );
+    let mut given = vec![
+        api::TileInput {
+            path: "tile/0/000".into(),
+            data: hashes.clone(),
+        },
+        api::TileInput {
+            path: "tile/entries/000".into(),
+            data: entries.clone(),
+        },
+    ];
+    let done = prove(&given).unwrap();
+    assert_eq!(done["complete"], true, "{done}");
+    assert_eq!(done["entry"]["index"], 7, "{done}");
+    // One of the partial tiles given, the other through its full tile: the same.
+    given[0] = api::TileInput {
+        path: "tile/0/000.p/40".into(),
+        data: hashes[..40 * 32].to_vec(),
+    };
+    assert_eq!(prove(&given).unwrap()["complete"], true);
+    // A full tile that is not the log's is refused, as a partial one would be.
+    let mut forged = hashes.clone();
+    forged[5 * 32] ^= 1;
+    given[0] = api::TileInput {
+        path: "tile/0/000".into(),
+        data: forged,
+    };
+    assert!(prove(&given).is_err());
+}
