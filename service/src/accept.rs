@@ -1,6 +1,7 @@
 //! What a connection must do to keep its place, before HTTP sees it: fit under
 //! `limits.max_connections`, send its first byte (after the TLS handshake, when there is
-//! one) within `limits.header_timeout_seconds`, and speak HTTP/1.1.
+//! one) within `limits.header_timeout_seconds` (and, within that time, a byte that departs
+//! from the HTTP/2 preface), and speak HTTP/1.1.
 //!
 //! Why here: hyper's header timeout starts once the server has told HTTP/1 from HTTP/2, which
 //! takes the connection's first bytes, so a client that connects and stays silent was held
@@ -84,9 +85,10 @@ where
 /// begins with it.
 const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0\r\n";
 
-/// A stream whose reads fail with `TimedOut` when no byte has arrived by its deadline, and
-/// with `InvalidData` once its first bytes are the HTTP/2 preface's; after that it is `inner`
-/// as it is (hyper's own timeouts take over). Holds its connection's place until dropped.
+/// A stream whose reads fail with `TimedOut` when, by its deadline, no byte has arrived or
+/// every byte so far could still open the HTTP/2 preface, and with `InvalidData` once its
+/// first bytes are the HTTP/2 preface's; after that it is `inner` as it is (hyper's own
+/// timeouts take over). Holds its connection's place until dropped.
 pub(crate) struct FirstByteDeadline<S> {
     inner: S,
     deadline: Option<Pin<Box<Sleep>>>,
@@ -129,7 +131,6 @@ impl<S: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<S> {
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
                 if buf.filled().len() > before {
-                    this.deadline = None;
                     if this.opens_http2(&buf.filled()[before..]) {
                         // Not handed on: the server would answer in HTTP/2.
                         buf.set_filled(before);
@@ -137,6 +138,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<S> {
                             io::ErrorKind::InvalidData,
                             "HTTP/2 is not served: the service speaks HTTP/1.1",
                         )));
+                    }
+                    // While the bytes so far could still open the HTTP/2 preface, the server
+                    // waits for more of them, with no timeout of its own: the deadline stands.
+                    // Once one departs from it, the connection speaks HTTP/1 and hyper's
+                    // header timeout takes over.
+                    if this.h2_preface_seen.is_none() {
+                        this.deadline = None;
                     }
                 }
                 Poll::Ready(r)

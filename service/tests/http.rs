@@ -1267,6 +1267,16 @@ fn silent_connections_are_dropped_and_limits_are_per_service() {
         closed_within(&mut silent, Duration::from_secs(6)).expect("a silent connection is closed");
     assert!(took >= Duration::from_millis(800), "closed after {took:?}");
 
+    // Bytes that could still open the HTTP/2 preface, then silence: the server waits for
+    // more of them before it reads a request, so the first byte's deadline stands.
+    for opening in [&b"P"[..], &H2_OPENING[..15]] {
+        let mut c = connect();
+        c.write_all(opening).unwrap();
+        let took = closed_within(&mut c, Duration::from_secs(6))
+            .unwrap_or_else(|| panic!("{opening:?} then silence: the connection is held"));
+        assert!(took >= Duration::from_millis(800), "closed after {took:?}");
+    }
+
     // Three silent connections hold every place: a fourth is closed at once.
     let held: Vec<TcpStream> = (0..3).map(|_| connect()).collect();
     std::thread::sleep(Duration::from_millis(100));
