@@ -167,9 +167,6 @@ impl Server {
             gzipped_bundles: tilecache::TileCache::new(tilecache::DEFAULT_TILE_CACHE_BYTES / 4),
             handles,
         });
-        let presence_gc = state.handles.clone().map(|h| {
-            handles::spawn_collector(h, state.reg.clone(), config.presence.gc_interval_seconds)
-        });
         let limits = &config.limits;
         let app = routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -196,7 +193,20 @@ impl Server {
             ));
 
         let l = tls::listen(config.address, config.tls.as_ref(), limits, app)?;
-        let witnessing = witnessing::spawn(state.clone())?;
+        let witnessing = match witnessing::spawn(state.clone()) {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing may go on serving, or holding the registry, after a failed start.
+                l.handle.shutdown();
+                let _ = l.task.await;
+                return Err(e);
+            }
+        };
+        // Spawned once nothing can fail: a task of a failed start would hold the registry
+        // (and its file's lock) for as long as the caller's runtime lives.
+        let presence_gc = state.handles.clone().map(|h| {
+            handles::spawn_collector(h, state.reg.clone(), config.presence.gc_interval_seconds)
+        });
         Ok(Server {
             addr: l.addr,
             tls: l.tls,

@@ -137,8 +137,10 @@ pub(crate) fn spawn(state: Arc<AppState>) -> ServiceResult<Option<Witnessing>> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                // A stop wins over a tick that is also due: no round begins after it.
+                biased;
                 _ = stopped.changed() => return,
+                _ = tick.tick() => {}
             }
             let (state, targets, agent) = (state.clone(), targets.clone(), agent.clone());
             let done = tokio::task::spawn_blocking(move || round(&state, &targets, &agent)).await;

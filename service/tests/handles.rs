@@ -522,6 +522,33 @@ fn envelope_key_rotation_keeps_old_envelopes_opening() {
     assert_eq!(resolve(&s, "bob", &[]).0["identity"]["device_pubkey"], "b1");
 }
 
+/// A start that fails (its address taken) leaves nothing running that holds the registry:
+/// the caller, its runtime still alive, opens the file again at once.
+#[test]
+fn a_failed_start_leaves_the_registry_free() {
+    let f = Fixture::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut c = one_key();
+    c.address = taken.local_addr().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt
+        .block_on(Server::start(c, f.open()))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.message.contains(&taken.local_addr().unwrap().to_string()),
+        "{e:?}"
+    );
+    // The runtime lives on, as an embedding program's would.
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
+    Registry::open(&f.path, None).expect("the registry is not held by the failed start");
+    drop(rt);
+}
+
 #[test]
 fn configuration_errors_name_their_key() {
     let bad = |keys: Vec<EnvelopeKeyConfig>, pepper: &str| {
