@@ -14,6 +14,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 
 use crate::error::{StoreCode, StoreError, StoreResult};
 use crate::fsio;
+use crate::integrity::verify::check_tree_size;
 use crate::kernel::db::Registry;
 use crate::kernel::entries::{decode_entry, root_at};
 use crate::kernel::head::sign_note;
@@ -21,7 +22,9 @@ use crate::kernel::schema::{self, HeadRecord, RegistryMeta, ENTRIES, META, META_
 use crate::objects::keys::load_key;
 use crate::objects::seal::Passphrase;
 use cairn_core::dsse::Envelope;
+use cairn_core::encoding::Digest;
 use cairn_core::ledger::{required_consents, verify_entry, ChainVerifier, LedgerState};
+use cairn_core::merkle::root_of;
 
 /// What [`Registry::migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,8 +157,12 @@ fn migrate_1_to_2(db: &Database, passphrase: Option<&Passphrase>) -> StoreResult
     let mut state = LedgerState::new();
     let mut chain = ChainVerifier::new();
     let mut rewritten: Vec<(u64, Vec<u8>)> = Vec::new();
+    // The leaves the entries give: the head is signed over their root, and the stored tree
+    // must agree with them before the log key signs anything.
+    let mut leaves: Vec<Digest> = Vec::new();
     {
         let table = tx.open_table(ENTRIES)?;
+        let tree = tx.open_table(TREE)?;
         for (expected, row) in (0u64..).zip(table.iter()?) {
             let (k, v) = row?;
             let seq = k.value();
@@ -167,6 +174,14 @@ fn migrate_1_to_2(db: &Database, passphrase: Option<&Passphrase>) -> StoreResult
                 .at_seq(expected));
             }
             let stored = decode_entry(seq, v.value())?;
+            let leaf = stored.leaf_hash();
+            if tree.get((0, seq))?.map(|h| h.value()) != Some(leaf) {
+                return Err(StoreError::corrupt(format!(
+                    "the Merkle tree's leaf {seq} is not the hash of entry {seq}"
+                ))
+                .at_seq(seq));
+            }
+            leaves.push(leaf);
             // Schema 1: the log key of the entry's time signed it.
             let signer = match state.log_key_at(seq) {
                 Some(id) => state.keys.get(&id).map(|k| k.public_key.clone()),
@@ -210,7 +225,16 @@ fn migrate_1_to_2(db: &Database, passphrase: Option<&Passphrase>) -> StoreResult
             table.insert(*seq, bytes.as_slice())?;
         }
     }
-    let root = root_at(&tx.open_table(TREE)?, n, n)?;
+    let root = root_of(&leaves);
+    {
+        let tree = tx.open_table(TREE)?;
+        check_tree_size(&tree, n)?;
+        if root_at(&tree, n, n)? != root {
+            return Err(StoreError::corrupt(format!(
+                "the Merkle tree's root at size {n} is not the root of the {n} entries: its inner nodes were damaged or edited"
+            )));
+        }
+    }
     let note = sign_note(&origin, n, &root, &log_key)?;
     {
         let mut meta = tx.open_table(META)?;

@@ -154,3 +154,38 @@ fn a_damaged_schema_1_ledger_is_not_migrated() {
         StoreCode::MigrationRequired
     );
 }
+
+/// The stored Merkle tree is checked against the entries before the log key signs a head over
+/// it: a damaged leaf or inner node is refused, nothing signed, the file left at schema 1.
+#[test]
+fn a_schema_1_tree_that_disagrees_with_its_entries_is_not_migrated() {
+    // (level, index) of the stored hash damaged; the entry the error names, if one.
+    for (node, seq) in [((0u8, 4u64), Some(4)), ((3, 0), None), ((0, 8), Some(8))] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = fixture(dir.path());
+        {
+            let db = redb::Database::open(&p).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let def: redb::TableDefinition<(u8, u64), [u8; 32]> =
+                    redb::TableDefinition::new("tree");
+                let mut t = tx.open_table(def).unwrap();
+                let mut h = redb::ReadableTable::get(&t, node)
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("no stored hash at {node:?}"))
+                    .value();
+                h[0] ^= 1;
+                t.insert(node, h).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let e = Registry::migrate(&p, Some(&pass())).unwrap_err();
+        assert_eq!(e.code(), StoreCode::Corrupt, "{node:?}: {e}");
+        assert_eq!(e.seq(), seq, "{node:?}: {e}");
+        assert_eq!(
+            Registry::open(&p, Some(&pass())).unwrap_err().code(),
+            StoreCode::MigrationRequired,
+            "{node:?}: still schema 1"
+        );
+    }
+}
