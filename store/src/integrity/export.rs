@@ -31,12 +31,23 @@ fn write_frame(out: &mut impl Write, frame: &Frame) -> StoreResult<()> {
     Ok(())
 }
 
-/// Reads the next frame body; `None` at a clean end of input.
+/// Reads the next frame body; `None` at a clean end of input (nothing at all where a frame's
+/// length would start). A length cut short is `malformed`, as cairn-core's verifier has it.
 fn read_frame(input: &mut impl Read) -> StoreResult<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
-    match input.read_exact(&mut len) {
+    match input.read_exact(&mut len[..1]) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    match input.read_exact(&mut len[1..]) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(StoreError::core(
+                ErrorCode::Malformed,
+                "export stream: truncated inside a frame length",
+            ))
+        }
         Err(e) => return Err(e.into()),
     }
     let len = u32::from_be_bytes(len) as usize;
