@@ -9,7 +9,8 @@ mod support;
 
 use blux_support::*;
 use cairn_core::blux::{
-    canonical_json, parse_json, verify_ledger, verify_manifest, verify_token, TokenPolicy, Value,
+    canonical_json, parse_json, verify_ledger, verify_manifest, verify_token, verify_token_against,
+    Revocations, TokenPolicy, Value,
 };
 use cairn_core::crypto::{pem, Algorithm, SigningKey};
 use cairn_core::encoding::{hex_decode_array, hex_encode, sha256};
@@ -30,13 +31,18 @@ fn run(op: &str, args: &J) -> cairn_core::Result<J> {
                 ),
                 other => panic!("trusted_issuers {other}"),
             };
-            verify_token(
-                text("token"),
-                args["now"].as_u64().unwrap(),
-                args["revocations"].as_str(),
-                &policy,
-            )
-            .map(|v| {
+            let now = args["now"].as_u64().unwrap();
+            let verdict = verify_token(text("token"), now, args["revocations"].as_str(), &policy);
+            // The revocations file read once for many tokens gives every verdict alike.
+            if let Some(Ok(read)) = args["revocations"].as_str().map(Revocations::parse) {
+                let against = verify_token_against(text("token"), now, Some(&read), &policy);
+                assert_eq!(
+                    against.as_ref().map(|v| v.token_hash),
+                    verdict.as_ref().map(|v| v.token_hash),
+                    "{args}"
+                );
+            }
+            verdict.map(|v| {
                 let mut out = json!({
                     "token_hash": v.token_hash_hex(),
                     "expires_at": v.expires_at,

@@ -33,7 +33,10 @@ pub use json::{
 pub use ledger::{verify_ledger, LedgerChain, LedgerSummary, MAX_LEDGER_LEN};
 pub use manifest::{verify_manifest, ManifestVerdict};
 pub use time::parse_iso8601_micros;
-pub use token::{token_hash, verify_token, TokenPolicy, TokenVerdict, MAX_REVOCATIONS_LEN};
+pub use token::{
+    token_hash, verify_token, verify_token_against, Revocations, TokenPolicy, TokenVerdict,
+    MAX_REVOCATIONS_LEN,
+};
 
 use crate::crypto::{Algorithm, PublicKey, Signature};
 use crate::encoding::{b64_decode, b64_encode, hex_encode, sha256, Digest};

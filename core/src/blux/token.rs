@@ -1,6 +1,7 @@
 //! blux-reg v1.0 capability tokens: verification in blux-reg's check order, with its
 //! mistakes corrected (fingerprint check, canonical signature encoding, issuer pinning).
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -165,6 +166,32 @@ pub fn verify_token(
     revocations_jsonl: Option<&str>,
     policy: &TokenPolicy,
 ) -> Result<TokenVerdict> {
+    verify_token_with(
+        token_json,
+        now,
+        revocations_jsonl.map(Revocations::parse),
+        policy,
+    )
+}
+
+/// [`verify_token`] with the revocations file read beforehand ([`Revocations::parse`]), for
+/// checking many tokens against one file: the same verdicts, the file read once. (Its
+/// `too_large`, when it is one, comes at step 8 as it would.)
+pub fn verify_token_against(
+    token_json: &str,
+    now: UnixTime,
+    revocations: Option<&Revocations>,
+    policy: &TokenPolicy,
+) -> Result<TokenVerdict> {
+    verify_token_with(token_json, now, revocations.map(Ok), policy)
+}
+
+fn verify_token_with<R: core::borrow::Borrow<Revocations>>(
+    token_json: &str,
+    now: UnixTime,
+    revocations: Option<Result<R>>,
+    policy: &TokenPolicy,
+) -> Result<TokenVerdict> {
     let value = parse_json(token_json).map_err(|e| e.context("token"))?;
     let token = value
         .as_object()
@@ -194,8 +221,8 @@ pub fn verify_token(
     }
 
     let token_hash = canonical_hash(&value);
-    if let Some(text) = revocations_jsonl {
-        if is_revoked(text, &token_hash)? {
+    if let Some(revocations) = revocations {
+        if revocations?.borrow().is_revoked(&token_hash)? {
             return Err(Error::new(
                 ErrorCode::Revoked,
                 alloc::format!("token {} has been revoked", hex(&token_hash)),
@@ -282,28 +309,71 @@ fn check_fingerprint(token: &Object, key: &PublicKey) -> Result<Digest> {
     Ok(fp)
 }
 
-/// Reads revocation lines in order as blux-reg does, stopping at the first match.
-fn is_revoked(text: &str, token_hash: &Digest) -> Result<bool> {
-    check_len(text, MAX_REVOCATIONS_LEN, "revocations file")?;
-    for line in non_blank_lines(text) {
-        let entry = line
-            .parse(&Limits::DEFAULT)
-            .map_err(|e| e.context("revocations"))?;
-        let entry = entry.as_object().ok_or_else(|| {
-            Error::malformed(alloc::format!(
-                "revocations: line {} is not a JSON object",
-                line.number
-            ))
-        })?;
-        // Compared as hashes, so an upper-case revocation still revokes: honouring a
-        // revocation is the safe side of a spelling difference.
-        let named = entry
-            .get("token_hash")
-            .and_then(Value::as_str)
-            .and_then(|s| hex_decode_array::<32>(s).ok());
-        if named.as_ref() == Some(token_hash) {
-            return Ok(true);
+/// A revocations file (`token_revocations.jsonl`) read once, to check many tokens against it
+/// with the verdicts [`verify_token`] gives one at a time: blux-reg reads the lines in order and
+/// stops at the first that names the token, so a line that is not a JSON object is an error
+/// only for a token no earlier line revokes.
+///
+/// ```
+/// use cairn_core::blux::Revocations;
+/// let r = Revocations::parse(&format!("{{\"token_hash\":\"{}\"}}\nnot json\n", "ab".repeat(32)))?;
+/// assert_eq!(r.is_revoked(&[0xab; 32]), Ok(true));
+/// assert!(r.is_revoked(&[0xcd; 32]).is_err(), "the bad line is met before any match");
+/// # Ok::<(), cairn_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Revocations {
+    /// Each revoked token hash, with the index of the first line naming it.
+    first_line: BTreeMap<Digest, usize>,
+    /// The first line that is not a JSON object, with its index and error.
+    bad_line: Option<(usize, Error)>,
+}
+
+impl Revocations {
+    /// Reads every non-blank line; only a file over [`MAX_REVOCATIONS_LEN`] is refused here
+    /// (`too_large`), a bad line being an error for the tokens that reach it.
+    pub fn parse(text: &str) -> Result<Revocations> {
+        check_len(text, MAX_REVOCATIONS_LEN, "revocations file")?;
+        let mut out = Revocations::default();
+        for (i, line) in non_blank_lines(text).enumerate() {
+            let number = line.number;
+            let entry = line
+                .parse(&Limits::DEFAULT)
+                .map_err(|e| e.context("revocations"))
+                .and_then(|v| match v {
+                    Value::Object(o) => Ok(o),
+                    _ => Err(Error::malformed(alloc::format!(
+                        "revocations: line {number} is not a JSON object"
+                    ))),
+                });
+            let entry = match entry {
+                Ok(o) => o,
+                Err(e) => {
+                    out.bad_line = Some((i, e));
+                    break;
+                }
+            };
+            // Compared as hashes, so an upper-case revocation still revokes: honouring a
+            // revocation is the safe side of a spelling difference.
+            if let Some(h) = entry
+                .get("token_hash")
+                .and_then(Value::as_str)
+                .and_then(|s| hex_decode_array::<32>(s).ok())
+            {
+                out.first_line.entry(h).or_insert(i);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a line names `token_hash` before any bad line; the bad line's error when one
+    /// comes first.
+    pub fn is_revoked(&self, token_hash: &Digest) -> Result<bool> {
+        match (self.first_line.get(token_hash), &self.bad_line) {
+            (Some(line), Some((bad, _))) if line < bad => Ok(true),
+            (Some(_), None) => Ok(true),
+            (_, Some((_, e))) => Err(e.clone()),
+            (None, None) => Ok(false),
         }
     }
-    Ok(false)
 }

@@ -32,8 +32,8 @@ use crate::kernel::db::{Registry, Txn};
 use crate::objects::keys::{KeyInfo, KeySpec};
 use crate::objects::seal::Protection;
 use cairn_core::blux::{
-    parse_json, verify_manifest, verify_token, LedgerChain, LedgerSummary, Limits, TokenPolicy,
-    Value, MAX_LEDGER_LEN, MAX_REVOCATIONS_LEN,
+    parse_json, verify_manifest, verify_token_against, LedgerChain, LedgerSummary, Limits,
+    Revocations, TokenPolicy, Value, MAX_LEDGER_LEN, MAX_REVOCATIONS_LEN,
 };
 use cairn_core::crypto::{pem, PublicKey};
 use cairn_core::encoding::{sha256, Digest};
@@ -434,11 +434,11 @@ fn list_objects(
 fn check_token(
     path: &Path,
     now: UnixTime,
-    revocations: Option<&str>,
+    revocations: Option<&Revocations>,
     policy: &TokenPolicy,
 ) -> StoreResult<(Digest, Digest, Digest)> {
     let text = read_object(path, MAX_OBJECT_LEN)?;
-    let v = verify_token(&text, now, revocations, policy)?;
+    let v = verify_token_against(&text, now, revocations, policy)?;
     Ok((
         sha256(&[text.as_bytes()]),
         v.token_hash,
@@ -513,6 +513,8 @@ impl Txn<'_> {
         let mut out = BluxImport::default();
         let dir_keys = self.import_blux_keys(dir, protection, &mut out)?;
         let revocations = self.import_blux_trust_files(dir, &mut out)?;
+        // Read once for every token (up to 64 MiB, checked against up to 10,000 tokens).
+        let revocations = revocations.as_deref().map(Revocations::parse).transpose()?;
 
         // The clock's reading, not the entry stamp (`Txn::now`, which never goes back
         // before the newest entry): a token is judged at the time the registry is told it is.
@@ -539,7 +541,7 @@ impl Txn<'_> {
             let checked = check_token(
                 &dir.join(TOKENS_DIR).join(name),
                 now,
-                revocations.as_deref(),
+                revocations.as_ref(),
                 &issuers,
             );
             match checked {
