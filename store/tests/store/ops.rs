@@ -357,6 +357,8 @@ fn keys_generate_import_export_rotate_revoke() {
 fn a_rotation_to_a_weaker_algorithm_is_refused_unless_asked_for() {
     let e = env();
     let reg = &e.reg;
+    let rotate =
+        |k: &KeyInfo, to, weaker| reg.rotate_key(&k.key_id, Some(&pass()), to, weaker, &sealed());
     // A rotation that gives up protection (a lower post-quantum category, none, or a
     // hybrid's Ed25519 half) is refused unless asked for, before anything is written.
     for (from, to) in [
@@ -367,15 +369,7 @@ fn a_rotation_to_a_weaker_algorithm_is_refused_unless_asked_for() {
     ] {
         let k = key(reg, "downgrade", &[Role::Peer], from);
         let size = reg.tree_size().unwrap();
-        let e = reg
-            .rotate_key(
-                &k.key_id,
-                Some(&pass()),
-                to,
-                WeakerAlgorithm::Refuse,
-                &sealed(),
-            )
-            .unwrap_err();
+        let e = rotate(&k, to, WeakerAlgorithm::Refuse).unwrap_err();
         assert_eq!(code(&e), "invalid_state", "{from} -> {to}");
         assert!(e.to_string().contains("must be asked for"), "{e}");
         assert_eq!(
@@ -384,15 +378,7 @@ fn a_rotation_to_a_weaker_algorithm_is_refused_unless_asked_for() {
             "{from} -> {to}: nothing written"
         );
         assert_eq!(reg.key(&k.key_id).unwrap().status, KeyStatus::Active);
-        let new = reg
-            .rotate_key(
-                &k.key_id,
-                Some(&pass()),
-                to,
-                WeakerAlgorithm::Allow,
-                &sealed(),
-            )
-            .unwrap();
+        let new = rotate(&k, to, WeakerAlgorithm::Allow).unwrap();
         assert_eq!(new.public_key.algorithm(), to);
     }
     // Keeping or raising the protection needs no asking.
@@ -402,15 +388,7 @@ fn a_rotation_to_a_weaker_algorithm_is_refused_unless_asked_for() {
         (Algorithm::MlDsa44, Algorithm::Ed25519MlDsa65),
     ] {
         let k = key(reg, "upgrade", &[Role::Peer], from);
-        let new = reg
-            .rotate_key(
-                &k.key_id,
-                Some(&pass()),
-                to,
-                WeakerAlgorithm::Refuse,
-                &sealed(),
-            )
-            .unwrap();
+        let new = rotate(&k, to, WeakerAlgorithm::Refuse).unwrap();
         assert_eq!(new.public_key.algorithm(), to, "{from} -> {to}");
     }
     reg.audit().unwrap();
