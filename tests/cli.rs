@@ -1215,6 +1215,25 @@ fn sign_verify_bundles_offline() {
         "read",
     ]);
     assert_eq!(v["verdict"]["kind"], "token");
+    // A token bundle swapped in for an artifact's does not pass the artifact's check.
+    let art = env.write("some-artifact.bin", b"any bytes");
+    let e = env.fails(
+        &[
+            "bundle",
+            "verify",
+            &tb,
+            "--trust-root",
+            &root,
+            "--artifact",
+            &art,
+        ],
+        1,
+        "domain_mismatch",
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("token bundle"),
+        "{e}"
+    );
     env.fails(
         &[
             "bundle",

@@ -527,7 +527,9 @@ fn check_trust_root(named: &TrustRootRef, root: &VerifiedRoot) -> Result<()> {
 /// bundle, the checkpoint's map and newest entry (`proof_invalid`), the maximum age (`stale`,
 /// also for a version 1 bundle when `policy.max_age` is set), and the revocation proofs
 /// (`revoked` for a proven revocation, `proof_invalid` for a missing proof or another root,
-/// `malformed` for a damaged one).
+/// `malformed` for a damaged one). Before all of them, a policy asking what the bundle's kind
+/// cannot answer is `domain_mismatch`: an artifact check of a token bundle, an audience or
+/// capability of a manifest bundle.
 ///
 /// ```
 /// # #[cfg(feature = "std")] {
@@ -550,6 +552,26 @@ pub fn verify_bundle(
 ) -> Result<BundleVerdict> {
     let mut checks = Vec::new();
     let kind = bundle.kind()?;
+    // A policy asking what the bundle's kind cannot answer is refused, not dropped: a token
+    // bundle vouches for no artifact, a manifest bundle grants no audience or capability (a
+    // bundle of the other kind, swapped in, would otherwise pass the check asked for).
+    match kind {
+        BundleKind::Token if !matches!(policy.artifact, ArtifactCheck::None) => {
+            return Err(Error::new(
+                ErrorCode::DomainMismatch,
+                "this is a token bundle: it vouches for no artifact (an artifact check needs a manifest bundle)",
+            ));
+        }
+        BundleKind::Manifest
+            if policy.token.audience.is_some() || policy.token.capability.is_some() =>
+        {
+            return Err(Error::new(
+                ErrorCode::DomainMismatch,
+                "this is a manifest bundle: it grants no audience or capability (those checks need a token bundle)",
+            ));
+        }
+        _ => {}
+    }
     if bundle.version != BUNDLE_VERSION && bundle.version != BUNDLE_VERSION_2 {
         return Err(Error::new(
             ErrorCode::UnsupportedVersion,

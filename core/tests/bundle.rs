@@ -133,6 +133,44 @@ fn valid_token_bundle_and_its_failures() {
     assert_eq!(with_token_options(None, Some("admin")), "unauthorized");
 }
 
+/// A check the bundle's kind cannot answer is refused, not dropped: a token bundle swapped in
+/// for a manifest bundle does not pass an artifact check, nor a manifest bundle a token's.
+#[test]
+fn a_check_the_bundles_kind_cannot_answer_is_refused() {
+    let (reg, mb, tb) = registry();
+    let pinned = reg.pinned();
+    let e = verify_bundle(&tb, &pinned, NOW, &with_artifact(ARTIFACT)).unwrap_err();
+    assert_eq!(e.code().as_str(), "domain_mismatch");
+    assert!(e.to_string().contains("token bundle"), "{e}");
+    let digest = ArtifactCheck::Digest {
+        size: ARTIFACT.len() as u64,
+        sha256: cairn_core::encoding::sha256(&[ARTIFACT]),
+    };
+    let policy = BundlePolicy {
+        artifact: digest,
+        ..Default::default()
+    };
+    assert_eq!(
+        code(verify_bundle(&tb, &pinned, NOW, &policy)),
+        "domain_mismatch"
+    );
+    for (audience, capability) in [(Some(ORIGIN), None), (None, Some("publish"))] {
+        let policy = BundlePolicy {
+            token: VerifyOptions {
+                audience,
+                capability,
+            },
+            ..with_artifact(ARTIFACT)
+        };
+        let e = verify_bundle(&mb, &pinned, NOW, &policy).unwrap_err();
+        assert_eq!(e.code().as_str(), "domain_mismatch");
+        assert!(e.to_string().contains("manifest bundle"), "{e}");
+    }
+    // Each kind with the checks it answers still verifies.
+    verify_bundle(&mb, &pinned, NOW, &with_artifact(ARTIFACT)).unwrap();
+    verify_bundle(&tb, &pinned, NOW, &BundlePolicy::default()).unwrap();
+}
+
 #[test]
 fn delegated_token_bundle() {
     let mut reg = MemoryRegistry::new(2);
@@ -208,10 +246,20 @@ fn tampered_bundles_fail_with_the_right_code() {
     b.inclusion.hashes = reg.tree().prove_inclusion(0, 4).unwrap();
     assert_eq!(check(&b, ARTIFACT), "proof_invalid");
 
-    // A token offered with the manifest's entry.
+    // A token offered with the manifest's entry: refused with an artifact to check (no token
+    // bundle answers that), and without one (the entry does not record the token).
     let mut b = mb.clone();
     b.subject = tb.subject.clone();
-    assert_eq!(check(&b, ARTIFACT), "proof_invalid");
+    assert_eq!(check(&b, ARTIFACT), "domain_mismatch");
+    assert_eq!(
+        code(verify_bundle(
+            &b,
+            &reg.pinned(),
+            NOW,
+            &BundlePolicy::default()
+        )),
+        "proof_invalid"
+    );
 
     // The checkpoint's root changed: its signature no longer verifies.
     let mut b = mb.clone();
