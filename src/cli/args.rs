@@ -699,6 +699,11 @@ Exit 0 when the key is verified or stored unverified (see \"verified\"), 1 when 
         /// Pin the first key seen for a peer nothing else vouches for.
         #[arg(long)]
         trust_on_first_use: bool,
+        /// Let a key-transparency bundle vouch under a checkpoint signed by classical
+        /// (Ed25519-only) keys; by default the peer's checkpoint needs an Ed25519 and an
+        /// ML-DSA signature, as `bundle verify` asks.
+        #[arg(long)]
+        allow_classical_checkpoint: bool,
     },
     /// An operator accepts a peer's key: its proposed (changed) key, or its unverified key.
     /// Recorded in the ledger.

@@ -137,6 +137,7 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             bootstrap_root,
             log_root,
             trust_on_first_use,
+            allow_classical_checkpoint,
         } => {
             let bytes = read_limited(&response, MAX_MESSAGE_FILE, "key response file")?;
             let bootstrap = bootstrap_root.as_deref().map(read_trust_root).transpose()?;
@@ -153,7 +154,7 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             let policy = VouchPolicy {
                 bootstrap: bootstrap.as_ref(),
                 transparency: &logs,
-                require_hybrid_checkpoint: false,
+                require_hybrid_checkpoint: !allow_classical_checkpoint,
                 trust_on_first_use,
             };
             let reg = ctx.open(Access::Write)?;

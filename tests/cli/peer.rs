@@ -186,6 +186,86 @@ fn peer_bootstrap_pin_and_transparency_proof() {
     assert_eq!(v["verified"], true);
 }
 
+/// A key-transparency bundle under a checkpoint its log signed with a classical key alone is
+/// refused by default (`threshold_not_met`, as `bundle verify` refuses it), and vouches with
+/// `--allow-classical-checkpoint`.
+#[test]
+fn a_classical_checkpoint_vouches_only_when_allowed() {
+    // node-d's log signs with Ed25519 alone.
+    let d = Env::new();
+    d.ok(&[
+        "init",
+        "--origin",
+        "d.example/log",
+        "--log-algorithm",
+        "ed25519",
+        "--insecure-no-passphrase",
+    ]);
+    d.ok(&[
+        "key",
+        "generate",
+        "--label",
+        "me",
+        "--role",
+        "peer",
+        "--algorithm",
+        "ml-dsa-65",
+        "--insecure-no-passphrase",
+    ]);
+    d.ok(&[
+        "key",
+        "generate",
+        "--label",
+        "root",
+        "--role",
+        "root",
+        "--insecure-no-passphrase",
+    ]);
+    let kem = d.write("me.kem", &[7u8; 1184]);
+    d.ok(&[
+        "peer",
+        "init",
+        "--id",
+        "node-d",
+        "--key",
+        "me",
+        "--kem-key",
+        &kem,
+    ]);
+    d.ok(&["root", "create", "--out", &d.p("root.json")]);
+    let c = peer("node-c", 5);
+    let d_root = format!(
+        "node-d={}",
+        c.write("d-root.json", &std::fs::read(d.p("root.json")).unwrap())
+    );
+    let respond = |n: u32| {
+        let req = c.p(&format!("req-d{n}.bin"));
+        c.ok(&["peer", "request", "node-d", "--again", "--out", &req]);
+        let req_d = d.write(&format!("req{n}.bin"), &std::fs::read(&req).unwrap());
+        let out = d.p(&format!("resp{n}.cbdl"));
+        d.ok(&["peer", "respond", &req_d, "--with-proof", "--out", &out]);
+        c.write(&format!("resp-d{n}.cbdl"), &std::fs::read(out).unwrap())
+    };
+    let e = c.fails(
+        &["peer", "receive", &respond(1), "--log-root", &d_root],
+        1,
+        "threshold_not_met",
+    );
+    assert!(e["message"].as_str().unwrap().contains("ML-DSA"), "{e}");
+    let v = c.ok(&[
+        "peer",
+        "receive",
+        &respond(2),
+        "--log-root",
+        &d_root,
+        "--allow-classical-checkpoint",
+    ]);
+    assert_eq!(
+        (v["verified"].clone(), v["rule"].clone()),
+        (json!(true), json!("transparency"))
+    );
+}
+
 #[test]
 fn peer_refusals_are_typed() {
     let a = peer("node-a", 1);
