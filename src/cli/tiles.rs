@@ -20,7 +20,7 @@ use serde_json::json;
 use super::args::{TileProofArgs, TilesCmd};
 use super::error::{CliError, CliResult};
 use super::ledger::{read_trust_root, signer_in_root, MAX_NOTE_FILE};
-use super::util::{read_public_key, read_stream_limited, read_text, write_file};
+use super::util::{read_limited, read_public_key, read_stream_limited, read_text, write_file};
 use super::{Access, Ctx, Output};
 
 /// The name of the checkpoint file below a log's prefix (tlog-tiles).
@@ -235,8 +235,13 @@ fn missing_tiles(dir: &Path, size: u64) -> Vec<Tile> {
                 TileKind::Hashes(_) => {
                     std::fs::metadata(&path).map_or(true, |m| m.len() != t.hash_bytes_len() as u64)
                 }
-                TileKind::Entries => std::fs::read(&path)
-                    .map_or(true, |b| tiles::parse_entry_bundle(&b, t.width).is_err()),
+                // A regular file, read up to the largest bundle (a FIFO, or a link to one,
+                // is not a tile, and must not hang or exhaust the export).
+                TileKind::Entries => {
+                    !std::fs::metadata(&path).is_ok_and(|m| m.is_file())
+                        || read_limited(&path, tiles::MAX_BUNDLE_BYTES, "entry bundle")
+                            .map_or(true, |b| tiles::parse_entry_bundle(&b, t.width).is_err())
+                }
             }
         })
         .collect()

@@ -354,6 +354,14 @@ fn export_repairs_what_its_checkpoint_promises_and_runs_one_at_a_time() {
         assert_eq!(v["tiles_repaired"], 1, "damage {i}: {v}");
         assert_eq!(std::fs::read(&bundle).unwrap(), entries, "damage {i}");
     }
+    // A FIFO where a bundle belongs is no bundle: written again, never read (which would
+    // wait for a writer forever).
+    std::fs::remove_file(&bundle).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&bundle).status();
+    assert!(made.unwrap().success(), "mkfifo");
+    let v = env.ok(&["tiles", "export", &dir]);
+    assert_eq!(v["tiles_repaired"], 1, "{v}");
+    assert_eq!(std::fs::read(&bundle).unwrap(), entries);
     // A pruned copy: a full tile gone, a bundle gone, a tile cut short, a bundle cut short.
     // The checkpoint still promises them all.
     std::fs::remove_file(env.path("tiles/tile/0/000")).unwrap();
