@@ -218,7 +218,31 @@ pub fn checkpoint_witness(
         .iter()
         .map(|w| (w.as_str(), keys.as_slice()))
         .collect();
-    let answers: Vec<Asked> = ask_each(&agent, &asked, &reg, &cp);
+    let mut answers: Vec<Asked> = ask_each(&agent, &asked, &reg, &cp);
+    // A witness counts once, by its keys: a URL whose every line is under a key an earlier
+    // URL gave (an alias of it, or another witness's public cosignature served again) adds
+    // no witness. And every --witness-key must have cosigned.
+    let mut attributed: Vec<(String, u32)> = Vec::new();
+    for a in &mut answers {
+        if let Ok(lines) = &a.result {
+            let new: Vec<(String, u32)> = lines
+                .iter()
+                .map(|c| (c.key.name().to_owned(), c.key.key_id()))
+                .filter(|k| !attributed.contains(k))
+                .collect();
+            if new.is_empty() {
+                a.result = Err(
+                    "its cosignatures are all under keys an earlier --witness URL gave: it adds no witness"
+                        .to_owned(),
+                );
+            }
+            attributed.extend(new);
+        }
+    }
+    let silent: Vec<&CosignerKey> = keys
+        .iter()
+        .filter(|k| !attributed.contains(&(k.name().to_owned(), k.key_id())))
+        .collect();
     let gathered: Vec<StoredCosignature> = answers
         .iter()
         .filter_map(|a| a.result.as_ref().ok())
@@ -265,7 +289,15 @@ pub fn checkpoint_witness(
             }
         }
     }
-    if ok < answers.len() {
+    for k in &silent {
+        text.push_str(&format!(
+            "\n  --witness-key {} ({:08x}, {}): no witness cosigned with it",
+            k.name(),
+            k.key_id(),
+            k.cosignature_type().name()
+        ));
+    }
+    if ok < answers.len() || !silent.is_empty() {
         return Err(CliError::failed("witness_failed", text));
     }
     Ok(Output::new(

@@ -544,6 +544,51 @@ fn checkpoint_witness_stores_cosignatures_that_travel_in_the_note() {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let v = env.ok(&a);
     assert_eq!(v["stored"], 4, "{v}");
+    // A witness counts once: the same witness under a second URL adds none, and a key no
+    // witness cosigned with fails the run (what was gathered is stored all the same).
+    let vkeys = |ks: &[CosignerKey]| -> Vec<String> {
+        ks.iter()
+            .flat_map(|k| ["--witness-key".to_owned(), k.vkey()])
+            .collect()
+    };
+    let twice: Vec<String> = [
+        "checkpoint",
+        "witness",
+        "--witness",
+        &base1,
+        "--witness",
+        &base1,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(vkeys(&keys1))
+    .collect();
+    let e = env.fails(
+        &twice.iter().map(String::as_str).collect::<Vec<_>>(),
+        1,
+        "witness_failed",
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("adds no witness"),
+        "{e}"
+    );
+    let one_of_two: Vec<String> = ["checkpoint", "witness", "--witness", &base1]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(vkeys(&all_keys))
+        .collect();
+    let e = env.fails(
+        &one_of_two.iter().map(String::as_str).collect::<Vec<_>>(),
+        1,
+        "witness_failed",
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("no witness cosigned with it"),
+        "{e}"
+    );
     // More entries, and again: each witness answers 409 with its size, then gets the
     // consistency proof from there.
     env.ok(&[
