@@ -1420,7 +1420,7 @@ The pieces come from the local registry (default; it signs a checkpoint of the w
 when its newest one is older), from a cairn service (--from URL: GET
 /api/v1/bundles/{token|manifest}/ID/refresh?from=SIZE&leaf=SEQ), or from a file (--pieces).
 Exit status 0: refreshed; 1: the pieces do not fit (e.g. revoked since, a fork, a wrong
-proof); 2: unreadable input.")]
+proof); 2: unreadable input, or a service that does not answer (io).")]
     Refresh {
         /// The bundle file to refresh (version 1 or 2).
         bundle: PathBuf,

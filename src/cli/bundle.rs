@@ -13,7 +13,7 @@ use cairn_core::encoding::{hex_decode_array, hex_encode, Digest};
 use cairn_core::manifest::ArtifactCheck;
 use cairn_core::token::VerifyOptions;
 use cairn_core::trust::VerifiedRoot;
-use cairn_store::Registry;
+use cairn_store::{Registry, StoreCode};
 use serde_json::{json, Value};
 
 use super::args::BundleCmd;
@@ -222,14 +222,14 @@ fn refresh_pieces(ctx: &Ctx, b: &Bundle, source: PiecesSource<'_>) -> CliResult<
             let mut resp = agent
                 .get(&url)
                 .call()
-                .map_err(|e| CliError::failed("unreachable", format!("GET {url}: {e}")))?;
+                .map_err(|e| CliError::store(StoreCode::Io, format!("GET {url}: {e}")))?;
             let status = resp.status().as_u16();
             let body = resp
                 .body_mut()
                 .with_config()
                 .limit(MAX_BUNDLE_LEN as u64)
                 .read_to_vec()
-                .map_err(|e| CliError::failed("unreachable", format!("GET {url}: {e}")))?;
+                .map_err(|e| CliError::store(StoreCode::Io, format!("GET {url}: {e}")))?;
             if status != 200 {
                 let detail: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 let code = detail["error"]["code"].as_str().unwrap_or("http_error");
@@ -237,8 +237,14 @@ fn refresh_pieces(ctx: &Ctx, b: &Bundle, source: PiecesSource<'_>) -> CliResult<
                     .as_str()
                     .map(str::to_owned)
                     .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-                return Err(CliError::failed(
-                    "refresh_refused",
+                // The service's own code (its exit class as the CLI's), else an I/O failure:
+                // an answer that is not the service's says nothing about the bundle.
+                return Err(CliError::service(
+                    if detail["error"]["code"].is_string() {
+                        code
+                    } else {
+                        "io"
+                    },
                     format!("GET {url}: {status} {code}: {message}"),
                 ));
             }

@@ -286,4 +286,16 @@ fn an_old_bundle_is_refreshed_from_the_registry_a_file_and_a_service() {
         2,
         "usage",
     );
+    // No answer says nothing about the bundle: an I/O failure (exit 2), not a misfit.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nobody = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    env.fails(
+        &[
+            "bundle", "refresh", &old, "--from", &nobody, "--out", &misfit,
+        ],
+        2,
+        "io",
+    );
+    assert!(!std::path::Path::new(&misfit).exists());
 }
