@@ -97,10 +97,8 @@ impl State {
 
     /// In one write transaction: reads the latest state of `origin`, asks `judge` whether
     /// `next` may replace it, and if so stores `next` and commits durably. Returns once the
-    /// commit is on disk, with the time stored: `next.cosigned_at`, or the latest state's if
-    /// that is later (a request that read the clock before waiting for another's commit, or
-    /// a clock stepped back), so a log's cosignature times never go backwards while its sizes
-    /// go forwards.
+    /// commit is on disk, with the time stored ([`monotonic_time`]): `next.cosigned_at`, or
+    /// the latest state's if that is later by at most [`MONOTONIC_WINDOW`].
     pub fn advance(
         &self,
         origin: &str,
@@ -120,7 +118,7 @@ impl State {
             };
             let latest_at = latest.as_ref().map_or(0, |l| l.cosigned_at);
             judge(latest.map(|l| (l.size, l.root))).map_err(AdvanceError::Refused)?;
-            cosigned_at = next.cosigned_at.max(latest_at);
+            cosigned_at = monotonic_time(next.cosigned_at, latest_at);
             let rec = serde_json::to_vec(&Record {
                 size: next.size,
                 root: b64_encode(&next.root),
@@ -133,5 +131,43 @@ impl State {
         }
         tx.commit().map_err(|e| fail("commit", &e))?;
         Ok(cosigned_at)
+    }
+}
+
+/// How far ahead of the clock a log's last cosignature time may be and still be carried on
+/// ([`monotonic_time`]): a request that read the clock before waiting for another's commit,
+/// or a clock stepped back a little, reuses it; beyond, the last time came from a clock that
+/// ran ahead, and carrying it on would stamp every later cosignature with a time verifiers
+/// refuse as in the future.
+pub const MONOTONIC_WINDOW: u64 = 60;
+
+/// The time a cosignature is stamped with when the clock says `now` and the log's last
+/// cosignature was stamped `latest`: `latest` when it is later by at most
+/// [`MONOTONIC_WINDOW`] (so a log's times do not go backwards while its sizes go forwards),
+/// else `now`.
+pub fn monotonic_time(now: u64, latest: u64) -> u64 {
+    if latest > now && latest - now <= MONOTONIC_WINDOW {
+        latest
+    } else {
+        now
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn a_last_time_a_little_ahead_is_carried_on_and_one_far_ahead_is_not() {
+        assert_eq!(monotonic_time(1000, 0), 1000);
+        assert_eq!(monotonic_time(1000, 999), 1000);
+        assert_eq!(monotonic_time(1000, 1000), 1000);
+        assert_eq!(
+            monotonic_time(1000, 1000 + MONOTONIC_WINDOW),
+            1000 + MONOTONIC_WINDOW
+        );
+        // A clock a year ahead once, then corrected: the witness signs with its clock again.
+        assert_eq!(monotonic_time(1000, 1000 + 365 * 86400), 1000);
+        assert_eq!(monotonic_time(1000, 1001 + MONOTONIC_WINDOW), 1000);
     }
 }
