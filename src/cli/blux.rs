@@ -36,9 +36,10 @@ fn not_verified(e: impl Into<CliError>) -> CliError {
     e
 }
 
-/// Reads a blux-reg file: unreadable is exit 2; too large or not UTF-8 is a verdict.
-fn read_object(path: &Path, what: &str) -> CliResult<String> {
-    let bytes = read_limited(path, MAX_OBJECT_LEN, what).map_err(|e| {
+/// Reads a blux-reg file of at most `max` bytes: unreadable is exit 2; too large or not
+/// UTF-8 is a verdict (exit 1), as a bad line inside it is.
+fn read_object(path: &Path, max: usize, what: &str) -> CliResult<String> {
+    let bytes = read_limited(path, max, what).map_err(|e| {
         if e.code == "too_large" {
             not_verified(e)
         } else {
@@ -134,19 +135,10 @@ pub fn run(ctx: &Ctx, cmd: BluxCmd) -> CliResult<Output> {
                 .map(parse_time)
                 .transpose()?
                 .unwrap_or_else(now);
-            let text = read_object(&file, "token file")?;
+            let text = read_object(&file, MAX_OBJECT_LEN, "token file")?;
             let revoked = revocations
                 .as_deref()
-                .map(|p| {
-                    read_limited(p, MAX_REVOCATIONS_LEN, "revocations file").and_then(|b| {
-                        String::from_utf8(b).map_err(|_| {
-                            CliError::core(
-                                ErrorCode::Malformed,
-                                format!("{} is not UTF-8", p.display()),
-                            )
-                        })
-                    })
-                })
+                .map(|p| read_object(p, MAX_REVOCATIONS_LEN, "revocations file"))
                 .transpose()?;
             let v = verify_token(&text, at, revoked.as_deref(), &policy).map_err(not_verified)?;
             let (capability, audience) = (show(&v.capability), show(&v.audience));
@@ -196,7 +188,7 @@ pub fn run(ctx: &Ctx, cmd: BluxCmd) -> CliResult<Output> {
                     "name the signer's public key with --key FILE or --keys-dir DIR",
                 ));
             }
-            let text = read_object(&manifest, "manifest file")?;
+            let text = read_object(&manifest, MAX_OBJECT_LEN, "manifest file")?;
             let artifact = match artifact {
                 Some(a) => a,
                 None => {

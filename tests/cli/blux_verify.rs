@@ -133,6 +133,26 @@ fn blux_verify_token_with_blux_reg_exit_codes() {
         1,
         "revoked",
     );
+    // A revocations file that is not UTF-8 is a verdict on the inputs, as a bad line in it is
+    // (exit 1), never an unreadable file.
+    let latin1 = env.write("latin1.jsonl", b"{\"note\": \"caf\xe9\"}\n");
+    for bad in [latin1, env.write("bad-line.jsonl", b"not json\n")] {
+        env.fails(
+            &[
+                "blux",
+                "verify-token",
+                &revoked,
+                "--key",
+                &signer,
+                "--at",
+                &rat,
+                "--revocations",
+                &bad,
+            ],
+            1,
+            "malformed",
+        );
+    }
     let broken = env.write("broken.json", b"{\"token_type\": \"capability\"");
     env.fails(
         &["blux", "verify-token", &broken, "--any-issuer"],
