@@ -184,6 +184,14 @@ impl Bundle {
                 "bundle: trust chain too long",
             ));
         }
+        // Every envelope keeps the limits an envelope decoded on its own keeps, so nothing
+        // that walks a decoded bundle meets an oversized one.
+        for env in core::iter::once(&bundle.subject)
+            .chain(&bundle.parents)
+            .chain(&bundle.trust_chain)
+        {
+            env.check_limits().map_err(|e| e.context("bundle"))?;
+        }
         Ok(bundle)
     }
 

@@ -414,6 +414,15 @@ fn bundle_encoding_is_strict() {
         code(Bundle::from_bytes(&vec![0; 2 * 1024 * 1024])),
         "too_large"
     );
+    // An envelope inside keeps the limits it keeps alone: a payload type over 255 bytes, or
+    // more signatures than an envelope may carry, is refused when the bundle is decoded.
+    let mut long_type = mb.clone();
+    long_type.subject.payload_type = "x".repeat(300);
+    assert_eq!(code(Bundle::from_bytes(&long_type.to_bytes())), "malformed");
+    let mut many = mb.clone();
+    let sig = many.subject.signatures[0].clone();
+    many.subject.signatures = vec![sig; 5000];
+    assert_eq!(code(Bundle::from_bytes(&many.to_bytes())), "too_large");
 }
 
 // ---- vectors ----

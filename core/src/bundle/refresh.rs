@@ -118,6 +118,10 @@ impl RefreshPieces {
                 "refresh pieces: trust chain too long",
             ));
         }
+        for env in &pieces.trust_chain {
+            env.check_limits()
+                .map_err(|e| e.context("refresh pieces"))?;
+        }
         Ok(pieces)
     }
 }
