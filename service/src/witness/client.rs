@@ -50,8 +50,17 @@ fn cosignatures_in(
         else {
             continue;
         };
-        key.verify(&checkpoint, text, &line.signature)
+        let timestamp = key
+            .verify(&checkpoint, text, &line.signature)
             .map_err(|e| format!("its cosignature does not verify: {}", e.detail()))?;
+        // C2SP tlog-witness: a witness's cosignature of a checkpoint carries its time; a zero
+        // makes no statement that the tree was the largest it had seen.
+        if timestamp == 0 {
+            return Err(format!(
+                "its cosignature by {} is dated 0, which a witness's may not be (C2SP tlog-witness)",
+                key.name()
+            ));
+        }
         out.push(StoredCosignature {
             key: key.clone(),
             signature: line.clone(),
@@ -183,6 +192,35 @@ mod tests {
     use std::net::TcpListener;
     use std::sync::{Arc, Condvar, Mutex};
     use std::time::Duration;
+
+    /// A witness's cosignature of a checkpoint must carry its time (C2SP tlog-witness): one
+    /// dated 0 fails the witness; one dated otherwise is kept.
+    #[test]
+    fn a_cosignature_dated_zero_fails_its_witness() {
+        use cairn_core::crypto::{Algorithm, SigningKey};
+        let dir = tempfile::tempdir().expect("dir");
+        let reg = Registry::create(
+            dir.path().join("r.redb"),
+            cairn_store::CreateOptions::new("example.test/log", cairn_store::Protection::Insecure),
+        )
+        .expect("registry");
+        let cp = reg.create_checkpoint().expect("checkpoint");
+        let text = Note::parse(cp.note.as_bytes())
+            .expect("note")
+            .text()
+            .to_owned();
+        let sk = SigningKey::from_seed(Algorithm::Ed25519, &[9; 32]);
+        let key = CosignerKey::new("w.example/w1", sk.public_key()).expect("key");
+        let answer = |t| {
+            cairn_core::witness::cosign(&text, "w.example/w1", &sk, t)
+                .expect("cosign")
+                .to_line()
+        };
+        let e = cosignatures_in(&answer(0), &cp, std::slice::from_ref(&key)).unwrap_err();
+        assert!(e.contains("dated 0"), "{e}");
+        let kept = cosignatures_in(&answer(1_700_000_000), &cp, &[key]).expect("kept");
+        assert_eq!(kept.len(), 1);
+    }
 
     /// Witnesses asked one after another would each wait alone: here every fake witness holds
     /// its answer until all of them have been asked (or 5 s have passed), and records whether
