@@ -27,8 +27,30 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> Respons
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
-    let r = tokio::task::spawn_blocking(move || w.add_checkpoint(&body)).await;
+/// The witness and a bound on its blocking work.
+#[derive(Clone)]
+struct Served {
+    witness: Arc<Witness>,
+    /// `limits.max_concurrent_requests` permits, one held by each `add-checkpoint`'s blocking
+    /// work for as long as it runs: a request that times out stops waiting for its answer,
+    /// not the work, so without it the work of timed-out requests would pile up unbounded.
+    work: Arc<tokio::sync::Semaphore>,
+}
+
+async fn add_checkpoint(State(s): State<Served>, body: Bytes) -> Response {
+    let Ok(permit) = s.work.clone().acquire_owned().await else {
+        return text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TEXT,
+            "the witness is stopping; nothing was cosigned\n".into(),
+        );
+    };
+    let w = s.witness.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        w.add_checkpoint(&body)
+    })
+    .await;
     match r {
         Ok(Ok(lines)) => text(StatusCode::OK, TEXT, lines),
         Ok(Err(AddError::Refused(r))) => {
@@ -84,7 +106,10 @@ pub fn router(witness: Arc<Witness>, config: &WitnessConfig) -> Router {
     let routes = Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/health", get(health))
-        .with_state(witness)
+        .with_state(Served {
+            witness,
+            work: Arc::new(tokio::sync::Semaphore::new(l.max_concurrent_requests)),
+        })
         .layer(DefaultBodyLimit::max(l.max_body_bytes));
     crate::limit::apply(routes, &config.rate_limit)
         .layer(

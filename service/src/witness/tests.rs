@@ -277,3 +277,65 @@ fn key_file_round_trip_and_permissions() {
         assert!(e.message.contains("chmod 600"), "{}", e.message);
     }
 }
+
+/// A request that times out stops waiting for its answer, not its work: the work of timed-out
+/// requests never runs more than `max_concurrent_requests` at once (here one, each work held
+/// 1.5 s by a slow clock, requests 1.1 s apart, each given up after 1 s).
+#[test]
+fn the_work_of_timed_out_requests_is_bounded() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "w.example/slow");
+    cfg.limits.request_timeout_seconds = 1;
+    cfg.limits.max_concurrent_requests = 1;
+    cfg.rate_limit.enabled = false;
+    let mut w = Witness::open(&cfg, keys(9)).unwrap();
+    let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (r, m) = (running.clone(), most.clone());
+    w.set_clock(Arc::new(move || {
+        m.fetch_max(r.fetch_add(1, SeqCst) + 1, SeqCst);
+        std::thread::sleep(Duration::from_millis(1500));
+        r.fetch_sub(1, SeqCst);
+        2_000_000_000
+    }));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(crate::witness::http::WitnessServer::start(&cfg, w))
+        .unwrap();
+    let url = format!("{}/add-checkpoint", server.url());
+    let body = Tree::new(0, 8).body(0, 3, &log_key());
+    let clients: Vec<_> = (0..3u64)
+        .map(|i| {
+            let (url, body) = (url.clone(), body.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(1100 * i));
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                agent
+                    .post(&url)
+                    .send(body.as_bytes())
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    assert!(statuses.contains(&408), "{statuses:?}");
+    for _ in 0..100 {
+        if running.load(SeqCst) == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(most.load(SeqCst), 1, "works ran at once: {statuses:?}");
+    rt.block_on(server.shutdown(Duration::from_secs(5)))
+        .unwrap();
+}
