@@ -51,6 +51,12 @@ pub const MAX_NONCES_PER_TOKEN: usize = MAX_REMEMBERED_NONCES / 4;
 /// replayed in were the server's memory of nonces lost.
 pub const MAX_CLOCK_SKEW: u64 = 3600;
 
+/// How far behind the latest time a nonce check used another check's clock may be and still
+/// be taken for a clock read a moment before the check waited for the nonce memory (the check
+/// then runs at the latest time). Further behind, the wall clock was stepped back, and the
+/// check runs at its own time rather than refuse every proof until real time catches up.
+pub const MAX_CLOCK_LAG: u64 = 5;
+
 /// What a nonce is remembered by: the first 16 bytes of SHA-256(token id ‖ nonce). Bound to
 /// the token, so one token's holder cannot use up a nonce another is about to send; fixed in
 /// size, whatever the nonce's length.
@@ -101,8 +107,8 @@ struct Nonces {
     by_expiry: BTreeMap<UnixTime, Vec<(NonceKey, TokenTag)>>,
     per_token: HashMap<TokenTag, usize>,
     /// The latest `now` any check has used. The clock a check is given was read before it
-    /// waited for this lock (and a wall clock may step back), so a check runs at this time
-    /// when it is later: a nonce forgotten at `latest` is then one whose proof no check can
+    /// waited for this lock, so a check runs at this time when it is later by at most
+    /// [`MAX_CLOCK_LAG`]: a nonce forgotten at `latest` is then one whose proof no check can
     /// accept any more.
     latest: UnixTime,
 }
@@ -156,9 +162,9 @@ impl NonceCache {
     /// Records `nonce`, presented with the token `token_id` in a proof dated `proof_time`, for
     /// as long as that proof passes the skew check ([`remember_until`]); `replayed` if that
     /// token presented it before and it is not yet forgotten. `now` is the clock as the caller
-    /// read it; the check runs at the latest time any check has used, if that is later, and
-    /// refuses (`401 expired`) a proof too old for that time, since its nonce may already be
-    /// forgotten.
+    /// read it; the check runs at the latest time any check has used, if that is later by at
+    /// most [`MAX_CLOCK_LAG`], and refuses (`401 expired`) a proof too old for that time, since
+    /// its nonce may already be forgotten.
     pub fn check_and_record(
         &self,
         token_id: &[u8; 32],
@@ -178,7 +184,11 @@ impl NonceCache {
             per_token,
             latest,
         } = &mut *seen;
-        let now = now.max(*latest);
+        let now = if *latest > now && *latest - now <= MAX_CLOCK_LAG {
+            *latest
+        } else {
+            now
+        };
         *latest = now;
         if proof_time.saturating_add(max_skew) < now {
             return Err(ServiceError::unauthenticated(
@@ -486,6 +496,16 @@ mod tests {
         record(&c, &tok, "fresh-nonce-0001", 1001, 1300).unwrap();
         assert_eq!(
             record(&c, &tok, "fresh-nonce-0001", 1001, 1301)
+                .unwrap_err()
+                .code,
+            "replayed"
+        );
+        // A clock stepped back further than a late read (after running an hour ahead): the
+        // checks run at their own time again, rather than refuse every proof for an hour.
+        record(&c, &tok, "ahead-nonce-00001", 5000, 5000).unwrap();
+        record(&c, &tok, "after-correction1", 1400, 1400).unwrap();
+        assert_eq!(
+            record(&c, &tok, "after-correction1", 1400, 1401)
                 .unwrap_err()
                 .code,
             "replayed"
