@@ -102,6 +102,10 @@ pub struct AddCheckpoint {
     pub note: Note,
     /// The checkpoint the note's text states.
     pub checkpoint: Checkpoint,
+    /// The checkpoint is of size 0 with another root than the empty tree's: refused (422) by
+    /// [`AddCheckpoint::check_against`], so that an unknown log (404) or a bad signature (403)
+    /// is told first, as tlog-witness orders them.
+    bad_empty_root: bool,
 }
 
 fn bad(detail: impl Into<String>) -> Refusal {
@@ -122,20 +126,29 @@ fn parse_decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-/// A size-0 checkpoint text with another root than the empty tree's: the one checkpoint text
-/// error that is 422, not 400.
-fn is_bad_empty_root(text: &str) -> bool {
-    let mut lines = text.split('\n');
-    let (_, size, root) = (lines.next(), lines.next(), lines.next());
-    size == Some("0")
-        && root
-            .and_then(|r| b64_decode(r).ok())
-            .is_some_and(|r| r.len() == 32 && r[..] != EMPTY_ROOT[..])
+/// A size-0 checkpoint text with another root than the empty tree's (the one checkpoint text
+/// error that is 422, not 400), parsed as if it carried the empty root and then given its own.
+fn bad_empty_root(text: &str) -> Option<Checkpoint> {
+    let mut lines = text.splitn(4, '\n');
+    let (origin, size, root, rest) = (lines.next()?, lines.next()?, lines.next()?, lines.next());
+    let root = Digest::try_from(b64_decode(root).ok()?.as_slice()).ok()?;
+    if size != "0" || root == EMPTY_ROOT {
+        return None;
+    }
+    let empty = alloc::format!(
+        "{origin}\n0\n{}\n{}",
+        b64_encode(&EMPTY_ROOT),
+        rest.unwrap_or("")
+    );
+    let mut checkpoint = Checkpoint::parse_text(&empty).ok()?;
+    checkpoint.root = root;
+    Some(checkpoint)
 }
 
 impl AddCheckpoint {
-    /// Parses a request body (400 on any syntax error; 422 for a size-0 checkpoint whose root
-    /// is not SHA-256 of the empty string).
+    /// Parses a request body (400 on any syntax error). A size-0 checkpoint whose root is not
+    /// SHA-256 of the empty string parses, and [`AddCheckpoint::check_against`] refuses it
+    /// (422) once the log and its signature are known good.
     ///
     /// ```
     /// use cairn_core::checkpoint::Checkpoint;
@@ -179,18 +192,19 @@ impl AddCheckpoint {
         }
         let note = Note::parse(note.as_bytes())
             .map_err(|e| bad(alloc::format!("the checkpoint note: {}", e.detail())))?;
-        let checkpoint = Checkpoint::parse_text(note.text()).map_err(|e| {
-            if is_bad_empty_root(note.text()) {
-                unprocessable("a checkpoint of size 0 must carry the root of the empty tree")
-            } else {
-                bad(alloc::format!("the checkpoint: {}", e.detail()))
-            }
-        })?;
+        let (checkpoint, bad_empty_root) = match Checkpoint::parse_text(note.text()) {
+            Ok(c) => (c, false),
+            Err(e) => match bad_empty_root(note.text()) {
+                Some(c) => (c, true),
+                None => return Err(bad(alloc::format!("the checkpoint: {}", e.detail()))),
+            },
+        };
         Ok(AddCheckpoint {
             old,
             proof,
             note,
             checkpoint,
+            bad_empty_root,
         })
     }
 
@@ -228,7 +242,8 @@ impl AddCheckpoint {
     /// cosigned last for the log (`None`: never). `Ok` means the witness may record the
     /// checkpoint as its latest and cosign it.
     ///
-    /// In order: `old` above the checkpoint's size (400); `old` other than the latest size, 0
+    /// In order: a size-0 checkpoint without the empty tree's root (422); `old` above the
+    /// checkpoint's size (400); `old` other than the latest size, 0
     /// when none (409 with the latest size); a non-empty proof from size 0 (422); the same
     /// size with another root, or a consistency proof from the latest root that does not
     /// verify (422).
@@ -249,6 +264,11 @@ impl AddCheckpoint {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn check_against(&self, latest: Option<(u64, Digest)>) -> Result<(), Refusal> {
+        if self.bad_empty_root {
+            return Err(unprocessable(
+                "a checkpoint of size 0 must carry the root of the empty tree",
+            ));
+        }
         let size = self.checkpoint.size;
         if self.old > size {
             return Err(bad(alloc::format!(
@@ -354,12 +374,18 @@ mod tests {
             format!("{h}\n").repeat(63).trim_end()
         );
         assert_eq!(AddCheckpoint::parse(ok.as_bytes()).unwrap().proof.len(), 63);
-        // A size-0 checkpoint with another root: 422, as the spec says.
+        // A size-0 checkpoint with another root parses, and is 422 once judged, as the spec
+        // says (after the origin and the signature, which the caller checks in between).
         let zero = format!(
             "{O}\n0\n{}\n\n\u{2014} {O} AAAAAAE=\n",
             b64_encode(&[1; 32])
         );
-        assert_eq!(status(&format!("old 0\n\n{zero}")), 422);
+        let parsed = AddCheckpoint::parse(format!("old 0\n\n{zero}").as_bytes()).unwrap();
+        assert_eq!(parsed.checkpoint.root, [1; 32]);
+        assert_eq!(parsed.check_against(None).unwrap_err().kind.status(), 422);
+        // Its other lines are checked as any checkpoint's: a bad origin line is still 400.
+        let bad_origin = zero.replacen(O, "", 1);
+        assert_eq!(status(&format!("old 0\n\n{bad_origin}")), 400);
     }
 
     #[test]

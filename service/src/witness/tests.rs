@@ -3,7 +3,7 @@
 
 use super::*;
 use cairn_core::checkpoint::Checkpoint;
-use cairn_core::encoding::Digest;
+use cairn_core::encoding::{b64_encode, Digest};
 use cairn_core::merkle::{leaf_hash, root_of, TreeHashes, EMPTY_ROOT};
 use cairn_core::note::Note;
 use cairn_core::witness::{verify_cosignatures, Witness as PolicyWitness, WitnessPolicy};
@@ -151,6 +151,22 @@ fn consistent_sequence_and_refusals() {
         refused(w.add_checkpoint(big.body(16, 20, &stranger).as_bytes())),
         RefusalKind::Forbidden
     );
+    // A size-0 checkpoint with another root than the empty tree's is 422 only once its log
+    // is known (else 404) and its signature good (else 403), the order tlog-witness gives.
+    let zero = |origin: &str, key: &SigningKey| {
+        // Signed as a note: Checkpoint::sign will not sign such a checkpoint.
+        let text = format!("{origin}\n0\n{}\n", b64_encode(&[5; 32]));
+        let mut note = Note::new(&text).unwrap();
+        note.sign(origin, key).unwrap();
+        AddCheckpoint::body(0, &[], &note.encode().unwrap())
+    };
+    for (body, want) in [
+        (zero("other.test/log", &log), RefusalKind::UnknownLog),
+        (zero(ORIGIN, &stranger), RefusalKind::Forbidden),
+        (zero(ORIGIN, &log), RefusalKind::Unprocessable),
+    ] {
+        assert_eq!(refused(w.add_checkpoint(body.as_bytes())), want);
+    }
     // Garbage: 400.
     assert_eq!(
         refused(w.add_checkpoint(b"old x\n\n")),
