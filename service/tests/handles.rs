@@ -654,6 +654,10 @@ fn proof_of_work_required_wrong_forged_expired_and_replayed() {
     let bad = json!({"handle": "alice", "requester_ephemeral_pubkey_hex": "zz"});
     let r = s.post("/resolve", &bad, &[("x-pow-solution", &sol)]);
     assert_eq!((r.status, r.code()), (422, "invalid_key".into()));
+    // A key of small order, which nothing can be sealed to, is refused for its form too.
+    let small = json!({"handle": "alice", "requester_ephemeral_pubkey_hex": "00".repeat(32)});
+    let r = s.post("/resolve", &small, &[("x-pow-solution", &sol)]);
+    assert_eq!((r.status, r.code()), (422, "invalid_key".into()));
     let r = s.get("/check_user/a%20b", &[("x-pow-solution", &sol)]);
     assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(

@@ -257,6 +257,12 @@ impl EnvelopePublicKey {
             <XWing as hpke::Kem>::PublicKey::from_bytes(bytes)
                 .map_err(|e| hpke_error(e, "X-Wing public key"))?;
         }
+        if suite == Suite::X25519ChaCha20Poly1305 && is_small_order_x25519(bytes) {
+            return Err(Error::new(
+                ErrorCode::InvalidKey,
+                "an X25519 key of small order: no envelope can be sealed to it (the exchange gives the all-zero secret)",
+            ));
+        }
         Ok(EnvelopePublicKey {
             suite,
             kid: kid.unwrap_or_else(|| Kid::derive(suite, bytes)),
@@ -861,6 +867,47 @@ fn open_with<K: hpke::Kem>(
     .map_err(|e| hpke_error(e, "opening"))
 }
 
+/// The X25519 public keys of small order, as libsodium lists them: 0, 1, the two points of
+/// order 8, and p - 1, p, p + 1 (the last byte's top bit aside, which X25519 ignores). An
+/// exchange with one gives the all-zero secret, so nothing can be sealed to it; a key is
+/// refused when it is read rather than when it is first used.
+const X25519_SMALL_ORDER: [[u8; 32]; 7] = [
+    [0; 32],
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0,
+    ],
+    [
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
+        0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
+        0xb8, 0x00,
+    ],
+    [
+        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef,
+        0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f,
+        0x11, 0x57,
+    ],
+    small_order_near_p(0xec),
+    small_order_near_p(0xed),
+    small_order_near_p(0xee),
+];
+
+/// p - 1, p or p + 1 (little-endian, first byte `low`; p = 2^255 - 19).
+const fn small_order_near_p(low: u8) -> [u8; 32] {
+    let mut k = [0xff; 32];
+    k[0] = low;
+    k[31] = 0x7f;
+    k
+}
+
+/// Whether `key` is an X25519 public key of small order ([`X25519_SMALL_ORDER`]).
+fn is_small_order_x25519(key: &[u8]) -> bool {
+    key.len() == X25519_LEN
+        && X25519_SMALL_ORDER
+            .iter()
+            .any(|bad| key[..31] == bad[..31] && (key[31] & 0x7f) == bad[31])
+}
+
 fn hpke_error(e: HpkeError, what: &str) -> Error {
     match e {
         HpkeError::OpenError => Error::new(
@@ -952,6 +999,36 @@ impl hpke::rand_core::TryCryptoRng for SeedRng<'_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every listed key is of small order (no envelope can be sealed to it, with the top bit
+    /// of its last byte set or not), and is refused when read; keys off the list are taken.
+    #[test]
+    fn small_order_x25519_keys_are_refused_when_read() {
+        for bad in X25519_SMALL_ORDER {
+            for top in [0u8, 0x80] {
+                let mut k = bad;
+                k[31] |= top;
+                let mut rng = SeedRng::new(&[7; SEAL_SEED_LEN]);
+                let sealed = hpke_seal(Suite::X25519ChaCha20Poly1305, &k, b"", b"", b"x", &mut rng);
+                assert_eq!(
+                    sealed.unwrap_err().code(),
+                    ErrorCode::InvalidKey,
+                    "{k:02x?}"
+                );
+                let e = EnvelopePublicKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, &k)
+                    .unwrap_err();
+                assert_eq!(e.code(), ErrorCode::InvalidKey, "{k:02x?}");
+            }
+        }
+        let good = EnvelopeSecretKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, &[3; 32])
+            .unwrap()
+            .public_key();
+        EnvelopePublicKey::from_bytes(Suite::X25519ChaCha20Poly1305, None, good.as_bytes())
+            .unwrap();
+        let mut two = [0u8; 32];
+        two[0] = 2;
+        assert!(!is_small_order_x25519(&two));
+    }
 
     fn unhex(s: &str) -> Vec<u8> {
         hex::decode(s).unwrap()
