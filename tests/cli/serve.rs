@@ -373,10 +373,13 @@ fn token_proof_makes_the_header_the_real_server_accepts() {
     let reg_path = "/api/v1/registry/register";
     let (cfg, base) = loopback_config(&env);
 
-    // Proofs are made before the server holds the registry (it is opened for writing).
+    // Proofs are made before the server holds the registry (it is opened for writing), dated
+    // a little ahead: the server refuses a proof dated before its start (its nonce memory
+    // begins then), and starting it may take us into a later second.
+    let ahead = (now() + 30).to_string();
     let text = env.run(&[
         "token", "proof", "--file", &tok, "--method", "POST", "--path", reg_path, "--body",
-        &node_file,
+        &node_file, "--time", &ahead,
     ]);
     assert_eq!(text.code, 0, "{}", text.stderr);
     let proof = text.stdout.trim().to_owned();
@@ -396,6 +399,8 @@ fn token_proof_makes_the_header_the_real_server_accepts() {
         &node_file,
         "--nonce",
         "fixed-nonce-0000001",
+        "--time",
+        &ahead,
     ]);
     assert_eq!(j["header"], "Cairn-Proof");
     assert_eq!(j["method"], "POST");
@@ -414,13 +419,15 @@ fn token_proof_makes_the_header_the_real_server_accepts() {
         reg_path,
         "--body",
         &other_body,
+        "--time",
+        &ahead,
     ])["value"]
         .as_str()
         .unwrap()
         .to_owned();
     let del_path = "/api/v1/registry/proof-01";
     let delete = env.ok(&[
-        "token", "proof", &token_id, "--method", "DELETE", "--path", del_path,
+        "token", "proof", &token_id, "--method", "DELETE", "--path", del_path, "--time", &ahead,
     ])["value"]
         .as_str()
         .unwrap()
