@@ -118,25 +118,15 @@ fn blux_verify_token_with_blux_reg_exit_codes() {
         "--at",
         &rat,
     ]);
-    env.fails(
-        &[
-            "blux",
-            "verify-token",
-            &revoked,
-            "--key",
-            &signer,
-            "--at",
-            &rat,
-            "--revocations",
-            &revocations,
-        ],
-        1,
-        "revoked",
-    );
-    // A revocations file that is not UTF-8 is a verdict on the inputs, as a bad line in it is
-    // (exit 1), never an unreadable file.
+    // Against a revocations file: the token it names is revoked; a file that is not UTF-8 is
+    // a verdict on the inputs, as a bad line in it is (exit 1), never an unreadable file.
     let latin1 = env.write("latin1.jsonl", b"{\"note\": \"caf\xe9\"}\n");
-    for bad in [latin1, env.write("bad-line.jsonl", b"not json\n")] {
+    let bad_line = env.write("bad-line.jsonl", b"not json\n");
+    for (file, error) in [
+        (&revocations, "revoked"),
+        (&latin1, "malformed"),
+        (&bad_line, "malformed"),
+    ] {
         env.fails(
             &[
                 "blux",
@@ -147,10 +137,10 @@ fn blux_verify_token_with_blux_reg_exit_codes() {
                 "--at",
                 &rat,
                 "--revocations",
-                &bad,
+                file,
             ],
             1,
-            "malformed",
+            error,
         );
     }
     let broken = env.write("broken.json", b"{\"token_type\": \"capability\"");

@@ -6,10 +6,8 @@ use serde_json::{json, Value};
 
 use super::Env;
 
-/// A registry that is peer `id`, its KEM key derived from `n`.
-fn peer(id: &str, n: u8) -> Env {
-    let env = Env::new();
-    env.insecure_registry();
+/// The registry's own peer signing key, `me` (ML-DSA-65).
+fn signing_key(env: &Env) {
     env.ok(&[
         "key",
         "generate",
@@ -21,6 +19,13 @@ fn peer(id: &str, n: u8) -> Env {
         "ml-dsa-65",
         "--insecure-no-passphrase",
     ]);
+}
+
+/// A registry that is peer `id`, its KEM key derived from `n`.
+fn peer(id: &str, n: u8) -> Env {
+    let env = Env::new();
+    env.insecure_registry();
+    signing_key(&env);
     let mut seed = [n; 64];
     seed[32..].fill(n ^ 0x33);
     let dk = ml_kem::DecapsulationKey768::from_seed(seed.into());
@@ -201,17 +206,7 @@ fn a_classical_checkpoint_vouches_only_when_allowed() {
         "ed25519",
         "--insecure-no-passphrase",
     ]);
-    d.ok(&[
-        "key",
-        "generate",
-        "--label",
-        "me",
-        "--role",
-        "peer",
-        "--algorithm",
-        "ml-dsa-65",
-        "--insecure-no-passphrase",
-    ]);
+    signing_key(&d);
     d.ok(&[
         "key",
         "generate",

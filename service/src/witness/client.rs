@@ -193,11 +193,8 @@ mod tests {
     use std::sync::{Arc, Condvar, Mutex};
     use std::time::Duration;
 
-    /// A witness's cosignature of a checkpoint must carry its time (C2SP tlog-witness): one
-    /// dated 0 fails the witness; one dated otherwise is kept.
-    #[test]
-    fn a_cosignature_dated_zero_fails_its_witness() {
-        use cairn_core::crypto::{Algorithm, SigningKey};
+    /// A registry (in a directory the caller keeps) and a checkpoint of it.
+    fn registry_with_checkpoint() -> (tempfile::TempDir, Registry, StoredCheckpoint) {
         let dir = tempfile::tempdir().expect("dir");
         let reg = Registry::create(
             dir.path().join("r.redb"),
@@ -205,6 +202,15 @@ mod tests {
         )
         .expect("registry");
         let cp = reg.create_checkpoint().expect("checkpoint");
+        (dir, reg, cp)
+    }
+
+    /// A witness's cosignature of a checkpoint must carry its time (C2SP tlog-witness): one
+    /// dated 0 fails the witness; one dated otherwise is kept.
+    #[test]
+    fn a_cosignature_dated_zero_fails_its_witness() {
+        use cairn_core::crypto::{Algorithm, SigningKey};
+        let (_dir, _reg, cp) = registry_with_checkpoint();
         let text = Note::parse(cp.note.as_bytes())
             .expect("note")
             .text()
@@ -228,13 +234,7 @@ mod tests {
     #[test]
     fn witnesses_are_asked_at_the_same_time_and_answered_in_order() {
         const N: usize = 3;
-        let dir = tempfile::tempdir().expect("dir");
-        let reg = Registry::create(
-            dir.path().join("r.redb"),
-            cairn_store::CreateOptions::new("example.test/log", cairn_store::Protection::Insecure),
-        )
-        .expect("registry");
-        let cp = reg.create_checkpoint().expect("checkpoint");
+        let (_dir, reg, cp) = registry_with_checkpoint();
         let arrived = Arc::new((Mutex::new(0usize), Condvar::new()));
         let mut urls = Vec::new();
         let mut fakes = Vec::new();
