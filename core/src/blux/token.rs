@@ -327,6 +327,11 @@ pub struct Revocations {
     first_line: BTreeMap<Digest, usize>,
     /// The first line that is not a JSON object, with its index and error.
     bad_line: Option<(usize, Error)>,
+    /// Non-blank lines read (up to and including a bad line).
+    lines: usize,
+    /// The number of the first line, read before any bad line, that is a JSON object without
+    /// a `token_hash` string.
+    unnamed_line: Option<usize>,
 }
 
 impl Revocations {
@@ -337,6 +342,7 @@ impl Revocations {
         let mut out = Revocations::default();
         for (i, line) in non_blank_lines(text).enumerate() {
             let number = line.number;
+            out.lines = i + 1;
             let entry = line
                 .parse(&Limits::DEFAULT)
                 .map_err(|e| e.context("revocations"))
@@ -355,15 +361,47 @@ impl Revocations {
             };
             // Compared as hashes, so an upper-case revocation still revokes: honouring a
             // revocation is the safe side of a spelling difference.
-            if let Some(h) = entry
-                .get("token_hash")
-                .and_then(Value::as_str)
-                .and_then(|s| hex_decode_array::<32>(s).ok())
-            {
-                out.first_line.entry(h).or_insert(i);
+            match entry.get("token_hash").and_then(Value::as_str) {
+                Some(s) => {
+                    if let Ok(h) = hex_decode_array::<32>(s) {
+                        out.first_line.entry(h).or_insert(i);
+                    }
+                }
+                None => {
+                    out.unnamed_line.get_or_insert(number);
+                }
             }
         }
         Ok(out)
+    }
+
+    /// [`Revocations::parse`] for a file taken whole (as an import records it): every
+    /// non-blank line must be a JSON object with a `token_hash` string (`malformed`, naming
+    /// the first line that is not), so that no token meets a line blux-reg could not read.
+    ///
+    /// ```
+    /// use cairn_core::blux::Revocations;
+    /// let line = format!("{{\"token_hash\":\"{}\"}}", "ab".repeat(32));
+    /// assert_eq!(Revocations::parse_whole(&format!("{line}\r\n\r{line}\n"))?.lines(), 2);
+    /// assert!(Revocations::parse_whole(&format!("{line}\n{{}}\n")).is_err());
+    /// # Ok::<(), cairn_core::Error>(())
+    /// ```
+    pub fn parse_whole(text: &str) -> Result<Revocations> {
+        let out = Revocations::parse(text)?;
+        if let Some((_, e)) = &out.bad_line {
+            return Err(e.clone());
+        }
+        if let Some(number) = out.unnamed_line {
+            return Err(Error::malformed(alloc::format!(
+                "revocations: line {number} has no token_hash"
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Non-blank lines read: every line of a file [`Revocations::parse_whole`] accepted.
+    pub fn lines(&self) -> usize {
+        self.lines
     }
 
     /// Whether a line names `token_hash` before any bad line; the bad line's error when one

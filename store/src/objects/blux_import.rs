@@ -512,9 +512,8 @@ impl Txn<'_> {
     ) -> StoreResult<BluxImport> {
         let mut out = BluxImport::default();
         let dir_keys = self.import_blux_keys(dir, protection, &mut out)?;
-        let revocations = self.import_blux_trust_files(dir, &mut out)?;
         // Read once for every token (up to 64 MiB, checked against up to 10,000 tokens).
-        let revocations = revocations.as_deref().map(Revocations::parse).transpose()?;
+        let revocations = self.import_blux_trust_files(dir, &mut out)?;
 
         // The clock's reading, not the entry stamp (`Txn::now`, which never goes back
         // before the newest entry): a token is judged at the time the registry is told it is.
@@ -670,12 +669,12 @@ impl Txn<'_> {
     }
 
     /// Verifies and records `trust/ledger.jsonl` and `trust/token_revocations.jsonl`;
-    /// returns the revocations text.
+    /// returns the revocations, read once for every token.
     fn import_blux_trust_files(
         &mut self,
         dir: &Path,
         out: &mut BluxImport,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Option<Revocations>> {
         if let Some((entries, digest)) = verify_ledger_file(&dir.join("trust/ledger.jsonl"))
             .map_err(|e| e.context("trust/ledger.jsonl"))?
         {
@@ -692,36 +691,20 @@ impl Txn<'_> {
             &dir.join("trust/token_revocations.jsonl"),
             MAX_REVOCATIONS_LEN as u64,
         )?;
-        if let Some(text) = &revocations {
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let v = parse_json(line).map_err(|e| {
-                    StoreError::from(e)
-                        .context(&format!("trust/token_revocations.jsonl line {}", i + 1))
-                })?;
-                if v.get("token_hash").and_then(|h| h.as_str()).is_none() {
-                    return Err(StoreError::core(
-                        ErrorCode::Malformed,
-                        format!(
-                            "trust/token_revocations.jsonl line {}: no token_hash",
-                            i + 1
-                        ),
-                    ));
-                }
-                out.revocations += 1;
-            }
-            out.imported_seqs.push(self.append(
-                Event::Imported {
-                    source: format!("{SOURCE_PREFIX}trust/token_revocations.jsonl"),
-                    digest: sha256(&[text.as_bytes()]),
-                },
-                &[],
-            )?);
-        }
-        Ok(revocations)
+        let Some(text) = revocations else {
+            return Ok(None);
+        };
+        let parsed = Revocations::parse_whole(&text)
+            .map_err(|e| StoreError::from(e).context("trust/token_revocations.jsonl"))?;
+        out.revocations = parsed.lines();
+        out.imported_seqs.push(self.append(
+            Event::Imported {
+                source: format!("{SOURCE_PREFIX}trust/token_revocations.jsonl"),
+                digest: sha256(&[text.as_bytes()]),
+            },
+            &[],
+        )?);
+        Ok(Some(parsed))
     }
 }
 

@@ -548,25 +548,58 @@ fn bad_token_and_manifest_files_are_reported_not_fatal() {
 
 #[test]
 fn a_broken_trust_file_still_fails_everything_tokens_included() {
+    let good = String::from_utf8(fixture("token_revocations.jsonl")).unwrap();
+    for (revocations, says) in [
+        ("{\"token_hash\": \n".to_owned(), "line 1"),
+        (
+            format!("{}\n\n{{}}\n", good.trim_end()),
+            "line 3 has no token_hash",
+        ),
+        (
+            format!("\r{}\r[1]\r", good.trim_end()),
+            "line 3 is not a JSON object",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("blux");
+        full_config_dir(&config);
+        std::fs::write(config.join("trust/token_revocations.jsonl"), &revocations).unwrap();
+        let reg = registry_at(dir.path(), BEFORE_EXPIRY);
+        let size = reg.tree_size().unwrap();
+        let err = reg
+            .import_blux_dir(&config, &Protection::Insecure)
+            .unwrap_err();
+        assert_eq!(err.code().as_str(), "malformed", "{revocations:?}");
+        assert!(err.to_string().contains(says), "{revocations:?}: {err}");
+        assert_eq!(
+            reg.tree_size().unwrap(),
+            size,
+            "no token or manifest was recorded"
+        );
+    }
+}
+
+/// Lines end as Python's text mode ends them (`\n`, `\r\n` or a lone `\r`), as blux-reg reads
+/// the file: each line is counted, and the revoked token is still refused.
+#[test]
+fn revocation_lines_end_in_any_newline() {
+    let good = String::from_utf8(fixture("token_revocations.jsonl")).unwrap();
+    let other = format!("{{\"token_hash\":\"{}\"}}", "ab".repeat(32));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("blux");
     full_config_dir(&config);
     std::fs::write(
         config.join("trust/token_revocations.jsonl"),
-        "{\"token_hash\": \n",
+        format!("\r\n \r{other}\r{}\r\n{other}", good.trim_end()),
     )
     .unwrap();
     let reg = registry_at(dir.path(), BEFORE_EXPIRY);
-    let size = reg.tree_size().unwrap();
-    let err = reg
-        .import_blux_dir(&config, &Protection::Insecure)
-        .unwrap_err();
-    assert_eq!(err.code().as_str(), "malformed");
-    assert_eq!(
-        reg.tree_size().unwrap(),
-        size,
-        "no token or manifest was recorded"
-    );
+    let report = reg.import_blux_dir(&config, &Protection::Insecure).unwrap();
+    assert_eq!(report.revocations, 3);
+    assert!(report
+        .rejected
+        .iter()
+        .any(|r| r.path == "trust/tokens/token_revoked.json" && r.code.as_str() == "revoked"));
 }
 
 proptest::proptest! {
