@@ -743,6 +743,42 @@ fn forked_log_gets_no_quorum_and_is_detected() {
     );
 }
 
+/// An ML-DSA-44 cosignature dated 0 (C2SP: consistency only, no statement of being the
+/// newest) counts toward a quorum with no maximum age; under one it is stale, being dated 1970.
+#[test]
+fn an_undated_ml_dsa_cosignature_counts_only_without_a_maximum_age() {
+    let k = keys();
+    let cp = checkpoint(10, "");
+    let n = Note::parse(note(&k, &cp, &[(3, &k.w3, 0)]).as_bytes()).unwrap();
+    let mut policy = WitnessPolicy::new(
+        vec![Witness {
+            name: "w3".into(),
+            key: CosignerKey::new(&wname(3), k.w3.public_key()).unwrap(),
+        }],
+        1,
+    );
+    let v = verify_cosignatures(&n, &policy, NOW).unwrap();
+    assert_eq!(
+        (
+            v.cosigned[0].timestamp,
+            v.cosigned[0].standing,
+            v.quorum_met
+        ),
+        (0, CosignatureStanding::Counted, true)
+    );
+    policy.max_age = Some(NOW);
+    let v = verify_cosignatures(&n, &policy, NOW).unwrap();
+    assert_eq!(
+        v.cosigned[0].standing,
+        CosignatureStanding::Counted,
+        "0 is NOW old"
+    );
+    policy.max_age = Some(NOW - 1);
+    let v = verify_cosignatures(&n, &policy, NOW).unwrap();
+    assert_eq!(v.cosigned[0].standing, CosignatureStanding::Stale);
+    assert_eq!(v.check().unwrap_err().code().as_str(), "stale");
+}
+
 /// The worked example in docs/FORMATS.md (witness cosignatures section) is what the code
 /// produces.
 #[test]
