@@ -6,7 +6,7 @@
 use cairn_core::checkpoint::Checkpoint;
 use cairn_core::note::Note;
 use cairn_core::witness::add::AddCheckpoint;
-use cairn_core::witness::CosignerKey;
+use cairn_core::witness::{CosignerKey, DEFAULT_MAX_FUTURE_SKEW};
 use cairn_store::{Registry, StoredCheckpoint, StoredCosignature};
 
 /// Largest add-checkpoint answer read.
@@ -31,11 +31,13 @@ fn answer_text(resp: &mut ureq::http::Response<ureq::Body>) -> String {
 }
 
 /// The cosignatures in a 200 answer that verify under `keys`; lines of other keys are
-/// ignored, and a line of a given key that does not verify is an error.
+/// ignored, and a line of a given key that does not verify, or is dated 0 or further after
+/// `now` than verifiers allow, is an error.
 fn cosignatures_in(
     answer: &str,
     cp: &StoredCheckpoint,
     keys: &[CosignerKey],
+    now: u64,
 ) -> Result<Vec<StoredCosignature>, String> {
     let note = Note::parse(cp.note.as_bytes()).map_err(|e| e.to_string())?;
     let text = note.text();
@@ -58,6 +60,15 @@ fn cosignatures_in(
         if timestamp == 0 {
             return Err(format!(
                 "its cosignature by {} is dated 0, which a witness's may not be (C2SP tlog-witness)",
+                key.name()
+            ));
+        }
+        // Verifiers do not count a line dated past their skew, and a stored line is replaced
+        // only by a newer one: kept, a witness's wrong clock would leave its cosignature
+        // uncounted from here on.
+        if timestamp > now.saturating_add(DEFAULT_MAX_FUTURE_SKEW) {
+            return Err(format!(
+                "its cosignature by {} is dated {timestamp}, more than {DEFAULT_MAX_FUTURE_SKEW} s after this clock's {now}",
                 key.name()
             ));
         }
@@ -112,7 +123,7 @@ pub fn ask(
             let status = resp.status().as_u16();
             let answer = answer_text(&mut resp);
             match status {
-                200 => cosignatures_in(&answer, cp, keys).map(Some),
+                200 => cosignatures_in(&answer, cp, keys, reg.now()).map(Some),
                 409 => {
                     let n = answer
                         .trim_end_matches('\n')
@@ -206,9 +217,10 @@ mod tests {
     }
 
     /// A witness's cosignature of a checkpoint must carry its time (C2SP tlog-witness): one
-    /// dated 0 fails the witness; one dated otherwise is kept.
+    /// dated 0 fails the witness, as does one dated past the verifiers' skew; one dated
+    /// otherwise is kept.
     #[test]
-    fn a_cosignature_dated_zero_fails_its_witness() {
+    fn a_cosignature_dated_zero_or_ahead_fails_its_witness() {
         use cairn_core::crypto::{Algorithm, SigningKey};
         let (_dir, _reg, cp) = registry_with_checkpoint();
         let text = Note::parse(cp.note.as_bytes())
@@ -222,10 +234,17 @@ mod tests {
                 .expect("cosign")
                 .to_line()
         };
-        let e = cosignatures_in(&answer(0), &cp, std::slice::from_ref(&key)).unwrap_err();
+        const NOW: u64 = 1_700_000_000;
+        let keys = std::slice::from_ref(&key);
+        let e = cosignatures_in(&answer(0), &cp, keys, NOW).unwrap_err();
         assert!(e.contains("dated 0"), "{e}");
-        let kept = cosignatures_in(&answer(1_700_000_000), &cp, &[key]).expect("kept");
-        assert_eq!(kept.len(), 1);
+        let ahead = NOW + DEFAULT_MAX_FUTURE_SKEW + 1;
+        let e = cosignatures_in(&answer(ahead), &cp, keys, NOW).unwrap_err();
+        assert!(e.contains("s after this clock"), "{e}");
+        for t in [1, NOW, NOW + DEFAULT_MAX_FUTURE_SKEW] {
+            let kept = cosignatures_in(&answer(t), &cp, keys, NOW).expect("kept");
+            assert_eq!(kept.len(), 1);
+        }
     }
 
     /// Witnesses asked one after another would each wait alone: here every fake witness holds
