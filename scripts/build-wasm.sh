@@ -57,19 +57,15 @@ if [ -n "${CAIRN_WASM_OPT_LEVEL:-}" ]; then
   export CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL="$CAIRN_WASM_OPT_LEVEL"
 fi
 
-# The standard library rebuilt with the module needs nightly cargo flags: a dated nightly, so
-# that the flags below keep their meaning (panic_immediate_abort, for one, changed form in
-# 2025). Its own target directory keeps the stable builds (clippy, tests) apart.
-nightly=nightly-2026-05-19
+# The standard library rebuilt with the module needs nightly cargo flags: the dated nightly of
+# scripts/nightly.sh, with rust-src. Its own target directory keeps the stable builds (clippy,
+# tests) apart.
+source "$(dirname "$0")/nightly.sh"
 std_mode=${CAIRN_WASM_STD:-rebuilt}
 case "$std_mode" in
   rebuilt)
-    if ! rustup run "$nightly" rustc --version >/dev/null 2>&1 ||
-      ! rustup component list --toolchain "$nightly" --installed 2>/dev/null | grep -q '^rust-src'; then
-      say "installing the $nightly toolchain with rust-src (the standard library is rebuilt with the module)"
-      rustup toolchain install "$nightly" --profile minimal --component rust-src
-    fi
-    cargo_build=(cargo "+$nightly" build -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size)
+    ensure_nightly rust-src
+    cargo_build=(cargo "+$CAIRN_NIGHTLY" build -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size)
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
     if [ -n "${RUSTFLAGS:-}${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
       say "warning: RUSTFLAGS is set and replaces the module's flags ($CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS)"

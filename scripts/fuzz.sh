@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs cairn's fuzz targets (fuzz/, cargo-fuzz + libFuzzer): installs what is missing (a
-# nightly toolchain, cargo-fuzz), builds, seeds the corpora from tests/vectors, replays the
+# dated nightly toolchain, cargo-fuzz), builds, seeds the corpora from tests/vectors, replays the
 # recorded regressions, then fuzzes each target for a fixed time. Fails if any target finds
 # a crash, a hang or an out-of-memory input, and says where the input is and how to reproduce
 # it. docs/FUZZING.md has the details (long runs, minimising, corpora).
@@ -38,17 +38,16 @@ done
 
 step() { printf '\n== fuzz: %s\n' "$*"; }
 
-if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  step "installing the nightly toolchain (cargo-fuzz needs -Z flags)"
-  rustup toolchain install nightly --profile minimal
-fi
+# cargo-fuzz needs -Z flags: the dated nightly of scripts/nightly.sh.
+source "$(dirname "$0")/nightly.sh"
+ensure_nightly
 if ! cargo fuzz --version >/dev/null 2>&1; then
   step "installing cargo-fuzz"
   cargo install --locked cargo-fuzz
 fi
 
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
-fuzz() { (cd fuzz && cargo +nightly fuzz "$@"); }
+fuzz() { (cd fuzz && cargo "+$CAIRN_NIGHTLY" fuzz "$@"); }
 bin_dir="fuzz/target/$triple/release"
 
 step "building (sanitizer: $sanitizer)"
@@ -67,9 +66,9 @@ report() { # target, input file, what happened
 
 !! fuzz target '$t': $what
    input:     $input
-   reproduce: (cd fuzz && cargo +nightly fuzz run -s $sanitizer $t ${input#fuzz/})
+   reproduce: (cd fuzz && cargo +$CAIRN_NIGHTLY fuzz run -s $sanitizer $t ${input#fuzz/})
               or: $bin_dir/$t $input
-   minimise:  (cd fuzz && cargo +nightly fuzz tmin -s $sanitizer $t ${input#fuzz/})
+   minimise:  (cd fuzz && cargo +$CAIRN_NIGHTLY fuzz tmin -s $sanitizer $t ${input#fuzz/})
    keep it:   copy it to fuzz/regressions/$t/ (scripts/fuzz.sh replays those)
 EOF
 }

@@ -20,14 +20,41 @@ if [ -n "${free_mb:-}" ] && [ "$free_mb" -lt 3000 ]; then
   echo "warning: only ${free_mb} MB free on $(df -P . | awk 'NR==2 {print $6}'); a clean run needs about 3000 MB" >&2
 fi
 
+# What the script does not install: Rust through rustup, a C compiler (the default mimalloc
+# allocator, PQClean's ML-DSA signing and libFuzzer are C), Node.js >= 20.19 with npm (the
+# JavaScript side and its benches). Said up front, not in the middle of a build.
+missing=()
+for tool in rustup cargo cc node npm; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "error: ${missing[*]} not found; the tests need Rust through rustup (https://rustup.rs), a C compiler (Debian: build-essential) and Node.js >= 20.19 with npm" >&2
+  exit 1
+fi
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+  { echo "error: Node.js >= 20.19 is needed (the benches' packages declare it), found $(node --version)" >&2; exit 1; }
+for component in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$component" || {
+    step "adding the $component component"
+    rustup component add "$component"
+  }
+done
+
+# Debian's packages, as root or through sudo. Without either, the tests that need them would
+# report themselves skipped, and this run would not be every test: it stops instead.
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need_apt=()
 command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/golang.org/x/mod ] || need_apt+=(golang-go golang-golang-x-mod-dev)
 command -v strace >/dev/null 2>&1 || need_apt+=(strace) # fault injection and syscall counts: tests/cli/durability.rs
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx) # serves exported tiles: tests/cli/tiles.rs
 [ -x /usr/bin/kill ] || [ -x /bin/kill ] || need_apt+=(procps) # signals cairn serve: tests/cli/serve.rs
-if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1 || { [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; }; then
+    echo "error: ${need_apt[*]} missing, and no apt-get to install them with (as root or through sudo)" >&2
+    exit 1
+  fi
   step "installing ${need_apt[*]} (Go's note verifier for the checkpoint interop test; strace for the durability tests; nginx for the tiles-over-HTTP test; kill for the shutdown test)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || {
   step "adding the wasm32-unknown-unknown target"
@@ -56,12 +83,12 @@ msrv_check() {
     || rustup target add wasm32-unknown-unknown --toolchain "$toolchain"
   CARGO_TARGET_DIR=target/msrv-$toolchain cargo +"$toolchain" check --quiet "$@"
 }
-step "MSRV: cairn-core and cairn-wasm on Rust 1.85, cairn-store and cairn on 1.90 (their rust-version)"
+step "MSRV: cairn-core and cairn-wasm on Rust 1.85; cairn-store, cairn-service, cairn and cairn-node on 1.90 (their rust-version)"
 msrv_check 1.85 -p cairn-core
 msrv_check 1.85 -p cairn-core --no-default-features --target wasm32-unknown-unknown
 msrv_check 1.85 -p cairn-core --no-default-features --features handle --target wasm32-unknown-unknown
 msrv_check 1.85 -p cairn-wasm --target wasm32-unknown-unknown
-msrv_check 1.90 -p cairn-store -p cairn
+msrv_check 1.90 -p cairn-store -p cairn-service -p cairn -p cairn-node
 
 step "cairn-core no_std verify-only build for wasm32 (no std, no getrandom, no C)"
 cargo build -p cairn-core --no-default-features --target wasm32-unknown-unknown

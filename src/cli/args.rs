@@ -975,10 +975,13 @@ Examples:
 
 Stops at the first bad entry and names it (exit 1).")]
     Audit,
-    /// Write the ledger, up to the newest checkpoint, as a self-verifying stream.
+    /// Write the whole ledger, up to the signed head, as a self-verifying stream.
     #[command(after_help = "\
 Examples:
-  cairn checkpoint create && cairn ledger export --out registry.cairnlog")]
+  cairn ledger export --out registry.cairnlog
+
+Every entry, each published checkpoint after the entry that completes its size, and the
+signed head's note last when no checkpoint was published at its size.")]
     Export {
         /// Output file.
         #[arg(long, value_name = "FILE")]

@@ -26,7 +26,8 @@ pub const MAX_ORIGIN_LEN: usize = 256;
 pub struct CreateOptions {
     /// The log's origin: the first line of every checkpoint (e.g. `registry.example.org/log`).
     pub origin: String,
-    /// Algorithm of the log key that signs every entry and checkpoint (hybrid by default).
+    /// Algorithm of the log key that signs every checkpoint and each commit's tree head (hybrid
+    /// by default).
     pub log_algorithm: Algorithm,
     /// How the log key is sealed at rest.
     pub protection: Protection,
