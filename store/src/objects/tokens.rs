@@ -132,6 +132,22 @@ fn chain_of(tx: &impl ReadTables, claims: &TokenClaims) -> StoreResult<Vec<Token
     Ok(chain)
 }
 
+/// The keys that signed a token and its recorded parents: the root issuer first, then each
+/// delegator (the holder of the link above), each once.
+fn signers_of(chain: &[TokenInfo], claims: &TokenClaims) -> Vec<KeyId> {
+    let mut out: Vec<KeyId> = Vec::with_capacity(chain.len() + 1);
+    for issuer in chain
+        .iter()
+        .map(|t| &t.claims.issuer)
+        .chain([&claims.issuer])
+    {
+        if !out.contains(issuer) {
+            out.push(*issuer);
+        }
+    }
+    out
+}
+
 /// Token chains whose signatures and encodings verified ([`AuthenticatedChain`]), by the id
 /// of the token (the SHA-256 of its exact bytes): a token presented again, with the same
 /// stored parents and the same issuer key, is not authenticated again. Everything that can
@@ -256,6 +272,21 @@ fn verify_in(
             ErrorCode::Unauthorized,
             format!("the issuer {root_issuer} does not hold the token-issuer role"),
         ));
+    }
+    // Every delegating key too: revoking a key refuses every token it signed, a delegation as
+    // much as a root token (as the bundle verifier rules offline). A delegator this registry
+    // does not hold has no status here.
+    if !chain.is_empty() {
+        for delegator in signers_of(&chain, claims).iter().skip(1) {
+            if let Some(rec) = crate::objects::keys::load_key(tx, delegator)? {
+                if let KeyStatus::Revoked { reason, .. } = &rec.status {
+                    return Err(StoreError::core(
+                        ErrorCode::Revoked,
+                        format!("the delegating key {delegator} is revoked: {reason}"),
+                    ));
+                }
+            }
+        }
     }
     // Fails closed: a record that cannot be read counts as revoked (the same transaction has
     // just read these records, so this is a damaged file, never a normal answer).

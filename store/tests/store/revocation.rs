@@ -524,3 +524,28 @@ fn map_updates_commit_or_roll_back_with_their_revocations() {
     );
     reg.audit().unwrap();
 }
+
+/// Revoking a key refuses every token it signed, a delegation included: the delegating key
+/// (alice, holder of the parent) is revoked, so the child is refused, in the registry as by an
+/// offline verifier of its bundle; the parent, which alice did not sign, still verifies.
+#[test]
+fn revoking_a_delegating_key_refuses_what_it_delegated() {
+    let e = env();
+    let reg = &e.reg;
+    let t = token(&e, None);
+    let child = token(&e, Some(t.id));
+    let bundle = reg.token_bundle(&child.id).unwrap();
+    let now = reg.now();
+    let opts = cairn_core::token::VerifyOptions::default();
+    reg.verify_token(&child.envelope, now, &opts).unwrap();
+    reg.revoke_key(&e.alice.key_id, "leaked", &e.root.key_id, None)
+        .unwrap();
+    let err = reg.verify_token(&child.envelope, now, &opts).unwrap_err();
+    assert_eq!(err.code().as_str(), "revoked", "{err}");
+    reg.verify_token(&t.envelope, now, &opts).unwrap();
+    let pinned = pinned(reg);
+    let fresh = reg.token_bundle(&child.id).unwrap();
+    let err = verify_bundle(&fresh, &pinned, now, &BundlePolicy::default()).unwrap_err();
+    assert_eq!(err.code().as_str(), "revoked", "{err}");
+    verify_bundle(&bundle, &pinned, now, &BundlePolicy::default()).unwrap();
+}
