@@ -122,6 +122,20 @@ fn hash_of(nodes: &impl MapNodes, node: &StoredNode) -> Result<Digest> {
     }
 }
 
+/// The record of the branch at `depth` on `prefix`, whose children must lie deeper: a walk
+/// down the map then ends within [`DEPTH`] steps even over damaged records, which could
+/// otherwise point a branch back at itself or above it (`malformed`; a store reports it as
+/// damage).
+fn branch_below(nodes: &impl MapNodes, depth: u16, prefix: &Digest) -> Result<BranchRecord> {
+    let rec = nodes.branch(depth, prefix)?;
+    if rec.left.depth() <= usize::from(depth) || rec.right.depth() <= usize::from(depth) {
+        return Err(Error::malformed(alloc::format!(
+            "revocation map: the branch at depth {depth} has a child no deeper than itself"
+        )));
+    }
+    Ok(rec)
+}
+
 fn make_branch(
     depth: usize,
     a: (StoredNode, Digest),
@@ -196,7 +210,7 @@ fn insert_below(
                 push(writes, &node, rec);
                 return Ok((node, rec.hash));
             }
-            let mut rec = nodes.branch(depth, &prefix)?;
+            let mut rec = branch_below(nodes, depth, &prefix)?;
             let right = bit(&key, d);
             let child = if right { rec.right } else { rec.left };
             let (new_child, new_hash) = insert_below(nodes, child, key, seq, writes)?;
@@ -258,7 +272,7 @@ pub fn prove(nodes: &impl MapNodes, key: &Digest) -> Result<RevocationProof> {
         let StoredNode::Branch { depth, prefix } = node else {
             break; // a leaf equal on all 256 bits was handled above
         };
-        let rec = nodes.branch(depth, &prefix)?;
+        let rec = branch_below(nodes, depth, &prefix)?;
         let (next, other) = if bit(key, d) {
             (rec.right, rec.left)
         } else {
@@ -392,6 +406,32 @@ mod tests {
             stored.insert(keys[3], 9).unwrap_err().code(),
             ErrorCode::Replayed
         );
+    }
+
+    /// Damaged records that point a branch back at itself end a walk with an error, not a
+    /// loop or a stack overflow.
+    #[test]
+    fn a_branch_pointing_at_itself_is_refused() {
+        let mut stored = NodeMap::new();
+        let keys: Vec<Digest> = (0..8u32).map(|i| sha256(&[&i.to_be_bytes()])).collect();
+        for (i, k) in keys.iter().enumerate() {
+            stored.insert(*k, i as u64).unwrap();
+        }
+        for ((depth, prefix), rec) in stored.branches.iter_mut() {
+            let itself = StoredNode::Branch {
+                depth: *depth,
+                prefix: *prefix,
+            };
+            (rec.left, rec.right) = (itself, itself);
+        }
+        let mut near = keys[0];
+        near[31] ^= 1;
+        for probe in [keys[0], near] {
+            let e = prove(&stored, &probe).unwrap_err();
+            assert!(e.detail().contains("no deeper than itself"), "{e}");
+            let e = insert(&stored, probe, 9).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::Malformed, "{e}");
+        }
     }
 
     #[test]
