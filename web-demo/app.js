@@ -13,6 +13,9 @@ import init, {
 
 const $ = (id) => document.getElementById(id);
 
+/** The largest bundle or trust root read (a bundle's own limit, cairn-core MAX_BUNDLE_LEN). */
+const MAX_OBJECT_BYTES = 1 << 20;
+
 /** Plain-words reason for each error code. */
 const REASONS = {
   malformed: 'The input could not be read: it is not a well-formed cairn object.',
@@ -88,7 +91,12 @@ function el(tag, props = {}, ...children) {
 }
 
 const short = (hex) => (hex && hex.length > 20 ? `${hex.slice(0, 16)}…` : hex);
-const when = (secs) => (secs === null || secs === undefined ? '—' : `${new Date(secs * 1000).toISOString().replace('.000Z', 'Z')} (${secs})`);
+/** Unix seconds as a date, and as given; a time past what a Date holds (year 275760) as given. */
+function when(secs) {
+  if (secs === null || secs === undefined) return '—';
+  const d = new Date(secs * 1000);
+  return Number.isNaN(d.getTime()) ? `${secs}` : `${d.toISOString().replace('.000Z', 'Z')} (${secs})`;
+}
 const mib = (n) => `${(n / 1048576).toFixed(n < 10485760 ? 2 : 0)} MiB`;
 const size = (n) => (n < 1024 ? `${n} bytes` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : mib(n));
 
@@ -96,10 +104,11 @@ const size = (n) => (n < 1024 ? `${n} bytes` : n < 1048576 ? `${(n / 1024).toFix
 function verificationTime() {
   const t = $('time').value.trim();
   if (!t || t === 'now') return Math.floor(Date.now() / 1000);
-  if (/^\d+$/.test(t)) return Number(t);
-  const ms = Date.parse(t);
-  if (Number.isNaN(ms)) throw Object.assign(new Error(`not a time: ${t}`), { code: 'malformed', class: 'error' });
-  return Math.floor(ms / 1000);
+  const secs = /^\d+$/.test(t) ? Number(t) : Math.floor(Date.parse(t) / 1000);
+  if (!Number.isSafeInteger(secs) || secs < 0) {
+    throw Object.assign(new Error(`not a time after 1970: ${t}`), { code: 'malformed', class: 'error', field: 'time' });
+  }
+  return secs;
 }
 
 function show(stateName, ...nodes) {
@@ -161,7 +170,7 @@ function renderBundleVerdict(v, now, stale = null) {
         ? (v.artifact_checked
           ? 'The artifact is exactly the one the manifest describes, the manifest is signed by authorised keys, and it is recorded in the registry’s log.'
           : 'The manifest is signed by authorised keys and recorded in the registry’s log. No artifact was given, so its bytes were not compared.')
-        : 'The token is signed by an authorised issuer, valid at the verification time, not revoked, and recorded in the registry’s log.'),
+        : 'The token is signed by an authorised issuer, valid at the verification time, and recorded in the registry’s log.'),
     rows([
       ['Subject', subject],
       ['Subject id', el('span', { class: 'key' }, v.subject_id)],
@@ -176,6 +185,10 @@ function renderBundleVerdict(v, now, stale = null) {
           ? `not older than the last checkpoint this page verified for this log`
           : 'first checkpoint this page has verified for this log')],
       ['Checkpoint signers', signerList(v.checkpoint.signers)],
+      // What the bundle proves of revocation, and as of when: nothing, for a version 1 bundle.
+      ['Revocation', el('span', { id: 'revocation' }, v.not_revoked_as_of
+        ? `not revoked as of tree size ${v.not_revoked_as_of.size} (${when(v.not_revoked_as_of.time)}): a revocation logged since would not show here`
+        : 'not proven by this bundle (version 1): ask the registry for a current bundle')],
       ['Ledger entry', `#${v.entry.seq}`],
       ['Trust root', `version ${v.trust_root.version}${v.trust_root.matches_bundle ? '' : ' (newer than the one the bundle was made with)'}`],
       ['Time checks', el('ul', { class: 'checks' }, timeChecks.map((t) => el('li', {}, t)))],
@@ -188,10 +201,19 @@ async function readBytes(file) {
   return new Uint8Array(await file.arrayBuffer());
 }
 
+/** Reads a bundle or trust root whole, refusing one over the size any can have. */
+async function readObject(file) {
+  if (file.size > MAX_OBJECT_BYTES) {
+    throw Object.assign(new Error(`${size(file.size)} is more than a bundle or trust root can be (${size(MAX_OBJECT_BYTES)})`), { code: 'too_large', class: 'error' });
+  }
+  return readBytes(file);
+}
+
 async function setRoot(file) {
-  const bytes = await readBytes(file);
+  state.root = null;
   let info;
   try {
+    const bytes = await readObject(file);
     const view = inspect(bytes);
     if (view.kind !== 'envelope' || view.object !== 'trust_root' || !view.decoded) {
       throw Object.assign(new Error('this file is not a trust root'), { code: 'domain_mismatch', class: 'error' });
@@ -206,8 +228,14 @@ async function setRoot(file) {
 }
 
 async function setBundle(file) {
-  state.bundle = { name: file.name, bytes: await readBytes(file) };
-  $('bundle-info').textContent = `${file.name}, ${size(file.size)}`;
+  // Cleared first: a file that cannot be read leaves no earlier bundle in its place.
+  state.bundle = null;
+  try {
+    state.bundle = { name: file.name, bytes: await readObject(file) };
+    $('bundle-info').textContent = `${file.name}, ${size(file.size)}`;
+  } catch (err) {
+    $('bundle-info').textContent = `${file.name}: not usable as a bundle (${err.code ?? 'error'}: ${err.message})`;
+  }
 }
 
 function setArtifact(file) {
@@ -281,7 +309,7 @@ async function verifyBundleClicked() {
     renderBundleVerdict(verdict, now);
   } catch (err) {
     let extra = [];
-    if (err.code === 'malformed' && state.bundle) {
+    if (err.code === 'malformed' && state.bundle && err.field !== 'time') {
       extra = [el('p', { class: 'hint' }, `“${state.bundle.name}” could not be decoded as a bundle.`)];
     }
     showError((invalid) => (invalid ? '✗ Not valid' : 'Could not be checked'), err, extra);

@@ -116,6 +116,16 @@ fn valid_token_bundle_and_its_failures() {
         ..Default::default()
     };
     assert_eq!(code(verify_bundle(&tb, &pinned, NOW, &policy)), "revoked");
+    // The verifier's revoked ids are a check only when given: an empty list checks nothing.
+    let checks = |revoked: &[[u8; 32]]| {
+        let policy = BundlePolicy {
+            revoked_tokens: revoked,
+            ..Default::default()
+        };
+        verify_bundle(&tb, &pinned, NOW, &policy).unwrap().checks
+    };
+    assert!(!checks(&[]).contains(&"token_revocation"));
+    assert!(checks(&[[7; 32]]).contains(&"token_revocation"));
     let with_token_options = |audience, capability| {
         let policy = BundlePolicy {
             token: VerifyOptions {

@@ -84,6 +84,9 @@ test('a valid artifact and its bundle are accepted', async () => {
   assert.match(r.text, /manifest-signer/);
   assert.match(r.text, /artifact digest/);
   assert.match(await page.textContent('#hash-status'), /hashed/);
+  // A version 1 bundle proves nothing of revocation, and the page says so.
+  assert.match(await page.textContent('#revocation'), /not proven by this bundle/);
+  assert.doesNotMatch(r.text, /token revocation|not revoked/);
 });
 
 // The page remembers the newest checkpoint it verified per log origin (localStorage) and
@@ -207,6 +210,40 @@ test('a pasted checkpoint is verified against the trust root; garbage is explain
   await page.click('#verify-paste');
   await page.waitForSelector('#verdict[data-state=error]');
   assert.match(await page.textContent('#reason'), /could not be read/);
+});
+
+// What a verdict says of revocation is what the bundle proved: as of a checkpoint for a
+// version 2 bundle, nothing for a version 1 token bundle (no list of revoked ids is given).
+// A fresh page each time, no artifact, and no memory of earlier checkpoints.
+test('revocation is claimed only as far as the bundle proves it', async () => {
+  const named = (n) => cases.find((c) => c.name === n).args;
+  for (const [name, expect] of [
+    ['bundle v2 manifest: not revoked as of its checkpoint', /^not revoked as of tree size 8 \(/],
+    ['token bundle', /^not proven by this bundle/],
+  ]) {
+    const c = named(name);
+    await page.evaluate(() => localStorage.clear());
+    await page.reload();
+    await page.waitForSelector('body[data-ready=true]');
+    const files = {
+      '#root-file': file('trust-root.cdse', bytes(c.trusted_root)),
+      '#bundle-file': file('bundle.cbdl', bytes(c.bundle)),
+    };
+    if (c.artifact) files['#artifact-file'] = file('artifact', bytes(c.artifact));
+    await page.fill('#time', String(c.now));
+    const r = await verify(files);
+    assert.equal(r.state, 'valid', `${name}: ${r.text}`);
+    assert.match(await page.textContent('#revocation'), expect, name);
+    assert.doesNotMatch(await page.textContent('#reason'), /not revoked/, name);
+    assert.doesNotMatch(await page.textContent('#checks'), /token revocation/, name);
+  }
+  // A time the page cannot use is blamed on the time field, not on the bundle.
+  await page.fill('#time', '99999999999999999999');
+  await page.click('#verify');
+  await page.waitForSelector('#verdict[data-state=error]');
+  assert.match(await page.textContent('#verdict'), /not a time after 1970/);
+  assert.doesNotMatch(await page.textContent('#verdict'), /could not be decoded as a bundle/);
+  await page.evaluate(() => localStorage.clear());
 });
 
 // Both browser hashing paths (WebCrypto for files that fit in memory, the streaming wasm
