@@ -99,6 +99,16 @@ test('bit flips and truncations of every vector case agree across backends', { s
   }
 });
 
+// Member names of untrusted JSON come back as object keys: U+0000 in one is a string like
+// any other, not a failure of the native addon's C-string API.
+test('a member name holding U+0000 comes back on both backends', { skip: skipNative }, () => {
+  const text = String.raw`{"token_type":"capability","a\u0000b":1,"\u0000":[{"\u0000":null}]}`;
+  const a = outcome(() => native.inspect(text));
+  const b = outcome(() => wasm.inspect(text));
+  assert.deepEqual(a, b);
+  assert.deepEqual(a.ok?.fields, { 'a\u0000b': 1, '\u0000': [{ '\u0000': null }], token_type: 'capability' });
+});
+
 test('values of the wrong type give the same code on both backends', { skip: skipNative }, () => {
   const odd = [undefined, null, 0, -1, 1.5, NaN, 2 ** 64, 7n, -1n, 2n ** 65n, '', 'x', 'AAAA', '00'.repeat(32),
     new Uint8Array(3), new Uint8Array(32).buffer, new Int16Array(4), new Date(0), [], [1], {}, { algorithm: 'ed25519' },

@@ -654,7 +654,9 @@ pub fn to_js(env: &Env, v: &Value) -> napi::Result<JsUnknown> {
         Value::Object(map) => {
             let mut obj = env.create_object()?;
             for (k, item) in map {
-                obj.set_named_property(k, to_js(env, item)?)?;
+                // A JavaScript string key, not a C string: a member name from untrusted JSON
+                // may hold U+0000.
+                obj.set_property(env.create_string(k)?, to_js(env, item)?)?;
             }
             obj.into_unknown()
         }
