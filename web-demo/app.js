@@ -42,7 +42,7 @@ const REASONS = {
   stale: 'Its checkpoint is older than the maximum age allowed.',
 };
 
-const state = { root: null, bundle: null, artifact: null };
+const state = { root: null, bundle: null, artifact: null, reading: Promise.resolve() };
 
 /**
  * The newest checkpoint this page verified, per log origin, in localStorage (bare checkpoint
@@ -277,11 +277,13 @@ async function hashArtifact(file) {
 }
 
 async function verifyBundleClicked() {
+  // Working from the click on: no earlier verdict stands while a chosen file is still read.
+  show('working', el('p', { class: 'hint' }, 'Verifying…'));
+  await state.reading;
   if (!state.root) return showError('No trust root', { code: 'unknown_key', class: 'error', message: 'load the trust root you pinned first' });
   if (!state.bundle) return showError('No bundle', { code: 'malformed', class: 'error', message: 'load the bundle that came with the artifact' });
   const button = $('verify');
   button.disabled = true;
-  show('working', el('p', { class: 'hint' }, 'Verifying…'));
   try {
     const now = verificationTime();
     const artifact = state.artifact ? await hashArtifact(state.artifact) : undefined;
@@ -361,10 +363,16 @@ function verifyPasted() {
   }
 }
 
+/** Reading a chosen file takes a moment: a verification started meanwhile waits for it. */
+function track(reading) {
+  state.reading = Promise.all([state.reading, Promise.resolve(reading).catch(() => {})]);
+  return state.reading;
+}
+
 function wireFile(id, handler) {
   $(id).addEventListener('change', (e) => {
     const f = e.target.files && e.target.files[0];
-    if (f) handler(f);
+    if (f) track(handler(f));
   });
 }
 
@@ -385,7 +393,7 @@ async function main() {
   drop.addEventListener('drop', async (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    for (const f of e.dataTransfer.files) await classify(f);
+    for (const f of e.dataTransfer.files) await track(classify(f));
     if (state.root && state.bundle) verifyBundleClicked();
   });
   document.body.dataset.ready = 'true';

@@ -925,20 +925,21 @@ fn writes_queued_past_their_timeout_are_not_applied() {
     let mut cfg = loopback();
     cfg.limits.request_timeout_seconds = 1;
     let srv = Running::start(cfg, fx.reg.take().unwrap());
-    // One write first, so that below the token is checked from memory and the first timed
-    // write reaches the committer at once.
+    // One authorized request first, so that below the token is checked from memory and the
+    // first timed write reaches the committer at once. Its body does not parse: no commit (and
+    // no disk sync) has to fit in the 1 s timeout.
     let warm = write(
         &agent(),
         &srv.url,
         "POST",
         "/api/v1/registry/register",
-        spec("warm").as_bytes(),
+        b"{not json",
         Some(&tok.envelope),
         Some(&fx.holder),
         "timeout-warm-000001",
         now(),
     );
-    assert_eq!(warm.status, 201);
+    assert_eq!((warm.status, warm.code().as_str()), (400, "malformed"));
     let reg = srv.server.as_ref().unwrap().state().reg.clone();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let (holding, held) = std::sync::mpsc::channel::<()>();
@@ -970,14 +971,15 @@ fn writes_queued_past_their_timeout_are_not_applied() {
                 .status
             })
         };
-        // The committer takes the first write and blocks on the held lock; the others queue.
+        // The committer takes the first write and blocks on the held lock; the others queue
+        // (each request's timeout runs from its own start, so all three still time out).
         let first = send(
             "POST",
             "/api/v1/registry/register",
             spec("first"),
             "timeout-first-00001",
         );
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(2000));
         let second = send(
             "POST",
             "/api/v1/registry/register",

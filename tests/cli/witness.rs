@@ -395,6 +395,12 @@ type Seen = Arc<Mutex<BTreeMap<u64, Vec<Digest>>>>;
 fn kill_9_during_a_stream_never_cosigns_two_roots_for_a_size() {
     let env = Env::new();
     let (cfg, base, keys) = init_witness(&env, "w", "witness.example/crash", LOG, &[log_vkey()]);
+    // The stream runs as fast as the witness answers: its rate limit would refuse an honest
+    // step on a fast machine.
+    let mut config = std::fs::read_to_string(&cfg).unwrap();
+    assert!(!config.contains("[rate_limit]"), "{config}");
+    config.push_str("\n[rate_limit]\nenabled = false\n");
+    std::fs::write(&cfg, config).unwrap();
     let honest = Arc::new(Tree::new(0, 1200));
     let fork = Arc::new(Tree::new(9, 1200));
     let seen: Seen = Arc::new(Mutex::new(BTreeMap::new()));
@@ -473,7 +479,17 @@ fn kill_9_during_a_stream_never_cosigns_two_roots_for_a_size() {
                 known
             })
         };
-        std::thread::sleep(Duration::from_millis(150 + 70 * round));
+        // Killed once this round has cosigned two more sizes (however slow the disk's syncs
+        // are), then a little later each round, so the kills land at different points.
+        let before = seen.lock().unwrap().len();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while seen.lock().unwrap().len() < before + 2
+            && Instant::now() < deadline
+            && !client.is_finished()
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(20 + 40 * round));
         w.kill(); // SIGKILL, mid-stream
         stop.store(true, Ordering::SeqCst);
         let known = client.join().expect("client thread");
