@@ -1140,9 +1140,10 @@ mod tests {
                 None => w.submit(register(id)),
             })
         };
-        // The committer takes a first write and blocks on the lock; the others queue.
+        // The committer takes a first write and blocks on the lock; the others queue. (The
+        // pauses are generous: a loaded machine may leave a thread waiting for a core.)
         let first = submit("first", None);
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::thread::sleep(std::time::Duration::from_millis(1000));
         let gone = Arc::new(());
         let waited = Arc::new(());
         let threads = [
@@ -1150,7 +1151,7 @@ mod tests {
             submit("waited", Some(Arc::downgrade(&waited))),
             submit("outside", None),
         ];
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::thread::sleep(std::time::Duration::from_millis(1000));
         drop(gone);
         release();
         let [gone_thread, waited_thread, outside_thread] = threads;

@@ -190,13 +190,29 @@ fn sigterm_waits_for_requests_in_flight_and_a_second_one_exits_at_once() {
         let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(ok.success(), "kill -TERM {pid}");
     };
-    // A request in flight: its body is still coming (the request timeout is 10 s).
+    // A request in flight: its body is still coming (the request timeout is 10 s). The
+    // server's `100 Continue` says its handler is reading the body: the request is in flight
+    // by then, not still being accepted.
     let mut slow = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
     slow.write_all(
-        b"POST /api/v1/registry/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+        b"POST /api/v1/registry/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n",
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut continued = Vec::new();
+    while !String::from_utf8_lossy(&continued).contains("\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        match std::io::Read::read(&mut slow, &mut byte) {
+            Ok(1) => continued.push(byte[0]),
+            other => panic!("no 100 Continue ({other:?}): {continued:?}"),
+        }
+    }
+    assert!(
+        continued.starts_with(b"HTTP/1.1 100 "),
+        "{}",
+        String::from_utf8_lossy(&continued)
+    );
+    slow.write_all(b"{").unwrap();
     signal(&child);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
