@@ -179,6 +179,18 @@ impl From<Error> for CliError {
     }
 }
 
+/// A service's own failure in this process (`cairn serve`, `cairn witness serve`: a config
+/// refused, a port taken, a runtime that would not start), as [`CliError::service`] rules it:
+/// cairn-core's and the store's codes keep their exit status, the service's own are 2.
+impl From<cairn_service::ServiceError> for CliError {
+    fn from(e: cairn_service::ServiceError) -> CliError {
+        CliError {
+            field: e.details["field"].as_str().map(str::to_owned),
+            ..CliError::service(e.code, e.message)
+        }
+    }
+}
+
 /// Result alias of the CLI.
 pub type CliResult<T> = Result<T, CliError>;
 
@@ -232,5 +244,21 @@ mod tests {
             CliError::store(StoreCode::Corrupt, "x").to_json()["class"],
             "invalid"
         );
+    }
+
+    /// A service failing in this process (`cairn serve`) exits as docs/CLI.md says: its own
+    /// codes (`internal`, ...) are errors, exit 2, not verification failures.
+    #[test]
+    fn a_service_failure_exits_with_its_codes_status() {
+        use cairn_service::ServiceError;
+        let e = CliError::from(ServiceError::internal("the runtime did not start"));
+        assert_eq!((e.exit, e.to_json()["class"].as_str()), (2, Some("error")));
+        let e = CliError::from(ServiceError::core(ErrorCode::SignatureInvalid, "x"));
+        assert_eq!(
+            (e.exit, e.to_json()["error"].as_str()),
+            (1, Some("signature_invalid"))
+        );
+        let e = CliError::from(ServiceError::config("address 1.2.3.4:5: in use"));
+        assert_eq!(e.exit, 2);
     }
 }

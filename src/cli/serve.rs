@@ -1,19 +1,12 @@
 //! `cairn serve`: the registry as an HTTP service (crate cairn-service).
 
-use cairn_service::{Config, ServiceError};
+use cairn_service::Config;
 use cairn_store::{Registry, StoreCode};
 use serde_json::json;
 
 use super::args::ServeArgs;
 use super::error::{CliError, CliResult};
 use super::{Ctx, Output};
-
-fn service_error(e: ServiceError) -> CliError {
-    match StoreCode::parse(e.code) {
-        Some(c) => CliError::store(c, e.message),
-        None => CliError::failed(e.code, e.message),
-    }
-}
 
 /// Whether `[envelope] keys` name a key sealed in `reg` under a passphrase.
 fn names_sealed_envelope_keys(config: &Config, reg: &Registry) -> CliResult<bool> {
@@ -40,7 +33,7 @@ fn names_sealed_envelope_keys(config: &Config, reg: &Registry) -> CliResult<bool
 /// Runs the service until SIGINT or SIGTERM.
 pub fn run(ctx: &Ctx, args: &ServeArgs) -> CliResult<Output> {
     let config = match &args.config {
-        Some(p) => Config::from_file(p).map_err(service_error)?,
+        Some(p) => Config::from_file(p)?,
         None => Config::default(),
     };
     let path = match &config.storage.path {
@@ -67,8 +60,7 @@ pub fn run(ctx: &Ctx, args: &ServeArgs) -> CliResult<Output> {
     if key_passphrase.is_none() && names_sealed_envelope_keys(&config, &reg)? {
         key_passphrase = Some(ctx.secrets.for_envelope_keys()?);
     }
-    cairn_service::run(config, reg, key_passphrase, |banner| eprintln!("{banner}"))
-        .map_err(service_error)?;
+    cairn_service::run(config, reg, key_passphrase, |banner| eprintln!("{banner}"))?;
     Ok(Output::new(
         "cairn serve: stopped (in-flight requests finished, registry closed)",
         json!({"stopped": true, "origin": origin}),

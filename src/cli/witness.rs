@@ -11,7 +11,6 @@ use cairn_core::witness::CosignerKey;
 use cairn_service::witness::client::{ask_each, Asked};
 use cairn_service::witness::config::{DEFAULT_KEY_FILE, DEFAULT_STATE_FILE};
 use cairn_service::witness::{WitnessConfig, WitnessKeys};
-use cairn_service::ServiceError;
 use cairn_store::{StoreCode, StoredCosignature};
 use serde_json::{json, Value};
 
@@ -24,13 +23,6 @@ const CONFIG_FILE: &str = "witness.toml";
 /// The public cosigner keys `witness init` writes, one per line.
 const VKEYS_FILE: &str = "witness.vkeys";
 
-fn service_error(e: ServiceError) -> CliError {
-    match StoreCode::parse(e.code) {
-        Some(c) => CliError::store(c, e.message),
-        None => CliError::failed(e.code, e.message),
-    }
-}
-
 pub fn run(ctx: &Ctx, cmd: WitnessCmd) -> CliResult<Output> {
     let _ = ctx;
     match cmd {
@@ -42,10 +34,9 @@ pub fn run(ctx: &Ctx, cmd: WitnessCmd) -> CliResult<Output> {
             address,
         } => init(&dir, &name, log_origin.as_deref(), &log_keys, &address),
         WitnessCmd::Serve { config } => {
-            let cfg = WitnessConfig::from_file(&config).map_err(service_error)?;
+            let cfg = WitnessConfig::from_file(&config)?;
             let name = cfg.name.clone();
-            cairn_service::witness::http::run(cfg, |banner| eprintln!("{banner}"))
-                .map_err(service_error)?;
+            cairn_service::witness::http::run(cfg, |banner| eprintln!("{banner}"))?;
             Ok(Output::new(
                 "cairn witness serve: stopped",
                 json!({"stopped": true, "name": name}),
@@ -117,8 +108,8 @@ fn init(
         }
     }
     let keys = WitnessKeys::generate();
-    let cosigners = keys.cosigner_keys(name).map_err(service_error)?;
-    keys.write_new(&key_path).map_err(service_error)?;
+    let cosigners = keys.cosigner_keys(name)?;
+    keys.write_new(&key_path)?;
     let vkeys: Vec<String> = cosigners.iter().map(CosignerKey::vkey).collect();
     super::util::write_file(&vkeys_path, format!("{}\n", vkeys.join("\n")).as_bytes())?;
     super::util::write_file(&config_path, config.as_bytes())?;
