@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyFromTiles } from '../lib/node.mjs';
+import { verifyCheckpoint, verifyFromTiles } from '../lib/node.mjs';
 import { cairnBinary } from './helpers.mjs';
 
 
@@ -62,6 +62,11 @@ test('entries and consistency are proven from exported tiles alone', () => {
     assert.equal(r.entry.leaf_hash, stored.leaf_hash);
     assert.deepEqual(r.entry.ledger_entry, Object.fromEntries(Object.entries(stored).filter(([k]) => !['signers', 'envelope'].includes(k))));
     assert.ok(r.consistency.old_size < r.size);
+    // The checkpoint as verifyCheckpoint shows it, extension lines included.
+    const { valid, ...shown } = verifyCheckpoint(note, verifier, origin);
+    assert.equal(valid, true);
+    for (const [k, v] of Object.entries(shown)) assert.deepEqual(r[k], v, k);
+    assert.ok(r.extensions.some((l) => l.startsWith('cairn.revocations ')), r.extensions.join(' '));
     // The log serving its older checkpoint to one who holds the newer: it rolled back.
     assert.throws(() => proveFrom(dir, oldNote, verifier, origin, { oldCheckpoint: note }),
       (e) => e.name === 'CairnError' && e.code === 'proof_invalid' && /rolled back/.test(e.message));
@@ -86,6 +91,14 @@ test('entries and consistency are proven from exported tiles alone', () => {
     assert.throws(() => verifyFromTiles(note, verifier, 'other.example/log', { entry: 3 }, all), (e) => e.name === 'CairnError');
     assert.throws(() => verifyFromTiles(note, verifier, origin, { entry: 3 }, [{ path: '../etc/passwd', data: new Uint8Array(1) }]),
       (e) => e.code === 'malformed');
+    // Data over what a tile at its path can hold, or over 64 MiB for all tiles together
+    // (a server answering every path with a large body): too_large, before anything else.
+    assert.throws(() => verifyFromTiles(note, verifier, origin, { entry: 3 }, [{ path: 'tile/0/000', data: new Uint8Array(8193) }]),
+      (e) => e.code === 'too_large');
+    const big = new Uint8Array(14 << 20);
+    const flood = [0, 1, 2, 3, 4].map((i) => ({ path: `tile/entries/00${i}`, data: big }));
+    assert.throws(() => verifyFromTiles(note, verifier, origin, { entry: 3 }, flood),
+      (e) => e.code === 'too_large' && /all together/.test(e.message));
     // An entry beyond the checkpoint.
     assert.throws(() => verifyFromTiles(note, verifier, origin, { entry: r.size }, all), (e) => e.code === 'malformed');
   } finally {

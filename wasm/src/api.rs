@@ -819,6 +819,33 @@ pub struct TileRequest {
 /// Most tiles one `verifyFromTiles` call takes (a proof needs at most two per tile level).
 pub const MAX_TILES: usize = 256;
 
+/// Most bytes of tile data one `verifyFromTiles` call takes, all tiles together.
+pub const MAX_TILES_BYTES: usize = 64 << 20;
+
+/// One of the tiles a caller gives `verifyFromTiles`, read by a binding: its path first, then
+/// its data through `read(limit)` with the most a tile at that path can hold (a hash tile
+/// 256 hashes, 8 KiB; an entry bundle `cairn_core::tiles::MAX_BUNDLE_BYTES`), adding to
+/// `total`, which stays within [`MAX_TILES_BYTES`] (`too_large`). A server answering every
+/// path with a large body costs the caller at most that.
+pub fn tile_input(
+    path: String,
+    read: impl FnOnce(usize) -> Result<Vec<u8>>,
+    total: &mut usize,
+) -> Result<TileInput> {
+    use cairn_core::tiles::{Tile, TileKind, FULL_TILE_BYTES, MAX_BUNDLE_BYTES};
+    let limit = match Tile::parse_path(&path) {
+        Ok(Tile {
+            kind: TileKind::Hashes(_),
+            ..
+        }) => FULL_TILE_BYTES,
+        _ => MAX_BUNDLE_BYTES,
+    };
+    let data = read(limit)?;
+    *total = total.saturating_add(data.len());
+    crate::input::check_len(*total, MAX_TILES_BYTES, "tiles, all together")?;
+    Ok(TileInput { path, data })
+}
+
 /// `verifyFromTiles`: a checkpoint verified as `verifyCheckpoint` does, then, from `tiles`
 /// alone (cairn-core's tile client), the entry asked for and its inclusion proof and the
 /// consistency proof from an older checkpoint, each verified against the checkpoint's root.
@@ -898,14 +925,12 @@ pub fn verify_from_tiles(
         missing.dedup();
         return Ok(json!({"complete": false, "missing": missing}));
     }
-    let mut out = json!({
-        "valid": true,
-        "complete": true,
-        "origin": cp.origin,
-        "size": cp.size,
-        "root": hex_encode(&cp.root),
-        "signers": view::key_ids(&cp.signers),
-    });
+    // The checkpoint as verifyCheckpoint shows it (its extension lines too, such as
+    // `cairn.revocations`), marked complete.
+    let mut out = json!({"valid": true, "complete": true});
+    if let (Value::Object(o), Value::Object(cp)) = (&mut out, view::verified_checkpoint(&cp)) {
+        o.extend(cp);
+    }
     if let Some(e) = entry {
         let (index, (bytes, proof)) = e?;
         out["entry"] = json!({

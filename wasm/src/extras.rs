@@ -171,19 +171,19 @@ pub fn verify_from_tiles(
         let tiles = if js::is_absent(&tiles) {
             Vec::new()
         } else {
+            let mut total = 0;
             js::list(&tiles, "tiles", api::MAX_TILES, |v, what| {
-                Ok(api::TileInput {
-                    path: js::text(&prop(v, "path")?, what, 256)?,
-                    data: js::bytes(&prop(v, "data")?, what, MAX_TILE_BYTES)?,
-                })
+                let path = js::text(&prop(v, "path")?, what, 256)?;
+                api::tile_input(
+                    path,
+                    |limit| js::bytes(&prop(v, "data")?, what, limit),
+                    &mut total,
+                )
             })?
         };
         api::verify_from_tiles(&note, &verifiers, &policy, &request, &tiles)
     })())
 }
-
-/// Largest tile accepted (an entry bundle of 256 of the largest entries).
-const MAX_TILE_BYTES: usize = cairn_core::tiles::MAX_BUNDLE_BYTES;
 
 /// The arguments both peer-key verifiers take: the message, the verifier's own peer id, the
 /// time and the allowed clock skew (default 300 s).

@@ -585,15 +585,14 @@ pub fn verify_from_tiles(
         let tiles = if tiles.is_absent() {
             Vec::new()
         } else {
+            let mut total = 0;
             r.list(&tiles, "tiles", api::MAX_TILES, |r, v, what| {
-                Ok(api::TileInput {
-                    path: r.text(&r.prop(v, "path")?, what, 256)?,
-                    data: r.bytes(
-                        &r.prop(v, "data")?,
-                        what,
-                        cairn_core::tiles::MAX_BUNDLE_BYTES,
-                    )?,
-                })
+                let path = r.text(&r.prop(v, "path")?, what, 256)?;
+                api::tile_input(
+                    path,
+                    |limit| r.bytes(&r.prop(v, "data")?, what, limit),
+                    &mut total,
+                )
             })?
         };
         api::verify_from_tiles(&note, &verifiers, &policy, &request, &tiles)
