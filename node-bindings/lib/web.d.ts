@@ -31,8 +31,8 @@ export interface HashBlobOptions {
   forceStreaming?: boolean;
 }
 
-/** SHA-256 and length of a Blob or File, in chunks, with progress. */
-export declare function hashBlob(blob: Blob, options?: HashBlobOptions): Promise<ArtifactDigest>;
+/** SHA-256 and length of a Blob or File (or bytes, taken as one), in chunks, with progress; anything else is a CairnError `malformed`. */
+export declare function hashBlob(blob: Blob | ArrayBuffer | ArrayBufferView, options?: HashBlobOptions): Promise<ArtifactDigest>;
 
 /** The verifier backend: always `'wasm'` in browsers. */
 export declare function backend(): 'wasm';

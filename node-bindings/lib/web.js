@@ -181,18 +181,34 @@ function checkAbort(signal) {
   }
 }
 
+/** What the whole WebCrypto path needs in one piece, or null when it cannot be had. */
+function wholeBuffer(total) {
+  try {
+    return new Uint8Array(total);
+  } catch {
+    return null; // RangeError: memory a small device will not give; the stream needs none
+  }
+}
+
 /**
- * SHA-256 and length of a Blob or File, read in `File.slice` chunks so progress can be shown.
- * Up to WEBCRYPTO_MAX_BYTES (and when WebCrypto is available) the chunks are gathered and
+ * SHA-256 and length of a Blob or File (bytes, a typed array or ArrayBuffer, are taken as
+ * one), read in `File.slice` chunks so progress can be shown. Up to WEBCRYPTO_MAX_BYTES (and
+ * when WebCrypto is available and the memory can be had) the chunks are gathered and
  * digested by WebCrypto; beyond that they stream through the wasm ArtifactHasher, so memory
- * stays at one chunk. `onProgress(done, total)` is called after each chunk.
+ * stays at one chunk. `onProgress(done, total)` is called after each chunk. Anything else
+ * is a CairnError `malformed`.
  */
 export async function hashBlob(blob, options = {}) {
   const { onProgress, signal, chunkSize = CHUNK, forceStreaming = false } = options;
+  if (blob instanceof ArrayBuffer || ArrayBuffer.isView(blob)) blob = new Blob([blob]);
+  if (!blob || typeof blob.size !== 'number' || typeof blob.slice !== 'function') {
+    throw Object.assign(new Error(`hashBlob: expected a Blob, a File or bytes, got ${blob === null ? 'null' : typeof blob}`),
+      { name: 'CairnError', code: 'malformed', class: 'error' });
+  }
   const total = blob.size;
   const subtle = globalThis.crypto && globalThis.crypto.subtle;
-  if (subtle && !forceStreaming && total <= WEBCRYPTO_MAX_BYTES) {
-    const all = new Uint8Array(total);
+  const all = subtle && !forceStreaming && total <= WEBCRYPTO_MAX_BYTES ? wholeBuffer(total) : null;
+  if (all) {
     for (let at = 0; at < total; at += chunkSize) {
       checkAbort(signal);
       const part = new Uint8Array(await blob.slice(at, at + chunkSize).arrayBuffer());

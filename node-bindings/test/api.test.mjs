@@ -225,13 +225,23 @@ test('browser entry works in Node given the module bytes, hashBlob both ways', a
   const viaSubtle = await web.hashBlob(blob, { chunkSize: 7, onProgress: (d, t) => progress.push([d, t]) });
   const viaWasm = await web.hashBlob(blob, { chunkSize: 5, forceStreaming: true });
   assert.deepEqual(viaSubtle, viaWasm);
+  // Bytes are taken as one blob; anything else is refused, not hashed as nothing.
+  assert.deepEqual(await web.hashBlob(artifact), viaWasm);
+  assert.deepEqual(await web.hashBlob(artifact.buffer.slice(artifact.byteOffset, artifact.byteOffset + artifact.length)), viaWasm);
+  for (const bad of ['text', null, undefined, {}, 42]) {
+    await assert.rejects(web.hashBlob(bad), { name: 'CairnError', code: 'malformed' }, String(bad));
+  }
   assert.deepEqual(progress.at(-1), [artifact.length, artifact.length]);
   const v = web.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, artifact: viaWasm });
   assert.equal(v.kind, 'manifest');
   assert.equal(v.witnessed, null);
   // With witnesses, the browser entry's verifyBundle uses the second module (loaded above).
-  const w = web.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, witnesses: [] });
-  assert.deepEqual(w.witnessed, { quorum: 0, counted: 0, quorum_met: true, cosigned: [] });
+  // An empty witness list names no witness: refused, not a vacuous "witnessed".
+  assert.throws(() => web.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, witnesses: [] }), {
+    name: 'CairnError',
+    code: 'malformed',
+    message: /names no witness/,
+  });
   assert.throws(() => web.verifyBundle(b64(c.args.bundle), b64(c.args.trusted_root), { now: c.args.now, witnesses: ['x'] }), {
     name: 'CairnError',
     code: 'malformed',

@@ -332,8 +332,11 @@ pub struct WitnessSpec {
 /// A k-of-n witness policy (cairn-core's `witness::WitnessPolicy`) from the witnesses' vkeys,
 /// as `cairn bundle verify --witness-key ... --witness-quorum K --witness-max-age SECS` builds
 /// it: the quorum defaults to every witness listed, `max_age` to any age, `max_future_skew` to
-/// cairn-core's default (300 s). Errors (`malformed`, `invalid_key`,
-/// `unsupported_algorithm`, `too_large`) name `what` and the witness's index.
+/// cairn-core's default (300 s). An empty list is `malformed`: with no witness named, the
+/// quorum would be 0 and any checkpoint would pass as witnessed (a caller that wants no witness
+/// check leaves the list out, as `cairn bundle verify` without `--witness-key` does). Errors
+/// (`malformed`, `invalid_key`, `unsupported_algorithm`, `too_large`) name `what` and the
+/// witness's index.
 ///
 /// ```
 /// use cairn_wasm::input::{witness_policy, WitnessSpec};
@@ -342,6 +345,7 @@ pub struct WitnessSpec {
 /// assert_eq!((p.quorum, p.witnesses[0].name.as_str()), (1, "example.test/w1"));
 /// let e = witness_policy(&[WitnessSpec { name: None, vkey: vkey.into() }], Some(2), None, None, "witnesses");
 /// assert_eq!(e.unwrap_err().code().as_str(), "malformed");
+/// assert!(witness_policy(&[], None, None, None, "witnesses").is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn witness_policy(
@@ -352,6 +356,11 @@ pub fn witness_policy(
     what: &str,
 ) -> Result<cairn_core::witness::WitnessPolicy> {
     use cairn_core::witness::{CosignerKey, Witness, WitnessPolicy, DEFAULT_MAX_FUTURE_SKEW};
+    if witnesses.is_empty() {
+        return Err(Error::malformed(format!(
+            "{what}: an empty list names no witness, so any checkpoint would pass as witnessed; leave it out for no witness check"
+        )));
+    }
     if witnesses.len() > cairn_core::witness::MAX_WITNESSES {
         return Err(Error::new(
             ErrorCode::TooLarge,
