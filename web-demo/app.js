@@ -6,6 +6,7 @@ import init, {
   verifyBundle,
   verifyCheckpoint,
   verifyToken,
+  verifyTrustRootChain,
   inspect,
   hashBlob,
   WEBCRYPTO_MAX_BYTES,
@@ -320,9 +321,10 @@ async function verifyBundleClicked() {
   }
 }
 
-function keysWithRole(role) {
-  return state.root.view.keys
-    .filter((k) => k.roles.includes(role))
+/** The keys of a verified trust root holding `role` and valid at `now` (not_after exclusive). */
+function keysWithRole(root, role, now) {
+  return root.keys
+    .filter((k) => k.roles.includes(role) && k.not_before <= now && (k.not_after === null || now < k.not_after))
     .map((k) => ({ algorithm: k.algorithm, publicKey: k.public_key }));
 }
 
@@ -337,9 +339,11 @@ function verifyPasted() {
         el('pre', { class: 'detail' }, JSON.stringify(view, null, 2)));
       return;
     }
+    // The trust root itself first, as a bundle's verification checks it: its signatures and
+    // its expiry at the verification time (an expired root is refused, not used).
+    const root = verifyTrustRootChain(state.root.bytes, [], now);
     if (view.kind === 'checkpoint') {
-      const root = state.root.view;
-      const verifiers = keysWithRole('checkpoint').map((k) => ({ name: root.origin, ...k }));
+      const verifiers = keysWithRole(root, 'checkpoint', now).map((k) => ({ name: root.origin, ...k }));
       const v = verifyCheckpoint(text, verifiers, { origin: root.origin, threshold: root.thresholds.checkpoint || 1 });
       show('valid', el('h2', {}, '✓ Valid checkpoint'),
         el('p', { class: 'reason', id: 'reason' }, 'Signed by the checkpoint keys of your trust root.'),
@@ -348,7 +352,7 @@ function verifyPasted() {
       return;
     }
     if (view.kind === 'envelope' && view.object === 'token') {
-      const v = verifyToken(text, keysWithRole('token-issuer'), { now });
+      const v = verifyToken(text, keysWithRole(root, 'token-issuer', now), { now });
       show('valid', el('h2', {}, '✓ Valid capability token'),
         el('p', { class: 'reason', id: 'reason' }, 'Issued by a token issuer of your trust root and valid at the verification time (without a bundle, revocation in the log is not checked).'),
         rows([['Token id', el('span', { class: 'key' }, v.id)], ['Capabilities', v.claims.capabilities.join(', ')],

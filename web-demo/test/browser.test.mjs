@@ -210,6 +210,13 @@ test('a pasted checkpoint is verified against the trust root; garbage is explain
   await page.click('#verify-paste');
   await page.waitForSelector('#verdict[data-state=error]');
   assert.match(await page.textContent('#reason'), /could not be read/);
+  // The trust root is checked too: at a time past its expiry, nothing is verified with it.
+  await page.fill('#paste', note);
+  await page.fill('#time', '4000000000');
+  await page.click('#verify-paste');
+  await page.waitForSelector('#verdict[data-state=invalid]');
+  assert.match(await page.textContent('#verdict'), /expired/);
+  await page.fill('#time', String(valid.now));
 });
 
 // What a verdict says of revocation is what the bundle proved: as of a checkpoint for a
