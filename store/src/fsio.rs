@@ -56,6 +56,23 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Takes an exclusive lock on directory `dir`, held until the returned file is dropped, among
+/// the callers (processes or threads) that take it the same way: on Unix `flock` on the
+/// directory itself, so that no lock file is left behind; elsewhere no lock (`None`).
+pub fn lock_dir(dir: &Path) -> std::io::Result<Option<File>> {
+    #[cfg(unix)]
+    {
+        let f = File::open(dir)?;
+        f.lock()?;
+        Ok(Some(f))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(None)
+    }
+}
+
 /// Creates `dir` and any missing parents, fsyncing each directory that gained an entry.
 pub fn create_dir_all_durable(dir: &Path) -> std::io::Result<()> {
     if dir.as_os_str().is_empty() || dir.is_dir() {
@@ -84,7 +101,8 @@ fn remove_stale_temps(dest: &Path) {
 
 /// Removes from `dir`, in one reading of it, the temporary files interrupted writes to any of
 /// `names` (file names, as [`temp_path`] spells them) left behind
-/// (`.<name>.cairn-tmp.<pid>.<n>`).
+/// (`.<name>.cairn-tmp.<pid>.<n>`). On Linux, a temporary of a process still running (this one
+/// included) is left alone: it may be a write in progress, which would fail if its file went.
 fn remove_stale_temps_in(dir: &Path, names: &BTreeSet<String>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -95,10 +113,27 @@ fn remove_stale_temps_in(dir: &Path, names: &BTreeSet<String>) {
         let stale = file
             .strip_prefix('.')
             .and_then(|rest| rest.rsplit_once(".cairn-tmp."))
-            .is_some_and(|(name, tail)| names.contains(name) && is_pid_and_count(tail));
+            .is_some_and(|(name, tail)| {
+                names.contains(name) && is_pid_and_count(tail) && !is_running(tail)
+            });
         if stale {
             let _ = fs::remove_file(e.path());
         }
+    }
+}
+
+/// Whether the process whose id begins `tail` (`<pid>.<n>`) is running: on Linux, whether
+/// `/proc/<pid>` exists; elsewhere, unknown, taken as not.
+fn is_running(tail: &str) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        tail.split_once('.')
+            .is_some_and(|(pid, _)| Path::new("/proc").join(pid).exists())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = tail;
+        false
     }
 }
 
@@ -324,7 +359,8 @@ mod tests {
         fs::create_dir_all(&tiles).unwrap();
         // Left by interrupted writes: one of a name the batch writes, one of another name;
         // and files that only look like temporaries.
-        fs::write(tiles.join(".000.cairn-tmp.1.0"), b"half").unwrap();
+        // (Process 99999999 cannot exist: Linux pids end at 4194304.)
+        fs::write(tiles.join(".000.cairn-tmp.99999999.0"), b"half").unwrap();
         fs::write(tiles.join(".001.cairn-tmp.1.1"), b"half").unwrap();
         fs::write(tiles.join("000.cairn-tmp.1.2"), b"kept").unwrap();
         // The prefix of a temporary, but not its `<pid>.<n>` tail: not one of ours.
@@ -474,10 +510,17 @@ mod tests {
     fn stale_temporaries_are_cleaned_by_the_next_write() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("root.json");
-        let stale = dir.path().join(".root.json.cairn-tmp.1.0");
+        let stale = dir.path().join(".root.json.cairn-tmp.99999999.0");
         fs::write(&stale, b"partial").unwrap();
+        // A running process's temporary (this one's) may be a write in progress: kept, on
+        // Linux, where it can be told.
+        let live = dir
+            .path()
+            .join(format!(".root.json.cairn-tmp.{}.77", std::process::id()));
+        fs::write(&live, b"in progress").unwrap();
         write_atomic(&p, b"{}").unwrap();
         assert!(!stale.exists());
+        assert_eq!(live.exists(), cfg!(target_os = "linux"));
         assert_eq!(fs::read(&p).unwrap(), b"{}");
     }
 }

@@ -93,6 +93,15 @@ impl Registry {
     pub fn create(path: impl AsRef<Path>, opts: CreateOptions) -> StoreResult<Registry> {
         let path = path.as_ref();
         check_origin(&opts.origin)?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        fsio::create_dir_all_durable(dir)?;
+        // Creations in one directory one at a time, among processes: two first runs at once
+        // would otherwise both find no registry, and the second's rename would replace the
+        // first's file (and its anchor) under a process still writing to it.
+        let _creating = fsio::lock_dir(dir)?;
         if path.exists() && std::fs::metadata(path)?.len() > 0 {
             let reg_there = Registry::open_read_only(path);
             return Err(match reg_there {
@@ -112,11 +121,6 @@ impl Registry {
         }
         // The key first: an unusable algorithm must not leave a file behind.
         let log_key = Arc::new(SigningKey::try_generate(opts.log_algorithm)?);
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        fsio::create_dir_all_durable(dir)?;
         let tmp = fsio::temp_path(path);
         // Owner-only from the start: the file will hold the registry's keys.
         fsio::create_private(&tmp)?;
@@ -422,14 +426,17 @@ impl Registry {
     /// The passphrase of `opts.protection` (if any) unseals the log key of an existing file.
     pub fn open_or_create(path: impl AsRef<Path>, opts: CreateOptions) -> StoreResult<Registry> {
         let path = path.as_ref();
+        let pass = match &opts.protection {
+            Protection::Passphrase(p, _) => Some(p.clone()),
+            Protection::Insecure => None,
+        };
         if path.exists() {
-            let pass = match &opts.protection {
-                Protection::Passphrase(p, _) => Some(p),
-                Protection::Insecure => None,
-            };
-            Registry::open(path, pass)
-        } else {
-            Registry::create(path, opts)
+            return Registry::open(path, pass.as_ref());
+        }
+        match Registry::create(path, opts) {
+            // Created meanwhile by another process: opened, as if it had been there.
+            Err(e) if e.code() == StoreCode::AlreadyExists => Registry::open(path, pass.as_ref()),
+            r => r,
         }
     }
 

@@ -32,7 +32,8 @@ fn writes_atomically(env: &Env, name: &str, args: &[&str]) {
     std::fs::write(&victim, b"old").unwrap();
     let _ = std::fs::remove_file(&dest);
     std::os::unix::fs::symlink(&victim, &dest).unwrap();
-    let stale = dir.join(format!(".{name}.cairn-tmp.1.0"));
+    // (Process 99999999 cannot be running: Linux pids end at 4194304.)
+    let stale = dir.join(format!(".{name}.cairn-tmp.99999999.0"));
     std::fs::write(&stale, b"half-written by an interrupted run").unwrap();
 
     let dest_s = dest.display().to_string();

@@ -1004,3 +1004,48 @@ fn keys_kept_open_still_refuse_what_the_ledger_refuses() {
     reg.keep_keys_open(false);
     assert_eq!(reg.keys_kept_open(), 0);
 }
+
+/// Two creations of one path at once (two first runs): one registry is created, the other
+/// caller is told it exists, and the file left is the one the first caller holds, with its
+/// anchor: nothing it writes is lost to a file replaced under it.
+#[test]
+fn concurrent_creations_of_one_path_make_one_registry() {
+    for round in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.redb");
+        let start = std::sync::Barrier::new(2);
+        let results: Vec<Result<Registry, StoreError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = ["a", "b"]
+                .map(|name| {
+                    let (path, start) = (&path, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        Registry::create(
+                            path,
+                            CreateOptions::new(
+                                &format!("{name}.example.test/log"),
+                                Protection::Insecure,
+                            ),
+                        )
+                    })
+                })
+                .into_iter()
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let (made, refused): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+        assert_eq!((made.len(), refused.len()), (1, 1), "round {round}");
+        let refused = refused.into_iter().next().unwrap().unwrap_err();
+        assert!(
+            ["already_exists", "locked"].contains(&code(&refused).as_str()),
+            "round {round}: {refused}"
+        );
+        let reg = made.into_iter().next().unwrap().unwrap();
+        let origin = reg.origin().to_owned();
+        reg.create_checkpoint().unwrap();
+        drop(reg);
+        let reopened = Registry::open(&path, None).unwrap();
+        assert_eq!(reopened.origin(), origin, "round {round}");
+        reopened.audit().unwrap();
+    }
+}
