@@ -86,7 +86,12 @@ fn check_seq(seq: u64, entry: LedgerEntry, envelope: Envelope) -> StoreResult<Si
 
 /// Number of entries: one more than the last stored sequence number.
 pub(crate) fn tree_size(entries: &impl ReadableTable<u64, &'static [u8]>) -> StoreResult<u64> {
-    Ok(entries.last()?.map_or(0, |(k, _)| k.value() + 1))
+    match entries.last()? {
+        None => Ok(0),
+        Some((k, _)) => k.value().checked_add(1).ok_or_else(|| {
+            StoreError::corrupt("the entry table's last key is u64::MAX: no log is that long")
+        }),
+    }
 }
 
 /// The chain head after the last stored entry.

@@ -344,7 +344,9 @@ fn insert_in(
         )?;
     }
     let new_top = MapTop {
-        count: top.count + 1,
+        count: top.count.checked_add(1).ok_or_else(|| {
+            StoreError::corrupt("the revocation map's count is at its largest: a damaged record")
+        })?,
         top: Some(update.top),
     };
     table.insert(TOP, encode_top(&new_top).as_slice())?;

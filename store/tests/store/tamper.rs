@@ -582,3 +582,15 @@ fn flipped_bytes_never_drop_data_silently() {
     }
     eprintln!("byte flips: {refused} refused, {intact} landed in unused space");
 }
+
+/// An entry stored under the largest sequence number (no log is that long) is damage, not a
+/// size that wraps to 0 or an overflow panic.
+#[test]
+fn an_entry_at_the_largest_sequence_number_is_corrupt() {
+    let f = fixture();
+    let p = f.copy("max-seq.redb");
+    let env = read_entry(&p, 0);
+    write_entry(&p, u64::MAX, &env);
+    let e = check(&p);
+    assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
+}
