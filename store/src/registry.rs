@@ -349,11 +349,9 @@ impl Registry {
         let log_record = crate::objects::keys::load_key(&rtx, &log_id)?.ok_or_else(|| {
             StoreError::corrupt(format!("the log key {log_id} is not in the key table"))
         })?;
-        let log_key = match log_record.unseal(passphrase) {
-            Ok(k) => Some(Arc::new(k)),
-            Err(e) if e.code() == StoreCode::PassphraseRequired => None,
-            Err(e) => return Err(e),
-        };
+        // The file is checked before the log key is unsealed: unsealing runs the key
+        // derivation its record names (up to 4 GiB of memory), which a damaged file should
+        // not get to ask for before its damage is reported.
         let head = crate::integrity::verify::verify_on_open(&rtx, &rm.origin, &log_record)?;
         let head_raw = rtx
             .open_table(META)?
@@ -365,6 +363,11 @@ impl Registry {
             AnchorCheck::Skip => false,
         };
         drop(rtx);
+        let log_key = match log_record.unseal(passphrase) {
+            Ok(k) => Some(Arc::new(k)),
+            Err(e) if e.code() == StoreCode::PassphraseRequired => None,
+            Err(e) => return Err(e),
+        };
         // A missing or lagging anchor catches up on a read-write open; a read-only open never
         // writes anything.
         if stale && matches!(db, Db::ReadWrite(_)) {

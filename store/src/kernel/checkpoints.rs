@@ -25,7 +25,10 @@ pub struct StoredCheckpoint {
     pub note: String,
     /// The log key that signed it.
     pub key_id: KeyId,
-    /// When it was made.
+    /// When it was made, by the registry's clock: the registry's own note, which no signature
+    /// or proof covers (a C2SP checkpoint carries no time), so reads cannot vouch for it as
+    /// they do for the rest. A checkpoint's time that verifiers can check is its newest
+    /// entry's (docs/FORMATS.md, bundles of version 2).
     pub created_at: UnixTime,
 }
 
