@@ -60,7 +60,7 @@ fi
 # The standard library rebuilt with the module needs nightly cargo flags: the dated nightly of
 # scripts/nightly.sh, with rust-src. Its own target directory keeps the stable builds (clippy,
 # tests) apart.
-source "$(dirname "$0")/nightly.sh"
+source scripts/nightly.sh # (the working directory is the repository by now)
 std_mode=${CAIRN_WASM_STD:-rebuilt}
 case "$std_mode" in
   rebuilt)

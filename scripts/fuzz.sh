@@ -39,7 +39,7 @@ done
 step() { printf '\n== fuzz: %s\n' "$*"; }
 
 # cargo-fuzz needs -Z flags: the dated nightly of scripts/nightly.sh.
-source "$(dirname "$0")/nightly.sh"
+source scripts/nightly.sh # (the working directory is the repository by now)
 ensure_nightly
 if ! cargo fuzz --version >/dev/null 2>&1; then
   step "installing cargo-fuzz"

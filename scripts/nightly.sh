@@ -16,6 +16,6 @@ ensure_nightly() {
     printf '\n== installing the %s toolchain%s\n' "$CAIRN_NIGHTLY" "${1:+ with $*}"
     local args=()
     for c in "$@"; do args+=(--component "$c"); done
-    rustup toolchain install "$CAIRN_NIGHTLY" --profile minimal "${args[@]}"
+    rustup toolchain install "$CAIRN_NIGHTLY" --profile minimal ${args[@]+"${args[@]}"}
   fi
 }

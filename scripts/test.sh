@@ -42,7 +42,7 @@ done
 
 # Debian's packages, as root or through sudo. Without either, the tests that need them would
 # report themselves skipped, and this run would not be every test: it stops instead.
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 need_apt=()
 command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/golang.org/x/mod ] || need_apt+=(golang-go golang-golang-x-mod-dev)
 command -v strace >/dev/null 2>&1 || need_apt+=(strace) # fault injection and syscall counts: tests/cli/durability.rs
@@ -54,7 +54,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     exit 1
   fi
   step "installing ${need_apt[*]} (Go's note verifier for the checkpoint interop test; strace for the durability tests; nginx for the tiles-over-HTTP test; kill for the shutdown test)"
-  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || {
   step "adding the wasm32-unknown-unknown target"

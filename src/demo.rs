@@ -271,7 +271,7 @@ pub fn run(ctx: &Ctx) -> CliResult<Output> {
     r.say(
         "keys",
         &format!(
-            "log      {} {:<18} (signs every entry and checkpoint)\nroot     {} {:<18} {}\nissuer   {} {:<18} {}\nsigner   {} {:<18} {}\nagent    {} {:<18} {}",
+            "log      {} {:<18} (signs checkpoints and each commit's tree head)\nroot     {} {:<18} {}\nissuer   {} {:<18} {}\nsigner   {} {:<18} {}\nagent    {} {:<18} {}",
             short(&log.key_id), log.public_key.algorithm().name(),
             short(&root.key_id), root.public_key.algorithm().name(), tag(nr),
             short(&issuer.key_id), issuer.public_key.algorithm().name(), tag(ni),

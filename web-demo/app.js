@@ -43,7 +43,7 @@ const REASONS = {
   stale: 'Its checkpoint is older than the maximum age allowed.',
 };
 
-const state = { root: null, bundle: null, artifact: null, reading: Promise.resolve() };
+const state = { root: null, bundle: null, artifact: null, reading: Promise.resolve(), rootTurn: 0, bundleTurn: 0 };
 
 /**
  * The newest checkpoint this page verified, per log origin, in localStorage (bare checkpoint
@@ -211,10 +211,13 @@ async function readObject(file) {
 }
 
 async function setRoot(file) {
+  // Cleared first; a read overtaken by a later choice is dropped (the last file chosen wins).
+  const turn = ++state.rootTurn;
   state.root = null;
   let info;
   try {
     const bytes = await readObject(file);
+    if (turn !== state.rootTurn) return;
     const view = inspect(bytes);
     if (view.kind !== 'envelope' || view.object !== 'trust_root' || !view.decoded) {
       throw Object.assign(new Error('this file is not a trust root'), { code: 'domain_mismatch', class: 'error' });
@@ -222,6 +225,7 @@ async function setRoot(file) {
     info = `${file.name}: ${view.decoded.origin}, version ${view.decoded.version}, ${view.decoded.keys.length} keys, expires ${when(view.decoded.expires_at)}`;
     state.root = { name: file.name, bytes, view: view.decoded };
   } catch (err) {
+    if (turn !== state.rootTurn) return;
     state.root = null;
     info = `${file.name}: not usable as a trust root (${err.code ?? 'error'}: ${err.message})`;
   }
@@ -229,12 +233,17 @@ async function setRoot(file) {
 }
 
 async function setBundle(file) {
-  // Cleared first: a file that cannot be read leaves no earlier bundle in its place.
+  // Cleared first: a file that cannot be read leaves no earlier bundle in its place; a read
+  // overtaken by a later choice is dropped (the last file chosen wins).
+  const turn = ++state.bundleTurn;
   state.bundle = null;
   try {
-    state.bundle = { name: file.name, bytes: await readObject(file) };
+    const bytes = await readObject(file);
+    if (turn !== state.bundleTurn) return;
+    state.bundle = { name: file.name, bytes };
     $('bundle-info').textContent = `${file.name}, ${size(file.size)}`;
   } catch (err) {
+    if (turn !== state.bundleTurn) return;
     $('bundle-info').textContent = `${file.name}: not usable as a bundle (${err.code ?? 'error'}: ${err.message})`;
   }
 }
@@ -278,23 +287,30 @@ async function hashArtifact(file) {
 }
 
 async function verifyBundleClicked() {
+  const button = $('verify');
+  if (button.disabled) return; // one verification at a time
+  button.disabled = true;
   // Working from the click on: no earlier verdict stands while a chosen file is still read.
   show('working', el('p', { class: 'hint' }, 'Verifying…'));
-  await state.reading;
-  if (!state.root) return showError('No trust root', { code: 'unknown_key', class: 'error', message: 'load the trust root you pinned first' });
-  if (!state.bundle) return showError('No bundle', { code: 'malformed', class: 'error', message: 'load the bundle that came with the artifact' });
-  const button = $('verify');
-  button.disabled = true;
+  // What was chosen when the files were read: a file chosen while the artifact is hashed
+  // does not change what this verification checks.
+  let bundle = null;
   try {
+    await state.reading;
+    const { root } = state;
+    ({ bundle } = state);
+    const chosenArtifact = state.artifact;
+    if (!root) return showError('No trust root', { code: 'unknown_key', class: 'error', message: 'load the trust root you pinned first' });
+    if (!bundle) return showError('No bundle', { code: 'malformed', class: 'error', message: 'load the bundle that came with the artifact' });
     const now = verificationTime();
-    const artifact = state.artifact ? await hashArtifact(state.artifact) : undefined;
+    const artifact = chosenArtifact ? await hashArtifact(chosenArtifact) : undefined;
     const options = { now, artifact };
-    let verdict = verifyBundle(state.bundle.bytes, state.root.bytes, options);
+    let verdict = verifyBundle(bundle.bytes, root.bytes, options);
     // The bundle verified; now against what this page saw of the same log before.
     const known = lastSeen.get(verdict.checkpoint.origin);
     if (known) {
       try {
-        verdict = verifyBundle(state.bundle.bytes, state.root.bytes, { ...options, lastSeen: known });
+        verdict = verifyBundle(bundle.bytes, root.bytes, { ...options, lastSeen: known });
       } catch (err) {
         if (err.code === 'malformed') {
           // The page's own memory does not parse (edited by hand, or by another page version):
@@ -312,8 +328,8 @@ async function verifyBundleClicked() {
     renderBundleVerdict(verdict, now);
   } catch (err) {
     let extra = [];
-    if (err.code === 'malformed' && state.bundle && err.field !== 'time') {
-      extra = [el('p', { class: 'hint' }, `“${state.bundle.name}” could not be decoded as a bundle.`)];
+    if (err.code === 'malformed' && bundle && err.field !== 'time') {
+      extra = [el('p', { class: 'hint' }, `“${bundle.name}” could not be decoded as a bundle.`)];
     }
     showError((invalid) => (invalid ? '✗ Not valid' : 'Could not be checked'), err, extra);
   } finally {

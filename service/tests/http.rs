@@ -1404,8 +1404,6 @@ fn refused_saying(r: &Resp, (status, code): (u16, &str), words: &str) {
 /// frame.
 const H2_OPENING: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
-/// Reads `stream` until it is closed (or `within` passes): what it answered, and when it
-/// closed (`within` if it did not).
 /// Sends a request's head only (its body never follows) and returns what the server answers
 /// before it closes the connection, which it must do within 3 s: a request refused before its
 /// body is read. (A client that sent the body too could meet a reset instead of the answer,
@@ -1449,6 +1447,8 @@ fn answer_until(
     (answer, start.elapsed())
 }
 
+/// Reads `stream` until it is closed (or `within` passes): what it answered, and when it
+/// closed (`within` if it did not).
 fn answer_until_closed(stream: &mut impl std::io::Read, within: Duration) -> (Vec<u8>, Duration) {
     let start = std::time::Instant::now();
     let mut answer = Vec::new();

@@ -71,7 +71,7 @@ pub fn key_text(k: &KeyInfo, log: Option<&KeyId>) -> String {
         }
     }
     if log == Some(&k.key_id) {
-        s.push_str("\nthis is the log key: it signs every entry and checkpoint");
+        s.push_str("\nthis is the log key: it signs every checkpoint and each commit's tree head");
     }
     if k.private == PrivatePart::Insecure {
         s.push_str(

@@ -57,19 +57,35 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Takes an exclusive lock on directory `dir`, held until the returned file is dropped, among
-/// the callers (processes or threads) that take it the same way: on Unix `flock` on the
-/// directory itself, so that no lock file is left behind; elsewhere no lock (`None`).
-pub fn lock_dir(dir: &Path) -> std::io::Result<Option<File>> {
-    #[cfg(unix)]
+/// the callers (processes or threads) that take it the same way: on Linux and the BSDs
+/// (macOS included) `flock` on the directory itself, so that no lock file is left behind.
+/// Best effort: where the directory cannot be opened for reading (write and search
+/// permission only) or locked, and on other platforms, no lock (`None`), as before locking.
+pub fn lock_dir(dir: &Path) -> Option<File> {
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    ))]
     {
-        let f = File::open(dir)?;
-        f.lock()?;
-        Ok(Some(f))
+        let f = File::open(dir).ok()?;
+        f.lock().ok()?;
+        Some(f)
     }
-    #[cfg(not(unix))]
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    )))]
     {
         let _ = dir;
-        Ok(None)
+        None
     }
 }
 
@@ -101,8 +117,10 @@ fn remove_stale_temps(dest: &Path) {
 
 /// Removes from `dir`, in one reading of it, the temporary files interrupted writes to any of
 /// `names` (file names, as [`temp_path`] spells them) left behind
-/// (`.<name>.cairn-tmp.<pid>.<n>`). On Linux, a temporary of a process still running (this one
-/// included) is left alone: it may be a write in progress, which would fail if its file went.
+/// (`.<name>.cairn-tmp.<pid>.<n>`). On Linux, a temporary of another process still running is
+/// left alone: it may be a write in progress, which would fail if its file went. (This
+/// process's own are removed: a process restarted under the same pid, as a container's first
+/// process is, would otherwise keep its predecessor's forever.)
 fn remove_stale_temps_in(dir: &Path, names: &BTreeSet<String>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -122,13 +140,14 @@ fn remove_stale_temps_in(dir: &Path, names: &BTreeSet<String>) {
     }
 }
 
-/// Whether the process whose id begins `tail` (`<pid>.<n>`) is running: on Linux, whether
-/// `/proc/<pid>` exists; elsewhere, unknown, taken as not.
+/// Whether the process whose id begins `tail` (`<pid>.<n>`) is another one, running: on
+/// Linux, whether `/proc/<pid>` exists; elsewhere, unknown, taken as not.
 fn is_running(tail: &str) -> bool {
     #[cfg(target_os = "linux")]
     {
-        tail.split_once('.')
-            .is_some_and(|(pid, _)| Path::new("/proc").join(pid).exists())
+        tail.split_once('.').is_some_and(|(pid, _)| {
+            pid != std::process::id().to_string() && Path::new("/proc").join(pid).exists()
+        })
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -361,7 +380,7 @@ mod tests {
         // and files that only look like temporaries.
         // (Process 99999999 cannot exist: Linux pids end at 4194304.)
         fs::write(tiles.join(".000.cairn-tmp.99999999.0"), b"half").unwrap();
-        fs::write(tiles.join(".001.cairn-tmp.1.1"), b"half").unwrap();
+        fs::write(tiles.join(".001.cairn-tmp.99999999.1"), b"half").unwrap();
         fs::write(tiles.join("000.cairn-tmp.1.2"), b"kept").unwrap();
         // The prefix of a temporary, but not its `<pid>.<n>` tail: not one of ours.
         for kept in [
@@ -391,7 +410,7 @@ mod tests {
                 ".000.cairn-tmp.1",
                 ".000.cairn-tmp.1.x",
                 ".000.cairn-tmp.notes",
-                ".001.cairn-tmp.1.1",
+                ".001.cairn-tmp.99999999.1",
                 "000",
                 "000.cairn-tmp.1.2",
                 "002"
@@ -512,15 +531,27 @@ mod tests {
         let p = dir.path().join("root.json");
         let stale = dir.path().join(".root.json.cairn-tmp.99999999.0");
         fs::write(&stale, b"partial").unwrap();
-        // A running process's temporary (this one's) may be a write in progress: kept, on
-        // Linux, where it can be told.
-        let live = dir
+        // This process's own leftovers go too (a restart can reuse a pid).
+        let own = dir
             .path()
             .join(format!(".root.json.cairn-tmp.{}.77", std::process::id()));
+        fs::write(&own, b"partial").unwrap();
+        // Another running process's temporary may be a write in progress: kept, on Linux,
+        // where that can be told.
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let live = dir
+            .path()
+            .join(format!(".root.json.cairn-tmp.{}.0", other.id()));
         fs::write(&live, b"in progress").unwrap();
         write_atomic(&p, b"{}").unwrap();
-        assert!(!stale.exists());
-        assert_eq!(live.exists(), cfg!(target_os = "linux"));
+        let _ = other.kill();
+        let _ = other.wait();
+        assert!(!stale.exists() && !own.exists());
+        let can_tell = cfg!(target_os = "linux") && Path::new("/proc/self").exists();
+        assert_eq!(live.exists(), can_tell);
         assert_eq!(fs::read(&p).unwrap(), b"{}");
     }
 }

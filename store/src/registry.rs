@@ -93,6 +93,8 @@ impl Registry {
     pub fn create(path: impl AsRef<Path>, opts: CreateOptions) -> StoreResult<Registry> {
         let path = path.as_ref();
         check_origin(&opts.origin)?;
+        // The key first: an unusable algorithm must not leave a file (or a directory) behind.
+        let log_key = Arc::new(SigningKey::try_generate(opts.log_algorithm)?);
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -101,7 +103,7 @@ impl Registry {
         // Creations in one directory one at a time, among processes: two first runs at once
         // would otherwise both find no registry, and the second's rename would replace the
         // first's file (and its anchor) under a process still writing to it.
-        let _creating = fsio::lock_dir(dir)?;
+        let _creating = fsio::lock_dir(dir);
         if path.exists() && std::fs::metadata(path)?.len() > 0 {
             let reg_there = Registry::open_read_only(path);
             return Err(match reg_there {
@@ -119,8 +121,6 @@ impl Registry {
                 ),
             });
         }
-        // The key first: an unusable algorithm must not leave a file behind.
-        let log_key = Arc::new(SigningKey::try_generate(opts.log_algorithm)?);
         let tmp = fsio::temp_path(path);
         // Owner-only from the start: the file will hold the registry's keys.
         fsio::create_private(&tmp)?;

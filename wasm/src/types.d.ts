@@ -509,7 +509,8 @@ export interface BundleOptions {
    * cosigner vkeys (`name+keyid+base64(type ‖ key)`, as `cairn witness init` writes them) or
    * `{name, vkey}`. As `cairn bundle verify --witness-key`: `witnessQuorum` of them must have
    * cosigned (`threshold_not_met`; `stale` when only cosignatures older than `witnessMaxAge`
-   * are missing). The verdict's `witnessed` reports which did.
+   * are missing). The verdict's `witnessed` reports which did. An empty list is `malformed`
+   * (it names no witness): leave it out for no witness check.
    */
   witnesses?: WitnessInput[];
   /** How many of `witnesses` must have cosigned (default: all of them). */
@@ -565,7 +566,7 @@ export type WitnessInput = string | { name?: string; vkey: string };
 
 /** A k-of-n witness policy and the time it is applied at. */
 export interface WitnessPolicyInput {
-  /** The trusted witnesses (at most 64; distinct names and keys). */
+  /** The trusted witnesses (1 to 64; distinct names and keys; an empty list is `malformed`). */
   witnesses: WitnessInput[];
   /** How many must have cosigned (default: all of them; 0 requires none). */
   quorum?: number | bigint;

@@ -358,7 +358,8 @@ proptest! {
     fn witness_and_revocation_inputs_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..800)) {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let _ = input::witness_policy(&[input::WitnessSpec { name: None, vkey: text.clone() }], None, None, None, "w");
-        let policy = input::witness_policy(&[], None, None, None, "w").unwrap();
+        let vkey = "example.test/w1+2a3d9843+BNBKsjJ0K7SrOhNovUYV5ObQIkq3GgFrr4UgozLJd4c3";
+        let policy = input::witness_policy(&[input::WitnessSpec { name: None, vkey: vkey.into() }], None, None, None, "w").unwrap();
         let _ = api::verify_cosignatures(&bytes, &policy, 0);
         let _ = api::bundle_witnesses(&bytes, &policy, 0);
         let _ = api::detect_split_view(&bytes, &bytes, &[], &cairn_core::checkpoint::CheckpointPolicy::new("o"));

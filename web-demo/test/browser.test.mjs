@@ -60,9 +60,9 @@ after(async () => {
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
-async function verify(files) {
+async function verify(files, now = valid.now) {
   for (const [id, f] of Object.entries(files)) await page.setInputFiles(id, f);
-  await page.fill('#time', String(valid.now));
+  await page.fill('#time', String(now));
   await page.click('#verify');
   await page.waitForSelector('#verdict:not([data-state=working]):not([data-state=idle])', { timeout: 60_000 });
   return {
@@ -237,8 +237,7 @@ test('revocation is claimed only as far as the bundle proves it', async () => {
       '#bundle-file': file('bundle.cbdl', bytes(c.bundle)),
     };
     if (c.artifact) files['#artifact-file'] = file('artifact', bytes(c.artifact));
-    await page.fill('#time', String(c.now));
-    const r = await verify(files);
+    const r = await verify(files, c.now);
     assert.equal(r.state, 'valid', `${name}: ${r.text}`);
     assert.match(await page.textContent('#revocation'), expect, name);
     assert.doesNotMatch(await page.textContent('#reason'), /not revoked/, name);

@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorCode, Result};
 pub enum Role {
     /// Signs new trust-root versions.
     Root,
-    /// Signs checkpoints (and ledger entries) of the registry's log.
+    /// Signs checkpoints of the registry's log (and the tree head of each commit).
     Checkpoint,
     /// Issues capability tokens.
     TokenIssuer,

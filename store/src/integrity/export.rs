@@ -164,7 +164,7 @@ impl Registry {
 }
 
 /// Verifies another registry's export, in one pass over the stream: every entry (decoding,
-/// hash chain, log-key signature and consent signatures, as the audit checks them), the Merkle
+/// hash chain and consent signatures, as the audit checks them), the Merkle
 /// tree, every checkpoint in the stream, the final size and root, and the caller's
 /// expectation. Errors name the first bad entry by sequence number.
 ///

@@ -15,8 +15,8 @@ use cairn_core::merkle;
 pub struct SignedEntry {
     /// The decoded entry.
     pub entry: LedgerEntry,
-    /// The DSSE envelope: payload = entry bytes, signed by the log key (and any consenting
-    /// keys).
+    /// The DSSE envelope: payload = entry bytes, signed by the keys whose consent the entry
+    /// needs (none for most; the log key signs tree heads, not entries).
     pub envelope: Envelope,
 }
 
