@@ -19,11 +19,22 @@ use super::Env;
 
 const ORIGIN: &str = "serve.example/log";
 
+/// A free loopback port for a server this test binary starts (cairn serve, a witness, nginx):
+/// below the kernel's ephemeral range (32768 and up on Linux), so that no client connection
+/// of another test can take it between this check and the server's bind, and a different one
+/// for each call (the tests run on parallel threads). A port something else holds is skipped.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::AtomicU16;
+    const FIRST: u16 = 21000;
+    const COUNT: u16 = 6000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    for _ in 0..COUNT {
+        let port = FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % COUNT;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + COUNT);
 }
 
 /// Writes a configuration for a loopback port with rate limits off; returns (path, base URL).

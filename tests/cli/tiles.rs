@@ -3,13 +3,14 @@
 //! web server (Debian's nginx, which scripts/test.sh installs; the HTTP test says so on stderr
 //! and skips when nginx is missing).
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn_store::{NodeSpec, Registry};
 
+use super::serve::free_port;
 use super::Env;
 
 /// An insecure registry with `n` node registrations beyond `init`'s entries, written in one
@@ -439,14 +440,6 @@ fn export_writes_the_checkpoint_last_and_refuses_another_log() {
         e["message"].as_str().unwrap().contains("other.example/log"),
         "{e}"
     );
-}
-
-/// A free port on 127.0.0.1 (bound and released; nginx binds it right after).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 fn nginx_binary() -> Option<PathBuf> {
