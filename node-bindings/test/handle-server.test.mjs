@@ -7,36 +7,31 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { normaliseHandle, envelopeKey, sealEnvelope, openEnvelope, solvePow } from '../lib/node.mjs';
 import { cairnBinary } from './helpers.mjs';
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
+// The server takes a port of the kernel's choosing and names it in its start-up line: no port
+// is picked here and released, which another connection could take before the server binds.
 async function serve(home, config) {
-  const port = await freePort();
   const cfg = join(home, 'serve.toml');
-  writeFileSync(cfg, `address = "127.0.0.1:${port}"\n[rate_limit]\nenabled = false\n${config}`);
+  writeFileSync(cfg, `address = "127.0.0.1:0"\n[rate_limit]\nenabled = false\n${config}`);
   const child = spawn(cairnBinary(), ['serve', '--config', cfg], {
     env: { ...process.env, CAIRN_HOME: home, CAIRN_LOG: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const base = `http://127.0.0.1:${port}`;
+  let base = null;
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`cairn serve exited: ${stderr}`);
+    base ??= stderr.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/)?.[1] ?? null;
+    if (!base) {
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
     try {
       if ((await fetch(`${base}/health`)).ok) return { base, stop: () => child.kill('SIGKILL') };
     } catch {
