@@ -57,36 +57,15 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Takes an exclusive lock on directory `dir`, held until the returned file is dropped, among
-/// the callers (processes or threads) that take it the same way: on Linux and the BSDs
-/// (macOS included) `flock` on the directory itself, so that no lock file is left behind.
-/// Best effort: where the directory cannot be opened for reading (write and search
-/// permission only) or locked, and on other platforms, no lock (`None`), as before locking.
+/// the callers (processes or threads) that take it the same way: `flock` on the directory
+/// itself where the system allows it (Linux, macOS, the BSDs), so that no lock file is left
+/// behind. Best effort: where the directory cannot be opened for reading (write and search
+/// permission only, or Windows) or locked (Solaris's `fcntl` locks want a file open for
+/// writing), no lock (`None`), as before locking.
 pub fn lock_dir(dir: &Path) -> Option<File> {
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly"
-    ))]
-    {
-        let f = File::open(dir).ok()?;
-        f.lock().ok()?;
-        Some(f)
-    }
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly"
-    )))]
-    {
-        let _ = dir;
-        None
-    }
+    let f = File::open(dir).ok()?;
+    f.lock().ok()?;
+    Some(f)
 }
 
 /// Creates `dir` and any missing parents, fsyncing each directory that gained an entry.
