@@ -842,3 +842,57 @@ fn handle_rules_take_a_free_handle_and_never_overwrite_silently() {
     assert!(state.handles.is_empty());
     assert!(required_consents(&reg(None, id1)).is_empty());
 }
+
+/// The authority a recorded token's claims need (the writer's rule, which the audit applies to
+/// stored tokens), case by case.
+#[test]
+fn token_authority_cases() {
+    use cairn_core::token::{TokenBuilder, TokenClaims};
+    let issuer = key(Algorithm::Ed25519, 41);
+    let holder = key(Algorithm::Ed25519, 42);
+    let other = key(Algorithm::Ed25519, 43);
+    let root = TokenBuilder::new(holder.public_key().clone())
+        .audience("a.example")
+        .capability("read")
+        .validity(1, 100)
+        .issue(&issuer)
+        .unwrap();
+    let child = TokenBuilder::new(other.public_key().clone())
+        .capability("read")
+        .delegate(&root, &holder)
+        .unwrap();
+    let claims = |e: &Envelope| TokenClaims::from_payload(&e.payload).unwrap();
+    let (root_c, child_c) = (claims(&root), claims(&child));
+    let issuer_roles = RoleSet::of(&[Role::TokenIssuer]);
+    let peer = RoleSet::of(&[Role::Peer]);
+    let holder_id = holder.public_key().key_id();
+    let cases: [(
+        &TokenClaims,
+        RoleSet,
+        Option<(u64, KeyId)>,
+        Option<ErrorCode>,
+    ); 6] = [
+        (&root_c, issuer_roles, None, None),
+        (&root_c, peer, None, Some(ErrorCode::Unauthorized)),
+        (&child_c, peer, Some((3, holder_id)), None),
+        (&child_c, peer, None, Some(ErrorCode::ChainBroken)),
+        (
+            &child_c,
+            peer,
+            Some((5, holder_id)),
+            Some(ErrorCode::ChainBroken),
+        ),
+        (
+            &child_c,
+            peer,
+            Some((3, other.public_key().key_id())),
+            Some(ErrorCode::KeyMismatch),
+        ),
+    ];
+    for (i, (c, roles, parent, want)) in cases.into_iter().enumerate() {
+        let got = check_token_authority(c, roles, parent, 5)
+            .err()
+            .map(|e| e.code());
+        assert_eq!(got, want, "case {i}");
+    }
+}

@@ -22,8 +22,8 @@ pub use event::{
     MAX_TEXT_LEN,
 };
 pub use rules::{
-    check_entry, required_consents, KeyStatus, LedgerHandle, LedgerKey, LedgerManifest,
-    LedgerPeerKey, LedgerState, LedgerToken, LedgerView, Revocation,
+    check_entry, check_token_authority, required_consents, KeyStatus, LedgerHandle, LedgerKey,
+    LedgerManifest, LedgerPeerKey, LedgerState, LedgerToken, LedgerView, Revocation,
 };
 
 use alloc::vec::Vec;

@@ -214,6 +214,70 @@ fn refuse(code: ErrorCode, detail: String) -> Error {
     Error::new(code, detail)
 }
 
+/// What a recorded token's own claims need, beyond what its `token_issued` entry says (the
+/// entry carries neither the parent nor the holder, so [`check_entry`] cannot see this): a root
+/// token's issuer holds the token-issuer role; a delegated token's parent was recorded before
+/// it (by entry `seq`), and its issuer is the parent's holder. The writer applies it before it
+/// records a token, the audit to every stored one.
+///
+/// `issuer_roles`: the roles of the key that signed it; `parent`: the parent's `token_issued`
+/// entry and its holder's key id, when the ledger records the parent (`None` for a delegated
+/// token whose parent it does not: refused).
+///
+/// ```
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// use cairn_core::ledger::check_token_authority;
+/// use cairn_core::token::{TokenBuilder, TokenClaims};
+/// use cairn_core::trust::{Role, RoleSet};
+/// let k = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+/// let token = TokenBuilder::new(k.public_key().clone()).audience("a.example").capability("read")
+///     .validity(1, 2).issue(&k)?;
+/// let claims = TokenClaims::from_payload(&token.payload)?;
+/// assert!(check_token_authority(&claims, RoleSet::of(&[Role::TokenIssuer]), None, 5).is_ok());
+/// assert!(check_token_authority(&claims, RoleSet::of(&[Role::Peer]), None, 5).is_err());
+/// # Ok::<(), cairn_core::Error>(())
+/// ```
+pub fn check_token_authority(
+    claims: &crate::token::TokenClaims,
+    issuer_roles: RoleSet,
+    parent: Option<(u64, KeyId)>,
+    seq: u64,
+) -> Result<(), Error> {
+    match (claims.parent, parent) {
+        (None, _) if !issuer_roles.contains(Role::TokenIssuer) => Err(refuse(
+            ErrorCode::Unauthorized,
+            format!(
+                "a root token issued by key {}, which does not hold the token-issuer role",
+                claims.issuer
+            ),
+        )),
+        (None, _) => Ok(()),
+        (Some(p), None) => Err(refuse(
+            ErrorCode::ChainBroken,
+            format!(
+                "a token delegated from token {}, which the ledger does not record",
+                hex_encode(&p)
+            ),
+        )),
+        (Some(p), Some((parent_seq, _))) if parent_seq >= seq => Err(refuse(
+            ErrorCode::ChainBroken,
+            format!(
+                "a token delegated from token {}, recorded only by entry {parent_seq}",
+                hex_encode(&p)
+            ),
+        )),
+        (Some(p), Some((_, holder))) if holder != claims.issuer => Err(refuse(
+            ErrorCode::KeyMismatch,
+            format!(
+                "a token delegated from token {} by key {}, not by that token's holder {holder}",
+                hex_encode(&p),
+                claims.issuer
+            ),
+        )),
+        (Some(_), Some(_)) => Ok(()),
+    }
+}
+
 fn known_key<V: LedgerView>(view: &V, id: &KeyId) -> Result<LedgerKey, V::Error> {
     view.key(id)?.ok_or_else(|| {
         refuse(

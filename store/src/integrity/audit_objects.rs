@@ -64,6 +64,33 @@ fn multimap(
     Ok(out)
 }
 
+/// [`cairn_core::ledger::check_token_authority`] for a stored token whose record matches its
+/// entry: the claims from the record, the issuer's roles and the parent's entry as the
+/// replayed ledger gives them, the parent's holder from its record.
+fn token_authority(
+    rec: &TokenRecord,
+    seq: u64,
+    replay: &LedgerState,
+    tokens: &BTreeMap<Digest, TokenRecord>,
+) -> Result<(), cairn_core::Error> {
+    let claims = match rec.info() {
+        Ok(t) => t.claims,
+        Err(e) => return Err(cairn_core::Error::malformed(e.to_string())),
+    };
+    let Some(issuer) = replay.keys.get(&claims.issuer) else {
+        return Err(cairn_core::Error::new(
+            ErrorCode::UnknownKey,
+            format!("its issuer {} is no key of the ledger", claims.issuer),
+        ));
+    };
+    let parent = claims.parent.and_then(|p| {
+        let entry = replay.tokens.get(&p)?;
+        let holder = tokens.get(&p)?.info().ok()?.claims.holder.key_id();
+        Some((entry.seq, holder))
+    });
+    cairn_core::ledger::check_token_authority(&claims, issuer.roles, parent, seq)
+}
+
 /// Every mismatch between the object tables and the replayed ledger.
 pub(crate) fn check_objects(
     rtx: &ReadTransaction,
@@ -94,6 +121,12 @@ pub(crate) fn check_objects(
                 want.seq,
                 ErrorCode::DigestMismatch,
                 format!("the record of token {name} differs from this entry"),
+            ));
+        } else if let Err(e) = token_authority(rec, want.seq, replay, &tokens) {
+            problems.push(bad(
+                want.seq,
+                e.code(),
+                format!("token {name}: {}", e.detail()),
             ));
         } else if !same_revocation(&rec.revoked, &want.revoked) {
             let seq = want.revoked.as_ref().map_or(want.seq, |r| r.seq);

@@ -454,6 +454,22 @@ impl Txn<'_> {
             }
         };
         let verified = verify_in(&self.tx, &env, now, &VerifyOptions::default(), None)?;
+        // The rule the audit applies to every stored token (the entry carries neither parent
+        // nor holder): checked here too, from the records the token will be judged by.
+        let issuer_roles = self.key_record(&verified.claims.issuer)?.roles;
+        let parent = match verified.claims.parent {
+            Some(p) => match load_token(&self.tx, &p)? {
+                Some(r) => Some((r.seq, r.info()?.claims.holder.key_id())),
+                None => None,
+            },
+            None => None,
+        };
+        cairn_core::ledger::check_token_authority(
+            &verified.claims,
+            issuer_roles,
+            parent,
+            self.head.next_seq,
+        )?;
         let id = env.id();
         let seq = self.append(
             Event::TokenIssued {
