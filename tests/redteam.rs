@@ -37,15 +37,15 @@ const CATALOGUE: &[(&str, &str, &str, &str)] = &[
     ("003", "signature forgery", "an object signed by a key the verifier does not trust, or claiming a trusted key's id", "red_team_003_wrong_key"),
     ("004", "key compromise", "a leaked issuer key after rotation (tokens it mints elsewhere) and after revocation (what it issued)", "red_team_004_compromised_key"),
     ("005", "key compromise", "trust-root rotation not signed by both the old and the new root keys, or skipping a version", "red_team_005_dual_signed_rotation"),
-    ("006", "replay", "stale objects by time: an expired token, a token not yet valid, an older trust root, an older checkpoint than the last one seen", "red_team_006_replay_by_timestamp"),
+    ("006", "replay", "stale objects by time: an expired token, a token not yet valid, an expired trust root, an older checkpoint than the last one seen", "red_team_006_replay_by_timestamp"),
     ("007", "replay", "the same token (same nonce) recorded twice, a ledger entry replayed, two issues of one request", "red_team_007_replay_by_nonce"),
     ("008", "checkpoint corruption", "every bit of a signed checkpoint note flipped, and bits of a bundle", "red_team_008_checkpoint_bit_flip"),
     ("009", "checkpoint corruption", "every truncation of a checkpoint note and of a bundle", "red_team_009_checkpoint_truncation"),
     ("010", "checkpoint corruption", "malformed signature lines: bad base64, short, zero, non-canonical Ed25519 S, wrong key hash, wrong type", "red_team_010_malformed_signature"),
     ("011", "exfiltration", "secret key material in any exported, public or printed object of the CLI (a scan for the seeds in raw, hex and base64 form)", "red_team_011_no_secret_in_public_objects"),
     ("012", "exfiltration", "private keys readable from the registry file at rest (sealed keys must not appear; the scan finds insecure ones)", "red_team_012_keys_sealed_at_rest"),
-    ("013", "latency SLO", "signing latency: median below the seed's 50 ms p95 target for the slowest suite (benches: benches/ledger.rs, docs/PERFORMANCE.md)", "red_team_013_sign_latency_slo"),
-    ("014", "latency SLO", "verification latency: median below the seed's 10 ms p95 target for the slowest suite (benches: benches/verify.rs, docs/PERFORMANCE.md)", "red_team_014_verify_latency_slo"),
+    ("013", "latency SLO", "signing latency against the seed's 50 ms p95 target: measured by the benches (benches/store.rs 'single op p50', figures in docs/PERFORMANCE.md), never asserted by a timed test; the test checks the bench row exists and the slowest suite signs correctly", "red_team_013_sign_latency_slo"),
+    ("014", "latency SLO", "verification latency against the seed's 10 ms p95 target: measured by the benches (benches/verify.rs, docs/PERFORMANCE.md), never asserted by a timed test; the test checks the bench rows exist and the slowest suite verifies correctly, and refuses a wrong key", "red_team_014_verify_latency_slo"),
 ];
 
 const SUITES: [Algorithm; 5] = [
@@ -323,9 +323,9 @@ fn red_team_003_wrong_key() {
     let (m, seq) = reg.sign_artifact("a.bin", b"artifact").unwrap();
     let b = reg.bundle(seq, m, vec![]).unwrap();
     let other = MemoryRegistry::new(20).pinned();
-    assert_ne!(
+    assert_eq!(
         code(verify_bundle(&b, &other, NOW, &BundlePolicy::default())),
-        "ok"
+        "unknown_key"
     );
 }
 
@@ -447,10 +447,12 @@ fn red_team_005_dual_signed_rotation() {
     let mut v3_root = v2.successor(200, 30_000, keys(&third), t);
     v3_root.root_version = 3;
     v3_root.previous = Some(TrustRoot::from_bytes(&v1.payload).unwrap().id());
-    let skipping = sign_root(&v3_root, &[&old, &third]);
-    if let Ok(env) = skipping {
-        assert_ne!(code(verify_rotation_chain(&pinned, &[env], 500)), "ok");
-    }
+    let skipping = sign_root(&v3_root, &[&old, &third]).unwrap();
+    assert_eq!(
+        code(verify_rotation_chain(&pinned, &[skipping], 500)),
+        "chain_broken",
+        "v3 after v1"
+    );
     let c = code(verify_rotation_chain(
         &pinned,
         &[both.clone(), both.clone()],
@@ -462,7 +464,8 @@ fn red_team_005_dual_signed_rotation() {
         &[both.clone(), v1.clone()],
         500,
     ));
-    assert_ne!(c, "ok", "v1 after v2");
+    // v1 in v3's place is not signed by v2's keys.
+    assert_eq!(c, "threshold_not_met", "v1 after v2");
 }
 
 #[test]
@@ -687,7 +690,7 @@ fn red_team_009_checkpoint_truncation() {
         &v,
         &policy,
     ));
-    assert_ne!(c, "ok");
+    assert_eq!(c, "threshold_not_met");
     let mut reg = MemoryRegistry::new(71);
     let (m, seq) = reg.sign_artifact("a.bin", b"artifact").unwrap();
     let bytes = reg.bundle(seq, m, vec![]).unwrap().to_bytes();
@@ -821,7 +824,7 @@ fn red_team_010_malformed_signature() {
         &[][..],
         &VerifyOptions::default(),
     );
-    assert_ne!(code(r), "ok");
+    assert_eq!(code(r), "malformed");
 }
 
 // ---- 011 and 012: the `cairn` binary, as an operator runs it ----
@@ -1198,8 +1201,8 @@ fn bench_measures(file: &str, rows: &[&str]) {
 
 #[test]
 fn red_team_013_sign_latency_slo() {
-    bench_measures("docs/PERFORMANCE.md", &["ML-DSA-44 signing"]);
-    bench_measures("benches/store.rs", &["single"]);
+    bench_measures("docs/PERFORMANCE.md", &["ML-DSA-44 signing", "single op p50"]);
+    bench_measures("benches/store.rs", &["\"single op p50\""]);
     let k = key(Algorithm::Ed25519MlDsa65, 90);
     let msg = [7u8; 256];
     let sig = k.sign(&msg, b"context").unwrap();
@@ -1217,7 +1220,10 @@ fn red_team_013_sign_latency_slo() {
 fn red_team_014_verify_latency_slo() {
     bench_measures(
         "benches/verify.rs",
-        &["cairn decode + verify_bundle", "cairn verify_checkpoint"],
+        &[
+            "bench_function(\"cairn decode + verify_bundle\"",
+            "bench_function(\"cairn verify_checkpoint\"",
+        ],
     );
     let k = key(Algorithm::Ed25519MlDsa65, 91);
     let note = checkpoint_note(&[&k], 3);
