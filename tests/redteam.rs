@@ -1201,7 +1201,10 @@ fn bench_measures(file: &str, rows: &[&str]) {
 
 #[test]
 fn red_team_013_sign_latency_slo() {
-    bench_measures("docs/PERFORMANCE.md", &["ML-DSA-44 signing", "single op p50"]);
+    bench_measures(
+        "docs/PERFORMANCE.md",
+        &["ML-DSA-44 signing", "single op p50"],
+    );
     bench_measures("benches/store.rs", &["\"single op p50\""]);
     let k = key(Algorithm::Ed25519MlDsa65, 90);
     let msg = [7u8; 256];

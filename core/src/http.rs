@@ -288,6 +288,114 @@ mod tests {
         }
     }
 
+    /// Each way a proof can fail: the one that verifies, then flipped and cut signatures, a
+    /// proof for another method, path, body, token or time, a nonce swapped, a holder
+    /// signature under another context, another holder, and times past the skew either way.
+    #[cfg(feature = "std")]
+    #[test]
+    fn proofs_verify_only_for_their_request() {
+        use crate::crypto::{Algorithm, SigningKey};
+        for alg in [
+            Algorithm::Ed25519,
+            Algorithm::MlDsa44,
+            Algorithm::Ed25519MlDsa44,
+        ] {
+            let holder = SigningKey::from_seed(alg, &[3; 32]);
+            let other = SigningKey::from_seed(alg, &[4; 32]);
+            let (tok, t, nonce) = ([7u8; 32], 1_700_000_000, "0123456789abcdef");
+            let (m, p, body) = ("POST", "/api/v1/registry/register", &b"{}"[..]);
+            let header = sign_request(&holder, &tok, m, p, body, t, nonce).unwrap();
+            let proof = RequestProof::parse(&header).unwrap();
+            let check = |key: &SigningKey,
+                         proof: &RequestProof,
+                         tok: &Digest,
+                         m: &str,
+                         p: &str,
+                         body: &[u8],
+                         now| {
+                verify_request_proof(key.public_key(), tok, m, p, body, proof, now, 300)
+                    .err()
+                    .map(|e| e.code())
+            };
+            assert_eq!(
+                check(&holder, &proof, &tok, m, p, body, t + 10),
+                None,
+                "{alg:?}"
+            );
+            let with_sig = |f: &dyn Fn(&mut Vec<u8>)| {
+                let mut q = proof.clone();
+                f(&mut q.signature);
+                q
+            };
+            let flipped = with_sig(&|s| s[0] ^= 1);
+            let cut = with_sig(&|s| {
+                s.pop();
+            });
+            let mut renonced = proof.clone();
+            renonced.nonce = "fedcba9876543210".into();
+            let mut retimed = proof.clone();
+            retimed.time += 1;
+            let foreign_ctx = RequestProof {
+                signature: holder
+                    .sign(&pop_message(&tok, m, p, body, t, nonce), b"other-context")
+                    .unwrap()
+                    .as_bytes()
+                    .to_vec(),
+                ..proof.clone()
+            };
+            let sig = Some(ErrorCode::SignatureInvalid);
+            for (what, got, want) in [
+                (
+                    "flipped",
+                    check(&holder, &flipped, &tok, m, p, body, t),
+                    sig,
+                ),
+                (
+                    "method",
+                    check(&holder, &proof, &tok, "DELETE", p, body, t),
+                    sig,
+                ),
+                (
+                    "path",
+                    check(&holder, &proof, &tok, m, "/api/v1/tokens", body, t),
+                    sig,
+                ),
+                ("body", check(&holder, &proof, &tok, m, p, b"{ }", t), sig),
+                (
+                    "token",
+                    check(&holder, &proof, &[8; 32], m, p, body, t),
+                    sig,
+                ),
+                ("nonce", check(&holder, &renonced, &tok, m, p, body, t), sig),
+                ("time", check(&holder, &retimed, &tok, m, p, body, t), sig),
+                (
+                    "context",
+                    check(&holder, &foreign_ctx, &tok, m, p, body, t),
+                    // Ed25519 takes no context: its domain is the message's first line.
+                    if alg == Algorithm::Ed25519 { None } else { sig },
+                ),
+                ("holder", check(&other, &proof, &tok, m, p, body, t), sig),
+                (
+                    "stale",
+                    check(&holder, &proof, &tok, m, p, body, t + 301),
+                    Some(ErrorCode::Expired),
+                ),
+                (
+                    "ahead",
+                    check(&holder, &proof, &tok, m, p, body, t - 301),
+                    Some(ErrorCode::NotYetValid),
+                ),
+            ] {
+                assert_eq!(got, want, "{alg:?}: {what}");
+            }
+            // A cut signature is not one of the algorithm's length: refused before checking.
+            assert!(
+                check(&holder, &cut, &tok, m, p, body, t).is_some(),
+                "{alg:?}: cut"
+            );
+        }
+    }
+
     #[test]
     fn authorization_values_parse_strictly() {
         for bad in ["Cairn", "Basic abc", "Cairn !!!", "Cairn AAAA"] {
