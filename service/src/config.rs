@@ -257,6 +257,10 @@ pub struct Limits {
     pub header_timeout_seconds: u64,
     /// Most requests handled at once, every route together; more wait (default 256).
     pub max_concurrent_requests: usize,
+    /// Most requests one client (an IPv4 address, an IPv6 /64) may have in flight at once;
+    /// more are refused at once with `429 rate_limited`, taking none of the places above
+    /// (default 64: a quarter of the default `max_concurrent_requests`).
+    pub max_requests_per_client: usize,
     /// Most connections open at once (a TLS handshake counts); more are closed at once
     /// (default 4096).
     pub max_connections: usize,
@@ -269,6 +273,7 @@ impl Default for Limits {
             request_timeout_seconds: 10,
             header_timeout_seconds: 5,
             max_concurrent_requests: 256,
+            max_requests_per_client: 64,
             max_connections: 4096,
         }
     }
@@ -324,8 +329,16 @@ impl Limits {
             "limits.max_concurrent_requests",
         )?;
         at_least_one(self.max_connections as u64, "limits.max_connections")?;
+        at_least_one(
+            self.max_requests_per_client as u64,
+            "limits.max_requests_per_client",
+        )?;
         for (v, key) in [
             (self.max_connections, "limits.max_connections"),
+            (
+                self.max_requests_per_client,
+                "limits.max_requests_per_client",
+            ),
             (
                 self.max_concurrent_requests,
                 "limits.max_concurrent_requests",
@@ -831,6 +844,14 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
             (
                 "[limits]\nmax_concurrent_requests = 2305843009213693952",
                 "limits.max_concurrent_requests",
+            ),
+            (
+                "[limits]\nmax_requests_per_client = 0",
+                "limits.max_requests_per_client",
+            ),
+            (
+                "[limits]\nmax_requests_per_client = 1000001",
+                "limits.max_requests_per_client",
             ),
             (
                 "[limits]\nmax_concurrent_requests = 1000001",

@@ -172,7 +172,7 @@ impl Server {
             state.clone(),
             routes::read_guard,
         ));
-        let app = limit::apply(app, &config.rate_limit)
+        let app = app
             // A handler that panics (a bug: untrusted input must give typed errors) answers
             // 500 with cairn's error body instead of dropping the connection.
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
@@ -185,7 +185,8 @@ impl Server {
                     .layer(GlobalConcurrencyLimitLayer::new(
                         limits.max_concurrent_requests,
                     )),
-            )
+            );
+        let app = limit::guard(app, limits.max_requests_per_client, &config.rate_limit)
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

@@ -232,6 +232,103 @@ pub async fn middleware(
     next.run(req).await
 }
 
+/// Requests in flight per client (an IPv4 address, an IPv6 /64): at most `cap` at once. The
+/// rate limit bounds how many requests a client starts a second, not how long each holds its
+/// place: without this, one client within its rate could send slow bodies until it held every
+/// one of `max_concurrent_requests`, and everyone else waited.
+#[derive(Debug)]
+pub struct InFlight {
+    cap: usize,
+    /// Clients with requests in flight and how many (an entry goes with its last request).
+    counts: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One request's place in [`InFlight`], given back when dropped (answered, timed out, or its
+/// connection gone).
+struct Place {
+    of: Arc<InFlight>,
+    client: IpAddr,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut counts = self.of.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.client);
+            }
+        }
+    }
+}
+
+impl InFlight {
+    /// At most `cap` requests in flight per client.
+    pub fn new(cap: usize) -> InFlight {
+        InFlight {
+            cap,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A place for a request of `ip`'s client, or `rate_limited` (429) when it has `cap`.
+    fn take(self: &Arc<Self>, ip: IpAddr) -> Result<Place, ServiceError> {
+        let client = client_key(ip);
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(client).or_insert(0);
+        if *n >= self.cap {
+            return Err(ServiceError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "{} requests from this address are already in flight; retry when one is answered",
+                    self.cap
+                ),
+            )
+            .with_details(json!({"retry_after_seconds": 1, "banned": false, "in_flight_limit": self.cap})));
+        }
+        *n += 1;
+        Ok(Place {
+            of: self.clone(),
+            client,
+        })
+    }
+}
+
+async fn in_flight_middleware(
+    State(in_flight): State<Arc<InFlight>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let _place = match ip.map(|ip| in_flight.take(ip)) {
+        Some(Err(e)) => return e.into_response(),
+        Some(Ok(place)) => Some(place),
+        None => None,
+    };
+    next.run(req).await
+}
+
+/// The limits every request of `cairn serve` and the witness passes, around `inner` (the
+/// routes with their timeout and the global `max_concurrent_requests`), outermost first: the
+/// rate limit of `[rate_limit]` (when enabled; it counts every request), then the per-client
+/// cap on requests in flight ([`InFlight`], `limits.max_requests_per_client`), so that neither
+/// a refused request nor one over its client's share takes one of the global places.
+pub fn guard(
+    inner: axum::Router,
+    max_requests_per_client: usize,
+    rate: &RateLimit,
+) -> axum::Router {
+    let capped = inner.layer(axum::middleware::from_fn_with_state(
+        Arc::new(InFlight::new(max_requests_per_client)),
+        in_flight_middleware,
+    ));
+    apply(capped, rate)
+}
+
 /// `router` with `[rate_limit]` applied to every request, when enabled.
 pub fn apply(router: axum::Router, cfg: &RateLimit) -> axum::Router {
     if !cfg.enabled {

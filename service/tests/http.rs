@@ -1404,6 +1404,47 @@ fn refused_saying(r: &Resp, (status, code): (u16, &str), words: &str) {
 /// frame.
 const H2_OPENING: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
+/// One client has at most `limits.max_requests_per_client` requests in flight: with 1, a
+/// request whose body is still coming holds its share, so the same client's next request is
+/// refused at once (429, `Retry-After: 1`), whatever the global limit; once the first is
+/// answered, the next is served.
+#[test]
+fn a_client_has_its_share_of_requests_in_flight() {
+    use std::io::Write;
+    let mut fx = Fixture::new();
+    let mut cfg = loopback();
+    cfg.limits.max_requests_per_client = 1;
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let mut slow = std::net::TcpStream::connect(srv.url.trim_start_matches("http://")).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    slow.write_all(
+        b"POST /api/v1/registry/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let (continued, _) = answer_until(&mut slow, b"\r\n\r\n", Duration::from_secs(5));
+    assert!(
+        continued.starts_with(b"HTTP/1.1 100 "),
+        "{}",
+        String::from_utf8_lossy(&continued)
+    );
+    let health = format!("{}/health", srv.url);
+    let r = get(&agent(), &health);
+    assert_eq!((r.status, r.code().as_str()), (429, "rate_limited"));
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(r.json()["error"]["details"]["in_flight_limit"], 1);
+    // The first request's body arrives: it is answered (a body of spaces is no node spec),
+    // and its share comes back.
+    slow.write_all(&[b' '; 100]).unwrap();
+    let (answer, _) = answer_until(&mut slow, b"}}", Duration::from_secs(5));
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 400 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(get(&agent(), &health).status, 200);
+}
+
 /// Sends a request's head only (its body never follows) and returns what the server answers
 /// before it closes the connection, which it must do within 3 s: a request refused before its
 /// body is read. (A client that sent the body too could meet a reset instead of the answer,

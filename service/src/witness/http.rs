@@ -111,13 +111,13 @@ pub fn router(witness: Arc<Witness>, config: &WitnessConfig) -> Router {
             work: Arc::new(tokio::sync::Semaphore::new(l.max_concurrent_requests)),
         })
         .layer(DefaultBodyLimit::max(l.max_body_bytes));
-    crate::limit::apply(routes, &config.rate_limit)
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(middleware_error))
-                .timeout(Duration::from_secs(l.request_timeout_seconds))
-                .layer(GlobalConcurrencyLimitLayer::new(l.max_concurrent_requests)),
-        )
+    let limited = routes.layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(middleware_error))
+            .timeout(Duration::from_secs(l.request_timeout_seconds))
+            .layer(GlobalConcurrencyLimitLayer::new(l.max_concurrent_requests)),
+    );
+    crate::limit::guard(limited, l.max_requests_per_client, &config.rate_limit)
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
