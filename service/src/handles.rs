@@ -596,7 +596,17 @@ impl HandleRegistry {
     /// `/announce` keeps, to treat every handle alike) never show for its new holder. Called
     /// after the write's commit: a device announced after that is announced for the holder.
     fn forget_presence(&self, index: &Digest) {
-        lock(&self.presence).retain(|(i, _), _| i != index);
+        // Only this handle's range (at most 16 devices), not a scan of every entry under the
+        // lock `/announce` takes.
+        let mut p = lock(&self.presence);
+        let devices: Vec<(Digest, String)> = p
+            .range((*index, String::new())..)
+            .take_while(|((i, _), _)| i == index)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in devices {
+            p.remove(&k);
+        }
     }
 
     /// Removes the presence entries expired at `now`; returns how many.
