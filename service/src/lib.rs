@@ -168,10 +168,17 @@ impl Server {
             handles,
         });
         let limits = &config.limits;
-        let app = routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            routes::read_guard,
-        ));
+        let app = routes::router(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                routes::read_guard,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(tokio::sync::Semaphore::new(
+                    config.limits.max_concurrent_requests,
+                )),
+                routes::bounded_work,
+            ));
         let app = app
             // A handler that panics (a bug: untrusted input must give typed errors) answers
             // 500 with cairn's error body instead of dropping the connection.

@@ -49,16 +49,48 @@ pub const PARTIAL_TILE_CACHE: &str = "public, max-age=3600";
 
 type St = State<Arc<AppState>>;
 
+tokio::task_local! {
+    /// The service's places for blocking work, set around each request ([`bounded_work`]).
+    static WORK: Arc<tokio::sync::Semaphore>;
+}
+
+/// Middleware: the requests it passes run their blocking work ([`blocking`]) within `work`'s
+/// places.
+pub(crate) async fn bounded_work(
+    State(work): State<Arc<tokio::sync::Semaphore>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    WORK.scope(work, next.run(req)).await
+}
+
 /// Runs registry work on the blocking pool, for the request whose handler awaits it: a write
 /// it submits is dropped, not applied, if this future is dropped (the request timed out, or its
 /// client went away) before the committer reaches the write ([`crate::writer::for_request`]).
+///
+/// Within a request, the work first takes one of the service's `max_concurrent_requests`
+/// places for blocking work, and holds it until the work ends: a request that times out (408)
+/// gives back its request slot at once, but its work may run on, and without this bound new
+/// requests would pile work up on the blocking pool behind it.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ServiceResult<T> + Send + 'static,
 ) -> ServiceResult<T> {
+    let place = match WORK.try_with(Arc::clone) {
+        Ok(work) => Some(
+            work.acquire_owned()
+                .await
+                .map_err(|_| ServiceError::internal("the service is stopping"))?,
+        ),
+        Err(_) => None, // the service's own tasks, outside any request
+    };
     // Lives exactly as long as this future.
     let waited_for = Arc::new(());
     let request = Arc::downgrade(&waited_for);
-    let done = tokio::task::spawn_blocking(move || crate::writer::for_request(request, f)).await;
+    let done = tokio::task::spawn_blocking(move || {
+        let _place = place;
+        crate::writer::for_request(request, f)
+    })
+    .await;
     drop(waited_for);
     done.map_err(|e| ServiceError::internal(format!("a registry task failed: {e}")))?
 }

@@ -1017,6 +1017,70 @@ fn writes_queued_past_their_timeout_are_not_applied() {
     );
 }
 
+/// Blocking work outlives its request: a deregistration timed out (408) while the committer
+/// was held still has its work waiting for it. With `max_concurrent_requests = 1` that work
+/// keeps the service's one place for blocking work, so a read that needs one waits (and here
+/// times out too) rather than piling more work on the blocking pool; once the work ends, the
+/// read is served (and shows the write, which the committer had already taken, applied).
+#[test]
+fn blocking_work_after_a_timeout_keeps_its_place() {
+    let mut fx = Fixture::new();
+    let tok = fx.token(ORIGIN, &["node.deregister"], 3600);
+    fx.reg()
+        .register_node(&cairn_store::NodeSpec::from_json(&spec("victim")).unwrap())
+        .unwrap();
+    let mut cfg = loopback();
+    cfg.limits.request_timeout_seconds = 1;
+    cfg.limits.max_concurrent_requests = 1;
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let reg = srv.server.as_ref().unwrap().state().reg.clone();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (holding, held) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        reg.write(|_| {
+            holding.send(()).unwrap();
+            released.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    held.recv().unwrap();
+    let node = format!("{}/api/v1/registry/victim", srv.url);
+    let r = write(
+        &agent(),
+        &srv.url,
+        "DELETE",
+        "/api/v1/registry/victim",
+        b"",
+        Some(&tok.envelope),
+        Some(&fx.holder),
+        "work-place-delete-01",
+        now(),
+    );
+    assert_eq!(r.status, 408, "{}", String::from_utf8_lossy(&r.body));
+    let r = get(&agent(), &node);
+    assert_eq!(
+        r.status, 408,
+        "a read started work beside the timed-out write's"
+    );
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    let a = agent();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = get(&a, &node);
+        if r.status != 408 {
+            assert_eq!((r.status, r.code().as_str()), (404, "not_found"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the read never got a place"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A full entry bundle is compressed once, kept, and served immutable.
 #[test]
 fn full_entry_bundles_are_compressed_once() {
