@@ -30,6 +30,17 @@ fn answer_text(resp: &mut ureq::http::Response<ureq::Body>) -> String {
         .unwrap_or_default()
 }
 
+/// At most 512 characters of `text`, quoted and escaped as Rust's `{:?}` does.
+fn quoted_excerpt(text: &str) -> String {
+    const MAX: usize = 512;
+    let cut: String = text.chars().take(MAX).collect();
+    if cut.len() < text.len() {
+        format!("{cut:?}…")
+    } else {
+        format!("{cut:?}")
+    }
+}
+
 /// The cosignatures in a 200 answer that verify under `keys`; lines of other keys are
 /// ignored, and a line of a given key that does not verify, or is dated 0 or further after
 /// `now` than verifiers allow, is an error.
@@ -136,7 +147,9 @@ pub fn ask(
                     old = n;
                     Ok(None)
                 }
-                s => Err(format!("{s}: {}", answer.trim())),
+                // The witness's words, quoted (escaped) and cut short: they reach logs and
+                // terminals, where raw control characters or line breaks could forge lines.
+                s => Err(format!("{s}: {}", quoted_excerpt(answer.trim()))),
             }
         })();
         match result {
@@ -214,6 +227,20 @@ mod tests {
         .expect("registry");
         let cp = reg.create_checkpoint().expect("checkpoint");
         (dir, reg, cp)
+    }
+
+    /// What a witness answers with an error status is quoted and cut short before it reaches
+    /// a log or a terminal.
+    #[test]
+    fn an_answers_words_are_quoted_and_cut_short() {
+        assert_eq!(quoted_excerpt("busy"), "\"busy\"");
+        assert_eq!(
+            quoted_excerpt("a\nFAKE LOG LINE\u{1b}[31m"),
+            "\"a\\nFAKE LOG LINE\\u{1b}[31m\""
+        );
+        let long = "x".repeat(600);
+        let q = quoted_excerpt(&long);
+        assert!(q.ends_with("\"…") && q.len() < 520, "{q}");
     }
 
     /// A witness's cosignature of a checkpoint must carry its time (C2SP tlog-witness): one
