@@ -151,7 +151,12 @@ impl From<cairn_core::Error> for ServiceError {
 
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // A failure of the service is an operator's business; an answer of capacity (503: a
+        // queue or table full) is a client's to retry, and comes as often as clients make
+        // it: counted in the metrics by status, logged only at debug level.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::debug!(code = self.code, message = %self.message, "request refused for capacity");
+        } else if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
         let mut body = self.to_json();

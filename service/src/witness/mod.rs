@@ -257,17 +257,25 @@ impl Witness {
                 .map_err(|e| AddError::Failed(ServiceError::internal(e.detail().to_owned())))?,
             cosigned_at: now,
         };
+        // Another root for the size cosigned last: two signed trees of one size, evidence of a
+        // fork. (Other refusals, a bad consistency proof among them, anyone can cause.)
+        let fork = std::cell::Cell::new(false);
         let cosigned_at = match self.state.advance(
             &origin,
-            |latest| req.check_against(latest),
+            |latest| {
+                fork.set(latest.is_some_and(|(size, root)| {
+                    size == req.checkpoint.size && root != req.checkpoint.root
+                }));
+                req.check_against(latest)
+            },
             &next,
         ) {
             Ok(at) => at,
             Err(AdvanceError::Refused(r)) => {
-                if r.kind == RefusalKind::Unprocessable {
-                    // Validly signed but inconsistent with what was cosigned: possible evidence
-                    // of a fork, worth an operator's look.
-                    tracing::warn!(origin = %origin, size = req.checkpoint.size, "refused a signed checkpoint: {}", r.detail);
+                if fork.get() {
+                    tracing::warn!(origin = %origin, size = req.checkpoint.size, "refused a signed checkpoint with another root than the one cosigned at its size, a fork of the log: {}", r.detail);
+                } else {
+                    tracing::debug!(origin = %origin, size = req.checkpoint.size, "refused a checkpoint: {}", r.detail);
                 }
                 return Err(AddError::Refused(r));
             }
