@@ -866,12 +866,13 @@ fn token_authority_cases() {
     let issuer_roles = RoleSet::of(&[Role::TokenIssuer]);
     let peer = RoleSet::of(&[Role::Peer]);
     let holder_id = holder.public_key().key_id();
-    let cases: [(
-        &TokenClaims,
+    type Case<'a> = (
+        &'a TokenClaims,
         RoleSet,
         Option<(u64, KeyId)>,
         Option<ErrorCode>,
-    ); 6] = [
+    );
+    let cases: [Case; 6] = [
         (&root_c, issuer_roles, None, None),
         (&root_c, peer, None, Some(ErrorCode::Unauthorized)),
         (&child_c, peer, Some((3, holder_id)), None),
