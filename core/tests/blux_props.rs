@@ -107,7 +107,13 @@ proptest! {
     fn mutated_manifests_give_verdicts(e in edits()) {
         let text = mutate(&fixture("artifact.txt.blux-manifest.json"), &e);
         let digest = sha256(&[&fixture_bytes("artifact.txt")]);
-        let _ = verify_manifest(&text, &digest, &keys());
+        let original = verify_manifest(&fixture("artifact.txt.blux-manifest.json"), &digest, &keys()).unwrap();
+        if let Ok(v) = verify_manifest(&text, &digest, &keys()) {
+            // Anything accepted must still be the fixture signer's manifest of this artifact.
+            prop_assert_eq!(v.key_fingerprint, original.key_fingerprint);
+            prop_assert_eq!(v.artifact_sha256, digest);
+            prop_assert_eq!(v.artifact_path, original.artifact_path);
+        }
     }
 
     #[test]

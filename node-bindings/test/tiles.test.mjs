@@ -87,8 +87,8 @@ test('entries and consistency are proven from exported tiles alone', () => {
     assert.throws(() => verifyFromTiles(note, verifier, origin, { entry: 3 }, swapped), (e) => e.name === 'CairnError');
     // A wrong key, a wrong origin, a path that is not a tile's.
     const otherKey = { name: origin, key: { algorithm: 'ed25519', publicKey: new Uint8Array(32).fill(9) } };
-    assert.throws(() => verifyFromTiles(note, otherKey, origin, { entry: 3 }, all), (e) => e.name === 'CairnError');
-    assert.throws(() => verifyFromTiles(note, verifier, 'other.example/log', { entry: 3 }, all), (e) => e.name === 'CairnError');
+    assert.throws(() => verifyFromTiles(note, otherKey, origin, { entry: 3 }, all), (e) => e.name === 'CairnError' && e.code === 'unknown_key');
+    assert.throws(() => verifyFromTiles(note, verifier, 'other.example/log', { entry: 3 }, all), (e) => e.name === 'CairnError' && e.code === 'domain_mismatch');
     assert.throws(() => verifyFromTiles(note, verifier, origin, { entry: 3 }, [{ path: '../etc/passwd', data: new Uint8Array(1) }]),
       (e) => e.code === 'malformed');
     // Data over what a tile at its path can hold, or over 64 MiB for all tiles together

@@ -141,12 +141,18 @@ fn registry_is_send_and_sync_and_readers_run_beside_the_writer() {
             }
         })
     };
-    let mut last = 0;
-    while !writer.is_finished() {
+    // Read at least once, and for as long as the writer writes: what readers see only grows.
+    let (mut last, mut seen) = (0, 0);
+    loop {
         let n = reg.tree_size().unwrap();
         assert!(n >= last);
         last = n;
-        let _ = reg.nodes_by_capability("c").unwrap();
+        let found = reg.nodes_by_capability("c").unwrap().len();
+        assert!(found >= seen && found <= 20, "{seen} then {found}");
+        seen = found;
+        if writer.is_finished() {
+            break;
+        }
     }
     writer.join().unwrap();
     assert_eq!(reg.nodes_by_capability("c").unwrap().len(), 20);
