@@ -213,6 +213,13 @@ impl Limiter {
     }
 }
 
+/// The address a request came from (absent for a request not made over a connection).
+fn peer_ip(req: &axum::extract::Request) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 /// Middleware: applies `limiter` to every request (`cairn serve` and the witness add it when
 /// `rate_limit.enabled`).
 pub async fn middleware(
@@ -220,10 +227,7 @@ pub async fn middleware(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let ip = peer_ip(&req);
     if let Some(ip) = ip {
         if let Err(e) = limiter.check(ip, req.uri().path()) {
             return e.into_response();
@@ -300,10 +304,7 @@ async fn in_flight_middleware(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let ip = peer_ip(&req);
     let _place = match ip.map(|ip| in_flight.take(ip)) {
         Some(Err(e)) => return e.into_response(),
         Some(Ok(place)) => Some(place),

@@ -940,18 +940,7 @@ fn writes_queued_past_their_timeout_are_not_applied() {
         now(),
     );
     assert_eq!((warm.status, warm.code().as_str()), (400, "malformed"));
-    let reg = srv.server.as_ref().unwrap().state().reg.clone();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let (holding, held) = std::sync::mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        reg.write(|_| {
-            holding.send(()).unwrap();
-            released.recv().unwrap();
-            Ok(())
-        })
-        .unwrap();
-    });
-    held.recv().unwrap();
+    let release = hold_write_lock(srv.server.as_ref().unwrap().state().reg.clone());
     let t = now();
     let statuses = std::thread::scope(|s| {
         let send = |method: &'static str, path: &'static str, body: String, nonce: &'static str| {
@@ -995,8 +984,7 @@ fn writes_queued_past_their_timeout_are_not_applied() {
         [first, second, delete].map(|h| h.join().unwrap())
     });
     assert_eq!(statuses, [408; 3]);
-    release.send(()).unwrap();
-    holder.join().unwrap();
+    release();
     // The committer goes on: the first write lands; the two queued ones were dropped.
     let a = agent();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -1017,6 +1005,26 @@ fn writes_queued_past_their_timeout_are_not_applied() {
     );
 }
 
+/// Holds the registry's write lock on a thread of its own (a write transaction that waits)
+/// until the returned function is called, which also waits for that transaction to end.
+fn hold_write_lock(reg: std::sync::Arc<Registry>) -> impl FnOnce() {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (holding, held) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        reg.write(|_| {
+            holding.send(()).unwrap();
+            released.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    held.recv().unwrap();
+    move || {
+        release.send(()).unwrap();
+        holder.join().unwrap();
+    }
+}
+
 /// Blocking work outlives its request: a deregistration timed out (408) while the committer
 /// was held still has its work waiting for it. With `max_concurrent_requests = 1` that work
 /// keeps the service's one place for blocking work, so a read that needs one waits (and here
@@ -1033,18 +1041,7 @@ fn blocking_work_after_a_timeout_keeps_its_place() {
     cfg.limits.request_timeout_seconds = 1;
     cfg.limits.max_concurrent_requests = 1;
     let srv = Running::start(cfg, fx.reg.take().unwrap());
-    let reg = srv.server.as_ref().unwrap().state().reg.clone();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let (holding, held) = std::sync::mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        reg.write(|_| {
-            holding.send(()).unwrap();
-            released.recv().unwrap();
-            Ok(())
-        })
-        .unwrap();
-    });
-    held.recv().unwrap();
+    let release = hold_write_lock(srv.server.as_ref().unwrap().state().reg.clone());
     let node = format!("{}/api/v1/registry/victim", srv.url);
     let r = write(
         &agent(),
@@ -1063,8 +1060,7 @@ fn blocking_work_after_a_timeout_keeps_its_place() {
         r.status, 408,
         "a read started work beside the timed-out write's"
     );
-    release.send(()).unwrap();
-    holder.join().unwrap();
+    release();
     let a = agent();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
