@@ -151,10 +151,11 @@ impl From<cairn_core::Error> for ServiceError {
 
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
-        // A failure of the service is an operator's business; an answer of capacity (503: a
-        // queue or table full) is a client's to retry, and comes as often as clients make
-        // it: counted in the metrics by status, logged only at debug level.
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        // A failure of the service is an operator's business (a 500, or a 503 such as a
+        // missing passphrase); an answer of capacity (`unavailable`: a queue or table full) is
+        // a client's to retry, and comes as often as clients make it: counted in the metrics
+        // by status, logged only at debug level.
+        if self.code == "unavailable" {
             tracing::debug!(code = self.code, message = %self.message, "request refused for capacity");
         } else if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");

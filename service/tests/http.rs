@@ -1033,7 +1033,7 @@ fn hold_write_lock(reg: std::sync::Arc<Registry>) -> impl FnOnce() {
 #[test]
 fn blocking_work_after_a_timeout_keeps_its_place() {
     let mut fx = Fixture::new();
-    let tok = fx.token(ORIGIN, &["node.deregister"], 3600);
+    let tok = fx.token(ORIGIN, &["node.register", "node.deregister"], 3600);
     fx.reg()
         .register_node(&cairn_store::NodeSpec::from_json(&spec("victim")).unwrap())
         .unwrap();
@@ -1041,6 +1041,20 @@ fn blocking_work_after_a_timeout_keeps_its_place() {
     cfg.limits.request_timeout_seconds = 1;
     cfg.limits.max_concurrent_requests = 1;
     let srv = Running::start(cfg, fx.reg.take().unwrap());
+    // One authorized request first (its body refused, so nothing is written), so that below
+    // the token is checked from memory and the deregistration reaches the committer at once.
+    let warm = write(
+        &agent(),
+        &srv.url,
+        "POST",
+        "/api/v1/registry/register",
+        b"{not json",
+        Some(&tok.envelope),
+        Some(&fx.holder),
+        "work-place-warm-0001",
+        now(),
+    );
+    assert_eq!((warm.status, warm.code().as_str()), (400, "malformed"));
     let release = hold_write_lock(srv.server.as_ref().unwrap().state().reg.clone());
     let node = format!("{}/api/v1/registry/victim", srv.url);
     let r = write(

@@ -139,7 +139,7 @@ pub fn ask(
                     let n = answer
                         .trim_end_matches('\n')
                         .parse::<u64>()
-                        .map_err(|_| format!("409 without a size: {answer:?}"))?;
+                        .map_err(|_| format!("409 without a size: {}", quoted_excerpt(&answer)))?;
                     if n == old {
                         return Err(format!("409 naming the size {n} that was sent"));
                     }

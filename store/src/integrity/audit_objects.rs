@@ -122,19 +122,22 @@ pub(crate) fn check_objects(
                 ErrorCode::DigestMismatch,
                 format!("the record of token {name} differs from this entry"),
             ));
-        } else if let Err(e) = token_authority(rec, want.seq, replay, &tokens) {
-            problems.push(bad(
-                want.seq,
-                e.code(),
-                format!("token {name}: {}", e.detail()),
-            ));
-        } else if !same_revocation(&rec.revoked, &want.revoked) {
-            let seq = want.revoked.as_ref().map_or(want.seq, |r| r.seq);
-            problems.push(bad(
-                seq,
-                ErrorCode::ChainBroken,
-                format!("the revocation status of token {name} differs from the ledger"),
-            ));
+        } else {
+            if let Err(e) = token_authority(rec, want.seq, replay, &tokens) {
+                problems.push(bad(
+                    want.seq,
+                    e.code(),
+                    format!("token {name}: {}", e.detail()),
+                ));
+            }
+            if !same_revocation(&rec.revoked, &want.revoked) {
+                let seq = want.revoked.as_ref().map_or(want.seq, |r| r.seq);
+                problems.push(bad(
+                    seq,
+                    ErrorCode::ChainBroken,
+                    format!("the revocation status of token {name} differs from the ledger"),
+                ));
+            }
         }
     }
     for id in tokens.keys().filter(|id| !replay.tokens.contains_key(*id)) {
