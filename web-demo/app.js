@@ -14,8 +14,12 @@ import init, {
 
 const $ = (id) => document.getElementById(id);
 
-/** The largest bundle or trust root read (a bundle's own limit, cairn-core MAX_BUNDLE_LEN). */
-const MAX_OBJECT_BYTES = 1 << 20;
+/**
+ * The most of a chosen bundle or trust root the page reads: what the verifier takes for one
+ * object (8 MiB, wasm/README.md). The formats' own limits are the verifier's to apply; this
+ * only keeps a wrong file (a disk image picked by mistake) out of memory.
+ */
+const MAX_OBJECT_BYTES = 8 << 20;
 
 /** Plain-words reason for each error code. */
 const REASONS = {
@@ -202,10 +206,10 @@ async function readBytes(file) {
   return new Uint8Array(await file.arrayBuffer());
 }
 
-/** Reads a bundle or trust root whole, refusing one over the size any can have. */
+/** Reads a bundle or trust root whole, refusing one larger than the verifier takes. */
 async function readObject(file) {
   if (file.size > MAX_OBJECT_BYTES) {
-    throw Object.assign(new Error(`${size(file.size)} is more than a bundle or trust root can be (${size(MAX_OBJECT_BYTES)})`), { code: 'too_large', class: 'error' });
+    throw Object.assign(new Error(`${size(file.size)} is more than the verifier takes for one object (${size(MAX_OBJECT_BYTES)})`), { code: 'too_large', class: 'error' });
   }
   return readBytes(file);
 }

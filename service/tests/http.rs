@@ -911,23 +911,17 @@ fn concurrent_writes_share_commits_and_all_land() {
     reg.audit().unwrap();
 }
 
-/// A write whose request timed out while it was queued is dropped, not applied, whichever
-/// way its handler waits: a registration (a future) and a deregistration (a thread of the
-/// blocking pool, which still holds the answer's receiver). The write the committer had
-/// already taken is applied, though its request timed out too.
-#[test]
-fn writes_queued_past_their_timeout_are_not_applied() {
+/// A service (`cfg`) over a registry holding the node `victim`, and a token for registering and
+/// deregistering nodes, already used once: its request's body did not parse, so nothing was
+/// written (no disk sync had to fit in a short timeout), and from then on the token is checked
+/// from memory, so a timed write reaches the committer at once.
+fn start_with_a_warm_token(cfg: Config) -> (Fixture, cairn_store::TokenInfo, Running) {
     let mut fx = Fixture::new();
     let tok = fx.token(ORIGIN, &["node.register", "node.deregister"], 3600);
     fx.reg()
         .register_node(&cairn_store::NodeSpec::from_json(&spec("victim")).unwrap())
         .unwrap();
-    let mut cfg = loopback();
-    cfg.limits.request_timeout_seconds = 1;
     let srv = Running::start(cfg, fx.reg.take().unwrap());
-    // One authorized request first, so that below the token is checked from memory and the
-    // first timed write reaches the committer at once. Its body does not parse: no commit (and
-    // no disk sync) has to fit in the 1 s timeout.
     let warm = write(
         &agent(),
         &srv.url,
@@ -936,10 +930,22 @@ fn writes_queued_past_their_timeout_are_not_applied() {
         b"{not json",
         Some(&tok.envelope),
         Some(&fx.holder),
-        "timeout-warm-000001",
+        "warm-token-00000001",
         now(),
     );
     assert_eq!((warm.status, warm.code().as_str()), (400, "malformed"));
+    (fx, tok, srv)
+}
+
+/// A write whose request timed out while it was queued is dropped, not applied, whichever
+/// way its handler waits: a registration (a future) and a deregistration (a thread of the
+/// blocking pool, which still holds the answer's receiver). The write the committer had
+/// already taken is applied, though its request timed out too.
+#[test]
+fn writes_queued_past_their_timeout_are_not_applied() {
+    let mut cfg = loopback();
+    cfg.limits.request_timeout_seconds = 1;
+    let (fx, tok, srv) = start_with_a_warm_token(cfg);
     let release = hold_write_lock(srv.server.as_ref().unwrap().state().reg.clone());
     let t = now();
     let statuses = std::thread::scope(|s| {
@@ -1032,29 +1038,10 @@ fn hold_write_lock(reg: std::sync::Arc<Registry>) -> impl FnOnce() {
 /// read is served (and shows the write, which the committer had already taken, applied).
 #[test]
 fn blocking_work_after_a_timeout_keeps_its_place() {
-    let mut fx = Fixture::new();
-    let tok = fx.token(ORIGIN, &["node.register", "node.deregister"], 3600);
-    fx.reg()
-        .register_node(&cairn_store::NodeSpec::from_json(&spec("victim")).unwrap())
-        .unwrap();
     let mut cfg = loopback();
     cfg.limits.request_timeout_seconds = 1;
     cfg.limits.max_concurrent_requests = 1;
-    let srv = Running::start(cfg, fx.reg.take().unwrap());
-    // One authorized request first (its body refused, so nothing is written), so that below
-    // the token is checked from memory and the deregistration reaches the committer at once.
-    let warm = write(
-        &agent(),
-        &srv.url,
-        "POST",
-        "/api/v1/registry/register",
-        b"{not json",
-        Some(&tok.envelope),
-        Some(&fx.holder),
-        "work-place-warm-0001",
-        now(),
-    );
-    assert_eq!((warm.status, warm.code().as_str()), (400, "malformed"));
+    let (fx, tok, srv) = start_with_a_warm_token(cfg);
     let release = hold_write_lock(srv.server.as_ref().unwrap().state().reg.clone());
     let node = format!("{}/api/v1/registry/victim", srv.url);
     let r = write(

@@ -559,61 +559,31 @@ fn checkpoint_witness_stores_cosignatures_that_travel_in_the_note() {
     let _w1 = start_witness(&env, &cfg1, &base1);
     let _w2 = start_witness(&env, &cfg2, &base2);
     let all_keys: Vec<CosignerKey> = keys1.iter().chain(&keys2).cloned().collect();
-    let mut args: Vec<String> = vec!["checkpoint".into(), "witness".into()];
-    for b in [&base1, &base2] {
-        args.extend(["--witness".into(), b.clone()]);
-    }
-    for k in &all_keys {
-        args.extend(["--witness-key".into(), k.vkey()]);
-    }
+    // `checkpoint witness` with these witness URLs and keys.
+    let witness_args = |urls: &[&str], keys: &[CosignerKey]| -> Vec<String> {
+        let mut args: Vec<String> = vec!["checkpoint".into(), "witness".into()];
+        for u in urls {
+            args.extend(["--witness".into(), u.to_string()]);
+        }
+        for k in keys {
+            args.extend(["--witness-key".into(), k.vkey()]);
+        }
+        args
+    };
+    let args = witness_args(&[&base1, &base2], &all_keys);
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let v = env.ok(&a);
     assert_eq!(v["stored"], 4, "{v}");
     // A witness counts once: the same witness under a second URL adds none, and a key no
     // witness cosigned with fails the run (what was gathered is stored all the same).
-    let vkeys = |ks: &[CosignerKey]| -> Vec<String> {
-        ks.iter()
-            .flat_map(|k| ["--witness-key".to_owned(), k.vkey()])
-            .collect()
+    let fails_saying = |urls: &[&str], keys: &[CosignerKey], words: &str| {
+        let args = witness_args(urls, keys);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e = env.fails(&a, 1, "witness_failed");
+        assert!(e["message"].as_str().unwrap().contains(words), "{e}");
     };
-    let twice: Vec<String> = [
-        "checkpoint",
-        "witness",
-        "--witness",
-        &base1,
-        "--witness",
-        &base1,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain(vkeys(&keys1))
-    .collect();
-    let e = env.fails(
-        &twice.iter().map(String::as_str).collect::<Vec<_>>(),
-        1,
-        "witness_failed",
-    );
-    assert!(
-        e["message"].as_str().unwrap().contains("adds no witness"),
-        "{e}"
-    );
-    let one_of_two: Vec<String> = ["checkpoint", "witness", "--witness", &base1]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(vkeys(&all_keys))
-        .collect();
-    let e = env.fails(
-        &one_of_two.iter().map(String::as_str).collect::<Vec<_>>(),
-        1,
-        "witness_failed",
-    );
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap()
-            .contains("no witness cosigned with it"),
-        "{e}"
-    );
+    fails_saying(&[&base1, &base1], &keys1, "adds no witness");
+    fails_saying(&[&base1], &all_keys, "no witness cosigned with it");
     // More entries, and again: each witness answers 409 with its size, then gets the
     // consistency proof from there.
     env.ok(&[
