@@ -38,8 +38,9 @@
 //! share of a commit of 64 (its CPU time in batched rounds of 64: with 64 clients no commit
 //! can hold more). The same sum is printed with the exchange at 64 clients, the bar's own
 //! concurrency. Then the proof of possession's signature alone, over 64 holders of their own
-//! (as 64 real clients would be): one at a time as the server checks it, and in one batch
-//! equation (`cairn_core::crypto::batch`, which the server does not use); the least any write
+//! (as 64 real clients would be): one at a time (as the server checks a request that comes
+//! alone), and in one batch equation (`cairn_core::crypto::batch`, as the server checks those
+//! of concurrent requests, in batches as large as the requests waiting); the least any write
 //! could cost (the cheapest exchange, the batched signature and none of the rest of the
 //! authorization, the JSON, the store); and the bar's budget in CPU per write (the cores over
 //! half the batched rate, clients included).
@@ -49,6 +50,8 @@
 //! writes per commit, and each commit's time split into the committer thread's own CPU, its
 //! time ready to run but waiting for a core, and the rest, blocked (the disk's fsync). It is the one serial stage of every
 //! write: near 100% busy, the write rate is its writes per commit over its time per commit.
+//! Beside it, the proofs of possession the server checked over the same cell, in signatures per
+//! batch (`cairn_service::proofs`).
 //!
 //! Last, the 64-client write cell runs once more with its clients on a tokio runtime of their
 //! own (threads named `bench-client`): every live thread's CPU less those threads' is the
@@ -284,6 +287,9 @@ struct Committer {
     /// Its thread's CPU seconds per commit, and its seconds per commit ready to run but
     /// waiting for a core, where the platform tells them.
     sched: Option<(f64, f64)>,
+    /// Proof-of-possession signatures per batch the server checked over the same cell
+    /// (`cairn_service::proofs`), when it checked some.
+    proofs_per_batch: Option<f64>,
 }
 
 /// The committer's share of `wall` seconds of writes, from the writer's figures and its
@@ -306,6 +312,7 @@ fn committer_share(
         writes: (after.operations - before.operations) as f64 / n,
         cycle: busy / n,
         sched: sched.map(|(a, b)| ((b.0 - a.0) / n, (b.1 - a.1) / n)),
+        proofs_per_batch: None,
     })
 }
 
@@ -321,8 +328,11 @@ fn committer_line(k: &Committer) -> String {
             fmt_time((k.cycle - cpu - queued).max(0.0))
         )
     });
+    let proofs = k.proofs_per_batch.map_or(String::new(), |p| {
+        format!("; the proofs of possession checked in batches of {p:.1} signatures")
+    });
     format!(
-        "busy {:.0}% of the cell, a commit of {:.1} writes every {}{split}",
+        "busy {:.0}% of the cell, a commit of {:.1} writes every {}{split}{proofs}",
         k.busy_share * 100.0,
         k.writes,
         fmt_time(k.cycle),
@@ -593,10 +603,11 @@ fn authorization_seconds(st: &AppState, writer: &Writer) -> f64 {
 }
 
 /// The proof of possession's signature alone (seconds per signature), over 64 registrations
-/// each by a holder of its own, as 64 clients' would be: checked one at a time as the server
-/// checks it (`verify_request_proof`), and all 64 in one batch equation
-/// (`cairn_core::crypto::batch::verify_batch`, the cheapest way to check Ed25519 signatures
-/// cairn has, which the server does not use).
+/// each by a holder of its own, as 64 clients' would be: checked one at a time
+/// (`verify_request_proof`, as the server checks a request that comes alone), and all 64 in
+/// one batch equation (`cairn_core::crypto::batch::verify_batch`, the cheapest way to check
+/// Ed25519 signatures cairn has; the server's batches hold the proofs of the requests waiting,
+/// `cairn_service::proofs`).
 fn proof_seconds() -> (f64, f64) {
     use cairn_core::crypto::batch::{verify_batch, BatchItem};
     use cairn_core::crypto::Signature;
@@ -798,9 +809,11 @@ async fn with_committer(
 ) -> (Cell, Option<Committer>) {
     let state = server.state();
     let before = state.writer.stats();
+    let proofs_before = state.proofs.stats();
     let sched = named_threads_sched(COMMITTER_THREAD);
     let r = run.await;
     let after = state.writer.stats();
+    let proofs = state.proofs.stats();
     // The cell's own clock: its requests over its rate (connecting and preparing excluded).
     let wall = if r.rate > 0.0 {
         r.requests as f64 / r.rate
@@ -812,7 +825,14 @@ async fn with_committer(
         &after,
         sched.zip(named_threads_sched(COMMITTER_THREAD)),
         wall,
-    );
+    )
+    .map(|k| Committer {
+        proofs_per_batch: (proofs.batches > proofs_before.batches).then(|| {
+            (proofs.signatures - proofs_before.signatures) as f64
+                / (proofs.batches - proofs_before.batches) as f64
+        }),
+        ..k
+    });
     (r, committer)
 }
 
@@ -1269,7 +1289,7 @@ fn main() {
             );
         }
         println!(
-            "  the proof of possession's signature alone, 64 holders: {} one at a time as served, {} each in one batch of 64",
+            "  the proof of possession's signature alone, 64 holders: {} one at a time, {} each in one batch of 64",
             fmt_time(pop_single),
             fmt_time(pop_batched)
         );

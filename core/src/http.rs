@@ -186,6 +186,10 @@ impl RequestProof {
 /// when earlier, `not_yet_valid` when later),
 /// and its signature by `holder` over [`pop_message`] of this request (`signature_invalid`,
 /// or the signature's decoding error). The nonce's freshness is the server's to check.
+///
+/// It is [`check_request_proof`] followed by [`PendingProof::verify`]; a server checking
+/// many requests at once can verify the pending signatures together instead
+/// ([`PendingProof::batch_item`]).
 #[allow(clippy::too_many_arguments)]
 pub fn verify_request_proof(
     holder: &PublicKey,
@@ -197,6 +201,50 @@ pub fn verify_request_proof(
     now: UnixTime,
     max_skew: u64,
 ) -> Result<()> {
+    check_request_proof(
+        holder,
+        token_id,
+        method,
+        path_and_query,
+        body,
+        proof,
+        now,
+        max_skew,
+    )?
+    .verify(holder)
+}
+
+/// Every check of [`verify_request_proof`] but the signature's: the proof's time against
+/// `now`, and its signature decoded for `holder`'s algorithm. Returns the signed bytes and the
+/// signature, still to be verified ([`PendingProof::verify`], or in a batch).
+///
+/// ```
+/// # #[cfg(feature = "std")] {
+/// use cairn_core::crypto::{Algorithm, SigningKey};
+/// use cairn_core::http::{check_request_proof, sign_request, RequestProof};
+///
+/// let holder = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+/// let header = sign_request(&holder, &[7; 32], "POST", "/x", b"{}", 1_700_000_000, "0123456789abcdef")?;
+/// let proof = RequestProof::parse(&header)?;
+/// let pending = check_request_proof(holder.public_key(), &[7; 32], "POST", "/x", b"{}", &proof, 1_700_000_010, 300)?;
+/// pending.verify(holder.public_key())?;
+/// // A stale proof is refused before any signature is checked.
+/// let stale = check_request_proof(holder.public_key(), &[7; 32], "POST", "/x", b"{}", &proof, 1_700_001_000, 300);
+/// assert_eq!(stale.unwrap_err().code(), cairn_core::ErrorCode::Expired);
+/// # }
+/// # Ok::<(), cairn_core::Error>(())
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn check_request_proof(
+    holder: &PublicKey,
+    token_id: &Digest,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    proof: &RequestProof,
+    now: UnixTime,
+    max_skew: u64,
+) -> Result<PendingProof> {
     if proof.time.abs_diff(now) > max_skew {
         // A proof too old is stale, one too far ahead is from a clock running fast.
         let (code, side) = if proof.time < now {
@@ -212,9 +260,9 @@ pub fn verify_request_proof(
             ),
         ));
     }
-    let sig = Signature::from_bytes(holder.algorithm(), &proof.signature)
+    let signature = Signature::from_bytes(holder.algorithm(), &proof.signature)
         .map_err(|e| e.context("Cairn-Proof"))?;
-    let msg = pop_message(
+    let message = pop_message(
         token_id,
         method,
         path_and_query,
@@ -222,15 +270,65 @@ pub fn verify_request_proof(
         proof.time,
         &proof.nonce,
     );
-    holder.verify(&msg, POP_CONTEXT, &sig).map_err(|e| {
-        Error::new(
-            ErrorCode::SignatureInvalid,
-            format!(
-                "Cairn-Proof: not signed by the token's holder ({})",
-                e.detail()
-            ),
-        )
-    })
+    Ok(PendingProof { message, signature })
+}
+
+/// A proof of possession that passed [`check_request_proof`]: what is left is its signature.
+#[derive(Debug, Clone)]
+pub struct PendingProof {
+    /// The signed bytes ([`pop_message`] of the request).
+    pub message: Vec<u8>,
+    /// The holder's signature, decoded.
+    pub signature: Signature,
+}
+
+impl PendingProof {
+    /// Verifies the signature by `holder` (`signature_invalid` when it does not verify).
+    pub fn verify(&self, holder: &PublicKey) -> Result<()> {
+        holder
+            .verify(&self.message, POP_CONTEXT, &self.signature)
+            .map_err(proof_signature_refused)
+    }
+
+    /// The signature as an item of [`crate::crypto::batch::verify_batch`]. A failed batch
+    /// names its first bad item with the error single verification gives; map it with
+    /// [`proof_signature_refused`] to have [`PendingProof::verify`]'s.
+    ///
+    /// ```
+    /// # #[cfg(feature = "std")] {
+    /// use cairn_core::crypto::{batch::verify_batch, Algorithm, SigningKey};
+    /// use cairn_core::http::{check_request_proof, proof_signature_refused, sign_request, RequestProof};
+    ///
+    /// let holder = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+    /// let pending: Vec<_> = ["/a", "/b"].iter().map(|path| {
+    ///     let header = sign_request(&holder, &[7; 32], "POST", path, b"{}", 1_700_000_000, "0123456789abcdef").unwrap();
+    ///     check_request_proof(holder.public_key(), &[7; 32], "POST", path, b"{}", &RequestProof::parse(&header).unwrap(), 1_700_000_000, 300).unwrap()
+    /// }).collect();
+    /// let items: Vec<_> = pending.iter().map(|p| p.batch_item(holder.public_key())).collect();
+    /// verify_batch(&items).map_err(|f| proof_signature_refused(f.error))?;
+    /// # }
+    /// # Ok::<(), cairn_core::Error>(())
+    /// ```
+    pub fn batch_item<'a>(&'a self, holder: &'a PublicKey) -> crate::crypto::batch::BatchItem<'a> {
+        crate::crypto::batch::BatchItem {
+            key: holder,
+            message: &self.message,
+            context: POP_CONTEXT,
+            signature: &self.signature,
+        }
+    }
+}
+
+/// The error of a proof whose signature does not verify, from the signature check's error
+/// `e`: `signature_invalid`, naming the header.
+pub fn proof_signature_refused(e: Error) -> Error {
+    Error::new(
+        ErrorCode::SignatureInvalid,
+        format!(
+            "Cairn-Proof: not signed by the token's holder ({})",
+            e.detail()
+        ),
+    )
 }
 
 /// The `Cairn-Proof` header value for a request, signed by the holder key.

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use cairn_core::dsse::Envelope;
-use cairn_core::http::{verify_request_proof, RequestProof};
+use cairn_core::http::{check_request_proof, PendingProof, RequestProof};
 use cairn_core::token::{VerifiedToken, VerifyOptions};
 use cairn_core::{ErrorCode, UnixTime};
 use cairn_store::Registry;
@@ -382,6 +382,10 @@ pub fn verify_token(
 /// The request's part of [`authorize`], for a token [`verify_token`] accepted: when the
 /// policy asks, the holder's proof of possession over the request (its method, path, body,
 /// time and nonce), then its nonce, remembered so it is accepted once.
+///
+/// The server itself checks the signatures of concurrent requests together
+/// ([`verify_proof_batched`]); both apply the same rules, in the same order, with the same
+/// errors.
 pub fn verify_proof(
     nonces: &NonceCache,
     verified: &VerifiedToken,
@@ -389,37 +393,117 @@ pub fn verify_proof(
     policy: &Policy<'_>,
     now: UnixTime,
 ) -> ServiceResult<()> {
-    if !policy.proof_of_possession {
+    let Some(ProofToCheck { proof, pending }) = ProofToCheck::of(verified, req, policy, now)?
+    else {
         return Ok(());
-    }
-    let v = req.proof.ok_or_else(|| {
-        unauth(
-            ErrorCode::Unauthorized,
-            "this operation needs a proof of possession by the token's holder: Cairn-Proof: t=..;n=..;s=..",
-        )
-    })?;
-    let proof = RequestProof::parse(v).map_err(|e| unauth(e.code(), e.detail()))?;
-    let holder = &verified.claims.holder;
+    };
     let started = std::time::Instant::now();
-    let checked = verify_request_proof(
-        holder,
-        &verified.id,
-        req.method,
-        req.path_and_query,
-        req.body,
+    let verdict = pending.verify(&verified.claims.holder);
+    finish_proof(
+        nonces,
+        verified,
         &proof,
+        policy,
         now,
-        policy.max_skew,
-    );
-    if let Some(m) = policy.metrics {
-        m.verification(
-            "proof",
-            Some(holder.algorithm()),
-            checked.is_ok(),
-            started.elapsed(),
+        verdict,
+        started.elapsed(),
+    )
+}
+
+/// [`verify_proof`], its signature checked in a batch with those of concurrent requests
+/// ([`crate::proofs`]). The metrics count each signature's share of its batch's time.
+pub async fn verify_proof_batched(
+    batcher: &crate::proofs::ProofBatcher,
+    nonces: &NonceCache,
+    verified: &VerifiedToken,
+    req: &Presented<'_>,
+    policy: &Policy<'_>,
+    now: UnixTime,
+) -> ServiceResult<()> {
+    let Some(ProofToCheck { proof, pending }) = ProofToCheck::of(verified, req, policy, now)?
+    else {
+        return Ok(());
+    };
+    let checked = batcher
+        .verify(verified.claims.holder.clone(), pending)
+        .await
+        .ok_or_else(|| ServiceError::internal("the proof of possession's check failed"))?;
+    finish_proof(
+        nonces,
+        verified,
+        &proof,
+        policy,
+        now,
+        checked.verdict,
+        checked.cost,
+    )
+}
+
+/// A proof of possession parsed and checked up to its signature.
+struct ProofToCheck {
+    proof: RequestProof,
+    pending: PendingProof,
+}
+
+impl ProofToCheck {
+    /// The proof of `req`, or `None` when the policy asks for none. Every check before the
+    /// signature's: the header present and well formed, its time within the skew (a failure
+    /// here is counted as a failed verification, as the signature's would be).
+    fn of(
+        verified: &VerifiedToken,
+        req: &Presented<'_>,
+        policy: &Policy<'_>,
+        now: UnixTime,
+    ) -> ServiceResult<Option<ProofToCheck>> {
+        if !policy.proof_of_possession {
+            return Ok(None);
+        }
+        let v = req.proof.ok_or_else(|| {
+            unauth(
+                ErrorCode::Unauthorized,
+                "this operation needs a proof of possession by the token's holder: Cairn-Proof: t=..;n=..;s=..",
+            )
+        })?;
+        let proof = RequestProof::parse(v).map_err(|e| unauth(e.code(), e.detail()))?;
+        let holder = &verified.claims.holder;
+        let checked = check_request_proof(
+            holder,
+            &verified.id,
+            req.method,
+            req.path_and_query,
+            req.body,
+            &proof,
+            now,
+            policy.max_skew,
         );
+        match checked {
+            Ok(pending) => Ok(Some(ProofToCheck { proof, pending })),
+            Err(e) => {
+                if let Some(m) = policy.metrics {
+                    m.verification("proof", Some(holder.algorithm()), false, Default::default());
+                }
+                Err(unauth(e.code(), e.detail()))
+            }
+        }
     }
-    checked.map_err(|e| unauth(e.code(), e.detail()))?;
+}
+
+/// After a proof's signature `verdict` (which took `took`): the metrics, then the nonce,
+/// remembered so it is accepted once.
+fn finish_proof(
+    nonces: &NonceCache,
+    verified: &VerifiedToken,
+    proof: &RequestProof,
+    policy: &Policy<'_>,
+    now: UnixTime,
+    verdict: cairn_core::Result<()>,
+    took: std::time::Duration,
+) -> ServiceResult<()> {
+    if let Some(m) = policy.metrics {
+        let alg = verified.claims.holder.algorithm();
+        m.verification("proof", Some(alg), verdict.is_ok(), took);
+    }
+    verdict.map_err(|e| unauth(e.code(), e.detail()))?;
     nonces.check_time(proof.time)?;
     nonces.check_and_record(
         &verified.id,

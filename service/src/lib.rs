@@ -19,6 +19,7 @@ pub mod handles;
 pub mod limit;
 pub mod metrics;
 pub mod peer;
+pub mod proofs;
 pub mod routes;
 pub mod tilecache;
 mod tls;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub config: Config,
     /// Proof-of-possession nonces seen recently.
     pub nonces: auth::NonceCache,
+    /// Proof-of-possession signatures of concurrent requests, checked together.
+    pub proofs: proofs::ProofBatcher,
     /// The group-commit writer.
     pub writer: writer::Writer,
     /// When the service started.
@@ -158,6 +161,7 @@ impl Server {
             origin,
             config: config.clone(),
             nonces,
+            proofs: proofs::ProofBatcher::default(),
             writer,
             started: Instant::now(),
             metrics,
