@@ -156,7 +156,9 @@ impl Registry {
             origin: opts.origin,
             clock: Arc::new(system_clock),
             head: Mutex::new((head, head_raw)),
-            log_public: Mutex::new(log_key.public_key().clone()),
+            log_keys: Mutex::new(crate::kernel::db::LogKeys::new(
+                log_key.public_key().clone(),
+            )),
             writer: Mutex::new(Some(log_key)),
             anchor: AtomicBool::new(opts.anchor),
             known: Default::default(),
@@ -189,7 +191,9 @@ impl Registry {
                 },
                 Vec::new(),
             )),
-            log_public: Mutex::new(log_key.public_key().clone()),
+            log_keys: Mutex::new(crate::kernel::db::LogKeys::new(
+                log_key.public_key().clone(),
+            )),
             anchor: AtomicBool::new(false),
             known: Default::default(),
             on_log_sign: Default::default(),
@@ -380,7 +384,9 @@ impl Registry {
             writer: Mutex::new(log_key),
             clock: Arc::new(system_clock),
             head: Mutex::new((head, head_raw)),
-            log_public: Mutex::new(log_record.public_key.clone()),
+            log_keys: Mutex::new(crate::kernel::db::LogKeys::new(
+                log_record.public_key.clone(),
+            )),
             anchor: AtomicBool::new(true),
             known: Default::default(),
             on_log_sign: Default::default(),

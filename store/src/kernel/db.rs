@@ -85,9 +85,10 @@ pub struct Registry {
     /// With it, the stored bytes of its head record: a snapshot holding the same bytes needs no
     /// second verification. One lock, so the two never disagree.
     pub(crate) head: Mutex<(VerifiedHead, Vec<u8>)>,
-    /// The log key's public half (verified against its key record at open, replaced when a
-    /// commit rotates the log key): what signed heads are verified with.
-    pub(crate) log_public: Mutex<PublicKey>,
+    /// The log keys signed heads are verified with: the current one (verified against its
+    /// key record at open, replaced when a commit rotates the log key) and those this process
+    /// rotated from or to ([`LogKeys`]).
+    pub(crate) log_keys: Mutex<LogKeys>,
     /// Whether each commit rewrites the anchor file (kernel::anchor).
     pub(crate) anchor: std::sync::atomic::AtomicBool,
     /// Subtree hashes proven under the signed head, which let verified reads stop their
@@ -217,12 +218,9 @@ impl Registry {
         matches!(self.db, Db::ReadOnly(_))
     }
 
-    /// The log key's public half.
-    pub(crate) fn log_public_key(&self) -> PublicKey {
-        self.log_public
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    /// The log keys signed heads are verified with.
+    pub(crate) fn log_keys(&self) -> std::sync::MutexGuard<'_, LogKeys> {
+        self.log_keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records a head this process verified or signed, with its stored bytes.
@@ -363,6 +361,11 @@ impl Registry {
             let mut txn = Txn::new(self, tx, log_key)?;
             let out = f(&mut txn)?;
             let new_key = txn.log_key_changed.then(|| txn.log_key.clone());
+            if let Some(k) = &new_key {
+                // Before the commit: a reader whose snapshot begins after it, before the
+                // current key is replaced below, finds the new head's key.
+                self.log_keys().expect(k.public_key().clone());
+            }
             let head = txn.seal()?;
             // Sent ahead only from the head this registry last verified or wrote, which the
             // record names as the one the file holds until the commit is durable.
@@ -401,7 +404,7 @@ impl Registry {
             Ok((out, new_key, head, sent))
         })?;
         if let Some(k) = new_key {
-            *self.log_public.lock().unwrap_or_else(|p| p.into_inner()) = k.public_key().clone();
+            self.log_keys().rotated(k.public_key().clone());
             *writer = Some(k);
         }
         let mut anchor = crate::kernel::anchor::AnchorDue::NONE;
@@ -469,6 +472,61 @@ impl Registry {
     /// The number of ledger entries (= leaves of the Merkle tree).
     pub fn tree_size(&self) -> StoreResult<u64> {
         self.read(|rtx| crate::kernel::entries::tree_size(&rtx.open_table(schema::ENTRIES)?))
+    }
+}
+
+/// The log keys of the signed heads this process may meet in a snapshot.
+///
+/// A snapshot's head is signed by the log key its own snapshot names. A registry open for
+/// writing is the file's only writer, so that key is one this process holds or held: the
+/// current one, or one it rotated from (a reader whose snapshot began before the rotation's
+/// commit) or is rotating to (a reader whose snapshot began after that commit, before the
+/// current key was replaced). Verifying every head with the current key alone refused those
+/// two as `corrupt`. A key named by a snapshot and held by nobody here is still `corrupt`:
+/// the file's own key records are not trusted over what this process wrote.
+#[derive(Debug)]
+pub(crate) struct LogKeys {
+    current: (KeyId, PublicKey),
+    /// Keys rotated from, and a key being rotated to: one per rotation this process made
+    /// (plus one per rotation whose commit failed), so a handful.
+    others: Vec<(KeyId, PublicKey)>,
+}
+
+impl LogKeys {
+    pub(crate) fn new(current: PublicKey) -> LogKeys {
+        LogKeys {
+            current: (current.key_id(), current),
+            others: Vec::new(),
+        }
+    }
+
+    /// The key with id `id`, if this process holds or held it as its log key.
+    pub(crate) fn named(&self, id: &KeyId) -> Option<&PublicKey> {
+        std::iter::once(&self.current)
+            .chain(&self.others)
+            .find(|(k, _)| k == id)
+            .map(|(_, key)| key)
+    }
+
+    /// The id of the newest head's key.
+    pub(crate) fn current_id(&self) -> KeyId {
+        self.current.0
+    }
+
+    /// A commit is about to make `next` the log key.
+    pub(crate) fn expect(&mut self, next: PublicKey) {
+        let id = next.key_id();
+        if self.named(&id).is_none() {
+            self.others.push((id, next));
+        }
+    }
+
+    /// A commit made `next` the log key.
+    pub(crate) fn rotated(&mut self, next: PublicKey) {
+        let previous = std::mem::replace(&mut self.current, (next.key_id(), next));
+        let current = self.current.0;
+        self.others.retain(|(k, _)| *k != current);
+        self.others.push(previous);
     }
 }
 

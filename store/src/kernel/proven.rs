@@ -35,7 +35,8 @@ impl Registry {
             }
         }
         let raw = stored.value().to_vec();
-        let log_key = self.log_public_key();
+        drop(stored);
+        let log_key = self.snapshot_log_key(rtx, &schema::read_log_key_id(&meta)?)?;
         let tree = rtx.open_table(TREE)?;
         let n = tree_size(&rtx.open_table(ENTRIES)?)?;
         let head = crate::kernel::head::verify_head(rtx, &tree, n, self.origin(), &log_key)?;
@@ -54,6 +55,32 @@ impl Registry {
         self.known_subtrees().clear();
         self.set_head(head, raw);
         Ok(head)
+    }
+
+    /// The key a snapshot's signed head is verified with: the log key the snapshot names
+    /// (`named`). Opened for writing, it must be one this process holds or held
+    /// ([`crate::kernel::db::LogKeys`]); opened read-only, a key another process rotated to is
+    /// read from the snapshot's key table, as an open would read it.
+    fn snapshot_log_key(
+        &self,
+        rtx: &ReadTransaction,
+        named: &cairn_core::crypto::KeyId,
+    ) -> StoreResult<cairn_core::crypto::PublicKey> {
+        let held = {
+            let keys = self.log_keys();
+            keys.named(named).cloned().ok_or(keys.current_id())
+        };
+        match held {
+            Ok(key) => Ok(key),
+            Err(current) if !self.is_read_only() => Err(StoreError::corrupt(format!(
+                "the signed head names the log key {named}, which this registry has not held since it was opened (its log key is {current})"
+            ))),
+            Err(_) => crate::objects::keys::load_key(rtx, named)?
+                .map(|rec| rec.public_key)
+                .ok_or_else(|| {
+                    StoreError::corrupt(format!("the log key {named} is not in the key table"))
+                }),
+        }
     }
 
     /// The signed head as its note — a C2SP checkpoint of the whole tree, signed by the log
@@ -330,5 +357,58 @@ mod tests {
             ro.known_subtrees_read().len() > 0,
             "refilled by the next proof"
         );
+    }
+
+    /// Heads signed across a rotation of the log key verify with the key that signed them:
+    /// a snapshot taken before the rotation and read after it, and one taken after the
+    /// rotation's commit while the registry still names the old key current (a reader between
+    /// the commit and the key's replacement). A key this process never held is `corrupt`.
+    #[test]
+    fn heads_across_a_log_key_rotation_verify_with_their_own_key() {
+        use crate::kernel::db::LogKeys;
+        use crate::WeakerAlgorithm;
+        use cairn_core::crypto::{Algorithm, SigningKey};
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::create(
+            dir.path().join("r.redb"),
+            CreateOptions::new("example.test/log", Protection::Insecure),
+        )
+        .unwrap();
+        reg.register_node(&spec(1)).unwrap();
+        let old_id = reg.log_key_id().unwrap();
+        let old_public = reg.log_keys().named(&old_id).unwrap().clone();
+        let before = reg.read_tx().unwrap();
+        let algorithm = old_public.algorithm();
+        reg.rotate_key(
+            &old_id,
+            None,
+            algorithm,
+            WeakerAlgorithm::Refuse,
+            &Protection::Insecure,
+        )
+        .unwrap();
+        let new_id = reg.log_key_id().unwrap();
+        assert_ne!(new_id, old_id);
+        let new_public = reg.log_keys().named(&new_id).unwrap().clone();
+
+        // Taken before the rotation, read after it.
+        let old_head = reg.head_in(&before).unwrap();
+        let after = reg.read_tx().unwrap();
+        let new_head = reg.head_in(&after).unwrap();
+        assert!(new_head.size > old_head.size);
+
+        // Taken after the commit, while the old key is still current.
+        let mut racing = LogKeys::new(old_public.clone());
+        racing.expect(new_public.clone());
+        *reg.log_keys() = racing;
+        reg.head.lock().unwrap().1.clear(); // no cached bytes to match: verify
+        assert_eq!(reg.head_in(&after).unwrap().root, new_head.root);
+
+        // A key this process never held, though the file names it and holds its record.
+        let stranger = SigningKey::generate(Algorithm::Ed25519);
+        *reg.log_keys() = LogKeys::new(stranger.public_key().clone());
+        let e = reg.head_in(&after).unwrap_err();
+        assert_eq!(e.code(), crate::StoreCode::Corrupt, "{e}");
+        assert!(e.to_string().contains(&new_id.to_string()), "{e}");
     }
 }
