@@ -404,7 +404,8 @@ impl Registry {
             Ok((out, new_key, head, sent))
         })?;
         if let Some(k) = new_key {
-            self.log_keys().rotated(k.public_key().clone());
+            let first = head.as_ref().map_or(before.size, |(h, _, _)| h.size);
+            self.log_keys().rotated(k.public_key().clone(), first);
             *writer = Some(k);
         }
         let mut anchor = crate::kernel::anchor::AnchorDue::NONE;
@@ -479,17 +480,20 @@ impl Registry {
 ///
 /// A snapshot's head is signed by the log key its own snapshot names. A registry open for
 /// writing is the file's only writer, so that key is one this process holds or held: the
-/// current one, or one it rotated from (a reader whose snapshot began before the rotation's
-/// commit) or is rotating to (a reader whose snapshot began after that commit, before the
-/// current key was replaced). Verifying every head with the current key alone refused those
-/// two as `corrupt`. A key named by a snapshot and held by nobody here is still `corrupt`:
-/// the file's own key records are not trusted over what this process wrote.
+/// current one, one it rotated from (a reader whose snapshot began before the rotation's
+/// commit), or one it is rotating to (a reader whose snapshot began after that commit, before
+/// the current key was replaced). Verifying every head with the current key alone refused those
+/// two as `corrupt`. A key rotated from is taken only for heads of trees smaller than the first
+/// head its successor signed, where it signed them: a rotated (perhaps leaked) key vouches for
+/// nothing newer. A key named by a snapshot and held by nobody here is still `corrupt`: the
+/// file's own key records are not trusted over what this process wrote.
 #[derive(Debug)]
 pub(crate) struct LogKeys {
     current: (KeyId, PublicKey),
-    /// Keys rotated from, and a key being rotated to: one per rotation this process made
-    /// (plus one per rotation whose commit failed), so a handful.
-    others: Vec<(KeyId, PublicKey)>,
+    /// Keys rotated from, with the tree size of their successor's first head (heads of smaller
+    /// trees only), and keys being rotated to (`None`): one per rotation this process made,
+    /// plus one per rotation whose commit failed, so a handful.
+    others: Vec<(KeyId, PublicKey, Option<u64>)>,
 }
 
 impl LogKeys {
@@ -500,12 +504,16 @@ impl LogKeys {
         }
     }
 
-    /// The key with id `id`, if this process holds or held it as its log key.
-    pub(crate) fn named(&self, id: &KeyId) -> Option<&PublicKey> {
-        std::iter::once(&self.current)
-            .chain(&self.others)
-            .find(|(k, _)| k == id)
-            .map(|(_, key)| key)
+    /// The key with id `id` for a head of a tree of `size` entries, if this process holds or
+    /// held it as its log key for such a head.
+    pub(crate) fn named(&self, id: &KeyId, size: u64) -> Option<&PublicKey> {
+        if self.current.0 == *id {
+            return Some(&self.current.1);
+        }
+        self.others
+            .iter()
+            .find(|(k, _, until)| k == id && until.is_none_or(|u| size < u))
+            .map(|(_, key, _)| key)
     }
 
     /// The id of the newest head's key.
@@ -516,17 +524,17 @@ impl LogKeys {
     /// A commit is about to make `next` the log key.
     pub(crate) fn expect(&mut self, next: PublicKey) {
         let id = next.key_id();
-        if self.named(&id).is_none() {
-            self.others.push((id, next));
+        if id != self.current.0 && !self.others.iter().any(|(k, _, _)| *k == id) {
+            self.others.push((id, next, None));
         }
     }
 
-    /// A commit made `next` the log key.
-    pub(crate) fn rotated(&mut self, next: PublicKey) {
-        let previous = std::mem::replace(&mut self.current, (next.key_id(), next));
+    /// A commit made `next` the log key; its first head is of a tree of `size` entries.
+    pub(crate) fn rotated(&mut self, next: PublicKey, size: u64) {
+        let (id, previous) = std::mem::replace(&mut self.current, (next.key_id(), next));
         let current = self.current.0;
-        self.others.retain(|(k, _)| *k != current);
-        self.others.push(previous);
+        self.others.retain(|(k, _, _)| *k != current && *k != id);
+        self.others.push((id, previous, Some(size)));
     }
 }
 

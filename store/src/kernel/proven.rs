@@ -36,9 +36,9 @@ impl Registry {
         }
         let raw = stored.value().to_vec();
         drop(stored);
-        let log_key = self.snapshot_log_key(rtx, &schema::read_log_key_id(&meta)?)?;
-        let tree = rtx.open_table(TREE)?;
         let n = tree_size(&rtx.open_table(ENTRIES)?)?;
+        let log_key = self.snapshot_log_key(&schema::read_log_key_id(&meta)?, n)?;
+        let tree = rtx.open_table(TREE)?;
         let head = crate::kernel::head::verify_head(rtx, &tree, n, self.origin(), &log_key)?;
         // Opened for writing, this process is the file's only writer (redb locks it), so any
         // head a snapshot holds is one of this process's own commits: an older one (a reader
@@ -57,30 +57,22 @@ impl Registry {
         Ok(head)
     }
 
-    /// The key a snapshot's signed head is verified with: the log key the snapshot names
-    /// (`named`). Opened for writing, it must be one this process holds or held
-    /// ([`crate::kernel::db::LogKeys`]); opened read-only, a key another process rotated to is
-    /// read from the snapshot's key table, as an open would read it.
+    /// The key a snapshot's signed head, over `size` entries, is verified with: the log key
+    /// the snapshot names (`named`), which must be one this process holds or held for such a
+    /// head ([`crate::kernel::db::LogKeys`]). A registry opened read-only holds the key it
+    /// opened with: no other process writes the file while it is open (redb's lock).
     fn snapshot_log_key(
         &self,
-        rtx: &ReadTransaction,
         named: &cairn_core::crypto::KeyId,
+        size: u64,
     ) -> StoreResult<cairn_core::crypto::PublicKey> {
-        let held = {
-            let keys = self.log_keys();
-            keys.named(named).cloned().ok_or(keys.current_id())
-        };
-        match held {
-            Ok(key) => Ok(key),
-            Err(current) if !self.is_read_only() => Err(StoreError::corrupt(format!(
-                "the signed head names the log key {named}, which this registry has not held since it was opened (its log key is {current})"
-            ))),
-            Err(_) => crate::objects::keys::load_key(rtx, named)?
-                .map(|rec| rec.public_key)
-                .ok_or_else(|| {
-                    StoreError::corrupt(format!("the log key {named} is not in the key table"))
-                }),
-        }
+        let keys = self.log_keys();
+        keys.named(named, size).cloned().ok_or_else(|| {
+            StoreError::corrupt(format!(
+                "the signed head of {size} entries names the log key {named}, which this registry has not held for such a head since it was opened (its log key is {})",
+                keys.current_id()
+            ))
+        })
     }
 
     /// The signed head as its note — a C2SP checkpoint of the whole tree, signed by the log
@@ -376,7 +368,7 @@ mod tests {
         .unwrap();
         reg.register_node(&spec(1)).unwrap();
         let old_id = reg.log_key_id().unwrap();
-        let old_public = reg.log_keys().named(&old_id).unwrap().clone();
+        let old_public = reg.log_keys().named(&old_id, 0).unwrap().clone();
         let before = reg.read_tx().unwrap();
         let algorithm = old_public.algorithm();
         reg.rotate_key(
@@ -389,13 +381,20 @@ mod tests {
         .unwrap();
         let new_id = reg.log_key_id().unwrap();
         assert_ne!(new_id, old_id);
-        let new_public = reg.log_keys().named(&new_id).unwrap().clone();
+        let new_public = reg.log_keys().named(&new_id, u64::MAX).unwrap().clone();
 
         // Taken before the rotation, read after it.
         let old_head = reg.head_in(&before).unwrap();
         let after = reg.read_tx().unwrap();
         let new_head = reg.head_in(&after).unwrap();
         assert!(new_head.size > old_head.size);
+        // The old key vouches for heads of smaller trees than its successor's first head only.
+        {
+            let keys = reg.log_keys();
+            assert!(keys.named(&old_id, new_head.size - 1).is_some());
+            assert!(keys.named(&old_id, new_head.size).is_none());
+            assert!(keys.named(&new_id, new_head.size).is_some());
+        }
 
         // Taken after the commit, while the old key is still current.
         let mut racing = LogKeys::new(old_public.clone());
