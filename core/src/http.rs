@@ -274,12 +274,13 @@ pub fn check_request_proof(
 }
 
 /// A proof of possession that passed [`check_request_proof`]: what is left is its signature.
+/// Only [`check_request_proof`] makes one, so every one has passed its checks.
 #[derive(Debug, Clone)]
 pub struct PendingProof {
     /// The signed bytes ([`pop_message`] of the request).
-    pub message: Vec<u8>,
+    message: Vec<u8>,
     /// The holder's signature, decoded.
-    pub signature: Signature,
+    signature: Signature,
 }
 
 impl PendingProof {
@@ -290,9 +291,9 @@ impl PendingProof {
             .map_err(proof_signature_refused)
     }
 
-    /// The signature as an item of [`crate::crypto::batch::verify_batch`]. A failed batch
-    /// names its first bad item with the error single verification gives; map it with
-    /// [`proof_signature_refused`] to have [`PendingProof::verify`]'s.
+    /// The signature as an item of [`crate::crypto::batch::verify_batch`] or
+    /// [`crate::crypto::batch::verify_each`]. Their errors are single verification's; map
+    /// them with [`proof_signature_refused`] to have [`PendingProof::verify`]'s.
     ///
     /// ```
     /// # #[cfg(feature = "std")] {

@@ -385,7 +385,8 @@ pub fn verify_token(
 ///
 /// The server itself checks the signatures of concurrent requests together
 /// ([`verify_proof_batched`]); both apply the same rules, in the same order, with the same
-/// errors.
+/// errors (but for signatures crafted by their holder to pass only a batch equation:
+/// [`crate::proofs`]).
 pub fn verify_proof(
     nonces: &NonceCache,
     verified: &VerifiedToken,

@@ -9,22 +9,25 @@
 //! Only Ed25519 holders' signatures are batched: the others have no batch equation, and each
 //! request checks its own, as before.
 //!
-//! No thread, no timer: the first request to arrive when no check runs *leads*. It takes every
-//! signature queued meanwhile (at most [`MAX_BATCH`], its own first), checks them on its own
-//! task, answers the others, and hands the lead to the first request that queued while it
-//! worked. A request alone is checked at once, by itself, as before; batches form only when
-//! requests arrive faster than their signatures are checked, and grow with the load.
+//! No thread, no timer: a request whose proof is ready when fewer checks run than the limit (one
+//! per two cores, at least one) *leads*. It takes every signature queued meanwhile (at most
+//! [`MAX_BATCH`], its own first), checks them on its own task, answers the others, and hands
+//! the lead to the first request that queued while it worked. A request that finds a lead free
+//! is checked at once, by itself; batches form only when requests arrive faster than the
+//! leaders check them, and grow with the load; on a larger machine several batches run at once.
 //!
 //! Invariants:
-//! - `leading` is true exactly while one request holds the lead: it is set by the request that
-//!   takes it, and cleared only by [`ProofBatcher::hand_over`] finding no request waiting. A
-//!   request handed the lead whose future was dropped before it ran hands it on in `Drop`;
-//!   a leader that panics hands it on while unwinding. So the lead is never lost and no
-//!   signature waits for a leader that will not come.
+//! - `leaders` counts the requests holding a lead: one takes it when fewer than the limit are
+//!   held, and it is given back only by `ProofBatcher::hand_over` finding no request waiting
+//!   (a lead handed over moves from one request to the next, the count unchanged). A request
+//!   handed the lead whose future was dropped before it ran hands it on in `Drop`; a leader
+//!   that panics hands it on while unwinding. So no lead is lost and no signature waits for
+//!   a leader that will not come.
 //! - A leader checks its batch without awaiting: it cannot be cancelled halfway.
-//! - The verdicts are single verification's: the same errors, the same first bad item. A
-//!   failed batch equation costs one extra equation, never one per bad signature: after the
-//!   first bad item the rest are checked one by one.
+//! - The verdicts are single verification's, the same errors for every signature
+//!   ([`cairn_core::crypto::batch::verify_each`]), but for the one case below. A bad signature
+//!   costs its batch about `log₂ n` more equations, of halving size, and one single check:
+//!   a client sending bad proofs does not make the others' checks cost what they did unbatched.
 //!
 //! What a batch accepts beyond single verification: two signatures crafted together by their
 //! signer with torsion components can pass the equation where single verification refuses
@@ -36,14 +39,14 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use cairn_core::crypto::batch::verify_batch;
+use cairn_core::crypto::batch::verify_each;
 use cairn_core::crypto::PublicKey;
 use cairn_core::http::{proof_signature_refused, PendingProof};
 use tokio::sync::oneshot;
 
-/// Most signatures one batch checks. A leader checks them on its request's task (tokio worker
-/// thread), about 64 × 10–20 µs here: long enough to gain most of the batch equation's saving,
-/// short enough not to hold a worker for more than a millisecond.
+/// Most signatures one batch checks. A leader checks them on its request's task (a tokio
+/// worker thread), 64 in about 1–1.5 ms on the 2-core machines of docs/PERFORMANCE.md: most of
+/// the batch equation's saving, without holding a worker much longer.
 pub const MAX_BATCH: usize = 64;
 
 /// A signature to check: the holder's key and the proof's pending part.
@@ -81,7 +84,8 @@ struct Waiter {
 #[derive(Debug, Default)]
 struct State {
     waiting: VecDeque<Waiter>,
-    leading: bool,
+    /// Requests holding a lead (module docs, invariants).
+    leaders: usize,
 }
 
 /// Checks proof-of-possession signatures of concurrent requests in batches (module docs).
@@ -106,11 +110,25 @@ struct State {
 /// assert_eq!(checked.verdict.unwrap_err().code(), cairn_core::ErrorCode::SignatureInvalid);
 /// # });
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProofBatcher {
     state: Mutex<State>,
+    /// Most leads held at once.
+    max_leaders: usize,
     batches: AtomicU64,
     signatures: AtomicU64,
+}
+
+impl Default for ProofBatcher {
+    /// One lead per two cores ([`std::thread::available_parallelism`]), at least one. With one
+    /// per core the leads are never all taken (no more requests run at once than there are
+    /// workers) and no batch forms: measured on 2 cores, batches of 1.0 signatures against 2.5–2.9
+    /// with one lead (docs/PERFORMANCE.md). Half the cores still check batches in parallel on a
+    /// larger machine.
+    fn default() -> ProofBatcher {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        ProofBatcher::with_leaders(cores / 2)
+    }
 }
 
 /// Batches checked so far, and the signatures they held ([`ProofBatcher::stats`]).
@@ -123,6 +141,16 @@ pub struct ProofStats {
 }
 
 impl ProofBatcher {
+    /// A batcher running at most `leaders` batches at once (at least one).
+    pub fn with_leaders(leaders: usize) -> ProofBatcher {
+        ProofBatcher {
+            state: Mutex::default(),
+            max_leaders: leaders.max(1),
+            batches: AtomicU64::new(0),
+            signatures: AtomicU64::new(0),
+        }
+    }
+
     /// Checks `proof`'s signature by `holder`, alone or in a batch with those of concurrent
     /// requests. Dropping the future before it ends drops the check, never another's. `None`
     /// only when the request leading its batch panicked (a bug) before answering it.
@@ -134,15 +162,14 @@ impl ProofBatcher {
         }
         let rx = {
             let mut state = self.lock();
-            if state.leading {
-                let (reply, rx) = oneshot::channel();
-                state.waiting.push_back(Waiter { item, reply });
-                rx
-            } else {
-                state.leading = true;
+            if state.leaders < self.max_leaders {
+                state.leaders += 1;
                 drop(state);
                 return Some(self.lead(item));
             }
+            let (reply, rx) = oneshot::channel();
+            state.waiting.push_back(Waiter { item, reply });
+            rx
         };
         let mut waiting = Waiting {
             batcher: self,
@@ -194,7 +221,7 @@ impl ProofBatcher {
         // `_lead` hands the lead on here.
     }
 
-    /// Gives the lead to the first request still waiting, or clears it when none is.
+    /// Gives a lead on to the first request still waiting, or back when none is.
     fn hand_over(&self) {
         let mut state = self.lock();
         while let Some(Waiter { item, reply }) = state.waiting.pop_front() {
@@ -204,7 +231,9 @@ impl ProofBatcher {
                 Err(_) => continue,
             }
         }
-        state.leading = false;
+        // Never below zero, even were a lead handed back twice (a bug): wrapping would leave
+        // every later request queued for a leader that never comes.
+        state.leaders = state.leaders.saturating_sub(1);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -248,28 +277,23 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Single verification's verdicts for `items`, one equation for all when there are several.
+/// Single verification's verdicts for `items` ([`verify_each`]).
 fn check(items: &[&Item]) -> Vec<Checked> {
     let started = Instant::now();
-    let mut verdicts: Vec<cairn_core::Result<()>> = vec![Ok(()); items.len()];
-    if let [only] = items {
-        // Alone, the holder's prepared key checks faster than an equation of one.
-        verdicts[0] = only.proof.verify(&only.holder);
-    } else {
-        let batch: Vec<_> = items
-            .iter()
-            .map(|i| i.proof.batch_item(&i.holder))
-            .collect();
-        if let Err(failure) = verify_batch(&batch) {
-            // The items before the first bad one verified. Those after are checked one by one:
-            // a client sending bad signatures costs every batch it joins one equation, not one
-            // per bad signature.
-            verdicts[failure.index] = Err(proof_signature_refused(failure.error));
-            for (verdict, item) in verdicts.iter_mut().zip(items).skip(failure.index + 1) {
-                *verdict = item.proof.verify(&item.holder);
-            }
+    let verdicts = match items {
+        // Alone, the holder's prepared key checks faster than the batch's preparation.
+        [only] => vec![only.proof.verify(&only.holder)],
+        _ => {
+            let batch: Vec<_> = items
+                .iter()
+                .map(|i| i.proof.batch_item(&i.holder))
+                .collect();
+            verify_each(&batch)
+                .into_iter()
+                .map(|v| v.map_err(proof_signature_refused))
+                .collect()
         }
-    }
+    };
     let n = items.len();
     let cost = started.elapsed() / u32::try_from(n).unwrap_or(u32::MAX);
     verdicts
@@ -294,12 +318,17 @@ mod tests {
 
     /// A holder's pending proof over path `/p{i}`.
     fn pending(holder: &SigningKey, i: usize) -> PendingProof {
-        let path = format!("/p{i}");
+        pending_as(holder, i, i)
+    }
+
+    /// A proof signed by `holder` for path `/p{signed}` and presented for `/p{presented}`:
+    /// good when they are the same, refused (`signature_invalid`) otherwise.
+    fn pending_as(holder: &SigningKey, signed: usize, presented: usize) -> PendingProof {
         let header = sign_request(
             holder,
             &[7; 32],
             "POST",
-            &path,
+            &format!("/p{signed}"),
             b"{}",
             NOW,
             "0123456789abcdef",
@@ -310,7 +339,7 @@ mod tests {
             holder.public_key(),
             &[7; 32],
             "POST",
-            &path,
+            &format!("/p{presented}"),
             b"{}",
             &proof,
             NOW,
@@ -343,11 +372,8 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, h)| {
-                    let mut proof = pending(h, i);
-                    if !good[i] {
-                        // Signed over another request: the message no longer matches.
-                        proof.message = pending(h, i + 100).message;
-                    }
+                    // A bad one was signed over another request.
+                    let proof = pending_as(h, i, if good[i] { i } else { i + 100 });
                     Item {
                         holder: h.public_key().clone(),
                         proof,
@@ -374,36 +400,40 @@ mod tests {
             .enable_time()
             .build()
             .expect("runtime");
-        let batcher = Arc::new(ProofBatcher::default());
+        let batcher = Arc::new(ProofBatcher::with_leaders(2));
         let holders: Vec<SigningKey> = (1..=8).map(|s| key(s, Algorithm::Ed25519)).collect();
         let requests: Vec<(bool, PublicKey, PendingProof)> = (0..320)
             .map(|n| {
                 let h = &holders[n % 8];
-                let mut proof = pending(h, n);
                 let bad = n % 5 == 0;
-                if bad {
-                    proof.message.push(b'!');
-                }
+                let proof = pending_as(h, n, if bad { n + 1000 } else { n });
                 (bad, h.public_key().clone(), proof)
             })
             .collect();
-        // Another request holds the lead while these queue, so they form full batches.
-        batcher.lock().leading = true;
+        // Other requests hold both leads while these queue, so they form full batches.
+        batcher.lock().leaders = 2;
         let (sizes, refused) = rt.block_on(async {
-            let mut tasks = Vec::new();
+            let (mut tasks, mut gone) = (Vec::new(), Vec::new());
             for (n, (bad, holder, proof)) in requests.into_iter().enumerate() {
                 let b = batcher.clone();
                 let task = tokio::spawn(async move { (bad, b.verify(holder, proof).await) });
-                // Some requests go away while they wait.
                 if n % 7 == 3 {
-                    task.abort();
+                    gone.push(task);
                 } else {
                     tasks.push(task);
                 }
             }
-            while batcher.lock().waiting.len() < tasks.len() {
+            while batcher.lock().waiting.len() < 320 {
                 tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
+            // Some requests go away while they wait (their futures dropped, still queued).
+            for task in gone {
+                task.abort();
+                assert!(task.await.unwrap_err().is_cancelled());
+            }
+            assert_eq!(batcher.lock().waiting.len(), 320);
+            // Both leads come back; with nothing left the second is given back.
+            batcher.hand_over();
             batcher.hand_over();
             let (mut sizes, mut refused) = (Vec::new(), 0);
             for t in tasks {
@@ -427,7 +457,10 @@ mod tests {
         assert!(stats.signatures >= sizes.len() as u64);
         assert!(stats.batches < stats.signatures, "{stats:?}");
         let state = batcher.lock();
-        assert!(!state.leading, "the lead is released once nothing waits");
+        assert_eq!(
+            state.leaders, 0,
+            "the leads are given back once nothing waits"
+        );
         assert!(state.waiting.is_empty());
     }
 
@@ -439,10 +472,10 @@ mod tests {
             .build()
             .expect("runtime");
         let holder = key(1, Algorithm::Ed25519);
-        let batcher = ProofBatcher::default();
+        let batcher = ProofBatcher::with_leaders(1);
         rt.block_on(async {
             // As if another request held the lead.
-            batcher.lock().leading = true;
+            batcher.lock().leaders = 1;
             let first = batcher.verify(holder.public_key().clone(), pending(&holder, 1));
             let second = batcher.verify(holder.public_key().clone(), pending(&holder, 2));
             let (mut first, mut second) = (Box::pin(first), Box::pin(second));
@@ -459,7 +492,7 @@ mod tests {
             assert!(checked.verdict.is_ok());
             assert_eq!(checked.batch, 1);
         });
-        assert!(!batcher.lock().leading);
+        assert_eq!(batcher.lock().leaders, 0);
     }
 
     /// An ML-DSA holder's signature has no batch equation: it is checked at once on its own
@@ -470,13 +503,11 @@ mod tests {
             .build()
             .expect("runtime");
         let holder = key(3, Algorithm::MlDsa44);
-        let batcher = ProofBatcher::default();
-        batcher.lock().leading = true;
+        let batcher = ProofBatcher::with_leaders(1);
+        batcher.lock().leaders = 1;
         let (good, bad) = rt.block_on(async {
             let good = batcher.verify(holder.public_key().clone(), pending(&holder, 1));
-            let mut forged = pending(&holder, 2);
-            forged.message.push(b'!');
-            let bad = batcher.verify(holder.public_key().clone(), forged);
+            let bad = batcher.verify(holder.public_key().clone(), pending_as(&holder, 2, 3));
             (good.await, bad.await)
         });
         assert!(good.expect("answered").verdict.is_ok());
