@@ -102,24 +102,7 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> core::result::Result<(), BatchFa
     for (index, item) in items.iter().enumerate() {
         match (&item.key.decoded, item.signature.alg == item.key.alg) {
             (DecodedKey::Ed25519(vk), true) => match prepare(item, vk) {
-                Ok((r, r_bytes, s, k)) => {
-                    let bytes = item.key.as_bytes();
-                    let key = match keys.iter().position(|(b, _)| *b == bytes) {
-                        Some(i) => i,
-                        None => {
-                            keys.push((bytes, vk.to_edwards()));
-                            keys.len() - 1
-                        }
-                    };
-                    prepared.push(Prepared {
-                        index,
-                        key,
-                        r,
-                        r_bytes,
-                        s,
-                        k,
-                    });
-                }
+                Ok(parts) => add_prepared(&mut keys, &mut prepared, index, item, vk, parts),
                 Err(e) => {
                     // Everything before it still has to be checked to name the first bad one;
                     // nothing after it matters. Stop collecting.
@@ -210,24 +193,8 @@ pub fn verify_each(items: &[BatchItem<'_>]) -> Vec<Result<()>> {
     for (index, item) in items.iter().enumerate() {
         verdicts.push(
             match (&item.key.decoded, item.signature.alg == item.key.alg) {
-                (DecodedKey::Ed25519(vk), true) => prepare(item, vk).map(|(r, r_bytes, s, k)| {
-                    let bytes = item.key.as_bytes();
-                    let key = keys
-                        .iter()
-                        .position(|(b, _)| *b == bytes)
-                        .unwrap_or_else(|| {
-                            keys.push((bytes, vk.to_edwards()));
-                            keys.len() - 1
-                        });
-                    prepared.push(Prepared {
-                        index,
-                        key,
-                        r,
-                        r_bytes,
-                        s,
-                        k,
-                    });
-                }),
+                (DecodedKey::Ed25519(vk), true) => prepare(item, vk)
+                    .map(|parts| add_prepared(&mut keys, &mut prepared, index, item, vk, parts)),
                 _ => item.key.verify(item.message, item.context, item.signature),
             },
         );
@@ -257,6 +224,34 @@ fn settle(
             settle(items, right, keys, verdicts);
         }
     }
+}
+
+/// Adds item `index` (its key `vk`, its `parts` from [`prepare`]) to the equation's items,
+/// its key to `keys` unless an earlier item has the same key (whose terms are then merged).
+fn add_prepared<'a>(
+    keys: &mut Vec<(&'a [u8], EdwardsPoint)>,
+    prepared: &mut Vec<Prepared>,
+    index: usize,
+    item: &BatchItem<'a>,
+    vk: &ed25519_dalek::VerifyingKey,
+    (r, r_bytes, s, k): (EdwardsPoint, [u8; 32], Scalar, Scalar),
+) {
+    let bytes = item.key.as_bytes();
+    let key = keys
+        .iter()
+        .position(|(b, _)| *b == bytes)
+        .unwrap_or_else(|| {
+            keys.push((bytes, vk.to_edwards()));
+            keys.len() - 1
+        });
+    prepared.push(Prepared {
+        index,
+        key,
+        r,
+        r_bytes,
+        s,
+        k,
+    });
 }
 
 /// The encoding rules of strict single verification, and the parts the equation needs.
