@@ -25,9 +25,13 @@
 //!   a leader that will not come.
 //! - A leader checks its batch without awaiting: it cannot be cancelled halfway.
 //! - The verdicts are single verification's, the same errors for every signature
-//!   ([`cairn_core::crypto::batch::verify_each`]), but for the one case below. A bad signature
-//!   costs its batch about `log₂ n` more equations, of halving size, and one single check:
-//!   a client sending bad proofs does not make the others' checks cost what they did unbatched.
+//!   ([`cairn_core::crypto::batch::verify_each`]), but for the one case below. A batch whose
+//!   equation fails is searched with equations over its halves, within a bound (twice the
+//!   batch), and what they do not clear is checked alone: one bad signature costs its batch a
+//!   few smaller equations and two single checks; many bad ones cost about what checking each
+//!   alone would, plus the equations.
+//! - A request gone while queued (its future dropped) is skipped by the leader: its signature
+//!   is not checked.
 //!
 //! What a batch accepts beyond single verification: two signatures crafted together by their
 //! signer with torsion components can pass the equation where single verification refuses
@@ -201,11 +205,18 @@ impl ProofBatcher {
     /// answers their requests, hands the lead on, and returns `own`'s answer.
     fn lead(&self, own: Item) -> Checked {
         let _lead = Leading(self);
-        let others: Vec<Waiter> = {
+        let mut others: Vec<Waiter> = Vec::new();
+        {
             let mut state = self.lock();
-            let n = state.waiting.len().min(MAX_BATCH - 1);
-            state.waiting.drain(..n).collect()
-        };
+            while others.len() < MAX_BATCH - 1 {
+                match state.waiting.pop_front() {
+                    // Its request is gone (timed out, client away): nothing to check.
+                    Some(w) if w.reply.is_closed() => continue,
+                    Some(w) => others.push(w),
+                    None => break,
+                }
+            }
+        }
         let mut items = Vec::with_capacity(others.len() + 1);
         items.push(&own);
         items.extend(others.iter().map(|w| &w.item));
@@ -231,8 +242,9 @@ impl ProofBatcher {
                 Err(_) => continue,
             }
         }
-        // Never below zero, even were a lead handed back twice (a bug): wrapping would leave
-        // every later request queued for a leader that never comes.
+        // Never below zero, even were a lead handed back twice (a bug, which tests catch):
+        // wrapping would leave every later request queued for a leader that never comes.
+        debug_assert!(state.leaders > 0, "a lead handed back twice");
         state.leaders = state.leaders.saturating_sub(1);
     }
 
@@ -353,7 +365,7 @@ mod tests {
     }
 
     /// Each signature of a batch gets single verification's verdict, wherever the bad ones
-    /// stand: good, bad (another path's signature), bad key, and an ML-DSA holder mixed in.
+    /// stand: good, bad (signed over another path), and an ML-DSA holder mixed in.
     #[test]
     fn a_batch_gives_single_verifications_verdicts() {
         let holders: Vec<SigningKey> = (1..=6)
@@ -432,7 +444,7 @@ mod tests {
                 assert!(task.await.unwrap_err().is_cancelled());
             }
             assert_eq!(batcher.lock().waiting.len(), 320);
-            // Both leads come back; with nothing left the second is given back.
+            // Both leads come back, each to a queued request.
             batcher.hand_over();
             batcher.hand_over();
             let (mut sizes, mut refused) = (Vec::new(), 0);

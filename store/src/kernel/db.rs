@@ -404,7 +404,11 @@ impl Registry {
             Ok((out, new_key, head, sent))
         })?;
         if let Some(k) = new_key {
-            let first = head.as_ref().map_or(before.size, |(h, _, _)| h.size);
+            // A rotation always signs a new head (`seal`); were there none, the old key would
+            // still have signed the file's current head, of `before.size` entries.
+            let first = head
+                .as_ref()
+                .map_or(before.size.saturating_add(1), |(h, _, _)| h.size);
             self.log_keys().rotated(k.public_key().clone(), first);
             *writer = Some(k);
         }
