@@ -442,8 +442,9 @@ mod tests {
                 })
                 .collect()
         };
-        // (name, which are bad, most signatures in equations, most checked alone)
-        let cases: [(&str, &dyn Fn(usize) -> bool, usize, usize); 6] = [
+        /// Name, which are bad, most signatures in equations, most checked alone.
+        type Case<'c> = (&'c str, &'c dyn Fn(usize) -> bool, usize, usize);
+        let cases: [Case<'_>; 6] = [
             ("none bad", &|_| false, 64, 0),
             ("the first bad", &|i| i == 0, 64 + 2 * 62, 2),
             ("one bad", &|i| i == 37, 64 + 2 * 62, 2),
@@ -454,8 +455,14 @@ mod tests {
         for (name, bad, most_terms, most_singles) in cases {
             let items = items_with(bad);
             let (verdicts, terms, singles) = cost_of(|| verify_each(&items));
-            assert!(terms <= most_terms, "{name}: {terms} in equations, at most {most_terms}");
-            assert!(singles <= most_singles, "{name}: {singles} alone, at most {most_singles}");
+            assert!(
+                terms <= most_terms,
+                "{name}: {terms} in equations, at most {most_terms}"
+            );
+            assert!(
+                singles <= most_singles,
+                "{name}: {singles} alone, at most {most_singles}"
+            );
             for (i, v) in verdicts.iter().enumerate() {
                 assert_eq!(v.is_err(), bad(i), "{name}: item {i}");
             }
