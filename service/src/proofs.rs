@@ -1,7 +1,8 @@
 //! Proof-of-possession signatures checked together.
 //!
 //! Every authorized write carries one holder signature (docs/SERVICE.md, "Who may write"),
-//! and under load that check is the largest part of a request's CPU. Ed25519 signatures
+//! and that check is about a fifth of a served write's CPU, the largest part of its handler's
+//! own work (docs/PERFORMANCE.md, "Where a served write's CPU goes"). Ed25519 signatures
 //! checked together in one batch equation ([`cairn_core::crypto::batch`]) cost a fraction of
 //! checking them one by one, so the service checks the signatures of concurrent requests
 //! together.
