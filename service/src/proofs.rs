@@ -27,10 +27,10 @@
 //! - A leader checks its batch without awaiting: it cannot be cancelled halfway.
 //! - The verdicts are single verification's, the same errors for every signature
 //!   ([`cairn_core::crypto::batch::verify_each`]), but for the one case below. A batch whose
-//!   equation fails is searched with equations over its halves, within a bound (twice the
-//!   batch), and what they do not clear is checked alone: one bad signature costs its batch a
-//!   few smaller equations and two single checks; many bad ones cost about what checking each
-//!   alone would, plus the equations.
+//!   equation fails is searched with equations over its halves, within a bound (three times
+//!   the batch), and what they do not clear is checked alone: one or two bad signatures cost
+//!   their batch a few smaller equations and at most four single checks; many bad ones cost a
+//!   single check each, as unbatched, plus equations over at most four times the batch.
 //! - A request gone while queued (its future dropped) is skipped by the leader: its signature
 //!   is not checked.
 //!
