@@ -301,10 +301,10 @@ impl PendingProof {
     /// use cairn_core::http::{check_request_proof, proof_signature_refused, sign_request, RequestProof};
     ///
     /// let holder = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
-    /// let pending: Vec<_> = ["/a", "/b"].iter().map(|path| {
-    ///     let header = sign_request(&holder, &[7; 32], "POST", path, b"{}", 1_700_000_000, "0123456789abcdef").unwrap();
-    ///     check_request_proof(holder.public_key(), &[7; 32], "POST", path, b"{}", &RequestProof::parse(&header).unwrap(), 1_700_000_000, 300).unwrap()
-    /// }).collect();
+    /// let pending = ["/a", "/b"].iter().map(|path| {
+    ///     let header = sign_request(&holder, &[7; 32], "POST", path, b"{}", 1_700_000_000, "0123456789abcdef")?;
+    ///     check_request_proof(holder.public_key(), &[7; 32], "POST", path, b"{}", &RequestProof::parse(&header)?, 1_700_000_000, 300)
+    /// }).collect::<Result<Vec<_>, _>>()?;
     /// let items: Vec<_> = pending.iter().map(|p| p.batch_item(holder.public_key())).collect();
     /// verify_batch(&items).map_err(|f| proof_signature_refused(f.error))?;
     /// # }

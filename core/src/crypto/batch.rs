@@ -429,10 +429,13 @@ mod tests {
     /// two bad signatures cost a few equations and at most four single checks, many bad ones
     /// stop the search once equations have held three times the batch.
     #[test]
-    fn the_search_for_bad_signatures_is_bounded() {
+    fn the_search_for_bad_signatures_is_bounded() -> Result<()> {
         let sk = SigningKey::from_seed(Algorithm::Ed25519, &[7; 32]);
         let messages: Vec<Vec<u8>> = (0..64u8).map(|i| alloc::vec![i; 16]).collect();
-        let sigs: Vec<Signature> = messages.iter().map(|m| sk.sign(m, b"").unwrap()).collect();
+        let sigs: Vec<Signature> = messages
+            .iter()
+            .map(|m| sk.sign(m, b""))
+            .collect::<Result<_>>()?;
         let wrong = b"another message".to_vec();
         let items_with = |bad: &dyn Fn(usize) -> bool| -> Vec<BatchItem<'_>> {
             (0..64)
@@ -468,13 +471,14 @@ mod tests {
                 assert_eq!(v.is_err(), bad(i), "{name}: item {i}");
             }
         }
+        Ok(())
     }
 
     /// `verify_each` gives single verification's verdict for every item, wherever the bad ones
     /// stand and whatever they are: another message, a signature of small-order R, a
     /// non-Ed25519 key, none at all.
     #[test]
-    fn verify_each_matches_single_verification() {
+    fn verify_each_matches_single_verification() -> Result<()> {
         let keys: Vec<SigningKey> = (1..=5u8)
             .map(|s| SigningKey::from_seed(Algorithm::Ed25519, &[s; 32]))
             .chain([SigningKey::from_seed(Algorithm::MlDsa44, &[9; 32])])
@@ -482,8 +486,8 @@ mod tests {
         let messages: Vec<Vec<u8>> = (0..11u8).map(|i| alloc::vec![i; 20]).collect();
         let key_of = |i: usize| &keys[if i % 4 == 3 { 5 } else { i % 5 }];
         let good: Vec<Signature> = (0..11)
-            .map(|i| key_of(i).sign(&messages[i], b"ctx").unwrap())
-            .collect();
+            .map(|i| key_of(i).sign(&messages[i], b"ctx"))
+            .collect::<Result<_>>()?;
         let mut small_r = good[0].clone();
         small_r.bytes[..32].copy_from_slice(&[0; 32]); // R = identity-ish, small order
         let cases: &[&[usize]] = &[
@@ -529,5 +533,6 @@ mod tests {
             }
         }
         assert!(verify_each(&[]).is_empty());
+        Ok(())
     }
 }

@@ -364,7 +364,7 @@ impl Registry {
             if let Some(k) = &new_key {
                 // Before the commit: a reader whose snapshot begins after it, before the
                 // current key is replaced below, finds the new head's key.
-                self.log_keys().expect(k.public_key().clone());
+                self.log_keys().rotating_to(k.public_key().clone());
             }
             let head = txn.seal()?;
             // Sent ahead only from the head this registry last verified or wrote, which the
@@ -526,7 +526,7 @@ impl LogKeys {
     }
 
     /// A commit is about to make `next` the log key.
-    pub(crate) fn expect(&mut self, next: PublicKey) {
+    pub(crate) fn rotating_to(&mut self, next: PublicKey) {
         let id = next.key_id();
         if id != self.current.0 && !self.others.iter().any(|(k, _, _)| *k == id) {
             self.others.push((id, next, None));

@@ -398,7 +398,7 @@ mod tests {
 
         // Taken after the commit, while the old key is still current.
         let mut racing = LogKeys::new(old_public.clone());
-        racing.expect(new_public.clone());
+        racing.rotating_to(new_public.clone());
         *reg.log_keys() = racing;
         reg.head.lock().unwrap().1.clear(); // no cached bytes to match: verify
         assert_eq!(reg.head_in(&after).unwrap().root, new_head.root);
