@@ -40,6 +40,11 @@ for component in rustfmt clippy; do
   }
 done
 
+# Every tool a test needs is installed below, so a test that finds one missing fails rather
+# than skips (tests/cli.rs, `tool_missing`; the Node tests likewise). A test the machine
+# forbids (strace without ptrace, a mount without the privilege) still skips and says so.
+export CAIRN_TEST_STRICT=${CAIRN_TEST_STRICT:-1}
+
 # Debian's packages, as root or through sudo. Without either, the tests that need them would
 # report themselves skipped, and this run would not be every test: it stops instead.
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }

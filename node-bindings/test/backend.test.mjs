@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as cairn from '../lib/node.mjs';
-import { here, vectorFiles } from './helpers.mjs';
+import { here, nativeAddon, vectorFiles } from './helpers.mjs';
 import { opsFor } from './ops.mjs';
 
 const require = createRequire(import.meta.url);
@@ -18,14 +18,7 @@ const require = createRequire(import.meta.url);
 const { wasmApi, hostEd25519CallCount } = require('../lib/backend.cjs');
 const wasm = { ...wasmApi(), ...require('../pkg/node/cairn_wasm_extras.js') };
 delete wasm.__useHostEd25519;
-const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
-let native = null;
-try {
-  native = require(join(here, '..', 'npm', triple, `cairn-verify.${triple}.node`));
-} catch {
-  native = null;
-}
-const skipNative = native ? false : `no native addon built for ${triple} (scripts/build-native.sh)`;
+const { addon: native, skip: skipNative } = nativeAddon();
 
 test('backend() names the backend in use, and CAIRN_VERIFY_BACKEND is obeyed', () => {
   const forced = process.env.CAIRN_VERIFY_BACKEND;

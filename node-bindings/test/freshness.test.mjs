@@ -11,17 +11,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as cairn from '../lib/node.mjs';
-import { cairnBinary, here } from './helpers.mjs';
+import { cairnBinary, nativeAddon } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const { wasmApi } = require('../lib/backend.cjs');
-const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
-let native = null;
-try {
-  native = require(join(here, '..', 'npm', triple, `cairn-verify.${triple}.node`));
-} catch {
-  native = null;
-}
+const { addon: native } = nativeAddon();
 const backends = [
   ['package', cairn],
   ['wasm', wasmApi()],

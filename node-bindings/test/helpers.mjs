@@ -1,12 +1,49 @@
 // Shared by the tests: the repository's vector files and small converters.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = join(here, '..', '..');
 export const vectorsDir = join(repoRoot, 'tests', 'vectors');
+
+// scripts/test.sh sets CAIRN_TEST_STRICT=1, having installed every dependency of these tests
+// (the npm dev dependencies, and on Linux x64 the native addon scripts/test-js.sh builds).
+const strict = process.env.CAIRN_TEST_STRICT === '1';
+
+/** The platform triple of the native addon this machine would load. */
+export const triple =
+  process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`;
+
+/**
+ * The `skip` option of a test that needs `what`: false when `present`; otherwise the reason,
+ * or, under CAIRN_TEST_STRICT=1, a throw (the file fails) when `expected`: a run meant to be
+ * complete must not pass by skipping what its script installs.
+ */
+export function skipUnless(present, what, { expected = true } = {}) {
+  if (present) return false;
+  if (strict && expected) throw new Error(`${what} is missing, and CAIRN_TEST_STRICT=1 asks for every test to run`);
+  return `${what} is missing`;
+}
+
+/**
+ * The native addon built for this machine (scripts/build-native.sh), or null. `present` and
+ * `skip` as [skipUnless] gives them: scripts/test-js.sh builds the addon on Linux x64 only.
+ */
+export function nativeAddon() {
+  let addon = null;
+  try {
+    addon = createRequire(import.meta.url)(join(here, '..', 'npm', triple, `cairn-verify.${triple}.node`));
+  } catch {
+    addon = null;
+  }
+  const skip = skipUnless(addon, `the native addon for ${triple} (scripts/build-native.sh)`, {
+    expected: triple === 'linux-x64-gnu',
+  });
+  return { addon, skip };
+}
 
 /** Every tests/vectors/*.json file present, parsed. */
 // Ops that belong to the native store, not to the offline verifier compiled to wasm. They are

@@ -16,9 +16,16 @@ use std::process::{Command, ExitStatus, Stdio};
 use super::Env;
 
 /// Whether strace is installed and may trace a child here (a container can forbid ptrace).
-/// Probed once; when it is not, says so on stderr with `test`'s name, which then skips.
+/// Probed once; when it is not, says so on stderr with `test`'s name, which then skips (or,
+/// when strace is not installed and `CAIRN_TEST_STRICT=1`, fails: [`super::tool_missing`]).
 pub(crate) fn strace_usable(test: &str) -> bool {
-    static PROBE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    /// Why strace cannot be used: not installed (scripts/test.sh installs it), or installed
+    /// but not allowed to trace (a container without ptrace: the machine's rule, not a gap).
+    enum Missing {
+        Tool(String),
+        Permission(String),
+    }
+    static PROBE: std::sync::OnceLock<Result<(), Missing>> = std::sync::OnceLock::new();
     let probe = PROBE.get_or_init(|| {
         match Command::new("strace")
             .args(["-f", "-o", "/dev/null", "-e", "trace=fsync", "true"])
@@ -27,18 +34,22 @@ pub(crate) fn strace_usable(test: &str) -> bool {
             .output()
         {
             Ok(o) if o.status.success() => Ok(()),
-            Ok(o) => Err(format!(
+            Ok(o) => Err(Missing::Permission(format!(
                 "strace cannot trace here ({}); tracing needs ptrace",
                 String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => Err(format!(
+            ))),
+            Err(e) => Err(Missing::Tool(format!(
                 "strace is not available ({e}); install it (scripts/test.sh does) to run this test"
-            )),
+            ))),
         }
     });
     match probe {
         Ok(()) => true,
-        Err(why) => {
+        Err(Missing::Tool(why)) => {
+            super::tool_missing(test, why);
+            false
+        }
+        Err(Missing::Permission(why)) => {
             eprintln!("SKIPPED {test}: {why}");
             false
         }

@@ -1,7 +1,7 @@
 //! `cairn tiles export` and `cairn tiles verify`: the ledger as C2SP tlog-tiles static files,
 //! exported incrementally and atomically, and verified from a directory and through a real
 //! web server (Debian's nginx, which scripts/test.sh installs; the HTTP test says so on stderr
-//! and skips when nginx is missing).
+//! and skips when nginx is missing, or fails under `CAIRN_TEST_STRICT=1`).
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -540,8 +540,9 @@ impl Drop for Nginx {
 #[test]
 fn tiles_served_by_nginx_verify_over_http() {
     let Some(bin) = nginx_binary() else {
-        eprintln!(
-            "SKIPPED tiles_served_by_nginx_verify_over_http: nginx is not installed (scripts/test.sh installs it)"
+        super::tool_missing(
+            "tiles_served_by_nginx_verify_over_http",
+            "nginx is not installed (scripts/test.sh installs it)",
         );
         return;
     };
