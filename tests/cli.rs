@@ -680,6 +680,21 @@ fn trust_roots_nodes_and_tokens() {
         env.ok(&["node", "query", "--signal", "nothing"])["nodes"],
         serde_json::json!([])
     );
+    // Both: the nodes declaring both.
+    let both = |cap: &str| {
+        env.ok(&[
+            "node",
+            "query",
+            "--signal",
+            "memory_stored",
+            "--capability",
+            cap,
+        ])["nodes"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!((both("memory.query"), both("memory.recall")), (1, 0));
     env.fails(&["node", "query"], 2, "usage");
     assert_eq!(
         env.ok(&["node", "get", "mem-01"])["node"]["spec"]["version"],

@@ -866,26 +866,42 @@ async fn node_get(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<V
     blocking(move || Ok(Json(view::node(&st.reg.node(&id)?)))).await
 }
 
+/// The most nodes one page of `GET .../query` holds, and its default size.
+pub const QUERY_PAGE_MAX: u64 = 1000;
+
+/// `GET /api/v1/registry/query?signal=…&capability=…[&limit=N][&after=ID]`: a page of the
+/// nodes declaring both (or the one given), in id order; `next` names the node to give as
+/// `after` for the following page, `null` on the last.
 async fn query(State(st): St, Params(q): Params) -> ServiceResult<Json<Value>> {
-    only_params(&q, &["signal", "capability"])?;
-    let (signal, capability) = (q.get("signal").cloned(), q.get("capability").cloned());
-    if signal.is_none() && capability.is_none() {
+    only_params(&q, &["signal", "capability", "limit", "after"])?;
+    let limit = match parse_u64(q.get("limit"), "limit")? {
+        None => QUERY_PAGE_MAX,
+        Some(n @ 1..=QUERY_PAGE_MAX) => n,
+        Some(_) => {
+            return Err(ServiceError::bad_request(format!(
+                "limit is 1 to {QUERY_PAGE_MAX} nodes a page"
+            ))
+            .with_details(json!({"field": "limit"})))
+        }
+    };
+    if q.get("signal").is_none() && q.get("capability").is_none() {
         return Err(ServiceError::bad_request(
             "query by signal=..., capability=..., or both",
         ));
     }
     blocking(move || {
-        let mut nodes = match (&signal, &capability) {
-            (Some(s), _) => st.reg.nodes_by_signal(s)?,
-            (None, Some(c)) => st.reg.nodes_by_capability(c)?,
-            (None, None) => Vec::new(),
-        };
-        if let (Some(_), Some(c)) = (&signal, &capability) {
-            nodes.retain(|n| n.spec.capabilities.contains(c));
-        }
+        let query = cairn_store::NodeQuery::of(
+            q.get("signal").map(String::as_str),
+            q.get("capability").map(String::as_str),
+        )
+        .after(q.get("after").map(String::as_str))
+        // invariant: limit <= QUERY_PAGE_MAX, which fits any usize.
+        .with_limit(usize::try_from(limit).unwrap_or(usize::MAX));
+        let page = st.reg.query_nodes(&query)?;
         Ok(Json(json!({
-            "count": nodes.len(),
-            "nodes": nodes.iter().map(view::node).collect::<Vec<_>>(),
+            "count": page.nodes.len(),
+            "nodes": page.nodes.iter().map(view::node).collect::<Vec<_>>(),
+            "next": page.next,
         })))
     })
     .await

@@ -1122,6 +1122,110 @@ fn full_entry_bundles_are_compressed_once() {
     assert!(head.contains("content-encoding: gzip"), "{head}");
 }
 
+/// `GET .../query` answers a page at a time: `next` leads through every node once, in id
+/// order, whatever the page size; a combined query's page reads a bounded number of nodes.
+#[test]
+fn queries_answer_in_pages() {
+    let mut fx = Fixture::new();
+    let odd = |i: usize| {
+        // Every node declares the signal; only the odd ones the capability.
+        let caps = if i % 2 == 1 {
+            r#"["memory.store"]"#
+        } else {
+            "[]"
+        };
+        format!(
+            r#"{{"id": "n{i:02}", "name": "N", "version": "1", "capabilities": {caps}, "signals": ["memory_stored"], "provenance": {{"source": "https://example.test/{i}"}}}}"#
+        )
+    };
+    fx.reg()
+        .write(|tx| {
+            for i in 0..25 {
+                tx.register_node(&cairn_store::NodeSpec::from_json(&odd(i))?)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let srv = Running::start(loopback(), fx.reg.take().unwrap());
+    let (a, base) = (agent(), &srv.url);
+    let walk = |query: &str, limit: usize| {
+        let (mut ids, mut after, mut pages) = (Vec::new(), None::<String>, 0);
+        loop {
+            let mut url = format!("{base}/api/v1/registry/query?{query}&limit={limit}");
+            if let Some(a) = &after {
+                url += &format!("&after={a}");
+            }
+            let page = get(&a, &url).json();
+            let nodes = page["nodes"].as_array().unwrap();
+            assert!(nodes.len() <= limit, "{page}");
+            assert_eq!(page["count"], nodes.len());
+            ids.extend(
+                nodes
+                    .iter()
+                    .map(|n| n["spec"]["id"].as_str().unwrap().to_owned()),
+            );
+            pages += 1;
+            match page["next"].as_str() {
+                Some(n) => after = Some(n.to_owned()),
+                None => return (ids, pages),
+            }
+        }
+    };
+    let all: Vec<String> = (0..25).map(|i| format!("n{i:02}")).collect();
+    let odd_ids: Vec<String> = all.iter().skip(1).step_by(2).cloned().collect();
+    for limit in [1, 7, 25, 1000] {
+        assert_eq!(walk("signal=memory_stored", limit).0, all, "limit {limit}");
+        assert_eq!(
+            walk("capability=memory.store", limit).0,
+            odd_ids,
+            "limit {limit}"
+        );
+        let (both, pages) = walk("signal=memory_stored&capability=memory.store", limit);
+        assert_eq!(both, odd_ids, "limit {limit}");
+        // A page of the combined query reads at most four nodes for each it may hold.
+        assert!(
+            pages >= 25usize.div_ceil(4 * limit),
+            "limit {limit}: {pages} pages"
+        );
+    }
+    // The default page holds them all, and says it is the last.
+    let q = get(
+        &a,
+        &format!("{base}/api/v1/registry/query?signal=memory_stored"),
+    )
+    .json();
+    assert_eq!((q["count"].as_u64(), q["next"].is_null()), (Some(25), true));
+    // From after the last node, or after an id between two: what follows.
+    let q = get(
+        &a,
+        &format!("{base}/api/v1/registry/query?signal=memory_stored&after=n24"),
+    )
+    .json();
+    assert_eq!((q["count"].as_u64(), q["next"].is_null()), (Some(0), true));
+    let q = get(
+        &a,
+        &format!("{base}/api/v1/registry/query?signal=memory_stored&after=n10x"),
+    )
+    .json();
+    assert_eq!(q["nodes"][0]["spec"]["id"], "n11");
+    for bad in ["0", "1001", "-1", "x", ""] {
+        let r = get(
+            &a,
+            &format!("{base}/api/v1/registry/query?signal=memory_stored&limit={bad}"),
+        );
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "malformed"),
+            "limit={bad}"
+        );
+        assert_eq!(
+            r.json()["error"]["details"]["field"],
+            "limit",
+            "limit={bad}"
+        );
+    }
+}
+
 /// `GET path` on a connection of its own, with `Accept-Encoding` when given: the head
 /// (lowercased) and the body as sent, whatever HTTP client features the build enables.
 fn raw_get(host: &str, path: &str, accept_encoding: Option<&str>) -> (String, Vec<u8>) {

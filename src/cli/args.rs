@@ -600,12 +600,13 @@ provenance {source, sha256?, manifest?}. Unknown fields are refused, naming the 
         /// Node id.
         id: String,
     },
-    /// Find nodes by capability or by signal (index lookups).
+    /// Find nodes by capability, by signal, or both (the nodes declaring both): index lookups.
     #[command(after_help = "\
 Examples:
   cairn node query --capability memory.store
-  cairn node query --signal memory_stored --json")]
-    #[command(group(ArgGroup::new("by").required(true).args(["capability", "signal"])))]
+  cairn node query --signal memory_stored --json
+  cairn node query --signal memory_stored --capability memory.store")]
+    #[command(group(ArgGroup::new("by").required(true).multiple(true).args(["capability", "signal"])))]
     Query {
         /// A capability name.
         #[arg(long)]

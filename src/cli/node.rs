@@ -71,12 +71,8 @@ pub fn run(ctx: &Ctx, cmd: NodeCmd) -> CliResult<Output> {
         }
         NodeCmd::Query { capability, signal } => {
             let reg = ctx.open(Access::Read)?;
-            let nodes = match (&capability, &signal) {
-                (Some(c), _) => reg.nodes_by_capability(c)?,
-                (None, Some(s)) => reg.nodes_by_signal(s)?,
-                (None, None) => Vec::new(),
-            };
-            Ok(list(&nodes, "no node matches"))
+            let query = cairn_store::NodeQuery::of(signal.as_deref(), capability.as_deref());
+            Ok(list(&reg.query_nodes(&query)?.nodes, "no node matches"))
         }
         NodeCmd::List => {
             let reg = ctx.open(Access::Read)?;

@@ -4,7 +4,7 @@
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{StoreCode, StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult};
 use crate::kernel::db::{Registry, Txn};
 use crate::kernel::schema::{self, ReadTables, NODES, NODES_BY_CAPABILITY, NODES_BY_SIGNAL};
 use crate::objects::keys::check_reason;
@@ -22,6 +22,66 @@ pub struct NodeInfo {
     pub seq: u64,
     /// When it was registered.
     pub registered_at: UnixTime,
+}
+
+/// A query of the nodes by what they declare ([`Registry::query_nodes`]): a signal, a
+/// capability, or both (the nodes declaring both), one page at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeQuery<'a> {
+    /// Nodes declaring this signal.
+    pub signal: Option<&'a str>,
+    /// Nodes declaring this capability.
+    pub capability: Option<&'a str>,
+    /// Only nodes whose id sorts after this one (a page's `next`).
+    pub after: Option<&'a str>,
+    /// At most this many nodes (at least one); unbounded by default.
+    pub limit: usize,
+}
+
+impl<'a> NodeQuery<'a> {
+    /// How many nodes a page may read for each it can hold: the bound on a page's work when
+    /// both a signal and a capability are given and few of the signal's nodes qualify.
+    pub const MAX_READ_PER_NODE: usize = 4;
+
+    /// The nodes declaring `capability`.
+    pub fn capability(capability: &'a str) -> NodeQuery<'a> {
+        NodeQuery::of(None, Some(capability))
+    }
+
+    /// The nodes declaring `signal`.
+    pub fn signal(signal: &'a str) -> NodeQuery<'a> {
+        NodeQuery::of(Some(signal), None)
+    }
+
+    /// The nodes declaring `signal` and `capability`, whichever are given (a query with
+    /// neither is refused as `malformed`).
+    pub fn of(signal: Option<&'a str>, capability: Option<&'a str>) -> NodeQuery<'a> {
+        NodeQuery {
+            signal,
+            capability,
+            after: None,
+            limit: usize::MAX,
+        }
+    }
+
+    /// The same query, from after node `after` (a page's `next`; `None`: from the start).
+    pub fn after(self, after: Option<&'a str>) -> NodeQuery<'a> {
+        NodeQuery { after, ..self }
+    }
+
+    /// The same query, at most `limit` nodes a page.
+    pub fn with_limit(self, limit: usize) -> NodeQuery<'a> {
+        NodeQuery { limit, ..self }
+    }
+}
+
+/// One page of a [`NodeQuery`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodePage {
+    /// The nodes, in id order.
+    pub nodes: Vec<NodeInfo>,
+    /// When the index holds more: the id to give as [`NodeQuery::after`] for the next page.
+    pub next: Option<String>,
 }
 
 pub(crate) fn load_node(tx: &impl ReadTables, id: &str) -> StoreResult<Option<NodeInfo>> {
@@ -220,53 +280,97 @@ impl Registry {
         })
     }
 
-    /// An index lookup, verified: each node's record against its entry, each must declare
-    /// `key` (`declared`), and no id twice (a damaged index could otherwise answer with a
-    /// wrong or short list of valid nodes).
-    fn nodes_by_index(
-        &self,
-        def: redb::MultimapTableDefinition<&[u8], &[u8]>,
-        key: &str,
-        declared: fn(&NodeInfo) -> &Vec<String>,
-    ) -> StoreResult<Vec<NodeInfo>> {
+    /// The nodes declaring `capability`, in id order (an index lookup, not a scan).
+    pub fn nodes_by_capability(&self, capability: &str) -> StoreResult<Vec<NodeInfo>> {
+        Ok(self.query_nodes(&NodeQuery::capability(capability))?.nodes)
+    }
+
+    /// The nodes declaring `signal`, in id order (an index lookup, not a scan).
+    pub fn nodes_by_signal(&self, signal: &str) -> StoreResult<Vec<NodeInfo>> {
+        Ok(self.query_nodes(&NodeQuery::signal(signal))?.nodes)
+    }
+
+    /// One page of the nodes that declare the query's signal and capability (one of them, or
+    /// both), in id order, from an index (the signal's when both are given), not a scan.
+    ///
+    /// Each node read is verified against its ledger entry, and the index against the nodes:
+    /// an id named twice, out of order, or for a node that does not declare the key is
+    /// `corrupt` (a damaged index could otherwise answer with a wrong or short list of valid
+    /// nodes). A page holds at most `limit` nodes and reads at most [`NodeQuery::MAX_READ_PER_NODE`]
+    /// times as many (both given, most of the signal's nodes may lack the capability); `next`
+    /// says where the following page starts when the index holds more.
+    ///
+    /// ```
+    /// use cairn_store::{CreateOptions, NodeQuery, NodeSpec, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// for id in ["a", "b", "c"] {
+    ///     reg.register_node(&NodeSpec::from_json(&format!(r#"{{"id": "{id}", "name": "N", "version": "1",
+    ///         "capabilities": ["memory.store"], "provenance": {{"source": "https://example.test/{id}"}}}}"#))?)?;
+    /// }
+    /// let first = reg.query_nodes(&NodeQuery::capability("memory.store").with_limit(2))?;
+    /// assert_eq!(first.nodes.len(), 2);
+    /// let rest = reg.query_nodes(&NodeQuery::capability("memory.store").after(first.next.as_deref()))?;
+    /// assert_eq!(rest.nodes[0].spec.id, "c");
+    /// assert_eq!(rest.next, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn query_nodes(&self, q: &NodeQuery<'_>) -> StoreResult<NodePage> {
+        let (def, key, declared, also): (_, _, fn(&NodeInfo) -> &Vec<String>, _) =
+            match (q.signal, q.capability) {
+                (Some(s), c) => (NODES_BY_SIGNAL, s, |n| &n.spec.signals, c),
+                (None, Some(c)) => (NODES_BY_CAPABILITY, c, |n| &n.spec.capabilities, None),
+                (None, None) => {
+                    return Err(StoreError::core(
+                        cairn_core::ErrorCode::Malformed,
+                        "a node query needs a signal, a capability, or both",
+                    ))
+                }
+            };
+        let limit = q.limit.max(1);
+        let max_read = limit.saturating_mul(NodeQuery::MAX_READ_PER_NODE);
         self.read(|rtx| {
             let proof = crate::objects::verified::Proof::new(self, &rtx)?;
             let index = rtx.open_multimap_table(def)?;
-            let mut out = Vec::new();
+            let mut page = NodePage::default();
+            // The last id read: the index's order is checked against it, and a page cut short
+            // by `max_read` goes on after it.
+            let mut last: Option<Vec<u8>> = None;
+            let mut read = 0usize;
             for id in index.get(key.as_bytes())? {
                 let id = id?;
-                let stored = load_stored_node(&rtx, id.value())?.ok_or_else(|| {
-                        StoreError::new(
-                            StoreCode::Corrupt,
-                            format!(
-                                "the index names node {:?}, which has no record",
-                                String::from_utf8_lossy(id.value())
-                            ),
-                        )
-                    })?;
+                let id = id.value();
+                if q.after.is_some_and(|a| id <= a.as_bytes()) {
+                    continue;
+                }
+                if page.nodes.len() == limit || read == max_read {
+                    // Another id follows: the next page starts after the last one read.
+                    page.next = last.map(|l| String::from_utf8_lossy(&l).into_owned());
+                    break;
+                }
+                let stored = load_stored_node(&rtx, id)?.ok_or_else(|| {
+                    StoreError::corrupt(format!(
+                        "the index names node {:?}, which has no record",
+                        String::from_utf8_lossy(id)
+                    ))
+                })?;
                 proof.node(&stored)?;
                 let node = stored.info;
-                let repeated = out.last().is_some_and(|n: &NodeInfo| n.spec.id >= node.spec.id);
-                if repeated || !declared(&node).iter().any(|d| d == key) {
+                let repeated = last.as_deref().is_some_and(|l| l >= id);
+                if repeated || node.spec.id.as_bytes() != id || !declared(&node).iter().any(|d| d == key) {
                     return Err(StoreError::corrupt(format!(
                         "the index of {key:?} is damaged: it names node {:?} wrongly (run `cairn check`)",
                         node.spec.id
                     )));
                 }
-                out.push(node);
+                read += 1;
+                last = Some(id.to_vec());
+                if also.is_none_or(|c| node.spec.capabilities.iter().any(|x| x == c)) {
+                    page.nodes.push(node);
+                }
             }
-            Ok(out)
+            Ok(page)
         })
-    }
-
-    /// The nodes declaring `capability`, in id order (an index lookup, not a scan).
-    pub fn nodes_by_capability(&self, capability: &str) -> StoreResult<Vec<NodeInfo>> {
-        self.nodes_by_index(NODES_BY_CAPABILITY, capability, |n| &n.spec.capabilities)
-    }
-
-    /// The nodes declaring `signal`, in id order (an index lookup, not a scan).
-    pub fn nodes_by_signal(&self, signal: &str) -> StoreResult<Vec<NodeInfo>> {
-        self.nodes_by_index(NODES_BY_SIGNAL, signal, |n| &n.spec.signals)
     }
 }
 
