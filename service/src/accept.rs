@@ -1,7 +1,13 @@
 //! What a connection must do to keep its place, before HTTP sees it: fit under
 //! `limits.max_connections`, send its first byte (after the TLS handshake, when there is
 //! one) within `limits.header_timeout_seconds` (and, within that time, a byte that departs
-//! from the HTTP/2 preface), and speak HTTP/1.1.
+//! from the HTTP/2 preface), speak HTTP/1.1, and take what the server sends: a write that
+//! makes no progress for `limits.request_timeout_seconds` fails, and the connection closes.
+//!
+//! Why the write deadline: nothing else bounds the time an answer takes to leave. hyper's
+//! header timeout runs only while a request's head is read, the request timeout ends when the
+//! answer's head is made, and a client that stops reading (a zero receive window) would hold
+//! its connection, and its place among `max_connections`, for as long as it liked.
 //!
 //! Why here: hyper's header timeout starts once the server has told HTTP/1 from HTTP/2, which
 //! takes the connection's first bytes, so a client that connects and stays silent was held
@@ -30,20 +36,28 @@ use tokio::time::Sleep;
 
 /// An acceptor wrapping `inner` (plain, or rustls): a connection takes a place among
 /// `max_connections` before `inner` runs (so a TLS handshake is counted too) and holds it
-/// until it closes; its stream must yield a first byte within `first_byte` of `inner`'s end.
+/// until it closes; its stream must yield a first byte within `first_byte` of `inner`'s end,
+/// and a write to it must make progress within `write_stall`.
 #[derive(Clone)]
 pub(crate) struct Guarded<A> {
     inner: A,
     places: Arc<Semaphore>,
     first_byte: Duration,
+    write_stall: Duration,
 }
 
 impl<A> Guarded<A> {
-    pub(crate) fn new(inner: A, max_connections: usize, first_byte: Duration) -> Guarded<A> {
+    pub(crate) fn new(
+        inner: A,
+        max_connections: usize,
+        first_byte: Duration,
+        write_stall: Duration,
+    ) -> Guarded<A> {
         Guarded {
             inner,
             places: Arc::new(Semaphore::new(max_connections)),
             first_byte,
+            write_stall,
         }
     }
 }
@@ -60,8 +74,12 @@ where
     type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
 
     fn accept(&self, stream: I, service: S) -> Self::Future {
-        let (inner, places, first_byte) =
-            (self.inner.clone(), self.places.clone(), self.first_byte);
+        let (inner, places, first_byte, write_stall) = (
+            self.inner.clone(),
+            self.places.clone(),
+            self.first_byte,
+            self.write_stall,
+        );
         Box::pin(async move {
             let place = places.try_acquire_owned().map_err(|_| {
                 tracing::warn!("limits.max_connections reached: a connection was closed at once");
@@ -73,6 +91,8 @@ where
                     inner: stream,
                     deadline: Some(Box::pin(tokio::time::sleep(first_byte))),
                     h2_preface_seen: Some(0),
+                    write_stall,
+                    stalled_since: None,
                     _place: place,
                 },
                 service,
@@ -87,18 +107,48 @@ const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0\r\n";
 
 /// A stream whose reads fail with `TimedOut` when, by its deadline, no byte has arrived or
 /// every byte so far could still open the HTTP/2 preface, and with `InvalidData` once its
-/// first bytes are the HTTP/2 preface's; after that it is `inner` as it is (hyper's own
-/// timeouts take over). Holds its connection's place until dropped.
+/// first bytes are the HTTP/2 preface's; after that its reads are `inner`'s as they are
+/// (hyper's own timeouts take over). Its writes and flushes fail with `TimedOut` once one has
+/// waited `write_stall` without progress. Holds its connection's place until dropped.
 pub(crate) struct FirstByteDeadline<S> {
     inner: S,
     deadline: Option<Pin<Box<Sleep>>>,
     /// How many of the connection's first bytes match [`H2_PREFACE_START`]; `None` once one
     /// does not (an HTTP/1 request).
     h2_preface_seen: Option<usize>,
+    write_stall: Duration,
+    /// Set when a write or flush could not go on, cleared when one does: the time the peer
+    /// has to take more of what is sent.
+    stalled_since: Option<Pin<Box<Sleep>>>,
     _place: OwnedSemaphorePermit,
 }
 
 impl<S> FirstByteDeadline<S> {
+    /// `poll`'s outcome for a write or flush, with the stall deadline applied: progress (or an
+    /// error) clears it; waiting starts it, and past it the write fails with `TimedOut`.
+    fn bounded_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled_since = None;
+            return poll;
+        }
+        let stall = self.write_stall;
+        let deadline = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        if deadline.as_mut().poll(cx).is_ready() {
+            tracing::debug!("a client took nothing of its answer for limits.request_timeout_seconds: closing its connection");
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took nothing of what was sent within limits.request_timeout_seconds",
+            )));
+        }
+        Poll::Pending
+    }
+
     /// Follows the connection's first bytes, `read`; true once they are the whole of
     /// [`H2_PREFACE_START`].
     fn opens_http2(&mut self, read: &[u8]) -> bool {
@@ -173,11 +223,15 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.bounded_write(cx, poll)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.bounded_write(cx, poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -189,7 +243,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.bounded_write(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -137,7 +137,8 @@ pub(crate) struct Listening {
 
 /// Binds `address` and serves `app` on the current tokio runtime: HTTP/1.1, at most
 /// `limits.max_connections` connections at once, the TLS handshake, a connection's first byte
-/// and each request's headers within `limits.header_timeout_seconds` ([`crate::accept`]), the
+/// and each request's headers within `limits.header_timeout_seconds`, each write's progress
+/// within `limits.request_timeout_seconds` ([`crate::accept`]), the
 /// client's address available to handlers. A bind failure is a configuration error naming the
 /// address.
 pub(crate) fn listen(
@@ -151,6 +152,7 @@ pub(crate) fn listen(
     use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
     use std::net::SocketAddr;
     let header_timeout = std::time::Duration::from_secs(limits.header_timeout_seconds);
+    let write_stall = std::time::Duration::from_secs(limits.request_timeout_seconds);
     let listener = std::net::TcpListener::bind(address)
         .map_err(|e| ServiceError::config(format!("address {address}: {e}")))?;
     listener
@@ -168,6 +170,7 @@ pub(crate) fn listen(
                     DefaultAcceptor,
                     limits.max_connections,
                     header_timeout,
+                    write_stall,
                 ))
                 .handle(handle.clone());
             server
@@ -182,7 +185,12 @@ pub(crate) fn listen(
                 RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(server_config(t)?)))
                     .handshake_timeout(header_timeout);
             let mut server = axum_server::from_tcp(listener)
-                .acceptor(Guarded::new(rustls, limits.max_connections, header_timeout))
+                .acceptor(Guarded::new(
+                    rustls,
+                    limits.max_connections,
+                    header_timeout,
+                    write_stall,
+                ))
                 .handle(handle.clone());
             server
                 .http_builder()

@@ -1393,6 +1393,81 @@ fn closed_within(stream: &mut impl std::io::Read, within: Duration) -> Option<Du
 /// every file descriptor), over TLS once its handshake is done too; and fit under
 /// `max_connections` (one more is closed at once). And `max_concurrent_requests` counts every
 /// route together: a slow request on one route holds a request to another.
+/// A client that sends requests but takes none of the answers loses its connection once the
+/// server's writes have made no progress for `request_timeout_seconds`, rather than holding it
+/// (and its place among `max_connections`) for as long as it likes.
+#[test]
+fn a_client_that_stops_reading_loses_its_connection() {
+    use std::io::{Read, Write};
+    let mut fx = Fixture::new();
+    fx.reg()
+        .write(|tx| {
+            for i in 0..256 {
+                tx.register_node(&cairn_store::NodeSpec::from_json(&spec(&format!("n{i}")))?)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut cfg = loopback();
+    cfg.limits.request_timeout_seconds = 1;
+    // Far longer than the test: a connection closed is the stall's doing, not idleness's.
+    cfg.limits.header_timeout_seconds = 60;
+    // Every request answered with its tile, none refused for the rate.
+    cfg.rate_limit.enabled = false;
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let addr = srv.url.trim_start_matches("http://").to_owned();
+    let stream = std::net::TcpStream::connect(&addr).unwrap();
+    // Pipelined requests for a full hash tile (8 KiB each), far more than socket buffers
+    // hold, sent from a thread of their own (its writes block once the server stops reading).
+    const REQUESTS: usize = 20_000;
+    let mut sender = stream.try_clone().unwrap();
+    sender
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let sending = std::thread::spawn(move || {
+        let req = format!("GET /tile/0/000 HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        for _ in 0..REQUESTS {
+            if sender.write_all(req.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    // Nothing read for well past the stall deadline.
+    std::thread::sleep(Duration::from_secs(4));
+    let mut reader = stream;
+    reader
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break "closed",
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "reset",
+            Err(e) => panic!(
+                "the connection is still open after {:?}: {e}",
+                started.elapsed()
+            ),
+        }
+    };
+    // What had left before the server gave up: less than every answer, and then the end,
+    // at once rather than after the 60 s header timeout.
+    assert!(
+        got < REQUESTS * 8192,
+        "{got} bytes: every answer was sent ({ended})"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{ended} after {:?}",
+        started.elapsed()
+    );
+    sending.join().unwrap();
+    // The server goes on serving others.
+    assert_eq!(get(&agent(), &format!("{}/health", srv.url)).status, 200);
+}
+
 #[test]
 fn silent_connections_are_dropped_and_limits_are_per_service() {
     use std::io::{Read, Write};
