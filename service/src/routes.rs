@@ -17,7 +17,7 @@ use cairn_core::note::NoteVerifier;
 use cairn_core::tiles::{Tile, TileKind};
 use cairn_core::token::VerifiedToken;
 use cairn_core::ErrorCode;
-use cairn_store::{view, NodeSpec, Registry, SignedEntry};
+use cairn_store::{view, NodeSpec, Registry, SignedEntry, StoreCode};
 use serde_json::{json, Value};
 
 use crate::auth::{self, Policy, Presented};
@@ -760,17 +760,27 @@ fn admit(st: &AppState, spec: &NodeSpec) -> ServiceResult<()> {
                         .into(),
                 ))
             }
-            Some(d) => {
-                if st.reg.manifest(d).is_err() {
+            // The rule a registration applies (recorded, unrevoked, for the spec's artifact):
+            // its refusals are the policy's; the store's own failures keep their codes.
+            Some(d) => match st
+                .reg
+                .check_provenance_manifest(d, spec.provenance.sha256.as_ref())
+            {
+                Ok(()) => {}
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        StoreCode::NotFound
+                            | StoreCode::Core(ErrorCode::Revoked | ErrorCode::DigestMismatch)
+                    ) =>
+                {
                     return Err(refuse(
-                        "provenance.manifest",
-                        format!(
-                            "the provenance manifest {} is not recorded in this registry",
-                            hex_encode(d)
-                        ),
-                    ));
+                        e.field_name().unwrap_or("provenance.manifest"),
+                        format!("the provenance manifest {}: {}", hex_encode(d), e.detail()),
+                    ))
                 }
-            }
+                Err(e) => return Err(e.into()),
+            },
         }
     }
     if !a.allowed_capabilities.is_empty() {

@@ -1122,6 +1122,121 @@ fn full_entry_bundles_are_compressed_once() {
     assert!(head.contains("content-encoding: gzip"), "{head}");
 }
 
+/// The admission policy: each rule refuses with 403 naming its field, `/validate` and
+/// `/register` alike, and a manifest is held to the rule a registration applies (recorded,
+/// unrevoked, for the spec's artifact).
+#[test]
+fn the_admission_policy_refuses_what_it_names() {
+    use cairn_core::manifest::ManifestClaims;
+    let mut fx = Fixture::new();
+    let signer = fx
+        .reg()
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("signer", RoleSet::of(&[Role::ManifestSigner])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    let manifest = |name: &str| {
+        let claims = ManifestClaims::new(name, "text/plain", 1, [7; 32], now());
+        fx.reg()
+            .write(|tx| tx.sign_manifest(&signer, None, &claims))
+            .unwrap()
+            .digest
+    };
+    let (good, revoked) = (manifest("a"), manifest("b"));
+    fx.reg()
+        .revoke_manifest(&revoked, "withdrawn", &signer, None)
+        .unwrap();
+    let token = fx.token(ORIGIN, &["node.register"], 3600);
+    let mut cfg = loopback();
+    cfg.admission.require_provenance_manifest = true;
+    cfg.admission.allowed_capabilities = vec!["memory.store".into()];
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let (a, base) = (agent(), &srv.url);
+    let node = |id: &str, caps: &str, provenance: &str| {
+        format!(
+            r#"{{"id": "{id}", "name": "N", "version": "1", "capabilities": {caps}, "provenance": {{"source": "https://example.test/{id}"{provenance}}}}}"#
+        )
+    };
+    let hex = |d: &[u8; 32]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let with = |m: &[u8; 32]| format!(r#", "manifest": "{}""#, hex(m));
+    let other_artifact = format!(
+        r#", "manifest": "{}", "sha256": "{}""#,
+        hex(&good),
+        hex(&[8; 32])
+    );
+    let cases: Vec<(String, Option<&str>)> = vec![
+        (node("ok", r#"["memory.store"]"#, &with(&good)), None),
+        (
+            node("no-manifest", r#"["memory.store"]"#, ""),
+            Some("provenance.manifest"),
+        ),
+        (
+            node("unknown", r#"["memory.store"]"#, &with(&[9; 32])),
+            Some("provenance.manifest"),
+        ),
+        (
+            node("revoked", r#"["memory.store"]"#, &with(&revoked)),
+            Some("provenance.manifest"),
+        ),
+        (
+            node("other-artifact", r#"["memory.store"]"#, &other_artifact),
+            Some("provenance.sha256"),
+        ),
+        (
+            node("cap", r#"["memory.erase"]"#, &with(&good)),
+            Some("capabilities"),
+        ),
+    ];
+    for (i, (body, refused)) in cases.iter().enumerate() {
+        let v = done(
+            a.post(&format!("{base}/api/v1/registry/validate"))
+                .send(body.as_bytes()),
+        );
+        let r = write(
+            &a,
+            base,
+            "POST",
+            "/api/v1/registry/register",
+            body.as_bytes(),
+            Some(&token.envelope),
+            Some(&fx.holder),
+            &format!("admission-{i:08}"),
+            now(),
+        );
+        match refused {
+            None => {
+                assert_eq!(
+                    v.status,
+                    200,
+                    "{body}: {}",
+                    String::from_utf8_lossy(&v.body)
+                );
+                assert_eq!(
+                    r.status,
+                    201,
+                    "{body}: {}",
+                    String::from_utf8_lossy(&r.body)
+                );
+            }
+            Some(field) => {
+                for (what, resp) in [("validate", &v), ("register", &r)] {
+                    assert_eq!(
+                        (resp.status, resp.code().as_str()),
+                        (403, "unauthorized"),
+                        "{what} {body}"
+                    );
+                    let details = &resp.json()["error"]["details"];
+                    assert_eq!(details["field"], *field, "{what} {body}");
+                    assert_eq!(details["policy"], "admission", "{what} {body}");
+                }
+            }
+        }
+    }
+}
+
 /// `GET .../query` answers a page at a time: `next` leads through every node once, in id
 /// order, whatever the page size; a combined query's page reads a bounded number of nodes.
 #[test]

@@ -404,32 +404,71 @@ impl Registry {
 }
 
 impl Txn<'_> {
-    /// A node's provenance may name a manifest: it must be recorded here, unrevoked, and
-    /// (when the spec also gives a digest) for that artifact.
+    /// A node's provenance may name a manifest: the rule is [`provenance_manifest_rule`].
     pub(crate) fn check_provenance_manifest(
         &self,
         digest: &Digest,
         sha256: Option<&Digest>,
     ) -> StoreResult<()> {
-        let field = "provenance.manifest";
-        let rec =
-            load_manifest(&self.tx, digest)?.ok_or_else(|| not_found(digest).in_field(field))?;
-        if rec.revoked.is_some() {
-            return Err(StoreError::field(
-                ErrorCode::Revoked,
-                field,
-                "the manifest is revoked",
-            ));
-        }
-        if let Some(want) = sha256 {
-            if rec.info()?.claims.sha256 != *want {
-                return Err(StoreError::field(
-                    ErrorCode::DigestMismatch,
-                    "provenance.sha256",
-                    "differs from the manifest's artifact digest",
-                ));
-            }
-        }
-        Ok(())
+        let info = load_manifest(&self.tx, digest)?
+            .map(|rec| rec.info())
+            .transpose()?;
+        provenance_manifest_rule(digest, info.as_ref(), sha256)
     }
+}
+
+impl Registry {
+    /// Whether a node whose provenance names manifest `digest` (and, when given, the artifact
+    /// digest `sha256`) would be registered: the rule a registration applies
+    /// ([`provenance_manifest_rule`]), on the manifest as read and verified now. A server's
+    /// admission policy asks it before taking a registration.
+    ///
+    /// ```
+    /// use cairn_store::{CreateOptions, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let err = reg.check_provenance_manifest(&[7; 32], None).unwrap_err();
+    /// assert_eq!(err.code().as_str(), "not_found");
+    /// assert_eq!(err.field_name(), Some("provenance.manifest"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_provenance_manifest(
+        &self,
+        digest: &Digest,
+        sha256: Option<&Digest>,
+    ) -> StoreResult<()> {
+        let info = match self.manifest(digest) {
+            Ok(info) => Some(info),
+            Err(e) if e.code() == StoreCode::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        provenance_manifest_rule(digest, info.as_ref(), sha256)
+    }
+}
+
+/// The rule for the manifest a node's provenance names (`info`, as recorded, if it is): it
+/// must be recorded here (`not_found`), unrevoked (`revoked`), and, when the spec also gives
+/// the artifact's digest `sha256`, for that artifact (`digest_mismatch`).
+fn provenance_manifest_rule(
+    digest: &Digest,
+    info: Option<&ManifestInfo>,
+    sha256: Option<&Digest>,
+) -> StoreResult<()> {
+    let field = "provenance.manifest";
+    let info = info.ok_or_else(|| not_found(digest).in_field(field))?;
+    if info.revoked.is_some() {
+        return Err(StoreError::field(
+            ErrorCode::Revoked,
+            field,
+            "the manifest is revoked",
+        ));
+    }
+    if sha256.is_some_and(|want| info.claims.sha256 != *want) {
+        return Err(StoreError::field(
+            ErrorCode::DigestMismatch,
+            "provenance.sha256",
+            "differs from the manifest's artifact digest",
+        ));
+    }
+    Ok(())
 }
