@@ -1198,13 +1198,38 @@ fn parse_key_id(s: &str, what: &str) -> ServiceResult<cairn_core::crypto::KeyId>
 /// A holder key as `cairn key export --format json` writes it: the key (`alg`, `key`), and the
 /// `key_id` and `label` written beside it. A `key_id` given must be the key's: one that is not
 /// means the file was edited or mixed up, and the token would go to another holder than meant.
+///
+/// Strict as every body is: a member other than these four is refused (serde's `flatten`,
+/// which would carry the key's two, cannot refuse unknown members, so the object is taken
+/// apart by hand).
 #[derive(serde::Deserialize)]
+#[serde(try_from = "serde_json::Map<String, Value>")]
 struct HolderKey {
-    #[serde(flatten)]
     key: cairn_core::crypto::PublicKey,
     key_id: Option<String>,
-    #[allow(dead_code)] // accepted, as key export writes it; names nothing the token keeps
-    label: Option<String>,
+}
+
+impl TryFrom<serde_json::Map<String, Value>> for HolderKey {
+    type Error = String;
+
+    fn try_from(mut m: serde_json::Map<String, Value>) -> Result<HolderKey, String> {
+        const MEMBERS: [&str; 4] = ["alg", "key", "key_id", "label"];
+        if let Some(k) = m.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+            return Err(format!(
+                "holder: unknown field `{k}`, expected one of `alg`, `key`, `key_id`, `label`"
+            ));
+        }
+        let mut text = |name: &str| match m.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(format!("holder.{name}: a string")),
+        };
+        let key_id = text("key_id")?;
+        // Accepted, as key export writes it; names nothing the token keeps.
+        text("label")?;
+        let key = serde_json::from_value(Value::Object(m)).map_err(|e| format!("holder: {e}"))?;
+        Ok(HolderKey { key, key_id })
+    }
 }
 
 impl HolderKey {

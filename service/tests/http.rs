@@ -2708,6 +2708,33 @@ fn tokens_manifests_and_revocations_over_http() {
     let r = post("/api/v1/tokens", &exported(&"ee".repeat(32)), &writer);
     assert_eq!((r.status, r.code().as_str()), (422, "key_mismatch"));
     assert_eq!(r.json()["error"]["details"]["field"], "holder.key_id");
+    // The holder object is as strict as the body: a member it does not know, or a member of
+    // the wrong type, is refused.
+    for (member, value) in [
+        ("bogus", Value::from(1)),
+        ("label", Value::from(7)),
+        ("key_id", Value::from(false)),
+    ] {
+        let mut k = serde_json::to_value(holder.public_key()).unwrap();
+        k[member] = value;
+        let r = post(
+            "/api/v1/tokens",
+            &issue.replace(&holder_json, &k.to_string()),
+            &writer,
+        );
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "malformed"),
+            "{member}"
+        );
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(member),
+            "{member}"
+        );
+    }
     let r = post(
         "/api/v1/manifests",
         &sign.replace(&signer.to_hex(), &fx.issuer.to_hex()),
