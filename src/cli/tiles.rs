@@ -255,7 +255,17 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
     let old_size = exported_size(&reg, head.size, &cp_path)?;
     // What the checkpoint in DIR promises and DIR lacks is written again, with what is new.
     let repaired = missing_tiles(dir, old_size);
-    let mut added = tiles::tiles_added(old_size, head.size);
+    // tlog-tiles: a log serves the partial tiles of every size it made a checkpoint at (one a
+    // bundle carries, say), not only of the sizes exported: what each such tree adds to the
+    // one before it, up to the head.
+    let mut added = Vec::new();
+    let mut from = old_size;
+    for size in reg.checkpoint_sizes(old_size.saturating_add(1)..head.size)? {
+        added.extend(tiles::tiles_added(from, size));
+        from = size;
+    }
+    added.extend(tiles::tiles_added(from, head.size));
+    let at_checkpoints = added.len() - tiles::tiles_added(old_size, head.size).len();
     added.extend(repaired.iter().copied());
     let bar = ctx.progress.count(added.len() as u64, "writing tiles");
     let (mut hash_tiles, mut bundles, mut bytes) = (0u64, 0u64, 0u64);
@@ -307,6 +317,11 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
             "checkpoint written last"
         },
     );
+    if at_checkpoints > 0 {
+        text.push_str(&format!(
+            "\n{at_checkpoints} of them partial, for the sizes of checkpoints the registry made since the previous export"
+        ));
+    }
     if !repaired.is_empty() {
         text.push_str(&format!(
             "\n{} tiles the previous checkpoint needed were missing or cut short, and were written again",
@@ -323,6 +338,7 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
             "previous_size": old_size,
             "checkpoint_written": !unchanged,
             "tiles_repaired": repaired.len(),
+            "checkpoint_tiles": at_checkpoints,
             "tiles_written": hash_tiles,
             "entry_bundles_written": bundles,
             "bytes_written": bytes,

@@ -77,11 +77,16 @@ fn export_is_incremental_and_verifies_from_a_directory() {
     assert!(size > 600, "{first}");
     assert_eq!(first["previous_size"], 0);
     let files = files_under(&env.path("tiles"));
-    // Two full level-0 tiles and bundles, the partial ones, and a level-1 tile of width 2.
+    // Two full level-0 tiles and bundles, the partial ones, and a level-1 tile of width 2;
+    // and the partial tile and bundle of the checkpoint `init` made at size 1 (tlog-tiles: a
+    // log serves the partial tiles of every size it made a checkpoint at).
     let w = size % 256;
+    assert_eq!(first["checkpoint_tiles"], 2, "{first}");
     for f in [
         ".cairn-export.lock".to_owned(),
         "checkpoint".to_owned(),
+        "tile/0/000.p/1".to_owned(),
+        "tile/entries/000.p/1".to_owned(),
         "tile/0/000".to_owned(),
         "tile/0/001".to_owned(),
         format!("tile/0/002.p/{w}"),
@@ -92,7 +97,7 @@ fn export_is_incremental_and_verifies_from_a_directory() {
     ] {
         assert!(files.contains(&f), "{f} missing from {files:?}");
     }
-    assert_eq!(files.len(), 9, "{files:?}");
+    assert_eq!(files.len(), 11, "{files:?}");
     assert_eq!(
         std::fs::metadata(env.path("tiles/tile/0/001"))
             .unwrap()
@@ -334,6 +339,58 @@ fn export_is_incremental_and_verifies_from_a_directory() {
         2,
         "malformed",
     );
+}
+
+/// A checkpoint the registry made between two exports (`checkpoint create`, a bundle's) finds
+/// its own partial tiles in the directory: a tile client holding only that checkpoint proves
+/// an entry's inclusion and the root from them.
+#[test]
+fn export_serves_the_partial_tiles_of_every_checkpoint_made() {
+    use cairn_core::checkpoint::VerifiedCheckpoint;
+    use cairn_core::tiles::{Tile, TileClient};
+    let env = Env::new();
+    registry_with_nodes(&env, 0, 10);
+    let dir = env.p("tiles");
+    env.ok(&["tiles", "export", &dir]);
+    registry_with_nodes(&env, 10, 20);
+    let made = env.ok(&["checkpoint", "create"]);
+    let mid = made["checkpoint"]["size"].as_u64().unwrap();
+    registry_with_nodes(&env, 30, 5);
+    let second = env.ok(&["tiles", "export", &dir]);
+    assert!(second["size"].as_u64().unwrap() > mid, "{second}");
+    assert_eq!(second["checkpoint_tiles"], 2, "{second}");
+    for f in [
+        format!("tile/0/000.p/{mid}"),
+        format!("tile/entries/000.p/{mid}"),
+    ] {
+        assert!(env.path("tiles").join(&f).is_file(), "{f} missing");
+    }
+    // Only the checkpoint at `mid`, and the directory's tiles.
+    let reg = Registry::open(env.home().join("registry.redb"), None).expect("open");
+    let root = reg.root(mid).unwrap();
+    drop(reg);
+    let cp = VerifiedCheckpoint {
+        origin: "tiles.example/log".to_owned(),
+        size: mid,
+        root,
+        extensions: Vec::new(),
+        signers: Vec::new(),
+    };
+    let base = env.path("tiles");
+    let client = TileClient::new(&cp, |t: &Tile| {
+        std::fs::read(base.join(t.path())).map_err(|e| {
+            cairn_core::Error::new(
+                cairn_core::ErrorCode::Malformed,
+                format!("{}: {e}", t.path()),
+            )
+        })
+    });
+    client
+        .verify_root()
+        .expect("the tiles at the checkpoint's size give its root");
+    let (entry, proof) = client.entry(mid - 1).expect("the checkpoint's last entry");
+    assert!(!entry.is_empty());
+    assert_eq!(proof.tree_size, mid);
 }
 
 #[test]

@@ -109,6 +109,33 @@ impl Registry {
         to_checkpoint(k.value(), schema::decode(v.value(), "checkpoint")?)
     }
 
+    /// The tree sizes of the stored checkpoints in `sizes`, smallest first: the sizes a log
+    /// that publishes tiles must serve partial tiles for (C2SP tlog-tiles). Read from the
+    /// table's keys alone: nothing of a checkpoint is vouched for, only where one was made.
+    ///
+    /// ```
+    /// use cairn_store::{CreateOptions, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let made = reg.create_checkpoint()?.size;
+    /// assert_eq!(reg.checkpoint_sizes(made..=made)?, [made]);
+    /// assert!(reg.checkpoint_sizes(made + 1..)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn checkpoint_sizes(
+        &self,
+        sizes: impl std::ops::RangeBounds<u64>,
+    ) -> StoreResult<Vec<u64>> {
+        self.read(|rtx| {
+            let t = rtx.open_table(CHECKPOINTS)?;
+            let mut out = Vec::new();
+            for row in t.range(sizes)? {
+                out.push(row?.0.value());
+            }
+            Ok(out)
+        })
+    }
+
     /// Every stored checkpoint, oldest first, as stored.
     pub(crate) fn checkpoints_in(
         &self,
