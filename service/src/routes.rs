@@ -894,7 +894,7 @@ async fn query(State(st): St, Params(q): Params) -> ServiceResult<Json<Value>> {
             .with_details(json!({"field": "limit"})))
         }
     };
-    if q.get("signal").is_none() && q.get("capability").is_none() {
+    if !q.contains_key("signal") && !q.contains_key("capability") {
         return Err(ServiceError::bad_request(
             "query by signal=..., capability=..., or both",
         ));

@@ -298,7 +298,9 @@ impl Registry {
     /// `corrupt` (a damaged index could otherwise answer with a wrong or short list of valid
     /// nodes). A page holds at most `limit` nodes and reads at most [`NodeQuery::MAX_READ_PER_NODE`]
     /// times as many (both given, most of the signal's nodes may lack the capability); `next`
-    /// says where the following page starts when the index holds more.
+    /// says where the following page starts when the index holds more. The ids before `after`
+    /// are stepped over without reading their nodes (redb holds a key's ids in one sorted list
+    /// it cannot seek into), so that step grows with the page's position.
     ///
     /// ```
     /// use cairn_store::{CreateOptions, NodeQuery, NodeSpec, Protection, Registry};
