@@ -18,7 +18,7 @@ use std::time::Duration;
 use cairn_core::witness::CosignerKey;
 
 use crate::error::ServiceResult;
-use crate::witness::client::ask_each;
+use crate::witness::client::{ask_each, MAX_ASKED_AT_ONCE};
 use crate::AppState;
 
 /// One configured witness: its URL and the keys its cosignatures count under.
@@ -55,11 +55,14 @@ pub fn targets(config: &crate::config::Witnessing) -> ServiceResult<Vec<WitnessT
         .collect()
 }
 
-/// One round over `targets` (see the module documentation). Blocking.
+/// One round over `targets` (see the module documentation). Blocking. Once `stop` is set,
+/// no further group of witnesses is asked (those being asked answer or time out first), so a
+/// shutdown waits for one group at most, not for every witness configured.
 pub fn round(
     state: &AppState,
     targets: &[WitnessTarget],
     agent: &ureq::Agent,
+    stop: &std::sync::atomic::AtomicBool,
 ) -> ServiceResult<Round> {
     let size = state.reg.tree_size()?;
     if size == 0 {
@@ -82,7 +85,11 @@ pub fn round(
         .filter(|t| !have.iter().any(|c| t.keys.contains(&c.key)))
         .map(|t| (t.url.as_str(), t.keys.as_slice()))
         .collect();
-    for answer in ask_each(agent, &due, &state.reg, &cp) {
+    let answers = due
+        .chunks(MAX_ASKED_AT_ONCE)
+        .take_while(|_| !stop.load(std::sync::atomic::Ordering::Relaxed))
+        .flat_map(|group| ask_each(agent, group, &state.reg, &cp));
+    for answer in answers {
         let result = match answer.result {
             Ok(cosigs) => state
                 .reg
@@ -104,15 +111,21 @@ pub fn round(
     Ok(out)
 }
 
-/// The running rounds: [`Witnessing::stop`] ends them after the round in progress.
+/// The running rounds: [`Witnessing::stop`] ends them after the group of witnesses being
+/// asked.
 pub(crate) struct Witnessing {
     stop: tokio::sync::watch::Sender<bool>,
+    /// Read by a round in progress between groups of witnesses.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Witnessing {
-    /// Ends the loop and waits for a round in progress to finish (it holds the registry).
+    /// Ends the loop, and waits for a round in progress to end (it holds the registry): after
+    /// the witnesses it is asking at the time, each within `timeout_seconds` a try.
     pub(crate) async fn stop(self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
@@ -132,6 +145,8 @@ pub(crate) fn spawn(state: Arc<AppState>) -> ServiceResult<Option<Witnessing>> {
         .into();
     let targets = Arc::new(targets);
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stopping.clone();
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(cfg.interval_seconds));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -142,8 +157,10 @@ pub(crate) fn spawn(state: Arc<AppState>) -> ServiceResult<Option<Witnessing>> {
                 _ = stopped.changed() => return,
                 _ = tick.tick() => {}
             }
-            let (state, targets, agent) = (state.clone(), targets.clone(), agent.clone());
-            let done = tokio::task::spawn_blocking(move || round(&state, &targets, &agent)).await;
+            let (state, targets, agent, flag) =
+                (state.clone(), targets.clone(), agent.clone(), flag.clone());
+            let done =
+                tokio::task::spawn_blocking(move || round(&state, &targets, &agent, &flag)).await;
             match done {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "witnessing round failed"),
@@ -151,5 +168,9 @@ pub(crate) fn spawn(state: Arc<AppState>) -> ServiceResult<Option<Witnessing>> {
             }
         }
     });
-    Ok(Some(Witnessing { stop, task }))
+    Ok(Some(Witnessing {
+        stop,
+        stopping,
+        task,
+    }))
 }

@@ -1922,6 +1922,77 @@ fn a_token_revoked_while_the_body_is_on_the_way_authorizes_nothing() {
 
 /// A shutdown stops accepting connections at once, even while a witnessing round waits on a
 /// witness that never answers (it used to keep serving until that round timed out).
+/// A shutdown during a witnessing round waits for the group of witnesses being asked, not
+/// for every group after it: with one more witness than a group holds, all mute, the last
+/// one is never asked.
+#[test]
+fn shutdown_asks_no_further_group_of_witnesses() {
+    use cairn_service::config::{WitnessPeer, Witnessing};
+    use cairn_service::witness::client::MAX_ASKED_AT_ONCE;
+    let mut fx = Fixture::new();
+    let listeners: Vec<std::net::TcpListener> = (0..=MAX_ASKED_AT_ONCE)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let witnesses = listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let key = SigningKey::from_seed(Algorithm::Ed25519, &[i as u8 + 1; 32]);
+            WitnessPeer {
+                url: format!("http://{}", l.local_addr().unwrap()),
+                keys: vec![cairn_core::witness::CosignerKey::new(
+                    &format!("witness.example/mute{i}"),
+                    key.public_key(),
+                )
+                .unwrap()
+                .vkey()],
+            }
+        })
+        .collect();
+    // The first group's witnesses take the request and say nothing, until their timeout.
+    let (asked, was_asked) = std::sync::mpsc::channel();
+    let mut listeners = listeners;
+    let last = listeners.pop().unwrap();
+    let mute: Vec<_> = listeners
+        .into_iter()
+        .map(|l| {
+            let asked = asked.clone();
+            std::thread::spawn(move || {
+                let (conn, _) = l.accept().unwrap();
+                asked.send(()).unwrap();
+                std::thread::sleep(Duration::from_secs(5));
+                drop(conn);
+            })
+        })
+        .collect();
+    let mut cfg = loopback();
+    cfg.witnessing = Witnessing {
+        witnesses,
+        interval_seconds: 3600,
+        timeout_seconds: 2,
+    };
+    let mut srv = Running::start(cfg, fx.reg.take().unwrap());
+    for _ in 0..MAX_ASKED_AT_ONCE {
+        was_asked
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the round asked the first group");
+    }
+    let server = srv.server.take().unwrap();
+    srv.rt
+        .block_on(server.shutdown(Duration::from_secs(5)))
+        .unwrap();
+    // The round ended after the first group's timeout, and never reached the last witness.
+    last.set_nonblocking(true).unwrap();
+    assert_eq!(
+        last.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "the witness of the second group was asked after the shutdown began"
+    );
+    for m in mute {
+        m.join().unwrap();
+    }
+}
+
 #[test]
 fn shutdown_stops_accepting_while_a_witness_round_hangs() {
     use cairn_service::config::{WitnessPeer, Witnessing};
