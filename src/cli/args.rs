@@ -1327,10 +1327,15 @@ pub enum TilesCmd {
     #[command(after_help = "\
 Examples:
   cairn tiles export /var/www/log          then serve /var/www/log with any static web server
-  cairn tiles export ./tiles --json")]
+  cairn tiles export ./tiles --json
+  cairn tiles export /var/www/log --check  compare every tile with the registry's, rewrite what differs")]
     Export {
         /// The directory to write (created if missing).
         dir: PathBuf,
+        /// Compare every tile already in DIR with the registry's bytes and write again each
+        /// that differs (a copy damaged in place); reads the whole tree.
+        #[arg(long)]
+        check: bool,
     },
     /// Verify a tiled log from its static files alone: its checkpoint's signature, its root
     /// recomputed from the tiles, entries with their inclusion proofs, and consistency with

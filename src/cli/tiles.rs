@@ -32,7 +32,7 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs `cairn tiles ...`.
 pub fn run(ctx: &Ctx, cmd: TilesCmd) -> CliResult<Output> {
     match cmd {
-        TilesCmd::Export { dir } => export(ctx, &dir),
+        TilesCmd::Export { dir, check } => export(ctx, &dir, check),
         TilesCmd::Verify { source, proofs } => Ok(check(&source, &proofs, None, &[])?.report()),
     }
 }
@@ -247,32 +247,35 @@ fn missing_tiles(dir: &Path, size: u64) -> Vec<Tile> {
         .collect()
 }
 
-fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
-    let _lock = lock_export(dir)?;
-    let reg = ctx.open(Access::Read)?;
-    let (head, note) = reg.witnessed_head_note()?;
-    let cp_path = dir.join(CHECKPOINT_FILE);
-    let old_size = exported_size(&reg, head.size, &cp_path)?;
-    // What the checkpoint in DIR promises and DIR lacks is written again, with what is new.
-    let repaired = missing_tiles(dir, old_size);
-    // tlog-tiles: a log serves the partial tiles of every size it made a checkpoint at (one a
-    // bundle carries, say), not only of the sizes exported: what each such tree adds to the
-    // one before it, up to the head.
-    let mut added = Vec::new();
-    let mut from = old_size;
-    for size in reg.checkpoint_sizes(old_size.saturating_add(1)..head.size)? {
-        added.extend(tiles::tiles_added(from, size));
-        from = size;
+/// The tiles of a tree of `size` whose bytes in `dir` are not the registry's (`--check`, and
+/// an export whose tiles did not give its root): a copy damaged in place, at the right length.
+fn differing_tiles(reg: &Registry, dir: &Path, size: u64) -> CliResult<Vec<Tile>> {
+    let mut out = Vec::new();
+    for t in tiles::tiles_for_size(size) {
+        let path = dir.join(t.path());
+        let limit = tiles::MAX_BUNDLE_BYTES.max(t.hash_bytes_len());
+        let held = std::fs::metadata(&path)
+            .is_ok_and(|m| m.is_file())
+            .then(|| read_limited(&path, limit, "tile").ok())
+            .flatten();
+        if held.as_deref() != Some(reg.tile(&t)?.as_slice()) {
+            out.push(t);
+        }
     }
-    added.extend(tiles::tiles_added(from, head.size));
-    let at_checkpoints = added.len() - tiles::tiles_added(old_size, head.size).len();
-    added.extend(repaired.iter().copied());
-    let bar = ctx.progress.count(added.len() as u64, "writing tiles");
+    Ok(out)
+}
+
+/// Writes `tiles` into `dir`, each whole and durable before it appears, their directories
+/// synced once; returns (hash tiles, entry bundles, bytes) written.
+fn write_tiles(
+    reg: &Registry,
+    dir: &Path,
+    tiles: &[Tile],
+    bar: &indicatif::ProgressBar,
+) -> CliResult<(u64, u64, u64)> {
     let (mut hash_tiles, mut bundles, mut bytes) = (0u64, 0u64, 0u64);
-    // Each tile whole and durable before it appears; their directories synced once, before
-    // anything (the checkpoint) needs them.
     let mut batch = DurableBatch::new();
-    for t in &added {
+    for t in tiles {
         let data = reg.tile(t)?;
         let path = dir.join(t.path());
         batch
@@ -288,6 +291,38 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
     batch
         .finish()
         .map_err(|(failed, e)| CliError::io(&failed, &e))?;
+    Ok((hash_tiles, bundles, bytes))
+}
+
+fn export(ctx: &Ctx, dir: &Path, check: bool) -> CliResult<Output> {
+    let _lock = lock_export(dir)?;
+    let reg = ctx.open(Access::Read)?;
+    let (head, note) = reg.witnessed_head_note()?;
+    let cp_path = dir.join(CHECKPOINT_FILE);
+    let old_size = exported_size(&reg, head.size, &cp_path)?;
+    // What the checkpoint in DIR promises and DIR lacks is written again, with what is new
+    // (with --check, also what it holds with other bytes than the registry's).
+    let mut repaired = if check {
+        differing_tiles(&reg, dir, old_size)?
+    } else {
+        missing_tiles(dir, old_size)
+    };
+    // tlog-tiles: a log serves the partial tiles of every size it made a checkpoint at (one a
+    // bundle carries, say), not only of the sizes exported: what each such tree adds to the
+    // one before it, up to the head.
+    let mut added = Vec::new();
+    let mut from = old_size;
+    for size in reg.checkpoint_sizes(old_size.saturating_add(1)..head.size)? {
+        added.extend(tiles::tiles_added(from, size));
+        from = size;
+    }
+    added.extend(tiles::tiles_added(from, head.size));
+    let at_checkpoints = added.len() - tiles::tiles_added(old_size, head.size).len();
+    added.extend(repaired.iter().copied());
+    let bar = ctx.progress.count(added.len() as u64, "writing tiles");
+    // Each tile whole and durable before it appears; their directories synced once, before
+    // anything (the checkpoint) needs them.
+    let (mut hash_tiles, mut bundles, mut bytes) = write_tiles(&reg, dir, &added, &bar)?;
     bar.finish_and_clear();
     // Before the checkpoint goes out: the tiles now in the directory give its root.
     let cp = VerifiedCheckpoint {
@@ -297,8 +332,17 @@ fn export(ctx: &Ctx, dir: &Path) -> CliResult<Output> {
         extensions: Vec::new(),
         signers: Vec::new(),
     };
-    with_client(&Source::Dir(dir.to_path_buf()), &cp, |c| c.verify_root())
-        .map_err(|e| e.context("the exported tiles do not give the signed head's root"))?;
+    let gives_root = || with_client(&Source::Dir(dir.to_path_buf()), &cp, |c| c.verify_root());
+    if gives_root().is_err() {
+        // A tile in DIR at its right length but with other bytes (a copy damaged in place):
+        // every tile of the head compared with the registry's, what differs written again.
+        let damaged = differing_tiles(&reg, dir, head.size)?;
+        let (h, b, n) = write_tiles(&reg, dir, &damaged, &indicatif::ProgressBar::hidden())?;
+        (hash_tiles, bundles, bytes) = (hash_tiles + h, bundles + b, bytes + n);
+        repaired.extend(damaged);
+        gives_root()
+            .map_err(|e| e.context("the exported tiles do not give the signed head's root"))?;
+    }
     // The same note again is not written: its file (and what a web server derives from it,
     // its modification time and ETag) stays as it was.
     let unchanged = std::fs::read(&cp_path).is_ok_and(|old| old == note.as_bytes());

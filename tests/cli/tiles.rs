@@ -447,6 +447,37 @@ fn export_repairs_what_its_checkpoint_promises_and_runs_one_at_a_time() {
         "300",
     ]);
 
+    // Damage in place, at the right length. A tile the root is computed from (the level-1
+    // tile over the level-0 ones): the export finds its tiles do not give the head's root,
+    // compares every tile with the registry's, and writes the damaged one again.
+    let flip = |rel: &str| {
+        let path = env.path(rel);
+        let good = std::fs::read(&path).unwrap();
+        let mut bad = good.clone();
+        bad[5] ^= 1;
+        std::fs::write(&path, &bad).unwrap();
+        (path, good)
+    };
+    let level1 = files_under(&env.path("tiles"))
+        .into_iter()
+        .filter(|f| f.starts_with("tile/1/"))
+        .max()
+        .unwrap();
+    let (path, good) = flip(&format!("tiles/{level1}"));
+    let v = env.ok(&["tiles", "export", &dir]);
+    assert_eq!(v["tiles_repaired"], 1, "{v}");
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+    // A full level-0 tile, which the root does not need: a plain export does not read it;
+    // --check compares every tile and writes it again.
+    let (path, good) = flip("tiles/tile/0/000");
+    let v = env.ok(&["tiles", "export", &dir]);
+    assert_eq!(v["tiles_repaired"], 0, "{v}");
+    let v = env.ok(&["tiles", "export", &dir, "--check"]);
+    assert_eq!(v["tiles_repaired"], 1, "{v}");
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+    let v = env.ok(&["tiles", "export", &dir, "--check"]);
+    assert_eq!(v["tiles_repaired"], 0, "{v}");
+
     // While another export holds the directory's lock, an export is refused and writes nothing.
     let lock = std::fs::File::options()
         .write(true)
