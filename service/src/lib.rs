@@ -284,6 +284,21 @@ impl Server {
                 "; WARNING: auth.proof_of_possession is off, write tokens are bearer credentials",
             );
         }
+        let log_alg = self
+            .state
+            .reg
+            .log_key_id()
+            .and_then(|id| self.state.reg.key(&id))
+            .map(|k| k.public_key.algorithm());
+        if let Ok(alg) = log_alg {
+            if !alg.name().starts_with("ed25519") {
+                // C2SP tlog-tiles: a public log's checkpoints carry an Ed25519 signature.
+                s.push_str(&format!(
+                    "; WARNING: the log key is {} alone, so its checkpoints carry no Ed25519 signature: tlog-tiles clients and Go's note verifier cannot check them",
+                    alg.name()
+                ));
+            }
+        }
         s
     }
 

@@ -1237,6 +1237,24 @@ fn the_admission_policy_refuses_what_it_names() {
     }
 }
 
+/// The start-up line warns of a log key whose checkpoints carry no Ed25519 signature, and of
+/// nothing for the default (hybrid) key.
+#[test]
+fn the_banner_warns_of_a_log_key_without_ed25519() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (alg, warned) in [(None, false), (Some(Algorithm::MlDsa44), true)] {
+        let mut opts = CreateOptions::new(ORIGIN, Protection::Insecure);
+        if let Some(a) = alg {
+            opts.log_algorithm = a;
+        }
+        let path = tmp.path().join(format!("{alg:?}.redb"));
+        let reg = Registry::create(&path, opts).unwrap();
+        let srv = Running::start(loopback(), reg);
+        let banner = srv.server.as_ref().unwrap().banner();
+        assert_eq!(banner.contains("no Ed25519 signature"), warned, "{banner}");
+    }
+}
+
 /// `GET .../query` answers a page at a time: `next` leads through every node once, in id
 /// order, whatever the page size; a combined query's page reads a bounded number of nodes.
 #[test]

@@ -298,6 +298,18 @@ fn export(ctx: &Ctx, dir: &Path, check: bool) -> CliResult<Output> {
     let _lock = lock_export(dir)?;
     let reg = ctx.open(Access::Read)?;
     let (head, note) = reg.witnessed_head_note()?;
+    let log_alg = reg.key(&reg.log_key_id()?)?.public_key.algorithm();
+    let mut warnings = Vec::new();
+    if !log_alg.name().starts_with("ed25519") {
+        // C2SP tlog-tiles: a public log's checkpoints carry an Ed25519 signature.
+        warnings.push(format!(
+            "the log key is {} alone, so the exported checkpoint carries no Ed25519 signature: tlog-tiles clients and Go's note verifier cannot check it",
+            log_alg.name()
+        ));
+    }
+    for w in &warnings {
+        ctx.warn(w);
+    }
     let cp_path = dir.join(CHECKPOINT_FILE);
     let old_size = exported_size(&reg, head.size, &cp_path)?;
     // What the checkpoint in DIR promises and DIR lacks is written again, with what is new
@@ -383,6 +395,7 @@ fn export(ctx: &Ctx, dir: &Path, check: bool) -> CliResult<Output> {
             "checkpoint_written": !unchanged,
             "tiles_repaired": repaired.len(),
             "checkpoint_tiles": at_checkpoints,
+            "warnings": warnings,
             "tiles_written": hash_tiles,
             "entry_bundles_written": bundles,
             "bytes_written": bytes,

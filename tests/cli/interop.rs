@@ -137,6 +137,14 @@ fn verifier_keys_for_go_and_the_warning_for_keys_it_cannot_check() {
         "{}",
         out.stderr
     );
+    // Its tiles are exported, with the same warning (tlog-tiles asks for an Ed25519 line).
+    let out = ml.run(&["tiles", "export", &ml.p("tiles")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning") && out.stderr.contains("no Ed25519 signature"),
+        "{}",
+        out.stderr
+    );
     let ml65 = Env::new();
     let v = ml65.ok(&[
         "init",
