@@ -341,11 +341,12 @@ impl Credentials {
     /// request's task. The token is checked once more
     /// first, at the same clock: its body may have taken until the request timeout to arrive,
     /// and a token revoked or expired meanwhile authorizes nothing. (It was authenticated
-    /// before the body was read, so this costs a few cached reads; its verification is
-    /// counted in the metrics once, there.)
+    /// before the body was read, so this costs a few cached reads, unless the registry's
+    /// memory of chains forgot it meanwhile: then on the pool, as a first presentation; its
+    /// verification is counted in the metrics once, before the body.)
     async fn check_proof(
         &self,
-        st: &AppState,
+        st: &Arc<AppState>,
         body: &[u8],
         capability: &'static str,
     ) -> ServiceResult<()> {
@@ -357,11 +358,25 @@ impl Credentials {
             body,
         };
         let now = st.reg.now();
-        let uncounted = Policy {
-            metrics: None,
-            ..policy(st, capability)
+        let verified = if st.reg.remembers_token(&self.token) {
+            let uncounted = Policy {
+                metrics: None,
+                ..policy(st, capability)
+            };
+            auth::verify_token(&st.reg, &self.token, &uncounted, now)?
+        } else {
+            // Forgotten while the body came (the memory of chains is bounded, and cleared when
+            // full): a full verification again, signatures and all, on the pool.
+            let (st, token) = (Arc::clone(st), self.token.clone());
+            blocking(move || {
+                let uncounted = Policy {
+                    metrics: None,
+                    ..policy(&st, capability)
+                };
+                auth::verify_token(&st.reg, &token, &uncounted, now)
+            })
+            .await?
         };
-        let verified = auth::verify_token(&st.reg, &self.token, &uncounted, now)?;
         let policy = policy(st, capability);
         auth::verify_proof_batched(&st.proofs, &st.nonces, &verified, &presented, &policy, now)
             .await?;
