@@ -64,7 +64,7 @@ impl<A> Guarded<A> {
 
 impl<A, I, S> Accept<I, S> for Guarded<A>
 where
-    A: Accept<I, S> + Clone + Send + 'static,
+    A: Accept<WriteStall<I>, S> + Clone + Send + 'static,
     A::Future: Send,
     I: Send + 'static,
     S: Send + 'static,
@@ -85,19 +85,114 @@ where
                 tracing::warn!("limits.max_connections reached: a connection was closed at once");
                 io::Error::other("limits.max_connections reached")
             })?;
-            let (stream, service) = inner.accept(stream, service).await?;
+            // The stall deadline on the socket itself, under TLS: what counts as progress is
+            // bytes the peer took, whatever TLS keeps buffered above them (a flush that writes
+            // a record at a time is progress), and TLS's own writes (its close_notify) are
+            // bounded too.
+            let raw = WriteStall {
+                inner: stream,
+                stall: write_stall,
+                stalled_since: None,
+            };
+            let (stream, service) = inner.accept(raw, service).await?;
             Ok((
                 FirstByteDeadline {
                     inner: stream,
                     deadline: Some(Box::pin(tokio::time::sleep(first_byte))),
                     h2_preface_seen: Some(0),
-                    write_stall,
-                    stalled_since: None,
                     _place: place,
                 },
                 service,
             ))
         })
+    }
+}
+
+/// A socket whose writes, flushes and shutdown fail with `TimedOut` once one has waited
+/// `stall` without progress: a peer that takes nothing of what is sent (a zero receive
+/// window) loses its connection. Reads are `inner`'s as they are.
+pub(crate) struct WriteStall<S> {
+    inner: S,
+    stall: Duration,
+    /// Set when a write could not go on, cleared when one does: the time the peer has left
+    /// to take more of what is sent.
+    stalled_since: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S> WriteStall<S> {
+    /// `poll`'s outcome for a write, flush or shutdown, with the stall deadline applied:
+    /// progress (or an error) clears it; waiting starts it, and past it the write fails.
+    fn bounded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled_since = None;
+            return poll;
+        }
+        let stall = self.stall;
+        let deadline = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        if deadline.as_mut().poll(cx).is_ready() {
+            tracing::debug!(
+                "a client took nothing of its answer for limits.request_timeout_seconds: closing its connection"
+            );
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took nothing of what was sent within limits.request_timeout_seconds",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteStall<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteStall<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.bounded(cx, poll)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.bounded(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.bounded(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.bounded(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 
@@ -107,48 +202,19 @@ const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0\r\n";
 
 /// A stream whose reads fail with `TimedOut` when, by its deadline, no byte has arrived or
 /// every byte so far could still open the HTTP/2 preface, and with `InvalidData` once its
-/// first bytes are the HTTP/2 preface's; after that its reads are `inner`'s as they are
-/// (hyper's own timeouts take over). Its writes and flushes fail with `TimedOut` once one has
-/// waited `write_stall` without progress. Holds its connection's place until dropped.
+/// first bytes are the HTTP/2 preface's; after that it is `inner` as it is (hyper's own
+/// timeouts take over, and [`WriteStall`] below bounds its writes). Holds its connection's
+/// place until dropped.
 pub(crate) struct FirstByteDeadline<S> {
     inner: S,
     deadline: Option<Pin<Box<Sleep>>>,
     /// How many of the connection's first bytes match [`H2_PREFACE_START`]; `None` once one
     /// does not (an HTTP/1 request).
     h2_preface_seen: Option<usize>,
-    write_stall: Duration,
-    /// Set when a write or flush could not go on, cleared when one does: the time the peer
-    /// has to take more of what is sent.
-    stalled_since: Option<Pin<Box<Sleep>>>,
     _place: OwnedSemaphorePermit,
 }
 
 impl<S> FirstByteDeadline<S> {
-    /// `poll`'s outcome for a write or flush, with the stall deadline applied: progress (or an
-    /// error) clears it; waiting starts it, and past it the write fails with `TimedOut`.
-    fn bounded_write<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        poll: Poll<io::Result<T>>,
-    ) -> Poll<io::Result<T>> {
-        if poll.is_ready() {
-            self.stalled_since = None;
-            return poll;
-        }
-        let stall = self.write_stall;
-        let deadline = self
-            .stalled_since
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
-        if deadline.as_mut().poll(cx).is_ready() {
-            tracing::debug!("a client took nothing of its answer for limits.request_timeout_seconds: closing its connection");
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the client took nothing of what was sent within limits.request_timeout_seconds",
-            )));
-        }
-        Poll::Pending
-    }
-
     /// Follows the connection's first bytes, `read`; true once they are the whole of
     /// [`H2_PREFACE_START`].
     fn opens_http2(&mut self, read: &[u8]) -> bool {
@@ -223,15 +289,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.bounded_write(cx, poll)
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_flush(cx);
-        this.bounded_write(cx, poll)
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -243,9 +305,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.bounded_write(cx, poll)
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

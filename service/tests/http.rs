@@ -1526,12 +1526,117 @@ fn closed_within(stream: &mut impl std::io::Read, within: Duration) -> Option<Du
 /// every file descriptor), over TLS once its handshake is done too; and fit under
 /// `max_connections` (one more is closed at once). And `max_concurrent_requests` counts every
 /// route together: a slow request on one route holds a request to another.
+/// Pipelines `n` requests for a full entry bundle on `conn` without reading an answer, waits
+/// well past the stall deadline, then reads what came: the bytes, and how long until the
+/// connection ended (`None`: still open after 20 s).
+fn stall_then_read(
+    conn: &mut (impl std::io::Read + std::io::Write),
+    host: &str,
+    n: usize,
+) -> (usize, Option<Duration>) {
+    let req = format!("GET /tile/entries/000 HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    // Few enough bytes to sit in the socket buffers: the server reads no request while its
+    // answer to the one before cannot leave.
+    conn.write_all(req.repeat(n).as_bytes()).unwrap();
+    conn.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let started = std::time::Instant::now();
+    let (mut got, mut buf) = (0usize, vec![0u8; 1 << 16]);
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return (got, Some(started.elapsed())),
+            Ok(k) => got += k,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return (got, None)
+            }
+            // Reset, or TLS's end without close_notify: the server closed it.
+            Err(_) => return (got, Some(started.elapsed())),
+        }
+    }
+}
+
 /// A client that sends requests but takes none of the answers loses its connection once the
 /// server's writes have made no progress for `request_timeout_seconds`, rather than holding it
-/// (and its place among `max_connections`) for as long as it likes.
+/// (and its place among `max_connections`) for as long as it likes: over plain HTTP, and
+/// over TLS, where the deadline is the socket's (TLS's own buffering above it is not
+/// progress the client made).
 #[test]
 fn a_client_that_stops_reading_loses_its_connection() {
-    use std::io::{Read, Write};
+    let mut fx = Fixture::new();
+    fx.reg()
+        .write(|tx| {
+            for i in 0..256 {
+                tx.register_node(&cairn_store::NodeSpec::from_json(&spec(&format!("n{i}")))?)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let (pki, tls) = make_pki(&fx.dir);
+    let reg = fx.reg.take().unwrap();
+    let bundle = {
+        let t = cairn_core::tiles::Tile::parse_path("tile/entries/000").unwrap();
+        reg.tile(&t).unwrap().len()
+    };
+    // Far more answer bytes than the socket buffers on both ends hold (a few MiB each).
+    const REQUESTS: usize = 1500;
+    assert!(REQUESTS * bundle > 24 << 20, "{bundle}-byte bundles");
+    let mut cfg = loopback();
+    cfg.limits.request_timeout_seconds = 1;
+    // Far longer than the test: a connection closed is the stall's doing, not idleness's.
+    cfg.limits.header_timeout_seconds = 60;
+    // Every request answered with its bundle, none refused for the rate.
+    cfg.rate_limit.enabled = false;
+    cfg.tls = Some(tls);
+    let srv = Running::start(cfg, reg);
+    let addr = srv.url.trim_start_matches("https://").to_owned();
+    let tcp = || {
+        let c = std::net::TcpStream::connect(&addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(
+            <rustls_pki_types::CertificateDer as rustls_pki_types::pem::PemObject>::from_pem_slice(
+                pki.ca_pem.as_bytes(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let client = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn =
+        rustls::StreamOwned::new(rustls::ClientConnection::new(client, name).unwrap(), tcp());
+    let (got, ended) = stall_then_read(&mut conn, &addr, REQUESTS);
+    // What had left before the server gave up: less than every answer, and then the end,
+    // at once rather than after the 60 s header timeout.
+    assert!(
+        got < REQUESTS * bundle,
+        "{got} bytes: every answer was sent"
+    );
+    let ended = ended.expect("the connection is still open");
+    assert!(ended < Duration::from_secs(10), "ended after {ended:?}");
+    // The server goes on serving others.
+    let ok = tls_agent(&pki, None)
+        .get(&format!("{}/health", srv.url))
+        .call();
+    assert_eq!(ok.map(|r| r.status().as_u16()).ok(), Some(200));
+    drop(srv);
+
+    // Plain HTTP, the same.
     let mut fx = Fixture::new();
     fx.reg()
         .write(|tx| {
@@ -1543,61 +1648,21 @@ fn a_client_that_stops_reading_loses_its_connection() {
         .unwrap();
     let mut cfg = loopback();
     cfg.limits.request_timeout_seconds = 1;
-    // Far longer than the test: a connection closed is the stall's doing, not idleness's.
     cfg.limits.header_timeout_seconds = 60;
-    // Every request answered with its tile, none refused for the rate.
     cfg.rate_limit.enabled = false;
     let srv = Running::start(cfg, fx.reg.take().unwrap());
     let addr = srv.url.trim_start_matches("http://").to_owned();
-    let stream = std::net::TcpStream::connect(&addr).unwrap();
-    // Pipelined requests for a full hash tile (8 KiB each), far more than socket buffers
-    // hold, sent from a thread of their own (its writes block once the server stops reading).
-    const REQUESTS: usize = 20_000;
-    let mut sender = stream.try_clone().unwrap();
-    sender
-        .set_write_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let sending = std::thread::spawn(move || {
-        let req = format!("GET /tile/0/000 HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-        for _ in 0..REQUESTS {
-            if sender.write_all(req.as_bytes()).is_err() {
-                break;
-            }
-        }
-    });
-    // Nothing read for well past the stall deadline.
-    std::thread::sleep(Duration::from_secs(4));
-    let mut reader = stream;
-    reader
+    let mut plain = std::net::TcpStream::connect(&addr).unwrap();
+    plain
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let started = std::time::Instant::now();
-    let mut got = 0usize;
-    let mut buf = vec![0u8; 1 << 16];
-    let ended = loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break "closed",
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "reset",
-            Err(e) => panic!(
-                "the connection is still open after {:?}: {e}",
-                started.elapsed()
-            ),
-        }
-    };
-    // What had left before the server gave up: less than every answer, and then the end,
-    // at once rather than after the 60 s header timeout.
+    let (got, ended) = stall_then_read(&mut plain, &addr, REQUESTS);
     assert!(
-        got < REQUESTS * 8192,
-        "{got} bytes: every answer was sent ({ended})"
+        got < REQUESTS * bundle,
+        "{got} bytes: every answer was sent"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{ended} after {:?}",
-        started.elapsed()
-    );
-    sending.join().unwrap();
-    // The server goes on serving others.
+    let ended = ended.expect("the connection is still open");
+    assert!(ended < Duration::from_secs(10), "ended after {ended:?}");
     assert_eq!(get(&agent(), &format!("{}/health", srv.url)).status, 200);
 }
 
