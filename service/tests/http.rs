@@ -1609,13 +1609,9 @@ fn a_client_that_stops_reading_loses_its_connection() {
         )
         .unwrap();
     let client = std::sync::Arc::new(
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
     );
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let mut conn =
