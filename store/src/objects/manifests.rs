@@ -437,12 +437,19 @@ impl Registry {
         digest: &Digest,
         sha256: Option<&Digest>,
     ) -> StoreResult<()> {
-        let info = match self.manifest(digest) {
-            Ok(info) => Some(info),
-            Err(e) if e.code() == StoreCode::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        provenance_manifest_rule(digest, info.as_ref(), sha256)
+        self.read(|rtx| {
+            // Only a missing record is "not recorded": a record whose entry does not check out
+            // is damage, and keeps its code.
+            let info = match load_manifest(&rtx, digest)? {
+                None => None,
+                Some(rec) => {
+                    let info = rec.info()?;
+                    crate::objects::verified::Proof::new(self, &rtx)?.manifest(&info)?;
+                    Some(info)
+                }
+            };
+            provenance_manifest_rule(digest, info.as_ref(), sha256)
+        })
     }
 }
 
