@@ -29,6 +29,31 @@ use crate::note::{Note, NoteVerifier};
 /// Largest tree size a checkpoint may state: 2^63 − 1.
 pub const MAX_TREE_SIZE: u64 = i64::MAX as u64;
 
+/// Why checkpoints signed by a log key of `alg` fall short of what C2SP tlog-tiles (a public
+/// log's checkpoint carries an Ed25519 signature) and Go's note verifier need, if they do: a
+/// key without an Ed25519 half signs no line they can check. One rule for every place that
+/// warns of it (creating a registry, serving it, exporting its tiles).
+///
+/// ```
+/// use cairn_core::checkpoint::log_key_shortfall;
+/// use cairn_core::crypto::Algorithm;
+/// assert!(log_key_shortfall(Algorithm::Ed25519MlDsa44).is_none());
+/// let why = log_key_shortfall(Algorithm::MlDsa65).ok_or("a warning")?;
+/// assert!(why.contains("ml-dsa-65 alone"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn log_key_shortfall(alg: crate::crypto::Algorithm) -> Option<String> {
+    (!alg.has_ed25519()).then(|| {
+        alloc::format!(
+            "the log key is {alg} alone: its checkpoints carry no Ed25519 signature, so tlog-tiles \
+             clients, Go's note verifier (golang.org/x/mod/sumdb/note) and other signed-note \
+             verifiers cannot check them; use ed25519+{alg} for post-quantum signatures they can \
+             still check",
+            alg = alg.name()
+        )
+    })
+}
+
 /// The body of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {

@@ -290,14 +290,11 @@ impl Server {
             .log_key_id()
             .and_then(|id| self.state.reg.key(&id))
             .map(|k| k.public_key.algorithm());
-        if let Ok(alg) = log_alg {
-            if !alg.name().starts_with("ed25519") {
-                // C2SP tlog-tiles: a public log's checkpoints carry an Ed25519 signature.
-                s.push_str(&format!(
-                    "; WARNING: the log key is {} alone, so its checkpoints carry no Ed25519 signature: tlog-tiles clients and Go's note verifier cannot check them",
-                    alg.name()
-                ));
-            }
+        if let Some(why) = log_alg
+            .ok()
+            .and_then(cairn_core::checkpoint::log_key_shortfall)
+        {
+            s.push_str(&format!("; WARNING: {why}"));
         }
         s
     }

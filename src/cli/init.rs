@@ -29,15 +29,7 @@ pub fn init(ctx: &Ctx, a: &InitArgs) -> CliResult<Output> {
     let mut opts = CreateOptions::new(&a.origin, protection);
     opts.log_algorithm = a.log_algorithm;
     let mut warnings: Vec<String> = Vec::new();
-    if !a.log_algorithm.name().starts_with("ed25519") {
-        warnings.push(format!(
-            "the log key is {} alone: its checkpoints carry no Ed25519 signature, so no Go \
-             verifier (golang.org/x/mod/sumdb/note) and no standard signed-note verifier can \
-             check them; use ed25519+{} for post-quantum signatures Go can still check",
-            a.log_algorithm.name(),
-            a.log_algorithm.name()
-        ));
-    }
+    warnings.extend(cairn_core::checkpoint::log_key_shortfall(a.log_algorithm));
     for w in &warnings {
         ctx.warn(w);
     }

@@ -299,14 +299,9 @@ fn export(ctx: &Ctx, dir: &Path, check: bool) -> CliResult<Output> {
     let reg = ctx.open(Access::Read)?;
     let (head, note) = reg.witnessed_head_note()?;
     let log_alg = reg.key(&reg.log_key_id()?)?.public_key.algorithm();
-    let mut warnings = Vec::new();
-    if !log_alg.name().starts_with("ed25519") {
-        // C2SP tlog-tiles: a public log's checkpoints carry an Ed25519 signature.
-        warnings.push(format!(
-            "the log key is {} alone, so the exported checkpoint carries no Ed25519 signature: tlog-tiles clients and Go's note verifier cannot check it",
-            log_alg.name()
-        ));
-    }
+    let warnings: Vec<String> = cairn_core::checkpoint::log_key_shortfall(log_alg)
+        .into_iter()
+        .collect();
     for w in &warnings {
         ctx.warn(w);
     }
