@@ -1332,8 +1332,9 @@ Examples:
     Export {
         /// The directory to write (created if missing).
         dir: PathBuf,
-        /// Compare every tile already in DIR with the registry's bytes and write again each
-        /// that differs (a copy damaged in place); reads the whole tree.
+        /// Compare every tile of DIR's checkpoint, and the partial tiles of the registry's
+        /// checkpoints below it, with the registry's bytes, and write again each that differs
+        /// (a copy damaged in place); reads the whole tree.
         #[arg(long)]
         check: bool,
     },

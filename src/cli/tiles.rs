@@ -247,11 +247,21 @@ fn missing_tiles(dir: &Path, size: u64) -> Vec<Tile> {
         .collect()
 }
 
-/// The tiles of a tree of `size` whose bytes in `dir` are not the registry's (`--check`, and
-/// an export whose tiles did not give its root): a copy damaged in place, at the right length.
+/// The tiles of a tree of `size`, and the partial tiles of every stored checkpoint up to it,
+/// whose bytes in `dir` are not the registry's (`--check`, and an export whose tiles did not
+/// give its root): a copy damaged in place, at the right length, or missing.
 fn differing_tiles(reg: &Registry, dir: &Path, size: u64) -> CliResult<Vec<Tile>> {
+    let mut wanted: std::collections::BTreeSet<Tile> =
+        tiles::tiles_for_size(size).into_iter().collect();
+    for s in reg.checkpoint_sizes(..size)? {
+        wanted.extend(
+            tiles::tiles_for_size(s)
+                .into_iter()
+                .filter(|t| !t.is_full()),
+        );
+    }
     let mut out = Vec::new();
-    for t in tiles::tiles_for_size(size) {
+    for t in wanted {
         let path = dir.join(t.path());
         let limit = tiles::MAX_BUNDLE_BYTES.max(t.hash_bytes_len());
         let held = std::fs::metadata(&path)

@@ -477,6 +477,11 @@ fn export_repairs_what_its_checkpoint_promises_and_runs_one_at_a_time() {
     assert_eq!(std::fs::read(&path).unwrap(), good);
     let v = env.ok(&["tiles", "export", &dir, "--check"]);
     assert_eq!(v["tiles_repaired"], 0, "{v}");
+    // The partial tile of the checkpoint `init` made (size 1): checked too.
+    let (path, good) = flip("tiles/tile/0/000.p/1");
+    let v = env.ok(&["tiles", "export", &dir, "--check"]);
+    assert_eq!(v["tiles_repaired"], 1, "{v}");
+    assert_eq!(std::fs::read(&path).unwrap(), good);
 
     // While another export holds the directory's lock, an export is refused and writes nothing.
     let lock = std::fs::File::options()
