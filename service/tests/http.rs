@@ -1260,9 +1260,9 @@ fn the_banner_warns_of_a_log_key_without_ed25519() {
 #[test]
 fn queries_answer_in_pages() {
     let mut fx = Fixture::new();
-    let odd = |i: usize| {
-        // Every node declares the signal; only the odd ones the capability.
-        let caps = if i % 2 == 1 {
+    let spec_of = |i: usize| {
+        // Every node declares the signal; only every seventh (n06, n13, n20) the capability.
+        let caps = if i % 7 == 6 {
             r#"["memory.store"]"#
         } else {
             "[]"
@@ -1274,7 +1274,7 @@ fn queries_answer_in_pages() {
     fx.reg()
         .write(|tx| {
             for i in 0..25 {
-                tx.register_node(&cairn_store::NodeSpec::from_json(&odd(i))?)?;
+                tx.register_node(&cairn_store::NodeSpec::from_json(&spec_of(i))?)?;
             }
             Ok(())
         })
@@ -1305,22 +1305,36 @@ fn queries_answer_in_pages() {
         }
     };
     let all: Vec<String> = (0..25).map(|i| format!("n{i:02}")).collect();
-    let odd_ids: Vec<String> = all.iter().skip(1).step_by(2).cloned().collect();
+    let sparse: Vec<String> = all.iter().skip(6).step_by(7).cloned().collect();
     for limit in [1, 7, 25, 1000] {
         assert_eq!(walk("signal=memory_stored", limit).0, all, "limit {limit}");
         assert_eq!(
             walk("capability=memory.store", limit).0,
-            odd_ids,
+            sparse,
             "limit {limit}"
         );
         let (both, pages) = walk("signal=memory_stored&capability=memory.store", limit);
-        assert_eq!(both, odd_ids, "limit {limit}");
-        // A page of the combined query reads at most four nodes for each it may hold.
+        assert_eq!(both, sparse, "limit {limit}");
+        // A page of the combined query reads at most four of the signal's nodes for each it
+        // may hold: at limit 1, seven pages for 25 nodes.
         assert!(
             pages >= 25usize.div_ceil(4 * limit),
             "limit {limit}: {pages} pages"
         );
     }
+    // The first of them reads n00..n03, none of which qualifies: empty, and it goes on
+    // after n03.
+    let q = get(
+        &a,
+        &format!(
+            "{base}/api/v1/registry/query?signal=memory_stored&capability=memory.store&limit=1"
+        ),
+    )
+    .json();
+    assert_eq!(
+        (q["count"].as_u64(), q["next"].as_str()),
+        (Some(0), Some("n03"))
+    );
     // The default page holds them all, and says it is the last.
     let q = get(
         &a,
