@@ -338,10 +338,20 @@ impl Registry {
             // The last id read: the index's order is checked against it, and a page cut short
             // by `max_read` goes on after it.
             let mut last: Option<Vec<u8>> = None;
+            // The index id before this one, read or stepped over: each must sort after it (a
+            // damaged index could otherwise name a node twice, or hide one behind `after`).
+            let mut prev: Option<Vec<u8>> = None;
             let mut read = 0usize;
             for id in index.get(key.as_bytes())? {
                 let id = id?;
                 let id = id.value();
+                if prev.as_deref().is_some_and(|p| p >= id) {
+                    return Err(StoreError::corrupt(format!(
+                        "the index of {key:?} is damaged: it names node {:?} out of order (run `cairn check`)",
+                        String::from_utf8_lossy(id)
+                    )));
+                }
+                prev = Some(id.to_vec());
                 if q.after.is_some_and(|a| id <= a.as_bytes()) {
                     continue;
                 }
@@ -358,8 +368,7 @@ impl Registry {
                 })?;
                 proof.node(&stored)?;
                 let node = stored.info;
-                let repeated = last.as_deref().is_some_and(|l| l >= id);
-                if repeated || node.spec.id.as_bytes() != id || !declared(&node).iter().any(|d| d == key) {
+                if node.spec.id.as_bytes() != id || !declared(&node).iter().any(|d| d == key) {
                     return Err(StoreError::corrupt(format!(
                         "the index of {key:?} is damaged: it names node {:?} wrongly (run `cairn check`)",
                         node.spec.id
