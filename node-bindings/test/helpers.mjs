@@ -28,14 +28,18 @@ export function skipUnless(present, what, { expected = true } = {}) {
   return `${what} is missing`;
 }
 
+/** The native platform package's directory for this machine (scripts/build-native.sh). */
+export const nativeDir = join(here, '..', 'npm', triple);
+
 /**
- * The native addon built for this machine (scripts/build-native.sh), or null. `present` and
- * `skip` as [skipUnless] gives them: scripts/test-js.sh builds the addon on Linux x64 only.
+ * The native addon built for this machine (scripts/build-native.sh), or null, and the `skip`
+ * option of a test that needs it, as [skipUnless] gives it: scripts/test-js.sh builds the
+ * addon on Linux x64 only.
  */
 export function nativeAddon() {
   let addon = null;
   try {
-    addon = createRequire(import.meta.url)(join(here, '..', 'npm', triple, `cairn-verify.${triple}.node`));
+    addon = createRequire(import.meta.url)(join(nativeDir, `cairn-verify.${triple}.node`));
   } catch {
     addon = null;
   }
