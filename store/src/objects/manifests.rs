@@ -420,7 +420,8 @@ impl Txn<'_> {
 impl Registry {
     /// Whether a node whose provenance names manifest `digest` (and, when given, the artifact
     /// digest `sha256`) would be registered: the rule a registration applies
-    /// ([`provenance_manifest_rule`]), on the manifest as read and verified now. A server's
+    /// (recorded here, unrevoked, and for the artifact `sha256` names when given: `not_found`,
+    /// `revoked`, `digest_mismatch`), on the manifest as read and verified now. A server's
     /// admission policy asks it before taking a registration.
     ///
     /// ```
