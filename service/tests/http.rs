@@ -57,6 +57,20 @@ impl Fixture {
         }
     }
 
+    /// [`Fixture::new`], with nodes `n0` .. `n{count - 1}` registered in one commit.
+    fn with_nodes(count: usize) -> Fixture {
+        let fx = Fixture::new();
+        fx.reg()
+            .write(|tx| {
+                for i in 0..count {
+                    tx.register_node(&cairn_store::NodeSpec::from_json(&spec(&format!("n{i}")))?)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        fx
+    }
+
     fn reg(&self) -> &Registry {
         self.reg.as_ref().unwrap()
     }
@@ -1081,15 +1095,7 @@ fn blocking_work_after_a_timeout_keeps_its_place() {
 /// A full entry bundle is compressed once, kept, and served immutable.
 #[test]
 fn full_entry_bundles_are_compressed_once() {
-    let mut fx = Fixture::new();
-    fx.reg()
-        .write(|tx| {
-            for i in 0..300 {
-                tx.register_node(&cairn_store::NodeSpec::from_json(&spec(&format!("n{i}")))?)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    let mut fx = Fixture::with_nodes(300);
     let srv = Running::start(loopback(), fx.reg.take().unwrap());
     let host = srv.url.trim_start_matches("http://");
     let (head, first) = raw_get(host, "/tile/entries/000", Some("gzip"));
@@ -1581,15 +1587,7 @@ fn stall_then_read(
 /// progress the client made).
 #[test]
 fn a_client_that_stops_reading_loses_its_connection() {
-    let mut fx = Fixture::new();
-    fx.reg()
-        .write(|tx| {
-            for i in 0..256 {
-                tx.register_node(&cairn_store::NodeSpec::from_json(&spec(&format!("n{i}")))?)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    let mut fx = Fixture::with_nodes(256);
     let (pki, tls) = make_pki(&fx.dir);
     let reg = fx.reg.take().unwrap();
     let bundle = {
@@ -1647,15 +1645,7 @@ fn a_client_that_stops_reading_loses_its_connection() {
     drop(srv);
 
     // Plain HTTP, the same.
-    let mut fx = Fixture::new();
-    fx.reg()
-        .write(|tx| {
-            for i in 0..256 {
-                tx.register_node(&cairn_store::NodeSpec::from_json(&spec(&format!("n{i}")))?)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    let mut fx = Fixture::with_nodes(256);
     let mut cfg = loopback();
     cfg.limits.request_timeout_seconds = 1;
     cfg.limits.header_timeout_seconds = 60;
