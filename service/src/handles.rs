@@ -285,6 +285,10 @@ struct PresenceEntry {
     endpoint: Option<String>,
     last_seen: UnixTime,
     expires_at: UnixTime,
+    /// Announced before its handle's latest registration, re-registration or removal: kept
+    /// (its place in the table, until it expires, as before) but shown to no one, until the
+    /// device announces itself again.
+    hidden: bool,
 }
 
 /// The handle registry's state in a running service.
@@ -464,7 +468,7 @@ impl HandleRegistry {
         let sealed = self.seal_at_rest(&o.index, &o.identity)?;
         match st.writer.register_handle(o.index, sealed) {
             Ok(info) => {
-                self.forget_presence(&o.index);
+                self.hide_presence(&o.index);
                 Ok(Stored::Registered(info.seq))
             }
             // Registered meanwhile (a concurrent request, a retry after a timeout): the same
@@ -583,7 +587,7 @@ impl HandleRegistry {
         lock(&self.presence)
             .range((*index, String::new())..)
             .take_while(|((i, _), _)| i == index)
-            .filter(|(_, e)| e.expires_at > now)
+            .filter(|(_, e)| e.expires_at > now && !e.hidden)
             .map(|((_, device), e)| {
                 json!({"device_id": device, "endpoint": e.endpoint, "last_seen": e.last_seen,
                        "expires_at": e.expires_at})
@@ -591,21 +595,24 @@ impl HandleRegistry {
             .collect()
     }
 
-    /// Drops every device of the handle `index`: after its removal or re-registration, and
+    /// Hides every device of the handle `index`: after its removal or re-registration, and
     /// after its registration, so that devices announced while it was free (which
     /// `/announce` keeps, to treat every handle alike) never show for its new holder. Called
     /// after the write's commit: a device announced after that is announced for the holder.
-    fn forget_presence(&self, index: &Digest) {
+    ///
+    /// Hidden, not removed: a removal would free places in the table when a handle is
+    /// registered, and an outsider who keeps the table full, with devices announced for the
+    /// handles it watches, would learn from which of them a re-announcement finds gone (and
+    /// then refused) that those handles were just registered.
+    fn hide_presence(&self, index: &Digest) {
         // Only this handle's range (at most 16 devices), not a scan of every entry under the
         // lock `/announce` takes.
         let mut p = lock(&self.presence);
-        let devices: Vec<(Digest, String)> = p
-            .range((*index, String::new())..)
+        for (_, e) in p
+            .range_mut((*index, String::new())..)
             .take_while(|((i, _), _)| i == index)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in devices {
-            p.remove(&k);
+        {
+            e.hidden = true;
         }
     }
 
@@ -797,7 +804,7 @@ pub(crate) async fn reregister(State(st): St, request: WriteRequest) -> ServiceR
             .writer
             .reregister_handle(opened.index, existing.identity_digest(), sealed)?;
         // Devices announced under the replaced identity are not the new one's.
-        h.forget_presence(&opened.index);
+        h.hide_presence(&opened.index);
         Ok(Json(
             json!({"ok": true, "status": "reregistered", "seq": info.seq}),
         ))
@@ -841,7 +848,7 @@ pub(crate) async fn remove(State(st): St, request: WriteRequest) -> ServiceResul
                 "not_found" => field(e, "handle"),
                 _ => e,
             })?;
-        h.forget_presence(&index);
+        h.hide_presence(&index);
         Ok(Json(json!({"ok": true, "status": "removed", "seq": seq})))
     })
     .await
@@ -958,7 +965,7 @@ struct AnnounceRequest {
 /// registered handle does (were only the latter kept, an outsider could fill the table to one
 /// place short and learn from the next `503` whether the handle before was registered).
 /// Devices are shown only in the answer of a registered handle (`/resolve`), and a new
-/// registration starts with none (`HandleRegistry::forget_presence`).
+/// registration starts with none shown (`HandleRegistry::hide_presence`).
 pub async fn announce(State(st): St, uri: Uri, body: Body) -> ServiceResult<Json<Value>> {
     let h = registry(&st)?;
     no_params(&uri)?;
@@ -1017,6 +1024,7 @@ pub async fn announce(State(st): St, uri: Uri, body: Body) -> ServiceResult<Json
             endpoint: req.endpoint,
             last_seen: now,
             expires_at,
+            hidden: false,
         },
     );
     Ok(Json(
@@ -1176,7 +1184,7 @@ pub(crate) async fn sync(State(st): St, request: WriteRequest) -> ServiceResult<
         for (o, r) in fresh.iter().zip(results) {
             match r {
                 Ok(_) => {
-                    h.forget_presence(&o.index);
+                    h.hide_presence(&o.index);
                     merged += 1;
                 }
                 // Registered meanwhile (a concurrent registration or sync): the same identity

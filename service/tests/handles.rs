@@ -883,11 +883,13 @@ fn presence_expires_and_is_collected() {
 /// A free handle's announcement takes a place in the presence table as a registered one's does
 /// (else an outsider could fill the table to one short and learn from the next `503` whether
 /// the handle before was registered), and a full table refuses a new device of either alike,
-/// while a present device still renews. A registration starts with no devices, whatever was
-/// announced while its handle was free, and a re-registration drops the devices announced
-/// under the replaced identity.
+/// while a present device still renews. A registration starts with no devices shown, whatever
+/// was announced while its handle was free, and a re-registration hides the devices announced
+/// under the replaced identity; hidden, not dropped, so that how full the table is never
+/// changes with a registration (else an outsider keeping it full would learn from a
+/// re-announcement refused which watched handle was just registered).
 #[test]
-fn a_full_presence_table_answers_alike_and_reregistration_drops_devices() {
+fn a_full_presence_table_answers_alike_and_reregistration_hides_devices() {
     let f = Fixture::new();
     let admin = f.token(&["handle.admin"]);
     let mut cfg = one_key();
@@ -946,26 +948,26 @@ fn a_full_presence_table_answers_alike_and_reregistration_drops_devices() {
         "{}",
         String::from_utf8_lossy(&r.body)
     );
-    assert_eq!(
-        h.presence_len(),
-        1,
-        "alice's devices dropped, nobody's kept"
-    );
+    assert_eq!(h.presence_len(), 3, "alice's devices hidden, not dropped");
     let (plain, _) = resolve(&s, "alice", &[]);
     assert_eq!(plain["identity"]["device_pubkey"], "a2");
     assert_eq!(plain["devices"], json!([]));
 
-    // "nobody" announced a device while free: once registered, it has none.
+    // "nobody" announced a device while free: once registered, it shows none, and the table
+    // is as full as before (a new device still refused, the watched one still renewed).
     let r = s.post("/register", &register_body(&key, "nobody", "n1"), &[]);
     assert_eq!(r.json()["status"], "registered");
-    assert_eq!(h.presence_len(), 0);
+    assert_eq!(h.presence_len(), 3);
     let (plain, _) = resolve(&s, "nobody", &[]);
     assert_eq!(plain["devices"], json!([]));
-    assert_eq!(announce("nobody", "phone").status, 200);
+    assert_eq!(announce("nobody", "phone").status, 503);
+    // Announced again after the registration: shown.
+    assert_eq!(announce("nobody", "tablet").status, 200);
     assert_eq!(
         resolve(&s, "nobody", &[]).0["devices"][0]["device_id"],
-        "phone"
+        "tablet"
     );
+    assert_eq!(resolve(&s, "alice", &[]).0["devices"], json!([]));
 }
 
 /// The open POSTs take no query parameter and `/envelope_pubkey` takes only `suite`: any
