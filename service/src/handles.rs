@@ -279,6 +279,37 @@ fn pow_secret(config: &Config) -> ServiceResult<PowSecret> {
     }
 }
 
+/// The proof-of-work solutions used, each until its challenge expires (a challenge is
+/// refused once expired, so its id need not be remembered after). Filed by expiry as well, so
+/// that forgetting the expired costs what they are, not a scan of every id still held.
+#[derive(Debug, Default)]
+struct UsedSolutions {
+    /// Challenge id → its expiry.
+    ids: HashMap<[u8; POW_NONCE_LEN], UnixTime>,
+    /// (expiry, challenge id), for [`UsedSolutions::forget_expired`].
+    by_expiry: std::collections::BTreeSet<(UnixTime, [u8; POW_NONCE_LEN])>,
+}
+
+impl UsedSolutions {
+    /// Forgets the solutions whose challenges expired before `now`.
+    fn forget_expired(&mut self, now: UnixTime) {
+        while let Some(&(expires, id)) = self.by_expiry.first() {
+            if expires >= now {
+                break;
+            }
+            self.by_expiry.pop_first();
+            self.ids.remove(&id);
+        }
+    }
+
+    fn insert(&mut self, id: [u8; POW_NONCE_LEN], expires: UnixTime) {
+        if let Some(old) = self.ids.insert(id, expires) {
+            self.by_expiry.remove(&(old, id));
+        }
+        self.by_expiry.insert((expires, id));
+    }
+}
+
 /// A device's presence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PresenceEntry {
@@ -296,8 +327,8 @@ pub struct HandleRegistry {
     secrets: HandleSecrets,
     /// A record sealed at rest to the active key, opened by resolutions of missing handles.
     decoy: Vec<u8>,
-    /// Used proof-of-work solutions: challenge id → its expiry.
-    used: Mutex<HashMap<[u8; POW_NONCE_LEN], UnixTime>>,
+    /// Used proof-of-work solutions, until their challenges expire.
+    used: Mutex<UsedSolutions>,
     /// Presence: (blind index, device id) → entry.
     presence: Mutex<BTreeMap<(Digest, String), PresenceEntry>>,
     /// Known registry nodes, in the order they were added.
@@ -378,7 +409,7 @@ impl HandleRegistry {
         Ok(HandleRegistry {
             secrets,
             decoy,
-            used: Mutex::new(HashMap::new()),
+            used: Mutex::new(UsedSolutions::default()),
             presence: Mutex::new(BTreeMap::new()),
             nodes: Mutex::new(Vec::new()),
         })
@@ -552,16 +583,14 @@ impl HandleRegistry {
         )
         .map_err(pow_refused)?;
         let mut used = lock(&self.used);
-        if used.len() >= MAX_USED_SOLUTIONS / 2 {
-            used.retain(|_, expires| *expires >= now);
-        }
-        if used.contains_key(&id) {
+        used.forget_expired(now);
+        if used.ids.contains_key(&id) {
             return Err(pow_refused(cairn_core::Error::new(
                 ErrorCode::Replayed,
                 "this solution was already used; solve a new challenge",
             )));
         }
-        if used.len() >= MAX_USED_SOLUTIONS {
+        if used.ids.len() >= MAX_USED_SOLUTIONS {
             return Err(ServiceError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -631,7 +660,7 @@ impl HandleRegistry {
 
     /// How many proof-of-work solutions are remembered.
     pub fn used_solutions(&self) -> usize {
-        lock(&self.used).len()
+        lock(&self.used).ids.len()
     }
 }
 
@@ -1226,3 +1255,32 @@ pub fn spawn_collector(
 
 /// One registration of a sync batch as the writer returns it.
 pub type Registered = Result<HandleInfo, StoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Used solutions are forgotten once their challenges expire, the earliest first, and
+    /// only those: what is still valid stays refused as replayed.
+    #[test]
+    fn used_solutions_are_forgotten_at_their_expiry_only() {
+        let mut u = UsedSolutions::default();
+        for (n, expires) in [(1u8, 30), (2, 10), (3, 20), (4, 20)] {
+            u.insert([n; POW_NONCE_LEN], expires);
+        }
+        u.forget_expired(10);
+        assert_eq!(u.ids.len(), 4, "expiring at 10: still valid at 10");
+        u.forget_expired(21);
+        let mut left: Vec<u8> = u.ids.keys().map(|k| k[0]).collect();
+        left.sort_unstable();
+        assert_eq!(left, [1]);
+        assert_eq!(u.by_expiry.len(), 1);
+        // The same id again (a longer-lived challenge cannot reuse it, but the index must
+        // stay one entry per id whatever happens).
+        u.insert([1; POW_NONCE_LEN], 40);
+        u.forget_expired(35);
+        assert_eq!((u.ids.len(), u.by_expiry.len()), (1, 1));
+        u.forget_expired(41);
+        assert!(u.ids.is_empty() && u.by_expiry.is_empty());
+    }
+}
