@@ -16,11 +16,13 @@
 //! let ring = Keyring::new(key, vec![])?;
 //!
 //! // Registration: the client normalises, seals its identity to the active key, binding the
-//! // handle's blind index; the server stores the envelope under the blind index.
+//! // normalised handle (as `cairn serve` expects: docs/FORMATS.md section 19.5); the server
+//! // opens it and stores the identity under the handle's blind index.
 //! let handle = normalise("Alice")?;
-//! let index = blind_index(&pepper, &handle);
-//! let env = seal(&ring.active().public_key(), b"register", index.as_bytes(), b"{...}", &[3; 32])?;
-//! assert_eq!(ring.open(b"register", index.as_bytes(), &env)?, b"{...}");
+//! let env = seal(&ring.active().public_key(), b"register", handle.as_bytes(), b"{...}", &[3; 32])?;
+//! assert_eq!(ring.open(b"register", handle.as_bytes(), &env)?, b"{...}");
+//! // Every spelling that normalises alike files under one index.
+//! assert_eq!(blind_index(&pepper, &handle), blind_index(&pepper, &normalise("alice")?));
 //! # Ok::<(), cairn_core::Error>(())
 //! ```
 
