@@ -310,6 +310,15 @@ impl UsedSolutions {
     }
 }
 
+/// What `/resolve` seals to the requester: `{"found","identity","devices"}`.
+#[derive(serde::Serialize)]
+struct ResolveAnswer {
+    found: bool,
+    /// The identity as registered, byte for byte; `null` when the handle is free.
+    identity: Option<Box<serde_json::value::RawValue>>,
+    devices: Vec<Value>,
+}
+
 /// A device's presence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PresenceEntry {
@@ -768,13 +777,20 @@ pub async fn resolve(
     blocking(move || {
         let now = st.reg.now();
         let record = HandleRegistry::record_alike(&st, &index)?;
-        let plaintext = match record {
+        let answer = match record {
             Some(r) => {
+                // The identity's bytes as registered (key order, numbers and all), so that a
+                // client that signed or hashed them can check what it gets back.
                 let identity = h.open_at_rest(&index, &r.sealed_identity)?;
-                let identity: Value = serde_json::from_slice(&identity).map_err(|e| {
-                    ServiceError::internal(format!("a stored identity is not JSON: {e}"))
-                })?;
-                json!({"found": true, "identity": identity, "devices": h.devices(&index, now)})
+                let identity = String::from_utf8(identity)
+                    .ok()
+                    .and_then(|t| serde_json::value::RawValue::from_string(t).ok())
+                    .ok_or_else(|| ServiceError::internal("a stored identity is not JSON"))?;
+                ResolveAnswer {
+                    found: true,
+                    identity: Some(identity),
+                    devices: h.devices(&index, now),
+                }
             }
             None => {
                 // The same work as a hit: open a record sealed at rest.
@@ -783,10 +799,15 @@ pub async fn resolve(
                     .keyring
                     .open(PURPOSE_AT_REST, DECOY_AAD, &h.decoy)
                     .map_err(|e| ServiceError::internal(format!("decoy record: {e}")))?;
-                json!({"found": false, "identity": null, "devices": []})
+                ResolveAnswer {
+                    found: false,
+                    identity: None,
+                    devices: Vec::new(),
+                }
             }
         };
-        let mut text = plaintext.to_string().into_bytes();
+        let mut text = serde_json::to_vec(&answer)
+            .map_err(|e| ServiceError::internal(format!("a resolution's answer: {e}")))?;
         let padded = text.len().div_ceil(RESOLVE_PAD).max(1) * RESOLVE_PAD;
         text.resize(padded, b' ');
         // A key that parses but cannot be sealed to (an all-zero X25519 exchange: a

@@ -236,6 +236,12 @@ fn requester(n: u8) -> EnvelopeSecretKey {
 
 /// Resolves `handle` and opens the answer; returns the plaintext JSON and the envelope size.
 fn resolve(s: &Running, handle: &str, headers: &[(&str, &str)]) -> (Value, usize) {
+    let (plain, len) = resolve_raw(s, handle, headers);
+    (serde_json::from_slice(&plain).unwrap(), len)
+}
+
+/// [`resolve`], the plaintext as sealed.
+fn resolve_raw(s: &Running, handle: &str, headers: &[(&str, &str)]) -> (Vec<u8>, usize) {
     let me = requester(0x42);
     let r = s.post(
         "/resolve",
@@ -251,7 +257,7 @@ fn resolve(s: &Running, handle: &str, headers: &[(&str, &str)]) -> (Value, usize
     let h = normalise(handle).unwrap();
     assert_eq!(j["handle"], h.as_str());
     let plain = open(&me, b"resolve", h.as_bytes(), &env).unwrap();
-    (serde_json::from_slice(&plain).unwrap(), env.len())
+    (plain, env.len())
 }
 
 fn index(handle: &str) -> Digest {
@@ -968,6 +974,27 @@ fn a_full_presence_table_answers_alike_and_reregistration_hides_devices() {
         "tablet"
     );
     assert_eq!(resolve(&s, "alice", &[]).0["devices"], json!([]));
+}
+
+/// A resolution answers the identity byte for byte as registered: its key order, its number
+/// spellings and its spacing, which a client that signed or hashed it checks.
+#[test]
+fn a_resolved_identity_is_the_bytes_registered() {
+    let f = Fixture::new();
+    let s = f.start(one_key());
+    let key = s.pubkey();
+    let registered = br#"{"handle":"Carol", "z":1e2,"device_pubkey":"d1","a":[1.50, -0]}"#;
+    let body = json!({"handle": "carol", "envelope": envelope_for(&key, "carol", registered, 5)});
+    let r = s.post("/register", &body, &[]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (plain, _) = resolve_raw(&s, "carol", &[]);
+    let text = String::from_utf8(plain).unwrap();
+    let text = text.trim_end();
+    let want = format!(
+        r#"{{"found":true,"identity":{},"devices":[]}}"#,
+        std::str::from_utf8(registered).unwrap()
+    );
+    assert_eq!(text, want);
 }
 
 /// The open POSTs take no query parameter and `/envelope_pubkey` takes only `suite`: any
