@@ -270,6 +270,9 @@ pub(crate) async fn receive(State(st): St, request: WriteRequest) -> ServiceResu
 struct AcceptBody {
     /// The key the operator accepts (the peer's stored or proposed key).
     key_id: String,
+    /// Accept a proposed key of a weaker algorithm than the pinned one (default false).
+    #[serde(default)]
+    allow_weaker: bool,
 }
 
 /// `POST /api/v1/peers/{id}/accept`: an operator accepts a peer's key (a ledger entry).
@@ -288,7 +291,12 @@ pub(crate) async fn accept(
                 .with_details(json!({"field": "key_id"}))
         })?;
     blocking(move || {
-        let p = st.writer.accept_peer_key(id, key)?;
+        let weaker = if b.allow_weaker {
+            cairn_store::WeakerAlgorithm::Allow
+        } else {
+            cairn_store::WeakerAlgorithm::Refuse
+        };
+        let p = st.writer.accept_peer_key(id, key, weaker)?;
         Ok(Json(json!({"peer": view::peer(&p)})))
     })
     .await

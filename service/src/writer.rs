@@ -58,7 +58,7 @@ enum Op {
     /// Receive a peer's key response (its wire bytes).
     ReceiveKeyResponse(Vec<u8>, Arc<PeerSettings>),
     /// An operator accepts a peer's key (peer id, key id).
-    AcceptPeerKey(String, KeyId),
+    AcceptPeerKey(String, KeyId, cairn_store::WeakerAlgorithm),
     /// Remove a peer (peer id, reason).
     RemovePeer(String, String),
     /// Register a handle (blind index, identity sealed at rest).
@@ -309,7 +309,9 @@ fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
             let verdict = tx.receive_key_response(response, &peer.exchange, &policy)?;
             Ok(Out::Received(Box::new(verdict)))
         }
-        Op::AcceptPeerKey(id, key) => Ok(Out::Peer(Box::new(tx.accept_peer_key(id, key)?))),
+        Op::AcceptPeerKey(id, key, weaker) => {
+            Ok(Out::Peer(Box::new(tx.accept_peer_key(id, key, *weaker)?)))
+        }
         Op::RemovePeer(id, reason) => Ok(Out::Seq(tx.remove_peer(id, reason)?)),
         Op::RegisterHandle(index, sealed) => {
             Ok(Out::Handle(Box::new(tx.register_handle(index, sealed)?)))
@@ -508,9 +510,15 @@ impl Writer {
         }
     }
 
-    /// An operator accepts peer `id`'s key `key`.
-    pub fn accept_peer_key(&self, id: String, key: KeyId) -> ServiceResult<PeerInfo> {
-        match self.submit(Op::AcceptPeerKey(id, key))? {
+    /// An operator accepts peer `id`'s key `key` (one of a weaker algorithm only when
+    /// `weaker` allows it: [`cairn_store::Txn::accept_peer_key`]).
+    pub fn accept_peer_key(
+        &self,
+        id: String,
+        key: KeyId,
+        weaker: cairn_store::WeakerAlgorithm,
+    ) -> ServiceResult<PeerInfo> {
+        match self.submit(Op::AcceptPeerKey(id, key, weaker))? {
             Out::Peer(p) => Ok(*p),
             _ => Err(other()),
         }

@@ -714,6 +714,10 @@ Exit 0 when the key is verified or stored unverified (see \"verified\"), 1 when 
         peer: String,
         /// The key id to accept (64 hex characters, as the key_changed message shows it).
         key_id: String,
+        /// Accept a changed key of a weaker algorithm than the pinned one (less post-quantum
+        /// strength, or a hybrid's Ed25519 half dropped): refused without it.
+        #[arg(long)]
+        allow_weaker: bool,
     },
     /// List stored peers (legacy round-3 Dilithium keys are marked).
     #[command(after_help = "Examples:\n  cairn peer list\n  cairn peer list --verified --json")]

@@ -173,10 +173,20 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                        "vouch": got.vouch.as_ref().map(cairn_core::view::vouch)}),
             ))
         }
-        PeerCmd::Accept { peer, key_id } => {
-            let id = KeyId::from_hex(&key_id).map_err(CliError::from)?;
+        PeerCmd::Accept {
+            peer,
+            key_id,
+            allow_weaker,
+        } => {
+            // Any case, as the service takes it.
+            let id = KeyId::from_hex(&key_id.to_ascii_lowercase()).map_err(CliError::from)?;
             let reg = ctx.open(Access::Write)?;
-            let p = reg.accept_peer_key(&peer, &id)?;
+            let weaker = if allow_weaker {
+                cairn_store::WeakerAlgorithm::Allow
+            } else {
+                cairn_store::WeakerAlgorithm::Refuse
+            };
+            let p = reg.accept_peer_key(&peer, &id, weaker)?;
             Ok(Output::new(
                 format!(
                     "accepted by an operator (recorded at entry {})\n{}",

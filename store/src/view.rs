@@ -168,7 +168,8 @@ pub fn peer_identity(me: &PeerIdentity) -> Value {
 }
 
 /// A stored peer: its key, how it was vouched for (`verified`: the rule, its ledger entry and
-/// time; null while unverified) and a changed key waiting for an operator (`proposed_key_id`).
+/// time; null while unverified) and a changed key waiting for an operator (`proposed_key_id`,
+/// and its `proposed_algorithm`, which an operator weighs before accepting it).
 pub fn peer(p: &PeerInfo) -> Value {
     json!({
         "peer_id": p.peer_id,
@@ -180,6 +181,7 @@ pub fn peer(p: &PeerInfo) -> Value {
         "stored_at": p.stored_at,
         "verified": p.verified.map(|v| json!({"rule": v.rule.name(), "seq": v.seq, "at": v.at})),
         "proposed_key_id": p.proposed.as_ref().map(|x| x.signing_key.key_id().to_hex()),
+        "proposed_algorithm": p.proposed.as_ref().map(|x| x.signing_key.algorithm().name()),
     })
 }
 

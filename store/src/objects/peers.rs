@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{StoreCode, StoreError, StoreResult};
 use crate::kernel::db::{Registry, Txn};
 use crate::kernel::schema::{self, ReadTables, META, PEERS, PEER_EXCHANGE, PEER_NONCES};
-use crate::objects::keys::check_reason;
+use crate::objects::keys::{check_reason, WeakerAlgorithm};
 use crate::objects::seal::Passphrase;
 use cairn_core::bundle::Bundle;
 use cairn_core::crypto::{KeyId, PublicKey};
@@ -570,8 +570,16 @@ impl Txn<'_> {
     /// which replaces the pinned one (`peer_key_removed` naming the new key, then
     /// `peer_key_stored` and `peer_key_verified`), or its stored unverified key, which is
     /// verified. Rule [`VouchRule::OperatorAccepted`]. `not_found` if the peer holds no such
-    /// key.
-    pub fn accept_peer_key(&mut self, peer_id: &str, key_id: &KeyId) -> StoreResult<PeerInfo> {
+    /// key. A proposed key of a weaker algorithm than the one it replaces (less post-quantum
+    /// strength, or a hybrid's Ed25519 half dropped) is refused (`invalid_state`, nothing
+    /// written) unless `weaker` is [`WeakerAlgorithm::Allow`]: the rule this registry's own key
+    /// rotations follow.
+    pub fn accept_peer_key(
+        &mut self,
+        peer_id: &str,
+        key_id: &KeyId,
+        weaker: WeakerAlgorithm,
+    ) -> StoreResult<PeerInfo> {
         let p = load_peer(&self.tx, peer_id)?
             .ok_or_else(|| StoreError::not_found(format!("no peer {peer_id:?}")))?;
         if let Some(prop) = p
@@ -579,6 +587,18 @@ impl Txn<'_> {
             .clone()
             .filter(|x| x.signing_key.key_id() == *key_id)
         {
+            let (old, new) = (p.signing_key.algorithm(), prop.signing_key.algorithm());
+            if let Some(lost) = old.weakened_by(new) {
+                if weaker == WeakerAlgorithm::Refuse {
+                    return Err(StoreError::new(
+                        StoreCode::InvalidState,
+                        format!(
+                            "peer {peer_id:?} holds a {old} key: its proposed {new} key would give up \
+                             {lost}, and accepting a weaker algorithm must be asked for"
+                        ),
+                    ));
+                }
+            }
             let response = KeyResponse {
                 version: PEER_MESSAGE_VERSION,
                 responder_id: peer_id.into(),
@@ -737,8 +757,13 @@ impl Registry {
     }
 
     /// An operator accepts a peer's key (one transaction). See [`Txn::accept_peer_key`].
-    pub fn accept_peer_key(&self, peer_id: &str, key_id: &KeyId) -> StoreResult<PeerInfo> {
-        self.write(|tx| tx.accept_peer_key(peer_id, key_id))
+    pub fn accept_peer_key(
+        &self,
+        peer_id: &str,
+        key_id: &KeyId,
+        weaker: WeakerAlgorithm,
+    ) -> StoreResult<PeerInfo> {
+        self.write(|tx| tx.accept_peer_key(peer_id, key_id, weaker))
     }
 
     /// Removes a peer (one transaction). See [`Txn::remove_peer`].

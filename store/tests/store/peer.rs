@@ -305,6 +305,58 @@ fn peer_pending_requests_survive_a_restart_and_expire() {
     assert_eq!(alice.reg.cleanup_expired_requests(&cfg).unwrap(), 0);
 }
 
+/// A changed key of a weaker algorithm is refused at acceptance unless asked for, as this
+/// registry's own rotations are; the view shows the proposed key's algorithm to weigh.
+#[test]
+fn accepting_a_weaker_peer_key_must_be_asked_for() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::Ed25519MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    let resp = exchange(&alice, &bob, "bob", false);
+    alice
+        .reg
+        .receive_key_response(&resp, &cfg, &tofu())
+        .unwrap();
+    // Peers sign with ML-DSA-65, alone or in the hybrid: the hybrid's Ed25519 half dropped is
+    // what weakens here.
+    for (alg, seed, weaker) in [
+        (Algorithm::MlDsa65, 10, true),
+        (Algorithm::Ed25519MlDsa65, 11, false),
+    ] {
+        let next = peer("bob", alg, seed);
+        let resp = exchange(&alice, &next, "bob", false);
+        let e = alice
+            .reg
+            .receive_key_response(&resp, &cfg, &tofu())
+            .unwrap_err();
+        assert_eq!(code(&e), "key_changed");
+        let p = alice.reg.peer("bob").unwrap();
+        assert_eq!(
+            cairn_store::view::peer(&p)["proposed_algorithm"],
+            alg.name(),
+            "{alg}"
+        );
+        let size = alice.reg.tree_size().unwrap();
+        let refused = alice
+            .reg
+            .accept_peer_key("bob", &next.key, WeakerAlgorithm::Refuse);
+        if weaker {
+            let e = refused.unwrap_err();
+            assert_eq!(code(&e), "invalid_state", "{alg}");
+            assert!(e.to_string().contains("weaker"), "{e}");
+            assert_eq!(
+                alice.reg.tree_size().unwrap(),
+                size,
+                "{alg}: nothing written"
+            );
+            assert_eq!(alice.reg.peer("bob").unwrap().key_id(), bob.key);
+        } else {
+            assert_eq!(refused.unwrap().key_id(), next.key, "{alg}");
+            return;
+        }
+    }
+}
+
 #[test]
 fn peer_key_change_is_refused_until_an_operator_accepts_it() {
     let alice = peer("alice", Algorithm::MlDsa65, 1);
@@ -342,13 +394,16 @@ fn peer_key_change_is_refused_until_an_operator_accepts_it() {
         code(
             &alice
                 .reg
-                .accept_peer_key("bob", &KeyId([3; 32]))
+                .accept_peer_key("bob", &KeyId([3; 32]), WeakerAlgorithm::Refuse)
                 .unwrap_err()
         ),
         "not_found"
     );
     // The operator accepts: removal naming the new key, then stored and verified.
-    let p = alice.reg.accept_peer_key("bob", &bob2.key).unwrap();
+    let p = alice
+        .reg
+        .accept_peer_key("bob", &bob2.key, WeakerAlgorithm::Refuse)
+        .unwrap();
     assert_eq!(
         (p.key_id(), p.verified.unwrap().rule),
         (bob2.key, VouchRule::OperatorAccepted)
@@ -394,10 +449,18 @@ fn peer_unvouched_key_is_stored_unverified_for_an_operator() {
     );
     assert!(alice.reg.list_verified_peers().unwrap().is_empty());
     assert_eq!(alice.reg.list_peers().unwrap().len(), 1);
-    let p = alice.reg.accept_peer_key("bob", &bob.key).unwrap();
+    let p = alice
+        .reg
+        .accept_peer_key("bob", &bob.key, WeakerAlgorithm::Refuse)
+        .unwrap();
     assert_eq!(p.verified.unwrap().rule, VouchRule::OperatorAccepted);
     assert_eq!(
-        code(&alice.reg.accept_peer_key("bob", &bob.key).unwrap_err()),
+        code(
+            &alice
+                .reg
+                .accept_peer_key("bob", &bob.key, WeakerAlgorithm::Refuse)
+                .unwrap_err()
+        ),
         "replayed"
     );
     alice.reg.audit().unwrap();
