@@ -459,12 +459,25 @@ impl Txn<'_> {
             Err(e) if e.code() == ErrorCode::KeyChanged || e.code() == ErrorCode::Unauthorized => {
                 match current {
                     Some(mut p) if p.key_id() != v.key_id() => {
+                        let stored = p.key_id();
                         p.proposed = Some(ProposedKey {
                             signing_key: v.response.signing_key.clone(),
                             kem_key: v.response.kem_key.clone(),
                             seen_at: now,
                         });
                         self.put_peer(&p)?;
+                        if e.code() == ErrorCode::Unauthorized {
+                            // Another key than the one stored (unverified), which nothing
+                            // vouches for either: a key change, kept as proposed, as for a
+                            // pinned peer.
+                            return Ok(Err(StoreError::core(
+                                ErrorCode::KeyChanged,
+                                format!(
+                                    "peer {peer_id:?} presented key {}, not its stored key {stored}, and nothing vouches for it: kept as proposed until an operator accepts it",
+                                    v.key_id()
+                                ),
+                            )));
+                        }
                     }
                     // The same key again, still unverified: answered as when it was first
                     // stored (nothing vouches, stored unverified), not as a refusal.

@@ -449,6 +449,19 @@ fn peer_unvouched_key_is_stored_unverified_for_an_operator() {
     );
     assert!(alice.reg.list_verified_peers().unwrap().is_empty());
     assert_eq!(alice.reg.list_peers().unwrap().len(), 1);
+    // The same peer with another key nothing vouches for either: a key change, kept as
+    // proposed (not a refusal for want of a token), the stored key unchanged.
+    let bob2 = peer("bob", Algorithm::MlDsa65, 3);
+    let resp = exchange(&alice, &bob2, "bob", false);
+    let e = alice
+        .reg
+        .receive_key_response(&resp, &cfg, &VouchPolicy::default())
+        .unwrap_err();
+    assert_eq!(code(&e), "key_changed");
+    assert!(e.to_string().contains(&bob2.key.to_hex()), "{e}");
+    let p = alice.reg.peer("bob").unwrap();
+    assert_eq!(p.key_id(), bob.key);
+    assert_eq!(p.proposed.unwrap().signing_key.key_id(), bob2.key);
     let p = alice
         .reg
         .accept_peer_key("bob", &bob.key, WeakerAlgorithm::Refuse)
