@@ -146,6 +146,12 @@ pub(crate) async fn key_request(
     let proof = flag(&q, "proof")?;
     let request = read_body(body, MAX_KEY_MESSAGE_LEN).await?.to_vec();
     blocking(move || {
+        if proof {
+            // What the proof needs (the identity, a trust root, a checkpoint covering the
+            // identity's entry) before the request is accepted: it is accepted once, and one
+            // spent on an answer that cannot be proven would be lost to its sender.
+            ensure_checkpoint(&st, st.reg.key_response_proof_entry()?)?;
+        }
         let pass = st.key_passphrase.clone();
         let env = st
             .writer
@@ -153,11 +159,6 @@ pub(crate) async fn key_request(
         if !proof {
             return Ok(octets(env.to_compact()));
         }
-        let me = st
-            .reg
-            .peer_identity()?
-            .ok_or_else(|| ServiceError::internal("the peer identity vanished"))?;
-        ensure_checkpoint(&st, me.stored_seq)?;
         Ok(octets(st.reg.key_response_bundle(env)?.to_bytes()))
     })
     .await

@@ -736,12 +736,49 @@ impl Registry {
         passphrase: Option<&Passphrase>,
         with_proof: bool,
     ) -> StoreResult<Vec<u8>> {
+        if with_proof {
+            // What the proof needs, before the request's nonce is spent on an answer.
+            let seq = self.key_response_proof_entry()?;
+            if self.bundle_needs_checkpoint(seq)? {
+                self.create_checkpoint()?;
+            }
+        }
         let (env, _) = self.write(|tx| tx.respond_to_key_request(request, config, passphrase))?;
         if with_proof {
             Ok(self.key_response_bundle(env)?.to_bytes())
         } else {
             Ok(env.to_compact())
         }
+    }
+
+    /// The ledger entry a proof of this registry's peer identity includes (its
+    /// `peer_key_stored`), once what such a proof needs is known to be there: the identity
+    /// (`invalid_state` without one) and a trust root (`invalid_state`). A responder asked for
+    /// a proof checks this, and that a checkpoint covers the entry, before it answers: a key
+    /// request is accepted once, so one spent on an answer that cannot be proven is lost.
+    ///
+    /// ```
+    /// use cairn_store::{CreateOptions, Protection, Registry};
+    /// let dir = tempfile::tempdir()?;
+    /// let reg = Registry::create(dir.path().join("r.redb"), CreateOptions::new("example.test/log", Protection::Insecure))?;
+    /// let e = reg.key_response_proof_entry().unwrap_err();
+    /// assert_eq!(e.code().as_str(), "invalid_state");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn key_response_proof_entry(&self) -> StoreResult<u64> {
+        let me = self.peer_identity()?.ok_or_else(|| {
+            StoreError::new(
+                StoreCode::InvalidState,
+                "this registry has no peer identity",
+            )
+        })?;
+        if self.trust_roots()?.is_empty() {
+            return Err(StoreError::new(
+                StoreCode::InvalidState,
+                "a proof of this registry's peer identity needs a trust root: create one first",
+            ));
+        }
+        Ok(me.stored_seq)
     }
 
     /// The bundle proving this registry's peer identity: `response` (one of its key

@@ -92,6 +92,36 @@ fn exchange(a: &Peer, b: &Peer, b_id: &str, proof: bool) -> Vec<u8> {
         .unwrap()
 }
 
+/// A request asked to be answered with a proof the responder cannot give (it has no trust
+/// root) is refused before it is accepted: the same request, sent again without asking for
+/// the proof, is answered, not refused as replayed.
+#[test]
+fn a_proof_that_cannot_be_given_spends_no_request() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    let req = alice
+        .reg
+        .request_peer_keys_again("bob", &cfg, None)
+        .unwrap();
+    let size = bob.reg.tree_size().unwrap();
+    let e = bob
+        .reg
+        .respond_to_key_request(&req, &cfg, None, true)
+        .unwrap_err();
+    assert_eq!(code(&e), "invalid_state");
+    assert!(e.to_string().contains("trust root"), "{e}");
+    assert_eq!(bob.reg.tree_size().unwrap(), size, "nothing written");
+    let resp = bob
+        .reg
+        .respond_to_key_request(&req, &cfg, None, false)
+        .unwrap();
+    alice
+        .reg
+        .receive_key_response(&resp, &cfg, &tofu())
+        .unwrap();
+}
+
 #[test]
 fn peer_exchange_first_use_then_seed_004_operations() {
     let alice = peer("alice", Algorithm::MlDsa65, 1);
