@@ -689,7 +689,8 @@ Exit 0 when the key is verified or stored unverified (see \"verified\"), 1 when 
     Receive {
         /// The response file.
         response: PathBuf,
-        /// A trust root whose peer-role keys pin bootstrap peers (label = peer id).
+        /// A trust root whose peer-role keys pin bootstrap peers (label = peer id); default:
+        /// the registry's own current trust root.
         #[arg(long)]
         bootstrap_root: Option<PathBuf>,
         /// PEER=FILE: the trust root of peer PEER's own registry, whose checkpoints vouch

@@ -151,14 +151,22 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                     ))
                 })
                 .collect::<CliResult<Vec<_>>>()?;
-            let policy = VouchPolicy {
-                bootstrap: bootstrap.as_ref(),
-                transparency: &logs,
-                require_hybrid_checkpoint: !allow_classical_checkpoint,
-                trust_on_first_use,
-            };
             let reg = ctx.open(Access::Write)?;
-            let got = reg.receive_key_response(&bytes, &cfg, &policy)?;
+            // One transaction, whatever the verdict (the replay state is kept), whose own trust
+            // root pins the bootstrap peers unless a root was given, as `cairn serve` does.
+            let got = reg.write(|tx| {
+                let own = match &bootstrap {
+                    Some(_) => None,
+                    None => tx.current_trust_root()?.map(|r| r.root),
+                };
+                let policy = VouchPolicy {
+                    bootstrap: bootstrap.as_ref().or(own.as_ref()),
+                    transparency: &logs,
+                    require_hybrid_checkpoint: !allow_classical_checkpoint,
+                    trust_on_first_use,
+                };
+                tx.receive_key_response(&bytes, &cfg, &policy)
+            })??;
             let text = match &got.vouch {
                 Some(v) => format!("verified by rule {}\n{}", v.rule.name(), peer_line(&got.peer)),
                 None => format!(

@@ -151,6 +151,17 @@ fn peer_bootstrap_pin_and_transparency_proof() {
         1,
         "key_mismatch",
     );
+    // Without --bootstrap-root, the registry's own trust root (now root2) pins node-b: first
+    // use does not take a stranger's key for it.
+    let resp = exchange(&a, &mallory, "node-b");
+    a.fails(
+        &["peer", "receive", &resp, "--trust-on-first-use"],
+        1,
+        "key_mismatch",
+    );
+    let resp = exchange(&a, &b, "node-b");
+    let v = a.ok(&["peer", "receive", &resp]);
+    assert_eq!(v["rule"], "bootstrap");
     let resp = exchange(&a, &b, "node-b");
     let v = a.ok(&[
         "peer",
