@@ -403,7 +403,7 @@ fn a_rotation_to_a_weaker_algorithm_is_refused_unless_asked_for() {
 /// A query's page: at most `limit` nodes, at most four read for each, `next` where the
 /// following page starts; both keys intersect; neither is refused.
 #[test]
-fn node_queries_come_in_bounded_pages() {
+fn node_queries_come_in_bounded_pages() -> Result<(), StoreError> {
     let e = env();
     let reg = &e.reg;
     // n0..n9 all signal "s"; only n5 and n9 declare capability "c".
@@ -413,42 +413,42 @@ fn node_queries_come_in_bounded_pages() {
             tx.register_node(&node(&format!("n{i}"), caps, &["s"]))?;
         }
         Ok(())
-    })
-    .unwrap();
-    let page = |q: NodeQuery<'_>| {
-        let p = reg.query_nodes(&q).unwrap();
-        (
+    })?;
+    let page = |q: NodeQuery<'_>| -> Result<(Vec<String>, Option<String>), StoreError> {
+        let p = reg.query_nodes(&q)?;
+        Ok((
             p.nodes.into_iter().map(|n| n.spec.id).collect::<Vec<_>>(),
             p.next,
-        )
+        ))
     };
     let both = NodeQuery::of(Some("s"), Some("c"));
     // Limit 1: four nodes read (n0..n3), none qualifies; the next page starts after n3.
-    assert_eq!(page(both.with_limit(1)), (vec![], Some("n3".to_owned())));
+    assert_eq!(page(both.with_limit(1))?, (vec![], Some("n3".to_owned())));
     assert_eq!(
-        page(both.with_limit(1).after(Some("n3"))),
+        page(both.with_limit(1).after(Some("n3")))?,
         (vec!["n5".to_owned()], Some("n5".to_owned()))
     );
     // n6, n7 and n8 read and passed over, n9 taken; nothing follows.
     assert_eq!(
-        page(both.with_limit(1).after(Some("n5"))),
+        page(both.with_limit(1).after(Some("n5")))?,
         (vec!["n9".to_owned()], None)
     );
-    assert_eq!(page(both).0, ["n5", "n9"]);
+    assert_eq!(page(both)?.0, ["n5", "n9"]);
     // A full page says where to go on only when something follows.
-    assert_eq!(page(NodeQuery::signal("s").with_limit(10)).1, None);
+    assert_eq!(page(NodeQuery::signal("s").with_limit(10))?.1, None);
     assert_eq!(
-        page(NodeQuery::signal("s").with_limit(9)).1,
+        page(NodeQuery::signal("s").with_limit(9))?.1,
         Some("n8".to_owned())
     );
     assert_eq!(
-        page(NodeQuery::capability("c").with_limit(2)),
+        page(NodeQuery::capability("c").with_limit(2))?,
         (vec!["n5".to_owned(), "n9".to_owned()], None)
     );
     // A limit of 0 is taken as 1.
-    assert_eq!(page(NodeQuery::signal("s").with_limit(0)).0.len(), 1);
+    assert_eq!(page(NodeQuery::signal("s").with_limit(0))?.0.len(), 1);
     let err = reg.query_nodes(&NodeQuery::of(None, None)).unwrap_err();
     assert_eq!(err.code().as_str(), "malformed");
+    Ok(())
 }
 
 #[test]

@@ -96,30 +96,22 @@ fn exchange(a: &Peer, b: &Peer, b_id: &str, proof: bool) -> Vec<u8> {
 /// root) is refused before it is accepted: the same request, sent again without asking for
 /// the proof, is answered, not refused as replayed.
 #[test]
-fn a_proof_that_cannot_be_given_spends_no_request() {
+fn a_proof_that_cannot_be_given_spends_no_request() -> Result<(), Box<dyn std::error::Error>> {
     let alice = peer("alice", Algorithm::MlDsa65, 1);
     let bob = peer("bob", Algorithm::MlDsa65, 2);
     let cfg = ExchangeConfig::default();
-    let req = alice
-        .reg
-        .request_peer_keys_again("bob", &cfg, None)
-        .unwrap();
-    let size = bob.reg.tree_size().unwrap();
+    let req = alice.reg.request_peer_keys_again("bob", &cfg, None)?;
+    let size = bob.reg.tree_size()?;
     let e = bob
         .reg
         .respond_to_key_request(&req, &cfg, None, true)
         .unwrap_err();
     assert_eq!(code(&e), "invalid_state");
     assert!(e.to_string().contains("trust root"), "{e}");
-    assert_eq!(bob.reg.tree_size().unwrap(), size, "nothing written");
-    let resp = bob
-        .reg
-        .respond_to_key_request(&req, &cfg, None, false)
-        .unwrap();
-    alice
-        .reg
-        .receive_key_response(&resp, &cfg, &tofu())
-        .unwrap();
+    assert_eq!(bob.reg.tree_size()?, size, "nothing written");
+    let resp = bob.reg.respond_to_key_request(&req, &cfg, None, false)?;
+    alice.reg.receive_key_response(&resp, &cfg, &tofu())?;
+    Ok(())
 }
 
 #[test]
@@ -338,15 +330,12 @@ fn peer_pending_requests_survive_a_restart_and_expire() {
 /// A changed key of a weaker algorithm is refused at acceptance unless asked for, as this
 /// registry's own rotations are; the view shows the proposed key's algorithm to weigh.
 #[test]
-fn accepting_a_weaker_peer_key_must_be_asked_for() {
+fn accepting_a_weaker_peer_key_must_be_asked_for() -> Result<(), Box<dyn std::error::Error>> {
     let alice = peer("alice", Algorithm::MlDsa65, 1);
     let bob = peer("bob", Algorithm::Ed25519MlDsa65, 2);
     let cfg = ExchangeConfig::default();
     let resp = exchange(&alice, &bob, "bob", false);
-    alice
-        .reg
-        .receive_key_response(&resp, &cfg, &tofu())
-        .unwrap();
+    alice.reg.receive_key_response(&resp, &cfg, &tofu())?;
     // Peers sign with ML-DSA-65, alone or in the hybrid: the hybrid's Ed25519 half dropped is
     // what weakens here.
     for (alg, seed, weaker) in [
@@ -360,13 +349,13 @@ fn accepting_a_weaker_peer_key_must_be_asked_for() {
             .receive_key_response(&resp, &cfg, &tofu())
             .unwrap_err();
         assert_eq!(code(&e), "key_changed");
-        let p = alice.reg.peer("bob").unwrap();
+        let p = alice.reg.peer("bob")?;
         assert_eq!(
             cairn_store::view::peer(&p)["proposed_algorithm"],
             alg.name(),
             "{alg}"
         );
-        let size = alice.reg.tree_size().unwrap();
+        let size = alice.reg.tree_size()?;
         let refused = alice
             .reg
             .accept_peer_key("bob", &next.key, WeakerAlgorithm::Refuse);
@@ -374,33 +363,27 @@ fn accepting_a_weaker_peer_key_must_be_asked_for() {
             let e = refused.unwrap_err();
             assert_eq!(code(&e), "invalid_state", "{alg}");
             assert!(e.to_string().contains("weaker"), "{e}");
-            assert_eq!(
-                alice.reg.tree_size().unwrap(),
-                size,
-                "{alg}: nothing written"
-            );
-            assert_eq!(alice.reg.peer("bob").unwrap().key_id(), bob.key);
+            assert_eq!(alice.reg.tree_size()?, size, "{alg}: nothing written");
+            assert_eq!(alice.reg.peer("bob")?.key_id(), bob.key);
         } else {
-            assert_eq!(refused.unwrap().key_id(), next.key, "{alg}");
-            return;
+            assert_eq!(refused?.key_id(), next.key, "{alg}");
         }
     }
+    Ok(())
 }
 
 #[test]
-fn peer_key_change_is_refused_until_an_operator_accepts_it() {
+fn peer_key_change_is_refused_until_an_operator_accepts_it(
+) -> Result<(), Box<dyn std::error::Error>> {
     let alice = peer("alice", Algorithm::MlDsa65, 1);
     let bob = peer("bob", Algorithm::MlDsa65, 2);
     let cfg = ExchangeConfig::default();
     let resp = exchange(&alice, &bob, "bob", false);
-    alice
-        .reg
-        .receive_key_response(&resp, &cfg, &tofu())
-        .unwrap();
+    alice.reg.receive_key_response(&resp, &cfg, &tofu())?;
     // "bob" comes back with another key (a new install, or a man in the middle).
     let bob2 = peer("bob", Algorithm::Ed25519MlDsa65, 9);
     let resp = exchange(&alice, &bob2, "bob", false);
-    let size = alice.reg.tree_size().unwrap();
+    let size = alice.reg.tree_size()?;
     let e = alice
         .reg
         .receive_key_response(&resp, &cfg, &tofu())
@@ -411,14 +394,21 @@ fn peer_key_change_is_refused_until_an_operator_accepts_it() {
         "{e}"
     );
     assert_eq!(
-        alice.reg.tree_size().unwrap(),
+        alice.reg.tree_size()?,
         size,
         "a refused key writes no entry"
     );
-    let p = alice.reg.peer("bob").unwrap();
+    let p = alice.reg.peer("bob")?;
     assert_eq!(p.key_id(), bob.key, "the pin holds");
-    assert_eq!(p.proposed.as_ref().unwrap().signing_key.key_id(), bob2.key);
-    assert_eq!(alice.reg.peer_signing_key("bob").unwrap().key_id(), bob.key);
+    assert_eq!(
+        p.proposed
+            .as_ref()
+            .ok_or("a proposed key")?
+            .signing_key
+            .key_id(),
+        bob2.key
+    );
+    assert_eq!(alice.reg.peer_signing_key("bob")?.key_id(), bob.key);
     // Accepting a key nobody proposed is refused.
     assert_eq!(
         code(
@@ -432,13 +422,12 @@ fn peer_key_change_is_refused_until_an_operator_accepts_it() {
     // The operator accepts: removal naming the new key, then stored and verified.
     let p = alice
         .reg
-        .accept_peer_key("bob", &bob2.key, WeakerAlgorithm::Refuse)
-        .unwrap();
+        .accept_peer_key("bob", &bob2.key, WeakerAlgorithm::Refuse)?;
     assert_eq!(
-        (p.key_id(), p.verified.unwrap().rule),
+        (p.key_id(), p.verified.ok_or("verified")?.rule),
         (bob2.key, VouchRule::OperatorAccepted)
     );
-    assert_eq!(alice.reg.peer_kem_key("bob").unwrap(), kem(9));
+    assert_eq!(alice.reg.peer_kem_key("bob")?, kem(9));
     let ev = events(&alice.reg);
     let n = ev.len();
     assert!(
@@ -458,27 +447,28 @@ fn peer_key_change_is_refused_until_an_operator_accepts_it() {
         ),
         "key_changed"
     );
-    alice.reg.audit().unwrap();
+    alice.reg.audit()?;
+    Ok(())
 }
 
 #[test]
-fn peer_unvouched_key_is_stored_unverified_for_an_operator() {
+fn peer_unvouched_key_is_stored_unverified_for_an_operator(
+) -> Result<(), Box<dyn std::error::Error>> {
     let alice = peer("alice", Algorithm::MlDsa65, 1);
     let bob = peer("bob", Algorithm::MlDsa65, 2);
     let cfg = ExchangeConfig::default();
     let resp = exchange(&alice, &bob, "bob", false);
     let got = alice
         .reg
-        .receive_key_response(&resp, &cfg, &VouchPolicy::default())
-        .unwrap();
+        .receive_key_response(&resp, &cfg, &VouchPolicy::default())?;
     assert!(got.vouch.is_none() && got.peer.verified.is_none());
-    assert!(!alice.reg.has_complete_keys("bob").unwrap());
+    assert!(!alice.reg.has_complete_keys("bob")?);
     assert_eq!(
         code(&alice.reg.peer_signing_key("bob").unwrap_err()),
         "invalid_state"
     );
-    assert!(alice.reg.list_verified_peers().unwrap().is_empty());
-    assert_eq!(alice.reg.list_peers().unwrap().len(), 1);
+    assert!(alice.reg.list_verified_peers()?.is_empty());
+    assert_eq!(alice.reg.list_peers()?.len(), 1);
     // The same peer with another key nothing vouches for either: a key change, kept as
     // proposed (not a refusal for want of a token), the stored key unchanged.
     let bob2 = peer("bob", Algorithm::MlDsa65, 3);
@@ -489,14 +479,19 @@ fn peer_unvouched_key_is_stored_unverified_for_an_operator() {
         .unwrap_err();
     assert_eq!(code(&e), "key_changed");
     assert!(e.to_string().contains(&bob2.key.to_hex()), "{e}");
-    let p = alice.reg.peer("bob").unwrap();
+    let p = alice.reg.peer("bob")?;
     assert_eq!(p.key_id(), bob.key);
-    assert_eq!(p.proposed.unwrap().signing_key.key_id(), bob2.key);
+    assert_eq!(
+        p.proposed.ok_or("a proposed key")?.signing_key.key_id(),
+        bob2.key
+    );
     let p = alice
         .reg
-        .accept_peer_key("bob", &bob.key, WeakerAlgorithm::Refuse)
-        .unwrap();
-    assert_eq!(p.verified.unwrap().rule, VouchRule::OperatorAccepted);
+        .accept_peer_key("bob", &bob.key, WeakerAlgorithm::Refuse)?;
+    assert_eq!(
+        p.verified.ok_or("verified")?.rule,
+        VouchRule::OperatorAccepted
+    );
     assert_eq!(
         code(
             &alice
@@ -506,7 +501,8 @@ fn peer_unvouched_key_is_stored_unverified_for_an_operator() {
         ),
         "replayed"
     );
-    alice.reg.audit().unwrap();
+    alice.reg.audit()?;
+    Ok(())
 }
 
 #[test]
