@@ -289,6 +289,44 @@ pub fn tiles_for_size(size: u64) -> Vec<Tile> {
     tiles_added(0, size)
 }
 
+/// The partial tiles and the partial entry bundle of a tree of `size` leaves (its right edge,
+/// one tile a level at most): what a log serves for each size it made a checkpoint at
+/// (C2SP tlog-tiles), beside the full tiles every larger tree shares. The tiles of
+/// [`tiles_for_size`] that are not full, found in O(levels).
+///
+/// ```
+/// use cairn_core::tiles::{partial_tiles, TileKind};
+/// let t = partial_tiles(70_000);
+/// let widths: Vec<(TileKind, u16)> = t.iter().map(|t| (t.kind, t.width)).collect();
+/// assert_eq!(widths, [
+///     (TileKind::Hashes(0), 112), (TileKind::Entries, 112),
+///     (TileKind::Hashes(1), 17), (TileKind::Hashes(2), 1),
+/// ]);
+/// // At 256 leaves level 0 is one full tile; only level 1 has a partial one, of one hash.
+/// let t = partial_tiles(256);
+/// assert_eq!((t.len(), t[0].kind, t[0].width), (1, TileKind::Hashes(1), 1));
+/// ```
+pub fn partial_tiles(size: u64) -> Vec<Tile> {
+    let mut out = Vec::new();
+    for level in 0..=MAX_TILE_LEVEL {
+        let n = hashes_at(level, size);
+        if n == 0 {
+            break;
+        }
+        // None when `n` fills its last tile: that edge is full.
+        if let Some(t) = tile_at(TileKind::Hashes(level), n / u64::from(TILE_WIDTH), size) {
+            out.push(t);
+            if level == 0 {
+                out.push(Tile {
+                    kind: TileKind::Entries,
+                    ..t
+                });
+            }
+        }
+    }
+    out
+}
+
 /// The tiles and entry bundles that a tree of `new_size` leaves publishes and one of
 /// `old_size` leaves did not (new full tiles, and the partial tiles whose width changed):
 /// what an incremental export writes. Empty when `new_size <= old_size`.
@@ -729,6 +767,30 @@ mod tests {
     use super::*;
     use crate::merkle::{root_of, MemoryTree};
     use alloc::vec;
+
+    /// The partial tiles are the tree's tiles that are not full, at edges of every kind: an
+    /// empty tree, one below a tile, tile and level multiples and one past them.
+    #[test]
+    fn partial_tiles_are_the_tiles_not_full() {
+        for size in [
+            0u64,
+            1,
+            255,
+            256,
+            257,
+            65_535,
+            65_536,
+            65_537,
+            70_000,
+            (1 << 24) + 5,
+        ] {
+            let want: Vec<Tile> = tiles_for_size(size)
+                .into_iter()
+                .filter(|t| !t.is_full())
+                .collect();
+            assert_eq!(partial_tiles(size), want, "{size}");
+        }
+    }
 
     fn tree(n: u64) -> (MemoryTree, Vec<Vec<u8>>) {
         let mut t = MemoryTree::new();

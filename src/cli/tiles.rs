@@ -254,11 +254,7 @@ fn differing_tiles(reg: &Registry, dir: &Path, size: u64) -> CliResult<Vec<Tile>
     let mut wanted: std::collections::BTreeSet<Tile> =
         tiles::tiles_for_size(size).into_iter().collect();
     for s in reg.checkpoint_sizes(..size)? {
-        wanted.extend(
-            tiles::tiles_for_size(s)
-                .into_iter()
-                .filter(|t| !t.is_full()),
-        );
+        wanted.extend(tiles::partial_tiles(s));
     }
     let mut out = Vec::new();
     for t in wanted {
