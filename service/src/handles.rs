@@ -310,15 +310,6 @@ impl UsedSolutions {
     }
 }
 
-/// What `/resolve` seals to the requester: `{"found","identity","devices"}`.
-#[derive(serde::Serialize)]
-struct ResolveAnswer {
-    found: bool,
-    /// The identity as registered, byte for byte; `null` when the handle is free.
-    identity: Option<Box<serde_json::value::RawValue>>,
-    devices: Vec<Value>,
-}
-
 /// A device's presence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PresenceEntry {
@@ -675,6 +666,59 @@ impl HandleRegistry {
 
 /// An identity is a JSON object of at most [`MAX_IDENTITY_LEN`] bytes whose `handle` member
 /// normalises to the handle it is registered under.
+/// Whether JSON text `json` holds an object that names a member twice, at any depth (false
+/// for text that is not JSON: the caller's parse says so).
+fn names_a_member_twice(json: &[u8]) -> bool {
+    use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    /// A JSON value, read only to refuse a member named twice.
+    struct Distinct;
+    impl<'de> Deserialize<'de> for Distinct {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Distinct, D::Error> {
+            d.deserialize_any(DistinctVisitor)
+        }
+    }
+    struct DistinctVisitor;
+    impl<'de> Visitor<'de> for DistinctVisitor {
+        type Value = Distinct;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Distinct, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = m.next_key::<String>()? {
+                if !seen.insert(k) {
+                    return Err(A::Error::custom("a member named twice"));
+                }
+                m.next_value::<Distinct>()?;
+            }
+            Ok(Distinct)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Distinct, A::Error> {
+            while s.next_element::<Distinct>()?.is_some() {}
+            Ok(Distinct)
+        }
+        fn visit_bool<E: Error>(self, _: bool) -> Result<Distinct, E> {
+            Ok(Distinct)
+        }
+        fn visit_i64<E: Error>(self, _: i64) -> Result<Distinct, E> {
+            Ok(Distinct)
+        }
+        fn visit_u64<E: Error>(self, _: u64) -> Result<Distinct, E> {
+            Ok(Distinct)
+        }
+        fn visit_f64<E: Error>(self, _: f64) -> Result<Distinct, E> {
+            Ok(Distinct)
+        }
+        fn visit_str<E: Error>(self, _: &str) -> Result<Distinct, E> {
+            Ok(Distinct)
+        }
+        fn visit_unit<E: Error>(self) -> Result<Distinct, E> {
+            Ok(Distinct)
+        }
+    }
+    serde_json::from_slice::<Distinct>(json).is_err_and(|e| e.is_data())
+}
+
 fn validate_identity(identity: &[u8], handle: &Handle) -> ServiceResult<()> {
     let bad = |code: ErrorCode, msg: &str, f: &str| {
         Err(field(ServiceError::core(code, msg.to_owned()), f))
@@ -693,6 +737,16 @@ fn validate_identity(identity: &[u8], handle: &Handle) -> ServiceResult<()> {
             "identity",
         );
     };
+    // Parsers differ on which of two same-named members they keep (serde_json the last):
+    // an identity whose "handle" one client reads as this handle and another as a different
+    // one names no single handle.
+    if names_a_member_twice(identity) {
+        return bad(
+            ErrorCode::Malformed,
+            "the identity inside the envelope names a member twice",
+            "identity",
+        );
+    }
     match map.get("handle").and_then(Value::as_str).map(normalise) {
         Some(Ok(h)) if h == *handle => Ok(()),
         Some(_) => bad(
@@ -777,20 +831,27 @@ pub async fn resolve(
     blocking(move || {
         let now = st.reg.now();
         let record = HandleRegistry::record_alike(&st, &index)?;
-        let answer = match record {
+        // `{"found","identity","devices"}`, in that order.
+        let mut text = Vec::with_capacity(RESOLVE_PAD);
+        match record {
             Some(r) => {
-                // The identity's bytes as registered (key order, numbers and all), so that a
-                // client that signed or hashed them can check what it gets back.
+                // The identity's bytes as registered (key order, numbers, spacing and all),
+                // so that a client that signed or hashed them can check what it gets back;
+                // one stored before members named twice were refused is answered as the
+                // registration's check read it (the last of each), as it was before.
                 let identity = h.open_at_rest(&index, &r.sealed_identity)?;
-                let identity = String::from_utf8(identity)
-                    .ok()
-                    .and_then(|t| serde_json::value::RawValue::from_string(t).ok())
-                    .ok_or_else(|| ServiceError::internal("a stored identity is not JSON"))?;
-                ResolveAnswer {
-                    found: true,
-                    identity: Some(identity),
-                    devices: h.devices(&index, now),
+                text.extend_from_slice(br#"{"found":true,"identity":"#);
+                if names_a_member_twice(&identity) {
+                    let v: Value = serde_json::from_slice(&identity).map_err(|e| {
+                        ServiceError::internal(format!("a stored identity is not JSON: {e}"))
+                    })?;
+                    text.extend_from_slice(v.to_string().as_bytes());
+                } else {
+                    text.extend_from_slice(&identity);
                 }
+                text.extend_from_slice(br#","devices":"#);
+                text.extend_from_slice(Value::from(h.devices(&index, now)).to_string().as_bytes());
+                text.push(b'}');
             }
             None => {
                 // The same work as a hit: open a record sealed at rest.
@@ -799,15 +860,9 @@ pub async fn resolve(
                     .keyring
                     .open(PURPOSE_AT_REST, DECOY_AAD, &h.decoy)
                     .map_err(|e| ServiceError::internal(format!("decoy record: {e}")))?;
-                ResolveAnswer {
-                    found: false,
-                    identity: None,
-                    devices: Vec::new(),
-                }
+                text.extend_from_slice(br#"{"found":false,"identity":null,"devices":[]}"#);
             }
-        };
-        let mut text = serde_json::to_vec(&answer)
-            .map_err(|e| ServiceError::internal(format!("a resolution's answer: {e}")))?;
+        }
         let padded = text.len().div_ceil(RESOLVE_PAD).max(1) * RESOLVE_PAD;
         text.resize(padded, b' ');
         // A key that parses but cannot be sealed to (an all-zero X25519 exchange: a

@@ -153,11 +153,17 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                 .collect::<CliResult<Vec<_>>>()?;
             let reg = ctx.open(Access::Write)?;
             // One transaction, whatever the verdict (the replay state is kept), whose own trust
-            // root pins the bootstrap peers unless a root was given, as `cairn serve` does.
+            // root pins the bootstrap peers unless a root was given, as `cairn serve` does. An
+            // own root past its validity pins nothing (a root given on purpose is held to its
+            // validity, and refuses): said, rather than every response refused as expired.
+            let mut own_expired = false;
             let got = reg.write(|tx| {
                 let own = match &bootstrap {
                     Some(_) => None,
-                    None => tx.current_trust_root()?.map(|r| r.root),
+                    None => tx.current_trust_root()?.map(|r| r.root).filter(|r| {
+                        own_expired = r.check_unexpired(tx.now()).is_err();
+                        !own_expired
+                    }),
                 };
                 let policy = VouchPolicy {
                     bootstrap: bootstrap.as_ref().or(own.as_ref()),
@@ -167,6 +173,12 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                 };
                 tx.receive_key_response(&bytes, &cfg, &policy)
             })??;
+            if own_expired {
+                ctx.warn(
+                    "the registry's trust root has expired: its bootstrap pins were not applied \
+                     (renew it with `cairn root rotate`, or give --bootstrap-root)",
+                );
+            }
             let text = match &got.vouch {
                 Some(v) => format!("verified by rule {}\n{}", v.rule.name(), peer_line(&got.peer)),
                 None => format!(

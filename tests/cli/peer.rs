@@ -202,6 +202,48 @@ fn peer_bootstrap_pin_and_transparency_proof() {
     assert_eq!(v["verified"], true);
 }
 
+/// The registry's own trust root, once expired, pins nothing for `peer receive` (and says
+/// so) rather than failing every response as expired; one given with --bootstrap-root is
+/// held to its validity.
+#[test]
+fn an_expired_own_root_pins_nothing_and_says_so() {
+    let a = peer("node-a", 1);
+    let b = peer("node-b", 2);
+    a.ok(&[
+        "root",
+        "rotate",
+        "--key",
+        "root",
+        "--key",
+        "log",
+        "--expires-in",
+        "1s",
+        "--out",
+        &a.p("short.json"),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let resp = exchange(&a, &b, "node-b");
+    let out = a.run(&["peer", "receive", &resp, "--trust-on-first-use"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("trust root has expired"),
+        "{}",
+        out.stderr
+    );
+    let resp = exchange(&a, &b, "node-b");
+    a.fails(
+        &[
+            "peer",
+            "receive",
+            &resp,
+            "--bootstrap-root",
+            &a.p("short.json"),
+        ],
+        1,
+        "expired",
+    );
+}
+
 /// A key-transparency bundle under a checkpoint its log signed with a classical key alone is
 /// refused by default (`threshold_not_met`, as `bundle verify` refuses it), and vouches with
 /// `--allow-classical-checkpoint`.

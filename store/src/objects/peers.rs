@@ -421,7 +421,8 @@ impl Txn<'_> {
     ///   peer with `peer_key_removed`) and verified (`peer_key_verified`), with the rule.
     /// - Nothing vouches (`unauthorized`): a first key is stored unverified for an operator to
     ///   accept, and the same unverified key again is answered the same way; a peer already
-    ///   stored with another key keeps its key and the new one is proposed (`unauthorized`).
+    ///   stored with another key keeps its key and the new one is proposed (`key_changed`).
+    ///   First use vouches only for a peer not stored yet (or for the key it is stored with).
     /// - `key_changed`: the key is kept as the peer's proposed key and the error returned; only
     ///   [`Txn::accept_peer_key`] moves the pin.
     /// - Any other refusal (`key_mismatch` against a bootstrap pin, an invalid proof, ...)
@@ -448,6 +449,19 @@ impl Txn<'_> {
             .as_ref()
             .filter(|p| p.is_verified())
             .map(|p| p.key_id());
+        // First use is the first key seen: for a peer stored (unverified) with another key,
+        // a different key is a change, proposed for an operator like any other, never taken
+        // on first use.
+        let not_first = current.as_ref().is_some_and(|p| p.key_id() != v.key_id());
+        let without_first_use = VouchPolicy {
+            trust_on_first_use: false,
+            ..policy.clone()
+        };
+        let policy = if not_first {
+            &without_first_use
+        } else {
+            policy
+        };
         match vouch(&v, pinned.as_ref(), policy, now) {
             Ok(vouched) => {
                 let peer = self.store_vouched(&v, vouched.rule)?;

@@ -485,6 +485,16 @@ fn peer_unvouched_key_is_stored_unverified_for_an_operator(
         p.proposed.ok_or("a proposed key")?.signing_key.key_id(),
         bob2.key
     );
+    // Nor is first use a way to take another key for a peer already stored: it is the
+    // first key seen only for a peer seen first.
+    let bob3 = peer("bob", Algorithm::MlDsa65, 4);
+    let resp = exchange(&alice, &bob3, "bob", false);
+    let e = alice
+        .reg
+        .receive_key_response(&resp, &cfg, &tofu())
+        .unwrap_err();
+    assert_eq!(code(&e), "key_changed");
+    assert_eq!(alice.reg.peer("bob")?.key_id(), bob.key);
     let p = alice
         .reg
         .accept_peer_key("bob", &bob.key, WeakerAlgorithm::Refuse)?;
