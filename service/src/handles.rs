@@ -836,19 +836,16 @@ pub async fn resolve(
         match record {
             Some(r) => {
                 // The identity's bytes as registered (key order, numbers, spacing and all),
-                // so that a client that signed or hashed them can check what it gets back;
-                // one stored before members named twice were refused is answered as the
-                // registration's check read it (the last of each), as it was before.
+                // so that a client that signed or hashed them can check what it gets back.
+                // Checked to be one JSON value first: spliced into the answer, anything else
+                // could change its meaning. (Registration refuses members named twice; a
+                // record stored before it did is answered as stored, as it was then.)
                 let identity = h.open_at_rest(&index, &r.sealed_identity)?;
+                serde_json::from_slice::<serde::de::IgnoredAny>(&identity).map_err(|e| {
+                    ServiceError::internal(format!("a stored identity is not JSON: {e}"))
+                })?;
                 text.extend_from_slice(br#"{"found":true,"identity":"#);
-                if names_a_member_twice(&identity) {
-                    let v: Value = serde_json::from_slice(&identity).map_err(|e| {
-                        ServiceError::internal(format!("a stored identity is not JSON: {e}"))
-                    })?;
-                    text.extend_from_slice(v.to_string().as_bytes());
-                } else {
-                    text.extend_from_slice(&identity);
-                }
+                text.extend_from_slice(&identity);
                 text.extend_from_slice(br#","devices":"#);
                 text.extend_from_slice(Value::from(h.devices(&index, now)).to_string().as_bytes());
                 text.push(b'}');

@@ -155,7 +155,10 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             // One transaction, whatever the verdict (the replay state is kept), whose own trust
             // root pins the bootstrap peers unless a root was given, as `cairn serve` does. An
             // own root past its validity pins nothing (a root given on purpose is held to its
-            // validity, and refuses): said, rather than every response refused as expired.
+            // validity, and refuses): said, rather than every response refused as expired; and
+            // first use is then off, since a pin no longer checked must not let a stranger's
+            // key be taken for the peer it pinned (other rules still vouch, and a key nothing
+            // vouches for is stored unverified for an operator).
             let mut own_expired = false;
             let got = reg.write(|tx| {
                 let own = match &bootstrap {
@@ -169,16 +172,18 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                     bootstrap: bootstrap.as_ref().or(own.as_ref()),
                     transparency: &logs,
                     require_hybrid_checkpoint: !allow_classical_checkpoint,
-                    trust_on_first_use,
+                    trust_on_first_use: trust_on_first_use && !own_expired,
                 };
                 tx.receive_key_response(&bytes, &cfg, &policy)
-            })??;
+            })?;
             if own_expired {
                 ctx.warn(
-                    "the registry's trust root has expired: its bootstrap pins were not applied \
-                     (renew it with `cairn root rotate`, or give --bootstrap-root)",
+                    "the registry's trust root has expired: its bootstrap pins were not applied, \
+                     nor first use (renew it with `cairn root rotate`, or give --bootstrap-root)",
                 );
             }
+            // The verdict on the key, once the warning is out.
+            let got = got?;
             let text = match &got.vouch {
                 Some(v) => format!("verified by rule {}\n{}", v.rule.name(), peer_line(&got.peer)),
                 None => format!(

@@ -203,12 +203,20 @@ fn peer_bootstrap_pin_and_transparency_proof() {
 }
 
 /// The registry's own trust root, once expired, pins nothing for `peer receive` (and says
-/// so) rather than failing every response as expired; one given with --bootstrap-root is
+/// so) rather than failing every response as expired, and turns first use off, so that the
+/// peer it pinned cannot be taken by a stranger's key; one given with --bootstrap-root is
 /// held to its validity.
 #[test]
 fn an_expired_own_root_pins_nothing_and_says_so() {
     let a = peer("node-a", 1);
     let b = peer("node-b", 2);
+    let mallory = peer("node-b", 4);
+    // a's own root pins node-b's key, for a second.
+    let pem = b.run(&["key", "export", "me"]).stdout;
+    let pem_file = a.write("node-b.pem", pem.as_bytes());
+    a.ok(&[
+        "key", "import", "--public", &pem_file, "--label", "node-b", "--role", "peer",
+    ]);
     a.ok(&[
         "root",
         "rotate",
@@ -216,20 +224,22 @@ fn an_expired_own_root_pins_nothing_and_says_so() {
         "root",
         "--key",
         "log",
+        "--key",
+        "node-b",
         "--expires-in",
         "1s",
         "--out",
         &a.p("short.json"),
     ]);
     std::thread::sleep(std::time::Duration::from_millis(2100));
-    let resp = exchange(&a, &b, "node-b");
-    let out = a.run(&["peer", "receive", &resp, "--trust-on-first-use"]);
+    // Mallory, as node-b, asking for first use: stored unverified, never pinned.
+    let resp = exchange(&a, &mallory, "node-b");
+    let out = a.run(&["peer", "receive", &resp, "--trust-on-first-use", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("trust root has expired"),
-        "{}",
-        out.stderr
-    );
+    assert_eq!(out.json()["verified"], false, "{}", out.stdout);
+    let out = a.run(&["peer", "receive", &exchange(&a, &b, "node-b"), "--trust-on-first-use"]);
+    assert!(out.stderr.contains("trust root has expired"), "{}", out.stderr);
+    // A root given on purpose is held to its validity.
     let resp = exchange(&a, &b, "node-b");
     a.fails(
         &[
