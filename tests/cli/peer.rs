@@ -237,8 +237,17 @@ fn an_expired_own_root_pins_nothing_and_says_so() {
     let out = a.run(&["peer", "receive", &resp, "--trust-on-first-use", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["verified"], false, "{}", out.stdout);
-    let out = a.run(&["peer", "receive", &exchange(&a, &b, "node-b"), "--trust-on-first-use"]);
-    assert!(out.stderr.contains("trust root has expired"), "{}", out.stderr);
+    let out = a.run(&[
+        "peer",
+        "receive",
+        &exchange(&a, &b, "node-b"),
+        "--trust-on-first-use",
+    ]);
+    assert!(
+        out.stderr.contains("trust root has expired"),
+        "{}",
+        out.stderr
+    );
     // A root given on purpose is held to its validity.
     let resp = exchange(&a, &b, "node-b");
     a.fails(
