@@ -998,6 +998,23 @@ fn a_resolved_identity_is_the_bytes_registered() {
         std::str::from_utf8(registered).unwrap()
     );
     assert_eq!(text, want);
+    // A record that is not one JSON value (written past the service's checks, through the
+    // store) is never spliced into an answer: 500, not an answer it could rewrite.
+    let st = s.server().state();
+    let h = st.handles.clone().unwrap();
+    let (_, evil) = h.index("evil").unwrap();
+    let forged = br#"{"handle":"evil"},"found":false,"devices":[],"z":{"a":1"#;
+    st.reg
+        .register_handle(&evil, &h.seal_at_rest(&evil, forged).unwrap())
+        .unwrap();
+    let me = requester(0x42);
+    let r = s.post(
+        "/resolve",
+        &json!({"handle": "evil",
+                "requester_ephemeral_pubkey_hex": hex_encode(me.public_key().as_bytes())}),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (500, "internal".into()));
     // A member named twice: parsers differ on which they keep, so no single handle is
     // named, and the identity is refused.
     for twice in [
