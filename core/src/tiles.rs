@@ -289,6 +289,18 @@ pub fn tiles_for_size(size: u64) -> Vec<Tile> {
     tiles_added(0, size)
 }
 
+/// Pushes hash tile `t`, and at level 0 the entry bundle of the same index and width
+/// beside it (a level-0 tile and its bundle cover the same leaves).
+fn push_with_bundle(out: &mut Vec<Tile>, t: Tile) {
+    out.push(t);
+    if t.kind == TileKind::Hashes(0) {
+        out.push(Tile {
+            kind: TileKind::Entries,
+            ..t
+        });
+    }
+}
+
 /// The partial tiles and the partial entry bundle of a tree of `size` leaves (its right edge,
 /// one tile a level at most): what a log serves for each size it made a checkpoint at
 /// (C2SP tlog-tiles), beside the full tiles every larger tree shares. The tiles of
@@ -315,13 +327,7 @@ pub fn partial_tiles(size: u64) -> Vec<Tile> {
         }
         // None when `n` fills its last tile: that edge is full.
         if let Some(t) = tile_at(TileKind::Hashes(level), n / u64::from(TILE_WIDTH), size) {
-            out.push(t);
-            if level == 0 {
-                out.push(Tile {
-                    kind: TileKind::Entries,
-                    ..t
-                });
-            }
+            push_with_bundle(&mut out, t);
         }
     }
     out
@@ -359,13 +365,7 @@ pub fn tiles_added(old_size: u64, new_size: u64) -> Vec<Tile> {
         let last = (n_new - 1) / w;
         for index in first..=last {
             if let Some(t) = tile_at(TileKind::Hashes(level), index, new_size) {
-                out.push(t);
-                if level == 0 {
-                    out.push(Tile {
-                        kind: TileKind::Entries,
-                        ..t
-                    });
-                }
+                push_with_bundle(&mut out, t);
             }
         }
     }

@@ -48,6 +48,21 @@ fn exchange(a: &Env, b: &Env, b_id: &str) -> String {
     a.write("resp.bin", &std::fs::read(&resp_b).unwrap())
 }
 
+/// `a`'s trust root rotated to pin `b`'s key as peer `b_id`: imported with role peer,
+/// labelled with the peer id; `rotate_args` go to `root rotate`.
+fn pin_in_root(a: &Env, b: &Env, b_id: &str, rotate_args: &[&str]) {
+    let pem = b.run(&["key", "export", "me"]).stdout;
+    let pem_file = a.write(&format!("{b_id}.pem"), pem.as_bytes());
+    a.ok(&[
+        "key", "import", "--public", &pem_file, "--label", b_id, "--role", "peer",
+    ]);
+    let mut args = vec![
+        "root", "rotate", "--key", "root", "--key", "log", "--key", b_id,
+    ];
+    args.extend_from_slice(rotate_args);
+    a.ok(&args);
+}
+
 fn key_id(env: &Env) -> String {
     env.ok(&["key", "show", "me"])["key"]["key_id"]
         .as_str()
@@ -120,24 +135,8 @@ fn peer_bootstrap_pin_and_transparency_proof() {
     let a = peer("node-a", 1);
     let b = peer("node-b", 2);
     let mallory = peer("node-b", 4);
-    // a's trust root pins node-b's key: import it with role peer, labelled with the peer id.
-    let pem = b.run(&["key", "export", "me"]).stdout;
-    let pem_file = a.write("node-b.pem", pem.as_bytes());
-    a.ok(&[
-        "key", "import", "--public", &pem_file, "--label", "node-b", "--role", "peer",
-    ]);
-    a.ok(&[
-        "root",
-        "rotate",
-        "--key",
-        "root",
-        "--key",
-        "log",
-        "--key",
-        "node-b",
-        "--out",
-        &a.p("root2.json"),
-    ]);
+    // a's trust root pins node-b's key.
+    pin_in_root(&a, &b, "node-b", &["--out", &a.p("root2.json")]);
     let resp = exchange(&a, &mallory, "node-b");
     a.fails(
         &[
@@ -212,25 +211,12 @@ fn an_expired_own_root_pins_nothing_and_says_so() {
     let b = peer("node-b", 2);
     let mallory = peer("node-b", 4);
     // a's own root pins node-b's key, for a second.
-    let pem = b.run(&["key", "export", "me"]).stdout;
-    let pem_file = a.write("node-b.pem", pem.as_bytes());
-    a.ok(&[
-        "key", "import", "--public", &pem_file, "--label", "node-b", "--role", "peer",
-    ]);
-    a.ok(&[
-        "root",
-        "rotate",
-        "--key",
-        "root",
-        "--key",
-        "log",
-        "--key",
+    pin_in_root(
+        &a,
+        &b,
         "node-b",
-        "--expires-in",
-        "1s",
-        "--out",
-        &a.p("short.json"),
-    ]);
+        &["--expires-in", "1s", "--out", &a.p("short.json")],
+    );
     std::thread::sleep(std::time::Duration::from_millis(2100));
     // Mallory, as node-b, asking for first use: stored unverified, never pinned.
     let resp = exchange(&a, &mallory, "node-b");
