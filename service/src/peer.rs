@@ -292,11 +292,7 @@ pub(crate) async fn accept(
                 .with_details(json!({"field": "key_id"}))
         })?;
     blocking(move || {
-        let weaker = if b.allow_weaker {
-            cairn_store::WeakerAlgorithm::Allow
-        } else {
-            cairn_store::WeakerAlgorithm::Refuse
-        };
+        let weaker = cairn_store::WeakerAlgorithm::allowed_if(b.allow_weaker);
         let p = st.writer.accept_peer_key(id, key, weaker)?;
         Ok(Json(json!({"peer": view::peer(&p)})))
     })

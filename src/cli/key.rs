@@ -220,11 +220,7 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             }
             let pass = ctx.secrets.for_key(&old)?;
             let protection = ctx.secrets.new_key_protection(&old.label)?;
-            let weaker = if allow_weaker_algorithm {
-                WeakerAlgorithm::Allow
-            } else {
-                WeakerAlgorithm::Refuse
-            };
+            let weaker = WeakerAlgorithm::allowed_if(allow_weaker_algorithm);
             let new = reg.rotate_key(&old.key_id, pass.as_ref(), alg, weaker, &protection)?;
             let log = reg.log_key_id()?;
             let listed = reg

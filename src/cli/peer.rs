@@ -206,11 +206,7 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             // Any case, as the service takes it.
             let id = KeyId::from_hex(&key_id.to_ascii_lowercase()).map_err(CliError::from)?;
             let reg = ctx.open(Access::Write)?;
-            let weaker = if allow_weaker {
-                cairn_store::WeakerAlgorithm::Allow
-            } else {
-                cairn_store::WeakerAlgorithm::Refuse
-            };
+            let weaker = cairn_store::WeakerAlgorithm::allowed_if(allow_weaker);
             let p = reg.accept_peer_key(&peer, &id, weaker)?;
             Ok(Output::new(
                 format!(

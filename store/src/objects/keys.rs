@@ -98,6 +98,35 @@ pub enum WeakerAlgorithm {
     Allow,
 }
 
+impl WeakerAlgorithm {
+    /// [`WeakerAlgorithm::Allow`] when `asked` (a command's `--allow-weaker` flag, a request's
+    /// `allow_weaker`), else [`WeakerAlgorithm::Refuse`].
+    pub fn allowed_if(asked: bool) -> WeakerAlgorithm {
+        if asked {
+            WeakerAlgorithm::Allow
+        } else {
+            WeakerAlgorithm::Refuse
+        }
+    }
+
+    /// The rule for a key of algorithm `old` replaced by one of `new` (a rotation of this
+    /// registry's key, a peer's changed key accepted): one that gives up post-quantum strength
+    /// or a hybrid's Ed25519 half is refused (`invalid_state`) unless asked for. `what` names
+    /// the key in the message.
+    pub(crate) fn check(self, what: &str, old: Algorithm, new: Algorithm) -> StoreResult<()> {
+        match old.weakened_by(new) {
+            Some(lost) if self == WeakerAlgorithm::Refuse => Err(StoreError::new(
+                StoreCode::InvalidState,
+                format!(
+                    "{what} is {old}: a new {new} key would give up {lost}, and a change to a \
+                     weaker algorithm must be asked for"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// How much of a key's private half the registry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrivatePart {
@@ -385,18 +414,7 @@ impl Txn<'_> {
                 format!("key {old} is not active"),
             ));
         }
-        let old_algorithm = rec.public_key.algorithm();
-        if let Some(lost) = old_algorithm.weakened_by(algorithm) {
-            if weaker == WeakerAlgorithm::Refuse {
-                return Err(StoreError::new(
-                    StoreCode::InvalidState,
-                    format!(
-                        "key {old} is {old_algorithm}: a new {algorithm} key would give up {lost}, \
-                         and a rotation to a weaker algorithm must be asked for"
-                    ),
-                ));
-            }
-        }
+        weaker.check(&format!("key {old}"), rec.public_key.algorithm(), algorithm)?;
         let old_sk = self.reg.open_keys.unseal(&rec, old_passphrase)?;
         self.reg.open_keys.forget(old);
         let new_sk = SigningKey::try_generate(algorithm)?;

@@ -614,18 +614,11 @@ impl Txn<'_> {
             .clone()
             .filter(|x| x.signing_key.key_id() == *key_id)
         {
-            let (old, new) = (p.signing_key.algorithm(), prop.signing_key.algorithm());
-            if let Some(lost) = old.weakened_by(new) {
-                if weaker == WeakerAlgorithm::Refuse {
-                    return Err(StoreError::new(
-                        StoreCode::InvalidState,
-                        format!(
-                            "peer {peer_id:?} holds a {old} key: its proposed {new} key would give up \
-                             {lost}, and accepting a weaker algorithm must be asked for"
-                        ),
-                    ));
-                }
-            }
+            weaker.check(
+                &format!("the key of peer {peer_id:?}"),
+                p.signing_key.algorithm(),
+                prop.signing_key.algorithm(),
+            )?;
             let response = KeyResponse {
                 version: PEER_MESSAGE_VERSION,
                 responder_id: peer_id.into(),
