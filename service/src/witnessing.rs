@@ -62,7 +62,7 @@ pub fn round(
     state: &AppState,
     targets: &[WitnessTarget],
     agent: &ureq::Agent,
-    stop: &std::sync::atomic::AtomicBool,
+    stop: &tokio::sync::watch::Receiver<bool>,
 ) -> ServiceResult<Round> {
     let size = state.reg.tree_size()?;
     if size == 0 {
@@ -87,7 +87,7 @@ pub fn round(
         .collect();
     let answers = due
         .chunks(MAX_ASKED_AT_ONCE)
-        .take_while(|_| !stop.load(std::sync::atomic::Ordering::Relaxed))
+        .take_while(|_| !*stop.borrow())
         .flat_map(|group| ask_each(agent, group, &state.reg, &cp));
     for answer in answers {
         let result = match answer.result {
@@ -114,9 +114,8 @@ pub fn round(
 /// The running rounds: [`Witnessing::stop`] ends them after the group of witnesses being
 /// asked.
 pub(crate) struct Witnessing {
+    /// Set once: the loop ends, and a round in progress reads it between groups of witnesses.
     stop: tokio::sync::watch::Sender<bool>,
-    /// Read by a round in progress between groups of witnesses.
-    stopping: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -124,8 +123,6 @@ impl Witnessing {
     /// Ends the loop, and waits for a round in progress to end (it holds the registry): after
     /// the witnesses it is asking at the time, each within `timeout_seconds` a try.
     pub(crate) async fn stop(self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
@@ -145,8 +142,6 @@ pub(crate) fn spawn(state: Arc<AppState>) -> ServiceResult<Option<Witnessing>> {
         .into();
     let targets = Arc::new(targets);
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stopping.clone();
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(cfg.interval_seconds));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -157,10 +152,14 @@ pub(crate) fn spawn(state: Arc<AppState>) -> ServiceResult<Option<Witnessing>> {
                 _ = stopped.changed() => return,
                 _ = tick.tick() => {}
             }
-            let (state, targets, agent, flag) =
-                (state.clone(), targets.clone(), agent.clone(), flag.clone());
+            let (state, targets, agent, stop) = (
+                state.clone(),
+                targets.clone(),
+                agent.clone(),
+                stopped.clone(),
+            );
             let done =
-                tokio::task::spawn_blocking(move || round(&state, &targets, &agent, &flag)).await;
+                tokio::task::spawn_blocking(move || round(&state, &targets, &agent, &stop)).await;
             match done {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "witnessing round failed"),
@@ -168,9 +167,5 @@ pub(crate) fn spawn(state: Arc<AppState>) -> ServiceResult<Option<Witnessing>> {
             }
         }
     });
-    Ok(Some(Witnessing {
-        stop,
-        stopping,
-        task,
-    }))
+    Ok(Some(Witnessing { stop, task }))
 }
