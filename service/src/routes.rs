@@ -326,8 +326,32 @@ impl Credentials {
         st: &Arc<AppState>,
         capability: &'static str,
     ) -> ServiceResult<VerifiedToken> {
-        let check = |st: &AppState, token: &cairn_core::dsse::Envelope| {
-            auth::verify_token(&st.reg, token, &policy(st, capability), st.reg.now())
+        self.verify_token_with(st, capability, None).await
+    }
+
+    /// [`auth::verify_token`] for `capability`, at `at` (counted in the metrics when `None`,
+    /// then at the registry's clock now): on the request's task when the registry remembers
+    /// the token's chain (a few cached reads), else on the blocking pool (a first
+    /// presentation, a forgery, or a chain forgotten meanwhile: the memory of chains is
+    /// bounded, and cleared when full), as it may cost several signature verifications.
+    async fn verify_token_with(
+        &self,
+        st: &Arc<AppState>,
+        capability: &'static str,
+        at: Option<cairn_core::UnixTime>,
+    ) -> ServiceResult<VerifiedToken> {
+        let check = move |st: &AppState, token: &cairn_core::dsse::Envelope| {
+            let counted = policy(st, capability);
+            match at {
+                None => auth::verify_token(&st.reg, token, &counted, st.reg.now()),
+                Some(now) => {
+                    let uncounted = Policy {
+                        metrics: None,
+                        ..counted
+                    };
+                    auth::verify_token(&st.reg, token, &uncounted, now)
+                }
+            }
         };
         if st.reg.remembers_token(&self.token) {
             return check(st, &self.token);
@@ -358,25 +382,7 @@ impl Credentials {
             body,
         };
         let now = st.reg.now();
-        let verified = if st.reg.remembers_token(&self.token) {
-            let uncounted = Policy {
-                metrics: None,
-                ..policy(st, capability)
-            };
-            auth::verify_token(&st.reg, &self.token, &uncounted, now)?
-        } else {
-            // Forgotten while the body came (the memory of chains is bounded, and cleared when
-            // full): a full verification again, signatures and all, on the pool.
-            let (st, token) = (Arc::clone(st), self.token.clone());
-            blocking(move || {
-                let uncounted = Policy {
-                    metrics: None,
-                    ..policy(&st, capability)
-                };
-                auth::verify_token(&st.reg, &token, &uncounted, now)
-            })
-            .await?
-        };
+        let verified = self.verify_token_with(st, capability, Some(now)).await?;
         let policy = policy(st, capability);
         auth::verify_proof_batched(&st.proofs, &st.nonces, &verified, &presented, &policy, now)
             .await?;
