@@ -80,6 +80,17 @@ impl ServiceError {
         self
     }
 
+    /// Adds one member to the details, keeping those already there.
+    pub fn with_detail(mut self, key: &str, value: Value) -> Self {
+        match &mut self.details {
+            Value::Object(map) => {
+                map.insert(key.into(), value);
+            }
+            _ => self.details = json!({ key: value }),
+        }
+        self
+    }
+
     /// Prefixes the message.
     pub fn context(mut self, what: &str) -> Self {
         self.message = format!("{what}: {}", self.message);

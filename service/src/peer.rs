@@ -245,6 +245,9 @@ pub(crate) async fn request(
     .await
 }
 
+/// Said when the registry's own trust root, past its validity, pinned nothing for a key response.
+const OWN_ROOT_EXPIRED: &str = "the registry's trust root has expired: its bootstrap pins were not applied, nor first use (renew it with `cairn root rotate`)";
+
 /// `POST /api/v1/peers/responses`: a peer's key response (wire bytes), vouched for by
 /// `[peer]`'s policy. A key nothing vouches for is stored unverified (`verified: false`);
 /// a changed key is refused with `key_changed` (409) and kept for an operator.
@@ -255,11 +258,26 @@ pub(crate) async fn receive(State(st): St, request: WriteRequest) -> ServiceResu
     blocking(move || {
         let got = st
             .writer
-            .receive_key_response(body.to_vec(), st.peer.clone())??;
+            .receive_key_response(body.to_vec(), st.peer.clone())?;
+        let warnings: Vec<&str> = if got.own_root_expired {
+            tracing::warn!("{OWN_ROOT_EXPIRED}");
+            vec![OWN_ROOT_EXPIRED]
+        } else {
+            vec![]
+        };
+        let got = got.verdict.map_err(|e| {
+            // A refusal says what the policy lacked, too.
+            let e = ServiceError::from(e);
+            match warnings.is_empty() {
+                true => e,
+                false => e.with_detail("warnings", json!(warnings)),
+            }
+        })?;
         Ok(Json(json!({
             "peer": view::peer(&got.peer),
             "verified": got.vouch.is_some(),
             "vouch": got.vouch.as_ref().map(cairn_core::view::vouch),
+            "warnings": warnings,
         })))
     })
     .await

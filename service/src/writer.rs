@@ -85,10 +85,20 @@ enum Out {
     Size(u64),
     Envelope(Box<Envelope>),
     Message(Option<Vec<u8>>),
-    Received(Box<Result<Received, StoreError>>),
+    Received(Box<ReceivedVerdict>),
     Peer(Box<PeerInfo>),
     Handle(Box<HandleInfo>),
     Handles(Vec<crate::handles::Registered>),
+}
+
+/// What receiving a key response did ([`Writer::receive_key_response`]).
+#[derive(Debug)]
+pub struct ReceivedVerdict {
+    /// The verdict on the key (committed either way, with the replay state).
+    pub verdict: Result<Received, StoreError>,
+    /// The registry's own trust root had expired, so its bootstrap pins were not applied, nor
+    /// first use (`[peer] bootstrap_from_trust_root`; [`cairn_store::OwnBootstrapPins`]).
+    pub own_root_expired: bool,
 }
 
 /// Most operations one transaction holds (more queued wait for the next).
@@ -294,20 +304,25 @@ fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
             *again,
         )?)),
         Op::ReceiveKeyResponse(response, peer) => {
-            // The bootstrap pins come from the root this very transaction sees.
-            let root = if peer.bootstrap_from_trust_root {
-                tx.current_trust_root()?.map(|r| r.root)
+            // The bootstrap pins come from the root this very transaction sees, by the rule
+            // `cairn peer receive` follows too (`OwnBootstrapPins`: an expired root pins
+            // nothing and turns first use off).
+            let own = if peer.bootstrap_from_trust_root {
+                tx.own_bootstrap_pins()?
             } else {
-                None
+                cairn_store::OwnBootstrapPins::default()
             };
             let policy = VouchPolicy {
-                bootstrap: root.as_ref(),
+                bootstrap: own.root(),
                 transparency: &peer.logs,
                 require_hybrid_checkpoint: peer.require_hybrid_checkpoint,
-                trust_on_first_use: peer.trust_on_first_use,
+                trust_on_first_use: own.trust_on_first_use(peer.trust_on_first_use),
             };
             let verdict = tx.receive_key_response(response, &peer.exchange, &policy)?;
-            Ok(Out::Received(Box::new(verdict)))
+            Ok(Out::Received(Box::new(ReceivedVerdict {
+                verdict,
+                own_root_expired: own.expired(),
+            })))
         }
         Op::AcceptPeerKey(id, key, weaker) => {
             Ok(Out::Peer(Box::new(tx.accept_peer_key(id, key, *weaker)?)))
@@ -497,13 +512,13 @@ impl Writer {
         }
     }
 
-    /// Receives a peer's key response. The outer result fails when nothing was committed; the
-    /// inner one is the verdict on the key (the replay state is committed either way).
+    /// Receives a peer's key response. Fails when nothing was committed; otherwise the verdict
+    /// on the key (the replay state is committed either way).
     pub fn receive_key_response(
         &self,
         response: Vec<u8>,
         peer: Arc<PeerSettings>,
-    ) -> ServiceResult<Result<Received, StoreError>> {
+    ) -> ServiceResult<ReceivedVerdict> {
         match self.submit(Op::ReceiveKeyResponse(response, peer))? {
             Out::Received(r) => Ok(*r),
             _ => Err(other()),

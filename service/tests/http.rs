@@ -2951,6 +2951,28 @@ fn peer_registry(
     (reg, key)
 }
 
+/// A response to `request` claiming to come from peer `as_id`, signed by a key of the sender's
+/// own (seeded by `seed`): what a man in the middle sends.
+fn forge_key_response(request: &[u8], as_id: &str, seed: u8) -> Vec<u8> {
+    let req = cairn_core::peer::verify_key_request(request, as_id, now(), 300)
+        .unwrap()
+        .request;
+    let m = cairn_core::crypto::SigningKey::from_seed(Algorithm::MlDsa65, &[seed; 32]);
+    cairn_core::peer::KeyResponse {
+        version: cairn_core::peer::PEER_MESSAGE_VERSION,
+        responder_id: as_id.into(),
+        requester_id: req.requester_id,
+        signing_key: m.public_key().clone(),
+        kem_key: kem(4),
+        request_nonce: req.nonce,
+        timestamp: now(),
+        nonce: 1,
+    }
+    .sign(&m)
+    .unwrap()
+    .to_compact()
+}
+
 /// Seed 004's exchange with `cairn serve` on both sides of it: the service answers a peer's
 /// request (with and without its key-transparency proof), and an operator drives the service's
 /// own requests, receipts (bootstrap pin from the registry's trust root, nothing vouching),
@@ -3167,27 +3189,9 @@ fn peer_key_exchange_over_http() {
     // Carol with his own key is refused by the pin and stores nothing.
     let r = op("/api/v1/peers/carol/request", b"", &operator);
     let request = cairn_core::encoding::b64_decode(r.json()["request"].as_str().unwrap()).unwrap();
-    let forged = {
-        // A man in the middle answers Carol's request with a response claiming Carol's id,
-        // signed by his own key.
-        let req = cairn_core::peer::verify_key_request(&request, "carol", now(), 300)
-            .unwrap()
-            .request;
-        let m = cairn_core::crypto::SigningKey::from_seed(Algorithm::MlDsa65, &[44; 32]);
-        cairn_core::peer::KeyResponse {
-            version: cairn_core::peer::PEER_MESSAGE_VERSION,
-            responder_id: "carol".into(),
-            requester_id: req.requester_id,
-            signing_key: m.public_key().clone(),
-            kem_key: kem(4),
-            request_nonce: req.nonce,
-            timestamp: now(),
-            nonce: 1,
-        }
-        .sign(&m)
-        .unwrap()
-        .to_compact()
-    };
+    // A man in the middle answers Carol's request with a response claiming Carol's id, signed
+    // by his own key.
+    let forged = forge_key_response(&request, "carol", 44);
     let r = op("/api/v1/peers/responses", &forged, &operator);
     assert_eq!((r.status, r.code().as_str()), (422, "key_mismatch"));
     let r = get(&a, &format!("{base}/api/v1/peers/carol"));
@@ -3247,6 +3251,124 @@ fn peer_key_exchange_over_http() {
     assert!(
         kinds.iter().any(|k| k.starts_with("PeerKeyRemoved")),
         "{kinds:?}"
+    );
+}
+
+/// The registry's own trust root, once expired, pins nothing for the key responses the service
+/// receives (and the answer says so in `warnings`) rather than refusing every one as expired,
+/// and it turns first use off, even where `[peer]` enables it: a man in the middle answering
+/// for the peer it pinned is stored unverified, never verified; the peer's own answer is then
+/// a changed key for an operator, with the same warning in the error's details.
+#[test]
+fn an_expired_own_root_pins_nothing_over_http() {
+    use cairn_core::trust::Thresholds;
+
+    let mut fx = Fixture::new();
+    let bob_key = fx
+        .reg()
+        .generate_key(
+            Algorithm::MlDsa65,
+            &KeySpec::new("bob", RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    fx.reg()
+        .set_peer_identity("bob", &bob_key, &kem(2))
+        .unwrap();
+    let (carol, carol_key) = peer_registry(&fx.dir, "carol", 3);
+    let carol_public = carol.key(&carol_key).unwrap().public_key;
+    let carol_pin = fx
+        .reg()
+        .write(|tx| {
+            tx.import_public_key(
+                &carol_public,
+                &KeySpec::new("carol", RoleSet::of(&[Role::Peer])),
+            )
+        })
+        .unwrap()
+        .key_id;
+    let root_key = fx
+        .reg()
+        .generate_key(
+            Algorithm::Ed25519,
+            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+            &Protection::Insecure,
+        )
+        .unwrap()
+        .key_id;
+    // The root that pins Carol lives two seconds.
+    let spec = cairn_store::TrustRootSpec {
+        keys: vec![root_key, fx.reg().log_key_id().unwrap(), carol_pin],
+        thresholds: Thresholds::default()
+            .with(Role::Root, 1)
+            .with(Role::Checkpoint, 1)
+            .with(Role::Peer, 1),
+        expires_at: now() + 2,
+    };
+    fx.reg()
+        .create_trust_root(&spec, &[(root_key, None)])
+        .unwrap();
+    let operator = fx.token(ORIGIN, &["peer.request", "peer.receive"], 3600);
+    let mut config = loopback();
+    config.peer.trust_on_first_use = true;
+    let srv = Running::start(config, fx.reg.take().unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    let a = agent();
+    let base = &srv.url;
+    let t = now();
+    let mut n = 0;
+    let mut op = |path: &str, body: &[u8]| {
+        n += 1;
+        write(
+            &a,
+            base,
+            "POST",
+            path,
+            body,
+            Some(&operator.envelope),
+            Some(&fx.holder),
+            &format!("expired-root-nonce-{n:04}"),
+            t,
+        )
+    };
+    let mut request = || {
+        let r = op("/api/v1/peers/carol/request", br#"{"again": true}"#);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        cairn_core::encoding::b64_decode(r.json()["request"].as_str().unwrap()).unwrap()
+    };
+    let (first, second) = (request(), request());
+
+    // Mallory answers as Carol: not refused as expired, not taken on first use either.
+    let r = op(
+        "/api/v1/peers/responses",
+        &forge_key_response(&first, "carol", 45),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["verified"], false);
+    let warnings = r.json()["warnings"].clone();
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("trust root has expired"),
+        "{warnings}"
+    );
+    // Carol's own answer is a changed key against Mallory's unverified one: for an operator.
+    let answer = carol
+        .respond_to_key_request(
+            &second,
+            &cairn_core::peer::ExchangeConfig::default(),
+            None,
+            false,
+        )
+        .unwrap();
+    let r = op("/api/v1/peers/responses", &answer);
+    assert_eq!((r.status, r.code().as_str()), (409, "key_changed"));
+    assert_eq!(r.json()["error"]["details"]["warnings"], warnings);
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/peers/carol")).json()["peer"]["verified"],
+        Value::Null
     );
 }
 

@@ -153,26 +153,21 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                 .collect::<CliResult<Vec<_>>>()?;
             let reg = ctx.open(Access::Write)?;
             // One transaction, whatever the verdict (the replay state is kept), whose own trust
-            // root pins the bootstrap peers unless a root was given, as `cairn serve` does. An
-            // own root past its validity pins nothing (a root given on purpose is held to its
-            // validity, and refuses): said, rather than every response refused as expired; and
-            // first use is then off, since a pin no longer checked must not let a stranger's
-            // key be taken for the peer it pinned (other rules still vouch, and a key nothing
-            // vouches for is stored unverified for an operator).
+            // root pins the bootstrap peers unless a root was given, as `cairn serve` does (an
+            // own root past its validity pins nothing, and turns first use off:
+            // `OwnBootstrapPins`; a root given on purpose is held to its validity, and refuses).
             let mut own_expired = false;
             let got = reg.write(|tx| {
                 let own = match &bootstrap {
-                    Some(_) => None,
-                    None => tx.current_trust_root()?.map(|r| r.root).filter(|r| {
-                        own_expired = r.check_unexpired(tx.now()).is_err();
-                        !own_expired
-                    }),
+                    Some(_) => cairn_store::OwnBootstrapPins::default(),
+                    None => tx.own_bootstrap_pins()?,
                 };
+                own_expired = own.expired();
                 let policy = VouchPolicy {
-                    bootstrap: bootstrap.as_ref().or(own.as_ref()),
+                    bootstrap: bootstrap.as_ref().or(own.root()),
                     transparency: &logs,
                     require_hybrid_checkpoint: !allow_classical_checkpoint,
-                    trust_on_first_use: trust_on_first_use && !own_expired,
+                    trust_on_first_use: own.trust_on_first_use(trust_on_first_use),
                 };
                 tx.receive_key_response(&bytes, &cfg, &policy)
             })?;

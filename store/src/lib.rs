@@ -40,7 +40,9 @@ pub use objects::handles::{identity_digest, HandleInfo, MAX_SEALED_IDENTITY_LEN}
 pub use objects::keys::{KeyInfo, KeySpec, KeyStatus, PrivatePart, WeakerAlgorithm};
 pub use objects::manifests::ManifestInfo;
 pub use objects::nodes::{NodeInfo, NodePage, NodeQuery};
-pub use objects::peers::{PeerIdentity, PeerInfo, ProposedKey, Received, Verification};
+pub use objects::peers::{
+    OwnBootstrapPins, PeerIdentity, PeerInfo, ProposedKey, Received, Verification,
+};
 pub use objects::seal::{KdfParams, Passphrase, Protection, Sealed};
 pub use objects::tokens::{Revocation, TokenInfo, TokenRequest, Unrecorded};
 pub use objects::trustroots::{StoredTrustRoot, TrustRootSpec};

@@ -119,6 +119,38 @@ pub struct Received {
     pub vouch: Option<Vouch>,
 }
 
+/// The registry's own trust root as the bootstrap pins of the key responses it receives
+/// ([`Txn::own_bootstrap_pins`]): the one rule `cairn peer receive` and `cairn serve` share.
+///
+/// An own root past its validity pins nothing, rather than every response being refused as
+/// `expired`; and first use is then off, since a pin no longer checked must not let a
+/// stranger's key be taken for the peer it pinned (other rules still vouch, and a key nothing
+/// vouches for is stored unverified for an operator). A root the caller names on purpose is
+/// not this: it is held to its validity, and refuses.
+#[derive(Debug, Clone, Default)]
+pub struct OwnBootstrapPins {
+    root: Option<cairn_core::trust::VerifiedRoot>,
+    expired: bool,
+}
+
+impl OwnBootstrapPins {
+    /// The root whose `peer`-role keys pin bootstrap peers, if the registry has an unexpired one.
+    pub fn root(&self) -> Option<&cairn_core::trust::VerifiedRoot> {
+        self.root.as_ref()
+    }
+
+    /// Whether the registry's own root has expired, so that its pins were not applied (the
+    /// caller should say so).
+    pub fn expired(&self) -> bool {
+        self.expired
+    }
+
+    /// Whether trust on first use may apply, when the caller's policy `wanted` it.
+    pub fn trust_on_first_use(&self, wanted: bool) -> bool {
+        wanted && !self.expired
+    }
+}
+
 fn open_peers_read(
     rtx: &ReadTransaction,
 ) -> StoreResult<Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>> {
@@ -410,6 +442,25 @@ impl Txn<'_> {
         let env = response.sign(&key)?;
         self.put_exchange_state_for(&req.requester_id, &sender, &state)?;
         Ok((env, req))
+    }
+
+    /// The registry's own trust root as bootstrap pins for a key response received in this
+    /// transaction (see [`OwnBootstrapPins`] for what an expired root does).
+    pub fn own_bootstrap_pins(&self) -> StoreResult<OwnBootstrapPins> {
+        let Some(root) = self.current_trust_root()?.map(|r| r.root) else {
+            return Ok(OwnBootstrapPins::default());
+        };
+        Ok(if root.check_unexpired(self.now()).is_ok() {
+            OwnBootstrapPins {
+                root: Some(root),
+                expired: false,
+            }
+        } else {
+            OwnBootstrapPins {
+                root: None,
+                expired: true,
+            }
+        })
     }
 
     /// Receives a key response: verifies it ([`verify_key_response`]), checks it answers a
