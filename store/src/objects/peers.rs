@@ -545,12 +545,12 @@ impl Txn<'_> {
                         }
                     }
                     // The same key again, still unverified: answered as when it was first
-                    // stored (nothing vouches, stored unverified), not as a refusal.
+                    // stored (nothing vouches, stored unverified), not as a refusal; a new KEM
+                    // key it signs refreshes the record, as for a pinned key (`store_keys`),
+                    // so that an operator's later acceptance verifies the peer's current keys.
                     Some(p) if e.code() == ErrorCode::Unauthorized && !p.is_verified() => {
-                        return Ok(Ok(Received {
-                            peer: p,
-                            vouch: None,
-                        }));
+                        let peer = self.store_keys(&v.response, None)?;
+                        return Ok(Ok(Received { peer, vouch: None }));
                     }
                     Some(_) => {}
                     None => {

@@ -515,6 +515,60 @@ fn peer_unvouched_key_is_stored_unverified_for_an_operator(
     Ok(())
 }
 
+/// `a` asks `as_id` for its keys, and a response is made by hand: signed by `key`, carrying
+/// KEM key `kem_n`, with the response's own `nonce` (what an implementation other than cairn,
+/// free to change its KEM key, would send).
+fn respond_by_hand(
+    a: &Peer,
+    as_id: &str,
+    key: &cairn_core::crypto::SigningKey,
+    kem_n: u8,
+    nonce: u64,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let cfg = ExchangeConfig::default();
+    let request = a.reg.request_peer_keys_again(as_id, &cfg, None)?;
+    let req = cairn_core::peer::verify_key_request(&request, as_id, T0, cfg.max_skew)?.request;
+    Ok(cairn_core::peer::KeyResponse {
+        version: cairn_core::peer::PEER_MESSAGE_VERSION,
+        responder_id: as_id.into(),
+        requester_id: req.requester_id,
+        signing_key: key.public_key().clone(),
+        kem_key: kem(kem_n),
+        request_nonce: req.nonce,
+        timestamp: T0,
+        nonce,
+    }
+    .sign(key)?
+    .to_compact())
+}
+
+/// A peer stored unverified that answers again with the same signing key and a new KEM key:
+/// the record takes the new KEM key (bound by the same signature), so an operator's acceptance
+/// verifies the peer's current keys, not stale ones; no ledger entry is written for it.
+#[test]
+fn an_unverified_peers_new_kem_key_is_kept() -> Result<(), Box<dyn std::error::Error>> {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let dave = cairn_core::crypto::SigningKey::from_seed(Algorithm::MlDsa65, &[9; 32]);
+    let cfg = ExchangeConfig::default();
+    let nobody = VouchPolicy::default();
+    let first = respond_by_hand(&alice, "dave", &dave, 5, 1)?;
+    let got = alice.reg.receive_key_response(&first, &cfg, &nobody)?;
+    assert!(got.vouch.is_none());
+    assert_eq!(got.peer.kem_key, kem(5));
+    let entries = events(&alice.reg).len();
+    let second = respond_by_hand(&alice, "dave", &dave, 6, 2)?;
+    let got = alice.reg.receive_key_response(&second, &cfg, &nobody)?;
+    assert!(got.vouch.is_none());
+    assert_eq!(got.peer.kem_key, kem(6));
+    assert_eq!(events(&alice.reg).len(), entries);
+    alice
+        .reg
+        .accept_peer_key("dave", &dave.public_key().key_id(), WeakerAlgorithm::Refuse)?;
+    assert_eq!(alice.reg.peer_kem_key("dave")?, kem(6));
+    alice.reg.audit()?;
+    Ok(())
+}
+
 #[test]
 fn peer_bootstrap_pin_refuses_a_man_in_the_middle() {
     let alice = peer("alice", Algorithm::MlDsa65, 1);
