@@ -195,6 +195,14 @@ impl Bundle {
         Ok(bundle)
     }
 
+    /// A version 2 bundle's revocation proofs (none for version 1).
+    pub(crate) fn revocation_proofs(&self) -> &[ObjectProof] {
+        self.revocation
+            .as_ref()
+            .map(|r| r.proofs.as_slice())
+            .unwrap_or_default()
+    }
+
     /// What kind of object the bundle is for, from the subject's payload type.
     pub fn kind(&self) -> Result<BundleKind> {
         match self.subject.payload_type.as_str() {
@@ -601,32 +609,8 @@ pub fn verify_bundle(
     )?;
 
     // Version 2: the checkpoint's map, its time (its newest entry), and the maximum age.
-    let dated = match bundle.version {
-        BUNDLE_VERSION_2 => Some(checkpoint_map_and_time(
-            bundle.revocation.as_ref(),
-            &checkpoint.extensions,
-            checkpoint.size,
-            &checkpoint.root,
-        )?),
-        _ => None,
-    };
-    if let Some(max_age) = policy.max_age {
-        let Some((_, time)) = &dated else {
-            return Err(Error::new(
-                ErrorCode::Stale,
-                "the policy sets a maximum checkpoint age and a version 1 bundle carries no checkpoint time",
-            ));
-        };
-        let age = now.saturating_sub(*time);
-        if age > max_age {
-            return Err(Error::new(
-                ErrorCode::Stale,
-                alloc::format!(
-                    "the checkpoint (size {}) dates from {time}, {age} s before now; the policy accepts at most {max_age} s",
-                    checkpoint.size
-                ),
-            ));
-        }
+    let dated = dated_checkpoint(bundle, &checkpoint, now, policy.max_age)?;
+    if policy.max_age.is_some() {
         checks.push("checkpoint_age");
     }
 
@@ -734,12 +718,7 @@ pub fn verify_bundle(
             objects.extend(signers.iter().map(|s| (ObjectKind::Key, s.key_id.0)));
             objects.sort();
             objects.dedup();
-            let proofs = bundle
-                .revocation
-                .as_ref()
-                .map(|r| r.proofs.as_slice())
-                .unwrap_or_default();
-            check_not_revoked(proofs, &map, &objects, checkpoint.size)?;
+            check_not_revoked(bundle.revocation_proofs(), &map, &objects, checkpoint.size)?;
             checks.push("not_revoked");
             Some(NotRevokedAsOf {
                 size: checkpoint.size,
@@ -772,6 +751,45 @@ pub fn verify_bundle(
         manifest,
         not_revoked_as_of,
     })
+}
+
+/// A version 2 bundle's checkpoint map and time ([`checkpoint_map_and_time`]), the time held
+/// to `max_age` before `now` (`stale`); a version 1 bundle has neither (`None`), and is `stale`
+/// when a maximum age is set.
+pub(crate) fn dated_checkpoint(
+    bundle: &Bundle,
+    checkpoint: &VerifiedCheckpoint,
+    now: UnixTime,
+    max_age: Option<u64>,
+) -> Result<Option<(RevocationsRef, UnixTime)>> {
+    let dated = match bundle.version {
+        BUNDLE_VERSION_2 => Some(checkpoint_map_and_time(
+            bundle.revocation.as_ref(),
+            &checkpoint.extensions,
+            checkpoint.size,
+            &checkpoint.root,
+        )?),
+        _ => None,
+    };
+    if let Some(max_age) = max_age {
+        let Some((_, time)) = &dated else {
+            return Err(Error::new(
+                ErrorCode::Stale,
+                "the policy sets a maximum checkpoint age and a version 1 bundle carries no checkpoint time",
+            ));
+        };
+        let age = now.saturating_sub(*time);
+        if age > max_age {
+            return Err(Error::new(
+                ErrorCode::Stale,
+                alloc::format!(
+                    "the checkpoint (size {}) dates from {time}, {age} s before now; the policy accepts at most {max_age} s",
+                    checkpoint.size
+                ),
+            ));
+        }
+    }
+    Ok(dated)
 }
 
 /// A version 2 bundle's checkpoint map (its `cairn.revocations` line, required) and time
@@ -821,7 +839,7 @@ fn checkpoint_map_and_time(
 
 /// Checks every proof the bundle carries against the map (a valid proof of presence is
 /// `revoked`), and that each of `objects` has one.
-fn check_not_revoked(
+pub(crate) fn check_not_revoked(
     proofs: &[ObjectProof],
     map: &RevocationsRef,
     objects: &[(ObjectKind, Digest)],
@@ -859,7 +877,8 @@ fn check_not_revoked(
 /// The objects a registry proves not revoked in a version 2 bundle of `subject` (with its
 /// delegation `parents`): the subject (token id or manifest digest), each parent token, and the
 /// key id of every signature on them — a superset of what [`verify_bundle`] requires (the
-/// keys whose signatures it counted).
+/// keys whose signatures it counted). For a peer's key response (the subject of a
+/// key-transparency bundle, [`crate::peer::vouch`]): the key that signed it.
 pub fn revocation_objects(
     subject: &Envelope,
     parents: &[Envelope],
@@ -868,10 +887,13 @@ pub fn revocation_objects(
     match subject.payload_type.as_str() {
         TOKEN_PAYLOAD_TYPE => objects.push((ObjectKind::Token, subject.id())),
         MANIFEST_PAYLOAD_TYPE => objects.push((ObjectKind::Manifest, manifest_digest(subject))),
+        crate::peer::KEY_RESPONSE_TYPE => {}
         other => {
             return Err(Error::new(
                 ErrorCode::DomainMismatch,
-                alloc::format!("bundles carry tokens or manifests, not {other:?}"),
+                alloc::format!(
+                    "bundles carry tokens, manifests or peer key responses, not {other:?}"
+                ),
             ))
         }
     }

@@ -469,8 +469,10 @@ pub fn key_response(v: &crate::peer::VerifiedKeyResponse) -> Value {
 }
 
 /// Who vouched for a peer's key (`cairn_core::peer::vouch`): `{"rule", "key_id",
-/// "logged_at"}`, where `logged_at` is `{"origin", "size", "seq"}` for a key-transparency proof
-/// (the checkpoint's origin and size, the entry's sequence number) and null otherwise.
+/// "logged_at", "not_revoked_as_of"}`, where `logged_at` is `{"origin", "size", "seq"}` for a
+/// key-transparency proof (the checkpoint's origin and size, the entry's sequence number) and
+/// null otherwise, and `not_revoked_as_of` the checkpoint's time when a version 2 bundle
+/// proved the key not revoked in the peer's log as of it (null otherwise).
 ///
 /// ```
 /// fn rule(v: &cairn_core::peer::Vouch) -> String {
@@ -484,6 +486,7 @@ pub fn vouch(v: &crate::peer::Vouch) -> Value {
         "logged_at": v.logged_at.as_ref().map(|(origin, size, seq)| json!({
             "origin": origin, "size": size, "seq": seq,
         })),
+        "not_revoked_as_of": v.not_revoked_as_of,
     })
 }
 

@@ -557,8 +557,9 @@ fn generate() -> String {
                 a peer id and the base64 trust-root envelope of that peer's own registry, whose checkpoint keys vouch for that peer's \
                 keys through a key-transparency bundle), bootstrap_root (base64 trust root whose peer-role keys \
                 pin bootstrap peers, or null), pinned_key_id (hex key id the verifier already pinned for the responder, or null), \
-                trust_on_first_use, require_hybrid_checkpoint}. The response is verified, then cairn_core::peer::vouch decides. \
-                Result: {ok, rule (bootstrap, pinned, transparency, first_use), key_id, logged_at ({origin, size, seq} for transparency, else null)} or {error}."
+                trust_on_first_use, require_hybrid_checkpoint, max_age (seconds; absent: no limit)}. The response is verified, then cairn_core::peer::vouch decides. \
+                Result: {ok, rule (bootstrap, pinned, transparency, first_use), key_id, logged_at ({origin, size, seq} for transparency, else null), \
+                not_revoked_as_of (the checkpoint time of a version 2 transparency bundle, as of which the key is proven not revoked, else null)} or {error}."
         },
         "cases": cases.into_iter().map(|c| json!({
             "name": c.name, "op": c.op, "args": c.args, "expect": c.expect
@@ -622,6 +623,7 @@ fn run(case: &Value) -> Result<Value, Error> {
                 transparency: &logs,
                 require_hybrid_checkpoint: p["require_hybrid_checkpoint"].as_bool().unwrap(),
                 trust_on_first_use: p["trust_on_first_use"].as_bool().unwrap(),
+                max_age: p["max_age"].as_u64(),
             };
             Ok(with_ok(
                 view::vouch(&vouch(&v, pinned.as_ref(), &policy, now)?),
@@ -676,7 +678,47 @@ fn vouch_cases(cases: &mut Vec<Case>) {
                "pinned_key_id": pinned.map(|k| k.to_hex()), "trust_on_first_use": tofu,
                "require_hybrid_checkpoint": true})
     };
-    let ok = |rule: VouchRule, logged_at: Value| json!({"ok": true, "rule": rule.name(), "key_id": bob_id.to_hex(), "logged_at": logged_at});
+    let ok = |rule: VouchRule, logged_at: Value| json!({"ok": true, "rule": rule.name(), "key_id": bob_id.to_hex(), "logged_at": logged_at, "not_revoked_as_of": null});
+    // Version 2 bundles: the key proven not revoked as of the checkpoint, which is dated (its
+    // newest entry's time), against a maximum age.
+    let logged_v2 = |events: &[Event]| {
+        let mut reg = MemoryRegistry::new(60);
+        reg.append(Event::AuditNote {
+            text: "before".into(),
+        })
+        .unwrap();
+        let seq = reg.append(stored("bob", bob_id)).unwrap();
+        for e in events {
+            reg.append(e.clone()).unwrap();
+        }
+        let b = reg.bundle_v2(seq, env.clone(), Vec::new()).unwrap();
+        (b, b64_encode(&reg.root.to_compact()))
+    };
+    let (v2, v2_root) = logged_v2(&[Event::AuditNote {
+        text: "after".into(),
+    }]);
+    let (revoked, revoked_root) = logged_v2(&[Event::KeyRevoked {
+        key_id: bob_id,
+        reason: "leaked".into(),
+        revoker: bob_id,
+    }]);
+    let mut unproven = v2.clone();
+    if let Some(r) = unproven.revocation.as_mut() {
+        r.proofs.clear();
+    }
+    let (v2, revoked, unproven) = (v2.to_bytes(), revoked.to_bytes(), unproven.to_bytes());
+    let aged = |logs: &[&str], max_age: u64| {
+        let mut p = policy(logs, None, None, false);
+        p["max_age"] = json!(max_age);
+        p
+    };
+    // The newest entry of a three-entry log (MemoryRegistry dates entry n at NOW - 60 + n).
+    let v2_time = NOW - 58;
+    let mut ok_v2 = ok(
+        VouchRule::Transparency,
+        json!({"origin": "example.test/registry", "size": 3, "seq": 1}),
+    );
+    ok_v2["not_revoked_as_of"] = json!(v2_time);
     let at_log = json!({"origin": "example.test/registry", "size": 3, "seq": 1});
     let table: Vec<(&str, &[u8], Value, i64, Value)> = vec![
         (
@@ -797,6 +839,48 @@ fn vouch_cases(cases: &mut Vec<Case>) {
             policy(&[], None, None, false),
             0,
             err(ErrorCode::Unauthorized),
+        ),
+        (
+            "vouch_transparency_v2",
+            &v2,
+            aged(&[&v2_root], 3_600),
+            0,
+            ok_v2.clone(),
+        ),
+        (
+            "vouch_transparency_v2_no_max_age",
+            &v2,
+            policy(&[&v2_root], None, None, false),
+            0,
+            ok_v2,
+        ),
+        (
+            "vouch_transparency_v2_key_revoked",
+            &revoked,
+            policy(&[&revoked_root], None, None, true),
+            0,
+            err(ErrorCode::Revoked),
+        ),
+        (
+            "vouch_transparency_v2_stale",
+            &v2,
+            aged(&[&v2_root], 30),
+            0,
+            err(ErrorCode::Stale),
+        ),
+        (
+            "vouch_transparency_v2_no_revocation_proof",
+            &unproven,
+            policy(&[&v2_root], None, None, true),
+            0,
+            err(ErrorCode::ProofInvalid),
+        ),
+        (
+            "vouch_transparency_v1_with_max_age",
+            &bundle,
+            aged(&[&log_root], 3_600),
+            0,
+            err(ErrorCode::Stale),
         ),
     ];
     for (name, message, policy, later, expect) in table {

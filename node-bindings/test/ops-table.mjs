@@ -201,8 +201,9 @@ export const opsFor = (cairn) => ({
         pinnedKeyId: a.policy.pinned_key_id ?? undefined,
         trustOnFirstUse: a.policy.trust_on_first_use,
         requireHybridCheckpoint: a.policy.require_hybrid_checkpoint,
+        maxAge: a.policy.max_age ?? undefined,
       }),
-    (r) => ({ rule: r.vouch.rule, key_id: r.vouch.key_id, logged_at: r.vouch.logged_at }),
+    (r) => ({ rule: r.vouch.rule, key_id: r.vouch.key_id, logged_at: r.vouch.logged_at, not_revoked_as_of: r.vouch.not_revoked_as_of }),
   ],
   // Witness cosignatures (cosignature.json): the witness policy as verifyBundle's CLI twin
   // takes it, the log as verifyCheckpoint's verifiers.

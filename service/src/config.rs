@@ -411,6 +411,9 @@ pub struct Peer {
     /// Accept the first key of a peer nothing else vouches for (default false: such a key is
     /// stored unverified until an operator accepts it).
     pub trust_on_first_use: bool,
+    /// The oldest transparency checkpoint accepted, in seconds (its time is its newest
+    /// entry's): older, or a version 1 bundle (no time), is `stale` (default unset: no limit).
+    pub max_checkpoint_age_seconds: Option<u64>,
     /// How far a message's timestamp may be from the server's clock, in seconds (default 300).
     pub max_clock_skew_seconds: u64,
     /// How long one of this registry's key requests waits for its response, in seconds
@@ -470,6 +473,7 @@ impl Default for Peer {
             log_roots: Vec::new(),
             require_hybrid_checkpoint: true,
             trust_on_first_use: false,
+            max_checkpoint_age_seconds: None,
             max_clock_skew_seconds: x.max_skew,
             pending_seconds: x.pending_ttl,
             max_pending_per_peer: x.max_pending,
@@ -639,6 +643,9 @@ impl Config {
             }
         }
         seconds(self.peer.pending_seconds, "peer.pending_seconds")?;
+        if let Some(v) = self.peer.max_checkpoint_age_seconds {
+            at_least_one(v, "peer.max_checkpoint_age_seconds")?;
+        }
         at_least_one(
             self.peer.max_pending_per_peer as u64,
             "peer.max_pending_per_peer",
@@ -817,6 +824,10 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
             ("[nodes]\nmax_nodes = 0", "nodes.max_nodes"),
             ("[envelope]\npepper_hex = \"00\"\nkeys = []", "envelope"),
             ("[peer]\npending_seconds = 0", "peer.pending_seconds"),
+            (
+                "[peer]\nmax_checkpoint_age_seconds = 0",
+                "peer.max_checkpoint_age_seconds",
+            ),
             (
                 "[auth]\nmax_clock_skew_seconds = 0",
                 "auth.max_clock_skew_seconds",

@@ -62,6 +62,8 @@ pub struct PeerSettings {
     pub require_hybrid_checkpoint: bool,
     /// Trust on first use.
     pub trust_on_first_use: bool,
+    /// The oldest transparency checkpoint accepted, in seconds.
+    pub max_checkpoint_age: Option<u64>,
 }
 
 impl PeerSettings {
@@ -102,6 +104,7 @@ impl PeerSettings {
             bootstrap_from_trust_root: c.bootstrap_from_trust_root,
             require_hybrid_checkpoint: c.require_hybrid_checkpoint,
             trust_on_first_use: c.trust_on_first_use,
+            max_checkpoint_age: c.max_checkpoint_age_seconds,
         })
     }
 }

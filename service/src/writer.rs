@@ -317,6 +317,7 @@ fn apply(tx: &mut Txn<'_>, op: &Op) -> StoreResult<Out> {
                 transparency: &peer.logs,
                 require_hybrid_checkpoint: peer.require_hybrid_checkpoint,
                 trust_on_first_use: own.trust_on_first_use(peer.trust_on_first_use),
+                max_age: peer.max_checkpoint_age,
             };
             let verdict = tx.receive_key_response(response, &peer.exchange, &policy)?;
             Ok(Out::Received(Box::new(ReceivedVerdict {

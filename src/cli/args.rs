@@ -634,10 +634,14 @@ Examples:
 pub enum PeerCmd {
     /// Make this registry a peer: its id, its signing key (role peer, ml-dsa-65 or
     /// ed25519+ml-dsa-65) and its ML-KEM-768 encapsulation key (1184 raw bytes, or base64).
+    /// Run again with the same id to re-key the identity (a new signing key is logged; revoke
+    /// a leaked old one with `cairn key revoke`).
     #[command(after_help = "\
 Examples:
   cairn key generate --label me --role peer --algorithm ml-dsa-65
-  cairn peer init --id node-a --key me --kem-key node-a.kem")]
+  cairn peer init --id node-a --key me --kem-key node-a.kem
+  cairn key revoke me --reason leaked && cairn key generate --label me-2 --role peer --algorithm ml-dsa-65
+  cairn peer init --id node-a --key me-2 --kem-key node-a.kem    # re-keyed")]
     Init {
         /// This registry's peer id.
         #[arg(long)]
@@ -706,6 +710,12 @@ Exit 0 when the key is verified or stored unverified (see \"verified\"), 1 when 
         /// ML-DSA signature, as `bundle verify` asks.
         #[arg(long)]
         allow_classical_checkpoint: bool,
+        /// The oldest key-transparency checkpoint accepted, in seconds (its time is its
+        /// newest entry's): older is `stale`, and so is a version 1 bundle (no time). A key
+        /// the peer revoked stops vouching once every checkpoint from before the revocation
+        /// is older than this. Default: no limit.
+        #[arg(long, value_name = "SECONDS")]
+        max_age: Option<u64>,
     },
     /// An operator accepts a peer's key: its proposed (changed) key, or its unverified key.
     /// Recorded in the ledger.

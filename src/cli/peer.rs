@@ -138,6 +138,7 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             log_root,
             trust_on_first_use,
             allow_classical_checkpoint,
+            max_age,
         } => {
             let bytes = read_limited(&response, MAX_MESSAGE_FILE, "key response file")?;
             let bootstrap = bootstrap_root.as_deref().map(read_trust_root).transpose()?;
@@ -168,6 +169,7 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                     transparency: &logs,
                     require_hybrid_checkpoint: !allow_classical_checkpoint,
                     trust_on_first_use: own.trust_on_first_use(trust_on_first_use),
+                    max_age,
                 };
                 tx.receive_key_response(&bytes, &cfg, &policy)
             })?;

@@ -196,9 +196,35 @@ fn peer_bootstrap_pin_and_transparency_proof() {
         (json!(false), Value::Null)
     );
     let as_b = format!("node-b={b_root}");
-    let v = c.ok(&["peer", "receive", &respond(3), "--log-root", &as_b]);
+    // A checkpoint older than --max-age is stale (node-b's newest entry is a second old, at
+    // least), and stores nothing.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    c.fails(
+        &[
+            "peer",
+            "receive",
+            &respond(3),
+            "--log-root",
+            &as_b,
+            "--max-age",
+            "0",
+        ],
+        1,
+        "stale",
+    );
+    let v = c.ok(&[
+        "peer",
+        "receive",
+        &respond(4),
+        "--log-root",
+        &as_b,
+        "--max-age",
+        "3600",
+    ]);
     assert_eq!(v["rule"], "transparency");
     assert_eq!(v["verified"], true);
+    // The key proven not revoked as of the (version 2) bundle's checkpoint.
+    assert!(v["vouch"]["not_revoked_as_of"].is_u64(), "{v}");
 }
 
 /// The registry's own trust root, once expired, pins nothing for `peer receive` (and says

@@ -986,6 +986,9 @@ pub struct PeerVouchOptions {
     pub trust_on_first_use: bool,
     /// Require both an Ed25519 and an ML-DSA signature on a transparency checkpoint.
     pub require_hybrid_checkpoint: bool,
+    /// The oldest transparency checkpoint accepted, in seconds (`maxAge`; `stale` beyond it,
+    /// and for a version 1 bundle, which carries no checkpoint time).
+    pub max_age: Option<u64>,
 }
 
 /// `verifyKeyResponse`: a peer key response (a compact envelope, or a bundle whose subject is
@@ -1028,6 +1031,7 @@ pub fn verify_key_response(
             transparency: &logs,
             require_hybrid_checkpoint: vouch.require_hybrid_checkpoint,
             trust_on_first_use: vouch.trust_on_first_use,
+            max_age: vouch.max_age,
         };
         view::vouch(&cairn_core::peer::vouch(&v, pinned.as_ref(), &policy, now)?)
     } else {

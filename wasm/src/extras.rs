@@ -220,7 +220,7 @@ pub fn verify_key_request(
 
 /// Verifies a peer key response answering `me` (`options`: `now`, `maxSkew` in seconds, and
 /// who vouches for the key: `bootstrapRoot`, `logRoots`, `pinnedKeyId`, `trustOnFirstUse`,
-/// `requireHybridCheckpoint`).
+/// `requireHybridCheckpoint`, `maxAge`).
 #[wasm_bindgen(js_name = verifyKeyResponse, unchecked_return_type = "KeyResponseVerification", skip_typescript)]
 pub fn verify_key_response(
     #[wasm_bindgen(unchecked_param_type = "BytesInput")] message: JsValue,
@@ -266,6 +266,14 @@ pub fn verify_key_response(
                 "requireHybridCheckpoint",
                 true,
             )?,
+            max_age: {
+                let m = prop(&options, "maxAge")?;
+                if js::is_absent(&m) {
+                    None
+                } else {
+                    Some(js::integer(&m, "maxAge")?)
+                }
+            },
         };
         api::verify_key_response(&m, &me, now, skew, &vouch)
     })())

@@ -310,6 +310,9 @@ export interface KeyResponseOptions extends PeerOptions {
   trustOnFirstUse?: boolean;
   /** A transparency checkpoint must carry both an Ed25519 and an ML-DSA signature (default true). */
   requireHybridCheckpoint?: boolean;
+  /** The oldest transparency checkpoint accepted, in seconds before `now` (its time is its newest entry's): older is
+   * `stale`, and so is a version 1 bundle, which carries no checkpoint time. Default: no limit. */
+  maxAge?: number;
 }
 
 /** Which rule vouched for a peer's key. */
@@ -318,6 +321,9 @@ export interface PeerVouch {
   key_id: string;
   /** For `transparency`: the checkpoint (origin, size) and the ledger entry (seq) that record the key. */
   logged_at: { origin: string; size: number; seq: number } | null;
+  /** For `transparency` through a version 2 bundle: the checkpoint's time (unix seconds), as of which the key is
+   * proven not revoked in the peer's log; null otherwise. */
+  not_revoked_as_of: number | null;
 }
 
 /** Result of `verifyKeyRequest`. */

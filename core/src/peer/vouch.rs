@@ -20,7 +20,11 @@
 //!    any registry logs the keys it stores for others, vouched for or not, so a log trusted
 //!    for one peer says nothing about another's. A proof that fails is an error
 //!    (`proof_invalid`, `signature_invalid`, ...), never a reason to fall back to trust on
-//!    first use.
+//!    first use. A version 2 bundle also proves the key not revoked in that log as of the
+//!    checkpoint (`revoked` otherwise), and dates the checkpoint: with
+//!    [`VouchPolicy::max_age`] set, a checkpoint older than that, or a version 1 bundle, is
+//!    `stale`. Without it, a key the peer revoked still vouches through a bundle made before
+//!    the revocation (its proofs do not depend on the response they travel with).
 //! 4. **Trust on first use**, only if the policy enables it and no key is pinned:
 //!    [`VouchRule::FirstUse`].
 //!
@@ -30,10 +34,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::VerifiedKeyResponse;
-use crate::bundle::verify_logged_entry;
+use crate::bundle::{
+    check_not_revoked, dated_checkpoint, verify_logged_entry, BUNDLE_VERSION, BUNDLE_VERSION_2,
+};
 use crate::crypto::KeyId;
 use crate::error::{Error, ErrorCode, Result};
 use crate::ledger::Event;
+use crate::revocation::ObjectKind;
 use crate::trust::{Role, VerifiedRoot};
 use crate::UnixTime;
 
@@ -105,6 +112,10 @@ pub struct VouchPolicy<'a> {
     pub require_hybrid_checkpoint: bool,
     /// Pin the first key seen for a peer that nothing else vouches for.
     pub trust_on_first_use: bool,
+    /// The oldest transparency checkpoint accepted, in seconds before `now` (its time is its
+    /// newest entry's, which a version 2 bundle carries): older is `stale`, and so is a
+    /// version 1 bundle, which carries no time. `None`: no age limit.
+    pub max_age: Option<u64>,
 }
 
 /// The outcome of [`vouch`]: which rule applied, and for a transparency proof, where.
@@ -117,6 +128,9 @@ pub struct Vouch {
     /// For [`VouchRule::Transparency`]: the checkpoint's origin, its tree size and the
     /// entry's sequence number.
     pub logged_at: Option<(String, u64, u64)>,
+    /// For [`VouchRule::Transparency`] through a version 2 bundle: the checkpoint's time (its
+    /// newest entry's), as of which the key is proven not revoked in the peer's log.
+    pub not_revoked_as_of: Option<UnixTime>,
 }
 
 /// Decides whether the response's signing key is the responder's (see the module
@@ -135,6 +149,7 @@ pub fn vouch(
             rule,
             key_id,
             logged_at: None,
+            not_revoked_as_of: None,
         })
     };
 
@@ -216,7 +231,7 @@ fn transparency(
             "the bundle's subject is not the key response",
         ));
     }
-    if bundle.version != crate::bundle::BUNDLE_VERSION {
+    if bundle.version != BUNDLE_VERSION && bundle.version != BUNDLE_VERSION_2 {
         return Err(Error::new(
             ErrorCode::UnsupportedVersion,
             "unknown bundle version",
@@ -257,14 +272,24 @@ fn transparency(
                 ),
             ));
         }
+        // Not revoked in the peer's log as of the checkpoint, which is recent enough: the
+        // rules a version 2 bundle of a token or manifest follows.
+        let checkpoint = &logged.checkpoint;
+        let dated = dated_checkpoint(bundle, checkpoint, now, policy.max_age)?;
+        if let Some((map, _)) = &dated {
+            check_not_revoked(
+                bundle.revocation_proofs(),
+                map,
+                &[(ObjectKind::Key, key_id.0)],
+                checkpoint.size,
+            )?;
+        }
+        let not_revoked_as_of = dated.map(|(_, time)| time);
         return Ok(Vouch {
             rule: VouchRule::Transparency,
             key_id,
-            logged_at: Some((
-                logged.checkpoint.origin.clone(),
-                logged.checkpoint.size,
-                logged.entry.seq,
-            )),
+            logged_at: Some((checkpoint.origin.clone(), checkpoint.size, logged.entry.seq)),
+            not_revoked_as_of,
         });
     }
     Err(first_error.unwrap_or_else(|| {

@@ -688,6 +688,14 @@ pub fn verify_key_response(
                 "requireHybridCheckpoint",
                 true,
             )?,
+            max_age: {
+                let m = r.prop(&options, "maxAge")?;
+                if m.is_absent() {
+                    None
+                } else {
+                    Some(r.integer(&m, "maxAge")?)
+                }
+            },
         };
         api::verify_key_response(&m, &me, now, skew, &vouch)
     })();

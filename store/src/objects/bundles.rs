@@ -20,6 +20,7 @@ use cairn_core::dsse::Envelope;
 use cairn_core::encoding::{hex_encode, Digest};
 use cairn_core::manifest::MANIFEST_PAYLOAD_TYPE;
 use cairn_core::merkle::{self, InclusionProof};
+use cairn_core::peer::KEY_RESPONSE_TYPE;
 use cairn_core::revocation::map_key;
 use cairn_core::token::TOKEN_PAYLOAD_TYPE;
 
@@ -153,10 +154,10 @@ impl Registry {
         }
         // A version 2 bundle needs a checkpoint that commits to the map as it stands: sign
         // one if revocations were logged after the newest checkpoint (or it predates the map).
-        // (Other subjects, such as a peer's key response, travel in version 1 bundles.)
+        // (A peer's key response proves its signing key not revoked, as a token its issuer.)
         let proves_revocation = matches!(
             subject.payload_type.as_str(),
-            TOKEN_PAYLOAD_TYPE | MANIFEST_PAYLOAD_TYPE
+            TOKEN_PAYLOAD_TYPE | MANIFEST_PAYLOAD_TYPE | KEY_RESPONSE_TYPE
         );
         if proves_revocation
             && self.is_writable()

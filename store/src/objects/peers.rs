@@ -324,7 +324,15 @@ impl Txn<'_> {
     /// Makes this registry a peer: `peer_id`, signing with registry key `key_id` (which must
     /// hold the `peer` role and be ML-DSA-65 or hybrid Ed25519 + ML-DSA-65), publishing
     /// `kem_key`. Records `peer_key_stored` for it, the entry a key-transparency proof of this
-    /// registry's responses points at. An identity is set once (`already_exists`).
+    /// registry's responses points at.
+    ///
+    /// Set again, it re-keys the identity, which keeps its peer id (`invalid_state` for
+    /// another): a new signing key is recorded as `peer_key_removed` of the old one (naming the
+    /// new) and `peer_key_stored` of the new, which later proofs point at; a new KEM key with
+    /// the same signing key is published with no entry (the responses' signatures bind it).
+    /// The same keys again are `already_exists`. Re-keying does not revoke the old key: a key
+    /// that leaked is revoked too ([`Txn::revoke_key`]), so that the version 2 bundles of this
+    /// registry's log stop vouching for it (docs/FORMATS.md, peer key exchange).
     pub fn set_peer_identity(
         &mut self,
         peer_id: &str,
@@ -332,11 +340,23 @@ impl Txn<'_> {
         kem_key: &KemPublicKey,
     ) -> StoreResult<PeerIdentity> {
         check_peer_id(peer_id)?;
-        if let Some(me) = load_identity(&self.tx)? {
-            return Err(StoreError::new(
-                StoreCode::AlreadyExists,
-                format!("this registry is already peer {:?}", me.peer_id),
-            ));
+        let current = load_identity(&self.tx)?;
+        if let Some(me) = &current {
+            if me.peer_id != peer_id {
+                return Err(StoreError::new(
+                    StoreCode::InvalidState,
+                    format!(
+                        "this registry is peer {:?}: a peer keeps its id (its keys may change)",
+                        me.peer_id
+                    ),
+                ));
+            }
+            if me.key_id == *key_id && me.kem_key == *kem_key {
+                return Err(StoreError::new(
+                    StoreCode::AlreadyExists,
+                    format!("this registry is already peer {peer_id:?} with these keys"),
+                ));
+            }
         }
         let rec = self.key_record(key_id)?;
         rec.check_usable(Role::Peer, self.now())?;
@@ -351,12 +371,46 @@ impl Txn<'_> {
                 ),
             ));
         }
-        if load_peer(&self.tx, peer_id)?.is_some() {
-            return Err(StoreError::new(
-                StoreCode::AlreadyExists,
-                format!("peer {peer_id:?} is a stored peer; remove it first"),
-            ));
-        }
+        let me = match current {
+            // A new KEM key alone: published, no entry.
+            Some(me) if me.key_id == *key_id => PeerIdentity {
+                kem_key: kem_key.clone(),
+                ..me
+            },
+            Some(me) => {
+                self.append(
+                    Event::PeerKeyRemoved {
+                        peer_id: peer_id.into(),
+                        key_id: me.key_id,
+                        reason: format!("replaced by key {key_id}"),
+                    },
+                    &[],
+                )?;
+                self.identity_stored(peer_id, key_id, kem_key)?
+            }
+            None => {
+                if load_peer(&self.tx, peer_id)?.is_some() {
+                    return Err(StoreError::new(
+                        StoreCode::AlreadyExists,
+                        format!("peer {peer_id:?} is a stored peer; remove it first"),
+                    ));
+                }
+                self.identity_stored(peer_id, key_id, kem_key)?
+            }
+        };
+        self.tx
+            .open_table(META)?
+            .insert(META_PEER_IDENTITY, schema::encode(&me).as_slice())?;
+        Ok(me)
+    }
+
+    /// Records `peer_key_stored` for this registry's identity key: the identity it makes.
+    fn identity_stored(
+        &mut self,
+        peer_id: &str,
+        key_id: &KeyId,
+        kem_key: &KemPublicKey,
+    ) -> StoreResult<PeerIdentity> {
         let seq = self.append(
             Event::PeerKeyStored {
                 peer_id: peer_id.into(),
@@ -364,16 +418,12 @@ impl Txn<'_> {
             },
             &[],
         )?;
-        let me = PeerIdentity {
+        Ok(PeerIdentity {
             peer_id: peer_id.into(),
             key_id: *key_id,
             kem_key: kem_key.clone(),
             stored_seq: seq,
-        };
-        self.tx
-            .open_table(META)?
-            .insert(META_PEER_IDENTITY, schema::encode(&me).as_slice())?;
-        Ok(me)
+        })
     }
 
     /// Seed 004's "request keys if needed": `None` when `peer_id`'s keys are stored and

@@ -631,13 +631,10 @@ fn peer_bootstrap_pin_refuses_a_man_in_the_middle() {
     alice.reg.audit().unwrap();
 }
 
-#[test]
-fn peer_key_transparency_bundle_from_the_responders_registry() {
-    let alice = peer("alice", Algorithm::MlDsa65, 1);
-    let bob = peer("bob", Algorithm::MlDsa65, 2);
-    let cfg = ExchangeConfig::default();
-    // Bob's registry publishes a trust root; Alice trusts its log.
-    let root_key = bob
+/// `p`'s registry publishes a trust root (a root key, its log key); the log, trusted for peer
+/// `id`, and the root's spec.
+fn publish_root(p: &Peer, id: &str) -> ([cairn_core::peer::PeerLog; 1], TrustRootSpec) {
+    let root_key = p
         .reg
         .generate_key(
             Algorithm::Ed25519,
@@ -646,20 +643,129 @@ fn peer_key_transparency_bundle_from_the_responders_registry() {
         )
         .unwrap();
     let spec = TrustRootSpec {
-        keys: vec![root_key.key_id, bob.reg.log_key_id().unwrap()],
+        keys: vec![root_key.key_id, p.reg.log_key_id().unwrap()],
         thresholds: Thresholds::default()
             .with(Role::Root, 1)
             .with(Role::Checkpoint, 1),
         expires_at: T0 + 86_400,
     };
-    let root = bob
+    let root = p
         .reg
         .create_trust_root(&spec, &[(root_key.key_id, None)])
         .unwrap();
-    let roots = [cairn_core::peer::PeerLog::new(
-        "bob",
-        VerifiedRoot::from_pinned(&root.envelope).unwrap(),
-    )];
+    let log =
+        cairn_core::peer::PeerLog::new(id, VerifiedRoot::from_pinned(&root.envelope).unwrap());
+    ([log], spec)
+}
+
+/// A peer's identity key, revoked in its registry, no longer vouches through that registry's
+/// (version 2) key-transparency bundles; the registry re-keys its identity (the old key
+/// removed, the new one stored, both in its ledger), and the new key vouches for a verifier
+/// that had pinned nothing, while one that pinned the old key sees a change for its operator.
+#[test]
+fn a_revoked_identity_key_stops_vouching_and_the_identity_is_rekeyed(
+) -> Result<(), Box<dyn std::error::Error>> {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let carol = peer("carol", Algorithm::MlDsa65, 3);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    let (roots, _) = publish_root(&bob, "bob");
+    let policy = VouchPolicy {
+        transparency: &roots,
+        max_age: Some(3_600),
+        ..Default::default()
+    };
+    let got =
+        alice
+            .reg
+            .receive_key_response(&exchange(&alice, &bob, "bob", true), &cfg, &policy)?;
+    let v = got.vouch.ok_or("vouched")?;
+    assert_eq!(v.rule, VouchRule::Transparency);
+    assert!(v.not_revoked_as_of.is_some(), "a version 2 bundle: {v:?}");
+
+    // A response made before the revocation, bundled again after it: `revoked`.
+    let made = exchange(&carol, &bob, "bob", true);
+    let subject = cairn_core::bundle::Bundle::from_bytes(&made)?.subject;
+    bob.reg.revoke_key(&bob.key, "leaked", &bob.key, None)?;
+    let after = bob.reg.key_response_bundle(subject)?.to_bytes();
+    let e = carol
+        .reg
+        .receive_key_response(&after, &cfg, &policy)
+        .unwrap_err();
+    assert_eq!(code(&e), "revoked", "{e}");
+    // A revoked key answers nothing.
+    let request = carol.reg.request_peer_keys_again("bob", &cfg, None)?;
+    assert!(bob
+        .reg
+        .respond_to_key_request(&request, &cfg, None, true)
+        .is_err());
+
+    // The identity re-keyed: its id kept, the same keys again refused.
+    let new_key = bob
+        .reg
+        .generate_key(
+            Algorithm::MlDsa65,
+            &KeySpec::new("bob-2", RoleSet::of(&[Role::Peer])),
+            &Protection::Insecure,
+        )?
+        .key_id;
+    assert_eq!(
+        code(
+            &bob.reg
+                .set_peer_identity("robert", &new_key, &kem(2))
+                .unwrap_err()
+        ),
+        "invalid_state"
+    );
+    let me = bob.reg.set_peer_identity("bob", &new_key, &kem(2))?;
+    assert_eq!(me.key_id, new_key);
+    assert_eq!(
+        code(
+            &bob.reg
+                .set_peer_identity("bob", &new_key, &kem(2))
+                .unwrap_err()
+        ),
+        "already_exists"
+    );
+    let tail: Vec<Event> = events(&bob.reg).into_iter().rev().take(2).collect();
+    assert!(
+        matches!(&tail[1], Event::PeerKeyRemoved { key_id, .. } if *key_id == bob.key),
+        "{tail:?}"
+    );
+    assert!(
+        matches!(&tail[0], Event::PeerKeyStored { key_id, .. } if *key_id == new_key),
+        "{tail:?}"
+    );
+    bob.reg.audit()?;
+    // Carol, who pinned nothing, takes the new key on the log's word; Alice pinned the old.
+    let got =
+        carol
+            .reg
+            .receive_key_response(&exchange(&carol, &bob, "bob", true), &cfg, &policy)?;
+    assert_eq!(got.peer.key_id(), new_key);
+    assert_eq!(got.vouch.ok_or("vouched")?.rule, VouchRule::Transparency);
+    let e = alice
+        .reg
+        .receive_key_response(&exchange(&alice, &bob, "bob", true), &cfg, &policy)
+        .unwrap_err();
+    assert_eq!(code(&e), "key_changed");
+    // A new KEM key alone is published with no entry.
+    let size = bob.reg.tree_size()?;
+    assert_eq!(
+        bob.reg.set_peer_identity("bob", &new_key, &kem(9))?.kem_key,
+        kem(9)
+    );
+    assert_eq!(bob.reg.tree_size()?, size);
+    Ok(())
+}
+
+#[test]
+fn peer_key_transparency_bundle_from_the_responders_registry() {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    let cfg = ExchangeConfig::default();
+    // Bob's registry publishes a trust root; Alice trusts its log.
+    let (roots, spec) = publish_root(&bob, "bob");
     let policy = VouchPolicy {
         transparency: &roots,
         ..Default::default()
@@ -724,6 +830,15 @@ fn peer_identity_rules() {
             &alice
                 .reg
                 .set_peer_identity("alice2", &alice.key, &kem(1))
+                .unwrap_err()
+        ),
+        "invalid_state"
+    );
+    assert_eq!(
+        code(
+            &alice
+                .reg
+                .set_peer_identity("alice", &alice.key, &kem(1))
                 .unwrap_err()
         ),
         "already_exists"
