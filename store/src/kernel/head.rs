@@ -96,5 +96,27 @@ pub(crate) fn verify_head(
             ),
         ));
     }
+    check_revocation_map(rtx, &rec.note)?;
     Ok(VerifiedHead { size, root })
+}
+
+/// The stored revocation map is the one the signed head's `cairn.revocations` line commits
+/// to. Every commit signs the map as it leaves it, so they differ only when the map was edited
+/// behind the registry; the next head would sign the edited map, and its false
+/// non-revocations with it. A file without the map (from before it, or with its table removed)
+/// passes: the next write rebuilds the map from the ledger.
+fn check_revocation_map(rtx: &ReadTransaction, note: &str) -> StoreResult<()> {
+    let Some(stored) = crate::kernel::revmap::read_ref(rtx)? else {
+        return Ok(());
+    };
+    let line = cairn_core::note::Note::parse(note.as_bytes())
+        .and_then(|n| cairn_core::checkpoint::Checkpoint::parse_text(n.text()))
+        .and_then(|c| c.revocations())
+        .map_err(|e| StoreError::from(e.context("the signed head")))?;
+    match line {
+        Some(signed) if signed != stored => Err(StoreError::corrupt(format!(
+            "the stored revocation map holds {stored} but the signed head commits to {signed}: the map was changed behind the registry"
+        ))),
+        _ => Ok(()),
+    }
 }

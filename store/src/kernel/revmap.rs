@@ -336,6 +336,20 @@ fn insert_in(
     key: Digest,
     seq: u64,
 ) -> StoreResult<MapTop> {
+    // The path the insert reuses is proven against the map's root first: an inner record
+    // edited behind the registry (its stored hash kept) would otherwise be folded into the
+    // next signed root.
+    let stored = Stored::new(&*table, top.top);
+    let root = stored.run(nodes::root)?;
+    stored
+        .run(|s| nodes::prove(s, &key))?
+        .verify_non_membership(&root, &key)
+        .map_err(|e| {
+            StoreError::corrupt(format!(
+                "the revocation map's path for a new revocation does not prove it absent under the map's root ({}): the map was changed behind the registry",
+                e.detail()
+            ))
+        })?;
     let update: MapUpdate = Stored::new(&*table, top.top).run(|s| nodes::insert(s, key, seq))?;
     for (depth, prefix, rec) in &update.branches {
         table.insert(
@@ -410,6 +424,52 @@ pub(crate) fn current_ref(tx: &redb::WriteTransaction, n: u64) -> StoreResult<Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A child edited under a branch record whose stored hash is kept leaves the root read
+    /// from the records unchanged; an insert whose path runs through it proves that path
+    /// against the root first, and refuses (`corrupt`) rather than fold the edit into a new
+    /// root. Unedited, the same insert goes through.
+    #[test]
+    fn an_insert_refuses_a_path_edited_behind_the_map() -> Result<(), Box<dyn std::error::Error>> {
+        const MAP: redb::TableDefinition<&[u8], &[u8]> =
+            redb::TableDefinition::new("revocation_map");
+        let (a, b, c) = ([0x00; 32], [0x80; 32], [0x01; 32]);
+        for edited in [false, true] {
+            let dir = tempfile::tempdir()?;
+            let db = redb::Database::create(dir.path().join("m.redb"))?;
+            let tx = db.begin_write()?;
+            {
+                let mut t = tx.open_table(MAP)?;
+                let empty = MapTop {
+                    count: 0,
+                    top: None,
+                };
+                let top = insert_in(&mut t, empty, a, 1)?;
+                let top = insert_in(&mut t, top, b, 2)?;
+                if edited {
+                    // The top branch (depth 0, a and b differ in their first bit): its left
+                    // leaf, a, given another seq.
+                    let key = branch_key(0, &[0; 32]);
+                    let mut rec = t
+                        .get(key.as_slice())?
+                        .and_then(|v| decode_branch(v.value()))
+                        .ok_or("the top branch")?;
+                    rec.left = StoredNode::Leaf { key: a, seq: 7 };
+                    t.insert(key.as_slice(), encode_branch(&rec).as_slice())?;
+                }
+                // c shares a's first bit: its path runs through a's leaf.
+                match insert_in(&mut t, top, c, 3) {
+                    Ok(_) => assert!(!edited, "an edited path was reused"),
+                    Err(e) => {
+                        assert!(edited, "{e}");
+                        assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
+                    }
+                }
+            }
+            tx.abort()?;
+        }
+        Ok(())
+    }
 
     #[test]
     fn records_round_trip_and_refuse_damage() {

@@ -337,31 +337,48 @@ fn the_audit_rebuilds_the_map_and_reports_a_stored_map_out_of_step() {
         damaged[7] -= 1;
         t.insert(b"top".as_slice(), damaged.as_slice()).unwrap();
     });
-    let reg = Registry::open(&copy, None).unwrap();
-    let err = reg.audit().unwrap_err();
-    assert_eq!(err.code().as_str(), "proof_invalid", "{err}");
-    assert!(err.detail().contains("revocation map"), "{err}");
-    drop(reg);
-    // A branch record edited: the root differs.
+    // The registry refuses to open it: the next head would sign the edited map.
+    for e in [
+        Registry::open(&copy, None).unwrap_err(),
+        Registry::open_read_only(&copy).unwrap_err(),
+    ] {
+        assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
+        assert!(e.detail().contains("revocation map"), "{e}");
+    }
+    // Nor a map emptied (a count of 0, no node), which would prove every revocation absent.
     std::fs::copy(&path, &copy).unwrap();
     edit(&copy, |tx| {
         let mut t = tx.open_table(MAP).unwrap();
-        let (k, mut v) = {
-            let (k, v) = t
-                .iter()
-                .unwrap()
-                .map(|r| r.unwrap())
-                .find(|(k, _)| k.value().len() == 34)
-                .unwrap();
-            (k.value().to_vec(), v.value().to_vec())
-        };
-        v[0] ^= 1;
-        t.insert(k.as_slice(), v.as_slice()).unwrap();
+        let len = t.get(b"top".as_slice()).unwrap().unwrap().value().len();
+        t.insert(b"top".as_slice(), vec![0u8; len.min(8)].as_slice())
+            .unwrap();
     });
-    let reg = Registry::open(&copy, None).unwrap();
-    let err = reg.audit().unwrap_err();
-    assert_eq!(err.code().as_str(), "proof_invalid", "{err}");
-    drop(reg);
+    let e = Registry::open(&copy, None).unwrap_err();
+    assert!(
+        e.code() == StoreCode::Corrupt && e.detail().contains("revocation map"),
+        "{e}"
+    );
+    // A branch record edited: the root differs, and the registry refuses to open.
+    let branch = |f: &dyn Fn(&mut Vec<u8>)| {
+        std::fs::copy(&path, &copy).unwrap();
+        edit(&copy, |tx| {
+            let mut t = tx.open_table(MAP).unwrap();
+            let (k, mut v) = {
+                let (k, v) = t
+                    .iter()
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .find(|(k, _)| k.value().len() == 34)
+                    .unwrap();
+                (k.value().to_vec(), v.value().to_vec())
+            };
+            f(&mut v);
+            t.insert(k.as_slice(), v.as_slice()).unwrap();
+        });
+    };
+    branch(&|v| v[0] ^= 1);
+    let e = Registry::open(&copy, None).unwrap_err();
+    assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
     // The table removed entirely is a file from before the map: the audit accepts it (its
     // signed lines are checked against the ledger).
     std::fs::copy(&path, &copy).unwrap();
