@@ -106,10 +106,25 @@ fn signers(
                 }
             }
         }
+        // Active root keys, and the current version's root keys rotated since (they still
+        // sign the move to the next version; the store refuses anything else).
+        let current_root_key = |id: &KeyId| {
+            current.is_some_and(|c| {
+                c.root
+                    .keys
+                    .iter()
+                    .any(|k| k.key_id() == *id && k.roles.contains(Role::Root))
+            })
+        };
         let mut out = Vec::new();
         for id in ids {
             if let Ok(k) = reg.key(&id) {
-                if k.status == KeyStatus::Active && k.private != PrivatePart::None {
+                let usable = match k.status {
+                    KeyStatus::Active => true,
+                    KeyStatus::Rotated { .. } => current_root_key(&id),
+                    KeyStatus::Revoked { .. } => false,
+                };
+                if usable && k.private != PrivatePart::None {
                     out.push(k);
                 }
             }

@@ -288,6 +288,18 @@ fn verify_in(
             }
         }
     }
+    // The holder's key too, when it is this registry's: a token bound to a key revoked here
+    // (a lost laptop's client key) is refused, as its proofs of possession would be signed by
+    // that key. Offline, a bundle proves its signers' keys only (docs/SECURITY.md).
+    let holder = claims.holder.key_id();
+    if let Some(rec) = crate::objects::keys::load_key(tx, &holder)? {
+        if let KeyStatus::Revoked { reason, .. } = &rec.status {
+            return Err(StoreError::core(
+                ErrorCode::Revoked,
+                format!("the holder key {holder} is revoked: {reason}"),
+            ));
+        }
+    }
     // Fails closed: a record that cannot be read counts as revoked (the same transaction has
     // just read these records, so this is a damaged file, never a normal answer).
     let revoked =
@@ -449,6 +461,8 @@ impl Txn<'_> {
                         format!("key {issuer} is not active"),
                     ));
                 }
+                // Nor past its expiry: a delegation is something new it signs.
+                rec.ledger_key().check_active(now)?;
                 let sk = self.reg.open_keys.unseal(&rec, passphrase)?;
                 b.delegate(&parent.envelope, &sk)?
             }

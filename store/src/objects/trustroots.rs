@@ -79,6 +79,15 @@ pub(crate) fn all_roots(
 
 impl Txn<'_> {
     fn build_root_keys(&self, spec: &TrustRootSpec) -> StoreResult<Vec<TrustedKey>> {
+        // A token carries one signature, its issuer's: a higher threshold would promise an
+        // n-of-m issuance that no verifier enforces.
+        if spec.thresholds.get(Role::TokenIssuer) > 1 {
+            return Err(StoreError::field(
+                ErrorCode::Malformed,
+                "thresholds",
+                "a capability token carries one signature, its issuer's: the token-issuer threshold is at most 1",
+            ));
+        }
         let mut keys = Vec::with_capacity(spec.keys.len());
         for id in &spec.keys {
             let rec = self.key_record(id)?;
@@ -120,13 +129,31 @@ impl Txn<'_> {
         Ok(keys)
     }
 
+    /// The signers' keys, each usable with the root role; or, for a move from `current`, a
+    /// root key of `current` rotated since (not revoked): the chain needs a threshold of the
+    /// current version's root keys, so without it a registry that rotated its root key could
+    /// never rotate its trust root again, and verifiers pinned to the current version would
+    /// never learn the new key.
     fn open_signers(
         &self,
         signers: &[(KeyId, Option<&Passphrase>)],
+        current: Option<&VerifiedRoot>,
     ) -> StoreResult<Vec<std::sync::Arc<SigningKey>>> {
         signers
             .iter()
-            .map(|(id, pass)| self.signer(id, *pass, Role::Root).map(|(_, sk)| sk))
+            .map(|(id, pass)| {
+                let rec = self.key_record(id)?;
+                let current_root_key = current.is_some_and(|r| {
+                    r.root()
+                        .keys
+                        .iter()
+                        .any(|k| k.key_id() == *id && k.roles.contains(Role::Root))
+                });
+                if matches!(rec.status, KeyStatus::Rotated { .. }) && current_root_key {
+                    return self.reg.open_keys.unseal(&rec, *pass);
+                }
+                self.signer(id, *pass, Role::Root).map(|(_, sk)| sk)
+            })
             .collect()
     }
 
@@ -182,7 +209,7 @@ impl Txn<'_> {
             self.build_root_keys(spec)?,
             spec.thresholds,
         );
-        let sks = self.open_signers(signers)?;
+        let sks = self.open_signers(signers, None)?;
         let env = sign_root(&root, &sks.iter().map(|k| &**k).collect::<Vec<_>>())?;
         let verified = verify_trust_root(&env, now)?;
         self.record_root(&env, &verified)
@@ -209,7 +236,7 @@ impl Txn<'_> {
             self.build_root_keys(spec)?,
             spec.thresholds,
         );
-        let sks = self.open_signers(signers)?;
+        let sks = self.open_signers(signers, Some(&current.root))?;
         let env = sign_root(&next, &sks.iter().map(|k| &**k).collect::<Vec<_>>())?;
         let verified = verify_rotation_chain(&current.root, std::slice::from_ref(&env), now)?;
         self.record_root(&env, &verified)

@@ -922,6 +922,45 @@ fn trust_root_create_and_dual_signed_rotation() {
     let pinned = VerifiedRoot::from_pinned(&chain[0].envelope).unwrap();
     cairn_core::trust::verify_rotation_chain(&pinned, &[chain[1].envelope.clone()], reg.now())
         .unwrap();
+    // The root key rotated in place (`rotate_key`): the rotated key, a root key of the current
+    // version, still signs the move to the next version with its successor, so the chain
+    // reaches the new key; a root key the current version does not list does not count.
+    let r3 = reg
+        .rotate_key(
+            &r2.key_id,
+            Some(&pass()),
+            Algorithm::MlDsa44,
+            WeakerAlgorithm::Refuse,
+            &Protection::Insecure,
+        )
+        .unwrap();
+    let e3 = reg
+        .update_trust_root(
+            &spec(vec![r3.key_id, log]),
+            &[(r1.key_id, Some(&pass())), (r3.key_id, None)],
+        )
+        .unwrap_err();
+    assert_eq!(code(e3), "threshold_not_met");
+    let v3 = reg
+        .update_trust_root(
+            &spec(vec![r3.key_id, log]),
+            &[(r2.key_id, Some(&pass())), (r3.key_id, None)],
+        )
+        .unwrap();
+    assert_eq!(v3.root.root_version, 3);
+    cairn_core::trust::verify_rotation_chain(
+        &pinned,
+        &[chain[1].envelope.clone(), v3.envelope.clone()],
+        reg.now(),
+    )
+    .unwrap();
+    // A token-issuer threshold above 1 promises what no token can carry.
+    let mut wide = spec(vec![r3.key_id, log]);
+    wide.thresholds = wide.thresholds.with(Role::TokenIssuer, 2);
+    let e4 = reg
+        .update_trust_root(&wide, &[(r3.key_id, None)])
+        .unwrap_err();
+    assert_eq!(e4.field_name(), Some("thresholds"));
     reg.audit().unwrap();
 }
 

@@ -542,7 +542,9 @@ fn map_updates_commit_or_roll_back_with_their_revocations() {
 
 /// Revoking a key refuses every token it signed, a delegation included: the delegating key
 /// (alice, holder of the parent) is revoked, so the child is refused, in the registry as by an
-/// offline verifier of its bundle; the parent, which alice did not sign, still verifies.
+/// offline verifier of its bundle. The parent, bound to alice's key, is refused by the
+/// registry too (its proofs of possession would be signed by the revoked key); its bundle,
+/// which proves its signers' keys only, still verifies offline.
 #[test]
 fn revoking_a_delegating_key_refuses_what_it_delegated() {
     let e = env();
@@ -557,10 +559,46 @@ fn revoking_a_delegating_key_refuses_what_it_delegated() {
         .unwrap();
     let err = reg.verify_token(&child.envelope, now, &opts).unwrap_err();
     assert_eq!(err.code().as_str(), "revoked", "{err}");
-    reg.verify_token(&t.envelope, now, &opts).unwrap();
+    let err = reg.verify_token(&t.envelope, now, &opts).unwrap_err();
+    assert_eq!(err.code().as_str(), "revoked", "{err}");
+    assert!(err.detail().contains("holder"), "{err}");
     let pinned = pinned(reg);
+    verify_bundle(
+        &reg.token_bundle(&t.id).unwrap(),
+        &pinned,
+        now,
+        &BundlePolicy::default(),
+    )
+    .unwrap();
     let fresh = reg.token_bundle(&child.id).unwrap();
     let err = verify_bundle(&fresh, &pinned, now, &BundlePolicy::default()).unwrap_err();
     assert_eq!(err.code().as_str(), "revoked", "{err}");
     verify_bundle(&bundle, &pinned, now, &BundlePolicy::default()).unwrap();
+}
+
+/// A key past its expiry delegates nothing: a delegation is something new it signs, refused
+/// (`expired`) as a root token from an expired issuer is.
+#[test]
+fn an_expired_key_delegates_nothing() {
+    let mut e = env();
+    let now = e.reg.now();
+    let clock = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(now));
+    let c = clock.clone();
+    e.reg.set_clock(std::sync::Arc::new(move || {
+        c.load(std::sync::atomic::Ordering::SeqCst)
+    }));
+    let mut spec = KeySpec::new("dave", RoleSet::of(&[Role::Peer]));
+    spec.expires_at = Some(now + 10);
+    let dave = e
+        .reg
+        .generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)
+        .unwrap();
+    let req = TokenRequest::new(dave.public_key.clone(), "svc.example", &["read"], 3600);
+    let parent = e.reg.issue_token(&e.issuer.key_id, None, &req).unwrap();
+    let mut child = TokenRequest::new(e.alice.public_key.clone(), "svc.example", &["read"], 60);
+    (child.audience, child.ttl, child.parent) = (None, None, Some(parent.id));
+    e.reg.issue_token(&dave.key_id, None, &child).unwrap();
+    clock.store(now + 10, std::sync::atomic::Ordering::SeqCst);
+    let err = e.reg.issue_token(&dave.key_id, None, &child).unwrap_err();
+    assert_eq!(err.code().as_str(), "expired", "{err}");
 }
