@@ -498,8 +498,39 @@ impl Note {
     }
 
     /// Verifies the note's lines against `verifiers` (see [`verify_note`]) and returns the
-    /// indices of the verifiers whose line verified, in verifier order.
+    /// indices of the verifiers whose line verified, in verifier order. After the first line
+    /// of a known key, further lines of the same key are skipped unchecked, as Go's
+    /// `note.Open` does (tests/vectors/checkpoint.json).
     pub fn verify(&self, verifiers: &[NoteVerifier]) -> Result<Vec<usize>> {
+        self.verify_lines(verifiers, false)
+    }
+
+    /// [`Note::verify`], but every line of a known key must verify, repeated ones included:
+    /// signed-note's "if the key name and ID match a known key, verifiers MUST verify the
+    /// signature", which tlog-witness enforces (a witness answers 403 to a note with such a
+    /// line that fails, rather than cosign it and keep it). Each key still counts once.
+    ///
+    /// ```
+    /// use cairn_core::crypto::{Algorithm, SigningKey};
+    /// use cairn_core::note::{Note, NoteVerifier};
+    /// let key = SigningKey::from_seed(Algorithm::Ed25519, &[1; 32]);
+    /// let mut note = Note::new("text\n")?;
+    /// note.sign("example.test/log", &key)?;
+    /// let good = note.signatures()[0].clone();
+    /// let mut bad = good.clone();
+    /// bad.signature[0] ^= 1;
+    /// let twice = format!("text\n\n{}{}", good.to_line(), bad.to_line());
+    /// let twice = Note::parse(twice.as_bytes())?;
+    /// let v = [NoteVerifier::new("example.test/log", key.public_key())?];
+    /// assert_eq!(twice.verify(&v)?, [0]);
+    /// assert_eq!(twice.verify_strict(&v).unwrap_err().code().as_str(), "signature_invalid");
+    /// # Ok::<(), cairn_core::Error>(())
+    /// ```
+    pub fn verify_strict(&self, verifiers: &[NoteVerifier]) -> Result<Vec<usize>> {
+        self.verify_lines(verifiers, true)
+    }
+
+    fn verify_lines(&self, verifiers: &[NoteVerifier], every_line: bool) -> Result<Vec<usize>> {
         check_unambiguous(verifiers)?;
         let mut verified = alloc::vec![false; verifiers.len()];
         let mut seen: Vec<(&str, u32)> = Vec::new();
@@ -515,7 +546,7 @@ impl Note {
                 continue; // unknown key: ignored, as the spec requires
             };
             matched_any = true;
-            if seen.contains(&key) {
+            if seen.contains(&key) && !every_line {
                 continue; // Go checks only the first line of each known key
             }
             seen.push(key);

@@ -4,8 +4,8 @@
 //!
 //! Tiles have height 8: a tile at level `L` holds up to 256 consecutive Merkle tree hashes of
 //! level `8·L` (level 0 tiles hold leaf hashes). A full tile is 256 hashes (8,192 bytes); the
-//! rightmost tile of each level is partial (`.p/<W>`, 1 ≤ W ≤ 255 hashes) for a tree size that
-//! is not a multiple of 256^(L+1). Entry bundles (`tile/entries/<N>`) hold the leaves of the
+//! rightmost tile of level `L` is partial (`.p/<W>`, 1 ≤ W ≤ 255 hashes) when the tree size
+//! gives it `W = ⌊size / 256^L⌋ mod 256` hashes with `W ≠ 0`. Entry bundles (`tile/entries/<N>`) hold the leaves of the
 //! level-0 tile of the same index, each prefixed by its length as a big-endian `u16`.
 //! Tiles reuse the ledger's RFC 6962 tree exactly: no new signed bytes.
 //!

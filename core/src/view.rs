@@ -492,7 +492,7 @@ pub fn vouch(v: &crate::peer::Vouch) -> Value {
 
 /// Which witnesses cosigned a checkpoint (`cairn_core::witness::verify_cosignatures`):
 /// `{"quorum", "counted", "quorum_met", "cosigned": [{"witness", "type", "timestamp",
-/// "standing"}]}` (`standing`: `counted`, `stale` or `future`).
+/// "standing"}]}` (`standing`: `counted`, `stale`, `future` or `undated`).
 ///
 /// ```
 /// fn met(v: &cairn_core::witness::WitnessVerdict) -> bool {

@@ -490,7 +490,7 @@ fn generate() -> String {
             "witnesses": witnesses(&[("mldsa-log", TORCHWOOD_VKEY.to_string())]),
             "quorum": 1, "now": NOW, "max_age": null, "max_future_skew": DEFAULT_MAX_FUTURE_SKEW,
         }),
-        json!({"quorum_met": true, "cosigned": cosigned(&[("mldsa-log", "ml-dsa-44", 0, "counted")])}),
+        json!({"quorum_met": false, "cosigned": cosigned(&[("mldsa-log", "ml-dsa-44", 0, "undated")])}),
     );
     g.err(
         "torchwood known answer with the size changed",
@@ -744,9 +744,10 @@ fn forked_log_gets_no_quorum_and_is_detected() {
 }
 
 /// An ML-DSA-44 cosignature dated 0 (C2SP: consistency only, no statement of being the
-/// newest) counts toward a quorum with no maximum age; under one it is stale, being dated 1970.
+/// newest; a witness's subtree signature has the same bytes) verifies, but counts toward no
+/// quorum, whatever the maximum age: `undated`, and the quorum is not met.
 #[test]
-fn an_undated_ml_dsa_cosignature_counts_only_without_a_maximum_age() {
+fn an_undated_ml_dsa_cosignature_counts_for_nothing() {
     let k = keys();
     let cp = checkpoint(10, "");
     let n = Note::parse(note(&k, &cp, &[(3, &k.w3, 0)]).as_bytes()).unwrap();
@@ -757,26 +758,22 @@ fn an_undated_ml_dsa_cosignature_counts_only_without_a_maximum_age() {
         }],
         1,
     );
-    let v = verify_cosignatures(&n, &policy, NOW).unwrap();
-    assert_eq!(
-        (
-            v.cosigned[0].timestamp,
-            v.cosigned[0].standing,
-            v.quorum_met
-        ),
-        (0, CosignatureStanding::Counted, true)
-    );
-    policy.max_age = Some(NOW);
-    let v = verify_cosignatures(&n, &policy, NOW).unwrap();
-    assert_eq!(
-        v.cosigned[0].standing,
-        CosignatureStanding::Counted,
-        "0 is NOW old"
-    );
-    policy.max_age = Some(NOW - 1);
-    let v = verify_cosignatures(&n, &policy, NOW).unwrap();
-    assert_eq!(v.cosigned[0].standing, CosignatureStanding::Stale);
-    assert_eq!(v.check().unwrap_err().code().as_str(), "stale");
+    for max_age in [None, Some(NOW), Some(NOW - 1)] {
+        policy.max_age = max_age;
+        let v = verify_cosignatures(&n, &policy, NOW).unwrap();
+        assert_eq!(
+            (
+                v.cosigned[0].timestamp,
+                v.cosigned[0].standing,
+                v.quorum_met
+            ),
+            (0, CosignatureStanding::Undated, false),
+            "{max_age:?}"
+        );
+        let e = v.check().unwrap_err();
+        assert_eq!(e.code().as_str(), "threshold_not_met");
+        assert!(e.detail().contains("timestamp 0"), "{e}");
+    }
 }
 
 /// The worked example in docs/FORMATS.md (witness cosignatures section) is what the code

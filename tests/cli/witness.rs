@@ -314,6 +314,13 @@ fn witness_answers_as_tlog_witness_says() {
     let body = AddCheckpoint::body(32, &t.proof(32, 40), &n.encode().unwrap());
     let (status, _, _) = post(&a, &base, &body).unwrap();
     assert_eq!(status, 403);
+    // A good line of the trusted key followed by a bad one of the same key: every line of a
+    // trusted key must verify (tlog-witness), not only the first as Go's note.Open checks.
+    let good = t.note(40, &key);
+    let twice = format!("{good}{}", n.signatures()[0].to_line());
+    let body = AddCheckpoint::body(32, &t.proof(32, 40), &twice);
+    let (status, _, _) = post(&a, &base, &body).unwrap();
+    assert_eq!(status, 403);
     // Not a request at all: 400.
     let (status, _, _) = post(&a, &base, "hello\n").unwrap();
     assert_eq!(status, 400);

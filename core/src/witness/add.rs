@@ -221,10 +221,10 @@ impl AddCheckpoint {
     }
 
     /// Checks the log's signature with the log's trusted note verifiers: lines of other keys
-    /// are ignored; a line of a trusted key must verify and at least one must be present
-    /// (403 otherwise).
+    /// are ignored; every line of a trusted key must verify, repeated ones included
+    /// ([`Note::verify_strict`]), and at least one must be present (403 otherwise).
     pub fn check_signature(&self, log_keys: &[NoteVerifier]) -> Result<(), Refusal> {
-        match self.note.verify(log_keys) {
+        match self.note.verify_strict(log_keys) {
             Ok(ok) if !ok.is_empty() => Ok(()),
             Ok(_) => Err(Refusal::new(
                 RefusalKind::Forbidden,

@@ -540,15 +540,20 @@ pub enum CosignatureStanding {
     Stale,
     /// Further in the future than the policy's skew allows: not counted.
     Future,
+    /// Timestamp 0: tlog-cosignature's line that states nothing about the tree being the
+    /// newest its signer saw (a log's own ML-DSA-44 signature, or a subtree signature with the
+    /// same bytes), whatever the policy: not counted.
+    Undated,
 }
 
 impl CosignatureStanding {
-    /// `counted`, `stale` or `future`.
+    /// `counted`, `stale`, `future` or `undated`.
     pub const fn as_str(self) -> &'static str {
         match self {
             CosignatureStanding::Counted => "counted",
             CosignatureStanding::Stale => "stale",
             CosignatureStanding::Future => "future",
+            CosignatureStanding::Undated => "undated",
         }
     }
 }
@@ -614,12 +619,20 @@ impl WitnessVerdict {
                 ),
             ))
         } else {
+            let undated = self.count(CosignatureStanding::Undated);
             Err(Error::new(
                 ErrorCode::ThresholdNotMet,
                 alloc::format!(
-                    "{} of the required {} witnesses cosigned the checkpoint",
+                    "{} of the required {} witnesses cosigned the checkpoint{}",
                     counted + stale + future,
-                    self.quorum
+                    self.quorum,
+                    if undated > 0 {
+                        alloc::format!(
+                            " ({undated} more with timestamp 0, which states nothing about the tree being the newest they saw)"
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
             ))
         }
@@ -681,7 +694,9 @@ pub fn verify_cosignatures(
     let mut cosigned = Vec::new();
     for (w, t) in policy.witnesses.iter().zip(newest) {
         let Some(timestamp) = t else { continue };
-        let standing = if timestamp > now.saturating_add(policy.max_future_skew) {
+        let standing = if timestamp == 0 {
+            CosignatureStanding::Undated
+        } else if timestamp > now.saturating_add(policy.max_future_skew) {
             CosignatureStanding::Future
         } else if policy
             .max_age

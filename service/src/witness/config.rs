@@ -53,6 +53,11 @@ pub struct WitnessConfig {
     pub logs: Vec<LogConfig>,
 }
 
+/// The witness's default `[limits] max_body_bytes`, above `cairn serve`'s: signed-note asks
+/// verifiers to accept at least 16 signature lines, and a post-quantum one takes up to about
+/// 6.2 KB of base64 (a log that resends its accumulated cosignatures sends more still).
+pub const WITNESS_MAX_BODY_BYTES: usize = 256 * 1024;
+
 /// One cosignature type of `cosignatures`.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 pub enum CosignatureKind {
@@ -92,9 +97,19 @@ impl WitnessConfig {
     /// Parses TOML text (relative paths stay relative). Unknown keys and bad values are
     /// `malformed` errors naming the key.
     pub fn from_toml(text: &str) -> ServiceResult<WitnessConfig> {
-        let cfg: WitnessConfig = toml::from_str(text).map_err(|e| {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
             ServiceError::config(format!("witness configuration: {}", e.to_string().trim()))
         })?;
+        let body_limit_given = table
+            .get("limits")
+            .and_then(|l| l.get("max_body_bytes"))
+            .is_some();
+        let mut cfg: WitnessConfig = table.try_into().map_err(|e: toml::de::Error| {
+            ServiceError::config(format!("witness configuration: {}", e.to_string().trim()))
+        })?;
+        if !body_limit_given {
+            cfg.limits.max_body_bytes = WITNESS_MAX_BODY_BYTES;
+        }
         cfg.check()?;
         Ok(cfg)
     }
@@ -194,7 +209,24 @@ mod tests {
         assert!(c.is_loopback());
         assert_eq!(c.key_path, PathBuf::from("witness.key"));
         assert_eq!(c.cosignatures.len(), 2);
-        assert_eq!(c.limits, Limits::default());
+        assert_eq!(
+            c.limits,
+            Limits {
+                max_body_bytes: WITNESS_MAX_BODY_BYTES,
+                ..Limits::default()
+            }
+        );
+        // An explicit body limit stands, as every other limit given does.
+        let explicit =
+            format!("{base}[limits]\nmax_body_bytes = 1000\nheader_timeout_seconds = 7\n");
+        let c = WitnessConfig::from_toml(&explicit).unwrap();
+        assert_eq!(
+            (c.limits.max_body_bytes, c.limits.header_timeout_seconds),
+            (1000, 7)
+        );
+        let other = format!("{base}[limits]\nheader_timeout_seconds = 7\n");
+        let c = WitnessConfig::from_toml(&other).unwrap();
+        assert_eq!(c.limits.max_body_bytes, WITNESS_MAX_BODY_BYTES);
         assert_eq!(
             c.rate_limit,
             RateLimit::default(),

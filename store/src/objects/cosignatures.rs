@@ -67,19 +67,18 @@ fn decode(bytes: &[u8]) -> StoreResult<Vec<StoredCosignature>> {
         .collect()
 }
 
-/// Whether `c` is a valid cosignature of the note text `text`.
-fn verifies(c: &StoredCosignature, checkpoint: &Checkpoint, text: &str) -> bool {
-    c.signature.name == c.key.name()
-        && c.signature.key_hash == c.key.key_id()
-        && c.key
-            .verify(checkpoint, text, &c.signature.signature)
-            .is_ok()
+/// The timestamp of `c` when it is a valid cosignature of the note text `text`.
+fn verified_time(c: &StoredCosignature, checkpoint: &Checkpoint, text: &str) -> Option<u64> {
+    (c.signature.name == c.key.name() && c.signature.key_hash == c.key.key_id())
+        .then(|| c.key.verify(checkpoint, text, &c.signature.signature).ok())
+        .flatten()
 }
 
 impl Registry {
     /// Stores cosignatures of the stored checkpoint at `size` (one transaction). Each must
     /// verify against that checkpoint (`signature_invalid` otherwise, and nothing is stored);
-    /// a witness's new line replaces its older one. Returns how many the checkpoint now has.
+    /// a witness's newer line replaces its older one (an older or equally old one is not
+    /// stored). Returns how many the checkpoint now has.
     ///
     /// Errors: `not_found` (no checkpoint at `size`), `signature_invalid`, `too_large` (more
     /// than [`MAX_COSIGNATURES`]).
@@ -104,7 +103,7 @@ impl Registry {
                 None => Vec::new(),
             };
             for c in new {
-                if !verifies(c, &checkpoint, parsed.text()) {
+                let Some(time) = verified_time(c, &checkpoint, parsed.text()) else {
                     return Err(StoreError::from(cairn_core::Error::new(
                         cairn_core::ErrorCode::SignatureInvalid,
                         format!(
@@ -112,11 +111,20 @@ impl Registry {
                             c.key.vkey().split('+').take(2).collect::<Vec<_>>().join("+")
                         ),
                     )));
+                };
+                let same_witness = |h: &StoredCosignature| {
+                    h.signature.name == c.signature.name
+                        && h.signature.key_hash == c.signature.key_hash
+                };
+                // A witness's line is replaced only by a newer one: a re-ask answered by a
+                // clock stepped back keeps the newer line.
+                if have.iter().any(|h| {
+                    same_witness(h)
+                        && verified_time(h, &checkpoint, parsed.text()).is_some_and(|t| t >= time)
+                }) {
+                    continue;
                 }
-                have.retain(|h| {
-                    !(h.signature.name == c.signature.name
-                        && h.signature.key_hash == c.signature.key_hash)
-                });
+                have.retain(|h| !same_witness(h));
                 have.push(c.clone());
             }
             if have.len() > MAX_COSIGNATURES {
@@ -187,7 +195,7 @@ impl Registry {
                 .signatures()
                 .iter()
                 .any(|s| s.name == c.signature.name && s.key_hash == c.signature.key_hash);
-            if !present && verifies(c, &checkpoint, parsed.text()) {
+            if !present && verified_time(c, &checkpoint, parsed.text()).is_some() {
                 parsed.push_signature(c.signature.clone())?;
                 added = true;
             }

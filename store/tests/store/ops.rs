@@ -1145,3 +1145,41 @@ fn concurrent_creations_of_one_path_make_one_registry() {
         reopened.audit().unwrap();
     }
 }
+
+/// A witness's stored cosignature of a checkpoint is replaced only by a newer one of the same
+/// witness: a line dated earlier (a re-ask answered by a clock stepped back) leaves the newer
+/// line in place; a line that does not verify stores nothing.
+#[test]
+fn a_stored_cosignature_is_replaced_only_by_a_newer_one() {
+    use cairn_core::witness::{cosign, CosignerKey};
+    let e = env();
+    let reg = &e.reg;
+    let cp = reg.create_checkpoint().unwrap();
+    let text = cairn_core::note::Note::parse(cp.note.as_bytes())
+        .unwrap()
+        .text()
+        .to_owned();
+    let w = SigningKey::from_seed(Algorithm::Ed25519, &[9; 32]);
+    let key = CosignerKey::new("witness.example/w1", w.public_key()).unwrap();
+    let line = |t: u64| StoredCosignature {
+        key: key.clone(),
+        signature: cosign(&text, "witness.example/w1", &w, t).unwrap(),
+    };
+    let stored = |reg: &Registry| {
+        reg.cosignatures(cp.size)
+            .unwrap()
+            .iter()
+            .map(|c| c.signature.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reg.add_cosignatures(cp.size, &[line(100)]).unwrap(), 1);
+    assert_eq!(reg.add_cosignatures(cp.size, &[line(50)]).unwrap(), 1);
+    assert_eq!(stored(reg), [line(100).signature]);
+    assert_eq!(reg.add_cosignatures(cp.size, &[line(200)]).unwrap(), 1);
+    assert_eq!(stored(reg), [line(200).signature]);
+    let mut bad = line(300);
+    bad.signature.signature[20] ^= 1;
+    let err = reg.add_cosignatures(cp.size, &[bad]).unwrap_err();
+    assert_eq!(code(err), "signature_invalid");
+    assert_eq!(stored(reg), [line(200).signature]);
+}
