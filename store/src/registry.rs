@@ -33,8 +33,9 @@ pub struct CreateOptions {
     pub protection: Protection,
     /// Whether every commit records the new signed head in the rollback anchor
     /// `<registry file>.anchor` (default on; see [`Registry::reset_anchor`]). Each commit then
-    /// costs one more record written in place and its fsync. Later opens can change it with
-    /// [`Registry::set_anchor_writes`].
+    /// costs one more record written in place and its fsync. It holds for the handle
+    /// [`Registry::create`] returns: every later open writes the anchor again (creating it if
+    /// missing), unless that handle turns it off with [`Registry::set_anchor_writes`].
     pub anchor: bool,
 }
 

@@ -679,13 +679,31 @@ pub(crate) fn check(rtx: &ReadTransaction, path: &Path, head: &VerifiedHead) -> 
         )
         .at_seq(head.size));
     }
-    let stored = if head.size == anchor.size {
-        head.root
+    // The file extends the anchored history when a consistency proof from the anchor's tree
+    // to the signed head's verifies: both roots are authenticated (the anchor's by the anchor,
+    // the head's by its signature), so inner nodes of the file's tree that the head does not
+    // cover (which reading the root at the anchor's size alone would trust) cannot pass off a
+    // fork as an extension.
+    let tree = rtx.open_table(schema::TREE)?;
+    let extends = if head.size == anchor.size {
+        head.root == anchor.root
+    } else if anchor.size == 0 {
+        anchor.root == cairn_core::merkle::EMPTY_ROOT
     } else {
-        let tree = rtx.open_table(schema::TREE)?;
-        crate::kernel::entries::root_at(&tree, head.size, anchor.size)?
+        let hashes = crate::kernel::tree::TreeView::new(&tree, head.size)
+            .run(|v| cairn_core::merkle::prove_consistency(v, anchor.size, head.size))?;
+        cairn_core::merkle::verify_consistency(
+            anchor.size,
+            head.size,
+            &anchor.root,
+            &head.root,
+            &hashes,
+        )
+        .is_ok()
     };
-    if stored != anchor.root {
+    if !extends {
+        // What the file's tree gives at the anchor's size, for the message only.
+        let stored = crate::kernel::entries::root_at(&tree, head.size, anchor.size)?;
         return Err(StoreError::new(
             StoreCode::RolledBack,
             format!(

@@ -129,9 +129,19 @@ impl Registry {
         head: &VerifiedHead,
         seq: u64,
     ) -> StoreResult<SignedEntry> {
-        let bytes = entries
-            .get(seq)?
-            .ok_or_else(|| StoreError::not_found(format!("no ledger entry {seq}")).at_seq(seq))?;
+        let bytes = entries.get(seq)?.ok_or_else(|| {
+            // Below the signed head the entry must be there: its absence is damage, not a
+            // question about an entry that does not exist.
+            if seq < head.size {
+                StoreError::corrupt(format!(
+                    "ledger entry {seq} is missing, under a signed head of {} entries",
+                    head.size
+                ))
+                .at_seq(seq)
+            } else {
+                StoreError::not_found(format!("no ledger entry {seq}")).at_seq(seq)
+            }
+        })?;
         if seq >= head.size {
             return Err(StoreError::corrupt(format!(
                 "entry {seq} lies beyond the signed head ({} entries)",

@@ -388,6 +388,13 @@ fn removed_entries_are_refused() {
     });
     let e = check(&p);
     assert_eq!(e.seq(), Some(4), "{e}");
+    // The file opens (its size is its newest entry's), but reading the hole is damage, not a
+    // missing entry: `corrupt`, naming it; past the head it is `not_found`.
+    let reg = Registry::open_read_only(&p).unwrap();
+    let e = reg.entry(4).unwrap_err();
+    assert_eq!((e.code(), e.seq()), (StoreCode::Corrupt, Some(4)), "{e}");
+    assert_eq!(reg.entry(f.size).unwrap_err().code(), StoreCode::NotFound);
+    drop(reg);
     // The newest entries cut off: the tree and the checkpoint still know them.
     let p = f.copy("truncated.redb");
     edit(&p, |tx| {
