@@ -189,7 +189,8 @@ impl TokenMemo {
     /// over.
     const MAX: usize = 1024;
 
-    /// The issuer key `id` as `tx` holds it, decoded once per distinct stored record.
+    /// The key `id` as `tx` holds it (an issuer's, or a holder's), decoded once per distinct
+    /// stored record.
     fn issuer(&self, tx: &impl ReadTables, id: &KeyId) -> StoreResult<Option<Arc<IssuerKey>>> {
         let Some(bytes) = tx.get_bytes(KEYS, id.0)? else {
             return Ok(None);
@@ -292,13 +293,15 @@ fn verify_in(
     // (a lost laptop's client key) is refused, as its proofs of possession would be signed by
     // that key. Offline, a bundle proves its signers' keys only (docs/SECURITY.md).
     let holder = claims.holder.key_id();
-    if let Some(rec) = crate::objects::keys::load_key(tx, &holder)? {
-        if let KeyStatus::Revoked { reason, .. } = &rec.status {
-            return Err(StoreError::core(
-                ErrorCode::Revoked,
-                format!("the holder key {holder} is revoked: {reason}"),
-            ));
-        }
+    let holder_key = match memo {
+        Some(m) => m.issuer(tx, &holder)?.map(|k| k.status.clone()),
+        None => crate::objects::keys::load_key(tx, &holder)?.map(|r| r.status),
+    };
+    if let Some(KeyStatus::Revoked { reason, .. }) = &holder_key {
+        return Err(StoreError::core(
+            ErrorCode::Revoked,
+            format!("the holder key {holder} is revoked: {reason}"),
+        ));
     }
     // Fails closed: a record that cannot be read counts as revoked (the same transaction has
     // just read these records, so this is a damaged file, never a normal answer).
