@@ -49,18 +49,49 @@ function hashBytes(bytes) {
   return new ArtifactHasher().update(bytes).digest();
 }
 
+/** A CairnError `malformed` (class `error`), as the verifiers throw for a wrong argument. */
+function malformed(message) {
+  return Object.assign(new Error(message), { name: 'CairnError', code: 'malformed', class: 'error' });
+}
+
 /**
  * Streams a file from disk through SHA-256. `onProgress(bytesDone, bytesTotal)` is called per
- * chunk; `signal` (an AbortSignal) stops the read.
+ * chunk; `signal` (an AbortSignal) stops the read. A `chunkSize` that is not a positive safe
+ * integer is a CairnError `malformed`. Read failures reject with Node's own errors (`ENOENT`,
+ * `EISDIR`, ...); a regular file whose size changes while it is read (the bytes hashed are not
+ * the size it had when opened) rejects with an `Error` of code `io`, not with a digest of a
+ * torn read.
  */
 async function hashFile(path, options = {}) {
   const { onProgress, signal, chunkSize = 1 << 20 } = options;
-  const total = (await fs.promises.stat(path)).size;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
+    const got = chunkSize === null ? 'null' : typeof chunkSize === 'number' ? String(chunkSize) : typeof chunkSize;
+    throw malformed(`hashFile: chunkSize must be a positive safe integer, got ${got}`);
+  }
+  // The size is read from the file that is read (an open handle), not from the path again.
+  const file = await fs.promises.open(path, 'r');
+  let stat;
+  try {
+    stat = await file.stat();
+  } catch (e) {
+    await file.close();
+    throw e;
+  }
+  const total = stat.size;
   const hasher = new ArtifactHasher();
-  const stream = fs.createReadStream(path, { highWaterMark: chunkSize, signal });
+  // The stream closes the handle when it ends, fails or is aborted.
+  const stream = file.createReadStream({ highWaterMark: chunkSize, signal });
   for await (const chunk of stream) {
     hasher.update(chunk);
     if (onProgress) onProgress(hasher.size, total);
+  }
+  // Only a regular file's size is known beforehand (a pipe or a device says 0).
+  if (stat.isFile() && hasher.size !== total) {
+    const err = new Error(
+      `hashFile: ${hasher.size} bytes were read from ${String(path)}, but its size was ${total} when opened: it changed while it was read`,
+    );
+    err.code = 'io';
+    throw err;
   }
   return hasher.digest();
 }

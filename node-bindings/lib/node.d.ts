@@ -21,11 +21,12 @@ export interface HashFileOptions {
   onProgress?: (done: number, total: number) => void;
   /** Stops the read; the promise then rejects with an AbortError. */
   signal?: AbortSignal;
-  /** Read size in bytes (default 1 MiB). */
+  /** Read size in bytes (default 1 MiB): a positive safe integer, else a CairnError `malformed`. */
   chunkSize?: number;
 }
 
-/** Streams a file through SHA-256 (node:crypto). */
+/** Streams a file through SHA-256 (node:crypto). A regular file whose length changes while it is read rejects
+ * with an `Error` whose `code` is `'io'`. */
 export declare function hashFile(path: string | URL, options?: HashFileOptions): Promise<ArtifactDigest>;
 
 /** SHA-256 and length of bytes already in memory. */

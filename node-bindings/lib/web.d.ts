@@ -25,7 +25,7 @@ export interface HashBlobOptions {
   onProgress?: (done: number, total: number) => void;
   /** Stops reading between chunks. */
   signal?: AbortSignal;
-  /** Bytes read per File.slice (default 8 MiB). */
+  /** Bytes read per File.slice (default 8 MiB): a positive safe integer, else a CairnError `malformed`. */
   chunkSize?: number;
   /** Stream through the wasm hasher even when WebCrypto could take the whole file. */
   forceStreaming?: boolean;

@@ -190,20 +190,33 @@ function wholeBuffer(total) {
   }
 }
 
+/** A value for an error message: a number as itself, anything else by its type. */
+function describe(v) {
+  return v === null ? 'null' : typeof v === 'number' ? String(v) : typeof v;
+}
+
+/** A CairnError `malformed` (class `error`), as the verifiers throw for a wrong argument. */
+function malformed(message) {
+  return Object.assign(new Error(message), { name: 'CairnError', code: 'malformed', class: 'error' });
+}
+
 /**
  * SHA-256 and length of a Blob or File (bytes, a typed array or ArrayBuffer, are taken as
  * one), read in `File.slice` chunks so progress can be shown. Up to WEBCRYPTO_MAX_BYTES (and
  * when WebCrypto is available and the memory can be had) the chunks are gathered and
  * digested by WebCrypto; beyond that they stream through the wasm ArtifactHasher, so memory
- * stays at one chunk. `onProgress(done, total)` is called after each chunk. Anything else
- * is a CairnError `malformed`.
+ * stays at one chunk. `onProgress(done, total)` is called after each chunk. Anything else,
+ * and a `chunkSize` that is not a positive safe integer (a fraction would skip or repeat
+ * bytes, NaN read nothing, 0 or less never end), is a CairnError `malformed`.
  */
 export async function hashBlob(blob, options = {}) {
   const { onProgress, signal, chunkSize = CHUNK, forceStreaming = false } = options;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
+    throw malformed(`hashBlob: chunkSize must be a positive safe integer, got ${describe(chunkSize)}`);
+  }
   if (blob instanceof ArrayBuffer || ArrayBuffer.isView(blob)) blob = new Blob([blob]);
   if (!blob || typeof blob.size !== 'number' || typeof blob.slice !== 'function') {
-    throw Object.assign(new Error(`hashBlob: expected a Blob, a File or bytes, got ${blob === null ? 'null' : typeof blob}`),
-      { name: 'CairnError', code: 'malformed', class: 'error' });
+    throw malformed(`hashBlob: expected a Blob, a File or bytes, got ${blob === null ? 'null' : typeof blob}`);
   }
   const total = blob.size;
   const subtle = globalThis.crypto && globalThis.crypto.subtle;

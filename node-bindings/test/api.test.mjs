@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -43,6 +43,51 @@ test('every wasm function has a TypeScript declaration', () => {
   const fns = Object.keys(wasmNode).filter((k) => typeof wasmNode[k] === 'function' && /^[a-z]/.test(k));
   assert.deepEqual(fns.filter((k) => !declared.has(k)), []);
   assert.match(dts, /export class ArtifactHasher/);
+});
+
+// A doc comment sits right before what it documents: none is followed by another (one left
+// behind when a declaration moved), and every declared function has its own.
+test('every declared function has its own doc comment, and none is orphaned', () => {
+  const dts = readFileSync(join(here, '..', 'pkg', 'node', 'cairn_wasm.d.ts'), 'utf8');
+  const orphaned = [...dts.matchAll(/\/\*\*[\s\S]*?\*\//g)]
+    .filter((m) => dts.slice(m.index + m[0].length).trimStart().startsWith('/**'))
+    .map((m) => m[0].slice(0, 100));
+  assert.deepEqual(orphaned, []);
+  const undocumented = [...dts.matchAll(/^export function (\w+)\(/gm)]
+    .filter((m) => !dts.slice(0, m.index).trimEnd().endsWith('*/'))
+    .map((m) => m[1]);
+  assert.deepEqual(undocumented, []);
+});
+
+test('inspect of a bundle: every member of the view, version 1 and 2, is declared in BundleView', () => {
+  const dts = readFileSync(join(here, '..', 'pkg', 'node', 'cairn_wasm.d.ts'), 'utf8');
+  const body = /^export interface BundleView \{\n([\s\S]*?)^\}/m.exec(dts)?.[1];
+  assert.ok(body, 'no BundleView in the declarations');
+  const declared = new Set([...body.matchAll(/^ {2,4}(\w+)\??:/gm)].map((m) => m[1]));
+  const bundles = vectors.bundle.cases.map((c) => c.args.bundle).filter(Boolean);
+  const views = bundles.flatMap((b) => {
+    try {
+      return [esm.inspect(b64(b))];
+    } catch {
+      return []; // a case's broken bundle
+    }
+  });
+  for (const version of [1, 2]) {
+    const v = views.find((x) => x.version === version);
+    assert.ok(v, `no version ${version} bundle among the vectors`);
+    assert.deepEqual(Object.keys(v).filter((k) => !declared.has(k)), [], `version ${version}`);
+    if (version === 1) assert.equal(v.revocation, null);
+  }
+  // A version 2 bundle's revocation section: {newest_entry, proofs: [{kind, id, bytes}]}.
+  const r = views.find((x) => x.version === 2 && x.revocation.proofs.length > 0).revocation;
+  assert.deepEqual(Object.keys(r).sort(), ['newest_entry', 'proofs']);
+  assert.equal(typeof r.newest_entry.seq, 'number');
+  for (const p of r.proofs) {
+    assert.deepEqual(Object.keys(p).sort(), ['bytes', 'id', 'kind']);
+    assert.ok(['key', 'token', 'manifest', 'unknown'].includes(p.kind), p.kind);
+    assert.match(p.id, /^[0-9a-f]{64}$/);
+    assert.equal(typeof p.bytes, 'number');
+  }
 });
 
 test('errors are CairnError with a stable code and the detail as message', () => {
@@ -176,6 +221,119 @@ test('hashing: node:crypto streaming, wasm streaming and hashFile agree', async 
     assert.equal(esm.hashBytes('').digest, createHash('sha256').digest('hex'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Read sizes that are not a positive safe integer: a fraction skips or repeats bytes (a wrong
+// digest), NaN reads nothing (the empty digest), 0 or less never ends. Refused up front.
+const BAD_CHUNK_SIZES = [0, -1, -4096, 1.5, 0.5, NaN, Infinity, -Infinity, 2 ** 53, '4096', null, 4096n, {}];
+// A read that never ends must fail the test, not hang it or end the process with the test
+// pending: `guard()` is a signal that stops the read after 2 s, `bounded(p)` a rejection after
+// 3 s held by a timer that keeps the process alive until then.
+const guard = () => AbortSignal.timeout(2000);
+const bounded = async (p) => {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('did not settle within 3 s')), 3000);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+const isMalformed = (what) => (e) => {
+  assert.equal(e.name, 'CairnError', `${what}: ${e.name}: ${e.message}`);
+  assert.equal(e.code, 'malformed', what);
+  assert.equal(e.class, 'error', what);
+  assert.match(e.message, /chunkSize/, what);
+  return true;
+};
+
+test('hashFile refuses a chunkSize that is not a positive safe integer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-hash-'));
+  try {
+    const data = new Uint8Array(10_000).map((_, i) => (i * 7) & 0xff);
+    const path = join(dir, 'artifact.bin');
+    writeFileSync(path, data);
+    const want = { algorithm: 'sha256', digest: createHash('sha256').update(data).digest('hex'), size: data.length };
+    for (const chunkSize of BAD_CHUNK_SIZES) {
+      const what = `chunkSize ${typeof chunkSize === 'bigint' ? `${chunkSize}n` : String(chunkSize)}`;
+      await assert.rejects(bounded(esm.hashFile(path, { chunkSize, signal: guard() })), isMalformed(what), what);
+    }
+    for (const chunkSize of [1, 3, 4096, 1 << 20, undefined]) {
+      assert.deepEqual(await esm.hashFile(path, { chunkSize }), want, String(chunkSize));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('hashFile fails, not a digest of a torn read, when the file changes size while read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-hash-'));
+  try {
+    const path = join(dir, 'artifact.bin');
+    const data = new Uint8Array(64 * 1024).fill(0x5a);
+    const whileReading = async (change) => {
+      writeFileSync(path, data);
+      let changed = false;
+      return bounded(esm.hashFile(path, {
+        chunkSize: 1024,
+        signal: guard(),
+        onProgress: () => {
+          if (!changed) change();
+          changed = true;
+        },
+      }));
+    };
+    const isIo = (e) => {
+      assert.equal(e.code, 'io', `${e.name}: ${e.message}`);
+      assert.match(e.message, /changed while it was read/);
+      return true;
+    };
+    // Grown after the first chunk: more bytes read than the size it was opened with.
+    await assert.rejects(whileReading(() => appendFileSync(path, new Uint8Array(4096))), isIo);
+    // Truncated after the first chunk: fewer.
+    await assert.rejects(whileReading(() => truncateSync(path, 2048)), isIo);
+    // Unchanged: the digest, and the size it had.
+    const d = await whileReading(() => {});
+    assert.deepEqual(d, { algorithm: 'sha256', digest: createHash('sha256').update(data).digest('hex'), size: data.length });
+    // Not a regular file: no size to compare with, so nothing is refused.
+    assert.equal((await esm.hashFile('/dev/null')).size, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('hashBlob refuses a chunkSize that is not a positive safe integer, on both paths', async () => {
+  const web = await import('../lib/web.js');
+  await web.init(readFileSync(join(here, '..', 'pkg', 'web', 'cairn_wasm_bg.wasm')));
+  const data = new Uint8Array(10_000).map((_, i) => (i * 7) & 0xff);
+  const want = { algorithm: 'sha256', digest: createHash('sha256').update(data).digest('hex'), size: data.length };
+  // A Blob that counts its slices: a read that would never end (0 or a negative chunkSize)
+  // stops with an error after more slices than bytes, instead of spinning on microtasks, which
+  // no timer could interrupt.
+  const counted = () => {
+    const blob = new Blob([data]);
+    let slices = 0;
+    return {
+      size: blob.size,
+      slice(from, to) {
+        if (++slices > data.length + 1) throw new Error(`runaway read: ${slices} slices of ${data.length} bytes`);
+        return blob.slice(from, to);
+      },
+    };
+  };
+  for (const forceStreaming of [false, true]) {
+    for (const chunkSize of BAD_CHUNK_SIZES) {
+      const what = `forceStreaming ${forceStreaming}, chunkSize ${typeof chunkSize === 'bigint' ? `${chunkSize}n` : String(chunkSize)}`;
+      await assert.rejects(bounded(web.hashBlob(counted(), { chunkSize, forceStreaming, signal: guard() })), isMalformed(what), what);
+    }
+    // Bytes, taken as one Blob, are refused the same way.
+    await assert.rejects(bounded(web.hashBlob(data, { chunkSize: 1.5, forceStreaming })), isMalformed('bytes'));
+    for (const chunkSize of [1, 3, 4096, 2 ** 40, undefined]) {
+      assert.deepEqual(await web.hashBlob(counted(), { chunkSize, forceStreaming }), want, `${forceStreaming} ${chunkSize}`);
+    }
   }
 });
 

@@ -102,6 +102,39 @@ test('a member name holding U+0000 comes back on both backends', { skip: skipNat
   assert.deepEqual(a.ok?.fields, { 'a\u0000b': 1, '\u0000': [{ '\u0000': null }], token_type: 'capability' });
 });
 
+// A member named "__proto__" in untrusted JSON is an own key of the result, as JSON.parse
+// makes it (the wasm build's path): never the object's prototype, so nothing is inherited
+// from it and no key is dropped.
+test('a member named __proto__ is an own key on both backends, never the prototype', { skip: skipNative }, () => {
+  // (Members in sorted order: the order the views give them, so the texts compare.)
+  const text = '{"__proto__":{"admin":true},"constraints":{"__proto__":"s","n":{"__proto__":[1]}},"token_type":"x"}';
+  const expectShape = (v, backend) => {
+    const f = v.fields;
+    assert.equal(Object.getPrototypeOf(f), Object.prototype, backend);
+    assert.ok(Object.hasOwn(f, '__proto__'), `${backend}: no own __proto__`);
+    assert.deepEqual(Object.keys(f).sort(), ['__proto__', 'constraints', 'token_type'], backend);
+    assert.equal(f.admin, undefined, `${backend}: admin inherited`);
+    assert.equal('admin' in f, false, backend);
+    const own = Object.getOwnPropertyDescriptor(f, '__proto__');
+    assert.deepEqual(own, { value: own.value, writable: true, enumerable: true, configurable: true }, backend);
+    assert.equal(own.value.admin, true, backend);
+    // A primitive or an array under "__proto__" is kept too, not silently ignored.
+    const c = f.constraints;
+    assert.equal(Object.getPrototypeOf(c), Object.prototype, backend);
+    assert.equal(Object.getOwnPropertyDescriptor(c, '__proto__')?.value, 's', backend);
+    assert.equal(Object.getPrototypeOf(c.n), Object.prototype, backend);
+    assert.ok(Array.isArray(Object.getOwnPropertyDescriptor(c.n, '__proto__')?.value), backend);
+    assert.equal(c.n.length, undefined, `${backend}: an array prototype`);
+    assert.equal(JSON.stringify(f), JSON.stringify(JSON.parse(text)), backend);
+  };
+  const a = native.inspect(text);
+  const b = wasm.inspect(text);
+  assert.equal(a.kind, 'blux_token');
+  expectShape(b, 'wasm');
+  expectShape(a, 'native');
+  assert.deepEqual(a, b);
+});
+
 test('values of the wrong type give the same code on both backends', { skip: skipNative }, () => {
   const odd = [undefined, null, 0, -1, 1.5, NaN, 2 ** 64, 7n, -1n, 2n ** 65n, '', 'x', 'AAAA', '00'.repeat(32),
     new Uint8Array(3), new Uint8Array(32).buffer, new Int16Array(4), new Date(0), [], [1], {}, { algorithm: 'ed25519' },

@@ -107,6 +107,12 @@ test('npm pack, install offline, import as ESM and CommonJS', (t) => {
      const signer: string = v.signers[0].key_id;
      const view = inspect('');
      if (view.kind === 'bundle') { const n: number = view.inclusion.tree_size; void n; }
+     if (view.kind === 'bundle' && view.revocation) {
+       const p = view.revocation.proofs[0];
+       const pk: 'key' | 'token' | 'manifest' | 'unknown' = p.kind;
+       const e = view.revocation.newest_entry;
+       void [pk, p.id.length + p.bytes, 'seq' in e ? e.seq : e.decode_error.code];
+     }
      const h = new ArtifactHasher().update(new Uint8Array(1)).digest();
      const size: number = h.size;
      try { verifyBundle(new Uint8Array(), '') } catch (e) { const c: CairnError['code'] = (e as CairnError).code; void c; }

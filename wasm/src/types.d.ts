@@ -595,8 +595,9 @@ export interface WitnessVerdict {
     type: "ed25519" | "ml-dsa-44";
     /** The newest timestamp among the witness's lines. */
     timestamp: number;
-    /** `stale`: older than `maxAge`; `future`: later than `maxFutureSkew` allows. */
-    standing: "counted" | "stale" | "future";
+    /** `stale`: older than `maxAge`; `future`: later than `maxFutureSkew` allows; `undated`: timestamp 0, which
+     * states nothing about the tree being the newest its signer saw (never counted). */
+    standing: "counted" | "stale" | "future" | "undated";
   }[];
 }
 
@@ -777,6 +778,16 @@ export interface BundleView {
   checkpoint: (CheckpointView & { note: string }) | { decode_error: DecodeError };
   trust_chain: ({ version: number; root_id: string } | { decode_error: DecodeError })[];
   root_id: string;
+  /**
+   * A version 2 bundle's revocation section, decoded but not checked: the checkpoint's newest
+   * ledger entry (which dates it) and one non-membership proof per object (subject, signers'
+   * keys, a token's ancestors), each with its kind ("unknown" for a kind byte cairn does not
+   * know), its id (hex) and the proof's length in bytes. `null` for version 1.
+   */
+  revocation: {
+    newest_entry: LedgerEntryView | { decode_error: DecodeError };
+    proofs: { kind: RevocationKind | "unknown"; id: string; bytes: number }[];
+  } | null;
 }
 
 /** A blux-reg token or manifest file, parsed but not verified. */
@@ -885,8 +896,11 @@ export function revocationMapKey(kind: RevocationKind, id: DigestInput): Revocat
 /** The count and root of the revocation map holding `revoked` (any order; at most 100,000; an object listed twice is `replayed`). In the second module. */
 export function revocationMapRoot(revoked: RevokedObjectInput[]): RevocationsView;
 
-/** Verifies a revocation-map non-membership proof (bytes or base64): the object is absent from the map with `root`, so not revoked as of the checkpoint carrying that root. A proof that it is present is `revoked`; one that does not lead to `root` is `proof_invalid`. In the second module. */
-/** The handle registry's client side (docs/FORMATS.md section 19; second module). */
+/**
+ * The handle registry's client side (docs/FORMATS.md section 19): a third module, apart from
+ * the main one and the second (`initExtras`). In browsers `await initHandle()` loads it (until
+ * then these functions throw `ERR_CAIRN_HANDLE_NOT_LOADED`); in Node it loads at the first call.
+ */
 export interface NormalisedHandle { handle: string }
 /** A normalised handle and its blind index (HMAC-SHA-256 under the pepper, hex). */
 export interface HandleBlindIndex { handle: string; blind_index: string }
@@ -911,7 +925,7 @@ export interface PowSolveOptions { maxIterations?: number | bigint }
 export interface PowSolution { counter: number | null; solution: string | null }
 export interface PowVerification { valid: true; id: string; difficulty: number; expires: number }
 
-/** The handle as the registry stores and compares it (trimmed, NFKC, lowercase, `a-z 0-9 . _ -`, 3 to 32 characters); `malformed` (field `handle`) when refused. */
+/** The handle as the registry stores and compares it (trimmed, NFKC, lowercase, `a-z 0-9 . _ -`, 3 to 32 characters). A refused handle throws a CairnError `malformed` (`too_large` past the length limits) whose `message` says why; the error has no `field` property. */
 export function normaliseHandle(input: string): NormalisedHandle;
 /** The normalised handle and its peppered blind index (the registry's lookup key). */
 export function handleBlindIndex(pepper: Uint8Array | string, input: string): HandleBlindIndex;
@@ -931,6 +945,7 @@ export function verifyPowSolution(solution: string, secret: Uint8Array | string,
 /** Moves a bundle to the newer checkpoint of the registry's refresh pieces (`CRFP`, from `cairn bundle refresh --pieces-out` or `GET /api/v1/bundles/{token|manifest}/ID/refresh`), after checking they fit it (same log, a tree extending the bundle's, the same entry, a proof for every object it rests on: `domain_mismatch`, `replayed`, `split_view`, `proof_invalid`, `revoked`). Returns the refreshed version 2 bundle; verify it with `verifyBundle`. Second module. */
 export function refreshBundle(bundle: Uint8Array | ArrayBuffer | string, pieces: Uint8Array | ArrayBuffer | string): Uint8Array;
 
+/** Verifies a revocation-map non-membership proof (bytes or base64): the object is absent from the map with `root`, so not revoked as of the checkpoint carrying that root. A proof that it is present is `revoked`; one that does not lead to `root` is `proof_invalid`. In the second module. */
 export function verifyNotRevoked(root: DigestInput, kind: RevocationKind, id: DigestInput, proof: Uint8Array | string): NotRevokedVerification;
 
 /** Verifies a revocation-map membership proof: the object is revoked in the map with `root`, by the ledger entry `seq` (`proof_invalid` otherwise). In the second module. */

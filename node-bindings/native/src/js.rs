@@ -636,6 +636,12 @@ fn expected(what: &str, shape: &str, v: &Val) -> Error {
 
 /// A JSON view as a plain JavaScript value: numbers as doubles (as `JSON.parse` gives them),
 /// objects with their members in the view's order.
+///
+/// Members are defined as own data properties (writable, enumerable, configurable), which is
+/// what `JSON.parse` does (CreateDataProperty) and so what the wasm build returns. An
+/// assignment would not do: a member named `__proto__` from untrusted JSON (a blux-reg file's
+/// fields, a token's constraints, a manifest's metadata) would set the object's prototype, or
+/// be dropped when its value is not an object, instead of becoming an own key.
 pub fn to_js(env: &Env, v: &Value) -> napi::Result<JsUnknown> {
     Ok(match v {
         Value::Null => env.get_null()?.into_unknown(),
@@ -652,11 +658,45 @@ pub fn to_js(env: &Env, v: &Value) -> napi::Result<JsUnknown> {
             arr.into_unknown()
         }
         Value::Object(map) => {
-            let mut obj = env.create_object()?;
+            let obj = env.create_object()?;
+            let mut members = Vec::with_capacity(map.len());
             for (k, item) in map {
                 // A JavaScript string key, not a C string: a member name from untrusted JSON
                 // may hold U+0000.
-                obj.set_property(env.create_string(k)?, to_js(env, item)?)?;
+                let name = env.create_string(k)?;
+                let value = to_js(env, item)?;
+                members.push(napi::sys::napi_property_descriptor {
+                    utf8name: std::ptr::null(),
+                    // SAFETY: live values of this call's handle scope, which keeps them alive
+                    // until napi_define_properties below has run.
+                    name: unsafe { name.raw() },
+                    method: None,
+                    getter: None,
+                    setter: None,
+                    // SAFETY: as for `name`.
+                    value: unsafe { value.raw() },
+                    attributes: napi::sys::PropertyAttributes::writable
+                        | napi::sys::PropertyAttributes::enumerable
+                        | napi::sys::PropertyAttributes::configurable,
+                    data: std::ptr::null_mut(),
+                });
+            }
+            if !members.is_empty() {
+                // SAFETY: a fresh plain object of this scope, and descriptors of data
+                // properties only (no callbacks, no data pointers), named by JS strings.
+                let status = unsafe {
+                    napi::sys::napi_define_properties(
+                        env.raw(),
+                        obj.raw(),
+                        members.len(),
+                        members.as_ptr(),
+                    )
+                };
+                if status != napi::sys::Status::napi_ok {
+                    return Err(napi::Error::from_reason(
+                        "napi_define_properties failed on a result object",
+                    ));
+                }
             }
             obj.into_unknown()
         }
