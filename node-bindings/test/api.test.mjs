@@ -410,3 +410,15 @@ test('browser entry works in Node given the module bytes, hashBlob both ways', a
   });
   assert.equal(web.WEBCRYPTO_MAX_BYTES, 256 * 1024 * 1024);
 });
+
+test('verifyKeyResponse: the trust roots of logRoots count toward the 64 MiB a list may carry', () => {
+  const c = caseNamed('peer', 'vouch_transparency').args;
+  const options = (n, root) => ({ now: c.now, maxSkew: c.max_skew, logRoots: Array.from({ length: n }, () => ({ peer: 'bob', root })) });
+  assert.throws(() => esm.verifyKeyResponse(b64(c.message), c.me, options(9, new Uint8Array(8 << 20))), {
+    name: 'CairnError',
+    code: 'too_large',
+    message: /logRoots: .* exceeds the limit/,
+  });
+  // Under the total, each root is read and refused for what it is (not a trust root).
+  assert.throws(() => esm.verifyKeyResponse(b64(c.message), c.me, options(2, new Uint8Array(1024))), { code: 'malformed' });
+});

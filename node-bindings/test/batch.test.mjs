@@ -99,6 +99,16 @@ test('random Ed25519 batches (node:crypto signatures): all valid, then one corru
   }
 });
 
+test('verifySignatures: every byte of an item counts toward the 64 MiB a list may carry', () => {
+  // Nine items whose contexts (8 MiB each) alone pass 64 MiB, with one-byte messages: refused
+  // before anything is verified, as a list of large messages is.
+  const a = sigCases.find((c) => c.expect.ok && c.args.algorithm === 'ed25519').args;
+  const big = new Uint8Array(8 << 20);
+  const items = Array.from({ length: 9 }, () => ({ ...item(a), message: new Uint8Array(1), context: big }));
+  assert.throws(() => cairn.verifySignatures(items), { name: 'CairnError', code: 'too_large' });
+  assert.notEqual(outcome(() => cairn.verifySignatures(items.slice(0, 7))).code, 'too_large');
+});
+
 test('verifySignatures: malformed input', () => {
   assert.equal(cairn.verifySignatures([]).count, 0);
   for (const bad of [undefined, null, 42, 'x', {}, [42], [{}], [{ publicKey: 'x' }]]) {

@@ -77,6 +77,10 @@ pub fn verify_signatures(
             } else {
                 js::bytes(&context, &format!("{what}.context"), MAX_OBJECT_LEN)?
             };
+            // Every byte an item carries counts toward the list's total, not its message
+            // alone: 65,536 items of large signatures would otherwise copy gigabytes.
+            total = total.saturating_add(signature.len() + context.len());
+            crate::input::check_len(total, js::MAX_LIST_BYTES, "signatures")?;
             Ok(SignatureItem {
                 key,
                 message,

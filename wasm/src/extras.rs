@@ -247,11 +247,12 @@ pub fn verify_key_response(
                 if js::is_absent(&logs) {
                     Vec::new()
                 } else {
+                    let mut total = 0usize;
                     js::list(&logs, "logRoots", MAX_CHAIN, |v, what| {
-                        Ok((
-                            js::text(&prop(v, "peer")?, what, 256)?,
-                            js::bytes(&prop(v, "root")?, what, MAX_OBJECT_LEN)?,
-                        ))
+                        let root = js::bytes(&prop(v, "root")?, what, MAX_OBJECT_LEN)?;
+                        total = total.saturating_add(root.len());
+                        crate::input::check_len(total, js::MAX_LIST_BYTES, "logRoots")?;
+                        Ok((js::text(&prop(v, "peer")?, what, 256)?, root))
                     })?
                 }
             },

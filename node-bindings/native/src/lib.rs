@@ -113,6 +113,10 @@ pub fn verify_signatures(env: Env, items: JsUnknown) -> JsResult {
             } else {
                 r.bytes(&context, &format!("{what}.context"), MAX_OBJECT_LEN)?
             };
+            // Every byte an item carries counts toward the list's total, not its message
+            // alone: 65,536 items of large signatures would otherwise copy gigabytes.
+            total = total.saturating_add(signature.len() + context.len());
+            input::check_len(total, js::MAX_LIST_BYTES, "signatures")?;
             Ok(SignatureItem {
                 key,
                 message,
@@ -665,11 +669,12 @@ pub fn verify_key_response(
                 if logs.is_absent() {
                     Vec::new()
                 } else {
+                    let mut total = 0usize;
                     r.list(&logs, "logRoots", MAX_CHAIN, |r, v, what| {
-                        Ok((
-                            r.text(&r.prop(v, "peer")?, what, 256)?,
-                            r.bytes(&r.prop(v, "root")?, what, MAX_OBJECT_LEN)?,
-                        ))
+                        let root = r.bytes(&r.prop(v, "root")?, what, MAX_OBJECT_LEN)?;
+                        total = total.saturating_add(root.len());
+                        input::check_len(total, js::MAX_LIST_BYTES, "logRoots")?;
+                        Ok((r.text(&r.prop(v, "peer")?, what, 256)?, root))
                     })?
                 }
             },
