@@ -135,6 +135,45 @@ test('a member named __proto__ is an own key on both backends, never the prototy
   assert.deepEqual(a, b);
 });
 
+// A Uint8Array whose `length` lies (redefined on the object, or a subclass's getter) is read
+// by its real length on both backends (the native addon asks napi; the wasm build copies it
+// through the Uint8Array constructor): the same digest as the honest array, never a trap,
+// never stale heap bytes.
+test('a Uint8Array whose length property lies is read by its real length on both backends', { skip: skipNative }, () => {
+  const honest = new Uint8Array(10).map((_, i) => i + 1);
+  const lying = (n) => {
+    const a = new Uint8Array(honest);
+    Object.defineProperty(a, 'length', { value: n });
+    return a;
+  };
+  class Liar extends Uint8Array {
+    get length() {
+      return 100;
+    }
+  }
+  const digest = (api, bytes) => {
+    const h = new api.ArtifactHasher();
+    h.update(bytes);
+    return h.digest();
+  };
+  const want = digest(wasm, honest);
+  for (const [name, api] of [['wasm', wasm], ['native', native]]) {
+    if (!api.ArtifactHasher) continue;
+    for (const bytes of [lying(100), lying(1), lying(0), new Liar(honest)]) {
+      assert.deepEqual(digest(api, bytes), want, name);
+    }
+  }
+  // Every other reader takes the same path: a JSON text whose array lies about its length is
+  // inspected as the text it holds.
+  const text = new TextEncoder().encode('{"token_type":"x","n":1}');
+  const plain = wasm.inspect(text);
+  for (const api of [wasm, native]) {
+    const liar = new Uint8Array(text);
+    Object.defineProperty(liar, 'length', { value: text.length + 50 });
+    assert.deepEqual(api.inspect(liar), plain);
+  }
+});
+
 test('values of the wrong type give the same code on both backends', { skip: skipNative }, () => {
   const odd = [undefined, null, 0, -1, 1.5, NaN, 2 ** 64, 7n, -1n, 2n ** 65n, '', 'x', 'AAAA', '00'.repeat(32),
     new Uint8Array(3), new Uint8Array(32).buffer, new Int16Array(4), new Date(0), [], [1], {}, { algorithm: 'ed25519' },

@@ -88,15 +88,60 @@ pub fn is_binary(v: &JsValue) -> bool {
     v.is_instance_of::<Uint8Array>() || v.is_instance_of::<ArrayBuffer>()
 }
 
+thread_local! {
+    /// `Uint8Array.prototype` and the `Uint8Array` constructor, as this module found them.
+    static UINT8: (JsValue, JsValue) = {
+        let fresh = Uint8Array::new_with_length(0);
+        (
+            Reflect::get_prototype_of(&fresh).map(JsValue::from).unwrap_or(JsValue::NULL),
+            fresh.constructor().into(),
+        )
+    };
+}
+
+/// A Uint8Array whose `length` is its real length, for a binary argument (a Uint8Array or an
+/// ArrayBuffer; `None` for anything else): a plain Uint8Array as it is; an ArrayBuffer through
+/// a fresh view; any other (a `length` redefined on the object, a subclass's getter, a Proxy)
+/// copied by the `Uint8Array` constructor, which reads a typed array's own internal length.
+/// js-sys sizes its copies by the `length` property and traps when it lies, so no other value
+/// reaches a copy.
+fn own_bytes(v: &JsValue, what: &str) -> Option<Result<Uint8Array>> {
+    if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
+        return Some(Ok(Uint8Array::new(b)));
+    }
+    v.dyn_ref::<Uint8Array>()?;
+    let plain = UINT8.with(|(proto, _)| {
+        Reflect::get_prototype_of(v).is_ok_and(|p| JsValue::from(p) == *proto)
+            && Reflect::get_own_property_descriptor(
+                v.unchecked_ref::<js_sys::Object>(),
+                &"length".into(),
+            )
+            .is_ok_and(|d| d.is_undefined())
+    });
+    if plain {
+        return v.dyn_ref::<Uint8Array>().cloned().map(Ok);
+    }
+    let copy = UINT8.with(|(_, ctor)| {
+        ctor.dyn_ref::<js_sys::Function>()
+            .ok_or_else(|| Error::malformed("internal: the Uint8Array constructor"))
+            .and_then(|c| {
+                Reflect::construct(c, &Array::of1(v)).map_err(|_| {
+                    Error::malformed(format!("{what}: a Uint8Array that cannot be read"))
+                })
+            })
+    });
+    Some(copy.and_then(|c| {
+        c.dyn_into::<Uint8Array>()
+            .map_err(|_| Error::malformed(format!("{what}: a Uint8Array that cannot be read")))
+    }))
+}
+
 /// Bytes from a Uint8Array, an ArrayBuffer or a string (UTF-8), at most `max` of them.
 pub fn bytes(v: &JsValue, what: &str, max: usize) -> Result<Vec<u8>> {
-    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+    if let Some(a) = own_bytes(v, what) {
+        let a = a?;
         input::check_len(a.length() as usize, max, what)?;
         return Ok(a.to_vec());
-    }
-    if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
-        input::check_len(b.byte_length() as usize, max, what)?;
-        return Ok(Uint8Array::new(b).to_vec());
     }
     if v.is_string() {
         return text(v, what, max).map(String::into_bytes);
@@ -393,10 +438,8 @@ const COPY_LEN: u32 = 64 * 1024;
 /// Feeds a Uint8Array, an ArrayBuffer or a string (UTF-8) to `h`, copying at most
 /// [`COPY_LEN`] bytes at a time, so any size hashes in bounded memory.
 pub fn feed(h: &mut StreamHasher, v: &JsValue, what: &str) -> Result<()> {
-    let array = if let Some(a) = v.dyn_ref::<Uint8Array>() {
-        a.clone()
-    } else if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
-        Uint8Array::new(b)
+    let array = if let Some(a) = own_bytes(v, what) {
+        a?
     } else {
         h.update(text(v, what, crate::input::MAX_MESSAGE_LEN)?.as_bytes());
         return Ok(());
