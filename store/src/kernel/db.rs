@@ -275,6 +275,13 @@ impl Registry {
     /// returns `Ok`, and nothing does when it returns `Err` or the process dies first. This
     /// is also the batch API: many operations in one `write` share one commit.
     ///
+    /// One error is not "nothing": when the commit is durable but its rollback anchor cannot
+    /// be written (the anchor's file system full or failing), `write` fails with `io` and a
+    /// message that begins "the commit is durable": the writes are in the registry (do not
+    /// make them again), the anchor stays owed, and the next write or
+    /// [`Registry::write_anchor`] retries it (`cairn serve` answers such a write
+    /// `500 not_anchored` with `details.committed: true`).
+    ///
     /// ```
     /// use cairn_store::{CreateOptions, KeySpec, Protection, Registry};
     /// use cairn_core::crypto::Algorithm;
