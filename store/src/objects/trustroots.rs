@@ -100,7 +100,16 @@ impl Txn<'_> {
             // A rotated key may be listed so that what it signed before its rotation keeps
             // verifying offline; its window ends at the rotation, so nothing it signs later
             // does. An active key's window ends at its expiry.
-            let (not_before, not_after) = crate::objects::tokens::key_window(&rec);
+            let (not_before, mut not_after) = crate::objects::tokens::key_window(&rec);
+            // A rotated key's window here ends the second after its rotation: what it signed in
+            // that second, before the rotation, is logged with that second's time, which an
+            // offline verifier checks against the window; nothing it could sign later is logged
+            // (the registry refuses a rotated key). Unrecorded tokens keep the stricter
+            // window (`Unrecorded::AllowInKeyWindow`).
+            if let KeyStatus::Rotated { at, .. } = rec.status {
+                let end = at.saturating_add(1);
+                not_after = Some(rec.expires_at.map_or(end, |x| x.min(end)));
+            }
             if not_after.is_some_and(|end| end <= not_before) {
                 return Err(StoreError::new(
                     StoreCode::InvalidState,

@@ -253,7 +253,7 @@ fn root_spec(reg: &Registry, keys: Vec<cairn_core::crypto::KeyId>) -> TrustRootS
 }
 
 #[test]
-fn the_trust_root_closes_a_rotated_keys_window_at_the_rotation() {
+fn the_trust_root_closes_a_rotated_keys_window_the_second_after_the_rotation() {
     let s = setup();
     let reg = &s.a;
     let log = reg.log_key_id().unwrap();
@@ -281,7 +281,8 @@ fn the_trust_root_closes_a_rotated_keys_window_at_the_rotation() {
     )
     .unwrap_err();
     assert_eq!(e.code().as_str(), "unknown_key", "{e}");
-    // Listing the rotated key keeps it, with its window closed at the rotation.
+    // Listing the rotated key keeps it, with its window closed the second after the rotation
+    // (what it signed in that second, before the rotation, is logged with that time).
     s.clock_a.store(s.base + 400, Ordering::SeqCst);
     let v2 = reg
         .update_trust_root(
@@ -297,7 +298,7 @@ fn the_trust_root_closes_a_rotated_keys_window_at_the_rotation() {
         .unwrap();
     assert_eq!(
         (listed.not_before, listed.not_after),
-        (s.base + 100, Some(s.base + 200))
+        (s.base + 100, Some(s.base + 201))
     );
     let v = verify_bundle(
         &reg.token_bundle(&s.before.id).unwrap(),
@@ -307,13 +308,13 @@ fn the_trust_root_closes_a_rotated_keys_window_at_the_rotation() {
     )
     .unwrap();
     assert_eq!(v.subject_id, s.before.id);
-    // The closed window: the old key is no token issuer at or after the rotation.
+    // The closed window: the old key is no token issuer after the rotation's second.
     let r = VerifiedRoot::from_pinned(&v2.envelope).unwrap();
     assert!(r
-        .keys_for(Role::TokenIssuer, s.base + 199)
+        .keys_for(Role::TokenIssuer, s.base + 200)
         .any(|k| k.key_id() == s.old.key_id));
     assert!(!r
-        .keys_for(Role::TokenIssuer, s.base + 200)
+        .keys_for(Role::TokenIssuer, s.base + 201)
         .any(|k| k.key_id() == s.old.key_id));
     // A revoked key is never listed.
     reg.revoke_key(&s.old.key_id, "leaked", &root.key_id, None)

@@ -602,3 +602,44 @@ fn an_expired_key_delegates_nothing() {
     let err = e.reg.issue_token(&dave.key_id, None, &child).unwrap_err();
     assert_eq!(err.code().as_str(), "expired", "{err}");
 }
+
+/// A token issued in the same second as its issuer key is then rotated verifies offline under
+/// the trust root that lists the rotated key: the key's window ends the second after its
+/// rotation (entry times have one-second resolution), not at it.
+#[test]
+fn a_token_issued_in_the_second_its_key_is_rotated_verifies_offline() {
+    let mut e = env();
+    let now = e.reg.now();
+    e.reg.set_clock(std::sync::Arc::new(move || now));
+    let t = token(&e, None);
+    e.reg
+        .rotate_key(
+            &e.issuer.key_id,
+            None,
+            Algorithm::Ed25519,
+            WeakerAlgorithm::Refuse,
+            &Protection::Insecure,
+        )
+        .unwrap();
+    let spec = TrustRootSpec {
+        keys: e
+            .reg
+            .list_keys()
+            .unwrap()
+            .into_iter()
+            .filter(|k| !k.roles.contains(Role::Peer))
+            .map(|k| k.key_id)
+            .collect(),
+        thresholds: Thresholds::default()
+            .with(Role::Root, 1)
+            .with(Role::Checkpoint, 1)
+            .with(Role::TokenIssuer, 1)
+            .with(Role::ManifestSigner, 1),
+        expires_at: now + 86_400,
+    };
+    e.reg
+        .update_trust_root(&spec, &[(e.root.key_id, None)])
+        .unwrap();
+    let bundle = e.reg.token_bundle(&t.id).unwrap();
+    verify_bundle(&bundle, &pinned(&e.reg), now, &BundlePolicy::default()).unwrap();
+}
