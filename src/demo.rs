@@ -238,7 +238,7 @@ pub fn run(ctx: &Ctx) -> CliResult<Output> {
     let (reg, created) = open_or_create(ctx)?;
     let path = reg.path().to_path_buf();
     let dir = dir_of(&path);
-    std::fs::create_dir_all(&dir).map_err(|e| CliError::io(&dir, &e))?;
+    cairn_store::fsio::create_dir_all_durable(&dir).map_err(|e| CliError::io(&dir, &e))?;
     let size_before = reg.tree_size()?;
     r.say(
         "registry",

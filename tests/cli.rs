@@ -443,6 +443,28 @@ fn init_status_and_passphrases() {
         "{}",
         shown.stdout
     );
+
+    // Two passphrases set: the log key is the registry's, opened and sealed with the registry
+    // passphrase when it rotates (with the key passphrase it would not open, and its successor
+    // sealed so would lock the registry out).
+    let rotated = env.ok(&["key", "rotate", "log", "--insecure-fast-kdf"]);
+    assert_eq!(rotated["key"]["private"], "sealed", "{rotated}");
+    env.ok(&["checkpoint", "create"]);
+    let only_registry = Env {
+        vars: vec![("CAIRN_PASSPHRASE".into(), PASS.into())],
+        ..env
+    };
+    only_registry.ok(&["checkpoint", "create"]);
+    // A rotation refused for a weaker algorithm is refused before any passphrase is asked for.
+    let none = Env {
+        vars: vec![],
+        ..only_registry
+    };
+    none.fails(
+        &["key", "rotate", "log", "--algorithm", "ed25519"],
+        2,
+        "usage",
+    );
 }
 
 #[test]

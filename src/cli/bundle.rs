@@ -261,6 +261,12 @@ fn refresh(
     source: PiecesSource<'_>,
     pieces_out: Option<&Path>,
 ) -> CliResult<Output> {
+    let outputs: Vec<&Path> = std::iter::once(out).chain(pieces_out).collect();
+    let mut inputs = vec![bundle];
+    if let PiecesSource::File(p) = &source {
+        inputs.push(p);
+    }
+    ctx.check_outputs(&outputs, &inputs)?;
     let old = read_bundle(bundle)?;
     let pieces = refresh_pieces(ctx, &old, source)?;
     let fresh = refresh_bundle(&old, &pieces)?;
@@ -308,6 +314,10 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
             out,
             trust_root_out,
         } => {
+            let outputs: Vec<&Path> = std::iter::once(out.as_path())
+                .chain(trust_root_out.as_deref())
+                .collect();
+            ctx.check_outputs(&outputs, &[])?;
             let reg = ctx.open(Access::MayWrite)?;
             let (b, kind, id) = export(ctx, &reg, token.as_deref(), manifest.as_deref())?;
             let bytes = b.to_bytes();

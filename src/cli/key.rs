@@ -113,7 +113,8 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             let reg = ctx.open(Access::Read)?;
             let info = resolve_key(&reg, &key)?;
             let (body, kind) = if private {
-                let pass = ctx.secrets.for_key(&info)?;
+                let is_log = info.key_id == reg.log_key_id()?;
+                let pass = ctx.secrets.for_registry_key(&info, is_log)?;
                 let pem = reg.export_private_pem(&info.key_id, pass.as_ref())?;
                 (zeroize_string(pem.to_string()), "private-pem")
             } else {
@@ -203,7 +204,9 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             algorithm,
             allow_weaker_algorithm,
         } => {
-            let reg = ctx.open(Access::Write)?;
+            // Unlocked only once the rotation is known to be allowed: a refused one asks for
+            // no passphrase.
+            let reg = ctx.open(Access::MayWrite)?;
             let old = resolve_key(&reg, &key)?;
             let was_log = old.key_id == reg.log_key_id()?;
             let old_alg = old.public_key.algorithm();
@@ -218,8 +221,9 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
                     old.key_id
                 )));
             }
-            let pass = ctx.secrets.for_key(&old)?;
-            let protection = ctx.secrets.new_key_protection(&old.label)?;
+            ctx.unlock(&reg)?;
+            let pass = ctx.secrets.for_registry_key(&old, was_log)?;
+            let protection = ctx.secrets.rotated_key_protection(&old, was_log)?;
             let weaker = WeakerAlgorithm::allowed_if(allow_weaker_algorithm);
             let new = reg.rotate_key(&old.key_id, pass.as_ref(), alg, weaker, &protection)?;
             let log = reg.log_key_id()?;

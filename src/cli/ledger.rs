@@ -18,8 +18,9 @@ use super::util::{read_limited, read_public_key, read_text, write_file_with};
 use super::view::{entry_json, entry_line, envelope_json};
 use super::{Access, Ctx, Output};
 
-/// Largest checkpoint note file read.
-pub const MAX_NOTE_FILE: usize = 64 * 1024;
+/// Largest checkpoint note file read: the largest note cairn-core accepts, which a registry's
+/// checkpoint with its witnesses' cosignatures may reach.
+pub const MAX_NOTE_FILE: usize = cairn_core::note::MAX_NOTE_LEN;
 /// Largest trust-root file read.
 pub const MAX_ROOT_FILE: usize = 256 * 1024;
 
@@ -136,6 +137,7 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> CliResult<Output> {
             ))
         }
         LedgerCmd::Export { out } => {
+            ctx.check_outputs(&[&out], &[])?;
             let reg = ctx.open(Access::Read)?;
             let bar = ctx.progress.spinner("exporting the ledger");
             // Streamed into a temporary file beside `out` and renamed over it only when

@@ -45,6 +45,15 @@ fn write_manifest(m: &ManifestInfo, out: Option<&std::path::Path>) -> CliResult<
 }
 
 pub fn sign(ctx: &Ctx, a: &SignArgs) -> CliResult<Output> {
+    if let Some(out) = &a.out {
+        let artifact: Vec<&std::path::Path> = a
+            .artifact
+            .as_deref()
+            .filter(|p| p.as_os_str() != "-")
+            .into_iter()
+            .collect();
+        ctx.check_outputs(&[out], &artifact)?;
+    }
     let reg = ctx.open(Access::Write)?;
     let key = resolve_key(&reg, &a.key)?;
     let pass = ctx.secrets.for_key(&key)?;

@@ -105,6 +105,47 @@ impl Ctx {
         }
     }
 
+    /// Refuses (`usage`) an output path that names the registry file or its anchor, one of
+    /// the command's `inputs`, or another of its `outputs`: each output is written by a rename
+    /// over its path, which would destroy that file (the registry with its sealed keys, an
+    /// artifact, the other output). Checked before any work, so nothing is written.
+    pub fn check_outputs(
+        &self,
+        outputs: &[&std::path::Path],
+        inputs: &[&std::path::Path],
+    ) -> CliResult<()> {
+        let store = self.store_path()?;
+        let anchor = cairn_store::anchor_path(&store);
+        let guarded: [(&std::path::Path, &str); 2] = [
+            (&store, "the registry file"),
+            (&anchor, "the registry's rollback anchor"),
+        ];
+        for (i, out) in outputs.iter().enumerate() {
+            let here = util::resolved(out);
+            let clash = guarded
+                .iter()
+                .map(|(p, what)| (*p, what.to_string()))
+                .chain(
+                    inputs
+                        .iter()
+                        .map(|p| (*p, format!("the input {}", p.display()))),
+                )
+                .chain(
+                    outputs[..i]
+                        .iter()
+                        .map(|p| (*p, format!("another output, {}", p.display()))),
+                )
+                .find(|(p, _)| util::resolved(p) == here);
+            if let Some((_, what)) = clash {
+                return Err(CliError::usage(format!(
+                    "{} is {what}: writing there would replace it; choose another path",
+                    out.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Opens the registry as `access` says (see [`Access`]).
     pub fn open(&self, access: Access) -> CliResult<Registry> {
         let path = self.store_path()?;

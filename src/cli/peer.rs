@@ -173,11 +173,16 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                 };
                 tx.receive_key_response(&bytes, &cfg, &policy)
             })?;
-            if own_expired {
-                ctx.warn(
+            let warnings: Vec<&str> = if own_expired {
+                vec![
                     "the registry's trust root has expired: its bootstrap pins were not applied, \
-                     nor first use (renew it with `cairn root rotate`, or give --bootstrap-root)",
-                );
+                      nor first use (renew it with `cairn root rotate`, or give --bootstrap-root)",
+                ]
+            } else {
+                vec![]
+            };
+            for w in &warnings {
+                ctx.warn(w);
             }
             // The verdict on the key, once the warning is out.
             let got = got?;
@@ -192,7 +197,8 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                 text,
                 json!({"peer": peer_json(&got.peer), "verified": got.vouch.is_some(),
                        "rule": got.vouch.as_ref().map(|v| v.rule.name()),
-                       "vouch": got.vouch.as_ref().map(cairn_core::view::vouch)}),
+                       "vouch": got.vouch.as_ref().map(cairn_core::view::vouch),
+                       "warnings": warnings}),
             ))
         }
         PeerCmd::Accept {

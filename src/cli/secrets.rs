@@ -181,6 +181,30 @@ impl Secrets {
         }
     }
 
+    /// The passphrase that opens `key`, which is the registry's log key when `is_log`: that
+    /// one is sealed with the registry's passphrase (it is what unlocks the registry), not
+    /// with the key passphrase the other keys use.
+    pub fn for_registry_key(&self, key: &KeyInfo, is_log: bool) -> CliResult<Option<Passphrase>> {
+        match (&key.private, is_log) {
+            (PrivatePart::Sealed(_), true) => self.registry("to open the log key").map(Some),
+            _ => self.for_key(key),
+        }
+    }
+
+    /// How to seal the key that replaces `old` (a rotation): the log key's successor with the
+    /// registry's passphrase, as the log key itself (else the next open could not unlock the
+    /// registry), and unsealed when the log key was; any other key as a new key.
+    pub fn rotated_key_protection(&self, old: &KeyInfo, is_log: bool) -> CliResult<Protection> {
+        match (&old.private, is_log) {
+            (PrivatePart::Sealed(_), true) => Ok(Protection::Passphrase(
+                self.registry("to seal the new log key")?,
+                self.kdf(),
+            )),
+            (_, true) => Ok(Protection::Insecure),
+            _ => self.new_key_protection(&old.label),
+        }
+    }
+
     fn kdf(&self) -> KdfParams {
         if self.fast_kdf {
             KdfParams::INSECURE_FAST

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::args::{TileProofArgs, TilesCmd};
 use super::error::{CliError, CliResult};
 use super::ledger::{read_trust_root, signer_in_root, MAX_NOTE_FILE};
-use super::util::{read_limited, read_public_key, read_stream_limited, read_text, write_file};
+use super::util::{read_limited, read_public_key, read_text, write_file};
 use super::{Access, Ctx, Output};
 
 /// The name of the checkpoint file below a log's prefix (tlog-tiles).
@@ -70,11 +70,7 @@ impl Source {
     /// The resource at `rel` (a path below the prefix), at most `max` bytes.
     pub fn get(&self, rel: &str, max: usize) -> CliResult<Vec<u8>> {
         match self {
-            Source::Dir(dir) => {
-                let p = dir.join(rel);
-                let f = std::fs::File::open(&p).map_err(|e| CliError::io(&p, &e))?;
-                read_stream_limited(f, max, rel)
-            }
+            Source::Dir(dir) => read_regular(&dir.join(rel), max, rel),
             Source::Http { base, agent } => {
                 let url = format!("{base}/{rel}");
                 let mut resp = agent.get(&url).call().map_err(|e| http_error(&url, e))?;
@@ -86,6 +82,19 @@ impl Source {
             }
         }
     }
+}
+
+/// A regular file of a tile directory, at most `max` bytes: anything else there (a FIFO, which
+/// would block the read, a device, a directory) is refused as not a tile, before it is opened.
+fn read_regular(path: &Path, max: usize, what: &str) -> CliResult<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| CliError::io(path, &e))?;
+    if !meta.is_file() {
+        return Err(CliError::core(
+            ErrorCode::Malformed,
+            format!("{}: {what} is not a regular file", path.display()),
+        ));
+    }
+    read_limited(path, max, what)
 }
 
 fn http_error(url: &str, e: ureq::Error) -> CliError {
@@ -154,7 +163,13 @@ fn exported_size(reg: &Registry, head_size: u64, cp_path: &Path) -> CliResult<u6
     if !cp_path.exists() {
         return Ok(0);
     }
-    let text = read_text(cp_path, MAX_NOTE_FILE, "exported checkpoint")?;
+    let text = String::from_utf8(read_regular(cp_path, MAX_NOTE_FILE, "exported checkpoint")?)
+        .map_err(|_| {
+            CliError::core(
+                ErrorCode::Malformed,
+                "exported checkpoint is not UTF-8 text",
+            )
+        })?;
     let parsed = Note::parse(text.as_bytes())
         .and_then(|n| Checkpoint::parse_text(n.text()))
         .map_err(|e| CliError::from(e).context(&cp_path.display().to_string()))?;
@@ -358,7 +373,8 @@ fn export(ctx: &Ctx, dir: &Path, check: bool) -> CliResult<Output> {
     }
     // The same note again is not written: its file (and what a web server derives from it,
     // its modification time and ETag) stays as it was.
-    let unchanged = std::fs::read(&cp_path).is_ok_and(|old| old == note.as_bytes());
+    let unchanged =
+        read_regular(&cp_path, MAX_NOTE_FILE, "checkpoint").is_ok_and(|old| old == note.as_bytes());
     if !unchanged {
         write_file(&cp_path, note.as_bytes())?;
     }

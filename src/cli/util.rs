@@ -109,6 +109,27 @@ pub fn read_limited(path: &Path, max: usize, what: &str) -> CliResult<Vec<u8>> {
     })
 }
 
+/// Where `path` is, as a comparable path: canonical when it exists; else its parent's canonical
+/// path joined with its name (an output not written yet); else the path as given.
+pub fn resolved(path: &Path) -> std::path::PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            std::fs::canonicalize(parent)
+                .map(|p| p.join(name))
+                .unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
 /// Reads a stream of at most `max` bytes (`too_large` beyond).
 pub fn read_stream_limited(r: impl Read, max: usize, what: &str) -> CliResult<Vec<u8>> {
     let mut buf = Vec::new();

@@ -89,7 +89,8 @@ fn init(
     let io = |p: &Path, e: std::io::Error| {
         CliError::store(StoreCode::Io, format!("{}: {e}", p.display()))
     };
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    // Durably: the key whose vkeys are printed must not vanish with its directory.
+    cairn_store::fsio::create_dir_all_durable(dir).map_err(|e| io(dir, e))?;
     let (key_path, config_path, vkeys_path) = (
         dir.join(DEFAULT_KEY_FILE),
         dir.join(CONFIG_FILE),

@@ -316,3 +316,50 @@ fn a_write_that_cannot_complete_leaves_the_destination_and_no_temporary() {
         );
     }
 }
+
+/// An output that would replace the registry file, its anchor, the command's own input or its
+/// other output is refused (`usage`, exit 2) before anything is written: a rename over it
+/// would destroy that file.
+#[test]
+fn an_output_over_the_registry_an_input_or_another_output_is_refused() {
+    let env = Env::new();
+    env.insecure_registry();
+    let store = env.home().join("registry.redb");
+    let before = std::fs::read(&store).unwrap();
+    let store_s = store.display().to_string();
+    let anchor_s = format!("{store_s}.anchor");
+    for out in [&store_s, &anchor_s] {
+        let v = env.fails(&["ledger", "export", "--out", out], 2, "usage");
+        assert!(v["message"].as_str().unwrap().contains("registry"), "{v}");
+    }
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    env.ok(&["status"]);
+    // A manifest written over the artifact it signs.
+    let art = env.write("app.sh", b"#!/bin/sh\necho hi\n");
+    env.fails(
+        &["sign", &art, "--key", "release", "--out", &art],
+        2,
+        "usage",
+    );
+    assert_eq!(std::fs::read(&art).unwrap(), b"#!/bin/sh\necho hi\n");
+    // Two outputs of one command in one place.
+    let m = env.ok(&["sign", &art, "--key", "release"]);
+    let digest = m["manifest"]["digest"].as_str().unwrap().to_owned();
+    let b = env.p("b.bundle");
+    env.fails(
+        &[
+            "bundle",
+            "export",
+            "--manifest",
+            &digest,
+            "--out",
+            &b,
+            "--trust-root-out",
+            &b,
+        ],
+        2,
+        "usage",
+    );
+    assert!(!Path::new(&b).exists());
+    env.ok(&["bundle", "export", "--manifest", &digest, "--out", &b]);
+}

@@ -249,6 +249,12 @@ fn an_expired_own_root_pins_nothing_and_says_so() {
     let out = a.run(&["peer", "receive", &resp, "--trust-on-first-use", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["verified"], false, "{}", out.stdout);
+    // --json says why, too.
+    let warned = out.json()["warnings"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(warned.contains("trust root has expired"), "{}", out.stdout);
     let out = a.run(&[
         "peer",
         "receive",
