@@ -706,7 +706,16 @@ fn vouch_cases(cases: &mut Vec<Case>) {
     if let Some(r) = unproven.revocation.as_mut() {
         r.proofs.clear();
     }
-    let (v2, revoked, unproven) = (v2.to_bytes(), revoked.to_bytes(), unproven.to_bytes());
+    // The revoked key's bundle relabelled version 1 (the version byte is signed by nobody).
+    let mut relabelled = revoked.clone();
+    relabelled.version = cairn_core::bundle::BUNDLE_VERSION;
+    relabelled.revocation = None;
+    let (v2, revoked, unproven, relabelled) = (
+        v2.to_bytes(),
+        revoked.to_bytes(),
+        unproven.to_bytes(),
+        relabelled.to_bytes(),
+    );
     let aged = |logs: &[&str], max_age: u64| {
         let mut p = policy(logs, None, None, false);
         p["max_age"] = json!(max_age);
@@ -872,6 +881,13 @@ fn vouch_cases(cases: &mut Vec<Case>) {
             "vouch_transparency_v2_no_revocation_proof",
             &unproven,
             policy(&[&v2_root], None, None, true),
+            0,
+            err(ErrorCode::ProofInvalid),
+        ),
+        (
+            "vouch_transparency_v2_relabelled_v1",
+            &relabelled,
+            policy(&[&revoked_root], None, None, true),
             0,
             err(ErrorCode::ProofInvalid),
         ),

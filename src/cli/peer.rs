@@ -70,13 +70,34 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             let kem = read_kem_key(&kem_key)?;
             let reg = ctx.open(Access::Write)?;
             let k = resolve_key(&reg, &key)?;
+            let before = reg.peer_identity()?;
             let me = reg.set_peer_identity(&id, &k.key_id, &kem)?;
+            // Re-keyed: the old key keeps vouching through this log's bundles until revoked.
+            let mut warnings = Vec::new();
+            if let Some(old) = before.filter(|b| b.key_id != me.key_id) {
+                if !matches!(
+                    reg.key(&old.key_id)?.status,
+                    cairn_store::KeyStatus::Revoked { .. }
+                ) {
+                    warnings.push(format!(
+                        "the old identity key {} is not revoked: proofs of this registry's log still vouch for it to peers that pinned nothing; if it may have leaked, revoke it (`cairn key revoke {} --reason ...`)",
+                        old.key_id, old.key_id
+                    ));
+                }
+            }
+            for w in &warnings {
+                ctx.warn(w);
+            }
+            let mut doc = cairn_store::view::peer_identity(&me);
+            if let serde_json::Value::Object(m) = &mut doc {
+                m.insert("warnings".into(), json!(warnings));
+            }
             Ok(Output::new(
                 format!(
                     "this registry is peer {} (key {}) at entry {}",
                     me.peer_id, me.key_id, me.stored_seq
                 ),
-                cairn_store::view::peer_identity(&me),
+                doc,
             ))
         }
         PeerCmd::Request { peer, out, again } => {

@@ -383,3 +383,94 @@ fn peer_refusals_are_typed() {
         "invalid_key",
     );
 }
+
+/// `peer init` again with a new key re-keys the identity (its id kept), and says the old key
+/// keeps vouching until it is revoked; revoked first, nothing is said.
+#[test]
+fn peer_init_re_keys_the_identity_and_warns_of_an_unrevoked_old_key() {
+    let a = peer("node-a", 1);
+    let new_key = |label: &str| {
+        a.ok(&[
+            "key",
+            "generate",
+            "--label",
+            label,
+            "--role",
+            "peer",
+            "--algorithm",
+            "ml-dsa-65",
+            "--insecure-no-passphrase",
+        ])["key"]["key_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let me2 = new_key("me-2");
+    let kem = a.p("me.kem");
+    a.fails(
+        &[
+            "peer",
+            "init",
+            "--id",
+            "node-b",
+            "--key",
+            "me-2",
+            "--kem-key",
+            &kem,
+        ],
+        2,
+        "invalid_state",
+    );
+    let v = a.ok(&[
+        "peer",
+        "init",
+        "--id",
+        "node-a",
+        "--key",
+        "me-2",
+        "--kem-key",
+        &kem,
+    ]);
+    assert_eq!(v["key_id"], me2.as_str());
+    assert!(
+        v["warnings"][0].as_str().unwrap().contains("not revoked"),
+        "{v}"
+    );
+    a.fails(
+        &[
+            "peer",
+            "init",
+            "--id",
+            "node-a",
+            "--key",
+            "me-2",
+            "--kem-key",
+            &kem,
+        ],
+        2,
+        "already_exists",
+    );
+    // Revoked before the next re-key: nothing to warn of.
+    new_key("me-3");
+    a.ok(&[
+        "key",
+        "revoke",
+        "me-2",
+        "--reason",
+        "leaked",
+        "--revoker",
+        "me-2",
+    ]);
+    let v = a.ok(&[
+        "peer",
+        "init",
+        "--id",
+        "node-a",
+        "--key",
+        "me-3",
+        "--kem-key",
+        &kem,
+    ]);
+    assert_eq!(v["warnings"], json!([]), "{v}");
+    a.ok(&["ledger", "audit"]);
+}

@@ -21,7 +21,9 @@
 //!    for one peer says nothing about another's. A proof that fails is an error
 //!    (`proof_invalid`, `signature_invalid`, ...), never a reason to fall back to trust on
 //!    first use. A version 2 bundle also proves the key not revoked in that log as of the
-//!    checkpoint (`revoked` otherwise), and dates the checkpoint: with
+//!    checkpoint (`revoked` otherwise), and dates the checkpoint (a version 1 bundle is
+//!    accepted only under a checkpoint without a revocation map, from a log older than it;
+//!    `proof_invalid` otherwise): with
 //!    [`VouchPolicy::max_age`] set, a checkpoint older than that, or a version 1 bundle, is
 //!    `stale`. Without it, a key the peer revoked still vouches through a bundle made before
 //!    the revocation (its proofs do not depend on the response they travel with).
@@ -275,6 +277,18 @@ fn transparency(
         // Not revoked in the peer's log as of the checkpoint, which is recent enough: the
         // rules a version 2 bundle of a token or manifest follows.
         let checkpoint = &logged.checkpoint;
+        // A version 1 bundle proves nothing about revocations, and its version byte is signed
+        // by nobody: one relabelled from a checkpoint that commits to a revocation map (every
+        // head and checkpoint of a log that has one) would carry a revoked key past the map.
+        // Only a log from before the map may answer with version 1.
+        if bundle.version == BUNDLE_VERSION
+            && crate::checkpoint::RevocationsRef::from_extensions(&checkpoint.extensions)?.is_some()
+        {
+            return Err(Error::new(
+                ErrorCode::ProofInvalid,
+                "a version 1 bundle under a checkpoint that commits to a revocation map: its log proves its keys not revoked in version 2 bundles",
+            ));
+        }
         let dated = dated_checkpoint(bundle, checkpoint, now, policy.max_age)?;
         if let Some((map, _)) = &dated {
             check_not_revoked(
