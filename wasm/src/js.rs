@@ -88,51 +88,92 @@ pub fn is_binary(v: &JsValue) -> bool {
     v.is_instance_of::<Uint8Array>() || v.is_instance_of::<ArrayBuffer>()
 }
 
-thread_local! {
-    /// `Uint8Array.prototype` and the `Uint8Array` constructor, as this module found them.
-    static UINT8: (JsValue, JsValue) = {
-        let fresh = Uint8Array::new_with_length(0);
-        (
-            Reflect::get_prototype_of(&fresh).map(JsValue::from).unwrap_or(JsValue::NULL),
-            fresh.constructor().into(),
+/// What a binary argument is checked with, taken from the built-ins when this module loads:
+/// `Uint8Array.prototype`, the global `Uint8Array` constructor, and the built-in getters of a
+/// typed array's `length` and an ArrayBuffer's `byteLength` (called on an object, they read its
+/// internal slots, and throw for anything that has none, a Proxy included).
+struct Intrinsics {
+    proto: JsValue,
+    ctor: js_sys::Function,
+    length: js_sys::Function,
+    byte_length: js_sys::Function,
+}
+
+impl Intrinsics {
+    fn load() -> Option<Intrinsics> {
+        let getter = |on: &JsValue, name: &str| -> Option<js_sys::Function> {
+            let desc =
+                Reflect::get_own_property_descriptor(on.dyn_ref::<js_sys::Object>()?, &name.into())
+                    .ok()?;
+            Reflect::get(&desc, &"get".into()).ok()?.dyn_into().ok()
+        };
+        let ctor: js_sys::Function = Reflect::get(&js_sys::global(), &"Uint8Array".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let proto = Reflect::get(&ctor, &"prototype".into()).ok()?;
+        let typed_array_proto = JsValue::from(Reflect::get_prototype_of(&proto).ok()?);
+        let array_buffer_proto = Reflect::get(
+            &Reflect::get(&js_sys::global(), &"ArrayBuffer".into()).ok()?,
+            &"prototype".into(),
         )
-    };
+        .ok()?;
+        Some(Intrinsics {
+            length: getter(&typed_array_proto, "length")?,
+            byte_length: getter(&array_buffer_proto, "byteLength")?,
+            proto,
+            ctor,
+        })
+    }
+}
+
+thread_local! {
+    static INTRINSICS: Option<Intrinsics> = Intrinsics::load();
 }
 
 /// A Uint8Array whose `length` is its real length, for a binary argument (a Uint8Array or an
-/// ArrayBuffer; `None` for anything else): a plain Uint8Array as it is; an ArrayBuffer through
-/// a fresh view; any other (a `length` redefined on the object, a subclass's getter, a Proxy)
-/// copied by the `Uint8Array` constructor, which reads a typed array's own internal length.
-/// js-sys sizes its copies by the `length` property and traps when it lies, so no other value
-/// reaches a copy.
+/// ArrayBuffer; `None` for anything else). The argument's internal length is read with the
+/// built-in getter, which refuses a Proxy or another object posing as one (`malformed`); a
+/// plain Uint8Array (its prototype `Uint8Array.prototype`, no `length` of its own) is used as
+/// it is; an ArrayBuffer through a fresh view; any other typed array (a `length` redefined on
+/// it, a subclass's getter) copied by the `Uint8Array` constructor, which reads the internal
+/// length too. js-sys sizes its copies by the `length` property and traps when it lies, so no
+/// other value reaches a copy. (A page that redefines the built-in getter itself changes every
+/// typed array at once; that is beyond what an argument check can undo.)
 fn own_bytes(v: &JsValue, what: &str) -> Option<Result<Uint8Array>> {
-    if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
-        return Some(Ok(Uint8Array::new(b)));
+    let array_buffer = v.is_instance_of::<ArrayBuffer>();
+    if !array_buffer && !v.is_instance_of::<Uint8Array>() {
+        return None;
     }
-    v.dyn_ref::<Uint8Array>()?;
-    let plain = UINT8.with(|(proto, _)| {
-        Reflect::get_prototype_of(v).is_ok_and(|p| JsValue::from(p) == *proto)
+    let unreadable = || {
+        Error::malformed(format!(
+            "{what}: a Uint8Array or an ArrayBuffer that cannot be read"
+        ))
+    };
+    Some(INTRINSICS.with(|i| {
+        let i = i
+            .as_ref()
+            .ok_or_else(|| Error::malformed("internal: the Uint8Array built-ins"))?;
+        let getter = if array_buffer {
+            &i.byte_length
+        } else {
+            &i.length
+        };
+        Reflect::apply(getter, v, &Array::new()).map_err(|_| unreadable())?;
+        let plain = !array_buffer
+            && Reflect::get_prototype_of(v).is_ok_and(|p| JsValue::from(p) == i.proto)
             && Reflect::get_own_property_descriptor(
                 v.unchecked_ref::<js_sys::Object>(),
                 &"length".into(),
             )
-            .is_ok_and(|d| d.is_undefined())
-    });
-    if plain {
-        return v.dyn_ref::<Uint8Array>().cloned().map(Ok);
-    }
-    let copy = UINT8.with(|(_, ctor)| {
-        ctor.dyn_ref::<js_sys::Function>()
-            .ok_or_else(|| Error::malformed("internal: the Uint8Array constructor"))
-            .and_then(|c| {
-                Reflect::construct(c, &Array::of1(v)).map_err(|_| {
-                    Error::malformed(format!("{what}: a Uint8Array that cannot be read"))
-                })
-            })
-    });
-    Some(copy.and_then(|c| {
-        c.dyn_into::<Uint8Array>()
-            .map_err(|_| Error::malformed(format!("{what}: a Uint8Array that cannot be read")))
+            .is_ok_and(|d| d.is_undefined());
+        if plain {
+            return Ok(v.unchecked_ref::<Uint8Array>().clone());
+        }
+        Reflect::construct(&i.ctor, &Array::of1(v))
+            .ok()
+            .and_then(|c| c.dyn_into::<Uint8Array>().ok())
+            .ok_or_else(unreadable)
     }))
 }
 
