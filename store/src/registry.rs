@@ -363,6 +363,9 @@ impl Registry {
             .get(schema::META_HEAD)?
             .map(|v| v.value().to_vec())
             .unwrap_or_default();
+        if matches!(db, Db::ReadWrite(_)) {
+            crate::kernel::head::check_revocation_map(&rtx)?;
+        }
         let stale = match anchor_check {
             AnchorCheck::Check => anchor::check(&rtx, path, &head)?,
             AnchorCheck::Skip => false,

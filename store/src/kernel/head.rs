@@ -96,16 +96,19 @@ pub(crate) fn verify_head(
             ),
         ));
     }
-    check_revocation_map(rtx, &rec.note)?;
     Ok(VerifiedHead { size, root })
 }
 
 /// The stored revocation map is the one the signed head's `cairn.revocations` line commits
 /// to. Every commit signs the map as it leaves it, so they differ only when the map was edited
 /// behind the registry; the next head would sign the edited map, and its false
-/// non-revocations with it. A file without the map (from before it, or with its table removed)
-/// passes: the next write rebuilds the map from the ledger.
-fn check_revocation_map(rtx: &ReadTransaction, note: &str) -> StoreResult<()> {
+/// non-revocations with it. A read-write open checks it (a read-only one writes nothing, and
+/// stays open for the audit, which reports the difference; proofs from such a map do not
+/// verify against the signed line). A file without the map (from before it, or with its
+/// table removed) passes: the next write rebuilds the map from the ledger.
+pub(crate) fn check_revocation_map(rtx: &ReadTransaction) -> StoreResult<()> {
+    let note = schema::read_head_record(&rtx.open_table(META)?)?.note;
+    let note = note.as_str();
     let Some(stored) = crate::kernel::revmap::read_ref(rtx)? else {
         return Ok(());
     };
