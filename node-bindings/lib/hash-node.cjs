@@ -79,8 +79,15 @@ async function hashFile(path, options = {}) {
   }
   const total = stat.size;
   const hasher = new ArtifactHasher();
-  // The stream closes the handle when it ends, fails or is aborted.
-  const stream = file.createReadStream({ highWaterMark: chunkSize, signal });
+  // The stream closes the handle when it ends, fails or is aborted; one that cannot be made
+  // (a `signal` that is no AbortSignal) leaves it to be closed here.
+  let stream;
+  try {
+    stream = file.createReadStream({ highWaterMark: chunkSize, signal });
+  } catch (e) {
+    await file.close();
+    throw e;
+  }
   for await (const chunk of stream) {
     hasher.update(chunk);
     if (onProgress) onProgress(hasher.size, total);

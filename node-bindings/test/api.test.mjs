@@ -422,3 +422,30 @@ test('verifyKeyResponse: the trust roots of logRoots count toward the 64 MiB a l
   // Under the total, each root is read and refused for what it is (not a trust root).
   assert.throws(() => esm.verifyKeyResponse(b64(c.message), c.me, options(2, new Uint8Array(1024))), { code: 'malformed' });
 });
+
+test('verifyKeyResponse: maxAge alone asks for the vouching decision, as the other policy options do', () => {
+  const c = caseNamed('peer', 'vouch_pinned').args;
+  const base = { now: c.now, maxSkew: c.max_skew };
+  assert.equal(esm.verifyKeyResponse(b64(c.message), c.me, base).vouch, null);
+  assert.throws(() => esm.verifyKeyResponse(b64(c.message), c.me, { ...base, maxAge: 3600 }), { name: 'CairnError', code: 'unauthorized' });
+});
+
+test('hashFile: a signal that is no AbortSignal is refused, and the file it opened is closed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-hash-'));
+  const path = join(dir, 'a.bin');
+  writeFileSync(path, 'abc');
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    await assert.rejects(esm.hashFile(path, { signal: {} }), { code: 'ERR_INVALID_ARG_TYPE' });
+    // A handle left open would be closed by the garbage collector, with a warning.
+    if (global.gc) global.gc();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(warnings.filter((w) => /FileHandle|closing file descriptor/i.test(String(w))).length, 0);
+    assert.deepEqual(await esm.hashFile(path), esm.hashBytes(new TextEncoder().encode('abc')));
+  } finally {
+    process.off('warning', onWarning);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

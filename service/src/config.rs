@@ -412,7 +412,8 @@ pub struct Peer {
     /// stored unverified until an operator accepts it).
     pub trust_on_first_use: bool,
     /// The oldest transparency checkpoint accepted, in seconds (its time is its newest
-    /// entry's): older, or a version 1 bundle (no time), is `stale` (default unset: no limit).
+    /// entry's): older, or a version 1 bundle (no time), is `stale` (default unset: no limit;
+    /// 0 accepts only a checkpoint dated this second, as the CLI's `--max-age 0`).
     pub max_checkpoint_age_seconds: Option<u64>,
     /// How far a message's timestamp may be from the server's clock, in seconds (default 300).
     pub max_clock_skew_seconds: u64,
@@ -643,9 +644,6 @@ impl Config {
             }
         }
         seconds(self.peer.pending_seconds, "peer.pending_seconds")?;
-        if let Some(v) = self.peer.max_checkpoint_age_seconds {
-            at_least_one(v, "peer.max_checkpoint_age_seconds")?;
-        }
         at_least_one(
             self.peer.max_pending_per_peer as u64,
             "peer.max_pending_per_peer",
@@ -824,10 +822,6 @@ client_ca_pem_path = "/etc/cairn/ca.pem"
             ("[nodes]\nmax_nodes = 0", "nodes.max_nodes"),
             ("[envelope]\npepper_hex = \"00\"\nkeys = []", "envelope"),
             ("[peer]\npending_seconds = 0", "peer.pending_seconds"),
-            (
-                "[peer]\nmax_checkpoint_age_seconds = 0",
-                "peer.max_checkpoint_age_seconds",
-            ),
             (
                 "[auth]\nmax_clock_skew_seconds = 0",
                 "auth.max_clock_skew_seconds",

@@ -248,9 +248,6 @@ pub(crate) async fn request(
     .await
 }
 
-/// Said when the registry's own trust root, past its validity, pinned nothing for a key response.
-const OWN_ROOT_EXPIRED: &str = "the registry's trust root has expired: its bootstrap pins were not applied, nor first use (renew it with `cairn root rotate`)";
-
 /// `POST /api/v1/peers/responses`: a peer's key response (wire bytes), vouched for by
 /// `[peer]`'s policy. A key nothing vouches for is stored unverified (`verified: false`);
 /// a changed key is refused with `key_changed` (409) and kept for an operator.
@@ -262,9 +259,13 @@ pub(crate) async fn receive(State(st): St, request: WriteRequest) -> ServiceResu
         let got = st
             .writer
             .receive_key_response(body.to_vec(), st.peer.clone())?;
-        let warnings: Vec<&str> = if got.own_root_expired {
-            tracing::warn!("{OWN_ROOT_EXPIRED}");
-            vec![OWN_ROOT_EXPIRED]
+        let warnings: Vec<String> = if got.own_root_expired {
+            let w = format!(
+                "{} (renew it with `cairn root rotate`)",
+                cairn_store::OwnBootstrapPins::EXPIRED
+            );
+            tracing::warn!("{w}");
+            vec![w]
         } else {
             vec![]
         };

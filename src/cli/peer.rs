@@ -194,11 +194,11 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
                 };
                 tx.receive_key_response(&bytes, &cfg, &policy)
             })?;
-            let warnings: Vec<&str> = if own_expired {
-                vec![
-                    "the registry's trust root has expired: its bootstrap pins were not applied, \
-                      nor first use (renew it with `cairn root rotate`, or give --bootstrap-root)",
-                ]
+            let warnings: Vec<String> = if own_expired {
+                vec![format!(
+                    "{} (renew it with `cairn root rotate`, or give --bootstrap-root)",
+                    cairn_store::OwnBootstrapPins::EXPIRED
+                )]
             } else {
                 vec![]
             };

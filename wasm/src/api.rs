@@ -961,11 +961,12 @@ pub fn verify_key_request(message: &[u8], me: &str, now: UnixTime, max_skew: u64
 }
 
 /// The options of `verifyKeyResponse` whose presence asks for a vouching decision.
-pub const VOUCH_OPTIONS: [&str; 4] = [
+pub const VOUCH_OPTIONS: [&str; 5] = [
     "bootstrapRoot",
     "logRoots",
     "pinnedKeyId",
     "trustOnFirstUse",
+    "maxAge",
 ];
 
 /// Who may vouch for a peer's key in `verifyKeyResponse` (cairn-core's `peer::VouchPolicy`,

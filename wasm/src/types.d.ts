@@ -296,8 +296,8 @@ export interface PeerLogRoot {
 }
 
 /** Options of `verifyKeyResponse`: the peer options, and who may vouch for the responder's key. Naming any of
- * `bootstrapRoot`, `logRoots` (even empty), `pinnedKeyId`, `trustOnFirstUse` asks for the vouching decision: a key nothing
- * vouches for is then an error (`unauthorized`). */
+ * `bootstrapRoot`, `logRoots` (even empty), `pinnedKeyId`, `trustOnFirstUse`, `maxAge` asks for the vouching decision: a
+ * key nothing vouches for is then an error (`unauthorized`). */
 export interface KeyResponseOptions extends PeerOptions {
   /** A trust root (signed envelope) whose `peer`-role keys pin bootstrap peers, labelled with their peer ids. */
   bootstrapRoot?: BytesInput;

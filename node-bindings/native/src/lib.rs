@@ -640,7 +640,7 @@ pub fn verify_key_request(
 }
 
 /// Verifies a peer key response answering `me`, and who vouches for its key when the options
-/// name a rule (`bootstrapRoot`, `logRoots`, `pinnedKeyId`, `trustOnFirstUse`).
+/// name a rule (`bootstrapRoot`, `logRoots`, `pinnedKeyId`, `trustOnFirstUse`, `maxAge`).
 #[napi(js_name = "verifyKeyResponse")]
 pub fn verify_key_response(
     env: Env,

@@ -239,10 +239,23 @@ impl KeyRecord {
     pub(crate) fn check_usable(&self, role: Role, now: UnixTime) -> StoreResult<()> {
         self.ledger_key()
             .check_usable(role, now)
-            .map_err(|e| match self.status {
-                KeyStatus::Rotated { .. } => StoreError::new(StoreCode::InvalidState, e.detail()),
-                _ => StoreError::from(e),
-            })
+            .map_err(|e| self.signing_error(e))
+    }
+
+    /// Checks the key may sign anything new at `now`, whatever its roles (a holder delegating
+    /// its token): [`cairn_core::ledger::LedgerKey::check_active`], reported as
+    /// [`KeyRecord::check_usable`] reports it.
+    pub(crate) fn check_active(&self, now: UnixTime) -> StoreResult<()> {
+        self.ledger_key()
+            .check_active(now)
+            .map_err(|e| self.signing_error(e))
+    }
+
+    fn signing_error(&self, e: cairn_core::Error) -> StoreError {
+        match self.status {
+            KeyStatus::Rotated { .. } => StoreError::new(StoreCode::InvalidState, e.detail()),
+            _ => StoreError::from(e),
+        }
     }
 }
 

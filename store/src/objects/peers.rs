@@ -134,6 +134,10 @@ pub struct OwnBootstrapPins {
 }
 
 impl OwnBootstrapPins {
+    /// What to say when [`OwnBootstrapPins::expired`]: callers add how to renew the root.
+    pub const EXPIRED: &'static str =
+        "the registry's trust root has expired: its bootstrap pins were not applied, nor first use";
+
     /// The root whose `peer`-role keys pin bootstrap peers, if the registry has an unexpired one.
     pub fn root(&self) -> Option<&cairn_core::trust::VerifiedRoot> {
         self.root.as_ref()

@@ -457,15 +457,9 @@ impl Txn<'_> {
                 let parent = load_token(&self.tx, parent_id)?
                     .ok_or_else(|| not_found(parent_id))?
                     .info()?;
+                // Active and unexpired: a delegation is something new it signs.
                 let rec = self.key_record(issuer)?;
-                if rec.status != KeyStatus::Active {
-                    return Err(StoreError::new(
-                        StoreCode::InvalidState,
-                        format!("key {issuer} is not active"),
-                    ));
-                }
-                // Nor past its expiry: a delegation is something new it signs.
-                rec.ledger_key().check_active(now)?;
+                rec.check_active(now)?;
                 let sk = self.reg.open_keys.unseal(&rec, passphrase)?;
                 b.delegate(&parent.envelope, &sk)?
             }

@@ -342,7 +342,10 @@ fn the_audit_rebuilds_the_map_and_reports_a_stored_map_out_of_step() {
     let e = Registry::open(&copy, None).unwrap_err();
     assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
     assert!(e.detail().contains("revocation map"), "{e}");
-    let err = Registry::open_read_only(&copy).unwrap().audit().unwrap_err();
+    let err = Registry::open_read_only(&copy)
+        .unwrap()
+        .audit()
+        .unwrap_err();
     assert_eq!(err.code().as_str(), "proof_invalid", "{err}");
     assert!(err.detail().contains("revocation map"), "{err}");
     // Nor a map emptied (a count of 0, no node), which would prove every revocation absent.
