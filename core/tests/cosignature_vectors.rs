@@ -747,20 +747,20 @@ fn forked_log_gets_no_quorum_and_is_detected() {
 /// newest; a witness's subtree signature has the same bytes) verifies, but counts toward no
 /// quorum, whatever the maximum age: `undated`, and the quorum is not met.
 #[test]
-fn an_undated_ml_dsa_cosignature_counts_for_nothing() {
+fn an_undated_ml_dsa_cosignature_counts_for_nothing() -> Result<(), Box<dyn std::error::Error>> {
     let k = keys();
     let cp = checkpoint(10, "");
-    let n = Note::parse(note(&k, &cp, &[(3, &k.w3, 0)]).as_bytes()).unwrap();
+    let n = Note::parse(note(&k, &cp, &[(3, &k.w3, 0)]).as_bytes())?;
     let mut policy = WitnessPolicy::new(
         vec![Witness {
             name: "w3".into(),
-            key: CosignerKey::new(&wname(3), k.w3.public_key()).unwrap(),
+            key: CosignerKey::new(&wname(3), k.w3.public_key())?,
         }],
         1,
     );
     for max_age in [None, Some(NOW), Some(NOW - 1)] {
         policy.max_age = max_age;
-        let v = verify_cosignatures(&n, &policy, NOW).unwrap();
+        let v = verify_cosignatures(&n, &policy, NOW)?;
         assert_eq!(
             (
                 v.cosigned[0].timestamp,
@@ -774,6 +774,7 @@ fn an_undated_ml_dsa_cosignature_counts_for_nothing() {
         assert_eq!(e.code().as_str(), "threshold_not_met");
         assert!(e.detail().contains("timestamp 0"), "{e}");
     }
+    Ok(())
 }
 
 /// The worked example in docs/FORMATS.md (witness cosignatures section) is what the code

@@ -681,19 +681,20 @@ fn vouch_cases(cases: &mut Vec<Case>) {
     let ok = |rule: VouchRule, logged_at: Value| json!({"ok": true, "rule": rule.name(), "key_id": bob_id.to_hex(), "logged_at": logged_at, "not_revoked_as_of": null});
     // Version 2 bundles: the key proven not revoked as of the checkpoint, which is dated (its
     // newest entry's time), against a maximum age.
-    let logged_v2 = |events: &[Event]| {
+    let logged_v2 = |events: &[Event]| -> Result<_, Error> {
         let mut reg = MemoryRegistry::new(60);
         reg.append(Event::AuditNote {
             text: "before".into(),
-        })
-        .unwrap();
-        let seq = reg.append(stored("bob", bob_id)).unwrap();
+        })?;
+        let seq = reg.append(stored("bob", bob_id))?;
         for e in events {
-            reg.append(e.clone()).unwrap();
+            reg.append(e.clone())?;
         }
-        let b = reg.bundle_v2(seq, env.clone(), Vec::new()).unwrap();
-        (b, b64_encode(&reg.root.to_compact()))
+        let b = reg.bundle_v2(seq, env.clone(), Vec::new())?;
+        Ok((b, b64_encode(&reg.root.to_compact())))
     };
+    // invariant: an in-memory log of these fixed events appends and proves them.
+    let logged_v2 = |events: &[Event]| logged_v2(events).expect("fixed events");
     let (v2, v2_root) = logged_v2(&[Event::AuditNote {
         text: "after".into(),
     }]);

@@ -316,7 +316,14 @@ impl Registry {
         threshold: usize,
         artifact: ArtifactCheck<'_>,
     ) -> StoreResult<VerifiedManifest> {
-        self.read(|rtx| verify_in(&rtx, digest, threshold, artifact))
+        self.read(|rtx| {
+            // A verified read, as `manifest` makes: the record and its signers' key records
+            // (roles, status) against the ledger, before they decide the verdict.
+            if let Some(rec) = load_manifest(&rtx, digest)? {
+                crate::objects::verified::Proof::new(self, &rtx)?.manifest(&rec.info()?)?;
+            }
+            verify_in(&rtx, digest, threshold, artifact)
+        })
     }
 
     /// One manifest.

@@ -875,7 +875,7 @@ fn manifests_sign_cosign_threshold_index_revoke_and_bundle() {
 }
 
 #[test]
-fn trust_root_create_and_dual_signed_rotation() {
+fn trust_root_create_and_dual_signed_rotation() -> Result<(), Box<dyn std::error::Error>> {
     let e = env();
     let reg = &e.reg;
     assert_eq!(code(reg.trust_root().unwrap_err()), "not_found");
@@ -887,15 +887,13 @@ fn trust_root_create_and_dual_signed_rotation() {
             .with(Role::Checkpoint, 1),
         expires_at: reg.now() + 1000,
     };
-    let log = reg.log_key_id().unwrap();
+    let log = reg.log_key_id()?;
     // The log key must be listed.
     let e1 = reg
         .create_trust_root(&spec(vec![r1.key_id]), &[(r1.key_id, Some(&pass()))])
         .unwrap_err();
     assert_eq!(e1.field_name(), Some("keys"));
-    let v1 = reg
-        .create_trust_root(&spec(vec![r1.key_id, log]), &[(r1.key_id, Some(&pass()))])
-        .unwrap();
+    let v1 = reg.create_trust_root(&spec(vec![r1.key_id, log]), &[(r1.key_id, Some(&pass()))])?;
     assert_eq!(v1.root.root_version, 1);
     assert_eq!(
         code(
@@ -910,30 +908,25 @@ fn trust_root_create_and_dual_signed_rotation() {
         .update_trust_root(&spec(vec![r2.key_id, log]), &[(r2.key_id, Some(&pass()))])
         .unwrap_err();
     assert!(only_new.code().core().is_some(), "{only_new}");
-    let v2 = reg
-        .update_trust_root(
-            &spec(vec![r2.key_id, log]),
-            &[(r1.key_id, Some(&pass())), (r2.key_id, Some(&pass()))],
-        )
-        .unwrap();
+    let v2 = reg.update_trust_root(
+        &spec(vec![r2.key_id, log]),
+        &[(r1.key_id, Some(&pass())), (r2.key_id, Some(&pass()))],
+    )?;
     assert_eq!(v2.root.root_version, 2);
-    assert_eq!(reg.trust_roots().unwrap().len(), 2);
-    let chain = reg.trust_roots().unwrap();
-    let pinned = VerifiedRoot::from_pinned(&chain[0].envelope).unwrap();
-    cairn_core::trust::verify_rotation_chain(&pinned, &[chain[1].envelope.clone()], reg.now())
-        .unwrap();
+    assert_eq!(reg.trust_roots()?.len(), 2);
+    let chain = reg.trust_roots()?;
+    let pinned = VerifiedRoot::from_pinned(&chain[0].envelope)?;
+    cairn_core::trust::verify_rotation_chain(&pinned, &[chain[1].envelope.clone()], reg.now())?;
     // The root key rotated in place (`rotate_key`): the rotated key, a root key of the current
     // version, still signs the move to the next version with its successor, so the chain
     // reaches the new key; a root key the current version does not list does not count.
-    let r3 = reg
-        .rotate_key(
-            &r2.key_id,
-            Some(&pass()),
-            Algorithm::MlDsa44,
-            WeakerAlgorithm::Refuse,
-            &Protection::Insecure,
-        )
-        .unwrap();
+    let r3 = reg.rotate_key(
+        &r2.key_id,
+        Some(&pass()),
+        Algorithm::MlDsa44,
+        WeakerAlgorithm::Refuse,
+        &Protection::Insecure,
+    )?;
     let e3 = reg
         .update_trust_root(
             &spec(vec![r3.key_id, log]),
@@ -941,19 +934,16 @@ fn trust_root_create_and_dual_signed_rotation() {
         )
         .unwrap_err();
     assert_eq!(code(e3), "threshold_not_met");
-    let v3 = reg
-        .update_trust_root(
-            &spec(vec![r3.key_id, log]),
-            &[(r2.key_id, Some(&pass())), (r3.key_id, None)],
-        )
-        .unwrap();
+    let v3 = reg.update_trust_root(
+        &spec(vec![r3.key_id, log]),
+        &[(r2.key_id, Some(&pass())), (r3.key_id, None)],
+    )?;
     assert_eq!(v3.root.root_version, 3);
     cairn_core::trust::verify_rotation_chain(
         &pinned,
         &[chain[1].envelope.clone(), v3.envelope.clone()],
         reg.now(),
-    )
-    .unwrap();
+    )?;
     // A token-issuer threshold above 1 promises what no token can carry.
     let mut wide = spec(vec![r3.key_id, log]);
     wide.thresholds = wide.thresholds.with(Role::TokenIssuer, 2);
@@ -961,7 +951,8 @@ fn trust_root_create_and_dual_signed_rotation() {
         .update_trust_root(&wide, &[(r3.key_id, None)])
         .unwrap_err();
     assert_eq!(e4.field_name(), Some("thresholds"));
-    reg.audit().unwrap();
+    reg.audit()?;
+    Ok(())
 }
 
 #[test]
@@ -1150,36 +1141,39 @@ fn concurrent_creations_of_one_path_make_one_registry() {
 /// witness: a line dated earlier (a re-ask answered by a clock stepped back) leaves the newer
 /// line in place; a line that does not verify stores nothing.
 #[test]
-fn a_stored_cosignature_is_replaced_only_by_a_newer_one() {
+fn a_stored_cosignature_is_replaced_only_by_a_newer_one() -> Result<(), Box<dyn std::error::Error>>
+{
     use cairn_core::witness::{cosign, CosignerKey};
     let e = env();
     let reg = &e.reg;
-    let cp = reg.create_checkpoint().unwrap();
-    let text = cairn_core::note::Note::parse(cp.note.as_bytes())
-        .unwrap()
+    let cp = reg.create_checkpoint()?;
+    let text = cairn_core::note::Note::parse(cp.note.as_bytes())?
         .text()
         .to_owned();
     let w = SigningKey::from_seed(Algorithm::Ed25519, &[9; 32]);
-    let key = CosignerKey::new("witness.example/w1", w.public_key()).unwrap();
-    let line = |t: u64| StoredCosignature {
-        key: key.clone(),
-        signature: cosign(&text, "witness.example/w1", &w, t).unwrap(),
+    let key = CosignerKey::new("witness.example/w1", w.public_key())?;
+    let line = |t: u64| -> Result<StoredCosignature, Box<dyn std::error::Error>> {
+        Ok(StoredCosignature {
+            key: key.clone(),
+            signature: cosign(&text, "witness.example/w1", &w, t)?,
+        })
     };
-    let stored = |reg: &Registry| {
-        reg.cosignatures(cp.size)
-            .unwrap()
+    let stored = |reg: &Registry| -> Result<Vec<_>, Box<dyn std::error::Error>> {
+        Ok(reg
+            .cosignatures(cp.size)?
             .iter()
             .map(|c| c.signature.clone())
-            .collect::<Vec<_>>()
+            .collect())
     };
-    assert_eq!(reg.add_cosignatures(cp.size, &[line(100)]).unwrap(), 1);
-    assert_eq!(reg.add_cosignatures(cp.size, &[line(50)]).unwrap(), 1);
-    assert_eq!(stored(reg), [line(100).signature]);
-    assert_eq!(reg.add_cosignatures(cp.size, &[line(200)]).unwrap(), 1);
-    assert_eq!(stored(reg), [line(200).signature]);
-    let mut bad = line(300);
+    assert_eq!(reg.add_cosignatures(cp.size, &[line(100)?])?, 1);
+    assert_eq!(reg.add_cosignatures(cp.size, &[line(50)?])?, 1);
+    assert_eq!(stored(reg)?, [line(100)?.signature]);
+    assert_eq!(reg.add_cosignatures(cp.size, &[line(200)?])?, 1);
+    assert_eq!(stored(reg)?, [line(200)?.signature]);
+    let mut bad = line(300)?;
     bad.signature.signature[20] ^= 1;
     let err = reg.add_cosignatures(cp.size, &[bad]).unwrap_err();
     assert_eq!(code(err), "signature_invalid");
-    assert_eq!(stored(reg), [line(200).signature]);
+    assert_eq!(stored(reg)?, [line(200)?.signature]);
+    Ok(())
 }

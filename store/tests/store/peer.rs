@@ -633,29 +633,25 @@ fn peer_bootstrap_pin_refuses_a_man_in_the_middle() {
 
 /// `p`'s registry publishes a trust root (a root key, its log key); the log, trusted for peer
 /// `id`, and the root's spec.
-fn publish_root(p: &Peer, id: &str) -> ([cairn_core::peer::PeerLog; 1], TrustRootSpec) {
-    let root_key = p
-        .reg
-        .generate_key(
-            Algorithm::Ed25519,
-            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
-            &Protection::Insecure,
-        )
-        .unwrap();
+fn publish_root(
+    p: &Peer,
+    id: &str,
+) -> Result<([cairn_core::peer::PeerLog; 1], TrustRootSpec), Box<dyn std::error::Error>> {
+    let root_key = p.reg.generate_key(
+        Algorithm::Ed25519,
+        &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+        &Protection::Insecure,
+    )?;
     let spec = TrustRootSpec {
-        keys: vec![root_key.key_id, p.reg.log_key_id().unwrap()],
+        keys: vec![root_key.key_id, p.reg.log_key_id()?],
         thresholds: Thresholds::default()
             .with(Role::Root, 1)
             .with(Role::Checkpoint, 1),
         expires_at: T0 + 86_400,
     };
-    let root = p
-        .reg
-        .create_trust_root(&spec, &[(root_key.key_id, None)])
-        .unwrap();
-    let log =
-        cairn_core::peer::PeerLog::new(id, VerifiedRoot::from_pinned(&root.envelope).unwrap());
-    ([log], spec)
+    let root = p.reg.create_trust_root(&spec, &[(root_key.key_id, None)])?;
+    let log = cairn_core::peer::PeerLog::new(id, VerifiedRoot::from_pinned(&root.envelope)?);
+    Ok(([log], spec))
 }
 
 /// A peer's identity key, revoked in its registry, no longer vouches through that registry's
@@ -669,7 +665,7 @@ fn a_revoked_identity_key_stops_vouching_and_the_identity_is_rekeyed(
     let carol = peer("carol", Algorithm::MlDsa65, 3);
     let bob = peer("bob", Algorithm::MlDsa65, 2);
     let cfg = ExchangeConfig::default();
-    let (roots, _) = publish_root(&bob, "bob");
+    let (roots, _) = publish_root(&bob, "bob")?;
     let policy = VouchPolicy {
         transparency: &roots,
         max_age: Some(3_600),
@@ -765,7 +761,9 @@ fn peer_key_transparency_bundle_from_the_responders_registry() {
     let bob = peer("bob", Algorithm::MlDsa65, 2);
     let cfg = ExchangeConfig::default();
     // Bob's registry publishes a trust root; Alice trusts its log.
-    let (roots, spec) = publish_root(&bob, "bob");
+    let Ok((roots, spec)) = publish_root(&bob, "bob") else {
+        panic!("bob's trust root")
+    };
     let policy = VouchPolicy {
         transparency: &roots,
         ..Default::default()

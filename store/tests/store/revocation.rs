@@ -2,6 +2,7 @@
 //! its line, bundles carry proofs against it (version 2), the audit rebuilds it from the
 //! ledger, and files written before the map get it built from their ledger.
 
+use std::error::Error;
 use std::path::Path;
 
 use cairn_core::bundle::{
@@ -305,6 +306,18 @@ fn a_file_from_before_the_map_gets_it_built_from_its_ledger() {
     reg.audit().unwrap();
 }
 
+/// [`edit`], for a change that may fail.
+fn edit_or(
+    path: &Path,
+    f: impl FnOnce(&redb::WriteTransaction) -> Result<(), Box<dyn Error>>,
+) -> Result<(), Box<dyn Error>> {
+    let db = Database::open(path)?;
+    let tx = db.begin_write()?;
+    f(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
 fn edit(path: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
     let db = Database::open(path).unwrap();
     let tx = db.begin_write().unwrap();
@@ -313,82 +326,79 @@ fn edit(path: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
 }
 
 #[test]
-fn the_audit_rebuilds_the_map_and_reports_a_stored_map_out_of_step() {
+fn the_audit_rebuilds_the_map_and_reports_a_stored_map_out_of_step() -> Result<(), Box<dyn Error>> {
     let e = env();
     let t = token(&e, None);
-    e.reg
-        .revoke_token(&t.id, "lost", &e.issuer.key_id, None)
-        .unwrap();
+    e.reg.revoke_token(&t.id, "lost", &e.issuer.key_id, None)?;
     let t2 = token(&e, None);
-    e.reg
-        .revoke_token(&t2.id, "lost", &e.issuer.key_id, None)
-        .unwrap();
-    e.reg.create_checkpoint().unwrap();
-    e.reg.audit().unwrap();
+    e.reg.revoke_token(&t2.id, "lost", &e.issuer.key_id, None)?;
+    e.reg.create_checkpoint()?;
+    e.reg.audit()?;
     let Env { reg, path, .. } = e;
     drop(reg);
-    // The stored map loses a revocation (its top record says one fewer).
+    // The map's top record replaced by `f` of it, in a fresh copy of the file.
     let copy = path.with_extension("copy.redb");
-    std::fs::copy(&path, &copy).unwrap();
-    edit(&copy, |tx| {
-        let mut t = tx.open_table(MAP).unwrap();
-        let top = t.get(b"top".as_slice()).unwrap().unwrap().value().to_vec();
-        let mut damaged = top.clone();
-        damaged[7] -= 1;
-        t.insert(b"top".as_slice(), damaged.as_slice()).unwrap();
-    });
+    let top = |f: &dyn Fn(Vec<u8>) -> Vec<u8>| -> Result<(), Box<dyn Error>> {
+        std::fs::copy(&path, &copy)?;
+        edit_or(&copy, |tx| {
+            let mut t = tx.open_table(MAP)?;
+            let old = t
+                .get(b"top".as_slice())?
+                .ok_or("the top record")?
+                .value()
+                .to_vec();
+            t.insert(b"top".as_slice(), f(old).as_slice())?;
+            Ok(())
+        })
+    };
+    // The stored map loses a revocation (its top record says one fewer).
+    top(&|mut v| {
+        v[7] -= 1;
+        v
+    })?;
     // The registry refuses to open it for writing (the next head would sign the edited map);
     // read-only, it opens, and the audit reports the difference.
     let e = Registry::open(&copy, None).unwrap_err();
     assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
     assert!(e.detail().contains("revocation map"), "{e}");
-    let err = Registry::open_read_only(&copy)
-        .unwrap()
-        .audit()
-        .unwrap_err();
+    let err = Registry::open_read_only(&copy)?.audit().unwrap_err();
     assert_eq!(err.code().as_str(), "proof_invalid", "{err}");
     assert!(err.detail().contains("revocation map"), "{err}");
     // Nor a map emptied (a count of 0, no node), which would prove every revocation absent.
-    std::fs::copy(&path, &copy).unwrap();
-    edit(&copy, |tx| {
-        let mut t = tx.open_table(MAP).unwrap();
-        let len = t.get(b"top".as_slice()).unwrap().unwrap().value().len();
-        t.insert(b"top".as_slice(), vec![0u8; len.min(8)].as_slice())
-            .unwrap();
-    });
+    top(&|v| vec![0u8; v.len().min(8)])?;
     let e = Registry::open(&copy, None).unwrap_err();
     assert!(
         e.code() == StoreCode::Corrupt && e.detail().contains("revocation map"),
         "{e}"
     );
     // A branch record edited: the root differs, and the registry refuses to open.
-    let branch = |f: &dyn Fn(&mut Vec<u8>)| {
-        std::fs::copy(&path, &copy).unwrap();
-        edit(&copy, |tx| {
-            let mut t = tx.open_table(MAP).unwrap();
-            let (k, mut v) = {
-                let (k, v) = t
-                    .iter()
-                    .unwrap()
-                    .map(|r| r.unwrap())
-                    .find(|(k, _)| k.value().len() == 34)
-                    .unwrap();
-                (k.value().to_vec(), v.value().to_vec())
-            };
-            f(&mut v);
-            t.insert(k.as_slice(), v.as_slice()).unwrap();
-        });
-    };
-    branch(&|v| v[0] ^= 1);
+    std::fs::copy(&path, &copy)?;
+    edit_or(&copy, |tx| {
+        let mut t = tx.open_table(MAP)?;
+        let mut branch = None;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            if k.value().len() == 34 {
+                branch = Some((k.value().to_vec(), v.value().to_vec()));
+                break;
+            }
+        }
+        let (k, mut v) = branch.ok_or("a branch record")?;
+        v[0] ^= 1;
+        t.insert(k.as_slice(), v.as_slice())?;
+        Ok(())
+    })?;
     let e = Registry::open(&copy, None).unwrap_err();
     assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
     // The table removed entirely is a file from before the map: the audit accepts it (its
     // signed lines are checked against the ledger).
-    std::fs::copy(&path, &copy).unwrap();
-    edit(&copy, |tx| {
-        tx.delete_table(MAP).unwrap();
-    });
-    Registry::open(&copy, None).unwrap().audit().unwrap();
+    std::fs::copy(&path, &copy)?;
+    edit_or(&copy, |tx| {
+        tx.delete_table(MAP)?;
+        Ok(())
+    })?;
+    Registry::open(&copy, None)?.audit()?;
+    Ok(())
 }
 
 /// A checkpoint whose claim lines the ledger does not bear out (the revocation map it commits
@@ -549,17 +559,16 @@ fn map_updates_commit_or_roll_back_with_their_revocations() {
 /// registry too (its proofs of possession would be signed by the revoked key); its bundle,
 /// which proves its signers' keys only, still verifies offline.
 #[test]
-fn revoking_a_delegating_key_refuses_what_it_delegated() {
+fn revoking_a_delegating_key_refuses_what_it_delegated() -> Result<(), Box<dyn Error>> {
     let e = env();
     let reg = &e.reg;
     let t = token(&e, None);
     let child = token(&e, Some(t.id));
-    let bundle = reg.token_bundle(&child.id).unwrap();
+    let bundle = reg.token_bundle(&child.id)?;
     let now = reg.now();
     let opts = cairn_core::token::VerifyOptions::default();
-    reg.verify_token(&child.envelope, now, &opts).unwrap();
-    reg.revoke_key(&e.alice.key_id, "leaked", &e.root.key_id, None)
-        .unwrap();
+    reg.verify_token(&child.envelope, now, &opts)?;
+    reg.revoke_key(&e.alice.key_id, "leaked", &e.root.key_id, None)?;
     let err = reg.verify_token(&child.envelope, now, &opts).unwrap_err();
     assert_eq!(err.code().as_str(), "revoked", "{err}");
     let err = reg.verify_token(&t.envelope, now, &opts).unwrap_err();
@@ -567,22 +576,22 @@ fn revoking_a_delegating_key_refuses_what_it_delegated() {
     assert!(err.detail().contains("holder"), "{err}");
     let pinned = pinned(reg);
     verify_bundle(
-        &reg.token_bundle(&t.id).unwrap(),
+        &reg.token_bundle(&t.id)?,
         &pinned,
         now,
         &BundlePolicy::default(),
-    )
-    .unwrap();
-    let fresh = reg.token_bundle(&child.id).unwrap();
+    )?;
+    let fresh = reg.token_bundle(&child.id)?;
     let err = verify_bundle(&fresh, &pinned, now, &BundlePolicy::default()).unwrap_err();
     assert_eq!(err.code().as_str(), "revoked", "{err}");
-    verify_bundle(&bundle, &pinned, now, &BundlePolicy::default()).unwrap();
+    verify_bundle(&bundle, &pinned, now, &BundlePolicy::default())?;
+    Ok(())
 }
 
 /// A key past its expiry delegates nothing: a delegation is something new it signs, refused
 /// (`expired`) as a root token from an expired issuer is.
 #[test]
-fn an_expired_key_delegates_nothing() {
+fn an_expired_key_delegates_nothing() -> Result<(), Box<dyn Error>> {
     let mut e = env();
     let now = e.reg.now();
     let clock = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(now));
@@ -594,41 +603,39 @@ fn an_expired_key_delegates_nothing() {
     spec.expires_at = Some(now + 10);
     let dave = e
         .reg
-        .generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)
-        .unwrap();
+        .generate_key(Algorithm::Ed25519, &spec, &Protection::Insecure)?;
     let req = TokenRequest::new(dave.public_key.clone(), "svc.example", &["read"], 3600);
-    let parent = e.reg.issue_token(&e.issuer.key_id, None, &req).unwrap();
+    let parent = e.reg.issue_token(&e.issuer.key_id, None, &req)?;
     let mut child = TokenRequest::new(e.alice.public_key.clone(), "svc.example", &["read"], 60);
     (child.audience, child.ttl, child.parent) = (None, None, Some(parent.id));
-    e.reg.issue_token(&dave.key_id, None, &child).unwrap();
+    e.reg.issue_token(&dave.key_id, None, &child)?;
     clock.store(now + 10, std::sync::atomic::Ordering::SeqCst);
     let err = e.reg.issue_token(&dave.key_id, None, &child).unwrap_err();
     assert_eq!(err.code().as_str(), "expired", "{err}");
+    Ok(())
 }
 
 /// A token issued in the same second as its issuer key is then rotated verifies offline under
 /// the trust root that lists the rotated key: the key's window ends the second after its
 /// rotation (entry times have one-second resolution), not at it.
 #[test]
-fn a_token_issued_in_the_second_its_key_is_rotated_verifies_offline() {
+fn a_token_issued_in_the_second_its_key_is_rotated_verifies_offline() -> Result<(), Box<dyn Error>>
+{
     let mut e = env();
     let now = e.reg.now();
     e.reg.set_clock(std::sync::Arc::new(move || now));
     let t = token(&e, None);
-    e.reg
-        .rotate_key(
-            &e.issuer.key_id,
-            None,
-            Algorithm::Ed25519,
-            WeakerAlgorithm::Refuse,
-            &Protection::Insecure,
-        )
-        .unwrap();
+    e.reg.rotate_key(
+        &e.issuer.key_id,
+        None,
+        Algorithm::Ed25519,
+        WeakerAlgorithm::Refuse,
+        &Protection::Insecure,
+    )?;
     let spec = TrustRootSpec {
         keys: e
             .reg
-            .list_keys()
-            .unwrap()
+            .list_keys()?
             .into_iter()
             .filter(|k| !k.roles.contains(Role::Peer))
             .map(|k| k.key_id)
@@ -640,9 +647,8 @@ fn a_token_issued_in_the_second_its_key_is_rotated_verifies_offline() {
             .with(Role::ManifestSigner, 1),
         expires_at: now + 86_400,
     };
-    e.reg
-        .update_trust_root(&spec, &[(e.root.key_id, None)])
-        .unwrap();
-    let bundle = e.reg.token_bundle(&t.id).unwrap();
-    verify_bundle(&bundle, &pinned(&e.reg), now, &BundlePolicy::default()).unwrap();
+    e.reg.update_trust_root(&spec, &[(e.root.key_id, None)])?;
+    let bundle = e.reg.token_bundle(&t.id)?;
+    verify_bundle(&bundle, &pinned(&e.reg), now, &BundlePolicy::default())?;
+    Ok(())
 }

@@ -365,31 +365,32 @@ fn a_version_1_anchor_is_still_checked_and_rewritten_by_a_read_write_open() {
 /// must prove, by a consistency proof between the two authenticated roots, that its signed head
 /// extends the anchored tree, not merely store nodes that add up to it.
 #[test]
-fn a_fork_whose_stored_nodes_give_the_anchored_root_is_refused() {
+fn a_fork_whose_stored_nodes_give_the_anchored_root_is_refused(
+) -> Result<(), Box<dyn std::error::Error>> {
     use redb::ReadableDatabase;
     const TREE: redb::TableDefinition<(u8, u64), [u8; 32]> = redb::TableDefinition::new("tree");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir()?;
     let path = dir.path().join("registry.redb");
     let fork = dir.path().join("fork.redb");
     let reg = create(&path);
     let mut n = 0;
-    while reg.tree_size().unwrap() < 96 {
+    while reg.tree_size()? < 96 {
         key(&reg, &format!("k{n}"), Role::Peer);
         n += 1;
     }
     drop(reg);
-    std::fs::copy(&path, &fork).unwrap();
-    std::fs::copy(anchor_path(&path), anchor_path(&fork)).unwrap();
+    std::fs::copy(&path, &fork)?;
+    std::fs::copy(anchor_path(&path), anchor_path(&fork))?;
     // The anchored history goes on to 100 entries; the fork, from the same 96, to 110.
-    let reg = Registry::open(&path, None).unwrap();
-    while reg.tree_size().unwrap() < 100 {
+    let reg = Registry::open(&path, None)?;
+    while reg.tree_size()? < 100 {
         key(&reg, &format!("a{n}"), Role::Peer);
         n += 1;
     }
     reg.settle_anchor();
     drop(reg);
-    let reg = Registry::open(&fork, None).unwrap();
-    while reg.tree_size().unwrap() < 110 {
+    let reg = Registry::open(&fork, None)?;
+    while reg.tree_size()? < 110 {
         key(&reg, &format!("b{n}"), Role::Peer);
         n += 1;
     }
@@ -397,25 +398,25 @@ fn a_fork_whose_stored_nodes_give_the_anchored_root_is_refused() {
     assert_eq!(anchored_size(&path), 100);
     // The subtree of entries 96..100 (level 2, index 24), as the anchored file stores it,
     // patched into the fork, which then stores the anchored root's peaks at size 100.
-    let read = |p: &Path| {
-        let db = redb::Database::open(p).unwrap();
-        let rtx = db.begin_read().unwrap();
-        let t = rtx.open_table(TREE).unwrap();
-        let v = t.get((2, 24)).unwrap().unwrap().value();
-        v
+    let read = |p: &Path| -> Result<[u8; 32], Box<dyn std::error::Error>> {
+        let db = redb::Database::open(p)?;
+        let rtx = db.begin_read()?;
+        let t = rtx.open_table(TREE)?;
+        let v = t
+            .get((2, 24))?
+            .ok_or("the node of entries 96..100")?
+            .value();
+        Ok(v)
     };
-    let anchored_node = read(&path);
-    assert_ne!(read(&fork), anchored_node);
+    let anchored_node = read(&path)?;
+    assert_ne!(read(&fork)?, anchored_node);
     {
-        let db = redb::Database::open(&fork).unwrap();
-        let tx = db.begin_write().unwrap();
-        tx.open_table(TREE)
-            .unwrap()
-            .insert((2, 24), anchored_node)
-            .unwrap();
-        tx.commit().unwrap();
+        let db = redb::Database::open(&fork)?;
+        let tx = db.begin_write()?;
+        tx.open_table(TREE)?.insert((2, 24), anchored_node)?;
+        tx.commit()?;
     }
-    std::fs::copy(&fork, &path).unwrap();
+    std::fs::copy(&fork, &path)?;
     for e in [
         Registry::open_read_only(&path).unwrap_err(),
         Registry::open(&path, None).unwrap_err(),
@@ -423,4 +424,5 @@ fn a_fork_whose_stored_nodes_give_the_anchored_root_is_refused() {
         assert_eq!(e.code(), StoreCode::RolledBack, "{e}");
         assert!(e.to_string().contains("does not extend"), "{e}");
     }
+    Ok(())
 }

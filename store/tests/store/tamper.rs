@@ -390,7 +390,9 @@ fn removed_entries_are_refused() {
     assert_eq!(e.seq(), Some(4), "{e}");
     // The file opens (its size is its newest entry's), but reading the hole is damage, not a
     // missing entry: `corrupt`, naming it; past the head it is `not_found`.
-    let reg = Registry::open_read_only(&p).unwrap();
+    let Ok(reg) = Registry::open_read_only(&p) else {
+        panic!("a file with a hole opens read-only")
+    };
     let e = reg.entry(4).unwrap_err();
     assert_eq!((e.code(), e.seq()), (StoreCode::Corrupt, Some(4)), "{e}");
     assert_eq!(reg.entry(f.size).unwrap_err().code(), StoreCode::NotFound);
@@ -600,4 +602,57 @@ fn an_entry_at_the_largest_sequence_number_is_corrupt() {
     write_entry(&p, u64::MAX, &env);
     let e = check(&p);
     assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
+}
+
+/// `verify_manifest` reads through the ledger as `manifest` does: a signer's key record that
+/// no longer matches the entry that added it (here its label, edited in place) is reported
+/// (`corrupt`), never used to count a signature.
+#[test]
+fn verify_manifest_reports_a_signer_record_edited_behind_the_registry(
+) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let p = dir.path().join("m.redb");
+    let reg = Registry::create(
+        &p,
+        CreateOptions::new("tamper.example.test/log", Protection::Insecure),
+    )?;
+    let signer = reg.generate_key(
+        Algorithm::Ed25519,
+        &KeySpec::new("release", RoleSet::of(&[Role::ManifestSigner])),
+        &Protection::Insecure,
+    )?;
+    let m = reg.sign_artifact(
+        &signer.key_id,
+        None,
+        "a.bin",
+        "application/octet-stream",
+        &b"abc"[..],
+    )?;
+    reg.verify_manifest(&m.digest, 1, cairn_core::manifest::ArtifactCheck::None)?;
+    drop(reg);
+    {
+        let db = Database::open(&p)?;
+        let tx = db.begin_write()?;
+        {
+            let mut t = tx.open_table(KEYS)?;
+            let mut rec = t
+                .get(signer.key_id.0)?
+                .ok_or("the signer's record")?
+                .value()
+                .to_vec();
+            let at = rec
+                .windows(7)
+                .position(|w| w == b"release")
+                .ok_or("the label in the record")?;
+            rec[at + 3] = b'E';
+            t.insert(signer.key_id.0, rec.as_slice())?;
+        }
+        tx.commit()?;
+    }
+    let reg = Registry::open(&p, None)?;
+    let e = reg
+        .verify_manifest(&m.digest, 1, cairn_core::manifest::ArtifactCheck::None)
+        .unwrap_err();
+    assert_eq!(e.code(), StoreCode::Corrupt, "{e}");
+    Ok(())
 }
