@@ -193,6 +193,30 @@ fn read_object(path: &Path, max: u64) -> StoreResult<String> {
     utf8(bytes, path)
 }
 
+/// The directories the import reads below the configuration directory: none may be a
+/// symbolic link, which would lead the import out of it (files are checked one by one, but a
+/// linked directory would be read through).
+fn refuse_linked_dirs(config: &Path) -> StoreResult<()> {
+    for rel in ["keys", "trust", TOKENS_DIR, MANIFESTS_DIR] {
+        let path = config.join(rel);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(StoreError::core(
+                    ErrorCode::Malformed,
+                    format!(
+                        "{} is a symbolic link: the import reads only what is inside the configuration directory",
+                        path.display()
+                    ),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 /// Checks `path` is a regular file and not a symbolic link (a FIFO or device would block or
 /// never end; a link could lead out of the directory).
 fn regular_file(path: &Path) -> StoreResult<()> {
@@ -510,6 +534,7 @@ impl Txn<'_> {
         dir: &Path,
         protection: &Protection,
     ) -> StoreResult<BluxImport> {
+        refuse_linked_dirs(dir)?;
         let mut out = BluxImport::default();
         let dir_keys = self.import_blux_keys(dir, protection, &mut out)?;
         // Read once for every token (up to 64 MiB, checked against up to 10,000 tokens).

@@ -675,3 +675,28 @@ proptest::proptest! {
         reg.audit().unwrap();
     }
 }
+
+/// A directory the import reads (`trust/tokens`, `manifests`, ...) that is a symbolic link to
+/// one outside the configuration directory is refused as a whole, before anything is read or
+/// written: the files below it would be read through the link.
+#[cfg(unix)]
+#[test]
+fn a_linked_directory_is_refused() -> Result<(), Box<dyn std::error::Error>> {
+    for rel in ["trust/tokens", "manifests"] {
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("blux");
+        full_config_dir(&config);
+        let outside = dir.path().join("outside");
+        std::fs::rename(config.join(rel), &outside)?;
+        std::os::unix::fs::symlink(&outside, config.join(rel))?;
+        let reg = registry_at(dir.path(), BEFORE_EXPIRY);
+        let size = reg.tree_size()?;
+        let e = reg
+            .import_blux_dir(&config, &Protection::Insecure)
+            .unwrap_err();
+        assert_eq!(e.code().as_str(), "malformed", "{rel}: {e}");
+        assert!(e.detail().contains("symbolic link"), "{rel}: {e}");
+        assert_eq!(reg.tree_size()?, size, "{rel}: nothing written");
+    }
+    Ok(())
+}
