@@ -240,11 +240,7 @@ impl Envelope {
         first_checked: bool,
     ) -> Result<Verified<'_>> {
         self.check_limits()?;
-        if threshold == 0 {
-            return Err(Error::malformed(
-                "envelope: a threshold of 0 accepts anything",
-            ));
-        }
+        // The payload type first, then the threshold (docs/FORMATS.md sections 5 and 7).
         if self.payload_type != expected_type {
             return Err(Error::new(
                 ErrorCode::DomainMismatch,
@@ -252,6 +248,11 @@ impl Envelope {
                     "expected payload type {expected_type:?}, found {:?}",
                     self.payload_type
                 ),
+            ));
+        }
+        if threshold == 0 {
+            return Err(Error::malformed(
+                "envelope: a threshold of 0 accepts anything",
             ));
         }
         let message = self.signed_bytes();

@@ -66,6 +66,14 @@ fn threshold_counts_distinct_valid_signers() {
         env.verify("application/test", &keys, 0).unwrap_err().code(),
         ErrorCode::Malformed
     );
+    // The payload type is judged first: another type is domain_mismatch whatever the
+    // threshold.
+    assert_eq!(
+        env.verify("application/other", &keys, 0)
+            .unwrap_err()
+            .code(),
+        ErrorCode::DomainMismatch
+    );
 }
 
 #[test]
