@@ -1891,6 +1891,28 @@ mod refresh {
         vectors::check(&cases, |case| run(&case["args"]));
     }
 
+    /// Pieces built in code keep the rules decoded ones keep: proofs out of order (or another
+    /// version) are refused by `refresh_bundle` itself, so a refreshed bundle always decodes.
+    #[test]
+    fn pieces_built_in_code_keep_the_decoding_rules() -> Result<(), Box<dyn std::error::Error>> {
+        let old = scenario(Revoke::Nothing);
+        let s = later(Revoke::Nothing, &["minutes later"]);
+        let mut p = s.reg.refresh_pieces(&old.cb)?;
+        assert!(
+            p.revocation.proofs.len() >= 2,
+            "a delegated token has several objects"
+        );
+        refresh_bundle(&old.cb, &p)?;
+        p.revocation.proofs.reverse();
+        let e = refresh_bundle(&old.cb, &p).unwrap_err();
+        assert_eq!(e.code(), cairn_core::ErrorCode::Malformed, "{e}");
+        p.revocation.proofs.reverse();
+        p.version = 9;
+        let e = refresh_bundle(&old.cb, &p).unwrap_err();
+        assert_eq!(e.code(), cairn_core::ErrorCode::UnsupportedVersion, "{e}");
+        Ok(())
+    }
+
     #[test]
     fn a_stale_bundle_verifies_again_once_refreshed() {
         let old = scenario(Revoke::Nothing);

@@ -97,6 +97,22 @@ impl RefreshPieces {
         }
         let pieces: RefreshPieces =
             from_postcard_canonical(body, MAX_BUNDLE_LEN, "refresh pieces")?;
+        pieces.check()?;
+        Ok(pieces)
+    }
+
+    /// The rules decoded pieces keep, whichever way they were made (decoded, or built in
+    /// code): the version, at most [`MAX_REVOCATION_PROOFS`] proofs strictly ascending by
+    /// (kind, id), at most [`MAX_TRUST_CHAIN`] trust-root versions within an envelope's
+    /// limits. A bundle refreshed from them then decodes again.
+    fn check(&self) -> Result<()> {
+        let pieces = self;
+        if pieces.version != REFRESH_VERSION {
+            return Err(Error::new(
+                ErrorCode::UnsupportedVersion,
+                alloc::format!("refresh pieces version {} is not supported", pieces.version),
+            ));
+        }
         let proofs = &pieces.revocation.proofs;
         if proofs.len() > MAX_REVOCATION_PROOFS {
             return Err(Error::new(
@@ -122,7 +138,7 @@ impl RefreshPieces {
             env.check_limits()
                 .map_err(|e| e.context("refresh pieces"))?;
         }
-        Ok(pieces)
+        Ok(())
     }
 }
 
@@ -175,6 +191,7 @@ fn checkpoint_of(note: &str, what: &str) -> Result<Checkpoint> {
 /// ```
 pub fn refresh_bundle(bundle: &Bundle, pieces: &RefreshPieces) -> Result<Bundle> {
     bundle.kind()?;
+    pieces.check()?;
     let old = checkpoint_of(&bundle.checkpoint, "the bundle's checkpoint")?;
     let new = checkpoint_of(&pieces.checkpoint, "the newer checkpoint")?;
     if new.origin != old.origin {
