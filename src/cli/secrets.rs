@@ -38,7 +38,21 @@ pub struct Secrets {
 
 /// The first line of a passphrase file (a trailing newline is not part of it).
 fn read_file(path: &Path) -> CliResult<Passphrase> {
-    let mut bytes = super::util::read_limited(path, MAX_PASSPHRASE_FILE, "passphrase file")?;
+    // Read into a buffer that never grows (so no copy is left behind in freed memory) and is
+    // wiped on every path out.
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(MAX_PASSPHRASE_FILE + 1));
+    let f = std::fs::File::open(path).map_err(|e| CliError::io(path, &e))?;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(f, MAX_PASSPHRASE_FILE as u64 + 1),
+        &mut bytes,
+    )
+    .map_err(|e| CliError::io(path, &e))?;
+    if bytes.len() > MAX_PASSPHRASE_FILE {
+        return Err(CliError::core(
+            cairn_core::ErrorCode::TooLarge,
+            format!("passphrase file is larger than {MAX_PASSPHRASE_FILE} bytes"),
+        ));
+    }
     if let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
         bytes.truncate(nl);
     }
@@ -51,7 +65,7 @@ fn read_file(path: &Path) -> CliResult<Passphrase> {
             path.display()
         )));
     }
-    Ok(Passphrase::new(bytes))
+    Ok(Passphrase::new(bytes.to_vec()))
 }
 
 fn from_env(var: &str) -> Option<Passphrase> {
@@ -65,24 +79,26 @@ fn prompt(text: &str, confirm: bool) -> CliResult<Option<Passphrase>> {
         return Ok(None);
     }
     let io = |e: std::io::Error| CliError::store(StoreCode::Io, format!("passphrase prompt: {e}"));
-    let first = rpassword::prompt_password(format!("{text}: ")).map_err(io)?;
+    // Both answers are wiped when dropped, on every path.
+    let first =
+        zeroize::Zeroizing::new(rpassword::prompt_password(format!("{text}: ")).map_err(io)?);
     if first.is_empty() {
         return Err(CliError::usage("an empty passphrase is not accepted"));
     }
     if confirm {
-        let again = rpassword::prompt_password("repeat it: ").map_err(io)?;
-        if again != first {
+        let again = zeroize::Zeroizing::new(rpassword::prompt_password("repeat it: ").map_err(io)?);
+        if *again != *first {
             return Err(CliError::usage("the passphrases differ"));
         }
     }
-    Ok(Some(Passphrase::new(first.into_bytes())))
+    Ok(Some(Passphrase::new(first.as_bytes().to_vec())))
 }
 
 fn missing(what: &str) -> CliError {
     CliError::store(
         StoreCode::PassphraseRequired,
         format!(
-            "{what} needs a passphrase: pass --passphrase-file FILE, set {PASSPHRASE_ENV}, or run on a terminal to be asked"
+            "{what} needs a passphrase: pass --passphrase-file FILE (--key-passphrase-file FILE for keys sealed with their own), set {PASSPHRASE_ENV} (or {KEY_PASSPHRASE_ENV}), or run on a terminal to be asked"
         ),
     )
 }
