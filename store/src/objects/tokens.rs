@@ -124,7 +124,18 @@ fn chain_of(tx: &impl ReadTables, claims: &TokenClaims) -> StoreResult<Vec<Token
                 "delegation chain is too deep",
             ));
         }
-        let info = load_token(tx, &id)?.ok_or_else(|| not_found(&id))?.info()?;
+        // A parent this registry never recorded breaks the chain (docs/FORMATS.md, tokens).
+        let info = load_token(tx, &id)?
+            .ok_or_else(|| {
+                StoreError::core(
+                    ErrorCode::ChainBroken,
+                    format!(
+                        "the delegation parent {} is not recorded in this registry",
+                        hex_encode(&id)
+                    ),
+                )
+            })?
+            .info()?;
         next = info.claims.parent;
         chain.push(info);
     }
