@@ -2973,19 +2973,19 @@ fn forge_key_response(request: &[u8], as_id: &str, seed: u8) -> Vec<u8> {
     .to_compact()
 }
 
-/// Seed 004's exchange with `cairn serve` on both sides of it: the service answers a peer's
-/// request (with and without its key-transparency proof), and an operator drives the service's
-/// own requests, receipts (bootstrap pin from the registry's trust root, nothing vouching),
-/// acceptance and removal over HTTP. Replays, a man in the middle, misaddressed messages and
-/// missing credentials are refused; every change is a ledger entry the audit accepts.
-#[test]
-fn peer_key_exchange_over_http() {
-    use cairn_core::peer::{ExchangeConfig, VouchPolicy, VouchRule};
-    use cairn_core::trust::{Thresholds, VerifiedRoot};
-
-    let mut fx = Fixture::new();
-    let cfg = ExchangeConfig::default();
-    // The service is peer "bob"; its trust root lists its log key and pins peer "carol".
+/// The fixture's registry made peer "bob", with a trust root (expiring at `expires_at`) that
+/// lists its log key and pins peer "carol"; returns Carol's registry and key, bob's key and
+/// the stored trust root.
+fn bob_pinning_carol(
+    fx: &mut Fixture,
+    expires_at: u64,
+) -> (
+    Registry,
+    cairn_core::crypto::KeyId,
+    cairn_core::crypto::KeyId,
+    cairn_store::StoredTrustRoot,
+) {
+    use cairn_core::trust::Thresholds;
     let bob_key = fx
         .reg()
         .generate_key(
@@ -3025,12 +3025,29 @@ fn peer_key_exchange_over_http() {
             .with(Role::Root, 1)
             .with(Role::Checkpoint, 1)
             .with(Role::Peer, 1),
-        expires_at: now() + 86_400,
+        expires_at,
     };
     let root = fx
         .reg()
         .create_trust_root(&spec, &[(root_key, None)])
         .unwrap();
+    (carol, carol_key, bob_key, root)
+}
+
+/// Seed 004's exchange with `cairn serve` on both sides of it: the service answers a peer's
+/// request (with and without its key-transparency proof), and an operator drives the service's
+/// own requests, receipts (bootstrap pin from the registry's trust root, nothing vouching),
+/// acceptance and removal over HTTP. Replays, a man in the middle, misaddressed messages and
+/// missing credentials are refused; every change is a ledger entry the audit accepts.
+#[test]
+fn peer_key_exchange_over_http() {
+    use cairn_core::peer::{ExchangeConfig, VouchPolicy, VouchRule};
+    use cairn_core::trust::VerifiedRoot;
+
+    let mut fx = Fixture::new();
+    let cfg = ExchangeConfig::default();
+    // The service is peer "bob"; its trust root lists its log key and pins peer "carol".
+    let (carol, carol_key, bob_key, root) = bob_pinning_carol(&mut fx, now() + 86_400);
     let bob_root = [cairn_core::peer::PeerLog::new(
         "bob",
         VerifiedRoot::from_pinned(&root.envelope).unwrap(),
@@ -3261,54 +3278,9 @@ fn peer_key_exchange_over_http() {
 /// a changed key for an operator, with the same warning in the error's details.
 #[test]
 fn an_expired_own_root_pins_nothing_over_http() {
-    use cairn_core::trust::Thresholds;
-
     let mut fx = Fixture::new();
-    let bob_key = fx
-        .reg()
-        .generate_key(
-            Algorithm::MlDsa65,
-            &KeySpec::new("bob", RoleSet::of(&[Role::Peer])),
-            &Protection::Insecure,
-        )
-        .unwrap()
-        .key_id;
-    fx.reg()
-        .set_peer_identity("bob", &bob_key, &kem(2))
-        .unwrap();
-    let (carol, carol_key) = peer_registry(&fx.dir, "carol", 3);
-    let carol_public = carol.key(&carol_key).unwrap().public_key;
-    let carol_pin = fx
-        .reg()
-        .write(|tx| {
-            tx.import_public_key(
-                &carol_public,
-                &KeySpec::new("carol", RoleSet::of(&[Role::Peer])),
-            )
-        })
-        .unwrap()
-        .key_id;
-    let root_key = fx
-        .reg()
-        .generate_key(
-            Algorithm::Ed25519,
-            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
-            &Protection::Insecure,
-        )
-        .unwrap()
-        .key_id;
     // The root that pins Carol lives two seconds.
-    let spec = cairn_store::TrustRootSpec {
-        keys: vec![root_key, fx.reg().log_key_id().unwrap(), carol_pin],
-        thresholds: Thresholds::default()
-            .with(Role::Root, 1)
-            .with(Role::Checkpoint, 1)
-            .with(Role::Peer, 1),
-        expires_at: now() + 2,
-    };
-    fx.reg()
-        .create_trust_root(&spec, &[(root_key, None)])
-        .unwrap();
+    let (carol, _, _, _) = bob_pinning_carol(&mut fx, now() + 2);
     let operator = fx.token(ORIGIN, &["peer.request", "peer.receive"], 3600);
     let mut config = loopback();
     config.peer.trust_on_first_use = true;

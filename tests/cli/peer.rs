@@ -405,51 +405,24 @@ fn peer_init_re_keys_the_identity_and_warns_of_an_unrevoked_old_key() {
             .unwrap()
             .to_owned()
     };
-    let me2 = new_key("me-2");
     let kem = a.p("me.kem");
-    a.fails(
-        &[
-            "peer",
-            "init",
-            "--id",
-            "node-b",
-            "--key",
-            "me-2",
-            "--kem-key",
-            &kem,
-        ],
-        2,
-        "invalid_state",
-    );
-    let v = a.ok(&[
-        "peer",
-        "init",
-        "--id",
-        "node-a",
-        "--key",
-        "me-2",
-        "--kem-key",
-        &kem,
-    ]);
+    let init = |id: &str, key: &str| -> Vec<String> {
+        ["peer", "init", "--id", id, "--key", key, "--kem-key", &kem]
+            .map(String::from)
+            .to_vec()
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let me2 = new_key("me-2");
+    a.fails(&args(&init("node-b", "me-2")), 2, "invalid_state");
+    let v = a.ok(&args(&init("node-a", "me-2")));
     assert_eq!(v["key_id"], me2.as_str());
     assert!(
         v["warnings"][0].as_str().unwrap().contains("not revoked"),
         "{v}"
     );
-    a.fails(
-        &[
-            "peer",
-            "init",
-            "--id",
-            "node-a",
-            "--key",
-            "me-2",
-            "--kem-key",
-            &kem,
-        ],
-        2,
-        "already_exists",
-    );
+    a.fails(&args(&init("node-a", "me-2")), 2, "already_exists");
     // Revoked before the next re-key: nothing to warn of.
     new_key("me-3");
     a.ok(&[
@@ -461,16 +434,7 @@ fn peer_init_re_keys_the_identity_and_warns_of_an_unrevoked_old_key() {
         "--revoker",
         "me-2",
     ]);
-    let v = a.ok(&[
-        "peer",
-        "init",
-        "--id",
-        "node-a",
-        "--key",
-        "me-3",
-        "--kem-key",
-        &kem,
-    ]);
+    let v = a.ok(&args(&init("node-a", "me-3")));
     assert_eq!(v["warnings"], json!([]), "{v}");
     a.ok(&["ledger", "audit"]);
 }

@@ -285,14 +285,7 @@ pub fn verify_bundle(
                 true,
             )?,
             last_seen: last_seen(&options)?,
-            max_age: {
-                let m = prop(&options, "maxAge")?;
-                if js::is_absent(&m) {
-                    None
-                } else {
-                    Some(js::integer(&m, "maxAge")?)
-                }
-            },
+            max_age: js::maybe_integer(&prop(&options, "maxAge")?, "maxAge")?,
         };
         api::verify_bundle(&bundle, &root, now, &opts)
     })())

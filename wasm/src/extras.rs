@@ -267,14 +267,7 @@ pub fn verify_key_response(
                 "requireHybridCheckpoint",
                 true,
             )?,
-            max_age: {
-                let m = prop(&options, "maxAge")?;
-                if js::is_absent(&m) {
-                    None
-                } else {
-                    Some(js::integer(&m, "maxAge")?)
-                }
-            },
+            max_age: js::maybe_integer(&prop(&options, "maxAge")?, "maxAge")?,
         };
         api::verify_key_response(&m, &me, now, skew, &vouch)
     })())

@@ -325,6 +325,15 @@ pub fn keys(v: &JsValue, what: &str) -> Result<Vec<PublicKey>> {
 }
 
 /// A non-negative integer: number (exact), bigint, or decimal text.
+/// [`integer`], or `None` when the value is absent.
+pub fn maybe_integer(v: &JsValue, what: &str) -> Result<Option<u64>> {
+    if is_absent(v) {
+        Ok(None)
+    } else {
+        integer(v, what).map(Some)
+    }
+}
+
 pub fn integer(v: &JsValue, what: &str) -> Result<u64> {
     if let Some(x) = v.as_f64() {
         return input::integer_from_f64(x, what);

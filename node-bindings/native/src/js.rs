@@ -363,6 +363,15 @@ impl<'e> Reader<'e> {
     }
 
     /// A non-negative integer: number (exact), bigint, or decimal text.
+    /// [`Reader::integer`], or `None` when the value is absent.
+    pub fn maybe_integer(&self, v: &Val, what: &str) -> Result<Option<u64>> {
+        if v.is_absent() {
+            Ok(None)
+        } else {
+            self.integer(v, what).map(Some)
+        }
+    }
+
     pub fn integer(&self, v: &Val, what: &str) -> Result<u64> {
         match v {
             Val::Number(x) => input::integer_from_f64(*x, what),

@@ -443,14 +443,7 @@ pub fn verify_bundle(
                 };
                 api::last_seen(note.as_deref(), min)?
             },
-            max_age: {
-                let m = r.prop(&options, "maxAge")?;
-                if m.is_absent() {
-                    None
-                } else {
-                    Some(r.integer(&m, "maxAge")?)
-                }
-            },
+            max_age: r.maybe_integer(&r.prop(&options, "maxAge")?, "maxAge")?,
         };
         let mut v = api::verify_bundle(&bundle, &root, now, &opts)?;
         if let Some(w) = &witnesses {
@@ -693,14 +686,7 @@ pub fn verify_key_response(
                 "requireHybridCheckpoint",
                 true,
             )?,
-            max_age: {
-                let m = r.prop(&options, "maxAge")?;
-                if m.is_absent() {
-                    None
-                } else {
-                    Some(r.integer(&m, "maxAge")?)
-                }
-            },
+            max_age: r.maybe_integer(&r.prop(&options, "maxAge")?, "maxAge")?,
         };
         api::verify_key_response(&m, &me, now, skew, &vouch)
     })();

@@ -45,6 +45,25 @@ fn key(reg: &Registry, label: &str, roles: &[Role]) -> KeyInfo {
     .unwrap()
 }
 
+/// A trust root over every key of `reg` but the peers' (the log key included), one of each
+/// role needed.
+fn root_spec(reg: &Registry, expires_at: u64) -> Result<TrustRootSpec, StoreError> {
+    Ok(TrustRootSpec {
+        keys: reg
+            .list_keys()?
+            .into_iter()
+            .filter(|k| !k.roles.contains(Role::Peer))
+            .map(|k| k.key_id)
+            .collect(),
+        thresholds: Thresholds::default()
+            .with(Role::Root, 1)
+            .with(Role::Checkpoint, 1)
+            .with(Role::TokenIssuer, 1)
+            .with(Role::ManifestSigner, 1),
+        expires_at,
+    })
+}
+
 fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.redb");
@@ -57,20 +76,8 @@ fn env() -> Env {
     let signer = key(&reg, "signer", &[Role::ManifestSigner]);
     let alice = key(&reg, "alice", &[Role::Peer]);
     let root = key(&reg, "root", &[Role::Root]);
-    let spec = TrustRootSpec {
-        keys: reg
-            .list_keys()
-            .unwrap()
-            .into_iter()
-            .filter(|k| !k.roles.contains(Role::Peer))
-            .map(|k| k.key_id)
-            .collect(),
-        thresholds: Thresholds::default()
-            .with(Role::Root, 1)
-            .with(Role::Checkpoint, 1)
-            .with(Role::TokenIssuer, 1)
-            .with(Role::ManifestSigner, 1),
-        expires_at: reg.now() + 86_400,
+    let Ok(spec) = root_spec(&reg, reg.now() + 86_400) else {
+        panic!("the registry's keys")
     };
     reg.create_trust_root(&spec, &[(root.key_id, None)])
         .unwrap();
@@ -632,21 +639,7 @@ fn a_token_issued_in_the_second_its_key_is_rotated_verifies_offline() -> Result<
         WeakerAlgorithm::Refuse,
         &Protection::Insecure,
     )?;
-    let spec = TrustRootSpec {
-        keys: e
-            .reg
-            .list_keys()?
-            .into_iter()
-            .filter(|k| !k.roles.contains(Role::Peer))
-            .map(|k| k.key_id)
-            .collect(),
-        thresholds: Thresholds::default()
-            .with(Role::Root, 1)
-            .with(Role::Checkpoint, 1)
-            .with(Role::TokenIssuer, 1)
-            .with(Role::ManifestSigner, 1),
-        expires_at: now + 86_400,
-    };
+    let spec = root_spec(&e.reg, now + 86_400)?;
     e.reg.update_trust_root(&spec, &[(e.root.key_id, None)])?;
     let bundle = e.reg.token_bundle(&t.id)?;
     verify_bundle(&bundle, &pinned(&e.reg), now, &BundlePolicy::default())?;
