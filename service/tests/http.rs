@@ -2973,12 +2973,12 @@ fn forge_key_response(request: &[u8], as_id: &str, seed: u8) -> Vec<u8> {
     .to_compact()
 }
 
-/// The fixture's registry made peer "bob", with a trust root (expiring at `expires_at`) that
+/// The fixture's registry made peer "bob", with a trust root (living `lifetime` seconds) that
 /// lists its log key and pins peer "carol"; returns Carol's registry and key, bob's key and
 /// the stored trust root.
 fn bob_pinning_carol(
     fx: &mut Fixture,
-    expires_at: u64,
+    lifetime: u64,
 ) -> (
     Registry,
     cairn_core::crypto::KeyId,
@@ -3025,7 +3025,8 @@ fn bob_pinning_carol(
             .with(Role::Root, 1)
             .with(Role::Checkpoint, 1)
             .with(Role::Peer, 1),
-        expires_at,
+        // From now, once the setup above is done (it may take a while on a loaded machine).
+        expires_at: now() + lifetime,
     };
     let root = fx
         .reg()
@@ -3047,7 +3048,7 @@ fn peer_key_exchange_over_http() {
     let mut fx = Fixture::new();
     let cfg = ExchangeConfig::default();
     // The service is peer "bob"; its trust root lists its log key and pins peer "carol".
-    let (carol, carol_key, bob_key, root) = bob_pinning_carol(&mut fx, now() + 86_400);
+    let (carol, carol_key, bob_key, root) = bob_pinning_carol(&mut fx, 86_400);
     let bob_root = [cairn_core::peer::PeerLog::new(
         "bob",
         VerifiedRoot::from_pinned(&root.envelope).unwrap(),
@@ -3280,7 +3281,7 @@ fn peer_key_exchange_over_http() {
 fn an_expired_own_root_pins_nothing_over_http() {
     let mut fx = Fixture::new();
     // The root that pins Carol lives two seconds.
-    let (carol, _, _, _) = bob_pinning_carol(&mut fx, now() + 2);
+    let (carol, _, _, _) = bob_pinning_carol(&mut fx, 2);
     let operator = fx.token(ORIGIN, &["peer.request", "peer.receive"], 3600);
     let mut config = loopback();
     config.peer.trust_on_first_use = true;

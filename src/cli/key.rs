@@ -113,7 +113,9 @@ pub fn run(ctx: &Ctx, cmd: KeyCmd) -> CliResult<Output> {
             let reg = ctx.open(Access::Read)?;
             let info = resolve_key(&reg, &key)?;
             let (body, kind) = if private {
-                let is_log = info.key_id == reg.log_key_id()?;
+                // A log key, current or rotated out, is sealed with the registry passphrase:
+                // only log keys hold the checkpoint role.
+                let is_log = info.roles.contains(cairn_core::trust::Role::Checkpoint);
                 let pass = ctx.secrets.for_registry_key(&info, is_log)?;
                 let pem = reg.export_private_pem(&info.key_id, pass.as_ref())?;
                 (zeroize_string(pem.to_string()), "private-pem")

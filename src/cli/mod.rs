@@ -84,6 +84,14 @@ pub enum Access {
 impl Ctx {
     /// From the global options.
     pub fn new(g: &args::GlobalOpts) -> Ctx {
+        // Every output of this process refuses the registry's own files (`util::write_file`).
+        let store = match &g.store {
+            Some(p) => Some(p.clone()),
+            None => cairn_store::default_path().ok(),
+        };
+        if let Some(store) = &store {
+            util::guard_registry(store);
+        }
         Ctx {
             store: g.store.clone(),
             secrets: Secrets::new(
@@ -105,31 +113,21 @@ impl Ctx {
         }
     }
 
-    /// Refuses (`usage`) an output path that names the registry file or its anchor, one of
-    /// the command's `inputs`, or another of its `outputs`: each output is written by a rename
-    /// over its path, which would destroy that file (the registry with its sealed keys, an
-    /// artifact, the other output). Checked before any work, so nothing is written.
+    /// Refuses (`usage`), before any work, an output path that names the registry file or its
+    /// anchor (which every write refuses too: [`util::refuse_guarded`]), one of the command's
+    /// `inputs` that the command would destroy, or another of its `outputs`: each output is
+    /// written by a rename over its path.
     pub fn check_outputs(
         &self,
         outputs: &[&std::path::Path],
         inputs: &[&std::path::Path],
     ) -> CliResult<()> {
-        let store = self.store_path()?;
-        let anchor = cairn_store::anchor_path(&store);
-        let guarded: [(&std::path::Path, &str); 2] = [
-            (&store, "the registry file"),
-            (&anchor, "the registry's rollback anchor"),
-        ];
         for (i, out) in outputs.iter().enumerate() {
+            util::refuse_guarded(out)?;
             let here = util::resolved(out);
-            let clash = guarded
+            let clash = inputs
                 .iter()
-                .map(|(p, what)| (*p, what.to_string()))
-                .chain(
-                    inputs
-                        .iter()
-                        .map(|p| (*p, format!("the input {}", p.display()))),
-                )
+                .map(|p| (*p, format!("the input {}", p.display())))
                 .chain(
                     outputs[..i]
                         .iter()

@@ -152,16 +152,48 @@ pub fn read_text(path: &Path, max: usize, what: &str) -> CliResult<String> {
         .map_err(|_| CliError::core(ErrorCode::Malformed, format!("{what} is not UTF-8 text")))
 }
 
+/// The files no output may replace: the registry file and its rollback anchor, as this
+/// process names them (set once, by [`guard_registry`]).
+static GUARDED: std::sync::OnceLock<Vec<(std::path::PathBuf, &'static str)>> =
+    std::sync::OnceLock::new();
+
+/// Makes every write of this module refuse the registry file at `store` and its anchor:
+/// an output is written by a rename over its path, which would destroy the registry and its
+/// sealed keys, or its rollback protection.
+pub fn guard_registry(store: &Path) {
+    let _ = GUARDED.set(vec![
+        (resolved(store), "the registry file"),
+        (
+            resolved(&cairn_store::anchor_path(store)),
+            "the registry's rollback anchor",
+        ),
+    ]);
+}
+
+/// `usage` when `path` is one of the guarded files.
+pub fn refuse_guarded(path: &Path) -> CliResult<()> {
+    let here = resolved(path);
+    match GUARDED.get().and_then(|g| g.iter().find(|(p, _)| *p == here)) {
+        Some((_, what)) => Err(CliError::usage(format!(
+            "{} is {what}: writing there would replace it; choose another path",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Writes a file, replacing it atomically and durably (`cairn_store::fsio::write_atomic`:
 /// a temporary file in the same directory, fsynced, renamed over `path`, the directory
 /// fsynced). A crash or an error leaves the old file (or none), never a half-written one.
 pub fn write_file(path: &Path, bytes: &[u8]) -> CliResult<()> {
+    refuse_guarded(path)?;
     cairn_store::fsio::write_atomic(path, bytes).map_err(|e| CliError::io(path, &e))
 }
 
 /// Writes a file holding a secret, atomically and durably like [`write_file`], readable by
 /// its owner only (`cairn_store::fsio::write_private_with`: mode 0600 on Unix).
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> CliResult<()> {
+    refuse_guarded(path)?;
     cairn_store::fsio::write_private_with(path, |f| std::io::Write::write_all(f, bytes))
         .map_err(|e| CliError::io(path, &e))
 }
@@ -173,6 +205,7 @@ pub fn write_file_with<T>(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> CliResult<T>,
 ) -> CliResult<T> {
+    refuse_guarded(path)?;
     let mut inner: Option<CliResult<T>> = None;
     let res = cairn_store::fsio::write_atomic_with(path, |f| match fill(f) {
         Ok(v) => {

@@ -317,9 +317,9 @@ fn a_write_that_cannot_complete_leaves_the_destination_and_no_temporary() {
     }
 }
 
-/// An output that would replace the registry file, its anchor, the command's own input or its
-/// other output is refused (`usage`, exit 2) before anything is written: a rename over it
-/// would destroy that file.
+/// An output that would replace the registry file or its anchor (whatever the command), the
+/// artifact a manifest is written for, or the command's other output is refused (`usage`,
+/// exit 2) before anything is written: a rename over it would destroy that file.
 #[test]
 fn an_output_over_the_registry_an_input_or_another_output_is_refused() {
     let env = Env::new();
@@ -332,6 +332,9 @@ fn an_output_over_the_registry_an_input_or_another_output_is_refused() {
         let v = env.fails(&["ledger", "export", "--out", out], 2, "usage");
         assert!(v["message"].as_str().unwrap().contains("registry"), "{v}");
     }
+    // Every other output too: a checkpoint over the anchor, a key export over the registry.
+    env.fails(&["checkpoint", "create", "--out", &anchor_s], 2, "usage");
+    env.fails(&["key", "export", "release", "--out", &store_s], 2, "usage");
     assert_eq!(std::fs::read(&store).unwrap(), before);
     env.ok(&["status"]);
     // A manifest written over the artifact it signs.
@@ -362,4 +365,6 @@ fn an_output_over_the_registry_an_input_or_another_output_is_refused() {
     );
     assert!(!Path::new(&b).exists());
     env.ok(&["bundle", "export", "--manifest", &digest, "--out", &b]);
+    // A refresh may replace the bundle it reads (read whole first).
+    env.ok(&["bundle", "refresh", &b, "--out", &b]);
 }

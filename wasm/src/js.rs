@@ -96,6 +96,8 @@ struct Intrinsics {
     proto: JsValue,
     ctor: js_sys::Function,
     length: js_sys::Function,
+    buffer: js_sys::Function,
+    byte_offset: js_sys::Function,
     byte_length: js_sys::Function,
 }
 
@@ -120,6 +122,8 @@ impl Intrinsics {
         .ok()?;
         Some(Intrinsics {
             length: getter(&typed_array_proto, "length")?,
+            buffer: getter(&typed_array_proto, "buffer")?,
+            byte_offset: getter(&typed_array_proto, "byteOffset")?,
             byte_length: getter(&array_buffer_proto, "byteLength")?,
             proto,
             ctor,
@@ -135,11 +139,12 @@ thread_local! {
 /// ArrayBuffer; `None` for anything else). The argument's internal length is read with the
 /// built-in getter, which refuses a Proxy or another object posing as one (`malformed`); a
 /// plain Uint8Array (its prototype `Uint8Array.prototype`, no `length` of its own) is used as
-/// it is; an ArrayBuffer through a fresh view; any other typed array (a `length` redefined on
-/// it, a subclass's getter) copied by the `Uint8Array` constructor, which reads the internal
-/// length too. js-sys sizes its copies by the `length` property and traps when it lies, so no
-/// other value reaches a copy. (A page that redefines the built-in getter itself changes every
-/// typed array at once; that is beyond what an argument check can undo.)
+/// it is; an ArrayBuffer through a fresh view; any other Uint8Array (a subclass such as Node's
+/// Buffer, or one whose `length` was redefined) through a fresh view of the same bytes, made
+/// from its internal buffer, offset and length (no copy). js-sys sizes its copies by the
+/// `length` property and traps when it lies, so no other value reaches a copy. (A page that
+/// redefines the built-in getters themselves changes every typed array at once; that is beyond
+/// what an argument check can undo.)
 fn own_bytes(v: &JsValue, what: &str) -> Option<Result<Uint8Array>> {
     let array_buffer = v.is_instance_of::<ArrayBuffer>();
     if !array_buffer && !v.is_instance_of::<Uint8Array>() {
@@ -154,14 +159,21 @@ fn own_bytes(v: &JsValue, what: &str) -> Option<Result<Uint8Array>> {
         let i = i
             .as_ref()
             .ok_or_else(|| Error::malformed("internal: the Uint8Array built-ins"))?;
-        let getter = if array_buffer {
-            &i.byte_length
-        } else {
-            &i.length
+        let internal = |getter: &js_sys::Function| {
+            Reflect::apply(getter, v, &Array::new()).map_err(|_| unreadable())
         };
-        Reflect::apply(getter, v, &Array::new()).map_err(|_| unreadable())?;
-        let plain = !array_buffer
-            && Reflect::get_prototype_of(v).is_ok_and(|p| JsValue::from(p) == i.proto)
+        let view = |args: &Array| {
+            Reflect::construct(&i.ctor, args)
+                .ok()
+                .and_then(|c| c.dyn_into::<Uint8Array>().ok())
+                .ok_or_else(unreadable)
+        };
+        if array_buffer {
+            internal(&i.byte_length)?;
+            return view(&Array::of1(v));
+        }
+        let length = internal(&i.length)?;
+        let plain = Reflect::get_prototype_of(v).is_ok_and(|p| JsValue::from(p) == i.proto)
             && Reflect::get_own_property_descriptor(
                 v.unchecked_ref::<js_sys::Object>(),
                 &"length".into(),
@@ -170,10 +182,11 @@ fn own_bytes(v: &JsValue, what: &str) -> Option<Result<Uint8Array>> {
         if plain {
             return Ok(v.unchecked_ref::<Uint8Array>().clone());
         }
-        Reflect::construct(&i.ctor, &Array::of1(v))
-            .ok()
-            .and_then(|c| c.dyn_into::<Uint8Array>().ok())
-            .ok_or_else(unreadable)
+        view(&Array::of3(
+            &internal(&i.buffer)?,
+            &internal(&i.byte_offset)?,
+            &length,
+        ))
     }))
 }
 
@@ -324,7 +337,6 @@ pub fn keys(v: &JsValue, what: &str) -> Result<Vec<PublicKey>> {
     }
 }
 
-/// A non-negative integer: number (exact), bigint, or decimal text.
 /// [`integer`], or `None` when the value is absent.
 pub fn maybe_integer(v: &JsValue, what: &str) -> Result<Option<u64>> {
     if is_absent(v) {
@@ -334,6 +346,7 @@ pub fn maybe_integer(v: &JsValue, what: &str) -> Result<Option<u64>> {
     }
 }
 
+/// A non-negative integer: number (exact), bigint, or decimal text.
 pub fn integer(v: &JsValue, what: &str) -> Result<u64> {
     if let Some(x) = v.as_f64() {
         return input::integer_from_f64(x, what);

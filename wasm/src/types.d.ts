@@ -311,8 +311,9 @@ export interface KeyResponseOptions extends PeerOptions {
   /** A transparency checkpoint must carry both an Ed25519 and an ML-DSA signature (default true). */
   requireHybridCheckpoint?: boolean;
   /** The oldest transparency checkpoint accepted, in seconds before `now` (its time is its newest entry's): older is
-   * `stale`, and so is a version 1 bundle, which carries no checkpoint time. Default: no limit. */
-  maxAge?: number;
+   * `stale`, and so is a version 1 bundle, which carries no checkpoint time (one under a checkpoint that commits to a
+   * revocation map is `proof_invalid` whatever the policy). Default: no limit. */
+  maxAge?: IntegerInput;
 }
 
 /** Which rule vouched for a peer's key. */

@@ -153,8 +153,9 @@ fn checkpoint_of(note: &str, what: &str) -> Result<Checkpoint> {
 /// `pieces`, returning a version 2 bundle with the same subject, parents and entry.
 ///
 /// Checks, in order (the first failure is the error):
-/// 1. the bundle is a token or manifest bundle (`domain_mismatch`) and both checkpoints parse
-///    (`malformed`);
+/// 1. the bundle is a token or manifest bundle (`domain_mismatch`); the pieces keep the rules
+///    their decoding keeps (version `unsupported_version`, counts `too_large`, proof order
+///    `malformed`), whoever built them; and both checkpoints parse (`malformed`);
 /// 2. the newer checkpoint is of the same log (`domain_mismatch`) and not smaller
 ///    (`replayed`); at the same size it has the same root (`split_view`: two trees of one
 ///    size);

@@ -362,7 +362,6 @@ impl<'e> Reader<'e> {
         }
     }
 
-    /// A non-negative integer: number (exact), bigint, or decimal text.
     /// [`Reader::integer`], or `None` when the value is absent.
     pub fn maybe_integer(&self, v: &Val, what: &str) -> Result<Option<u64>> {
         if v.is_absent() {
@@ -372,6 +371,7 @@ impl<'e> Reader<'e> {
         }
     }
 
+    /// A non-negative integer: number (exact), bigint, or decimal text.
     pub fn integer(&self, v: &Val, what: &str) -> Result<u64> {
         match v {
             Val::Number(x) => input::integer_from_f64(*x, what),

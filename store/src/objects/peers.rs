@@ -904,7 +904,23 @@ impl Registry {
                 "this registry has no peer identity",
             )
         })?;
-        self.bundle(me.stored_seq, response, Vec::new())
+        let b = self.bundle(me.stored_seq, response, Vec::new())?;
+        // Under a checkpoint that commits to a revocation map, verifiers take only a version 2
+        // bundle (`cairn_core::peer::vouch`): one that cannot be made here (the registry
+        // read-only or its log key locked, its newest checkpoint older than the map) is
+        // refused rather than sent to be refused.
+        if b.version == cairn_core::bundle::BUNDLE_VERSION {
+            let line = cairn_core::note::Note::parse(b.checkpoint.as_bytes())
+                .and_then(|n| cairn_core::checkpoint::Checkpoint::parse_text(n.text()))
+                .and_then(|c| c.revocations())?;
+            if line.is_some() {
+                return Err(StoreError::new(
+                    StoreCode::InvalidState,
+                    "a key response's proof needs a checkpoint of the revocation map as it stands, which this registry cannot sign now: open it for writing, with its log key",
+                ));
+            }
+        }
+        Ok(b)
     }
 
     /// Receives a key response (one transaction) and returns the verdict on its key. See
