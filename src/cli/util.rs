@@ -173,7 +173,10 @@ pub fn guard_registry(store: &Path) {
 /// `usage` when `path` is one of the guarded files.
 pub fn refuse_guarded(path: &Path) -> CliResult<()> {
     let here = resolved(path);
-    match GUARDED.get().and_then(|g| g.iter().find(|(p, _)| *p == here)) {
+    match GUARDED
+        .get()
+        .and_then(|g| g.iter().find(|(p, _)| *p == here))
+    {
         Some((_, what)) => Err(CliError::usage(format!(
             "{} is {what}: writing there would replace it; choose another path",
             path.display()
