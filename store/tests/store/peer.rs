@@ -755,6 +755,34 @@ fn a_revoked_identity_key_stops_vouching_and_the_identity_is_rekeyed(
     Ok(())
 }
 
+/// A registry that cannot sign a checkpoint of its revocation map as it stands (opened
+/// read-only after a revocation) refuses to answer with a proof (`invalid_state`) rather than
+/// send a version 1 bundle every peer would refuse.
+#[test]
+fn a_read_only_registry_gives_no_version_1_proof() -> Result<(), Box<dyn std::error::Error>> {
+    let alice = peer("alice", Algorithm::MlDsa65, 1);
+    let bob = peer("bob", Algorithm::MlDsa65, 2);
+    publish_root(&bob, "bob")?;
+    let made = exchange(&alice, &bob, "bob", true);
+    let subject = cairn_core::bundle::Bundle::from_bytes(&made)?.subject;
+    // A revocation after the newest checkpoint: the map moves on without a checkpoint of it.
+    let spare = bob.reg.generate_key(
+        Algorithm::Ed25519,
+        &KeySpec::new("spare", RoleSet::of(&[Role::Peer])),
+        &Protection::Insecure,
+    )?;
+    bob.reg
+        .revoke_key(&spare.key_id, "spare", &spare.key_id, None)?;
+    let path = bob.dir.path().join("r.redb");
+    let Peer { reg, dir, .. } = bob;
+    drop(reg);
+    let ro = Registry::open_read_only(&path)?;
+    let e = ro.key_response_bundle(subject).unwrap_err();
+    assert_eq!(code(&e), "invalid_state", "{e}");
+    drop(dir);
+    Ok(())
+}
+
 #[test]
 fn peer_key_transparency_bundle_from_the_responders_registry() {
     let alice = peer("alice", Algorithm::MlDsa65, 1);
