@@ -252,11 +252,8 @@ fn missing_tiles(dir: &Path, size: u64) -> Vec<Tile> {
                 }
                 // A regular file, read up to the largest bundle (a FIFO, or a link to one,
                 // is not a tile, and must not hang or exhaust the export).
-                TileKind::Entries => {
-                    !std::fs::metadata(&path).is_ok_and(|m| m.is_file())
-                        || read_limited(&path, tiles::MAX_BUNDLE_BYTES, "entry bundle")
-                            .map_or(true, |b| tiles::parse_entry_bundle(&b, t.width).is_err())
-                }
+                TileKind::Entries => read_regular(&path, tiles::MAX_BUNDLE_BYTES, "entry bundle")
+                    .map_or(true, |b| tiles::parse_entry_bundle(&b, t.width).is_err()),
             }
         })
         .collect()
@@ -275,10 +272,7 @@ fn differing_tiles(reg: &Registry, dir: &Path, size: u64) -> CliResult<Vec<Tile>
     for t in wanted {
         let path = dir.join(t.path());
         let limit = tiles::MAX_BUNDLE_BYTES.max(t.hash_bytes_len());
-        let held = std::fs::metadata(&path)
-            .is_ok_and(|m| m.is_file())
-            .then(|| read_limited(&path, limit, "tile").ok())
-            .flatten();
+        let held = read_regular(&path, limit, "tile").ok();
         if held.as_deref() != Some(reg.tile(&t)?.as_slice()) {
             out.push(t);
         }

@@ -106,24 +106,16 @@ fn signers(
                 }
             }
         }
-        // Active root keys, and the current version's root keys rotated since (they still
-        // sign the move to the next version; the store refuses anything else).
-        let current_root_key = |id: &KeyId| {
-            current.is_some_and(|c| {
-                c.root
-                    .keys
-                    .iter()
-                    .any(|k| k.key_id() == *id && k.roles.contains(Role::Root))
-            })
-        };
+        // The keys that may sign the move (`signs_next_trust_root`: active root keys, and the
+        // current version's root keys rotated since).
         let mut out = Vec::new();
         for id in ids {
             if let Ok(k) = reg.key(&id) {
-                let usable = match k.status {
-                    KeyStatus::Active => true,
-                    KeyStatus::Rotated { .. } => current_root_key(&id),
-                    KeyStatus::Revoked { .. } => false,
-                };
+                let usable = cairn_store::signs_next_trust_root(
+                    current.map(|c| c.root.root()),
+                    &id,
+                    &k.status,
+                );
                 if usable && k.private != PrivatePart::None {
                     out.push(k);
                 }

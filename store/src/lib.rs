@@ -45,5 +45,5 @@ pub use objects::peers::{
 };
 pub use objects::seal::{KdfParams, Passphrase, Protection, Sealed};
 pub use objects::tokens::{Revocation, TokenInfo, TokenRequest, Unrecorded};
-pub use objects::trustroots::{StoredTrustRoot, TrustRootSpec};
+pub use objects::trustroots::{signs_next_trust_root, StoredTrustRoot, TrustRootSpec};
 pub use registry::{CreateOptions, MAX_ORIGIN_LEN};

@@ -77,6 +77,24 @@ pub(crate) fn all_roots(
     Ok(out)
 }
 
+/// Whether key `id`, with `status`, may sign the move from trust root `current` to its next
+/// version: an active key, or a root key of `current` rotated since (the chain needs a
+/// threshold of `current`'s root keys), never a revoked one. The rule
+/// [`Txn::update_trust_root`] applies, and `cairn root rotate` picks its default signers by.
+pub fn signs_next_trust_root(
+    current: Option<&cairn_core::trust::TrustRoot>,
+    id: &KeyId,
+    status: &KeyStatus,
+) -> bool {
+    match status {
+        KeyStatus::Active => true,
+        KeyStatus::Rotated { .. } => current
+            .and_then(|r| r.role_of(id))
+            .is_some_and(|roles| roles.contains(Role::Root)),
+        KeyStatus::Revoked { .. } => false,
+    }
+}
+
 impl Txn<'_> {
     fn build_root_keys(&self, spec: &TrustRootSpec) -> StoreResult<Vec<TrustedKey>> {
         // A token carries one signature, its issuer's: a higher threshold would promise an
@@ -152,13 +170,9 @@ impl Txn<'_> {
             .iter()
             .map(|(id, pass)| {
                 let rec = self.key_record(id)?;
-                let current_root_key = current.is_some_and(|r| {
-                    r.root()
-                        .keys
-                        .iter()
-                        .any(|k| k.key_id() == *id && k.roles.contains(Role::Root))
-                });
-                if matches!(rec.status, KeyStatus::Rotated { .. }) && current_root_key {
+                if matches!(rec.status, KeyStatus::Rotated { .. })
+                    && signs_next_trust_root(current.map(|r| r.root()), id, &rec.status)
+                {
                     return self.reg.open_keys.unseal(&rec, *pass);
                 }
                 self.signer(id, *pass, Role::Root).map(|(_, sk)| sk)
