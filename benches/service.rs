@@ -70,6 +70,13 @@
 //! committer's share, and the difference in CPU per write from the first cell, what the proof
 //! of possession costs a served write.
 //!
+//! Last of the writes, the stack's own ceiling: the 64-client write cell against a bare axum
+//! route (`axum::serve`, one `POST` handler that parses the spec, awaits the service's group
+//! committer over the same registry and writes the same answer; no credentials, limits,
+//! metrics, tracing or timeouts). Every served registration does this and more, so its rate is
+//! the most any server on this stack and this store's durable commits answers 64 clients on
+//! the host; the bearer cell less this one is what cairn's own layers cost a write.
+//!
 //!     cargo bench --bench service                 # full
 //!     CAIRN_BENCH_QUICK=1 cargo bench --bench service
 //!     CAIRN_SERVICE_BENCH=writes cargo bench --bench service  # parts: reads, writes, handles
@@ -231,6 +238,78 @@ async fn committer_alone(
     drop(writer);
     std::fs::remove_file(&path).ok();
     (n as f64 / secs, committer)
+}
+
+/// The stack's own ceiling for a durable write: the 64-client write cell against a bare axum
+/// route on this runtime (served by `axum::serve`, TCP_NODELAY on), in front of the service's
+/// group committer over `reg`. No credentials, no limits, no metrics, no tracing, no timeouts:
+/// the body read, the spec parsed, the write awaited, the same answer written. Everything a
+/// registration in `cairn serve` does is this and more, so no server built on this stack and
+/// this committer answers 64 clients faster than this cell on the same host.
+async fn bare_stack_cell(
+    reg: Registry,
+    max_requests: usize,
+    budget: Duration,
+    writer: Arc<Writer>,
+) -> (Cell, Option<Committer>) {
+    use axum::extract::State;
+    use axum::response::IntoResponse;
+    use axum::serve::ListenerExt;
+    type Committing = Arc<cairn_service::writer::Writer>;
+    async fn register(
+        State(committing): State<Committing>,
+        body: Bytes,
+    ) -> axum::response::Response {
+        let spec = std::str::from_utf8(&body)
+            .ok()
+            .and_then(|text| NodeSpec::from_json(text).ok())
+            .expect("the bench's spec");
+        let (info, replaced) = committing.register_node(spec).await.expect("registered");
+        (
+            axum::http::StatusCode::CREATED,
+            axum::Json(registration_answer(&info, replaced)),
+        )
+            .into_response()
+    }
+    let committing: Committing =
+        Arc::new(cairn_service::writer::Writer::start(Arc::new(reg), None).expect("writer"));
+    let app = axum::Router::new()
+        .route(REGISTER, axum::routing::post(register))
+        .with_state(committing.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .tap_io(|tcp| tcp.set_nodelay(true).expect("nodelay"));
+    let address = axum::serve::Listener::local_addr(&listener).expect("address");
+    let served = tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
+        listener, app,
+    )));
+    writer.proofs.store(false, Ordering::Relaxed);
+    let before = committing.stats();
+    let sched = named_threads_sched(COMMITTER_THREAD);
+    let r = cell(
+        address,
+        Kind::Register,
+        64,
+        max_requests,
+        budget,
+        writer,
+        "bare".into(),
+    )
+    .await;
+    let wall = if r.rate > 0.0 {
+        r.requests as f64 / r.rate
+    } else {
+        0.0
+    };
+    let committer = committer_share(
+        &before,
+        &committing.stats(),
+        sched.zip(named_threads_sched(COMMITTER_THREAD)),
+        wall,
+    );
+    served.abort();
+    (r, committer)
 }
 
 /// CPU time the process's live threads have used so far, in seconds, to the nanosecond:
@@ -846,7 +925,8 @@ fn main() {
     let (batched, _) = store_batched_rate(mode, &dir, batch);
     // The store's CPU per registration at 64 per commit: with 64 clients, no commit can hold
     // more, so a durable write at 64 clients costs the store at least this.
-    let (_, store_cpu) = store_batched_rate(mode, &dir, 64.min(batch));
+    // Its rate there too: the most lenient reading of the write bar's reference.
+    let (batched64, store_cpu) = store_batched_rate(mode, &dir, 64.min(batch));
 
     // The served registry: a token for writes, and 300 nodes (one full tile, queries to hit).
     let reg = create(&dir.join("served.redb"));
@@ -960,7 +1040,7 @@ fn main() {
     let mut rows = Vec::new();
     let mut handle_rows = Vec::new();
     let mut committer64 = None;
-    let (write_stats, reads16_p99, best_read, floor, split, bearer) = rt.block_on(async {
+    let (write_stats, reads16_p99, best_read, floor, split, bearer, bare) = rt.block_on(async {
         let server = Server::start(config.clone(), reg).await.expect("server");
         let address = server.local_addr();
         let mut reads16_p99 = Vec::new();
@@ -1146,7 +1226,15 @@ fn main() {
         } else {
             None
         };
-        (stats, reads16_p99, best_read, floor, split, bearer)
+        // The same cell once more, against a bare axum route over the same registry: the
+        // stack's own ceiling (`bare_stack_cell`).
+        let bare = if part("writes") {
+            let reg = Registry::open(dir.join("served.redb"), None).expect("reopen");
+            Some(bare_stack_cell(reg, write_max, write_budget, writer.clone()).await)
+        } else {
+            None
+        };
+        (stats, reads16_p99, best_read, floor, split, bearer, bare)
     });
     std::fs::remove_dir_all(&dir).ok();
 
@@ -1229,6 +1317,11 @@ fn main() {
     println!(
         "durable writes at 64 clients / store batched rate: {:.0}%",
         ratio * 100.0
+    );
+    println!(
+        "store rate at 64 registrations per commit (the largest commit 64 clients can fill): {}; durable writes at 64 clients / that rate: {:.0}%",
+        fmt_rate(batched64),
+        writes64 / batched64 * 100.0
     );
     if let Some(k) = &committer64 {
         // The committer takes the next batch only once the last is committed: near 100%
@@ -1335,6 +1428,32 @@ fn main() {
              the batched rate), {} of CPU per write{cost}",
             fmt_rate(r.rate),
             r.rate / batched * 100.0,
+            r.cpu_per_request.map_or("-".into(), fmt_time),
+        );
+        if let Some(k) = committer {
+            println!("  its group committer: {}", committer_line(k));
+        }
+    }
+    if let Some((r, committer)) = &bare {
+        // What cairn's own layers add to a bearer write: the bearer cell less this one.
+        let layers = bearer
+            .as_ref()
+            .and_then(|(b, _)| b.cpu_per_request)
+            .zip(r.cpu_per_request)
+            .map_or(String::new(), |(with, without)| {
+                format!(
+                    "; cairn's layers (the token, limits, metrics, timeouts) cost a bearer write {}",
+                    fmt_time(with - without)
+                )
+            });
+        println!(
+            "\nthe 64-client write cell against a bare axum route in front of the same group \
+             committer (no credentials, limits, metrics, tracing or timeouts: the stack's own \
+             ceiling for a served write on this host): {} ({:.0}% of the batched rate, {:.0}% \
+             of the store's rate at 64 a commit), {} of CPU per write{layers}",
+            fmt_rate(r.rate),
+            r.rate / batched * 100.0,
+            r.rate / batched64 * 100.0,
             r.cpu_per_request.map_or("-".into(), fmt_time),
         );
         if let Some(k) = committer {
