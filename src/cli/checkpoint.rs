@@ -96,6 +96,7 @@ fn note_out(
 pub fn run(ctx: &Ctx, cmd: CheckpointCmd) -> CliResult<Output> {
     match cmd {
         CheckpointCmd::Create { out } => {
+            ctx.check_output(out.as_deref())?;
             let reg = ctx.open(Access::Write)?;
             let cp = reg.create_checkpoint()?;
             note_out(&reg, &cp, out.as_deref(), "signed")

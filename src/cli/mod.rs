@@ -144,6 +144,11 @@ impl Ctx {
         Ok(())
     }
 
+    /// [`Ctx::check_outputs`] for a command's one optional output.
+    pub fn check_output(&self, out: Option<&std::path::Path>) -> CliResult<()> {
+        out.map_or(Ok(()), |p| self.check_outputs(&[p], &[]))
+    }
+
     /// Opens the registry as `access` says (see [`Access`]).
     pub fn open(&self, access: Access) -> CliResult<Registry> {
         let path = self.store_path()?;

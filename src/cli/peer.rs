@@ -101,6 +101,7 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             ))
         }
         PeerCmd::Request { peer, out, again } => {
+            ctx.check_output(Some(&out))?;
             let reg = ctx.open(Access::Write)?;
             let pass = identity_passphrase(ctx, &reg)?;
             let bytes = if again {
@@ -134,6 +135,7 @@ pub fn run(ctx: &Ctx, cmd: PeerCmd) -> CliResult<Output> {
             out,
             with_proof,
         } => {
+            ctx.check_output(Some(&out))?;
             let bytes = read_limited(&request, MAX_MESSAGE_FILE, "key request file")?;
             let reg = ctx.open(Access::Write)?;
             let pass = identity_passphrase(ctx, &reg)?;

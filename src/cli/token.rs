@@ -73,6 +73,7 @@ pub fn run(ctx: &Ctx, cmd: TokenCmd) -> CliResult<Output> {
             parent,
             out,
         } => {
+            ctx.check_output(out.as_deref())?;
             let reg = ctx.open(Access::Write)?;
             let issuer = resolve_key(&reg, &issuer)?;
             let holder = match (&holder, &holder_key) {

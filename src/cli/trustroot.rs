@@ -166,6 +166,7 @@ fn made(r: &StoredTrustRoot, verb: &str, file: Option<String>) -> Output {
 pub fn run(ctx: &Ctx, cmd: RootCmd) -> CliResult<Output> {
     match cmd {
         RootCmd::Create(a) => {
+            ctx.check_output(a.out.as_deref())?;
             let reg = ctx.open(Access::Write)?;
             let keys = listed_keys(&reg, &a)?;
             let spec = TrustRootSpec {
@@ -181,6 +182,7 @@ pub fn run(ctx: &Ctx, cmd: RootCmd) -> CliResult<Output> {
             Ok(made(&r, "created trust root version 1", file))
         }
         RootCmd::Rotate(a) => {
+            ctx.check_output(a.out.as_deref())?;
             let reg = ctx.open(Access::Write)?;
             let current = reg.trust_root()?;
             let keys = listed_keys(&reg, &a)?;

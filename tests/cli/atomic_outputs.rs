@@ -333,10 +333,57 @@ fn an_output_over_the_registry_an_input_or_another_output_is_refused() {
         assert!(v["message"].as_str().unwrap().contains("registry"), "{v}");
     }
     assert_eq!(std::fs::read(&store).unwrap(), before);
-    // Every other output too: a checkpoint over the anchor (the checkpoint itself is made, and
-    // kept), a key export over the registry; both files stay what they are.
+    // Every other output too, refused before the command writes anything to the registry: a
+    // checkpoint over the anchor (none is made, though an entry awaits one), a trust root, a
+    // token, peer messages, a key export; both files stay what they are.
+    env.ok(&["checkpoint", "create"]);
+    let newest = |env: &Env| env.ok(&["checkpoint", "latest"])["checkpoint"]["size"].clone();
+    let signed = newest(&env);
+    env.ok(&[
+        "key",
+        "generate",
+        "--label",
+        "spare",
+        "--role",
+        "peer",
+        "--algorithm",
+        "ed25519",
+        "--insecure-no-passphrase",
+    ]);
     env.fails(&["checkpoint", "create", "--out", &anchor_s], 2, "usage");
-    env.fails(&["key", "export", "release", "--out", &store_s], 2, "usage");
+    assert_eq!(newest(&env), signed, "no checkpoint made");
+    let entries = |env: &Env| env.ok(&["status"])["entries"].clone();
+    let before_refusals = entries(&env);
+    for out in [&store_s, &anchor_s] {
+        env.fails(&["root", "rotate", "--out", out], 2, "usage");
+        env.fails(&["root", "create", "--out", out], 2, "usage");
+        env.fails(
+            &[
+                "token",
+                "issue",
+                "--issuer",
+                "issuer",
+                "--holder",
+                "agent",
+                "--audience",
+                "svc.example",
+                "--capability",
+                "read",
+                "--out",
+                out,
+            ],
+            2,
+            "usage",
+        );
+        env.fails(&["peer", "request", "node-b", "--out", out], 2, "usage");
+        env.fails(
+            &["peer", "respond", &env.p("absent.bin"), "--out", out],
+            2,
+            "usage",
+        );
+        env.fails(&["key", "export", "release", "--out", out], 2, "usage");
+    }
+    assert_eq!(entries(&env), before_refusals, "no entry written");
     env.ok(&["ledger", "audit"]);
     env.ok(&["status"]);
     // A manifest written over the artifact it signs.
