@@ -26,7 +26,7 @@ use crate::checkpoint::{
 };
 use crate::crypto::{KeyId, PublicKey};
 use crate::dsse::Envelope;
-use crate::encoding::{b64_encode, from_postcard, to_postcard, Digest};
+use crate::encoding::{b64_encode, from_postcard_canonical, to_postcard, Digest};
 use crate::error::{Error, ErrorCode, Result};
 use crate::merkle::MemoryTree;
 
@@ -143,7 +143,7 @@ pub struct ExportVerifier {
     tree: MemoryTree,
     /// The revocation map the entries so far build (what each checkpoint's
     /// `cairn.revocations` line must commit to), and its size.
-    revocations: crate::revocation::MemoryMap,
+    revocations: crate::revocation::NodeMap,
     revoked: u64,
     checkpoints: u64,
     /// Size of the newest verified checkpoint.
@@ -162,7 +162,7 @@ impl ExportVerifier {
             chain: ChainVerifier::new(),
             state: LedgerState::new(),
             tree: MemoryTree::new(),
-            revocations: crate::revocation::MemoryMap::new(),
+            revocations: crate::revocation::NodeMap::new(),
             revoked: 0,
             checkpoints: 0,
             covered: 0,
@@ -203,7 +203,7 @@ impl ExportVerifier {
         if self.end.is_some() {
             return Err(malformed("frames after the final frame"));
         }
-        let frame: Frame = from_postcard(body, MAX_FRAME_LEN, "export frame")?;
+        let frame: Frame = from_postcard_canonical(body, MAX_FRAME_LEN, "export frame")?;
         if self.origin.is_none() && !matches!(frame, Frame::Header { .. }) {
             return Err(malformed("the first frame must be the header"));
         }
@@ -262,7 +262,7 @@ impl ExportVerifier {
                     trust_root: self.state.trust_root_ref(),
                     revocations: RevocationsRef {
                         count: self.revoked,
-                        root: self.revocations.root(),
+                        root: self.revocations.root()?,
                     },
                 };
                 super::check_checkpoint_claims(&cp.extensions, &want)

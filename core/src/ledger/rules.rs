@@ -570,6 +570,19 @@ pub fn check_entry<V: LedgerView>(
                 )
                 .into());
             }
+            // A manifest's envelope carries every signature it has, so no more signers than
+            // an envelope holds: the writer cannot record more, and a replay stays linear.
+            if m.signers.len().saturating_add(signers.len()) > crate::dsse::MAX_SIGNATURES {
+                return Err(refuse(
+                    ErrorCode::TooLarge,
+                    format!(
+                        "manifest {} would have more than {} signers",
+                        hex_encode(manifest_digest),
+                        crate::dsse::MAX_SIGNATURES
+                    ),
+                )
+                .into());
+            }
             for s in signers {
                 if m.signers.contains(s) {
                     return Err(refuse(

@@ -301,6 +301,23 @@ fn damage_is_reported() {
             "flip at {at} accepted"
         );
     }
+    // A frame in a non-canonical spelling: the header's variant index 0 written as the
+    // two-byte varint 80 00 (the frame's length one more). Every frame has one encoding.
+    let len = u32::from_be_bytes([stream[9], stream[10], stream[11], stream[12]]);
+    assert_eq!(stream[13], 0, "the header frame's variant index");
+    let respelled = [
+        &stream[..9],
+        &(len + 1).to_be_bytes()[..],
+        &[0x80, 0x00],
+        &stream[14..],
+    ]
+    .concat();
+    assert_eq!(
+        verify_export(&respelled[..], &none).unwrap_err().code().as_str(),
+        "malformed"
+    );
+    let core = cairn_core::ledger::export::verify_export(&respelled, &none).unwrap_err();
+    assert_eq!(core.code().as_str(), "malformed", "{core}");
     // A huge frame length is refused before allocating.
     let mut huge = stream[..9].to_vec();
     huge.extend_from_slice(&u32::MAX.to_be_bytes());

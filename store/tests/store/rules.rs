@@ -433,6 +433,17 @@ fn cases(w: &World) -> Vec<Case<'_>> {
             "replayed",
         ),
         c(
+            "manifest co-signed past the signatures an envelope holds",
+            Event::ManifestCosigned {
+                manifest_digest: w.manifest,
+                signers: (1..=cairn_core::dsse::MAX_SIGNATURES as u8)
+                    .map(|i| KeyId([i; 32]))
+                    .collect(),
+            },
+            &[],
+            "too_large",
+        ),
+        c(
             "revoked manifest co-signed",
             Event::ManifestCosigned {
                 manifest_digest: w.revoked_manifest,
