@@ -239,7 +239,7 @@ impl NonceCache {
                 "rate_limited",
                 "this token signed too many requests recently; retry later",
             )
-            .with_details(serde_json::json!({"retry_after_seconds": 1})));
+            .with_details(serde_json::json!({"retry_after_seconds": 1, "banned": false})));
         }
         *mine += 1;
         by_key.insert(key, forget_after);
@@ -595,6 +595,22 @@ mod tests {
                 .code,
             "replayed"
         );
+    }
+
+    /// One token's share of the remembered nonces used up is a 429 shaped as the limiter's
+    /// (`retry_after_seconds`, `banned`), and leaves other tokens their share.
+    #[test]
+    fn a_token_past_its_share_of_nonces_is_rate_limited() {
+        let c = NonceCache::with_limits(16, 2);
+        record(&c, &[5; 32], "share-nonce-0001", 100, 100).unwrap();
+        record(&c, &[5; 32], "share-nonce-0002", 100, 100).unwrap();
+        let e = record(&c, &[5; 32], "share-nonce-0003", 100, 100).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (429, "rate_limited"));
+        assert_eq!(
+            e.details,
+            serde_json::json!({"retry_after_seconds": 1, "banned": false})
+        );
+        record(&c, &[6; 32], "share-nonce-0003", 100, 100).unwrap();
     }
 
     #[test]

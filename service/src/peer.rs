@@ -147,7 +147,9 @@ pub(crate) async fn key_request(
 ) -> ServiceResult<Response> {
     only_params(&q, &["proof"])?;
     let proof = flag(&q, "proof")?;
-    let request = read_body(body, MAX_KEY_MESSAGE_LEN).await?.to_vec();
+    // Anyone may send one: `limits.max_body_bytes` bounds it too, when it is lower.
+    let limit = MAX_KEY_MESSAGE_LEN.min(st.config.limits.max_body_bytes);
+    let request = read_body(body, limit).await?.to_vec();
     blocking(move || {
         if proof {
             // What the proof needs (the identity, a trust root, a checkpoint covering the

@@ -977,7 +977,22 @@ async fn trust_roots(State(st): St) -> ServiceResult<Json<Value>> {
 
 async fn token_get(State(st): St, Path(id): Path<String>) -> ServiceResult<Json<Value>> {
     let id = parse_digest(&id, "id")?;
-    blocking(move || Ok(Json(view::token(&st.reg.token(&id)?)))).await
+    blocking(move || {
+        let mut v = view::token(&st.reg.token(&id)?);
+        if bearer_tokens(&st) {
+            v["envelope"] = Value::Null;
+        }
+        Ok(Json(v))
+    })
+    .await
+}
+
+/// Whether tokens are bearer credentials here (`auth.proof_of_possession = false`): a token's
+/// envelope then authorises whoever sends it, so the service never hands one out (a token's
+/// view has a null `envelope`, its bundle is refused). With proofs of possession, an envelope
+/// is useless without its holder's private key.
+fn bearer_tokens(st: &AppState) -> bool {
+    !st.config.auth.proof_of_possession
 }
 
 async fn manifest_get(State(st): St, Path(d): Path<String>) -> ServiceResult<Json<Value>> {
@@ -1118,6 +1133,15 @@ pub(crate) fn ensure_checkpoint(st: &AppState, seq: u64) -> ServiceResult<()> {
 
 async fn bundle_token(State(st): St, Path(id): Path<String>) -> ServiceResult<Response> {
     let id = parse_digest(&id, "id")?;
+    if bearer_tokens(&st) {
+        return Err(ServiceError::new(
+            StatusCode::FORBIDDEN,
+            "unauthorized",
+            "tokens are bearer credentials on this service (auth.proof_of_possession = false): \
+             a token's bundle carries it, so it is not served; export it on the registry's host \
+             (cairn bundle export --token)",
+        ));
+    }
     blocking(move || {
         ensure_checkpoint(&st, st.reg.token(&id)?.seq)?;
         Ok(bundle_response(st.reg.token_bundle(&id)?))

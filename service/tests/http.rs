@@ -57,6 +57,44 @@ impl Fixture {
         }
     }
 
+    /// A root key, and a trust root (version 1) listing every key of the registry with a
+    /// private half, a threshold of 1 for each role they hold: what bundles need.
+    fn trust_root(&mut self) -> cairn_core::trust::VerifiedRoot {
+        use cairn_store::{KeyStatus, PrivatePart, TrustRootSpec};
+        let root_key = self
+            .reg()
+            .generate_key(
+                Algorithm::Ed25519,
+                &KeySpec::new("root", RoleSet::of(&[Role::Root])),
+                &Protection::Insecure,
+            )
+            .unwrap();
+        let listed: Vec<_> = self
+            .reg()
+            .list_keys()
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.status == KeyStatus::Active && k.private != PrivatePart::None)
+            .collect();
+        let mut t = cairn_core::trust::Thresholds::default();
+        for role in Role::ALL {
+            if listed.iter().any(|k| k.roles.contains(role)) {
+                t = t.with(role, 1);
+            }
+        }
+        self.reg()
+            .create_trust_root(
+                &TrustRootSpec {
+                    keys: listed.iter().map(|k| k.key_id).collect(),
+                    thresholds: t,
+                    expires_at: self.reg().now() + 86_400,
+                },
+                &[(root_key.key_id, None)],
+            )
+            .unwrap()
+            .root
+    }
+
     /// [`Fixture::new`], with nodes `n0` .. `n{count - 1}` registered in one commit.
     fn with_nodes(count: usize) -> Fixture {
         let fx = Fixture::new();
@@ -2285,6 +2323,77 @@ fn private_reads_need_a_read_token() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
+/// With `auth.proof_of_possession = false` a token alone authorises a write (a bearer
+/// credential), so the service never hands a token's envelope out: its view's `envelope` is
+/// null and its bundle refused. Its refresh pieces (no envelope in them) are still served; with
+/// proofs of possession on, the same reads give the envelope.
+#[test]
+fn bearer_tokens_authorize_alone_and_are_never_handed_out() {
+    let mut fx = Fixture::new();
+    let writer = fx.token(ORIGIN, &["node.register"], 3600);
+    fx.trust_root();
+    let path = fx.dir.join("r.redb");
+    let mut cfg = loopback();
+    cfg.auth.proof_of_possession = false;
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let (a, base) = (agent(), &srv.url);
+    let r = write(
+        &a,
+        base,
+        "POST",
+        "/api/v1/registry/register",
+        spec("bearer-1").as_bytes(),
+        Some(&writer.envelope),
+        None,
+        "",
+        now(),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let tid = hex_encode(&writer.id);
+    let r = get(&a, &format!("{base}/api/v1/tokens/{tid}"));
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["id"], tid.as_str(), "{v}");
+    assert!(v["envelope"].is_null(), "{v}");
+    let r = get(&a, &format!("{base}/api/v1/bundles/token/{tid}"));
+    assert_eq!((r.status, r.code().as_str()), (403, "unauthorized"));
+    let r = get(
+        &a,
+        &format!("{base}/api/v1/bundles/token/{tid}/refresh?from=1&leaf=0"),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    drop(srv);
+
+    // The same registry with proofs of possession: the envelope is served.
+    let srv = Running::start(loopback(), Registry::open(&path, None).unwrap());
+    let base = &srv.url;
+    let v: Value =
+        serde_json::from_slice(&get(&a, &format!("{base}/api/v1/tokens/{tid}")).body).unwrap();
+    let served = cairn_core::dsse::Envelope::from_json(&v["envelope"].to_string()).unwrap();
+    assert_eq!(served.id(), writer.id);
+    assert_eq!(
+        get(&a, &format!("{base}/api/v1/bundles/token/{tid}")).status,
+        200
+    );
+}
+
+/// `limits.max_body_bytes` bounds the one body anyone may send a peer route, a key request,
+/// when it is below the request's own 16 KiB.
+#[test]
+fn a_key_request_is_bounded_by_the_body_limit_too() {
+    let mut fx = Fixture::new();
+    let mut cfg = loopback();
+    cfg.limits.max_body_bytes = 1024;
+    let srv = Running::start(cfg, fx.reg.take().unwrap());
+    let (a, url) = (agent(), format!("{}/api/v1/peer/key-request", srv.url));
+    let r = done(a.post(&url).send(&[0u8; 2048][..]));
+    assert_eq!((r.status, r.code().as_str()), (413, "too_large"));
+    // Under the limit, the bytes are read and the request is judged: this registry has no
+    // peer identity to answer with.
+    let r = done(a.post(&url).send(&[0u8; 512][..]));
+    assert_eq!((r.status, r.code().as_str()), (409, "invalid_state"));
+}
+
 #[test]
 fn rate_limits_answer_429_with_retry_after_and_ban() {
     let mut fx = Fixture::new();
@@ -2547,41 +2656,8 @@ fn metrics_count_requests_verifications_and_signatures() {
 #[test]
 fn bundles_under_concurrent_writes_take_their_checkpoints_through_the_writer() {
     use cairn_core::bundle::{verify_bundle, Bundle, BundlePolicy};
-    use cairn_store::{KeyStatus, PrivatePart, TrustRootSpec};
     let mut fx = Fixture::new();
-    let root_key = fx
-        .reg()
-        .generate_key(
-            Algorithm::Ed25519,
-            &KeySpec::new("root", RoleSet::of(&[Role::Root])),
-            &Protection::Insecure,
-        )
-        .unwrap();
-    let listed: Vec<_> = fx
-        .reg()
-        .list_keys()
-        .unwrap()
-        .into_iter()
-        .filter(|k| k.status == KeyStatus::Active && k.private != PrivatePart::None)
-        .collect();
-    let mut t = cairn_core::trust::Thresholds::default();
-    for role in Role::ALL {
-        if listed.iter().any(|k| k.roles.contains(role)) {
-            t = t.with(role, 1);
-        }
-    }
-    let root = fx
-        .reg()
-        .create_trust_root(
-            &TrustRootSpec {
-                keys: listed.iter().map(|k| k.key_id).collect(),
-                thresholds: t,
-                expires_at: fx.reg().now() + 86_400,
-            },
-            &[(root_key.key_id, None)],
-        )
-        .unwrap()
-        .root;
+    let root = fx.trust_root();
     // A bundle made now, refreshed over HTTP once the writes below have grown the log.
     let refreshed = fx.token(ORIGIN, &["node.register"], 3600);
     let old = fx.reg().token_bundle(&refreshed.id).unwrap();
@@ -2687,10 +2763,17 @@ fn bundles_under_concurrent_writes_take_their_checkpoints_through_the_writer() {
     };
     let v = verify_bundle(&fresh, &root, now(), &policy).unwrap();
     assert_eq!(v.checkpoint.size, fresh.inclusion.tree_size);
-    // Refused: no `from`, a `from` past the log, an unknown token, an unknown parameter.
+    // Refused: no `from`, a `from` past the log (with a `leaf` past it too: not a damaged
+    // registry's 500), a `leaf` not below `from`, an unknown token, an unknown parameter.
     for (query, status) in [
         (String::new(), 400),
         (format!("?from={}", u64::MAX), 400),
+        (format!("?from={}&leaf={}", u64::MAX, u64::MAX - 1), 400),
+        (
+            format!("?from={}&leaf={}", from + 10_000, from + 9_000),
+            400,
+        ),
+        (format!("?from={from}&leaf={from}"), 422),
         (format!("?from={from}&x=1"), 400),
     ] {
         let r = get(

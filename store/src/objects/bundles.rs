@@ -93,9 +93,9 @@ impl Registry {
     /// a checkpoint of the whole log first when the newest one is older (a read-only registry
     /// hands out its newest checkpoint).
     ///
-    /// Errors: `invalid_state` when the registry is read-only and its newest checkpoint
-    /// predates the map; cairn-core's codes when `old_size` is past the newest checkpoint or
-    /// `seq` is not below `old_size`.
+    /// Errors: `malformed` when `old_size` is past the log; `invalid_state` when the registry
+    /// is read-only and its newest checkpoint predates the map; cairn-core's codes when
+    /// `old_size` is past the newest checkpoint or `seq` is not below `old_size`.
     pub fn refresh_pieces_at(
         &self,
         seq: u64,
@@ -110,8 +110,16 @@ impl Registry {
             )
             .into());
         }
-        // The newest state: a checkpoint of the whole log (when the registry may sign one).
+        // Refused before anything is read or signed: an entry past the log would otherwise
+        // have the bundle sign a checkpoint, then find no entry to prove.
         let size = self.tree_size()?;
+        if old_size > size {
+            return Err(cairn_core::Error::malformed(format!(
+                "a tree of {old_size} entries is past the log ({size} entries)"
+            ))
+            .into());
+        }
+        // The newest state: a checkpoint of the whole log (when the registry may sign one).
         let newest =
             self.read(|rtx| Ok(rtx.open_table(CHECKPOINTS)?.last()?.map(|(k, _)| k.value())))?;
         if self.is_writable() && newest.is_none_or(|n| n < size) {

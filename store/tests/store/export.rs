@@ -313,7 +313,10 @@ fn damage_is_reported() {
     ]
     .concat();
     assert_eq!(
-        verify_export(&respelled[..], &none).unwrap_err().code().as_str(),
+        verify_export(&respelled[..], &none)
+            .unwrap_err()
+            .code()
+            .as_str(),
         "malformed"
     );
     let core = cairn_core::ledger::export::verify_export(&respelled, &none).unwrap_err();
