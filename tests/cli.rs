@@ -1116,6 +1116,11 @@ fn sign_verify_bundles_offline() {
         &env.p("pinned.json"),
     ]);
     assert_eq!(v["artifact_checked"], false);
+    // A list of revoked tokens says nothing of a manifest: refused, not dropped.
+    let mut revoked = good.to_vec();
+    let token_id = "ab".repeat(32);
+    revoked.extend(["--revoked", token_id.as_str()]);
+    env.fails(&revoked, 1, "domain_mismatch");
     // Tampered bundles: the signed claims, the checkpoint note, truncation. (Bytes the
     // verifier does not rely on, such as a signature by a key the root does not list, may
     // change without effect; these are the ones it does rely on.)

@@ -57,6 +57,22 @@ pub const MAX_CLOCK_SKEW: u64 = 3600;
 /// check runs at its own time rather than refuse every proof until real time catches up.
 pub const MAX_CLOCK_LAG: u64 = 5;
 
+/// The time a check of a one-use memory (nonces here, proof-of-work solutions in
+/// `handles`) runs at, given `latest`, the time the last check ran at, and `now`, the clock as
+/// this check read it before it waited for the memory's lock: the later of the two when `now`
+/// is behind by at most [`MAX_CLOCK_LAG`] (a check must never run before a time at which the
+/// memory already forgot what it held), else `now` (the wall clock was stepped back). Updates
+/// `latest`.
+pub(crate) fn check_time(latest: &mut UnixTime, now: UnixTime) -> UnixTime {
+    let at = if *latest > now && *latest - now <= MAX_CLOCK_LAG {
+        *latest
+    } else {
+        now
+    };
+    *latest = at;
+    at
+}
+
 /// What a nonce is remembered by: the first 16 bytes of SHA-256(token id ‖ nonce). Bound to
 /// the token, so one token's holder cannot use up a nonce another is about to send; fixed in
 /// size, whatever the nonce's length.
@@ -184,12 +200,7 @@ impl NonceCache {
             per_token,
             latest,
         } = &mut *seen;
-        let now = if *latest > now && *latest - now <= MAX_CLOCK_LAG {
-            *latest
-        } else {
-            now
-        };
-        *latest = now;
+        let now = check_time(latest, now);
         if proof_time.saturating_add(max_skew) < now {
             return Err(ServiceError::unauthenticated(
                 ErrorCode::Expired,

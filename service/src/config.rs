@@ -15,17 +15,30 @@ pub const MAX_CONFIG_LEN: usize = 256 * 1024;
 
 /// A configuration file's text, at most [`MAX_CONFIG_LEN`] bytes (`cairn serve` and `cairn
 /// witness serve` read theirs alike).
+/// A regular file only, and read no further than the limit, whatever its reported length: a
+/// FIFO or a device (`/dev/zero`) would otherwise hang the startup or fill the memory.
 pub(crate) fn read_config_text(path: &Path) -> ServiceResult<String> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))?;
-    if meta.len() > MAX_CONFIG_LEN as u64 {
+    use std::io::Read;
+    let failed = |e: std::io::Error| ServiceError::config(format!("{}: {e}", path.display()));
+    // Asked before opening: opening a FIFO waits for a writer.
+    if !std::fs::metadata(path).map_err(failed)?.is_file() {
+        return Err(ServiceError::config(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let file = std::fs::File::open(path).map_err(failed)?;
+    let mut text = String::new();
+    file.take(MAX_CONFIG_LEN as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(failed)?;
+    if text.len() > MAX_CONFIG_LEN {
         return Err(ServiceError::config(format!(
             "{} is larger than {MAX_CONFIG_LEN} bytes",
             path.display()
         )));
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| ServiceError::config(format!("{}: {e}", path.display())))
+    Ok(text)
 }
 
 /// The whole configuration.
@@ -757,6 +770,23 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    /// A configuration is a regular file read no further than its limit: a device or a FIFO
+    /// is refused before it is opened (where it would never end, or never start).
+    #[test]
+    fn config_files_are_regular_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("serve.toml");
+        std::fs::write(&ok, "[limits]\nmax_body_bytes = 1024\n").unwrap();
+        assert!(read_config_text(&ok).unwrap().contains("1024"));
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_CONFIG_LEN + 1]).unwrap();
+        assert!(read_config_text(&big).unwrap_err().message.contains("larger than"));
+        let e = read_config_text(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{}", e.message);
+        let e = read_config_text(dir.path()).unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{}", e.message);
     }
 
     #[test]

@@ -288,6 +288,8 @@ struct UsedSolutions {
     ids: HashMap<[u8; POW_NONCE_LEN], UnixTime>,
     /// (expiry, challenge id), for [`UsedSolutions::forget_expired`].
     by_expiry: std::collections::BTreeSet<(UnixTime, [u8; POW_NONCE_LEN])>,
+    /// The time the last check ran at (`crate::auth::check_time`).
+    latest: UnixTime,
 }
 
 impl UsedSolutions {
@@ -490,6 +492,15 @@ impl HandleRegistry {
         })
     }
 
+    /// Hides the devices of `index` when the write answered `e` was committed nonetheless
+    /// (`not_anchored`: durable, its rollback anchor written later): the change stands, so
+    /// must what goes with it.
+    fn hide_if_committed(&self, e: &ServiceError, index: &Digest) {
+        if e.code == "not_anchored" {
+            self.hide_presence(index);
+        }
+    }
+
     /// Stores an opened registration: `Unchanged` when the handle already holds exactly this
     /// identity, `already_exists` (409) when it holds another.
     fn store(&self, st: &AppState, o: &Opened) -> ServiceResult<Stored> {
@@ -507,7 +518,10 @@ impl HandleRegistry {
             Err(e) if e.code == StoreCode::AlreadyExists.as_str() => {
                 self.held(st, o)?.ok_or_else(taken)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                self.hide_if_committed(&e, &o.index);
+                Err(e)
+            }
         }
     }
 
@@ -583,7 +597,17 @@ impl HandleRegistry {
         )
         .map_err(pow_refused)?;
         let mut used = lock(&self.used);
+        // Judged again at the time the memory runs at: a check that read its clock before
+        // another forgot this solution (its challenge expired) must not find it absent and
+        // take it a second time.
+        let now = crate::auth::check_time(&mut used.latest, now);
         used.forget_expired(now);
+        if solution.challenge.expires() < now {
+            return Err(pow_refused(cairn_core::Error::new(
+                ErrorCode::Expired,
+                "the challenge expired; solve a new one",
+            )));
+        }
         if used.ids.contains_key(&id) {
             return Err(pow_refused(cairn_core::Error::new(
                 ErrorCode::Replayed,
@@ -904,7 +928,8 @@ pub(crate) async fn reregister(State(st): St, request: WriteRequest) -> ServiceR
         let sealed = h.seal_at_rest(&opened.index, &opened.identity)?;
         let info = st
             .writer
-            .reregister_handle(opened.index, existing.identity_digest(), sealed)?;
+            .reregister_handle(opened.index, existing.identity_digest(), sealed)
+            .inspect_err(|e| h.hide_if_committed(e, &opened.index))?;
         // Devices announced under the replaced identity are not the new one's.
         h.hide_presence(&opened.index);
         Ok(Json(
@@ -946,6 +971,7 @@ pub(crate) async fn remove(State(st): St, request: WriteRequest) -> ServiceResul
         let seq = st
             .writer
             .remove_handle(index, reason)
+            .inspect_err(|e| h.hide_if_committed(e, &index))
             .map_err(|e| match e.code {
                 "not_found" => field(e, "handle"),
                 _ => e,
@@ -1280,7 +1306,15 @@ pub(crate) async fn sync(State(st): St, request: WriteRequest) -> ServiceResult<
         let results = if sealed.is_empty() {
             Vec::new()
         } else {
-            st.writer.register_handles(sealed)?
+            st.writer.register_handles(sealed).inspect_err(|e| {
+                // Committed nonetheless: those the registry now holds as sent are registered.
+                let committed = fresh.iter().filter(|_| e.code == "not_anchored");
+                for o in committed {
+                    if matches!(h.held(&st, o), Ok(Some(_))) {
+                        h.hide_presence(&o.index);
+                    }
+                }
+            })?
         };
         let mut merged = 0u64;
         for (o, r) in fresh.iter().zip(results) {
@@ -1355,5 +1389,57 @@ mod tests {
         assert_eq!((u.ids.len(), u.by_expiry.len()), (1, 1));
         u.forget_expired(41);
         assert!(u.ids.is_empty() && u.by_expiry.is_empty());
+    }
+
+    /// A solution used once, then forgotten by a check one second past its challenge's expiry,
+    /// is not taken again by a check whose clock was read a moment earlier: the memory's time
+    /// does not go back (as the nonce memory's), and the solution is expired at it.
+    #[test]
+    fn a_forgotten_solution_is_not_taken_again_by_a_late_clock() {
+        let config = Config::from_toml(&format!(
+            "[envelope]\npepper_hex = \"{}\"\nkeys = [{{ kid_hex = \"0001020304050607\", \
+             x25519_private_key_hex = \"{}\", active = true }}]\n\
+             [pow]\nenabled = true\ndifficulty = 1\nttl_seconds = 60\nsecret_hex = \"{}\"\n",
+            "0f".repeat(32),
+            "1e".repeat(32),
+            "07".repeat(32)
+        ))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::create(
+            dir.path().join("r.redb"),
+            cairn_store::CreateOptions::new("pow.test/log", cairn_store::Protection::Insecure),
+        )
+        .unwrap();
+        let secrets = HandleSecrets::load(
+            &config,
+            SealedKeys {
+                reg: &reg,
+                passphrase: None,
+            },
+        )
+        .unwrap()
+        .unwrap();
+        let h = HandleRegistry::new(secrets).unwrap();
+        let solved = |issued: UnixTime| {
+            let challenge = h.challenge(1, issued, 60).unwrap();
+            let counter = cairn_core::handle::pow::solve(&challenge, 1 << 20).unwrap();
+            let mut headers = HeaderMap::new();
+            let text = cairn_core::handle::pow::Solution { challenge, counter }.encode();
+            headers.insert(POW_HEADER, text.parse().unwrap());
+            headers
+        };
+        let first = solved(1_000); // expires at 1060
+        h.check_pow(&config, &first, 1_060).unwrap();
+        // Another request, its clock at 1061, forgets the first solution.
+        h.check_pow(&config, &solved(1_050), 1_061).unwrap();
+        // The first again, its clock read at 1060 before it waited for the memory.
+        let e = h.check_pow(&config, &first, 1_060).unwrap_err();
+        assert_eq!(e.code, "expired", "{}", e.message);
+        // Within its time it stays refused as used.
+        let second = solved(1_070);
+        h.check_pow(&config, &second, 1_071).unwrap();
+        let e = h.check_pow(&config, &second, 1_072).unwrap_err();
+        assert_eq!(e.code, "replayed", "{}", e.message);
     }
 }

@@ -976,6 +976,32 @@ fn a_full_presence_table_answers_alike_and_reregistration_hides_devices() {
     assert_eq!(resolve(&s, "alice", &[]).0["devices"], json!([]));
 }
 
+/// A registration committed but answered `not_anchored` (its rollback anchor could not be
+/// written) hides the devices announced while the handle was free, as an answered one does:
+/// the registration stands, and a retry finds it unchanged.
+#[test]
+fn a_registration_answered_not_anchored_still_hides_devices() {
+    let f = Fixture::new();
+    let s = f.start(one_key());
+    let key = s.pubkey();
+    let squat = json!({"handle": "dana", "device_id": "squatter"});
+    assert_eq!(s.post("/announce", &squat, &[]).status, 200);
+    // The anchor's place taken by a directory: every anchor write now fails.
+    let anchor = cairn_store::anchor_path(&f.path);
+    std::fs::remove_file(&anchor).unwrap();
+    std::fs::create_dir(&anchor).unwrap();
+    let r = s.post("/register", &register_body(&key, "dana", "d1"), &[]);
+    assert_eq!((r.status, r.code()), (500, "not_anchored".into()));
+    assert_eq!(r.json()["error"]["details"]["committed"], true);
+    let (plain, _) = resolve(&s, "dana", &[]);
+    assert_eq!(plain["identity"]["device_pubkey"], "d1");
+    assert_eq!(plain["devices"], json!([]));
+    std::fs::remove_dir(&anchor).unwrap();
+    let r = s.post("/register", &register_body(&key, "dana", "d1"), &[]);
+    assert_eq!(r.json()["status"], "unchanged");
+    assert_eq!(resolve(&s, "dana", &[]).0["devices"], json!([]));
+}
+
 /// A resolution answers the identity byte for byte as registered: its key order, its number
 /// spellings and its spacing, which a client that signed or hashed it checks.
 #[test]

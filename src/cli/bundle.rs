@@ -402,6 +402,15 @@ pub fn run(ctx: &Ctx, cmd: BundleCmd) -> CliResult<Output> {
                 })
                 .collect::<CliResult<Vec<_>>>()?;
             let b = read_bundle(&bundle)?;
+            // Like the checks core refuses for the other kind: a list of revoked tokens says
+            // nothing of a manifest, and dropping it would pass what the caller meant to stop.
+            if !revoked.is_empty() && matches!(b.kind(), Ok(BundleKind::Manifest)) {
+                return Err(CliError::from(cairn_core::Error::new(
+                    cairn_core::ErrorCode::DomainMismatch,
+                    "this is a manifest bundle: --revoked lists token ids, and it holds no token \
+                     (its signers' revocations are proven by the bundle itself)",
+                )));
+            }
             let pinned = read_trust_root(&trust_root)?;
             let at = at
                 .as_deref()

@@ -85,7 +85,9 @@ pub fn check(ctx: &Ctx) -> CliResult<Output> {
 /// `cairn anchor reset`: records the file's current signed head in its rollback anchor.
 pub fn anchor_reset(ctx: &Ctx) -> CliResult<Output> {
     let path = ctx.store_path()?;
-    let before = cairn_store::Anchor::read_beside(&path)?;
+    // What the anchor recorded, if it can be read: a damaged anchor is what a reset repairs
+    // (its error names this command), so it must not stop it.
+    let before = cairn_store::Anchor::read_beside(&path).ok().flatten();
     let head = Registry::reset_anchor(&path)?;
     let anchor = cairn_store::anchor_path(&path);
     Ok(Output::new(

@@ -152,6 +152,9 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> CliResult<Output> {
         (None, None) => return Err(CliError::usage("give an artifact file or --manifest")),
     };
     let mut last_err: Option<CliError> = None;
+    // The failure of a manifest that verified but is not published yet: it says more than
+    // another manifest's failure to verify, whichever came last.
+    let mut unpublished: Option<CliError> = None;
     for m in &candidates {
         match reg.verify_manifest(&m.digest, a.threshold, check) {
             Ok(v) => {
@@ -181,7 +184,7 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> CliResult<Output> {
                             fields["published"] = published;
                         }
                         Err(e) => {
-                            last_err = Some(e);
+                            unpublished.get_or_insert(e);
                             continue;
                         }
                     }
@@ -191,7 +194,8 @@ pub fn verify(ctx: &Ctx, a: &VerifyArgs) -> CliResult<Output> {
             Err(e) => last_err = Some(e.into()),
         }
     }
-    Err(last_err
+    Err(unpublished
+        .or(last_err)
         .unwrap_or_else(|| CliError::core(ErrorCode::ThresholdNotMet, "no manifest verified")))
 }
 

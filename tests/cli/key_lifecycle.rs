@@ -160,6 +160,22 @@ fn an_older_copy_of_the_file_is_refused_until_the_anchor_is_reset() {
     env.ok(&["token", "verify", &id]);
 }
 
+/// A damaged anchor stops every open (`corrupt`, naming `cairn anchor reset`), and the reset
+/// it names repairs it, though it cannot say what the anchor recorded before.
+#[test]
+fn a_damaged_anchor_is_repaired_by_the_reset_its_error_names() {
+    let env = Env::new();
+    env.ok(&["init", "--insecure-no-passphrase"]);
+    let entries = env.ok(&["status"])["entries"].clone();
+    std::fs::write(env.home().join("registry.redb.anchor"), b"x").unwrap();
+    let v = env.fails(&["status"], 1, "corrupt");
+    assert!(v["message"].as_str().unwrap().contains("anchor reset"), "{v}");
+    let v = env.ok(&["anchor", "reset"]);
+    assert!(v["previous_entries"].is_null(), "{v}");
+    assert_eq!(v["entries"], entries);
+    assert_eq!(env.ok(&["status"])["entries"], entries);
+}
+
 #[test]
 fn a_rotation_to_a_weaker_algorithm_needs_to_be_asked_for() {
     let env = Env::new();

@@ -769,6 +769,23 @@ fn verify_from_tiles_proves_a_manifest_is_published() {
         "not_published",
     );
     assert!(e["message"].as_str().unwrap().contains("export"), "{e}");
+    // Manifests of the same bytes whose signers were revoked since do not hide it, whichever
+    // order the manifests are tried in: the one that verified says it is not published yet.
+    for n in 0..3 {
+        let label = format!("gone-{n}");
+        env.ok(&[
+            "key", "generate", "--label", &label, "--role", "manifest-signer", "--algorithm",
+            "ed25519", "--insecure-no-passphrase",
+        ]);
+        let name = format!("app-2-{label}.tar.gz");
+        env.ok(&["sign", &second, "--key", &label, "--name", &name]);
+        env.ok(&["key", "revoke", &label, "--reason", "compromised"]);
+    }
+    env.fails(
+        &["verify", &second, "--from-tiles", &dir],
+        1,
+        "not_published",
+    );
     env.ok(&["tiles", "export", &dir]);
     env.ok(&["verify", &second, "--from-tiles", &dir]);
 
