@@ -782,7 +782,10 @@ mod tests {
         assert!(read_config_text(&ok).unwrap().contains("1024"));
         let big = dir.path().join("big.toml");
         std::fs::write(&big, vec![b'#'; MAX_CONFIG_LEN + 1]).unwrap();
-        assert!(read_config_text(&big).unwrap_err().message.contains("larger than"));
+        assert!(read_config_text(&big)
+            .unwrap_err()
+            .message
+            .contains("larger than"));
         let e = read_config_text(Path::new("/dev/zero")).unwrap_err();
         assert!(e.message.contains("not a regular file"), "{}", e.message);
         let e = read_config_text(dir.path()).unwrap_err();

@@ -169,7 +169,10 @@ fn a_damaged_anchor_is_repaired_by_the_reset_its_error_names() {
     let entries = env.ok(&["status"])["entries"].clone();
     std::fs::write(env.home().join("registry.redb.anchor"), b"x").unwrap();
     let v = env.fails(&["status"], 1, "corrupt");
-    assert!(v["message"].as_str().unwrap().contains("anchor reset"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("anchor reset"),
+        "{v}"
+    );
     let v = env.ok(&["anchor", "reset"]);
     assert!(v["previous_entries"].is_null(), "{v}");
     assert_eq!(v["entries"], entries);

@@ -774,8 +774,15 @@ fn verify_from_tiles_proves_a_manifest_is_published() {
     for n in 0..3 {
         let label = format!("gone-{n}");
         env.ok(&[
-            "key", "generate", "--label", &label, "--role", "manifest-signer", "--algorithm",
-            "ed25519", "--insecure-no-passphrase",
+            "key",
+            "generate",
+            "--label",
+            &label,
+            "--role",
+            "manifest-signer",
+            "--algorithm",
+            "ed25519",
+            "--insecure-no-passphrase",
         ]);
         let name = format!("app-2-{label}.tar.gz");
         env.ok(&["sign", &second, "--key", &label, "--name", &name]);
