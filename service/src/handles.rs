@@ -1423,9 +1423,9 @@ mod tests {
         let h = HandleRegistry::new(secrets).unwrap();
         let solved = |issued: UnixTime| {
             let challenge = h.challenge(1, issued, 60).unwrap();
-            let counter = cairn_core::handle::pow::solve(&challenge, 1 << 20).unwrap();
+            let counter = cairn_core::handle::solve(&challenge, 1 << 20).unwrap();
             let mut headers = HeaderMap::new();
-            let text = cairn_core::handle::pow::Solution { challenge, counter }.encode();
+            let text = cairn_core::handle::Solution { challenge, counter }.encode();
             headers.insert(POW_HEADER, text.parse().unwrap());
             headers
         };
