@@ -285,31 +285,21 @@ async fn bare_stack_cell(
         listener, app,
     )));
     writer.proofs.store(false, Ordering::Relaxed);
-    let before = committing.stats();
-    let sched = named_threads_sched(COMMITTER_THREAD);
-    let r = cell(
-        address,
-        Kind::Register,
-        64,
-        max_requests,
-        budget,
-        writer,
-        "bare".into(),
+    let measured = over_writer(
+        &committing,
+        cell(
+            address,
+            Kind::Register,
+            64,
+            max_requests,
+            budget,
+            writer,
+            "bare".into(),
+        ),
     )
     .await;
-    let wall = if r.rate > 0.0 {
-        r.requests as f64 / r.rate
-    } else {
-        0.0
-    };
-    let committer = committer_share(
-        &before,
-        &committing.stats(),
-        sched.zip(named_threads_sched(COMMITTER_THREAD)),
-        wall,
-    );
     served.abort();
-    (r, committer)
+    measured
 }
 
 /// CPU time the process's live threads have used so far, in seconds, to the nanosecond:
@@ -887,12 +877,27 @@ async fn with_committer(
     run: impl std::future::Future<Output = Cell>,
 ) -> (Cell, Option<Committer>) {
     let state = server.state();
-    let before = state.writer.stats();
     let proofs_before = state.proofs.stats();
+    let (r, committer) = over_writer(&state.writer, run).await;
+    let proofs = state.proofs.stats();
+    let committer = committer.map(|k| Committer {
+        proofs_per_batch: (proofs.batches > proofs_before.batches).then(|| {
+            (proofs.signatures - proofs_before.signatures) as f64
+                / (proofs.batches - proofs_before.batches) as f64
+        }),
+        ..k
+    });
+    (r, committer)
+}
+
+/// A cell (`run`, not started yet) with the share of `writer`'s committer over it.
+async fn over_writer(
+    writer: &cairn_service::writer::Writer,
+    run: impl std::future::Future<Output = Cell>,
+) -> (Cell, Option<Committer>) {
+    let before = writer.stats();
     let sched = named_threads_sched(COMMITTER_THREAD);
     let r = run.await;
-    let after = state.writer.stats();
-    let proofs = state.proofs.stats();
     // The cell's own clock: its requests over its rate (connecting and preparing excluded).
     let wall = if r.rate > 0.0 {
         r.requests as f64 / r.rate
@@ -901,17 +906,10 @@ async fn with_committer(
     };
     let committer = committer_share(
         &before,
-        &after,
+        &writer.stats(),
         sched.zip(named_threads_sched(COMMITTER_THREAD)),
         wall,
-    )
-    .map(|k| Committer {
-        proofs_per_batch: (proofs.batches > proofs_before.batches).then(|| {
-            (proofs.signatures - proofs_before.signatures) as f64
-                / (proofs.batches - proofs_before.batches) as f64
-        }),
-        ..k
-    });
+    );
     (r, committer)
 }
 

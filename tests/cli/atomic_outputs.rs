@@ -11,6 +11,20 @@ use std::path::Path;
 
 use super::Env;
 
+/// A token issued by the usual registry's issuer to its agent.
+const TOKEN_ISSUE: [&str; 10] = [
+    "token",
+    "issue",
+    "--issuer",
+    "issuer",
+    "--holder",
+    "agent",
+    "--audience",
+    "svc.example",
+    "--capability",
+    "read",
+];
+
 /// Names in `dir` that look like fsio temporaries.
 fn temporaries(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -207,38 +221,14 @@ fn every_output_file_is_replaced_atomically() {
         "release.key.pem",
         &["key", "export", "release", "--private", "--out", "DEST"],
     );
-    let token = env.ok(&[
-        "token",
-        "issue",
-        "--issuer",
-        "issuer",
-        "--holder",
-        "agent",
-        "--audience",
-        "svc.example",
-        "--capability",
-        "read",
-    ])["token"]["id"]
+    let token = env.ok(&TOKEN_ISSUE)["token"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     writes_atomically(
         &env,
         "token.json",
-        &[
-            "token",
-            "issue",
-            "--issuer",
-            "issuer",
-            "--holder",
-            "agent",
-            "--audience",
-            "svc.example",
-            "--capability",
-            "read",
-            "--out",
-            "DEST",
-        ],
+        &[&TOKEN_ISSUE[..], &["--out", "DEST"]].concat(),
     );
     writes_atomically(
         &env,
@@ -357,24 +347,7 @@ fn an_output_over_the_registry_an_input_or_another_output_is_refused() {
     for out in [&store_s, &anchor_s] {
         env.fails(&["root", "rotate", "--out", out], 2, "usage");
         env.fails(&["root", "create", "--out", out], 2, "usage");
-        env.fails(
-            &[
-                "token",
-                "issue",
-                "--issuer",
-                "issuer",
-                "--holder",
-                "agent",
-                "--audience",
-                "svc.example",
-                "--capability",
-                "read",
-                "--out",
-                out,
-            ],
-            2,
-            "usage",
-        );
+        env.fails(&[&TOKEN_ISSUE[..], &["--out", out]].concat(), 2, "usage");
         env.fails(&["peer", "request", "node-b", "--out", out], 2, "usage");
         env.fails(
             &["peer", "respond", &env.p("absent.bin"), "--out", out],
