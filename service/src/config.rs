@@ -15,6 +15,7 @@ pub const MAX_CONFIG_LEN: usize = 256 * 1024;
 
 /// A configuration file's text, at most [`MAX_CONFIG_LEN`] bytes (`cairn serve` and `cairn
 /// witness serve` read theirs alike).
+///
 /// A regular file only, and read no further than the limit, whatever its reported length: a
 /// FIFO or a device (`/dev/zero`) would otherwise hang the startup or fill the memory.
 pub(crate) fn read_config_text(path: &Path) -> ServiceResult<String> {
