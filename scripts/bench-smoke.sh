@@ -23,7 +23,9 @@ elif [ ! -d node-bindings/pkg/node ]; then
   step "JS bench skipped: node-bindings/pkg is not built (scripts/build-wasm.sh builds it)"
 else
   step "JS bench peers (npm ci in benches/js)"
-  if [ ! -d benches/js/node_modules ] || [ benches/js/package-lock.json -nt benches/js/node_modules ]; then
+  # npm writes node_modules/.package-lock.json last: an install cut short leaves none, and is
+  # done again.
+  if [ ! -f benches/js/node_modules/.package-lock.json ] || [ benches/js/package-lock.json -nt benches/js/node_modules/.package-lock.json ]; then
     (cd benches/js && npm ci --no-audit --no-fund --loglevel=error)
   fi
   step "JS bench, once (node benches/js/run.mjs --quick)"

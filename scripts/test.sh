@@ -20,15 +20,15 @@ if [ -n "${free_mb:-}" ] && [ "$free_mb" -lt 3000 ]; then
   echo "warning: only ${free_mb} MB free on $(df -P . | awk 'NR==2 {print $6}'); a clean run needs about 3000 MB" >&2
 fi
 
-# What the script does not install: Rust through rustup, a C compiler (the default mimalloc
-# allocator, PQClean's ML-DSA signing and libFuzzer are C), Node.js >= 20.19 with npm (the
-# JavaScript side and its benches). Said up front, not in the middle of a build.
+# What the script does not install: Rust through rustup, a C and a C++ compiler (the default
+# mimalloc allocator and PQClean's ML-DSA signing are C, libFuzzer C++), Node.js >= 20.19 with
+# npm (the JavaScript side and its benches). Said up front, not in the middle of a build.
 missing=()
-for tool in rustup cargo cc node npm; do
+for tool in rustup cargo cc c++ node npm; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "error: ${missing[*]} not found; the tests need Rust through rustup (https://rustup.rs), a C compiler (Debian: build-essential) and Node.js >= 20.19 with npm" >&2
+  echo "error: ${missing[*]} not found; the tests need Rust through rustup (https://rustup.rs), a C and a C++ compiler (Debian: build-essential) and Node.js >= 20.19 with npm" >&2
   exit 1
 fi
 node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
@@ -53,12 +53,13 @@ command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/golang.org/x/mod ] |
 command -v strace >/dev/null 2>&1 || need_apt+=(strace) # fault injection and syscall counts: tests/cli/durability.rs
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx) # serves exported tiles: tests/cli/tiles.rs
 [ -x /usr/bin/kill ] || [ -x /bin/kill ] || need_apt+=(procps) # signals cairn serve: tests/cli/serve.rs
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need_apt+=(chromium) # the web demo's browser test
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1 || { [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; }; then
     echo "error: ${need_apt[*]} missing, and no apt-get to install them with (as root or through sudo)" >&2
     exit 1
   fi
-  step "installing ${need_apt[*]} (Go's note verifier for the checkpoint interop test; strace for the durability tests; nginx for the tiles-over-HTTP test; kill for the shutdown test)"
+  step "installing ${need_apt[*]} (Go's note verifier for the checkpoint interop test; strace for the durability tests; nginx for the tiles-over-HTTP test; kill for the shutdown test; chromium for the web demo's test)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi

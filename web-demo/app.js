@@ -47,7 +47,29 @@ const REASONS = {
   stale: 'Its checkpoint is older than the maximum age allowed.',
 };
 
-const state = { root: null, bundle: null, artifact: null, reading: Promise.resolve(), rootTurn: 0, bundleTurn: 0 };
+const state = {
+  root: null,
+  bundle: null,
+  artifact: null,
+  reading: Promise.resolve(),
+  rootTurn: 0,
+  bundleTurn: 0,
+  // Bumped by every change of an input: a verdict is shown only for the inputs it checked.
+  generation: 0,
+  // A verification was asked for while one ran: it runs again, on the inputs as they are then.
+  again: false,
+};
+
+/**
+ * An input changed: no verdict stands for inputs it did not check, nor the last hashing's
+ * progress.
+ */
+function invalidate() {
+  state.generation += 1;
+  show('idle', el('p', { class: 'hint' }, 'Press “Verify bundle” for a verdict on the files as chosen now.'));
+  $('hash-progress').hidden = true;
+  $('hash-status').textContent = '';
+}
 
 /**
  * The newest checkpoint this page verified, per log origin, in localStorage (bare checkpoint
@@ -149,7 +171,7 @@ function rows(pairs) {
   return el('dl', {}, pairs.filter(Boolean).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
 }
 
-function renderBundleVerdict(v, now, stale = null) {
+function renderBundleVerdict(v, now, root, unusedArtifact, stale = null) {
   const subject = v.kind === 'manifest'
     ? `manifest for “${v.manifest.claims.name}” (${size(v.manifest.claims.size)})`
     : `capability token (${v.token.claims.capabilities.join(', ')})`;
@@ -158,8 +180,8 @@ function renderBundleVerdict(v, now, stale = null) {
     timeChecks.push(`token valid from ${when(v.token.claims.not_before)} until ${when(v.token.claims.expires_at)}`);
   }
   timeChecks.push(`ledger entry recorded at ${when(v.entry.time)}; signer keys checked at that time`);
-  if (state.root && state.root.view.version === v.trust_root.version) {
-    timeChecks.push(`trust root valid until ${when(state.root.view.expires_at)}`);
+  if (root.view.version === v.trust_root.version) {
+    timeChecks.push(`trust root valid until ${when(root.view.expires_at)}`);
   }
   const seen = stale ? sizeOf(stale.lastSeen) : null;
   show(
@@ -176,6 +198,8 @@ function renderBundleVerdict(v, now, stale = null) {
           ? 'The artifact is exactly the one the manifest describes, the manifest is signed by authorised keys, and it is recorded in the registry’s log.'
           : 'The manifest is signed by authorised keys and recorded in the registry’s log. No artifact was given, so its bytes were not compared.')
         : 'The token is signed by an authorised issuer, valid at the verification time, and recorded in the registry’s log.'),
+    unusedArtifact && el('p', { class: 'hint', id: 'artifact-unused' },
+      `The artifact “${unusedArtifact.name}” was not compared: a token bundle vouches for no artifact.`),
     rows([
       ['Subject', subject],
       ['Subject id', el('span', { class: 'key' }, v.subject_id)],
@@ -216,6 +240,7 @@ async function readObject(file) {
 
 async function setRoot(file) {
   // Cleared first; a read overtaken by a later choice is dropped (the last file chosen wins).
+  invalidate();
   const turn = ++state.rootTurn;
   state.root = null;
   let info;
@@ -239,12 +264,21 @@ async function setRoot(file) {
 async function setBundle(file) {
   // Cleared first: a file that cannot be read leaves no earlier bundle in its place; a read
   // overtaken by a later choice is dropped (the last file chosen wins).
+  invalidate();
   const turn = ++state.bundleTurn;
   state.bundle = null;
   try {
     const bytes = await readObject(file);
     if (turn !== state.bundleTurn) return;
-    state.bundle = { name: file.name, bytes };
+    // What the bundle vouches for ('token' or 'manifest'): an artifact is compared with a
+    // manifest only. One that does not decode is the verifier's to refuse.
+    let kind = null;
+    try {
+      kind = inspect(bytes).subject?.object ?? null;
+    } catch {
+      // not a bundle: verifyBundle says why
+    }
+    state.bundle = { name: file.name, bytes, kind };
     $('bundle-info').textContent = `${file.name}, ${size(file.size)}`;
   } catch (err) {
     if (turn !== state.bundleTurn) return;
@@ -253,22 +287,33 @@ async function setBundle(file) {
 }
 
 function setArtifact(file) {
+  invalidate();
   state.artifact = file;
   const how = file.size <= WEBCRYPTO_MAX_BYTES ? 'hashed with WebCrypto' : 'streamed through the wasm hasher';
   $('artifact-info').textContent = `${file.name}, ${size(file.size)} (${how})`;
 }
 
-/** Sorts dropped files by content: bundle magic, trust-root envelope, anything else = artifact. */
+/**
+ * Sorts a dropped file by content: bundle magic, trust-root envelope, anything else =
+ * artifact. A trust root is taken only when none is pinned: trust comes from the root the
+ * person chose, and a root among dropped downloads could be anyone's. Returns a note for the
+ * person when a dropped file was not used as what it is.
+ */
 async function classify(file) {
   const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
   const magic = String.fromCharCode(...head);
   if (magic === 'CBDL') return setBundle(file);
   if (file.size < (1 << 20) && (magic === 'CDSE' || magic.trimStart().startsWith('{'))) {
+    let isRoot = false;
     try {
       const view = inspect(await readBytes(file));
-      if (view.kind === 'envelope' && view.object === 'trust_root') return setRoot(file);
+      isRoot = view.kind === 'envelope' && view.object === 'trust_root';
     } catch {
       // not a cairn object: an artifact
+    }
+    if (isRoot) {
+      if (state.root === null && state.rootTurn === 0) return setRoot(file);
+      return `“${file.name}” is a trust root: it was not used. The pinned one is kept; choose a root in the trust-root field to pin another.`;
     }
   }
   return setArtifact(file);
@@ -292,22 +337,37 @@ async function hashArtifact(file) {
 
 async function verifyBundleClicked() {
   const button = $('verify');
-  if (button.disabled) return; // one verification at a time
+  if (button.disabled) {
+    // One verification at a time; the one asked for now runs next, on the inputs as they are.
+    state.again = true;
+    return;
+  }
   button.disabled = true;
+  state.again = false;
   // Working from the click on: no earlier verdict stands while a chosen file is still read.
   show('working', el('p', { class: 'hint' }, 'Verifying…'));
   // What was chosen when the files were read: a file chosen while the artifact is hashed
   // does not change what this verification checks.
   let bundle = null;
+  let generation = null;
+  // Shows a verdict only if the inputs are still those it checked; else the verification runs
+  // again on the new ones.
+  const render = (draw) => {
+    if (generation === state.generation) draw();
+    else state.again = true;
+  };
   try {
     await state.reading;
+    generation = state.generation;
     const { root } = state;
     ({ bundle } = state);
     const chosenArtifact = state.artifact;
-    if (!root) return showError('No trust root', { code: 'unknown_key', class: 'error', message: 'load the trust root you pinned first' });
-    if (!bundle) return showError('No bundle', { code: 'malformed', class: 'error', message: 'load the bundle that came with the artifact' });
+    if (!root) return show('error', el('h2', {}, 'No trust root'), el('p', { class: 'reason', id: 'reason' }, 'Load the trust root you pinned first.'));
+    if (!bundle) return show('error', el('h2', {}, 'No bundle'), el('p', { class: 'reason', id: 'reason' }, 'Load the bundle that came with the artifact.'));
     const now = verificationTime();
-    const artifact = chosenArtifact ? await hashArtifact(chosenArtifact) : undefined;
+    // A token bundle vouches for no artifact: one left from an earlier check is not compared.
+    const unused = chosenArtifact && bundle.kind === 'token' ? chosenArtifact : null;
+    const artifact = chosenArtifact && !unused ? await hashArtifact(chosenArtifact) : undefined;
     const options = { now, artifact };
     let verdict = verifyBundle(bundle.bytes, root.bytes, options);
     // The bundle verified; now against what this page saw of the same log before.
@@ -321,7 +381,7 @@ async function verifyBundleClicked() {
           // it is dropped and this checkpoint becomes the memory.
           lastSeen.forget(verdict.checkpoint.origin);
         } else if (err.code === 'replayed' || err.code === 'proof_invalid') {
-          renderBundleVerdict(verdict, now, { err, lastSeen: known });
+          render(() => renderBundleVerdict(verdict, now, root, unused, { err, lastSeen: known }));
           return;
         } else {
           throw err;
@@ -329,15 +389,16 @@ async function verifyBundleClicked() {
       }
     }
     lastSeen.remember(verdict.checkpoint);
-    renderBundleVerdict(verdict, now);
+    render(() => renderBundleVerdict(verdict, now, root, unused));
   } catch (err) {
     let extra = [];
     if (err.code === 'malformed' && bundle && err.field !== 'time') {
       extra = [el('p', { class: 'hint' }, `“${bundle.name}” could not be decoded as a bundle.`)];
     }
-    showError((invalid) => (invalid ? '✗ Not valid' : 'Could not be checked'), err, extra);
+    render(() => showError((invalid) => (invalid ? '✗ Not valid' : 'Could not be checked'), err, extra));
   } finally {
     button.disabled = false;
+    if (state.again) queueMicrotask(verifyBundleClicked);
   }
 }
 
@@ -417,8 +478,23 @@ async function main() {
   drop.addEventListener('drop', async (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    for (const f of e.dataTransfer.files) await track(classify(f));
-    if (state.root && state.bundle) verifyBundleClicked();
+    const notes = [];
+    let unreadable = false;
+    for (const f of e.dataTransfer.files) {
+      try {
+        const reading = classify(f);
+        track(reading);
+        const note = await reading;
+        if (typeof note === 'string') notes.push(note);
+      } catch (err) {
+        // A folder, or a file the browser cannot read: nothing earlier is verified in its place.
+        unreadable = true;
+        invalidate();
+        notes.push(`“${f.name}” could not be read (${err.name ?? 'error'}: ${err.message}): nothing was verified.`);
+      }
+    }
+    $('drop-info').textContent = notes.join(' ');
+    if (!unreadable && state.root && state.bundle) verifyBundleClicked();
   });
   document.body.dataset.ready = 'true';
 }

@@ -189,7 +189,52 @@ test('dropped files are recognised by content and verified', async () => {
   }, [valid.trusted_root, valid.bundle, valid.artifact]);
   await page.waitForSelector('#verdict[data-state=valid]', { timeout: 60_000 });
   assert.match(await page.textContent('#root-info'), /version \d+/);
+  assert.match(await page.textContent('#checks'), /artifact digest/, 'the dropped artifact was compared');
   await page.screenshot({ path: join(out, 'web-demo-dropped.png'), fullPage: true });
+
+  // Another trust root among later downloads does not replace the pinned one: the pinned root
+  // is kept (and said to be), and the modified artifact dropped with it is refused under it.
+  const pinned = await page.textContent('#root-info');
+  const otherRoot = cases.find((c) => c.name === "other registry's root").args.trusted_root;
+  assert.notEqual(otherRoot, valid.trusted_root, 'the vectors hold a second root');
+  await page.evaluate(([root, art]) => {
+    const dt = new DataTransfer();
+    const b = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+    dt.items.add(new File([b(root)], 'release.cbdl.sig'));
+    dt.items.add(new File([b(art)], 'release-1.0.0.txt'));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [otherRoot, modified.toString('base64')]);
+  await page.waitForSelector('#verdict[data-state=invalid]', { timeout: 60_000 });
+  assert.match(await page.textContent('#verdict'), /digest_mismatch/);
+  assert.equal(await page.textContent('#root-info'), pinned);
+  assert.match(await page.textContent('#drop-info'), /release\.cbdl\.sig.* is a trust root: it was not used/);
+});
+
+// A verdict stands only for the files it checked: choosing another file clears it, and an
+// artifact left from a manifest's check is not compared with a token bundle (which vouches for
+// no artifact), and the page says so.
+test('a verdict is cleared when a file changes, and a token bundle ignores a leftover artifact', async () => {
+  await page.reload();
+  await page.waitForSelector('body[data-ready=true]');
+  let r = await verify({
+    '#root-file': file('trust-root.cdse', bytes(valid.trusted_root)),
+    '#bundle-file': file('release.cbdl', bytes(valid.bundle)),
+    '#artifact-file': file('release-1.0.0.txt', artifact),
+  });
+  assert.equal(r.state, 'valid', r.text);
+  await page.setInputFiles('#artifact-file', file('other.bin', modified));
+  await page.waitForSelector('#verdict[data-state=idle]');
+  assert.doesNotMatch(await page.textContent('#verdict'), /Valid/);
+  assert.equal(await page.textContent('#hash-status'), '');
+  const token = cases.find((c) => c.name === 'token bundle').args;
+  r = await verify({
+    '#root-file': file('token-root.cdse', bytes(token.trusted_root)),
+    '#bundle-file': file('token.cbdl', bytes(token.bundle)),
+  }, token.now);
+  assert.equal(r.state, 'valid', r.text);
+  assert.match(r.text, /Valid token/);
+  assert.match(await page.textContent('#artifact-unused'), /“other\.bin” was not compared/);
+  await page.evaluate(() => localStorage.clear());
 });
 
 test('a pasted checkpoint is verified against the trust root; garbage is explained', async () => {
