@@ -226,6 +226,12 @@ function renderBundleVerdict(v, now, root, unusedArtifact, stale = null) {
   );
 }
 
+/**
+ * What failed, in a word: cairn's stable code, or the name of the browser's error (a
+ * `DOMException`'s numeric `code` is a legacy number, not one of cairn's codes).
+ */
+const failure = (err) => (typeof err?.code === 'string' ? err.code : err?.name ?? 'error');
+
 async function readBytes(file) {
   return new Uint8Array(await file.arrayBuffer());
 }
@@ -256,7 +262,7 @@ async function setRoot(file) {
   } catch (err) {
     if (turn !== state.rootTurn) return;
     state.root = null;
-    info = `${file.name}: not usable as a trust root (${err.code ?? 'error'}: ${err.message})`;
+    info = `${file.name}: not usable as a trust root (${failure(err)}: ${err.message})`;
   }
   $('root-info').textContent = info;
 }
@@ -282,7 +288,7 @@ async function setBundle(file) {
     $('bundle-info').textContent = `${file.name}, ${size(file.size)}`;
   } catch (err) {
     if (turn !== state.bundleTurn) return;
-    $('bundle-info').textContent = `${file.name}: not usable as a bundle (${err.code ?? 'error'}: ${err.message})`;
+    $('bundle-info').textContent = `${file.name}: not usable as a bundle (${failure(err)}: ${err.message})`;
   }
 }
 
@@ -490,7 +496,7 @@ async function main() {
         // A folder, or a file the browser cannot read: nothing earlier is verified in its place.
         unreadable = true;
         invalidate();
-        notes.push(`“${f.name}” could not be read (${err.name ?? 'error'}: ${err.message}): nothing was verified.`);
+        notes.push(`“${f.name}” could not be read (${failure(err)}: ${err.message}): nothing was verified.`);
       }
     }
     $('drop-info').textContent = notes.join(' ');

@@ -234,6 +234,13 @@ test('a verdict is cleared when a file changes, and a token bundle ignores a lef
   assert.equal(r.state, 'valid', r.text);
   assert.match(r.text, /Valid token/);
   assert.match(await page.textContent('#artifact-unused'), /“other\.bin” was not compared/);
+  // A file that is not a trust root, chosen as one: said so with cairn's code.
+  await page.setInputFiles('#root-file', file('not-a-root.bin', artifact));
+  await page.waitForFunction(() => /not usable/.test(document.getElementById('root-info').textContent));
+  assert.match(await page.textContent('#root-info'), /not usable as a trust root \((malformed|domain_mismatch): /);
+  // The pinned root again, for the tests after this one.
+  await page.setInputFiles('#root-file', file('trust-root.cdse', bytes(valid.trusted_root)));
+  await page.waitForFunction(() => /version \d+/.test(document.getElementById('root-info').textContent));
   await page.evaluate(() => localStorage.clear());
 });
 
