@@ -19,27 +19,15 @@ pub const MAX_CONFIG_LEN: usize = 256 * 1024;
 /// A regular file only, and read no further than the limit, whatever its reported length: a
 /// FIFO or a device (`/dev/zero`) would otherwise hang the startup or fill the memory.
 pub(crate) fn read_config_text(path: &Path) -> ServiceResult<String> {
-    use std::io::Read;
-    let failed = |e: std::io::Error| ServiceError::config(format!("{}: {e}", path.display()));
-    // Asked before opening: opening a FIFO waits for a writer.
-    if !std::fs::metadata(path).map_err(failed)?.is_file() {
-        return Err(ServiceError::config(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
+    use cairn_store::fsio::{read_regular, RegularRead};
+    let refused = |why: &str| ServiceError::config(format!("{}: {why}", path.display()));
+    match read_regular(path, MAX_CONFIG_LEN).map_err(|e| refused(&e.to_string()))? {
+        RegularRead::Bytes(bytes) => {
+            String::from_utf8(bytes).map_err(|_| refused("not UTF-8 text"))
+        }
+        RegularRead::NotRegular => Err(refused("not a regular file")),
+        RegularRead::TooLarge => Err(refused(&format!("larger than {MAX_CONFIG_LEN} bytes"))),
     }
-    let file = std::fs::File::open(path).map_err(failed)?;
-    let mut text = String::new();
-    file.take(MAX_CONFIG_LEN as u64 + 1)
-        .read_to_string(&mut text)
-        .map_err(failed)?;
-    if text.len() > MAX_CONFIG_LEN {
-        return Err(ServiceError::config(format!(
-            "{} is larger than {MAX_CONFIG_LEN} bytes",
-            path.display()
-        )));
-    }
-    Ok(text)
 }
 
 /// The whole configuration.

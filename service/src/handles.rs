@@ -493,10 +493,9 @@ impl HandleRegistry {
     }
 
     /// Hides the devices of `index` when the write answered `e` was committed nonetheless
-    /// (`not_anchored`: durable, its rollback anchor written later): the change stands, so
-    /// must what goes with it.
+    /// ([`crate::writer::committed_anyway`]): the change stands, so must what goes with it.
     fn hide_if_committed(&self, e: &ServiceError, index: &Digest) {
-        if e.code == "not_anchored" {
+        if crate::writer::committed_anyway(e) {
             self.hide_presence(index);
         }
     }
@@ -1308,7 +1307,7 @@ pub(crate) async fn sync(State(st): St, request: WriteRequest) -> ServiceResult<
         } else {
             st.writer.register_handles(sealed).inspect_err(|e| {
                 // Committed nonetheless: those the registry now holds as sent are registered.
-                let committed = fresh.iter().filter(|_| e.code == "not_anchored");
+                let committed = fresh.iter().filter(|_| crate::writer::committed_anyway(e));
                 for o in committed {
                     if matches!(h.held(&st, o), Ok(Some(_))) {
                         h.hide_presence(&o.index);

@@ -674,6 +674,21 @@ fn settled(
     answer.map_err(|_| stopped())?
 }
 
+/// The code of [`not_anchored`]'s answer.
+const NOT_ANCHORED: &str = "not_anchored";
+
+/// Whether a write answered `e` is committed nonetheless (`not_anchored`, 500: durable, its
+/// rollback anchor written with a later commit): what goes with the write (a handle's devices
+/// hidden, say) must follow it as for an answered one.
+///
+/// ```
+/// use cairn_service::{writer::committed_anyway, ServiceError};
+/// assert!(!committed_anyway(&ServiceError::bad_request("refused before the commit")));
+/// ```
+pub fn committed_anyway(e: &ServiceError) -> bool {
+    e.code == NOT_ANCHORED
+}
+
 /// The answer to a write whose commit is durable but whose rollback anchor could not be
 /// written: a failure of the service (500), whose code and details say the write itself is
 /// committed, so a client does not send it again.
@@ -681,7 +696,7 @@ fn not_anchored(e: &StoreError) -> ServiceError {
     tracing::error!("a commit is durable but its rollback anchor could not be written: {e}");
     ServiceError::new(
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "not_anchored",
+        NOT_ANCHORED,
         format!(
             "the write is committed and durable, but the rollback anchor could not be written: {e}"
         ),

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::args::{TileProofArgs, TilesCmd};
 use super::error::{CliError, CliResult};
 use super::ledger::{read_trust_root, signer_in_root, MAX_NOTE_FILE};
-use super::util::{read_limited, read_public_key, read_text, write_file};
+use super::util::{read_public_key, read_text, write_file};
 use super::{Access, Ctx, Output};
 
 /// The name of the checkpoint file below a log's prefix (tlog-tiles).
@@ -87,14 +87,18 @@ impl Source {
 /// A regular file of a tile directory, at most `max` bytes: anything else there (a FIFO, which
 /// would block the read, a device, a directory) is refused as not a tile, before it is opened.
 fn read_regular(path: &Path, max: usize, what: &str) -> CliResult<Vec<u8>> {
-    let meta = std::fs::metadata(path).map_err(|e| CliError::io(path, &e))?;
-    if !meta.is_file() {
-        return Err(CliError::core(
+    use cairn_store::fsio::RegularRead;
+    match cairn_store::fsio::read_regular(path, max).map_err(|e| CliError::io(path, &e))? {
+        RegularRead::Bytes(bytes) => Ok(bytes),
+        RegularRead::NotRegular => Err(CliError::core(
             ErrorCode::Malformed,
             format!("{}: {what} is not a regular file", path.display()),
-        ));
+        )),
+        RegularRead::TooLarge => Err(CliError::core(
+            ErrorCode::TooLarge,
+            format!("{what} is larger than {max} bytes"),
+        )),
     }
-    read_limited(path, max, what)
 }
 
 fn http_error(url: &str, e: ureq::Error) -> CliError {

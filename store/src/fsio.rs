@@ -16,12 +16,56 @@
 //! created readable by its owner only ([`write_private_with`], [`create_private`]): mode 0600
 //! on Unix from the moment it exists, whatever the umask. Everything else gets the umask's
 //! mode, so that exports meant to be published (tiles, bundles) stay readable by a web server.
+//!
+//! Reading a file that someone else may have put in place (a tile of an exported tree, a
+//! service's configuration) goes through [`read_regular`]: a regular file only, read no
+//! further than a limit.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What [`read_regular`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegularRead {
+    /// The file's bytes, at most the limit.
+    Bytes(Vec<u8>),
+    /// Not a regular file (a directory, a FIFO, a device, a socket): not opened.
+    NotRegular,
+    /// A regular file longer than the limit: read no further.
+    TooLarge,
+}
+
+/// Reads the regular file `path`, at most `max` bytes. Anything else is refused before it is
+/// opened, since opening a FIFO waits for a writer and a device may never end; a file longer
+/// than `max` (whatever length it reported) is read no further than one byte past it.
+///
+/// ```
+/// use cairn_store::fsio::{read_regular, RegularRead};
+/// let dir = tempfile::tempdir()?;
+/// let f = dir.path().join("note");
+/// std::fs::write(&f, b"hello")?;
+/// assert_eq!(read_regular(&f, 5)?, RegularRead::Bytes(b"hello".to_vec()));
+/// assert_eq!(read_regular(&f, 4)?, RegularRead::TooLarge);
+/// assert_eq!(read_regular(dir.path(), 5)?, RegularRead::NotRegular);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_regular(path: &Path, max: usize) -> std::io::Result<RegularRead> {
+    use std::io::Read;
+    if !fs::metadata(path)?.is_file() {
+        return Ok(RegularRead::NotRegular);
+    }
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    File::open(path)?.take(limit).read_to_end(&mut bytes)?;
+    Ok(if bytes.len() > max {
+        RegularRead::TooLarge
+    } else {
+        RegularRead::Bytes(bytes)
+    })
+}
 
 /// A temporary sibling of `dest`: same directory, so the rename is atomic.
 pub fn temp_path(dest: &Path) -> PathBuf {
